@@ -1,0 +1,70 @@
+#include "boot/command_line.h"
+
+namespace xos::boot {
+
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Percent-decodes `value` into the storage arena; returns the NUL-terminated copy.
+ErrorOr<const char*> decode(std::string_view value, CommandLine& out) {
+    if (out.storage_used + value.size() + 1 > CommandLine::STORAGE) return error(E2BIG);
+    char* start = out.storage + out.storage_used;
+    char* dst = start;
+    for (size_t i = 0; i < value.size(); ++i) {
+        if (value[i] != '%') {
+            *dst++ = value[i];
+            continue;
+        }
+        if (i + 2 >= value.size()) return error(EINVAL);  // truncated escape
+        int high = hex_value(value[i + 1]), low = hex_value(value[i + 2]);
+        if (high < 0 || low < 0) return error(EINVAL);
+        *dst++ = char(high * 16 + low);
+        i += 2;
+    }
+    *dst++ = '\0';
+    out.storage_used += size_t(dst - start);
+    return start;
+}
+
+}  // namespace
+
+ErrorOr<void> parse_command_line(std::string_view text, CommandLine& out) {
+    const char* argv0 = "app";
+    out.argc = 1;  // argv[0] filled at the end
+    size_t pos = 0;
+    while (pos < text.size()) {
+        while (pos < text.size() && text[pos] == ' ') ++pos;
+        size_t end = text.find(' ', pos);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view token = text.substr(pos, end - pos);
+        pos = end;
+        if (token.empty()) continue;
+
+        if (token.starts_with("xos.argv0=")) {
+            argv0 = TRY(decode(token.substr(10), out));
+        } else if (token.starts_with("xos.arg=")) {
+            if (out.argc == CommandLine::MAX_ARGS) return error(E2BIG);
+            out.argv[out.argc++] = TRY(decode(token.substr(8), out));
+        } else if (token.starts_with("xos.env=")) {
+            if (out.envc == CommandLine::MAX_ENV) return error(E2BIG);
+            out.envp[out.envc++] = TRY(decode(token.substr(8), out));
+        } else if (token.starts_with("xos.")) {
+            ++out.unknown_xos_tokens;
+        } else {
+            if (out.other_count == CommandLine::MAX_OTHER) return error(E2BIG);
+            out.other[out.other_count++] = token;
+        }
+    }
+    out.argv[0] = argv0;
+    out.argv[out.argc] = nullptr;
+    out.envp[out.envc] = nullptr;
+    return {};
+}
+
+}  // namespace xos::boot

@@ -1,0 +1,38 @@
+// Decodes the kernel command line xos-run writes: space-separated tokens
+//   xos.argv0=<enc> xos.arg=<enc>... xos.env=<enc>...
+// where <enc> is percent-encoded (see tools/xos-run/cmdline.cpp). Tokens that are not ours
+// (QEMU appends virtio_mmio.device=... on microvm) are kept for the platform's drivers.
+// Portable; unit-tested on the host.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "base/error.h"
+
+namespace xos::boot {
+
+struct CommandLine {
+    static constexpr size_t MAX_ARGS = 4096;
+    static constexpr size_t MAX_ENV = 4096;
+    static constexpr size_t MAX_OTHER = 256;
+    static constexpr size_t STORAGE = 128 * 1024;
+
+    const char* argv[MAX_ARGS + 1];  // NULL-terminated
+    size_t argc = 0;
+    const char* envp[MAX_ENV + 1];   // NULL-terminated
+    size_t envc = 0;
+    std::string_view other[MAX_OTHER];  // tokens for the platform, e.g. virtio_mmio.device=...
+    size_t other_count = 0;
+    size_t unknown_xos_tokens = 0;  // xos.* keys this libos does not know
+
+    char storage[STORAGE];
+    size_t storage_used = 0;
+};
+
+// Parses `text` into `out`. Fails with EINVAL on a malformed escape and E2BIG when a limit is hit.
+// Without xos.argv0, argv[0] is "app".
+ErrorOr<void> parse_command_line(std::string_view text, CommandLine& out);
+
+}  // namespace xos::boot

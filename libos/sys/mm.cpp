@@ -1,0 +1,63 @@
+// Memory syscalls: thin decoding over mm::AddressSpace.
+#include <sys/mman.h>
+
+#include "mm/memory.h"
+#include "sys/handlers.h"
+
+namespace xos::sys {
+
+namespace {
+
+constexpr int SUPPORTED_PROT = PROT_READ | PROT_WRITE | PROT_EXEC | PROT_NONE;
+
+}  // namespace
+
+// Implements mmap(2).
+ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, int fd, off_t offset) {
+    if (prot & ~(SUPPORTED_PROT | PROT_GROWSDOWN | PROT_GROWSUP)) return error(EINVAL);
+    int type = flags & MAP_TYPE;
+    if (type != MAP_PRIVATE && type != MAP_SHARED && type != MAP_SHARED_VALIDATE) return error(EINVAL);
+    if (offset & (mm::PAGE_SIZE - 1)) return error(EINVAL);
+    if (!(flags & MAP_ANONYMOUS)) {
+        (void)fd;
+        return error(ENODEV);  // no files to map until the VFS lands
+    }
+    mm::Placement placement = (flags & MAP_FIXED_NOREPLACE) ? mm::Placement::FixedNoReplace
+                              : (flags & MAP_FIXED)         ? mm::Placement::Fixed
+                              : address                     ? mm::Placement::Hint
+                                                            : mm::Placement::Anywhere;
+    return long(TRY(mm::address_space().map_anonymous(address, length, placement)));
+}
+
+// Implements munmap(2).
+ErrorOr<long> sys_munmap(uintptr_t address, size_t length) {
+    TRY(mm::address_space().unmap(address, length));
+    return 0;
+}
+
+// Implements mprotect(2). Protections are recorded nowhere yet: everything stays RWX.
+ErrorOr<long> sys_mprotect(uintptr_t address, size_t length, int prot) {
+    if (!mm::page_aligned(address)) return error(EINVAL);
+    if (prot & ~(SUPPORTED_PROT | PROT_GROWSDOWN | PROT_GROWSUP)) return error(EINVAL);
+    if (address + mm::page_round_up(length) < address) return error(ENOMEM);
+    if (!user_range_ok(address, length)) return error(ENOMEM);
+    return 0;
+}
+
+// Implements mremap(2) (MREMAP_MAYMOVE; not MREMAP_FIXED or MREMAP_DONTUNMAP).
+ErrorOr<long> sys_mremap(uintptr_t old_address, size_t old_size, size_t new_size, int flags, uintptr_t) {
+    if (flags & ~MREMAP_MAYMOVE) return error(EINVAL);
+    return long(TRY(mm::address_space().remap(old_address, old_size, new_size, flags & MREMAP_MAYMOVE)));
+}
+
+// Implements madvise(2).
+ErrorOr<long> sys_madvise(uintptr_t address, size_t length, int advice) {
+    if (!mm::page_aligned(address)) return error(EINVAL);
+    if (advice == MADV_DONTNEED) TRY(mm::address_space().discard(address, length));
+    return 0;
+}
+
+// Implements brk(2).
+ErrorOr<long> sys_brk(uintptr_t address) { return long(mm::address_space().set_break(address)); }
+
+}  // namespace xos::sys

@@ -1,0 +1,144 @@
+// Process and identity syscalls. The image is one process, pid 1, running as root.
+#include <asm/prctl.h>
+#include <sched.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+
+#include <cstring>
+
+#include "sys/handlers.h"
+#include "xos/platform.h"
+
+namespace xos::sys {
+
+namespace {
+
+constexpr long IMAGE_PID = 1;
+constexpr size_t MAIN_STACK_LIMIT = 8 << 20;  // what kernel_main gives the main thread
+uintptr_t g_clear_child_tid;
+uintptr_t g_robust_list;
+
+void copy_field(char* field, size_t size, const char* value) {
+    strncpy(field, value, size - 1);
+    field[size - 1] = '\0';
+}
+
+ErrorOr<rlimit> limit_of(int resource) {
+    if (resource < 0 || resource >= RLIM_NLIMITS) return error(EINVAL);
+    switch (resource) {
+    case RLIMIT_STACK: return rlimit{MAIN_STACK_LIMIT, RLIM_INFINITY};
+    case RLIMIT_NOFILE: return rlimit{1024, 4096};
+    case RLIMIT_CORE: return rlimit{0, RLIM_INFINITY};
+    case RLIMIT_NPROC: return rlimit{1, 1};
+    case RLIMIT_SIGPENDING: return rlimit{64, 64};
+    case RLIMIT_MSGQUEUE: return rlimit{819200, 819200};
+    case RLIMIT_RTPRIO:
+    case RLIMIT_NICE: return rlimit{0, 0};
+    default: return rlimit{RLIM_INFINITY, RLIM_INFINITY};
+    }
+}
+
+}  // namespace
+
+// Implements exit(2). With one thread, the same as exit_group.
+ErrorOr<long> sys_exit(int status) { platform::shutdown(platform::ExitKind::Exit, status & 0xff, nullptr); }
+
+// Implements exit_group(2).
+ErrorOr<long> sys_exit_group(int status) { platform::shutdown(platform::ExitKind::Exit, status & 0xff, nullptr); }
+
+// Implements getpid(2).
+ErrorOr<long> sys_getpid() { return IMAGE_PID; }
+// Implements getppid(2): nobody started us from inside the VM.
+ErrorOr<long> sys_getppid() { return 0; }
+// Implements gettid(2).
+ErrorOr<long> sys_gettid() { return IMAGE_PID; }
+// Implements getuid(2) and friends: the image runs as root.
+ErrorOr<long> sys_getuid() { return 0; }
+ErrorOr<long> sys_geteuid() { return 0; }
+ErrorOr<long> sys_getgid() { return 0; }
+ErrorOr<long> sys_getegid() { return 0; }
+
+// Implements set_tid_address(2).
+ErrorOr<long> sys_set_tid_address(UserPtr<int> tidptr) {
+    g_clear_child_tid = tidptr.address();
+    return IMAGE_PID;
+}
+
+// Implements set_robust_list(2).
+ErrorOr<long> sys_set_robust_list(uintptr_t head, size_t length) {
+    if (length != 3 * sizeof(long)) return error(EINVAL);  // sizeof(struct robust_list_head)
+    g_robust_list = head;
+    return 0;
+}
+
+// Implements arch_prctl(2).
+ErrorOr<long> sys_arch_prctl(int code, uintptr_t address) {
+    switch (code) {
+    case ARCH_SET_FS:
+        if (address >> 47) return error(EPERM);  // not canonical user space
+        platform::set_thread_pointer(address);
+        return 0;
+    case ARCH_GET_FS:
+        TRY(write_user(UserPtr<unsigned long>(address), platform::thread_pointer()));
+        return 0;
+    default:
+        return error(EINVAL);
+    }
+}
+
+// Implements uname(2). Apps check for "Linux"; the release says what they really run on.
+ErrorOr<long> sys_uname(UserPtr<struct utsname> out) {
+    struct utsname u {};
+    copy_field(u.sysname, sizeof u.sysname, "Linux");
+    copy_field(u.nodename, sizeof u.nodename, "xos");
+    copy_field(u.release, sizeof u.release, "6.1.0-xos");
+    copy_field(u.version, sizeof u.version, "#1 SMP xos 0.1.0");
+    copy_field(u.machine, sizeof u.machine, "x86_64");
+    copy_field(u.domainname, sizeof u.domainname, "(none)");
+    TRY(write_user(out, u));
+    return 0;
+}
+
+// Implements sched_yield(2). One thread: nothing to yield to.
+ErrorOr<long> sys_sched_yield() { return 0; }
+
+// Implements sched_getaffinity(2): one CPU.
+ErrorOr<long> sys_sched_getaffinity(pid_t pid, size_t size, UserPtr<void> mask) {
+    if (pid != 0 && pid != IMAGE_PID) return error(ESRCH);
+    if (size < sizeof(unsigned long) || (size % sizeof(unsigned long))) return error(EINVAL);
+    unsigned long bits = 1;
+    TRY(copy_to_user(mask, &bits, sizeof bits));
+    return long(sizeof bits);
+}
+
+// Implements getrlimit(2).
+ErrorOr<long> sys_getrlimit(int resource, UserPtr<struct rlimit> out) {
+    TRY(write_user(out, TRY(limit_of(resource))));
+    return 0;
+}
+
+// Implements prlimit64(2). Limits can be read; changing them is refused.
+ErrorOr<long> sys_prlimit64(pid_t pid, int resource, UserPtr<const struct rlimit> new_limit,
+                            UserPtr<struct rlimit> old_limit) {
+    if (pid != 0 && pid != IMAGE_PID) return error(ESRCH);
+    rlimit current = TRY(limit_of(resource));
+    if (!new_limit.is_null()) {
+        rlimit wanted = TRY(read_user(new_limit));
+        if (wanted.rlim_cur > wanted.rlim_max) return error(EINVAL);
+        if (wanted.rlim_cur != current.rlim_cur || wanted.rlim_max != current.rlim_max) return error(EPERM);
+    }
+    if (!old_limit.is_null()) TRY(write_user(old_limit, current));
+    return 0;
+}
+
+// Implements getrandom(2).
+ErrorOr<long> sys_getrandom(UserPtr<void> buffer, size_t count, unsigned flags) {
+    if (flags & ~(GRND_NONBLOCK | GRND_RANDOM | 0x4 /* GRND_INSECURE */)) return error(EINVAL);
+    if (count > 33554431) count = 33554431;  // Linux caps one call at 32 MiB - 1
+    if (!user_range_ok(buffer.address(), count)) return error(EFAULT);
+    platform::entropy(buffer.unchecked(), count);
+    return long(count);
+}
+
+}  // namespace xos::sys

@@ -1,0 +1,111 @@
+// Time syscalls, on the platform's monotonic and real-time clocks (no vDSO: these are function
+// calls, so they must be cheap).
+#include <ctime>
+#include <sys/time.h>
+
+#include "sys/handlers.h"
+#include "xos/platform.h"
+
+namespace xos::sys {
+
+namespace {
+
+constexpr int64_t NS_PER_S = 1000000000;
+constexpr int64_t COARSE_RESOLUTION_NS = 4000000;  // Linux with HZ=250
+
+timespec to_timespec(int64_t ns) { return timespec{ns / NS_PER_S, ns % NS_PER_S}; }
+
+ErrorOr<int64_t> read_clock(clockid_t clock) {
+    switch (clock) {
+    case CLOCK_REALTIME:
+    case CLOCK_REALTIME_COARSE:
+    case CLOCK_REALTIME_ALARM:
+        return platform::realtime_ns();
+    case CLOCK_TAI:
+        return platform::realtime_ns() + 37 * NS_PER_S;  // TAI-UTC since 2017
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_MONOTONIC_COARSE:
+    case CLOCK_BOOTTIME:
+    case CLOCK_BOOTTIME_ALARM:
+    // One thread, never idle while it runs: its CPU time is the time since boot.
+    case CLOCK_PROCESS_CPUTIME_ID:
+    case CLOCK_THREAD_CPUTIME_ID:
+        return int64_t(platform::monotonic_ns());
+    default:
+        return error(EINVAL);
+    }
+}
+
+ErrorOr<int64_t> read_duration(UserPtr<const struct timespec> request) {
+    timespec t = TRY(read_user(request));
+    if (t.tv_sec < 0 || t.tv_nsec < 0 || t.tv_nsec >= NS_PER_S) return error(EINVAL);
+    if (t.tv_sec > INT64_MAX / NS_PER_S - 1) return INT64_MAX;
+    return t.tv_sec * NS_PER_S + t.tv_nsec;
+}
+
+// Waits until the monotonic clock reaches `deadline`. No timer interrupts yet: spin politely.
+void wait_until_monotonic(uint64_t deadline) {
+    while (platform::monotonic_ns() < deadline) __builtin_ia32_pause();
+}
+
+}  // namespace
+
+// Implements clock_gettime(2).
+ErrorOr<long> sys_clock_gettime(clockid_t clock, UserPtr<struct timespec> out) {
+    int64_t now = TRY(read_clock(clock));
+    TRY(write_user(out, to_timespec(now)));
+    return 0;
+}
+
+// Implements clock_getres(2).
+ErrorOr<long> sys_clock_getres(clockid_t clock, UserPtr<struct timespec> out) {
+    TRY(read_clock(clock));
+    bool coarse = clock == CLOCK_REALTIME_COARSE || clock == CLOCK_MONOTONIC_COARSE;
+    if (!out.is_null()) TRY(write_user(out, to_timespec(coarse ? COARSE_RESOLUTION_NS : 1)));
+    return 0;
+}
+
+// Implements gettimeofday(2).
+ErrorOr<long> sys_gettimeofday(UserPtr<struct timeval> tv, UserPtr<void> tz) {
+    if (!tv.is_null()) {
+        int64_t now = platform::realtime_ns();
+        TRY(write_user(tv, timeval{now / NS_PER_S, (now % NS_PER_S) / 1000}));
+    }
+    if (!tz.is_null()) {
+        struct Timezone { int minuteswest, dsttime; };
+        TRY(copy_to_user(tz, &(const Timezone&)Timezone{0, 0}, sizeof(Timezone)));
+    }
+    return 0;
+}
+
+// Implements time(2).
+ErrorOr<long> sys_time(UserPtr<long> out) {
+    long seconds = platform::realtime_ns() / NS_PER_S;
+    if (!out.is_null()) TRY(write_user(out, seconds));
+    return seconds;
+}
+
+// Implements nanosleep(2).
+ErrorOr<long> sys_nanosleep(UserPtr<const struct timespec> request, UserPtr<struct timespec>) {
+    int64_t duration = TRY(read_duration(request));
+    uint64_t now = platform::monotonic_ns();
+    wait_until_monotonic(duration > int64_t(UINT64_MAX - now) ? UINT64_MAX : now + uint64_t(duration));
+    return 0;
+}
+
+// Implements clock_nanosleep(2).
+ErrorOr<long> sys_clock_nanosleep(clockid_t clock, int flags, UserPtr<const struct timespec> request,
+                                  UserPtr<struct timespec>) {
+    if (clock == CLOCK_THREAD_CPUTIME_ID) return error(EINVAL);
+    int64_t start = TRY(read_clock(clock));
+    if (flags & ~TIMER_ABSTIME) return error(EINVAL);
+    int64_t value = TRY(read_duration(request));
+    int64_t wait = (flags & TIMER_ABSTIME) ? value - start : value;
+    if (wait <= 0) return 0;
+    uint64_t now = platform::monotonic_ns();
+    wait_until_monotonic(now + uint64_t(wait));
+    return 0;
+}
+
+}  // namespace xos::sys

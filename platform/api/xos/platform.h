@@ -1,0 +1,70 @@
+// The narrow interface libos calls into a platform (kvm today; xen and hosted later).
+//
+// It must be implementable by a VM with page tables and interrupts and by an ordinary Linux
+// process alike, so it speaks in terms of memory ranges, bytes and nanoseconds, never of
+// ports, MSRs or device registers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace xos::platform {
+
+// A range of physical (= virtual, single address space) memory.
+struct MemoryRange {
+    uintptr_t base;
+    size_t size;
+    uintptr_t end() const { return base + size; }
+};
+
+// RAM that libos may hand out: usable memory minus the image, boot data and page tables.
+std::span<const MemoryRange> free_memory();
+
+// Every address an application may legitimately pass to a syscall lies in [lowest, highest).
+MemoryRange addressable_memory();
+
+// The image's own program headers (for AT_PHDR/AT_PHNUM) and entry point of the app (_start).
+struct ImageInfo {
+    const void* phdr;
+    size_t phnum;
+    size_t phent;
+    void (*app_entry)();
+};
+ImageInfo image_info();
+
+// The boot command line (NUL-terminated; lives for the whole run).
+const char* command_line();
+
+// Console: bytes to the operator (serial port, Xen console, host stderr...).
+void console_write(const char* bytes, size_t count);
+
+// Time. monotonic_ns() starts near 0 at boot and never goes backwards; realtime_ns() is
+// nanoseconds since the Unix epoch as known by the host at boot, advanced by the monotonic clock.
+uint64_t monotonic_ns();
+int64_t realtime_ns();
+
+// Fills `out` with bytes from the best entropy source the machine offers. Returns false if only
+// a weak (timing-derived) source was available.
+bool entropy(void* out, size_t count);
+
+// Leaves the machine. `status` is the app's exit status (0..255) or, for a crash, 128+signal.
+enum class ExitKind { Exit, Crash };
+[[noreturn]] void shutdown(ExitKind kind, int status, const char* reason);
+
+// AT_HWCAP for the auxiliary vector (x86_64: CPUID leaf 1 EDX).
+uint64_t hwcap();
+
+// Thread pointer of the current CPU context (what ARCH_SET_FS sets on x86_64).
+void set_thread_pointer(uintptr_t value);
+uintptr_t thread_pointer();
+
+// Switches to `stack_pointer` and jumps to `entry` the way a Linux kernel starts a static ELF
+// (registers cleared, %rsp = argc). Never returns.
+[[noreturn]] void enter_app(void (*entry)(), uintptr_t stack_pointer);
+
+// Walks the frame-pointer chain starting at the caller (or at `frame` if non-zero) and prints
+// up to `max_frames` return addresses through the console.
+void print_backtrace(uintptr_t frame = 0, int max_frames = 32);
+
+}  // namespace xos::platform

@@ -1,0 +1,120 @@
+// PVH start_info parsing: memory map, command line, modules.
+#include "boot_info.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/klog.h"
+#include "cpu.h"
+
+extern "C" char __xos_image_start[], __xos_image_end[];
+
+namespace xos::x86 {
+
+namespace {
+
+constexpr size_t MAX_RANGES = 64;
+constexpr size_t CMDLINE_MAX = 64 * 1024;
+constexpr uintptr_t PAGE = 4096;
+
+platform::MemoryRange g_free[MAX_RANGES];
+size_t g_free_count;
+uintptr_t g_ram_top;
+char g_cmdline[CMDLINE_MAX];
+
+// Boot data the loader placed in RAM that we must not hand out (modules, for example).
+platform::MemoryRange g_reserved[MAX_RANGES];
+size_t g_reserved_count;
+
+void reserve(uintptr_t base, size_t size) {
+    if (size && g_reserved_count < MAX_RANGES) g_reserved[g_reserved_count++] = {base, size};
+}
+
+// Adds [base, end) to the free list minus every reserved range (recursively splitting).
+void add_free(uintptr_t base, uintptr_t end, size_t first_reserved = 0) {
+    base = (base + PAGE - 1) & ~(PAGE - 1);
+    end &= ~(PAGE - 1);
+    if (base >= end) return;
+    for (size_t i = first_reserved; i < g_reserved_count; ++i) {
+        uintptr_t rb = g_reserved[i].base & ~(PAGE - 1);
+        uintptr_t re = g_reserved[i].end();
+        if (re <= base || rb >= end) continue;
+        add_free(base, rb, i + 1);
+        add_free(re, end, i + 1);
+        return;
+    }
+    if (g_free_count == MAX_RANGES) {
+        klog("xos: warning: too many memory ranges, ignoring %#lx-%#lx", base, end);
+        return;
+    }
+    g_free[g_free_count++] = {base, end - base};
+}
+
+// Fallback when the loader gives no memory map: QEMU's CMOS holds the RAM size.
+void memory_from_cmos(uintptr_t* below_4g, uintptr_t* above_4g) {
+    auto cmos = [](uint8_t reg) { outb(0x70, reg); return uint64_t(inb(0x71)); };
+    uint64_t above_16m = (cmos(0x34) | (cmos(0x35) << 8)) * 65536;
+    *below_4g = above_16m ? 16 * 1024 * 1024 + above_16m : (cmos(0x30) | (cmos(0x31) << 8)) * 1024 + 1024 * 1024;
+    *above_4g = (cmos(0x5b) | (cmos(0x5c) << 8) | (cmos(0x5d) << 16)) * 65536;
+}
+
+}  // namespace
+
+void parse_boot_info(const HvmStartInfo* info) {
+    if (!info || info->magic != HVM_START_MAGIC) {
+        klog("xos: fatal: not started through PVH (bad hvm_start_info magic)");
+        platform::shutdown(platform::ExitKind::Crash, 134, "bad PVH start info");
+    }
+    if (info->cmdline_paddr) {
+        const char* cmdline = reinterpret_cast<const char*>(info->cmdline_paddr);
+        size_t n = strnlen(cmdline, CMDLINE_MAX);
+        if (n == CMDLINE_MAX) {
+            klog("xos: fatal: kernel command line longer than %zu bytes", CMDLINE_MAX - 1);
+            platform::shutdown(platform::ExitKind::Crash, 134, "command line too long");
+        }
+        memcpy(g_cmdline, cmdline, n + 1);
+    }
+
+    // Everything below the end of the image (low memory with the loader's data, the image
+    // itself with its page tables and stacks) is never handed out.
+    reserve(0, reinterpret_cast<uintptr_t>(__xos_image_end));
+    if (info->nr_modules && info->modlist_paddr) {
+        struct Module { uint64_t paddr, size, cmdline_paddr, reserved; };
+        auto* modules = reinterpret_cast<const Module*>(info->modlist_paddr);
+        reserve(info->modlist_paddr, info->nr_modules * sizeof(Module));
+        for (uint32_t i = 0; i < info->nr_modules; ++i) reserve(modules[i].paddr, modules[i].size);
+    }
+
+    if (info->version >= 1 && info->memmap_paddr && info->memmap_entries) {
+        auto* map = reinterpret_cast<const HvmMemmapEntry*>(info->memmap_paddr);
+        for (uint32_t i = 0; i < info->memmap_entries; ++i) {
+            if (map[i].type != HVM_MEMMAP_TYPE_RAM) continue;
+            add_free(map[i].addr, map[i].addr + map[i].size);
+            g_ram_top = std::max<uintptr_t>(g_ram_top, map[i].addr + map[i].size);
+        }
+    } else {
+        uintptr_t below, above;
+        memory_from_cmos(&below, &above);
+        add_free(0, below);
+        g_ram_top = below;
+        if (above) {
+            add_free(4ull << 30, (4ull << 30) + above);
+            g_ram_top = (4ull << 30) + above;
+        }
+    }
+    std::sort(g_free, g_free + g_free_count, [](auto& a, auto& b) { return a.base < b.base; });
+}
+
+uintptr_t ram_top() { return g_ram_top; }
+
+}  // namespace xos::x86
+
+namespace xos::platform {
+
+std::span<const MemoryRange> free_memory() { return {x86::g_free, x86::g_free_count}; }
+
+MemoryRange addressable_memory() { return {4096, x86::g_ram_top - 4096}; }
+
+const char* command_line() { return x86::g_cmdline; }
+
+}  // namespace xos::platform

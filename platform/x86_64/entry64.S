@@ -1,0 +1,73 @@
+/* Long-mode entry points: starting the app, and the trap path for a `syscall` instruction. */
+    .text
+
+/* [[noreturn]] void xos_enter_app(void (*entry)(), uintptr_t stack_pointer)
+ * Starts a static ELF the way Linux does: %rsp -> argc, %rdx = 0 (no ld.so fini), the other
+ * registers cleared. */
+    .globl xos_enter_app
+    .type xos_enter_app, @function
+xos_enter_app:
+    mov %rsi, %rsp
+    mov %rdi, %rax
+    xor %ebx, %ebx
+    xor %ecx, %ecx
+    xor %edx, %edx
+    xor %esi, %esi
+    xor %edi, %edi
+    xor %ebp, %ebp
+    xor %r8d, %r8d
+    xor %r9d, %r9d
+    xor %r10d, %r10d
+    xor %r11d, %r11d
+    xor %r12d, %r12d
+    xor %r13d, %r13d
+    xor %r14d, %r14d
+    xor %r15d, %r15d
+    jmp *%rax
+    .size xos_enter_app, . - xos_enter_app
+
+/* Binary compatibility: code that executes a real `syscall` instruction (a prebuilt static
+ * library, inline assembly) arrives here through MSR_LSTAR, in ring 0 on the caller's stack.
+ * Linux ABI: %rax = number, args in %rdi %rsi %rdx %r10 %r8 %r9; everything but %rax, %rcx
+ * and %r11 is preserved; %rcx = return address, %r11 = saved RFLAGS.
+ * No stack switch happens, so step over the caller's 128-byte red zone first, and return
+ * with `jmp *%rcx` (sysret would drop to ring 3). */
+    .globl xos_syscall_entry
+    .type xos_syscall_entry, @function
+xos_syscall_entry:
+    lea -128(%rsp), %rsp
+    push %rcx
+    push %r11
+    push %rdi
+    push %rsi
+    push %rdx
+    push %r10
+    push %r8
+    push %r9
+    push %rbx
+    mov %rsp, %rbx
+    and $-16, %rsp
+    sub $8, %rsp
+    push %r9                        /* a6, 7th C argument */
+    mov %r8, %r9                    /* a5 */
+    mov %r10, %r8                   /* a4 */
+    mov %rdx, %rcx                  /* a3 */
+    mov %rsi, %rdx                  /* a2 */
+    mov %rdi, %rsi                  /* a1 */
+    mov %rax, %rdi                  /* number */
+    cld
+    call xos_syscall
+    mov %rbx, %rsp
+    pop %rbx
+    pop %r9
+    pop %r8
+    pop %r10
+    pop %rdx
+    pop %rsi
+    pop %rdi
+    popfq                           /* the caller's RFLAGS (saved %r11) */
+    pop %rcx
+    mov -16(%rsp), %r11             /* %r11 = RFLAGS, as after a real sysret */
+    lea 128(%rsp), %rsp             /* lea: leaves the restored flags alone */
+    jmp *%rcx
+    .size xos_syscall_entry, . - xos_syscall_entry

@@ -1,0 +1,67 @@
+// The C++ half of boot on x86_64: from the PVH entry (pvh_entry.S) to libos.
+#include <cstdint>
+
+#include "boot_info.h"
+#include "cpu.h"
+#include "machine.h"
+#include "trap.h"
+#include "xos/libos.h"
+#include "xos/platform.h"
+
+extern "C" char __ehdr_start[];
+extern "C" void _start();
+extern "C" void xos_syscall_entry();
+extern "C" [[noreturn]] void xos_enter_app(void (*entry)(), uintptr_t stack_pointer);
+
+namespace xos::x86 {
+
+namespace {
+
+void init_syscall_instruction() {
+    // Ring 0 to ring 0: CS = 0x08, SS = 0x10. Clear TF and DF on entry, leave IF alone.
+    wrmsr(MSR_STAR, uint64_t(0x08) << 32);
+    wrmsr(MSR_LSTAR, reinterpret_cast<uint64_t>(&xos_syscall_entry));
+    wrmsr(MSR_FMASK, 0x500);
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+}
+
+}  // namespace
+
+}  // namespace xos::x86
+
+extern "C" [[noreturn]] void xos_x86_64_start(const xos::x86::HvmStartInfo* start_info) {
+    using namespace xos;
+    machine::init_console();
+    x86::init_descriptor_tables();
+    x86::init_cpu_features();
+    x86::parse_boot_info(start_info);
+    x86::init_paging();
+    x86::init_syscall_instruction();
+    machine::init();
+    kernel_main();
+}
+
+namespace xos::platform {
+
+ImageInfo image_info() {
+    struct Elf64Header {
+        unsigned char ident[16];
+        uint16_t type, machine;
+        uint32_t version;
+        uint64_t entry, phoff, shoff;
+        uint32_t flags;
+        uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+    };
+    auto* header = reinterpret_cast<const Elf64Header*>(__ehdr_start);
+    return {__ehdr_start + header->phoff, header->phnum, header->phentsize, &_start};
+}
+
+uint64_t hwcap() { return x86::cpuid(1).edx; }
+
+void set_thread_pointer(uintptr_t value) { x86::wrmsr(x86::MSR_FS_BASE, value); }
+
+uintptr_t thread_pointer() { return x86::rdmsr(x86::MSR_FS_BASE); }
+
+void enter_app(void (*entry)(), uintptr_t stack_pointer) { xos_enter_app(entry, stack_pointer); }
+
+}  // namespace xos::platform

@@ -1,0 +1,86 @@
+// CPU exceptions. Every exception is fatal for now (no signals yet): print what happened, the
+// registers and a backtrace, then leave the VM with the status a Linux shell would report for
+// the matching signal (139 for SIGSEGV...). A crash is never a hang or a silent reboot.
+#include <csignal>
+#include <cstdio>
+
+#include "base/klog.h"
+#include "cpu.h"
+#include "trap.h"
+#include "xos/platform.h"
+
+namespace xos::x86 {
+
+namespace {
+
+struct ExceptionInfo {
+    const char* mnemonic;
+    const char* name;
+    int signal;
+};
+
+constexpr ExceptionInfo exception_info(uint64_t vector) {
+    switch (vector) {
+    case 0: return {"#DE", "divide error", SIGFPE};
+    case 1: return {"#DB", "debug exception", SIGTRAP};
+    case 2: return {"NMI", "non-maskable interrupt", SIGBUS};
+    case 3: return {"#BP", "breakpoint", SIGTRAP};
+    case 4: return {"#OF", "overflow", SIGSEGV};
+    case 5: return {"#BR", "bound range exceeded", SIGSEGV};
+    case 6: return {"#UD", "invalid opcode", SIGILL};
+    case 7: return {"#NM", "device not available", SIGFPE};
+    case 8: return {"#DF", "double fault", SIGSEGV};
+    case 10: return {"#TS", "invalid TSS", SIGSEGV};
+    case 11: return {"#NP", "segment not present", SIGBUS};
+    case 12: return {"#SS", "stack-segment fault", SIGBUS};
+    case 13: return {"#GP", "general protection fault", SIGSEGV};
+    case 14: return {"#PF", "page fault", SIGSEGV};
+    case 16: return {"#MF", "x87 floating-point exception", SIGFPE};
+    case 17: return {"#AC", "alignment check", SIGBUS};
+    case 18: return {"#MC", "machine check", SIGBUS};
+    case 19: return {"#XM", "SIMD floating-point exception", SIGFPE};
+    case 21: return {"#CP", "control protection exception", SIGSEGV};
+    default: return {"#??", "reserved exception", SIGSEGV};
+    }
+}
+
+void describe_page_fault(char* out, size_t size, const TrapFrame& frame) {
+    uint64_t address = read_cr2();
+    uint64_t e = frame.error_code;
+    const char* access = (e & 0x10) ? "instruction fetch" : (e & 0x2) ? "write" : "read";
+    const char* cause = (e & 0x1) ? "protection violation" : "page not mapped";
+    const char* hint = address < 4096 ? " (null pointer dereference)" : "";
+    snprintf(out, size, "page fault: %s at address %#lx%s, %s, rip=%#lx", access, address, hint, cause,
+             frame.rip);
+}
+
+[[noreturn]] void fatal_exception(const TrapFrame& frame) {
+    ExceptionInfo info = exception_info(frame.vector);
+    char reason[160];
+    if (frame.vector == 14)
+        describe_page_fault(reason, sizeof reason, frame);
+    else
+        snprintf(reason, sizeof reason, "%s (%s, vector %lu) at rip=%#lx, error code %#lx", info.name,
+                 info.mnemonic, frame.vector, frame.rip, frame.error_code);
+
+    klog("xos: fatal: %s", reason);
+    klog("  rax=%016lx rbx=%016lx rcx=%016lx rdx=%016lx", frame.rax, frame.rbx, frame.rcx, frame.rdx);
+    klog("  rsi=%016lx rdi=%016lx rbp=%016lx rsp=%016lx", frame.rsi, frame.rdi, frame.rbp, frame.rsp);
+    klog("  r8 =%016lx r9 =%016lx r10=%016lx r11=%016lx", frame.r8, frame.r9, frame.r10, frame.r11);
+    klog("  r12=%016lx r13=%016lx r14=%016lx r15=%016lx", frame.r12, frame.r13, frame.r14, frame.r15);
+    klog("  rip=%016lx rflags=%08lx cr2=%016lx cr3=%016lx", frame.rip, frame.rflags, read_cr2(), read_cr3());
+    klog("backtrace:");
+    klog("  #0 %#lx", frame.rip);
+    platform::print_backtrace(frame.rbp);
+    platform::shutdown(platform::ExitKind::Crash, 128 + info.signal, reason);
+}
+
+}  // namespace
+
+}  // namespace xos::x86
+
+extern "C" void xos_x86_trap(xos::x86::TrapFrame* frame) {
+    if (frame->vector < 32) xos::x86::fatal_exception(*frame);
+    // No device interrupts are routed yet: anything else is spurious.
+    xos::klog("xos: spurious interrupt %lu ignored", frame->vector);
+}

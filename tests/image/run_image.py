@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Boots one image test under xos-run and judges it by the exit status.
+
+usage: run_image.py --xos-run PATH --expect-status N [--stdout-has TEXT]... [--stderr-has TEXT]...
+                    [--skip-unless-kvm] IMAGE [XOS-RUN ARGS...]
+
+The verdict is the VM's exit status; --stdout-has/--stderr-has add checks on what the app or
+xos-run printed (e.g. that a crash says what happened), never replace the status check.
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+
+def kvm_is_hardware_assisted():
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+        return os.access("/dev/kvm", os.R_OK | os.W_OK) and (" vmx" in flags or " svm" in flags)
+    except OSError:
+        return False
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--xos-run", required=True)
+    parser.add_argument("--expect-status", type=int, required=True)
+    parser.add_argument("--stdout-has", action="append", default=[])
+    parser.add_argument("--stderr-has", action="append", default=[])
+    parser.add_argument("--stdout-lacks", action="append", default=[])
+    parser.add_argument("--timeout", default="60")
+    parser.add_argument("--skip-unless-kvm", action="store_true")
+    parser.add_argument("image")
+    parser.add_argument("run_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+
+    if args.skip_unless_kvm and not kvm_is_hardware_assisted():
+        print("skipped: no hardware-assisted KVM on this machine")
+        return 77
+
+    # xos-run options go before the image; app arguments follow a "--" in run_args.
+    opts, app = [], []
+    if "--" in args.run_args:
+        split = args.run_args.index("--")
+        opts, app = args.run_args[:split], args.run_args[split:]
+    else:
+        opts = args.run_args
+    command = [args.xos_run, "--timeout", args.timeout] + opts + [args.image] + app
+    print("$", " ".join(command), flush=True)
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stdout = result.stdout.decode(errors="replace")
+    stderr = result.stderr.decode(errors="replace")
+    print("--- stdout ---\n" + stdout + "--- stderr ---\n" + stderr + "--- status: %d ---" % result.returncode)
+
+    failures = []
+    if result.returncode != args.expect_status:
+        failures.append("exit status %d, expected %d" % (result.returncode, args.expect_status))
+    failures += ["stdout lacks %r" % t for t in args.stdout_has if t not in stdout]
+    failures += ["stdout contains %r" % t for t in args.stdout_lacks if t in stdout]
+    failures += ["stderr lacks %r" % t for t in args.stderr_has if t not in stderr]
+    for failure in failures:
+        print("FAIL:", failure)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+#include "boot/command_line.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cmdline.h"  // tools/xos-run: the encoder this decoder must match
+
+using xos::boot::CommandLine;
+using xos::boot::parse_command_line;
+
+TEST(CommandLine, DecodesArgvEnvAndKeepsPlatformTokens) {
+    auto out = std::make_unique<CommandLine>();
+    ASSERT_TRUE(parse_command_line(
+        "xos.argv0=hello.xos xos.arg=a%20b xos.arg= xos.env=K%3DV virtio_mmio.device=512@0xfeb00e00:12", *out));
+    ASSERT_EQ(out->argc, 3u);
+    EXPECT_STREQ(out->argv[0], "hello.xos");
+    EXPECT_STREQ(out->argv[1], "a b");
+    EXPECT_STREQ(out->argv[2], "");
+    EXPECT_EQ(out->argv[3], nullptr);
+    ASSERT_EQ(out->envc, 1u);
+    EXPECT_STREQ(out->envp[0], "K=V");
+    ASSERT_EQ(out->other_count, 1u);
+    EXPECT_EQ(out->other[0], "virtio_mmio.device=512@0xfeb00e00:12");
+}
+
+TEST(CommandLine, DefaultsAndErrors) {
+    auto out = std::make_unique<CommandLine>();
+    ASSERT_TRUE(parse_command_line("", *out));
+    EXPECT_EQ(out->argc, 1u);
+    EXPECT_STREQ(out->argv[0], "app");
+    EXPECT_EQ(out->envc, 0u);
+
+    for (const char* bad : {"xos.arg=%", "xos.arg=%4", "xos.arg=%zz", "xos.env=%G0"}) {
+        auto fresh = std::make_unique<CommandLine>();
+        auto result = parse_command_line(bad, *fresh);
+        ASSERT_FALSE(result) << bad;
+        EXPECT_EQ(result.error().code, EINVAL) << bad;
+    }
+    auto unknown = std::make_unique<CommandLine>();
+    ASSERT_TRUE(parse_command_line("xos.frobnicate=1 xos.arg=x", *unknown));
+    EXPECT_EQ(unknown->unknown_xos_tokens, 1u);
+    EXPECT_EQ(unknown->argc, 2u);
+}
+
+// Whatever xos-run encodes, libos decodes to the same bytes.
+TEST(CommandLine, RoundTripsWithTheXosRunEncoder) {
+    std::mt19937 rng(7);
+    for (int round = 0; round < 200; ++round) {
+        auto random_string = [&] {
+            std::string s(rng() % 12, '\0');
+            for (char& c : s) c = char(1 + rng() % 255);  // any byte but NUL
+            return s;
+        };
+        std::string argv0 = random_string();
+        std::vector<std::string> args(rng() % 5), env(rng() % 4);
+        for (auto& a : args) a = random_string();
+        for (auto& e : env) e = "K" + random_string() + "=" + random_string();
+        std::string line = xos_encode_cmdline(argv0, args, env) + " virtio_mmio.device=1@2:3";
+
+        auto out = std::make_unique<CommandLine>();
+        ASSERT_TRUE(parse_command_line(line, *out)) << line;
+        ASSERT_EQ(out->argc, args.size() + 1);
+        EXPECT_EQ(std::string(out->argv[0]), argv0);
+        for (size_t i = 0; i < args.size(); ++i) EXPECT_EQ(std::string(out->argv[i + 1]), args[i]);
+        ASSERT_EQ(out->envc, env.size());
+        for (size_t i = 0; i < env.size(); ++i) EXPECT_EQ(std::string(out->envp[i]), env[i]);
+        EXPECT_EQ(out->other_count, 1u);
+    }
+}

@@ -15,7 +15,7 @@ void vlog(const char* format, va_list args) {
     if (n < 0) return;
     if (n > int(sizeof line) - 2) n = sizeof line - 2;
     line[n++] = '\n';
-    platform::console_write(line, size_t(n));
+    platform::console_write(platform::ConsoleStream::Err, line, size_t(n));
 }
 
 }  // namespace

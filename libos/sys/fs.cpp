@@ -1,6 +1,8 @@
 // File syscalls. Until the VFS lands, the only descriptors are 0, 1 and 2, all the console:
-// reads see end of file (xos-run gives the guest no input), writes go to the console.
+// reads see end of file (xos-run gives the guest no input); fd 1 writes to the console's
+// output stream and fd 2 to its error stream (xos-run's stdout and stderr).
 #include <fcntl.h>
+#include <climits>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -20,9 +22,10 @@ ErrorOr<void> check_console_fd(int fd) {
     return {};
 }
 
-ErrorOr<long> console_write(UserPtr<const void> buffer, size_t count) {
+ErrorOr<long> console_write(int fd, UserPtr<const void> buffer, size_t count) {
     if (!user_range_ok(buffer.address(), count)) return error(EFAULT);
-    platform::console_write(static_cast<const char*>(buffer.unchecked()), count);
+    auto stream = fd == 2 ? platform::ConsoleStream::Err : platform::ConsoleStream::Out;
+    platform::console_write(stream, static_cast<const char*>(buffer.unchecked()), count);
     return long(count);
 }
 
@@ -54,7 +57,7 @@ ErrorOr<long> sys_read(int fd, UserPtr<void> buffer, size_t count) {
 ErrorOr<long> sys_write(int fd, UserPtr<const void> buffer, size_t count) {
     TRY(check_console_fd(fd));
     if (fd == 0) return error(EBADF);  // stdin is open read-only
-    return console_write(buffer, count);
+    return console_write(fd, buffer, count);
 }
 
 // Implements readv(2).
@@ -72,7 +75,7 @@ ErrorOr<long> sys_writev(int fd, UserPtr<const iovec> iov, int iovcnt) {
     long written = 0;
     for (int i = 0; i < iovcnt; ++i) {
         const iovec& v = iov.unchecked()[i];
-        written += TRY(console_write(UserPtr<const void>(uintptr_t(v.iov_base)), v.iov_len));
+        written += TRY(console_write(fd, UserPtr<const void>(uintptr_t(v.iov_base)), v.iov_len));
     }
     return written;
 }

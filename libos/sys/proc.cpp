@@ -142,3 +142,7 @@ ErrorOr<long> sys_getrandom(UserPtr<void> buffer, size_t count, unsigned flags) 
 }
 
 }  // namespace xos::sys
+
+// musl's __clone (pthread_create) lands here. Threads come with the scheduler; until then
+// pthread_create fails cleanly with EAGAIN instead of pretending.
+extern "C" int xos_clone(int (*)(void*), void*, int, void*, ...) { return -ENOSYS; }

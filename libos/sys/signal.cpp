@@ -52,17 +52,11 @@ const char* signal_name(int signal) {
     platform::shutdown(platform::ExitKind::Crash, 128 + signal, reason);
 }
 
-void deliver(int signal) {
-    KernelSigaction action = g_actions[signal];
-    if (action.handler == uintptr_t(SIG_IGN)) return;
-    if (action.handler == uintptr_t(SIG_DFL)) {
-        if (ignored_by_default(signal)) return;
-        terminate_by(signal);  // SIGSTOP/SIGTSTP would stop; with nobody to continue us, terminate
-    }
+// Runs one handler with the mask Linux would set for it, restoring the mask afterwards (as
+// rt_sigreturn would).
+void run_handler(int signal, const KernelSigaction& action, uint64_t mask_during) {
     uint64_t saved_mask = g_blocked;
-    g_blocked |= action.mask & ~UNBLOCKABLE;
-    if (!(action.flags & SA_NODEFER)) g_blocked |= bit(signal);
-    if (action.flags & SA_RESETHAND) g_actions[signal].handler = uintptr_t(SIG_DFL);
+    g_blocked = mask_during;
     if (action.flags & SA_SIGINFO) {
         siginfo_t info{};
         info.si_signo = signal;
@@ -76,11 +70,38 @@ void deliver(int signal) {
     g_blocked = saved_mask;
 }
 
+// Delivers every pending, unblocked signal the way Linux does on the way back to user space:
+// it picks the lowest-numbered one, blocks what its handler's mask says and sets up its frame,
+// then picks the next on top of it, so the handler picked last runs first. A signal whose
+// default action terminates ends the image as soon as it is picked.
 void deliver_pending() {
-    while (uint64_t ready = g_pending & ~g_blocked) {
+    struct Frame {
+        int signal;
+        KernelSigaction action;
+        uint64_t mask_during;
+    };
+    Frame frames[MAX_SIGNAL];
+    int count = 0;
+    uint64_t mask = g_blocked;
+    while (uint64_t ready = g_pending & ~mask) {
         int signal = __builtin_ctzll(ready) + 1;
         g_pending &= ~bit(signal);
-        deliver(signal);
+        KernelSigaction action = g_actions[signal];
+        if (action.handler == uintptr_t(SIG_IGN)) continue;
+        if (action.handler == uintptr_t(SIG_DFL)) {
+            if (ignored_by_default(signal)) continue;
+            terminate_by(signal);  // SIGSTOP/SIGTSTP would stop; nobody could continue us
+        }
+        if (action.flags & SA_RESETHAND) g_actions[signal].handler = uintptr_t(SIG_DFL);
+        mask |= action.mask & ~UNBLOCKABLE;
+        if (!(action.flags & SA_NODEFER)) mask |= bit(signal);
+        frames[count++] = {signal, action, mask};
+    }
+    while (count > 0) {
+        const Frame& frame = frames[--count];
+        run_handler(frame.signal, frame.action, frame.mask_during);
+        // A handler may have raised or unblocked more signals: they go on top, as on Linux.
+        if (g_pending & ~g_blocked) deliver_pending();
     }
 }
 

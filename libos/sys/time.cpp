@@ -90,7 +90,7 @@ ErrorOr<long> sys_time(UserPtr<long> out) {
 ErrorOr<long> sys_nanosleep(UserPtr<const struct timespec> request, UserPtr<struct timespec>) {
     int64_t duration = TRY(read_duration(request));
     uint64_t now = platform::monotonic_ns();
-    wait_until_monotonic(duration > int64_t(UINT64_MAX - now) ? UINT64_MAX : now + uint64_t(duration));
+    wait_until_monotonic(uint64_t(duration) > UINT64_MAX - now ? UINT64_MAX : now + uint64_t(duration));
     return 0;
 }
 

@@ -1,9 +1,11 @@
-// Time on the kvm platform: the TSC, calibrated once against the PIT (channel 2, 10 ms) the
-// first time anybody asks for the time, and the CMOS RTC for the wall clock.
+// Time on the kvm platform: the TSC, calibrated once against the PIT (channel 0 counter read
+// back with the latch command, 10 ms) the first time anybody asks for the time, and the CMOS
+// RTC for the wall clock. (microvm has the i8254 but not the port-0x61 gate of channel 2.)
 // TODO(threads issue): kvmclock (pvclock) when the host offers it, and the LAPIC timer.
 #include <atomic>
 #include <ctime>
 
+#include "base/klog.h"
 #include "x86_64/cpu.h"
 #include "xos/platform.h"
 
@@ -12,24 +14,36 @@ namespace xos::kvm {
 namespace {
 
 constexpr uint64_t PIT_HZ = 1193182;
-constexpr uint16_t PIT_CH2 = 0x42, PIT_CMD = 0x43, PIT_GATE = 0x61;
+constexpr uint16_t PIT_CH0 = 0x40, PIT_CMD = 0x43;
 
 uint64_t g_boot_tsc;
 std::atomic<bool> g_calibrated;
 uint64_t g_ns_per_tsc_q32;  // nanoseconds per TSC tick, 32.32 fixed point
 int64_t g_realtime_at_boot_ns;
 
+uint16_t read_pit_counter() {
+    x86::outb(PIT_CMD, 0x00);  // latch channel 0
+    uint8_t low = x86::inb(PIT_CH0);
+    uint8_t high = x86::inb(PIT_CH0);
+    return uint16_t(low | (high << 8));
+}
+
 uint64_t calibrate_tsc_hz() {
-    constexpr uint16_t ticks = PIT_HZ / 100;  // 10 ms
-    x86::outb(PIT_GATE, (x86::inb(PIT_GATE) & ~0x02) | 0x01);  // gate on, speaker off
-    x86::outb(PIT_CMD, 0xb0);                                   // ch2, lo/hi, mode 0
-    x86::outb(PIT_CH2, ticks & 0xff);
-    x86::outb(PIT_CH2, ticks >> 8);
-    uint64_t start = x86::rdtsc();
-    while (!(x86::inb(PIT_GATE) & 0x20)) {
+    constexpr uint32_t ticks = PIT_HZ / 100;  // 10 ms
+    x86::outb(PIT_CMD, 0x34);                 // channel 0, lo/hi byte, mode 2 (rate generator)
+    x86::outb(PIT_CH0, 0xff);
+    x86::outb(PIT_CH0, 0xff);
+    uint16_t previous = read_pit_counter();
+    uint64_t tsc_start = x86::rdtsc();
+    uint32_t elapsed_ticks = 0;
+    for (uint64_t spins = 0; elapsed_ticks < ticks; ++spins) {
+        uint16_t now = read_pit_counter();
+        elapsed_ticks += uint16_t(previous - now);  // counts down and wraps at 0xffff
+        previous = now;
+        if (spins > 100000000) return 0;  // no PIT: give up
     }
-    uint64_t elapsed = x86::rdtsc() - start;
-    return elapsed * PIT_HZ / ticks;
+    uint64_t tsc_elapsed = x86::rdtsc() - tsc_start;
+    return tsc_elapsed * PIT_HZ / elapsed_ticks;
 }
 
 uint8_t cmos(uint8_t reg) {
@@ -58,6 +72,7 @@ int64_t read_rtc_seconds() {
 void calibrate() {
     if (g_calibrated.load(std::memory_order_acquire)) return;
     uint64_t hz = calibrate_tsc_hz();
+    if (hz < 1000000) panic("cannot calibrate the TSC against the PIT (is there an i8254?)");
     g_ns_per_tsc_q32 = (uint64_t(1000000000) << 32) / hz;
     int64_t rtc = read_rtc_seconds();
     uint64_t since_boot = uint64_t((unsigned __int128)(x86::rdtsc() - g_boot_tsc) * g_ns_per_tsc_q32 >> 32);

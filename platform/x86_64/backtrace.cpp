@@ -10,13 +10,13 @@ void print_backtrace(uintptr_t frame, int max_frames) {
     MemoryRange valid = addressable_memory();
     for (int depth = 1; depth <= max_frames && frame; ++depth) {
         if ((frame & 7) || frame < valid.base || frame + 16 > valid.end()) {
-            klog("  (frame pointer %#lx is not valid; stopping)", frame);
+            klog("  (frame pointer 0x%lx is not valid; stopping)", frame);
             return;
         }
         auto* words = reinterpret_cast<const uintptr_t*>(frame);
         uintptr_t return_address = words[1];
         if (!return_address) return;
-        klog("  #%d %#lx", depth, return_address);
+        klog("  #%d 0x%lx", depth, return_address);
         if (words[0] <= frame) return;  // the chain must go up the stack
         frame = words[0];
     }

@@ -50,7 +50,7 @@ void describe_page_fault(char* out, size_t size, const TrapFrame& frame) {
     const char* access = (e & 0x10) ? "instruction fetch" : (e & 0x2) ? "write" : "read";
     const char* cause = (e & 0x1) ? "protection violation" : "page not mapped";
     const char* hint = address < 4096 ? " (null pointer dereference)" : "";
-    snprintf(out, size, "page fault: %s at address %#lx%s, %s, rip=%#lx", access, address, hint, cause,
+    snprintf(out, size, "page fault: %s at address 0x%lx%s, %s, rip=0x%lx", access, address, hint, cause,
              frame.rip);
 }
 
@@ -60,7 +60,7 @@ void describe_page_fault(char* out, size_t size, const TrapFrame& frame) {
     if (frame.vector == 14)
         describe_page_fault(reason, sizeof reason, frame);
     else
-        snprintf(reason, sizeof reason, "%s (%s, vector %lu) at rip=%#lx, error code %#lx", info.name,
+        snprintf(reason, sizeof reason, "%s (%s, vector %lu) at rip=0x%lx, error code 0x%lx", info.name,
                  info.mnemonic, frame.vector, frame.rip, frame.error_code);
 
     klog("xos: fatal: %s", reason);
@@ -70,7 +70,7 @@ void describe_page_fault(char* out, size_t size, const TrapFrame& frame) {
     klog("  r12=%016lx r13=%016lx r14=%016lx r15=%016lx", frame.r12, frame.r13, frame.r14, frame.r15);
     klog("  rip=%016lx rflags=%08lx cr2=%016lx cr3=%016lx", frame.rip, frame.rflags, read_cr2(), read_cr3());
     klog("backtrace:");
-    klog("  #0 %#lx", frame.rip);
+    klog("  #0 0x%lx", frame.rip);
     platform::print_backtrace(frame.rbp);
     platform::shutdown(platform::ExitKind::Crash, 128 + info.signal, reason);
 }

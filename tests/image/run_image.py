@@ -2,7 +2,7 @@
 """Boots one image test under xos-run and judges it by the exit status.
 
 usage: run_image.py --xos-run PATH --expect-status N [--stdout-has TEXT]... [--stderr-has TEXT]...
-                    [--skip-unless-kvm] IMAGE [XOS-RUN ARGS...]
+                    [--skip-unless-kvm] [--xos-run-arg ARG]... IMAGE [-- APP ARGS...]
 
 The verdict is the VM's exit status; --stdout-has/--stderr-has add checks on what the app or
 xos-run printed (e.g. that a crash says what happened), never replace the status check.
@@ -32,21 +32,17 @@ def main():
     parser.add_argument("--timeout", default="60")
     parser.add_argument("--skip-unless-kvm", action="store_true")
     parser.add_argument("image")
-    parser.add_argument("run_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
+    parser.add_argument("--xos-run-arg", action="append", default=[], help="extra xos-run option")
+    # Everything after the first "--" is the app's argv (argparse would eat the "--").
+    argv = sys.argv[1:]
+    app = argv[argv.index("--"):] if "--" in argv else []
+    args = parser.parse_args(argv[:len(argv) - len(app)])
 
     if args.skip_unless_kvm and not kvm_is_hardware_assisted():
         print("skipped: no hardware-assisted KVM on this machine")
         return 77
 
-    # xos-run options go before the image; app arguments follow a "--" in run_args.
-    opts, app = [], []
-    if "--" in args.run_args:
-        split = args.run_args.index("--")
-        opts, app = args.run_args[:split], args.run_args[split:]
-    else:
-        opts = args.run_args
-    command = [args.xos_run, "--timeout", args.timeout] + opts + [args.image] + app
+    command = [args.xos_run, "--timeout", args.timeout] + args.xos_run_arg + [args.image] + app
     print("$", " ".join(command), flush=True)
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stdout = result.stdout.decode(errors="replace")

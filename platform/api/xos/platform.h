@@ -36,8 +36,11 @@ ImageInfo image_info();
 // The boot command line (NUL-terminated; lives for the whole run).
 const char* command_line();
 
-// Console: bytes to the operator (serial port, Xen console, host stderr...).
-void console_write(const char* bytes, size_t count);
+// Console: bytes to the operator. Two streams, like a process's stdout and stderr, so that the
+// app's output stays separable from its errors and from libos's own messages (which go to
+// Err). A platform with one channel sends both to it.
+enum class ConsoleStream { Out, Err };
+void console_write(ConsoleStream stream, const char* bytes, size_t count);
 
 // Time. monotonic_ns() starts near 0 at boot and never goes backwards; realtime_ns() is
 // nanoseconds since the Unix epoch as known by the host at boot, advanced by the monotonic clock.

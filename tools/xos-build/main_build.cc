@@ -1,0 +1,3 @@
+#include "programs.hh"
+
+int main(int argc, char** argv) { return xos::driver::build_main(argc, argv); }

@@ -1,0 +1,6 @@
+#include "programs.hh"
+
+int main(int argc, char** argv)
+{
+    return xos::driver::compiler_wrapper_main(argc, argv, xos::driver::Language::C);
+}

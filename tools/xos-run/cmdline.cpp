@@ -1,0 +1,41 @@
+#include "cmdline.h"
+
+#include <cstring>
+
+bool xos_cmdline_byte_is_plain(unsigned char c)
+{
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+        return true;
+    // Not std::strchr: it would also match the terminating NUL.
+    static constexpr char kPunctuation[] = "._~/:,+@=-";
+    return std::memchr(kPunctuation, c, sizeof kPunctuation - 1) != nullptr;
+}
+
+std::string xos_encode_cmdline_value(const std::string& value)
+{
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(value.size());
+    for (char ch : value) {
+        auto c = static_cast<unsigned char>(ch);
+        if (xos_cmdline_byte_is_plain(c)) {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += kHex[c >> 4];
+            out += kHex[c & 0xf];
+        }
+    }
+    return out;
+}
+
+std::string xos_encode_cmdline(const std::string& argv0, const std::vector<std::string>& args,
+                               const std::vector<std::string>& env)
+{
+    std::string line = "xos.argv0=" + xos_encode_cmdline_value(argv0);
+    for (const auto& arg : args)
+        line += " xos.arg=" + xos_encode_cmdline_value(arg);
+    for (const auto& entry : env)
+        line += " xos.env=" + xos_encode_cmdline_value(entry);
+    return line;
+}

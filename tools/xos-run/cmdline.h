@@ -1,0 +1,22 @@
+// The kernel command line that carries argv and the environment into an xos image.
+//
+// Format (the guest-side decoder in libos relies on it):
+//   xos.argv0=<enc> xos.arg=<enc>... xos.env=<enc>...
+// Tokens are separated by single spaces. QEMU's microvm appends its own tokens
+// (virtio_mmio.device=...) after ours, so the guest ignores tokens without an `xos.` prefix.
+// <enc> is percent-encoding (%XX, uppercase hex) of every byte outside [A-Za-z0-9._~/:,+@=-];
+// so an encoded value never contains a space, and an empty value encodes as "".
+#pragma once
+
+#include <string>
+#include <vector>
+
+// True for the bytes that xos_encode_cmdline copies unencoded.
+bool xos_cmdline_byte_is_plain(unsigned char c);
+
+// Percent-encodes one value.
+std::string xos_encode_cmdline_value(const std::string& value);
+
+// Builds the whole command line; env entries are "KEY=VALUE" strings.
+std::string xos_encode_cmdline(const std::string& argv0, const std::vector<std::string>& args,
+                               const std::vector<std::string>& env);

@@ -1,0 +1,9 @@
+// Checks that a file is an xos image before QEMU sees it: QEMU's own errors for a wrong file
+// are unhelpful (it tries to boot it as a Linux bzImage or multiboot kernel).
+#pragma once
+
+#include <string>
+
+// Throws UsageError unless `path` is an ELF64 x86_64 file with a Xen PVH entry note
+// (a PT_NOTE segment holding a note named "Xen" of type XEN_ELFNOTE_PHYS32_ENTRY).
+void check_xos_image(const std::string& path);

@@ -1,0 +1,42 @@
+// Command-line options of xos-run.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+enum class AccelChoice { Auto, Kvm, Tcg };
+
+struct Options {
+    std::string image;                   // as typed; also the guest's argv[0]
+    std::vector<std::string> app_args;   // after `--`
+    std::vector<std::string> env;        // "KEY=VALUE"
+    AccelChoice accel = AccelChoice::Auto;
+    std::uint64_t mem_bytes = 128ull << 20;
+    double timeout_seconds = 0;          // 0: no timeout
+    unsigned cpus = 1;
+    std::string qemu;                    // empty: $XOS_QEMU, else qemu-system-x86_64 from PATH
+    std::vector<std::string> qemu_args;  // appended verbatim
+    bool dry_run = false;
+    bool verbose = false;
+    bool help = false;
+    bool version = false;
+};
+
+// A bad command line. main() prints "xos-run: error: <what>" and exits 125.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Throws UsageError. With --help or --version set, the rest need not be complete.
+Options parse_options(const std::vector<std::string>& argv);
+
+// "128M", "1G", "4096K", "64" (MiB, as QEMU's -m); nullopt for anything else, zero or overflow.
+std::optional<std::uint64_t> parse_mem_size(const std::string& text);
+
+// Non-negative decimal seconds ("2", "0.5", "1.25"); nullopt for anything else.
+std::optional<double> parse_seconds(const std::string& text);
+
+extern const char* const kUsage;

@@ -1,0 +1,123 @@
+#include "qemu_command.h"
+
+#include "cmdline.h"
+
+#include <cstdlib>
+
+namespace {
+
+// -m takes the largest unit that divides the size exactly.
+std::string mem_arg(std::uint64_t bytes)
+{
+    if (bytes % (1ull << 30) == 0)
+        return std::to_string(bytes >> 30) + "G";
+    if (bytes % (1ull << 20) == 0)
+        return std::to_string(bytes >> 20) + "M";
+    if (bytes % (1ull << 10) == 0)
+        return std::to_string(bytes >> 10) + "K";
+    return std::to_string(bytes) + "B";
+}
+
+// Inside a QemuOpts value (-chardev path=...), a comma is written as two.
+std::string qemu_opts_escape(const std::string& value)
+{
+    std::string out;
+    for (char c : value) {
+        out += c;
+        if (c == ',')
+            out += ',';
+    }
+    return out;
+}
+
+std::string hex(unsigned v)
+{
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string digits;
+    do {
+        digits.insert(digits.begin(), kHex[v & 0xf]);
+        v >>= 4;
+    } while (v != 0);
+    return "0x" + digits;
+}
+
+}  // namespace
+
+std::string qemu_binary_for(const Options& opts)
+{
+    if (!opts.qemu.empty())
+        return opts.qemu;
+    const char* env = std::getenv("XOS_QEMU");
+    if (env != nullptr && *env != '\0')
+        return env;
+    return "qemu-system-x86_64";
+}
+
+std::vector<std::string> build_qemu_command(const Options& opts, const AccelDecision& accel,
+                                            const std::string& qemu_binary,
+                                            const std::string& status_path,
+                                            const std::string& guest_stderr_path)
+{
+    std::vector<std::string> cmd = {
+        qemu_binary,
+        // microvm: no PCI; ~35 ms from start to the exit of a guest that exits at once (TCG).
+        // acpi=off: QEMU then announces virtio-mmio devices on the kernel command line
+        // (virtio_mmio.device=...) instead of only in an ACPI DSDT; it also saves ~5 ms.
+        // rtc/pit/pic=on: the guest relies on them, and rtc=auto means off under KVM.
+        // (x-option-roms=off, tb-size and smaller -m measured no faster.)
+        "-M", "microvm,acpi=off,rtc=on,pit=on,pic=on",
+        "-accel", accel.accel, "-cpu", accel.cpu,
+        "-nodefaults", "-no-user-config", "-display", "none",
+        // A reset (triple fault) must end the run, not reboot the image forever.
+        "-no-reboot",
+        "-m", mem_arg(opts.mem_bytes),
+        "-smp", std::to_string(opts.cpus),
+        "-kernel", opts.image,
+        "-append", xos_encode_cmdline(opts.image, opts.app_args, opts.env),
+        // QEMU's stdio is a pipe xos-run reads, never the terminal, which QEMU would make raw.
+        "-chardev", "stdio,id=con", "-serial", "chardev:con",
+        // COM2 carries the guest's stderr (and libos's messages) to our stderr, so that the
+        // app's stdout stays clean. append=on: never truncate what the path points at.
+        "-chardev", "file,id=conerr,append=on,path=" + qemu_opts_escape(guest_stderr_path),
+        "-device", "isa-serial,chardev=conerr,iobase=" + hex(kStderrUartPort) + ",irq=3",
+        "-device", "isa-debug-exit,iobase=" + hex(kDebugExitPort) + ",iosize=4",
+        // The exit code alone cannot carry status 0..255 (QEMU exits 1 for both a QEMU error
+        // and status 0), so the guest also writes a status record here.
+        "-chardev", "file,id=xosstatus,path=" + qemu_opts_escape(status_path),
+        "-device", "isa-debugcon,iobase=" + hex(kStatusPort) + ",chardev=xosstatus",
+    };
+    cmd.insert(cmd.end(), opts.qemu_args.begin(), opts.qemu_args.end());
+    return cmd;
+}
+
+std::string shell_quote(const std::string& word)
+{
+    bool plain = !word.empty();
+    for (char ch : word) {
+        auto c = static_cast<unsigned char>(ch);
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  std::string_view("_@%+=:,./-").find(static_cast<char>(c)) != std::string_view::npos;
+        plain = plain && ok;
+    }
+    if (plain)
+        return word;
+    std::string out = "'";
+    for (char c : word) {
+        if (c == '\'')
+            out += "'\\''";
+        else
+            out += c;
+    }
+    return out + "'";
+}
+
+std::string shell_join(const std::vector<std::string>& words)
+{
+    std::string line;
+    for (const auto& word : words) {
+        if (!line.empty())
+            line += ' ';
+        line += shell_quote(word);
+    }
+    return line;
+}

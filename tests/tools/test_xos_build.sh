@@ -132,7 +132,7 @@ case "$compile_line" in
         pass "C compile line has the target flags, then the user's (C -std only)" ;;
     *) fail "C compile line: $compile_line" ;;
 esac
-pattern="*clang++*--target=x86_64-linux-musl -static -nostdlib -fuse-ld=lld -no-pie *-Wl,-T,$XOS_LIBDIR/xos-kvm.ld -Wl,--eh-frame-hdr -Wl,-z,max-page-size=4096 -Wl,-e,xos_pvh_entry $XOS_TOOLCHAIN/sysroot/lib/crt1.o $XOS_TOOLCHAIN/sysroot/lib/crti.o *clang_rt.crtbegin-x86_64.o -Wl,--gc-sections */0-ok.o */1-helper.o -Lsome/dir -lfoo */2-part.o -Wl,--start-group $XOS_LIBDIR/libxos.a $XOS_LIBDIR/libxos-kvm.a $XOS_TOOLCHAIN/sysroot/lib/libc.a *libclang_rt.builtins-x86_64.a -Wl,--end-group *clang_rt.crtend-x86_64.o $XOS_TOOLCHAIN/sysroot/lib/crtn.o -o *app.xos*"
+pattern="*clang++*--target=x86_64-linux-musl -static -nostdlib -fuse-ld=lld -Wl,-T,$XOS_LIBDIR/xos-kvm.ld -Wl,--eh-frame-hdr -Wl,-z,max-page-size=4096 -Wl,--gc-sections -Wl,-e,xos_pvh_entry $XOS_TOOLCHAIN/sysroot/lib/crt1.o $XOS_TOOLCHAIN/sysroot/lib/crti.o *clang_rt.crtbegin-x86_64.o -Wl,--gc-sections */0-ok.o */1-helper.o -Lsome/dir -lfoo */2-part.o -Wl,--start-group $XOS_LIBDIR/libxos.a $XOS_LIBDIR/libxos-kvm.a $XOS_TOOLCHAIN/sysroot/lib/libc.a *libclang_rt.builtins-x86_64.a -Wl,--end-group *clang_rt.crtend-x86_64.o $XOS_TOOLCHAIN/sysroot/lib/crtn.o -o *app.xos*"
 # shellcheck disable=SC2053
 [[ "$link_line" == $pattern ]] && pass "link line order" || fail "link line order: $link_line"
 

@@ -228,13 +228,12 @@ std::vector<std::string> link_command(const std::string& driver, const LinkFiles
         "-static",
         "-nostdlib",
         "-fuse-ld=lld",
-        "-no-pie",
-        // clang leaves -no-pie unclaimed next to -static and warns; build systems that link
-        // with -Werror (or compile flags at link time) must not see that.
-        "-Wno-unused-command-line-argument",
+        // -static already means a non-PIE executable (and clang warns about an extra -no-pie).
         "-Wl,-T," + files.linker_script,
         "-Wl,--eh-frame-hdr",
         "-Wl,-z,max-page-size=4096",
+        // Everything is built with -ffunction-sections -fdata-sections: drop what is unused.
+        "-Wl,--gc-sections",
         "-Wl,-e,xos_pvh_entry",
         files.crt1,
         files.crti,

@@ -85,8 +85,9 @@ LinkFiles resolve_link_files(const Toolchain& toolchain, const std::string& plat
                              const std::vector<std::string>& library_dirs);
 
 // The whole link line, in one place:
-//   <driver> --target=... -static -nostdlib -fuse-ld=lld -no-pie -Wno-unused-command-line-argument
-//   -Wl,-T,<ld> -Wl,--eh-frame-hdr -Wl,-z,max-page-size=4096 -Wl,-e,xos_pvh_entry crt1 crti crtbegin
+//   <driver> --target=... -static -nostdlib -fuse-ld=lld
+//   -Wl,-T,<ld> -Wl,--eh-frame-hdr -Wl,-z,max-page-size=4096 -Wl,--gc-sections -Wl,-e,xos_pvh_entry
+//   crt1 crti crtbegin
 //   <leading_flags> <user_items in order> -Wl,--start-group libxos libxos-<platform> runtime...
 //   -Wl,--end-group crtend crtn [-o output]
 // `user_items` are objects, archives, -L, -l and -Wl flags in the order the user gave them.

@@ -50,8 +50,8 @@ void describe_page_fault(char* out, size_t size, const TrapFrame& frame) {
     const char* access = (e & 0x10) ? "instruction fetch" : (e & 0x2) ? "write" : "read";
     const char* cause = (e & 0x1) ? "protection violation" : "page not mapped";
     const char* hint = address < 4096 ? " (null pointer dereference)" : "";
-    snprintf(out, size, "page fault: %s at address 0x%lx%s, %s, rip=0x%lx", access, address, hint, cause,
-             frame.rip);
+    snprintf(out, size, "page fault (#PF, vector 14): %s at address 0x%lx%s, %s, rip=0x%lx, error code 0x%lx",
+             access, address, hint, cause, frame.rip, e);
 }
 
 [[noreturn]] void fatal_exception(const TrapFrame& frame) {

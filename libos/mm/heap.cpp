@@ -1,0 +1,113 @@
+#include "mm/heap.h"
+
+#include <cstring>
+
+#include "base/klog.h"
+#include "mm/memory.h"
+
+namespace xos::mm {
+
+namespace {
+
+constexpr size_t CHUNK_SIZE = 64 * 1024;
+constexpr size_t HEADER = 16;
+constexpr size_t CLASS_SIZES[] = {32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 4096};
+constexpr size_t CLASS_COUNT = sizeof CLASS_SIZES / sizeof CLASS_SIZES[0];
+constexpr uint32_t MAGIC = 0x78686561;  // "xhea"
+constexpr uint32_t LARGE = 0xffffffff;
+
+struct Header {
+    uint32_t magic;
+    uint32_t class_index;  // LARGE for a mapping of its own
+    uint64_t mapping_size;  // LARGE only
+};
+static_assert(sizeof(Header) == HEADER);
+
+struct FreeBlock {
+    FreeBlock* next;
+};
+
+FreeBlock* g_free_lists[CLASS_COUNT];
+HeapStats g_stats;
+
+size_t class_for(size_t total) {
+    for (size_t i = 0; i < CLASS_COUNT; ++i)
+        if (total <= CLASS_SIZES[i]) return i;
+    return CLASS_COUNT;
+}
+
+bool refill(size_t index) {
+    auto chunk = address_space().map_anonymous(0, CHUNK_SIZE, Placement::Anywhere);
+    if (!chunk) return false;
+    g_stats.bytes_reserved += CHUNK_SIZE;
+    size_t size = CLASS_SIZES[index];
+    for (uintptr_t block = *chunk + CHUNK_SIZE - size; block >= *chunk; block -= size) {
+        auto* free_block = reinterpret_cast<FreeBlock*>(block);
+        free_block->next = g_free_lists[index];
+        g_free_lists[index] = free_block;
+        if (block - *chunk < size) break;
+    }
+    return true;
+}
+
+}  // namespace
+
+void* kmalloc(size_t size) {
+    if (size > SIZE_MAX - HEADER - PAGE_SIZE) return nullptr;
+    size_t total = size + HEADER;
+    size_t index = class_for(total);
+    Header* header;
+    if (index == CLASS_COUNT) {
+        size_t mapping_size = page_round_up(total);
+        auto mapping = address_space().map_anonymous(0, mapping_size, Placement::Anywhere);
+        if (!mapping) return nullptr;
+        g_stats.bytes_reserved += mapping_size;
+        header = reinterpret_cast<Header*>(*mapping);
+        *header = {MAGIC, LARGE, mapping_size};
+    } else {
+        if (!g_free_lists[index] && !refill(index)) return nullptr;
+        FreeBlock* block = g_free_lists[index];
+        g_free_lists[index] = block->next;
+        header = reinterpret_cast<Header*>(block);
+        *header = {MAGIC, uint32_t(index), 0};
+    }
+    ++g_stats.allocations;
+    return reinterpret_cast<char*>(header) + HEADER;
+}
+
+void kfree(void* pointer) {
+    if (!pointer) return;
+    auto* header = reinterpret_cast<Header*>(static_cast<char*>(pointer) - HEADER);
+    if (header->magic != MAGIC || (header->class_index >= CLASS_COUNT && header->class_index != LARGE))
+        panic("kfree(%p): not a heap block (double free or corruption)", pointer);
+    --g_stats.allocations;
+    if (header->class_index == LARGE) {
+        size_t mapping_size = header->mapping_size;
+        g_stats.bytes_reserved -= mapping_size;
+        (void)address_space().unmap(reinterpret_cast<uintptr_t>(header), mapping_size);  // zeroes it
+        return;
+    }
+    size_t index = header->class_index;
+    memset(header, 0, CLASS_SIZES[index]);  // handed out zeroed next time
+    auto* block = reinterpret_cast<FreeBlock*>(header);
+    block->next = g_free_lists[index];
+    g_free_lists[index] = block;
+}
+
+void* alloc_pages(size_t count) {
+    if (count == 0 || count > SIZE_MAX / PAGE_SIZE) return nullptr;
+    auto mapping = address_space().map_anonymous(0, count * PAGE_SIZE, Placement::Anywhere);
+    if (!mapping) return nullptr;
+    g_stats.bytes_reserved += count * PAGE_SIZE;
+    return reinterpret_cast<void*>(*mapping);
+}
+
+void free_pages(void* pages, size_t count) {
+    if (!pages) return;
+    g_stats.bytes_reserved -= count * PAGE_SIZE;
+    (void)address_space().unmap(reinterpret_cast<uintptr_t>(pages), count * PAGE_SIZE);
+}
+
+HeapStats heap_stats() { return g_stats; }
+
+}  // namespace xos::mm

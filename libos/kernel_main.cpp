@@ -4,7 +4,9 @@
 #include "base/klog.h"
 #include "boot/command_line.h"
 #include "boot/initial_stack.h"
+#include "fs/boot.h"
 #include "mm/memory.h"
+#include "sched/thread.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
@@ -25,6 +27,8 @@ void kernel_main() {
     if (g_command_line.unknown_xos_tokens)
         klog("xos: warning: %zu unknown xos.* option(s) on the command line ignored",
              g_command_line.unknown_xos_tokens);
+
+    fs::init_filesystems(g_command_line.argv, g_command_line.argc);
 
     auto stack = mm::address_space().map_anonymous(0, MAIN_STACK_SIZE, mm::Placement::Anywhere);
     if (!stack) panic("no memory for the main thread's stack (%zu KiB)", MAIN_STACK_SIZE / 1024);
@@ -59,6 +63,8 @@ void kernel_main() {
     };
     auto sp = boot::build_initial_stack(*stack, *stack + MAIN_STACK_SIZE, spec);
     if (!sp) panic("arguments and environment do not fit on the initial stack");
+    sched::init();  // the boot flow becomes the main thread; the timer starts
+    platform::interrupts_enable();
     platform::enter_app(image.app_entry, *sp);
 }
 

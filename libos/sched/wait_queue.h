@@ -1,18 +1,14 @@
 // Blocking in libos: a thread waits on a WaitQueue until a condition holds; whoever makes the
-// condition true calls wake_all()/wake_one().
-//
-// Concurrency model (one CPU): libos code is not preempted while it runs a syscall; another
-// thread runs only when the current one blocks in wait_event() or returns to the app. So
-// libos data needs no locks, but anything read before a wait_event() must be re-checked after.
-//
-// Until the scheduler lands this is the single-thread version: wait_event() re-checks the
-// condition until the deadline (nothing else can make it true, so an unbounded wait on a
-// condition that is false is a deadlock, as it would be on Linux with one thread).
+// condition true calls wake_all()/wake_one(). See thread.h for the concurrency model: libos code
+// is not preempted inside a syscall, so libos data needs no locks, but anything read before a
+// wait_event() must be re-checked after it.
 #pragma once
 
 #include <cstdint>
 
 #include "base/error.h"
+#include "base/intrusive_list.h"
+#include "sched/thread.h"
 #include "xos/platform.h"
 
 namespace xos::sched {
@@ -28,26 +24,54 @@ struct Deadline {
     bool is_never() const { return monotonic_ns == UINT64_MAX; }
 };
 
+enum class Interruptible { No, Yes };
+
 class WaitQueue {
 public:
     WaitQueue() = default;
     WaitQueue(const WaitQueue&) = delete;
     WaitQueue& operator=(const WaitQueue&) = delete;
+
+    bool empty() const { return m_waiters.empty(); }
+    template <typename Fn>
+    void for_each_waiter(Fn&& fn) { m_waiters.for_each(fn); }
+
+private:
+    friend ErrorOr<void> block_current(WaitQueue*, Deadline, Interruptible);
+    friend void wake(Thread&, WakeReason);
+    friend void requeue_waiter(Thread&, WaitQueue&);
+    IntrusiveList<Thread, &Thread::queue_node> m_waiters;
 };
 
+// Blocks the current thread on `queue` (may be null: a pure timed wait) until it is woken
+// (Ok), the deadline passes (ETIMEDOUT) or, if interruptible, a signal arrives for it (EINTR).
+// Call with interrupts disabled, after checking the condition.
+ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible interruptible);
+
+// Moves a blocked thread from the queue it waits on to `to`, leaving it blocked.
+void requeue_waiter(Thread& thread, WaitQueue& to);
+
+// True if the current thread has a signal pending that it does not block.
+bool signal_interrupts_current();
+
 // Blocks until ready() returns true (Ok), the deadline passes (ETIMEDOUT), or a signal must be
-// handled by this thread (EINTR). ready() is called with the world stopped.
+// handled by this thread (EINTR, only if interruptible). ready() is called with interrupts off.
 template <typename Predicate>
-ErrorOr<void> wait_event(WaitQueue&, Predicate&& ready, Deadline deadline = Deadline::never()) {
-    while (!ready()) {
-        if (platform::monotonic_ns() >= deadline.monotonic_ns) return error(ETIMEDOUT);
-        if (deadline.is_never()) return error(EDEADLK);  // one thread: nobody can wake us
-        __builtin_ia32_pause();
+ErrorOr<void> wait_event(WaitQueue& queue, Predicate&& ready, Deadline deadline = Deadline::never(),
+                         Interruptible interruptible = Interruptible::Yes) {
+    platform::InterruptGuard guard;
+    for (;;) {
+        if (ready()) return {};
+        if (interruptible == Interruptible::Yes && signal_interrupts_current()) return error(EINTR);
+        if (!deadline.is_never() && platform::monotonic_ns() >= deadline.monotonic_ns) return error(ETIMEDOUT);
+        auto result = block_current(&queue, deadline, interruptible);
+        if (!result && result.error().code == EINTR) return result;
+        // Woken or timed out: the loop re-checks the condition before the deadline.
     }
-    return {};
 }
 
-inline void wake_all(WaitQueue&) {}
-inline void wake_one(WaitQueue&) {}
+// Wakes every waiter / the first waiter. Return how many were woken.
+int wake_all(WaitQueue& queue);
+int wake_one(WaitQueue& queue);
 
 }  // namespace xos::sched

@@ -8,7 +8,9 @@
 #include <utility>
 
 #include "base/klog.h"
+#include "sched/thread.h"
 #include "sys/handlers.h"
+#include "sys/signal.h"
 #include "sys/syscall_table.h"
 
 namespace xos::sys {
@@ -75,9 +77,15 @@ uint64_t g_reported_missing[SYSCALL_COUNT / 64];
 }  // namespace xos::sys
 
 extern "C" long xos_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6) {
+    using namespace xos;
     using namespace xos::sys;
     if (number < 0 || size_t(number) >= SYSCALL_COUNT || !g_dispatch[size_t(number)]) [[unlikely]]
         return not_implemented(number);
     const long args[6] = {a1, a2, a3, a4, a5, a6};
-    return g_dispatch[size_t(number)](args);
+    sched::enter_kernel();  // libos code is not preempted (see sched/thread.h)
+    long result = g_dispatch[size_t(number)](args);
+    sched::leave_kernel();
+    // Like Linux on the way back to user space: act on signals that are now deliverable.
+    deliver_pending_signals();
+    return result;
 }

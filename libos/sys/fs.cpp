@@ -1,142 +1,196 @@
-// File syscalls. Until the VFS lands, the only descriptors are 0, 1 and 2, all the console:
-// reads see end of file (xos-run gives the guest no input); fd 1 writes to the console's
-// output stream and fd 2 to its error stream (xos-run's stdout and stderr).
+// Reading and writing: read/write, pread64/pwrite64, readv/writev, preadv/pwritev, lseek,
+// sendfile, copy_file_range.
 #include <fcntl.h>
-#include <climits>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <termios.h>
 
+#include <climits>
+
+#include "mm/heap.h"
+#include "sys/file_helpers.h"
 #include "sys/handlers.h"
-#include "xos/platform.h"
 
 namespace xos::sys {
 
 namespace {
 
-bool g_console_open[3] = {true, true, true};
+constexpr size_t MAX_RW_COUNT = INT_MAX & ~size_t(4095);  // Linux clamps transfers to this
 
-ErrorOr<void> check_console_fd(int fd) {
-    if (fd < 0 || fd > 2 || !g_console_open[fd]) return error(EBADF);
-    return {};
+enum class Direction { Read, Write };
+
+ErrorOr<RefPtr<vfs::File>> file_for_io(int fd, Direction direction) {
+    RefPtr<vfs::File> file = TRY(file_for(fd));
+    if (direction == Direction::Read ? !file->readable() : !file->writable()) return error(EBADF);
+    return file;
 }
 
-ErrorOr<long> console_write(int fd, UserPtr<const void> buffer, size_t count) {
-    if (!user_range_ok(buffer.address(), count)) return error(EFAULT);
-    auto stream = fd == 2 ? platform::ConsoleStream::Err : platform::ConsoleStream::Out;
-    platform::console_write(stream, static_cast<const char*>(buffer.unchecked()), count);
-    return long(count);
+ErrorOr<long> transfer(vfs::File& file, Direction direction, uintptr_t buffer, size_t count,
+                       std::optional<uint64_t> offset) {
+    if (count > MAX_RW_COUNT) count = MAX_RW_COUNT;
+    if (direction == Direction::Read && file.vnode()->is_directory()) return error(EISDIR);
+    if (count == 0) return 0;
+    if (!user_range_ok(buffer, count)) return error(EFAULT);
+    auto* bytes = reinterpret_cast<std::byte*>(buffer);
+    if (direction == Direction::Read) return long(TRY(file.read({bytes, count}, offset)));
+    return long(TRY(file.write({bytes, count}, offset)));
 }
 
-constexpr int IOV_MAX_LINUX = 1024;
-
-// Validates the iovec array and returns the total length (EINVAL on overflow, like Linux).
-ErrorOr<size_t> total_length(UserPtr<const iovec> iov, int iovcnt) {
-    if (iovcnt < 0 || iovcnt > IOV_MAX_LINUX) return error(EINVAL);
-    if (!user_range_ok(iov.address(), size_t(iovcnt) * sizeof(iovec))) return error(EFAULT);
-    size_t total = 0;
-    for (int i = 0; i < iovcnt; ++i) {
-        size_t len = iov.unchecked()[i].iov_len;
-        if (len > size_t(SSIZE_MAX) - total) return error(EINVAL);
-        total += len;
+ErrorOr<long> transfer_vector(vfs::File& file, Direction direction, UserPtr<const iovec> iov, int count,
+                              std::optional<uint64_t> offset) {
+    TRY(iovec_total(iov, count));
+    if (direction == Direction::Read && file.vnode()->is_directory()) return error(EISDIR);
+    long done = 0;
+    for (int i = 0; i < count; ++i) {
+        const iovec& v = iov.unchecked()[i];
+        if (v.iov_len == 0) continue;
+        std::optional<uint64_t> at = offset ? std::optional<uint64_t>(*offset + uint64_t(done)) : std::nullopt;
+        auto n = transfer(file, direction, uintptr_t(v.iov_base), v.iov_len, at);
+        if (!n) {
+            if (done) return done;  // a partial transfer reports what was done
+            return n;
+        }
+        done += *n;
+        if (size_t(*n) < v.iov_len) break;
     }
-    return total;
+    return done;
+}
+
+ErrorOr<std::optional<uint64_t>> positional(vfs::File& file, off_t offset) {
+    if (file.is_stream()) return error(ESPIPE);
+    if (offset < 0) return error(EINVAL);
+    return std::optional<uint64_t>(uint64_t(offset));
+}
+
+// Copies up to `count` bytes from `in` to `out` through a bounce buffer (sendfile, copy_file_range).
+ErrorOr<long> copy_between(vfs::File& in, std::optional<uint64_t> in_offset, vfs::File& out,
+                           std::optional<uint64_t> out_offset, size_t count) {
+    constexpr size_t CHUNK = 64 * 1024;
+    if (count > MAX_RW_COUNT) count = MAX_RW_COUNT;
+    auto* buffer = static_cast<std::byte*>(mm::alloc_pages(CHUNK / 4096));
+    if (!buffer) return error(ENOMEM);
+    size_t done = 0;
+    ErrorOr<void> failure;
+    while (done < count) {
+        size_t want = count - done < CHUNK ? count - done : CHUNK;
+        auto got = in.read({buffer, want}, in_offset ? std::optional<uint64_t>(*in_offset + done) : std::nullopt);
+        if (!got) {
+            failure = std::unexpected(got.error());
+            break;
+        }
+        if (*got == 0) break;
+        auto put = out.write({buffer, *got}, out_offset ? std::optional<uint64_t>(*out_offset + done) : std::nullopt);
+        if (!put) {
+            failure = std::unexpected(put.error());
+            break;
+        }
+        done += *put;
+        if (*put < *got || *got < want) break;
+    }
+    mm::free_pages(buffer, CHUNK / 4096);
+    if (!failure && done == 0) return std::unexpected(failure.error());
+    return long(done);
 }
 
 }  // namespace
 
 // Implements read(2).
 ErrorOr<long> sys_read(int fd, UserPtr<void> buffer, size_t count) {
-    TRY(check_console_fd(fd));
-    if (count && !user_range_ok(buffer.address(), count)) return error(EFAULT);
-    return 0;  // end of file
+    RefPtr<vfs::File> file = TRY(file_for_io(fd, Direction::Read));
+    return transfer(*file, Direction::Read, buffer.address(), count, std::nullopt);
 }
 
 // Implements write(2).
 ErrorOr<long> sys_write(int fd, UserPtr<const void> buffer, size_t count) {
-    TRY(check_console_fd(fd));
-    if (fd == 0) return error(EBADF);  // stdin is open read-only
-    return console_write(fd, buffer, count);
+    RefPtr<vfs::File> file = TRY(file_for_io(fd, Direction::Write));
+    return transfer(*file, Direction::Write, buffer.address(), count, std::nullopt);
+}
+
+// Implements pread64(2).
+ErrorOr<long> sys_pread64(int fd, UserPtr<void> buffer, size_t count, off_t offset) {
+    RefPtr<vfs::File> file = TRY(file_for_io(fd, Direction::Read));
+    auto at = TRY(positional(*file, offset));
+    return transfer(*file, Direction::Read, buffer.address(), count, at);
+}
+
+// Implements pwrite64(2).
+ErrorOr<long> sys_pwrite64(int fd, UserPtr<const void> buffer, size_t count, off_t offset) {
+    RefPtr<vfs::File> file = TRY(file_for_io(fd, Direction::Write));
+    auto at = TRY(positional(*file, offset));
+    return transfer(*file, Direction::Write, buffer.address(), count, at);
 }
 
 // Implements readv(2).
 ErrorOr<long> sys_readv(int fd, UserPtr<const iovec> iov, int iovcnt) {
-    TRY(check_console_fd(fd));
-    TRY(total_length(iov, iovcnt));
-    return 0;
+    RefPtr<vfs::File> file = TRY(file_for_io(fd, Direction::Read));
+    return transfer_vector(*file, Direction::Read, iov, iovcnt, std::nullopt);
 }
 
 // Implements writev(2).
 ErrorOr<long> sys_writev(int fd, UserPtr<const iovec> iov, int iovcnt) {
-    TRY(check_console_fd(fd));
-    if (fd == 0) return error(EBADF);
-    TRY(total_length(iov, iovcnt));
-    long written = 0;
-    for (int i = 0; i < iovcnt; ++i) {
-        const iovec& v = iov.unchecked()[i];
-        written += TRY(console_write(fd, UserPtr<const void>(uintptr_t(v.iov_base)), v.iov_len));
-    }
-    return written;
+    RefPtr<vfs::File> file = TRY(file_for_io(fd, Direction::Write));
+    return transfer_vector(*file, Direction::Write, iov, iovcnt, std::nullopt);
 }
 
-// Implements close(2).
-ErrorOr<long> sys_close(int fd) {
-    TRY(check_console_fd(fd));
-    g_console_open[fd] = false;
-    return 0;
+// Implements preadv(2) (the offset arrives split in two registers; on x86_64 the low one holds it all).
+ErrorOr<long> sys_preadv(int fd, UserPtr<const iovec> iov, int iovcnt, unsigned long offset_low, unsigned long) {
+    RefPtr<vfs::File> file = TRY(file_for_io(fd, Direction::Read));
+    auto at = TRY(positional(*file, off_t(offset_low)));
+    return transfer_vector(*file, Direction::Read, iov, iovcnt, at);
 }
 
-// Implements fstat(2).
-ErrorOr<long> sys_fstat(int fd, UserPtr<struct stat> out) {
-    TRY(check_console_fd(fd));
-    struct stat st {};
-    st.st_mode = S_IFCHR | 0620;
-    st.st_rdev = (136 << 8);  // like a pseudo-terminal (major 136)
-    st.st_blksize = 1024;
-    st.st_nlink = 1;
-    st.st_dev = 22;
-    st.st_ino = 3 + fd;
-    TRY(write_user(out, st));
-    return 0;
+// Implements pwritev(2).
+ErrorOr<long> sys_pwritev(int fd, UserPtr<const iovec> iov, int iovcnt, unsigned long offset_low, unsigned long) {
+    RefPtr<vfs::File> file = TRY(file_for_io(fd, Direction::Write));
+    auto at = TRY(positional(*file, off_t(offset_low)));
+    return transfer_vector(*file, Direction::Write, iov, iovcnt, at);
 }
 
 // Implements lseek(2).
-ErrorOr<long> sys_lseek(int fd, off_t, int whence) {
-    TRY(check_console_fd(fd));
-    if (whence < SEEK_SET || whence > SEEK_END) return error(EINVAL);
-    return error(ESPIPE);
+ErrorOr<long> sys_lseek(int fd, off_t offset, int whence) {
+    RefPtr<vfs::File> file = TRY(file_for(fd));
+    return long(TRY(file->seek(offset, whence)));
 }
 
-// Implements ioctl(2): the console is a terminal (musl line-buffers stdout when TIOCGWINSZ works).
-ErrorOr<long> sys_ioctl(int fd, unsigned long request, uintptr_t argument) {
-    TRY(check_console_fd(fd));
-    switch (request) {
-    case TIOCGWINSZ: {
-        winsize size{.ws_row = 24, .ws_col = 80, .ws_xpixel = 0, .ws_ypixel = 0};
-        TRY(write_user(UserPtr<winsize>(argument), size));
-        return 0;
+// Implements sendfile(2).
+ErrorOr<long> sys_sendfile(int out_fd, int in_fd, UserPtr<off_t> offset, size_t count) {
+    RefPtr<vfs::File> in = TRY(file_for_io(in_fd, Direction::Read));
+    RefPtr<vfs::File> out = TRY(file_for_io(out_fd, Direction::Write));
+    if (out->flags() & O_APPEND) return error(EINVAL);
+    if (in->is_stream() || in->vnode()->is_directory()) return error(EINVAL);
+    if (offset.is_null()) return copy_between(*in, std::nullopt, *out, std::nullopt, count);
+    off_t start = TRY(read_user(UserPtr<const off_t>(offset.address())));
+    if (start < 0) return error(EINVAL);
+    long done = TRY(copy_between(*in, uint64_t(start), *out, std::nullopt, count));
+    TRY(write_user(offset, off_t(start + done)));
+    return done;
+}
+
+// Implements copy_file_range(2).
+ErrorOr<long> sys_copy_file_range(int in_fd, UserPtr<off_t> in_offset, int out_fd, UserPtr<off_t> out_offset,
+                                  size_t count, unsigned flags) {
+    if (flags) return error(EINVAL);
+    RefPtr<vfs::File> in = TRY(file_for_io(in_fd, Direction::Read));
+    RefPtr<vfs::File> out = TRY(file_for_io(out_fd, Direction::Write));
+    if (in->vnode()->is_directory() || out->vnode()->is_directory()) return error(EISDIR);
+    if (!in->vnode()->is_regular() || !out->vnode()->is_regular()) return error(EINVAL);
+    if (out->flags() & O_APPEND) return error(EBADF);
+    uint64_t from = in->position(), to = out->position();
+    if (!in_offset.is_null()) {
+        off_t value = TRY(read_user(UserPtr<const off_t>(in_offset.address())));
+        if (value < 0) return error(EINVAL);
+        from = uint64_t(value);
     }
-    case TCGETS: {
-        termios t{};
-        t.c_iflag = ICRNL | IXON;
-        t.c_oflag = OPOST | ONLCR;
-        t.c_cflag = B38400 | CS8 | CREAD | CLOCAL;
-        t.c_lflag = ISIG | ICANON | ECHO | ECHOE | ECHOK | IEXTEN;
-        TRY(write_user(UserPtr<termios>(argument), t));
-        return 0;
+    if (!out_offset.is_null()) {
+        off_t value = TRY(read_user(UserPtr<const off_t>(out_offset.address())));
+        if (value < 0) return error(EINVAL);
+        to = uint64_t(value);
     }
-    case TCSETS:
-    case TCSETSW:
-    case TCSETSF:
-        TRY(read_user(UserPtr<const termios>(argument)));
-        return 0;
-    case FIONBIO:
-        TRY(read_user(UserPtr<const int>(argument)));
-        return 0;
-    default:
-        return error(ENOTTY);
-    }
+    if (in->vnode() == out->vnode() && from < to + count && to < from + count) return error(EINVAL);
+    long done = TRY(copy_between(*in, from, *out, to, count));
+    if (in_offset.is_null()) in->set_position(from + uint64_t(done));
+    else TRY(write_user(in_offset, off_t(from + uint64_t(done))));
+    if (out_offset.is_null()) out->set_position(to + uint64_t(done));
+    else TRY(write_user(out_offset, off_t(to + uint64_t(done))));
+    return done;
 }
 
 }  // namespace xos::sys

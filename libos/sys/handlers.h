@@ -12,6 +12,8 @@
 
 struct iovec;
 struct stat;
+struct statfs;
+struct statx;
 struct timespec;
 struct timeval;
 struct utsname;
@@ -19,15 +21,82 @@ struct rlimit;
 
 namespace xos::sys {
 
-// fs.cpp (console descriptors until the VFS lands)
+// Files (fs.cpp: reading and writing; file_open.cpp: descriptors; file_stat.cpp: attributes;
+// file_dirs.cpp: names and directories).
 ErrorOr<long> sys_read(int fd, UserPtr<void> buffer, size_t count);
 ErrorOr<long> sys_write(int fd, UserPtr<const void> buffer, size_t count);
+ErrorOr<long> sys_pread64(int fd, UserPtr<void> buffer, size_t count, off_t offset);
+ErrorOr<long> sys_pwrite64(int fd, UserPtr<const void> buffer, size_t count, off_t offset);
 ErrorOr<long> sys_readv(int fd, UserPtr<const iovec> iov, int iovcnt);
 ErrorOr<long> sys_writev(int fd, UserPtr<const iovec> iov, int iovcnt);
-ErrorOr<long> sys_close(int fd);
-ErrorOr<long> sys_fstat(int fd, UserPtr<struct stat> out);
+ErrorOr<long> sys_preadv(int fd, UserPtr<const iovec> iov, int iovcnt, unsigned long offset_low, unsigned long offset_high);
+ErrorOr<long> sys_pwritev(int fd, UserPtr<const iovec> iov, int iovcnt, unsigned long offset_low, unsigned long offset_high);
 ErrorOr<long> sys_lseek(int fd, off_t offset, int whence);
+ErrorOr<long> sys_sendfile(int out_fd, int in_fd, UserPtr<off_t> offset, size_t count);
+ErrorOr<long> sys_copy_file_range(int in_fd, UserPtr<off_t> in_offset, int out_fd, UserPtr<off_t> out_offset,
+                                  size_t count, unsigned flags);
+ErrorOr<long> sys_open(UserPtr<const char> path, int flags, mode_t mode);
+ErrorOr<long> sys_openat(int dirfd, UserPtr<const char> path, int flags, mode_t mode);
+ErrorOr<long> sys_creat(UserPtr<const char> path, mode_t mode);
+ErrorOr<long> sys_close(int fd);
+ErrorOr<long> sys_dup(int fd);
+ErrorOr<long> sys_dup2(int fd, int new_fd);
+ErrorOr<long> sys_dup3(int fd, int new_fd, int flags);
+ErrorOr<long> sys_fcntl(int fd, int command, unsigned long argument);
 ErrorOr<long> sys_ioctl(int fd, unsigned long request, uintptr_t argument);
+ErrorOr<long> sys_flock(int fd, int operation);
+ErrorOr<long> sys_pipe(UserPtr<int> fds);
+ErrorOr<long> sys_pipe2(UserPtr<int> fds, int flags);
+ErrorOr<long> sys_eventfd2(unsigned initial, int flags);
+ErrorOr<long> sys_memfd_create(UserPtr<const char> name, unsigned flags);
+ErrorOr<long> sys_stat(UserPtr<const char> path, UserPtr<struct stat> out);
+ErrorOr<long> sys_lstat(UserPtr<const char> path, UserPtr<struct stat> out);
+ErrorOr<long> sys_fstat(int fd, UserPtr<struct stat> out);
+ErrorOr<long> sys_newfstatat(int dirfd, UserPtr<const char> path, UserPtr<struct stat> out, int flags);
+ErrorOr<long> sys_statx(int dirfd, UserPtr<const char> path, int flags, unsigned mask, UserPtr<struct statx> out);
+ErrorOr<long> sys_access(UserPtr<const char> path, int mode);
+ErrorOr<long> sys_faccessat(int dirfd, UserPtr<const char> path, int mode);
+ErrorOr<long> sys_faccessat2(int dirfd, UserPtr<const char> path, int mode, int flags);
+ErrorOr<long> sys_chmod(UserPtr<const char> path, mode_t mode);
+ErrorOr<long> sys_fchmod(int fd, mode_t mode);
+ErrorOr<long> sys_fchmodat(int dirfd, UserPtr<const char> path, mode_t mode);
+ErrorOr<long> sys_chown(UserPtr<const char> path, uid_t uid, gid_t gid);
+ErrorOr<long> sys_lchown(UserPtr<const char> path, uid_t uid, gid_t gid);
+ErrorOr<long> sys_fchown(int fd, uid_t uid, gid_t gid);
+ErrorOr<long> sys_fchownat(int dirfd, UserPtr<const char> path, uid_t uid, gid_t gid, int flags);
+ErrorOr<long> sys_utimensat(int dirfd, UserPtr<const char> path, UserPtr<const struct timespec> times, int flags);
+ErrorOr<long> sys_truncate(UserPtr<const char> path, off_t length);
+ErrorOr<long> sys_ftruncate(int fd, off_t length);
+ErrorOr<long> sys_fallocate(int fd, int mode, off_t offset, off_t length);
+ErrorOr<long> sys_fsync(int fd);
+ErrorOr<long> sys_fdatasync(int fd);
+ErrorOr<long> sys_sync();
+ErrorOr<long> sys_syncfs(int fd);
+ErrorOr<long> sys_statfs(UserPtr<const char> path, UserPtr<struct statfs> out);
+ErrorOr<long> sys_fstatfs(int fd, UserPtr<struct statfs> out);
+ErrorOr<long> sys_umask(mode_t mask);
+ErrorOr<long> sys_getdents64(int fd, UserPtr<void> buffer, unsigned count);
+ErrorOr<long> sys_mkdir(UserPtr<const char> path, mode_t mode);
+ErrorOr<long> sys_mkdirat(int dirfd, UserPtr<const char> path, mode_t mode);
+ErrorOr<long> sys_rmdir(UserPtr<const char> path);
+ErrorOr<long> sys_unlink(UserPtr<const char> path);
+ErrorOr<long> sys_unlinkat(int dirfd, UserPtr<const char> path, int flags);
+ErrorOr<long> sys_rename(UserPtr<const char> old_path, UserPtr<const char> new_path);
+ErrorOr<long> sys_renameat(int old_dirfd, UserPtr<const char> old_path, int new_dirfd, UserPtr<const char> new_path);
+ErrorOr<long> sys_renameat2(int old_dirfd, UserPtr<const char> old_path, int new_dirfd, UserPtr<const char> new_path,
+                            unsigned flags);
+ErrorOr<long> sys_link(UserPtr<const char> old_path, UserPtr<const char> new_path);
+ErrorOr<long> sys_linkat(int old_dirfd, UserPtr<const char> old_path, int new_dirfd, UserPtr<const char> new_path,
+                         int flags);
+ErrorOr<long> sys_symlink(UserPtr<const char> target, UserPtr<const char> path);
+ErrorOr<long> sys_symlinkat(UserPtr<const char> target, int dirfd, UserPtr<const char> path);
+ErrorOr<long> sys_readlink(UserPtr<const char> path, UserPtr<char> buffer, int size);
+ErrorOr<long> sys_readlinkat(int dirfd, UserPtr<const char> path, UserPtr<char> buffer, int size);
+ErrorOr<long> sys_mknod(UserPtr<const char> path, mode_t mode, dev_t device);
+ErrorOr<long> sys_mknodat(int dirfd, UserPtr<const char> path, mode_t mode, dev_t device);
+ErrorOr<long> sys_chdir(UserPtr<const char> path);
+ErrorOr<long> sys_fchdir(int fd);
+ErrorOr<long> sys_getcwd(UserPtr<char> buffer, size_t size);
 
 // mm.cpp
 ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, int fd, off_t offset);
@@ -37,22 +106,26 @@ ErrorOr<long> sys_mremap(uintptr_t old_address, size_t old_size, size_t new_size
 ErrorOr<long> sys_madvise(uintptr_t address, size_t length, int advice);
 ErrorOr<long> sys_brk(uintptr_t address);
 
-// proc.cpp
+// thread.cpp
 [[noreturn]] ErrorOr<long> sys_exit(int status);
 [[noreturn]] ErrorOr<long> sys_exit_group(int status);
+ErrorOr<long> sys_gettid();
+ErrorOr<long> sys_set_tid_address(UserPtr<int> tidptr);
+ErrorOr<long> sys_set_robust_list(uintptr_t head, size_t length);
+ErrorOr<long> sys_sched_yield();
+ErrorOr<long> sys_sched_getaffinity(pid_t pid, size_t size, UserPtr<void> mask);
+ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintptr_t timeout_or_value2,
+                        uintptr_t address2, uint32_t value3);
+
+// proc.cpp
 ErrorOr<long> sys_getpid();
 ErrorOr<long> sys_getppid();
-ErrorOr<long> sys_gettid();
 ErrorOr<long> sys_getuid();
 ErrorOr<long> sys_geteuid();
 ErrorOr<long> sys_getgid();
 ErrorOr<long> sys_getegid();
-ErrorOr<long> sys_set_tid_address(UserPtr<int> tidptr);
-ErrorOr<long> sys_set_robust_list(uintptr_t head, size_t length);
 ErrorOr<long> sys_arch_prctl(int code, uintptr_t address);
 ErrorOr<long> sys_uname(UserPtr<struct utsname> out);
-ErrorOr<long> sys_sched_yield();
-ErrorOr<long> sys_sched_getaffinity(pid_t pid, size_t size, UserPtr<void> mask);
 ErrorOr<long> sys_getrlimit(int resource, UserPtr<struct rlimit> out);
 ErrorOr<long> sys_prlimit64(pid_t pid, int resource, UserPtr<const struct rlimit> new_limit,
                             UserPtr<struct rlimit> old_limit);

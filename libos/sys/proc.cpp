@@ -16,8 +16,6 @@ namespace {
 
 constexpr long IMAGE_PID = 1;
 constexpr size_t MAIN_STACK_LIMIT = 8 << 20;  // what kernel_main gives the main thread
-uintptr_t g_clear_child_tid;
-uintptr_t g_robust_list;
 
 void copy_field(char* field, size_t size, const char* value) {
     strncpy(field, value, size - 1);
@@ -41,36 +39,19 @@ ErrorOr<rlimit> limit_of(int resource) {
 
 }  // namespace
 
-// Implements exit(2). With one thread, the same as exit_group.
-ErrorOr<long> sys_exit(int status) { platform::shutdown(platform::ExitKind::Exit, status & 0xff, nullptr); }
 
-// Implements exit_group(2).
-ErrorOr<long> sys_exit_group(int status) { platform::shutdown(platform::ExitKind::Exit, status & 0xff, nullptr); }
 
 // Implements getpid(2).
 ErrorOr<long> sys_getpid() { return IMAGE_PID; }
 // Implements getppid(2): nobody started us from inside the VM.
 ErrorOr<long> sys_getppid() { return 0; }
-// Implements gettid(2).
-ErrorOr<long> sys_gettid() { return IMAGE_PID; }
 // Implements getuid(2) and friends: the image runs as root.
 ErrorOr<long> sys_getuid() { return 0; }
 ErrorOr<long> sys_geteuid() { return 0; }
 ErrorOr<long> sys_getgid() { return 0; }
 ErrorOr<long> sys_getegid() { return 0; }
 
-// Implements set_tid_address(2).
-ErrorOr<long> sys_set_tid_address(UserPtr<int> tidptr) {
-    g_clear_child_tid = tidptr.address();
-    return IMAGE_PID;
-}
 
-// Implements set_robust_list(2).
-ErrorOr<long> sys_set_robust_list(uintptr_t head, size_t length) {
-    if (length != 3 * sizeof(long)) return error(EINVAL);  // sizeof(struct robust_list_head)
-    g_robust_list = head;
-    return 0;
-}
 
 // Implements arch_prctl(2).
 ErrorOr<long> sys_arch_prctl(int code, uintptr_t address) {
@@ -100,17 +81,7 @@ ErrorOr<long> sys_uname(UserPtr<struct utsname> out) {
     return 0;
 }
 
-// Implements sched_yield(2). One thread: nothing to yield to.
-ErrorOr<long> sys_sched_yield() { return 0; }
 
-// Implements sched_getaffinity(2): one CPU.
-ErrorOr<long> sys_sched_getaffinity(pid_t pid, size_t size, UserPtr<void> mask) {
-    if (pid != 0 && pid != IMAGE_PID) return error(ESRCH);
-    if (size < sizeof(unsigned long) || (size % sizeof(unsigned long))) return error(EINVAL);
-    unsigned long bits = 1;
-    TRY(copy_to_user(mask, &bits, sizeof bits));
-    return long(sizeof bits);
-}
 
 // Implements getrlimit(2).
 ErrorOr<long> sys_getrlimit(int resource, UserPtr<struct rlimit> out) {
@@ -142,7 +113,3 @@ ErrorOr<long> sys_getrandom(UserPtr<void> buffer, size_t count, unsigned flags) 
 }
 
 }  // namespace xos::sys
-
-// musl's __clone (pthread_create) lands here. Threads come with the scheduler; until then
-// pthread_create fails cleanly with EAGAIN instead of pretending.
-extern "C" int xos_clone(int (*)(void*), void*, int, void*, ...) { return -ENOSYS; }

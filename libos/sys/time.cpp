@@ -3,6 +3,8 @@
 #include <ctime>
 #include <sys/time.h>
 
+#include "sched/thread.h"
+#include "sched/wait_queue.h"
 #include "sys/handlers.h"
 #include "xos/platform.h"
 
@@ -28,10 +30,11 @@ ErrorOr<int64_t> read_clock(clockid_t clock) {
     case CLOCK_MONOTONIC_COARSE:
     case CLOCK_BOOTTIME:
     case CLOCK_BOOTTIME_ALARM:
-    // One thread, never idle while it runs: its CPU time is the time since boot.
-    case CLOCK_PROCESS_CPUTIME_ID:
-    case CLOCK_THREAD_CPUTIME_ID:
         return int64_t(platform::monotonic_ns());
+    case CLOCK_PROCESS_CPUTIME_ID:
+        return int64_t(sched::process_cpu_time_ns());
+    case CLOCK_THREAD_CPUTIME_ID:
+        return int64_t(sched::thread_cpu_time_ns());
     default:
         return error(EINVAL);
     }
@@ -44,9 +47,19 @@ ErrorOr<int64_t> read_duration(UserPtr<const struct timespec> request) {
     return t.tv_sec * NS_PER_S + t.tv_nsec;
 }
 
-// Waits until the monotonic clock reaches `deadline`. No timer interrupts yet: spin politely.
-void wait_until_monotonic(uint64_t deadline) {
-    while (platform::monotonic_ns() < deadline) __builtin_ia32_pause();
+// Sleeps until the monotonic clock reaches `deadline` or a signal interrupts the sleep.
+ErrorOr<void> sleep_until_monotonic(uint64_t deadline) {
+    platform::InterruptGuard guard;
+    auto result = sched::block_current(nullptr, sched::Deadline{deadline}, sched::Interruptible::Yes);
+    if (!result && result.error().code == ETIMEDOUT) return {};
+    return result;
+}
+
+ErrorOr<void> write_remaining(UserPtr<struct timespec> remaining, uint64_t deadline) {
+    if (remaining.is_null()) return {};
+    uint64_t now = platform::monotonic_ns();
+    int64_t left = deadline > now ? int64_t(deadline - now) : 0;
+    return write_user(remaining, to_timespec(left));
 }
 
 }  // namespace
@@ -87,24 +100,32 @@ ErrorOr<long> sys_time(UserPtr<long> out) {
 }
 
 // Implements nanosleep(2).
-ErrorOr<long> sys_nanosleep(UserPtr<const struct timespec> request, UserPtr<struct timespec>) {
+ErrorOr<long> sys_nanosleep(UserPtr<const struct timespec> request, UserPtr<struct timespec> remaining) {
     int64_t duration = TRY(read_duration(request));
-    uint64_t now = platform::monotonic_ns();
-    wait_until_monotonic(uint64_t(duration) > UINT64_MAX - now ? UINT64_MAX : now + uint64_t(duration));
+    uint64_t deadline = sched::Deadline::after_ns(uint64_t(duration)).monotonic_ns;
+    auto slept = sleep_until_monotonic(deadline);
+    if (!slept) {
+        TRY(write_remaining(remaining, deadline));
+        return std::unexpected(slept.error());
+    }
     return 0;
 }
 
 // Implements clock_nanosleep(2).
 ErrorOr<long> sys_clock_nanosleep(clockid_t clock, int flags, UserPtr<const struct timespec> request,
-                                  UserPtr<struct timespec>) {
-    if (clock == CLOCK_THREAD_CPUTIME_ID) return error(EINVAL);
+                                  UserPtr<struct timespec> remaining) {
+    if (clock == CLOCK_THREAD_CPUTIME_ID || clock == CLOCK_PROCESS_CPUTIME_ID) return error(EINVAL);
     int64_t start = TRY(read_clock(clock));
     if (flags & ~TIMER_ABSTIME) return error(EINVAL);
     int64_t value = TRY(read_duration(request));
     int64_t wait = (flags & TIMER_ABSTIME) ? value - start : value;
     if (wait <= 0) return 0;
-    uint64_t now = platform::monotonic_ns();
-    wait_until_monotonic(now + uint64_t(wait));
+    uint64_t deadline = sched::Deadline::after_ns(uint64_t(wait)).monotonic_ns;
+    auto slept = sleep_until_monotonic(deadline);
+    if (!slept) {
+        if (!(flags & TIMER_ABSTIME)) TRY(write_remaining(remaining, deadline));
+        return std::unexpected(slept.error());
+    }
     return 0;
 }
 

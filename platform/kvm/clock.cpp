@@ -11,6 +11,8 @@
 
 namespace xos::kvm {
 
+uint16_t pit_reload();  // timer.cpp
+
 namespace {
 
 constexpr uint64_t PIT_HZ = 1193182;
@@ -30,15 +32,21 @@ uint16_t read_pit_counter() {
 
 uint64_t calibrate_tsc_hz() {
     constexpr uint32_t ticks = PIT_HZ / 100;  // 10 ms
-    x86::outb(PIT_CMD, 0x34);                 // channel 0, lo/hi byte, mode 2 (rate generator)
-    x86::outb(PIT_CH0, 0xff);
-    x86::outb(PIT_CH0, 0xff);
-    uint16_t previous = read_pit_counter();
+    // Channel 0 counts down from its reload value (the scheduler's tick rate once the timer
+    // runs; otherwise we start it at 0xffff) and wraps.
+    uint32_t reload = pit_reload();
+    if (!reload) {
+        reload = 0x10000;
+        x86::outb(PIT_CMD, 0x34);  // channel 0, lo/hi byte, mode 2 (rate generator)
+        x86::outb(PIT_CH0, 0x00);
+        x86::outb(PIT_CH0, 0x00);  // 0 means 65536
+    }
+    uint32_t previous = read_pit_counter();
     uint64_t tsc_start = x86::rdtsc();
     uint32_t elapsed_ticks = 0;
     for (uint64_t spins = 0; elapsed_ticks < ticks; ++spins) {
-        uint16_t now = read_pit_counter();
-        elapsed_ticks += uint16_t(previous - now);  // counts down and wraps at 0xffff
+        uint32_t now = read_pit_counter();
+        elapsed_ticks += (previous + reload - now) % reload;
         previous = now;
         if (spins > 100000000) return 0;  // no PIT: give up
     }

@@ -2,9 +2,16 @@
 // comes up first so every later failure is visible.
 #pragma once
 
+#include <cstdint>
+
 namespace xos::machine {
 
 void init_console();
 void init();
+
+// Device interrupts arrive on vectors 32..255; the machine acknowledges them and says whether
+// it was the scheduler's timer.
+enum class IrqResult { TimerTick, Handled, Unknown };
+IrqResult handle_irq(uint64_t vector);
 
 }  // namespace xos::machine

@@ -2,6 +2,7 @@
 #include <cstdint>
 
 #include "boot_info.h"
+#include "context.h"
 #include "cpu.h"
 #include "machine.h"
 #include "trap.h"
@@ -34,6 +35,7 @@ extern "C" [[noreturn]] void xos_x86_64_start(const xos::x86::HvmStartInfo* star
     machine::init_console();
     x86::init_descriptor_tables();
     x86::init_cpu_features();
+    x86::init_fpu_contexts();
     x86::parse_boot_info(start_info);
     x86::init_paging();
     x86::init_syscall_instruction();

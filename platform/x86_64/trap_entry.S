@@ -41,9 +41,16 @@ xos_trap_common:
     push %r13
     push %r14
     push %r15
+    /* The interrupted flow's FPU/SIMD state goes into its thread's area before any C++ code
+     * (which may use SSE) runs; the handler may switch threads, so the area restored on the
+     * way out is whichever is current then. */
+    mov xos_current_fpu_area(%rip), %rdi
+    call xos_fpu_save
     mov %rsp, %rdi
     cld
     call xos_x86_trap
+    mov xos_current_fpu_area(%rip), %rdi
+    call xos_fpu_restore
     pop %r15
     pop %r14
     pop %r13
@@ -61,6 +68,39 @@ xos_trap_common:
     pop %rax
     add $16, %rsp                   /* vector and error code */
     iretq
+
+/* xos_fpu_save(area) / xos_fpu_restore(area): XSAVE/XRSTOR of every enabled component when
+ * the CPU has XSAVE, FXSAVE/FXRSTOR otherwise. Clobber only %rax and %rdx. */
+    .globl xos_fpu_save
+xos_fpu_save:
+    cmpb $0, xos_fpu_uses_xsave(%rip)
+    je 1f
+    mov $-1, %eax
+    mov $-1, %edx
+    xsave64 (%rdi)
+    ret
+1:  fxsave64 (%rdi)
+    ret
+
+    .globl xos_fpu_restore
+xos_fpu_restore:
+    cmpb $0, xos_fpu_uses_xsave(%rip)
+    je 1f
+    mov $-1, %eax
+    mov $-1, %edx
+    xrstor64 (%rdi)
+    ret
+1:  fxrstor64 (%rdi)
+    ret
+
+/* New threads start here (see context.cpp): %r12 = entry, %r13/%r14 = its two arguments. */
+    .globl xos_thread_trampoline
+xos_thread_trampoline:
+    mov %r13, %rdi
+    mov %r14, %rsi
+    xor %ebp, %ebp
+    call *%r12
+    ud2
 
     /* Table of the 256 stub addresses, used by gdt_idt.cpp to build the IDT. */
     .section .rodata

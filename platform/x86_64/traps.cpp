@@ -5,8 +5,11 @@
 #include <cstdio>
 
 #include "base/klog.h"
+#include "context.h"
 #include "cpu.h"
+#include "machine.h"
 #include "trap.h"
+#include "xos/libos.h"
 #include "xos/platform.h"
 
 namespace xos::x86 {
@@ -79,8 +82,39 @@ void describe_page_fault(char* out, size_t size, const TrapFrame& frame) {
 
 }  // namespace xos::x86
 
+namespace xos::x86 {
+
+constexpr uint64_t YIELD_VECTOR = 0x81;
+
+namespace {
+
+// Saves the interrupted thread, lets libos pick who runs next, and returns into that thread.
+void reschedule(TrapFrame& frame, sched::InterruptKind kind) {
+    if (!current_context()) return;  // the scheduler is not up yet
+    save_interrupted(frame);
+    auto* next = static_cast<CpuContext*>(sched::on_interrupt(kind));
+    if (next && next != current_context()) resume(next, frame);
+}
+
+}  // namespace
+
+}  // namespace xos::x86
+
 extern "C" void xos_x86_trap(xos::x86::TrapFrame* frame) {
-    if (frame->vector < 32) xos::x86::fatal_exception(*frame);
-    // No device interrupts are routed yet: anything else is spurious.
-    xos::klog("xos: spurious interrupt %lu ignored", frame->vector);
+    using namespace xos;
+    if (frame->vector < 32) x86::fatal_exception(*frame);
+    if (frame->vector == x86::YIELD_VECTOR) {
+        x86::reschedule(*frame, sched::InterruptKind::Yield);
+        return;
+    }
+    switch (machine::handle_irq(frame->vector)) {
+    case machine::IrqResult::TimerTick:
+        x86::reschedule(*frame, sched::InterruptKind::Timer);
+        return;
+    case machine::IrqResult::Handled:
+        return;
+    case machine::IrqResult::Unknown:
+        klog("xos: unexpected interrupt vector %lu ignored", frame->vector);
+        return;
+    }
 }

@@ -66,6 +66,53 @@ uintptr_t thread_pointer();
 // (registers cleared, %rsp = argc). Never returns.
 [[noreturn]] void enter_app(void (*entry)(), uintptr_t stack_pointer);
 
+// --- Threads and interrupts -------------------------------------------------------------
+//
+// A thread's CPU state (registers, FPU/SIMD state, thread pointer) lives in a "CPU context"
+// that libos allocates (cpu_context_size() bytes, 64-byte aligned) and the platform fills.
+// Context switches happen only inside the platform's interrupt path: on a timer tick or when a
+// thread calls yield(), the platform saves the running thread's state into its context, asks
+// libos (xos::sched::on_interrupt, declared in xos/libos.h) which context to resume, and
+// resumes it.
+
+size_t cpu_context_size();
+// Prepares `context` so that resuming it calls entry(arg0, arg1) on `stack_top` (16-byte
+// aligned by the platform) with `thread_pointer` as TLS and interrupts enabled. entry must not
+// return.
+void cpu_context_init(void* context, void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1,
+                      uintptr_t stack_top, uintptr_t thread_pointer);
+// Makes `context` the one the running flow saves into on its next interrupt (used once, to
+// adopt the boot flow as the main thread).
+void cpu_context_adopt_current(void* context);
+
+// Enters the scheduler from the current thread (it blocked or yields). Returns when the thread
+// is resumed.
+void yield();
+
+// Starts the periodic timer interrupt (`hz` per second).
+void timer_start(uint32_t hz);
+
+// Interrupt flag of the current CPU.
+bool interrupts_enabled();
+void interrupts_disable();
+void interrupts_enable();
+// Waits for the next interrupt with interrupts enabled (the idle loop).
+void wait_for_interrupt();
+
+// Disables interrupts for a scope, restoring the previous state.
+class InterruptGuard {
+public:
+    InterruptGuard() : m_were_enabled(interrupts_enabled()) { interrupts_disable(); }
+    ~InterruptGuard() {
+        if (m_were_enabled) interrupts_enable();
+    }
+    InterruptGuard(const InterruptGuard&) = delete;
+    InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+private:
+    bool m_were_enabled;
+};
+
 // Walks the frame-pointer chain starting at the caller (or at `frame` if non-zero) and prints
 // up to `max_frames` return addresses through the console.
 void print_backtrace(uintptr_t frame = 0, int max_frames = 32);

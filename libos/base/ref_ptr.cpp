@@ -1,0 +1,14 @@
+#include "base/ref_ptr.h"
+
+#include "mm/heap.h"
+
+namespace xos {
+
+// Reference-counted objects are created with kcreate and derive from RefCounted first (single
+// inheritance), so `this` is the start of the allocation.
+void RefCounted::destroy() {
+    this->~RefCounted();
+    mm::kfree(this);
+}
+
+}  // namespace xos

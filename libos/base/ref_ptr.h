@@ -1,0 +1,71 @@
+// Intrusive reference counting for libos objects (vnodes, open files, pipes). One CPU and no
+// preemption inside libos (see sched/wait_queue.h), so the count is a plain integer.
+#pragma once
+
+#include <cstddef>
+#include <utility>
+
+namespace xos {
+
+// Base of reference-counted objects. The object is destroyed through its virtual destructor
+// (and freed by the overridable destroy()) when the last reference goes away.
+class RefCounted {
+public:
+    RefCounted() = default;
+    RefCounted(const RefCounted&) = delete;
+    RefCounted& operator=(const RefCounted&) = delete;
+
+    void ref() const { ++m_refs; }
+    void unref() const {
+        if (--m_refs == 0) const_cast<RefCounted*>(this)->destroy();
+    }
+    size_t ref_count() const { return m_refs; }
+
+protected:
+    virtual ~RefCounted() = default;
+    // Frees the object; the default runs the destructor and returns the memory to the kernel heap.
+    virtual void destroy();
+
+private:
+    mutable size_t m_refs = 0;
+};
+
+template <typename T>
+class RefPtr {
+public:
+    constexpr RefPtr() = default;
+    constexpr RefPtr(std::nullptr_t) {}
+    RefPtr(T* object) : m_object(object) {
+        if (m_object) m_object->ref();
+    }
+    RefPtr(const RefPtr& other) : RefPtr(other.m_object) {}
+    RefPtr(RefPtr&& other) : m_object(std::exchange(other.m_object, nullptr)) {}
+    template <typename U>
+    RefPtr(const RefPtr<U>& other) : RefPtr(static_cast<T*>(other.get())) {}
+    template <typename U>
+    RefPtr(RefPtr<U>&& other) : m_object(static_cast<T*>(other.leak())) {}
+    ~RefPtr() { clear(); }
+
+    RefPtr& operator=(RefPtr other) {
+        std::swap(m_object, other.m_object);
+        return *this;
+    }
+
+    void clear() {
+        if (auto* object = std::exchange(m_object, nullptr)) object->unref();
+    }
+    // Gives up the reference without dropping it.
+    T* leak() { return std::exchange(m_object, nullptr); }
+
+    T* get() const { return m_object; }
+    T* operator->() const { return m_object; }
+    T& operator*() const { return *m_object; }
+    explicit operator bool() const { return m_object != nullptr; }
+    bool operator==(const RefPtr& other) const { return m_object == other.m_object; }
+    bool operator==(const T* other) const { return m_object == other; }
+
+private:
+    T* m_object = nullptr;
+};
+
+}  // namespace xos

@@ -1,0 +1,69 @@
+#include "fs/boot.h"
+
+#include <cstring>
+
+#include "base/klog.h"
+#include "base/no_destroy.h"
+#include "fs/devfs/devfs.h"
+#include "fs/initrd/initrd.h"
+#include "fs/procfs/procfs.h"
+#include "fs/ramfs/ramfs.h"
+#include "mm/memory.h"
+#include "vfs/mount.h"
+#include "vfs/operations.h"
+#include "vfs/process.h"
+
+// The rootfs archive xos-build links into the image (section .xos.rootfs); absent without --rootfs.
+extern "C" {
+[[gnu::weak]] extern const char xos_rootfs_start[];
+[[gnu::weak]] extern const char xos_rootfs_end[];
+}
+
+namespace xos::fs {
+
+namespace {
+
+constinit NoDestroy<RamFs> g_rootfs;
+
+size_t free_memory_pages() { return mm::address_space().free_bytes() / 4096; }
+
+void check(ErrorOr<void> result, const char* what) {
+    if (!result) panic("file systems: %s: %s", what, strerror(result.error().code));
+}
+
+ErrorOr<void> open_console_fd(int fd, const char* path, int flags) {
+    vfs::Process& process = vfs::process();
+    RefPtr<vfs::File> file = TRY(vfs::open(process.context(), path, flags, 0));
+    return process.fds.install(fd, file, false);
+}
+
+}  // namespace
+
+void init_filesystems(const char* const* argv, size_t argc) {
+    RamFs& root = g_rootfs.get();
+    RamFs::free_pages_hook = &free_memory_pages;
+    check(root.initialize(0755), "root ramfs");
+    vfs::mount_root(root);
+    vfs::Process& process = vfs::process();
+    auto context = process.context();
+
+    if (&xos_rootfs_start[0] && &xos_rootfs_end[0] > &xos_rootfs_start[0]) {
+        auto* begin = reinterpret_cast<const std::byte*>(xos_rootfs_start);
+        check(unpack_cpio(context, {begin, size_t(xos_rootfs_end - xos_rootfs_start)}), "unpacking the rootfs");
+    }
+    for (const char* dir : {"/tmp", "/root"})
+        if (!vfs::resolve(context, dir, vfs::Follow::Yes)) check(vfs::make_directory(context, dir, 0755), dir);
+    if (auto tmp = vfs::resolve(context, "/tmp", vfs::Follow::Yes)) {
+        vfs::AttrChange sticky{.mask = vfs::ATTR_MODE, .mode = 01777};
+        (void)(*tmp)->setattr(sticky);
+    }
+    check(create_default_etc(context), "/etc");
+    check(mount_devfs(), "/dev");
+    check(mount_procfs({argv, argc}), "/proc");
+
+    check(open_console_fd(0, "/dev/ttyS0", O_RDONLY), "standard input");
+    check(open_console_fd(1, "/dev/ttyS0", O_WRONLY), "standard output");
+    check(open_console_fd(2, "/dev/ttyS1", O_WRONLY), "standard error");
+}
+
+}  // namespace xos::fs

@@ -1,0 +1,12 @@
+// Brings up the file systems at boot: ramfs as /, the initrd unpacked into it, a default /etc,
+// devfs on /dev, procfs on /proc, and descriptors 0-2 on the console.
+#pragma once
+
+#include <cstddef>
+
+namespace xos::fs {
+
+// Panics on failure (an image without its files cannot run).
+void init_filesystems(const char* const* argv, size_t argc);
+
+}  // namespace xos::fs

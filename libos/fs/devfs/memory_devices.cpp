@@ -1,0 +1,58 @@
+// /dev/null, /dev/zero, /dev/full, /dev/random and /dev/urandom.
+#include "fs/devfs/memory_devices.h"
+
+#include <cstring>
+
+#include "mm/heap.h"
+#include "xos/platform.h"
+
+namespace xos::fs {
+
+namespace {
+
+enum class Kind { Null, Zero, Full, Random };
+
+class MemoryDeviceFile final : public vfs::File {
+public:
+    MemoryDeviceFile(RefPtr<vfs::Vnode> vnode, int flags, Kind kind)
+        : File(static_cast<RefPtr<vfs::Vnode>&&>(vnode), flags), m_kind(kind) {}
+
+    ErrorOr<size_t> read(std::span<std::byte> buffer, std::optional<uint64_t>) override {
+        switch (m_kind) {
+        case Kind::Null: return 0;
+        case Kind::Zero:
+        case Kind::Full: memset(buffer.data(), 0, buffer.size()); return buffer.size();
+        case Kind::Random: platform::entropy(buffer.data(), buffer.size()); return buffer.size();
+        }
+        return 0;
+    }
+    ErrorOr<size_t> write(std::span<const std::byte> data, std::optional<uint64_t>) override {
+        if (m_kind == Kind::Full) return error(ENOSPC);
+        return data.size();
+    }
+    ErrorOr<uint64_t> seek(int64_t, int) override { return 0; }  // Linux: always succeeds, position 0
+
+private:
+    Kind m_kind;
+};
+
+template <Kind kind>
+ErrorOr<RefPtr<vfs::File>> open_memory_device(RefPtr<vfs::Vnode> vnode, int flags) {
+    vfs::File* file = mm::kcreate<MemoryDeviceFile>(vnode, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC), kind);
+    if (!file) return error(ENOMEM);
+    return RefPtr<vfs::File>(file);
+}
+
+}  // namespace
+
+vfs::DeviceOpen memory_device_open(MemoryDevice device) {
+    switch (device) {
+    case MemoryDevice::Null: return &open_memory_device<Kind::Null>;
+    case MemoryDevice::Zero: return &open_memory_device<Kind::Zero>;
+    case MemoryDevice::Full: return &open_memory_device<Kind::Full>;
+    case MemoryDevice::Random: return &open_memory_device<Kind::Random>;
+    }
+    return nullptr;
+}
+
+}  // namespace xos::fs

@@ -1,0 +1,166 @@
+#include "fs/procfs/procfs.h"
+
+#include <elf.h>
+
+#include <cstring>
+
+#include "base/no_destroy.h"
+#include "fs/procfs/procfs_nodes.h"
+#include "mm/heap.h"
+#include "mm/memory.h"
+#include "vfs/mount.h"
+#include "vfs/operations.h"
+#include "vfs/process.h"
+#include "xos/platform.h"
+
+namespace xos::fs {
+
+namespace {
+
+constinit NoDestroy<ProcFs> g_procfs;
+
+void cpuid(unsigned leaf, unsigned& a, unsigned& b, unsigned& c, unsigned& d) {
+    asm volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(leaf), "c"(0));
+}
+ProcessInfo g_info;
+
+ErrorOr<void> generate_cmdline(TextBuffer& out) {
+    for (size_t i = 0; i < g_info.argc; ++i) TRY(out.append_bytes({g_info.argv[i], strlen(g_info.argv[i]) + 1}));
+    return {};
+}
+
+const char* program_name() {
+    if (g_info.argc == 0) return "app";
+    const char* slash = strrchr(g_info.argv[0], '/');
+    return slash ? slash + 1 : g_info.argv[0];
+}
+
+ErrorOr<void> generate_status(TextBuffer& out) {
+    size_t rss_kb = mm::address_space().mapped_bytes() / 1024;
+    return out.append("Name:\t%.15s\nUmask:\t%04o\nState:\tR (running)\nTgid:\t1\nNgid:\t0\nPid:\t1\nPPid:\t0\n"
+                      "TracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t%d\nGroups:\t\n"
+                      "VmRSS:\t%8zu kB\nThreads:\t1\n",
+                      program_name(), unsigned(vfs::process().umask), vfs::FdTable::MAX_FDS, rss_kb);
+}
+
+ErrorOr<void> generate_maps(TextBuffer& out) {
+    // The image's own segments, from its program headers.
+    platform::ImageInfo image = platform::image_info();
+    auto* headers = static_cast<const Elf64_Phdr*>(image.phdr);
+    for (size_t i = 0; i < image.phnum; ++i) {
+        const Elf64_Phdr& ph = headers[i];
+        if (ph.p_type != PT_LOAD) continue;
+        uintptr_t start = ph.p_vaddr & ~uintptr_t(4095);
+        uintptr_t end = mm::page_round_up(ph.p_vaddr + ph.p_memsz);
+        TRY(out.append("%08lx-%08lx %c%c%cp %08lx 00:00 0 %*s/proc/self/exe\n", start, end, ph.p_flags & PF_R ? 'r' : '-',
+                       ph.p_flags & PF_W ? 'w' : '-', ph.p_flags & PF_X ? 'x' : '-', ph.p_offset & ~uintptr_t(4095), 10, ""));
+    }
+    return {};
+}
+
+ErrorOr<void> generate_meminfo(TextBuffer& out) {
+    size_t free_kb = mm::address_space().free_bytes() / 1024;
+    size_t total_kb = free_kb + mm::address_space().mapped_bytes() / 1024;
+    return out.append("MemTotal:       %8zu kB\nMemFree:        %8zu kB\nMemAvailable:   %8zu kB\n"
+                      "Buffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\n"
+                      "SwapTotal:             0 kB\nSwapFree:              0 kB\n",
+                      total_kb, free_kb, free_kb);
+}
+
+ErrorOr<void> generate_cpuinfo(TextBuffer& out) {
+    unsigned registers[12] = {};
+    char vendor[13] = {};
+    unsigned a, b, c, d;
+    cpuid(0, a, b, c, d);
+    memcpy(vendor, &b, 4);
+    memcpy(vendor + 4, &d, 4);
+    memcpy(vendor + 8, &c, 4);
+    char model[49] = "unknown";
+    cpuid(0x80000000, a, b, c, d);
+    if (a >= 0x80000004) {
+        for (unsigned leaf = 0; leaf < 3; ++leaf)
+            cpuid(0x80000002 + leaf, registers[leaf * 4], registers[leaf * 4 + 1], registers[leaf * 4 + 2],
+                    registers[leaf * 4 + 3]);
+        memcpy(model, registers, 48);
+        model[48] = '\0';
+    }
+    cpuid(1, a, b, c, d);
+    TRY(out.append("processor\t: 0\nvendor_id\t: %s\ncpu family\t: %u\nmodel\t\t: %u\nmodel name\t: %s\n"
+                   "stepping\t: %u\ncpu cores\t: 1\nflags\t\t:",
+                   vendor, (a >> 8) & 0xf, (a >> 4) & 0xf, model, a & 0xf));
+    static const char* const edx_names[32] = {"fpu", "vme", "de", "pse", "tsc", "msr", "pae", "mce", "cx8", "apic",
+        nullptr, "sep", "mtrr", "pge", "mca", "cmov", "pat", "pse36", nullptr, "clflush", nullptr, nullptr, nullptr,
+        "mmx", "fxsr", "sse", "sse2", nullptr, nullptr, nullptr, nullptr, nullptr};
+    for (int bit = 0; bit < 32; ++bit)
+        if ((d >> bit) & 1 && edx_names[bit]) TRY(out.append(" %s", edx_names[bit]));
+    if (c & 1) TRY(out.append(" pni"));
+    if (c & (1 << 19)) TRY(out.append(" sse4_1"));
+    if (c & (1 << 20)) TRY(out.append(" sse4_2"));
+    if (c & (1 << 28)) TRY(out.append(" avx"));
+    return out.append("\n\n");
+}
+
+ErrorOr<void> generate_mounts(TextBuffer& out) {
+    for (const vfs::Mount& mount : vfs::mounts()) {
+        const char* type = mount.fs->type_name();
+        TRY(out.append("%s %s %s rw,relatime 0 0\n", type, mount.path, type));
+    }
+    return {};
+}
+
+ErrorOr<KString> self_text(int) { return KString::from("1"); }
+
+ErrorOr<KString> exe_text(int) {
+    const char* argv0 = g_info.argc ? g_info.argv[0] : "app";
+    if (argv0[0] == '/') return KString::from(argv0);
+    char path[vfs::PATH_MAX_BYTES];
+    snprintf(path, sizeof path, "/%s", argv0);
+    return KString::from(path);
+}
+
+ErrorOr<KString> cwd_text(int) {
+    char path[vfs::PATH_MAX_BYTES];
+    vfs::Process& process = vfs::process();
+    TRY(vfs::directory_path(process.context(), process.cwd, path));
+    return KString::from(path);
+}
+
+ErrorOr<RefPtr<vfs::Vnode>> cwd_follow(int) { return vfs::process().cwd; }
+
+template <typename T, typename... Args>
+RefPtr<vfs::Vnode> make(Args&&... args) {
+    return RefPtr<vfs::Vnode>(mm::kcreate<T>(static_cast<Args&&>(args)...));
+}
+
+}  // namespace
+
+ErrorOr<void> mount_procfs(const ProcessInfo& info) {
+    g_info = info;
+    ProcFs& fs = g_procfs.get();
+    auto* root = mm::kcreate<ProcDir>(fs, nullptr);
+    if (!root) return error(ENOMEM);
+    fs.m_root = root;
+    auto* self = mm::kcreate<ProcDir>(fs, root);
+    if (!self) return error(ENOMEM);
+    RefPtr<vfs::Vnode> self_ref(self);
+    TRY(self->add("fd", make<ProcFdDir>(fs, self)));
+    TRY(self->add("cwd", make<ProcLink>(fs, &cwd_text, &cwd_follow, 0)));
+    TRY(self->add("exe", make<ProcLink>(fs, &exe_text, nullptr, 0)));
+    TRY(self->add("cmdline", make<ProcTextFile>(fs, &generate_cmdline)));
+    TRY(self->add("status", make<ProcTextFile>(fs, &generate_status)));
+    TRY(self->add("maps", make<ProcTextFile>(fs, &generate_maps)));
+    TRY(self->add("mounts", make<ProcTextFile>(fs, &generate_mounts)));
+    TRY(root->add("1", self_ref));
+    TRY(root->add("self", make<ProcLink>(fs, &self_text, nullptr, 0)));
+    TRY(root->add("meminfo", make<ProcTextFile>(fs, &generate_meminfo)));
+    TRY(root->add("cpuinfo", make<ProcTextFile>(fs, &generate_cpuinfo)));
+    TRY(root->add("mounts", make<ProcTextFile>(fs, &generate_mounts)));
+
+    vfs::Process& process = vfs::process();
+    auto context = process.context(process.root.get());
+    if (!vfs::resolve(context, "/proc", vfs::Follow::Yes)) TRY(vfs::make_directory(context, "/proc", 0555));
+    RefPtr<vfs::Vnode> mount_point = TRY(vfs::resolve(context, "/proc", vfs::Follow::Yes));
+    return vfs::mount(fs, mount_point, "/proc");
+}
+
+}  // namespace xos::fs

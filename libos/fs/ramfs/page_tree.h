@@ -1,0 +1,44 @@
+// File data of ramfs: a radix tree from page index to 4 KiB pages. Interior nodes are pages of
+// 512 pointers; the tree grows in height as the file does. Holes cost nothing: a page that was
+// never written is simply absent and reads as zeros. Pages come from mm::alloc_pages.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/error.h"
+
+namespace xos::fs {
+
+class PageTree {
+public:
+    static constexpr size_t PAGE = 4096;
+
+    PageTree() = default;
+    PageTree(const PageTree&) = delete;
+    PageTree& operator=(const PageTree&) = delete;
+    ~PageTree() { truncate(0); }
+
+    // The page at `index`, or nullptr for a hole.
+    std::byte* find(uint64_t index) const;
+    // The page at `index`, allocated (zeroed) if absent. ENOMEM when memory runs out; EFBIG
+    // beyond the largest supported file.
+    ErrorOr<std::byte*> find_or_create(uint64_t index);
+    // Frees every page at or after `first_dropped`.
+    void truncate(uint64_t first_dropped);
+    size_t page_count() const { return m_pages; }
+
+private:
+    static constexpr int FANOUT_BITS = 9;
+    static constexpr uint64_t FANOUT = 1 << FANOUT_BITS;
+    static constexpr int MAX_HEIGHT = 5;  // 512^5 pages: far beyond any file size we accept
+
+    static uint64_t capacity(int height) { return uint64_t(1) << (FANOUT_BITS * height); }
+    void drop(void*& node, int height, uint64_t base, uint64_t first_dropped);
+
+    void* m_root = nullptr;
+    int m_height = 0;  // 0: m_root is the data page for index 0
+    size_t m_pages = 0;
+};
+
+}  // namespace xos::fs

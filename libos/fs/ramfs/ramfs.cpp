@@ -1,0 +1,128 @@
+#include "fs/ramfs/ramfs.h"
+
+#include <sys/statvfs.h>
+
+#include <cstring>
+
+#include "mm/heap.h"
+
+namespace xos::fs {
+
+RamFs::RamFs(const char* type_name, uint64_t magic) : Filesystem(type_name, magic) {}
+
+RamFs::~RamFs() = default;
+
+ErrorOr<void> RamFs::initialize(mode_t root_mode) {
+    RamDir* root = mm::kcreate<RamDir>(*this, S_IFDIR | (root_mode & 07777), nullptr);
+    if (!root) return error(ENOMEM);
+    m_root = root;
+    return {};
+}
+
+RefPtr<vfs::Vnode> RamFs::root() { return m_root; }
+
+ErrorOr<vfs::FsStats> RamFs::statfs() {
+    size_t free = free_pages_hook ? free_pages_hook() : 0;
+    return vfs::FsStats{.magic = magic(), .block_size = PageTree::PAGE, .blocks = m_data_pages + free,
+                        .blocks_free = free, .blocks_available = free, .files = m_nodes + free,
+                        .files_free = free, .name_max = 255, .flags = ST_NOSUID | ST_NODEV};
+}
+
+ErrorOr<RefPtr<vfs::Vnode>> RamFs::create_unlinked_file(mode_t mode) {
+    RamFile* file = mm::kcreate<RamFile>(*this, S_IFREG | (mode & 07777));
+    if (!file) return error(ENOMEM);
+    file->m_attr.nlink = 0;
+    return RefPtr<vfs::Vnode>(file);
+}
+
+// --- regular files ---
+
+RamFile::~RamFile() { ramfs().m_data_pages -= m_pages.page_count(); }
+
+void RamFile::update_blocks() { m_attr.blocks = m_pages.page_count() * (PageTree::PAGE / 512); }
+
+ErrorOr<size_t> RamFile::read(uint64_t offset, std::span<std::byte> buffer) {
+    if (offset >= m_attr.size) return 0;
+    size_t count = buffer.size() < m_attr.size - offset ? buffer.size() : size_t(m_attr.size - offset);
+    size_t done = 0;
+    while (done < count) {
+        uint64_t at = offset + done;
+        size_t in_page = at % PageTree::PAGE;
+        size_t chunk = PageTree::PAGE - in_page < count - done ? PageTree::PAGE - in_page : count - done;
+        if (const std::byte* page = m_pages.find(at / PageTree::PAGE)) memcpy(buffer.data() + done, page + in_page, chunk);
+        else memset(buffer.data() + done, 0, chunk);
+        done += chunk;
+    }
+    return count;
+}
+
+ErrorOr<size_t> RamFile::write(uint64_t offset, std::span<const std::byte> data) {
+    size_t done = 0;
+    size_t before = m_pages.page_count();
+    while (done < data.size()) {
+        uint64_t at = offset + done;
+        size_t in_page = at % PageTree::PAGE;
+        size_t chunk = PageTree::PAGE - in_page < data.size() - done ? PageTree::PAGE - in_page : data.size() - done;
+        auto page = m_pages.find_or_create(at / PageTree::PAGE);
+        if (!page) {
+            if (done) break;  // a short write, like Linux on ENOSPC part-way
+            ramfs().m_data_pages += m_pages.page_count() - before;
+            return std::unexpected(page.error().code == ENOMEM ? Error{ENOSPC} : page.error());
+        }
+        memcpy(*page + in_page, data.data() + done, chunk);
+        done += chunk;
+    }
+    ramfs().m_data_pages += m_pages.page_count() - before;
+    if (offset + done > m_attr.size) m_attr.size = offset + done;
+    update_blocks();
+    if (done) touch_mtime();
+    return done;
+}
+
+ErrorOr<void> RamFile::truncate(uint64_t size) {
+    if (size > uint64_t(INT64_MAX)) return error(EINVAL);
+    size_t before = m_pages.page_count();
+    if (size < m_attr.size) {
+        m_pages.truncate((size + PageTree::PAGE - 1) / PageTree::PAGE);
+        // Zero the tail of the last page so that growing the file again reads zeros.
+        if (std::byte* page = m_pages.find(size / PageTree::PAGE); page && size % PageTree::PAGE)
+            memset(page + size % PageTree::PAGE, 0, PageTree::PAGE - size % PageTree::PAGE);
+    }
+    ramfs().m_data_pages -= before - m_pages.page_count();
+    m_attr.size = size;
+    update_blocks();
+    touch_mtime();
+    return {};
+}
+
+ErrorOr<void> RamFile::allocate(int mode, uint64_t offset, uint64_t length) {
+    constexpr int KEEP_SIZE = 1;  // FALLOC_FL_KEEP_SIZE
+    if (mode & ~KEEP_SIZE) return error(EOPNOTSUPP);
+    size_t before = m_pages.page_count();
+    for (uint64_t index = offset / PageTree::PAGE; index * PageTree::PAGE < offset + length; ++index) {
+        auto page = m_pages.find_or_create(index);
+        if (!page) {
+            ramfs().m_data_pages += m_pages.page_count() - before;
+            update_blocks();
+            return error(page.error().code == ENOMEM ? ENOSPC : page.error().code);
+        }
+    }
+    ramfs().m_data_pages += m_pages.page_count() - before;
+    if (!(mode & KEEP_SIZE) && offset + length > m_attr.size) {
+        m_attr.size = offset + length;
+        touch_ctime();
+    }
+    update_blocks();
+    return {};
+}
+
+// --- symlinks ---
+
+RamSymlink::RamSymlink(RamFs& fs, KString target)
+    : Vnode(fs, fs.allocate_ino(), S_IFLNK | 0777), m_target(static_cast<KString&&>(target)) {
+    m_attr.size = m_target.size();
+}
+
+ErrorOr<KString> RamSymlink::readlink() { return KString::from(m_target.view()); }
+
+}  // namespace xos::fs

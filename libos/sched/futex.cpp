@@ -1,0 +1,69 @@
+#include "sched/futex.h"
+
+#include <atomic>
+
+#include "base/user_ptr.h"
+
+namespace xos::sched {
+
+namespace {
+
+// Waiters hash by address into a few queues; a waiter's own key says which futex it waits on.
+constexpr size_t BUCKETS = 64;
+WaitQueue g_buckets[BUCKETS];
+
+WaitQueue& bucket_for(uintptr_t address) { return g_buckets[(address >> 2) % BUCKETS]; }
+
+}  // namespace
+
+ErrorOr<void> futex_wait(uintptr_t address, uint32_t expected, uint32_t bitset, Deadline deadline) {
+    if (address & 3) return error(EINVAL);
+    if (bitset == 0) return error(EINVAL);
+    if (!user_range_ok(address, sizeof(uint32_t))) return error(EFAULT);
+    Thread& self = current();
+    WaitQueue& queue = bucket_for(address);
+    platform::InterruptGuard guard;
+    // Check-and-block is atomic: libos is not preempted and the guard keeps the timer out.
+    auto* word = reinterpret_cast<std::atomic<uint32_t>*>(address);
+    if (word->load(std::memory_order_acquire) != expected) return error(EAGAIN);
+    self.futex_key = address;
+    self.futex_bitset = bitset;
+    self.futex_woken = false;
+    auto result = wait_event(queue, [&] { return self.futex_woken; }, deadline);
+    self.futex_key = 0;
+    return result;
+}
+
+int futex_wake(uintptr_t address, int count, uint32_t bitset) {
+    if (count <= 0) return 0;
+    platform::InterruptGuard guard;
+    int woken = 0;
+    bucket_for(address).for_each_waiter([&](Thread& t) {
+        if (woken >= count || t.futex_key != address || !(t.futex_bitset & bitset)) return;
+        t.futex_woken = true;
+        wake(t, WakeReason::Woken);
+        ++woken;
+    });
+    return woken;
+}
+
+int futex_requeue(uintptr_t from, uintptr_t to, int wake_count, int requeue_count, bool count_requeued) {
+    platform::InterruptGuard guard;
+    int woken = futex_wake(from, wake_count);
+    int moved = 0;
+    WaitQueue& source = bucket_for(from);
+    WaitQueue& target = bucket_for(to);
+    source.for_each_waiter([&](Thread& t) {
+        if (moved >= requeue_count || t.futex_key != from) return;
+        t.futex_key = to;
+        if (&source != &target) {
+            // Move the waiter between queues: wake it from the old one and park it on the new
+            // one without letting it run (it stays Blocked).
+            requeue_waiter(t, target);
+        }
+        ++moved;
+    });
+    return woken + (count_requeued ? moved : 0);
+}
+
+}  // namespace xos::sched

@@ -1,0 +1,279 @@
+// The scheduler: round-robin with time slices on one CPU, driven by the platform's interrupt
+// path (timer ticks and voluntary yields). See thread.h for the concurrency model.
+#include <cstring>
+
+#include "base/klog.h"
+#include "mm/heap.h"
+#include "sched/thread.h"
+#include "sched/wait_queue.h"
+#include "xos/libos.h"
+#include "xos/platform.h"
+
+namespace xos::sched {
+
+namespace {
+
+constexpr uint32_t TIMER_HZ = 250;         // 4 ms ticks: sleep granularity and preemption
+constexpr uint32_t SLICE_TICKS = 3;        // 12 ms time slices
+constexpr size_t IDLE_STACK_PAGES = 4;
+
+Thread* g_current;
+Thread* g_idle;
+IntrusiveList<Thread, &Thread::queue_node> g_run_queue;
+IntrusiveList<Thread, &Thread::sleep_node> g_sleepers;  // ascending deadline
+IntrusiveList<Thread, &Thread::all_node> g_all;
+Thread* g_dead;  // freed once we run on another thread
+int g_live_threads;
+int g_next_tid = 1;
+bool g_need_resched;
+uint64_t g_dead_cpu_time_ns;  // CPU time of threads that exited
+
+ErrorOr<Thread*> allocate_thread() {
+    auto* thread = mm::kcreate<Thread>();
+    if (!thread) return error(EAGAIN);
+    size_t size = platform::cpu_context_size() + 64;
+    thread->context_memory = mm::kmalloc(size);
+    if (!thread->context_memory) {
+        mm::kdestroy(thread);
+        return error(EAGAIN);
+    }
+    auto aligned = (reinterpret_cast<uintptr_t>(thread->context_memory) + 63) & ~uintptr_t(63);
+    thread->cpu_context = reinterpret_cast<void*>(aligned);
+    return thread;
+}
+
+void free_thread(Thread* thread) {
+    if (thread->kernel_stack) mm::free_pages(thread->kernel_stack, IDLE_STACK_PAGES);
+    mm::kfree(thread->context_memory);
+    mm::kdestroy(thread);
+}
+
+void insert_sleeper(Thread& thread) {
+    Thread* position = nullptr;
+    g_sleepers.for_each([&](Thread& other) {
+        if (!position && other.deadline_ns > thread.deadline_ns) position = &other;
+    });
+    if (position) g_sleepers.insert_before(*position, thread);
+    else g_sleepers.push_back(thread);
+}
+
+void make_runnable(Thread& thread) {
+    thread.state = ThreadState::Runnable;
+    g_run_queue.push_back(thread);
+}
+
+void wake_expired_sleepers(uint64_t now) {
+    while (Thread* sleeper = g_sleepers.front()) {
+        if (sleeper->deadline_ns > now) break;
+        wake(*sleeper, WakeReason::Timeout);
+    }
+}
+
+[[noreturn]] void report_deadlock() {
+    klog("xos: deadlock: all %d thread(s) are blocked with no timeout and nothing can wake them", g_live_threads);
+    g_all.for_each([](Thread& t) {
+        klog("  thread %d: %s", t.tid, t.state == ThreadState::Blocked ? "blocked" : "not runnable");
+    });
+    platform::shutdown(platform::ExitKind::Crash, 134, "deadlock: every thread is blocked forever");
+}
+
+Thread* pick_next() {
+    if (Thread* next = g_run_queue.pop_front()) return next;
+    // Nothing runnable: idle until an interrupt (a timer tick waking a sleeper) changes that.
+    // Without sleepers nothing ever will (no device interrupts are routed yet).
+    if (g_sleepers.empty()) report_deadlock();
+    return g_idle;
+}
+
+void account_switch(Thread& from, Thread& to, uint64_t now) {
+    if (&from != g_idle) from.cpu_time_ns += now - from.switched_in_ns;
+    to.switched_in_ns = now;
+    to.slice_ticks = 0;
+}
+
+[[noreturn]] void idle_loop(uintptr_t, uintptr_t) {
+    for (;;) platform::wait_for_interrupt();
+}
+
+}  // namespace
+
+void init() {
+    auto main = allocate_thread();
+    auto idle = allocate_thread();
+    if (!main || !idle) panic("no memory for the first threads");
+    g_current = *main;
+    g_current->tid = g_next_tid++;
+    g_current->state = ThreadState::Running;
+    g_all.push_back(*g_current);
+    g_live_threads = 1;
+    platform::cpu_context_adopt_current(g_current->cpu_context);
+
+    g_idle = *idle;
+    g_idle->tid = 0;
+    g_idle->kernel_stack = mm::alloc_pages(IDLE_STACK_PAGES);
+    if (!g_idle->kernel_stack) panic("no memory for the idle thread's stack");
+    platform::cpu_context_init(g_idle->cpu_context, idle_loop, 0, 0,
+                               reinterpret_cast<uintptr_t>(g_idle->kernel_stack) + IDLE_STACK_PAGES * 4096, 0);
+    platform::timer_start(TIMER_HZ);
+}
+
+Thread& current() { return *g_current; }
+int thread_count() { return g_live_threads; }
+
+Thread* find_thread(int tid) {
+    Thread* found = nullptr;
+    g_all.for_each([&](Thread& t) {
+        if (t.tid == tid && t.state != ThreadState::Dead) found = &t;
+    });
+    return found;
+}
+
+ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1,
+                               uintptr_t stack_top, uintptr_t thread_pointer) {
+    Thread* thread = TRY(allocate_thread());
+    platform::cpu_context_init(thread->cpu_context, entry, arg0, arg1, stack_top, thread_pointer);
+    platform::InterruptGuard guard;
+    thread->tid = g_next_tid++;
+    thread->signal_mask = g_current->signal_mask;
+    g_all.push_back(*thread);
+    ++g_live_threads;
+    make_runnable(*thread);
+    return thread;
+}
+
+void exit_current() {
+    platform::interrupts_disable();
+    Thread& self = *g_current;
+    self.state = ThreadState::Dead;
+    decltype(g_all)::remove(self);
+    --g_live_threads;
+    self.in_kernel = 0;
+    platform::yield();
+    panic("a dead thread was resumed");
+}
+
+void yield_now() {
+    platform::InterruptGuard guard;
+    if (g_run_queue.empty()) return;
+    platform::yield();  // on_interrupt puts a Running thread back on the run queue
+}
+
+void wake(Thread& thread, WakeReason reason) {
+    platform::InterruptGuard guard;
+    if (thread.state != ThreadState::Blocked) return;
+    if (thread.waiting_on) decltype(WaitQueue::m_waiters)::remove(thread);
+    thread.waiting_on = nullptr;
+    decltype(g_sleepers)::remove(thread);
+    thread.wake_reason = reason;
+    make_runnable(thread);
+}
+
+void requeue_waiter(Thread& thread, WaitQueue& to) {
+    platform::InterruptGuard guard;
+    if (thread.state != ThreadState::Blocked || !thread.waiting_on) return;
+    decltype(WaitQueue::m_waiters)::remove(thread);
+    to.m_waiters.push_back(thread);
+    thread.waiting_on = &to;
+}
+
+bool signal_interrupts_current() { return g_current->signal_pending & ~g_current->signal_mask; }
+
+ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible interruptible) {
+    Thread& self = *g_current;
+    self.state = ThreadState::Blocked;
+    self.wake_reason = WakeReason::None;
+    self.interruptible = interruptible == Interruptible::Yes;
+    self.waiting_on = queue;
+    if (queue) queue->m_waiters.push_back(self);
+    self.deadline_ns = deadline.monotonic_ns;
+    if (!deadline.is_never()) insert_sleeper(self);
+    platform::yield();
+    self.interruptible = false;
+    switch (self.wake_reason) {
+    case WakeReason::Timeout: return error(ETIMEDOUT);
+    case WakeReason::Interrupted: return error(EINTR);
+    default: return {};
+    }
+}
+
+int wake_all(WaitQueue& queue) {
+    platform::InterruptGuard guard;
+    int woken = 0;
+    queue.for_each_waiter([&](Thread& t) {
+        wake(t, WakeReason::Woken);
+        ++woken;
+    });
+    return woken;
+}
+
+int wake_one(WaitQueue& queue) {
+    platform::InterruptGuard guard;
+    int woken = 0;
+    queue.for_each_waiter([&](Thread& t) {
+        if (woken) return;
+        wake(t, WakeReason::Woken);
+        ++woken;
+    });
+    return woken;
+}
+
+uint64_t thread_cpu_time_ns() {
+    platform::InterruptGuard guard;
+    return g_current->cpu_time_ns + (platform::monotonic_ns() - g_current->switched_in_ns);
+}
+
+uint64_t process_cpu_time_ns() {
+    platform::InterruptGuard guard;
+    uint64_t total = g_dead_cpu_time_ns;
+    g_all.for_each([&](Thread& t) { total += t.cpu_time_ns; });
+    return total + (g_current == g_idle ? 0 : platform::monotonic_ns() - g_current->switched_in_ns);
+}
+
+void enter_kernel() {
+    if (g_current) ++g_current->in_kernel;
+}
+
+void leave_kernel() {
+    if (!g_current) return;
+    if (--g_current->in_kernel == 0 && g_need_resched) yield_now();
+}
+
+void* on_interrupt(InterruptKind kind) {
+    if (!g_current) return nullptr;
+    Thread* self = g_current;
+    if (g_dead && g_dead != self) {
+        g_dead_cpu_time_ns += g_dead->cpu_time_ns;
+        free_thread(g_dead);
+        g_dead = nullptr;
+    }
+
+    if (kind == InterruptKind::Timer) {
+        uint64_t now = platform::monotonic_ns();
+        wake_expired_sleepers(now);
+        if (self == g_idle) {
+            if (g_run_queue.empty()) return self->cpu_context;
+        } else {
+            if (++self->slice_ticks < SLICE_TICKS || g_run_queue.empty()) return self->cpu_context;
+            if (self->in_kernel) {  // never preempt libos code: switch when it leaves
+                g_need_resched = true;
+                return self->cpu_context;
+            }
+        }
+    }
+
+    // Switch: put the current thread where it belongs, then run the next one.
+    g_need_resched = false;
+    if (self->state == ThreadState::Running && self != g_idle) make_runnable(*self);
+    if (self->state == ThreadState::Dead) g_dead = self;
+    Thread* next = pick_next();
+    if (next == self) {
+        self->state = ThreadState::Running;
+        return self->cpu_context;
+    }
+    account_switch(*self, *next, platform::monotonic_ns());
+    next->state = ThreadState::Running;
+    g_current = next;
+    return next->cpu_context;
+}
+
+}  // namespace xos::sched

@@ -1,0 +1,83 @@
+// Threads and the scheduler (one CPU).
+//
+// Concurrency model: a thread runs app code preemptibly (the timer may switch threads at any
+// instruction), but libos code is not preempted: while a thread is inside a syscall
+// (in_kernel > 0) a timer tick only marks a reschedule as needed, and the switch happens when
+// the syscall returns or blocks. Scheduler structures are also touched by the timer interrupt,
+// so they are changed with interrupts disabled.
+#pragma once
+
+#include <cstdint>
+
+#include "base/error.h"
+#include "base/intrusive_list.h"
+
+namespace xos::sched {
+
+class WaitQueue;
+
+enum class ThreadState { Runnable, Running, Blocked, Dead };
+enum class WakeReason { None, Woken, Timeout, Interrupted };
+
+struct Thread {
+    int tid = 0;
+    ThreadState state = ThreadState::Runnable;
+    void* cpu_context = nullptr;  // platform-defined, 64-byte aligned inside context_memory
+    void* context_memory = nullptr;
+    void* kernel_stack = nullptr;  // only the idle thread has one (app threads use their own)
+
+    IntrusiveListNode queue_node;  // run queue or a wait queue
+    IntrusiveListNode sleep_node;  // timed waits, sorted by deadline
+    IntrusiveListNode all_node;    // every live thread
+    WaitQueue* waiting_on = nullptr;
+    uint64_t deadline_ns = UINT64_MAX;
+    WakeReason wake_reason = WakeReason::None;
+    bool interruptible = false;
+
+    int in_kernel = 0;           // depth of libos calls on this thread
+    uint64_t cpu_time_ns = 0;    // time spent running, excluding the current slice
+    uint64_t switched_in_ns = 0;
+    uint32_t slice_ticks = 0;
+
+    // Linux thread attributes.
+    uintptr_t clear_child_tid = 0;  // CLONE_CHILD_CLEARTID / set_tid_address
+    uintptr_t robust_list = 0;
+    uint64_t signal_mask = 0;
+    uint64_t signal_pending = 0;
+
+    // Futex wait state (futex.cpp).
+    uintptr_t futex_key = 0;
+    uint32_t futex_bitset = 0;
+    bool futex_woken = false;
+};
+
+// Creates the main thread from the boot flow and the idle thread, and starts the timer.
+void init();
+
+Thread& current();
+int thread_count();  // live app threads
+
+// Creates a runnable thread that calls entry(arg0, arg1) on `stack_top` with `thread_pointer`.
+ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1,
+                               uintptr_t stack_top, uintptr_t thread_pointer);
+
+// Ends the current thread (it is freed once another thread runs). Never returns.
+[[noreturn]] void exit_current();
+
+// Gives the CPU to another runnable thread, if any.
+void yield_now();
+
+// Makes `thread` runnable with the given reason, removing it from whatever it waits on.
+void wake(Thread& thread, WakeReason reason);
+
+Thread* find_thread(int tid);
+
+// CPU time of the current thread / of all threads, in ns.
+uint64_t thread_cpu_time_ns();
+uint64_t process_cpu_time_ns();
+
+// libos entry/exit bookkeeping (xos_syscall and other entry points from app code).
+void enter_kernel();
+void leave_kernel();  // may switch threads if a reschedule was requested meanwhile
+
+}  // namespace xos::sched

@@ -1,0 +1,207 @@
+// Thread syscalls: clone (through musl's __clone), exit, futex, scheduling, thread identity.
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+
+#include <atomic>
+
+#include "sched/futex.h"
+#include "sched/thread.h"
+#include "sys/handlers.h"
+#include "xos/libos.h"
+#include "xos/platform.h"
+
+namespace xos::sys {
+
+namespace {
+
+// What musl's pthread_create passes, and what we refuse: no new processes (fork-like clones),
+// no namespaces.
+constexpr unsigned long THREAD_FLAGS_REQUIRED = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
+constexpr unsigned long THREAD_FLAGS_ALLOWED = THREAD_FLAGS_REQUIRED | CLONE_SYSVSEM | CLONE_SETTLS |
+                                               CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID |
+                                               CLONE_CHILD_SETTID | CLONE_DETACHED;
+
+struct CloneStart {
+    int (*function)(void*);
+    void* argument;
+};
+
+// A new thread begins here: run the function musl gave __clone, then exit with its result.
+void thread_entry(uintptr_t function, uintptr_t argument) {
+    int status = reinterpret_cast<int (*)(void*)>(function)(reinterpret_cast<void*>(argument));
+    xos_syscall(SYS_exit, status, 0, 0, 0, 0, 0);
+    __builtin_unreachable();
+}
+
+ErrorOr<long> clone_thread(int (*function)(void*), uintptr_t stack, unsigned long flags, void* argument,
+                           UserPtr<int> parent_tid, uintptr_t tls, UserPtr<int> child_tid) {
+    if ((flags & THREAD_FLAGS_REQUIRED) != THREAD_FLAGS_REQUIRED) return error(EINVAL);
+    if (flags & ~THREAD_FLAGS_ALLOWED & ~0xffUL) return error(EINVAL);
+    if (flags & 0xff) return error(EINVAL);  // an exit signal only makes sense for processes
+    if (!function || !stack) return error(EINVAL);
+    if (flags & CLONE_PARENT_SETTID) TRY(write_user(parent_tid, 0));  // validate before creating
+    if (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)) TRY(write_user(child_tid, 0));
+    uintptr_t thread_pointer = (flags & CLONE_SETTLS) ? tls : platform::thread_pointer();
+    sched::Thread* thread = TRY(sched::create_thread(thread_entry, reinterpret_cast<uintptr_t>(function),
+                                                     reinterpret_cast<uintptr_t>(argument), stack, thread_pointer));
+    if (flags & CLONE_CHILD_CLEARTID) thread->clear_child_tid = child_tid.address();
+    if (flags & CLONE_PARENT_SETTID) (void)write_user(parent_tid, thread->tid);
+    if (flags & CLONE_CHILD_SETTID) (void)write_user(child_tid, thread->tid);
+    return thread->tid;
+}
+
+ErrorOr<sched::Deadline> relative_deadline(UserPtr<const struct timespec> timeout) {
+    if (timeout.is_null()) return sched::Deadline::never();
+    timespec t = TRY(read_user(timeout));
+    if (t.tv_sec < 0 || t.tv_nsec < 0 || t.tv_nsec >= 1000000000) return error(EINVAL);
+    uint64_t ns = uint64_t(t.tv_sec) > UINT64_MAX / 1000000000 - 1 ? UINT64_MAX
+                                                                   : uint64_t(t.tv_sec) * 1000000000 + uint64_t(t.tv_nsec);
+    return sched::Deadline::after_ns(ns);
+}
+
+ErrorOr<sched::Deadline> absolute_deadline(UserPtr<const struct timespec> timeout, bool realtime) {
+    if (timeout.is_null()) return sched::Deadline::never();
+    timespec t = TRY(read_user(timeout));
+    if (t.tv_sec < 0 || t.tv_nsec < 0 || t.tv_nsec >= 1000000000) return error(EINVAL);
+    int64_t ns = t.tv_sec > INT64_MAX / 1000000000 - 1 ? INT64_MAX : t.tv_sec * 1000000000 + t.tv_nsec;
+    int64_t now = realtime ? platform::realtime_ns() : int64_t(platform::monotonic_ns());
+    int64_t remaining = ns - now;
+    return sched::Deadline::after_ns(remaining < 0 ? 0 : uint64_t(remaining));
+}
+
+// FUTEX_WAKE_OP: the operation applied to *uaddr2, and the comparison of its old value.
+ErrorOr<bool> futex_wake_op_apply(uintptr_t address, uint32_t encoded) {
+    if (address & 3) return error(EINVAL);
+    if (!user_range_ok(address, 4)) return error(EFAULT);
+    uint32_t op = (encoded >> 28) & 7, cmp = (encoded >> 24) & 15;
+    uint32_t oparg = (encoded >> 12) & 0xfff, cmparg = encoded & 0xfff;
+    if ((encoded >> 28) & 8) oparg = 1u << (oparg & 31);  // FUTEX_OP_OPARG_SHIFT
+    auto* word = reinterpret_cast<std::atomic<uint32_t>*>(address);
+    uint32_t old = word->load();
+    uint32_t value;
+    switch (op) {
+    case FUTEX_OP_SET: value = oparg; break;
+    case FUTEX_OP_ADD: value = old + oparg; break;
+    case FUTEX_OP_OR: value = old | oparg; break;
+    case FUTEX_OP_ANDN: value = old & ~oparg; break;
+    case FUTEX_OP_XOR: value = old ^ oparg; break;
+    default: return error(ENOSYS);
+    }
+    word->store(value);
+    int32_t o = int32_t(old), a = int32_t(cmparg << 20) >> 20;  // cmparg is a signed 12-bit value
+    switch (cmp) {
+    case FUTEX_OP_CMP_EQ: return o == a;
+    case FUTEX_OP_CMP_NE: return o != a;
+    case FUTEX_OP_CMP_LT: return o < a;
+    case FUTEX_OP_CMP_LE: return o <= a;
+    case FUTEX_OP_CMP_GT: return o > a;
+    case FUTEX_OP_CMP_GE: return o >= a;
+    default: return error(ENOSYS);
+    }
+}
+
+}  // namespace
+
+// Implements exit(2): ends the calling thread; the last one ends the image.
+ErrorOr<long> sys_exit(int status) {
+    sched::Thread& self = sched::current();
+    if (self.clear_child_tid) {
+        // CLONE_CHILD_CLEARTID: pthread_join and musl's thread-list lock wait for this.
+        if (write_user(UserPtr<int>(self.clear_child_tid), 0)) sched::futex_wake(self.clear_child_tid, 1);
+    }
+    if (sched::thread_count() == 1) platform::shutdown(platform::ExitKind::Exit, status & 0xff, nullptr);
+    sched::exit_current();
+}
+
+// Implements exit_group(2).
+ErrorOr<long> sys_exit_group(int status) { platform::shutdown(platform::ExitKind::Exit, status & 0xff, nullptr); }
+
+// Implements gettid(2).
+ErrorOr<long> sys_gettid() { return sched::current().tid; }
+
+// Implements set_tid_address(2).
+ErrorOr<long> sys_set_tid_address(UserPtr<int> tidptr) {
+    sched::current().clear_child_tid = tidptr.address();
+    return sched::current().tid;
+}
+
+// Implements set_robust_list(2). Recorded; robust futexes are released by musl itself for
+// threads that exit normally, and the image has no other processes.
+ErrorOr<long> sys_set_robust_list(uintptr_t head, size_t length) {
+    if (length != 3 * sizeof(long)) return error(EINVAL);  // sizeof(struct robust_list_head)
+    sched::current().robust_list = head;
+    return 0;
+}
+
+// Implements sched_yield(2).
+ErrorOr<long> sys_sched_yield() {
+    sched::yield_now();
+    return 0;
+}
+
+// Implements futex(2).
+ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintptr_t timeout_or_value2,
+                        uintptr_t address2, uint32_t value3) {
+    int command = operation & FUTEX_CMD_MASK;
+    bool realtime = operation & FUTEX_CLOCK_REALTIME;
+    if (realtime && command != FUTEX_WAIT_BITSET && command != FUTEX_WAIT) return error(ENOSYS);
+    auto timeout = UserPtr<const struct timespec>(timeout_or_value2);
+    switch (command) {
+    case FUTEX_WAIT:
+        TRY(sched::futex_wait(address, value, sched::MATCH_ANY_BITSET,
+                              realtime ? TRY(absolute_deadline(timeout, true)) : TRY(relative_deadline(timeout))));
+        return 0;
+    case FUTEX_WAIT_BITSET:
+        TRY(sched::futex_wait(address, value, value3, TRY(absolute_deadline(timeout, realtime))));
+        return 0;
+    case FUTEX_WAKE:
+        return sched::futex_wake(address, int(value > INT32_MAX ? INT32_MAX : value));
+    case FUTEX_WAKE_BITSET:
+        if (value3 == 0) return error(EINVAL);
+        return sched::futex_wake(address, int(value > INT32_MAX ? INT32_MAX : value), value3);
+    case FUTEX_REQUEUE:
+    case FUTEX_CMP_REQUEUE: {
+        if ((address & 3) || (address2 & 3)) return error(EINVAL);
+        if (command == FUTEX_CMP_REQUEUE) {
+            if (!user_range_ok(address, 4)) return error(EFAULT);
+            if (reinterpret_cast<std::atomic<uint32_t>*>(address)->load() != value3) return error(EAGAIN);
+        }
+        int requeue = int(timeout_or_value2 > INT32_MAX ? INT32_MAX : timeout_or_value2);
+        return sched::futex_requeue(address, address2, int(value), requeue, command == FUTEX_CMP_REQUEUE);
+    }
+    case FUTEX_WAKE_OP: {
+        bool wake_second = TRY(futex_wake_op_apply(address2, value3));
+        int woken = sched::futex_wake(address, int(value));
+        if (wake_second) woken += sched::futex_wake(address2, int(timeout_or_value2 > INT32_MAX ? INT32_MAX : timeout_or_value2));
+        return woken;
+    }
+    default:
+        return error(ENOSYS);  // priority-inheritance futexes
+    }
+}
+
+// Implements sched_getaffinity(2): one CPU.
+ErrorOr<long> sys_sched_getaffinity(pid_t pid, size_t size, UserPtr<void> mask) {
+    if (pid != 0 && pid != 1 && !sched::find_thread(pid)) return error(ESRCH);
+    if (size < sizeof(unsigned long) || (size % sizeof(unsigned long))) return error(EINVAL);
+    unsigned long bits = 1;
+    TRY(copy_to_user(mask, &bits, sizeof bits));
+    return long(sizeof bits);
+}
+
+}  // namespace xos::sys
+
+// musl's __clone (pthread_create) jumps here, with __clone's C ABI. Returns the new thread's id
+// or -errno, like the raw syscall.
+extern "C" int xos_clone(int (*function)(void*), void* stack, int flags, void* argument, int* parent_tid,
+                         void* tls, int* child_tid) {
+    using namespace xos;
+    sched::enter_kernel();
+    auto result = sys::clone_thread(function, reinterpret_cast<uintptr_t>(stack), unsigned(flags), argument,
+                                    UserPtr<int>(reinterpret_cast<uintptr_t>(parent_tid)),
+                                    reinterpret_cast<uintptr_t>(tls),
+                                    UserPtr<int>(reinterpret_cast<uintptr_t>(child_tid)));
+    sched::leave_kernel();
+    return result ? int(*result) : -result.error().code;
+}

@@ -1,0 +1,12 @@
+// Timestamps for the VFS from the platform's wall clock.
+#include "vfs/vnode.h"
+#include "xos/platform.h"
+
+namespace xos::vfs {
+
+Timestamp now() {
+    int64_t ns = platform::realtime_ns();
+    return {ns / 1000000000, ns % 1000000000};
+}
+
+}  // namespace xos::vfs

@@ -1,0 +1,55 @@
+// The image's file descriptor table: small integers naming open file descriptions, each with
+// its close-on-exec flag. New descriptors take the lowest free number, as POSIX requires.
+// One table per image (one process); with one CPU and no preemption inside libos it needs no
+// lock (see sched/wait_queue.h).
+#pragma once
+
+#include "base/error.h"
+#include "base/ref_ptr.h"
+#include "vfs/file.h"
+
+namespace xos::vfs {
+
+class FdTable {
+public:
+    static constexpr int MAX_FDS = 1024;  // RLIMIT_NOFILE as getrlimit reports it
+
+    FdTable() = default;
+    FdTable(const FdTable&) = delete;
+    FdTable& operator=(const FdTable&) = delete;
+    ~FdTable() { close_all(); }
+
+    // The file behind `fd` (a new reference, held for the length of a syscall), or EBADF.
+    ErrorOr<RefPtr<File>> get(int fd) const;
+    // Installs `file` at the lowest free descriptor >= `minimum` (EMFILE when none; EINVAL when
+    // `minimum` is out of range, as fcntl(F_DUPFD) reports).
+    ErrorOr<int> allocate(RefPtr<File> file, bool cloexec, int minimum = 0);
+    // Installs `file` at exactly `fd`, closing what was there (dup2/dup3). EBADF out of range.
+    ErrorOr<void> install(int fd, RefPtr<File> file, bool cloexec);
+    ErrorOr<void> close(int fd);
+    void close_all();
+
+    ErrorOr<bool> cloexec(int fd) const;
+    ErrorOr<void> set_cloexec(int fd, bool cloexec);
+
+    bool is_open(int fd) const { return fd >= 0 && fd < MAX_FDS && m_entries[fd].file; }
+    int open_count() const { return m_open; }
+
+    // Calls fn(fd, file) for each open descriptor in increasing order.
+    template <typename Fn>
+    void for_each(Fn&& fn) const {
+        for (int fd = 0; fd < MAX_FDS; ++fd)
+            if (m_entries[fd].file) fn(fd, *m_entries[fd].file);
+    }
+
+private:
+    struct Entry {
+        RefPtr<File> file;
+        bool cloexec = false;
+    };
+    Entry m_entries[MAX_FDS];
+    int m_open = 0;
+    int m_lowest_free_hint = 0;  // no free descriptor below this
+};
+
+}  // namespace xos::vfs

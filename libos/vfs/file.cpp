@@ -1,0 +1,67 @@
+#include "vfs/file.h"
+
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <climits>
+
+namespace xos::vfs {
+
+File::File(RefPtr<Vnode> vnode, int flags) : m_vnode(static_cast<RefPtr<Vnode>&&>(vnode)), m_flags(flags) {}
+
+File::~File() { release_flock(); }
+
+void File::release_flock() {
+    if (m_flock == LOCK_SH) --m_vnode->m_flock_shared;
+    else if (m_flock == LOCK_EX) m_vnode->m_flock_exclusive = false;
+    m_flock = 0;
+}
+
+ErrorOr<size_t> File::read(std::span<std::byte> buffer, std::optional<uint64_t> offset) {
+    uint64_t at = offset.value_or(m_position);
+    size_t n = TRY(m_vnode->read(at, buffer));
+    if (!offset) m_position = at + n;
+    return n;
+}
+
+ErrorOr<size_t> File::write(std::span<const std::byte> data, std::optional<uint64_t> offset) {
+    uint64_t at = offset.value_or(m_position);
+    if (m_flags & O_APPEND) at = TRY(m_vnode->getattr()).size;  // Linux appends even for pwrite
+    if (data.size() && at + data.size() > uint64_t(LLONG_MAX)) return error(EFBIG);
+    size_t n = TRY(m_vnode->write(at, data));
+    if (!offset) m_position = at + n;
+    return n;
+}
+
+ErrorOr<uint64_t> File::seek(int64_t offset, int whence) {
+    int64_t base;
+    switch (whence) {
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = int64_t(m_position); break;
+    case SEEK_END: base = int64_t(TRY(m_vnode->getattr()).size); break;
+    case SEEK_DATA:
+    case SEEK_HOLE: {
+        // Files are reported as one data extent followed by the implicit hole at the end.
+        if (m_vnode->is_directory()) return error(EINVAL);
+        uint64_t size = TRY(m_vnode->getattr()).size;
+        if (offset < 0 || uint64_t(offset) >= size) return error(ENXIO);
+        m_position = whence == SEEK_DATA ? uint64_t(offset) : size;
+        return m_position;
+    }
+    default: return error(EINVAL);
+    }
+    if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0) return error(EINVAL);
+    m_position = uint64_t(base + offset);
+    return m_position;
+}
+
+ErrorOr<long> File::ioctl(unsigned long, uintptr_t) { return error(ENOTTY); }
+
+ErrorOr<size_t> File::bytes_readable() {
+    if (!m_vnode->is_regular()) return error(ENOTTY);
+    uint64_t size = TRY(m_vnode->getattr()).size;
+    return size > m_position ? size_t(size - m_position) : 0;
+}
+
+}  // namespace xos::vfs

@@ -1,0 +1,71 @@
+// Open file descriptions (what open(2) creates and dup(2) shares): a vnode, the access mode and
+// status flags, and the file position. Regular files and directories use File itself; pipes,
+// devices, eventfds and procfs snapshots subclass it.
+#pragma once
+
+#include <fcntl.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "base/error.h"
+#include "base/kstring.h"
+#include "base/ref_ptr.h"
+#include "vfs/vnode.h"
+
+namespace xos::vfs {
+
+// Flags kept by the file description (F_GETFL); the ones F_SETFL may change.
+constexpr int FILE_STATUS_FLAGS = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+
+class File : public RefCounted {
+public:
+    File(RefPtr<Vnode> vnode, int flags);
+    ~File() override;
+
+    Vnode* vnode() const { return m_vnode.get(); }
+    int flags() const { return m_flags; }
+    void set_status_flags(int flags) { m_flags = (m_flags & ~FILE_STATUS_FLAGS) | (flags & FILE_STATUS_FLAGS); }
+    bool is_path_only() const { return m_flags & O_PATH; }
+    bool readable() const { return !is_path_only() && (m_flags & O_ACCMODE) != O_WRONLY; }
+    bool writable() const { return !is_path_only() && (m_flags & O_ACCMODE) != O_RDONLY; }
+    bool nonblocking() const { return m_flags & O_NONBLOCK; }
+
+    // I/O. With `offset`, at that position (pread/pwrite; ESPIPE for streams); without, at the
+    // file position, which advances. The buffers are already validated libos-side memory.
+    virtual ErrorOr<size_t> read(std::span<std::byte> buffer, std::optional<uint64_t> offset);
+    virtual ErrorOr<size_t> write(std::span<const std::byte> data, std::optional<uint64_t> offset);
+    virtual ErrorOr<uint64_t> seek(int64_t offset, int whence);
+    virtual ErrorOr<long> ioctl(unsigned long request, uintptr_t argument);
+    virtual bool is_stream() const { return false; }  // pipes, FIFOs, character devices
+    // Bytes a read would return now (FIONREAD).
+    virtual ErrorOr<size_t> bytes_readable();
+    // What /proc/self/fd/N shows for a file that has no path ("pipe:[7]").
+    virtual ErrorOr<KString> anonymous_name() { return error(ENOENT); }
+
+    // flock(2) held through this description: 0, LOCK_SH or LOCK_EX. Released on the last close.
+    int m_flock = 0;
+    void release_flock();
+
+    uint64_t position() const { return m_position; }
+    void set_position(uint64_t position) { m_position = position; }
+
+    // Where the file was opened, for /proc/self/fd and getcwd of fchdir'd directories.
+    void set_origin(RefPtr<Vnode> parent, KString name) {
+        m_origin_parent = static_cast<RefPtr<Vnode>&&>(parent);
+        m_origin_name = static_cast<KString&&>(name);
+    }
+    Vnode* origin_parent() const { return m_origin_parent.get(); }
+    std::string_view origin_name() const { return m_origin_name.view(); }
+
+private:
+    RefPtr<Vnode> m_vnode;
+    int m_flags;
+    uint64_t m_position = 0;
+    RefPtr<Vnode> m_origin_parent;
+    KString m_origin_name;
+};
+
+}  // namespace xos::vfs

@@ -1,0 +1,21 @@
+// The mount table: a file system mounted on a directory hides it; path walks cross into the
+// mounted root (and back out on ".."). The list is kept for /proc/mounts.
+#pragma once
+
+#include "vfs/vnode.h"
+
+namespace xos::vfs {
+
+struct Mount {
+    Filesystem* fs;
+    const char* path;  // static text, for /proc/mounts
+};
+
+// Mounts `fs` on the directory `on` (EBUSY if something is mounted there already).
+ErrorOr<void> mount(Filesystem& fs, RefPtr<Vnode> on, const char* path);
+// Makes `fs` the root file system (its root becomes the root and the working directory).
+void mount_root(Filesystem& fs);
+
+std::span<const Mount> mounts();
+
+}  // namespace xos::vfs

@@ -1,0 +1,158 @@
+#include "vfs/pipe.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "mm/heap.h"
+#include "vfs/anon_fs.h"
+
+namespace xos::vfs {
+
+ErrorOr<RefPtr<Pipe>> Pipe::create() {
+    Pipe* pipe = mm::kcreate<Pipe>();
+    if (!pipe) return error(ENOMEM);
+    RefPtr<Pipe> held(pipe);
+    pipe->m_buffer = static_cast<std::byte*>(mm::alloc_pages(CAPACITY / 4096));
+    if (!pipe->m_buffer) return error(ENOMEM);
+    return held;
+}
+
+Pipe::~Pipe() { mm::free_pages(m_buffer, CAPACITY / 4096); }
+
+void Pipe::remove_reader() {
+    --m_readers;
+    sched::wake_all(m_wait);
+}
+
+void Pipe::remove_writer() {
+    --m_writers;
+    sched::wake_all(m_wait);
+}
+
+ErrorOr<size_t> Pipe::read(std::span<std::byte> buffer, bool nonblocking) {
+    if (buffer.empty()) return 0;
+    if (m_used == 0) {
+        if (m_writers == 0) return 0;
+        if (nonblocking) return error(EAGAIN);
+        TRY(sched::wait_event(m_wait, [&] { return m_used > 0 || m_writers == 0; }));
+        if (m_used == 0) return 0;
+    }
+    size_t count = buffer.size() < m_used ? buffer.size() : m_used;
+    size_t first = CAPACITY - m_head < count ? CAPACITY - m_head : count;
+    memcpy(buffer.data(), m_buffer + m_head, first);
+    memcpy(buffer.data() + first, m_buffer, count - first);
+    m_head = (m_head + count) % CAPACITY;
+    m_used -= count;
+    sched::wake_all(m_wait);
+    return count;
+}
+
+ErrorOr<size_t> Pipe::write(std::span<const std::byte> data, bool nonblocking) {
+    size_t done = 0;
+    while (done < data.size()) {
+        if (m_readers == 0) {
+            if (done) return done;
+            return error(EPIPE);
+        }
+        size_t remaining = data.size() - done;
+        size_t room = CAPACITY - m_used;
+        // Writes of at most PIPE_BUF bytes are atomic: wait until all of it fits.
+        size_t needed = remaining <= ATOMIC_WRITE ? remaining : 1;
+        if (room < needed) {
+            if (nonblocking) {
+                if (done) return done;
+                return error(EAGAIN);
+            }
+            auto waited = sched::wait_event(m_wait, [&] { return CAPACITY - m_used >= needed || m_readers == 0; });
+            if (!waited) {
+                if (done) return done;
+                return std::unexpected(waited.error());
+            }
+            continue;
+        }
+        size_t count = remaining < room ? remaining : room;
+        size_t tail = (m_head + m_used) % CAPACITY;
+        size_t first = CAPACITY - tail < count ? CAPACITY - tail : count;
+        memcpy(m_buffer + tail, data.data() + done, first);
+        memcpy(m_buffer, data.data() + done + first, count - first);
+        m_used += count;
+        done += count;
+        sched::wake_all(m_wait);
+    }
+    return done;
+}
+
+PipeFile::PipeFile(RefPtr<Vnode> vnode, int flags, RefPtr<Pipe> pipe)
+    : File(static_cast<RefPtr<Vnode>&&>(vnode), flags), m_pipe(static_cast<RefPtr<Pipe>&&>(pipe)) {
+    if (readable()) m_pipe->add_reader();
+    if (writable()) m_pipe->add_writer();
+}
+
+PipeFile::~PipeFile() {
+    if (readable()) m_pipe->remove_reader();
+    if (writable()) m_pipe->remove_writer();
+    if (vnode()->fifo() == m_pipe.get() && m_pipe->readers() == 0 && m_pipe->writers() == 0) {
+        vnode()->set_fifo(nullptr);
+        m_pipe->unref();  // the FIFO vnode's reference
+    }
+}
+
+ErrorOr<size_t> PipeFile::read(std::span<std::byte> buffer, std::optional<uint64_t> offset) {
+    if (offset) return error(ESPIPE);
+    size_t n = TRY(m_pipe->read(buffer, nonblocking()));
+    return n;
+}
+
+ErrorOr<size_t> PipeFile::write(std::span<const std::byte> data, std::optional<uint64_t> offset) {
+    if (offset) return error(ESPIPE);
+    return m_pipe->write(data, nonblocking());
+}
+
+ErrorOr<KString> PipeFile::anonymous_name() {
+    char text[40];
+    snprintf(text, sizeof text, "pipe:[%llu]", static_cast<unsigned long long>(vnode()->ino()));
+    return KString::from(text);
+}
+
+ErrorOr<PipeEnds> create_pipe(int flags) {
+    RefPtr<Pipe> pipe = TRY(Pipe::create());
+    RefPtr<Vnode> vnode = TRY(anon_fs().create_node(S_IFIFO | 0600));
+    int status = flags & O_NONBLOCK;
+    RefPtr<File> read_end = mm::kcreate<PipeFile>(vnode, O_RDONLY | status, pipe);
+    RefPtr<File> write_end = mm::kcreate<PipeFile>(vnode, O_WRONLY | status, pipe);
+    if (!read_end || !write_end) return error(ENOMEM);
+    return PipeEnds{static_cast<RefPtr<File>&&>(read_end), static_cast<RefPtr<File>&&>(write_end)};
+}
+
+// FIFOs: opening for reading waits for a writer and vice versa (O_NONBLOCK: a reader opens at
+// once, a writer without readers gets ENXIO); O_RDWR never waits.
+ErrorOr<RefPtr<File>> open_fifo(RefPtr<Vnode> vnode, int flags) {
+    if (!vnode->fifo()) {
+        RefPtr<Pipe> pipe = TRY(Pipe::create());
+        vnode->set_fifo(pipe.leak());  // the vnode holds this reference while any end is open
+    }
+    RefPtr<Pipe> pipe(vnode->fifo());
+    int mode = flags & O_ACCMODE;
+    if (mode == O_WRONLY && (flags & O_NONBLOCK) && pipe->readers() == 0) {
+        if (pipe->writers() == 0) {
+            vnode->set_fifo(nullptr);
+            pipe->unref();
+        }
+        return error(ENXIO);
+    }
+    int kept = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
+    RefPtr<File> file = mm::kcreate<PipeFile>(vnode, kept, pipe);
+    if (!file) return error(ENOMEM);
+    if (!(flags & O_NONBLOCK) && mode != O_RDWR) {
+        size_t opens = mode == O_RDONLY ? pipe->writer_opens() : pipe->reader_opens();
+        auto& queue = pipe->wait_queue();
+        sched::wake_all(queue);
+        TRY(sched::wait_event(queue, [&] {
+            return mode == O_RDONLY ? pipe->writer_opens() != opens || pipe->writers() > 0
+                                    : pipe->reader_opens() != opens || pipe->readers() > 0;
+        }));
+    }
+    return file;
+}
+
+}  // namespace xos::vfs

@@ -1,0 +1,69 @@
+// Pipes and FIFOs: a 64 KiB ring buffer with reader and writer counts. Reads block while the
+// pipe is empty and has writers; writes block while it is full and has readers; writing with
+// no reader is EPIPE (the SIGPIPE a Linux process would also get is not raised yet).
+#pragma once
+
+#include "base/ref_ptr.h"
+#include "sched/wait_queue.h"
+#include "vfs/file.h"
+
+namespace xos::vfs {
+
+class Pipe : public RefCounted {
+public:
+    static constexpr size_t CAPACITY = 65536;
+    static constexpr size_t ATOMIC_WRITE = 4096;  // PIPE_BUF
+
+    Pipe() = default;
+    ~Pipe() override;
+    static ErrorOr<RefPtr<Pipe>> create();
+
+    ErrorOr<size_t> read(std::span<std::byte> buffer, bool nonblocking);
+    ErrorOr<size_t> write(std::span<const std::byte> data, bool nonblocking);
+    size_t available() const { return m_used; }
+
+    void add_reader() { ++m_readers; ++m_reader_opens; }
+    void add_writer() { ++m_writers; ++m_writer_opens; }
+    void remove_reader();
+    void remove_writer();
+    size_t readers() const { return m_readers; }
+    size_t writers() const { return m_writers; }
+    size_t reader_opens() const { return m_reader_opens; }
+    size_t writer_opens() const { return m_writer_opens; }
+
+    sched::WaitQueue& wait_queue() { return m_wait; }
+
+private:
+    std::byte* m_buffer = nullptr;  // CAPACITY bytes from alloc_pages
+    size_t m_head = 0;              // next byte to read
+    size_t m_used = 0;
+    size_t m_readers = 0, m_writers = 0;
+    size_t m_reader_opens = 0, m_writer_opens = 0;  // ever, for FIFO open rendezvous
+    sched::WaitQueue m_wait;
+};
+
+// One end of a pipe (or a FIFO opened for reading, writing or both).
+class PipeFile final : public File {
+public:
+    PipeFile(RefPtr<Vnode> vnode, int flags, RefPtr<Pipe> pipe);
+    ~PipeFile() override;
+
+    ErrorOr<size_t> read(std::span<std::byte> buffer, std::optional<uint64_t> offset) override;
+    ErrorOr<size_t> write(std::span<const std::byte> data, std::optional<uint64_t> offset) override;
+    ErrorOr<uint64_t> seek(int64_t, int) override { return error(ESPIPE); }
+    ErrorOr<size_t> bytes_readable() override { return m_pipe->available(); }
+    bool is_stream() const override { return true; }
+    ErrorOr<KString> anonymous_name() override;
+
+private:
+    RefPtr<Pipe> m_pipe;
+};
+
+// pipe2(2): a read end and a write end on a fresh anonymous pipe.
+struct PipeEnds {
+    RefPtr<File> read_end;
+    RefPtr<File> write_end;
+};
+ErrorOr<PipeEnds> create_pipe(int flags);
+
+}  // namespace xos::vfs

@@ -1,0 +1,201 @@
+// Vnodes and file systems: the interface every file system implements (ramfs, devfs, procfs
+// today; a 9p client later). Calls may block (a network or virtio file system waits for its
+// host), so callers must hold references across them and re-check state afterwards.
+//
+// Defaults: every operation a vnode kind does not support fails with the errno Linux gives for
+// it (ENOTDIR for directory operations on a non-directory, EINVAL for reading a symlink that
+// is not one...). Ownership: lookup()/create() return new references (RefPtr).
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "base/error.h"
+#include "base/kstring.h"
+#include "base/ref_ptr.h"
+
+namespace xos::vfs {
+
+class File;
+class Filesystem;
+class Pipe;
+
+struct Timestamp {
+    int64_t sec = 0;
+    int64_t nsec = 0;
+};
+
+// The current wall-clock time, for timestamps (vfs/clock.cpp; the unit tests provide their own).
+Timestamp now();
+
+struct Attributes {
+    uint64_t ino = 0;
+    uint64_t dev = 0;
+    mode_t mode = 0;  // type and permission bits
+    uint32_t nlink = 1;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    dev_t rdev = 0;  // device number of a device node
+    uint64_t size = 0;
+    uint64_t blocks = 0;  // 512-byte units actually allocated
+    uint32_t block_size = 4096;
+    Timestamp atime, mtime, ctime, btime;
+};
+
+// Which fields of an AttrChange apply.
+enum AttrMask : unsigned {
+    ATTR_MODE = 1 << 0,  // permission bits only
+    ATTR_UID = 1 << 1,
+    ATTR_GID = 1 << 2,
+    ATTR_SIZE = 1 << 3,
+    ATTR_ATIME = 1 << 4,
+    ATTR_MTIME = 1 << 5,
+};
+
+struct AttrChange {
+    unsigned mask = 0;
+    mode_t mode = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    uint64_t size = 0;
+    Timestamp atime, mtime;
+};
+
+struct DirEntry {
+    uint64_t ino;
+    uint64_t next_cookie;  // resume point after this entry (the d_off of getdents64)
+    unsigned char type;    // DT_*
+    std::string_view name;
+};
+
+// Receives directory entries; returns false when it has no room for this one (it is then
+// delivered again on the next call).
+class DirSink {
+public:
+    virtual bool emit(const DirEntry& entry) = 0;
+
+protected:
+    ~DirSink() = default;
+};
+
+enum class RemoveKind { File, Directory };  // unlink(2) vs rmdir(2)
+
+struct FsStats {
+    uint64_t magic;
+    uint64_t block_size;
+    uint64_t blocks, blocks_free, blocks_available;
+    uint64_t files, files_free;
+    uint64_t name_max;
+    uint64_t flags;  // ST_* mount flags
+};
+
+class Vnode : public RefCounted {
+public:
+    Vnode(Filesystem& fs, uint64_t ino, mode_t mode);
+    ~Vnode() override;
+
+    Filesystem& fs() const { return *m_fs; }
+    mode_t mode() const { return m_attr.mode; }
+    mode_t type() const { return m_attr.mode & S_IFMT; }
+    bool is_directory() const { return S_ISDIR(m_attr.mode); }
+    bool is_symlink() const { return S_ISLNK(m_attr.mode); }
+    bool is_regular() const { return S_ISREG(m_attr.mode); }
+    uint64_t ino() const { return m_attr.ino; }
+
+    // Attributes. The defaults read and write m_attr (memory file systems keep them there).
+    virtual ErrorOr<Attributes> getattr();
+    virtual ErrorOr<void> setattr(const AttrChange& change);
+
+    // Directories. `name` is one component, never "." or ".." except for lookup("..").
+    virtual ErrorOr<RefPtr<Vnode>> lookup(std::string_view name);
+    // Creates a regular file, directory, FIFO, socket or device node (by the type in `mode`).
+    virtual ErrorOr<RefPtr<Vnode>> create(std::string_view name, mode_t mode, dev_t rdev, uid_t uid, gid_t gid);
+    virtual ErrorOr<void> symlink(std::string_view name, std::string_view target, uid_t uid, gid_t gid);
+    virtual ErrorOr<void> link(std::string_view name, Vnode& target);
+    virtual ErrorOr<void> remove(std::string_view name, RemoveKind kind);
+    // Renames within this file system; flags are RENAME_NOREPLACE / RENAME_EXCHANGE.
+    virtual ErrorOr<void> rename(std::string_view old_name, Vnode& new_dir, std::string_view new_name, unsigned flags);
+    // Emits entries from `cookie` on (0 = the start, including "." and ".."), advancing it.
+    virtual ErrorOr<void> readdir(uint64_t& cookie, DirSink& sink);
+
+    // Regular files.
+    virtual ErrorOr<size_t> read(uint64_t offset, std::span<std::byte> buffer);
+    virtual ErrorOr<size_t> write(uint64_t offset, std::span<const std::byte> data);
+    virtual ErrorOr<void> truncate(uint64_t size);
+    // fallocate(2) mode 0 or FALLOC_FL_KEEP_SIZE (others: EOPNOTSUPP).
+    virtual ErrorOr<void> allocate(int mode, uint64_t offset, uint64_t length);
+    virtual ErrorOr<void> sync();
+
+    // Symbolic links.
+    virtual ErrorOr<KString> readlink();
+    // "Magic" links (/proc/self/fd/N): following one yields a vnode directly. nullptr: an
+    // ordinary symlink, follow its text.
+    virtual ErrorOr<RefPtr<Vnode>> follow_magic_link();
+
+    // Opening. Vnodes that are not plain files or directories (devices, procfs snapshots) make
+    // their own open file description; nullptr means "use the generic one".
+    virtual ErrorOr<RefPtr<File>> open(int flags);
+
+    // Mount table link: the file system mounted on this directory, if any.
+    Filesystem* mounted() const { return m_mounted; }
+    void set_mounted(Filesystem* fs) { m_mounted = fs; }
+
+    // The pipe behind a FIFO while it is open (vfs/fifo.cpp).
+    Pipe* fifo() const { return m_fifo; }
+    void set_fifo(Pipe* pipe) { m_fifo = pipe; }
+
+    Attributes m_attr;
+    // flock(2) state: holders of shared locks, or an exclusive holder.
+    uint32_t m_flock_shared = 0;
+    bool m_flock_exclusive = false;
+
+protected:
+    void touch_mtime();  // mtime = ctime = now
+    void touch_ctime();
+
+private:
+    Filesystem* m_fs;
+    Filesystem* m_mounted = nullptr;
+    Pipe* m_fifo = nullptr;
+};
+
+class Filesystem {
+public:
+    Filesystem(const char* type_name, uint64_t magic);
+    virtual ~Filesystem() = default;
+    Filesystem(const Filesystem&) = delete;
+    Filesystem& operator=(const Filesystem&) = delete;
+
+    virtual RefPtr<Vnode> root() = 0;
+    virtual ErrorOr<FsStats> statfs();
+    virtual ErrorOr<void> sync() { return {}; }
+
+    const char* type_name() const { return m_type_name; }
+    uint64_t magic() const { return m_magic; }
+    uint64_t dev() const { return m_dev; }
+    uint64_t allocate_ino() { return m_next_ino++; }
+
+    // The directory this file system is mounted on (null for the root file system).
+    Vnode* covered() const { return m_covered.get(); }
+    void set_covered(RefPtr<Vnode> vnode) { m_covered = static_cast<RefPtr<Vnode>&&>(vnode); }
+    const char* mount_point() const { return m_mount_point; }
+    void set_mount_point(const char* path) { m_mount_point = path; }
+
+private:
+    const char* m_type_name;
+    uint64_t m_magic;
+    uint64_t m_dev;
+    uint64_t m_next_ino = 1;
+    RefPtr<Vnode> m_covered;
+    const char* m_mount_point = "/";
+};
+
+// DT_* type of a mode.
+unsigned char dirent_type(mode_t mode);
+
+}  // namespace xos::vfs

@@ -1,0 +1,106 @@
+// Thread CPU contexts: the registers of a thread that is not running (in the layout of the
+// interrupt frame, so that resuming a thread is returning from an interrupt into it), its
+// thread pointer, and its FPU/SIMD state (XSAVE area).
+#include <cstddef>
+#include <cstring>
+
+#include "base/klog.h"
+#include "context.h"
+#include "cpu.h"
+#include "xos/platform.h"
+
+extern "C" {
+// Read by trap_entry.S.
+uint8_t* xos_current_fpu_area;
+uint8_t xos_fpu_uses_xsave;
+void xos_thread_trampoline();
+}
+
+namespace xos::x86 {
+
+namespace {
+
+constexpr size_t BOOT_FPU_AREA = 4096;
+alignas(64) uint8_t g_boot_fpu_area[BOOT_FPU_AREA];
+size_t g_fpu_area_size = 512;  // FXSAVE
+CpuContext* g_current;
+
+}  // namespace
+
+void init_fpu_contexts() {
+    if (features().xsave) {
+        g_fpu_area_size = cpuid(0xd, 0).ebx;  // size for the components enabled in XCR0
+        xos_fpu_uses_xsave = 1;
+    }
+    if (g_fpu_area_size > BOOT_FPU_AREA) panic("XSAVE area of %zu bytes is too large", g_fpu_area_size);
+    xos_current_fpu_area = g_boot_fpu_area;
+}
+
+CpuContext* current_context() { return g_current; }
+
+void set_current_context(CpuContext* context) {
+    g_current = context;
+    xos_current_fpu_area = context->fpu;
+    wrmsr(MSR_FS_BASE, context->fs_base);
+}
+
+void save_interrupted(TrapFrame& frame) {
+    if (!g_current) return;
+    g_current->frame = frame;
+    g_current->fs_base = rdmsr(MSR_FS_BASE);
+    // The FPU state was saved by trap_entry.S into g_current->fpu already.
+}
+
+void resume(CpuContext* next, TrapFrame& frame) {
+    frame = next->frame;
+    set_current_context(next);  // trap_entry.S restores next->fpu on the way out
+}
+
+}  // namespace xos::x86
+
+namespace xos::platform {
+
+size_t cpu_context_size() { return offsetof(x86::CpuContext, fpu) + x86::g_fpu_area_size; }
+
+void cpu_context_init(void* storage, void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1,
+                      uintptr_t stack_top, uintptr_t thread_pointer) {
+    auto* context = static_cast<x86::CpuContext*>(storage);
+    memset(context, 0, cpu_context_size());
+    context->frame.rip = reinterpret_cast<uint64_t>(&xos_thread_trampoline);
+    context->frame.cs = 0x08;
+    context->frame.ss = 0x10;
+    context->frame.rflags = 0x202;  // interrupts enabled
+    context->frame.rsp = stack_top & ~uint64_t(15);
+    context->frame.r12 = reinterpret_cast<uint64_t>(entry);
+    context->frame.r13 = arg0;
+    context->frame.r14 = arg1;
+    context->fs_base = thread_pointer;
+    // Initial FPU state: x87 control word and MXCSR at their reset values; XSTATE_BV = 0
+    // (every other component in its initial state).
+    uint16_t fcw = 0x37f;
+    uint32_t mxcsr = 0x1f80;
+    memcpy(context->fpu + 0, &fcw, sizeof fcw);
+    memcpy(context->fpu + 24, &mxcsr, sizeof mxcsr);
+}
+
+void cpu_context_adopt_current(void* storage) {
+    auto* context = static_cast<x86::CpuContext*>(storage);
+    context->fs_base = x86::rdmsr(x86::MSR_FS_BASE);
+    x86::g_current = context;
+    // The boot flow's live FPU state is saved into its new area on the next interrupt.
+    xos_current_fpu_area = context->fpu;
+}
+
+void yield() { asm volatile("int $0x81" ::: "memory"); }
+
+bool interrupts_enabled() {
+    uint64_t flags;
+    asm volatile("pushfq; pop %0" : "=r"(flags));
+    return flags & 0x200;
+}
+
+void interrupts_disable() { asm volatile("cli" ::: "memory"); }
+void interrupts_enable() { asm volatile("sti" ::: "memory"); }
+void wait_for_interrupt() { asm volatile("sti; hlt" ::: "memory"); }
+
+}  // namespace xos::platform

@@ -37,6 +37,11 @@ public:
     // brk(2): returns the new break, or the old one when the request cannot be met.
     uintptr_t set_break(uintptr_t requested);
 
+    template <typename Fn>
+    void for_each_mapping(Fn&& fn) const {
+        for (size_t i = 0; i < m_mapped.count(); ++i) fn(m_mapped[i].base, m_mapped[i].size);
+    }
+
     size_t free_bytes() const { return m_free.total(); }
     size_t mapped_bytes() const { return m_mapped.total(); }
 

@@ -23,3 +23,13 @@ void init_memory() {
 }
 
 }  // namespace xos::mm
+
+namespace xos::mm {
+
+void for_each_app_mapping(void (*visit)(const MappingView&, void* context), void* context) {
+    g_address_space.for_each_mapping([&](uintptr_t base, size_t size) {
+        visit(MappingView{base, base + size, 3 /* PROT_READ | PROT_WRITE */, ""}, context);
+    });
+}
+
+}  // namespace xos::mm

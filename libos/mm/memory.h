@@ -8,4 +8,14 @@ namespace xos::mm {
 void init_memory();
 AddressSpace& address_space();
 
+// The app's mappings, for /proc/self/maps: [start, end), PROT_* bits, and a name such as
+// "[heap]" or "[stack]" (empty for anonymous memory).
+struct MappingView {
+    uintptr_t start;
+    uintptr_t end;
+    int prot;
+    const char* name;
+};
+void for_each_app_mapping(void (*visit)(const MappingView&, void* context), void* context);
+
 }  // namespace xos::mm

@@ -1,4 +1,6 @@
 // From a booted platform to the app's _start: memory, arguments, the initial stack.
+#include <sys/mman.h>
+
 #include <cstring>
 
 #include "base/klog.h"
@@ -15,6 +17,7 @@ namespace xos {
 namespace {
 
 constexpr size_t MAIN_STACK_SIZE = 8 << 20;  // Linux's default RLIMIT_STACK
+constexpr size_t STACK_GUARD = 64 << 10;
 boot::CommandLine g_command_line;  // large: keep it off the boot stack
 
 }  // namespace
@@ -30,8 +33,12 @@ void kernel_main() {
 
     fs::init_filesystems(g_command_line.argv, g_command_line.argc);
 
-    auto stack = mm::address_space().map_anonymous(0, MAIN_STACK_SIZE, mm::Placement::Anywhere);
-    if (!stack) panic("no memory for the main thread's stack (%zu KiB)", MAIN_STACK_SIZE / 1024);
+    // The main thread's stack: committed on first touch, with a guard page below it.
+    auto mapping = mm::app_memory().map(0, MAIN_STACK_SIZE + STACK_GUARD, PROT_READ | PROT_WRITE,
+                                        mm::Placement::Anywhere, mm::VmaKind::Stack);
+    if (!mapping || !mm::app_memory().protect(*mapping, STACK_GUARD, PROT_NONE))
+        panic("no memory for the main thread's stack (%zu KiB)", MAIN_STACK_SIZE / 1024);
+    auto stack = ErrorOr<uintptr_t>(*mapping + STACK_GUARD);
 
     platform::ImageInfo image = platform::image_info();
     const boot::AuxEntry auxv[] = {

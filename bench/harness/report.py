@@ -79,7 +79,10 @@ def markdown(figures, env, charts):
              "Ratios are medians of per-round ratios (each round runs the targets back to back); "
              "below 1 means xos is smaller or faster.", ""]
     parts += notes(figures)
-    parts += ["", "QEMU machine for both VMs: `%s`" % env["machine"], ""]
+    parts += ["", "QEMU for xos and the floor (xos-run's): `%s`" % env["machine"]]
+    if env.get("linux_machine"):
+        parts += ["", "QEMU for the Linux VM (the same, with ACPI for its power-off): `%s`" % env["linux_machine"]]
+    parts += [""]
     for chart in charts:
         parts.append("![%s](%s)" % (chart, chart))
     return "\n".join(parts) + "\n"

@@ -18,7 +18,13 @@ struct UserRange {
     uintptr_t highest;  // exclusive
 };
 void set_user_range(UserRange range);
+// Memory outside that range (the app's virtual memory) is vouched for by this check, given the
+// PROT_* bits the access needs.
+using UserMemoryCheck = bool (*)(uintptr_t address, size_t size, int prot);
+void set_user_memory_check(UserMemoryCheck check);
+// True if libos may read (user_range_ok) or write (user_range_writable) every byte.
 bool user_range_ok(uintptr_t address, size_t size);
+bool user_range_writable(uintptr_t address, size_t size);
 
 template <typename T>
 class UserPtr {
@@ -52,7 +58,7 @@ inline ErrorOr<void> copy_from_user(void* to, UserPtr<const void> from, size_t s
 }
 
 inline ErrorOr<void> copy_to_user(UserPtr<void> to, const void* from, size_t size) {
-    if (!user_range_ok(to.address(), size)) return error(EFAULT);
+    if (!user_range_writable(to.address(), size)) return error(EFAULT);
     memcpy(to.unchecked(), from, size);
     return {};
 }

@@ -2,15 +2,26 @@
 
 #include "base/klog.h"
 #include "base/user_ptr.h"
+#include "mm/frames.h"
+#include "xos/libos.h"
 #include "xos/platform.h"
+
+#include <sys/mman.h>
 
 namespace xos::mm {
 
 namespace {
 AddressSpace g_address_space;
+VirtualMemory g_app_memory;
+
+bool app_memory_allows(uintptr_t address, size_t size, int prot) {
+    return g_app_memory.range_allows(address, size, prot);
+}
 }
 
 AddressSpace& address_space() { return g_address_space; }
+VirtualMemory& app_memory() { return g_app_memory; }
+size_t free_memory_bytes() { return g_address_space.free_bytes() + free_frame_bytes(); }
 
 void init_memory() {
     for (const platform::MemoryRange& range : platform::free_memory()) {
@@ -20,6 +31,10 @@ void init_memory() {
     g_address_space.place_break();
     platform::MemoryRange all = platform::addressable_memory();
     set_user_range({all.base, all.end()});
+    init_frames(g_address_space);
+    platform::MemoryRange region = platform::app_region();
+    g_app_memory.init(region.base, region.size, g_address_space);
+    set_user_memory_check(app_memory_allows);
 }
 
 }  // namespace xos::mm
@@ -27,9 +42,34 @@ void init_memory() {
 namespace xos::mm {
 
 void for_each_app_mapping(void (*visit)(const MappingView&, void* context), void* context) {
-    g_address_space.for_each_mapping([&](uintptr_t base, size_t size) {
-        visit(MappingView{base, base + size, 3 /* PROT_READ | PROT_WRITE */, ""}, context);
+    g_app_memory.for_each([&](const Vma& vma) {
+        const char* name = vma.kind == VmaKind::Heap ? "[heap]" : vma.kind == VmaKind::Stack ? "[stack]" : "";
+        visit(MappingView{vma.start, vma.end, vma.prot, name}, context);
     });
+}
+
+uintptr_t allocate_page_table_page() { return allocate_frame(); }
+
+bool handle_page_fault(uintptr_t address, FaultAccess access) {
+    int needed = access == FaultAccess::Write ? PROT_WRITE : access == FaultAccess::Execute ? PROT_EXEC : PROT_READ;
+    return g_app_memory.handle_fault(address, needed);
+}
+
+const char* describe_fault(uintptr_t address, FaultAccess access) {
+    if (address < 4096) return "null pointer dereference";
+    if (const Vma* vma = g_app_memory.find(address)) {
+        if (vma->prot == PROT_NONE) return "access to a PROT_NONE page: a guard page (stack overflow?)";
+        if (access == FaultAccess::Write && !(vma->prot & PROT_WRITE)) return "write to read-only memory";
+        if (access == FaultAccess::Execute && !(vma->prot & PROT_EXEC)) return "execution of non-executable memory";
+        return "protection fault in a mapping";
+    }
+    if (g_app_memory.in_region(address)) return "address not mapped";
+    platform::MemoryRange ram = platform::addressable_memory();
+    if (address >= ram.base && address < ram.end()) {
+        if (access == FaultAccess::Write) return "write to read-only memory (the image's code or constants)";
+        if (access == FaultAccess::Execute) return "execution of non-executable memory";
+    }
+    return "address not mapped";
 }
 
 }  // namespace xos::mm

@@ -2,11 +2,17 @@
 #pragma once
 
 #include "mm/address_space.h"
+#include "mm/vm.h"
 
 namespace xos::mm {
 
 void init_memory();
+// Physical RAM (identity-mapped): the kernel heap, page tables, page frames.
 AddressSpace& address_space();
+// The app's virtual memory (mmap, brk, stacks).
+VirtualMemory& app_memory();
+// RAM not in use by anybody (what /proc/meminfo reports as MemFree).
+size_t free_memory_bytes();
 
 // The app's mappings, for /proc/self/maps: [start, end), PROT_* bits, and a name such as
 // "[heap]" or "[stack]" (empty for anonymous memory).

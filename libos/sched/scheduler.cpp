@@ -118,6 +118,7 @@ void init() {
 }
 
 Thread& current() { return *g_current; }
+int current_thread_id() { return g_current ? g_current->tid : 0; }
 int thread_count() { return g_live_threads; }
 
 Thread* find_thread(int tid) {

@@ -26,38 +26,37 @@ ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, in
                               : (flags & MAP_FIXED)         ? mm::Placement::Fixed
                               : address                     ? mm::Placement::Hint
                                                             : mm::Placement::Anywhere;
-    return long(TRY(mm::address_space().map_anonymous(address, length, placement)));
+    return long(TRY(mm::app_memory().map(address, length, prot & SUPPORTED_PROT, placement)));
 }
 
 // Implements munmap(2).
 ErrorOr<long> sys_munmap(uintptr_t address, size_t length) {
-    TRY(mm::address_space().unmap(address, length));
+    TRY(mm::app_memory().unmap(address, length));
     return 0;
 }
 
-// Implements mprotect(2). Protections are recorded nowhere yet: everything stays RWX.
+// Implements mprotect(2). The page tables enforce it.
 ErrorOr<long> sys_mprotect(uintptr_t address, size_t length, int prot) {
     if (!mm::page_aligned(address)) return error(EINVAL);
     if (prot & ~(SUPPORTED_PROT | PROT_GROWSDOWN | PROT_GROWSUP)) return error(EINVAL);
-    if (address + mm::page_round_up(length) < address) return error(ENOMEM);
-    if (!user_range_ok(address, length)) return error(ENOMEM);
+    TRY(mm::app_memory().protect(address, length, prot & SUPPORTED_PROT));
     return 0;
 }
 
 // Implements mremap(2) (MREMAP_MAYMOVE; not MREMAP_FIXED or MREMAP_DONTUNMAP).
 ErrorOr<long> sys_mremap(uintptr_t old_address, size_t old_size, size_t new_size, int flags, uintptr_t) {
     if (flags & ~MREMAP_MAYMOVE) return error(EINVAL);
-    return long(TRY(mm::address_space().remap(old_address, old_size, new_size, flags & MREMAP_MAYMOVE)));
+    return long(TRY(mm::app_memory().remap(old_address, old_size, new_size, flags & MREMAP_MAYMOVE)));
 }
 
 // Implements madvise(2).
 ErrorOr<long> sys_madvise(uintptr_t address, size_t length, int advice) {
     if (!mm::page_aligned(address)) return error(EINVAL);
-    if (advice == MADV_DONTNEED) TRY(mm::address_space().discard(address, length));
+    if (advice == MADV_DONTNEED) TRY(mm::app_memory().discard(address, length));
     return 0;
 }
 
 // Implements brk(2).
-ErrorOr<long> sys_brk(uintptr_t address) { return long(mm::address_space().set_break(address)); }
+ErrorOr<long> sys_brk(uintptr_t address) { return long(mm::app_memory().set_break(address)); }
 
 }  // namespace xos::sys

@@ -47,24 +47,27 @@ constexpr ExceptionInfo exception_info(uint64_t vector) {
     }
 }
 
+mm::FaultAccess fault_access(uint64_t error_code) {
+    if (error_code & 0x10) return mm::FaultAccess::Execute;
+    return (error_code & 0x2) ? mm::FaultAccess::Write : mm::FaultAccess::Read;
+}
+
 void describe_page_fault(char* out, size_t size, const TrapFrame& frame) {
     uint64_t address = read_cr2();
     uint64_t e = frame.error_code;
     const char* access = (e & 0x10) ? "instruction fetch" : (e & 0x2) ? "write" : "read";
-    const char* cause = (e & 0x1) ? "protection violation" : "page not mapped";
-    const char* hint = address < 4096 ? " (null pointer dereference)" : "";
-    snprintf(out, size, "page fault (#PF, vector 14): %s at address 0x%lx%s, %s, rip=0x%lx, error code 0x%lx",
-             access, address, hint, cause, frame.rip, e);
+    snprintf(out, size, "page fault (#PF, vector 14) in thread %d: %s at address 0x%lx (%s), rip=0x%lx, error code 0x%lx",
+             sched::current_thread_id(), access, address, mm::describe_fault(address, fault_access(e)), frame.rip, e);
 }
 
 [[noreturn]] void fatal_exception(const TrapFrame& frame) {
     ExceptionInfo info = exception_info(frame.vector);
-    char reason[160];
+    char reason[256];
     if (frame.vector == 14)
         describe_page_fault(reason, sizeof reason, frame);
     else
-        snprintf(reason, sizeof reason, "%s (%s, vector %lu) at rip=0x%lx, error code 0x%lx", info.name,
-                 info.mnemonic, frame.vector, frame.rip, frame.error_code);
+        snprintf(reason, sizeof reason, "%s (%s, vector %lu) in thread %d at rip=0x%lx, error code 0x%lx", info.name,
+                 info.mnemonic, frame.vector, sched::current_thread_id(), frame.rip, frame.error_code);
 
     klog("xos: fatal: %s", reason);
     klog("  rax=%016lx rbx=%016lx rcx=%016lx rdx=%016lx", frame.rax, frame.rbx, frame.rcx, frame.rdx);
@@ -102,6 +105,8 @@ void reschedule(TrapFrame& frame, sched::InterruptKind kind) {
 
 extern "C" void xos_x86_trap(xos::x86::TrapFrame* frame) {
     using namespace xos;
+    if (frame->vector == 14 && mm::handle_page_fault(x86::read_cr2(), x86::fault_access(frame->error_code)))
+        return;  // demand paging
     if (frame->vector < 32) x86::fatal_exception(*frame);
     if (frame->vector == x86::YIELD_VECTOR) {
         x86::reschedule(*frame, sched::InterruptKind::Yield);

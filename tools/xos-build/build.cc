@@ -2,12 +2,14 @@
 
 #include "process.hh"
 #include "programs.hh"
+#include "rootfs.hh"
 #include "toolchain.hh"
 #include "xos_build_config.h"
 
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <unistd.h>
@@ -42,6 +44,7 @@ struct BuildOptions {
     std::optional<std::string> first_object; // first source or object, for the default output name
     std::optional<std::string> output;
     std::optional<std::string> platform;
+    std::optional<std::string> rootfs; // --rootfs DIR
     bool strip { false };
     bool verbose { false };
     bool help { false };
@@ -66,6 +69,9 @@ Inputs:
 Options of xos-build:
   -o FILE                     the image (default: stem of the first source or object + .xos)
   --platform NAME             platform layer to link (default: )" XOS_DEFAULT_PLATFORM R"()
+  --rootfs DIR                pack DIR into the image (cpio); it is unpacked into / at boot:
+                              directories, files, symlinks and FIFOs with their modes, owners
+                              and mtimes (device nodes and sockets are skipped with a warning)
   -s, --strip                 strip symbols from the image
   -v, --verbose               print each command before running it
   --help                      this help
@@ -88,6 +94,7 @@ Examples:
   xos-build -O2 -std=c++20 -Iinclude main.cpp util.cpp -o app.xos
   xos-build -DNDEBUG server.c libparser.a -Llib -lz -o server.xos
   xos-build -s --platform kvm app.cpp && xos-run app.xos
+  xos-build server.c --rootfs rootfs/ -o server.xos   # rootfs/etc/server.conf -> /etc/server.conf
   make CC=xos-cc CXX=xos-c++                 # whole projects: use the compiler wrappers
 )";
 }
@@ -211,6 +218,12 @@ BuildOptions parse_options(const std::vector<std::string>& args)
             options.platform = arg.substr(std::string("--platform=").size());
         } else if (arg == "--platform") {
             options.platform = value_of(arg);
+        } else if (starts_with(arg, "--rootfs=")) {
+            options.rootfs = arg.substr(std::string("--rootfs=").size());
+            if (options.rootfs->empty())
+                usage_error("missing argument to '--rootfs'");
+        } else if (arg == "--rootfs") {
+            options.rootfs = value_of(arg);
         } else if (starts_with(arg, "-o")) {
             options.output = value_of("-o");
         } else if (starts_with(arg, "-x")) {
@@ -372,6 +385,34 @@ bool compile_all(const Toolchain& toolchain, BuildOptions& options, const std::s
     return !failed;
 }
 
+// Packs `dir` into temp_dir/rootfs.cpio and assembles the object that carries it into the
+// image (see rootfs.hh). Returns the object, or nothing (reported) if the assembler failed.
+std::optional<std::string> pack_rootfs(const Toolchain& toolchain, const std::string& dir,
+                                       const std::string& temp_dir, bool verbose)
+{
+    auto archive = temp_dir + "/rootfs.cpio";
+    auto assembly = temp_dir + "/rootfs.s";
+    auto object = temp_dir + "/rootfs.o";
+    auto warn = [](const std::string& message) { std::cerr << program << ": warning: " << message << std::endl; };
+    size_t entries = write_rootfs_archive(dir, archive, warn);
+    if (verbose)
+        std::cerr << program << ": packed " << entries << " entries of " << dir << " into " << archive << " ("
+                  << std::filesystem::file_size(archive) << " bytes)" << std::endl;
+    {
+        std::ofstream out(assembly);
+        out << rootfs_assembly(archive);
+        if (!out.flush())
+            throw Error("cannot write " + assembly);
+    }
+    std::vector<std::string> argv { toolchain.clang, std::string("--target=") + target_triple, "-c", assembly,
+                                    "-o", object };
+    if (!run(argv, verbose)) {
+        report_error(program, "assembling the rootfs archive failed");
+        return std::nullopt;
+    }
+    return object;
+}
+
 int run_build(const std::vector<std::string>& args)
 {
     auto options = parse_options(args);
@@ -397,6 +438,8 @@ int run_build(const std::vector<std::string>& args)
         if (!file_exists(file))
             throw Error("no such file: " + file);
     }
+    if (options.rootfs)
+        require_rootfs_dir(*options.rootfs);
 
     if (!options.sources.empty())
         toolchain.require_headers();
@@ -407,11 +450,19 @@ int run_build(const std::vector<std::string>& args)
 
     install_interrupt_handlers();
     TempDir temp_dir("xos-build");
+    std::vector<std::string> leading_items;
+    if (options.rootfs) {
+        // Packed first: an unreadable file fails the build before anything is compiled.
+        auto object = pack_rootfs(toolchain, *options.rootfs, temp_dir.path(), options.verbose);
+        if (!object)
+            return exit_failure;
+        leading_items.push_back(*object);
+    }
     if (!compile_all(toolchain, options, temp_dir.path()))
         return exit_failure;
 
     PendingFile image(output);
-    auto link = link_command(toolchain.clangxx, link_files, {}, options.link_items, image.path());
+    auto link = link_command(toolchain.clangxx, link_files, leading_items, options.link_items, image.path());
     if (!run(link, options.verbose)) {
         report_error(program, "linking " + output + " failed");
         return exit_failure;

@@ -59,8 +59,8 @@ ErrorOr<void> generate_maps(TextBuffer& out) {
 }
 
 ErrorOr<void> generate_meminfo(TextBuffer& out) {
-    size_t free_kb = mm::address_space().free_bytes() / 1024;
-    size_t total_kb = free_kb + mm::address_space().mapped_bytes() / 1024;
+    size_t free_kb = mm::free_memory_bytes() / 1024;
+    size_t total_kb = (mm::address_space().free_bytes() + mm::address_space().mapped_bytes()) / 1024;
     return out.append("MemTotal:       %8zu kB\nMemFree:        %8zu kB\nMemAvailable:   %8zu kB\n"
                       "Buffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\n"
                       "SwapTotal:             0 kB\nSwapFree:              0 kB\n",

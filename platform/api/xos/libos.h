@@ -6,9 +6,27 @@ namespace xos {
 // Brings up the library OS (memory, arguments) and starts the app. Never returns.
 [[noreturn]] void kernel_main();
 
+namespace mm {
+
+// A zeroed, identity-mapped 4 KiB page for a page table, or 0 when memory is exhausted.
+uintptr_t allocate_page_table_page();
+
+enum class FaultAccess { Read, Write, Execute };
+// Called by the platform on a page fault at `address` (interrupts disabled). True if libos
+// resolved it (demand paging); false if it is a real fault, which the platform then reports,
+// using describe_fault() for the details.
+bool handle_page_fault(uintptr_t address, FaultAccess access);
+// A short explanation of why `address` faulted ("guard page", "not mapped", ...).
+const char* describe_fault(uintptr_t address, FaultAccess access);
+
+}  // namespace mm
+
 namespace sched {
 
 enum class InterruptKind { Timer, Yield };
+
+// The running thread's id, for crash reports (0 before threads exist).
+int current_thread_id();
 
 // Called by the platform, interrupts disabled, after it saved the running thread's state into
 // its CPU context. Returns the CPU context to resume (the same one, or another thread's).

@@ -66,6 +66,25 @@ uintptr_t thread_pointer();
 // (registers cleared, %rsp = argc). Never returns.
 [[noreturn]] void enter_app(void (*entry)(), uintptr_t stack_pointer);
 
+// --- Page tables for the app's virtual memory ------------------------------------------------
+//
+// RAM is identity-mapped for libos and the image (W^X by section). The app's mmap memory lives
+// in a separate virtual region, [app_region().base, end()), mapped page by page on demand.
+// Page-table pages come from xos::mm::allocate_page_table_page() (xos/libos.h).
+
+enum PageAccess : uint32_t { PAGE_READ = 1, PAGE_WRITE = 2, PAGE_EXEC = 4 };  // 0: no access
+
+MemoryRange app_region();
+// Maps the 4 KiB page at `virt` to the physical page `phys`. False if a page table could not
+// be allocated.
+bool map_page(uintptr_t virt, uintptr_t phys, uint32_t access);
+// Physical page behind `virt` (also for pages mapped with no access), or 0.
+uintptr_t mapped_page(uintptr_t virt);
+// Unmaps every page in [start, end), calling release(phys, context) for each.
+void unmap_range(uintptr_t start, uintptr_t end, void (*release)(uintptr_t phys, void* context), void* context);
+// Changes the access of every mapped page in [start, end).
+void protect_range(uintptr_t start, uintptr_t end, uint32_t access);
+
 // --- Threads and interrupts -------------------------------------------------------------
 //
 // A thread's CPU state (registers, FPU/SIMD state, thread pointer) lives in a "CPU context"

@@ -1,0 +1,60 @@
+#include "mm/frames.h"
+
+#include <cstring>
+
+#include "mm/address_space.h"
+
+namespace xos::mm {
+
+namespace {
+
+constexpr size_t CHUNK = 2 << 20;
+
+struct FreeFrame {
+    FreeFrame* next;
+};
+
+AddressSpace* g_physical;
+FreeFrame* g_free;
+size_t g_free_count;
+
+void push(uintptr_t frame) {  // `frame` is zero but for what `next` overwrites
+    auto* free = reinterpret_cast<FreeFrame*>(frame);
+    free->next = g_free;
+    g_free = free;
+    ++g_free_count;
+}
+
+bool refill() {
+    auto chunk = g_physical->map_anonymous(0, CHUNK, Placement::Anywhere);
+    size_t size = CHUNK;
+    if (!chunk) {  // fragmented or nearly full: take whatever single pages are left
+        chunk = g_physical->map_anonymous(0, PAGE_SIZE, Placement::Anywhere);
+        size = PAGE_SIZE;
+        if (!chunk) return false;
+    }
+    for (uintptr_t page = *chunk; page < *chunk + size; page += PAGE_SIZE) push(page);  // fresh: zero
+    return true;
+}
+
+}  // namespace
+
+void init_frames(AddressSpace& physical) { g_physical = &physical; }
+
+uintptr_t allocate_frame() {
+    if (!g_free && !refill()) return 0;
+    FreeFrame* frame = g_free;
+    g_free = frame->next;
+    frame->next = nullptr;  // the rest of the page is already zero
+    --g_free_count;
+    return reinterpret_cast<uintptr_t>(frame);
+}
+
+void free_frame(uintptr_t frame) {
+    memset(reinterpret_cast<void*>(frame), 0, PAGE_SIZE);
+    push(frame);
+}
+
+size_t free_frame_bytes() { return g_free_count * PAGE_SIZE; }
+
+}  // namespace xos::mm

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "a file with its executable bit kept"

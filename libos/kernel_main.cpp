@@ -32,6 +32,7 @@ void kernel_main() {
              g_command_line.unknown_xos_tokens);
 
     fs::init_filesystems(g_command_line.argv, g_command_line.argc);
+    fs::mount_shares(g_command_line);
 
     // The main thread's stack: committed on first touch, with a guard page below it.
     auto mapping = mm::app_memory().map(0, MAIN_STACK_SIZE + STACK_GUARD, PROT_READ | PROT_WRITE,

@@ -11,4 +11,6 @@ void RefCounted::destroy() {
     mm::kfree(this);
 }
 
+void RefCounted::operator delete(void* object) { mm::kfree(object); }
+
 }  // namespace xos

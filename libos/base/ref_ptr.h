@@ -21,6 +21,11 @@ public:
     }
     size_t ref_count() const { return m_refs; }
 
+    // The compiler's deleting destructor for a virtual destructor refers to operator delete;
+    // without this it would be the app's (libc++'s), dragging libc++abi, the unwinder and the
+    // demangler into every image. libos never deletes objects with `delete`.
+    static void operator delete(void* object);
+
 protected:
     virtual ~RefCounted() = default;
     // Frees the object; the default runs the destructor and returns the memory to the kernel heap.

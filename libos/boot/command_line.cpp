@@ -54,6 +54,15 @@ ErrorOr<void> parse_command_line(std::string_view text, CommandLine& out) {
         } else if (token.starts_with("xos.env=")) {
             if (out.envc == CommandLine::MAX_ENV) return error(E2BIG);
             out.envp[out.envc++] = TRY(decode(token.substr(8), out));
+        } else if (token.starts_with("xos.share=")) {
+            // <tag>:<absolute guest path>; the tag (xos-run makes it) has no ':'.
+            if (out.share_count == CommandLine::MAX_SHARES) return error(E2BIG);
+            char* value = const_cast<char*>(TRY(decode(token.substr(10), out)));
+            char* colon = value;
+            while (*colon && *colon != ':') ++colon;
+            if (*colon != ':' || colon == value || colon[1] != '/') return error(EINVAL);
+            *colon = '\0';
+            out.shares[out.share_count++] = {value, colon + 1};
         } else if (token.starts_with("xos.")) {
             ++out.unknown_xos_tokens;
         } else {

@@ -1,5 +1,5 @@
 // Decodes the kernel command line xos-run writes: space-separated tokens
-//   xos.argv0=<enc> xos.arg=<enc>... xos.env=<enc>...
+//   xos.argv0=<enc> xos.arg=<enc>... xos.env=<enc>... xos.share=<enc>...
 // where <enc> is percent-encoded (see tools/xos-run/cmdline.cpp). Tokens that are not ours
 // (QEMU appends virtio_mmio.device=... on microvm) are kept for the platform's drivers.
 // Portable; unit-tested on the host.
@@ -13,7 +13,15 @@
 
 namespace xos::boot {
 
+// A host directory share (xos.share=<tag>:<guest path>): the virtio-9p mount tag and where
+// to mount it.
+struct Share {
+    const char* tag;
+    const char* path;
+};
+
 struct CommandLine {
+    static constexpr size_t MAX_SHARES = 16;
     static constexpr size_t MAX_ARGS = 4096;
     static constexpr size_t MAX_ENV = 4096;
     static constexpr size_t MAX_OTHER = 256;
@@ -25,6 +33,8 @@ struct CommandLine {
     size_t envc = 0;
     std::string_view other[MAX_OTHER];  // tokens for the platform, e.g. virtio_mmio.device=...
     size_t other_count = 0;
+    Share shares[MAX_SHARES];
+    size_t share_count = 0;
     size_t unknown_xos_tokens = 0;  // xos.* keys this libos does not know
 
     char storage[STORAGE];

@@ -4,6 +4,8 @@
 
 #include "base/klog.h"
 #include "base/no_destroy.h"
+#include "boot/command_line.h"
+#include "fs/9p/share.h"
 #include "fs/devfs/devfs.h"
 #include "fs/initrd/initrd.h"
 #include "fs/procfs/procfs.h"
@@ -64,6 +66,17 @@ void init_filesystems(const char* const* argv, size_t argc) {
     check(open_console_fd(0, "/dev/ttyS0", O_RDONLY), "standard input");
     check(open_console_fd(1, "/dev/ttyS0", O_WRONLY), "standard output");
     check(open_console_fd(2, "/dev/ttyS1", O_WRONLY), "standard error");
+}
+
+void mount_shares(const boot::CommandLine& command_line) {
+    std::span<const std::string_view> tokens(command_line.other, command_line.other_count);
+    for (size_t i = 0; i < command_line.share_count; ++i) {
+        const boot::Share& share = command_line.shares[i];
+        if (auto mounted = p9::mount_share(tokens, share.tag, share.path); !mounted)
+            panic("cannot mount the host share %s on %s: %s%s", share.tag, share.path,
+                  strerror(mounted.error().code),
+                  mounted.error().code == ENODEV ? " (no usable virtio-9p device with that mount tag)" : "");
+    }
 }
 
 }  // namespace xos::fs

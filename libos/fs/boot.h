@@ -4,9 +4,17 @@
 
 #include <cstddef>
 
+namespace xos::boot {
+struct CommandLine;
+}
+
 namespace xos::fs {
 
 // Panics on failure (an image without its files cannot run).
 void init_filesystems(const char* const* argv, size_t argc);
+
+// Mounts the host directory shares the command line names (xos.share=<tag>:<path>, 9p over
+// virtio); panics when one cannot be mounted.
+void mount_shares(const boot::CommandLine& command_line);
 
 }  // namespace xos::fs

@@ -1,5 +1,7 @@
 #include "vfs/vnode.h"
 
+#include "mm/heap.h"
+
 #include <dirent.h>
 #include <sys/statfs.h>
 
@@ -58,6 +60,8 @@ ErrorOr<RefPtr<File>> Vnode::open(int) { return RefPtr<File>(); }
 
 void Vnode::touch_mtime() { m_attr.mtime = m_attr.ctime = now(); }
 void Vnode::touch_ctime() { m_attr.ctime = now(); }
+
+void Filesystem::operator delete(void* object) { mm::kfree(object); }
 
 Filesystem::Filesystem(const char* type_name, uint64_t magic)
     : m_type_name(type_name), m_magic(magic), m_dev(g_next_dev++) {}

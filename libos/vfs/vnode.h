@@ -168,6 +168,7 @@ class Filesystem {
 public:
     Filesystem(const char* type_name, uint64_t magic);
     virtual ~Filesystem() = default;
+    static void operator delete(void* object);  // see RefCounted: never the app's operator delete
     Filesystem(const Filesystem&) = delete;
     Filesystem& operator=(const Filesystem&) = delete;
 

@@ -63,7 +63,13 @@ public:
     template <typename Done, typename OnCompletion>
     void wait(QueueState& queue, Done&& done, OnCompletion&& on_completion) {
         auto ready = [&] {
-            while (auto completion = queue.ring.reap()) on_completion(*completion);
+            bool reaped = false;
+            while (auto completion = queue.ring.reap()) {
+                on_completion(*completion);
+                reaped = true;
+            }
+            // Completions of other threads' requests may be among them: let those threads look.
+            if (reaped && !queue.waiters.empty()) sched::wake_all(queue.waiters);
             return done();
         };
         for (;;) {

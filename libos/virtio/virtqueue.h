@@ -69,8 +69,8 @@ public:
 
     // Where the rings are, for the transport (host pointers; convert with dma_address).
     const void* descriptor_table() const { return m_desc; }
-    const void* driver_ring() const { return m_avail_flags; }
-    const void* device_ring() const { return m_used_flags; }
+    const void* driver_ring() const { return const_cast<const uint16_t*>(m_avail_flags); }
+    const void* device_ring() const { return const_cast<const uint16_t*>(m_used_flags); }
 
     // Publishes a chain of buffers (device-readable ones first, then device-writable ones, as
     // the spec requires) with `token` (non-null) to get back from reap(). ENOSPC when not enough

@@ -102,6 +102,15 @@ uint64_t monotonic_ns() {
     return uint64_t((unsigned __int128)ticks * kvm::g_ns_per_tsc_q32 >> 32);
 }
 
+int64_t realtime_coarse_ns() {
+    // Calibrating the TSC takes 10 ms; boot-time users (file timestamps) should not pay for it.
+    if (!kvm::g_calibrated.load(std::memory_order_acquire)) {
+        static int64_t rtc_at_first_use = kvm::read_rtc_seconds();
+        return rtc_at_first_use * 1000000000;
+    }
+    return realtime_ns();
+}
+
 int64_t realtime_ns() {
     uint64_t mono = monotonic_ns();
     return kvm::g_realtime_at_boot_ns + int64_t(mono);

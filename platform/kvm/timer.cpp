@@ -3,6 +3,7 @@
 // but the timer stay masked. The PIC reaches the CPU through the local APIC in virtual-wire
 // mode (LINT0 = ExtINT), which the firmware may not have set up (microvm's qboot does not).
 // TODO(kvm): LAPIC timer in TSC-deadline mode for tickless sleeps on hosts that have it.
+#include "kvm/irq.h"
 #include "x86_64/cpu.h"
 #include "x86_64/machine.h"
 #include "xos/platform.h"
@@ -71,6 +72,9 @@ namespace xos::machine {
 
 IrqResult handle_irq(uint64_t vector) {
     if (vector == 0xff) return IrqResult::Handled;  // LAPIC spurious interrupt: no EOI
+    // A device interrupt (kvm/irq.cpp) may have woken a thread: reported as a tick so that the
+    // scheduler runs now rather than at the next tick (an idle CPU switches to the woken thread).
+    if (kvm::dispatch_device_irq(vector)) return IrqResult::TimerTick;
     if (vector < kvm::IRQ_BASE || vector >= kvm::IRQ_BASE + 16) return IrqResult::Unknown;
     uint64_t irq = vector - kvm::IRQ_BASE;
     // IRQ 7 and 15 can be spurious: no EOI unless the PIC says it is in service.

@@ -71,6 +71,7 @@ printf 'int value(void) { return 1; }\n' >part.c
 run "$XOS_BUILD" --help
 expect "--help exits 0 with usage" 0 "usage: xos-build" out.txt
 grep -qF "Examples:" out.txt && grep -qF -- "--platform" out.txt && grep -qF -- "--strip" out.txt \
+    && grep -qF -- "--rootfs DIR" out.txt \
     && pass "--help lists options and examples" || fail "--help lists options and examples"
 
 run "$XOS_BUILD" --version
@@ -147,6 +148,37 @@ esac
 run "$XOS_BUILD" -v -x c part.c -x none ok.cpp -o x.xos
 grep -qF -- "-x c -c part.c" err.txt && ! grep -qF -- "-x c -c ok.cpp" err.txt \
     && pass "-x LANG applies until -x none" || fail "-x LANG applies until -x none"
+
+# --rootfs DIR: checked before anything is compiled; packed and assembled into an object that
+# the link line names before the user's objects.
+run "$XOS_BUILD" ok.c --rootfs
+expect "--rootfs without a directory is a usage error" 2 "missing argument to '--rootfs'"
+run "$XOS_BUILD" --rootfs= ok.c
+expect "--rootfs= with an empty value is a usage error" 2 "missing argument to '--rootfs'"
+run "$XOS_BUILD" -v --rootfs no-such-dir ok.c
+expect "missing rootfs directory exits 1" 1 "xos-build: error: rootfs directory no-such-dir: No such file or directory"
+grep -q clang err.txt && fail "missing rootfs: no compiler may run" || pass "missing rootfs: no compiler runs"
+run "$XOS_BUILD" --rootfs=ok.c ok.c
+expect "a rootfs that is not a directory exits 1" 1 "xos-build: error: rootfs ok.c is not a directory"
+mkdir -p rootfs1/etc && echo "x = 1" >rootfs1/etc/app.conf && ln -sf app.conf rootfs1/etc/link
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' rootfs1/etc/sock
+run "$XOS_BUILD" -v --rootfs rootfs1 ok.c -o rootfs1.xos # (whether the fake link succeeds does not matter)
+grep -qF "xos-build: warning: rootfs: skipping socket rootfs1/etc/sock" err.txt \
+    && pass "a socket in the rootfs is skipped with a warning" || fail "a socket in the rootfs is skipped with a warning"
+grep -qF "packed 4 entries of rootfs1" err.txt && pass "-v reports the packed entries" || fail "-v reports the packed entries"
+grep -qE "clang[^ ]* --target=x86_64-linux-musl -c [^ ]*/rootfs\.s -o [^ ]*/rootfs\.o" err.txt \
+    && pass "the rootfs archive is assembled for the target" || fail "the rootfs archive is assembled for the target"
+grep -qE "crtbegin-x86_64\.o [^ ]*/rootfs\.o [^ ]*/0-ok\.o" err.txt \
+    && pass "the rootfs object is linked before the user's objects" || fail "the rootfs object is linked before the user's objects"
+if [ "$(id -u)" -ne 0 ]; then
+    mkdir -p rootfs2 && echo secret >rootfs2/secret && chmod 000 rootfs2/secret
+    run "$XOS_BUILD" -v --rootfs rootfs2 ok.c
+    expect "an unreadable rootfs file exits 1" 1 "xos-build: error: cannot read rootfs file rootfs2/secret: Permission denied"
+    grep -q ' -c ok.c ' err.txt && fail "unreadable rootfs: no compiler may run" || pass "unreadable rootfs: no compiler runs"
+    chmod 600 rootfs2/secret
+else
+    skip "unreadable rootfs file: running as root, which reads everything"
+fi
 
 # Compiler wrappers.
 run "$XOS_CC" -shared ok.c
@@ -267,6 +299,63 @@ e2e_cxx() {
     fi
 }
 
+# The rootfs archive inside a (native, shim-linked) image: the program writes the bytes between
+# xos_rootfs_start and xos_rootfs_end to stdout, and a newc parser checks every entry.
+e2e_rootfs() {
+    mkdir -p rootfs/etc/app rootfs/empty rootfs/bin
+    printf 'listen = 8080\n' >rootfs/etc/app/app.conf
+    printf '#!/bin/sh\n' >rootfs/bin/tool
+    ln -s app/app.conf rootfs/etc/app.conf
+    mkfifo rootfs/fifo
+    chmod 0755 rootfs rootfs/etc rootfs/etc/app rootfs/bin rootfs/bin/tool
+    chmod 0640 rootfs/etc/app/app.conf && chmod 0700 rootfs/empty && chmod 0644 rootfs/fifo
+    touch -h -d @1000000000 rootfs/etc/app.conf
+    touch -d @1234567890 rootfs/etc/app/app.conf rootfs/bin/tool rootfs/fifo rootfs/empty
+    touch -d @1500000000 rootfs/etc/app rootfs/etc rootfs/bin rootfs
+    cat >dump.c <<'EOF'
+#include <unistd.h>
+extern const char xos_rootfs_start[], xos_rootfs_end[];
+int main(void) { return write(1, xos_rootfs_start, xos_rootfs_end - xos_rootfs_start) > 0 ? 0 : 1; }
+EOF
+    cat >check_cpio.py <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+entries, at = [], 0
+while True:
+    assert data[at:at + 6] == b"070701", "bad magic at %d" % at
+    f = [int(data[at + 6 + 8 * i:at + 14 + 8 * i], 16) for i in range(13)]
+    name_end = at + 110 + f[11]
+    name = data[at + 110:name_end - 1].decode()
+    start = (name_end + 3) & ~3
+    body = data[start:start + f[6]]
+    at = (start + f[6] + 3) & ~3
+    if name == "TRAILER!!!":
+        break
+    entries.append((name, "%o" % f[1], f[5], body))
+assert at == len(data), "trailing bytes"
+# A directory before its contents, its metadata again after them (see tools/xos-build/rootfs.hh).
+want = [(".", "40755", 1500000000, b""), ("bin", "40755", 1500000000, b""),
+        ("bin/tool", "100755", 1234567890, b"#!/bin/sh\n"), ("bin", "40755", 1500000000, b""),
+        ("empty", "40700", 1234567890, b""), ("etc", "40755", 1500000000, b""),
+        ("etc/app", "40755", 1500000000, b""), ("etc/app/app.conf", "100640", 1234567890, b"listen = 8080\n"),
+        ("etc/app", "40755", 1500000000, b""), ("etc/app.conf", "120777", 1000000000, b"app/app.conf"),
+        ("etc", "40755", 1500000000, b""), ("fifo", "10644", 1234567890, b""), (".", "40755", 1500000000, b"")]
+for got, expected in zip(entries, want):
+    if got != expected:
+        print("entry", got, "expected", expected)
+print(len(entries), "entries")
+sys.exit(0 if entries == want else 1)
+EOF
+    run "$XOS_BUILD" dump.c --rootfs rootfs -o dump.xos
+    expect "an image with --rootfs builds" 0
+    ./dump.xos >archive1.cpio && pass "the image carries the archive" || fail "the image carries the archive"
+    run python3 check_cpio.py archive1.cpio
+    expect "the archive holds every entry in order, with modes, mtimes, link targets" 0 "13 entries" out.txt
+    run "$XOS_BUILD" dump.c --rootfs rootfs/ -o dump2.xos
+    ./dump2.xos >archive2.cpio
+    cmp -s archive1.cpio archive2.cpio && pass "packing is deterministic" || fail "packing is deterministic"
+}
+
 e2e_make() {
     mkdir -p mk && cp shapes.hh shapes.cpp main.cpp checksum.c mk/
     cat >mk/Makefile <<'EOF'
@@ -327,6 +416,7 @@ else
     mkdir -p e2e && cd e2e || exit 1
     write_sources
     e2e_c
+    e2e_rootfs
     if [ $have_cxx = yes ]; then e2e_cxx; else skip "C++ end-to-end tests: no libc++.a in the toolchain"; fi
     if [ $have_cxx = no ]; then
         skip "make project: no libc++.a in the toolchain"

@@ -39,3 +39,8 @@ std::string xos_encode_cmdline(const std::string& argv0, const std::vector<std::
         line += " xos.env=" + xos_encode_cmdline_value(entry);
     return line;
 }
+
+std::string xos_encode_share_token(const std::string& tag, const std::string& guest_path)
+{
+    return "xos.share=" + xos_encode_cmdline_value(tag + ":" + guest_path);
+}

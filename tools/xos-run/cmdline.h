@@ -1,7 +1,7 @@
 // The kernel command line that carries argv and the environment into an xos image.
 //
 // Format (the guest-side decoder in libos relies on it):
-//   xos.argv0=<enc> xos.arg=<enc>... xos.env=<enc>...
+//   xos.argv0=<enc> xos.arg=<enc>... xos.env=<enc>... xos.share=<enc>...
 // Tokens are separated by single spaces. QEMU's microvm appends its own tokens
 // (virtio_mmio.device=...) after ours, so the guest ignores tokens without an `xos.` prefix.
 // <enc> is percent-encoding (%XX, uppercase hex) of every byte outside [A-Za-z0-9._~/:,+@=-];
@@ -16,6 +16,10 @@ bool xos_cmdline_byte_is_plain(unsigned char c);
 
 // Percent-encodes one value.
 std::string xos_encode_cmdline_value(const std::string& value);
+
+// One host directory share: `xos.share=<enc>` where the decoded value is "<tag>:<guest path>"
+// (the virtio-9p mount tag, which has no ':', and the absolute path to mount it on).
+std::string xos_encode_share_token(const std::string& tag, const std::string& guest_path);
 
 // Builds the whole command line; env entries are "KEY=VALUE" strings.
 std::string xos_encode_cmdline(const std::string& argv0, const std::vector<std::string>& args,

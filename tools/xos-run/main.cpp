@@ -59,6 +59,8 @@ int run(const std::vector<std::string>& args)
         return 0;
     }
     check_xos_image(opts.image);
+    for (const ShareOption& share : opts.shares)
+        check_share_host_dir(share);
 
     AccelDecision accel = decide_accel(opts.accel, probe_host_virt());
     // Only where someone is watching: test logs should not collect this line on every run.

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <sys/stat.h>
 
 const char* const kUsage = R"(usage: xos-run [options] IMAGE [-- ARGS...]
 
@@ -19,6 +21,11 @@ options:
   --cpus N              virtual CPUs (default 1)
   --qemu PATH           QEMU binary (default $XOS_QEMU or qemu-system-x86_64)
   --qemu-arg ARG        append ARG to the QEMU command line (repeatable)
+  --share HOSTDIR:GUESTPATH
+                        expose the host directory HOSTDIR read-write at GUESTPATH
+                        in the guest (9P2000.L over virtio; repeatable). Files the
+                        guest creates belong to the user running xos-run (QEMU
+                        security_model=none) with the modes the guest gave them
   --dry-run             print the QEMU command line and exit
   -v, --verbose         print the QEMU command line and accelerator on stderr
   -h, --help            print this help
@@ -74,7 +81,7 @@ std::string parse_env_entry(const std::string& text)
 bool takes_value(const std::string& name)
 {
     return name == "--accel" || name == "--mem" || name == "--timeout" || name == "--env" ||
-           name == "--cpus" || name == "--qemu" || name == "--qemu-arg";
+           name == "--cpus" || name == "--qemu" || name == "--qemu-arg" || name == "--share";
 }
 
 void apply_option(Options& opts, const std::string& name, const std::string& value)
@@ -101,6 +108,8 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
         opts.qemu = value;
     } else if (name == "--qemu-arg") {
         opts.qemu_args.push_back(value);
+    } else if (name == "--share") {
+        opts.shares.push_back(parse_share(value));
     }
 }
 
@@ -120,6 +129,26 @@ bool apply_flag(Options& opts, const std::string& arg)
 }
 
 }  // namespace
+
+ShareOption parse_share(const std::string& text)
+{
+    auto colon = text.rfind(":/");
+    if (colon == std::string::npos || colon == 0)
+        throw UsageError("--share: expected HOSTDIR:GUESTPATH with an absolute GUESTPATH, got '" + text + "'");
+    ShareOption share{text.substr(0, colon), text.substr(colon + 1)};
+    if (share.guest_path.find_first_not_of('/') == std::string::npos)
+        throw UsageError("--share: GUESTPATH cannot be / (got '" + text + "')");
+    return share;
+}
+
+void check_share_host_dir(const ShareOption& share)
+{
+    struct stat st;
+    if (::stat(share.host_dir.c_str(), &st) != 0)
+        throw UsageError("--share: " + share.host_dir + ": " + std::strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        throw UsageError("--share: " + share.host_dir + ": not a directory");
+}
 
 std::optional<std::uint64_t> parse_mem_size(const std::string& text)
 {

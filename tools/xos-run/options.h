@@ -9,6 +9,12 @@
 
 enum class AccelChoice { Auto, Kvm, Tcg };
 
+// --share HOSTDIR:GUESTPATH: a host directory exposed read-write at GUESTPATH (9p over virtio).
+struct ShareOption {
+    std::string host_dir;
+    std::string guest_path;
+};
+
 struct Options {
     std::string image;                   // as typed; also the guest's argv[0]
     std::vector<std::string> app_args;   // after `--`
@@ -19,6 +25,7 @@ struct Options {
     unsigned cpus = 1;
     std::string qemu;                    // empty: $XOS_QEMU, else qemu-system-x86_64 from PATH
     std::vector<std::string> qemu_args;  // appended verbatim
+    std::vector<ShareOption> shares;     // in command-line order; share i has mount tag "xos<i>"
     bool dry_run = false;
     bool verbose = false;
     bool help = false;
@@ -32,6 +39,13 @@ struct UsageError : std::runtime_error {
 
 // Throws UsageError. With --help or --version set, the rest need not be complete.
 Options parse_options(const std::vector<std::string>& argv);
+
+// "HOSTDIR:GUESTPATH" split at the last ':' followed by '/' (so HOSTDIR may contain ':');
+// GUESTPATH must be absolute and not "/". Throws UsageError; does not look at the host.
+ShareOption parse_share(const std::string& text);
+
+// Throws UsageError unless HOSTDIR exists and is a directory.
+void check_share_host_dir(const ShareOption& share);
 
 // "128M", "1G", "4096K", "64" (MiB, as QEMU's -m); nullopt for anything else, zero or overflow.
 std::optional<std::uint64_t> parse_mem_size(const std::string& text);

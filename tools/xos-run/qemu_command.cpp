@@ -41,6 +41,15 @@ std::string hex(unsigned v)
     return "0x" + digits;
 }
 
+// Where the -append value is.
+std::size_t appended_cmdline_index(const std::vector<std::string>& cmd)
+{
+    for (std::size_t i = 0; i + 1 < cmd.size(); ++i)
+        if (cmd[i] == "-append")
+            return i + 1;
+    return cmd.size() - 1;  // not reached: build_qemu_command always passes -append
+}
+
 }  // namespace
 
 std::string qemu_binary_for(const Options& opts)
@@ -86,6 +95,21 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
         "-chardev", "file,id=xosstatus,path=" + qemu_opts_escape(status_path),
         "-device", "isa-debugcon,iobase=" + hex(kStatusPort) + ",chardev=xosstatus",
     };
+    // Host shares: 9p over virtio-mmio. security_model=none: files keep the guest's modes and
+    // belong to the user running QEMU (QEMU's chown to the guest's uid fails harmlessly unless
+    // that user is root), so the host user can read and edit what the guest writes.
+    // force-legacy=false: QEMU 7.2's virtio-mmio defaults to the legacy (version 1) interface.
+    if (!opts.shares.empty())
+        cmd.insert(cmd.end(), {"-global", "virtio-mmio.force-legacy=false"});
+    for (std::size_t i = 0; i < opts.shares.size(); ++i) {
+        std::string id = "xosfs" + std::to_string(i), tag = "xos" + std::to_string(i);
+        cmd.insert(cmd.end(),
+                   {"-fsdev", "local,id=" + id + ",path=" + qemu_opts_escape(opts.shares[i].host_dir) +
+                                  ",security_model=none",
+                    "-device", "virtio-9p-device,fsdev=" + id + ",mount_tag=" + tag});
+        std::string& append = cmd[appended_cmdline_index(cmd)];
+        append += " " + xos_encode_share_token(tag, opts.shares[i].guest_path);
+    }
     cmd.insert(cmd.end(), opts.qemu_args.begin(), opts.qemu_args.end());
     return cmd;
 }

@@ -1,5 +1,7 @@
 #include "fs/9p/client.h"
 
+#include <cstring>
+
 namespace xos::p9 {
 
 namespace {

@@ -1,7 +1,9 @@
 #include "fs/procfs/procfs.h"
 
 #include <elf.h>
+#include <sys/mman.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "base/no_destroy.h"
@@ -43,19 +45,59 @@ ErrorOr<void> generate_status(TextBuffer& out) {
                       program_name(), unsigned(vfs::process().umask), vfs::FdTable::MAX_FDS, rss_kb);
 }
 
+// One line of /proc/self/maps as Linux prints it: "start-end rwxp offset 00:00 0 " and, for a
+// named mapping, spaces up to column 73 and the name.
+ErrorOr<void> append_mapping(TextBuffer& out, uintptr_t start, uintptr_t end, bool r, bool w, bool x, uintptr_t offset,
+                             const char* name) {
+    char line[96];
+    int length = snprintf(line, sizeof line, "%08lx-%08lx %c%c%cp %08lx 00:00 0 ", start, end, r ? 'r' : '-',
+                          w ? 'w' : '-', x ? 'x' : '-', offset);
+    if (!name || !*name) return out.append("%s\n", line);
+    constexpr int NAME_COLUMN = 73;
+    return out.append("%s%*s%s\n", line, length < NAME_COLUMN ? NAME_COLUMN - length : 0, "", name);
+}
+
 ErrorOr<void> generate_maps(TextBuffer& out) {
-    // The image's own segments, from its program headers.
+    // The image's own segments (code, constants, data), from its program headers, ...
+    // Segments with the same permissions that share a page (.data and .bss) are one mapping.
     platform::ImageInfo image = platform::image_info();
     auto* headers = static_cast<const Elf64_Phdr*>(image.phdr);
+    struct Segment {
+        uintptr_t start, end, offset;
+        uint32_t flags;
+    } pending{};
+    auto flush = [&]() -> ErrorOr<void> {
+        if (pending.end == 0) return {};
+        return append_mapping(out, pending.start, pending.end, pending.flags & PF_R, pending.flags & PF_W,
+                              pending.flags & PF_X, pending.offset, "/proc/self/exe");
+    };
     for (size_t i = 0; i < image.phnum; ++i) {
         const Elf64_Phdr& ph = headers[i];
         if (ph.p_type != PT_LOAD) continue;
-        uintptr_t start = ph.p_vaddr & ~uintptr_t(4095);
-        uintptr_t end = mm::page_round_up(ph.p_vaddr + ph.p_memsz);
-        TRY(out.append("%08lx-%08lx %c%c%cp %08lx 00:00 0 %*s/proc/self/exe\n", start, end, ph.p_flags & PF_R ? 'r' : '-',
-                       ph.p_flags & PF_W ? 'w' : '-', ph.p_flags & PF_X ? 'x' : '-', ph.p_offset & ~uintptr_t(4095), 10, ""));
+        Segment segment{ph.p_vaddr & ~uintptr_t(4095), mm::page_round_up(ph.p_vaddr + ph.p_memsz),
+                        ph.p_offset & ~uintptr_t(4095), ph.p_flags};
+        if (pending.end != 0 && segment.flags == pending.flags && segment.start <= pending.end) {
+            if (segment.end > pending.end) pending.end = segment.end;
+            continue;
+        }
+        TRY(flush());
+        pending = segment;
     }
-    return {};
+    TRY(flush());
+    // ... then the app's mappings (mmap, brk, stacks), in address order above the image.
+    struct Visit {
+        TextBuffer& out;
+        ErrorOr<void> result;
+    } visit{out, {}};
+    mm::for_each_app_mapping(
+        [](const mm::MappingView& mapping, void* context) {
+            auto& state = *static_cast<Visit*>(context);
+            if (!state.result) return;
+            state.result = append_mapping(state.out, mapping.start, mapping.end, mapping.prot & PROT_READ,
+                                          mapping.prot & PROT_WRITE, mapping.prot & PROT_EXEC, 0, mapping.name);
+        },
+        &visit);
+    return visit.result;
 }
 
 ErrorOr<void> generate_meminfo(TextBuffer& out) {

@@ -46,6 +46,9 @@ void console_write(ConsoleStream stream, const char* bytes, size_t count);
 // nanoseconds since the Unix epoch as known by the host at boot, advanced by the monotonic clock.
 uint64_t monotonic_ns();
 int64_t realtime_ns();
+// The wall clock at coarse (tick) precision, as Linux uses for file timestamps. Cheap even before
+// the precise clocks are calibrated (it then reads the host's clock at one-second precision).
+int64_t realtime_coarse_ns();
 
 // Fills `out` with bytes from the best entropy source the machine offers. Returns false if only
 // a weak (timing-derived) source was available.

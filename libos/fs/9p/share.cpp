@@ -1,0 +1,79 @@
+#include "fs/9p/share.h"
+
+#include <cstring>
+
+#include "base/klog.h"
+#include "fs/9p/p9fs.h"
+#include "fs/9p/virtio_channel.h"
+#include "mm/heap.h"
+#include "vfs/mount.h"
+#include "vfs/operations.h"
+#include "vfs/process.h"
+
+namespace xos::p9 {
+
+namespace {
+
+// One per virtio-9p device, brought up on first use and kept for the whole run.
+struct Share {
+    VirtioChannel* channel = nullptr;
+    bool mounted = false;
+};
+constexpr size_t MAX_SHARES = 16;
+Share g_shares[MAX_SHARES];
+size_t g_share_count;
+bool g_probed;
+
+void probe(std::span<const std::string_view> platform_tokens) {
+    if (g_probed) return;
+    g_probed = true;
+    for (platform::VirtioTransport* transport : platform::virtio_devices(platform_tokens)) {
+        if (transport->device_id() != virtio::DEVICE_9P || g_share_count == MAX_SHARES) continue;
+        auto* channel = mm::kcreate<VirtioChannel>(*transport);
+        if (!channel) return;
+        if (auto ready = channel->initialize(); !ready) {
+            klog("xos: %s: virtio-9p device not usable: %s", transport->name(), strerror(ready.error().code));
+            continue;  // the channel stays allocated: the device may still hold its memory
+        }
+        g_shares[g_share_count++].channel = channel;
+    }
+}
+
+// mkdir -p
+ErrorOr<void> make_directories(const vfs::Start& start, std::string_view path) {
+    for (size_t end = 1; end <= path.size(); ++end) {
+        if (end != path.size() && path[end] != '/') continue;
+        std::string_view prefix = path.substr(0, end);
+        if (prefix.back() == '/') continue;
+        if (vfs::resolve(start, prefix, vfs::Follow::Yes)) continue;
+        TRY(vfs::make_directory(start, prefix, 0755));
+    }
+    return {};
+}
+
+}  // namespace
+
+ErrorOr<void> mount_share(std::span<const std::string_view> platform_tokens, std::string_view tag, const char* path) {
+    probe(platform_tokens);
+    Share* share = nullptr;
+    for (size_t i = 0; i < g_share_count; ++i)
+        if (g_shares[i].channel->mount_tag() == tag) share = &g_shares[i];
+    if (!share) return error(ENODEV);
+    if (share->mounted) return error(EBUSY);
+
+    auto* client = mm::kcreate<Client>(*share->channel);
+    auto* fs = client ? mm::kcreate<P9Fs>(*client) : nullptr;
+    if (!fs) return error(ENOMEM);
+    uint32_t root_fid = TRY(client->connect("", 0));
+    TRY(fs->initialize(root_fid));
+
+    vfs::Process& process = vfs::process();
+    auto start = process.context();
+    TRY(make_directories(start, path));
+    RefPtr<vfs::Vnode> on = TRY(vfs::resolve(start, path, vfs::Follow::Yes));
+    TRY(vfs::mount(*fs, on, path));
+    share->mounted = true;
+    return {};
+}
+
+}  // namespace xos::p9

@@ -1,0 +1,138 @@
+// The guest half of the --share test (run_share_test.py is the host half): works in the shared
+// directory argv[1] and leaves results the host checks. Exit status = number of failures.
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static int failures;
+static char path_buffer[4][512];
+
+#define CHECK(cond)                                                                          \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            printf("FAIL line %d: %s (errno %d %s)\n", __LINE__, #cond, errno, strerror(errno)); \
+            ++failures;                                                                      \
+        }                                                                                    \
+    } while (0)
+
+static const char* at(int slot, const char* dir, const char* name) {
+    snprintf(path_buffer[slot], sizeof path_buffer[slot], "%s/%s", dir, name);
+    return path_buffer[slot];
+}
+
+// The big file's byte at `i`: a pattern the host recomputes.
+static unsigned char pattern(size_t i) { return (unsigned char)((i * 131 + i / 4096) & 0xff); }
+
+enum { BIG_SIZE = 300 * 1024 + 123 };  // several msize chunks and a ragged end
+
+int main(int argc, char** argv) {
+    if (argc < 2) return 100;
+    const char* dir = argv[1];
+    char buffer[256];
+
+    // A file the host put there.
+    int fd = open(at(0, dir, "from_host.txt"), O_RDONLY);
+    CHECK(fd >= 0);
+    ssize_t n = read(fd, buffer, sizeof buffer - 1);
+    CHECK(n == (ssize_t)strlen("written on the host\n"));
+    buffer[n > 0 ? n : 0] = '\0';
+    CHECK(strcmp(buffer, "written on the host\n") == 0);
+    CHECK(read(fd, buffer, sizeof buffer) == 0);
+    close(fd);
+
+    // The listing.
+    int seen_host = 0, seen_sub = 0, seen_dot = 0, entries = 0;
+    DIR* d = opendir(dir);
+    CHECK(d != NULL);
+    for (struct dirent* e; d && (e = readdir(d));) {
+        ++entries;
+        if (!strcmp(e->d_name, "from_host.txt")) seen_host = e->d_type == DT_REG;
+        if (!strcmp(e->d_name, "sub")) seen_sub = e->d_type == DT_DIR;
+        if (!strcmp(e->d_name, ".")) seen_dot = 1;
+    }
+    if (d) closedir(d);
+    CHECK(seen_host && seen_sub && seen_dot);
+    printf("listed %d entries\n", entries);
+
+    // A big file, written in one go, fsynced, read back.
+    unsigned char* big = malloc(BIG_SIZE);
+    unsigned char* back = malloc(BIG_SIZE);
+    for (size_t i = 0; i < BIG_SIZE; ++i) big[i] = pattern(i);
+    fd = open(at(0, dir, "from_guest.bin"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    CHECK(write(fd, big, BIG_SIZE) == BIG_SIZE);
+    CHECK(fsync(fd) == 0);
+    CHECK(pread(fd, back, BIG_SIZE, 0) == BIG_SIZE);
+    CHECK(memcmp(big, back, BIG_SIZE) == 0);
+    struct stat st;
+    CHECK(fstat(fd, &st) == 0 && st.st_size == BIG_SIZE && S_ISREG(st.st_mode));
+    close(fd);
+
+    // A small text file the host reads.
+    fd = open(at(0, dir, "from_guest.txt"), O_CREAT | O_WRONLY | O_EXCL, 0640);
+    CHECK(fd >= 0);
+    const char text[] = "written by the guest\n";
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    CHECK(fdatasync(fd) == 0);
+    close(fd);
+    fd = open(at(0, dir, "from_guest.txt"), O_WRONLY | O_APPEND);
+    CHECK(fd >= 0 && write(fd, "appended\n", 9) == 9);
+    close(fd);
+
+    // Rename and delete files the host made.
+    CHECK(rename(at(0, dir, "to_rename.txt"), at(1, dir, "renamed.txt")) == 0);
+    CHECK(unlink(at(0, dir, "to_delete.txt")) == 0);
+    CHECK(access(at(0, dir, "to_delete.txt"), F_OK) == -1 && errno == ENOENT);
+
+    // Directories, symlinks, attributes.
+    CHECK(mkdir(at(0, dir, "newdir"), 0755) == 0);
+    CHECK(mkdir(at(0, dir, "newdir"), 0755) == -1 && errno == EEXIST);
+    CHECK(rename(at(0, dir, "renamed.txt"), at(1, dir, "newdir/moved.txt")) == 0);
+    CHECK(rename(at(0, dir, "newdir/moved.txt"), at(1, dir, "renamed.txt")) == 0);
+    CHECK(rmdir(at(0, dir, "sub")) == -1 && errno == ENOTEMPTY);
+    CHECK(rmdir(at(0, dir, "sub/empty")) == 0);
+    CHECK(symlink("from_guest.txt", at(0, dir, "link")) == 0);
+    n = readlink(at(0, dir, "link"), buffer, sizeof buffer);
+    CHECK(n == 14 && memcmp(buffer, "from_guest.txt", 14) == 0);
+    CHECK(stat(at(0, dir, "link"), &st) == 0 && S_ISREG(st.st_mode));
+    CHECK(lstat(at(0, dir, "link"), &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK(chmod(at(0, dir, "renamed.txt"), 0600) == 0);
+    CHECK(stat(at(0, dir, "renamed.txt"), &st) == 0 && (st.st_mode & 07777) == 0600);
+    CHECK(truncate(at(0, dir, "from_guest.bin"), 1000) == 0);
+    CHECK(stat(at(0, dir, "from_guest.bin"), &st) == 0 && st.st_size == 1000);
+    struct timeval times[2] = {{1000000000, 0}, {1234567890, 0}};
+    CHECK(utimes(at(0, dir, "renamed.txt"), times) == 0);
+    CHECK(stat(at(0, dir, "renamed.txt"), &st) == 0 && st.st_mtime == 1234567890);
+    CHECK(link(at(0, dir, "renamed.txt"), at(1, dir, "hardlink.txt")) == 0);
+    CHECK(stat(at(0, dir, "hardlink.txt"), &st) == 0 && st.st_nlink == 2);
+
+    // Errors come back with the host's errno.
+    CHECK(open(at(0, dir, "missing"), O_RDONLY) == -1 && errno == ENOENT);
+    CHECK(open(at(0, dir, "from_host.txt/x"), O_RDONLY) == -1 && errno == ENOTDIR);
+    CHECK(unlink(at(0, dir, "newdir")) == -1 && errno == EISDIR);
+    CHECK(open(at(0, dir, "from_host.txt"), O_CREAT | O_EXCL | O_WRONLY, 0644) == -1 && errno == EEXIST);
+
+    // An unlinked file stays readable through its descriptor.
+    fd = open(at(0, dir, "scratch"), O_CREAT | O_RDWR, 0644);
+    CHECK(fd >= 0 && write(fd, "scratch", 7) == 7);
+    CHECK(unlink(at(0, dir, "scratch")) == 0);
+    CHECK(pread(fd, buffer, 7, 0) == 7 && memcmp(buffer, "scratch", 7) == 0);
+    close(fd);
+
+    struct statfs sfs;
+    CHECK(statfs(dir, &sfs) == 0 && sfs.f_type == 0x01021997 && sfs.f_bsize > 0);
+    CHECK(chdir(dir) == 0);
+    CHECK(getcwd(buffer, sizeof buffer) && strcmp(buffer, dir) == 0);
+    CHECK(access("newdir", F_OK) == 0);
+
+    printf("%d failure(s)\n", failures);
+    return failures;
+}

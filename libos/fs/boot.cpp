@@ -73,9 +73,8 @@ void mount_shares(const boot::CommandLine& command_line) {
     for (size_t i = 0; i < command_line.share_count; ++i) {
         const boot::Share& share = command_line.shares[i];
         if (auto mounted = p9::mount_share(tokens, share.tag, share.path); !mounted)
-            panic("cannot mount the host share %s on %s: %s%s", share.tag, share.path,
-                  strerror(mounted.error().code),
-                  mounted.error().code == ENODEV ? " (no usable virtio-9p device with that mount tag)" : "");
+            panic("cannot mount the host share %s on %s: errno %d, %s", share.tag, share.path,
+                  mounted.error().code, p9::describe_share_error(mounted.error().code));
     }
 }
 

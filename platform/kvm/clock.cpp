@@ -30,10 +30,32 @@ uint16_t read_pit_counter() {
     return uint16_t(low | (high << 8));
 }
 
-uint64_t calibrate_tsc_hz() {
+// One 10 ms measurement of TSC ticks against PIT ticks. Fails (returns 0) if two consecutive
+// samples were so far apart that the counter may have wrapped unseen, which happens when the
+// host deschedules the vCPU (a loaded machine, TCG): a missed wrap would make the clock slow.
+uint64_t measure_tsc_hz(uint32_t reload) {
     constexpr uint32_t ticks = PIT_HZ / 100;  // 10 ms
+    // No TSC runs faster than 10 GHz: a gap longer than half a counter period in those cycles
+    // could hide a wrap.
+    const uint64_t max_gap = 10000000000ull * (reload / 2) / PIT_HZ;
+    uint32_t previous = read_pit_counter();
+    uint64_t tsc_start = x86::rdtsc(), tsc_previous = tsc_start;
+    uint32_t elapsed_ticks = 0;
+    for (uint64_t spins = 0; elapsed_ticks < ticks; ++spins) {
+        uint32_t now = read_pit_counter();
+        uint64_t tsc_now = x86::rdtsc();
+        if (tsc_now - tsc_previous > max_gap) return 0;
+        elapsed_ticks += (previous + reload - now) % reload;
+        previous = now;
+        tsc_previous = tsc_now;
+        if (spins > 100000000) return 0;  // no PIT
+    }
+    return (tsc_previous - tsc_start) * PIT_HZ / elapsed_ticks;
+}
+
+uint64_t calibrate_tsc_hz() {
     // Channel 0 counts down from its reload value (the scheduler's tick rate once the timer
-    // runs; otherwise we start it at 0xffff) and wraps.
+    // runs; otherwise we start it at 65536) and wraps.
     uint32_t reload = pit_reload();
     if (!reload) {
         reload = 0x10000;
@@ -41,17 +63,10 @@ uint64_t calibrate_tsc_hz() {
         x86::outb(PIT_CH0, 0x00);
         x86::outb(PIT_CH0, 0x00);  // 0 means 65536
     }
-    uint32_t previous = read_pit_counter();
-    uint64_t tsc_start = x86::rdtsc();
-    uint32_t elapsed_ticks = 0;
-    for (uint64_t spins = 0; elapsed_ticks < ticks; ++spins) {
-        uint32_t now = read_pit_counter();
-        elapsed_ticks += (previous + reload - now) % reload;
-        previous = now;
-        if (spins > 100000000) return 0;  // no PIT: give up
-    }
-    uint64_t tsc_elapsed = x86::rdtsc() - tsc_start;
-    return tsc_elapsed * PIT_HZ / elapsed_ticks;
+    platform::InterruptGuard no_interrupts;
+    for (int attempt = 0; attempt < 20; ++attempt)
+        if (uint64_t hz = measure_tsc_hz(reload)) return hz;
+    return 0;
 }
 
 uint8_t cmos(uint8_t reg) {

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,25 @@ static const char* at(int slot, const char* dir, const char* name) {
 static unsigned char pattern(size_t i) { return (unsigned char)((i * 131 + i / 4096) & 0xff); }
 
 enum { BIG_SIZE = 300 * 1024 + 123 };  // several msize chunks and a ragged end
+
+// Threads doing I/O on the share at once (several requests in flight on the virtqueue).
+static const char* g_dir;
+static int g_thread_failures;
+static void* concurrent_io(void* arg) {
+    long id = (long)arg;
+    char path[512], data[50000], back[50000];
+    snprintf(path, sizeof path, "%s/thread%ld", g_dir, id);
+    for (int round = 0; round < 5; ++round) {
+        memset(data, 'a' + (int)id + round, sizeof data);
+        int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+        if (fd < 0 || write(fd, data, sizeof data) != sizeof data || pread(fd, back, sizeof back, 0) != sizeof back ||
+            memcmp(data, back, sizeof data) != 0)
+            __atomic_add_fetch(&g_thread_failures, 1, __ATOMIC_SEQ_CST);
+        if (fd >= 0) close(fd);
+    }
+    if (unlink(path) != 0) __atomic_add_fetch(&g_thread_failures, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
 
 int main(int argc, char** argv) {
     if (argc < 2) return 100;
@@ -132,6 +152,12 @@ int main(int argc, char** argv) {
     CHECK(chdir(dir) == 0);
     CHECK(getcwd(buffer, sizeof buffer) && strcmp(buffer, dir) == 0);
     CHECK(access("newdir", F_OK) == 0);
+
+    g_dir = dir;
+    pthread_t threads[6];
+    for (long i = 0; i < 6; ++i) CHECK(pthread_create(&threads[i], NULL, concurrent_io, (void*)i) == 0);
+    for (int i = 0; i < 6; ++i) pthread_join(threads[i], NULL);
+    CHECK(g_thread_failures == 0);
 
     printf("%d failure(s)\n", failures);
     return failures;

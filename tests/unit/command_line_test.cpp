@@ -71,3 +71,25 @@ TEST(CommandLine, RoundTripsWithTheXosRunEncoder) {
         EXPECT_EQ(out->other_count, 1u);
     }
 }
+
+// xos-run's --share tokens decode to the mount tag and the guest path, byte for byte.
+TEST(CommandLine, SharesRoundTripWithTheXosRunEncoder) {
+    std::string line = xos_encode_cmdline("app", {}, {}) + " " + xos_encode_share_token("xos0", "/mnt") + " " +
+                       xos_encode_share_token("xos1", "/data/with space/%:x") + " virtio_mmio.device=512@0xfeb00e00:12";
+    auto out = std::make_unique<CommandLine>();
+    ASSERT_TRUE(parse_command_line(line, *out)) << line;
+    ASSERT_EQ(out->share_count, 2u);
+    EXPECT_STREQ(out->shares[0].tag, "xos0");
+    EXPECT_STREQ(out->shares[0].path, "/mnt");
+    EXPECT_STREQ(out->shares[1].tag, "xos1");
+    EXPECT_STREQ(out->shares[1].path, "/data/with space/%:x");
+    EXPECT_EQ(out->unknown_xos_tokens, 0u);
+    EXPECT_EQ(out->other_count, 1u);
+
+    for (const char* bad : {"xos.share=xos0", "xos.share=:/mnt", "xos.share=xos0:relative"}) {
+        auto fresh = std::make_unique<CommandLine>();
+        auto result = parse_command_line(bad, *fresh);
+        ASSERT_FALSE(result) << bad;
+        EXPECT_EQ(result.error().code, EINVAL) << bad;
+    }
+}

@@ -51,7 +51,7 @@ public:
     // Heads of the chains made available since the last call.
     std::vector<uint16_t> take_available() {
         std::vector<uint16_t> heads;
-        while (m_last_avail != m_avail[1]) heads.push_back(m_avail[2 + m_last_avail++ % m_rings.size]);
+        while (m_last_avail != m_avail[1]) heads.push_back(uint16_t(m_avail[2 + m_last_avail++ % m_rings.size]));
         return heads;
     }
 

@@ -121,12 +121,12 @@ auto Client::call(uint8_t type, Build&& build, Parse&& parse) -> ErrorOr<decltyp
         ~Release() { channel.release(slot); }
     } release{m_channel, *slot};
     size_t limit = m_msize ? m_msize : m_channel.buffer_size();
-    Writer writer(slot->request.first(limit < slot->request.size() ? limit : slot->request.size()), type,
-                  slot->tag);
+    uint16_t tag = type == Tversion ? NOTAG : slot->tag;  // the protocol's rule for Tversion
+    Writer writer(slot->request.first(limit < slot->request.size() ? limit : slot->request.size()), type, tag);
     build(writer);
     size_t length = TRY(writer.finish());
     size_t reply_length = TRY(m_channel.transact(*slot, length));
-    Reader reader = TRY(open_reply(slot->reply.first(reply_length), uint8_t(type + 1), slot->tag));
+    Reader reader = TRY(open_reply(slot->reply.first(reply_length), uint8_t(type + 1), tag));
     if constexpr (std::is_void_v<decltype(parse(reader))>) {
         parse(reader);
         if (!reader.ok()) return error(EPROTO);

@@ -59,6 +59,12 @@ ErrorOr<RefPtr<P9Vnode>> P9Fs::vnode_for(uint32_t fid) {
     return RefPtr<P9Vnode>(vnode);
 }
 
+void P9Fs::forget(uint64_t qid_path) {
+    m_vnodes.for_each([&](P9Vnode& vnode) {
+        if (vnode.qid_path() == qid_path && &vnode != m_root.get()) forget(vnode);
+    });
+}
+
 // --- vnodes ---
 
 P9Vnode::P9Vnode(P9Fs& fs, uint32_t fid, const Attr& attr) : Vnode(fs, attr.qid.path, attr.mode), m_fid(fid) {
@@ -182,9 +188,21 @@ ErrorOr<void> P9Vnode::link(std::string_view name, vfs::Vnode& target) {
     return client().link(m_fid, static_cast<P9Vnode&>(target).fid(), name);
 }
 
+std::optional<uint64_t> P9Vnode::qid_path_of(std::string_view name) {
+    const std::string_view names[] = {name};
+    Qid qid;
+    auto fid = client().walk(m_fid, names, &qid);
+    if (!fid) return std::nullopt;
+    (void)client().clunk(*fid);
+    return qid.path;
+}
+
 ErrorOr<void> P9Vnode::remove(std::string_view name, vfs::RemoveKind kind) {
     if (!is_directory()) return error(ENOTDIR);
-    return client().unlinkat(m_fid, name, kind == vfs::RemoveKind::Directory ? AT_REMOVEDIR_FLAG : 0);
+    auto victim = qid_path_of(name);
+    TRY(client().unlinkat(m_fid, name, kind == vfs::RemoveKind::Directory ? AT_REMOVEDIR_FLAG : 0));
+    if (victim) p9fs().forget(*victim);
+    return {};
 }
 
 ErrorOr<void> P9Vnode::rename(std::string_view old_name, vfs::Vnode& new_dir, std::string_view new_name,
@@ -194,7 +212,12 @@ ErrorOr<void> P9Vnode::rename(std::string_view old_name, vfs::Vnode& new_dir, st
     // 9P has no atomic exchange (Linux's v9fs refuses every flag the same way); NOREPLACE was
     // checked by the VFS just before.
     if (flags & RENAME_EXCHANGE_FLAG) return error(EINVAL);
-    return client().renameat(m_fid, old_name, static_cast<P9Vnode&>(new_dir).fid(), new_name);
+    auto& target_dir = static_cast<P9Vnode&>(new_dir);
+    auto replaced = target_dir.qid_path_of(new_name);
+    auto moved = replaced ? qid_path_of(old_name) : std::nullopt;
+    TRY(client().renameat(m_fid, old_name, target_dir.fid(), new_name));
+    if (replaced && replaced != moved) p9fs().forget(*replaced);
+    return {};
 }
 
 ErrorOr<uint32_t> P9Vnode::open_clone(uint32_t flags) {

@@ -9,6 +9,8 @@
 // (fsync asks the host to make it durable). Portable; runs over any p9::Channel.
 #pragma once
 
+#include <optional>
+
 #include "base/intrusive_list.h"
 #include "fs/9p/client.h"
 #include "vfs/vnode.h"
@@ -56,6 +58,7 @@ private:
     Client& client() const;
     ErrorOr<uint32_t> io_fid(Access access);
     ErrorOr<uint32_t> open_clone(uint32_t flags);
+    std::optional<uint64_t> qid_path_of(std::string_view name);
     uint32_t any_open_fid() const;
 
     uint32_t m_fid;
@@ -82,6 +85,10 @@ public:
     // file already has one).
     ErrorOr<RefPtr<P9Vnode>> vnode_for(uint32_t fid);
     void forget(P9Vnode& vnode) { decltype(m_vnodes)::remove(vnode); }
+    // A name for the file `qid_path` went away (unlink, rename over it): its vnode, if any, is
+    // no longer found by lookups (the host may reuse the inode number for a new file), though
+    // it lives on for whoever still holds it.
+    void forget(uint64_t qid_path);
 
 private:
     Client& m_client;

@@ -1,7 +1,5 @@
 #include "fs/9p/share.h"
 
-#include <cstring>
-
 #include "base/klog.h"
 #include "fs/9p/p9fs.h"
 #include "fs/9p/virtio_channel.h"
@@ -32,7 +30,7 @@ void probe(std::span<const std::string_view> platform_tokens) {
         auto* channel = mm::kcreate<VirtioChannel>(*transport);
         if (!channel) return;
         if (auto ready = channel->initialize(); !ready) {
-            klog("xos: %s: virtio-9p device not usable: %s", transport->name(), strerror(ready.error().code));
+            klog("xos: %s: virtio-9p device not usable: %s", transport->name(), describe_share_error(ready.error().code));
             continue;  // the channel stays allocated: the device may still hold its memory
         }
         g_shares[g_share_count++].channel = channel;
@@ -52,6 +50,21 @@ ErrorOr<void> make_directories(const vfs::Start& start, std::string_view path) {
 }
 
 }  // namespace
+
+const char* describe_share_error(int code) {
+    switch (code) {
+    case ENODEV: return "ENODEV (no usable virtio-9p device with that mount tag)";
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES (the host refused access)";
+    case ENOMEM: return "ENOMEM";
+    case ENOTDIR: return "ENOTDIR";
+    case EBUSY: return "EBUSY (already mounted)";
+    case EIO: return "EIO (the device refused its queue)";
+    case EPROTO: return "EPROTO (malformed 9P reply)";
+    case EPROTONOSUPPORT: return "EPROTONOSUPPORT (the server does not speak 9P2000.L)";
+    default: return "error";
+    }
+}
 
 ErrorOr<void> mount_share(std::span<const std::string_view> platform_tokens, std::string_view tag, const char* path) {
     probe(platform_tokens);

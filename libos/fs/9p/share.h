@@ -12,6 +12,10 @@ namespace xos::p9 {
 // Mounts the share tagged `tag` on `path` (an absolute path; created with its parents if
 // missing; static text, it is kept for /proc/mounts). `platform_tokens` are the command line's
 // non-xos tokens (where the platform finds virtio-mmio devices).
+// "ENODEV (no usable virtio-9p device with that mount tag)" and the like, for boot messages
+// (musl's strerror cannot run before the app's thread pointer exists).
+const char* describe_share_error(int code);
+
 ErrorOr<void> mount_share(std::span<const std::string_view> platform_tokens, std::string_view tag, const char* path);
 
 }  // namespace xos::p9

@@ -1,8 +1,38 @@
 #include "fs/ramfs/page_tree.h"
 
+#include <cstring>
+
 #include "mm/heap.h"
 
 namespace xos::fs {
+
+namespace {
+
+// Freed pages kept for reuse, linked through their first word. Bounded, so that deleting big
+// files gives the memory back. libos code is not preempted inside a syscall, and every caller
+// holds the file system's state, so no lock is needed.
+constexpr size_t POOL_LIMIT = 64;
+constinit void* g_pool = nullptr;
+constinit size_t g_pooled = 0;
+
+}  // namespace
+
+void* PageTree::allocate_page(NewPage new_page) {
+    if (!g_pool) return mm::alloc_pages(1);  // zeroed
+    void* page = g_pool;
+    g_pool = *static_cast<void**>(page);
+    --g_pooled;
+    if (new_page == NewPage::Zeroed) memset(page, 0, PAGE);
+    else *static_cast<void**>(page) = nullptr;  // no stale link in a page about to be written
+    return page;
+}
+
+void PageTree::free_page(void* page) {
+    if (g_pooled == POOL_LIMIT) return mm::free_pages(page, 1);
+    *static_cast<void**>(page) = g_pool;
+    g_pool = page;
+    ++g_pooled;
+}
 
 std::byte* PageTree::find(uint64_t index) const {
     if (!m_root || index >= capacity(m_height)) return nullptr;
@@ -12,11 +42,11 @@ std::byte* PageTree::find(uint64_t index) const {
     return static_cast<std::byte*>(node);
 }
 
-ErrorOr<std::byte*> PageTree::find_or_create(uint64_t index) {
+ErrorOr<std::byte*> PageTree::find_or_create(uint64_t index, NewPage new_page) {
     while (index >= capacity(m_height)) {
         if (m_height == MAX_HEIGHT) return error(EFBIG);
         if (m_root) {
-            void* node = mm::alloc_pages(1);
+            void* node = allocate_page(NewPage::Zeroed);
             if (!node) return error(ENOMEM);
             static_cast<void**>(node)[0] = m_root;
             m_root = node;
@@ -26,7 +56,7 @@ ErrorOr<std::byte*> PageTree::find_or_create(uint64_t index) {
     void** slot = &m_root;
     for (int level = m_height; level >= 0; --level) {
         if (!*slot) {
-            *slot = mm::alloc_pages(1);
+            *slot = allocate_page(level == 0 ? new_page : NewPage::Zeroed);
             if (!*slot) return error(ENOMEM);
             if (level == 0) ++m_pages;
         }
@@ -49,7 +79,7 @@ void PageTree::drop(void*& node, int height, uint64_t base, uint64_t first_dropp
         --m_pages;
     }
     if (base >= first_dropped) {
-        mm::free_pages(node, 1);
+        free_page(node);
         node = nullptr;
     }
 }

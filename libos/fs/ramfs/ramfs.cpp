@@ -63,7 +63,8 @@ ErrorOr<size_t> RamFile::write(uint64_t offset, std::span<const std::byte> data)
         uint64_t at = offset + done;
         size_t in_page = at % PageTree::PAGE;
         size_t chunk = PageTree::PAGE - in_page < data.size() - done ? PageTree::PAGE - in_page : data.size() - done;
-        auto page = m_pages.find_or_create(at / PageTree::PAGE);
+        auto new_page = chunk == PageTree::PAGE ? PageTree::NewPage::Overwritten : PageTree::NewPage::Zeroed;
+        auto page = m_pages.find_or_create(at / PageTree::PAGE, new_page);
         if (!page) {
             if (done) break;  // a short write, like Linux on ENOSPC part-way
             ramfs().m_data_pages += m_pages.page_count() - before;

@@ -30,7 +30,7 @@ constinit NoDestroy<RamFs> g_rootfs;
 size_t free_memory_pages() { return mm::address_space().free_bytes() / 4096; }
 
 void check(ErrorOr<void> result, const char* what) {
-    if (!result) panic("file systems: %s: %s", what, strerror(result.error().code));
+    if (!result) panic("file systems: %s: errno %d", what, result.error().code);  // no strerror before TLS
 }
 
 ErrorOr<void> open_console_fd(int fd, const char* path, int flags) {

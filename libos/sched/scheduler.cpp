@@ -248,6 +248,10 @@ void* on_interrupt(InterruptKind kind) {
         g_dead = nullptr;
     }
 
+    if (kind == InterruptKind::Device) {
+        // Run a woken thread at once if the CPU was idle; otherwise it waits for its turn.
+        if (self != g_idle || g_run_queue.empty()) return self->cpu_context;
+    }
     if (kind == InterruptKind::Timer) {
         uint64_t now = platform::monotonic_ns();
         wake_expired_sleepers(now);

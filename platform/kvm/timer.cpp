@@ -72,9 +72,8 @@ namespace xos::machine {
 
 IrqResult handle_irq(uint64_t vector) {
     if (vector == 0xff) return IrqResult::Handled;  // LAPIC spurious interrupt: no EOI
-    // A device interrupt (kvm/irq.cpp) may have woken a thread: reported as a tick so that the
-    // scheduler runs now rather than at the next tick (an idle CPU switches to the woken thread).
-    if (kvm::dispatch_device_irq(vector)) return IrqResult::TimerTick;
+    // A device interrupt (kvm/irq.cpp) may have woken a thread: an idle CPU switches to it now.
+    if (kvm::dispatch_device_irq(vector)) return IrqResult::DeviceWakeup;
     if (vector < kvm::IRQ_BASE || vector >= kvm::IRQ_BASE + 16) return IrqResult::Unknown;
     uint64_t irq = vector - kvm::IRQ_BASE;
     // IRQ 7 and 15 can be spurious: no EOI unless the PIC says it is in service.

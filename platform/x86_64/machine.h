@@ -11,7 +11,9 @@ void init();
 
 // Device interrupts arrive on vectors 32..255; the machine acknowledges them and says whether
 // it was the scheduler's timer.
-enum class IrqResult { TimerTick, Handled, Unknown };
+// DeviceWakeup: a device interrupt that may have made a thread runnable (switch to it if the
+// CPU was idle, without charging the running thread a timer tick).
+enum class IrqResult { TimerTick, DeviceWakeup, Handled, Unknown };
 IrqResult handle_irq(uint64_t vector);
 
 }  // namespace xos::machine

@@ -116,6 +116,9 @@ extern "C" void xos_x86_trap(xos::x86::TrapFrame* frame) {
     case machine::IrqResult::TimerTick:
         x86::reschedule(*frame, sched::InterruptKind::Timer);
         return;
+    case machine::IrqResult::DeviceWakeup:
+        x86::reschedule(*frame, sched::InterruptKind::Device);
+        return;
     case machine::IrqResult::Handled:
         return;
     case machine::IrqResult::Unknown:

@@ -23,7 +23,9 @@ const char* describe_fault(uintptr_t address, FaultAccess access);
 
 namespace sched {
 
-enum class InterruptKind { Timer, Yield };
+// Timer: a tick (time slices, sleepers). Yield: the current thread blocks or yields.
+// Device: a device interrupt that may have woken a thread.
+enum class InterruptKind { Timer, Yield, Device };
 
 // The running thread's id, for crash reports (0 before threads exist).
 int current_thread_id();

@@ -30,27 +30,30 @@ uint16_t read_pit_counter() {
     return uint16_t(low | (high << 8));
 }
 
-// One 10 ms measurement of TSC ticks against PIT ticks. Fails (returns 0) if two consecutive
-// samples were so far apart that the counter may have wrapped unseen, which happens when the
-// host deschedules the vCPU (a loaded machine, TCG): a missed wrap would make the clock slow.
+// Measures TSC ticks against 10 ms of PIT ticks. Only steps between two close samples count:
+// when the host deschedules the vCPU (a loaded machine; under TCG every port read can also
+// wait for QEMU's global lock) the counter may wrap unseen between two reads, so such a step's
+// PIT ticks and TSC ticks are both left out. Returns 0 if too few steps could be used.
 uint64_t measure_tsc_hz(uint32_t reload) {
-    constexpr uint32_t ticks = PIT_HZ / 100;  // 10 ms
-    // No TSC runs faster than 10 GHz: a gap longer than half a counter period in those cycles
-    // could hide a wrap.
-    const uint64_t max_gap = 10000000000ull * (reload / 2) / PIT_HZ;
+    constexpr uint32_t wanted_ticks = PIT_HZ / 100;  // 10 ms of counted time
+    // A step may hide a wrap if it lasted half a counter period. In TSC ticks that is least for
+    // the slowest TSC we could be on (say 500 MHz); steps are normally microseconds long.
+    const uint64_t max_gap = 500000000ull * (reload / 2) / PIT_HZ;
     uint32_t previous = read_pit_counter();
-    uint64_t tsc_start = x86::rdtsc(), tsc_previous = tsc_start;
-    uint32_t elapsed_ticks = 0;
-    for (uint64_t spins = 0; elapsed_ticks < ticks; ++spins) {
+    uint64_t tsc_previous = x86::rdtsc();
+    uint64_t counted_tsc = 0, counted_ticks = 0;
+    for (uint64_t spins = 0; counted_ticks < wanted_ticks && spins < 20000000; ++spins) {
         uint32_t now = read_pit_counter();
         uint64_t tsc_now = x86::rdtsc();
-        if (tsc_now - tsc_previous > max_gap) return 0;
-        elapsed_ticks += (previous + reload - now) % reload;
+        if (tsc_now - tsc_previous <= max_gap) {
+            counted_tsc += tsc_now - tsc_previous;
+            counted_ticks += (previous + reload - now) % reload;
+        }
         previous = now;
         tsc_previous = tsc_now;
-        if (spins > 100000000) return 0;  // no PIT
     }
-    return (tsc_previous - tsc_start) * PIT_HZ / elapsed_ticks;
+    if (counted_ticks < wanted_ticks / 10) return 0;
+    return counted_tsc * PIT_HZ / counted_ticks;
 }
 
 uint64_t calibrate_tsc_hz() {
@@ -64,7 +67,7 @@ uint64_t calibrate_tsc_hz() {
         x86::outb(PIT_CH0, 0x00);  // 0 means 65536
     }
     platform::InterruptGuard no_interrupts;
-    for (int attempt = 0; attempt < 20; ++attempt)
+    for (int attempt = 0; attempt < 5; ++attempt)
         if (uint64_t hz = measure_tsc_hz(reload)) return hz;
     return 0;
 }
@@ -95,7 +98,11 @@ int64_t read_rtc_seconds() {
 void calibrate() {
     if (g_calibrated.load(std::memory_order_acquire)) return;
     uint64_t hz = calibrate_tsc_hz();
-    if (hz < 1000000) panic("cannot calibrate the TSC against the PIT (is there an i8254?)");
+    if (hz < 1000000) {
+        // No usable PIT: keep time anyway with a guess rather than stop the app.
+        klog("xos: warning: cannot calibrate the TSC against the PIT; assuming 2 GHz, clocks may drift");
+        hz = 2000000000;
+    }
     g_ns_per_tsc_q32 = (uint64_t(1000000000) << 32) / hz;
     int64_t rtc = read_rtc_seconds();
     uint64_t since_boot = uint64_t((unsigned __int128)(x86::rdtsc() - g_boot_tsc) * g_ns_per_tsc_q32 >> 32);

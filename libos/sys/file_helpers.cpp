@@ -8,8 +8,14 @@ namespace xos::sys {
 
 ErrorOr<std::string_view> copy_path(UserPtr<const char> path, PathBuffer& buffer, bool allow_empty) {
     const char* source = path.unchecked();
+    // Validate a page at a time (a check is a mapping lookup), not every byte.
+    uintptr_t checked_end = path.address();
     for (size_t i = 0; i < sizeof buffer.text; ++i) {
-        if (!user_range_ok(path.address() + i, 1)) return error(EFAULT);
+        if (path.address() + i >= checked_end) {
+            uintptr_t page_end = ((path.address() + i) | 4095) + 1;
+            if (!user_range_ok(path.address() + i, page_end - (path.address() + i))) return error(EFAULT);
+            checked_end = page_end;
+        }
         char c = source[i];
         buffer.text[i] = c;
         if (c == '\0') {

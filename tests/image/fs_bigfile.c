@@ -1,7 +1,7 @@
 // Image test: a 50 MB file on ramfs (/tmp), written in uneven chunks, read back whole with a
 // checksum, then probed in the middle with lseek/read and pread/pwrite, extended sparsely and
 // truncated. Run with enough guest memory (xos-run --mem 256M).
-// Prints one line per failed check and exits with the number of failures.
+// Prints one line per failed check and exits with the number of failed checks.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,14 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            printf("FAIL %s:%d: %s (errno %d)\n", __FILE__, __LINE__, #cond, errno);         \
-            ++failures;                                                                      \
-        }                                                                                    \
-    } while (0)
+#include "check.h"
 
 #define FILE_SIZE (50 * 1000 * 1000)
 #define PATH "/tmp/big.bin"
@@ -120,6 +113,6 @@ int main(void) {
         CHECK(clean);
         CHECK(close(small) == 0 && unlink("/tmp/small.bin") == 0);
     }
-    printf("%d failure(s)\n", failures);
-    return failures;
+    printf("%d failure(s)\n", check_failures);
+    return check_failures;
 }

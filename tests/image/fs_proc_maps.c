@@ -1,6 +1,6 @@
 // Image test of /proc/self/maps: the image's segments and the app's real mappings (mmap with
 // its protections, mprotect splitting a mapping, munmap, the heap, the stack), in Linux's format.
-// Prints one line per failed check and exits with the number of failures.
+// Prints one line per failed check and exits with the number of failed checks.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
@@ -10,14 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            printf("FAIL %s:%d: %s (errno %d)\n", __FILE__, __LINE__, #cond, errno);         \
-            ++failures;                                                                      \
-        }                                                                                    \
-    } while (0)
+#include "check.h"
 
 struct Mapping {
     uintptr_t start, end;
@@ -98,7 +91,7 @@ int main(void) {
     static const char constant[] = "constant";
     m = find((uintptr_t)constant);
     CHECK(m && strcmp(m->perms, "r--p") == 0 && strcmp(m->name, "/proc/self/exe") == 0);
-    m = find((uintptr_t)&failures);
+    m = find((uintptr_t)&check_failures);
     CHECK(m && strcmp(m->perms, "rw-p") == 0 && strcmp(m->name, "/proc/self/exe") == 0);
 
     m = find((uintptr_t)code_page);
@@ -114,10 +107,10 @@ int main(void) {
     void* brk_end = sbrk(0);
     CHECK(heap_named || brk_end == (void*)-1);
 
-    if (failures)
+    if (check_failures)
         for (int i = 0; i < map_count; ++i)
             printf("  %lx-%lx %s %s\n", (unsigned long)maps[i].start, (unsigned long)maps[i].end, maps[i].perms,
                    maps[i].name);
-    printf("%d failure(s)\n", failures);
-    return failures;
+    printf("%d failure(s)\n", check_failures);
+    return check_failures;
 }

@@ -1,7 +1,7 @@
 // Image test of xos-build --rootfs: the image is built with --rootfs tests/image/rootfs, and the
 // program finds that tree in / (a config file read through a symlink, a relative symlink to a
 // directory, the executable bit, directories) next to libos's own /tmp, /etc defaults, /dev.
-// Prints one line per failed check and exits with the number of failures.
+// Prints one line per failed check and exits with the number of failed checks.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -12,14 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            printf("FAIL %s:%d: %s (errno %d)\n", __FILE__, __LINE__, #cond, errno);         \
-            ++failures;                                                                      \
-        }                                                                                    \
-    } while (0)
+#include "check.h"
 
 // The value of `key = value` in a config file, or NULL.
 static char* config_value(const char* path, const char* key) {
@@ -89,6 +82,6 @@ int main(void) {
     CHECK(stat("/tmp", &st) == 0 && (st.st_mode & 07777) == 01777);
     CHECK(access("/dev/null", W_OK) == 0 && access("/proc/self", F_OK) == 0);
 
-    printf("%d failure(s)\n", failures);
-    return failures;
+    printf("%d failure(s)\n", check_failures);
+    return check_failures;
 }

@@ -8,14 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond)                                                                \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            printf("FAIL line %d: %s (errno %d)\n", __LINE__, #cond, errno);      \
-            ++failures;                                                            \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 static long mem_free_kb(void) {
     FILE* f = fopen("/proc/meminfo", "r");
@@ -83,6 +76,6 @@ int main(void) {
     CHECK(after >= before - 512);  // a little slack for page tables and malloc's bookkeeping
     printf("MemFree before %ld kB, after %ld kB\n", before, after);
 
-    printf("%d failure(s)\n", failures);
-    return failures;
+    printf("%d failure(s)\n", check_failures);
+    return check_failures;
 }

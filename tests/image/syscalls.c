@@ -1,5 +1,5 @@
 // Self-checking tests of the syscalls a C or C++ program makes at startup and in ordinary use.
-// Prints one line per failed check and exits with the number of failures.
+// Prints one line per failed check and exits with the number of failed checks.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -18,14 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            printf("FAIL %s:%d: %s (errno %d)\n", __FILE__, __LINE__, #cond, errno); \
-            ++failures;                                                    \
-        }                                                                  \
-    } while (0)
+#include "check.h"
 
 static int64_t now_ns(clockid_t clock) {
     struct timespec ts;
@@ -126,6 +119,6 @@ int main(void) {
     CHECK(sigaction(SIGKILL, &(struct sigaction){.sa_handler = on_usr1}, NULL) == -1 && errno == EINVAL);
     CHECK(kill(12345, SIGUSR1) == -1 && errno == ESRCH);
 
-    printf("%d failure(s)\n", failures);
-    return failures;
+    printf("%d failure(s)\n", check_failures);
+    return check_failures;
 }

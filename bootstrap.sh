@@ -44,6 +44,9 @@ build_all() {
     step "target toolchain (cached)"
     TOOLCHAIN=$(tools/toolchain/build-toolchain.sh | tail -n 1)
     [ -f "$TOOLCHAIN/cross.ini" ] || die "toolchain build did not produce $TOOLCHAIN/cross.ini"
+    step "lwIP source (cached)"
+    LWIP_SRC=$(tools/lwip/fetch-lwip.sh | tail -n 1)
+    [ -f "$LWIP_SRC/src/include/lwip/opt.h" ] || die "tools/lwip/fetch-lwip.sh did not produce $LWIP_SRC"
 
     # Reconfigure from scratch when the toolchain changed (its path is its key).
     if [ -f "$BUILD_DIR/.xos-toolchain" ] && [ "$(cat "$BUILD_DIR/.xos-toolchain")" != "$TOOLCHAIN" ]; then
@@ -52,8 +55,12 @@ build_all() {
     fi
     if [ ! -f "$BUILD_DIR/build.ninja" ]; then
         step "configuring $BUILD_DIR"
-        meson setup "$BUILD_DIR" --cross-file "$TOOLCHAIN/cross.ini"
+        meson setup "$BUILD_DIR" --cross-file "$TOOLCHAIN/cross.ini" -Dlwip_src="$LWIP_SRC"
         echo "$TOOLCHAIN" > "$BUILD_DIR/.xos-toolchain"
+    elif [ "$(meson introspect --buildoptions "$BUILD_DIR" 2>/dev/null |
+              python3 -c 'import json,sys; print(next((o["value"] for o in json.load(sys.stdin) if o["name"] == "lwip_src"), ""))' 2>/dev/null)" != "$LWIP_SRC" ]; then
+        step "pointing $BUILD_DIR at $LWIP_SRC"
+        meson setup --reconfigure "$BUILD_DIR" -Dlwip_src="$LWIP_SRC"
     fi
     step "building"
     meson compile -C "$BUILD_DIR"

@@ -8,6 +8,7 @@
 #include "boot/initial_stack.h"
 #include "fs/boot.h"
 #include "mm/memory.h"
+#include "net/stack.h"
 #include "sched/thread.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
@@ -72,6 +73,7 @@ void kernel_main() {
     auto sp = boot::build_initial_stack(*stack, *stack + MAIN_STACK_SIZE, spec);
     if (!sp) panic("arguments and environment do not fit on the initial stack");
     sched::init();  // the boot flow becomes the main thread; the timer starts
+    net::start(g_command_line);  // only if there is a NIC; does not wait for DHCP
     platform::interrupts_enable();
     platform::enter_app(image.app_entry, *sp);
 }

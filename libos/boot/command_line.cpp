@@ -63,6 +63,21 @@ ErrorOr<void> parse_command_line(std::string_view text, CommandLine& out) {
             if (*colon != ':' || colon == value || colon[1] != '/') return error(EINVAL);
             *colon = '\0';
             out.shares[out.share_count++] = {value, colon + 1};
+        } else if (token.starts_with("xos.ip=")) {
+            out.network.ip = TRY(decode(token.substr(7), out));
+        } else if (token.starts_with("xos.gw=")) {
+            out.network.gateway = TRY(decode(token.substr(7), out));
+        } else if (token.starts_with("xos.dns=")) {
+            out.network.dns = TRY(decode(token.substr(8), out));
+        } else if (token.starts_with("xos.echo=")) {
+            std::string_view digits = token.substr(9);
+            unsigned port = 0;
+            for (char c : digits) {
+                if (c < '0' || c > '9' || port > 65535) return error(EINVAL);
+                port = port * 10 + unsigned(c - '0');
+            }
+            if (digits.empty() || port == 0 || port > 65535) return error(EINVAL);
+            out.network.echo_port = uint16_t(port);
         } else if (token.starts_with("xos.")) {
             ++out.unknown_xos_tokens;
         } else {

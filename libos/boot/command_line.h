@@ -1,11 +1,13 @@
 // Decodes the kernel command line xos-run writes: space-separated tokens
 //   xos.argv0=<enc> xos.arg=<enc>... xos.env=<enc>... xos.share=<enc>...
+//   xos.ip=<enc> xos.gw=<enc> xos.dns=<enc> xos.echo=<port>
 // where <enc> is percent-encoded (see tools/xos-run/cmdline.cpp). Tokens that are not ours
 // (QEMU appends virtio_mmio.device=... on microvm) are kept for the platform's drivers.
 // Portable; unit-tested on the host.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -18,6 +20,15 @@ namespace xos::boot {
 struct Share {
     const char* tag;
     const char* path;
+};
+
+// Network configuration (xos-run --ip/--gw/--dns, and the diagnostic xos.echo=PORT); decoded
+// strings, parsed by libos/net/config.cpp. Null when absent (DHCP).
+struct NetworkOptions {
+    const char* ip = nullptr;       // xos.ip=ADDR/PREFIX
+    const char* gateway = nullptr;  // xos.gw=ADDR
+    const char* dns = nullptr;      // xos.dns=ADDR
+    uint16_t echo_port = 0;         // xos.echo=PORT: diagnostic TCP echo service (0: off)
 };
 
 struct CommandLine {
@@ -36,6 +47,7 @@ struct CommandLine {
     Share shares[MAX_SHARES];
     size_t share_count = 0;
     size_t unknown_xos_tokens = 0;  // xos.* keys this libos does not know
+    NetworkOptions network;
 
     char storage[STORAGE];
     size_t storage_used = 0;

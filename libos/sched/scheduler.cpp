@@ -124,7 +124,7 @@ int thread_count() { return g_live_threads; }
 Thread* find_thread(int tid) {
     Thread* found = nullptr;
     g_all.for_each([&](Thread& t) {
-        if (t.tid == tid && t.state != ThreadState::Dead) found = &t;
+        if (t.tid == tid && t.state != ThreadState::Dead && !t.kernel_thread) found = &t;
     });
     return found;
 }
@@ -142,12 +142,26 @@ ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t ar
     return thread;
 }
 
+ErrorOr<Thread*> create_kernel_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1,
+                                      uintptr_t stack_top) {
+    Thread* thread = TRY(allocate_thread());
+    platform::cpu_context_init(thread->cpu_context, entry, arg0, arg1, stack_top, 0);
+    platform::InterruptGuard guard;
+    thread->tid = g_next_tid++;
+    thread->kernel_thread = true;
+    thread->in_kernel = 1;
+    thread->signal_mask = ~uint64_t(0);
+    g_all.push_back(*thread);
+    make_runnable(*thread);
+    return thread;
+}
+
 void exit_current() {
     platform::interrupts_disable();
     Thread& self = *g_current;
     self.state = ThreadState::Dead;
     decltype(g_all)::remove(self);
-    --g_live_threads;
+    if (!self.kernel_thread) --g_live_threads;
     self.in_kernel = 0;
     platform::yield();
     panic("a dead thread was resumed");

@@ -35,6 +35,7 @@ struct Thread {
     bool interruptible = false;
 
     int in_kernel = 0;           // depth of libos calls on this thread
+    bool kernel_thread = false;  // runs libos code only (create_kernel_thread); not an app thread
     uint64_t cpu_time_ns = 0;    // time spent running, excluding the current slice
     uint64_t switched_in_ns = 0;
     uint32_t slice_ticks = 0;
@@ -60,6 +61,12 @@ int thread_count();  // live app threads
 // Creates a runnable thread that calls entry(arg0, arg1) on `stack_top` with `thread_pointer`.
 ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1,
                                uintptr_t stack_top, uintptr_t thread_pointer);
+
+// Creates a runnable libos-internal thread (e.g. lwIP's tcpip thread) on a kernel stack: it is
+// never preempted (it runs libos code, so it is always "in the kernel"; it runs until it
+// blocks), and it does not count as an app thread (the last app thread's exit still ends the image).
+ErrorOr<Thread*> create_kernel_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1,
+                                      uintptr_t stack_top);
 
 // Ends the current thread (it is freed once another thread runs). Never returns.
 [[noreturn]] void exit_current();

@@ -5,12 +5,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "base/error.h"
 #include "base/user_ptr.h"
 
+struct epoll_event;
 struct iovec;
+struct msghdr;
+struct pollfd;
 struct stat;
 struct statfs;
 struct statx;
@@ -116,6 +120,42 @@ ErrorOr<long> sys_sched_yield();
 ErrorOr<long> sys_sched_getaffinity(pid_t pid, size_t size, UserPtr<void> mask);
 ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintptr_t timeout_or_value2,
                         uintptr_t address2, uint32_t value3);
+
+// poll.cpp, poll_epoll.cpp: readiness.
+ErrorOr<long> sys_poll(UserPtr<struct pollfd> fds, unsigned long count, int timeout_ms);
+ErrorOr<long> sys_ppoll(UserPtr<struct pollfd> fds, unsigned long count, UserPtr<struct timespec> timeout,
+                        UserPtr<const uint64_t> mask, size_t mask_size);
+ErrorOr<long> sys_select(int nfds, UserPtr<void> in, UserPtr<void> out, UserPtr<void> ex, UserPtr<struct timeval> timeout);
+ErrorOr<long> sys_pselect6(int nfds, UserPtr<void> in, UserPtr<void> out, UserPtr<void> ex,
+                           UserPtr<struct timespec> timeout, UserPtr<const void> mask_argument);
+ErrorOr<long> sys_epoll_create(int size);
+ErrorOr<long> sys_epoll_create1(int flags);
+ErrorOr<long> sys_epoll_ctl(int epfd, int operation, int fd, UserPtr<const struct epoll_event> event);
+ErrorOr<long> sys_epoll_wait(int epfd, UserPtr<struct epoll_event> events, int max_events, int timeout_ms);
+ErrorOr<long> sys_epoll_pwait(int epfd, UserPtr<struct epoll_event> events, int max_events, int timeout_ms,
+                              UserPtr<const uint64_t> mask, size_t mask_size);
+ErrorOr<long> sys_epoll_pwait2(int epfd, UserPtr<struct epoll_event> events, int max_events,
+                               UserPtr<const struct timespec> timeout, UserPtr<const uint64_t> mask, size_t mask_size);
+
+// net.cpp: sockets.
+ErrorOr<long> sys_socket(int family, int type, int protocol);
+ErrorOr<long> sys_socketpair(int family, int type, int protocol, UserPtr<int> fds);
+ErrorOr<long> sys_bind(int fd, UserPtr<const void> address, socklen_t length);
+ErrorOr<long> sys_listen(int fd, int backlog);
+ErrorOr<long> sys_accept(int fd, UserPtr<void> address, UserPtr<socklen_t> length);
+ErrorOr<long> sys_accept4(int fd, UserPtr<void> address, UserPtr<socklen_t> length, int flags);
+ErrorOr<long> sys_connect(int fd, UserPtr<const void> address, socklen_t length);
+ErrorOr<long> sys_shutdown(int fd, int how);
+ErrorOr<long> sys_sendto(int fd, UserPtr<const void> buffer, size_t size, int flags, UserPtr<const void> address,
+                         socklen_t length);
+ErrorOr<long> sys_recvfrom(int fd, UserPtr<void> buffer, size_t size, int flags, UserPtr<void> address,
+                           UserPtr<socklen_t> length);
+ErrorOr<long> sys_sendmsg(int fd, UserPtr<const struct msghdr> message, int flags);
+ErrorOr<long> sys_recvmsg(int fd, UserPtr<struct msghdr> message, int flags);
+ErrorOr<long> sys_setsockopt(int fd, int level, int name, UserPtr<const void> value, socklen_t length);
+ErrorOr<long> sys_getsockopt(int fd, int level, int name, UserPtr<void> value, UserPtr<socklen_t> length);
+ErrorOr<long> sys_getsockname(int fd, UserPtr<void> address, UserPtr<socklen_t> length);
+ErrorOr<long> sys_getpeername(int fd, UserPtr<void> address, UserPtr<socklen_t> length);
 
 // proc.cpp
 ErrorOr<long> sys_getpid();

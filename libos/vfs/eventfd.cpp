@@ -28,6 +28,7 @@ public:
         m_count -= value;
         memcpy(buffer.data(), &value, sizeof value);
         sched::wake_all(m_wait);
+        m_poll.notify(poll_bits::WRITABLE);
         return sizeof value;
     }
 
@@ -43,16 +44,25 @@ public:
         }
         m_count += value;
         sched::wake_all(m_wait);
+        m_poll.notify(poll_bits::READABLE);
         return sizeof value;
     }
 
     ErrorOr<uint64_t> seek(int64_t, int) override { return error(ESPIPE); }
     ErrorOr<KString> anonymous_name() override { return KString::from("anon_inode:[eventfd]"); }
+    PollMask poll_mask() override {
+        PollMask mask = 0;
+        if (m_count > 0) mask |= poll_bits::READABLE;
+        if (m_count < UINT64_MAX - 1) mask |= poll_bits::WRITABLE;
+        return mask;
+    }
+    PollWaiters* poll_waiters() override { return &m_poll; }
 
 private:
     uint64_t m_count;
     bool m_semaphore;
     sched::WaitQueue m_wait;
+    PollWaiters m_poll;
 };
 
 }  // namespace

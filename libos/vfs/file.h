@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "base/kstring.h"
 #include "base/ref_ptr.h"
+#include "vfs/poll.h"
 #include "vfs/vnode.h"
 
 namespace xos::vfs {
@@ -45,6 +46,12 @@ public:
     // What /proc/self/fd/N shows for a file that has no path ("pipe:[7]").
     virtual ErrorOr<KString> anonymous_name() { return error(ENOENT); }
 
+    // Readiness (vfs/poll.h): the POLL* bits that hold now, and the waiters to notify when they
+    // may change. Files whose readiness never changes (regular files, directories, /dev/null,
+    // the console) keep the defaults: always readable and writable, nobody to notify.
+    virtual PollMask poll_mask() { return poll_bits::ALWAYS; }
+    virtual PollWaiters* poll_waiters() { return nullptr; }
+
     // flock(2) held through this description: 0, LOCK_SH or LOCK_EX. Released on the last close.
     int m_flock = 0;
     void release_flock();
@@ -59,6 +66,13 @@ public:
     }
     Vnode* origin_parent() const { return m_origin_parent.get(); }
     std::string_view origin_name() const { return m_origin_name.view(); }
+
+protected:
+    // Ends epoll registrations while the subclass (which owns the waiter list) is still whole.
+    void destroy() override {
+        release_poll_waiters(*this);
+        RefCounted::destroy();
+    }
 
 private:
     RefPtr<Vnode> m_vnode;

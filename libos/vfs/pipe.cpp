@@ -19,14 +19,19 @@ ErrorOr<RefPtr<Pipe>> Pipe::create() {
 
 Pipe::~Pipe() { mm::free_pages(m_buffer, CAPACITY / 4096); }
 
+void Pipe::changed(PollMask key) {
+    sched::wake_all(m_wait);
+    m_poll.notify(key);
+}
+
 void Pipe::remove_reader() {
     --m_readers;
-    sched::wake_all(m_wait);
+    changed(poll_bits::ERR | poll_bits::OUT);
 }
 
 void Pipe::remove_writer() {
     --m_writers;
-    sched::wake_all(m_wait);
+    changed(poll_bits::HUP | poll_bits::IN);
 }
 
 ErrorOr<size_t> Pipe::read(std::span<std::byte> buffer, bool nonblocking) {
@@ -43,7 +48,7 @@ ErrorOr<size_t> Pipe::read(std::span<std::byte> buffer, bool nonblocking) {
     memcpy(buffer.data() + first, m_buffer, count - first);
     m_head = (m_head + count) % CAPACITY;
     m_used -= count;
-    sched::wake_all(m_wait);
+    changed(poll_bits::WRITABLE);
     return count;
 }
 
@@ -77,7 +82,7 @@ ErrorOr<size_t> Pipe::write(std::span<const std::byte> data, bool nonblocking) {
         memcpy(m_buffer, data.data() + done + first, count - first);
         m_used += count;
         done += count;
-        sched::wake_all(m_wait);
+        changed(poll_bits::READABLE);
     }
     return done;
 }
@@ -106,6 +111,21 @@ ErrorOr<size_t> PipeFile::read(std::span<std::byte> buffer, std::optional<uint64
 ErrorOr<size_t> PipeFile::write(std::span<const std::byte> data, std::optional<uint64_t> offset) {
     if (offset) return error(ESPIPE);
     return m_pipe->write(data, nonblocking());
+}
+
+// As Linux's pipe_poll: readable with data, hung up once the writers have gone (after one
+// existed); writable with PIPE_BUF bytes of room, an error once the readers have gone.
+PollMask PipeFile::poll_mask() {
+    PollMask mask = 0;
+    if (readable()) {
+        if (m_pipe->available() > 0) mask |= poll_bits::READABLE;
+        if (m_pipe->writers() == 0 && m_pipe->writer_opens() > 0) mask |= poll_bits::HUP;
+    }
+    if (writable()) {
+        if (Pipe::CAPACITY - m_pipe->available() >= Pipe::ATOMIC_WRITE) mask |= poll_bits::WRITABLE;
+        if (m_pipe->readers() == 0) mask |= poll_bits::ERR;
+    }
+    return mask;
 }
 
 ErrorOr<KString> PipeFile::anonymous_name() {
@@ -146,7 +166,7 @@ ErrorOr<RefPtr<File>> open_fifo(RefPtr<Vnode> vnode, int flags) {
     if (!(flags & O_NONBLOCK) && mode != O_RDWR) {
         size_t opens = mode == O_RDONLY ? pipe->writer_opens() : pipe->reader_opens();
         auto& queue = pipe->wait_queue();
-        sched::wake_all(queue);
+        pipe->changed();
         TRY(sched::wait_event(queue, [&] {
             return mode == O_RDONLY ? pipe->writer_opens() != opens || pipe->writers() > 0
                                     : pipe->reader_opens() != opens || pipe->readers() > 0;

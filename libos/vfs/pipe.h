@@ -32,6 +32,9 @@ public:
     size_t writer_opens() const { return m_writer_opens; }
 
     sched::WaitQueue& wait_queue() { return m_wait; }
+    vfs::PollWaiters& poll_waiters() { return m_poll; }
+    // Wakes blocked readers and writers and tells pollers that the `key` bits may have appeared.
+    void changed(vfs::PollMask key = 0);
 
 private:
     std::byte* m_buffer = nullptr;  // CAPACITY bytes from alloc_pages
@@ -40,6 +43,7 @@ private:
     size_t m_readers = 0, m_writers = 0;
     size_t m_reader_opens = 0, m_writer_opens = 0;  // ever, for FIFO open rendezvous
     sched::WaitQueue m_wait;
+    vfs::PollWaiters m_poll;
 };
 
 // One end of a pipe (or a FIFO opened for reading, writing or both).
@@ -54,6 +58,8 @@ public:
     ErrorOr<size_t> bytes_readable() override { return m_pipe->available(); }
     bool is_stream() const override { return true; }
     ErrorOr<KString> anonymous_name() override;
+    PollMask poll_mask() override;
+    PollWaiters* poll_waiters() override { return &m_pipe->poll_waiters(); }
 
 private:
     RefPtr<Pipe> m_pipe;

@@ -101,7 +101,7 @@ expect "missing input exits 1" 1 "xos-build: error: no such file: missing.cpp"
 grep -q clang err.txt && fail "missing input: no compiler may run" || pass "missing input: no compiler runs"
 
 run "$XOS_BUILD" --platform xen ok.c
-expect "unknown platform exits 2" 2 "xos-build: error: platform 'xen' is not available (available: kvm)"
+expect "unknown platform exits 2" 2 "xos-build: error: platform 'xen' is not available (available: kvm, hosted)"
 
 run "$XOS_BUILD" bad.c -o bad.xos
 expect "compile error exits 1" 1 "xos-build: error: compilation of bad.c failed"

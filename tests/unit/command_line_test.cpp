@@ -93,3 +93,26 @@ TEST(CommandLine, SharesRoundTripWithTheXosRunEncoder) {
         EXPECT_EQ(result.error().code, EINVAL) << bad;
     }
 }
+
+// Network options (xos-run --ip/--gw/--dns; the diagnostic xos.echo=PORT).
+TEST(CommandLine, NetworkOptions) {
+    auto out = std::make_unique<CommandLine>();
+    ASSERT_TRUE(parse_command_line("xos.ip=10.1.2.3/24 xos.gw=10.1.2.1 xos.dns=fd00%3A%3A1 xos.echo=7", *out));
+    EXPECT_STREQ(out->network.ip, "10.1.2.3/24");
+    EXPECT_STREQ(out->network.gateway, "10.1.2.1");
+    EXPECT_STREQ(out->network.dns, "fd00::1");
+    EXPECT_EQ(out->network.echo_port, 7);
+    EXPECT_EQ(out->unknown_xos_tokens, 0u);
+
+    auto none = std::make_unique<CommandLine>();
+    ASSERT_TRUE(parse_command_line("xos.argv0=a", *none));
+    EXPECT_EQ(none->network.ip, nullptr);
+    EXPECT_EQ(none->network.echo_port, 0);
+
+    for (const char* bad : {"xos.echo=", "xos.echo=0", "xos.echo=65536", "xos.echo=7x", "xos.echo=99999999999"}) {
+        auto fresh = std::make_unique<CommandLine>();
+        auto result = parse_command_line(bad, *fresh);
+        ASSERT_FALSE(result) << bad;
+        EXPECT_EQ(result.error().code, EINVAL) << bad;
+    }
+}

@@ -214,6 +214,8 @@ LinkFiles resolve_link_files(const Toolchain& toolchain, const std::string& plat
     files.linker_script = find_in("xos-" + platform + ".ld", library_dirs);
     files.libxos = find_in("libxos.a", library_dirs);
     files.libxos_platform = find_in("libxos-" + platform + ".a", library_dirs);
+    if (platform == "hosted")
+        files.entry_symbol = "xos_hosted_entry"; // a static Linux executable (docs/hosted.md)
     return files;
 }
 
@@ -234,7 +236,7 @@ std::vector<std::string> link_command(const std::string& driver, const LinkFiles
         "-Wl,-z,max-page-size=4096",
         // Everything is built with -ffunction-sections -fdata-sections: drop what is unused.
         "-Wl,--gc-sections",
-        "-Wl,-e,xos_pvh_entry",
+        "-Wl,-e," + files.entry_symbol,
         files.crt1,
         files.crti,
         files.crtbegin,

@@ -62,6 +62,7 @@ struct LinkFiles {
     std::string linker_script;  // xos-<platform>.ld
     std::string libxos;         // libxos.a
     std::string libxos_platform; // libxos-<platform>.a
+    std::string entry_symbol = "xos_pvh_entry"; // ELF entry: the PVH entry, or hosted's process entry
     std::string crt1, crti, crtn, crtbegin, crtend;
     std::vector<std::string> runtime_archives; // libc++, libc++abi, libunwind, libc, builtins
 };

@@ -44,3 +44,18 @@ std::string xos_encode_share_token(const std::string& tag, const std::string& gu
 {
     return "xos.share=" + xos_encode_cmdline_value(tag + ":" + guest_path);
 }
+
+std::string xos_encode_network_tokens(const std::string& ip, const std::string& gateway, const std::string& dns,
+                                      unsigned echo_port)
+{
+    std::string tokens;
+    if (!ip.empty())
+        tokens += " xos.ip=" + xos_encode_cmdline_value(ip);
+    if (!gateway.empty())
+        tokens += " xos.gw=" + xos_encode_cmdline_value(gateway);
+    if (!dns.empty())
+        tokens += " xos.dns=" + xos_encode_cmdline_value(dns);
+    if (echo_port != 0)
+        tokens += " xos.echo=" + std::to_string(echo_port);
+    return tokens;
+}

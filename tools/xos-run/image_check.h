@@ -4,6 +4,11 @@
 
 #include <string>
 
+// Pvh: a VM image (boots under QEMU). Hosted: a static Linux executable built with
+// `xos-build --platform hosted`, run directly as a sandboxed process (docs/hosted.md).
+enum class ImageKind { Pvh, Hosted };
+
 // Throws UsageError unless `path` is an ELF64 x86_64 file with a Xen PVH entry note
-// (a PT_NOTE segment holding a note named "Xen" of type XEN_ELFNOTE_PHYS32_ENTRY).
-void check_xos_image(const std::string& path);
+// (a PT_NOTE segment holding a note named "Xen" of type XEN_ELFNOTE_PHYS32_ENTRY) or the
+// hosted platform's note (named "xos-hosted").
+ImageKind check_xos_image(const std::string& path);

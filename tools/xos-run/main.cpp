@@ -10,7 +10,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <csignal>
+#include <ctime>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sstream>
@@ -47,6 +50,92 @@ std::string format_seconds(double seconds)
     return out.str();
 }
 
+// A hosted image (xos-build --platform hosted) is a static Linux executable: run it directly,
+// with a clean environment of the --env values plus the platform's XOS_MEM and XOS_STATUS_FD
+// (a pipe that receives the same "exit N" / "crash N reason" record as the VM's status port).
+int run_hosted(const Options& opts)
+{
+    if (!opts.shares.empty())
+        throw UsageError("--share is not supported for hosted images yet");
+    std::vector<std::string> argv{opts.image};
+    argv.insert(argv.end(), opts.app_args.begin(), opts.app_args.end());
+    std::vector<std::string> env = opts.env;
+    env.push_back("XOS_MEM=" + std::to_string(opts.mem_bytes >> 10) + "K");
+    if (opts.dry_run) {
+        std::printf("env -i %s %s\n", shell_join(env).c_str(), shell_join(argv).c_str());
+        return 0;
+    }
+    int status_pipe[2];
+    if (::pipe2(status_pipe, O_CLOEXEC) != 0)
+        throw UsageError(std::string("pipe: ") + std::strerror(errno));
+    env.push_back("XOS_STATUS_FD=" + std::to_string(status_pipe[1]));
+    std::vector<char*> argv_c, env_c;
+    for (auto& a : argv)
+        argv_c.push_back(a.data());
+    argv_c.push_back(nullptr);
+    for (auto& e : env)
+        env_c.push_back(e.data());
+    env_c.push_back(nullptr);
+    if (opts.verbose)
+        std::fprintf(stderr, "xos-run: hosted image: env -i %s %s\n", shell_join(env).c_str(), shell_join(argv).c_str());
+
+    pid_t pid = ::fork();
+    if (pid < 0)
+        throw UsageError(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+        ::fcntl(status_pipe[1], F_SETFD, 0);
+        ::execve(opts.image.c_str(), argv_c.data(), env_c.data());
+        std::fprintf(stderr, "xos-run: error: cannot execute %s: %s\n", opts.image.c_str(), std::strerror(errno));
+        ::_exit(kExitXosRunError);
+    }
+    ::close(status_pipe[1]);
+
+    int wait_status = 0;
+    bool timed_out = false;
+    struct timespec start, now;
+    ::clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        pid_t done = ::waitpid(pid, &wait_status, WNOHANG);
+        if (done == pid)
+            break;
+        if (done < 0 && errno != EINTR)
+            throw UsageError(std::string("waitpid: ") + std::strerror(errno));
+        ::clock_gettime(CLOCK_MONOTONIC, &now);
+        double elapsed = double(now.tv_sec - start.tv_sec) + double(now.tv_nsec - start.tv_nsec) / 1e9;
+        if (opts.timeout_seconds > 0 && elapsed >= opts.timeout_seconds && !timed_out) {
+            ::kill(pid, SIGKILL);
+            timed_out = true;
+        }
+        struct timespec pause{0, 1000000};
+        ::nanosleep(&pause, nullptr);
+    }
+    std::string records;
+    char buffer[512];
+    for (ssize_t n; (n = ::read(status_pipe[0], buffer, sizeof buffer)) != 0;) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        records.append(buffer, size_t(n));
+    }
+    ::close(status_pipe[0]);
+
+    auto record = parse_status_records(records);
+    Verdict verdict{0, ""};
+    if (timed_out || record) {
+        verdict = decide_verdict(record, QemuEnd{true, 0}, timed_out ? StopCause::Timeout : StopCause::GuestDone, 0,
+                                 format_seconds(opts.timeout_seconds));
+    } else if (WIFSIGNALED(wait_status)) {
+        verdict = {128 + WTERMSIG(wait_status),
+                   "error: the hosted image was killed by signal " + std::to_string(WTERMSIG(wait_status))};
+    } else {
+        verdict = {WEXITSTATUS(wait_status), ""};  // it could not start (125) and said why
+    }
+    if (!verdict.message.empty() && (opts.verbose || !verdict.verbose_only))
+        std::fprintf(stderr, "xos-run: %s\n", verdict.message.c_str());
+    return verdict.exit_status;
+}
+
 int run(const std::vector<std::string>& args)
 {
     Options opts = parse_options(args);
@@ -58,7 +147,8 @@ int run(const std::vector<std::string>& args)
         std::printf("xos-run %s\n", XOS_VERSION);
         return 0;
     }
-    check_xos_image(opts.image);
+    if (check_xos_image(opts.image) == ImageKind::Hosted)
+        return run_hosted(opts);
     for (const ShareOption& share : opts.shares)
         check_share_host_dir(share);
 

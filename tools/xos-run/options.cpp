@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 
 const char* const kUsage = R"(usage: xos-run [options] IMAGE [-- ARGS...]
 
@@ -26,6 +27,17 @@ options:
                         in the guest (9P2000.L over virtio; repeatable). Files the
                         guest creates belong to the user running xos-run (QEMU
                         security_model=none) with the modes the guest gave them
+  -p [tcp:|udp:]HOSTPORT:GUESTPORT
+                        forward HOSTPORT on the host (all addresses) to GUESTPORT
+                        in the guest (TCP unless udp:; repeatable; implies --net user)
+  --net user|tap:IFNAME network card (virtio-net): QEMU user networking (NAT, DHCP,
+                        the host is 10.0.2.2, DNS 10.0.2.3) or the existing tap
+                        device IFNAME (for throughput; configure the host side)
+  --ip ADDR/PREFIX      static IPv4 address instead of DHCP (e.g. 192.168.100.2/24)
+  --gw ADDR             default gateway with --ip
+  --dns ADDR            DNS server (the guest's /etc/resolv.conf)
+  --net-echo PORT       diagnostic: libos answers TCP PORT with an echo service
+                        (tests the network stack without the app)
   --dry-run             print the QEMU command line and exit
   -v, --verbose         print the QEMU command line and accelerator on stderr
   -h, --help            print this help
@@ -78,10 +90,48 @@ std::string parse_env_entry(const std::string& text)
     return text;
 }
 
+unsigned parse_port(const std::string& text, const std::string& option)
+{
+    auto n = parse_unsigned(text);
+    if (!n || *n < 1 || *n > 65535)
+        throw UsageError(option + ": expected a port from 1 to 65535, got '" + text + "'");
+    return static_cast<unsigned>(*n);
+}
+
+bool is_ipv4(const std::string& text)
+{
+    in_addr address;
+    return inet_pton(AF_INET, text.c_str(), &address) == 1;
+}
+
+std::string parse_ip_prefix(const std::string& text)
+{
+    auto slash = text.find('/');
+    auto prefix = slash == std::string::npos ? std::nullopt : parse_unsigned(text.substr(slash + 1));
+    if (slash == std::string::npos || !is_ipv4(text.substr(0, slash)) || !prefix || *prefix > 32)
+        throw UsageError("--ip: expected an IPv4 ADDR/PREFIX such as 192.168.100.2/24, got '" + text + "'");
+    return text;
+}
+
+void parse_net(Options& opts, const std::string& text)
+{
+    if (text == "user") {
+        opts.net = NetMode::User;
+    } else if (text.rfind("tap:", 0) == 0 && text.size() > 4 && text.size() <= 4 + 15 &&
+               text.find_first_of(", /=") == std::string::npos) {
+        opts.net = NetMode::Tap;
+        opts.tap_ifname = text.substr(4);
+    } else {
+        throw UsageError("--net: expected user or tap:IFNAME, got '" + text + "'");
+    }
+}
+
 bool takes_value(const std::string& name)
 {
     return name == "--accel" || name == "--mem" || name == "--timeout" || name == "--env" ||
-           name == "--cpus" || name == "--qemu" || name == "--qemu-arg" || name == "--share";
+           name == "--cpus" || name == "--qemu" || name == "--qemu-arg" || name == "--share" ||
+           name == "-p" || name == "--net" || name == "--ip" || name == "--gw" || name == "--dns" ||
+           name == "--net-echo";
 }
 
 void apply_option(Options& opts, const std::string& name, const std::string& value)
@@ -110,6 +160,23 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
         opts.qemu_args.push_back(value);
     } else if (name == "--share") {
         opts.shares.push_back(parse_share(value));
+    } else if (name == "-p") {
+        opts.forwards.push_back(parse_port_forward(value));
+    } else if (name == "--net") {
+        parse_net(opts, value);
+    } else if (name == "--ip") {
+        opts.net_ip = parse_ip_prefix(value);
+    } else if (name == "--gw") {
+        if (!is_ipv4(value))
+            throw UsageError("--gw: expected an IPv4 address, got '" + value + "'");
+        opts.net_gw = value;
+    } else if (name == "--dns") {
+        in6_addr address6;
+        if (!is_ipv4(value) && inet_pton(AF_INET6, value.c_str(), &address6) != 1)
+            throw UsageError("--dns: expected an IPv4 or IPv6 address, got '" + value + "'");
+        opts.net_dns = value;
+    } else if (name == "--net-echo") {
+        opts.net_echo_port = parse_port(value, "--net-echo");
     }
 }
 
@@ -139,6 +206,25 @@ ShareOption parse_share(const std::string& text)
     if (share.guest_path.find_first_not_of('/') == std::string::npos)
         throw UsageError("--share: GUESTPATH cannot be / (got '" + text + "')");
     return share;
+}
+
+PortForward parse_port_forward(const std::string& text)
+{
+    PortForward forward{"tcp", 0, 0};
+    std::string rest = text;
+    for (const char* protocol : {"tcp", "udp"}) {
+        if (rest.rfind(std::string(protocol) + ":", 0) == 0) {
+            forward.protocol = protocol;
+            rest = rest.substr(4);
+            break;
+        }
+    }
+    auto colon = rest.find(':');
+    if (colon == std::string::npos)
+        throw UsageError("-p: expected [tcp:|udp:]HOSTPORT:GUESTPORT, got '" + text + "'");
+    forward.host_port = parse_port(rest.substr(0, colon), "-p");
+    forward.guest_port = parse_port(rest.substr(colon + 1), "-p");
+    return forward;
 }
 
 void check_share_host_dir(const ShareOption& share)
@@ -223,5 +309,14 @@ Options parse_options(const std::vector<std::string>& argv)
     }
     if (!have_image && !opts.help && !opts.version)
         throw UsageError("no IMAGE given (usage: xos-run [options] IMAGE [-- ARGS...])");
+    if (!opts.forwards.empty()) {
+        if (opts.net == NetMode::Tap)
+            throw UsageError("-p forwards ports of QEMU user networking; it cannot be used with --net tap");
+        opts.net = NetMode::User;
+    }
+    if (!opts.net_gw.empty() && opts.net_ip.empty())
+        throw UsageError("--gw needs --ip (without --ip the guest uses DHCP)");
+    if ((!opts.net_ip.empty() || !opts.net_dns.empty() || opts.net_echo_port) && opts.net == NetMode::None)
+        throw UsageError("--ip, --gw, --dns and --net-echo need a network (--net user, --net tap:IFNAME or -p)");
     return opts;
 }

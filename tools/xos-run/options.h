@@ -15,6 +15,16 @@ struct ShareOption {
     std::string guest_path;
 };
 
+// -p [tcp:|udp:]HOSTPORT:GUESTPORT: a QEMU user-networking port forward (hostfwd).
+struct PortForward {
+    std::string protocol;  // "tcp" or "udp"
+    unsigned host_port;
+    unsigned guest_port;
+};
+
+// --net user | tap:IFNAME (-p implies user).
+enum class NetMode { None, User, Tap };
+
 struct Options {
     std::string image;                   // as typed; also the guest's argv[0]
     std::vector<std::string> app_args;   // after `--`
@@ -26,6 +36,13 @@ struct Options {
     std::string qemu;                    // empty: $XOS_QEMU, else qemu-system-x86_64 from PATH
     std::vector<std::string> qemu_args;  // appended verbatim
     std::vector<ShareOption> shares;     // in command-line order; share i has mount tag "xos<i>"
+    NetMode net = NetMode::None;
+    std::string tap_ifname;              // --net tap:IFNAME
+    std::vector<PortForward> forwards;   // -p, in command-line order
+    std::string net_ip;                  // --ip ADDR/PREFIX (IPv4; default: DHCP)
+    std::string net_gw;                  // --gw ADDR
+    std::string net_dns;                 // --dns ADDR (IPv4 or IPv6)
+    unsigned net_echo_port = 0;          // --net-echo PORT (diagnostic TCP echo service in libos)
     bool dry_run = false;
     bool verbose = false;
     bool help = false;
@@ -43,6 +60,9 @@ Options parse_options(const std::vector<std::string>& argv);
 // "HOSTDIR:GUESTPATH" split at the last ':' followed by '/' (so HOSTDIR may contain ':');
 // GUESTPATH must be absolute and not "/". Throws UsageError; does not look at the host.
 ShareOption parse_share(const std::string& text);
+
+// "[tcp:|udp:]HOSTPORT:GUESTPORT" (ports 1..65535). Throws UsageError.
+PortForward parse_port_forward(const std::string& text);
 
 // Throws UsageError unless HOSTDIR exists and is a directory.
 void check_share_host_dir(const ShareOption& share);

@@ -99,7 +99,7 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
     // belong to the user running QEMU (QEMU's chown to the guest's uid fails harmlessly unless
     // that user is root), so the host user can read and edit what the guest writes.
     // force-legacy=false: QEMU 7.2's virtio-mmio defaults to the legacy (version 1) interface.
-    if (!opts.shares.empty())
+    if (!opts.shares.empty() || opts.net != NetMode::None)
         cmd.insert(cmd.end(), {"-global", "virtio-mmio.force-legacy=false"});
     for (std::size_t i = 0; i < opts.shares.size(); ++i) {
         std::string id = "xosfs" + std::to_string(i), tag = "xos" + std::to_string(i);
@@ -109,6 +109,21 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
                     "-device", "virtio-9p-device,fsdev=" + id + ",mount_tag=" + tag});
         std::string& append = cmd[appended_cmdline_index(cmd)];
         append += " " + xos_encode_share_token(tag, opts.shares[i].guest_path);
+    }
+    // Network: one virtio-net device on QEMU user networking (with -p's forwards) or a tap.
+    if (opts.net != NetMode::None) {
+        std::string netdev;
+        if (opts.net == NetMode::User) {
+            netdev = "user,id=net0";
+            for (const PortForward& forward : opts.forwards)
+                netdev += ",hostfwd=" + forward.protocol + "::" + std::to_string(forward.host_port) + "-:" +
+                          std::to_string(forward.guest_port);
+        } else {
+            netdev = "tap,id=net0,ifname=" + opts.tap_ifname + ",script=no,downscript=no";
+        }
+        cmd.insert(cmd.end(), {"-netdev", netdev, "-device", "virtio-net-device,netdev=net0"});
+        std::string& append = cmd[appended_cmdline_index(cmd)];
+        append += xos_encode_network_tokens(opts.net_ip, opts.net_gw, opts.net_dns, opts.net_echo_port);
     }
     cmd.insert(cmd.end(), opts.qemu_args.begin(), opts.qemu_args.end());
     return cmd;

@@ -1,0 +1,139 @@
+/* lwIP options for xos (lwIP 2.1.3). See libos/net/README.md for the concurrency model.
+ *
+ * - NO_SYS=0: lwIP's tcpip thread is a libos kernel thread (sys_arch.cpp); everything else
+ *   calls lwIP under the core lock (LWIP_TCPIP_CORE_LOCKING), never through messages.
+ * - Sockets use the raw API: no netconn, no lwIP sockets (libos/sys/net*.cpp own the BSD API).
+ * - Memory comes from the kernel heap (kmalloc): MEM_LIBC_MALLOC and MEMP_MEM_MALLOC, so pools
+ *   grow with load (hundreds of connections) and cost nothing in images that do not use them.
+ * - Checksums: computed and checked in software (the driver does not negotiate VIRTIO_NET_F_CSUM
+ *   nor GUEST_CSUM yet, so the device neither fills nor vouches for them).
+ */
+#ifndef XOS_LWIPOPTS_H
+#define XOS_LWIPOPTS_H
+
+#define NO_SYS                          0
+#define SYS_LIGHTWEIGHT_PROT            1
+#define LWIP_TCPIP_CORE_LOCKING         1
+#define LWIP_TCPIP_CORE_LOCKING_INPUT   1
+#define LWIP_SOCKET                     0
+#define LWIP_NETCONN                    0
+#define LWIP_NETIF_API                  0
+
+#define TCPIP_THREAD_NAME               "lwip-tcpip"
+#define TCPIP_THREAD_STACKSIZE          (64 * 1024)
+#define TCPIP_THREAD_PRIO               1
+#define TCPIP_MBOX_SIZE                 256
+#define DEFAULT_THREAD_STACKSIZE        (64 * 1024)
+
+/* Memory: the kernel heap. */
+#define MEM_LIBC_MALLOC                 1
+#define MEMP_MEM_MALLOC                 1
+#define MEM_ALIGNMENT                   8
+#define mem_clib_malloc                 xos_lwip_malloc
+#define mem_clib_free                   xos_lwip_free
+#define mem_clib_calloc                 xos_lwip_calloc
+#ifdef __cplusplus
+extern "C" {
+#endif
+#include <stddef.h>
+void *xos_lwip_malloc(size_t size);
+void xos_lwip_free(void *pointer);
+void *xos_lwip_calloc(size_t count, size_t size);
+void xos_lwip_assert_core_locked(void);
+#ifdef __cplusplus
+}
+#endif
+
+/* Nominal pool sizes (with MEMP_MEM_MALLOC they document intent; lwIP does not reserve them). */
+#define MEMP_NUM_TCP_PCB                1024
+#define MEMP_NUM_TCP_PCB_LISTEN         64
+#define MEMP_NUM_UDP_PCB                256
+#define MEMP_NUM_RAW_PCB                16
+#define MEMP_NUM_TCP_SEG                8192
+#define MEMP_NUM_REASSDATA              64
+#define MEMP_NUM_FRAG_PBUF              64
+#define MEMP_NUM_ARP_QUEUE              64
+#define MEMP_NUM_ND6_QUEUE              64
+#define MEMP_NUM_PBUF                   1024
+#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
+#define PBUF_POOL_SIZE                  1024
+#define PBUF_POOL_BUFSIZE               LWIP_MEM_ALIGN_SIZE(TCP_MSS + 40 + PBUF_LINK_ENCAPSULATION_HLEN + PBUF_LINK_HLEN)
+
+/* Protocols. */
+#define LWIP_IPV4                       1
+#define LWIP_IPV6                       1
+#define LWIP_ARP                        1
+#define ARP_TABLE_SIZE                  64
+#define ARP_QUEUEING                    1
+#define ETHARP_SUPPORT_STATIC_ENTRIES   0
+#define LWIP_ICMP                       1
+#define LWIP_RAW                        1
+#define LWIP_UDP                        1
+#define LWIP_TCP                        1
+#define LWIP_DHCP                       1
+#define DHCP_DOES_ARP_CHECK             0
+#define LWIP_AUTOIP                     0
+#define LWIP_DNS                        0  /* musl's resolver does DNS over UDP sockets */
+#define LWIP_IGMP                       0
+#define LWIP_IPV6_MLD                   1
+#define LWIP_IPV6_AUTOCONFIG            1
+#define LWIP_IPV6_DHCP6                 0
+#define LWIP_ND6_RDNSS_MAX_DNS_SERVERS  0
+#define LWIP_ICMP6                      1
+#define IP_REASSEMBLY                   1
+#define IP_FRAG                         1
+#define LWIP_IPV6_REASS                 1
+#define LWIP_IPV6_FRAG                  1
+#define IPV6_FRAG_COPYHEADER            1  /* 64-bit pointers do not fit in the fragment header */
+#define LWIP_HAVE_LOOPIF                1
+#define LWIP_NETIF_LOOPBACK             1
+#define LWIP_LOOPBACK_MAX_PBUFS         0
+#define LWIP_NETIF_STATUS_CALLBACK      1
+#define LWIP_NETIF_LINK_CALLBACK        1
+#define LWIP_NETIF_HOSTNAME             0
+#define LWIP_SINGLE_NETIF               0
+#define LWIP_BROADCAST_PING             0
+
+/* TCP: sized for servers (hundreds of connections, LAN-speed windows). */
+#define TCP_MSS                         1460
+#define LWIP_WND_SCALE                  1
+#define TCP_RCV_SCALE                   2
+#define TCP_WND                         (64 * 1024)
+#define TCP_SND_BUF                     (64 * 1024)
+#define TCP_SND_QUEUELEN                ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
+#define TCP_SNDLOWAT                    (TCP_SND_BUF / 2)
+#define TCP_QUEUE_OOSEQ                 1
+#define TCP_LISTEN_BACKLOG              1
+#define TCP_DEFAULT_LISTEN_BACKLOG      0xff
+#define LWIP_TCP_KEEPALIVE              1
+#define SO_REUSE                        1
+#define LWIP_TCP_TIMESTAMPS             0
+#define TCP_OVERSIZE                    TCP_MSS
+#define LWIP_TCP_SACK_OUT               0
+#define LWIP_CALLBACK_API               1
+#define LWIP_EVENT_API                  0
+
+/* Checksums: software, both ways (see above). */
+#define CHECKSUM_GEN_IP                 1
+#define CHECKSUM_GEN_UDP                1
+#define CHECKSUM_GEN_TCP                1
+#define CHECKSUM_GEN_ICMP               1
+#define CHECKSUM_GEN_ICMP6              1
+#define CHECKSUM_CHECK_IP               1
+#define CHECKSUM_CHECK_UDP              1
+#define CHECKSUM_CHECK_TCP              1
+#define CHECKSUM_CHECK_ICMP             1
+#define CHECKSUM_CHECK_ICMP6            1
+#define LWIP_CHECKSUM_ON_COPY           1
+
+/* Link layer: the virtio-net header is not part of the pbuf (the driver copies frames). */
+#define PBUF_LINK_HLEN                  14
+#define PBUF_LINK_ENCAPSULATION_HLEN    0
+#define ETH_PAD_SIZE                    0
+
+/* Diagnostics. */
+#define LWIP_STATS                      0
+#define LWIP_DEBUG                      0
+#define LWIP_ASSERT_CORE_LOCKED()       xos_lwip_assert_core_locked()
+
+#endif /* XOS_LWIPOPTS_H */

@@ -1,0 +1,260 @@
+// lwIP's OS layer (NO_SYS=0) on libos primitives: threads are kernel threads
+// (sched::create_kernel_thread on a kernel-heap stack), semaphores, mutexes and mailboxes wait
+// on sched::WaitQueues, time is platform::monotonic_ns, and sys_arch_protect disables
+// interrupts. One CPU and a non-preemptive libos make every operation between two waits atomic,
+// so the objects need no locks of their own.
+#include <cstdarg>
+#include <cstdio>
+
+extern "C" {
+#include "lwip/sys.h"
+#include "lwip/tcpip.h"
+}
+
+#include "base/klog.h"
+#include "mm/heap.h"
+#include "sched/thread.h"
+#include "sched/wait_queue.h"
+#include "xos/platform.h"
+
+struct xos_lwip_sem {
+    uint32_t count;
+    xos::sched::WaitQueue waiters;
+};
+
+struct xos_lwip_mutex {
+    xos::sched::Thread* owner;
+    xos::sched::WaitQueue waiters;
+};
+
+struct xos_lwip_mbox {
+    void** slots;
+    uint32_t size;
+    uint32_t head;  // next to fetch
+    uint32_t count;
+    xos::sched::WaitQueue not_empty;
+    xos::sched::WaitQueue not_full;
+};
+
+using namespace xos;
+
+namespace {
+
+// Deadline for an lwIP timeout in ms (0: forever).
+sched::Deadline deadline_ms(u32_t timeout) {
+    return timeout == 0 ? sched::Deadline::never() : sched::Deadline::after_ns(uint64_t(timeout) * 1'000'000);
+}
+
+u32_t elapsed_ms(uint64_t start_ns) {
+    uint64_t ms = (platform::monotonic_ns() - start_ns) / 1'000'000;
+    return ms >= SYS_ARCH_TIMEOUT ? SYS_ARCH_TIMEOUT - 1 : u32_t(ms);
+}
+
+struct ThreadStart {
+    lwip_thread_fn function;
+    void* argument;
+};
+
+constexpr size_t KERNEL_STACK_PAGES = DEFAULT_THREAD_STACKSIZE / 4096;
+
+[[noreturn]] void thread_entry(uintptr_t start_pointer, uintptr_t) {
+    auto* start = reinterpret_cast<ThreadStart*>(start_pointer);
+    ThreadStart copy = *start;
+    mm::kdestroy(start);
+    copy.function(copy.argument);
+    sched::exit_current();  // lwIP's threads never return; the stack is not reclaimed
+}
+
+}  // namespace
+
+extern "C" {
+
+void sys_init(void) {}
+
+u32_t sys_now(void) { return u32_t(platform::monotonic_ns() / 1'000'000); }
+
+sys_prot_t sys_arch_protect(void) {
+    sys_prot_t were_enabled = platform::interrupts_enabled();
+    platform::interrupts_disable();
+    return were_enabled;
+}
+
+void sys_arch_unprotect(sys_prot_t were_enabled) {
+    if (were_enabled) platform::interrupts_enable();
+}
+
+sys_thread_t sys_thread_new(const char* name, lwip_thread_fn function, void* argument, int stack_size, int) {
+    size_t pages = stack_size > 0 ? (size_t(stack_size) + 4095) / 4096 : KERNEL_STACK_PAGES;
+    if (pages < KERNEL_STACK_PAGES) pages = KERNEL_STACK_PAGES;
+    void* stack = mm::alloc_pages(pages);
+    auto* start = mm::kcreate<ThreadStart>(ThreadStart{function, argument});
+    if (!stack || !start) panic("lwip: no memory for thread %s", name);
+    auto thread = sched::create_kernel_thread(thread_entry, reinterpret_cast<uintptr_t>(start), 0,
+                                              reinterpret_cast<uintptr_t>(stack) + pages * 4096);
+    if (!thread) panic("lwip: cannot create thread %s", name);
+    return *thread;
+}
+
+// --- Semaphores ---------------------------------------------------------------------------
+
+err_t sys_sem_new(sys_sem_t* sem, u8_t count) {
+    *sem = mm::kcreate<xos_lwip_sem>();
+    if (!*sem) return ERR_MEM;
+    (*sem)->count = count;
+    return ERR_OK;
+}
+
+void sys_sem_free(sys_sem_t* sem) {
+    mm::kdestroy(*sem);
+    *sem = nullptr;
+}
+
+void sys_sem_signal(sys_sem_t* sem) {
+    platform::InterruptGuard guard;
+    ++(*sem)->count;
+    sched::wake_one((*sem)->waiters);
+}
+
+u32_t sys_arch_sem_wait(sys_sem_t* sem, u32_t timeout) {
+    xos_lwip_sem& s = **sem;
+    uint64_t start = platform::monotonic_ns();
+    auto result = sched::wait_event(s.waiters, [&] { return s.count > 0; }, deadline_ms(timeout),
+                                    sched::Interruptible::No);
+    if (!result) return SYS_ARCH_TIMEOUT;
+    --s.count;
+    return elapsed_ms(start);
+}
+
+// --- Mutexes (the core lock is one) ---------------------------------------------------------
+
+err_t sys_mutex_new(sys_mutex_t* mutex) {
+    *mutex = mm::kcreate<xos_lwip_mutex>();
+    return *mutex ? ERR_OK : ERR_MEM;
+}
+
+void sys_mutex_free(sys_mutex_t* mutex) {
+    mm::kdestroy(*mutex);
+    *mutex = nullptr;
+}
+
+void sys_mutex_lock(sys_mutex_t* mutex) {
+    xos_lwip_mutex& m = **mutex;
+    sched::Thread* self = &sched::current();
+    if (m.owner == self) panic("lwip: mutex %p locked twice by thread %d (the core lock is not recursive)", *mutex, self->tid);
+    (void)sched::wait_event(m.waiters, [&] { return m.owner == nullptr; }, sched::Deadline::never(),
+                            sched::Interruptible::No);
+    m.owner = self;
+}
+
+void sys_mutex_unlock(sys_mutex_t* mutex) {
+    xos_lwip_mutex& m = **mutex;
+    m.owner = nullptr;
+    sched::wake_one(m.waiters);
+}
+
+// --- Mailboxes ------------------------------------------------------------------------------
+
+err_t sys_mbox_new(sys_mbox_t* mbox, int size) {
+    if (size <= 0) size = 64;
+    auto* box = mm::kcreate<xos_lwip_mbox>();
+    void** slots = static_cast<void**>(mm::kmalloc(sizeof(void*) * size_t(size)));
+    if (!box || !slots) {
+        mm::kfree(slots);
+        mm::kdestroy(box);
+        return ERR_MEM;
+    }
+    box->slots = slots;
+    box->size = uint32_t(size);
+    *mbox = box;
+    return ERR_OK;
+}
+
+void sys_mbox_free(sys_mbox_t* mbox) {
+    if (!*mbox) return;
+    mm::kfree((*mbox)->slots);
+    mm::kdestroy(*mbox);
+    *mbox = nullptr;
+}
+
+err_t sys_mbox_trypost(sys_mbox_t* mbox, void* message) {
+    xos_lwip_mbox& b = **mbox;
+    platform::InterruptGuard guard;
+    if (b.count == b.size) return ERR_MEM;
+    b.slots[(b.head + b.count) % b.size] = message;
+    ++b.count;
+    sched::wake_one(b.not_empty);
+    return ERR_OK;
+}
+
+err_t sys_mbox_trypost_fromisr(sys_mbox_t* mbox, void* message) { return sys_mbox_trypost(mbox, message); }
+
+void sys_mbox_post(sys_mbox_t* mbox, void* message) {
+    xos_lwip_mbox& b = **mbox;
+    for (;;) {
+        if (sys_mbox_trypost(mbox, message) == ERR_OK) return;
+        (void)sched::wait_event(b.not_full, [&] { return b.count < b.size; }, sched::Deadline::never(),
+                                sched::Interruptible::No);
+    }
+}
+
+u32_t sys_arch_mbox_tryfetch(sys_mbox_t* mbox, void** message) {
+    xos_lwip_mbox& b = **mbox;
+    platform::InterruptGuard guard;
+    if (b.count == 0) return SYS_MBOX_EMPTY;
+    void* value = b.slots[b.head];
+    b.head = (b.head + 1) % b.size;
+    --b.count;
+    if (message) *message = value;
+    sched::wake_one(b.not_full);
+    return 0;
+}
+
+u32_t sys_arch_mbox_fetch(sys_mbox_t* mbox, void** message, u32_t timeout) {
+    xos_lwip_mbox& b = **mbox;
+    uint64_t start = platform::monotonic_ns();
+    auto result = sched::wait_event(b.not_empty, [&] { return b.count > 0; }, deadline_ms(timeout),
+                                    sched::Interruptible::No);
+    if (!result) return SYS_ARCH_TIMEOUT;
+    (void)sys_arch_mbox_tryfetch(mbox, message);
+    return elapsed_ms(start);
+}
+
+// --- Memory, randomness, diagnostics ----------------------------------------------------------
+
+void* xos_lwip_malloc(size_t size) { return mm::kmalloc(size); }
+void xos_lwip_free(void* pointer) { mm::kfree(pointer); }
+void* xos_lwip_calloc(size_t count, size_t size) {
+    if (size && count > SIZE_MAX / size) return nullptr;
+    return mm::kmalloc(count * size);  // kmalloc memory is zeroed
+}
+
+uint32_t xos_lwip_rand(void) {
+    uint32_t value;
+    platform::entropy(&value, sizeof value);
+    return value;
+}
+
+void xos_lwip_diag(const char* format, ...) {
+    char line[256];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(line, sizeof line, format, args);
+    va_end(args);
+    // lwIP's messages carry their own newlines; klog adds one.
+    size_t n = 0;
+    while (line[n]) ++n;
+    while (n && line[n - 1] == '\n') line[--n] = '\0';
+    klog("lwip: %s", line);
+}
+
+void xos_lwip_assert_failed(const char* message, const char* file, int line) {
+    panic("lwip: assertion failed: %s (%s:%d)", message, file, line);
+}
+
+void xos_lwip_assert_core_locked(void) {
+    if (!lock_tcpip_core) return;  // tcpip_init() itself, before the lock exists
+    if (lock_tcpip_core->owner != &sched::current())
+        panic("lwip: called without the core lock (take net::CoreLock; see libos/net/README.md)");
+}
+
+}  // extern "C"

@@ -1,0 +1,149 @@
+#include "net/stack.h"
+
+#include <fcntl.h>
+
+#include <cstring>
+
+extern "C" {
+#include "lwip/dhcp.h"
+#include "lwip/init.h"
+#include "lwip/ip4_addr.h"
+#include "lwip/netif.h"
+#include "lwip/tcpip.h"
+}
+
+#include "base/klog.h"
+#include "boot/command_line.h"
+#include "net/echo.h"
+#include "net/netif_glue.h"
+#include "net/virtio_net.h"
+#include "vfs/file.h"
+#include "vfs/operations.h"
+#include "vfs/process.h"
+#include "xos/virtio.h"
+
+namespace xos::net {
+
+namespace {
+
+bool g_started;
+struct netif* g_netif;
+bool g_configured;
+sched::WaitQueue g_configured_waiters;
+
+void status_changed(struct netif* netif) {
+    bool configured = netif_is_up(netif) && !ip4_addr_isany_val(*netif_ip4_addr(netif));
+    if (configured && !g_configured) {
+        char address[IP4ADDR_STRLEN_MAX], gateway[IP4ADDR_STRLEN_MAX];
+        ip4addr_ntoa_r(netif_ip4_addr(netif), address, sizeof address);
+        ip4addr_ntoa_r(netif_ip4_gw(netif), gateway, sizeof gateway);
+        klog("xos: net: %c%c%u %s gateway %s", netif->name[0], netif->name[1], netif->num, address, gateway);
+    }
+    g_configured = configured;
+    sched::wake_all(g_configured_waiters);
+}
+
+void start_lwip() {
+    if (g_started) return;
+    tcpip_init(nullptr, nullptr);  // creates the tcpip thread; does not wait for it
+    g_started = true;
+}
+
+int prefix_length(const char* text) {
+    int value = 0;
+    if (!*text) return -1;
+    for (; *text; ++text) {
+        if (*text < '0' || *text > '9') return -1;
+        value = value * 10 + (*text - '0');
+        if (value > 32) return -1;
+    }
+    return value;
+}
+
+// xos.ip=ADDR/PREFIX, xos.gw=ADDR: a static IPv4 address. False (and a log line) if malformed.
+bool configure_static(struct netif* netif, const boot::NetworkOptions& options) {
+    char text[64];
+    size_t length = strlen(options.ip);
+    if (length >= sizeof text) return false;
+    memcpy(text, options.ip, length + 1);
+    char* slash = strchr(text, '/');
+    int prefix = 24;
+    if (slash) {
+        *slash = '\0';
+        prefix = prefix_length(slash + 1);
+    }
+    ip4_addr_t address, mask, gateway;
+    ip4_addr_set_zero(&gateway);
+    if (prefix < 0 || !ip4addr_aton(text, &address)) {
+        klog("xos: net: bad xos.ip=%s (expected ADDR/PREFIX): using DHCP", options.ip);
+        return false;
+    }
+    if (options.gateway && !ip4addr_aton(options.gateway, &gateway)) {
+        klog("xos: net: bad xos.gw=%s: using DHCP", options.gateway);
+        return false;
+    }
+    ip4_addr_set_u32(&mask, prefix == 0 ? 0 : lwip_htonl(~uint32_t(0) << (32 - prefix)));
+    netif_set_addr(netif, &address, &mask, &gateway);
+    return true;
+}
+
+// xos.dns=ADDR replaces /etc/resolv.conf (musl's resolver reads it).
+void write_resolv_conf(const char* server) {
+    char text[96];
+    int length = snprintf(text, sizeof text, "nameserver %s\n", server);
+    if (length <= 0 || size_t(length) >= sizeof text) return;
+    vfs::Process& process = vfs::process();
+    auto file = vfs::open(process.context(), "/etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (!file || !(*file)->write({reinterpret_cast<const std::byte*>(text), size_t(length)}, uint64_t(0)))
+        klog("xos: net: cannot write /etc/resolv.conf");
+}
+
+platform::VirtioTransport* find_nic(const boot::CommandLine& command_line) {
+    for (platform::VirtioTransport* transport :
+         platform::virtio_devices({command_line.other, command_line.other_count}))
+        if (transport->device_id() == virtio::DEVICE_NET) return transport;
+    return nullptr;
+}
+
+}  // namespace
+
+CoreLock::CoreLock() { LOCK_TCPIP_CORE(); }
+CoreLock::~CoreLock() { UNLOCK_TCPIP_CORE(); }
+
+void start(const boot::CommandLine& command_line) {
+    const boot::NetworkOptions& options = command_line.network;
+    if (options.dns) write_resolv_conf(options.dns);
+    platform::VirtioTransport* transport = find_nic(command_line);
+    if (!transport && !options.echo_port) return;  // no network: no tcpip thread either
+    start_lwip();
+    if (transport) {
+        auto* device = mm::kcreate<VirtioNet>(*transport);
+        if (!device) panic("net: no memory for the NIC");
+        if (auto up = device->initialize(); !up) {
+            klog("xos: %s: virtio-net device not usable (errno %d): no network", transport->name(), up.error().code);
+        } else {
+            CoreLock lock;
+            auto added = add_virtio_netif(*device, status_changed);
+            if (!added) {
+                klog("xos: %s: cannot add the network interface (errno %d)", transport->name(), added.error().code);
+            } else {
+                g_netif = *added;
+                if (!options.ip || !configure_static(g_netif, options)) dhcp_start(g_netif);
+            }
+        }
+    }
+    if (options.echo_port) start_echo_service(options.echo_port);
+}
+
+ErrorOr<void> ensure_started() {
+    start_lwip();
+    return {};
+}
+
+bool wait_configured(sched::Deadline deadline) {
+    if (!g_netif) return false;
+    return bool(sched::wait_event(g_configured_waiters, [] { return g_configured; }, deadline,
+                                  sched::Interruptible::Yes));
+}
+
+}  // namespace xos::net

@@ -1,0 +1,567 @@
+// AF_UNIX sockets, with Linux's semantics (net/af_unix.c) for what apps observe: a stream
+// connection is complete as soon as connect() returns (the listener's accept queue holds the
+// server end), a closed peer hangs the survivor up (EOF, EPIPE, POLLHUP|POLLRDHUP; ECONNRESET
+// if the closer left unread data), datagrams keep their boundaries and their sender's name.
+//
+// Queues are lists of segments on the kernel heap (one per write or datagram), so an idle
+// connection costs no buffer memory. Flow control: a stream sender may have SO_SNDBUF bytes
+// unread at its peer; a datagram receiver takes at most 10 queued datagrams from senders it is
+// not connected to (net.unix.max_dgram_qlen) and SO_SNDBUF bytes of the sender.
+#include "net/unix.h"
+
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <cstdio>
+#include <cstring>
+#include <new>
+
+#include "base/intrusive_list.h"
+#include "mm/heap.h"
+#include "sys/file_helpers.h"
+#include "vfs/path_walk.h"
+#include "vfs/process.h"
+
+namespace xos::net {
+
+namespace {
+
+using namespace vfs::poll_bits;
+
+constexpr int RCV_SHUTDOWN = 1, SEND_SHUTDOWN = 2, SHUTDOWN_MASK = 3;
+constexpr socklen_t NAME_OFFSET = offsetof(sockaddr_un, sun_path);
+constexpr size_t MAX_DGRAM_QUEUE = 10;
+constexpr int MAX_BACKLOG = 4096;  // net.core.somaxconn
+constexpr size_t SEGMENT_MAX = 65536;
+
+struct Segment {
+    IntrusiveListNode node;
+    size_t size = 0;
+    size_t consumed = 0;
+    SocketAddress from;  // datagrams: the sender's name (length 0: unnamed)
+    std::byte* data() { return reinterpret_cast<std::byte*>(this + 1); }
+};
+
+Segment* new_segment(size_t size) {
+    void* memory = mm::kmalloc(sizeof(Segment) + size);
+    if (!memory) return nullptr;
+    Segment* segment = new (memory) Segment;
+    segment->size = size;
+    return segment;
+}
+
+SocketAddress unnamed() {
+    SocketAddress address;
+    address.storage.ss_family = AF_UNIX;
+    address.length = NAME_OFFSET;
+    return address;
+}
+
+// A parsed AF_UNIX address: a path, an abstract name, or nothing (autobind).
+struct UnixName {
+    enum Kind { None, Path, Abstract } kind;
+    std::string_view name;
+};
+
+ErrorOr<UnixName> parse(const SocketAddress& address) {
+    if (address.length < NAME_OFFSET || address.length > sizeof(sockaddr_un)) return error(EINVAL);
+    if (address.storage.ss_family != AF_UNIX) return error(EINVAL);
+    const auto& un = reinterpret_cast<const sockaddr_un&>(address.storage);
+    size_t size = address.length - NAME_OFFSET;
+    if (size == 0) return UnixName{UnixName::None, {}};
+    if (un.sun_path[0] == '\0') return UnixName{UnixName::Abstract, {un.sun_path + 1, size - 1}};
+    return UnixName{UnixName::Path, {un.sun_path, strnlen(un.sun_path, size)}};
+}
+
+class UnixSocket final : public Socket {
+public:
+    enum class State { Unconnected, Listening, Connected };
+
+    UnixSocket(RefPtr<vfs::Vnode> vnode, int flags, int type) : Socket(vnode, flags, AF_UNIX, type, 0) {}
+    ~UnixSocket() override;
+
+    ErrorOr<void> bind(const SocketAddress& address) override;
+    ErrorOr<void> listen(int backlog) override;
+    ErrorOr<RefPtr<Socket>> accept(SocketAddress& peer, int flags) override;
+    ErrorOr<void> connect(const SocketAddress& address) override;
+    ErrorOr<size_t> send(Message& message, int flags) override;
+    ErrorOr<size_t> receive(Message& message, int flags) override;
+    ErrorOr<void> shutdown(int how) override;
+    ErrorOr<SocketAddress> local_address() override { return m_name.length ? m_name : unnamed(); }
+    ErrorOr<SocketAddress> peer_address() override;
+    bool is_listening() const override { return m_state == State::Listening; }
+    ErrorOr<size_t> get_family_option(int level, int name, std::span<std::byte> out) override;
+    ErrorOr<size_t> bytes_readable() override;
+    vfs::PollMask poll_mask() override;
+
+    static ErrorOr<RefPtr<UnixSocket>> make(int type, int flags);
+    static void pair(UnixSocket& a, UnixSocket& b);
+
+    IntrusiveListNode m_peer_node;     // in m_peer->m_peered_by
+    IntrusiveListNode m_pending_node;  // in a listener's m_pending
+    IntrusiveListNode m_bound_node;    // in the list of named sockets
+
+private:
+    bool is_stream_type() const { return type() == SOCK_STREAM; }
+    void set_peer(UnixSocket* peer);
+    ErrorOr<RefPtr<UnixSocket>> find_target(const SocketAddress& address);
+    template <typename Ready>
+    ErrorOr<void> wait(sched::WaitQueue& queue, Ready&& ready, sched::Deadline deadline);
+    ErrorOr<size_t> send_stream(Message& message, int flags);
+    ErrorOr<size_t> send_datagram(Message& message, int flags);
+    ErrorOr<size_t> receive_stream(Message& message, int flags);
+    ErrorOr<size_t> receive_datagram(Message& message, int flags);
+    bool datagram_queue_full(const UnixSocket& sender, size_t size) const;
+    bool blocks(int flags) const { return !nonblocking() && !(flags & MSG_DONTWAIT); }
+
+    using Queue = IntrusiveList<Segment, &Segment::node>;
+    using Peers = IntrusiveList<UnixSocket, &UnixSocket::m_peer_node>;
+    using Pending = IntrusiveList<UnixSocket, &UnixSocket::m_pending_node>;
+
+    State m_state = State::Unconnected;
+    int m_shutdown = 0;
+    UnixSocket* m_peer = nullptr;  // stream: the other end; datagram: the default destination
+    bool m_was_connected = false;
+    Peers m_peered_by;  // sockets whose m_peer is this one
+    Pending m_pending;  // listener: connections not yet accepted (each holds a reference)
+    size_t m_pending_count = 0;
+    int m_backlog = 0;
+    bool m_embryo = false;  // a server end not yet accepted
+    Queue m_queue;
+    size_t m_queued_bytes = 0, m_queued_count = 0;
+    SocketAddress m_name;       // bound name (length 0: unbound)
+    SocketAddress m_peer_name;  // the peer's name, once connected
+    RefPtr<vfs::Vnode> m_bound_vnode;  // the socket node a path name created
+
+    friend UnixSocket* find_bound(const UnixName& name, vfs::Vnode* vnode);
+};
+
+using BoundList = IntrusiveList<UnixSocket, &UnixSocket::m_bound_node>;
+BoundList* g_bound = nullptr;  // created on first bind (kernel heap; no static constructors)
+
+BoundList& bound_sockets() {
+    if (!g_bound) g_bound = mm::kcreate<BoundList>();
+    return *g_bound;
+}
+
+// The socket bound to a path's vnode or to an abstract name.
+UnixSocket* find_bound(const UnixName& name, vfs::Vnode* vnode) {
+    UnixSocket* found = nullptr;
+    bound_sockets().for_each([&](UnixSocket& s) {
+        if (found) return;
+        if (name.kind == UnixName::Path && s.m_bound_vnode.get() == vnode) found = &s;
+        if (name.kind == UnixName::Abstract && !s.m_bound_vnode) {
+            const auto& un = reinterpret_cast<const sockaddr_un&>(s.m_name.storage);
+            std::string_view mine(un.sun_path + 1, s.m_name.length - NAME_OFFSET - 1);
+            if (mine == name.name) found = &s;
+        }
+    });
+    return found;
+}
+
+ErrorOr<RefPtr<UnixSocket>> UnixSocket::make(int type, int flags) {
+    RefPtr<vfs::Vnode> vnode = TRY(create_socket_vnode());
+    UnixSocket* socket = mm::kcreate<UnixSocket>(vnode, flags, type);
+    if (!socket) return error(ENOMEM);
+    return RefPtr<UnixSocket>(socket);
+}
+
+void UnixSocket::set_peer(UnixSocket* peer) {
+    Peers::remove(*this);
+    m_peer = peer;
+    if (peer) {
+        peer->m_peered_by.push_back(*this);
+        m_peer_name = peer->m_name.length ? peer->m_name : unnamed();
+        m_was_connected = true;
+    }
+}
+
+void UnixSocket::pair(UnixSocket& a, UnixSocket& b) {
+    a.set_peer(&b);
+    b.set_peer(&a);
+    if (a.is_stream_type()) a.m_state = b.m_state = State::Connected;
+}
+
+UnixSocket::~UnixSocket() {
+    BoundList::remove(*this);
+    while (UnixSocket* embryo = m_pending.pop_front()) embryo->unref();
+    bool reset = !m_queue.empty() || m_embryo;
+    m_peered_by.for_each([&](UnixSocket& other) {
+        Peers::remove(other);
+        other.m_peer = nullptr;
+        if (other.is_stream_type()) {
+            other.m_shutdown = SHUTDOWN_MASK;
+            if (reset) other.m_error = ECONNRESET;
+        }
+        other.changed();
+    });
+    Peers::remove(*this);
+    while (Segment* segment = m_queue.pop_front()) mm::kfree(segment);
+}
+
+template <typename Ready>
+ErrorOr<void> UnixSocket::wait(sched::WaitQueue& queue, Ready&& ready, sched::Deadline deadline) {
+    auto result = sched::wait_event(queue, ready, deadline);
+    if (!result && result.error().code == ETIMEDOUT) return error(EAGAIN);
+    return result;
+}
+
+ErrorOr<void> UnixSocket::bind(const SocketAddress& address) {
+    UnixName name = TRY(parse(address));
+    // Linux creates the node first (EADDRINUSE if the path exists), then refuses a second name.
+    if (m_name.length && name.kind != UnixName::Path) return error(EINVAL);
+    SocketAddress bound_name = address;
+    if (name.kind == UnixName::None) {
+        // Autobind: an abstract name of five hex digits, as Linux picks.
+        static unsigned next = 0;
+        auto& un = reinterpret_cast<sockaddr_un&>(bound_name.storage);
+        char text[8];
+        do {
+            snprintf(text, sizeof text, "%05x", next++ & 0xfffff);
+            un.sun_path[0] = '\0';
+            memcpy(un.sun_path + 1, text, 5);
+            bound_name.length = NAME_OFFSET + 6;
+            name = UnixName{UnixName::Abstract, {un.sun_path + 1, 5}};
+        } while (find_bound(name, nullptr));
+    } else if (name.kind == UnixName::Abstract) {
+        if (find_bound(name, nullptr)) return error(EADDRINUSE);
+    } else {
+        char path[sizeof(sockaddr_un::sun_path) + 1];
+        memcpy(path, name.name.data(), name.name.size());
+        path[name.name.size()] = '\0';
+        std::string_view text(path, name.name.size());
+        sys::StartDir start = TRY(sys::start_at(AT_FDCWD, text));
+        vfs::ParentLookup lookup = TRY(vfs::resolve_parent(start.context, text));
+        if (lookup.name.empty() || lookup.name == "." || lookup.name == ".." || lookup.parent->lookup(lookup.name))
+            return error(EADDRINUSE);
+        if (m_name.length) return error(EINVAL);
+        mode_t mode = S_IFSOCK | (0777 & ~vfs::process().umask);
+        m_bound_vnode = TRY(lookup.parent->create(lookup.name, mode, 0, 0, 0));
+        bound_name.length = socklen_t(NAME_OFFSET + name.name.size() + 1);
+        auto& un = reinterpret_cast<sockaddr_un&>(bound_name.storage);
+        un.sun_path[name.name.size()] = '\0';
+    }
+    m_name = bound_name;
+    bound_sockets().push_back(*this);
+    return {};
+}
+
+ErrorOr<RefPtr<UnixSocket>> UnixSocket::find_target(const SocketAddress& address) {
+    UnixName name = TRY(parse(address));
+    if (name.kind == UnixName::None) return error(EINVAL);
+    UnixSocket* target = nullptr;
+    if (name.kind == UnixName::Path) {
+        char path[sizeof(sockaddr_un::sun_path) + 1];
+        memcpy(path, name.name.data(), name.name.size());
+        path[name.name.size()] = '\0';
+        std::string_view text(path, name.name.size());
+        sys::StartDir start = TRY(sys::start_at(AT_FDCWD, text));
+        RefPtr<vfs::Vnode> vnode = TRY(vfs::resolve(start.context, text, vfs::Follow::Yes));
+        if (vnode->type() != S_IFSOCK) return error(ECONNREFUSED);
+        target = find_bound(name, vnode.get());
+    } else {
+        target = find_bound(name, nullptr);
+    }
+    if (!target) return error(ECONNREFUSED);
+    if (target->type() != type()) return error(EPROTOTYPE);
+    return RefPtr<UnixSocket>(target);
+}
+
+ErrorOr<void> UnixSocket::listen(int backlog) {
+    if (!is_stream_type()) return error(EOPNOTSUPP);
+    if (!m_name.length || m_state == State::Connected) return error(EINVAL);
+    if (unsigned(backlog) > unsigned(MAX_BACKLOG)) backlog = MAX_BACKLOG;
+    m_backlog = backlog;
+    m_state = State::Listening;
+    changed();
+    return {};
+}
+
+ErrorOr<void> UnixSocket::connect(const SocketAddress& address) {
+    if (!is_stream_type()) {
+        if (address.length >= sizeof(sa_family_t) && address.storage.ss_family == AF_UNSPEC) {
+            set_peer(nullptr);  // dissolve the association
+            return {};
+        }
+        RefPtr<UnixSocket> target = TRY(find_target(address));
+        set_peer(target.get());
+        changed();
+        return {};
+    }
+    if (m_state == State::Listening) return error(EINVAL);
+    if (m_state == State::Connected) return error(EISCONN);
+    RefPtr<UnixSocket> target = TRY(find_target(address));
+    if (target->m_state != State::Listening) return error(ECONNREFUSED);
+    while (target->m_pending_count > size_t(target->m_backlog)) {
+        if (nonblocking()) return error(EAGAIN);
+        TRY(wait(target->m_wait, [&] {
+            return target->m_state != State::Listening || target->m_pending_count <= size_t(target->m_backlog);
+        }, send_deadline()));
+        if (target->m_state != State::Listening) return error(ECONNREFUSED);
+    }
+    if (m_state != State::Unconnected) return error(EISCONN);
+    RefPtr<UnixSocket> embryo = TRY(make(type(), 0));
+    embryo->m_name = target->m_name;
+    embryo->m_embryo = true;
+    pair(*this, *embryo);
+    embryo->m_peer_name = m_name.length ? m_name : unnamed();
+    target->m_pending.push_back(*embryo.leak());  // the queue's reference
+    ++target->m_pending_count;
+    target->changed(READABLE);
+    changed(WRITABLE);
+    return {};
+}
+
+ErrorOr<RefPtr<Socket>> UnixSocket::accept(SocketAddress& peer, int flags) {
+    if (m_state != State::Listening) return error(EINVAL);
+    while (m_pending.empty()) {
+        if (nonblocking()) return error(EAGAIN);
+        TRY(wait(m_wait, [&] { return !m_pending.empty() || m_state != State::Listening; }, receive_deadline()));
+        if (m_state != State::Listening) return error(EINVAL);
+    }
+    UnixSocket* embryo = m_pending.pop_front();
+    --m_pending_count;
+    RefPtr<Socket> accepted(embryo);
+    embryo->unref();  // the queue's reference now lives in `accepted`
+    embryo->m_embryo = false;
+    embryo->set_status_flags(flags & O_NONBLOCK);
+    peer = embryo->m_peer_name;
+    changed(WRITABLE);  // connect()s waiting for room in the backlog
+    return accepted;
+}
+
+ErrorOr<SocketAddress> UnixSocket::peer_address() {
+    if (is_stream_type() ? m_state != State::Connected : !m_peer) return error(ENOTCONN);
+    return m_peer_name;
+}
+
+ErrorOr<void> UnixSocket::shutdown(int how) {
+    if (how < SHUT_RD || how > SHUT_RDWR) return error(EINVAL);
+    int mode = how + 1;  // SHUT_RD -> RCV_SHUTDOWN, SHUT_WR -> SEND_SHUTDOWN, SHUT_RDWR -> both
+    m_shutdown |= mode;
+    if (is_stream_type() && m_peer) {
+        int peer_mode = ((mode & RCV_SHUTDOWN) ? SEND_SHUTDOWN : 0) | ((mode & SEND_SHUTDOWN) ? RCV_SHUTDOWN : 0);
+        m_peer->m_shutdown |= peer_mode;
+        m_peer->changed();
+    }
+    changed();
+    return {};
+}
+
+ErrorOr<size_t> UnixSocket::send(Message& message, int flags) {
+    if (flags & MSG_OOB) return error(EOPNOTSUPP);
+    return is_stream_type() ? send_stream(message, flags) : send_datagram(message, flags);
+}
+
+ErrorOr<size_t> UnixSocket::receive(Message& message, int flags) {
+    if (flags & MSG_OOB) return error(EOPNOTSUPP);
+    if (message.from) message.from->length = 0;
+    return is_stream_type() ? receive_stream(message, flags) : receive_datagram(message, flags);
+}
+
+ErrorOr<size_t> UnixSocket::send_stream(Message& message, int flags) {
+    if (message.to) return error(m_state == State::Connected ? EISCONN : EOPNOTSUPP);
+    if (m_state != State::Connected) return error(ENOTCONN);
+    IoCursor& data = *message.data;
+    size_t done = 0;
+    auto partial = [&](Error e) -> ErrorOr<size_t> {
+        if (done) return done;
+        return std::unexpected(e);
+    };
+    while (data.remaining() > 0 || done == 0) {
+        if ((m_shutdown & SEND_SHUTDOWN) || !m_peer || (m_peer->m_shutdown & RCV_SHUTDOWN)) {
+            if (done) return done;
+            return broken_pipe(flags);
+        }
+        if (data.remaining() == 0) return 0;
+        size_t queued = m_peer->m_queued_bytes;
+        if (queued >= m_send_buffer) {
+            if (!blocks(flags)) return partial(Error{EAGAIN});
+            auto waited = wait(m_wait, [&] {
+                return !m_peer || m_peer->m_queued_bytes < m_send_buffer || (m_shutdown & SEND_SHUTDOWN) ||
+                       (m_peer->m_shutdown & RCV_SHUTDOWN);
+            }, send_deadline());
+            if (!waited) return partial(waited.error());
+            continue;
+        }
+        size_t n = data.remaining();
+        if (n > m_send_buffer - queued) n = m_send_buffer - queued;
+        if (n > SEGMENT_MAX) n = SEGMENT_MAX;
+        Segment* segment = new_segment(n);
+        if (!segment) return partial(Error{ENOBUFS});
+        data.gather(segment->data(), n);
+        m_peer->m_queue.push_back(*segment);
+        m_peer->m_queued_bytes += n;
+        ++m_peer->m_queued_count;
+        m_peer->changed(READABLE);
+        done += n;
+    }
+    return done;
+}
+
+bool UnixSocket::datagram_queue_full(const UnixSocket& sender, size_t size) const {
+    if (m_queue.empty()) return false;
+    if (m_peer != &sender && m_queued_count > MAX_DGRAM_QUEUE) return true;
+    return m_queued_bytes + size > sender.m_send_buffer;
+}
+
+ErrorOr<size_t> UnixSocket::send_datagram(Message& message, int flags) {
+    RefPtr<UnixSocket> target;
+    if (message.to) {
+        target = TRY(find_target(*message.to));
+    } else {
+        if (!m_peer) return error(m_was_connected ? ECONNREFUSED : ENOTCONN);
+        target = m_peer;
+    }
+    if (m_shutdown & SEND_SHUTDOWN) return broken_pipe(flags);
+    size_t size = message.data->remaining();
+    if (size > m_send_buffer - 32) return error(EMSGSIZE);
+    while (target->datagram_queue_full(*this, size)) {
+        if (!blocks(flags)) return error(EAGAIN);
+        TRY(wait(target->m_wait, [&] { return !target->datagram_queue_full(*this, size); }, send_deadline()));
+    }
+    Segment* segment = new_segment(size);
+    if (!segment) return error(ENOBUFS);
+    message.data->gather(segment->data(), size);
+    if (m_name.length) segment->from = m_name;
+    target->m_queue.push_back(*segment);
+    target->m_queued_bytes += size;
+    ++target->m_queued_count;
+    target->changed(READABLE);
+    return size;
+}
+
+ErrorOr<size_t> UnixSocket::receive_stream(Message& message, int flags) {
+    if (m_state == State::Listening) return error(EINVAL);
+    IoCursor& data = *message.data;
+    if (data.remaining() == 0) return 0;
+    size_t target = (flags & MSG_WAITALL) ? data.remaining() : 1;
+    bool peek = flags & MSG_PEEK;
+    size_t copied = 0;
+    for (;;) {
+        // Copy what is queued (past what a peek already copied).
+        size_t skip = peek ? copied : 0;
+        m_queue.for_each([&](Segment& segment) {
+            if (data.remaining() == 0) return;
+            size_t available = segment.size - segment.consumed;
+            if (skip >= available) {
+                skip -= available;
+                return;
+            }
+            size_t n = data.scatter(segment.data() + segment.consumed + skip, available - skip);
+            skip = 0;
+            copied += n;
+            if (peek) return;
+            segment.consumed += n;
+            m_queued_bytes -= n;
+            if (segment.consumed == segment.size) {
+                Queue::remove(segment);
+                --m_queued_count;
+                mm::kfree(&segment);
+            }
+        });
+        if (!peek && copied && m_peer) m_peer->changed(WRITABLE);
+        if (copied >= target || data.remaining() == 0) return copied;
+        if (m_error) {
+            if (copied) return copied;
+            return error(take_error());
+        }
+        if (m_shutdown & RCV_SHUTDOWN) return copied;
+        if (!blocks(flags)) {
+            if (copied) return copied;
+            return error(EAGAIN);
+        }
+        size_t seen = peek ? copied : 0;
+        auto waited = wait(m_wait, [&] {
+            return m_queued_bytes > seen || m_error || (m_shutdown & RCV_SHUTDOWN);
+        }, receive_deadline());
+        if (!waited) {
+            if (copied) return copied;
+            return std::unexpected(waited.error());
+        }
+    }
+}
+
+ErrorOr<size_t> UnixSocket::receive_datagram(Message& message, int flags) {
+    for (;;) {
+        if (Segment* segment = m_queue.front()) {
+            size_t n = message.data->scatter(segment->data(), segment->size);
+            if (n < segment->size) message.flags_out |= MSG_TRUNC;
+            if (message.from) *message.from = segment->from;
+            size_t size = segment->size;
+            if (!(flags & MSG_PEEK)) {
+                Queue::remove(*segment);
+                m_queued_bytes -= size;
+                --m_queued_count;
+                mm::kfree(segment);
+                changed(WRITABLE);  // senders waiting for room in this queue
+                m_peered_by.for_each([](UnixSocket& sender) { sender.changed(WRITABLE); });
+            }
+            return (flags & MSG_TRUNC) ? size : n;
+        }
+        if (m_error) return error(take_error());
+        if (m_shutdown & RCV_SHUTDOWN) return 0;
+        if (!blocks(flags)) return error(EAGAIN);
+        TRY(wait(m_wait, [&] { return !m_queue.empty() || m_error || (m_shutdown & RCV_SHUTDOWN); },
+                 receive_deadline()));
+    }
+}
+
+ErrorOr<size_t> UnixSocket::get_family_option(int level, int name, std::span<std::byte> out) {
+    if (level == SOL_SOCKET && name == SO_PEERCRED) {
+        ucred credentials{1, 0, 0};  // the image is pid 1, running as root
+        size_t n = out.size() < sizeof credentials ? out.size() : sizeof credentials;
+        memcpy(out.data(), &credentials, n);
+        return n;
+    }
+    return Socket::get_family_option(level, name, out);
+}
+
+ErrorOr<size_t> UnixSocket::bytes_readable() {
+    if (m_state == State::Listening) return error(EINVAL);
+    if (is_stream_type()) return m_queued_bytes;
+    return m_queue.empty() ? 0 : m_queue.front()->size;
+}
+
+// As Linux's unix_poll / unix_dgram_poll.
+vfs::PollMask UnixSocket::poll_mask() {
+    vfs::PollMask mask = 0;
+    if (m_error) mask |= ERR;
+    if (m_shutdown == SHUTDOWN_MASK) mask |= HUP;
+    if (m_shutdown & RCV_SHUTDOWN) mask |= RDHUP | READABLE;
+    if (!m_queue.empty() || !m_pending.empty()) mask |= READABLE;
+    bool writable;
+    if (is_stream_type()) {
+        if (m_state == State::Unconnected) mask |= HUP;
+        writable = m_state != State::Listening && (m_peer ? m_peer->m_queued_bytes * 4 <= m_send_buffer : true);
+    } else {
+        writable = !(m_peer && m_peer->m_peer != this && m_peer->datagram_queue_full(*this, 1));
+    }
+    if (writable) mask |= WRITABLE | WRBAND;
+    return mask;
+}
+
+ErrorOr<RefPtr<Socket>> create(int type, int protocol, int flags) {
+    if (protocol != 0 && protocol != AF_UNIX) return error(EPROTONOSUPPORT);
+    if (type != SOCK_STREAM && type != SOCK_DGRAM) return error(ESOCKTNOSUPPORT);
+    return RefPtr<Socket>(TRY(UnixSocket::make(type, flags)));
+}
+
+ErrorOr<void> create_pair(int type, int protocol, int flags, RefPtr<Socket>& first, RefPtr<Socket>& second) {
+    if (protocol != 0 && protocol != AF_UNIX) return error(EPROTONOSUPPORT);
+    if (type != SOCK_STREAM && type != SOCK_DGRAM) return error(ESOCKTNOSUPPORT);
+    RefPtr<UnixSocket> a = TRY(UnixSocket::make(type, flags));
+    RefPtr<UnixSocket> b = TRY(UnixSocket::make(type, flags));
+    UnixSocket::pair(*a, *b);
+    first = a;
+    second = b;
+    return {};
+}
+
+constexpr SocketFamily UNIX_FAMILY{AF_UNIX, create, create_pair};
+
+}  // namespace
+
+const SocketFamily& unix_family() { return UNIX_FAMILY; }
+
+}  // namespace xos::net

@@ -1,0 +1,108 @@
+#include "net/virtio_net.h"
+
+#include "base/klog.h"
+#include "mm/heap.h"
+
+namespace xos::net {
+
+namespace {
+constexpr uint64_t F_MAC = 1ull << 5;
+constexpr uint64_t F_MRG_RXBUF = 1ull << 15;
+constexpr uint64_t F_STATUS = 1ull << 16;
+constexpr uint16_t STATUS_LINK_UP = 1;
+constexpr uint16_t RX_QUEUE = 0;
+constexpr uint16_t TX_QUEUE = 1;
+}  // namespace
+
+ErrorOr<void> VirtioNet::initialize() {
+    platform::VirtioTransport& t = m_device.transport();
+    TRY(m_device.negotiate(F_MAC | F_MRG_RXBUF | F_STATUS));
+    uint64_t features = m_device.features();
+    m_mergeable = features & F_MRG_RXBUF;
+    m_has_status = features & F_STATUS;
+    if (features & F_MAC) {
+        for (;;) {
+            uint32_t generation = t.config_generation();
+            for (uint32_t i = 0; i < 6; ++i) m_mac[i] = t.config_read8(i);
+            if (t.config_generation() == generation) break;
+        }
+    } else {
+        // No MAC from the device: a random locally administered one.
+        platform::entropy(m_mac, sizeof m_mac);
+        m_mac[0] = uint8_t((m_mac[0] & 0xfe) | 0x02);
+    }
+    for (uint16_t q : {RX_QUEUE, TX_QUEUE}) {
+        if (auto queue = m_device.setup_queue(q, q == RX_QUEUE ? RX_BUFFERS : TX_BUFFERS, m_queues[q]); !queue) {
+            m_device.fail();
+            return queue;
+        }
+    }
+    // Buffers: BUFFER_SIZE each, carved from whole pages (identity-mapped, DMA-able).
+    size_t rx_count = m_rx.ring.size();
+    size_t tx_count = m_tx.ring.size();
+    auto* rx = static_cast<uint8_t*>(mm::alloc_pages(rx_count * BUFFER_SIZE / 4096 + 1));
+    auto* tx = static_cast<uint8_t*>(mm::alloc_pages(tx_count * BUFFER_SIZE / 4096 + 1));
+    if (!rx || !tx) {
+        m_device.fail();
+        return error(ENOMEM);
+    }
+    for (size_t i = 0; i < tx_count; ++i) m_tx_free[m_tx_free_count++] = tx + i * BUFFER_SIZE;
+    for (size_t i = 0; i < rx_count; ++i) repost_rx(rx + i * BUFFER_SIZE);
+    m_tx.ring.set_interrupts_wanted(false);  // TX completions are reclaimed on the next send
+    m_device.finish(m_queues, 2);
+    flush_rx();
+    return {};
+}
+
+bool VirtioNet::link_up() {
+    if (!m_has_status) return true;
+    platform::VirtioTransport& t = m_device.transport();
+    return (t.config_read8(6) | t.config_read8(7) << 8) & STATUS_LINK_UP;
+}
+
+void VirtioNet::repost_rx(uint8_t* buffer) { m_rx_pending[m_rx_pending_count++] = buffer; }
+
+void VirtioNet::flush_rx() {
+    if (!m_rx_pending_count) return;
+    {
+        platform::InterruptGuard guard;
+        for (size_t i = 0; i < m_rx_pending_count; ++i) {
+            const virtio::VirtqBuffer chain[] = {
+                {platform::dma_address(m_rx_pending[i]), uint32_t(BUFFER_SIZE), true}};
+            if (!m_rx.ring.submit(chain, m_rx_pending[i])) klog("xos: %s: RX ring full", name());
+        }
+        m_rx_pending_count = 0;
+    }
+    if (m_rx.ring.needs_notify()) m_device.transport().notify(RX_QUEUE);
+}
+
+void VirtioNet::reclaim_tx() {
+    platform::InterruptGuard guard;
+    while (auto completion = m_tx.ring.reap()) m_tx_free[m_tx_free_count++] = static_cast<uint8_t*>(completion->token);
+}
+
+ErrorOr<uint8_t*> VirtioNet::acquire_tx_buffer() {
+    reclaim_tx();
+    if (!m_tx_free_count) {
+        // Every buffer in flight: the device is behind. Wait a little (its completions do not
+        // interrupt, so poll), then drop the frame (TCP retransmits).
+        auto deadline = sched::Deadline::after_ns(20'000'000);
+        (void)sched::wait_event(m_tx.waiters, [&] { return m_tx.ring.has_completions(); }, deadline,
+                                sched::Interruptible::No);
+        reclaim_tx();
+        if (!m_tx_free_count) return error(ENOBUFS);
+    }
+    return m_tx_free[--m_tx_free_count];
+}
+
+ErrorOr<void> VirtioNet::submit_tx(uint8_t* buffer, size_t length) {
+    for (size_t i = 0; i < HEADER_SIZE; ++i) buffer[i] = 0;  // no offloads
+    const virtio::VirtqBuffer chain[] = {{platform::dma_address(buffer), uint32_t(HEADER_SIZE + length), false}};
+    if (auto result = m_device.submit(TX_QUEUE, m_tx, chain, buffer); !result) {
+        m_tx_free[m_tx_free_count++] = buffer;
+        return result;
+    }
+    return {};
+}
+
+}  // namespace xos::net

@@ -1,0 +1,124 @@
+// virtio-net (virtio 1.x, section 5.1): one receive queue and one transmit queue on the shared
+// virtqueue and transport (libos/virtio). lwIP-agnostic: the netif glue (netif_glue.cpp) copies
+// frames between pbufs and the driver's buffers.
+//
+// - Features: VERSION_1 (legacy devices are refused), MAC, STATUS (link state), MRG_RXBUF when
+//   offered. No checksum offload yet (CSUM/GUEST_CSUM are not negotiated: lwIP computes and
+//   checks every checksum), no GSO.
+// - RX: RX_BUFFERS buffers of BUFFER_SIZE bytes are posted at start; poll_rx() hands back every
+//   received frame and reposts the buffers in one batch (one notification).
+// - TX: TX_BUFFERS copy buffers; transmit() reclaims completed ones first, and waits briefly for
+//   one when all are in flight.
+// Callers serialize (the lwIP core lock); the interrupt handler only wakes rx_waiters()/TX waiters.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "base/error.h"
+#include "virtio/device.h"
+
+namespace xos::net {
+
+class VirtioNet {
+public:
+    static constexpr size_t BUFFER_SIZE = 2048;  // header (12) + a 1514-byte frame, with room
+    static constexpr size_t HEADER_SIZE = 12;    // struct virtio_net_hdr (with num_buffers: 1.x)
+    static constexpr size_t MAX_FRAME = BUFFER_SIZE - HEADER_SIZE;
+    static constexpr uint16_t RX_BUFFERS = 256;
+    static constexpr uint16_t TX_BUFFERS = 256;
+
+    explicit VirtioNet(platform::VirtioTransport& transport) : m_device(transport) {}
+
+    ErrorOr<void> initialize();
+    const uint8_t* mac() const { return m_mac; }
+    const char* name() { return m_device.transport().name(); }
+    // Link state from the config space (always up without VIRTIO_NET_F_STATUS).
+    bool link_up();
+
+    // A received frame, possibly in several buffers (mergeable RX buffers).
+    struct Segment {
+        const uint8_t* data;
+        size_t length;
+    };
+    // Calls on_frame(std::span<const Segment>, total_length) for every received frame, then
+    // reposts the buffers. Returns the number of frames.
+    template <typename OnFrame>
+    size_t poll_rx(OnFrame&& on_frame);
+    bool rx_pending() const { return m_rx.ring.has_completions(); }
+    sched::WaitQueue& rx_waiters() { return m_rx.waiters; }
+
+    // Copies a frame of `length` bytes with fill(uint8_t* destination) and queues it. ENOBUFS
+    // when every TX buffer stays in flight; EMSGSIZE for a frame over MAX_FRAME.
+    template <typename Fill>
+    ErrorOr<void> transmit(size_t length, Fill&& fill) {
+        if (length > MAX_FRAME) return error(EMSGSIZE);
+        uint8_t* buffer = TRY(acquire_tx_buffer());
+        fill(buffer + HEADER_SIZE);
+        return submit_tx(buffer, length);
+    }
+
+private:
+    ErrorOr<uint8_t*> acquire_tx_buffer();
+    ErrorOr<void> submit_tx(uint8_t* buffer, size_t length);
+    void reclaim_tx();
+    void repost_rx(uint8_t* buffer);
+    void flush_rx();
+
+    virtio::Device m_device;
+    virtio::QueueState m_queues[2];  // 0: receive, 1: transmit
+    virtio::QueueState& m_rx = m_queues[0];
+    virtio::QueueState& m_tx = m_queues[1];
+    uint8_t m_mac[6] = {};
+    bool m_mergeable = false;
+    bool m_has_status = false;
+    uint8_t* m_tx_free[TX_BUFFERS] = {};
+    size_t m_tx_free_count = 0;
+    uint8_t* m_rx_pending[RX_BUFFERS] = {};  // buffers consumed, not yet reposted
+    size_t m_rx_pending_count = 0;
+};
+
+template <typename OnFrame>
+size_t VirtioNet::poll_rx(OnFrame&& on_frame) {
+    size_t frames = 0;
+    Segment segments[16];
+    for (;;) {
+        auto completion = m_rx.ring.reap();
+        if (!completion) break;
+        auto* buffer = static_cast<uint8_t*>(completion->token);
+        size_t length = completion->length;
+        // num_buffers (le16 at offset 10) with MRG_RXBUF; the frame's other buffers follow.
+        size_t count = m_mergeable ? size_t(buffer[10] | buffer[11] << 8) : 1;
+        if (count == 0) count = 1;
+        size_t used = 0;
+        size_t total = 0;
+        bool ok = length >= HEADER_SIZE;
+        if (ok) {
+            segments[used++] = {buffer + HEADER_SIZE, length - HEADER_SIZE};
+            total = length - HEADER_SIZE;
+        }
+        repost_rx(buffer);
+        for (size_t i = 1; i < count; ++i) {
+            auto more = m_rx.ring.reap();
+            if (!more) {  // the device promised more buffers than it returned: drop the frame
+                ok = false;
+                break;
+            }
+            auto* next = static_cast<uint8_t*>(more->token);
+            if (used < 16) segments[used++] = {next, more->length};
+            else ok = false;
+            total += more->length;
+            repost_rx(next);
+        }
+        // The buffers are reposted only after on_frame (flush_rx below), so the data stays put.
+        if (ok && total > 0) {
+            on_frame(std::span<const Segment>(segments, used), total);
+            ++frames;
+        }
+    }
+    flush_rx();
+    return frames;
+}
+
+}  // namespace xos::net

@@ -1,0 +1,57 @@
+// The hosted platform's view of the host kernel: raw Linux syscalls through the platform's own
+// entry (syscall.S), never musl's (which call libxos). Values are Linux x86_64 ABI constants.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+extern "C" long xos_host_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
+extern "C" char xos_host_syscall_begin[], xos_host_syscall_end[];
+extern "C" void xos_host_sigreturn();
+
+namespace xos::hosted::host {
+
+enum Syscall : long {
+    WRITE = 1, MMAP = 9, MPROTECT = 10, RT_SIGACTION = 13, RT_SIGRETURN = 15, SETITIMER = 38, GETPID = 39,
+    FTRUNCATE = 77, RT_SIGSUSPEND = 130, SIGALTSTACK = 131, PRCTL = 157, ARCH_PRCTL = 158, CLOCK_GETTIME = 228,
+    EXIT_GROUP = 231, TGKILL = 234, SECCOMP = 317, GETRANDOM = 318, MEMFD_CREATE = 319,
+};
+
+inline long call(long number, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0, long a6 = 0) {
+    return xos_host_syscall(number, a1, a2, a3, a4, a5, a6);
+}
+
+constexpr long EINTR = 4, EAGAIN = 11;
+constexpr int PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
+constexpr int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20,
+              MAP_NORESERVE = 0x4000, MAP_FIXED_NOREPLACE = 0x100000;
+constexpr int SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGUSR1 = 10, SIGSEGV = 11, SIGPIPE = 13,
+              SIGALRM = 14, SIGSYS = 31;
+constexpr long ARCH_SET_FS = 0x1002;
+
+inline uintptr_t mmap(uintptr_t address, size_t length, int prot, int flags, int fd, uint64_t offset) {
+    return uintptr_t(call(MMAP, long(address), long(length), prot, flags, fd, long(offset)));
+}
+inline bool failed(uintptr_t result) { return result > uintptr_t(-4096); }
+
+// Writes everything (retrying short writes and EINTR); false on error.
+bool write_all(int fd, const char* bytes, size_t count);
+[[noreturn]] void exit_group(int status);
+
+}  // namespace xos::hosted::host
+
+namespace xos::hosted {
+
+// Set up by start.cpp before anything else runs.
+extern int g_status_fd;     // where shutdown writes "exit N" / "crash N reason" (-1: none)
+extern int g_ram_fd;        // the memfd behind the RAM region and the app's pages
+extern uintptr_t g_ram_base;
+
+void init_clock();                   // devices.cpp
+void init_memory(size_t ram_bytes);  // memory.cpp
+void init_signals();                 // signals.cpp
+void install_seccomp();              // seccomp.cpp
+// An early, unrecoverable set-up failure: message on stderr, exit 125 (xos-run's own failure).
+[[noreturn]] void setup_failed(const char* what, long error);
+
+}  // namespace xos::hosted

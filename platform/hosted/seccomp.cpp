@@ -1,0 +1,102 @@
+// The sandbox: a seccomp filter installed before the app starts. Host syscalls are allowed only
+// from the platform's own entry (syscall.S) and only those listed below; the list is
+// documented in docs/hosted.md. Everything else raises SIGSYS (signals.cpp): a `syscall`
+// instruction in the app is then run by libos, a disallowed call by the platform ends the
+// image with a message naming the syscall (status 159).
+#include <cstdint>
+
+#include "hosted/host.h"
+
+namespace xos::hosted {
+
+namespace {
+
+struct SockFilter {
+    uint16_t code;
+    uint8_t jt, jf;
+    uint32_t k;
+};
+struct SockFprog {
+    unsigned short length;
+    const SockFilter* filter;
+};
+
+constexpr uint16_t BPF_LD_W_ABS = 0x20, BPF_JEQ_K = 0x15, BPF_JGE_K = 0x35, BPF_RET_K = 0x06;
+constexpr uint32_t RET_KILL_PROCESS = 0x80000000u, RET_TRAP = 0x00030000u, RET_ALLOW = 0x7fff0000u;
+constexpr uint32_t AUDIT_ARCH_X86_64 = 0xc000003eu;
+// struct seccomp_data: nr, arch, instruction_pointer, args[6].
+constexpr uint32_t OFFSET_NR = 0, OFFSET_ARCH = 4, OFFSET_IP_LOW = 8, OFFSET_IP_HIGH = 12, OFFSET_ARG0_LOW = 16;
+
+// Allowed without looking at the arguments (write and arch_prctl are checked below).
+constexpr long ALLOWED[] = {
+    host::MMAP,          // map_page (the RAM memfd at an app address), PROT_NONE re-reservation
+    host::MPROTECT,      // protect_range
+    host::RT_SIGRETURN,  // return from every signal handler (interrupts, faults)
+    host::RT_SIGSUSPEND, // the idle wait
+    host::TGKILL,        // yield(), and a timer tick held back while interrupts were off
+    host::SETITIMER,     // timer_start (the scheduler's tick)
+    host::CLOCK_GETTIME, // the clocks
+    host::GETRANDOM,     // entropy
+    host::EXIT_GROUP,    // shutdown
+};
+
+class Program {
+public:
+    void add(uint16_t code, uint32_t k, uint8_t jt = 0, uint8_t jf = 0) { m_code[m_length++] = {code, jt, jf, k}; }
+    SockFprog fprog() const { return {m_length, m_code}; }
+
+private:
+    SockFilter m_code[64];
+    unsigned short m_length = 0;
+};
+
+Program g_program;
+
+}  // namespace
+
+void install_seccomp() {
+    Program& p = g_program;
+    auto begin = reinterpret_cast<uintptr_t>(xos_host_syscall_begin);
+    auto end = reinterpret_cast<uintptr_t>(xos_host_syscall_end);
+    if ((begin >> 32) != 0 || (end >> 32) != 0) setup_failed("the syscall entry must lie below 4 GiB", 0);
+
+    p.add(BPF_LD_W_ABS, OFFSET_ARCH);
+    p.add(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0);
+    p.add(BPF_RET_K, RET_KILL_PROCESS);
+    // Only syscall instructions inside [begin, end) reach the host.
+    p.add(BPF_LD_W_ABS, OFFSET_IP_HIGH);
+    p.add(BPF_JEQ_K, 0, 1, 0);
+    p.add(BPF_RET_K, RET_TRAP);
+    p.add(BPF_LD_W_ABS, OFFSET_IP_LOW);
+    p.add(BPF_JGE_K, uint32_t(begin), 1, 0);
+    p.add(BPF_RET_K, RET_TRAP);
+    p.add(BPF_JGE_K, uint32_t(end), 0, 1);
+    p.add(BPF_RET_K, RET_TRAP);
+    p.add(BPF_LD_W_ABS, OFFSET_NR);
+    for (long nr : ALLOWED) {
+        p.add(BPF_JEQ_K, uint32_t(nr), 0, 1);
+        p.add(BPF_RET_K, RET_ALLOW);
+    }
+    // write: the console (fds 1 and 2) and the status fd only.
+    p.add(BPF_JEQ_K, host::WRITE, 0, 6);
+    p.add(BPF_LD_W_ABS, OFFSET_ARG0_LOW);
+    p.add(BPF_JEQ_K, 1, 2, 0);
+    p.add(BPF_JEQ_K, 2, 1, 0);
+    p.add(BPF_JEQ_K, uint32_t(g_status_fd), 0, 1);
+    p.add(BPF_RET_K, RET_ALLOW);
+    p.add(BPF_RET_K, RET_TRAP);
+    // arch_prctl: ARCH_SET_FS only (the thread pointer).
+    p.add(BPF_JEQ_K, host::ARCH_PRCTL, 0, 3);
+    p.add(BPF_LD_W_ABS, OFFSET_ARG0_LOW);
+    p.add(BPF_JEQ_K, uint32_t(host::ARCH_SET_FS), 0, 1);
+    p.add(BPF_RET_K, RET_ALLOW);
+    p.add(BPF_RET_K, RET_TRAP);
+
+    long r = host::call(host::PRCTL, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0);
+    if (r < 0) setup_failed("prctl(PR_SET_NO_NEW_PRIVS) failed", r);
+    SockFprog fprog = p.fprog();
+    r = host::call(host::SECCOMP, 1 /* SECCOMP_SET_MODE_FILTER */, 0, long(&fprog));
+    if (r < 0) setup_failed("installing the seccomp filter failed", r);
+}
+
+}  // namespace xos::hosted

@@ -1,0 +1,330 @@
+// Interrupts on the hosted platform are host signals, handled on an alternate signal stack:
+//   SIGALRM  the periodic timer (setitimer ITIMER_REAL)
+//   SIGUSR1  yield(): raised synchronously with tgkill
+//   SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP  CPU exceptions: demand paging, else a crash report
+//   SIGSYS   a `syscall` instruction outside the platform (seccomp.cpp): run by libos
+// The interrupt flag is a variable: while it is clear a timer signal is only remembered and
+// taken when interrupts are enabled again (no host syscall to block signals).
+//
+// Context switch: the handler copies the interrupted registers and FPU/SIMD state (the signal
+// frame's ucontext and fpstate) into the current thread's CPU context, asks libos for the next
+// one, writes that context into the signal frame and returns: rt_sigreturn resumes it.
+#include <cstdio>
+#include <cstring>
+
+#include "base/klog.h"
+#include "hosted/host.h"
+#include "xos/libos.h"
+#include "xos/platform.h"
+
+extern "C" void xos_syscall_entry();  // x86_64/entry64.S
+
+namespace xos::hosted {
+
+namespace {
+
+enum Reg { R8, R9, R10, R11, R12, R13, R14, R15, RDI, RSI, RBP, RBX, RDX, RAX, RCX, RSP, RIP, EFL, CSGSFS, ERR,
+           TRAPNO, OLDMASK, CR2, GREG_COUNT };
+
+// The kernel's struct ucontext on x86_64.
+struct Ucontext {
+    uint64_t flags;
+    void* link;
+    struct {
+        void* sp;
+        int flags;
+        size_t size;
+    } stack;
+    uint64_t gregs[GREG_COUNT];
+    uint8_t* fpstate;
+    uint64_t reserved[8];
+    uint64_t sigmask;
+};
+
+// The kernel's siginfo, the fields we read.
+struct Siginfo {
+    int signo, error, code, pad;
+    void* address;  // SIGSEGV/SIGBUS: fault address; SIGSYS: address after the syscall instruction
+    int syscall;    // SIGSYS
+    unsigned arch;
+};
+
+struct KernelSigaction {
+    void (*handler)(int, Siginfo*, void*);
+    unsigned long flags;
+    void (*restorer)();
+    uint64_t mask;
+};
+constexpr unsigned long SA_SIGINFO = 4, SA_ONSTACK = 0x08000000, SA_RESTORER = 0x04000000;
+
+struct alignas(64) CpuContext {
+    uint64_t gregs[GREG_COUNT];
+    uint64_t fs_base;
+    uint32_t fpu_bytes;  // 0: not saved yet (a new thread starts with the initial FPU state)
+    bool interrupts_enabled;
+    alignas(64) uint8_t fpu[];
+};
+
+constexpr size_t ALT_STACK_SIZE = 256 * 1024;
+alignas(64) uint8_t g_alt_stack[ALT_STACK_SIZE];
+size_t g_fpu_capacity = 512;
+long g_pid;
+CpuContext* g_current;
+uint64_t g_fs_base;
+volatile bool g_interrupts_enabled;
+volatile bool g_timer_pending;
+
+void barrier() { asm volatile("" ::: "memory"); }
+
+void raise_signal(int signal) { host::call(host::TGKILL, g_pid, g_pid, signal); }
+
+constexpr uint32_t FP_XSTATE_MAGIC1 = 0x46505853;
+
+size_t frame_fpu_bytes(const uint8_t* fpstate) {
+    uint32_t magic, size;
+    memcpy(&magic, fpstate + 464, 4);  // fxsave's software-reserved bytes: struct _fpx_sw_bytes
+    if (magic != FP_XSTATE_MAGIC1) return 512;
+    memcpy(&size, fpstate + 468, 4);   // extended_size: the XSAVE area plus FP_XSTATE_MAGIC2
+    return size;
+}
+
+// The initial FPU state in place, keeping the frame's format (software bytes, XSAVE header).
+void reset_fpu(uint8_t* fpstate) {
+    uint16_t fcw = 0x37f;
+    uint32_t mxcsr = 0x1f80;
+    memset(fpstate, 0, 24);
+    memcpy(fpstate + 0, &fcw, 2);
+    memcpy(fpstate + 24, &mxcsr, 4);
+    memset(fpstate + 32, 0, 416 - 32);  // ST0-7, XMM0-15
+    if (frame_fpu_bytes(fpstate) > 512) {
+        uint64_t xstate_bv = 3;  // x87 and SSE from the legacy area; AVX and up in their initial state
+        memcpy(fpstate + 512, &xstate_bv, 8);
+    }
+}
+
+void set_fs(uint64_t value) {
+    host::call(host::ARCH_PRCTL, host::ARCH_SET_FS, long(value));
+    g_fs_base = value;
+}
+
+void save(Ucontext& uc, bool interrupts_were_enabled) {
+    memcpy(g_current->gregs, uc.gregs, sizeof uc.gregs);
+    g_current->fs_base = g_fs_base;
+    g_current->interrupts_enabled = interrupts_were_enabled;
+    size_t bytes = frame_fpu_bytes(uc.fpstate);
+    if (bytes > g_fpu_capacity) {
+        klog("xos: fatal: the host's signal FPU state (%zu bytes) exceeds the %zu bytes reserved", bytes, g_fpu_capacity);
+        platform::shutdown(platform::ExitKind::Crash, 134, "FPU state too large");
+    }
+    memcpy(g_current->fpu, uc.fpstate, bytes);
+    g_current->fpu_bytes = uint32_t(bytes);
+}
+
+void resume(CpuContext* next, Ucontext& uc) {
+    uint64_t segments = uc.gregs[CSGSFS];
+    memcpy(uc.gregs, next->gregs, sizeof uc.gregs);
+    uc.gregs[CSGSFS] = segments;
+    if (next->fpu_bytes) memcpy(uc.fpstate, next->fpu, next->fpu_bytes);
+    else reset_fpu(uc.fpstate);
+    uc.sigmask = 0;
+    if (next->fs_base != g_fs_base) set_fs(next->fs_base);
+    g_current = next;
+}
+
+void interrupt(Ucontext& uc, sched::InterruptKind kind) {
+    bool were_enabled = g_interrupts_enabled;
+    if (!g_current) return;  // the scheduler is not up yet
+    g_interrupts_enabled = false;
+    save(uc, were_enabled);
+    auto* next = static_cast<CpuContext*>(sched::on_interrupt(kind));
+    if (next && next != g_current) {
+        resume(next, uc);
+        g_interrupts_enabled = next->interrupts_enabled;
+    } else {
+        g_interrupts_enabled = were_enabled;
+    }
+}
+
+void on_timer(int, Siginfo*, void* context) {
+    if (!g_interrupts_enabled) {
+        g_timer_pending = true;
+        return;
+    }
+    g_timer_pending = false;
+    interrupt(*static_cast<Ucontext*>(context), sched::InterruptKind::Timer);
+}
+
+void on_yield(int, Siginfo*, void* context) { interrupt(*static_cast<Ucontext*>(context), sched::InterruptKind::Yield); }
+
+const char* signal_description(int signal, int code) {
+    switch (signal) {
+    case host::SIGILL: return "invalid opcode (SIGILL)";
+    case host::SIGFPE: return code == 1 || code == 2 ? "divide error (SIGFPE)" : "floating-point exception (SIGFPE)";
+    case host::SIGTRAP: return "breakpoint (SIGTRAP)";
+    case host::SIGBUS: return "bus error (SIGBUS)";
+    default: return "general protection fault (SIGSEGV)";
+    }
+}
+
+[[noreturn]] void fatal(int signal, const Siginfo& info, const Ucontext& uc) {
+    const uint64_t* g = uc.gregs;
+    char reason[256];
+    bool page_fault = signal == host::SIGSEGV && (info.code == 1 || info.code == 2);  // SEGV_MAPERR, SEGV_ACCERR
+    if (page_fault) {
+        auto address = reinterpret_cast<uintptr_t>(info.address);
+        uint64_t e = g[ERR];
+        auto access = (e & 0x10) ? mm::FaultAccess::Execute : (e & 2) ? mm::FaultAccess::Write : mm::FaultAccess::Read;
+        const char* what = (e & 0x10) ? "instruction fetch" : (e & 2) ? "write" : "read";
+        snprintf(reason, sizeof reason, "page fault (SIGSEGV) in thread %d: %s at address 0x%lx (%s), rip=0x%lx, error code 0x%lx",
+                 sched::current_thread_id(), what, address, mm::describe_fault(address, access), g[RIP], e);
+    } else {
+        snprintf(reason, sizeof reason, "%s in thread %d at rip=0x%lx, address 0x%lx", signal_description(signal, info.code),
+                 sched::current_thread_id(), g[RIP], reinterpret_cast<uintptr_t>(info.address));
+    }
+    klog("xos: fatal: %s", reason);
+    klog("  rax=%016lx rbx=%016lx rcx=%016lx rdx=%016lx", g[RAX], g[RBX], g[RCX], g[RDX]);
+    klog("  rsi=%016lx rdi=%016lx rbp=%016lx rsp=%016lx", g[RSI], g[RDI], g[RBP], g[RSP]);
+    klog("  r8 =%016lx r9 =%016lx r10=%016lx r11=%016lx", g[R8], g[R9], g[R10], g[R11]);
+    klog("  r12=%016lx r13=%016lx r14=%016lx r15=%016lx", g[R12], g[R13], g[R14], g[R15]);
+    klog("  rip=%016lx rflags=%08lx", g[RIP], g[EFL]);
+    klog("backtrace:");
+    klog("  #0 0x%lx", g[RIP]);
+    platform::print_backtrace(g[RBP]);
+    platform::shutdown(platform::ExitKind::Crash, 128 + signal, reason);
+}
+
+void on_fault(int signal, Siginfo* info, void* context) {
+    auto& uc = *static_cast<Ucontext*>(context);
+    if (signal == host::SIGSEGV && (info->code == 1 || info->code == 2)) {
+        uint64_t e = uc.gregs[ERR];
+        auto access = (e & 0x10) ? mm::FaultAccess::Execute : (e & 2) ? mm::FaultAccess::Write : mm::FaultAccess::Read;
+        bool were_enabled = g_interrupts_enabled;
+        g_interrupts_enabled = false;
+        bool resolved = mm::handle_page_fault(reinterpret_cast<uintptr_t>(info->address), access);
+        g_interrupts_enabled = were_enabled;
+        if (resolved) return;  // demand paging: the access is retried
+    }
+    fatal(signal, *info, uc);
+}
+
+// A `syscall` instruction outside the platform's own entry. From the platform: a host syscall
+// the sandbox does not allow (a platform bug). From anywhere else (the app, a prebuilt
+// library): continue in xos_syscall_entry, which runs it through libos on the caller's stack
+// exactly as the VM's LSTAR entry does (%rcx = return address, %r11 = flags).
+void on_sigsys(int, Siginfo* info, void* context) {
+    auto& uc = *static_cast<Ucontext*>(context);
+    auto at = reinterpret_cast<uintptr_t>(info->address);
+    if (at >= reinterpret_cast<uintptr_t>(xos_host_syscall_begin) && at <= reinterpret_cast<uintptr_t>(xos_host_syscall_end)) {
+        char reason[128];
+        snprintf(reason, sizeof reason, "host syscall %d is not allowed by the hosted platform's seccomp filter", info->syscall);
+        klog("xos: fatal: %s", reason);
+        platform::print_backtrace(uc.gregs[RBP]);
+        platform::shutdown(platform::ExitKind::Crash, 128 + host::SIGSYS, reason);
+    }
+    uc.gregs[RCX] = uc.gregs[RIP];
+    uc.gregs[R11] = uc.gregs[EFL];
+    uc.gregs[RAX] = uint64_t(info->syscall);
+    uc.gregs[RIP] = reinterpret_cast<uint64_t>(&xos_syscall_entry);
+}
+
+uint64_t bit(int signal) { return uint64_t(1) << (signal - 1); }
+
+void handle(int signal, void (*handler)(int, Siginfo*, void*)) {
+    // Every handler runs with the timer and yield signals blocked: no nesting on the one stack.
+    KernelSigaction action{handler, SA_SIGINFO | SA_ONSTACK | SA_RESTORER, &xos_host_sigreturn,
+                           bit(host::SIGALRM) | bit(host::SIGUSR1)};
+    long r = host::call(host::RT_SIGACTION, signal, long(&action), 0, 8);
+    if (r < 0) setup_failed("rt_sigaction failed", r);
+}
+
+size_t xsave_size() {
+    uint32_t a = 1, b, c = 0, d;
+    asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    if (!(c & (1u << 27))) return 512;  // no OSXSAVE: the signal frame holds an FXSAVE image
+    a = 0xd, c = 0;
+    asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    return b + 4;  // the XSAVE area for the features enabled in XCR0, plus FP_XSTATE_MAGIC2
+}
+
+}  // namespace
+
+void init_signals() {
+    g_pid = host::call(host::GETPID);
+    g_fpu_capacity = (xsave_size() + 63) & ~size_t(63);
+    struct {
+        void* sp;
+        int flags;
+        size_t size;
+    } alt{g_alt_stack, 0, ALT_STACK_SIZE};
+    long r = host::call(host::SIGALTSTACK, long(&alt), 0);
+    if (r < 0) setup_failed("sigaltstack failed", r);
+    for (int signal : {host::SIGSEGV, host::SIGBUS, host::SIGILL, host::SIGFPE, host::SIGTRAP}) handle(signal, on_fault);
+    handle(host::SIGALRM, on_timer);
+    handle(host::SIGUSR1, on_yield);
+    handle(host::SIGSYS, on_sigsys);
+    // A closed stdout is an EPIPE for the console, not the end of the image.
+    KernelSigaction ignore{reinterpret_cast<void (*)(int, Siginfo*, void*)>(1), SA_RESTORER, &xos_host_sigreturn, 0};
+    host::call(host::RT_SIGACTION, host::SIGPIPE, long(&ignore), 0, 8);
+}
+
+}  // namespace xos::hosted
+
+namespace xos::platform {
+
+size_t cpu_context_size() { return offsetof(hosted::CpuContext, fpu) + hosted::g_fpu_capacity; }
+
+void cpu_context_init(void* storage, void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1,
+                      uintptr_t stack_top, uintptr_t thread_pointer) {
+    auto* context = static_cast<hosted::CpuContext*>(storage);
+    memset(context, 0, offsetof(hosted::CpuContext, fpu));
+    context->gregs[hosted::RIP] = reinterpret_cast<uint64_t>(entry);
+    context->gregs[hosted::RDI] = arg0;
+    context->gregs[hosted::RSI] = arg1;
+    context->gregs[hosted::RSP] = (stack_top & ~uint64_t(15)) - 8;  // as if entry had been called
+    context->gregs[hosted::EFL] = 0x202;
+    context->fs_base = thread_pointer;
+    context->interrupts_enabled = true;
+}
+
+void cpu_context_adopt_current(void* storage) {
+    auto* context = static_cast<hosted::CpuContext*>(storage);
+    context->fs_base = hosted::g_fs_base;
+    hosted::g_current = context;
+}
+
+void yield() { hosted::raise_signal(hosted::host::SIGUSR1); }
+
+void timer_start(uint32_t hz) {
+    long period_us = 1000000 / long(hz ? hz : 250);
+    struct {
+        long interval_s, interval_us, value_s, value_us;
+    } timer{0, period_us, 0, period_us};
+    long r = hosted::host::call(hosted::host::SETITIMER, 0 /* ITIMER_REAL */, long(&timer), 0);
+    if (r < 0) hosted::setup_failed("setitimer failed", r);
+}
+
+bool interrupts_enabled() { return hosted::g_interrupts_enabled; }
+
+void interrupts_disable() {
+    hosted::g_interrupts_enabled = false;
+    hosted::barrier();
+}
+
+void interrupts_enable() {
+    hosted::barrier();
+    hosted::g_interrupts_enabled = true;
+    hosted::barrier();
+    if (hosted::g_timer_pending) hosted::raise_signal(hosted::host::SIGALRM);  // the tick we held back
+}
+
+void wait_for_interrupt() {
+    interrupts_enable();
+    uint64_t nothing_blocked = 0;
+    hosted::host::call(hosted::host::RT_SIGSUSPEND, long(&nothing_blocked), 8);
+}
+
+void set_thread_pointer(uintptr_t value) { hosted::set_fs(value); }
+
+uintptr_t thread_pointer() { return hosted::g_fs_base; }
+
+}  // namespace xos::platform

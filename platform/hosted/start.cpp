@@ -1,0 +1,150 @@
+// Start of a hosted image: the host's argv and environment become the kernel command line, the
+// platform sets up memory, signals and the seccomp sandbox, then libos takes over.
+//
+// Platform settings come from two environment variables, which the app does not see:
+//   XOS_MEM=<size>       the image's RAM ("128M", "1G", "4096K"; a bare number is MiB). Default 128M.
+//   XOS_STATUS_FD=<fd>   a host fd that receives the status record (xos-run passes a pipe).
+#include <cstring>
+
+#include "hosted/host.h"
+#include "xos/libos.h"
+#include "xos/platform.h"
+
+extern "C" char __ehdr_start[];
+extern "C" void _start();
+extern "C" [[noreturn]] void xos_enter_app(void (*entry)(), uintptr_t stack_pointer);
+
+namespace xos::hosted {
+
+int g_status_fd = -1;
+
+namespace {
+
+constexpr size_t CMDLINE_MAX = 64 * 1024;
+constexpr size_t DEFAULT_RAM = 128ull << 20;
+char g_cmdline[CMDLINE_MAX];
+size_t g_cmdline_length;
+
+bool starts_with(const char* s, const char* prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+// "128M", "1G", "4096K", "64" (MiB); 0 when malformed.
+size_t parse_size(const char* text) {
+    size_t value = 0;
+    const char* p = text;
+    for (; *p >= '0' && *p <= '9'; ++p) {
+        if (value > (size_t(1) << 40)) return 0;
+        value = value * 10 + size_t(*p - '0');
+    }
+    if (p == text) return 0;
+    size_t unit = 1 << 20;
+    if (*p == 'K' || *p == 'k') unit = 1 << 10, ++p;
+    else if (*p == 'M' || *p == 'm') ++p;
+    else if (*p == 'G' || *p == 'g') unit = size_t(1) << 30, ++p;
+    if (*p) return 0;
+    return value * unit;
+}
+
+int parse_fd(const char* text) {
+    int value = 0;
+    if (!*text) return -1;
+    for (; *text; ++text) {
+        if (*text < '0' || *text > '9' || value > 100000) return -1;
+        value = value * 10 + (*text - '0');
+    }
+    return value;
+}
+
+void append(const char* bytes, size_t count) {
+    if (g_cmdline_length + count + 1 > CMDLINE_MAX) setup_failed("arguments and environment exceed 64 KiB", 0);
+    memcpy(g_cmdline + g_cmdline_length, bytes, count);
+    g_cmdline_length += count;
+}
+
+// One `xos.<key>=<enc>` token (docs/host-guest-interface.md: percent-encoding of every byte
+// outside [A-Za-z0-9._~/:,+@=-]).
+void append_token(const char* key, const char* value) {
+    if (g_cmdline_length) append(" ", 1);
+    append(key, strlen(key));
+    append("=", 1);
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char* p = reinterpret_cast<const unsigned char*>(value); *p; ++p) {
+        unsigned char c = *p;
+        bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("._~/:,+@=-", c);
+        if (plain) {
+            append(reinterpret_cast<const char*>(p), 1);
+        } else {
+            char escaped[3] = {'%', hex[c >> 4], hex[c & 15]};
+            append(escaped, 3);
+        }
+    }
+}
+
+}  // namespace
+
+[[noreturn]] void setup_failed(const char* what, long error) {
+    const char prefix[] = "xos: hosted platform: cannot start: ";
+    host::write_all(2, prefix, sizeof prefix - 1);
+    host::write_all(2, what, strlen(what));
+    if (error) {
+        char number[32];
+        int n = 0;
+        unsigned long e = error < 0 ? -error : error;
+        do number[sizeof number - 1 - n++] = char('0' + e % 10); while ((e /= 10) && n < 20);
+        host::write_all(2, " (errno ", 8);
+        host::write_all(2, number + sizeof number - n, n);
+        host::write_all(2, ")", 1);
+    }
+    host::write_all(2, "\n", 1);
+    host::exit_group(125);
+}
+
+}  // namespace xos::hosted
+
+extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
+    using namespace xos::hosted;
+    long argc = long(initial_stack[0]);
+    char** argv = reinterpret_cast<char**>(initial_stack + 1);
+    char** envp = argv + argc + 1;
+
+    init_clock();
+    size_t ram = DEFAULT_RAM;
+    append_token("xos.argv0", argc > 0 ? argv[0] : "xos");
+    for (long i = 1; i < argc; ++i) append_token("xos.arg", argv[i]);
+    for (char** e = envp; *e; ++e) {
+        if (starts_with(*e, "XOS_MEM=")) {
+            ram = parse_size(*e + 8);
+            if (ram < (16u << 20)) setup_failed("XOS_MEM must be a size of at least 16M (\"128M\", \"1G\")", 0);
+        } else if (starts_with(*e, "XOS_STATUS_FD=")) {
+            g_status_fd = parse_fd(*e + 14);
+        } else {
+            append_token("xos.env", *e);
+        }
+    }
+    g_cmdline[g_cmdline_length] = 0;
+
+    init_memory(ram);
+    init_signals();
+    install_seccomp();
+    xos::kernel_main();
+}
+
+namespace xos::platform {
+
+const char* command_line() { return hosted::g_cmdline; }
+
+ImageInfo image_info() {
+    struct Elf64Header {
+        unsigned char ident[16];
+        uint16_t type, machine;
+        uint32_t version;
+        uint64_t entry, phoff, shoff;
+        uint32_t flags;
+        uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+    };
+    auto* header = reinterpret_cast<const Elf64Header*>(__ehdr_start);
+    return {__ehdr_start + header->phoff, header->phnum, header->phentsize, &_start};
+}
+
+void enter_app(void (*entry)(), uintptr_t stack_pointer) { xos_enter_app(entry, stack_pointer); }
+
+}  // namespace xos::platform

@@ -1,0 +1,37 @@
+/* The hosted platform's only way into the host kernel. Every host syscall the platform makes
+ * goes through the `syscall` instructions between xos_host_syscall_begin and _end, and the
+ * seccomp filter (seccomp.cpp) lets host syscalls through only from there: a `syscall`
+ * instruction anywhere else (the app, a prebuilt library) traps and is run by libos instead. */
+    .section .text.xos_host_syscall,"ax",@progbits
+    .globl xos_host_syscall_begin
+xos_host_syscall_begin:
+
+/* long xos_host_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6):
+ * the Linux syscall ABI from the SysV function-call ABI. Returns the value or -errno. */
+    .globl xos_host_syscall
+    .type xos_host_syscall, @function
+xos_host_syscall:
+    mov %rdi, %rax
+    mov %rsi, %rdi
+    mov %rdx, %rsi
+    mov %rcx, %rdx
+    mov %r8, %r10
+    mov %r9, %r8
+    mov 8(%rsp), %r9
+    syscall
+    ret
+    .size xos_host_syscall, . - xos_host_syscall
+
+/* sa_restorer of every host signal handler. */
+    .globl xos_host_sigreturn
+    .type xos_host_sigreturn, @function
+xos_host_sigreturn:
+    mov $15, %eax                   /* rt_sigreturn */
+    syscall
+    ud2
+    .size xos_host_sigreturn, . - xos_host_sigreturn
+
+    .globl xos_host_syscall_end
+xos_host_syscall_end:
+
+    .section .note.GNU-stack,"",@progbits

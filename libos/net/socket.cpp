@@ -7,6 +7,7 @@
 
 #include "base/no_destroy.h"
 #include "mm/heap.h"
+#include "net/inet.h"
 #include "net/unix.h"
 #include "sched/thread.h"
 #include "sys/handlers.h"
@@ -243,6 +244,9 @@ const SocketFamily* find_family(int family) {
     if (family == AF_UNIX) return &unix_family();
     for (int i = 0; i < g_family_count; ++i)
         if (g_families[i].family == family) return &g_families[i];
+    // AF_INET/AF_INET6 (net/inet.cpp) are built in like AF_UNIX: nothing registers them at boot.
+    if (family == AF_INET) return &inet_family();
+    if (family == AF_INET6) return &inet6_family();
     return nullptr;
 }
 

@@ -9,10 +9,7 @@
 #include "xos/libos.h"
 #include "xos/platform.h"
 
-extern "C" char __ehdr_start[];
-extern "C" void _start();
 extern "C" void xos_syscall_entry();
-extern "C" [[noreturn]] void xos_enter_app(void (*entry)(), uintptr_t stack_pointer);
 
 namespace xos::x86 {
 
@@ -45,25 +42,10 @@ extern "C" [[noreturn]] void xos_x86_64_start(const xos::x86::HvmStartInfo* star
 
 namespace xos::platform {
 
-ImageInfo image_info() {
-    struct Elf64Header {
-        unsigned char ident[16];
-        uint16_t type, machine;
-        uint32_t version;
-        uint64_t entry, phoff, shoff;
-        uint32_t flags;
-        uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-    };
-    auto* header = reinterpret_cast<const Elf64Header*>(__ehdr_start);
-    return {__ehdr_start + header->phoff, header->phnum, header->phentsize, &_start};
-}
-
 uint64_t hwcap() { return x86::cpuid(1).edx; }
 
 void set_thread_pointer(uintptr_t value) { x86::wrmsr(x86::MSR_FS_BASE, value); }
 
 uintptr_t thread_pointer() { return x86::rdmsr(x86::MSR_FS_BASE); }
-
-void enter_app(void (*entry)(), uintptr_t stack_pointer) { xos_enter_app(entry, stack_pointer); }
 
 }  // namespace xos::platform

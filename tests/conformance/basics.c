@@ -19,27 +19,7 @@
 #include <unistd.h>
 
 
-static const char* errname(int e) {
-    switch (e) {
-    case EBADF: return "EBADF";
-    case EFAULT: return "EFAULT";
-    case EINVAL: return "EINVAL";
-    case ENOMEM: return "ENOMEM";
-    case ESRCH: return "ESRCH";
-    case EEXIST: return "EEXIST";
-    case ENOSYS: return "ENOSYS";
-    case ESPIPE: return "ESPIPE";
-    default: return "other";
-    }
-}
-
-#define SHOW(what, expr)                                                           \
-    do {                                                                           \
-        errno = 0;                                                                 \
-        long r_ = (long)(expr);                                                    \
-        if (r_ == -1) printf("%-44s -1 %s\n", what, errname(errno));               \
-        else printf("%-44s %ld\n", what, r_);                                      \
-    } while (0)
+#include "show.h"
 
 static jmp_buf jump;
 static int order[8], order_count;

@@ -20,39 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static const char* errname(int e) {
-    switch (e) {
-    case ENOENT: return "ENOENT";
-    case EEXIST: return "EEXIST";
-    case ENOTDIR: return "ENOTDIR";
-    case EISDIR: return "EISDIR";
-    case ENOTEMPTY: return "ENOTEMPTY";
-    case EBADF: return "EBADF";
-    case EINVAL: return "EINVAL";
-    case ELOOP: return "ELOOP";
-    case ENAMETOOLONG: return "ENAMETOOLONG";
-    case EFAULT: return "EFAULT";
-    case ESPIPE: return "ESPIPE";
-    case EPIPE: return "EPIPE";
-    case EAGAIN: return "EAGAIN";
-    case EXDEV: return "EXDEV";
-    case EPERM: return "EPERM";
-    case EBUSY: return "EBUSY";
-    case ERANGE: return "ERANGE";
-    case ENXIO: return "ENXIO";
-    case EACCES: return "EACCES";
-    case ENOSPC: return "ENOSPC";
-    default: return "other";
-    }
-}
-
-#define SHOW(what, expr)                                                           \
-    do {                                                                           \
-        errno = 0;                                                                 \
-        long r_ = (long)(expr);                                                    \
-        if (r_ == -1) printf("%-48s -1 %s\n", what, errname(errno));               \
-        else printf("%-48s %ld\n", what, r_);                                      \
-    } while (0)
+#include "show.h"
 
 static int count_entries(const char* path) {
     DIR* dir = opendir(path);

@@ -17,27 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char* errname(int e) {
-    switch (e) {
-    case EBADF: return "EBADF";
-    case EINVAL: return "EINVAL";
-    case EEXIST: return "EEXIST";
-    case ENOENT: return "ENOENT";
-    case ELOOP: return "ELOOP";
-    case EPERM: return "EPERM";
-    case EINTR: return "EINTR";
-    case EFAULT: return "EFAULT";
-    default: return "other";
-    }
-}
-
-#define SHOW(what, expr)                                                           \
-    do {                                                                           \
-        errno = 0;                                                                 \
-        long r_ = (long)(expr);                                                    \
-        if (r_ == -1) printf("%-48s -1 %s\n", what, errname(errno));               \
-        else printf("%-48s %ld\n", what, r_);                                      \
-    } while (0)
+#include "show.h"
 
 static long now_ms(void) {
     struct timespec t;

@@ -17,38 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static const char* errname(int e) {
-    switch (e) {
-    case EBADF: return "EBADF";
-    case ENOTSOCK: return "ENOTSOCK";
-    case EPIPE: return "EPIPE";
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case ECONNRESET: return "ECONNRESET";
-    case EAFNOSUPPORT: return "EAFNOSUPPORT";
-    case EAGAIN: return "EAGAIN";
-    case EINVAL: return "EINVAL";
-    case ENOENT: return "ENOENT";
-    case EADDRINUSE: return "EADDRINUSE";
-    case EISCONN: return "EISCONN";
-    case ENOTCONN: return "ENOTCONN";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
-    case EPROTOTYPE: return "EPROTOTYPE";
-    case ENOPROTOOPT: return "ENOPROTOOPT";
-    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
-    case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
-    case EFAULT: return "EFAULT";
-    case EMSGSIZE: return "EMSGSIZE";
-    default: return "other";
-    }
-}
-
-#define SHOW(what, expr)                                                           \
-    do {                                                                           \
-        errno = 0;                                                                 \
-        long r_ = (long)(expr);                                                    \
-        if (r_ == -1) printf("%-48s -1 %s\n", what, errname(errno));               \
-        else printf("%-48s %ld\n", what, r_);                                      \
-    } while (0)
+#include "show.h"
 
 static int revents(int fd, short events) {
     struct pollfd p = {fd, events, 0};

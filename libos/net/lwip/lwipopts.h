@@ -40,6 +40,10 @@ void *xos_lwip_malloc(size_t size);
 void xos_lwip_free(void *pointer);
 void *xos_lwip_calloc(size_t count, size_t size);
 void xos_lwip_assert_core_locked(void);
+struct pbuf;
+struct netif;
+int xos_lwip_ip4_input_hook(struct pbuf *p, struct netif *input_netif);
+int xos_lwip_ip6_input_hook(struct pbuf *p, struct netif *input_netif);
 #ifdef __cplusplus
 }
 #endif
@@ -106,6 +110,10 @@ void xos_lwip_assert_core_locked(void);
 #define TCP_LISTEN_BACKLOG              1
 #define TCP_DEFAULT_LISTEN_BACKLOG      0xff
 #define LWIP_TCP_KEEPALIVE              1
+#define TCP_MSL                         30000UL  /* TIME_WAIT = 2 MSL = 60 s, as Linux */
+/* A SYN may reuse the four-tuple of a connection in TIME_WAIT, as on Linux (tcp_timewait.cpp). */
+#define LWIP_HOOK_IP4_INPUT(p, netif)   xos_lwip_ip4_input_hook(p, netif)
+#define LWIP_HOOK_IP6_INPUT(p, netif)   xos_lwip_ip6_input_hook(p, netif)
 #define SO_REUSE                        1
 #define LWIP_TCP_TIMESTAMPS             0
 #define TCP_OVERSIZE                    TCP_MSS

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian bookworm machine to a working xos:
 #
-#   ./bootstrap.sh demo    install what is missing, build everything, boot apps/hello as a VM
+#   ./bootstrap.sh demo    install what is missing, build everything, boot apps/httpd as a VM
+#                          and print the URL to open (Ctrl-C stops it)
 #   ./bootstrap.sh test    install what is missing, build everything, run the whole test suite
 #   ./bootstrap.sh build   install what is missing and build everything
 #
 # Debian packages come from the machine's apt sources; the target toolchain (musl routed to
 # libxos, libc++/libc++abi/libunwind) is built from Debian source packages into
 # ${XOS_CACHE_DIR:-~/.cache/xos}, keyed by versions, so later runs skip it.
-# Environment: XOS_BUILD_DIR (default: build), MESON_TEST_ARGS (extra `meson test` arguments).
+# Environment: XOS_BUILD_DIR (default: build), MESON_TEST_ARGS (extra `meson test` arguments),
+# XOS_DEMO_PORT (host port of the demo, default 8080 or the next free one), XOS_DEMO_SECONDS
+# (stop the demo after that many seconds; default: serve until Ctrl-C).
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -19,11 +22,11 @@ step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bootstrap.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 PACKAGES=(clang-19 lld-19 llvm-19 libclang-rt-19-dev cmake ninja-build meson make xz-utils
-          linux-libc-dev dpkg-dev qemu-system-x86 libgtest-dev musl-tools python3)
+          linux-libc-dev dpkg-dev qemu-system-x86 libgtest-dev musl-tools python3 passt)
 
 install_packages() {
     local missing=()
@@ -66,12 +69,66 @@ build_all() {
     meson compile -C "$BUILD_DIR"
 }
 
+# A free TCP port on the host, starting at $1.
+free_port() {
+    python3 - "$1" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+for candidate in range(port, port + 100):
+    with socket.socket() as s:
+        try:
+            s.bind(("", candidate))
+        except OSError:
+            continue
+        print(candidate)
+        break
+else:
+    sys.exit("no free port near %d" % port)
+PY
+}
+
+# The demo: apps/hello once, then apps/httpd (a C++ HTTP server on epoll) as a VM with its port
+# forwarded to the host, until Ctrl-C (or XOS_DEMO_SECONDS).
+run_demo() {
+    local run="$BUILD_DIR/tools/xos-run/xos-run"
+    step "booting apps/hello as a VM: $run $BUILD_DIR/apps/hello.xos -- from the demo"
+    "$run" --timeout 60 "$BUILD_DIR/apps/hello.xos" -- from the demo
+    local port
+    port=$(free_port "${XOS_DEMO_PORT:-8080}")
+    step "booting apps/httpd as a VM: $run -p $port:8080 $BUILD_DIR/apps/httpd/httpd.xos"
+    "$run" ${XOS_DEMO_SECONDS:+--timeout "$XOS_DEMO_SECONDS"} -p "$port:8080" "$BUILD_DIR/apps/httpd/httpd.xos" &
+    local vm=$!
+    trap 'kill "$vm" 2>/dev/null; wait "$vm" 2>/dev/null; exit 0' INT TERM
+    if python3 - "$port" <<'PY'
+import sys, time, urllib.request
+url = "http://127.0.0.1:%s/" % sys.argv[1]
+for _ in range(600):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            sys.exit(0 if response.status == 200 else 1)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+PY
+    then
+        step "apps/httpd is serving: open http://localhost:$port/ (Ctrl-C stops the VM)"
+    else
+        kill "$vm" 2>/dev/null || true
+        wait "$vm" 2>/dev/null || true
+        die "apps/httpd did not answer on http://localhost:$port/"
+    fi
+    local status=0
+    wait "$vm" || status=$?
+    # XOS_DEMO_SECONDS ends the VM with xos-run's timeout status (124): that is the plan.
+    [ -n "${XOS_DEMO_SECONDS:-}" ] && [ "$status" -eq 124 ] && status=0
+    return "$status"
+}
+
 command=${1:-}
 case "$command" in
     demo)
         build_all
-        step "booting apps/hello as a VM: $BUILD_DIR/tools/xos-run/xos-run $BUILD_DIR/apps/hello.xos -- from the demo"
-        "$BUILD_DIR/tools/xos-run/xos-run" --timeout 60 "$BUILD_DIR/apps/hello.xos" -- from the demo
+        run_demo
         ;;
     test)
         build_all

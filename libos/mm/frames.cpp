@@ -33,7 +33,11 @@ bool refill() {
         size = PAGE_SIZE;
         if (!chunk) return false;
     }
-    for (uintptr_t page = *chunk; page < *chunk + size; page += PAGE_SIZE) push(page);  // fresh: zero
+    // Pushed from the top so that allocation hands them out in ascending order: pages faulted
+    // in one after another get adjacent frames. The hosted platform maps every app page as a
+    // host mapping of the RAM memfd; adjacent frames at adjacent addresses merge into one host
+    // VMA, so the host's vm.max_map_count (65530) does not cap the app at ~255 MiB.
+    for (uintptr_t page = *chunk + size; page > *chunk;) push(page -= PAGE_SIZE);  // fresh: zero
     return true;
 }
 

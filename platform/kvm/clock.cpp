@@ -30,27 +30,49 @@ uint16_t read_pit_counter() {
     return uint16_t(low | (high << 8));
 }
 
-// Measures TSC ticks against 10 ms of PIT ticks. Only steps between two close samples count:
-// when the host deschedules the vCPU (a loaded machine; under TCG every port read can also
-// wait for QEMU's global lock) the counter may wrap unseen between two reads, so such a step's
-// PIT ticks and TSC ticks are both left out. Returns 0 if too few steps could be used.
+// One reading of the PIT counter and the TSC at the same moment: the counter read is
+// bracketed by two TSC reads and the midpoint taken. False if the bracket is too wide to say
+// when the counter was read (the host descheduled the vCPU in between; under TCG a port read
+// can also wait for QEMU's global lock): such a reading would pair the counter with a TSC
+// value from much later and bias the rate.
+struct Sample {
+    uint32_t counter;
+    uint64_t tsc;
+};
+bool take_sample(Sample& out) {
+    // 200,000 TSC ticks: 40 us at 5 GHz, 400 us at 500 MHz; a port read takes a few us, a
+    // host time slice milliseconds.
+    constexpr uint64_t max_bracket = 200000;
+    uint64_t before = x86::rdtsc();
+    uint16_t counter = read_pit_counter();
+    uint64_t after = x86::rdtsc();
+    if (after - before > max_bracket) return false;
+    out = {counter, before + (after - before) / 2};
+    return true;
+}
+
+// Measures TSC ticks against 10 ms of PIT ticks, summed over steps between consecutive good
+// samples. A step may also hide a counter wrap when it lasted half a counter period (the vCPU
+// descheduled between two samples): such steps are left out, PIT ticks and TSC ticks alike.
+// Returns 0 if too few steps could be used.
 uint64_t measure_tsc_hz(uint32_t reload) {
     constexpr uint32_t wanted_ticks = PIT_HZ / 100;  // 10 ms of counted time
-    // A step may hide a wrap if it lasted half a counter period. In TSC ticks that is least for
-    // the slowest TSC we could be on (say 500 MHz); steps are normally microseconds long.
+    // Half a counter period in TSC ticks is least for the slowest TSC we could be on (say
+    // 500 MHz); steps are normally microseconds long.
     const uint64_t max_gap = 500000000ull * (reload / 2) / PIT_HZ;
-    uint32_t previous = read_pit_counter();
-    uint64_t tsc_previous = x86::rdtsc();
+    Sample previous;
+    uint64_t spins = 0;
+    while (!take_sample(previous))
+        if (++spins > 1000) return 0;
     uint64_t counted_tsc = 0, counted_ticks = 0;
-    for (uint64_t spins = 0; counted_ticks < wanted_ticks && spins < 20000000; ++spins) {
-        uint32_t now = read_pit_counter();
-        uint64_t tsc_now = x86::rdtsc();
-        if (tsc_now - tsc_previous <= max_gap) {
-            counted_tsc += tsc_now - tsc_previous;
-            counted_ticks += (previous + reload - now) % reload;
+    for (; counted_ticks < wanted_ticks && spins < 20000000; ++spins) {
+        Sample now;
+        if (!take_sample(now)) continue;  // keep `previous`: the next good sample closes the step
+        if (now.tsc - previous.tsc <= max_gap) {
+            counted_tsc += now.tsc - previous.tsc;
+            counted_ticks += (previous.counter + reload - now.counter) % reload;
         }
         previous = now;
-        tsc_previous = tsc_now;
     }
     if (counted_ticks < wanted_ticks / 10) return 0;
     return counted_tsc * PIT_HZ / counted_ticks;

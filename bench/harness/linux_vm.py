@@ -6,6 +6,9 @@ Result: ${XOS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/xos}/linux-vm-<key>/
     vmlinux      the ELF inside Debian's bzImage (xz payload decompressed), with the Xen PVH note
     vmlinuz      the packaged bzImage, kept for its size and for reference
     config       the kernel's build configuration
+    modules/     the network card's drivers where the kernel has them as modules (Debian: virtio,
+                 virtio_ring, virtio_mmio, failover, net_failover, virtio_net), uncompressed, and
+                 `order`, their names in load order (dependencies first); used by bench/http
     stamp        the key inputs; written last, its presence means the cache is complete
 <key> = first 16 hex digits of sha256 over the kernel package's name and version and the
 contents of this file. With a stamp present nothing is downloaded and the directory is printed
@@ -23,8 +26,11 @@ import subprocess
 import sys
 import tempfile
 
-FORMAT = "xos-linux-vm-format: 1"
+FORMAT = "xos-linux-vm-format: 2"
 META_PACKAGE = "linux-image-amd64"
+# The virtio-net driver stack: loaded by the Linux VM's /init (programs/linux_vm_init.c) for
+# bench/http when the kernel has it as modules (Debian's has; a missing one is taken as built in).
+NET_MODULES = ("virtio_ring", "virtio", "virtio_mmio", "failover", "net_failover", "virtio_net")
 
 
 def log(message):
@@ -199,6 +205,7 @@ def build(directory, inputs, name, version):
             shutil.copy(vmlinuz, os.path.join(work, "vmlinuz"))
             shutil.copy(os.path.join(boot, [f for f in files if f.startswith("config-")][0]),
                         os.path.join(work, "config"))
+            extract_modules(os.path.join(tmp, deb), os.path.join(work, "modules"), NET_MODULES)
         with open(os.path.join(work, "vmlinuz"), "rb") as f:
             payload = bzimage_payload(f.read())
         log("decompressing the %d-byte payload" % len(payload))
@@ -214,6 +221,69 @@ def build(directory, inputs, name, version):
         os.rename(work, directory)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _module_depends(data):
+    """The `depends=` entry of a module's .modinfo (comma-separated names, or none)."""
+    at = data.find(b"\0depends=")
+    if at < 0:
+        return []
+    value = data[at + 9:data.index(b"\0", at + 9)].decode()
+    return [d.replace("-", "_") for d in value.split(",") if d]
+
+
+def extract_modules(deb, out_dir, names):
+    """Copies the modules called `names` (any directory under /lib/modules) out of the kernel
+    package into out_dir, decompressed, and writes out_dir/order: their names, dependencies first."""
+    import tarfile
+    os.makedirs(out_dir)
+    wanted = set(names)
+    found = {}
+    tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb], stdout=subprocess.PIPE)
+    with tarfile.open(fileobj=tar.stdout, mode="r|") as archive:
+        for member in archive:
+            base = os.path.basename(member.name)
+            if not member.isfile() or not member.name.startswith("./lib/modules/") or ".ko" not in base:
+                continue
+            name, _, suffix = base.partition(".ko")
+            if name.replace("-", "_") not in wanted:
+                continue
+            data = archive.extractfile(member).read()
+            if suffix == ".xz":
+                data = lzma.decompress(data)
+            elif suffix == ".zst":
+                data = subprocess.run(["zstd", "-dc"], input=data, stdout=subprocess.PIPE, check=True).stdout
+            elif suffix == ".gz":
+                import gzip
+                data = gzip.decompress(data)
+            found[name.replace("-", "_")] = data
+    if tar.wait() != 0:
+        raise SystemExit("linux-vm: dpkg-deb failed on %s" % deb)
+    order = []
+
+    def visit(name):
+        if name in order or name not in found:
+            return
+        for dep in _module_depends(found[name]):
+            visit(dep)
+        order.append(name)
+    for name in names:
+        visit(name)
+    for name in order:
+        with open(os.path.join(out_dir, name + ".ko"), "wb") as f:
+            f.write(found[name])
+    with open(os.path.join(out_dir, "order"), "w") as f:
+        f.write("".join(n + "\n" for n in order))
+    log("modules: %s" % (" ".join(order) or "none (built in)"))
+
+
+def net_modules(directory):
+    """Paths of the network modules in load order (empty if the kernel has them built in)."""
+    try:
+        with open(os.path.join(directory, "modules", "order")) as f:
+            return [os.path.join(directory, "modules", n.strip() + ".ko") for n in f if n.strip()]
+    except OSError:
+        return []
 
 
 def ensure(quiet=False):

@@ -6,7 +6,9 @@
 #include "base/no_destroy.h"
 #include "boot/command_line.h"
 #include "fs/9p/share.h"
+#include "fs/devfs/block_devices.h"
 #include "fs/devfs/devfs.h"
+#include "fs/hostfs/hostfs.h"
 #include "fs/initrd/initrd.h"
 #include "fs/procfs/procfs.h"
 #include "fs/ramfs/ramfs.h"
@@ -76,6 +78,9 @@ void mount_shares(const boot::CommandLine& command_line) {
             panic("cannot mount the host share %s on %s: errno %d, %s", share.tag, share.path,
                   mounted.error().code, p9::describe_share_error(mounted.error().code));
     }
+    hostfs::mount_host_shares();  // the platform's own shares (hosted), if any
+    if (auto disks = add_block_devices(tokens); !disks)  // /dev/vda...: virtio-blk, the platform's disks
+        panic("cannot set up the block devices: errno %d", disks.error().code);
 }
 
 }  // namespace xos::fs

@@ -14,7 +14,8 @@ namespace xos::fs {
 void init_filesystems(const char* const* argv, size_t argc);
 
 // Mounts the host directory shares the command line names (xos.share=<tag>:<path>, 9p over
-// virtio); panics when one cannot be mounted.
+// virtio) and the platform's own (hosted), then makes the disks' device files (/dev/vda...);
+// panics when one cannot be mounted.
 void mount_shares(const boot::CommandLine& command_line);
 
 }  // namespace xos::fs

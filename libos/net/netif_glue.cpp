@@ -12,7 +12,7 @@ extern "C" {
 #include "base/klog.h"
 #include "mm/heap.h"
 #include "net/stack.h"
-#include "net/virtio_net.h"
+#include "net/frame_device.h"
 #include "sched/thread.h"
 
 namespace xos::net {
@@ -23,7 +23,7 @@ constexpr size_t RX_STACK_PAGES = 16;
 
 struct Glue {
     struct netif netif;
-    VirtioNet* device;
+    FrameDevice* device;
     bool link;
 };
 
@@ -51,7 +51,8 @@ err_t netif_setup(struct netif* netif) {
     return ERR_OK;
 }
 
-void deliver(struct netif* netif, std::span<const VirtioNet::Segment> segments, size_t total) {
+void deliver(struct netif* netif, std::span<const FrameDevice::Segment> segments, size_t total) {
+    if (total > 0xffff) return;  // larger than a pbuf chain can hold: drop
     struct pbuf* p = pbuf_alloc(PBUF_RAW, uint16_t(total), PBUF_POOL);
     if (!p) return;  // out of memory: drop (the peer retransmits)
     uint16_t offset = 0;
@@ -66,12 +67,12 @@ void deliver(struct netif* netif, std::span<const VirtioNet::Segment> segments, 
 // state on devices whose config interrupts we might miss), then hands every frame to lwIP.
 [[noreturn]] void rx_thread(uintptr_t glue_pointer, uintptr_t) {
     auto* glue = reinterpret_cast<Glue*>(glue_pointer);
-    VirtioNet& device = *glue->device;
+    FrameDevice& device = *glue->device;
     for (;;) {
         (void)sched::wait_event(device.rx_waiters(), [&] { return device.rx_pending(); },
                                 sched::Deadline::after_ns(1'000'000'000), sched::Interruptible::No);
         CoreLock lock;
-        device.poll_rx([&](std::span<const VirtioNet::Segment> segments, size_t total) {
+        device.receive([&](std::span<const FrameDevice::Segment> segments, size_t total) {
             deliver(&glue->netif, segments, total);
         });
         bool link = device.link_up();
@@ -86,7 +87,7 @@ void deliver(struct netif* netif, std::span<const VirtioNet::Segment> segments, 
 
 }  // namespace
 
-ErrorOr<struct netif*> add_virtio_netif(VirtioNet& device, void (*status_changed)(struct netif*)) {
+ErrorOr<struct netif*> add_netif(FrameDevice& device, void (*status_changed)(struct netif*)) {
     auto* glue = mm::kcreate<Glue>();
     void* stack = mm::alloc_pages(RX_STACK_PAGES);
     if (!glue || !stack) return error(ENOMEM);

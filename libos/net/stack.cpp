@@ -15,11 +15,13 @@ extern "C" {
 #include "base/klog.h"
 #include "boot/command_line.h"
 #include "net/echo.h"
+#include "net/host_net.h"
 #include "net/netif_glue.h"
 #include "net/virtio_net.h"
 #include "vfs/file.h"
 #include "vfs/operations.h"
 #include "vfs/process.h"
+#include "xos/nic.h"
 #include "xos/virtio.h"
 
 namespace xos::net {
@@ -105,6 +107,29 @@ platform::VirtioTransport* find_nic(const boot::CommandLine& command_line) {
     return nullptr;
 }
 
+// The NIC: a virtio-net device (VMs), else the platform's host NIC (hosted), else none.
+FrameDevice* find_device(const boot::CommandLine& command_line) {
+    if (platform::VirtioTransport* transport = find_nic(command_line)) {
+        auto* device = mm::kcreate<VirtioNet>(*transport);
+        if (!device) panic("net: no memory for the NIC");
+        if (auto up = device->initialize(); !up) {
+            klog("xos: %s: virtio-net device not usable (errno %d): no network", transport->name(), up.error().code);
+            return nullptr;
+        }
+        return device;
+    }
+    if (platform::HostNic* nic = platform::host_nic()) {
+        auto* device = mm::kcreate<HostNet>(*nic);
+        if (!device) panic("net: no memory for the NIC");
+        if (auto up = device->initialize(); !up) {
+            klog("xos: %s: not usable (errno %d): no network", nic->name(), up.error().code);
+            return nullptr;
+        }
+        return device;
+    }
+    return nullptr;
+}
+
 }  // namespace
 
 CoreLock::CoreLock() { LOCK_TCPIP_CORE(); }
@@ -113,23 +138,17 @@ CoreLock::~CoreLock() { UNLOCK_TCPIP_CORE(); }
 void start(const boot::CommandLine& command_line) {
     const boot::NetworkOptions& options = command_line.network;
     if (options.dns) write_resolv_conf(options.dns);
-    platform::VirtioTransport* transport = find_nic(command_line);
-    if (!transport && !options.echo_port) return;  // no network: no tcpip thread either
+    FrameDevice* device = find_device(command_line);
+    if (!device && !options.echo_port) return;  // no network: no tcpip thread either
     start_lwip();
-    if (transport) {
-        auto* device = mm::kcreate<VirtioNet>(*transport);
-        if (!device) panic("net: no memory for the NIC");
-        if (auto up = device->initialize(); !up) {
-            klog("xos: %s: virtio-net device not usable (errno %d): no network", transport->name(), up.error().code);
+    if (device) {
+        CoreLock lock;
+        auto added = add_netif(*device, status_changed);
+        if (!added) {
+            klog("xos: %s: cannot add the network interface (errno %d)", device->name(), added.error().code);
         } else {
-            CoreLock lock;
-            auto added = add_virtio_netif(*device, status_changed);
-            if (!added) {
-                klog("xos: %s: cannot add the network interface (errno %d)", transport->name(), added.error().code);
-            } else {
-                g_netif = *added;
-                if (!options.ip || !configure_static(g_netif, options)) dhcp_start(g_netif);
-            }
+            g_netif = *added;
+            if (!options.ip || !configure_static(g_netif, options)) dhcp_start(g_netif);
         }
     }
     if (options.echo_port) start_echo_service(options.echo_port);

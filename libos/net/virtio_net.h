@@ -10,6 +10,8 @@
 // - TX: TX_BUFFERS copy buffers; transmit() reclaims completed ones first, and waits briefly for
 //   one when all are in flight.
 // Callers serialize (the lwIP core lock); the interrupt handler only wakes rx_waiters()/TX waiters.
+// The glue uses it through FrameDevice (frame_device.h); the templates below are the same calls
+// without the indirection.
 #pragma once
 
 #include <cstddef>
@@ -17,11 +19,12 @@
 #include <span>
 
 #include "base/error.h"
+#include "net/frame_device.h"
 #include "virtio/device.h"
 
 namespace xos::net {
 
-class VirtioNet {
+class VirtioNet final : public FrameDevice {
 public:
     static constexpr size_t BUFFER_SIZE = 2048;  // header (12) + a 1514-byte frame, with room
     static constexpr size_t HEADER_SIZE = 12;    // struct virtio_net_hdr (with num_buffers: 1.x)
@@ -32,22 +35,20 @@ public:
     explicit VirtioNet(platform::VirtioTransport& transport) : m_device(transport) {}
 
     ErrorOr<void> initialize();
-    const uint8_t* mac() const { return m_mac; }
-    const char* name() { return m_device.transport().name(); }
+    const uint8_t* mac() const override { return m_mac; }
+    const char* name() override { return m_device.transport().name(); }
     // Link state from the config space (always up without VIRTIO_NET_F_STATUS).
-    bool link_up();
+    bool link_up() override;
+    size_t max_frame() const override { return MAX_FRAME; }
 
     // A received frame, possibly in several buffers (mergeable RX buffers).
-    struct Segment {
-        const uint8_t* data;
-        size_t length;
-    };
+    using Segment = FrameDevice::Segment;
     // Calls on_frame(std::span<const Segment>, total_length) for every received frame, then
     // reposts the buffers. Returns the number of frames.
     template <typename OnFrame>
     size_t poll_rx(OnFrame&& on_frame);
-    bool rx_pending() const { return m_rx.ring.has_completions(); }
-    sched::WaitQueue& rx_waiters() { return m_rx.waiters; }
+    bool rx_pending() const override { return m_rx.ring.has_completions(); }
+    sched::WaitQueue& rx_waiters() override { return m_rx.waiters; }
 
     // Copies a frame of `length` bytes with fill(uint8_t* destination) and queues it. ENOBUFS
     // when every TX buffer stays in flight; EMSGSIZE for a frame over MAX_FRAME.
@@ -57,6 +58,14 @@ public:
         uint8_t* buffer = TRY(acquire_tx_buffer());
         fill(buffer + HEADER_SIZE);
         return submit_tx(buffer, length);
+    }
+
+protected:
+    size_t receive_frames(FrameHandler on_frame, void* context) override {
+        return poll_rx([&](std::span<const Segment> segments, size_t total) { on_frame(context, segments, total); });
+    }
+    ErrorOr<void> transmit_frame(size_t length, FillHandler fill, void* context) override {
+        return transmit(length, [&](uint8_t* destination) { fill(context, destination); });
     }
 
 private:

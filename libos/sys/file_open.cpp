@@ -147,8 +147,9 @@ ErrorOr<long> sys_fcntl(int fd, int command, unsigned long argument) {
     }
 }
 
-// Implements ioctl(2): the generic requests here, the rest by the file (terminals).
+// Implements ioctl(2): the generic requests here, the rest by the file (terminals, block devices).
 ErrorOr<long> sys_ioctl(int fd, unsigned long request, uintptr_t argument) {
+    request = uint32_t(request);  // Linux's cmd is an unsigned int; musl passes an int, sign-extended
     vfs::FdTable& fds = vfs::process().fds;
     RefPtr<vfs::File> file = TRY(file_for(fd));
     switch (request) {

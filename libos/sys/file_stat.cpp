@@ -274,7 +274,7 @@ ErrorOr<long> sys_fallocate(int fd, int mode, off_t offset, off_t length) {
 ErrorOr<long> sys_fsync(int fd) {
     RefPtr<vfs::File> file = TRY(file_for(fd));
     if (file->is_stream()) return error(EINVAL);
-    TRY(file->vnode()->sync());
+    TRY(file->sync());
     return 0;
 }
 

@@ -22,7 +22,7 @@ bool register_device(dev_t device, DeviceOpen open) {
 }
 
 ErrorOr<RefPtr<File>> open_device(RefPtr<Vnode> vnode, int flags) {
-    if (!S_ISCHR(vnode->mode())) return error(ENXIO);
+    if (!S_ISCHR(vnode->mode()) && !S_ISBLK(vnode->mode())) return error(ENXIO);
     for (size_t i = 0; i < g_device_count; ++i)
         if (g_devices[i].device == vnode->m_attr.rdev) return g_devices[i].open(vnode, flags);
     return error(ENXIO);

@@ -1,5 +1,6 @@
-// Character devices by number: a device node (any file system's) opens through the driver
-// registered for its st_rdev; unknown numbers are ENXIO, as on Linux.
+// Character and block devices by number: a device node (any file system's) opens through the
+// driver registered for its st_rdev; unknown numbers are ENXIO, as on Linux. (One number space:
+// the block majors in use, 254 for /dev/vdX, are not character majors here.)
 #pragma once
 
 #include <sys/types.h>

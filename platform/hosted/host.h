@@ -15,6 +15,7 @@ enum Syscall : long {
     WRITE = 1, MMAP = 9, MPROTECT = 10, RT_SIGACTION = 13, RT_SIGRETURN = 15, SETITIMER = 38, GETPID = 39,
     FTRUNCATE = 77, RT_SIGSUSPEND = 130, SIGALTSTACK = 131, PRCTL = 157, ARCH_PRCTL = 158, CLOCK_GETTIME = 228,
     EXIT_GROUP = 231, TGKILL = 234, SECCOMP = 317, GETRANDOM = 318, MEMFD_CREATE = 319,
+    READV = 19, WRITEV = 20, FCNTL = 72,  // the host NIC (nic.cpp)
 };
 
 inline long call(long number, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0, long a6 = 0) {
@@ -26,7 +27,7 @@ constexpr int PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
 constexpr int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20,
               MAP_NORESERVE = 0x4000, MAP_FIXED_NOREPLACE = 0x100000;
 constexpr int SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGUSR1 = 10, SIGSEGV = 11, SIGPIPE = 13,
-              SIGALRM = 14, SIGSYS = 31;
+              SIGALRM = 14, SIGIO = 29, SIGSYS = 31;
 constexpr long ARCH_SET_FS = 0x1002;
 
 inline uintptr_t mmap(uintptr_t address, size_t length, int prot, int flags, int fd, uint64_t offset) {
@@ -51,6 +52,22 @@ void init_clock();                   // devices.cpp
 void init_memory(size_t ram_bytes);  // memory.cpp
 void init_signals();                 // signals.cpp
 void install_seccomp();              // seccomp.cpp
+// The host NIC (nic.cpp): the fd from XOS_NIC_FD, made nonblocking and O_ASYNC (SIGIO) before
+// the sandbox; g_nic_fd is the only fd readv/writev may use (-1: no NIC).
+extern int g_nic_fd;
+void init_nic(int fd, bool tap);
+// signals.cpp: handler(context) runs as a device interrupt (interrupts off) on each SIGIO.
+void set_io_interrupt_handler(void (*handler)(void* context), void* context);
+// Host directory shares (hostfs.cpp): one XOS_SHARE* variable's HOSTDIR:GUESTPATH, then the
+// set-up the shares need; have_shares() adds their syscalls to the seccomp filter.
+void add_share(const char* variable, const char* value);
+void init_shares();
+bool have_shares();
+// Disks (block.cpp): one XOS_DISK_<n>=PATH[:ro] variable's file, opened at once; the disks'
+// fds are the only ones pread64/pwrite64/fdatasync may use (seccomp.cpp).
+void add_disk(const char* variable, const char* value);
+size_t disk_count();
+int disk_fd(size_t index);
 // An early, unrecoverable set-up failure: message on stderr, exit 125 (xos-run's own failure).
 [[noreturn]] void setup_failed(const char* what, long error);
 

@@ -40,13 +40,43 @@ constexpr long ALLOWED[] = {
     host::EXIT_GROUP,    // shutdown
 };
 
+// Added only when the image has host directory shares (hostfs.cpp). openat's path is a pointer
+// the filter cannot check: hostfs.cpp's wrappers confine every name to one component.
+constexpr long ALLOWED_FOR_SHARES[] = {
+    257,  // openat: a share's files (O_PATH), reopening one for I/O through /proc/self/fd
+    3,    // close
+    262,  // newfstatat: stat of a handle
+    138,  // fstatfs
+    17,   // pread64
+    18,   // pwrite64
+    8,    // lseek: to a directory's cookie before getdents64
+    217,  // getdents64
+    77,   // ftruncate
+    285,  // fallocate
+    74,   // fsync
+    75,   // fdatasync
+    258,  // mkdirat
+    259,  // mknodat
+    263,  // unlinkat
+    316,  // renameat2
+    265,  // linkat (through /proc/self/fd)
+    266,  // symlinkat
+    267,  // readlinkat
+    268,  // fchmodat (through /proc/self/fd)
+    260,  // fchownat (AT_EMPTY_PATH)
+    280,  // utimensat
+};
+
 class Program {
 public:
-    void add(uint16_t code, uint32_t k, uint8_t jt = 0, uint8_t jf = 0) { m_code[m_length++] = {code, jt, jf, k}; }
+    void add(uint16_t code, uint32_t k, uint8_t jt = 0, uint8_t jf = 0) {
+        if (m_length == sizeof m_code / sizeof m_code[0]) setup_failed("the seccomp filter is too long", 0);
+        m_code[m_length++] = {code, jt, jf, k};
+    }
     SockFprog fprog() const { return {m_length, m_code}; }
 
 private:
-    SockFilter m_code[64];
+    SockFilter m_code[128];
     unsigned short m_length = 0;
 };
 
@@ -77,6 +107,12 @@ void install_seccomp() {
         p.add(BPF_JEQ_K, uint32_t(nr), 0, 1);
         p.add(BPF_RET_K, RET_ALLOW);
     }
+    if (have_shares()) {
+        for (long nr : ALLOWED_FOR_SHARES) {
+            p.add(BPF_JEQ_K, uint32_t(nr), 0, 1);
+            p.add(BPF_RET_K, RET_ALLOW);
+        }
+    }
     // write: the console (fds 1 and 2) and the status fd only.
     p.add(BPF_JEQ_K, host::WRITE, 0, 6);
     p.add(BPF_LD_W_ABS, OFFSET_ARG0_LOW);
@@ -85,6 +121,23 @@ void install_seccomp() {
     p.add(BPF_JEQ_K, uint32_t(g_status_fd), 0, 1);
     p.add(BPF_RET_K, RET_ALLOW);
     p.add(BPF_RET_K, RET_TRAP);
+    // readv, writev: the host NIC's fd only (nic.cpp; -1 without a NIC matches no open fd).
+    p.add(BPF_JEQ_K, host::READV, 1, 0);
+    p.add(BPF_JEQ_K, host::WRITEV, 0, 4);
+    p.add(BPF_LD_W_ABS, OFFSET_ARG0_LOW);
+    p.add(BPF_JEQ_K, uint32_t(g_nic_fd), 0, 1);
+    p.add(BPF_RET_K, RET_ALLOW);
+    p.add(BPF_RET_K, RET_TRAP);
+    // pread64, pwrite64, fdatasync: the disks' fds only (block.cpp; without disks, nothing here).
+    if (size_t disks = disk_count()) {
+        p.add(BPF_JEQ_K, 17 /* pread64 */, 2, 0);
+        p.add(BPF_JEQ_K, 18 /* pwrite64 */, 1, 0);
+        p.add(BPF_JEQ_K, 75 /* fdatasync */, 0, uint8_t(disks + 3));
+        p.add(BPF_LD_W_ABS, OFFSET_ARG0_LOW);
+        for (size_t i = 0; i < disks; ++i) p.add(BPF_JEQ_K, uint32_t(disk_fd(i)), uint8_t(disks - i), 0);
+        p.add(BPF_RET_K, RET_TRAP);
+        p.add(BPF_RET_K, RET_ALLOW);
+    }
     // arch_prctl: ARCH_SET_FS only (the thread pointer).
     p.add(BPF_JEQ_K, host::ARCH_PRCTL, 0, 3);
     p.add(BPF_LD_W_ABS, OFFSET_ARG0_LOW);

@@ -3,8 +3,10 @@
 //   SIGUSR1  yield(): raised synchronously with tgkill
 //   SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP  CPU exceptions: demand paging, else a crash report
 //   SIGSYS   a `syscall` instruction outside the platform (seccomp.cpp): run by libos
+//   SIGIO    the host NIC's fd became readable/writable (nic.cpp, O_ASYNC): a device interrupt
 // The interrupt flag is a variable: while it is clear a timer signal is only remembered and
-// taken when interrupts are enabled again (no host syscall to block signals).
+// taken when interrupts are enabled again (no host syscall to block signals); so is a SIGIO, whose
+// handler also runs at the next entry into the scheduler (yield) if that comes first.
 //
 // Context switch: the handler copies the interrupted registers and FPU/SIMD state (the signal
 // frame's ucontext and fpstate) into the current thread's CPU context, asks libos for the next
@@ -73,6 +75,9 @@ CpuContext* g_current;
 uint64_t g_fs_base;
 volatile bool g_interrupts_enabled;
 volatile bool g_timer_pending;
+volatile bool g_io_pending;
+void (*g_io_handler)(void*);
+void* g_io_context;
 
 void barrier() { asm volatile("" ::: "memory"); }
 
@@ -135,6 +140,10 @@ void interrupt(Ucontext& uc, sched::InterruptKind kind) {
     bool were_enabled = g_interrupts_enabled;
     if (!g_current) return;  // the scheduler is not up yet
     g_interrupts_enabled = false;
+    if (g_io_pending && g_io_handler) {  // a SIGIO held back, or this one: the device's handler
+        g_io_pending = false;
+        g_io_handler(g_io_context);
+    }
     save(uc, were_enabled);
     auto* next = static_cast<CpuContext*>(sched::on_interrupt(kind));
     if (next && next != g_current) {
@@ -155,6 +164,12 @@ void on_timer(int, Siginfo*, void* context) {
 }
 
 void on_yield(int, Siginfo*, void* context) { interrupt(*static_cast<Ucontext*>(context), sched::InterruptKind::Yield); }
+
+void on_io(int, Siginfo*, void* context) {
+    g_io_pending = true;
+    if (!g_interrupts_enabled) return;  // taken by interrupts_enable() or the next yield
+    interrupt(*static_cast<Ucontext*>(context), sched::InterruptKind::Device);
+}
 
 const char* signal_description(int signal, int code) {
     switch (signal) {
@@ -232,7 +247,7 @@ uint64_t bit(int signal) { return uint64_t(1) << (signal - 1); }
 void handle(int signal, void (*handler)(int, Siginfo*, void*)) {
     // Every handler runs with the timer and yield signals blocked: no nesting on the one stack.
     KernelSigaction action{handler, SA_SIGINFO | SA_ONSTACK | SA_RESTORER, &xos_host_sigreturn,
-                           bit(host::SIGALRM) | bit(host::SIGUSR1)};
+                           bit(host::SIGALRM) | bit(host::SIGUSR1) | bit(host::SIGIO)};
     long r = host::call(host::RT_SIGACTION, signal, long(&action), 0, 8);
     if (r < 0) setup_failed("rt_sigaction failed", r);
 }
@@ -248,6 +263,12 @@ size_t xsave_size() {
 
 }  // namespace
 
+void set_io_interrupt_handler(void (*handler)(void*), void* context) {
+    platform::InterruptGuard guard;
+    g_io_context = context;
+    g_io_handler = handler;
+}
+
 void init_signals() {
     g_pid = host::call(host::GETPID);
     g_fpu_capacity = (xsave_size() + 63) & ~size_t(63);
@@ -262,6 +283,7 @@ void init_signals() {
     handle(host::SIGALRM, on_timer);
     handle(host::SIGUSR1, on_yield);
     handle(host::SIGSYS, on_sigsys);
+    handle(host::SIGIO, on_io);
     // A closed stdout is an EPIPE for the console, not the end of the image.
     KernelSigaction ignore{reinterpret_cast<void (*)(int, Siginfo*, void*)>(1), SA_RESTORER, &xos_host_sigreturn, 0};
     host::call(host::RT_SIGACTION, host::SIGPIPE, long(&ignore), 0, 8);
@@ -315,6 +337,7 @@ void interrupts_enable() {
     hosted::g_interrupts_enabled = true;
     hosted::barrier();
     if (hosted::g_timer_pending) hosted::raise_signal(hosted::host::SIGALRM);  // the tick we held back
+    if (hosted::g_io_pending && hosted::g_io_handler) hosted::raise_signal(hosted::host::SIGIO);
 }
 
 void wait_for_interrupt() {

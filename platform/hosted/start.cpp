@@ -4,6 +4,13 @@
 // Platform settings come from two environment variables, which the app does not see:
 //   XOS_MEM=<size>       the image's RAM ("128M", "1G", "4096K"; a bare number is MiB). Default 128M.
 //   XOS_STATUS_FD=<fd>   a host fd that receives the status record (xos-run passes a pipe).
+//   XOS_NIC_FD=<fd>, XOS_NIC_FRAMING=stream|tap   a host fd carrying Ethernet frames (nic.cpp;
+//                        xos-run -p / --net passes a socket to passt or a tap device).
+//   XOS_BOOT_TOKENS=<tokens>   encoded xos.* tokens appended to the command line (xos.ip=...).
+//   XOS_SHARE=HOSTDIR:GUESTPATH, XOS_SHARE_<anything>=...   host directories shared read-write
+//                        (xos-run --share; hostfs.cpp), mounted in the order given.
+//   XOS_DISK_<n>=PATH[:ro]   a host file or block device as the disk /dev/vd<a+...> (in the
+//                        order of <n>; xos-run --disk; block.cpp), read-only with :ro.
 #include <cstring>
 
 #include "hosted/host.h"
@@ -104,6 +111,9 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
 
     init_clock();
     size_t ram = DEFAULT_RAM;
+    int nic_fd = -1;
+    bool nic_tap = false;
+    const char* boot_tokens = nullptr;
     append_token("xos.argv0", argc > 0 ? argv[0] : "xos");
     for (long i = 1; i < argc; ++i) append_token("xos.arg", argv[i]);
     for (char** e = envp; *e; ++e) {
@@ -112,14 +122,36 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
             if (ram < (16u << 20)) setup_failed("XOS_MEM must be a size of at least 16M (\"128M\", \"1G\")", 0);
         } else if (starts_with(*e, "XOS_STATUS_FD=")) {
             g_status_fd = parse_fd(*e + 14);
+        } else if (starts_with(*e, "XOS_NIC_FD=")) {
+            nic_fd = parse_fd(*e + 11);
+            if (nic_fd < 0) setup_failed("XOS_NIC_FD must be a file descriptor number", 0);
+        } else if (starts_with(*e, "XOS_NIC_FRAMING=")) {
+            nic_tap = strcmp(*e + 16, "tap") == 0;
+            if (!nic_tap && strcmp(*e + 16, "stream") != 0) setup_failed("XOS_NIC_FRAMING must be stream or tap", 0);
+        } else if (starts_with(*e, "XOS_BOOT_TOKENS=")) {
+            boot_tokens = *e + 16;
+        } else if (starts_with(*e, "XOS_DISK_")) {
+            const char* value = strchr(*e, '=');
+            if (!value) setup_failed("XOS_DISK_<n> without a value", 0);
+            add_disk(*e, value + 1);
+        } else if (starts_with(*e, "XOS_SHARE=") || starts_with(*e, "XOS_SHARE_")) {
+            const char* value = strchr(*e, '=');
+            if (!value) setup_failed("XOS_SHARE_* without a value", 0);
+            add_share(*e, value + 1);
         } else {
             append_token("xos.env", *e);
         }
+    }
+    if (boot_tokens && *boot_tokens) {
+        append(" ", 1);
+        append(boot_tokens, strlen(boot_tokens));
     }
     g_cmdline[g_cmdline_length] = 0;
 
     init_memory(ram);
     init_signals();
+    if (nic_fd >= 0) init_nic(nic_fd, nic_tap);
+    init_shares();
     install_seccomp();
     xos::kernel_main();
 }

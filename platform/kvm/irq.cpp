@@ -2,8 +2,9 @@
 // 0-23) and, with ioapic2=on, a second one at 0xfec10000 (GSIs 24-47) for virtio-mmio; q35/pc
 // have the first. Redirection entries start masked; we unmask only the pins we route, as
 // fixed-delivery, physical-destination (the boot CPU), level-triggered, active-high
-// interrupts. The local APIC is enabled by timer.cpp (virtual-wire mode for the PIC), which
-// also lets it accept I/O APIC messages.
+// interrupts. PCI devices with MSI-X skip the I/O APIC: allocate_msi gives them a vector and
+// the message to program into their MSI-X table. The local APIC is enabled by timer.cpp
+// (virtual-wire mode for the PIC), which also lets it accept I/O APIC and MSI messages.
 #include "kvm/irq.h"
 
 namespace xos::kvm {
@@ -39,26 +40,42 @@ void ioapic_write(uintptr_t base, uint32_t reg, uint32_t value) {
 uint32_t lapic_read(uint32_t reg) { return *reinterpret_cast<volatile uint32_t*>(LAPIC_BASE + reg); }
 void lapic_write(uint32_t reg, uint32_t value) { *reinterpret_cast<volatile uint32_t*>(LAPIC_BASE + reg) = value; }
 
+// A free device vector for handler(context), or 0.
+uint32_t allocate_vector(void (*handler)(void*), void* context) {
+    if (g_routes_used == DEVICE_VECTORS) return 0;
+    uint32_t index = g_routes_used++;
+    g_routes[index] = {handler, context};
+    return uint32_t(DEVICE_VECTOR_BASE + index);
+}
+
 }  // namespace
 
 bool route_gsi(uint32_t gsi, void (*handler)(void*), void* context) {
     const IoApic* ioapic = nullptr;
     for (const IoApic& candidate : IOAPICS)
         if (gsi >= candidate.first_gsi) ioapic = &candidate;
-    if (!ioapic || g_routes_used == DEVICE_VECTORS) return false;
+    if (!ioapic) return false;
     uint32_t version = ioapic_read(ioapic->base, 1);
     if (version == 0xffffffff) return false;  // no I/O APIC there
     uint32_t pins = ((version >> 16) & 0xff) + 1;
     uint32_t pin = gsi - ioapic->first_gsi;
     if (pin >= pins) return false;
 
-    uint32_t index = g_routes_used++;
-    g_routes[index] = {handler, context};
-    uint32_t vector = uint32_t(DEVICE_VECTOR_BASE + index);
+    uint32_t vector = allocate_vector(handler, context);
+    if (!vector) return false;
     uint32_t apic_id = lapic_read(LAPIC_ID) >> 24;
     constexpr uint32_t LEVEL = 1u << 15;
     ioapic_write(ioapic->base, 0x11 + 2 * pin, apic_id << 24);
     ioapic_write(ioapic->base, 0x10 + 2 * pin, vector | LEVEL);  // fixed, physical, active high, unmasked
+    return true;
+}
+
+bool allocate_msi(void (*handler)(void*), void* context, MsiMessage& message) {
+    uint32_t vector = allocate_vector(handler, context);
+    if (!vector) return false;
+    uint32_t apic_id = lapic_read(LAPIC_ID) >> 24;
+    message.address = LAPIC_BASE | uint64_t(apic_id) << 12;  // physical destination, no redirection hint
+    message.data = vector;                                   // fixed delivery, edge-triggered
     return true;
 }
 

@@ -1,6 +1,6 @@
 // Device interrupts through the I/O APIC (platform/kvm internal). The timer keeps the 8259 PIC
 // (vectors 32-47, see timer.cpp); devices such as virtio-mmio, whose lines go to I/O APIC pins
-// (GSIs) on microvm, get vectors from DEVICE_VECTOR_BASE up.
+// (GSIs) on microvm, and PCI devices with MSI-X get vectors from DEVICE_VECTOR_BASE up.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,18 @@ constexpr uint64_t DEVICE_VECTORS = 32;
 // handler must silence the device (acknowledge its interrupt status). False if there is no I/O
 // APIC pin for that GSI or no vector left.
 bool route_gsi(uint32_t gsi, void (*handler)(void*), void* context);
+
+// A message-signalled interrupt (PCI MSI/MSI-X): the device writes `data` to `address`.
+struct MsiMessage {
+    uint64_t address;
+    uint32_t data;
+};
+
+// Gives handler(context) a vector of its own on the boot CPU for an edge-triggered MSI/MSI-X
+// and returns the message that raises it (fixed delivery, physical destination: the boot
+// CPU's local APIC). The handler runs like a routed GSI's, before the local APIC EOI. False if
+// no vector is left.
+bool allocate_msi(void (*handler)(void*), void* context, MsiMessage& message);
 
 // For timer.cpp's handle_irq: true if `vector` is a routed device vector (handled and EOId).
 bool dispatch_device_irq(uint64_t vector);

@@ -1,11 +1,13 @@
 // The virtio-mmio transport (virtio 1.x, section 4.2) and device discovery from the kernel
 // command line: QEMU's microvm announces each device as virtio_mmio.device=<size>@<addr>:<irq>
 // (Linux's syntax: size with an optional K/M suffix, address in hex, the interrupt's GSI).
-// Legacy devices (register layout version 1) are refused with a log line.
+// Legacy devices (register layout version 1) are refused with a log line. virtio_devices() also
+// returns the PCI devices that virtio_pci.cpp finds.
 #include <cstring>
 
 #include "base/klog.h"
 #include "kvm/irq.h"
+#include "kvm/pci.h"
 #include "xos/virtio.h"
 
 namespace xos::kvm {
@@ -209,6 +211,8 @@ std::span<VirtioTransport* const> virtio_devices(std::span<const std::string_vie
         g_discovered = true;
         for (std::string_view token : platform_tokens)
             if (token.starts_with("virtio_mmio.device=")) probe(token);
+        // Then the PCI ones (q35, pc; virtio_pci.cpp), after the mmio ones.
+        g_device_count += discover_virtio_pci(g_devices + g_device_count, MAX_DEVICES - g_device_count);
     }
     return {g_devices, g_device_count};
 }

@@ -40,4 +40,10 @@ uintptr_t ram_top();
 // Builds the final identity map (all RAM and the 32-bit MMIO hole, page 0 unmapped).
 void init_paging();
 
+// Makes device memory (a PCI BAR) at physical [base, base + size) reachable at the same virtual
+// address, uncached (PCD|PWT), not executable. Ranges the boot identity map already covers (the
+// 32-bit MMIO hole; caching there follows the firmware's MTRRs) are left as they are. False if
+// a page table could not be allocated or the range would overlap the app region.
+bool map_device_memory(uintptr_t base, size_t size);
+
 }  // namespace xos::x86

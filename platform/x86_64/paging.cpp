@@ -92,6 +92,38 @@ void init_paging() {
     write_cr3(read_cr3());
 }
 
+bool map_device_memory(uintptr_t base, size_t size) {
+    constexpr uint64_t PTE_PWT = 8, PTE_PCD = 16;
+    uintptr_t end = base + size;
+    if (end < base || end > APP_BASE) return false;
+    for (uintptr_t virt = base & ~(PAGE - 1); virt < end;) {
+        uint64_t* table = xos_boot_pml4;
+        bool covered = false;
+        for (int shift : {39, 30, 21}) {
+            uint64_t& entry = table[(virt >> shift) & 511];
+            if ((entry & PTE_P) && (entry & PTE_PS)) {  // inside a large page of the identity map
+                virt = (virt | ((1ull << shift) - 1)) + 1;
+                covered = true;
+                break;
+            }
+            if (!(entry & PTE_P)) {
+                uintptr_t page = mm::allocate_page_table_page();
+                if (!page) return false;
+                entry = page | PTE_P | PTE_W;
+            }
+            table = reinterpret_cast<uint64_t*>(entry & PTE_ADDRESS);
+        }
+        if (covered) continue;
+        uint64_t& pte = table[(virt >> 12) & 511];
+        if (!(pte & PTE_P)) {
+            pte = virt | PTE_P | PTE_W | PTE_PCD | PTE_PWT | nx();
+            invlpg(virt);
+        }
+        virt += PAGE;
+    }
+    return true;
+}
+
 }  // namespace xos::x86
 
 namespace xos::platform {

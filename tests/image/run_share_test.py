@@ -2,10 +2,16 @@
 """The host half of the --share test: prepares a temporary directory, boots share.xos with it
 shared at a guest path, then checks on the host what the guest did there.
 
-usage: run_share_test.py --xos-run PATH IMAGE
+usage: run_share_test.py --xos-run PATH [--host-fs-type] IMAGE
 
 Verdict: the VM's exit status (share.c exits with its failure count) and the host-side
 checks; also that xos-run refuses a share whose host directory is missing (exit 125).
+The same test runs on the VM (9p) and on hosted (hostfs): --host-fs-type makes the guest
+expect statfs to report the host file system's type rather than 9p's.
+
+Confinement: the share holds symlinks out of it (an absolute host path, "../..", a relative
+path up to a secret file next to the share, /etc/shadow); the guest checks that each resolves
+in its own namespace, never to the host's file.
 """
 import argparse
 import os
@@ -25,11 +31,22 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--xos-run", required=True)
     parser.add_argument("--timeout", default="60")
+    parser.add_argument("--host-fs-type", action="store_true")
     parser.add_argument("image")
     args = parser.parse_args()
 
     failures = []
-    with tempfile.TemporaryDirectory(prefix="xos-share-") as host:
+    with tempfile.TemporaryDirectory(prefix="xos-share-") as top:
+        host = os.path.join(top, "share")
+        os.makedirs(os.path.join(top, "outside"))
+        secret = os.path.join(top, "outside", "secret.txt")
+        with open(secret, "w") as f:
+            f.write("a host file outside the share\n")
+        os.makedirs(host)
+        os.symlink(secret, os.path.join(host, "escape_abs"))
+        os.symlink("../outside/secret.txt", os.path.join(host, "escape_rel"))
+        os.symlink("../..", os.path.join(host, "escape_up"))
+        os.symlink("/etc/shadow", os.path.join(host, "escape_shadow"))
         with open(os.path.join(host, "from_host.txt"), "w") as f:
             f.write("written on the host\n")
         for name in ("to_rename.txt", "to_delete.txt"):
@@ -41,6 +58,9 @@ def main():
 
         guest = "/mnt/host share"  # a space: the path travels percent-encoded
         command = [args.xos_run, "--timeout", args.timeout, "--share", host + ":" + guest, args.image, "--", guest]
+        if args.host_fs_type:
+            fs_type = subprocess.run(["stat", "-f", "-c", "%t", host], stdout=subprocess.PIPE, check=True)
+            command.append(fs_type.stdout.decode().strip())
         print("$", " ".join(repr(c) for c in command), flush=True)
         result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         print("--- stdout ---\n" + result.stdout.decode(errors="replace") +

@@ -53,6 +53,43 @@ static void* concurrent_io(void* arg) {
     return NULL;
 }
 
+// Reads up to 4 KiB of `path`: the byte count, or -errno.
+static long slurp(const char* path, char* out, size_t size) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -errno;
+    ssize_t n = read(fd, out, size);
+    close(fd);
+    return n < 0 ? -errno : n;
+}
+
+// Paths in the share resolve in the guest's namespace, never the host's: "..", and symlinks the
+// host put there (run_share_test.py) pointing to absolute host paths and up out of the share.
+static void check_confinement(const char* dir) {
+    char guest[4096], seen[4096], path[600];
+    long guest_n = slurp("/etc/passwd", guest, sizeof guest);
+    CHECK(guest_n > 0);
+    snprintf(path, sizeof path, "%s/../../../../../etc/passwd", dir);
+    CHECK(slurp(path, seen, sizeof seen) == guest_n && memcmp(seen, guest, (size_t)guest_n) == 0);
+    CHECK(slurp(at(0, dir, "escape_up/etc/passwd"), seen, sizeof seen) == guest_n &&
+          memcmp(seen, guest, (size_t)guest_n) == 0);
+    struct stat root, up;
+    CHECK(stat("/", &root) == 0 && stat(at(0, dir, "escape_up"), &up) == 0 && up.st_dev == root.st_dev &&
+          up.st_ino == root.st_ino);
+    // The host's secret file outside the share: its absolute path and ../outside/ name nothing
+    // in the guest.
+    CHECK(slurp(at(0, dir, "escape_abs"), seen, sizeof seen) == -ENOENT);
+    CHECK(slurp(at(0, dir, "escape_rel"), seen, sizeof seen) == -ENOENT);
+    // /etc/shadow: whatever the guest's own /etc/shadow gives (the host's would be readable to
+    // a root host user).
+    long own = slurp("/etc/shadow", guest, sizeof guest), linked = slurp(at(0, dir, "escape_shadow"), seen, sizeof seen);
+    CHECK(linked == own && (own < 0 || memcmp(seen, guest, (size_t)own) == 0));
+    DIR* d = opendir(at(0, dir, "escape_up"));
+    int saw_share_parent = 0;
+    for (struct dirent* e; d && (e = readdir(d));) saw_share_parent |= !strcmp(e->d_name, "outside");
+    if (d) closedir(d);
+    CHECK(d != NULL && !saw_share_parent);  // the guest's /, not the host's temporary directory
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) return 100;
     const char* dir = argv[1];
@@ -147,8 +184,11 @@ int main(int argc, char** argv) {
     CHECK(pread(fd, buffer, 7, 0) == 7 && memcmp(buffer, "scratch", 7) == 0);
     close(fd);
 
+    // 9p's magic on the VM; on hosted the host file system's (argv[2], hex), as a bind mount.
     struct statfs sfs;
-    CHECK(statfs(dir, &sfs) == 0 && sfs.f_type == 0x01021997 && sfs.f_bsize > 0);
+    long expected_type = argc > 2 ? strtol(argv[2], NULL, 16) : 0x01021997;
+    CHECK(statfs(dir, &sfs) == 0 && sfs.f_type == expected_type && sfs.f_bsize > 0);
+    check_confinement(dir);
     CHECK(chdir(dir) == 0);
     CHECK(getcwd(buffer, sizeof buffer) && strcmp(buffer, dir) == 0);
     CHECK(access("newdir", F_OK) == 0);

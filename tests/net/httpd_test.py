@@ -16,6 +16,13 @@ SIGTERM ends the server with status 0. Exits 1 if any check failed.
 --port gives the port to connect to when it differs from the one in the start line (xos-run
 forwarding a host port to the guest's). --www is the directory the server serves (default
 apps/httpd/rootfs/www, which is also what the xos image holds at /www).
+
+Through QEMU's user networking (xos-run -p) give --connect-pace MS (space out the connects of
+checks that open many connections at once: the forwarder's accept backlog is 1) and
+--fresh-ports (never connect from a port a closed connection holds in TIME_WAIT: the forwarder
+keeps its side 10 s in TIME_WAIT and confuses the two); see tests/net/meson.build. A check whose
+response does not come reports the connection, the bytes received, the port's previous use and
+the host's view of the connection (ss) at that moment.
 """
 import argparse
 import os
@@ -70,6 +77,7 @@ class Server:
                                         stdin=subprocess.DEVNULL)
         self.lines = queue.Queue()
         self.tail = []
+        self.line_count = 0
         self.port = None
         self.reader = threading.Thread(target=self._drain, daemon=True)
         self.reader.start()
@@ -95,6 +103,7 @@ class Server:
         for raw in self.process.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             self.tail = (self.tail + [line])[-40:]
+            self.line_count += 1
             if self.port is None:
                 self.lines.put(line)
         self.lines.put(None)
@@ -114,11 +123,35 @@ class Server:
 
 
 class Client:
-    def __init__(self, host, port, timeout):
+    def __init__(self, host, port, timeout, pace=0.0, fresh_ports=False):
         self.host, self.port, self.timeout = host, port, timeout
+        self.fresh_ports = fresh_ports  # --fresh-ports
+        self.pace = pace  # seconds between the connects of a burst (--connect-pace)
+        self.last_connect = 0.0
+        # Local port -> [(time, number)] of the connections made from it (for stall reports: on
+        # loopback Linux reuses a port in TIME_WAIT right away, net.ipv4.tcp_tw_reuse=2).
+        self.port_history, self.connections = {}, 0
 
-    def connect(self):
-        sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+    def connect(self, burst=False):
+        """burst: this connect follows others that the server may not have accepted yet (all open at
+        once, or closed before any exchange); with --connect-pace they are spaced out."""
+        if burst and self.pace:
+            delay = self.last_connect + self.pace - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        self.last_connect = time.monotonic()
+        if self.fresh_ports:
+            # bind() picks a local port that no connection in TIME_WAIT holds (connect() alone may
+            # reuse one on loopback: net.ipv4.tcp_tw_reuse=2).
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            sock.bind((self.host, 0))
+            sock.connect((self.host, self.port))
+        else:
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        self.connect_seconds = time.monotonic() - self.last_connect
+        self.connections += 1
+        self.port_history.setdefault(sock.getsockname()[1], []).append((time.monotonic(), self.connections))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
@@ -181,9 +214,12 @@ def ensure_curl():
     return shutil.which("curl") is not None
 
 
+CURL_OPTIONS = []  # --fresh-ports adds --local-port
+
+
 def curl(*args):
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    result = subprocess.run(["curl", "--noproxy", "*", "-sS", "--max-time", "30"] + list(args),
+    result = subprocess.run(["curl", "--noproxy", "*", "-sS", "--max-time", "30"] + CURL_OPTIONS + list(args),
                             capture_output=True, env=env)
     check(result.returncode == 0, "curl %s failed (%d): %s" % (" ".join(args), result.returncode,
                                                              result.stderr.decode(errors="replace")))
@@ -219,12 +255,17 @@ class Suite:
 
     def run(self, name, function):
         started = time.monotonic()
+        lines_before = self.server.line_count
         try:
             function()
             print("ok   %-28s %.2fs" % (name, time.monotonic() - started), flush=True)
         except (Failure, OSError, ValueError) as e:
             self.failures.append(name)
-            print("FAIL %-28s %s: %s" % (name, type(e).__name__, e), flush=True)
+            print("FAIL %-28s %s: %s (after %.2fs)" % (name, type(e).__name__, e, time.monotonic() - started), flush=True)
+            new_lines = min(self.server.line_count - lines_before, len(self.server.tail))
+            if new_lines:
+                print("     server output during the check (last %d lines):\n     %s" %
+                      (new_lines, "\n     ".join(self.server.tail[-new_lines:])), flush=True)
         if not self.server.alive():
             self.failures.append(name + " (server died)")
             print("FAIL server exited with %s; last output:\n%s" % (self.server.process.returncode,
@@ -437,12 +478,12 @@ class Suite:
     def test_disconnects(self):
         for payload in [b"", b"GET", b"GET /hello.txt HTT", b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n",
                         b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nX: y", os.urandom(3000)]:
-            sock = self.client.connect()
+            sock = self.client.connect(burst=True)
             if payload:
                 sock.sendall(payload)
             sock.close()
             # The same, with a reset instead of a FIN.
-            sock = self.client.connect()
+            sock = self.client.connect(burst=True)
             if payload:
                 sock.sendall(payload)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -478,8 +519,16 @@ class Suite:
     def test_sequential(self):
         count = 10000 if self.args.long else 1000
         expected = self.file("hello.txt")
+        request = self.client.request("/hello.txt", headers=["Connection: close"])
         for i in range(count):
-            status, _, body = self.client.get("/hello.txt")
+            with self.client.connect() as sock:
+                buffer = bytearray()
+                sent = time.monotonic()
+                sock.sendall(request)
+                try:
+                    status, _, body = read_response_buffered(sock, buffer, self.client.timeout)
+                except (socket.timeout, Failure, OSError) as e:
+                    raise Failure("%s: %s" % (e, self.describe_stall(i, sock, buffer, sent)))
             check(status == 200 and body == expected, "connection %d: %d" % (i, status))
 
     def open_fds(self):
@@ -503,37 +552,111 @@ class Suite:
         count = 200
         socks = []
         try:
+            connect_times = []
             for _ in range(count):
-                socks.append(self.client.connect())
+                socks.append(self.client.connect(burst=True))
+                connect_times.append(self.client.connect_seconds)
+            # A connect over 1 s is a dropped SYN (the forwarder's accept queue overflowed): not an
+            # error, but worth seeing when the check is slow.
+            print("     %d connects: slowest %.3fs, %d over 0.9s" %
+                  (count, max(connect_times), sum(t > 0.9 for t in connect_times)), flush=True)
             for sock in socks:  # all connected before any request
                 sock.sendall(self.client.request("/index.html"))
-            readers = [sock.makefile("rb") for sock in socks]
-            for i, reader in enumerate(readers):
-                status, _, body = self.client.read_response(reader)
+            sent = time.monotonic()
+            buffers = [bytearray() for _ in socks]
+            stalls = []
+            for i, sock in enumerate(socks):
+                # After a first stall the others get less time: is one connection stuck, or all?
+                timeout = self.client.timeout if not stalls else 5
+                try:
+                    status, _, body = read_response_buffered(sock, buffers[i], timeout)
+                except (socket.timeout, Failure, OSError) as e:
+                    stalls.append((i, "%s: %s" % (e, self.describe_stall(i, sock, buffers[i], sent))))
+                    if len(stalls) >= 3:
+                        break
+                    continue
                 check(status == 200 and body == self.file("index.html"), "connection %d: %d" % (i, status))
+            if stalls:
+                for i, _ in stalls:
+                    try:  # does the response arrive late, or never?
+                        read_response_buffered(socks[i], buffers[i], 10)
+                        late = "arrived late (%.1fs after the request)" % (time.monotonic() - sent)
+                    except (socket.timeout, Failure, OSError) as e:
+                        late = "still missing after another 10s (%s)" % type(e).__name__
+                    print("     connection %d: %s" % (i, late), flush=True)
+                try:
+                    status, _, _ = self.client.get("/hello.txt")
+                    print("     a new connection got %d" % status, flush=True)
+                except (Failure, OSError) as e:
+                    print("     a new connection failed: %s" % e, flush=True)
+                raise Failure("%d connection(s) stalled: %s" % (len(stalls), " | ".join(d for _, d in stalls)))
             # Second round in parallel threads, with a large file.
             errors = []
 
             def worker(index):
                 try:
                     socks[index].sendall(self.client.request("/big.txt"))
-                    status, _, body = self.client.read_response(readers[index])
+                    buffers[index].clear()
+                    status, _, body = read_response_buffered(socks[index], buffers[index], self.client.timeout)
                     if status != 200 or body != self.file("big.txt"):
                         errors.append("connection %d: %d" % (index, status))
+                except (socket.timeout, Failure, OSError) as e:
+                    errors.append("%s: %s" % (e, self.describe_stall(index, socks[index], buffers[index], started)))
                 except Exception as e:  # noqa: BLE001 - reported below
                     errors.append("connection %d: %s" % (index, e))
+            started = time.monotonic()
             threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
-            check(not errors, "; ".join(errors[:5]))
-            for reader in readers:
-                reader.close()
+            check(not errors, "%d error(s): %s" % (len(errors), " | ".join(errors[:5])))
         finally:
             for sock in socks:
                 sock.close()
 
+    def describe_stall(self, index, sock, received, since):
+        """A connection whose response did not come: which one, how much of it came, the host's
+        view of the socket (ss: queues, TCP state) at this moment."""
+        try:
+            port = sock.getsockname()[1]
+        except OSError:
+            return "connection %d (socket already closed)" % index
+        uses = self.client.port_history.get(port, [])
+        reuse = ("the port's previous connection (#%d) was made %.1fs earlier" % (uses[-2][1], uses[-1][0] - uses[-2][0])
+                 if len(uses) > 1 else "first use of the port")
+        head = bytes(received[:received.find(b"\r\n")]) if b"\r\n" in received else bytes(received[:40])
+        ss = subprocess.run(["ss", "-tnoi", "( sport = :%d or dport = :%d )" % (port, port)],
+                            capture_output=True, text=True).stdout.strip().replace("\n", " / ")
+        return "connection %d (local port %d, %s): %d bytes received %r, %.1fs after the request; ss: %s" % (
+            index, port, reuse, len(received), head, time.monotonic() - since, ss)
+
+
+def read_response_buffered(sock, buffer, timeout):
+    """Reads one response (with a body) into buffer (kept by the caller, so that after a timeout
+    it shows how much arrived); returns (status, {lower name: value}, body)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        end = buffer.find(b"\r\n\r\n")
+        if end >= 0:
+            head = bytes(buffer[:end]).decode("latin-1").split("\r\n")
+            match = re.match(r"HTTP/1\.[01] (\d{3}) ", head[0])
+            check(match, "bad status line %r" % head[0])
+            headers = {}
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length", "-1"))
+            check(length >= 0, "no Content-Length in %r" % headers)
+            if len(buffer) >= end + 4 + length:
+                return int(match.group(1)), headers, bytes(buffer[end + 4:end + 4 + length])
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("timed out")
+        sock.settimeout(remaining)
+        chunk = sock.recv(65536)
+        check(chunk, "connection closed after %d bytes of the response" % len(buffer))
+        buffer += chunk
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -547,6 +670,14 @@ def main():
     parser.add_argument("--long", action="store_true", help="10,000 sequential connections instead of 1,000")
     parser.add_argument("--no-exit-check", action="store_true", help="do not require exit status 0 after SIGTERM")
     parser.add_argument("--only", help="comma-separated test names to run")
+    parser.add_argument("--fresh-ports", action="store_true",
+                        help="never connect from a local port that a closed connection still holds in TIME_WAIT "
+                             "(QEMU user networking keeps its side of a forwarded connection in TIME_WAIT for 10 s "
+                             "and mistakes a new connection from the same host port for the old one: it stalls)")
+    parser.add_argument("--connect-pace", type=float, default=0, metavar="MS",
+                        help="wait MS milliseconds between connects that open many connections at once "
+                             "(QEMU user networking accepts forwarded connections with a backlog of 1: "
+                             "a burst overflows the host's accept queue and each dropped SYN costs 1 s)")
     parser.add_argument("command", nargs="*", help="server command (after --), instead of --httpd")
     args = parser.parse_args()
 
@@ -568,7 +699,9 @@ def main():
         print("FAIL start: %s" % e, flush=True)
         return 1
     print("httpd_test: %s" % server.start_line, flush=True)
-    client = Client(args.host, args.port or server.port, args.io_timeout)
+    client = Client(args.host, args.port or server.port, args.io_timeout, args.connect_pace / 1000.0, args.fresh_ports)
+    if args.fresh_ports:
+        CURL_OPTIONS.extend(["--local-port", "32768-60999"])
     suite = Suite(args, server, client)
     tests = [(name[5:], getattr(suite, name)) for name in Suite.__dict__ if name.startswith("test_")]
     tests.sort(key=lambda t: t[0] == "descriptors_released")  # last: after everything else

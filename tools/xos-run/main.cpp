@@ -1,5 +1,6 @@
 // xos-run: boots an xos image under QEMU and exits with the application's exit status.
 #include "accel.h"
+#include "hosted_nic.h"
 #include "image_check.h"
 #include "options.h"
 #include "qemu_command.h"
@@ -13,9 +14,11 @@
 #include <csignal>
 #include <ctime>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
 #include <sstream>
 
 #ifndef XOS_VERSION
@@ -51,19 +54,37 @@ std::string format_seconds(double seconds)
 }
 
 // A hosted image (xos-build --platform hosted) is a static Linux executable: run it directly,
-// with a clean environment of the --env values plus the platform's XOS_MEM and XOS_STATUS_FD
-// (a pipe that receives the same "exit N" / "crash N reason" record as the VM's status port).
+// with a clean environment of the --env values plus the platform's XOS_MEM, XOS_SHARE_<i>
+// (--share), XOS_DISK_<i> (--disk) and XOS_STATUS_FD (a pipe that receives the same "exit N" / "crash N reason"
+// record as the VM's status port); with -p / --net, XOS_NIC_FD on a socket to passt or a tap
+// device (hosted_nic.h).
 int run_hosted(const Options& opts)
 {
-    if (!opts.shares.empty())
-        throw UsageError("--share is not supported for hosted images yet");
     std::vector<std::string> argv{opts.image};
     argv.insert(argv.end(), opts.app_args.begin(), opts.app_args.end());
     std::vector<std::string> env = opts.env;
     env.push_back("XOS_MEM=" + std::to_string(opts.mem_bytes >> 10) + "K");
+    // --share: the image opens each directory itself (platform/hosted/hostfs.cpp).
+    for (const ShareOption& share : opts.shares)
+        check_share_host_dir(share);
+    for (std::size_t i = 0; i < opts.shares.size(); ++i)
+        env.push_back("XOS_SHARE_" + std::to_string(i) + "=" + opts.shares[i].host_dir + ":" + opts.shares[i].guest_path);
+    // --disk: the image opens each file itself (platform/hosted/block.cpp).
+    for (std::size_t i = 0; i < opts.disks.size(); ++i) {
+        check_disk_file(opts.disks[i]);
+        env.push_back("XOS_DISK_" + std::to_string(i) + "=" + opts.disks[i].path + (opts.disks[i].read_only ? ":ro" : ""));
+    }
     if (opts.dry_run) {
+        if (opts.net == NetMode::User)  // the network: passt on one end of a socket pair (fd 3 here)
+            std::printf("%s &\n", shell_join(HostedNic::passt_command(opts, 3, "PIDFILE")).c_str());
         std::printf("env -i %s %s\n", shell_join(env).c_str(), shell_join(argv).c_str());
         return 0;
+    }
+    std::optional<HostedNic> nic;  // --net / -p: passt or a tap device (hosted_nic.h)
+    if (opts.net != NetMode::None) {
+        nic.emplace(opts);
+        for (auto& variable : nic->environment())
+            env.push_back(variable);
     }
     int status_pipe[2];
     if (::pipe2(status_pipe, O_CLOEXEC) != 0)
@@ -83,12 +104,17 @@ int run_hosted(const Options& opts)
     if (pid < 0)
         throw UsageError(std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the image (and so passt) must not outlive xos-run
         ::fcntl(status_pipe[1], F_SETFD, 0);
+        if (nic)
+            ::fcntl(nic->image_fd(), F_SETFD, 0);
         ::execve(opts.image.c_str(), argv_c.data(), env_c.data());
         std::fprintf(stderr, "xos-run: error: cannot execute %s: %s\n", opts.image.c_str(), std::strerror(errno));
         ::_exit(kExitXosRunError);
     }
     ::close(status_pipe[1]);
+    if (nic)
+        nic->close_image_fd();
 
     int wait_status = 0;
     bool timed_out = false;
@@ -151,6 +177,8 @@ int run(const std::vector<std::string>& args)
         return run_hosted(opts);
     for (const ShareOption& share : opts.shares)
         check_share_host_dir(share);
+    for (const DiskOption& disk : opts.disks)
+        check_disk_file(disk);
 
     AccelDecision accel = decide_accel(opts.accel, probe_host_virt());
     // Only where someone is watching: test logs should not collect this line on every run.

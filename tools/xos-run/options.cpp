@@ -16,6 +16,10 @@ with the application's exit status. ARGS become the application's argv[1..].
 options:
   --accel auto|kvm|tcg  accelerator (default auto: KVM only with hardware
                         virtualization, else TCG)
+  --machine microvm|q35|pc
+                        QEMU machine (default microvm: virtio-mmio devices, fastest
+                        boot); q35 and pc boot through SeaBIOS and give the guest
+                        virtio-pci devices (modern only: disable-legacy=on)
   --mem SIZE            guest memory, K/M/G suffix, bare number is MiB (default 128M)
   --timeout SECONDS     kill the guest after SECONDS, exit 124 (default 0: none)
   --env KEY=VALUE       add to the application's environment (repeatable)
@@ -27,6 +31,9 @@ options:
                         in the guest (9P2000.L over virtio; repeatable). Files the
                         guest creates belong to the user running xos-run (QEMU
                         security_model=none) with the modes the guest gave them
+  --disk FILE[:ro]      a host file (or block device) as a disk: /dev/vda, /dev/vdb,
+                        ... in the order given (virtio-blk; repeatable). Raw format,
+                        no caching in the guest; :ro makes it read-only
   -p [tcp:|udp:]HOSTPORT:GUESTPORT
                         forward HOSTPORT on the host (all addresses) to GUESTPORT
                         in the guest (TCP unless udp:; repeatable; implies --net user)
@@ -69,6 +76,17 @@ AccelChoice parse_accel(const std::string& text)
     if (text == "tcg")
         return AccelChoice::Tcg;
     throw UsageError("--accel: expected auto, kvm or tcg, got '" + text + "'");
+}
+
+MachineType parse_machine(const std::string& text)
+{
+    if (text == "microvm")
+        return MachineType::Microvm;
+    if (text == "q35")
+        return MachineType::Q35;
+    if (text == "pc")
+        return MachineType::Pc;
+    throw UsageError("--machine: expected microvm, q35 or pc, got '" + text + "'");
 }
 
 unsigned parse_cpus(const std::string& text)
@@ -128,9 +146,9 @@ void parse_net(Options& opts, const std::string& text)
 
 bool takes_value(const std::string& name)
 {
-    return name == "--accel" || name == "--mem" || name == "--timeout" || name == "--env" ||
-           name == "--cpus" || name == "--qemu" || name == "--qemu-arg" || name == "--share" ||
-           name == "-p" || name == "--net" || name == "--ip" || name == "--gw" || name == "--dns" ||
+    return name == "--accel" || name == "--machine" || name == "--mem" || name == "--timeout" ||
+           name == "--env" || name == "--cpus" || name == "--qemu" || name == "--qemu-arg" || name == "--share" ||
+           name == "--disk" || name == "-p" || name == "--net" || name == "--ip" || name == "--gw" || name == "--dns" ||
            name == "--net-echo";
 }
 
@@ -138,6 +156,8 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
 {
     if (name == "--accel") {
         opts.accel = parse_accel(value);
+    } else if (name == "--machine") {
+        opts.machine = parse_machine(value);
     } else if (name == "--mem") {
         auto bytes = parse_mem_size(value);
         if (!bytes)
@@ -160,6 +180,8 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
         opts.qemu_args.push_back(value);
     } else if (name == "--share") {
         opts.shares.push_back(parse_share(value));
+    } else if (name == "--disk") {
+        opts.disks.push_back(parse_disk(value));
     } else if (name == "-p") {
         opts.forwards.push_back(parse_port_forward(value));
     } else if (name == "--net") {
@@ -225,6 +247,27 @@ PortForward parse_port_forward(const std::string& text)
     forward.host_port = parse_port(rest.substr(0, colon), "-p");
     forward.guest_port = parse_port(rest.substr(colon + 1), "-p");
     return forward;
+}
+
+DiskOption parse_disk(const std::string& text)
+{
+    DiskOption disk{text, false};
+    if (text.size() > 3 && text.compare(text.size() - 3, 3, ":ro") == 0) {
+        disk.path = text.substr(0, text.size() - 3);
+        disk.read_only = true;
+    }
+    if (disk.path.empty())
+        throw UsageError("--disk: expected FILE or FILE:ro, got '" + text + "'");
+    return disk;
+}
+
+void check_disk_file(const DiskOption& disk)
+{
+    struct stat st;
+    if (::stat(disk.path.c_str(), &st) != 0)
+        throw UsageError("--disk: " + disk.path + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+        throw UsageError("--disk: " + disk.path + ": not a regular file or a block device");
 }
 
 void check_share_host_dir(const ShareOption& share)

@@ -15,12 +15,21 @@ struct ShareOption {
     std::string guest_path;
 };
 
+// --disk FILE[:ro]: a host file or block device as a disk (/dev/vda, /dev/vdb, ... in order).
+struct DiskOption {
+    std::string path;
+    bool read_only = false;
+};
+
 // -p [tcp:|udp:]HOSTPORT:GUESTPORT: a QEMU user-networking port forward (hostfwd).
 struct PortForward {
     std::string protocol;  // "tcp" or "udp"
     unsigned host_port;
     unsigned guest_port;
 };
+
+// --machine: QEMU's microvm (virtio-mmio, the default), q35 or pc (virtio over PCI).
+enum class MachineType { Microvm, Q35, Pc };
 
 // --net user | tap:IFNAME (-p implies user).
 enum class NetMode { None, User, Tap };
@@ -30,12 +39,14 @@ struct Options {
     std::vector<std::string> app_args;   // after `--`
     std::vector<std::string> env;        // "KEY=VALUE"
     AccelChoice accel = AccelChoice::Auto;
+    MachineType machine = MachineType::Microvm;
     std::uint64_t mem_bytes = 128ull << 20;
     double timeout_seconds = 0;          // 0: no timeout
     unsigned cpus = 1;
     std::string qemu;                    // empty: $XOS_QEMU, else qemu-system-x86_64 from PATH
     std::vector<std::string> qemu_args;  // appended verbatim
     std::vector<ShareOption> shares;     // in command-line order; share i has mount tag "xos<i>"
+    std::vector<DiskOption> disks;       // --disk, in command-line order: /dev/vda, /dev/vdb, ...
     NetMode net = NetMode::None;
     std::string tap_ifname;              // --net tap:IFNAME
     std::vector<PortForward> forwards;   // -p, in command-line order
@@ -60,6 +71,12 @@ Options parse_options(const std::vector<std::string>& argv);
 // "HOSTDIR:GUESTPATH" split at the last ':' followed by '/' (so HOSTDIR may contain ':');
 // GUESTPATH must be absolute and not "/". Throws UsageError; does not look at the host.
 ShareOption parse_share(const std::string& text);
+
+// "FILE" or "FILE:ro". Throws UsageError; does not look at the host.
+DiskOption parse_disk(const std::string& text);
+
+// Throws UsageError unless the disk's FILE exists and is a regular file or a block device.
+void check_disk_file(const DiskOption& disk);
 
 // "[tcp:|udp:]HOSTPORT:GUESTPORT" (ports 1..65535). Throws UsageError.
 PortForward parse_port_forward(const std::string& text);

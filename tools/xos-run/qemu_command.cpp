@@ -41,6 +41,33 @@ std::string hex(unsigned v)
     return "0x" + digits;
 }
 
+// microvm: no PCI; ~35 ms from start to the exit of a guest that exits at once (TCG).
+// acpi=off: QEMU then announces virtio-mmio devices on the kernel command line
+// (virtio_mmio.device=...) instead of only in an ACPI DSDT; it also saves ~5 ms.
+// rtc/pit/pic=on: the guest relies on them, and rtc=auto means off under KVM.
+// (x-option-roms=off, tb-size and smaller -m measured no faster.)
+// q35 and pc: SeaBIOS assigns the PCI BARs, then QEMU's PVH option ROM enters the image; the
+// guest finds its virtio devices by PCI enumeration (platform/kvm/pci.cpp). The ISA devices
+// below (COM2, isa-debug-exit, isa-debugcon) exist on those machines too.
+std::string machine_arg(MachineType machine)
+{
+    switch (machine) {
+    case MachineType::Q35: return "q35";
+    case MachineType::Pc: return "pc";
+    case MachineType::Microvm: break;
+    }
+    return "microvm,acpi=off,rtc=on,pit=on,pic=on";
+}
+
+// A virtio device of `kind` ("net", "9p", "blk") for the machine: virtio-mmio on microvm, else PCI,
+// modern only (disable-legacy=on: the guest drives virtio 1.x devices only).
+std::string virtio_device(MachineType machine, const std::string& kind)
+{
+    if (machine == MachineType::Microvm)
+        return "virtio-" + kind + "-device";
+    return "virtio-" + kind + "-pci,disable-legacy=on";
+}
+
 // Where the -append value is.
 std::size_t appended_cmdline_index(const std::vector<std::string>& cmd)
 {
@@ -69,12 +96,7 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
 {
     std::vector<std::string> cmd = {
         qemu_binary,
-        // microvm: no PCI; ~35 ms from start to the exit of a guest that exits at once (TCG).
-        // acpi=off: QEMU then announces virtio-mmio devices on the kernel command line
-        // (virtio_mmio.device=...) instead of only in an ACPI DSDT; it also saves ~5 ms.
-        // rtc/pit/pic=on: the guest relies on them, and rtc=auto means off under KVM.
-        // (x-option-roms=off, tb-size and smaller -m measured no faster.)
-        "-M", "microvm,acpi=off,rtc=on,pit=on,pic=on",
+        "-M", machine_arg(opts.machine),
         "-accel", accel.accel, "-cpu", accel.cpu,
         "-nodefaults", "-no-user-config", "-display", "none",
         // A reset (triple fault) must end the run, not reboot the image forever.
@@ -95,20 +117,30 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
         "-chardev", "file,id=xosstatus,path=" + qemu_opts_escape(status_path),
         "-device", "isa-debugcon,iobase=" + hex(kStatusPort) + ",chardev=xosstatus",
     };
-    // Host shares: 9p over virtio-mmio. security_model=none: files keep the guest's modes and
-    // belong to the user running QEMU (QEMU's chown to the guest's uid fails harmlessly unless
-    // that user is root), so the host user can read and edit what the guest writes.
+    // Host shares: 9p over virtio (mmio or PCI). security_model=none: files keep the guest's
+    // modes and belong to the user running QEMU (QEMU's chown to the guest's uid fails
+    // harmlessly unless that user is root), so the host user can read and edit what the guest
+    // writes.
     // force-legacy=false: QEMU 7.2's virtio-mmio defaults to the legacy (version 1) interface.
-    if (!opts.shares.empty() || opts.net != NetMode::None)
+    if (opts.machine == MachineType::Microvm &&
+        (!opts.shares.empty() || !opts.disks.empty() || opts.net != NetMode::None))
         cmd.insert(cmd.end(), {"-global", "virtio-mmio.force-legacy=false"});
     for (std::size_t i = 0; i < opts.shares.size(); ++i) {
         std::string id = "xosfs" + std::to_string(i), tag = "xos" + std::to_string(i);
         cmd.insert(cmd.end(),
                    {"-fsdev", "local,id=" + id + ",path=" + qemu_opts_escape(opts.shares[i].host_dir) +
                                   ",security_model=none",
-                    "-device", "virtio-9p-device,fsdev=" + id + ",mount_tag=" + tag});
+                    "-device", virtio_device(opts.machine, "9p") + ",fsdev=" + id + ",mount_tag=" + tag});
         std::string& append = cmd[appended_cmdline_index(cmd)];
         append += " " + xos_encode_share_token(tag, opts.shares[i].guest_path);
+    }
+    // Disks: virtio-blk on the raw file (/dev/vda, /dev/vdb, ... in this order in the guest).
+    for (std::size_t i = 0; i < opts.disks.size(); ++i) {
+        std::string id = "xosdisk" + std::to_string(i);
+        std::string drive = "file=" + qemu_opts_escape(opts.disks[i].path) + ",if=none,id=" + id + ",format=raw";
+        if (opts.disks[i].read_only)
+            drive += ",readonly=on";
+        cmd.insert(cmd.end(), {"-drive", drive, "-device", virtio_device(opts.machine, "blk") + ",drive=" + id});
     }
     // Network: one virtio-net device on QEMU user networking (with -p's forwards) or a tap.
     if (opts.net != NetMode::None) {
@@ -121,7 +153,11 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
         } else {
             netdev = "tap,id=net0,ifname=" + opts.tap_ifname + ",script=no,downscript=no";
         }
-        cmd.insert(cmd.end(), {"-netdev", netdev, "-device", "virtio-net-device,netdev=net0"});
+        // romfile=: no iPXE option ROM for SeaBIOS to load (the guest never boots from the NIC).
+        std::string nic = virtio_device(opts.machine, "net") + ",netdev=net0";
+        if (opts.machine != MachineType::Microvm)
+            nic += ",romfile=";
+        cmd.insert(cmd.end(), {"-netdev", netdev, "-device", nic});
         std::string& append = cmd[appended_cmdline_index(cmd)];
         append += xos_encode_network_tokens(opts.net_ip, opts.net_gw, opts.net_dns, opts.net_echo_port);
     }

@@ -1,7 +1,8 @@
 // Virtio devices as the platform finds them: one transport interface behind which the
-// platform hides how a device's registers are reached (virtio-mmio on microvm today,
-// virtio-pci on q35/pc later). Drivers in libos (libos/virtio: the handshake and the
-// virtqueue; 9p, net, blk on top) speak only to VirtioTransport.
+// platform hides how a device's registers are reached (platform/kvm: virtio-mmio on microvm,
+// announced on the kernel command line; virtio-pci on q35/pc, found by PCI enumeration).
+// Drivers in libos (libos/virtio: the handshake and the virtqueue; 9p, net, blk on top) speak
+// only to VirtioTransport.
 //
 // Modern (virtio 1.x) devices only: the platform refuses legacy ones at discovery with a log
 // line, so every transport returned here negotiates VIRTIO_F_VERSION_1.
@@ -63,6 +64,7 @@ protected:
 // Finds the machine's virtio devices, once; later calls return the same list. `platform_tokens`
 // are the kernel command line's tokens that are not xos.* (boot::CommandLine::other): on
 // microvm, QEMU describes each virtio-mmio device there as virtio_mmio.device=<size>@<addr>:<irq>.
+// On kvm the list holds those virtio-mmio devices first, then the PCI ones.
 std::span<VirtioTransport* const> virtio_devices(std::span<const std::string_view> platform_tokens);
 
 // The address a device uses for identity-mapped kernel memory at `pointer`.

@@ -1,0 +1,77 @@
+// A network device as the lwIP glue (netif_glue.cpp) sees it: something that sends and receives
+// whole Ethernet frames. Implemented by VirtioNet (virtio-net in a VM) and HostNet (a frame pipe
+// the host gives a hosted image: passt or a tap device, platform/api/xos/nic.h).
+//
+// The glue serializes every call (the lwIP core lock) and runs them in kernel threads; a device's
+// interrupt path only wakes rx_waiters() and makes rx_pending() true.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "base/error.h"
+#include "sched/wait_queue.h"
+
+namespace xos::net {
+
+class FrameDevice {
+public:
+    FrameDevice() = default;
+    FrameDevice(const FrameDevice&) = delete;
+    FrameDevice& operator=(const FrameDevice&) = delete;
+
+    // What the device does for the stack. None yet: lwIP computes and checks every checksum.
+    // (Room for checksum offload: a device that sets RX_CHECKSUM_VALID / TX_CHECKSUM_PARTIAL
+    // would have the glue turn off lwIP's own checks / checksum generation for its netif.)
+    enum Capability : uint32_t {
+        RX_CHECKSUM_VALID = 1u << 0,    // received frames' TCP/UDP checksums were verified
+        TX_CHECKSUM_PARTIAL = 1u << 1,  // the device completes TCP/UDP checksums on transmit
+    };
+    virtual uint32_t capabilities() const { return 0; }
+
+    // "virtio-mmio@0xfeb00e00", "host-nic (passt)": for log lines.
+    virtual const char* name() = 0;
+    virtual const uint8_t* mac() const = 0;
+    virtual bool link_up() = 0;
+    // Largest frame transmit() takes (Ethernet header included, no FCS).
+    virtual size_t max_frame() const = 0;
+
+    // A received frame, possibly in several pieces (virtio's mergeable RX buffers).
+    struct Segment {
+        const uint8_t* data;
+        size_t length;
+    };
+
+    // Hands every frame received so far to on_frame(segments, total_length) and returns how
+    // many. The segments are valid during the call only. Never blocks.
+    template <typename OnFrame>
+    size_t receive(OnFrame&& on_frame) {
+        return receive_frames(
+            [](void* context, std::span<const Segment> segments, size_t total) {
+                (*static_cast<OnFrame*>(context))(segments, total);
+            },
+            &on_frame);
+    }
+    // True when receive() has something to do; rx_waiters() is woken when it becomes true.
+    virtual bool rx_pending() const = 0;
+    virtual sched::WaitQueue& rx_waiters() = 0;
+
+    // Sends a frame of `length` bytes that fill(uint8_t* destination) writes. ENOBUFS when the
+    // device stays busy (the frame is dropped; TCP retransmits), EMSGSIZE above max_frame().
+    template <typename Fill>
+    ErrorOr<void> transmit(size_t length, Fill&& fill) {
+        return transmit_frame(
+            length, [](void* context, uint8_t* destination) { (*static_cast<Fill*>(context))(destination); },
+            &fill);
+    }
+
+protected:
+    ~FrameDevice() = default;
+    using FrameHandler = void (*)(void* context, std::span<const Segment> segments, size_t total);
+    using FillHandler = void (*)(void* context, uint8_t* destination);
+    virtual size_t receive_frames(FrameHandler on_frame, void* context) = 0;
+    virtual ErrorOr<void> transmit_frame(size_t length, FillHandler fill, void* context) = 0;
+};
+
+}  // namespace xos::net

@@ -108,6 +108,17 @@ ErrorOr<void> make_directory(const Start& start, std::string_view path, mode_t m
     return {};
 }
 
+ErrorOr<void> make_directories(const Start& start, std::string_view path) {
+    for (size_t end = 1; end <= path.size(); ++end) {
+        if (end != path.size() && path[end] != '/') continue;
+        std::string_view prefix = path.substr(0, end);
+        if (prefix.back() == '/') continue;
+        if (resolve(start, prefix, Follow::Yes)) continue;
+        TRY(make_directory(start, prefix, 0755));
+    }
+    return {};
+}
+
 ErrorOr<void> make_symlink(std::string_view target, const Start& start, std::string_view path) {
     if (target.empty()) return error(ENOENT);
     if (target.size() >= PATH_MAX_BYTES) return error(ENAMETOOLONG);

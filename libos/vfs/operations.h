@@ -25,6 +25,8 @@ ErrorOr<RefPtr<File>> open_vnode(RefPtr<Vnode> vnode, int flags);
 
 ErrorOr<void> make_node(const Start& start, std::string_view path, mode_t mode, dev_t device);
 ErrorOr<void> make_directory(const Start& start, std::string_view path, mode_t mode);
+// mkdir -p: every missing directory along `path` (mode 0755), e.g. a mount point.
+ErrorOr<void> make_directories(const Start& start, std::string_view path);
 ErrorOr<void> make_symlink(std::string_view target, const Start& start, std::string_view path);
 ErrorOr<void> remove(const Start& start, std::string_view path, RemoveKind kind);
 ErrorOr<void> rename(const Start& old_start, std::string_view old_path, const Start& new_start,

@@ -37,18 +37,6 @@ void probe(std::span<const std::string_view> platform_tokens) {
     }
 }
 
-// mkdir -p
-ErrorOr<void> make_directories(const vfs::Start& start, std::string_view path) {
-    for (size_t end = 1; end <= path.size(); ++end) {
-        if (end != path.size() && path[end] != '/') continue;
-        std::string_view prefix = path.substr(0, end);
-        if (prefix.back() == '/') continue;
-        if (vfs::resolve(start, prefix, vfs::Follow::Yes)) continue;
-        TRY(vfs::make_directory(start, prefix, 0755));
-    }
-    return {};
-}
-
 }  // namespace
 
 const char* describe_share_error(int code) {
@@ -82,7 +70,7 @@ ErrorOr<void> mount_share(std::span<const std::string_view> platform_tokens, std
 
     vfs::Process& process = vfs::process();
     auto start = process.context();
-    TRY(make_directories(start, path));
+    TRY(vfs::make_directories(start, path));
     RefPtr<vfs::Vnode> on = TRY(vfs::resolve(start, path, vfs::Follow::Yes));
     TRY(vfs::mount(*fs, on, path));
     share->mounted = true;

@@ -12,18 +12,6 @@ namespace xos::hostfs {
 
 namespace {
 
-// mkdir -p (as fs/9p/share.cpp does for its mount points).
-ErrorOr<void> make_directories(const vfs::Start& start, std::string_view path) {
-    for (size_t end = 1; end <= path.size(); ++end) {
-        if (end != path.size() && path[end] != '/') continue;
-        std::string_view prefix = path.substr(0, end);
-        if (prefix.back() == '/') continue;
-        if (vfs::resolve(start, prefix, vfs::Follow::Yes)) continue;
-        TRY(vfs::make_directory(start, prefix, 0755));
-    }
-    return {};
-}
-
 ErrorOr<void> mount_share(const platform::hostfs::Share& share) {
     struct statfs host {};
     if (long r = platform::hostfs::statfs(share.root, &host); r < 0) return error(int(-r));
@@ -31,7 +19,7 @@ ErrorOr<void> mount_share(const platform::hostfs::Share& share) {
     if (!fs) return error(ENOMEM);
     TRY(fs->initialize(share.root));
     auto start = vfs::process().context();
-    TRY(make_directories(start, share.guest_path));
+    TRY(vfs::make_directories(start, share.guest_path));
     RefPtr<vfs::Vnode> on = TRY(vfs::resolve(start, share.guest_path, vfs::Follow::Yes));
     TRY(vfs::mount(*fs, on, share.guest_path));
     return {};

@@ -98,6 +98,7 @@ public:
     vfs::PollMask poll_mask() override;
 
     IntrusiveListNode m_pending_node;  // in a listener's m_pending
+    IntrusiveListNode m_group_node;    // in a ReusePortGroup's members
 
     // The socket's pcb (tcp_new / udp_new), right after creation.
     ErrorOr<void> create_pcb() {
@@ -126,6 +127,8 @@ private:
     void apply_options();  // to a new pcb (REUSEADDR, KEEPALIVE, NODELAY)
     void attach_tcp(tcp_pcb* pcb);
     void detach_tcp(bool abort);
+    ErrorOr<void> join_reuseport_group();
+    void leave_reuseport_group();
     void free_receive_queue();
     bool tcp_writable() const;
 
@@ -149,7 +152,8 @@ private:
     tcp_pcb* m_tcp = nullptr;
     udp_pcb* m_udp = nullptr;
     bool m_bound = false;
-    bool m_reuse_address = false, m_keepalive = false, m_nodelay = false, m_v6only = false;
+    bool m_reuse_address = false, m_reuse_port = false, m_keepalive = false, m_nodelay = false, m_v6only = false;
+    struct ReusePortGroup* m_group = nullptr;  // listeners sharing a port (SO_REUSEPORT)
     uint64_t m_sent_events = 0;  // tcp_sent callbacks so far (waiters compare)
     // TCP receive queue.
     pbuf* m_head = nullptr;
@@ -172,6 +176,18 @@ private:
     uint16_t m_peer_port = 0;
 };
 
+// SO_REUSEPORT listeners on one address and port. lwIP allows one listening pcb per port, so
+// the group shares it: one member holds it (m_tcp, and the pcb's arg), and its accept
+// callback queues each new connection on the member with the fewest pending ones (the next in
+// turn among equals), as Linux spreads connections over a reuseport group. When the holder
+// closes, another member takes the pcb over; the last one closes it.
+struct ReusePortGroup {
+    IntrusiveListNode node;  // in g_reuseport_groups
+    IntrusiveList<InetSocket, &InetSocket::m_group_node> members;
+    size_t next = 0;
+};
+IntrusiveList<ReusePortGroup, &ReusePortGroup::node> g_reuseport_groups;
+
 ErrorOr<RefPtr<InetSocket>> InetSocket::make(int family, int type, int protocol, int flags) {
     RefPtr<vfs::Vnode> vnode = TRY(create_socket_vnode());
     InetSocket* socket = mm::kcreate<InetSocket>(vnode, flags, family, type, protocol);
@@ -183,6 +199,7 @@ InetSocket::~InetSocket() {
     Pending pending;
     {
         CoreLock lock;
+        if (m_group) leave_reuseport_group();
         if (m_tcp) {
             // Linux resets a connection closed with unread data.
             // SO_LINGER with a zero timeout resets too.
@@ -242,7 +259,9 @@ void InetSocket::attach_tcp(tcp_pcb* pcb) {
 
 void InetSocket::apply_options() {
     if (m_tcp) {
-        if (m_reuse_address) ip_set_option(m_tcp, SOF_REUSEADDR);
+        // lwIP lets two pcbs bind one port only if both carry SOF_REUSEADDR; for SO_REUSEPORT
+        // the listeners then share one pcb (ReusePortGroup): listen() decides.
+        if (m_reuse_address || m_reuse_port) ip_set_option(m_tcp, SOF_REUSEADDR);
         else ip_reset_option(m_tcp, SOF_REUSEADDR);
         if (m_keepalive) ip_set_option(m_tcp, SOF_KEEPALIVE);
         else ip_reset_option(m_tcp, SOF_KEEPALIVE);
@@ -252,7 +271,9 @@ void InetSocket::apply_options() {
         }
     }
     if (m_udp) {
-        if (m_reuse_address) ip_set_option(m_udp, SOF_REUSEADDR);
+        // UDP with SO_REUSEPORT: several sockets bind the port; lwIP delivers unicast datagrams
+        // to the first of them (no spreading).
+        if (m_reuse_address || m_reuse_port) ip_set_option(m_udp, SOF_REUSEADDR);
         else ip_reset_option(m_udp, SOF_REUSEADDR);
     }
 }
@@ -399,6 +420,22 @@ err_t InetSocket::on_tcp_accept(void* arg, tcp_pcb* pcb, err_t err) {
         tcp_abort(pcb);
         return ERR_ABRT;
     }
+    if (ReusePortGroup* group = self->m_group) {
+        // The member with the fewest pending connections; among equals, the next in turn.
+        size_t count = group->members.size(), index = 0, start = group->next % count;
+        InetSocket* chosen = nullptr;
+        size_t chosen_turn = 0;
+        group->members.for_each([&](InetSocket& member) {
+            size_t turn = (index++ + count - start) % count;  // 0 for the next in turn
+            if (!chosen || member.m_pending_count < chosen->m_pending_count ||
+                (member.m_pending_count == chosen->m_pending_count && turn < chosen_turn)) {
+                chosen = &member;
+                chosen_turn = turn;
+            }
+        });
+        group->next = (start + 1) % count;
+        self = chosen;
+    }
     auto made = make(self->family(), self->type(), self->protocol(), 0);
     if (!made) {
         tcp_abort(pcb);
@@ -488,6 +525,7 @@ ErrorOr<void> InetSocket::listen(int backlog) {
     int lwip_backlog = backlog + 1 > 255 ? 255 : backlog + 1;
     err_t e = ERR_OK;
     tcp_pcb* listener = tcp_listen_with_backlog_and_err(m_tcp, u8_t(lwip_backlog), &e);
+    if (!listener && e == ERR_USE && m_reuse_port) return join_reuseport_group();
     if (!listener) return error(e == ERR_USE ? EADDRINUSE : lwip_to_errno(e));
     m_tcp = listener;  // the old pcb is freed
     tcp_arg(listener, this);
@@ -495,8 +533,60 @@ ErrorOr<void> InetSocket::listen(int backlog) {
     ip_addr_copy(m_local_ip, listener->local_ip);
     m_local_port = listener->local_port;
     m_state = State::Listening;
+    if (m_reuse_port) {
+        if (auto* group = mm::kcreate<ReusePortGroup>()) {  // without memory: a lone listener
+            group->members.push_back(*this);
+            g_reuseport_groups.push_back(*group);
+            m_group = group;
+        }
+    }
     changed();
     return {};
+}
+
+// Under the lock, from listen(): another listener holds the port. Joins its group if it is
+// a SO_REUSEPORT group on the same address; EADDRINUSE otherwise (as Linux).
+ErrorOr<void> InetSocket::join_reuseport_group() {
+    ip_addr_t ip;
+    ip_addr_copy(ip, m_tcp->local_ip);
+    uint16_t port = m_tcp->local_port;
+    ReusePortGroup* found = nullptr;
+    g_reuseport_groups.for_each([&](ReusePortGroup& group) {
+        InetSocket* holder = group.members.front();
+        if (!found && holder && holder->family() == family() && holder->m_local_port == port &&
+            ip_addr_cmp(&holder->m_local_ip, &ip))
+            found = &group;
+    });
+    if (found) {
+        detach_tcp(false);  // the bound pcb: the group's listener serves this socket
+        found->members.push_back(*this);
+        m_group = found;
+        ip_addr_copy(m_local_ip, ip);
+        m_local_port = port;
+        m_state = State::Listening;
+        changed();
+        return {};
+    }
+    return error(EADDRINUSE);
+}
+
+// Under the lock: this listener stops taking connections from its group. If it holds the
+// group's pcb, another member takes it over; the last member keeps it (and closes it).
+void InetSocket::leave_reuseport_group() {
+    ReusePortGroup* group = m_group;
+    m_group = nullptr;
+    group->members.remove(*this);
+    InetSocket* heir = group->members.front();
+    if (!heir) {
+        g_reuseport_groups.remove(*group);
+        mm::kdestroy(group);
+        return;
+    }
+    if (m_tcp) {
+        heir->m_tcp = m_tcp;
+        tcp_arg(m_tcp, heir);
+        m_tcp = nullptr;
+    }
 }
 
 ErrorOr<RefPtr<Socket>> InetSocket::accept(SocketAddress& peer, int flags) {
@@ -816,7 +906,8 @@ ErrorOr<void> InetSocket::shutdown(int how) {
         if (m_state == State::Listening) {
             // Linux: shutting a listener down stops it (accept fails with EINVAL).
             if (mode & RCV_SHUTDOWN) {
-                detach_tcp(false);
+                if (m_group) leave_reuseport_group();
+                if (m_tcp) detach_tcp(false);
                 m_state = State::Closed;
                 changed();
             }
@@ -861,7 +952,7 @@ ErrorOr<void> InetSocket::set_family_option(int level, int name, std::span<const
         switch (name) {
         case SO_REUSEADDR: m_reuse_address = v != 0; break;
         case SO_KEEPALIVE: m_keepalive = v != 0; break;
-        case SO_REUSEPORT:
+        case SO_REUSEPORT: m_reuse_port = v != 0; break;
         case SO_BROADCAST:
         case SO_OOBINLINE:
         case SO_DONTROUTE:

@@ -21,14 +21,20 @@ public:
     FrameDevice(const FrameDevice&) = delete;
     FrameDevice& operator=(const FrameDevice&) = delete;
 
-    // What the device does for the stack. None yet: lwIP computes and checks every checksum.
-    // (Room for checksum offload: a device that sets RX_CHECKSUM_VALID / TX_CHECKSUM_PARTIAL
-    // would have the glue turn off lwIP's own checks / checksum generation for its netif.)
+    // What the device does for the stack (checksum offload). Without either, lwIP computes and
+    // checks every checksum.
     enum Capability : uint32_t {
-        RX_CHECKSUM_VALID = 1u << 0,    // received frames' TCP/UDP checksums were verified
-        TX_CHECKSUM_PARTIAL = 1u << 1,  // the device completes TCP/UDP checksums on transmit
+        // Received frames may come with FRAME_CHECKSUM_VALID: their TCP/UDP checksum was
+        // verified (or the frame came from the host with a partial checksum that the host
+        // vouches for: then the checksum field must not be checked at all).
+        RX_CHECKSUM_VALID = 1u << 0,
+        // The device completes TCP checksums on transmit: the glue turns off lwIP's TCP
+        // checksum generation for the netif and the driver marks each TCP segment.
+        TX_CHECKSUM_PARTIAL = 1u << 1,
     };
     virtual uint32_t capabilities() const { return 0; }
+    // Per received frame (the `flags` of the receive callback).
+    static constexpr uint32_t FRAME_CHECKSUM_VALID = 1u << 0;
 
     // "virtio-mmio@0xfeb00e00", "host-nic (passt)": for log lines.
     virtual const char* name() = 0;
@@ -43,13 +49,14 @@ public:
         size_t length;
     };
 
-    // Hands every frame received so far to on_frame(segments, total_length) and returns how
-    // many. The segments are valid during the call only. Never blocks.
+    // Hands every frame received so far to on_frame(segments, total_length, flags) and returns
+    // how many. The segments are valid during the call only; flags: FRAME_CHECKSUM_VALID.
+    // Never blocks.
     template <typename OnFrame>
     size_t receive(OnFrame&& on_frame) {
         return receive_frames(
-            [](void* context, std::span<const Segment> segments, size_t total) {
-                (*static_cast<OnFrame*>(context))(segments, total);
+            [](void* context, std::span<const Segment> segments, size_t total, uint32_t flags) {
+                (*static_cast<OnFrame*>(context))(segments, total, flags);
             },
             &on_frame);
     }
@@ -68,7 +75,7 @@ public:
 
 protected:
     ~FrameDevice() = default;
-    using FrameHandler = void (*)(void* context, std::span<const Segment> segments, size_t total);
+    using FrameHandler = void (*)(void* context, std::span<const Segment> segments, size_t total, uint32_t flags);
     using FillHandler = void (*)(void* context, uint8_t* destination);
     virtual size_t receive_frames(FrameHandler on_frame, void* context) = 0;
     virtual ErrorOr<void> transmit_frame(size_t length, FillHandler fill, void* context) = 0;

@@ -38,7 +38,7 @@ size_t HostNet::receive_frames(FrameHandler on_frame, void* context) {
         [](void* t, const uint8_t* frame, size_t length) {
             auto* target = static_cast<Target*>(t);
             const Segment segment{frame, length};
-            target->on_frame(target->context, std::span<const Segment>(&segment, 1), length);
+            target->on_frame(target->context, std::span<const Segment>(&segment, 1), length, 0);
         },
         &target, m_more);
     return frames;

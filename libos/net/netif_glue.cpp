@@ -48,10 +48,13 @@ err_t netif_setup(struct netif* netif) {
     netif->hwaddr_len = ETH_HWADDR_LEN;
     for (int i = 0; i < ETH_HWADDR_LEN; ++i) netif->hwaddr[i] = glue->device->mac()[i];
     netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_IGMP | NETIF_FLAG_MLD6;
+    // Checksum offload: the device completes TCP checksums (the driver marks the segments).
+    if (glue->device->capabilities() & FrameDevice::TX_CHECKSUM_PARTIAL)
+        NETIF_SET_CHECKSUM_CTRL(netif, NETIF_CHECKSUM_ENABLE_ALL & ~NETIF_CHECKSUM_GEN_TCP);
     return ERR_OK;
 }
 
-void deliver(struct netif* netif, std::span<const FrameDevice::Segment> segments, size_t total) {
+void deliver(struct netif* netif, std::span<const FrameDevice::Segment> segments, size_t total, uint32_t flags) {
     if (total > 0xffff) return;  // larger than a pbuf chain can hold: drop
     struct pbuf* p = pbuf_alloc(PBUF_RAW, uint16_t(total), PBUF_POOL);
     if (!p) return;  // out of memory: drop (the peer retransmits)
@@ -60,7 +63,14 @@ void deliver(struct netif* netif, std::span<const FrameDevice::Segment> segments
         pbuf_take_at(p, segment.data, uint16_t(segment.length), offset);
         offset = uint16_t(offset + segment.length);
     }
+    // A frame whose TCP/UDP checksum the device vouches for (or left partial, from the host)
+    // skips lwIP's check; input runs to completion under the core lock, so the netif's check
+    // flags can be switched around it. Generation flags are left alone (replies sent meanwhile).
+    u16_t checks = netif->chksum_flags;
+    if (flags & FrameDevice::FRAME_CHECKSUM_VALID)
+        netif->chksum_flags = u16_t(checks & ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
     if (netif->input(p, netif) != ERR_OK) pbuf_free(p);
+    netif->chksum_flags = checks;
 }
 
 // The RX thread: sleeps until the device interrupts (or a second passes, to follow the link
@@ -72,8 +82,8 @@ void deliver(struct netif* netif, std::span<const FrameDevice::Segment> segments
         (void)sched::wait_event(device.rx_waiters(), [&] { return device.rx_pending(); },
                                 sched::Deadline::after_ns(1'000'000'000), sched::Interruptible::No);
         CoreLock lock;
-        device.receive([&](std::span<const FrameDevice::Segment> segments, size_t total) {
-            deliver(&glue->netif, segments, total);
+        device.receive([&](std::span<const FrameDevice::Segment> segments, size_t total, uint32_t flags) {
+            deliver(&glue->netif, segments, total, flags);
         });
         bool link = device.link_up();
         if (link != glue->link) {

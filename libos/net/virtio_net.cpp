@@ -6,18 +6,72 @@
 namespace xos::net {
 
 namespace {
+constexpr uint64_t F_CSUM = 1ull << 0;
+constexpr uint64_t F_GUEST_CSUM = 1ull << 1;
 constexpr uint64_t F_MAC = 1ull << 5;
 constexpr uint64_t F_MRG_RXBUF = 1ull << 15;
 constexpr uint64_t F_STATUS = 1ull << 16;
 constexpr uint16_t STATUS_LINK_UP = 1;
 constexpr uint16_t RX_QUEUE = 0;
 constexpr uint16_t TX_QUEUE = 1;
+constexpr uint8_t HDR_F_NEEDS_CSUM = 1;
+
+constexpr size_t ETHERNET_HEADER = 14;
+constexpr uint16_t ETHERTYPE_IPV4 = 0x0800, ETHERTYPE_IPV6 = 0x86dd;
+constexpr uint8_t PROTOCOL_TCP = 6;
+constexpr size_t TCP_CHECKSUM_OFFSET = 16;
+
+uint16_t load16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+
+uint32_t sum16(const uint8_t* p, size_t length, uint32_t sum = 0) {  // big-endian words
+    for (size_t i = 0; i + 1 < length; i += 2) sum += load16(p + i);
+    return sum;
+}
+
+// For a TCP segment in an IPv4 or IPv6 frame (no IPv4 fragment, no IPv6 extension header):
+// where the checksum covers from (csum_start), and the pseudo-header sum (folded, not
+// inverted) that belongs in the checksum field for the device to complete. False otherwise.
+bool tcp_checksum_layout(const uint8_t* frame, size_t length, size_t& start, uint16_t& pseudo) {
+    if (length < ETHERNET_HEADER + 20) return false;
+    const uint8_t* ip = frame + ETHERNET_HEADER;
+    uint32_t sum;
+    size_t segment_length;
+    switch (load16(frame + 12)) {
+    case ETHERTYPE_IPV4: {
+        size_t header = size_t(ip[0] & 0x0f) * 4;
+        size_t total = load16(ip + 2);
+        bool fragment = load16(ip + 6) & 0x3fff;  // MF or an offset
+        if ((ip[0] >> 4) != 4 || header < 20 || ip[9] != PROTOCOL_TCP || fragment || total < header ||
+            ETHERNET_HEADER + total > length)
+            return false;
+        segment_length = total - header;
+        sum = sum16(ip + 12, 8) + PROTOCOL_TCP + uint32_t(segment_length);
+        start = ETHERNET_HEADER + header;
+        break;
+    }
+    case ETHERTYPE_IPV6: {
+        if (length < ETHERNET_HEADER + 40 || (ip[0] >> 4) != 6 || ip[6] != PROTOCOL_TCP) return false;
+        segment_length = load16(ip + 4);
+        if (ETHERNET_HEADER + 40 + segment_length > length) return false;
+        sum = sum16(ip + 8, 32) + PROTOCOL_TCP + uint32_t(segment_length);
+        start = ETHERNET_HEADER + 40;
+        break;
+    }
+    default: return false;
+    }
+    if (segment_length < 20) return false;
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    pseudo = uint16_t(sum);
+    return true;
+}
 }  // namespace
 
 ErrorOr<void> VirtioNet::initialize() {
     platform::VirtioTransport& t = m_device.transport();
-    TRY(m_device.negotiate(F_MAC | F_MRG_RXBUF | F_STATUS));
+    TRY(m_device.negotiate(F_MAC | F_MRG_RXBUF | F_STATUS | F_CSUM | F_GUEST_CSUM));
     uint64_t features = m_device.features();
+    m_checksum_offload = features & F_CSUM;
+    m_guest_checksum = features & F_GUEST_CSUM;
     m_mergeable = features & F_MRG_RXBUF;
     m_has_status = features & F_STATUS;
     if (features & F_MAC) {
@@ -96,7 +150,20 @@ ErrorOr<uint8_t*> VirtioNet::acquire_tx_buffer() {
 }
 
 ErrorOr<void> VirtioNet::submit_tx(uint8_t* buffer, size_t length) {
-    for (size_t i = 0; i < HEADER_SIZE; ++i) buffer[i] = 0;  // no offloads
+    for (size_t i = 0; i < HEADER_SIZE; ++i) buffer[i] = 0;  // no offloads, no GSO
+    size_t start;
+    uint16_t pseudo;
+    if (m_checksum_offload && tcp_checksum_layout(buffer + HEADER_SIZE, length, start, pseudo)) {
+        // lwIP left the checksum to the device (netif_glue turns NETIF_CHECKSUM_GEN_TCP off).
+        uint8_t* field = buffer + HEADER_SIZE + start + TCP_CHECKSUM_OFFSET;
+        field[0] = uint8_t(pseudo >> 8);
+        field[1] = uint8_t(pseudo);
+        buffer[0] = HDR_F_NEEDS_CSUM;
+        buffer[6] = uint8_t(start);  // csum_start (le16)
+        buffer[7] = uint8_t(start >> 8);
+        buffer[8] = uint8_t(TCP_CHECKSUM_OFFSET);  // csum_offset (le16)
+        buffer[9] = 0;
+    }
     const virtio::VirtqBuffer chain[] = {{platform::dma_address(buffer), uint32_t(HEADER_SIZE + length), false}};
     if (auto result = m_device.submit(TX_QUEUE, m_tx, chain, buffer); !result) {
         m_tx_free[m_tx_free_count++] = buffer;

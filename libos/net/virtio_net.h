@@ -2,9 +2,12 @@
 // virtqueue and transport (libos/virtio). lwIP-agnostic: the netif glue (netif_glue.cpp) copies
 // frames between pbufs and the driver's buffers.
 //
-// - Features: VERSION_1 (legacy devices are refused), MAC, STATUS (link state), MRG_RXBUF when
-//   offered. No checksum offload yet (CSUM/GUEST_CSUM are not negotiated: lwIP computes and
-//   checks every checksum), no GSO.
+// - Features: VERSION_1 (legacy devices are refused), MAC, STATUS (link state), MRG_RXBUF,
+//   CSUM and GUEST_CSUM when offered (QEMU offers the checksum features only when its backend
+//   takes virtio-net headers, e.g. a tap device; not with user networking). No GSO.
+// - Checksums: with CSUM, TCP segments leave with NEEDS_CSUM (the driver puts the pseudo-header
+//   sum in the checksum field, the device completes it). With GUEST_CSUM, frames the device
+//   marks DATA_VALID or NEEDS_CSUM are handed up with FRAME_CHECKSUM_VALID.
 // - RX: RX_BUFFERS buffers of BUFFER_SIZE bytes are posted at start; poll_rx() hands back every
 //   received frame and reposts the buffers in one batch (one notification).
 // - TX: TX_BUFFERS copy buffers; transmit() reclaims completed ones first, and waits briefly for
@@ -40,11 +43,14 @@ public:
     // Link state from the config space (always up without VIRTIO_NET_F_STATUS).
     bool link_up() override;
     size_t max_frame() const override { return MAX_FRAME; }
+    uint32_t capabilities() const override {
+        return (m_guest_checksum ? RX_CHECKSUM_VALID : 0) | (m_checksum_offload ? TX_CHECKSUM_PARTIAL : 0);
+    }
 
     // A received frame, possibly in several buffers (mergeable RX buffers).
     using Segment = FrameDevice::Segment;
-    // Calls on_frame(std::span<const Segment>, total_length) for every received frame, then
-    // reposts the buffers. Returns the number of frames.
+    // Calls on_frame(std::span<const Segment>, total_length, flags) for every received frame,
+    // then reposts the buffers. Returns the number of frames.
     template <typename OnFrame>
     size_t poll_rx(OnFrame&& on_frame);
     bool rx_pending() const override { return m_rx.ring.has_completions(); }
@@ -62,7 +68,9 @@ public:
 
 protected:
     size_t receive_frames(FrameHandler on_frame, void* context) override {
-        return poll_rx([&](std::span<const Segment> segments, size_t total) { on_frame(context, segments, total); });
+        return poll_rx([&](std::span<const Segment> segments, size_t total, uint32_t flags) {
+            on_frame(context, segments, total, flags);
+        });
     }
     ErrorOr<void> transmit_frame(size_t length, FillHandler fill, void* context) override {
         return transmit(length, [&](uint8_t* destination) { fill(context, destination); });
@@ -82,6 +90,8 @@ private:
     uint8_t m_mac[6] = {};
     bool m_mergeable = false;
     bool m_has_status = false;
+    bool m_checksum_offload = false;  // VIRTIO_NET_F_CSUM
+    bool m_guest_checksum = false;    // VIRTIO_NET_F_GUEST_CSUM
     uint8_t* m_tx_free[TX_BUFFERS] = {};
     size_t m_tx_free_count = 0;
     uint8_t* m_rx_pending[RX_BUFFERS] = {};  // buffers consumed, not yet reposted
@@ -103,6 +113,8 @@ size_t VirtioNet::poll_rx(OnFrame&& on_frame) {
         size_t used = 0;
         size_t total = 0;
         bool ok = length >= HEADER_SIZE;
+        // virtio_net_hdr.flags: NEEDS_CSUM (1), DATA_VALID (2); only with GUEST_CSUM.
+        uint32_t flags = m_guest_checksum && (buffer[0] & 3) ? FRAME_CHECKSUM_VALID : 0;
         if (ok) {
             segments[used++] = {buffer + HEADER_SIZE, length - HEADER_SIZE};
             total = length - HEADER_SIZE;
@@ -122,7 +134,7 @@ size_t VirtioNet::poll_rx(OnFrame&& on_frame) {
         }
         // The buffers are reposted only after on_frame (flush_rx below), so the data stays put.
         if (ok && total > 0) {
-            on_frame(std::span<const Segment>(segments, used), total);
+            on_frame(std::span<const Segment>(segments, used), total, flags);
             ++frames;
         }
     }

@@ -5,8 +5,8 @@
  * - Sockets use the raw API: no netconn, no lwIP sockets (libos/sys/net*.cpp own the BSD API).
  * - Memory comes from the kernel heap (kmalloc): MEM_LIBC_MALLOC and MEMP_MEM_MALLOC, so pools
  *   grow with load (hundreds of connections) and cost nothing in images that do not use them.
- * - Checksums: computed and checked in software (the driver does not negotiate VIRTIO_NET_F_CSUM
- *   nor GUEST_CSUM yet, so the device neither fills nor vouches for them).
+ * - Checksums: computed and checked in software, except where the NIC offers offload
+ *   (virtio-net CSUM / GUEST_CSUM: LWIP_CHECKSUM_CTRL_PER_NETIF, see netif_glue.cpp).
  */
 #ifndef XOS_LWIPOPTS_H
 #define XOS_LWIPOPTS_H
@@ -121,7 +121,7 @@ int xos_lwip_ip6_input_hook(struct pbuf *p, struct netif *input_netif);
 #define LWIP_CALLBACK_API               1
 #define LWIP_EVENT_API                  0
 
-/* Checksums: software, both ways (see above). */
+/* Checksums: software, both ways, unless the NIC offloads them (see above). */
 #define CHECKSUM_GEN_IP                 1
 #define CHECKSUM_GEN_UDP                1
 #define CHECKSUM_GEN_TCP                1
@@ -133,6 +133,9 @@ int xos_lwip_ip6_input_hook(struct pbuf *p, struct netif *input_netif);
 #define CHECKSUM_CHECK_ICMP             1
 #define CHECKSUM_CHECK_ICMP6            1
 #define LWIP_CHECKSUM_ON_COPY           1
+/* Per-netif control: a NIC with checksum offload turns off TCP checksum generation for its
+ * netif, and received frames the device vouches for skip the TCP/UDP checks (netif_glue.cpp). */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF    1
 
 /* Link layer: the virtio-net header is not part of the pbuf (the driver copies frames). */
 #define PBUF_LINK_HLEN                  14

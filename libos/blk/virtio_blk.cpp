@@ -66,6 +66,7 @@ ErrorOr<void> VirtioBlk::initialize() {
         if (size >= SECTOR && size <= 65536 && !(size & (size - 1))) m_block_size = size;
         else klog("xos: %s: ignoring block size %u (not a power of two from 512 to 64 KiB)", m_name, size);
     }
+    m_sectors -= m_sectors % (m_block_size / SECTOR);  // whole logical blocks only
     m_max_segment_bytes = DEFAULT_SEGMENT_BYTES;
     if (features & F_SIZE_MAX) {
         uint32_t size_max = config_read32(CONFIG_SIZE_MAX);

@@ -2,7 +2,7 @@
 // (libos/virtio), behind the same interface as the platform's host disks (xos/block.h).
 //
 // - Features: VERSION_1 (legacy devices are refused), RO, BLK_SIZE (requests are aligned to the
-//   logical block size it gives), FLUSH (without it the device has no volatile cache and
+//   logical block size it gives, and the capacity is rounded down to whole blocks), FLUSH (without it the device has no volatile cache and
 //   flush() has nothing to do), SEG_MAX and SIZE_MAX (a request's data is cut into at most
 //   seg_max segments of at most size_max bytes; without SEG_MAX one segment, as Linux assumes).
 // - One request queue (queue 0), one request in flight: a request is the chain

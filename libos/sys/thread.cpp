@@ -40,8 +40,13 @@ ErrorOr<long> clone_thread(int (*function)(void*), uintptr_t stack, unsigned lon
     if (flags & ~THREAD_FLAGS_ALLOWED & ~0xffUL) return error(EINVAL);
     if (flags & 0xff) return error(EINVAL);  // an exit signal only makes sense for processes
     if (!function || !stack) return error(EINVAL);
-    if (flags & CLONE_PARENT_SETTID) TRY(write_user(parent_tid, 0));  // validate before creating
-    if (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)) TRY(write_user(child_tid, 0));
+    // Validate the tid pointers before creating anything, without writing to them: musl's
+    // child_tid is its thread-list lock, held by the caller during clone (writing 0 there
+    // released the lock, and a new thread could exit through pthread_exit's list unlink before
+    // pthread_create had linked it in: a null-pointer write in pthread_exit).
+    if ((flags & CLONE_PARENT_SETTID) && !user_range_writable(parent_tid.address(), sizeof(int))) return error(EFAULT);
+    if ((flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)) && !user_range_writable(child_tid.address(), sizeof(int)))
+        return error(EFAULT);
     uintptr_t thread_pointer = (flags & CLONE_SETTLS) ? tls : platform::thread_pointer();
     sched::Thread* thread = TRY(sched::create_thread(thread_entry, reinterpret_cast<uintptr_t>(function),
                                                      reinterpret_cast<uintptr_t>(argument), stack, thread_pointer));

@@ -14,7 +14,7 @@ Three boots of the same image (netcheck's roles, see netcheck.c):
                         200 threads, then all closed; the server's open-connection count returns to 0
            robustness   garbage, disconnects and resets mid-message, a half-close, a command prefix,
                         a peer that sends without reading; the server keeps serving
-           churn        N connections in a row (2,000; 10,000 with --long), each one small echo; the
+           churn        10,000 connections in a row (--connections N), each one small echo; the
                         guest's MemFree (/proc/meminfo, via the STATS command) returns to within
                         512 KiB of its value before (polled up to 30 s), no connection left open
            quit         QUIT: the server exits with status 0 (it counted no unexpected error)
@@ -32,6 +32,7 @@ resolve boot bind-mounts /etc/hosts and /etc/resolv.conf in a user+mount+net nam
 checks the checks. Exits 1 if any check failed, 77 if nothing could run.
 """
 import argparse
+import errno
 import os
 import queue
 import random
@@ -143,6 +144,32 @@ def note_port(sock):
     PORT_HISTORY.setdefault(sock.getsockname()[1], []).append((time.monotonic(), CONNECTIONS[0]))
 
 
+FRESH_PORTS = list(range(40000, 60000))
+FRESH_NEXT = [random.randrange(len(FRESH_PORTS))]
+
+
+def connect_from_fresh_port(host, port, timeout):
+    """Connects from the local ports 40000-59999 in turn (skipping those in use or in TIME_WAIT),
+    so that a port comes back only after 20,000 connections (bind() to port 0 picks at random)."""
+    for _ in range(len(FRESH_PORTS)):
+        local = FRESH_PORTS[FRESH_NEXT[0] % len(FRESH_PORTS)]
+        FRESH_NEXT[0] += 1
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        # SO_REUSEADDR: a port this or an earlier run left in TIME_WAIT is fine (a new QEMU has no
+        # state about it); connect() still refuses a four-tuple in TIME_WAIT it may not reuse.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, local))
+            sock.connect((host, port))
+            return sock
+        except OSError as e:
+            sock.close()
+            if e.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+                raise
+    raise OSError(errno.EADDRINUSE, "no usable local port in 40000-59999")
+
+
 def ss_state(sock):
     """The host's view of a TCP connection (both ends on the host, e.g. QEMU's), for stall reports."""
     try:
@@ -212,14 +239,12 @@ class ServeChecks:
                 time.sleep(delay)
         self.last_connect = time.monotonic()
         if self.fresh_ports:
-            # bind() picks a local port that no connection in TIME_WAIT holds; connect() alone may
-            # reuse one on loopback (net.ipv4.tcp_tw_reuse=2), and QEMU's user networking, whose side
-            # of a closed forwarded connection stays in TIME_WAIT for 10 s, then takes the guest's
-            # SYN-ACK for the old connection: the new one stalls (--reuse-ports shows it).
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.settimeout(self.timeout)
-            sock.bind((self.host, 0))
-            sock.connect((self.host, self.tcp_port))
+            # connect() alone may take the local port of a connection closed a moment ago (on
+            # loopback Linux reuses TIME_WAIT ports: net.ipv4.tcp_tw_reuse=2), and QEMU's user
+            # networking, whose side of a forwarded connection the client closed stays in TIME_WAIT
+            # for 10 s, then takes the guest's SYN-ACK for the old connection: the new one is
+            # delayed by seconds or stalls (--reuse-ports shows it). So ports are taken in turn.
+            sock = connect_from_fresh_port(self.host, self.tcp_port, self.timeout)
         else:
             sock = socket.create_connection((self.host, self.tcp_port), timeout=self.timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -249,13 +274,16 @@ class ServeChecks:
             time.sleep(0.2)
 
     def udp_echo(self):
-        # The default sizes start with a small datagram and stop at 14,000 bytes, two limits of
-        # libos's lwIP configuration found by this test (reported to the lead, see the networking
-        # issue): its ARP queue holds 3 packets per unresolved neighbour, so an echo of 8000 bytes
-        # (6 fragments) as the guest's first packet to 10.0.2.2 loses fragments and never arrives;
-        # and IP_REASS_MAX_PBUFS (10) caps reassembly at 14,792 bytes of UDP payload (Linux: 65,507).
-        # Reproduce with --only udp_echo --udp-sizes 8000 (fresh boot) or --udp-sizes 1,30000.
+        # Two limits of libos's lwIP configuration found by this test (reported to the lead): its
+        # ARP queue holds 3 packets per unresolved neighbour, so an 8000-byte echo (6 fragments) as
+        # the guest's first packet to 10.0.2.2 loses fragments and never arrives (the TCP exchange
+        # below resolves ARP first); and IP_REASS_MAX_PBUFS (10) caps reassembly at 14,792 bytes
+        # of UDP payload (Linux: 65,507), hence 14,000 at most (--udp-sizes 1,30000 shows it).
         sizes = self.args.udp_sizes
+        resends = []
+        # First a TCP exchange: the start line may come before DHCP has configured the guest (servers
+        # on INADDR_ANY need not wait), and a datagram before that is lost where TCP retransmits.
+        self.stats()
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.bind(("127.0.0.1", 0))
             sock.settimeout(3)
@@ -267,6 +295,7 @@ class ServeChecks:
                         data, peer = sock.recvfrom(65536)
                         break
                     except socket.timeout:
+                        resends.append(size)
                         continue
                 else:
                     raise Failure("%d bytes: no echo in 3 tries" % size)
@@ -277,7 +306,7 @@ class ServeChecks:
             data, _ = sock.recvfrom(1000)
             expected = "PEER %s:%d" % ("127.0.0.1" if self.native else "10.0.2.2", sock.getsockname()[1])
             check(data.decode() == expected, "recvfrom in the guest reported %r, want %r" % (data, expected))
-        return "sizes %s, peer %s" % (sizes, data.decode()[5:])
+        return "sizes %s, peer %s%s" % (sizes, data.decode()[5:], ", resent (lost): %s" % resends if resends else "")
 
     def concurrent(self):
         count = 200
@@ -357,7 +386,7 @@ class ServeChecks:
         return "%d bytes sent to a non-reader before its reset" % sent
 
     def churn(self):
-        count = self.args.connections or (10000 if self.args.long else 2000)
+        count = self.args.connections
         self.echo(b"warm up")
         before = self.stats()
         started = time.monotonic()
@@ -370,8 +399,8 @@ class ServeChecks:
         elapsed = time.monotonic() - started
         # Memory back to where it was (the guest's lwIP keeps closed pcbs a while: poll). The kernel
         # heap keeps its free lists, so after the warm-up by the checks before this one MemFree
-        # comes back exactly (0 kB difference seen); 512 KiB catches a leak of 256 bytes or more
-        # per connection with 2,000 connections, 52 bytes with 10,000 (--long).
+        # comes back exactly (0 kB difference seen); 512 KiB catches a leak of 52 bytes or more
+        # per connection.
         tolerance_kb = 512
         deadline = time.monotonic() + 30
         while True:
@@ -661,8 +690,7 @@ def main():
     parser.add_argument("--reuse-ports", action="store_true",
                         help="let the host connect from local ports still in TIME_WAIT (the default natively; through "
                              "QEMU's port forwarding it makes some connections stall, see ServeChecks.connect)")
-    parser.add_argument("--long", action="store_true", help="10,000 connections in the churn check instead of 2,000")
-    parser.add_argument("--connections", type=int, help="connections in the churn check")
+    parser.add_argument("--connections", type=int, default=10000, help="connections in the churn check (10,000)")
     parser.add_argument("--only", help="comma-separated checks (udp_echo,concurrent,robustness,churn,client,resolve)")
     parser.add_argument("--xos-run-arg", action="append", default=[], metavar="ARG",
                         help="extra xos-run option for the serve boot (repeatable), e.g. to capture the guest's traffic: "

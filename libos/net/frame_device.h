@@ -60,6 +60,10 @@ public:
             },
             &on_frame);
     }
+    // True when every frame given to transmit() has left the driver (the device consumed it).
+    // Polled with interrupts on, without the core lock, before the image exits.
+    virtual bool transmit_idle() { return true; }
+
     // True when receive() has something to do; rx_waiters() is woken when it becomes true.
     virtual bool rx_pending() const = 0;
     virtual sched::WaitQueue& rx_waiters() = 0;

@@ -127,6 +127,7 @@ private:
     void apply_options();  // to a new pcb (REUSEADDR, KEEPALIVE, NODELAY)
     void attach_tcp(tcp_pcb* pcb);
     void detach_tcp(bool abort);
+    void release_if_time_wait(tcp_pcb* pcb);
     ErrorOr<void> join_reuseport_group();
     void leave_reuseport_group();
     void free_receive_queue();
@@ -249,6 +250,19 @@ void InetSocket::detach_tcp(bool abort) {
     if (abort || tcp_close(pcb) != ERR_OK) tcp_abort(pcb);
 }
 
+// Under the lock, in a callback: once both directions are closed lwIP moves the pcb to
+// TIME_WAIT and frees it 2 MSL later on its own, without telling anybody (and a new connection
+// on the same four-tuple may end it sooner: tcp_timewait.cpp). The socket lets go of it then,
+// so a socket kept open longer never touches a freed pcb (or one reused by a new connection).
+void InetSocket::release_if_time_wait(tcp_pcb* pcb) {
+    if (pcb->state != TIME_WAIT || m_tcp != pcb) return;
+    m_tcp = nullptr;
+    tcp_arg(pcb, nullptr);
+    tcp_recv(pcb, nullptr);
+    tcp_sent(pcb, nullptr);
+    tcp_err(pcb, nullptr);
+}
+
 void InetSocket::attach_tcp(tcp_pcb* pcb) {
     m_tcp = pcb;
     tcp_arg(pcb, this);
@@ -358,6 +372,7 @@ err_t InetSocket::on_tcp_receive(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
     }
     if (!p) {
         self->m_eof = true;
+        self->release_if_time_wait(pcb);  // the peer's FIN after ours
         self->changed(READABLE | RDHUP);
         return ERR_OK;
     }
@@ -379,9 +394,10 @@ err_t InetSocket::on_tcp_receive(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
     return ERR_OK;
 }
 
-err_t InetSocket::on_tcp_sent(void* arg, tcp_pcb*, u16_t) {
+err_t InetSocket::on_tcp_sent(void* arg, tcp_pcb* pcb, u16_t) {
     auto* self = static_cast<InetSocket*>(arg);
     if (self) {
+        self->release_if_time_wait(pcb);  // our FIN acknowledged after theirs
         ++self->m_sent_events;
         self->changed(WRITABLE);
     }

@@ -97,6 +97,8 @@ void deliver(struct netif* netif, std::span<const FrameDevice::Segment> segments
 
 }  // namespace
 
+FrameDevice& device_of(struct netif* netif) { return *static_cast<Glue*>(netif->state)->device; }
+
 ErrorOr<struct netif*> add_netif(FrameDevice& device, void (*status_changed)(struct netif*)) {
     auto* glue = mm::kcreate<Glue>();
     void* stack = mm::alloc_pages(RX_STACK_PAGES);

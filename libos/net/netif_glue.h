@@ -17,4 +17,7 @@ class FrameDevice;
 // whenever the netif's addresses or link change.
 ErrorOr<struct netif*> add_netif(FrameDevice& device, void (*status_changed)(struct netif*));
 
+// The device behind a netif add_netif made.
+FrameDevice& device_of(struct netif* netif);
+
 }  // namespace xos::net

@@ -15,6 +15,7 @@ extern "C" {
 #include "base/klog.h"
 #include "boot/command_line.h"
 #include "net/echo.h"
+#include "net/frame_device.h"
 #include "net/host_net.h"
 #include "net/netif_glue.h"
 #include "net/virtio_net.h"
@@ -22,6 +23,7 @@ extern "C" {
 #include "vfs/operations.h"
 #include "vfs/process.h"
 #include "xos/nic.h"
+#include "xos/platform.h"
 #include "xos/virtio.h"
 
 namespace xos::net {
@@ -152,6 +154,14 @@ void start(const boot::CommandLine& command_line) {
         }
     }
     if (options.echo_port) start_echo_service(options.echo_port);
+}
+
+void drain_before_exit() {
+    if (!g_netif) return;
+    FrameDevice& device = device_of(g_netif);
+    if (device.transmit_idle()) return;  // the usual case: no clock read (it may calibrate)
+    uint64_t deadline = platform::monotonic_ns() + 50'000'000;
+    while (!device.transmit_idle() && platform::monotonic_ns() < deadline) __builtin_ia32_pause();
 }
 
 ErrorOr<void> ensure_started() {

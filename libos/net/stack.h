@@ -23,6 +23,12 @@ ErrorOr<void> ensure_started();
 // or the deadline passed first.
 bool wait_configured(sched::Deadline deadline);
 
+// Before the image exits: waits (at most a few tens of milliseconds, spinning, without running
+// other threads) until the NIC has taken every frame already sent, so that a reply written
+// just before exit() is not lost with the VM. Data lwIP has not transmitted yet is not waited
+// for (as when any machine powers off).
+void drain_before_exit();
+
 // lwIP's core lock (LOCK_TCPIP_CORE) for a scope. Not recursive.
 class CoreLock {
 public:

@@ -53,7 +53,9 @@ void reuse_time_wait(const SynInfo& syn, SameAddresses&& same_addresses) {
     for (struct tcp_pcb* pcb = tcp_tw_pcbs; pcb; pcb = pcb->next) {
         if (pcb->remote_port != syn.source_port || pcb->local_port != syn.destination_port) continue;
         if (!same_addresses(pcb)) continue;
-        if (TCP_SEQ_GT(syn.sequence, pcb->rcv_nxt)) tcp_abort(pcb);  // TIME_WAIT: freed, no RST
+        // Only pcbs no socket holds any more (inet.cpp lets go of them on entering TIME_WAIT;
+        // one that entered it unnoticed still has its socket as arg and is left alone).
+        if (!pcb->callback_arg && TCP_SEQ_GT(syn.sequence, pcb->rcv_nxt)) tcp_abort(pcb);  // freed, no RST
         return;
     }
 }

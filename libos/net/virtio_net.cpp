@@ -135,6 +135,11 @@ void VirtioNet::reclaim_tx() {
     while (auto completion = m_tx.ring.reap()) m_tx_free[m_tx_free_count++] = static_cast<uint8_t*>(completion->token);
 }
 
+bool VirtioNet::transmit_idle() {
+    reclaim_tx();
+    return m_tx_free_count == m_tx.ring.size();
+}
+
 ErrorOr<uint8_t*> VirtioNet::acquire_tx_buffer() {
     reclaim_tx();
     if (!m_tx_free_count) {

@@ -43,6 +43,7 @@ public:
     // Link state from the config space (always up without VIRTIO_NET_F_STATUS).
     bool link_up() override;
     size_t max_frame() const override { return MAX_FRAME; }
+    bool transmit_idle() override;
     uint32_t capabilities() const override {
         return (m_guest_checksum ? RX_CHECKSUM_VALID : 0) | (m_checksum_offload ? TX_CHECKSUM_PARTIAL : 0);
     }

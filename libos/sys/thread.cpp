@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "net/stack.h"
 #include "sched/futex.h"
 #include "sched/thread.h"
 #include "sys/handlers.h"
@@ -115,12 +116,18 @@ ErrorOr<long> sys_exit(int status) {
         // CLONE_CHILD_CLEARTID: pthread_join and musl's thread-list lock wait for this.
         if (write_user(UserPtr<int>(self.clear_child_tid), 0)) sched::futex_wake(self.clear_child_tid, 1);
     }
-    if (sched::thread_count() == 1) platform::shutdown(platform::ExitKind::Exit, status & 0xff, nullptr);
+    if (sched::thread_count() == 1) {
+        net::drain_before_exit();
+        platform::shutdown(platform::ExitKind::Exit, status & 0xff, nullptr);
+    }
     sched::exit_current();
 }
 
 // Implements exit_group(2).
-ErrorOr<long> sys_exit_group(int status) { platform::shutdown(platform::ExitKind::Exit, status & 0xff, nullptr); }
+ErrorOr<long> sys_exit_group(int status) {
+    net::drain_before_exit();
+    platform::shutdown(platform::ExitKind::Exit, status & 0xff, nullptr);
+}
 
 // Implements gettid(2).
 ErrorOr<long> sys_gettid() { return sched::current().tid; }

@@ -640,10 +640,10 @@ class Suite:
     def check_port_reuse(self):
         """Not in the default list (run it with --only port_reuse): requests from the local port of
         the connection the server has just closed, at once (what a client picking ports at random
-        does now and then). On xos this fails at the time of writing: httpd's lingering close keeps
-        the half-closed socket open while lwIP has its pcb in TIME_WAIT, libos's TIME_WAIT reuse
-        (libos/net/tcp_timewait.cpp) frees that pcb for the new SYN without telling the socket, and
-        the old socket's close() then closes the new connection (reported to the lead)."""
+        does now and then). It found a libos bug (TIME_WAIT reuse freed a pcb a half-closed socket
+        still held; fixed in libos/net/inet.cpp release_if_time_wait). Opt-in because the host's
+        own TIME_WAIT on the loopback side of QEMU's forwarding can refuse the bind or connect
+        (EADDRINUSE), which says nothing about the server."""
         request = self.client.request("/hello.txt", headers=["Connection: close"])
         for i in range(5):
             with self.client.connect() as sock:

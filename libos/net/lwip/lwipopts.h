@@ -44,6 +44,9 @@ struct pbuf;
 struct netif;
 int xos_lwip_ip4_input_hook(struct pbuf *p, struct netif *input_netif);
 int xos_lwip_ip6_input_hook(struct pbuf *p, struct netif *input_netif);
+struct ip_addr;
+unsigned int xos_lwip_tcp_isn(const struct ip_addr *local_ip, unsigned short local_port,
+                              const struct ip_addr *remote_ip, unsigned short remote_port);
 #ifdef __cplusplus
 }
 #endif
@@ -69,6 +72,7 @@ int xos_lwip_ip6_input_hook(struct pbuf *p, struct netif *input_netif);
 #define LWIP_ARP                        1
 #define ARP_TABLE_SIZE                  64
 #define ARP_QUEUEING                    1
+#define ARP_QUEUE_LEN                   64   /* a fragmented datagram to a new neighbour: 45 pbufs */
 #define ETHARP_SUPPORT_STATIC_ENTRIES   0
 #define LWIP_ICMP                       1
 #define LWIP_RAW                        1
@@ -85,6 +89,7 @@ int xos_lwip_ip6_input_hook(struct pbuf *p, struct netif *input_netif);
 #define LWIP_ND6_RDNSS_MAX_DNS_SERVERS  0
 #define LWIP_ICMP6                      1
 #define IP_REASSEMBLY                   1
+#define IP_REASS_MAX_PBUFS              64   /* a 65,507-byte UDP datagram is 45 fragments */
 #define IP_FRAG                         1
 #define LWIP_IPV6_REASS                 1
 #define LWIP_IPV6_FRAG                  1
@@ -114,6 +119,9 @@ int xos_lwip_ip6_input_hook(struct pbuf *p, struct netif *input_netif);
 /* A SYN may reuse the four-tuple of a connection in TIME_WAIT, as on Linux (tcp_timewait.cpp). */
 #define LWIP_HOOK_IP4_INPUT(p, netif)   xos_lwip_ip4_input_hook(p, netif)
 #define LWIP_HOOK_IP6_INPUT(p, netif)   xos_lwip_ip6_input_hook(p, netif)
+/* Initial sequence numbers as RFC 6528 (tcp_isn.cpp); lwIP's default is a counter. */
+#define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \
+    xos_lwip_tcp_isn(local_ip, local_port, remote_ip, remote_port)
 #define SO_REUSE                        1
 #define LWIP_TCP_TIMESTAMPS             0
 #define TCP_OVERSIZE                    TCP_MSS

@@ -7,7 +7,7 @@
 Three boots of the same image (netcheck's roles, see netcheck.c):
 
   serve    `xos-run -p tcp:PORT:7000 -p udp:PORT+1:7001 netcheck.xos -- serve 7000 7001`:
-           udp_echo     datagrams of 1, 1400, 8000 (IP fragments) and 30000 bytes echoed intact,
+           udp_echo     datagrams of 1, 1400, 8000 (IP fragments), 30000 and 65507 bytes echoed intact,
                         and the guest's recvfrom reports the host (10.0.2.2 with the host socket's port)
            concurrent   200 TCP connections open at once (connects paced: QEMU's forwarder accepts
                         with a backlog of 1), each echoes a distinct payload, then 64 KiB each from
@@ -274,11 +274,9 @@ class ServeChecks:
             time.sleep(0.2)
 
     def udp_echo(self):
-        # Two limits of libos's lwIP configuration found by this test (reported to the lead): its
-        # ARP queue holds 3 packets per unresolved neighbour, so an 8000-byte echo (6 fragments) as
-        # the guest's first packet to 10.0.2.2 loses fragments and never arrives (the TCP exchange
-        # below resolves ARP first); and IP_REASS_MAX_PBUFS (10) caps reassembly at 14,792 bytes
-        # of UDP payload (Linux: 65,507), hence 14,000 at most (--udp-sizes 1,30000 shows it).
+        # Sizes up to 65,507 bytes (45 IPv4 fragments): this test found two limits of libos's
+        # lwIP configuration, since raised (ARP queue of 3 packets per unresolved neighbour;
+        # reassembly of at most 10 fragments, i.e. 14,792 bytes).
         sizes = self.args.udp_sizes
         resends = []
         # First a TCP exchange: the start line may come before DHCP has configured the guest (servers
@@ -685,8 +683,8 @@ def main():
     parser.add_argument("--port", type=int, default=28110, help="host TCP port for the guest's server (UDP: +1)")
     parser.add_argument("--connect-pace", type=float, default=20, metavar="MS",
                         help="wait MS milliseconds between connects that open many connections at once (not natively)")
-    parser.add_argument("--udp-sizes", default="1,1400,8000,14000",
-                        help="UDP echo datagram sizes, in order (default 1,1400,8000,14000; see the comment at udp_echo)")
+    parser.add_argument("--udp-sizes", default="1,1400,8000,30000,65507",
+                        help="UDP echo datagram sizes, in order (default 1,1400,8000,30000,65507; see the comment at udp_echo)")
     parser.add_argument("--reuse-ports", action="store_true",
                         help="let the host connect from local ports still in TIME_WAIT (the default natively; through "
                              "QEMU's port forwarding it makes some connections stall, see ServeChecks.connect)")

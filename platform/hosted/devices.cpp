@@ -37,7 +37,7 @@ struct Timespec {
 
 int64_t read_clock(int clock) {
     Timespec t{};
-    host::call(host::CLOCK_GETTIME, clock, long(&t));
+    clock_gettime(clock, &t);
     return t.seconds * 1000000000 + t.nanoseconds;
 }
 

@@ -49,6 +49,10 @@ extern int g_ram_fd;        // the memfd behind the RAM region and the app's pag
 extern uintptr_t g_ram_base;
 
 void init_clock();                   // devices.cpp
+// The host's vDSO (vdso.cpp), from AT_SYSINFO_EHDR (0: none): clock_gettime without a syscall.
+void init_vdso(uintptr_t base);
+long clock_gettime(int clock, void* timespec);  // through the vDSO, else the raw syscall
+bool vdso_text(uintptr_t& begin, uintptr_t& end);  // its code, where seccomp lets clock_gettime through
 void init_memory(size_t ram_bytes);  // memory.cpp
 void init_signals();                 // signals.cpp
 void install_seccomp();              // seccomp.cpp

@@ -93,6 +93,17 @@ void install_seccomp() {
     p.add(BPF_LD_W_ABS, OFFSET_ARCH);
     p.add(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0);
     p.add(BPF_RET_K, RET_KILL_PROCESS);
+    // clock_gettime from the host's vDSO (its fallback when the clock source needs the kernel).
+    if (uintptr_t vdso_begin, vdso_end; vdso_text(vdso_begin, vdso_end)) {
+        p.add(BPF_LD_W_ABS, OFFSET_NR);
+        p.add(BPF_JEQ_K, host::CLOCK_GETTIME, 0, 6);
+        p.add(BPF_LD_W_ABS, OFFSET_IP_HIGH);
+        p.add(BPF_JEQ_K, uint32_t(vdso_begin >> 32), 0, 4);
+        p.add(BPF_LD_W_ABS, OFFSET_IP_LOW);
+        p.add(BPF_JGE_K, uint32_t(vdso_begin), 0, 2);
+        p.add(BPF_JGE_K, uint32_t(vdso_end - 1), 1, 0);  // end - 1: `end` may be 2^32 (low half 0)
+        p.add(BPF_RET_K, RET_ALLOW);
+    }
     // Only syscall instructions inside [begin, end) reach the host.
     p.add(BPF_LD_W_ABS, OFFSET_IP_HIGH);
     p.add(BPF_JEQ_K, 0, 1, 0);

@@ -108,7 +108,13 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
     long argc = long(initial_stack[0]);
     char** argv = reinterpret_cast<char**>(initial_stack + 1);
     char** envp = argv + argc + 1;
+    char** after_env = envp;
+    while (*after_env) ++after_env;
+    uintptr_t vdso = 0;
+    for (auto* aux = reinterpret_cast<uintptr_t*>(after_env + 1); aux[0] != 0 /* AT_NULL */; aux += 2)
+        if (aux[0] == 33 /* AT_SYSINFO_EHDR */) vdso = aux[1];
 
+    init_vdso(vdso);
     init_clock();
     size_t ram = DEFAULT_RAM;
     int nic_fd = -1;

@@ -312,8 +312,17 @@ class Server:
         self.log.close()
 
 
+def image_id(image):
+    """The image's hash and build time, taken when a server starts (QEMU reads the image then;
+    the build tree may be rebuilt while the benchmark runs)."""
+    with open(image, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    return "%s (built %s)" % (digest, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(image))))
+
+
 def xos_server(args, path):
     image = os.path.join(args.build_dir, "apps", "httpd", "httpd.xos")
+    args.xos_images[path] = image_id(image)
     argv = [targets.xos_run(args.build_dir)]
     if path == "user":
         port = free_port()
@@ -545,10 +554,7 @@ def environment(args, vm, paths, servers):
            "machine": " ".join(targets.machine_args(xos_cmd)[1:]),
            "servers": {k: " ".join(s.argv) for k, s in servers.items()},
            "boot_to_ready_s": {k: round(getattr(s, "ready_s", 0), 2) for k, s in servers.items()}}
-    image = os.path.join(args.build_dir, "apps/httpd/httpd.xos")
-    with open(image, "rb") as f:
-        env["xos_image"] = {"sha256": hashlib.sha256(f.read()).hexdigest()[:16],
-                            "built": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(image)))}
+    env["xos_image"] = args.xos_images
     git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
@@ -571,8 +577,8 @@ def write_results(args, env, figures, problems, command):
                   env["load_start"], ", ".join("%.1f" % l for l in env["load_per_round"]) or "–", env["load_end"])
     if env.get("kernel"):
         header += " Linux VM: Debian %s." % env["kernel"]
-    header += " Source: %s; httpd.xos %s, built %s." % (env["source"], env["xos_image"]["sha256"],
-                                                         env["xos_image"]["built"])
+    header += " Source: %s; httpd.xos sha256 %s." % (env["source"], ", ".join(
+        "%s (%s path)" % (i, p) for p, i in env["xos_image"].items()) or "–")
     text = "\n".join([
         "# HTTP: apps/httpd under wrk, xos vs a Linux microVM vs native", "", header, "",
         "Paths: " + "; ".join("**%s**: %s" % (p, PATH_LABELS[p]) for p in env["paths"]) +
@@ -718,6 +724,7 @@ def main():
     args.build_dir = os.path.abspath(args.build_dir)
     args.load_start = "%.1f" % os.getloadavg()[0]
     args.round_loads = []
+    args.xos_images = {}
 
     if not ensure_wrk():
         if args.smoke:

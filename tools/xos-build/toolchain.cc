@@ -138,6 +138,12 @@ std::vector<std::string> target_compile_flags(const Toolchain& toolchain, Langua
                                   toolchain.sysroot + "/include",
                                   "-fno-pie",
                                   "-fno-omit-frame-pointer",
+                                  // add/sub rather than inc/dec: see TARGET_CODEGEN in
+                                  // tools/toolchain/build-toolchain.sh (4.5x in TCG loops)
+                                  "-Xclang",
+                                  "-target-feature",
+                                  "-Xclang",
+                                  "+slow-incdec",
                                   "-D__xos__",
                               });
     return flags;

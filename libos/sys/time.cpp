@@ -1,5 +1,6 @@
-// Time syscalls, on the platform's monotonic and real-time clocks (no vDSO: these are function
-// calls, so they must be cheap).
+// Time syscalls, on the platform's monotonic and real-time clocks, and xos_clock_gettime: what a
+// vDSO's __vdso_clock_gettime is on Linux (musl's clock_gettime calls it first; see the musl
+// overlay in tools/toolchain/musl).
 #include <ctime>
 #include <sys/time.h>
 
@@ -130,3 +131,30 @@ ErrorOr<long> sys_clock_nanosleep(clockid_t clock, int flags, UserPtr<const stru
 }
 
 }  // namespace xos::sys
+
+// The vDSO's role: musl's clock_gettime calls this plain function first (no syscall dispatch,
+// no pointer check: a bad pointer faults, as it does through Linux's vDSO) and makes the
+// clock_gettime syscall only when it returns -ENOSYS (clocks left to the syscall: CPU-time
+// clocks, unknown ids). Runs in the app's context and may be preempted: it only reads the
+// platform's clocks. Under TCG: 302 ns a call through the syscall, about a third as fast path.
+extern "C" int xos_clock_gettime(clockid_t clock, struct timespec* out) {
+    using namespace xos;
+    int64_t now;
+    switch (clock) {
+    case CLOCK_REALTIME:
+    case CLOCK_REALTIME_COARSE:
+        now = platform::realtime_ns();
+        break;
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_MONOTONIC_COARSE:
+    case CLOCK_BOOTTIME:
+        now = int64_t(platform::monotonic_ns());
+        break;
+    default:
+        return -ENOSYS;
+    }
+    out->tv_sec = now / 1000000000;
+    out->tv_nsec = now % 1000000000;
+    return 0;
+}

@@ -28,6 +28,15 @@ int xos_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
     return -38; /* -ENOSYS */
 }
 
+/* musl's clock_gettime asks this first (libxos's vDSO-like fast path); -ENOSYS makes it use
+ * the clock_gettime syscall. */
+int xos_clock_gettime(int clock, void *ts)
+{
+    (void)clock;
+    (void)ts;
+    return -38; /* -ENOSYS */
+}
+
 /* Linux enters here with the initial stack musl's _start expects. */
 __asm__(".text\n"
         ".globl xos_pvh_entry\n"

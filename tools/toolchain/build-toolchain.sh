@@ -546,6 +546,11 @@ int xos_clone(int (*f)(void *), void *s, int fl, void *a, int *p, void *t, int *
 	(void)f; (void)s; (void)fl; (void)a; (void)p; (void)t; (void)c;
 	return -38; /* -ENOSYS */
 }
+int xos_clock_gettime(int clk, void *ts)
+{
+	(void)clk; (void)ts;
+	return -38; /* -ENOSYS: musl falls back to the clock_gettime syscall */
+}
 EOF
 cat >"$SMOKE/smoke.cpp" <<'EOF'
 #include <iostream>

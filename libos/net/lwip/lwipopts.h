@@ -106,11 +106,11 @@ unsigned int xos_lwip_tcp_isn(const struct ip_addr *local_ip, unsigned short loc
 /* TCP: sized for servers (hundreds of connections, LAN-speed windows). */
 #define TCP_MSS                         1460
 #define LWIP_WND_SCALE                  1
-#define TCP_RCV_SCALE                   2
-#define TCP_WND                         (64 * 1024)
-#define TCP_SND_BUF                     (64 * 1024)
+#define TCP_RCV_SCALE                   3
+#define TCP_WND                         (256 * 1024)  /* with TCP_RCV_SCALE 3: up to 512 KiB */
+#define TCP_SND_BUF                     (256 * 1024)
 #define TCP_SND_QUEUELEN                ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
-#define TCP_SNDLOWAT                    (TCP_SND_BUF / 2)
+#define TCP_SNDLOWAT                    (0xffff - 4 * TCP_MSS - 1)  /* lwIP keeps it in a u16_t */
 #define TCP_QUEUE_OOSEQ                 1
 #define TCP_LISTEN_BACKLOG              1
 #define TCP_DEFAULT_LISTEN_BACKLOG      0xff

@@ -25,10 +25,8 @@ response does not come reports the connection, the bytes received, the port's pr
 the host's view of the connection (ss) at that moment.
 """
 import argparse
-import errno
 import os
 import queue
-import random
 import re
 import shutil
 import signal
@@ -38,6 +36,8 @@ import subprocess
 import sys
 import threading
 import time
+
+from nettest import Failure, check, connect_from_fresh_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -59,15 +59,6 @@ FILES = {
     "/docs/index.html?query=1": ("docs/index.html", "text/html; charset=utf-8"),
     "/./docs//index.html": ("docs/index.html", "text/html; charset=utf-8"),
 }
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
 
 
 class Server:
@@ -192,34 +183,6 @@ class Client:
             sock.sendall(payload)
             sock.shutdown(socket.SHUT_WR)
             return read_until_eof(sock)
-
-
-FRESH_PORTS = list(range(40000, 60000))
-FRESH_NEXT = [random.randrange(len(FRESH_PORTS))]
-
-
-def connect_from_fresh_port(host, port, timeout):
-    """--fresh-ports: connects from the local ports 40000-59999 in turn (skipping those in use or
-    in TIME_WAIT), so that a port comes back only after 20,000 connections. connect() alone may
-    take the port of a connection closed a moment ago (on loopback Linux reuses TIME_WAIT ports:
-    net.ipv4.tcp_tw_reuse=2), and bind() to port 0 picks ports at random, often the last one."""
-    for _ in range(len(FRESH_PORTS)):
-        local = FRESH_PORTS[FRESH_NEXT[0] % len(FRESH_PORTS)]
-        FRESH_NEXT[0] += 1
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        # SO_REUSEADDR: a port this or an earlier run left in TIME_WAIT is fine (a new QEMU has no
-        # state about it); connect() still refuses a four-tuple in TIME_WAIT it may not reuse.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, local))
-            sock.connect((host, port))
-            return sock
-        except OSError as e:
-            sock.close()
-            if e.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
-                raise
-    raise OSError(errno.EADDRINUSE, "no usable local port in 40000-59999")
 
 
 def read_until_eof(sock):

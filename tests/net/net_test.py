@@ -32,7 +32,6 @@ resolve boot bind-mounts /etc/hosts and /etc/resolv.conf in a user+mount+net nam
 checks the checks. Exits 1 if any check failed, 77 if nothing could run.
 """
 import argparse
-import errno
 import os
 import queue
 import random
@@ -48,21 +47,14 @@ import threading
 import time
 import zlib
 
+from nettest import Failure, check, connect_from_fresh_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 START_LINE = re.compile(r"netcheck: serving tcp (\d+) udp (\d+)")
 GUEST_TCP, GUEST_UDP = 7000, 7001
 HOSTS_NAME, HOSTS_ADDR = "hosts-only.xos.test", "10.11.12.13"  # in tests/net/rootfs/etc/hosts
 DNS_NAME, DNS_ADDR = "test.xos.internal", "192.0.2.53"          # only the test's DNS responder knows it
 DNS_MISSING = "missing.xos.internal"                             # NXDOMAIN
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
 
 
 class Guest:
@@ -142,32 +134,6 @@ CONNECTIONS = [0]
 def note_port(sock):
     CONNECTIONS[0] += 1
     PORT_HISTORY.setdefault(sock.getsockname()[1], []).append((time.monotonic(), CONNECTIONS[0]))
-
-
-FRESH_PORTS = list(range(40000, 60000))
-FRESH_NEXT = [random.randrange(len(FRESH_PORTS))]
-
-
-def connect_from_fresh_port(host, port, timeout):
-    """Connects from the local ports 40000-59999 in turn (skipping those in use or in TIME_WAIT),
-    so that a port comes back only after 20,000 connections (bind() to port 0 picks at random)."""
-    for _ in range(len(FRESH_PORTS)):
-        local = FRESH_PORTS[FRESH_NEXT[0] % len(FRESH_PORTS)]
-        FRESH_NEXT[0] += 1
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        # SO_REUSEADDR: a port this or an earlier run left in TIME_WAIT is fine (a new QEMU has no
-        # state about it); connect() still refuses a four-tuple in TIME_WAIT it may not reuse.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, local))
-            sock.connect((host, port))
-            return sock
-        except OSError as e:
-            sock.close()
-            if e.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
-                raise
-    raise OSError(errno.EADDRINUSE, "no usable local port in 40000-59999")
 
 
 def ss_state(sock):

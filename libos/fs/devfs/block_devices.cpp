@@ -43,6 +43,13 @@ struct Disk {
     sched::WaitQueue waiters;
 
     uint64_t capacity() const { return device->sector_count() * SECTOR; }
+    // Linux's set_init_blocksize: the largest power of two up to the page size that divides the
+    // capacity, at least the logical block size.
+    uint32_t soft_block_size() const {
+        uint32_t size = device->block_size();
+        while (size < 4096 && !(capacity() & size)) size <<= 1;
+        return size;
+    }
 };
 Disk* g_disks[MAX_DISKS];
 
@@ -63,14 +70,6 @@ public:
     DiskLock& operator=(const DiskLock&) = delete;
 
 private:
-    // Linux's set_init_blocksize: the largest power of two up to the page size that divides the
-    // capacity, at least the logical block size.
-    uint32_t soft_block_size() const {
-        uint32_t size = m_disk.device->block_size();
-        while (size < 4096 && !(m_disk.capacity() & size)) size <<= 1;
-        return size;
-    }
-
     Disk& m_disk;
 };
 
@@ -199,7 +198,7 @@ public:
         case BLKGETSIZE: TRY(write_user(UserPtr<unsigned long>(argument), device.sector_count())); return 0;
         case BLKSSZGET: TRY(write_user(UserPtr<int>(argument), int(device.block_size()))); return 0;
         case BLKPBSZGET: TRY(write_user(UserPtr<unsigned>(argument), unsigned(device.block_size()))); return 0;
-        case BLKBSZGET: TRY(write_user(UserPtr<int>(argument), int(soft_block_size()))); return 0;
+        case BLKBSZGET: TRY(write_user(UserPtr<int>(argument), int(m_disk.soft_block_size()))); return 0;
         case BLKROGET: TRY(write_user(UserPtr<int>(argument), device.read_only() ? 1 : 0)); return 0;
         case BLKFLSBUF: TRY(sync()); return 0;  // nothing is cached: flush the device only
         default: return error(ENOTTY);
@@ -212,14 +211,6 @@ public:
     }
 
 private:
-    // Linux's set_init_blocksize: the largest power of two up to the page size that divides the
-    // capacity, at least the logical block size.
-    uint32_t soft_block_size() const {
-        uint32_t size = m_disk.device->block_size();
-        while (size < 4096 && !(m_disk.capacity() & size)) size <<= 1;
-        return size;
-    }
-
     Disk& m_disk;
 };
 

@@ -237,33 +237,31 @@ def linux_initramfs(init, modules, out_path):
 # Servers
 # ---------------------------------------------------------------------------------------------
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free host port, never one handed out before in this run: the kernel may offer the same
+    ephemeral port again before the server it was given to (QEMU's hostfwd) has bound it."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 class Server:
     """One running httpd: `target` on `path`, reachable at base_url."""
 
-    def __init__(self, target, path, argv, base_url, log_path, stdout_port=False):
+    def __init__(self, target, path, argv, base_url, log_path):
         self.target, self.path, self.argv, self.base_url, self.log_path = target, path, argv, base_url, log_path
         self.key = "%s/%s" % (path, target)
         self.log = open(log_path, "wb")
         self.log.write(("$ " + " ".join(argv) + "\n").encode())
         self.log.flush()
-        if stdout_port:
-            self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
-            line = self.process.stdout.readline().decode()
-            self.log.write(line.encode())
-            self.log.flush()
-            match = re.search(r"on http://[^:/]+:(\d+)/", line)
-            if not match:
-                self.stop()
-                raise SystemExit("bench/http: native httpd did not start: %r (log %s)" % (line, log_path))
-            self.base_url = "http://127.0.0.1:%s" % match.group(1)
-        else:
-            self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.started = time.time()
 
     def wait_ready(self, timeout):
@@ -359,9 +357,12 @@ def linux_vm_server(args, path, vm, initramfs):
 
 def native_server(args, binary, path):
     """Native httpd on loopback, started again for each path's phase (keyed PATH/native)."""
-    argv = [binary, "--root", WWW, "--port", "0", "--quiet", "--threads", str(args.threads)]
-    return Server("native", path, argv, None, os.path.join(args.out_dir, "server-%s-native.log" % path),
-                  stdout_port=True)
+    # A port from free_port() like the VMs' forwarded ones (not --port 0: the kernel could hand
+    # this httpd a port already given to a VM whose QEMU has not bound it yet).
+    port = free_port()
+    argv = [binary, "--root", WWW, "--port", str(port), "--quiet", "--threads", str(args.threads)]
+    return Server("native", path, argv, "http://127.0.0.1:%d" % port,
+                  os.path.join(args.out_dir, "server-%s-native.log" % path))
 
 
 def setup_taps(names):

@@ -333,7 +333,7 @@ while True:
         break
     entries.append((name, "%o" % f[1], f[5], body))
 assert at == len(data), "trailing bytes"
-# A directory before its contents, its metadata again after them (see tools/xos-build/rootfs.hh).
+# A directory before its contents, its metadata again after them (see tools/xos-build/rootfs.h).
 want = [(".", "40755", 1500000000, b""), ("bin", "40755", 1500000000, b""),
         ("bin/tool", "100755", 1234567890, b"#!/bin/sh\n"), ("bin", "40755", 1500000000, b""),
         ("empty", "40700", 1234567890, b""), ("etc", "40755", 1500000000, b""),

@@ -2,9 +2,9 @@
 // Meson). Every argument goes to clang unchanged; the wrapper only adds the xos target flags
 // and, unless the command only compiles, the xos link line.
 
-#include "process.hh"
-#include "programs.hh"
-#include "toolchain.hh"
+#include "process.h"
+#include "programs.h"
+#include "toolchain.h"
 
 #include <algorithm>
 #include <array>

@@ -1,7 +1,7 @@
 // Entry points of the three programs; each main() is one call.
 #pragma once
 
-#include "toolchain.hh"
+#include "toolchain.h"
 
 #include <string>
 

@@ -1,6 +1,6 @@
-#include "toolchain.hh"
+#include "toolchain.h"
 
-#include "process.hh"
+#include "process.h"
 #include "xos_build_config.h"
 
 #include <algorithm>

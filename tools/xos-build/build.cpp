@@ -1,9 +1,9 @@
 // xos-build: compile each source for the xos target, then link everything into one image.
 
-#include "process.hh"
-#include "programs.hh"
-#include "rootfs.hh"
-#include "toolchain.hh"
+#include "process.h"
+#include "programs.h"
+#include "rootfs.h"
+#include "toolchain.h"
 #include "xos_build_config.h"
 
 #include <algorithm>
@@ -386,7 +386,7 @@ bool compile_all(const Toolchain& toolchain, BuildOptions& options, const std::s
 }
 
 // Packs `dir` into temp_dir/rootfs.cpio and assembles the object that carries it into the
-// image (see rootfs.hh). Returns the object, or nothing (reported) if the assembler failed.
+// image (see rootfs.h). Returns the object, or nothing (reported) if the assembler failed.
 std::optional<std::string> pack_rootfs(const Toolchain& toolchain, const std::string& dir,
                                        const std::string& temp_dir, bool verbose)
 {

@@ -1,6 +1,6 @@
-#include "process.hh"
+#include "process.h"
 
-#include "toolchain.hh"
+#include "toolchain.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "programs.hh"
+#include "programs.h"
 
 int main(int argc, char** argv)
 {

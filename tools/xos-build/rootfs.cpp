@@ -1,6 +1,6 @@
-#include "rootfs.hh"
+#include "rootfs.h"
 
-#include "toolchain.hh"
+#include "toolchain.h"
 
 #include <algorithm>
 #include <cerrno>

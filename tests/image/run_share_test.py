@@ -131,6 +131,8 @@ def main():
     parser.add_argument("--timeout", default="60")
     parser.add_argument("--host-fs-type", action="store_true")
     parser.add_argument("--passthrough", action="store_true", help="share with :passthrough (QEMU security_model=none)")
+    parser.add_argument("--view-image", help="mapped: an image of the other platform (share_view.c) that must see "
+                                             "the guest's files the same way afterwards")
     parser.add_argument("image")
     args = parser.parse_args()
 
@@ -206,6 +208,17 @@ def main():
             failures += check_passthrough(host, hosted=args.host_fs_type)
         else:
             failures += check_mapped(host)
+        if args.view_image and not args.passthrough:
+            view = [args.xos_run, "--timeout", args.timeout, "--share", host + ":" + guest, args.view_image, "--", guest]
+            print("$", " ".join(repr(c) for c in view), flush=True)
+            seen = subprocess.run(view, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            print(seen.stdout.decode(errors="replace") + seen.stderr.decode(errors="replace") +
+                  "--- status: %d ---" % seen.returncode)
+            if seen.returncode != 0:
+                failures.append("the other platform's view (%s): status %d" % (args.view_image, seen.returncode))
+            mode = mapped_attributes(os.path.join(host, "setuid_root")).get("mode")
+            if mode != stat.S_IFREG | 0o750:
+                failures.append("setuid_root after the other platform's chmod: user.virtfs.mode %r" % (mode,))
 
         # A missing host directory is xos-run's error (125), before QEMU starts.
         missing = os.path.join(host, "does-not-exist")

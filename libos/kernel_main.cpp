@@ -32,7 +32,7 @@ void kernel_main() {
         klog("xos: warning: %zu unknown xos.* option(s) on the command line ignored",
              g_command_line.unknown_xos_tokens);
 
-    fs::init_filesystems(g_command_line.argv, g_command_line.argc);
+    fs::init_filesystems(g_command_line);
     fs::mount_shares(g_command_line);
 
     // The main thread's stack: committed on first touch, with a guard page below it.

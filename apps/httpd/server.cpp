@@ -39,6 +39,7 @@ namespace {
 constexpr std::size_t kMaxInput = 64 * 1024;       // unparsed request bytes per connection
 constexpr std::size_t kOutHighWater = 64 * 1024;   // take no new request while this much waits
 constexpr std::size_t kInlineFileMax = 32 * 1024;  // smaller files go out with their head in one send
+constexpr std::size_t kUnsizedFileMax = 1 << 20;  // st_size 0 (procfs): read until EOF, up to this
 constexpr std::size_t kScratchSize = 64 * 1024;
 constexpr std::size_t kSendfileChunk = 1 << 20;
 constexpr int kMaxEvents = 256;
@@ -46,6 +47,20 @@ constexpr int kAcceptBatch = 64;
 constexpr long long kLingerMs = 2000;              // after an error response: drain input this long
 constexpr std::uint64_t kLingerMaxBytes = 1 << 20;
 constexpr long long kAcceptPauseMs = 100;          // out of descriptors: stop accepting this long
+
+// Reads `fd` from its start to EOF into `body` (for files whose st_size says nothing). False on a
+// read error or beyond kUnsizedFileMax.
+bool read_unsized_file(int fd, std::string& body) {
+    char buffer[16 * 1024];
+    for (;;) {
+        ssize_t n = read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return false;
+        if (n == 0) return true;
+        if (body.size() + static_cast<std::size_t>(n) > kUnsizedFileMax) return false;
+        body.append(buffer, static_cast<std::size_t>(n));
+    }
+}
 
 int g_stop_pipe[2] = {-1, -1};
 std::atomic<bool> g_stop{false};
@@ -448,6 +463,18 @@ void Worker::handle_request(Connection& c, const Request& request) {
         return;
     }
     std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
+    // st_size 0 does not mean empty for generated files (procfs, sysfs, as on Linux): the length
+    // is known only once the file has been read to its end, so read it now, whole.
+    std::string unsized_body;
+    bool unsized = size == 0;
+    if (unsized) {
+        if (!read_unsized_file(fd, unsized_body)) {
+            close(fd);
+            respond_error(c, 500, request.version_minor, false, head_only, request.method, request.target);
+            return;
+        }
+        size = unsized_body.size();
+    }
     std::string last_modified = http_date(st.st_mtime);
     ResponseHead head;
     head.status = 200;
@@ -462,6 +489,9 @@ void Worker::handle_request(Connection& c, const Request& request) {
     log_request(c, request.method, request.target, request.version_minor, 200, size);
     if (head_only || size == 0) {
         close(fd);
+    } else if (unsized) {
+        close(fd);
+        c.out += unsized_body;
     } else if (size <= kInlineFileMax) {
         std::size_t start = c.out.size();
         c.out.resize(start + size);

@@ -31,6 +31,25 @@ constinit NoDestroy<RamFs> g_rootfs;
 
 size_t free_memory_pages() { return mm::address_space().free_bytes() / 4096; }
 
+// The root's size limit in pages, from xos.rootfs_size: "<bytes>" or "<percent>%" of `free_pages`
+// (the memory free before the initrd is unpacked). Like tmpfs' size=, 50% by default: the
+// program's memory (heap, stacks, threads) is the same RAM, and a full root must leave it some.
+// The initrd counts against the limit but is always unpacked (it is part of the image).
+size_t rootfs_page_limit(const char* option, size_t free_pages) {
+    constexpr size_t DEFAULT_PERCENT = 50;
+    if (!option) return free_pages * DEFAULT_PERCENT / 100;
+    uint64_t value = 0;
+    const char* c = option;
+    for (; *c >= '0' && *c <= '9'; ++c) {
+        if (value > (UINT64_MAX - 9) / 10) panic("xos.rootfs_size=%s: too large", option);
+        value = value * 10 + uint64_t(*c - '0');
+    }
+    if (c == option || (*c && !(c[0] == '%' && !c[1])) || (*c == '%' && (value == 0 || value > 100)))
+        panic("xos.rootfs_size=%s: expected a number of bytes or a percentage from 1%% to 100%%", option);
+    if (*c == '%') return size_t(free_pages * value / 100);
+    return size_t((value + 4095) / 4096);
+}
+
 void check(ErrorOr<void> result, const char* what) {
     if (!result) panic("file systems: %s: errno %d", what, result.error().code);  // no strerror before TLS
 }
@@ -43,10 +62,13 @@ ErrorOr<void> open_console_fd(int fd, const char* path, int flags) {
 
 }  // namespace
 
-void init_filesystems(const char* const* argv, size_t argc) {
+void init_filesystems(const boot::CommandLine& command_line) {
+    const char* const* argv = command_line.argv;
+    size_t argc = command_line.argc;
     RamFs& root = g_rootfs.get();
     RamFs::free_pages_hook = &free_memory_pages;
     check(root.initialize(0755), "root ramfs");
+    size_t page_limit = rootfs_page_limit(command_line.rootfs_size, free_memory_pages());
     vfs::mount_root(root);
     vfs::Process& process = vfs::process();
     auto context = process.context();
@@ -55,6 +77,7 @@ void init_filesystems(const char* const* argv, size_t argc) {
         auto* begin = reinterpret_cast<const std::byte*>(xos_rootfs_start);
         check(unpack_cpio(context, {begin, size_t(xos_rootfs_end - xos_rootfs_start)}), "unpacking the rootfs");
     }
+    root.set_size_limit(page_limit);  // after the initrd: it is part of the image, always unpacked
     for (const char* dir : {"/tmp", "/root"})
         if (!vfs::resolve(context, dir, vfs::Follow::Yes)) check(vfs::make_directory(context, dir, 0755), dir);
     if (auto tmp = vfs::resolve(context, "/tmp", vfs::Follow::Yes)) {

@@ -10,8 +10,9 @@ struct CommandLine;
 
 namespace xos::fs {
 
-// Panics on failure (an image without its files cannot run).
-void init_filesystems(const char* const* argv, size_t argc);
+// Panics on failure (an image without its files cannot run). The root's size limit comes from
+// xos.rootfs_size (bytes, or a percentage of the memory free at boot; default 50%).
+void init_filesystems(const boot::CommandLine& command_line);
 
 // Mounts the host directory shares the command line names (xos.share=<tag>:<path>, 9p over
 // virtio) and the platform's own (hosted), then makes the disks' device files (/dev/vda...);

@@ -19,6 +19,7 @@
 #include <linux/fs.h>
 
 #include <cstring>
+#include <utility>
 
 namespace xos::hosted {
 
@@ -30,6 +31,7 @@ enum HostfsSyscall : long {
     UNLINKAT = 263, LINKAT = 265, SYMLINKAT = 266, READLINKAT = 267, FCHMODAT = 268, UTIMENSAT = 280,
     FALLOCATE = 285, PRLIMIT64 = 302, RENAMEAT2 = 316, FTRUNCATE = 77,
 };
+constexpr long SETXATTR = 188, GETXATTR = 191;  // the mapped mode's attributes (path calls)
 constexpr long AT_FDCWD_VALUE = -100;
 constexpr size_t NAME_MAX_BYTES = 255, PATH_MAX_BYTES = 4096;
 
@@ -37,6 +39,7 @@ struct ShareEntry {
     const char* guest_path;
     int root;
     uint64_t dev, ino;  // of the root: lookup_parent never leaves it
+    platform::hostfs::ShareMode mode;
 };
 constexpr size_t MAX_SHARES = 16;
 ShareEntry g_shares[MAX_SHARES];
@@ -101,6 +104,23 @@ long transfer(long number, int io, uintptr_t buffer, size_t count, uint64_t offs
     }
 }
 
+// "/proc/self/fd/12": a path to exactly the file handle 12 names, for the path-only xattr calls
+// (getxattr/setxattr; fgetxattr refuses O_PATH handles).
+struct FdPath {
+    char text[32] = "/proc/self/fd/";
+    explicit FdPath(int fd) {
+        FdName name(fd);
+        memcpy(text + 14, name.text, strlen(name.text) + 1);
+    }
+    long arg() const { return long(text); }
+};
+
+// Only the mapped mode's attributes (user.virtfs.uid/gid/mode/rdev) are read or written.
+bool is_mapped_attribute(const char* name) {
+    constexpr char PREFIX[] = "user.virtfs.";
+    return strncmp(name, PREFIX, sizeof PREFIX - 1) == 0 && strlen(name) < 32 && !strchr(name, '/');
+}
+
 // "XOS_SHARE_1" of "XOS_SHARE_1=...".
 const char* variable_name(const char* variable) {
     static char name[64];
@@ -112,15 +132,35 @@ const char* variable_name(const char* variable) {
 
 }  // namespace
 
-// XOS_SHARE*=HOSTDIR:GUESTPATH (start.cpp): opens HOSTDIR, before the seccomp filter.
+// XOS_SHARE*=HOSTDIR:GUESTPATH[:mapped|:passthrough] (start.cpp): opens HOSTDIR, before the
+// seccomp filter.
 void add_share(const char* variable, const char* value) {
+    using platform::hostfs::ShareMode;
+    ShareMode mode = ShareMode::Mapped;
+    size_t value_length = strlen(value);
+    for (auto [suffix, suffix_mode] :
+         {std::pair{":passthrough", ShareMode::Passthrough}, std::pair{":mapped", ShareMode::Mapped}}) {
+        size_t n = strlen(suffix);
+        if (value_length > n && strcmp(value + value_length - n, suffix) == 0) {
+            value_length -= n;
+            mode = suffix_mode;
+            break;
+        }
+    }
+    if (g_share_count == MAX_SHARES) setup_failed("more than 16 shares", 0);
+    static char guest_paths[MAX_SHARES][PATH_MAX_BYTES];
+    if (value_length >= PATH_MAX_BYTES) setup_failed("XOS_SHARE*: too long", 0);
+    char* own = guest_paths[g_share_count];  // the value without its mode suffix
+    memcpy(own, value, value_length);
+    own[value_length] = 0;
+    value = own;
     const char* colon = nullptr;
     for (const char* p = value; *p; ++p)
         if (p[0] == ':' && p[1] == '/') colon = p;  // the last ":/", as xos-run parses --share
-    if (!colon || colon == value) setup_failed("XOS_SHARE*: expected HOSTDIR:GUESTPATH with an absolute GUESTPATH", 0);
+    if (!colon || colon == value)
+        setup_failed("XOS_SHARE*: expected HOSTDIR:GUESTPATH[:passthrough] with an absolute GUESTPATH", 0);
     const char* guest = colon + 1;
     if (!guest[strspn(guest, "/")]) setup_failed("XOS_SHARE*: GUESTPATH cannot be /", 0);
-    if (g_share_count == MAX_SHARES) setup_failed("more than 16 shares", 0);
     char host_dir[PATH_MAX_BYTES];
     size_t length = size_t(colon - value);
     if (length >= sizeof host_dir) setup_failed("a share's HOSTDIR is too long", 0);
@@ -137,7 +177,7 @@ void add_share(const char* variable, const char* value) {
     }
     struct stat st {};
     if (long r = call(NEWFSTATAT, fd, long(""), long(&st), AT_EMPTY_PATH); r < 0) setup_failed("fstat of a share", r);
-    g_shares[g_share_count++] = {guest, int(fd), uint64_t(st.st_dev), uint64_t(st.st_ino)};
+    g_shares[g_share_count++] = {guest, int(fd), uint64_t(st.st_dev), uint64_t(st.st_ino), mode};
 }
 
 // After the shares are known: /proc/self/fd, umask 0 (modes as the guest gives them), and the
@@ -171,7 +211,7 @@ using hosted::is_share_handle;
 namespace h = hosted;
 
 size_t share_count() { return h::g_share_count; }
-Share share(size_t index) { return {h::g_shares[index].guest_path, h::g_shares[index].root}; }
+Share share(size_t index) { return {h::g_shares[index].guest_path, h::g_shares[index].root, h::g_shares[index].mode}; }
 
 long lookup(int dir, std::string_view name, int flags) {
     Component c;
@@ -303,6 +343,18 @@ long rename(int old_dir, std::string_view old_name, int new_dir, std::string_vie
         return -EINVAL;
     if (!is_share_handle(old_dir) || !is_share_handle(new_dir)) return -EBADF;
     return call(h::RENAMEAT2, old_dir, from.arg(), new_dir, to.arg(), long(flags));
+}
+
+long get_attribute(int file, const char* name, void* buffer, size_t size) {
+    if (!hosted::is_mapped_attribute(name)) return -EPERM;
+    if (!is_share_handle(file)) return -EBADF;
+    return call(h::GETXATTR, hosted::FdPath(file).arg(), long(name), long(buffer), long(size));
+}
+
+long set_attribute(int file, const char* name, const void* value, size_t size) {
+    if (!hosted::is_mapped_attribute(name)) return -EPERM;
+    if (!is_share_handle(file)) return -EBADF;
+    return call(h::SETXATTR, hosted::FdPath(file).arg(), long(name), long(value), long(size), 0);
 }
 
 long chmod(int file, mode_t mode) {

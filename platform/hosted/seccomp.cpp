@@ -44,17 +44,17 @@ constexpr long ALLOWED[] = {
 // the filter cannot check: hostfs.cpp's wrappers confine every name to one component.
 constexpr long ALLOWED_FOR_SHARES[] = {
     257,  // openat: a share's files (O_PATH), reopening one for I/O through /proc/self/fd
-    3,    // close
+    3,  // close
     262,  // newfstatat: stat of a handle
     138,  // fstatfs
-    17,   // pread64
-    18,   // pwrite64
-    8,    // lseek: to a directory's cookie before getdents64
+    17,  // pread64
+    18,  // pwrite64
+    8,  // lseek: to a directory's cookie before getdents64
     217,  // getdents64
-    77,   // ftruncate
+    77,  // ftruncate
     285,  // fallocate
-    74,   // fsync
-    75,   // fdatasync
+    74,  // fsync
+    75,  // fdatasync
     258,  // mkdirat
     259,  // mknodat
     263,  // unlinkat
@@ -65,6 +65,8 @@ constexpr long ALLOWED_FOR_SHARES[] = {
     268,  // fchmodat (through /proc/self/fd)
     260,  // fchownat (AT_EMPTY_PATH)
     280,  // utimensat
+    191,  // getxattr: user.virtfs.* of a share's file (through /proc/self/fd/N), the mapped mode
+    188,  // setxattr: the same
 };
 
 class Program {

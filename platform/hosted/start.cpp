@@ -6,6 +6,8 @@
 //   XOS_STATUS_FD=<fd>   a host fd that receives the status record (xos-run passes a pipe).
 //   XOS_NIC_FD=<fd>, XOS_NIC_FRAMING=stream|tap   a host fd carrying Ethernet frames (nic.cpp;
 //                        xos-run -p / --net passes a socket to passt or a tap device).
+//   XOS_ROOTFS_SIZE=<size>|<percent>%   the root file system's size limit (as XOS_MEM, or a
+//                        percentage of the memory free at boot; default 50%): xos.rootfs_size.
 //   XOS_BOOT_TOKENS=<tokens>   encoded xos.* tokens appended to the command line (xos.ip=...).
 //   XOS_SHARE=HOSTDIR:GUESTPATH, XOS_SHARE_<anything>=...   host directories shared read-write
 //                        (xos-run --share; hostfs.cpp), mounted in the order given.
@@ -82,6 +84,20 @@ void append_token(const char* key, const char* value) {
     }
 }
 
+// XOS_ROOTFS_SIZE: "<percent>%" goes to libos as it is, a size as bytes (xos.rootfs_size).
+void append_rootfs_size(const char* value) {
+    size_t length = strlen(value);
+    if (length > 1 && value[length - 1] == '%') return append_token("xos.rootfs_size", value);
+    size_t bytes = parse_size(value);
+    if (!bytes) setup_failed("XOS_ROOTFS_SIZE must be a size (\"64M\", \"1G\") or a percentage (\"25%\")", 0);
+    char digits[24];
+    int n = 0;
+    do digits[sizeof digits - 2 - n++] = char('0' + bytes % 10);
+    while ((bytes /= 10) && n < 22);
+    digits[sizeof digits - 1] = 0;
+    append_token("xos.rootfs_size", digits + sizeof digits - 1 - n);
+}
+
 }  // namespace
 
 [[noreturn]] void setup_failed(const char* what, long error) {
@@ -120,6 +136,7 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
     int nic_fd = -1;
     bool nic_tap = false;
     const char* boot_tokens = nullptr;
+    const char* rootfs_size = nullptr;
     append_token("xos.argv0", argc > 0 ? argv[0] : "xos");
     for (long i = 1; i < argc; ++i) append_token("xos.arg", argv[i]);
     for (char** e = envp; *e; ++e) {
@@ -134,6 +151,8 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
         } else if (starts_with(*e, "XOS_NIC_FRAMING=")) {
             nic_tap = strcmp(*e + 16, "tap") == 0;
             if (!nic_tap && strcmp(*e + 16, "stream") != 0) setup_failed("XOS_NIC_FRAMING must be stream or tap", 0);
+        } else if (starts_with(*e, "XOS_ROOTFS_SIZE=")) {
+            rootfs_size = *e + 16;
         } else if (starts_with(*e, "XOS_BOOT_TOKENS=")) {
             boot_tokens = *e + 16;
         } else if (starts_with(*e, "XOS_DISK_")) {
@@ -148,6 +167,7 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
             append_token("xos.env", *e);
         }
     }
+    if (rootfs_size) append_rootfs_size(rootfs_size);
     if (boot_tokens && *boot_tokens) {
         append(" ", 1);
         append(boot_tokens, strlen(boot_tokens));

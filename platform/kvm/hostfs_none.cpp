@@ -7,7 +7,7 @@
 namespace xos::platform::hostfs {
 
 size_t share_count() { return 0; }
-Share share(size_t) { return {nullptr, -1}; }
+Share share(size_t) { return {nullptr, -1, ShareMode::Mapped}; }
 
 long lookup(int, std::string_view, int) { return -ENOSYS; }
 long lookup_parent(int) { return -ENOSYS; }
@@ -29,6 +29,8 @@ long read_link(int, char*, size_t) { return -ENOSYS; }
 long make_link(int, int, std::string_view) { return -ENOSYS; }
 long remove(int, std::string_view, int) { return -ENOSYS; }
 long rename(int, std::string_view, int, std::string_view, unsigned) { return -ENOSYS; }
+long get_attribute(int, const char*, void*, size_t) { return -ENOSYS; }
+long set_attribute(int, const char*, const void*, size_t) { return -ENOSYS; }
 long chmod(int, mode_t) { return -ENOSYS; }
 long chown(int, uid_t, gid_t) { return -ENOSYS; }
 long set_times(int, const struct timespec[2]) { return -ENOSYS; }

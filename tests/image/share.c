@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -105,14 +106,18 @@ int main(int argc, char** argv) {
     CHECK(read(fd, buffer, sizeof buffer) == 0);
     close(fd);
 
-    // The listing.
+    // The listing. In the mapped mode d_type is DT_UNKNOWN (QEMU's mapped-xattr: a host file's
+    // type is not the guest's), and hosted does the same.
+    const char* share_mode = getenv("SHARE_MODE");
+    int passthrough = share_mode && strcmp(share_mode, "passthrough") == 0;
+    unsigned char dt_reg = passthrough ? DT_REG : DT_UNKNOWN, dt_dir = passthrough ? DT_DIR : DT_UNKNOWN;
     int seen_host = 0, seen_sub = 0, seen_dot = 0, entries = 0;
     DIR* d = opendir(dir);
     CHECK(d != NULL);
     for (struct dirent* e; d && (e = readdir(d));) {
         ++entries;
-        if (!strcmp(e->d_name, "from_host.txt")) seen_host = e->d_type == DT_REG;
-        if (!strcmp(e->d_name, "sub")) seen_sub = e->d_type == DT_DIR;
+        if (!strcmp(e->d_name, "from_host.txt")) seen_host = e->d_type == dt_reg;
+        if (!strcmp(e->d_name, "sub")) seen_sub = e->d_type == dt_dir;
         if (!strcmp(e->d_name, ".")) seen_dot = 1;
     }
     if (d) closedir(d);
@@ -170,6 +175,34 @@ int main(int argc, char** argv) {
     CHECK(stat(at(0, dir, "renamed.txt"), &st) == 0 && st.st_mtime == 1234567890);
     CHECK(link(at(0, dir, "renamed.txt"), at(1, dir, "hardlink.txt")) == 0);
     CHECK(stat(at(0, dir, "hardlink.txt"), &st) == 0 && st.st_nlink == 2);
+
+    // What a guest root may set: owners, setuid/setgid modes, device nodes. How they reach the
+    // host is the share's mode (SHARE_MODE in the environment; run_share_test.py checks the
+    // host): mapped (the default) keeps them in xattrs of plain host files, so all of it must
+    // work; passthrough gives them to the host, which refuses what its user may not (EPERM).
+    fd = open(at(0, dir, "setuid_root"), O_CREAT | O_WRONLY | O_EXCL, 0755);
+    CHECK(fd >= 0 && write(fd, "#!/bin/sh\n", 10) == 10);
+    close(fd);
+    int chowned = chown(at(0, dir, "setuid_root"), 0, 0);
+    CHECK(chowned == 0 || (passthrough && errno == EPERM));
+    CHECK(chmod(at(0, dir, "setuid_root"), 04755) == 0);
+    CHECK(stat(at(0, dir, "setuid_root"), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 04755);
+    if (chowned == 0) CHECK(st.st_uid == 0 && st.st_gid == 0);
+    CHECK(mkdir(at(0, dir, "setgid_dir"), 0755) == 0 && chmod(at(0, dir, "setgid_dir"), 02775) == 0);
+    CHECK(stat(at(0, dir, "setgid_dir"), &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 02775);
+    int made = mknod(at(0, dir, "chardev"), S_IFCHR | 0644, makedev(1, 3));
+    // Passthrough: EPERM from a host that may not make device nodes; ENXIO from QEMU 7.2, whose 9p
+    // server (security_model=none) removes a special file it has just made ("broken or
+    // compromised client detected").
+    CHECK(made == 0 || (passthrough && (errno == EPERM || errno == ENXIO)));
+    if (made == 0)
+        CHECK(lstat(at(0, dir, "chardev"), &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3) &&
+              (st.st_mode & 07777) == 0644);
+    if (!passthrough) {  // a block device node 254:0 (a virtio disk): on the host only a plain file
+        CHECK(mknod(at(0, dir, "blockdev"), S_IFBLK | 0600, makedev(254, 0)) == 0);
+        CHECK(lstat(at(0, dir, "blockdev"), &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == makedev(254, 0) &&
+              (st.st_mode & 07777) == 0600);
+    }
 
     // Errors come back with the host's errno.
     CHECK(open(at(0, dir, "missing"), O_RDONLY) == -1 && errno == ENOENT);

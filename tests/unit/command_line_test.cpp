@@ -116,3 +116,14 @@ TEST(CommandLine, NetworkOptions) {
         EXPECT_EQ(result.error().code, EINVAL) << bad;
     }
 }
+
+// The root file system's size limit (xos-run --rootfs-size): kept as text, parsed by fs/boot.cpp.
+TEST(CommandLine, RootfsSize) {
+    auto out = std::make_unique<CommandLine>();
+    ASSERT_TRUE(parse_command_line("xos.argv0=a xos.rootfs_size=25%25", *out));
+    EXPECT_STREQ(out->rootfs_size, "25%");
+    EXPECT_EQ(out->unknown_xos_tokens, 0u);
+    auto none = std::make_unique<CommandLine>();
+    ASSERT_TRUE(parse_command_line("xos.argv0=a", *none));
+    EXPECT_EQ(none->rootfs_size, nullptr);
+}

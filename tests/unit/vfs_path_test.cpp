@@ -96,5 +96,36 @@ TEST(Ramfs, SparseFileCostsOnlyWrittenPages) {
     EXPECT_EQ(fs.m_data_pages, 0u);
 }
 
+// The size limit (tmpfs' size=): a write that crosses it is short, the next one fails with
+// ENOSPC, overwriting pages a file has costs nothing, statfs reports the limit, freeing gives back.
+TEST(Ramfs, SizeLimit) {
+    fs::RamFs fs;
+    ASSERT_TRUE(fs.initialize());
+    fs.set_size_limit(4);
+    WalkContext ctx{fs.root().get(), fs.root().get()};
+    auto stats = fs.statfs();
+    ASSERT_TRUE(stats);
+    EXPECT_EQ(stats->blocks, 4u);
+    EXPECT_EQ(stats->blocks_free, 4u);
+    auto file = open(ctx, "/full", O_CREAT | O_RDWR, 0644);
+    ASSERT_TRUE(file);
+    static std::byte data[5 * 4096];
+    auto written = (*file)->write(data, 100);  // pages 0..5: only 0..3 fit
+    ASSERT_TRUE(written);
+    EXPECT_EQ(*written, 4 * 4096u - 100);
+    EXPECT_EQ(fs.m_data_pages, 4u);
+    EXPECT_EQ((*file)->write(data, 4 * 4096).error().code, ENOSPC);
+    EXPECT_EQ((*file)->vnode()->allocate(0, 4 * 4096, 4096).error().code, ENOSPC);
+    EXPECT_EQ(*(*file)->write({data, 4096}, 4096), 4096u);  // an existing page: no new space needed
+    stats = fs.statfs();
+    EXPECT_EQ(stats->blocks, 4u);
+    EXPECT_EQ(stats->blocks_free, 0u);
+    EXPECT_EQ(stats->blocks_available, 0u);
+    ASSERT_TRUE((*file)->vnode()->truncate(4096));
+    EXPECT_EQ(fs.statfs()->blocks_free, 3u);
+    EXPECT_TRUE((*file)->vnode()->allocate(0, 4096, 3 * 4096));
+    EXPECT_EQ(fs.statfs()->blocks_free, 0u);
+}
+
 }  // namespace
 }  // namespace xos::vfs

@@ -64,11 +64,17 @@ int run_hosted(const Options& opts)
     argv.insert(argv.end(), opts.app_args.begin(), opts.app_args.end());
     std::vector<std::string> env = opts.env;
     env.push_back("XOS_MEM=" + std::to_string(opts.mem_bytes >> 10) + "K");
+    if (!opts.rootfs_size.empty())  // bytes (a multiple of 1K: parse_mem_size) or "N%"
+        env.push_back("XOS_ROOTFS_SIZE=" +
+                      (opts.rootfs_size.back() == '%' ? opts.rootfs_size
+                                                      : std::to_string(std::stoull(opts.rootfs_size) >> 10) + "K"));
     // --share: the image opens each directory itself (platform/hosted/hostfs.cpp).
     for (const ShareOption& share : opts.shares)
         check_share_host_dir(share);
     for (std::size_t i = 0; i < opts.shares.size(); ++i)
-        env.push_back("XOS_SHARE_" + std::to_string(i) + "=" + opts.shares[i].host_dir + ":" + opts.shares[i].guest_path);
+        env.push_back("XOS_SHARE_" + std::to_string(i) + "=" + opts.shares[i].host_dir + ":" +
+                      opts.shares[i].guest_path +
+                      (opts.shares[i].mode == ShareMode::Passthrough ? ":passthrough" : ""));
     // --disk: the image opens each file itself (platform/hosted/block.cpp).
     for (std::size_t i = 0; i < opts.disks.size(); ++i) {
         check_disk_file(opts.disks[i]);

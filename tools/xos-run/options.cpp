@@ -5,7 +5,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <arpa/inet.h>
 
 const char* const kUsage = R"(usage: xos-run [options] IMAGE [-- ARGS...]
@@ -21,16 +23,27 @@ options:
                         boot); q35 and pc boot through SeaBIOS and give the guest
                         virtio-pci devices (modern only: disable-legacy=on)
   --mem SIZE            guest memory, K/M/G suffix, bare number is MiB (default 128M)
+  --rootfs-size SIZE|N% size limit of the root file system (ramfs, in the guest's
+                        memory; as tmpfs' size=): SIZE as for --mem, or N% of the
+                        memory free at boot (default 50%). Writes beyond it fail
+                        with ENOSPC and the rest of memory stays the program's
   --timeout SECONDS     kill the guest after SECONDS, exit 124 (default 0: none)
   --env KEY=VALUE       add to the application's environment (repeatable)
   --cpus N              virtual CPUs (default 1)
   --qemu PATH           QEMU binary (default $XOS_QEMU or qemu-system-x86_64)
   --qemu-arg ARG        append ARG to the QEMU command line (repeatable)
-  --share HOSTDIR:GUESTPATH
+  --share HOSTDIR:GUESTPATH[:passthrough]
                         expose the host directory HOSTDIR read-write at GUESTPATH
                         in the guest (9P2000.L over virtio; repeatable). Files the
-                        guest creates belong to the user running xos-run (QEMU
-                        security_model=none) with the modes the guest gave them
+                        guest creates are plain files of the user running xos-run
+                        (mode 0600, directories 0700); the owners, modes and file
+                        types the guest sets are kept in user.virtfs.* extended
+                        attributes (QEMU security_model=mapped-xattr), so no
+                        setuid file or device node reaches the host. HOSTDIR must
+                        support user xattrs. :passthrough gives host files the
+                        guest's modes and types instead (security_model=none: as
+                        root, the guest can create setuid-root files and device
+                        nodes on the host)
   --disk FILE[:ro]      a host file (or block device) as a disk: /dev/vda, /dev/vdb,
                         ... in the order given (virtio-blk; repeatable). Raw format,
                         no caching in the guest; :ro makes it read-only
@@ -146,10 +159,10 @@ void parse_net(Options& opts, const std::string& text)
 
 bool takes_value(const std::string& name)
 {
-    return name == "--accel" || name == "--machine" || name == "--mem" || name == "--timeout" ||
-           name == "--env" || name == "--cpus" || name == "--qemu" || name == "--qemu-arg" || name == "--share" ||
-           name == "--disk" || name == "-p" || name == "--net" || name == "--ip" || name == "--gw" || name == "--dns" ||
-           name == "--net-echo";
+    return name == "--accel" || name == "--machine" || name == "--mem" || name == "--rootfs-size" ||
+        name == "--timeout" || name == "--env" || name == "--cpus" || name == "--qemu" || name == "--qemu-arg" ||
+        name == "--share" || name == "--disk" || name == "-p" || name == "--net" || name == "--ip" || name == "--gw" ||
+        name == "--dns" || name == "--net-echo";
 }
 
 void apply_option(Options& opts, const std::string& name, const std::string& value)
@@ -163,6 +176,8 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
         if (!bytes)
             throw UsageError("--mem: expected a size such as 128M or 1G, got '" + value + "'");
         opts.mem_bytes = *bytes;
+    } else if (name == "--rootfs-size") {
+        opts.rootfs_size = parse_rootfs_size(value);
     } else if (name == "--timeout") {
         auto seconds = parse_seconds(value);
         if (!seconds)
@@ -221,10 +236,21 @@ bool apply_flag(Options& opts, const std::string& arg)
 
 ShareOption parse_share(const std::string& text)
 {
-    auto colon = text.rfind(":/");
+    std::string paths = text;
+    ShareMode mode = ShareMode::Mapped;
+    for (auto [suffix, suffix_mode] : {std::pair{std::string(":passthrough"), ShareMode::Passthrough},
+                                       std::pair{std::string(":mapped"), ShareMode::Mapped}}) {
+        if (paths.size() > suffix.size() && paths.compare(paths.size() - suffix.size(), suffix.size(), suffix) == 0) {
+            paths.resize(paths.size() - suffix.size());
+            mode = suffix_mode;
+            break;
+        }
+    }
+    auto colon = paths.rfind(":/");
     if (colon == std::string::npos || colon == 0)
-        throw UsageError("--share: expected HOSTDIR:GUESTPATH with an absolute GUESTPATH, got '" + text + "'");
-    ShareOption share{text.substr(0, colon), text.substr(colon + 1)};
+        throw UsageError("--share: expected HOSTDIR:GUESTPATH[:passthrough] with an absolute GUESTPATH, got '" + text +
+                         "'");
+    ShareOption share{paths.substr(0, colon), paths.substr(colon + 1), mode};
     if (share.guest_path.find_first_not_of('/') == std::string::npos)
         throw UsageError("--share: GUESTPATH cannot be / (got '" + text + "')");
     return share;
@@ -277,6 +303,13 @@ void check_share_host_dir(const ShareOption& share)
         throw UsageError("--share: " + share.host_dir + ": " + std::strerror(errno));
     if (!S_ISDIR(st.st_mode))
         throw UsageError("--share: " + share.host_dir + ": not a directory");
+    // The mapped mode keeps the guest's view in user.* xattrs: without them every file the guest
+    // creates would fail (EOPNOTSUPP). Asking for one the directory may lack changes nothing.
+    if (share.mode == ShareMode::Mapped && ::getxattr(share.host_dir.c_str(), "user.virtfs.mode", nullptr, 0) < 0 &&
+        (errno == ENOTSUP || errno == EOPNOTSUPP))
+        throw UsageError("--share: " + share.host_dir +
+                         ": the file system has no user extended attributes, which a share keeps the guest's "
+                         "owners and modes in; share another directory or add :passthrough (see --help)");
 }
 
 std::optional<std::uint64_t> parse_mem_size(const std::string& text)
@@ -295,6 +328,16 @@ std::optional<std::uint64_t> parse_mem_size(const std::string& text)
     if (!n || *n == 0 || *n > (UINT64_MAX >> shift))
         return std::nullopt;
     return *n << shift;
+}
+
+std::string parse_rootfs_size(const std::string& text) {
+    if (text.size() > 1 && text.back() == '%') {
+        auto percent = parse_unsigned(text.substr(0, text.size() - 1));
+        if (percent && *percent >= 1 && *percent <= 100) return std::to_string(*percent) + "%";
+    } else if (auto bytes = parse_mem_size(text)) {
+        return std::to_string(*bytes);
+    }
+    throw UsageError("--rootfs-size: expected a size such as 64M or a percentage from 1% to 100%, got '" + text + "'");
 }
 
 std::optional<double> parse_seconds(const std::string& text)

@@ -9,10 +9,19 @@
 
 enum class AccelChoice { Auto, Kvm, Tcg };
 
-// --share HOSTDIR:GUESTPATH: a host directory exposed read-write at GUESTPATH (9p over virtio).
+// How a share keeps what the guest sets (owners, modes, file types):
+// Mapped (the default): in user.virtfs.* extended attributes of plain host files (QEMU's
+//   security_model=mapped-xattr; hosted writes the same format), so the guest cannot create a
+//   setuid file or a device node on the host.
+// Passthrough (":passthrough"): on the host files themselves (QEMU's security_model=none).
+enum class ShareMode { Mapped, Passthrough };
+
+// --share HOSTDIR:GUESTPATH[:mapped|:passthrough]: a host directory exposed read-write at
+// GUESTPATH (9p over virtio; hostfs on hosted).
 struct ShareOption {
     std::string host_dir;
     std::string guest_path;
+    ShareMode mode = ShareMode::Mapped;
 };
 
 // --disk FILE[:ro]: a host file or block device as a disk (/dev/vda, /dev/vdb, ... in order).
@@ -41,6 +50,7 @@ struct Options {
     AccelChoice accel = AccelChoice::Auto;
     MachineType machine = MachineType::Microvm;
     std::uint64_t mem_bytes = 128ull << 20;
+    std::string rootfs_size;  // --rootfs-size as the token's value: bytes or "N%"; empty: default
     double timeout_seconds = 0;          // 0: no timeout
     unsigned cpus = 1;
     std::string qemu;                    // empty: $XOS_QEMU, else qemu-system-x86_64 from PATH
@@ -68,8 +78,9 @@ struct UsageError : std::runtime_error {
 // Throws UsageError. With --help or --version set, the rest need not be complete.
 Options parse_options(const std::vector<std::string>& argv);
 
-// "HOSTDIR:GUESTPATH" split at the last ':' followed by '/' (so HOSTDIR may contain ':');
-// GUESTPATH must be absolute and not "/". Throws UsageError; does not look at the host.
+// "HOSTDIR:GUESTPATH[:mapped|:passthrough]": the mode suffix first, then split at the last ':'
+// followed by '/' (so HOSTDIR may contain ':'); GUESTPATH must be absolute and not "/". Throws
+// UsageError; does not look at the host.
 ShareOption parse_share(const std::string& text);
 
 // "FILE" or "FILE:ro". Throws UsageError; does not look at the host.
@@ -86,6 +97,10 @@ void check_share_host_dir(const ShareOption& share);
 
 // "128M", "1G", "4096K", "64" (MiB, as QEMU's -m); nullopt for anything else, zero or overflow.
 std::optional<std::uint64_t> parse_mem_size(const std::string& text);
+
+// --rootfs-size: "64M" (as parse_mem_size) becomes the number of bytes, "25%" (1-100) stays as it
+// is: the value of the xos.rootfs_size token. Throws UsageError.
+std::string parse_rootfs_size(const std::string& text);
 
 // Non-negative decimal seconds ("2", "0.5", "1.25"); nullopt for anything else.
 std::optional<double> parse_seconds(const std::string& text);

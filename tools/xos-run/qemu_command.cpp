@@ -117,10 +117,14 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
         "-chardev", "file,id=xosstatus,path=" + qemu_opts_escape(status_path),
         "-device", "isa-debugcon,iobase=" + hex(kStatusPort) + ",chardev=xosstatus",
     };
-    // Host shares: 9p over virtio (mmio or PCI). security_model=none: files keep the guest's
-    // modes and belong to the user running QEMU (QEMU's chown to the guest's uid fails
-    // harmlessly unless that user is root), so the host user can read and edit what the guest
-    // writes.
+    if (!opts.rootfs_size.empty())
+        cmd[appended_cmdline_index(cmd)] += " xos.rootfs_size=" + xos_encode_cmdline_value(opts.rootfs_size);
+    // Host shares: 9p over virtio (mmio or PCI). By default security_model=mapped-xattr: the
+    // guest's owners, modes and file types live in user.virtfs.* xattrs of plain host files
+    // (0600, directories 0700, of the user running QEMU), so a guest root cannot plant a setuid
+    // file or a device node on the host. :passthrough is security_model=none: files keep the
+    // guest's modes and types (QEMU's chown to the guest's uid fails harmlessly unless QEMU runs
+    // as root), so the host user can read and edit what the guest writes.
     // force-legacy=false: QEMU 7.2's virtio-mmio defaults to the legacy (version 1) interface.
     if (opts.machine == MachineType::Microvm &&
         (!opts.shares.empty() || !opts.disks.empty() || opts.net != NetMode::None))
@@ -128,8 +132,10 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
     for (std::size_t i = 0; i < opts.shares.size(); ++i) {
         std::string id = "xosfs" + std::to_string(i), tag = "xos" + std::to_string(i);
         cmd.insert(cmd.end(),
-                   {"-fsdev", "local,id=" + id + ",path=" + qemu_opts_escape(opts.shares[i].host_dir) +
-                                  ",security_model=none",
+                   {"-fsdev",
+                    "local,id=" + id + ",path=" + qemu_opts_escape(opts.shares[i].host_dir) +
+                        (opts.shares[i].mode == ShareMode::Passthrough ? ",security_model=none"
+                                                                       : ",security_model=mapped-xattr"),
                     "-device", virtio_device(opts.machine, "9p") + ",fsdev=" + id + ",mount_tag=" + tag});
         std::string& append = cmd[appended_cmdline_index(cmd)];
         append += " " + xos_encode_share_token(tag, opts.shares[i].guest_path);

@@ -116,7 +116,9 @@ ErrorOr<void> P9Vnode::setattr(const vfs::AttrChange& change) {
     if ((change.mask & vfs::ATTR_SIZE) && is_directory()) return error(EISDIR);
     if ((change.mask & vfs::ATTR_SIZE) && !is_regular()) return error(EINVAL);
     SetAttr s;
-    if (change.mask & vfs::ATTR_MODE) s.valid |= SETATTR_MODE, s.mode = change.mode & 07777;
+    // With the type bits, as Linux's v9fs sends them: QEMU's mapped security models store the
+    // mode as given (user.virtfs.mode) and report it as the file's whole st_mode.
+    if (change.mask & vfs::ATTR_MODE) s.valid |= SETATTR_MODE, s.mode = type() | (change.mode & 07777);
     if (change.mask & vfs::ATTR_UID) s.valid |= SETATTR_UID, s.uid = change.uid;
     if (change.mask & vfs::ATTR_GID) s.valid |= SETATTR_GID, s.gid = change.gid;
     if (change.mask & vfs::ATTR_SIZE) s.valid |= SETATTR_SIZE, s.size = change.size;

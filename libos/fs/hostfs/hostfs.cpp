@@ -1,8 +1,10 @@
 #include "fs/hostfs/hostfs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/statfs.h>
 
+#include "fs/hostfs/mapped.h"
 #include "mm/heap.h"
 #include "vfs/file.h"
 #include "xos/hostfs.h"
@@ -57,11 +59,17 @@ ErrorOr<vfs::FsStats> HostFs::statfs() {
                         .files_free = s.f_ffree, .name_max = uint64_t(s.f_namelen), .flags = uint64_t(s.f_flags)};
 }
 
+ErrorOr<void> HostFs::stat(int handle, struct stat& st) {
+    TRY(check(host::stat(handle, &st)));
+    if (mapped()) load_mapped(handle, st);
+    return {};
+}
+
 ErrorOr<RefPtr<HostVnode>> HostFs::vnode_for(int handle) {
     struct stat st {};
-    if (long r = host::stat(handle, &st); r < 0) {
+    if (auto r = stat(handle, st); !r) {
         (void)host::close(handle);
-        return error(int(-r));
+        return std::unexpected(r.error());
     }
     HostVnode* existing = nullptr;
     m_vnodes.for_each([&](HostVnode& vnode) {
@@ -122,7 +130,7 @@ int HostVnode::any_io_handle() const {
 ErrorOr<vfs::Attributes> HostVnode::getattr() {
     // The path handle keeps naming the file after an unlink, unlike a 9p path fid.
     struct stat st {};
-    TRY(check(host::stat(m_handle, &st)));
+    TRY(hostfs().stat(m_handle, st));
     apply(st);
     return m_attr;
 }
@@ -130,12 +138,24 @@ ErrorOr<vfs::Attributes> HostVnode::getattr() {
 ErrorOr<void> HostVnode::setattr(const vfs::AttrChange& change) {
     if ((change.mask & vfs::ATTR_SIZE) && is_directory()) return error(EISDIR);
     if ((change.mask & vfs::ATTR_SIZE) && !is_regular()) return error(EINVAL);
-    if (change.mask & (vfs::ATTR_UID | vfs::ATTR_GID)) {
-        uid_t uid = (change.mask & vfs::ATTR_UID) ? change.uid : uid_t(-1);
-        gid_t gid = (change.mask & vfs::ATTR_GID) ? change.gid : gid_t(-1);
-        TRY(check(host::chown(m_handle, uid, gid)));
+    // Mapped: owners and modes go to the stored attributes, never to the host file (a host
+    // symlink has none: chmod fails with EOPNOTSUPP, as on Linux, and chown goes to the host).
+    bool mapped = hostfs().mapped() && !(is_symlink() && TRY(is_host_symlink()));
+    if (mapped && (change.mask & (vfs::ATTR_UID | vfs::ATTR_GID | vfs::ATTR_MODE))) {
+        MappedAttributes stored;
+        if (change.mask & vfs::ATTR_UID) stored.valid |= MappedAttributes::UID, stored.uid = change.uid;
+        if (change.mask & vfs::ATTR_GID) stored.valid |= MappedAttributes::GID, stored.gid = change.gid;
+        if (change.mask & vfs::ATTR_MODE)
+            stored.valid |= MappedAttributes::MODE, stored.mode = type() | (change.mode & 07777);
+        TRY(store_mapped(m_handle, stored));
+    } else {
+        if (change.mask & (vfs::ATTR_UID | vfs::ATTR_GID)) {
+            uid_t uid = (change.mask & vfs::ATTR_UID) ? change.uid : uid_t(-1);
+            gid_t gid = (change.mask & vfs::ATTR_GID) ? change.gid : gid_t(-1);
+            TRY(check(host::chown(m_handle, uid, gid)));
+        }
+        if (change.mask & vfs::ATTR_MODE) TRY(check(host::chmod(m_handle, change.mode & 07777)));
     }
-    if (change.mask & vfs::ATTR_MODE) TRY(check(host::chmod(m_handle, change.mode & 07777)));
     if (change.mask & vfs::ATTR_SIZE) {
         int io = TRY(io_handle(Access::Write));
         TRY(check(host::truncate(io, change.size)));
@@ -173,11 +193,63 @@ ErrorOr<RefPtr<vfs::Vnode>> HostVnode::created(long handle, mode_t mode) {
     return RefPtr<vfs::Vnode>(vnode);
 }
 
-// uid and gid are not passed on: files the guest creates belong to the user running the image,
-// as with 9p's security_model=none.
-ErrorOr<RefPtr<vfs::Vnode>> HostVnode::create(std::string_view name, mode_t mode, dev_t rdev, uid_t, gid_t) {
+ErrorOr<bool> HostVnode::is_host_symlink() const {
+    struct stat st{};
+    TRY(check(host::stat(m_handle, &st)));
+    return S_ISLNK(st.st_mode);
+}
+
+// Mapped: a plain host file (a directory for a directory) of the user running the image, with
+// the guest's owner, mode, type and device number stored on it, as QEMU's mapped-xattr model
+// does. If they cannot be stored (a host file system without user xattrs), the file goes again.
+ErrorOr<RefPtr<vfs::Vnode>> HostVnode::create_mapped(std::string_view name, mode_t mode, dev_t rdev, uid_t uid,
+                                                     gid_t gid, std::string_view content) {
+    MappedAttributes stored{.valid = MappedAttributes::UID | MappedAttributes::GID | MappedAttributes::MODE,
+                            .uid = uid,
+                            .gid = gid,
+                            .mode = mode,
+                            .rdev = rdev};
+    bool directory = S_ISDIR(mode);
+    int io = -1;
+    long path;
+    if (directory) {
+        TRY(check(host::make_directory(m_handle, name, MAPPED_DIR_MODE)));
+        path = host::lookup(m_handle, name, O_DIRECTORY);
+    } else {
+        if (S_ISCHR(mode) || S_ISBLK(mode) || S_ISFIFO(mode) || S_ISSOCK(mode)) stored.valid |= MappedAttributes::RDEV;
+        io = int(TRY(check(host::create_file(m_handle, name, MAPPED_FILE_MODE))));
+        path = host::reopen(io, O_PATH);
+        if (path >= 0 && !content.empty()) {
+            long written = host::write(io, content.data(), content.size(), 0);
+            if (written != long(content.size())) {
+                (void)host::close(int(path));
+                path = written < 0 ? written : -EIO;
+            }
+        }
+    }
+    ErrorOr<void> done = path < 0 ? ErrorOr<void>(error(int(-path))) : store_mapped(int(path), stored);
+    if (!done) {
+        if (path >= 0) (void)host::close(int(path));
+        if (io >= 0) (void)host::close(io);
+        (void)host::remove(m_handle, name, directory ? AT_REMOVEDIR : 0);
+        return std::unexpected(done.error());
+    }
+    auto vnode = hostfs().vnode_for(int(path));
+    if (!vnode || !S_ISREG(mode)) {
+        if (io >= 0) (void)host::close(io);
+        if (!vnode) return std::unexpected(vnode.error());
+    } else {
+        (*vnode)->adopt_io_handle(io);
+    }
+    return RefPtr<vfs::Vnode>(*vnode);
+}
+
+// Passthrough: uid and gid are not passed on: files the guest creates belong to the user running
+// the image, as with 9p's security_model=none.
+ErrorOr<RefPtr<vfs::Vnode>> HostVnode::create(std::string_view name, mode_t mode, dev_t rdev, uid_t uid, gid_t gid) {
     if (!is_directory()) return error(ENOTDIR);
     if (name.size() > NAME_MAX_BYTES) return error(ENAMETOOLONG);
+    if (hostfs().mapped()) return create_mapped(name, mode, rdev, uid, gid);
     switch (mode & S_IFMT) {
     case S_IFREG: {
         // Opened read-write by the creation itself; the handle becomes the vnode's I/O handle
@@ -202,10 +274,17 @@ ErrorOr<RefPtr<vfs::Vnode>> HostVnode::create(std::string_view name, mode_t mode
 
 void HostVnode::adopt_io_handle(int io) { keep(m_rw, io); }
 
-ErrorOr<void> HostVnode::symlink(std::string_view name, std::string_view target, uid_t, gid_t) {
+ErrorOr<void> HostVnode::symlink(std::string_view name, std::string_view target, uid_t uid, gid_t gid) {
     if (!is_directory()) return error(ENOTDIR);
     if (name.size() > NAME_MAX_BYTES) return error(ENAMETOOLONG);
-    TRY(check(host::make_symlink(m_handle, name, target)));
+    if (!hostfs().mapped()) {
+        TRY(check(host::make_symlink(m_handle, name, target)));
+        return {};
+    }
+    // Mapped: a regular file holding the target (as QEMU's mapped-xattr model stores one).
+    if (target.empty()) return error(ENOENT);
+    if (target.size() >= 4096) return error(ENAMETOOLONG);
+    TRY(create_mapped(name, S_IFLNK | 0777, 0, uid, gid, target));
     return {};
 }
 
@@ -249,7 +328,9 @@ ErrorOr<void> HostVnode::readdir(uint64_t& cookie, vfs::DirSink& sink) {
             memcpy(&next, buffer + at + 8, 8);
             memcpy(&record, buffer + at + 16, 2);
             if (record < 20 || at + record > length) return error(EIO);
-            auto type = static_cast<unsigned char>(buffer[at + 18]);
+            // Mapped: a host file's type is not the guest's (QEMU's mapped-xattr says DT_UNKNOWN too).
+            auto type = hostfs().mapped() ? static_cast<unsigned char>(DT_UNKNOWN)
+                                          : static_cast<unsigned char>(buffer[at + 18]);
             const char* name = reinterpret_cast<const char*>(buffer + at + 19);
             vfs::DirEntry entry{.ino = ino, .next_cookie = next, .type = type, .name = {name, strnlen(name, record - 19)}};
             if (!sink.emit(entry)) return {};
@@ -348,7 +429,16 @@ ErrorOr<void> HostVnode::sync() {
 ErrorOr<KString> HostVnode::readlink() {
     if (!is_symlink()) return error(EINVAL);
     char target[4096];
-    long n = TRY(check(host::read_link(m_handle, target, sizeof target)));
+    long n;
+    if (hostfs().mapped() && !TRY(is_host_symlink())) {
+        // Mapped: the target is the content of a plain host file.
+        long io = TRY(check(host::reopen(m_handle, O_RDONLY)));
+        n = host::read(int(io), target, sizeof target, 0);
+        (void)host::close(int(io));
+        TRY(check(n));
+    } else {
+        n = TRY(check(host::read_link(m_handle, target, sizeof target)));
+    }
     if (size_t(n) >= sizeof target) return error(ENAMETOOLONG);
     return KString::from({target, size_t(n)});
 }

@@ -10,6 +10,10 @@
 // links, mount points behave). Nothing else is cached: attributes and data always come from the
 // host, so the host sees every write at once.
 //
+// What the guest sets (owners, modes, file types) is kept as the share's mode says
+// (xos/hostfs.h): by default in user.virtfs.* attributes of plain host files (fs/hostfs/mapped.h,
+// QEMU's mapped-xattr format), with passthrough on the host files themselves.
+//
 // Names reach the host one component at a time; ".." is the platform's lookup_parent, which
 // refuses to leave a share's root. Symlinks are returned as symlinks and followed by the VFS in
 // the guest's namespace, never by the host.
@@ -19,6 +23,7 @@
 
 #include "base/intrusive_list.h"
 #include "vfs/vnode.h"
+#include "xos/hostfs.h"
 
 namespace xos::hostfs {
 
@@ -64,6 +69,9 @@ private:
     ErrorOr<int> io_handle(Access access);
     int any_io_handle() const;
     ErrorOr<RefPtr<vfs::Vnode>> created(long handle, mode_t mode);
+    ErrorOr<RefPtr<vfs::Vnode>> create_mapped(std::string_view name, mode_t mode, dev_t rdev, uid_t uid, gid_t gid,
+                                              std::string_view content = {});
+    ErrorOr<bool> is_host_symlink() const;  // a symlink on the host (not one the mapped mode made)
 
     int m_handle;
     int m_rw = -1, m_read = -1, m_write = -1, m_dir = -1;
@@ -74,7 +82,7 @@ private:
 class HostFs final : public vfs::Filesystem {
 public:
     // `magic`: the host file system's f_type, which statfs reports (as a bind mount would).
-    explicit HostFs(uint64_t magic) : Filesystem("hostfs", magic) {}
+    HostFs(uint64_t magic, platform::hostfs::ShareMode mode) : Filesystem("hostfs", magic), m_mode(mode) {}
 
     // Takes the share's root handle (owned by the platform: never closed).
     ErrorOr<void> initialize(int root_handle);
@@ -86,7 +94,12 @@ public:
     ErrorOr<RefPtr<HostVnode>> vnode_for(int handle);
     void forget(HostVnode& vnode) { decltype(m_vnodes)::remove(vnode); }
 
+    bool mapped() const { return m_mode == platform::hostfs::ShareMode::Mapped; }
+    // The attributes of what `handle` names, as the guest sees them (mapped: with the stored ones).
+    ErrorOr<void> stat(int handle, struct stat& st);
+
 private:
+    platform::hostfs::ShareMode m_mode;
     RefPtr<HostVnode> m_root;
     IntrusiveList<HostVnode, &HostVnode::cache_node> m_vnodes;
 };

@@ -23,9 +23,19 @@ RefPtr<vfs::Vnode> RamFs::root() { return m_root; }
 
 ErrorOr<vfs::FsStats> RamFs::statfs() {
     size_t free = free_pages_hook ? free_pages_hook() : 0;
-    return vfs::FsStats{.magic = magic(), .block_size = PageTree::PAGE, .blocks = m_data_pages + free,
-                        .blocks_free = free, .blocks_available = free, .files = m_nodes + free,
-                        .files_free = free, .name_max = 255, .flags = ST_NOSUID | ST_NODEV};
+    // With a limit, as tmpfs with size=: the limit is the size and what it leaves is free (even
+    // when memory is shorter; writes then fail with ENOSPC earlier). Without, memory is the limit.
+    size_t blocks = m_page_limit == NO_LIMIT ? m_data_pages + free : m_page_limit;
+    size_t blocks_free = m_page_limit == NO_LIMIT ? free : pages_left();
+    return vfs::FsStats{.magic = magic(),
+                        .block_size = PageTree::PAGE,
+                        .blocks = blocks,
+                        .blocks_free = blocks_free,
+                        .blocks_available = blocks_free,
+                        .files = m_nodes + free,
+                        .files_free = free,
+                        .name_max = 255,
+                        .flags = ST_NOSUID | ST_NODEV};
 }
 
 ErrorOr<RefPtr<vfs::Vnode>> RamFs::create_unlinked_file(mode_t mode) {
@@ -38,6 +48,10 @@ ErrorOr<RefPtr<vfs::Vnode>> RamFs::create_unlinked_file(mode_t mode) {
 // --- regular files ---
 
 RamFile::~RamFile() { ramfs().m_data_pages -= m_pages.page_count(); }
+
+bool RamFile::within_limit(uint64_t index, size_t added) const {
+    return added < ramfs().pages_left() || m_pages.find(index);
+}
 
 void RamFile::update_blocks() { m_attr.blocks = m_pages.page_count() * (PageTree::PAGE / 512); }
 
@@ -64,7 +78,9 @@ ErrorOr<size_t> RamFile::write(uint64_t offset, std::span<const std::byte> data)
         size_t in_page = at % PageTree::PAGE;
         size_t chunk = PageTree::PAGE - in_page < data.size() - done ? PageTree::PAGE - in_page : data.size() - done;
         auto new_page = chunk == PageTree::PAGE ? PageTree::NewPage::Overwritten : PageTree::NewPage::Zeroed;
-        auto page = m_pages.find_or_create(at / PageTree::PAGE, new_page);
+        auto page = within_limit(at / PageTree::PAGE, m_pages.page_count() - before)
+            ? m_pages.find_or_create(at / PageTree::PAGE, new_page)
+            : ErrorOr<std::byte*>(error(ENOSPC));
         if (!page) {
             if (done) break;  // a short write, like Linux on ENOSPC part-way
             ramfs().m_data_pages += m_pages.page_count() - before;
@@ -101,7 +117,8 @@ ErrorOr<void> RamFile::allocate(int mode, uint64_t offset, uint64_t length) {
     if (mode & ~KEEP_SIZE) return error(EOPNOTSUPP);
     size_t before = m_pages.page_count();
     for (uint64_t index = offset / PageTree::PAGE; index * PageTree::PAGE < offset + length; ++index) {
-        auto page = m_pages.find_or_create(index);
+        auto page = within_limit(index, m_pages.page_count() - before) ? m_pages.find_or_create(index)
+                                                                       : ErrorOr<std::byte*>(error(ENOSPC));
         if (!page) {
             ramfs().m_data_pages += m_pages.page_count() - before;
             update_blocks();

@@ -23,17 +23,27 @@ public:
     RefPtr<vfs::Vnode> root() override;
     ErrorOr<vfs::FsStats> statfs() override;
 
-    // Pages of file data, for statfs.
+    // Pages of file data, for statfs and the size limit.
     size_t m_data_pages = 0;
     size_t m_nodes = 0;
     // Free memory in pages, for statfs's "available" (set by the kernel; unit tests leave it null).
     static inline size_t (*free_pages_hook)() = nullptr;
+
+    // The size limit (tmpfs' size=): file data beyond `pages` pages fails with ENOSPC, so that a
+    // full file system leaves the rest of memory to the program. NO_LIMIT (the default): only
+    // memory limits it. statfs reports the limit as the size, as tmpfs does.
+    static constexpr size_t NO_LIMIT = ~size_t(0);
+    void set_size_limit(size_t pages) { m_page_limit = pages; }
+    size_t size_limit() const { return m_page_limit; }
+    // How many more data pages the limit allows.
+    size_t pages_left() const { return m_data_pages < m_page_limit ? m_page_limit - m_data_pages : 0; }
 
     // A regular file that is in no directory (memfd_create, O_TMPFILE).
     ErrorOr<RefPtr<vfs::Vnode>> create_unlinked_file(mode_t mode);
 
 private:
     RefPtr<RamDir> m_root;
+    size_t m_page_limit = NO_LIMIT;
 };
 
 class RamFile final : public vfs::Vnode {
@@ -48,6 +58,9 @@ public:
 
 private:
     RamFs& ramfs() const { return static_cast<RamFs&>(fs()); }
+    // True if the page at `index` exists or the size limit allows one more page beyond the
+    // `added` this operation has created so far (the file system's count is updated at its end).
+    bool within_limit(uint64_t index, size_t added) const;
     void update_blocks();
     PageTree m_pages;
 };

@@ -24,9 +24,17 @@
 
 namespace xos::platform::hostfs {
 
+// How a share keeps the owners, modes and file types the guest sets (docs/hosted.md):
+// Mapped (the default): in user.virtfs.* extended attributes of plain host files, the format of
+//   QEMU's security_model=mapped-xattr, so the guest never creates a host setuid/setgid file or
+//   device node, and one share directory looks the same to a VM and to a hosted image.
+// Passthrough (XOS_SHARE...:passthrough): on the host files themselves (security_model=none).
+enum class ShareMode { Mapped, Passthrough };
+
 struct Share {
     const char* guest_path;  // absolute; static text
     int root;                // path handle of the shared host directory
+    ShareMode mode;
 };
 size_t share_count();
 Share share(size_t index);
@@ -65,6 +73,12 @@ long make_link(int file, int dir, std::string_view name);
 long remove(int dir, std::string_view name, int flags);
 // flags: RENAME_NOREPLACE, RENAME_EXCHANGE.
 long rename(int old_dir, std::string_view old_name, int new_dir, std::string_view new_name, unsigned flags);
+
+// The extended attribute `name` of the file a path handle names (not a symlink: the host keeps
+// no user.* attributes on those), for the mapped mode: only names that start with
+// "user.virtfs." are allowed (else EPERM). get returns the value's size; set replaces or adds.
+long get_attribute(int file, const char* name, void* buffer, size_t size);
+long set_attribute(int file, const char* name, const void* value, size_t size);
 
 // Attributes of what a path handle names. chmod fails with EOPNOTSUPP on a symlink (as on Linux).
 long chmod(int file, mode_t mode);

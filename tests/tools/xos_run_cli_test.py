@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Command-line checks of xos-run's --share modes and --rootfs-size, through --dry-run (no QEMU,
+no image started): what reaches QEMU's command line or a hosted image's environment, and the
+misuses xos-run refuses with status 125.
+
+usage: xos_run_cli_test.py XOS_RUN VM_IMAGE HOSTED_IMAGE
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def run(*args):
+    result = subprocess.run(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return result.returncode, result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace")
+
+
+def main():
+    if len(sys.argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    xos_run, vm, hosted = sys.argv[1:]
+    failures = []
+
+    def expect(what, condition, detail):
+        print("%s %s" % ("ok  " if condition else "FAIL", what), flush=True)
+        if not condition:
+            failures.append(what)
+            print("     " + detail.replace("\n", "\n     "), flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="xos-run-cli-") as share:
+        # The share modes: mapped by default, :passthrough on request, on both platforms.
+        status, out, err = run(xos_run, "--dry-run", "--share", share + ":/data", vm)
+        expect("VM share defaults to security_model=mapped-xattr",
+               status == 0 and "security_model=mapped-xattr" in out and "security_model=none" not in out, out + err)
+        status, out, err = run(xos_run, "--dry-run", "--share", share + ":/data:passthrough", vm)
+        expect("VM :passthrough is security_model=none",
+               status == 0 and "security_model=none" in out and "xos.share=xos0:/data" in out and
+               "passthrough" not in out, out + err)  # the suffix is xos-run's, not the guest path's
+        status, out, err = run(xos_run, "--dry-run", "--share", share + ":/data:mapped", vm)
+        expect("VM :mapped is security_model=mapped-xattr", status == 0 and "security_model=mapped-xattr" in out,
+               out + err)
+        status, out, err = run(xos_run, "--dry-run", "--share", share + ":/data", hosted)
+        expect("hosted share without a mode suffix", status == 0 and "XOS_SHARE_0=%s:/data " % share in out, out + err)
+        status, out, err = run(xos_run, "--dry-run", "--share", share + ":/data:passthrough", hosted)
+        expect("hosted :passthrough reaches XOS_SHARE_0",
+               status == 0 and "XOS_SHARE_0=%s:/data:passthrough" % share in out, out + err)
+        # A host file system without user xattrs cannot hold the mapped mode (/proc has none).
+        status, out, err = run(xos_run, "--dry-run", "--share", "/proc:/data", vm)
+        expect("mapped share on a file system without xattrs: 125",
+               status == 125 and "no user extended attributes" in err and ":passthrough" in err, err)
+        status, out, err = run(xos_run, "--dry-run", "--share", "/proc:/data", hosted)
+        expect("the same for a hosted image: 125", status == 125 and "no user extended attributes" in err, err)
+        status, out, err = run(xos_run, "--dry-run", "--share", "/proc:/data:passthrough", vm)
+        expect("passthrough share on /proc is accepted", status == 0, err)
+
+    # --rootfs-size: bytes or a percentage in the xos.rootfs_size token / XOS_ROOTFS_SIZE.
+    status, out, err = run(xos_run, "--dry-run", "--rootfs-size", "64M", vm)
+    expect("VM --rootfs-size 64M", status == 0 and "xos.rootfs_size=67108864" in out, out + err)
+    status, out, err = run(xos_run, "--dry-run", "--rootfs-size", "25%", vm)
+    expect("VM --rootfs-size 25%", status == 0 and "xos.rootfs_size=25%25" in out, out + err)
+    status, out, err = run(xos_run, "--dry-run", vm)
+    expect("VM without --rootfs-size: no token", status == 0 and "xos.rootfs_size" not in out, out + err)
+    status, out, err = run(xos_run, "--dry-run", "--rootfs-size", "64M", hosted)
+    expect("hosted --rootfs-size 64M", status == 0 and "XOS_ROOTFS_SIZE=65536K" in out, out + err)
+    status, out, err = run(xos_run, "--dry-run", "--rootfs-size=10%", hosted)
+    expect("hosted --rootfs-size=10%", status == 0 and "XOS_ROOTFS_SIZE=10%" in out, out + err)
+    for bad in ("0%", "101%", "%", "12x", "0", "-5M", ""):
+        status, out, err = run(xos_run, "--dry-run", "--rootfs-size", bad, vm)
+        expect("--rootfs-size %r refused" % bad, status == 125 and "--rootfs-size" in err, err)
+
+    print("%d failure(s)" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

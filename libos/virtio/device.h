@@ -53,8 +53,6 @@ public:
     ErrorOr<void> setup_queue(uint16_t index, uint16_t max_size, QueueState& queue);
     // Routes the device's interrupt (waking every queue's waiters) and sets DRIVER_OK.
     void finish(QueueState* queues, size_t queue_count);
-    // True if the device's interrupts wake its queues' waiters (else the drivers poll).
-    bool has_interrupts() const { return m_interrupts; }
     // On failure after negotiate(): marks the device FAILED.
     void fail();
 

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 
+#include "base/verify.h"
+
 namespace xos {
 
 struct IntrusiveListNode {
@@ -61,6 +63,7 @@ public:
 private:
     void insert_before(IntrusiveListNode& position, T& item) {
         IntrusiveListNode& node = item.*Member;
+        ASSERT(!node.is_linked());  // on one list at a time (else both lists are corrupted)
         node.prev = position.prev;
         node.next = &position;
         position.prev->next = &node;

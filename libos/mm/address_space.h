@@ -1,10 +1,15 @@
-// The app's memory, for the first platform generation: one identity-mapped address space in
-// which anonymous mappings, the program break and thread stacks are carved out of free RAM.
-// Free memory is kept zeroed (pages are cleared when unmapped), so a new mapping costs nothing
-// to hand out. Portable: the host unit tests run it over an ordinary buffer.
+// Physical memory: the identity-mapped RAM libos hands out (mm/memory.cpp keeps the one
+// instance, address_space()), as page-granular extents carved out of the platform's free
+// ranges. The kernel heap (heap.cpp) and the frame allocator (frames.h: pages for the app's
+// demand-paged memory and for page tables) take their memory from it. Free memory is kept
+// zeroed (pages are cleared when unmapped), so a new mapping costs nothing to hand out. No
+// locking: libos code is not preempted (sched/thread.h). Portable: the host unit tests run it
+// over an ordinary buffer.
 //
-// Not yet here (memory/threads issue): page-table enforced protections, guard pages, lazy
-// commit on first touch, locking for several threads.
+// The app's memory is not here: its mappings, protections enforced by the page tables, guard
+// pages, demand paging and the program break are VirtualMemory (vm.h). set_break, remap,
+// discard and check_mapped date from when the app used this space directly: libos no longer
+// calls them (the unit tests still cover them).
 #pragma once
 
 #include <cstddef>

@@ -3,7 +3,9 @@
 #include <cstring>
 
 #include "base/klog.h"
+#include "base/verify.h"
 #include "mm/memory.h"
+#include "sched/thread.h"
 
 namespace xos::mm {
 
@@ -53,6 +55,7 @@ bool refill(size_t index) {
 }  // namespace
 
 void* kmalloc(size_t size) {
+    ASSERT(!sched::in_interrupt());
     if (size > SIZE_MAX - HEADER - PAGE_SIZE) return nullptr;
     size_t total = size + HEADER;
     size_t index = class_for(total);
@@ -77,6 +80,7 @@ void* kmalloc(size_t size) {
 
 void kfree(void* pointer) {
     if (!pointer) return;
+    ASSERT(!sched::in_interrupt());
     auto* header = reinterpret_cast<Header*>(static_cast<char*>(pointer) - HEADER);
     if (header->magic != MAGIC || (header->class_index >= CLASS_COUNT && header->class_index != LARGE))
         panic("kfree(%p): not a heap block (double free or corruption)", pointer);
@@ -95,6 +99,7 @@ void kfree(void* pointer) {
 }
 
 void* alloc_pages(size_t count) {
+    ASSERT(!sched::in_interrupt());
     if (count == 0 || count > SIZE_MAX / PAGE_SIZE) return nullptr;
     auto mapping = address_space().map_anonymous(0, count * PAGE_SIZE, Placement::Anywhere);
     if (!mapping) return nullptr;
@@ -104,6 +109,7 @@ void* alloc_pages(size_t count) {
 
 void free_pages(void* pages, size_t count) {
     if (!pages) return;
+    ASSERT(!sched::in_interrupt());
     g_stats.bytes_reserved -= count * PAGE_SIZE;
     (void)address_space().unmap(reinterpret_cast<uintptr_t>(pages), count * PAGE_SIZE);
 }

@@ -9,8 +9,12 @@ ErrorOr<void> HostNet::initialize() {
     if (!m_tx_buffer) return error(ENOMEM);
     platform::entropy(m_mac, sizeof m_mac);
     m_mac[0] = uint8_t((m_mac[0] & 0xfe) | 0x02);  // unicast, locally administered
-    // Without interrupts the RX thread still polls once a second (netif_glue.cpp): slow but working.
-    (void)m_nic.set_interrupt_handler(on_interrupt, this);
+    // The NIC's interrupt ends RX and TX waits (device waits); without it the RX thread polls
+    // (netif_glue.cpp).
+    if (m_nic.set_interrupt_handler(on_interrupt, this)) {
+        m_rx_waiters.set_wake_source(sched::WakeSource::Device);
+        m_tx_waiters.set_wake_source(sched::WakeSource::Device);
+    }
     return {};
 }
 
@@ -21,6 +25,7 @@ size_t HostNet::max_frame() const {
 
 // Interrupt context: the host fd became readable, or writable again.
 void HostNet::on_interrupt(void* self) {
+    sched::InterruptScope scope;
     auto* device = static_cast<HostNet*>(self);
     device->m_signaled = true;
     device->m_writable = true;
@@ -58,7 +63,8 @@ ErrorOr<void> HostNet::transmit_frame(size_t length, FillHandler fill, void* con
         case platform::HostNic::SendResult::Busy: break;
         }
         if (waited) return error(ENOBUFS);
-        // The host is behind: wait a little for its "writable" interrupt, then try once more.
+        // The host is behind: wait for its "writable" interrupt, then try once more. The 20 ms
+        // bound is the drop policy (the core lock is held; TCP retransmits), not a poll.
         (void)sched::wait_event(m_tx_waiters, [&] { return bool(m_writable); }, sched::Deadline::after_ns(20'000'000),
                                 sched::Interruptible::No);
     }

@@ -73,14 +73,19 @@ void deliver(struct netif* netif, std::span<const FrameDevice::Segment> segments
     netif->chksum_flags = checks;
 }
 
-// The RX thread: sleeps until the device interrupts (or a second passes, to follow the link
-// state on devices whose config interrupts we might miss), then hands every frame to lwIP.
+// The RX thread: sleeps until the device interrupts with frames or a link change (a device
+// wait, no timeout: the device's interrupts wake rx_waiters(), configuration changes included),
+// then hands every frame to lwIP and follows the link state. A device whose interrupts the
+// platform cannot deliver is polled every 10 ms instead.
 [[noreturn]] void rx_thread(uintptr_t glue_pointer, uintptr_t) {
     auto* glue = reinterpret_cast<Glue*>(glue_pointer);
     FrameDevice& device = *glue->device;
+    bool polled = device.rx_waiters().wake_source() != sched::WakeSource::Device;
     for (;;) {
-        (void)sched::wait_event(device.rx_waiters(), [&] { return device.rx_pending(); },
-                                sched::Deadline::after_ns(1'000'000'000), sched::Interruptible::No);
+        auto deadline = polled ? sched::Deadline::after_ns(10'000'000) : sched::Deadline::never();
+        (void)sched::wait_event(
+            device.rx_waiters(), [&] { return device.rx_pending() || device.link_up() != glue->link; }, deadline,
+            sched::Interruptible::No);
         CoreLock lock;
         device.receive([&](std::span<const FrameDevice::Segment> segments, size_t total, uint32_t flags) {
             deliver(&glue->netif, segments, total, flags);
@@ -100,6 +105,7 @@ void deliver(struct netif* netif, std::span<const FrameDevice::Segment> segments
 FrameDevice& device_of(struct netif* netif) { return *static_cast<Glue*>(netif->state)->device; }
 
 ErrorOr<struct netif*> add_netif(FrameDevice& device, void (*status_changed)(struct netif*)) {
+    LWIP_ASSERT_CORE_LOCKED();  // the documented precondition (netif_glue.h); panics if not held
     auto* glue = mm::kcreate<Glue>();
     void* stack = mm::alloc_pages(RX_STACK_PAGES);
     if (!glue || !stack) return error(ENOMEM);

@@ -143,11 +143,14 @@ bool VirtioNet::transmit_idle() {
 ErrorOr<uint8_t*> VirtioNet::acquire_tx_buffer() {
     reclaim_tx();
     if (!m_tx_free_count) {
-        // Every buffer in flight: the device is behind. Wait a little (its completions do not
-        // interrupt, so poll), then drop the frame (TCP retransmits).
+        // Every buffer in flight: the device is behind. Ask for its TX interrupts and wait for a
+        // completion (a device wait), at most 20 ms: then drop the frame (the core lock is held;
+        // TCP retransmits). The bound is the drop policy, not a poll.
         auto deadline = sched::Deadline::after_ns(20'000'000);
+        m_tx.ring.set_interrupts_wanted(true);
         (void)sched::wait_event(m_tx.waiters, [&] { return m_tx.ring.has_completions(); }, deadline,
                                 sched::Interruptible::No);
+        m_tx.ring.set_interrupts_wanted(false);
         reclaim_tx();
         if (!m_tx_free_count) return error(ENOBUFS);
     }

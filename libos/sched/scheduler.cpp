@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "base/klog.h"
+#include "base/verify.h"
 #include "mm/heap.h"
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
@@ -22,11 +23,13 @@ Thread* g_idle;
 IntrusiveList<Thread, &Thread::queue_node> g_run_queue;
 IntrusiveList<Thread, &Thread::sleep_node> g_sleepers;  // ascending deadline
 IntrusiveList<Thread, &Thread::all_node> g_all;
-Thread* g_dead;  // freed once we run on another thread
+IntrusiveList<Thread, &Thread::queue_node> g_dead;  // exited, freed at a later yield point (reap_dead_threads)
 int g_live_threads;
 int g_next_tid = 1;
 bool g_need_resched;
 uint64_t g_dead_cpu_time_ns;  // CPU time of threads that exited
+int g_device_waiters;  // threads blocked on a WakeSource::Device queue
+int g_interrupt_depth;  // > 0 on the interrupt path (in_interrupt())
 
 ErrorOr<Thread*> allocate_thread() {
     auto* thread = mm::kcreate<Thread>();
@@ -72,17 +75,37 @@ void wake_expired_sleepers(uint64_t now) {
 [[noreturn]] void report_deadlock() {
     klog("xos: deadlock: all %d thread(s) are blocked with no timeout and nothing can wake them", g_live_threads);
     g_all.for_each([](Thread& t) {
-        klog("  thread %d: %s", t.tid, t.state == ThreadState::Blocked ? "blocked" : "not runnable");
+        if (t.state != ThreadState::Blocked)
+            klog("  thread %d: not runnable", t.tid);
+        else if (t.waiting_on)
+            klog("  thread %d: blocked on wait queue %p", t.tid, static_cast<void*>(t.waiting_on));
+        else
+            klog("  thread %d: blocked", t.tid);
     });
+    klog("backtrace:");
+    platform::print_backtrace();
     platform::shutdown(platform::ExitKind::Crash, 134, "deadlock: every thread is blocked forever");
 }
 
 Thread* pick_next() {
     if (Thread* next = g_run_queue.pop_front()) return next;
-    // Nothing runnable: idle until an interrupt (a timer tick waking a sleeper) changes that.
-    // Without sleepers nothing ever will (no device interrupts are routed yet).
-    if (g_sleepers.empty()) report_deadlock();
+    // Nothing runnable: idle until an interrupt changes that: a timer tick waking a sleeper, or
+    // a device interrupt waking a thread that waits on a device. With neither, nothing ever will.
+    if (g_sleepers.empty() && g_device_waiters == 0) report_deadlock();
     return g_idle;
+}
+
+// Frees the threads that exited, once another thread runs. In thread context, at a yield point:
+// not on the interrupt path, which may have interrupted libos code inside the kernel heap (the
+// heap is not reentrant). Interrupts off.
+void reap_dead_threads() {
+    ASSERT(!platform::interrupts_enabled() && !in_interrupt());
+    g_dead.for_each([](Thread& dead) {
+        if (&dead == g_current) return;
+        decltype(g_dead)::remove(dead);
+        g_dead_cpu_time_ns += dead.cpu_time_ns;
+        free_thread(&dead);
+    });
 }
 
 void account_switch(Thread& from, Thread& to, uint64_t now) {
@@ -117,7 +140,16 @@ void init() {
     platform::timer_start(TIMER_HZ);
 }
 
-Thread& current() { return *g_current; }
+Thread& current() {
+    ASSERT(g_current);
+    return *g_current;
+}
+bool in_interrupt() { return g_interrupt_depth > 0; }
+InterruptScope::InterruptScope() {
+    ASSERT(!platform::interrupts_enabled());
+    ++g_interrupt_depth;
+}
+InterruptScope::~InterruptScope() { --g_interrupt_depth; }
 int current_thread_id() { return g_current ? g_current->tid : 0; }
 int thread_count() { return g_live_threads; }
 
@@ -131,6 +163,10 @@ Thread* find_thread(int tid) {
 
 ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1,
                                uintptr_t stack_top, uintptr_t thread_pointer) {
+    {
+        platform::InterruptGuard guard;
+        reap_dead_threads();
+    }
     Thread* thread = TRY(allocate_thread());
     platform::cpu_context_init(thread->cpu_context, entry, arg0, arg1, stack_top, thread_pointer);
     platform::InterruptGuard guard;
@@ -157,6 +193,7 @@ ErrorOr<Thread*> create_kernel_thread(void (*entry)(uintptr_t, uintptr_t), uintp
 }
 
 void exit_current() {
+    VERIFY(!in_interrupt());
     platform::interrupts_disable();
     Thread& self = *g_current;
     self.state = ThreadState::Dead;
@@ -168,9 +205,11 @@ void exit_current() {
 }
 
 void yield_now() {
+    ASSERT(!in_interrupt());
     platform::InterruptGuard guard;
     if (g_run_queue.empty()) return;
     platform::yield();  // on_interrupt puts a Running thread back on the run queue
+    reap_dead_threads();
 }
 
 void wake(Thread& thread, WakeReason reason) {
@@ -178,6 +217,10 @@ void wake(Thread& thread, WakeReason reason) {
     if (thread.state != ThreadState::Blocked) return;
     if (thread.waiting_on) decltype(WaitQueue::m_waiters)::remove(thread);
     thread.waiting_on = nullptr;
+    if (thread.device_wait) {
+        thread.device_wait = false;
+        --g_device_waiters;
+    }
     decltype(g_sleepers)::remove(thread);
     thread.wake_reason = reason;
     make_runnable(thread);
@@ -189,20 +232,38 @@ void requeue_waiter(Thread& thread, WaitQueue& to) {
     decltype(WaitQueue::m_waiters)::remove(thread);
     to.m_waiters.push_back(thread);
     thread.waiting_on = &to;
+    bool device_wait = to.wake_source() == WakeSource::Device;
+    if (device_wait != thread.device_wait) {
+        thread.device_wait = device_wait;
+        g_device_waiters += device_wait ? 1 : -1;
+    }
+}
+
+void WaitQueue::set_wake_source(WakeSource source) {
+    VERIFY(empty());
+    m_source = source;
 }
 
 bool signal_interrupts_current() { return g_current->signal_pending & ~g_current->signal_mask; }
 
 ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible interruptible) {
+    ASSERT(!platform::interrupts_enabled());
+    ASSERT(!in_interrupt());
+    VERIFY(g_current && g_current != g_idle);
     Thread& self = *g_current;
     self.state = ThreadState::Blocked;
     self.wake_reason = WakeReason::None;
     self.interruptible = interruptible == Interruptible::Yes;
     self.waiting_on = queue;
     if (queue) queue->m_waiters.push_back(self);
+    if (queue && queue->wake_source() == WakeSource::Device) {
+        self.device_wait = true;
+        ++g_device_waiters;
+    }
     self.deadline_ns = deadline.monotonic_ns;
     if (!deadline.is_never()) insert_sleeper(self);
     platform::yield();
+    reap_dead_threads();
     self.interruptible = false;
     switch (self.wake_reason) {
     case WakeReason::Timeout: return error(ETIMEDOUT);
@@ -245,22 +306,22 @@ uint64_t process_cpu_time_ns() {
 }
 
 void enter_kernel() {
+    ASSERT(!in_interrupt());
     if (g_current) ++g_current->in_kernel;
 }
 
 void leave_kernel() {
+    ASSERT(!in_interrupt());
     if (!g_current) return;
+    VERIFY(g_current->in_kernel > 0);  // paired with enter_kernel() on this thread
     if (--g_current->in_kernel == 0 && g_need_resched) yield_now();
 }
 
 void* on_interrupt(InterruptKind kind) {
+    ASSERT(!platform::interrupts_enabled());
     if (!g_current) return nullptr;
+    InterruptScope scope;
     Thread* self = g_current;
-    if (g_dead && g_dead != self) {
-        g_dead_cpu_time_ns += g_dead->cpu_time_ns;
-        free_thread(g_dead);
-        g_dead = nullptr;
-    }
 
     if (kind == InterruptKind::Device) {
         // Run a woken thread at once if the CPU was idle; otherwise it waits for its turn.
@@ -283,7 +344,7 @@ void* on_interrupt(InterruptKind kind) {
     // Switch: put the current thread where it belongs, then run the next one.
     g_need_resched = false;
     if (self->state == ThreadState::Running && self != g_idle) make_runnable(*self);
-    if (self->state == ThreadState::Dead) g_dead = self;
+    if (self->state == ThreadState::Dead) g_dead.push_back(*self);
     Thread* next = pick_next();
     if (next == self) {
         self->state = ThreadState::Running;

@@ -30,6 +30,7 @@ struct Thread {
     IntrusiveListNode sleep_node;  // timed waits, sorted by deadline
     IntrusiveListNode all_node;    // every live thread
     WaitQueue* waiting_on = nullptr;
+    bool device_wait = false;  // blocked on a WakeSource::Device queue (counted by the deadlock check)
     uint64_t deadline_ns = UINT64_MAX;
     WakeReason wake_reason = WakeReason::None;
     bool interruptible = false;
@@ -56,6 +57,18 @@ struct Thread {
 void init();
 
 Thread& current();
+
+// True while libos runs on the platform's interrupt path: in on_interrupt() (xos/libos.h) or in
+// a device's interrupt handler, which marks itself with an InterruptScope. Such code must not
+// block, allocate from the kernel heap or take the lwIP core lock.
+bool in_interrupt();
+class InterruptScope {
+public:
+    InterruptScope();
+    ~InterruptScope();
+    InterruptScope(const InterruptScope&) = delete;
+    InterruptScope& operator=(const InterruptScope&) = delete;
+};
 int thread_count();  // live app threads
 
 // Creates a runnable thread that calls entry(arg0, arg1) on `stack_top` with `thread_pointer`.
@@ -83,7 +96,8 @@ Thread* find_thread(int tid);
 uint64_t thread_cpu_time_ns();
 uint64_t process_cpu_time_ns();
 
-// libos entry/exit bookkeeping (xos_syscall and other entry points from app code).
+// libos entry/exit bookkeeping (xos_syscall and other entry points from app code). Paired, on
+// the same thread, never in interrupt context (checked with VERIFY).
 void enter_kernel();
 void leave_kernel();  // may switch threads if a reschedule was requested meanwhile
 

@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/intrusive_list.h"
+#include "base/verify.h"
 #include "sched/thread.h"
 #include "xos/platform.h"
 
@@ -26,9 +27,17 @@ struct Deadline {
 
 enum class Interruptible { No, Yes };
 
+// What ends a wait on a queue (besides its deadline or a signal). Thread: another thread's
+// wake_*() (pipes, futexes, sockets...). Device: a device's interrupt handler (a virtio queue
+// or a host NIC whose interrupts the platform delivers). The scheduler's deadlock check relies
+// on it: when every thread is blocked with no deadline, that is a deadlock unless one of them
+// waits on a Device queue, since the device's next interrupt may wake it. So a device wait
+// needs no timeout; a queue is a Device queue only if the device's interrupt really wakes it.
+enum class WakeSource { Thread, Device };
+
 class WaitQueue {
 public:
-    WaitQueue() = default;
+    explicit WaitQueue(WakeSource source = WakeSource::Thread) : m_source(source) {}
     WaitQueue(const WaitQueue&) = delete;
     WaitQueue& operator=(const WaitQueue&) = delete;
 
@@ -36,16 +45,23 @@ public:
     template <typename Fn>
     void for_each_waiter(Fn&& fn) { m_waiters.for_each(fn); }
 
+    WakeSource wake_source() const { return m_source; }
+    // For queues whose device's interrupt routing is known only after they exist (virtio
+    // queues: Device::finish). Only while nobody waits.
+    void set_wake_source(WakeSource source);
+
 private:
     friend ErrorOr<void> block_current(WaitQueue*, Deadline, Interruptible);
     friend void wake(Thread&, WakeReason);
     friend void requeue_waiter(Thread&, WaitQueue&);
     IntrusiveList<Thread, &Thread::queue_node> m_waiters;
+    WakeSource m_source;
 };
 
 // Blocks the current thread on `queue` (may be null: a pure timed wait) until it is woken
 // (Ok), the deadline passes (ETIMEDOUT) or, if interruptible, a signal arrives for it (EINTR).
-// Call with interrupts disabled, after checking the condition.
+// Call with interrupts disabled, after checking the condition, from a thread (not in interrupt
+// context); checked with ASSERT.
 ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible interruptible);
 
 // Moves a blocked thread from the queue it waits on to `to`, leaving it blocked.
@@ -56,9 +72,11 @@ bool signal_interrupts_current();
 
 // Blocks until ready() returns true (Ok), the deadline passes (ETIMEDOUT), or a signal must be
 // handled by this thread (EINTR, only if interruptible). ready() is called with interrupts off.
+// Not in interrupt context (checked with ASSERT).
 template <typename Predicate>
 ErrorOr<void> wait_event(WaitQueue& queue, Predicate&& ready, Deadline deadline = Deadline::never(),
                          Interruptible interruptible = Interruptible::Yes) {
+    ASSERT(!in_interrupt());
     platform::InterruptGuard guard;
     for (;;) {
         if (ready()) return {};

@@ -20,7 +20,7 @@ ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, in
     if (offset & (mm::PAGE_SIZE - 1)) return error(EINVAL);
     if (!(flags & MAP_ANONYMOUS)) {
         (void)fd;
-        return error(ENODEV);  // no files to map until the VFS lands
+        return error(ENODEV);  // file mappings are not supported (anonymous memory only)
     }
     mm::Placement placement = (flags & MAP_FIXED_NOREPLACE) ? mm::Placement::FixedNoReplace
                               : (flags & MAP_FIXED)         ? mm::Placement::Fixed

@@ -1,5 +1,5 @@
-// Vnodes and file systems: the interface every file system implements (ramfs, devfs, procfs
-// today; a 9p client later). Calls may block (a network or virtio file system waits for its
+// Vnodes and file systems: the interface every file system implements (ramfs, devfs, procfs,
+// the 9p client, hostfs). Calls may block (a network or virtio file system waits for its
 // host), so callers must hold references across them and re-check state afterwards.
 //
 // Defaults: every operation a vnode kind does not support fails with the errno Linux gives for

@@ -45,6 +45,7 @@ ErrorOr<void> Device::setup_queue(uint16_t index, uint16_t max_size, QueueState&
 }
 
 void Device::on_interrupt(void* self) {
+    sched::InterruptScope scope;
     auto* device = static_cast<Device*>(self);
     for (size_t i = 0; i < device->m_queue_count; ++i) sched::wake_all(device->m_queues[i].waiters);
 }
@@ -54,6 +55,8 @@ void Device::finish(QueueState* queues, size_t queue_count) {
     m_queue_count = queue_count;
     m_interrupts = m_transport.set_interrupt_handler(&Device::on_interrupt, this);
     if (!m_interrupts) klog("xos: %s: no interrupt routing; the driver polls its queues", m_transport.name());
+    for (size_t i = 0; i < queue_count; ++i)
+        queues[i].waiters.set_wake_source(m_interrupts ? sched::WakeSource::Device : sched::WakeSource::Thread);
     m_transport.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
 }
 

@@ -1,7 +1,7 @@
 // Bringing a virtio device up (virtio 1.x, section 3.1): reset, feature negotiation, queue
 // set-up, DRIVER_OK; and the part of waiting for completions every driver shares (interrupt
-// wake-ups, with polling while the scheduler or interrupts are not up yet). The transport
-// (platform/api/xos/virtio.h) hides MMIO vs PCI.
+// wake-ups, with polling while interrupts are off, e.g. at boot, or when the platform cannot
+// deliver the device's interrupts). The transport (platform/api/xos/virtio.h) hides MMIO vs PCI.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +28,8 @@ constexpr uint32_t DEVICE_NET = 1;
 constexpr uint32_t DEVICE_BLOCK = 2;
 constexpr uint32_t DEVICE_9P = 9;
 
-// A queue plus the memory it lives in and the wait queue its users sleep on.
+// A queue plus the memory it lives in and the wait queue its users sleep on (a Device wait
+// queue once finish() has routed the device's interrupt).
 struct QueueState {
     Virtqueue ring;
     void* memory = nullptr;
@@ -59,7 +60,9 @@ public:
     ErrorOr<void> submit(uint16_t index, QueueState& queue, std::span<const VirtqBuffer> chain, void* token);
 
     // Waits until done() is true, reaping completions with on_completion(VirtqCompletion) in
-    // between. Sleeps on the queue's wait queue when interrupts work, else polls.
+    // between. Sleeps on the queue's wait queue until the device's interrupt, with no timeout
+    // (a device wait: the scheduler's deadlock check knows the interrupt may end it); polls when
+    // the device has no interrupt routing or interrupts are off.
     template <typename Done, typename OnCompletion>
     void wait(QueueState& queue, Done&& done, OnCompletion&& on_completion) {
         auto ready = [&] {
@@ -78,9 +81,8 @@ public:
                 asm volatile("" ::: "memory");  // the device writes the ring behind our back
                 continue;
             }
-            // The timeout is only a safety net against a lost interrupt (and keeps the
-            // scheduler's deadlock check quiet); completions normally wake us at once.
-            auto deadline = sched::Deadline::after_ns(m_interrupts ? 50'000'000 : 1'000'000);
+            // Without interrupt routing nothing wakes the queue: poll every millisecond.
+            auto deadline = m_interrupts ? sched::Deadline::never() : sched::Deadline::after_ns(1'000'000);
             auto result = sched::wait_event(queue.waiters, ready, deadline, sched::Interruptible::No);
             if (result) return;
         }

@@ -1,5 +1,5 @@
 // The split virtqueue (virtio 1.x, section 2.6): the one ring implementation every virtio
-// driver uses (9p today; net and blk later). The driver chains buffers into descriptors and
+// driver uses (9p, net and blk). The driver chains buffers into descriptors and
 // publishes the chain's head in the available ring; the device returns heads in the used
 // ring, and reap() frees the chain and hands back the token the driver attached to it.
 //

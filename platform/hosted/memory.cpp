@@ -6,7 +6,7 @@
 // table records which frame backs which app page and with what access.
 #include <cstring>
 
-#include "base/klog.h"
+#include "xos/log.h"
 #include "hosted/host.h"
 #include "xos/libos.h"
 #include "xos/platform.h"

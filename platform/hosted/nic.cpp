@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "base/klog.h"
+#include "xos/log.h"
 #include "hosted/host.h"
 #include "xos/nic.h"
 

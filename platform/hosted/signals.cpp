@@ -14,7 +14,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "base/klog.h"
+#include "xos/log.h"
 #include "hosted/host.h"
 #include "xos/libos.h"
 #include "xos/platform.h"

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <ctime>
 
-#include "base/klog.h"
+#include "xos/log.h"
 #include "x86_64/cpu.h"
 #include "xos/platform.h"
 

@@ -5,7 +5,7 @@
 // returns the PCI devices that virtio_pci.cpp finds.
 #include <cstring>
 
-#include "base/klog.h"
+#include "xos/log.h"
 #include "kvm/irq.h"
 #include "kvm/pci.h"
 #include "xos/virtio.h"

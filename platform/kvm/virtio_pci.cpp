@@ -14,7 +14,7 @@
 // reading the ISR byte; else none, and the drivers poll.
 #include <new>
 
-#include "base/klog.h"
+#include "xos/log.h"
 #include "kvm/irq.h"
 #include "kvm/pci.h"
 #include "x86_64/boot_info.h"

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "base/klog.h"
+#include "xos/log.h"
 #include "cpu.h"
 
 extern "C" char __xos_image_start[], __xos_image_end[];

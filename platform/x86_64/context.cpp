@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstring>
 
-#include "base/klog.h"
+#include "xos/log.h"
 #include "context.h"
 #include "cpu.h"
 #include "xos/platform.h"

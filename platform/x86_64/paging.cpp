@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "base/klog.h"
+#include "xos/log.h"
 #include "boot_info.h"
 #include "cpu.h"
 #include "xos/libos.h"

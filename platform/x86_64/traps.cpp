@@ -4,7 +4,7 @@
 #include <csignal>
 #include <cstdio>
 
-#include "base/klog.h"
+#include "xos/log.h"
 #include "context.h"
 #include "cpu.h"
 #include "machine.h"

@@ -55,10 +55,10 @@ ErrorOr<Channel::Slot*> VirtioChannel::acquire() {
             state->busy = true;
             return &state->slot;
         }
-        // Every slot is in flight on other threads: wait for a release (timed, as the
-        // scheduler's deadlock check only trusts timed waits while no device wakes it).
-        (void)sched::wait_event(m_slot_waiters, [&] { return free_slot() != nullptr; },
-                                sched::Deadline::after_ns(100'000'000), sched::Interruptible::No);
+        // Every slot is in flight on other threads: wait for a release. No timeout: the slots'
+        // holders wait on the device (device waits), so the deadlock check stays quiet.
+        (void)sched::wait_event(
+            m_slot_waiters, [&] { return free_slot() != nullptr; }, sched::Deadline::never(), sched::Interruptible::No);
     }
 }
 

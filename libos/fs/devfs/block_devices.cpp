@@ -57,9 +57,10 @@ Disk* g_disks[MAX_DISKS];
 class DiskLock {
 public:
     explicit DiskLock(Disk& disk) : m_disk(disk) {
-        while (disk.busy)  // timed: the scheduler's deadlock check only trusts timed waits
-            (void)sched::wait_event(disk.waiters, [&] { return !disk.busy; }, sched::Deadline::after_ns(100'000'000),
-                                    sched::Interruptible::No);
+        // No timeout: the holder is in a device call (a virtio-blk device wait, or a host I/O
+        // call on hosted), so a real deadlock is still reported by the scheduler.
+        (void)sched::wait_event(
+            disk.waiters, [&] { return !disk.busy; }, sched::Deadline::never(), sched::Interruptible::No);
         disk.busy = true;
     }
     ~DiskLock() {

@@ -12,6 +12,7 @@ extern "C" {
 }
 
 #include "base/klog.h"
+#include "base/verify.h"
 #include "mm/heap.h"
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
@@ -148,6 +149,7 @@ void sys_mutex_lock(sys_mutex_t* mutex) {
 
 void sys_mutex_unlock(sys_mutex_t* mutex) {
     xos_lwip_mutex& m = **mutex;
+    VERIFY(m.owner == &sched::current());  // unlocked by the thread that holds it
     m.owner = nullptr;
     sched::wake_one(m.waiters);
 }

@@ -1,4 +1,7 @@
-// The narrow interface libos calls into a platform (kvm today; xen and hosted later).
+// The narrow interface libos calls into a platform: kvm (a PVH guest of QEMU/KVM, with
+// platform/x86_64) and hosted (a sandboxed Linux process, docs/hosted.md). A platform library is
+// built with platform/api as its only include directory from libos (platform/meson.build); it
+// calls back into libos only through xos/libos.h and xos/log.h.
 //
 // It must be implementable by a VM with page tables and interrupts and by an ordinary Linux
 // process alike, so it speaks in terms of memory ranges, bytes and nanoseconds, never of

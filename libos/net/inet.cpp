@@ -77,6 +77,15 @@ bool partial_segment_unacked(const tcp_pcb* pcb) {
     return false;
 }
 
+// A new connection's retransmission timeout: 1 s (RFC 6298 2.1), not lwIP's 3 s. For an accepted
+// connection the handshake has given a first RTT sample (sa): the deviation restarts from 1 s.
+void start_rto(tcp_pcb* pcb) {
+    constexpr s16_t INITIAL_RTO_TICKS = 1000 / TCP_SLOW_INTERVAL;
+    if (pcb->state == LISTEN) return;
+    pcb->sv = INITIAL_RTO_TICKS;
+    pcb->rto = s16_t((pcb->sa >> 3) + pcb->sv);
+}
+
 // tcp_output with Nagle off for this once.
 void output_now(tcp_pcb* pcb) {
     if (tcp_nagle_disabled(pcb)) {
@@ -317,6 +326,7 @@ void InetSocket::release_if_time_wait(tcp_pcb* pcb) {
 }
 
 void InetSocket::attach_tcp(tcp_pcb* pcb) {
+    start_rto(pcb);
     m_tcp = pcb;
     tcp_arg(pcb, this);
     tcp_recv(pcb, on_tcp_receive);

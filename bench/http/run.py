@@ -70,6 +70,7 @@ sys.path.insert(0, BENCH_DIR)
 from harness import cpio, linux_vm, targets  # noqa: E402
 
 WORKLOADS = {
+    "small-c1": ("/hello.txt", 1, "keepalive"),
     "small-c16": ("/hello.txt", 16, "keepalive"),
     "small-c128": ("/hello.txt", 128, "keepalive"),
     "big-c16": ("/big.txt", 16, "keepalive"),
@@ -77,10 +78,19 @@ WORKLOADS = {
     "small-close-c16": ("/hello.txt", 16, "close"),
 }
 DEFAULT_WORKLOADS = "small-c16,small-c128,big-c16,small-close-c16"
-TARGET_LABELS = {"xos": "xos", "linux-vm": "Linux VM", "native": "native (loopback)"}
+LATENCY_WORKLOADS = "small-c1,small-c16"
+TARGET_LABELS = {"xos": "xos", "linux-vm": "Linux VM", "hosted": "xos hosted", "native": "native (loopback)"}
+# Figures per workload: the default table, and --latency's percentiles (wrk --latency's 50/90/99%
+# and its Max).
+METRICS = (("rps", "req/s", "higher", "req/s"), ("p99_ms", "ms", "lower", "p99 latency"))
+LATENCY_METRICS = (("rps", "req/s", "higher", "req/s"), ("p50_ms", "ms", "lower", "p50 latency"),
+                   ("p90_ms", "ms", "lower", "p90 latency"), ("p99_ms", "ms", "lower", "p99 latency"),
+                   ("max_ms", "ms", "lower", "max latency"))
+RATIOS = (("xos", "linux-vm"), ("xos", "native"), ("linux-vm", "native"), ("hosted", "native"))
 PATH_LABELS = {"user": "QEMU user networking (slirp, -p forwarding)", "tap": "tap device (host kernel TCP)"}
 # Tap addressing: one /24 per VM, the host side is .1, the guest .2.
-TAP = {"xos": ("xbtap-xos", "192.168.100"), "linux-vm": ("xbtap-lvm", "192.168.101")}
+TAP = {"xos": ("xbtap-xos", "192.168.100"), "linux-vm": ("xbtap-lvm", "192.168.101"),
+       "hosted": ("xbtap-hst", "192.168.102")}
 
 START = time.time()
 
@@ -112,8 +122,8 @@ def run_wrk(url, mode, connections, duration, wrk_threads, timeout_s=5):
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     out = result.stdout
-    figures = {"rps": None, "p50_ms": None, "p90_ms": None, "p99_ms": None, "requests": None, "errors": 0,
-               "socket_errors": None, "non_2xx": 0}
+    figures = {"rps": None, "p50_ms": None, "p90_ms": None, "p99_ms": None, "max_ms": None, "requests": None,
+               "errors": 0, "socket_errors": None, "non_2xx": 0}
     if result.returncode != 0:
         figures["wrk_failed"] = (out + result.stderr).strip()[-400:]
         return figures, out + result.stderr
@@ -122,6 +132,8 @@ def run_wrk(url, mode, connections, duration, wrk_threads, timeout_s=5):
     for pct in ("50", "90", "99"):
         if m := re.search(r"^\s+%s(?:\.000)?%%\s+(\S+)" % pct, out, re.M):
             figures["p%s_ms" % pct] = latency_ms(m.group(1))
+    if m := re.search(r"^\s+Latency\s+\S+\s+\S+\s+(\S+)", out, re.M):  # Thread Stats: Avg Stdev Max
+        figures["max_ms"] = latency_ms(m.group(1))
     if m := re.search(r"(\d+) requests in", out):
         figures["requests"] = int(m.group(1))
     if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
@@ -355,6 +367,24 @@ def linux_vm_server(args, path, vm, initramfs):
     return Server("linux-vm", path, argv, url, os.path.join(args.out_dir, "server-%s-linux-vm.log" % path))
 
 
+def hosted_server(args, path):
+    """apps/httpd built for the hosted platform (tests/hosted_net's httpd-hosted: the same sources
+    and rootfs), run by xos-run: its NIC is passt (path user, `-p`) or a tap device (path tap)."""
+    image = os.path.join(args.build_dir, "tests", "hosted_net", "httpd-hosted")
+    args.xos_images["hosted-" + path] = image_id(image)
+    argv = [targets.xos_run(args.build_dir)]
+    if path == "user":
+        port = free_port()
+        argv += ["-p", "%d:%d" % (port, GUEST_PORT)]
+        url = "http://127.0.0.1:%d" % port
+    else:
+        ifname, net = TAP["hosted"]
+        argv += ["--net", "tap:" + ifname, "--ip", net + ".2/24", "--gw", net + ".1"]
+        url = "http://%s.2:%d" % (net, GUEST_PORT)
+    argv += [image, "--", "--port", str(GUEST_PORT), "--quiet", "--threads", str(args.threads)]
+    return Server("hosted", path, argv, url, os.path.join(args.out_dir, "server-%s-hosted.log" % path))
+
+
 def native_server(args, binary, path):
     """Native httpd on loopback, started again for each path's phase (keyed PATH/native)."""
     # A port from free_port() like the VMs' forwarded ones (not --port 0: the kernel could hand
@@ -368,6 +398,14 @@ def native_server(args, binary, path):
 def setup_taps(names):
     """Inside the private network namespace: lo up, and one tap per VM with the host side at .1."""
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    if "hosted" in names:
+        # passt (the hosted image's user networking) refuses to start without a default route: one
+        # through a tap nobody reads (passt only takes addresses from it; -p binds host loopback).
+        for command in (["ip", "tuntap", "add", "dev", "xbdefault", "mode", "tap"],
+                        ["ip", "addr", "add", "10.254.0.1/24", "dev", "xbdefault"],
+                        ["ip", "link", "set", "xbdefault", "up"],
+                        ["ip", "route", "add", "default", "via", "10.254.0.2", "dev", "xbdefault"]):
+            subprocess.run(command, check=True)
     for t in names:
         ifname, net = TAP[t]
         subprocess.run(["ip", "tuntap", "add", "dev", ifname, "mode", "tap"], check=True)
@@ -466,7 +504,7 @@ def measure(args, servers, workloads):
     return results, problems
 
 
-def figures_from(results, workloads, paths, target_names):
+def figures_from(results, workloads, paths, target_names, metrics=METRICS):
     """The figures in latest.jsonl's format, one per (path, workload, metric); native is the
     loopback run measured in the same phase as that path's VMs."""
     figures = []
@@ -474,8 +512,7 @@ def figures_from(results, workloads, paths, target_names):
         present = [t for t in target_names if (workloads[0], "%s/%s" % (path, t)) in results]
         for w in workloads:
             url_path, conns, mode = WORKLOADS[w]
-            for metric, unit, better, label in (("rps", "req/s", "higher", "req/s"),
-                                                ("p99_ms", "ms", "lower", "p99 latency")):
+            for metric, unit, better, label in metrics:
                 fig = {"figure": "http.%s.%s.%s" % (path, w, metric.replace("_ms", "")),
                        "label": "%s %s, -c %d%s: %s" % ("user net" if path == "user" else "tap", url_path, conns,
                                                        ", Connection: close" if mode == "close" else "", label),
@@ -488,7 +525,7 @@ def figures_from(results, workloads, paths, target_names):
                     data[t] = [rec[metric] for rec in recs]
                     fig["targets"][t] = summary(data[t])
                     fig["errors"][t] = sum(rec["errors"] for rec in recs)
-                for a, b in (("xos", "linux-vm"), ("xos", "native"), ("linux-vm", "native")):
+                for a, b in RATIOS:
                     if a in data and b in data:
                         fig["ratios"]["%s/%s" % (a, b)] = paired(data[a], data[b])
                 figures.append(fig)
@@ -524,13 +561,18 @@ def _ratio(entry):
 
 
 def markdown_table(figures):
-    lines = ["| path | workload | figure | xos | Linux VM | native (loopback) | xos ÷ Linux VM | xos ÷ native | "
-             "Linux VM ÷ native |", "|---|---|---|---|---|---|---|---|---|"]
+    """One row per figure; a column per target measured and per ratio that has figures."""
+    targets_seen = [t for t in TARGET_LABELS if any(t in f["targets"] for f in figures)]
+    ratios_seen = ["%s/%s" % r for r in RATIOS if any("%s/%s" % r in f["ratios"] for f in figures)]
+    lines = ["| " + " | ".join(["path", "workload", "figure"] + [TARGET_LABELS[t] for t in targets_seen] +
+                               ["%s ÷ %s" % tuple(TARGET_LABELS[x] for x in r.split("/")) for r in ratios_seen]) + " |",
+             "|" + "---|" * (3 + len(targets_seen) + len(ratios_seen))]
     for fig in figures:
         work = "%s, -c %d%s" % (fig["url_path"], fig["connections"], ", close" if fig["mode"] == "close" else "")
-        row = [fig["path"], work, "req/s" if fig["unit"] == "req/s" else "p99 ms"]
-        row += [_cell(fig["targets"].get(t)) for t in ("xos", "linux-vm", "native")]
-        row += [_ratio(fig["ratios"].get(r)) for r in ("xos/linux-vm", "xos/native", "linux-vm/native")]
+        metric = fig["figure"].rsplit(".", 1)[1]
+        row = [fig["path"], work, "req/s" if fig["unit"] == "req/s" else metric + " ms"]
+        row += [_cell(fig["targets"].get(t)) for t in targets_seen]
+        row += [_ratio(fig["ratios"].get(r)) for r in ratios_seen]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -592,9 +634,9 @@ def write_results(args, env, figures, problems, command):
                    if f["figure"].endswith(".rps") and any(f["errors"].values())) or "none") + ".",
         "", "Command: `%s`" % command, ""])
     os.makedirs(args.results, exist_ok=True)
-    with open(os.path.join(args.results, "http.md"), "w") as f:
+    with open(os.path.join(args.results, args.result_name + ".md"), "w") as f:
         f.write(text)
-    with open(os.path.join(args.results, "http.jsonl"), "w") as f:
+    with open(os.path.join(args.results, args.result_name + ".jsonl"), "w") as f:
         f.write(json.dumps({"environment": env}) + "\n")
         for fig in figures:
             f.write(json.dumps(fig) + "\n")
@@ -611,7 +653,7 @@ def compare(args):
             raise SystemExit("bench/http: unknown path %r (user, tap)" % p)
     for t in target_names:
         if t not in TARGET_LABELS:
-            raise SystemExit("bench/http: unknown target %r (xos, linux-vm, native)" % t)
+            raise SystemExit("bench/http: unknown target %r (%s)" % (t, ", ".join(TARGET_LABELS)))
     workloads = [w for w in args.workloads.split(",") if w]
     for w in workloads:
         if w not in WORKLOADS:
@@ -630,6 +672,10 @@ def compare(args):
     image = os.path.join(args.build_dir, "apps", "httpd", "httpd.xos")
     if "xos" in target_names and not os.path.exists(image):
         raise SystemExit("bench/http: %s is missing (ninja -C %s)" % (image, args.build_dir))
+    hosted_image = os.path.join(args.build_dir, "tests", "hosted_net", "httpd-hosted")
+    if "hosted" in target_names and not os.path.exists(hosted_image):
+        raise SystemExit("bench/http: %s is missing (ninja -C %s tests/hosted_net/httpd-hosted)" % (
+            hosted_image, args.build_dir))
     os.makedirs(args.out_dir, exist_ok=True)
     # The comparison runs one static binary both natively and as the Linux VM's /init; the smoke
     # test (no Linux VM by default) uses meson's native build instead and compiles nothing.
@@ -653,7 +699,12 @@ def compare(args):
         servers = {}
         try:
             for t in vms:
-                s = xos_server(args, path) if t == "xos" else linux_vm_server(args, path, vm, initramfs)
+                if t == "xos":
+                    s = xos_server(args, path)
+                elif t == "hosted":
+                    s = hosted_server(args, path)
+                else:
+                    s = linux_vm_server(args, path, vm, initramfs)
                 servers[s.key] = s
             if "native" in target_names:
                 s = native_server(args, native_binary, path)
@@ -676,7 +727,7 @@ def compare(args):
             raise SystemExit("bench/http --smoke: FAILED:\n" + json.dumps(problems, indent=1))
         print("bench/http --smoke: OK")
         return 0
-    figures = figures_from(results, workloads, paths, target_names)
+    figures = figures_from(results, workloads, paths, target_names, LATENCY_METRICS if args.latency else METRICS)
     env = environment(args, vm, paths, all_servers)
     command = " ".join(["bench/http/run.py"] + sys.argv[1:])
     if args.no_write:
@@ -685,7 +736,7 @@ def compare(args):
             print(json.dumps({"problem": p}))
     else:
         print(write_results(args, env, figures, problems, command))
-        log("wrote %s/http.md and http.jsonl" % args.results)
+        log("wrote %s/%s.md and %s.jsonl" % (args.results, args.result_name, args.result_name))
     if problems:
         log("%d wrk run(s) had errors or a dead server: see the \"problem\" lines%s" % (
             len(problems), "" if args.no_write else " in %s/http.jsonl" % args.results))
@@ -709,6 +760,9 @@ def main():
     parser.add_argument("--results", default=os.path.join(BENCH_DIR, "results"))
     parser.add_argument("--no-write", action="store_true", help="print the table, write nothing under results/")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s per run, 1 s warm-up, nothing written")
+    parser.add_argument("--latency", action="store_true",
+                        help="latency percentiles: workloads %s, targets xos,linux-vm,hosted,native unless given, "
+                             "p50/p90/p99/max; results/http-latency.{md,jsonl}" % LATENCY_WORKLOADS)
     parser.add_argument("--smoke", action="store_true",
                         help="xos and native (user net) answer a 1-second wrk run without errors")
     parser.add_argument("--verbose", action="store_true", help="print wrk's own report on stderr")
@@ -746,6 +800,13 @@ def main():
         args.runs, args.duration, args.warmup, args.no_write = 1, 1, 0, True
     if args.quick:
         args.runs, args.duration, args.warmup, args.no_write = 1, 1, 1, True
+    args.result_name = "http"
+    if args.latency:
+        args.result_name = "http-latency"
+        if args.workloads == parser.get_default("workloads"):
+            args.workloads = LATENCY_WORKLOADS
+        if args.targets == parser.get_default("targets"):
+            args.targets = "xos,linux-vm,hosted,native"
     args.duration = args.duration or 4
     args.runs = args.runs or 5
     args.out_dir = os.path.join(args.build_dir, "bench", "http-smoke" if args.smoke else "http")

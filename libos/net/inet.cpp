@@ -8,7 +8,10 @@
 // A listener's pending connections are sockets created in the accept callback (they collect
 // data before accept()); lwIP's own backlog (tcp_listen_with_backlog, tcp_backlog_accepted)
 // drops SYNs while the queue is full. Sends copy into lwIP's send buffer (tcp_write with
-// TCP_WRITE_FLAG_COPY, tcp_output) and wait for tcp_sent while it is full.
+// TCP_WRITE_FLAG_COPY) and wait for tcp_sent while it is full; what they queue is transmitted as
+// Linux's tcp_push does (InetSocket::push: TCP_CORK and MSG_MORE hold a partial segment for at most
+// 200 ms, Nagle holds one only while an earlier partial segment is unacknowledged, and setting
+// TCP_NODELAY or clearing TCP_CORK sends what was held).
 // UDP: a queue of received datagrams with their sender.
 #include "net/inet.h"
 
@@ -22,7 +25,9 @@
 extern "C" {
 #include "lwip/ip_addr.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
+#include "lwip/timeouts.h"
 #include "lwip/udp.h"
 }
 
@@ -40,6 +45,57 @@ constexpr int RCV_SHUTDOWN = 1, SEND_SHUTDOWN = 2, SHUTDOWN_MASK = 3;
 constexpr size_t SEND_CHUNK = 65536;
 constexpr size_t MAX_DGRAM_QUEUE_BYTES = 212992;
 constexpr uint64_t CONFIGURE_WAIT_NS = 2000000000ull;
+constexpr u32_t CORK_FLUSH_MS = 200;  // Linux's ceiling on TCP_CORK (and MSG_MORE) holding data
+
+// Linux's TCP states (include/net/tcp_states.h), for TCP_INFO.
+int linux_tcp_state(enum tcp_state state) {
+    switch (state) {
+    case CLOSED: return 7;
+    case LISTEN: return 10;
+    case SYN_SENT: return 2;
+    case SYN_RCVD: return 3;
+    case ESTABLISHED: return 1;
+    case FIN_WAIT_1: return 4;
+    case FIN_WAIT_2: return 5;
+    case CLOSE_WAIT: return 8;
+    case CLOSING: return 11;
+    case LAST_ACK: return 9;
+    case TIME_WAIT: return 6;
+    }
+    return 7;
+}
+
+// Bytes written to the pcb and not yet transmitted (SYN and FIN count one each).
+size_t unsent_bytes(const tcp_pcb* pcb) { return u32_t(pcb->snd_lbb - pcb->snd_nxt); }
+
+// Minshall's rule, as Linux applies Nagle: a partial segment is held only while an earlier
+// partial segment is unacknowledged (lwIP holds it while anything is unacknowledged, so the
+// tail of a response larger than one segment waited for the peer's delayed ACK).
+bool partial_segment_unacked(const tcp_pcb* pcb) {
+    for (const tcp_seg* seg = pcb->unacked; seg; seg = seg->next)
+        if (seg->len < pcb->mss) return true;
+    return false;
+}
+
+// A new connection's retransmission timeout: 1 s (RFC 6298 2.1), not lwIP's 3 s. For an accepted
+// connection the handshake has given a first RTT sample (sa): the deviation restarts from 1 s.
+void start_rto(tcp_pcb* pcb) {
+    constexpr s16_t INITIAL_RTO_TICKS = 1000 / TCP_SLOW_INTERVAL;
+    if (pcb->state == LISTEN) return;
+    pcb->sv = INITIAL_RTO_TICKS;
+    pcb->rto = s16_t((pcb->sa >> 3) + pcb->sv);
+}
+
+// tcp_output with Nagle off for this once.
+void output_now(tcp_pcb* pcb) {
+    if (tcp_nagle_disabled(pcb)) {
+        tcp_output(pcb);
+        return;
+    }
+    tcp_nagle_disable(pcb);
+    tcp_output(pcb);
+    tcp_nagle_enable(pcb);
+}
 
 int lwip_to_errno(err_t e) {
     switch (e) {
@@ -132,6 +188,9 @@ private:
     void leave_reuseport_group();
     void free_receive_queue();
     bool tcp_writable() const;
+    enum class Push { Normal, Corked, Now };
+    void push(Push how);
+    static void on_cork_timer(void* arg);
 
     ErrorOr<size_t> send_tcp(Message& message, int flags);
     ErrorOr<size_t> receive_tcp(Message& message, int flags);
@@ -154,6 +213,8 @@ private:
     udp_pcb* m_udp = nullptr;
     bool m_bound = false;
     bool m_reuse_address = false, m_reuse_port = false, m_keepalive = false, m_nodelay = false, m_v6only = false;
+    bool m_cork = false;  // TCP_CORK
+    bool m_cork_timer = false;  // on_cork_timer is scheduled
     struct ReusePortGroup* m_group = nullptr;  // listeners sharing a port (SO_REUSEPORT)
     uint64_t m_sent_events = 0;  // tcp_sent callbacks so far (waiters compare)
     // TCP receive queue.
@@ -201,6 +262,7 @@ InetSocket::~InetSocket() {
     {
         CoreLock lock;
         if (m_group) leave_reuseport_group();
+        if (m_cork_timer) sys_untimeout(on_cork_timer, this);
         if (m_tcp) {
             // Linux resets a connection closed with unread data.
             // SO_LINGER with a zero timeout resets too.
@@ -264,6 +326,7 @@ void InetSocket::release_if_time_wait(tcp_pcb* pcb) {
 }
 
 void InetSocket::attach_tcp(tcp_pcb* pcb) {
+    start_rto(pcb);
     m_tcp = pcb;
     tcp_arg(pcb, this);
     tcp_recv(pcb, on_tcp_receive);
@@ -715,6 +778,37 @@ bool InetSocket::tcp_writable() const {
     return m_tcp && tcp_sndbuf(m_tcp) > 0 && tcp_sndqueuelen(m_tcp) < TCP_SND_QUEUELEN;
 }
 
+// Under the lock: transmits what the socket's writes queued, as Linux's tcp_push.
+// - Corked (TCP_CORK, or a send with MSG_MORE): less than a full segment waits, at most
+//   CORK_FLUSH_MS (then on_cork_timer sends it); a full segment or more goes now.
+// - Normal: with TCP_NODELAY everything goes; without, Nagle as Linux applies it (Minshall's
+//   rule, partial_segment_unacked), not lwIP's stricter one.
+// - Now: everything goes, whatever Nagle says (setting TCP_NODELAY; clearing TCP_CORK with it set).
+void InetSocket::push(Push how) {
+    if (!m_tcp || m_state != State::Connected) return;
+    if (how == Push::Corked) {
+        if (unsent_bytes(m_tcp) < m_tcp->mss) {
+            if (!m_cork_timer) {
+                m_cork_timer = true;
+                sys_timeout(CORK_FLUSH_MS, on_cork_timer, this);
+            }
+            return;
+        }
+        how = Push::Normal;
+    }
+    if (how == Push::Now || m_nodelay || !partial_segment_unacked(m_tcp))
+        output_now(m_tcp);
+    else
+        tcp_output(m_tcp);
+}
+
+// The tcpip thread, core lock held: corked data has waited CORK_FLUSH_MS.
+void InetSocket::on_cork_timer(void* arg) {
+    auto* self = static_cast<InetSocket*>(arg);
+    self->m_cork_timer = false;
+    if (self->m_tcp && unsent_bytes(self->m_tcp) > 0) self->push(Push::Normal);
+}
+
 ErrorOr<size_t> InetSocket::send(Message& message, int flags) {
     if (flags & MSG_OOB) return error(EOPNOTSUPP);
     return is_tcp() ? send_tcp(message, flags) : send_udp(message, flags);
@@ -778,7 +872,7 @@ ErrorOr<size_t> InetSocket::send_tcp(Message& message, int flags) {
                     done += n;
                     wrote = true;
                 }
-                if (wrote) tcp_output(m_tcp);
+                if (wrote) push((m_cork || (flags & MSG_MORE)) ? Push::Corked : Push::Normal);
                 if (data.remaining() == 0) return finish(done);
             }
             seen = m_sent_events;
@@ -988,6 +1082,14 @@ ErrorOr<void> InetSocket::set_family_option(int level, int name, std::span<const
             m_nodelay = v != 0;
             CoreLock lock;
             apply_options();
+            if (m_nodelay) push(Push::Now);  // Linux sends what Nagle or TCP_CORK held
+            return {};
+        }
+        case TCP_CORK: {
+            CoreLock lock;
+            bool was_corked = m_cork;
+            m_cork = v != 0;
+            if (was_corked && !m_cork) push(m_nodelay ? Push::Now : Push::Normal);  // Linux sends what it held
             return {};
         }
         case TCP_KEEPIDLE:
@@ -995,7 +1097,6 @@ ErrorOr<void> InetSocket::set_family_option(int level, int name, std::span<const
         case TCP_KEEPCNT:
             if (v < 1) return error(EINVAL);
             return {};
-        case TCP_CORK:
         case TCP_QUICKACK:
         case TCP_DEFER_ACCEPT:
         case TCP_USER_TIMEOUT:
@@ -1045,6 +1146,31 @@ ErrorOr<size_t> InetSocket::get_family_option(int level, int name, std::span<std
         if (!is_tcp()) return error(EOPNOTSUPP);
         switch (name) {
         case TCP_NODELAY: return put_int(m_nodelay);
+        case TCP_CORK: return put_int(m_cork);
+        case TCP_INFO: {
+            tcp_info info{};
+            CoreLock lock;
+            if (tcp_pcb* pcb = m_tcp) {
+                info.tcpi_state = uint8_t(linux_tcp_state(pcb->state));
+                if (pcb->state != LISTEN) {
+                    constexpr uint32_t TICK_US = TCP_SLOW_INTERVAL * 1000;
+                    info.tcpi_retransmits = pcb->nrtx;
+                    info.tcpi_rto = uint32_t(pcb->rto) * TICK_US;
+                    info.tcpi_snd_mss = info.tcpi_rcv_mss = info.tcpi_advmss = pcb->mss;
+                    for (const tcp_seg* seg = pcb->unacked; seg; seg = seg->next) ++info.tcpi_unacked;
+                    info.tcpi_rtt = uint32_t(pcb->sa >> 3) * TICK_US;
+                    info.tcpi_rttvar = uint32_t(pcb->sv >> 2) * TICK_US;
+                    info.tcpi_snd_ssthresh = pcb->mss ? uint32_t(pcb->ssthresh / pcb->mss) : 0;
+                    info.tcpi_snd_cwnd = pcb->mss ? uint32_t(pcb->cwnd / pcb->mss) : 0;
+                    info.tcpi_notsent_bytes = uint32_t(unsent_bytes(pcb));
+                }
+            } else {
+                info.tcpi_state = uint8_t(linux_tcp_state(CLOSED));
+            }
+            size_t n = out.size() < sizeof info ? out.size() : sizeof info;
+            memcpy(out.data(), &info, n);
+            return n;
+        }
         case TCP_MAXSEG: return put_int(TCP_MSS);
         case TCP_KEEPIDLE: return put_int(7200);
         case TCP_KEEPINTVL: return put_int(75);

@@ -231,7 +231,7 @@ ErrorOr<long> sys_getsockopt(int fd, int level, int name, UserPtr<void> value, U
     HeldSocket socket = TRY(socket_for(fd));
     int room = int(TRY(read_user(UserPtr<const socklen_t>(length.address()))));
     if (room < 0) return error(EINVAL);
-    std::byte buffer[64];
+    std::byte buffer[256];  // the largest option: TCP_INFO (struct tcp_info, 232 bytes)
     size_t n = size_t(room) < sizeof buffer ? size_t(room) : sizeof buffer;
     size_t written = TRY(socket->get_option(level, name, {buffer, n}));
     TRY(copy_to_user(value, buffer, written));

@@ -115,6 +115,11 @@ unsigned int xos_lwip_tcp_isn(const struct ip_addr *local_ip, unsigned short loc
 #define TCP_LISTEN_BACKLOG              1
 #define TCP_DEFAULT_LISTEN_BACKLOG      0xff
 #define LWIP_TCP_KEEPALIVE              1
+/* lwIP's TCP timers tick every 250 ms (delayed ACKs) and 500 ms (retransmission timeouts, in
+ * whole ticks, never under 3): a lost segment cost at least 1.5 s, 2.5-3 s on a new connection.
+ * At 100 ms: delayed ACKs within 100 ms (Linux: 40 ms or more), RTO ticks of 200 ms (600 ms at
+ * least); inet.cpp starts each connection's RTO at 1 s (RFC 6298) instead of lwIP's 3 s. */
+#define TCP_TMR_INTERVAL 100
 #define TCP_MSL                         30000UL  /* TIME_WAIT = 2 MSL = 60 s, as Linux */
 /* A SYN may reuse the four-tuple of a connection in TIME_WAIT, as on Linux (tcp_timewait.cpp). */
 #define LWIP_HOOK_IP4_INPUT(p, netif)   xos_lwip_ip4_input_hook(p, netif)

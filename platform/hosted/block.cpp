@@ -124,6 +124,7 @@ void add_disk(const char* variable, const char* value) {
                  fd == -EACCES || fd == -EROFS ? " for writing (add :ro for a read-only disk)" : "");
         setup_failed(what, fd);
     }
+    fd = place_fd(fd, host::FD_FIRST_DISK + int(g_count), "cannot move a disk to its descriptor number");
     struct stat st;
     long r = call(NEWFSTATAT, fd, long(""), long(&st), AT_EMPTY_PATH);
     if (r < 0) setup_failed("stat of a disk failed", r);

@@ -30,6 +30,14 @@ constexpr int SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGUSR1 = 10, SIG
               SIGALRM = 14, SIGIO = 29, SIGSYS = 31;
 constexpr long ARCH_SET_FS = 0x1002;
 
+// Every host descriptor the platform keeps sits at a fixed number (sandbox.cpp moves them there
+// before the filter goes on, and closes everything else inherited); the seccomp filter names
+// them. Descriptors opened later (a share's files, hostfs.cpp) take the lowest free number.
+constexpr int FD_STATUS = 3, FD_NIC = 4, FD_RAM = 5, FD_PROC = 6;
+constexpr int FD_FIRST_DISK = 8;  // up to 16 disks: 8..23
+constexpr int FD_FIRST_SHARE = 24;  // up to 16 share roots: 24..39
+constexpr int FD_FIRST_FREE = 40;
+
 inline uintptr_t mmap(uintptr_t address, size_t length, int prot, int flags, int fd, uint64_t offset) {
     return uintptr_t(call(MMAP, long(address), long(length), prot, flags, fd, long(offset)));
 }
@@ -56,6 +64,21 @@ bool vdso_text(uintptr_t& begin, uintptr_t& end);  // its code, where seccomp le
 void init_memory(size_t ram_bytes);  // memory.cpp
 void init_signals();                 // signals.cpp
 void install_seccomp();              // seccomp.cpp
+// The sandbox around the filter (sandbox.cpp). adopt_inherited_fds runs first of all: it keeps
+// only the status and NIC descriptors named in the environment (moved to FD_STATUS, FD_NIC) and
+// closes every other inherited one but 0-2. place_fd moves a descriptor the platform opened to
+// its fixed number. enter_sandbox runs after every descriptor is open, before install_seccomp:
+// user, network and mount namespaces (a root holding only the shares), Landlock, no
+// capabilities, syscall user dispatch.
+void adopt_inherited_fds(int& status_fd, int& nic_fd);
+int place_fd(long fd, int slot, const char* what);
+void enter_sandbox();
+// XOS_EXEC=wx (start.cpp): the image loads code, so app pages may be mapped executable (never
+// writable and executable at once); without it no app page is ever executable on the host.
+extern bool g_exec_allowed;
+// Syscall user dispatch is on (sandbox.cpp): a `syscall` outside the platform's entry raises
+// SIGSYS before the host kernel looks at it (seccomp, and the uprobe calls seccomp lets pass).
+bool user_dispatch_enabled();
 // The host NIC (nic.cpp): the fd from XOS_NIC_FD, made nonblocking and O_ASYNC (SIGIO) before
 // the sandbox; g_nic_fd is the only fd readv/writev may use (-1: no NIC).
 extern int g_nic_fd;
@@ -67,6 +90,12 @@ void set_io_interrupt_handler(void (*handler)(void* context), void* context);
 void add_share(const char* variable, const char* value);
 void init_shares();
 bool have_shares();
+// For the sandbox (sandbox.cpp): the share roots' descriptors, and replacing them (and the
+// /proc/self/fd handle) by ones opened in the image's own mount namespace.
+size_t share_root_count();
+int share_root_fd(size_t index);
+const char* share_host_dir(size_t index);  // the HOSTDIR it was opened from
+bool share_root_is(size_t index, int fd);  // fd names that share's root directory
 // Disks (block.cpp): one XOS_DISK_<n>=PATH[:ro] variable's file, opened at once; the disks'
 // fds are the only ones pread64/pwrite64/fdatasync may use (seccomp.cpp).
 void add_disk(const char* variable, const char* value);

@@ -43,6 +43,7 @@ struct ShareEntry {
 };
 constexpr size_t MAX_SHARES = 16;
 ShareEntry g_shares[MAX_SHARES];
+char g_share_host_dirs[MAX_SHARES][PATH_MAX_BYTES];  // as given: the sandbox bind-mounts them
 size_t g_share_count;
 int g_proc_fd = -1;  // /proc/self/fd
 
@@ -175,8 +176,10 @@ void add_share(const char* variable, const char* value) {
         message[used] = 0;
         setup_failed(message, fd);
     }
+    fd = place_fd(fd, host::FD_FIRST_SHARE + int(g_share_count), "cannot move a share to its descriptor number");
     struct stat st {};
     if (long r = call(NEWFSTATAT, fd, long(""), long(&st), AT_EMPTY_PATH); r < 0) setup_failed("fstat of a share", r);
+    memcpy(g_share_host_dirs[g_share_count], host_dir, length + 1);
     g_shares[g_share_count++] = {guest, int(fd), uint64_t(st.st_dev), uint64_t(st.st_ino), mode};
 }
 
@@ -186,7 +189,7 @@ void init_shares() {
     if (!g_share_count) return;
     long fd = call(OPENAT, AT_FDCWD_VALUE, long("/proc/self/fd"), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) setup_failed("shares need the host's /proc: cannot open /proc/self/fd", fd);
-    g_proc_fd = int(fd);
+    g_proc_fd = place_fd(fd, host::FD_PROC, "cannot move /proc/self/fd to its descriptor number");
     call(UMASK, 0);
     struct {
         uint64_t soft, hard;
@@ -199,6 +202,14 @@ void init_shares() {
 }
 
 bool have_shares() { return g_share_count != 0; }
+size_t share_root_count() { return g_share_count; }
+int share_root_fd(size_t index) { return g_shares[index].root; }
+const char* share_host_dir(size_t index) { return g_share_host_dirs[index]; }
+bool share_root_is(size_t index, int fd) {
+    struct stat st{};
+    return call(NEWFSTATAT, fd, long(""), long(&st), AT_EMPTY_PATH) == 0 &&
+        uint64_t(st.st_dev) == g_shares[index].dev && uint64_t(st.st_ino) == g_shares[index].ino;
+}
 
 }  // namespace xos::hosted
 

@@ -33,11 +33,27 @@ constexpr uint64_t PTE_ADDRESS = ~uint64_t(PAGE - 1);
 platform::MemoryRange g_free;
 alignas(4096) uint64_t g_root[512];
 
+// The host protection of an app page. The filter (seccomp.cpp) never lets a mapping be
+// executable, or with XOS_EXEC=wx never writable and executable at once; an access that asks for
+// more loses execute (executing it is then a protection fault, reported as a crash), said once.
 int host_prot(uint32_t access) {
     int prot = 0;
     if (access & platform::PAGE_READ) prot |= host::PROT_READ;
     if (access & platform::PAGE_WRITE) prot |= host::PROT_WRITE;
-    if (access & platform::PAGE_EXEC) prot |= host::PROT_EXEC;
+    if (access & platform::PAGE_EXEC) {
+        if (g_exec_allowed && !(access & platform::PAGE_WRITE)) {
+            prot |= host::PROT_EXEC;
+        } else {
+            static bool said;
+            if (!said) {
+                said = true;
+                klog(g_exec_allowed ? "xos: note: app memory that is writable and executable is mapped without execute "
+                                      "on the hosted platform (W^X)"
+                                    : "xos: note: app memory is never executable on the hosted platform unless the "
+                                      "image is started with XOS_EXEC=wx (then W^X)");
+            }
+        }
+    }
     return prot;
 }
 
@@ -122,8 +138,8 @@ void protect(uintptr_t start, uintptr_t end, long prot) {
 void init_memory(size_t ram_bytes) {
     long fd = host::call(host::MEMFD_CREATE, long("xos-ram"), 1 /* MFD_CLOEXEC */);
     if (fd < 0) setup_failed("memfd_create for the RAM failed", fd);
-    g_ram_fd = int(fd);
-    long r = host::call(host::FTRUNCATE, fd, long(ram_bytes));
+    g_ram_fd = place_fd(fd, host::FD_RAM, "cannot move the RAM memfd to its descriptor number");
+    long r = host::call(host::FTRUNCATE, g_ram_fd, long(ram_bytes));
     if (r < 0) setup_failed("cannot size the RAM memfd", r);
     uintptr_t base = (reinterpret_cast<uintptr_t>(__xos_image_end) + PAGE - 1) & ~(PAGE - 1);
     uintptr_t ram = host::mmap(base, ram_bytes, host::PROT_READ | host::PROT_WRITE,

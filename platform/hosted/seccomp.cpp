@@ -3,6 +3,14 @@
 // documented in docs/hosted.md. Everything else raises SIGSYS (signals.cpp): a `syscall`
 // instruction in the app is then run by libos, a disallowed call by the platform ends the
 // image with a message naming the syscall (status 159).
+//
+// The app shares the address space with the platform, so it can call xos_host_syscall (or jump
+// to the entry's `syscall` instruction) itself, with any arguments: every call allowed here is
+// allowed to hostile code. Hence the argument checks below, wherever seccomp can express them
+// (integers, not what pointers point to): tgkill only to this process and its three signals,
+// fds only the platform's (fixed numbers, host.h), no executable mapping (or, with XOS_EXEC=wx,
+// none writable and executable). Paths cannot be checked here: the mount namespace and Landlock
+// (sandbox.cpp) confine them.
 #include <cstdint>
 
 #include "hosted/host.h"
@@ -21,24 +29,31 @@ struct SockFprog {
     const SockFilter* filter;
 };
 
-constexpr uint16_t BPF_LD_W_ABS = 0x20, BPF_JEQ_K = 0x15, BPF_JGE_K = 0x35, BPF_RET_K = 0x06;
+constexpr uint16_t BPF_LD_W_ABS = 0x20, BPF_JEQ_K = 0x15, BPF_JGE_K = 0x35, BPF_JSET_K = 0x45, BPF_RET_K = 0x06,
+                   BPF_AND_K = 0x54, BPF_JA = 0x05;
 constexpr uint32_t RET_KILL_PROCESS = 0x80000000u, RET_TRAP = 0x00030000u, RET_ALLOW = 0x7fff0000u;
 constexpr uint32_t AUDIT_ARCH_X86_64 = 0xc000003eu;
 // struct seccomp_data: nr, arch, instruction_pointer, args[6].
 constexpr uint32_t OFFSET_NR = 0, OFFSET_ARCH = 4, OFFSET_IP_LOW = 8, OFFSET_IP_HIGH = 12, OFFSET_ARG0_LOW = 16;
+// The low 32 bits of argument i: all an int argument (fd, signal, pid) is to the kernel.
+constexpr uint32_t arg_low(int i) { return OFFSET_ARG0_LOW + 8 * uint32_t(i); }
 
-// Allowed without looking at the arguments (write and arch_prctl are checked below).
+// Allowed without looking at the arguments: none of them reaches outside this process.
+// write, readv/writev, the disks' calls, arch_prctl, tgkill, setitimer, mmap and mprotect are
+// allowed below with their arguments checked.
 constexpr long ALLOWED[] = {
-    host::MMAP,          // map_page (the RAM memfd at an app address), PROT_NONE re-reservation
-    host::MPROTECT,      // protect_range
     host::RT_SIGRETURN,  // return from every signal handler (interrupts, faults)
-    host::RT_SIGSUSPEND, // the idle wait
-    host::TGKILL,        // yield(), and a timer tick held back while interrupts were off
-    host::SETITIMER,     // timer_start (the scheduler's tick)
-    host::CLOCK_GETTIME, // the clocks
-    host::GETRANDOM,     // entropy
-    host::EXIT_GROUP,    // shutdown
+    host::RT_SIGSUSPEND,  // the idle wait
+    host::CLOCK_GETTIME,  // the clocks
+    host::GETRANDOM,  // entropy
+    host::EXIT_GROUP,  // shutdown
 };
+
+// With shares: these calls take a descriptor first, which may not be the console's 0-2 (the
+// platform's fds are all above; the shares' handles take the lowest free numbers above 2).
+constexpr long SHARE_FD_CALLS[] = {
+    3 /* close */,      8 /* lseek */,      17 /* pread64 */,  18 /* pwrite64 */,    74 /* fsync */,
+    75 /* fdatasync */, 77 /* ftruncate */, 138 /* fstatfs */, 217 /* getdents64 */, 285 /* fallocate */};
 
 // Added only when the image has host directory shares (hostfs.cpp). openat's path is a pointer
 // the filter cannot check: hostfs.cpp's wrappers confine every name to one component.
@@ -76,9 +91,28 @@ public:
         m_code[m_length++] = {code, jt, jf, k};
     }
     SockFprog fprog() const { return {m_length, m_code}; }
+    unsigned short here() const { return m_length; }
+    // A block that starts with `JEQ nr, 0, <skip>` at `at`: its skip now goes to the next
+    // instruction to be added.
+    void skip_to_here(unsigned short at) {
+        unsigned distance = m_length - at - 1u;
+        if (distance > 255) setup_failed("a seccomp filter block is too long", 0);
+        m_code[at].jf = uint8_t(distance);
+    }
+    // Traps unless the protection argument (A) is acceptable: never PROT_EXEC, or with
+    // XOS_EXEC=wx never PROT_WRITE and PROT_EXEC together.
+    void check_protection() {
+        if (g_exec_allowed) {
+            add(BPF_AND_K, host::PROT_WRITE | host::PROT_EXEC);
+            add(BPF_JEQ_K, host::PROT_WRITE | host::PROT_EXEC, 0, 1);
+        } else {
+            add(BPF_JSET_K, host::PROT_EXEC, 0, 1);
+        }
+        add(BPF_RET_K, RET_TRAP);
+    }
 
 private:
-    SockFilter m_code[128];
+    SockFilter m_code[256];
     unsigned short m_length = 0;
 };
 
@@ -121,6 +155,14 @@ void install_seccomp() {
         p.add(BPF_RET_K, RET_ALLOW);
     }
     if (have_shares()) {
+        // The descriptor calls first: fd 0-2 are refused, any other allowed.
+        constexpr unsigned fd_calls = sizeof SHARE_FD_CALLS / sizeof SHARE_FD_CALLS[0];
+        for (unsigned i = 0; i < fd_calls; ++i) p.add(BPF_JEQ_K, uint32_t(SHARE_FD_CALLS[i]), uint8_t(fd_calls - i), 0);
+        p.add(BPF_JA, 4);  // none of them: past the check
+        p.add(BPF_LD_W_ABS, arg_low(0));
+        p.add(BPF_JGE_K, 3, 0, 1);
+        p.add(BPF_RET_K, RET_ALLOW);
+        p.add(BPF_RET_K, RET_TRAP);
         for (long nr : ALLOWED_FOR_SHARES) {
             p.add(BPF_JEQ_K, uint32_t(nr), 0, 1);
             p.add(BPF_RET_K, RET_ALLOW);
@@ -152,16 +194,58 @@ void install_seccomp() {
         p.add(BPF_RET_K, RET_ALLOW);
     }
     // arch_prctl: ARCH_SET_FS only (the thread pointer).
-    p.add(BPF_JEQ_K, host::ARCH_PRCTL, 0, 3);
+    p.add(BPF_JEQ_K, host::ARCH_PRCTL, 0, 4);
     p.add(BPF_LD_W_ABS, OFFSET_ARG0_LOW);
     p.add(BPF_JEQ_K, uint32_t(host::ARCH_SET_FS), 0, 1);
     p.add(BPF_RET_K, RET_ALLOW);
     p.add(BPF_RET_K, RET_TRAP);
+    // tgkill: this process only (one host thread: tgid = tid = pid), and only the platform's
+    // signals (yield, a held-back tick or SIGIO). kill, tkill and the rest are not allowed.
+    auto pid = uint32_t(host::call(host::GETPID));
+    unsigned short block = p.here();
+    p.add(BPF_JEQ_K, host::TGKILL, 0, 0);
+    p.add(BPF_LD_W_ABS, arg_low(0));
+    p.add(BPF_JEQ_K, pid, 1, 0);
+    p.add(BPF_RET_K, RET_TRAP);
+    p.add(BPF_LD_W_ABS, arg_low(1));
+    p.add(BPF_JEQ_K, pid, 1, 0);
+    p.add(BPF_RET_K, RET_TRAP);
+    p.add(BPF_LD_W_ABS, arg_low(2));
+    p.add(BPF_JEQ_K, host::SIGUSR1, 2, 0);
+    p.add(BPF_JEQ_K, host::SIGALRM, 1, 0);
+    p.add(BPF_JEQ_K, host::SIGIO, 0, 1);
+    p.add(BPF_RET_K, RET_ALLOW);
+    p.add(BPF_RET_K, RET_TRAP);
+    p.skip_to_here(block);
+    // setitimer: ITIMER_REAL (the scheduler's tick) only.
+    p.add(BPF_JEQ_K, host::SETITIMER, 0, 4);
+    p.add(BPF_LD_W_ABS, arg_low(0));
+    p.add(BPF_JEQ_K, 0, 0, 1);
+    p.add(BPF_RET_K, RET_ALLOW);
+    p.add(BPF_RET_K, RET_TRAP);
+    // mmap: no executable mapping (see check_protection), and no file but the RAM memfd.
+    block = p.here();
+    p.add(BPF_JEQ_K, host::MMAP, 0, 0);
+    p.add(BPF_LD_W_ABS, arg_low(2));
+    p.check_protection();
+    p.add(BPF_LD_W_ABS, arg_low(4));
+    p.add(BPF_JEQ_K, uint32_t(host::FD_RAM), 1, 0);
+    p.add(BPF_JEQ_K, 0xffffffffu, 0, 1);  // -1: an anonymous PROT_NONE reservation
+    p.add(BPF_RET_K, RET_ALLOW);
+    p.add(BPF_RET_K, RET_TRAP);
+    p.skip_to_here(block);
+    // mprotect: the same protections.
+    block = p.here();
+    p.add(BPF_JEQ_K, host::MPROTECT, 0, 0);
+    p.add(BPF_LD_W_ABS, arg_low(2));
+    p.check_protection();
+    p.add(BPF_RET_K, RET_ALLOW);
+    p.skip_to_here(block);
+    p.add(BPF_RET_K, RET_TRAP);
 
-    long r = host::call(host::PRCTL, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0);
-    if (r < 0) setup_failed("prctl(PR_SET_NO_NEW_PRIVS) failed", r);
+    // PR_SET_NO_NEW_PRIVS is set (enter_sandbox).
     SockFprog fprog = p.fprog();
-    r = host::call(host::SECCOMP, 1 /* SECCOMP_SET_MODE_FILTER */, 0, long(&fprog));
+    long r = host::call(host::SECCOMP, 1 /* SECCOMP_SET_MODE_FILTER */, 0, long(&fprog));
     if (r < 0) setup_failed("installing the seccomp filter failed", r);
 }
 

@@ -208,8 +208,35 @@ const char* signal_description(int signal, int code) {
     platform::shutdown(platform::ExitKind::Crash, 128 + signal, reason);
 }
 
+bool in_platform_entry(uintptr_t at) {
+    return at >= reinterpret_cast<uintptr_t>(xos_host_syscall_begin) &&
+        at <= reinterpret_cast<uintptr_t>(xos_host_syscall_end);
+}
+
+// Continues in xos_syscall_entry, which runs syscall `number` through libos on the caller's
+// stack exactly as the VM's LSTAR entry does (%rcx = return address, %r11 = flags).
+void run_in_libos(Ucontext& uc, long number) {
+    uc.gregs[RCX] = uc.gregs[RIP];
+    uc.gregs[R11] = uc.gregs[EFL];
+    uc.gregs[RAX] = uint64_t(number);
+    uc.gregs[RIP] = reinterpret_cast<uint64_t>(&xos_syscall_entry);
+}
+
+constexpr int SI_KERNEL = 0x80;
+constexpr long SYS_URETPROBE = 335;
+
 void on_fault(int signal, Siginfo* info, void* context) {
     auto& uc = *static_cast<Ucontext*>(context);
+    // uretprobe (335) passes seccomp and raises SIGILL when not called from a uprobe trampoline
+    // (without syscall user dispatch, which stops it first): the kernel's SIGILL right after a
+    // `syscall` instruction of the app's. Run it through libos like any unknown number (ENOSYS).
+    if (signal == host::SIGILL && info->code == SI_KERNEL) {
+        auto* after = reinterpret_cast<const uint8_t*>(uc.gregs[RIP]);
+        if (!in_platform_entry(uintptr_t(after)) && after[-2] == 0x0f && after[-1] == 0x05) {
+            run_in_libos(uc, SYS_URETPROBE);
+            return;
+        }
+    }
     if (signal == host::SIGSEGV && (info->code == 1 || info->code == 2)) {
         uint64_t e = uc.gregs[ERR];
         auto access = (e & 0x10) ? mm::FaultAccess::Execute : (e & 2) ? mm::FaultAccess::Write : mm::FaultAccess::Read;
@@ -222,24 +249,27 @@ void on_fault(int signal, Siginfo* info, void* context) {
     fatal(signal, *info, uc);
 }
 
-// A `syscall` instruction outside the platform's own entry. From the platform: a host syscall
-// the sandbox does not allow (a platform bug). From anywhere else (the app, a prebuilt
-// library): continue in xos_syscall_entry, which runs it through libos on the caller's stack
-// exactly as the VM's LSTAR entry does (%rcx = return address, %r11 = flags).
+// A `syscall` instruction outside the platform's own entry (syscall user dispatch, or the
+// seccomp filter where that is missing). From the platform: a host syscall the sandbox does not
+// allow (a platform bug, or hostile app code calling the platform's entry). From the vDSO under
+// syscall user dispatch: its clock_gettime fallback, made here. From anywhere else (the app, a
+// prebuilt library): run by libos.
 void on_sigsys(int, Siginfo* info, void* context) {
     auto& uc = *static_cast<Ucontext*>(context);
     auto at = reinterpret_cast<uintptr_t>(info->address);
-    if (at >= reinterpret_cast<uintptr_t>(xos_host_syscall_begin) && at <= reinterpret_cast<uintptr_t>(xos_host_syscall_end)) {
+    if (uintptr_t vdso_begin, vdso_end;
+        info->syscall == host::CLOCK_GETTIME && vdso_text(vdso_begin, vdso_end) && at >= vdso_begin && at < vdso_end) {
+        uc.gregs[RAX] = uint64_t(host::call(host::CLOCK_GETTIME, long(uc.gregs[RDI]), long(uc.gregs[RSI])));
+        return;
+    }
+    if (in_platform_entry(at)) {
         char reason[128];
         snprintf(reason, sizeof reason, "host syscall %d is not allowed by the hosted platform's seccomp filter", info->syscall);
         klog("xos: fatal: %s", reason);
         platform::print_backtrace(uc.gregs[RBP]);
         platform::shutdown(platform::ExitKind::Crash, 128 + host::SIGSYS, reason);
     }
-    uc.gregs[RCX] = uc.gregs[RIP];
-    uc.gregs[R11] = uc.gregs[EFL];
-    uc.gregs[RAX] = uint64_t(info->syscall);
-    uc.gregs[RIP] = reinterpret_cast<uint64_t>(&xos_syscall_entry);
+    run_in_libos(uc, info->syscall);
 }
 
 uint64_t bit(int signal) { return uint64_t(1) << (signal - 1); }

@@ -13,6 +13,10 @@
 //                        (xos-run --share; hostfs.cpp), mounted in the order given.
 //   XOS_DISK_<n>=PATH[:ro]   a host file or block device as the disk /dev/vd<a+...> (in the
 //                        order of <n>; xos-run --disk; block.cpp), read-only with :ro.
+//   XOS_EXEC=wx          the image loads code: app pages may be executable, never also writable
+//                        (sandbox.cpp; without it no app page is executable on the host).
+// Every other inherited descriptor but 0-2 is closed first (sandbox.cpp), and the sandbox goes
+// on (namespaces, Landlock, seccomp) before libos runs anything of the app's.
 #include <cstring>
 
 #include "hosted/host.h"
@@ -137,17 +141,27 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
     bool nic_tap = false;
     const char* boot_tokens = nullptr;
     const char* rootfs_size = nullptr;
-    append_token("xos.argv0", argc > 0 ? argv[0] : "xos");
-    for (long i = 1; i < argc; ++i) append_token("xos.arg", argv[i]);
+    // The two inherited descriptors the platform uses first, before anything opens another one.
     for (char** e = envp; *e; ++e) {
-        if (starts_with(*e, "XOS_MEM=")) {
-            ram = parse_size(*e + 8);
-            if (ram < (16u << 20)) setup_failed("XOS_MEM must be a size of at least 16M (\"128M\", \"1G\")", 0);
-        } else if (starts_with(*e, "XOS_STATUS_FD=")) {
+        if (starts_with(*e, "XOS_STATUS_FD=")) {
             g_status_fd = parse_fd(*e + 14);
         } else if (starts_with(*e, "XOS_NIC_FD=")) {
             nic_fd = parse_fd(*e + 11);
             if (nic_fd < 0) setup_failed("XOS_NIC_FD must be a file descriptor number", 0);
+        }
+    }
+    adopt_inherited_fds(g_status_fd, nic_fd);
+    append_token("xos.argv0", argc > 0 ? argv[0] : "xos");
+    for (long i = 1; i < argc; ++i) append_token("xos.arg", argv[i]);
+    for (char** e = envp; *e; ++e) {
+        if (starts_with(*e, "XOS_STATUS_FD=") || starts_with(*e, "XOS_NIC_FD=")) {
+            continue;  // taken above
+        } else if (starts_with(*e, "XOS_EXEC=")) {
+            g_exec_allowed = strcmp(*e + 9, "wx") == 0;
+            if (!g_exec_allowed && strcmp(*e + 9, "none") != 0) setup_failed("XOS_EXEC must be wx or none", 0);
+        } else if (starts_with(*e, "XOS_MEM=")) {
+            ram = parse_size(*e + 8);
+            if (ram < (16u << 20)) setup_failed("XOS_MEM must be a size of at least 16M (\"128M\", \"1G\")", 0);
         } else if (starts_with(*e, "XOS_NIC_FRAMING=")) {
             nic_tap = strcmp(*e + 16, "tap") == 0;
             if (!nic_tap && strcmp(*e + 16, "stream") != 0) setup_failed("XOS_NIC_FRAMING must be stream or tap", 0);
@@ -178,6 +192,7 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
     init_signals();
     if (nic_fd >= 0) init_nic(nic_fd, nic_tap);
     init_shares();
+    enter_sandbox();
     install_seccomp();
     xos::kernel_main();
 }

@@ -111,6 +111,9 @@ int run_hosted(const Options& opts)
         throw UsageError(std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the image (and so passt) must not outlive xos-run
+        // Nothing xos-run inherited reaches the image but 0-2 and the two descriptors it is told
+        // about (the image closes the rest itself too: platform/hosted/sandbox.cpp).
+        ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         ::fcntl(status_pipe[1], F_SETFD, 0);
         if (nic)
             ::fcntl(nic->image_fd(), F_SETFD, 0);

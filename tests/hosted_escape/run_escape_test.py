@@ -57,11 +57,21 @@ class Inotify:
 
 
 def snapshot(secret, outside, share):
-    st = os.lstat(secret)
-    with open(secret, "rb") as f:
-        content = f.read()
-    return (content, st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_nlink,
-            st.st_ino, sorted(os.listdir(outside)), sorted(os.listdir(share)))
+    try:
+        st = os.lstat(secret)
+        with open(secret, "rb") as f:
+            content = f.read()
+        state = (content, st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                 st.st_nlink, st.st_ino)
+    except OSError as e:
+        state = ("secret.txt: %s" % e,)
+    return state + (sorted(os.listdir(outside)), sorted(os.listdir(share)))
+
+
+def empty_directory(directory):
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
 
 
 class Checker:
@@ -75,9 +85,7 @@ class Checker:
         os.mkdir(self.share)
         os.mkdir(self.outside)
         self.secret = os.path.join(self.outside, "secret.txt")
-        with open(self.secret, "wb") as f:
-            f.write(SECRET_CONTENT)
-        os.chmod(self.secret, 0o600)
+        self.write_secret()
         self.sentinel = subprocess.Popen(["sleep", "3600"], start_new_session=True)
         # Host descriptors on the secret that nothing should pass into an image (inheritable).
         self.leaked = []
@@ -89,6 +97,11 @@ class Checker:
         self.inotify = Inotify(self.outside)
         self.baseline = snapshot(self.secret, self.outside, self.share)
         self.inotify.drain()
+
+    def write_secret(self):
+        with open(self.secret, "wb") as f:
+            f.write(SECRET_CONTENT)
+        os.chmod(self.secret, 0o600)
 
     def image_args(self, attack, route):
         return [attack, route, str(self.sentinel.pid), self.secret, self.outside, self.share, "/share"]
@@ -102,14 +115,17 @@ class Checker:
             self.sentinel = subprocess.Popen(["sleep", "3600"], start_new_session=True)
         now = snapshot(self.secret, self.outside, self.share)
         self.inotify.drain()  # our own listing above
-        if now[:-1] != self.baseline[:-1]:
-            self.fail(what, "the sentinel file or its directory changed:\n    before %s\n    after  %s" %
-                      (self.baseline[:-1], now[:-1]))
-        if now[-1] != self.baseline[-1]:
-            self.fail(what, "the share changed: %s" % now[-1])
-            for name in os.listdir(self.share):
-                path = os.path.join(self.share, name)
-                shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+        if now != self.baseline:
+            if now[:-1] != self.baseline[:-1]:
+                self.fail(what, "the sentinel file or its directory changed:\n    before %s\n    after  %s" %
+                          (self.baseline[:-1], now[:-1]))
+            if now[-1] != self.baseline[-1]:
+                self.fail(what, "the share changed: %s" % now[-1])
+            # Back to the start, so that the next attack is judged on its own.
+            empty_directory(self.share)
+            empty_directory(self.outside)
+            self.write_secret()
+            self.baseline = snapshot(self.secret, self.outside, self.share)
             self.inotify.drain()
 
     def fail(self, what, message):
@@ -227,7 +243,8 @@ def main():
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if checker.failures:
-        print("%d failure(s)" % len(checker.failures))
+        print("%d failure(s) in: %s" % (len(checker.failures),
+                                         " ".join(sorted({f.split(" ")[0] for f in checker.failures}))))
         return 1
     print("host untouched: 0 failure(s)")
     return 0

@@ -14,7 +14,9 @@
 #include <csignal>
 #include <ctime>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,6 +53,37 @@ std::string format_seconds(double seconds)
     std::ostringstream out;
     out << seconds;
     return out.str();
+}
+
+bool write_whole_file(const char* path, const std::string& text) {
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    bool written = fd >= 0 && ::write(fd, text.data(), text.size()) == ssize_t(text.size());
+    if (fd >= 0) ::close(fd);
+    return written;
+}
+
+// Like fork(), but the child is pid 1 of a new pid namespace (so the hosted image sees no host
+// process at all), owned by a new user namespace that maps the user's own uid and gid to
+// themselves (what lets an unprivileged user make it; files keep their owners). The image's
+// own sandbox (platform/hosted/sandbox.cpp) nests its namespaces inside. Where the host
+// refuses (no unprivileged user namespaces), an ordinary fork, said with -v.
+pid_t fork_into_pid_namespace(bool verbose) {
+    std::string uid_map = std::to_string(::getuid()) + " " + std::to_string(::getuid()) + " 1\n";
+    std::string gid_map = std::to_string(::getgid()) + " " + std::to_string(::getgid()) + " 1\n";
+    auto pid = pid_t(::syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWUSER | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+    if (pid < 0) {
+        if (verbose)
+            std::fprintf(stderr, "xos-run: note: no pid namespace for the hosted image (%s)\n", std::strerror(errno));
+        return ::fork();
+    }
+    if (pid == 0 &&
+        !(write_whole_file("/proc/self/uid_map", uid_map) && write_whole_file("/proc/self/setgroups", "deny") &&
+          write_whole_file("/proc/self/gid_map", gid_map))) {
+        std::fprintf(stderr, "xos-run: error: cannot map the user into the image's user namespace: %s\n",
+                     std::strerror(errno));
+        ::_exit(kExitXosRunError);
+    }
+    return pid;
 }
 
 // A hosted image (xos-build --platform hosted) is a static Linux executable: run it directly,
@@ -106,7 +139,7 @@ int run_hosted(const Options& opts)
     if (opts.verbose)
         std::fprintf(stderr, "xos-run: hosted image: env -i %s %s\n", shell_join(env).c_str(), shell_join(argv).c_str());
 
-    pid_t pid = ::fork();
+    pid_t pid = fork_into_pid_namespace(opts.verbose);
     if (pid < 0)
         throw UsageError(std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {

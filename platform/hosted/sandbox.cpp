@@ -114,7 +114,7 @@ bool enter_namespaces() {
     return true;
 }
 
-// "/tmp/<i>" or "/<i>" for share i, "fd" for /proc/self/fd.
+// "/tmp/<i>" or "/<i>": where share i is mounted before and after pivot_root.
 void mount_point(char* out, const char* prefix, size_t index) {
     size_t n = strlen(prefix);
     memcpy(out, prefix, n);
@@ -137,25 +137,26 @@ bool enter_private_root() {
     // Copies of the shares' trees and of /proc/self/fd first (by path: a mount of the host's
     // namespace, as the handles hold, cannot be copied), before the new root covers /tmp.
     size_t shares = share_root_count();
-    long trees[MAX_TREES];
-    for (size_t i = 0; i < shares; ++i) {
-        trees[i] = host::call(OPEN_TREE, AT_FDCWD_VALUE, long(share_host_dir(i)),
-                              OPEN_TREE_CLONE | AT_RECURSIVE | O_CLOEXEC_VALUE);
-        if (trees[i] < 0) setup_failed("cannot copy a share's mount (open_tree)", trees[i]);
+    long trees[MAX_TREES + 1];  // the shares', then /proc/self/fd's
+    size_t copied = 0;
+    auto give_up = [&](const char* what, long error) {
+        note(what, error);
+        for (size_t i = 0; i < copied; ++i) host::call(CLOSE, trees[i]);
+        return false;
+    };
+    for (; copied < shares; ++copied) {
+        trees[copied] = host::call(OPEN_TREE, AT_FDCWD_VALUE, long(share_host_dir(copied)),
+                                   OPEN_TREE_CLONE | AT_RECURSIVE | O_CLOEXEC_VALUE);
+        if (trees[copied] < 0) return give_up("cannot copy a share's mount (open_tree; Linux 5.2)", trees[copied]);
     }
-    long proc_tree = -1;
-    if (shares &&
-        (proc_tree = host::call(OPEN_TREE, AT_FDCWD_VALUE, long("/proc/self/fd"), OPEN_TREE_CLONE | O_CLOEXEC_VALUE)) <
-            0)
-        setup_failed("cannot copy /proc/self/fd (open_tree)", proc_tree);
+    if (shares) {
+        trees[copied] = host::call(OPEN_TREE, AT_FDCWD_VALUE, long("/proc/self/fd"), OPEN_TREE_CLONE | O_CLOEXEC_VALUE);
+        if (trees[copied] < 0) return give_up("cannot copy /proc/self/fd's mount (open_tree)", trees[copied]);
+        ++copied;
+    }
     r = host::call(MOUNT, long("xos-root"), long(NEW_ROOT), long("tmpfs"), MS_NOSUID | MS_NODEV | MS_NOEXEC,
                    long("size=16k,nr_inodes=64,mode=0555"));
-    if (r < 0) {
-        note("cannot mount a private root (tmpfs on /tmp): the host's file tree stays visible", r);
-        for (size_t i = 0; i < shares; ++i) host::call(CLOSE, trees[i]);
-        if (proc_tree >= 0) host::call(CLOSE, proc_tree);
-        return false;
-    }
+    if (r < 0) return give_up("cannot mount a private root (tmpfs on /tmp): the host's file tree stays visible", r);
     char target[32];
     for (size_t i = 0; i < shares; ++i) {
         mount_point(target, NEW_ROOT, i);
@@ -168,9 +169,9 @@ bool enter_private_root() {
     if (shares) {
         if ((r = host::call(MKDIRAT, AT_FDCWD_VALUE, long("/tmp/fd"), 0)) < 0)
             setup_failed("mkdir in the private root", r);
-        r = host::call(MOVE_MOUNT, proc_tree, long(""), AT_FDCWD_VALUE, long("/tmp/fd"), MOVE_MOUNT_F_EMPTY_PATH);
+        r = host::call(MOVE_MOUNT, trees[shares], long(""), AT_FDCWD_VALUE, long("/tmp/fd"), MOVE_MOUNT_F_EMPTY_PATH);
         if (r < 0) setup_failed("cannot mount /proc/self/fd in the private root", r);
-        host::call(CLOSE, proc_tree);
+        host::call(CLOSE, trees[shares]);
     }
     if ((r = host::call(CHDIR, long(NEW_ROOT))) < 0) setup_failed("chdir to the private root", r);
     if ((r = host::call(PIVOT_ROOT, long("."), long("."))) < 0) {

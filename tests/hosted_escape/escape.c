@@ -273,6 +273,36 @@ static int a_write_other_fd(void) {
     int result = escaped_if(H3(H_WRITE, FD_RAM, "x", 1) == 1, "write(2) to the RAM memfd");
     return result | escaped_if(H3(H_WRITE, FD_FIRST_SHARE, "x", 1) == 1, "write(2) to a share's handle");
 }
+// The shares' descriptor calls on the console's descriptors (a terminal or the user's files; the
+// offset of 0 is shared with the shell): refused, whatever a share allows on its own handles.
+static int a_lseek_console(void) {
+    return escaped_if(H3(8 /* lseek */, 0, 0, 2 /* SEEK_END */) >= 0, "lseek of stdin");
+}
+static int a_sync_console(void) { return escaped_if(H1(75 /* fdatasync */, 1) == 0, "fdatasync of stdout"); }
+static int a_close_console(void) { return escaped_if(H1(H_CLOSE, 2) == 0, "close of stderr"); }
+static int a_fstatfs_console(void) {
+    char buffer[256];
+    return escaped_if(H2(138 /* fstatfs */, 1, buffer) == 0, "fstatfs of stdout");
+}
+static int a_fallocate_console(void) {
+    return escaped_if(H4(285 /* fallocate */, 1, 0, 0, 1 << 20) == 0, "fallocate of stdout");
+}
+static int a_getdents_proc(void) {
+    char buffer[1024];
+    return escaped_if(H3(H_GETDENTS64, FD_PROC, buffer, sizeof buffer) > 0, "listing /proc/self/fd's handle");
+}
+static int a_writev_console(void) {
+    struct {
+        const void* base;
+        size_t length;
+    } iov = {"x\n", 2};
+    return escaped_if(H3(H_WRITEV, 1, &iov, 1) == 2, "writev (the NIC's call) to stdout");
+}
+static int a_sigsuspend(void) {
+    // The idle wait with no signal blocked: back with EINTR at the next tick.
+    unsigned long none = 0;
+    return escaped_if(H2(H_RT_SIGSUSPEND, &none, 8) != -EINTR, "rt_sigsuspend did not end with EINTR");
+}
 static int a_readv_console(void) {
     char buffer[16];
     struct {
@@ -421,6 +451,14 @@ static const struct Attack ATTACKS[] = {
     {"console-abuse", a_console_abuse},
     {"write-other-fd", a_write_other_fd},
     {"readv-console", a_readv_console},
+    {"lseek-console", a_lseek_console},
+    {"sync-console", a_sync_console},
+    {"close-console", a_close_console},
+    {"fstatfs-console", a_fstatfs_console},
+    {"fallocate-console", a_fallocate_console},
+    {"getdents-proc", a_getdents_proc},
+    {"writev-console", a_writev_console},
+    {"sigsuspend", a_sigsuspend},
     {"mmap-rwx", a_mmap_rwx},
     {"mmap-exec", a_mmap_exec},
     {"mmap-ram-exec", a_mmap_ram_exec},

@@ -375,7 +375,10 @@ long chmod(int file, mode_t mode) {
 
 long chown(int file, uid_t uid, gid_t gid) {
     if (!is_share_handle(file)) return -EBADF;
-    return call(h::FCHOWNAT, file, long(""), long(int(uid)), long(int(gid)), AT_EMPTY_PATH);
+    long r = call(h::FCHOWNAT, file, long(""), long(int(uid)), long(int(gid)), AT_EMPTY_PATH);
+    // EINVAL: an id the sandbox's user namespace does not map (only the user's own): as on a host
+    // without the namespace, the user may not give the file away.
+    return r == -EINVAL ? -EPERM : r;
 }
 
 long set_times(int file, const struct timespec times[2]) {

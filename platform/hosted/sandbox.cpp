@@ -6,7 +6,7 @@
 //   - descriptors: the platform's own at fixed numbers, everything else inherited closed;
 //   - a user namespace (no capability over anything of the host), a network namespace (no host
 //     network; a NIC is an fd passed in), a mount namespace whose root is an empty read-only
-//     tmpfs holding only the shares (bind mounts) and this process's /proc/self/fd;
+//     tmpfs holding only the shares (bind mounts) and this process's /proc/self/fd (there);
 //   - Landlock: file access only below the shares, no TCP, no signals or abstract UNIX sockets
 //     outside the sandbox, no ptrace-like access (/proc/PID/...) to other processes;
 //   - no capabilities, no_new_privs, READ_IMPLIES_EXEC cleared;
@@ -15,6 +15,7 @@
 // Where the host kernel lacks a layer (no unprivileged user namespaces, no Landlock), the image
 // says so on stderr once and runs with the others.
 #include <cstring>
+#include <initializer_list>
 
 #include "hosted/host.h"
 
@@ -125,7 +126,7 @@ void mount_point(char* out, const char* prefix, size_t index) {
 }
 
 // The image's root becomes an empty read-only tmpfs with the shares bind-mounted at /0, /1, ...
-// and this process's /proc/self/fd at /fd; the host's tree is detached. The platform's handles on
+// and this process's /proc/self/fd at /proc/self/fd; the host's tree is detached. The platform's handles on
 // the share roots and /proc/self/fd are reopened there, at the same numbers: `..` from a share's
 // root, or from /proc/self/fd, then stops at that tmpfs. False (with a note) if the host refuses.
 bool enter_private_root() {
@@ -160,16 +161,19 @@ bool enter_private_root() {
     char target[32];
     for (size_t i = 0; i < shares; ++i) {
         mount_point(target, NEW_ROOT, i);
-        if ((r = host::call(MKDIRAT, AT_FDCWD_VALUE, long(target), 0)) < 0)
+        if ((r = host::call(MKDIRAT, AT_FDCWD_VALUE, long(target), 0555)) < 0)
             setup_failed("mkdir in the private root", r);
         r = host::call(MOVE_MOUNT, trees[i], long(""), AT_FDCWD_VALUE, long(target), MOVE_MOUNT_F_EMPTY_PATH);
         if (r < 0) setup_failed("cannot mount a share in the private root", r);
         host::call(CLOSE, trees[i]);
     }
     if (shares) {
-        if ((r = host::call(MKDIRAT, AT_FDCWD_VALUE, long("/tmp/fd"), 0)) < 0)
-            setup_failed("mkdir in the private root", r);
-        r = host::call(MOVE_MOUNT, trees[shares], long(""), AT_FDCWD_VALUE, long("/tmp/fd"), MOVE_MOUNT_F_EMPTY_PATH);
+        // At /proc/self/fd: hostfs.cpp names a handle's file as /proc/self/fd/N for getxattr.
+        for (const char* directory : {"/tmp/proc", "/tmp/proc/self", "/tmp/proc/self/fd"})
+            if ((r = host::call(MKDIRAT, AT_FDCWD_VALUE, long(directory), 0555)) < 0)
+                setup_failed("mkdir in the private root", r);
+        r = host::call(MOVE_MOUNT, trees[shares], long(""), AT_FDCWD_VALUE, long("/tmp/proc/self/fd"),
+                       MOVE_MOUNT_F_EMPTY_PATH);
         if (r < 0) setup_failed("cannot mount /proc/self/fd in the private root", r);
         host::call(CLOSE, trees[shares]);
     }
@@ -192,7 +196,8 @@ bool enter_private_root() {
         place_fd(fd, share_root_fd(i), "a share in the private root");
     }
     if (shares) {
-        long fd = host::call(OPENAT, AT_FDCWD_VALUE, long("/fd"), O_PATH_VALUE | O_DIRECTORY_VALUE | O_CLOEXEC_VALUE);
+        long fd = host::call(OPENAT, AT_FDCWD_VALUE, long("/proc/self/fd"),
+                             O_PATH_VALUE | O_DIRECTORY_VALUE | O_CLOEXEC_VALUE);
         place_fd(fd, host::FD_PROC, "/proc/self/fd in the private root");
     }
     return true;

@@ -96,9 +96,9 @@ def check_mapped(host):
 
 
 def check_passthrough(host, hosted):
-    """:passthrough: the host files carry the guest's modes and types. Device nodes only from a
-    hosted image run by root (QEMU 7.2's 9p server removes special files it makes with
-    security_model=none, and only root may make device nodes)."""
+    """:passthrough: the host files carry the guest's modes and types. Never device nodes (QEMU
+    7.2's 9p server removes special files it makes with security_model=none, and the hosted
+    sandbox has no capability to make them, even run by root)."""
     failures = []
     try:
         if os.readlink(os.path.join(host, "link")) != "from_guest.txt":
@@ -110,10 +110,10 @@ def check_passthrough(host, hosted):
         st = os.stat(os.path.join(host, name))
         if stat.S_IMODE(st.st_mode) != mode:
             failures.append("%s: mode %o, expected %o" % (name, stat.S_IMODE(st.st_mode), mode))
-    if hosted and os.getuid() == 0:
-        st = os.lstat(os.path.join(host, "chardev"))
-        if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
-            failures.append("chardev: host mode %o rdev %x, expected the device 1:3" % (st.st_mode, st.st_rdev))
+    if hosted and os.path.lexists(os.path.join(host, "chardev")):
+        # The hosted sandbox holds no capability (docs/hosted.md): even an image run by root
+        # makes no device node on the host (the guest sees EPERM).
+        failures.append("chardev: a hosted image made a device node on the host")
     return failures
 
 

@@ -233,6 +233,15 @@ static int a_readlink_host(void) {
     return escaped_if(H4(H_READLINKAT, AT_FDCWD_, "/proc/self/exe", buffer, sizeof buffer) > 0,
                       "readlink of a host path");
 }
+static int a_setxattr_secret(void) {
+    return escaped_if(H5(188 /* setxattr */, g_secret, "user.virtfs.mode", "\0\0\0\0", 4, 0) == 0,
+                      "setxattr on a host file outside the share");
+}
+static int a_getxattr_secret(void) {
+    char buffer[64];
+    long r = H4(191 /* getxattr */, g_secret, "user.xos-escape", buffer, sizeof buffer);
+    return escaped_if(r != -2 /* ENOENT */ && r != -13 /* EACCES */, "getxattr reached a host file outside the share");
+}
 static int a_unlink_secret(void) { return escaped_if(H3(H_UNLINKAT, AT_FDCWD_, g_secret, 0) == 0, "unlink"); }
 static int a_rename_secret(void) {
     snprintf(g_path, sizeof g_path, "%s/stolen", g_host_share);
@@ -440,6 +449,8 @@ static const struct Attack ATTACKS[] = {
     {"utimes-secret", a_utimes_secret},
     {"stat-secret", a_stat_secret},
     {"readlink-host", a_readlink_host},
+    {"setxattr-secret", a_setxattr_secret},
+    {"getxattr-secret", a_getxattr_secret},
     {"unlink-secret", a_unlink_secret},
     {"rename-secret", a_rename_secret},
     {"link-secret", a_link_secret},

@@ -7,13 +7,8 @@ namespace {
 constexpr size_t MAX_REGIONS = 4;
 UserRegion g_regions[MAX_REGIONS];
 size_t g_region_count;
+uintptr_t g_regions_low = 1, g_regions_high = 0;  // what the regions span (none: empty)
 UserMemoryCheck g_memory_check;
-
-size_t plain_copy(void* to, const void* from, size_t size) {
-    memcpy(to, from, size);
-    return 0;
-}
-UserCopy g_copy = plain_copy;
 
 constexpr int PROT_READ_BIT = 1, PROT_WRITE_BIT = 2;
 
@@ -21,9 +16,12 @@ bool allowed(uintptr_t address, size_t size, int prot) {
     if (size == 0) return true;  // nothing is touched (Linux's access_ok(p, 0) holds too)
     uintptr_t end = address + size;
     if (end < address) return false;  // wraps around
-    for (size_t i = 0; i < g_region_count; ++i) {
-        const UserRegion& region = g_regions[i];
-        if (address >= region.base && end <= region.end) return (region.prot & prot) == prot;
+    if (address >= g_regions_low && end <= g_regions_high) {  // in the image: which part?
+        for (size_t i = 0; i < g_region_count; ++i) {
+            const UserRegion& region = g_regions[i];
+            if (address >= region.base && end <= region.end) return (region.prot & prot) == prot;
+        }
+        return false;
     }
     return g_memory_check && g_memory_check(address, size, prot);
 }
@@ -34,13 +32,15 @@ void set_user_regions(std::span<const UserRegion> regions) {
     g_region_count = 0;
     for (const UserRegion& region : regions) {
         if (g_region_count == MAX_REGIONS) break;
-        if (region.base < region.end) g_regions[g_region_count++] = region;
+        if (region.base >= region.end) continue;
+        g_regions[g_region_count++] = region;
+        if (g_region_count == 1 || region.base < g_regions_low) g_regions_low = region.base;
+        if (g_region_count == 1 || region.end > g_regions_high) g_regions_high = region.end;
     }
+    if (g_region_count == 0) g_regions_low = 1, g_regions_high = 0;
 }
 
 void set_user_memory_check(UserMemoryCheck check) { g_memory_check = check; }
-void set_user_copy(UserCopy copy) { g_copy = copy ? copy : plain_copy; }
-size_t user_copy(void* to, const void* from, size_t size) { return g_copy(to, from, size); }
 
 bool user_range_ok(uintptr_t address, size_t size) { return allowed(address, size, PROT_READ_BIT); }
 bool user_range_writable(uintptr_t address, size_t size) { return allowed(address, size, PROT_WRITE_BIT); }

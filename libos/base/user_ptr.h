@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "base/error.h"
+#include "xos/platform.h"
 
 namespace xos {
 
@@ -31,11 +32,9 @@ void set_user_regions(std::span<const UserRegion> regions);
 // the PROT_* bits the access needs.
 using UserMemoryCheck = bool (*)(uintptr_t address, size_t size, int prot);
 void set_user_memory_check(UserMemoryCheck check);
-// The fault-safe copy: returns the number of bytes not copied (0: all). Until one is installed
-// (and in host unit tests), memcpy.
-using UserCopy = size_t (*)(void* to, const void* from, size_t size);
-void set_user_copy(UserCopy copy);
-size_t user_copy(void* to, const void* from, size_t size);
+// The fault-safe copy: returns the number of bytes not copied (0: all). The platform's
+// (platform/x86_64/user_copy.S); the host unit tests provide a memcpy.
+inline size_t user_copy(void* to, const void* from, size_t size) { return platform::copy_user(to, from, size); }
 
 // True if the app may let libos read (user_range_ok) or write (user_range_writable) every byte.
 bool user_range_ok(uintptr_t address, size_t size);

@@ -51,7 +51,6 @@ void init_memory() {
     platform::MemoryRange region = platform::app_region();
     g_app_memory.init(region.base, region.size, g_address_space);
     set_user_memory_check(app_memory_allows);
-    set_user_copy(platform::copy_user);
 }
 
 }  // namespace xos::mm

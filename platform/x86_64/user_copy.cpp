@@ -4,8 +4,6 @@
 
 #include "xos/platform.h"
 
-extern "C" size_t xos_copy_user(void* to, const void* from, size_t size);  // user_copy.S
-
 namespace {
 
 struct ExceptionTableEntry {
@@ -27,9 +25,3 @@ uintptr_t user_copy_fixup(uintptr_t rip) {
 }
 
 }  // namespace xos::x86
-
-namespace xos::platform {
-
-size_t copy_user(void* to, const void* from, size_t size) { return xos_copy_user(to, from, size); }
-
-}  // namespace xos::platform

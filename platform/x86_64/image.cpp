@@ -32,9 +32,10 @@ ImageInfo image_info() {
 std::span<const ImageRegion> app_image_regions() {
     static ImageRegion regions[3];
     auto at = [](char* symbol) { return reinterpret_cast<uintptr_t>(symbol); };
-    regions[0] = {at(__xos_image_start), at(__xos_text_end), PAGE_READ | PAGE_EXEC};
+    // The app's data and bss first: the parts syscalls are most often given.
+    regions[0] = {at(__xos_libos_data_end), at(__xos_image_end), PAGE_READ | PAGE_WRITE};
     regions[1] = {at(__xos_text_end), at(__xos_libos_data_start), PAGE_READ | PAGE_WRITE};
-    regions[2] = {at(__xos_libos_data_end), at(__xos_image_end), PAGE_READ | PAGE_WRITE};
+    regions[2] = {at(__xos_image_start), at(__xos_text_end), PAGE_READ | PAGE_EXEC};
     return regions;
 }
 

@@ -19,53 +19,51 @@ _ZN3xos8platform9copy_userEPvPKvm:
 xos_copy_user:
     cmp $256, %rdx
     jae .Lstring
-    mov %rdx, %rcx
-    shr $6, %rcx                /* 64-byte blocks */
-    jz .Lsixteens
-.Lblocks:
-20: movdqu (%rsi), %xmm0
-21: movdqu 16(%rsi), %xmm1
-22: movdqu 32(%rsi), %xmm2
-23: movdqu 48(%rsi), %xmm3
-24: movdqu %xmm0, (%rdi)
-25: movdqu %xmm1, 16(%rdi)
-26: movdqu %xmm2, 32(%rdi)
-27: movdqu %xmm3, 48(%rdi)
+    /* Below 256 bytes %rdx is what is left to copy, lowered after each move completes. */
+    cmp $64, %rdx
+    jb .Lunder64
+.Lblock64:
+10: movdqu (%rsi), %xmm0
+11: movdqu 16(%rsi), %xmm1
+12: movdqu 32(%rsi), %xmm2
+13: movdqu 48(%rsi), %xmm3
+14: movdqu %xmm0, (%rdi)
+15: movdqu %xmm1, 16(%rdi)
+16: movdqu %xmm2, 32(%rdi)
+17: movdqu %xmm3, 48(%rdi)
     add $64, %rsi
     add $64, %rdi
     sub $64, %rdx
-    dec %rcx
-    jnz .Lblocks
-.Lsixteens:
-    mov %rdx, %rcx
-    shr $4, %rcx                /* 16-byte blocks */
-    and $15, %edx               /* and the tail */
-    test %rcx, %rcx
-    jz .Ltail
-.Lblocks16:
-10: movdqu (%rsi), %xmm0
-11: movdqu %xmm0, (%rdi)
+    cmp $64, %rdx
+    jae .Lblock64
+.Lunder64:
+    cmp $16, %rdx
+    jb .Lunder16
+.Lblock16:
+18: movdqu (%rsi), %xmm0
+19: movdqu %xmm0, (%rdi)
     add $16, %rsi
     add $16, %rdi
-    dec %rcx
-    jnz .Lblocks16
-.Ltail:
-    cmp $8, %edx
-    jb .Lbytes
-12: mov (%rsi), %rax
-13: mov %rax, (%rdi)
+    sub $16, %rdx
+    cmp $16, %rdx
+    jae .Lblock16
+.Lunder16:
+    cmp $8, %rdx
+    jb .Lunder8
+20: mov (%rsi), %rax
+21: mov %rax, (%rdi)
     add $8, %rsi
     add $8, %rdi
-    sub $8, %edx
-.Lbytes:
-    test %edx, %edx
+    sub $8, %rdx
+.Lunder8:
+    test %rdx, %rdx
     jz .Ldone
 .Lbyte:
-14: movb (%rsi), %al
-15: movb %al, (%rdi)
+22: movb (%rsi), %al
+23: movb %al, (%rdi)
     inc %rsi
     inc %rdi
-    dec %edx
+    dec %rdx
     jnz .Lbyte
 .Ldone:
     xor %eax, %eax
@@ -84,11 +82,8 @@ xos_copy_user:
     ret
 4:  mov %rcx, %rax              /* rep movsb */
     ret
-5:  shl $4, %rcx                /* 16-byte moves: the blocks left, and the tail */
-    lea (%rcx, %rdx), %rax
+5:  mov %rdx, %rax              /* the short moves (a 64-byte block counts as not copied) */
     ret
-6:  mov %rdx, %rax              /* the 8-byte move, the byte loop and the 64-byte moves (the */
-    ret                         /* whole block counts as not copied): %rdx is what is left */
     .size xos_copy_user, . - xos_copy_user
     .size _ZN3xos8platform9copy_userEPvPKvm, . - xos_copy_user
 
@@ -96,17 +91,17 @@ xos_copy_user:
     .balign 8
     .quad 1b, 3b
     .quad 2b, 4b
-    .quad 20b, 6b
-    .quad 21b, 6b
-    .quad 22b, 6b
-    .quad 23b, 6b
-    .quad 24b, 6b
-    .quad 25b, 6b
-    .quad 26b, 6b
-    .quad 27b, 6b
     .quad 10b, 5b
     .quad 11b, 5b
-    .quad 12b, 6b
-    .quad 13b, 6b
-    .quad 14b, 6b
-    .quad 15b, 6b
+    .quad 12b, 5b
+    .quad 13b, 5b
+    .quad 14b, 5b
+    .quad 15b, 5b
+    .quad 16b, 5b
+    .quad 17b, 5b
+    .quad 18b, 5b
+    .quad 19b, 5b
+    .quad 20b, 5b
+    .quad 21b, 5b
+    .quad 22b, 5b
+    .quad 23b, 5b

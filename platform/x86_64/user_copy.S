@@ -3,10 +3,11 @@
  * each entry names an instruction that may fault on an app address and where to continue if
  * that fault cannot be resolved. The trap handler (traps.cpp on the VM, the SIGSEGV handler on
  * hosted) first lets demand paging resolve the fault; only an unresolvable one jumps to the
- * fixup, which returns the number of bytes not copied. No check per byte: string moves for
- * 256 bytes and more; below that (a `rep movs` costs more to start than a short copy takes, and
- * syscall structures are short: a timespec, a struct stat) 64-byte blocks of 16-byte moves,
- * then 16, 8 and 1-byte moves. */
+ * fixup, which returns the number of bytes not copied (for the short copies, a conservative
+ * count: what was left when the faulting step began). No check per byte: string moves for 256
+ * bytes and more; below that, where a `rep movs` costs more to start than the copy takes (and
+ * syscall structures are short: a timespec, a struct stat), few branches: the first and last
+ * 8, 16 or 32 bytes (overlapping), or 64-byte blocks and the last 64 bytes. */
     .text
 
 /* size_t xos::platform::copy_user(void* to, const void* from, size_t size) (platform.h): 0, or
@@ -17,50 +18,73 @@
     .type _ZN3xos8platform9copy_userEPvPKvm, @function
 _ZN3xos8platform9copy_userEPvPKvm:
 xos_copy_user:
+    cmp $16, %rdx
+    jb .Lunder16
+    cmp $32, %rdx
+    ja .Lover32
+10: movdqu (%rsi), %xmm0                /* 16..32 bytes */
+11: movdqu -16(%rsi, %rdx), %xmm1
+12: movdqu %xmm0, (%rdi)
+13: movdqu %xmm1, -16(%rdi, %rdx)
+    xor %eax, %eax
+    ret
+.Lover32:
+    cmp $64, %rdx
+    ja .Lover64
+14: movdqu (%rsi), %xmm0                /* 33..64 bytes */
+15: movdqu 16(%rsi), %xmm1
+16: movdqu -32(%rsi, %rdx), %xmm2
+17: movdqu -16(%rsi, %rdx), %xmm3
+18: movdqu %xmm0, (%rdi)
+19: movdqu %xmm1, 16(%rdi)
+20: movdqu %xmm2, -32(%rdi, %rdx)
+21: movdqu %xmm3, -16(%rdi, %rdx)
+    xor %eax, %eax
+    ret
+.Lover64:
     cmp $256, %rdx
     jae .Lstring
-    /* Below 256 bytes %rdx is what is left to copy, lowered after each move completes. */
-    cmp $64, %rdx
-    jb .Lunder64
+    lea -64(%rsi, %rdx), %r8            /* 65..255 bytes: the last 64 are copied last */
+    lea -64(%rdi, %rdx), %r9
 .Lblock64:
-10: movdqu (%rsi), %xmm0
-11: movdqu 16(%rsi), %xmm1
-12: movdqu 32(%rsi), %xmm2
-13: movdqu 48(%rsi), %xmm3
-14: movdqu %xmm0, (%rdi)
-15: movdqu %xmm1, 16(%rdi)
-16: movdqu %xmm2, 32(%rdi)
-17: movdqu %xmm3, 48(%rdi)
+22: movdqu (%rsi), %xmm0
+23: movdqu 16(%rsi), %xmm1
+24: movdqu 32(%rsi), %xmm2
+25: movdqu 48(%rsi), %xmm3
+26: movdqu %xmm0, (%rdi)
+27: movdqu %xmm1, 16(%rdi)
+28: movdqu %xmm2, 32(%rdi)
+29: movdqu %xmm3, 48(%rdi)
     add $64, %rsi
     add $64, %rdi
     sub $64, %rdx
     cmp $64, %rdx
-    jae .Lblock64
-.Lunder64:
-    cmp $16, %rdx
-    jb .Lunder16
-.Lblock16:
-18: movdqu (%rsi), %xmm0
-19: movdqu %xmm0, (%rdi)
-    add $16, %rsi
-    add $16, %rdi
-    sub $16, %rdx
-    cmp $16, %rdx
-    jae .Lblock16
+    ja .Lblock64
+30: movdqu (%r8), %xmm0
+31: movdqu 16(%r8), %xmm1
+32: movdqu 32(%r8), %xmm2
+33: movdqu 48(%r8), %xmm3
+34: movdqu %xmm0, (%r9)
+35: movdqu %xmm1, 16(%r9)
+36: movdqu %xmm2, 32(%r9)
+37: movdqu %xmm3, 48(%r9)
+    xor %eax, %eax
+    ret
 .Lunder16:
     cmp $8, %rdx
     jb .Lunder8
-20: mov (%rsi), %rax
-21: mov %rax, (%rdi)
-    add $8, %rsi
-    add $8, %rdi
-    sub $8, %rdx
+38: mov (%rsi), %rax                    /* 8..15 bytes */
+39: mov -8(%rsi, %rdx), %rcx
+40: mov %rax, (%rdi)
+41: mov %rcx, -8(%rdi, %rdx)
+    xor %eax, %eax
+    ret
 .Lunder8:
     test %rdx, %rdx
     jz .Ldone
 .Lbyte:
-22: movb (%rsi), %al
-23: movb %al, (%rdi)
+42: movb (%rsi), %al
+43: movb %al, (%rdi)
     inc %rsi
     inc %rdi
     dec %rdx
@@ -82,7 +106,7 @@ xos_copy_user:
     ret
 4:  mov %rcx, %rax              /* rep movsb */
     ret
-5:  mov %rdx, %rax              /* the short moves (a 64-byte block counts as not copied) */
+5:  mov %rdx, %rax              /* the short copies: %rdx is what was left when the step began */
     ret
     .size xos_copy_user, . - xos_copy_user
     .size _ZN3xos8platform9copy_userEPvPKvm, . - xos_copy_user
@@ -91,17 +115,6 @@ xos_copy_user:
     .balign 8
     .quad 1b, 3b
     .quad 2b, 4b
-    .quad 10b, 5b
-    .quad 11b, 5b
-    .quad 12b, 5b
-    .quad 13b, 5b
-    .quad 14b, 5b
-    .quad 15b, 5b
-    .quad 16b, 5b
-    .quad 17b, 5b
-    .quad 18b, 5b
-    .quad 19b, 5b
-    .quad 20b, 5b
-    .quad 21b, 5b
-    .quad 22b, 5b
-    .quad 23b, 5b
+    .irp label, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43
+    .quad \label\()b, 5b
+    .endr

@@ -1,28 +1,42 @@
 // Typed pointers to application memory. There is one address space, but every pointer that
-// comes in through a syscall is checked before libos touches it: a bad pointer is -EFAULT,
+// comes in through a syscall is checked before libos touches it, and libos touches app memory
+// only through copy_from_user/copy_to_user (or read_user/write_user): a bad pointer is -EFAULT,
 // never a kernel crash.
+//
+// Two layers, as in Linux: a permission check (the image's own regions by section, the app's
+// mappings by VMA protection; libos's data, the heap, page tables, stacks and low memory are
+// never app memory), then a fault-safe copy. The check alone is not enough: a thread can block
+// in a syscall after the check while another one unmaps the buffer, and the copy then faults;
+// the platform's copy routine turns a fault it cannot resolve into a short copy (EFAULT).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <type_traits>
 
 #include "base/error.h"
+#include "xos/platform.h"
 
 namespace xos {
 
-// Where application pointers may point. Set once at boot by the memory manager.
-struct UserRange {
-    uintptr_t lowest;
-    uintptr_t highest;  // exclusive
+// A part of the image the app may name, with the PROT_* bits it allows. Set once at boot.
+struct UserRegion {
+    uintptr_t base;
+    uintptr_t end;  // exclusive
+    int prot;
 };
-void set_user_range(UserRange range);
-// Memory outside that range (the app's virtual memory) is vouched for by this check, given the
-// PROT_* bits the access needs.
+void set_user_regions(std::span<const UserRegion> regions);
+// Memory outside those regions (the app's virtual memory) is vouched for by this check, given
+// the PROT_* bits the access needs.
 using UserMemoryCheck = bool (*)(uintptr_t address, size_t size, int prot);
 void set_user_memory_check(UserMemoryCheck check);
-// True if libos may read (user_range_ok) or write (user_range_writable) every byte.
+// The fault-safe copy: returns the number of bytes not copied (0: all). The platform's
+// (platform/x86_64/user_copy.S); the host unit tests provide a memcpy.
+inline size_t user_copy(void* to, const void* from, size_t size) { return platform::copy_user(to, from, size); }
+
+// True if the app may let libos read (user_range_ok) or write (user_range_writable) every byte.
 bool user_range_ok(uintptr_t address, size_t size);
 bool user_range_writable(uintptr_t address, size_t size);
 
@@ -34,7 +48,7 @@ public:
 
     uintptr_t address() const { return m_address; }
     bool is_null() const { return m_address == 0; }
-    // The raw pointer, once the caller has validated the range it will touch.
+    // The raw pointer, for the copy routines only: dereferencing it directly is not fault-safe.
     T* unchecked() const { return reinterpret_cast<T*>(m_address); }
 
     template <typename U = T>
@@ -49,19 +63,23 @@ inline constexpr bool is_user_ptr = false;
 template <typename T>
 inline constexpr bool is_user_ptr<UserPtr<T>> = true;
 
-// Copies `size` bytes between the app and libos, failing with EFAULT if any byte is outside
-// the app-addressable range.
+// Copies `size` bytes between the app and libos, failing with EFAULT if any byte is not app
+// memory with the needed permission, or faults during the copy.
 inline ErrorOr<void> copy_from_user(void* to, UserPtr<const void> from, size_t size) {
     if (!user_range_ok(from.address(), size)) return error(EFAULT);
-    memcpy(to, from.unchecked(), size);
+    if (user_copy(to, from.unchecked(), size)) return error(EFAULT);
     return {};
 }
 
 inline ErrorOr<void> copy_to_user(UserPtr<void> to, const void* from, size_t size) {
     if (!user_range_writable(to.address(), size)) return error(EFAULT);
-    memcpy(to.unchecked(), from, size);
+    if (user_copy(to.unchecked(), from, size)) return error(EFAULT);
     return {};
 }
+
+// Copies a NUL-terminated string of at most `capacity` bytes (the NUL included) into `to`:
+// its length, ENAMETOOLONG if there is no NUL within `capacity`, EFAULT if it is not readable.
+ErrorOr<size_t> copy_string_from_user(char* to, UserPtr<const char> from, size_t capacity);
 
 template <typename T>
 ErrorOr<T> read_user(UserPtr<const T> from) {

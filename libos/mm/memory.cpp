@@ -17,7 +17,24 @@ VirtualMemory g_app_memory;
 bool app_memory_allows(uintptr_t address, size_t size, int prot) {
     return g_app_memory.range_allows(address, size, prot);
 }
+
+// The parts of the image a syscall may be given (the app's code, constants and globals), with
+// the protections their pages have. Everything else outside the app region (libos's data, the
+// heap, page tables, kernel stacks, low memory) is never app memory.
+void set_app_image_regions() {
+    UserRegion regions[platform::MAX_IMAGE_REGIONS];
+    size_t count = 0;
+    for (const platform::ImageRegion& region : platform::app_image_regions()) {
+        if (count == platform::MAX_IMAGE_REGIONS) break;
+        int prot = 0;
+        if (region.access & platform::PAGE_READ) prot |= PROT_READ;
+        if (region.access & platform::PAGE_WRITE) prot |= PROT_WRITE;
+        if (region.access & platform::PAGE_EXEC) prot |= PROT_EXEC;
+        regions[count++] = UserRegion{region.base, region.end, prot};
+    }
+    set_user_regions({regions, count});
 }
+}  // namespace
 
 AddressSpace& address_space() { return g_address_space; }
 VirtualMemory& app_memory() { return g_app_memory; }
@@ -29,8 +46,7 @@ void init_memory() {
             klog("xos: warning: memory %#lx-%#lx dropped (too many ranges)", range.base, range.end());
     }
     g_address_space.place_break();
-    platform::MemoryRange all = platform::addressable_memory();
-    set_user_range({all.base, all.end()});
+    set_app_image_regions();
     init_frames(g_address_space);
     platform::MemoryRange region = platform::app_region();
     g_app_memory.init(region.base, region.size, g_address_space);

@@ -860,6 +860,7 @@ ErrorOr<size_t> InetSocket::send_tcp(Message& message, int flags) {
                     }
                     IoCursor probe = data;  // copy only what lwIP accepts
                     probe.gather(scratch, n);
+                    if (probe.faulted()) return finish(error(EFAULT));  // the buffer went away
                     u8_t write_flags = TCP_WRITE_FLAG_COPY;
                     if ((flags & MSG_MORE) || data.remaining() > n) write_flags |= TCP_WRITE_FLAG_MORE;
                     err_t e = tcp_write(m_tcp, scratch, u16_t(n), write_flags);
@@ -973,6 +974,10 @@ ErrorOr<size_t> InetSocket::send_udp(Message& message, int flags) {
     pbuf* p = pbuf_alloc(PBUF_TRANSPORT, u16_t(size), PBUF_RAM);
     if (!p) return error(ENOBUFS);
     message.data->gather(static_cast<std::byte*>(p->payload), size);
+    if (message.data->faulted()) {  // the buffer went away while we waited
+        pbuf_free(p);
+        return error(EFAULT);
+    }
     err_t e = message.to ? udp_sendto(m_udp, p, &ip, port) : udp_send(m_udp, p);
     pbuf_free(p);
     if (!m_bound && m_udp->local_port) {

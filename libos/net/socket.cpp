@@ -6,6 +6,7 @@
 #include <sys/time.h>
 
 #include "base/no_destroy.h"
+#include "base/user_ptr.h"
 #include "mm/heap.h"
 #include "net/inet.h"
 #include "net/unix.h"
@@ -73,7 +74,13 @@ size_t IoCursor::gather(std::byte* to, size_t size) {
         const iovec& v = m_iov[m_index];
         size_t n = v.iov_len - m_offset;
         if (n > size - done) n = size - done;
-        memcpy(to + done, static_cast<const std::byte*>(v.iov_base) + m_offset, n);
+        if (size_t left = user_copy(to + done, static_cast<const std::byte*>(v.iov_base) + m_offset, n)) {
+            memset(to + done + (n - left), 0, size - done - (n - left));
+            done += n - left;
+            m_faulted = true;
+            m_remaining = 0;
+            return done;
+        }
         done += n;
         m_offset += n;
         if (m_offset == v.iov_len) ++m_index, m_offset = 0;
@@ -88,7 +95,12 @@ size_t IoCursor::scatter(const std::byte* from, size_t size) {
         const iovec& v = m_iov[m_index];
         size_t n = v.iov_len - m_offset;
         if (n > size - done) n = size - done;
-        memcpy(static_cast<std::byte*>(v.iov_base) + m_offset, from + done, n);
+        if (size_t left = user_copy(static_cast<std::byte*>(v.iov_base) + m_offset, from + done, n)) {
+            done += n - left;
+            m_faulted = true;
+            m_remaining = 0;
+            return done;
+        }
         done += n;
         m_offset += n;
         if (m_offset == v.iov_len) ++m_index, m_offset = 0;
@@ -106,7 +118,9 @@ ErrorOr<size_t> Socket::read(std::span<std::byte> buffer, std::optional<uint64_t
     iovec v{buffer.data(), buffer.size()};
     IoCursor cursor(&v, 1);
     Message message{&cursor};
-    return receive(message, 0);
+    size_t n = TRY(receive(message, 0));
+    if (n == 0 && cursor.faulted()) return error(EFAULT);
+    return n;
 }
 
 ErrorOr<size_t> Socket::write(std::span<const std::byte> data, std::optional<uint64_t> offset) {
@@ -114,7 +128,9 @@ ErrorOr<size_t> Socket::write(std::span<const std::byte> data, std::optional<uin
     iovec v{const_cast<std::byte*>(data.data()), data.size()};
     IoCursor cursor(&v, 1);
     Message message{&cursor};
-    return send(message, 0);
+    size_t n = TRY(send(message, 0));
+    if (n == 0 && cursor.faulted()) return error(EFAULT);
+    return n;
 }
 
 ErrorOr<KString> Socket::anonymous_name() {

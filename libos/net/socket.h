@@ -3,7 +3,7 @@
 // arguments and call these virtuals. Generic SOL_SOCKET options, read/write and fstat live here.
 //
 // Data moves between validated application buffers (IoCursor over iovecs the syscall layer has
-// checked) and the family's queues; blocking follows the file's O_NONBLOCK or MSG_DONTWAIT,
+// checked, copying with the fault-safe user copy) and the family's queues; blocking follows the file's O_NONBLOCK or MSG_DONTWAIT,
 // with SO_RCVTIMEO/SO_SNDTIMEO as deadlines (EAGAIN when they pass).
 #pragma once
 
@@ -33,13 +33,18 @@ public:
     IoCursor(const iovec* iov, size_t count);
     size_t remaining() const { return m_remaining; }
     // Copies from the app's buffers into `to` / from `from` into the app's buffers; advances.
+    // The buffers were checked, but a thread can block after the check while another unmaps
+    // them: a fault stops the copy, sets faulted() and leaves nothing remaining (gather zeroes
+    // what it could not copy; a sender discards it and fails with EFAULT).
     size_t gather(std::byte* to, size_t size);
     size_t scatter(const std::byte* from, size_t size);
+    bool faulted() const { return m_faulted; }
 
 private:
     const iovec* m_iov;
     size_t m_count;
     size_t m_index = 0, m_offset = 0, m_remaining = 0;
+    bool m_faulted = false;
 };
 
 struct Message {

@@ -390,6 +390,10 @@ ErrorOr<size_t> UnixSocket::send_stream(Message& message, int flags) {
         Segment* segment = new_segment(n);
         if (!segment) return partial(Error{ENOBUFS});
         data.gather(segment->data(), n);
+        if (data.faulted()) {  // the buffer went away while we waited
+            mm::kfree(segment);
+            return partial(Error{EFAULT});
+        }
         m_peer->m_queue.push_back(*segment);
         m_peer->m_queued_bytes += n;
         ++m_peer->m_queued_count;
@@ -423,6 +427,10 @@ ErrorOr<size_t> UnixSocket::send_datagram(Message& message, int flags) {
     Segment* segment = new_segment(size);
     if (!segment) return error(ENOBUFS);
     message.data->gather(segment->data(), size);
+    if (message.data->faulted()) {  // the buffer went away while we waited
+        mm::kfree(segment);
+        return error(EFAULT);
+    }
     if (m_name.length) segment->from = m_name;
     target->m_queue.push_back(*segment);
     target->m_queued_bytes += size;

@@ -1,7 +1,5 @@
 #include "sched/futex.h"
 
-#include <atomic>
-
 #include "base/user_ptr.h"
 
 namespace xos::sched {
@@ -19,13 +17,13 @@ WaitQueue& bucket_for(uintptr_t address) { return g_buckets[(address >> 2) % BUC
 ErrorOr<void> futex_wait(uintptr_t address, uint32_t expected, uint32_t bitset, Deadline deadline) {
     if (address & 3) return error(EINVAL);
     if (bitset == 0) return error(EINVAL);
-    if (!user_range_ok(address, sizeof(uint32_t))) return error(EFAULT);
     Thread& self = current();
     WaitQueue& queue = bucket_for(address);
     platform::InterruptGuard guard;
-    // Check-and-block is atomic: libos is not preempted and the guard keeps the timer out.
-    auto* word = reinterpret_cast<std::atomic<uint32_t>*>(address);
-    if (word->load(std::memory_order_acquire) != expected) return error(EAGAIN);
+    // Check-and-block is atomic: libos is not preempted and the guard keeps the timer out. The
+    // word is read with the fault-safe copy (one CPU: a plain load is as atomic as it gets).
+    uint32_t value = TRY(read_user(UserPtr<const uint32_t>(address)));
+    if (value != expected) return error(EAGAIN);
     self.futex_key = address;
     self.futex_bitset = bitset;
     self.futex_woken = false;

@@ -29,24 +29,31 @@ ErrorOr<void> path_at(int dirfd, UserPtr<const char> path, PathAt& out) {
 // Fills a getdents64 buffer.
 class DirentWriter final : public vfs::DirSink {
 public:
-    DirentWriter(char* buffer, size_t size) : m_buffer(buffer), m_size(size) {}
+    // `buffer` is the app's: each record is built in libos memory and copied out fault-safely.
+    DirentWriter(UserPtr<void> buffer, size_t size) : m_buffer(buffer), m_size(size) {}
     bool emit(const vfs::DirEntry& entry) override {
         size_t record = (offsetof(dirent64_header, name) + entry.name.size() + 1 + 7) & ~size_t(7);
         if (m_used + record > m_size) {
             m_full = true;
             return false;
         }
-        char* at = m_buffer + m_used;
+        char built[offsetof(dirent64_header, name) + vfs::NAME_MAX_BYTES + 1 + 8];
+        if (record > sizeof built) return false;  // a name longer than NAME_MAX: not from our file systems
         dirent64_header header{entry.ino, int64_t(entry.next_cookie), uint16_t(record), entry.type};
-        memcpy(at, &header, offsetof(dirent64_header, name));
-        memcpy(at + offsetof(dirent64_header, name), entry.name.data(), entry.name.size());
-        memset(at + offsetof(dirent64_header, name) + entry.name.size(), 0,
+        memcpy(built, &header, offsetof(dirent64_header, name));
+        memcpy(built + offsetof(dirent64_header, name), entry.name.data(), entry.name.size());
+        memset(built + offsetof(dirent64_header, name) + entry.name.size(), 0,
                record - offsetof(dirent64_header, name) - entry.name.size());
+        if (!copy_to_user(m_buffer.offset(m_used), built, record)) {
+            m_faulted = true;
+            return false;
+        }
         m_used += record;
         return true;
     }
     size_t used() const { return m_used; }
     bool full() const { return m_full; }
+    bool faulted() const { return m_faulted; }
 
 private:
     struct dirent64_header {
@@ -56,10 +63,11 @@ private:
         uint8_t type;
         char name[1];
     };
-    char* m_buffer;
+    UserPtr<void> m_buffer;
     size_t m_size;
     size_t m_used = 0;
     bool m_full = false;
+    bool m_faulted = false;
 };
 
 ErrorOr<long> do_mkdir(int dirfd, UserPtr<const char> path, mode_t mode) {
@@ -146,10 +154,11 @@ ErrorOr<long> do_mknod(int dirfd, UserPtr<const char> path, mode_t mode, dev_t d
 ErrorOr<long> sys_getdents64(int fd, UserPtr<void> buffer, unsigned count) {
     RefPtr<vfs::File> file = TRY(file_for(fd));
     if (!file->vnode()->is_directory()) return error(ENOTDIR);
-    if (!user_range_ok(buffer.address(), count)) return error(EFAULT);
-    DirentWriter writer(static_cast<char*>(buffer.unchecked()), count);
+    if (!user_range_writable(buffer.address(), count)) return error(EFAULT);
+    DirentWriter writer(buffer, count);
     uint64_t cookie = file->position();
     TRY(file->vnode()->readdir(cookie, writer));
+    if (writer.faulted()) return error(EFAULT);
     file->set_position(cookie);
     if (writer.used() == 0 && writer.full()) return error(EINVAL);
     return long(writer.used());

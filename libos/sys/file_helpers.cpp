@@ -4,26 +4,14 @@
 
 #include <climits>
 
+#include "mm/heap.h"
+
 namespace xos::sys {
 
 ErrorOr<std::string_view> copy_path(UserPtr<const char> path, PathBuffer& buffer, bool allow_empty) {
-    const char* source = path.unchecked();
-    // Validate a page at a time (a check is a mapping lookup), not every byte.
-    uintptr_t checked_end = path.address();
-    for (size_t i = 0; i < sizeof buffer.text; ++i) {
-        if (path.address() + i >= checked_end) {
-            uintptr_t page_end = ((path.address() + i) | 4095) + 1;
-            if (!user_range_ok(path.address() + i, page_end - (path.address() + i))) return error(EFAULT);
-            checked_end = page_end;
-        }
-        char c = source[i];
-        buffer.text[i] = c;
-        if (c == '\0') {
-            if (i == 0 && !allow_empty) return error(ENOENT);
-            return std::string_view(buffer.text, i);
-        }
-    }
-    return error(ENAMETOOLONG);
+    size_t length = TRY(copy_string_from_user(buffer.text, path, sizeof buffer.text));
+    if (length == 0 && !allow_empty) return error(ENOENT);
+    return std::string_view(buffer.text, length);
 }
 
 ErrorOr<StartDir> start_at(int dirfd, std::string_view path) {
@@ -51,16 +39,27 @@ ErrorOr<RefPtr<vfs::Vnode>> resolve_at(int dirfd, UserPtr<const char> path, int 
     return vfs::resolve(start.context, text, follow);
 }
 
-ErrorOr<size_t> iovec_total(UserPtr<const iovec> iov, int count) {
+IovecArray::~IovecArray() {
+    if (m_entries != m_inline) mm::kfree(m_entries);
+}
+
+ErrorOr<void> IovecArray::copy_in(UserPtr<const iovec> iov, int count) {
     if (count < 0 || count > IOV_MAX) return error(EINVAL);
-    if (!user_range_ok(iov.address(), size_t(count) * sizeof(iovec))) return error(EFAULT);
-    size_t total = 0;
-    for (int i = 0; i < count; ++i) {
-        size_t length = iov.unchecked()[i].iov_len;
-        if (length > size_t(SSIZE_MAX) - total) return error(EINVAL);
-        total += length;
+    if (size_t(count) > INLINE_ENTRIES) {
+        m_entries = static_cast<iovec*>(mm::kmalloc(size_t(count) * sizeof(iovec)));
+        if (!m_entries) {
+            m_entries = m_inline;
+            return error(ENOMEM);
+        }
     }
-    return total;
+    TRY(copy_from_user(m_entries, UserPtr<const void>(iov.address()), size_t(count) * sizeof(iovec)));
+    m_count = size_t(count);
+    size_t total = 0;
+    for (size_t i = 0; i < m_count; ++i) {
+        if (m_entries[i].iov_len > size_t(SSIZE_MAX) - total) return error(EINVAL);
+        total += m_entries[i].iov_len;
+    }
+    return {};
 }
 
 }  // namespace xos::sys

@@ -1,5 +1,5 @@
 // What the file syscalls share: copying paths in, choosing the directory a path starts from
-// (AT_FDCWD or a dirfd), looking descriptors up, and validating I/O vectors.
+// (AT_FDCWD or a dirfd), looking descriptors up, and copying I/O vectors in.
 #pragma once
 
 #include <sys/uio.h>
@@ -35,7 +35,26 @@ ErrorOr<RefPtr<vfs::File>> file_for(int fd, bool allow_path_only = false);
 // Resolves `path` at `dirfd` with AT_SYMLINK_NOFOLLOW / AT_EMPTY_PATH semantics.
 ErrorOr<RefPtr<vfs::Vnode>> resolve_at(int dirfd, UserPtr<const char> path, int at_flags);
 
-// Validates an iovec array; returns the total length (EINVAL past SSIZE_MAX or IOV_MAX).
-ErrorOr<size_t> iovec_total(UserPtr<const iovec> iov, int count);
+// An iovec array copied in from the app: the entries are libos's copy (the app cannot change
+// them under libos's feet), the buffers they name are still app memory.
+class IovecArray {
+public:
+    IovecArray() = default;
+    ~IovecArray();
+    IovecArray(const IovecArray&) = delete;
+    IovecArray& operator=(const IovecArray&) = delete;
+
+    // Copies `count` entries: EINVAL past IOV_MAX or a total past SSIZE_MAX, EFAULT for a bad array.
+    ErrorOr<void> copy_in(UserPtr<const iovec> iov, int count);
+    const iovec* data() const { return m_entries; }
+    size_t size() const { return m_count; }
+    const iovec& operator[](size_t i) const { return m_entries[i]; }
+
+private:
+    static constexpr size_t INLINE_ENTRIES = 8;
+    iovec m_inline[INLINE_ENTRIES];
+    iovec* m_entries = m_inline;
+    size_t m_count = 0;
+};
 
 }  // namespace xos::sys

@@ -205,7 +205,7 @@ ErrorOr<long> sys_flock(int fd, int operation) {
 // Implements pipe2(2).
 ErrorOr<long> sys_pipe2(UserPtr<int> fds_out, int flags) {
     if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT)) return error(EINVAL);
-    if (!user_range_ok(fds_out.address(), 2 * sizeof(int))) return error(EFAULT);
+    if (!user_range_writable(fds_out.address(), 2 * sizeof(int))) return error(EFAULT);
     vfs::PipeEnds ends = TRY(vfs::create_pipe(flags));
     vfs::FdTable& fds = vfs::process().fds;
     int read_fd = TRY(fds.allocate(ends.read_end, flags & O_CLOEXEC));

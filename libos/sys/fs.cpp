@@ -28,7 +28,12 @@ ErrorOr<long> transfer(vfs::File& file, Direction direction, uintptr_t buffer, s
     if (count > MAX_RW_COUNT) count = MAX_RW_COUNT;
     if (direction == Direction::Read && file.vnode()->is_directory()) return error(EISDIR);
     if (count == 0) return 0;
-    if (!user_range_ok(buffer, count)) return error(EFAULT);
+    // Files move the data themselves, straight between the app's buffer and their own storage
+    // (no bounce buffer). That is safe after this check as long as nothing can unmap the
+    // buffer before the copy, i.e. until the file blocks: the files that block (pipes,
+    // sockets, eventfds) copy with the fault-safe user copy and fail with EFAULT themselves.
+    if (direction == Direction::Read ? !user_range_writable(buffer, count) : !user_range_ok(buffer, count))
+        return error(EFAULT);
     auto* bytes = reinterpret_cast<std::byte*>(buffer);
     if (direction == Direction::Read) return long(TRY(file.read({bytes, count}, offset)));
     return long(TRY(file.write({bytes, count}, offset)));
@@ -36,11 +41,12 @@ ErrorOr<long> transfer(vfs::File& file, Direction direction, uintptr_t buffer, s
 
 ErrorOr<long> transfer_vector(vfs::File& file, Direction direction, UserPtr<const iovec> iov, int count,
                               std::optional<uint64_t> offset) {
-    TRY(iovec_total(iov, count));
+    IovecArray vectors;
+    TRY(vectors.copy_in(iov, count));
     if (direction == Direction::Read && file.vnode()->is_directory()) return error(EISDIR);
     long done = 0;
-    for (int i = 0; i < count; ++i) {
-        const iovec& v = iov.unchecked()[i];
+    for (size_t i = 0; i < vectors.size(); ++i) {
+        const iovec& v = vectors[i];
         if (v.iov_len == 0) continue;
         std::optional<uint64_t> at = offset ? std::optional<uint64_t>(*offset + uint64_t(done)) : std::nullopt;
         auto n = transfer(file, direction, uintptr_t(v.iov_base), v.iov_len, at);

@@ -73,7 +73,9 @@ ErrorOr<long> send_common(int fd, const iovec* iov, size_t count, int flags, con
     net::IoCursor cursor(iov, count);
     if (cursor.remaining() > size_t(INT_MAX)) return error(EINVAL);
     net::Message message{&cursor, to};
-    return long(TRY(socket->send(message, flags)));
+    long n = long(TRY(socket->send(message, flags)));
+    if (n == 0 && cursor.faulted()) return error(EFAULT);
+    return n;
 }
 
 ErrorOr<long> receive_common(int fd, const iovec* iov, size_t count, int& flags, net::SocketAddress* from) {
@@ -82,6 +84,7 @@ ErrorOr<long> receive_common(int fd, const iovec* iov, size_t count, int& flags,
     net::IoCursor cursor(iov, count);
     net::Message message{&cursor, nullptr, from};
     long n = long(TRY(socket->receive(message, flags)));
+    if (n == 0 && cursor.faulted()) return error(EFAULT);
     flags = message.flags_out;
     return n;
 }
@@ -189,20 +192,22 @@ ErrorOr<long> sys_recvfrom(int fd, UserPtr<void> buffer, size_t size, int flags,
 // Implements sendmsg(2). Ancillary data (SCM_RIGHTS, SCM_CREDENTIALS) is not supported.
 ErrorOr<long> sys_sendmsg(int fd, UserPtr<const msghdr> message_pointer, int flags) {
     msghdr message = TRY(read_user(message_pointer));
-    TRY(iovec_total(UserPtr<const iovec>(uintptr_t(message.msg_iov)), int(message.msg_iovlen)));
+    IovecArray iov;
+    TRY(iov.copy_in(UserPtr<const iovec>(uintptr_t(message.msg_iov)), int(message.msg_iovlen)));
     if (message.msg_controllen) return error(EOPNOTSUPP);
-    if (!message.msg_name) return send_common(fd, message.msg_iov, message.msg_iovlen, flags, nullptr);
+    if (!message.msg_name) return send_common(fd, iov.data(), iov.size(), flags, nullptr);
     net::SocketAddress to = TRY(read_address(UserPtr<const void>(uintptr_t(message.msg_name)), message.msg_namelen));
-    return send_common(fd, message.msg_iov, message.msg_iovlen, flags, &to);
+    return send_common(fd, iov.data(), iov.size(), flags, &to);
 }
 
 // Implements recvmsg(2).
 ErrorOr<long> sys_recvmsg(int fd, UserPtr<msghdr> message_pointer, int flags) {
     msghdr message = TRY(read_user(UserPtr<const msghdr>(message_pointer.address())));
-    TRY(iovec_total(UserPtr<const iovec>(uintptr_t(message.msg_iov)), int(message.msg_iovlen)));
+    IovecArray iov;
+    TRY(iov.copy_in(UserPtr<const iovec>(uintptr_t(message.msg_iov)), int(message.msg_iovlen)));
     net::SocketAddress from;
     int flags_out = flags;
-    long n = TRY(receive_common(fd, message.msg_iov, message.msg_iovlen, flags_out, message.msg_name ? &from : nullptr));
+    long n = TRY(receive_common(fd, iov.data(), iov.size(), flags_out, message.msg_name ? &from : nullptr));
     if (message.msg_name) {
         socklen_t length = from.length;
         size_t copy = message.msg_namelen < length ? message.msg_namelen : length;

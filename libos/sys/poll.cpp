@@ -96,7 +96,7 @@ ErrorOr<long> do_poll(UserPtr<pollfd> fds, unsigned long count, sched::Deadline 
     WatchSet set;
     TRY(set.allocate(count));
     for (size_t i = 0; i < count; ++i) {
-        const pollfd& p = fds.unchecked()[i];
+        pollfd p = TRY(read_user(UserPtr<const pollfd>(fds.address() + i * sizeof(pollfd))));
         set[i].fd = p.fd;
         // Linux always reports POLLERR and POLLHUP; POLLNVAL for a descriptor that is not open.
         set[i].events = vfs::PollMask(uint16_t(p.events));
@@ -106,32 +106,40 @@ ErrorOr<long> do_poll(UserPtr<pollfd> fds, unsigned long count, sched::Deadline 
         }
     }
     long ready = TRY(set.wait(deadline));
-    for (size_t i = 0; i < count; ++i) fds.unchecked()[i].revents = short(set[i].revents);
+    for (size_t i = 0; i < count; ++i)
+        TRY(write_user(UserPtr<short>(fds.address() + i * sizeof(pollfd) + offsetof(pollfd, revents)),
+                       short(set[i].revents)));
     return ready;
 }
 
-// select's fd_set: `nfds` bits of unsigned longs.
+// select's fd_set: `nfds` bits of unsigned longs, copied in and out (FdSets point to libos's
+// copies; null where the app passed none).
+struct FdSet {
+    unsigned long words[vfs::FdTable::MAX_FDS / 64];
+};
 struct FdSets {
-    fd_set* in;
-    fd_set* out;
-    fd_set* ex;
+    FdSet* in;
+    FdSet* out;
+    FdSet* ex;
 };
 
-bool is_set(const fd_set* set, int fd) {
-    return set && (reinterpret_cast<const unsigned long*>(set)[fd / 64] >> (fd % 64)) & 1;
-}
+bool is_set(const FdSet* set, int fd) { return set && (set->words[fd / 64] >> (fd % 64)) & 1; }
 
-ErrorOr<fd_set*> user_set(uintptr_t address, int nfds) {
+size_t set_bytes(int nfds) { return size_t((nfds + 63) / 64) * 8; }
+
+ErrorOr<FdSet*> copy_set_in(uintptr_t address, int nfds, FdSet& copy) {
     if (!address) return nullptr;
-    size_t bytes = size_t((nfds + 63) / 64) * 8;
-    if (!user_range_writable(address, bytes)) return error(EFAULT);
-    return reinterpret_cast<fd_set*>(address);
+    if (!user_range_writable(address, set_bytes(nfds))) return error(EFAULT);
+    TRY(copy_from_user(copy.words, UserPtr<const void>(address), set_bytes(nfds)));
+    return &copy;
 }
 
 ErrorOr<long> do_select(int nfds, uintptr_t in, uintptr_t out, uintptr_t ex, sched::Deadline deadline) {
     if (nfds < 0) return error(EINVAL);
     if (nfds > vfs::FdTable::MAX_FDS) nfds = vfs::FdTable::MAX_FDS;
-    FdSets sets{TRY(user_set(in, nfds)), TRY(user_set(out, nfds)), TRY(user_set(ex, nfds))};
+    FdSet copies[3];
+    FdSets sets{TRY(copy_set_in(in, nfds, copies[0])), TRY(copy_set_in(out, nfds, copies[1])),
+                TRY(copy_set_in(ex, nfds, copies[2]))};
     size_t count = 0;
     for (int fd = 0; fd < nfds; ++fd)
         if (is_set(sets.in, fd) || is_set(sets.out, fd) || is_set(sets.ex, fd)) ++count;
@@ -149,12 +157,11 @@ ErrorOr<long> do_select(int nfds, uintptr_t in, uintptr_t out, uintptr_t ex, sch
     }
     TRY(set.wait(deadline));
     // Rewrite the sets with the ready descriptors only.
-    size_t words = size_t((nfds + 63) / 64);
-    for (fd_set* s : {sets.in, sets.out, sets.ex})
-        if (s) memset(s, 0, words * 8);
+    for (FdSet* s : {sets.in, sets.out, sets.ex})
+        if (s) memset(s->words, 0, set_bytes(nfds));
     long total = 0;
-    auto mark = [&](fd_set* s, int fd) {
-        reinterpret_cast<unsigned long*>(s)[fd / 64] |= 1ul << (fd % 64);
+    auto mark = [&](FdSet* s, int fd) {
+        s->words[fd / 64] |= 1ul << (fd % 64);
         ++total;
     };
     for (size_t k = 0; k < set.size(); ++k) {
@@ -163,6 +170,10 @@ ErrorOr<long> do_select(int nfds, uintptr_t in, uintptr_t out, uintptr_t ex, sch
         if (sets.out && (w.events & OUT) && (w.revents & SELECT_OUT)) mark(sets.out, w.fd);
         if (sets.ex && (w.events & PRI) && (w.revents & SELECT_EX)) mark(sets.ex, w.fd);
     }
+    uintptr_t addresses[3] = {in, out, ex};
+    FdSet* results[3] = {sets.in, sets.out, sets.ex};
+    for (int k = 0; k < 3; ++k)
+        if (results[k]) TRY(copy_to_user(UserPtr<void>(addresses[k]), results[k]->words, set_bytes(nfds)));
     return total;
 }
 

@@ -35,14 +35,19 @@ ErrorOr<long> do_wait(int epfd, UserPtr<epoll_event> events, int max_events, sch
     if (!user_range_writable(events.address(), size_t(max_events) * sizeof(epoll_event))) return error(EFAULT);
     RefPtr<vfs::File> file = TRY(file_for(epfd));
     vfs::EpollFile* epoll = TRY(epoll_of(*file));
-    std::span<epoll_event> out(events.unchecked(), size_t(max_events));
+    // Collected into libos memory, then copied out: at most BATCH per call (epoll_wait may
+    // return fewer events than are ready; the rest stay on the ready list for the next call).
+    constexpr size_t BATCH = 64;
+    epoll_event collected[BATCH];
+    std::span<epoll_event> out(collected, size_t(max_events) < BATCH ? size_t(max_events) : BATCH);
     PollSleeper sleeper;
     PollEntry entry;
     ErrorOr<long> result = 0;
     for (bool timed_out = false;;) {
         sleeper.woken = false;
         if (size_t n = epoll->collect(out)) {
-            result = long(n);
+            auto copied = copy_to_user(UserPtr<void>(events.address()), collected, n * sizeof(epoll_event));
+            result = copied ? ErrorOr<long>(long(n)) : ErrorOr<long>(std::unexpected(copied.error()));
             break;
         }
         if (timed_out || (!deadline.is_never() && deadline.monotonic_ns == 0)) break;

@@ -79,12 +79,12 @@ ErrorOr<sched::Deadline> absolute_deadline(UserPtr<const struct timespec> timeou
 // FUTEX_WAKE_OP: the operation applied to *uaddr2, and the comparison of its old value.
 ErrorOr<bool> futex_wake_op_apply(uintptr_t address, uint32_t encoded) {
     if (address & 3) return error(EINVAL);
-    if (!user_range_ok(address, 4)) return error(EFAULT);
+    if (!user_range_writable(address, 4)) return error(EFAULT);
     uint32_t op = (encoded >> 28) & 7, cmp = (encoded >> 24) & 15;
     uint32_t oparg = (encoded >> 12) & 0xfff, cmparg = encoded & 0xfff;
     if ((encoded >> 28) & 8) oparg = 1u << (oparg & 31);  // FUTEX_OP_OPARG_SHIFT
-    auto* word = reinterpret_cast<std::atomic<uint32_t>*>(address);
-    uint32_t old = word->load();
+    // Read-modify-write with the fault-safe copy: one CPU, and libos is not preempted.
+    uint32_t old = TRY(read_user(UserPtr<const uint32_t>(address)));
     uint32_t value;
     switch (op) {
     case FUTEX_OP_SET: value = oparg; break;
@@ -94,7 +94,7 @@ ErrorOr<bool> futex_wake_op_apply(uintptr_t address, uint32_t encoded) {
     case FUTEX_OP_XOR: value = old ^ oparg; break;
     default: return error(ENOSYS);
     }
-    word->store(value);
+    TRY(write_user(UserPtr<uint32_t>(address), value));
     int32_t o = int32_t(old), a = int32_t(cmparg << 20) >> 20;  // cmparg is a signed 12-bit value
     switch (cmp) {
     case FUTEX_OP_CMP_EQ: return o == a;
@@ -176,8 +176,7 @@ ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintpt
     case FUTEX_CMP_REQUEUE: {
         if ((address & 3) || (address2 & 3)) return error(EINVAL);
         if (command == FUTEX_CMP_REQUEUE) {
-            if (!user_range_ok(address, 4)) return error(EFAULT);
-            if (reinterpret_cast<std::atomic<uint32_t>*>(address)->load() != value3) return error(EAGAIN);
+            if (TRY(read_user(UserPtr<const uint32_t>(address))) != value3) return error(EAGAIN);
         }
         int requeue = int(timeout_or_value2 > INT32_MAX ? INT32_MAX : timeout_or_value2);
         return sched::futex_requeue(address, address2, int(value), requeue, command == FUTEX_CMP_REQUEUE);

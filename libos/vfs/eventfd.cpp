@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "base/user_ptr.h"
 #include "mm/heap.h"
 #include "sched/wait_queue.h"
 #include "vfs/anon_fs.h"
@@ -25,8 +26,8 @@ public:
             TRY(sched::wait_event(m_wait, [&] { return m_count > 0; }));
         }
         uint64_t value = m_semaphore ? 1 : m_count;
+        if (user_copy(buffer.data(), &value, sizeof value)) return error(EFAULT);  // unmapped while waiting
         m_count -= value;
-        memcpy(buffer.data(), &value, sizeof value);
         sched::wake_all(m_wait);
         m_poll.notify(poll_bits::WRITABLE);
         return sizeof value;
@@ -36,7 +37,7 @@ public:
         if (offset) return error(ESPIPE);
         if (data.size() < sizeof(uint64_t)) return error(EINVAL);
         uint64_t value;
-        memcpy(&value, data.data(), sizeof value);
+        if (user_copy(&value, data.data(), sizeof value)) return error(EFAULT);
         if (value == UINT64_MAX) return error(EINVAL);
         if (UINT64_MAX - 1 - m_count < value) {
             if (nonblocking()) return error(EAGAIN);

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/user_ptr.h"
 #include "mm/heap.h"
 #include "vfs/anon_fs.h"
 
@@ -44,8 +45,13 @@ ErrorOr<size_t> Pipe::read(std::span<std::byte> buffer, bool nonblocking) {
     }
     size_t count = buffer.size() < m_used ? buffer.size() : m_used;
     size_t first = CAPACITY - m_head < count ? CAPACITY - m_head : count;
-    memcpy(buffer.data(), m_buffer + m_head, first);
-    memcpy(buffer.data() + first, m_buffer, count - first);
+    // The buffer may be the app's, unmapped by another thread while this one waited: copy
+    // fault-safely, and leave what could not be copied in the pipe.
+    size_t copied = first - user_copy(buffer.data(), m_buffer + m_head, first);
+    if (copied == first && count > first)
+        copied += (count - first) - user_copy(buffer.data() + first, m_buffer, count - first);
+    if (copied == 0) return error(EFAULT);
+    count = copied;
     m_head = (m_head + count) % CAPACITY;
     m_used -= count;
     changed(poll_bits::WRITABLE);
@@ -78,8 +84,16 @@ ErrorOr<size_t> Pipe::write(std::span<const std::byte> data, bool nonblocking) {
         size_t count = remaining < room ? remaining : room;
         size_t tail = (m_head + m_used) % CAPACITY;
         size_t first = CAPACITY - tail < count ? CAPACITY - tail : count;
-        memcpy(m_buffer + tail, data.data() + done, first);
-        memcpy(m_buffer, data.data() + done + first, count - first);
+        size_t copied = first - user_copy(m_buffer + tail, data.data() + done, first);
+        if (copied == first && count > first)
+            copied += (count - first) - user_copy(m_buffer, data.data() + done + first, count - first);
+        if (copied < count) {  // the app's buffer went away while this thread waited
+            m_used += copied;
+            done += copied;
+            if (copied) changed(poll_bits::READABLE);
+            if (done) return done;
+            return error(EFAULT);
+        }
         m_used += count;
         done += count;
         changed(poll_bits::READABLE);

@@ -1,7 +1,8 @@
 // Interrupts on the hosted platform are host signals, handled on an alternate signal stack:
 //   SIGALRM  the periodic timer (setitimer ITIMER_REAL)
 //   SIGUSR1  yield(): raised synchronously with tgkill
-//   SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP  CPU exceptions: demand paging, else a crash report
+//   SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP  CPU exceptions: demand paging, else the fixup of a
+//            user copy (x86_64/user_copy.S: EFAULT), else a crash report
 //   SIGSYS   a `syscall` instruction outside the platform (seccomp.cpp): run by libos
 //   SIGIO    the host NIC's fd became readable/writable (nic.cpp, O_ASYNC): a device interrupt
 // The interrupt flag is a variable: while it is clear a timer signal is only remembered and
@@ -16,6 +17,7 @@
 
 #include "xos/log.h"
 #include "hosted/host.h"
+#include "x86_64/user_copy.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
@@ -245,6 +247,12 @@ void on_fault(int signal, Siginfo* info, void* context) {
         bool resolved = mm::handle_page_fault(reinterpret_cast<uintptr_t>(info->address), access);
         g_interrupts_enabled = were_enabled;
         if (resolved) return;  // demand paging: the access is retried
+    }
+    if (signal == host::SIGSEGV || signal == host::SIGBUS) {
+        if (uintptr_t fixup = x86::user_copy_fixup(uc.gregs[RIP])) {
+            uc.gregs[RIP] = fixup;  // a fault inside a user copy: the copy returns EFAULT
+            return;
+        }
     }
     fatal(signal, *info, uc);
 }

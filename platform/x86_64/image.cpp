@@ -1,10 +1,16 @@
 // The image as the app sees it, shared by every x86_64 platform (kvm and hosted): where its
-// program headers are (for AT_PHDR) and how control passes to musl's _start.
+// program headers are (for AT_PHDR), which parts of it the app may pass to syscalls, and how
+// control passes to musl's _start.
 #include <cstdint>
 
 #include "xos/platform.h"
 
 extern "C" char __ehdr_start[];
+// The linker script's section boundaries: [image_start, text_end) is read-only (headers,
+// constants, code), libos's (and the platform's) data and bss sit in [libos_data_start,
+// libos_data_end), apart from the app's, which is the rest up to image_end.
+extern "C" char __xos_image_start[], __xos_text_end[], __xos_libos_data_start[], __xos_libos_data_end[],
+    __xos_image_end[];
 extern "C" void _start();
 extern "C" [[noreturn]] void xos_enter_app(void (*entry)(), uintptr_t stack_pointer);  // entry64.S
 
@@ -21,6 +27,16 @@ ImageInfo image_info() {
     };
     auto* header = reinterpret_cast<const Elf64Header*>(__ehdr_start);
     return {__ehdr_start + header->phoff, header->phnum, header->phentsize, &_start};
+}
+
+std::span<const ImageRegion> app_image_regions() {
+    static ImageRegion regions[3];
+    auto at = [](char* symbol) { return reinterpret_cast<uintptr_t>(symbol); };
+    // The app's data and bss first: the parts syscalls are most often given.
+    regions[0] = {at(__xos_libos_data_end), at(__xos_image_end), PAGE_READ | PAGE_WRITE};
+    regions[1] = {at(__xos_text_end), at(__xos_libos_data_start), PAGE_READ | PAGE_WRITE};
+    regions[2] = {at(__xos_image_start), at(__xos_text_end), PAGE_READ | PAGE_EXEC};
+    return regions;
 }
 
 void enter_app(void (*entry)(), uintptr_t stack_pointer) { xos_enter_app(entry, stack_pointer); }

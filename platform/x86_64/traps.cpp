@@ -1,6 +1,9 @@
-// CPU exceptions. Every exception is fatal for now (no signals yet): print what happened, the
-// registers and a backtrace, then leave the VM with the status a Linux shell would report for
-// the matching signal (139 for SIGSEGV...). A crash is never a hang or a silent reboot.
+// CPU exceptions. A page fault is first offered to demand paging; a fault that demand paging
+// cannot resolve inside the user-copy routine (user_copy.S) continues at that routine's fixup,
+// which returns EFAULT to the syscall. Every other exception is fatal for now (no signals yet):
+// print what happened, the registers and a backtrace, then leave the VM with the status a Linux
+// shell would report for the matching signal (139 for SIGSEGV...). A crash is never a hang or
+// a silent reboot.
 #include <csignal>
 #include <cstdio>
 
@@ -9,6 +12,7 @@
 #include "cpu.h"
 #include "machine.h"
 #include "trap.h"
+#include "user_copy.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
@@ -107,6 +111,12 @@ extern "C" void xos_x86_trap(xos::x86::TrapFrame* frame) {
     using namespace xos;
     if (frame->vector == 14 && mm::handle_page_fault(x86::read_cr2(), x86::fault_access(frame->error_code)))
         return;  // demand paging
+    if (frame->vector == 14 || frame->vector == 13) {  // #GP: a non-canonical address
+        if (uintptr_t fixup = x86::user_copy_fixup(frame->rip)) {
+            frame->rip = fixup;  // a user copy gives up: EFAULT
+            return;
+        }
+    }
     if (frame->vector < 32) x86::fatal_exception(*frame);
     if (frame->vector == x86::YIELD_VECTOR) {
         x86::reschedule(*frame, sched::InterruptKind::Yield);

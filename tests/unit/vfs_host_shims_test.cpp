@@ -1,9 +1,10 @@
 // What the portable VFS code needs from the kernel build, provided on the host for the unit
-// tests: the kernel heap (over calloc/aligned_alloc), the clock, and the FIFO and device open
-// hooks (not exercised by the host tests).
+// tests: the kernel heap (over calloc/aligned_alloc), the user copy (memcpy), the clock, and the
+// FIFO and device open hooks (not exercised by the host tests).
 #include <cstdlib>
 #include <cstring>
 
+#include "base/user_ptr.h"
 #include "mm/heap.h"
 #include "vfs/operations.h"
 #include "vfs/vnode.h"
@@ -21,6 +22,15 @@ void* alloc_pages(size_t count) {
 void free_pages(void* pages, size_t) { free(pages); }
 
 }  // namespace xos::mm
+
+namespace xos::platform {
+
+size_t copy_user(void* to, const void* from, size_t size) {  // no faults to recover from here
+    memcpy(to, from, size);
+    return 0;
+}
+
+}  // namespace xos::platform
 
 namespace xos::vfs {
 

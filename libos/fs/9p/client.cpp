@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "base/user_ptr.h"
+
 namespace xos::p9 {
 
 namespace {
@@ -115,7 +117,8 @@ ErrorOr<Opened> Client::lcreate(uint32_t fid, std::string_view name, uint32_t fl
 ErrorOr<size_t> Client::read(uint32_t fid, uint64_t offset, std::span<std::byte> buffer) {
     size_t limit = m_msize - READ_OVERHEAD;
     uint32_t count = uint32_t(buffer.size() < limit ? buffer.size() : limit);
-    return call(
+    bool faulted = false;
+    size_t n = TRY(call(
         Tread, [&](Writer& w) { w.u32(fid).u64(offset).u32(count); },
         [&](Reader& r) -> size_t {
             uint32_t length = r.u32();
@@ -124,9 +127,12 @@ ErrorOr<size_t> Client::read(uint32_t fid, uint64_t offset, std::span<std::byte>
                 return 0;
             }
             auto data = r.bytes(length);
-            if (!data.empty()) memcpy(buffer.data(), data.data(), data.size());
+            // The buffer may be the app's, unmapped by another thread while this one waited.
+            if (!data.empty() && user_copy(buffer.data(), data.data(), data.size())) faulted = true;
             return data.size();
-        });
+        }));
+    if (faulted) return error(EFAULT);
+    return n;
 }
 
 ErrorOr<size_t> Client::write(uint32_t fid, uint64_t offset, std::span<const std::byte> data) {

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "base/user_ptr.h"
+
 namespace xos::p9 {
 
 namespace {
@@ -66,7 +68,11 @@ Writer& Writer::str(std::string_view text) {
 
 Writer& Writer::bytes(std::span<const std::byte> data) {
     if (reserve(data.size()) && !data.empty()) {
-        memcpy(&m_buffer[m_used], data.data(), data.size());
+        // The bytes may be the app's (Twrite), unmapped while the request waited for a slot.
+        if (user_copy(&m_buffer[m_used], data.data(), data.size())) {
+            m_error = EFAULT;
+            return *this;
+        }
         m_used += data.size();
     }
     return *this;

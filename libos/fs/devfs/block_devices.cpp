@@ -102,7 +102,12 @@ ErrorOr<size_t> read_bytes(Disk& disk, uint64_t offset, std::span<std::byte> buf
             return std::unexpected(r.error());
         }
         size_t n = span - within < wanted ? span - within : wanted;
-        memcpy(buffer.data() + done, bounce + within, n);
+        // The buffer may be the app's, unmapped by another thread while the device was busy.
+        if (size_t left = user_copy(buffer.data() + done, bounce + within, n)) {
+            done += n - left;
+            if (done) return done;
+            return error(EFAULT);
+        }
         done += n;
     }
     return done;
@@ -134,7 +139,7 @@ ErrorOr<size_t> write_bytes(Disk& disk, uint64_t offset, std::span<const std::by
             if (long r = disk.device->read(last / SECTOR, bounce + (span - block), block / SECTOR); r < 0)
                 return fail(r);
         }
-        memcpy(bounce + within, data.data() + done, n);
+        if (user_copy(bounce + within, data.data() + done, n)) return fail(-EFAULT);  // unmapped meanwhile
         if (long r = disk.device->write(first / SECTOR, bounce, span / SECTOR); r < 0) return fail(r);
         done += n;
     }

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "base/user_ptr.h"
 #include "mm/heap.h"
 
 namespace xos::fs {
@@ -55,7 +56,10 @@ bool RamFile::within_limit(uint64_t index, size_t added) const {
 
 void RamFile::update_blocks() { m_attr.blocks = m_pages.page_count() * (PageTree::PAGE / 512); }
 
+// The buffers of read and write may be the app's: they are copied with the fault-safe user
+// copy, and a fault ends the transfer (EFAULT if nothing moved).
 ErrorOr<size_t> RamFile::read(uint64_t offset, std::span<std::byte> buffer) {
+    static const std::byte zeros[PageTree::PAGE] = {};  // what a hole reads as
     if (offset >= m_attr.size) return 0;
     size_t count = buffer.size() < m_attr.size - offset ? buffer.size() : size_t(m_attr.size - offset);
     size_t done = 0;
@@ -63,8 +67,12 @@ ErrorOr<size_t> RamFile::read(uint64_t offset, std::span<std::byte> buffer) {
         uint64_t at = offset + done;
         size_t in_page = at % PageTree::PAGE;
         size_t chunk = PageTree::PAGE - in_page < count - done ? PageTree::PAGE - in_page : count - done;
-        if (const std::byte* page = m_pages.find(at / PageTree::PAGE)) memcpy(buffer.data() + done, page + in_page, chunk);
-        else memset(buffer.data() + done, 0, chunk);
+        const std::byte* page = m_pages.find(at / PageTree::PAGE);
+        if (size_t left = user_copy(buffer.data() + done, page ? page + in_page : zeros, chunk)) {
+            done += chunk - left;
+            if (done) return done;
+            return error(EFAULT);
+        }
         done += chunk;
     }
     return count;
@@ -86,7 +94,14 @@ ErrorOr<size_t> RamFile::write(uint64_t offset, std::span<const std::byte> data)
             ramfs().m_data_pages += m_pages.page_count() - before;
             return std::unexpected(page.error().code == ENOMEM ? Error{ENOSPC} : page.error());
         }
-        memcpy(*page + in_page, data.data() + done, chunk);
+        if (size_t left = user_copy(*page + in_page, data.data() + done, chunk)) {
+            memset(*page + in_page + (chunk - left), 0, left);  // a page created for overwriting holds old bytes
+            done += chunk - left;
+            if (done) break;
+            ramfs().m_data_pages += m_pages.page_count() - before;
+            update_blocks();
+            return error(EFAULT);
+        }
         done += chunk;
     }
     ramfs().m_data_pages += m_pages.page_count() - before;

@@ -27,6 +27,23 @@ std::span<const MemoryRange> free_memory();
 // Every address an application may legitimately pass to a syscall lies in [lowest, highest).
 MemoryRange addressable_memory();
 
+// The parts of the image an application may name in a syscall, with the PAGE_* access they
+// allow: its code and constants (read) and its own data and bss (read and write). libos's own
+// data and bss, the memory below the image and RAM (heap, page tables, stacks, frames) are not
+// among them. At most MAX_IMAGE_REGIONS regions.
+struct ImageRegion {
+    uintptr_t base;
+    uintptr_t end;
+    uint32_t access;
+};
+constexpr size_t MAX_IMAGE_REGIONS = 4;
+std::span<const ImageRegion> app_image_regions();
+
+// Copies `size` bytes where either side may be application memory. A fault on an address that
+// demand paging cannot resolve (unmapped, PROT_NONE, read-only for a write) stops the copy
+// instead of crashing the image: returns the number of bytes not copied (0: all were).
+size_t copy_user(void* to, const void* from, size_t size);
+
 // The image's own program headers (for AT_PHDR/AT_PHNUM) and entry point of the app (_start).
 struct ImageInfo {
     const void* phdr;

@@ -17,12 +17,14 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: httpd [--root DIR] [--port N] [--threads N] [--quiet] [--no-sendfile] [--timeout S]\n"
+    "usage: httpd [--root DIR] [--port N] [--threads N] [--quiet] [--no-sendfile] [--nopush]\n"
+    "             [--timeout S]\n"
     "\n"
     "Serves the files below DIR (default /www) over HTTP/1.1 on 0.0.0.0:N (default 8080; 0 picks\n"
     "a free port). GET and HEAD; '/' and 'dir/' serve index.html. --threads N runs N worker\n"
     "threads (default 1), --quiet turns the access log off, --no-sendfile always uses read/write,\n"
-    "--timeout S closes connections idle for S seconds (default 30).\n";
+    "--nopush corks each response (TCP_CORK, Nagle on) and uncorks it when it is queued, as\n"
+    "nginx's tcp_nopush does; --timeout S closes connections idle for S seconds (default 30).\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
     std::fprintf(stderr, "httpd: %s\n%s", message.c_str(), kUsage);
@@ -67,6 +69,8 @@ httpd::Options parse_options(int argc, char** argv) {
             options.quiet = true;
         } else if (arg == "--no-sendfile" && !has_value) {
             options.use_sendfile = false;
+        } else if (arg == "--nopush" && !has_value) {
+            options.nopush = true;
         } else if ((arg == "--help" || arg == "-h") && !has_value) {
             std::fputs(kUsage, stdout);
             std::exit(0);

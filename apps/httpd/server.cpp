@@ -107,6 +107,7 @@ struct Connection {
     std::uint64_t lingered = 0;
     bool close_after = false;          // close once everything queued is sent
     bool lingering = false;            // write side shut down, draining input before close
+    bool corked = false;               // --nopush: TCP_CORK set while a response goes out
     bool peer_eof = false;             // the client shut its write side
     std::uint32_t events = 0;          // registered epoll events
     long long last_activity_ms = 0;
@@ -524,6 +525,16 @@ void Worker::respond_error(Connection& c, int status, int version_minor, bool ke
 
 // Sends what is queued: c.out, then the file. Returns No if the connection was closed.
 Worker::Alive Worker::flush(Connection& c) {
+    // --nopush, as nginx's `tcp_nopush on` with sendfile: Nagle back on and TCP_CORK while the
+    // header and the body go out, so they leave in full segments; uncork and TCP_NODELAY at the
+    // end push the tail at once. A stack that ignores the cork or does not push on uncorking
+    // makes every response wait for the peer's ACK (bench/http/run.py --nopush shows it).
+    if (options_.nopush && !c.corked && c.output_pending()) {
+        int off = 0, on = 1;
+        setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &off, sizeof off);
+        setsockopt(c.fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+        c.corked = true;
+    }
     for (;;) {
         if (c.out_offset < c.out.size()) {
             ssize_t n = send(c.fd, c.out.data() + c.out_offset, c.out.size() - c.out_offset, MSG_NOSIGNAL);
@@ -542,7 +553,15 @@ Worker::Alive Worker::flush(Connection& c) {
             }
             continue;
         }
-        if (c.file_fd < 0) return Alive::Yes;
+        if (c.file_fd < 0) {
+            if (c.corked) {  // everything is queued: push it
+                int off = 0, on = 1;
+                setsockopt(c.fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+                setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+                c.corked = false;
+            }
+            return Alive::Yes;
+        }
         if (c.file_remaining == 0) {
             close(c.file_fd);
             c.file_fd = -1;

@@ -20,6 +20,7 @@ struct Options {
     int threads = 1;
     bool quiet = false;        // no access log
     bool use_sendfile = true;  // false: always read/write (tests the fallback)
+    bool nopush = false;       // TCP_CORK around each response, as nginx's tcp_nopush
     int idle_timeout_s = 30;   // keep-alive idle time and time allowed for a request head
 };
 

@@ -330,6 +330,11 @@ def image_id(image):
     return "%s (built %s)" % (digest, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(image))))
 
 
+def httpd_extra(args):
+    """httpd options every target gets: --nopush corks each response as nginx's tcp_nopush does."""
+    return ["--nopush"] if args.nopush else []
+
+
 def xos_server(args, path):
     image = os.path.join(args.build_dir, "apps", "httpd", "httpd.xos")
     args.xos_images[path] = image_id(image)
@@ -342,7 +347,7 @@ def xos_server(args, path):
         ifname, net = TAP["xos"]
         argv += ["--net", "tap:" + ifname, "--ip", net + ".2/24", "--gw", net + ".1"]
         url = "http://%s.2:%d" % (net, GUEST_PORT)
-    argv += [image, "--", "--port", str(GUEST_PORT), "--quiet", "--threads", str(args.threads)]
+    argv += [image, "--", "--port", str(GUEST_PORT), "--quiet", "--threads", str(args.threads)] + httpd_extra(args)
     return Server("xos", path, argv, url, os.path.join(args.out_dir, "server-%s-xos.log" % path))
 
 
@@ -359,8 +364,9 @@ def linux_vm_server(args, path, vm, initramfs):
         url = "http://%s.2:%d" % (prefix, GUEST_PORT)
     # The same virtio-net device on the same virtio-mmio transport as xos-run gives xos.
     argv = vm.machine + ["-kernel", vm.vmlinux, "-initrd", initramfs,
-                         "-append", "%s %s -- --root /www --port %d --quiet --threads %d" % (
-                             vm.cmdline, net, GUEST_PORT, args.threads),
+                         "-append", "%s %s -- --root /www --port %d --quiet --threads %d%s" % (
+                             vm.cmdline, net, GUEST_PORT, args.threads,
+                             "".join(" " + a for a in httpd_extra(args))),
                          "-chardev", "stdio,id=con", "-serial", "chardev:con",
                          "-global", "virtio-mmio.force-legacy=false",
                          "-netdev", netdev, "-device", "virtio-net-device,netdev=net0"]
@@ -381,7 +387,7 @@ def hosted_server(args, path):
         ifname, net = TAP["hosted"]
         argv += ["--net", "tap:" + ifname, "--ip", net + ".2/24", "--gw", net + ".1"]
         url = "http://%s.2:%d" % (net, GUEST_PORT)
-    argv += [image, "--", "--port", str(GUEST_PORT), "--quiet", "--threads", str(args.threads)]
+    argv += [image, "--", "--port", str(GUEST_PORT), "--quiet", "--threads", str(args.threads)] + httpd_extra(args)
     return Server("hosted", path, argv, url, os.path.join(args.out_dir, "server-%s-hosted.log" % path))
 
 
@@ -390,7 +396,7 @@ def native_server(args, binary, path):
     # A port from free_port() like the VMs' forwarded ones (not --port 0: the kernel could hand
     # this httpd a port already given to a VM whose QEMU has not bound it yet).
     port = free_port()
-    argv = [binary, "--root", WWW, "--port", str(port), "--quiet", "--threads", str(args.threads)]
+    argv = [binary, "--root", WWW, "--port", str(port), "--quiet", "--threads", str(args.threads)] + httpd_extra(args)
     return Server("native", path, argv, "http://127.0.0.1:%d" % port,
                   os.path.join(args.out_dir, "server-%s-native.log" % path))
 
@@ -763,6 +769,9 @@ def main():
     parser.add_argument("--latency", action="store_true",
                         help="latency percentiles: workloads %s, targets xos,linux-vm,hosted,native unless given, "
                              "p50/p90/p99/max; results/http-latency.{md,jsonl}" % LATENCY_WORKLOADS)
+    parser.add_argument("--nopush", action="store_true",
+                        help="every httpd corks its responses (httpd --nopush: TCP_CORK with Nagle on, as nginx's "
+                             "tcp_nopush); results get the suffix -nopush")
     parser.add_argument("--smoke", action="store_true",
                         help="xos and native (user net) answer a 1-second wrk run without errors")
     parser.add_argument("--verbose", action="store_true", help="print wrk's own report on stderr")
@@ -807,6 +816,8 @@ def main():
             args.workloads = LATENCY_WORKLOADS
         if args.targets == parser.get_default("targets"):
             args.targets = "xos,linux-vm,hosted,native"
+    if args.nopush:
+        args.result_name += "-nopush"
     args.duration = args.duration or 4
     args.runs = args.runs or 5
     args.out_dir = os.path.join(args.build_dir, "bench", "http-smoke" if args.smoke else "http")

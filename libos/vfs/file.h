@@ -44,7 +44,8 @@ public:
     // Bytes a read would return now (FIONREAD).
     virtual ErrorOr<size_t> bytes_readable();
     // fsync(2)/fdatasync(2): the vnode's by default; a device flushes its own cache (block devices).
-    virtual ErrorOr<void> sync() { return m_vnode->sync(); }
+    // Pages dirtied through MAP_SHARED mappings are written back first.
+    virtual ErrorOr<void> sync();
     // What /proc/self/fd/N shows for a file that has no path ("pipe:[7]").
     virtual ErrorOr<KString> anonymous_name() { return error(ENOENT); }
 

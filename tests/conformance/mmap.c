@@ -5,7 +5,7 @@
 #include "mmap_files.h"
 #include "show.h"
 
-static const char* g_files[] = {"private", "shared", "ldso", "trunc", "wronly", "grow"};
+static const char* g_files[] = {"private", "shared", "ldso", "trunc", "wronly", "grow", "other"};
 
 int main(int argc, char** argv) {
     choose_dir(argc, argv);
@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
 
     // MAP_PRIVATE, written: the write is the mapping's own.
     unsigned char* a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    unsigned char* b = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    unsigned char* b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     SHOW("mmap two private", a == MAP_FAILED || b == MAP_FAILED ? -1 : 0);
     a[10] = 'X';
     a[PAGE + 1] = 'Y';
@@ -35,6 +35,12 @@ int main(int argc, char** argv) {
     SHOW("pwrite into the file", pwrite(fd, &q, 1, 2 * PAGE + 3));
     SHOW("pwrite seen by an unwritten private page", a[2 * PAGE + 3] == 'Q' && b[2 * PAGE + 3] == 'Q');
     SHOW("pwrite not seen by a copied private page", pwrite(fd, &q, 1, 12) == 1 && a[12] == pattern(12));
+    // A syscall writing into a private mapping (read(2) into it) copies the page too.
+    int other = make_file("other", PAGE);
+    SHOW("pread into a private mapping", pread(other, b + PAGE + 100, 50, 0));
+    SHOW("  the mapping has the data", matches(b + PAGE + 100, 0, 50));
+    SHOW("  the file does not", byte_at(fd, PAGE + 100) == pattern(PAGE + 100));
+    close(other);
     // mprotect on a private file mapping.
     SHOW("mprotect private PROT_READ", mprotect(a, PAGE, PROT_READ));
     SHOW("private: copy kept after mprotect", a[10] == 'X');
@@ -58,6 +64,10 @@ int main(int argc, char** argv) {
     SHOW("shared write: seen by the other mapping", s2[PAGE + 5] == 'S');
     SHOW("shared write: seen by a private mapping", pv[PAGE + 5] == 'S');
     SHOW("pwrite seen by the shared mappings", pwrite(fd, &q, 1, 7) == 1 && s1[7] == 'Q' && s2[7] == 'Q');
+    int other2 = make_file("other", PAGE);
+    SHOW("pread into a shared mapping", pread(other2, s1 + 2 * PAGE + 100, 50, 0));
+    SHOW("  seen by read()", byte_at(fd, 2 * PAGE + 100) == pattern(0) && byte_at(fd, 2 * PAGE + 149) == pattern(49));
+    close(other2);
     SHOW("msync MS_SYNC", msync(s1, size, MS_SYNC));
     SHOW("msync MS_ASYNC", msync(s1, PAGE, MS_ASYNC));
     SHOW("msync bad flags", msync(s1, PAGE, MS_SYNC | MS_ASYNC));

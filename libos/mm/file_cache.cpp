@@ -8,17 +8,27 @@
 
 namespace xos::mm {
 
-ErrorOr<FileCache*> FileCache::of(vfs::Vnode& vnode) {
-    if (auto* cache = existing(vnode)) {
-        if (!vnode.has_data_pages()) cache->m_size = TRY(vnode.getattr()).size;
-        return cache;
+ErrorOr<FileCache*> FileCache::of(vfs::Vnode& vnode, vfs::File* file) {
+    std::optional<uint64_t> device_size = file ? file->device_size() : std::nullopt;
+    uint64_t size = vnode.has_data_pages() ? 0 : device_size ? *device_size : TRY(vnode.getattr()).size;
+    auto* cache = existing(vnode);
+    if (!cache) {
+        cache = kcreate<FileCache>(vnode);
+        if (!cache) return error(ENOMEM);
+        vnode.m_file_cache = cache;
     }
-    uint64_t size = vnode.has_data_pages() ? 0 : TRY(vnode.getattr()).size;
-    auto* cache = kcreate<FileCache>(vnode);
-    if (!cache) return error(ENOMEM);
-    cache->m_size = size;
-    vnode.m_file_cache = cache;
+    if (!vnode.has_data_pages()) cache->m_size = size;
+    // A device keeps the description it is mapped through, a writable one if it has one.
+    if (device_size && (!cache->m_device || (file->writable() && !cache->m_device->writable()))) cache->m_device = file;
     return cache;
+}
+
+ErrorOr<size_t> FileCache::read_at(uint64_t offset, std::span<std::byte> buffer) {
+    return m_device ? m_device->read(buffer, offset) : m_vnode.read(offset, buffer);
+}
+
+ErrorOr<size_t> FileCache::write_at(uint64_t offset, std::span<const std::byte> data) {
+    return m_device ? m_device->write(data, offset) : m_vnode.write(offset, data);
 }
 
 FileCache::~FileCache() {
@@ -63,7 +73,7 @@ ErrorOr<void> FileCache::fill(uint64_t first, uint64_t last) {
         // Past the end of the file the page stays zero (a fault there is SIGBUS, but the file may
         // grow by write(2) into it).
         for (size_t done = 0; offset + done < m_size && done < PAGE_SIZE;) {
-            auto n = m_vnode.read(offset + done, {reinterpret_cast<std::byte*>(frame) + done, PAGE_SIZE - done});
+            auto n = read_at(offset + done, {reinterpret_cast<std::byte*>(frame) + done, PAGE_SIZE - done});
             if (!n) {
                 free_frame(frame);
                 return std::unexpected(n.error());
@@ -116,7 +126,7 @@ ErrorOr<void> FileCache::write_back() {
         if (offset >= m_size) continue;  // never extends the file
         size_t length = m_size - offset < PAGE_SIZE ? size_t(m_size - offset) : PAGE_SIZE;
         uintptr_t frame = m_pages[i].frame;
-        TRY(m_vnode.write(offset, {reinterpret_cast<const std::byte*>(frame), length}));
+        TRY(write_at(offset, {reinterpret_cast<const std::byte*>(frame), length}));
         // The write may block and pages may be added meanwhile: continue from this one.
         size_t at = lower_bound(offset / PAGE_SIZE);
         i = at;
@@ -131,8 +141,9 @@ void FileCache::written(uint64_t offset, const std::byte* data, size_t size) {
         uint64_t at = offset + done;
         size_t in_page = at % PAGE_SIZE;
         size_t chunk = PAGE_SIZE - in_page < size - done ? PAGE_SIZE - in_page : size - done;
-        if (Page* page = find(at / PAGE_SIZE))
-            memcpy(reinterpret_cast<std::byte*>(page->frame) + in_page, data + done, chunk);
+        Page* page = find(at / PAGE_SIZE);
+        std::byte* to = page ? reinterpret_cast<std::byte*>(page->frame) + in_page : nullptr;
+        if (to && to != data + done) memcpy(to, data + done, chunk);  // a write-back writes the page itself
         done += chunk;
     }
 }

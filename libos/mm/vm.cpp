@@ -9,6 +9,7 @@
 #include "mm/file_cache.h"
 #include "mm/frames.h"
 #include "mm/heap.h"
+#include "vfs/file.h"
 #include "vfs/vnode.h"
 #include "xos/platform.h"
 
@@ -154,16 +155,16 @@ ErrorOr<uintptr_t> VirtualMemory::map(uintptr_t address, size_t length, int prot
 }
 
 ErrorOr<uintptr_t> VirtualMemory::map_file(uintptr_t address, size_t length, int prot, Placement placement,
-                                           vfs::Vnode& file, uint64_t offset, bool shared, bool file_writable) {
+                                           vfs::File& file, uint64_t offset, bool shared) {
     if (length == 0) return error(EINVAL);
     size_t size = page_round_up(length);
     if (size < length || size > m_end - m_base || offset + size < offset) return error(ENOMEM);
     // Read what the mapping covers of the file now: the fault path cannot wait for a host.
-    FileCache* cache = TRY(FileCache::of(file));
+    FileCache* cache = TRY(FileCache::of(*file.vnode(), &file));
     uint64_t first = offset / PAGE_SIZE, last = first + size / PAGE_SIZE, in_file = cache->size_in_pages();
     TRY(cache->fill(first, last < in_file ? last : in_file));
     return map_vma(address, length, placement,
-                   Vma{0, 0, prot, VmaKind::File, shared, &file, offset, shared && !file_writable});
+                   Vma{0, 0, prot, VmaKind::File, shared, file.vnode(), offset, shared && !file.writable()});
 }
 
 ErrorOr<uintptr_t> VirtualMemory::map_vma(uintptr_t address, size_t length, Placement placement, const Vma& proto) {

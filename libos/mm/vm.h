@@ -12,6 +12,7 @@
 #include "mm/extent_set.h"
 
 namespace xos::vfs {
+class File;
 class Vnode;
 }
 
@@ -41,8 +42,8 @@ public:
                            VmaKind kind = VmaKind::Anonymous);
     // mmap of a file: MAP_SHARED maps the file's cached pages, MAP_PRIVATE maps them read-only
     // and copies a page on the first write to it. May block (reads the file into the cache).
-    ErrorOr<uintptr_t> map_file(uintptr_t address, size_t length, int prot, Placement placement, vfs::Vnode& file,
-                                uint64_t offset, bool shared, bool file_writable);
+    ErrorOr<uintptr_t> map_file(uintptr_t address, size_t length, int prot, Placement placement, vfs::File& file,
+                                uint64_t offset, bool shared);
     // msync(2): writes back the shared file mappings in the range (ENOMEM if not all mapped).
     ErrorOr<void> sync(uintptr_t address, size_t length);
     // Before `file` is truncated to `size`: unmaps every page of it past the new end, so that a

@@ -32,10 +32,9 @@ ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, in
     bool shared = type != MAP_PRIVATE;
     if (shared && (prot & PROT_WRITE) && !file->writable()) return error(EACCES);
     if (!file->readable()) return error(EACCES);
-    vfs::Vnode& vnode = *file->vnode();
-    if (!vnode.mappable()) return error(ENODEV);
-    return long(TRY(mm::app_memory().map_file(address, length, prot & SUPPORTED_PROT, placement, vnode,
-                                              uint64_t(offset), shared, file->writable())));
+    if (!file->mappable()) return error(ENODEV);
+    return long(TRY(
+        mm::app_memory().map_file(address, length, prot & SUPPORTED_PROT, placement, *file, uint64_t(offset), shared)));
 }
 
 // Implements munmap(2).

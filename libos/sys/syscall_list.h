@@ -18,8 +18,8 @@ XOS_SYSCALL(6, lstat, Full, "")
 XOS_SYSCALL(7, poll, Full, "")
 XOS_SYSCALL(8, lseek, Full, "SEEK_DATA/SEEK_HOLE see the whole file as data")
 XOS_SYSCALL(9, mmap, Partial,
-            "anonymous and file mappings, committed on first touch, protections enforced; files of ramfs, 9p and "
-            "hostfs (9p/hostfs: read at mmap time, see docs/threads-and-memory.md); devices and block devices: ENODEV")
+            "anonymous and file mappings (ramfs, 9p, hostfs, block devices; see docs/threads-and-memory.md), committed "
+            "on first touch, protections enforced")
 XOS_SYSCALL(10, mprotect, Full, "enforced by the page tables")
 XOS_SYSCALL(11, munmap, Full, "")
 XOS_SYSCALL(12, brk, Full, "")
@@ -36,7 +36,7 @@ XOS_SYSCALL(22, pipe, Partial, "writing with no reader fails with EPIPE but rais
 XOS_SYSCALL(23, select, Full, "")
 XOS_SYSCALL(24, sched_yield, Full, "")
 XOS_SYSCALL(25, mremap, Partial, "MREMAP_MAYMOVE; not MREMAP_FIXED or MREMAP_DONTUNMAP")
-XOS_SYSCALL(26, msync, Full, "writes back MAP_SHARED pages of 9p/hostfs files (ramfs: nothing to do)")
+XOS_SYSCALL(26, msync, Full, "writes back MAP_SHARED pages of 9p/hostfs files and block devices (ramfs: nothing to do)")
 XOS_SYSCALL_NONE(27, mincore, "")
 XOS_SYSCALL(28, madvise, Partial, "MADV_DONTNEED frees the pages (zero on next touch); other advice is accepted and ignored")
 XOS_SYSCALL_NONE(29, shmget, "")

@@ -5,7 +5,7 @@
 #include "mmap_files.h"
 #include "show.h"
 
-static const char* g_files[] = {"private", "shared", "ldso", "trunc", "wronly", "grow", "other"};
+static const char* g_files[] = {"private", "shared", "ldso", "trunc", "wronly", "grow", "other", "sparse"};
 
 int main(int argc, char** argv) {
     choose_dir(argc, argv);
@@ -116,6 +116,18 @@ int main(int argc, char** argv) {
     SHOW("ftruncate grow", ftruncate(fd, 2 * PAGE));
     SHOW("after grow: still zeros", all_zero(t + PAGE + 10, PAGE - 10));
     SHOW("munmap t", munmap(t, 2 * PAGE));
+    close(fd);
+
+    // A sparse file: holes read as zeros, and a write through a shared mapping fills one.
+    fd = open(at("sparse"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    SHOW("ftruncate sparse", ftruncate(fd, 3 * PAGE));
+    unsigned char* h = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    unsigned char* hp = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    SHOW("mmap sparse", h == MAP_FAILED || hp == MAP_FAILED ? -1 : all_zero(h, 3 * PAGE) && all_zero(hp, PAGE));
+    hp[5] = 1;
+    h[PAGE + 5] = 'H';
+    SHOW("sparse: shared write seen by read()", byte_at(fd, PAGE + 5) == 'H' && byte_at(fd, 5) == 0);
+    SHOW("sparse: munmap", munmap(h, 3 * PAGE) == 0 && munmap(hp, 3 * PAGE) == 0);
     close(fd);
 
     // An ld.so-like sequence: reserve the span with the first segment, map the data segment at

@@ -2,6 +2,7 @@
 
 #include "base/klog.h"
 #include "base/user_ptr.h"
+#include "mm/file_cache.h"
 #include "mm/frames.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
@@ -51,6 +52,7 @@ void init_memory() {
     platform::MemoryRange region = platform::app_region();
     g_app_memory.init(region.base, region.size, g_address_space);
     set_user_memory_check(app_memory_allows);
+    FileCache::install_hooks();
 }
 
 }  // namespace xos::mm
@@ -59,6 +61,7 @@ namespace xos::mm {
 
 void for_each_app_mapping(void (*visit)(const MappingView&, void* context), void* context) {
     g_app_memory.for_each([&](const Vma& vma) {
+        // File mappings show no path: the vnode does not know its name.
         const char* name = vma.kind == VmaKind::Heap ? "[heap]" : vma.kind == VmaKind::Stack ? "[stack]" : "";
         visit(MappingView{vma.start, vma.end, vma.prot, name}, context);
     });

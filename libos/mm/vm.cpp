@@ -2,11 +2,15 @@
 
 #include <sys/mman.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "base/klog.h"
+#include "mm/file_cache.h"
 #include "mm/frames.h"
 #include "mm/heap.h"
+#include "vfs/file.h"
+#include "vfs/vnode.h"
 #include "xos/platform.h"
 
 namespace xos::mm {
@@ -29,6 +33,25 @@ void release_frame(uintptr_t phys, void* context) {
 }
 
 void forget_frame(uintptr_t, void*) {}
+
+[[noreturn]] void out_of_memory(uintptr_t address, size_t resident_bytes) {
+    klog("xos: out of memory: no physical page left for address 0x%lx (%zu MiB resident)", address,
+         resident_bytes >> 20);
+    platform::shutdown(platform::ExitKind::Crash, 128 + 9, "out of memory");
+}
+
+// A file mapping's page past the end of the file (or one its file system cannot provide): Linux
+// sends SIGBUS. xos has no signal delivery for faults yet, so the image ends as Linux would end
+// a program that does not handle it (status 135).
+[[noreturn]] void bus_error(uintptr_t address, uint64_t index) {
+    char reason[160];
+    snprintf(reason, sizeof reason, "bus error (SIGBUS): access at 0x%lx to page %lu of a mapped file, past its end",
+             address, static_cast<unsigned long>(index));
+    klog("xos: fatal: %s", reason);
+    platform::shutdown(platform::ExitKind::Crash, 128 + 7, reason);
+}
+
+uint64_t file_index(const Vma& vma, uintptr_t page) { return (vma.offset + (page - vma.start)) / PAGE_SIZE; }
 
 }  // namespace
 
@@ -83,6 +106,10 @@ ErrorOr<void> VirtualMemory::split_at(uintptr_t address) {
     TRY(reserve_slots(1));
     Vma tail = m_vmas[i];
     tail.start = address;
+    if (tail.file) {
+        tail.offset += address - m_vmas[i].start;
+        tail.file->ref();
+    }
     m_vmas[i].end = address;
     memmove(&m_vmas[i + 2], &m_vmas[i + 1], (m_count - i - 1) * sizeof(Vma));
     m_vmas[i + 1] = tail;
@@ -90,29 +117,57 @@ ErrorOr<void> VirtualMemory::split_at(uintptr_t address) {
     return {};
 }
 
-void VirtualMemory::release_pages(uintptr_t start, uintptr_t end) {
-    platform::unmap_range(start, end, release_frame, &m_resident_pages);
+void VirtualMemory::release_pages(const Vma& vma, uintptr_t start, uintptr_t end) {
+    if (vma.kind != VmaKind::File) return platform::unmap_range(start, end, release_frame, &m_resident_pages);
+    // The file's cached pages stay (the cache owns them); private copies are freed.
+    FileCache* cache = FileCache::existing(*vma.file);
+    for (uintptr_t page = start; page < end; page += PAGE_SIZE) {
+        uintptr_t frame = platform::mapped_page(page);
+        if (!frame || (cache && frame == cache->page(file_index(vma, page), false))) continue;
+        free_frame(frame);
+        --m_resident_pages;
+    }
+    platform::unmap_range(start, end, forget_frame, nullptr);
 }
 
 ErrorOr<void> VirtualMemory::remove_range(uintptr_t start, uintptr_t end) {
     TRY(split_at(start));
     TRY(split_at(end));
-    size_t first = index_after(start), last = first;
-    while (last < m_count && m_vmas[last].end <= end) {
-        release_pages(m_vmas[last].start, m_vmas[last].end);
-        bool in_break = m_vmas[last].kind == VmaKind::Heap;
-        if (!in_break && !m_free_virtual.insert(m_vmas[last].start, m_vmas[last].end - m_vmas[last].start))
-            klog("xos: warning: virtual range %#lx-%#lx lost (free-range table full)", m_vmas[last].start,
-                 m_vmas[last].end);
-        ++last;
+    for (;;) {
+        size_t i = index_after(start);
+        if (i >= m_count || m_vmas[i].start >= end) break;
+        Vma vma = m_vmas[i];
+        release_pages(vma, vma.start, vma.end);
+        bool in_break = vma.kind == VmaKind::Heap;
+        if (!in_break && !m_free_virtual.insert(vma.start, vma.end - vma.start))
+            klog("xos: warning: virtual range %#lx-%#lx lost (free-range table full)", vma.start, vma.end);
+        memmove(&m_vmas[i], &m_vmas[i + 1], (m_count - i - 1) * sizeof(Vma));
+        --m_count;
+        // Last: dropping the file may block (a 9p clunk) and the table is consistent now.
+        if (vma.file) vma.file->unref();
     }
-    memmove(&m_vmas[first], &m_vmas[last], (m_count - last) * sizeof(Vma));
-    m_count -= last - first;
     return {};
 }
 
 ErrorOr<uintptr_t> VirtualMemory::map(uintptr_t address, size_t length, int prot, Placement placement,
                                       VmaKind kind) {
+    return map_vma(address, length, placement, Vma{0, 0, prot, kind});
+}
+
+ErrorOr<uintptr_t> VirtualMemory::map_file(uintptr_t address, size_t length, int prot, Placement placement,
+                                           vfs::File& file, uint64_t offset, bool shared) {
+    if (length == 0) return error(EINVAL);
+    size_t size = page_round_up(length);
+    if (size < length || size > m_end - m_base || offset + size < offset) return error(ENOMEM);
+    // Read what the mapping covers of the file now: the fault path cannot wait for a host.
+    FileCache* cache = TRY(FileCache::of(*file.vnode(), &file));
+    uint64_t first = offset / PAGE_SIZE, last = first + size / PAGE_SIZE, in_file = cache->size_in_pages();
+    TRY(cache->fill(first, last < in_file ? last : in_file));
+    return map_vma(address, length, placement,
+                   Vma{0, 0, prot, VmaKind::File, shared, file.vnode(), offset, shared && !file.writable()});
+}
+
+ErrorOr<uintptr_t> VirtualMemory::map_vma(uintptr_t address, size_t length, Placement placement, const Vma& proto) {
     if (length == 0) return error(EINVAL);
     size_t size = page_round_up(length);
     if (size < length || size > m_end - m_base) return error(ENOMEM);
@@ -123,7 +178,10 @@ ErrorOr<uintptr_t> VirtualMemory::map(uintptr_t address, size_t length, int prot
         size_t i = index_after(address);
         bool occupied = i < m_count && m_vmas[i].start < address + size;
         if (occupied && placement == Placement::FixedNoReplace) return error(EEXIST);
-        if (occupied) TRY(remove_range(address, address + size));
+        if (occupied) {
+            write_back_range(address, address + size);
+            TRY(remove_range(address, address + size));
+        }
         start = address;
     } else if (placement == Placement::Hint && page_aligned(address) && address >= m_base + BREAK_RESERVATION &&
                address <= m_end - size && m_free_virtual.contains(address, size)) {
@@ -135,7 +193,11 @@ ErrorOr<uintptr_t> VirtualMemory::map(uintptr_t address, size_t length, int prot
     }
     TRY(reserve_slots(1));
     if (!m_free_virtual.remove(start, size)) return error(ENOMEM);
-    TRY(insert(Vma{start, start + size, prot, kind}));
+    Vma vma = proto;
+    vma.start = start;
+    vma.end = start + size;
+    TRY(insert(vma));
+    if (vma.file) vma.file->ref();
     return start;
 }
 
@@ -146,6 +208,7 @@ ErrorOr<void> VirtualMemory::unmap(uintptr_t address, size_t length) {
     uintptr_t start = address < m_base ? m_base : address;
     uintptr_t end = address + size > m_end ? m_end : address + size;
     if (start >= end) return {};  // nothing of ours there
+    write_back_range(start, end);
     return remove_range(start, end);
 }
 
@@ -159,12 +222,15 @@ ErrorOr<void> VirtualMemory::protect(uintptr_t address, size_t length, int prot)
     for (uintptr_t at = address; at < end;) {
         const Vma* vma = find(at);
         if (!vma) return error(ENOMEM);
+        if (vma->no_write && (prot & PROT_WRITE)) return error(EACCES);
         at = vma->end;
     }
     TRY(split_at(address));
     TRY(split_at(end));
     for (size_t i = index_after(address); i < m_count && m_vmas[i].start < end; ++i) m_vmas[i].prot = prot;
     platform::protect_range(address, end, page_access(prot));
+    for (size_t i = index_after(address); i < m_count && m_vmas[i].start < end; ++i)
+        if (m_vmas[i].kind == VmaKind::File && (prot & PROT_WRITE)) protect_file_pages(m_vmas[i]);
     return {};
 }
 
@@ -175,18 +241,33 @@ ErrorOr<uintptr_t> VirtualMemory::remap(uintptr_t old_address, size_t old_size, 
     const Vma* vma = find(old_address);
     if (!vma || vma->end < old_address + old_len || vma->kind == VmaKind::Heap) return error(EFAULT);
     if (new_len <= old_len) {
-        if (new_len < old_len) TRY(remove_range(old_address + new_len, old_address + old_len));
+        if (new_len < old_len) {
+            write_back_range(old_address + new_len, old_address + old_len);
+            TRY(remove_range(old_address + new_len, old_address + old_len));
+        }
         return old_address;
     }
+    Vma proto = *vma;
+    proto.offset += old_address - vma->start;
     int prot = vma->prot;
-    VmaKind kind = vma->kind;
     uintptr_t old_end = old_address + old_len;
+    RefPtr<vfs::Vnode> file(proto.file);  // held while the cache is filled (may block)
+    if (file) {
+        FileCache* cache = TRY(FileCache::of(*file));
+        uint64_t first = proto.offset / PAGE_SIZE, last = first + new_len / PAGE_SIZE, in_file = cache->size_in_pages();
+        TRY(cache->fill(first, last < in_file ? last : in_file));
+        vma = find(old_address);  // the fill may block: look again
+        if (!vma || vma->end < old_end || vma->file != proto.file) return error(EFAULT);
+    }
     if (m_free_virtual.contains(old_end, new_len - old_len)) {
-        TRY(map(old_end, new_len - old_len, prot, Placement::FixedNoReplace, kind));
+        // Grows in place: the VMA itself (old_end is its end, the room after it being free), so
+        // that a later mremap or munmap of the whole range sees one mapping, as Linux's merge.
+        if (!m_free_virtual.remove(old_end, new_len - old_len)) return error(ENOMEM);
+        const_cast<Vma*>(vma)->end = old_address + new_len;
         return old_address;
     }
     if (!may_move) return error(ENOMEM);
-    uintptr_t moved = TRY(map(0, new_len, prot, Placement::Anywhere, kind));
+    uintptr_t moved = TRY(map_vma(0, new_len, Placement::Anywhere, proto));
     // Move the pages themselves: no copy, the frames change address.
     uint32_t access = page_access(prot);
     for (uintptr_t offset = 0; offset < old_len; offset += PAGE_SIZE) {
@@ -199,6 +280,7 @@ ErrorOr<uintptr_t> VirtualMemory::remap(uintptr_t old_address, size_t old_size, 
     }
     platform::unmap_range(old_address, old_end, forget_frame, nullptr);
     TRY(remove_range(old_address, old_end));
+    if (proto.kind == VmaKind::File && (prot & PROT_WRITE)) protect_file_pages(*find(moved));
     return moved;
 }
 
@@ -206,7 +288,10 @@ ErrorOr<void> VirtualMemory::discard(uintptr_t address, size_t length) {
     if (!page_aligned(address)) return error(EINVAL);
     size_t size = page_round_up(length);
     if (!range_allows(address, size, PROT_NONE)) return error(ENOMEM);
-    release_pages(address, address + size);
+    uintptr_t end = address + size;
+    for (size_t i = index_after(address); i < m_count && m_vmas[i].start < end; ++i)
+        release_pages(m_vmas[i], address > m_vmas[i].start ? address : m_vmas[i].start,
+                      end < m_vmas[i].end ? end : m_vmas[i].end);
     return {};
 }
 
@@ -235,15 +320,103 @@ bool VirtualMemory::handle_fault(uintptr_t address, int needed_prot) {
     const Vma* vma = find(address);
     if (!vma || (vma->prot & needed_prot) != needed_prot || vma->prot == PROT_NONE) return false;
     uintptr_t page = address & ~uintptr_t(PAGE_SIZE - 1);
+    if (vma->kind == VmaKind::File) return file_fault(*vma, page, needed_prot);
     if (platform::mapped_page(page)) return false;  // present: a real protection fault
     uintptr_t frame = allocate_frame();
-    if (!frame || !platform::map_page(page, frame, page_access(vma->prot))) {
-        klog("xos: out of memory: no physical page left for address 0x%lx (%zu MiB resident)", address,
-             resident_bytes() >> 20);
-        platform::shutdown(platform::ExitKind::Crash, 128 + 9, "out of memory");
-    }
+    if (!frame || !platform::map_page(page, frame, page_access(vma->prot))) out_of_memory(address, resident_bytes());
     ++m_resident_pages;
     return true;
+}
+
+// A file mapping's page: MAP_SHARED maps the cached page itself; MAP_PRIVATE maps it read-only
+// and, on a write, a private copy (copy on write). Never blocks: the cache was filled at mmap.
+bool VirtualMemory::file_fault(const Vma& vma, uintptr_t page, int needed_prot) {
+    FileCache* cache = FileCache::existing(*vma.file);
+    uint64_t index = file_index(vma, page);
+    uint32_t access = page_access(vma.prot);
+    uintptr_t present = platform::mapped_page(page);
+    if (present) {
+        // Only a write to a private mapping's page that is still the file's is resolved here.
+        if (vma.shared || !(needed_prot & PROT_WRITE) || present != cache->page(index, false)) return false;
+    } else if (index >= cache->size_in_pages()) {
+        bus_error(page, index);
+    }
+    uintptr_t frame = present ? present : cache->page(index, true);
+    if (!frame) bus_error(page, index);  // ramfs out of space, or not cached
+    if (vma.shared) {
+        if (vma.prot & PROT_WRITE) cache->mark_dirty(index);
+        if (!platform::map_page(page, frame, access)) out_of_memory(page, resident_bytes());
+        return true;
+    }
+    if (!(needed_prot & PROT_WRITE)) {
+        if (!platform::map_page(page, frame, access & ~platform::PAGE_WRITE)) out_of_memory(page, resident_bytes());
+        return true;
+    }
+    uintptr_t copy = allocate_frame();
+    if (!copy) out_of_memory(page, resident_bytes());
+    memcpy(reinterpret_cast<void*>(copy), reinterpret_cast<const void*>(frame), PAGE_SIZE);
+    if (!platform::map_page(page, copy, access)) out_of_memory(page, resident_bytes());
+    ++m_resident_pages;
+    return true;
+}
+
+// mprotect gave a file mapping PROT_WRITE: a private mapping's pages that are still the file's
+// must stay read-only (the first write copies them); a shared mapping's pages are now dirty.
+void VirtualMemory::protect_file_pages(const Vma& vma) {
+    FileCache* cache = FileCache::existing(*vma.file);
+    uint32_t read_only = page_access(vma.prot) & ~platform::PAGE_WRITE;
+    for (uintptr_t page = vma.start; page < vma.end; page += PAGE_SIZE) {
+        uintptr_t frame = platform::mapped_page(page);
+        if (!frame || frame != cache->page(file_index(vma, page), false)) continue;
+        if (vma.shared)
+            cache->mark_dirty(file_index(vma, page));
+        else
+            platform::protect_range(page, page + PAGE_SIZE, read_only);
+    }
+}
+
+void VirtualMemory::write_back_range(uintptr_t start, uintptr_t end) {
+    for (uintptr_t at = start; at < end;) {
+        size_t i = index_after(at);
+        if (i >= m_count || m_vmas[i].start >= end) return;
+        at = m_vmas[i].end;
+        const Vma& vma = m_vmas[i];
+        if (vma.kind != VmaKind::File || !vma.shared || !(vma.prot & PROT_WRITE)) continue;
+        RefPtr<vfs::Vnode> file(vma.file);  // the write may block and the VMA go meanwhile
+        if (FileCache* cache = FileCache::existing(*file)) (void)cache->write_back();
+    }
+}
+
+ErrorOr<void> VirtualMemory::sync(uintptr_t address, size_t length) {
+    if (!page_aligned(address)) return error(EINVAL);
+    size_t size = page_round_up(length);
+    if (address + size < address) return error(ENOMEM);
+    for (uintptr_t at = address; at < address + size;) {
+        const Vma* vma = find(at);
+        if (!vma) return error(ENOMEM);
+        at = vma->end;
+    }
+    for (uintptr_t at = address; at < address + size;) {
+        size_t i = index_after(at);
+        if (i >= m_count || m_vmas[i].start >= address + size) break;
+        at = m_vmas[i].end;
+        if (m_vmas[i].kind != VmaKind::File || !m_vmas[i].shared) continue;
+        RefPtr<vfs::Vnode> file(m_vmas[i].file);
+        if (FileCache* cache = FileCache::existing(*file)) TRY(cache->write_back());
+    }
+    return {};
+}
+
+void VirtualMemory::file_truncating(vfs::Vnode& file, uint64_t size) {
+    uint64_t first_gone = (size + PAGE_SIZE - 1) / PAGE_SIZE;
+    for (size_t i = 0; i < m_count; ++i) {
+        const Vma& vma = m_vmas[i];
+        if (vma.file != &file) continue;
+        uint64_t first = vma.offset / PAGE_SIZE;
+        uintptr_t from = first_gone <= first ? vma.start : vma.start + (first_gone - first) * PAGE_SIZE;
+        if (from < vma.start || from >= vma.end) continue;  // wholly before the new end (or overflow)
+        release_pages(vma, from, vma.end);
+    }
 }
 
 bool VirtualMemory::range_allows(uintptr_t address, size_t size, int prot) const {

@@ -11,15 +11,26 @@
 #include "mm/address_space.h"
 #include "mm/extent_set.h"
 
+namespace xos::vfs {
+class File;
+class Vnode;
+}
+
 namespace xos::mm {
 
-enum class VmaKind : uint8_t { Anonymous, Stack, Heap };
+enum class VmaKind : uint8_t { Anonymous, Stack, Heap, File };
 
 struct Vma {
     uintptr_t start;
     uintptr_t end;
     int prot;  // PROT_* bits
     VmaKind kind;
+    // File mappings (mm/file_cache.h): the file (the VMA holds a reference on it), the file
+    // offset of `start`, and MAP_SHARED (else MAP_PRIVATE: copy on write).
+    bool shared = false;
+    vfs::Vnode* file = nullptr;
+    uint64_t offset = 0;
+    bool no_write = false;  // MAP_SHARED of a file opened read-only: mprotect(PROT_WRITE) is EACCES
 };
 
 class VirtualMemory {
@@ -29,6 +40,15 @@ public:
 
     ErrorOr<uintptr_t> map(uintptr_t address, size_t length, int prot, Placement placement,
                            VmaKind kind = VmaKind::Anonymous);
+    // mmap of a file: MAP_SHARED maps the file's cached pages, MAP_PRIVATE maps them read-only
+    // and copies a page on the first write to it. May block (reads the file into the cache).
+    ErrorOr<uintptr_t> map_file(uintptr_t address, size_t length, int prot, Placement placement, vfs::File& file,
+                                uint64_t offset, bool shared);
+    // msync(2): writes back the shared file mappings in the range (ENOMEM if not all mapped).
+    ErrorOr<void> sync(uintptr_t address, size_t length);
+    // Before `file` is truncated to `size`: unmaps every page of it past the new end, so that a
+    // later access there is SIGBUS (as Linux) and no mapping keeps a page the file frees.
+    void file_truncating(vfs::Vnode& file, uint64_t size);
     ErrorOr<void> unmap(uintptr_t address, size_t length);
     ErrorOr<void> protect(uintptr_t address, size_t length, int prot);
     ErrorOr<uintptr_t> remap(uintptr_t old_address, size_t old_size, size_t new_size, bool may_move);
@@ -54,7 +74,11 @@ private:
     ErrorOr<void> split_at(uintptr_t address);    // makes `address` a VMA boundary
     ErrorOr<void> remove_range(uintptr_t start, uintptr_t end);
     ErrorOr<void> insert(const Vma& vma);
-    void release_pages(uintptr_t start, uintptr_t end);
+    ErrorOr<uintptr_t> map_vma(uintptr_t address, size_t length, Placement placement, const Vma& proto);
+    void release_pages(const Vma& vma, uintptr_t start, uintptr_t end);
+    bool file_fault(const Vma& vma, uintptr_t page, int needed_prot);
+    void write_back_range(uintptr_t start, uintptr_t end);  // shared writable file mappings in it
+    void protect_file_pages(const Vma& vma);  // after mprotect (see vm.cpp)
 
     uintptr_t m_base = 0, m_end = 0;
     AddressSpace* m_physical = nullptr;

@@ -105,6 +105,7 @@ ErrorOr<long> sys_getcwd(UserPtr<char> buffer, size_t size);
 // mm.cpp
 ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, int fd, off_t offset);
 ErrorOr<long> sys_munmap(uintptr_t address, size_t length);
+ErrorOr<long> sys_msync(uintptr_t address, size_t length, int flags);
 ErrorOr<long> sys_mprotect(uintptr_t address, size_t length, int prot);
 ErrorOr<long> sys_mremap(uintptr_t old_address, size_t old_size, size_t new_size, int flags, uintptr_t new_address);
 ErrorOr<long> sys_madvise(uintptr_t address, size_t length, int advice);

@@ -2,6 +2,7 @@
 #include <sys/mman.h>
 
 #include "mm/memory.h"
+#include "sys/file_helpers.h"
 #include "sys/handlers.h"
 
 namespace xos::sys {
@@ -18,20 +19,36 @@ ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, in
     int type = flags & MAP_TYPE;
     if (type != MAP_PRIVATE && type != MAP_SHARED && type != MAP_SHARED_VALIDATE) return error(EINVAL);
     if (offset & (mm::PAGE_SIZE - 1)) return error(EINVAL);
-    if (!(flags & MAP_ANONYMOUS)) {
-        (void)fd;
-        return error(ENODEV);  // file mappings are not supported (anonymous memory only)
-    }
     mm::Placement placement = (flags & MAP_FIXED_NOREPLACE) ? mm::Placement::FixedNoReplace
                               : (flags & MAP_FIXED)         ? mm::Placement::Fixed
                               : address                     ? mm::Placement::Hint
                                                             : mm::Placement::Anywhere;
-    return long(TRY(mm::app_memory().map(address, length, prot & SUPPORTED_PROT, placement)));
+    if (flags & MAP_ANONYMOUS)
+        return long(TRY(mm::app_memory().map(address, length, prot & SUPPORTED_PROT, placement)));
+    // A file: the checks in Linux's order (do_mmap).
+    RefPtr<vfs::File> file = TRY(file_for(fd));
+    if (length == 0) return error(EINVAL);
+    if (offset < 0) return error(EOVERFLOW);
+    bool shared = type != MAP_PRIVATE;
+    if (shared && (prot & PROT_WRITE) && !file->writable()) return error(EACCES);
+    if (!file->readable()) return error(EACCES);
+    if (!file->mappable()) return error(ENODEV);
+    return long(TRY(
+        mm::app_memory().map_file(address, length, prot & SUPPORTED_PROT, placement, *file, uint64_t(offset), shared)));
 }
 
 // Implements munmap(2).
 ErrorOr<long> sys_munmap(uintptr_t address, size_t length) {
     TRY(mm::app_memory().unmap(address, length));
+    return 0;
+}
+
+// Implements msync(2). MS_ASYNC writes back now too; MS_INVALIDATE has nothing to invalidate
+// (mappings share the cached pages).
+ErrorOr<long> sys_msync(uintptr_t address, size_t length, int flags) {
+    if (flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) return error(EINVAL);
+    if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return error(EINVAL);
+    TRY(mm::app_memory().sync(address, length));
     return 0;
 }
 

@@ -20,6 +20,7 @@ void File::release_flock() {
 
 ErrorOr<size_t> File::read(std::span<std::byte> buffer, std::optional<uint64_t> offset) {
     uint64_t at = offset.value_or(m_position);
+    if (m_vnode->m_file_cache && g_file_cache_hooks.sync) g_file_cache_hooks.sync(*m_vnode);
     size_t n = TRY(m_vnode->read(at, buffer));
     if (!offset) m_position = at + n;
     return n;
@@ -30,6 +31,8 @@ ErrorOr<size_t> File::write(std::span<const std::byte> data, std::optional<uint6
     if (m_flags & O_APPEND) at = TRY(m_vnode->getattr()).size;  // Linux appends even for pwrite
     if (data.size() && at + data.size() > uint64_t(LLONG_MAX)) return error(EFBIG);
     size_t n = TRY(m_vnode->write(at, data));
+    if (n && m_vnode->m_file_cache && g_file_cache_hooks.written)
+        g_file_cache_hooks.written(*m_vnode, at, data.first(n));
     if (!offset) m_position = at + n;
     return n;
 }
@@ -54,6 +57,11 @@ ErrorOr<uint64_t> File::seek(int64_t offset, int whence) {
     if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0) return error(EINVAL);
     m_position = uint64_t(base + offset);
     return m_position;
+}
+
+ErrorOr<void> File::sync() {
+    if (m_vnode->m_file_cache && g_file_cache_hooks.sync) g_file_cache_hooks.sync(*m_vnode);
+    return m_vnode->sync();
 }
 
 ErrorOr<long> File::ioctl(unsigned long, uintptr_t) { return error(ENOTTY); }

@@ -44,7 +44,13 @@ public:
     // Bytes a read would return now (FIONREAD).
     virtual ErrorOr<size_t> bytes_readable();
     // fsync(2)/fdatasync(2): the vnode's by default; a device flushes its own cache (block devices).
-    virtual ErrorOr<void> sync() { return m_vnode->sync(); }
+    // Pages dirtied through MAP_SHARED mappings are written back first.
+    virtual ErrorOr<void> sync();
+    // mmap: whether this file can be mapped (else ENODEV); the vnode says for regular files. A
+    // device mapped through the page cache by its own read/write (block devices) says yes and
+    // gives its size (nullopt: the vnode's size).
+    virtual bool mappable() const { return m_vnode->mappable(); }
+    virtual std::optional<uint64_t> device_size() const { return std::nullopt; }
     // What /proc/self/fd/N shows for a file that has no path ("pipe:[7]").
     virtual ErrorOr<KString> anonymous_name() { return error(ENOENT); }
 

@@ -25,7 +25,11 @@ ErrorOr<RefPtr<File>> open_vnode(RefPtr<Vnode> vnode, int flags) {
     case S_IFSOCK: return error(ENXIO);
     default: break;
     }
-    if ((flags & O_TRUNC) && vnode->is_regular() && (flags & O_ACCMODE) != O_RDONLY) TRY(vnode->truncate(0));
+    if ((flags & O_TRUNC) && vnode->is_regular() && (flags & O_ACCMODE) != O_RDONLY) {
+        if (vnode->m_file_cache && g_file_cache_hooks.truncating) g_file_cache_hooks.truncating(*vnode, 0);
+        TRY(vnode->truncate(0));
+        if (vnode->m_file_cache && g_file_cache_hooks.truncated) g_file_cache_hooks.truncated(*vnode, 0);
+    }
     File* file = mm::kcreate<File>(vnode, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC));
     if (!file) return error(ENOMEM);
     return RefPtr<File>(file);

@@ -21,7 +21,9 @@ Vnode::Vnode(Filesystem& fs, uint64_t ino, mode_t mode) : m_fs(&fs) {
     m_attr.atime = m_attr.mtime = m_attr.ctime = m_attr.btime = t;
 }
 
-Vnode::~Vnode() = default;
+Vnode::~Vnode() {
+    if (m_file_cache && g_file_cache_hooks.destroyed) g_file_cache_hooks.destroyed(*this);
+}
 
 ErrorOr<Attributes> Vnode::getattr() { return m_attr; }
 

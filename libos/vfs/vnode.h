@@ -24,6 +24,24 @@ namespace xos::vfs {
 class File;
 class Filesystem;
 class Pipe;
+class Vnode;
+
+// File-backed mmap keeps a page cache per mapped file (mm/file_cache.h; not portable). The VFS
+// tells it about what changes a file behind the mappings' back through these hooks, which
+// libos sets at boot (null in the unit tests).
+struct FileCacheHooks {
+    // Before read(2)/fsync(2): write back pages dirtied through MAP_SHARED mappings.
+    void (*sync)(Vnode& vnode);
+    // After write(2) stored `data` at `offset`: update the cached copies.
+    void (*written)(Vnode& vnode, uint64_t offset, std::span<const std::byte> data);
+    // Before truncate(2)/O_TRUNC: unmap what lies past the new end (SIGBUS there, as Linux);
+    // after it: forget the cached data there.
+    void (*truncating)(Vnode& vnode, uint64_t size);
+    void (*truncated)(Vnode& vnode, uint64_t size);
+    // The vnode is being destroyed: free its cache.
+    void (*destroyed)(Vnode& vnode);
+};
+inline FileCacheHooks g_file_cache_hooks{};
 
 struct Timestamp {
     int64_t sec = 0;
@@ -130,6 +148,18 @@ public:
     // fallocate(2) mode 0 or FALLOC_FL_KEEP_SIZE (others: EOPNOTSUPP).
     virtual ErrorOr<void> allocate(int mode, uint64_t offset, uint64_t length);
     virtual ErrorOr<void> sync();
+
+    // File-backed mmap. File systems that keep file data in RAM pages of their own (ramfs)
+    // return the page holding file page `index` (allocated, zeroed, if absent and `create`),
+    // so that every MAP_SHARED mapping and read/write share it; nullptr for a hole when not
+    // `create`. The others (default: no pages of their own) are mapped through a page cache
+    // filled by read() and written back by write() (mm/file_cache.h).
+    virtual bool has_data_pages() const { return false; }
+    // Whether mmap may map the file at all (else ENODEV): regular files of ramfs, 9p and hostfs.
+    virtual bool mappable() const { return has_data_pages(); }
+    virtual ErrorOr<std::byte*> data_page(uint64_t, bool) { return nullptr; }
+    // The page cache of a mapped file (owned by mm/file_cache.cpp; null if never mapped).
+    void* m_file_cache = nullptr;
 
     // Symbolic links.
     virtual ErrorOr<KString> readlink();

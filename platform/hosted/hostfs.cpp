@@ -90,9 +90,14 @@ bool fault_in(uintptr_t address, size_t count, mm::FaultAccess access) {
     platform::MemoryRange app = platform::app_region();
     bool mapped_any = false;
     for (uintptr_t page = address & ~uintptr_t(4095); page < address + count; page += 4096) {
-        if (page < app.base || page >= app.end() || platform::mapped_page(page)) continue;
+        if (page < app.base || page >= app.end()) continue;
         platform::InterruptGuard guard;
-        if (!platform::mapped_page(page) && !mm::handle_page_fault(page, access)) return false;
+        if (platform::mapped_page(page)) {
+            // Present: only a write to a copy-on-write page (a private file mapping) resolves.
+            if (access == mm::FaultAccess::Write && mm::handle_page_fault(page, access)) mapped_any = true;
+            continue;
+        }
+        if (!mm::handle_page_fault(page, access)) return false;
         mapped_any = true;
     }
     return mapped_any;

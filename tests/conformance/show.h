@@ -26,6 +26,7 @@ static const char* errname(int e) {
     case ELOOP: return "ELOOP";
     case EMSGSIZE: return "EMSGSIZE";
     case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ENODEV: return "ENODEV";
     case ENOENT: return "ENOENT";
     case ENOMEM: return "ENOMEM";
     case ENOPROTOOPT: return "ENOPROTOOPT";

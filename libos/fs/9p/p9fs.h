@@ -41,6 +41,7 @@ public:
     ErrorOr<void> readdir(uint64_t& cookie, vfs::DirSink& sink) override;
 
     ErrorOr<size_t> read(uint64_t offset, std::span<std::byte> buffer) override;
+    bool mappable() const override { return is_regular(); }  // through the page cache (mm/file_cache.h)
     ErrorOr<size_t> write(uint64_t offset, std::span<const std::byte> data) override;
     ErrorOr<void> truncate(uint64_t size) override;
     ErrorOr<void> sync() override;

@@ -151,8 +151,13 @@ public:
     BlockFile(RefPtr<vfs::Vnode> vnode, int flags, Disk& disk)
         : File(static_cast<RefPtr<vfs::Vnode>&&>(vnode), flags), m_disk(disk) {}
 
+    // mmap through the page cache (mm/file_cache.h), which reads and writes back through here.
+    bool mappable() const override { return true; }
+    std::optional<uint64_t> device_size() const override { return m_disk.capacity(); }
+
     ErrorOr<size_t> read(std::span<std::byte> buffer, std::optional<uint64_t> offset) override {
         uint64_t at = offset.value_or(position());
+        if (vnode()->m_file_cache && vfs::g_file_cache_hooks.sync) vfs::g_file_cache_hooks.sync(*vnode());
         uint64_t capacity = m_disk.capacity();
         if (at >= capacity || buffer.empty()) return 0;
         if (buffer.size() > capacity - at) buffer = buffer.first(size_t(capacity - at));
@@ -169,6 +174,8 @@ public:
         if (at >= capacity) return error(ENOSPC);
         if (data.size() > capacity - at) data = data.first(size_t(capacity - at));
         size_t n = TRY(write_bytes(m_disk, at, data));
+        if (vnode()->m_file_cache && vfs::g_file_cache_hooks.written)
+            vfs::g_file_cache_hooks.written(*vnode(), at, data.first(n));
         if (!offset) set_position(at + n);
         return n;
     }
@@ -212,6 +219,7 @@ public:
     }
 
     ErrorOr<void> sync() override {
+        if (vnode()->m_file_cache && vfs::g_file_cache_hooks.sync) vfs::g_file_cache_hooks.sync(*vnode());
         DiskLock lock(m_disk);
         return device_result(m_disk.device->flush());
     }

@@ -149,6 +149,16 @@ ErrorOr<void> RamFile::allocate(int mode, uint64_t offset, uint64_t length) {
     return {};
 }
 
+ErrorOr<std::byte*> RamFile::data_page(uint64_t index, bool create) {
+    if (std::byte* page = m_pages.find(index)) return page;
+    if (!create) return nullptr;
+    if (!within_limit(index, 0)) return error(ENOSPC);
+    std::byte* page = TRY(m_pages.find_or_create(index));
+    ramfs().m_data_pages += 1;
+    update_blocks();
+    return page;
+}
+
 // --- symlinks ---
 
 RamSymlink::RamSymlink(RamFs& fs, KString target)

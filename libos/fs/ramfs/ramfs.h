@@ -55,6 +55,9 @@ public:
     ErrorOr<size_t> write(uint64_t offset, std::span<const std::byte> data) override;
     ErrorOr<void> truncate(uint64_t size) override;
     ErrorOr<void> allocate(int mode, uint64_t offset, uint64_t length) override;
+    // mmap maps these pages directly (ENOSPC past the size limit: the fault is then SIGBUS).
+    bool has_data_pages() const override { return true; }
+    ErrorOr<std::byte*> data_page(uint64_t index, bool create) override;
 
 private:
     RamFs& ramfs() const { return static_cast<RamFs&>(fs()); }

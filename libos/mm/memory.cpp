@@ -69,9 +69,9 @@ void for_each_app_mapping(void (*visit)(const MappingView&, void* context), void
 
 uintptr_t allocate_page_table_page() { return allocate_frame(); }
 
-bool handle_page_fault(uintptr_t address, FaultAccess access) {
+bool handle_page_fault(uintptr_t address, FaultAccess access, FaultSource source) {
     int needed = access == FaultAccess::Write ? PROT_WRITE : access == FaultAccess::Execute ? PROT_EXEC : PROT_READ;
-    return g_app_memory.handle_fault(address, needed);
+    return g_app_memory.handle_fault(address, needed, source == FaultSource::UserCopy);
 }
 
 const char* describe_fault(uintptr_t address, FaultAccess access) {

@@ -316,11 +316,11 @@ uintptr_t VirtualMemory::set_break(uintptr_t requested) {
     return m_break;
 }
 
-bool VirtualMemory::handle_fault(uintptr_t address, int needed_prot) {
+bool VirtualMemory::handle_fault(uintptr_t address, int needed_prot, bool in_user_copy) {
     const Vma* vma = find(address);
     if (!vma || (vma->prot & needed_prot) != needed_prot || vma->prot == PROT_NONE) return false;
     uintptr_t page = address & ~uintptr_t(PAGE_SIZE - 1);
-    if (vma->kind == VmaKind::File) return file_fault(*vma, page, needed_prot);
+    if (vma->kind == VmaKind::File) return file_fault(*vma, page, needed_prot, in_user_copy);
     if (platform::mapped_page(page)) return false;  // present: a real protection fault
     uintptr_t frame = allocate_frame();
     if (!frame || !platform::map_page(page, frame, page_access(vma->prot))) out_of_memory(address, resident_bytes());
@@ -330,7 +330,7 @@ bool VirtualMemory::handle_fault(uintptr_t address, int needed_prot) {
 
 // A file mapping's page: MAP_SHARED maps the cached page itself; MAP_PRIVATE maps it read-only
 // and, on a write, a private copy (copy on write). Never blocks: the cache was filled at mmap.
-bool VirtualMemory::file_fault(const Vma& vma, uintptr_t page, int needed_prot) {
+bool VirtualMemory::file_fault(const Vma& vma, uintptr_t page, int needed_prot, bool in_user_copy) {
     FileCache* cache = FileCache::existing(*vma.file);
     uint64_t index = file_index(vma, page);
     uint32_t access = page_access(vma.prot);
@@ -339,10 +339,14 @@ bool VirtualMemory::file_fault(const Vma& vma, uintptr_t page, int needed_prot) 
         // Only a write to a private mapping's page that is still the file's is resolved here.
         if (vma.shared || !(needed_prot & PROT_WRITE) || present != cache->page(index, false)) return false;
     } else if (index >= cache->size_in_pages()) {
+        if (in_user_copy) return false;  // a syscall's copy: EFAULT, as on Linux
         bus_error(page, index);
     }
     uintptr_t frame = present ? present : cache->page(index, true);
-    if (!frame) bus_error(page, index);  // ramfs out of space, or not cached
+    if (!frame) {  // ramfs out of space, or not cached
+        if (in_user_copy) return false;
+        bus_error(page, index);
+    }
     if (vma.shared) {
         if (vma.prot & PROT_WRITE) cache->mark_dirty(index);
         if (!platform::map_page(page, frame, access)) out_of_memory(page, resident_bytes());

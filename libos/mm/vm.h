@@ -56,7 +56,9 @@ public:
     uintptr_t set_break(uintptr_t requested);
 
     // Demand paging: true if the fault was resolved.
-    bool handle_fault(uintptr_t address, int needed_prot);
+    // `in_user_copy`: a page past a mapped file's end is then a plain failure (EFAULT) rather than
+    // SIGBUS.
+    bool handle_fault(uintptr_t address, int needed_prot, bool in_user_copy = false);
     const Vma* find(uintptr_t address) const;
     // Every byte of [address, address+size) is in mappings allowing `prot`.
     bool range_allows(uintptr_t address, size_t size, int prot) const;
@@ -76,7 +78,7 @@ private:
     ErrorOr<void> insert(const Vma& vma);
     ErrorOr<uintptr_t> map_vma(uintptr_t address, size_t length, Placement placement, const Vma& proto);
     void release_pages(const Vma& vma, uintptr_t start, uintptr_t end);
-    bool file_fault(const Vma& vma, uintptr_t page, int needed_prot);
+    bool file_fault(const Vma& vma, uintptr_t page, int needed_prot, bool in_user_copy);
     void write_back_range(uintptr_t start, uintptr_t end);  // shared writable file mappings in it
     void protect_file_pages(const Vma& vma);  // after mprotect (see vm.cpp)
 

@@ -94,10 +94,11 @@ bool fault_in(uintptr_t address, size_t count, mm::FaultAccess access) {
         platform::InterruptGuard guard;
         if (platform::mapped_page(page)) {
             // Present: only a write to a copy-on-write page (a private file mapping) resolves.
-            if (access == mm::FaultAccess::Write && mm::handle_page_fault(page, access)) mapped_any = true;
+            if (access == mm::FaultAccess::Write && mm::handle_page_fault(page, access, mm::FaultSource::UserCopy))
+                mapped_any = true;
             continue;
         }
-        if (!mm::handle_page_fault(page, access)) return false;
+        if (!mm::handle_page_fault(page, access, mm::FaultSource::UserCopy)) return false;
         mapped_any = true;
     }
     return mapped_any;

@@ -244,7 +244,8 @@ void on_fault(int signal, Siginfo* info, void* context) {
         auto access = (e & 0x10) ? mm::FaultAccess::Execute : (e & 2) ? mm::FaultAccess::Write : mm::FaultAccess::Read;
         bool were_enabled = g_interrupts_enabled;
         g_interrupts_enabled = false;
-        bool resolved = mm::handle_page_fault(reinterpret_cast<uintptr_t>(info->address), access);
+        auto source = x86::user_copy_fixup(uc.gregs[RIP]) ? mm::FaultSource::UserCopy : mm::FaultSource::App;
+        bool resolved = mm::handle_page_fault(reinterpret_cast<uintptr_t>(info->address), access, source);
         g_interrupts_enabled = were_enabled;
         if (resolved) return;  // demand paging: the access is retried
     }

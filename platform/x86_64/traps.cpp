@@ -109,8 +109,11 @@ void reschedule(TrapFrame& frame, sched::InterruptKind kind) {
 
 extern "C" void xos_x86_trap(xos::x86::TrapFrame* frame) {
     using namespace xos;
-    if (frame->vector == 14 && mm::handle_page_fault(x86::read_cr2(), x86::fault_access(frame->error_code)))
-        return;  // demand paging
+    if (frame->vector == 14) {
+        auto source = x86::user_copy_fixup(frame->rip) ? mm::FaultSource::UserCopy : mm::FaultSource::App;
+        if (mm::handle_page_fault(x86::read_cr2(), x86::fault_access(frame->error_code), source))
+            return;  // demand paging
+    }
     if (frame->vector == 14 || frame->vector == 13) {  // #GP: a non-canonical address
         if (uintptr_t fixup = x86::user_copy_fixup(frame->rip)) {
             frame->rip = fixup;  // a user copy gives up: EFAULT

@@ -19,6 +19,16 @@ int main(int argc, char** argv) {
     SHOW("private: bytes match the file", matches(p, 0, size));
     SHOW("private: zeros after EOF in the last page", all_zero(p + size, 4 * PAGE - size));
     SHOW("munmap private", munmap(p, 4 * PAGE));
+    // A syscall given a mapped page wholly past EOF fails with EFAULT (the app itself touching
+    // it gets SIGBUS: mmap_sigbus.c).
+    unsigned char* e = mmap(NULL, 5 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+    int ends[2];
+    SHOW("mmap past EOF + pipe", e == MAP_FAILED || pipe(ends) != 0 ? -1 : 0);
+    SHOW("write(2) from a mapped page past EOF", write(ends[1], e + 4 * PAGE, 16));
+    SHOW("write(2) from the last page within EOF", write(ends[1], e + 3 * PAGE, 16));
+    close(ends[0]);
+    close(ends[1]);
+    SHOW("munmap past EOF", munmap(e, 5 * PAGE));
 
     // MAP_PRIVATE, written: the write is the mapping's own.
     unsigned char* a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);

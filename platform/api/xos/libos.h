@@ -12,10 +12,15 @@ namespace mm {
 uintptr_t allocate_page_table_page();
 
 enum class FaultAccess { Read, Write, Execute };
+// Who touched the page: the app itself, or libos copying to/from app memory for a syscall
+// (platform::copy_user, or a host call made on behalf of an app buffer). A fault libos cannot
+// resolve ends the image for the app (SIGSEGV, or SIGBUS past the end of a mapped file) but is
+// EFAULT for a copy, as on Linux.
+enum class FaultSource { App, UserCopy };
 // Called by the platform on a page fault at `address` (interrupts disabled). True if libos
 // resolved it (demand paging); false if it is a real fault, which the platform then reports,
-// using describe_fault() for the details.
-bool handle_page_fault(uintptr_t address, FaultAccess access);
+// using describe_fault() for the details, or turns into EFAULT when it hit a user copy.
+bool handle_page_fault(uintptr_t address, FaultAccess access, FaultSource source = FaultSource::App);
 // A short explanation of why `address` faulted ("guard page", "not mapped", ...).
 const char* describe_fault(uintptr_t address, FaultAccess access);
 

@@ -271,6 +271,7 @@ int main(int argc, char** argv) {
     }
 
     // A site on a page shared with another mapping of the same memfd is never patched.
+    int shared_ran = 0;
     int fd = (int)syscall(SYS_memfd_create, "rewrite-test", 0);
     CHECK(fd >= 0);
     CHECK(ftruncate(fd, 4096) == 0);
@@ -286,6 +287,7 @@ int main(int argc, char** argv) {
         if (shared != MAP_FAILED && view != MAP_FAILED) {
             for (int i = 0; i < 10; ++i) CHECK(CALL(shared + SITE_GETPID, 0, 0, 0, 0, 0, 0) == pid);
             CHECK(shared[SITE_GETPID] == 0xb8 && view[SITE_GETPID] == 0xb8);
+            shared_ran = 1;
             printf("shared site: still trapped\n");
         }
     }
@@ -293,11 +295,13 @@ int main(int argc, char** argv) {
 
     long patched = proc_counter("patched"), traps = proc_counter("traps");
     long left_pattern = proc_counter("left_pattern"), left_disabled = proc_counter("left_disabled");
-    printf("/proc/xos/rewrite: traps %ld patched %ld left_pattern %ld left_disabled %ld\n", traps, patched,
-           left_pattern, left_disabled);
+    long left_not_private = proc_counter("left_not_private");
+    printf("/proc/xos/rewrite: traps %ld patched %ld left_pattern %ld left_disabled %ld left_not_private %ld\n", traps,
+           patched, left_pattern, left_disabled, left_not_private);
     if (expect_patched) {
         CHECK(patched == 4);
         CHECK(left_pattern == 1);  // the non-matching site, counted once
+        CHECK(left_not_private == shared_ran);  // the shared site, refused for being shared
         CHECK(traps >= 1000 && traps < 1100);  // the non-matching site's 1000, a few first calls
     } else {
         CHECK(patched == 0);

@@ -199,7 +199,15 @@ void on_trap(uintptr_t after, long number) {
     const mm::Vma* vma = vm.find(site);
     if (!private_code(vma) || !private_code(vm.find(after - 1))) return leave(site, Reason::NotPrivate);
     uintptr_t slot = take_slot(*vma, site);
-    if (!slot) return leave(site, Reason::NoTrampoline);
+    if (!slot) {
+        static bool said;
+        if (!said) {
+            said = true;
+            klog("xos: note: syscall site at %#lx left on the trap path: no trampoline within +-2 GiB (or no memory)",
+                 site);
+        }
+        return leave(site, Reason::NoTrampoline);
+    }
     write_trampoline(alias(slot), imm, after);
     auto rel = static_cast<int32_t>(static_cast<int64_t>(slot - (site + 5)));
     // The displacement first, the opcode last: until then the bytes still decode as the mov.

@@ -1,7 +1,7 @@
 // Syscall-site rewriting: a raw `syscall` instruction in the app's memory (code an unmodified
 // binary or a JIT put there; libos's own image has none) traps into libos (the VM's MSR_LSTAR,
-// the hosted platform's SIGSYS), which costs a privilege-free but slow detour (hosted: a host
-// signal, microseconds). On the first trap from a site of the form
+// the hosted platform's SIGSYS), a detour that is slow on hosted (a host signal: microseconds)
+// and costs the trap entry's extra work on the VM. On the first trap from a site of the form
 //     b8 NN NN NN NN    mov $N,%eax
 //     0f 05             syscall
 // in private app memory, the rewriter replaces the `mov` with `jmp rel32` to a per-site

@@ -9,6 +9,7 @@
 #include "fs/boot.h"
 #include "mm/memory.h"
 #include "net/stack.h"
+#include "rewrite/rewrite.h"
 #include "sched/thread.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
@@ -32,6 +33,7 @@ void kernel_main() {
         klog("xos: warning: %zu unknown xos.* option(s) on the command line ignored",
              g_command_line.unknown_xos_tokens);
 
+    rewrite::configure({g_command_line.envp, g_command_line.envc});  // XOS_REWRITE=0
     fs::init_filesystems(g_command_line);
     fs::mount_shares(g_command_line);
 

@@ -21,7 +21,7 @@
 #include "xos/libos.h"
 #include "xos/platform.h"
 
-extern "C" void xos_syscall_entry();  // x86_64/entry64.S
+extern "C" void xos_syscall_trap_entry();  // x86_64/syscall_trap.S: the rewriter, then xos_syscall_entry
 
 namespace xos::hosted {
 
@@ -215,13 +215,14 @@ bool in_platform_entry(uintptr_t at) {
         at <= reinterpret_cast<uintptr_t>(xos_host_syscall_end);
 }
 
-// Continues in xos_syscall_entry, which runs syscall `number` through libos on the caller's
-// stack exactly as the VM's LSTAR entry does (%rcx = return address, %r11 = flags).
+// Continues in xos_syscall_trap_entry, which offers the site to libos's rewriter and runs syscall
+// `number` through libos on the caller's stack exactly as the VM's LSTAR entry does (%rcx =
+// return address, %r11 = flags).
 void run_in_libos(Ucontext& uc, long number) {
     uc.gregs[RCX] = uc.gregs[RIP];
     uc.gregs[R11] = uc.gregs[EFL];
     uc.gregs[RAX] = uint64_t(number);
-    uc.gregs[RIP] = reinterpret_cast<uint64_t>(&xos_syscall_entry);
+    uc.gregs[RIP] = reinterpret_cast<uint64_t>(&xos_syscall_trap_entry);
 }
 
 constexpr int SI_KERNEL = 0x80;

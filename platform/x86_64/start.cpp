@@ -9,7 +9,7 @@
 #include "xos/libos.h"
 #include "xos/platform.h"
 
-extern "C" void xos_syscall_entry();
+extern "C" void xos_syscall_trap_entry();  // syscall_trap.S: the rewriter, then xos_syscall_entry
 
 namespace xos::x86 {
 
@@ -18,7 +18,7 @@ namespace {
 void init_syscall_instruction() {
     // Ring 0 to ring 0: CS = 0x08, SS = 0x10. Clear TF and DF on entry, leave IF alone.
     wrmsr(MSR_STAR, uint64_t(0x08) << 32);
-    wrmsr(MSR_LSTAR, reinterpret_cast<uint64_t>(&xos_syscall_entry));
+    wrmsr(MSR_LSTAR, reinterpret_cast<uint64_t>(&xos_syscall_trap_entry));
     wrmsr(MSR_FMASK, 0x500);
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 }

@@ -10,6 +10,7 @@
 #include "fs/procfs/procfs_nodes.h"
 #include "mm/heap.h"
 #include "mm/memory.h"
+#include "rewrite/rewrite.h"
 #include "vfs/mount.h"
 #include "vfs/operations.h"
 #include "vfs/process.h"
@@ -109,6 +110,18 @@ ErrorOr<void> generate_meminfo(TextBuffer& out) {
                       total_kb, free_kb, free_kb);
 }
 
+// /proc/xos/rewrite: the syscall-site rewriter's counters (libos/rewrite/rewrite.h), one
+// "name value" per line.
+ErrorOr<void> generate_rewrite_stats(TextBuffer& out) {
+    const rewrite::Stats& stats = rewrite::stats();
+    TRY(out.append("enabled %d\ntraps %lu\npatched %lu\ntrampoline_pages %lu\n", rewrite::enabled() ? 1 : 0,
+                   stats.traps, stats.patched, stats.trampoline_pages));
+    for (size_t i = 0; i < size_t(rewrite::Reason::Count); ++i)
+        TRY(out.append("left_%s %lu %lu\n", rewrite::reason_name(rewrite::Reason(i)), stats.left[i],
+                       stats.left_traps[i]));
+    return {};
+}
+
 ErrorOr<void> generate_cpuinfo(TextBuffer& out) {
     unsigned registers[12] = {};
     char vendor[13] = {};
@@ -197,6 +210,10 @@ ErrorOr<void> mount_procfs(const ProcessInfo& info) {
     TRY(root->add("meminfo", make<ProcTextFile>(fs, &generate_meminfo)));
     TRY(root->add("cpuinfo", make<ProcTextFile>(fs, &generate_cpuinfo)));
     TRY(root->add("mounts", make<ProcTextFile>(fs, &generate_mounts)));
+    auto* xos_dir = mm::kcreate<ProcDir>(fs, root);  // xos's own figures
+    if (!xos_dir) return error(ENOMEM);
+    TRY(root->add("xos", RefPtr<vfs::Vnode>(xos_dir)));
+    TRY(xos_dir->add("rewrite", make<ProcTextFile>(fs, &generate_rewrite_stats)));
 
     vfs::Process& process = vfs::process();
     auto context = process.context(process.root.get());

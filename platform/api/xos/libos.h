@@ -46,3 +46,8 @@ void* on_interrupt(InterruptKind kind);
 // The syscall dispatcher: musl's syscall macros call it directly; the `syscall` instruction
 // trap path calls it too. Returns a value or -errno, as the Linux ABI does.
 extern "C" long xos_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
+
+// The trap path of a `syscall` instruction (platform/x86_64/syscall_trap.S) calls this first:
+// `after` is the address after the instruction, `number` the syscall number. libos may rewrite
+// the site into a jump to a trampoline (libos/rewrite/rewrite.h); the syscall itself runs after.
+extern "C" void xos_rewrite_trap(uintptr_t after, long number);

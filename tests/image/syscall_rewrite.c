@@ -1,0 +1,287 @@
+// Syscall-site rewriting (libos/rewrite): code copied into an executable page of the app's
+// memory, with `mov $N,%eax; syscall; ret` sites, is called in a loop. The first call of a site
+// traps; the trap rewrites the site into a jump to a trampoline (first byte 0xe9), or with
+// XOS_REWRITE=0 leaves it (0xb8). Either way every call returns the right result, preserves what
+// the syscall ABI preserves (rbx rbp rdi rsi rdx r8-r10 r12-r15, the 128-byte red zone, the
+// flags) and leaves %rcx = the address after the `syscall`, %r11 = RFLAGS, as a real syscall
+// does. A site that does not match (`mov %edi,%eax; syscall`) stays on the trap path, and so
+// does one on a page shared with another mapping (a memfd mapped twice); the `syscall` of a
+// patched site still works when entered directly (a thread stopped between the two
+// instructions when the site was patched).
+// Usage: syscall_rewrite patched|trapped   (what the sites are expected to become)
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "check.h"
+
+// run_site's frame: registers in, registers out (after the call), the red zone below the site's
+// stack pointer before and after.
+enum {
+    IN_FLAGS,
+    IN_RBX,
+    IN_RBP,
+    IN_RDI,
+    IN_RSI,
+    IN_RDX,
+    IN_R8,
+    IN_R9,
+    IN_R10,
+    IN_R12,
+    IN_R13,
+    IN_R14,
+    IN_R15,
+    IN_COUNT
+};
+enum {
+    OUT_RAX,
+    OUT_RBX,
+    OUT_RBP,
+    OUT_RCX,
+    OUT_RDX,
+    OUT_RSI,
+    OUT_RDI,
+    OUT_R8,
+    OUT_R9,
+    OUT_R10,
+    OUT_R11,
+    OUT_R12,
+    OUT_R13,
+    OUT_R14,
+    OUT_R15,
+    OUT_FLAGS,
+    OUT_COUNT
+};
+struct Frame {
+    uint64_t in[IN_COUNT];  // offset 0
+    uint64_t out[OUT_COUNT];  // offset 104
+    uint64_t red_zone_in[16];  // offset 232
+    uint64_t red_zone_out[16];  // offset 360
+};
+_Static_assert(sizeof(struct Frame) == 488, "offsets used by run_site");
+
+// void run_site(struct Frame* frame, void (*site)(void))
+// Loads every register from frame->in, fills the 128 bytes below the site's %rsp (the red zone
+// of the code it calls) from red_zone_in, calls `site` with RFLAGS = in[IN_FLAGS], and stores
+// every register, RFLAGS and that red zone afterwards.
+__asm__(".text\n"
+        ".globl run_site\n"
+        "run_site:\n"
+        "  push %rbx; push %rbp; push %r12; push %r13; push %r14; push %r15\n"
+        "  sub $512, %rsp\n"
+        "  mov %rdi, 400(%rsp)\n"
+        "  mov %rsi, 408(%rsp)\n"
+        "  lea 232(%rdi), %rsi\n"  // red_zone_in -> [rsp-136, rsp-8): the callee's red zone
+        "  lea -136(%rsp), %rdi\n"
+        "  mov $16, %ecx\n"
+        "  cld\n"
+        "  rep movsq\n"
+        "  mov 400(%rsp), %rax\n"
+        "  pushq 0(%rax)\n"  // writes rsp-8 only: where the call's return address goes
+        "  popfq\n"
+        "  mov 408(%rsp), %r11\n"
+        "  mov 8(%rax), %rbx\n"
+        "  mov 16(%rax), %rbp\n"
+        "  mov 24(%rax), %rdi\n"
+        "  mov 32(%rax), %rsi\n"
+        "  mov 40(%rax), %rdx\n"
+        "  mov 48(%rax), %r8\n"
+        "  mov 56(%rax), %r9\n"
+        "  mov 64(%rax), %r10\n"
+        "  mov 72(%rax), %r12\n"
+        "  mov 80(%rax), %r13\n"
+        "  mov 88(%rax), %r14\n"
+        "  mov 96(%rax), %r15\n"
+        "  mov $0x7777, %eax\n"
+        "  call *%r11\n"
+        "  mov %rax, 392(%rsp)\n"
+        "  pushfq\n"
+        "  mov 408(%rsp), %rax\n"  // 400 + the 8 bytes of pushfq
+        "  popq 224(%rax)\n"  // out[OUT_FLAGS]
+        "  mov %rbx, 112(%rax)\n"
+        "  mov %rbp, 120(%rax)\n"
+        "  mov %rcx, 128(%rax)\n"
+        "  mov %rdx, 136(%rax)\n"
+        "  mov %rsi, 144(%rax)\n"
+        "  mov %rdi, 152(%rax)\n"
+        "  mov %r8, 160(%rax)\n"
+        "  mov %r9, 168(%rax)\n"
+        "  mov %r10, 176(%rax)\n"
+        "  mov %r11, 184(%rax)\n"
+        "  mov %r12, 192(%rax)\n"
+        "  mov %r13, 200(%rax)\n"
+        "  mov %r14, 208(%rax)\n"
+        "  mov %r15, 216(%rax)\n"
+        "  mov 392(%rsp), %rcx\n"
+        "  mov %rcx, 104(%rax)\n"
+        "  cld\n"
+        "  lea -136(%rsp), %rsi\n"
+        "  lea 360(%rax), %rdi\n"
+        "  mov $16, %ecx\n"
+        "  rep movsq\n"
+        "  add $512, %rsp\n"
+        "  pop %r15; pop %r14; pop %r13; pop %r12; pop %rbp; pop %rbx\n"
+        "  ret\n");
+void run_site(struct Frame* frame, const void* site);
+
+#define MOV_SYSCALL_RET(n) 0xb8, (n) & 0xff, ((n) >> 8) & 0xff, 0, 0, 0x0f, 0x05, 0xc3
+enum { SITE_GETPID = 0, SITE_GETPPID = 16, SITE_WRITE = 32, SITE_MMAP = 48, SITE_NONMATCHING = 64, SITE_MIDDLE = 80 };
+// clang-format off
+static const uint8_t code[] = {
+    MOV_SYSCALL_RET(SYS_getpid),  0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    MOV_SYSCALL_RET(SYS_getppid), 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    MOV_SYSCALL_RET(SYS_write),   0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    MOV_SYSCALL_RET(SYS_mmap),    0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    0x89, 0xf8, 0x0f, 0x05, 0xc3,  // mov %edi,%eax; syscall; ret
+    0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    // mov %edi,%eax; jmp SITE_GETPID+5: as a thread that was stopped between the mov and the
+    // syscall of a site when it was patched, and resumes at the `syscall`.
+    0x89, 0xf8, 0xeb, (uint8_t)(SITE_GETPID + 5 - (SITE_MIDDLE + 4)),
+};
+// clang-format on
+
+static const uint64_t CF = 1, DF = 0x400, ARITHMETIC_AND_DF = 0xcd5;
+
+// Calls the site at `at` with the arguments a1..a6 and distinct values in every other register,
+// checks what the syscall ABI promises and returns %rax.
+static long call_site(const uint8_t* at, long a1, long a2, long a3, long a4, long a5, long a6, int line) {
+    static uint64_t round;
+    ++round;
+    struct Frame f;
+    memset(&f, 0, sizeof f);
+    f.in[IN_FLAGS] = 0x202 | CF | ((round & 1) ? DF : 0);
+    uint64_t values[IN_COUNT] = {0,
+                                 0xb0b0 + round,
+                                 0xbe7e + round,
+                                 (uint64_t)a1,
+                                 (uint64_t)a2,
+                                 (uint64_t)a3,
+                                 (uint64_t)a5,
+                                 (uint64_t)a6,
+                                 (uint64_t)a4,
+                                 0x1212 + round,
+                                 0x1313 + round,
+                                 0x1414 + round,
+                                 0x1515 + round};
+    for (int i = IN_RBX; i < IN_COUNT; ++i) f.in[i] = values[i];
+    for (int i = 0; i < 16; ++i) f.red_zone_in[i] = 0x5a5a000000000000ull + round * 64 + (uint64_t)i;
+    run_site(&f, at);
+    int failures = check_failures;
+    CHECK(f.out[OUT_RBX] == f.in[IN_RBX] && f.out[OUT_RBP] == f.in[IN_RBP]);
+    CHECK(f.out[OUT_RDI] == f.in[IN_RDI] && f.out[OUT_RSI] == f.in[IN_RSI] && f.out[OUT_RDX] == f.in[IN_RDX]);
+    CHECK(f.out[OUT_R8] == f.in[IN_R8] && f.out[OUT_R9] == f.in[IN_R9] && f.out[OUT_R10] == f.in[IN_R10]);
+    CHECK(f.out[OUT_R12] == f.in[IN_R12] && f.out[OUT_R13] == f.in[IN_R13] && f.out[OUT_R14] == f.in[IN_R14] &&
+          f.out[OUT_R15] == f.in[IN_R15]);
+    CHECK(memcmp(f.red_zone_in, f.red_zone_out, sizeof f.red_zone_in) == 0);
+    // The flags come back as they were (sysret restores them from %r11), DF included.
+    CHECK((f.out[OUT_FLAGS] & ARITHMETIC_AND_DF) == (f.in[IN_FLAGS] & ARITHMETIC_AND_DF));
+    // %r11 = RFLAGS at the syscall, %rcx = the address after the `syscall` instruction.
+    CHECK((f.out[OUT_R11] & ARITHMETIC_AND_DF) == (f.in[IN_FLAGS] & ARITHMETIC_AND_DF));
+    const uint8_t* after = at[0] != 0x89 ? at + 7  // mov $N,%eax; syscall
+        : at[2] == 0xeb                  ? at + 4 + (int8_t)at[3] + 2  // mov; jmp to a syscall
+                                         : at + 4;  // mov %edi,%eax; syscall
+    CHECK(f.out[OUT_RCX] == (uint64_t)(uintptr_t)after);
+    if (check_failures != failures) printf("  (in the call from line %d, round %lu)\n", line, (unsigned long)round);
+    return (long)f.out[OUT_RAX];
+}
+#define CALL(at, a1, a2, a3, a4, a5, a6) call_site(at, a1, a2, a3, a4, a5, a6, __LINE__)
+
+static long proc_counter(const char* name) {
+    FILE* file = fopen("/proc/xos/rewrite", "r");
+    if (!file) return -1;
+    char key[64];
+    long value = -1, found = -1;
+    while (fscanf(file, "%63s %ld%*[^\n]", key, &value) == 2)
+        if (strcmp(key, name) == 0) found = value;
+    fclose(file);
+    return found;
+}
+
+int main(int argc, char** argv) {
+    int expect_patched = argc > 1 && strcmp(argv[1], "patched") == 0;
+    uint8_t first_byte = expect_patched ? 0xe9 : 0xb8;
+    const char* mode = expect_patched ? "patched" : "trapped";
+
+    uint8_t* page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(page != MAP_FAILED);
+    if (page == MAP_FAILED) return 1;
+    memset(page, 0xcc, 4096);
+    memcpy(page, code, sizeof code);
+    CHECK(mprotect(page, 4096, PROT_READ | PROT_EXEC) == 0);  // W^X (hosted: XOS_EXEC=wx)
+
+    long pid = getpid(), ppid = getppid();
+    const char message[] = "written through a syscall site\n";
+    for (int i = 0; i < 1000; ++i) {
+        CHECK(CALL(page + SITE_GETPID, 1, 2, 3, 4, 5, 6) == pid);
+        CHECK(CALL(page + SITE_GETPPID, 11, 12, 13, 14, 15, 16) == ppid);
+        long wrote = CALL(page + SITE_WRITE, 1, (long)message, i < 2 ? (long)strlen(message) : 0, 7, 8, 9);
+        CHECK(wrote == (i < 2 ? (long)strlen(message) : 0));
+        CHECK(CALL(page + SITE_WRITE, 99, (long)message, 1, 0, 0, 0) == -9);  // -EBADF
+        if (i < 4) {  // six arguments: mmap(NULL, 4096, RW, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)
+            long mapped = CALL(page + SITE_MMAP, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            CHECK(mapped > 0 && (mapped & 4095) == 0);
+            if (mapped > 0) {
+                ((volatile char*)mapped)[100] = 42;
+                CHECK(munmap((void*)mapped, 4096) == 0);
+            }
+            // A bad sixth argument (offset not page-aligned) reaches the handler too.
+            CHECK(CALL(page + SITE_MMAP, 0, 4096, PROT_READ, MAP_PRIVATE, 0, 1) == -22);  // -EINVAL
+        }
+        CHECK(CALL(page + SITE_NONMATCHING, SYS_getpid, 0, 0, 0, 0, 0) == pid);
+        CHECK(CALL(page + SITE_MIDDLE, SYS_getpid, 0, 0, 0, 0, 0) == pid);
+        if (i == 0 || i == 999) {
+            CHECK(page[SITE_GETPID] == first_byte);
+            CHECK(page[SITE_GETPPID] == first_byte);
+            CHECK(page[SITE_WRITE] == first_byte);
+            CHECK(page[SITE_MMAP] == first_byte);
+            CHECK(page[SITE_NONMATCHING] == 0x89);  // never patched
+            CHECK(page[SITE_GETPID + 5] == 0x0f && page[SITE_GETPID + 6] == 0x05);  // the syscall stays
+        }
+        if (check_failures > 20) break;
+    }
+
+    // A site on a page shared with another mapping of the same memfd is never patched.
+    int shared_ran = 0;
+    int fd = (int)syscall(SYS_memfd_create, "rewrite-test", 0);
+    CHECK(fd >= 0);
+    CHECK(ftruncate(fd, 4096) == 0);
+    uint8_t* writable = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (writable == MAP_FAILED) {
+        printf("shared site: skipped (no file mmap here: errno %d)\n", errno);
+    } else {
+        memcpy(writable, code, sizeof code);
+        munmap(writable, 4096);
+        uint8_t* shared = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+        uint8_t* view = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+        CHECK(shared != MAP_FAILED && view != MAP_FAILED);
+        if (shared != MAP_FAILED && view != MAP_FAILED) {
+            for (int i = 0; i < 10; ++i) CHECK(CALL(shared + SITE_GETPID, 0, 0, 0, 0, 0, 0) == pid);
+            CHECK(shared[SITE_GETPID] == 0xb8 && view[SITE_GETPID] == 0xb8);
+            shared_ran = 1;
+            printf("shared site: still trapped\n");
+        }
+    }
+    close(fd);
+
+    long patched = proc_counter("patched"), traps = proc_counter("traps");
+    long left_pattern = proc_counter("left_pattern"), left_disabled = proc_counter("left_disabled");
+    long left_not_private = proc_counter("left_not_private");
+    printf("/proc/xos/rewrite: traps %ld patched %ld left_pattern %ld left_disabled %ld left_not_private %ld\n", traps,
+           patched, left_pattern, left_disabled, left_not_private);
+    if (expect_patched) {
+        CHECK(patched == 4);
+        CHECK(left_pattern == 2);  // the non-matching site and the patched one entered at its syscall
+        CHECK(left_not_private == shared_ran);  // the shared site, refused for being shared
+        CHECK(traps >= 2000 && traps < 2100);  // those two sites' 2000, a few first calls
+    } else {
+        CHECK(patched == 0);
+        CHECK(traps > 6000);
+    }
+    printf("%s: %d failure(s)\n", mode, check_failures);
+    return check_failures ? 1 : 0;
+}

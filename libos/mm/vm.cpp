@@ -328,6 +328,24 @@ bool VirtualMemory::handle_fault(uintptr_t address, int needed_prot, bool in_use
     return true;
 }
 
+bool VirtualMemory::make_private_copy(uintptr_t page) {
+    const Vma* vma = find(page);
+    if (!vma || vma->kind != VmaKind::File || vma->shared) return false;
+    uintptr_t present = platform::mapped_page(page);
+    if (!present) return false;
+    FileCache* cache = FileCache::existing(*vma->file);
+    if (present != cache->page(file_index(*vma, page), false)) return true;  // already its own copy
+    uintptr_t copy = allocate_frame();
+    if (!copy) return false;
+    memcpy(reinterpret_cast<void*>(copy), reinterpret_cast<const void*>(present), PAGE_SIZE);
+    if (!platform::map_page(page, copy, page_access(vma->prot))) {
+        free_frame(copy);
+        return false;
+    }
+    ++m_resident_pages;
+    return true;
+}
+
 // A file mapping's page: MAP_SHARED maps the cached page itself; MAP_PRIVATE maps it read-only
 // and, on a write, a private copy (copy on write). Never blocks: the cache was filled at mmap.
 bool VirtualMemory::file_fault(const Vma& vma, uintptr_t page, int needed_prot, bool in_user_copy) {

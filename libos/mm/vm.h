@@ -59,6 +59,11 @@ public:
     // `in_user_copy`: a page past a mapped file's end is then a plain failure (EFAULT) rather than
     // SIGBUS.
     bool handle_fault(uintptr_t address, int needed_prot, bool in_user_copy = false);
+    // Makes a present page of a private file mapping the mapping's own (the copy a write fault
+    // would make, whatever the mapping's protection), so libos may patch it in place
+    // (libos/rewrite) without writing into the file's page cache. True when the page now is (or
+    // already was) private; false for shared mappings, absent pages or no memory.
+    bool make_private_copy(uintptr_t page);
     const Vma* find(uintptr_t address) const;
     // Every byte of [address, address+size) is in mappings allowing `prot`.
     bool range_allows(uintptr_t address, size_t size, int prot) const;

@@ -9,9 +9,11 @@
 // text_poke_bp sequence (int3 on the first byte, sync every CPU, the other bytes, sync, the
 // first byte), since another CPU may be fetching the instruction being changed.
 //
-// Only private anonymous memory is patched (VmaKind Anonymous/Heap/Stack): a page shared with a
-// page cache or with another mapping (file mappings) is left trapped, so patching never writes
-// into a file's contents or another mapping's view.
+// Only private memory is patched: anonymous memory (VmaKind Anonymous/Heap/Stack), and private
+// file mappings (MAP_PRIVATE: the code of ld.so's libraries and of loaded programs), whose pages
+// are first made the mapping's own copy (VirtualMemory::make_private_copy, the copy a write fault
+// would make). A shared file mapping is left trapped, so patching never writes into a file's
+// page cache or another mapping's view.
 #include "rewrite/rewrite.h"
 
 #include <sys/mman.h>
@@ -57,7 +59,18 @@ uint8_t* alias(uintptr_t at) {
 
 bool private_code(const mm::Vma* vma) {
     return vma && (vma->prot & PROT_EXEC) &&
-        (vma->kind == mm::VmaKind::Anonymous || vma->kind == mm::VmaKind::Heap || vma->kind == mm::VmaKind::Stack);
+        (vma->kind == mm::VmaKind::Anonymous || vma->kind == mm::VmaKind::Heap || vma->kind == mm::VmaKind::Stack ||
+         (vma->kind == mm::VmaKind::File && !vma->shared));
+}
+
+// The site's pages made private where they are file pages (copy on write before patching).
+bool privatize(mm::VirtualMemory& vm, uintptr_t site, uintptr_t after) {
+    for (uintptr_t at : {site, after - 1}) {
+        const mm::Vma* vma = vm.find(at);
+        if (vma->kind != mm::VmaKind::File) continue;
+        if (!vm.make_private_copy(at & ~uintptr_t(mm::PAGE_SIZE - 1))) return false;
+    }
+    return true;
 }
 
 bool reachable(uintptr_t from_end, uintptr_t to) {
@@ -198,6 +211,9 @@ void on_trap(uintptr_t after, long number) {
         return leave(site, Reason::Pattern);
     const mm::Vma* vma = vm.find(site);
     if (!private_code(vma) || !private_code(vm.find(after - 1))) return leave(site, Reason::NotPrivate);
+    // Private copies of file pages first; the aliases then point at the copies.
+    if (!privatize(vm, site, after)) return leave(site, Reason::NotPrivate);
+    for (size_t i = 0; i < SITE_SIZE; ++i) bytes[i] = alias(site + i);
     uintptr_t slot = take_slot(*vma, site);
     if (!slot) {
         static bool said;

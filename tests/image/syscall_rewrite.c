@@ -5,7 +5,8 @@
 // the syscall ABI preserves (rbx rbp rdi rsi rdx r8-r10 r12-r15, the 128-byte red zone, the
 // flags) and leaves %rcx = the address after the `syscall`, %r11 = RFLAGS, as a real syscall
 // does. A site that does not match (`mov %edi,%eax; syscall`) stays on the trap path, and so
-// does one on a page shared with another mapping (a memfd mapped twice); the `syscall` of a
+// does one on a page shared with another mapping (a memfd mapped twice), while a MAP_PRIVATE
+// mapping of that file is patched in its own copy of the page; the `syscall` of a
 // patched site still works when entered directly (a thread stopped between the two
 // instructions when the site was patched).
 // Usage: syscall_rewrite patched|trapped   (what the sites are expected to become)
@@ -246,7 +247,7 @@ int main(int argc, char** argv) {
     }
 
     // A site on a page shared with another mapping of the same memfd is never patched.
-    int shared_ran = 0;
+    int shared_ran = 0, private_ran = 0;
     int fd = (int)syscall(SYS_memfd_create, "rewrite-test", 0);
     CHECK(fd >= 0);
     CHECK(ftruncate(fd, 4096) == 0);
@@ -264,6 +265,17 @@ int main(int argc, char** argv) {
             CHECK(shared[SITE_GETPID] == 0xb8 && view[SITE_GETPID] == 0xb8);
             shared_ran = 1;
             printf("shared site: still trapped\n");
+            // A MAP_PRIVATE mapping of the same file (as ld.so maps a library's code): patched in
+            // the mapping's own copy of the page, the file's page (seen through `view`) untouched.
+            uint8_t* private_code = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+            CHECK(private_code != MAP_FAILED);
+            if (private_code != MAP_FAILED) {
+                for (int i = 0; i < 10; ++i) CHECK(CALL(private_code + SITE_GETPID, 0, 0, 0, 0, 0, 0) == pid);
+                CHECK(private_code[SITE_GETPID] == first_byte);
+                CHECK(view[SITE_GETPID] == 0xb8 && shared[SITE_GETPID] == 0xb8);
+                private_ran = 1;
+                printf("private file site: %s, the file unchanged\n", mode);
+            }
         }
     }
     close(fd);
@@ -274,7 +286,7 @@ int main(int argc, char** argv) {
     printf("/proc/xos/rewrite: traps %ld patched %ld left_pattern %ld left_disabled %ld left_not_private %ld\n", traps,
            patched, left_pattern, left_disabled, left_not_private);
     if (expect_patched) {
-        CHECK(patched == 4);
+        CHECK(patched == 4 + private_ran);  // + the private file mapping's site
         CHECK(left_pattern == 2);  // the non-matching site and the patched one entered at its syscall
         CHECK(left_not_private == shared_ran);  // the shared site, refused for being shared
         CHECK(traps >= 2000 && traps < 2100);  // those two sites' 2000, a few first calls

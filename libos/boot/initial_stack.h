@@ -31,6 +31,7 @@ struct InitialStackSpec {
     std::span<const AuxEntry> auxv;  // without AT_RANDOM, AT_PLATFORM, AT_EXECFN, AT_NULL
     const uint8_t (*random)[16];     // copied onto the stack; AT_RANDOM points at the copy
     const char* platform;            // AT_PLATFORM string ("x86_64")
+    const char* execfn = nullptr;  // AT_EXECFN string (the path given to execve); argv[0] if null
 };
 
 // Lays the stack out in [low, high) (addresses of real memory) and returns the initial stack

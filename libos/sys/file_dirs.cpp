@@ -239,6 +239,15 @@ ErrorOr<long> sys_chdir(UserPtr<const char> path) {
     return 0;
 }
 
+// Implements chroot(2): path walks of "/" and ".." stop at the new root. The image is one
+// process running as root, so no privilege check; the working directory is left alone (as Linux).
+ErrorOr<long> sys_chroot(UserPtr<const char> path) {
+    RefPtr<vfs::Vnode> vnode = TRY(resolve_at(AT_FDCWD, path, 0));
+    if (!vnode->is_directory()) return error(ENOTDIR);
+    vfs::process().root = vnode;
+    return 0;
+}
+
 // Implements fchdir(2).
 ErrorOr<long> sys_fchdir(int fd) {
     RefPtr<vfs::File> file = TRY(file_for(fd, true));

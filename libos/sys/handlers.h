@@ -99,6 +99,7 @@ ErrorOr<long> sys_readlinkat(int dirfd, UserPtr<const char> path, UserPtr<char> 
 ErrorOr<long> sys_mknod(UserPtr<const char> path, mode_t mode, dev_t device);
 ErrorOr<long> sys_mknodat(int dirfd, UserPtr<const char> path, mode_t mode, dev_t device);
 ErrorOr<long> sys_chdir(UserPtr<const char> path);
+ErrorOr<long> sys_chroot(UserPtr<const char> path);
 ErrorOr<long> sys_fchdir(int fd);
 ErrorOr<long> sys_getcwd(UserPtr<char> buffer, size_t size);
 
@@ -110,6 +111,9 @@ ErrorOr<long> sys_mprotect(uintptr_t address, size_t length, int prot);
 ErrorOr<long> sys_mremap(uintptr_t old_address, size_t old_size, size_t new_size, int flags, uintptr_t new_address);
 ErrorOr<long> sys_madvise(uintptr_t address, size_t length, int advice);
 ErrorOr<long> sys_brk(uintptr_t address);
+
+// exec.cpp
+ErrorOr<long> sys_execve(UserPtr<const char> path, UserPtr<const char* const> argv, UserPtr<const char* const> envp);
 
 // thread.cpp
 [[noreturn]] ErrorOr<long> sys_exit(int status);

@@ -130,6 +130,13 @@ ErrorOr<long> send_to_thread(sched::Thread& target, int signal) {
 
 }  // namespace
 
+void reset_signal_handlers_for_exec() {
+    for (KernelSigaction& action : g_actions) {
+        if (action.handler != uintptr_t(SIG_IGN)) action.handler = uintptr_t(SIG_DFL);
+        action.flags = 0, action.restorer = 0, action.mask = 0;
+    }
+}
+
 // Implements rt_sigaction(2).
 ErrorOr<long> sys_rt_sigaction(int signal, UserPtr<const void> action, UserPtr<void> old_action, size_t sigset_size) {
     if (sigset_size != sizeof(uint64_t)) return error(EINVAL);

@@ -7,4 +7,7 @@ namespace xos::sys {
 // Called on the way out of every syscall.
 void deliver_pending_signals();
 
+// execve: caught signals go back to their default action (ignored ones stay ignored).
+void reset_signal_handlers_for_exec();
+
 }  // namespace xos::sys

@@ -4,11 +4,13 @@
 #include <sys/syscall.h>
 
 #include <atomic>
+#include <cstring>
 
 #include "net/stack.h"
 #include "sched/futex.h"
 #include "sched/thread.h"
 #include "sys/handlers.h"
+#include "sys/signal.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
@@ -35,12 +37,18 @@ void thread_entry(uintptr_t function, uintptr_t argument) {
     __builtin_unreachable();
 }
 
-ErrorOr<long> clone_thread(int (*function)(void*), uintptr_t stack, unsigned long flags, void* argument,
-                           UserPtr<int> parent_tid, uintptr_t tls, UserPtr<int> child_tid) {
+// A new thread made by a `syscall`-instruction clone (glibc's) begins here, below the copy
+// of its parent's registers (xos_syscall_clone), and leaves for the parent's code.
+void raw_clone_entry(uintptr_t frame, uintptr_t stack_pointer) {
+    platform::resume_cloned_thread(reinterpret_cast<const uint64_t*>(frame), stack_pointer);
+}
+
+// The thread for clone(flags, ...): entry(arg0, arg1) on `entry_stack`.
+ErrorOr<long> create_clone(unsigned long flags, void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1,
+                           uintptr_t entry_stack, UserPtr<int> parent_tid, uintptr_t tls, UserPtr<int> child_tid) {
     if ((flags & THREAD_FLAGS_REQUIRED) != THREAD_FLAGS_REQUIRED) return error(EINVAL);
     if (flags & ~THREAD_FLAGS_ALLOWED & ~0xffUL) return error(EINVAL);
     if (flags & 0xff) return error(EINVAL);  // an exit signal only makes sense for processes
-    if (!function || !stack) return error(EINVAL);
     // Validate the tid pointers before creating anything, without writing to them: musl's
     // child_tid is its thread-list lock, held by the caller during clone (writing 0 there
     // released the lock, and a new thread could exit through pthread_exit's list unlink before
@@ -49,12 +57,34 @@ ErrorOr<long> clone_thread(int (*function)(void*), uintptr_t stack, unsigned lon
     if ((flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)) && !user_range_writable(child_tid.address(), sizeof(int)))
         return error(EFAULT);
     uintptr_t thread_pointer = (flags & CLONE_SETTLS) ? tls : platform::thread_pointer();
-    sched::Thread* thread = TRY(sched::create_thread(thread_entry, reinterpret_cast<uintptr_t>(function),
-                                                     reinterpret_cast<uintptr_t>(argument), stack, thread_pointer));
+    sched::Thread* thread = TRY(sched::create_thread(entry, arg0, arg1, entry_stack, thread_pointer));
     if (flags & CLONE_CHILD_CLEARTID) thread->clear_child_tid = child_tid.address();
     if (flags & CLONE_PARENT_SETTID) (void)write_user(parent_tid, thread->tid);
     if (flags & CLONE_CHILD_SETTID) (void)write_user(child_tid, thread->tid);
     return thread->tid;
+}
+
+ErrorOr<long> clone_thread(int (*function)(void*), uintptr_t stack, unsigned long flags, void* argument,
+                           UserPtr<int> parent_tid, uintptr_t tls, UserPtr<int> child_tid) {
+    if (!function || !stack) return error(EINVAL);
+    return create_clone(flags, thread_entry, reinterpret_cast<uintptr_t>(function),
+                        reinterpret_cast<uintptr_t>(argument), stack, parent_tid, tls, child_tid);
+}
+
+// clone(2) through the `syscall` instruction: the child resumes the caller's code on `stack`
+// with the caller's registers. The registers are copied just below `stack` (the child's own
+// stack; its code overwrites the copy only after resume_cloned_thread() has loaded it), and the
+// child's first libos frame runs below that.
+ErrorOr<long> clone_from_trap(const uint64_t* frame) {
+    enum { RBX = 5, RDX = 9, RSI = 10, RDI = 11, R10 = 8, R8 = 7, FRAME_WORDS = 14 };
+    unsigned long flags = frame[RDI];
+    uintptr_t stack = frame[RSI];
+    if (!stack) return error(EINVAL);  // a fork-like clone shares no stack: not supported
+    uintptr_t copy = (stack - 256) & ~uintptr_t(15);
+    if (!user_range_writable(copy, FRAME_WORDS * sizeof(uint64_t))) return error(EFAULT);
+    memcpy(reinterpret_cast<void*>(copy), frame, FRAME_WORDS * sizeof(uint64_t));
+    return create_clone(flags, raw_clone_entry, copy, stack, copy, UserPtr<int>(frame[RDX]), frame[R8],
+                        UserPtr<int>(frame[R10]));
 }
 
 ErrorOr<sched::Deadline> relative_deadline(UserPtr<const struct timespec> timeout) {
@@ -202,6 +232,15 @@ ErrorOr<long> sys_sched_getaffinity(pid_t pid, size_t size, UserPtr<void> mask) 
 }
 
 }  // namespace xos::sys
+
+extern "C" long xos_syscall_clone(const uint64_t* frame) {
+    using namespace xos;
+    sched::enter_kernel();
+    auto result = sys::clone_from_trap(frame);
+    sched::leave_kernel();
+    sys::deliver_pending_signals();
+    return result ? *result : -long(result.error().code);
+}
 
 // musl's __clone (pthread_create) jumps here, with __clone's C ABI. Returns the new thread's id
 // or -errno, like the raw syscall.

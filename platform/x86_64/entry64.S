@@ -46,6 +46,8 @@ xos_syscall_entry:
     push %r9
     push %rbx
     mov %rsp, %rbx
+    cmp $56, %rax                   /* SYS_clone returns twice: its own path, below */
+    je .Lclone
     and $-16, %rsp
     sub $8, %rsp
     push %r9                        /* a6, 7th C argument */
@@ -57,6 +59,7 @@ xos_syscall_entry:
     mov %rax, %rdi                  /* number */
     cld
     call xos_syscall
+.Lreturn:
     mov %rbx, %rsp
     pop %rbx
     pop %r9
@@ -70,4 +73,46 @@ xos_syscall_entry:
     mov -16(%rsp), %r11             /* %r11 = RFLAGS, as after a real sysret */
     lea 128(%rsp), %rsp             /* lea: leaves the restored flags alone */
     jmp *%rcx
+
+/* clone: the whole register state goes to libos (a new thread resumes from a copy of it,
+ * xos_resume_clone below). Frame, upward: r15 r14 r13 r12 rbp rbx r9 r8 r10 rdx rsi rdi
+ * rflags(r11) rip(rcx). Returns the parent's result in %rax like any syscall. */
+.Lclone:
+    push %rbp
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, %rdi
+    and $-16, %rsp
+    cld
+    call xos_syscall_clone
+    jmp .Lreturn
     .size xos_syscall_entry, . - xos_syscall_entry
+
+/* [[noreturn]] void xos_resume_clone(const uint64_t* frame, uintptr_t stack_pointer)
+ * A thread made by a `syscall` clone starts here: the parent's registers from `frame` (as
+ * .Lclone saved them), %rsp = the new stack, %rax = 0, at the instruction after the syscall. */
+    .globl xos_resume_clone
+    .type xos_resume_clone, @function
+xos_resume_clone:
+    mov 0(%rdi), %r15
+    mov 8(%rdi), %r14
+    mov 16(%rdi), %r13
+    mov 24(%rdi), %r12
+    mov 32(%rdi), %rbp
+    mov 40(%rdi), %rbx
+    mov 48(%rdi), %r9
+    mov 56(%rdi), %r8
+    mov 64(%rdi), %r10
+    mov 72(%rdi), %rdx
+    mov 96(%rdi), %r11
+    mov 104(%rdi), %rcx
+    mov %rsi, %rsp
+    push %r11
+    popfq
+    mov 80(%rdi), %rsi
+    mov 88(%rdi), %rdi
+    mov $0, %eax                    /* mov: leaves the restored flags alone */
+    jmp *%rcx
+    .size xos_resume_clone, . - xos_resume_clone

@@ -13,6 +13,7 @@ extern "C" char __xos_image_start[], __xos_text_end[], __xos_libos_data_start[],
     __xos_image_end[];
 extern "C" void _start();
 extern "C" [[noreturn]] void xos_enter_app(void (*entry)(), uintptr_t stack_pointer);  // entry64.S
+extern "C" [[noreturn]] void xos_resume_clone(const uint64_t* frame, uintptr_t stack_pointer);  // entry64.S
 
 namespace xos::platform {
 
@@ -40,5 +41,7 @@ std::span<const ImageRegion> app_image_regions() {
 }
 
 void enter_app(void (*entry)(), uintptr_t stack_pointer) { xos_enter_app(entry, stack_pointer); }
+
+void resume_cloned_thread(const uint64_t* frame, uintptr_t stack_pointer) { xos_resume_clone(frame, stack_pointer); }
 
 }  // namespace xos::platform

@@ -69,3 +69,18 @@ TEST(InitialStack, TooSmallIsE2BIG) {
     ASSERT_FALSE(sp);
     EXPECT_EQ(sp.error().code, E2BIG);
 }
+
+TEST(InitialStack, ExecfnIsThePathGivenToExec) {
+    std::vector<uint8_t> memory(16 * 1024);
+    uintptr_t low = reinterpret_cast<uintptr_t>(memory.data());
+    const char* argv[] = {"ls", "-l"};
+    const uint8_t random[16] = {};
+    InitialStackSpec spec{argv, {}, {}, &random, "x86_64", "/usr/bin/ls"};
+    auto sp = build_initial_stack(low, low + memory.size(), spec);
+    ASSERT_TRUE(sp);
+    auto* words = reinterpret_cast<const uint64_t*>(*sp);
+    const uint64_t* auxv = words + 1 + 2 + 1 + 0 + 1;  // argc, argv, NULL, envp NULL
+    const uint64_t* execfn = find_aux(auxv, AT_EXECFN);
+    ASSERT_NE(execfn, nullptr);
+    EXPECT_STREQ(reinterpret_cast<const char*>(*execfn), "/usr/bin/ls");
+}

@@ -1,5 +1,6 @@
 // xos-run: boots an xos image under QEMU and exits with the application's exit status.
 #include "accel.h"
+#include "generic_kernel.h"
 #include "hosted_nic.h"
 #include "image_check.h"
 #include "options.h"
@@ -215,6 +216,7 @@ int run(const std::vector<std::string>& args)
         std::printf("xos-run %s\n", XOS_VERSION);
         return 0;
     }
+    apply_rootfs(opts);
     if (check_xos_image(opts.image) == ImageKind::Hosted)
         return run_hosted(opts);
     for (const ShareOption& share : opts.shares)

@@ -11,11 +11,16 @@
 #include <arpa/inet.h>
 
 const char* const kUsage = R"(usage: xos-run [options] IMAGE [-- ARGS...]
+       xos-run [options] --rootfs DIR [--platform kvm|hosted] -- PROGRAM [ARGS...]
 
 Boots the xos image IMAGE under QEMU, copies its console to stdout and exits
 with the application's exit status. ARGS become the application's argv[1..].
 
 options:
+  --rootfs DIR          run the unmodified Linux executable PROGRAM (a path in DIR)
+                        with the generic kernel image instead of an IMAGE; DIR is
+                        the guest's root, read-only (docs/unmodified-binaries.md)
+  --platform kvm|hosted generic kernel for --rootfs: a VM (default) or a process
   --accel auto|kvm|tcg  accelerator (default auto: KVM only with hardware
                         virtualization, else TCG)
   --machine microvm|q35|pc
@@ -159,15 +164,22 @@ void parse_net(Options& opts, const std::string& text)
 
 bool takes_value(const std::string& name)
 {
-    return name == "--accel" || name == "--machine" || name == "--mem" || name == "--rootfs-size" ||
-        name == "--timeout" || name == "--env" || name == "--cpus" || name == "--qemu" || name == "--qemu-arg" ||
-        name == "--share" || name == "--disk" || name == "-p" || name == "--net" || name == "--ip" || name == "--gw" ||
-        name == "--dns" || name == "--net-echo";
+    return name == "--rootfs" || name == "--platform" || name == "--accel" || name == "--machine" || name == "--mem" ||
+        name == "--rootfs-size" || name == "--timeout" || name == "--env" || name == "--cpus" || name == "--qemu" ||
+        name == "--qemu-arg" || name == "--share" || name == "--disk" || name == "-p" || name == "--net" ||
+        name == "--ip" || name == "--gw" || name == "--dns" || name == "--net-echo";
 }
 
 void apply_option(Options& opts, const std::string& name, const std::string& value)
 {
-    if (name == "--accel") {
+    if (name == "--rootfs") {
+        if (value.empty()) throw UsageError("--rootfs: empty path");
+        opts.rootfs = value;
+    } else if (name == "--platform") {
+        if (value != "kvm" && value != "hosted")
+            throw UsageError("--platform: expected kvm or hosted, got '" + value + "'");
+        opts.platform = value;
+    } else if (name == "--accel") {
         opts.accel = parse_accel(value);
     } else if (name == "--machine") {
         opts.machine = parse_machine(value);
@@ -393,7 +405,9 @@ Options parse_options(const std::vector<std::string>& argv)
         opts.image = arg;
         have_image = true;
     }
-    if (!have_image && !opts.help && !opts.version)
+    if (have_image && !opts.rootfs.empty())
+        throw UsageError("--rootfs runs the generic kernel: give the program after -- instead of IMAGE");
+    if (!have_image && opts.rootfs.empty() && !opts.help && !opts.version)
         throw UsageError("no IMAGE given (usage: xos-run [options] IMAGE [-- ARGS...])");
     if (!opts.forwards.empty()) {
         if (opts.net == NetMode::Tap)

@@ -22,6 +22,7 @@ struct ShareOption {
     std::string host_dir;
     std::string guest_path;
     ShareMode mode = ShareMode::Mapped;
+    bool read_only = false;  // --rootfs's share (QEMU readonly=on)
 };
 
 // --disk FILE[:ro]: a host file or block device as a disk (/dev/vda, /dev/vdb, ... in order).
@@ -50,6 +51,8 @@ struct Options {
     AccelChoice accel = AccelChoice::Auto;
     MachineType machine = MachineType::Microvm;
     std::uint64_t mem_bytes = 128ull << 20;
+    std::string rootfs;  // --rootfs DIR: run the program after -- from DIR with the generic kernel
+    std::string platform = "kvm";  // --platform kvm|hosted: which generic kernel --rootfs boots
     std::string rootfs_size;  // --rootfs-size as the token's value: bytes or "N%"; empty: default
     double timeout_seconds = 0;          // 0: no timeout
     unsigned cpus = 1;

@@ -3,6 +3,8 @@
 #include <sys/ioctl.h>
 #include <termios.h>
 
+#include <cstddef>
+
 #include "base/user_ptr.h"
 #include "mm/heap.h"
 
@@ -27,6 +29,11 @@ public:
     bool is_stream() const override { return true; }
     ErrorOr<size_t> bytes_readable() override { return 0; }
 
+    // TCGETS/TCSETS move the kernel's struct termios (c_cc[19]: 36 bytes), which begins like
+    // musl's (c_cc[32] and two speeds: 60 bytes). glibc's tcgetattr passes a 36-byte buffer.
+    static constexpr size_t KERNEL_TERMIOS_BYTES = 4 * sizeof(tcflag_t) + 1 + 19;
+    static_assert(offsetof(termios, c_cc) == 17);
+
     ErrorOr<long> ioctl(unsigned long request, uintptr_t argument) override {
         switch (request) {
         case TIOCGWINSZ: {
@@ -40,13 +47,13 @@ public:
             t.c_oflag = OPOST | ONLCR;
             t.c_cflag = B38400 | CS8 | CREAD | CLOCAL;
             t.c_lflag = ISIG | ICANON | ECHO | ECHOE | ECHOK | IEXTEN;
-            TRY(write_user(UserPtr<termios>(argument), t));
+            TRY(copy_to_user(UserPtr<void>(argument), &t, KERNEL_TERMIOS_BYTES));
             return 0;
         }
         case TCSETS:
         case TCSETSW:
         case TCSETSF:
-            TRY(read_user(UserPtr<const termios>(argument)));
+            if (!user_range_ok(argument, KERNEL_TERMIOS_BYTES)) return error(EFAULT);
             return 0;
         default:
             return error(ENOTTY);

@@ -89,6 +89,11 @@ uintptr_t thread_pointer();
 // (registers cleared, %rsp = argc). Never returns.
 [[noreturn]] void enter_app(void (*entry)(), uintptr_t stack_pointer);
 
+// Starts a thread made by a `syscall`-instruction clone (glibc's): the registers `frame` holds
+// (what the trap path passed to xos_syscall_clone, declared in xos/libos.h), %rsp =
+// `stack_pointer`, %rax = 0, at the instruction after the parent's syscall. Never returns.
+[[noreturn]] void resume_cloned_thread(const uint64_t* frame, uintptr_t stack_pointer);
+
 // --- Page tables for the app's virtual memory ------------------------------------------------
 //
 // RAM is identity-mapped for libos and the image (W^X by section). The app's mmap memory lives

@@ -1,0 +1,249 @@
+#include "exec/exec.h"
+
+#include <sys/mman.h>
+
+#include <cstring>
+
+#include "base/klog.h"
+#include "boot/initial_stack.h"
+#include "exec/elf.h"
+#include "mm/memory.h"
+#include "mm/vm.h"
+#include "sched/thread.h"
+#include "sys/signal.h"
+#include "vfs/path_walk.h"
+#include "vfs/process.h"
+#include "xos/platform.h"
+
+namespace xos::exec {
+
+namespace {
+
+constexpr size_t MAIN_STACK_SIZE = 8 << 20;  // Linux's default RLIMIT_STACK
+constexpr size_t STACK_GUARD = 64 << 10;
+constexpr uint64_t PAGE = mm::PAGE_SIZE;
+
+uint64_t page_down(uint64_t value) { return value & ~(PAGE - 1); }
+uint64_t page_up(uint64_t value) { return (value + PAGE - 1) & ~(PAGE - 1); }
+
+int segment_prot(uint32_t flags) {
+    return ((flags & PF_R) ? PROT_READ : 0) | ((flags & PF_W) ? PROT_WRITE : 0) | ((flags & PF_X) ? PROT_EXEC : 0);
+}
+
+// One ELF file as loaded: where its segments went (address = ELF address + bias).
+struct LoadedElf {
+    Elf64_Ehdr header;
+    Elf64_Phdr program_headers[MAX_PROGRAM_HEADERS];
+    ElfLayout layout;
+    uintptr_t bias = 0;
+    char interpreter[MAX_INTERPRETER_BYTES];  // PT_INTERP's path, "" without one
+};
+
+// Large, and exec runs on one thread at a time (the caller is the program's only thread).
+LoadedElf g_program;
+LoadedElf g_interpreter;
+
+Error refuse(const char* path, ElfProblem problem, const Elf64_Ehdr* header = nullptr) {
+    if (problem == ElfProblem::WrongMachine && header)
+        klog("xos: exec: %s: %s (this file is for %s)", path, describe(problem), machine_name(header->e_machine));
+    else
+        klog("xos: exec: %s: %s", path, describe(problem));
+    return Error{ENOEXEC};
+}
+
+ErrorOr<void> read_exactly(vfs::Vnode& vnode, uint64_t offset, void* to, size_t size) {
+    auto* bytes = static_cast<std::byte*>(to);
+    while (size) {
+        size_t got = TRY(vnode.read(offset, {bytes, size}));
+        if (!got) return error(EIO);  // the file shrank under us
+        bytes += got, offset += got, size -= got;
+    }
+    return {};
+}
+
+// The executable file at `path`: a regular file with an execute bit.
+ErrorOr<RefPtr<vfs::Vnode>> open_executable(const char* path, const char* role) {
+    auto found = vfs::resolve(vfs::process().context(), path, vfs::Follow::Yes);
+    if (!found) {
+        if (found.error().code == ENOENT)
+            klog("xos: exec: %s: %s not found", path, role);
+        else
+            klog("xos: exec: %s: cannot open the %s (errno %d)", path, role, found.error().code);
+        return std::unexpected(found.error());
+    }
+    RefPtr<vfs::Vnode> vnode = *found;
+    if (vnode->is_directory()) {
+        klog("xos: exec: %s: is a directory", path);
+        return error(EISDIR);
+    }
+    if (!vnode->is_regular() || !(vnode->mode() & 0111)) {
+        klog("xos: exec: %s: permission denied (not an executable regular file)", path);
+        return error(EACCES);
+    }
+    return vnode;
+}
+
+// Reads and checks the headers of the file at `path` into `elf` (nothing is mapped yet).
+ErrorOr<RefPtr<vfs::Vnode>> inspect(const char* path, const char* role, LoadedElf& elf) {
+    RefPtr<vfs::Vnode> vnode = TRY(open_executable(path, role));
+    uint64_t file_size = TRY(vnode->getattr()).size;
+    std::byte head[sizeof(Elf64_Ehdr)] = {};
+    size_t head_bytes = TRY(vnode->read(0, head));
+    while (head_bytes < sizeof head && head_bytes < file_size) {
+        size_t got = TRY(vnode->read(head_bytes, std::span(head).subspan(head_bytes)));
+        if (!got) break;
+        head_bytes += got;
+    }
+    memcpy(&elf.header, head, sizeof elf.header);
+    if (ElfProblem problem = check_header({head, head_bytes}, file_size); problem != ElfProblem::None)
+        return std::unexpected(refuse(path, problem, head_bytes >= sizeof elf.header ? &elf.header : nullptr));
+    TRY(read_exactly(*vnode, elf.header.e_phoff, elf.program_headers, elf.header.e_phnum * sizeof(Elf64_Phdr)));
+    std::span<const Elf64_Phdr> headers(elf.program_headers, elf.header.e_phnum);
+    if (ElfProblem problem = check_program_headers(elf.header, headers, file_size, PAGE, elf.layout);
+        problem != ElfProblem::None)
+        return std::unexpected(refuse(path, problem));
+    elf.interpreter[0] = 0;
+    if (const Elf64_Phdr* interp = elf.layout.interpreter) {
+        TRY(read_exactly(*vnode, interp->p_offset, elf.interpreter, interp->p_filesz));
+        if (elf.interpreter[interp->p_filesz - 1] != 0 || strlen(elf.interpreter) != interp->p_filesz - 1)
+            return std::unexpected(refuse(path, ElfProblem::BadInterpreter));
+    }
+    return vnode;
+}
+
+// Maps the PT_LOAD segments of `elf` somewhere in the app region: one private anonymous
+// mapping over the whole span, the file's bytes copied in (what a MAP_PRIVATE file mapping
+// would show; the rest of each segment, .bss and the tail of its last page, stays zero), then
+// each segment's protections, the gaps between segments PROT_NONE.
+ErrorOr<void> map_segments(vfs::Vnode& vnode, LoadedElf& elf) {
+    mm::VirtualMemory& memory = mm::app_memory();
+    size_t span = elf.layout.span_end - elf.layout.span_start;
+    uintptr_t start = TRY(memory.map(0, span, PROT_READ | PROT_WRITE, mm::Placement::Anywhere));
+    elf.bias = start - elf.layout.span_start;
+    auto undo = [&](Error e) {
+        (void)memory.unmap(start, span);
+        return std::unexpected(e);
+    };
+    for (size_t i = 0; i < elf.header.e_phnum; ++i) {
+        const Elf64_Phdr& ph = elf.program_headers[i];
+        if (ph.p_type != PT_LOAD || !ph.p_filesz) continue;
+        if (auto copied = read_exactly(vnode, ph.p_offset, reinterpret_cast<void*>(ph.p_vaddr + elf.bias), ph.p_filesz);
+            !copied)
+            return undo(copied.error());
+    }
+    if (auto none = memory.protect(start, span, PROT_NONE); !none) return undo(none.error());
+    uint64_t previous_end = 0;  // page-rounded end of the previous segment
+    int previous_prot = 0;
+    for (size_t i = 0; i < elf.header.e_phnum; ++i) {
+        const Elf64_Phdr& ph = elf.program_headers[i];
+        if (ph.p_type != PT_LOAD) continue;
+        uint64_t first = page_down(ph.p_vaddr), end = page_up(ph.p_vaddr + ph.p_memsz);
+        int prot = segment_prot(ph.p_flags);
+        if (end > first)
+            if (auto set = memory.protect(first + elf.bias, end - first, prot); !set) return undo(set.error());
+        // A page two segments share gets both segments' rights (Linux maps the second over it).
+        if (previous_end > first)
+            if (auto set = memory.protect(first + elf.bias, previous_end - first, prot | previous_prot); !set)
+                return undo(set.error());
+        previous_end = end, previous_prot = prot;
+    }
+    return {};
+}
+
+}  // namespace
+
+ErrorOr<void> execute(const char* path, std::span<const char* const> argv, std::span<const char* const> envp) {
+    mm::VirtualMemory& memory = mm::app_memory();
+    RefPtr<vfs::Vnode> program_file = TRY(inspect(path, "file", g_program));
+    bool has_interpreter = g_program.interpreter[0] != 0;
+    RefPtr<vfs::Vnode> interpreter_file;
+    if (has_interpreter) {
+        auto found = inspect(g_program.interpreter, "interpreter", g_interpreter);
+        if (!found) {
+            klog("xos: exec: %s: cannot use its interpreter %s", path, g_program.interpreter);
+            return std::unexpected(found.error());
+        }
+        interpreter_file = *found;
+        if (g_interpreter.interpreter[0]) {
+            klog("xos: exec: %s: its interpreter %s has an interpreter itself", path, g_program.interpreter);
+            return error(ENOEXEC);
+        }
+    }
+
+    // From here on, failures are out of memory: the new program's mappings are undone.
+    TRY(map_segments(*program_file, g_program));
+    auto unmap_program = [&] {
+        (void)memory.unmap(g_program.layout.span_start + g_program.bias,
+                           g_program.layout.span_end - g_program.layout.span_start);
+    };
+    if (has_interpreter)
+        if (auto mapped = map_segments(*interpreter_file, g_interpreter); !mapped) {
+            unmap_program();
+            return std::unexpected(mapped.error());
+        }
+
+    int stack_prot = PROT_READ | PROT_WRITE | (g_program.layout.executable_stack ? PROT_EXEC : 0);
+    auto stack_mapping =
+        memory.map(0, MAIN_STACK_SIZE + STACK_GUARD, stack_prot, mm::Placement::Anywhere, mm::VmaKind::Stack);
+    if (!stack_mapping || !memory.protect(*stack_mapping, STACK_GUARD, PROT_NONE)) {
+        klog("xos: exec: %s: no memory for the stack", path);
+        unmap_program();
+        return error(ENOMEM);
+    }
+    uintptr_t stack = *stack_mapping + STACK_GUARD;
+
+    uintptr_t entry = g_program.layout.entry + g_program.bias;
+    uintptr_t interpreter_base = 0, start = entry;
+    if (has_interpreter) {
+        interpreter_base = g_interpreter.layout.span_start + g_interpreter.bias;
+        start = g_interpreter.layout.entry + g_interpreter.bias;
+    }
+    // The AT_* names are <elf.h>'s macros here (the same numbers as boot::AuxTag's).
+    const boot::AuxEntry auxv[] = {
+        {AT_PHDR, g_program.layout.phdr_address + g_program.bias},
+        {AT_PHENT, sizeof(Elf64_Phdr)},
+        {AT_PHNUM, g_program.header.e_phnum},
+        {AT_PAGESZ, PAGE},
+        {AT_BASE, interpreter_base},
+        {AT_FLAGS, 0},
+        {AT_ENTRY, entry},
+        {AT_UID, 0},
+        {AT_EUID, 0},
+        {AT_GID, 0},
+        {AT_EGID, 0},
+        {AT_SECURE, 0},
+        {AT_HWCAP, platform::hwcap()},
+        {AT_HWCAP2, 0},
+        {AT_CLKTCK, 100},
+        {AT_MINSIGSTKSZ, 2048},
+    };
+    uint8_t random[16];
+    platform::entropy(random, sizeof random);
+    boot::InitialStackSpec spec{
+        .argv = argv,
+        .envp = envp,
+        .auxv = auxv,
+        .random = &random,
+        .platform = "x86_64",
+        .execfn = path,
+    };
+    auto sp = boot::build_initial_stack(stack, stack + MAIN_STACK_SIZE, spec);
+    if (!sp) {
+        klog("xos: exec: %s: arguments and environment do not fit on the stack", path);
+        (void)memory.unmap(*stack_mapping, MAIN_STACK_SIZE + STACK_GUARD);
+        unmap_program();
+        return error(E2BIG);
+    }
+    // The point of no return. The old program's memory stays (one address space; the linked
+    // program that called exec is part of the image).
+    program_file = nullptr;
+    interpreter_file = nullptr;
+    vfs::FdTable& fds = vfs::process().fds;
+    for (int fd = 0; fd < vfs::FdTable::MAX_FDS; ++fd)
+        if (fds.is_open(fd) && fds.cloexec(fd).value_or(false)) (void)fds.close(fd);
+    sys::reset_signal_handlers_for_exec();
+    sched::leave_kernel();
+    platform::enter_app(reinterpret_cast<void (*)()>(start), *sp);
+}
+
+}  // namespace xos::exec

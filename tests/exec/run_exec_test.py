@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Unmodified Linux executables on xos (xos-run --rootfs, the generic kernel, libos/exec).
+
+  probe:  the same glibc static-pie program (probe.c, built by the host's gcc) natively and on
+          xos from a root made here: same stdout, same exit status.
+  errors: what cannot run ends like a shell says: 126 (not ELF, truncated, wrong class or
+          machine, non-PIE) or 127 (missing file, missing interpreter), with a message naming
+          the file, and never a crash report.
+
+The verdict is the exit status of this script (0: all cases passed).
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+TIMEOUT = 120
+
+
+def run_xos(args, root, program_args, env=()):
+    command = [args.xos_run, '--rootfs', root, '--platform', args.platform, '--timeout', '90']
+    for entry in env:
+        command += ['--env', entry]
+    command += ['--'] + program_args
+    return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def make_root(args, work):
+    root = os.path.join(work, 'root')
+    os.makedirs(os.path.join(root, 'bin'))
+    os.makedirs(os.path.join(root, 'data'))
+    shutil.copy(args.probe, os.path.join(root, 'bin', 'probe'))
+    with open(os.path.join(root, 'data', 'input.txt'), 'w') as f:
+        f.write('first line of the input\n' + ''.join('line %d\n' % i for i in range(500)))
+    probe = open(args.probe, 'rb').read()
+
+    def put(name, data, mode=0o755):
+        path = os.path.join(root, 'bin', name)
+        with open(path, 'wb') as f:
+            f.write(data)
+        os.chmod(path, mode)
+
+    put('text', b'this is not a program\n')
+    put('truncated', probe[:40])
+    i386 = bytearray(probe)
+    i386[4] = 1  # EI_CLASS = ELFCLASS32
+    i386[18:20] = (3).to_bytes(2, 'little')  # EM_386
+    put('i386', bytes(i386))
+    aarch64 = bytearray(probe)
+    aarch64[18:20] = (183).to_bytes(2, 'little')  # EM_AARCH64
+    put('aarch64', bytes(aarch64))
+    put('headers-past-end', probe[:4096])
+    shutil.copy(args.non_pie, os.path.join(root, 'bin', 'non-pie'))
+    # A dynamic executable whose interpreter (/lib64/ld-linux-x86-64.so.2) is not in this root.
+    shutil.copy(args.dynamic, os.path.join(root, 'bin', 'dynamic'))
+    put('not-executable', probe, 0o644)
+    return root
+
+
+def check_probe(args, root):
+    env = ['PROBE_A=1', 'PROBE_B=two words']
+    program_args = ['/bin/probe', 'data/input.txt', 'an argument', '']
+    native = subprocess.run(program_args, executable=os.path.join(root, 'bin', 'probe'), cwd=root,
+                            env=dict(e.split('=', 1) for e in env), capture_output=True, text=True, timeout=TIMEOUT)
+    xos = run_xos(args, root, program_args, env)
+    ok = True
+    if native.returncode != 7:
+        print('probe natively: status %d, expected 7\n%s%s' % (native.returncode, native.stdout, native.stderr))
+        ok = False
+    if xos.returncode != native.returncode:
+        print('probe: status %d on xos, %d natively' % (xos.returncode, native.returncode))
+        ok = False
+    if xos.stdout != native.stdout:
+        print('probe: stdout differs\n--- native\n%s--- xos\n%s' % (native.stdout, xos.stdout))
+        ok = False
+    if not ok:
+        print('--- xos stderr\n' + xos.stderr)
+    else:
+        print('probe: same stdout (%d lines) and status %d natively and on xos' %
+              (len(native.stdout.splitlines()), xos.returncode))
+    return ok
+
+
+ERROR_CASES = [
+    # program, status, words the message must contain
+    ('/bin/text', 126, ['/bin/text', 'not an ELF executable']),
+    ('/bin/truncated', 126, ['/bin/truncated', 'too short']),
+    ('/bin/i386', 126, ['/bin/i386', '32-bit']),
+    ('/bin/aarch64', 126, ['/bin/aarch64', 'wrong machine', 'aarch64']),
+    ('/bin/headers-past-end', 126, ['/bin/headers-past-end', 'truncated']),
+    ('/bin/non-pie', 126, ['/bin/non-pie', 'non-PIE']),
+    ('/bin/not-executable', 126, ['/bin/not-executable', 'ermission denied']),
+    ('/data', 126, ['/data', 'directory']),
+    ('/bin/missing', 127, ['/bin/missing', 'not found']),
+    ('/bin/dynamic', 127, ['/bin/dynamic', '/lib64/ld-linux-x86-64.so.2', 'not found']),
+]
+
+
+def check_errors(args, root):
+    ok = True
+    for program, status, words in ERROR_CASES:
+        result = run_xos(args, root, [program, 'argument'])
+        problems = []
+        if result.returncode != status:
+            problems.append('status %d, expected %d' % (result.returncode, status))
+        problems += ['stderr lacks %r' % w for w in words if w not in result.stderr]
+        problems += ['a crash report' for w in ['backtrace', 'guest crashed', 'panic'] if w in result.stderr]
+        if problems:
+            ok = False
+            print('%s: %s\n--- stderr\n%s--- stdout\n%s' % (program, '; '.join(problems), result.stderr, result.stdout))
+        else:
+            print('%s: status %d, %s' % (program, status, result.stderr.strip().splitlines()[0]))
+    return ok
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--xos-run', required=True)
+    parser.add_argument('--platform', choices=['kvm', 'hosted'], required=True)
+    parser.add_argument('--probe', required=True)
+    parser.add_argument('--non-pie', required=True)
+    parser.add_argument('--dynamic', required=True)
+    parser.add_argument('case', choices=['probe', 'errors'])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix='xos-exec-') as work:
+        root = make_root(args, work)
+        ok = check_probe(args, root) if args.case == 'probe' else check_errors(args, root)
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

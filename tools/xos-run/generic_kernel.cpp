@@ -1,0 +1,50 @@
+#include "generic_kernel.h"
+
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
+
+namespace {
+
+std::string executable_dir() {
+    char buffer[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+    if (n <= 0) return {};
+    return std::filesystem::path(std::string(buffer, static_cast<std::size_t>(n))).parent_path().string();
+}
+
+}  // namespace
+
+std::string find_generic_kernel(const std::string& platform) {
+    namespace fs = std::filesystem;
+    if (const char* explicit_image = std::getenv("XOS_KERNEL"); explicit_image && *explicit_image)
+        return explicit_image;
+    std::string name = platform == "hosted" ? "xos-kernel-hosted" : "xos-kernel.xos";
+    std::string bin = executable_dir();
+    std::error_code error;
+    if (!bin.empty()) {
+        fs::path prefix = fs::path(bin).parent_path();
+        std::vector<fs::path> candidates{prefix / "xos-kernel" / name};  // the build tree
+        for (const auto& entry : fs::directory_iterator(prefix, error))  // <prefix>/lib*/xos/
+            if (entry.path().filename().string().rfind("lib", 0) == 0)
+                candidates.push_back(entry.path() / "xos" / name);
+        for (const auto& candidate : candidates)
+            if (fs::is_regular_file(candidate, error)) return candidate.lexically_normal().string();
+    }
+    throw UsageError("--rootfs: cannot find the generic kernel image " + name +
+                     " (build or install xos, or set XOS_KERNEL to its path)");
+}
+
+void apply_rootfs(Options& opts) {
+    if (opts.rootfs.empty()) return;
+    if (opts.app_args.empty())
+        throw UsageError("--rootfs: no program to run (usage: xos-run --rootfs DIR -- /usr/bin/prog [ARGS...])");
+    std::error_code error;
+    if (!std::filesystem::is_directory(opts.rootfs, error))
+        throw UsageError("--rootfs: " + opts.rootfs + ": not a directory");
+    opts.image = find_generic_kernel(opts.platform);
+    // Passthrough: the guest sees the host files' own modes (execute bits), read-only.
+    opts.shares.insert(opts.shares.begin(), ShareOption{opts.rootfs, kRootfsGuestPath, ShareMode::Passthrough, true});
+    opts.app_args.insert(opts.app_args.begin(), {"--root", kRootfsGuestPath});
+}

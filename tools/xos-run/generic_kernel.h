@@ -1,0 +1,19 @@
+// xos-run --rootfs: the generic kernel image (tools/xos-kernel) that runs an unmodified Linux
+// executable from a host directory, and how the options are rewritten to boot it.
+#pragma once
+
+#include <string>
+
+#include "options.h"
+
+// Where the host directory is mounted in the guest before the loader makes it the root.
+inline constexpr const char* kRootfsGuestPath = "/.xos-rootfs";
+
+// The generic kernel image for `platform` ("kvm" or "hosted"): $XOS_KERNEL if set, else the
+// installed one (<prefix>/<libdir>/xos/ next to <prefix>/bin/xos-run), else the build tree's
+// (build/tools/xos-kernel/ next to build/tools/xos-run/). Throws UsageError if there is none.
+std::string find_generic_kernel(const std::string& platform);
+
+// With --rootfs: IMAGE becomes the generic kernel, DIR a read-only share at kRootfsGuestPath,
+// and the application arguments `--root kRootfsGuestPath PROGRAM ARGS...`. No-op without it.
+void apply_rootfs(Options& opts);

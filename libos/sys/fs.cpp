@@ -156,6 +156,15 @@ ErrorOr<long> sys_lseek(int fd, off_t offset, int whence) {
     return long(TRY(file->seek(offset, whence)));
 }
 
+// Implements fadvise64(2): the advice is checked and taken as a hint with nothing to do
+// (no read-ahead to tune). coreutils' cat and sha256sum give POSIX_FADV_SEQUENTIAL.
+ErrorOr<long> sys_fadvise64(int fd, off_t offset, off_t length, int advice) {
+    RefPtr<vfs::File> file = TRY(file_for(fd));
+    if (advice < POSIX_FADV_NORMAL || advice > POSIX_FADV_NOREUSE || offset < 0 || length < 0) return error(EINVAL);
+    if (file->is_stream()) return error(ESPIPE);
+    return 0;
+}
+
 // Implements sendfile(2).
 ErrorOr<long> sys_sendfile(int out_fd, int in_fd, UserPtr<off_t> offset, size_t count) {
     RefPtr<vfs::File> in = TRY(file_for_io(in_fd, Direction::Read));

@@ -21,6 +21,7 @@ struct statx;
 struct timespec;
 struct timeval;
 struct utsname;
+struct sysinfo;
 struct rlimit;
 
 namespace xos::sys {
@@ -36,6 +37,7 @@ ErrorOr<long> sys_writev(int fd, UserPtr<const iovec> iov, int iovcnt);
 ErrorOr<long> sys_preadv(int fd, UserPtr<const iovec> iov, int iovcnt, unsigned long offset_low, unsigned long offset_high);
 ErrorOr<long> sys_pwritev(int fd, UserPtr<const iovec> iov, int iovcnt, unsigned long offset_low, unsigned long offset_high);
 ErrorOr<long> sys_lseek(int fd, off_t offset, int whence);
+ErrorOr<long> sys_fadvise64(int fd, off_t offset, off_t length, int advice);
 ErrorOr<long> sys_sendfile(int out_fd, int in_fd, UserPtr<off_t> offset, size_t count);
 ErrorOr<long> sys_copy_file_range(int in_fd, UserPtr<off_t> in_offset, int out_fd, UserPtr<off_t> out_offset,
                                   size_t count, unsigned flags);
@@ -123,6 +125,7 @@ ErrorOr<long> sys_set_tid_address(UserPtr<int> tidptr);
 ErrorOr<long> sys_set_robust_list(uintptr_t head, size_t length);
 ErrorOr<long> sys_sched_yield();
 ErrorOr<long> sys_sched_getaffinity(pid_t pid, size_t size, UserPtr<void> mask);
+ErrorOr<long> sys_membarrier(int command, unsigned flags, int cpu);
 ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintptr_t timeout_or_value2,
                         uintptr_t address2, uint32_t value3);
 
@@ -171,6 +174,7 @@ ErrorOr<long> sys_getgid();
 ErrorOr<long> sys_getegid();
 ErrorOr<long> sys_arch_prctl(int code, uintptr_t address);
 ErrorOr<long> sys_uname(UserPtr<struct utsname> out);
+ErrorOr<long> sys_sysinfo(UserPtr<struct sysinfo> out);
 ErrorOr<long> sys_getrlimit(int resource, UserPtr<struct rlimit> out);
 ErrorOr<long> sys_prlimit64(pid_t pid, int resource, UserPtr<const struct rlimit> new_limit,
                             UserPtr<struct rlimit> old_limit);

@@ -3,10 +3,13 @@
 #include <sched.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <sys/utsname.h>
 
 #include <cstring>
 
+#include "mm/memory.h"
+#include "sched/thread.h"
 #include "sys/handlers.h"
 #include "xos/platform.h"
 
@@ -66,6 +69,19 @@ ErrorOr<long> sys_arch_prctl(int code, uintptr_t address) {
     default:
         return error(EINVAL);
     }
+}
+
+// Implements sysinfo(2): uptime, the RAM libos manages (as /proc/meminfo), no swap, the
+// number of threads as "procs". GNU sort sizes its buffer from it.
+ErrorOr<long> sys_sysinfo(UserPtr<struct sysinfo> out) {
+    struct sysinfo info{};
+    info.uptime = long(platform::monotonic_ns() / 1000000000);
+    info.totalram = mm::address_space().free_bytes() + mm::address_space().mapped_bytes();
+    info.freeram = mm::free_memory_bytes();
+    info.procs = uint16_t(sched::thread_count());
+    info.mem_unit = 1;
+    TRY(write_user(out, info));
+    return 0;
 }
 
 // Implements uname(2). Apps check for "Linux"; the release says what they really run on.

@@ -1,5 +1,6 @@
 // Thread syscalls: clone (through musl's __clone), exit, futex, scheduling, thread identity.
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <sys/syscall.h>
 
@@ -229,6 +230,17 @@ ErrorOr<long> sys_sched_getaffinity(pid_t pid, size_t size, UserPtr<void> mask) 
     unsigned long bits = 1;
     TRY(copy_to_user(mask, &bits, sizeof bits));
     return long(sizeof bits);
+}
+
+// Implements membarrier(2). One CPU runs every thread, so a barrier has nothing to wait for.
+ErrorOr<long> sys_membarrier(int command, unsigned flags, int) {
+    constexpr int SUPPORTED = MEMBARRIER_CMD_GLOBAL | MEMBARRIER_CMD_GLOBAL_EXPEDITED |
+        MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED | MEMBARRIER_CMD_PRIVATE_EXPEDITED |
+        MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED;
+    if (flags) return error(EINVAL);
+    if (command == MEMBARRIER_CMD_QUERY) return SUPPORTED;
+    if (command < 0 || (command & (command - 1)) || !(command & SUPPORTED)) return error(EINVAL);
+    return 0;
 }
 
 }  // namespace xos::sys

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Unmodified Linux executables on xos (xos-run --rootfs, the generic kernel, libos/exec).
 
-  probe:  the same glibc static-pie program (probe.c, built by the host's gcc) natively and on
-          xos from a root made here: same stdout, same exit status.
+  probe:  the same program (probe.c, built by the host's gcc: glibc static-pie, musl static-pie or
+          musl dynamic with its ld-musl) natively and on xos from a root made here: same stdout,
+          same exit status.
   errors: what cannot run ends like a shell says: 126 (not ELF, truncated, wrong class or
           machine, non-PIE) or 127 (missing file, missing interpreter), with a message naming
           the file, and never a crash report.
@@ -60,6 +61,10 @@ def make_root(args, work):
 
 
 def check_probe(args, root):
+    if args.interpreter:  # a dynamic probe's PT_INTERP, copied from the host to the same path
+        target = os.path.join(root, args.interpreter.lstrip('/'))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy(args.interpreter, target)
     env = ['PROBE_A=1', 'PROBE_B=two words']
     program_args = ['/bin/probe', 'data/input.txt', 'an argument', '']
     native = subprocess.run(program_args, executable=os.path.join(root, 'bin', 'probe'), cwd=root,
@@ -122,6 +127,7 @@ def main():
     parser.add_argument('--probe', required=True)
     parser.add_argument('--non-pie', required=True)
     parser.add_argument('--dynamic', required=True)
+    parser.add_argument('--interpreter', help='host file copied to the same path in the root (the probe\'s PT_INTERP)')
     parser.add_argument('case', choices=['probe', 'errors'])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix='xos-exec-') as work:

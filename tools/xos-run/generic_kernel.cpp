@@ -47,4 +47,7 @@ void apply_rootfs(Options& opts) {
     // Passthrough: the guest sees the host files' own modes (execute bits), read-only.
     opts.shares.insert(opts.shares.begin(), ShareOption{opts.rootfs, kRootfsGuestPath, ShareMode::Passthrough, true});
     opts.app_args.insert(opts.app_args.begin(), {"--root", kRootfsGuestPath});
+    // Hosted: the loaded program's code lives in app memory, which the sandbox keeps
+    // non-executable unless told otherwise (docs/hosted.md, W^X per mapping).
+    if (opts.platform == "hosted") opts.env.push_back("XOS_EXEC=wx");
 }

@@ -15,5 +15,6 @@ inline constexpr const char* kRootfsGuestPath = "/.xos-rootfs";
 std::string find_generic_kernel(const std::string& platform);
 
 // With --rootfs: IMAGE becomes the generic kernel, DIR a read-only share at kRootfsGuestPath,
-// and the application arguments `--root kRootfsGuestPath PROGRAM ARGS...`. No-op without it.
+// and the application arguments `--root kRootfsGuestPath PROGRAM ARGS...`; on hosted also
+// XOS_EXEC=wx (the program's code is in app memory). No-op without it.
 void apply_rootfs(Options& opts);

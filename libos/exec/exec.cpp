@@ -172,15 +172,21 @@ ErrorOr<void> execute(const char* path, std::span<const char* const> argv, std::
 
     // From here on, failures are out of memory: the new program's mappings are undone.
     TRY(map_segments(*program_file, g_program));
+    bool interpreter_mapped = false;
     auto unmap_program = [&] {
         (void)memory.unmap(g_program.layout.span_start + g_program.bias,
                            g_program.layout.span_end - g_program.layout.span_start);
+        if (interpreter_mapped)
+            (void)memory.unmap(g_interpreter.layout.span_start + g_interpreter.bias,
+                               g_interpreter.layout.span_end - g_interpreter.layout.span_start);
     };
-    if (has_interpreter)
+    if (has_interpreter) {
         if (auto mapped = map_segments(*interpreter_file, g_interpreter); !mapped) {
             unmap_program();
             return std::unexpected(mapped.error());
         }
+        interpreter_mapped = true;
+    }
 
     int stack_prot = PROT_READ | PROT_WRITE | (g_program.layout.executable_stack ? PROT_EXEC : 0);
     auto stack_mapping =

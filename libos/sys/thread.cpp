@@ -243,6 +243,14 @@ ErrorOr<long> sys_membarrier(int command, unsigned flags, int) {
     return 0;
 }
 
+// Implements rseq(2) as "not available": glibc registers restartable sequences at start-up
+// when it can and runs without them when it gets ENOSYS (a Linux before 4.18).
+ErrorOr<long> sys_rseq(uintptr_t, uint32_t, int, uint32_t) { return error(ENOSYS); }
+
+// Implements clone3(2) as "not available": glibc's pthread_create then calls clone, which
+// the trap path handles (xos_syscall_clone below).
+ErrorOr<long> sys_clone3(uintptr_t, size_t) { return error(ENOSYS); }
+
 }  // namespace xos::sys
 
 extern "C" long xos_syscall_clone(const uint64_t* frame) {

@@ -7,6 +7,7 @@
   errors: what cannot run ends like a shell says: 126 (not ELF, truncated, wrong class or
           machine, non-PIE) or 127 (missing file, missing interpreter), with a message naming
           the file, and never a crash report.
+  cli:    xos-run --rootfs/--platform: the image and share it chooses (--dry-run), usage errors.
 
 The verdict is the exit status of this script (0: all cases passed).
 """
@@ -120,6 +121,33 @@ def check_errors(args, root):
     return ok
 
 
+def check_cli(args, root):
+    """xos-run's --rootfs/--platform parsing and the image it chooses (--dry-run: nothing starts)."""
+    ok = True
+    dry = subprocess.run([args.xos_run, '--dry-run', '--rootfs', root, '--platform', args.platform, '--',
+                          '/bin/probe', 'x'], capture_output=True, text=True, timeout=TIMEOUT)
+    if args.platform == 'kvm':
+        wanted = ['xos-kernel.xos', 'readonly=on', 'xos.arg=--root', 'xos.arg=/.xos-rootfs', 'xos.arg=/bin/probe',
+                  'xos.share=xos0:/.xos-rootfs']
+    else:
+        wanted = ['xos-kernel-hosted', 'XOS_SHARE_0=' + root + ':/.xos-rootfs', 'XOS_EXEC=wx', '--root /.xos-rootfs /bin/probe x']
+    missing = [w for w in wanted if w not in dry.stdout + dry.stderr]
+    if dry.returncode != 0 or missing:
+        print('--dry-run: status %d, missing %s\n%s%s' % (dry.returncode, missing, dry.stdout, dry.stderr))
+        ok = False
+    for bad, words in [(['--rootfs', root, 'image.xos', '--', '/bin/probe'], 'give the program after --'),
+                       (['--rootfs', root], 'no program to run'),
+                       (['--rootfs', os.path.join(root, 'nothing'), '--', '/bin/probe'], 'not a directory'),
+                       (['--platform', 'xen', '--rootfs', root, '--', '/bin/probe'], 'expected kvm or hosted')]:
+        result = subprocess.run([args.xos_run, '--dry-run'] + bad, capture_output=True, text=True, timeout=TIMEOUT)
+        if result.returncode != 125 or words not in result.stderr:
+            print('%s: status %d (expected 125), stderr %r' % (' '.join(bad), result.returncode, result.stderr))
+            ok = False
+    if ok:
+        print('xos-run --rootfs: the generic kernel, the read-only share and --root; usage errors exit 125')
+    return ok
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--xos-run', required=True)
@@ -128,11 +156,11 @@ def main():
     parser.add_argument('--non-pie', required=True)
     parser.add_argument('--dynamic', required=True)
     parser.add_argument('--interpreter', help='host file copied to the same path in the root (the probe\'s PT_INTERP)')
-    parser.add_argument('case', choices=['probe', 'errors'])
+    parser.add_argument('case', choices=['probe', 'errors', 'cli'])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix='xos-exec-') as work:
         root = make_root(args, work)
-        ok = check_probe(args, root) if args.case == 'probe' else check_errors(args, root)
+        ok = {'probe': check_probe, 'errors': check_errors, 'cli': check_cli}[args.case](args, root)
     return 0 if ok else 1
 
 

@@ -26,6 +26,8 @@ std::string find_generic_kernel(const std::string& platform) {
     if (!bin.empty()) {
         fs::path prefix = fs::path(bin).parent_path();
         std::vector<fs::path> candidates{prefix / "xos-kernel" / name};  // the build tree
+        if (fs::path configured = XOS_INSTALL_LIBDIR_RELATIVE; configured.is_relative())
+            candidates.push_back(prefix / configured / name);  // installed: <prefix>/<libdir>/xos/
         for (const auto& entry : fs::directory_iterator(prefix, error))  // <prefix>/lib*/xos/
             if (entry.path().filename().string().rfind("lib", 0) == 0)
                 candidates.push_back(entry.path() / "xos" / name);

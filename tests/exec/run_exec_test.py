@@ -7,6 +7,8 @@
   errors: what cannot run ends like a shell says: 126 (not ELF, truncated, wrong class or
           machine, non-PIE) or 127 (missing file, missing interpreter), with a message naming
           the file, and never a crash report.
+  coreutils: Debian's ls, cat, sha256sum, sort (dynamic glibc) with the libraries ldd names,
+          natively and on xos; skipped (77) while ld.so cannot map a library (no file mmap).
   cli:    xos-run --rootfs/--platform: the image and share it chooses (--dry-run), usage errors.
 
 The verdict is the exit status of this script (0: all cases passed).
@@ -148,6 +150,51 @@ def check_cli(args, root):
     return ok
 
 
+COREUTILS = [
+    # command line (argv[0] is the program's path in the root), run with the root as cwd
+    ['/usr/bin/ls', '-1', 'data'],
+    ['/usr/bin/cat', 'data/input.txt'],
+    ['/usr/bin/sha256sum', 'data/input.txt'],
+    ['/usr/bin/sort', '-r', 'data/input.txt'],
+]
+SKIP = 77  # meson's "skipped"
+
+
+def copy_with_libraries(program, root):
+    """Copies the host's `program` and what `ldd` names (ld.so included) to the same paths in root."""
+    paths = [program]
+    for line in subprocess.run(['ldd', program], capture_output=True, text=True, check=True).stdout.splitlines():
+        words = line.split()
+        paths += [w for w in words if w.startswith('/')]
+    for path in paths:
+        target = os.path.join(root, path.lstrip('/'))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy(os.path.realpath(path), target)
+
+
+def check_coreutils(args, root):
+    """Debian's dynamic coreutils (glibc, ld.so maps libc.so.6 with mmap(fd))."""
+    for command in COREUTILS:
+        copy_with_libraries(command[0], root)
+    ok = True
+    for command in COREUTILS:
+        native = subprocess.run(command, cwd=root, env={'LC_ALL': 'C'}, capture_output=True, text=True,
+                                timeout=TIMEOUT)
+        xos = run_xos(args, root, command, ['LC_ALL=C'])
+        if 'failed to map segment' in xos.stderr:
+            print('SKIP: %s: ld.so cannot map its libraries: file-backed mmap is not available yet\n%s' %
+                  (command[0], xos.stderr))
+            return SKIP
+        if (native.returncode, native.stdout) != (xos.returncode, xos.stdout):
+            ok = False
+            print('%s: status %d on xos, %d natively\n--- native\n%s--- xos\n%s--- xos stderr\n%s' %
+                  (' '.join(command), xos.returncode, native.returncode, native.stdout, xos.stdout, xos.stderr))
+        else:
+            print('%s: same stdout (%d lines) and status %d' % (' '.join(command), len(native.stdout.splitlines()),
+                                                               xos.returncode))
+    return ok
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--xos-run', required=True)
@@ -156,12 +203,13 @@ def main():
     parser.add_argument('--non-pie', required=True)
     parser.add_argument('--dynamic', required=True)
     parser.add_argument('--interpreter', help='host file copied to the same path in the root (the probe\'s PT_INTERP)')
-    parser.add_argument('case', choices=['probe', 'errors', 'cli'])
+    parser.add_argument('case', choices=['probe', 'errors', 'cli', 'coreutils'])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix='xos-exec-') as work:
         root = make_root(args, work)
-        ok = {'probe': check_probe, 'errors': check_errors, 'cli': check_cli}[args.case](args, root)
-    return 0 if ok else 1
+        ok = {'probe': check_probe, 'errors': check_errors, 'cli': check_cli,
+              'coreutils': check_coreutils}[args.case](args, root)
+    return 0 if ok is True else 1 if ok is False else ok  # or SKIP
 
 
 if __name__ == '__main__':

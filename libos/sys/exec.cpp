@@ -1,5 +1,7 @@
 // Exec syscalls: execve replaces the program with an unmodified Linux executable (libos/exec).
+#include "base/klog.h"
 #include "exec/exec.h"
+#include "sched/thread.h"
 #include "sys/file_helpers.h"
 #include "sys/handlers.h"
 
@@ -60,6 +62,11 @@ ErrorOr<size_t> copy_vector(UserPtr<const char* const> vector, const char** out,
 
 // Implements execve(2).
 ErrorOr<long> sys_execve(UserPtr<const char> path, UserPtr<const char* const> argv, UserPtr<const char* const> envp) {
+    // Linux ends the other threads first; libos cannot (they may be inside libos, holding locks).
+    if (int threads = sched::thread_count(); threads > 1) {
+        klog("xos: exec: execve from a program with %d threads is not supported (one thread only)", threads);
+        return error(EBUSY);
+    }
     ExecArguments& arguments = g_arguments;
     arguments.used = 0;
     std::string_view text = TRY(copy_path(path, arguments.path));

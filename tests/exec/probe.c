@@ -3,6 +3,7 @@
 // Prints what Linux makes deterministic (arguments, chosen environment variables, auxv facts),
 // reads the file named by argv[1], allocates, and runs a thread. Exits with status 7.
 #include <elf.h>
+#include <errno.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,17 +14,38 @@
 
 extern char** environ;
 
+static void* block_on_pipe(void* arg) {
+    char byte;
+    (void)!read(((int*)arg)[0], &byte, 1);
+    return NULL;
+}
+
 static void* thread_main(void* arg) {
     long n = (long)arg, sum = 0;
     for (long i = 1; i <= n; ++i) sum += i;
     return (void*)sum;
 }
 
+// `probe --exec-with-a-thread PROGRAM`: execs PROGRAM while a second thread is blocked. Linux
+// ends that thread and runs PROGRAM; xos refuses (EBUSY): exits 42 then, 1 on other errors.
+static int exec_with_a_thread(const char* program) {
+    static int blocker[2];
+    pthread_t thread;
+    if (pipe(blocker) != 0 || pthread_create(&thread, NULL, block_on_pipe, blocker) != 0) return 1;
+    char* const arguments[] = {(char*)program, NULL};
+    execv(program, arguments);
+    int failure = errno;
+    fprintf(stderr, "execv: %s\n", strerror(failure));
+    return failure == EBUSY ? 42 : 1;
+}
+
 int main(int argc, char** argv) {
+    if (argc == 3 && strcmp(argv[1], "--exec-with-a-thread") == 0) return exec_with_a_thread(argv[2]);
     for (int i = 1; i < argc; ++i) printf("argv[%d]=%s\n", i, argv[i]);
     for (char** e = environ; *e; ++e)
         if (strncmp(*e, "PROBE_", 6) == 0) printf("env %s\n", *e);
-    printf("AT_PAGESZ=%lu AT_PHENT=%lu AT_UID=%lu AT_EUID=%lu AT_GID=%lu AT_EGID=%lu AT_SECURE=%lu\n",
+    printf("AT_PAGESZ=%lu AT_PHENT=%lu AT_UID=getuid:%d AT_EUID=geteuid:%d AT_GID=getgid:%d AT_EGID=getegid:%d "
+           "AT_SECURE=%lu\n",
            getauxval(AT_PAGESZ), getauxval(AT_PHENT), getauxval(AT_UID) == getuid(), getauxval(AT_EUID) == geteuid(),
            getauxval(AT_GID) == getgid(), getauxval(AT_EGID) == getegid(), getauxval(AT_SECURE));
     const char* platform = (const char*)getauxval(AT_PLATFORM);

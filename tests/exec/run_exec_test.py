@@ -103,13 +103,15 @@ ERROR_CASES = [
     ('/data', 126, ['/data', 'directory']),
     ('/bin/missing', 127, ['/bin/missing', 'not found']),
     ('/bin/dynamic', 127, ['/bin/dynamic', '/lib64/ld-linux-x86-64.so.2', 'not found']),
+    # execve from a program with two threads: refused (EBUSY), the program goes on (probe.c exits 42).
+    ('/bin/probe', 42, ['execve from a program with 2 threads is not supported'], ['--exec-with-a-thread', '/bin/probe']),
 ]
 
 
 def check_errors(args, root):
     ok = True
-    for program, status, words in ERROR_CASES:
-        result = run_xos(args, root, [program, 'argument'])
+    for program, status, words, *arguments in ERROR_CASES:
+        result = run_xos(args, root, [program] + (arguments[0] if arguments else ['argument']))
         problems = []
         if result.returncode != status:
             problems.append('status %d, expected %d' % (result.returncode, status))

@@ -26,19 +26,11 @@ struct ExecArguments {
 ExecArguments g_arguments;
 
 ErrorOr<const char*> copy_string(UserPtr<const char> string, ExecArguments& out) {
-    uintptr_t address = string.address();
     char* start = out.strings + out.used;
-    for (size_t i = 0;; ++i) {
-        if (out.used + i >= STRING_BYTES) return error(E2BIG);
-        if (i == 0 || ((address + i) & 4095) == 0)
-            if (!user_range_ok(address + i, 1)) return error(EFAULT);
-        char c = string.unchecked()[i];
-        start[i] = c;
-        if (c == '\0') {
-            out.used += i + 1;
-            return start;
-        }
-    }
+    auto length = copy_string_from_user(start, string, STRING_BYTES - out.used);
+    if (!length) return std::unexpected(length.error().code == ENAMETOOLONG ? Error{E2BIG} : length.error());
+    out.used += *length + 1;
+    return start;
 }
 
 // Copies a NULL-terminated vector of strings; returns its length.

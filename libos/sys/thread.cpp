@@ -5,7 +5,6 @@
 #include <sys/syscall.h>
 
 #include <atomic>
-#include <cstring>
 
 #include "net/stack.h"
 #include "sched/futex.h"
@@ -82,8 +81,7 @@ ErrorOr<long> clone_from_trap(const uint64_t* frame) {
     uintptr_t stack = frame[RSI];
     if (!stack) return error(EINVAL);  // a fork-like clone shares no stack: not supported
     uintptr_t copy = (stack - 256) & ~uintptr_t(15);
-    if (!user_range_writable(copy, FRAME_WORDS * sizeof(uint64_t))) return error(EFAULT);
-    memcpy(reinterpret_cast<void*>(copy), frame, FRAME_WORDS * sizeof(uint64_t));
+    TRY(copy_to_user(UserPtr<void>(copy), frame, FRAME_WORDS * sizeof(uint64_t)));
     return create_clone(flags, raw_clone_entry, copy, stack, copy, UserPtr<int>(frame[RDX]), frame[R8],
                         UserPtr<int>(frame[R10]));
 }

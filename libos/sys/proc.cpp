@@ -6,6 +6,7 @@
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "mm/memory.h"
@@ -80,7 +81,11 @@ ErrorOr<long> sys_sysinfo(UserPtr<struct sysinfo> out) {
     info.freeram = mm::free_memory_bytes();
     info.procs = uint16_t(sched::thread_count());
     info.mem_unit = 1;
-    TRY(write_user(out, info));
+    // The kernel's struct sysinfo ends after mem_unit (112 bytes); musl's adds 256 reserved
+    // bytes, which would overrun glibc's (GNU sort's stack).
+    constexpr size_t KERNEL_SYSINFO_BYTES = 112;
+    static_assert(offsetof(struct sysinfo, mem_unit) + sizeof info.mem_unit <= KERNEL_SYSINFO_BYTES);
+    TRY(copy_to_user(UserPtr<void>(out.address()), &info, KERNEL_SYSINFO_BYTES));
     return 0;
 }
 

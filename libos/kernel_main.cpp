@@ -28,7 +28,8 @@ void kernel_main() {
     mm::init_memory();
 
     if (auto parsed = boot::parse_command_line(platform::command_line(), g_command_line); !parsed)
-        panic("cannot parse the kernel command line (errno %d)", parsed.error().code);  // no strerror: musl needs TLS for it
+        panic("cannot parse the kernel command line (errno %d)",
+              parsed.error().code);  // no strerror: musl needs TLS for it
     if (g_command_line.unknown_xos_tokens)
         klog("xos: warning: %zu unknown xos.* option(s) on the command line ignored",
              g_command_line.unknown_xos_tokens);

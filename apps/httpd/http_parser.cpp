@@ -15,16 +15,28 @@ bool is_tchar(unsigned char c) {
     if (c >= '0' && c <= '9') return true;
     if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
     switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-        case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-            return true;
-        default:
-            return false;
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~': return true;
+    default: return false;
     }
 }
 
 bool is_token(std::string_view s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return is_tchar(static_cast<unsigned char>(c)); });
+    return !s.empty() &&
+        std::all_of(s.begin(), s.end(), [](char c) { return is_tchar(static_cast<unsigned char>(c)); });
 }
 
 // field-value characters: VCHAR, obs-text, SP and HTAB.
@@ -89,8 +101,8 @@ ParseResult parse_request_line(std::string_view line, Request& request) {
         auto u = static_cast<unsigned char>(c);
         if (u <= 0x20 || u == 0x7f) return error(400, "bad character in request target");
     }
-    if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
-        version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9')
+    if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' || version[5] < '0' ||
+        version[5] > '9' || version[7] < '0' || version[7] > '9')
         return error(400, "bad HTTP version");
     if (version[5] != '1') return error(505, "unsupported HTTP major version");
     request.version_minor = version[7] == '0' ? 0 : 1;  // 1.x with x > 1 is answered as 1.1
@@ -189,8 +201,7 @@ ParseResult parse_request(std::string_view buffer, Request& request, const Limit
             }
         }
     }
-    if (request.chunked && request.has_content_length)
-        return error(400, "both Content-Length and Transfer-Encoding");
+    if (request.chunked && request.has_content_length) return error(400, "both Content-Length and Transfer-Encoding");
     if (request.version_minor == 1 && !seen_host) return error(400, "HTTP/1.1 request without Host");
     request.keep_alive = request.version_minor == 1 ? !connection_close : (connection_keep_alive && !connection_close);
 

@@ -12,14 +12,14 @@
 namespace httpd {
 
 struct Limits {
-    std::size_t max_request_line = 8192;   // longer request line -> 414
-    std::size_t max_header_line = 8192;    // longer header field line -> 431
-    std::size_t max_head_size = 32768;     // request line + all header lines -> 431
-    std::size_t max_headers = 100;         // more header fields -> 431
+    std::size_t max_request_line = 8192;  // longer request line -> 414
+    std::size_t max_header_line = 8192;  // longer header field line -> 431
+    std::size_t max_head_size = 32768;  // request line + all header lines -> 431
+    std::size_t max_headers = 100;  // more header fields -> 431
 };
 
 struct Header {
-    std::string_view name;   // as sent (compare case-insensitively)
+    std::string_view name;  // as sent (compare case-insensitively)
     std::string_view value;  // leading and trailing whitespace removed
 };
 
@@ -27,13 +27,13 @@ struct Header {
 // as long as those bytes are.
 struct Request {
     std::string_view method;
-    std::string_view target;   // request-target as sent (origin-form, absolute-form or '*')
-    int version_minor = 1;     // HTTP/1.<minor>
+    std::string_view target;  // request-target as sent (origin-form, absolute-form or '*')
+    int version_minor = 1;  // HTTP/1.<minor>
     std::vector<Header> headers;
-    bool keep_alive = true;    // after Connection and the version's default
+    bool keep_alive = true;  // after Connection and the version's default
     std::uint64_t content_length = 0;
     bool has_content_length = false;
-    bool chunked = false;      // Transfer-Encoding present (the server does not accept bodies)
+    bool chunked = false;  // Transfer-Encoding present (the server does not accept bodies)
     std::string_view host;
 
     // The first header named `name` (case-insensitive), or nullptr.
@@ -45,8 +45,8 @@ enum class ParseStatus { Complete, Incomplete, Error };
 struct ParseResult {
     ParseStatus status = ParseStatus::Incomplete;
     std::size_t consumed = 0;  // Complete: bytes of the head (request line through the blank line)
-    int error_status = 0;      // Error: 400, 414, 431, 501 or 505
-    const char* error = "";    // Error: a short reason (for logs)
+    int error_status = 0;  // Error: 400, 414, 431, 501 or 505
+    const char* error = "";  // Error: a short reason (for logs)
 };
 
 // Parses one request head at the start of `buffer`. Up to a few empty lines before the request

@@ -36,8 +36,8 @@ int parse_int(std::string_view option, const std::string& text, int min, int max
     errno = 0;
     long value = std::strtol(text.c_str(), &end, 10);
     if (text.empty() || *end != '\0' || errno != 0 || value < min || value > max)
-        usage_error(std::string(option) + " needs a number from " + std::to_string(min) + " to " +
-                    std::to_string(max) + ", not '" + text + "'");
+        usage_error(std::string(option) + " needs a number from " + std::to_string(min) + " to " + std::to_string(max) +
+                    ", not '" + text + "'");
     return static_cast<int>(value);
 }
 
@@ -87,7 +87,7 @@ httpd::Options parse_options(int argc, char** argv) {
 int main(int argc, char** argv) {
     httpd::Options options = parse_options(argc, argv);
 
-    struct stat st {};
+    struct stat st{};
     if (stat(options.root.c_str(), &st) != 0) {
         std::fprintf(stderr, "httpd: document root %s: %s\n", options.root.c_str(), std::strerror(errno));
         return 2;
@@ -101,8 +101,8 @@ int main(int argc, char** argv) {
         httpd::Server server(options);
         httpd::Server::install_signal_handlers();
         server.open();
-        std::printf("httpd: serving %s on http://0.0.0.0:%d/ with %d thread(s)\n", options.root.c_str(),
-                    server.port(), options.threads);
+        std::printf("httpd: serving %s on http://0.0.0.0:%d/ with %d thread(s)\n", options.root.c_str(), server.port(),
+                    options.threads);
         std::fflush(stdout);
         server.run();
     } catch (const std::system_error& e) {

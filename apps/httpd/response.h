@@ -15,14 +15,14 @@ std::string http_date(std::time_t when);
 
 struct ResponseHead {
     int status = 200;
-    int version_minor = 1;       // answer in the request's version (HTTP/1.0 or HTTP/1.1)
-    bool keep_alive = true;      // false: "Connection: close"
+    int version_minor = 1;  // answer in the request's version (HTTP/1.0 or HTTP/1.1)
+    bool keep_alive = true;  // false: "Connection: close"
     std::string_view content_type;
     std::uint64_t content_length = 0;
-    std::string_view date;       // preformatted Date value; omitted if empty
+    std::string_view date;  // preformatted Date value; omitted if empty
     std::string_view last_modified;
-    std::string_view location;   // for redirects
-    bool allow = false;          // "Allow: GET, HEAD" (405)
+    std::string_view location;  // for redirects
+    bool allow = false;  // "Allow: GET, HEAD" (405)
 };
 
 // Appends the status line and header fields, through the empty line, to `out`.

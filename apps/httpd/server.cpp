@@ -36,17 +36,17 @@
 namespace httpd {
 namespace {
 
-constexpr std::size_t kMaxInput = 64 * 1024;       // unparsed request bytes per connection
-constexpr std::size_t kOutHighWater = 64 * 1024;   // take no new request while this much waits
+constexpr std::size_t kMaxInput = 64 * 1024;  // unparsed request bytes per connection
+constexpr std::size_t kOutHighWater = 64 * 1024;  // take no new request while this much waits
 constexpr std::size_t kInlineFileMax = 32 * 1024;  // smaller files go out with their head in one send
 constexpr std::size_t kUnsizedFileMax = 1 << 20;  // st_size 0 (procfs): read until EOF, up to this
 constexpr std::size_t kScratchSize = 64 * 1024;
 constexpr std::size_t kSendfileChunk = 1 << 20;
 constexpr int kMaxEvents = 256;
 constexpr int kAcceptBatch = 64;
-constexpr long long kLingerMs = 2000;              // after an error response: drain input this long
+constexpr long long kLingerMs = 2000;  // after an error response: drain input this long
 constexpr std::uint64_t kLingerMaxBytes = 1 << 20;
-constexpr long long kAcceptPauseMs = 100;          // out of descriptors: stop accepting this long
+constexpr long long kAcceptPauseMs = 100;  // out of descriptors: stop accepting this long
 
 // Reads `fd` from its start to EOF into `body` (for files whose st_size says nothing). False on a
 // read error or beyond kUnsizedFileMax.
@@ -97,19 +97,19 @@ void on_signal(int) {
 struct Connection {
     int fd = -1;
     std::string peer;
-    std::string in;                    // received, not yet parsed
-    std::string out;                   // to send, from out_offset
+    std::string in;  // received, not yet parsed
+    std::string out;  // to send, from out_offset
     std::size_t out_offset = 0;
-    int file_fd = -1;                  // file being sent after `out`
+    int file_fd = -1;  // file being sent after `out`
     off_t file_offset = 0;
     std::uint64_t file_remaining = 0;
-    std::uint64_t discard = 0;         // request body bytes still to skip
+    std::uint64_t discard = 0;  // request body bytes still to skip
     std::uint64_t lingered = 0;
-    bool close_after = false;          // close once everything queued is sent
-    bool lingering = false;            // write side shut down, draining input before close
-    bool corked = false;               // --nopush: TCP_CORK set while a response goes out
-    bool peer_eof = false;             // the client shut its write side
-    std::uint32_t events = 0;          // registered epoll events
+    bool close_after = false;  // close once everything queued is sent
+    bool lingering = false;  // write side shut down, draining input before close
+    bool corked = false;  // --nopush: TCP_CORK set while a response goes out
+    bool peer_eof = false;  // the client shut its write side
+    std::uint32_t events = 0;  // registered epoll events
     long long last_activity_ms = 0;
     long long request_started_ms = 0;  // when the first byte of the pending request arrived
 
@@ -203,33 +203,30 @@ void Worker::accept_connections() {
         int fd = accept4(listener_, reinterpret_cast<sockaddr*>(&address), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             switch (errno) {
-                case EAGAIN:
+            case EAGAIN:
 #if EWOULDBLOCK != EAGAIN
-                case EWOULDBLOCK:
+            case EWOULDBLOCK:
 #endif
-                    return;
-                case EINTR:
-                case ECONNABORTED:
-                case EPROTO:
-                case EPERM:
-                case ENETDOWN:
-                case ENOPROTOOPT:
-                case EHOSTDOWN:
-                case ENONET:
-                case EHOSTUNREACH:
-                case EOPNOTSUPP:
-                case ENETUNREACH:
-                    continue;  // that connection is gone; try the next one
-                case EMFILE:
-                case ENFILE:
-                case ENOBUFS:
-                case ENOMEM:
-                    out_of_descriptors(errno);
-                    return;
-                default:
-                    std::fprintf(stderr, "httpd: accept4: %s\n", std::strerror(errno));
-                    pause_accepting(now_ms_);
-                    return;
+                return;
+            case EINTR:
+            case ECONNABORTED:
+            case EPROTO:
+            case EPERM:
+            case ENETDOWN:
+            case ENOPROTOOPT:
+            case EHOSTDOWN:
+            case ENONET:
+            case EHOSTUNREACH:
+            case EOPNOTSUPP:
+            case ENETUNREACH: continue;  // that connection is gone; try the next one
+            case EMFILE:
+            case ENFILE:
+            case ENOBUFS:
+            case ENOMEM: out_of_descriptors(errno); return;
+            default:
+                std::fprintf(stderr, "httpd: accept4: %s\n", std::strerror(errno));
+                pause_accepting(now_ms_);
+                return;
             }
         }
         int one = 1;
@@ -408,14 +405,13 @@ void Worker::handle_request(Connection& c, const Request& request) {
     std::string relative;
     bool trailing_slash = false;
     switch (resolve_target(request.target, relative, trailing_slash)) {
-        case PathStatus::Ok:
-            break;
-        case PathStatus::BadRequest:
-            respond_error(c, 400, request.version_minor, keep_alive, head_only, request.method, request.target);
-            return;
-        case PathStatus::Forbidden:
-            respond_error(c, 403, request.version_minor, keep_alive, head_only, request.method, request.target);
-            return;
+    case PathStatus::Ok: break;
+    case PathStatus::BadRequest:
+        respond_error(c, 400, request.version_minor, keep_alive, head_only, request.method, request.target);
+        return;
+    case PathStatus::Forbidden:
+        respond_error(c, 403, request.version_minor, keep_alive, head_only, request.method, request.target);
+        return;
     }
     std::string path = options_.root;
     if (path != "/") path += '/';
@@ -428,14 +424,14 @@ void Worker::handle_request(Connection& c, const Request& request) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int status = (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG || errno == ELOOP) ? 404
-                     : errno == EACCES                                                               ? 403
-                     : (errno == EMFILE || errno == ENFILE)                                          ? 503
-                                                                                                     : 500;
+            : errno == EACCES                                                                         ? 403
+            : (errno == EMFILE || errno == ENFILE)                                                    ? 503
+                                                                                                      : 500;
         respond_error(c, status, request.version_minor, keep_alive && status < 500, head_only, request.method,
                       request.target);
         return;
     }
-    struct stat st {};
+    struct stat st{};
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         bool directory = S_ISDIR(st.st_mode);
         close(fd);
@@ -568,7 +564,8 @@ Worker::Alive Worker::flush(Connection& c) {
             continue;
         }
         if (options_.use_sendfile && g_sendfile_works.load(std::memory_order_relaxed)) {
-            std::size_t chunk = c.file_remaining < kSendfileChunk ? static_cast<std::size_t>(c.file_remaining) : kSendfileChunk;
+            std::size_t chunk =
+                c.file_remaining < kSendfileChunk ? static_cast<std::size_t>(c.file_remaining) : kSendfileChunk;
             ssize_t n = sendfile(c.fd, c.file_fd, &c.file_offset, chunk);
             if (n > 0) {
                 c.last_activity_ms = now_ms_;
@@ -734,7 +731,7 @@ Server::~Server() {
 void Server::request_stop() { on_signal(0); }
 
 void Server::install_signal_handlers() {
-    struct sigaction action {};
+    struct sigaction action{};
     action.sa_handler = on_signal;
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, nullptr);

@@ -16,12 +16,12 @@ namespace httpd {
 
 struct Options {
     std::string root = "/www";
-    int port = 8080;           // 0: any free port (the start line reports it)
+    int port = 8080;  // 0: any free port (the start line reports it)
     int threads = 1;
-    bool quiet = false;        // no access log
+    bool quiet = false;  // no access log
     bool use_sendfile = true;  // false: always read/write (tests the fallback)
-    bool nopush = false;       // TCP_CORK around each response, as nginx's tcp_nopush
-    int idle_timeout_s = 30;   // keep-alive idle time and time allowed for a request head
+    bool nopush = false;  // TCP_CORK around each response, as nginx's tcp_nopush
+    int idle_timeout_s = 30;  // keep-alive idle time and time allowed for a request head
 };
 
 class Server {
@@ -49,9 +49,9 @@ private:
     Options options_;
     int port_ = 0;
     const char* listener_mode_ = "single";
-    std::vector<int> listeners_;     // one per worker, or a single shared one
-    std::vector<int> epolls_;        // one per worker
-    std::vector<int> reserve_fds_;   // one per worker (see Worker::out_of_descriptors)
+    std::vector<int> listeners_;  // one per worker, or a single shared one
+    std::vector<int> epolls_;  // one per worker
+    std::vector<int> reserve_fds_;  // one per worker (see Worker::out_of_descriptors)
 };
 
 }  // namespace httpd

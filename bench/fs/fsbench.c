@@ -42,8 +42,8 @@ static void begin(const char* figure) {
 }
 
 static void end(const char* figure, const char* unit, long count, double guest_ns) {
-    printf("{\"mark\":\"end\",\"figure\":\"%s\",\"unit\":\"%s\",\"count\":%ld,\"guest_ns\":%.0f}\n", figure, unit, count,
-           guest_ns);
+    printf("{\"mark\":\"end\",\"figure\":\"%s\",\"unit\":\"%s\",\"count\":%ld,\"guest_ns\":%.0f}\n", figure, unit,
+           count, guest_ns);
     fflush(stdout);
 }
 

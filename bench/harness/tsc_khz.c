@@ -7,15 +7,13 @@
 #include <time.h>
 #include <x86intrin.h>
 
-static double now_ns(void)
-{
+static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-int main(void)
-{
+int main(void) {
     double best = 0;
     for (int i = 0; i < 3; i++) {
         double t0 = now_ns();
@@ -25,8 +23,7 @@ int main(void)
         uint64_t c1 = __rdtsc();
         double t1 = now_ns();
         double khz = (c1 - c0) / (t1 - t0) * 1e6;
-        if (i == 0 || khz < best)
-            best = khz;
+        if (i == 0 || khz < best) best = khz;
     }
     printf("%.0f\n", best);
     return 0;

@@ -16,30 +16,26 @@
 #include <stdio.h>
 #include <time.h>
 
-static inline double bench_now_ns(void)
-{
+static inline double bench_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 // How many iterations of body take about target_ns by the guest's clock (at least 1000).
-static inline long bench_calibrate(void (*body)(long), double target_ns)
-{
+static inline long bench_calibrate(void (*body)(long), double target_ns) {
     long n = 1000;
     for (;;) {
         double start = bench_now_ns();
         body(n);
         double ns = bench_now_ns() - start;
-        if (ns >= target_ns / 8 || n >= (1L << 40))
-            return ns > 0 ? (long)(n * (target_ns / ns)) : n * 8;
+        if (ns >= target_ns / 8 || n >= (1L << 40)) return ns > 0 ? (long)(n * (target_ns / ns)) : n * 8;
         n *= 4;
     }
 }
 
 // Times body(count) between a begin and an end line; count is chosen for about target_ns.
-static inline void bench_timed_loop(const char *figure, const char *unit, void (*body)(long), double target_ns)
-{
+static inline void bench_timed_loop(const char* figure, const char* unit, void (*body)(long), double target_ns) {
     body(1000);  // warm-up (under TCG: translate the code once)
     long count = bench_calibrate(body, target_ns);
     printf("{\"mark\":\"begin\",\"figure\":\"%s\"}\n", figure);

@@ -2,8 +2,7 @@
 // harness times the VM from start to that line and to exit.
 #include <stdio.h>
 
-int main(void)
-{
+int main(void) {
     puts("{\"bench\":\"hello\",\"ok\":true}");
     return 0;
 }

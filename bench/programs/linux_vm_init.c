@@ -27,48 +27,38 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
-static void leave_vm(void)
-{
+static void leave_vm(void) {
     fflush(NULL);
-    const char *how = getenv("xos_bench_exit");  // unknown key=value kernel parameters reach init's environment
-    if (how && strcmp(how, "reboot") == 0)
-        reboot(RB_AUTOBOOT);
+    const char* how = getenv("xos_bench_exit");  // unknown key=value kernel parameters reach init's environment
+    if (how && strcmp(how, "reboot") == 0) reboot(RB_AUTOBOOT);
     reboot(RB_POWER_OFF);
 }
 
-static void load_modules(void)
-{
-    FILE *list = fopen("/lib/modules/load", "r");
-    if (!list)
-        return;  // a kernel with the drivers built in needs no modules
+static void load_modules(void) {
+    FILE* list = fopen("/lib/modules/load", "r");
+    if (!list) return;  // a kernel with the drivers built in needs no modules
     char path[256];
     while (fgets(path, sizeof path, list)) {
         path[strcspn(path, "\n")] = 0;
-        if (!path[0])
-            continue;
+        if (!path[0]) continue;
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || syscall(SYS_finit_module, fd, "", 0) != 0)
-            if (errno != EEXIST)
-                fprintf(stderr, "linux_vm_init: loading %s: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+            if (errno != EEXIST) fprintf(stderr, "linux_vm_init: loading %s: %s\n", path, strerror(errno));
+        if (fd >= 0) close(fd);
     }
     fclose(list);
 }
 
-static int set_flags_up(int s, const char *name)
-{
+static int set_flags_up(int s, const char* name) {
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0)
-        return -1;
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) return -1;
     ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
     return ioctl(s, SIOCSIFFLAGS, &ifr);
 }
 
-static int set_ipv4(int s, const char *name, unsigned long request, in_addr_t addr)
-{
+static int set_ipv4(int s, const char* name, unsigned long request, in_addr_t addr) {
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
@@ -80,28 +70,26 @@ static int set_ipv4(int s, const char *name, unsigned long request, in_addr_t ad
     return ioctl(s, request, &ifr);
 }
 
-static void setup_network(const char *spec)
-{
+static void setup_network(const char* spec) {
     char buf[64];
     strncpy(buf, spec, sizeof buf - 1);
     buf[sizeof buf - 1] = 0;
-    char *gateway = strchr(buf, ',');
-    if (gateway)
-        *gateway++ = 0;
-    char *slash = strchr(buf, '/');
+    char* gateway = strchr(buf, ',');
+    if (gateway) *gateway++ = 0;
+    char* slash = strchr(buf, '/');
     int prefix = 24;
     if (slash) {
         *slash = 0;
         prefix = atoi(slash + 1);
     }
     struct in_addr addr, gw;
-    if (inet_pton(AF_INET, buf, &addr) != 1 || prefix < 0 || prefix > 32
-        || (gateway && inet_pton(AF_INET, gateway, &gw) != 1)) {
+    if (inet_pton(AF_INET, buf, &addr) != 1 || prefix < 0 || prefix > 32 ||
+        (gateway && inet_pton(AF_INET, gateway, &gw) != 1)) {
         fprintf(stderr, "linux_vm_init: bad xos_bench_net=%s (want ADDR/PREFIX[,GATEWAY])\n", spec);
         return;
     }
     load_modules();
-    const char *name = "eth0";
+    const char* name = "eth0";
     for (int i = 0; i < 500 && !if_nametoindex(name); i++) {  // up to 5 s for the device to appear
         struct timespec ms10 = {0, 10 * 1000 * 1000};
         nanosleep(&ms10, NULL);
@@ -111,19 +99,18 @@ static void setup_network(const char *spec)
         fprintf(stderr, "linux_vm_init: socket: %s\n", strerror(errno));
         return;
     }
-    if (set_flags_up(s, "lo") != 0)
-        fprintf(stderr, "linux_vm_init: lo up: %s\n", strerror(errno));
+    if (set_flags_up(s, "lo") != 0) fprintf(stderr, "linux_vm_init: lo up: %s\n", strerror(errno));
     in_addr_t mask = prefix ? htonl(0xffffffffu << (32 - prefix)) : 0;
     if (!if_nametoindex(name))
         fprintf(stderr, "linux_vm_init: no %s (is virtio_net loaded?)\n", name);
-    else if (set_ipv4(s, name, SIOCSIFADDR, addr.s_addr) != 0 || set_ipv4(s, name, SIOCSIFNETMASK, mask) != 0
-             || set_flags_up(s, name) != 0)
+    else if (set_ipv4(s, name, SIOCSIFADDR, addr.s_addr) != 0 || set_ipv4(s, name, SIOCSIFNETMASK, mask) != 0 ||
+             set_flags_up(s, name) != 0)
         fprintf(stderr, "linux_vm_init: configuring %s: %s\n", name, strerror(errno));
     else if (gateway) {
         struct rtentry rt;
         memset(&rt, 0, sizeof rt);
-        struct sockaddr_in *dst = (struct sockaddr_in *)&rt.rt_dst, *gwa = (struct sockaddr_in *)&rt.rt_gateway,
-                           *msk = (struct sockaddr_in *)&rt.rt_genmask;
+        struct sockaddr_in *dst = (struct sockaddr_in*)&rt.rt_dst, *gwa = (struct sockaddr_in*)&rt.rt_gateway,
+                           *msk = (struct sockaddr_in*)&rt.rt_genmask;
         dst->sin_family = gwa->sin_family = msk->sin_family = AF_INET;
         gwa->sin_addr = gw;
         rt.rt_flags = RTF_UP | RTF_GATEWAY;
@@ -133,12 +120,10 @@ static void setup_network(const char *spec)
     close(s);
 }
 
-__attribute__((constructor)) static void install(void)
-{
+__attribute__((constructor)) static void install(void) {
     if (getpid() == 1) {
         atexit(leave_vm);
-        const char *net = getenv("xos_bench_net");
-        if (net)
-            setup_network(net);
+        const char* net = getenv("xos_bench_net");
+        if (net) setup_network(net);
     }
 }

@@ -11,27 +11,20 @@
 
 #include "bench.h"
 
-static void getppid_loop(long n)
-{
-    for (long i = 0; i < n; i++)
-        syscall(SYS_getppid);  // syscall(): libc must not cache or inline the answer
+static void getppid_loop(long n) {
+    for (long i = 0; i < n; i++) syscall(SYS_getppid);  // syscall(): libc must not cache or inline the answer
 }
 
-static void clock_gettime_loop(long n)
-{
+static void clock_gettime_loop(long n) {
     struct timespec ts;
-    for (long i = 0; i < n; i++)
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+    for (long i = 0; i < n; i++) clock_gettime(CLOCK_MONOTONIC, &ts);
 }
 
-static void empty_loop(long n)
-{
-    for (long i = 0; i < n; i++)
-        __asm__ volatile("" ::: "memory");
+static void empty_loop(long n) {
+    for (long i = 0; i < n; i++) __asm__ volatile("" ::: "memory");
 }
 
-int main(void)
-{
+int main(void) {
     const double target_ns = 400e6;  // each loop runs for about 0.4 s
     bench_timed_loop("syscall.getppid", "ns/call", getppid_loop, target_ns);
     bench_timed_loop("syscall.clock_gettime", "ns/call", clock_gettime_loop, target_ns);

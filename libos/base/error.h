@@ -19,7 +19,9 @@ inline constexpr std::unexpected<Error> error(int errno_value) { return std::une
 
 namespace detail {
 template <typename T>
-T take_value(std::expected<T, Error>&& result) { return std::move(*result); }
+T take_value(std::expected<T, Error>&& result) {
+    return std::move(*result);
+}
 inline void take_value(std::expected<void, Error>&&) {}
 }  // namespace detail
 
@@ -27,9 +29,9 @@ inline void take_value(std::expected<void, Error>&&) {}
 
 // Evaluates an ErrorOr expression; on error returns it from the enclosing function, otherwise
 // yields the value.
-#define TRY(expression)                                                     \
-    ({                                                                      \
-        auto _try_result = (expression);                                    \
-        if (!_try_result) return std::unexpected(_try_result.error());      \
-        ::xos::detail::take_value(std::move(_try_result));                  \
+#define TRY(expression)                                                                                                \
+    ({                                                                                                                 \
+        auto _try_result = (expression);                                                                               \
+        if (!_try_result) return std::unexpected(_try_result.error());                                                 \
+        ::xos::detail::take_value(std::move(_try_result));                                                             \
     })

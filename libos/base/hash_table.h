@@ -26,7 +26,7 @@ inline size_t hash_bytes(std::string_view bytes) {
     return size_t(h ^ (h >> 32));
 }
 
-template <typename T, HashTableNode T::*Member, typename Traits>
+template <typename T, HashTableNode T::* Member, typename Traits>
 class IntrusiveHashTable {
 public:
     IntrusiveHashTable() = default;

@@ -14,7 +14,7 @@ struct IntrusiveListNode {
     bool is_linked() const { return next != nullptr; }
 };
 
-template <typename T, IntrusiveListNode T::*Member>
+template <typename T, IntrusiveListNode T::* Member>
 class IntrusiveList {
 public:
     IntrusiveList() { m_head.prev = m_head.next = &m_head; }

@@ -52,7 +52,9 @@ public:
     T* unchecked() const { return reinterpret_cast<T*>(m_address); }
 
     template <typename U = T>
-    UserPtr<U> offset(size_t bytes) const { return UserPtr<U>(m_address + bytes); }
+    UserPtr<U> offset(size_t bytes) const {
+        return UserPtr<U>(m_address + bytes);
+    }
 
 private:
     uintptr_t m_address = 0;

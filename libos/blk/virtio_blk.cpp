@@ -20,14 +20,14 @@ constexpr uint64_t F_FLUSH = 1ull << 9;
 constexpr uint32_t CONFIG_CAPACITY = 0;  // le64, in 512-byte sectors
 constexpr uint32_t CONFIG_SIZE_MAX = 8;  // le32
 constexpr uint32_t CONFIG_SEG_MAX = 12;  // le32
-constexpr uint32_t CONFIG_BLK_SIZE = 20; // le32
+constexpr uint32_t CONFIG_BLK_SIZE = 20;  // le32
 
 // Request types and status values (section 5.2.6).
 constexpr uint32_t T_IN = 0, T_OUT = 1, T_FLUSH = 4;
 constexpr uint8_t S_OK = 0, S_UNSUPP = 2;
 
 constexpr uint16_t QUEUE_SIZE = 128;
-constexpr uint32_t MAX_SEGMENTS = 64;                 // our own cap on a chain's data buffers
+constexpr uint32_t MAX_SEGMENTS = 64;  // our own cap on a chain's data buffers
 constexpr uint32_t DEFAULT_SEGMENT_BYTES = 1u << 20;  // without SIZE_MAX
 constexpr size_t SECTOR = platform::BlockDevice::SECTOR_SIZE;
 
@@ -63,8 +63,10 @@ ErrorOr<void> VirtioBlk::initialize() {
     m_flush = features & F_FLUSH;
     if (features & F_BLK_SIZE) {
         uint32_t size = config_read32(CONFIG_BLK_SIZE);
-        if (size >= SECTOR && size <= 65536 && !(size & (size - 1))) m_block_size = size;
-        else klog("xos: %s: ignoring block size %u (not a power of two from 512 to 64 KiB)", m_name, size);
+        if (size >= SECTOR && size <= 65536 && !(size & (size - 1)))
+            m_block_size = size;
+        else
+            klog("xos: %s: ignoring block size %u (not a power of two from 512 to 64 KiB)", m_name, size);
     }
     m_sectors -= m_sectors % (m_block_size / SECTOR);  // whole logical blocks only
     m_max_segment_bytes = DEFAULT_SEGMENT_BYTES;

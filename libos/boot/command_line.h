@@ -25,10 +25,10 @@ struct Share {
 // Network configuration (xos-run --ip/--gw/--dns, and the diagnostic xos.echo=PORT); decoded
 // strings, parsed by libos/net/config.cpp. Null when absent (DHCP).
 struct NetworkOptions {
-    const char* ip = nullptr;       // xos.ip=ADDR/PREFIX
+    const char* ip = nullptr;  // xos.ip=ADDR/PREFIX
     const char* gateway = nullptr;  // xos.gw=ADDR
-    const char* dns = nullptr;      // xos.dns=ADDR
-    uint16_t echo_port = 0;         // xos.echo=PORT: diagnostic TCP echo service (0: off)
+    const char* dns = nullptr;  // xos.dns=ADDR
+    uint16_t echo_port = 0;  // xos.echo=PORT: diagnostic TCP echo service (0: off)
 };
 
 struct CommandLine {
@@ -40,7 +40,7 @@ struct CommandLine {
 
     const char* argv[MAX_ARGS + 1];  // NULL-terminated
     size_t argc = 0;
-    const char* envp[MAX_ENV + 1];   // NULL-terminated
+    const char* envp[MAX_ENV + 1];  // NULL-terminated
     size_t envc = 0;
     std::string_view other[MAX_OTHER];  // tokens for the platform, e.g. virtio_mmio.device=...
     size_t other_count = 0;

@@ -16,8 +16,7 @@ size_t string_bytes(std::span<const char* const> strings) {
 
 ErrorOr<uintptr_t> build_initial_stack(uintptr_t low, uintptr_t high, const InitialStackSpec& spec) {
     const char* execfn = spec.execfn ? spec.execfn : spec.argv.empty() ? "" : spec.argv[0];
-    size_t strings = strlen(execfn) + 1 + strlen(spec.platform) + 1 + string_bytes(spec.argv) +
-                     string_bytes(spec.envp);
+    size_t strings = strlen(execfn) + 1 + strlen(spec.platform) + 1 + string_bytes(spec.argv) + string_bytes(spec.envp);
     constexpr size_t extra_aux = 4;  // AT_RANDOM, AT_PLATFORM, AT_EXECFN, AT_NULL
     size_t words = 1 + spec.argv.size() + 1 + spec.envp.size() + 1 + 2 * (spec.auxv.size() + extra_aux);
     size_t needed = strings + 16 + words * sizeof(uint64_t) + 64;  // + alignment slack

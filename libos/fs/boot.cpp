@@ -98,8 +98,8 @@ void mount_shares(const boot::CommandLine& command_line) {
     for (size_t i = 0; i < command_line.share_count; ++i) {
         const boot::Share& share = command_line.shares[i];
         if (auto mounted = p9::mount_share(tokens, share.tag, share.path); !mounted)
-            panic("cannot mount the host share %s on %s: errno %d, %s", share.tag, share.path,
-                  mounted.error().code, p9::describe_share_error(mounted.error().code));
+            panic("cannot mount the host share %s on %s: errno %d, %s", share.tag, share.path, mounted.error().code,
+                  p9::describe_share_error(mounted.error().code));
     }
     hostfs::mount_host_shares();  // the platform's own shares (hosted), if any
     if (auto disks = add_block_devices(tokens); !disks)  // /dev/vda...: virtio-blk, the platform's disks

@@ -36,8 +36,10 @@ ErrorOr<void> AddressSpace::release(uintptr_t address, size_t length) {
     size_t count = 0;
     bool overflow = false;
     m_mapped.for_each_in(address, length, [&](uintptr_t b, size_t s) {
-        if (count < 64) pieces[count++] = {b, s};
-        else overflow = true;
+        if (count < 64)
+            pieces[count++] = {b, s};
+        else
+            overflow = true;
     });
     if (overflow) return error(ENOMEM);
     if (!m_mapped.remove(address, length)) return error(ENOMEM);

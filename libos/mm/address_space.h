@@ -54,10 +54,10 @@ private:
     ErrorOr<void> take_free(uintptr_t address, size_t length);
     ErrorOr<void> release(uintptr_t address, size_t length);
 
-    ExtentSet m_free;    // zeroed RAM nobody uses
+    ExtentSet m_free;  // zeroed RAM nobody uses
     ExtentSet m_mapped;  // RAM handed to the app (mmap, stacks, the break)
     uintptr_t m_break_base = 0;
-    uintptr_t m_break = 0;             // current break (byte granular)
+    uintptr_t m_break = 0;  // current break (byte granular)
     uintptr_t m_break_mapped_end = 0;  // end of the pages backing it
 };
 

@@ -8,8 +8,10 @@ size_t ExtentSet::lower_bound(uintptr_t address) const {
     size_t low = 0, high = m_count;
     while (low < high) {
         size_t mid = (low + high) / 2;
-        if (m_extents[mid].end() <= address) low = mid + 1;
-        else high = mid;
+        if (m_extents[mid].end() <= address)
+            low = mid + 1;
+        else
+            high = mid;
     }
     return low;
 }

@@ -13,6 +13,6 @@ class AddressSpace;
 void init_frames(AddressSpace& physical);
 uintptr_t allocate_frame();  // 0 when memory is exhausted
 void free_frame(uintptr_t frame);
-size_t free_frame_bytes();   // pages on the free list (not counting the AddressSpace's)
+size_t free_frame_bytes();  // pages on the free list (not counting the AddressSpace's)
 
 }  // namespace xos::mm

@@ -26,7 +26,7 @@ void* alloc_pages(size_t count);
 void free_pages(void* pages, size_t count);
 
 struct HeapStats {
-    size_t allocations;     // live kmalloc allocations
+    size_t allocations;  // live kmalloc allocations
     size_t bytes_reserved;  // taken from the address space by the heap
 };
 HeapStats heap_stats();

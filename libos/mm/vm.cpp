@@ -67,8 +67,10 @@ size_t VirtualMemory::index_after(uintptr_t address) const {
     size_t low = 0, high = m_count;
     while (low < high) {
         size_t mid = (low + high) / 2;
-        if (m_vmas[mid].end <= address) low = mid + 1;
-        else high = mid;
+        if (m_vmas[mid].end <= address)
+            low = mid + 1;
+        else
+            high = mid;
     }
     return low;
 }
@@ -149,8 +151,7 @@ ErrorOr<void> VirtualMemory::remove_range(uintptr_t start, uintptr_t end) {
     return {};
 }
 
-ErrorOr<uintptr_t> VirtualMemory::map(uintptr_t address, size_t length, int prot, Placement placement,
-                                      VmaKind kind) {
+ErrorOr<uintptr_t> VirtualMemory::map(uintptr_t address, size_t length, int prot, Placement placement, VmaKind kind) {
     return map_vma(address, length, placement, Vma{0, 0, prot, kind});
 }
 

@@ -14,7 +14,7 @@
 namespace xos::vfs {
 class File;
 class Vnode;
-}
+}  // namespace xos::vfs
 
 namespace xos::mm {
 
@@ -78,7 +78,7 @@ public:
 private:
     size_t index_after(uintptr_t address) const;  // first VMA with end > address
     ErrorOr<void> reserve_slots(size_t extra);
-    ErrorOr<void> split_at(uintptr_t address);    // makes `address` a VMA boundary
+    ErrorOr<void> split_at(uintptr_t address);  // makes `address` a VMA boundary
     ErrorOr<void> remove_range(uintptr_t start, uintptr_t end);
     ErrorOr<void> insert(const Vma& vma);
     ErrorOr<uintptr_t> map_vma(uintptr_t address, size_t length, Placement placement, const Vma& proto);

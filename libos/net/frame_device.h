@@ -54,11 +54,9 @@ public:
     // Never blocks.
     template <typename OnFrame>
     size_t receive(OnFrame&& on_frame) {
-        return receive_frames(
-            [](void* context, std::span<const Segment> segments, size_t total, uint32_t flags) {
-                (*static_cast<OnFrame*>(context))(segments, total, flags);
-            },
-            &on_frame);
+        return receive_frames([](void* context, std::span<const Segment> segments, size_t total,
+                                 uint32_t flags) { (*static_cast<OnFrame*>(context))(segments, total, flags); },
+                              &on_frame);
     }
     // True when every frame given to transmit() has left the driver (the device consumed it).
     // Polled with interrupts on, without the core lock, before the image exits.
@@ -73,8 +71,7 @@ public:
     template <typename Fill>
     ErrorOr<void> transmit(size_t length, Fill&& fill) {
         return transmit_frame(
-            length, [](void* context, uint8_t* destination) { (*static_cast<Fill*>(context))(destination); },
-            &fill);
+            length, [](void* context, uint8_t* destination) { (*static_cast<Fill*>(context))(destination); }, &fill);
     }
 
 protected:

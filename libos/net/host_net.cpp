@@ -65,8 +65,9 @@ ErrorOr<void> HostNet::transmit_frame(size_t length, FillHandler fill, void* con
         if (waited) return error(ENOBUFS);
         // The host is behind: wait for its "writable" interrupt, then try once more. The 20 ms
         // bound is the drop policy (the core lock is held; TCP retransmits), not a poll.
-        (void)sched::wait_event(m_tx_waiters, [&] { return bool(m_writable); }, sched::Deadline::after_ns(20'000'000),
-                                sched::Interruptible::No);
+        (void)sched::wait_event(
+            m_tx_waiters, [&] { return bool(m_writable); }, sched::Deadline::after_ns(20'000'000),
+            sched::Interruptible::No);
     }
 }
 

@@ -154,7 +154,7 @@ public:
     vfs::PollMask poll_mask() override;
 
     IntrusiveListNode m_pending_node;  // in a listener's m_pending
-    IntrusiveListNode m_group_node;    // in a ReusePortGroup's members
+    IntrusiveListNode m_group_node;  // in a ReusePortGroup's members
 
     // The socket's pcb (tcp_new / udp_new), right after creation.
     ErrorOr<void> create_pcb() {
@@ -269,7 +269,7 @@ InetSocket::~InetSocket() {
             linger lg{};
             std::byte* raw = reinterpret_cast<std::byte*>(&lg);
             bool zero_linger = get_option(SOL_SOCKET, SO_LINGER, std::span<std::byte>(raw, sizeof lg)).has_value() &&
-                               lg.l_onoff && lg.l_linger == 0;
+                lg.l_onoff && lg.l_linger == 0;
             detach_tcp(m_head != nullptr || zero_linger);
         }
         free_receive_queue();
@@ -338,20 +338,28 @@ void InetSocket::apply_options() {
     if (m_tcp) {
         // lwIP lets two pcbs bind one port only if both carry SOF_REUSEADDR; for SO_REUSEPORT
         // the listeners then share one pcb (ReusePortGroup): listen() decides.
-        if (m_reuse_address || m_reuse_port) ip_set_option(m_tcp, SOF_REUSEADDR);
-        else ip_reset_option(m_tcp, SOF_REUSEADDR);
-        if (m_keepalive) ip_set_option(m_tcp, SOF_KEEPALIVE);
-        else ip_reset_option(m_tcp, SOF_KEEPALIVE);
+        if (m_reuse_address || m_reuse_port)
+            ip_set_option(m_tcp, SOF_REUSEADDR);
+        else
+            ip_reset_option(m_tcp, SOF_REUSEADDR);
+        if (m_keepalive)
+            ip_set_option(m_tcp, SOF_KEEPALIVE);
+        else
+            ip_reset_option(m_tcp, SOF_KEEPALIVE);
         if (m_tcp->state != LISTEN) {
-            if (m_nodelay) tcp_nagle_disable(m_tcp);
-            else tcp_nagle_enable(m_tcp);
+            if (m_nodelay)
+                tcp_nagle_disable(m_tcp);
+            else
+                tcp_nagle_enable(m_tcp);
         }
     }
     if (m_udp) {
         // UDP with SO_REUSEPORT: several sockets bind the port; lwIP delivers unicast datagrams
         // to the first of them (no spreading).
-        if (m_reuse_address || m_reuse_port) ip_set_option(m_udp, SOF_REUSEADDR);
-        else ip_reset_option(m_udp, SOF_REUSEADDR);
+        if (m_reuse_address || m_reuse_port)
+            ip_set_option(m_udp, SOF_REUSEADDR);
+        else
+            ip_reset_option(m_udp, SOF_REUSEADDR);
     }
 }
 
@@ -449,8 +457,10 @@ err_t InetSocket::on_tcp_receive(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
         total += q->len;
         last = q;
     }
-    if (self->m_tail) self->m_tail->next = p;
-    else self->m_head = p;
+    if (self->m_tail)
+        self->m_tail->next = p;
+    else
+        self->m_head = p;
     self->m_tail = last;
     self->m_queued_bytes += total;
     self->changed(READABLE);
@@ -546,7 +556,8 @@ void InetSocket::on_udp_receive(void* arg, udp_pcb*, pbuf* p, const ip_addr_t* a
         return;
     }
     size_t size = p->tot_len;
-    if (self->m_datagram_bytes + size > (self->m_receive_buffer < MAX_DGRAM_QUEUE_BYTES ? self->m_receive_buffer : MAX_DGRAM_QUEUE_BYTES) &&
+    if (self->m_datagram_bytes + size >
+            (self->m_receive_buffer < MAX_DGRAM_QUEUE_BYTES ? self->m_receive_buffer : MAX_DGRAM_QUEUE_BYTES) &&
         !self->m_datagrams.empty()) {
         pbuf_free(p);  // full: dropped, as Linux drops
         return;
@@ -946,9 +957,12 @@ ErrorOr<size_t> InetSocket::receive_tcp(Message& message, int flags) {
             if (copied) return copied;
             return error(EAGAIN);
         }
-        auto waited = wait([&] {
-            return m_queued_bytes > 0 || m_error || m_eof || (m_shutdown & RCV_SHUTDOWN) || m_state == State::Closed;
-        }, receive_deadline());
+        auto waited = wait(
+            [&] {
+                return m_queued_bytes > 0 || m_error || m_eof || (m_shutdown & RCV_SHUTDOWN) ||
+                    m_state == State::Closed;
+            },
+            receive_deadline());
         if (!waited) {
             if (copied) return copied;
             return std::unexpected(waited.error());
@@ -1061,8 +1075,10 @@ ErrorOr<SocketAddress> InetSocket::peer_address() {
 
 ErrorOr<void> InetSocket::set_family_option(int level, int name, std::span<const std::byte> value) {
     int v = 0;
-    if (value.size() >= sizeof(int)) memcpy(&v, value.data(), sizeof v);
-    else if (!(level == SOL_SOCKET && (name == SO_BINDTODEVICE))) return error(EINVAL);
+    if (value.size() >= sizeof(int))
+        memcpy(&v, value.data(), sizeof v);
+    else if (!(level == SOL_SOCKET && (name == SO_BINDTODEVICE)))
+        return error(EINVAL);
     if (level == SOL_SOCKET) {
         switch (name) {
         case SO_REUSEADDR: m_reuse_address = v != 0; break;
@@ -1236,8 +1252,11 @@ ErrorOr<RefPtr<Socket>> create(int type, int protocol, int flags) {
     if (type == SOCK_STREAM && protocol != 0 && protocol != IPPROTO_TCP) return error(EPROTONOSUPPORT);
     if (type == SOCK_DGRAM && protocol != 0 && protocol != IPPROTO_UDP) return error(EPROTONOSUPPORT);
     TRY(ensure_started());
-    RefPtr<InetSocket> socket =
-        TRY(InetSocket::make(Family, type, protocol ? protocol : type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP, flags));
+    RefPtr<InetSocket> socket = TRY(InetSocket::make(Family, type,
+                                                     protocol                  ? protocol
+                                                         : type == SOCK_STREAM ? IPPROTO_TCP
+                                                                               : IPPROTO_UDP,
+                                                     flags));
     TRY(socket->create_pcb());
     return RefPtr<Socket>(socket);
 }

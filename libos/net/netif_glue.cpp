@@ -29,9 +29,8 @@ struct Glue {
 
 err_t link_output(struct netif* netif, struct pbuf* p) {
     auto* glue = static_cast<Glue*>(netif->state);
-    auto sent = glue->device->transmit(p->tot_len, [&](uint8_t* destination) {
-        pbuf_copy_partial(p, destination, p->tot_len, 0);
-    });
+    auto sent = glue->device->transmit(p->tot_len,
+                                       [&](uint8_t* destination) { pbuf_copy_partial(p, destination, p->tot_len, 0); });
     if (!sent) return sent.error().code == EMSGSIZE ? ERR_BUF : ERR_MEM;
     return ERR_OK;
 }
@@ -94,8 +93,10 @@ void deliver(struct netif* netif, std::span<const FrameDevice::Segment> segments
         if (link != glue->link) {
             glue->link = link;
             klog("xos: %s: link %s", device.name(), link ? "up" : "down");
-            if (link) netif_set_link_up(&glue->netif);
-            else netif_set_link_down(&glue->netif);
+            if (link)
+                netif_set_link_up(&glue->netif);
+            else
+                netif_set_link_down(&glue->netif);
         }
     }
 }

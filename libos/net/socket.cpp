@@ -164,8 +164,10 @@ ErrorOr<void> Socket::set_option(int level, int name, std::span<const std::byte>
     if (level != SOL_SOCKET) return set_family_option(level, name, value);
     if (is_bool_option(name)) {
         int v = TRY(int_value(value));
-        if (v) m_bool_options |= 1u << name;
-        else m_bool_options &= ~(1u << name);
+        if (v)
+            m_bool_options |= 1u << name;
+        else
+            m_bool_options &= ~(1u << name);
         return set_family_option(level, name, value).or_else([](Error e) -> ErrorOr<void> {
             if (e.code == ENOPROTOOPT) return {};  // the family keeps no state for it
             return std::unexpected(e);
@@ -180,8 +182,10 @@ ErrorOr<void> Socket::set_option(int level, int name, std::span<const std::byte>
         uint32_t size = uint32_t(v < 0 ? 0 : v);
         if (name == SO_SNDBUF || name == SO_RCVBUF) size = size > SYSCTL_BUFFER_MAX ? SYSCTL_BUFFER_MAX : size;
         size = size > UINT32_MAX / 2 ? UINT32_MAX : size * 2;  // Linux doubles it for bookkeeping
-        if (name == SO_SNDBUF || name == SO_SNDBUFFORCE) m_send_buffer = size < MIN_SEND_BUFFER ? MIN_SEND_BUFFER : size;
-        else m_receive_buffer = size < MIN_RECEIVE_BUFFER ? MIN_RECEIVE_BUFFER : size;
+        if (name == SO_SNDBUF || name == SO_SNDBUFFORCE)
+            m_send_buffer = size < MIN_SEND_BUFFER ? MIN_SEND_BUFFER : size;
+        else
+            m_receive_buffer = size < MIN_RECEIVE_BUFFER ? MIN_RECEIVE_BUFFER : size;
         buffer_sizes_changed();
         changed();
         return {};

@@ -50,8 +50,8 @@ private:
 struct Message {
     IoCursor* data;
     const SocketAddress* to = nullptr;  // sendto/sendmsg destination
-    SocketAddress* from = nullptr;      // recvfrom/recvmsg: filled in (length 0: none)
-    int flags_out = 0;                  // MSG_TRUNC...
+    SocketAddress* from = nullptr;  // recvfrom/recvmsg: filled in (length 0: none)
+    int flags_out = 0;  // MSG_TRUNC...
 };
 
 class Socket : public vfs::File {
@@ -92,7 +92,11 @@ public:
     vfs::PollWaiters* poll_waiters() override { return &m_poll; }
 
     // Pending error (SO_ERROR), taken by getsockopt.
-    int take_error() { int e = m_error; m_error = 0; return e; }
+    int take_error() {
+        int e = m_error;
+        m_error = 0;
+        return e;
+    }
 
 protected:
     // Wakes blocked threads and pollers (the `key` bits may have appeared).
@@ -109,7 +113,7 @@ protected:
     sched::WaitQueue m_wait;
     vfs::PollWaiters m_poll;
     int m_error = 0;
-    uint32_t m_send_buffer = 212992;     // SO_SNDBUF (Linux's wmem_default)
+    uint32_t m_send_buffer = 212992;  // SO_SNDBUF (Linux's wmem_default)
     uint32_t m_receive_buffer = 212992;  // SO_RCVBUF
 
 private:

@@ -171,8 +171,8 @@ ErrorOr<void> ensure_started() {
 
 bool wait_configured(sched::Deadline deadline) {
     if (!g_netif) return false;
-    return bool(sched::wait_event(g_configured_waiters, [] { return g_configured; }, deadline,
-                                  sched::Interruptible::Yes));
+    return bool(
+        sched::wait_event(g_configured_waiters, [] { return g_configured; }, deadline, sched::Interruptible::Yes));
 }
 
 }  // namespace xos::net

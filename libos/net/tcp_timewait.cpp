@@ -76,7 +76,7 @@ extern "C" int xos_lwip_ip4_input_hook(struct pbuf* p, struct netif*) {
     memcpy(&destination.addr, header + 16, 4);
     reuse_time_wait(syn, [&](const struct tcp_pcb* pcb) {
         return IP_IS_V4(&pcb->remote_ip) && ip4_addr_cmp(ip_2_ip4(&pcb->remote_ip), &source) &&
-               ip4_addr_cmp(ip_2_ip4(&pcb->local_ip), &destination);
+            ip4_addr_cmp(ip_2_ip4(&pcb->local_ip), &destination);
     });
     return 0;  // never eaten: lwIP goes on as usual
 }
@@ -94,7 +94,7 @@ extern "C" int xos_lwip_ip6_input_hook(struct pbuf* p, struct netif*) {
     // lwIP keeps a zone for link-local addresses in pcbs; compare without it.
     reuse_time_wait(syn, [&](const struct tcp_pcb* pcb) {
         return IP_IS_V6(&pcb->remote_ip) && ip6_addr_cmp_zoneless(ip_2_ip6(&pcb->remote_ip), &source) &&
-               ip6_addr_cmp_zoneless(ip_2_ip6(&pcb->local_ip), &destination);
+            ip6_addr_cmp_zoneless(ip_2_ip6(&pcb->local_ip), &destination);
     });
     return 0;
 }

@@ -97,9 +97,9 @@ public:
     static ErrorOr<RefPtr<UnixSocket>> make(int type, int flags);
     static void pair(UnixSocket& a, UnixSocket& b);
 
-    IntrusiveListNode m_peer_node;     // in m_peer->m_peered_by
+    IntrusiveListNode m_peer_node;  // in m_peer->m_peered_by
     IntrusiveListNode m_pending_node;  // in a listener's m_pending
-    IntrusiveListNode m_bound_node;    // in the list of named sockets
+    IntrusiveListNode m_bound_node;  // in the list of named sockets
 
 private:
     bool is_stream_type() const { return type() == SOCK_STREAM; }
@@ -129,7 +129,7 @@ private:
     bool m_embryo = false;  // a server end not yet accepted
     Queue m_queue;
     size_t m_queued_bytes = 0, m_queued_count = 0;
-    SocketAddress m_name;       // bound name (length 0: unbound)
+    SocketAddress m_name;  // bound name (length 0: unbound)
     SocketAddress m_peer_name;  // the peer's name, once connected
     RefPtr<vfs::Vnode> m_bound_vnode;  // the socket node a path name created
 
@@ -294,9 +294,10 @@ ErrorOr<void> UnixSocket::connect(const SocketAddress& address) {
     if (target->m_state != State::Listening) return error(ECONNREFUSED);
     while (target->m_pending_count > size_t(target->m_backlog)) {
         if (nonblocking()) return error(EAGAIN);
-        TRY(wait(target->m_wait, [&] {
-            return target->m_state != State::Listening || target->m_pending_count <= size_t(target->m_backlog);
-        }, send_deadline()));
+        TRY(wait(
+            target->m_wait,
+            [&] { return target->m_state != State::Listening || target->m_pending_count <= size_t(target->m_backlog); },
+            send_deadline()));
         if (target->m_state != State::Listening) return error(ECONNREFUSED);
     }
     if (m_state != State::Unconnected) return error(EISCONN);
@@ -377,10 +378,13 @@ ErrorOr<size_t> UnixSocket::send_stream(Message& message, int flags) {
         size_t queued = m_peer->m_queued_bytes;
         if (queued >= m_send_buffer) {
             if (!blocks(flags)) return partial(Error{EAGAIN});
-            auto waited = wait(m_wait, [&] {
-                return !m_peer || m_peer->m_queued_bytes < m_send_buffer || (m_shutdown & SEND_SHUTDOWN) ||
-                       (m_peer->m_shutdown & RCV_SHUTDOWN);
-            }, send_deadline());
+            auto waited = wait(
+                m_wait,
+                [&] {
+                    return !m_peer || m_peer->m_queued_bytes < m_send_buffer || (m_shutdown & SEND_SHUTDOWN) ||
+                        (m_peer->m_shutdown & RCV_SHUTDOWN);
+                },
+                send_deadline());
             if (!waited) return partial(waited.error());
             continue;
         }
@@ -480,9 +484,9 @@ ErrorOr<size_t> UnixSocket::receive_stream(Message& message, int flags) {
             return error(EAGAIN);
         }
         size_t seen = peek ? copied : 0;
-        auto waited = wait(m_wait, [&] {
-            return m_queued_bytes > seen || m_error || (m_shutdown & RCV_SHUTDOWN);
-        }, receive_deadline());
+        auto waited = wait(
+            m_wait, [&] { return m_queued_bytes > seen || m_error || (m_shutdown & RCV_SHUTDOWN); },
+            receive_deadline());
         if (!waited) {
             if (copied) return copied;
             return std::unexpected(waited.error());
@@ -510,8 +514,8 @@ ErrorOr<size_t> UnixSocket::receive_datagram(Message& message, int flags) {
         if (m_error) return error(take_error());
         if (m_shutdown & RCV_SHUTDOWN) return 0;
         if (!blocks(flags)) return error(EAGAIN);
-        TRY(wait(m_wait, [&] { return !m_queue.empty() || m_error || (m_shutdown & RCV_SHUTDOWN); },
-                 receive_deadline()));
+        TRY(wait(
+            m_wait, [&] { return !m_queue.empty() || m_error || (m_shutdown & RCV_SHUTDOWN); }, receive_deadline()));
     }
 }
 

@@ -121,8 +121,7 @@ void VirtioNet::flush_rx() {
     {
         platform::InterruptGuard guard;
         for (size_t i = 0; i < m_rx_pending_count; ++i) {
-            const virtio::VirtqBuffer chain[] = {
-                {platform::dma_address(m_rx_pending[i]), uint32_t(BUFFER_SIZE), true}};
+            const virtio::VirtqBuffer chain[] = {{platform::dma_address(m_rx_pending[i]), uint32_t(BUFFER_SIZE), true}};
             if (!m_rx.ring.submit(chain, m_rx_pending[i])) klog("xos: %s: RX ring full", name());
         }
         m_rx_pending_count = 0;
@@ -148,8 +147,8 @@ ErrorOr<uint8_t*> VirtioNet::acquire_tx_buffer() {
         // TCP retransmits). The bound is the drop policy, not a poll.
         auto deadline = sched::Deadline::after_ns(20'000'000);
         m_tx.ring.set_interrupts_wanted(true);
-        (void)sched::wait_event(m_tx.waiters, [&] { return m_tx.ring.has_completions(); }, deadline,
-                                sched::Interruptible::No);
+        (void)sched::wait_event(
+            m_tx.waiters, [&] { return m_tx.ring.has_completions(); }, deadline, sched::Interruptible::No);
         m_tx.ring.set_interrupts_wanted(false);
         reclaim_tx();
         if (!m_tx_free_count) return error(ENOBUFS);

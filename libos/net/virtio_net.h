@@ -30,7 +30,7 @@ namespace xos::net {
 class VirtioNet final : public FrameDevice {
 public:
     static constexpr size_t BUFFER_SIZE = 2048;  // header (12) + a 1514-byte frame, with room
-    static constexpr size_t HEADER_SIZE = 12;    // struct virtio_net_hdr (with num_buffers: 1.x)
+    static constexpr size_t HEADER_SIZE = 12;  // struct virtio_net_hdr (with num_buffers: 1.x)
     static constexpr size_t MAX_FRAME = BUFFER_SIZE - HEADER_SIZE;
     static constexpr uint16_t RX_BUFFERS = 256;
     static constexpr uint16_t TX_BUFFERS = 256;
@@ -92,7 +92,7 @@ private:
     bool m_mergeable = false;
     bool m_has_status = false;
     bool m_checksum_offload = false;  // VIRTIO_NET_F_CSUM
-    bool m_guest_checksum = false;    // VIRTIO_NET_F_GUEST_CSUM
+    bool m_guest_checksum = false;  // VIRTIO_NET_F_GUEST_CSUM
     uint8_t* m_tx_free[TX_BUFFERS] = {};
     size_t m_tx_free_count = 0;
     uint8_t* m_rx_pending[RX_BUFFERS] = {};  // buffers consumed, not yet reposted
@@ -128,8 +128,10 @@ size_t VirtioNet::poll_rx(OnFrame&& on_frame) {
                 break;
             }
             auto* next = static_cast<uint8_t*>(more->token);
-            if (used < 16) segments[used++] = {next, more->length};
-            else ok = false;
+            if (used < 16)
+                segments[used++] = {next, more->length};
+            else
+                ok = false;
             total += more->length;
             repost_rx(next);
         }

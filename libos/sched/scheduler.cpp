@@ -14,8 +14,8 @@ namespace xos::sched {
 
 namespace {
 
-constexpr uint32_t TIMER_HZ = 250;         // 4 ms ticks: sleep granularity and preemption
-constexpr uint32_t SLICE_TICKS = 3;        // 12 ms time slices
+constexpr uint32_t TIMER_HZ = 250;  // 4 ms ticks: sleep granularity and preemption
+constexpr uint32_t SLICE_TICKS = 3;  // 12 ms time slices
 constexpr size_t IDLE_STACK_PAGES = 4;
 
 Thread* g_current;
@@ -56,8 +56,10 @@ void insert_sleeper(Thread& thread) {
     g_sleepers.for_each([&](Thread& other) {
         if (!position && other.deadline_ns > thread.deadline_ns) position = &other;
     });
-    if (position) g_sleepers.insert_before(*position, thread);
-    else g_sleepers.push_back(thread);
+    if (position)
+        g_sleepers.insert_before(*position, thread);
+    else
+        g_sleepers.push_back(thread);
 }
 
 void make_runnable(Thread& thread) {
@@ -161,8 +163,8 @@ Thread* find_thread(int tid) {
     return found;
 }
 
-ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1,
-                               uintptr_t stack_top, uintptr_t thread_pointer) {
+ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1, uintptr_t stack_top,
+                               uintptr_t thread_pointer) {
     {
         platform::InterruptGuard guard;
         reap_dead_threads();

@@ -28,16 +28,16 @@ struct Thread {
 
     IntrusiveListNode queue_node;  // run queue or a wait queue
     IntrusiveListNode sleep_node;  // timed waits, sorted by deadline
-    IntrusiveListNode all_node;    // every live thread
+    IntrusiveListNode all_node;  // every live thread
     WaitQueue* waiting_on = nullptr;
     bool device_wait = false;  // blocked on a WakeSource::Device queue (counted by the deadlock check)
     uint64_t deadline_ns = UINT64_MAX;
     WakeReason wake_reason = WakeReason::None;
     bool interruptible = false;
 
-    int in_kernel = 0;           // depth of libos calls on this thread
+    int in_kernel = 0;  // depth of libos calls on this thread
     bool kernel_thread = false;  // runs libos code only (create_kernel_thread); not an app thread
-    uint64_t cpu_time_ns = 0;    // time spent running, excluding the current slice
+    uint64_t cpu_time_ns = 0;  // time spent running, excluding the current slice
     uint64_t switched_in_ns = 0;
     uint32_t slice_ticks = 0;
 
@@ -72,8 +72,8 @@ public:
 int thread_count();  // live app threads
 
 // Creates a runnable thread that calls entry(arg0, arg1) on `stack_top` with `thread_pointer`.
-ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1,
-                               uintptr_t stack_top, uintptr_t thread_pointer);
+ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1, uintptr_t stack_top,
+                               uintptr_t thread_pointer);
 
 // Creates a runnable libos-internal thread (e.g. lwIP's tcpip thread) on a kernel stack: it is
 // never preempted (it runs libos code, so it is always "in the kernel"; it runs until it

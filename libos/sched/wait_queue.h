@@ -43,7 +43,9 @@ public:
 
     bool empty() const { return m_waiters.empty(); }
     template <typename Fn>
-    void for_each_waiter(Fn&& fn) { m_waiters.for_each(fn); }
+    void for_each_waiter(Fn&& fn) {
+        m_waiters.for_each(fn);
+    }
 
     WakeSource wake_source() const { return m_source; }
     // For queues whose device's interrupt routing is known only after they exist (virtio

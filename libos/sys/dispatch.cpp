@@ -22,9 +22,12 @@ using Invoker = long (*)(RawArgs);
 
 template <typename T>
 T decode_argument(long raw) {
-    if constexpr (is_user_ptr<T>) return T(uintptr_t(raw));
-    else if constexpr (std::is_pointer_v<T>) return reinterpret_cast<T>(raw);
-    else return static_cast<T>(raw);
+    if constexpr (is_user_ptr<T>)
+        return T(uintptr_t(raw));
+    else if constexpr (std::is_pointer_v<T>)
+        return reinterpret_cast<T>(raw);
+    else
+        return static_cast<T>(raw);
 }
 
 template <typename F>

@@ -22,8 +22,7 @@ namespace xos::sys {
 namespace {
 
 constexpr int OPEN_FLAGS = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |
-                           O_ASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |
-                           O_SYNC | O_PATH | O_TMPFILE;
+    O_ASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_SYNC | O_PATH | O_TMPFILE;
 
 ErrorOr<long> install(RefPtr<vfs::File> file, bool cloexec) {
     return long(TRY(vfs::process().fds.allocate(static_cast<RefPtr<vfs::File>&&>(file), cloexec)));
@@ -53,7 +52,9 @@ constinit NoDestroy<fs::RamFs> g_memfd_fs;
 }  // namespace
 
 // Implements open(2).
-ErrorOr<long> sys_open(UserPtr<const char> path, int flags, mode_t mode) { return do_open(AT_FDCWD, path, flags, mode); }
+ErrorOr<long> sys_open(UserPtr<const char> path, int flags, mode_t mode) {
+    return do_open(AT_FDCWD, path, flags, mode);
+}
 
 // Implements openat(2).
 ErrorOr<long> sys_openat(int dirfd, UserPtr<const char> path, int flags, mode_t mode) {
@@ -196,8 +197,10 @@ ErrorOr<long> sys_flock(int fd, int operation) {
         sched::WaitQueue queue;
         TRY(sched::wait_event(queue, available));
     }
-    if (kind == LOCK_SH) ++vnode.m_flock_shared;
-    else vnode.m_flock_exclusive = true;
+    if (kind == LOCK_SH)
+        ++vnode.m_flock_shared;
+    else
+        vnode.m_flock_exclusive = true;
     file->m_flock = kind;
     return 0;
 }

@@ -23,7 +23,7 @@ constexpr long UTIME_OMIT_VALUE = (1l << 30) - 2;
 
 ErrorOr<long> write_stat(vfs::Vnode& vnode, UserPtr<struct stat> out) {
     vfs::Attributes a = TRY(vnode.getattr());
-    struct stat st {};
+    struct stat st{};
     st.st_dev = a.dev;
     st.st_ino = a.ino;
     st.st_mode = a.mode;
@@ -71,7 +71,7 @@ ErrorOr<long> do_chmod(vfs::Vnode& vnode, mode_t mode) {
 
 ErrorOr<long> write_statfs(vfs::Filesystem& fs, UserPtr<struct statfs> out) {
     vfs::FsStats stats = TRY(fs.statfs());
-    struct statfs result {};
+    struct statfs result{};
     result.f_type = long(stats.magic);
     result.f_bsize = long(stats.block_size);
     result.f_blocks = stats.blocks;
@@ -132,7 +132,7 @@ ErrorOr<long> sys_statx(int dirfd, UserPtr<const char> path, int flags, unsigned
     if (mask & STATX__RESERVED) return error(EINVAL);
     RefPtr<vfs::Vnode> vnode = TRY(resolve_at(dirfd, path, flags));
     vfs::Attributes a = TRY(vnode->getattr());
-    struct statx result {};
+    struct statx result{};
     result.stx_mask = STATX_BASIC_STATS | STATX_BTIME;
     result.stx_blksize = a.block_size;
     result.stx_nlink = a.nlink;
@@ -230,10 +230,14 @@ ErrorOr<long> sys_utimensat(int dirfd, UserPtr<const char> path, UserPtr<const s
         vfs::Timestamp* targets[2] = {&change.atime, &change.mtime};
         for (int i = 0; i < 2; ++i) {
             long nsec = values[i].tv_nsec;
-            if (nsec == UTIME_OMIT_VALUE) change.mask &= ~(i == 0 ? vfs::ATTR_ATIME : vfs::ATTR_MTIME);
-            else if (nsec == UTIME_NOW_VALUE) continue;
-            else if (nsec < 0 || nsec >= 1000000000) return error(EINVAL);
-            else *targets[i] = {values[i].tv_sec, nsec};
+            if (nsec == UTIME_OMIT_VALUE)
+                change.mask &= ~(i == 0 ? vfs::ATTR_ATIME : vfs::ATTR_MTIME);
+            else if (nsec == UTIME_NOW_VALUE)
+                continue;
+            else if (nsec < 0 || nsec >= 1000000000)
+                return error(EINVAL);
+            else
+                *targets[i] = {values[i].tv_sec, nsec};
         }
     }
     RefPtr<vfs::Vnode> vnode;

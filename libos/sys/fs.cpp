@@ -201,10 +201,14 @@ ErrorOr<long> sys_copy_file_range(int in_fd, UserPtr<off_t> in_offset, int out_f
     }
     if (in->vnode() == out->vnode() && from < to + count && to < from + count) return error(EINVAL);
     long done = TRY(copy_between(*in, from, *out, to, count));
-    if (in_offset.is_null()) in->set_position(from + uint64_t(done));
-    else TRY(write_user(in_offset, off_t(from + uint64_t(done))));
-    if (out_offset.is_null()) out->set_position(to + uint64_t(done));
-    else TRY(write_user(out_offset, off_t(to + uint64_t(done))));
+    if (in_offset.is_null())
+        in->set_position(from + uint64_t(done));
+    else
+        TRY(write_user(in_offset, off_t(from + uint64_t(done))));
+    if (out_offset.is_null())
+        out->set_position(to + uint64_t(done));
+    else
+        TRY(write_user(out_offset, off_t(to + uint64_t(done))));
     return done;
 }
 

@@ -34,8 +34,10 @@ ErrorOr<long> sys_pread64(int fd, UserPtr<void> buffer, size_t count, off_t offs
 ErrorOr<long> sys_pwrite64(int fd, UserPtr<const void> buffer, size_t count, off_t offset);
 ErrorOr<long> sys_readv(int fd, UserPtr<const iovec> iov, int iovcnt);
 ErrorOr<long> sys_writev(int fd, UserPtr<const iovec> iov, int iovcnt);
-ErrorOr<long> sys_preadv(int fd, UserPtr<const iovec> iov, int iovcnt, unsigned long offset_low, unsigned long offset_high);
-ErrorOr<long> sys_pwritev(int fd, UserPtr<const iovec> iov, int iovcnt, unsigned long offset_low, unsigned long offset_high);
+ErrorOr<long> sys_preadv(int fd, UserPtr<const iovec> iov, int iovcnt, unsigned long offset_low,
+                         unsigned long offset_high);
+ErrorOr<long> sys_pwritev(int fd, UserPtr<const iovec> iov, int iovcnt, unsigned long offset_low,
+                          unsigned long offset_high);
 ErrorOr<long> sys_lseek(int fd, off_t offset, int whence);
 ErrorOr<long> sys_fadvise64(int fd, off_t offset, off_t length, int advice);
 ErrorOr<long> sys_sendfile(int out_fd, int in_fd, UserPtr<off_t> offset, size_t count);
@@ -135,7 +137,8 @@ ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintpt
 ErrorOr<long> sys_poll(UserPtr<struct pollfd> fds, unsigned long count, int timeout_ms);
 ErrorOr<long> sys_ppoll(UserPtr<struct pollfd> fds, unsigned long count, UserPtr<struct timespec> timeout,
                         UserPtr<const uint64_t> mask, size_t mask_size);
-ErrorOr<long> sys_select(int nfds, UserPtr<void> in, UserPtr<void> out, UserPtr<void> ex, UserPtr<struct timeval> timeout);
+ErrorOr<long> sys_select(int nfds, UserPtr<void> in, UserPtr<void> out, UserPtr<void> ex,
+                         UserPtr<struct timeval> timeout);
 ErrorOr<long> sys_pselect6(int nfds, UserPtr<void> in, UserPtr<void> out, UserPtr<void> ex,
                            UserPtr<struct timespec> timeout, UserPtr<const void> mask_argument);
 ErrorOr<long> sys_epoll_create(int size);

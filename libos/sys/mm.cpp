@@ -20,8 +20,8 @@ ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, in
     if (type != MAP_PRIVATE && type != MAP_SHARED && type != MAP_SHARED_VALIDATE) return error(EINVAL);
     if (offset & (mm::PAGE_SIZE - 1)) return error(EINVAL);
     mm::Placement placement = (flags & MAP_FIXED_NOREPLACE) ? mm::Placement::FixedNoReplace
-                              : (flags & MAP_FIXED)         ? mm::Placement::Fixed
-                              : address                     ? mm::Placement::Hint
+        : (flags & MAP_FIXED)                               ? mm::Placement::Fixed
+        : address                                           ? mm::Placement::Hint
                                                             : mm::Placement::Anywhere;
     if (flags & MAP_ANONYMOUS)
         return long(TRY(mm::app_memory().map(address, length, prot & SUPPORTED_PROT, placement)));

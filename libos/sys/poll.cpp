@@ -66,9 +66,12 @@ public:
             long ready = 0;
             for (size_t i = 0; i < m_count; ++i) {
                 Watched& w = m_items[i];
-                if (w.fd < 0) w.revents = 0;
-                else if (!w.file) w.revents = NVAL;
-                else w.revents = w.file->poll_mask() & (w.events | ERR | HUP);
+                if (w.fd < 0)
+                    w.revents = 0;
+                else if (!w.file)
+                    w.revents = NVAL;
+                else
+                    w.revents = w.file->poll_mask() & (w.events | ERR | HUP);
                 if (w.revents) ++ready;
                 if (!watching && w.file) watch(w.entry, *w.file, w.events, sleeper);
             }
@@ -148,7 +151,7 @@ ErrorOr<long> do_select(int nfds, uintptr_t in, uintptr_t out, uintptr_t ex, sch
     size_t i = 0;
     for (int fd = 0; fd < nfds; ++fd) {
         vfs::PollMask events = (is_set(sets.in, fd) ? SELECT_IN : 0) | (is_set(sets.out, fd) ? SELECT_OUT : 0) |
-                               (is_set(sets.ex, fd) ? SELECT_EX : 0);
+            (is_set(sets.ex, fd) ? SELECT_EX : 0);
         if (!events) continue;
         set[i].fd = fd;
         set[i].events = events;
@@ -196,7 +199,8 @@ ErrorOr<long> sys_ppoll(UserPtr<pollfd> fds, unsigned long count, UserPtr<struct
 }
 
 // Implements select(2); the timeval is updated with the time left, as Linux does.
-ErrorOr<long> sys_select(int nfds, UserPtr<void> in, UserPtr<void> out, UserPtr<void> ex, UserPtr<struct timeval> timeout) {
+ErrorOr<long> sys_select(int nfds, UserPtr<void> in, UserPtr<void> out, UserPtr<void> ex,
+                         UserPtr<struct timeval> timeout) {
     sched::Deadline deadline = sched::Deadline::never();
     if (!timeout.is_null()) {
         timeval tv = TRY(read_user(UserPtr<const timeval>(timeout.address())));

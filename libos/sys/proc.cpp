@@ -43,8 +43,6 @@ ErrorOr<rlimit> limit_of(int resource) {
 
 }  // namespace
 
-
-
 // Implements getpid(2).
 ErrorOr<long> sys_getpid() { return IMAGE_PID; }
 // Implements getppid(2): nobody started us from inside the VM.
@@ -55,8 +53,6 @@ ErrorOr<long> sys_geteuid() { return 0; }
 ErrorOr<long> sys_getgid() { return 0; }
 ErrorOr<long> sys_getegid() { return 0; }
 
-
-
 // Implements arch_prctl(2).
 ErrorOr<long> sys_arch_prctl(int code, uintptr_t address) {
     switch (code) {
@@ -64,11 +60,8 @@ ErrorOr<long> sys_arch_prctl(int code, uintptr_t address) {
         if (address >> 47) return error(EPERM);  // not canonical user space
         platform::set_thread_pointer(address);
         return 0;
-    case ARCH_GET_FS:
-        TRY(write_user(UserPtr<unsigned long>(address), platform::thread_pointer()));
-        return 0;
-    default:
-        return error(EINVAL);
+    case ARCH_GET_FS: TRY(write_user(UserPtr<unsigned long>(address), platform::thread_pointer())); return 0;
+    default: return error(EINVAL);
     }
 }
 
@@ -91,7 +84,7 @@ ErrorOr<long> sys_sysinfo(UserPtr<struct sysinfo> out) {
 
 // Implements uname(2). Apps check for "Linux"; the release says what they really run on.
 ErrorOr<long> sys_uname(UserPtr<struct utsname> out) {
-    struct utsname u {};
+    struct utsname u{};
     copy_field(u.sysname, sizeof u.sysname, "Linux");
     copy_field(u.nodename, sizeof u.nodename, "xos");
     copy_field(u.release, sizeof u.release, "6.1.0-xos");
@@ -101,8 +94,6 @@ ErrorOr<long> sys_uname(UserPtr<struct utsname> out) {
     TRY(write_user(out, u));
     return 0;
 }
-
-
 
 // Implements getrlimit(2).
 ErrorOr<long> sys_getrlimit(int resource, UserPtr<struct rlimit> out) {

@@ -23,10 +23,13 @@ XOS_SYSCALL(9, mmap, Partial,
 XOS_SYSCALL(10, mprotect, Full, "enforced by the page tables")
 XOS_SYSCALL(11, munmap, Full, "")
 XOS_SYSCALL(12, brk, Full, "")
-XOS_SYSCALL(13, rt_sigaction, Partial, "handlers run when the thread leaves a syscall; faults are not turned into signals")
+XOS_SYSCALL(13, rt_sigaction, Partial,
+            "handlers run when the thread leaves a syscall; faults are not turned into signals")
 XOS_SYSCALL(14, rt_sigprocmask, Full, "per thread")
 XOS_SYSCALL_NONE(15, rt_sigreturn, "")
-XOS_SYSCALL(16, ioctl, Partial, "FIONBIO, FIOASYNC, FIONREAD, FIOCLEX, FIONCLEX; TCGETS, TCSETS*, TIOCGWINSZ on the console; BLKGETSIZE64, BLKGETSIZE, BLKSSZGET, BLKPBSZGET, BLKBSZGET, BLKROGET, BLKFLSBUF on /dev/vdX")
+XOS_SYSCALL(16, ioctl, Partial,
+            "FIONBIO, FIOASYNC, FIONREAD, FIOCLEX, FIONCLEX; TCGETS, TCSETS*, TIOCGWINSZ on the console; BLKGETSIZE64, "
+            "BLKGETSIZE, BLKSSZGET, BLKPBSZGET, BLKBSZGET, BLKROGET, BLKFLSBUF on /dev/vdX")
 XOS_SYSCALL(17, pread64, Full, "")
 XOS_SYSCALL(18, pwrite64, Full, "")
 XOS_SYSCALL(19, readv, Full, "")
@@ -38,7 +41,8 @@ XOS_SYSCALL(24, sched_yield, Full, "")
 XOS_SYSCALL(25, mremap, Partial, "MREMAP_MAYMOVE; not MREMAP_FIXED or MREMAP_DONTUNMAP")
 XOS_SYSCALL(26, msync, Full, "writes back MAP_SHARED pages of 9p/hostfs files and block devices (ramfs: nothing to do)")
 XOS_SYSCALL_NONE(27, mincore, "")
-XOS_SYSCALL(28, madvise, Partial, "MADV_DONTNEED frees the pages (zero on next touch); other advice is accepted and ignored")
+XOS_SYSCALL(28, madvise, Partial,
+            "MADV_DONTNEED frees the pages (zero on next touch); other advice is accepted and ignored")
 XOS_SYSCALL_NONE(29, shmget, "")
 XOS_SYSCALL_NONE(30, shmat, "")
 XOS_SYSCALL_NONE(31, shmctl, "")
@@ -51,7 +55,9 @@ XOS_SYSCALL_NONE(37, alarm, "")
 XOS_SYSCALL_NONE(38, setitimer, "")
 XOS_SYSCALL(39, getpid, Full, "always 1")
 XOS_SYSCALL(40, sendfile, Full, "")
-XOS_SYSCALL(41, socket, Partial, "AF_UNIX (stream, datagram); AF_INET/AF_INET6 over lwIP: SOCK_STREAM (TCP), SOCK_DGRAM (UDP); AF_INET6 is dual-stack; no SOCK_RAW")
+XOS_SYSCALL(41, socket, Partial,
+            "AF_UNIX (stream, datagram); AF_INET/AF_INET6 over lwIP: SOCK_STREAM (TCP), SOCK_DGRAM (UDP); AF_INET6 is "
+            "dual-stack; no SOCK_RAW")
 XOS_SYSCALL(42, connect, Full, "")
 XOS_SYSCALL(43, accept, Full, "")
 XOS_SYSCALL(44, sendto, Partial, "MSG_OOB: EOPNOTSUPP")
@@ -59,17 +65,28 @@ XOS_SYSCALL(45, recvfrom, Partial, "MSG_OOB, MSG_ERRQUEUE: not supported")
 XOS_SYSCALL(46, sendmsg, Partial, "ancillary data (SCM_RIGHTS, SCM_CREDENTIALS): EOPNOTSUPP")
 XOS_SYSCALL(47, recvmsg, Partial, "no ancillary data is ever returned")
 XOS_SYSCALL(48, shutdown, Full, "")
-XOS_SYSCALL(49, bind, Full, "AF_UNIX paths create a socket node; abstract names and autobind. AF_INET/AF_INET6: port 0 picks an ephemeral port")
+XOS_SYSCALL(
+    49, bind, Full,
+    "AF_UNIX paths create a socket node; abstract names and autobind. AF_INET/AF_INET6: port 0 picks an ephemeral port")
 XOS_SYSCALL(50, listen, Full, "")
 XOS_SYSCALL(51, getsockname, Full, "")
 XOS_SYSCALL(52, getpeername, Full, "")
 XOS_SYSCALL(53, socketpair, Full, "AF_UNIX")
-XOS_SYSCALL(54, setsockopt, Partial, "SOL_SOCKET options are kept (SO_SNDBUF limits AF_UNIX queues; SO_RCVTIMEO/SO_SNDTIMEO apply); others accepted. TCP: SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY reach lwIP; SO_REUSEPORT listeners share the port (connections spread over them; UDP: the first socket gets unicast datagrams); SO_SNDBUF/SO_RCVBUF do not resize lwIP's 256 KiB window and send buffer")
+XOS_SYSCALL(54, setsockopt, Partial,
+            "SOL_SOCKET options are kept (SO_SNDBUF limits AF_UNIX queues; SO_RCVTIMEO/SO_SNDTIMEO apply); others "
+            "accepted. TCP: SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY reach lwIP; SO_REUSEPORT listeners share the port "
+            "(connections spread over them; UDP: the first socket gets unicast datagrams); SO_SNDBUF/SO_RCVBUF do not "
+            "resize lwIP's 256 KiB window and send buffer")
 XOS_SYSCALL(55, getsockopt, Full, "SO_PEERCRED reports pid 1, uid 0, gid 0")
-XOS_SYSCALL_NONE(56, clone, "threads only: musl's __clone calls xos_clone(); a `syscall`-instruction clone (glibc) reaches xos_syscall_clone() through the trap path's own entry (platform/x86_64/entry64.S), not this table")
+XOS_SYSCALL_NONE(56, clone,
+                 "threads only: musl's __clone calls xos_clone(); a `syscall`-instruction clone (glibc) reaches "
+                 "xos_syscall_clone() through the trap path's own entry (platform/x86_64/entry64.S), not this table")
 XOS_SYSCALL_NONE(57, fork, "")
 XOS_SYSCALL_NONE(58, vfork, "")
-XOS_SYSCALL(59, execve, Partial, "unmodified position-independent x86_64 ELF executables (static-pie, or dynamic through PT_INTERP); ET_EXEC refused (docs/unmodified-binaries.md); EBUSY unless the caller is the only thread; the old program's memory is not released")
+XOS_SYSCALL(59, execve, Partial,
+            "unmodified position-independent x86_64 ELF executables (static-pie, or dynamic through PT_INTERP); "
+            "ET_EXEC refused (docs/unmodified-binaries.md); EBUSY unless the caller is the only thread; the old "
+            "program's memory is not released")
 XOS_SYSCALL(60, exit, Full, "")
 XOS_SYSCALL_NONE(61, wait4, "")
 XOS_SYSCALL(62, kill, Partial, "only the image itself (the calling thread takes the signal)")
@@ -212,7 +229,9 @@ XOS_SYSCALL_NONE(198, lremovexattr, "")
 XOS_SYSCALL_NONE(199, fremovexattr, "")
 XOS_SYSCALL(200, tkill, Partial, "acted on when the target leaves a syscall; wakes its interruptible waits with EINTR")
 XOS_SYSCALL(201, time, Full, "")
-XOS_SYSCALL(202, futex, Partial, "WAIT, WAKE, (CMP_)REQUEUE, WAKE_OP, WAIT/WAKE_BITSET, CLOCK_REALTIME; no priority-inheritance (LOCK_PI) operations")
+XOS_SYSCALL(202, futex, Partial,
+            "WAIT, WAKE, (CMP_)REQUEUE, WAKE_OP, WAIT/WAKE_BITSET, CLOCK_REALTIME; no priority-inheritance (LOCK_PI) "
+            "operations")
 XOS_SYSCALL_NONE(203, sched_setaffinity, "")
 XOS_SYSCALL(204, sched_getaffinity, Full, "")
 XOS_SYSCALL_NONE(205, set_thread_area, "")
@@ -238,7 +257,9 @@ XOS_SYSCALL_NONE(224, timer_gettime, "")
 XOS_SYSCALL_NONE(225, timer_getoverrun, "")
 XOS_SYSCALL_NONE(226, timer_delete, "")
 XOS_SYSCALL_NONE(227, clock_settime, "")
-XOS_SYSCALL(228, clock_gettime, Full, "REALTIME, MONOTONIC (+_RAW, _COARSE), BOOTTIME, PROCESS/THREAD_CPUTIME; musl's clock_gettime() reads the first ones through xos_clock_gettime, a vDSO-like function call")
+XOS_SYSCALL(228, clock_gettime, Full,
+            "REALTIME, MONOTONIC (+_RAW, _COARSE), BOOTTIME, PROCESS/THREAD_CPUTIME; musl's clock_gettime() reads the "
+            "first ones through xos_clock_gettime, a vDSO-like function call")
 XOS_SYSCALL(229, clock_getres, Full, "")
 XOS_SYSCALL(230, clock_nanosleep, Full, "4 ms timer granularity")
 XOS_SYSCALL(231, exit_group, Full, "")
@@ -334,7 +355,9 @@ XOS_SYSCALL_NONE(320, kexec_file_load, "")
 XOS_SYSCALL_NONE(321, bpf, "")
 XOS_SYSCALL_NONE(322, execveat, "")
 XOS_SYSCALL_NONE(323, userfaultfd, "")
-XOS_SYSCALL(324, membarrier, Partial, "one CPU: every barrier is complete when it is asked for; QUERY reports the global and private-expedited commands")
+XOS_SYSCALL(
+    324, membarrier, Partial,
+    "one CPU: every barrier is complete when it is asked for; QUERY reports the global and private-expedited commands")
 XOS_SYSCALL_NONE(325, mlock2, "")
 XOS_SYSCALL(326, copy_file_range, Full, "")
 XOS_SYSCALL_NONE(327, preadv2, "")
@@ -356,7 +379,8 @@ XOS_SYSCALL_NONE(431, fsconfig, "")
 XOS_SYSCALL_NONE(432, fsmount, "")
 XOS_SYSCALL_NONE(433, fspick, "")
 XOS_SYSCALL_NONE(434, pidfd_open, "")
-XOS_SYSCALL(435, clone3, Partial, "ENOSYS on purpose, without a log line: glibc then uses clone (the trap path's clone entry)")
+XOS_SYSCALL(435, clone3, Partial,
+            "ENOSYS on purpose, without a log line: glibc then uses clone (the trap path's clone entry)")
 XOS_SYSCALL_NONE(436, close_range, "")
 XOS_SYSCALL_NONE(437, openat2, "")
 XOS_SYSCALL_NONE(438, pidfd_getfd, "")

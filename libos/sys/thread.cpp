@@ -22,8 +22,7 @@ namespace {
 // no namespaces.
 constexpr unsigned long THREAD_FLAGS_REQUIRED = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
 constexpr unsigned long THREAD_FLAGS_ALLOWED = THREAD_FLAGS_REQUIRED | CLONE_SYSVSEM | CLONE_SETTLS |
-                                               CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID |
-                                               CLONE_CHILD_SETTID | CLONE_DETACHED;
+    CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID | CLONE_DETACHED;
 
 struct CloneStart {
     int (*function)(void*);
@@ -90,8 +89,9 @@ ErrorOr<sched::Deadline> relative_deadline(UserPtr<const struct timespec> timeou
     if (timeout.is_null()) return sched::Deadline::never();
     timespec t = TRY(read_user(timeout));
     if (t.tv_sec < 0 || t.tv_nsec < 0 || t.tv_nsec >= 1000000000) return error(EINVAL);
-    uint64_t ns = uint64_t(t.tv_sec) > UINT64_MAX / 1000000000 - 1 ? UINT64_MAX
-                                                                   : uint64_t(t.tv_sec) * 1000000000 + uint64_t(t.tv_nsec);
+    uint64_t ns = uint64_t(t.tv_sec) > UINT64_MAX / 1000000000 - 1
+        ? UINT64_MAX
+        : uint64_t(t.tv_sec) * 1000000000 + uint64_t(t.tv_nsec);
     return sched::Deadline::after_ns(ns);
 }
 
@@ -196,8 +196,7 @@ ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintpt
     case FUTEX_WAIT_BITSET:
         TRY(sched::futex_wait(address, value, value3, TRY(absolute_deadline(timeout, realtime))));
         return 0;
-    case FUTEX_WAKE:
-        return sched::futex_wake(address, int(value > INT32_MAX ? INT32_MAX : value));
+    case FUTEX_WAKE: return sched::futex_wake(address, int(value > INT32_MAX ? INT32_MAX : value));
     case FUTEX_WAKE_BITSET:
         if (value3 == 0) return error(EINVAL);
         return sched::futex_wake(address, int(value > INT32_MAX ? INT32_MAX : value), value3);
@@ -213,11 +212,11 @@ ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintpt
     case FUTEX_WAKE_OP: {
         bool wake_second = TRY(futex_wake_op_apply(address2, value3));
         int woken = sched::futex_wake(address, int(value));
-        if (wake_second) woken += sched::futex_wake(address2, int(timeout_or_value2 > INT32_MAX ? INT32_MAX : timeout_or_value2));
+        if (wake_second)
+            woken += sched::futex_wake(address2, int(timeout_or_value2 > INT32_MAX ? INT32_MAX : timeout_or_value2));
         return woken;
     }
-    default:
-        return error(ENOSYS);  // priority-inheritance futexes
+    default: return error(ENOSYS);  // priority-inheritance futexes
     }
 }
 
@@ -262,14 +261,14 @@ extern "C" long xos_syscall_clone(const uint64_t* frame) {
 
 // musl's __clone (pthread_create) jumps here, with __clone's C ABI. Returns the new thread's id
 // or -errno, like the raw syscall.
-extern "C" int xos_clone(int (*function)(void*), void* stack, int flags, void* argument, int* parent_tid,
-                         void* tls, int* child_tid) {
+extern "C" int xos_clone(int (*function)(void*), void* stack, int flags, void* argument, int* parent_tid, void* tls,
+                         int* child_tid) {
     using namespace xos;
     sched::enter_kernel();
-    auto result = sys::clone_thread(function, reinterpret_cast<uintptr_t>(stack), unsigned(flags), argument,
-                                    UserPtr<int>(reinterpret_cast<uintptr_t>(parent_tid)),
-                                    reinterpret_cast<uintptr_t>(tls),
-                                    UserPtr<int>(reinterpret_cast<uintptr_t>(child_tid)));
+    auto result =
+        sys::clone_thread(function, reinterpret_cast<uintptr_t>(stack), unsigned(flags), argument,
+                          UserPtr<int>(reinterpret_cast<uintptr_t>(parent_tid)), reinterpret_cast<uintptr_t>(tls),
+                          UserPtr<int>(reinterpret_cast<uintptr_t>(child_tid)));
     sched::leave_kernel();
     return result ? int(*result) : -result.error().code;
 }

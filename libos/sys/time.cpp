@@ -22,22 +22,16 @@ ErrorOr<int64_t> read_clock(clockid_t clock) {
     switch (clock) {
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
-    case CLOCK_REALTIME_ALARM:
-        return platform::realtime_ns();
-    case CLOCK_TAI:
-        return platform::realtime_ns() + 37 * NS_PER_S;  // TAI-UTC since 2017
+    case CLOCK_REALTIME_ALARM: return platform::realtime_ns();
+    case CLOCK_TAI: return platform::realtime_ns() + 37 * NS_PER_S;  // TAI-UTC since 2017
     case CLOCK_MONOTONIC:
     case CLOCK_MONOTONIC_RAW:
     case CLOCK_MONOTONIC_COARSE:
     case CLOCK_BOOTTIME:
-    case CLOCK_BOOTTIME_ALARM:
-        return int64_t(platform::monotonic_ns());
-    case CLOCK_PROCESS_CPUTIME_ID:
-        return int64_t(sched::process_cpu_time_ns());
-    case CLOCK_THREAD_CPUTIME_ID:
-        return int64_t(sched::thread_cpu_time_ns());
-    default:
-        return error(EINVAL);
+    case CLOCK_BOOTTIME_ALARM: return int64_t(platform::monotonic_ns());
+    case CLOCK_PROCESS_CPUTIME_ID: return int64_t(sched::process_cpu_time_ns());
+    case CLOCK_THREAD_CPUTIME_ID: return int64_t(sched::thread_cpu_time_ns());
+    default: return error(EINVAL);
     }
 }
 
@@ -87,7 +81,9 @@ ErrorOr<long> sys_gettimeofday(UserPtr<struct timeval> tv, UserPtr<void> tz) {
         TRY(write_user(tv, timeval{now / NS_PER_S, (now % NS_PER_S) / 1000}));
     }
     if (!tz.is_null()) {
-        struct Timezone { int minuteswest, dsttime; };
+        struct Timezone {
+            int minuteswest, dsttime;
+        };
         TRY(copy_to_user(tz, &(const Timezone&)Timezone{0, 0}, sizeof(Timezone)));
     }
     return 0;
@@ -142,17 +138,12 @@ extern "C" int xos_clock_gettime(clockid_t clock, struct timespec* out) {
     int64_t now;
     switch (clock) {
     case CLOCK_REALTIME:
-    case CLOCK_REALTIME_COARSE:
-        now = platform::realtime_ns();
-        break;
+    case CLOCK_REALTIME_COARSE: now = platform::realtime_ns(); break;
     case CLOCK_MONOTONIC:
     case CLOCK_MONOTONIC_RAW:
     case CLOCK_MONOTONIC_COARSE:
-    case CLOCK_BOOTTIME:
-        now = int64_t(platform::monotonic_ns());
-        break;
-    default:
-        return -ENOSYS;
+    case CLOCK_BOOTTIME: now = int64_t(platform::monotonic_ns()); break;
+    default: return -ENOSYS;
     }
     out->tv_sec = now / 1000000000;
     out->tv_nsec = now % 1000000000;

@@ -8,9 +8,8 @@ namespace {
 
 // Bits that are flags, not readiness (Linux's EP_PRIVATE_BITS).
 constexpr uint32_t PRIVATE_BITS = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE;
-constexpr uint32_t EXCLUSIVE_OK_BITS =
-    EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | EPOLLWRBAND | EPOLLPRI | EPOLLMSG | EPOLLRDHUP |
-    EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE;
+constexpr uint32_t EXCLUSIVE_OK_BITS = EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | EPOLLWRBAND |
+    EPOLLPRI | EPOLLMSG | EPOLLRDHUP | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE;
 
 EpollItem* item_of(PollWaiter& waiter) {
     return reinterpret_cast<EpollItem*>(reinterpret_cast<char*>(&waiter) - offsetof(EpollItem, waiter));
@@ -48,8 +47,8 @@ void EpollFile::make_ready(EpollItem& item) {
 
 void EpollFile::on_change(PollWaiter& waiter, PollMask key) {
     EpollItem& item = *item_of(waiter);
-    if (!enabled(item)) return;                // EPOLLONESHOT already fired
-    if (key && !(key & item.events)) return;   // not a change this item watches for
+    if (!enabled(item)) return;  // EPOLLONESHOT already fired
+    if (key && !(key & item.events)) return;  // not a change this item watches for
     item.owner->make_ready(item);
 }
 
@@ -122,8 +121,10 @@ size_t EpollFile::collect(std::span<epoll_event> out) {
         out[count].events = revents;
         out[count].data.u64 = item->data;
         ++count;
-        if (item->events & EPOLLONESHOT) item->events &= PRIVATE_BITS;
-        else if (!(item->events & EPOLLET)) requeue.push_back(*item);
+        if (item->events & EPOLLONESHOT)
+            item->events &= PRIVATE_BITS;
+        else if (!(item->events & EPOLLET))
+            requeue.push_back(*item);
     }
     while (EpollItem* item = requeue.pop_front()) m_ready.push_back(*item);
     return count;
@@ -134,8 +135,10 @@ PollMask EpollFile::poll_mask() {
     PollMask mask = 0;
     m_ready.for_each([&](EpollItem& item) {
         if (mask) return;
-        if (item.waiter.file->poll_mask() & item.events) mask = poll_bits::READABLE;
-        else ReadyList::remove(item);
+        if (item.waiter.file->poll_mask() & item.events)
+            mask = poll_bits::READABLE;
+        else
+            ReadyList::remove(item);
     });
     return mask;
 }

@@ -13,8 +13,10 @@ File::File(RefPtr<Vnode> vnode, int flags) : m_vnode(static_cast<RefPtr<Vnode>&&
 File::~File() { release_flock(); }
 
 void File::release_flock() {
-    if (m_flock == LOCK_SH) --m_vnode->m_flock_shared;
-    else if (m_flock == LOCK_EX) m_vnode->m_flock_exclusive = false;
+    if (m_flock == LOCK_SH)
+        --m_vnode->m_flock_shared;
+    else if (m_flock == LOCK_EX)
+        m_vnode->m_flock_exclusive = false;
     m_flock = 0;
 }
 

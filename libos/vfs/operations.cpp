@@ -47,7 +47,8 @@ ErrorOr<RefPtr<File>> open(const Start& start, std::string_view path, int flags,
             if (auto parent = resolve_parent(start, path)) {
                 auto found = parent->parent->lookup(parent->name);
                 if (found && found->get() == vnode.get())
-                    if (auto name = KString::from(parent->name)) file->set_origin(parent->parent, static_cast<KString&&>(*name));
+                    if (auto name = KString::from(parent->name))
+                        file->set_origin(parent->parent, static_cast<KString&&>(*name));
             }
         }
         return file;

@@ -91,8 +91,10 @@ ErrorOr<ParentLookup> resolve_parent(const WalkContext& context, std::string_vie
     if (name.size() > NAME_MAX_BYTES) return error(ENAMETOOLONG);
     RefPtr<Vnode> parent;
     int links_left = MAX_SYMLINK_FOLLOWS;
-    if (slash == std::string_view::npos) parent = context.start;
-    else parent = TRY(walk(context, RefPtr<Vnode>(context.start), path.substr(0, slash + 1), Follow::Yes, links_left));
+    if (slash == std::string_view::npos)
+        parent = context.start;
+    else
+        parent = TRY(walk(context, RefPtr<Vnode>(context.start), path.substr(0, slash + 1), Follow::Yes, links_left));
     if (!parent->is_directory()) return error(ENOTDIR);
     return ParentLookup{static_cast<RefPtr<Vnode>&&>(parent), name, trailing_slash};
 }
@@ -128,7 +130,8 @@ ErrorOr<size_t> directory_path(const WalkContext& context, RefPtr<Vnode> directo
     while (directory.get() != context.root) {
         // The name to look up in the parent: a mount point's root is known by its covered vnode.
         RefPtr<Vnode> named = directory;
-        while (is_fs_root(*named) && named->fs().covered() && named.get() != context.root) named = named->fs().covered();
+        while (is_fs_root(*named) && named->fs().covered() && named.get() != context.root)
+            named = named->fs().covered();
         if (named.get() == context.root) break;
         if (named->m_attr.nlink == 0) return error(ENOENT);
         RefPtr<Vnode> parent = TRY(named->lookup(".."));

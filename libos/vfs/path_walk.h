@@ -19,7 +19,7 @@ constexpr int MAX_SYMLINK_FOLLOWS = 40;
 enum class Follow { Yes, No };  // whether a symlink in the last component is followed
 
 struct WalkContext {
-    Vnode* root;   // where "/" and ".." stop
+    Vnode* root;  // where "/" and ".." stop
     Vnode* start;  // where relative paths begin (cwd or a dirfd)
 };
 
@@ -30,7 +30,7 @@ ErrorOr<RefPtr<Vnode>> resolve(const WalkContext& context, std::string_view path
 struct ParentLookup {
     RefPtr<Vnode> parent;
     std::string_view name;  // points into the path; may be "." or ".."; empty for "/"
-    bool trailing_slash;    // the path ended in '/'
+    bool trailing_slash;  // the path ended in '/'
 };
 ErrorOr<ParentLookup> resolve_parent(const WalkContext& context, std::string_view path);
 

@@ -22,8 +22,14 @@ public:
     ErrorOr<size_t> write(std::span<const std::byte> data, bool nonblocking);
     size_t available() const { return m_used; }
 
-    void add_reader() { ++m_readers; ++m_reader_opens; }
-    void add_writer() { ++m_writers; ++m_writer_opens; }
+    void add_reader() {
+        ++m_readers;
+        ++m_reader_opens;
+    }
+    void add_writer() {
+        ++m_writers;
+        ++m_writer_opens;
+    }
     void remove_reader();
     void remove_writer();
     size_t readers() const { return m_readers; }
@@ -38,7 +44,7 @@ public:
 
 private:
     std::byte* m_buffer = nullptr;  // CAPACITY bytes from alloc_pages
-    size_t m_head = 0;              // next byte to read
+    size_t m_head = 0;  // next byte to read
     size_t m_used = 0;
     size_t m_readers = 0, m_writers = 0;
     size_t m_reader_opens = 0, m_writer_opens = 0;  // ever, for FIFO open rendezvous

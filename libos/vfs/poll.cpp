@@ -19,8 +19,10 @@ void PollWaiters::notify(PollMask key) {
 void PollWaiters::release(File& file) {
     m_list.for_each([&](PollWaiter& waiter) {
         if (waiter.file != &file) return;
-        if (waiter.on_release) waiter.on_release(waiter);
-        else List::remove(waiter);
+        if (waiter.on_release)
+            waiter.on_release(waiter);
+        else
+            List::remove(waiter);
     });
 }
 

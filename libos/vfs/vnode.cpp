@@ -69,8 +69,15 @@ Filesystem::Filesystem(const char* type_name, uint64_t magic)
     : m_type_name(type_name), m_magic(magic), m_dev(g_next_dev++) {}
 
 ErrorOr<FsStats> Filesystem::statfs() {
-    return FsStats{.magic = m_magic, .block_size = 4096, .blocks = 0, .blocks_free = 0, .blocks_available = 0,
-                   .files = 0, .files_free = 0, .name_max = 255, .flags = 0};
+    return FsStats{.magic = m_magic,
+                   .block_size = 4096,
+                   .blocks = 0,
+                   .blocks_free = 0,
+                   .blocks_available = 0,
+                   .files = 0,
+                   .files_free = 0,
+                   .name_max = 255,
+                   .flags = 0};
 }
 
 unsigned char dirent_type(mode_t mode) {

@@ -87,7 +87,7 @@ struct AttrChange {
 struct DirEntry {
     uint64_t ino;
     uint64_t next_cookie;  // resume point after this entry (the d_off of getdents64)
-    unsigned char type;    // DT_*
+    unsigned char type;  // DT_*
     std::string_view name;
 };
 

@@ -102,7 +102,7 @@ private:
     uint16_t m_free_head = 0;
     uint16_t m_free_count = 0;
     uint16_t m_avail_shadow = 0;  // our copy of avail->idx
-    uint16_t m_last_used = 0;     // next used-ring index to reap
+    uint16_t m_last_used = 0;  // next used-ring index to reap
     uint16_t m_pending_notify = 0;
 };
 

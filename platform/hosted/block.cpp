@@ -91,9 +91,9 @@ struct Entry {
     unsigned long number = 0;  // the <n> of XOS_DISK_<n>
     HostDisk disk;
 };
-constinit Entry g_entries[MAX_DISKS];                // in the order of the environment
-platform::BlockDevice* g_list[MAX_DISKS];   // sorted by <n>
-unsigned long g_numbers[MAX_DISKS];         // g_list's <n>
+constinit Entry g_entries[MAX_DISKS];  // in the order of the environment
+platform::BlockDevice* g_list[MAX_DISKS];  // sorted by <n>
+unsigned long g_numbers[MAX_DISKS];  // g_list's <n>
 size_t g_count;
 
 }  // namespace

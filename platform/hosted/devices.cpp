@@ -83,9 +83,9 @@ uint64_t hwcap() {
 // process killed by that signal) rather than dying by the signal, so the status is the VM's.
 void shutdown(ExitKind kind, int status, const char* reason) {
     char record[256];
-    int n = kind == ExitKind::Exit ? snprintf(record, sizeof record, "exit %d\n", status & 0xff)
-                                   : snprintf(record, sizeof record, "crash %d %s\n", status & 0xff,
-                                              reason ? reason : "unknown");
+    int n = kind == ExitKind::Exit
+        ? snprintf(record, sizeof record, "exit %d\n", status & 0xff)
+        : snprintf(record, sizeof record, "crash %d %s\n", status & 0xff, reason ? reason : "unknown");
     if (n < 0) n = 0;
     if (n >= int(sizeof record)) {
         n = sizeof record;

@@ -12,10 +12,27 @@ extern "C" void xos_host_sigreturn();
 namespace xos::hosted::host {
 
 enum Syscall : long {
-    WRITE = 1, MMAP = 9, MPROTECT = 10, RT_SIGACTION = 13, RT_SIGRETURN = 15, SETITIMER = 38, GETPID = 39,
-    FTRUNCATE = 77, RT_SIGSUSPEND = 130, SIGALTSTACK = 131, PRCTL = 157, ARCH_PRCTL = 158, CLOCK_GETTIME = 228,
-    EXIT_GROUP = 231, TGKILL = 234, SECCOMP = 317, GETRANDOM = 318, MEMFD_CREATE = 319,
-    READV = 19, WRITEV = 20, FCNTL = 72,  // the host NIC (nic.cpp)
+    WRITE = 1,
+    MMAP = 9,
+    MPROTECT = 10,
+    RT_SIGACTION = 13,
+    RT_SIGRETURN = 15,
+    SETITIMER = 38,
+    GETPID = 39,
+    FTRUNCATE = 77,
+    RT_SIGSUSPEND = 130,
+    SIGALTSTACK = 131,
+    PRCTL = 157,
+    ARCH_PRCTL = 158,
+    CLOCK_GETTIME = 228,
+    EXIT_GROUP = 231,
+    TGKILL = 234,
+    SECCOMP = 317,
+    GETRANDOM = 318,
+    MEMFD_CREATE = 319,
+    READV = 19,
+    WRITEV = 20,
+    FCNTL = 72,  // the host NIC (nic.cpp)
 };
 
 inline long call(long number, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0, long a6 = 0) {
@@ -24,10 +41,10 @@ inline long call(long number, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0
 
 constexpr long EINTR = 4, EAGAIN = 11;
 constexpr int PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-constexpr int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20,
-              MAP_NORESERVE = 0x4000, MAP_FIXED_NOREPLACE = 0x100000;
-constexpr int SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGUSR1 = 10, SIGSEGV = 11, SIGPIPE = 13,
-              SIGALRM = 14, SIGIO = 29, SIGSYS = 31;
+constexpr int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000,
+              MAP_FIXED_NOREPLACE = 0x100000;
+constexpr int SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGUSR1 = 10, SIGSEGV = 11, SIGPIPE = 13, SIGALRM = 14,
+              SIGIO = 29, SIGSYS = 31;
 constexpr long ARCH_SET_FS = 0x1002;
 
 // Every host descriptor the platform keeps sits at a fixed number (sandbox.cpp moves them there
@@ -52,18 +69,18 @@ bool write_all(int fd, const char* bytes, size_t count);
 namespace xos::hosted {
 
 // Set up by start.cpp before anything else runs.
-extern int g_status_fd;     // where shutdown writes "exit N" / "crash N reason" (-1: none)
-extern int g_ram_fd;        // the memfd behind the RAM region and the app's pages
+extern int g_status_fd;  // where shutdown writes "exit N" / "crash N reason" (-1: none)
+extern int g_ram_fd;  // the memfd behind the RAM region and the app's pages
 extern uintptr_t g_ram_base;
 
-void init_clock();                   // devices.cpp
+void init_clock();  // devices.cpp
 // The host's vDSO (vdso.cpp), from AT_SYSINFO_EHDR (0: none): clock_gettime without a syscall.
 void init_vdso(uintptr_t base);
 long clock_gettime(int clock, void* timespec);  // through the vDSO, else the raw syscall
 bool vdso_text(uintptr_t& begin, uintptr_t& end);  // its code, where seccomp lets clock_gettime through
 void init_memory(size_t ram_bytes);  // memory.cpp
-void init_signals();                 // signals.cpp
-void install_seccomp();              // seccomp.cpp
+void init_signals();  // signals.cpp
+void install_seccomp();  // seccomp.cpp
 // The sandbox around the filter (sandbox.cpp). adopt_inherited_fds runs first of all: it keeps
 // only the status and NIC descriptors named in the environment (moved to FD_STATUS, FD_NIC) and
 // closes every other inherited one but 0-2. place_fd moves a descriptor the platform opened to

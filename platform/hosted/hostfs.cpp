@@ -26,10 +26,31 @@ namespace xos::hosted {
 namespace {
 
 enum HostfsSyscall : long {
-    CLOSE = 3, PREAD64 = 17, PWRITE64 = 18, LSEEK = 8, FSYNC = 74, FDATASYNC = 75, FCHMOD = 91, UMASK = 95,
-    FSTATFS = 138, GETDENTS64 = 217, OPENAT = 257, MKDIRAT = 258, MKNODAT = 259, FCHOWNAT = 260, NEWFSTATAT = 262,
-    UNLINKAT = 263, LINKAT = 265, SYMLINKAT = 266, READLINKAT = 267, FCHMODAT = 268, UTIMENSAT = 280,
-    FALLOCATE = 285, PRLIMIT64 = 302, RENAMEAT2 = 316, FTRUNCATE = 77,
+    CLOSE = 3,
+    PREAD64 = 17,
+    PWRITE64 = 18,
+    LSEEK = 8,
+    FSYNC = 74,
+    FDATASYNC = 75,
+    FCHMOD = 91,
+    UMASK = 95,
+    FSTATFS = 138,
+    GETDENTS64 = 217,
+    OPENAT = 257,
+    MKDIRAT = 258,
+    MKNODAT = 259,
+    FCHOWNAT = 260,
+    NEWFSTATAT = 262,
+    UNLINKAT = 263,
+    LINKAT = 265,
+    SYMLINKAT = 266,
+    READLINKAT = 267,
+    FCHMODAT = 268,
+    UTIMENSAT = 280,
+    FALLOCATE = 285,
+    PRLIMIT64 = 302,
+    RENAMEAT2 = 316,
+    FTRUNCATE = 77,
 };
 constexpr long SETXATTR = 188, GETXATTR = 191;  // the mapped mode's attributes (path calls)
 constexpr long AT_FDCWD_VALUE = -100;
@@ -76,7 +97,8 @@ struct FdName {
     explicit FdName(int fd) {
         char digits[12];
         int n = 0;
-        do digits[n++] = char('0' + fd % 10); while ((fd /= 10) && n < 11);
+        do digits[n++] = char('0' + fd % 10);
+        while ((fd /= 10) && n < 11);
         for (int i = 0; i < n; ++i) text[i] = digits[n - 1 - i];
         text[n] = 0;
     }
@@ -183,7 +205,7 @@ void add_share(const char* variable, const char* value) {
         setup_failed(message, fd);
     }
     fd = place_fd(fd, host::FD_FIRST_SHARE + int(g_share_count), "cannot move a share to its descriptor number");
-    struct stat st {};
+    struct stat st{};
     if (long r = call(NEWFSTATAT, fd, long(""), long(&st), AT_EMPTY_PATH); r < 0) setup_failed("fstat of a share", r);
     memcpy(g_share_host_dirs[g_share_count], host_dir, length + 1);
     g_shares[g_share_count++] = {guest, int(fd), uint64_t(st.st_dev), uint64_t(st.st_ino), mode};
@@ -221,9 +243,9 @@ bool share_root_is(size_t index, int fd) {
 
 namespace xos::platform::hostfs {
 
+using hosted::call;
 using hosted::Component;
 using hosted::FdName;
-using hosted::call;
 using hosted::is_share_handle;
 namespace h = hosted;
 
@@ -239,7 +261,7 @@ long lookup(int dir, std::string_view name, int flags) {
 
 long lookup_parent(int dir) {
     if (!is_share_handle(dir)) return -EBADF;
-    struct stat st {};
+    struct stat st{};
     if (long r = call(h::NEWFSTATAT, dir, long(""), long(&st), AT_EMPTY_PATH); r < 0) return r;
     for (size_t i = 0; i < h::g_share_count; ++i)
         if (uint64_t(st.st_dev) == h::g_shares[i].dev && uint64_t(st.st_ino) == h::g_shares[i].ino) return -EPERM;
@@ -389,10 +411,11 @@ long chown(int file, uid_t uid, gid_t gid) {
 
 long set_times(int file, const struct timespec times[2]) {
     if (!is_share_handle(file)) return -EBADF;
-    struct stat st {};
+    struct stat st{};
     if (long r = call(h::NEWFSTATAT, file, long(""), long(&st), AT_EMPTY_PATH); r < 0) return r;
     // Through /proc/self/fd for files (any kernel); a symlink's own times with AT_EMPTY_PATH.
-    if (S_ISLNK(st.st_mode)) return call(h::UTIMENSAT, file, long(""), long(times), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    if (S_ISLNK(st.st_mode))
+        return call(h::UTIMENSAT, file, long(""), long(times), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
     return call(h::UTIMENSAT, h::g_proc_fd, FdName(file).arg(), long(times), 0);
 }
 

@@ -125,7 +125,8 @@ private:
 void reserve(uintptr_t start, uintptr_t end, long) {
     uintptr_t r = host::mmap(start, end - start, host::PROT_NONE,
                              host::MAP_PRIVATE | host::MAP_ANONYMOUS | host::MAP_FIXED | host::MAP_NORESERVE, -1, 0);
-    if (host::failed(r)) klog("xos: warning: host mmap(PROT_NONE) of %#lx-%#lx failed (errno %ld)", start, end, -long(r));
+    if (host::failed(r))
+        klog("xos: warning: host mmap(PROT_NONE) of %#lx-%#lx failed (errno %ld)", start, end, -long(r));
 }
 
 void protect(uintptr_t start, uintptr_t end, long prot) {
@@ -147,9 +148,9 @@ void init_memory(size_t ram_bytes) {
     if (host::failed(ram) || ram != base) setup_failed("cannot map the RAM after the image", long(ram));
     g_ram_base = base;
     g_free = {base, ram_bytes};
-    uintptr_t app = host::mmap(APP_BASE, APP_END - APP_BASE, host::PROT_NONE,
-                               host::MAP_PRIVATE | host::MAP_ANONYMOUS | host::MAP_FIXED_NOREPLACE | host::MAP_NORESERVE,
-                               -1, 0);
+    uintptr_t app =
+        host::mmap(APP_BASE, APP_END - APP_BASE, host::PROT_NONE,
+                   host::MAP_PRIVATE | host::MAP_ANONYMOUS | host::MAP_FIXED_NOREPLACE | host::MAP_NORESERVE, -1, 0);
     if (host::failed(app) || app != APP_BASE) setup_failed("cannot reserve the app region (16-96 TiB)", long(app));
 }
 

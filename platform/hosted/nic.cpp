@@ -22,8 +22,8 @@ struct Iovec {
     size_t length;
 };
 
-constexpr size_t MAX_FRAME = 65535;            // largest frame taken either way (lwIP's pbuf limit)
-constexpr size_t RX_BUFFER = 256 * 1024;        // stream reassembly buffer (several frames per read)
+constexpr size_t MAX_FRAME = 65535;  // largest frame taken either way (lwIP's pbuf limit)
+constexpr size_t RX_BUFFER = 256 * 1024;  // stream reassembly buffer (several frames per read)
 constexpr size_t RX_BATCH_BYTES = 1024 * 1024;  // receive() returns after this much, with `more`
 constexpr size_t RX_BATCH_FRAMES = 256;
 constexpr size_t MAX_PIECES = 16;

@@ -285,7 +285,8 @@ void enter_sandbox() {
     auto end = reinterpret_cast<uintptr_t>(xos_host_syscall_end);
     r = host::call(host::PRCTL, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, long(begin), long(end - begin), 0);
     g_user_dispatch = r >= 0;
-    if (r < 0) note("no syscall user dispatch: a raw uretprobe (335) is caught as SIGILL, uprobe (336) reaches the host", r);
+    if (r < 0)
+        note("no syscall user dispatch: a raw uretprobe (335) is caught as SIGILL, uprobe (336) reaches the host", r);
 }
 
 bool user_dispatch_enabled() { return g_user_dispatch; }

@@ -27,8 +27,32 @@ namespace xos::hosted {
 
 namespace {
 
-enum Reg { R8, R9, R10, R11, R12, R13, R14, R15, RDI, RSI, RBP, RBX, RDX, RAX, RCX, RSP, RIP, EFL, CSGSFS, ERR,
-           TRAPNO, OLDMASK, CR2, GREG_COUNT };
+enum Reg {
+    R8,
+    R9,
+    R10,
+    R11,
+    R12,
+    R13,
+    R14,
+    R15,
+    RDI,
+    RSI,
+    RBP,
+    RBX,
+    RDX,
+    RAX,
+    RCX,
+    RSP,
+    RIP,
+    EFL,
+    CSGSFS,
+    ERR,
+    TRAPNO,
+    OLDMASK,
+    CR2,
+    GREG_COUNT
+};
 
 // The kernel's struct ucontext on x86_64.
 struct Ucontext {
@@ -49,7 +73,7 @@ struct Ucontext {
 struct Siginfo {
     int signo, error, code, pad;
     void* address;  // SIGSEGV/SIGBUS: fault address; SIGSYS: address after the syscall instruction
-    int syscall;    // SIGSYS
+    int syscall;  // SIGSYS
     unsigned arch;
 };
 
@@ -91,7 +115,7 @@ size_t frame_fpu_bytes(const uint8_t* fpstate) {
     uint32_t magic, size;
     memcpy(&magic, fpstate + 464, 4);  // fxsave's software-reserved bytes: struct _fpx_sw_bytes
     if (magic != FP_XSTATE_MAGIC1) return 512;
-    memcpy(&size, fpstate + 468, 4);   // extended_size: the XSAVE area plus FP_XSTATE_MAGIC2
+    memcpy(&size, fpstate + 468, 4);  // extended_size: the XSAVE area plus FP_XSTATE_MAGIC2
     return size;
 }
 
@@ -120,7 +144,8 @@ void save(Ucontext& uc, bool interrupts_were_enabled) {
     g_current->interrupts_enabled = interrupts_were_enabled;
     size_t bytes = frame_fpu_bytes(uc.fpstate);
     if (bytes > g_fpu_capacity) {
-        klog("xos: fatal: the host's signal FPU state (%zu bytes) exceeds the %zu bytes reserved", bytes, g_fpu_capacity);
+        klog("xos: fatal: the host's signal FPU state (%zu bytes) exceeds the %zu bytes reserved", bytes,
+             g_fpu_capacity);
         platform::shutdown(platform::ExitKind::Crash, 134, "FPU state too large");
     }
     memcpy(g_current->fpu, uc.fpstate, bytes);
@@ -131,8 +156,10 @@ void resume(CpuContext* next, Ucontext& uc) {
     uint64_t segments = uc.gregs[CSGSFS];
     memcpy(uc.gregs, next->gregs, sizeof uc.gregs);
     uc.gregs[CSGSFS] = segments;
-    if (next->fpu_bytes) memcpy(uc.fpstate, next->fpu, next->fpu_bytes);
-    else reset_fpu(uc.fpstate);
+    if (next->fpu_bytes)
+        memcpy(uc.fpstate, next->fpu, next->fpu_bytes);
+    else
+        reset_fpu(uc.fpstate);
     uc.sigmask = 0;
     if (next->fs_base != g_fs_base) set_fs(next->fs_base);
     g_current = next;
@@ -165,7 +192,9 @@ void on_timer(int, Siginfo*, void* context) {
     interrupt(*static_cast<Ucontext*>(context), sched::InterruptKind::Timer);
 }
 
-void on_yield(int, Siginfo*, void* context) { interrupt(*static_cast<Ucontext*>(context), sched::InterruptKind::Yield); }
+void on_yield(int, Siginfo*, void* context) {
+    interrupt(*static_cast<Ucontext*>(context), sched::InterruptKind::Yield);
+}
 
 void on_io(int, Siginfo*, void* context) {
     g_io_pending = true;
@@ -192,11 +221,13 @@ const char* signal_description(int signal, int code) {
         uint64_t e = g[ERR];
         auto access = (e & 0x10) ? mm::FaultAccess::Execute : (e & 2) ? mm::FaultAccess::Write : mm::FaultAccess::Read;
         const char* what = (e & 0x10) ? "instruction fetch" : (e & 2) ? "write" : "read";
-        snprintf(reason, sizeof reason, "page fault (SIGSEGV) in thread %d: %s at address 0x%lx (%s), rip=0x%lx, error code 0x%lx",
+        snprintf(reason, sizeof reason,
+                 "page fault (SIGSEGV) in thread %d: %s at address 0x%lx (%s), rip=0x%lx, error code 0x%lx",
                  sched::current_thread_id(), what, address, mm::describe_fault(address, access), g[RIP], e);
     } else {
-        snprintf(reason, sizeof reason, "%s in thread %d at rip=0x%lx, address 0x%lx", signal_description(signal, info.code),
-                 sched::current_thread_id(), g[RIP], reinterpret_cast<uintptr_t>(info.address));
+        snprintf(reason, sizeof reason, "%s in thread %d at rip=0x%lx, address 0x%lx",
+                 signal_description(signal, info.code), sched::current_thread_id(), g[RIP],
+                 reinterpret_cast<uintptr_t>(info.address));
     }
     klog("xos: fatal: %s", reason);
     klog("  rax=%016lx rbx=%016lx rcx=%016lx rdx=%016lx", g[RAX], g[RBX], g[RCX], g[RDX]);
@@ -274,7 +305,8 @@ void on_sigsys(int, Siginfo* info, void* context) {
     }
     if (in_platform_entry(at)) {
         char reason[128];
-        snprintf(reason, sizeof reason, "host syscall %d is not allowed by the hosted platform's seccomp filter", info->syscall);
+        snprintf(reason, sizeof reason, "host syscall %d is not allowed by the hosted platform's seccomp filter",
+                 info->syscall);
         klog("xos: fatal: %s", reason);
         platform::print_backtrace(uc.gregs[RBP]);
         platform::shutdown(platform::ExitKind::Crash, 128 + host::SIGSYS, reason);
@@ -319,7 +351,8 @@ void init_signals() {
     } alt{g_alt_stack, 0, ALT_STACK_SIZE};
     long r = host::call(host::SIGALTSTACK, long(&alt), 0);
     if (r < 0) setup_failed("sigaltstack failed", r);
-    for (int signal : {host::SIGSEGV, host::SIGBUS, host::SIGILL, host::SIGFPE, host::SIGTRAP}) handle(signal, on_fault);
+    for (int signal : {host::SIGSEGV, host::SIGBUS, host::SIGILL, host::SIGFPE, host::SIGTRAP})
+        handle(signal, on_fault);
     handle(host::SIGALRM, on_timer);
     handle(host::SIGUSR1, on_yield);
     handle(host::SIGSYS, on_sigsys);

@@ -46,9 +46,12 @@ size_t parse_size(const char* text) {
     }
     if (p == text) return 0;
     size_t unit = 1 << 20;
-    if (*p == 'K' || *p == 'k') unit = 1 << 10, ++p;
-    else if (*p == 'M' || *p == 'm') ++p;
-    else if (*p == 'G' || *p == 'g') unit = size_t(1) << 30, ++p;
+    if (*p == 'K' || *p == 'k')
+        unit = 1 << 10, ++p;
+    else if (*p == 'M' || *p == 'm')
+        ++p;
+    else if (*p == 'G' || *p == 'g')
+        unit = size_t(1) << 30, ++p;
     if (*p) return 0;
     return value * unit;
 }
@@ -78,7 +81,8 @@ void append_token(const char* key, const char* value) {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char* p = reinterpret_cast<const unsigned char*>(value); *p; ++p) {
         unsigned char c = *p;
-        bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("._~/:,+@=-", c);
+        bool plain =
+            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("._~/:,+@=-", c);
         if (plain) {
             append(reinterpret_cast<const char*>(p), 1);
         } else {
@@ -112,7 +116,8 @@ void append_rootfs_size(const char* value) {
         char number[32];
         int n = 0;
         unsigned long e = error < 0 ? -error : error;
-        do number[sizeof number - 1 - n++] = char('0' + e % 10); while ((e /= 10) && n < 20);
+        do number[sizeof number - 1 - n++] = char('0' + e % 10);
+        while ((e /= 10) && n < 20);
         host::write_all(2, " (errno ", 8);
         host::write_all(2, number + sizeof number - n, n);
         host::write_all(2, ")", 1);

@@ -51,8 +51,11 @@ uintptr_t g_text_begin, g_text_end;
 void init_vdso(uintptr_t base) {
     if (!base) return;
     const auto* ehdr = reinterpret_cast<const Elf64Ehdr*>(base);
-    if (memcmp(ehdr->ident, "\x7f" "ELF", 4) != 0 || ehdr->ident[4] != 2 /* ELFCLASS64 */ ||
-        ehdr->phentsize != sizeof(Elf64Phdr))
+    if (memcmp(ehdr->ident,
+               "\x7f"
+               "ELF",
+               4) != 0 ||
+        ehdr->ident[4] != 2 /* ELFCLASS64 */ || ehdr->phentsize != sizeof(Elf64Phdr))
         return;
     const auto* phdrs = reinterpret_cast<const Elf64Phdr*>(base + ehdr->phoff);
     const Elf64Phdr* load = nullptr;
@@ -67,9 +70,12 @@ void init_vdso(uintptr_t base) {
     const char* strings = nullptr;
     const Elf64Sym* symbols = nullptr;
     for (const auto* d = reinterpret_cast<const Elf64Dyn*>(bias + dynamic->vaddr); d->tag != DT_NULL; ++d) {
-        if (d->tag == DT_HASH) hash = reinterpret_cast<const uint32_t*>(bias + d->value);
-        else if (d->tag == DT_STRTAB) strings = reinterpret_cast<const char*>(bias + d->value);
-        else if (d->tag == DT_SYMTAB) symbols = reinterpret_cast<const Elf64Sym*>(bias + d->value);
+        if (d->tag == DT_HASH)
+            hash = reinterpret_cast<const uint32_t*>(bias + d->value);
+        else if (d->tag == DT_STRTAB)
+            strings = reinterpret_cast<const char*>(bias + d->value);
+        else if (d->tag == DT_SYMTAB)
+            symbols = reinterpret_cast<const Elf64Sym*>(bias + d->value);
     }
     if (!hash || !strings || !symbols) return;
     uint32_t count = hash[1];  // nchain: the number of symbols

@@ -32,8 +32,7 @@ bool probe(uint16_t base) {
 void uart_write(const Uart& uart, const char* bytes, size_t count) {
     if (!uart.base) return;
     for (size_t i = 0; i < count; ++i) {
-        for (int spins = 0; spins < 100000 && !(x86::inb(uart.base + REG_LSR) & LSR_THR_EMPTY); ++spins) {
-        }
+        for (int spins = 0; spins < 100000 && !(x86::inb(uart.base + REG_LSR) & LSR_THR_EMPTY); ++spins) {}
         x86::outb(uart.base + REG_DATA, uint8_t(bytes[i]));
     }
 }

@@ -75,7 +75,7 @@ bool allocate_msi(void (*handler)(void*), void* context, MsiMessage& message) {
     if (!vector) return false;
     uint32_t apic_id = lapic_read(LAPIC_ID) >> 24;
     message.address = LAPIC_BASE | uint64_t(apic_id) << 12;  // physical destination, no redirection hint
-    message.data = vector;                                   // fixed delivery, edge-triggered
+    message.data = vector;  // fixed delivery, edge-triggered
     return true;
 }
 

@@ -32,8 +32,9 @@ inline uint8_t inb(uint16_t port) {
 }
 
 void select(Address at, uint8_t offset) {
-    outl(CONFIG_ADDRESS, 0x80000000u | uint32_t(at.bus) << 16 | uint32_t(at.device & 31) << 11 |
-                             uint32_t(at.function & 7) << 8 | (offset & 0xfc));
+    outl(CONFIG_ADDRESS,
+         0x80000000u | uint32_t(at.bus) << 16 | uint32_t(at.device & 31) << 11 | uint32_t(at.function & 7) << 8 |
+             (offset & 0xfc));
 }
 
 struct Walk {

@@ -51,7 +51,7 @@ struct Bar {
     uint64_t address;
     uint64_t size;
     bool memory;  // false: I/O ports
-    bool is64;    // a 64-bit memory BAR (it uses the next register too)
+    bool is64;  // a 64-bit memory BAR (it uses the next register too)
 };
 // Decodes BAR `index` (0..5) of a type-0 header, sizing it by the all-ones probe with decoding
 // turned off meanwhile. `index` must be where a BAR starts (not the upper half of a 64-bit

@@ -23,21 +23,19 @@ uint16_t g_pit_reload;  // 0 while the timer is not running
 constexpr uintptr_t LAPIC_BASE = 0xfee00000;
 constexpr uint32_t LAPIC_TPR = 0x80, LAPIC_SVR = 0xf0, LAPIC_LINT0 = 0x350, LAPIC_LINT1 = 0x360;
 
-void lapic_write(uint32_t reg, uint32_t value) {
-    *reinterpret_cast<volatile uint32_t*>(LAPIC_BASE + reg) = value;
-}
+void lapic_write(uint32_t reg, uint32_t value) { *reinterpret_cast<volatile uint32_t*>(LAPIC_BASE + reg) = value; }
 
 void init_lapic_virtual_wire() {
     lapic_write(LAPIC_TPR, 0);
     lapic_write(LAPIC_SVR, 0x100 | 0xff);  // APIC enabled, spurious vector 0xff
-    lapic_write(LAPIC_LINT0, 0x700);       // ExtINT: the 8259's output
-    lapic_write(LAPIC_LINT1, 0x400);       // NMI
+    lapic_write(LAPIC_LINT0, 0x700);  // ExtINT: the 8259's output
+    lapic_write(LAPIC_LINT1, 0x400);  // NMI
 }
 
 void init_pic() {
     x86::outb(PIC1_CMD, 0x11);  // ICW1: edge, cascade, ICW4
     x86::outb(PIC2_CMD, 0x11);
-    x86::outb(PIC1_DATA, IRQ_BASE);      // ICW2: vector base
+    x86::outb(PIC1_DATA, IRQ_BASE);  // ICW2: vector base
     x86::outb(PIC2_DATA, IRQ_BASE + 8);
     x86::outb(PIC1_DATA, 0x04);  // ICW3: slave on IRQ2
     x86::outb(PIC2_DATA, 0x02);

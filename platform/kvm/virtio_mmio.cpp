@@ -146,10 +146,14 @@ bool parse_number(std::string_view& text, uint64_t& out, bool suffix) {
     while (digits < text.size()) {
         char c = text[digits];
         unsigned d;
-        if (c >= '0' && c <= '9') d = unsigned(c - '0');
-        else if (base == 16 && c >= 'a' && c <= 'f') d = unsigned(c - 'a' + 10);
-        else if (base == 16 && c >= 'A' && c <= 'F') d = unsigned(c - 'A' + 10);
-        else break;
+        if (c >= '0' && c <= '9')
+            d = unsigned(c - '0');
+        else if (base == 16 && c >= 'a' && c <= 'f')
+            d = unsigned(c - 'a' + 10);
+        else if (base == 16 && c >= 'A' && c <= 'F')
+            d = unsigned(c - 'A' + 10);
+        else
+            break;
         value = value * base + d;
         ++digits;
     }
@@ -157,9 +161,21 @@ bool parse_number(std::string_view& text, uint64_t& out, bool suffix) {
     text.remove_prefix(digits);
     if (suffix && !text.empty()) {
         switch (text[0]) {
-        case 'K': case 'k': value <<= 10; text.remove_prefix(1); break;
-        case 'M': case 'm': value <<= 20; text.remove_prefix(1); break;
-        case 'G': case 'g': value <<= 30; text.remove_prefix(1); break;
+        case 'K':
+        case 'k':
+            value <<= 10;
+            text.remove_prefix(1);
+            break;
+        case 'M':
+        case 'm':
+            value <<= 20;
+            text.remove_prefix(1);
+            break;
+        case 'G':
+        case 'g':
+            value <<= 30;
+            text.remove_prefix(1);
+            break;
         default: break;
         }
     }

@@ -71,8 +71,8 @@ void mmio_write(uintptr_t address, T value) {
 
 class PciTransport final : public platform::VirtioTransport {
 public:
-    PciTransport(pci::Address at, uint32_t type, Region common, Region notify, uint32_t notify_multiplier,
-                 Region isr, Region device, uintptr_t msix_table)
+    PciTransport(pci::Address at, uint32_t type, Region common, Region notify, uint32_t notify_multiplier, Region isr,
+                 Region device, uintptr_t msix_table)
         : m_at(at), m_type(type), m_common(common.base), m_notify(notify), m_notify_multiplier(notify_multiplier),
           m_isr(isr.base), m_device(device), m_msix_table(msix_table) {
         static constexpr char HEX[] = "0123456789abcdef";
@@ -92,8 +92,7 @@ public:
         mmio_write<uint8_t>(m_common + DeviceStatus, status);
         if (status == 0) {
             // A reset completes when the status reads 0 again (spec 4.1.4.3.2).
-            for (int spins = 0; spins < 1000000 && mmio_read<uint8_t>(m_common + DeviceStatus) != 0; ++spins) {
-            }
+            for (int spins = 0; spins < 1000000 && mmio_read<uint8_t>(m_common + DeviceStatus) != 0; ++spins) {}
             m_msix_vector = NO_VECTOR;  // the device forgot its vector assignments
         }
     }
@@ -298,11 +297,11 @@ void probe(const pci::Function& function, void*) {
         uint8_t bar = pci::read8(at, uint8_t(cap + 4));
         uint32_t offset = pci::read32(at, uint8_t(cap + 8));
         uint32_t length = pci::read32(at, uint8_t(cap + 12));
-        Region* slot = cfg_type == CommonCfg   ? &common
-                       : cfg_type == NotifyCfg ? &notify
-                       : cfg_type == IsrCfg    ? &isr
-                       : cfg_type == DeviceCfg ? &device
-                                               : nullptr;
+        Region* slot = cfg_type == CommonCfg ? &common
+            : cfg_type == NotifyCfg          ? &notify
+            : cfg_type == IsrCfg             ? &isr
+            : cfg_type == DeviceCfg          ? &device
+                                             : nullptr;
         if (!slot || slot->base) continue;  // the first of each kind is the one to use
         *slot = region_in_bar(at, bars, bar, offset, length);
         if (cfg_type == NotifyCfg && slot->base) notify_multiplier = pci::read32(at, uint8_t(cap + 16));

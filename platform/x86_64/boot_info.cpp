@@ -52,7 +52,10 @@ void add_free(uintptr_t base, uintptr_t end, size_t first_reserved = 0) {
 
 // Fallback when the loader gives no memory map: QEMU's CMOS holds the RAM size.
 void memory_from_cmos(uintptr_t* below_4g, uintptr_t* above_4g) {
-    auto cmos = [](uint8_t reg) { outb(0x70, reg); return uint64_t(inb(0x71)); };
+    auto cmos = [](uint8_t reg) {
+        outb(0x70, reg);
+        return uint64_t(inb(0x71));
+    };
     uint64_t above_16m = (cmos(0x34) | (cmos(0x35) << 8)) * 65536;
     *below_4g = above_16m ? 16 * 1024 * 1024 + above_16m : (cmos(0x30) | (cmos(0x31) << 8)) * 1024 + 1024 * 1024;
     *above_4g = (cmos(0x5b) | (cmos(0x5c) << 8) | (cmos(0x5d) << 16)) * 65536;
@@ -79,7 +82,9 @@ void parse_boot_info(const HvmStartInfo* info) {
     // itself with its page tables and stacks) is never handed out.
     reserve(0, reinterpret_cast<uintptr_t>(__xos_image_end));
     if (info->nr_modules && info->modlist_paddr) {
-        struct Module { uint64_t paddr, size, cmdline_paddr, reserved; };
+        struct Module {
+            uint64_t paddr, size, cmdline_paddr, reserved;
+        };
         auto* modules = reinterpret_cast<const Module*>(info->modlist_paddr);
         reserve(info->modlist_paddr, info->nr_modules * sizeof(Module));
         for (uint32_t i = 0; i < info->nr_modules; ++i) reserve(modules[i].paddr, modules[i].size);

@@ -8,7 +8,7 @@
 namespace xos::x86 {
 
 struct alignas(64) CpuContext {
-    TrapFrame frame;   // where the thread resumes (iretq from an interrupt frame)
+    TrapFrame frame;  // where the thread resumes (iretq from an interrupt frame)
     uint64_t fs_base;  // its thread pointer
     alignas(64) uint8_t fpu[];  // XSAVE (or FXSAVE) area
 };

@@ -42,8 +42,10 @@ void init_cpu_features() {
         uint64_t supported = cpuid(0xd, 0).eax | (uint64_t(cpuid(0xd, 0).edx) << 32);
         uint64_t xcr0 = XCR0_X87 | XCR0_SSE;
         if (g_features.avx && (supported & XCR0_AVX)) xcr0 |= XCR0_AVX;
-        if (g_features.avx512 && (supported & XCR0_AVX512) == XCR0_AVX512) xcr0 |= XCR0_AVX512;
-        else g_features.avx512 = false;
+        if (g_features.avx512 && (supported & XCR0_AVX512) == XCR0_AVX512)
+            xcr0 |= XCR0_AVX512;
+        else
+            g_features.avx512 = false;
         if (!(xcr0 & XCR0_AVX)) g_features.avx = false;
         xsetbv(0, xcr0);
         g_features.xcr0 = xcr0;

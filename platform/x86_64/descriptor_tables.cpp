@@ -59,8 +59,8 @@ void init_descriptor_tables() {
 
     uint64_t base = reinterpret_cast<uint64_t>(&g_tss);
     uint64_t limit = sizeof(Tss) - 1;
-    xos_gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (uint64_t(0x89) << 40) |
-                 (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+    xos_gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (uint64_t(0x89) << 40) | (((limit >> 16) & 0xf) << 48) |
+        (((base >> 24) & 0xff) << 56);
     xos_gdt[4] = base >> 32;
     asm volatile("ltr %0" ::"r"(TSS_SELECTOR));
 

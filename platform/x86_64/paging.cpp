@@ -22,8 +22,8 @@ constexpr uint64_t PTE_P = 1, PTE_W = 2, PTE_PS = 0x80, PTE_NX = 1ull << 63;
 constexpr uint64_t PTE_MAPPED_NO_ACCESS = 1ull << 9;  // software bit: a frame with P = 0
 constexpr uint64_t PTE_ADDRESS = 0x000ffffffffff000ull;
 constexpr uint64_t GIB = 1ull << 30, MIB2 = 2ull << 20, PAGE = 4096;
-constexpr size_t MAX_GIB = 64;           // PD pages available for the identity map
-constexpr size_t LOW_PAGE_TABLES = 16;   // 4 KiB mappings for the first 32 MiB at most
+constexpr size_t MAX_GIB = 64;  // PD pages available for the identity map
+constexpr size_t LOW_PAGE_TABLES = 16;  // 4 KiB mappings for the first 32 MiB at most
 // The app region: PML4 slots 32..255 (16 TiB .. 128 TiB), far above any RAM.
 constexpr uintptr_t APP_BASE = 32ull << 39;
 constexpr uintptr_t APP_END = 255ull << 39;

@@ -60,7 +60,8 @@ void describe_page_fault(char* out, size_t size, const TrapFrame& frame) {
     uint64_t address = read_cr2();
     uint64_t e = frame.error_code;
     const char* access = (e & 0x10) ? "instruction fetch" : (e & 0x2) ? "write" : "read";
-    snprintf(out, size, "page fault (#PF, vector 14) in thread %d: %s at address 0x%lx (%s), rip=0x%lx, error code 0x%lx",
+    snprintf(out, size,
+             "page fault (#PF, vector 14) in thread %d: %s at address 0x%lx (%s), rip=0x%lx, error code 0x%lx",
              sched::current_thread_id(), access, address, mm::describe_fault(address, fault_access(e)), frame.rip, e);
 }
 
@@ -126,16 +127,9 @@ extern "C" void xos_x86_trap(xos::x86::TrapFrame* frame) {
         return;
     }
     switch (machine::handle_irq(frame->vector)) {
-    case machine::IrqResult::TimerTick:
-        x86::reschedule(*frame, sched::InterruptKind::Timer);
-        return;
-    case machine::IrqResult::DeviceWakeup:
-        x86::reschedule(*frame, sched::InterruptKind::Device);
-        return;
-    case machine::IrqResult::Handled:
-        return;
-    case machine::IrqResult::Unknown:
-        klog("xos: unexpected interrupt vector %lu ignored", frame->vector);
-        return;
+    case machine::IrqResult::TimerTick: x86::reschedule(*frame, sched::InterruptKind::Timer); return;
+    case machine::IrqResult::DeviceWakeup: x86::reschedule(*frame, sched::InterruptKind::Device); return;
+    case machine::IrqResult::Handled: return;
+    case machine::IrqResult::Unknown: klog("xos: unexpected interrupt vector %lu ignored", frame->vector); return;
     }
 }

@@ -326,8 +326,8 @@ int main(void) {
     SHOW("syncfs(99)", syncfs(99));
 
     // Cleanup, and the directory is empty at the end.
-    const char* files[] = {"f", "g", "h2", "s", "loop1", "loop2", "dl", "dangling-target", "new3", "fifo", "nreg",
-                           "sf", "sf2", "sf3", "r1/new", "r1/sl"};
+    const char* files[] = {"f",    "g",    "h2",   "s",  "loop1", "loop2", "dl",     "dangling-target",
+                           "new3", "fifo", "nreg", "sf", "sf2",   "sf3",   "r1/new", "r1/sl"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         if (unlink(files[i]) != 0) printf("unlink %s: %s\n", files[i], errname(errno));
     SHOW("rmdir(r1/sub)", rmdir("r1/sub"));

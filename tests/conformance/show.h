@@ -51,12 +51,14 @@ static const char* errname(int e) {
     }
 }
 
-#define SHOW(what, expr)                                                           \
-    do {                                                                           \
-        errno = 0;                                                                 \
-        long r_ = (long)(expr);                                                    \
-        if (r_ == -1) printf("%-48s -1 %s\n", what, errname(errno));               \
-        else printf("%-48s %ld\n", what, r_);                                      \
+#define SHOW(what, expr)                                                                                               \
+    do {                                                                                                               \
+        errno = 0;                                                                                                     \
+        long r_ = (long)(expr);                                                                                        \
+        if (r_ == -1)                                                                                                  \
+            printf("%-48s -1 %s\n", what, errname(errno));                                                             \
+        else                                                                                                           \
+            printf("%-48s %ld\n", what, r_);                                                                           \
     } while (0)
 
 #endif

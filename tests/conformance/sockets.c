@@ -33,7 +33,10 @@ static socklen_t unix_address(struct sockaddr_un* a, const char* path) {
 }
 
 static volatile sig_atomic_t sigpipes;
-static void on_sigpipe(int signal) { (void)signal; sigpipes++; }
+static void on_sigpipe(int signal) {
+    (void)signal;
+    sigpipes++;
+}
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -122,7 +125,8 @@ int main(void) {
     SHOW("poll listener pending", revents(srv, POLLIN | POLLOUT));
     SHOW("send before accept", send(cli, "early", 5, 0));
     plen = sizeof peer;
-    SHOW("getpeername(client) path", (getpeername(cli, (struct sockaddr*)&peer, &plen), !strcmp(peer.sun_path, "srv.sock")));
+    SHOW("getpeername(client) path",
+         (getpeername(cli, (struct sockaddr*)&peer, &plen), !strcmp(peer.sun_path, "srv.sock")));
     int so_error = -1;
     socklen_t olen = sizeof so_error;
     SHOW("SO_ERROR", (getsockopt(cli, SOL_SOCKET, SO_ERROR, &so_error, &olen), so_error));
@@ -133,7 +137,8 @@ int main(void) {
     SHOW("accepted FD_CLOEXEC", fcntl(acc, F_GETFD));
     SHOW("recv on accepted", recv(acc, buf, sizeof buf, 0));
     plen = sizeof peer;
-    SHOW("getsockname(accepted)", (getsockname(acc, (struct sockaddr*)&peer, &plen), !strcmp(peer.sun_path, "srv.sock")));
+    SHOW("getsockname(accepted)",
+         (getsockname(acc, (struct sockaddr*)&peer, &plen), !strcmp(peer.sun_path, "srv.sock")));
     close(acc);
     close(cli);
     close(other);

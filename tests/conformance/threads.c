@@ -162,7 +162,8 @@ int main(void) {
         usleep(5000);
     atomic_store(&stop_spinning, 1);
     for (int i = 0; i < 2; ++i) pthread_join(spinners[i], NULL);
-    printf("both spinning threads progressed: %s\n", atomic_load(&spins[0]) >= 1000 && atomic_load(&spins[1]) >= 1000 ? "yes" : "no");
+    printf("both spinning threads progressed: %s\n",
+           atomic_load(&spins[0]) >= 1000 && atomic_load(&spins[1]) >= 1000 ? "yes" : "no");
 
     int64_t sleep_start = now_ns();
     usleep(50000);
@@ -180,7 +181,8 @@ int main(void) {
 
     struct timespec bad = {0, -1};
     printf("pthread_mutex_timedlock with bad timeout: %s\n",
-           pthread_mutex_lock(&counter_lock) == 0 && pthread_mutex_timedlock(&counter_lock, &bad) == EINVAL ? "EINVAL" : "other");
+           pthread_mutex_lock(&counter_lock) == 0 && pthread_mutex_timedlock(&counter_lock, &bad) == EINVAL ? "EINVAL"
+                                                                                                            : "other");
     pthread_mutex_unlock(&counter_lock);
     struct timespec past;
     clock_gettime(CLOCK_REALTIME, &past);

@@ -8,12 +8,12 @@
 
 static int check_failures;
 
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            printf("FAIL %s:%d: %s (errno %d)\n", __FILE__, __LINE__, #cond, errno);         \
-            ++check_failures;                                                                \
-        }                                                                                    \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            printf("FAIL %s:%d: %s (errno %d)\n", __FILE__, __LINE__, #cond, errno);                                   \
+            ++check_failures;                                                                                          \
+        }                                                                                                              \
     } while (0)
 
 #endif

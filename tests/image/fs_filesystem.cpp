@@ -15,29 +15,26 @@
 namespace fs = std::filesystem;
 
 static int failures;
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            std::cout << "FAIL " << __FILE__ << ":" << __LINE__ << ": " << #cond << std::endl; \
-            ++failures;                                                                        \
-        }                                                                                      \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            std::cout << "FAIL " << __FILE__ << ":" << __LINE__ << ": " << #cond << std::endl;                         \
+            ++failures;                                                                                                \
+        }                                                                                                              \
     } while (0)
 
-static void write_file(const fs::path& path, const std::string& text)
-{
+static void write_file(const fs::path& path, const std::string& text) {
     std::ofstream out(path, std::ios::binary);
     out << text;
 }
 
-static std::string read_file(const fs::path& path)
-{
+static std::string read_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // Every path under `root`, relative to it, sorted.
-static std::vector<std::string> tree(const fs::path& root)
-{
+static std::vector<std::string> tree(const fs::path& root) {
     std::vector<std::string> paths;
     for (const auto& entry : fs::recursive_directory_iterator(root))
         paths.push_back(entry.path().lexically_relative(root).string() + (entry.is_directory() ? "/" : ""));
@@ -45,8 +42,7 @@ static std::vector<std::string> tree(const fs::path& root)
     return paths;
 }
 
-static void run()
-{
+static void run() {
     const fs::path base = "/tmp/fs-test";
     CHECK(!fs::exists(base));
     CHECK(fs::create_directories(base / "a/b/c"));
@@ -68,13 +64,12 @@ static void run()
     CHECK(fs::equivalent(base / "a/link", base / "a/b/two.txt"));
     CHECK(fs::canonical(base / "d/up/b/../one.txt") == base / "a/one.txt");
 
-    std::vector<std::string> expected = {"a/",         "a/b/",     "a/b/c/", "a/b/c/three.txt", "a/b/two.txt",
-                                         "a/link",     "a/one.txt", "d/",    "d/up/"};  // d/up: a link to a directory
+    std::vector<std::string> expected = {"a/",        "a/b/", "a/b/c/", "a/b/c/three.txt", "a/b/two.txt", "a/link",
+                                         "a/one.txt", "d/",   "d/up/"};  // d/up: a link to a directory
     auto found = tree(base);
     CHECK(found == expected);
     if (found != expected)
-        for (const auto& path : found)
-            std::cout << "  found " << path << std::endl;
+        for (const auto& path : found) std::cout << "  found " << path << std::endl;
     // Following directory symlinks visits a/ again under d/up.
     size_t followed = 0;
     for (auto it = fs::recursive_directory_iterator(base, fs::directory_options::follow_directory_symlink);
@@ -151,8 +146,7 @@ static void run()
     CHECK(fs::remove_all(base) == 0);
 }
 
-int main()
-{
+int main() {
     try {
         run();
     } catch (const std::exception& e) {

@@ -67,8 +67,8 @@ int main(void) {
     // The mmap region, split by mprotect, its tail unmapped (before anything else is mapped).
     CHECK(read_maps());
     const struct Mapping* m = find((uintptr_t)region);
-    CHECK(m && m->start <= (uintptr_t)region && m->end == (uintptr_t)region + 2 * page && strcmp(m->perms, "rw-p") == 0 &&
-          m->name[0] == '\0');
+    CHECK(m && m->start <= (uintptr_t)region && m->end == (uintptr_t)region + 2 * page &&
+          strcmp(m->perms, "rw-p") == 0 && m->name[0] == '\0');
     m = find((uintptr_t)region + 2 * page);
     CHECK(m && m->end == (uintptr_t)region + 4 * page && strcmp(m->perms, "r--p") == 0);
     m = find((uintptr_t)region + 4 * page);

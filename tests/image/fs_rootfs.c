@@ -52,7 +52,8 @@ int main(void) {
     struct stat st;
     CHECK(lstat("/etc/server.conf", &st) == 0 && S_ISLNK(st.st_mode));
     char target[64] = {0};
-    CHECK(readlink("/etc/server.conf", target, sizeof target - 1) == 21 && strcmp(target, "fs_rootfs/server.conf") == 0);
+    CHECK(readlink("/etc/server.conf", target, sizeof target - 1) == 21 &&
+          strcmp(target, "fs_rootfs/server.conf") == 0);
     CHECK(readlink("/srv/www/config", target, sizeof target - 1) == 19);
     CHECK(stat("/srv/www/config", &st) == 0 && S_ISDIR(st.st_mode));
 

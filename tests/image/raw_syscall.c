@@ -35,14 +35,13 @@ int main(void) {
     }
     // The red zone below %rsp survives a syscall.
     long survived;
-    __asm__ volatile(
-        "movq $0x5a5a5a5a, -8(%%rsp)\n\t"
-        "movq $39, %%rax\n\t"  // getpid
-        "syscall\n\t"
-        "movq -8(%%rsp), %0"
-        : "=r"(survived)
-        :
-        : "rax", "rcx", "r11", "memory");
+    __asm__ volatile("movq $0x5a5a5a5a, -8(%%rsp)\n\t"
+                     "movq $39, %%rax\n\t"  // getpid
+                     "syscall\n\t"
+                     "movq -8(%%rsp), %0"
+                     : "=r"(survived)
+                     :
+                     : "rax", "rcx", "r11", "memory");
     if (survived != 0x5a5a5a5a) {
         printf("FAIL: red zone clobbered (%#lx)\n", survived);
         return 1;

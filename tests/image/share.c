@@ -17,12 +17,12 @@
 static int failures;
 static char path_buffer[4][512];
 
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            printf("FAIL line %d: %s (errno %d %s)\n", __LINE__, #cond, errno, strerror(errno)); \
-            ++failures;                                                                      \
-        }                                                                                    \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            printf("FAIL line %d: %s (errno %d %s)\n", __LINE__, #cond, errno, strerror(errno));                       \
+            ++failures;                                                                                                \
+        }                                                                                                              \
     } while (0)
 
 static const char* at(int slot, const char* dir, const char* name) {
@@ -82,7 +82,8 @@ static void check_confinement(const char* dir) {
     CHECK(slurp(at(0, dir, "escape_rel"), seen, sizeof seen) == -ENOENT);
     // /etc/shadow: whatever the guest's own /etc/shadow gives (the host's would be readable to
     // a root host user).
-    long own = slurp("/etc/shadow", guest, sizeof guest), linked = slurp(at(0, dir, "escape_shadow"), seen, sizeof seen);
+    long own = slurp("/etc/shadow", guest, sizeof guest),
+         linked = slurp(at(0, dir, "escape_shadow"), seen, sizeof seen);
     CHECK(linked == own && (own < 0 || memcmp(seen, guest, (size_t)own) == 0));
     DIR* d = opendir(at(0, dir, "escape_up"));
     int saw_share_parent = 0;

@@ -3,6 +3,4 @@
 
 [[noreturn]] static void fail() { throw std::runtime_error("nobody catches this"); }
 
-int main() {
-    fail();
-}
+int main() { fail(); }

@@ -15,7 +15,11 @@
 
 static int port;
 static char client_report[100];
-#define SHOW(label, expr) do { long r_ = (long)(expr); printf("%-28s %ld %s\n", label, r_, r_ < 0 ? strerror(errno) : ""); } while (0)
+#define SHOW(label, expr)                                                                                              \
+    do {                                                                                                               \
+        long r_ = (long)(expr);                                                                                        \
+        printf("%-28s %ld %s\n", label, r_, r_ < 0 ? strerror(errno) : "");                                            \
+    } while (0)
 
 static struct sockaddr_in loopback(int p) {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(p)};
@@ -56,7 +60,8 @@ int main(void) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     SHOW("socket", s >= 0);
     SHOW("SO_REUSEADDR", setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
-    int v = -1; socklen_t len = sizeof v;
+    int v = -1;
+    socklen_t len = sizeof v;
     getsockopt(s, SOL_SOCKET, SO_TYPE, &v, &len);
     printf("SO_TYPE %d\n", v);
     printf("fresh poll %#x\n", revents(s, POLLIN | POLLOUT));
@@ -77,7 +82,8 @@ int main(void) {
     pthread_t t;
     pthread_create(&t, 0, client, 0);
     printf("listener poll %#x\n", revents(s, POLLIN));
-    struct sockaddr_in peer; len = sizeof peer;
+    struct sockaddr_in peer;
+    len = sizeof peer;
     int c = accept4(s, (void*)&peer, &len, SOCK_CLOEXEC);
     SHOW("accept4", c >= 0);
     printf("peer is loopback %d\n", peer.sin_addr.s_addr == htonl(INADDR_LOOPBACK));
@@ -114,7 +120,8 @@ int main(void) {
     r = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     SHOW("nonblocking connect", connect(r, (void*)&to, sizeof to));
     printf("connected poll %#x\n", revents(r, POLLOUT));
-    int err = -1; len = sizeof err;
+    int err = -1;
+    len = sizeof err;
     getsockopt(r, SOL_SOCKET, SO_ERROR, &err, &len);
     printf("SO_ERROR %d\n", err);
     SHOW("connect again", connect(r, (void*)&to, sizeof to));
@@ -144,7 +151,8 @@ int main(void) {
     SHOW("udp recv empty", recv(u1, buf, sizeof buf, MSG_DONTWAIT));
     SHOW("udp send no address", send(u2, "x", 1, 0));
     SHOW("sendto", sendto(u2, "hello", 5, 0, (void*)&ua, sizeof ua));
-    struct sockaddr_in from; len = sizeof from;
+    struct sockaddr_in from;
+    len = sizeof from;
     SHOW("recvfrom peek", recvfrom(u1, buf, 3, MSG_PEEK, (void*)&from, &len));
     SHOW("recvfrom", recvfrom(u1, buf, sizeof buf, 0, (void*)&from, &len));
     printf("udp from loopback %d\n", from.sin_addr.s_addr == htonl(INADDR_LOOPBACK));

@@ -179,12 +179,13 @@ static void conn_decide(struct Conn* c) {
         size_t m = c->len < n ? c->len : n;
         if (memcmp(c->buf, commands[i], m) != 0) continue;
         if (c->len < n) return;  // a prefix so far
-        if (c->len > n) break;   // more than the command: plain data
+        if (c->len > n) break;  // more than the command: plain data
         long memfree, memavailable;
         read_meminfo(&memfree, &memavailable);
         if (i == 0) {
-            c->len = snprintf((char*)c->buf, kBufferSize, "STATS memfree=%ld memavailable=%ld open=%ld accepted=%ld udp=%ld errors=%ld\n",
-                              memfree, memavailable, srv.open - 1, srv.accepted, srv.udp_datagrams, srv.errors);
+            c->len = snprintf((char*)c->buf, kBufferSize,
+                              "STATS memfree=%ld memavailable=%ld open=%ld accepted=%ld udp=%ld errors=%ld\n", memfree,
+                              memavailable, srv.open - 1, srv.accepted, srv.udp_datagrams, srv.errors);
             c->mode = kCloseAfterWrite;
         } else {
             c->len = snprintf((char*)c->buf, kBufferSize, "BYE errors=%ld\n", srv.errors);
@@ -457,7 +458,8 @@ static void udp_exchange(int fd, struct sockaddr_in* server, int connected, size
     fill_pattern(out, n, (uint32_t)n);
     const char* how = connected ? "connected" : "unconnected";
     for (int attempt = 1; attempt <= 3; attempt++) {
-        ssize_t sent = connected ? send(fd, out, n, 0) : sendto(fd, out, n, 0, (struct sockaddr*)server, sizeof *server);
+        ssize_t sent =
+            connected ? send(fd, out, n, 0) : sendto(fd, out, n, 0, (struct sockaddr*)server, sizeof *server);
         if (sent != (ssize_t)n) {
             FAIL("udp %s send of %zu bytes: %zd (%s)", how, n, sent, strerror(errno));
             return;
@@ -469,10 +471,12 @@ static void udp_exchange(int fd, struct sockaddr_in* server, int connected, size
         ssize_t got = recvfrom(fd, in, sizeof in, 0, (struct sockaddr*)&peer, &len);
         if (got != (ssize_t)n || memcmp(in, out, n) != 0)
             FAIL("udp %s echo of %zu bytes: got %zd bytes%s", how, n, got, got == (ssize_t)n ? " that differ" : "");
-        else if (len != sizeof peer || peer.sin_addr.s_addr != server->sin_addr.s_addr || peer.sin_port != server->sin_port)
+        else if (len != sizeof peer || peer.sin_addr.s_addr != server->sin_addr.s_addr ||
+                 peer.sin_port != server->sin_port)
             FAIL("udp %s echo of %zu bytes: recvfrom reports the sender as %s", how, n, addr_string(&peer));
         else
-            OK("udp %s echo of %zu bytes from %s%s", how, n, addr_string(&peer), attempt > 1 ? " (after a resend)" : "");
+            OK("udp %s echo of %zu bytes from %s%s", how, n, addr_string(&peer),
+               attempt > 1 ? " (after a resend)" : "");
         return;
     }
     FAIL("udp %s echo of %zu bytes: no answer in 3 tries", how, n);
@@ -566,7 +570,8 @@ int main(int argc, char** argv) {
     else if (argc >= 3 && strcmp(argv[1], "resolve") == 0)
         status = resolve(argc - 2, argv + 2);
     else
-        fprintf(stderr, "usage: netcheck serve TCPPORT UDPPORT | client HOST TCPPORT UDPPORT | resolve NAME=ADDR|NONAME...\n");
+        fprintf(stderr,
+                "usage: netcheck serve TCPPORT UDPPORT | client HOST TCPPORT UDPPORT | resolve NAME=ADDR|NONAME...\n");
     if (status != 2) printf("netcheck: %s\n", status == 0 ? "all checks passed" : "FAILED");
     return status;
 }

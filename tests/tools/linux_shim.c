@@ -5,8 +5,7 @@
  * whole C and C++ programs can be checked end to end without booting a VM.
  * Compiled with xos-cc itself: no headers needed. */
 
-long xos_syscall(long n, long a1, long a2, long a3, long a4, long a5, long a6)
-{
+long xos_syscall(long n, long a1, long a2, long a3, long a4, long a5, long a6) {
     register long r10 __asm__("r10") = a4;
     register long r8 __asm__("r8") = a5;
     register long r9 __asm__("r9") = a6;
@@ -19,8 +18,7 @@ long xos_syscall(long n, long a1, long a2, long a3, long a4, long a5, long a6)
 }
 
 /* Same ABI as musl's __clone; threads are not needed by these tests. */
-int xos_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
-{
+int xos_clone(int (*fn)(void*), void* stack, int flags, void* arg, ...) {
     (void)fn;
     (void)stack;
     (void)flags;
@@ -30,8 +28,7 @@ int xos_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 
 /* musl's clock_gettime asks this first (libxos's vDSO-like fast path); -ENOSYS makes it use
  * the clock_gettime syscall. */
-int xos_clock_gettime(int clock, void *ts)
-{
+int xos_clock_gettime(int clock, void* ts) {
     (void)clock;
     (void)ts;
     return -38; /* -ENOSYS */

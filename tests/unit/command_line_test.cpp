@@ -75,7 +75,7 @@ TEST(CommandLine, RoundTripsWithTheXosRunEncoder) {
 // xos-run's --share tokens decode to the mount tag and the guest path, byte for byte.
 TEST(CommandLine, SharesRoundTripWithTheXosRunEncoder) {
     std::string line = xos_encode_cmdline("app", {}, {}) + " " + xos_encode_share_token("xos0", "/mnt") + " " +
-                       xos_encode_share_token("xos1", "/data/with space/%:x") + " virtio_mmio.device=512@0xfeb00e00:12";
+        xos_encode_share_token("xos1", "/data/with space/%:x") + " virtio_mmio.device=512@0xfeb00e00:12";
     auto out = std::make_unique<CommandLine>();
     ASSERT_TRUE(parse_command_line(line, *out)) << line;
     ASSERT_EQ(out->share_count, 2u);

@@ -7,9 +7,7 @@
 namespace xos::vfs {
 namespace {
 
-RefPtr<File> make_file(fs::RamFs& fs) {
-    return RefPtr<File>(mm::kcreate<File>(fs.root(), O_RDONLY | O_DIRECTORY));
-}
+RefPtr<File> make_file(fs::RamFs& fs) { return RefPtr<File>(mm::kcreate<File>(fs.root(), O_RDONLY | O_DIRECTORY)); }
 
 TEST(FdTable, LowestFreeDescriptorAndReuse) {
     fs::RamFs fs;

@@ -79,7 +79,8 @@ TEST(HttpParser, KeepAliveRules) {
     Request r;
     ASSERT_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", r).status, ParseStatus::Complete);
     EXPECT_FALSE(r.keep_alive);
-    ASSERT_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, CLOSE\r\n\r\n", r).status, ParseStatus::Complete);
+    ASSERT_EQ(parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, CLOSE\r\n\r\n", r).status,
+              ParseStatus::Complete);
     EXPECT_FALSE(r.keep_alive);
     ASSERT_EQ(parse("GET / HTTP/1.0\r\n\r\n", r).status, ParseStatus::Complete);  // no Host needed in 1.0
     EXPECT_EQ(r.version_minor, 0);
@@ -119,30 +120,29 @@ TEST_P(HttpParserMalformed, Rejected) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, HttpParserMalformed,
-    ::testing::Values(
-        Malformed{"GARBAGE\r\n\r\n", 400},
-        Malformed{"GET /\r\n\r\n", 400},
-        Malformed{"GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400},          // double space
-        Malformed{"GET / HTTP/1.1 \r\nHost: h\r\n\r\n", 400},          // trailing space
-        Malformed{"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400},           // not a token
-        Malformed{"GET /a\x01 HTTP/1.1\r\nHost: h\r\n\r\n", 400},      // control in target
-        Malformed{"GET / HTTQ/1.1\r\nHost: h\r\n\r\n", 400},
-        Malformed{"GET / HTTP/1.1x\r\nHost: h\r\n\r\n", 400},
-        Malformed{"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505},
-        Malformed{"GET / HTTP/1.1\r\n\r\n", 400},                       // no Host in 1.1
-        Malformed{"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
-        Malformed{"GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n", 400},
-        Malformed{"GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n", 400},
-        Malformed{"GET / HTTP/1.1\r\nHost: h\r\nName : x\r\n\r\n", 400},
-        Malformed{"GET / HTTP/1.1\r\nHost: h\r\n: x\r\n\r\n", 400},
-        Malformed{"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n folded\r\n\r\n", 400},
-        Malformed{"GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n", 400},  // stray CR
-        Malformed{"GET / HTTP/1.1\r\nHost: h\r\nX: a\x7f\r\n\r\n", 400},
-        Malformed{"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400},
-        Malformed{"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1x\r\n\r\n", 400},
-        Malformed{"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n\r\n", 400},
-        Malformed{"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
-        Malformed{"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400}));
+    ::testing::Values(Malformed{"GARBAGE\r\n\r\n", 400}, Malformed{"GET /\r\n\r\n", 400},
+                      Malformed{"GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400},  // double space
+                      Malformed{"GET / HTTP/1.1 \r\nHost: h\r\n\r\n", 400},  // trailing space
+                      Malformed{"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400},  // not a token
+                      Malformed{"GET /a\x01 HTTP/1.1\r\nHost: h\r\n\r\n", 400},  // control in target
+                      Malformed{"GET / HTTQ/1.1\r\nHost: h\r\n\r\n", 400},
+                      Malformed{"GET / HTTP/1.1x\r\nHost: h\r\n\r\n", 400},
+                      Malformed{"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505},
+                      Malformed{"GET / HTTP/1.1\r\n\r\n", 400},  // no Host in 1.1
+                      Malformed{"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+                      Malformed{"GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n", 400},
+                      Malformed{"GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n", 400},
+                      Malformed{"GET / HTTP/1.1\r\nHost: h\r\nName : x\r\n\r\n", 400},
+                      Malformed{"GET / HTTP/1.1\r\nHost: h\r\n: x\r\n\r\n", 400},
+                      Malformed{"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n folded\r\n\r\n", 400},
+                      Malformed{"GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n", 400},  // stray CR
+                      Malformed{"GET / HTTP/1.1\r\nHost: h\r\nX: a\x7f\r\n\r\n", 400},
+                      Malformed{"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400},
+                      Malformed{"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1x\r\n\r\n", 400},
+                      Malformed{"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n\r\n", 400},
+                      Malformed{"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+                      Malformed{"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                                400}));
 
 TEST(HttpParser, NulInHeaderRejected) {
     Request r;
@@ -224,25 +224,20 @@ TEST_P(ResolveTarget, Resolves) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, ResolveTarget,
     ::testing::Values(
-        TargetCase{"/", PathStatus::Ok, "", true},
-        TargetCase{"/index.html", PathStatus::Ok, "index.html", false},
-        TargetCase{"/docs/", PathStatus::Ok, "docs", true},
-        TargetCase{"/docs", PathStatus::Ok, "docs", false},
-        TargetCase{"//a///b/./c", PathStatus::Ok, "a/b/c", false},
-        TargetCase{"/a/.", PathStatus::Ok, "a", true},
+        TargetCase{"/", PathStatus::Ok, "", true}, TargetCase{"/index.html", PathStatus::Ok, "index.html", false},
+        TargetCase{"/docs/", PathStatus::Ok, "docs", true}, TargetCase{"/docs", PathStatus::Ok, "docs", false},
+        TargetCase{"//a///b/./c", PathStatus::Ok, "a/b/c", false}, TargetCase{"/a/.", PathStatus::Ok, "a", true},
         TargetCase{"/with%20space.txt?x=1#frag", PathStatus::Ok, "with space.txt", false},
         TargetCase{"/q?../../etc/passwd", PathStatus::Ok, "q", false},
         TargetCase{"http://example.com/a/b", PathStatus::Ok, "a/b", false},
-        TargetCase{"HTTP://example.com", PathStatus::Ok, "", true},
-        TargetCase{"/..", PathStatus::Forbidden, "", false},
+        TargetCase{"HTTP://example.com", PathStatus::Ok, "", true}, TargetCase{"/..", PathStatus::Forbidden, "", false},
         TargetCase{"/../etc/passwd", PathStatus::Forbidden, "", false},
         TargetCase{"/a/../../etc/passwd", PathStatus::Forbidden, "", false},
         TargetCase{"/%2e%2e/etc/passwd", PathStatus::Forbidden, "", false},
         TargetCase{"/%2E%2E%2Fetc%2Fpasswd", PathStatus::Forbidden, "", false},
         TargetCase{"/a/%2e./b", PathStatus::Forbidden, "", false},
         TargetCase{"/..%2f..%2fetc", PathStatus::Forbidden, "", false},
-        TargetCase{"*", PathStatus::BadRequest, "", false},
-        TargetCase{"index.html", PathStatus::BadRequest, "", false},
+        TargetCase{"*", PathStatus::BadRequest, "", false}, TargetCase{"index.html", PathStatus::BadRequest, "", false},
         TargetCase{"/bad%zz", PathStatus::BadRequest, "", false},
         TargetCase{"/nul%00byte", PathStatus::BadRequest, "", false}));
 

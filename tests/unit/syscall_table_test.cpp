@@ -38,9 +38,9 @@ TEST(SyscallTable, NamesAreUniqueAndPartialEntriesExplainThemselves) {
 }
 
 TEST(SyscallTable, HelloWorldSetIsImplemented) {
-    for (const char* name : {"write", "writev", "ioctl", "brk", "mmap", "munmap", "arch_prctl", "set_tid_address",
-                             "rt_sigprocmask", "exit", "exit_group", "getpid", "gettid", "uname", "clock_gettime",
-                             "getrandom"}) {
+    for (const char* name :
+         {"write", "writev", "ioctl", "brk", "mmap", "munmap", "arch_prctl", "set_tid_address", "rt_sigprocmask",
+          "exit", "exit_group", "getpid", "gettid", "uname", "clock_gettime", "getrandom"}) {
         long n = syscall_number(name);
         ASSERT_GE(n, 0) << name;
         EXPECT_NE(syscall_info[size_t(n)].support, Support::None) << name;

@@ -242,7 +242,7 @@ TEST(Virtqueue, IgnoresUsedEntriesItDidNotPublish) {
     VirtqBuffer one[] = {readable(a, 1)};
     ASSERT_TRUE(q.submit(one, &token));
     auto heads = device.take_available();
-    device.complete(3, 0);   // never published
+    device.complete(3, 0);  // never published
     device.complete(99, 0);  // out of range
     device.complete(heads[0], 0);
     auto done = q.reap();

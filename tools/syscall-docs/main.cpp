@@ -20,9 +20,12 @@ std::string render() {
     int full = 0, partial = 0, none = 0;
     for (const SyscallInfo& info : syscall_info) {
         if (!info.name) continue;
-        if (info.support == Support::Full) ++full;
-        else if (info.support == Support::Partial) ++partial;
-        else ++none;
+        if (info.support == Support::Full)
+            ++full;
+        else if (info.support == Support::Partial)
+            ++partial;
+        else
+            ++none;
     }
     out << "# Linux syscalls in xos\n\n"
         << "Generated from `libos/sys/syscall_list.h` by `tools/syscall-docs` "

@@ -26,33 +26,32 @@ enum class FlagScope { AllSources, COnly, CxxOnly };
 struct CompileFlag {
     std::vector<std::string> args;
     FlagScope scope;
-    bool family; // accepted by prefix (-f*, -m*, -O*, -g*): clang decides which ones exist
+    bool family;  // accepted by prefix (-f*, -m*, -O*, -g*): clang decides which ones exist
 };
 
 struct Source {
     std::string path;
     Language language;
-    bool language_forced; // by -x
-    size_t link_position; // where its object goes among the link items
+    bool language_forced;  // by -x
+    size_t link_position;  // where its object goes among the link items
 };
 
 struct BuildOptions {
     std::vector<CompileFlag> compile_flags;
     std::vector<Source> sources;
     std::vector<std::string> link_items;  // objects, archives, -L, -l, -Wl in the order given
-    std::vector<std::string> input_files; // every named file, in order, for the existence check
-    std::optional<std::string> first_object; // first source or object, for the default output name
+    std::vector<std::string> input_files;  // every named file, in order, for the existence check
+    std::optional<std::string> first_object;  // first source or object, for the default output name
     std::optional<std::string> output;
     std::optional<std::string> platform;
-    std::optional<std::string> rootfs; // --rootfs DIR
-    bool strip { false };
-    bool verbose { false };
-    bool help { false };
-    bool version { false };
+    std::optional<std::string> rootfs;  // --rootfs DIR
+    bool strip{false};
+    bool verbose{false};
+    bool help{false};
+    bool version{false};
 };
 
-void print_help()
-{
+void print_help() {
     std::cout << R"(usage: xos-build [options] INPUTS... [-o OUT]
 
 Builds an xos image: compiles each C, C++ and assembler source for the xos target (musl libc,
@@ -99,75 +98,56 @@ Examples:
 )";
 }
 
-void print_version()
-{
+void print_version() {
     auto toolchain = Toolchain::from_environment();
     std::cout << "xos-build " << XOS_VERSION << " (xos)\n"
               << "target: " << target_triple << ", default platform: " << default_platform() << "\n"
               << "compilers: " << toolchain.clang << ", " << toolchain.clangxx << "\n"
               << "toolchain: " << toolchain.toolchain_dir << "\n"
               << "library dirs:";
-    for (const auto& dir : xos_library_dirs())
-        std::cout << " " << dir;
+    for (const auto& dir : xos_library_dirs()) std::cout << " " << dir;
     std::cout << "\n";
 }
 
-[[noreturn]] void usage_error(const std::string& message)
-{
+[[noreturn]] void usage_error(const std::string& message) {
     throw Error(message + " (see xos-build --help)", exit_usage);
 }
 
-bool ends_with(const std::string& text, const std::string& suffix)
-{
+bool ends_with(const std::string& text, const std::string& suffix) {
     return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
 
-std::optional<Language> language_from_extension(const std::string& path)
-{
+std::optional<Language> language_from_extension(const std::string& path) {
     auto extension = std::filesystem::path(path).extension().string();
-    if (extension == ".c")
-        return Language::C;
+    if (extension == ".c") return Language::C;
     if (extension == ".cc" || extension == ".cpp" || extension == ".cxx" || extension == ".c++" || extension == ".C")
         return Language::Cxx;
-    if (extension == ".s")
-        return Language::Asm;
-    if (extension == ".S")
-        return Language::AsmWithCpp;
+    if (extension == ".s") return Language::Asm;
+    if (extension == ".S") return Language::AsmWithCpp;
     return std::nullopt;
 }
 
-std::optional<Language> language_from_name(const std::string& name)
-{
-    if (name == "c")
-        return Language::C;
-    if (name == "c++")
-        return Language::Cxx;
-    if (name == "assembler")
-        return Language::Asm;
-    if (name == "assembler-with-cpp")
-        return Language::AsmWithCpp;
+std::optional<Language> language_from_name(const std::string& name) {
+    if (name == "c") return Language::C;
+    if (name == "c++") return Language::Cxx;
+    if (name == "assembler") return Language::Asm;
+    if (name == "assembler-with-cpp") return Language::AsmWithCpp;
     return std::nullopt;
 }
 
-const char* language_name(Language language)
-{
+const char* language_name(Language language) {
     switch (language) {
-    case Language::C:
-        return "c";
-    case Language::Cxx:
-        return "c++";
-    case Language::Asm:
-        return "assembler";
-    case Language::AsmWithCpp:
-        return "assembler-with-cpp";
+    case Language::C: return "c";
+    case Language::Cxx: return "c++";
+    case Language::Asm: return "assembler";
+    case Language::AsmWithCpp: return "assembler-with-cpp";
     }
     return "c";
 }
 
-BuildOptions parse_options(const std::vector<std::string>& args)
-{
+BuildOptions parse_options(const std::vector<std::string>& args) {
     BuildOptions options;
     std::optional<Language> forced_language;
 
@@ -175,30 +155,26 @@ BuildOptions parse_options(const std::vector<std::string>& args)
         const std::string& arg = args[i];
         // The value of an option given either joined (-Ifoo) or as the next argument (-I foo).
         auto value_of = [&](const std::string& option) -> std::string {
-            if (arg.size() > option.size())
-                return arg.substr(option.size());
-            if (i + 1 >= args.size())
-                usage_error("missing argument to '" + option + "'");
+            if (arg.size() > option.size()) return arg.substr(option.size());
+            if (i + 1 >= args.size()) usage_error("missing argument to '" + option + "'");
             return args[++i];
         };
         auto add_compile = [&](std::vector<std::string> flag, FlagScope scope = FlagScope::AllSources,
                                bool family = false) {
-            options.compile_flags.push_back({ std::move(flag), scope, family });
+            options.compile_flags.push_back({std::move(flag), scope, family});
         };
 
         if (arg.empty() || arg[0] != '-' || arg == "-") {
-            if (arg == "-")
-                usage_error("reading a source from standard input is not supported");
+            if (arg == "-") usage_error("reading a source from standard input is not supported");
             options.input_files.push_back(arg);
             auto language = forced_language ? forced_language : language_from_extension(arg);
             if (language) {
-                options.sources.push_back({ arg, *language, forced_language.has_value(), options.link_items.size() });
-                options.link_items.emplace_back(); // filled with the object once compiled
+                options.sources.push_back({arg, *language, forced_language.has_value(), options.link_items.size()});
+                options.link_items.emplace_back();  // filled with the object once compiled
             } else {
-                options.link_items.push_back(arg); // object, archive or other linker input
+                options.link_items.push_back(arg);  // object, archive or other linker input
             }
-            if (!options.first_object && (language || ends_with(arg, ".o")))
-                options.first_object = arg;
+            if (!options.first_object && (language || ends_with(arg, ".o"))) options.first_object = arg;
             continue;
         }
 
@@ -220,8 +196,7 @@ BuildOptions parse_options(const std::vector<std::string>& args)
             options.platform = value_of(arg);
         } else if (starts_with(arg, "--rootfs=")) {
             options.rootfs = arg.substr(std::string("--rootfs=").size());
-            if (options.rootfs->empty())
-                usage_error("missing argument to '--rootfs'");
+            if (options.rootfs->empty()) usage_error("missing argument to '--rootfs'");
         } else if (arg == "--rootfs") {
             options.rootfs = value_of(arg);
         } else if (starts_with(arg, "-o")) {
@@ -235,12 +210,12 @@ BuildOptions parse_options(const std::vector<std::string>& args)
             else
                 usage_error("unsupported language '-x " + name + "'");
         } else if (arg == "-include") {
-            add_compile({ arg, value_of(arg) });
+            add_compile({arg, value_of(arg)});
         } else if (starts_with(arg, "-isystem")) {
-            add_compile({ "-isystem", value_of("-isystem") });
+            add_compile({"-isystem", value_of("-isystem")});
         } else if (starts_with(arg, "-I") || starts_with(arg, "-D") || starts_with(arg, "-U")) {
             auto option = arg.substr(0, 2);
-            add_compile({ option + value_of(option) });
+            add_compile({option + value_of(option)});
         } else if (starts_with(arg, "-l") || starts_with(arg, "-L")) {
             auto option = arg.substr(0, 2);
             options.link_items.push_back(option + value_of(option));
@@ -248,12 +223,12 @@ BuildOptions parse_options(const std::vector<std::string>& args)
             options.link_items.push_back(arg);
         } else if (starts_with(arg, "-std=")) {
             bool cxx = arg.find("++") != std::string::npos;
-            add_compile({ arg }, cxx ? FlagScope::CxxOnly : FlagScope::COnly);
+            add_compile({arg}, cxx ? FlagScope::CxxOnly : FlagScope::COnly);
         } else if (arg.size() > 2 && starts_with(arg, "-W")) {
-            add_compile({ arg }); // unknown warning names are only warnings
-        } else if ((arg.size() > 2 && (starts_with(arg, "-f") || starts_with(arg, "-m"))) ||
-                   starts_with(arg, "-O") || starts_with(arg, "-g")) {
-            add_compile({ arg }, FlagScope::AllSources, true);
+            add_compile({arg});  // unknown warning names are only warnings
+        } else if ((arg.size() > 2 && (starts_with(arg, "-f") || starts_with(arg, "-m"))) || starts_with(arg, "-O") ||
+                   starts_with(arg, "-g")) {
+            add_compile({arg}, FlagScope::AllSources, true);
         } else {
             usage_error("unknown option '" + arg + "'");
         }
@@ -263,71 +238,63 @@ BuildOptions parse_options(const std::vector<std::string>& args)
 
 // -f*, -m*, -O* and -g* are passed through by prefix, but `-foo` is a typo, not a flag: ask
 // the clang driver (with -###, so nothing runs) which of them it does not know.
-void reject_unknown_compiler_flags(const Toolchain& toolchain, const BuildOptions& options)
-{
-    std::vector<std::string> argv { toolchain.clang, std::string("--target=") + target_triple, "-###", "-c",
-                                    "-x", "c", "/dev/null", "-o", "/dev/null" };
+void reject_unknown_compiler_flags(const Toolchain& toolchain, const BuildOptions& options) {
+    std::vector<std::string> argv{
+        toolchain.clang, std::string("--target=") + target_triple, "-###", "-c", "-x", "c", "/dev/null", "-o",
+        "/dev/null"};
     size_t first_flag = argv.size();
     for (const auto& flag : options.compile_flags) {
-        if (flag.family)
-            argv.insert(argv.end(), flag.args.begin(), flag.args.end());
+        if (flag.family) argv.insert(argv.end(), flag.args.begin(), flag.args.end());
     }
     std::string diagnostics;
-    if (argv.size() == first_flag || run_capturing_stderr(argv, diagnostics))
-        return;
+    if (argv.size() == first_flag || run_capturing_stderr(argv, diagnostics)) return;
     // clang-19: error: unknown argument: '-foo'
     // clang-19: error: unknown argument '-fomit-frame-pointr'; did you mean '-fomit-frame-pointer'?
     size_t at = diagnostics.find("error: unknown argument");
-    if (at == std::string::npos)
-        return; // e.g. a bad value (-fsanitize=bogus): the compile reports it
+    if (at == std::string::npos) return;  // e.g. a bad value (-fsanitize=bogus): the compile reports it
     size_t open = diagnostics.find('\'', at);
     size_t close = open == std::string::npos ? open : diagnostics.find('\'', open + 1);
-    if (close == std::string::npos)
-        return;
+    if (close == std::string::npos) return;
     auto name = diagnostics.substr(open + 1, close - open - 1);
     size_t line_end = diagnostics.find('\n', close);
     auto rest = diagnostics.substr(close + 1, line_end == std::string::npos ? std::string::npos : line_end - close - 1);
     usage_error("unknown option '" + name + "'" + rest);
 }
 
-std::vector<std::string> compile_command(const Toolchain& toolchain, const BuildOptions& options,
-                                         const Source& source, const std::string& object, bool color)
-{
+std::vector<std::string> compile_command(const Toolchain& toolchain, const BuildOptions& options, const Source& source,
+                                         const std::string& object, bool color) {
     bool is_asm = source.language == Language::Asm || source.language == Language::AsmWithCpp;
     auto flag_language = is_asm ? Language::C : source.language;
-    std::vector<std::string> argv { toolchain.driver_for(source.language) };
+    std::vector<std::string> argv{toolchain.driver_for(source.language)};
     auto target = target_compile_flags(toolchain, flag_language);
     argv.insert(argv.end(), target.begin(), target.end());
-    if (color)
-        argv.push_back("-fcolor-diagnostics");
+    if (color) argv.push_back("-fcolor-diagnostics");
     for (const auto& flag : options.compile_flags) {
         bool applies = flag.scope == FlagScope::AllSources ||
-                       (flag.scope == FlagScope::COnly && source.language == Language::C) ||
-                       (flag.scope == FlagScope::CxxOnly && source.language == Language::Cxx);
-        if (applies)
-            argv.insert(argv.end(), flag.args.begin(), flag.args.end());
+            (flag.scope == FlagScope::COnly && source.language == Language::C) ||
+            (flag.scope == FlagScope::CxxOnly && source.language == Language::Cxx);
+        if (applies) argv.insert(argv.end(), flag.args.begin(), flag.args.end());
     }
     if (source.language_forced) {
         argv.push_back("-x");
         argv.push_back(language_name(source.language));
     }
-    argv.insert(argv.end(), { "-c", source.path, "-o", object });
+    argv.insert(argv.end(), {"-c", source.path, "-o", object});
     return argv;
 }
 
 struct CompileJob {
     const Source* source;
     std::vector<std::string> argv;
-    std::string log; // captured diagnostics when compiles run in parallel
-    pid_t pid { -1 };
+    std::string log;  // captured diagnostics when compiles run in parallel
+    pid_t pid{-1};
 };
 
 // Compiles every source into `temp_dir`, up to one compiler per CPU at a time. Fills the
 // sources' link items with their objects. Returns false (after reporting) if any failed.
-bool compile_all(const Toolchain& toolchain, BuildOptions& options, const std::string& temp_dir)
-{
+bool compile_all(const Toolchain& toolchain, BuildOptions& options, const std::string& temp_dir) {
     unsigned parallel = std::min<unsigned>(cpu_count(), static_cast<unsigned>(options.sources.size()));
-    bool capture = parallel > 1; // keep each file's diagnostics together
+    bool capture = parallel > 1;  // keep each file's diagnostics together
     bool color = capture && isatty(STDERR_FILENO);
 
     std::vector<CompileJob> jobs;
@@ -336,15 +303,14 @@ bool compile_all(const Toolchain& toolchain, BuildOptions& options, const std::s
         auto stem = std::filesystem::path(source.path).stem().string();
         auto object = temp_dir + "/" + std::to_string(n) + "-" + stem + ".o";
         options.link_items[source.link_position] = object;
-        jobs.push_back({ &source, compile_command(toolchain, options, source, object, color),
-                         capture ? temp_dir + "/" + std::to_string(n) + ".log" : "" });
+        jobs.push_back({&source, compile_command(toolchain, options, source, object, color),
+                        capture ? temp_dir + "/" + std::to_string(n) + ".log" : ""});
     }
 
     std::vector<size_t> running;
     auto pids = [&] {
         std::vector<pid_t> result;
-        for (size_t index : running)
-            result.push_back(jobs[index].pid);
+        for (size_t index : running) result.push_back(jobs[index].pid);
         return result;
     };
     size_t next = 0;
@@ -354,8 +320,7 @@ bool compile_all(const Toolchain& toolchain, BuildOptions& options, const std::s
             // After a signal nothing new starts; wait_any terminates the running compilers.
             while (!failed && !interrupted() && next < jobs.size() && running.size() < parallel) {
                 auto& job = jobs[next];
-                if (options.verbose)
-                    print_command(job.argv);
+                if (options.verbose) print_command(job.argv);
                 job.pid = spawn(job.argv, job.log);
                 running.push_back(next++);
             }
@@ -365,18 +330,18 @@ bool compile_all(const Toolchain& toolchain, BuildOptions& options, const std::s
             }
             bool succeeded = false;
             pid_t pid = wait_any(pids(), succeeded);
-            auto it = std::find_if(running.begin(), running.end(), [&](size_t index) { return jobs[index].pid == pid; });
+            auto it =
+                std::find_if(running.begin(), running.end(), [&](size_t index) { return jobs[index].pid == pid; });
             auto& job = jobs[*it];
             running.erase(it);
-            if (capture)
-                copy_to_stderr(job.log);
+            if (capture) copy_to_stderr(job.log);
             if (!succeeded) {
                 failed = true;
                 report_error(program, "compilation of " + job.source->path + " failed");
             }
         }
     } catch (const Interrupted&) {
-        throw; // wait_any has already terminated and reaped the running compilers
+        throw;  // wait_any has already terminated and reaped the running compilers
     } catch (...) {
         // Do not leave compilers writing into a directory that is about to be removed.
         terminate_children(pids());
@@ -387,9 +352,8 @@ bool compile_all(const Toolchain& toolchain, BuildOptions& options, const std::s
 
 // Packs `dir` into temp_dir/rootfs.cpio and assembles the object that carries it into the
 // image (see rootfs.h). Returns the object, or nothing (reported) if the assembler failed.
-std::optional<std::string> pack_rootfs(const Toolchain& toolchain, const std::string& dir,
-                                       const std::string& temp_dir, bool verbose)
-{
+std::optional<std::string> pack_rootfs(const Toolchain& toolchain, const std::string& dir, const std::string& temp_dir,
+                                       bool verbose) {
     auto archive = temp_dir + "/rootfs.cpio";
     auto assembly = temp_dir + "/rootfs.s";
     auto object = temp_dir + "/rootfs.o";
@@ -401,11 +365,10 @@ std::optional<std::string> pack_rootfs(const Toolchain& toolchain, const std::st
     {
         std::ofstream out(assembly);
         out << rootfs_assembly(archive);
-        if (!out.flush())
-            throw Error("cannot write " + assembly);
+        if (!out.flush()) throw Error("cannot write " + assembly);
     }
-    std::vector<std::string> argv { toolchain.clang, std::string("--target=") + target_triple, "-c", assembly,
-                                    "-o", object };
+    std::vector<std::string> argv{toolchain.clang, std::string("--target=") + target_triple, "-c", assembly, "-o",
+                                  object};
     if (!run(argv, verbose)) {
         report_error(program, "assembling the rootfs archive failed");
         return std::nullopt;
@@ -413,8 +376,7 @@ std::optional<std::string> pack_rootfs(const Toolchain& toolchain, const std::st
     return object;
 }
 
-int run_build(const std::vector<std::string>& args)
-{
+int run_build(const std::vector<std::string>& args) {
     auto options = parse_options(args);
     if (options.help) {
         print_help();
@@ -432,17 +394,13 @@ int run_build(const std::vector<std::string>& args)
     auto library_dirs = xos_library_dirs();
     require_platform(platform, library_dirs);
 
-    if (options.input_files.empty() && options.link_items.empty())
-        usage_error("no input files");
+    if (options.input_files.empty() && options.link_items.empty()) usage_error("no input files");
     for (const auto& file : options.input_files) {
-        if (!file_exists(file))
-            throw Error("no such file: " + file);
+        if (!file_exists(file)) throw Error("no such file: " + file);
     }
-    if (options.rootfs)
-        require_rootfs_dir(*options.rootfs);
+    if (options.rootfs) require_rootfs_dir(*options.rootfs);
 
-    if (!options.sources.empty())
-        toolchain.require_headers();
+    if (!options.sources.empty()) toolchain.require_headers();
     auto link_files = resolve_link_files(toolchain, platform, library_dirs);
 
     std::string output = options.output.value_or(
@@ -454,12 +412,10 @@ int run_build(const std::vector<std::string>& args)
     if (options.rootfs) {
         // Packed first: an unreadable file fails the build before anything is compiled.
         auto object = pack_rootfs(toolchain, *options.rootfs, temp_dir.path(), options.verbose);
-        if (!object)
-            return exit_failure;
+        if (!object) return exit_failure;
         leading_items.push_back(*object);
     }
-    if (!compile_all(toolchain, options, temp_dir.path()))
-        return exit_failure;
+    if (!compile_all(toolchain, options, temp_dir.path())) return exit_failure;
 
     PendingFile image(output);
     auto link = link_command(toolchain.clangxx, link_files, leading_items, options.link_items, image.path());
@@ -467,7 +423,7 @@ int run_build(const std::vector<std::string>& args)
         report_error(program, "linking " + output + " failed");
         return exit_failure;
     }
-    if (options.strip && !run({ toolchain.strip, image.path() }, options.verbose)) {
+    if (options.strip && !run({toolchain.strip, image.path()}, options.verbose)) {
         report_error(program, "stripping " + output + " failed");
         return exit_failure;
     }
@@ -475,15 +431,13 @@ int run_build(const std::vector<std::string>& args)
     return 0;
 }
 
-} // namespace
+}  // namespace
 
-void report_error(const std::string& program_name, const std::string& message)
-{
+void report_error(const std::string& program_name, const std::string& message) {
     std::cerr << program_name << ": error: " << message << std::endl;
 }
 
-int build_main(int argc, char** argv)
-{
+int build_main(int argc, char** argv) {
     try {
         return run_build(std::vector<std::string>(argv + 1, argv + argc));
     } catch (const Error& error) {
@@ -497,4 +451,4 @@ int build_main(int argc, char** argv)
     }
 }
 
-} // namespace xos::driver
+}  // namespace xos::driver

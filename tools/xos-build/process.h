@@ -75,7 +75,7 @@ public:
 private:
     std::string m_final_path;
     std::string m_temp_path;
-    bool m_committed { false };
+    bool m_committed{false};
 };
 
 // Online CPUs (at least 1).
@@ -90,4 +90,4 @@ bool directory_exists(const std::string& path);
 // The directory holding the running executable (from /proc/self/exe).
 std::string executable_dir();
 
-} // namespace xos::driver
+}  // namespace xos::driver

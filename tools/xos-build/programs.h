@@ -16,4 +16,4 @@ int compiler_wrapper_main(int argc, char** argv, Language language);
 // Prints `<program>: error: <message>` to stderr.
 void report_error(const std::string& program, const std::string& message);
 
-} // namespace xos::driver
+}  // namespace xos::driver

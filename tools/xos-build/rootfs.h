@@ -26,4 +26,4 @@ size_t write_rootfs_archive(const std::string& dir, const std::string& archive_p
 // The assembler source that includes `archive_path` (.incbin) in section .rodata.xos.rootfs.
 std::string rootfs_assembly(const std::string& archive_path);
 
-} // namespace xos::driver
+}  // namespace xos::driver

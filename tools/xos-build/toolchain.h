@@ -14,10 +14,7 @@ namespace xos::driver {
 class Error : public std::runtime_error {
 public:
     explicit Error(const std::string& message, int exit_code = 1)
-        : std::runtime_error(message)
-        , m_exit_code(exit_code)
-    {
-    }
+        : std::runtime_error(message), m_exit_code(exit_code) {}
     int exit_code() const { return m_exit_code; }
 
 private:
@@ -25,8 +22,8 @@ private:
 };
 
 // Exit codes shared by the three programs.
-inline constexpr int exit_failure = 1; // missing file, failed compile or link
-inline constexpr int exit_usage = 2;   // bad command line
+inline constexpr int exit_failure = 1;  // missing file, failed compile or link
+inline constexpr int exit_usage = 2;  // bad command line
 
 inline constexpr const char* target_triple = "x86_64-linux-musl";
 
@@ -37,17 +34,14 @@ enum class Language { C, Cxx, Asm, AsmWithCpp };
 struct Toolchain {
     std::string toolchain_dir;
     std::string sysroot;
-    std::string resource_dir; // clang -print-resource-dir
+    std::string resource_dir;  // clang -print-resource-dir
     std::string clang;
     std::string clangxx;
     std::string strip;
 
     static Toolchain from_environment();
 
-    const std::string& driver_for(Language language) const
-    {
-        return language == Language::Cxx ? clangxx : clang;
-    }
+    const std::string& driver_for(Language language) const { return language == Language::Cxx ? clangxx : clang; }
 
     // Fails with a clear message when the sysroot has not been built (yet).
     void require_headers() const;
@@ -60,11 +54,11 @@ std::vector<std::string> target_compile_flags(const Toolchain& toolchain, Langua
 // Everything the link line names besides the user's own inputs.
 struct LinkFiles {
     std::string linker_script;  // xos-<platform>.ld
-    std::string libxos;         // libxos.a
-    std::string libxos_platform; // libxos-<platform>.a
-    std::string entry_symbol = "xos_pvh_entry"; // ELF entry: the PVH entry, or hosted's process entry
+    std::string libxos;  // libxos.a
+    std::string libxos_platform;  // libxos-<platform>.a
+    std::string entry_symbol = "xos_pvh_entry";  // ELF entry: the PVH entry, or hosted's process entry
     std::string crt1, crti, crtn, crtbegin, crtend;
-    std::vector<std::string> runtime_archives; // libc++, libc++abi, libunwind, libc, builtins
+    std::vector<std::string> runtime_archives;  // libc++, libc++abi, libunwind, libc, builtins
 };
 
 // The directories searched for libxos.a, libxos-<platform>.a and xos-<platform>.ld, in order:
@@ -97,4 +91,4 @@ std::vector<std::string> link_command(const std::string& driver, const LinkFiles
                                       const std::vector<std::string>& user_items,
                                       const std::optional<std::string>& output);
 
-} // namespace xos::driver
+}  // namespace xos::driver

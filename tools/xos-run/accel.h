@@ -12,9 +12,9 @@ struct HostVirt {
 };
 
 struct AccelDecision {
-    std::string accel;    // value of -accel
-    std::string cpu;      // value of -cpu
-    std::string reason;   // for --verbose
+    std::string accel;  // value of -accel
+    std::string cpu;  // value of -cpu
+    std::string reason;  // for --verbose
     bool note_nested_kvm = false;  // /dev/kvm is there but not worth using
 };
 

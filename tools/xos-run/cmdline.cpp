@@ -2,17 +2,14 @@
 
 #include <cstring>
 
-bool xos_cmdline_byte_is_plain(unsigned char c)
-{
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-        return true;
+bool xos_cmdline_byte_is_plain(unsigned char c) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
     // Not std::strchr: it would also match the terminating NUL.
     static constexpr char kPunctuation[] = "._~/:,+@=-";
     return std::memchr(kPunctuation, c, sizeof kPunctuation - 1) != nullptr;
 }
 
-std::string xos_encode_cmdline_value(const std::string& value)
-{
+std::string xos_encode_cmdline_value(const std::string& value) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     std::string out;
     out.reserve(value.size());
@@ -30,32 +27,23 @@ std::string xos_encode_cmdline_value(const std::string& value)
 }
 
 std::string xos_encode_cmdline(const std::string& argv0, const std::vector<std::string>& args,
-                               const std::vector<std::string>& env)
-{
+                               const std::vector<std::string>& env) {
     std::string line = "xos.argv0=" + xos_encode_cmdline_value(argv0);
-    for (const auto& arg : args)
-        line += " xos.arg=" + xos_encode_cmdline_value(arg);
-    for (const auto& entry : env)
-        line += " xos.env=" + xos_encode_cmdline_value(entry);
+    for (const auto& arg : args) line += " xos.arg=" + xos_encode_cmdline_value(arg);
+    for (const auto& entry : env) line += " xos.env=" + xos_encode_cmdline_value(entry);
     return line;
 }
 
-std::string xos_encode_share_token(const std::string& tag, const std::string& guest_path)
-{
+std::string xos_encode_share_token(const std::string& tag, const std::string& guest_path) {
     return "xos.share=" + xos_encode_cmdline_value(tag + ":" + guest_path);
 }
 
 std::string xos_encode_network_tokens(const std::string& ip, const std::string& gateway, const std::string& dns,
-                                      unsigned echo_port)
-{
+                                      unsigned echo_port) {
     std::string tokens;
-    if (!ip.empty())
-        tokens += " xos.ip=" + xos_encode_cmdline_value(ip);
-    if (!gateway.empty())
-        tokens += " xos.gw=" + xos_encode_cmdline_value(gateway);
-    if (!dns.empty())
-        tokens += " xos.dns=" + xos_encode_cmdline_value(dns);
-    if (echo_port != 0)
-        tokens += " xos.echo=" + std::to_string(echo_port);
+    if (!ip.empty()) tokens += " xos.ip=" + xos_encode_cmdline_value(ip);
+    if (!gateway.empty()) tokens += " xos.gw=" + xos_encode_cmdline_value(gateway);
+    if (!dns.empty()) tokens += " xos.dns=" + xos_encode_cmdline_value(dns);
+    if (echo_port != 0) tokens += " xos.echo=" + std::to_string(echo_port);
     return tokens;
 }

@@ -26,13 +26,9 @@ namespace {
 
 constexpr double kPasstStartSeconds = 10;
 
-std::string errno_text(const char* what)
-{
-    return std::string(what) + ": " + std::strerror(errno);
-}
+std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
-std::string read_file(const std::string& path)
-{
+std::string read_file(const std::string& path) {
     std::ifstream in(path);
     std::ostringstream text;
     text << in.rdbuf();
@@ -40,13 +36,11 @@ std::string read_file(const std::string& path)
 }
 
 // passt's own log, without its complaints about a missing syslog.
-std::string passt_log(const std::string& path)
-{
+std::string passt_log(const std::string& path) {
     std::istringstream in(read_file(path));
     std::string line, kept;
     while (std::getline(in, line)) {
-        if (line.find("to syslog") != std::string::npos || line.empty())
-            continue;
+        if (line.find("to syslog") != std::string::npos || line.empty()) continue;
         kept += "  passt: " + line + "\n";
     }
     return kept;
@@ -54,11 +48,9 @@ std::string passt_log(const std::string& path)
 
 // passt opens its pid file after dropping privileges (to "nobody" when started as root): it
 // gets an empty file it may write, in a directory others can pass through but not list.
-void make_pid_file(const std::string& path)
-{
+void make_pid_file(const std::string& path) {
     UniqueFd file(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (file.get() < 0)
-        throw UsageError(errno_text(path.c_str()));
+    if (file.get() < 0) throw UsageError(errno_text(path.c_str()));
     if (::geteuid() == 0) {
         struct passwd* nobody = ::getpwnam("nobody");
         if (nobody == nullptr || ::fchown(file.get(), nobody->pw_uid, nobody->pw_gid) != 0)
@@ -69,8 +61,7 @@ void make_pid_file(const std::string& path)
 
 }  // namespace
 
-HostedNic::HostedNic(const Options& opts) : m_opts(opts)
-{
+HostedNic::HostedNic(const Options& opts) : m_opts(opts) {
     try {
         if (opts.net == NetMode::Tap)
             open_tap(opts.tap_ifname);
@@ -82,18 +73,14 @@ HostedNic::HostedNic(const Options& opts) : m_opts(opts)
     }
 }
 
-HostedNic::~HostedNic()
-{
-    stop_passt();
-}
+HostedNic::~HostedNic() { stop_passt(); }
 
-std::vector<std::string> HostedNic::passt_command(const Options& opts, int fd, const std::string& pid_file)
-{
+std::vector<std::string> HostedNic::passt_command(const Options& opts, int fd, const std::string& pid_file) {
     // -f: foreground (we own it); -e: errors to stderr (our log file); --fd: the socket pair's end
     // (implies one client: passt ends when the image closes it); -P: written once passt is
     // ready, ports bound. --mtu 1500: what QEMU's user networking gives a VM.
-    std::vector<std::string> cmd{"passt", "-f", "-e", "-q", "--fd", std::to_string(fd), "-P", pid_file,
-                                 "--mtu", "1500"};
+    std::vector<std::string> cmd{"passt", "-f",     "-e",    "-q",  "--fd", std::to_string(fd),
+                                 "-P",    pid_file, "--mtu", "1500"};
     for (const PortForward& forward : opts.forwards) {
         cmd.push_back(forward.protocol == "udp" ? "-u" : "-t");
         cmd.push_back(std::to_string(forward.host_port) + ":" + std::to_string(forward.guest_port));
@@ -101,45 +88,36 @@ std::vector<std::string> HostedNic::passt_command(const Options& opts, int fd, c
     return cmd;
 }
 
-void HostedNic::start_passt(const Options& opts)
-{
+void HostedNic::start_passt(const Options& opts) {
     char dir_template[] = "/tmp/xos-run-passt.XXXXXX";
-    if (::mkdtemp(dir_template) == nullptr)
-        throw UsageError(errno_text("mkdtemp"));
+    if (::mkdtemp(dir_template) == nullptr) throw UsageError(errno_text("mkdtemp"));
     m_dir = dir_template;
     std::string pid_file = m_dir + "/passt.pid", log_file = m_dir + "/passt.log";
     int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
-        throw UsageError(errno_text("socketpair"));
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) throw UsageError(errno_text("socketpair"));
     m_image_end.reset(pair[0]);
     UniqueFd passt_end(pair[1]);
     UniqueFd log(::open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (log.get() < 0)
-        throw UsageError(errno_text(log_file.c_str()));
+    if (log.get() < 0) throw UsageError(errno_text(log_file.c_str()));
     make_pid_file(pid_file);
     auto cmd = passt_command(opts, passt_end.get(), pid_file);
     std::vector<char*> argv;
-    for (auto& arg : cmd)
-        argv.push_back(arg.data());
+    for (auto& arg : cmd) argv.push_back(arg.data());
     argv.push_back(nullptr);
     if (opts.verbose) {
         std::string line;
-        for (auto& arg : cmd)
-            line += (line.empty() ? "" : " ") + arg;
+        for (auto& arg : cmd) line += (line.empty() ? "" : " ") + arg;
         std::fprintf(stderr, "xos-run: network: %s\n", line.c_str());
     }
 
     int exec_error[2];
-    if (::pipe2(exec_error, O_CLOEXEC) != 0)
-        throw UsageError(errno_text("pipe"));
+    if (::pipe2(exec_error, O_CLOEXEC) != 0) throw UsageError(errno_text("pipe"));
     pid_t parent = ::getpid();
     m_passt = ::fork();
-    if (m_passt < 0)
-        throw UsageError(errno_text("fork"));
+    if (m_passt < 0) throw UsageError(errno_text("fork"));
     if (m_passt == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // (passt drops privileges when root, which clears it)
-        if (::getppid() != parent)
-            ::_exit(127);
+        if (::getppid() != parent) ::_exit(127);
         int null = ::open("/dev/null", O_RDWR);
         ::dup2(null, STDIN_FILENO);
         ::dup2(log.get(), STDOUT_FILENO);
@@ -155,8 +133,7 @@ void HostedNic::start_passt(const Options& opts)
     passt_end.reset();
     int err = 0;
     ssize_t n;
-    do
-        n = ::read(exec_error[0], &err, sizeof err);
+    do n = ::read(exec_error[0], &err, sizeof err);
     while (n < 0 && errno == EINTR);
     ::close(exec_error[0]);
     if (n == sizeof err) {
@@ -182,8 +159,7 @@ void HostedNic::start_passt(const Options& opts)
                                   ? "  (passt needs a host interface with a default route)"
                                   : "  (is the host port already in use?)"));
         }
-        if (!read_file(pid_file).empty())
-            break;
+        if (!read_file(pid_file).empty()) break;
         ::clock_gettime(CLOCK_MONOTONIC, &now);
         if (double(now.tv_sec - start.tv_sec) + double(now.tv_nsec - start.tv_nsec) / 1e9 > kPasstStartSeconds)
             throw UsageError("passt did not start within 10 s:\n" + passt_log(log_file));
@@ -193,13 +169,11 @@ void HostedNic::start_passt(const Options& opts)
     remove_dir();  // passt keeps its log fd; nothing is left to clean up if xos-run is killed
 }
 
-void HostedNic::open_tap(const std::string& ifname)
-{
+void HostedNic::open_tap(const std::string& ifname) {
     m_tap = true;
     m_image_end.reset(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
-    if (m_image_end.get() < 0)
-        throw UsageError(errno_text("--net tap: /dev/net/tun"));
-    struct ifreq request {};
+    if (m_image_end.get() < 0) throw UsageError(errno_text("--net tap: /dev/net/tun"));
+    struct ifreq request{};
     std::snprintf(request.ifr_name, sizeof request.ifr_name, "%s", ifname.c_str());
     request.ifr_flags = IFF_TAP | IFF_NO_PI;
     if (::ioctl(m_image_end.get(), TUNSETIFF, &request) != 0)
@@ -207,8 +181,7 @@ void HostedNic::open_tap(const std::string& ifname)
                          " (create it first: ip tuntap add " + ifname + " mode tap user $USER)");
 }
 
-void HostedNic::stop_passt()
-{
+void HostedNic::stop_passt() {
     if (m_passt > 0) {
         ::kill(m_passt, SIGTERM);
         // passt also ends by itself once the image's end of the socket is closed.
@@ -225,8 +198,7 @@ void HostedNic::stop_passt()
     remove_dir();
 }
 
-void HostedNic::remove_dir()
-{
+void HostedNic::remove_dir() {
     if (!m_dir.empty()) {
         ::unlink((m_dir + "/passt.pid").c_str());
         ::unlink((m_dir + "/passt.log").c_str());
@@ -235,12 +207,10 @@ void HostedNic::remove_dir()
     }
 }
 
-std::vector<std::string> HostedNic::environment() const
-{
+std::vector<std::string> HostedNic::environment() const {
     std::vector<std::string> env{"XOS_NIC_FD=" + std::to_string(m_image_end.get()),
                                  std::string("XOS_NIC_FRAMING=") + (m_tap ? "tap" : "stream")};
     std::string tokens = xos_encode_network_tokens(m_opts.net_ip, m_opts.net_gw, m_opts.net_dns, m_opts.net_echo_port);
-    if (!tokens.empty())
-        env.push_back("XOS_BOOT_TOKENS=" + tokens.substr(1));  // without the leading space
+    if (!tokens.empty()) env.push_back("XOS_BOOT_TOKENS=" + tokens.substr(1));  // without the leading space
     return env;
 }

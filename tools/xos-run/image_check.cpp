@@ -18,18 +18,17 @@ constexpr std::uint64_t kMaxNoteSegment = 1 << 20;
 
 struct Fd {
     int fd;
-    ~Fd() { if (fd >= 0) ::close(fd); }
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
 };
 
-bool read_at(int fd, void* buf, std::size_t size, std::uint64_t offset)
-{
+bool read_at(int fd, void* buf, std::size_t size, std::uint64_t offset) {
     auto* p = static_cast<char*>(buf);
     while (size > 0) {
         ssize_t n = ::pread(fd, p, size, static_cast<off_t>(offset));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
         p += n;
         size -= static_cast<std::size_t>(n);
         offset += static_cast<std::uint64_t>(n);
@@ -40,25 +39,21 @@ bool read_at(int fd, void* buf, std::size_t size, std::uint64_t offset)
 std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
 // The note a hosted image carries (platform/hosted/entry.S).
-bool notes_have_hosted_marker(const std::vector<unsigned char>& notes, std::uint64_t align)
-{
+bool notes_have_hosted_marker(const std::vector<unsigned char>& notes, std::uint64_t align) {
     std::uint64_t pos = 0;
     while (pos + sizeof(Elf64_Nhdr) <= notes.size()) {
         Elf64_Nhdr nhdr;
         std::memcpy(&nhdr, notes.data() + pos, sizeof nhdr);
         std::uint64_t name_at = pos + sizeof nhdr;
         std::uint64_t desc_at = name_at + align_up(nhdr.n_namesz, align);
-        if (desc_at + nhdr.n_descsz > notes.size())
-            return false;
-        if (nhdr.n_namesz == 11 && std::memcmp(notes.data() + name_at, "xos-hosted", 11) == 0)
-            return true;
+        if (desc_at + nhdr.n_descsz > notes.size()) return false;
+        if (nhdr.n_namesz == 11 && std::memcmp(notes.data() + name_at, "xos-hosted", 11) == 0) return true;
         pos = desc_at + align_up(nhdr.n_descsz, align);
     }
     return false;
 }
 
-bool notes_have_pvh_entry(const std::vector<unsigned char>& notes, std::uint64_t align)
-{
+bool notes_have_pvh_entry(const std::vector<unsigned char>& notes, std::uint64_t align) {
     std::uint64_t pos = 0;
     while (pos + sizeof(Elf64_Nhdr) <= notes.size()) {
         Elf64_Nhdr nhdr;
@@ -66,12 +61,9 @@ bool notes_have_pvh_entry(const std::vector<unsigned char>& notes, std::uint64_t
         std::uint64_t name_at = pos + sizeof nhdr;
         std::uint64_t desc_at = name_at + align_up(nhdr.n_namesz, align);
         std::uint64_t next = desc_at + align_up(nhdr.n_descsz, align);
-        if (desc_at + nhdr.n_descsz > notes.size())
-            return false;
+        if (desc_at + nhdr.n_descsz > notes.size()) return false;
         bool is_xen = nhdr.n_namesz == 4 && std::memcmp(notes.data() + name_at, "Xen", 4) == 0;
-        if (is_xen && nhdr.n_type == kXenElfnotePhys32Entry &&
-            (nhdr.n_descsz == 4 || nhdr.n_descsz == 8))
-            return true;
+        if (is_xen && nhdr.n_type == kXenElfnotePhys32Entry && (nhdr.n_descsz == 4 || nhdr.n_descsz == 8)) return true;
         pos = next;
     }
     return false;
@@ -79,32 +71,24 @@ bool notes_have_pvh_entry(const std::vector<unsigned char>& notes, std::uint64_t
 
 }  // namespace
 
-ImageKind check_xos_image(const std::string& path)
-{
+ImageKind check_xos_image(const std::string& path) {
     Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (file.fd < 0)
-        throw UsageError("cannot open image '" + path + "': " + std::strerror(errno));
+    if (file.fd < 0) throw UsageError("cannot open image '" + path + "': " + std::strerror(errno));
     const std::string not_xos = path + " is not an xos image";
 
     Elf64_Ehdr ehdr;
     if (!read_at(file.fd, &ehdr, sizeof ehdr, 0) || std::memcmp(ehdr.e_ident, ELFMAG, SELFMAG) != 0 ||
-        ehdr.e_ident[EI_CLASS] != ELFCLASS64 || ehdr.e_ident[EI_DATA] != ELFDATA2LSB ||
-        ehdr.e_machine != EM_X86_64)
+        ehdr.e_ident[EI_CLASS] != ELFCLASS64 || ehdr.e_ident[EI_DATA] != ELFDATA2LSB || ehdr.e_machine != EM_X86_64)
         throw UsageError(not_xos + " (not an ELF64 x86_64 file)");
 
     for (unsigned i = 0; i < ehdr.e_phnum && ehdr.e_phentsize >= sizeof(Elf64_Phdr); ++i) {
         Elf64_Phdr phdr;
-        if (!read_at(file.fd, &phdr, sizeof phdr, ehdr.e_phoff + std::uint64_t{i} * ehdr.e_phentsize))
-            break;
-        if (phdr.p_type != PT_NOTE || phdr.p_filesz > kMaxNoteSegment)
-            continue;
+        if (!read_at(file.fd, &phdr, sizeof phdr, ehdr.e_phoff + std::uint64_t{i} * ehdr.e_phentsize)) break;
+        if (phdr.p_type != PT_NOTE || phdr.p_filesz > kMaxNoteSegment) continue;
         std::vector<unsigned char> notes(phdr.p_filesz);
-        if (!read_at(file.fd, notes.data(), notes.size(), phdr.p_offset))
-            continue;
-        if (notes_have_pvh_entry(notes, phdr.p_align == 8 ? 8 : 4))
-            return ImageKind::Pvh;
-        if (notes_have_hosted_marker(notes, phdr.p_align == 8 ? 8 : 4))
-            return ImageKind::Hosted;
+        if (!read_at(file.fd, notes.data(), notes.size(), phdr.p_offset)) continue;
+        if (notes_have_pvh_entry(notes, phdr.p_align == 8 ? 8 : 4)) return ImageKind::Pvh;
+        if (notes_have_hosted_marker(notes, phdr.p_align == 8 ? 8 : 4)) return ImageKind::Hosted;
     }
     throw UsageError(not_xos + " (no PVH entry note)");
 }

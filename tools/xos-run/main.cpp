@@ -33,24 +33,19 @@ namespace {
 constexpr int kExitXosRunError = 125;
 
 // With fd 0, 1 or 2 closed, our pipes could land there and be clobbered by dup2 in the child.
-void ensure_standard_fds()
-{
+void ensure_standard_fds() {
     for (int fd = 0; fd <= 2; ++fd) {
-        if (::fcntl(fd, F_GETFD) < 0 && ::open("/dev/null", O_RDWR) < 0)
-            break;
+        if (::fcntl(fd, F_GETFD) < 0 && ::open("/dev/null", O_RDWR) < 0) break;
     }
 }
 
-void require_kvm_device()
-{
+void require_kvm_device() {
     int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        throw UsageError(std::string("--accel kvm: cannot open /dev/kvm: ") + std::strerror(errno));
+    if (fd < 0) throw UsageError(std::string("--accel kvm: cannot open /dev/kvm: ") + std::strerror(errno));
     ::close(fd);
 }
 
-std::string format_seconds(double seconds)
-{
+std::string format_seconds(double seconds) {
     std::ostringstream out;
     out << seconds;
     return out.str();
@@ -92,8 +87,7 @@ pid_t fork_into_pid_namespace(bool verbose) {
 // (--share), XOS_DISK_<i> (--disk) and XOS_STATUS_FD (a pipe that receives the same "exit N" / "crash N reason"
 // record as the VM's status port); with -p / --net, XOS_NIC_FD on a socket to passt or a tap
 // device (hosted_nic.h).
-int run_hosted(const Options& opts)
-{
+int run_hosted(const Options& opts) {
     std::vector<std::string> argv{opts.image};
     argv.insert(argv.end(), opts.app_args.begin(), opts.app_args.end());
     std::vector<std::string> env = opts.env;
@@ -103,8 +97,7 @@ int run_hosted(const Options& opts)
                       (opts.rootfs_size.back() == '%' ? opts.rootfs_size
                                                       : std::to_string(std::stoull(opts.rootfs_size) >> 10) + "K"));
     // --share: the image opens each directory itself (platform/hosted/hostfs.cpp).
-    for (const ShareOption& share : opts.shares)
-        check_share_host_dir(share);
+    for (const ShareOption& share : opts.shares) check_share_host_dir(share);
     for (std::size_t i = 0; i < opts.shares.size(); ++i)
         env.push_back("XOS_SHARE_" + std::to_string(i) + "=" + opts.shares[i].host_dir + ":" +
                       opts.shares[i].guest_path +
@@ -112,7 +105,8 @@ int run_hosted(const Options& opts)
     // --disk: the image opens each file itself (platform/hosted/block.cpp).
     for (std::size_t i = 0; i < opts.disks.size(); ++i) {
         check_disk_file(opts.disks[i]);
-        env.push_back("XOS_DISK_" + std::to_string(i) + "=" + opts.disks[i].path + (opts.disks[i].read_only ? ":ro" : ""));
+        env.push_back("XOS_DISK_" + std::to_string(i) + "=" + opts.disks[i].path +
+                      (opts.disks[i].read_only ? ":ro" : ""));
     }
     if (opts.dry_run) {
         if (opts.net == NetMode::User)  // the network: passt on one end of a socket pair (fd 3 here)
@@ -123,41 +117,35 @@ int run_hosted(const Options& opts)
     std::optional<HostedNic> nic;  // --net / -p: passt or a tap device (hosted_nic.h)
     if (opts.net != NetMode::None) {
         nic.emplace(opts);
-        for (auto& variable : nic->environment())
-            env.push_back(variable);
+        for (auto& variable : nic->environment()) env.push_back(variable);
     }
     int status_pipe[2];
-    if (::pipe2(status_pipe, O_CLOEXEC) != 0)
-        throw UsageError(std::string("pipe: ") + std::strerror(errno));
+    if (::pipe2(status_pipe, O_CLOEXEC) != 0) throw UsageError(std::string("pipe: ") + std::strerror(errno));
     env.push_back("XOS_STATUS_FD=" + std::to_string(status_pipe[1]));
     std::vector<char*> argv_c, env_c;
-    for (auto& a : argv)
-        argv_c.push_back(a.data());
+    for (auto& a : argv) argv_c.push_back(a.data());
     argv_c.push_back(nullptr);
-    for (auto& e : env)
-        env_c.push_back(e.data());
+    for (auto& e : env) env_c.push_back(e.data());
     env_c.push_back(nullptr);
     if (opts.verbose)
-        std::fprintf(stderr, "xos-run: hosted image: env -i %s %s\n", shell_join(env).c_str(), shell_join(argv).c_str());
+        std::fprintf(stderr, "xos-run: hosted image: env -i %s %s\n", shell_join(env).c_str(),
+                     shell_join(argv).c_str());
 
     pid_t pid = fork_into_pid_namespace(opts.verbose);
-    if (pid < 0)
-        throw UsageError(std::string("fork: ") + std::strerror(errno));
+    if (pid < 0) throw UsageError(std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the image (and so passt) must not outlive xos-run
         // Nothing xos-run inherited reaches the image but 0-2 and the two descriptors it is told
         // about (the image closes the rest itself too: platform/hosted/sandbox.cpp).
         ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         ::fcntl(status_pipe[1], F_SETFD, 0);
-        if (nic)
-            ::fcntl(nic->image_fd(), F_SETFD, 0);
+        if (nic) ::fcntl(nic->image_fd(), F_SETFD, 0);
         ::execve(opts.image.c_str(), argv_c.data(), env_c.data());
         std::fprintf(stderr, "xos-run: error: cannot execute %s: %s\n", opts.image.c_str(), std::strerror(errno));
         ::_exit(kExitXosRunError);
     }
     ::close(status_pipe[1]);
-    if (nic)
-        nic->close_image_fd();
+    if (nic) nic->close_image_fd();
 
     int wait_status = 0;
     bool timed_out = false;
@@ -165,10 +153,8 @@ int run_hosted(const Options& opts)
     ::clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         pid_t done = ::waitpid(pid, &wait_status, WNOHANG);
-        if (done == pid)
-            break;
-        if (done < 0 && errno != EINTR)
-            throw UsageError(std::string("waitpid: ") + std::strerror(errno));
+        if (done == pid) break;
+        if (done < 0 && errno != EINTR) throw UsageError(std::string("waitpid: ") + std::strerror(errno));
         ::clock_gettime(CLOCK_MONOTONIC, &now);
         double elapsed = double(now.tv_sec - start.tv_sec) + double(now.tv_nsec - start.tv_nsec) / 1e9;
         if (opts.timeout_seconds > 0 && elapsed >= opts.timeout_seconds && !timed_out) {
@@ -181,10 +167,8 @@ int run_hosted(const Options& opts)
     std::string records;
     char buffer[512];
     for (ssize_t n; (n = ::read(status_pipe[0], buffer, sizeof buffer)) != 0;) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            break;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
         records.append(buffer, size_t(n));
     }
     ::close(status_pipe[0]);
@@ -205,8 +189,7 @@ int run_hosted(const Options& opts)
     return verdict.exit_status;
 }
 
-int run(const std::vector<std::string>& args)
-{
+int run(const std::vector<std::string>& args) {
     Options opts = parse_options(args);
     if (opts.help) {
         std::fputs(kUsage, stdout);
@@ -217,18 +200,16 @@ int run(const std::vector<std::string>& args)
         return 0;
     }
     apply_rootfs(opts);
-    if (check_xos_image(opts.image) == ImageKind::Hosted)
-        return run_hosted(opts);
-    for (const ShareOption& share : opts.shares)
-        check_share_host_dir(share);
-    for (const DiskOption& disk : opts.disks)
-        check_disk_file(disk);
+    if (check_xos_image(opts.image) == ImageKind::Hosted) return run_hosted(opts);
+    for (const ShareOption& share : opts.shares) check_share_host_dir(share);
+    for (const DiskOption& disk : opts.disks) check_disk_file(disk);
 
     AccelDecision accel = decide_accel(opts.accel, probe_host_virt());
     // Only where someone is watching: test logs should not collect this line on every run.
     if (accel.note_nested_kvm && (opts.verbose || ::isatty(STDERR_FILENO)))
         std::fputs("xos-run: note: /dev/kvm is not hardware-assisted here (nested/PVM); "
-                   "using TCG (--accel kvm forces KVM)\n", stderr);
+                   "using TCG (--accel kvm forces KVM)\n",
+                   stderr);
     std::string qemu = qemu_binary_for(opts);
 
     if (opts.dry_run) {
@@ -236,8 +217,7 @@ int run(const std::vector<std::string>& args)
         std::printf("%s\n", shell_join(cmd).c_str());
         return 0;
     }
-    if (accel.accel == "kvm")
-        require_kvm_device();
+    if (accel.accel == "kvm") require_kvm_device();
 
     TerminationSignals signals;
     StatusFile status;
@@ -249,9 +229,8 @@ int run(const std::vector<std::string>& args)
     }
 
     RunResult result = run_qemu(cmd, opts.timeout_seconds, signals, guest_stderr);
-    Verdict verdict = decide_verdict(parse_status_records(status.read_tail()), result.qemu,
-                                     result.cause, result.stop_signal,
-                                     format_seconds(opts.timeout_seconds));
+    Verdict verdict = decide_verdict(parse_status_records(status.read_tail()), result.qemu, result.cause,
+                                     result.stop_signal, format_seconds(opts.timeout_seconds));
     if (!verdict.message.empty() && (opts.verbose || !verdict.verbose_only))
         std::fprintf(stderr, "xos-run: %s\n", verdict.message.c_str());
     return verdict.exit_status;
@@ -259,8 +238,7 @@ int run(const std::vector<std::string>& args)
 
 }  // namespace
 
-int main(int argc, char** argv)
-{
+int main(int argc, char** argv) {
     ensure_standard_fds();
     try {
         return run(std::vector<std::string>(argv, argv + argc));

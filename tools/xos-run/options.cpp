@@ -75,73 +75,54 @@ with signal N (e.g. 139 for a page fault).
 
 namespace {
 
-std::optional<std::uint64_t> parse_unsigned(const std::string& text)
-{
+std::optional<std::uint64_t> parse_unsigned(const std::string& text) {
     std::uint64_t value = 0;
     const char* end = text.data() + text.size();
     auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc{} || ptr != end)
-        return std::nullopt;
+    if (text.empty() || ec != std::errc{} || ptr != end) return std::nullopt;
     return value;
 }
 
-AccelChoice parse_accel(const std::string& text)
-{
-    if (text == "auto")
-        return AccelChoice::Auto;
-    if (text == "kvm")
-        return AccelChoice::Kvm;
-    if (text == "tcg")
-        return AccelChoice::Tcg;
+AccelChoice parse_accel(const std::string& text) {
+    if (text == "auto") return AccelChoice::Auto;
+    if (text == "kvm") return AccelChoice::Kvm;
+    if (text == "tcg") return AccelChoice::Tcg;
     throw UsageError("--accel: expected auto, kvm or tcg, got '" + text + "'");
 }
 
-MachineType parse_machine(const std::string& text)
-{
-    if (text == "microvm")
-        return MachineType::Microvm;
-    if (text == "q35")
-        return MachineType::Q35;
-    if (text == "pc")
-        return MachineType::Pc;
+MachineType parse_machine(const std::string& text) {
+    if (text == "microvm") return MachineType::Microvm;
+    if (text == "q35") return MachineType::Q35;
+    if (text == "pc") return MachineType::Pc;
     throw UsageError("--machine: expected microvm, q35 or pc, got '" + text + "'");
 }
 
-unsigned parse_cpus(const std::string& text)
-{
+unsigned parse_cpus(const std::string& text) {
     // 255: the guest uses xAPIC IDs, which are 8 bits.
     auto n = parse_unsigned(text);
-    if (!n || *n < 1 || *n > 255)
-        throw UsageError("--cpus: expected a number from 1 to 255, got '" + text + "'");
+    if (!n || *n < 1 || *n > 255) throw UsageError("--cpus: expected a number from 1 to 255, got '" + text + "'");
     return static_cast<unsigned>(*n);
 }
 
-std::string parse_env_entry(const std::string& text)
-{
+std::string parse_env_entry(const std::string& text) {
     auto eq = text.find('=');
-    if (eq == std::string::npos)
-        throw UsageError("--env: expected KEY=VALUE, got '" + text + "'");
-    if (eq == 0)
-        throw UsageError("--env: empty variable name in '" + text + "'");
+    if (eq == std::string::npos) throw UsageError("--env: expected KEY=VALUE, got '" + text + "'");
+    if (eq == 0) throw UsageError("--env: empty variable name in '" + text + "'");
     return text;
 }
 
-unsigned parse_port(const std::string& text, const std::string& option)
-{
+unsigned parse_port(const std::string& text, const std::string& option) {
     auto n = parse_unsigned(text);
-    if (!n || *n < 1 || *n > 65535)
-        throw UsageError(option + ": expected a port from 1 to 65535, got '" + text + "'");
+    if (!n || *n < 1 || *n > 65535) throw UsageError(option + ": expected a port from 1 to 65535, got '" + text + "'");
     return static_cast<unsigned>(*n);
 }
 
-bool is_ipv4(const std::string& text)
-{
+bool is_ipv4(const std::string& text) {
     in_addr address;
     return inet_pton(AF_INET, text.c_str(), &address) == 1;
 }
 
-std::string parse_ip_prefix(const std::string& text)
-{
+std::string parse_ip_prefix(const std::string& text) {
     auto slash = text.find('/');
     auto prefix = slash == std::string::npos ? std::nullopt : parse_unsigned(text.substr(slash + 1));
     if (slash == std::string::npos || !is_ipv4(text.substr(0, slash)) || !prefix || *prefix > 32)
@@ -149,8 +130,7 @@ std::string parse_ip_prefix(const std::string& text)
     return text;
 }
 
-void parse_net(Options& opts, const std::string& text)
-{
+void parse_net(Options& opts, const std::string& text) {
     if (text == "user") {
         opts.net = NetMode::User;
     } else if (text.rfind("tap:", 0) == 0 && text.size() > 4 && text.size() <= 4 + 15 &&
@@ -162,16 +142,14 @@ void parse_net(Options& opts, const std::string& text)
     }
 }
 
-bool takes_value(const std::string& name)
-{
+bool takes_value(const std::string& name) {
     return name == "--rootfs" || name == "--platform" || name == "--accel" || name == "--machine" || name == "--mem" ||
         name == "--rootfs-size" || name == "--timeout" || name == "--env" || name == "--cpus" || name == "--qemu" ||
         name == "--qemu-arg" || name == "--share" || name == "--disk" || name == "-p" || name == "--net" ||
         name == "--ip" || name == "--gw" || name == "--dns" || name == "--net-echo";
 }
 
-void apply_option(Options& opts, const std::string& name, const std::string& value)
-{
+void apply_option(Options& opts, const std::string& name, const std::string& value) {
     if (name == "--rootfs") {
         if (value.empty()) throw UsageError("--rootfs: empty path");
         opts.rootfs = value;
@@ -185,23 +163,20 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
         opts.machine = parse_machine(value);
     } else if (name == "--mem") {
         auto bytes = parse_mem_size(value);
-        if (!bytes)
-            throw UsageError("--mem: expected a size such as 128M or 1G, got '" + value + "'");
+        if (!bytes) throw UsageError("--mem: expected a size such as 128M or 1G, got '" + value + "'");
         opts.mem_bytes = *bytes;
     } else if (name == "--rootfs-size") {
         opts.rootfs_size = parse_rootfs_size(value);
     } else if (name == "--timeout") {
         auto seconds = parse_seconds(value);
-        if (!seconds)
-            throw UsageError("--timeout: expected seconds such as 10 or 2.5, got '" + value + "'");
+        if (!seconds) throw UsageError("--timeout: expected seconds such as 10 or 2.5, got '" + value + "'");
         opts.timeout_seconds = *seconds;
     } else if (name == "--env") {
         opts.env.push_back(parse_env_entry(value));
     } else if (name == "--cpus") {
         opts.cpus = parse_cpus(value);
     } else if (name == "--qemu") {
-        if (value.empty())
-            throw UsageError("--qemu: empty path");
+        if (value.empty()) throw UsageError("--qemu: empty path");
         opts.qemu = value;
     } else if (name == "--qemu-arg") {
         opts.qemu_args.push_back(value);
@@ -216,8 +191,7 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
     } else if (name == "--ip") {
         opts.net_ip = parse_ip_prefix(value);
     } else if (name == "--gw") {
-        if (!is_ipv4(value))
-            throw UsageError("--gw: expected an IPv4 address, got '" + value + "'");
+        if (!is_ipv4(value)) throw UsageError("--gw: expected an IPv4 address, got '" + value + "'");
         opts.net_gw = value;
     } else if (name == "--dns") {
         in6_addr address6;
@@ -229,8 +203,7 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
     }
 }
 
-bool apply_flag(Options& opts, const std::string& arg)
-{
+bool apply_flag(Options& opts, const std::string& arg) {
     if (arg == "--dry-run")
         opts.dry_run = true;
     else if (arg == "-v" || arg == "--verbose")
@@ -246,8 +219,7 @@ bool apply_flag(Options& opts, const std::string& arg)
 
 }  // namespace
 
-ShareOption parse_share(const std::string& text)
-{
+ShareOption parse_share(const std::string& text) {
     std::string paths = text;
     ShareMode mode = ShareMode::Mapped;
     for (auto [suffix, suffix_mode] : {std::pair{std::string(":passthrough"), ShareMode::Passthrough},
@@ -268,8 +240,7 @@ ShareOption parse_share(const std::string& text)
     return share;
 }
 
-PortForward parse_port_forward(const std::string& text)
-{
+PortForward parse_port_forward(const std::string& text) {
     PortForward forward{"tcp", 0, 0};
     std::string rest = text;
     for (const char* protocol : {"tcp", "udp"}) {
@@ -280,41 +251,34 @@ PortForward parse_port_forward(const std::string& text)
         }
     }
     auto colon = rest.find(':');
-    if (colon == std::string::npos)
-        throw UsageError("-p: expected [tcp:|udp:]HOSTPORT:GUESTPORT, got '" + text + "'");
+    if (colon == std::string::npos) throw UsageError("-p: expected [tcp:|udp:]HOSTPORT:GUESTPORT, got '" + text + "'");
     forward.host_port = parse_port(rest.substr(0, colon), "-p");
     forward.guest_port = parse_port(rest.substr(colon + 1), "-p");
     return forward;
 }
 
-DiskOption parse_disk(const std::string& text)
-{
+DiskOption parse_disk(const std::string& text) {
     DiskOption disk{text, false};
     if (text.size() > 3 && text.compare(text.size() - 3, 3, ":ro") == 0) {
         disk.path = text.substr(0, text.size() - 3);
         disk.read_only = true;
     }
-    if (disk.path.empty())
-        throw UsageError("--disk: expected FILE or FILE:ro, got '" + text + "'");
+    if (disk.path.empty()) throw UsageError("--disk: expected FILE or FILE:ro, got '" + text + "'");
     return disk;
 }
 
-void check_disk_file(const DiskOption& disk)
-{
+void check_disk_file(const DiskOption& disk) {
     struct stat st;
-    if (::stat(disk.path.c_str(), &st) != 0)
-        throw UsageError("--disk: " + disk.path + ": " + std::strerror(errno));
+    if (::stat(disk.path.c_str(), &st) != 0) throw UsageError("--disk: " + disk.path + ": " + std::strerror(errno));
     if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
         throw UsageError("--disk: " + disk.path + ": not a regular file or a block device");
 }
 
-void check_share_host_dir(const ShareOption& share)
-{
+void check_share_host_dir(const ShareOption& share) {
     struct stat st;
     if (::stat(share.host_dir.c_str(), &st) != 0)
         throw UsageError("--share: " + share.host_dir + ": " + std::strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        throw UsageError("--share: " + share.host_dir + ": not a directory");
+    if (!S_ISDIR(st.st_mode)) throw UsageError("--share: " + share.host_dir + ": not a directory");
     // The mapped mode keeps the guest's view in user.* xattrs: without them every file the guest
     // creates would fail (EOPNOTSUPP). Asking for one the directory may lack changes nothing.
     if (share.mode == ShareMode::Mapped && ::getxattr(share.host_dir.c_str(), "user.virtfs.mode", nullptr, 0) < 0 &&
@@ -324,21 +288,30 @@ void check_share_host_dir(const ShareOption& share)
                          "owners and modes in; share another directory or add :passthrough (see --help)");
 }
 
-std::optional<std::uint64_t> parse_mem_size(const std::string& text)
-{
-    if (text.empty())
-        return std::nullopt;
+std::optional<std::uint64_t> parse_mem_size(const std::string& text) {
+    if (text.empty()) return std::nullopt;
     std::string digits = text;
     unsigned shift = 20;  // a bare number is MiB, as for QEMU's -m
     switch (text.back()) {
-    case 'K': case 'k': shift = 10; digits.pop_back(); break;
-    case 'M': case 'm': shift = 20; digits.pop_back(); break;
-    case 'G': case 'g': shift = 30; digits.pop_back(); break;
+    case 'K':
+    case 'k':
+        shift = 10;
+        digits.pop_back();
+        break;
+    case 'M':
+    case 'm':
+        shift = 20;
+        digits.pop_back();
+        break;
+    case 'G':
+    case 'g':
+        shift = 30;
+        digits.pop_back();
+        break;
     default: break;
     }
     auto n = parse_unsigned(digits);
-    if (!n || *n == 0 || *n > (UINT64_MAX >> shift))
-        return std::nullopt;
+    if (!n || *n == 0 || *n > (UINT64_MAX >> shift)) return std::nullopt;
     return *n << shift;
 }
 
@@ -352,8 +325,7 @@ std::string parse_rootfs_size(const std::string& text) {
     throw UsageError("--rootfs-size: expected a size such as 64M or a percentage from 1% to 100%, got '" + text + "'");
 }
 
-std::optional<double> parse_seconds(const std::string& text)
-{
+std::optional<double> parse_seconds(const std::string& text) {
     // Digits with at most one '.', so strtod's hex, exponents, "inf" and "nan" never get in.
     bool seen_digit = false, seen_dot = false;
     for (char c : text) {
@@ -364,17 +336,14 @@ std::optional<double> parse_seconds(const std::string& text)
         else
             return std::nullopt;
     }
-    if (!seen_digit)
-        return std::nullopt;
+    if (!seen_digit) return std::nullopt;
     errno = 0;
     double value = std::strtod(text.c_str(), nullptr);
-    if (errno != 0 || !std::isfinite(value) || value > 1e9)
-        return std::nullopt;
+    if (errno != 0 || !std::isfinite(value) || value > 1e9) return std::nullopt;
     return value;
 }
 
-Options parse_options(const std::vector<std::string>& argv)
-{
+Options parse_options(const std::vector<std::string>& argv) {
     Options opts;
     bool have_image = false;
     for (std::size_t i = 1; i < argv.size(); ++i) {
@@ -384,24 +353,20 @@ Options parse_options(const std::vector<std::string>& argv)
             break;
         }
         if (arg.size() > 1 && arg[0] == '-') {
-            if (apply_flag(opts, arg))
-                continue;
+            if (apply_flag(opts, arg)) continue;
             auto eq = arg.find('=');
             std::string name = arg.substr(0, eq);
-            if (!takes_value(name))
-                throw UsageError("unknown option '" + arg + "' (see --help)");
+            if (!takes_value(name)) throw UsageError("unknown option '" + arg + "' (see --help)");
             if (eq != std::string::npos) {
                 apply_option(opts, name, arg.substr(eq + 1));
             } else {
-                if (i + 1 >= argv.size())
-                    throw UsageError(name + ": missing value");
+                if (i + 1 >= argv.size()) throw UsageError(name + ": missing value");
                 apply_option(opts, name, argv[++i]);
             }
             continue;
         }
         if (have_image)
-            throw UsageError("unexpected argument '" + arg +
-                             "' after IMAGE (application arguments go after --)");
+            throw UsageError("unexpected argument '" + arg + "' after IMAGE (application arguments go after --)");
         opts.image = arg;
         have_image = true;
     }

@@ -45,28 +45,28 @@ enum class MachineType { Microvm, Q35, Pc };
 enum class NetMode { None, User, Tap };
 
 struct Options {
-    std::string image;                   // as typed; also the guest's argv[0]
-    std::vector<std::string> app_args;   // after `--`
-    std::vector<std::string> env;        // "KEY=VALUE"
+    std::string image;  // as typed; also the guest's argv[0]
+    std::vector<std::string> app_args;  // after `--`
+    std::vector<std::string> env;  // "KEY=VALUE"
     AccelChoice accel = AccelChoice::Auto;
     MachineType machine = MachineType::Microvm;
     std::uint64_t mem_bytes = 128ull << 20;
     std::string rootfs;  // --rootfs DIR: run the program after -- from DIR with the generic kernel
     std::string platform = "kvm";  // --platform kvm|hosted: which generic kernel --rootfs boots
     std::string rootfs_size;  // --rootfs-size as the token's value: bytes or "N%"; empty: default
-    double timeout_seconds = 0;          // 0: no timeout
+    double timeout_seconds = 0;  // 0: no timeout
     unsigned cpus = 1;
-    std::string qemu;                    // empty: $XOS_QEMU, else qemu-system-x86_64 from PATH
+    std::string qemu;  // empty: $XOS_QEMU, else qemu-system-x86_64 from PATH
     std::vector<std::string> qemu_args;  // appended verbatim
-    std::vector<ShareOption> shares;     // in command-line order; share i has mount tag "xos<i>"
-    std::vector<DiskOption> disks;       // --disk, in command-line order: /dev/vda, /dev/vdb, ...
+    std::vector<ShareOption> shares;  // in command-line order; share i has mount tag "xos<i>"
+    std::vector<DiskOption> disks;  // --disk, in command-line order: /dev/vda, /dev/vdb, ...
     NetMode net = NetMode::None;
-    std::string tap_ifname;              // --net tap:IFNAME
-    std::vector<PortForward> forwards;   // -p, in command-line order
-    std::string net_ip;                  // --ip ADDR/PREFIX (IPv4; default: DHCP)
-    std::string net_gw;                  // --gw ADDR
-    std::string net_dns;                 // --dns ADDR (IPv4 or IPv6)
-    unsigned net_echo_port = 0;          // --net-echo PORT (diagnostic TCP echo service in libos)
+    std::string tap_ifname;  // --net tap:IFNAME
+    std::vector<PortForward> forwards;  // -p, in command-line order
+    std::string net_ip;  // --ip ADDR/PREFIX (IPv4; default: DHCP)
+    std::string net_gw;  // --gw ADDR
+    std::string net_dns;  // --dns ADDR (IPv4 or IPv6)
+    unsigned net_echo_port = 0;  // --net-echo PORT (diagnostic TCP echo service in libos)
     bool dry_run = false;
     bool verbose = false;
     bool help = false;

@@ -26,21 +26,15 @@ constexpr double kKillGraceSeconds = 1.0;
 constexpr long kShortReadPauseNs = 200'000;
 constexpr ssize_t kShortRead = 4096;
 
-[[noreturn]] void throw_errno(const char* what)
-{
-    throw std::system_error(errno, std::generic_category(), what);
-}
+[[noreturn]] void throw_errno(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
 
-void arm_timer(int timer_fd, double seconds)
-{
+void arm_timer(int timer_fd, double seconds) {
     itimerspec spec{};
     double whole = std::floor(seconds);
     spec.it_value.tv_sec = static_cast<time_t>(whole);
     spec.it_value.tv_nsec = static_cast<long>((seconds - whole) * 1e9);
-    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0)
-        spec.it_value.tv_nsec = 1;  // all zero would disarm it
-    if (::timerfd_settime(timer_fd, 0, &spec, nullptr) != 0)
-        throw_errno("timerfd_settime");
+    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;  // all zero would disarm it
+    if (::timerfd_settime(timer_fd, 0, &spec, nullptr) != 0) throw_errno("timerfd_settime");
 }
 
 // Copies to our stdout. Once stdout is gone (EPIPE, e.g. `xos-run img | head`), the console is
@@ -49,8 +43,7 @@ class ConsoleRelay {
 public:
     explicit ConsoleRelay(int out_fd) : m_out_fd(out_fd) {}
 
-    void write(const char* data, std::size_t size)
-    {
+    void write(const char* data, std::size_t size) {
         while (size > 0 && !m_broken) {
             ssize_t n = ::write(m_out_fd, data, size);
             if (n > 0) {
@@ -74,54 +67,44 @@ class QemuRun {
 public:
     QemuRun(pid_t pid, int console_fd, int error_console_fd, int signal_fd, double timeout_seconds)
         : m_pid(pid), m_console_fd(console_fd), m_error_console_fd(error_console_fd), m_signal_fd(signal_fd),
-          m_timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK))
-    {
-        if (m_timer.get() < 0)
-            throw_errno("timerfd_create");
-        if (timeout_seconds > 0)
-            arm_timer(m_timer.get(), timeout_seconds);
+          m_timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) {
+        if (m_timer.get() < 0) throw_errno("timerfd_create");
+        if (timeout_seconds > 0) arm_timer(m_timer.get(), timeout_seconds);
     }
 
     QemuRun(const QemuRun&) = delete;
     QemuRun& operator=(const QemuRun&) = delete;
 
     // Only reached without reaping if wait() threw.
-    ~QemuRun()
-    {
+    ~QemuRun() {
         if (!m_reaped) {
             ::kill(m_pid, SIGKILL);
             ::waitpid(m_pid, nullptr, 0);
         }
     }
 
-    RunResult wait()
-    {
+    RunResult wait() {
         while (!m_reaped || m_console_fd >= 0 || m_error_console_fd >= 0) {
             // A negative fd is ignored by poll(2).
-            pollfd fds[4] = {{m_signal_fd, POLLIN, 0}, {m_timer.get(), POLLIN, 0},
-                             {m_console_fd, POLLIN, 0}, {m_error_console_fd, POLLIN, 0}};
+            pollfd fds[4] = {{m_signal_fd, POLLIN, 0},
+                             {m_timer.get(), POLLIN, 0},
+                             {m_console_fd, POLLIN, 0},
+                             {m_error_console_fd, POLLIN, 0}};
             // Once QEMU is reaped, only the consoles' last bytes are awaited, and not forever:
             // a process QEMU forked could hold the pipes open.
             int n = m_reaped ? ::poll(&fds[2], 2, 1000) : ::poll(fds, 4, -1);
-            if (n < 0 && errno != EINTR)
-                throw_errno("poll");
-            if (n == 0)
-                break;
-            if (!m_reaped && (fds[0].revents & POLLIN))
-                on_signal();
-            if (!m_reaped && (fds[1].revents & POLLIN))
-                on_timer();
-            if (fds[3].revents & (POLLIN | POLLHUP | POLLERR))
-                relay(m_error_console_fd, m_error_console);
-            if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
-                relay(m_console_fd, m_console);
+            if (n < 0 && errno != EINTR) throw_errno("poll");
+            if (n == 0) break;
+            if (!m_reaped && (fds[0].revents & POLLIN)) on_signal();
+            if (!m_reaped && (fds[1].revents & POLLIN)) on_timer();
+            if (fds[3].revents & (POLLIN | POLLHUP | POLLERR)) relay(m_error_console_fd, m_error_console);
+            if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) relay(m_console_fd, m_console);
         }
         return m_result;
     }
 
 private:
-    void relay(int& fd, ConsoleRelay& to)
-    {
+    void relay(int& fd, ConsoleRelay& to) {
         char buf[65536];
         ssize_t n = ::read(fd, buf, sizeof buf);
         if (n > 0) {
@@ -134,8 +117,7 @@ private:
             fd = -1;  // the caller owns and closes it
     }
 
-    void on_signal()
-    {
+    void on_signal() {
         signalfd_siginfo info;
         while (::read(m_signal_fd, &info, sizeof info) == sizeof info) {
             if (info.ssi_signo == SIGCHLD)
@@ -145,8 +127,7 @@ private:
         }
     }
 
-    void on_termination_request(int signo)
-    {
+    void on_termination_request(int signo) {
         if (m_terminating) {
             // A second Ctrl-C means "now".
             ::kill(m_pid, SIGKILL);
@@ -157,11 +138,9 @@ private:
         terminate();
     }
 
-    void on_timer()
-    {
+    void on_timer() {
         std::uint64_t expirations;
-        if (::read(m_timer.get(), &expirations, sizeof expirations) != sizeof expirations)
-            return;
+        if (::read(m_timer.get(), &expirations, sizeof expirations) != sizeof expirations) return;
         if (m_terminating) {
             ::kill(m_pid, SIGKILL);
             return;
@@ -170,19 +149,16 @@ private:
         terminate();
     }
 
-    void terminate()
-    {
+    void terminate() {
         m_terminating = true;
         ::kill(m_pid, SIGTERM);
         arm_timer(m_timer.get(), kKillGraceSeconds);
     }
 
-    void try_reap()
-    {
+    void try_reap() {
         int status;
         pid_t r = ::waitpid(m_pid, &status, WNOHANG);
-        if (r != m_pid)
-            return;
+        if (r != m_pid) return;
         m_reaped = true;
         if (WIFEXITED(status))
             m_result.qemu = {true, WEXITSTATUS(status)};
@@ -202,8 +178,7 @@ private:
     bool m_terminating = false;
 };
 
-Child start_qemu(const std::vector<std::string>& argv, const sigset_t& child_mask)
-{
+Child start_qemu(const std::vector<std::string>& argv, const sigset_t& child_mask) {
     try {
         return spawn_with_stdout_pipe(argv, child_mask);
     } catch (const SpawnError& e) {
@@ -213,61 +188,43 @@ Child start_qemu(const std::vector<std::string>& argv, const sigset_t& child_mas
 
 }  // namespace
 
-TerminationSignals::TerminationSignals()
-{
+TerminationSignals::TerminationSignals() {
     sigset_t set;
     sigemptyset(&set);
-    for (int signo : {SIGINT, SIGTERM, SIGHUP, SIGCHLD})
-        sigaddset(&set, signo);
-    if (::sigprocmask(SIG_BLOCK, &set, &m_original_mask) != 0)
-        throw_errno("sigprocmask");
+    for (int signo : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&set, signo);
+    if (::sigprocmask(SIG_BLOCK, &set, &m_original_mask) != 0) throw_errno("sigprocmask");
     m_fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (m_fd < 0)
-        throw_errno("signalfd");
+    if (m_fd < 0) throw_errno("signalfd");
     // A console reader that goes away must not kill xos-run before it reaps QEMU.
     ::signal(SIGPIPE, SIG_IGN);
 }
 
-TerminationSignals::~TerminationSignals()
-{
-    ::close(m_fd);
-}
+TerminationSignals::~TerminationSignals() { ::close(m_fd); }
 
-GuestStderrPipe::GuestStderrPipe()
-{
+GuestStderrPipe::GuestStderrPipe() {
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0)
-        throw_errno("pipe2");
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2");
     m_read = fds[0];
     m_write = fds[1];
     // QEMU, the only child, inherits the write end.
-    if (::fcntl(m_write, F_SETFD, 0) != 0)
-        throw_errno("fcntl");
+    if (::fcntl(m_write, F_SETFD, 0) != 0) throw_errno("fcntl");
 }
 
-GuestStderrPipe::~GuestStderrPipe()
-{
+GuestStderrPipe::~GuestStderrPipe() {
     ::close(m_read);
     close_write_end();
 }
 
-std::string GuestStderrPipe::path_for_child() const
-{
-    return "/proc/self/fd/" + std::to_string(m_write);
-}
+std::string GuestStderrPipe::path_for_child() const { return "/proc/self/fd/" + std::to_string(m_write); }
 
-void GuestStderrPipe::close_write_end()
-{
-    if (m_write >= 0)
-        ::close(m_write);
+void GuestStderrPipe::close_write_end() {
+    if (m_write >= 0) ::close(m_write);
     m_write = -1;
 }
 
-RunResult run_qemu(const std::vector<std::string>& argv, double timeout_seconds,
-                   const TerminationSignals& signals, GuestStderrPipe& guest_stderr)
-{
+RunResult run_qemu(const std::vector<std::string>& argv, double timeout_seconds, const TerminationSignals& signals,
+                   GuestStderrPipe& guest_stderr) {
     Child qemu = start_qemu(argv, signals.original_mask());
     guest_stderr.close_write_end();
-    return QemuRun(qemu.pid, qemu.stdout_read.get(), guest_stderr.read_fd(), signals.fd(), timeout_seconds)
-        .wait();
+    return QemuRun(qemu.pid, qemu.stdout_read.get(), guest_stderr.read_fd(), signals.fd(), timeout_seconds).wait();
 }

@@ -54,5 +54,5 @@ struct RunResult {
 // Runs argv (argv[0] looked up in PATH) with stdin from /dev/null and stdout into a pipe whose
 // data is copied to our stdout as it arrives; stderr is shared. timeout_seconds 0 means none.
 // Throws std::runtime_error if QEMU cannot be started.
-RunResult run_qemu(const std::vector<std::string>& argv, double timeout_seconds,
-                   const TerminationSignals& signals, GuestStderrPipe& guest_stderr);
+RunResult run_qemu(const std::vector<std::string>& argv, double timeout_seconds, const TerminationSignals& signals,
+                   GuestStderrPipe& guest_stderr);

@@ -9,28 +9,21 @@
 
 namespace {
 
-[[noreturn]] void throw_errno(const char* what)
-{
-    throw std::system_error(errno, std::generic_category(), what);
-}
+[[noreturn]] void throw_errno(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
 
-void make_pipe(UniqueFd& read_end, UniqueFd& write_end)
-{
+void make_pipe(UniqueFd& read_end, UniqueFd& write_end) {
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0)
-        throw_errno("pipe2");
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2");
     read_end.reset(fds[0]);
     write_end.reset(fds[1]);
 }
 
 // Child side of fork(): only async-signal-safe calls until exec.
-[[noreturn]] void exec_child(char* const* argv, int stdin_fd, int stdout_fd, int error_fd,
-                             pid_t parent, const sigset_t& child_mask)
-{
+[[noreturn]] void exec_child(char* const* argv, int stdin_fd, int stdout_fd, int error_fd, pid_t parent,
+                             const sigset_t& child_mask) {
     // The child must not outlive xos-run, even if xos-run is SIGKILLed.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent)
-        ::_exit(127);
+    if (::getppid() != parent) ::_exit(127);
     ::dup2(stdin_fd, STDIN_FILENO);
     ::dup2(stdout_fd, STDOUT_FILENO);
     // Ignored signals and the blocked mask survive exec; the child gets them as we found them.
@@ -45,16 +38,13 @@ void make_pipe(UniqueFd& read_end, UniqueFd& write_end)
 
 }  // namespace
 
-Child spawn_with_stdout_pipe(const std::vector<std::string>& argv, const sigset_t& child_mask)
-{
+Child spawn_with_stdout_pipe(const std::vector<std::string>& argv, const sigset_t& child_mask) {
     std::vector<char*> c_argv;
-    for (const auto& arg : argv)
-        c_argv.push_back(const_cast<char*>(arg.c_str()));
+    for (const auto& arg : argv) c_argv.push_back(const_cast<char*>(arg.c_str()));
     c_argv.push_back(nullptr);
 
     UniqueFd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (dev_null.get() < 0)
-        throw_errno("/dev/null");
+    if (dev_null.get() < 0) throw_errno("/dev/null");
     UniqueFd stdout_read, stdout_write, error_read, error_write;
     make_pipe(stdout_read, stdout_write);
     // exec closes the CLOEXEC write end on success; on failure the child writes errno to it.
@@ -62,11 +52,8 @@ Child spawn_with_stdout_pipe(const std::vector<std::string>& argv, const sigset_
 
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
-    if (pid < 0)
-        throw_errno("fork");
-    if (pid == 0)
-        exec_child(c_argv.data(), dev_null.get(), stdout_write.get(), error_write.get(), parent,
-                   child_mask);
+    if (pid < 0) throw_errno("fork");
+    if (pid == 0) exec_child(c_argv.data(), dev_null.get(), stdout_write.get(), error_write.get(), parent, child_mask);
     stdout_write.reset();
     error_write.reset();
 

@@ -10,8 +10,7 @@ public:
     explicit UniqueFd(int fd = -1) : m_fd(fd) {}
     ~UniqueFd() { reset(); }
     UniqueFd(UniqueFd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept
-    {
+    UniqueFd& operator=(UniqueFd&& other) noexcept {
         reset(std::exchange(other.m_fd, -1));
         return *this;
     }
@@ -19,10 +18,8 @@ public:
     UniqueFd& operator=(const UniqueFd&) = delete;
 
     int get() const { return m_fd; }
-    void reset(int fd = -1)
-    {
-        if (m_fd >= 0)
-            ::close(m_fd);
+    void reset(int fd = -1) {
+        if (m_fd >= 0) ::close(m_fd);
         m_fd = fd;
     }
 

@@ -7,7 +7,7 @@
 // One line the guest writes to the status port before leaving the VM.
 struct StatusRecord {
     enum class Kind { Exit, Crash } kind;
-    int status;          // 0..255
+    int status;  // 0..255
     std::string reason;  // crash only
 };
 
@@ -18,7 +18,7 @@ std::optional<StatusRecord> parse_status_records(const std::string& contents);
 // How the QEMU process ended.
 struct QemuEnd {
     bool exited = false;  // else killed by a signal
-    int code = 0;         // exit code, or signal number
+    int code = 0;  // exit code, or signal number
 };
 
 enum class StopCause { GuestDone, Timeout, Signal };
@@ -30,5 +30,5 @@ struct Verdict {
 };
 
 // stop_signal: the signal xos-run received when cause == Signal.
-Verdict decide_verdict(const std::optional<StatusRecord>& record, const QemuEnd& qemu,
-                       StopCause cause, int stop_signal, const std::string& timeout_text);
+Verdict decide_verdict(const std::optional<StatusRecord>& record, const QemuEnd& qemu, StopCause cause, int stop_signal,
+                       const std::string& timeout_text);

@@ -159,8 +159,7 @@ ErrorOr<Qid> Client::mknod(uint32_t dir_fid, std::string_view name, uint32_t mod
 
 ErrorOr<Qid> Client::symlink(uint32_t dir_fid, std::string_view name, std::string_view target, uint32_t gid) {
     return call(
-        Tsymlink, [&](Writer& w) { w.u32(dir_fid).str(name).str(target).u32(gid); },
-        [](Reader& r) { return r.qid(); });
+        Tsymlink, [&](Writer& w) { w.u32(dir_fid).str(name).str(target).u32(gid); }, [](Reader& r) { return r.qid(); });
 }
 
 ErrorOr<void> Client::link(uint32_t dir_fid, uint32_t target_fid, std::string_view name) {
@@ -181,8 +180,7 @@ ErrorOr<void> Client::unlinkat(uint32_t dir_fid, std::string_view name, uint32_t
 ErrorOr<void> Client::renameat(uint32_t old_dir_fid, std::string_view old_name, uint32_t new_dir_fid,
                                std::string_view new_name) {
     return call(
-        Trenameat, [&](Writer& w) { w.u32(old_dir_fid).str(old_name).u32(new_dir_fid).str(new_name); },
-        [](Reader&) {});
+        Trenameat, [&](Writer& w) { w.u32(old_dir_fid).str(old_name).u32(new_dir_fid).str(new_name); }, [](Reader&) {});
 }
 
 ErrorOr<void> Client::fsync(uint32_t fid, bool data_only) {

@@ -13,37 +13,59 @@
 namespace xos::p9 {
 
 enum MessageType : uint8_t {
-    Tlerror = 6, Rlerror,
-    Tstatfs = 8, Rstatfs,
-    Tlopen = 12, Rlopen,
-    Tlcreate = 14, Rlcreate,
-    Tsymlink = 16, Rsymlink,
-    Tmknod = 18, Rmknod,
-    Treadlink = 22, Rreadlink,
-    Tgetattr = 24, Rgetattr,
-    Tsetattr = 26, Rsetattr,
-    Treaddir = 40, Rreaddir,
-    Tfsync = 50, Rfsync,
-    Tlink = 70, Rlink,
-    Tmkdir = 72, Rmkdir,
-    Trenameat = 74, Rrenameat,
-    Tunlinkat = 76, Runlinkat,
-    Tversion = 100, Rversion,
-    Tattach = 104, Rattach,
-    Tflush = 108, Rflush,
-    Twalk = 110, Rwalk,
-    Tread = 116, Rread,
-    Twrite = 118, Rwrite,
-    Tclunk = 120, Rclunk,
+    Tlerror = 6,
+    Rlerror,
+    Tstatfs = 8,
+    Rstatfs,
+    Tlopen = 12,
+    Rlopen,
+    Tlcreate = 14,
+    Rlcreate,
+    Tsymlink = 16,
+    Rsymlink,
+    Tmknod = 18,
+    Rmknod,
+    Treadlink = 22,
+    Rreadlink,
+    Tgetattr = 24,
+    Rgetattr,
+    Tsetattr = 26,
+    Rsetattr,
+    Treaddir = 40,
+    Rreaddir,
+    Tfsync = 50,
+    Rfsync,
+    Tlink = 70,
+    Rlink,
+    Tmkdir = 72,
+    Rmkdir,
+    Trenameat = 74,
+    Rrenameat,
+    Tunlinkat = 76,
+    Runlinkat,
+    Tversion = 100,
+    Rversion,
+    Tattach = 104,
+    Rattach,
+    Tflush = 108,
+    Rflush,
+    Twalk = 110,
+    Rwalk,
+    Tread = 116,
+    Rread,
+    Twrite = 118,
+    Rwrite,
+    Tclunk = 120,
+    Rclunk,
 };
 
 constexpr uint32_t NOFID = 0xffffffff;
 constexpr uint16_t NOTAG = 0xffff;
-constexpr size_t HEADER_SIZE = 7;         // size[4] type[1] tag[2]
-constexpr size_t READ_OVERHEAD = 11;      // Rread: header + count[4]
-constexpr size_t WRITE_OVERHEAD = 23;     // Twrite: header + fid[4] offset[8] count[4]
-constexpr size_t READDIR_OVERHEAD = 11;   // Rreaddir: header + count[4]
-constexpr size_t MAX_WALK_NAMES = 16;     // MAXWELEM
+constexpr size_t HEADER_SIZE = 7;  // size[4] type[1] tag[2]
+constexpr size_t READ_OVERHEAD = 11;  // Rread: header + count[4]
+constexpr size_t WRITE_OVERHEAD = 23;  // Twrite: header + fid[4] offset[8] count[4]
+constexpr size_t READDIR_OVERHEAD = 11;  // Rreaddir: header + count[4]
+constexpr size_t MAX_WALK_NAMES = 16;  // MAXWELEM
 
 // Tgetattr request mask / Rgetattr valid bits.
 constexpr uint64_t GETATTR_BASIC = 0x7ff;  // mode..blocks, times, nlink, uid, gid, ino, size
@@ -135,7 +157,7 @@ Attr read_attr(Reader& reader);
 struct Dirent {
     Qid qid;
     uint64_t offset;  // where the next Treaddir resumes after this entry
-    uint8_t type;     // DT_*
+    uint8_t type;  // DT_*
     std::string_view name;
 };
 Dirent read_dirent(Reader& reader);

@@ -29,9 +29,15 @@ RefPtr<vfs::Vnode> P9Fs::root() { return m_root; }
 
 ErrorOr<vfs::FsStats> P9Fs::statfs() {
     StatFs s = TRY(m_client.statfs(m_root->fid()));
-    return vfs::FsStats{.magic = MAGIC, .block_size = s.block_size, .blocks = s.blocks, .blocks_free = s.blocks_free,
-                        .blocks_available = s.blocks_available, .files = s.files, .files_free = s.files_free,
-                        .name_max = s.name_max, .flags = 0};
+    return vfs::FsStats{.magic = MAGIC,
+                        .block_size = s.block_size,
+                        .blocks = s.blocks,
+                        .blocks_free = s.blocks_free,
+                        .blocks_available = s.blocks_available,
+                        .files = s.files,
+                        .files_free = s.files_free,
+                        .name_max = s.name_max,
+                        .flags = 0};
 }
 
 ErrorOr<RefPtr<P9Vnode>> P9Fs::vnode_for(uint32_t fid) {
@@ -174,8 +180,10 @@ ErrorOr<RefPtr<vfs::Vnode>> P9Vnode::create(std::string_view name, mode_t mode, 
 }
 
 void P9Vnode::adopt_open_fid(uint32_t fid) {
-    if (m_rw_fid == NOFID) m_rw_fid = fid;
-    else (void)client().clunk(fid);
+    if (m_rw_fid == NOFID)
+        m_rw_fid = fid;
+    else
+        (void)client().clunk(fid);
 }
 
 ErrorOr<void> P9Vnode::symlink(std::string_view name, std::string_view target, uid_t, gid_t gid) {
@@ -237,14 +245,17 @@ ErrorOr<void> P9Vnode::readdir(uint64_t& cookie, vfs::DirSink& sink) {
     if (!is_directory()) return error(ENOTDIR);
     if (m_dir_fid == NOFID) {
         uint32_t fid = TRY(open_clone(L_RDONLY | L_DIRECTORY));
-        if (m_dir_fid == NOFID) m_dir_fid = fid;  // another thread may have opened one meanwhile
-        else (void)client().clunk(fid);
+        if (m_dir_fid == NOFID)
+            m_dir_fid = fid;  // another thread may have opened one meanwhile
+        else
+            (void)client().clunk(fid);
     }
     // The server's entry offsets are the cookies (0 is the start, "." and ".." included).
     for (;;) {
         bool full = false;
         size_t entries = TRY(client().readdir(m_dir_fid, cookie, [&](const Dirent& entry) {
-            vfs::DirEntry out{.ino = entry.qid.path, .next_cookie = entry.offset, .type = entry.type, .name = entry.name};
+            vfs::DirEntry out{
+                .ino = entry.qid.path, .next_cookie = entry.offset, .type = entry.type, .name = entry.name};
             if (!sink.emit(out)) {
                 full = true;
                 return false;
@@ -264,8 +275,10 @@ ErrorOr<uint32_t> P9Vnode::io_fid(Access access) {
         if (!m_rw_refused) {
             auto fid = open_clone(L_RDWR);
             if (fid) {
-                if (m_rw_fid == NOFID) m_rw_fid = *fid;  // re-checked: the open blocked
-                else (void)client().clunk(*fid);
+                if (m_rw_fid == NOFID)
+                    m_rw_fid = *fid;  // re-checked: the open blocked
+                else
+                    (void)client().clunk(*fid);
                 continue;
             }
             if (fid.error().code != EACCES && fid.error().code != EROFS && fid.error().code != EPERM &&
@@ -274,8 +287,10 @@ ErrorOr<uint32_t> P9Vnode::io_fid(Access access) {
             m_rw_refused = true;
         }
         uint32_t fid = TRY(open_clone(access == Access::Read ? L_RDONLY : L_WRONLY));
-        if (specific == NOFID) specific = fid;
-        else (void)client().clunk(fid);
+        if (specific == NOFID)
+            specific = fid;
+        else
+            (void)client().clunk(fid);
     }
 }
 

@@ -30,7 +30,8 @@ void probe(std::span<const std::string_view> platform_tokens) {
         auto* channel = mm::kcreate<VirtioChannel>(*transport);
         if (!channel) return;
         if (auto ready = channel->initialize(); !ready) {
-            klog("xos: %s: virtio-9p device not usable: %s", transport->name(), describe_share_error(ready.error().code));
+            klog("xos: %s: virtio-9p device not usable: %s", transport->name(),
+                 describe_share_error(ready.error().code));
             continue;  // the channel stays allocated: the device may still hold its memory
         }
         g_shares[g_share_count++].channel = channel;

@@ -230,8 +230,8 @@ private:
 
 ErrorOr<RefPtr<vfs::File>> open_block_device(RefPtr<vfs::Vnode> vnode, int flags) {
     unsigned index = minor(vnode->m_attr.rdev) / MINORS_PER_DISK;
-    if (major(vnode->m_attr.rdev) != BLOCK_MAJOR || minor(vnode->m_attr.rdev) % MINORS_PER_DISK ||
-        index >= MAX_DISKS || !g_disks[index])
+    if (major(vnode->m_attr.rdev) != BLOCK_MAJOR || minor(vnode->m_attr.rdev) % MINORS_PER_DISK || index >= MAX_DISKS ||
+        !g_disks[index])
         return error(ENXIO);
     vfs::File* file =
         mm::kcreate<BlockFile>(vnode, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC), *g_disks[index]);

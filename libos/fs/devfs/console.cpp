@@ -55,8 +55,7 @@ public:
         case TCSETSF:
             if (!user_range_ok(argument, KERNEL_TERMIOS_BYTES)) return error(EFAULT);
             return 0;
-        default:
-            return error(ENOTTY);
+        default: return error(ENOTTY);
         }
     }
 
@@ -67,7 +66,8 @@ private:
 }  // namespace
 
 ErrorOr<RefPtr<vfs::File>> open_console(RefPtr<vfs::Vnode> vnode, int flags, platform::ConsoleStream stream) {
-    vfs::File* file = mm::kcreate<ConsoleFile>(vnode, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC), stream);
+    vfs::File* file =
+        mm::kcreate<ConsoleFile>(vnode, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC), stream);
     if (!file) return error(ENOMEM);
     return RefPtr<vfs::File>(file);
 }

@@ -38,7 +38,8 @@ private:
 
 template <Kind kind>
 ErrorOr<RefPtr<vfs::File>> open_memory_device(RefPtr<vfs::Vnode> vnode, int flags) {
-    vfs::File* file = mm::kcreate<MemoryDeviceFile>(vnode, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC), kind);
+    vfs::File* file =
+        mm::kcreate<MemoryDeviceFile>(vnode, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC), kind);
     if (!file) return error(ENOMEM);
     return RefPtr<vfs::File>(file);
 }

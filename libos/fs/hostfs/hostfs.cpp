@@ -33,8 +33,10 @@ void close_handle(int& handle) {
 
 // Keeps the first of two handles opened concurrently (the open may have been preempted).
 void keep(int& slot, int handle) {
-    if (slot < 0) slot = handle;
-    else (void)host::close(handle);
+    if (slot < 0)
+        slot = handle;
+    else
+        (void)host::close(handle);
 }
 
 }  // namespace
@@ -52,11 +54,17 @@ ErrorOr<void> HostFs::initialize(int root_handle) {
 RefPtr<vfs::Vnode> HostFs::root() { return m_root; }
 
 ErrorOr<vfs::FsStats> HostFs::statfs() {
-    struct statfs s {};
+    struct statfs s{};
     TRY(check(host::statfs(m_root->handle(), &s)));
-    return vfs::FsStats{.magic = uint64_t(s.f_type), .block_size = uint64_t(s.f_bsize), .blocks = s.f_blocks,
-                        .blocks_free = s.f_bfree, .blocks_available = s.f_bavail, .files = s.f_files,
-                        .files_free = s.f_ffree, .name_max = uint64_t(s.f_namelen), .flags = uint64_t(s.f_flags)};
+    return vfs::FsStats{.magic = uint64_t(s.f_type),
+                        .block_size = uint64_t(s.f_bsize),
+                        .blocks = s.f_blocks,
+                        .blocks_free = s.f_bfree,
+                        .blocks_available = s.f_bavail,
+                        .files = s.f_files,
+                        .files_free = s.f_ffree,
+                        .name_max = uint64_t(s.f_namelen),
+                        .flags = uint64_t(s.f_flags)};
 }
 
 ErrorOr<void> HostFs::stat(int handle, struct stat& st) {
@@ -66,7 +74,7 @@ ErrorOr<void> HostFs::stat(int handle, struct stat& st) {
 }
 
 ErrorOr<RefPtr<HostVnode>> HostFs::vnode_for(int handle) {
-    struct stat st {};
+    struct stat st{};
     if (auto r = stat(handle, st); !r) {
         (void)host::close(handle);
         return std::unexpected(r.error());
@@ -129,7 +137,7 @@ int HostVnode::any_io_handle() const {
 
 ErrorOr<vfs::Attributes> HostVnode::getattr() {
     // The path handle keeps naming the file after an unlink, unlike a 9p path fid.
-    struct stat st {};
+    struct stat st{};
     TRY(hostfs().stat(m_handle, st));
     apply(st);
     return m_attr;
@@ -332,7 +340,8 @@ ErrorOr<void> HostVnode::readdir(uint64_t& cookie, vfs::DirSink& sink) {
             auto type = hostfs().mapped() ? static_cast<unsigned char>(DT_UNKNOWN)
                                           : static_cast<unsigned char>(buffer[at + 18]);
             const char* name = reinterpret_cast<const char*>(buffer + at + 19);
-            vfs::DirEntry entry{.ino = ino, .next_cookie = next, .type = type, .name = {name, strnlen(name, record - 19)}};
+            vfs::DirEntry entry{
+                .ino = ino, .next_cookie = next, .type = type, .name = {name, strnlen(name, record - 19)}};
             if (!sink.emit(entry)) return {};
             cookie = next;
             at += record;

@@ -13,7 +13,7 @@ namespace xos::hostfs {
 namespace {
 
 ErrorOr<void> mount_share(const platform::hostfs::Share& share) {
-    struct statfs host {};
+    struct statfs host{};
     if (long r = platform::hostfs::statfs(share.root, &host); r < 0) return error(int(-r));
     auto* fs = mm::kcreate<HostFs>(uint64_t(host.f_type), share.mode);
     if (!fs) return error(ENOMEM);

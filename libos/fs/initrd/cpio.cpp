@@ -12,7 +12,10 @@ bool parse_hex(const std::byte* text, uint32_t& out) {
     uint32_t value = 0;
     for (int i = 0; i < 8; ++i) {
         char c = char(text[i]);
-        int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int digit = c >= '0' && c <= '9' ? c - '0'
+            : c >= 'a' && c <= 'f'       ? c - 'a' + 10
+            : c >= 'A' && c <= 'F'       ? c - 'A' + 10
+                                         : -1;
         if (digit < 0) return false;
         value = value << 4 | uint32_t(digit);
     }
@@ -41,8 +44,13 @@ ErrorOr<bool> CpioReader::next(CpioEntry& entry) {
     if (stored == "TRAILER!!!") return false;
     while (stored.starts_with("./")) stored.remove_prefix(2);
     while (stored.starts_with("/")) stored.remove_prefix(1);
-    entry = CpioEntry{.name = stored, .mode = fields[1], .uid = fields[2], .gid = fields[3], .mtime = fields[5],
-                      .rdev_major = fields[9], .rdev_minor = fields[10],
+    entry = CpioEntry{.name = stored,
+                      .mode = fields[1],
+                      .uid = fields[2],
+                      .gid = fields[3],
+                      .mtime = fields[5],
+                      .rdev_major = fields[9],
+                      .rdev_minor = fields[10],
                       .data = m_archive.subspan(data_offset, file_size)};
     m_offset = align4(data_offset + file_size);
     return true;

@@ -39,7 +39,8 @@ ErrorOr<void> unpack_entry(const vfs::WalkContext& at, const CpioEntry& entry) {
     mode_t type = entry.mode & S_IFMT;
     if (existing) {
         if (type == S_IFDIR && (*existing)->is_directory()) return apply_metadata(**existing, entry);
-        TRY(lookup.parent->remove(lookup.name, (*existing)->is_directory() ? vfs::RemoveKind::Directory : vfs::RemoveKind::File));
+        TRY(lookup.parent->remove(lookup.name,
+                                  (*existing)->is_directory() ? vfs::RemoveKind::Directory : vfs::RemoveKind::File));
     }
     if (type == S_IFLNK) {
         std::string_view target(reinterpret_cast<const char*>(entry.data.data()), entry.data.size());
@@ -48,7 +49,8 @@ ErrorOr<void> unpack_entry(const vfs::WalkContext& at, const CpioEntry& entry) {
         return apply_metadata(*link, entry);
     }
     dev_t rdev = makedev(entry.rdev_major, entry.rdev_minor);
-    RefPtr<vfs::Vnode> node = TRY(lookup.parent->create(lookup.name, type | (entry.mode & 07777), rdev, entry.uid, entry.gid));
+    RefPtr<vfs::Vnode> node =
+        TRY(lookup.parent->create(lookup.name, type | (entry.mode & 07777), rdev, entry.uid, entry.gid));
     if (type == S_IFREG) TRY(write_all(*node, entry.data));
     return apply_metadata(*node, entry);
 }
@@ -71,9 +73,11 @@ ErrorOr<void> unpack_cpio(const vfs::WalkContext& at, std::span<const std::byte>
 ErrorOr<void> create_default_etc(const vfs::WalkContext& at) {
     if (!vfs::resolve(at, "/etc", vfs::Follow::Yes)) TRY(vfs::make_directory(at, "/etc", 0755));
     TRY(write_default(at, "/etc/hostname", "xos\n"));
-    TRY(write_default(at, "/etc/hosts", "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\txos\n"));
+    TRY(write_default(at, "/etc/hosts",
+                      "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\txos\n"));
     TRY(write_default(at, "/etc/resolv.conf", "nameserver 10.0.2.3\n"));
-    TRY(write_default(at, "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"));
+    TRY(write_default(at, "/etc/passwd",
+                      "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"));
     TRY(write_default(at, "/etc/group", "root:x:0:\nnogroup:x:65534:\n"));
     return {};
 }

@@ -135,7 +135,7 @@ ErrorOr<void> generate_cpuinfo(TextBuffer& out) {
     if (a >= 0x80000004) {
         for (unsigned leaf = 0; leaf < 3; ++leaf)
             cpuid(0x80000002 + leaf, registers[leaf * 4], registers[leaf * 4 + 1], registers[leaf * 4 + 2],
-                    registers[leaf * 4 + 3]);
+                  registers[leaf * 4 + 3]);
         memcpy(model, registers, 48);
         model[48] = '\0';
     }
@@ -143,9 +143,10 @@ ErrorOr<void> generate_cpuinfo(TextBuffer& out) {
     TRY(out.append("processor\t: 0\nvendor_id\t: %s\ncpu family\t: %u\nmodel\t\t: %u\nmodel name\t: %s\n"
                    "stepping\t: %u\ncpu cores\t: 1\nflags\t\t:",
                    vendor, (a >> 8) & 0xf, (a >> 4) & 0xf, model, a & 0xf));
-    static const char* const edx_names[32] = {"fpu", "vme", "de", "pse", "tsc", "msr", "pae", "mce", "cx8", "apic",
-        nullptr, "sep", "mtrr", "pge", "mca", "cmov", "pat", "pse36", nullptr, "clflush", nullptr, nullptr, nullptr,
-        "mmx", "fxsr", "sse", "sse2", nullptr, nullptr, nullptr, nullptr, nullptr};
+    static const char* const edx_names[32] = {"fpu",  "vme",   "de",    "pse",     "tsc",   "msr",   "pae",   "mce",
+                                              "cx8",  "apic",  nullptr, "sep",     "mtrr",  "pge",   "mca",   "cmov",
+                                              "pat",  "pse36", nullptr, "clflush", nullptr, nullptr, nullptr, "mmx",
+                                              "fxsr", "sse",   "sse2",  nullptr,   nullptr, nullptr, nullptr, nullptr};
     for (int bit = 0; bit < 32; ++bit)
         if ((d >> bit) & 1 && edx_names[bit]) TRY(out.append(" %s", edx_names[bit]));
     if (c & 1) TRY(out.append(" pni"));

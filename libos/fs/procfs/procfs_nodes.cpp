@@ -28,7 +28,10 @@ public:
     }
     ErrorOr<size_t> write(std::span<const std::byte>, std::optional<uint64_t>) override { return error(EBADF); }
     ErrorOr<uint64_t> seek(int64_t offset, int whence) override {
-        int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? int64_t(position()) : whence == SEEK_END ? int64_t(m_size) : -1;
+        int64_t base = whence == SEEK_SET ? 0
+            : whence == SEEK_CUR          ? int64_t(position())
+            : whence == SEEK_END          ? int64_t(m_size)
+                                          : -1;
         if (base < 0 || base + offset < 0) return error(EINVAL);
         set_position(uint64_t(base + offset));
         return position();
@@ -62,9 +65,9 @@ ErrorOr<KString> describe_open_file(vfs::File& file) {
     }
     if (!file.origin_parent()) return error(ENOENT);
     size_t length = TRY(vfs::directory_path(process.context(), file.origin_parent(), path)) - 1;
-    int written = snprintf(path + length, sizeof path - length, "%s%.*s%s", length > 1 ? "/" : "",
-                           int(file.origin_name().size()), file.origin_name().data(),
-                           file.vnode()->m_attr.nlink == 0 ? " (deleted)" : "");
+    int written =
+        snprintf(path + length, sizeof path - length, "%s%.*s%s", length > 1 ? "/" : "", int(file.origin_name().size()),
+                 file.origin_name().data(), file.vnode()->m_attr.nlink == 0 ? " (deleted)" : "");
     if (written < 0 || size_t(written) >= sizeof path - length) return error(ENAMETOOLONG);
     return KString::from(path);
 }
@@ -75,7 +78,8 @@ ErrorOr<RefPtr<vfs::File>> ProcTextFile::open(int flags) {
     TRY(m_generator(text));
     size_t size = text.view().size();
     char* data = text.take();
-    vfs::File* file = mm::kcreate<SnapshotFile>(RefPtr<vfs::Vnode>(this), flags & (O_ACCMODE | vfs::FILE_STATUS_FLAGS), data, size);
+    vfs::File* file =
+        mm::kcreate<SnapshotFile>(RefPtr<vfs::Vnode>(this), flags & (O_ACCMODE | vfs::FILE_STATUS_FLAGS), data, size);
     if (!file) {
         mm::kfree(data);
         return error(ENOMEM);
@@ -102,8 +106,10 @@ ErrorOr<RefPtr<vfs::Vnode>> ProcDir::lookup(std::string_view name) {
 ErrorOr<void> ProcDir::readdir(uint64_t& cookie, vfs::DirSink& sink) {
     for (; cookie < m_count + 2; ++cookie) {
         vfs::DirEntry entry{0, cookie + 1, DT_DIR, {}};
-        if (cookie == 0) entry = {ino(), 1, DT_DIR, "."};
-        else if (cookie == 1) entry = {m_parent ? m_parent->ino() : ino(), 2, DT_DIR, ".."};
+        if (cookie == 0)
+            entry = {ino(), 1, DT_DIR, "."};
+        else if (cookie == 1)
+            entry = {m_parent ? m_parent->ino() : ino(), 2, DT_DIR, ".."};
         else {
             vfs::Vnode& child = *m_children[cookie - 2];
             entry = {child.ino(), cookie + 1, vfs::dirent_type(child.mode()), m_names[cookie - 2]};

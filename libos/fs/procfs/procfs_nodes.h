@@ -18,7 +18,8 @@ public:
 
 class ProcTextFile final : public vfs::Vnode {
 public:
-    ProcTextFile(ProcFs& fs, TextGenerator generator) : Vnode(fs, fs.allocate_ino(), S_IFREG | 0444), m_generator(generator) {
+    ProcTextFile(ProcFs& fs, TextGenerator generator)
+        : Vnode(fs, fs.allocate_ino(), S_IFREG | 0444), m_generator(generator) {
         m_attr.block_size = 1024;
     }
     ErrorOr<RefPtr<vfs::File>> open(int flags) override;

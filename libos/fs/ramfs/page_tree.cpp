@@ -22,8 +22,10 @@ void* PageTree::allocate_page(NewPage new_page) {
     void* page = g_pool;
     g_pool = *static_cast<void**>(page);
     --g_pooled;
-    if (new_page == NewPage::Zeroed) memset(page, 0, PAGE);
-    else *static_cast<void**>(page) = nullptr;  // no stale link in a page about to be written
+    if (new_page == NewPage::Zeroed)
+        memset(page, 0, PAGE);
+    else
+        *static_cast<void**>(page) = nullptr;  // no stale link in a page about to be written
     return page;
 }
 

@@ -26,7 +26,7 @@ public:
     std::byte* find(uint64_t index) const;
     // What the caller will do with a page that find_or_create has to add.
     enum class NewPage {
-        Zeroed,       // read or partly written: it must read as zeros
+        Zeroed,  // read or partly written: it must read as zeros
         Overwritten,  // about to be overwritten whole: its old contents do not matter
     };
     // The page at `index`, allocated if absent. ENOMEM when memory runs out; EFBIG beyond the

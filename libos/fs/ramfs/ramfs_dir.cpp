@@ -148,8 +148,7 @@ ErrorOr<void> RamDir::rename(std::string_view old_name, Vnode& new_dir_vnode, st
     if (flags & EXCHANGE) {
         if (!target) return error(ENOENT);
         RefPtr<Vnode> other = target->node;
-        if (other->is_directory() && static_cast<RamDir&>(*other).is_ancestor_or_self(*this))
-            return error(EINVAL);
+        if (other->is_directory() && static_cast<RamDir&>(*other).is_ancestor_or_self(*this)) return error(EINVAL);
         if (source == target) return {};
         source->node = other;
         target->node = moving;

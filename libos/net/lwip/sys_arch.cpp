@@ -119,8 +119,8 @@ void sys_sem_signal(sys_sem_t* sem) {
 u32_t sys_arch_sem_wait(sys_sem_t* sem, u32_t timeout) {
     xos_lwip_sem& s = **sem;
     uint64_t start = platform::monotonic_ns();
-    auto result = sched::wait_event(s.waiters, [&] { return s.count > 0; }, deadline_ms(timeout),
-                                    sched::Interruptible::No);
+    auto result =
+        sched::wait_event(s.waiters, [&] { return s.count > 0; }, deadline_ms(timeout), sched::Interruptible::No);
     if (!result) return SYS_ARCH_TIMEOUT;
     --s.count;
     return elapsed_ms(start);
@@ -141,9 +141,10 @@ void sys_mutex_free(sys_mutex_t* mutex) {
 void sys_mutex_lock(sys_mutex_t* mutex) {
     xos_lwip_mutex& m = **mutex;
     sched::Thread* self = &sched::current();
-    if (m.owner == self) panic("lwip: mutex %p locked twice by thread %d (the core lock is not recursive)", *mutex, self->tid);
-    (void)sched::wait_event(m.waiters, [&] { return m.owner == nullptr; }, sched::Deadline::never(),
-                            sched::Interruptible::No);
+    if (m.owner == self)
+        panic("lwip: mutex %p locked twice by thread %d (the core lock is not recursive)", *mutex, self->tid);
+    (void)sched::wait_event(
+        m.waiters, [&] { return m.owner == nullptr; }, sched::Deadline::never(), sched::Interruptible::No);
     m.owner = self;
 }
 
@@ -194,8 +195,8 @@ void sys_mbox_post(sys_mbox_t* mbox, void* message) {
     xos_lwip_mbox& b = **mbox;
     for (;;) {
         if (sys_mbox_trypost(mbox, message) == ERR_OK) return;
-        (void)sched::wait_event(b.not_full, [&] { return b.count < b.size; }, sched::Deadline::never(),
-                                sched::Interruptible::No);
+        (void)sched::wait_event(
+            b.not_full, [&] { return b.count < b.size; }, sched::Deadline::never(), sched::Interruptible::No);
     }
 }
 
@@ -214,8 +215,8 @@ u32_t sys_arch_mbox_tryfetch(sys_mbox_t* mbox, void** message) {
 u32_t sys_arch_mbox_fetch(sys_mbox_t* mbox, void** message, u32_t timeout) {
     xos_lwip_mbox& b = **mbox;
     uint64_t start = platform::monotonic_ns();
-    auto result = sched::wait_event(b.not_empty, [&] { return b.count > 0; }, deadline_ms(timeout),
-                                    sched::Interruptible::No);
+    auto result =
+        sched::wait_event(b.not_empty, [&] { return b.count > 0; }, deadline_ms(timeout), sched::Interruptible::No);
     if (!result) return SYS_ARCH_TIMEOUT;
     (void)sys_arch_mbox_tryfetch(mbox, message);
     return elapsed_ms(start);

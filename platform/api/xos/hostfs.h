@@ -33,7 +33,7 @@ enum class ShareMode { Mapped, Passthrough };
 
 struct Share {
     const char* guest_path;  // absolute; static text
-    int root;                // path handle of the shared host directory
+    int root;  // path handle of the shared host directory
     ShareMode mode;
 };
 size_t share_count();

@@ -31,10 +31,10 @@ public:
                            bool& more) = 0;
 
     enum class SendResult {
-        Sent,     // handed to the host (or queued behind a frame the host took in part)
-        Busy,     // the host's queue is full: nothing was sent; retry after the next interrupt
-        TooBig,   // over max_frame()
-        Gone,     // the host side has gone
+        Sent,  // handed to the host (or queued behind a frame the host took in part)
+        Busy,  // the host's queue is full: nothing was sent; retry after the next interrupt
+        TooBig,  // over max_frame()
+        Gone,  // the host side has gone
     };
     // Sends one frame given in pieces (concatenated). Never blocks.
     virtual SendResult send(const uint8_t* const* pieces, const size_t* lengths, size_t count) = 0;

@@ -16,14 +16,17 @@
 extern "C" {
 #endif
 uint32_t xos_lwip_rand(void);
-void xos_lwip_diag(const char *format, ...) __attribute__((format(printf, 1, 2)));
-__attribute__((noreturn)) void xos_lwip_assert_failed(const char *message, const char *file, int line);
+void xos_lwip_diag(const char* format, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void xos_lwip_assert_failed(const char* message, const char* file, int line);
 #ifdef __cplusplus
 }
 #endif
 
 /* LWIP_PLATFORM_DIAG((fmt, args...)): double parentheses. */
-#define LWIP_PLATFORM_DIAG(x) do { xos_lwip_diag x; } while (0)
+#define LWIP_PLATFORM_DIAG(x)                                                                                          \
+    do {                                                                                                               \
+        xos_lwip_diag x;                                                                                               \
+    } while (0)
 #define LWIP_PLATFORM_ASSERT(x) xos_lwip_assert_failed((x), __FILE__, __LINE__)
 
 #endif /* XOS_LWIP_ARCH_CC_H */

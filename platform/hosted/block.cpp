@@ -19,12 +19,12 @@ namespace xos::hosted {
 
 namespace {
 
-enum BlockSyscall : long { PREAD64 = 17, PWRITE64 = 18, LSEEK = 8, FDATASYNC = 75, OPENAT = 257, NEWFSTATAT = 262 };
-constexpr long AT_FDCWD_VALUE = -100;
+using enum host::Syscall;  // the host syscall numbers (host.h)
+using host::AT_FDCWD_VALUE;
 constexpr size_t MAX_DISKS = 16;
 constexpr size_t SECTOR = platform::BlockDevice::SECTOR_SIZE;
 
-long call(long number, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0) {
+long call(host::Syscall number, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0) {
     for (;;) {
         long r = host::call(number, a1, a2, a3, a4);
         if (r != -EINTR) return r;  // the platform's signals do not use SA_RESTART

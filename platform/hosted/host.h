@@ -11,28 +11,69 @@ extern "C" void xos_host_sigreturn();
 
 namespace xos::hosted::host {
 
+// Every host syscall the platform makes, in one list (the seccomp filter names them from here).
 enum Syscall : long {
     WRITE = 1,
+    CLOSE = 3,
+    LSEEK = 8,
     MMAP = 9,
     MPROTECT = 10,
     RT_SIGACTION = 13,
     RT_SIGRETURN = 15,
+    PREAD64 = 17,
+    PWRITE64 = 18,
+    READV = 19,
+    WRITEV = 20,
     SETITIMER = 38,
     GETPID = 39,
+    FCNTL = 72,
+    FSYNC = 74,
+    FDATASYNC = 75,
     FTRUNCATE = 77,
+    CHDIR = 80,
+    FCHMOD = 91,
+    UMASK = 95,
+    CAPSET = 126,
     RT_SIGSUSPEND = 130,
     SIGALTSTACK = 131,
+    PERSONALITY = 135,
+    FSTATFS = 138,
+    PIVOT_ROOT = 155,
     PRCTL = 157,
     ARCH_PRCTL = 158,
+    MOUNT = 165,
+    UMOUNT2 = 166,
+    SETXATTR = 188,
+    GETXATTR = 191,
+    GETDENTS64 = 217,
     CLOCK_GETTIME = 228,
     EXIT_GROUP = 231,
     TGKILL = 234,
+    OPENAT = 257,
+    MKDIRAT = 258,
+    MKNODAT = 259,
+    FCHOWNAT = 260,
+    NEWFSTATAT = 262,
+    UNLINKAT = 263,
+    LINKAT = 265,
+    SYMLINKAT = 266,
+    READLINKAT = 267,
+    FCHMODAT = 268,
+    UNSHARE = 272,
+    UTIMENSAT = 280,
+    FALLOCATE = 285,
+    DUP3 = 292,
+    PRLIMIT64 = 302,
+    RENAMEAT2 = 316,
     SECCOMP = 317,
     GETRANDOM = 318,
     MEMFD_CREATE = 319,
-    READV = 19,
-    WRITEV = 20,
-    FCNTL = 72,  // the host NIC (nic.cpp)
+    OPEN_TREE = 428,
+    MOVE_MOUNT = 429,
+    CLOSE_RANGE = 436,
+    LANDLOCK_CREATE_RULESET = 444,
+    LANDLOCK_ADD_RULE = 445,
+    LANDLOCK_RESTRICT_SELF = 446,
 };
 
 inline long call(long number, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0, long a6 = 0) {
@@ -46,6 +87,7 @@ constexpr int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONY
 constexpr int SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGUSR1 = 10, SIGSEGV = 11, SIGPIPE = 13, SIGALRM = 14,
               SIGIO = 29, SIGSYS = 31;
 constexpr long ARCH_SET_FS = 0x1002;
+constexpr long AT_FDCWD_VALUE = -100;  // (not AT_FDCWD: files that include <fcntl.h> have that macro)
 
 // Every host descriptor the platform keeps sits at a fixed number (sandbox.cpp moves them there
 // before the filter goes on, and closes everything else inherited); the seccomp filter names

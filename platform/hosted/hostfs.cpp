@@ -25,35 +25,8 @@ namespace xos::hosted {
 
 namespace {
 
-enum HostfsSyscall : long {
-    CLOSE = 3,
-    PREAD64 = 17,
-    PWRITE64 = 18,
-    LSEEK = 8,
-    FSYNC = 74,
-    FDATASYNC = 75,
-    FCHMOD = 91,
-    UMASK = 95,
-    FSTATFS = 138,
-    GETDENTS64 = 217,
-    OPENAT = 257,
-    MKDIRAT = 258,
-    MKNODAT = 259,
-    FCHOWNAT = 260,
-    NEWFSTATAT = 262,
-    UNLINKAT = 263,
-    LINKAT = 265,
-    SYMLINKAT = 266,
-    READLINKAT = 267,
-    FCHMODAT = 268,
-    UTIMENSAT = 280,
-    FALLOCATE = 285,
-    PRLIMIT64 = 302,
-    RENAMEAT2 = 316,
-    FTRUNCATE = 77,
-};
-constexpr long SETXATTR = 188, GETXATTR = 191;  // the mapped mode's attributes (path calls)
-constexpr long AT_FDCWD_VALUE = -100;
+using enum host::Syscall;  // the host syscall numbers (host.h)
+using host::AT_FDCWD_VALUE;
 constexpr size_t NAME_MAX_BYTES = 255, PATH_MAX_BYTES = 4096;
 
 struct ShareEntry {
@@ -68,7 +41,7 @@ char g_share_host_dirs[MAX_SHARES][PATH_MAX_BYTES];  // as given: the sandbox bi
 size_t g_share_count;
 int g_proc_fd = -1;  // /proc/self/fd
 
-long call(long number, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0) {
+long call(host::Syscall number, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0) {
     for (;;) {
         long r = host::call(number, a1, a2, a3, a4, a5);
         if (r != -EINTR) return r;  // the platform's signals do not use SA_RESTART
@@ -126,7 +99,7 @@ bool fault_in(uintptr_t address, size_t count, mm::FaultAccess access) {
     return mapped_any;
 }
 
-long transfer(long number, int io, uintptr_t buffer, size_t count, uint64_t offset, mm::FaultAccess access) {
+long transfer(host::Syscall number, int io, uintptr_t buffer, size_t count, uint64_t offset, mm::FaultAccess access) {
     for (;;) {
         long r = call(number, io, long(buffer), long(count), long(offset));
         if (r != -EFAULT || !fault_in(buffer, count, access)) return r;

@@ -25,27 +25,8 @@ bool g_exec_allowed;
 
 namespace {
 
-enum SandboxSyscall : long {
-    CLOSE = 3,
-    FCNTL = 72,
-    CHDIR = 80,
-    CAPSET = 126,
-    PERSONALITY = 135,
-    PIVOT_ROOT = 155,
-    MOUNT = 165,
-    UMOUNT2 = 166,
-    OPENAT = 257,
-    MKDIRAT = 258,
-    UNSHARE = 272,
-    DUP3 = 292,
-    OPEN_TREE = 428,
-    MOVE_MOUNT = 429,
-    CLOSE_RANGE = 436,
-    LANDLOCK_CREATE_RULESET = 444,
-    LANDLOCK_ADD_RULE = 445,
-    LANDLOCK_RESTRICT_SELF = 446,
-};
-constexpr long AT_FDCWD_VALUE = -100;
+using enum host::Syscall;  // the host syscall numbers (host.h)
+using host::AT_FDCWD_VALUE;
 constexpr long O_WRONLY_VALUE = 1, O_DIRECTORY_VALUE = 0200000, O_CLOEXEC_VALUE = 02000000, O_PATH_VALUE = 010000000;
 constexpr long F_DUPFD_CLOEXEC = 1030;
 constexpr long CLONE_NEWNS = 0x00020000, CLONE_NEWUSER = 0x10000000, CLONE_NEWNET = 0x40000000;

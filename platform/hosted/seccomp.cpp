@@ -51,37 +51,26 @@ constexpr long ALLOWED[] = {
 
 // With shares: these calls take a descriptor first, which may not be the console's 0-2 (the
 // platform's fds are all above; the shares' handles take the lowest free numbers above 2).
-constexpr long SHARE_FD_CALLS[] = {
-    3 /* close */,      8 /* lseek */,      17 /* pread64 */,  18 /* pwrite64 */,    74 /* fsync */,
-    75 /* fdatasync */, 77 /* ftruncate */, 138 /* fstatfs */, 217 /* getdents64 */, 285 /* fallocate */};
+constexpr long SHARE_FD_CALLS[] = {host::CLOSE,     host::LSEEK,     host::PREAD64, host::PWRITE64,   host::FSYNC,
+                                   host::FDATASYNC, host::FTRUNCATE, host::FSTATFS, host::GETDENTS64, host::FALLOCATE};
 
 // Added only when the image has host directory shares (hostfs.cpp). openat's path is a pointer
 // the filter cannot check: hostfs.cpp's wrappers confine every name to one component.
 constexpr long ALLOWED_FOR_SHARES[] = {
-    257,  // openat: a share's files (O_PATH), reopening one for I/O through /proc/self/fd
-    3,  // close
-    262,  // newfstatat: stat of a handle
-    138,  // fstatfs
-    17,  // pread64
-    18,  // pwrite64
-    8,  // lseek: to a directory's cookie before getdents64
-    217,  // getdents64
-    77,  // ftruncate
-    285,  // fallocate
-    74,  // fsync
-    75,  // fdatasync
-    258,  // mkdirat
-    259,  // mknodat
-    263,  // unlinkat
-    316,  // renameat2
-    265,  // linkat (through /proc/self/fd)
-    266,  // symlinkat
-    267,  // readlinkat
-    268,  // fchmodat (through /proc/self/fd)
-    260,  // fchownat (AT_EMPTY_PATH)
-    280,  // utimensat
-    191,  // getxattr: user.virtfs.* of a share's file (through /proc/self/fd/N), the mapped mode
-    188,  // setxattr: the same
+    host::OPENAT,  // a share's files (O_PATH), reopening one for I/O through /proc/self/fd
+    host::CLOSE,
+    host::NEWFSTATAT,  // stat of a handle
+    host::FSTATFS,    host::PREAD64,    host::PWRITE64,
+    host::LSEEK,  // to a directory's cookie before getdents64
+    host::GETDENTS64, host::FTRUNCATE,  host::FALLOCATE, host::FSYNC,     host::FDATASYNC,
+    host::MKDIRAT,    host::MKNODAT,    host::UNLINKAT,  host::RENAMEAT2,
+    host::LINKAT,  // through /proc/self/fd
+    host::SYMLINKAT,  host::READLINKAT,
+    host::FCHMODAT,  // through /proc/self/fd
+    host::FCHOWNAT,  // AT_EMPTY_PATH
+    host::UTIMENSAT,
+    host::GETXATTR,  // user.virtfs.* of a share's file (through /proc/self/fd/N), the mapped mode
+    host::SETXATTR,  // the same
 };
 
 class Program {
@@ -185,9 +174,9 @@ void install_seccomp() {
     p.add(BPF_RET_K, RET_TRAP);
     // pread64, pwrite64, fdatasync: the disks' fds only (block.cpp; without disks, nothing here).
     if (size_t disks = disk_count()) {
-        p.add(BPF_JEQ_K, 17 /* pread64 */, 2, 0);
-        p.add(BPF_JEQ_K, 18 /* pwrite64 */, 1, 0);
-        p.add(BPF_JEQ_K, 75 /* fdatasync */, 0, uint8_t(disks + 3));
+        p.add(BPF_JEQ_K, host::PREAD64, 2, 0);
+        p.add(BPF_JEQ_K, host::PWRITE64, 1, 0);
+        p.add(BPF_JEQ_K, host::FDATASYNC, 0, uint8_t(disks + 3));
         p.add(BPF_LD_W_ABS, OFFSET_ARG0_LOW);
         for (size_t i = 0; i < disks; ++i) p.add(BPF_JEQ_K, uint32_t(disk_fd(i)), uint8_t(disks - i), 0);
         p.add(BPF_RET_K, RET_TRAP);

@@ -335,20 +335,25 @@ def httpd_extra(args):
     return ["--nopush"] if args.nopush else []
 
 
-def xos_server(args, path):
-    image = os.path.join(args.build_dir, "apps", "httpd", "httpd.xos")
-    args.xos_images[path] = image_id(image)
+def xos_run_server(args, path, target, image, image_key):
+    """An httpd image run by xos-run (the VM image or the hosted executable): its NIC is QEMU's
+    user networking or passt (path user, `-p`) or a tap device (path tap)."""
+    args.xos_images[image_key] = image_id(image)
     argv = [targets.xos_run(args.build_dir)]
     if path == "user":
         port = free_port()
         argv += ["-p", "%d:%d" % (port, GUEST_PORT)]
         url = "http://127.0.0.1:%d" % port
     else:
-        ifname, net = TAP["xos"]
+        ifname, net = TAP[target]
         argv += ["--net", "tap:" + ifname, "--ip", net + ".2/24", "--gw", net + ".1"]
         url = "http://%s.2:%d" % (net, GUEST_PORT)
     argv += [image, "--", "--port", str(GUEST_PORT), "--quiet", "--threads", str(args.threads)] + httpd_extra(args)
-    return Server("xos", path, argv, url, os.path.join(args.out_dir, "server-%s-xos.log" % path))
+    return Server(target, path, argv, url, os.path.join(args.out_dir, "server-%s-%s.log" % (path, target)))
+
+
+def xos_server(args, path):
+    return xos_run_server(args, path, "xos", os.path.join(args.build_dir, "apps", "httpd", "httpd.xos"), path)
 
 
 def linux_vm_server(args, path, vm, initramfs):
@@ -375,20 +380,9 @@ def linux_vm_server(args, path, vm, initramfs):
 
 def hosted_server(args, path):
     """apps/httpd built for the hosted platform (tests/hosted_net's httpd-hosted: the same sources
-    and rootfs), run by xos-run: its NIC is passt (path user, `-p`) or a tap device (path tap)."""
+    and rootfs)."""
     image = os.path.join(args.build_dir, "tests", "hosted_net", "httpd-hosted")
-    args.xos_images["hosted-" + path] = image_id(image)
-    argv = [targets.xos_run(args.build_dir)]
-    if path == "user":
-        port = free_port()
-        argv += ["-p", "%d:%d" % (port, GUEST_PORT)]
-        url = "http://127.0.0.1:%d" % port
-    else:
-        ifname, net = TAP["hosted"]
-        argv += ["--net", "tap:" + ifname, "--ip", net + ".2/24", "--gw", net + ".1"]
-        url = "http://%s.2:%d" % (net, GUEST_PORT)
-    argv += [image, "--", "--port", str(GUEST_PORT), "--quiet", "--threads", str(args.threads)] + httpd_extra(args)
-    return Server("hosted", path, argv, url, os.path.join(args.out_dir, "server-%s-hosted.log" % path))
+    return xos_run_server(args, path, "hosted", image, "hosted-" + path)
 
 
 def native_server(args, binary, path):

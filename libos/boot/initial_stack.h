@@ -33,6 +33,7 @@ enum AuxTag : uint64_t {
     AT_RANDOM = 25,
     AT_HWCAP2 = 26,
     AT_EXECFN = 31,
+    AT_SYSINFO_EHDR = 33,  // the vDSO's ELF header (libos/vdso)
     AT_MINSIGSTKSZ = 51,
 };
 

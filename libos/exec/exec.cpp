@@ -11,6 +11,7 @@
 #include "mm/vm.h"
 #include "sched/thread.h"
 #include "sys/signal.h"
+#include "vdso/vdso.h"
 #include "vfs/path_walk.h"
 #include "vfs/process.h"
 #include "xos/platform.h"
@@ -197,6 +198,13 @@ ErrorOr<void> execute(const char* path, std::span<const char* const> argv, std::
         return error(ENOMEM);
     }
     uintptr_t stack = *stack_mapping + STACK_GUARD;
+    auto vdso = vdso::map_into(memory);
+    if (!vdso) {
+        klog("xos: exec: %s: no memory for the vDSO", path);
+        (void)memory.unmap(*stack_mapping, MAIN_STACK_SIZE + STACK_GUARD);
+        unmap_program();
+        return error(ENOMEM);
+    }
 
     uintptr_t entry = g_program.layout.entry + g_program.bias;
     uintptr_t interpreter_base = 0, start = entry;
@@ -222,6 +230,7 @@ ErrorOr<void> execute(const char* path, std::span<const char* const> argv, std::
         {AT_HWCAP2, 0},
         {AT_CLKTCK, 100},
         {AT_MINSIGSTKSZ, 2048},
+        {AT_SYSINFO_EHDR, vdso->image},
     };
     uint8_t random[16];
     platform::entropy(random, sizeof random);
@@ -237,6 +246,7 @@ ErrorOr<void> execute(const char* path, std::span<const char* const> argv, std::
     if (!sp) {
         klog("xos: exec: %s: arguments and environment do not fit on the stack", path);
         (void)memory.unmap(*stack_mapping, MAIN_STACK_SIZE + STACK_GUARD);
+        vdso::unmap(memory, *vdso);
         unmap_program();
         return error(E2BIG);
     }

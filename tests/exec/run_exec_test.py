@@ -133,10 +133,11 @@ def check_cli(args, root):
     dry = subprocess.run([args.xos_run, '--dry-run', '--rootfs', root, '--platform', args.platform, '--',
                           '/bin/probe', 'x'], capture_output=True, text=True, timeout=TIMEOUT)
     if args.platform == 'kvm':
-        wanted = ['xos-kernel.xos', 'readonly=on', 'xos.arg=--root', 'xos.arg=/.xos-rootfs', 'xos.arg=/bin/probe',
+        wanted = ['xos-kernel.xos', 'readonly=on', 'xos.root=/.xos-rootfs ', 'xos.arg=/bin/probe',
                   'xos.share=xos0:/.xos-rootfs']
     else:
-        wanted = ['xos-kernel-hosted', 'XOS_SHARE_0=' + root + ':/.xos-rootfs', 'XOS_EXEC=wx', '--root /.xos-rootfs /bin/probe x']
+        wanted = ['xos-kernel-hosted', 'XOS_SHARE_0=' + root + ':/.xos-rootfs:passthrough:ro', 'XOS_ROOT=/.xos-rootfs ',
+                  'XOS_EXEC=wx', 'xos-kernel-hosted /bin/probe x']
     missing = [w for w in wanted if w not in dry.stdout + dry.stderr]
     if dry.returncode != 0 or missing:
         print('--dry-run: status %d, missing %s\n%s%s' % (dry.returncode, missing, dry.stdout, dry.stderr))
@@ -150,7 +151,7 @@ def check_cli(args, root):
             print('%s: status %d (expected 125), stderr %r' % (' '.join(bad), result.returncode, result.stderr))
             ok = False
     if ok:
-        print('xos-run --rootfs: the generic kernel, the read-only share and --root; usage errors exit 125')
+        print("xos-run --rootfs: the generic kernel, the read-only share and xos.root; usage errors exit 125")
     return ok
 
 

@@ -279,6 +279,33 @@ TEST_F(Overlay, SizeLimitIsTheUppers) {
     EXPECT_EQ(stats->blocks, 2u);
 }
 
+TEST_F(Overlay, FailedCopyUpLeavesNothing) {
+    put(lower, "/big", std::string(3 * 4096, 'b'));
+    m_lower_snapshot = snapshot(lower, "/");
+    m_upper.set_size_limit(2);
+    auto file = vfs::open(ctx, "/big", O_WRONLY, 0);
+    ASSERT_FALSE(file);
+    EXPECT_EQ(file.error().code, ENOSPC);
+    EXPECT_EQ(get(ctx, "/big"), std::string(3 * 4096, 'b').substr(0, 4096));  // still the lower file
+    Names upper;
+    uint64_t cookie = 0;
+    ASSERT_TRUE(m_upper.root()->readdir(cookie, upper));
+    EXPECT_EQ(upper.names, std::set<std::string>{});  // no copy, no temporary left behind
+    put(ctx, "/top", "fits");
+    ASSERT_TRUE(m_upper.root()->readdir(cookie = 0, upper));
+    EXPECT_EQ(upper.names, std::set<std::string>{"top"});
+}
+
+TEST_F(Overlay, ReservedNamesAreHidden) {
+    put(lower, "/.wh..wh.lower", "hidden");
+    m_lower_snapshot = snapshot(lower, "/");
+    EXPECT_EQ(err(vfs::resolve(ctx, "/.wh..wh.lower", Follow::Yes)), ENOENT);
+    EXPECT_EQ(list(ctx, "/").count(".wh..wh.lower"), 0u);
+    EXPECT_EQ(err(vfs::make_directory(ctx, "/.wh..wh.mine", 0755)), EPERM);
+    put(ctx, "/etc/new", "x");  // a merged directory now
+    EXPECT_EQ(list(ctx, "/").count(".wh..wh.lower"), 0u);
+}
+
 TEST_F(Overlay, EmptyDirectoryHidesTheLowerOne) {
     auto root = static_cast<OverlayVnode*>(m_root.get());
     ASSERT_TRUE(root->make_empty_directory("full", 01777));

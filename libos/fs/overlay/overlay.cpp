@@ -3,6 +3,8 @@
 
 #include <fcntl.h>
 
+#include <cstdio>
+
 #include "mm/heap.h"
 #include "vfs/file.h"
 
@@ -12,7 +14,7 @@ using vfs::Vnode;
 
 bool is_whiteout(const Vnode& vnode) { return S_ISCHR(vnode.m_attr.mode) && vnode.m_attr.rdev == 0; }
 
-bool is_reserved_name(std::string_view name) { return name == OVERLAY_OPAQUE_MARKER; }
+bool is_reserved_name(std::string_view name) { return name.starts_with(OVERLAY_RESERVED_PREFIX); }
 
 // --- the file system ---
 
@@ -111,6 +113,8 @@ ErrorOr<RefPtr<Vnode>> OverlayVnode::lookup(std::string_view name) {
         if (found && (!upper || (*found)->is_directory())) lower = *found;
     }
     if (!upper && !lower) return error(ENOENT);
+    // The layers' lookups may have blocked (9p): another thread may have made the child meanwhile.
+    if (OverlayVnode* cached = find_child(name)) return RefPtr<Vnode>(cached);
     KString own_name = TRY(KString::from(name));
     auto* child = mm::kcreate<OverlayVnode>(overlay(), this, static_cast<KString&&>(own_name), upper, lower);
     if (!child) return error(ENOMEM);
@@ -153,6 +157,9 @@ ErrorOr<void> copy_data(Vnode& from, Vnode& to, uint64_t size) {
 
 }  // namespace
 
+// Regular files are copied under a temporary name and renamed into place, so that a reader
+// never sees half a copy and two threads copying the same file up (the lower layer's reads may
+// block) end with one copy: the second to finish drops its own.
 ErrorOr<void> OverlayVnode::copy_up() {
     if (m_upper) return {};
     if (!m_parent) return error(EIO);  // the root always has its upper directory
@@ -161,25 +168,10 @@ ErrorOr<void> OverlayVnode::copy_up() {
     Vnode& into = *m_parent->m_upper;
     std::string_view name = m_name.view();
     vfs::Attributes attributes = TRY(m_lower->getattr());
+    KString target;
+    if (is_symlink()) target = TRY(m_lower->readlink());
+    if (m_upper) return {};  // copied up while the lower layer answered
     mode_t permissions = attributes.mode & 07777;
-    RefPtr<Vnode> copy;
-    switch (type()) {
-    case S_IFDIR: copy = TRY(into.create(name, S_IFDIR | permissions, 0, attributes.uid, attributes.gid)); break;
-    case S_IFLNK: {
-        KString target = TRY(m_lower->readlink());
-        TRY(into.symlink(name, target.view(), attributes.uid, attributes.gid));
-        copy = TRY(into.lookup(name));
-        break;
-    }
-    case S_IFREG:
-        copy = TRY(into.create(name, S_IFREG | permissions, 0, attributes.uid, attributes.gid));
-        if (auto copied = copy_data(*m_lower, *copy, attributes.size); !copied) {
-            (void)into.remove(name, vfs::RemoveKind::File);
-            return copied;
-        }
-        break;
-    default: copy = TRY(into.create(name, type() | permissions, attributes.rdev, attributes.uid, attributes.gid));
-    }
     vfs::AttrChange change{.mask = vfs::ATTR_MODE | vfs::ATTR_UID | vfs::ATTR_GID | vfs::ATTR_ATIME | vfs::ATTR_MTIME,
                            .mode = permissions,
                            .uid = attributes.uid,
@@ -187,7 +179,34 @@ ErrorOr<void> OverlayVnode::copy_up() {
                            .size = 0,
                            .atime = attributes.atime,
                            .mtime = attributes.mtime};
-    (void)copy->setattr(change);
+    RefPtr<Vnode> copy;
+    switch (type()) {
+    case S_IFDIR: copy = TRY(into.create(name, S_IFDIR | permissions, 0, attributes.uid, attributes.gid)); break;
+    case S_IFLNK:
+        TRY(into.symlink(name, target.view(), attributes.uid, attributes.gid));
+        copy = TRY(into.lookup(name));
+        break;
+    case S_IFREG: {
+        char temporary[48];
+        snprintf(temporary, sizeof temporary, "%scopy.%llu", OVERLAY_RESERVED_PREFIX.data(),
+                 static_cast<unsigned long long>(overlay().next_copy_number()));
+        copy = TRY(into.create(temporary, S_IFREG | permissions, 0, attributes.uid, attributes.gid));
+        auto copied = copy_data(*m_lower, *copy, attributes.size);
+        if (copied) (void)copy->setattr(change);
+        if (!copied || m_upper) {  // failed, or another thread's copy is in place already
+            (void)into.remove(temporary, vfs::RemoveKind::File);
+            if (!copied) return copied;
+            return {};
+        }
+        if (auto renamed = into.rename(temporary, into, name, 0); !renamed) {
+            (void)into.remove(temporary, vfs::RemoveKind::File);
+            return renamed;
+        }
+        break;
+    }
+    default: copy = TRY(into.create(name, type() | permissions, attributes.rdev, attributes.uid, attributes.gid));
+    }
+    if (!is_regular()) (void)copy->setattr(change);
     m_upper = static_cast<RefPtr<Vnode>&&>(copy);
     m_attr.ino = layer_ino();
     m_parent->m_listing_valid = false;

@@ -17,7 +17,8 @@
 // The upper layer's format is Linux's where it can be: a whiteout is a character device 0/0.
 // An opaque directory (one made where a whiteout hid a lower directory) holds an empty file
 // named ".wh..wh..opq" (the OCI image layers' marker; overlayfs keeps an extended attribute
-// instead), which lookup and readdir hide and programs cannot create.
+// instead). Names starting with ".wh..wh." are the upper layer's own: lookup and readdir hide
+// them (a lower file so named too) and programs cannot create them.
 //
 // Identity: one overlay vnode per name while it is referenced (a directory lists its children
 // in use), so mount points, flock and the mmap page cache stay with the name. st_dev is the
@@ -40,6 +41,9 @@ namespace xos::fs {
 class OverlayFs;
 
 inline constexpr std::string_view OVERLAY_OPAQUE_MARKER = ".wh..wh..opq";
+// Names the upper layer keeps for itself (the marker, copies in progress): hidden from lookup
+// and readdir (in both layers), refused to programs.
+inline constexpr std::string_view OVERLAY_RESERVED_PREFIX = ".wh..wh.";
 inline constexpr uint64_t OVERLAY_UPPER_INO_BIT = uint64_t(1) << 62;
 inline constexpr uint64_t OVERLAYFS_SUPER_MAGIC = 0x794c7630;
 
@@ -117,6 +121,7 @@ public:
         ErrorOr<void> append(std::string_view name, uint64_t ino, unsigned char type);
         bool contains(std::string_view name) const;
         void clear();
+        void swap(EntryList& other);
         size_t size() const { return m_size; }
         const Entry& operator[](size_t index) const { return m_entries[index]; }
 
@@ -153,11 +158,13 @@ public:
     ErrorOr<void> sync() override { return m_lower_root->fs().sync(); }
 
     RamFs& upper_fs() const { return m_upper; }
+    uint64_t next_copy_number() { return m_copies++; }  // names of copies in progress
 
 private:
     RefPtr<vfs::Vnode> m_lower_root;
     RamFs& m_upper;
     RefPtr<OverlayVnode> m_root;
+    uint64_t m_copies = 0;
 };
 
 }  // namespace xos::fs

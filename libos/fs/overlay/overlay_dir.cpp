@@ -1,6 +1,8 @@
 // overlay directories: create, link, remove (whiteouts), rename, and the merged readdir.
 #include <dirent.h>
 
+#include <utility>
+
 #include "fs/overlay/overlay.h"
 #include "mm/heap.h"
 
@@ -70,6 +72,12 @@ bool OverlayVnode::EntryList::contains(std::string_view name) const {
     for (size_t i = 0; i < m_size; ++i)
         if (m_entries[i].name.view() == name) return true;
     return false;
+}
+
+void OverlayVnode::EntryList::swap(EntryList& other) {
+    std::swap(m_entries, other.m_entries);
+    std::swap(m_size, other.m_size);
+    std::swap(m_capacity, other.m_capacity);
 }
 
 void OverlayVnode::EntryList::clear() {
@@ -198,7 +206,10 @@ ErrorOr<void> OverlayVnode::make_empty_directory(std::string_view name, mode_t m
     bool lower_has = had_whiteout || (m_lower && m_lower->lookup(name));
     RefPtr<Vnode> made = TRY(m_upper->create(name, S_IFDIR | (mode & 07777), 0, 0, 0));
     if (lower_has) TRY(made->create(OVERLAY_OPAQUE_MARKER, S_IFREG, 0, 0, 0));
-    TRY(made->setattr({.mask = vfs::ATTR_MODE, .mode = mode & 07777}));
+    vfs::AttrChange chmod;  // the exact mode, sticky bit included
+    chmod.mask = vfs::ATTR_MODE;
+    chmod.mode = mode & 07777;
+    TRY(made->setattr(chmod));
     if (OverlayVnode* cached = find_child(name)) {
         cached->m_removed = true;
         forget_child(*cached);
@@ -312,12 +323,12 @@ ErrorOr<void> OverlayVnode::rename(std::string_view old_name, Vnode& new_dir_vno
 
 // --- listing ---
 
+// Built aside and swapped in at the end: the layers' readdir may block, and another thread may
+// list this directory meanwhile.
 ErrorOr<void> OverlayVnode::build_listing() {
-    m_listing_valid = false;
-    m_listing.clear();
-    TRY(m_listing.append(".", layer_ino(), DT_DIR));
-    TRY(m_listing.append("..", m_parent ? m_parent->layer_ino() : layer_ino(), DT_DIR));
-    EntryList upper, whiteouts;
+    EntryList listing, upper, whiteouts;
+    TRY(listing.append(".", layer_ino(), DT_DIR));
+    TRY(listing.append("..", m_parent ? m_parent->layer_ino() : layer_ino(), DT_DIR));
     TRY(collect(*m_upper, upper));
     for (size_t i = 0; i < upper.size(); ++i) {
         std::string_view name = upper[i].name.view();
@@ -329,20 +340,21 @@ ErrorOr<void> OverlayVnode::build_listing() {
                 continue;
             }
         }
-        TRY(m_listing.append(name, upper[i].ino | OVERLAY_UPPER_INO_BIT, upper[i].type));
+        TRY(listing.append(name, upper[i].ino | OVERLAY_UPPER_INO_BIT, upper[i].type));
     }
     if (m_lower) {
-        size_t upper_end = m_listing.size();
+        size_t upper_end = listing.size();
         EntryList lower;
         TRY(collect(*m_lower, lower));
         for (size_t i = 0; i < lower.size(); ++i) {
             std::string_view name = lower[i].name.view();
-            if (whiteouts.contains(name)) continue;
+            if (whiteouts.contains(name) || is_reserved_name(name)) continue;
             bool shown_above = false;
-            for (size_t j = 2; j < upper_end && !shown_above; ++j) shown_above = m_listing[j].name.view() == name;
-            if (!shown_above) TRY(m_listing.append(name, lower[i].ino, lower[i].type));
+            for (size_t j = 2; j < upper_end && !shown_above; ++j) shown_above = listing[j].name.view() == name;
+            if (!shown_above) TRY(listing.append(name, lower[i].ino, lower[i].type));
         }
     }
+    m_listing.swap(listing);
     m_listing_valid = true;
     return {};
 }

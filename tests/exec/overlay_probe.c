@@ -6,7 +6,8 @@
 //
 //   overlay-probe MODE
 //     write    the writable layer: create, append, truncate, rename, unlink, mkdir/rmdir, chmod,
-//              utimens, link, mmap of a lower file, readdir; /dev, /proc, /tmp
+//              utimens, link, mmap of a lower file, readdir, unlink while listing (rm -r);
+//              /dev, /proc, /tmp
 //     full     writes beyond --rootfs-size fail with ENOSPC
 //     erofs [hostfs]   /ro is a read-only share: every change fails with EROFS (hostfs: and
 //              statfs and /proc/mounts say ro)
@@ -122,10 +123,28 @@ static void check_files(void) {
     CHECK(same(read_file("/data/keep-link"), "keep\nmore\n"), "link content");
     // The listing: lower and upper names merged, whiteouts hidden.
     const char* expected =
-        "chmod-me dir-full dir-lower input.txt keep-link keep.txt mapped.bin new.txt renamed trunc.txt "
+        "chmod-me dir-full dir-lower input.txt keep-link keep.txt many mapped.bin new.txt renamed trunc.txt "
         "utime-me";
     CHECK(same(listing("/data"), expected), "listing: %s", listing("/data"));
     CHECK(same(listing("/data/dir-lower"), "inner"), "lower dir: %s", listing("/data/dir-lower"));
+}
+
+// rm -r's pattern over a lower directory larger than one getdents64 buffer: unlink each entry
+// as it is listed (the first unlink copies the directory up mid-listing).
+static void check_unlink_while_listing(void) {
+    DIR* dir = opendir("/data/many");
+    CHECK(dir != NULL, "opendir /data/many");
+    if (!dir) return;
+    int removed = 0;
+    char path[300];
+    for (struct dirent* entry; (entry = readdir(dir));) {
+        if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, "..")) continue;
+        snprintf(path, sizeof path, "/data/many/%s", entry->d_name);
+        if (unlink(path) == 0) ++removed;
+    }
+    closedir(dir);
+    CHECK(removed == 600, "removed %d of 600 while listing", removed);
+    CHECK(rmdir("/data/many") == 0, "rmdir after removing every entry");
 }
 
 static void check_mmap(void) {
@@ -235,6 +254,7 @@ int main(int argc, char** argv) {
     const char* mode = argc > 1 ? argv[1] : "";
     if (strcmp(mode, "write") == 0) {
         check_files();
+        check_unlink_while_listing();
         check_mmap();
         check_system_dirs();
     } else if (strcmp(mode, "full") == 0) {
@@ -251,6 +271,7 @@ int main(int argc, char** argv) {
         CHECK(write_file("/tmp/t", O_CREAT, "tmp") == 0, "/tmp file");
     } else if (strcmp(mode, "native") == 0) {  // Linux over overlayfs: what does not need xos's /proc, /tmp
         check_files();
+        check_unlink_while_listing();
         check_mmap();
     } else {
         fprintf(stderr, "usage: overlay-probe write|full|erofs|rw|native\n");

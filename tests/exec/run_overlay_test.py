@@ -3,7 +3,8 @@
 
 overlay_probe.c runs in a root made here (no /dev, /proc or /tmp in it):
   write:  create, append, truncate, rename, unlink, mkdir/rmdir, chmod, utimens, link, mmap of a
-          lower file, the merged listing; /dev/null, /proc/self/exe, /tmp, getcwd, statfs
+          lower file, the merged listing, unlinking while listing (rm -r); /dev/null,
+          /proc/self/exe, /tmp, getcwd, statfs
   full:   with --rootfs-size 4M, writes end with ENOSPC
   erofs:  --share ROOT:/ro:passthrough:ro refuses every change with EROFS (hosted: and says ro)
   rw:     --rootfs ROOT:rw writes to the host directory itself
@@ -45,6 +46,10 @@ def make_root(probe, work):
     for name, text in files.items():
         with open(os.path.join(data, name), 'w') as f:
             f.write(text)
+    os.makedirs(os.path.join(data, 'many'))
+    for i in range(600):  # more than one getdents64 buffer of names
+        with open(os.path.join(data, 'many', 'entry-with-a-longish-name-%04d' % i), 'w') as f:
+            f.write('%d\n' % i)
     with open(os.path.join(data, 'mapped.bin'), 'wb') as f:
         f.write(bytes((i * 7) & 0xff for i in range(8192)))
     return root

@@ -264,6 +264,28 @@ TEST_F(Overlay, ReaddirResumes) {
     EXPECT_STREQ(cwd, "/etc/sub");
 }
 
+// rm -r: unlink what was listed while listing on. The first unlink copies the lower directory
+// up; the listing must go on where it was.
+TEST_F(Overlay, UnlinkWhileListing) {
+    for (int i = 0; i < 20; ++i) put(lower, ("/full/f" + std::to_string(i)).c_str(), "f");
+    m_lower_snapshot = snapshot(lower, "/");
+    auto dir = *vfs::resolve(ctx, "/full", Follow::Yes);
+    std::set<std::string> seen;
+    uint64_t cookie = 0;
+    for (int calls = 0; calls < 100; ++calls) {
+        TwoAtATime sink;
+        ASSERT_TRUE(dir->readdir(cookie, sink));
+        if (sink.room == 2) break;
+        for (const auto& name : sink.names) {
+            seen.insert(name);
+            ASSERT_TRUE(vfs::remove(ctx, ("/full/" + name).c_str(), RemoveKind::File)) << name;
+        }
+    }
+    EXPECT_EQ(seen.size(), 22u);  // a, b, f0..f19
+    EXPECT_EQ(list(ctx, "/full"), std::set<std::string>{});
+    EXPECT_TRUE(vfs::remove(ctx, "/full", RemoveKind::Directory));
+}
+
 TEST_F(Overlay, SizeLimitIsTheUppers) {
     m_upper.set_size_limit(2);
     std::string page(4096, 'p');

@@ -209,7 +209,6 @@ ErrorOr<void> OverlayVnode::copy_up() {
     if (!is_regular()) (void)copy->setattr(change);
     m_upper = static_cast<RefPtr<Vnode>&&>(copy);
     m_attr.ino = layer_ino();
-    m_parent->m_listing_valid = false;
     return {};
 }
 

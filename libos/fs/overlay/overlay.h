@@ -5,7 +5,8 @@
 //
 //   lookup:   upper first; a whiteout there hides the lower entry; a directory in both is merged
 //             unless the upper one is opaque; a non-directory in the upper hides the lower entry.
-//   readdir:  the upper's entries, then the lower's that the upper neither has nor whites out.
+//   readdir:  the upper's entries, then the lower's that the upper neither has nor whites out;
+//             a snapshot taken at the start of a listing (cookie 0), as overlayfs's dir cache.
 //   copy-up:  the first change to a lower file (open for writing, truncate, chmod, chown,
 //             utimens, link) copies it, and the directories above it, into the upper layer:
 //             data, mode, owner, times (the VFS has no extended attributes to copy).
@@ -139,7 +140,7 @@ private:
     IntrusiveList<OverlayVnode, &OverlayVnode::child_node> m_children;  // not owned
     // The merged listing readdir works from (built at cookie 0; cookie n is entry n).
     EntryList m_listing;
-    bool m_listing_valid = false;
+    bool m_listing_built = false;
     bool m_removed = false;  // unlinked, or replaced by a rename
 
     friend class OverlayFs;

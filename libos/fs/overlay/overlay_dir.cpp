@@ -162,7 +162,6 @@ ErrorOr<RefPtr<Vnode>> OverlayVnode::create(std::string_view name, mode_t mode, 
             return std::unexpected(marked.error());
         }
     }
-    m_listing_valid = false;
     auto* child = mm::kcreate<OverlayVnode>(overlay(), this, static_cast<KString&&>(own_name), *made, nullptr);
     if (!child) return error(ENOMEM);
     m_children.push_back(*child);
@@ -178,7 +177,6 @@ ErrorOr<void> OverlayVnode::symlink(std::string_view name, std::string_view targ
     bool had_whiteout = TRY(prepare_upper_name(name));
     auto made = m_upper->symlink(name, target, uid, gid);
     if (!made) restore_whiteout(name, had_whiteout);
-    m_listing_valid = false;
     return made;
 }
 
@@ -194,7 +192,6 @@ ErrorOr<void> OverlayVnode::link(std::string_view name, Vnode& target) {
     bool had_whiteout = TRY(prepare_upper_name(name));
     auto linked = m_upper->link(name, *source.m_upper);
     if (!linked) restore_whiteout(name, had_whiteout);
-    m_listing_valid = false;
     return linked;
 }
 
@@ -214,7 +211,6 @@ ErrorOr<void> OverlayVnode::make_empty_directory(std::string_view name, mode_t m
         cached->m_removed = true;
         forget_child(*cached);
     }
-    m_listing_valid = false;
     return {};
 }
 
@@ -240,7 +236,6 @@ ErrorOr<void> OverlayVnode::remove(std::string_view name, RemoveKind kind) {
     if (lower_has) TRY(make_whiteout(name));
     victim.m_removed = true;
     forget_child(victim);
-    m_listing_valid = false;
     return {};
 }
 
@@ -316,20 +311,19 @@ ErrorOr<void> OverlayVnode::rename(std::string_view old_name, Vnode& new_dir_vno
             target->m_removed = true;
         }
     }
-    m_listing_valid = false;
-    new_dir.m_listing_valid = false;
     return {};
 }
 
 // --- listing ---
 
-// Built aside and swapped in at the end: the layers' readdir may block, and another thread may
-// list this directory meanwhile.
+// The upper layer's entries, then the lower layer's it neither has nor whites out. Built aside
+// and swapped in at the end: the layers' readdir may block, and another thread may list this
+// directory meanwhile.
 ErrorOr<void> OverlayVnode::build_listing() {
     EntryList listing, upper, whiteouts;
     TRY(listing.append(".", layer_ino(), DT_DIR));
     TRY(listing.append("..", m_parent ? m_parent->layer_ino() : layer_ino(), DT_DIR));
-    TRY(collect(*m_upper, upper));
+    if (m_upper) TRY(collect(*m_upper, upper));
     for (size_t i = 0; i < upper.size(); ++i) {
         std::string_view name = upper[i].name.view();
         if (is_reserved_name(name)) continue;
@@ -355,14 +349,17 @@ ErrorOr<void> OverlayVnode::build_listing() {
         }
     }
     m_listing.swap(listing);
-    m_listing_valid = true;
+    m_listing_built = true;
     return {};
 }
 
+// A snapshot from cookie 0 on, as overlayfs keeps one per open directory: cookies stay indexes
+// into it while the directory changes (rm -r unlinks while it lists, and the first unlink of a
+// lower entry copies the directory up), and a listing started before a change goes on with the
+// names it had.
 ErrorOr<void> OverlayVnode::readdir(uint64_t& cookie, vfs::DirSink& sink) {
     if (!is_directory()) return error(ENOTDIR);
-    if (!m_upper) return m_lower->readdir(cookie, sink);
-    if (cookie == 0 || !m_listing_valid) TRY(build_listing());
+    if (cookie == 0 || !m_listing_built) TRY(build_listing());
     while (cookie < m_listing.size()) {
         const EntryList::Entry& entry = m_listing[cookie];
         if (!sink.emit({.ino = entry.ino, .next_cookie = cookie + 1, .type = entry.type, .name = entry.name.view()}))

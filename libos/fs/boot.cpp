@@ -109,8 +109,7 @@ ErrorOr<void> enter_root(std::string_view option) {
         if (moved_count < MAX_MOVED) moved[moved_count++] = mount;
     for (size_t i = moved_count; i-- > 0;) TRY(vfs::unmount(*moved[i].fs));
     vfs::mount_root(*root);
-    for (size_t i = 0; i < moved_count; ++i) TRY(mount_on(*moved[i].fs, moved[i].path));
-    if (overlay) {
+    if (overlay) {  // /tmp first: a share may be mounted below it
         TRY(static_cast<OverlayVnode&>(*overlay->root()).make_empty_directory("tmp", 01777));
     } else {
         auto* tmp = mm::kcreate<RamFs>();
@@ -119,6 +118,7 @@ ErrorOr<void> enter_root(std::string_view option) {
         tmp->set_size_limit(g_rootfs_page_limit);
         TRY(mount_on(*tmp, "/tmp"));
     }
+    for (size_t i = 0; i < moved_count; ++i) TRY(mount_on(*moved[i].fs, moved[i].path));
     return {};
 }
 

@@ -10,7 +10,7 @@
 //              /dev, /proc, /tmp
 //     full     writes beyond --rootfs-size fail with ENOSPC
 //     erofs [hostfs]   /ro is a read-only share: every change fails with EROFS (hostfs: and
-//              statfs and /proc/mounts say ro)
+//              statfs and /proc/mounts say ro); another share is mounted below /tmp
 //     rw       --rootfs DIR:rw: a file written reaches DIR; /dev/null and /tmp are there
 //     native   Linux over overlayfs: the file checks (write without /dev, /proc, /tmp)
 #define _GNU_SOURCE
@@ -236,6 +236,7 @@ static void check_full(void) {
 // (readonly=on) refuses changes with EROFS but does not say so in statfs or /proc/mounts.
 static void check_erofs(int hostfs) {
     CHECK(same(read_file("/ro/data/keep.txt"), "keep\n"), "read from the read-only share");
+    CHECK(same(read_file("/tmp/shared/data/keep.txt"), "keep\n"), "a share below /tmp");
     CHECK(open("/ro/data/keep.txt", O_WRONLY) < 0 && errno == EROFS, "open for writing");
     CHECK(open("/ro/data/new", O_CREAT | O_WRONLY, 0644) < 0 && errno == EROFS, "create");
     CHECK(unlink("/ro/data/keep.txt") != 0 && errno == EROFS, "unlink");

@@ -6,7 +6,8 @@ overlay_probe.c runs in a root made here (no /dev, /proc or /tmp in it):
           lower file, the merged listing, unlinking while listing (rm -r); /dev/null,
           /proc/self/exe, /tmp, getcwd, statfs
   full:   with --rootfs-size 4M, writes end with ENOSPC
-  erofs:  --share ROOT:/ro:passthrough:ro refuses every change with EROFS (hosted: and says ro)
+  erofs:  --share ROOT:/ro:passthrough:ro refuses every change with EROFS (hosted: and says ro);
+          a share below /tmp is there (the program's /tmp is made before the shares move)
   rw:     --rootfs ROOT:rw writes to the host directory itself
 The host directory must be byte for byte the same after the read-only runs (a digest of every
 path, type, mode, size, mtime and content). With --native, the same probe first runs on Linux
@@ -116,7 +117,8 @@ def main():
         ok &= report('write', run_xos(args, root, ['write']))
         ok &= report('full', run_xos(args, root, ['full'], ['--rootfs-size', '4M']))
         ok &= report('erofs', run_xos(args, root, ['erofs', 'hostfs' if args.platform == 'hosted' else '9p'],
-                                      ['--share', root + ':/ro:passthrough:ro']))
+                                      ['--share', root + ':/ro:passthrough:ro',
+                                       '--share', root + ':/tmp/shared:passthrough:ro']))
         after = digest(root)
         if after != before:
             print('the host directory changed under the read-only root')

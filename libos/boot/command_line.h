@@ -1,6 +1,7 @@
 // Decodes the kernel command line xos-run writes: space-separated tokens
 //   xos.argv0=<enc> xos.arg=<enc>... xos.env=<enc>... xos.share=<enc>...
 //   xos.ip=<enc> xos.gw=<enc> xos.dns=<enc> xos.echo=<port> xos.rootfs_size=<bytes>|<percent>%
+//   xos.root=<enc>
 // where <enc> is percent-encoded (see tools/xos-run/cmdline.cpp). Tokens that are not ours
 // (QEMU appends virtio_mmio.device=... on microvm) are kept for the platform's drivers.
 // Portable; unit-tested on the host.
@@ -49,6 +50,7 @@ struct CommandLine {
     size_t unknown_xos_tokens = 0;  // xos.* keys this libos does not know
     NetworkOptions network;
     const char* rootfs_size = nullptr;  // xos.rootfs_size=: the root ramfs' size limit (fs/boot.cpp)
+    const char* root = nullptr;  // xos.root=<guest path>[:rw]: the program's root (fs/boot.cpp)
 
     char storage[STORAGE];
     size_t storage_used = 0;

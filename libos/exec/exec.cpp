@@ -7,6 +7,7 @@
 #include "base/klog.h"
 #include "boot/initial_stack.h"
 #include "exec/elf.h"
+#include "fs/procfs/procfs.h"
 #include "mm/memory.h"
 #include "mm/vm.h"
 #include "sched/thread.h"
@@ -258,6 +259,7 @@ ErrorOr<void> execute(const char* path, std::span<const char* const> argv, std::
     for (int fd = 0; fd < vfs::FdTable::MAX_FDS; ++fd)
         if (fds.is_open(fd) && fds.cloexec(fd).value_or(false)) (void)fds.close(fd);
     sys::reset_signal_handlers_for_exec();
+    fs::set_executable_path(path);  // /proc/self/exe
     sched::leave_kernel();
     platform::enter_app(reinterpret_cast<void (*)()>(start), *sp);
 }

@@ -10,6 +10,7 @@
 #include "fs/devfs/devfs.h"
 #include "fs/hostfs/hostfs.h"
 #include "fs/initrd/initrd.h"
+#include "fs/overlay/overlay.h"
 #include "fs/procfs/procfs.h"
 #include "fs/ramfs/ramfs.h"
 #include "mm/memory.h"
@@ -28,6 +29,7 @@ namespace xos::fs {
 namespace {
 
 constinit NoDestroy<RamFs> g_rootfs;
+size_t g_rootfs_page_limit = RamFs::NO_LIMIT;  // xos.rootfs_size, for the overlay's upper layer too
 
 size_t free_memory_pages() { return mm::address_space().free_bytes() / 4096; }
 
@@ -60,6 +62,66 @@ ErrorOr<void> open_console_fd(int fd, const char* path, int flags) {
     return process.fds.install(fd, file, false);
 }
 
+// Mounts `fs` on `path` of the current root, making the directory if it is missing.
+ErrorOr<void> mount_on(vfs::Filesystem& fs, const char* path) {
+    auto context = vfs::process().context();
+    if (!vfs::resolve(context, path, vfs::Follow::Yes)) TRY(vfs::make_directories(context, path));
+    RefPtr<vfs::Vnode> on = TRY(vfs::resolve(context, path, vfs::Follow::Yes));
+    return vfs::mount(fs, on, path);
+}
+
+// xos.root=PATH[:rw]: the directory PATH (a share mounted there) becomes the root, below an
+// overlay whose upper layer is a ramfs (the root's size limit), or as it is with ":rw". devfs,
+// procfs and the other shares move to the same paths inside it (mount points are made in the
+// upper layer, or in the directory itself with ":rw"), and /tmp is an empty directory of mode
+// 1777 (in the upper layer, or a ramfs of its own with ":rw"). The boot ramfs stays behind, out
+// of reach.
+ErrorOr<void> enter_root(std::string_view option) {
+    bool writable = option.ends_with(":rw");
+    if (writable) option.remove_suffix(3);
+    auto path = TRY(KString::from(option));
+    auto context = vfs::process().context();
+    RefPtr<vfs::Vnode> directory = TRY(vfs::resolve(context, path.view(), vfs::Follow::Yes));
+    if (!directory->is_directory()) return error(ENOTDIR);
+
+    vfs::Filesystem* root = nullptr;
+    OverlayFs* overlay = nullptr;
+    if (writable) {
+        if (directory.get() != directory->fs().root().get()) return error(EINVAL);  // a share's root
+        root = &directory->fs();
+    } else {
+        auto* upper = mm::kcreate<RamFs>();
+        if (!upper) return error(ENOMEM);
+        TRY(upper->initialize(0755));
+        upper->set_size_limit(g_rootfs_page_limit);
+        overlay = mm::kcreate<OverlayFs>(directory, *upper);
+        if (!overlay) return error(ENOMEM);
+        TRY(overlay->initialize());
+        root = overlay;
+    }
+    // Everything mounted but the root and the new root's own share moves along, to the same
+    // path (devfs, procfs, the other shares), in the order mounted.
+    if (vfs::Filesystem* share = vfs::mounted_at(path.c_str())) TRY(vfs::unmount(*share));
+    constexpr size_t MAX_MOVED = 16;
+    vfs::Mount moved[MAX_MOVED];
+    size_t moved_count = 0;
+    for (const vfs::Mount& mount : vfs::mounts().subspan(1))
+        if (moved_count < MAX_MOVED) moved[moved_count++] = mount;
+    for (size_t i = moved_count; i-- > 0;) TRY(vfs::unmount(*moved[i].fs));
+    vfs::mount_root(*root);
+    if (overlay) {  // /tmp first: a share may be mounted below it
+        TRY(static_cast<OverlayVnode&>(*overlay->root()).make_empty_directory("tmp", 01777));
+    } else {
+        auto* tmp = mm::kcreate<RamFs>();
+        if (!tmp) return error(ENOMEM);
+        TRY(tmp->initialize(01777));
+        tmp->set_size_limit(g_rootfs_page_limit);
+        TRY(mount_on(*tmp, "/tmp"));
+    }
+    for (size_t i = 0; i < moved_count; ++i) TRY(mount_on(*moved[i].fs, moved[i].path));
+    return {};
+}
+
 }  // namespace
 
 void init_filesystems(const boot::CommandLine& command_line) {
@@ -77,6 +139,7 @@ void init_filesystems(const boot::CommandLine& command_line) {
         auto* begin = reinterpret_cast<const std::byte*>(xos_rootfs_start);
         check(unpack_cpio(context, {begin, size_t(xos_rootfs_end - xos_rootfs_start)}), "unpacking the rootfs");
     }
+    g_rootfs_page_limit = page_limit;
     root.set_size_limit(page_limit);  // after the initrd: it is part of the image, always unpacked
     for (const char* dir : {"/tmp", "/root"})
         if (!vfs::resolve(context, dir, vfs::Follow::Yes)) check(vfs::make_directory(context, dir, 0755), dir);
@@ -104,6 +167,9 @@ void mount_shares(const boot::CommandLine& command_line) {
     hostfs::mount_host_shares();  // the platform's own shares (hosted), if any
     if (auto disks = add_block_devices(tokens); !disks)  // /dev/vda...: virtio-blk, the platform's disks
         panic("cannot set up the block devices: errno %d", disks.error().code);
+    if (command_line.root)
+        if (auto entered = enter_root(command_line.root); !entered)
+            panic("cannot make %s the root: errno %d", command_line.root, entered.error().code);
 }
 
 }  // namespace xos::fs

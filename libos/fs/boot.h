@@ -16,7 +16,9 @@ void init_filesystems(const boot::CommandLine& command_line);
 
 // Mounts the host directory shares the command line names (xos.share=<tag>:<path>, 9p over
 // virtio) and the platform's own (hosted), then makes the disks' device files (/dev/vda...);
-// panics when one cannot be mounted.
+// panics when one cannot be mounted. Then, with xos.root=PATH[:rw], makes the directory PATH
+// (where a share was mounted) the root: read-only below an overlay with its writes in memory,
+// or as it is with ":rw"; /dev, /proc and an empty /tmp inside it (docs/unmodified-binaries.md).
 void mount_shares(const boot::CommandLine& command_line);
 
 }  // namespace xos::fs

@@ -1,5 +1,7 @@
 #include "vfs/mount.h"
 
+#include <string_view>
+
 #include "vfs/process.h"
 
 namespace xos::vfs {
@@ -26,6 +28,24 @@ ErrorOr<void> mount(Filesystem& fs, RefPtr<Vnode> on, const char* path) {
     fs.set_mount_point(path);
     g_mounts[g_mount_count++] = {&fs, path};
     return {};
+}
+
+ErrorOr<void> unmount(Filesystem& fs) {
+    for (size_t i = 1; i < g_mount_count; ++i) {
+        if (g_mounts[i].fs != &fs) continue;
+        if (Vnode* covered = fs.covered()) covered->set_mounted(nullptr);
+        fs.set_covered(nullptr);
+        for (size_t j = i + 1; j < g_mount_count; ++j) g_mounts[j - 1] = g_mounts[j];
+        --g_mount_count;
+        return {};
+    }
+    return error(EINVAL);
+}
+
+Filesystem* mounted_at(const char* path) {
+    for (size_t i = 0; i < g_mount_count; ++i)
+        if (std::string_view(g_mounts[i].path) == path) return g_mounts[i].fs;
+    return nullptr;
 }
 
 std::span<const Mount> mounts() { return {g_mounts, g_mount_count}; }

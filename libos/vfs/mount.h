@@ -15,6 +15,11 @@ struct Mount {
 ErrorOr<void> mount(Filesystem& fs, RefPtr<Vnode> on, const char* path);
 // Makes `fs` the root file system (its root becomes the root and the working directory).
 void mount_root(Filesystem& fs);
+// Takes `fs` (not the root) off its mount point and out of the table, so that it can be mounted
+// elsewhere (fs/boot.cpp moves devfs and procfs into the program's root this way).
+ErrorOr<void> unmount(Filesystem& fs);
+// The file system mounted at `path` (as the table names it), or null.
+Filesystem* mounted_at(const char* path);
 
 std::span<const Mount> mounts();
 

@@ -205,6 +205,8 @@ public:
     virtual RefPtr<Vnode> root() = 0;
     virtual ErrorOr<FsStats> statfs();
     virtual ErrorOr<void> sync() { return {}; }
+    // Mounted read-only: every change fails with EROFS ("ro" in /proc/mounts).
+    virtual bool read_only() const { return false; }
 
     const char* type_name() const { return m_type_name; }
     uint64_t magic() const { return m_magic; }

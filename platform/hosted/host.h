@@ -71,6 +71,7 @@ enum Syscall : long {
     OPEN_TREE = 428,
     MOVE_MOUNT = 429,
     CLOSE_RANGE = 436,
+    MOUNT_SETATTR = 442,
     LANDLOCK_CREATE_RULESET = 444,
     LANDLOCK_ADD_RULE = 445,
     LANDLOCK_RESTRICT_SELF = 446,
@@ -154,6 +155,7 @@ bool have_shares();
 size_t share_root_count();
 int share_root_fd(size_t index);
 const char* share_host_dir(size_t index);  // the HOSTDIR it was opened from
+bool share_read_only(size_t index);  // XOS_SHARE...:ro: its mount in the image's namespace is read-only too
 bool share_root_is(size_t index, int fd);  // fd names that share's root directory
 // Disks (block.cpp): one XOS_DISK_<n>=PATH[:ro] variable's file, opened at once; the disks'
 // fds are the only ones pread64/pwrite64/fdatasync may use (seccomp.cpp).

@@ -34,6 +34,7 @@ struct ShareEntry {
     int root;
     uint64_t dev, ino;  // of the root: lookup_parent never leaves it
     platform::hostfs::ShareMode mode;
+    bool read_only;
 };
 constexpr size_t MAX_SHARES = 16;
 ShareEntry g_shares[MAX_SHARES];
@@ -134,16 +135,18 @@ const char* variable_name(const char* variable) {
 
 }  // namespace
 
-// XOS_SHARE*=HOSTDIR:GUESTPATH[:mapped|:passthrough] (start.cpp): opens HOSTDIR, before the
+// XOS_SHARE*=HOSTDIR:GUESTPATH[:mapped|:passthrough][:ro] (start.cpp): opens HOSTDIR, before the
 // seccomp filter.
 void add_share(const char* variable, const char* value) {
     using platform::hostfs::ShareMode;
     ShareMode mode = ShareMode::Mapped;
     size_t value_length = strlen(value);
+    bool read_only = value_length > 3 && strcmp(value + value_length - 3, ":ro") == 0;
+    if (read_only) value_length -= 3;
     for (auto [suffix, suffix_mode] :
          {std::pair{":passthrough", ShareMode::Passthrough}, std::pair{":mapped", ShareMode::Mapped}}) {
         size_t n = strlen(suffix);
-        if (value_length > n && strcmp(value + value_length - n, suffix) == 0) {
+        if (value_length > n && strncmp(value + value_length - n, suffix, n) == 0) {
             value_length -= n;
             mode = suffix_mode;
             break;
@@ -181,7 +184,7 @@ void add_share(const char* variable, const char* value) {
     struct stat st{};
     if (long r = call(NEWFSTATAT, fd, long(""), long(&st), AT_EMPTY_PATH); r < 0) setup_failed("fstat of a share", r);
     memcpy(g_share_host_dirs[g_share_count], host_dir, length + 1);
-    g_shares[g_share_count++] = {guest, int(fd), uint64_t(st.st_dev), uint64_t(st.st_ino), mode};
+    g_shares[g_share_count++] = {guest, int(fd), uint64_t(st.st_dev), uint64_t(st.st_ino), mode, read_only};
 }
 
 // After the shares are known: /proc/self/fd, umask 0 (modes as the guest gives them), and the
@@ -206,6 +209,7 @@ bool have_shares() { return g_share_count != 0; }
 size_t share_root_count() { return g_share_count; }
 int share_root_fd(size_t index) { return g_shares[index].root; }
 const char* share_host_dir(size_t index) { return g_share_host_dirs[index]; }
+bool share_read_only(size_t index) { return g_shares[index].read_only; }
 bool share_root_is(size_t index, int fd) {
     struct stat st{};
     return call(NEWFSTATAT, fd, long(""), long(&st), AT_EMPTY_PATH) == 0 &&
@@ -223,7 +227,10 @@ using hosted::is_share_handle;
 namespace h = hosted;
 
 size_t share_count() { return h::g_share_count; }
-Share share(size_t index) { return {h::g_shares[index].guest_path, h::g_shares[index].root, h::g_shares[index].mode}; }
+Share share(size_t index) {
+    const h::ShareEntry& entry = h::g_shares[index];
+    return {entry.guest_path, entry.root, entry.mode, entry.read_only};
+}
 
 long lookup(int dir, std::string_view name, int flags) {
     Component c;

@@ -34,6 +34,7 @@ constexpr long MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REM
                MS_REC = 16384, MS_PRIVATE = 1 << 18;
 constexpr long MNT_DETACH = 2;
 constexpr long OPEN_TREE_CLONE = 1, AT_RECURSIVE = 0x8000, MOVE_MOUNT_F_EMPTY_PATH = 4;
+constexpr long AT_EMPTY_PATH_VALUE = 0x1000, MOUNT_ATTR_RDONLY = 1;
 constexpr size_t MAX_TREES = 16;  // shares (hostfs.cpp)
 constexpr long READ_IMPLIES_EXEC = 0x0400000;
 constexpr long PR_SET_NO_NEW_PRIVS = 38, PR_SET_SYSCALL_USER_DISPATCH = 59, PR_SYS_DISPATCH_ON = 1;
@@ -130,6 +131,14 @@ bool enter_private_root() {
         trees[copied] = host::call(OPEN_TREE, AT_FDCWD_VALUE, long(share_host_dir(copied)),
                                    OPEN_TREE_CLONE | AT_RECURSIVE | O_CLOEXEC_VALUE);
         if (trees[copied] < 0) return give_up("cannot copy a share's mount (open_tree; Linux 5.2)", trees[copied]);
+        if (share_read_only(copied)) {  // the host enforces it too (libos refuses first: hostfs)
+            struct {
+                uint64_t attr_set, attr_clr, propagation, userns_fd;
+            } attributes{MOUNT_ATTR_RDONLY, 0, 0, 0};
+            r = host::call(MOUNT_SETATTR, trees[copied], long(""), AT_EMPTY_PATH_VALUE | AT_RECURSIVE,
+                           long(&attributes), long(sizeof attributes));
+            if (r < 0) note("cannot make a read-only share's mount read-only (mount_setattr; Linux 5.12)", r);
+        }
     }
     if (shares) {
         trees[copied] = host::call(OPEN_TREE, AT_FDCWD_VALUE, long("/proc/self/fd"), OPEN_TREE_CLONE | O_CLOEXEC_VALUE);

@@ -8,9 +8,11 @@
 //                        xos-run -p / --net passes a socket to passt or a tap device).
 //   XOS_ROOTFS_SIZE=<size>|<percent>%   the root file system's size limit (as XOS_MEM, or a
 //                        percentage of the memory free at boot; default 50%): xos.rootfs_size.
+//   XOS_ROOT=<path>[:rw]   the program's root (xos-run --rootfs): xos.root.
 //   XOS_BOOT_TOKENS=<tokens>   encoded xos.* tokens appended to the command line (xos.ip=...).
 //   XOS_SHARE=HOSTDIR:GUESTPATH, XOS_SHARE_<anything>=...   host directories shared read-write
-//                        (xos-run --share; hostfs.cpp), mounted in the order given.
+//                        (xos-run --share; hostfs.cpp), mounted in the order given; read-only
+//                        with a final :ro (EROFS; xos-run --rootfs).
 //   XOS_DISK_<n>=PATH[:ro]   a host file or block device as the disk /dev/vd<a+...> (in the
 //                        order of <n>; xos-run --disk; block.cpp), read-only with :ro.
 //   XOS_EXEC=wx          the image loads code: app pages may be executable, never also writable
@@ -172,6 +174,8 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
             if (!nic_tap && strcmp(*e + 16, "stream") != 0) setup_failed("XOS_NIC_FRAMING must be stream or tap", 0);
         } else if (starts_with(*e, "XOS_ROOTFS_SIZE=")) {
             rootfs_size = *e + 16;
+        } else if (starts_with(*e, "XOS_ROOT=")) {
+            append_token("xos.root", *e + 9);
         } else if (starts_with(*e, "XOS_BOOT_TOKENS=")) {
             boot_tokens = *e + 16;
         } else if (starts_with(*e, "XOS_DISK_")) {

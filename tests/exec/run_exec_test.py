@@ -133,13 +133,25 @@ def check_cli(args, root):
     dry = subprocess.run([args.xos_run, '--dry-run', '--rootfs', root, '--platform', args.platform, '--',
                           '/bin/probe', 'x'], capture_output=True, text=True, timeout=TIMEOUT)
     if args.platform == 'kvm':
-        wanted = ['xos-kernel.xos', 'readonly=on', 'xos.arg=--root', 'xos.arg=/.xos-rootfs', 'xos.arg=/bin/probe',
+        wanted = ['xos-kernel.xos', 'readonly=on', 'xos.root=/.xos-rootfs ', 'xos.arg=/bin/probe',
                   'xos.share=xos0:/.xos-rootfs']
     else:
-        wanted = ['xos-kernel-hosted', 'XOS_SHARE_0=' + root + ':/.xos-rootfs', 'XOS_EXEC=wx', '--root /.xos-rootfs /bin/probe x']
+        wanted = ['xos-kernel-hosted', 'XOS_SHARE_0=' + root + ':/.xos-rootfs:passthrough:ro', 'XOS_ROOT=/.xos-rootfs ',
+                  'XOS_EXEC=wx', 'xos-kernel-hosted /bin/probe x']
     missing = [w for w in wanted if w not in dry.stdout + dry.stderr]
     if dry.returncode != 0 or missing:
         print('--dry-run: status %d, missing %s\n%s%s' % (dry.returncode, missing, dry.stdout, dry.stderr))
+        ok = False
+    # DIR:rw: a writable share, and the root without the overlay.
+    dry = subprocess.run([args.xos_run, '--dry-run', '--rootfs', root + ':rw', '--platform', args.platform, '--',
+                          '/bin/probe'], capture_output=True, text=True, timeout=TIMEOUT)
+    if args.platform == 'kvm':
+        wanted, unwanted = ['xos.root=/.xos-rootfs:rw', 'path=' + root + ','], ['readonly=on']
+    else:
+        wanted, unwanted = ['XOS_ROOT=/.xos-rootfs:rw', 'XOS_SHARE_0=' + root + ':/.xos-rootfs:passthrough '], [':ro']
+    output = dry.stdout + dry.stderr
+    if dry.returncode != 0 or any(w not in output for w in wanted) or any(w in output for w in unwanted):
+        print('--dry-run with DIR:rw: status %d, wanted %s, not %s\n%s' % (dry.returncode, wanted, unwanted, output))
         ok = False
     for bad, words in [(['--rootfs', root, 'image.xos', '--', '/bin/probe'], 'give the program after --'),
                        (['--rootfs', root], 'no program to run'),
@@ -150,7 +162,7 @@ def check_cli(args, root):
             print('%s: status %d (expected 125), stderr %r' % (' '.join(bad), result.returncode, result.stderr))
             ok = False
     if ok:
-        print('xos-run --rootfs: the generic kernel, the read-only share and --root; usage errors exit 125')
+        print("xos-run --rootfs: the generic kernel, the read-only share and xos.root; usage errors exit 125")
     return ok
 
 

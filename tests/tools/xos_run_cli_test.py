@@ -46,6 +46,16 @@ def main():
         status, out, err = run(xos_run, "--dry-run", "--share", share + ":/data:passthrough", hosted)
         expect("hosted :passthrough reaches XOS_SHARE_0",
                status == 0 and "XOS_SHARE_0=%s:/data:passthrough" % share in out, out + err)
+        # :ro: QEMU's readonly=on on the VM, a trailing :ro of XOS_SHARE_<i> on hosted (EROFS).
+        status, out, err = run(xos_run, "--dry-run", "--share", share + ":/data:passthrough:ro", vm)
+        expect("VM :ro is readonly=on",
+               status == 0 and "security_model=none,readonly=on" in out and "xos.share=xos0:/data" in out and
+               ":ro" not in out,
+               out + err)
+        status, out, err = run(xos_run, "--dry-run", "--share", share + ":/data:ro", hosted)
+        expect("hosted :ro reaches XOS_SHARE_0", status == 0 and "XOS_SHARE_0=%s:/data:ro " % share in out, out + err)
+        status, out, err = run(xos_run, "--dry-run", "--share", share + ":/data", vm)
+        expect("a share is read-write without :ro", status == 0 and "readonly=on" not in out, out + err)
         # A host file system without user xattrs cannot hold the mapped mode (/proc has none).
         status, out, err = run(xos_run, "--dry-run", "--share", "/proc:/data", vm)
         expect("mapped share on a file system without xattrs: 125",

@@ -127,3 +127,14 @@ TEST(CommandLine, RootfsSize) {
     ASSERT_TRUE(parse_command_line("xos.argv0=a", *none));
     EXPECT_EQ(none->rootfs_size, nullptr);
 }
+
+// The program's root (xos-run --rootfs): a guest path and an optional ":rw", parsed by fs/boot.cpp.
+TEST(CommandLine, Root) {
+    auto out = std::make_unique<CommandLine>();
+    ASSERT_TRUE(parse_command_line("xos.argv0=a xos.root=/.xos-rootfs:rw", *out));
+    EXPECT_STREQ(out->root, "/.xos-rootfs:rw");
+    EXPECT_EQ(out->unknown_xos_tokens, 0u);
+    auto none = std::make_unique<CommandLine>();
+    ASSERT_TRUE(parse_command_line("xos.argv0=a", *none));
+    EXPECT_EQ(none->root, nullptr);
+}

@@ -1,7 +1,8 @@
 // The generic kernel image's application: it runs the Linux executable named by its first
 // argument with the rest as that program's arguments and the image's environment (execve:
-// libos/exec). `--root DIR` first makes DIR the root (chroot): xos-run --rootfs mounts the
-// host's root directory at /.xos-rootfs and passes `--root /.xos-rootfs`.
+// libos/exec). xos-run --rootfs has libos make the host directory the root before this runs
+// (xos.root=: an overlay with /dev, /proc and /tmp inside, libos/fs/boot.cpp). `--root DIR`
+// still makes DIR the root first (chroot), for images that mount a root of their own.
 // When exec fails the loader does what a shell does: a message naming the file, 127 if it
 // (or its interpreter) does not exist, 126 if it cannot be run.
 #include <errno.h>

@@ -46,9 +46,11 @@ void apply_rootfs(Options& opts) {
     if (!std::filesystem::is_directory(opts.rootfs, error))
         throw UsageError("--rootfs: " + opts.rootfs + ": not a directory");
     opts.image = find_generic_kernel(opts.platform);
-    // Passthrough: the guest sees the host files' own modes (execute bits), read-only.
-    opts.shares.insert(opts.shares.begin(), ShareOption{opts.rootfs, kRootfsGuestPath, ShareMode::Passthrough, true});
-    opts.app_args.insert(opts.app_args.begin(), {"--root", kRootfsGuestPath});
+    // Passthrough: the guest sees the host files' own modes (execute bits); read-only unless :rw,
+    // with the program's writes kept in memory by libos's overlay (xos.root=).
+    opts.shares.insert(opts.shares.begin(),
+                       ShareOption{opts.rootfs, kRootfsGuestPath, ShareMode::Passthrough, !opts.rootfs_writable});
+    opts.guest_root = std::string(kRootfsGuestPath) + (opts.rootfs_writable ? ":rw" : "");
     // Hosted: the loaded program's code lives in app memory, which the sandbox keeps
     // non-executable unless told otherwise (docs/hosted.md, W^X per mapping).
     if (opts.platform == "hosted") opts.env.push_back("XOS_EXEC=wx");

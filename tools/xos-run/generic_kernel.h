@@ -6,7 +6,7 @@
 
 #include "options.h"
 
-// Where the host directory is mounted in the guest before the loader makes it the root.
+// Where the host directory is mounted in the guest before libos makes it the root (xos.root=).
 inline constexpr const char* kRootfsGuestPath = "/.xos-rootfs";
 
 // The generic kernel image for `platform` ("kvm" or "hosted"): $XOS_KERNEL if set, else the
@@ -14,7 +14,8 @@ inline constexpr const char* kRootfsGuestPath = "/.xos-rootfs";
 // (build/tools/xos-kernel/ next to build/tools/xos-run/). Throws UsageError if there is none.
 std::string find_generic_kernel(const std::string& platform);
 
-// With --rootfs: IMAGE becomes the generic kernel, DIR a read-only share at kRootfsGuestPath,
-// and the application arguments `--root kRootfsGuestPath PROGRAM ARGS...`; on hosted also
-// XOS_EXEC=wx (the program's code is in app memory). No-op without it.
+// With --rootfs: IMAGE becomes the generic kernel, DIR a share at kRootfsGuestPath (read-only
+// unless DIR:rw) and guest_root the xos.root= value that makes it the program's root (under an
+// overlay in memory unless :rw); on hosted also XOS_EXEC=wx (the program's code is in app
+// memory). No-op without it.
 void apply_rootfs(Options& opts);

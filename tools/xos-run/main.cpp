@@ -101,7 +101,9 @@ int run_hosted(const Options& opts) {
     for (std::size_t i = 0; i < opts.shares.size(); ++i)
         env.push_back("XOS_SHARE_" + std::to_string(i) + "=" + opts.shares[i].host_dir + ":" +
                       opts.shares[i].guest_path +
-                      (opts.shares[i].mode == ShareMode::Passthrough ? ":passthrough" : ""));
+                      (opts.shares[i].mode == ShareMode::Passthrough ? ":passthrough" : "") +
+                      (opts.shares[i].read_only ? ":ro" : ""));
+    if (!opts.guest_root.empty()) env.push_back("XOS_ROOT=" + opts.guest_root);  // --rootfs (xos.root=)
     // --disk: the image opens each file itself (platform/hosted/block.cpp).
     for (std::size_t i = 0; i < opts.disks.size(); ++i) {
         check_disk_file(opts.disks[i]);

@@ -17,9 +17,11 @@ Boots the xos image IMAGE under QEMU, copies its console to stdout and exits
 with the application's exit status. ARGS become the application's argv[1..].
 
 options:
-  --rootfs DIR          run the unmodified Linux executable PROGRAM (a path in DIR)
+  --rootfs DIR[:rw]     run the unmodified Linux executable PROGRAM (a path in DIR)
                         with the generic kernel image instead of an IMAGE; DIR is
-                        the guest's root, read-only (docs/unmodified-binaries.md)
+                        the program's root, read-only under a writable layer in
+                        memory (--rootfs-size), with /dev, /proc and an empty /tmp;
+                        :rw writes to DIR itself (docs/unmodified-binaries.md)
   --platform kvm|hosted generic kernel for --rootfs: a VM (default) or a process
   --accel auto|kvm|tcg  accelerator (default auto: KVM only with hardware
                         virtualization, else TCG)
@@ -28,8 +30,9 @@ options:
                         boot); q35 and pc boot through SeaBIOS and give the guest
                         virtio-pci devices (modern only: disable-legacy=on)
   --mem SIZE            guest memory, K/M/G suffix, bare number is MiB (default 128M)
-  --rootfs-size SIZE|N% size limit of the root file system (ramfs, in the guest's
-                        memory; as tmpfs' size=): SIZE as for --mem, or N% of the
+  --rootfs-size SIZE|N% size limit of the root file system (ramfs, or --rootfs's
+                        writable layer, in the guest's memory; as tmpfs' size=):
+                        SIZE as for --mem, or N% of the
                         memory free at boot (default 50%). Writes beyond it fail
                         with ENOSPC and the rest of memory stays the program's
   --timeout SECONDS     kill the guest after SECONDS, exit 124 (default 0: none)
@@ -37,7 +40,7 @@ options:
   --cpus N              virtual CPUs (default 1)
   --qemu PATH           QEMU binary (default $XOS_QEMU or qemu-system-x86_64)
   --qemu-arg ARG        append ARG to the QEMU command line (repeatable)
-  --share HOSTDIR:GUESTPATH[:passthrough]
+  --share HOSTDIR:GUESTPATH[:passthrough][:ro]
                         expose the host directory HOSTDIR read-write at GUESTPATH
                         in the guest (9P2000.L over virtio; repeatable). Files the
                         guest creates are plain files of the user running xos-run
@@ -48,7 +51,7 @@ options:
                         support user xattrs. :passthrough gives host files the
                         guest's modes and types instead (security_model=none: as
                         root, the guest can create setuid-root files and device
-                        nodes on the host)
+                        nodes on the host); :ro makes it read-only (EROFS)
   --disk FILE[:ro]      a host file (or block device) as a disk: /dev/vda, /dev/vdb,
                         ... in the order given (virtio-blk; repeatable). Raw format,
                         no caching in the guest; :ro makes it read-only
@@ -153,6 +156,8 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
     if (name == "--rootfs") {
         if (value.empty()) throw UsageError("--rootfs: empty path");
         opts.rootfs = value;
+        opts.rootfs_writable = value.size() > 3 && value.ends_with(":rw");
+        if (opts.rootfs_writable) opts.rootfs.resize(value.size() - 3);
     } else if (name == "--platform") {
         if (value != "kvm" && value != "hosted")
             throw UsageError("--platform: expected kvm or hosted, got '" + value + "'");
@@ -222,6 +227,8 @@ bool apply_flag(Options& opts, const std::string& arg) {
 ShareOption parse_share(const std::string& text) {
     std::string paths = text;
     ShareMode mode = ShareMode::Mapped;
+    bool read_only = paths.size() > 3 && paths.ends_with(":ro");
+    if (read_only) paths.resize(paths.size() - 3);
     for (auto [suffix, suffix_mode] : {std::pair{std::string(":passthrough"), ShareMode::Passthrough},
                                        std::pair{std::string(":mapped"), ShareMode::Mapped}}) {
         if (paths.size() > suffix.size() && paths.compare(paths.size() - suffix.size(), suffix.size(), suffix) == 0) {
@@ -232,9 +239,9 @@ ShareOption parse_share(const std::string& text) {
     }
     auto colon = paths.rfind(":/");
     if (colon == std::string::npos || colon == 0)
-        throw UsageError("--share: expected HOSTDIR:GUESTPATH[:passthrough] with an absolute GUESTPATH, got '" + text +
-                         "'");
-    ShareOption share{paths.substr(0, colon), paths.substr(colon + 1), mode};
+        throw UsageError("--share: expected HOSTDIR:GUESTPATH[:passthrough][:ro] with an absolute GUESTPATH, got '" +
+                         text + "'");
+    ShareOption share{paths.substr(0, colon), paths.substr(colon + 1), mode, read_only};
     if (share.guest_path.find_first_not_of('/') == std::string::npos)
         throw UsageError("--share: GUESTPATH cannot be / (got '" + text + "')");
     return share;

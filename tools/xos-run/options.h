@@ -16,13 +16,13 @@ enum class AccelChoice { Auto, Kvm, Tcg };
 // Passthrough (":passthrough"): on the host files themselves (QEMU's security_model=none).
 enum class ShareMode { Mapped, Passthrough };
 
-// --share HOSTDIR:GUESTPATH[:mapped|:passthrough]: a host directory exposed read-write at
-// GUESTPATH (9p over virtio; hostfs on hosted).
+// --share HOSTDIR:GUESTPATH[:mapped|:passthrough][:ro]: a host directory exposed read-write (or
+// read-only: EROFS) at GUESTPATH (9p over virtio; hostfs on hosted).
 struct ShareOption {
     std::string host_dir;
     std::string guest_path;
     ShareMode mode = ShareMode::Mapped;
-    bool read_only = false;  // --rootfs's share (QEMU readonly=on)
+    bool read_only = false;  // :ro, and --rootfs's share (QEMU readonly=on; hosted XOS_SHARE...:ro)
 };
 
 // --disk FILE[:ro]: a host file or block device as a disk (/dev/vda, /dev/vdb, ... in order).
@@ -52,6 +52,8 @@ struct Options {
     MachineType machine = MachineType::Microvm;
     std::uint64_t mem_bytes = 128ull << 20;
     std::string rootfs;  // --rootfs DIR: run the program after -- from DIR with the generic kernel
+    bool rootfs_writable = false;  // --rootfs DIR:rw: writes go to DIR (else to memory, over it)
+    std::string guest_root;  // the image's xos.root= (set by apply_rootfs): the program's root
     std::string platform = "kvm";  // --platform kvm|hosted: which generic kernel --rootfs boots
     std::string rootfs_size;  // --rootfs-size as the token's value: bytes or "N%"; empty: default
     double timeout_seconds = 0;  // 0: no timeout
@@ -81,7 +83,7 @@ struct UsageError : std::runtime_error {
 // Throws UsageError. With --help or --version set, the rest need not be complete.
 Options parse_options(const std::vector<std::string>& argv);
 
-// "HOSTDIR:GUESTPATH[:mapped|:passthrough]": the mode suffix first, then split at the last ':'
+// "HOSTDIR:GUESTPATH[:mapped|:passthrough][:ro]": the suffixes first, then split at the last ':'
 // followed by '/' (so HOSTDIR may contain ':'); GUESTPATH must be absolute and not "/". Throws
 // UsageError; does not look at the host.
 ShareOption parse_share(const std::string& text);

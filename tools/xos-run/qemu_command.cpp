@@ -121,6 +121,8 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
     };
     if (!opts.rootfs_size.empty())
         cmd[appended_cmdline_index(cmd)] += " xos.rootfs_size=" + xos_encode_cmdline_value(opts.rootfs_size);
+    if (!opts.guest_root.empty())  // --rootfs: the program's root (libos/fs/boot.cpp)
+        cmd[appended_cmdline_index(cmd)] += " xos.root=" + xos_encode_cmdline_value(opts.guest_root);
     // Host shares: 9p over virtio (mmio or PCI). By default security_model=mapped-xattr: the
     // guest's owners, modes and file types live in user.virtfs.* xattrs of plain host files
     // (0600, directories 0700, of the user running QEMU), so a guest root cannot plant a setuid

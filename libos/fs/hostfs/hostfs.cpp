@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 
 #include "fs/hostfs/mapped.h"
 #include "mm/heap.h"
@@ -64,7 +65,7 @@ ErrorOr<vfs::FsStats> HostFs::statfs() {
                         .files = s.f_files,
                         .files_free = s.f_ffree,
                         .name_max = uint64_t(s.f_namelen),
-                        .flags = uint64_t(s.f_flags)};
+                        .flags = uint64_t(s.f_flags) | (m_read_only ? ST_RDONLY : 0)};
 }
 
 ErrorOr<void> HostFs::stat(int handle, struct stat& st) {
@@ -146,6 +147,7 @@ ErrorOr<vfs::Attributes> HostVnode::getattr() {
 ErrorOr<void> HostVnode::setattr(const vfs::AttrChange& change) {
     if ((change.mask & vfs::ATTR_SIZE) && is_directory()) return error(EISDIR);
     if ((change.mask & vfs::ATTR_SIZE) && !is_regular()) return error(EINVAL);
+    if (hostfs().read_only()) return error(EROFS);
     // Mapped: owners and modes go to the stored attributes, never to the host file (a host
     // symlink has none: chmod fails with EOPNOTSUPP, as on Linux, and chown goes to the host).
     bool mapped = hostfs().mapped() && !(is_symlink() && TRY(is_host_symlink()));
@@ -256,6 +258,7 @@ ErrorOr<RefPtr<vfs::Vnode>> HostVnode::create_mapped(std::string_view name, mode
 // the image, as with 9p's security_model=none.
 ErrorOr<RefPtr<vfs::Vnode>> HostVnode::create(std::string_view name, mode_t mode, dev_t rdev, uid_t uid, gid_t gid) {
     if (!is_directory()) return error(ENOTDIR);
+    if (hostfs().read_only()) return error(EROFS);
     if (name.size() > NAME_MAX_BYTES) return error(ENAMETOOLONG);
     if (hostfs().mapped()) return create_mapped(name, mode, rdev, uid, gid);
     switch (mode & S_IFMT) {
@@ -284,6 +287,7 @@ void HostVnode::adopt_io_handle(int io) { keep(m_rw, io); }
 
 ErrorOr<void> HostVnode::symlink(std::string_view name, std::string_view target, uid_t uid, gid_t gid) {
     if (!is_directory()) return error(ENOTDIR);
+    if (hostfs().read_only()) return error(EROFS);
     if (name.size() > NAME_MAX_BYTES) return error(ENAMETOOLONG);
     if (!hostfs().mapped()) {
         TRY(check(host::make_symlink(m_handle, name, target)));
@@ -299,6 +303,7 @@ ErrorOr<void> HostVnode::symlink(std::string_view name, std::string_view target,
 ErrorOr<void> HostVnode::link(std::string_view name, vfs::Vnode& target) {
     if (!is_directory()) return error(ENOTDIR);
     if (&target.fs() != &fs()) return error(EXDEV);
+    if (hostfs().read_only()) return error(EROFS);
     if (name.size() > NAME_MAX_BYTES) return error(ENAMETOOLONG);
     TRY(check(host::make_link(static_cast<HostVnode&>(target).handle(), m_handle, name)));
     return {};
@@ -306,6 +311,7 @@ ErrorOr<void> HostVnode::link(std::string_view name, vfs::Vnode& target) {
 
 ErrorOr<void> HostVnode::remove(std::string_view name, vfs::RemoveKind kind) {
     if (!is_directory()) return error(ENOTDIR);
+    if (hostfs().read_only()) return error(EROFS);
     if (name.size() > NAME_MAX_BYTES) return error(ENAMETOOLONG);
     TRY(check(host::remove(m_handle, name, kind == vfs::RemoveKind::Directory ? AT_REMOVEDIR : 0)));
     return {};
@@ -315,6 +321,7 @@ ErrorOr<void> HostVnode::rename(std::string_view old_name, vfs::Vnode& new_dir, 
                                 unsigned flags) {
     if (!is_directory() || !new_dir.is_directory()) return error(ENOTDIR);
     if (&new_dir.fs() != &fs()) return error(EXDEV);
+    if (hostfs().read_only()) return error(EROFS);
     if (old_name.size() > NAME_MAX_BYTES || new_name.size() > NAME_MAX_BYTES) return error(ENAMETOOLONG);
     TRY(check(host::rename(m_handle, old_name, static_cast<HostVnode&>(new_dir).handle(), new_name, flags)));
     return {};
@@ -350,6 +357,10 @@ ErrorOr<void> HostVnode::readdir(uint64_t& cookie, vfs::DirSink& sink) {
 }
 
 ErrorOr<int> HostVnode::io_handle(Access access) {
+    if (hostfs().read_only()) {
+        if (access == Access::Write) return error(EROFS);
+        m_rw_refused = true;  // read-only handles only
+    }
     for (;;) {
         if (m_rw >= 0) return m_rw;
         int& specific = access == Access::Read ? m_read : m_write;

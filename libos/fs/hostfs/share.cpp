@@ -15,7 +15,7 @@ namespace {
 ErrorOr<void> mount_share(const platform::hostfs::Share& share) {
     struct statfs host{};
     if (long r = platform::hostfs::statfs(share.root, &host); r < 0) return error(int(-r));
-    auto* fs = mm::kcreate<HostFs>(uint64_t(host.f_type), share.mode);
+    auto* fs = mm::kcreate<HostFs>(uint64_t(host.f_type), share.mode, share.read_only);
     if (!fs) return error(ENOMEM);
     TRY(fs->initialize(share.root));
     auto start = vfs::process().context();

@@ -159,14 +159,17 @@ ErrorOr<void> generate_cpuinfo(TextBuffer& out) {
 ErrorOr<void> generate_mounts(TextBuffer& out) {
     for (const vfs::Mount& mount : vfs::mounts()) {
         const char* type = mount.fs->type_name();
-        TRY(out.append("%s %s %s rw,relatime 0 0\n", type, mount.path, type));
+        TRY(out.append("%s %s %s %s,relatime 0 0\n", type, mount.path, type, mount.fs->read_only() ? "ro" : "rw"));
     }
     return {};
 }
 
 ErrorOr<KString> self_text(int) { return KString::from("1"); }
 
+char g_executable_path[vfs::PATH_MAX_BYTES];  // set by execve (set_executable_path); "" before
+
 ErrorOr<KString> exe_text(int) {
+    if (g_executable_path[0]) return KString::from(g_executable_path);
     const char* argv0 = g_info.argc ? g_info.argv[0] : "app";
     if (argv0[0] == '/') return KString::from(argv0);
     char path[vfs::PATH_MAX_BYTES];
@@ -189,6 +192,22 @@ RefPtr<vfs::Vnode> make(Args&&... args) {
 }
 
 }  // namespace
+
+void set_executable_path(const char* path) {
+    char absolute[vfs::PATH_MAX_BYTES];
+    size_t used = 0;
+    if (path[0] != '/') {
+        vfs::Process& process = vfs::process();
+        auto length = vfs::directory_path(process.context(), process.cwd, absolute);
+        if (!length) return;
+        used = *length - 1;
+        if (used > 1 && used + 1 < sizeof absolute) absolute[used++] = '/';  // "/" ends in one already
+    }
+    size_t n = strlen(path);
+    if (used + n >= sizeof absolute) return;
+    memcpy(absolute + used, path, n + 1);
+    memcpy(g_executable_path, absolute, used + n + 1);
+}
 
 ErrorOr<void> mount_procfs(const ProcessInfo& info) {
     g_info = info;

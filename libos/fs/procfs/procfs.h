@@ -16,4 +16,8 @@ struct ProcessInfo {
 
 ErrorOr<void> mount_procfs(const ProcessInfo& info);
 
+// After execve: /proc/self/exe names `path` (made absolute against the working directory),
+// instead of the image's argv[0].
+void set_executable_path(const char* path);
+
 }  // namespace xos::fs

@@ -35,6 +35,7 @@ struct Share {
     const char* guest_path;  // absolute; static text
     int root;  // path handle of the shared host directory
     ShareMode mode;
+    bool read_only;  // XOS_SHARE...:ro: libos refuses every change with EROFS
 };
 size_t share_count();
 Share share(size_t index);

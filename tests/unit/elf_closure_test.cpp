@@ -102,7 +102,9 @@ protected:
         return std::find(closure.entries.begin(), closure.entries.end(), entry) != closure.entries.end();
     }
     static Entry file(const std::string& path) { return {path, Entry::Kind::File, ""}; }
-    static Entry link(const std::string& path, const std::string& target) { return {path, Entry::Kind::Symlink, target}; }
+    static Entry link(const std::string& path, const std::string& target) {
+        return {path, Entry::Kind::Symlink, target};
+    }
 
     std::string m_root;
 };
@@ -118,8 +120,9 @@ TEST_F(ElfClosureTest, InterpreterAndLibrariesThroughSymlinks) {
     Closure closure = xos::elf_closure::collect(m_root, "/usr/bin/prog-alias");
     EXPECT_EQ(closure.interpreter, kInterp);
     // /lib is searched before /usr/lib: the library is found through the /lib symlink.
-    EXPECT_EQ(closure.libraries,
-              (std::vector<std::string>{"/usr/lib/x86_64-linux-gnu/libfoo.so.1.2.3", "/usr/lib/x86_64-linux-gnu/libc.so.6"}));
+    EXPECT_EQ(
+        closure.libraries,
+        (std::vector<std::string>{"/usr/lib/x86_64-linux-gnu/libfoo.so.1.2.3", "/usr/lib/x86_64-linux-gnu/libc.so.6"}));
     EXPECT_TRUE(has(closure, link("/usr/bin/prog-alias", "prog")));
     EXPECT_TRUE(has(closure, file("/usr/bin/prog")));
     EXPECT_TRUE(has(closure, link("/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")));
@@ -140,8 +143,9 @@ TEST_F(ElfClosureTest, RunpathWithOrigin) {
     write("/opt/app/lib/libapp.so", make_elf({"", {"libhelper.so", "libc.so.6"}, "${ORIGIN}/private"}));
     write("/opt/app/lib/private/libhelper.so", make_elf({}));
     Closure closure = xos::elf_closure::collect(m_root, "/opt/app/bin/app");
-    EXPECT_EQ(closure.libraries, (std::vector<std::string>{"/opt/app/lib/libapp.so", "/opt/app/lib/private/libhelper.so",
-                                                           "/usr/lib/x86_64-linux-gnu/libc.so.6"}));
+    EXPECT_EQ(closure.libraries,
+              (std::vector<std::string>{"/opt/app/lib/libapp.so", "/opt/app/lib/private/libhelper.so",
+                                        "/usr/lib/x86_64-linux-gnu/libc.so.6"}));
 }
 
 TEST_F(ElfClosureTest, RunpathIsNotInheritedButRpathIs) {

@@ -304,7 +304,8 @@ private:
 
     void add_interpreter(const std::string& interpreter, const std::string& needed_by) {
         auto resolved = add_file(interpreter);
-        if (!resolved) throw ClosureError(interpreter + ": interpreter not found" + in_root() + " (needed by " + needed_by + ")");
+        if (!resolved)
+            throw ClosureError(interpreter + ": interpreter not found" + in_root() + " (needed by " + needed_by + ")");
         Fd file(::open(on_host(m_root, *resolved).c_str(), O_RDONLY | O_CLOEXEC));
         Elf64_Ehdr ehdr;
         ElfCheck check = file.fd < 0 ? ElfCheck{std::strerror(errno)} : check_header(file.fd, ehdr);
@@ -514,7 +515,8 @@ void add_host_tree(const std::string& source, const std::string& dest, const std
         walked += "/" + part;
         struct stat st;
         if (::lstat(walked.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
-            throw ClosureError(dest_path + ": " + walked.substr(target_root.size()) + " is a symlink in the image's root");
+            throw ClosureError(dest_path + ": " + walked.substr(target_root.size()) +
+                               " is a symlink in the image's root");
     }
     std::string to = target_root + dest_path;
     std::error_code error;
@@ -522,8 +524,9 @@ void add_host_tree(const std::string& source, const std::string& dest, const std
     if (error) throw ClosureError(source + ": " + error.message());
     make_parents(to);
     if (fs::is_directory(status)) {
-        fs::copy(source, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks |
-                     fs::copy_options::overwrite_existing, error);
+        fs::copy(source, to,
+                 fs::copy_options::recursive | fs::copy_options::copy_symlinks | fs::copy_options::overwrite_existing,
+                 error);
         if (error) throw ClosureError("copying " + source + " to " + dest_path + ": " + error.message());
     } else if (fs::is_symlink(status)) {
         fs::copy_symlink(source, to, error);

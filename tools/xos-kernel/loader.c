@@ -2,6 +2,9 @@
 // argument with the rest as that program's arguments and the image's environment (execve:
 // libos/exec). `--root DIR` first makes DIR the root (chroot): xos-run --rootfs mounts the
 // host's root directory at /.xos-rootfs and passes `--root /.xos-rootfs`.
+// An image made by `xos-build --exec PROGRAM` links this loader (as xos-loader.o) with the
+// program's path baked in (xos_exec_program) and the program's files as its initrd: it runs
+// that program with the image's arguments.
 // When exec fails the loader does what a shell does: a message naming the file, 127 if it
 // (or its interpreter) does not exist, 126 if it cannot be run.
 #include <errno.h>
@@ -17,7 +20,22 @@ static int usage(void) {
     return 127;
 }
 
+// Defined by the object xos-build --exec generates; absent (null) in the generic kernel.
+extern const char* const xos_exec_program __attribute__((weak));
+
+static int exec_failed(const char* program) {
+    int failure = errno;
+    fprintf(stderr, "xos-kernel: %s: %s\n", program, strerror(failure));
+    return failure == ENOENT || failure == ENOTDIR ? 127 : 126;
+}
+
 int main(int argc, char** argv) {
+    if (&xos_exec_program && xos_exec_program) {
+        // argv[0] (the image's name) becomes the program's path, as a shell would pass it.
+        argv[0] = (char*)xos_exec_program;
+        execv(xos_exec_program, argv);
+        return exec_failed(xos_exec_program);
+    }
     int first = 1;
     if (argc > 2 && strcmp(argv[1], "--root") == 0) {
         if (chroot(argv[2]) != 0 || chdir("/") != 0) {
@@ -28,7 +46,5 @@ int main(int argc, char** argv) {
     }
     if (first >= argc) return usage();
     execvp(argv[first], argv + first);
-    int failure = errno;
-    fprintf(stderr, "xos-kernel: %s: %s\n", argv[first], strerror(failure));
-    return failure == ENOENT || failure == ENOTDIR ? 127 : 126;
+    return exec_failed(argv[first]);
 }

@@ -3,8 +3,8 @@
 
   shortcut:   xos-run [--platform P] /usr/bin/sort, sha256sum, printenv, true/false: the
               same output and status as the host's own run; --share and --env reach the
-              program; the temporary root is gone afterwards, also after SIGINT and SIGKILL
-              of xos-run.
+              program; redis-server (when installed) answers PING/SET/GET through -p; the
+              temporary root is gone afterwards, also after SIGINT and SIGKILL of xos-run.
   exec-image: xos-build --exec PROGRAM --rootfs ROOT (ROOT made here with ldd, independently of
               the collector), the image moved elsewhere and ROOT removed: it still runs and
               prints what the host's program prints; the host's sqlite3 from / when it exists.
@@ -19,6 +19,7 @@ import glob
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -91,6 +92,9 @@ def test_shortcut(env):
     check(env.xos_run(['/usr/bin/false']).returncode == 1, 'xos-run /usr/bin/false: 1')
     check(not env.roots_left(), 'no temporary root left after the runs', str(env.roots_left()))
 
+    if os.path.exists('/usr/bin/redis-server'):
+        check_redis(env)
+
     # xos-run interrupted (^C) or killed while the program runs: the root still goes away.
     for sig in (signal.SIGINT, signal.SIGKILL):
         process = subprocess.Popen([env.args.xos_run, '--platform', env.args.platform, '--timeout', '120',
@@ -108,6 +112,53 @@ def test_shortcut(env):
             check(False, 'xos-run ends after %s' % sig.name)
         check(wait_for(lambda: not env.roots_left(), 30), 'the temporary root is removed after %s' % sig.name,
               str(env.roots_left()))
+
+
+def redis_command(port, *words):
+    """One RESP command over a new connection; the reply's first line, or None."""
+    request = ('*%d\r\n' % len(words) + ''.join('$%d\r\n%s\r\n' % (len(w), w) for w in words)).encode()
+    try:
+        with socket.create_connection(('127.0.0.1', port), timeout=5) as s:
+            s.sendall(request)
+            reply = b''
+            while b'\r\n' not in reply:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+            if reply.startswith(b'$') and b'\r\n' in reply:  # a bulk string: its data line follows
+                while reply.count(b'\r\n') < 2:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    reply += chunk
+            return reply.decode(errors='replace').split('\r\n')[:2]
+    except OSError:
+        return None
+
+
+def check_redis(env):
+    """redis-server (Debian's, the host's) through -p: PING, SET, GET, SHUTDOWN from the host."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen([env.args.xos_run, '--platform', env.args.platform, '--timeout', '240', '-p',
+                                '%d:6379' % port, '/usr/bin/redis-server', '--', '--port', '6379',
+                                '--protected-mode', 'no', '--save', ''], env=dict(os.environ, TMPDIR=env.tmpdir),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    answered = wait_for(lambda: (redis_command(port, 'PING') or [''])[0] == '+PONG', 180)
+    if check(answered, 'redis-server answers PING through xos-run -p'):
+        check(redis_command(port, 'SET', 'key', 'some value') == ['+OK', ''], 'redis SET')
+        check(redis_command(port, 'GET', 'key') == ['$10', 'some value'], 'redis GET',
+              str(redis_command(port, 'GET', 'key')))
+        redis_command(port, 'SHUTDOWN', 'NOSAVE')
+    try:
+        output, _ = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    check(answered and process.returncode == 0, 'redis-server ends with status 0 after SHUTDOWN',
+          'status %s\n%s' % (process.returncode, output[-3000:]))
 
 
 def copy_with_ldd(program, root):

@@ -29,7 +29,8 @@ options:
   --rootfs DIR          run the unmodified Linux executable PROGRAM (a path in DIR)
                         with the generic kernel image instead of an IMAGE; DIR is
                         the guest's root, read-only (docs/unmodified-binaries.md)
-  --platform kvm|hosted generic kernel for --rootfs: a VM (default) or a process
+  --platform kvm|hosted generic kernel for --rootfs and PROGRAM: a VM (default) or
+                        a process
   --accel auto|kvm|tcg  accelerator (default auto: KVM only with hardware
                         virtualization, else TCG)
   --machine microvm|q35|pc

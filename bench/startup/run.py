@@ -42,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -160,8 +161,10 @@ def free_port():
 
 
 def redis_ping(port):
+    """+PONG from a redis-server behind `port`. Short timeouts: until the guest's network is up, a
+    forwarded connection is accepted by QEMU (or passt) and then never answered."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.25) as s:
             s.sendall(b"PING\r\n")
             return s.recv(64).startswith(b"+PONG")
     except OSError:
@@ -170,59 +173,46 @@ def redis_ping(port):
 
 def measure(argv, first_pattern, cwd, port=None, timeout=TIMEOUT):
     """Runs argv in cwd (native redis-server writes dump.rdb there when it is stopped); returns
-    {"first_output_ms", "exit_ms" or "ready_ms", "ok", "detail"}."""
+    {"first_output_ms", "exit_ms" or "ready_ms", "ok", "detail"}. A thread reads the output (each
+    line timed as it arrives) while this one waits for the exit or pings the server."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             cwd=cwd)
-    os.set_blocking(proc.stdout.fileno(), False)
-    pending, seen, first, ready = b"", [], None, None
     pattern = re.compile(first_pattern)
+    seen, first = [], []
+
+    def read_output():
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").replace("\r", "").strip()
+            seen.append(line)
+            if not first and pattern.search(line):
+                first.append((time.perf_counter() - start) * 1000.0)
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
     deadline = start + timeout
-    next_ping = start
-    while time.perf_counter() < deadline:
-        try:
-            chunk = os.read(proc.stdout.fileno(), 65536)
-        except BlockingIOError:
-            chunk = None
-        now = (time.perf_counter() - start) * 1000.0
-        if chunk:
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for raw in lines:
-                line = raw.decode("utf-8", "replace").replace("\r", "").strip()
-                seen.append(line)
-                if first is None and pattern.search(line):
-                    first = now
-        elif chunk == b"" and port is None:
-            break  # end of output: the command is ending
-        if port is not None:
-            if time.perf_counter() >= next_ping:
-                if redis_ping(port):
-                    ready = (time.perf_counter() - start) * 1000.0
-                    break
-                next_ping = time.perf_counter() + 0.01
-            if proc.poll() is not None:
-                break
-        time.sleep(0.001)
+    ready = None
     if port is not None:
+        while time.perf_counter() < deadline and proc.poll() is None:
+            if redis_ping(port):
+                ready = (time.perf_counter() - start) * 1000.0
+                break
+            time.sleep(0.005)
         proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    try:
+        proc.wait(max(1, deadline - time.perf_counter()))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    end_ms = (time.perf_counter() - start) * 1000.0
+    reader.join(10)
+    first_ms = first[0] if first else None
+    if port is not None:
         ok = ready is not None
-        result = {"first_output_ms": first, "ready_ms": ready}
+        result = {"first_output_ms": first_ms, "ready_ms": ready}
     else:
-        try:
-            proc.wait(max(1, deadline - time.perf_counter()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        exit_ms = (time.perf_counter() - start) * 1000.0
-        ok = first is not None
-        result = {"first_output_ms": first, "exit_ms": exit_ms}
-    proc.stdout.close()
+        ok = first_ms is not None
+        result = {"first_output_ms": first_ms, "exit_ms": end_ms}
     result["ok"] = ok
     result["detail"] = "" if ok else "status %s; output: %s" % (proc.returncode, " | ".join(seen[-8:]))
     return result

@@ -28,7 +28,8 @@ usage() {
 PACKAGES=(clang-19 lld-19 llvm-19 libclang-rt-19-dev cmake ninja-build meson make xz-utils
           linux-libc-dev dpkg-dev qemu-system-x86 libgtest-dev musl-tools python3 passt
           curl wrk iproute2 clang-format-19 clang-tidy-19
-          gcc libc6-dev strace)  # gcc, libc6-dev (glibc's libc.a), strace: tests/exec
+          gcc libc6-dev strace  # gcc, libc6-dev (glibc's libc.a), strace: tests/exec
+          sqlite3 redis-server)  # host programs of tests/runtools and bench/startup
 
 install_packages() {
     local missing=()

@@ -1,5 +1,6 @@
 // xos-build: compile each source for the xos target, then link everything into one image.
 
+#include "exec_image.h"
 #include "process.h"
 #include "programs.h"
 #include "rootfs.h"
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <elf.h>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -44,7 +46,9 @@ struct BuildOptions {
     std::optional<std::string> first_object;  // first source or object, for the default output name
     std::optional<std::string> output;
     std::optional<std::string> platform;
-    std::optional<std::string> rootfs;  // --rootfs DIR
+    std::optional<std::string> rootfs;  // --rootfs DIR (with --exec: the root the program comes from)
+    std::optional<std::string> exec;  // --exec PROGRAM
+    std::vector<AddedFile> added;  // --add SRC[:DEST] (with --exec)
     bool strip{false};
     bool verbose{false};
     bool help{false};
@@ -53,6 +57,7 @@ struct BuildOptions {
 
 void print_help() {
     std::cout << R"(usage: xos-build [options] INPUTS... [-o OUT]
+       xos-build --exec PROGRAM [--rootfs ROOTFS] [--add SRC[:DEST]]... [-o OUT]
 
 Builds an xos image: compiles each C, C++ and assembler source for the xos target (musl libc,
 libc++), then links the objects with libxos, the platform layer and the C/C++ runtimes into one
@@ -71,6 +76,17 @@ Options of xos-build:
   --rootfs DIR                pack DIR into the image (cpio); it is unpacked into / at boot:
                               directories, files, symlinks and FIFOs with their modes, owners
                               and mtimes (device nodes and sockets are skipped with a warning)
+  --exec PROGRAM              no sources: an image that runs the unmodified Linux executable
+                              PROGRAM (an absolute path in ROOTFS, default /): the generic
+                              kernel's loader with PROGRAM baked in, and as its initrd PROGRAM,
+                              its ELF interpreter and the libraries it needs (read from the ELF
+                              files: DT_NEEDED, RUNPATH/RPATH, ld.so.conf), a #! script's
+                              interpreter, and ROOTFS's /etc/passwd, group, nsswitch.conf, hosts,
+                              localtime and ld.so.cache. `xos-run OUT -- ARGS` runs
+                              `PROGRAM ARGS`. The image needs nothing of ROOTFS at run time.
+                              Default OUT: PROGRAM's name + .xos
+  --add SRC[:DEST]            with --exec: also put the host file or directory SRC at DEST in
+                              the image (default: SRC's own absolute path; repeatable)
   -s, --strip                 strip symbols from the image
   -v, --verbose               print each command before running it
   --help                      this help
@@ -95,6 +111,8 @@ Examples:
   xos-build -s --platform kvm app.cpp && xos-run app.xos
   xos-build server.c --rootfs rootfs/ -o server.xos   # rootfs/etc/server.conf -> /etc/server.conf
   make CC=xos-cc CXX=xos-c++                 # whole projects: use the compiler wrappers
+  xos-build --exec /usr/bin/redis-server -o redis.xos && xos-run -p 6379:6379 redis.xos -- --port 6379
+  xos-build --exec /usr/bin/sqlite3 --rootfs debian-root/ --platform hosted -o sqlite3
 )";
 }
 
@@ -199,6 +217,12 @@ BuildOptions parse_options(const std::vector<std::string>& args) {
             if (options.rootfs->empty()) usage_error("missing argument to '--rootfs'");
         } else if (arg == "--rootfs") {
             options.rootfs = value_of(arg);
+        } else if (starts_with(arg, "--exec=") || arg == "--exec") {
+            options.exec = arg == "--exec" ? value_of(arg) : arg.substr(std::string("--exec=").size());
+            if (options.exec->empty() || (*options.exec)[0] != '/')
+                usage_error("--exec: expected an absolute path, got '" + *options.exec + "'");
+        } else if (starts_with(arg, "--add=") || arg == "--add") {
+            options.added.push_back(parse_added_file(arg == "--add" ? value_of(arg) : arg.substr(6)));
         } else if (starts_with(arg, "-o")) {
             options.output = value_of("-o");
         } else if (starts_with(arg, "-x")) {
@@ -376,6 +400,26 @@ std::optional<std::string> pack_rootfs(const Toolchain& toolchain, const std::st
     return object;
 }
 
+// platform/x86_64/paging.cpp maps a VM image (from 1 MiB to its end, .bss included) with 4 KiB
+// pages through 16 boot page tables: an image that ends beyond 32 MiB stops at boot, before the
+// console says why. Large --exec or --rootfs contents hit this first.
+constexpr std::uint64_t kVmImageEndLimit = 32ull << 20;
+
+// The end of the highest PT_LOAD segment of an ELF file (0 if it cannot be read).
+std::uint64_t image_end_address(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    Elf64_Ehdr ehdr{};
+    if (!in.read(reinterpret_cast<char*>(&ehdr), sizeof ehdr) || ehdr.e_phentsize != sizeof(Elf64_Phdr)) return 0;
+    std::uint64_t end = 0;
+    for (unsigned i = 0; i < ehdr.e_phnum; ++i) {
+        Elf64_Phdr phdr{};
+        in.seekg(static_cast<std::streamoff>(ehdr.e_phoff + i * sizeof phdr));
+        if (!in.read(reinterpret_cast<char*>(&phdr), sizeof phdr)) return 0;
+        if (phdr.p_type == PT_LOAD) end = std::max<std::uint64_t>(end, phdr.p_vaddr + phdr.p_memsz);
+    }
+    return end;
+}
+
 int run_build(const std::vector<std::string>& args) {
     auto options = parse_options(args);
     if (options.help) {
@@ -394,7 +438,12 @@ int run_build(const std::vector<std::string>& args) {
     auto library_dirs = xos_library_dirs();
     require_platform(platform, library_dirs);
 
-    if (options.input_files.empty() && options.link_items.empty()) usage_error("no input files");
+    if (options.exec && !(options.input_files.empty() && options.link_items.empty()))
+        usage_error("--exec builds an image of an existing program: no sources, objects or libraries");
+    if (!options.added.empty() && !options.exec) usage_error("--add goes with --exec (without it use --rootfs DIR)");
+    std::optional<std::string> loader_object;
+    if (options.exec) loader_object = find_in_library_dirs("xos-loader.o", library_dirs);
+    if (!options.exec && options.input_files.empty() && options.link_items.empty()) usage_error("no input files");
     for (const auto& file : options.input_files) {
         if (!file_exists(file)) throw Error("no such file: " + file);
     }
@@ -404,12 +453,32 @@ int run_build(const std::vector<std::string>& args) {
     auto link_files = resolve_link_files(toolchain, platform, library_dirs);
 
     std::string output = options.output.value_or(
-        options.first_object ? std::filesystem::path(*options.first_object).stem().string() + ".xos" : "a.xos");
+        options.exec               ? std::filesystem::path(*options.exec).filename().string() + ".xos"
+            : options.first_object ? std::filesystem::path(*options.first_object).stem().string() + ".xos"
+                                   : "a.xos");
 
     install_interrupt_handlers();
     TempDir temp_dir("xos-build");
     std::vector<std::string> leading_items;
-    if (options.rootfs) {
+    if (options.exec) {
+        // The program's closure from ROOTFS (default /) is the initrd; a generated source bakes
+        // the program's path in, linked with the generic kernel's loader.
+        auto stage = temp_dir.path() + "/root";
+        std::filesystem::create_directory(stage);
+        stage_exec_root(options.rootfs.value_or("/"), *options.exec, options.added, stage, options.verbose);
+        auto object = pack_rootfs(toolchain, stage, temp_dir.path(), options.verbose);
+        if (!object) return exit_failure;
+        leading_items.push_back(*object);
+        auto source = temp_dir.path() + "/exec_program.c";
+        {
+            std::ofstream out(source);
+            out << exec_program_source(*options.exec);
+            if (!out.flush()) throw Error("cannot write " + source);
+        }
+        options.sources.push_back({source, Language::C, false, options.link_items.size()});
+        options.link_items.emplace_back();
+        options.link_items.push_back(*loader_object);
+    } else if (options.rootfs) {
         // Packed first: an unreadable file fails the build before anything is compiled.
         auto object = pack_rootfs(toolchain, *options.rootfs, temp_dir.path(), options.verbose);
         if (!object) return exit_failure;
@@ -426,6 +495,14 @@ int run_build(const std::vector<std::string>& args) {
     if (options.strip && !run({toolchain.strip, image.path()}, options.verbose)) {
         report_error(program, "stripping " + output + " failed");
         return exit_failure;
+    }
+    if (platform != "hosted") {
+        if (auto end = image_end_address(image.path()); end > kVmImageEndLimit)
+            std::cerr << program << ": warning: " << output << " ends at " << (end >> 20)
+                      << " MiB; a VM image boots only up to 32 MiB today (the boot page tables of "
+                         "platform/x86_64/paging.cpp): use --platform hosted, or serve large files with "
+                         "xos-run --rootfs or --share"
+                      << std::endl;
     }
     image.commit();
     return 0;

@@ -168,6 +168,10 @@ std::string default_platform() {
     return XOS_DEFAULT_PLATFORM;
 }
 
+std::string find_in_library_dirs(const std::string& name, const std::vector<std::string>& dirs) {
+    return find_in(name, dirs);
+}
+
 LinkFiles resolve_link_files(const Toolchain& toolchain, const std::string& platform,
                              const std::vector<std::string>& library_dirs) {
     LinkFiles files;

@@ -75,6 +75,9 @@ void require_platform(const std::string& platform, const std::vector<std::string
 // The platform used when none is named: $XOS_PLATFORM, else the configured default.
 std::string default_platform();
 
+// `name` in the first of `dirs` that has it (xos-loader.o for --exec); Error naming the dirs otherwise.
+std::string find_in_library_dirs(const std::string& name, const std::vector<std::string>& dirs);
+
 // Looks every file of the link line up; a missing one fails naming the file and the dirs searched.
 LinkFiles resolve_link_files(const Toolchain& toolchain, const std::string& platform,
                              const std::vector<std::string>& library_dirs);

@@ -53,6 +53,21 @@ bool notes_have_hosted_marker(const std::vector<unsigned char>& notes, std::uint
     return false;
 }
 
+bool notes_have_name(const std::vector<unsigned char>& notes, std::uint64_t align, const char* name) {
+    std::uint64_t name_size = std::strlen(name) + 1;
+    std::uint64_t pos = 0;
+    while (pos + sizeof(Elf64_Nhdr) <= notes.size()) {
+        Elf64_Nhdr nhdr;
+        std::memcpy(&nhdr, notes.data() + pos, sizeof nhdr);
+        std::uint64_t name_at = pos + sizeof nhdr;
+        std::uint64_t desc_at = name_at + align_up(nhdr.n_namesz, align);
+        if (desc_at + nhdr.n_descsz > notes.size()) return false;
+        if (nhdr.n_namesz == name_size && std::memcmp(notes.data() + name_at, name, name_size) == 0) return true;
+        pos = desc_at + align_up(nhdr.n_descsz, align);
+    }
+    return false;
+}
+
 bool notes_have_pvh_entry(const std::vector<unsigned char>& notes, std::uint64_t align) {
     std::uint64_t pos = 0;
     while (pos + sizeof(Elf64_Nhdr) <= notes.size()) {
@@ -91,4 +106,20 @@ ImageKind check_xos_image(const std::string& path) {
         if (notes_have_hosted_marker(notes, phdr.p_align == 8 ? 8 : 4)) return ImageKind::Hosted;
     }
     throw UsageError(not_xos + " (no PVH entry note)");
+}
+
+bool image_loads_code(const std::string& path) {
+    Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    Elf64_Ehdr ehdr;
+    if (file.fd < 0 || !read_at(file.fd, &ehdr, sizeof ehdr, 0) || ehdr.e_phentsize < sizeof(Elf64_Phdr)) return false;
+    for (unsigned i = 0; i < ehdr.e_phnum; ++i) {
+        Elf64_Phdr phdr;
+        if (!read_at(file.fd, &phdr, sizeof phdr, ehdr.e_phoff + std::uint64_t{i} * ehdr.e_phentsize)) break;
+        if (phdr.p_type != PT_NOTE || phdr.p_filesz > kMaxNoteSegment) continue;
+        std::vector<unsigned char> notes(phdr.p_filesz);
+        if (read_at(file.fd, notes.data(), notes.size(), phdr.p_offset) &&
+            notes_have_name(notes, phdr.p_align == 8 ? 8 : 4, "xos-exec"))
+            return true;
+    }
+    return false;
 }

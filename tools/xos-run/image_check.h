@@ -12,3 +12,7 @@ enum class ImageKind { Pvh, Hosted };
 // (a PT_NOTE segment holding a note named "Xen" of type XEN_ELFNOTE_PHYS32_ENTRY) or the
 // hosted platform's note (named "xos-hosted").
 ImageKind check_xos_image(const std::string& path);
+
+// Whether the image carries the note "xos-exec" (xos-build --exec: it loads a program's code,
+// so on hosted it must run with XOS_EXEC=wx). False for an unreadable file.
+bool image_loads_code(const std::string& path);

@@ -1,5 +1,6 @@
 // xos-run: boots an xos image under QEMU and exits with the application's exit status.
 #include "accel.h"
+#include "executable_root.h"
 #include "generic_kernel.h"
 #include "hosted_nic.h"
 #include "image_check.h"
@@ -201,8 +202,20 @@ int run(const std::vector<std::string>& args) {
         std::printf("xos-run %s\n", XOS_VERSION);
         return 0;
     }
+    // An executable instead of an image: its closure from the host in a temporary root.
+    std::optional<TemporaryRoot> temporary_root;
+    if (opts.rootfs.empty()) {
+        if (auto program = program_instead_of_image(opts.image)) {
+            temporary_root.emplace(*program, opts.verbose);
+            apply_program(opts, *program, *temporary_root);
+        }
+    }
     apply_rootfs(opts);
-    if (check_xos_image(opts.image) == ImageKind::Hosted) return run_hosted(opts);
+    ImageKind kind = check_xos_image(opts.image);
+    // An xos-build --exec image runs a program's code from its initrd (as --rootfs does).
+    if (kind == ImageKind::Hosted && opts.rootfs.empty() && image_loads_code(opts.image))
+        opts.env.push_back("XOS_EXEC=wx");
+    if (kind == ImageKind::Hosted) return run_hosted(opts);
     for (const ShareOption& share : opts.shares) check_share_host_dir(share);
     for (const DiskOption& disk : opts.disks) check_disk_file(disk);
 
@@ -244,6 +257,9 @@ int main(int argc, char** argv) {
     ensure_standard_fds();
     try {
         return run(std::vector<std::string>(argv, argv + argc));
+    } catch (const ProgramError& e) {
+        std::fprintf(stderr, "xos-run: error: %s\n", e.what());
+        return e.status;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "xos-run: error: %s\n", e.what());
         return kExitXosRunError;

@@ -11,10 +11,19 @@
 #include <arpa/inet.h>
 
 const char* const kUsage = R"(usage: xos-run [options] IMAGE [-- ARGS...]
+       xos-run [options] [--platform kvm|hosted] PROGRAM [-- ARGS...]
        xos-run [options] --rootfs DIR [--platform kvm|hosted] -- PROGRAM [ARGS...]
 
 Boots the xos image IMAGE under QEMU, copies its console to stdout and exits
 with the application's exit status. ARGS become the application's argv[1..].
+
+A PROGRAM instead of an IMAGE (a Linux executable or #! script of this host, or
+a name looked up in PATH) runs unmodified with the generic kernel: PROGRAM, its
+ELF interpreter and libraries and the host's /etc/passwd, group, nsswitch.conf,
+hosts, localtime and ld.so.cache are linked or copied into a temporary root,
+which is used as with --rootfs and removed afterwards (also after ^C). Exit 127
+if PROGRAM does not exist, 126 if it cannot run (not ELF, another machine, a
+library not found).
 
 options:
   --rootfs DIR[:rw]     run the unmodified Linux executable PROGRAM (a path in DIR)
@@ -22,7 +31,8 @@ options:
                         the program's root, read-only under a writable layer in
                         memory (--rootfs-size), with /dev, /proc and an empty /tmp;
                         :rw writes to DIR itself (docs/unmodified-binaries.md)
-  --platform kvm|hosted generic kernel for --rootfs: a VM (default) or a process
+  --platform kvm|hosted generic kernel for --rootfs and PROGRAM: a VM (default) or
+                        a process
   --accel auto|kvm|tcg  accelerator (default auto: KVM only with hardware
                         virtualization, else TCG)
   --machine microvm|q35|pc

@@ -22,7 +22,18 @@ public:
         case Kind::Null: return 0;
         case Kind::Zero:
         case Kind::Full: memset(buffer.data(), 0, buffer.size()); return buffer.size();
-        case Kind::Random: platform::entropy(buffer.data(), buffer.size()); return buffer.size();
+        case Kind::Random: {
+            // Through a libos buffer, as getrandom(2) does: the platform's entropy source may be a
+            // host syscall (hosted), which fails with EFAULT on an app page not yet faulted in
+            // (redis-server reads /dev/urandom into a fresh page at start-up).
+            std::byte chunk[256];
+            for (size_t done = 0; done < buffer.size(); done += sizeof chunk) {
+                size_t n = buffer.size() - done < sizeof chunk ? buffer.size() - done : sizeof chunk;
+                platform::entropy(chunk, n);
+                memcpy(buffer.data() + done, chunk, n);
+            }
+            return buffer.size();
+        }
         }
         return 0;
     }

@@ -458,7 +458,7 @@ bool VirtualMemory::handle_fault(uintptr_t address, int needed_prot, bool in_use
 bool VirtualMemory::break_cow(const Vma& vma, uintptr_t page, uintptr_t frame) {
     uint32_t access = page_access(vma.prot);
     if (!frame_shared(frame)) {
-        platform::protect_range(m_space, page, page + PAGE_SIZE, access);
+        writable_around(vma, page);
         return true;
     }
     uintptr_t copy = allocate_frame();
@@ -467,6 +467,46 @@ bool VirtualMemory::break_cow(const Vma& vma, uintptr_t page, uintptr_t frame) {
     if (!platform::map_page(m_space, page, copy, access)) out_of_memory(page, resident_bytes());
     unref_frame(frame);
     return true;
+}
+
+// The write fault at `page` found its frame no longer shared: that page, and its neighbours in
+// the same 2 MiB (and VMA) whose frames nobody else holds either, become writable at once. A
+// fork's parent whose child has exited (or exec'd) then takes one fault per 2 MiB rather than
+// one per page (on the hosted platform each is a signal and a host mprotect).
+void VirtualMemory::writable_around(const Vma& vma, uintptr_t page) {
+    constexpr uintptr_t WINDOW = 2 << 20;
+    uintptr_t start = page & ~(WINDOW - 1), end = start + WINDOW;
+    if (start < vma.start) start = vma.start;
+    if (end > vma.end) end = vma.end;
+    struct Context {
+        VirtualMemory* self;
+        FileCache* cache;
+        const Vma* vma;
+        uint32_t access;
+        uintptr_t run_start, run_end;
+        void flush() {
+            if (run_end > run_start) platform::protect_range(self->m_space, run_start, run_end, access);
+            run_start = run_end = 0;
+        }
+    } context{
+        this, vma.kind == VmaKind::File ? FileCache::existing(*vma.file) : nullptr, &vma, page_access(vma.prot), 0, 0};
+    platform::for_each_mapped(
+        m_space, start, end,
+        [](uintptr_t virt, uintptr_t phys, void* opaque) {
+            auto& c = *static_cast<Context*>(opaque);
+            bool eligible = !frame_shared(phys) && !(c.cache && phys == c.cache->page(file_index(*c.vma, virt), false));
+            if (eligible && c.run_end == virt) {
+                c.run_end += PAGE_SIZE;
+                return;
+            }
+            c.flush();
+            if (eligible) {
+                c.run_start = virt;
+                c.run_end = virt + PAGE_SIZE;
+            }
+        },
+        &context);
+    context.flush();
 }
 
 // mprotect made private memory writable: the pages whose frames another address space shares

@@ -131,6 +131,7 @@ private:
     void protect_shared_frames(const Vma& vma);  // after mprotect: copy-on-write pages stay read-only
     bool break_cow(const Vma& vma, uintptr_t page, uintptr_t frame);
     bool own_copy(uintptr_t page, uintptr_t present);
+    void writable_around(const Vma& vma, uintptr_t page);
     ErrorOr<void> copy_pages_into(VirtualMemory& child, const Vma& vma);
 
     platform::AppSpace* m_space;

@@ -3,7 +3,9 @@
 // copied, then the body runs in the child's space (even steps) and the parent's (odd steps).
 // Private memory diverges, MAP_SHARED memory stays shared (also pages first touched after the
 // fork), private file pages nobody wrote keep following the file, munmap/mprotect in one space
-// leave the other alone, and every frame of the child is freed again (MemFree as before).
+// leave the other alone, a syscall site the rewriter patches in one space stays as it was in the
+// other (libos/rewrite; hosted: XOS_EXEC=wx), and every frame of the child is freed again
+// (MemFree as before).
 // Exit status = number of failures.
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -33,7 +35,11 @@ struct Memory {
     char* dont_fork;  // MADV_DONTFORK
     char* wipe;  // MADV_WIPEONFORK
     char* unmapped_in_child;  // 2 pages the child unmaps
+    unsigned char* code;  // `mov $SYS_getpid,%eax; syscall; ret`, read-execute, never run before the fork
+    long pid;
 };
+
+static long call_site(struct Memory* m) { return ((long (*)(void))m->code)(); }
 
 static int all(const char* p, char c, size_t n) {
     for (size_t i = 0; i < n; ++i)
@@ -65,6 +71,7 @@ static long body(int step, void* arg) {
         memset(m->stack, 'c', PAGE);
         memset(m->wipe, 'c', PAGE);
         CHECK(munmap(m->unmapped_in_child, 2 * PAGE) == 0);
+        CHECK(call_site(m) == m->pid && m->code[0] == 0xe9);  // patched: a jump to a trampoline
         return 0;
     case 1:  // parent: its private memory unchanged, the shared memory and the file as the child left them
         CHECK(all(m->priv, 'A', PAGE));
@@ -81,6 +88,8 @@ static long body(int step, void* arg) {
         memset(m->shared, 'E', PAGE);
         memset(m->heap + PAGE, 'p', PAGE);
         CHECK(munmap(m->priv + 3 * PAGE, PAGE) == 0);
+        CHECK(m->code[0] == 0xb8);  // the child's patch is the child's
+        CHECK(call_site(m) == m->pid && m->code[0] == 0xe9);
         return 0;
     case 2:  // child: the parent's writes to private memory are not here, to shared memory they are
         CHECK(all(m->priv, 'c', PAGE) && all(m->priv + PAGE, 'B', PAGE) && all(m->priv + 3 * PAGE, 'D', PAGE));
@@ -91,6 +100,7 @@ static long body(int step, void* arg) {
         CHECK(mprotect(m->priv + 2 * PAGE, PAGE, PROT_READ) == 0);
         CHECK(mprotect(m->priv + 2 * PAGE, PAGE, PROT_READ | PROT_WRITE) == 0);
         memset(m->priv + 2 * PAGE, 'x', PAGE);
+        CHECK(call_site(m) == m->pid);  // its own trampoline, still there
         return 0;
     case 3:  // parent
         CHECK(all(m->priv + 2 * PAGE, 'C', PAGE));
@@ -169,6 +179,11 @@ int main(void) {
     CHECK(madvise(m.file_private, PAGE, MADV_WIPEONFORK) == -1 && errno == EINVAL);
     m.unmapped_in_child = map(2 * PAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
     memset(m.unmapped_in_child, 'm', 2 * PAGE);
+    m.pid = getpid();
+    m.code = (unsigned char*)map(PAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+    static const unsigned char site[] = {0xb8, SYS_getpid, 0, 0, 0, 0x0f, 0x05, 0xc3};
+    memcpy(m.code, site, sizeof site);
+    CHECK(mprotect(m.code, PAGE, PROT_READ | PROT_EXEC) == 0);
 
     long r = xos_test_fork_space(body, &m, 4);
     CHECK(r == 0);

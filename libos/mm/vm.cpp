@@ -674,6 +674,42 @@ bool VirtualMemory::range_allows(uintptr_t address, size_t size, int prot) const
     return true;
 }
 
+ErrorOr<void> VirtualMemory::write(uintptr_t address, const void* data, size_t size) {
+    if (address + size < address) return error(EFAULT);
+    auto* from = static_cast<const uint8_t*>(data);
+    for (uintptr_t at = address; at < address + size;) {
+        uintptr_t page = at & ~uintptr_t(PAGE_SIZE - 1);
+        size_t chunk = PAGE_SIZE - (at - page);
+        if (chunk > address + size - at) chunk = address + size - at;
+        const Vma* vma = find(at);
+        if (!vma || vma->shared) return error(EFAULT);
+        uintptr_t present = platform::mapped_page(m_space, page);
+        if (!present && vma->kind == VmaKind::File) {
+            FileCache* cache = FileCache::existing(*vma->file);
+            uint64_t index = file_index(*vma, page);
+            if (!cache || index >= cache->size_in_pages()) return error(EFAULT);
+            uintptr_t frame = cache->page(index, true);
+            if (!frame) return error(ENOMEM);
+            if (!platform::map_page(m_space, page, frame, page_access(vma->prot) & ~platform::PAGE_WRITE))
+                return error(ENOMEM);
+        } else if (!present) {
+            uintptr_t frame = allocate_frame();
+            if (!frame) return error(ENOMEM);
+            if (!platform::map_page(m_space, page, frame, page_access(vma->prot))) {
+                free_frame(frame);
+                return error(ENOMEM);
+            }
+            ++m_resident_pages;
+        }
+        if (!make_private_copy(page)) return error(ENOMEM);
+        uintptr_t frame = platform::mapped_page(m_space, page);
+        memcpy(reinterpret_cast<void*>(frame + (at - page)), from, chunk);
+        from += chunk;
+        at += chunk;
+    }
+    return {};
+}
+
 ErrorOr<void> VirtualMemory::set_fork_advice(uintptr_t address, size_t length, ForkAdvice advice) {
     if (!page_aligned(address)) return error(EINVAL);
     size_t size = page_round_up(length);

@@ -20,6 +20,8 @@
 #include "check.h"
 
 long xos_test_fork_space(long (*body)(int step, void* arg), void* arg, int steps);
+long xos_test_fork_space_write(long (*body)(int step, void* arg), void* arg, int steps, unsigned long address,
+                               const void* data, size_t size);
 long xos_test_shared_frames(void);
 
 enum { PAGE = 4096 };
@@ -35,6 +37,7 @@ struct Memory {
     char* dont_fork;  // MADV_DONTFORK
     char* wipe;  // MADV_WIPEONFORK
     char* unmapped_in_child;  // 2 pages the child unmaps
+    char* file_fresh;  // 1 page of the file, MAP_PRIVATE, read-only, never touched in the parent
     unsigned char* code;  // `mov $SYS_getpid,%eax; syscall; ret`, read-execute, never run before the fork
     long pid;
 };
@@ -125,6 +128,28 @@ static long write_in_child(int step, void* arg) {
     return 0;
 }
 
+// The third rounds: libos writes into the child before it ever runs (VirtualMemory::write, what
+// a loader does to a new image): across a copy-on-write page boundary, into a page with no frame
+// yet, into a private file page that is still the file's (the file must not change). The body
+// then checks the child and the parent.
+static int g_written;  // which of the three
+
+static long check_written(int step, void* arg) {
+    struct Memory* m = arg;
+    char* targets[3] = {m->priv + 2 * PAGE - 10, m->untouched + PAGE, m->file_fresh};
+    size_t sizes[3] = {PAGE + 10, PAGE, PAGE};
+    char* at = targets[g_written];
+    if (step == 0) {
+        CHECK(all(at, 'W', sizes[g_written]));
+        CHECK(all(m->file_shared, 'f', PAGE));  // the file itself
+    } else {
+        CHECK(all(m->priv + PAGE, 'c', 2 * PAGE));
+        CHECK(all(m->untouched + PAGE, 0, PAGE));
+        CHECK(all(m->file_fresh, 'f', PAGE));
+    }
+    return 0;
+}
+
 static long mem_free_kib(void) {
     FILE* f = fopen("/proc/meminfo", "r");
     if (!f) return -1;
@@ -206,6 +231,17 @@ int main(void) {
     CHECK(all(m.priv, 'c', 3 * PAGE) && all(m.heap, 'c', 2 * PAGE) && all(m.stack, 'c', 2 * PAGE));
     CHECK(all(m.shared, 'z', 2 * PAGE));
     printf("aspace: MemFree %ld kB before the second copy, %ld kB after\n", before, after);
+
+    static char w[2 * PAGE];
+    memset(w, 'W', sizeof w);
+    m.file_fresh = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);  // read-only: a loader writes anyway
+    CHECK(m.file_fresh != MAP_FAILED);
+    char* targets[3] = {m.priv + 2 * PAGE - 10, m.untouched + PAGE, m.file_fresh};
+    size_t sizes[3] = {PAGE + 10, PAGE, PAGE};
+    for (g_written = 0; g_written < 3; ++g_written)
+        CHECK(xos_test_fork_space_write(check_written, &m, 2, (unsigned long)targets[g_written], w, sizes[g_written]) ==
+              0);
+    CHECK(xos_test_shared_frames() == 0);
 
     printf("aspace: %d failure(s)\n", check_failures);
     return check_failures;

@@ -54,7 +54,7 @@ size_t g_remembered_count;
 uint8_t* alias(uintptr_t at) {
     uintptr_t page = at & ~uintptr_t(mm::PAGE_SIZE - 1);
     uintptr_t frame = platform::mapped_page(page);
-    return frame ? reinterpret_cast<uint8_t*>(frame + (at - page)) : nullptr;
+    return frame ? static_cast<uint8_t*>(platform::phys_to_virt(frame)) + (at - page) : nullptr;
 }
 
 bool private_code(const mm::Vma* vma) {
@@ -144,7 +144,7 @@ ErrorOr<void> add_trampoline_page(const mm::Vma& near, uintptr_t site) {
         (void)vm.unmap(base, mm::PAGE_SIZE);
         return error(ENOMEM);
     }
-    memset(reinterpret_cast<void*>(frame), 0xcc, mm::PAGE_SIZE);  // int3 between slots
+    memset(platform::phys_to_virt(frame), 0xcc, mm::PAGE_SIZE);  // int3 between slots
     g_pages[g_page_count++] = {base, frame, 0};
     ++g_stats.trampoline_pages;
     return {};

@@ -3,7 +3,7 @@
 //
 // Patching: the 5 bytes of `mov $N,%eax` become `jmp rel32`; the `syscall` after them stays, so a
 // thread that was stopped between the two instructions still runs a valid `syscall` (it traps as
-// before). The bytes are written through libos's alias of the frame (RAM is identity-mapped for
+// before). The bytes are written through libos's alias of the frame (RAM is in the direct map for
 // libos on the VM; on hosted it is the RAM memfd's mapping), never by making the app's mapping
 // writable, and with interrupts off on the one CPU. With several CPUs this must become Linux's
 // text_poke_bp sequence (int3 on the first byte, sync every CPU, the other bytes, sync, the

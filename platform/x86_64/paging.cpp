@@ -109,7 +109,7 @@ bool map_device_memory(uintptr_t base, size_t size) {
         bool covered = false;
         for (int shift : {39, 30, 21}) {
             uint64_t& entry = table[(virt >> shift) & 511];
-            if ((entry & PTE_P) && (entry & PTE_PS)) {  // inside a large page of the identity map
+            if ((entry & PTE_P) && (entry & PTE_PS)) {  // inside a large page of the direct map
                 virt = (virt | ((1ull << shift) - 1)) + 1;
                 covered = true;
                 break;

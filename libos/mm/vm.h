@@ -88,6 +88,9 @@ public:
     // (so that a forked child sees the same pages, even those not touched before the fork).
     ErrorOr<uintptr_t> map_shared_anonymous(uintptr_t address, size_t length, int prot, Placement placement);
     uintptr_t set_break(uintptr_t requested);
+    // Where the program break starts (execve: right after the executable). The old break's
+    // memory stays mapped.
+    void set_break_base(uintptr_t address);
 
     // Demand paging: true if the fault was resolved.
     // `in_user_copy`: a page past a mapped file's end is then a plain failure (EFAULT) rather than
@@ -150,6 +153,7 @@ private:
     size_t m_count = 0, m_capacity = 0;
     size_t m_resident_pages = 0;
     uintptr_t m_break_base = 0, m_break = 0, m_break_mapped_end = 0;
+    uintptr_t m_mmap_top = 0;  // placement without an address goes top-down from here, as Linux's
 };
 
 }  // namespace xos::mm

@@ -10,7 +10,8 @@ namespace xos {
 
 namespace mm {
 
-// A zeroed, identity-mapped 4 KiB page for a page table, or 0 when memory is exhausted.
+// A zeroed 4 KiB page for a page table (physical; platform::phys_to_virt reaches it), or 0
+// when memory is exhausted.
 uintptr_t allocate_page_table_page();
 // Gives back a page that allocate_page_table_page() handed out (a freed address space's).
 void free_page_table_page(uintptr_t page);

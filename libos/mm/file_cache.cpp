@@ -169,7 +169,10 @@ void FileCache::install_hooks() {
             [](vfs::Vnode& vnode, uint64_t offset, std::span<const std::byte> data) {
                 if (auto* cache = existing(vnode)) cache->written(offset, data.data(), data.size());
             },
-        .truncating = [](vfs::Vnode& vnode, uint64_t size) { app_memory().file_truncating(vnode, size); },
+        .truncating =
+            [](vfs::Vnode& vnode, uint64_t size) {
+                VirtualMemory::for_each_memory([&](VirtualMemory& memory) { memory.file_truncating(vnode, size); });
+            },
         .truncated =
             [](vfs::Vnode& vnode, uint64_t size) {
                 if (auto* cache = existing(vnode)) cache->truncated(size);

@@ -2,7 +2,10 @@
 
 #include <cstring>
 
+#include "base/klog.h"
+
 #include "mm/address_space.h"
+#include "mm/frame_refs.h"
 
 namespace xos::mm {
 
@@ -17,6 +20,7 @@ struct FreeFrame {
 AddressSpace* g_physical;
 FreeFrame* g_free;
 size_t g_free_count;
+FrameRefs g_refs;
 
 void push(uintptr_t frame) {  // `frame` is zero but for what `next` overwrites
     auto* free = reinterpret_cast<FreeFrame*>(frame);
@@ -43,7 +47,17 @@ bool refill() {
 
 }  // namespace
 
-void init_frames(AddressSpace& physical) { g_physical = &physical; }
+void init_frames(AddressSpace& physical, uintptr_t ram_base, uintptr_t ram_end) {
+    g_physical = &physical;
+    ram_base &= ~uintptr_t(PAGE_SIZE - 1);
+    ram_end = page_round_up(ram_end);
+    size_t bytes = page_round_up(FrameRefs::table_entries(ram_base, ram_end) * sizeof(uint32_t));
+    auto table = physical.map_anonymous(0, bytes, Placement::Anywhere);  // zeroed
+    if (table)
+        g_refs.init(ram_base, ram_end, reinterpret_cast<uint32_t*>(*table));
+    else  // then nothing is shared: fork copies every page
+        klog("xos: warning: no memory for the frame reference counts (%zu KiB)", bytes >> 10);
+}
 
 uintptr_t allocate_frame() {
     if (!g_free && !refill()) return 0;
@@ -60,5 +74,15 @@ void free_frame(uintptr_t frame) {
 }
 
 size_t free_frame_bytes() { return g_free_count * PAGE_SIZE; }
+
+bool ref_frame(uintptr_t frame) { return g_refs.ref(frame); }
+
+void unref_frame(uintptr_t frame) {
+    if (g_refs.unref(frame)) free_frame(frame);
+}
+
+bool frame_shared(uintptr_t frame) { return g_refs.shared(frame); }
+
+size_t shared_frame_count() { return g_refs.shared_frames(); }
 
 }  // namespace xos::mm

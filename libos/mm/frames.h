@@ -10,9 +10,18 @@ namespace xos::mm {
 
 class AddressSpace;
 
-void init_frames(AddressSpace& physical);
+// `ram_base`..`ram_end`: every frame `physical` can hand out lies there (the reference-count
+// table covers it and is taken from `physical`).
+void init_frames(AddressSpace& physical, uintptr_t ram_base, uintptr_t ram_end);
 uintptr_t allocate_frame();  // 0 when memory is exhausted
-void free_frame(uintptr_t frame);
+void free_frame(uintptr_t frame);  // whoever else maps it: only for frames never shared
 size_t free_frame_bytes();  // pages on the free list (not counting the AddressSpace's)
+
+// Frames of the apps' private memory may be mapped by several address spaces at once (fork's
+// copy on write). A frame starts with one reference (its allocation).
+[[nodiscard]] bool ref_frame(uintptr_t frame);  // false: cannot be shared (copy it instead)
+void unref_frame(uintptr_t frame);  // frees the frame with its last reference
+bool frame_shared(uintptr_t frame);
+size_t shared_frame_count();
 
 }  // namespace xos::mm

@@ -4,6 +4,7 @@
 #include "base/user_ptr.h"
 #include "mm/file_cache.h"
 #include "mm/frames.h"
+#include "mm/heap.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
@@ -13,10 +14,10 @@ namespace xos::mm {
 
 namespace {
 AddressSpace g_address_space;
-VirtualMemory g_app_memory;
+VirtualMemory* g_app_memory;  // the current one
 
 bool app_memory_allows(uintptr_t address, size_t size, int prot) {
-    return g_app_memory.range_allows(address, size, prot);
+    return g_app_memory->range_allows(address, size, prot);
 }
 
 // The parts of the image a syscall may be given (the app's code, constants and globals), with
@@ -38,7 +39,9 @@ void set_app_image_regions() {
 }  // namespace
 
 AddressSpace& address_space() { return g_address_space; }
-VirtualMemory& app_memory() { return g_app_memory; }
+VirtualMemory& app_memory() { return *g_app_memory; }
+void set_current(VirtualMemory* memory) { memory->activate(); }
+void set_current_memory(VirtualMemory* memory) { g_app_memory = memory; }
 size_t free_memory_bytes() { return g_address_space.free_bytes() + free_frame_bytes(); }
 
 void init_memory() {
@@ -48,9 +51,16 @@ void init_memory() {
     }
     g_address_space.place_break();
     set_app_image_regions();
-    init_frames(g_address_space);
+    uintptr_t ram_base = UINTPTR_MAX, ram_end = 0;
+    for (const platform::MemoryRange& range : platform::free_memory()) {
+        if (range.size == 0) continue;
+        if (range.base < ram_base) ram_base = range.base;
+        if (range.end() > ram_end) ram_end = range.end();
+    }
+    init_frames(g_address_space, ram_base, ram_end);
     platform::MemoryRange region = platform::app_region();
-    g_app_memory.init(region.base, region.size, g_address_space);
+    g_app_memory = kcreate<VirtualMemory>(platform::boot_app_space(), region.base, region.size, g_address_space);
+    if (!g_app_memory) panic("no memory for the app's address space");
     set_user_memory_check(app_memory_allows);
     FileCache::install_hooks();
 }
@@ -60,7 +70,7 @@ void init_memory() {
 namespace xos::mm {
 
 void for_each_app_mapping(void (*visit)(const MappingView&, void* context), void* context) {
-    g_app_memory.for_each([&](const Vma& vma) {
+    g_app_memory->for_each([&](const Vma& vma) {
         // File mappings show no path: the vnode does not know its name.
         const char* name = vma.kind == VmaKind::Heap ? "[heap]" : vma.kind == VmaKind::Stack ? "[stack]" : "";
         visit(MappingView{vma.start, vma.end, vma.prot, name}, context);
@@ -68,21 +78,22 @@ void for_each_app_mapping(void (*visit)(const MappingView&, void* context), void
 }
 
 uintptr_t allocate_page_table_page() { return allocate_frame(); }
+void free_page_table_page(uintptr_t page) { free_frame(page); }
 
 bool handle_page_fault(uintptr_t address, FaultAccess access, FaultSource source) {
     int needed = access == FaultAccess::Write ? PROT_WRITE : access == FaultAccess::Execute ? PROT_EXEC : PROT_READ;
-    return g_app_memory.handle_fault(address, needed, source == FaultSource::UserCopy);
+    return g_app_memory->handle_fault(address, needed, source == FaultSource::UserCopy);
 }
 
 const char* describe_fault(uintptr_t address, FaultAccess access) {
     if (address < 4096) return "null pointer dereference";
-    if (const Vma* vma = g_app_memory.find(address)) {
+    if (const Vma* vma = g_app_memory->find(address)) {
         if (vma->prot == PROT_NONE) return "access to a PROT_NONE page: a guard page (stack overflow?)";
         if (access == FaultAccess::Write && !(vma->prot & PROT_WRITE)) return "write to read-only memory";
         if (access == FaultAccess::Execute && !(vma->prot & PROT_EXEC)) return "execution of non-executable memory";
         return "protection fault in a mapping";
     }
-    if (g_app_memory.in_region(address)) return "address not mapped";
+    if (g_app_memory->in_region(address)) return "address not mapped";
     platform::MemoryRange ram = platform::addressable_memory();
     if (address >= ram.base && address < ram.end()) {
         if (access == FaultAccess::Write) return "write to read-only memory (the image's code or constants)";

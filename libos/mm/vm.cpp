@@ -1,14 +1,18 @@
 #include "mm/vm.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 
 #include <cstdio>
 #include <cstring>
 
 #include "base/klog.h"
+#include "base/no_destroy.h"
+#include "fs/ramfs/ramfs.h"
 #include "mm/file_cache.h"
 #include "mm/frames.h"
 #include "mm/heap.h"
+#include "mm/memory.h"
 #include "vfs/file.h"
 #include "vfs/vnode.h"
 #include "xos/platform.h"
@@ -28,7 +32,7 @@ uint32_t page_access(int prot) {
 }
 
 void release_frame(uintptr_t phys, void* context) {
-    free_frame(phys);
+    unref_frame(phys);
     --*static_cast<size_t*>(context);
 }
 
@@ -53,14 +57,122 @@ void forget_frame(uintptr_t, void*) {}
 
 uint64_t file_index(const Vma& vma, uintptr_t page) { return (vma.offset + (page - vma.start)) / PAGE_SIZE; }
 
+// Where MAP_SHARED | MAP_ANONYMOUS memory lives: unlinked files (Linux: shmem).
+constinit NoDestroy<fs::RamFs> g_shared_anonymous_fs;
+
 }  // namespace
 
-void VirtualMemory::init(uintptr_t region_base, size_t region_size, AddressSpace& physical) {
+VirtualMemory::VirtualMemory(platform::AppSpace* space, uintptr_t region_base, size_t region_size,
+                             AddressSpace& physical)
+    : m_space(space) {
     m_base = region_base;
     m_end = region_base + region_size;
     m_physical = &physical;
     m_break_base = m_break = m_break_mapped_end = region_base;
     (void)m_free_virtual.insert(region_base + BREAK_RESERVATION, region_size - BREAK_RESERVATION);
+    m_next = s_all;
+    if (s_all) s_all->m_previous = this;
+    s_all = this;
+}
+
+VirtualMemory::~VirtualMemory() {
+    if (platform::current_app_space() == m_space) panic("destroying the current address space");
+    for (size_t i = 0; i < m_count; ++i) release_pages(m_vmas[i], m_vmas[i].start, m_vmas[i].end);
+    // Any page outside the VMAs (none should be): unmapped without touching its frame.
+    platform::unmap_range(m_space, m_base, m_end, forget_frame, nullptr);
+    platform::destroy_app_space(m_space);
+    for (size_t i = 0; i < m_count; ++i)
+        if (m_vmas[i].file) m_vmas[i].file->unref();
+    kfree(m_vmas);
+    (m_previous ? m_previous->m_next : s_all) = m_next;
+    if (m_next) m_next->m_previous = m_previous;
+}
+
+ErrorOr<VirtualMemory*> VirtualMemory::create() {
+    platform::AppSpace* space = platform::create_app_space();
+    if (!space) return error(ENOMEM);
+    platform::MemoryRange region = platform::app_region();
+    auto* memory = kcreate<VirtualMemory>(space, region.base, region.size, address_space());
+    if (!memory) {
+        platform::destroy_app_space(space);
+        return error(ENOMEM);
+    }
+    return memory;
+}
+
+void VirtualMemory::activate() {
+    platform::activate_app_space(m_space);
+    set_current_memory(this);
+}
+
+ErrorOr<VirtualMemory*> VirtualMemory::fork_copy() {
+    VirtualMemory* child = TRY(create());
+    child->m_free_virtual = m_free_virtual;
+    child->m_break_base = m_break_base;
+    child->m_break = m_break;
+    child->m_break_mapped_end = m_break_mapped_end;
+    auto fail = [&](Error e) -> ErrorOr<VirtualMemory*> {
+        kdestroy(child);
+        return std::unexpected(e);
+    };
+    if (auto reserved = child->reserve_slots(m_count); !reserved) return fail(reserved.error());
+    for (size_t i = 0; i < m_count; ++i) {
+        const Vma& vma = m_vmas[i];
+        if (vma.on_fork == ForkAdvice::DontFork) {
+            // A hole in the child (the break's range is never in the free set).
+            if (vma.kind != VmaKind::Heap && !child->m_free_virtual.insert(vma.start, vma.end - vma.start))
+                return fail(Error{ENOMEM});
+            continue;
+        }
+        Vma copy = vma;
+        child->m_vmas[child->m_count++] = copy;  // in order: the parent's are sorted
+        if (copy.file) copy.file->ref();
+        if (vma.on_fork == ForkAdvice::Wipe) continue;
+        if (auto copied = copy_pages_into(*child, vma); !copied) return fail(copied.error());
+    }
+    return child;
+}
+
+// The pages `vma` has in this memory, into the child: private memory's frames shared copy on
+// write (read-only in both from now on), the file cache's pages of a private file mapping left
+// for the child to fault in. Shared file mappings are left to fault in, too.
+ErrorOr<void> VirtualMemory::copy_pages_into(VirtualMemory& child, const Vma& vma) {
+    if (vma.kind == VmaKind::File && vma.shared) return {};
+    uint32_t access = page_access(vma.prot) & ~platform::PAGE_WRITE;
+    struct Context {
+        VirtualMemory* self;
+        VirtualMemory* child;
+        const Vma* vma;
+        FileCache* cache;
+        uint32_t access;
+        bool failed;
+    } context{this, &child, &vma, vma.kind == VmaKind::File ? FileCache::existing(*vma.file) : nullptr, access, false};
+    if (vma.prot & PROT_WRITE) platform::protect_range(m_space, vma.start, vma.end, access);
+    platform::for_each_mapped(
+        m_space, vma.start, vma.end,
+        [](uintptr_t virt, uintptr_t phys, void* opaque) {
+            auto& c = *static_cast<Context*>(opaque);
+            if (c.failed) return;
+            if (c.cache && phys == c.cache->page(file_index(*c.vma, virt), false)) return;  // the file's page
+            uintptr_t frame = phys;
+            if (!ref_frame(phys)) {  // cannot be counted: the child gets a copy now
+                frame = allocate_frame();
+                if (!frame) {
+                    c.failed = true;
+                    return;
+                }
+                memcpy(reinterpret_cast<void*>(frame), reinterpret_cast<const void*>(phys), PAGE_SIZE);
+            }
+            if (!platform::map_page(c.child->m_space, virt, frame, c.access)) {
+                unref_frame(frame);
+                c.failed = true;
+                return;
+            }
+            ++c.child->m_resident_pages;
+        },
+        &context);
+    if (context.failed) return error(ENOMEM);
+    return {};
 }
 
 size_t VirtualMemory::index_after(uintptr_t address) const {
@@ -120,16 +232,16 @@ ErrorOr<void> VirtualMemory::split_at(uintptr_t address) {
 }
 
 void VirtualMemory::release_pages(const Vma& vma, uintptr_t start, uintptr_t end) {
-    if (vma.kind != VmaKind::File) return platform::unmap_range(start, end, release_frame, &m_resident_pages);
+    if (vma.kind != VmaKind::File) return platform::unmap_range(m_space, start, end, release_frame, &m_resident_pages);
     // The file's cached pages stay (the cache owns them); private copies are freed.
     FileCache* cache = FileCache::existing(*vma.file);
     for (uintptr_t page = start; page < end; page += PAGE_SIZE) {
-        uintptr_t frame = platform::mapped_page(page);
+        uintptr_t frame = platform::mapped_page(m_space, page);
         if (!frame || (cache && frame == cache->page(file_index(vma, page), false))) continue;
-        free_frame(frame);
+        unref_frame(frame);
         --m_resident_pages;
     }
-    platform::unmap_range(start, end, forget_frame, nullptr);
+    platform::unmap_range(m_space, start, end, forget_frame, nullptr);
 }
 
 ErrorOr<void> VirtualMemory::remove_range(uintptr_t start, uintptr_t end) {
@@ -229,9 +341,13 @@ ErrorOr<void> VirtualMemory::protect(uintptr_t address, size_t length, int prot)
     TRY(split_at(address));
     TRY(split_at(end));
     for (size_t i = index_after(address); i < m_count && m_vmas[i].start < end; ++i) m_vmas[i].prot = prot;
-    platform::protect_range(address, end, page_access(prot));
-    for (size_t i = index_after(address); i < m_count && m_vmas[i].start < end; ++i)
-        if (m_vmas[i].kind == VmaKind::File && (prot & PROT_WRITE)) protect_file_pages(m_vmas[i]);
+    platform::protect_range(m_space, address, end, page_access(prot));
+    if (prot & PROT_WRITE) {
+        for (size_t i = index_after(address); i < m_count && m_vmas[i].start < end; ++i) {
+            if (m_vmas[i].kind == VmaKind::File) protect_file_pages(m_vmas[i]);
+            if (!m_vmas[i].shared) protect_shared_frames(m_vmas[i]);
+        }
+    }
     return {};
 }
 
@@ -270,16 +386,17 @@ ErrorOr<uintptr_t> VirtualMemory::remap(uintptr_t old_address, size_t old_size, 
     if (!may_move) return error(ENOMEM);
     uintptr_t moved = TRY(map_vma(0, new_len, Placement::Anywhere, proto));
     // Move the pages themselves: no copy, the frames change address.
-    uint32_t access = page_access(prot);
+    (void)prot;
     for (uintptr_t offset = 0; offset < old_len; offset += PAGE_SIZE) {
-        uintptr_t frame = platform::mapped_page(old_address + offset);
+        uint32_t access = 0;  // as it was: a copy-on-write page stays read-only
+        uintptr_t frame = platform::mapped_page(m_space, old_address + offset, &access);
         if (!frame) continue;
-        if (!platform::map_page(moved + offset, frame, access)) {
+        if (!platform::map_page(m_space, moved + offset, frame, access)) {
             (void)remove_range(moved, moved + new_len);
             return error(ENOMEM);
         }
     }
-    platform::unmap_range(old_address, old_end, forget_frame, nullptr);
+    platform::unmap_range(m_space, old_address, old_end, forget_frame, nullptr);
     TRY(remove_range(old_address, old_end));
     if (proto.kind == VmaKind::File && (prot & PROT_WRITE)) protect_file_pages(*find(moved));
     return moved;
@@ -311,7 +428,7 @@ uintptr_t VirtualMemory::set_break(uintptr_t requested) {
     }
     m_break_mapped_end = new_end;
     // Linux hands out zeroes above the break: clear the tail of the last page when it moves down.
-    if (requested < m_break && platform::mapped_page(requested & ~uintptr_t(PAGE_SIZE - 1)))
+    if (requested < m_break && platform::mapped_page(m_space, requested & ~uintptr_t(PAGE_SIZE - 1)))
         memset(reinterpret_cast<void*>(requested), 0, new_end - requested);
     m_break = requested;
     return m_break;
@@ -322,24 +439,84 @@ bool VirtualMemory::handle_fault(uintptr_t address, int needed_prot, bool in_use
     if (!vma || (vma->prot & needed_prot) != needed_prot || vma->prot == PROT_NONE) return false;
     uintptr_t page = address & ~uintptr_t(PAGE_SIZE - 1);
     if (vma->kind == VmaKind::File) return file_fault(*vma, page, needed_prot, in_user_copy);
-    if (platform::mapped_page(page)) return false;  // present: a real protection fault
+    if (uintptr_t present = platform::mapped_page(m_space, page)) {
+        // A write to a present page of writable memory: copy on write after a fork. Anything
+        // else is a real protection fault.
+        if (!(needed_prot & PROT_WRITE)) return false;
+        return break_cow(*vma, page, present);
+    }
     uintptr_t frame = allocate_frame();
-    if (!frame || !platform::map_page(page, frame, page_access(vma->prot))) out_of_memory(address, resident_bytes());
+    if (!frame || !platform::map_page(m_space, page, frame, page_access(vma->prot)))
+        out_of_memory(address, resident_bytes());
     ++m_resident_pages;
+    return true;
+}
+
+// A write fault on a present page of private writable memory (`frame`): the frame is shared
+// with another address space (fork), so this one gets a copy; or it is no longer shared and
+// just becomes writable again.
+bool VirtualMemory::break_cow(const Vma& vma, uintptr_t page, uintptr_t frame) {
+    uint32_t access = page_access(vma.prot);
+    if (!frame_shared(frame)) {
+        platform::protect_range(m_space, page, page + PAGE_SIZE, access);
+        return true;
+    }
+    uintptr_t copy = allocate_frame();
+    if (!copy) out_of_memory(page, resident_bytes());
+    memcpy(reinterpret_cast<void*>(copy), reinterpret_cast<const void*>(frame), PAGE_SIZE);
+    if (!platform::map_page(m_space, page, copy, access)) out_of_memory(page, resident_bytes());
+    unref_frame(frame);
+    return true;
+}
+
+// mprotect made private memory writable: the pages whose frames another address space shares
+// stay read-only (the first write copies them).
+void VirtualMemory::protect_shared_frames(const Vma& vma) {
+    if (!shared_frame_count()) return;
+    struct Context {
+        VirtualMemory* self;
+        uint32_t read_only;
+    } context{this, page_access(vma.prot) & ~platform::PAGE_WRITE};
+    platform::for_each_mapped(
+        m_space, vma.start, vma.end,
+        [](uintptr_t virt, uintptr_t phys, void* opaque) {
+            auto& c = *static_cast<Context*>(opaque);
+            if (frame_shared(phys)) platform::protect_range(c.self->m_space, virt, virt + PAGE_SIZE, c.read_only);
+        },
+        &context);
+}
+
+// The page at `page` (frame `present`, private memory) this memory's alone: copied, with the
+// access it has, if another address space shares the frame.
+bool VirtualMemory::own_copy(uintptr_t page, uintptr_t present) {
+    if (!frame_shared(present)) return true;
+    uintptr_t copy = allocate_frame();
+    if (!copy) return false;
+    memcpy(reinterpret_cast<void*>(copy), reinterpret_cast<const void*>(present), PAGE_SIZE);
+    uint32_t access = 0;
+    (void)platform::mapped_page(m_space, page, &access);
+    if (!platform::map_page(m_space, page, copy, access)) {
+        free_frame(copy);
+        return false;
+    }
+    unref_frame(present);
     return true;
 }
 
 bool VirtualMemory::make_private_copy(uintptr_t page) {
     const Vma* vma = find(page);
-    if (!vma || vma->kind != VmaKind::File || vma->shared) return false;
-    uintptr_t present = platform::mapped_page(page);
+    if (!vma || vma->shared) return false;
+    uintptr_t present = platform::mapped_page(m_space, page);
     if (!present) return false;
+    if (vma->kind != VmaKind::File) {
+        return own_copy(page, present);
+    }
     FileCache* cache = FileCache::existing(*vma->file);
-    if (present != cache->page(file_index(*vma, page), false)) return true;  // already its own copy
+    if (present != cache->page(file_index(*vma, page), false)) return own_copy(page, present);  // a private copy
     uintptr_t copy = allocate_frame();
     if (!copy) return false;
     memcpy(reinterpret_cast<void*>(copy), reinterpret_cast<const void*>(present), PAGE_SIZE);
-    if (!platform::map_page(page, copy, page_access(vma->prot))) {
+    if (!platform::map_page(m_space, page, copy, page_access(vma->prot))) {
         free_frame(copy);
         return false;
     }
@@ -353,10 +530,12 @@ bool VirtualMemory::file_fault(const Vma& vma, uintptr_t page, int needed_prot, 
     FileCache* cache = FileCache::existing(*vma.file);
     uint64_t index = file_index(vma, page);
     uint32_t access = page_access(vma.prot);
-    uintptr_t present = platform::mapped_page(page);
+    uintptr_t present = platform::mapped_page(m_space, page);
     if (present) {
-        // Only a write to a private mapping's page that is still the file's is resolved here.
-        if (vma.shared || !(needed_prot & PROT_WRITE) || present != cache->page(index, false)) return false;
+        // Only a write to a private mapping's page is resolved here: the file's page is copied,
+        // a private copy that a fork shares is copied again (or made writable).
+        if (vma.shared || !(needed_prot & PROT_WRITE)) return false;
+        if (present != cache->page(index, false)) return break_cow(vma, page, present);
     } else if (index >= cache->size_in_pages()) {
         if (in_user_copy) return false;  // a syscall's copy: EFAULT, as on Linux
         bus_error(page, index);
@@ -368,17 +547,18 @@ bool VirtualMemory::file_fault(const Vma& vma, uintptr_t page, int needed_prot, 
     }
     if (vma.shared) {
         if (vma.prot & PROT_WRITE) cache->mark_dirty(index);
-        if (!platform::map_page(page, frame, access)) out_of_memory(page, resident_bytes());
+        if (!platform::map_page(m_space, page, frame, access)) out_of_memory(page, resident_bytes());
         return true;
     }
     if (!(needed_prot & PROT_WRITE)) {
-        if (!platform::map_page(page, frame, access & ~platform::PAGE_WRITE)) out_of_memory(page, resident_bytes());
+        if (!platform::map_page(m_space, page, frame, access & ~platform::PAGE_WRITE))
+            out_of_memory(page, resident_bytes());
         return true;
     }
     uintptr_t copy = allocate_frame();
     if (!copy) out_of_memory(page, resident_bytes());
     memcpy(reinterpret_cast<void*>(copy), reinterpret_cast<const void*>(frame), PAGE_SIZE);
-    if (!platform::map_page(page, copy, access)) out_of_memory(page, resident_bytes());
+    if (!platform::map_page(m_space, page, copy, access)) out_of_memory(page, resident_bytes());
     ++m_resident_pages;
     return true;
 }
@@ -389,12 +569,12 @@ void VirtualMemory::protect_file_pages(const Vma& vma) {
     FileCache* cache = FileCache::existing(*vma.file);
     uint32_t read_only = page_access(vma.prot) & ~platform::PAGE_WRITE;
     for (uintptr_t page = vma.start; page < vma.end; page += PAGE_SIZE) {
-        uintptr_t frame = platform::mapped_page(page);
+        uintptr_t frame = platform::mapped_page(m_space, page);
         if (!frame || frame != cache->page(file_index(vma, page), false)) continue;
         if (vma.shared)
             cache->mark_dirty(file_index(vma, page));
         else
-            platform::protect_range(page, page + PAGE_SIZE, read_only);
+            platform::protect_range(m_space, page, page + PAGE_SIZE, read_only);
     }
 }
 
@@ -452,6 +632,41 @@ bool VirtualMemory::range_allows(uintptr_t address, size_t size, int prot) const
         at = vma->end;
     }
     return true;
+}
+
+ErrorOr<void> VirtualMemory::set_fork_advice(uintptr_t address, size_t length, ForkAdvice advice) {
+    if (!page_aligned(address)) return error(EINVAL);
+    size_t size = page_round_up(length);
+    if (address + size < address) return error(EINVAL);
+    if (size == 0) return {};
+    uintptr_t end = address + size;
+    for (uintptr_t at = address; at < end;) {
+        const Vma* vma = find(at);
+        if (!vma) return error(ENOMEM);
+        if (advice == ForkAdvice::Wipe && (vma->kind == VmaKind::File || vma->shared)) return error(EINVAL);
+        at = vma->end;
+    }
+    TRY(split_at(address));
+    TRY(split_at(end));
+    for (size_t i = index_after(address); i < m_count && m_vmas[i].start < end; ++i) m_vmas[i].on_fork = advice;
+    return {};
+}
+
+ErrorOr<uintptr_t> VirtualMemory::map_shared_anonymous(uintptr_t address, size_t length, int prot,
+                                                       Placement placement) {
+    if (length == 0) return error(EINVAL);
+    static bool initialized;
+    fs::RamFs& fs = g_shared_anonymous_fs.get("tmpfs", 0x01021994);
+    if (!initialized) {
+        TRY(fs.initialize(01777));
+        initialized = true;
+    }
+    RefPtr<vfs::Vnode> vnode = TRY(fs.create_unlinked_file(0600));
+    TRY(vnode->truncate(page_round_up(length)));
+    vfs::File* file = kcreate<vfs::File>(vnode, O_RDWR);
+    if (!file) return error(ENOMEM);
+    RefPtr<vfs::File> held(file);
+    return map_file(address, length, prot, placement, *file, 0, true);
 }
 
 }  // namespace xos::mm

@@ -2,6 +2,14 @@
 // pages on first touch (so reserving far more than the machine has is fine until it is
 // touched), with protections enforced by the page tables: a PROT_NONE guard page faults, a
 // write to read-only memory faults, and so does running code from non-executable memory.
+//
+// Each process has one VirtualMemory with page tables of its own (platform::AppSpace); libos is
+// mapped the same in all. fork_copy() duplicates one copy on write: the frames of private
+// memory (anonymous, stack, heap, and the private copies of file pages) are mapped read-only in
+// both and counted (mm/frames.h); the first write to such a page in either copies it, or makes
+// it writable again when nobody else holds it any more. Shared file mappings (MAP_SHARED, also
+// anonymous: an unlinked tmpfs file) and the file pages of private mappings that nobody wrote
+// come from the file cache in both.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +18,7 @@
 #include "base/error.h"
 #include "mm/address_space.h"
 #include "mm/extent_set.h"
+#include "xos/platform.h"
 
 namespace xos::vfs {
 class File;
@@ -19,6 +28,9 @@ class Vnode;
 namespace xos::mm {
 
 enum class VmaKind : uint8_t { Anonymous, Stack, Heap, File };
+// What fork does with a mapping: copy it (copy on write, or shared for MAP_SHARED), leave it out
+// of the child (MADV_DONTFORK), or give the child zeroes (MADV_WIPEONFORK, private anonymous).
+enum class ForkAdvice : uint8_t { Copy, DontFork, Wipe };
 
 struct Vma {
     uintptr_t start;
@@ -31,12 +43,28 @@ struct Vma {
     vfs::Vnode* file = nullptr;
     uint64_t offset = 0;
     bool no_write = false;  // MAP_SHARED of a file opened read-only: mprotect(PROT_WRITE) is EACCES
+    ForkAdvice on_fork = ForkAdvice::Copy;  // madvise(MADV_DONTFORK / MADV_WIPEONFORK)
 };
 
 class VirtualMemory {
 public:
-    // `region` is the platform's app region; physical pages come from `physical`.
-    void init(uintptr_t region_base, size_t region_size, AddressSpace& physical);
+    // `region` is the platform's app region; physical pages come from `physical`; `space` holds
+    // the page tables (the VirtualMemory owns it and destroys it with itself).
+    VirtualMemory(platform::AppSpace* space, uintptr_t region_base, size_t region_size, AddressSpace& physical);
+    // Releases every page (shared frames lose a reference) and the page tables. Must not be
+    // current (mm::set_current).
+    ~VirtualMemory();
+    VirtualMemory(const VirtualMemory&) = delete;
+    VirtualMemory& operator=(const VirtualMemory&) = delete;
+
+    // An empty one with new page tables (execve builds the new image in it), or ENOMEM.
+    static ErrorOr<VirtualMemory*> create();
+    // fork(2): a copy-on-write duplicate (see above), or ENOMEM (this one is then unchanged but
+    // for pages made read-only, which a write makes writable again). Destroy with kdestroy.
+    ErrorOr<VirtualMemory*> fork_copy();
+    // Makes this the current memory: its page tables are loaded and mm::app_memory() is it.
+    void activate();
+    platform::AppSpace* space() const { return m_space; }
 
     ErrorOr<uintptr_t> map(uintptr_t address, size_t length, int prot, Placement placement,
                            VmaKind kind = VmaKind::Anonymous);
@@ -53,6 +81,12 @@ public:
     ErrorOr<void> protect(uintptr_t address, size_t length, int prot);
     ErrorOr<uintptr_t> remap(uintptr_t old_address, size_t old_size, size_t new_size, bool may_move);
     ErrorOr<void> discard(uintptr_t address, size_t length);  // MADV_DONTNEED
+    // MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK (private anonymous only, else EINVAL),
+    // MADV_KEEPONFORK. ENOMEM if the range is not all mapped.
+    ErrorOr<void> set_fork_advice(uintptr_t address, size_t length, ForkAdvice advice);
+    // mmap(MAP_SHARED | MAP_ANONYMOUS): an unlinked tmpfs file of `length` bytes, mapped shared
+    // (so that a forked child sees the same pages, even those not touched before the fork).
+    ErrorOr<uintptr_t> map_shared_anonymous(uintptr_t address, size_t length, int prot, Placement placement);
     uintptr_t set_break(uintptr_t requested);
 
     // Demand paging: true if the fault was resolved.
@@ -61,8 +95,10 @@ public:
     bool handle_fault(uintptr_t address, int needed_prot, bool in_user_copy = false);
     // Makes a present page of a private file mapping the mapping's own (the copy a write fault
     // would make, whatever the mapping's protection), so libos may patch it in place
-    // (libos/rewrite) without writing into the file's page cache. True when the page now is (or
-    // already was) private; false for shared mappings, absent pages or no memory.
+    // (libos/rewrite) without writing into the file's page cache. The same for a page of private
+    // memory that a fork shares with another address space (it gets a copy of its own). True
+    // when the page now is (or already was) this memory's alone; false for shared mappings,
+    // absent pages or no memory.
     bool make_private_copy(uintptr_t page);
     const Vma* find(uintptr_t address) const;
     // Every byte of [address, address+size) is in mappings allowing `prot`.
@@ -75,6 +111,12 @@ public:
     }
     size_t resident_bytes() const { return m_resident_pages * PAGE_SIZE; }
 
+    // Every VirtualMemory that exists (for what concerns all address spaces: file truncation).
+    template <typename Fn>
+    static void for_each_memory(Fn&& fn) {
+        for (VirtualMemory* memory = s_all; memory; memory = memory->m_next) fn(*memory);
+    }
+
 private:
     size_t index_after(uintptr_t address) const;  // first VMA with end > address
     ErrorOr<void> reserve_slots(size_t extra);
@@ -86,7 +128,15 @@ private:
     bool file_fault(const Vma& vma, uintptr_t page, int needed_prot, bool in_user_copy);
     void write_back_range(uintptr_t start, uintptr_t end);  // shared writable file mappings in it
     void protect_file_pages(const Vma& vma);  // after mprotect (see vm.cpp)
+    void protect_shared_frames(const Vma& vma);  // after mprotect: copy-on-write pages stay read-only
+    bool break_cow(const Vma& vma, uintptr_t page, uintptr_t frame);
+    bool own_copy(uintptr_t page, uintptr_t present);
+    ErrorOr<void> copy_pages_into(VirtualMemory& child, const Vma& vma);
 
+    platform::AppSpace* m_space;
+    VirtualMemory* m_next = nullptr;  // in s_all
+    VirtualMemory* m_previous = nullptr;
+    static inline VirtualMemory* s_all = nullptr;
     uintptr_t m_base = 0, m_end = 0;
     AddressSpace* m_physical = nullptr;
     ExtentSet m_free_virtual;

@@ -23,6 +23,8 @@ ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, in
         : (flags & MAP_FIXED)                               ? mm::Placement::Fixed
         : address                                           ? mm::Placement::Hint
                                                             : mm::Placement::Anywhere;
+    if ((flags & MAP_ANONYMOUS) && type != MAP_PRIVATE)  // shared with forked children
+        return long(TRY(mm::app_memory().map_shared_anonymous(address, length, prot & SUPPORTED_PROT, placement)));
     if (flags & MAP_ANONYMOUS)
         return long(TRY(mm::app_memory().map(address, length, prot & SUPPORTED_PROT, placement)));
     // A file: the checks in Linux's order (do_mmap).
@@ -70,6 +72,12 @@ ErrorOr<long> sys_mremap(uintptr_t old_address, size_t old_size, size_t new_size
 ErrorOr<long> sys_madvise(uintptr_t address, size_t length, int advice) {
     if (!mm::page_aligned(address)) return error(EINVAL);
     if (advice == MADV_DONTNEED) TRY(mm::app_memory().discard(address, length));
+    if (advice == MADV_DONTFORK || advice == MADV_DOFORK || advice == MADV_WIPEONFORK || advice == MADV_KEEPONFORK) {
+        auto on_fork = advice == MADV_DONTFORK ? mm::ForkAdvice::DontFork
+            : advice == MADV_WIPEONFORK        ? mm::ForkAdvice::Wipe
+                                               : mm::ForkAdvice::Copy;
+        TRY(mm::app_memory().set_fork_advice(address, length, on_fork));
+    }
     return 0;
 }
 

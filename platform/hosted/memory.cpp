@@ -4,6 +4,13 @@
 // (MAP_SHARED|MAP_FIXED), so a frame is visible both through RAM and at its app address, as
 // with page tables (libos moves frames for mremap and zeroes them through RAM). A software page
 // table records which frame backs which app page and with what access.
+//
+// Address spaces: each has its own software page table; only the current one is mapped in the
+// host. Switching drops the whole app region's host mappings in one call and maps the new
+// space's pages again, eagerly, a run of consecutive pages with consecutive frames and the same
+// access per host call (frames are handed out in ascending order, so runs are long). Eager
+// rather than lazy from the SIGSEGV handler: host calls on app buffers (hostfs, the NIC) would
+// fail with EFAULT on a page not mapped yet, and a fault costs more than a page of a run.
 #include <cstring>
 
 #include "xos/log.h"
@@ -31,7 +38,11 @@ constexpr int ACCESS_SHIFT = 1;  // PAGE_READ/WRITE/EXEC in bits 1..3
 constexpr uint64_t PTE_ADDRESS = ~uint64_t(PAGE - 1);
 
 platform::MemoryRange g_free;
-alignas(4096) uint64_t g_root[512];
+alignas(4096) uint64_t g_root[512];  // the boot space
+uint64_t* g_current = g_root;
+
+// Table pages are RAM addresses; one helper turns an entry into a pointer.
+uint64_t* table_at(uint64_t entry) { return reinterpret_cast<uint64_t*>(entry); }
 
 // The host protection of an app page. The filter (seccomp.cpp) never lets a mapping be
 // executable, or with XOS_EXEC=wx never writable and executable at once; an access that asks for
@@ -57,8 +68,8 @@ int host_prot(uint32_t access) {
     return prot;
 }
 
-uint64_t* leaf(uintptr_t virt, bool create) {
-    uint64_t* table = g_root;
+uint64_t* leaf(uint64_t* root, uintptr_t virt, bool create) {
+    uint64_t* table = root;
     for (int shift : {39, 30, 21}) {
         uint64_t& entry = table[(virt >> shift) & 511];
         if (!entry) {
@@ -67,16 +78,16 @@ uint64_t* leaf(uintptr_t virt, bool create) {
             if (!page) return nullptr;
             entry = page;
         }
-        table = reinterpret_cast<uint64_t*>(entry);
+        table = table_at(entry);
     }
     return &table[(virt >> 12) & 511];
 }
 
 // Calls fn(virt, entry) for the present pages of [start, end), skipping absent tables.
 template <typename Fn>
-void for_each_present(uintptr_t start, uintptr_t end, Fn&& fn) {
+void for_each_present(uint64_t* root, uintptr_t start, uintptr_t end, Fn&& fn) {
     for (uintptr_t virt = start; virt < end;) {
-        uint64_t* table = g_root;
+        uint64_t* table = root;
         bool missing = false;
         for (int shift : {39, 30, 21}) {
             uint64_t entry = table[(virt >> shift) & 511];
@@ -85,7 +96,7 @@ void for_each_present(uintptr_t start, uintptr_t end, Fn&& fn) {
                 missing = true;
                 break;
             }
-            table = reinterpret_cast<uint64_t*>(entry);
+            table = table_at(entry);
         }
         if (missing) continue;
         uintptr_t table_end = (virt | ((1ull << 21) - 1)) + 1;
@@ -134,6 +145,26 @@ void protect(uintptr_t start, uintptr_t end, long prot) {
     if (r < 0) klog("xos: warning: host mprotect of %#lx-%#lx failed (errno %ld)", start, end, -r);
 }
 
+uint32_t access_of(uint64_t pte) { return uint32_t(pte >> ACCESS_SHIFT) & 7; }
+
+// Maps [virt, virt+size) in the host to the RAM memfd from frame `phys` on.
+bool host_map(uintptr_t virt, size_t size, uintptr_t phys, uint32_t access) {
+    uintptr_t r =
+        host::mmap(virt, size, host_prot(access), host::MAP_SHARED | host::MAP_FIXED, g_ram_fd, phys - g_ram_base);
+    if (!host::failed(r)) return true;
+    klog("xos: host mmap of the pages at %#lx-%#lx failed (errno %ld; too many host mappings? see vm.max_map_count)",
+         virt, virt + size, -long(r));
+    return false;
+}
+
+// Frees the tables below `table` (level 3: the root's children, down to 1: a leaf table).
+void free_table(uint64_t* table, int level) {
+    if (level > 1)
+        for (size_t i = 0; i < 512; ++i)
+            if (table[i]) free_table(table_at(table[i]), level - 1);
+    mm::free_page_table_page(reinterpret_cast<uintptr_t>(table));
+}
+
 }  // namespace
 
 void init_memory(size_t ram_bytes) {
@@ -167,43 +198,99 @@ MemoryRange addressable_memory() {
 
 MemoryRange app_region() { return {hosted::APP_BASE, hosted::APP_END - hosted::APP_BASE}; }
 
-bool map_page(uintptr_t virt, uintptr_t phys, uint32_t access) {
-    uint64_t* pte = hosted::leaf(virt, true);
-    if (!pte) return false;
-    uintptr_t r = hosted::host::mmap(virt, hosted::PAGE, hosted::host_prot(access),
-                                     hosted::host::MAP_SHARED | hosted::host::MAP_FIXED, hosted::g_ram_fd,
-                                     phys - hosted::g_ram_base);
-    if (hosted::host::failed(r)) {
-        klog("xos: host mmap of the page at %#lx failed (errno %ld; too many host mappings? see vm.max_map_count)",
-             virt, -long(r));
-        return false;
+struct AppSpace {};  // a root table (512 entries)
+
+namespace {
+uint64_t* root_of(AppSpace* space) { return reinterpret_cast<uint64_t*>(space); }
+AppSpace* space_of(uint64_t* root) { return reinterpret_cast<AppSpace*>(root); }
+bool is_current(AppSpace* space) { return root_of(space) == hosted::g_current; }
+}  // namespace
+
+AppSpace* boot_app_space() { return space_of(hosted::g_root); }
+
+AppSpace* create_app_space() {
+    uintptr_t page = mm::allocate_page_table_page();
+    return page ? space_of(hosted::table_at(page)) : nullptr;
+}
+
+void destroy_app_space(AppSpace* space) {
+    if (is_current(space)) panic("destroying the current address space");
+    uint64_t* root = root_of(space);
+    for (size_t i = 0; i < 512; ++i) {
+        if (root[i]) hosted::free_table(hosted::table_at(root[i]), 3);
+        root[i] = 0;
     }
+    if (root != hosted::g_root) mm::free_page_table_page(reinterpret_cast<uintptr_t>(root));
+}
+
+void activate_app_space(AppSpace* space) {
+    if (is_current(space)) return;
+    hosted::g_current = root_of(space);
+    hosted::reserve(hosted::APP_BASE, hosted::APP_END, 0);  // drops every host mapping of the region
+    uintptr_t run_virt = 0, run_phys = 0, run_size = 0;
+    uint32_t run_access = 0;
+    auto flush = [&] {
+        if (run_size) (void)hosted::host_map(run_virt, run_size, run_phys, run_access);
+        run_size = 0;
+    };
+    hosted::for_each_present(hosted::g_current, hosted::APP_BASE, hosted::APP_END, [&](uintptr_t virt, uint64_t& pte) {
+        uintptr_t phys = pte & hosted::PTE_ADDRESS;
+        uint32_t access = hosted::access_of(pte);
+        if (run_size && virt == run_virt + run_size && phys == run_phys + run_size && access == run_access) {
+            run_size += hosted::PAGE;
+            return;
+        }
+        flush();
+        run_virt = virt;
+        run_phys = phys;
+        run_access = access;
+        run_size = hosted::PAGE;
+    });
+    flush();
+}
+
+AppSpace* current_app_space() { return space_of(hosted::g_current); }
+
+bool map_page(AppSpace* space, uintptr_t virt, uintptr_t phys, uint32_t access) {
+    uint64_t* pte = hosted::leaf(root_of(space), virt, true);
+    if (!pte) return false;
+    if (is_current(space) && !hosted::host_map(virt, hosted::PAGE, phys, access)) return false;
     *pte = phys | hosted::PTE_PRESENT | (uint64_t(access) << hosted::ACCESS_SHIFT);
     return true;
 }
 
-uintptr_t mapped_page(uintptr_t virt) {
-    uint64_t* pte = hosted::leaf(virt, false);
+uintptr_t mapped_page(AppSpace* space, uintptr_t virt, uint32_t* access) {
+    uint64_t* pte = hosted::leaf(root_of(space), virt, false);
     if (!pte || !(*pte & hosted::PTE_PRESENT)) return 0;
+    if (access) *access = hosted::access_of(*pte);
     return *pte & hosted::PTE_ADDRESS;
 }
 
-void unmap_range(uintptr_t start, uintptr_t end, void (*release)(uintptr_t phys, void* context), void* context) {
+void unmap_range(AppSpace* space, uintptr_t start, uintptr_t end, void (*release)(uintptr_t phys, void* context),
+                 void* context) {
     hosted::Runs runs(hosted::reserve, 0);
-    hosted::for_each_present(start, end, [&](uintptr_t virt, uint64_t& pte) {
+    bool current = is_current(space);
+    hosted::for_each_present(root_of(space), start, end, [&](uintptr_t virt, uint64_t& pte) {
         uintptr_t phys = pte & hosted::PTE_ADDRESS;
         pte = 0;
-        runs.add(virt);
+        if (current) runs.add(virt);
         release(phys, context);
     });
 }
 
-void protect_range(uintptr_t start, uintptr_t end, uint32_t access) {
+void protect_range(AppSpace* space, uintptr_t start, uintptr_t end, uint32_t access) {
     hosted::Runs runs(hosted::protect, hosted::host_prot(access));
-    hosted::for_each_present(start, end, [&](uintptr_t virt, uint64_t& pte) {
+    bool current = is_current(space);
+    hosted::for_each_present(root_of(space), start, end, [&](uintptr_t virt, uint64_t& pte) {
         pte = (pte & hosted::PTE_ADDRESS) | hosted::PTE_PRESENT | (uint64_t(access) << hosted::ACCESS_SHIFT);
-        runs.add(virt);
+        if (current) runs.add(virt);
     });
+}
+
+void for_each_mapped(AppSpace* space, uintptr_t start, uintptr_t end,
+                     void (*visit)(uintptr_t virt, uintptr_t phys, void* context), void* context) {
+    hosted::for_each_present(root_of(space), start, end,
+                             [&](uintptr_t virt, uint64_t& pte) { visit(virt, pte & hosted::PTE_ADDRESS, context); });
 }
 
 }  // namespace xos::platform

@@ -24,9 +24,19 @@ constexpr uint64_t PTE_ADDRESS = 0x000ffffffffff000ull;
 constexpr uint64_t GIB = 1ull << 30, MIB2 = 2ull << 20, PAGE = 4096;
 constexpr size_t MAX_GIB = 64;  // PD pages available for the identity map
 constexpr size_t LOW_PAGE_TABLES = 16;  // 4 KiB mappings for the first 32 MiB at most
-// The app region: PML4 slots 32..255 (16 TiB .. 128 TiB), far above any RAM.
-constexpr uintptr_t APP_BASE = 32ull << 39;
-constexpr uintptr_t APP_END = 255ull << 39;
+// The app half: PML4 slots [APP_SLOTS_BEGIN, APP_SLOTS_END) belong to the app's address space
+// (each space has its own entries there; every other slot is the kernel's, copied into each
+// space). The app region is slots 32..254 (16 TiB .. 127.5 TiB), far above any RAM.
+constexpr size_t APP_SLOTS_BEGIN = 32, APP_SLOTS_END = 256;
+constexpr uintptr_t APP_BASE = uintptr_t(APP_SLOTS_BEGIN) << 39;
+constexpr uintptr_t APP_END = uintptr_t(APP_SLOTS_END - 1) << 39;
+
+// Page-table pages and frames are physical addresses; libos reaches them through this one pair
+// (RAM is identity-mapped today).
+uint64_t* table_at(uintptr_t phys) { return reinterpret_cast<uint64_t*>(phys); }
+uintptr_t phys_of(const uint64_t* table) { return reinterpret_cast<uintptr_t>(table); }
+
+uint64_t* g_current_root = xos_boot_pml4;  // the PML4 of the current app space
 
 alignas(4096) uint64_t g_pd[MAX_GIB][512];
 alignas(4096) uint64_t g_low_pt[LOW_PAGE_TABLES][512];
@@ -50,9 +60,10 @@ uint64_t leaf_flags(uint32_t access) {
     return flags;
 }
 
-// The page-table entry for `virt` in the app region; creates missing tables when `create`.
-uint64_t* app_pte(uintptr_t virt, bool create) {
-    uint64_t* table = xos_boot_pml4;
+// The page-table entry for `virt` in the app region of the space `root`; creates missing
+// tables when `create`.
+uint64_t* app_pte(uint64_t* root, uintptr_t virt, bool create) {
+    uint64_t* table = root;
     for (int shift : {39, 30, 21}) {
         uint64_t& entry = table[(virt >> shift) & 511];
         if (!(entry & PTE_P)) {
@@ -61,9 +72,14 @@ uint64_t* app_pte(uintptr_t virt, bool create) {
             if (!page) return nullptr;
             entry = page | PTE_P | PTE_W;  // permissions are decided at the leaf
         }
-        table = reinterpret_cast<uint64_t*>(entry & PTE_ADDRESS);
+        table = table_at(entry & PTE_ADDRESS);
     }
     return &table[(virt >> 12) & 511];
+}
+
+// A TLB entry exists only for the current space (no PCIDs: loading CR3 flushes the rest).
+void flush(uint64_t* root, uintptr_t virt) {
+    if (root == g_current_root) invlpg(virt);
 }
 
 }  // namespace
@@ -111,7 +127,7 @@ bool map_device_memory(uintptr_t base, size_t size) {
                 if (!page) return false;
                 entry = page | PTE_P | PTE_W;
             }
-            table = reinterpret_cast<uint64_t*>(entry & PTE_ADDRESS);
+            table = table_at(entry & PTE_ADDRESS);
         }
         if (covered) continue;
         uint64_t& pte = table[(virt >> 12) & 511];
@@ -128,29 +144,18 @@ bool map_device_memory(uintptr_t base, size_t size) {
 
 namespace xos::platform {
 
-MemoryRange app_region() { return {x86::APP_BASE, x86::APP_END - x86::APP_BASE}; }
-
-bool map_page(uintptr_t virt, uintptr_t phys, uint32_t access) {
-    uint64_t* pte = x86::app_pte(virt, true);
-    if (!pte) return false;
-    *pte = phys | x86::leaf_flags(access);
-    x86::invlpg(virt);
-    return true;
-}
-
-uintptr_t mapped_page(uintptr_t virt) {
-    uint64_t* pte = x86::app_pte(virt, false);
-    if (!pte || !(*pte & (x86::PTE_P | x86::PTE_MAPPED_NO_ACCESS))) return 0;
-    return *pte & x86::PTE_ADDRESS;
-}
+struct AppSpace {};  // a PML4 page
 
 namespace {
 
+uint64_t* root_of(AppSpace* space) { return reinterpret_cast<uint64_t*>(space); }
+AppSpace* space_of(uint64_t* root) { return reinterpret_cast<AppSpace*>(root); }
+
 // Visits the leaf entries of [start, end) that exist, skipping absent tables wholesale.
 template <typename Fn>
-void for_each_leaf(uintptr_t start, uintptr_t end, Fn&& fn) {
+void for_each_leaf(uint64_t* root, uintptr_t start, uintptr_t end, Fn&& fn) {
     for (uintptr_t virt = start; virt < end;) {
-        uint64_t* table = xos_boot_pml4;
+        uint64_t* table = root;
         bool missing = false;
         for (int shift : {39, 30, 21}) {
             uint64_t entry = table[(virt >> shift) & 511];
@@ -159,7 +164,7 @@ void for_each_leaf(uintptr_t start, uintptr_t end, Fn&& fn) {
                 missing = true;
                 break;
             }
-            table = reinterpret_cast<uint64_t*>(entry & x86::PTE_ADDRESS);
+            table = x86::table_at(entry & x86::PTE_ADDRESS);
         }
         if (missing) continue;
         uintptr_t table_end = std::min<uintptr_t>(end, (virt | ((1ull << 21) - 1)) + 1);
@@ -170,22 +175,96 @@ void for_each_leaf(uintptr_t start, uintptr_t end, Fn&& fn) {
     }
 }
 
+uint32_t access_of(uint64_t pte) {
+    if (!(pte & x86::PTE_P)) return 0;
+    uint32_t access = PAGE_READ;
+    if (pte & x86::PTE_W) access |= PAGE_WRITE;
+    if (!(pte & x86::PTE_NX)) access |= PAGE_EXEC;
+    return access;
+}
+
+// Frees the tables below `table` (a table of `level`: 3 = PDPT, 2 = PD, 1 = PT) and the table.
+void free_table(uintptr_t phys, int level) {
+    if (level > 1) {
+        uint64_t* table = x86::table_at(phys);
+        for (size_t i = 0; i < 512; ++i)
+            if (table[i] & x86::PTE_P) free_table(table[i] & x86::PTE_ADDRESS, level - 1);
+    }
+    mm::free_page_table_page(phys);
+}
+
 }  // namespace
 
-void unmap_range(uintptr_t start, uintptr_t end, void (*release)(uintptr_t phys, void* context), void* context) {
-    for_each_leaf(start, end, [&](uintptr_t virt, uint64_t& pte) {
+MemoryRange app_region() { return {x86::APP_BASE, x86::APP_END - x86::APP_BASE}; }
+
+AppSpace* boot_app_space() { return space_of(xos_boot_pml4); }
+
+AppSpace* create_app_space() {
+    uintptr_t page = mm::allocate_page_table_page();
+    if (!page) return nullptr;
+    uint64_t* root = x86::table_at(page);
+    for (size_t i = 0; i < 512; ++i)
+        if (i < x86::APP_SLOTS_BEGIN || i >= x86::APP_SLOTS_END) root[i] = xos_boot_pml4[i];
+    return space_of(root);
+}
+
+void destroy_app_space(AppSpace* space) {
+    uint64_t* root = root_of(space);
+    if (root == x86::g_current_root) panic("destroying the current address space");
+    for (size_t i = x86::APP_SLOTS_BEGIN; i < x86::APP_SLOTS_END; ++i) {
+        if (root[i] & x86::PTE_P) free_table(root[i] & x86::PTE_ADDRESS, 3);
+        root[i] = 0;
+    }
+    if (root != xos_boot_pml4) mm::free_page_table_page(x86::phys_of(root));
+}
+
+void activate_app_space(AppSpace* space) {
+    uint64_t* root = root_of(space);
+    if (root == x86::g_current_root) return;
+    x86::g_current_root = root;
+    x86::write_cr3(x86::phys_of(root));
+}
+
+AppSpace* current_app_space() { return space_of(x86::g_current_root); }
+
+bool map_page(AppSpace* space, uintptr_t virt, uintptr_t phys, uint32_t access) {
+    uint64_t* pte = x86::app_pte(root_of(space), virt, true);
+    if (!pte) return false;
+    *pte = phys | x86::leaf_flags(access);
+    x86::flush(root_of(space), virt);
+    return true;
+}
+
+uintptr_t mapped_page(AppSpace* space, uintptr_t virt, uint32_t* access) {
+    uint64_t* pte = x86::app_pte(root_of(space), virt, false);
+    if (!pte || !(*pte & (x86::PTE_P | x86::PTE_MAPPED_NO_ACCESS))) return 0;
+    if (access) *access = access_of(*pte);
+    return *pte & x86::PTE_ADDRESS;
+}
+
+void unmap_range(AppSpace* space, uintptr_t start, uintptr_t end, void (*release)(uintptr_t phys, void* context),
+                 void* context) {
+    uint64_t* root = root_of(space);
+    for_each_leaf(root, start, end, [&](uintptr_t virt, uint64_t& pte) {
         uintptr_t phys = pte & x86::PTE_ADDRESS;
         pte = 0;
-        x86::invlpg(virt);
+        x86::flush(root, virt);
         release(phys, context);
     });
 }
 
-void protect_range(uintptr_t start, uintptr_t end, uint32_t access) {
-    for_each_leaf(start, end, [&](uintptr_t virt, uint64_t& pte) {
+void protect_range(AppSpace* space, uintptr_t start, uintptr_t end, uint32_t access) {
+    uint64_t* root = root_of(space);
+    for_each_leaf(root, start, end, [&](uintptr_t virt, uint64_t& pte) {
         pte = (pte & x86::PTE_ADDRESS) | x86::leaf_flags(access);
-        x86::invlpg(virt);
+        x86::flush(root, virt);
     });
+}
+
+void for_each_mapped(AppSpace* space, uintptr_t start, uintptr_t end,
+                     void (*visit)(uintptr_t virt, uintptr_t phys, void* context), void* context) {
+    for_each_leaf(root_of(space), start, end,
+                  [&](uintptr_t virt, uint64_t& pte) { visit(virt, pte & x86::PTE_ADDRESS, context); });
 }
 
 }  // namespace xos::platform

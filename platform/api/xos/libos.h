@@ -12,6 +12,8 @@ namespace mm {
 
 // A zeroed, identity-mapped 4 KiB page for a page table, or 0 when memory is exhausted.
 uintptr_t allocate_page_table_page();
+// Gives back a page that allocate_page_table_page() handed out (a freed address space's).
+void free_page_table_page(uintptr_t page);
 
 enum class FaultAccess { Read, Write, Execute };
 // Who touched the page: the app itself, or libos copying to/from app memory for a syscall

@@ -98,20 +98,59 @@ uintptr_t thread_pointer();
 //
 // RAM is identity-mapped for libos and the image (W^X by section). The app's mmap memory lives
 // in a separate virtual region, [app_region().base, end()), mapped page by page on demand.
-// Page-table pages come from xos::mm::allocate_page_table_page() (xos/libos.h).
+// Page-table pages come from xos::mm::allocate_page_table_page() and go back through
+// xos::mm::free_page_table_page() (xos/libos.h).
+//
+// Each process has its own app region: an AppSpace (on a VM, a page-table root whose entries
+// outside the app region are the kernel's, so libos, the image and RAM are mapped the same in
+// every space; on the hosted platform, a software page table whose pages are mapped at the app
+// addresses while it is current). The functions below act on the space they are given, current
+// or not; only the current space is what the CPU (or the host process) sees.
 
 enum PageAccess : uint32_t { PAGE_READ = 1, PAGE_WRITE = 2, PAGE_EXEC = 4 };  // 0: no access
 
 MemoryRange app_region();
+
+struct AppSpace;  // opaque
+// The space the image boots in (the first program's).
+AppSpace* boot_app_space();
+// A new app space with nothing mapped; nullptr when out of memory.
+AppSpace* create_app_space();
+// Frees the page-table pages of `space`, which must not be current and whose pages must all be
+// unmapped already (the frames are libos's: unmap_range gives them back one by one).
+void destroy_app_space(AppSpace* space);
+// Makes `space` the one the CPU uses (VM: loads the root; hosted: replaces the host mappings of
+// the app region with those of `space`).
+void activate_app_space(AppSpace* space);
+AppSpace* current_app_space();
+
 // Maps the 4 KiB page at `virt` to the physical page `phys`. False if a page table could not
 // be allocated.
-bool map_page(uintptr_t virt, uintptr_t phys, uint32_t access);
-// Physical page behind `virt` (also for pages mapped with no access), or 0.
-uintptr_t mapped_page(uintptr_t virt);
+bool map_page(AppSpace* space, uintptr_t virt, uintptr_t phys, uint32_t access);
+// Physical page behind `virt` (also for pages mapped with no access), or 0. `access`, if given,
+// receives the page's PAGE_* bits.
+uintptr_t mapped_page(AppSpace* space, uintptr_t virt, uint32_t* access = nullptr);
 // Unmaps every page in [start, end), calling release(phys, context) for each.
-void unmap_range(uintptr_t start, uintptr_t end, void (*release)(uintptr_t phys, void* context), void* context);
+void unmap_range(AppSpace* space, uintptr_t start, uintptr_t end, void (*release)(uintptr_t phys, void* context),
+                 void* context);
 // Changes the access of every mapped page in [start, end).
-void protect_range(uintptr_t start, uintptr_t end, uint32_t access);
+void protect_range(AppSpace* space, uintptr_t start, uintptr_t end, uint32_t access);
+// Calls visit(virt, phys, context) for every mapped page in [start, end), in address order,
+// skipping absent page tables wholesale.
+void for_each_mapped(AppSpace* space, uintptr_t start, uintptr_t end,
+                     void (*visit)(uintptr_t virt, uintptr_t phys, void* context), void* context);
+
+// The same on the current space.
+inline bool map_page(uintptr_t virt, uintptr_t phys, uint32_t access) {
+    return map_page(current_app_space(), virt, phys, access);
+}
+inline uintptr_t mapped_page(uintptr_t virt) { return mapped_page(current_app_space(), virt); }
+inline void unmap_range(uintptr_t start, uintptr_t end, void (*release)(uintptr_t phys, void* context), void* context) {
+    unmap_range(current_app_space(), start, end, release, context);
+}
+inline void protect_range(uintptr_t start, uintptr_t end, uint32_t access) {
+    protect_range(current_app_space(), start, end, access);
+}
 
 // --- Threads and interrupts -------------------------------------------------------------
 //

@@ -171,6 +171,21 @@ uintptr_t kernel_stack_top(Thread& thread) {
     return reinterpret_cast<uintptr_t>(thread.kernel_stack) + KERNEL_STACK_PAGES * 4096;
 }
 
+void run_on_kernel_stack(void (*fn)(void*), void* argument) {
+    // x86_64 (both platforms): switch %rsp, call, switch back; everything the callee may
+    // clobber is declared so.
+    uintptr_t stack_top = kernel_stack_top(*g_current) & ~uintptr_t(15);
+    asm volatile("mov %%rsp, %%rbx\n\t"
+                 "mov %[stack], %%rsp\n\t"
+                 "call *%[fn]\n\t"
+                 "mov %%rbx, %%rsp"
+                 : "+D"(argument)
+                 : [fn] "r"(fn), [stack] "r"(stack_top)
+                 : "rbx", "rax", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "memory", "cc", "xmm0", "xmm1", "xmm2",
+                   "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+                   "xmm15");
+}
+
 void set_termination_hook(void (*hook)()) { g_termination_hook = hook; }
 
 void note_active_process(Process* process) { g_active = process; }

@@ -86,6 +86,10 @@ int thread_count();  // live app threads
 
 constexpr size_t KERNEL_STACK_PAGES = 8;
 uintptr_t kernel_stack_top(Thread& thread);
+// Runs fn(argument) on the current thread's kernel stack and returns to the caller's stack:
+// for libos work during which the app's stack is not usable (exec switches address spaces;
+// fork makes the stack's pages copy-on-write while it copies them).
+void run_on_kernel_stack(void (*fn)(void*), void* argument);
 
 // Creates a runnable thread of `process` (the current thread's when null) that calls
 // entry(arg0, arg1) on `stack_top` (its own kernel stack when 0) with `thread_pointer`.

@@ -151,19 +151,6 @@ void exec_on_kernel_stack(void* raw) {
     }
 }
 
-// Runs fn(argument) on `stack_top` and returns to the caller's stack (x86_64; libos runs only there).
-[[gnu::noinline]] void call_on_stack(void (*fn)(void*), void* argument, uintptr_t stack_top) {
-    asm volatile("mov %%rsp, %%rbx\n\t"
-                 "mov %[stack], %%rsp\n\t"
-                 "call *%[fn]\n\t"
-                 "mov %%rbx, %%rsp"
-                 : "+D"(argument)
-                 : [fn] "r"(fn), [stack] "r"(stack_top & ~uintptr_t(15))
-                 : "rbx", "rax", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "memory", "cc", "xmm0", "xmm1", "xmm2",
-                   "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
-                   "xmm15");
-}
-
 ErrorOr<long> execute_copied(const char* path) {
     const char* program = path;
     for (int depth = 0;; ++depth) {
@@ -172,8 +159,11 @@ ErrorOr<long> execute_copied(const char* path) {
         if (!interpreter) break;
         program = interpreter;
     }
-    ExecJob job{program, {}};
-    call_on_stack(exec_on_kernel_stack, &job, sched::kernel_stack_top(sched::current()));
+    // In libos memory: the caller's stack is not mapped while the new image is built.
+    static ExecJob job{nullptr, {}};
+    job = {program, {}};
+    sched::run_on_kernel_stack(exec_on_kernel_stack, &job);
+    if (!job.result && job.result.error().code == EISDIR) return error(EACCES);  // as Linux
     TRY(job.result);
     __builtin_unreachable();
 }

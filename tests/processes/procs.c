@@ -156,9 +156,8 @@ static void spawn(void) {
     char* envp[] = {parent, NULL};
     pid_t pid;
     int error = posix_spawn(&pid, self_path, NULL, NULL, argv, envp);
-    printf("posix_spawn: %s\n", error ? strerrorname_np(error) : "ok");
-    fflush(stdout);
     if (!error) wait_for(pid, "posix_spawn child");
+    printf("posix_spawn: %s\n", error ? strerrorname_np(error) : "ok");
     error = posix_spawn(&pid, "/bin/missing", NULL, NULL, argv, envp);
     printf("posix_spawn of a missing file: %s\n", error ? strerrorname_np(error) : "ok");
     if (!error) wait_for(pid, "posix_spawn of a missing file");
@@ -250,15 +249,19 @@ static void signals(void) {
     kill(pid, SIGUSR1);
     wait_for(pid, "child pausing for SIGUSR1 (11: its handler ran)");
 
+    int never[2];
+    pipe(never);
     pid = fork();
     if (pid == 0) {
         write(ready[1], "r", 1);
-        read(ready[0], &c, 1);  // blocks: nobody writes again
+        read(never[0], &c, 1);  // blocks: nobody writes
         _exit(0);
     }
     read(ready[0], &c, 1);
     kill(pid, SIGTERM);
     wait_for(pid, "child blocked in read, sent SIGTERM");
+    close(never[0]);
+    close(never[1]);
 
     // A child signals its parent, which waits in sigsuspend.
     sigset_t block, old;

@@ -349,9 +349,13 @@ static void zombies(void) {
 }
 
 static void stop_and_continue(void) {
+    int go[2];
+    pipe(go);
     pid_t pid = fork();
     if (pid == 0) {
         raise(SIGSTOP);
+        char c;
+        read(go[0], &c, 1);  // exits only once the parent has seen it continue
         _exit(8);
     }
     int status;
@@ -360,7 +364,10 @@ static void stop_and_continue(void) {
     kill(pid, SIGCONT);
     waitpid(pid, &status, WCONTINUED);
     describe("WCONTINUED", status);
+    write(go[1], "g", 1);
     wait_for(pid, "continued child");
+    close(go[0]);
+    close(go[1]);
 }
 
 static void groups(void) {

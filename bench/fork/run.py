@@ -1,87 +1,84 @@
 #!/usr/bin/env python3
-"""bench/fork: fork+exit+wait, vfork+exec+wait of a static binary and a dash loop running a
-static binary, natively (chrooted into the root made here), on xos in the VM (QEMU, TCG here)
-and on xos hosted, in the same run, rounds interleaved. Times are measured inside each program
-(clock_gettime), the ratios are paired per round. See bench/README.md ("Processes").
+"""bench/fork/run.py: fork's copy-on-write copy of a 64 MiB touched heap, and the hosted switch.
 
-    bench/fork/run.py [--build-dir build] [--runs 5] [--fork 200] [--vfork 100] [--dash 1000]
+Builds fork_cow.c for the VM (xos-build), for hosted (xos-build --platform hosted) and as a
+static native binary (musl-gcc), then runs them round after round (A B C, A B C, ...). Until
+fork(2) exists the xos figures come from xos_test_fork_space (libos/mm/fork_test_hook.cpp):
+fork_copy of the memory plus one switch to the child's space; natively, fork() until it returns
+in the parent. Each program reports medians of 9 repetitions; this prints a markdown table with
+the median (min-max) over the rounds and each figure's paired ratio to native Linux's in the
+same round. The VM runs under whatever accelerator xos-run picks (TCG here).
+
+usage: bench/fork/run.py [--build-dir build] [--runs 5]
 """
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SOURCE = os.path.join(HERE, "fork_cow.c")
+FIGURES = [
+    ("fork_copy_64mib", "copy (xos: + one switch)"),
+    ("fork_whole_64mib", "copy, child gone, reaped"),
+    ("rewrite_after_64mib", "parent's first write to every page after"),
+    ("space_switch_64mib", "one address-space switch"),
+]
 
 
-def copy_with_libraries(program, root):
-    paths = [program]
-    for line in subprocess.run(['ldd', program], capture_output=True, text=True).stdout.splitlines():
-        paths += [w for w in line.split() if w.startswith('/')]
-    for path in paths:
-        target = os.path.join(root, path.lstrip('/'))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy(os.path.realpath(path), target)
-
-
-def figure(output):
-    for line in output.splitlines():
-        if line.startswith('{'):
-            return json.loads(line)['value']
-    raise RuntimeError('no figure in %r' % output)
+def run(command, timeout=300):
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        sys.exit("failed (%d): %s\n%s%s" % (result.returncode, " ".join(command), result.stdout, result.stderr))
+    return {r["figure"]: r["value"] for r in map(json.loads, filter(lambda l: l.startswith("{"), result.stdout.splitlines()))}
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--build-dir', default=os.path.join(HERE, '..', '..', 'build'))
-    parser.add_argument('--runs', type=int, default=5)
-    parser.add_argument('--fork', type=int, default=200)
-    parser.add_argument('--vfork', type=int, default=100)
-    parser.add_argument('--dash', type=int, default=1000)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    xos_run = os.path.join(args.build_dir, 'tools', 'xos-run', 'xos-run')
-    with tempfile.TemporaryDirectory(prefix='xos-bench-fork-') as work:
-        root = os.path.join(work, 'root')
-        os.makedirs(os.path.join(root, 'bin'))
-        os.makedirs(os.path.join(root, 'dev'))
-        open(os.path.join(root, 'dev', 'null'), 'w').close()
-        subprocess.run(['gcc', '-O2', '-static-pie', '-o', os.path.join(root, 'bin', 'fork'),
-                        os.path.join(HERE, 'fork.c')], check=True)
-        copy_with_libraries('/usr/bin/dash', root)
-        targets = {
-            'native': lambda cmd: subprocess.run(['chroot', root] + cmd, capture_output=True, text=True, timeout=600),
-            'xos-vm': lambda cmd: subprocess.run([xos_run, '--rootfs', root, '--timeout', '600', '--'] + cmd,
-                                                 capture_output=True, text=True, timeout=700),
-            'xos-hosted': lambda cmd: subprocess.run([xos_run, '--platform', 'hosted', '--rootfs', root,
-                                                      '--timeout', '600', '--'] + cmd,
-                                                     capture_output=True, text=True, timeout=700),
-        }
-        cases = [('fork', args.fork), ('vfork', args.vfork), ('dash', args.dash)]
-        samples = {(c, t): [] for c, _ in cases for t in targets}
-        for round_number in range(args.runs + 1):  # round 0 warms up
-            for case, n in cases:
-                for target, run in targets.items():
-                    result = run(['/bin/fork', case, str(n)])
-                    if result.returncode != 0:
-                        print('%s on %s: status %d\n%s' % (case, target, result.returncode, result.stderr[-2000:]))
-                        return 1
-                    if round_number:
-                        samples[(case, target)].append(figure(result.stdout))
-            print('round %d done' % round_number, file=sys.stderr)
-        print('| case | native | xos VM (TCG) | xos hosted | xos VM / native | xos hosted / native |')
-        print('|---|---|---|---|---|---|')
-        for case, n in cases:
-            med = {t: statistics.median(samples[(case, t)]) for t in targets}
-            ratio = {t: statistics.median(x / y for x, y in zip(samples[(case, t)], samples[(case, 'native')]))
-                     for t in targets}
-            print('| %s (%d, us/iteration) | %.1f | %.1f | %.1f | %.2f | %.2f |' %
-                  (case, n, med['native'], med['xos-vm'], med['xos-hosted'], ratio['xos-vm'], ratio['xos-hosted']))
-    return 0
+    xos_build = os.path.join(args.build_dir, "tools/xos-build/xos-build")
+    xos_run = os.path.join(args.build_dir, "tools/xos-run/xos-run")
+    work = tempfile.mkdtemp(prefix="xos-fork-bench-")
+    vm_image, hosted_image, native = (os.path.join(work, name) for name in ("vm.xos", "hosted", "native"))
+    run([xos_build, "-O2", SOURCE, "-o", vm_image])
+    run([xos_build, "--platform", "hosted", "-O2", SOURCE, "-o", hosted_image])
+    run(["musl-gcc", "-static", "-O2", SOURCE, "-o", native])
+    variants = [
+        ("xos VM", [xos_run, "--timeout", "250", "--mem", "256M", vm_image]),
+        ("xos hosted", [xos_run, "--timeout", "250", "--mem", "256M", hosted_image]),
+        ("native Linux", [native]),
+    ]
+    samples = {name: [] for name, _ in variants}
+    for round_number in range(args.runs + 1):  # round 0 is a warm-up
+        for name, command in variants:
+            values = run(command)
+            print("round %d: %s: %s" % (round_number, name, values), file=sys.stderr)
+            if round_number:
+                samples[name].append(values)
+
+    def cell(values):
+        return "%.2f (%.2f-%.2f)" % (statistics.median(values), min(values), max(values))
+
+    print("| figure | variant | ms | / native (paired) |")
+    print("|---|---|---|---|")
+    for figure, label in FIGURES:
+        for name, _ in variants:
+            if figure not in samples[name][0]:
+                continue
+            values = [s[figure] / 1e6 for s in samples[name]]
+            if figure in samples["native Linux"][0]:
+                ratios = [s[figure] / n[figure] for s, n in zip(samples[name], samples["native Linux"])]
+                ratio = "%.2f (%.2f-%.2f)" % (statistics.median(ratios), min(ratios), max(ratios))
+            else:
+                ratio = "-"
+            print("| %s | %s | %s | %s |" % (label, name, cell(values), ratio))
 
 
-if __name__ == '__main__':
-    sys.exit(main())
+if __name__ == "__main__":
+    main()

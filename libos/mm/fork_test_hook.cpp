@@ -19,6 +19,9 @@ struct Run {
     long (*body)(int step, void* arg);
     void* arg;
     int steps;
+    uintptr_t poke_address;  // written into the child before the steps (VirtualMemory::write)
+    const void* poke_data;
+    size_t poke_size;
     long result;
 };
 
@@ -29,6 +32,13 @@ void run(void* opaque) {
     if (!child) {
         run.result = -child.error().code;
         return;
+    }
+    if (run.poke_size) {
+        if (auto written = (*child)->write(run.poke_address, run.poke_data, run.poke_size); !written) {
+            kdestroy(*child);
+            run.result = -written.error().code;
+            return;
+        }
     }
     long failures = 0;
     for (int step = 0; step < run.steps; ++step) {
@@ -60,8 +70,17 @@ void run(void* opaque) {
 // Forks the current memory copy on write, then calls body(step, arg) for step 0..steps-1, in the
 // child's address space for even steps and in the parent's for odd ones, and destroys the child.
 // Returns the sum of what body returned, or -errno if the copy failed.
+// Before the first step, `size` bytes from `data` are written at `address` of the child while it
+// is not current (as a loader fills a new image), if `size` is not 0.
+extern "C" long xos_test_fork_space_write(long (*body)(int step, void* arg), void* arg, int steps, uintptr_t address,
+                                          const void* data, size_t size) {
+    xos::mm::Run run{body, arg, steps, address, data, size, 0};
+    xos::mm::run_on_stack(xos::mm::g_stack + sizeof xos::mm::g_stack, xos::mm::run, &run);
+    return run.result;
+}
+
 extern "C" long xos_test_fork_space(long (*body)(int step, void* arg), void* arg, int steps) {
-    xos::mm::Run run{body, arg, steps, 0};
+    xos::mm::Run run{body, arg, steps, 0, nullptr, 0, 0};
     xos::mm::run_on_stack(xos::mm::g_stack + sizeof xos::mm::g_stack, xos::mm::run, &run);
     return run.result;
 }

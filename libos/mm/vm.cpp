@@ -458,7 +458,7 @@ bool VirtualMemory::handle_fault(uintptr_t address, int needed_prot, bool in_use
 bool VirtualMemory::break_cow(const Vma& vma, uintptr_t page, uintptr_t frame) {
     uint32_t access = page_access(vma.prot);
     if (!frame_shared(frame)) {
-        platform::protect_range(m_space, page, page + PAGE_SIZE, access);
+        writable_around(vma, page);
         return true;
     }
     uintptr_t copy = allocate_frame();
@@ -467,6 +467,46 @@ bool VirtualMemory::break_cow(const Vma& vma, uintptr_t page, uintptr_t frame) {
     if (!platform::map_page(m_space, page, copy, access)) out_of_memory(page, resident_bytes());
     unref_frame(frame);
     return true;
+}
+
+// The write fault at `page` found its frame no longer shared: that page, and its neighbours in
+// the same 2 MiB (and VMA) whose frames nobody else holds either, become writable at once. A
+// fork's parent whose child has exited (or exec'd) then takes one fault per 2 MiB rather than
+// one per page (on the hosted platform each is a signal and a host mprotect).
+void VirtualMemory::writable_around(const Vma& vma, uintptr_t page) {
+    constexpr uintptr_t WINDOW = 2 << 20;
+    uintptr_t start = page & ~(WINDOW - 1), end = start + WINDOW;
+    if (start < vma.start) start = vma.start;
+    if (end > vma.end) end = vma.end;
+    struct Context {
+        VirtualMemory* self;
+        FileCache* cache;
+        const Vma* vma;
+        uint32_t access;
+        uintptr_t run_start, run_end;
+        void flush() {
+            if (run_end > run_start) platform::protect_range(self->m_space, run_start, run_end, access);
+            run_start = run_end = 0;
+        }
+    } context{
+        this, vma.kind == VmaKind::File ? FileCache::existing(*vma.file) : nullptr, &vma, page_access(vma.prot), 0, 0};
+    platform::for_each_mapped(
+        m_space, start, end,
+        [](uintptr_t virt, uintptr_t phys, void* opaque) {
+            auto& c = *static_cast<Context*>(opaque);
+            bool eligible = !frame_shared(phys) && !(c.cache && phys == c.cache->page(file_index(*c.vma, virt), false));
+            if (eligible && c.run_end == virt) {
+                c.run_end += PAGE_SIZE;
+                return;
+            }
+            c.flush();
+            if (eligible) {
+                c.run_start = virt;
+                c.run_end = virt + PAGE_SIZE;
+            }
+        },
+        &context);
+    context.flush();
 }
 
 // mprotect made private memory writable: the pages whose frames another address space shares
@@ -632,6 +672,42 @@ bool VirtualMemory::range_allows(uintptr_t address, size_t size, int prot) const
         at = vma->end;
     }
     return true;
+}
+
+ErrorOr<void> VirtualMemory::write(uintptr_t address, const void* data, size_t size) {
+    if (address + size < address) return error(EFAULT);
+    auto* from = static_cast<const uint8_t*>(data);
+    for (uintptr_t at = address; at < address + size;) {
+        uintptr_t page = at & ~uintptr_t(PAGE_SIZE - 1);
+        size_t chunk = PAGE_SIZE - (at - page);
+        if (chunk > address + size - at) chunk = address + size - at;
+        const Vma* vma = find(at);
+        if (!vma || vma->shared) return error(EFAULT);
+        uintptr_t present = platform::mapped_page(m_space, page);
+        if (!present && vma->kind == VmaKind::File) {
+            FileCache* cache = FileCache::existing(*vma->file);
+            uint64_t index = file_index(*vma, page);
+            if (!cache || index >= cache->size_in_pages()) return error(EFAULT);
+            uintptr_t frame = cache->page(index, true);
+            if (!frame) return error(ENOMEM);
+            if (!platform::map_page(m_space, page, frame, page_access(vma->prot) & ~platform::PAGE_WRITE))
+                return error(ENOMEM);
+        } else if (!present) {
+            uintptr_t frame = allocate_frame();
+            if (!frame) return error(ENOMEM);
+            if (!platform::map_page(m_space, page, frame, page_access(vma->prot))) {
+                free_frame(frame);
+                return error(ENOMEM);
+            }
+            ++m_resident_pages;
+        }
+        if (!make_private_copy(page)) return error(ENOMEM);
+        uintptr_t frame = platform::mapped_page(m_space, page);
+        memcpy(reinterpret_cast<void*>(frame + (at - page)), from, chunk);
+        from += chunk;
+        at += chunk;
+    }
+    return {};
 }
 
 ErrorOr<void> VirtualMemory::set_fork_advice(uintptr_t address, size_t length, ForkAdvice advice) {

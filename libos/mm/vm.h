@@ -100,6 +100,11 @@ public:
     // when the page now is (or already was) this memory's alone; false for shared mappings,
     // absent pages or no memory.
     bool make_private_copy(uintptr_t page);
+    // Writes `size` bytes at `address` of this memory, current or not and whatever the mappings'
+    // protection (a loader filling a new image before it is activated): pages are faulted in,
+    // private file pages and pages a fork shares get a copy of their own first. EFAULT where
+    // the range is not all private mappings; ENOMEM without memory.
+    ErrorOr<void> write(uintptr_t address, const void* data, size_t size);
     const Vma* find(uintptr_t address) const;
     // Every byte of [address, address+size) is in mappings allowing `prot`.
     bool range_allows(uintptr_t address, size_t size, int prot) const;
@@ -131,6 +136,7 @@ private:
     void protect_shared_frames(const Vma& vma);  // after mprotect: copy-on-write pages stay read-only
     bool break_cow(const Vma& vma, uintptr_t page, uintptr_t frame);
     bool own_copy(uintptr_t page, uintptr_t present);
+    void writable_around(const Vma& vma, uintptr_t page);
     ErrorOr<void> copy_pages_into(VirtualMemory& child, const Vma& vma);
 
     platform::AppSpace* m_space;

@@ -63,13 +63,11 @@ bool private_code(const mm::Vma* vma) {
          (vma->kind == mm::VmaKind::File && !vma->shared));
 }
 
-// The site's pages made private where they are file pages (copy on write before patching).
+// The site's pages made this process's own: file pages and pages a fork shares (copy on write
+// before patching).
 bool privatize(mm::VirtualMemory& vm, uintptr_t site, uintptr_t after) {
-    for (uintptr_t at : {site, after - 1}) {
-        const mm::Vma* vma = vm.find(at);
-        if (vma->kind != mm::VmaKind::File) continue;
+    for (uintptr_t at : {site, after - 1})
         if (!vm.make_private_copy(at & ~uintptr_t(mm::PAGE_SIZE - 1))) return false;
-    }
     return true;
 }
 

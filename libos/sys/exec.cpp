@@ -73,7 +73,7 @@ ErrorOr<size_t> copy_vector(UserPtr<const char* const> vector, const char** out,
 ErrorOr<const char*> script_interpreter(const char* path, ExecArguments& arguments, int depth) {
     auto found = vfs::resolve(vfs::process().context(), path, vfs::Follow::Yes);
     if (!found) return nullptr;
-    RefPtr<vfs::Vnode> vnode = *found;
+    const RefPtr<vfs::Vnode>& vnode = *found;
     if (vnode->is_directory() || !vnode->is_regular() || !(vnode->mode() & 0111)) return nullptr;
     char* line = arguments.interpreters[depth];
     size_t got = TRY(vnode->read(0, {reinterpret_cast<std::byte*>(line), SCRIPT_LINE_BYTES - 1}));

@@ -10,6 +10,7 @@ the median (min-max) over the rounds and each figure's paired ratio to native Li
 same round. The VM runs under whatever accelerator xos-run picks (TCG here).
 
 usage: bench/fork/run.py [--build-dir build] [--runs 5]
+       bench/fork/run.py --smoke     build and run each once, check every figure is there (meson)
 """
 import argparse
 import json
@@ -41,6 +42,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     xos_build = os.path.join(args.build_dir, "tools/xos-build/xos-build")
     xos_run = os.path.join(args.build_dir, "tools/xos-run/xos-run")
@@ -54,6 +56,15 @@ def main():
         ("xos hosted", [xos_run, "--timeout", "250", "--mem", "256M", hosted_image]),
         ("native Linux", [native]),
     ]
+    if args.smoke:
+        for name, command in variants:
+            values = run(command)
+            wanted = [f for f, _ in FIGURES if name != "native Linux" or f != "space_switch_64mib"]
+            missing = [f for f in wanted if f not in values]
+            if missing:
+                sys.exit("%s: no figure %s in its output" % (name, ", ".join(missing)))
+            print("%s: %s" % (name, values))
+        return
     samples = {name: [] for name, _ in variants}
     for round_number in range(args.runs + 1):  # round 0 is a warm-up
         for name, command in variants:

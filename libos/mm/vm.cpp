@@ -101,6 +101,7 @@ ErrorOr<VirtualMemory*> VirtualMemory::create() {
 }
 
 void VirtualMemory::activate() {
+    platform::InterruptGuard guard;  // no tick between the page tables and app_memory()
     platform::activate_app_space(m_space);
     set_current_memory(this);
 }

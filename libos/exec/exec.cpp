@@ -280,16 +280,16 @@ ErrorOr<void> execute(const char* path, std::span<const char* const> argv, std::
         unmap_program();
         return error(E2BIG);
     }
-    // The point of no return. The old program's memory stays (one address space; the linked
-    // program that called exec is part of the image).
+    // The point of no return: sys::finish_exec() destroys the old program's address space (exec
+    // built this one in a fresh one; a linked program's code and data stay, being the image).
     program_file = nullptr;
     interpreter_file = nullptr;
     memory.set_break_base(g_program.layout.span_end + g_program.bias);  // brk right after the program
     vfs::FdTable& fds = vfs::process().fds;
     for (int fd = 0; fd < vfs::FdTable::MAX_FDS; ++fd)
         if (fds.is_open(fd) && fds.cloexec(fd).value_or(false)) (void)fds.close(fd);
-    sys::reset_signal_handlers_for_exec();
     fs::set_executable_path(path);  // /proc/self/exe
+    sys::finish_exec();  // the old address space, signal handlers (libos/sys/exec.cpp)
     sched::leave_kernel();
     platform::enter_app(reinterpret_cast<void (*)()>(start), *sp);
 }

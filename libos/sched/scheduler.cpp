@@ -5,6 +5,7 @@
 #include "base/klog.h"
 #include "base/verify.h"
 #include "mm/heap.h"
+#include "sched/process.h"
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
 #include "xos/libos.h"
@@ -16,7 +17,6 @@ namespace {
 
 constexpr uint32_t TIMER_HZ = 250;  // 4 ms ticks: sleep granularity and preemption
 constexpr uint32_t SLICE_TICKS = 3;  // 12 ms time slices
-constexpr size_t IDLE_STACK_PAGES = 4;
 
 Thread* g_current;
 Thread* g_idle;
@@ -30,13 +30,18 @@ bool g_need_resched;
 uint64_t g_dead_cpu_time_ns;  // CPU time of threads that exited
 int g_device_waiters;  // threads blocked on a WakeSource::Device queue
 int g_interrupt_depth;  // > 0 on the interrupt path (in_interrupt())
+Process* g_active;  // the process whose address space is the current one
+void (*g_termination_hook)();
 
 ErrorOr<Thread*> allocate_thread() {
     auto* thread = mm::kcreate<Thread>();
     if (!thread) return error(EAGAIN);
     size_t size = platform::cpu_context_size() + 64;
     thread->context_memory = mm::kmalloc(size);
-    if (!thread->context_memory) {
+    thread->kernel_stack = mm::alloc_pages(KERNEL_STACK_PAGES);
+    if (!thread->context_memory || !thread->kernel_stack) {
+        mm::kfree(thread->context_memory);
+        if (thread->kernel_stack) mm::free_pages(thread->kernel_stack, KERNEL_STACK_PAGES);
         mm::kdestroy(thread);
         return error(EAGAIN);
     }
@@ -46,7 +51,7 @@ ErrorOr<Thread*> allocate_thread() {
 }
 
 void free_thread(Thread* thread) {
-    if (thread->kernel_stack) mm::free_pages(thread->kernel_stack, IDLE_STACK_PAGES);
+    if (thread->kernel_stack) mm::free_pages(thread->kernel_stack, KERNEL_STACK_PAGES);
     mm::kfree(thread->context_memory);
     mm::kdestroy(thread);
 }
@@ -100,14 +105,35 @@ Thread* pick_next() {
 // Frees the threads that exited, once another thread runs. In thread context, at a yield point:
 // not on the interrupt path, which may have interrupted libos code inside the kernel heap (the
 // heap is not reentrant). Interrupts off.
+// A dead thread's process loses a reference here; the last one frees the process's memory,
+// which must not be the active address space (a kernel thread may run on any of them): such a
+// thread waits for a later reap.
 void reap_dead_threads() {
     ASSERT(!platform::interrupts_enabled() && !in_interrupt());
     g_dead.for_each([](Thread& dead) {
         if (&dead == g_current) return;
+        Process* process = dead.process;
+        if (process && process == g_active && process->live_threads == 0) return;  // see above
         decltype(g_dead)::remove(dead);
         g_dead_cpu_time_ns += dead.cpu_time_ns;
+        if (process) process->dead_threads_cpu_ns += dead.cpu_time_ns;
         free_thread(&dead);
+        if (process) release_process(*process);
     });
+}
+
+// Resumes a thread that must not run app code again in the termination hook instead: its
+// registers are dropped, it starts over on its kernel stack.
+void terminate_entry(uintptr_t, uintptr_t) {
+    enter_kernel();
+    g_termination_hook();
+    panic("the termination hook returned");
+}
+
+void switch_address_space(Thread& next) {
+    if (!next.process || next.process == g_active) return;
+    g_active = next.process;
+    activate_process_memory(*next.process);
 }
 
 void account_switch(Thread& from, Thread& to, uint64_t now) {
@@ -132,15 +158,39 @@ void init() {
     g_all.push_back(*g_current);
     g_live_threads = 1;
     platform::cpu_context_adopt_current(g_current->cpu_context);
+    init_first_process(*g_current);
+    g_active = g_current->process;
 
     g_idle = *idle;
     g_idle->tid = 0;
-    g_idle->kernel_stack = mm::alloc_pages(IDLE_STACK_PAGES);
-    if (!g_idle->kernel_stack) panic("no memory for the idle thread's stack");
-    platform::cpu_context_init(g_idle->cpu_context, idle_loop, 0, 0,
-                               reinterpret_cast<uintptr_t>(g_idle->kernel_stack) + IDLE_STACK_PAGES * 4096, 0);
+    platform::cpu_context_init(g_idle->cpu_context, idle_loop, 0, 0, kernel_stack_top(*g_idle), 0);
     platform::timer_start(TIMER_HZ);
 }
+
+uintptr_t kernel_stack_top(Thread& thread) {
+    return reinterpret_cast<uintptr_t>(thread.kernel_stack) + KERNEL_STACK_PAGES * 4096;
+}
+
+void run_on_kernel_stack(void (*fn)(void*), void* argument) {
+    // x86_64 (both platforms): switch %rsp, call, switch back; everything the callee may
+    // clobber is declared so.
+    uintptr_t stack_top = kernel_stack_top(*g_current) & ~uintptr_t(15);
+    asm volatile("mov %%rsp, %%rbx\n\t"
+                 "mov %[stack], %%rsp\n\t"
+                 "call *%[fn]\n\t"
+                 "mov %%rbx, %%rsp"
+                 : "+D"(argument)
+                 : [fn] "r"(fn), [stack] "r"(stack_top)
+                 : "rbx", "rax", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "memory", "cc", "xmm0", "xmm1", "xmm2",
+                   "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+                   "xmm15");
+}
+
+void set_termination_hook(void (*hook)()) { g_termination_hook = hook; }
+
+void note_active_process(Process* process) { g_active = process; }
+
+Thread* current_or_null() { return g_current; }
 
 Thread& current() {
     ASSERT(g_current);
@@ -155,6 +205,12 @@ InterruptScope::~InterruptScope() { --g_interrupt_depth; }
 int current_thread_id() { return g_current ? g_current->tid : 0; }
 int thread_count() { return g_live_threads; }
 
+void for_each_live_thread(void (*fn)(Thread&, void*), void* context) {
+    g_all.for_each([&](Thread& t) {
+        if (t.state != ThreadState::Dead && !t.kernel_thread) fn(t, context);
+    });
+}
+
 Thread* find_thread(int tid) {
     Thread* found = nullptr;
     g_all.for_each([&](Thread& t) {
@@ -164,16 +220,22 @@ Thread* find_thread(int tid) {
 }
 
 ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1, uintptr_t stack_top,
-                               uintptr_t thread_pointer) {
+                               uintptr_t thread_pointer, Process* process) {
     {
         platform::InterruptGuard guard;
         reap_dead_threads();
     }
     Thread* thread = TRY(allocate_thread());
+    if (!stack_top) stack_top = kernel_stack_top(*thread);
     platform::cpu_context_init(thread->cpu_context, entry, arg0, arg1, stack_top, thread_pointer);
     platform::InterruptGuard guard;
     thread->tid = g_next_tid++;
     thread->signal_mask = g_current->signal_mask;
+    thread->process = process ? process : g_current->process;
+    if (thread->process) {
+        ++thread->process->live_threads;
+        ++thread->process->references;
+    }
     g_all.push_back(*thread);
     ++g_live_threads;
     make_runnable(*thread);
@@ -201,6 +263,7 @@ void exit_current() {
     self.state = ThreadState::Dead;
     decltype(g_all)::remove(self);
     if (!self.kernel_thread) --g_live_threads;
+    if (self.process) --self.process->live_threads;
     self.in_kernel = 0;
     platform::yield();
     panic("a dead thread was resumed");
@@ -355,6 +418,9 @@ void* on_interrupt(InterruptKind kind) {
     account_switch(*self, *next, platform::monotonic_ns());
     next->state = ThreadState::Running;
     g_current = next;
+    switch_address_space(*next);
+    if (next->in_kernel == 0 && next->process && g_termination_hook && must_terminate(*next))
+        platform::cpu_context_init(next->cpu_context, terminate_entry, 0, 0, kernel_stack_top(*next), 0);
     return next->cpu_context;
 }
 

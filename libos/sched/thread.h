@@ -15,6 +15,7 @@
 namespace xos::sched {
 
 class WaitQueue;
+struct Process;
 
 enum class ThreadState { Runnable, Running, Blocked, Dead };
 enum class WakeReason { None, Woken, Timeout, Interrupted };
@@ -24,7 +25,11 @@ struct Thread {
     ThreadState state = ThreadState::Runnable;
     void* cpu_context = nullptr;  // platform-defined, 64-byte aligned inside context_memory
     void* context_memory = nullptr;
-    void* kernel_stack = nullptr;  // only the idle thread has one (app threads use their own)
+    // libos code of app threads runs on the app's stack, except where the app's memory is not
+    // usable: exec (which replaces it) and a thread that starts or ends inside libos (fork
+    // children, threads killed before they run app code again). KERNEL_STACK_PAGES pages.
+    void* kernel_stack = nullptr;
+    Process* process = nullptr;  // null for the idle thread and kernel threads
 
     IntrusiveListNode queue_node;  // run queue or a wait queue
     IntrusiveListNode sleep_node;  // timed waits, sorted by deadline
@@ -47,6 +52,11 @@ struct Thread {
     uint64_t signal_mask = 0;
     uint64_t signal_pending = 0;
 
+    // A thread made by a `syscall`-instruction clone or fork resumes with these registers
+    // (xos_syscall_clone's frame) on `resume_stack`.
+    uint64_t resume_frame[14] = {};
+    uintptr_t resume_stack = 0;
+
     // Futex wait state (futex.cpp).
     uintptr_t futex_key = 0;
     uint32_t futex_bitset = 0;
@@ -57,6 +67,9 @@ struct Thread {
 void init();
 
 Thread& current();
+Thread* current_or_null();  // null before init()
+// The address space of `process` was made current outside a switch (exec).
+void note_active_process(Process* process);
 
 // True while libos runs on the platform's interrupt path: in on_interrupt() (xos/libos.h) or in
 // a device's interrupt handler, which marks itself with an InterruptScope. Such code must not
@@ -71,9 +84,24 @@ public:
 };
 int thread_count();  // live app threads
 
-// Creates a runnable thread that calls entry(arg0, arg1) on `stack_top` with `thread_pointer`.
+constexpr size_t KERNEL_STACK_PAGES = 8;
+uintptr_t kernel_stack_top(Thread& thread);
+// Runs fn(argument) on the current thread's kernel stack and returns to the caller's stack:
+// for libos work during which the app's stack is not usable (exec switches address spaces;
+// fork makes the stack's pages copy-on-write while it copies them).
+void run_on_kernel_stack(void (*fn)(void*), void* argument);
+
+// Creates a runnable thread of `process` (the current thread's when null) that calls
+// entry(arg0, arg1) on `stack_top` (its own kernel stack when 0) with `thread_pointer`.
 ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1, uintptr_t stack_top,
-                               uintptr_t thread_pointer);
+                               uintptr_t thread_pointer, Process* process = nullptr);
+
+// What libos runs in a thread that must end before it runs app code again (its process is
+// exiting, or a signal that terminates it is pending): the scheduler starts it there, on its
+// kernel stack, instead of resuming it. Set once by libos/sys.
+void set_termination_hook(void (*hook)());
+// True if `thread` has to go to the termination hook instead of running app code.
+bool must_terminate(Thread& thread);
 
 // Creates a runnable libos-internal thread (e.g. lwIP's tcpip thread) on a kernel stack: it is
 // never preempted (it runs libos code, so it is always "in the kernel"; it runs until it

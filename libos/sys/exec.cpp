@@ -1,9 +1,20 @@
-// Exec syscalls: execve replaces the program with an unmodified Linux executable (libos/exec).
+// Exec syscalls: execve replaces the calling process's program with an unmodified Linux
+// executable (libos/exec) or a `#!` script's interpreter. The new program is built in a fresh
+// address space; the old one is destroyed only once the exec cannot fail, so on failure the
+// caller continues with its memory intact. libos runs the exec on the thread's kernel stack:
+// the caller's stack is in the address space being replaced.
+#include <fcntl.h>
+
+#include <cstring>
+
 #include "base/klog.h"
 #include "exec/exec.h"
+#include "sched/process.h"
 #include "sched/thread.h"
+#include "sched/wait_queue.h"
 #include "sys/file_helpers.h"
 #include "sys/handlers.h"
+#include "sys/signal.h"
 
 namespace xos::sys {
 
@@ -13,17 +24,23 @@ namespace {
 // match the kernel command line's (boot/command_line.h).
 constexpr size_t MAX_STRINGS = 4096;
 constexpr size_t STRING_BYTES = 256 * 1024;
+constexpr int MAX_SCRIPT_NESTING = 4;  // Linux's BINPRM_MAX_RECURSION
+constexpr size_t SCRIPT_LINE_BYTES = 256;  // Linux's BINPRM_BUF_SIZE
 
-// The arguments copied out of the calling program (its memory stays, but a bad pointer must be
-// an EFAULT here, not a fault later). One exec at a time: the caller is the program's only thread.
+// The arguments copied out of the calling program (a bad pointer must be an EFAULT here, not a
+// fault later; and the program's memory goes away). One exec at a time (g_exec_busy).
 struct ExecArguments {
     PathBuffer path;
-    const char* argv[MAX_STRINGS + 1];
+    const char* argv[MAX_STRINGS + 8];
     const char* envp[MAX_STRINGS + 1];
+    size_t argc = 0, envc = 0;
     char strings[STRING_BYTES];
     size_t used = 0;
+    char interpreters[MAX_SCRIPT_NESTING][SCRIPT_LINE_BYTES];
 };
 ExecArguments g_arguments;
+bool g_exec_busy;
+sched::WaitQueue g_exec_done;
 
 ErrorOr<const char*> copy_string(UserPtr<const char> string, ExecArguments& out) {
     char* start = out.strings + out.used;
@@ -50,22 +67,164 @@ ErrorOr<size_t> copy_vector(UserPtr<const char* const> vector, const char** out,
     return count;
 }
 
-}  // namespace
+// `#!interpreter [argument]`: if the file at `path` is a script, rewrites the arguments to run
+// its interpreter (interpreter, argument, path, argv[1...]) and returns the interpreter's path;
+// else nullptr (also when the file is missing or not executable: exec::execute reports those).
+ErrorOr<const char*> script_interpreter(const char* path, ExecArguments& arguments, int depth) {
+    auto found = vfs::resolve(vfs::process().context(), path, vfs::Follow::Yes);
+    if (!found) return nullptr;
+    const RefPtr<vfs::Vnode>& vnode = *found;
+    if (vnode->is_directory() || !vnode->is_regular() || !(vnode->mode() & 0111)) return nullptr;
+    char* line = arguments.interpreters[depth];
+    size_t got = TRY(vnode->read(0, {reinterpret_cast<std::byte*>(line), SCRIPT_LINE_BYTES - 1}));
+    line[got] = 0;
+    if (got < 2 || line[0] != '#' || line[1] != '!') return nullptr;
+    // Linux: the interpreter and one optional argument (the rest of the line, trailing blanks
+    // removed), separated by blanks; a line cut short by the buffer is an error (ENOEXEC).
+    char* end = strchr(line, '\n');
+    if (!end) {
+        if (got == SCRIPT_LINE_BYTES - 1) return error(ENOEXEC);
+        end = line + got;
+    }
+    *end = 0;
+    while (end > line + 2 && (end[-1] == ' ' || end[-1] == '\t')) *--end = 0;
+    char* interpreter = line + 2;
+    while (*interpreter == ' ' || *interpreter == '\t') ++interpreter;
+    if (!*interpreter) return error(ENOEXEC);
+    char* argument = interpreter;
+    while (*argument && *argument != ' ' && *argument != '\t') ++argument;
+    if (*argument) {
+        *argument++ = 0;
+        while (*argument == ' ' || *argument == '\t') ++argument;
+    }
+    // argv becomes: interpreter [argument] path argv[1..].
+    size_t extra = *argument ? 2 : 1;
+    size_t old_argc = arguments.argc;
+    if (old_argc + extra + 1 > MAX_STRINGS) return error(E2BIG);
+    size_t keep = old_argc > 0 ? old_argc - 1 : 0;  // argv[1..]
+    memmove(&arguments.argv[extra + 1], &arguments.argv[old_argc > 0 ? 1 : 0], (keep + 1) * sizeof(char*));
+    arguments.argv[0] = interpreter;
+    if (*argument) arguments.argv[1] = argument;
+    arguments.argv[extra] = path;
+    arguments.argc = keep + extra + 1;
+    return interpreter;
+}
 
-// Implements execve(2).
-ErrorOr<long> sys_execve(UserPtr<const char> path, UserPtr<const char* const> argv, UserPtr<const char* const> envp) {
-    // Linux ends the other threads first; libos cannot (they may be inside libos, holding locks).
-    if (int threads = sched::thread_count(); threads > 1) {
+// What runs on the kernel stack: everything from the fresh address space on. `result` is the
+// error when the exec fails (the caller's memory is current again by then).
+struct ExecJob {
+    const char* path;
+    ErrorOr<void> result;
+};
+
+// The caller's memory while the exec runs: finish_exec() destroys it (if it is the process's
+// own, not a vfork parent's).
+mm::VirtualMemory* g_old_memory;
+bool g_old_owned;
+
+void exec_on_kernel_stack(void* raw) {
+    auto& job = *static_cast<ExecJob*>(raw);
+    sched::Process& process = sched::current_process();
+    mm::VirtualMemory* old_memory = process.memory;
+    bool old_owned = process.owns_memory;
+    auto fresh = sched::create_memory();
+    if (!fresh && fresh.error().code != ENOSYS) {
+        job.result = std::unexpected(fresh.error());
+        return;
+    }
+    g_old_memory = fresh ? old_memory : nullptr;
+    g_old_owned = old_owned;
+    if (fresh) {
+        process.memory = *fresh;
+        process.owns_memory = true;
+        sched::activate_memory(*fresh);
+        sched::note_active_process(&process);
+    }
+    // Without address spaces of its own (ENOSYS), the new program is loaded beside the old one.
+    job.result = exec::execute(job.path, {g_arguments.argv, g_arguments.argc}, {g_arguments.envp, g_arguments.envc});
+    // execute() returns only on failure: back to the caller's memory.
+    if (fresh) {
+        process.memory = old_memory;
+        process.owns_memory = old_owned;
+        sched::activate_memory(old_memory);
+        sched::destroy_memory(*fresh);
+    }
+}
+
+ErrorOr<long> execute_copied(const char* path) {
+    const char* program = path;
+    for (int depth = 0;; ++depth) {
+        if (depth == MAX_SCRIPT_NESTING) return error(ELOOP);
+        const char* interpreter = TRY(script_interpreter(program, g_arguments, depth));
+        if (!interpreter) break;
+        program = interpreter;
+    }
+    // In libos memory: the caller's stack is not mapped while the new image is built.
+    static ExecJob job{nullptr, {}};
+    job = {program, {}};
+    sched::run_on_kernel_stack(exec_on_kernel_stack, &job);
+    if (!job.result && job.result.error().code == EISDIR) return error(EACCES);  // as Linux
+    TRY(job.result);
+    __builtin_unreachable();
+}
+
+ErrorOr<long> do_execve(int dirfd, UserPtr<const char> path, UserPtr<const char* const> argv,
+                        UserPtr<const char* const> envp) {
+    // Linux ends the other threads first; libos does not yet.
+    if (int threads = sched::current_process().live_threads; threads > 1) {
         klog("xos: exec: execve from a program with %d threads is not supported (one thread only)", threads);
         return error(EBUSY);
     }
+    TRY(sched::wait_event(g_exec_done, [] { return !g_exec_busy; }));
+    g_exec_busy = true;
     ExecArguments& arguments = g_arguments;
     arguments.used = 0;
-    std::string_view text = TRY(copy_path(path, arguments.path));
-    size_t argc = TRY(copy_vector(argv, arguments.argv, arguments));
-    size_t envc = TRY(copy_vector(envp, arguments.envp, arguments));
-    TRY(exec::execute(text.data(), {arguments.argv, argc}, {arguments.envp, envc}));
-    __builtin_unreachable();  // execute() returns only with an error
+    auto result = [&]() -> ErrorOr<long> {
+        std::string_view text = TRY(copy_path(path, arguments.path));
+        if (dirfd != AT_FDCWD && text[0] != '/') {
+            klog("xos: exec: execveat relative to a directory descriptor is not supported");
+            return error(ENOSYS);
+        }
+        arguments.argc = TRY(copy_vector(argv, arguments.argv, arguments));
+        arguments.envc = TRY(copy_vector(envp, arguments.envp, arguments));
+        return execute_copied(text.data());
+    }();
+    g_exec_busy = false;
+    sched::wake_one(g_exec_done);
+    return result;
+}
+
+}  // namespace
+
+void finish_exec() {
+    // The point of no return (exec::execute): the old program's memory goes, a vfork parent
+    // continues, caught signals are reset, the exec lock is released.
+    sched::Process& process = sched::current_process();
+    if (g_old_memory && g_old_owned) sched::destroy_memory(g_old_memory);
+    g_old_memory = nullptr;
+    reset_signal_handlers_for_exec();
+    release_vfork_parent(process);
+    const char* slash = strrchr(g_arguments.path.text, '/');
+    memset(process.name, 0, sizeof process.name);
+    strncpy(process.name, slash ? slash + 1 : g_arguments.path.text, sizeof process.name - 1);
+    g_exec_busy = false;
+    sched::wake_one(g_exec_done);
+}
+
+// Implements execve(2).
+ErrorOr<long> sys_execve(UserPtr<const char> path, UserPtr<const char* const> argv, UserPtr<const char* const> envp) {
+    return do_execve(AT_FDCWD, path, argv, envp);
+}
+
+// Implements execveat(2).
+ErrorOr<long> sys_execveat(int dirfd, UserPtr<const char> path, UserPtr<const char* const> argv,
+                           UserPtr<const char* const> envp, int flags) {
+    if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return error(EINVAL);
+    if (flags & AT_EMPTY_PATH) {
+        klog("xos: exec: execveat with AT_EMPTY_PATH (fexecve) is not supported");
+        return error(ENOSYS);
+    }
+    return do_execve(dirfd, path, argv, envp);
 }
 
 }  // namespace xos::sys

@@ -5,7 +5,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <csignal>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/times.h>
 #include <sys/types.h>
 
 #include "base/error.h"
@@ -118,10 +121,14 @@ ErrorOr<long> sys_brk(uintptr_t address);
 
 // exec.cpp
 ErrorOr<long> sys_execve(UserPtr<const char> path, UserPtr<const char* const> argv, UserPtr<const char* const> envp);
+ErrorOr<long> sys_execveat(int dirfd, UserPtr<const char> path, UserPtr<const char* const> argv,
+                           UserPtr<const char* const> envp, int flags);
+ErrorOr<long> sys_clone(unsigned long flags, uintptr_t stack, UserPtr<int> parent_tid, UserPtr<int> child_tid,
+                        uintptr_t tls);
+ErrorOr<long> sys_fork();
+ErrorOr<long> sys_vfork();
 
 // thread.cpp
-[[noreturn]] ErrorOr<long> sys_exit(int status);
-[[noreturn]] ErrorOr<long> sys_exit_group(int status);
 ErrorOr<long> sys_gettid();
 ErrorOr<long> sys_set_tid_address(UserPtr<int> tidptr);
 ErrorOr<long> sys_set_robust_list(uintptr_t head, size_t length);
@@ -170,9 +177,22 @@ ErrorOr<long> sys_getsockopt(int fd, int level, int name, UserPtr<void> value, U
 ErrorOr<long> sys_getsockname(int fd, UserPtr<void> address, UserPtr<socklen_t> length);
 ErrorOr<long> sys_getpeername(int fd, UserPtr<void> address, UserPtr<socklen_t> length);
 
-// proc.cpp
+// process.cpp
+[[noreturn]] ErrorOr<long> sys_exit(int status);
+[[noreturn]] ErrorOr<long> sys_exit_group(int status);
+ErrorOr<long> sys_wait4(pid_t pid, UserPtr<int> status, int options, UserPtr<struct rusage> usage);
+ErrorOr<long> sys_waitid(int type, id_t id, UserPtr<siginfo_t> info, int options, UserPtr<struct rusage> usage);
+ErrorOr<long> sys_getrusage(int who, UserPtr<struct rusage> usage);
+ErrorOr<long> sys_times(UserPtr<struct tms> out);
 ErrorOr<long> sys_getpid();
 ErrorOr<long> sys_getppid();
+ErrorOr<long> sys_setpgid(pid_t pid, pid_t pgid);
+ErrorOr<long> sys_getpgid(pid_t pid);
+ErrorOr<long> sys_getpgrp();
+ErrorOr<long> sys_setsid();
+ErrorOr<long> sys_getsid(pid_t pid);
+
+// proc.cpp
 ErrorOr<long> sys_getuid();
 ErrorOr<long> sys_geteuid();
 ErrorOr<long> sys_getgid();
@@ -188,6 +208,9 @@ ErrorOr<long> sys_getrandom(UserPtr<void> buffer, size_t count, unsigned flags);
 // signal.cpp
 ErrorOr<long> sys_rt_sigaction(int signal, UserPtr<const void> action, UserPtr<void> old_action, size_t sigset_size);
 ErrorOr<long> sys_rt_sigprocmask(int how, UserPtr<const uint64_t> set, UserPtr<uint64_t> old_set, size_t sigset_size);
+ErrorOr<long> sys_rt_sigpending(UserPtr<uint64_t> set, size_t sigset_size);
+ErrorOr<long> sys_rt_sigsuspend(UserPtr<const uint64_t> mask, size_t sigset_size);
+ErrorOr<long> sys_pause();
 ErrorOr<long> sys_sigaltstack(UserPtr<const void> stack, UserPtr<void> old_stack);
 ErrorOr<long> sys_kill(pid_t pid, int signal);
 ErrorOr<long> sys_tkill(pid_t tid, int signal);

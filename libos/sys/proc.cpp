@@ -1,4 +1,4 @@
-// Process and identity syscalls. The image is one process, pid 1, running as root.
+// Identity and limits. Every process runs as root.
 #include <asm/prctl.h>
 #include <sched.h>
 #include <sys/random.h>
@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "mm/memory.h"
+#include "sched/process.h"
 #include "sched/thread.h"
 #include "sys/handlers.h"
 #include "xos/platform.h"
@@ -18,35 +19,18 @@ namespace xos::sys {
 
 namespace {
 
-constexpr long IMAGE_PID = 1;
-constexpr size_t MAIN_STACK_LIMIT = 8 << 20;  // what kernel_main gives the main thread
-
 void copy_field(char* field, size_t size, const char* value) {
     strncpy(field, value, size - 1);
     field[size - 1] = '\0';
 }
 
-ErrorOr<rlimit> limit_of(int resource) {
+ErrorOr<rlimit*> limit_of(sched::Process& process, int resource) {
     if (resource < 0 || resource >= RLIM_NLIMITS) return error(EINVAL);
-    switch (resource) {
-    case RLIMIT_STACK: return rlimit{MAIN_STACK_LIMIT, RLIM_INFINITY};
-    case RLIMIT_NOFILE: return rlimit{1024, 4096};
-    case RLIMIT_CORE: return rlimit{0, RLIM_INFINITY};
-    case RLIMIT_NPROC: return rlimit{1, 1};
-    case RLIMIT_SIGPENDING: return rlimit{64, 64};
-    case RLIMIT_MSGQUEUE: return rlimit{819200, 819200};
-    case RLIMIT_RTPRIO:
-    case RLIMIT_NICE: return rlimit{0, 0};
-    default: return rlimit{RLIM_INFINITY, RLIM_INFINITY};
-    }
+    return &process.limits[resource];
 }
 
 }  // namespace
 
-// Implements getpid(2).
-ErrorOr<long> sys_getpid() { return IMAGE_PID; }
-// Implements getppid(2): nobody started us from inside the VM.
-ErrorOr<long> sys_getppid() { return 0; }
 // Implements getuid(2) and friends: the image runs as root.
 ErrorOr<long> sys_getuid() { return 0; }
 ErrorOr<long> sys_geteuid() { return 0; }
@@ -98,21 +82,24 @@ ErrorOr<long> sys_uname(UserPtr<struct utsname> out) {
 
 // Implements getrlimit(2).
 ErrorOr<long> sys_getrlimit(int resource, UserPtr<struct rlimit> out) {
-    TRY(write_user(out, TRY(limit_of(resource))));
+    TRY(write_user(out, *TRY(limit_of(sched::current_process(), resource))));
     return 0;
 }
 
-// Implements prlimit64(2). Limits can be read; changing them is refused.
+// Implements prlimit64(2). Limits are per process; only RLIMIT_NPROC is enforced (fork).
 ErrorOr<long> sys_prlimit64(pid_t pid, int resource, UserPtr<const struct rlimit> new_limit,
                             UserPtr<struct rlimit> old_limit) {
-    if (pid != 0 && pid != IMAGE_PID) return error(ESRCH);
-    rlimit current = TRY(limit_of(resource));
+    sched::Process* process = pid == 0 ? &sched::current_process() : sched::find_process(pid);
+    if (!process || process->state != sched::ProcessState::Alive) return error(ESRCH);
+    rlimit* current = TRY(limit_of(*process, resource));
+    rlimit previous = *current;
     if (!new_limit.is_null()) {
         rlimit wanted = TRY(read_user(new_limit));
         if (wanted.rlim_cur > wanted.rlim_max) return error(EINVAL);
-        if (wanted.rlim_cur != current.rlim_cur || wanted.rlim_max != current.rlim_max) return error(EPERM);
+        if (resource == RLIMIT_NOFILE && wanted.rlim_max > 4096) return error(EPERM);  // the table's size
+        *current = wanted;
     }
-    if (!old_limit.is_null()) TRY(write_user(old_limit, current));
+    if (!old_limit.is_null()) TRY(write_user(old_limit, previous));
     return 0;
 }
 

@@ -6,28 +6,32 @@
 
 #include <atomic>
 
-#include "net/stack.h"
+#include <cstring>
+
+#include "base/klog.h"
 #include "sched/futex.h"
+#include "sched/process.h"
 #include "sched/thread.h"
 #include "sys/handlers.h"
 #include "sys/signal.h"
 #include "xos/libos.h"
+#include "vfs/process.h"
 #include "xos/platform.h"
 
 namespace xos::sys {
 
 namespace {
 
-// What musl's pthread_create passes, and what we refuse: no new processes (fork-like clones),
-// no namespaces.
+// Threads: what musl's pthread_create and glibc's pass.
 constexpr unsigned long THREAD_FLAGS_REQUIRED = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
 constexpr unsigned long THREAD_FLAGS_ALLOWED = THREAD_FLAGS_REQUIRED | CLONE_SYSVSEM | CLONE_SETTLS |
     CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID | CLONE_DETACHED;
-
-struct CloneStart {
-    int (*function)(void*);
-    void* argument;
-};
+// Processes: fork (glibc: SIGCHLD|CHILD_SETTID|CHILD_CLEARTID; musl: SIGCHLD), posix_spawn and
+// Go's exec (CLONE_VM|CLONE_VFORK|SIGCHLD), vfork. No sharing of descriptor tables, file-system
+// state or signal actions between processes, no namespaces.
+constexpr unsigned long CSIGNAL_MASK = 0xff;
+constexpr unsigned long PROCESS_FLAGS_ALLOWED = CSIGNAL_MASK | CLONE_VM | CLONE_VFORK | CLONE_SYSVSEM | CLONE_SETTLS |
+    CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID | CLONE_DETACHED;
 
 // A new thread begins here: run the function musl gave __clone, then exit with its result.
 void thread_entry(uintptr_t function, uintptr_t argument) {
@@ -36,18 +40,25 @@ void thread_entry(uintptr_t function, uintptr_t argument) {
     __builtin_unreachable();
 }
 
-// A new thread made by a `syscall`-instruction clone (glibc's) begins here, below the copy
-// of its parent's registers (xos_syscall_clone), and leaves for the parent's code.
-void raw_clone_entry(uintptr_t frame, uintptr_t stack_pointer) {
-    platform::resume_cloned_thread(reinterpret_cast<const uint64_t*>(frame), stack_pointer);
+// A thread or process made by a `syscall`-instruction clone or fork begins here, on its kernel
+// stack and in its own address space: CLONE_CHILD_SETTID (the child's memory), then the
+// parent's registers (kept in the thread) on its stack.
+void raw_clone_entry(uintptr_t child_tid, uintptr_t) {
+    sched::Thread& self = sched::current();
+    if (child_tid) (void)write_user(UserPtr<int>(child_tid), self.tid);
+    platform::resume_cloned_thread(self.resume_frame, self.resume_stack);
 }
 
-// The thread for clone(flags, ...): entry(arg0, arg1) on `entry_stack`.
-ErrorOr<long> create_clone(unsigned long flags, void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1,
-                           uintptr_t entry_stack, UserPtr<int> parent_tid, uintptr_t tls, UserPtr<int> child_tid) {
-    if ((flags & THREAD_FLAGS_REQUIRED) != THREAD_FLAGS_REQUIRED) return error(EINVAL);
-    if (flags & ~THREAD_FLAGS_ALLOWED & ~0xffUL) return error(EINVAL);
-    if (flags & 0xff) return error(EINVAL);  // an exit signal only makes sense for processes
+// Where clone's new thread starts: entry(arg0, arg1) on `stack` (0: its kernel stack), and the
+// registers a raw clone resumes with.
+struct CloneStart {
+    void (*entry)(uintptr_t, uintptr_t);
+    uintptr_t arg0, arg1, stack;
+    const uint64_t* frame;  // raw clones
+    uintptr_t resume_stack;
+};
+
+ErrorOr<void> check_tid_pointers(unsigned long flags, UserPtr<int> parent_tid, UserPtr<int> child_tid) {
     // Validate the tid pointers before creating anything, without writing to them: musl's
     // child_tid is its thread-list lock, held by the caller during clone (writing 0 there
     // released the lock, and a new thread could exit through pthread_exit's list unlink before
@@ -55,34 +66,142 @@ ErrorOr<long> create_clone(unsigned long flags, void (*entry)(uintptr_t, uintptr
     if ((flags & CLONE_PARENT_SETTID) && !user_range_writable(parent_tid.address(), sizeof(int))) return error(EFAULT);
     if ((flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)) && !user_range_writable(child_tid.address(), sizeof(int)))
         return error(EFAULT);
+    return {};
+}
+
+void prepare_thread(sched::Thread& thread, const CloneStart& start) {
+    if (start.frame) {
+        memcpy(thread.resume_frame, start.frame, sizeof thread.resume_frame);
+        thread.resume_stack = start.resume_stack;
+    }
+}
+
+ErrorOr<long> create_thread_clone(unsigned long flags, const CloneStart& start, UserPtr<int> parent_tid, uintptr_t tls,
+                                  UserPtr<int> child_tid) {
+    if ((flags & THREAD_FLAGS_REQUIRED) != THREAD_FLAGS_REQUIRED || (flags & ~THREAD_FLAGS_ALLOWED & ~CSIGNAL_MASK) ||
+        (flags & CSIGNAL_MASK)) {
+        klog("xos: clone: thread flags %#lx are not supported", flags);
+        return error(EINVAL);
+    }
+    TRY(check_tid_pointers(flags, parent_tid, child_tid));
     uintptr_t thread_pointer = (flags & CLONE_SETTLS) ? tls : platform::thread_pointer();
-    sched::Thread* thread = TRY(sched::create_thread(entry, arg0, arg1, entry_stack, thread_pointer));
+    sched::Thread* thread = TRY(sched::create_thread(start.entry, start.arg0, start.arg1, start.stack, thread_pointer));
+    prepare_thread(*thread, start);
     if (flags & CLONE_CHILD_CLEARTID) thread->clear_child_tid = child_tid.address();
     if (flags & CLONE_PARENT_SETTID) (void)write_user(parent_tid, thread->tid);
     if (flags & CLONE_CHILD_SETTID) (void)write_user(child_tid, thread->tid);
     return thread->tid;
 }
 
+[[noreturn]] void terminate_current_thread() {
+    sched::Thread& self = sched::current();
+    sched::Process& process = *self.process;
+    if (process.exiting) end_current_thread(process.wait_status);
+    deliver_pending_signals();  // a fatal signal: does not return
+    end_current_thread(SIGKILL);
+}
+
+// fork, vfork, posix_spawn: a new process. `start.stack` is the child's own stack for a clone
+// with CLONE_VM; without one (fork, a raw vfork or Go's CLONE_VM|CLONE_VFORK on the caller's
+// stack) the child gets a copy-on-write copy of the memory: it would otherwise run on the
+// stack the blocked parent's libos frames are on. The child shares the parent's open file
+// descriptions in a copy of its descriptor table. With CLONE_VFORK the parent waits until the
+// child execs or exits.
+ErrorOr<long> create_process_clone(unsigned long flags, const CloneStart& start, bool own_stack,
+                                   UserPtr<int> parent_tid, uintptr_t tls, UserPtr<int> child_tid) {
+    if (flags & ~PROCESS_FLAGS_ALLOWED) {
+        klog("xos: clone: flags %#lx are not supported for a new process (supported: fork, vfork, "
+             "CLONE_VM|CLONE_VFORK, SETTLS, PARENT_SETTID, CHILD_SETTID, CHILD_CLEARTID)",
+             flags);
+        return error(EINVAL);
+    }
+    sched::Process& parent = sched::current_process();
+    if (sched::process_count() >= long(parent.limits[RLIMIT_NPROC].rlim_cur)) return error(EAGAIN);
+    TRY(check_tid_pointers(flags, parent_tid, child_tid));
+    sched::set_termination_hook(terminate_current_thread);
+
+    bool share_memory = (flags & CLONE_VM) && own_stack;
+    mm::VirtualMemory* memory = share_memory ? parent.memory : TRY(sched::fork_memory(*parent.memory));
+    auto files = vfs::copy_process(*parent.files);
+    auto child = files ? sched::create_process(parent, 0) : ErrorOr<sched::Process*>(std::unexpected(files.error()));
+    if (!child) {
+        if (files) vfs::release_process(*files);
+        if (!share_memory) sched::destroy_memory(memory);
+        return error(EAGAIN);
+    }
+    sched::Process& process = **child;
+    process.files = *files;
+    process.memory = memory;
+    process.owns_memory = !share_memory;
+    process.exit_signal = int(flags & CSIGNAL_MASK);
+    uintptr_t thread_pointer = (flags & CLONE_SETTLS) ? tls : platform::thread_pointer();
+    auto thread = sched::create_thread(start.entry, start.arg0, start.arg1, start.stack, thread_pointer, &process);
+    if (!thread) {
+        vfs::release_process(process.files);
+        process.files = nullptr;
+        process.state = sched::ProcessState::Reaped;
+        sched::release_process(process);  // frees its memory
+        return error(EAGAIN);
+    }
+    sched::Thread& child_thread = **thread;
+    prepare_thread(child_thread, start);
+    process.pid = child_thread.tid;
+    if (flags & CLONE_CHILD_CLEARTID) child_thread.clear_child_tid = child_tid.address();
+    if (flags & CLONE_PARENT_SETTID) (void)write_user(parent_tid, process.pid);
+    // CLONE_CHILD_SETTID in shared memory now; in a copy, the child writes it (raw_clone_entry).
+    if ((flags & CLONE_CHILD_SETTID) && share_memory) (void)write_user(child_tid, process.pid);
+    int pid = process.pid;
+    if (flags & CLONE_VFORK) {
+        process.vfork_pending = true;
+        ++process.references;  // it may exit and be reaped automatically while we wait
+        (void)sched::wait_event(
+            process.vfork_done, [&] { return !process.vfork_pending; }, sched::Deadline::never(),
+            sched::Interruptible::No);
+        sched::release_process(process);
+    }
+    return pid;
+}
+
 ErrorOr<long> clone_thread(int (*function)(void*), uintptr_t stack, unsigned long flags, void* argument,
                            UserPtr<int> parent_tid, uintptr_t tls, UserPtr<int> child_tid) {
     if (!function || !stack) return error(EINVAL);
-    return create_clone(flags, thread_entry, reinterpret_cast<uintptr_t>(function),
-                        reinterpret_cast<uintptr_t>(argument), stack, parent_tid, tls, child_tid);
+    CloneStart start{
+        thread_entry, reinterpret_cast<uintptr_t>(function), reinterpret_cast<uintptr_t>(argument), stack, nullptr, 0};
+    if (flags & CLONE_THREAD) return create_thread_clone(flags, start, parent_tid, tls, child_tid);
+    if (!(flags & CLONE_VM)) {
+        // The child would return into the parent's C code in its own copy of memory, but a
+        // linked image's code and data are in the image, which every process shares.
+        klog("xos: fork of a program linked into the image is not supported yet (use posix_spawn, or vfork and exec)");
+        return error(ENOSYS);
+    }
+    return create_process_clone(flags, start, true, parent_tid, tls, child_tid);
 }
 
-// clone(2) through the `syscall` instruction: the child resumes the caller's code on `stack`
-// with the caller's registers. The registers are copied just below `stack` (the child's own
-// stack; its code overwrites the copy only after resume_cloned_thread() has loaded it), and the
-// child's first libos frame runs below that.
-ErrorOr<long> clone_from_trap(const uint64_t* frame) {
-    enum { RBX = 5, RDX = 9, RSI = 10, RDI = 11, R10 = 8, R8 = 7, FRAME_WORDS = 14 };
-    unsigned long flags = frame[RDI];
-    uintptr_t stack = frame[RSI];
-    if (!stack) return error(EINVAL);  // a fork-like clone shares no stack: not supported
-    uintptr_t copy = (stack - 256) & ~uintptr_t(15);
-    TRY(copy_to_user(UserPtr<void>(copy), frame, FRAME_WORDS * sizeof(uint64_t)));
-    return create_clone(flags, raw_clone_entry, copy, stack, copy, UserPtr<int>(frame[RDX]), frame[R8],
-                        UserPtr<int>(frame[R10]));
+// clone(2), fork(2) and vfork(2) through the `syscall` instruction: the child resumes the
+// caller's code with the caller's registers, on `stack` (clone) or where the caller's stack
+// pointer was. It starts on its kernel stack (raw_clone_entry).
+ErrorOr<long> clone_from_trap(const uint64_t* frame, long number) {
+    enum { RDX = 9, RSI = 10, RDI = 11, R10 = 8, R8 = 7, FRAME_WORDS = 14, RED_ZONE = 128 };
+    uintptr_t caller_stack = reinterpret_cast<uintptr_t>(frame) + FRAME_WORDS * sizeof(uint64_t) + RED_ZONE;
+    unsigned long flags = SIGCHLD;
+    uintptr_t stack = 0;
+    if (number == SYS_vfork) flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+    if (number == SYS_clone) flags = frame[RDI], stack = frame[RSI];
+    auto parent_tid = UserPtr<int>(number == SYS_clone ? frame[RDX] : 0);
+    auto child_tid = UserPtr<int>(number == SYS_clone ? frame[R10] : 0);
+    uintptr_t tls = number == SYS_clone ? frame[R8] : 0;
+    CloneStart start{raw_clone_entry,
+                     (flags & CLONE_CHILD_SETTID) ? child_tid.address() : 0,
+                     0,
+                     0,
+                     frame,
+                     stack ? stack : caller_stack};
+    if (flags & CLONE_THREAD) {
+        if (!stack) return error(EINVAL);  // a thread needs a stack of its own
+        start.arg0 = 0;  // create_thread_clone writes CHILD_SETTID (same memory)
+        return create_thread_clone(flags, start, parent_tid, tls, child_tid);
+    }
+    return create_process_clone(flags, start, stack != 0, parent_tid, tls, child_tid);
 }
 
 ErrorOr<sched::Deadline> relative_deadline(UserPtr<const struct timespec> timeout) {
@@ -138,25 +257,17 @@ ErrorOr<bool> futex_wake_op_apply(uintptr_t address, uint32_t encoded) {
 
 }  // namespace
 
-// Implements exit(2): ends the calling thread; the last one ends the image.
-ErrorOr<long> sys_exit(int status) {
-    sched::Thread& self = sched::current();
-    if (self.clear_child_tid) {
-        // CLONE_CHILD_CLEARTID: pthread_join and musl's thread-list lock wait for this.
-        if (write_user(UserPtr<int>(self.clear_child_tid), 0)) sched::futex_wake(self.clear_child_tid, 1);
-    }
-    if (sched::thread_count() == 1) {
-        net::drain_before_exit();
-        platform::shutdown(platform::ExitKind::Exit, status & 0xff, nullptr);
-    }
-    sched::exit_current();
+// Implements clone(2), fork(2) and vfork(2) as function calls (a linked program's musl): a
+// function call cannot return twice. musl's fork() lands here; its posix_spawn and
+// pthread_create use __clone (xos_clone below); unmodified programs take the trap path.
+ErrorOr<long> sys_clone(unsigned long flags, uintptr_t, UserPtr<int>, UserPtr<int>, uintptr_t) {
+    klog("xos: clone(%#lx) called as a function (a program linked into the image): fork is not supported there yet; "
+         "posix_spawn and vfork+exec are",
+         flags);
+    return error(ENOSYS);
 }
-
-// Implements exit_group(2).
-ErrorOr<long> sys_exit_group(int status) {
-    net::drain_before_exit();
-    platform::shutdown(platform::ExitKind::Exit, status & 0xff, nullptr);
-}
+ErrorOr<long> sys_fork() { return sys_clone(SIGCHLD, 0, {}, {}, 0); }
+ErrorOr<long> sys_vfork() { return sys_clone(CLONE_VM | CLONE_VFORK | SIGCHLD, 0, {}, {}, 0); }
 
 // Implements gettid(2).
 ErrorOr<long> sys_gettid() { return sched::current().tid; }
@@ -250,10 +361,10 @@ ErrorOr<long> sys_clone3(uintptr_t, size_t) { return error(ENOSYS); }
 
 }  // namespace xos::sys
 
-extern "C" long xos_syscall_clone(const uint64_t* frame) {
+extern "C" long xos_syscall_clone(const uint64_t* frame, long number) {
     using namespace xos;
     sched::enter_kernel();
-    auto result = sys::clone_from_trap(frame);
+    auto result = sys::clone_from_trap(frame, number);
     sched::leave_kernel();
     sys::deliver_pending_signals();
     return result ? *result : -long(result.error().code);

@@ -1,5 +1,6 @@
-// The file-system state of the image (it is one process): descriptor table, root, working
-// directory and umask.
+// The file-system state of a process: descriptor table, root, working directory and umask.
+// Each process has its own (sched/process.h); fork copies it, the copies sharing the open file
+// descriptions (offsets, status flags) as on Linux.
 #pragma once
 
 #include <sys/types.h>
@@ -20,6 +21,19 @@ struct Process {
     WalkContext context(Vnode* start = nullptr) const { return {root.get(), start ? start : cwd.get()}; }
 };
 
+// The current process's state (the boot program's before the scheduler starts).
 Process& process();
+// How process() finds the current one (set by the scheduler, sched/process.cpp; null: the boot
+// program's). Keeps this file free of the scheduler for the host unit tests.
+void set_current_process_resolver(Process* (*resolver)());
+// The boot program's (PID 1's until it execs; it keeps it).
+Process& boot_process();
+
+// fork: a new state with the same descriptors (sharing their open file descriptions), root,
+// cwd and umask. EAGAIN without memory.
+ErrorOr<Process*> copy_process(const Process& from);
+// Closes every descriptor and drops the root and cwd (exit), then frees it unless it is the
+// boot program's.
+void release_process(Process* state);
 
 }  // namespace xos::vfs

@@ -46,8 +46,11 @@ xos_syscall_entry:
     push %r9
     push %rbx
     mov %rsp, %rbx
-    cmp $56, %rax                   /* SYS_clone returns twice: its own path, below */
-    je .Lclone
+    cmp $56, %rax                   /* SYS_clone, SYS_fork and SYS_vfork return twice: */
+    jb 1f                           /* their own path, below */
+    cmp $58, %rax
+    jbe .Lclone
+1:
     and $-16, %rsp
     sub $8, %rsp
     push %r9                        /* a6, 7th C argument */
@@ -74,9 +77,10 @@ xos_syscall_entry:
     lea 128(%rsp), %rsp             /* lea: leaves the restored flags alone */
     jmp *%rcx
 
-/* clone: the whole register state goes to libos (a new thread resumes from a copy of it,
- * xos_resume_clone below). Frame, upward: r15 r14 r13 r12 rbp rbx r9 r8 r10 rdx rsi rdi
- * rflags(r11) rip(rcx). Returns the parent's result in %rax like any syscall. */
+/* clone, fork, vfork: the whole register state goes to libos (a new thread or process resumes
+ * from a copy of it, xos_resume_clone below), and the number. Frame, upward: r15 r14 r13 r12
+ * rbp rbx r9 r8 r10 rdx rsi rdi rflags(r11) rip(rcx); the caller's %rsp was 128 bytes above
+ * it. Returns the parent's result in %rax like any syscall. */
 .Lclone:
     push %rbp
     push %r12
@@ -84,6 +88,7 @@ xos_syscall_entry:
     push %r14
     push %r15
     mov %rsp, %rdi
+    mov %rax, %rsi
     and $-16, %rsp
     cld
     call xos_syscall_clone

@@ -11,6 +11,8 @@
 #include "mm/heap.h"
 #include "mm/memory.h"
 #include "rewrite/rewrite.h"
+#include "sched/process.h"
+#include "sched/thread.h"
 #include "vfs/mount.h"
 #include "vfs/operations.h"
 #include "vfs/process.h"
@@ -38,13 +40,63 @@ const char* program_name() {
     return slash ? slash + 1 : g_info.argv[0];
 }
 
-ErrorOr<void> generate_status(TextBuffer& out) {
-    size_t rss_kb = mm::address_space().mapped_bytes() / 1024;
-    return out.append("Name:\t%.15s\nUmask:\t%04o\nState:\tR (running)\nTgid:\t1\nNgid:\t0\nPid:\t1\nPPid:\t0\n"
-                      "TracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t%d\nGroups:\t\n"
-                      "VmRSS:\t%8zu kB\nThreads:\t1\n",
-                      program_name(), unsigned(vfs::process().umask), vfs::FdTable::MAX_FDS, rss_kb);
+// One process's state letter: R, S (blocked), T (stopped), Z (zombie).
+char state_of(sched::Process& process) {
+    if (process.state != sched::ProcessState::Alive) return 'Z';
+    if (process.stopped) return 'T';
+    char state = 'S';
+    sched::for_each_thread_of(process, [&](sched::Thread& t) {
+        if (t.state != sched::ThreadState::Blocked) state = 'R';
+    });
+    return state;
 }
+
+const char* state_name(char state) {
+    switch (state) {
+    case 'R': return "R (running)";
+    case 'T': return "T (stopped)";
+    case 'Z': return "Z (zombie)";
+    default: return "S (sleeping)";
+    }
+}
+
+const char* name_of(sched::Process& process) {
+    return process.pid == 1 && !process.name[0] ? program_name() : process.name;
+}
+
+ErrorOr<void> generate_status_for(TextBuffer& out, int pid) {
+    sched::Process* process = sched::find_process(pid);
+    if (!process) return error(ESRCH);
+    size_t rss_kb = process->memory ? process->memory->resident_bytes() / 1024 : 0;
+    unsigned umask = process->files ? unsigned(process->files->umask) : 022;
+    return out.append("Name:\t%.15s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\n"
+                      "TracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t%d\nGroups:\t\n"
+                      "VmRSS:\t%8zu kB\nThreads:\t%d\n",
+                      name_of(*process), umask, state_name(state_of(*process)), process->pid, process->pid,
+                      process->parent ? process->parent->pid : 0, vfs::FdTable::MAX_FDS, rss_kb, process->live_threads);
+}
+
+// /proc/PID/stat: the fields ps and top read (pid, comm, state, ppid, pgrp, session, ...,
+// utime, ..., num_threads, ..., starttime in clock ticks).
+ErrorOr<void> generate_stat_for(TextBuffer& out, int pid) {
+    sched::Process* process = sched::find_process(pid);
+    if (!process) return error(ESRCH);
+    uint64_t cpu_ticks = process->dead_threads_cpu_ns / 10000000;
+    return out.append("%d (%s) %c %d %d %d 0 -1 4194304 0 0 0 0 %lu 0 %lu 0 20 0 %d 0 %lu 0 0\n", process->pid,
+                      name_of(*process), state_of(*process), process->parent ? process->parent->pid : 0, process->pgid,
+                      process->sid, cpu_ticks, process->children_cpu_ns / 10000000, process->live_threads,
+                      process->start_ns / 10000000);
+}
+
+ErrorOr<void> generate_comm_for(TextBuffer& out, int pid) {
+    sched::Process* process = sched::find_process(pid);
+    if (!process) return error(ESRCH);
+    return out.append("%.15s\n", name_of(*process));
+}
+
+ErrorOr<void> generate_status(TextBuffer& out) { return generate_status_for(out, sched::current_process().pid); }
+ErrorOr<void> generate_stat(TextBuffer& out) { return generate_stat_for(out, sched::current_process().pid); }
+ErrorOr<void> generate_comm(TextBuffer& out) { return generate_comm_for(out, sched::current_process().pid); }
 
 // One line of /proc/self/maps as Linux prints it: "start-end rwxp offset 00:00 0 " and, for a
 // named mapping, spaces up to column 73 and the name.
@@ -165,7 +217,11 @@ ErrorOr<void> generate_mounts(TextBuffer& out) {
     return {};
 }
 
-ErrorOr<KString> self_text(int) { return KString::from("1"); }
+ErrorOr<KString> self_text(int) {
+    char text[16];
+    snprintf(text, sizeof text, "%d", sched::current_process().pid);
+    return KString::from(text);
+}
 
 char g_executable_path[vfs::PATH_MAX_BYTES];  // set by execve (set_executable_path); "" before
 
@@ -190,6 +246,28 @@ ErrorOr<RefPtr<vfs::Vnode>> cwd_follow(int) { return vfs::process().cwd; }
 template <typename T, typename... Args>
 RefPtr<vfs::Vnode> make(Args&&... args) {
     return RefPtr<vfs::Vnode>(mm::kcreate<T>(static_cast<Args&&>(args)...));
+}
+
+RefPtr<vfs::Vnode> g_self_dir;  // the current process's /proc/PID (what /proc/self names)
+
+// /proc/PID: the current process's is the full directory; another's has stat, status, comm.
+ErrorOr<RefPtr<vfs::Vnode>> pid_lookup(ProcDir& root, std::string_view name) {
+    int pid = 0;
+    for (char c : name) {
+        if (c < '0' || c > '9' || pid > 100000000) return error(ENOENT);
+        pid = pid * 10 + (c - '0');
+    }
+    sched::Process* process = name.empty() ? nullptr : sched::find_process(pid);
+    if (!process) return error(ENOENT);
+    if (process == &sched::current_process()) return g_self_dir;
+    ProcFs& fs = g_procfs.get();
+    auto* directory = mm::kcreate<ProcDir>(fs, &root);
+    if (!directory) return error(ENOMEM);
+    RefPtr<vfs::Vnode> result(directory);
+    TRY(directory->add("stat", make<ProcTextFile>(fs, &generate_stat_for, pid)));
+    TRY(directory->add("status", make<ProcTextFile>(fs, &generate_status_for, pid)));
+    TRY(directory->add("comm", make<ProcTextFile>(fs, &generate_comm_for, pid)));
+    return result;
 }
 
 }  // namespace
@@ -226,7 +304,10 @@ ErrorOr<void> mount_procfs(const ProcessInfo& info) {
     TRY(self->add("status", make<ProcTextFile>(fs, &generate_status)));
     TRY(self->add("maps", make<ProcTextFile>(fs, &generate_maps)));
     TRY(self->add("mounts", make<ProcTextFile>(fs, &generate_mounts)));
-    TRY(root->add("1", self_ref));
+    TRY(self->add("stat", make<ProcTextFile>(fs, &generate_stat)));
+    TRY(self->add("comm", make<ProcTextFile>(fs, &generate_comm)));
+    g_self_dir = self_ref;
+    root->set_fallback(pid_lookup);
     TRY(root->add("self", make<ProcLink>(fs, &self_text, nullptr, 0)));
     TRY(root->add("meminfo", make<ProcTextFile>(fs, &generate_meminfo)));
     TRY(root->add("cpuinfo", make<ProcTextFile>(fs, &generate_cpuinfo)));

@@ -75,7 +75,10 @@ ErrorOr<KString> describe_open_file(vfs::File& file) {
 ErrorOr<RefPtr<vfs::File>> ProcTextFile::open(int flags) {
     if ((flags & O_ACCMODE) != O_RDONLY) return error(EACCES);
     TextBuffer text;
-    TRY(m_generator(text));
+    if (m_generator_for)
+        TRY(m_generator_for(text, m_argument));
+    else
+        TRY(m_generator(text));
     size_t size = text.view().size();
     char* data = text.take();
     vfs::File* file =
@@ -100,6 +103,7 @@ ErrorOr<RefPtr<vfs::Vnode>> ProcDir::lookup(std::string_view name) {
     if (name == "..") return RefPtr<vfs::Vnode>(m_parent ? static_cast<vfs::Vnode*>(m_parent) : this);
     for (size_t i = 0; i < m_count; ++i)
         if (name == m_names[i]) return m_children[i];
+    if (m_fallback) return m_fallback(*this, name);
     return error(ENOENT);
 }
 

@@ -8,6 +8,7 @@
 namespace xos::fs {
 
 using TextGenerator = ErrorOr<void> (*)(TextBuffer& out);
+using TextGeneratorFor = ErrorOr<void> (*)(TextBuffer& out, int argument);  // e.g. of one pid
 
 class ProcFs final : public vfs::Filesystem {
 public:
@@ -22,10 +23,16 @@ public:
         : Vnode(fs, fs.allocate_ino(), S_IFREG | 0444), m_generator(generator) {
         m_attr.block_size = 1024;
     }
+    ProcTextFile(ProcFs& fs, TextGeneratorFor generator, int argument)
+        : Vnode(fs, fs.allocate_ino(), S_IFREG | 0444), m_generator_for(generator), m_argument(argument) {
+        m_attr.block_size = 1024;
+    }
     ErrorOr<RefPtr<vfs::File>> open(int flags) override;
 
 private:
-    TextGenerator m_generator;
+    TextGenerator m_generator = nullptr;
+    TextGeneratorFor m_generator_for = nullptr;
+    int m_argument = 0;
 };
 
 // A symlink whose text is computed; with `follow` set it is a magic link.
@@ -53,6 +60,9 @@ public:
     ProcDir(ProcFs& fs, ProcDir* parent) : Vnode(fs, fs.allocate_ino(), S_IFDIR | 0555), m_parent(parent) {}
     ErrorOr<void> add(const char* name, RefPtr<vfs::Vnode> child);
     ErrorOr<RefPtr<vfs::Vnode>> lookup(std::string_view name) override;
+    // Names not among the children (/proc/PID): looked up here, if set.
+    using Fallback = ErrorOr<RefPtr<vfs::Vnode>> (*)(ProcDir& directory, std::string_view name);
+    void set_fallback(Fallback fallback) { m_fallback = fallback; }
     ErrorOr<void> readdir(uint64_t& cookie, vfs::DirSink& sink) override;
 
 private:
@@ -60,6 +70,7 @@ private:
     const char* m_names[MAX_CHILDREN];
     RefPtr<vfs::Vnode> m_children[MAX_CHILDREN];
     size_t m_count = 0;
+    Fallback m_fallback = nullptr;
 };
 
 // /proc/1/fd: one magic link per open descriptor.

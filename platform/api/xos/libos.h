@@ -57,8 +57,9 @@ extern "C" long xos_syscall(long number, long a1, long a2, long a3, long a4, lon
 // the site into a jump to a trampoline (libos/rewrite/rewrite.h); the syscall itself runs after.
 extern "C" void xos_rewrite_trap(uintptr_t after, long number);
 
-// The trap path's entry for a `syscall`-instruction clone (SYS_clone returns twice): `frame`
-// holds the caller's registers, upward r15 r14 r13 r12 rbp rbx r9 r8 r10 rdx rsi rdi rflags
-// rip; the arguments are rdi (flags), rsi (new stack), rdx (parent tid), r10 (child tid), r8
-// (TLS). Returns the parent's result or -errno; the child starts in resume_cloned_thread().
-extern "C" long xos_syscall_clone(const uint64_t* frame);
+// The trap path's entry for a `syscall`-instruction clone, fork or vfork (`number`: they return
+// twice): `frame` holds the caller's registers, upward r15 r14 r13 r12 rbp rbx r9 r8 r10 rdx
+// rsi rdi rflags rip, and the caller's %rsp was 128 bytes above the frame's end; clone's
+// arguments are rdi (flags), rsi (new stack), rdx (parent tid), r10 (child tid), r8 (TLS).
+// Returns the parent's result or -errno; the child starts in resume_cloned_thread().
+extern "C" long xos_syscall_clone(const uint64_t* frame, long number);

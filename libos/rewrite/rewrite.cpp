@@ -23,6 +23,7 @@
 
 #include "base/klog.h"
 #include "mm/memory.h"
+#include "sched/thread.h"
 #include "xos/platform.h"
 
 extern "C" void xos_syscall_entry();  // platform/x86_64/entry64.S
@@ -31,11 +32,11 @@ namespace xos::rewrite {
 
 namespace {
 
-constexpr size_t SITE_SIZE = 7;  // b8 imm32 0f 05
 constexpr size_t SLOT_SIZE = 64;
 constexpr size_t SLOTS_PER_PAGE = mm::PAGE_SIZE / SLOT_SIZE;
 constexpr size_t MAX_TRAMPOLINE_PAGES = 64;
-constexpr size_t MAX_REMEMBERED = 512;  // sites left trapped, counted once each
+constexpr size_t MAX_SITES = 512;  // sites remembered (patched or left trapped)
+constexpr size_t MAX_MOVED = 8;  // bytes of instructions after a `syscall` moved into a trampoline
 
 struct TrampolinePage {
     uintptr_t base;
@@ -47,8 +48,8 @@ bool g_enabled = true;
 Stats g_stats;
 TrampolinePage g_pages[MAX_TRAMPOLINE_PAGES];
 size_t g_page_count;
-uintptr_t g_remembered[MAX_REMEMBERED];  // open addressing, 0 = empty
-size_t g_remembered_count;
+Site g_sites[MAX_SITES];  // open addressing by Site::at, 0 = empty; never erased
+size_t g_site_count;
 
 // libos's view of the byte at app address `at`, or nullptr if its page is not present.
 uint8_t* alias(uintptr_t at) {
@@ -57,15 +58,37 @@ uint8_t* alias(uintptr_t at) {
     return frame ? reinterpret_cast<uint8_t*>(frame + (at - page)) : nullptr;
 }
 
+// The WINDOW bytes around the `syscall` at `at` (Site::bytes), one page lookup per page; bit i
+// of the result is set when byte i's page is present (else the byte reads as 0).
+uint32_t read_window(uintptr_t at, uint8_t* out) {
+    uintptr_t from = at - WINDOW_BEFORE;
+    uint32_t present = 0;
+    for (size_t i = 0; i < WINDOW;) {
+        uintptr_t address = from + i;
+        uintptr_t page = address & ~uintptr_t(mm::PAGE_SIZE - 1);
+        size_t run = page + mm::PAGE_SIZE - address;
+        if (run > WINDOW - i) run = WINDOW - i;
+        uintptr_t frame = platform::mapped_page(page);
+        if (frame) {
+            memcpy(out + i, reinterpret_cast<const void*>(frame + (address - page)), run);
+            present |= ((1u << run) - 1) << i;
+        } else {
+            memset(out + i, 0, run);
+        }
+        i += run;
+    }
+    return present;
+}
+
 bool private_code(const mm::Vma* vma) {
     return vma && (vma->prot & PROT_EXEC) &&
         (vma->kind == mm::VmaKind::Anonymous || vma->kind == mm::VmaKind::Heap || vma->kind == mm::VmaKind::Stack ||
          (vma->kind == mm::VmaKind::File && !vma->shared));
 }
 
-// The site's pages made private where they are file pages (copy on write before patching).
-bool privatize(mm::VirtualMemory& vm, uintptr_t site, uintptr_t after) {
-    for (uintptr_t at : {site, after - 1}) {
+// The pages of [from, to) made private where they are file pages (copy on write before patching).
+bool privatize(mm::VirtualMemory& vm, uintptr_t from, uintptr_t to) {
+    for (uintptr_t at : {from, to - 1}) {
         const mm::Vma* vma = vm.find(at);
         if (vma->kind != mm::VmaKind::File) continue;
         if (!vm.make_private_copy(at & ~uintptr_t(mm::PAGE_SIZE - 1))) return false;
@@ -78,35 +101,20 @@ bool reachable(uintptr_t from_end, uintptr_t to) {
     return distance >= INT32_MIN && distance <= INT32_MAX;
 }
 
-// Remembers a site left trapped; true the first time.
-bool remember(uintptr_t site) {
-    size_t i = (site * 0x9e3779b97f4a7c15ull) >> 55;  // 9 bits: MAX_REMEMBERED slots
-    for (size_t probe = 0; probe < MAX_REMEMBERED; ++probe, i = (i + 1) % MAX_REMEMBERED) {
-        if (g_remembered[i] == site) return false;
-        if (g_remembered[i] == 0) {
-            if (g_remembered_count + 1 >= MAX_REMEMBERED) return true;  // full: counted again, not stored
-            g_remembered[i] = site;
-            ++g_remembered_count;
-            return true;
+// The site's record, made if there is none (nullptr when the table is full).
+Site* record(uintptr_t at) {
+    size_t i = (at * 0x9e3779b97f4a7c15ull) >> 55;  // 9 bits: MAX_SITES slots
+    for (size_t probe = 0; probe < MAX_SITES; ++probe, i = (i + 1) % MAX_SITES) {
+        if (g_sites[i].at == at) return &g_sites[i];
+        if (g_sites[i].at == 0) {
+            if (g_site_count + 1 >= MAX_SITES) return nullptr;  // full: counted again, not stored
+            g_sites[i] = Site{};
+            g_sites[i].at = at;
+            ++g_site_count;
+            return &g_sites[i];
         }
     }
-    return true;
-}
-
-void forget(uintptr_t site) {
-    size_t i = (site * 0x9e3779b97f4a7c15ull) >> 55;
-    for (size_t probe = 0; probe < MAX_REMEMBERED && g_remembered[i]; ++probe, i = (i + 1) % MAX_REMEMBERED) {
-        if (g_remembered[i] == site) {
-            // Not erased (that would break probing for the entries after it): marked never to match.
-            g_remembered[i] = 1;
-            return;
-        }
-    }
-}
-
-void leave(uintptr_t site, Reason reason) {
-    ++g_stats.left_traps[size_t(reason)];
-    if (remember(site)) ++g_stats.left[size_t(reason)];
+    return nullptr;
 }
 
 // A trampoline page still as we made it (the app may have unmapped or changed it since).
@@ -115,7 +123,7 @@ bool intact(const TrampolinePage& page) {
     return vma && vma->prot == (PROT_READ | PROT_EXEC) && platform::mapped_page(page.base) == page.frame;
 }
 
-ErrorOr<void> add_trampoline_page(const mm::Vma& near, uintptr_t site) {
+ErrorOr<void> add_trampoline_page(const mm::Vma& near, uintptr_t jump_end) {
     if (g_page_count == MAX_TRAMPOLINE_PAGES) return error(ENOMEM);
     mm::VirtualMemory& vm = mm::app_memory();
     // Right after or before the site's mapping, else a little further away, else anywhere
@@ -132,7 +140,7 @@ ErrorOr<void> add_trampoline_page(const mm::Vma& near, uintptr_t site) {
     for (size_t i = 0; i <= count && !base; ++i) {
         auto placement = i < count ? mm::Placement::Hint : mm::Placement::Anywhere;
         uintptr_t mapped = TRY(vm.map(i < count ? hints[i] : 0, mm::PAGE_SIZE, PROT_READ | PROT_EXEC, placement));
-        if (reachable(site + 5, mapped) && reachable(site + 5, mapped + mm::PAGE_SIZE))
+        if (reachable(jump_end, mapped) && reachable(jump_end, mapped + mm::PAGE_SIZE))
             base = mapped;
         else
             (void)vm.unmap(mapped, mm::PAGE_SIZE);
@@ -150,13 +158,13 @@ ErrorOr<void> add_trampoline_page(const mm::Vma& near, uintptr_t site) {
     return {};
 }
 
-// A free trampoline slot within rel32 reach of the jump at `site`, or 0.
-uintptr_t take_slot(const mm::Vma& near, uintptr_t site) {
+// A free trampoline slot within rel32 reach of the jump that ends at `jump_end`, or 0.
+uintptr_t take_slot(const mm::Vma& near, uintptr_t jump_end) {
     for (int attempt = 0; attempt < 2; ++attempt) {
         for (size_t i = 0; i < g_page_count; ++i) {
             TrampolinePage& page = g_pages[i];
-            if (page.used == SLOTS_PER_PAGE || !reachable(site + 5, page.base) ||
-                !reachable(site + 5, page.base + mm::PAGE_SIZE))
+            if (page.used == SLOTS_PER_PAGE || !reachable(jump_end, page.base) ||
+                !reachable(jump_end, page.base + mm::PAGE_SIZE))
                 continue;
             if (!intact(page)) {
                 page.used = SLOTS_PER_PAGE;  // never written again
@@ -164,74 +172,245 @@ uintptr_t take_slot(const mm::Vma& near, uintptr_t site) {
             }
             return page.base + SLOT_SIZE * page.used++;
         }
-        if (attempt == 0 && !add_trampoline_page(near, site)) return 0;
+        if (attempt == 0 && !add_trampoline_page(near, jump_end)) return 0;
     }
     return 0;
 }
 
-// The trampoline: what the `syscall` instruction does, then the trap entry's second half.
 //   lea -128(%rsp),%rsp; pushfq; pop %r11; lea 128(%rsp),%rsp   %r11 = RFLAGS, red zone kept
-//   mov $N,%eax; movabs $site+7,%rcx; jmp *target(%rip)         no `call`: it would write the red zone
-void write_trampoline(uint8_t* out, uint32_t number, uintptr_t return_address) {
-    static constexpr uint8_t head[] = {0x48, 0x8d, 0x64, 0x24, 0x80,  // lea -0x80(%rsp),%rsp
-                                       0x9c,  // pushfq
-                                       0x41, 0x5b,  // pop %r11
-                                       0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};  // lea 0x80(%rsp),%rsp
-    uint8_t* at = out;
-    memcpy(at, head, sizeof head);
-    at += sizeof head;
-    *at++ = 0xb8;  // mov $N,%eax
-    memcpy(at, &number, 4);
-    at += 4;
-    *at++ = 0x48;  // movabs $imm64,%rcx
-    *at++ = 0xb9;
-    memcpy(at, &return_address, 8);
-    at += 8;
-    static constexpr uint8_t jump[] = {0xff, 0x25, 0x00, 0x00, 0x00, 0x00};  // jmp *0(%rip)
-    memcpy(at, jump, sizeof jump);
-    at += sizeof jump;
-    auto target = reinterpret_cast<uint64_t>(&xos_syscall_entry);
-    memcpy(at, &target, 8);
+constexpr uint8_t FLAGS_TO_R11[] = {0x48, 0x8d, 0x64, 0x24, 0x80,  // lea -0x80(%rsp),%rsp
+                                    0x9c,  // pushfq
+                                    0x41, 0x5b,  // pop %r11
+                                    0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};  // lea 0x80(%rsp),%rsp
+
+uint8_t* put(uint8_t* at, const void* bytes, size_t size) {
+    memcpy(at, bytes, size);
+    return at + size;
 }
 
-void on_trap(uintptr_t after, long number) {
-    ++g_stats.traps;
-    uintptr_t site = after - SITE_SIZE;
-    if (!g_enabled) return leave(site, Reason::Disabled);
-    mm::VirtualMemory& vm = mm::app_memory();
-    if (after < SITE_SIZE || !vm.in_region(site) || !vm.in_region(after - 1)) return leave(site, Reason::NotApp);
-    uint8_t* bytes[SITE_SIZE];
-    for (size_t i = 0; i < SITE_SIZE; ++i) {
-        bytes[i] = alias(site + i);
-        if (!bytes[i]) return leave(site, Reason::Pattern);  // the mov's page is not even present
+// jmp *0(%rip) followed by the target: into xos_syscall_entry. No `call`: it would write the
+// caller's red zone.
+uint8_t* put_jump_to_entry(uint8_t* at) {
+    static constexpr uint8_t jump[] = {0xff, 0x25, 0x00, 0x00, 0x00, 0x00};
+    at = put(at, jump, sizeof jump);
+    auto target = reinterpret_cast<uint64_t>(&xos_syscall_entry);
+    return put(at, &target, 8);
+}
+
+// movabs $value,%rcx (no flags changed)
+uint8_t* put_rcx(uint8_t* at, uintptr_t value) {
+    *at++ = 0x48;
+    *at++ = 0xb9;
+    return put(at, &value, 8);
+}
+
+// The trampoline of a `mov $N,%eax; syscall` site: what the `syscall` instruction does (%r11 =
+// RFLAGS, %rcx = the address after it), with %eax = N, then xos_syscall_entry.
+void write_number_trampoline(uint8_t* out, uint32_t number, uintptr_t after) {
+    uint8_t* at = put(out, FLAGS_TO_R11, sizeof FLAGS_TO_R11);
+    *at++ = 0xb8;  // mov $N,%eax
+    at = put(at, &number, 4);
+    at = put_rcx(at, after);
+    put_jump_to_entry(at);
+}
+
+// The trampoline of a site whose `syscall` and the instructions after it (`moved`) were replaced
+// by the jump: the head does what `syscall` does with the caller's %eax but returns to the tail,
+// which runs the moved instructions, sets %rcx as the syscall left it and jumps back after them.
+// Returns the tail's address (`slot` + its offset).
+uintptr_t write_moved_trampoline(uint8_t* out, uintptr_t slot, uintptr_t after, const uint8_t* moved, size_t length) {
+    uint8_t* at = put(out, FLAGS_TO_R11, sizeof FLAGS_TO_R11);
+    constexpr size_t HEAD = sizeof FLAGS_TO_R11 + 7 + 14;
+    int32_t to_tail = int32_t(HEAD - (sizeof FLAGS_TO_R11 + 7));
+    static constexpr uint8_t lea_rcx[] = {0x48, 0x8d, 0x0d};  // lea rel32(%rip),%rcx
+    at = put(at, lea_rcx, sizeof lea_rcx);
+    at = put(at, &to_tail, 4);
+    at = put_jump_to_entry(at);
+    // tail
+    at = put(at, moved, length);
+    at = put_rcx(at, after);
+    *at++ = 0xe9;  // jmp rel32 back
+    uintptr_t jump_end = slot + uintptr_t(at - out) + 4;
+    auto back = static_cast<int32_t>(static_cast<int64_t>(after + length - jump_end));
+    put(at, &back, 4);
+    return slot + HEAD;
+}
+
+// The length of an instruction after a `syscall` that a trampoline can run in its place
+// (register-only, no branch, no %rip-relative operand), or 0. The forms glibc's sites have
+// (bench/rewrite/survey.py counts them).
+size_t movable(const uint8_t* code, size_t available) {
+    auto fits = [&](size_t length) { return length <= available ? length : 0; };
+    if (available < 2) return 0;
+    uint8_t b0 = code[0], b1 = code[1];
+    uint8_t b2 = available > 2 ? code[2] : 0;
+    if (b0 == 0x48 && b1 == 0x3d) return fits(6);  // cmp $imm32,%rax
+    if (b0 == 0x3d) return fits(5);  // cmp $imm32,%eax
+    if (b0 == 0x48 && b1 == 0x83 && b2 == 0xf8) return fits(4);  // cmp $imm8,%rax
+    if (b0 == 0x83 && b1 == 0xf8) return fits(3);  // cmp $imm8,%eax
+    if ((b0 == 0x48 || b0 == 0x49) && b1 == 0x89 && (b2 & 0xf8) == 0xc0) return fits(3);  // mov %rax,%reg
+    if (b0 == 0x41 && b1 == 0x89 && (b2 & 0xf8) == 0xc0) return fits(3);  // mov %eax,%r8d-%r15d
+    if (b0 == 0x89 && (b1 & 0xf8) == 0xc0) return 2;  // mov %eax,%reg32
+    if (b0 == 0x48 && b1 == 0x85 && b2 == 0xc0) return fits(3);  // test %rax,%rax
+    if (b0 == 0x85 && b1 == 0xc0) return 2;  // test %eax,%eax
+    return 0;
+}
+
+void leave(Site* site, Reason reason) {
+    ++g_stats.left_traps[size_t(reason)];
+    if (!site) {
+        ++g_stats.left[size_t(reason)];  // not remembered: counted at every trap
+        return;
     }
-    uint32_t imm = 0;
-    for (size_t i = 0; i < 4; ++i) imm |= uint32_t(*bytes[1 + i]) << (8 * i);
-    if (*bytes[0] != 0xb8 || *bytes[5] != 0x0f || *bytes[6] != 0x05 || uint64_t(number) != imm)
-        return leave(site, Reason::Pattern);
-    const mm::Vma* vma = vm.find(site);
-    if (!private_code(vma) || !private_code(vm.find(after - 1))) return leave(site, Reason::NotPrivate);
+    if (site->state != reason || !site->decided) ++g_stats.left[size_t(reason)];
+    site->state = reason;
+    site->decided = true;
+}
+
+// True if the bytes at w[offset] are a `jmp rel32` into one of the trampoline pages.
+bool jumps_to_trampoline(const uint8_t* w, uintptr_t at, int offset) {
+    if (w[offset] != 0xe9) return false;
+    int32_t rel;
+    memcpy(&rel, w + offset + 1, 4);
+    uintptr_t target = at + offset + 5 + intptr_t(rel);
+    for (size_t i = 0; i < g_page_count; ++i)
+        if (target - g_pages[i].base < mm::PAGE_SIZE) return true;
+    return false;
+}
+
+// Patches the site or says why not. `window` holds the bytes around the `syscall` at `at`.
+// Returns where the trapped syscall returns to.
+uintptr_t examine(Site* site, uintptr_t at, long number, const uint8_t* window, uint32_t present) {
+    uintptr_t after = at + 2;
+    const uint8_t* w = window + WINDOW_BEFORE;  // w[0], w[1]: the syscall
+    auto have = [&](int from, int to) {  // bytes w[from, to) present
+        for (int i = from; i < to; ++i)
+            if (!(present & (1u << (WINDOW_BEFORE + i)))) return false;
+        return true;
+    };
+    auto number_is = [&](int imm_at) {
+        uint32_t imm;
+        memcpy(&imm, w + imm_at, 4);
+        return imm < 0x80000000u && uint64_t(number) == imm;
+    };
+    // Which pattern, and the bytes [from, to) it replaces.
+    Pattern pattern = Pattern::None;
+    intptr_t from = 0, to = 0;
+    size_t moved = 0;
+    if (have(-5, 2) && w[-5] == 0xb8 && number_is(-4)) {
+        pattern = Pattern::MovEax, from = -5, to = 0;  // mov $N,%eax; syscall
+    } else if (have(-7, 2) && w[-7] == 0x48 && w[-6] == 0xc7 && w[-5] == 0xc0 && number_is(-4)) {
+        pattern = Pattern::MovRax, from = -7, to = -2;  // mov $N,%rax; syscall (the jump takes 5 of 7)
+    } else if (jumps_to_trampoline(w, at, -5) || jumps_to_trampoline(w, at, -7)) {
+        // A patched `mov` site's `syscall` entered directly (a thread that was stopped between the
+        // two instructions when the site was patched): that site's trampoline returns right after
+        // this `syscall`, so what follows must stay.
+    } else {
+        // syscall; then instructions the trampoline can run instead, 5 bytes or more in all.
+        size_t available = 0;
+        while (available < WINDOW - WINDOW_BEFORE - 2 && (present & (1u << (WINDOW_BEFORE + 2 + available))))
+            ++available;
+        while (2 + moved < 5) {
+            size_t length = movable(w + 2 + moved, available - moved);
+            if (!length) break;
+            moved += length;
+        }
+        if (2 + moved >= 5 && moved <= MAX_MOVED) pattern = Pattern::Moved, from = 0, to = intptr_t(2 + moved);
+    }
+    if (pattern == Pattern::None) {
+        leave(site, Reason::Pattern);
+        return after;
+    }
+    if (site) site->pattern = pattern;
+    mm::VirtualMemory& vm = mm::app_memory();
+    uintptr_t start = at + from, end = at + to;
+    if (end < start + 5) end = start + 5;
+    if (!vm.in_region(start) || !vm.in_region(end - 1)) {
+        leave(site, Reason::NotApp);
+        return after;
+    }
+    const mm::Vma* vma = vm.find(start);
+    if (!private_code(vma) || !private_code(vm.find(end - 1))) {
+        leave(site, Reason::NotPrivate);
+        return after;
+    }
+    // Moving the instructions after the `syscall` changes where a syscall from this site returns
+    // to: only while no other thread can be inside one (blocked, or preempted after it).
+    if (pattern == Pattern::Moved && sched::thread_count() > 1) {
+        leave(site, Reason::Threads);
+        return after;
+    }
     // Private copies of file pages first; the aliases then point at the copies.
-    if (!privatize(vm, site, after)) return leave(site, Reason::NotPrivate);
-    for (size_t i = 0; i < SITE_SIZE; ++i) bytes[i] = alias(site + i);
-    uintptr_t slot = take_slot(*vma, site);
+    if (!privatize(vm, start, end)) {
+        leave(site, Reason::NotPrivate);
+        return after;
+    }
+    uintptr_t slot = take_slot(*vma, start + 5);
     if (!slot) {
         static bool said;
         if (!said) {
             said = true;
             klog("xos: note: syscall site at %#lx left on the trap path: no trampoline within +-2 GiB (or no memory)",
-                 site);
+                 at);
         }
-        return leave(site, Reason::NoTrampoline);
+        leave(site, Reason::NoTrampoline);
+        return after;
     }
-    write_trampoline(alias(slot), imm, after);
-    auto rel = static_cast<int32_t>(static_cast<int64_t>(slot - (site + 5)));
-    // The displacement first, the opcode last: until then the bytes still decode as the mov.
+    uint8_t* bytes[16];
+    for (uintptr_t i = 0; i < end - start; ++i) bytes[i] = alias(start + i);
+    uintptr_t resume = after;
+    if (pattern == Pattern::Moved) {
+        uint8_t copy[MAX_MOVED];
+        memcpy(copy, w + 2, moved);
+        resume = write_moved_trampoline(alias(slot), slot, after, copy, moved);
+        // int3 over the rest of what moved (nothing runs there: the only thread is here).
+        for (uintptr_t i = 5; i < end - start; ++i) *bytes[i] = 0xcc;
+    } else {
+        uint32_t imm;
+        memcpy(&imm, w - 4, 4);
+        write_number_trampoline(alias(slot), imm, after);
+    }
+    auto rel = static_cast<int32_t>(static_cast<int64_t>(slot - (start + 5)));
+    // The displacement first, the opcode last: until then the first bytes still decode as before.
     for (size_t i = 0; i < 4; ++i) *bytes[1 + i] = uint8_t(uint32_t(rel) >> (8 * i));
     asm volatile("" ::: "memory");
     *bytes[0] = 0xe9;  // jmp rel32
-    forget(site);
+    if (site) {
+        site->state = Reason::Count;
+        site->decided = true;
+    }
     ++g_stats.patched;
+    ++g_stats.patched_by[size_t(pattern)];
+    return resume;
+}
+
+uintptr_t on_trap(uintptr_t after, long number) {
+    ++g_stats.traps;
+    uintptr_t at = after - 2;  // the `syscall` instruction
+    Site* site = record(at);
+    if (site) ++site->traps;
+    if (!g_enabled) {
+        leave(site, Reason::Disabled);
+        return after;
+    }
+    uint8_t window[WINDOW];
+    uint32_t present = read_window(at, window);
+    // A site left trapped before, with the same bytes around it (not another program's code
+    // mapped at the same address since): left again without a second look, so a trap from it
+    // costs about what it costs with rewriting off. A `Threads` site is looked at again once the
+    // process is down to one thread.
+    if (site && site->decided && site->state != Reason::Count && site->present == present &&
+        memcmp(site->bytes, window, WINDOW) == 0 && (site->state != Reason::Threads || sched::thread_count() > 1)) {
+        ++g_stats.left_traps[size_t(site->state)];
+        return after;
+    }
+    if (site) {
+        memcpy(site->bytes, window, WINDOW);
+        site->present = present;
+        const mm::Vma* vma = mm::app_memory().find(at);
+        site->file_offset = vma && vma->kind == mm::VmaKind::File ? int64_t(vma->offset + (at - vma->start)) : -1;
+    }
+    return examine(site, at, number, window, present);
 }
 
 }  // namespace
@@ -243,7 +422,19 @@ const char* reason_name(Reason reason) {
     case Reason::NotApp: return "not_app";
     case Reason::NotPrivate: return "not_private";
     case Reason::NoTrampoline: return "no_trampoline";
+    case Reason::Threads: return "threads";
     case Reason::Count: break;
+    }
+    return "?";
+}
+
+const char* pattern_name(Pattern pattern) {
+    switch (pattern) {
+    case Pattern::None: return "none";
+    case Pattern::MovEax: return "mov_eax";
+    case Pattern::MovRax: return "mov_rax";
+    case Pattern::Moved: return "moved";
+    case Pattern::Count: break;
     }
     return "?";
 }
@@ -261,9 +452,14 @@ bool enabled() { return g_enabled; }
 
 const Stats& stats() { return g_stats; }
 
+void for_each_site(void (*visit)(const Site& site, void* context), void* context) {
+    for (const Site& site : g_sites)
+        if (site.at) visit(site, context);
+}
+
 }  // namespace xos::rewrite
 
-extern "C" void xos_rewrite_trap(uintptr_t after, long number) {
+extern "C" uintptr_t xos_rewrite_trap(uintptr_t after, long number) {
     xos::platform::InterruptGuard guard;  // one CPU: nothing else runs while the site changes
-    xos::rewrite::on_trap(after, number);
+    return xos::rewrite::on_trap(after, number);
 }

@@ -3,7 +3,8 @@
  * gives libos's syscall-site rewriter (libos/rewrite) the site, `syscall` being 2 bytes before
  * %rcx, then runs the syscall exactly as before. A site the rewriter patched no longer traps:
  * its per-site trampoline enters xos_syscall_entry directly. Registers, flags and the 128-byte
- * red zone below the caller's %rsp are left as they were on entry. */
+ * red zone below the caller's %rsp are left as they were on entry, except %rcx, the syscall's
+ * return address, which the rewriter may redirect (xos_rewrite_trap's result). */
     .text
     .globl xos_syscall_trap_entry
     .type xos_syscall_trap_entry, @function
@@ -26,6 +27,8 @@ xos_syscall_trap_entry:
     mov %rax, %rsi                  /* the syscall number */
     cld
     call xos_rewrite_trap
+    mov %rax, 64(%rbp)              /* the saved %rcx: where the syscall returns (the site's
+                                       trampoline tail if the rewriter moved what follows it) */
     mov %rbp, %rsp
     pop %rbp
     pop %r11

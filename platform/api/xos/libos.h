@@ -51,8 +51,10 @@ extern "C" long xos_syscall(long number, long a1, long a2, long a3, long a4, lon
 
 // The trap path of a `syscall` instruction (platform/x86_64/syscall_trap.S) calls this first:
 // `after` is the address after the instruction, `number` the syscall number. libos may rewrite
-// the site into a jump to a trampoline (libos/rewrite/rewrite.h); the syscall itself runs after.
-extern "C" void xos_rewrite_trap(uintptr_t after, long number);
+// the site into a jump to a trampoline (libos/rewrite/rewrite.h); the syscall itself runs after
+// and returns to the address this returns (`after`, or the trampoline's tail when the rewriter
+// moved the instructions after the `syscall` into it).
+extern "C" uintptr_t xos_rewrite_trap(uintptr_t after, long number);
 
 // The trap path's entry for a `syscall`-instruction clone (SYS_clone returns twice): `frame`
 // holds the caller's registers, upward r15 r14 r13 r12 rbp rbx r9 r8 r10 rdx rsi rdi rflags

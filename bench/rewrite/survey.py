@@ -25,6 +25,8 @@ def instructions(path):
 # The instruction after a `syscall` that the rewriter moves into the trampoline (the "after"
 # patterns, libos/rewrite/rewrite.cpp relocatable()), by its bytes' shape.
 def relocatable(code):
+    if code == b"\xc3":
+        return "ret"
     if len(code) == 6 and code[:2] == b"\x48\x3d":
         return "cmp $imm32,%rax"
     if len(code) == 5 and code[0] == 0x3d:
@@ -44,22 +46,79 @@ def relocatable(code):
     return None
 
 
-def classify(insns, i):
-    before = insns[i - 1][1] if i else b""
-    if len(before) == 5 and before[0] == 0xb8:
-        return "before: mov $imm32,%eax; syscall"
-    if len(before) == 7 and before[:3] == b"\x48\xc7\xc0":
-        return "before: mov $imm32,%rax; syscall"
-    length, names = 2, []
+# The instruction before a `syscall` the rewriter moves, decoded backwards from the `syscall`
+# as libos/rewrite/rewrite.cpp movable_before() does: its length, or 0.
+def movable_before(c):
+    n = len(c)
+    rex = lambda b: b & 0xF0 == 0x40
+    if n >= 7 and c[-7] in (0x48, 0x49) and c[-6] == 0xC7 and c[-5] & 0xF8 == 0xC0:
+        return 7
+    if n >= 6 and c[-6] == 0x41 and c[-5] & 0xF8 == 0xB8:
+        return 6
+    if n >= 5 and c[-5] & 0xF8 == 0xB8 and not (n >= 6 and rex(c[-6])):
+        return 5
+    if n >= 3 and rex(c[-3]) and c[-2] in (0x89, 0x8B, 0x31) and c[-1] & 0xC0 == 0xC0:
+        return 3
+    if n >= 2 and c[-2] in (0x89, 0x8B, 0x31) and c[-1] & 0xC0 == 0xC0 and not (n >= 3 and rex(c[-3])):
+        return 2
+    return 0
+
+
+MISDECODED = []  # sites where the backward decoding disagrees with objdump's instruction boundary
+
+
+def take_after(insns, i, wanted):
+    length, names = 0, []
     for j in range(i + 1, min(i + 4, len(insns))):
+        if length >= wanted or (names and names[-1] == "ret"):
+            break
         name = relocatable(insns[j][1])
         if not name:
             break
         names.append(name)
         length += len(insns[j][1])
-        if length >= 5:
-            return "after: syscall; " + "; ".join(names)
-    return None
+    return (length, names) if length >= wanted and length <= 8 else (None, None)
+
+
+def classify(insns, i):
+    """(pattern, the bytes [start, end) the patch replaces) or (None, 0, 0)."""
+    at = insns[i][0]
+    before = insns[i - 1][1] if i else b""
+    if len(before) == 5 and before[0] == 0xb8:
+        return "before: mov $imm32,%eax; syscall", at - 5, at
+    if len(before) == 7 and before[:3] == b"\x48\xc7\xc0":
+        return "before: mov $imm32,%rax; syscall", at - 7, at - 2
+    length, names = take_after(insns, i, 3)
+    if names:
+        return "after: syscall; " + "; ".join(names), at, at + 2 + length
+    # The 12 bytes before the syscall, as the rewriter sees them (across instruction boundaries).
+    raw = b""
+    for j in range(i - 1, max(i - 13, -1), -1):
+        raw = insns[j][1] + raw
+        if len(raw) >= 12:
+            break
+    before = movable_before(raw[-12:])
+    if before:
+        if before != len(insns[i - 1][1]):
+            MISDECODED.append("%x" % at)
+            return None, 0, 0
+        length, names = take_after(insns, i, max(0, 3 - before))
+        if names is not None:
+            text = re.sub(r"0x[0-9a-f]+", "N", insns[i - 1][2].split("#")[0]).strip()
+            return "before and after: %s; syscall%s" % (re.sub(r"\s+", " ", text), "".join("; " + n for n in names)), at - before, at + 2 + length
+    return None, 0, 0
+
+
+TARGET = re.compile(r"^(?:j[a-z]+|call|loop[a-z]*|jmp)\s+([0-9a-f]+)\b")
+
+
+def branch_targets(insns):
+    targets = set()
+    for _, _, text in insns:
+        m = TARGET.match(text)
+        if m:
+            targets.add(int(m.group(1), 16))
+    return targets
 
 
 def shape_before(insns, i):
@@ -76,9 +135,13 @@ def main():
         covered = collections.Counter()
         uncovered = collections.Counter()
         befores = collections.Counter()
+        targets = branch_targets(insns)
+        inside = []  # patched sites with a direct branch into the middle of the replaced bytes
         for i in sites:
             befores[shape_before(insns, i)] += 1
-            kind = classify(insns, i)
+            kind, start, end = classify(insns, i)
+            if kind and any(start < t < end for t in targets):
+                inside.append("%x %s" % (insns[i][0], kind))
             if kind:
                 covered[kind] += 1
             else:
@@ -94,6 +157,10 @@ def main():
         print("  covered, by pattern (the before patterns take precedence):")
         for kind, n in covered.most_common():
             print("    %4d  %s" % (n, kind))
+        print("  covered sites with a direct branch into the replaced bytes: %d %s" % (len(inside), inside[:5]))
+        print("  sites where the backward decoding of the instruction before the syscall is wrong: %d %s"
+              % (len(MISDECODED), MISDECODED[:5]))
+        del MISDECODED[:]
         print("  not covered (before; syscall; after), most common:")
         for kind, n in uncovered.most_common(15):
             print("    %4d  %s" % (n, kind))

@@ -32,11 +32,12 @@ namespace xos::rewrite {
 
 namespace {
 
-constexpr size_t SLOT_SIZE = 64;
+constexpr size_t SLOT_SIZE = 80;  // the largest trampoline (a `moved` one) is 67 bytes
 constexpr size_t SLOTS_PER_PAGE = mm::PAGE_SIZE / SLOT_SIZE;
 constexpr size_t MAX_TRAMPOLINE_PAGES = 64;
 constexpr size_t MAX_SITES = 512;  // sites remembered (patched or left trapped)
 constexpr size_t MAX_MOVED = 8;  // bytes of instructions after a `syscall` moved into a trampoline
+constexpr size_t MAX_BEFORE = 7;  // bytes of the instruction before it, the same
 
 struct TrampolinePage {
     uintptr_t base;
@@ -214,26 +215,46 @@ void write_number_trampoline(uint8_t* out, uint32_t number, uintptr_t after) {
     put_jump_to_entry(at);
 }
 
-// The trampoline of a site whose `syscall` and the instructions after it (`moved`) were replaced
-// by the jump: the head does what `syscall` does with the caller's %eax but returns to the tail,
-// which runs the moved instructions, sets %rcx as the syscall left it and jumps back after them.
-// Returns the tail's address (`slot` + its offset).
-uintptr_t write_moved_trampoline(uint8_t* out, uintptr_t slot, uintptr_t after, const uint8_t* moved, size_t length) {
-    uint8_t* at = put(out, FLAGS_TO_R11, sizeof FLAGS_TO_R11);
-    constexpr size_t HEAD = sizeof FLAGS_TO_R11 + 7 + 14;
-    int32_t to_tail = int32_t(HEAD - (sizeof FLAGS_TO_R11 + 7));
+// The trampoline of a site whose `syscall` and the instructions around it (`before`, `moved`)
+// were replaced by the jump: the head runs `before` and does what `syscall` does with the
+// caller's %eax but returns to the tail, which sets %rcx as the syscall left it, runs the moved
+// instructions and jumps back after them. Returns the tail's address.
+uintptr_t write_moved_trampoline(uint8_t* out, uintptr_t slot, uintptr_t after, const uint8_t* before,
+                                 size_t before_length, const uint8_t* moved, size_t length) {
+    uint8_t* at = put(out, before, before_length);
+    at = put(at, FLAGS_TO_R11, sizeof FLAGS_TO_R11);
     static constexpr uint8_t lea_rcx[] = {0x48, 0x8d, 0x0d};  // lea rel32(%rip),%rcx
     at = put(at, lea_rcx, sizeof lea_rcx);
+    int32_t to_tail = 14;  // past the jump below
     at = put(at, &to_tail, 4);
     at = put_jump_to_entry(at);
-    // tail
+    uintptr_t tail = slot + uintptr_t(at - out);
+    at = put_rcx(at, after);  // first: a moved instruction may write %rcx, or return
     at = put(at, moved, length);
-    at = put_rcx(at, after);
     *at++ = 0xe9;  // jmp rel32 back
     uintptr_t jump_end = slot + uintptr_t(at - out) + 4;
     auto back = static_cast<int32_t>(static_cast<int64_t>(after + length - jump_end));
     put(at, &back, 4);
-    return slot + HEAD;
+    return tail;
+}
+
+// The length of the instruction right before a `syscall` that a trampoline can run in its place
+// when it ends at code[available] (register-only: a mov or xor between registers, a mov of an
+// immediate into a register), or 0. The forms musl's and ld.so's sites have.
+size_t movable_before(const uint8_t* end, size_t available) {
+    auto reg_reg = [](uint8_t modrm) { return (modrm & 0xc0) == 0xc0; };
+    auto rex = [](uint8_t b) { return (b & 0xf0) == 0x40; };
+    const uint8_t* c = end;
+    if (available >= 7 && (c[-7] == 0x48 || c[-7] == 0x49) && c[-6] == 0xc7 && (c[-5] & 0xf8) == 0xc0)
+        return 7;  // mov $imm32,%r64
+    if (available >= 6 && c[-6] == 0x41 && (c[-5] & 0xf8) == 0xb8) return 6;  // mov $imm32,%r8d-%r15d
+    if (available >= 5 && (c[-5] & 0xf8) == 0xb8 && !(available >= 6 && rex(c[-6]))) return 5;  // mov $imm32,%r32
+    if (available >= 3 && rex(c[-3]) && (c[-2] == 0x89 || c[-2] == 0x8b || c[-2] == 0x31) && reg_reg(c[-1]))
+        return 3;  // mov/xor between registers, with a REX prefix
+    if (available >= 2 && (c[-2] == 0x89 || c[-2] == 0x8b || c[-2] == 0x31) && reg_reg(c[-1]) &&
+        !(available >= 3 && rex(c[-3])))
+        return 2;  // mov/xor between 32-bit registers
+    return 0;
 }
 
 // The length of an instruction after a `syscall` that a trampoline can run in its place
@@ -241,6 +262,7 @@ uintptr_t write_moved_trampoline(uint8_t* out, uintptr_t slot, uintptr_t after, 
 // (bench/rewrite/survey.py counts them).
 size_t movable(const uint8_t* code, size_t available) {
     auto fits = [&](size_t length) { return length <= available ? length : 0; };
+    if (available >= 1 && code[0] == 0xc3) return 1;  // ret (the last one moved)
     if (available < 2) return 0;
     uint8_t b0 = code[0], b1 = code[1];
     uint8_t b2 = available > 2 ? code[2] : 0;
@@ -296,7 +318,7 @@ uintptr_t examine(Site* site, uintptr_t at, long number, const uint8_t* window, 
     // Which pattern, and the bytes [from, to) it replaces.
     Pattern pattern = Pattern::None;
     intptr_t from = 0, to = 0;
-    size_t moved = 0;
+    size_t moved = 0, before = 0;
     if (have(-5, 2) && w[-5] == 0xb8 && number_is(-4)) {
         pattern = Pattern::MovEax, from = -5, to = 0;  // mov $N,%eax; syscall
     } else if (have(-7, 2) && w[-7] == 0x48 && w[-6] == 0xc7 && w[-5] == 0xc0 && number_is(-4)) {
@@ -306,16 +328,28 @@ uintptr_t examine(Site* site, uintptr_t at, long number, const uint8_t* window, 
         // two instructions when the site was patched): that site's trampoline returns right after
         // this `syscall`, so what follows must stay.
     } else {
-        // syscall; then instructions the trampoline can run instead, 5 bytes or more in all.
+        // syscall; then instructions the trampoline can run instead, 5 bytes or more in all;
+        // else with the instruction before the syscall too.
         size_t available = 0;
         while (available < WINDOW - WINDOW_BEFORE - 2 && (present & (1u << (WINDOW_BEFORE + 2 + available))))
             ++available;
-        while (2 + moved < 5) {
-            size_t length = movable(w + 2 + moved, available - moved);
-            if (!length) break;
-            moved += length;
+        auto take_after = [&](size_t wanted) {
+            moved = 0;
+            while (moved < wanted && (moved == 0 || w[2 + moved - 1] != 0xc3)) {
+                size_t length = movable(w + 2 + moved, available - moved);
+                if (!length) break;
+                moved += length;
+            }
+            return moved >= wanted && moved <= MAX_MOVED;
+        };
+        size_t before_available = 0;
+        while (before_available < WINDOW_BEFORE && (present & (1u << (WINDOW_BEFORE - 1 - before_available))))
+            ++before_available;
+        if (take_after(3)) {
+            pattern = Pattern::Moved, from = 0, to = intptr_t(2 + moved);
+        } else if ((before = movable_before(w, before_available)) && take_after(before >= 3 ? 0 : 3 - before)) {
+            pattern = Pattern::Moved, from = -intptr_t(before), to = intptr_t(2 + moved);
         }
-        if (2 + moved >= 5 && moved <= MAX_MOVED) pattern = Pattern::Moved, from = 0, to = intptr_t(2 + moved);
     }
     if (pattern == Pattern::None) {
         leave(site, Reason::Pattern);
@@ -356,13 +390,14 @@ uintptr_t examine(Site* site, uintptr_t at, long number, const uint8_t* window, 
         leave(site, Reason::NoTrampoline);
         return after;
     }
-    uint8_t* bytes[16];
+    uint8_t* bytes[MAX_BEFORE + 2 + MAX_MOVED];
     for (uintptr_t i = 0; i < end - start; ++i) bytes[i] = alias(start + i);
     uintptr_t resume = after;
     if (pattern == Pattern::Moved) {
-        uint8_t copy[MAX_MOVED];
+        uint8_t copy[MAX_MOVED], copy_before[MAX_BEFORE];
         memcpy(copy, w + 2, moved);
-        resume = write_moved_trampoline(alias(slot), slot, after, copy, moved);
+        memcpy(copy_before, w - before, before);
+        resume = write_moved_trampoline(alias(slot), slot, after, copy_before, before, copy, moved);
         // int3 over the rest of what moved (nothing runs there: the only thread is here).
         for (uintptr_t i = 5; i < end - start; ++i) *bytes[i] = 0xcc;
     } else {

@@ -13,7 +13,8 @@
 // after it move into the trampoline: glibc's read (`xor %eax,%eax; syscall; cmp $-4096,%rax`),
 // `mov %r9d,%eax; syscall; cmp $-4095,%rax`, `mov $N,%eax; mov $8,%r10d; syscall; cmp`,
 // `syscall; mov %eax,%eax; test %rax,%rax`, each checked for the flags the cmp/test leaves; such
-// a site first called while a second thread lives stays trapped until the thread is gone.
+// a site first called while a second thread lives stays trapped until the thread is gone; and
+// musl's `mov %r8,%rax; syscall; ret`, `mov %esi,%eax; syscall; ret`, where the mov moves too.
 // Usage: syscall_rewrite patched|trapped   (what the sites are expected to become)
 #include <fcntl.h>
 #include <pthread.h>
@@ -151,6 +152,8 @@ enum {
     SITE_BETWEEN = 144,
     SITE_TEST_AFTER = 176,
     SITE_READ_THREADS = 192,
+    SITE_MUSL = 208,
+    SITE_MOV_ESI = 224,
 };
 // clang-format off
 static const uint8_t code[] = {
@@ -158,8 +161,8 @@ static const uint8_t code[] = {
     MOV_SYSCALL_RET(SYS_getppid), PAD8,
     MOV_SYSCALL_RET(SYS_write),   PAD8,
     MOV_SYSCALL_RET(SYS_mmap),    PAD8,
-    0x89, 0xf8, 0x0f, 0x05, 0xc3,  // mov %edi,%eax; syscall; ret
-    0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    0x89, 0xf8, 0x0f, 0x05, 0xeb, 0x00, 0xc3,  // mov %edi,%eax; syscall; jmp .+2; ret
+    0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
     // mov %edi,%eax; jmp SITE_GETPID+5: as a thread that was stopped between the mov and the
     // syscall of a site when it was patched, and resumes at the `syscall`.
     0x89, 0xf8, 0xeb, (uint8_t)(SITE_GETPID + 5 - (SITE_MIDDLE + 4)),
@@ -177,9 +180,13 @@ static const uint8_t code[] = {
     0x44, 0x89, 0xc8, 0x0f, 0x05, 0x89, 0xc0, 0x48, 0x85, 0xc0, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
     // the read site again, first called while a second thread lives
     0x31, 0xc0, 0x0f, 0x05, 0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    // musl's __syscall5 and the like: mov %r8,%rax; syscall; ret (the mov moves too)
+    0x4c, 0x89, 0xc0, 0x0f, 0x05, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    // mov %esi,%eax; syscall; ret (the mov and the ret move)
+    0x89, 0xf0, 0x0f, 0x05, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
 };
 // clang-format on
-_Static_assert(sizeof code == SITE_READ_THREADS + 16, "the SITE_ offsets match code[]");
+_Static_assert(sizeof code == SITE_MOV_ESI + 16, "the SITE_ offsets match code[]");
 
 // What a site's flags are after it returns: the caller's (kept by the syscall), or those of the
 // instruction after the syscall applied to the result.
@@ -203,6 +210,8 @@ static const struct SiteShape shapes[] = {
     {SITE_BETWEEN, SITE_BETWEEN + 13, AFTER_CMP_4096, 0},
     {SITE_TEST_AFTER, SITE_TEST_AFTER + 5, AFTER_TEST, 0},
     {SITE_READ_THREADS, SITE_READ_THREADS + 4, AFTER_CMP_4096, 1},
+    {SITE_MUSL, SITE_MUSL + 5, AFTER_NOTHING, 0},
+    {SITE_MOV_ESI, SITE_MOV_ESI + 4, AFTER_NOTHING, 0},
 };
 static const uint8_t* g_code;  // where code[] runs
 
@@ -344,6 +353,8 @@ int main(int argc, char** argv) {
         CHECK(CALL(page + SITE_MOV_REG, 1, 2, 3, 4, 5, SYS_getpid) == pid);
         CHECK(CALL(page + SITE_BETWEEN, 1, 2, 3, 8, 5, 6) == ppid);  // %r10 = 8 by the site
         CHECK(CALL(page + SITE_TEST_AFTER, 1, 2, 3, 4, 5, SYS_getppid) == ppid);
+        CHECK(CALL(page + SITE_MUSL, 1, 2, 3, 4, SYS_getppid, 6) == ppid);
+        CHECK(CALL(page + SITE_MOV_ESI, 1, SYS_getpid, 3, 4, 5, 6) == pid);
         CHECK(CALL(page + SITE_NONMATCHING, SYS_getpid, 0, 0, 0, 0, 0) == pid);
         CHECK(CALL(page + SITE_MIDDLE, SYS_getpid, 0, 0, 0, 0, 0) == pid);
         if (i == 0 || i == 999) {
@@ -357,6 +368,8 @@ int main(int argc, char** argv) {
             CHECK(page[SITE_MOV_REG + 3] == moved_byte);
             CHECK(page[SITE_BETWEEN] == 0xb8 && page[SITE_BETWEEN + 11] == moved_byte);
             CHECK(page[SITE_TEST_AFTER + 3] == moved_byte);
+            CHECK(page[SITE_MUSL] == (expect_patched ? 0xe9 : 0x4c));  // the jump starts at the mov
+            CHECK(page[SITE_MOV_ESI] == (expect_patched ? 0xe9 : 0x89));
             CHECK(page[SITE_GETPID + 5] == 0x0f && page[SITE_GETPID + 6] == 0x05);  // the syscall stays
         }
         if (check_failures > 20) break;
@@ -417,15 +430,15 @@ int main(int argc, char** argv) {
            "left_not_private %ld left_threads %ld\n",
            traps, patched, moved, mov_rax, left_pattern, left_disabled, left_not_private, left_threads);
     if (expect_patched) {
-        CHECK(patched == 10 + private_ran);  // + the private file mapping's site
-        CHECK(moved == 5 && mov_rax == 1);
+        CHECK(patched == 12 + private_ran);  // + the private file mapping's site
+        CHECK(moved == 7 && mov_rax == 1);
         CHECK(left_threads == 1);
         CHECK(left_pattern == 2);  // the non-matching site and the patched one entered at its syscall
         CHECK(left_not_private == shared_ran);  // the shared site, refused for being shared
         CHECK(traps >= 2000 && traps < 2100);  // those two sites' 2000, a few first calls
     } else {
         CHECK(patched == 0);
-        CHECK(traps > 11000);
+        CHECK(traps > 13000);
     }
     printf("%s: %d failure(s)\n", mode, check_failures);
     return check_failures ? 1 : 0;

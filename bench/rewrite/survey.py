@@ -47,7 +47,9 @@ def relocatable(code):
 
 
 # The instruction before a `syscall` the rewriter moves, decoded backwards from the `syscall`
-# as libos/rewrite/rewrite.cpp movable_before() does: its length, or 0.
+# as libos/rewrite/rewrite.cpp movable_before() does: its length, or 0. (The rewriter also checks
+# the instruction's effect against the registers at the trap, which catches most misdecodings;
+# this counts those the bytes alone would make.)
 def movable_before(c):
     n = len(c)
     rex = lambda b: b & 0xF0 == 0x40
@@ -57,6 +59,10 @@ def movable_before(c):
         return 6
     if n >= 5 and c[-5] & 0xF8 == 0xB8 and not (n >= 6 and rex(c[-6])):
         return 5
+    rex_store = n >= 5 and rex(c[-5]) and not c[-5] & 3 and c[-4] == 0x89
+    if (rex_store or (n >= 4 and c[-4] == 0x89 and not (n >= 5 and rex(c[-5])))) and c[-3] & 0xC7 == 0x44 \
+            and c[-2] == 0x24:
+        return 5 if rex_store else 4
     if n >= 3 and rex(c[-3]) and c[-2] in (0x89, 0x8B, 0x31) and c[-1] & 0xC0 == 0xC0:
         return 3
     if n >= 2 and c[-2] in (0x89, 0x8B, 0x31) and c[-1] & 0xC0 == 0xC0 and not (n >= 3 and rex(c[-3])):

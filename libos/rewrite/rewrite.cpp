@@ -238,22 +238,73 @@ uintptr_t write_moved_trampoline(uint8_t* out, uintptr_t slot, uintptr_t after, 
     return tail;
 }
 
+// The registers at the trap (xos_rewrite_trap's `saved`), those the trap entry saved.
+struct Registers {
+    const uint64_t* saved;
+    // Register `number` (x86 encoding: 0 rax, 1 rcx, 2 rdx, ...) if saved, else false.
+    bool get(unsigned number, uint64_t& value) const {
+        static constexpr int8_t index[16] = {9, -1, 7, -1, -1, 0, 6, 5, 4, 3, 2, -1, -1, -1, -1, -1};
+        if (number >= 16 || index[number] < 0) return false;
+        value = saved[index[number]];
+        return true;
+    }
+    uintptr_t caller_rsp() const { return reinterpret_cast<uintptr_t>(saved + 11) + 128; }
+};
+
 // The length of the instruction right before a `syscall` that a trampoline can run in its place
-// when it ends at code[available] (register-only: a mov or xor between registers, a mov of an
-// immediate into a register), or 0. The forms musl's and ld.so's sites have.
-size_t movable_before(const uint8_t* end, size_t available) {
-    auto reg_reg = [](uint8_t modrm) { return (modrm & 0xc0) == 0xc0; };
+// (a mov or xor between registers, a mov of an immediate into a register, a store of a register
+// to disp8(%rsp)), decoded backwards from the `syscall` at end[0] with `available` bytes before
+// it, or 0. Decoding backwards is ambiguous (the bytes could be the end of a longer
+// instruction), so the instruction's effect is checked against the registers at the trap: the
+// destination must hold what the instruction put there (a register the trap entry saved).
+size_t movable_before(const uint8_t* end, size_t available, const Registers& registers) {
     auto rex = [](uint8_t b) { return (b & 0xf0) == 0x40; };
     const uint8_t* c = end;
-    if (available >= 7 && (c[-7] == 0x48 || c[-7] == 0x49) && c[-6] == 0xc7 && (c[-5] & 0xf8) == 0xc0)
-        return 7;  // mov $imm32,%r64
-    if (available >= 6 && c[-6] == 0x41 && (c[-5] & 0xf8) == 0xb8) return 6;  // mov $imm32,%r8d-%r15d
-    if (available >= 5 && (c[-5] & 0xf8) == 0xb8 && !(available >= 6 && rex(c[-6]))) return 5;  // mov $imm32,%r32
-    if (available >= 3 && rex(c[-3]) && (c[-2] == 0x89 || c[-2] == 0x8b || c[-2] == 0x31) && reg_reg(c[-1]))
-        return 3;  // mov/xor between registers, with a REX prefix
-    if (available >= 2 && (c[-2] == 0x89 || c[-2] == 0x8b || c[-2] == 0x31) && reg_reg(c[-1]) &&
-        !(available >= 3 && rex(c[-3])))
-        return 2;  // mov/xor between 32-bit registers
+    uint64_t value, source;
+    // mov $imm32,%r64 (sign-extended)
+    if (available >= 7 && (c[-7] == 0x48 || c[-7] == 0x49) && c[-6] == 0xc7 && (c[-5] & 0xf8) == 0xc0) {
+        int32_t imm;
+        memcpy(&imm, c - 4, 4);
+        unsigned dst = (c[-5] & 7) + (c[-7] & 1) * 8;
+        return registers.get(dst, value) && value == uint64_t(int64_t(imm)) ? 7 : 0;
+    }
+    // mov $imm32,%r32 (%r8d-%r15d with 41)
+    bool long_form = available >= 6 && c[-6] == 0x41 && (c[-5] & 0xf8) == 0xb8;
+    if (long_form || (available >= 5 && (c[-5] & 0xf8) == 0xb8 && !(available >= 6 && rex(c[-6])))) {
+        uint32_t imm;
+        memcpy(&imm, c - 4, 4);
+        unsigned dst = (c[-5] & 7) + (long_form ? 8 : 0);
+        if (!registers.get(dst, value) || value != imm) return 0;
+        return long_form ? 6 : 5;
+    }
+    // mov %reg,disp8(%rsp): 89, modrm mod=01 rm=100, SIB 0x24 (base %rsp, no index), disp8
+    bool rex_store = available >= 5 && rex(c[-5]) && !(c[-5] & 3) && c[-4] == 0x89;
+    if ((rex_store || (available >= 4 && c[-4] == 0x89 && !(available >= 5 && rex(c[-5])))) && (c[-3] & 0xc7) == 0x44 &&
+        c[-2] == 0x24) {
+        unsigned reg = ((c[-3] >> 3) & 7) + (rex_store && (c[-5] & 4) ? 8 : 0);
+        bool wide = rex_store && (c[-5] & 8);
+        auto slot = reinterpret_cast<const uint64_t*>(registers.caller_rsp() + int8_t(c[-1]));
+        // Checked where the register is known (%r11, musl's, is not: the syscall replaced it).
+        if (registers.get(reg, source) && (wide ? *slot != source : uint32_t(*slot) != uint32_t(source))) return 0;
+        return rex_store ? 5 : 4;
+    }
+    // mov (89: r/m <- reg; 8b: reg <- r/m) or xor (31) between registers, with or without REX
+    bool has_rex = available >= 3 && rex(c[-3]);
+    if (available >= 2 && (c[-2] == 0x89 || c[-2] == 0x8b || c[-2] == 0x31) && (c[-1] & 0xc0) == 0xc0) {
+        uint8_t prefix = has_rex ? c[-3] : 0;
+        unsigned reg = ((c[-1] >> 3) & 7) + ((prefix & 4) ? 8 : 0);
+        unsigned rm = (c[-1] & 7) + ((prefix & 1) ? 8 : 0);
+        bool wide = prefix & 8;
+        unsigned dst = c[-2] == 0x8b ? reg : rm, src = c[-2] == 0x8b ? rm : reg;
+        if (!registers.get(dst, value)) return 0;
+        if (c[-2] == 0x31) {
+            if (src != dst || value != 0) return 0;
+        } else {
+            if (!registers.get(src, source)) return 0;
+            if (value != (wide ? source : uint64_t(uint32_t(source)))) return 0;
+        }
+        return has_rex ? 3 : 2;
+    }
     return 0;
 }
 
@@ -302,7 +353,8 @@ bool jumps_to_trampoline(const uint8_t* w, uintptr_t at, int offset) {
 
 // Patches the site or says why not. `window` holds the bytes around the `syscall` at `at`.
 // Returns where the trapped syscall returns to.
-uintptr_t examine(Site* site, uintptr_t at, long number, const uint8_t* window, uint32_t present) {
+uintptr_t examine(Site* site, uintptr_t at, long number, const Registers& registers, const uint8_t* window,
+                  uint32_t present) {
     uintptr_t after = at + 2;
     const uint8_t* w = window + WINDOW_BEFORE;  // w[0], w[1]: the syscall
     auto have = [&](int from, int to) {  // bytes w[from, to) present
@@ -347,7 +399,8 @@ uintptr_t examine(Site* site, uintptr_t at, long number, const uint8_t* window, 
             ++before_available;
         if (take_after(3)) {
             pattern = Pattern::Moved, from = 0, to = intptr_t(2 + moved);
-        } else if ((before = movable_before(w, before_available)) && take_after(before >= 3 ? 0 : 3 - before)) {
+        } else if ((before = movable_before(w, before_available, registers)) &&
+                   take_after(before >= 3 ? 0 : 3 - before)) {
             pattern = Pattern::Moved, from = -intptr_t(before), to = intptr_t(2 + moved);
         }
     }
@@ -419,7 +472,7 @@ uintptr_t examine(Site* site, uintptr_t at, long number, const uint8_t* window, 
     return resume;
 }
 
-uintptr_t on_trap(uintptr_t after, long number) {
+uintptr_t on_trap(uintptr_t after, long number, const uint64_t* saved) {
     ++g_stats.traps;
     uintptr_t at = after - 2;  // the `syscall` instruction
     Site* site = record(at);
@@ -445,7 +498,7 @@ uintptr_t on_trap(uintptr_t after, long number) {
         const mm::Vma* vma = mm::app_memory().find(at);
         site->file_offset = vma && vma->kind == mm::VmaKind::File ? int64_t(vma->offset + (at - vma->start)) : -1;
     }
-    return examine(site, at, number, window, present);
+    return examine(site, at, number, Registers{saved}, window, present);
 }
 
 }  // namespace
@@ -494,7 +547,7 @@ void for_each_site(void (*visit)(const Site& site, void* context), void* context
 
 }  // namespace xos::rewrite
 
-extern "C" uintptr_t xos_rewrite_trap(uintptr_t after, long number) {
+extern "C" uintptr_t xos_rewrite_trap(uintptr_t after, long number, const uint64_t* saved) {
     xos::platform::InterruptGuard guard;  // one CPU: nothing else runs while the site changes
-    return xos::rewrite::on_trap(after, number);
+    return xos::rewrite::on_trap(after, number, saved);
 }

@@ -25,6 +25,7 @@ xos_syscall_trap_entry:
     and $-16, %rsp
     mov %rcx, %rdi                  /* the address after the `syscall` instruction */
     mov %rax, %rsi                  /* the syscall number */
+    mov %rbp, %rdx                  /* the registers saved above, from %rbp up */
     cld
     call xos_rewrite_trap
     mov %rax, 64(%rbp)              /* the saved %rcx: where the syscall returns (the site's

@@ -14,7 +14,8 @@
 // `mov %r9d,%eax; syscall; cmp $-4095,%rax`, `mov $N,%eax; mov $8,%r10d; syscall; cmp`,
 // `syscall; mov %eax,%eax; test %rax,%rax`, each checked for the flags the cmp/test leaves; such
 // a site first called while a second thread lives stays trapped until the thread is gone; and
-// musl's `mov %r8,%rax; syscall; ret`, `mov %esi,%eax; syscall; ret`, where the mov moves too.
+// musl's `mov %r8,%rax; syscall; ret`, `mov %esi,%eax; syscall; ret`, `mov %r11,8(%rsp);
+// syscall; ret`, where the instruction before the syscall moves too.
 // Usage: syscall_rewrite patched|trapped   (what the sites are expected to become)
 #include <fcntl.h>
 #include <pthread.h>
@@ -154,6 +155,8 @@ enum {
     SITE_READ_THREADS = 192,
     SITE_MUSL = 208,
     SITE_MOV_ESI = 224,
+    SITE_CP = 240,
+    SITE_MISDECODED = 256,
 };
 // clang-format off
 static const uint8_t code[] = {
@@ -184,9 +187,15 @@ static const uint8_t code[] = {
     0x4c, 0x89, 0xc0, 0x0f, 0x05, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
     // mov %esi,%eax; syscall; ret (the mov and the ret move)
     0x89, 0xf0, 0x0f, 0x05, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    // musl's __syscall_cp_asm ends: mov %r8,%rax; mov %r11,8(%rsp); syscall; ret (the store moves)
+    0x4c, 0x89, 0xc0, 0x4c, 0x89, 0x5c, 0x24, 0x08, 0x0f, 0x05, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    // mov $0xc289,%ax; syscall; ret: the bytes before the syscall end in 89 c2, `mov %eax,%edx`
+    // read backwards, which %edx at the trap belies: left trapped (patching from the 89 would cut
+    // the real instruction in two).
+    0x66, 0xb8, 0x89, 0xc2, 0x0f, 0x05, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
 };
 // clang-format on
-_Static_assert(sizeof code == SITE_MOV_ESI + 16, "the SITE_ offsets match code[]");
+_Static_assert(sizeof code == SITE_MISDECODED + 16, "the SITE_ offsets match code[]");
 
 // What a site's flags are after it returns: the caller's (kept by the syscall), or those of the
 // instruction after the syscall applied to the result.
@@ -212,6 +221,8 @@ static const struct SiteShape shapes[] = {
     {SITE_READ_THREADS, SITE_READ_THREADS + 4, AFTER_CMP_4096, 1},
     {SITE_MUSL, SITE_MUSL + 5, AFTER_NOTHING, 0},
     {SITE_MOV_ESI, SITE_MOV_ESI + 4, AFTER_NOTHING, 0},
+    {SITE_CP, SITE_CP + 10, AFTER_NOTHING, 0},
+    {SITE_MISDECODED, SITE_MISDECODED + 6, AFTER_NOTHING, 0},
 };
 static const uint8_t* g_code;  // where code[] runs
 
@@ -355,6 +366,7 @@ int main(int argc, char** argv) {
         CHECK(CALL(page + SITE_TEST_AFTER, 1, 2, 3, 4, 5, SYS_getppid) == ppid);
         CHECK(CALL(page + SITE_MUSL, 1, 2, 3, 4, SYS_getppid, 6) == ppid);
         CHECK(CALL(page + SITE_MOV_ESI, 1, SYS_getpid, 3, 4, 5, 6) == pid);
+        CHECK(CALL(page + SITE_CP, 1, 2, 3, 4, SYS_getppid, 6) == ppid);
         CHECK(CALL(page + SITE_NONMATCHING, SYS_getpid, 0, 0, 0, 0, 0) == pid);
         CHECK(CALL(page + SITE_MIDDLE, SYS_getpid, 0, 0, 0, 0, 0) == pid);
         if (i == 0 || i == 999) {
@@ -370,6 +382,7 @@ int main(int argc, char** argv) {
             CHECK(page[SITE_TEST_AFTER + 3] == moved_byte);
             CHECK(page[SITE_MUSL] == (expect_patched ? 0xe9 : 0x4c));  // the jump starts at the mov
             CHECK(page[SITE_MOV_ESI] == (expect_patched ? 0xe9 : 0x89));
+            CHECK(page[SITE_CP] == 0x4c && page[SITE_CP + 3] == (expect_patched ? 0xe9 : 0x4c));
             CHECK(page[SITE_GETPID + 5] == 0x0f && page[SITE_GETPID + 6] == 0x05);  // the syscall stays
         }
         if (check_failures > 20) break;
@@ -385,6 +398,9 @@ int main(int argc, char** argv) {
     CHECK(pthread_join(thread, NULL) == 0);
     for (int i = 0; i < 3; ++i) CHECK(CALL(page + SITE_READ_THREADS, 99, 0, 1, 4, 5, 6) == -9);
     CHECK(page[SITE_READ_THREADS + 2] == moved_byte);
+
+    for (int i = 0; i < 3; ++i) CHECK(CALL(page + SITE_MISDECODED, 1, 2, 3, 4, 5, 6) == -38);  // -ENOSYS
+    CHECK(page[SITE_MISDECODED + 2] == 0x89 && page[SITE_MISDECODED + 4] == 0x0f);
 
     // A site on a page shared with another mapping of the same memfd is never patched.
     int shared_ran = 0, private_ran = 0;
@@ -430,15 +446,15 @@ int main(int argc, char** argv) {
            "left_not_private %ld left_threads %ld\n",
            traps, patched, moved, mov_rax, left_pattern, left_disabled, left_not_private, left_threads);
     if (expect_patched) {
-        CHECK(patched == 12 + private_ran);  // + the private file mapping's site
-        CHECK(moved == 7 && mov_rax == 1);
+        CHECK(patched == 13 + private_ran);  // + the private file mapping's site
+        CHECK(moved == 8 && mov_rax == 1);
         CHECK(left_threads == 1);
-        CHECK(left_pattern == 2);  // the non-matching site and the patched one entered at its syscall
+        CHECK(left_pattern == 3);  // the non-matching site, the patched one entered at its syscall, the misdecoded one
         CHECK(left_not_private == shared_ran);  // the shared site, refused for being shared
         CHECK(traps >= 2000 && traps < 2100);  // those two sites' 2000, a few first calls
     } else {
         CHECK(patched == 0);
-        CHECK(traps > 13000);
+        CHECK(traps > 14000);
     }
     printf("%s: %d failure(s)\n", mode, check_failures);
     return check_failures ? 1 : 0;

@@ -243,12 +243,12 @@ struct Registers {
     const uint64_t* saved;
     // Register `number` (x86 encoding: 0 rax, 1 rcx, 2 rdx, ...) if saved, else false.
     bool get(unsigned number, uint64_t& value) const {
-        static constexpr int8_t index[16] = {9, -1, 7, -1, -1, 0, 6, 5, 4, 3, 2, -1, -1, -1, -1, -1};
+        static constexpr int8_t index[16] = {14, -1, 12, 4, -1, 5, 11, 10, 9, 8, 7, -1, 3, 2, 1, 0};
         if (number >= 16 || index[number] < 0) return false;
         value = saved[index[number]];
         return true;
     }
-    uintptr_t caller_rsp() const { return reinterpret_cast<uintptr_t>(saved + 11) + 128; }
+    uintptr_t caller_rsp() const { return reinterpret_cast<uintptr_t>(saved + 16) + 128; }
 };
 
 // The length of the instruction right before a `syscall` that a trampoline can run in its place

@@ -21,6 +21,11 @@ xos_syscall_trap_entry:
     push %r10
     push %r11
     push %rbp
+    push %rbx                       /* callee-saved, but pushed so the rewriter can read them */
+    push %r12
+    push %r13
+    push %r14
+    push %r15
     mov %rsp, %rbp
     and $-16, %rsp
     mov %rcx, %rdi                  /* the address after the `syscall` instruction */
@@ -28,9 +33,14 @@ xos_syscall_trap_entry:
     mov %rbp, %rdx                  /* the registers saved above, from %rbp up */
     cld
     call xos_rewrite_trap
-    mov %rax, 64(%rbp)              /* the saved %rcx: where the syscall returns (the site's
+    mov %rax, 104(%rbp)              /* the saved %rcx: where the syscall returns (the site's
                                        trampoline tail if the rewriter moved what follows it) */
     mov %rbp, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
     pop %rbp
     pop %r11
     pop %r10

@@ -54,8 +54,8 @@ extern "C" long xos_syscall(long number, long a1, long a2, long a3, long a4, lon
 // the site into a jump to a trampoline (libos/rewrite/rewrite.h); the syscall itself runs after
 // and returns to the address this returns (`after`, or the trampoline's tail when the rewriter
 // moved the instructions after the `syscall` into it).
-// `saved` is what the trap entry pushed: the caller's %rbp %r11 %r10 %r9 %r8 %rdi %rsi %rdx %rcx
-// %rax and RFLAGS, then its 128-byte red zone, then the caller's stack.
+// `saved` is what the trap entry pushed: the caller's %r15 %r14 %r13 %r12 %rbx %rbp %r11 %r10 %r9
+// %r8 %rdi %rsi %rdx %rcx %rax and RFLAGS, then its 128-byte red zone, then the caller's stack.
 extern "C" uintptr_t xos_rewrite_trap(uintptr_t after, long number, const uint64_t* saved);
 
 // The trap path's entry for a `syscall`-instruction clone (SYS_clone returns twice): `frame`

@@ -87,9 +87,9 @@ bool private_code(const mm::Vma* vma) {
          (vma->kind == mm::VmaKind::File && !vma->shared));
 }
 
-// The pages of [from, to) made private where they are file pages (copy on write before patching).
-bool privatize(mm::VirtualMemory& vm, uintptr_t from, uintptr_t to) {
-    for (uintptr_t at : {from, to - 1}) {
+// The site's pages made private where they are file pages (copy on write before patching).
+bool privatize(mm::VirtualMemory& vm, uintptr_t site, uintptr_t after) {
+    for (uintptr_t at : {site, after - 1}) {
         const mm::Vma* vma = vm.find(at);
         if (vma->kind != mm::VmaKind::File) continue;
         if (!vm.make_private_copy(at & ~uintptr_t(mm::PAGE_SIZE - 1))) return false;

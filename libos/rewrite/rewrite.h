@@ -8,8 +8,9 @@
 //     b8 NN NN NN NN        mov $N,%eax; syscall          the mov becomes the jump
 //     48 c7 c0 NN NN NN NN  mov $N,%rax; syscall          the same
 //     0f 05 + 3..8 bytes    syscall; cmp $-4095,%rax ...  the syscall and the register-only
-//                                                         instructions after it move into the
-//                                                         trampoline (one thread only)
+//                                                         instructions after it (and, if those
+//                                                         are too few, the one before it) move
+//                                                         into the trampoline (one thread only)
 // docs/syscall-rewriting.md has the design, the survey of glibc's sites and the limits.
 #pragma once
 

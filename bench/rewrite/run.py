@@ -9,7 +9,8 @@ figure's paired ratio to native Linux's same figure in the same round.
 
 1. raw_getppid.c, built for the VM (xos-build), for hosted (xos-build --platform hosted) and as a
    static native binary (musl-gcc): getppid through a raw `syscall` site in app memory, trapped
-   vs rewritten (libos/rewrite), and through libc.
+   vs rewritten (libos/rewrite), through a site that matches no pattern (trapped either way),
+   and through libc.
 2. syscall_cost.c, one unmodified glibc static-pie binary built by the host's gcc, run natively
    and on xos through xos-run --rootfs (the generic kernel, libos/exec): glibc's getppid,
    clock_gettime through the vDSO (libos/vdso) and through an inline raw `syscall`, and read()
@@ -88,13 +89,16 @@ def raw_site_table(args, work, xos_build, xos_run):
     ]
     samples = measure(variants, args.runs)
     native_raw = [s["getppid.raw_site"] for s in samples["native Linux"]]
-    print("| variant | raw site getppid, ns | libc getppid, ns | raw site / native raw (paired) | first byte of the site |")
-    print("|---|---|---|---|---|")
+    print("| variant | raw site getppid, ns | libc getppid, ns | raw site / native raw (paired) | first byte of the site "
+          "| unpatchable site getppid, ns |")
+    print("|---|---|---|---|---|---|")
     for name, _ in variants:
         raw = [s["getppid.raw_site"] for s in samples[name]]
         libc = [s["getppid.libc"] for s in samples[name]]
+        other = [s["getppid.unpatchable_site"] for s in samples[name]]
         first = samples[name][-1]["site.first_byte"]
-        print("| %s | %s | %s | %s | 0x%02x |" % (name, cell(raw), cell(libc), ratio_cell(raw, native_raw), int(first)))
+        print("| %s | %s | %s | %s | 0x%02x | %s |" % (name, cell(raw), cell(libc), ratio_cell(raw, native_raw), int(first),
+                                                      cell(other)))
 
 
 def unmodified_table(args, work, xos_run):

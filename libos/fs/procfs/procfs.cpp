@@ -172,6 +172,37 @@ ErrorOr<void> generate_rewrite_stats(TextBuffer& out) {
     for (size_t i = 0; i < size_t(rewrite::Reason::Count); ++i)
         TRY(out.append("left_%s %lu %lu\n", rewrite::reason_name(rewrite::Reason(i)), stats.left[i],
                        stats.left_traps[i]));
+    for (size_t i = 1; i < size_t(rewrite::Pattern::Count); ++i)
+        TRY(out.append("patched_%s %lu\n", rewrite::pattern_name(rewrite::Pattern(i)), stats.patched_by[i]));
+    // Then one line per remembered site: "site ADDRESS file+OFFSET|- patched|left_REASON PATTERN
+    // traps N bytes HEX" with the bytes from 12 before the `syscall` ("..": page not present).
+    struct Context {
+        TextBuffer* out;
+        bool failed;
+    } context{&out, false};
+    rewrite::for_each_site(
+        [](const rewrite::Site& site, void* opaque) {
+            auto& c = *static_cast<Context*>(opaque);
+            char hex[3 * rewrite::WINDOW + 1];
+            for (size_t i = 0; i < rewrite::WINDOW; ++i) {
+                static constexpr char digits[] = "0123456789abcdef";
+                bool present = site.present & (1u << i);
+                hex[3 * i] = present ? digits[site.bytes[i] >> 4] : '.';
+                hex[3 * i + 1] = present ? digits[site.bytes[i] & 15] : '.';
+                hex[3 * i + 2] = i + 1 == rewrite::WINDOW_BEFORE ? '|' : ' ';
+            }
+            hex[3 * rewrite::WINDOW - 1] = 0;
+            char where[32] = "-";
+            if (site.file_offset >= 0) snprintf(where, sizeof where, "file+%#lx", uint64_t(site.file_offset));
+            bool patched = site.state == rewrite::Reason::Count;
+            if (!c.failed &&
+                !c.out->append("site %#lx %s %s%s %s traps %lu bytes %s\n", site.at, where,
+                               patched ? "patched" : "left_", patched ? "" : rewrite::reason_name(site.state),
+                               rewrite::pattern_name(site.pattern), site.traps, hex))
+                c.failed = true;
+        },
+        &context);
+    if (context.failed) return error(ENOMEM);
     return {};
 }
 

@@ -54,8 +54,12 @@ extern "C" long xos_syscall(long number, long a1, long a2, long a3, long a4, lon
 
 // The trap path of a `syscall` instruction (platform/x86_64/syscall_trap.S) calls this first:
 // `after` is the address after the instruction, `number` the syscall number. libos may rewrite
-// the site into a jump to a trampoline (libos/rewrite/rewrite.h); the syscall itself runs after.
-extern "C" void xos_rewrite_trap(uintptr_t after, long number);
+// the site into a jump to a trampoline (libos/rewrite/rewrite.h); the syscall itself runs after
+// and returns to the address this returns (`after`, or the trampoline's tail when the rewriter
+// moved the instructions after the `syscall` into it).
+// `saved` is what the trap entry pushed: the caller's %r15 %r14 %r13 %r12 %rbx %rbp %r11 %r10 %r9
+// %r8 %rdi %rsi %rdx %rcx %rax and RFLAGS, then its 128-byte red zone, then the caller's stack.
+extern "C" uintptr_t xos_rewrite_trap(uintptr_t after, long number, const uint64_t* saved);
 
 // The trap path's entry for a `syscall`-instruction clone, fork or vfork (`number`: they return
 // twice): `frame` holds the caller's registers, upward r15 r14 r13 r12 rbp rbx r9 r8 r10 rdx

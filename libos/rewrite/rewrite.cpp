@@ -491,7 +491,8 @@ uintptr_t on_trap(uintptr_t after, long number, const uint64_t* saved) {
             uintptr_t frame = platform::mapped_page(page);
             static_assert(WINDOW == 24);
             if (frame) {
-                auto now = reinterpret_cast<const uint64_t*>(static_cast<const uint8_t*>(platform::phys_to_virt(frame)) + (from - page));
+                auto now = reinterpret_cast<const uint64_t*>(
+                    static_cast<const uint8_t*>(platform::phys_to_virt(frame)) + (from - page));
                 uint64_t then[3];
                 memcpy(then, site->bytes, WINDOW);
                 if (((now[0] ^ then[0]) | (now[1] ^ then[1]) | (now[2] ^ then[2])) == 0) {

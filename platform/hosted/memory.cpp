@@ -243,19 +243,20 @@ void activate_app_space(AppSpace* space) {
         if (run_size) (void)hosted::host_map(run_virt, run_size, run_phys, run_access);
         run_size = 0;
     };
-    hosted::for_each_present(hosted::g_current, hosted::APP_BASE, hosted::app_end(), [&](uintptr_t virt, uint64_t& pte) {
-        uintptr_t phys = pte & hosted::PTE_ADDRESS;
-        uint32_t access = hosted::access_of(pte);
-        if (run_size && virt == run_virt + run_size && phys == run_phys + run_size && access == run_access) {
-            run_size += hosted::PAGE;
-            return;
-        }
-        flush();
-        run_virt = virt;
-        run_phys = phys;
-        run_access = access;
-        run_size = hosted::PAGE;
-    });
+    hosted::for_each_present(
+        hosted::g_current, hosted::APP_BASE, hosted::app_end(), [&](uintptr_t virt, uint64_t& pte) {
+            uintptr_t phys = pte & hosted::PTE_ADDRESS;
+            uint32_t access = hosted::access_of(pte);
+            if (run_size && virt == run_virt + run_size && phys == run_phys + run_size && access == run_access) {
+                run_size += hosted::PAGE;
+                return;
+            }
+            flush();
+            run_virt = virt;
+            run_phys = phys;
+            run_access = access;
+            run_size = hosted::PAGE;
+        });
     flush();
 }
 

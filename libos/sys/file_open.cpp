@@ -194,7 +194,7 @@ ErrorOr<long> sys_flock(int fd, int operation) {
     };
     if (!available()) {
         if (operation & LOCK_NB) return error(EWOULDBLOCK);
-        sched::WaitQueue queue;
+        static sched::WaitQueue queue;  // not on the app's stack (see g_signal_waiters in signal.cpp)
         TRY(sched::wait_event(queue, available));
     }
     if (kind == LOCK_SH)

@@ -43,6 +43,7 @@ public:
             m_items[i].~Watched();
         }
         mm::kfree(m_items);
+        if (m_sleeper) mm::kdestroy(m_sleeper);
     }
 
     ErrorOr<void> allocate(size_t count) {
@@ -59,7 +60,10 @@ public:
     // Scans until something is ready, the deadline passes or a signal arrives; returns the
     // number of descriptors with events (revents set on each).
     ErrorOr<long> wait(sched::Deadline deadline) {
-        PollSleeper sleeper;
+        // The sleeper, like the entries, is in kernel memory: a waker in another process (a
+        // pipe's writer) reaches it while its own address space is current.
+        if (!m_sleeper && !(m_sleeper = mm::kcreate<PollSleeper>())) return error(ENOMEM);
+        PollSleeper& sleeper = *m_sleeper;
         bool timed_out = false;
         for (bool watching = false;; watching = true) {
             sleeper.woken = false;
@@ -88,6 +92,7 @@ public:
 private:
     Watched* m_items = nullptr;
     size_t m_count = 0;
+    PollSleeper* m_sleeper = nullptr;
 };
 
 // A timeout of zero means "do not block": Deadline{0} is already past.

@@ -40,8 +40,16 @@ ErrorOr<long> do_wait(int epfd, UserPtr<epoll_event> events, int max_events, sch
     constexpr size_t BATCH = 64;
     epoll_event collected[BATCH];
     std::span<epoll_event> out(collected, size_t(max_events) < BATCH ? size_t(max_events) : BATCH);
-    PollSleeper sleeper;
-    PollEntry entry;
+    // In kernel memory, not on the app's stack: a waker in another process reaches them while
+    // its own address space is current.
+    struct Waiting {
+        PollSleeper sleeper;
+        PollEntry entry;
+    };
+    Waiting* waiting = mm::kcreate<Waiting>();
+    if (!waiting) return error(ENOMEM);
+    PollSleeper& sleeper = waiting->sleeper;
+    PollEntry& entry = waiting->entry;
     ErrorOr<long> result = 0;
     for (bool timed_out = false;;) {
         sleeper.woken = false;
@@ -62,6 +70,7 @@ ErrorOr<long> do_wait(int epfd, UserPtr<epoll_event> events, int max_events, sch
         }
     }
     unwatch(entry);
+    mm::kdestroy(waiting);
     return result;
 }
 

@@ -24,6 +24,10 @@ namespace xos::sys {
 
 namespace {
 
+// Threads in sigsuspend/pause. Kernel memory, not a local: libos runs on the app's stack, and a
+// thread of another process that wakes or dequeues a waiter sees its own address space there.
+sched::WaitQueue g_signal_waiters;
+
 using sched::MAX_SIGNAL;
 using sched::SignalAction;
 
@@ -279,8 +283,7 @@ ErrorOr<long> sys_rt_sigsuspend(UserPtr<const uint64_t> mask, size_t sigset_size
     sched::Thread& self = sched::current();
     uint64_t saved = self.signal_mask;
     self.signal_mask = wanted;
-    sched::WaitQueue nobody;
-    (void)sched::wait_event(nobody, [] { return false; });
+    (void)sched::wait_event(g_signal_waiters, [] { return false; });
     deliver_pending();
     self.signal_mask = saved;
     return error(EINTR);
@@ -288,8 +291,7 @@ ErrorOr<long> sys_rt_sigsuspend(UserPtr<const uint64_t> mask, size_t sigset_size
 
 // Implements pause(2).
 ErrorOr<long> sys_pause() {
-    sched::WaitQueue nobody;
-    (void)sched::wait_event(nobody, [] { return false; });
+    (void)sched::wait_event(g_signal_waiters, [] { return false; });
     return error(EINTR);
 }
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 
+EXTRA = os.environ.get('XOS_TEST_EXTRA', '').split()
 TIMEOUT = 300
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -75,7 +76,7 @@ def run_native(root, command, user=None):
 
 def run_xos(args, root, command):
     return subprocess.run([args.xos_run, '--rootfs', root, '--platform', args.platform, '--timeout', '240',
-                           '--env', 'LC_ALL=C', '--'] + command, capture_output=True, text=True, timeout=TIMEOUT)
+                           '--env', 'LC_ALL=C'] + EXTRA + ['--'] + command, capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def compare(args, root, command, native_user=None):

@@ -1,5 +1,6 @@
 #include "exec/exec.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 
 #include <cstring>
@@ -8,11 +9,13 @@
 #include "boot/initial_stack.h"
 #include "exec/elf.h"
 #include "fs/procfs/procfs.h"
+#include "mm/heap.h"
 #include "mm/memory.h"
 #include "mm/vm.h"
 #include "sched/thread.h"
 #include "sys/signal.h"
 #include "vdso/vdso.h"
+#include "vfs/file.h"
 #include "vfs/path_walk.h"
 #include "vfs/process.h"
 #include "xos/platform.h"
@@ -69,6 +72,42 @@ ErrorOr<void> read_exactly(vfs::Vnode& vnode, uint64_t offset, void* to, size_t 
     return {};
 }
 
+// Programs run recently, held so that their page cache (mm/file_cache.h) outlives the processes
+// that ran them: a loop that runs the same program maps the cached pages again rather than reading
+// the file from the host each time. Each is kept with the size and modification time it had, and
+// dropped when they change (a program rebuilt on the host is read again; as for any mapped
+// file, a change that keeps both is not seen while the file stays cached). Files with pages of
+// their own (ramfs, the initrd) need no holding.
+struct RecentProgram {
+    RefPtr<vfs::Vnode> vnode;
+    uint64_t size = 0;
+    vfs::Timestamp mtime;
+};
+constexpr size_t RECENT_PROGRAMS = 8;
+RecentProgram g_recent[RECENT_PROGRAMS];
+size_t g_recent_next;  // the slot replaced next (round robin)
+
+bool same_version(const RecentProgram& recent, const vfs::Attributes& attributes) {
+    return recent.size == attributes.size && recent.mtime.sec == attributes.mtime.sec &&
+        recent.mtime.nsec == attributes.mtime.nsec;
+}
+
+// `vnode` (with `attributes`) is being run: held from now on. When a held version of it is out
+// of date, returns true after dropping it: the caller resolves the path again, so that a file
+// nobody else maps gets a fresh vnode and cache.
+bool remember_program(const RefPtr<vfs::Vnode>& vnode, const vfs::Attributes& attributes) {
+    if (vnode->has_data_pages()) return false;
+    for (RecentProgram& recent : g_recent) {
+        if (recent.vnode.get() != vnode.get()) continue;
+        if (same_version(recent, attributes)) return false;
+        recent = {};
+        return true;
+    }
+    g_recent[g_recent_next] = {vnode, attributes.size, attributes.mtime};
+    g_recent_next = (g_recent_next + 1) % RECENT_PROGRAMS;
+    return false;
+}
+
 // The executable file at `path`: a regular file with an execute bit.
 ErrorOr<RefPtr<vfs::Vnode>> open_executable(const char* path, const char* role) {
     auto found = vfs::resolve(vfs::process().context(), path, vfs::Follow::Yes);
@@ -94,7 +133,14 @@ ErrorOr<RefPtr<vfs::Vnode>> open_executable(const char* path, const char* role) 
 // Reads and checks the headers of the file at `path` into `elf` (nothing is mapped yet).
 ErrorOr<RefPtr<vfs::Vnode>> inspect(const char* path, const char* role, LoadedElf& elf) {
     RefPtr<vfs::Vnode> vnode = TRY(open_executable(path, role));
-    uint64_t file_size = TRY(vnode->getattr()).size;
+    vfs::Attributes attributes = TRY(vnode->getattr());
+    if (remember_program(vnode, attributes)) {  // changed since it was last run
+        vnode = nullptr;
+        vnode = TRY(open_executable(path, role));
+        attributes = TRY(vnode->getattr());
+        (void)remember_program(vnode, attributes);
+    }
+    uint64_t file_size = attributes.size;
     std::byte head[sizeof(Elf64_Ehdr)] = {};
     size_t head_bytes = TRY(vnode->read(0, head));
     while (head_bytes < sizeof head && head_bytes < file_size) {
@@ -119,11 +165,18 @@ ErrorOr<RefPtr<vfs::Vnode>> inspect(const char* path, const char* role, LoadedEl
     return vnode;
 }
 
+// One page's worth of a segment that starts in the previous segment's last page (exec runs one
+// at a time).
+std::byte g_shared_page[PAGE];
+const std::byte g_zeroes[PAGE] = {};
+
 // Maps the PT_LOAD segments of `elf` into the app region (ET_EXEC at its link address, else
-// where `role` says): one private anonymous mapping over the whole span, the file's bytes
-// copied in (what a MAP_PRIVATE file mapping would show; the rest of each segment, .bss and the
-// tail of its last page, stays zero), then each segment's protections, the gaps between segments
-// PROT_NONE.
+// where `role` says), as Linux's binfmt_elf: a PROT_NONE reservation over the whole span (the
+// gaps between segments stay so), then each segment's file-backed pages a MAP_PRIVATE mapping
+// of the file (its page cache: nothing is copied until written) with the segment's
+// protections, the tail of the page holding the end of p_filesz zeroed in a private copy when
+// the segment has more in memory, and the rest (.bss) anonymous. A page that two segments share
+// gets both segments' rights (Linux maps the second over it) and the second's bytes copied in.
 ErrorOr<void> map_segments(const char* path, vfs::Vnode& vnode, LoadedElf& elf, Role role) {
     mm::VirtualMemory& memory = mm::app_memory();
     size_t span = elf.layout.span_end - elf.layout.span_start;
@@ -135,7 +188,7 @@ ErrorOr<void> map_segments(const char* path, vfs::Vnode& vnode, LoadedElf& elf, 
                  elf.layout.span_start, elf.layout.span_end, region.base, region.end());
             return error(ENOEXEC);
         }
-        auto fixed = memory.map(elf.layout.span_start, span, PROT_READ | PROT_WRITE, mm::Placement::FixedNoReplace);
+        auto fixed = memory.map(elf.layout.span_start, span, PROT_NONE, mm::Placement::FixedNoReplace);
         if (!fixed && fixed.error().code == EEXIST) {
             klog("xos: exec: %s: its segments (%#lx-%#lx) overlap memory already mapped there", path,
                  elf.layout.span_start, elf.layout.span_end);
@@ -144,34 +197,51 @@ ErrorOr<void> map_segments(const char* path, vfs::Vnode& vnode, LoadedElf& elf, 
         start = TRY(fixed);
     } else {
         uintptr_t hint = role == Role::Program ? PIE_BASE : 0;
-        start = TRY(memory.map(hint, span, PROT_READ | PROT_WRITE, mm::Placement::Hint));
+        start = TRY(memory.map(hint, span, PROT_NONE, mm::Placement::Hint));
     }
     elf.bias = start - elf.layout.span_start;
     auto undo = [&](Error e) {
         (void)memory.unmap(start, span);
         return std::unexpected(e);
     };
-    for (size_t i = 0; i < elf.header.e_phnum; ++i) {
-        const Elf64_Phdr& ph = elf.program_headers[i];
-        if (ph.p_type != PT_LOAD || !ph.p_filesz) continue;
-        if (auto copied = read_exactly(vnode, ph.p_offset, reinterpret_cast<void*>(ph.p_vaddr + elf.bias), ph.p_filesz);
-            !copied)
-            return undo(copied.error());
-    }
-    if (auto none = memory.protect(start, span, PROT_NONE); !none) return undo(none.error());
+    auto* description = mm::kcreate<vfs::File>(RefPtr<vfs::Vnode>(&vnode), O_RDONLY);
+    if (!description) return undo(Error{ENOMEM});
+    RefPtr<vfs::File> file(description);
     uint64_t previous_end = 0;  // page-rounded end of the previous segment
     int previous_prot = 0;
     for (size_t i = 0; i < elf.header.e_phnum; ++i) {
         const Elf64_Phdr& ph = elf.program_headers[i];
         if (ph.p_type != PT_LOAD) continue;
         uint64_t first = page_down(ph.p_vaddr), end = page_up(ph.p_vaddr + ph.p_memsz);
+        uint64_t file_bytes_end = ph.p_vaddr + ph.p_filesz, file_end = page_up(file_bytes_end);
         int prot = segment_prot(ph.p_flags);
-        if (end > first)
-            if (auto set = memory.protect(first + elf.bias, end - first, prot); !set) return undo(set.error());
-        // A page two segments share gets both segments' rights (Linux maps the second over it).
-        if (previous_end > first)
+        uint64_t own = first;  // the first page this segment maps itself
+        if (previous_end > first) {
+            own = previous_end;
             if (auto set = memory.protect(first + elf.bias, previous_end - first, prot | previous_prot); !set)
                 return undo(set.error());
+            uint64_t shared_end = file_bytes_end < previous_end ? file_bytes_end : previous_end;
+            if (shared_end > ph.p_vaddr) {
+                std::span<std::byte> bytes(g_shared_page, shared_end - ph.p_vaddr);
+                if (auto read = read_exactly(vnode, ph.p_offset, bytes.data(), bytes.size()); !read)
+                    return undo(read.error());
+                if (auto written = memory.write(ph.p_vaddr + elf.bias, bytes.data(), bytes.size()); !written)
+                    return undo(written.error());
+            }
+        }
+        if (file_end > own) {
+            auto mapped = memory.map_file(own + elf.bias, file_end - own, prot, mm::Placement::Fixed, *file,
+                                          ph.p_offset - (ph.p_vaddr - own), false);
+            if (!mapped) return undo(mapped.error());
+        }
+        uint64_t anonymous = file_end > own ? file_end : own;
+        if (end > anonymous)
+            if (auto set = memory.protect(anonymous + elf.bias, end - anonymous, prot); !set) return undo(set.error());
+        // Linux's padzero: the bytes after p_filesz in its last page read as zero (.bss starts
+        // there), through a private copy of that page.
+        if (ph.p_memsz > ph.p_filesz && file_bytes_end < file_end && file_bytes_end >= own)
+            if (auto zeroed = memory.write(file_bytes_end + elf.bias, g_zeroes, file_end - file_bytes_end); !zeroed)
+                return undo(zeroed.error());
         previous_end = end, previous_prot = prot;
     }
     return {};

@@ -1,7 +1,9 @@
 // Page tables. The upper half holds the direct map of RAM (and of the 32-bit MMIO hole),
-// 2 MiB pages, with 4 KiB pages around the image so that it is mapped W^X by section (text RX,
-// read-only data R, data and bss RW, the rest NX); layout.h has the whole layout. The lower half
-// is the app region, mapped page by page on demand by libos. pvh_entry.S mapped only the first
+// 2 MiB pages, with the image mapped W^X by section (text RX, read-only data R, data and bss
+// RW, the rest NX): a 2 MiB page whose 4 KiB pages would all have the same rights stays one
+// page with those rights, the few that straddle a section boundary get a page table, so an
+// image of any size boots; layout.h has the whole layout. The lower half is the app region,
+// mapped page by page on demand by libos. pvh_entry.S mapped only the first
 // GiB, at 0 and in the direct map; init_paging drops the low alias.
 #include <algorithm>
 #include <cstring>
@@ -24,7 +26,9 @@ constexpr uint64_t PTE_MAPPED_NO_ACCESS = 1ull << 9;  // software bit: a frame w
 constexpr uint64_t PTE_ADDRESS = 0x000ffffffffff000ull;
 constexpr uint64_t GIB = 1ull << 30, MIB2 = 2ull << 20, PAGE = 4096;
 constexpr size_t MAX_GIB = 64;  // PD pages available for the direct map
-constexpr size_t LOW_PAGE_TABLES = 16;  // 4 KiB mappings for the first 32 MiB at most
+// Page tables for the 2 MiB pages of the image that straddle a section boundary (the first,
+// with page 0 not present, and those holding the ends of read-only data and text: 3 at most).
+constexpr size_t LOW_PAGE_TABLES = 8;
 constexpr uintptr_t DIRECT_MAP = XOS_DIRECT_MAP_BASE;
 constexpr uintptr_t APP_BASE = XOS_APP_REGION_BASE;
 constexpr uintptr_t APP_END = XOS_APP_REGION_END;
@@ -99,14 +103,23 @@ void init_paging() {
         xos_boot_pdpt[g] = physical(g_pd[g]) | PTE_P | PTE_W;
     }
     uintptr_t image_end = physical(__xos_image_end);
-    size_t low_tables = (image_end + MIB2 - 1) / MIB2;
-    if (low_tables > LOW_PAGE_TABLES) panic("image too large for the boot page tables");
-    for (size_t t = 0; t < low_tables; ++t) {
+    size_t image_blocks = (image_end + MIB2 - 1) / MIB2, tables_used = 0;
+    if (image_blocks > gibs * 512) panic("the image is larger than the direct map");
+    for (size_t t = 0; t < image_blocks; ++t) {
+        uint64_t flags = image_page_flags(t * MIB2);
+        bool uniform = flags != 0;
+        for (size_t i = 1; i < 512 && uniform; ++i) uniform = image_page_flags(t * MIB2 + i * PAGE) == flags;
+        if (uniform) {
+            g_pd[t / 512][t % 512] = (t * MIB2) | flags | PTE_PS;
+            continue;
+        }
+        if (tables_used == LOW_PAGE_TABLES) panic("too many image sections for the boot page tables");
+        uint64_t* table = g_low_pt[tables_used++];
         for (size_t i = 0; i < 512; ++i) {
             uintptr_t address = t * MIB2 + i * PAGE;
-            g_low_pt[t][i] = address | image_page_flags(address);
+            table[i] = address | image_page_flags(address);
         }
-        g_pd[0][t] = physical(g_low_pt[t]) | PTE_P | PTE_W;
+        g_pd[t / 512][t % 512] = physical(table) | PTE_P | PTE_W;
     }
     // The boot code's alias of the first GiB at 0 goes: the lower half is the app's.
     xos_boot_pml4[0] = 0;

@@ -400,26 +400,6 @@ std::optional<std::string> pack_rootfs(const Toolchain& toolchain, const std::st
     return object;
 }
 
-// platform/x86_64/paging.cpp maps a VM image (from 1 MiB to its end, .bss included) with 4 KiB
-// pages through 16 boot page tables: an image that ends beyond 32 MiB stops at boot, before the
-// console says why. Large --exec or --rootfs contents hit this first.
-constexpr std::uint64_t kVmImageEndLimit = 32ull << 20;
-
-// The end of the highest PT_LOAD segment of an ELF file (0 if it cannot be read).
-std::uint64_t image_end_address(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    Elf64_Ehdr ehdr{};
-    if (!in.read(reinterpret_cast<char*>(&ehdr), sizeof ehdr) || ehdr.e_phentsize != sizeof(Elf64_Phdr)) return 0;
-    std::uint64_t end = 0;
-    for (unsigned i = 0; i < ehdr.e_phnum; ++i) {
-        Elf64_Phdr phdr{};
-        in.seekg(static_cast<std::streamoff>(ehdr.e_phoff + i * sizeof phdr));
-        if (!in.read(reinterpret_cast<char*>(&phdr), sizeof phdr)) return 0;
-        if (phdr.p_type == PT_LOAD) end = std::max<std::uint64_t>(end, phdr.p_vaddr + phdr.p_memsz);
-    }
-    return end;
-}
-
 int run_build(const std::vector<std::string>& args) {
     auto options = parse_options(args);
     if (options.help) {
@@ -495,14 +475,6 @@ int run_build(const std::vector<std::string>& args) {
     if (options.strip && !run({toolchain.strip, image.path()}, options.verbose)) {
         report_error(program, "stripping " + output + " failed");
         return exit_failure;
-    }
-    if (platform != "hosted") {
-        if (auto end = image_end_address(image.path()); end > kVmImageEndLimit)
-            std::cerr << program << ": warning: " << output << " ends at " << (end >> 20)
-                      << " MiB; a VM image boots only up to 32 MiB today (the boot page tables of "
-                         "platform/x86_64/paging.cpp): use --platform hosted, or serve large files with "
-                         "xos-run --rootfs or --share"
-                      << std::endl;
     }
     image.commit();
     return 0;

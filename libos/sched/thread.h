@@ -46,6 +46,7 @@ struct Thread {
     uintptr_t robust_list = 0;
     uint64_t signal_mask = 0;
     uint64_t signal_pending = 0;
+    char name[16] = {};  // prctl(PR_SET_NAME), NUL-terminated
 
     // Futex wait state (futex.cpp).
     uintptr_t futex_key = 0;

@@ -62,6 +62,21 @@ ErrorOr<long> sys_lstat(UserPtr<const char> path, UserPtr<struct stat> out);
 ErrorOr<long> sys_fstat(int fd, UserPtr<struct stat> out);
 ErrorOr<long> sys_newfstatat(int dirfd, UserPtr<const char> path, UserPtr<struct stat> out, int flags);
 ErrorOr<long> sys_statx(int dirfd, UserPtr<const char> path, int flags, unsigned mask, UserPtr<struct statx> out);
+// Extended attributes (file_xattr.cpp): none are stored.
+ErrorOr<long> sys_getxattr(UserPtr<const char> path, UserPtr<const char> name, UserPtr<void> value, size_t size);
+ErrorOr<long> sys_lgetxattr(UserPtr<const char> path, UserPtr<const char> name, UserPtr<void> value, size_t size);
+ErrorOr<long> sys_fgetxattr(int fd, UserPtr<const char> name, UserPtr<void> value, size_t size);
+ErrorOr<long> sys_listxattr(UserPtr<const char> path, UserPtr<char> list, size_t size);
+ErrorOr<long> sys_llistxattr(UserPtr<const char> path, UserPtr<char> list, size_t size);
+ErrorOr<long> sys_flistxattr(int fd, UserPtr<char> list, size_t size);
+ErrorOr<long> sys_setxattr(UserPtr<const char> path, UserPtr<const char> name, UserPtr<const void> value, size_t size,
+                           int flags);
+ErrorOr<long> sys_lsetxattr(UserPtr<const char> path, UserPtr<const char> name, UserPtr<const void> value, size_t size,
+                            int flags);
+ErrorOr<long> sys_fsetxattr(int fd, UserPtr<const char> name, UserPtr<const void> value, size_t size, int flags);
+ErrorOr<long> sys_removexattr(UserPtr<const char> path, UserPtr<const char> name);
+ErrorOr<long> sys_lremovexattr(UserPtr<const char> path, UserPtr<const char> name);
+ErrorOr<long> sys_fremovexattr(int fd, UserPtr<const char> name);
 ErrorOr<long> sys_access(UserPtr<const char> path, int mode);
 ErrorOr<long> sys_faccessat(int dirfd, UserPtr<const char> path, int mode);
 ErrorOr<long> sys_faccessat2(int dirfd, UserPtr<const char> path, int mode, int flags);
@@ -178,6 +193,8 @@ ErrorOr<long> sys_geteuid();
 ErrorOr<long> sys_getgid();
 ErrorOr<long> sys_getegid();
 ErrorOr<long> sys_arch_prctl(int code, uintptr_t address);
+// prctl.cpp
+ErrorOr<long> sys_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);
 ErrorOr<long> sys_uname(UserPtr<struct utsname> out);
 ErrorOr<long> sys_sysinfo(UserPtr<struct sysinfo> out);
 ErrorOr<long> sys_getrlimit(int resource, UserPtr<struct rlimit> out);

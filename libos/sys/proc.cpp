@@ -122,7 +122,9 @@ ErrorOr<long> sys_getrandom(UserPtr<void> buffer, size_t count, unsigned flags) 
     if (!user_range_writable(buffer.address(), count)) return error(EFAULT);
     // Through a libos buffer: the platform's entropy source writes with plain stores (or a host
     // syscall), which must never see a bad app address.
-    std::byte chunk[1024];
+    // Zeroed first: on hosted the chunk may be on an app thread's stack page not touched yet,
+    // which the host's getrandom cannot fault in (EFAULT); the stores here do.
+    std::byte chunk[1024]{};
     for (size_t done = 0; done < count;) {
         size_t n = count - done < sizeof chunk ? count - done : sizeof chunk;
         platform::entropy(chunk, n);

@@ -184,7 +184,9 @@ XOS_SYSCALL_NONE(153, vhangup, "")
 XOS_SYSCALL_NONE(154, modify_ldt, "")
 XOS_SYSCALL_NONE(155, pivot_root, "")
 XOS_SYSCALL_NONE(156, _sysctl, "")
-XOS_SYSCALL_NONE(157, prctl, "")
+XOS_SYSCALL(157, prctl, Partial,
+            "PR_SET/GET_NAME (per thread), dumpable, pdeathsig, keepcaps, no_new_privs, timer slack, THP, PR_SET_VMA, "
+            "PR_CAPBSET_READ accepted or answered as for root; other options EINVAL")
 XOS_SYSCALL(158, arch_prctl, Partial, "ARCH_SET_FS and ARCH_GET_FS")
 XOS_SYSCALL_NONE(159, adjtimex, "")
 XOS_SYSCALL_NONE(160, setrlimit, "")
@@ -215,18 +217,27 @@ XOS_SYSCALL_NONE(184, tuxcall, "")
 XOS_SYSCALL_NONE(185, security, "")
 XOS_SYSCALL(186, gettid, Full, "")
 XOS_SYSCALL_NONE(187, readahead, "")
-XOS_SYSCALL_NONE(188, setxattr, "")
-XOS_SYSCALL_NONE(189, lsetxattr, "")
-XOS_SYSCALL_NONE(190, fsetxattr, "")
-XOS_SYSCALL_NONE(191, getxattr, "")
-XOS_SYSCALL_NONE(192, lgetxattr, "")
-XOS_SYSCALL_NONE(193, fgetxattr, "")
-XOS_SYSCALL_NONE(194, listxattr, "")
-XOS_SYSCALL_NONE(195, llistxattr, "")
-XOS_SYSCALL_NONE(196, flistxattr, "")
-XOS_SYSCALL_NONE(197, removexattr, "")
-XOS_SYSCALL_NONE(198, lremovexattr, "")
-XOS_SYSCALL_NONE(199, fremovexattr, "")
+XOS_SYSCALL(188, setxattr, Partial, "EOPNOTSUPP: no file system stores extended attributes")
+XOS_SYSCALL(189, lsetxattr, Partial, "EOPNOTSUPP: no file system stores extended attributes")
+XOS_SYSCALL(190, fsetxattr, Partial, "EOPNOTSUPP: no file system stores extended attributes")
+XOS_SYSCALL(191, getxattr, Partial,
+            "no file system stores extended attributes: every file has none (ENODATA, an empty list)")
+XOS_SYSCALL(192, lgetxattr, Partial,
+            "no file system stores extended attributes: every file has none (ENODATA, an empty list)")
+XOS_SYSCALL(193, fgetxattr, Partial,
+            "no file system stores extended attributes: every file has none (ENODATA, an empty list)")
+XOS_SYSCALL(194, listxattr, Partial,
+            "no file system stores extended attributes: every file has none (ENODATA, an empty list)")
+XOS_SYSCALL(195, llistxattr, Partial,
+            "no file system stores extended attributes: every file has none (ENODATA, an empty list)")
+XOS_SYSCALL(196, flistxattr, Partial,
+            "no file system stores extended attributes: every file has none (ENODATA, an empty list)")
+XOS_SYSCALL(197, removexattr, Partial,
+            "no file system stores extended attributes: every file has none (ENODATA, an empty list)")
+XOS_SYSCALL(198, lremovexattr, Partial,
+            "no file system stores extended attributes: every file has none (ENODATA, an empty list)")
+XOS_SYSCALL(199, fremovexattr, Partial,
+            "no file system stores extended attributes: every file has none (ENODATA, an empty list)")
 XOS_SYSCALL(200, tkill, Partial, "acted on when the target leaves a syscall; wakes its interruptible waits with EINTR")
 XOS_SYSCALL(201, time, Full, "")
 XOS_SYSCALL(202, futex, Partial,

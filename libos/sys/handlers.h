@@ -198,6 +198,7 @@ ErrorOr<long> sys_prctl(int option, unsigned long arg2, unsigned long arg3, unsi
 ErrorOr<long> sys_uname(UserPtr<struct utsname> out);
 ErrorOr<long> sys_sysinfo(UserPtr<struct sysinfo> out);
 ErrorOr<long> sys_getrlimit(int resource, UserPtr<struct rlimit> out);
+ErrorOr<long> sys_setrlimit(int resource, UserPtr<const struct rlimit> limit);
 ErrorOr<long> sys_prlimit64(pid_t pid, int resource, UserPtr<const struct rlimit> new_limit,
                             UserPtr<struct rlimit> old_limit);
 ErrorOr<long> sys_getrandom(UserPtr<void> buffer, size_t count, unsigned flags);

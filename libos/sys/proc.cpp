@@ -2,7 +2,6 @@
 #include <asm/prctl.h>
 #include <sched.h>
 #include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 
@@ -19,26 +18,10 @@ namespace xos::sys {
 namespace {
 
 constexpr long IMAGE_PID = 1;
-constexpr size_t MAIN_STACK_LIMIT = 8 << 20;  // what kernel_main gives the main thread
 
 void copy_field(char* field, size_t size, const char* value) {
     strncpy(field, value, size - 1);
     field[size - 1] = '\0';
-}
-
-ErrorOr<rlimit> limit_of(int resource) {
-    if (resource < 0 || resource >= RLIM_NLIMITS) return error(EINVAL);
-    switch (resource) {
-    case RLIMIT_STACK: return rlimit{MAIN_STACK_LIMIT, RLIM_INFINITY};
-    case RLIMIT_NOFILE: return rlimit{1024, 4096};
-    case RLIMIT_CORE: return rlimit{0, RLIM_INFINITY};
-    case RLIMIT_NPROC: return rlimit{1, 1};
-    case RLIMIT_SIGPENDING: return rlimit{64, 64};
-    case RLIMIT_MSGQUEUE: return rlimit{819200, 819200};
-    case RLIMIT_RTPRIO:
-    case RLIMIT_NICE: return rlimit{0, 0};
-    default: return rlimit{RLIM_INFINITY, RLIM_INFINITY};
-    }
 }
 
 }  // namespace
@@ -92,26 +75,6 @@ ErrorOr<long> sys_uname(UserPtr<struct utsname> out) {
     copy_field(u.machine, sizeof u.machine, "x86_64");
     copy_field(u.domainname, sizeof u.domainname, "(none)");
     TRY(write_user(out, u));
-    return 0;
-}
-
-// Implements getrlimit(2).
-ErrorOr<long> sys_getrlimit(int resource, UserPtr<struct rlimit> out) {
-    TRY(write_user(out, TRY(limit_of(resource))));
-    return 0;
-}
-
-// Implements prlimit64(2). Limits can be read; changing them is refused.
-ErrorOr<long> sys_prlimit64(pid_t pid, int resource, UserPtr<const struct rlimit> new_limit,
-                            UserPtr<struct rlimit> old_limit) {
-    if (pid != 0 && pid != IMAGE_PID) return error(ESRCH);
-    rlimit current = TRY(limit_of(resource));
-    if (!new_limit.is_null()) {
-        rlimit wanted = TRY(read_user(new_limit));
-        if (wanted.rlim_cur > wanted.rlim_max) return error(EINVAL);
-        if (wanted.rlim_cur != current.rlim_cur || wanted.rlim_max != current.rlim_max) return error(EPERM);
-    }
-    if (!old_limit.is_null()) TRY(write_user(old_limit, current));
     return 0;
 }
 

@@ -9,7 +9,7 @@ xos (xos-run --rootfs ROOT), and compares what they print (or answer, for the se
              echo on 127.0.0.1)
   sqlite:    the sqlite3 shell answering SQL given with -cmd and as its argument
   go:        an HTTP server built with Debian's Go (static, non-PIE), asked by curl from the host
-             through xos-run -p
+             through xos-run -p; go-pie: the same server built with -buildmode=pie
   redis:     redis-server --save '' asked by the host's redis-cli and redis-benchmark -q
 
 Each case gets a work directory, mounted at /xos-test in the program's root (a bind mount in
@@ -17,7 +17,9 @@ the native chroot, an xos-run --share on xos): the root itself is shared read-on
 no writable layer over it yet, so files a program writes go there.
 
 The verdict is the exit status: 0 when every comparison held, 1 otherwise, 77 (skipped) when
-the root cannot be made here (not root).
+the root cannot be made here (not root) or when xos refuses a non-PIE program (busybox-static,
+python3.11 and the Go server are ET_EXEC) with libos/exec's "non-PIE executable (ET_EXEC)" and
+exit 126, which it does until libos leaves the lower half (issue 12, part 2).
 """
 import argparse
 import os
@@ -67,6 +69,19 @@ class Runner:
                               timeout=TIMEOUT)
 
 
+ET_EXEC_REFUSED = 'non-PIE executable (ET_EXEC)'
+
+
+class NeedsEtExec(Exception):
+    """xos refused a non-PIE program (libos/exec says so with exit 126 until libos leaves the
+    lower half, issue 12 part 2): the case is skipped, saying why."""
+
+
+def check_not_refused(status, stderr):
+    if status == 126 and ET_EXEC_REFUSED in show(stderr):
+        raise NeedsEtExec()
+
+
 def show(data):
     return data.decode(errors='replace') if isinstance(data, bytes) else data
 
@@ -94,6 +109,7 @@ def run_cases(runner, cases):
     for name, program_args, *status in cases:
         native = runner.native(program_args)
         xos = runner.xos(program_args)
+        check_not_refused(xos.returncode, xos.stderr)
         ok = compare(name, native, xos, *status) and ok
     return ok
 
@@ -163,27 +179,41 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(port, process, seconds):
+def redis_ready(port):
+    with socket.create_connection(('127.0.0.1', port), timeout=10) as s:
+        s.sendall(b'PING\r\n')
+        return s.recv(64).startswith(b'+PONG')
+
+
+def http_ready(port):
+    with urllib.request.urlopen('http://127.0.0.1:%d/hello' % port, timeout=10) as response:
+        return response.status == 200
+
+
+def wait_ready(port, ready, process, seconds):
+    """Until ready(port) says yes (an answer from the program: on the VM, QEMU's forwarding
+    accepts connections on the host port before the program listens in the guest)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
         try:
-            with socket.create_connection(('127.0.0.1', port), timeout=2):
+            if ready(port):
                 return True
         except OSError:
-            time.sleep(0.5)
+            pass
+        time.sleep(0.5)
     return False
 
 
-def serve(runner, command, port, ask, name):
-    """Start a server, wait for its port, call ask(port) (the host's questions; it returns the
+def serve(runner, command, port, ready, ask, name):
+    """Start a server, wait until it answers ready(port), call ask(port) (the host's questions; it returns the
     answers and ends the server), and return (answers, the server's status, its stderr)."""
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     answers = None
     try:
-        if wait_port(port, process, TIMEOUT - 120):
+        if wait_ready(port, ready, process, TIMEOUT - 120):
             answers = ask(port)
         status = process.wait(timeout=120)
     except subprocess.TimeoutExpired:
@@ -195,6 +225,7 @@ def serve(runner, command, port, ask, name):
             process.wait()
     log.seek(0)
     output = log.read().decode(errors='replace')
+    check_not_refused(status, output)
     print('%s: status %d' % (name, status))
     return answers, status, output
 
@@ -225,6 +256,7 @@ def compare_servers(name, native, xos):
 
 
 def check_go(runner):
+    """The static, non-PIE build (Go's default); go-pie: the same server built -buildmode=pie."""
     shutil.copy(runner.args.go_httpd, os.path.join(runner.work, 'httpd'))
     program = WORK + '/httpd'
 
@@ -234,9 +266,9 @@ def check_go(runner):
         return '\n'.join(answers)
 
     native_port = free_port()
-    native = serve(runner, runner.native_command([program, str(native_port)]), native_port, ask, 'go natively')
+    native = serve(runner, runner.native_command([program, str(native_port)]), native_port, http_ready, ask, 'go natively')
     host_port = free_port()
-    xos = serve(runner, runner.xos_command([program, '8080'], [(host_port, 8080)]), host_port, ask, 'go on xos')
+    xos = serve(runner, runner.xos_command([program, '8080'], [(host_port, 8080)]), host_port, http_ready, ask, 'go on xos')
     return compare_servers('go httpd', native, xos)
 
 
@@ -264,15 +296,15 @@ def check_redis(runner):
               '--protected-mode', 'no']  # on xos the host's connections come through the NAT gateway
     native_port = free_port()
     server[2] = str(native_port)
-    native = serve(runner, runner.native_command(server), native_port, ask, 'redis natively')
+    native = serve(runner, runner.native_command(server), native_port, redis_ready, ask, 'redis natively')
     host_port = free_port()
     server[2] = '6379'
-    xos = serve(runner, runner.xos_command(server, [(host_port, 6379)]), host_port, ask, 'redis on xos')
+    xos = serve(runner, runner.xos_command(server, [(host_port, 6379)]), host_port, redis_ready, ask, 'redis on xos')
     return compare_servers('redis', native, xos)
 
 
 CASES = {'coreutils': check_coreutils, 'busybox': check_busybox, 'python': check_python, 'sqlite': check_sqlite,
-         'go': check_go, 'redis': check_redis}
+         'go': check_go, 'go-pie': check_go, 'redis': check_redis}
 
 
 def main():
@@ -294,7 +326,12 @@ def main():
     root = os.path.join(made.stdout.strip().splitlines()[-1], 'root')
     with tempfile.TemporaryDirectory(prefix='xos-debian-') as work:
         os.chmod(work, 0o777)
-        ok = CASES[args.case](Runner(args, root, work))
+        try:
+            ok = CASES[args.case](Runner(args, root, work))
+        except NeedsEtExec:
+            print('skipped: xos refuses non-PIE (ET_EXEC) executables until libos leaves the lower half '
+                  '(issue 12, part 2; docs/unmodified-binaries.md)')
+            return 77
     print('PASS' if ok else 'FAIL')
     return 0 if ok else 1
 

@@ -23,6 +23,7 @@ struct timeval;
 struct utsname;
 struct sysinfo;
 struct rlimit;
+struct itimerval;
 
 namespace xos::sys {
 
@@ -217,6 +218,9 @@ ErrorOr<long> sys_clock_getres(clockid_t clock, UserPtr<struct timespec> out);
 ErrorOr<long> sys_gettimeofday(UserPtr<struct timeval> tv, UserPtr<void> tz);
 ErrorOr<long> sys_time(UserPtr<long> out);
 ErrorOr<long> sys_nanosleep(UserPtr<const struct timespec> request, UserPtr<struct timespec> remaining);
+ErrorOr<long> sys_getitimer(int which, UserPtr<struct itimerval> value);
+ErrorOr<long> sys_setitimer(int which, UserPtr<const struct itimerval> new_value, UserPtr<struct itimerval> old_value);
+ErrorOr<long> sys_alarm(unsigned seconds);
 ErrorOr<long> sys_clock_nanosleep(clockid_t clock, int flags, UserPtr<const struct timespec> request,
                                   UserPtr<struct timespec> remaining);
 

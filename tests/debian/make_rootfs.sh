@@ -25,8 +25,9 @@ esac
 
 # What the tests run, on top of mmdebstrap's "essential" variant (coreutils, libc6, dash,
 # base-files, base-passwd...). sqlite3 is the shell; python3's json and sqlite3 modules are in
-# its standard library (libpython3.11-stdlib).
-PACKAGES=(busybox-static python3 sqlite3 redis-server)
+# its standard library (libpython3.11-stdlib). libpython3.11 (the interpreter as a shared
+# library) is for python-pie.c, a position-independent python3 while non-PIE ones are refused.
+PACKAGES=(busybox-static python3 libpython3.11 sqlite3 redis-server)
 
 CACHE_ROOT=${XOS_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:?HOME is not set}/.cache}/xos}
 [[ $CACHE_ROOT == /* ]] || CACHE_ROOT=$PWD/$CACHE_ROOT

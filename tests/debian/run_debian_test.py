@@ -6,7 +6,8 @@ xos (xos-run --rootfs ROOT), and compares what they print (or answer, for the se
   coreutils: ls -la of a fixed directory, sort, sha256sum, date -u -d @1234567890
   busybox:   busybox-static (non-PIE, ET_EXEC) running a few applets
   python:    python3 running program.py (json, sqlite3 in memory and in a file, threads, a TCP
-             echo on 127.0.0.1)
+             echo on 127.0.0.1); python-pie: the same with the same interpreter (Debian's
+             libpython3.11.so) under a PIE main (python-pie.c)
   sqlite:    the sqlite3 shell answering SQL given with -cmd and as its argument
   go:        an HTTP server built with Debian's Go (static, non-PIE), asked by curl from the host
              through xos-run -p; go-pie: the same server built with -buildmode=pie
@@ -148,9 +149,14 @@ def check_busybox(runner):
 
 def check_python(runner):
     shutil.copy(runner.args.python_script, os.path.join(runner.work, 'program.py'))
+    python = '/usr/bin/python3'
+    if runner.args.python_pie:  # python-pie: the same interpreter (libpython3.11.so) under a PIE main
+        shutil.copy(runner.args.python_pie, os.path.join(runner.work, 'python3'))
+        python = WORK + '/python3'
+        ENV['PYTHONHOME'] = '/usr'
     return run_cases(runner, [
-        ('python3 program.py', ['/usr/bin/python3', WORK + '/program.py', WORK]),
-        ('python3 -c', ['/usr/bin/python3', '-c', 'import json, sys; print(json.dumps(sys.argv[1:]), 6 * 7)',
+        ('python3 program.py', [python, WORK + '/program.py', WORK]),
+        ('python3 -c', [python, '-c', 'import json, sys; print(json.dumps(sys.argv[1:]), 6 * 7)',
                         'one', 'two words']),
     ])
 
@@ -304,7 +310,7 @@ def check_redis(runner):
 
 
 CASES = {'coreutils': check_coreutils, 'busybox': check_busybox, 'python': check_python, 'sqlite': check_sqlite,
-         'go': check_go, 'go-pie': check_go, 'redis': check_redis}
+         'go': check_go, 'go-pie': check_go, 'python-pie': check_python, 'redis': check_redis}
 
 
 def main():
@@ -313,6 +319,7 @@ def main():
     parser.add_argument('--platform', choices=['kvm', 'hosted'], required=True)
     parser.add_argument('--make-rootfs', required=True, help='tests/debian/make_rootfs.sh')
     parser.add_argument('--python-script')
+    parser.add_argument('--python-pie', help='python-pie.c built (python3 as a PIE)')
     parser.add_argument('--go-httpd')
     parser.add_argument('case', choices=sorted(CASES))
     args = parser.parse_args()

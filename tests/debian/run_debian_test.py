@@ -44,6 +44,7 @@ class Runner:
         self.args = args
         self.root = root
         self.work = work
+        self.guest_work = None
 
     def native_command(self, program_args):
         """The program in a chroot of the root, with the work directory bind-mounted at /xos-test
@@ -52,10 +53,21 @@ class Runner:
         return (['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', self.work, self.root,
                  'env', '-i'] + ['%s=%s' % kv for kv in ENV.items()] + ['chroot', self.root] + program_args)
 
+    def share_path(self):
+        """Where a --share appears in the program's root: at its own path where xos-run makes the
+        root with libos's overlay (xos.root=, which mounts the shares inside it); below the
+        root's share (/.xos-rootfs) where the generic kernel's loader chroots into it."""
+        if self.guest_work is None:
+            dry = subprocess.run([self.args.xos_run, '--dry-run', '--rootfs', self.root, '--platform',
+                                  self.args.platform, '--', '/bin/true'], capture_output=True, text=True, timeout=60)
+            overlay = 'xos.root=' in dry.stdout + dry.stderr or 'XOS_ROOT=' in dry.stdout + dry.stderr
+            self.guest_work = WORK if overlay else '/.xos-rootfs' + WORK
+        return self.guest_work
+
     def xos_command(self, program_args, ports=()):
         command = [self.args.xos_run, '--rootfs', self.root, '--platform', self.args.platform,
                    '--timeout', str(TIMEOUT - 60), '--mem', '1G',
-                   '--share', self.work + ':/.xos-rootfs' + WORK]
+                   '--share', self.work + ':' + self.share_path()]
         for key, value in ENV.items():
             command += ['--env', '%s=%s' % (key, value)]
         for host, guest in ports:

@@ -47,6 +47,8 @@ struct Thread {
     uint64_t signal_mask = 0;
     uint64_t signal_pending = 0;
     char name[16] = {};  // prctl(PR_SET_NAME), NUL-terminated
+    uintptr_t altstack_base = 0;  // sigaltstack(2); size 0: none (SS_DISABLE), as after clone(CLONE_VM)
+    size_t altstack_size = 0;
 
     // Futex wait state (futex.cpp).
     uintptr_t futex_key = 0;

@@ -29,8 +29,10 @@ usage() {
 PACKAGES=(clang-19 lld-19 llvm-19 libclang-rt-19-dev cmake ninja-build meson make xz-utils
           linux-libc-dev dpkg-dev qemu-system-x86 libgtest-dev musl-tools python3 passt
           curl wrk iproute2 clang-format-19 clang-tidy-19
-          gcc libc6-dev strace  # gcc, libc6-dev (glibc's libc.a), strace: tests/exec
-          mmdebstrap golang-go redis-tools libpython3.11-dev)  # tests/debian: root, Go, redis client, python-pie
+          gcc libc6-dev strace)  # gcc, libc6-dev (glibc's libc.a), strace: tests/exec
+
+# tests/debian: its Debian root (mmdebstrap), the Go server, the host's redis client, python-pie.
+PACKAGES+=(mmdebstrap golang-go redis-tools libpython3.11-dev)
 
 install_packages() {
     local missing=()

@@ -22,21 +22,20 @@ public:
         case Kind::Null: return 0;
         case Kind::Zero:
         case Kind::Full: memset(buffer.data(), 0, buffer.size()); return buffer.size();
-        case Kind::Random: return read_random(buffer);
+        case Kind::Random: {
+            // Through a libos buffer, as getrandom(2) does: the platform's entropy source may be a
+            // host syscall (hosted), which fails with EFAULT on an app page not yet faulted in
+            // (redis-server reads /dev/urandom into a fresh page at start-up).
+            std::byte chunk[256];
+            for (size_t done = 0; done < buffer.size(); done += sizeof chunk) {
+                size_t n = buffer.size() - done < sizeof chunk ? buffer.size() - done : sizeof chunk;
+                platform::entropy(chunk, n);
+                memcpy(buffer.data() + done, chunk, n);
+            }
+            return buffer.size();
+        }
         }
         return 0;
-    }
-    // Through a local chunk: the buffer may be app memory not touched yet, which plain stores
-    // fault in but a platform's entropy source may not (hosted's host getrandom says EFAULT).
-    static size_t read_random(std::span<std::byte> buffer) {
-        std::byte chunk[256];
-        for (size_t done = 0; done < buffer.size();) {
-            size_t n = buffer.size() - done < sizeof chunk ? buffer.size() - done : sizeof chunk;
-            platform::entropy(chunk, n);
-            memcpy(buffer.data() + done, chunk, n);
-            done += n;
-        }
-        return buffer.size();
     }
     ErrorOr<size_t> write(std::span<const std::byte> data, std::optional<uint64_t>) override {
         if (m_kind == Kind::Full) return error(ENOSPC);

@@ -20,9 +20,6 @@ const char* describe(ElfProblem problem) {
     case ElfProblem::BadVersion: return "unknown ELF version";
     case ElfProblem::WrongMachine: return "wrong machine: only x86_64 executables run on xos";
     case ElfProblem::NotExecutable: return "not an executable (an object file, core dump or unknown ELF type)";
-    case ElfProblem::FixedAddress:
-        return "non-PIE executable (ET_EXEC): it must be loaded at its link address in the low 16 TiB, "
-               "where libos and RAM are mapped today; rebuild it as a PIE (docs/unmodified-binaries.md)";
     case ElfProblem::BadProgramHeaders: return "bad program headers (size, count or offset)";
     case ElfProblem::Truncated: return "truncated: a program header or segment lies past the end of the file";
     case ElfProblem::BadSegment: return "bad loadable segment (sizes, alignment or order)";
@@ -58,8 +55,7 @@ ElfProblem check_header(std::span<const std::byte> head, uint64_t file_size) {
     Elf64_Ehdr header;
     memcpy(&header, head.data(), sizeof header);
     if (header.e_machine != EM_X86_64) return ElfProblem::WrongMachine;
-    if (header.e_type == ET_EXEC) return ElfProblem::FixedAddress;
-    if (header.e_type != ET_DYN) return ElfProblem::NotExecutable;
+    if (header.e_type != ET_DYN && header.e_type != ET_EXEC) return ElfProblem::NotExecutable;
     if (header.e_phentsize != sizeof(Elf64_Phdr) || header.e_phnum == 0 || header.e_phnum > MAX_PROGRAM_HEADERS)
         return ElfProblem::BadProgramHeaders;
     uint64_t end;
@@ -73,6 +69,7 @@ ElfProblem check_program_headers(const Elf64_Ehdr& header, std::span<const Elf64
                                  uint64_t page_size, ElfLayout& layout) {
     layout = ElfLayout{};
     layout.entry = header.e_entry;
+    layout.fixed_address = header.e_type == ET_EXEC;
     layout.executable_stack = true;  // Linux's default on x86_64 without PT_GNU_STACK
     bool any_load = false;
     uint64_t previous_vaddr = 0;
@@ -83,7 +80,7 @@ ElfProblem check_program_headers(const Elf64_Ehdr& header, std::span<const Elf64
             if (ph.p_filesz > ph.p_memsz) return ElfProblem::BadSegment;
             if (add_overflows(ph.p_offset, ph.p_filesz, file_end)) return ElfProblem::BadSegment;
             if (file_end > file_size) return ElfProblem::Truncated;
-            if (add_overflows(ph.p_vaddr, ph.p_memsz, memory_end) || memory_end > (1ull << 46))
+            if (add_overflows(ph.p_vaddr, ph.p_memsz, memory_end) || memory_end > (1ull << 47))
                 return ElfProblem::BadSegment;
             if ((ph.p_offset ^ ph.p_vaddr) & (page_size - 1)) return ElfProblem::BadSegment;
             if (any_load && ph.p_vaddr < previous_vaddr) return ElfProblem::BadSegment;

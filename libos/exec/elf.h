@@ -22,6 +22,7 @@ struct ElfLayout {
     uint64_t phdr_address = 0;  // where the program headers are in memory (0: not loaded)
     const Elf64_Phdr* interpreter = nullptr;  // PT_INTERP, if any
     bool executable_stack = false;  // PT_GNU_STACK with PF_X (or no PT_GNU_STACK)
+    bool fixed_address = false;  // ET_EXEC: loaded at its link address (bias 0)
 };
 
 // Reasons an executable is refused; describe() has the words.
@@ -34,7 +35,6 @@ enum class ElfProblem {
     BadVersion,
     WrongMachine,  // see machine_name()
     NotExecutable,  // ET_REL, ET_CORE...
-    FixedAddress,  // ET_EXEC: needs its link address, which libos occupies (docs/unmodified-binaries.md)
     BadProgramHeaders,  // e_phentsize, e_phnum, e_phoff out of range
     Truncated,  // a program header or segment points past the end of the file
     BadSegment,  // p_filesz > p_memsz, p_offset/p_vaddr not congruent, overflow, unsorted

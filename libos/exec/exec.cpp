@@ -22,6 +22,12 @@ namespace {
 constexpr size_t MAIN_STACK_SIZE = 8 << 20;  // Linux's default RLIMIT_STACK
 constexpr size_t STACK_GUARD = 64 << 10;
 constexpr uint64_t PAGE = mm::PAGE_SIZE;
+// Where Linux puts a PIE (ELF_ET_DYN_BASE, 2/3 of the lower half, without randomisation).
+constexpr uintptr_t PIE_BASE = 0x555555554000;
+
+// Which role a file has: the program (ET_EXEC at its link address, ET_DYN at PIE_BASE) or its
+// interpreter (anywhere: top-down below the stack, as Linux's mmap).
+enum class Role { Program, Interpreter };
 
 uint64_t page_down(uint64_t value) { return value & ~(PAGE - 1); }
 uint64_t page_up(uint64_t value) { return (value + PAGE - 1) & ~(PAGE - 1); }
@@ -111,14 +117,33 @@ ErrorOr<RefPtr<vfs::Vnode>> inspect(const char* path, const char* role, LoadedEl
     return vnode;
 }
 
-// Maps the PT_LOAD segments of `elf` somewhere in the app region: one private anonymous
-// mapping over the whole span, the file's bytes copied in (what a MAP_PRIVATE file mapping
-// would show; the rest of each segment, .bss and the tail of its last page, stays zero), then
-// each segment's protections, the gaps between segments PROT_NONE.
-ErrorOr<void> map_segments(vfs::Vnode& vnode, LoadedElf& elf) {
+// Maps the PT_LOAD segments of `elf` into the app region (ET_EXEC at its link address, else
+// where `role` says): one private anonymous mapping over the whole span, the file's bytes
+// copied in (what a MAP_PRIVATE file mapping would show; the rest of each segment, .bss and the
+// tail of its last page, stays zero), then each segment's protections, the gaps between segments
+// PROT_NONE.
+ErrorOr<void> map_segments(const char* path, vfs::Vnode& vnode, LoadedElf& elf, Role role) {
     mm::VirtualMemory& memory = mm::app_memory();
     size_t span = elf.layout.span_end - elf.layout.span_start;
-    uintptr_t start = TRY(memory.map(0, span, PROT_READ | PROT_WRITE, mm::Placement::Anywhere));
+    uintptr_t start;
+    if (elf.layout.fixed_address) {
+        platform::MemoryRange region = platform::app_region();
+        if (elf.layout.span_start < region.base || elf.layout.span_end > region.end()) {
+            klog("xos: exec: %s: its segments (%#lx-%#lx) lie outside the app region (%#lx-%#lx)", path,
+                 elf.layout.span_start, elf.layout.span_end, region.base, region.end());
+            return error(ENOEXEC);
+        }
+        auto fixed = memory.map(elf.layout.span_start, span, PROT_READ | PROT_WRITE, mm::Placement::FixedNoReplace);
+        if (!fixed && fixed.error().code == EEXIST) {
+            klog("xos: exec: %s: its segments (%#lx-%#lx) overlap memory already mapped there", path,
+                 elf.layout.span_start, elf.layout.span_end);
+            return error(ENOEXEC);
+        }
+        start = TRY(fixed);
+    } else {
+        uintptr_t hint = role == Role::Program ? PIE_BASE : 0;
+        start = TRY(memory.map(hint, span, PROT_READ | PROT_WRITE, mm::Placement::Hint));
+    }
     elf.bias = start - elf.layout.span_start;
     auto undo = [&](Error e) {
         (void)memory.unmap(start, span);
@@ -171,7 +196,7 @@ ErrorOr<void> execute(const char* path, std::span<const char* const> argv, std::
     }
 
     // From here on, failures are out of memory: the new program's mappings are undone.
-    TRY(map_segments(*program_file, g_program));
+    TRY(map_segments(path, *program_file, g_program, Role::Program));
     bool interpreter_mapped = false;
     auto unmap_program = [&] {
         (void)memory.unmap(g_program.layout.span_start + g_program.bias,
@@ -181,16 +206,20 @@ ErrorOr<void> execute(const char* path, std::span<const char* const> argv, std::
                                g_interpreter.layout.span_end - g_interpreter.layout.span_start);
     };
     if (has_interpreter) {
-        if (auto mapped = map_segments(*interpreter_file, g_interpreter); !mapped) {
+        if (auto mapped = map_segments(g_program.interpreter, *interpreter_file, g_interpreter, Role::Interpreter);
+            !mapped) {
             unmap_program();
             return std::unexpected(mapped.error());
         }
         interpreter_mapped = true;
     }
 
+    // The stack at the top of the app region, as Linux's below 0x7ffffffff000 (the region's end
+    // on the VM; on hosted the region ends below the image).
     int stack_prot = PROT_READ | PROT_WRITE | (g_program.layout.executable_stack ? PROT_EXEC : 0);
+    uintptr_t stack_hint = platform::app_region().end() - (MAIN_STACK_SIZE + STACK_GUARD);
     auto stack_mapping =
-        memory.map(0, MAIN_STACK_SIZE + STACK_GUARD, stack_prot, mm::Placement::Anywhere, mm::VmaKind::Stack);
+        memory.map(stack_hint, MAIN_STACK_SIZE + STACK_GUARD, stack_prot, mm::Placement::Hint, mm::VmaKind::Stack);
     if (!stack_mapping || !memory.protect(*stack_mapping, STACK_GUARD, PROT_NONE)) {
         klog("xos: exec: %s: no memory for the stack", path);
         unmap_program();
@@ -244,6 +273,7 @@ ErrorOr<void> execute(const char* path, std::span<const char* const> argv, std::
     // program that called exec is part of the image).
     program_file = nullptr;
     interpreter_file = nullptr;
+    memory.set_break_base(g_program.layout.span_end + g_program.bias);  // brk right after the program
     vfs::FdTable& fds = vfs::process().fds;
     for (int fd = 0; fd < vfs::FdTable::MAX_FDS; ++fd)
         if (fds.is_open(fd) && fds.cloexec(fd).value_or(false)) (void)fds.close(fd);

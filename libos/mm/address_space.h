@@ -1,4 +1,4 @@
-// Physical memory: the identity-mapped RAM libos hands out (mm/memory.cpp keeps the one
+// Physical memory: the RAM libos hands out, through the direct map (mm/memory.cpp keeps the one
 // instance, address_space()), as page-granular extents carved out of the platform's free
 // ranges. The kernel heap (heap.cpp) and the frame allocator (frames.h: pages for the app's
 // demand-paged memory and for page tables) take their memory from it. Free memory is kept

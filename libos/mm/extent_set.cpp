@@ -94,6 +94,16 @@ std::optional<uintptr_t> ExtentSet::first_fit(size_t size, size_t align) const {
     return std::nullopt;
 }
 
+std::optional<uintptr_t> ExtentSet::last_fit(size_t size, size_t align, uintptr_t limit) const {
+    for (size_t i = m_count; i-- > 0;) {
+        uintptr_t end = m_extents[i].end() < limit ? m_extents[i].end() : limit;
+        if (end < m_extents[i].base || end - m_extents[i].base < size) continue;
+        uintptr_t aligned = (end - size) & ~uintptr_t(align - 1);
+        if (aligned >= m_extents[i].base) return aligned;
+    }
+    return std::nullopt;
+}
+
 size_t ExtentSet::total() const {
     size_t sum = 0;
     for (size_t i = 0; i < m_count; ++i) sum += m_extents[i].size;

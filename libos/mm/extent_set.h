@@ -29,6 +29,9 @@ public:
     bool intersects(uintptr_t base, size_t size) const;
     // Lowest address of a free run of `size` bytes aligned to `align` (a power of two).
     std::optional<uintptr_t> first_fit(size_t size, size_t align) const;
+    // Highest address of a free run of `size` bytes aligned to `align` that ends at or below
+    // `limit` (top-down placement, as Linux's mmap).
+    std::optional<uintptr_t> last_fit(size_t size, size_t align, uintptr_t limit) const;
     // Calls fn(base, size) for each piece of the set inside [base, base+size).
     template <typename Fn>
     void for_each_in(uintptr_t base, size_t size, Fn&& fn) const {

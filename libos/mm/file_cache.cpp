@@ -5,6 +5,7 @@
 #include "mm/frames.h"
 #include "mm/heap.h"
 #include "mm/memory.h"
+#include "xos/platform.h"
 
 namespace xos::mm {
 
@@ -73,7 +74,8 @@ ErrorOr<void> FileCache::fill(uint64_t first, uint64_t last) {
         // Past the end of the file the page stays zero (a fault there is SIGBUS, but the file may
         // grow by write(2) into it).
         for (size_t done = 0; offset + done < m_size && done < PAGE_SIZE;) {
-            auto n = read_at(offset + done, {reinterpret_cast<std::byte*>(frame) + done, PAGE_SIZE - done});
+            auto n = read_at(offset + done,
+                             {static_cast<std::byte*>(platform::phys_to_virt(frame)) + done, PAGE_SIZE - done});
             if (!n) {
                 free_frame(frame);
                 return std::unexpected(n.error());
@@ -97,7 +99,7 @@ ErrorOr<void> FileCache::fill(uint64_t first, uint64_t last) {
 uintptr_t FileCache::page(uint64_t index, bool create) {
     if (m_vnode.has_data_pages()) {
         auto page = m_vnode.data_page(index, create);
-        return page ? reinterpret_cast<uintptr_t>(*page) : 0;
+        return page ? platform::virt_to_phys(*page) : 0;
     }
     Page* page = find(index);
     return page ? page->frame : 0;
@@ -126,7 +128,7 @@ ErrorOr<void> FileCache::write_back() {
         if (offset >= m_size) continue;  // never extends the file
         size_t length = m_size - offset < PAGE_SIZE ? size_t(m_size - offset) : PAGE_SIZE;
         uintptr_t frame = m_pages[i].frame;
-        TRY(write_at(offset, {reinterpret_cast<const std::byte*>(frame), length}));
+        TRY(write_at(offset, {static_cast<const std::byte*>(platform::phys_to_virt(frame)), length}));
         // The write may block and pages may be added meanwhile: continue from this one.
         size_t at = lower_bound(offset / PAGE_SIZE);
         i = at;
@@ -142,7 +144,7 @@ void FileCache::written(uint64_t offset, const std::byte* data, size_t size) {
         size_t in_page = at % PAGE_SIZE;
         size_t chunk = PAGE_SIZE - in_page < size - done ? PAGE_SIZE - in_page : size - done;
         Page* page = find(at / PAGE_SIZE);
-        std::byte* to = page ? reinterpret_cast<std::byte*>(page->frame) + in_page : nullptr;
+        std::byte* to = page ? static_cast<std::byte*>(platform::phys_to_virt(page->frame)) + in_page : nullptr;
         if (to && to != data + done) memcpy(to, data + done, chunk);  // a write-back writes the page itself
         done += chunk;
     }
@@ -155,7 +157,7 @@ void FileCache::truncated(uint64_t size) {
     for (size_t i = lower_bound(size / PAGE_SIZE); i < m_count; ++i) {
         uint64_t start = m_pages[i].index * PAGE_SIZE;
         size_t from = start < size ? size_t(size - start) : 0;
-        memset(reinterpret_cast<std::byte*>(m_pages[i].frame) + from, 0, PAGE_SIZE - from);
+        memset(static_cast<std::byte*>(platform::phys_to_virt(m_pages[i].frame)) + from, 0, PAGE_SIZE - from);
     }
 }
 

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "mm/address_space.h"
+#include "xos/platform.h"
 
 namespace xos::mm {
 
@@ -18,7 +19,7 @@ AddressSpace* g_physical;
 FreeFrame* g_free;
 size_t g_free_count;
 
-void push(uintptr_t frame) {  // `frame` is zero but for what `next` overwrites
+void push(uintptr_t frame) {  // its direct-map address; zero but for what `next` overwrites
     auto* free = reinterpret_cast<FreeFrame*>(frame);
     free->next = g_free;
     g_free = free;
@@ -51,12 +52,13 @@ uintptr_t allocate_frame() {
     g_free = frame->next;
     frame->next = nullptr;  // the rest of the page is already zero
     --g_free_count;
-    return reinterpret_cast<uintptr_t>(frame);
+    return platform::virt_to_phys(frame);
 }
 
 void free_frame(uintptr_t frame) {
-    memset(reinterpret_cast<void*>(frame), 0, PAGE_SIZE);
-    push(frame);
+    void* page = platform::phys_to_virt(frame);
+    memset(page, 0, PAGE_SIZE);
+    push(reinterpret_cast<uintptr_t>(page));
 }
 
 size_t free_frame_bytes() { return g_free_count * PAGE_SIZE; }

@@ -1,5 +1,6 @@
 // Physical 4 KiB pages for demand paging and page tables: a free list of single pages, refilled
-// in 2 MiB chunks from the physical AddressSpace. O(1) both ways and immune to fragmentation.
+// in 2 MiB chunks from the physical AddressSpace (which works on the direct map: a frame here is
+// a physical address, platform::phys_to_virt reaches it). O(1) both ways and immune to fragmentation.
 // Pages come out zeroed.
 #pragma once
 

@@ -42,8 +42,11 @@ VirtualMemory& app_memory() { return g_app_memory; }
 size_t free_memory_bytes() { return g_address_space.free_bytes() + free_frame_bytes(); }
 
 void init_memory() {
+    // The kernel heap and the frame allocator work on the direct map: the free ranges are
+    // physical, what AddressSpace hands out are pointers (frames.cpp turns them back).
     for (const platform::MemoryRange& range : platform::free_memory()) {
-        if (!g_address_space.add_free_memory(range.base, range.size))
+        auto base = reinterpret_cast<uintptr_t>(platform::phys_to_virt(range.base));
+        if (!g_address_space.add_free_memory(base, range.size))
             klog("xos: warning: memory %#lx-%#lx dropped (too many ranges)", range.base, range.end());
     }
     g_address_space.place_break();

@@ -7,7 +7,7 @@
 namespace xos::mm {
 
 void init_memory();
-// Physical RAM (identity-mapped): the kernel heap, page tables, page frames.
+// Physical RAM (through the direct map): the kernel heap, page tables, page frames.
 AddressSpace& address_space();
 // The app's virtual memory (mmap, brk, stacks).
 VirtualMemory& app_memory();

@@ -17,7 +17,12 @@ namespace xos::mm {
 
 namespace {
 
-constexpr size_t BREAK_RESERVATION = 64ull << 30;  // virtual room for brk to grow into
+// Placement, as on Linux (docs/threads-and-memory.md, "The address-space layout"): the whole
+// region is free virtual space; mmap without an address (or with a hint that is taken) goes
+// top-down from below the room kept for the main stack at the top; the break starts at
+// DEFAULT_BREAK_BASE until execve puts it right after the executable, and grows into free space.
+constexpr uintptr_t DEFAULT_BREAK_BASE = 16ull << 40;  // 16 TiB: away from ET_EXEC and PIE bases
+constexpr size_t STACK_ROOM = 256ull << 20;  // kept free at the top for the main stack (exec.cpp)
 
 uint32_t page_access(int prot) {
     uint32_t access = 0;
@@ -59,8 +64,14 @@ void VirtualMemory::init(uintptr_t region_base, size_t region_size, AddressSpace
     m_base = region_base;
     m_end = region_base + region_size;
     m_physical = &physical;
-    m_break_base = m_break = m_break_mapped_end = region_base;
-    (void)m_free_virtual.insert(region_base + BREAK_RESERVATION, region_size - BREAK_RESERVATION);
+    m_break_base = m_break = m_break_mapped_end =
+        DEFAULT_BREAK_BASE > region_base && DEFAULT_BREAK_BASE < m_end ? DEFAULT_BREAK_BASE : region_base;
+    m_mmap_top = region_size > 2 * STACK_ROOM ? m_end - STACK_ROOM : m_end;
+    (void)m_free_virtual.insert(region_base, region_size);
+}
+
+void VirtualMemory::set_break_base(uintptr_t address) {
+    m_break_base = m_break = m_break_mapped_end = page_round_up(address);
 }
 
 size_t VirtualMemory::index_after(uintptr_t address) const {
@@ -140,8 +151,7 @@ ErrorOr<void> VirtualMemory::remove_range(uintptr_t start, uintptr_t end) {
         if (i >= m_count || m_vmas[i].start >= end) break;
         Vma vma = m_vmas[i];
         release_pages(vma, vma.start, vma.end);
-        bool in_break = vma.kind == VmaKind::Heap;
-        if (!in_break && !m_free_virtual.insert(vma.start, vma.end - vma.start))
+        if (!m_free_virtual.insert(vma.start, vma.end - vma.start))
             klog("xos: warning: virtual range %#lx-%#lx lost (free-range table full)", vma.start, vma.end);
         memmove(&m_vmas[i], &m_vmas[i + 1], (m_count - i - 1) * sizeof(Vma));
         --m_count;
@@ -175,7 +185,7 @@ ErrorOr<uintptr_t> VirtualMemory::map_vma(uintptr_t address, size_t length, Plac
     uintptr_t start;
     if (placement == Placement::Fixed || placement == Placement::FixedNoReplace) {
         if (!page_aligned(address)) return error(EINVAL);
-        if (address < m_base + BREAK_RESERVATION || address > m_end - size) return error(ENOMEM);
+        if (address < m_base || address > m_end - size) return error(ENOMEM);
         size_t i = index_after(address);
         bool occupied = i < m_count && m_vmas[i].start < address + size;
         if (occupied && placement == Placement::FixedNoReplace) return error(EEXIST);
@@ -184,11 +194,12 @@ ErrorOr<uintptr_t> VirtualMemory::map_vma(uintptr_t address, size_t length, Plac
             TRY(remove_range(address, address + size));
         }
         start = address;
-    } else if (placement == Placement::Hint && page_aligned(address) && address >= m_base + BREAK_RESERVATION &&
-               address <= m_end - size && m_free_virtual.contains(address, size)) {
-        start = address;
+    } else if (placement == Placement::Hint && page_aligned(address) && address >= m_base && address <= m_end - size &&
+               m_free_virtual.contains(address, size)) {
+        start = address;  // a hint is taken when the range is free, else it is just a hint
     } else {
-        auto found = m_free_virtual.first_fit(size, PAGE_SIZE);
+        auto found = m_free_virtual.last_fit(size, PAGE_SIZE, m_mmap_top);
+        if (!found) found = m_free_virtual.first_fit(size, PAGE_SIZE);
         if (!found) return error(ENOMEM);
         start = *found;
     }
@@ -297,13 +308,19 @@ ErrorOr<void> VirtualMemory::discard(uintptr_t address, size_t length) {
 }
 
 uintptr_t VirtualMemory::set_break(uintptr_t requested) {
-    if (requested < m_break_base || requested > m_break_base + BREAK_RESERVATION) return m_break;
+    if (requested < m_break_base || requested > m_end) return m_break;
     uintptr_t new_end = page_round_up(requested);
     if (new_end > m_break_mapped_end) {
-        Vma* last = m_count && m_vmas[0].kind == VmaKind::Heap ? &m_vmas[0] : nullptr;
+        // The break grows into free space only (Linux: not into another mapping).
+        if (!m_free_virtual.contains(m_break_mapped_end, new_end - m_break_mapped_end)) return m_break;
+        const Vma* below = m_break_mapped_end > m_break_base ? find(m_break_mapped_end - 1) : nullptr;
+        Vma* last = below && below->kind == VmaKind::Heap ? const_cast<Vma*>(below) : nullptr;
+        if (!reserve_slots(1)) return m_break;
+        if (!m_free_virtual.remove(m_break_mapped_end, new_end - m_break_mapped_end)) return m_break;
         if (last && last->end == m_break_mapped_end) {
             last->end = new_end;
         } else if (!insert(Vma{m_break_mapped_end, new_end, PROT_READ | PROT_WRITE, VmaKind::Heap})) {
+            (void)m_free_virtual.insert(m_break_mapped_end, new_end - m_break_mapped_end);
             return m_break;
         }
     } else if (new_end < m_break_mapped_end) {
@@ -338,7 +355,7 @@ bool VirtualMemory::make_private_copy(uintptr_t page) {
     if (present != cache->page(file_index(*vma, page), false)) return true;  // already its own copy
     uintptr_t copy = allocate_frame();
     if (!copy) return false;
-    memcpy(reinterpret_cast<void*>(copy), reinterpret_cast<const void*>(present), PAGE_SIZE);
+    memcpy(platform::phys_to_virt(copy), platform::phys_to_virt(present), PAGE_SIZE);
     if (!platform::map_page(page, copy, page_access(vma->prot))) {
         free_frame(copy);
         return false;
@@ -377,7 +394,7 @@ bool VirtualMemory::file_fault(const Vma& vma, uintptr_t page, int needed_prot, 
     }
     uintptr_t copy = allocate_frame();
     if (!copy) out_of_memory(page, resident_bytes());
-    memcpy(reinterpret_cast<void*>(copy), reinterpret_cast<const void*>(frame), PAGE_SIZE);
+    memcpy(platform::phys_to_virt(copy), platform::phys_to_virt(frame), PAGE_SIZE);
     if (!platform::map_page(page, copy, access)) out_of_memory(page, resident_bytes());
     ++m_resident_pages;
     return true;

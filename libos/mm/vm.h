@@ -54,6 +54,9 @@ public:
     ErrorOr<uintptr_t> remap(uintptr_t old_address, size_t old_size, size_t new_size, bool may_move);
     ErrorOr<void> discard(uintptr_t address, size_t length);  // MADV_DONTNEED
     uintptr_t set_break(uintptr_t requested);
+    // Where the program break starts (execve: right after the executable). The old break's
+    // memory stays mapped.
+    void set_break_base(uintptr_t address);
 
     // Demand paging: true if the fault was resolved.
     // `in_user_copy`: a page past a mapped file's end is then a plain failure (EFAULT) rather than
@@ -94,6 +97,7 @@ private:
     size_t m_count = 0, m_capacity = 0;
     size_t m_resident_pages = 0;
     uintptr_t m_break_base = 0, m_break = 0, m_break_mapped_end = 0;
+    uintptr_t m_mmap_top = 0;  // placement without an address goes top-down from here, as Linux's
 };
 
 }  // namespace xos::mm

@@ -91,7 +91,7 @@ ErrorOr<void> VirtioNet::initialize() {
             return queue;
         }
     }
-    // Buffers: BUFFER_SIZE each, carved from whole pages (identity-mapped, DMA-able).
+    // Buffers: BUFFER_SIZE each, carved from whole pages (the direct map, DMA-able).
     size_t rx_count = m_rx.ring.size();
     size_t tx_count = m_tx.ring.size();
     auto* rx = static_cast<uint8_t*>(mm::alloc_pages(rx_count * BUFFER_SIZE / 4096 + 1));

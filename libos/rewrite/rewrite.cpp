@@ -3,7 +3,7 @@
 //
 // Patching: the 5 bytes of `mov $N,%eax` become `jmp rel32`; the `syscall` after them stays, so a
 // thread that was stopped between the two instructions still runs a valid `syscall` (it traps as
-// before). The bytes are written through libos's alias of the frame (RAM is identity-mapped for
+// before). The bytes are written through libos's alias of the frame (RAM is in the direct map for
 // libos on the VM; on hosted it is the RAM memfd's mapping), never by making the app's mapping
 // writable, and with interrupts off on the one CPU. With several CPUs this must become Linux's
 // text_poke_bp sequence (int3 on the first byte, sync every CPU, the other bytes, sync, the
@@ -54,7 +54,7 @@ size_t g_remembered_count;
 uint8_t* alias(uintptr_t at) {
     uintptr_t page = at & ~uintptr_t(mm::PAGE_SIZE - 1);
     uintptr_t frame = platform::mapped_page(page);
-    return frame ? reinterpret_cast<uint8_t*>(frame + (at - page)) : nullptr;
+    return frame ? static_cast<uint8_t*>(platform::phys_to_virt(frame)) + (at - page) : nullptr;
 }
 
 bool private_code(const mm::Vma* vma) {
@@ -144,7 +144,7 @@ ErrorOr<void> add_trampoline_page(const mm::Vma& near, uintptr_t site) {
         (void)vm.unmap(base, mm::PAGE_SIZE);
         return error(ENOMEM);
     }
-    memset(reinterpret_cast<void*>(frame), 0xcc, mm::PAGE_SIZE);  // int3 between slots
+    memset(platform::phys_to_virt(frame), 0xcc, mm::PAGE_SIZE);  // int3 between slots
     g_pages[g_page_count++] = {base, frame, 0};
     ++g_stats.trampoline_pages;
     return {};

@@ -84,9 +84,9 @@ XOS_SYSCALL_NONE(56, clone,
 XOS_SYSCALL_NONE(57, fork, "")
 XOS_SYSCALL_NONE(58, vfork, "")
 XOS_SYSCALL(59, execve, Partial,
-            "unmodified position-independent x86_64 ELF executables (static-pie, or dynamic through PT_INTERP); "
-            "ET_EXEC refused (docs/unmodified-binaries.md); EBUSY unless the caller is the only thread; the old "
-            "program's memory is not released")
+            "unmodified x86_64 ELF executables: PIE (static-pie, or dynamic through PT_INTERP) and non-PIE "
+            "(ET_EXEC at its link address; docs/unmodified-binaries.md); EBUSY unless the caller is the only "
+            "thread; the old program's memory is not released")
 XOS_SYSCALL(60, exit, Full, "")
 XOS_SYSCALL_NONE(61, wait4, "")
 XOS_SYSCALL(62, kill, Partial, "only the image itself (the calling thread takes the signal)")

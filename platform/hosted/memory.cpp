@@ -1,6 +1,6 @@
 // Memory on the hosted platform. "Physical" RAM is one host mapping of a memfd, placed right
-// after the image (so that libos's identity-mapped range is [image start, RAM end)). The app
-// region is reserved PROT_NONE; map_page maps the memfd page behind a frame at the app address
+// after the image (so that libos's direct map is the identity, and its range [image start, RAM
+// end)). The app region, the lower half below the image, is reserved PROT_NONE; map_page maps the memfd page behind a frame at the app address
 // (MAP_SHARED|MAP_FIXED), so a frame is visible both through RAM and at its app address, as
 // with page tables (libos moves frames for mremap and zeroes them through RAM). A software page
 // table records which frame backs which app page and with what access.
@@ -21,10 +21,9 @@ uintptr_t g_ram_base;
 namespace {
 
 constexpr uintptr_t PAGE = 4096;
-// 16 TiB .. 96 TiB: far above the image and its RAM, below where the host puts the stack,
-// the vDSO and mmap (just under 128 TiB).
-constexpr uintptr_t APP_BASE = 16ull << 40;
-constexpr uintptr_t APP_END = 96ull << 40;
+// 64 KiB .. the image (126 TiB, xos-hosted.ld): what Linux gives a process but the host's own
+// stack, vDSO and mmap area near 128 TiB, where the image and its RAM sit.
+constexpr uintptr_t APP_BASE = 64ull << 10;
 
 constexpr uint64_t PTE_PRESENT = 1;
 constexpr int ACCESS_SHIFT = 1;  // PAGE_READ/WRITE/EXEC in bits 1..3
@@ -32,6 +31,8 @@ constexpr uint64_t PTE_ADDRESS = ~uint64_t(PAGE - 1);
 
 platform::MemoryRange g_free;
 alignas(4096) uint64_t g_root[512];
+
+uintptr_t app_end() { return reinterpret_cast<uintptr_t>(__xos_image_start) & ~((1ull << 30) - 1); }
 
 // The host protection of an app page. The filter (seccomp.cpp) never lets a mapping be
 // executable, or with XOS_EXEC=wx never writable and executable at once; an access that asks for
@@ -149,14 +150,20 @@ void init_memory(size_t ram_bytes) {
     g_ram_base = base;
     g_free = {base, ram_bytes};
     uintptr_t app =
-        host::mmap(APP_BASE, APP_END - APP_BASE, host::PROT_NONE,
+        host::mmap(APP_BASE, app_end() - APP_BASE, host::PROT_NONE,
                    host::MAP_PRIVATE | host::MAP_ANONYMOUS | host::MAP_FIXED_NOREPLACE | host::MAP_NORESERVE, -1, 0);
-    if (host::failed(app) || app != APP_BASE) setup_failed("cannot reserve the app region (16-96 TiB)", long(app));
+    if (host::failed(app) || app != APP_BASE)
+        setup_failed("cannot reserve the app region (64 KiB up to the image; is vm.mmap_min_addr above 64 KiB?)",
+                     long(app));
 }
 
 }  // namespace xos::hosted
 
 namespace xos::platform {
+
+// "Physical" addresses are those of the RAM mapping: no translation.
+void* phys_to_virt(uintptr_t phys) { return reinterpret_cast<void*>(phys); }
+uintptr_t virt_to_phys(const void* virt) { return reinterpret_cast<uintptr_t>(virt); }
 
 std::span<const MemoryRange> free_memory() { return {&hosted::g_free, 1}; }
 
@@ -165,7 +172,7 @@ MemoryRange addressable_memory() {
     return {start, hosted::g_free.end() - start};
 }
 
-MemoryRange app_region() { return {hosted::APP_BASE, hosted::APP_END - hosted::APP_BASE}; }
+MemoryRange app_region() { return {hosted::APP_BASE, hosted::app_end() - hosted::APP_BASE}; }
 
 bool map_page(uintptr_t virt, uintptr_t phys, uint32_t access) {
     uint64_t* pte = hosted::leaf(virt, true);

@@ -113,7 +113,7 @@ void install_seccomp() {
     Program& p = g_program;
     auto begin = reinterpret_cast<uintptr_t>(xos_host_syscall_begin);
     auto end = reinterpret_cast<uintptr_t>(xos_host_syscall_end);
-    if ((begin >> 32) != 0 || (end >> 32) != 0) setup_failed("the syscall entry must lie below 4 GiB", 0);
+    if ((begin >> 32) != ((end - 1) >> 32)) setup_failed("the syscall entry must not straddle a 4 GiB boundary", 0);
 
     p.add(BPF_LD_W_ABS, OFFSET_ARCH);
     p.add(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0);
@@ -131,7 +131,7 @@ void install_seccomp() {
     }
     // Only syscall instructions inside [begin, end) reach the host.
     p.add(BPF_LD_W_ABS, OFFSET_IP_HIGH);
-    p.add(BPF_JEQ_K, 0, 1, 0);
+    p.add(BPF_JEQ_K, uint32_t(begin >> 32), 1, 0);
     p.add(BPF_RET_K, RET_TRAP);
     p.add(BPF_LD_W_ABS, OFFSET_IP_LOW);
     p.add(BPF_JGE_K, uint32_t(begin), 1, 0);

@@ -7,6 +7,8 @@
 // (virtual-wire mode for the PIC), which also lets it accept I/O APIC and MSI messages.
 #include "kvm/irq.h"
 
+#include "xos/platform.h"
+
 namespace xos::kvm {
 
 namespace {
@@ -27,18 +29,23 @@ struct Route {
 Route g_routes[DEVICE_VECTORS];
 uint32_t g_routes_used;
 
+// A device register at physical `address`, through the direct map.
+volatile uint32_t& reg32(uintptr_t address) {
+    return *static_cast<volatile uint32_t*>(platform::phys_to_virt(address));
+}
+
 uint32_t ioapic_read(uintptr_t base, uint32_t reg) {
-    *reinterpret_cast<volatile uint32_t*>(base) = reg;
-    return *reinterpret_cast<volatile uint32_t*>(base + 0x10);
+    reg32(base) = reg;
+    return reg32(base + 0x10);
 }
 
 void ioapic_write(uintptr_t base, uint32_t reg, uint32_t value) {
-    *reinterpret_cast<volatile uint32_t*>(base) = reg;
-    *reinterpret_cast<volatile uint32_t*>(base + 0x10) = value;
+    reg32(base) = reg;
+    reg32(base + 0x10) = value;
 }
 
-uint32_t lapic_read(uint32_t reg) { return *reinterpret_cast<volatile uint32_t*>(LAPIC_BASE + reg); }
-void lapic_write(uint32_t reg, uint32_t value) { *reinterpret_cast<volatile uint32_t*>(LAPIC_BASE + reg) = value; }
+uint32_t lapic_read(uint32_t reg) { return reg32(LAPIC_BASE + reg); }
+void lapic_write(uint32_t reg, uint32_t value) { reg32(LAPIC_BASE + reg) = value; }
 
 // A free device vector for handler(context), or 0.
 uint32_t allocate_vector(void (*handler)(void*), void* context) {

@@ -23,7 +23,9 @@ uint16_t g_pit_reload;  // 0 while the timer is not running
 constexpr uintptr_t LAPIC_BASE = 0xfee00000;
 constexpr uint32_t LAPIC_TPR = 0x80, LAPIC_SVR = 0xf0, LAPIC_LINT0 = 0x350, LAPIC_LINT1 = 0x360;
 
-void lapic_write(uint32_t reg, uint32_t value) { *reinterpret_cast<volatile uint32_t*>(LAPIC_BASE + reg) = value; }
+void lapic_write(uint32_t reg, uint32_t value) {
+    *static_cast<volatile uint32_t*>(platform::phys_to_virt(LAPIC_BASE + reg)) = value;
+}
 
 void init_lapic_virtual_wire() {
     lapic_write(LAPIC_TPR, 0);

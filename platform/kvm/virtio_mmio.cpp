@@ -44,7 +44,9 @@ enum Register : uint32_t {
 
 class MmioTransport final : public platform::VirtioTransport {
 public:
-    MmioTransport(uintptr_t base, uint32_t gsi) : m_base(base), m_gsi(gsi) {
+    // `base`: the registers' physical address.
+    MmioTransport(uintptr_t base, uint32_t gsi)
+        : m_base(reinterpret_cast<uintptr_t>(platform::phys_to_virt(base))), m_gsi(gsi) {
         static constexpr char HEX[] = "0123456789abcdef";
         char* out = m_name;
         for (const char* p = "virtio-mmio@0x"; *p;) *out++ = *p++;
@@ -120,7 +122,7 @@ private:
         if (t->m_handler) t->m_handler(t->m_context);
     }
 
-    uintptr_t m_base;
+    uintptr_t m_base;  // in the direct map
     uint32_t m_gsi;
     void (*m_handler)(void*) = nullptr;
     void* m_context = nullptr;
@@ -193,7 +195,7 @@ void probe(std::string_view token) {
     if (!parse_number(spec, gsi, false)) goto malformed;
     if (size < Config || base < 0x100000 || base >= (1ull << 32)) goto malformed;
     {
-        auto* regs = reinterpret_cast<volatile uint32_t*>(base);
+        auto* regs = static_cast<volatile uint32_t*>(platform::phys_to_virt(base));
         if (regs[MagicValue / 4] != MAGIC) {
             klog("xos: virtio-mmio at %#llx: no device (bad magic)", (unsigned long long)base);
             return;

@@ -56,7 +56,7 @@ constexpr uint32_t MSIX_ENTRY_ADDRESS_LOW = 0, MSIX_ENTRY_ADDRESS_HIGH = 4, MSIX
                    MSIX_ENTRY_CONTROL = 12, MSIX_ENTRY_MASKED = 1;
 
 struct Region {
-    uintptr_t base = 0;  // virtual (= physical) address; 0: absent
+    uintptr_t base = 0;  // in the direct map; 0: absent
     uint32_t length = 0;
 };
 
@@ -267,7 +267,7 @@ Region region_in_bar(pci::Address at, Bars& bars, uint8_t index, uint32_t offset
         if (!x86::map_device_memory(uintptr_t(bar.address), size_t(bar.size))) return {};
         bars.mapped[index] = true;
     }
-    return {uintptr_t(bar.address + offset), length};
+    return {reinterpret_cast<uintptr_t>(platform::phys_to_virt(bar.address + offset)), length};
 }
 
 void log_address(const char* what, pci::Address at, uint16_t device_id) {

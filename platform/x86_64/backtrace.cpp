@@ -9,7 +9,7 @@ namespace xos::platform {
 namespace {
 
 // A frame record (saved frame pointer, return address) that can be read without faulting: in
-// libos's identity-mapped memory, or on a mapped page of the app region (app threads' stacks,
+// libos's memory (the direct map), or on a mapped page of the app region (app threads' stacks,
 // where libos code also runs: a panic in a syscall walks the app thread's stack).
 bool readable_frame(uintptr_t frame) {
     if (frame & 7) return false;

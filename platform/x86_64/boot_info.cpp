@@ -63,13 +63,15 @@ void memory_from_cmos(uintptr_t* below_4g, uintptr_t* above_4g) {
 
 }  // namespace
 
-void parse_boot_info(const HvmStartInfo* info) {
+void parse_boot_info(uintptr_t start_info) {
+    // The boot data is in the first GiB, which pvh_entry.S mapped (the direct map comes later).
+    const auto* info = start_info ? static_cast<const HvmStartInfo*>(platform::phys_to_virt(start_info)) : nullptr;
     if (!info || info->magic != HVM_START_MAGIC) {
         klog("xos: fatal: not started through PVH (bad hvm_start_info magic)");
         platform::shutdown(platform::ExitKind::Crash, 134, "bad PVH start info");
     }
     if (info->cmdline_paddr) {
-        const char* cmdline = reinterpret_cast<const char*>(info->cmdline_paddr);
+        const char* cmdline = static_cast<const char*>(platform::phys_to_virt(info->cmdline_paddr));
         size_t n = strnlen(cmdline, CMDLINE_MAX);
         if (n == CMDLINE_MAX) {
             klog("xos: fatal: kernel command line longer than %zu bytes", CMDLINE_MAX - 1);
@@ -80,18 +82,18 @@ void parse_boot_info(const HvmStartInfo* info) {
 
     // Everything below the end of the image (low memory with the loader's data, the image
     // itself with its page tables and stacks) is never handed out.
-    reserve(0, reinterpret_cast<uintptr_t>(__xos_image_end));
+    reserve(0, platform::virt_to_phys(__xos_image_end));
     if (info->nr_modules && info->modlist_paddr) {
         struct Module {
             uint64_t paddr, size, cmdline_paddr, reserved;
         };
-        auto* modules = reinterpret_cast<const Module*>(info->modlist_paddr);
+        auto* modules = static_cast<const Module*>(platform::phys_to_virt(info->modlist_paddr));
         reserve(info->modlist_paddr, info->nr_modules * sizeof(Module));
         for (uint32_t i = 0; i < info->nr_modules; ++i) reserve(modules[i].paddr, modules[i].size);
     }
 
     if (info->version >= 1 && info->memmap_paddr && info->memmap_entries) {
-        auto* map = reinterpret_cast<const HvmMemmapEntry*>(info->memmap_paddr);
+        auto* map = static_cast<const HvmMemmapEntry*>(platform::phys_to_virt(info->memmap_paddr));
         for (uint32_t i = 0; i < info->memmap_entries; ++i) {
             if (map[i].type != HVM_MEMMAP_TYPE_RAM) continue;
             add_free(map[i].addr, map[i].addr + map[i].size);
@@ -118,7 +120,12 @@ namespace xos::platform {
 
 std::span<const MemoryRange> free_memory() { return {x86::g_free, x86::g_free_count}; }
 
-MemoryRange addressable_memory() { return {4096, x86::g_ram_top - 4096}; }
+MemoryRange addressable_memory() {
+    // The direct map from the image on (page 0 and low memory below the image are no syscall's
+    // business) up to the end of RAM.
+    auto start = reinterpret_cast<uintptr_t>(__xos_image_start);
+    return {start, reinterpret_cast<uintptr_t>(phys_to_virt(x86::g_ram_top)) - start};
+}
 
 const char* command_line() { return x86::g_cmdline; }
 

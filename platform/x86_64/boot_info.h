@@ -31,19 +31,21 @@ struct HvmMemmapEntry {
 constexpr uint32_t HVM_START_MAGIC = 0x336ec578;
 constexpr uint32_t HVM_MEMMAP_TYPE_RAM = 1;
 
-// Reads start_info (copying what must outlive boot) and computes the free memory ranges.
-void parse_boot_info(const HvmStartInfo* info);
+// Reads start_info at physical `start_info` (copying what must outlive boot) and computes the
+// free memory ranges (physical).
+void parse_boot_info(uintptr_t start_info);
 
 // Highest RAM address + 1, as found in the memory map.
 uintptr_t ram_top();
 
-// Builds the final identity map (all RAM and the 32-bit MMIO hole, page 0 unmapped).
+// Builds the final direct map (all RAM and the 32-bit MMIO hole, page 0 unmapped) and removes
+// the boot code's mapping of the first GiB at 0.
 void init_paging();
 
-// Makes device memory (a PCI BAR) at physical [base, base + size) reachable at the same virtual
-// address, uncached (PCD|PWT), not executable. Ranges the boot identity map already covers (the
-// 32-bit MMIO hole; caching there follows the firmware's MTRRs) are left as they are. False if
-// a page table could not be allocated or the range would overlap the app region.
+// Makes device memory (a PCI BAR) at physical [base, base + size) reachable in the direct map
+// (platform::phys_to_virt(base)), uncached (PCD|PWT), not executable. Ranges the direct map
+// already covers (the 32-bit MMIO hole; caching there follows the firmware's MTRRs) are left as
+// they are. False if a page table could not be allocated or the range is beyond the direct map.
 bool map_device_memory(uintptr_t base, size_t size);
 
 }  // namespace xos::x86

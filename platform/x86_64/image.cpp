@@ -15,6 +15,14 @@ extern "C" void _start();
 extern "C" [[noreturn]] void xos_enter_app(void (*entry)(), uintptr_t stack_pointer);  // entry64.S
 extern "C" [[noreturn]] void xos_resume_clone(const uint64_t* frame, uintptr_t stack_pointer);  // entry64.S
 
+// clang_rt's crtbegin.o calls these through weak references, PC-relative, when they exist; left
+// undefined they would be 0, out of reach of an image linked above 2 GiB. There is no frame
+// registry to tell (libunwind finds .eh_frame through .eh_frame_hdr), so they do nothing; weak, so
+// that a real one (musl's __cxa_finalize, also a no-op) wins.
+extern "C" [[gnu::weak]] void __register_frame_info(const void*, void*) {}
+extern "C" [[gnu::weak]] void* __deregister_frame_info(const void*) { return nullptr; }
+extern "C" [[gnu::weak]] void __cxa_finalize(void*) {}
+
 namespace xos::platform {
 
 ImageInfo image_info() {

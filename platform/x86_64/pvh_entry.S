@@ -1,10 +1,18 @@
 /* PVH entry: the hypervisor (QEMU -kernel, Firecracker, Cloud Hypervisor, Xen) finds
  * XEN_ELFNOTE_PHYS32_ENTRY in this ELF and starts us in 32-bit protected mode, paging off,
- * %ebx = physical address of struct hvm_start_info. We switch to long mode with an identity
- * map of the first GiB (enough for the image and boot data), enable SSE (compiled C++ uses it
- * from the first instruction) and call xos_x86_64_start(start_info) on the boot stack. */
+ * %ebx = physical address of struct hvm_start_info. The image is linked in the upper half
+ * (layout.h) but loaded at physical 1 MiB, so this code runs at physical addresses and names
+ * its data by physical address (symbol - XOS_DIRECT_MAP_BASE) until it has switched to long
+ * mode with the first GiB mapped twice, at 0 and at XOS_DIRECT_MAP_BASE (2 MiB pages, enough
+ * for the image and boot data); then it jumps up, enables SSE (compiled C++ uses it from the
+ * first instruction) and calls xos_x86_64_start(start_info physical address) on the boot
+ * stack. init_paging drops the mapping at 0. */
+
+#include "layout.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
+#define PHYS(symbol) ((symbol) - XOS_DIRECT_MAP_BASE)
+#define DIRECT_MAP_SLOT 256
 
 #define CR0_PE (1 << 0)
 #define CR0_MP (1 << 1)
@@ -29,7 +37,7 @@
     .long XEN_ELFNOTE_PHYS32_ENTRY
     .asciz "Xen"
     .balign 4
-    .long xos_pvh_entry
+    .long PHYS(xos_pvh_entry)
 
     .section .boot.text, "ax"
     .code32
@@ -40,23 +48,24 @@ xos_pvh_entry:
     cld
     mov %ebx, %esi                  /* keep the start_info pointer */
 
-    /* PML4[0] -> PDPT, PDPT[0] -> PD, PD[i] = i * 2 MiB (first GiB, 2 MiB pages). */
-    mov $xos_boot_pdpt, %eax
+    /* PML4[0] and PML4[256] -> PDPT, PDPT[0] -> PD, PD[i] = i * 2 MiB (first GiB, 2 MiB pages). */
+    mov $PHYS(xos_boot_pdpt), %eax
     or $(PTE_P | PTE_W), %eax
-    mov %eax, xos_boot_pml4
-    mov $xos_boot_pd, %eax
+    mov %eax, PHYS(xos_boot_pml4)
+    mov %eax, PHYS(xos_boot_pml4) + 8 * DIRECT_MAP_SLOT
+    mov $PHYS(xos_boot_pd), %eax
     or $(PTE_P | PTE_W), %eax
-    mov %eax, xos_boot_pdpt
+    mov %eax, PHYS(xos_boot_pdpt)
     xor %ecx, %ecx
 1:  mov %ecx, %eax
     shl $21, %eax
     or $(PTE_P | PTE_W | PTE_PS), %eax
-    mov %eax, xos_boot_pd(, %ecx, 8)
+    mov %eax, PHYS(xos_boot_pd)(, %ecx, 8)
     inc %ecx
     cmp $512, %ecx
     jb 1b
 
-    mov $xos_boot_pml4, %eax
+    mov $PHYS(xos_boot_pml4), %eax
     mov %eax, %cr3
     mov %cr4, %eax
     or $(CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax
@@ -70,11 +79,17 @@ xos_pvh_entry:
     or $(CR0_PE | CR0_MP | CR0_NE | CR0_WP | CR0_PG), %eax
     mov %eax, %cr0
 
-    lgdt xos_boot_gdtr
-    ljmp $0x08, $long_mode
+    /* A 32-bit lgdt takes the low half of the base: the GDT's physical address (the direct
+     * map's base has zero low bits). */
+    lgdt PHYS(xos_boot_gdtr)
+    ljmp $0x08, $PHYS(long_mode)
 
     .code64
 long_mode:
+    movabs $high_half, %rax
+    jmp *%rax
+high_half:
+    lgdt xos_boot_gdtr(%rip)        /* now with the GDT's 64-bit (upper-half) address */
     mov $0x10, %eax
     mov %eax, %ds
     mov %eax, %es

@@ -27,7 +27,8 @@ void init_syscall_instruction() {
 
 }  // namespace xos::x86
 
-extern "C" [[noreturn]] void xos_x86_64_start(const xos::x86::HvmStartInfo* start_info) {
+// `start_info`: the physical address of struct hvm_start_info (pvh_entry.S).
+extern "C" [[noreturn]] void xos_x86_64_start(uintptr_t start_info) {
     using namespace xos;
     machine::init_console();
     x86::init_descriptor_tables();

@@ -1,7 +1,9 @@
 // Differential probe for unmodified executables (tests/exec/run_exec_test.py): built by the
-// host's gcc (-static-pie, glibc) and run natively and on xos; both runs must print the same.
-// Prints what Linux makes deterministic (arguments, chosen environment variables, auxv facts),
-// reads the file named by argv[1], allocates, and runs a thread. Exits with status 7.
+// host's gcc (static-pie, static non-PIE, dynamic PIE and non-PIE; glibc and musl) and run
+// natively and on xos; both runs must print the same. Prints what Linux makes deterministic
+// (arguments, chosen environment variables, auxv facts, where a non-PIE program is, how mmap
+// treats hints and MAP_FIXED_NOREPLACE), reads the file named by argv[1], allocates, and runs
+// a thread. Exits with status 7.
 #include <elf.h>
 #include <errno.h>
 #include <link.h>
@@ -10,12 +12,43 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
 extern char** environ;
+extern char end[];  // the linker's end of the program's bss
+
+// mmap placement as Linux does it: a free hint is taken, a taken one is only a hint, one above
+// the lower half falls back to a free place; MAP_FIXED_NOREPLACE fails with EEXIST on a mapping.
+static void probe_mmap(void) {
+    const size_t size = 64 << 10;
+    const int prot = PROT_READ | PROT_WRITE, anonymous = MAP_PRIVATE | MAP_ANONYMOUS;
+    char* hint = (char*)0x10000000000;  // 1 TiB
+    char* at = mmap(hint, size, prot, anonymous, -1, 0);
+    printf("mmap hint 1 TiB: taken %d\n", at == hint);
+    char* again = mmap(hint, size, prot, anonymous, -1, 0);
+    printf("mmap hint on a mapping: elsewhere %d\n", again != MAP_FAILED && again != hint);
+    errno = 0;
+    char* clash = mmap(hint, size, prot, anonymous | MAP_FIXED_NOREPLACE, -1, 0);
+    printf("MAP_FIXED_NOREPLACE on a mapping: %s\n", clash == MAP_FAILED && errno == EEXIST ? "EEXIST" : "mapped");
+    char* next = mmap(hint + size, size, prot, anonymous | MAP_FIXED_NOREPLACE, -1, 0);
+    printf("MAP_FIXED_NOREPLACE on free space: taken %d\n", next == hint + size);
+    char* go = mmap((char*)0xc000000000, size, prot, anonymous, -1, 0);  // Go's first arena hint
+    printf("mmap hint 0xc000000000: taken %d\n", go == (char*)0xc000000000);
+    char* high = mmap((char*)0x900000000000, size, prot, anonymous, -1, 0);  // above the lower half
+    printf("mmap hint above the lower half: below 128 TiB %d\n",
+           high != MAP_FAILED && (unsigned long)high < 0x800000000000ul);
+    if (at != MAP_FAILED) at[0] = 1;
+    if (next != MAP_FAILED) next[size - 1] = 2;
+    munmap(at, size), munmap(again, size), munmap(next, size), munmap(go, size), munmap(high, size);
+}
 
 static void* block_on_pipe(void* arg) {
     char byte;
@@ -63,6 +96,17 @@ int main(int argc, char** argv) {
     int loads = 0;
     for (unsigned long i = 0; i < getauxval(AT_PHNUM); ++i) loads += phdr[i].p_type == PT_LOAD;
     printf("PT_LOAD segments: %d\n", loads);
+    // A non-PIE (ET_EXEC) program runs at its link address: where its headers and entry are is
+    // the same natively and on xos; its break starts after its end (Linux 6 adds up to 32 GiB).
+    unsigned long lowest = ~0ul;
+    for (unsigned long i = 0; i < getauxval(AT_PHNUM); ++i)
+        if (phdr[i].p_type == PT_LOAD && phdr[i].p_vaddr < lowest) lowest = phdr[i].p_vaddr;
+    if (lowest != 0) {
+        unsigned long brk = (unsigned long)sbrk(0);
+        printf("non-PIE: AT_PHDR=%#lx AT_ENTRY=%#lx, break after the program: %d\n", getauxval(AT_PHDR),
+               getauxval(AT_ENTRY), brk >= (unsigned long)end && brk < (unsigned long)end + (33ul << 30));
+    }
+    probe_mmap();
 
     if (argc > 1) {
         FILE* f = fopen(argv[1], "r");

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Unmodified Linux executables on xos (xos-run --rootfs, the generic kernel, libos/exec).
 
-  probe:  the same program (probe.c, built by the host's gcc: glibc static-pie, musl static-pie or
-          musl dynamic with its ld-musl) natively and on xos from a root made here: same stdout,
-          same exit status.
+  probe:  the same program (probe.c, built by the host's gcc: glibc static-pie, static and
+          dynamic non-PIE, dynamic PIE; musl static-pie or dynamic with its ld-musl) natively and
+          on xos from a root made here: same stdout, same exit status.
   errors: what cannot run ends like a shell says: 126 (not ELF, truncated, wrong class or
-          machine, non-PIE) or 127 (missing file, missing interpreter), with a message naming
-          the file, and never a crash report.
+          machine, a non-PIE linked outside the app region) or 127 (missing file, missing
+          interpreter), with a message naming the file, and never a crash report.
+  python3: Debian's python3 (non-PIE, dynamic glibc) from the host with its libraries and
+          standard library, natively and on xos.
   coreutils: Debian's ls, cat, sha256sum, sort (dynamic glibc: ld.so maps libc.so.6 and the
           rest with file-backed mmap) with the libraries ldd names, natively and on xos.
   cli:    xos-run --rootfs/--platform: the image and share it chooses (--dry-run), usage errors.
@@ -56,7 +58,7 @@ def make_root(args, work):
     aarch64[18:20] = (183).to_bytes(2, 'little')  # EM_AARCH64
     put('aarch64', bytes(aarch64))
     put('headers-past-end', probe[:4096])
-    shutil.copy(args.non_pie, os.path.join(root, 'bin', 'non-pie'))
+    shutil.copy(args.low_address, os.path.join(root, 'bin', 'low-address'))
     # A dynamic executable whose interpreter (/lib64/ld-linux-x86-64.so.2) is not in this root.
     shutil.copy(args.dynamic, os.path.join(root, 'bin', 'dynamic'))
     put('not-executable', probe, 0o644)
@@ -100,7 +102,7 @@ ERROR_CASES = [
     ('/bin/i386', 126, ['/bin/i386', '32-bit']),
     ('/bin/aarch64', 126, ['/bin/aarch64', 'wrong machine', 'aarch64']),
     ('/bin/headers-past-end', 126, ['/bin/headers-past-end', 'truncated']),
-    ('/bin/non-pie', 126, ['/bin/non-pie', 'non-PIE']),
+    ('/bin/low-address', 126, ['/bin/low-address', 'outside the app region']),
     ('/bin/not-executable', 126, ['/bin/not-executable', 'ermission denied']),
     ('/data', 126, ['/data', 'directory']),
     ('/bin/missing', 127, ['/bin/missing', 'not found']),
@@ -194,21 +196,56 @@ def check_coreutils(args, root):
     return ok
 
 
+PYTHON3_SCRIPT = 'import json; print(json.dumps([1,2]))'
+
+
+def check_python3(args, root):
+    """Debian's python3 (ET_EXEC at 0x400000, dynamic glibc): json from its standard library."""
+    python = os.path.realpath('/usr/bin/python3')  # Debian's (not whatever PATH finds): python3.11
+    if not os.path.isfile(python):
+        print('no /usr/bin/python3 on the host')
+        return False
+    if open(python, 'rb').read(18)[16] != 2:  # e_type
+        print('note: %s is not ET_EXEC on this host; testing it anyway' % python)
+    copy_with_libraries(python, root)
+    library = os.path.join('/usr/lib', os.path.basename(python))
+    # The pure-Python standard library json needs (encodings, codecs, json...), not all of it.
+    target = os.path.join(root, library.lstrip('/'))
+    shutil.copytree(library, target, symlinks=True,
+                    ignore=shutil.ignore_patterns('test', 'tests', 'idlelib', 'tkinter', 'turtledemo', 'ensurepip',
+                                                  'lib2to3', 'pydoc_data', 'site-packages', 'dist-packages',
+                                                  '__pycache__', 'config-*'))
+    command = [python, '-c', PYTHON3_SCRIPT]
+    env = ['LC_ALL=C', 'PYTHONDONTWRITEBYTECODE=1']
+    native = subprocess.run(command, cwd=root, env=dict(e.split('=', 1) for e in env), capture_output=True, text=True,
+                            timeout=TIMEOUT)
+    xos = run_xos(args, root, command, env)
+    if native.returncode != 0 or native.stdout != '[1, 2]\n':
+        print('python3 natively: status %d, stdout %r\n%s' % (native.returncode, native.stdout, native.stderr))
+        return False
+    if (xos.returncode, xos.stdout) != (native.returncode, native.stdout):
+        print('python3 on xos: status %d, stdout %r (natively %r)\n--- xos stderr\n%s' %
+              (xos.returncode, xos.stdout, native.stdout, xos.stderr))
+        return False
+    print('%s -c %r: same stdout %r and status 0 natively and on xos' % (python, PYTHON3_SCRIPT, xos.stdout))
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--xos-run', required=True)
     parser.add_argument('--platform', choices=['kvm', 'hosted'], required=True)
     parser.add_argument('--probe', required=True)
-    parser.add_argument('--non-pie', required=True)
+    parser.add_argument('--low-address', required=True, help='a non-PIE linked below 64 KiB')
     parser.add_argument('--dynamic', required=True)
     parser.add_argument('--ldd', action='store_true', help='copy the libraries ldd names for the probe into the root')
     parser.add_argument('--interpreter', help='host file copied to the same path in the root (the probe\'s PT_INTERP)')
-    parser.add_argument('case', choices=['probe', 'errors', 'cli', 'coreutils'])
+    parser.add_argument('case', choices=['probe', 'errors', 'cli', 'coreutils', 'python3'])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix='xos-exec-') as work:
         root = make_root(args, work)
         ok = {'probe': check_probe, 'errors': check_errors, 'cli': check_cli,
-              'coreutils': check_coreutils}[args.case](args, root)
+              'coreutils': check_coreutils, 'python3': check_python3}[args.case](args, root)
     return 0 if ok else 1
 
 

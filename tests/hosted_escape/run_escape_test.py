@@ -183,7 +183,8 @@ class Checker:
         wx = [m for m in maps if "w" in m.split()[1] and "x" in m.split()[1]]
         if wx:
             self.fail(what, "writable and executable host mappings: %s" % wx)
-        executable_app = [m for m in maps if "x" in m.split()[1] and 16 << 40 <= int(m.split("-")[0], 16) < 96 << 40]
+        # The app region: [64 KiB, the image at 0x7e0000000000) (platform/hosted/memory.cpp).
+        executable_app = [m for m in maps if "x" in m.split()[1] and 64 << 10 <= int(m.split("-")[0], 16) < 0x7e0000000000]
         if extra_env.get("XOS_EXEC") != "wx" and executable_app:
             self.fail(what, "executable app mappings without XOS_EXEC=wx: %s" % executable_app)
         if extra_env.get("XOS_EXEC") == "wx" and not executable_app:

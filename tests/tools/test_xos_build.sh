@@ -129,7 +129,7 @@ expect "link failure exits 1" 1 "xos-build: error: linking app.xos failed"
 compile_line=$(grep -- ' -c ok.c ' err.txt)
 link_line=$(grep -- '-Wl,-e,xos_pvh_entry' err.txt)
 case "$compile_line" in
-    *"--target=x86_64-linux-musl -nostdinc -isystem "*"/include -isystem $XOS_TOOLCHAIN/sysroot/include -fno-pie -fno-omit-frame-pointer -Xclang -target-feature -Xclang +slow-incdec -D__xos__ -O2 -std=c11 -DX=1 -Iinc -c ok.c -o "*)
+    *"--target=x86_64-linux-musl -nostdinc -isystem "*"/include -isystem $XOS_TOOLCHAIN/sysroot/include -fPIE -fno-plt -fno-omit-frame-pointer -Xclang -target-feature -Xclang +slow-incdec -D__xos__ -O2 -std=c11 -DX=1 -Iinc -c ok.c -o "*)
         pass "C compile line has the target flags, then the user's (C -std only)" ;;
     *) fail "C compile line: $compile_line" ;;
 esac

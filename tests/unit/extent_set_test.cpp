@@ -45,6 +45,20 @@ TEST(ExtentSet, FirstFitHonoursAlignment) {
     EXPECT_FALSE(set->first_fit(0x1000000, 0x1000).has_value());
 }
 
+// Top-down placement (mmap without an address): the highest fit ending at or below the limit.
+TEST(ExtentSet, LastFitPlacesTopDownBelowTheLimit) {
+    auto set = std::make_unique<ExtentSet>();
+    ASSERT_TRUE(set->insert(0x1000, 0x3000));  // 0x1000..0x4000
+    ASSERT_TRUE(set->insert(0x200000, 0x400000));  // 0x200000..0x600000
+    EXPECT_EQ(set->last_fit(0x2000, 0x1000, ~uintptr_t(0)), 0x5fe000u);
+    EXPECT_EQ(set->last_fit(0x2000, 0x1000, 0x500000), 0x4fe000u);
+    EXPECT_EQ(set->last_fit(0x1000, 0x400000, ~uintptr_t(0)), 0x400000u);
+    EXPECT_EQ(set->last_fit(0x2000, 0x1000, 0x201000), 0x2000u);  // the upper run is too short there
+    EXPECT_EQ(set->last_fit(0x3000, 0x1000, 0x4000), 0x1000u);
+    EXPECT_FALSE(set->last_fit(0x3000, 0x1000, 0x3fff).has_value());
+    EXPECT_FALSE(set->last_fit(0x1000000, 0x1000, ~uintptr_t(0)).has_value());
+}
+
 // Random inserts and removes checked against a page-granular model.
 TEST(ExtentSet, MatchesModelUnderRandomOperations) {
     auto set = std::make_unique<ExtentSet>();

@@ -30,6 +30,10 @@ size_t copy_user(void* to, const void* from, size_t size) {  // no faults to rec
     return 0;
 }
 
+// The host has no direct map: physical = virtual, as on the hosted platform.
+void* phys_to_virt(uintptr_t phys) { return reinterpret_cast<void*>(phys); }
+uintptr_t virt_to_phys(const void* virt) { return reinterpret_cast<uintptr_t>(virt); }
+
 }  // namespace xos::platform
 
 namespace xos::vfs {

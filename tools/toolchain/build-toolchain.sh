@@ -340,10 +340,16 @@ done
 cp -R "$TC_SRC_DIR/musl/overlay/." "$MUSL_SRC/"
 
 # Code generation for the image, shared with meson.build (kernel_common_args) and xos-build
-# (target_compile_flags): frame pointers for backtraces, and +slow-incdec: add/sub instead of
+# (target_compile_flags): -fPIE because images are linked above 2 GiB (the VM's upper half,
+# high in the hosted process's lower half), out of reach of the small non-PIC code model
+# (clang's default for Linux targets, spelled out so the key says it); -fno-plt so that a call
+# through a weak reference that stays undefined (libc++abi's __cxa_thread_atexit_impl) goes
+# through a GOT entry holding 0 instead of a PC-relative call to address 0, which the linker
+# cannot encode from there (calls to defined functions are relaxed to direct ones); frame pointers for
+# backtraces, and +slow-incdec: add/sub instead of
 # inc/dec, which preserve CF and make QEMU's TCG compute the previous flags on every one (a
 # counted loop ran 4.5x slower emulated; on hardware the two forms cost the same).
-TARGET_CODEGEN="-fno-omit-frame-pointer -Xclang -target-feature -Xclang +slow-incdec"
+TARGET_CODEGEN="-fPIE -fno-plt -fno-omit-frame-pointer -Xclang -target-feature -Xclang +slow-incdec"
 MUSL_CFLAGS="-O2 $TARGET_CODEGEN -ffunction-sections -fdata-sections"
 step "musl: configure"
 run_logged musl-configure env -C "$MUSL_SRC" CC="clang-19 --target=$TARGET" AR=llvm-ar-19 RANLIB=llvm-ranlib-19 \
@@ -565,8 +571,8 @@ static std::string g_init = std::string("static") + "-ctor";
 int main() { std::cout << "xos-smoke " << g_init << "\n"; return catcher(); }
 EOF
 S=$SYSROOT_TMP
-SMOKE_CFLAGS=(--target=$TARGET -nostdinc -isystem "$RESOURCE_DIR/include" -isystem "$S/include" -fno-pie -O2)
-SMOKE_CXXFLAGS=(--target=$TARGET -nostdinc++ -isystem "$S/include/c++/v1" -nostdinc -isystem "$RESOURCE_DIR/include" -isystem "$S/include" -fno-pie -O2)
+SMOKE_CFLAGS=(--target=$TARGET -nostdinc -isystem "$RESOURCE_DIR/include" -isystem "$S/include" -fPIE -fno-plt -O2)
+SMOKE_CXXFLAGS=(--target=$TARGET -nostdinc++ -isystem "$S/include/c++/v1" -nostdinc -isystem "$RESOURCE_DIR/include" -isystem "$S/include" -fPIE -fno-plt -O2)
 run_logged smoke-cc clang-19 "${SMOKE_CFLAGS[@]}" -c "$SMOKE/shim.c" -o "$SMOKE/shim.o"
 run_logged smoke-cxx clang++-19 "${SMOKE_CXXFLAGS[@]}" -c "$SMOKE/smoke.cpp" -o "$SMOKE/smoke.o"
 run_logged smoke-link clang++-19 --target=$TARGET -static -nostdlib -fuse-ld=lld -o "$SMOKE/smoke" \

@@ -117,7 +117,9 @@ std::vector<std::string> target_compile_flags(const Toolchain& toolchain, Langua
                      toolchain.resource_dir + "/include",
                      "-isystem",
                      toolchain.sysroot + "/include",
-                     "-fno-pie",
+                     // images are linked above 2 GiB: see TARGET_CODEGEN
+                     "-fPIE",
+                     "-fno-plt",
                      "-fno-omit-frame-pointer",
                      // add/sub rather than inc/dec: see TARGET_CODEGEN in
                      // tools/toolchain/build-toolchain.sh (4.5x in TCG loops)

@@ -1,5 +1,5 @@
 // virtio-9p: the transport of 9P messages over one virtqueue ("requests"). Each slot owns a
-// request and a reply buffer of msize bytes in identity-mapped kernel memory; a request is a
+// request and a reply buffer of msize bytes in kernel memory (the direct map); a request is a
 // two-buffer chain (request readable by the device, reply writable), its completion wakes the
 // thread that sent it. Kernel-only.
 #pragma once

@@ -59,7 +59,21 @@ ErrorOr<void> append_mapping(TextBuffer& out, uintptr_t start, uintptr_t end, bo
 }
 
 ErrorOr<void> generate_maps(TextBuffer& out) {
-    // The image's own segments (code, constants, data), from its program headers, ...
+    // In address order: the app's mappings (mmap, brk, stacks: the lower half) first, ...
+    struct Visit {
+        TextBuffer& out;
+        ErrorOr<void> result;
+    } visit{out, {}};
+    mm::for_each_app_mapping(
+        [](const mm::MappingView& mapping, void* context) {
+            auto& state = *static_cast<Visit*>(context);
+            if (!state.result) return;
+            state.result = append_mapping(state.out, mapping.start, mapping.end, mapping.prot & PROT_READ,
+                                          mapping.prot & PROT_WRITE, mapping.prot & PROT_EXEC, 0, mapping.name);
+        },
+        &visit);
+    TRY(visit.result);
+    // ... then the image's own segments (code, constants, data), from its program headers.
     // Segments with the same permissions that share a page (.data and .bss) are one mapping.
     platform::ImageInfo image = platform::image_info();
     auto* headers = static_cast<const Elf64_Phdr*>(image.phdr);
@@ -85,20 +99,7 @@ ErrorOr<void> generate_maps(TextBuffer& out) {
         pending = segment;
     }
     TRY(flush());
-    // ... then the app's mappings (mmap, brk, stacks), in address order above the image.
-    struct Visit {
-        TextBuffer& out;
-        ErrorOr<void> result;
-    } visit{out, {}};
-    mm::for_each_app_mapping(
-        [](const mm::MappingView& mapping, void* context) {
-            auto& state = *static_cast<Visit*>(context);
-            if (!state.result) return;
-            state.result = append_mapping(state.out, mapping.start, mapping.end, mapping.prot & PROT_READ,
-                                          mapping.prot & PROT_WRITE, mapping.prot & PROT_EXEC, 0, mapping.name);
-        },
-        &visit);
-    return visit.result;
+    return {};
 }
 
 ErrorOr<void> generate_meminfo(TextBuffer& out) {

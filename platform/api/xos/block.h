@@ -9,7 +9,7 @@
 // Requests are synchronous: a call returns when the device has completed it (and may block the
 // calling thread until then; a VM driver sleeps on a wait queue for the device's interrupt). The
 // caller serializes calls on one device. Buffers are kernel memory (mm::kmalloc/alloc_pages:
-// identity-mapped, so a VM device can reach them), never app memory.
+// in the direct map, so a VM device can reach them), never app memory.
 #pragma once
 
 #include <cstddef>

@@ -10,7 +10,8 @@ namespace xos {
 
 namespace mm {
 
-// A zeroed, identity-mapped 4 KiB page for a page table, or 0 when memory is exhausted.
+// A zeroed 4 KiB page for a page table (physical; platform::phys_to_virt reaches it), or 0
+// when memory is exhausted.
 uintptr_t allocate_page_table_page();
 
 enum class FaultAccess { Read, Write, Execute };

@@ -14,14 +14,23 @@
 
 namespace xos::platform {
 
-// A range of physical (= virtual, single address space) memory.
+// A range of memory (physical or virtual, as the function returning it says).
 struct MemoryRange {
     uintptr_t base;
     size_t size;
     uintptr_t end() const { return base + size; }
 };
 
-// RAM that libos may hand out: usable memory minus the image, boot data and page tables.
+// Physical memory and the pointers that reach it. libos reaches all RAM through a direct map:
+// on the VM the upper canonical half (docs/threads-and-memory.md, "The address-space layout"),
+// on hosted the memfd mapping (identity: "physical" there is the address of the RAM mapping).
+// Frames (mm/frames.h), page-table entries, the free ranges below and device (DMA) addresses
+// are physical; every conversion to or from a pointer goes through these two.
+void* phys_to_virt(uintptr_t phys);
+uintptr_t virt_to_phys(const void* virt);
+
+// RAM that libos may hand out (physical): usable memory minus the image, boot data and page
+// tables.
 std::span<const MemoryRange> free_memory();
 
 // Every address an application may legitimately pass to a syscall lies in [lowest, highest).
@@ -96,9 +105,11 @@ uintptr_t thread_pointer();
 
 // --- Page tables for the app's virtual memory ------------------------------------------------
 //
-// RAM is identity-mapped for libos and the image (W^X by section). The app's mmap memory lives
-// in a separate virtual region, [app_region().base, end()), mapped page by page on demand.
-// Page-table pages come from xos::mm::allocate_page_table_page() (xos/libos.h).
+// RAM is reached through the direct map (phys_to_virt) by libos and the image (W^X by section).
+// The app's memory lives in a separate virtual region, [app_region().base, end()): the lower
+// canonical half but its first 64 KiB on the VM, the lower half below the image on hosted,
+// mapped page by page on demand. `phys` arguments and results are physical frame addresses.
+// Page-table pages come from xos::mm::allocate_page_table_page() (xos/libos.h, physical).
 
 enum PageAccess : uint32_t { PAGE_READ = 1, PAGE_WRITE = 2, PAGE_EXEC = 4 };  // 0: no access
 

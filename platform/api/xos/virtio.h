@@ -8,13 +8,15 @@
 // line, so every transport returned here negotiates VIRTIO_F_VERSION_1.
 //
 // Memory handed to a device (rings, buffers) must be kernel memory from mm::alloc_pages or
-// kmalloc, which is identity-mapped; dma_address() gives the address the device uses for it.
+// kmalloc (the direct map); dma_address() gives the (physical) address the device uses for it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
+
+#include "xos/platform.h"
 
 namespace xos::platform {
 
@@ -67,7 +69,7 @@ protected:
 // On kvm the list holds those virtio-mmio devices first, then the PCI ones.
 std::span<VirtioTransport* const> virtio_devices(std::span<const std::string_view> platform_tokens);
 
-// The address a device uses for identity-mapped kernel memory at `pointer`.
-inline uint64_t dma_address(const void* pointer) { return reinterpret_cast<uintptr_t>(pointer); }
+// The address a device uses for kernel memory at `pointer`.
+inline uint64_t dma_address(const void* pointer) { return virt_to_phys(pointer); }
 
 }  // namespace xos::platform

@@ -8,7 +8,8 @@
 #
 # Debian packages come from the machine's apt sources; the target toolchain (musl routed to
 # libxos, libc++/libc++abi/libunwind) is built from Debian source packages into
-# ${XOS_CACHE_DIR:-~/.cache/xos}, keyed by versions, so later runs skip it.
+# ${XOS_CACHE_DIR:-~/.cache/xos}, keyed by versions, so later runs skip it; so is the Debian
+# root of tests/debian (tests/debian/make_rootfs.sh, when run as root).
 # Environment: XOS_BUILD_DIR (default: build), MESON_TEST_ARGS (extra `meson test` arguments),
 # XOS_DEMO_PORT (host port of the demo, default 8080 or the next free one), XOS_DEMO_SECONDS
 # (stop the demo after that many seconds; default: serve until Ctrl-C).
@@ -22,7 +23,7 @@ step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bootstrap.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 PACKAGES=(clang-19 lld-19 llvm-19 libclang-rt-19-dev cmake ninja-build meson make xz-utils
@@ -30,6 +31,9 @@ PACKAGES=(clang-19 lld-19 llvm-19 libclang-rt-19-dev cmake ninja-build meson mak
           curl wrk iproute2 clang-format-19 clang-tidy-19
           gcc libc6-dev strace  # gcc, libc6-dev (glibc's libc.a), strace: tests/exec
           sqlite3 redis-server)  # host programs of tests/runtools and bench/startup
+
+# tests/debian: its Debian root (mmdebstrap), the Go server, the host's redis client, python-pie.
+PACKAGES+=(mmdebstrap golang-go redis-tools libpython3.11-dev)
 
 install_packages() {
     local missing=()
@@ -70,6 +74,11 @@ build_all() {
     fi
     step "building"
     meson compile -C "$BUILD_DIR"
+    # tests/debian's Debian root (mmdebstrap, as root; a few minutes once, then cached).
+    if [ "$(id -u)" -eq 0 ]; then
+        step "Debian test root (cached)"
+        tests/debian/make_rootfs.sh >/dev/null
+    fi
 }
 
 # A free TCP port on the host, starting at $1.

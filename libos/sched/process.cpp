@@ -29,7 +29,7 @@ constexpr uint64_t DEFAULT_STOPS = bit(SIGSTOP) | bit(SIGTSTP) | bit(SIGTTIN) | 
 void default_limits(rlimit* limits) {
     for (int i = 0; i < RLIM_NLIMITS; ++i) limits[i] = {RLIM_INFINITY, RLIM_INFINITY};
     limits[RLIMIT_STACK] = {8 << 20, RLIM_INFINITY};
-    limits[RLIMIT_NOFILE] = {1024, 4096};
+    limits[RLIMIT_NOFILE] = {1024, 1024};  // vfs::FdTable::MAX_FDS (sys/rlimit.cpp)
     limits[RLIMIT_CORE] = {0, RLIM_INFINITY};
     limits[RLIMIT_NPROC] = {4096, 4096};
     limits[RLIMIT_SIGPENDING] = {64, 64};

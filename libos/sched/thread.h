@@ -51,6 +51,9 @@ struct Thread {
     uintptr_t robust_list = 0;
     uint64_t signal_mask = 0;
     uint64_t signal_pending = 0;
+    char name[16] = {};  // prctl(PR_SET_NAME), NUL-terminated
+    uintptr_t altstack_base = 0;  // sigaltstack(2); size 0: none (SS_DISABLE), as after clone(CLONE_VM)
+    size_t altstack_size = 0;
 
     // A thread made by a `syscall`-instruction clone or fork resumes with these registers
     // (xos_syscall_clone's frame) on `resume_stack`.

@@ -26,6 +26,7 @@ struct timeval;
 struct utsname;
 struct sysinfo;
 struct rlimit;
+struct itimerval;
 
 namespace xos::sys {
 
@@ -65,6 +66,21 @@ ErrorOr<long> sys_lstat(UserPtr<const char> path, UserPtr<struct stat> out);
 ErrorOr<long> sys_fstat(int fd, UserPtr<struct stat> out);
 ErrorOr<long> sys_newfstatat(int dirfd, UserPtr<const char> path, UserPtr<struct stat> out, int flags);
 ErrorOr<long> sys_statx(int dirfd, UserPtr<const char> path, int flags, unsigned mask, UserPtr<struct statx> out);
+// Extended attributes (file_xattr.cpp): none are stored.
+ErrorOr<long> sys_getxattr(UserPtr<const char> path, UserPtr<const char> name, UserPtr<void> value, size_t size);
+ErrorOr<long> sys_lgetxattr(UserPtr<const char> path, UserPtr<const char> name, UserPtr<void> value, size_t size);
+ErrorOr<long> sys_fgetxattr(int fd, UserPtr<const char> name, UserPtr<void> value, size_t size);
+ErrorOr<long> sys_listxattr(UserPtr<const char> path, UserPtr<char> list, size_t size);
+ErrorOr<long> sys_llistxattr(UserPtr<const char> path, UserPtr<char> list, size_t size);
+ErrorOr<long> sys_flistxattr(int fd, UserPtr<char> list, size_t size);
+ErrorOr<long> sys_setxattr(UserPtr<const char> path, UserPtr<const char> name, UserPtr<const void> value, size_t size,
+                           int flags);
+ErrorOr<long> sys_lsetxattr(UserPtr<const char> path, UserPtr<const char> name, UserPtr<const void> value, size_t size,
+                            int flags);
+ErrorOr<long> sys_fsetxattr(int fd, UserPtr<const char> name, UserPtr<const void> value, size_t size, int flags);
+ErrorOr<long> sys_removexattr(UserPtr<const char> path, UserPtr<const char> name);
+ErrorOr<long> sys_lremovexattr(UserPtr<const char> path, UserPtr<const char> name);
+ErrorOr<long> sys_fremovexattr(int fd, UserPtr<const char> name);
 ErrorOr<long> sys_access(UserPtr<const char> path, int mode);
 ErrorOr<long> sys_faccessat(int dirfd, UserPtr<const char> path, int mode);
 ErrorOr<long> sys_faccessat2(int dirfd, UserPtr<const char> path, int mode, int flags);
@@ -198,9 +214,12 @@ ErrorOr<long> sys_geteuid();
 ErrorOr<long> sys_getgid();
 ErrorOr<long> sys_getegid();
 ErrorOr<long> sys_arch_prctl(int code, uintptr_t address);
+// prctl.cpp
+ErrorOr<long> sys_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);
 ErrorOr<long> sys_uname(UserPtr<struct utsname> out);
 ErrorOr<long> sys_sysinfo(UserPtr<struct sysinfo> out);
 ErrorOr<long> sys_getrlimit(int resource, UserPtr<struct rlimit> out);
+ErrorOr<long> sys_setrlimit(int resource, UserPtr<const struct rlimit> limit);
 ErrorOr<long> sys_prlimit64(pid_t pid, int resource, UserPtr<const struct rlimit> new_limit,
                             UserPtr<struct rlimit> old_limit);
 ErrorOr<long> sys_getrandom(UserPtr<void> buffer, size_t count, unsigned flags);
@@ -222,6 +241,9 @@ ErrorOr<long> sys_clock_getres(clockid_t clock, UserPtr<struct timespec> out);
 ErrorOr<long> sys_gettimeofday(UserPtr<struct timeval> tv, UserPtr<void> tz);
 ErrorOr<long> sys_time(UserPtr<long> out);
 ErrorOr<long> sys_nanosleep(UserPtr<const struct timespec> request, UserPtr<struct timespec> remaining);
+ErrorOr<long> sys_getitimer(int which, UserPtr<struct itimerval> value);
+ErrorOr<long> sys_setitimer(int which, UserPtr<const struct itimerval> new_value, UserPtr<struct itimerval> old_value);
+ErrorOr<long> sys_alarm(unsigned seconds);
 ErrorOr<long> sys_clock_nanosleep(clockid_t clock, int flags, UserPtr<const struct timespec> request,
                                   UserPtr<struct timespec> remaining);
 

@@ -214,7 +214,10 @@ ErrorOr<long> sys_recvmsg(int fd, UserPtr<msghdr> message_pointer, int flags) {
         if (copy) TRY(copy_to_user(UserPtr<void>(uintptr_t(message.msg_name)), &from.storage, copy));
         message.msg_namelen = length;
     }
+    // glibc's msghdr has a size_t msg_controllen where musl's has socklen_t and padding:
+    // clear all 8 bytes, as the kernel writes its size_t.
     message.msg_controllen = 0;
+    message.__pad2 = 0;
     message.msg_flags = flags_out;
     TRY(write_user(message_pointer, message));
     return n;

@@ -2,7 +2,6 @@
 #include <asm/prctl.h>
 #include <sched.h>
 #include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 
@@ -22,11 +21,6 @@ namespace {
 void copy_field(char* field, size_t size, const char* value) {
     strncpy(field, value, size - 1);
     field[size - 1] = '\0';
-}
-
-ErrorOr<rlimit*> limit_of(sched::Process& process, int resource) {
-    if (resource < 0 || resource >= RLIM_NLIMITS) return error(EINVAL);
-    return &process.limits[resource];
 }
 
 }  // namespace
@@ -80,29 +74,6 @@ ErrorOr<long> sys_uname(UserPtr<struct utsname> out) {
     return 0;
 }
 
-// Implements getrlimit(2).
-ErrorOr<long> sys_getrlimit(int resource, UserPtr<struct rlimit> out) {
-    TRY(write_user(out, *TRY(limit_of(sched::current_process(), resource))));
-    return 0;
-}
-
-// Implements prlimit64(2). Limits are per process; only RLIMIT_NPROC is enforced (fork).
-ErrorOr<long> sys_prlimit64(pid_t pid, int resource, UserPtr<const struct rlimit> new_limit,
-                            UserPtr<struct rlimit> old_limit) {
-    sched::Process* process = pid == 0 ? &sched::current_process() : sched::find_process(pid);
-    if (!process || process->state != sched::ProcessState::Alive) return error(ESRCH);
-    rlimit* current = TRY(limit_of(*process, resource));
-    rlimit previous = *current;
-    if (!new_limit.is_null()) {
-        rlimit wanted = TRY(read_user(new_limit));
-        if (wanted.rlim_cur > wanted.rlim_max) return error(EINVAL);
-        if (resource == RLIMIT_NOFILE && wanted.rlim_max > 4096) return error(EPERM);  // the table's size
-        *current = wanted;
-    }
-    if (!old_limit.is_null()) TRY(write_user(old_limit, previous));
-    return 0;
-}
-
 // Implements getrandom(2).
 ErrorOr<long> sys_getrandom(UserPtr<void> buffer, size_t count, unsigned flags) {
     if (flags & ~(GRND_NONBLOCK | GRND_RANDOM | 0x4 /* GRND_INSECURE */)) return error(EINVAL);
@@ -110,7 +81,9 @@ ErrorOr<long> sys_getrandom(UserPtr<void> buffer, size_t count, unsigned flags) 
     if (!user_range_writable(buffer.address(), count)) return error(EFAULT);
     // Through a libos buffer: the platform's entropy source writes with plain stores (or a host
     // syscall), which must never see a bad app address.
-    std::byte chunk[1024];
+    // Zeroed first: on hosted the chunk may be on an app thread's stack page not touched yet,
+    // which the host's getrandom cannot fault in (EFAULT); the stores here do.
+    std::byte chunk[1024]{};
     for (size_t done = 0; done < count;) {
         size_t n = count - done < sizeof chunk ? count - done : sizeof chunk;
         platform::entropy(chunk, n);

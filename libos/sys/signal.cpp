@@ -84,25 +84,54 @@ void stop_current_process(int signal) {
     sched::leave_kernel();
 }
 
-// Runs one handler with the mask Linux would set for it. Afterwards the mask is what the
-// handler left in its ucontext (as rt_sigreturn restores it; musl's cancellation handler
-// relies on that).
+bool on_altstack(const sched::Thread& thread, uintptr_t sp) {
+    return thread.altstack_size && sp - thread.altstack_base < thread.altstack_size;
+}
+
+uintptr_t current_sp() { return uintptr_t(__builtin_frame_address(0)); }
+
+// Calls handler(signal, info, context) with %rsp at `stack_top` (16-byte aligned), then comes
+// back to this stack: a handler installed with SA_ONSTACK runs on the thread's sigaltstack, as
+// Go's requires (it checks that it runs on its signal stack and waits forever otherwise).
+void call_on_stack(uintptr_t stack_top, uintptr_t handler, long signal, void* info, void* context) {
+    register long rdi asm("rdi") = signal;
+    register void* rsi asm("rsi") = info;
+    register void* rdx asm("rdx") = context;
+    asm volatile("mov %%rsp, %%rbx\n\t"
+                 "mov %[top], %%rsp\n\t"
+                 "call *%[handler]\n\t"
+                 "mov %%rbx, %%rsp"
+                 : "+r"(rdi), "+r"(rsi), "+r"(rdx)
+                 : [top] "r"(stack_top & ~uintptr_t(15)), [handler] "r"(handler)
+                 : "rax", "rbx", "rcx", "r8", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",
+                   "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory",
+                   "cc");
+}
+
+// Runs one handler with the mask Linux would set for it, on the sigaltstack for SA_ONSTACK
+// when the thread has one and is not on it already. Afterwards the mask is what the handler
+// left in its ucontext (as rt_sigreturn restores it; musl's cancellation handler relies on that).
 void run_handler(int signal, const SignalAction& action, uint64_t mask_during) {
-    uint64_t& blocked = sched::current().signal_mask;
+    sched::Thread& thread = sched::current();
+    uint64_t& blocked = thread.signal_mask;
     uint64_t saved_mask = blocked;
     blocked = mask_during;
-    if (action.flags & SA_SIGINFO) {
-        siginfo_t info{};
-        info.si_signo = signal;
-        info.si_code = SI_USER;
-        info.si_pid = sched::current_process().pid;
-        ucontext_t context{};
-        memcpy(&context.uc_sigmask, &saved_mask, sizeof saved_mask);
+    siginfo_t info{};
+    info.si_signo = signal;
+    info.si_code = SI_USER;
+    info.si_pid = sched::current_process().pid;
+    ucontext_t context{};
+    memcpy(&context.uc_sigmask, &saved_mask, sizeof saved_mask);
+    bool alternate = (action.flags & SA_ONSTACK) && thread.altstack_size && !on_altstack(thread, current_sp());
+    if (alternate) {
+        context.uc_stack = {reinterpret_cast<void*>(thread.altstack_base), SS_ONSTACK, thread.altstack_size};
+        call_on_stack(thread.altstack_base + thread.altstack_size, action.handler, signal, &info, &context);
+    } else if (action.flags & SA_SIGINFO) {
         reinterpret_cast<void (*)(int, siginfo_t*, void*)>(action.handler)(signal, &info, &context);
-        memcpy(&saved_mask, &context.uc_sigmask, sizeof saved_mask);
     } else {
         reinterpret_cast<void (*)(int)>(action.handler)(signal);
     }
+    if (action.flags & SA_SIGINFO) memcpy(&saved_mask, &context.uc_sigmask, sizeof saved_mask);
     blocked = saved_mask & ~UNBLOCKABLE;
 }
 
@@ -295,16 +324,24 @@ ErrorOr<long> sys_pause() {
     return error(EINTR);
 }
 
-// Implements sigaltstack(2): recorded, used once asynchronous signals exist.
+// Implements sigaltstack(2), per thread: handlers installed with SA_ONSTACK run on it.
 ErrorOr<long> sys_sigaltstack(UserPtr<const void> stack, UserPtr<void> old_stack) {
-    static stack_t current{.ss_sp = nullptr, .ss_flags = SS_DISABLE, .ss_size = 0};
-    stack_t previous = current;
+    sched::Thread& thread = sched::current();
+    bool on_it = on_altstack(thread, current_sp());
+    stack_t previous{.ss_sp = reinterpret_cast<void*>(thread.altstack_base),
+                     .ss_flags = on_it ? SS_ONSTACK : (thread.altstack_size ? 0 : SS_DISABLE),
+                     .ss_size = thread.altstack_size};
     if (!stack.is_null()) {
         stack_t wanted;
         TRY(copy_from_user(&wanted, stack, sizeof wanted));
-        if (wanted.ss_flags & ~SS_DISABLE) return error(EINVAL);
-        if (!(wanted.ss_flags & SS_DISABLE) && wanted.ss_size < MINSIGSTKSZ) return error(ENOMEM);
-        current = wanted;
+        if (on_it) return error(EPERM);
+        if (wanted.ss_flags & ~(SS_DISABLE | SS_ONSTACK)) return error(EINVAL);
+        if (wanted.ss_flags & SS_DISABLE) {
+            thread.altstack_base = 0, thread.altstack_size = 0;
+        } else {
+            if (wanted.ss_size < MINSIGSTKSZ) return error(ENOMEM);
+            thread.altstack_base = uintptr_t(wanted.ss_sp), thread.altstack_size = wanted.ss_size;
+        }
     }
     if (!old_stack.is_null()) TRY(copy_to_user(old_stack, &previous, sizeof previous));
     return 0;

@@ -126,6 +126,42 @@ ErrorOr<long> sys_clock_nanosleep(clockid_t clock, int flags, UserPtr<const stru
     return 0;
 }
 
+// Interval timers: none ever runs (no SIGALRM/SIGVTALRM/SIGPROF timer is implemented), so every
+// timer reads as disarmed and disarming succeeds; arming one says ENOSYS rather than pretend.
+// Redis disarms ITIMER_REAL at start-up.
+namespace {
+ErrorOr<void> check_timer(int which) {
+    if (which != ITIMER_REAL && which != ITIMER_VIRTUAL && which != ITIMER_PROF) return error(EINVAL);
+    return {};
+}
+}  // namespace
+
+// Implements getitimer(2).
+ErrorOr<long> sys_getitimer(int which, UserPtr<struct itimerval> value) {
+    TRY(check_timer(which));
+    TRY(write_user(value, itimerval{}));
+    return 0;
+}
+
+// Implements setitimer(2).
+ErrorOr<long> sys_setitimer(int which, UserPtr<const struct itimerval> new_value, UserPtr<struct itimerval> old_value) {
+    TRY(check_timer(which));
+    itimerval wanted{};
+    if (!new_value.is_null()) wanted = TRY(read_user(new_value));
+    if (wanted.it_value.tv_usec < 0 || wanted.it_value.tv_usec >= 1000000 || wanted.it_interval.tv_usec < 0 ||
+        wanted.it_interval.tv_usec >= 1000000)
+        return error(EINVAL);
+    if (wanted.it_value.tv_sec || wanted.it_value.tv_usec) return error(ENOSYS);
+    if (!old_value.is_null()) TRY(write_user(old_value, itimerval{}));
+    return 0;
+}
+
+// Implements alarm(2): alarm(0) cancels nothing and returns 0.
+ErrorOr<long> sys_alarm(unsigned seconds) {
+    if (seconds) return error(ENOSYS);
+    return 0;
+}
+
 }  // namespace xos::sys
 
 // The vDSO's role: musl's clock_gettime calls this plain function first (no syscall dispatch,

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -137,6 +140,22 @@ int main(int argc, char** argv) {
         return 3;
     }
     printf("thread: sum %ld\n", (long)result);
+
+    // What runtimes call at start-up, through glibc's or musl's structures: thread names,
+    // resource limits (set and read back), disarming the interval timer (Redis).
+    char name[16] = "";
+    int named = prctl(PR_SET_NAME, "probe-name-longer-than-15");
+    prctl(PR_GET_NAME, name);
+    printf("prctl PR_SET_NAME: %d, PR_GET_NAME: %s\n", named, name);
+    struct rlimit limit, lowered;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 4;
+    lowered = (struct rlimit){64, limit.rlim_max};
+    int set = setrlimit(RLIMIT_NOFILE, &lowered);
+    getrlimit(RLIMIT_NOFILE, &lowered);
+    printf("setrlimit RLIMIT_NOFILE soft 64: %d, reads %lu\n", set, (unsigned long)lowered.rlim_cur);
+    setrlimit(RLIMIT_NOFILE, &limit);
+    struct itimerval disarmed = {{0, 0}, {0, 0}}, old;
+    printf("setitimer ITIMER_REAL disarm: %d\n", setitimer(ITIMER_REAL, &disarmed, &old));
     fflush(stdout);
     return 7;
 }

@@ -229,17 +229,18 @@ ErrorOr<void> map_segments(const char* path, vfs::Vnode& vnode, LoadedElf& elf, 
                     return undo(written.error());
             }
         }
-        if (file_end > own) {
+        uint64_t anonymous = own;  // where .bss starts (a segment without file bytes maps none)
+        if (ph.p_filesz && file_end > own) {
             auto mapped = memory.map_file(own + elf.bias, file_end - own, prot, mm::Placement::Fixed, *file,
                                           ph.p_offset - (ph.p_vaddr - own), false);
             if (!mapped) return undo(mapped.error());
+            anonymous = file_end;
         }
-        uint64_t anonymous = file_end > own ? file_end : own;
         if (end > anonymous)
             if (auto set = memory.protect(anonymous + elf.bias, end - anonymous, prot); !set) return undo(set.error());
         // Linux's padzero: the bytes after p_filesz in its last page read as zero (.bss starts
         // there), through a private copy of that page.
-        if (ph.p_memsz > ph.p_filesz && file_bytes_end < file_end && file_bytes_end >= own)
+        if (ph.p_filesz && ph.p_memsz > ph.p_filesz && file_bytes_end < file_end && file_bytes_end >= own)
             if (auto zeroed = memory.write(file_bytes_end + elf.bias, g_zeroes, file_end - file_bytes_end); !zeroed)
                 return undo(zeroed.error());
         previous_end = end, previous_prot = prot;

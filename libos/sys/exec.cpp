@@ -203,6 +203,8 @@ void finish_exec() {
     if (g_old_memory && g_old_owned) sched::destroy_memory(g_old_memory);
     g_old_memory = nullptr;
     reset_signal_handlers_for_exec();
+    sched::current().altstack_base = 0;  // no sigaltstack after execve
+    sched::current().altstack_size = 0;
     release_vfork_parent(process);
     const char* slash = strrchr(g_arguments.path.text, '/');
     memset(process.name, 0, sizeof process.name);

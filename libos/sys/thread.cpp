@@ -145,6 +145,10 @@ ErrorOr<long> create_process_clone(unsigned long flags, const CloneStart& start,
     }
     sched::Thread& child_thread = **thread;
     prepare_thread(child_thread, start);
+    if (!(flags & CLONE_VM) || (flags & CLONE_VFORK)) {  // as Linux: the sigaltstack is inherited
+        child_thread.altstack_base = sched::current().altstack_base;
+        child_thread.altstack_size = sched::current().altstack_size;
+    }
     process.pid = child_thread.tid;
     if (flags & CLONE_CHILD_CLEARTID) child_thread.clear_child_tid = child_tid.address();
     if (flags & CLONE_PARENT_SETTID) (void)write_user(parent_tid, process.pid);

@@ -454,6 +454,32 @@ static int nproc(void) {
     return 0;
 }
 
+// The sigaltstack: a fork child inherits it, execve clears it (as Linux).
+static int child_altstack(void) {
+    stack_t s;
+    sigaltstack(NULL, &s);
+    printf("after exec: altstack %s, size %zu\n", s.ss_flags == SS_DISABLE ? "disabled" : "enabled", s.ss_size);
+    return 0;
+}
+
+static void altstack(void) {
+    static char stack[65536];
+    stack_t ss = {.ss_sp = stack, .ss_size = sizeof stack, .ss_flags = 0};
+    sigaltstack(&ss, NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        stack_t s;
+        sigaltstack(NULL, &s);
+        printf("fork child: altstack size %zu, same stack %d\n", s.ss_size, s.ss_sp == stack);
+        fflush(stdout);
+        execl(self_path, "procs", "child-altstack", (char*)NULL);
+        _exit(127);
+    }
+    wait_for(pid, "altstack child");
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, NULL);
+}
+
 int main(int argc, char** argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (getenv("PROCS_INIT") == NULL) {
@@ -475,6 +501,7 @@ int main(int argc, char** argv) {
     if (argc > 1 && strcmp(argv[1], "child-upper") == 0) return child_upper();
     if (argc > 1 && strcmp(argv[1], "child-fds") == 0) return child_fds(argc, argv);
     if (argc > 1 && strcmp(argv[1], "nproc") == 0) return nproc();
+    if (argc > 1 && strcmp(argv[1], "child-altstack") == 0) return child_altstack();
     if (argc > 1 && (strcmp(argv[1], "interp-arg") == 0 || strncmp(argv[1], "/scripts/", 9) == 0))
         return interpreter(argc, argv);
     struct {
@@ -484,6 +511,7 @@ int main(int argc, char** argv) {
         {"fork", fork_and_wait}, {"status", exit_statuses}, {"exec", exec_child}, {"spawn", spawn},
         {"pipes", pipes},        {"signals", signals},      {"zombies", zombies}, {"stop", stop_and_continue},
         {"groups", groups},      {"cloexec", cloexec},      {"scripts", scripts}, {"errors", errors},
+        {"altstack", altstack},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         if (argc > 1 && strcmp(argv[1], cases[i].name) != 0) continue;

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -46,17 +47,25 @@ func main() {
 		wg.Wait()
 		fmt.Fprintf(w, "sum 1..%d = %d\n", n, total)
 	})
+	// /quit answers, then the server shuts down gracefully: Shutdown waits until the answer
+	// is written (exiting from the handler raced with it and truncated the reply).
+	quit := make(chan struct{})
+	var quitOnce sync.Once
 	mux.HandleFunc("/quit", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "bye")
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
-		go os.Exit(0)
+		quitOnce.Do(func() { close(quit) })
 	})
 	server := &http.Server{Addr: ":" + os.Args[1], Handler: mux}
+	stopped := make(chan struct{})
+	go func() {
+		<-quit
+		server.Shutdown(context.Background())
+		close(stopped)
+	}()
 	fmt.Fprintf(os.Stderr, "httpd: listening on port %s\n", os.Args[1])
-	if err := server.ListenAndServe(); err != nil {
+	if err := server.ListenAndServe(); err != http.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, "httpd:", err)
 		os.Exit(1)
 	}
+	<-stopped
 }

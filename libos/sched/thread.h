@@ -62,6 +62,7 @@ struct Thread {
 
     // Futex wait state (futex.cpp).
     uintptr_t futex_key = 0;
+    const void* futex_space = nullptr;  // the waiter's address space (futex.cpp), nullptr for shared memory
     uint32_t futex_bitset = 0;
     bool futex_woken = false;
 };

@@ -38,21 +38,6 @@ bool read_at(int fd, void* buf, std::size_t size, std::uint64_t offset) {
 
 std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
-// The note a hosted image carries (platform/hosted/entry.S).
-bool notes_have_hosted_marker(const std::vector<unsigned char>& notes, std::uint64_t align) {
-    std::uint64_t pos = 0;
-    while (pos + sizeof(Elf64_Nhdr) <= notes.size()) {
-        Elf64_Nhdr nhdr;
-        std::memcpy(&nhdr, notes.data() + pos, sizeof nhdr);
-        std::uint64_t name_at = pos + sizeof nhdr;
-        std::uint64_t desc_at = name_at + align_up(nhdr.n_namesz, align);
-        if (desc_at + nhdr.n_descsz > notes.size()) return false;
-        if (nhdr.n_namesz == 11 && std::memcmp(notes.data() + name_at, "xos-hosted", 11) == 0) return true;
-        pos = desc_at + align_up(nhdr.n_descsz, align);
-    }
-    return false;
-}
-
 bool notes_have_name(const std::vector<unsigned char>& notes, std::uint64_t align, const char* name) {
     std::uint64_t name_size = std::strlen(name) + 1;
     std::uint64_t pos = 0;
@@ -103,7 +88,8 @@ ImageKind check_xos_image(const std::string& path) {
         std::vector<unsigned char> notes(phdr.p_filesz);
         if (!read_at(file.fd, notes.data(), notes.size(), phdr.p_offset)) continue;
         if (notes_have_pvh_entry(notes, phdr.p_align == 8 ? 8 : 4)) return ImageKind::Pvh;
-        if (notes_have_hosted_marker(notes, phdr.p_align == 8 ? 8 : 4)) return ImageKind::Hosted;
+        // The note a hosted image carries (platform/hosted/entry.S).
+        if (notes_have_name(notes, phdr.p_align == 8 ? 8 : 4, "xos-hosted")) return ImageKind::Hosted;
     }
     throw UsageError(not_xos + " (no PVH entry note)");
 }

@@ -64,6 +64,8 @@ void init_memory() {
     platform::MemoryRange region = platform::app_region();
     g_app_memory = kcreate<VirtualMemory>(platform::boot_app_space(), region.base, region.size, g_address_space);
     if (!g_app_memory) panic("no memory for the app's address space");
+    // A linked image's data and bss become the boot program's own memory (fork copies them).
+    g_app_memory->adopt_process_data(platform::process_data_range());
     set_user_memory_check(app_memory_allows);
     FileCache::install_hooks();
 }

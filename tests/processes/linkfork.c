@@ -10,8 +10,9 @@
 // Covered: copy on write of the program's data, bss, heap, stack and thread-local variables (the
 // parts of a linked image that used to be shared by every process), wait statuses (exit, exit
 // from a signal), pipes, signals both ways, atexit handlers and stdio buffers in the child,
-// fork from a child (grandchildren), execve of a program in the root.
+// fork from a child (grandchildren) and from a second thread, execve of a program in the root.
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,35 @@ static void check_grandchild(void) {
     printf("fork in a child: grandchild exit 30\n");
 }
 
+// --- fork from a second thread ---------------------------------------------------------------------------
+// The child has that thread only, with its thread-local variables (in memory musl mapped for the
+// thread) as they were; the parent's main thread and the forking thread go on.
+
+static void* forks_from_thread(void* unused) {
+    (void)unused;
+    g_tls = 300;  // this thread's own copy
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int* again = malloc(sizeof *again);  // musl's malloc in the child, lock state reset
+        int ok = again && g_tls == 300 && g_data == 99;
+        free(again);
+        _exit(ok ? 60 : 61);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) return (void*)1L;
+    return (void*)(long)exit_code(status);
+}
+
+static void check_thread_fork(void) {
+    pthread_t thread;
+    void* result = NULL;
+    CHECK(pthread_create(&thread, NULL, forks_from_thread, NULL) == 0, "pthread_create");
+    CHECK(pthread_join(thread, &result) == 0 && (long)result == 60, "the child's status: %ld", (long)result);
+    CHECK(g_tls == 77, "the main thread's TLS: %d", g_tls);
+    printf("fork from a second thread: its TLS in the child\n");
+}
+
 static const char* g_helper;
 
 static int execs_helper(void* unused) {
@@ -355,6 +385,7 @@ int main(int argc, char** argv) {
     check_pipes_and_atexit();
     check_signals();
     check_grandchild();
+    check_thread_fork();
     check_exec();
     printf("linkfork: %d failure(s)\n", g_failures);
     return g_failures ? 1 : 0;

@@ -84,7 +84,8 @@ struct RecentProgram {
     vfs::Timestamp mtime;
 };
 constexpr size_t RECENT_PROGRAMS = 8;
-RecentProgram g_recent[RECENT_PROGRAMS];
+// No destructor (base/no_destroy.h): a forked child's exit() would run it on shared state.
+[[clang::no_destroy]] RecentProgram g_recent[RECENT_PROGRAMS];
 size_t g_recent_next;  // the slot replaced next (round robin)
 
 bool same_version(const RecentProgram& recent, const vfs::Attributes& attributes) {

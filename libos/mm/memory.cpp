@@ -64,6 +64,8 @@ void init_memory() {
     platform::MemoryRange region = platform::app_region();
     g_app_memory = kcreate<VirtualMemory>(platform::boot_app_space(), region.base, region.size, g_address_space);
     if (!g_app_memory) panic("no memory for the app's address space");
+    // A linked image's data and bss become the boot program's own memory (fork copies them).
+    g_app_memory->adopt_process_data(platform::process_data_range());
     set_user_memory_check(app_memory_allows);
     FileCache::install_hooks();
 }
@@ -74,6 +76,8 @@ namespace xos::mm {
 
 void for_each_app_mapping(void (*visit)(const MappingView&, void* context), void* context) {
     g_app_memory->for_each([&](const Vma& vma) {
+        // A linked image's per-process data is shown as part of the image's own segments.
+        if (!g_app_memory->in_region(vma.start)) return;
         // File mappings show no path: the vnode does not know its name.
         const char* name = vma.kind == VmaKind::Heap ? "[heap]" : vma.kind == VmaKind::Stack ? "[stack]" : "";
         visit(MappingView{vma.start, vma.end, vma.prot, name}, context);

@@ -8,6 +8,7 @@
 
 #include "base/klog.h"
 #include "base/no_destroy.h"
+#include "base/verify.h"
 #include "fs/ramfs/ramfs.h"
 #include "mm/file_cache.h"
 #include "mm/frames.h"
@@ -115,6 +116,31 @@ void VirtualMemory::activate() {
     platform::InterruptGuard guard;  // no tick between the page tables and app_memory()
     platform::activate_app_space(m_space);
     set_current_memory(this);
+}
+
+void VirtualMemory::adopt_process_data(const platform::ProcessDataRange& data) {
+    if (data.end <= data.base) return;
+    VERIFY(page_aligned(data.base) && page_aligned(data.end) && !in_region(data.base) && m_count == 0);
+    // Copy first, while the image's own pages are still what the addresses show; then drop
+    // them and map the copies.
+    uintptr_t copied_end = page_round_up(data.bss);
+    size_t pages = (copied_end - data.base) / PAGE_SIZE;
+    auto* frames = static_cast<uintptr_t*>(kmalloc((pages ? pages : 1) * sizeof(uintptr_t)));
+    if (!frames) panic("no memory for the image's per-process data");
+    for (size_t i = 0; i < pages; ++i) {
+        frames[i] = allocate_frame();
+        if (!frames[i]) panic("no memory for the image's per-process data (%zu KiB)", pages * PAGE_SIZE / 1024);
+        memcpy(platform::phys_to_virt(frames[i]), reinterpret_cast<const void*>(data.base + i * PAGE_SIZE), PAGE_SIZE);
+    }
+    platform::release_image_process_data();
+    if (!insert(Vma{data.base, data.end, PROT_READ | PROT_WRITE, VmaKind::Anonymous}))
+        panic("no memory for the image's per-process data");
+    for (size_t i = 0; i < pages; ++i) {
+        if (!platform::map_page(m_space, data.base + i * PAGE_SIZE, frames[i], page_access(PROT_READ | PROT_WRITE)))
+            panic("no memory for the image's per-process data");
+        ++m_resident_pages;
+    }
+    kfree(frames);
 }
 
 ErrorOr<VirtualMemory*> VirtualMemory::fork_copy() {

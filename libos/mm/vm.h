@@ -87,6 +87,12 @@ public:
     // mmap(MAP_SHARED | MAP_ANONYMOUS): an unlinked tmpfs file of `length` bytes, mapped shared
     // (so that a forked child sees the same pages, even those not touched before the fork).
     ErrorOr<uintptr_t> map_shared_anonymous(uintptr_t address, size_t length, int prot, Placement placement);
+    // A linked image's per-process data (platform::process_data_range), into this memory (the
+    // boot program's, before the app starts): one private anonymous mapping, read-write, outside
+    // the app region (munmap and mprotect do not reach it), whose pages fork copies like any
+    // other. [data.base, data.bss) gets copies of the image's pages, the rest zeroes on first
+    // touch. Panics without memory (boot).
+    void adopt_process_data(const platform::ProcessDataRange& data);
     uintptr_t set_break(uintptr_t requested);
     // Where the program break starts (execve: right after the executable). The old break's
     // memory stays mapped.

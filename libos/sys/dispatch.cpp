@@ -2,6 +2,8 @@
 //
 // It runs before the app has a thread pointer (musl calls arch_prctl(ARCH_SET_FS) through
 // here), so nothing on this path may touch TLS or the stack protector canary.
+#include <sys/syscall.h>
+
 #include <array>
 #include <tuple>
 #include <type_traits>
@@ -79,9 +81,15 @@ uint64_t g_reported_missing[SYSCALL_COUNT / 64];
 
 }  // namespace xos::sys
 
+extern "C" long xos_call_clone(long number, long a1, long a2, long a3, long a4, long a5);  // entry64.S
+
 extern "C" long xos_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6) {
     using namespace xos;
     using namespace xos::sys;
+    // clone, fork, vfork return twice: called as a function (musl's fork() in a linked program;
+    // the trap path has its own entry), the child resumes here with 0, in its own memory.
+    if (number >= SYS_clone && number <= SYS_vfork) [[unlikely]]
+        return xos_call_clone(number, a1, a2, a3, a4, a5);
     if (number < 0 || size_t(number) >= SYSCALL_COUNT || !g_dispatch[size_t(number)]) [[unlikely]]
         return not_implemented(number);
     const long args[6] = {a1, a2, a3, a4, a5, a6};

@@ -82,8 +82,9 @@ XOS_SYSCALL(56, clone, Partial,
             "threads, fork, vfork and CLONE_VM|CLONE_VFORK (posix_spawn); no sharing of fd tables, fs state or "
             "signal actions between processes, no namespaces (EINVAL, logged). A `syscall`-instruction clone reaches "
             "xos_syscall_clone() through the trap path's own entry (platform/x86_64/entry64.S); musl's __clone calls "
-            "xos_clone(); called as a function (fork() in a linked program) it is ENOSYS")
-XOS_SYSCALL(57, fork, Partial, "copy-on-write; through the trap path only (see clone)")
+            "xos_clone(); called as a function (fork() in a linked program) it goes through xos_call_clone() "
+            "(entry64.S) to the same place")
+XOS_SYSCALL(57, fork, Partial, "copy-on-write, also in a linked image (its data and bss are per process)")
 XOS_SYSCALL(58, vfork, Partial, "the child gets a copy-on-write copy; the parent waits until it execs or exits")
 XOS_SYSCALL(59, execve, Partial,
             "unmodified x86_64 ELF executables: PIE (static-pie, or dynamic through PT_INTERP) and non-PIE "

@@ -172,12 +172,8 @@ ErrorOr<long> clone_thread(int (*function)(void*), uintptr_t stack, unsigned lon
     CloneStart start{
         thread_entry, reinterpret_cast<uintptr_t>(function), reinterpret_cast<uintptr_t>(argument), stack, nullptr, 0};
     if (flags & CLONE_THREAD) return create_thread_clone(flags, start, parent_tid, tls, child_tid);
-    if (!(flags & CLONE_VM)) {
-        // The child would return into the parent's C code in its own copy of memory, but a
-        // linked image's code and data are in the image, which every process shares.
-        klog("xos: fork of a program linked into the image is not supported yet (use posix_spawn, or vfork and exec)");
-        return error(ENOSYS);
-    }
+    // Without CLONE_VM the child runs `function` on `stack` in a copy-on-write copy of the memory
+    // (a linked image's data and bss included: docs/processes.md, "Linked images").
     return create_process_clone(flags, start, true, parent_tid, tls, child_tid);
 }
 
@@ -261,13 +257,12 @@ ErrorOr<bool> futex_wake_op_apply(uintptr_t address, uint32_t encoded) {
 
 }  // namespace
 
-// Implements clone(2), fork(2) and vfork(2) as function calls (a linked program's musl): a
-// function call cannot return twice. musl's fork() lands here; its posix_spawn and
-// pthread_create use __clone (xos_clone below); unmodified programs take the trap path.
+// clone(2), fork(2) and vfork(2) never come through the table: xos_syscall sends a function
+// call (musl's fork() in a linked program) to xos_call_clone (platform/x86_64/entry64.S), the
+// trap path has its own entry; both end in xos_syscall_clone below. musl's posix_spawn and
+// pthread_create use __clone (xos_clone below).
 ErrorOr<long> sys_clone(unsigned long flags, uintptr_t, UserPtr<int>, UserPtr<int>, uintptr_t) {
-    klog("xos: clone(%#lx) called as a function (a program linked into the image): fork is not supported there yet; "
-         "posix_spawn and vfork+exec are",
-         flags);
+    klog("xos: clone(%#lx) reached the syscall table (it has entries of its own)", flags);
     return error(ENOSYS);
 }
 ErrorOr<long> sys_fork() { return sys_clone(SIGCHLD, 0, {}, {}, 0); }

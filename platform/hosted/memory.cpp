@@ -233,30 +233,40 @@ void destroy_app_space(AppSpace* space) {
     if (root != hosted::g_root) mm::free_page_table_page(reinterpret_cast<uintptr_t>(root));
 }
 
+// The image's per-process data (process_data_range) is switched like the app region: only the
+// current space's pages are mapped there, the rest is PROT_NONE.
+void release_image_process_data() {
+    ProcessDataRange data = process_data_range();
+    if (data.end > data.base) hosted::reserve(data.base, data.end, 0);
+}
+
 void activate_app_space(AppSpace* space) {
     if (is_current(space)) return;
     hosted::g_current = root_of(space);
     hosted::reserve(hosted::APP_BASE, hosted::app_end(), 0);  // drops every host mapping of the region
+    ProcessDataRange data = process_data_range();
+    if (data.end > data.base) hosted::reserve(data.base, data.end, 0);
     uintptr_t run_virt = 0, run_phys = 0, run_size = 0;
     uint32_t run_access = 0;
     auto flush = [&] {
         if (run_size) (void)hosted::host_map(run_virt, run_size, run_phys, run_access);
         run_size = 0;
     };
-    hosted::for_each_present(
-        hosted::g_current, hosted::APP_BASE, hosted::app_end(), [&](uintptr_t virt, uint64_t& pte) {
-            uintptr_t phys = pte & hosted::PTE_ADDRESS;
-            uint32_t access = hosted::access_of(pte);
-            if (run_size && virt == run_virt + run_size && phys == run_phys + run_size && access == run_access) {
-                run_size += hosted::PAGE;
-                return;
-            }
-            flush();
-            run_virt = virt;
-            run_phys = phys;
-            run_access = access;
-            run_size = hosted::PAGE;
-        });
+    auto add = [&](uintptr_t virt, uint64_t& pte) {
+        uintptr_t phys = pte & hosted::PTE_ADDRESS;
+        uint32_t access = hosted::access_of(pte);
+        if (run_size && virt == run_virt + run_size && phys == run_phys + run_size && access == run_access) {
+            run_size += hosted::PAGE;
+            return;
+        }
+        flush();
+        run_virt = virt;
+        run_phys = phys;
+        run_access = access;
+        run_size = hosted::PAGE;
+    };
+    hosted::for_each_present(hosted::g_current, hosted::APP_BASE, hosted::app_end(), add);
+    if (data.end > data.base) hosted::for_each_present(hosted::g_current, data.base, data.end, add);
     flush();
 }
 

@@ -121,3 +121,43 @@ xos_resume_clone:
     mov $0, %eax                    /* mov: leaves the restored flags alone */
     jmp *%rcx
     .size xos_resume_clone, . - xos_resume_clone
+
+/* long xos_call_clone(long number, long a1, long a2, long a3, long a4, long a5)
+ * clone, fork and vfork called as a function (musl's fork() in a program linked into the image
+ * reaches xos_syscall with SYS_fork): the same frame as .Lclone, as if the caller had executed
+ * a `syscall` instruction at its call: rip = the return address, the caller's %rsp = just above
+ * it (128 bytes above the frame's end), its callee-saved registers, and the arguments where the
+ * syscall ABI has them (rdi rsi rdx r10 r8). The child resumes after the call with %rax = 0, on
+ * a copy-on-write copy of the stack (xos_resume_clone). */
+    .globl xos_call_clone
+    .type xos_call_clone, @function
+xos_call_clone:
+    mov (%rsp), %rax                /* the return address */
+    lea 8(%rsp), %r11               /* the caller's %rsp after the return */
+    lea -128(%r11), %rsp            /* below the caller's stack and red zone, as the trap path */
+    push %rax                       /* rip */
+    pushfq                          /* rflags */
+    push %rsi                       /* rdi: a1 */
+    push %rdx                       /* rsi: a2 */
+    push %rcx                       /* rdx: a3 */
+    push %r8                        /* r10: a4 */
+    push %r9                        /* r8: a5 */
+    push $0                         /* r9 */
+    push %rbx
+    push %rbp
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rdi, %rsi                  /* number */
+    mov %rsp, %rdi                  /* frame */
+    mov %rsp, %rbx
+    and $-16, %rsp
+    cld
+    call xos_syscall_clone
+    mov %rbx, %rsp
+    mov 40(%rsp), %rbx              /* the caller's %rbx (the others were preserved by the call) */
+    mov 104(%rsp), %rcx             /* rip */
+    lea 240(%rsp), %rsp             /* the caller's %rsp: 14 words + 128 above the frame */
+    jmp *%rcx
+    .size xos_call_clone, . - xos_call_clone

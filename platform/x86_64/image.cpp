@@ -7,10 +7,11 @@
 
 extern "C" char __ehdr_start[];
 // The linker script's section boundaries: [image_start, text_end) is read-only (headers,
-// constants, code), libos's (and the platform's) data and bss sit in [libos_data_start,
-// libos_data_end), apart from the app's, which is the rest up to image_end.
-extern "C" char __xos_image_start[], __xos_text_end[], __xos_libos_data_start[], __xos_libos_data_end[],
-    __xos_image_end[];
+// constants, code), [text_end, libos_data_start) the TLS image and relocated constants (read-only
+// in practice), libos's (and the platform's) data in [libos_data_start, libos_data_end), the app's
+// per-process data and bss in [app_data_start, app_data_end), libos's bss after it.
+extern "C" char __xos_image_start[], __xos_text_end[], __xos_libos_data_start[], __xos_app_data_start[],
+    __xos_app_bss_start[], __xos_app_data_end[];
 extern "C" void _start();
 extern "C" [[noreturn]] void xos_enter_app(void (*entry)(), uintptr_t stack_pointer);  // entry64.S
 extern "C" [[noreturn]] void xos_resume_clone(const uint64_t* frame, uintptr_t stack_pointer);  // entry64.S
@@ -39,13 +40,18 @@ ImageInfo image_info() {
 }
 
 std::span<const ImageRegion> app_image_regions() {
-    static ImageRegion regions[3];
+    // The app's data and bss are not among them: they are per-process memory
+    // (process_data_range), which the process's own mappings describe.
+    static ImageRegion regions[2];
     auto at = [](char* symbol) { return reinterpret_cast<uintptr_t>(symbol); };
-    // The app's data and bss first: the parts syscalls are most often given.
-    regions[0] = {at(__xos_libos_data_end), at(__xos_image_end), PAGE_READ | PAGE_WRITE};
-    regions[1] = {at(__xos_text_end), at(__xos_libos_data_start), PAGE_READ | PAGE_WRITE};
-    regions[2] = {at(__xos_image_start), at(__xos_text_end), PAGE_READ | PAGE_EXEC};
+    regions[0] = {at(__xos_text_end), at(__xos_libos_data_start), PAGE_READ | PAGE_WRITE};
+    regions[1] = {at(__xos_image_start), at(__xos_text_end), PAGE_READ | PAGE_EXEC};
     return regions;
+}
+
+ProcessDataRange process_data_range() {
+    auto at = [](char* symbol) { return reinterpret_cast<uintptr_t>(symbol); };
+    return {at(__xos_app_data_start), at(__xos_app_bss_start), at(__xos_app_data_end)};
 }
 
 void enter_app(void (*entry)(), uintptr_t stack_pointer) { xos_enter_app(entry, stack_pointer); }

@@ -67,9 +67,13 @@ uint64_t leaf_flags(uint32_t access) {
     return flags;
 }
 
-// The page-table entry for `virt` in the app region of the space `root`; creates missing
-// tables when `create`.
+bool in_process_data(uintptr_t virt);
+uint64_t* data_pte(uint64_t* root, uintptr_t virt, bool create);
+
+// The page-table entry for `virt` in the app region (or the per-process data) of the space
+// `root`; creates missing tables when `create`.
 uint64_t* app_pte(uint64_t* root, uintptr_t virt, bool create) {
+    if (in_process_data(virt)) return data_pte(root, virt, create);
     uint64_t* table = root;
     for (int shift : {39, 30, 21}) {
         uint64_t& entry = table[(virt >> shift) & 511];
@@ -87,6 +91,89 @@ uint64_t* app_pte(uint64_t* root, uintptr_t virt, bool create) {
 // A TLB entry exists only for the current space (no PCIDs: loading CR3 flushes the rest).
 void flush(uint64_t* root, uintptr_t virt) {
     if (root == g_current_root) invlpg(virt);
+}
+
+// --- A linked image's per-process data (platform::process_data_range) ---
+// The range lies in the image, so in the direct map's first GiB (PML4 slot 256, PDPT entry 0),
+// within reach of the image's PC-relative code. A space that maps pages there gets its own PDPT
+// for slot 256 and its own PD for that GiB (copies of the kernel's: every other entry still
+// points to the kernel's tables, so they stay shared) and its own page table for each 2 MiB
+// block the range touches, whose entries outside the range are the kernel's mapping of the block
+// (the image's libos data and bss) and inside it the space's own pages. A space without them
+// uses the kernel's tables, which map the image's original pages there, unused after boot.
+constexpr size_t DIRECT_MAP_SLOT = (DIRECT_MAP >> 39) & 511;
+uintptr_t g_data_start, g_data_end;  // page-aligned; empty: no per-process data
+
+bool in_process_data(uintptr_t virt) { return virt >= g_data_start && virt < g_data_end; }
+uint64_t kernel_slot_entry() { return physical(xos_boot_pdpt) | PTE_P | PTE_W; }
+// By address: the CPU sets the accessed bit in the entries it walks.
+bool has_own_data_tables(const uint64_t* root) {
+    return (root[DIRECT_MAP_SLOT] & PTE_ADDRESS) != physical(xos_boot_pdpt);
+}
+
+// The kernel's 4 KiB entries for the 2 MiB block at `block` (virtual) of the first GiB.
+void kernel_block_entries(uintptr_t block, uint64_t* out) {
+    uint64_t pde = g_pd[0][(block >> 21) & 511];
+    if (pde & PTE_PS) {
+        uint64_t flags = pde & ~PTE_ADDRESS & ~PTE_PS;
+        for (size_t i = 0; i < 512; ++i) out[i] = ((pde & PTE_ADDRESS) + i * PAGE) | flags;
+    } else {
+        memcpy(out, table_at(pde), PAGE);
+    }
+}
+
+// Gives `root` its own tables for the range (see above); false without memory.
+bool make_own_data_tables(uint64_t* root) {
+    if (has_own_data_tables(root)) return true;
+    uintptr_t pdpt_page = mm::allocate_page_table_page();
+    uintptr_t pd_page = pdpt_page ? mm::allocate_page_table_page() : 0;
+    if (!pd_page) {
+        if (pdpt_page) mm::free_page_table_page(pdpt_page);
+        return false;
+    }
+    uint64_t* pdpt = table_at(pdpt_page);
+    uint64_t* pd = table_at(pd_page);
+    memcpy(pdpt, xos_boot_pdpt, PAGE);
+    memcpy(pd, g_pd[0], PAGE);
+    for (uintptr_t block = g_data_start & ~(MIB2 - 1); block < g_data_end; block += MIB2) {
+        uintptr_t table_page = mm::allocate_page_table_page();
+        if (!table_page) {  // give back what this made
+            for (uintptr_t b = g_data_start & ~(MIB2 - 1); b < block; b += MIB2)
+                mm::free_page_table_page(pd[(b >> 21) & 511] & PTE_ADDRESS);
+            mm::free_page_table_page(pd_page);
+            mm::free_page_table_page(pdpt_page);
+            return false;
+        }
+        uint64_t* table = table_at(table_page);
+        kernel_block_entries(block, table);
+        for (size_t i = 0; i < 512; ++i)
+            if (in_process_data(block + i * PAGE)) table[i] = 0;
+        pd[(block >> 21) & 511] = table_page | PTE_P | PTE_W;
+    }
+    pdpt[0] = pd_page | PTE_P | PTE_W;
+    root[DIRECT_MAP_SLOT] = pdpt_page | PTE_P | PTE_W;
+    if (root == g_current_root) write_cr3(read_cr3());
+    return true;
+}
+
+// Frees what make_own_data_tables made (the pages mapped there must be unmapped already).
+void drop_own_data_tables(uint64_t* root) {
+    if (!has_own_data_tables(root)) return;
+    uint64_t* pdpt = table_at(root[DIRECT_MAP_SLOT]);
+    uint64_t* pd = table_at(pdpt[0]);
+    for (uintptr_t block = g_data_start & ~(MIB2 - 1); block < g_data_end; block += MIB2)
+        mm::free_page_table_page(pd[(block >> 21) & 511] & PTE_ADDRESS);
+    mm::free_page_table_page(pdpt[0] & PTE_ADDRESS);
+    mm::free_page_table_page(root[DIRECT_MAP_SLOT] & PTE_ADDRESS);
+    root[DIRECT_MAP_SLOT] = kernel_slot_entry();
+    if (root == g_current_root) write_cr3(read_cr3());
+}
+
+// The entry for `virt` in the per-process data of `root` (nullptr: the space has none there).
+uint64_t* data_pte(uint64_t* root, uintptr_t virt, bool create) {
+    if (!has_own_data_tables(root) && (!create || !make_own_data_tables(root))) return nullptr;
+    uint64_t* pd = table_at(table_at(root[DIRECT_MAP_SLOT])[0]);
+    return &table_at(pd[(virt >> 21) & 511])[(virt >> 12) & 511];
 }
 
 }  // namespace
@@ -121,6 +208,10 @@ void init_paging() {
         }
         g_pd[t / 512][t % 512] = physical(table) | PTE_P | PTE_W;
     }
+    platform::ProcessDataRange data = platform::process_data_range();
+    g_data_start = data.base;
+    g_data_end = data.end;
+    if (g_data_end > g_data_start && g_data_end - DIRECT_MAP > GIB) panic("the image's data is beyond its first GiB");
     // The boot code's alias of the first GiB at 0 goes: the lower half is the app's.
     xos_boot_pml4[0] = 0;
     write_cr3(read_cr3());
@@ -131,9 +222,12 @@ bool map_device_memory(uintptr_t base, size_t size) {
     if (base + size < base || base + size > (1ull << 46)) return false;  // beyond the direct map's slots
     uintptr_t end = DIRECT_MAP + base + size;
     for (uintptr_t virt = (DIRECT_MAP + base) & ~(PAGE - 1); virt < end;) {
-        uint64_t* table = xos_boot_pml4;
+        // The kernel's tables (the boot space may have its own PDPT for the direct map's slot).
+        bool kernel_slot = ((virt >> 39) & 511) == DIRECT_MAP_SLOT;
+        uint64_t* table = kernel_slot ? xos_boot_pdpt : xos_boot_pml4;
         bool covered = false;
         for (int shift : {39, 30, 21}) {
+            if (shift == 39 && kernel_slot) continue;
             uint64_t& entry = table[(virt >> shift) & 511];
             if ((entry & PTE_P) && (entry & PTE_PS)) {  // inside a large page of the direct map
                 virt = (virt | ((1ull << shift) - 1)) + 1;
@@ -177,6 +271,13 @@ AppSpace* space_of(uint64_t* root) { return reinterpret_cast<AppSpace*>(root); }
 template <typename Fn>
 void for_each_leaf(uint64_t* root, uintptr_t start, uintptr_t end, Fn&& fn) {
     for (uintptr_t virt = start; virt < end;) {
+        if (x86::in_process_data(virt)) {  // small: page by page
+            uint64_t* pte = x86::data_pte(root, virt, false);
+            if (!pte) return;  // nothing of this space there (ranges never span it and the app region)
+            if (*pte & (x86::PTE_P | x86::PTE_MAPPED_NO_ACCESS)) fn(virt, *pte);
+            virt += x86::PAGE;
+            continue;
+        }
         uint64_t* table = root;
         bool missing = false;
         for (int shift : {39, 30, 21}) {
@@ -219,6 +320,9 @@ void free_table(uintptr_t phys, int level) {
 
 MemoryRange app_region() { return {x86::APP_BASE, x86::APP_END - x86::APP_BASE}; }
 
+// Nothing to drop: a space sees the image's own pages there only until it maps pages of its own.
+void release_image_process_data() {}
+
 AppSpace* boot_app_space() { return space_of(xos_boot_pml4); }
 
 AppSpace* create_app_space() {
@@ -227,6 +331,7 @@ AppSpace* create_app_space() {
     uint64_t* root = x86::table_at(page);
     for (size_t i = 0; i < 512; ++i)
         if (i < x86::APP_SLOTS_BEGIN || i >= x86::APP_SLOTS_END) root[i] = xos_boot_pml4[i];
+    root[x86::DIRECT_MAP_SLOT] = x86::kernel_slot_entry();  // not the boot space's own copy
     return space_of(root);
 }
 
@@ -237,6 +342,7 @@ void destroy_app_space(AppSpace* space) {
         if (root[i] & x86::PTE_P) free_table(root[i] & x86::PTE_ADDRESS, 3);
         root[i] = 0;
     }
+    x86::drop_own_data_tables(root);
     if (root != xos_boot_pml4) mm::free_page_table_page(x86::physical(root));
 }
 

@@ -279,7 +279,8 @@ RefPtr<vfs::Vnode> make(Args&&... args) {
     return RefPtr<vfs::Vnode>(mm::kcreate<T>(static_cast<Args&&>(args)...));
 }
 
-RefPtr<vfs::Vnode> g_self_dir;  // the current process's /proc/PID (what /proc/self names)
+// No destructor (base/no_destroy.h): a forked child's exit() would run it on shared state.
+[[clang::no_destroy]] RefPtr<vfs::Vnode> g_self_dir;  // the current process's /proc/PID (what /proc/self names)
 
 // /proc/PID: the current process's is the full directory; another's has stat, status, comm.
 ErrorOr<RefPtr<vfs::Vnode>> pid_lookup(ProcDir& root, std::string_view name) {

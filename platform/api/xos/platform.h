@@ -122,6 +122,21 @@ enum PageAccess : uint32_t { PAGE_READ = 1, PAGE_WRITE = 2, PAGE_EXEC = 4 };  //
 
 MemoryRange app_region();
 
+// A linked image's per-process data (docs/processes.md, "Linked images"): the writable data and
+// bss of the app, musl and libc++ ([base, bss) holds the image's initial contents, [bss, end)
+// starts as zeroes), which the linker script keeps apart from libos's. Outside the app region,
+// but the page-table functions below accept it like the app region: each space maps it with
+// pages of its own (a space that maps nothing there has nothing there), so that fork copies it
+// like any private memory. Empty (base == end) for an image without any.
+struct ProcessDataRange {
+    uintptr_t base, bss, end;
+};
+ProcessDataRange process_data_range();
+// Once libos has copied [base, bss) of the range out of the image (mm::init_memory), before it
+// maps the boot space's own pages there: the image's own mapping of the range is dropped, so
+// that an access to a page nobody mapped yet faults (demand paging gives it zeroes).
+void release_image_process_data();
+
 struct AppSpace;  // opaque
 // The space the image boots in (the first program's).
 AppSpace* boot_app_space();

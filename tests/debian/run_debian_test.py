@@ -323,7 +323,7 @@ def check_redis(runner):
 
 PYTHON_SUBPROCESS = r"""
 import subprocess, sys
-result = subprocess.run(['ls'], cwd='/srv/ls')
+result = subprocess.run(['ls', '-1'], cwd='/srv/ls')  # -1: stdout is the console on xos
 print('run ls: status', result.returncode, flush=True)
 print('run ls -l, captured:', subprocess.run(['ls', '-l', '/srv/ls'], capture_output=True, text=True).stdout.split('\n')[1:3])
 print('check_output:', subprocess.check_output(['sort'], input=b'charlie\nalpha\nbravo\n').split())

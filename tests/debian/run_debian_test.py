@@ -12,6 +12,14 @@ xos (xos-run --rootfs ROOT), and compares what they print (or answer, for the se
   go:        an HTTP server built with Debian's Go (static, non-PIE), asked by curl from the host
              through xos-run -p; go-pie: the same server built with -buildmode=pie
   redis:     redis-server --save '' asked by the host's redis-cli and redis-benchmark -q
+  python-subprocess: subprocess.run(['ls']), check_output with input and through a pipe, shell=True
+  entrypoint: a dash script starts busybox httpd in the background and execs redis-server; the
+             host asks both
+  nginx:     nginx (master_process on, 2 workers) started by a shell that counts its processes with
+             procps' ps through /proc (natively in a pid namespace with /proc mounted); curl from
+             the host; SIGQUIT ends it
+  redis-bgsave: BGSAVE (redis forks) into the shared work directory; the dump is then checked by
+             redis-check-rdb and loaded by a second redis-server, natively
 
 Each case gets a work directory, mounted at /xos-test in the program's root (a bind mount in
 the native chroot, an xos-run --share on xos): the root itself is shared read-only and xos has
@@ -545,7 +553,8 @@ def check_redis_bgsave(runner):
         return 'redis-check-rdb status %d; loaded by a second redis:\n%s' % (checked.returncode, loaded[0])
 
     server = ['/usr/bin/redis-server', '--port', None, '--save', '', '--appendonly', 'no', '--dir', WORK,
-              '--dbfilename', 'dump.rdb', '--daemonize', 'no', '--bind', '0.0.0.0', '--protected-mode', 'no']
+              '--dbfilename', 'dump.rdb', '--daemonize', 'no', '--bind', '0.0.0.0', '--protected-mode', 'no',
+              '--enable-debug-command', 'yes']  # DEBUG POPULATE: a larger heap for the fork to copy
     native_port = free_port()
     server[2] = str(native_port)
     answers, status, log = serve(runner, runner.native_command(server), native_port, redis_ready, ask,

@@ -172,8 +172,9 @@ ErrorOr<void> end_other_threads(const char* program) {
             sched::wake(t, sched::WakeReason::Interrupted);
     });
     // Each one wakes this queue as it ends (end_current_thread).
-    (void)sched::wait_event(process.threads_ended, [&] { return process.live_threads == 1; },
-                            sched::Deadline::never(), sched::Interruptible::No);
+    (void)sched::wait_event(
+        process.threads_ended, [&] { return process.live_threads == 1; }, sched::Deadline::never(),
+        sched::Interruptible::No);
     process.exiting = false;
     process.exec_survivor = nullptr;
     self.tid = process.pid;

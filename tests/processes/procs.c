@@ -483,7 +483,6 @@ static void altstack(void) {
     sigaltstack(&ss, NULL);
 }
 
-
 // --- execve from a multithreaded process, execveat, /proc ---------------------------------------
 
 // Exec'd by the thread cases: the process that exec'd (PROCS_PID) is this one, single-threaded,
@@ -512,8 +511,7 @@ static void* blocked_thread(void* arg) {
 
 static void* spinning_thread(void* arg) {
     (void)arg;
-    for (volatile unsigned long i = 0;; ++i) {
-    }
+    for (volatile unsigned long i = 0;; ++i) {}
     return NULL;
 }
 
@@ -615,8 +613,7 @@ static int child_exe(void) {
 static int child_wait(void) {
     if (chdir("/data") != 0) return 1;
     char c;
-    while (read(0, &c, 1) > 0) {
-    }
+    while (read(0, &c, 1) > 0) {}
     return 0;
 }
 
@@ -763,11 +760,10 @@ int main(int argc, char** argv) {
         const char* name;
         void (*run)(void);
     } cases[] = {
-        {"fork", fork_and_wait}, {"status", exit_statuses}, {"exec", exec_child}, {"spawn", spawn},
-        {"pipes", pipes},        {"signals", signals},      {"zombies", zombies}, {"stop", stop_and_continue},
-        {"groups", groups},      {"cloexec", cloexec},      {"scripts", scripts}, {"errors", errors},
-        {"altstack", altstack},  {"threadexec", thread_exec}, {"execveat", execveat_cases},
-        {"proc", proc_pids},
+        {"fork", fork_and_wait}, {"status", exit_statuses},   {"exec", exec_child},         {"spawn", spawn},
+        {"pipes", pipes},        {"signals", signals},        {"zombies", zombies},         {"stop", stop_and_continue},
+        {"groups", groups},      {"cloexec", cloexec},        {"scripts", scripts},         {"errors", errors},
+        {"altstack", altstack},  {"threadexec", thread_exec}, {"execveat", execveat_cases}, {"proc", proc_pids},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         if (argc > 1 && strcmp(argv[1], cases[i].name) != 0) continue;

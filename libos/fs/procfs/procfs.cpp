@@ -408,7 +408,9 @@ void list_pids(ProcDir& root, uint64_t& cookie, vfs::DirSink& sink) {
         char name[12];
         int length = snprintf(name, sizeof name, "%d", next);
         // Inode numbers of pid directories: above the fixed ones (allocate_ino counts up from 1).
-        if (!sink.emit({(uint64_t(1) << 32) + uint64_t(next), uint64_t(next) + 1 + root.child_count() + 2, DT_DIR,
+        if (!sink.emit({(uint64_t(1) << 32) + uint64_t(next),
+                        uint64_t(next) + 1 + root.child_count() + 2,
+                        DT_DIR,
                         {name, size_t(length)}}))
             return;
         cookie = uint64_t(next) + 1;

@@ -88,7 +88,7 @@ XOS_SYSCALL(58, vfork, Partial, "the child gets a copy-on-write copy; the parent
 XOS_SYSCALL(59, execve, Partial,
             "unmodified x86_64 ELF executables: PIE (static-pie, or dynamic through PT_INTERP) and non-PIE "
             "(ET_EXEC at its link address; docs/unmodified-binaries.md) and `#!` scripts, in a fresh address space; "
-            "EBUSY unless the caller is its process's only thread")
+            "the process's other threads end first, as on Linux")
 XOS_SYSCALL(60, exit, Full, "")
 XOS_SYSCALL(61, wait4, Partial, "rusage: CPU time only (as user time)")
 XOS_SYSCALL(62, kill, Partial,
@@ -369,7 +369,8 @@ XOS_SYSCALL(318, getrandom, Partial, "VM: RDRAND, or a weak TSC-seeded generator
 XOS_SYSCALL(319, memfd_create, Partial, "no file seals")
 XOS_SYSCALL_NONE(320, kexec_file_load, "")
 XOS_SYSCALL_NONE(321, bpf, "")
-XOS_SYSCALL(322, execveat, Partial, "absolute paths or AT_FDCWD; not AT_EMPTY_PATH (fexecve)")
+XOS_SYSCALL(322, execveat, Full,
+            "as execve; relative to a directory, AT_EMPTY_PATH (fexecve: /dev/fd/N), AT_SYMLINK_NOFOLLOW")
 XOS_SYSCALL_NONE(323, userfaultfd, "")
 XOS_SYSCALL(
     324, membarrier, Partial,

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """bench/fork: fork+exit+wait, vfork+exec+wait of a static binary and a dash loop running a
-static binary, natively (chrooted into the root made here), on xos in the VM (QEMU, TCG here)
-and on xos hosted, in the same run, rounds interleaved. Times are measured inside each program
-(clock_gettime), the ratios are paired per round. See bench/README.md ("Processes").
+static binary, natively (chrooted into the root made here), on xos in the VM (QEMU, TCG here),
+on xos hosted and in the Linux microVM (bench/harness: Debian's kernel on the same QEMU machine,
+accelerator, CPU and memory as xos-run's, the same root as its initramfs with bench/startup's
+/init), in the same run, rounds interleaved. Times are measured inside each program
+(clock_gettime, the guest's clock in a VM), the ratios are paired per round. See
+bench/README.md ("Processes").
 
     bench/fork/processes.py [--build-dir build] [--runs 5] [--fork 200] [--vfork 100] [--dash 1000]
+                            [--targets native,xos-vm,xos-hosted,linux-vm]
 """
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -16,6 +21,41 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+BENCH_DIR = os.path.dirname(HERE)
+sys.path.insert(0, BENCH_DIR)
+from harness import targets as harness_targets  # noqa: E402
+
+
+def startup_module():
+    """bench/startup/run.py, for its initramfs builder and /init."""
+    spec = importlib.util.spec_from_file_location('startup_run', os.path.join(BENCH_DIR, 'startup', 'run.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def linux_vm_target(args, root, work):
+    """The Linux microVM running `cmd` from `root` (as its initramfs, with bench/startup's /init)."""
+    reference = os.path.join(args.build_dir, 'tools', 'xos-kernel', 'xos-kernel.xos')  # its QEMU machine
+    vm = harness_targets.LinuxVm(args.build_dir, work, reference)
+    init = os.path.join(work, 'linux-init')
+    subprocess.run(['musl-gcc', '-static', '-O2', '-s', os.path.join(BENCH_DIR, 'startup', 'init.c'),
+                    os.path.join(BENCH_DIR, 'programs', 'linux_vm_init.c'), '-o', init], check=True)
+    for directory in ('proc', 'tmp'):
+        os.makedirs(os.path.join(root, directory), exist_ok=True)
+    initramfs = startup_module().initramfs(root, init, [], os.path.join(work, 'fork.cpio'))
+    accel = 'TCG' if 'tcg' in ' '.join(vm.machine) else 'KVM'
+
+    def run(cmd):
+        argv = vm.machine + ['-kernel', vm.vmlinux, '-initrd', initramfs,
+                             '-append', '%s -- %s' % (vm.cmdline, ' '.join(cmd)),
+                             '-chardev', 'stdio,id=con', '-serial', 'chardev:con']
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=700)
+        # /init powers the VM off (status 0) whatever the program's status: the figure decides.
+        if not any(line.strip().startswith('{') for line in result.stdout.splitlines()):
+            result.returncode = result.returncode or 1
+        return result
+    return run, accel
 
 
 def copy_with_libraries(program, root):
@@ -42,7 +82,9 @@ def main():
     parser.add_argument('--fork', type=int, default=200)
     parser.add_argument('--vfork', type=int, default=100)
     parser.add_argument('--dash', type=int, default=1000)
+    parser.add_argument('--targets', default='native,xos-vm,xos-hosted,linux-vm')
     args = parser.parse_args()
+    args.build_dir = os.path.abspath(args.build_dir)
     xos_run = os.path.join(args.build_dir, 'tools', 'xos-run', 'xos-run')
     with tempfile.TemporaryDirectory(prefix='xos-bench-fork-') as work:
         root = os.path.join(work, 'root')
@@ -60,6 +102,10 @@ def main():
                                                       '--timeout', '600', '--'] + cmd,
                                                      capture_output=True, text=True, timeout=700),
         }
+        if 'linux-vm' in args.targets.split(','):
+            targets['linux-vm'], accel = linux_vm_target(args, root, work)
+            print('Linux microVM under %s' % accel, file=sys.stderr)
+        targets = {name: run for name, run in targets.items() if name in args.targets.split(',')}
         cases = [('fork', args.fork), ('vfork', args.vfork), ('dash', args.dash)]
         samples = {(c, t): [] for c, _ in cases for t in targets}
         for round_number in range(args.runs + 1):  # round 0 warms up
@@ -72,14 +118,20 @@ def main():
                     if round_number:
                         samples[(case, target)].append(figure(result.stdout))
             print('round %d done' % round_number, file=sys.stderr)
-        print('| case | native | xos VM (TCG) | xos hosted | xos VM / native | xos hosted / native |')
-        print('|---|---|---|---|---|---|')
+        others = [t for t in targets if t != 'native']
+        print('| case | ' + ' | '.join(targets) + ' | ' + ' | '.join('%s / native' % t for t in others) +
+              (' | linux-vm / xos-vm |' if 'linux-vm' in targets and 'xos-vm' in targets else ' |'))
+        print('|---' * (1 + len(targets) + len(others) + ('linux-vm' in targets and 'xos-vm' in targets)) + '|')
         for case, n in cases:
             med = {t: statistics.median(samples[(case, t)]) for t in targets}
-            ratio = {t: statistics.median(x / y for x, y in zip(samples[(case, t)], samples[(case, 'native')]))
-                     for t in targets}
-            print('| %s (%d, us/iteration) | %.1f | %.1f | %.1f | %.2f | %.2f |' %
-                  (case, n, med['native'], med['xos-vm'], med['xos-hosted'], ratio['xos-vm'], ratio['xos-hosted']))
+
+            def paired(a, b):
+                return statistics.median(x / y for x, y in zip(samples[(case, a)], samples[(case, b)]))
+            row = ['%s (%d, us/iteration)' % (case, n)] + ['%.1f' % med[t] for t in targets]
+            row += ['%.2f' % paired(t, 'native') for t in others]
+            if 'linux-vm' in targets and 'xos-vm' in targets:
+                row.append('%.2f' % paired('linux-vm', 'xos-vm'))
+            print('| ' + ' | '.join(row) + ' |')
     return 0
 
 

@@ -360,7 +360,7 @@ ErrorOr<void> execute(const char* path, std::span<const char* const> argv, std::
     vfs::FdTable& fds = vfs::process().fds;
     for (int fd = 0; fd < vfs::FdTable::MAX_FDS; ++fd)
         if (fds.is_open(fd) && fds.cloexec(fd).value_or(false)) (void)fds.close(fd);
-    fs::set_executable_path(path);  // /proc/self/exe
+    fs::note_exec(path, argv, envp, *sp);  // /proc/self/exe, cmdline, environ
     sys::finish_exec();  // the old address space, signal handlers (libos/sys/exec.cpp)
     sched::leave_kernel();
     platform::enter_app(reinterpret_cast<void (*)()>(start), *sp);

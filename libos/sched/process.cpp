@@ -98,6 +98,9 @@ ErrorOr<Process*> create_process(Process& parent, int pid) {
     memcpy(process->actions, parent.actions, sizeof process->actions);
     memcpy(process->limits, parent.limits, sizeof process->limits);
     memcpy(process->name, parent.name, sizeof process->name);
+    if (auto exe = KString::from(parent.exe.view())) process->exe = static_cast<KString&&>(*exe);
+    process->arg_start = parent.arg_start, process->arg_end = parent.arg_end;
+    process->env_start = parent.env_start, process->env_end = parent.env_end;
     parent.children.push_back(*process);
     g_processes.push_back(*process);
     ++g_process_count;

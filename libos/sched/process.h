@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "base/intrusive_list.h"
+#include "base/kstring.h"
 #include "sched/wait_queue.h"
 
 namespace xos::vfs {
@@ -77,6 +78,13 @@ struct Process {
     bool owns_memory = true;  // false while it shares its parent's (CLONE_VM, vfork)
     rlimit limits[RLIM_NLIMITS];
     char name[16] = {};  // comm: the file name exec'd, as /proc/PID/comm shows
+    // What /proc/PID shows of the program (set by execve, copied by fork): the executable's
+    // absolute path (exe; empty for the image's own program) and where its arguments and
+    // environment strings lie in its memory (cmdline, environ; 0 when not exec'd).
+    KString exe;
+    uintptr_t arg_start = 0, arg_end = 0, env_start = 0, env_end = 0;
+    // exec from a thread while others run: the exec'ing thread waits here for them to end.
+    WaitQueue threads_ended;
 
     uint64_t start_ns = 0;
     uint64_t dead_threads_cpu_ns = 0;  // CPU time of its threads that were freed

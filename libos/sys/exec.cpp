@@ -5,16 +5,20 @@
 // the caller's stack is in the address space being replaced.
 #include <fcntl.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "base/klog.h"
 #include "exec/exec.h"
+#include "fs/procfs/procfs_nodes.h"
 #include "sched/process.h"
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
 #include "sys/file_helpers.h"
 #include "sys/handlers.h"
 #include "sys/signal.h"
+#include "vfs/path_walk.h"
+#include "vfs/process.h"
 
 namespace xos::sys {
 
@@ -37,6 +41,7 @@ struct ExecArguments {
     char strings[STRING_BYTES];
     size_t used = 0;
     char interpreters[MAX_SCRIPT_NESTING][SCRIPT_LINE_BYTES];
+    char executable[vfs::PATH_MAX_BYTES];  // fexecve: the file's own path, for exe and comm ("" else)
 };
 ExecArguments g_arguments;
 bool g_exec_busy;
@@ -151,6 +156,31 @@ void exec_on_kernel_stack(void* raw) {
     }
 }
 
+// Linux's de_thread: the other threads of the process end (as by SIGKILL) before the exec
+// proceeds, and the exec'ing thread takes the pid as its thread id. Checked first: a program
+// file that is missing or cannot be run fails the exec with the threads left alone.
+ErrorOr<void> end_other_threads(const char* program) {
+    sched::Process& process = sched::current_process();
+    if (process.live_threads == 1) return {};
+    RefPtr<vfs::Vnode> file = TRY(vfs::resolve(vfs::process().context(), program, vfs::Follow::Yes));
+    if (file->is_directory() || !file->is_regular() || !(file->mode() & 0111)) return error(EACCES);
+    sched::Thread& self = sched::current();
+    process.exiting = true;
+    process.exec_survivor = &self;
+    sched::for_each_thread_of(process, [&](sched::Thread& t) {
+        if (&t != &self && t.state == sched::ThreadState::Blocked && t.interruptible)
+            sched::wake(t, sched::WakeReason::Interrupted);
+    });
+    // Each one wakes this queue as it ends (end_current_thread).
+    (void)sched::wait_event(
+        process.threads_ended, [&] { return process.live_threads == 1; }, sched::Deadline::never(),
+        sched::Interruptible::No);
+    process.exiting = false;
+    process.exec_survivor = nullptr;
+    self.tid = process.pid;
+    return {};
+}
+
 ErrorOr<long> execute_copied(const char* path) {
     const char* program = path;
     for (int depth = 0;; ++depth) {
@@ -159,6 +189,7 @@ ErrorOr<long> execute_copied(const char* path) {
         if (!interpreter) break;
         program = interpreter;
     }
+    TRY(end_other_threads(program));
     // In libos memory: the caller's stack is not mapped while the new image is built.
     static ExecJob job{nullptr, {}};
     job = {program, {}};
@@ -168,26 +199,49 @@ ErrorOr<long> execute_copied(const char* path) {
     __builtin_unreachable();
 }
 
-ErrorOr<long> do_execve(int dirfd, UserPtr<const char> path, UserPtr<const char* const> argv,
-                        UserPtr<const char* const> envp) {
-    // Linux ends the other threads first; libos does not yet.
-    if (int threads = sched::current_process().live_threads; threads > 1) {
-        klog("xos: exec: execve from a program with %d threads is not supported (one thread only)", threads);
-        return error(EBUSY);
+// The path execveat runs: `path` itself, or relative to the directory behind `dirfd`, or with
+// AT_EMPTY_PATH and "" the file behind `dirfd` (fexecve: "/dev/fd/N" as on Linux, which the
+// program sees as AT_EXECFN and a script's interpreter as the script's name).
+ErrorOr<void> choose_path(int dirfd, std::string_view text, int flags, ExecArguments& arguments) {
+    arguments.executable[0] = 0;
+    if (text.empty()) {
+        RefPtr<vfs::File> file = TRY(file_for(dirfd, true));
+        if (file->vnode()->is_directory()) return error(EACCES);
+        snprintf(arguments.path.text, sizeof arguments.path.text, "/dev/fd/%d", dirfd);
+        if (auto name = fs::describe_open_file(vfs::process(), *file); name && name->size() < vfs::PATH_MAX_BYTES)
+            memcpy(arguments.executable, name->c_str(), name->size() + 1);
+        return {};
     }
+    if (dirfd != AT_FDCWD && text[0] != '/') {
+        RefPtr<vfs::File> file = TRY(file_for(dirfd, true));
+        if (!file->vnode()->is_directory()) return error(ENOTDIR);
+        char directory[vfs::PATH_MAX_BYTES];
+        size_t length = TRY(vfs::directory_path(vfs::process().context(), file->vnode(), directory)) - 1;
+        char joined[vfs::PATH_MAX_BYTES];
+        int written = snprintf(joined, sizeof joined, "%s%s%.*s", directory, length > 1 ? "/" : "", int(text.size()),
+                               text.data());
+        if (written < 0 || size_t(written) >= sizeof joined) return error(ENAMETOOLONG);
+        memcpy(arguments.path.text, joined, size_t(written) + 1);
+    }
+    if (flags & AT_SYMLINK_NOFOLLOW) {
+        auto found = vfs::resolve(vfs::process().context(), arguments.path.text, vfs::Follow::No);
+        if (found && (*found)->is_symlink()) return error(ELOOP);
+    }
+    return {};
+}
+
+ErrorOr<long> do_execve(int dirfd, UserPtr<const char> path, UserPtr<const char* const> argv,
+                        UserPtr<const char* const> envp, int flags) {
     TRY(sched::wait_event(g_exec_done, [] { return !g_exec_busy; }));
     g_exec_busy = true;
     ExecArguments& arguments = g_arguments;
     arguments.used = 0;
     auto result = [&]() -> ErrorOr<long> {
-        std::string_view text = TRY(copy_path(path, arguments.path));
-        if (dirfd != AT_FDCWD && text[0] != '/') {
-            klog("xos: exec: execveat relative to a directory descriptor is not supported");
-            return error(ENOSYS);
-        }
+        std::string_view text = TRY(copy_path(path, arguments.path, flags & AT_EMPTY_PATH));
+        TRY(choose_path(dirfd, text, flags, arguments));
         arguments.argc = TRY(copy_vector(argv, arguments.argv, arguments));
         arguments.envc = TRY(copy_vector(envp, arguments.envp, arguments));
-        return execute_copied(text.data());
+        return execute_copied(arguments.path.text);
     }();
     g_exec_busy = false;
     sched::wake_one(g_exec_done);
@@ -206,27 +260,29 @@ void finish_exec() {
     sched::current().altstack_base = 0;  // no sigaltstack after execve
     sched::current().altstack_size = 0;
     release_vfork_parent(process);
-    const char* slash = strrchr(g_arguments.path.text, '/');
+    // The old program's CLONE_CHILD_CLEARTID / set_tid_address word is gone with its memory.
+    sched::current().clear_child_tid = 0;
+    // comm: the file name exec'd (fexecve: the file's own name, as Linux since 6.14).
+    const char* name = g_arguments.executable[0] ? g_arguments.executable : g_arguments.path.text;
+    if (g_arguments.executable[0])
+        if (auto exe = KString::from(g_arguments.executable)) process.exe = static_cast<KString&&>(*exe);
+    const char* slash = strrchr(name, '/');
     memset(process.name, 0, sizeof process.name);
-    strncpy(process.name, slash ? slash + 1 : g_arguments.path.text, sizeof process.name - 1);
+    strncpy(process.name, slash ? slash + 1 : name, sizeof process.name - 1);
     g_exec_busy = false;
     sched::wake_one(g_exec_done);
 }
 
 // Implements execve(2).
 ErrorOr<long> sys_execve(UserPtr<const char> path, UserPtr<const char* const> argv, UserPtr<const char* const> envp) {
-    return do_execve(AT_FDCWD, path, argv, envp);
+    return do_execve(AT_FDCWD, path, argv, envp, 0);
 }
 
 // Implements execveat(2).
 ErrorOr<long> sys_execveat(int dirfd, UserPtr<const char> path, UserPtr<const char* const> argv,
                            UserPtr<const char* const> envp, int flags) {
     if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return error(EINVAL);
-    if (flags & AT_EMPTY_PATH) {
-        klog("xos: exec: execveat with AT_EMPTY_PATH (fexecve) is not supported");
-        return error(ENOSYS);
-    }
-    return do_execve(dirfd, path, argv, envp);
+    return do_execve(dirfd, path, argv, envp, flags);
 }
 
 }  // namespace xos::sys

@@ -213,6 +213,14 @@ ErrorOr<long> sys_getuid();
 ErrorOr<long> sys_geteuid();
 ErrorOr<long> sys_getgid();
 ErrorOr<long> sys_getegid();
+ErrorOr<long> sys_setuid(uid_t uid);
+ErrorOr<long> sys_setgid(gid_t gid);
+ErrorOr<long> sys_setresuid(uid_t real, uid_t effective, uid_t saved);
+ErrorOr<long> sys_setresgid(gid_t real, gid_t effective, gid_t saved);
+ErrorOr<long> sys_getresuid(UserPtr<uid_t> real, UserPtr<uid_t> effective, UserPtr<uid_t> saved);
+ErrorOr<long> sys_getresgid(UserPtr<gid_t> real, UserPtr<gid_t> effective, UserPtr<gid_t> saved);
+ErrorOr<long> sys_getgroups(int size, UserPtr<gid_t> list);
+ErrorOr<long> sys_setgroups(size_t size, UserPtr<const gid_t> list);
 ErrorOr<long> sys_arch_prctl(int code, uintptr_t address);
 // prctl.cpp
 ErrorOr<long> sys_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);

@@ -175,6 +175,11 @@ void end_current_thread(int wait_status) {
             platform::shutdown(platform::ExitKind::Exit, WEXITSTATUS(status), nullptr);
         }
         become_zombie(process);
+    } else if (process.exec_survivor && process.exec_survivor != &self) {
+        // An exec waits for this thread to end: it rechecks once this one is gone (no
+        // preemption between the wake and the end, so its check cannot come first).
+        platform::interrupts_disable();
+        sched::wake_all(process.threads_ended);
     }
     sched::exit_current();
 }

@@ -89,7 +89,7 @@ XOS_SYSCALL(58, vfork, Partial, "the child gets a copy-on-write copy; the parent
 XOS_SYSCALL(59, execve, Partial,
             "unmodified x86_64 ELF executables: PIE (static-pie, or dynamic through PT_INTERP) and non-PIE "
             "(ET_EXEC at its link address; docs/unmodified-binaries.md) and `#!` scripts, in a fresh address space; "
-            "EBUSY unless the caller is its process's only thread")
+            "the process's other threads end first, as on Linux")
 XOS_SYSCALL(60, exit, Full, "")
 XOS_SYSCALL(61, wait4, Partial, "rusage: CPU time only (as user time)")
 XOS_SYSCALL(62, kill, Partial,
@@ -137,8 +137,8 @@ XOS_SYSCALL_NONE(101, ptrace, "")
 XOS_SYSCALL(102, getuid, Full, "always 0")
 XOS_SYSCALL_NONE(103, syslog, "")
 XOS_SYSCALL(104, getgid, Full, "always 0")
-XOS_SYSCALL_NONE(105, setuid, "")
-XOS_SYSCALL_NONE(106, setgid, "")
+XOS_SYSCALL(105, setuid, Partial, "root only: 0 succeeds, another id is EPERM")
+XOS_SYSCALL(106, setgid, Partial, "root only: 0 succeeds, another id is EPERM")
 XOS_SYSCALL(107, geteuid, Full, "always 0")
 XOS_SYSCALL(108, getegid, Full, "always 0")
 XOS_SYSCALL(109, setpgid, Partial, "no EACCES for a child that has exec'd")
@@ -147,12 +147,12 @@ XOS_SYSCALL(111, getpgrp, Full, "")
 XOS_SYSCALL(112, setsid, Full, "")
 XOS_SYSCALL_NONE(113, setreuid, "")
 XOS_SYSCALL_NONE(114, setregid, "")
-XOS_SYSCALL_NONE(115, getgroups, "")
-XOS_SYSCALL_NONE(116, setgroups, "")
-XOS_SYSCALL_NONE(117, setresuid, "")
-XOS_SYSCALL_NONE(118, getresuid, "")
-XOS_SYSCALL_NONE(119, setresgid, "")
-XOS_SYSCALL_NONE(120, getresgid, "")
+XOS_SYSCALL(115, getgroups, Full, "no supplementary groups")
+XOS_SYSCALL(116, setgroups, Partial, "root only: none or group 0, else EPERM")
+XOS_SYSCALL(117, setresuid, Partial, "root only: 0 or -1 succeed, another id is EPERM")
+XOS_SYSCALL(118, getresuid, Full, "always 0")
+XOS_SYSCALL(119, setresgid, Partial, "root only: 0 or -1 succeed, another id is EPERM")
+XOS_SYSCALL(120, getresgid, Full, "always 0")
 XOS_SYSCALL(121, getpgid, Full, "")
 XOS_SYSCALL_NONE(122, setfsuid, "")
 XOS_SYSCALL_NONE(123, setfsgid, "")
@@ -370,7 +370,8 @@ XOS_SYSCALL(318, getrandom, Partial, "VM: RDRAND, or a weak TSC-seeded generator
 XOS_SYSCALL(319, memfd_create, Partial, "no file seals")
 XOS_SYSCALL_NONE(320, kexec_file_load, "")
 XOS_SYSCALL_NONE(321, bpf, "")
-XOS_SYSCALL(322, execveat, Partial, "absolute paths or AT_FDCWD; not AT_EMPTY_PATH (fexecve)")
+XOS_SYSCALL(322, execveat, Full,
+            "as execve; relative to a directory, AT_EMPTY_PATH (fexecve: /dev/fd/N), AT_SYMLINK_NOFOLLOW")
 XOS_SYSCALL_NONE(323, userfaultfd, "")
 XOS_SYSCALL(
     324, membarrier, Partial,

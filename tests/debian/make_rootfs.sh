@@ -28,6 +28,9 @@ esac
 # its standard library (libpython3.11-stdlib). libpython3.11 (the interpreter as a shared
 # library) is for python-pie.c, a position-independent python3 while non-PIE ones are refused.
 PACKAGES=(busybox-static python3 libpython3.11 sqlite3 redis-server)
+# Multi-process applications (tests/debian's nginx, ps cases): nginx with master and workers,
+# procps' ps reading /proc.
+PACKAGES+=(nginx-light procps)
 
 CACHE_ROOT=${XOS_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:?HOME is not set}/.cache}/xos}
 [[ $CACHE_ROOT == /* ]] || CACHE_ROOT=$PWD/$CACHE_ROOT

@@ -12,6 +12,14 @@ xos (xos-run --rootfs ROOT), and compares what they print (or answer, for the se
   go:        an HTTP server built with Debian's Go (static, non-PIE), asked by curl from the host
              through xos-run -p; go-pie: the same server built with -buildmode=pie
   redis:     redis-server --save '' asked by the host's redis-cli and redis-benchmark -q
+  python-subprocess: subprocess.run(['ls']), check_output with input and through a pipe, shell=True
+  entrypoint: a dash script starts busybox httpd in the background and execs redis-server; the
+             host asks both
+  nginx:     nginx (master_process on, 2 workers) started by a shell that counts its processes with
+             procps' ps through /proc (natively in a pid namespace with /proc mounted); curl from
+             the host; SIGQUIT ends it
+  redis-bgsave: BGSAVE (redis forks) into the shared work directory; the dump is then checked by
+             redis-check-rdb and loaded by a second redis-server, natively
 
 Each case gets a work directory, mounted at /xos-test in the program's root (a bind mount in
 the native chroot, an xos-run --share on xos): the root itself is shared read-only and xos has
@@ -321,8 +329,249 @@ def check_redis(runner):
     return compare_servers('redis', native, xos)
 
 
+PYTHON_SUBPROCESS = r"""
+import subprocess, sys
+result = subprocess.run(['ls', '-1'], cwd='/srv/ls')  # -1: stdout is the console on xos
+print('run ls: status', result.returncode, flush=True)
+print('run ls -l, captured:', subprocess.run(['ls', '-l', '/srv/ls'], capture_output=True, text=True).stdout.split('\n')[1:3])
+print('check_output:', subprocess.check_output(['sort'], input=b'charlie\nalpha\nbravo\n').split())
+listing = subprocess.Popen(['ls', '/srv/ls'], stdout=subprocess.PIPE)
+print('pipe ls | wc -l:', subprocess.check_output(['wc', '-l'], stdin=listing.stdout).strip())
+listing.stdout.close()
+print('ls in the pipe:', listing.wait())
+print('shell:', subprocess.check_output('echo $((6 * 7)) | tr 4 x', shell=True))
+try:
+    subprocess.check_call(['false'])
+except subprocess.CalledProcessError as e:
+    print('false:', e.returncode)
+try:
+    subprocess.run(['/no/such/program'])
+except FileNotFoundError as e:
+    print('missing program:', e.errno, e.strerror)
+print('stderr to stdout:', subprocess.run('echo to-stderr >&2', shell=True, stderr=subprocess.STDOUT,
+                                          stdout=subprocess.PIPE).stdout)
+"""
+
+
+def check_python_subprocess(runner):
+    """Python's subprocess: run(['ls']), check_output with input and through a pipe, shell=True."""
+    return run_cases(runner, [('python3 subprocess', ['/usr/bin/python3', '-c', PYTHON_SUBPROCESS])])
+
+
+# The entrypoint of a container: a dash script that starts a server in the background (busybox
+# httpd) and execs the main program (redis-server), which then is PID 1 on xos.
+ENTRYPOINT = r"""#!/bin/sh
+set -e
+echo "entrypoint: starting httpd on $1, then redis on $2"
+/usr/bin/busybox httpd -f -p "$1" -h /xos-test/www &
+echo $! > /xos-test/httpd.pid
+exec /usr/bin/redis-server --port "$2" --save '' --appendonly no --daemonize no --bind 0.0.0.0 \
+    --protected-mode no --dir /xos-test
+"""
+
+
+def check_entrypoint(runner):
+    os.makedirs(os.path.join(runner.work, 'www'))
+    with open(os.path.join(runner.work, 'www', 'index.html'), 'w') as f:
+        f.write('served by the background httpd\n')
+    entrypoint = os.path.join(runner.work, 'entrypoint.sh')
+    with open(entrypoint, 'w') as f:
+        f.write(ENTRYPOINT)
+    os.chmod(entrypoint, 0o755)
+
+    def run(name, command, http_port, redis_port):
+        def ask(port):
+            answers = [curl(http_port, '/index.html'), curl(http_port, '/missing')]
+            for words in (['ping'], ['set', 'k', 'exec'], ['get', 'k'], ['shutdown', 'nosave']):
+                result = subprocess.run(['redis-cli', '-p', str(redis_port)] + words, capture_output=True, text=True,
+                                        timeout=120)
+                answers.append('%s -> %s' % (' '.join(words), (result.stdout + result.stderr).strip()))
+            return '\n'.join(answers)
+        return serve(runner, command, redis_port, redis_ready, ask, name)
+
+    http_port, redis_port = free_port(), free_port()
+    native = run('entrypoint natively', runner.native_command([WORK + '/entrypoint.sh', str(http_port), str(redis_port)]),
+                 http_port, redis_port)
+    # Natively the background httpd outlives the exec'd program: end it (on xos the image ends).
+    try:
+        with open(os.path.join(runner.work, 'httpd.pid')) as f:
+            os.kill(int(f.read()), 15)
+    except (OSError, ValueError) as e:
+        print('native httpd: %s' % e)
+    host_http, host_redis = free_port(), free_port()
+    xos = run('entrypoint on xos', runner.xos_command([WORK + '/entrypoint.sh', '8080', '6379'],
+                                                      [(host_http, 8080), (host_redis, 6379)]), host_http, host_redis)
+    return compare_servers('entrypoint', native, xos)
+
+
+NGINX_CONF = """daemon off;
+master_process on;
+worker_processes 2;
+user root;
+pid /xos-test/nginx.pid;
+error_log stderr notice;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path /xos-test/tmp/body;
+    proxy_temp_path /xos-test/tmp/proxy;
+    fastcgi_temp_path /xos-test/tmp/fastcgi;
+    uwsgi_temp_path /xos-test/tmp/uwsgi;
+    scgi_temp_path /xos-test/tmp/scgi;
+    server {
+        listen %d;
+        root /xos-test/www;
+    }
+}
+"""
+
+# nginx's master and 2 workers started by a shell, which then counts them with procps' ps
+# (through /proc) and stops nginx (SIGQUIT: graceful) once the host has asked its questions
+# and created /xos-test/stop.
+NGINX_RUN = r"""#!/bin/sh
+/usr/sbin/nginx -e stderr -p /xos-test/ -c /xos-test/nginx-$1.conf &
+master=$!
+i=0
+while [ "$(/usr/bin/ps -e -o comm= | /usr/bin/grep -c '^nginx$')" -lt 3 ] && [ $i -lt 1200 ]; do
+    /usr/bin/sleep 0.1; i=$((i + 1))
+done
+echo "nginx processes: $(/usr/bin/ps -e -o comm= | /usr/bin/grep -c '^nginx$')"
+echo "workers of the master: $(/usr/bin/ps -e -o ppid=,comm= | /usr/bin/grep -c "^ *$master nginx\$")"
+echo "worker titles: $(/usr/bin/ps -e -o args= | /usr/bin/grep -c '^nginx: worker process')"
+echo ready > /xos-test/ready
+while [ ! -e /xos-test/stop ]; do /usr/bin/sleep 0.2; done
+kill -QUIT $master
+wait $master
+echo "nginx exited: $?"
+"""
+
+
+def check_nginx(runner):
+    os.makedirs(os.path.join(runner.work, 'www'))
+    os.makedirs(os.path.join(runner.work, 'tmp'))
+    with open(os.path.join(runner.work, 'www', 'index.html'), 'w') as f:
+        f.write('<p>nginx with a master and two workers</p>\n')
+    with open(os.path.join(runner.work, 'www', 'big.bin'), 'wb') as f:
+        f.write(bytes(range(256)) * 1024)
+    for port in (8080,):
+        with open(os.path.join(runner.work, 'nginx-%d.conf' % port), 'w') as f:
+            f.write(NGINX_CONF % port)
+    script = os.path.join(runner.work, 'run-nginx.sh')
+    with open(script, 'w') as f:
+        f.write(NGINX_RUN)
+    os.chmod(script, 0o755)
+
+    def run(name, command, port):
+        for leftover in ('ready', 'stop'):
+            if os.path.exists(os.path.join(runner.work, leftover)):
+                os.unlink(os.path.join(runner.work, leftover))
+        log = tempfile.TemporaryFile()
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+        answers = []
+        deadline = time.monotonic() + TIMEOUT - 120
+        while not os.path.exists(os.path.join(runner.work, 'ready')) and time.monotonic() < deadline \
+                and process.poll() is None:
+            time.sleep(0.5)
+        if os.path.exists(os.path.join(runner.work, 'ready')):
+            answers = [curl(port, '/index.html'), curl(port, '/missing')]
+            big = subprocess.run(['curl', '-sS', '--max-time', '60', 'http://127.0.0.1:%d/big.bin' % port],
+                                 capture_output=True, timeout=120)
+            answers.append('big.bin: %d bytes, intact %s' % (len(big.stdout), big.stdout == bytes(range(256)) * 1024))
+            # Several connections at once: both workers may take them.
+            for _ in range(3):
+                answers += [curl(port, '/index.html') for _ in range(2)]
+        with open(os.path.join(runner.work, 'stop'), 'w'):
+            pass
+        try:
+            stdout, _ = process.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            stdout, _ = process.communicate()
+        log.seek(0)
+        output = log.read().decode(errors='replace')
+        print('%s: status %d' % (name, process.returncode))
+        return ('\n'.join(answers) + '\n' + stdout.decode(errors='replace')) if answers else None, \
+            process.returncode, output
+
+    native_port = free_port()
+    os.rename(os.path.join(runner.work, 'nginx-8080.conf'), os.path.join(runner.work, 'nginx-native.conf'))
+    with open(os.path.join(runner.work, 'nginx-native.conf'), 'w') as f:
+        f.write(NGINX_CONF % native_port)
+    with open(os.path.join(runner.work, 'nginx-8080.conf'), 'w') as f:
+        f.write(NGINX_CONF % 8080)
+    # Natively in a pid namespace with /proc mounted in the chroot, so ps sees this nginx only.
+    native_command = runner.native_command([WORK + '/run-nginx.sh', 'native'])
+    native_command[native_command.index('unshare') + 1:native_command.index('unshare') + 1] = ['--pid', '--fork']
+    native_command[native_command.index('sh') + 2] = \
+        'mount --bind "$1" "$2/xos-test" && mount -t proc proc "$2/proc" && shift 2 && exec "$@"'
+    native = run('nginx natively', native_command, native_port)
+    host_port = free_port()
+    xos = run('nginx on xos', runner.xos_command([WORK + '/run-nginx.sh', '8080'], [(host_port, 8080)]), host_port)
+    return compare_servers('nginx', native, xos)
+
+
+def check_redis_bgsave(runner):
+    """redis-server BGSAVE (a fork of the server) into the shared directory; the dump is then
+    checked by redis-check-rdb and loaded by a second redis-server, natively."""
+    def ask(port):
+        def cli(*words):
+            result = subprocess.run(['redis-cli', '-p', str(port)] + list(words), capture_output=True, text=True,
+                                    timeout=120)
+            return (result.stdout + result.stderr).strip()
+        answers = [cli('set', 'greeting', 'saved by a forked child'), cli('rpush', 'list', 'a', 'b', 'c'),
+                   cli('debug', 'populate', '20000', 'key', '100'), cli('dbsize')]
+        answers.append('bgsave -> ' + cli('bgsave'))
+        status = ''
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            info = cli('info', 'persistence')
+            if 'rdb_bgsave_in_progress:0' in info and 'rdb_last_bgsave_status:' in info:
+                status = re.search(r'rdb_last_bgsave_status:(\w+)', info).group(1)
+                if 'rdb_changes_since_last_save:0' in info:
+                    break
+            time.sleep(0.5)
+        answers.append('bgsave finished: %s' % status)
+        answers.append('set after the save -> ' + cli('set', 'greeting', 'changed after the save'))
+        answers.append('shutdown nosave -> ' + cli('shutdown', 'nosave'))
+        return '\n'.join(answers)
+
+    def check_dump(name):
+        dump = os.path.join(runner.work, 'dump.rdb')
+        if not os.path.exists(dump):
+            return '%s: no dump.rdb' % name
+        checked = runner.native(['/usr/bin/redis-check-rdb', WORK + '/dump.rdb'])
+        port = free_port()
+        loaded = serve(runner, runner.native_command(['/usr/bin/redis-server', '--port', str(port), '--save', '',
+                                                      '--appendonly', 'no', '--dir', WORK, '--daemonize', 'no']),
+                       port, redis_ready,
+                       lambda p: '\n'.join(subprocess.run(['redis-cli', '-p', str(p)] + words, capture_output=True,
+                                                          text=True, timeout=120).stdout.strip()
+                                           for words in (['get', 'greeting'], ['lrange', 'list', '0', '-1'],
+                                                         ['dbsize'], ['get', 'key:19999'], ['shutdown', 'nosave'])),
+                       name + ': the dump loaded natively')
+        os.unlink(dump)
+        return 'redis-check-rdb status %d; loaded by a second redis:\n%s' % (checked.returncode, loaded[0])
+
+    server = ['/usr/bin/redis-server', '--port', None, '--save', '', '--appendonly', 'no', '--dir', WORK,
+              '--dbfilename', 'dump.rdb', '--daemonize', 'no', '--bind', '0.0.0.0', '--protected-mode', 'no',
+              '--enable-debug-command', 'yes']  # DEBUG POPULATE: a larger heap for the fork to copy
+    native_port = free_port()
+    server[2] = str(native_port)
+    answers, status, log = serve(runner, runner.native_command(server), native_port, redis_ready, ask,
+                                 'redis BGSAVE natively')
+    native = ((answers or '') + '\n' + check_dump('native'), status, log) if answers else (None, status, log)
+    host_port = free_port()
+    server[2] = '6379'
+    answers, status, log = serve(runner, runner.xos_command(server, [(host_port, 6379)]), host_port, redis_ready, ask,
+                                 'redis BGSAVE on xos')
+    xos = ((answers or '') + '\n' + check_dump('xos'), status, log) if answers else (None, status, log)
+    return compare_servers('redis BGSAVE', native, xos)
+
+
 CASES = {'coreutils': check_coreutils, 'busybox': check_busybox, 'python': check_python, 'sqlite': check_sqlite,
-         'go': check_go, 'go-pie': check_go, 'python-pie': check_python, 'redis': check_redis}
+         'go': check_go, 'go-pie': check_go, 'python-pie': check_python, 'redis': check_redis,
+         'python-subprocess': check_python_subprocess, 'entrypoint': check_entrypoint, 'nginx': check_nginx,
+         'redis-bgsave': check_redis_bgsave}
 
 
 def main():

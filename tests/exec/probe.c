@@ -63,7 +63,8 @@ static void* thread_main(void* arg) {
 }
 
 // `probe --exec-with-a-thread PROGRAM`: execs PROGRAM while a second thread is blocked. Linux
-// ends that thread and runs PROGRAM; xos refuses (EBUSY): exits 42 then, 1 on other errors.
+// and xos end that thread and run PROGRAM; exits 42 if the exec fails with EBUSY (what xos did
+// before it ended other threads), 1 on other errors.
 static int exec_with_a_thread(const char* program) {
     static int blocker[2];
     pthread_t thread;

@@ -3,8 +3,10 @@
 // statuses, zombies and reaping, stop/continue, process groups, CLOEXEC, `#!` scripts, errors.
 // Nothing printed depends on pids or timing.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -480,6 +483,252 @@ static void altstack(void) {
     sigaltstack(&ss, NULL);
 }
 
+// --- execve from a multithreaded process, execveat, /proc ---------------------------------------
+
+// Exec'd by the thread cases: the process that exec'd (PROCS_PID) is this one, single-threaded,
+// with the pid as thread id.
+static int child_after_threads(void) {
+    const char* expected = getenv("PROCS_PID");
+    int threads = -1;
+    FILE* status = fopen("/proc/self/status", "r");
+    char line[256];
+    while (status && fgets(line, sizeof line, status))
+        if (strncmp(line, "Threads:", 8) == 0) threads = atoi(line + 8);
+    if (status) fclose(status);
+    printf("after exec: same pid %d, tid is the pid %d, threads %d\n", expected && atoi(expected) == getpid(),
+           (pid_t)syscall(SYS_gettid) == getpid(), threads);
+    return 0;
+}
+
+static int block_pipe[2];
+
+static void* blocked_thread(void* arg) {
+    (void)arg;
+    char c;
+    read(block_pipe[0], &c, 1);  // never written: ends only with the process
+    return NULL;
+}
+
+static void* spinning_thread(void* arg) {
+    (void)arg;
+    for (volatile unsigned long i = 0;; ++i) {}
+    return NULL;
+}
+
+static void* exec_thread(void* arg) {
+    (void)arg;
+    char* argv[] = {"procs", "child-after-threads", NULL};
+    execve(self_path, argv, environ);
+    printf("exec from a thread: %s\n", strerrorname_np(errno));
+    _exit(1);
+}
+
+// One process with a blocked thread and a busy thread execs from `from_thread` (else the main
+// thread); the first exec tries a missing file, which fails with the threads left running.
+static void threads_exec_child(int from_thread) {
+    char pid[16];
+    snprintf(pid, sizeof pid, "%d", getpid());
+    setenv("PROCS_PID", pid, 1);
+    pipe(block_pipe);
+    pthread_t blocked, spinning, execer;
+    pthread_create(&blocked, NULL, blocked_thread, NULL);
+    pthread_create(&spinning, NULL, spinning_thread, NULL);
+    char* missing_argv[] = {"missing", NULL};
+    execve("/bin/no-such-program", missing_argv, environ);
+    printf("exec of a missing file with 3 threads: %s\n", strerrorname_np(errno));
+    fflush(stdout);
+    if (from_thread) {
+        pthread_create(&execer, NULL, exec_thread, NULL);
+        pthread_join(execer, NULL);  // does not return: the exec ends this thread
+    } else {
+        char* argv[] = {"procs", "child-after-threads", NULL};
+        execve(self_path, argv, environ);
+    }
+    printf("exec: %s\n", strerrorname_np(errno));
+    _exit(1);
+}
+
+static void thread_exec(void) {
+    for (int from_thread = 0; from_thread < 2; ++from_thread) {
+        pid_t pid = fork();
+        if (pid == 0) threads_exec_child(from_thread);
+        wait_for(pid, from_thread ? "exec from a second thread" : "exec from the main thread of 3");
+    }
+}
+
+static void execveat_cases(void) {
+    char* argv[] = {"procs", "child-echo", "via-execveat", NULL};
+    char parent[16];
+    snprintf(parent, sizeof parent, "%d", getpid());
+    setenv("PROCS_PARENT", parent, 1);
+    // fexecve: the file behind a descriptor (close-on-exec, as fexecve users open it).
+    int fd = open(self_path, O_RDONLY | O_CLOEXEC);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fexecve(fd, argv, environ);
+        printf("fexecve: %s\n", strerrorname_np(errno));
+        _exit(127);
+    }
+    wait_for(pid, "fexecve");
+    pid = fork();
+    if (pid == 0) {
+        char* exe_argv[] = {"procs", "child-exe", NULL};
+        syscall(SYS_execveat, fd, "", exe_argv, environ, AT_EMPTY_PATH);
+        _exit(127);
+    }
+    wait_for(pid, "execveat AT_EMPTY_PATH, /proc/self/exe");
+    close(fd);
+    // Relative to a directory descriptor.
+    int bin = open("/bin", O_RDONLY | O_DIRECTORY);
+    pid = fork();
+    if (pid == 0) {
+        syscall(SYS_execveat, bin, "procs", argv, environ, 0);
+        printf("execveat relative: %s\n", strerrorname_np(errno));
+        _exit(127);
+    }
+    wait_for(pid, "execveat relative to /bin");
+    // AT_SYMLINK_NOFOLLOW: a symbolic link is ELOOP; the file itself runs.
+    errno_line("execveat AT_SYMLINK_NOFOLLOW on a link",
+               syscall(SYS_execveat, bin, "procs-link", argv, environ, AT_SYMLINK_NOFOLLOW));
+    pid = fork();
+    if (pid == 0) {
+        syscall(SYS_execveat, bin, "procs", argv, environ, AT_SYMLINK_NOFOLLOW);
+        _exit(127);
+    }
+    wait_for(pid, "execveat AT_SYMLINK_NOFOLLOW on the file");
+    errno_line("execveat AT_EMPTY_PATH on a directory", syscall(SYS_execveat, bin, "", argv, environ, AT_EMPTY_PATH));
+    errno_line("execveat with a bad descriptor", syscall(SYS_execveat, 999, "procs", argv, environ, 0));
+    errno_line("execveat with bad flags", syscall(SYS_execveat, bin, "procs", argv, environ, 0x4));
+    close(bin);
+}
+
+static int child_exe(void) {
+    char link[256] = {0};
+    readlink("/proc/self/exe", link, sizeof link - 1);
+    printf("exe: %s\n", link);
+    return 0;
+}
+
+// Waits (blocked) until its standard input closes: /proc shows it meanwhile.
+static int child_wait(void) {
+    if (chdir("/data") != 0) return 1;
+    char c;
+    while (read(0, &c, 1) > 0) {}
+    return 0;
+}
+
+static int read_file(const char* path, char* out, size_t size) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    int total = 0, n;
+    while ((n = read(fd, out + total, size - 1 - total)) > 0) total += n;
+    close(fd);
+    out[total] = 0;
+    return total;
+}
+
+static int listed_in_proc(pid_t pid) {
+    DIR* proc = opendir("/proc");
+    int found = 0;
+    struct dirent* entry;
+    while (proc && (entry = readdir(proc)))
+        if (atoi(entry->d_name) == pid && entry->d_type == DT_DIR) found = 1;
+    if (proc) closedir(proc);
+    return found;
+}
+
+// /proc seen by ps: the live pids in readdir, and another process's cmdline, environ, stat,
+// status, exe, cwd and fd/.
+static void proc_pids(void) {
+    char path[64], text[4096], link[256];
+    snprintf(path, sizeof path, "%d", getpid());
+    ssize_t n = readlink("/proc/self", link, sizeof link - 1);
+    link[n > 0 ? n : 0] = 0;
+    printf("/proc/self names the caller's pid: %d\n", strcmp(link, path) == 0);
+    printf("/proc lists the caller: %d\n", listed_in_proc(getpid()));
+    int input[2];
+    pipe(input);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(input[0], 0);
+        close(input[0]);
+        close(input[1]);
+        char* argv[] = {"/bin/procs", "child-wait", "second argument", NULL};
+        char* envp[] = {"PROCS_INIT=1", "PROCS_MARK=environ-of-the-child", NULL};
+        execve(self_path, argv, envp);
+        _exit(127);
+    }
+    close(input[0]);
+    // Until the child has exec'd, its cmdline is this program's: wait for the new one.
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    int length = 0;
+    for (int tries = 0; tries < 2000; ++tries) {
+        length = read_file(path, text, sizeof text);
+        if (length > 0 && strcmp(text + strlen(text) + 1, "child-wait") == 0) break;
+        usleep(5000);
+    }
+    printf("cmdline:");
+    for (int i = 0; i < length; i += strlen(text + i) + 1) printf(" [%s]", text + i);
+    printf(" (%d bytes)\n", length);
+    snprintf(path, sizeof path, "/proc/%d/environ", pid);
+    length = read_file(path, text, sizeof text);
+    printf("environ:");
+    for (int i = 0; i < length; i += strlen(text + i) + 1) printf(" [%s]", text + i);
+    printf("\n");
+    printf("/proc lists the child: %d\n", listed_in_proc(pid));
+    // The child blocks in read: state S (after its chdir).
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    char state = '?';
+    int ppid = 0;
+    for (int tries = 0; tries < 2000; ++tries) {
+        read_file(path, text, sizeof text);
+        char* after = strrchr(text, ')');
+        if (after && sscanf(after + 2, "%c %d", &state, &ppid) == 2 && state == 'S') break;
+        usleep(5000);
+    }
+    char comm[32] = "";
+    sscanf(text, "%*d (%31[^)])", comm);
+    printf("stat: comm %s, state %c, ppid is the parent %d\n", comm, state, ppid == getpid());
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    read_file(path, text, sizeof text);
+    char* ppid_line = strstr(text, "\nPPid:");
+    printf("status: PPid is the parent %d, has Name %d, Threads %d\n", ppid_line && atoi(ppid_line + 6) == getpid(),
+           strncmp(text, "Name:\tprocs\n", 12) == 0, strstr(text, "\nThreads:\t1\n") != NULL);
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    n = readlink(path, link, sizeof link - 1);
+    link[n > 0 ? n : 0] = 0;
+    printf("exe: %s\n", link);
+    snprintf(path, sizeof path, "/proc/%d/cwd", pid);
+    n = readlink(path, link, sizeof link - 1);
+    link[n > 0 ? n : 0] = 0;
+    printf("cwd: %s\n", link);
+    snprintf(path, sizeof path, "/proc/%d/fd", pid);
+    DIR* fds = opendir(path);
+    int count = 0, has_stdin = 0;
+    struct dirent* entry;
+    while (fds && (entry = readdir(fds))) {
+        if (entry->d_name[0] == '.') continue;
+        ++count;
+        if (strcmp(entry->d_name, "0") == 0) has_stdin = 1;
+    }
+    if (fds) closedir(fds);
+    snprintf(path, sizeof path, "/proc/%d/fd/0", pid);
+    n = readlink(path, link, sizeof link - 1);
+    link[n > 0 ? n : 0] = 0;
+    printf("fd: %d entries, 0 is there %d, fd/0 names a pipe %d\n", count, has_stdin, strncmp(link, "pipe:[", 6) == 0);
+    // Exited: a zombie, listed with state Z until reaped; then gone.
+    close(input[1]);
+    siginfo_t info;
+    waitid(P_PID, pid, &info, WEXITED | WNOWAIT);
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    read_file(path, text, sizeof text);
+    char* after = strrchr(text, ')');
+    printf("zombie: state %c, listed %d\n", after ? after[2] : '?', listed_in_proc(pid));
+    wait_for(pid, "child-wait");
+    errno_line("reaped: open /proc/PID/stat", open(path, O_RDONLY));
+    printf("reaped: listed %d\n", listed_in_proc(pid));
+}
+
 int main(int argc, char** argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (getenv("PROCS_INIT") == NULL) {
@@ -502,16 +751,19 @@ int main(int argc, char** argv) {
     if (argc > 1 && strcmp(argv[1], "child-fds") == 0) return child_fds(argc, argv);
     if (argc > 1 && strcmp(argv[1], "nproc") == 0) return nproc();
     if (argc > 1 && strcmp(argv[1], "child-altstack") == 0) return child_altstack();
+    if (argc > 1 && strcmp(argv[1], "child-after-threads") == 0) return child_after_threads();
+    if (argc > 1 && strcmp(argv[1], "child-exe") == 0) return child_exe();
+    if (argc > 1 && strcmp(argv[1], "child-wait") == 0) return child_wait();
     if (argc > 1 && (strcmp(argv[1], "interp-arg") == 0 || strncmp(argv[1], "/scripts/", 9) == 0))
         return interpreter(argc, argv);
     struct {
         const char* name;
         void (*run)(void);
     } cases[] = {
-        {"fork", fork_and_wait}, {"status", exit_statuses}, {"exec", exec_child}, {"spawn", spawn},
-        {"pipes", pipes},        {"signals", signals},      {"zombies", zombies}, {"stop", stop_and_continue},
-        {"groups", groups},      {"cloexec", cloexec},      {"scripts", scripts}, {"errors", errors},
-        {"altstack", altstack},
+        {"fork", fork_and_wait}, {"status", exit_statuses},   {"exec", exec_child},         {"spawn", spawn},
+        {"pipes", pipes},        {"signals", signals},        {"zombies", zombies},         {"stop", stop_and_continue},
+        {"groups", groups},      {"cloexec", cloexec},        {"scripts", scripts},         {"errors", errors},
+        {"altstack", altstack},  {"threadexec", thread_exec}, {"execveat", execveat_cases}, {"proc", proc_pids},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         if (argc > 1 && strcmp(argv[1], cases[i].name) != 0) continue;

@@ -7,6 +7,8 @@ exit status. The root is made here; natively the programs run chrooted into it.
           fork at RLIMIT_NPROC (EAGAIN; natively as a non-root user, root being exempt on Linux).
   dash:   Debian's dash (with the libraries ldd names) runs script.sh: pipelines, $(...),
           background jobs and wait, trap, redirections, here documents, set -e.
+  busybox: `busybox sh` (Debian's busybox-static, from tests/debian's root) runs the same
+          script.sh, then busybox ps lists the processes of a pipeline through /proc.
 
 The verdict is the exit status of this script (0: all cases passed).
 """
@@ -46,9 +48,10 @@ def copy_with_libraries(program, root):
 
 def make_root(args, work):
     root = os.path.join(work, 'root')
-    for d in ['bin', 'data', 'scripts', 'dev']:
+    for d in ['bin', 'data', 'scripts', 'dev', 'proc']:
         os.makedirs(os.path.join(root, d))
     shutil.copy(args.procs, os.path.join(root, 'bin', 'procs'))
+    os.symlink('procs', os.path.join(root, 'bin', 'procs-link'))  # execveat AT_SYMLINK_NOFOLLOW
     with open(os.path.join(root, 'data', 'input.txt'), 'w') as f:
         f.write('first line of the input\nsecond line\n')
     for name, text, mode in SCRIPTS:
@@ -62,7 +65,15 @@ def make_root(args, work):
     return root
 
 
-def run_native(root, command, user=None):
+def run_native(root, command, user=None, mount_proc=False):
+    if mount_proc:
+        # A mount and pid namespace of its own with /proc mounted in the chroot, so ps sees the
+        # command's processes only (as on xos, where the command is PID 1).
+        script = 'mount -t proc proc "$1/proc" && chroot "$@"'
+        return subprocess.run(['unshare', '--mount', '--propagation', 'private', '--pid', '--fork', 'sh', '-c',
+                               script, 'sh', root] + command, env={'LC_ALL': 'C'}, capture_output=True, text=True,
+                              timeout=TIMEOUT)
+
     def enter():
         os.chroot(root)
         os.chdir('/')
@@ -79,8 +90,8 @@ def run_xos(args, root, command):
                            '--env', 'LC_ALL=C'] + EXTRA + ['--'] + command, capture_output=True, text=True, timeout=TIMEOUT)
 
 
-def compare(args, root, command, native_user=None):
-    native = run_native(root, command, native_user)
+def compare(args, root, command, native_user=None, mount_proc=False):
+    native = run_native(root, command, native_user, mount_proc)
     xos = run_xos(args, root, command)
     name = ' '.join(command)
     if (native.returncode, native.stdout) != (xos.returncode, xos.stdout):
@@ -98,7 +109,8 @@ def compare(args, root, command, native_user=None):
 
 
 def check_procs(args, root):
-    ok = compare(args, root, ['/bin/procs'])
+    # /proc in the chroot (the proc cases read it), in a pid namespace as on xos.
+    ok = compare(args, root, ['/bin/procs'], mount_proc=True)
     # Root is exempt from RLIMIT_NPROC on Linux: natively the mode runs as nobody.
     ok = compare(args, root, ['/bin/procs', 'nproc'], native_user=65534 if os.getuid() == 0 else None) and ok
     return ok
@@ -115,20 +127,66 @@ def check_dash(args, root):
     return compare(args, root, ['/usr/bin/dash', '/script.sh', 'a', 'b'])
 
 
+BUSYBOX_PS = r"""
+# busybox ps reads /proc: the shell, a background sleep and ps itself are listed.
+/bin/busybox sleep 30 &
+sleeper=$!
+/bin/busybox ps -o pid,ppid,comm > /data/ps.txt
+/bin/busybox awk -v shell=$$ -v sleeper=$sleeper '
+    $1 == shell { print "ps lists the shell: " $3 }
+    $1 == sleeper && $2 == shell { print "ps lists the background job, child of the shell: " $3 }
+    $1 != sleeper && $2 == shell { print "ps lists itself, child of the shell: " $3 }' /data/ps.txt
+kill $sleeper
+wait $sleeper
+echo "sleeper killed: $?"
+"""
+
+
+def debian_busybox(args):
+    """busybox-static's binary from tests/debian's root (made, or found cached, by make_rootfs.sh)."""
+    made = subprocess.run([args.make_rootfs], stdout=subprocess.PIPE, text=True)
+    if made.returncode != 0:
+        return None
+    busybox = os.path.join(made.stdout.strip().splitlines()[-1], 'root', 'usr', 'bin', 'busybox')
+    return busybox if os.path.isfile(busybox) else None
+
+
+def check_busybox(args, root):
+    busybox = debian_busybox(args)
+    if not busybox or not args.dash:
+        print('no Debian root with busybox (tests/debian/make_rootfs.sh) or no dash: skipped')
+        return None
+    for program in [args.dash, '/usr/bin/sort', '/usr/bin/head']:
+        copy_with_libraries(program, root)
+    if args.dash != '/usr/bin/dash':
+        shutil.copy(args.dash, os.path.join(root, 'usr', 'bin', 'dash'))
+    shutil.copy(busybox, os.path.join(root, 'bin', 'busybox'))
+    with open(os.path.join(root, 'ps.sh'), 'w') as f:
+        f.write(BUSYBOX_PS)
+    os.chmod(os.path.join(root, 'data'), 0o777)
+    ok = compare(args, root, ['/bin/busybox', 'sh', '/script.sh', 'a', 'b'])
+    # /proc/PID of the host's processes natively: ps needs /proc mounted in the chroot.
+    ok = compare(args, root, ['/bin/busybox', 'sh', '/ps.sh'], mount_proc=True) and ok
+    return ok
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--xos-run', required=True)
     parser.add_argument('--platform', choices=['kvm', 'hosted'], required=True)
     parser.add_argument('--procs', required=True)
     parser.add_argument('--dash', default=shutil.which('dash'))
-    parser.add_argument('case', choices=['procs', 'dash'])
+    parser.add_argument('--make-rootfs', help='tests/debian/make_rootfs.sh (for busybox)')
+    parser.add_argument('case', choices=['procs', 'dash', 'busybox'])
     args = parser.parse_args()
     if os.getuid() != 0:
         print('natively the programs run chrooted into the test root: needs root; skipped')
         return 77
     with tempfile.TemporaryDirectory(prefix='xos-processes-') as work:
         root = make_root(args, work)
-        ok = {'procs': check_procs, 'dash': check_dash}[args.case](args, root)
+        ok = {'procs': check_procs, 'dash': check_dash, 'busybox': check_busybox}[args.case](args, root)
+    if ok is None:
+        return 77
     return 0 if ok else 1
 
 

@@ -1,5 +1,6 @@
 #include "fs/procfs/procfs.h"
 
+#include <dirent.h>
 #include <elf.h>
 #include <sys/mman.h>
 
@@ -29,15 +30,65 @@ void cpuid(unsigned leaf, unsigned& a, unsigned& b, unsigned& c, unsigned& d) {
 }
 ProcessInfo g_info;
 
-ErrorOr<void> generate_cmdline(TextBuffer& out) {
-    for (size_t i = 0; i < g_info.argc; ++i) TRY(out.append_bytes({g_info.argv[i], strlen(g_info.argv[i]) + 1}));
-    return {};
-}
-
 const char* program_name() {
     if (g_info.argc == 0) return "app";
     const char* slash = strrchr(g_info.argv[0], '/');
     return slash ? slash + 1 : g_info.argv[0];
+}
+
+ErrorOr<sched::Process*> process_of(int pid) {
+    sched::Process* process = sched::find_process(pid);
+    if (!process) return error(ESRCH);
+    return process;
+}
+
+// Copies up to `size` bytes at `address` of `memory` (current or not) through its page tables,
+// stopping at the first page that is not present; returns how many were copied.
+size_t read_memory(mm::VirtualMemory& memory, uintptr_t address, char* out, size_t size) {
+    size_t done = 0;
+    while (done < size) {
+        uintptr_t at = address + done, page = at & ~uintptr_t(mm::PAGE_SIZE - 1);
+        if (!memory.in_region(at)) break;
+        uintptr_t frame = platform::mapped_page(memory.space(), page);
+        if (!frame) break;
+        size_t chunk = mm::PAGE_SIZE - (at - page);
+        if (chunk > size - done) chunk = size - done;
+        memcpy(out + done, static_cast<const char*>(platform::phys_to_virt(frame)) + (at - page), chunk);
+        done += chunk;
+    }
+    return done;
+}
+
+// Appends [start, end) of the process's memory (its argument or environment strings).
+ErrorOr<void> append_memory(TextBuffer& out, sched::Process& process, uintptr_t start, uintptr_t end) {
+    if (!process.memory || end <= start) return {};
+    char chunk[512];
+    for (uintptr_t at = start; at < end;) {
+        size_t want = end - at < sizeof chunk ? end - at : sizeof chunk;
+        size_t got = read_memory(*process.memory, at, chunk, want);
+        if (got) TRY(out.append_bytes({chunk, got}));
+        if (got < want) break;
+        at += got;
+    }
+    return {};
+}
+
+// /proc/PID/cmdline: the argument strings as they are now in the program's memory (programs
+// that rewrite their argv, as nginx's "nginx: worker process", show the new text), as Linux.
+// A zombie's is empty. The image's own program (never exec'd): the boot command line.
+ErrorOr<void> generate_cmdline_for(TextBuffer& out, int pid) {
+    sched::Process& process = *TRY(process_of(pid));
+    if (process.state != sched::ProcessState::Alive) return {};
+    if (process.arg_end > process.arg_start) return append_memory(out, process, process.arg_start, process.arg_end);
+    for (size_t i = 0; i < g_info.argc; ++i) TRY(out.append_bytes({g_info.argv[i], strlen(g_info.argv[i]) + 1}));
+    return {};
+}
+
+// /proc/PID/environ: the environment strings at exec (NUL-separated, as Linux).
+ErrorOr<void> generate_environ_for(TextBuffer& out, int pid) {
+    sched::Process& process = *TRY(process_of(pid));
+    if (process.state != sched::ProcessState::Alive) return {};
+    return append_memory(out, process, process.env_start, process.env_end);
 }
 
 // One process's state letter: R, S (blocked), T (stopped), Z (zombie).
@@ -64,39 +115,61 @@ const char* name_of(sched::Process& process) {
     return process.pid == 1 && !process.name[0] ? program_name() : process.name;
 }
 
-ErrorOr<void> generate_status_for(TextBuffer& out, int pid) {
-    sched::Process* process = sched::find_process(pid);
-    if (!process) return error(ESRCH);
-    size_t rss_kb = process->memory ? process->memory->resident_bytes() / 1024 : 0;
-    unsigned umask = process->files ? unsigned(process->files->umask) : 022;
-    return out.append("Name:\t%.15s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\n"
-                      "TracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t%d\nGroups:\t\n"
-                      "VmRSS:\t%8zu kB\nThreads:\t%d\n",
-                      name_of(*process), umask, state_name(state_of(*process)), process->pid, process->pid,
-                      process->parent ? process->parent->pid : 0, vfs::FdTable::MAX_FDS, rss_kb, process->live_threads);
+struct MemorySizes {
+    size_t virtual_bytes = 0, resident_bytes = 0;
+};
+
+MemorySizes memory_sizes(sched::Process& process) {
+    MemorySizes sizes;
+    if (!process.memory || process.state != sched::ProcessState::Alive) return sizes;
+    process.memory->for_each([&](const mm::Vma& vma) { sizes.virtual_bytes += vma.end - vma.start; });
+    sizes.resident_bytes = process.memory->resident_bytes();
+    return sizes;
 }
 
-// /proc/PID/stat: the fields ps and top read (pid, comm, state, ppid, pgrp, session, ...,
-// utime, ..., num_threads, ..., starttime in clock ticks).
+ErrorOr<void> generate_status_for(TextBuffer& out, int pid) {
+    sched::Process& process = *TRY(process_of(pid));
+    MemorySizes sizes = memory_sizes(process);
+    unsigned umask = process.files ? unsigned(process.files->umask) : 022;
+    return out.append("Name:\t%.15s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\n"
+                      "TracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t%d\nGroups:\t\n"
+                      "VmSize:\t%8zu kB\nVmRSS:\t%8zu kB\nThreads:\t%d\n",
+                      name_of(process), umask, state_name(state_of(process)), process.pid, process.pid,
+                      process.parent ? process.parent->pid : 0, vfs::FdTable::MAX_FDS, sizes.virtual_bytes / 1024,
+                      sizes.resident_bytes / 1024, process.live_threads);
+}
+
+// /proc/PID/stat: Linux's 52 fields (pid, comm, state, ppid, pgrp, session, tty_nr, tpgid,
+// flags, faults, utime, stime, cutime, cstime, priority, nice, num_threads, itrealvalue,
+// starttime in clock ticks, vsize in bytes, rss in pages, rsslim, ...); what xos does not keep
+// is 0.
 ErrorOr<void> generate_stat_for(TextBuffer& out, int pid) {
-    sched::Process* process = sched::find_process(pid);
-    if (!process) return error(ESRCH);
-    uint64_t cpu_ticks = process->dead_threads_cpu_ns / 10000000;
-    return out.append("%d (%s) %c %d %d %d 0 -1 4194304 0 0 0 0 %lu 0 %lu 0 20 0 %d 0 %lu 0 0\n", process->pid,
-                      name_of(*process), state_of(*process), process->parent ? process->parent->pid : 0, process->pgid,
-                      process->sid, cpu_ticks, process->children_cpu_ns / 10000000, process->live_threads,
-                      process->start_ns / 10000000);
+    sched::Process& process = *TRY(process_of(pid));
+    MemorySizes sizes = memory_sizes(process);
+    uint64_t cpu_ticks = process.dead_threads_cpu_ns / 10000000;
+    sched::for_each_thread_of(process, [&](sched::Thread& t) { cpu_ticks += t.cpu_time_ns / 10000000; });
+    TRY(out.append("%d (%s) %c %d %d %d 0 -1 4194304 0 0 0 0 %lu 0 %lu 0 20 0 %d 0 %lu %zu %zu "
+                   "18446744073709551615",
+                   process.pid, name_of(process), state_of(process), process.parent ? process.parent->pid : 0,
+                   process.pgid, process.sid, cpu_ticks, process.children_cpu_ns / 10000000, process.live_threads,
+                   process.start_ns / 10000000, sizes.virtual_bytes, sizes.resident_bytes / mm::PAGE_SIZE));
+    // startcode endcode startstack kstkesp kstkeip signal blocked sigignore sigcatch wchan nswap
+    // cnswap exit_signal processor rt_priority policy delayacct_blkio_ticks guest_time
+    // cguest_time start_data end_data start_brk arg_start arg_end env_start env_end exit_code.
+    return out.append(" 0 0 0 0 0 0 0 0 0 0 0 0 %d 0 0 0 0 0 0 0 0 0 %lu %lu %lu %lu %d\n", process.exit_signal,
+                      process.arg_start, process.arg_end, process.env_start, process.env_end,
+                      process.state == sched::ProcessState::Alive ? 0 : process.wait_status);
+}
+
+// /proc/PID/statm: sizes in pages (size resident shared text lib data dt).
+ErrorOr<void> generate_statm_for(TextBuffer& out, int pid) {
+    MemorySizes sizes = memory_sizes(*TRY(process_of(pid)));
+    return out.append("%zu %zu 0 0 0 0 0\n", sizes.virtual_bytes / mm::PAGE_SIZE, sizes.resident_bytes / mm::PAGE_SIZE);
 }
 
 ErrorOr<void> generate_comm_for(TextBuffer& out, int pid) {
-    sched::Process* process = sched::find_process(pid);
-    if (!process) return error(ESRCH);
-    return out.append("%.15s\n", name_of(*process));
+    return out.append("%.15s\n", name_of(*TRY(process_of(pid))));
 }
-
-ErrorOr<void> generate_status(TextBuffer& out) { return generate_status_for(out, sched::current_process().pid); }
-ErrorOr<void> generate_stat(TextBuffer& out) { return generate_stat_for(out, sched::current_process().pid); }
-ErrorOr<void> generate_comm(TextBuffer& out) { return generate_comm_for(out, sched::current_process().pid); }
 
 // One line of /proc/self/maps as Linux prints it: "start-end rwxp offset 00:00 0 " and, for a
 // named mapping, spaces up to column 73 and the name.
@@ -110,21 +183,19 @@ ErrorOr<void> append_mapping(TextBuffer& out, uintptr_t start, uintptr_t end, bo
     return out.append("%s%*s%s\n", line, length < NAME_COLUMN ? NAME_COLUMN - length : 0, "", name);
 }
 
-ErrorOr<void> generate_maps(TextBuffer& out) {
+ErrorOr<void> generate_maps_for(TextBuffer& out, int pid) {
+    sched::Process& process = *TRY(process_of(pid));
+    if (!process.memory || process.state != sched::ProcessState::Alive) return {};
     // In address order: the app's mappings (mmap, brk, stacks: the lower half) first, ...
-    struct Visit {
-        TextBuffer& out;
-        ErrorOr<void> result;
-    } visit{out, {}};
-    mm::for_each_app_mapping(
-        [](const mm::MappingView& mapping, void* context) {
-            auto& state = *static_cast<Visit*>(context);
-            if (!state.result) return;
-            state.result = append_mapping(state.out, mapping.start, mapping.end, mapping.prot & PROT_READ,
-                                          mapping.prot & PROT_WRITE, mapping.prot & PROT_EXEC, 0, mapping.name);
-        },
-        &visit);
-    TRY(visit.result);
+    // File mappings show no path: the vnode does not know its name.
+    ErrorOr<void> result;
+    process.memory->for_each([&](const mm::Vma& vma) {
+        if (!result) return;
+        const char* name = vma.kind == mm::VmaKind::Heap ? "[heap]" : vma.kind == mm::VmaKind::Stack ? "[stack]" : "";
+        result = append_mapping(out, vma.start, vma.end, vma.prot & PROT_READ, vma.prot & PROT_WRITE,
+                                vma.prot & PROT_EXEC, 0, name);
+    });
+    TRY(result);
     // ... then the image's own segments (code, constants, data), from its program headers.
     // Segments with the same permissions that share a page (.data and .bss) are one mapping.
     platform::ImageInfo image = platform::image_info();
@@ -248,16 +319,15 @@ ErrorOr<void> generate_mounts(TextBuffer& out) {
     return {};
 }
 
-ErrorOr<KString> self_text(int) {
+ErrorOr<KString> self_text(uint64_t) {
     char text[16];
     snprintf(text, sizeof text, "%d", sched::current_process().pid);
     return KString::from(text);
 }
 
-char g_executable_path[vfs::PATH_MAX_BYTES];  // set by execve (set_executable_path); "" before
-
-ErrorOr<KString> exe_text(int) {
-    if (g_executable_path[0]) return KString::from(g_executable_path);
+ErrorOr<KString> exe_text(uint64_t pid) {
+    sched::Process& process = *TRY(process_of(int(pid)));
+    if (process.exe.size()) return KString::from(process.exe.view());
     const char* argv0 = g_info.argc ? g_info.argv[0] : "app";
     if (argv0[0] == '/') return KString::from(argv0);
     char path[vfs::PATH_MAX_BYTES];
@@ -265,59 +335,153 @@ ErrorOr<KString> exe_text(int) {
     return KString::from(path);
 }
 
-ErrorOr<KString> cwd_text(int) {
+ErrorOr<KString> cwd_text(uint64_t pid) {
+    vfs::Process& files = *TRY(files_of(int(pid)));
     char path[vfs::PATH_MAX_BYTES];
-    vfs::Process& process = vfs::process();
-    TRY(vfs::directory_path(process.context(), process.cwd, path));
+    TRY(vfs::directory_path(files.context(), files.cwd, path));
     return KString::from(path);
 }
 
-ErrorOr<RefPtr<vfs::Vnode>> cwd_follow(int) { return vfs::process().cwd; }
+ErrorOr<RefPtr<vfs::Vnode>> cwd_follow(uint64_t pid) { return TRY(files_of(int(pid)))->cwd; }
+
+ErrorOr<KString> root_text(uint64_t pid) {
+    vfs::Process& files = *TRY(files_of(int(pid)));
+    char path[vfs::PATH_MAX_BYTES];
+    TRY(vfs::directory_path(files.context(), files.root, path));
+    return KString::from(path);
+}
+
+ErrorOr<RefPtr<vfs::Vnode>> root_follow(uint64_t pid) { return TRY(files_of(int(pid)))->root; }
 
 template <typename T, typename... Args>
 RefPtr<vfs::Vnode> make(Args&&... args) {
     return RefPtr<vfs::Vnode>(mm::kcreate<T>(static_cast<Args&&>(args)...));
 }
 
-// No destructor (base/no_destroy.h): a forked child's exit() would run it on shared state.
-[[clang::no_destroy]] RefPtr<vfs::Vnode> g_self_dir;  // the current process's /proc/PID (what /proc/self names)
-
-// /proc/PID: the current process's is the full directory; another's has stat, status, comm.
-ErrorOr<RefPtr<vfs::Vnode>> pid_lookup(ProcDir& root, std::string_view name) {
+int parse_pid(std::string_view name) {
     int pid = 0;
+    if (name.empty() || name.size() > 9 || (name.size() > 1 && name[0] == '0')) return 0;
     for (char c : name) {
-        if (c < '0' || c > '9' || pid > 100000000) return error(ENOENT);
+        if (c < '0' || c > '9') return 0;
         pid = pid * 10 + (c - '0');
     }
-    sched::Process* process = name.empty() ? nullptr : sched::find_process(pid);
-    if (!process) return error(ENOENT);
-    if (process == &sched::current_process()) return g_self_dir;
+    return pid;
+}
+
+// /proc/PID of any process, alive or zombie (made at each lookup; its files are generated
+// when opened, from the process as it is then, ESRCH/ENOENT once it is gone).
+ErrorOr<RefPtr<vfs::Vnode>> pid_lookup(ProcDir& root, std::string_view name) {
+    int pid = parse_pid(name);
+    if (!pid || !sched::find_process(pid)) return error(ENOENT);
     ProcFs& fs = g_procfs.get();
     auto* directory = mm::kcreate<ProcDir>(fs, &root);
     if (!directory) return error(ENOMEM);
     RefPtr<vfs::Vnode> result(directory);
-    TRY(directory->add("stat", make<ProcTextFile>(fs, &generate_stat_for, pid)));
+    TRY(directory->add("fd", make<ProcFdDir>(fs, directory, pid)));
+    TRY(directory->add("cwd", make<ProcLink>(fs, &cwd_text, &cwd_follow, uint64_t(pid))));
+    TRY(directory->add("root", make<ProcLink>(fs, &root_text, &root_follow, uint64_t(pid))));
+    TRY(directory->add("exe", make<ProcLink>(fs, &exe_text, nullptr, uint64_t(pid))));
+    TRY(directory->add("cmdline", make<ProcTextFile>(fs, &generate_cmdline_for, pid)));
+    TRY(directory->add("environ", make<ProcTextFile>(fs, &generate_environ_for, pid)));
     TRY(directory->add("status", make<ProcTextFile>(fs, &generate_status_for, pid)));
+    TRY(directory->add("stat", make<ProcTextFile>(fs, &generate_stat_for, pid)));
+    TRY(directory->add("statm", make<ProcTextFile>(fs, &generate_statm_for, pid)));
     TRY(directory->add("comm", make<ProcTextFile>(fs, &generate_comm_for, pid)));
+    TRY(directory->add("maps", make<ProcTextFile>(fs, &generate_maps_for, pid)));
+    TRY(directory->add("mounts", make<ProcTextFile>(fs, &generate_mounts)));
     return result;
+}
+
+// readdir(/proc) after its fixed entries: one directory per process (alive or zombie) in
+// ascending pid order; `cookie` is the next pid to list.
+void list_pids(ProcDir& root, uint64_t& cookie, vfs::DirSink& sink) {
+    for (;;) {
+        int next = 0;
+        sched::for_each_process([&](sched::Process& process) {
+            if (process.state == sched::ProcessState::Reaped || uint64_t(process.pid) < cookie) return;
+            if (!next || process.pid < next) next = process.pid;
+        });
+        if (!next) {
+            cookie = uint64_t(INT32_MAX) + 1;
+            return;
+        }
+        char name[12];
+        int length = snprintf(name, sizeof name, "%d", next);
+        // Inode numbers of pid directories: above the fixed ones (allocate_ino counts up from 1).
+        if (!sink.emit({(uint64_t(1) << 32) + uint64_t(next),
+                        uint64_t(next) + 1 + root.child_count() + 2,
+                        DT_DIR,
+                        {name, size_t(length)}}))
+            return;
+        cookie = uint64_t(next) + 1;
+    }
+}
+
+// /proc/uptime: seconds since boot, and idle seconds (not kept: 0).
+ErrorOr<void> generate_uptime(TextBuffer& out) {
+    uint64_t ns = platform::monotonic_ns();
+    return out.append("%lu.%02lu 0.00\n", ns / 1000000000, ns / 10000000 % 100);
+}
+
+// /proc/stat: what ps and top read (the CPU line, boot time, process counts).
+ErrorOr<void> generate_proc_stat(TextBuffer& out) {
+    uint64_t busy = sched::process_cpu_time_ns() / 10000000;
+    uint64_t total = platform::monotonic_ns() / 10000000;
+    uint64_t idle = total > busy ? total - busy : 0;
+    int running = 0;
+    sched::for_each_process([&](sched::Process& process) {
+        if (state_of(process) == 'R') ++running;
+    });
+    return out.append("cpu  %lu 0 0 %lu 0 0 0 0 0 0\ncpu0 %lu 0 0 %lu 0 0 0 0 0 0\nintr 0\nctxt 0\nbtime %lu\n"
+                      "processes %d\nprocs_running %d\nprocs_blocked 0\n",
+                      busy, idle, busy, idle, uint64_t(platform::realtime_ns()) / 1000000000 - total / 100,
+                      sched::process_count(), running);
+}
+
+ErrorOr<void> generate_loadavg(TextBuffer& out) {
+    int last = 0;
+    sched::for_each_process([&](sched::Process& process) {
+        if (process.pid > last) last = process.pid;
+    });
+    return out.append("0.00 0.00 0.00 1/%d %d\n", sched::process_count(), last);
 }
 
 }  // namespace
 
-void set_executable_path(const char* path) {
+void note_exec(const char* path, std::span<const char* const> argv, std::span<const char* const> envp,
+               uintptr_t stack_pointer) {
+    sched::Process& process = sched::current_process();
+    // /proc/PID/exe: the path made absolute against the working directory.
     char absolute[vfs::PATH_MAX_BYTES];
     size_t used = 0;
+    bool fits = true;
     if (path[0] != '/') {
-        vfs::Process& process = vfs::process();
-        auto length = vfs::directory_path(process.context(), process.cwd, absolute);
-        if (!length) return;
-        used = *length - 1;
+        vfs::Process& files = vfs::process();
+        auto length = vfs::directory_path(files.context(), files.cwd, absolute);
+        fits = bool(length);
+        if (length) used = *length - 1;
         if (used > 1 && used + 1 < sizeof absolute) absolute[used++] = '/';  // "/" ends in one already
     }
     size_t n = strlen(path);
-    if (used + n >= sizeof absolute) return;
-    memcpy(absolute + used, path, n + 1);
-    memcpy(g_executable_path, absolute, used + n + 1);
+    if (fits && used + n < sizeof absolute) {
+        memcpy(absolute + used, path, n + 1);
+        if (auto text = KString::from({absolute, used + n})) process.exe = static_cast<KString&&>(*text);
+    }
+    // /proc/PID/cmdline and environ: the strings build_initial_stack placed, argv's first then
+    // envp's, one after the other; argv[0]'s address is the word above argc.
+    auto bytes = [](std::span<const char* const> strings) {
+        size_t sum = 0;
+        for (const char* string : strings) sum += strlen(string) + 1;
+        return sum;
+    };
+    uintptr_t first = 0;
+    if (!argv.empty())
+        first = *reinterpret_cast<const uintptr_t*>(stack_pointer + 8);
+    else if (!envp.empty())
+        first = *reinterpret_cast<const uintptr_t*>(stack_pointer + 16);
+    process.arg_start = first;
+    process.arg_end = process.env_start = first + bytes(argv);
+    process.env_end = process.env_start + bytes(envp);
 }
 
 ErrorOr<void> mount_procfs(const ProcessInfo& info) {
@@ -326,24 +490,15 @@ ErrorOr<void> mount_procfs(const ProcessInfo& info) {
     auto* root = mm::kcreate<ProcDir>(fs, nullptr);
     if (!root) return error(ENOMEM);
     fs.m_root = root;
-    auto* self = mm::kcreate<ProcDir>(fs, root);
-    if (!self) return error(ENOMEM);
-    RefPtr<vfs::Vnode> self_ref(self);
-    TRY(self->add("fd", make<ProcFdDir>(fs, self)));
-    TRY(self->add("cwd", make<ProcLink>(fs, &cwd_text, &cwd_follow, 0)));
-    TRY(self->add("exe", make<ProcLink>(fs, &exe_text, nullptr, 0)));
-    TRY(self->add("cmdline", make<ProcTextFile>(fs, &generate_cmdline)));
-    TRY(self->add("status", make<ProcTextFile>(fs, &generate_status)));
-    TRY(self->add("maps", make<ProcTextFile>(fs, &generate_maps)));
-    TRY(self->add("mounts", make<ProcTextFile>(fs, &generate_mounts)));
-    TRY(self->add("stat", make<ProcTextFile>(fs, &generate_stat)));
-    TRY(self->add("comm", make<ProcTextFile>(fs, &generate_comm)));
-    g_self_dir = self_ref;
     root->set_fallback(pid_lookup);
+    root->set_lister(list_pids);
     TRY(root->add("self", make<ProcLink>(fs, &self_text, nullptr, 0)));
     TRY(root->add("meminfo", make<ProcTextFile>(fs, &generate_meminfo)));
     TRY(root->add("cpuinfo", make<ProcTextFile>(fs, &generate_cpuinfo)));
     TRY(root->add("mounts", make<ProcTextFile>(fs, &generate_mounts)));
+    TRY(root->add("uptime", make<ProcTextFile>(fs, &generate_uptime)));
+    TRY(root->add("stat", make<ProcTextFile>(fs, &generate_proc_stat)));
+    TRY(root->add("loadavg", make<ProcTextFile>(fs, &generate_loadavg)));
     auto* xos_dir = mm::kcreate<ProcDir>(fs, root);  // xos's own figures
     if (!xos_dir) return error(ENOMEM);
     TRY(root->add("xos", RefPtr<vfs::Vnode>(xos_dir)));

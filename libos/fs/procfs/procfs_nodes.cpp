@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "mm/heap.h"
+#include "sched/process.h"
 #include "vfs/process.h"
 
 namespace xos::fs {
@@ -43,21 +44,31 @@ private:
     size_t m_size;
 };
 
-ErrorOr<KString> fd_link_text(int fd) {
-    RefPtr<vfs::File> file = TRY(vfs::process().fds.get(fd));
-    return describe_open_file(*file);
+ErrorOr<RefPtr<vfs::File>> fd_link_file(uint64_t argument) {
+    vfs::Process* process = TRY(files_of(int(argument >> 32)));
+    return process->fds.get(int(argument & 0xffffffff));
 }
 
-ErrorOr<RefPtr<vfs::Vnode>> fd_link_follow(int fd) {
-    RefPtr<vfs::File> file = TRY(vfs::process().fds.get(fd));
+ErrorOr<KString> fd_link_text(uint64_t argument) {
+    RefPtr<vfs::File> file = TRY(fd_link_file(argument));
+    return describe_open_file(*TRY(files_of(int(argument >> 32))), *file);
+}
+
+ErrorOr<RefPtr<vfs::Vnode>> fd_link_follow(uint64_t argument) {
+    RefPtr<vfs::File> file = TRY(fd_link_file(argument));
     return RefPtr<vfs::Vnode>(file->vnode());
 }
 
 }  // namespace
 
-ErrorOr<KString> describe_open_file(vfs::File& file) {
+ErrorOr<vfs::Process*> files_of(int pid) {
+    sched::Process* process = sched::find_process(pid);
+    if (!process || !process->files) return error(ENOENT);
+    return process->files;
+}
+
+ErrorOr<KString> describe_open_file(vfs::Process& process, vfs::File& file) {
     if (auto name = file.anonymous_name()) return name;
-    vfs::Process& process = vfs::process();
     char path[vfs::PATH_MAX_BYTES];
     if (file.vnode()->is_directory()) {
         TRY(vfs::directory_path(process.context(), file.vnode(), path));
@@ -108,6 +119,14 @@ ErrorOr<RefPtr<vfs::Vnode>> ProcDir::lookup(std::string_view name) {
 }
 
 ErrorOr<void> ProcDir::readdir(uint64_t& cookie, vfs::DirSink& sink) {
+    if (cookie >= m_count + 2) {
+        if (m_lister) {
+            uint64_t rest = cookie - (m_count + 2);
+            m_lister(*this, rest, sink);
+            cookie = rest + m_count + 2;
+        }
+        return {};
+    }
     for (; cookie < m_count + 2; ++cookie) {
         vfs::DirEntry entry{0, cookie + 1, DT_DIR, {}};
         if (cookie == 0)
@@ -120,19 +139,29 @@ ErrorOr<void> ProcDir::readdir(uint64_t& cookie, vfs::DirSink& sink) {
         }
         if (!sink.emit(entry)) return {};
     }
+    if (m_lister) {
+        uint64_t rest = 0;
+        m_lister(*this, rest, sink);
+        cookie = rest + m_count + 2;
+    }
     return {};
 }
 
 ErrorOr<RefPtr<vfs::Vnode>> ProcFdDir::lookup(std::string_view name) {
-    if (name == "..") return RefPtr<vfs::Vnode>(m_parent);
+    if (name == "..") {
+        char pid[12];
+        int length = snprintf(pid, sizeof pid, "%d", m_pid);
+        return static_cast<ProcFs&>(fs()).m_root->lookup({pid, size_t(length)});
+    }
     int fd = 0;
     if (name.empty() || name.size() > 5 || (name.size() > 1 && name[0] == '0')) return error(ENOENT);
     for (char c : name) {
         if (c < '0' || c > '9') return error(ENOENT);
         fd = fd * 10 + (c - '0');
     }
-    if (!vfs::process().fds.is_open(fd)) return error(ENOENT);
-    auto* link = mm::kcreate<ProcLink>(static_cast<ProcFs&>(fs()), &fd_link_text, &fd_link_follow, fd);
+    if (!TRY(files_of(m_pid))->fds.is_open(fd)) return error(ENOENT);
+    auto* link = mm::kcreate<ProcLink>(static_cast<ProcFs&>(fs()), &fd_link_text, &fd_link_follow,
+                                       uint64_t(m_pid) << 32 | uint64_t(fd));
     if (!link) return error(ENOMEM);
     link->m_attr.mode = S_IFLNK | 0700;
     return RefPtr<vfs::Vnode>(link);
@@ -144,12 +173,13 @@ ErrorOr<void> ProcFdDir::readdir(uint64_t& cookie, vfs::DirSink& sink) {
         cookie = 1;
     }
     if (cookie == 1) {
-        if (!sink.emit({m_parent->ino(), 2, DT_DIR, ".."})) return {};
+        if (!sink.emit({m_parent_ino, 2, DT_DIR, ".."})) return {};
         cookie = 2;
     }
     // Cookie 2 + fd: resume after the last descriptor emitted.
+    vfs::Process* process = TRY(files_of(m_pid));
     for (int fd = int(cookie - 2); fd < vfs::FdTable::MAX_FDS; ++fd) {
-        if (!vfs::process().fds.is_open(fd)) continue;
+        if (!process->fds.is_open(fd)) continue;
         char name[12];
         int length = snprintf(name, sizeof name, "%d", fd);
         if (!sink.emit({uint64_t(1000 + fd), uint64_t(fd) + 3, DT_LNK, {name, size_t(length)}})) return {};

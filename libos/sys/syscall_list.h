@@ -23,10 +23,10 @@ XOS_SYSCALL(9, mmap, Partial,
 XOS_SYSCALL(10, mprotect, Full, "enforced by the page tables")
 XOS_SYSCALL(11, munmap, Full, "")
 XOS_SYSCALL(12, brk, Full, "")
-XOS_SYSCALL(13, rt_sigaction, Partial,
-            "handlers run when the thread leaves a syscall; faults are not turned into signals")
+XOS_SYSCALL(13, rt_sigaction, Full,
+            "Linux's signal frame; delivered on the way back to app code from a syscall, an interrupt or a fault")
 XOS_SYSCALL(14, rt_sigprocmask, Full, "per thread")
-XOS_SYSCALL_NONE(15, rt_sigreturn, "")
+XOS_SYSCALL(15, rt_sigreturn, Full, "registers, flags, FPU/SSE state, mask and sigaltstack from the frame's ucontext")
 XOS_SYSCALL(16, ioctl, Partial,
             "FIONBIO, FIOASYNC, FIONREAD, FIOCLEX, FIONCLEX; TCGETS, TCSETS*, TIOCGWINSZ on the console; BLKGETSIZE64, "
             "BLKGETSIZE, BLKSSZGET, BLKPBSZGET, BLKBSZGET, BLKROGET, BLKFLSBUF on /dev/vdX")

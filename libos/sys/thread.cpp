@@ -184,9 +184,8 @@ ErrorOr<long> clone_thread(int (*function)(void*), uintptr_t stack, unsigned lon
 // clone(2), fork(2) and vfork(2) through the `syscall` instruction: the child resumes the
 // caller's code with the caller's registers, on `stack` (clone) or where the caller's stack
 // pointer was. It starts on its kernel stack (raw_clone_entry).
-ErrorOr<long> clone_from_trap(const uint64_t* frame, long number) {
-    enum { RDX = 9, RSI = 10, RDI = 11, R10 = 8, R8 = 7, FRAME_WORDS = 14, RED_ZONE = 128 };
-    uintptr_t caller_stack = reinterpret_cast<uintptr_t>(frame) + FRAME_WORDS * sizeof(uint64_t) + RED_ZONE;
+ErrorOr<long> clone_from_trap(const uint64_t* frame, long number, uintptr_t caller_stack) {
+    enum { RDX = 9, RSI = 10, RDI = 11, R10 = 8, R8 = 7 };
     unsigned long flags = SIGCHLD;
     uintptr_t stack = 0;
     if (number == SYS_vfork) flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
@@ -260,6 +259,10 @@ ErrorOr<bool> futex_wake_op_apply(uintptr_t address, uint32_t encoded) {
 }
 
 }  // namespace
+
+ErrorOr<long> clone_from_syscall(const uint64_t* frame, long number, uintptr_t caller_stack) {
+    return clone_from_trap(frame, number, caller_stack);
+}
 
 // Implements clone(2), fork(2) and vfork(2) as function calls (a linked program's musl): a
 // function call cannot return twice. musl's fork() lands here; its posix_spawn and
@@ -364,15 +367,6 @@ ErrorOr<long> sys_rseq(uintptr_t, uint32_t, int, uint32_t) { return error(ENOSYS
 ErrorOr<long> sys_clone3(uintptr_t, size_t) { return error(ENOSYS); }
 
 }  // namespace xos::sys
-
-extern "C" long xos_syscall_clone(const uint64_t* frame, long number) {
-    using namespace xos;
-    sched::enter_kernel();
-    auto result = sys::clone_from_trap(frame, number);
-    sched::leave_kernel();
-    sys::deliver_pending_signals();
-    return result ? *result : -long(result.error().code);
-}
 
 // musl's __clone (pthread_create) jumps here, with __clone's C ABI. Returns the new thread's id
 // or -errno, like the raw syscall.

@@ -266,18 +266,14 @@ void deliver_pending(uint64_t* regs, long syscall) {
     uint64_t& pending = self.signal_pending;
     bool restart = syscall >= 0 && regs && long(regs[UR_RAX]) == -EINTR && restartable(syscall);
     bool restart_decided = false;
-    while (uint64_t ready = pending & ~self.signal_mask) {
+    uint64_t left_pending = 0;  // handlers the termination path cannot run
+    while (uint64_t ready = pending & ~self.signal_mask & ~left_pending) {
         int signal = (ready & bit(SIGKILL)) ? SIGKILL : __builtin_ctzll(ready) + 1;
         SignalAction action = actions()[signal];
         bool has_handler = action.handler != uintptr_t(SIG_IGN) && action.handler != uintptr_t(SIG_DFL);
         if (has_handler && !regs) {
-            // The termination path: a fatal one is pending too; take it instead.
-            uint64_t others = ready & ~bit(signal);
-            if (!others) return;
-            pending &= ~bit(signal);
-            deliver_pending(regs, syscall);
-            pending |= bit(signal);
-            return;
+            left_pending |= bit(signal);
+            continue;
         }
         pending &= ~bit(signal);
         if (action.handler == uintptr_t(SIG_IGN)) continue;

@@ -151,7 +151,7 @@ xos_user_return:
     mov %rcx, 16(%rax)              /* RFLAGS */
     mov 16*8(%rsp), %rcx
     mov %rcx, 24(%rax)              /* %rip */
-    mov %rax, 23*8(%rsp)
+    mov %rax, 18*8(%rsp)            /* [18]: not where the four go, even in a nested frame */
     pop %r8
     pop %r9
     pop %r10
@@ -166,7 +166,7 @@ xos_user_return:
     pop %rbx
     pop %rdx
     pop %rax
-    mov 9*8(%rsp), %rsp             /* [23]: the four values beneath the target stack */
+    mov 4*8(%rsp), %rsp             /* [18]: the four values beneath the target stack */
     pop %rcx
     pop %r11
     popfq

@@ -105,8 +105,8 @@ void sanitize_user_fpu(uint8_t* state) {
     const auto& l = x86::layout();
     x86::put32(state + 24, x86::get32(state + 24) & x86::MXCSR_VALID);
     if (!l.xsave) return;
-    bool has_xstate = x86::get32(state + x86::SW_BYTES) == FP_XSTATE_MAGIC1 &&
-        x86::get32(state + x86::SW_BYTES + 4) == l.area + 4 && x86::get32(state + l.area) == FP_XSTATE_MAGIC2;
+    bool has_xstate = x86::get32(state + x86::SW_BYTES) == x86::FP_XSTATE_MAGIC1 &&
+        x86::get32(state + x86::SW_BYTES + 4) == l.area + 4 && x86::get32(state + l.area) == x86::FP_XSTATE_MAGIC2;
     uint64_t xstate_bv = has_xstate ? x86::get64(state + x86::XSAVE_HEADER) & l.features : 3;
     memset(state + x86::XSAVE_HEADER, 0, 64);  // XCOMP_BV and the reserved bytes must be 0
     x86::put64(state + x86::XSAVE_HEADER, xstate_bv);

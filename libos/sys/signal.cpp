@@ -230,8 +230,7 @@ bool restartable(long number) {
     case SYS_flock:
     case SYS_fcntl:
     case SYS_futex:
-    case SYS_sendfile:
-    case SYS_splice: return true;
+    case SYS_sendfile: return true;
     default: return false;
     }
 }

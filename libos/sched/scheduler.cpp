@@ -163,7 +163,8 @@ void* prepare_resume(Thread& next, bool switched) {
     if (next.in_kernel || !next.process || next.kernel_thread) return next.cpu_context;
     bool in_app = in_app_code(next);
     if (g_termination_hook && (switched || in_app) && must_terminate(next))
-        platform::cpu_context_init(next.cpu_context, terminate_entry, 0, 0, reinterpret_cast<uintptr_t>(user_frame(next)), 0);
+        platform::cpu_context_init(next.cpu_context, terminate_entry, 0, 0,
+                                   reinterpret_cast<uintptr_t>(user_frame(next)), 0);
     else if (in_app && (next.signal_pending & ~next.signal_mask))
         redirect_to_signal_entry(next);
     return next.cpu_context;

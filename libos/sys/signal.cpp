@@ -135,7 +135,8 @@ struct RtSigframe {
 };
 constexpr uint64_t UC_FP_XSTATE = 1, UC_SIGCONTEXT_SS = 2, UC_STRICT_RESTORE_SS = 4;
 constexpr uint64_t CSGSFS = 0x002b000000000033;  // cs 0x33, ss 0x2b, as Linux reports them
-constexpr uint64_t FLAGS_USER = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x40000;  // CF PF AF ZF SF TF DF OF AC
+constexpr uint64_t FLAGS_USER =
+    0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x40000;  // CF PF AF ZF SF TF DF OF AC
 constexpr uint64_t FLAG_IF = 0x200, FLAG_RESERVED = 0x2, FLAG_TF = 0x100, FLAG_DF = 0x400;
 
 [[noreturn]] void force_segv();
@@ -172,8 +173,7 @@ void setup_frame(uint64_t* regs, int signal, const SignalAction& action, uint64_
     frame.uc.sigmask = saved_mask;
     frame.info.signo = signal;
     frame.info.code = thread.signal_info[signal].code;
-    if (bit(signal) & (bit(SIGSEGV) | bit(SIGBUS) | bit(SIGFPE) | bit(SIGILL) | bit(SIGTRAP)) &&
-        frame.info.code > 0) {
+    if (bit(signal) & (bit(SIGSEGV) | bit(SIGBUS) | bit(SIGFPE) | bit(SIGILL) | bit(SIGTRAP)) && frame.info.code > 0) {
         frame.info.address = thread.fault_address;
         frame.uc.gregs[UR_TRAPNO] = thread.fault_trapno;
         frame.uc.gregs[UR_ERR] = thread.fault_error;
@@ -288,8 +288,7 @@ void deliver_pending(uint64_t* regs, long syscall) {
             restart_decided = true;
             // musl's and glibc's cancellation signals (32, 33) must see EINTR: their blocked
             // syscall ends in the cancellation.
-            if ((action.flags & SA_RESTART) && signal != 32 && signal != 33)
-                restart_syscall(regs, syscall);
+            if ((action.flags & SA_RESTART) && signal != 32 && signal != 33) restart_syscall(regs, syscall);
         }
         if (action.flags & SA_RESETHAND) actions()[signal].handler = uintptr_t(SIG_DFL);
         uint64_t mask = self.signal_mask | (action.mask & ~UNBLOCKABLE);
@@ -532,7 +531,8 @@ const uint8_t* return_to_user(uint64_t* regs, long syscall) {
     sched::Thread& self = sched::current();
     if (self.process) {
         sched::enter_kernel();
-        if (self.process->exiting && self.process->exec_survivor != &self) end_current_thread(self.process->wait_status);
+        if (self.process->exiting && self.process->exec_survivor != &self)
+            end_current_thread(self.process->wait_status);
         if (self.signal_pending & ~self.signal_mask) deliver_pending(regs, syscall);
         sched::leave_kernel();
     }

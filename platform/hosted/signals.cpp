@@ -292,11 +292,10 @@ void on_fault(int signal, Siginfo* info, void* context) {
     if (g_current && g_interrupts_enabled) {
         // A fault in app code: the app's signal, if libos says so.
         constexpr int SI_KERNEL_CODE = 0x80;
-        uint64_t trapno = uc.gregs[TRAPNO];
-        uint64_t error = trapno == 14 ? uc.gregs[ERR] : uc.gregs[ERR];
+        uint64_t trapno = uc.gregs[TRAPNO], error = uc.gregs[ERR];  // the host's, as Linux reports them
         bool with_address = signal == host::SIGSEGV || signal == host::SIGBUS || info->code != SI_KERNEL_CODE;
-        sched::AppFault fault{signal, info->code, with_address ? reinterpret_cast<uintptr_t>(info->address) : 0,
-                              trapno, error};
+        sched::AppFault fault{signal, info->code, with_address ? reinterpret_cast<uintptr_t>(info->address) : 0, trapno,
+                              error};
         save(uc, true);
         g_interrupts_enabled = false;
         auto* next = static_cast<CpuContext*>(sched::on_app_fault(fault));

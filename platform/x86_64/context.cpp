@@ -124,9 +124,9 @@ namespace xos::platform {
 uintptr_t cpu_context_user_state(const void* storage, uint64_t* g, uint8_t* fpu) {
     const auto* context = static_cast<const x86::CpuContext*>(storage);
     const x86::TrapFrame& f = context->frame;
-    const uint64_t values[USER_GREGS] = {f.r8,  f.r9,  f.r10, f.r11, f.r12, f.r13,    f.r14,  f.r15,
-                                         f.rdi, f.rsi, f.rbp, f.rbx, f.rdx, f.rax,    f.rcx,  f.rsp,
-                                         f.rip, f.rflags, 0,  0,     0,     0,        0};
+    const uint64_t values[USER_GREGS] = {f.r8,  f.r9,     f.r10, f.r11, f.r12, f.r13, f.r14, f.r15,
+                                         f.rdi, f.rsi,    f.rbp, f.rbx, f.rdx, f.rax, f.rcx, f.rsp,
+                                         f.rip, f.rflags, 0,     0,     0,     0,     0};
     memcpy(g, values, sizeof values);
     memcpy(fpu, context->fpu, x86::g_fpu_area_size);  // XSAVE (or FXSAVE) of the interrupted flow
     x86::fill_fpu_software_bytes(fpu);

@@ -19,14 +19,14 @@
 #include <unistd.h>
 
 static int failures;
-#define CHECK(cond, ...)                                                                                              \
-    do {                                                                                                              \
-        if (!(cond)) {                                                                                                \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                                    \
-            printf(__VA_ARGS__);                                                                                      \
-            printf("\n");                                                                                             \
-            failures++;                                                                                               \
-        }                                                                                                             \
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                                     \
+            printf(__VA_ARGS__);                                                                                       \
+            printf("\n");                                                                                              \
+            failures++;                                                                                                \
+        }                                                                                                              \
     } while (0)
 
 static void set_handler(int signal, void (*handler)(int, siginfo_t*, void*), int flags, const sigset_t* mask) {
@@ -139,8 +139,8 @@ static void on_ill(int signal, siginfo_t* info, void* context) {
         fpu_magic = (uc->uc_flags & 1) ? magic == 0x46505853 : 1;
         fp->_xmm[5].element[0] = 0x5555;  // rt_sigreturn loads it
     }
-    asm volatile("pxor %%xmm0,%%xmm0; pxor %%xmm1,%%xmm1; pxor %%xmm5,%%xmm5; pxor %%xmm15,%%xmm15" ::: "xmm0", "xmm1",
-                 "xmm5", "xmm15");
+    asm volatile("pxor %%xmm0,%%xmm0; pxor %%xmm1,%%xmm1; pxor %%xmm5,%%xmm5; pxor %%xmm15,%%xmm15" ::
+                     : "xmm0", "xmm1", "xmm5", "xmm15");
     uc->uc_mcontext.gregs[REG_RIP] += 2;  // ud2
 }
 static void test_fpu(void) {

@@ -127,4 +127,3 @@ extern "C" long xos_syscall(long number, long a1, long a2, long a3, long a4, lon
 // caller's %r15 %r14 %r13 %r12 %rbx %rbp %r11 %r10 %r9 %r8 %rdi %rsi %rdx %rcx %rax and RFLAGS,
 // then its 128-byte red zone, then the caller's stack.
 extern "C" uintptr_t xos_rewrite_trap(uintptr_t after, long number, const uint64_t* saved);
-

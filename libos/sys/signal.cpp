@@ -382,6 +382,11 @@ void reset_signal_handlers_for_exec() {
         if (action.handler != uintptr_t(SIG_IGN)) action.handler = uintptr_t(SIG_DFL);
         action.flags = 0, action.restorer = 0, action.mask = 0;
     }
+    // The new program starts afresh (platform::enter_app), not through the syscall's return.
+    sched::Thread& self = sched::current();
+    self.user_regs = nullptr;
+    self.user_fpu_saved = false;
+    self.restore_signal_mask = false;
 }
 
 // Implements rt_sigaction(2).

@@ -152,11 +152,6 @@ void signal_entry(uintptr_t, uintptr_t) {
     panic("the signal entry returned");
 }
 
-bool in_app_code(Thread& thread) {
-    auto low = reinterpret_cast<uintptr_t>(thread.kernel_stack);
-    return platform::cpu_context_in_app(thread.cpu_context, low, low + KERNEL_STACK_PAGES * 4096);
-}
-
 // What a thread about to run resumes: a thread that must end goes to the termination path; one
 // interrupted in app code with a signal to take, to the signal entry; else where it was.
 void* prepare_resume(Thread& next, bool switched) {
@@ -210,6 +205,11 @@ void init() {
 
 uintptr_t kernel_stack_top(Thread& thread) {
     return reinterpret_cast<uintptr_t>(thread.kernel_stack) + KERNEL_STACK_PAGES * 4096;
+}
+
+bool in_app_code(Thread& thread) {
+    auto low = reinterpret_cast<uintptr_t>(thread.kernel_stack);
+    return platform::cpu_context_in_app(thread.cpu_context, low, low + KERNEL_STACK_PAGES * 4096);
 }
 
 uint64_t* user_frame(Thread& thread) {

@@ -115,6 +115,8 @@ uint64_t* user_frame(Thread& thread);
 // kernel stack, with its registers in user_frame() and its FPU state in user_fpu (ENTRY_INTERRUPT):
 // it delivers the signal and returns to the app. Set by libos/sys at boot.
 void set_signal_entry(void (*entry)(uint64_t* regs));
+// True if `thread`, not running, was interrupted in app code (not in libos, not on its kernel stack).
+bool in_app_code(Thread& thread);
 // Makes a thread that was interrupted in app code (the current one, from a fault) start in the
 // signal entry when it is resumed. False if it was not in app code.
 bool redirect_to_signal_entry(Thread& thread);

@@ -564,7 +564,7 @@ ErrorOr<long> sys_rt_sigreturn() {
     sched::Thread& self = sched::current();
     uint64_t* regs = self.user_regs;
     if (!regs) return error(EINVAL);
-    uintptr_t at = regs[UR_ENTRY] == ENTRY_FUNCTION_CALL ? regs[UR_RSI] : regs[UR_RSP];
+    uintptr_t at = regs[UR_ENTRY] == ENTRY_FUNCTION_CALL ? regs[UR_RDI] : regs[UR_RSP];  // a1 or %rsp
     KernelUcontext uc;
     if (!copy_from_user(&uc, UserPtr<const void>(at), sizeof uc)) {
         klog("xos: thread %d: rt_sigreturn without a signal frame at %#lx: SIGSEGV", self.tid, at);
@@ -616,11 +616,19 @@ namespace xos::sched {
 void* on_app_fault(const AppFault& fault) {
     Thread* self = current_or_null();
     if (!self || !self->process || self->kernel_thread || self->in_kernel) return nullptr;
-    if (!redirect_to_signal_entry(*self)) return nullptr;
+    if (!in_app_code(*self)) return nullptr;
     int signal = fault.signal;
     // As Linux's force_sig_fault: a blocked or ignored fault signal takes its default action.
     SignalAction& action = self->process->actions[signal];
-    if ((self->signal_mask & sys::bit(signal)) || action.handler == uintptr_t(SIG_IGN)) {
+    bool forced_default = (self->signal_mask & sys::bit(signal)) || action.handler == uintptr_t(SIG_IGN);
+    bool terminates = action.handler == uintptr_t(SIG_DFL) || forced_default;
+    // PID 1's fault ends the image: the platform's crash report (registers, backtrace) says why.
+    if (terminates && self->process == first_process()) return nullptr;
+    if (!redirect_to_signal_entry(*self)) return nullptr;
+    if (terminates)
+        klog("xos: process %d (thread %d): %s at rip %#lx, address %#lx: terminated", self->process->pid, self->tid,
+             sys::signal_name(signal), uintptr_t(user_frame(*self)[UR_RIP]), fault.address);
+    if (forced_default) {
         action.handler = uintptr_t(SIG_DFL);
         self->signal_mask &= ~sys::bit(signal);
     }

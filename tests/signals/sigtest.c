@@ -4,7 +4,8 @@
 // the registers set by inline asm before the fault and skips the faulting instruction by
 // editing RIP (and a register); SSE state is preserved across a handler that clobbers it and
 // can be changed through the frame; nested signals and sa_mask; SA_NODEFER, SA_RESETHAND;
-// uc_sigmask restored by rt_sigreturn; SA_RESTART vs EINTR on a blocking pipe read; sigaltstack.
+// uc_sigmask restored by rt_sigreturn; SA_RESTART vs EINTR on a blocking pipe read; sigaltstack;
+// a fault without a handler in a child process ends only the child.
 // Exit status 0 when every check passed; the output is the same natively and on xos.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -310,6 +311,21 @@ static void test_altstack(void) {
     CHECK(alt_on_stack && alt_ss_flags == SS_ONSTACK && after.ss_flags == 0, "altstack");
 }
 
+// 7. A fault without a handler ends only the process it happened in.
+static void test_child_fault(void) {
+    pid_t child = fork();
+    if (child == 0) {
+        signal(SIGSEGV, SIG_DFL);
+        *(volatile int*)16 = 1;
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    printf("child fault: %s %d\n", WIFSIGNALED(status) ? "killed by signal" : "exited",
+           WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "child fault");
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     test_spinning();
@@ -318,6 +334,7 @@ int main(void) {
     test_nesting();
     test_restart();
     test_altstack();
+    test_child_fault();
     printf("%s\n", failures ? "FAILED" : "all passed");
     return failures ? 1 : 0;
 }

@@ -128,7 +128,8 @@ uintptr_t cpu_context_user_state(const void* storage, uint64_t* g, uint8_t* fpu)
                                          f.rdi, f.rsi,    f.rbp, f.rbx, f.rdx, f.rax, f.rcx, f.rsp,
                                          f.rip, f.rflags, 0,     0,     0,     0,     0};
     memcpy(g, values, sizeof values);
-    memcpy(fpu, context->fpu, x86::g_fpu_area_size);  // XSAVE (or FXSAVE) of the interrupted flow
+    size_t size = user_fpu_size() - (user_fpu_size() > 512 ? 4 : 0);  // the XSAVE area without MAGIC2
+    memcpy(fpu, context->fpu, x86::g_fpu_area_size < size ? x86::g_fpu_area_size : size);  // the interrupted flow's
     x86::fill_fpu_software_bytes(fpu);
     return context->fs_base;
 }

@@ -267,8 +267,8 @@ xos_syscall_trap_entry:
 xos_fpu_restore_user:
     cmpb $0, xos_user_fpu_xsave(%rip)
     je 1f
-    mov $-1, %eax
-    mov $-1, %edx
+    mov xos_user_fpu_features(%rip), %eax
+    mov xos_user_fpu_features+4(%rip), %edx
     xrstor64 (%rdi)
     ret
 1:  fxrstor64 (%rdi)

@@ -11,6 +11,7 @@
 
 extern "C" {
 uint8_t xos_user_fpu_xsave;  // read by entry64.S (xos_fpu_restore_user)
+uint64_t xos_user_fpu_features;  // the XSAVE/XRSTOR mask (entry64.S)
 [[noreturn]] void xos_user_return(uint64_t* regs, const uint8_t* fpu);
 void xos_fpu_restore_user(const uint8_t* fpu);
 extern const uint8_t xos_user_entry_begin[], xos_user_entry_end[];
@@ -23,6 +24,10 @@ namespace {
 constexpr size_t SW_BYTES = 464;  // struct _fpx_sw_bytes inside the FXSAVE image
 constexpr size_t XSAVE_HEADER = 512;
 constexpr uint32_t MXCSR_VALID = 0xffff;
+// The user state components a signal frame holds: x87, SSE, AVX, MPX, AVX-512, PKRU. Not AMX's
+// tile data (a host may enable it in XCR0; Linux's frames leave it out unless the process asked
+// for it), so the area stays within a page.
+constexpr uint64_t FRAME_FEATURES = 0x2ff;
 
 struct Layout {
     bool xsave;
@@ -35,15 +40,20 @@ bool g_layout_known;
 
 const Layout& layout() {
     if (!g_layout_known) {
-        g_layout.features = enabled_xfeatures();
+        g_layout.features = enabled_xfeatures() & FRAME_FEATURES;
         g_layout.xsave = g_layout.features != 0;
         g_layout.area = 512;
         if (g_layout.xsave) {
-            uint32_t a = 0xd, b, c = 0, d;
-            asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
-            g_layout.area = b;  // for the components enabled in XCR0
+            g_layout.area = 512 + 64;  // the legacy area and the XSAVE header
+            for (uint32_t i = 2; i < 64; ++i) {  // each component's offset and size (standard form)
+                if (!(g_layout.features & (1ull << i))) continue;
+                uint32_t a = 0xd, b, c = i, d;
+                asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+                if (b + a > g_layout.area) g_layout.area = b + a;
+            }
         }
         xos_user_fpu_xsave = g_layout.xsave;
+        xos_user_fpu_features = g_layout.features;
         g_layout_known = true;
     }
     return g_layout;
@@ -85,8 +95,10 @@ size_t user_fpu_size() {
 }
 
 void save_user_fpu(uint8_t* out) {
-    if (x86::layout().xsave)
-        asm volatile("xsave64 (%0)" ::"r"(out), "a"(-1), "d"(-1) : "memory");
+    const auto& l = x86::layout();
+    if (l.xsave)
+        asm volatile("xsave64 (%0)" ::"r"(out), "a"(uint32_t(l.features)), "d"(uint32_t(l.features >> 32))
+                     : "memory");
     else
         asm volatile("fxsave64 (%0)" ::"r"(out) : "memory");
     x86::fill_fpu_software_bytes(out);

@@ -97,8 +97,7 @@ size_t user_fpu_size() {
 void save_user_fpu(uint8_t* out) {
     const auto& l = x86::layout();
     if (l.xsave)
-        asm volatile("xsave64 (%0)" ::"r"(out), "a"(uint32_t(l.features)), "d"(uint32_t(l.features >> 32))
-                     : "memory");
+        asm volatile("xsave64 (%0)" ::"r"(out), "a"(uint32_t(l.features)), "d"(uint32_t(l.features >> 32)) : "memory");
     else
         asm volatile("fxsave64 (%0)" ::"r"(out) : "memory");
     x86::fill_fpu_software_bytes(out);

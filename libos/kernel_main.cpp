@@ -11,6 +11,7 @@
 #include "net/stack.h"
 #include "rewrite/rewrite.h"
 #include "sched/thread.h"
+#include "sys/signal.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
@@ -76,6 +77,7 @@ void kernel_main() {
     auto sp = boot::build_initial_stack(*stack, *stack + MAIN_STACK_SIZE, spec);
     if (!sp) panic("arguments and environment do not fit on the initial stack");
     sched::init();  // the boot flow becomes the main thread; the timer starts
+    sys::install_signal_entry();  // signals for threads interrupted in app code
     net::start(g_command_line);  // only if there is a NIC; does not wait for DHCP
     platform::interrupts_enable();
     platform::enter_app(image.app_entry, *sp);

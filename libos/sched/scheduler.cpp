@@ -11,6 +11,11 @@
 #include "xos/libos.h"
 #include "xos/platform.h"
 
+extern "C" {
+uintptr_t xos_kernel_stack_top;
+uintptr_t xos_kernel_stack_size;
+}
+
 namespace xos::sched {
 
 namespace {
@@ -32,6 +37,7 @@ int g_device_waiters;  // threads blocked on a WakeSource::Device queue
 int g_interrupt_depth;  // > 0 on the interrupt path (in_interrupt())
 Process* g_active;  // the process whose address space is the current one
 void (*g_termination_hook)();
+void (*g_signal_entry)(uint64_t* regs);
 
 ErrorOr<Thread*> allocate_thread() {
     auto* thread = mm::kcreate<Thread>();
@@ -39,9 +45,12 @@ ErrorOr<Thread*> allocate_thread() {
     size_t size = platform::cpu_context_size() + 64;
     thread->context_memory = mm::kmalloc(size);
     thread->kernel_stack = mm::alloc_pages(KERNEL_STACK_PAGES);
-    if (!thread->context_memory || !thread->kernel_stack) {
+    VERIFY(platform::user_fpu_size() <= 4096);
+    thread->user_fpu = static_cast<uint8_t*>(mm::alloc_pages(1));
+    if (!thread->context_memory || !thread->kernel_stack || !thread->user_fpu) {
         mm::kfree(thread->context_memory);
         if (thread->kernel_stack) mm::free_pages(thread->kernel_stack, KERNEL_STACK_PAGES);
+        if (thread->user_fpu) mm::free_pages(thread->user_fpu, 1);
         mm::kdestroy(thread);
         return error(EAGAIN);
     }
@@ -52,6 +61,7 @@ ErrorOr<Thread*> allocate_thread() {
 
 void free_thread(Thread* thread) {
     if (thread->kernel_stack) mm::free_pages(thread->kernel_stack, KERNEL_STACK_PAGES);
+    if (thread->user_fpu) mm::free_pages(thread->user_fpu, 1);
     mm::kfree(thread->context_memory);
     mm::kdestroy(thread);
 }
@@ -130,6 +140,31 @@ void terminate_entry(uintptr_t, uintptr_t) {
     panic("the termination hook returned");
 }
 
+// The syscall entry of whichever thread runs moves to its kernel stack (entry64.S).
+void set_kernel_stack(Thread& thread) {
+    xos_kernel_stack_top = kernel_stack_top(thread);
+    xos_kernel_stack_size = KERNEL_STACK_PAGES * 4096;
+}
+
+// Starts a redirected thread in the signal entry (redirect_to_signal_entry).
+void signal_entry(uintptr_t, uintptr_t) {
+    g_signal_entry(user_frame(*g_current));
+    panic("the signal entry returned");
+}
+
+// What a thread about to run resumes: a thread that must end goes to the termination path; one
+// interrupted in app code with a signal to take, to the signal entry; else where it was.
+void* prepare_resume(Thread& next, bool switched) {
+    if (next.in_kernel || !next.process || next.kernel_thread) return next.cpu_context;
+    bool in_app = in_app_code(next);
+    if (g_termination_hook && (switched || in_app) && must_terminate(next))
+        platform::cpu_context_init(next.cpu_context, terminate_entry, 0, 0,
+                                   reinterpret_cast<uintptr_t>(user_frame(next)), 0);
+    else if (in_app && (next.signal_pending & ~next.signal_mask))
+        redirect_to_signal_entry(next);
+    return next.cpu_context;
+}
+
 void switch_address_space(Thread& next) {
     if (!next.process || next.process == g_active) return;
     g_active = next.process;
@@ -158,6 +193,7 @@ void init() {
     g_all.push_back(*g_current);
     g_live_threads = 1;
     platform::cpu_context_adopt_current(g_current->cpu_context);
+    set_kernel_stack(*g_current);
     init_first_process(*g_current);
     g_active = g_current->process;
 
@@ -171,10 +207,39 @@ uintptr_t kernel_stack_top(Thread& thread) {
     return reinterpret_cast<uintptr_t>(thread.kernel_stack) + KERNEL_STACK_PAGES * 4096;
 }
 
+bool in_app_code(Thread& thread) {
+    auto low = reinterpret_cast<uintptr_t>(thread.kernel_stack);
+    return platform::cpu_context_in_app(thread.cpu_context, low, low + KERNEL_STACK_PAGES * 4096);
+}
+
+uint64_t* user_frame(Thread& thread) {
+    return reinterpret_cast<uint64_t*>(kernel_stack_top(thread)) - USER_FRAME_WORDS;
+}
+
+void set_signal_entry(void (*entry)(uint64_t* regs)) { g_signal_entry = entry; }
+
+bool redirect_to_signal_entry(Thread& thread) {
+    if (!g_signal_entry || !in_app_code(thread)) return false;
+    uint64_t* regs = user_frame(thread);
+    uintptr_t thread_pointer = platform::cpu_context_user_state(thread.cpu_context, regs, thread.user_fpu);
+    regs[UR_ENTRY] = ENTRY_INTERRUPT;
+    thread.user_fpu_saved = true;
+    platform::cpu_context_init(thread.cpu_context, signal_entry, 0, 0, reinterpret_cast<uintptr_t>(regs),
+                               thread_pointer);
+    return true;
+}
+
 void run_on_kernel_stack(void (*fn)(void*), void* argument) {
+    // Syscalls already run on the kernel stack: only code entered otherwise needs the switch.
+    auto here = uintptr_t(__builtin_frame_address(0));
+    auto low = reinterpret_cast<uintptr_t>(g_current->kernel_stack);
+    if (here >= low && here < kernel_stack_top(*g_current)) {
+        fn(argument);
+        return;
+    }
     // x86_64 (both platforms): switch %rsp, call, switch back; everything the callee may
     // clobber is declared so.
-    uintptr_t stack_top = kernel_stack_top(*g_current) & ~uintptr_t(15);
+    uintptr_t stack_top = reinterpret_cast<uintptr_t>(user_frame(*g_current)) & ~uintptr_t(15);
     asm volatile("mov %%rsp, %%rbx\n\t"
                  "mov %[stack], %%rsp\n\t"
                  "call *%[fn]\n\t"
@@ -226,7 +291,7 @@ ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t ar
         reap_dead_threads();
     }
     Thread* thread = TRY(allocate_thread());
-    if (!stack_top) stack_top = kernel_stack_top(*thread);
+    if (!stack_top) stack_top = reinterpret_cast<uintptr_t>(user_frame(*thread));
     platform::cpu_context_init(thread->cpu_context, entry, arg0, arg1, stack_top, thread_pointer);
     platform::InterruptGuard guard;
     thread->tid = g_next_tid++;
@@ -390,7 +455,7 @@ void* on_interrupt(InterruptKind kind) {
 
     if (kind == InterruptKind::Device) {
         // Run a woken thread at once if the CPU was idle; otherwise it waits for its turn.
-        if (self != g_idle || g_run_queue.empty()) return self->cpu_context;
+        if (self != g_idle || g_run_queue.empty()) return prepare_resume(*self, false);
     }
     if (kind == InterruptKind::Timer) {
         uint64_t now = platform::monotonic_ns();
@@ -398,7 +463,7 @@ void* on_interrupt(InterruptKind kind) {
         if (self == g_idle) {
             if (g_run_queue.empty()) return self->cpu_context;
         } else {
-            if (++self->slice_ticks < SLICE_TICKS || g_run_queue.empty()) return self->cpu_context;
+            if (++self->slice_ticks < SLICE_TICKS || g_run_queue.empty()) return prepare_resume(*self, false);
             if (self->in_kernel) {  // never preempt libos code: switch when it leaves
                 g_need_resched = true;
                 return self->cpu_context;
@@ -413,15 +478,14 @@ void* on_interrupt(InterruptKind kind) {
     Thread* next = pick_next();
     if (next == self) {
         self->state = ThreadState::Running;
-        return self->cpu_context;
+        return prepare_resume(*self, false);
     }
     account_switch(*self, *next, platform::monotonic_ns());
     next->state = ThreadState::Running;
     g_current = next;
+    set_kernel_stack(*next);
     switch_address_space(*next);
-    if (next->in_kernel == 0 && next->process && g_termination_hook && must_terminate(*next))
-        platform::cpu_context_init(next->cpu_context, terminate_entry, 0, 0, kernel_stack_top(*next), 0);
-    return next->cpu_context;
+    return prepare_resume(*next, true);
 }
 
 }  // namespace xos::sched

@@ -25,10 +25,16 @@ struct Thread {
     ThreadState state = ThreadState::Runnable;
     void* cpu_context = nullptr;  // platform-defined, 64-byte aligned inside context_memory
     void* context_memory = nullptr;
-    // libos code of app threads runs on the app's stack, except where the app's memory is not
-    // usable: exec (which replaces it) and a thread that starts or ends inside libos (fork
-    // children, threads killed before they run app code again). KERNEL_STACK_PAGES pages.
+    // libos code of app threads runs here (KERNEL_STACK_PAGES pages): the syscall entry moves
+    // to it, with the app's registers at its top (user_frame()).
     void* kernel_stack = nullptr;
+    // The app's registers while the thread is in libos (user_frame(), set by the syscall
+    // entry), and its FPU/SIMD state in Linux's signal-frame format (platform::user_fpu_size()
+    // bytes, 64-byte aligned) when user_fpu_saved: the interrupt path saved it there, or a
+    // signal frame or rt_sigreturn set it; the return to app code loads it.
+    uint64_t* user_regs = nullptr;
+    uint8_t* user_fpu = nullptr;
+    bool user_fpu_saved = false;
     Process* process = nullptr;  // null for the idle thread and kernel threads
 
     IntrusiveListNode queue_node;  // run queue or a wait queue
@@ -51,12 +57,24 @@ struct Thread {
     uintptr_t robust_list = 0;
     uint64_t signal_mask = 0;
     uint64_t signal_pending = 0;
+    // sigsuspend, ppoll, pselect, epoll_pwait: the mask to restore once a handler's frame holds
+    // it (or when the syscall returns without one), as Linux's saved_sigmask.
+    uint64_t saved_signal_mask = 0;
+    bool restore_signal_mask = false;
+    // siginfo of each pending signal (1..64): si_code and si_pid (kill, tgkill, a fault).
+    struct PendingInfo {
+        int code;
+        int pid;
+    } signal_info[65] = {};
+    // A CPU exception in app code (sched::on_app_fault): si_addr, Linux's trapno and err.
+    uintptr_t fault_address = 0;
+    uint64_t fault_trapno = 0, fault_error = 0;
     char name[16] = {};  // prctl(PR_SET_NAME), NUL-terminated
     uintptr_t altstack_base = 0;  // sigaltstack(2); size 0: none (SS_DISABLE), as after clone(CLONE_VM)
     size_t altstack_size = 0;
 
     // A thread made by a `syscall`-instruction clone or fork resumes with these registers
-    // (xos_syscall_clone's frame) on `resume_stack`.
+    // (clone_from_syscall's frame) on `resume_stack`.
     uint64_t resume_frame[14] = {};
     uintptr_t resume_stack = 0;
 
@@ -88,8 +106,20 @@ public:
 };
 int thread_count();  // live app threads
 
-constexpr size_t KERNEL_STACK_PAGES = 8;
+constexpr size_t KERNEL_STACK_PAGES = 16;
 uintptr_t kernel_stack_top(Thread& thread);
+// Where the app's registers are kept while `thread` is in libos: the top of its kernel stack
+// (xos/libos.h, USER_FRAME_WORDS words).
+uint64_t* user_frame(Thread& thread);
+// The function a thread interrupted in app code with a signal to take is started in, on its
+// kernel stack, with its registers in user_frame() and its FPU state in user_fpu (ENTRY_INTERRUPT):
+// it delivers the signal and returns to the app. Set by libos/sys at boot.
+void set_signal_entry(void (*entry)(uint64_t* regs));
+// True if `thread`, not running, was interrupted in app code (not in libos, not on its kernel stack).
+bool in_app_code(Thread& thread);
+// Makes a thread that was interrupted in app code (the current one, from a fault) start in the
+// signal entry when it is resumed. False if it was not in app code.
+bool redirect_to_signal_entry(Thread& thread);
 // Runs fn(argument) on the current thread's kernel stack and returns to the caller's stack:
 // for libos work during which the app's stack is not usable (exec switches address spaces;
 // fork makes the stack's pages copy-on-write while it copies them).

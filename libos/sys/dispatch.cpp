@@ -14,6 +14,7 @@
 #include "sys/handlers.h"
 #include "sys/signal.h"
 #include "sys/syscall_table.h"
+#include "xos/libos.h"
 
 namespace xos::sys {
 
@@ -81,22 +82,38 @@ uint64_t g_reported_missing[SYSCALL_COUNT / 64];
 
 }  // namespace xos::sys
 
-extern "C" long xos_call_clone(long number, long a1, long a2, long a3, long a4, long a5);  // entry64.S
-
-extern "C" long xos_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6) {
+extern "C" const uint8_t* xos_syscall_frame(uint64_t* regs) {
     using namespace xos;
     using namespace xos::sys;
-    // clone, fork, vfork return twice: called as a function (musl's fork() in a linked program;
-    // the trap path has its own entry), the child resumes here with 0, in its own memory.
-    if (number >= SYS_clone && number <= SYS_vfork) [[unlikely]]
-        return xos_call_clone(number, a1, a2, a3, a4, a5);
-    if (number < 0 || size_t(number) >= SYSCALL_COUNT || !g_dispatch[size_t(number)]) [[unlikely]]
-        return not_implemented(number);
-    const long args[6] = {a1, a2, a3, a4, a5, a6};
-    sched::enter_kernel();  // libos code is not preempted (see sched/thread.h)
-    long result = g_dispatch[size_t(number)](args);
-    sched::leave_kernel();
+    sched::Thread* self = sched::current_or_null();
+    // The outermost entry (from app code) has its frame at the top of the kernel stack; a
+    // nested one (libos calling itself, or before threads exist) returns as a plain call.
+    bool from_app = self && regs == sched::user_frame(*self);
+    if (from_app) self->user_regs = regs;
+    long number = long(regs[UR_RAX]);
+    long result;
+    if (number >= SYS_clone && number <= SYS_vfork && from_app) {
+        // clone, fork, vfork return twice (through the syscall ABI, or called as a function:
+        // musl's fork() in a linked program, whose frame resumes after the call like a
+        // `syscall` instruction's): the child resumes from a copy of the registers (old order: r15 r14 r13 r12 rbp rbx r9 r8 r10 rdx rsi rdi rflags rip).
+        const uint64_t frame[14] = {regs[UR_R15], regs[UR_R14], regs[UR_R13], regs[UR_R12], regs[UR_RBP],
+                                    regs[UR_RBX], regs[UR_R9],  regs[UR_R8],  regs[UR_R10], regs[UR_RDX],
+                                    regs[UR_RSI], regs[UR_RDI], regs[UR_EFL], regs[UR_RIP]};
+        sched::enter_kernel();
+        auto cloned = clone_from_syscall(frame, number, regs[UR_RSP]);
+        sched::leave_kernel();
+        result = cloned ? *cloned : -long(cloned.error().code);
+    } else if (number < 0 || size_t(number) >= SYSCALL_COUNT || !g_dispatch[size_t(number)]) [[unlikely]] {
+        result = not_implemented(number);
+    } else {
+        const long args[6] = {long(regs[UR_RDI]), long(regs[UR_RSI]), long(regs[UR_RDX]),
+                              long(regs[UR_R10]), long(regs[UR_R8]),  long(regs[UR_R9])};
+        sched::enter_kernel();  // libos code is not preempted (see sched/thread.h)
+        result = g_dispatch[size_t(number)](args);
+        sched::leave_kernel();
+    }
+    regs[UR_RAX] = uint64_t(result);
+    if (!from_app) return nullptr;
     // Like Linux on the way back to user space: act on signals that are now deliverable.
-    deliver_pending_signals();
-    return result;
+    return return_to_user(regs, number == SYS_rt_sigreturn ? -1 : number);
 }

@@ -77,13 +77,15 @@ ErrorOr<void> TemporarySignalMask::install(UserPtr<const uint64_t> mask, size_t 
 
 void TemporarySignalMask::finish_wait(bool interrupted) {
     if (!m_active) return;
+    sched::Thread& self = sched::current();
     if (interrupted) {
-        // Run the handlers now, outside libos's non-preemptible section, as the dispatcher would.
-        sched::leave_kernel();
-        deliver_pending_signals();
-        sched::enter_kernel();
+        // As Linux's ppoll: the handler runs with the temporary mask and its frame holds the old
+        // one, which rt_sigreturn (or the return without a handler) puts back.
+        self.saved_signal_mask = m_saved;
+        self.restore_signal_mask = true;
+    } else {
+        self.signal_mask = m_saved;
     }
-    sched::current().signal_mask = m_saved;
     m_active = false;
 }
 

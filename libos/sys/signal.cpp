@@ -11,14 +11,21 @@
 // terminate the process (PID 1: the image, with the status a shell reports, 128 + signal).
 #include "sys/signal.h"
 
+#include <sys/syscall.h>
+
 #include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 
+#include "base/klog.h"
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
 #include "sys/handlers.h"
+#include "xos/libos.h"
 #include "xos/platform.h"
+
+extern "C" void xos_syscall_restart();  // platform/x86_64/entry64.S
 
 namespace xos::sys {
 
@@ -88,72 +95,186 @@ bool on_altstack(const sched::Thread& thread, uintptr_t sp) {
     return thread.altstack_size && sp - thread.altstack_base < thread.altstack_size;
 }
 
-uintptr_t current_sp() { return uintptr_t(__builtin_frame_address(0)); }
-
-// Calls handler(signal, info, context) with %rsp at `stack_top` (16-byte aligned), then comes
-// back to this stack: a handler installed with SA_ONSTACK runs on the thread's sigaltstack, as
-// Go's requires (it checks that it runs on its signal stack and waits forever otherwise).
-void call_on_stack(uintptr_t stack_top, uintptr_t handler, long signal, void* info, void* context) {
-    register long rdi asm("rdi") = signal;
-    register void* rsi asm("rsi") = info;
-    register void* rdx asm("rdx") = context;
-    asm volatile("mov %%rsp, %%rbx\n\t"
-                 "mov %[top], %%rsp\n\t"
-                 "call *%[handler]\n\t"
-                 "mov %%rbx, %%rsp"
-                 : "+r"(rdi), "+r"(rsi), "+r"(rdx)
-                 : [top] "r"(stack_top & ~uintptr_t(15)), [handler] "r"(handler)
-                 : "rax", "rbx", "rcx", "r8", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",
-                   "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory",
-                   "cc");
+// The app's stack pointer: where it was when it entered libos.
+uintptr_t user_sp() {
+    sched::Thread& self = sched::current();
+    return self.user_regs ? self.user_regs[UR_RSP] : uintptr_t(__builtin_frame_address(0));
 }
 
-// Runs one handler with the mask Linux would set for it, on the sigaltstack for SA_ONSTACK
-// when the thread has one and is not on it already. Afterwards the mask is what the handler
-// left in its ucontext (as rt_sigreturn restores it; musl's cancellation handler relies on that).
-void run_handler(int signal, const SignalAction& action, uint64_t mask_during) {
+// Linux's x86_64 signal frame (arch/x86/include/asm/sigframe.h): the handler's return address
+// (the restorer), the ucontext, the siginfo; the FPU state lies above it, 64-byte aligned.
+struct KernelUcontext {
+    uint64_t flags;
+    uint64_t link;
+    uint64_t stack_sp;
+    int32_t stack_flags;
+    int32_t stack_pad;
+    uint64_t stack_size;
+    uint64_t gregs[USER_GREGS];
+    uint64_t fpstate;
+    uint64_t reserved[8];
+    uint64_t sigmask;
+};
+static_assert(sizeof(KernelUcontext) == 304);
+struct KernelSiginfo {
+    int32_t signo, error, code, pad;
+    union {
+        struct {
+            int32_t pid;
+            uint32_t uid;
+        } kill;
+        uint64_t address;
+        uint8_t bytes[112];
+    };
+};
+static_assert(sizeof(KernelSiginfo) == 128);
+struct RtSigframe {
+    uint64_t pretcode;
+    KernelUcontext uc;
+    KernelSiginfo info;
+};
+constexpr uint64_t UC_FP_XSTATE = 1, UC_SIGCONTEXT_SS = 2, UC_STRICT_RESTORE_SS = 4;
+constexpr uint64_t CSGSFS = 0x002b000000000033;  // cs 0x33, ss 0x2b, as Linux reports them
+constexpr uint64_t FLAGS_USER =
+    0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x40000;  // CF PF AF ZF SF TF DF OF AC
+constexpr uint64_t FLAG_IF = 0x200, FLAG_RESERVED = 0x2, FLAG_TF = 0x100, FLAG_DF = 0x400;
+
+[[noreturn]] void force_segv();
+
+// Sets up the frame of `signal`'s handler on the app's stack (or its sigaltstack) from `regs`,
+// and changes `regs` so that the app continues in the handler, as Linux's setup_rt_frame.
+// The mask saved in the frame is the one before the handler (sigsuspend's: the one before it).
+void setup_frame(uint64_t* regs, int signal, const SignalAction& action, uint64_t mask_during) {
     sched::Thread& thread = sched::current();
-    uint64_t& blocked = thread.signal_mask;
-    uint64_t saved_mask = blocked;
-    blocked = mask_during;
-    siginfo_t info{};
-    info.si_signo = signal;
-    info.si_code = SI_USER;
-    info.si_pid = sched::current_process().pid;
-    ucontext_t context{};
-    memcpy(&context.uc_sigmask, &saved_mask, sizeof saved_mask);
-    bool alternate = (action.flags & SA_ONSTACK) && thread.altstack_size && !on_altstack(thread, current_sp());
-    if (alternate) {
-        context.uc_stack = {reinterpret_cast<void*>(thread.altstack_base), SS_ONSTACK, thread.altstack_size};
-        call_on_stack(thread.altstack_base + thread.altstack_size, action.handler, signal, &info, &context);
-    } else if (action.flags & SA_SIGINFO) {
-        reinterpret_cast<void (*)(int, siginfo_t*, void*)>(action.handler)(signal, &info, &context);
-    } else {
-        reinterpret_cast<void (*)(int)>(action.handler)(signal);
+    uintptr_t sp = regs[UR_RSP];
+    bool was_on_altstack = on_altstack(thread, sp);
+    if ((action.flags & SA_ONSTACK) && thread.altstack_size && !was_on_altstack)
+        sp = thread.altstack_base + thread.altstack_size;
+    else
+        sp -= 128;  // the red zone
+    size_t fpu_size = platform::user_fpu_size();
+    uintptr_t fpstate = (sp - fpu_size) & ~uintptr_t(63);
+    uintptr_t frame_at = ((fpstate - sizeof(RtSigframe)) & ~uintptr_t(15)) - 8;
+    if (!thread.user_fpu_saved) {
+        platform::save_user_fpu(thread.user_fpu);
+        thread.user_fpu_saved = true;
     }
-    if (action.flags & SA_SIGINFO) memcpy(&saved_mask, &context.uc_sigmask, sizeof saved_mask);
-    blocked = saved_mask & ~UNBLOCKABLE;
+    RtSigframe frame{};
+    frame.pretcode = (action.flags & SA_RESTORER) ? action.restorer : 0;
+    frame.uc.flags = UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS | (fpu_size > 512 ? UC_FP_XSTATE : 0);
+    frame.uc.stack_sp = thread.altstack_base;
+    frame.uc.stack_size = thread.altstack_size;
+    frame.uc.stack_flags = was_on_altstack ? SS_ONSTACK : (thread.altstack_size ? 0 : SS_DISABLE);
+    memcpy(frame.uc.gregs, regs, sizeof frame.uc.gregs);
+    frame.uc.gregs[UR_CSGSFS] = CSGSFS;
+    uint64_t saved_mask = thread.restore_signal_mask ? thread.saved_signal_mask : thread.signal_mask;
+    frame.uc.gregs[UR_OLDMASK] = saved_mask;
+    frame.uc.fpstate = fpstate;
+    frame.uc.sigmask = saved_mask;
+    frame.info.signo = signal;
+    frame.info.code = thread.signal_info[signal].code;
+    if (bit(signal) & (bit(SIGSEGV) | bit(SIGBUS) | bit(SIGFPE) | bit(SIGILL) | bit(SIGTRAP)) && frame.info.code > 0) {
+        frame.info.address = thread.fault_address;
+        frame.uc.gregs[UR_TRAPNO] = thread.fault_trapno;
+        frame.uc.gregs[UR_ERR] = thread.fault_error;
+        frame.uc.gregs[UR_CR2] = thread.fault_address;
+    } else {
+        frame.info.kill.pid = thread.signal_info[signal].pid;
+    }
+    if (!copy_to_user(UserPtr<void>(fpstate), thread.user_fpu, fpu_size) ||
+        !copy_to_user(UserPtr<void>(frame_at), &frame, sizeof frame)) {
+        klog("xos: thread %d: no room for the frame of signal %d at %#lx: SIGSEGV", thread.tid, signal, frame_at);
+        force_segv();
+    }
+    regs[UR_RIP] = action.handler;
+    regs[UR_RSP] = frame_at;
+    regs[UR_RDI] = uint64_t(signal);
+    regs[UR_RSI] = frame_at + offsetof(RtSigframe, info);
+    regs[UR_RDX] = frame_at + offsetof(RtSigframe, uc);
+    regs[UR_RAX] = 0;
+    regs[UR_EFL] &= ~(FLAG_DF | FLAG_TF);
+    regs[UR_ENTRY] = ENTRY_SYSCALL;
+    platform::init_user_fpu(thread.user_fpu);  // the handler starts with the initial FPU state
+    thread.signal_mask = mask_during;
+    thread.restore_signal_mask = false;
+}
+
+// A frame could not be written, or rt_sigreturn found none: SIGSEGV with its default action,
+// as Linux's force_sigsegv.
+[[noreturn]] void force_segv() {
+    actions()[SIGSEGV].handler = uintptr_t(SIG_DFL);
+    terminate_by(SIGSEGV);
+}
+
+// Syscalls Linux restarts after a handler installed with SA_RESTART (-ERESTARTSYS there): the
+// blocking ones that return EINTR here when a signal interrupts them.
+bool restartable(long number) {
+    switch (number) {
+    case SYS_read:
+    case SYS_write:
+    case SYS_readv:
+    case SYS_writev:
+    case SYS_pread64:
+    case SYS_pwrite64:
+    case SYS_ioctl:
+    case SYS_open:
+    case SYS_openat:
+    case SYS_wait4:
+    case SYS_waitid:
+    case SYS_accept:
+    case SYS_accept4:
+    case SYS_recvfrom:
+    case SYS_recvmsg:
+    case SYS_sendto:
+    case SYS_sendmsg:
+    case SYS_flock:
+    case SYS_fcntl:
+    case SYS_futex:
+    case SYS_sendfile: return true;
+    default: return false;
+    }
+}
+
+// Makes `regs` enter syscall `number` again on the way back to the app: at the `syscall`
+// instruction if that is what it came from, else through xos_syscall_restart (a trampoline's or a
+// function call's syscall), with the arguments still in their registers.
+void restart_syscall(uint64_t* regs, long number) {
+    uint8_t code[2] = {};
+    bool instruction = regs[UR_ENTRY] == ENTRY_SYSCALL &&
+        copy_from_user(code, UserPtr<const void>(regs[UR_RIP] - 2), 2) && code[0] == 0x0f && code[1] == 0x05;
+    regs[UR_RAX] = uint64_t(number);
+    if (instruction) {
+        regs[UR_RIP] -= 2;
+    } else {
+        regs[UR_RCX] = regs[UR_RIP];
+        regs[UR_R11] = regs[UR_EFL];
+        regs[UR_RIP] = reinterpret_cast<uintptr_t>(&xos_syscall_restart);
+    }
+    regs[UR_ENTRY] = ENTRY_SYSCALL;
 }
 
 // Delivers every pending, unblocked signal the way Linux does on the way back to user space:
-// it picks the lowest-numbered one, blocks what its handler's mask says and sets up its frame,
-// then picks the next on top of it, so the handler picked last runs first. A signal whose
-// default action terminates ends the process as soon as it is picked.
-void deliver_pending() {
-    uint64_t& pending = sched::current().signal_pending;
-    uint64_t& blocked = sched::current().signal_mask;
-    struct Frame {
-        int signal;
-        SignalAction action;
-        uint64_t mask_during;
-    };
-    Frame frames[MAX_SIGNAL];
-    int count = 0;
-    uint64_t mask = blocked;
-    while (uint64_t ready = pending & ~mask) {
+// the lowest-numbered one first; its handler's frame goes on the app's stack and `regs` now
+// enters it; the next one's frame goes on top of that, so the handler picked last runs first.
+// A signal whose default action terminates ends the process as soon as it is picked. With
+// `regs` null (the termination path) only default actions are taken. `syscall`: the number
+// of the syscall whose return this is, with its result in regs (or -1): an EINTR from a
+// restartable one is restarted if nothing or a SA_RESTART handler interrupted it.
+void deliver_pending(uint64_t* regs, long syscall) {
+    sched::Thread& self = sched::current();
+    uint64_t& pending = self.signal_pending;
+    bool restart = syscall >= 0 && regs && long(regs[UR_RAX]) == -EINTR && restartable(syscall);
+    bool restart_decided = false;
+    uint64_t left_pending = 0;  // handlers the termination path cannot run
+    while (uint64_t ready = pending & ~self.signal_mask & ~left_pending) {
         int signal = (ready & bit(SIGKILL)) ? SIGKILL : __builtin_ctzll(ready) + 1;
-        pending &= ~bit(signal);
         SignalAction action = actions()[signal];
+        bool has_handler = action.handler != uintptr_t(SIG_IGN) && action.handler != uintptr_t(SIG_DFL);
+        if (has_handler && !regs) {
+            left_pending |= bit(signal);
+            continue;
+        }
+        pending &= ~bit(signal);
         if (action.handler == uintptr_t(SIG_IGN)) continue;
         if (action.handler == uintptr_t(SIG_DFL)) {
             if (ignored_by_default(signal)) continue;
@@ -163,17 +284,18 @@ void deliver_pending() {
             }
             terminate_by(signal);
         }
+        if (restart && !restart_decided) {
+            restart_decided = true;
+            // musl's and glibc's cancellation signals (32, 33) must see EINTR: their blocked
+            // syscall ends in the cancellation.
+            if ((action.flags & SA_RESTART) && signal != 32 && signal != 33) restart_syscall(regs, syscall);
+        }
         if (action.flags & SA_RESETHAND) actions()[signal].handler = uintptr_t(SIG_DFL);
-        mask |= action.mask & ~UNBLOCKABLE;
+        uint64_t mask = self.signal_mask | (action.mask & ~UNBLOCKABLE);
         if (!(action.flags & SA_NODEFER)) mask |= bit(signal);
-        frames[count++] = {signal, action, mask};
+        setup_frame(regs, signal, action, mask & ~UNBLOCKABLE);
     }
-    while (count > 0) {
-        const Frame& frame = frames[--count];
-        run_handler(frame.signal, frame.action, frame.mask_during);
-        // A handler may have raised or unblocked more signals: they go on top, as on Linux.
-        if (pending & ~blocked) deliver_pending();
-    }
+    if (restart && !restart_decided) restart_syscall(regs, syscall);  // no handler ran: as Linux
 }
 
 // True when the process would discard `signal` at once (ignored, and not one that must act).
@@ -183,8 +305,12 @@ bool discarded(sched::Process& process, int signal) {
     return handler == uintptr_t(SIG_IGN) || (handler == uintptr_t(SIG_DFL) && ignored_by_default(signal));
 }
 
-void post(sched::Thread& target, int signal) {
+void post(sched::Thread& target, int signal, int code) {
     platform::InterruptGuard guard;
+    if (!(target.signal_pending & bit(signal))) {
+        sched::Thread* sender = sched::current_or_null();
+        target.signal_info[signal] = {code, sender && sender->process ? sender->process->pid : 0};
+    }
     target.signal_pending |= bit(signal);
     bool unblocked = !(target.signal_mask & bit(signal)) || signal == SIGKILL;
     if (&target != &sched::current() && target.state == sched::ThreadState::Blocked && target.interruptible &&
@@ -225,14 +351,14 @@ bool wants_stop_notification(sched::Process& process) {
         action.handler != uintptr_t(SIG_DFL);
 }
 
-void send_signal_to_thread(sched::Thread& thread, int signal) {
+void send_signal_to_thread(sched::Thread& thread, int signal, int code) {
     if (signal == 0 || !thread.process) return;
     prepare(*thread.process, signal);
     if (discarded(*thread.process, signal)) return;
-    post(thread, signal);
+    post(thread, signal, code);
 }
 
-void send_signal_to_process(sched::Process& process, int signal) {
+void send_signal_to_process(sched::Process& process, int signal, int code) {
     if (signal == 0 || process.state != sched::ProcessState::Alive || process.live_threads == 0) return;
     prepare(process, signal);
     if (discarded(process, signal)) return;
@@ -248,7 +374,7 @@ void send_signal_to_process(sched::Process& process, int signal) {
         sched::for_each_thread_of(process, [&](sched::Thread& t) {
             if (!target) target = &t;
         });
-    if (target) post(*target, signal);
+    if (target) post(*target, signal, code);
 }
 
 void reset_signal_handlers_for_exec() {
@@ -256,6 +382,11 @@ void reset_signal_handlers_for_exec() {
         if (action.handler != uintptr_t(SIG_IGN)) action.handler = uintptr_t(SIG_DFL);
         action.flags = 0, action.restorer = 0, action.mask = 0;
     }
+    // The new program starts afresh (platform::enter_app), not through the syscall's return.
+    sched::Thread& self = sched::current();
+    self.user_regs = nullptr;
+    self.user_fpu_saved = false;
+    self.restore_signal_mask = false;
 }
 
 // Implements rt_sigaction(2).
@@ -310,11 +441,10 @@ ErrorOr<long> sys_rt_sigsuspend(UserPtr<const uint64_t> mask, size_t sigset_size
     if (sigset_size != sizeof(uint64_t)) return error(EINVAL);
     uint64_t wanted = TRY(read_user(mask)) & ~UNBLOCKABLE;
     sched::Thread& self = sched::current();
-    uint64_t saved = self.signal_mask;
+    self.saved_signal_mask = self.signal_mask;
+    self.restore_signal_mask = true;  // back once the handler's frame holds it
     self.signal_mask = wanted;
     (void)sched::wait_event(g_signal_waiters, [] { return false; });
-    deliver_pending();
-    self.signal_mask = saved;
     return error(EINTR);
 }
 
@@ -327,7 +457,7 @@ ErrorOr<long> sys_pause() {
 // Implements sigaltstack(2), per thread: handlers installed with SA_ONSTACK run on it.
 ErrorOr<long> sys_sigaltstack(UserPtr<const void> stack, UserPtr<void> old_stack) {
     sched::Thread& thread = sched::current();
-    bool on_it = on_altstack(thread, current_sp());
+    bool on_it = on_altstack(thread, user_sp());
     stack_t previous{.ss_sp = reinterpret_cast<void*>(thread.altstack_base),
                      .ss_flags = on_it ? SS_ONSTACK : (thread.altstack_size ? 0 : SS_DISABLE),
                      .ss_size = thread.altstack_size};
@@ -378,7 +508,7 @@ ErrorOr<long> sys_tkill(pid_t tid, int signal) {
     if (!valid_signal(signal) && signal != 0) return error(EINVAL);
     sched::Thread* target = sched::find_thread(tid);
     if (!target) return error(ESRCH);
-    send_signal_to_thread(*target, signal);
+    send_signal_to_thread(*target, signal, SI_TKILL);
     return 0;
 }
 
@@ -388,7 +518,7 @@ ErrorOr<long> sys_tgkill(pid_t tgid, pid_t tid, int signal) {
     if (!valid_signal(signal) && signal != 0) return error(EINVAL);
     sched::Thread* target = sched::find_thread(tid);
     if (!target || !target->process || target->process->pid != tgid) return error(ESRCH);
-    send_signal_to_thread(*target, signal);
+    send_signal_to_thread(*target, signal, SI_TKILL);
     return 0;
 }
 
@@ -399,7 +529,115 @@ void deliver_pending_signals() {
         sched::enter_kernel();
         end_current_thread(self.process->wait_status);
     }
-    if (self.signal_pending & ~self.signal_mask) deliver_pending();
+    if (self.signal_pending & ~self.signal_mask) deliver_pending(nullptr, -1);
 }
 
+const uint8_t* return_to_user(uint64_t* regs, long syscall) {
+    sched::Thread& self = sched::current();
+    if (!(self.signal_pending & ~self.signal_mask) && !self.restore_signal_mask && !self.user_fpu_saved &&
+        !(self.process && self.process->exiting)) [[likely]] {
+        self.user_regs = nullptr;
+        return nullptr;  // nothing to do: the common case
+    }
+    if (self.process) {
+        sched::enter_kernel();
+        if (self.process->exiting && self.process->exec_survivor != &self)
+            end_current_thread(self.process->wait_status);
+        if (self.signal_pending & ~self.signal_mask) deliver_pending(regs, syscall);
+        sched::leave_kernel();
+    }
+    if (self.restore_signal_mask) {  // no handler took the saved mask
+        self.signal_mask = self.saved_signal_mask;
+        self.restore_signal_mask = false;
+    }
+    self.user_regs = nullptr;
+    if (!self.user_fpu_saved) return nullptr;
+    self.user_fpu_saved = false;
+    return self.user_fpu;
+}
+
+// Implements rt_sigreturn(2): the registers, flags, FPU state, signal mask and sigaltstack
+// state the handler's frame holds (changed or not). The ucontext is at the app's %rsp (the
+// handler's `ret` popped the restorer's address); a linked program's musl passes it as the
+// first argument instead (tools/toolchain/musl/overlay/src/signal/x86_64/restore.s).
+ErrorOr<long> sys_rt_sigreturn() {
+    sched::Thread& self = sched::current();
+    uint64_t* regs = self.user_regs;
+    if (!regs) return error(EINVAL);
+    uintptr_t at = regs[UR_ENTRY] == ENTRY_FUNCTION_CALL ? regs[UR_RDI] : regs[UR_RSP];  // a1 or %rsp
+    KernelUcontext uc;
+    if (!copy_from_user(&uc, UserPtr<const void>(at), sizeof uc)) {
+        klog("xos: thread %d: rt_sigreturn without a signal frame at %#lx: SIGSEGV", self.tid, at);
+        force_segv();
+    }
+    size_t fpu_size = platform::user_fpu_size();
+    if (uc.fpstate) {
+        if (!copy_from_user(self.user_fpu, UserPtr<const void>(uc.fpstate), fpu_size) &&
+            !copy_from_user(self.user_fpu, UserPtr<const void>(uc.fpstate), 512)) {
+            klog("xos: thread %d: rt_sigreturn: FPU state at %#lx unreadable: SIGSEGV", self.tid, uc.fpstate);
+            force_segv();
+        }
+        platform::sanitize_user_fpu(self.user_fpu);
+    } else {
+        platform::init_user_fpu(self.user_fpu);
+    }
+    self.user_fpu_saved = true;
+    uint64_t flags = regs[UR_EFL];
+    for (int r = UR_R8; r <= UR_RIP; ++r) regs[r] = uc.gregs[r];
+    regs[UR_EFL] = (flags & ~FLAGS_USER) | (uc.gregs[UR_EFL] & FLAGS_USER) | FLAG_IF | FLAG_RESERVED;
+    regs[UR_ENTRY] = ENTRY_SYSCALL;
+    self.signal_mask = uc.sigmask & ~UNBLOCKABLE;
+    self.restore_signal_mask = false;
+    // The sigaltstack as the frame says (Linux's restore_altstack), unless the app is still on
+    // the current one.
+    if (!on_altstack(self, regs[UR_RSP])) {
+        if (uc.stack_flags & SS_DISABLE)
+            self.altstack_base = 0, self.altstack_size = 0;
+        else if (uc.stack_size >= MINSIGSTKSZ)
+            self.altstack_base = uc.stack_sp, self.altstack_size = uc.stack_size;
+    }
+    return long(regs[UR_RAX]);
+}
+
+// A thread interrupted in app code with a signal to take starts here (sched::set_signal_entry),
+// on its kernel stack: its registers are in `regs`, its FPU state in user_fpu.
+[[noreturn]] void deliver_from_interrupt(uint64_t* regs) {
+    sched::current().user_regs = regs;
+    const uint8_t* fpu = return_to_user(regs, -1);
+    platform::return_to_user(regs, fpu);
+}
+
+void install_signal_entry() { sched::set_signal_entry(deliver_from_interrupt); }
+
 }  // namespace xos::sys
+
+namespace xos::sched {
+
+void* on_app_fault(const AppFault& fault) {
+    Thread* self = current_or_null();
+    if (!self || !self->process || self->kernel_thread || self->in_kernel) return nullptr;
+    if (!in_app_code(*self)) return nullptr;
+    int signal = fault.signal;
+    // As Linux's force_sig_fault: a blocked or ignored fault signal takes its default action.
+    SignalAction& action = self->process->actions[signal];
+    bool forced_default = (self->signal_mask & sys::bit(signal)) || action.handler == uintptr_t(SIG_IGN);
+    bool terminates = action.handler == uintptr_t(SIG_DFL) || forced_default;
+    // PID 1's fault ends the image: the platform's crash report (registers, backtrace) says why.
+    if (terminates && self->process == first_process()) return nullptr;
+    if (!redirect_to_signal_entry(*self)) return nullptr;
+    if (terminates)
+        klog("xos: process %d (thread %d): %s at rip %#lx, address %#lx: terminated", self->process->pid, self->tid,
+             sys::signal_name(signal), uintptr_t(user_frame(*self)[UR_RIP]), fault.address);
+    if (forced_default) {
+        action.handler = uintptr_t(SIG_DFL);
+        self->signal_mask &= ~sys::bit(signal);
+    }
+    self->signal_pending |= sys::bit(signal);
+    self->signal_info[signal] = {fault.code, 0};
+    self->fault_address = fault.address;
+    self->fault_trapno = fault.trapno;
+    self->fault_error = fault.error;
+    return self->cpu_context;
+}
+
+}  // namespace xos::sched

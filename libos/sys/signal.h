@@ -5,16 +5,28 @@
 
 namespace xos::sys {
 
-// Runs the handlers (or default actions) of the current thread's pending, unblocked signals.
-// Called on the way out of every syscall. A thread whose process is exiting ends here.
+// The way back to app code from libos (a syscall, or an interrupt or fault in app code, the
+// same function for every kind of entry): a thread whose process is exiting ends here; the
+// pending, unblocked signals are acted on: default actions taken, handlers' frames set up on the
+// app's stack with `regs` (the app's registers, xos/libos.h) changed to enter them. `syscall`
+// is the number of the syscall returning (its result in regs), or -1: an EINTR it returned is
+// restarted when SA_RESTART says so. Returns the FPU state the return path must load (null: the
+// live state is the app's).
+const uint8_t* return_to_user(uint64_t* regs, long syscall);
+// Takes only the default actions of the pending signals (the termination path, which has no
+// app registers to enter a handler with). A thread whose process is exiting ends here.
 void deliver_pending_signals();
+// Makes the scheduler start threads interrupted in app code with a signal to take in
+// return_to_user (sched::set_signal_entry). Called once at boot.
+void install_signal_entry();
 
 // execve: caught signals go back to their default action (ignored ones stay ignored).
 void reset_signal_handlers_for_exec();
 
 // Sends `signal` (1..64) to a process / a thread, as kill(2) and tgkill(2) do (0: nothing).
-void send_signal_to_process(sched::Process& process, int signal);
-void send_signal_to_thread(sched::Thread& thread, int signal);
+// `code` is the siginfo's si_code (SI_USER; SI_TKILL for tkill/tgkill).
+void send_signal_to_process(sched::Process& process, int signal, int code = 0);
+void send_signal_to_thread(sched::Thread& thread, int signal, int code = 0);
 
 // True if `process` discards SIGCHLD (SIG_IGN or SA_NOCLDWAIT): its children are not zombies.
 bool reaps_children_automatically(sched::Process& process);
@@ -31,6 +43,11 @@ bool wants_stop_notification(sched::Process& process);
 // exec's point of no return (called by exec::execute): the old memory is destroyed, a vfork
 // parent continues, caught signals go back to SIG_DFL.
 void finish_exec();
+
+// clone(2), fork(2), vfork(2) through the syscall ABI (they return twice): `frame` holds the
+// caller's registers, upward r15 r14 r13 r12 rbp rbx r9 r8 r10 rdx rsi rdi rflags rip, and
+// `caller_stack` its %rsp; the child resumes from them (platform::resume_cloned_thread).
+ErrorOr<long> clone_from_syscall(const uint64_t* frame, long number, uintptr_t caller_stack);
 
 // A child of the current process is released from a vfork wait (it exec'd or exited).
 void release_vfork_parent(sched::Process& child);

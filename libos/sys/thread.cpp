@@ -180,9 +180,8 @@ ErrorOr<long> clone_thread(int (*function)(void*), uintptr_t stack, unsigned lon
 // clone(2), fork(2) and vfork(2) through the `syscall` instruction: the child resumes the
 // caller's code with the caller's registers, on `stack` (clone) or where the caller's stack
 // pointer was. It starts on its kernel stack (raw_clone_entry).
-ErrorOr<long> clone_from_trap(const uint64_t* frame, long number) {
-    enum { RDX = 9, RSI = 10, RDI = 11, R10 = 8, R8 = 7, FRAME_WORDS = 14, RED_ZONE = 128 };
-    uintptr_t caller_stack = reinterpret_cast<uintptr_t>(frame) + FRAME_WORDS * sizeof(uint64_t) + RED_ZONE;
+ErrorOr<long> clone_from_trap(const uint64_t* frame, long number, uintptr_t caller_stack) {
+    enum { RDX = 9, RSI = 10, RDI = 11, R10 = 8, R8 = 7 };
     unsigned long flags = SIGCHLD;
     uintptr_t stack = 0;
     if (number == SYS_vfork) flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
@@ -257,10 +256,13 @@ ErrorOr<bool> futex_wake_op_apply(uintptr_t address, uint32_t encoded) {
 
 }  // namespace
 
-// clone(2), fork(2) and vfork(2) never come through the table: xos_syscall sends a function
-// call (musl's fork() in a linked program) to xos_call_clone (platform/x86_64/entry64.S), the
-// trap path has its own entry; both end in xos_syscall_clone below. musl's posix_spawn and
-// pthread_create use __clone (xos_clone below).
+ErrorOr<long> clone_from_syscall(const uint64_t* frame, long number, uintptr_t caller_stack) {
+    return clone_from_trap(frame, number, caller_stack);
+}
+
+// clone(2), fork(2) and vfork(2) never come through the table: xos_syscall_frame sends them,
+// from a `syscall` instruction or a function call (musl's fork() in a linked program), to
+// clone_from_syscall above. musl's posix_spawn and pthread_create use __clone (xos_clone below).
 ErrorOr<long> sys_clone(unsigned long flags, uintptr_t, UserPtr<int>, UserPtr<int>, uintptr_t) {
     klog("xos: clone(%#lx) reached the syscall table (it has entries of its own)", flags);
     return error(ENOSYS);
@@ -355,19 +357,10 @@ ErrorOr<long> sys_membarrier(int command, unsigned flags, int) {
 ErrorOr<long> sys_rseq(uintptr_t, uint32_t, int, uint32_t) { return error(ENOSYS); }
 
 // Implements clone3(2) as "not available": glibc's pthread_create then calls clone, which
-// the trap path handles (xos_syscall_clone below).
+// the trap path handles (clone_from_syscall below).
 ErrorOr<long> sys_clone3(uintptr_t, size_t) { return error(ENOSYS); }
 
 }  // namespace xos::sys
-
-extern "C" long xos_syscall_clone(const uint64_t* frame, long number) {
-    using namespace xos;
-    sched::enter_kernel();
-    auto result = sys::clone_from_trap(frame, number);
-    sched::leave_kernel();
-    sys::deliver_pending_signals();
-    return result ? *result : -long(result.error().code);
-}
 
 // musl's __clone (pthread_create) jumps here, with __clone's C ABI. Returns the new thread's id
 // or -errno, like the raw syscall.

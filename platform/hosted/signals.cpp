@@ -18,6 +18,7 @@
 #include "xos/log.h"
 #include "hosted/host.h"
 #include "x86_64/user_copy.h"
+#include "x86_64/user_state.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
@@ -175,7 +176,8 @@ void interrupt(Ucontext& uc, sched::InterruptKind kind) {
     }
     save(uc, were_enabled);
     auto* next = static_cast<CpuContext*>(sched::on_interrupt(kind));
-    if (next && next != g_current) {
+    if (next) {
+        // Another thread, or this one set to enter a signal handler: load it either way.
         resume(next, uc);
         g_interrupts_enabled = next->interrupts_enabled;
     } else {
@@ -287,6 +289,23 @@ void on_fault(int signal, Siginfo* info, void* context) {
             return;
         }
     }
+    if (g_current && g_interrupts_enabled) {
+        // A fault in app code: the app's signal, if libos says so.
+        constexpr int SI_KERNEL_CODE = 0x80;
+        uint64_t trapno = uc.gregs[TRAPNO], error = uc.gregs[ERR];  // the host's, as Linux reports them
+        bool with_address = signal == host::SIGSEGV || signal == host::SIGBUS || info->code != SI_KERNEL_CODE;
+        sched::AppFault fault{signal, info->code, with_address ? reinterpret_cast<uintptr_t>(info->address) : 0, trapno,
+                              error};
+        save(uc, true);
+        g_interrupts_enabled = false;
+        auto* next = static_cast<CpuContext*>(sched::on_app_fault(fault));
+        if (next) {
+            resume(next, uc);
+            g_interrupts_enabled = next->interrupts_enabled;
+            return;
+        }
+        g_interrupts_enabled = true;
+    }
     fatal(signal, *info, uc);
 }
 
@@ -364,7 +383,41 @@ void init_signals() {
 
 }  // namespace xos::hosted
 
+namespace xos::x86 {
+
+uint64_t enabled_xfeatures() {
+    uint32_t a = 1, b, c = 0, d;
+    asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    if (!(c & (1u << 27))) return 0;  // no OSXSAVE
+    uint32_t low, high;
+    asm volatile("xgetbv" : "=a"(low), "=d"(high) : "c"(0));
+    return low | (uint64_t(high) << 32);
+}
+
+void cpu_context_pc_sp(const void* storage, uintptr_t& rip, uintptr_t& rsp) {
+    const auto* context = static_cast<const hosted::CpuContext*>(storage);
+    rip = context->gregs[hosted::RIP];
+    rsp = context->gregs[hosted::RSP];
+}
+
+}  // namespace xos::x86
+
 namespace xos::platform {
+
+uintptr_t cpu_context_user_state(const void* storage, uint64_t* gregs, uint8_t* fpu) {
+    const auto* context = static_cast<const hosted::CpuContext*>(storage);
+    static_assert(hosted::CR2 + 1 == USER_GREGS, "the host's gregs are Linux's");
+    memcpy(gregs, context->gregs, USER_GREGS * sizeof(uint64_t));
+    gregs[UR_CSGSFS] = gregs[UR_ERR] = gregs[UR_TRAPNO] = gregs[UR_OLDMASK] = gregs[UR_CR2] = 0;
+    if (context->fpu_bytes) {
+        size_t size = user_fpu_size();
+        memcpy(fpu, context->fpu, context->fpu_bytes < size ? context->fpu_bytes : size);
+        sanitize_user_fpu(fpu);
+    } else {
+        init_user_fpu(fpu);
+    }
+    return context->fs_base;
+}
 
 size_t cpu_context_size() { return offsetof(hosted::CpuContext, fpu) + hosted::g_fpu_capacity; }
 

@@ -6,6 +6,8 @@
 
 #include "xos/log.h"
 #include "context.h"
+#include "user_state.h"
+#include "xos/libos.h"
 #include "cpu.h"
 #include "xos/platform.h"
 
@@ -102,5 +104,34 @@ bool interrupts_enabled() {
 void interrupts_disable() { asm volatile("cli" ::: "memory"); }
 void interrupts_enable() { asm volatile("sti" ::: "memory"); }
 void wait_for_interrupt() { asm volatile("sti; hlt" ::: "memory"); }
+
+}  // namespace xos::platform
+
+namespace xos::x86 {
+
+uint64_t enabled_xfeatures() { return features().xsave ? features().xcr0 : 0; }
+
+void cpu_context_pc_sp(const void* storage, uintptr_t& rip, uintptr_t& rsp) {
+    const auto* context = static_cast<const CpuContext*>(storage);
+    rip = context->frame.rip;
+    rsp = context->frame.rsp;
+}
+
+}  // namespace xos::x86
+
+namespace xos::platform {
+
+uintptr_t cpu_context_user_state(const void* storage, uint64_t* g, uint8_t* fpu) {
+    const auto* context = static_cast<const x86::CpuContext*>(storage);
+    const x86::TrapFrame& f = context->frame;
+    const uint64_t values[USER_GREGS] = {f.r8,  f.r9,     f.r10, f.r11, f.r12, f.r13, f.r14, f.r15,
+                                         f.rdi, f.rsi,    f.rbp, f.rbx, f.rdx, f.rax, f.rcx, f.rsp,
+                                         f.rip, f.rflags, 0,     0,     0,     0,     0};
+    memcpy(g, values, sizeof values);
+    size_t size = user_fpu_size() - (user_fpu_size() > 512 ? 4 : 0);  // the XSAVE area without MAGIC2
+    memcpy(fpu, context->fpu, x86::g_fpu_area_size < size ? x86::g_fpu_area_size : size);  // the interrupted flow's
+    x86::fill_fpu_software_bytes(fpu);
+    return context->fs_base;
+}
 
 }  // namespace xos::platform

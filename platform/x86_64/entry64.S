@@ -1,5 +1,11 @@
 /* Long-mode entry points: starting the app, and the trap path for a `syscall` instruction. */
-    .text
+/* Everything below, up to xos_user_entry_end, is the way between app code and libos: the
+ * interrupt path asks platform::cpu_context_in_app() whether an interrupted flow was in app
+ * code, and an instruction in here is not (it may be on the app's stack without being app
+ * code), so no signal frame is ever built for it. */
+    .section .text.xos_user_entry, "ax", @progbits
+    .globl xos_user_entry_begin
+xos_user_entry_begin:
 
 /* [[noreturn]] void xos_enter_app(void (*entry)(), uintptr_t stack_pointer)
  * Starts a static ELF the way Linux does: %rsp -> argc, %rdx = 0 (no ld.so fini), the other
@@ -26,78 +32,151 @@ xos_enter_app:
     jmp *%rax
     .size xos_enter_app, . - xos_enter_app
 
-/* Binary compatibility: code that executes a real `syscall` instruction (a prebuilt static
- * library, inline assembly) arrives here through MSR_LSTAR, in ring 0 on the caller's stack.
- * Linux ABI: %rax = number, args in %rdi %rsi %rdx %r10 %r8 %r9; everything but %rax, %rcx
- * and %r11 is preserved; %rcx = return address, %r11 = saved RFLAGS.
- * No stack switch happens, so step over the caller's 128-byte red zone first, and return
- * with `jmp *%rcx` (sysret would drop to ring 3). */
+
+/* The syscall entry. Linux ABI: %rax = number, args in %rdi %rsi %rdx %r10 %r8 %r9; everything
+ * but %rax, %rcx and %r11 is preserved; %rcx = return address, %r11 = RFLAGS. Reached by
+ * MSR_LSTAR (through xos_syscall_trap_entry below), by the rewriter's trampolines, by the vDSO
+ * and, through xos_syscall below, by a linked program's musl: ring 0 to ring 0 (or the same
+ * host thread), so no stack switch happens by itself. The entry steps over the caller's red
+ * zone, keeps %rcx and %r11 below it for a moment, then moves to the thread's kernel stack
+ * (xos_kernel_stack_top, kept by the scheduler) and saves every register there as Linux's
+ * mcontext gregs (xos/libos.h, UserRegister), plus the entry kind. libos (xos_syscall_frame)
+ * runs the syscall on that stack, may rewrite the frame (signal delivery, rt_sigreturn), and
+ * xos_user_return loads all of it back. Already on the kernel stack (libos calling itself) or
+ * before threads exist: the frame is built where the stack is. */
+.macro SYSCALL_ENTRY kind
+    lea -128(%rsp), %rsp            /* the caller's red zone */
+    push %rcx
+    push %r11
+    mov %rsp, %r11                  /* -> the caller's RFLAGS, then its return address */
+    mov xos_kernel_stack_top(%rip), %rcx
+    test %rcx, %rcx
+    jz 1f
+    sub %rsp, %rcx
+    cmp xos_kernel_stack_size(%rip), %rcx
+    jb 1f                           /* already on the kernel stack */
+    mov xos_kernel_stack_top(%rip), %rsp
+1:
+    push $\kind                     /* [23] entry kind (XOS_ENTRY_*) */
+    push $0                         /* [22] cr2 */
+    push $0                         /* [21] oldmask */
+    push $0                         /* [20] trapno */
+    push $0                         /* [19] err */
+    push $0                         /* [18] csgsfs */
+    push 0(%r11)                    /* [17] eflags */
+    push 8(%r11)                    /* [16] rip */
+    lea 144(%r11), %rcx
+    push %rcx                       /* [15] rsp: the caller's */
+    push 8(%r11)                    /* [14] rcx, as the syscall instruction leaves it */
+    push %rax                       /* [13] */
+    push %rdx
+    push %rbx
+    push %rbp
+    push %rsi
+    push %rdi
+    push %r15
+    push %r14
+    push %r13
+    push %r12
+    push 0(%r11)                    /* [3] r11, as the syscall instruction leaves it */
+    push %r10
+    push %r9
+    push %r8                        /* [0] */
+    mov %rsp, %rbp
+    and $-16, %rsp
+    mov %rbp, %rdi
+    cld
+    call xos_syscall_frame          /* returns the FPU state to load, or null */
+    mov %rbp, %rdi
+    mov %rax, %rsi
+    jmp xos_user_return
+.endm
+
     .globl xos_syscall_entry
     .type xos_syscall_entry, @function
 xos_syscall_entry:
-    lea -128(%rsp), %rsp
-    push %rcx
-    push %r11
-    push %rdi
-    push %rsi
-    push %rdx
-    push %r10
-    push %r8
-    push %r9
-    push %rbx
-    mov %rsp, %rbx
-    cmp $56, %rax                   /* SYS_clone, SYS_fork and SYS_vfork return twice: */
-    jb 1f                           /* their own path, below */
-    cmp $58, %rax
-    jbe .Lclone
-1:
-    and $-16, %rsp
-    sub $8, %rsp
-    push %r9                        /* a6, 7th C argument */
-    mov %r8, %r9                    /* a5 */
-    mov %r10, %r8                   /* a4 */
-    mov %rdx, %rcx                  /* a3 */
-    mov %rsi, %rdx                  /* a2 */
-    mov %rdi, %rsi                  /* a1 */
-    mov %rax, %rdi                  /* number */
-    cld
-    call xos_syscall
-.Lreturn:
-    mov %rbx, %rsp
-    pop %rbx
-    pop %r9
-    pop %r8
-    pop %r10
-    pop %rdx
-    pop %rsi
-    pop %rdi
-    popfq                           /* the caller's RFLAGS (saved %r11) */
-    pop %rcx
-    mov -16(%rsp), %r11             /* %r11 = RFLAGS, as after a real sysret */
-    lea 128(%rsp), %rsp             /* lea: leaves the restored flags alone */
-    jmp *%rcx
-
-/* clone, fork, vfork: the whole register state goes to libos (a new thread or process resumes
- * from a copy of it, xos_resume_clone below), and the number. Frame, upward: r15 r14 r13 r12
- * rbp rbx r9 r8 r10 rdx rsi rdi rflags(r11) rip(rcx); the caller's %rsp was 128 bytes above
- * it. Returns the parent's result in %rax like any syscall. */
-.Lclone:
-    push %rbp
-    push %r12
-    push %r13
-    push %r14
-    push %r15
-    mov %rsp, %rdi
-    mov %rax, %rsi
-    and $-16, %rsp
-    cld
-    call xos_syscall_clone
-    jmp .Lreturn
+    SYSCALL_ENTRY 0
     .size xos_syscall_entry, . - xos_syscall_entry
+
+/* long xos_syscall(long n, long a1, long a2, long a3, long a4, long a5, long a6): the same
+ * entry as a SysV function call (a linked program's musl). Returns like `ret` (%rsp 8 above
+ * the return address), with the callee-saved registers as they were. */
+    .globl xos_syscall
+    .type xos_syscall, @function
+xos_syscall:
+    mov %rdi, %rax
+    mov %rsi, %rdi
+    mov %rdx, %rsi
+    mov %rcx, %rdx
+    mov %r8, %r10
+    mov %r9, %r8
+    mov 8(%rsp), %r9
+    pop %rcx                        /* the return address; %rsp is now the caller's */
+    pushfq
+    pop %r11
+    SYSCALL_ENTRY 1
+    .size xos_syscall, . - xos_syscall
+
+/* A syscall restarted after a signal (SA_RESTART) from a site that is not a `syscall`
+ * instruction (a trampoline, a function call): the signal frame's registers resume here with
+ * %rax = the number, %rcx = the return address and %r11 = RFLAGS, as at the first entry. */
+    .globl xos_syscall_restart
+    .type xos_syscall_restart, @function
+xos_syscall_restart:
+    jmp xos_syscall_entry
+    .size xos_syscall_restart, . - xos_syscall_restart
+
+/* [[noreturn]] void xos_user_return(const uint64_t* regs, const uint8_t* fpu)
+ * Loads every register of `regs` (the frame above: Linux's gregs order) and continues at its
+ * %rip with its %rsp and RFLAGS; first the FPU/SIMD state from `fpu` (Linux's signal-frame
+ * format, 64-byte aligned, checked by libos) unless null. The last four values pass through
+ * 160 bytes below the target %rsp (beneath its red zone), which is how %rsp, %rip and the flags
+ * change together without a privilege change. */
+    .globl xos_user_return
+    .type xos_user_return, @function
+xos_user_return:
+    mov %rdi, %rsp
+    test %rsi, %rsi
+    jz 1f
+    mov %rsi, %rdi
+    call xos_fpu_restore_user
+1:
+    mov 15*8(%rsp), %rax            /* the target %rsp */
+    lea -160(%rax), %rax
+    mov 14*8(%rsp), %rcx
+    mov %rcx, 0(%rax)               /* %rcx */
+    mov 3*8(%rsp), %rcx
+    mov %rcx, 8(%rax)               /* %r11 */
+    mov 17*8(%rsp), %rcx
+    mov %rcx, 16(%rax)              /* RFLAGS */
+    mov 16*8(%rsp), %rcx
+    mov %rcx, 24(%rax)              /* %rip */
+    mov %rax, 18*8(%rsp)            /* [18]: not where the four go, even in a nested frame */
+    pop %r8
+    pop %r9
+    pop %r10
+    add $8, %rsp                    /* r11: below */
+    pop %r12
+    pop %r13
+    pop %r14
+    pop %r15
+    pop %rdi
+    pop %rsi
+    pop %rbp
+    pop %rbx
+    pop %rdx
+    pop %rax
+    mov 4*8(%rsp), %rsp             /* [18]: the four values beneath the target stack */
+    pop %rcx
+    pop %r11
+    popfq
+    lea 136(%rsp), %rsp             /* lea: leaves the flags alone; %rsp = the target */
+    jmp *-136(%rsp)
+    .size xos_user_return, . - xos_user_return
 
 /* [[noreturn]] void xos_resume_clone(const uint64_t* frame, uintptr_t stack_pointer)
  * A thread made by a `syscall` clone starts here: the parent's registers from `frame` (as
- * .Lclone saved them), %rsp = the new stack, %rax = 0, at the instruction after the syscall. */
+ * xos_syscall_frame passed them to clone_from_syscall), %rsp = the new stack, %rax = 0, at the instruction after the syscall. */
     .globl xos_resume_clone
     .type xos_resume_clone, @function
 xos_resume_clone:
@@ -122,42 +201,81 @@ xos_resume_clone:
     jmp *%rcx
     .size xos_resume_clone, . - xos_resume_clone
 
-/* long xos_call_clone(long number, long a1, long a2, long a3, long a4, long a5)
- * clone, fork and vfork called as a function (musl's fork() in a program linked into the image
- * reaches xos_syscall with SYS_fork): the same frame as .Lclone, as if the caller had executed
- * a `syscall` instruction at its call: rip = the return address, the caller's %rsp = just above
- * it (128 bytes above the frame's end), its callee-saved registers, and the arguments where the
- * syscall ABI has them (rdi rsi rdx r10 r8). The child resumes after the call with %rax = 0, on
- * a copy-on-write copy of the stack (xos_resume_clone). */
-    .globl xos_call_clone
-    .type xos_call_clone, @function
-xos_call_clone:
-    mov (%rsp), %rax                /* the return address */
-    lea 8(%rsp), %r11               /* the caller's %rsp after the return */
-    lea -128(%r11), %rsp            /* below the caller's stack and red zone, as the trap path */
-    push %rax                       /* rip */
-    pushfq                          /* rflags */
-    push %rsi                       /* rdi: a1 */
-    push %rdx                       /* rsi: a2 */
-    push %rcx                       /* rdx: a3 */
-    push %r8                        /* r10: a4 */
-    push %r9                        /* r8: a5 */
-    push $0                         /* r9 */
-    push %rbx
+/* The trap path of a `syscall` instruction, in front of xos_syscall_entry (entry64.S): MSR_LSTAR
+ * points here on the VM, and the hosted SIGSYS handler resumes here (hosted/signals.cpp). It
+ * gives libos's syscall-site rewriter (libos/rewrite) the site, `syscall` being 2 bytes before
+ * %rcx, then runs the syscall exactly as before. A site the rewriter patched no longer traps:
+ * its per-site trampoline enters xos_syscall_entry directly. Registers, flags and the 128-byte
+ * red zone below the caller's %rsp are left as they were on entry, except %rcx, the syscall's
+ * return address, which the rewriter may redirect (xos_rewrite_trap's result). */
+    .globl xos_syscall_trap_entry
+    .type xos_syscall_trap_entry, @function
+xos_syscall_trap_entry:
+    lea -128(%rsp), %rsp            /* the caller's red zone */
+    pushfq
+    push %rax
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %r8
+    push %r9
+    push %r10
+    push %r11
     push %rbp
+    push %rbx                       /* callee-saved, but pushed so the rewriter can read them */
     push %r12
     push %r13
     push %r14
     push %r15
-    mov %rdi, %rsi                  /* number */
-    mov %rsp, %rdi                  /* frame */
-    mov %rsp, %rbx
+    mov %rsp, %rbp
     and $-16, %rsp
+    mov %rcx, %rdi                  /* the address after the `syscall` instruction */
+    mov %rax, %rsi                  /* the syscall number */
+    mov %rbp, %rdx                  /* the registers saved above, from %rbp up */
     cld
-    call xos_syscall_clone
-    mov %rbx, %rsp
-    mov 40(%rsp), %rbx              /* the caller's %rbx (the others were preserved by the call) */
-    mov 104(%rsp), %rcx             /* rip */
-    lea 240(%rsp), %rsp             /* the caller's %rsp: 14 words + 128 above the frame */
-    jmp *%rcx
-    .size xos_call_clone, . - xos_call_clone
+    call xos_rewrite_trap
+    mov %rax, 104(%rbp)              /* the saved %rcx: where the syscall returns (the site's
+                                       trampoline tail if the rewriter moved what follows it) */
+    mov %rbp, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rax
+    popfq
+    lea 128(%rsp), %rsp             /* lea: leaves the flags alone */
+    jmp xos_syscall_entry
+    .size xos_syscall_trap_entry, . - xos_syscall_trap_entry
+
+
+/* xos_fpu_restore_user(fpu): the FPU/SIMD state from Linux's signal-frame format (an FXSAVE
+ * image, followed by an XSAVE header and the extended state when the CPU has XSAVE; libos
+ * checked and sanitised it, so XRSTOR cannot fault). Clobbers %rax and %rdx. */
+    .globl xos_fpu_restore_user
+    .type xos_fpu_restore_user, @function
+xos_fpu_restore_user:
+    cmpb $0, xos_user_fpu_xsave(%rip)
+    je 1f
+    mov xos_user_fpu_features(%rip), %eax
+    mov xos_user_fpu_features+4(%rip), %edx
+    xrstor64 (%rdi)
+    ret
+1:  fxrstor64 (%rdi)
+    ret
+    .size xos_fpu_restore_user, . - xos_fpu_restore_user
+
+    .globl xos_user_entry_end
+xos_user_entry_end:
+
+    .section .note.GNU-stack, "", @progbits

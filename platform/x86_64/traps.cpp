@@ -96,12 +96,44 @@ constexpr uint64_t YIELD_VECTOR = 0x81;
 
 namespace {
 
-// Saves the interrupted thread, lets libos pick who runs next, and returns into that thread.
+// Saves the interrupted thread, lets libos pick who runs next, and returns into that thread
+// (which libos may have set to enter a signal handler: its frame is reloaded even when it is
+// the same thread).
 void reschedule(TrapFrame& frame, sched::InterruptKind kind) {
     if (!current_context()) return;  // the scheduler is not up yet
     save_interrupted(frame);
     auto* next = static_cast<CpuContext*>(sched::on_interrupt(kind));
-    if (next && next != current_context()) resume(next, frame);
+    if (next) resume(next, frame);
+}
+
+// si_code of the signal for an exception in app code (Linux's, arch/x86/kernel/traps.c).
+int fault_code(uint64_t vector, uint64_t error_code) {
+    switch (vector) {
+    case 0: return 1;  // FPE_INTDIV
+    case 1: return 2;  // TRAP_TRACE
+    case 6: return 2;  // ILL_ILLOPN
+    case 14: return (error_code & 1) ? 2 : 1;  // SEGV_ACCERR : SEGV_MAPERR
+    case 16:
+    case 19: return 7;  // FPE_FLTINV
+    case 17: return 1;  // BUS_ADRALN
+    default: return 0x80;  // SI_KERNEL (#GP, #BP...)
+    }
+}
+
+// An exception in app code becomes the app's signal (libos decides): true if it was.
+bool deliver_app_fault(TrapFrame& frame) {
+    static constexpr uint64_t APP_VECTORS = (1u << 0) | (1u << 1) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) |
+        (1u << 13) | (1u << 14) | (1u << 16) | (1u << 17) | (1u << 19);
+    if (!current_context() || frame.vector >= 32 || !(APP_VECTORS & (1ull << frame.vector))) return false;
+    save_interrupted(frame);
+    int code = fault_code(frame.vector, frame.error_code);
+    uintptr_t address = frame.vector == 14 ? read_cr2() : (code == 0x80 ? 0 : frame.rip);
+    uint64_t error = frame.vector == 14 ? frame.error_code | 4 : frame.error_code;  // Linux: a user-mode fault
+    sched::AppFault fault{exception_info(frame.vector).signal, code, address, frame.vector, error};
+    auto* next = static_cast<CpuContext*>(sched::on_app_fault(fault));
+    if (!next) return false;
+    resume(next, frame);
+    return true;
 }
 
 }  // namespace
@@ -121,7 +153,10 @@ extern "C" void xos_x86_trap(xos::x86::TrapFrame* frame) {
             return;
         }
     }
-    if (frame->vector < 32) x86::fatal_exception(*frame);
+    if (frame->vector < 32) {
+        if (x86::deliver_app_fault(*frame)) return;
+        x86::fatal_exception(*frame);
+    }
     if (frame->vector == x86::YIELD_VECTOR) {
         x86::reschedule(*frame, sched::InterruptKind::Yield);
         return;

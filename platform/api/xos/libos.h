@@ -31,6 +31,44 @@ const char* describe_fault(uintptr_t address, FaultAccess access);
 
 }  // namespace mm
 
+// The app's registers while it is in libos: Linux's mcontext gregs (struct sigcontext's order,
+// what a signal handler's ucontext holds), then the kind of entry. The syscall entry
+// (platform/x86_64/entry64.S) saves them at the top of the thread's kernel stack; so does the
+// interrupt path for a thread interrupted in app code that has a signal to take.
+enum UserRegister {
+    UR_R8,
+    UR_R9,
+    UR_R10,
+    UR_R11,
+    UR_R12,
+    UR_R13,
+    UR_R14,
+    UR_R15,
+    UR_RDI,
+    UR_RSI,
+    UR_RBP,
+    UR_RBX,
+    UR_RDX,
+    UR_RAX,
+    UR_RCX,
+    UR_RSP,
+    UR_RIP,
+    UR_EFL,
+    UR_CSGSFS,
+    UR_ERR,
+    UR_TRAPNO,
+    UR_OLDMASK,
+    UR_CR2,
+    USER_GREGS,  // the gregs end here
+    UR_ENTRY = USER_GREGS,  // UserEntry
+    USER_FRAME_WORDS
+};
+enum UserEntry : uint64_t {
+    ENTRY_SYSCALL = 0,  // the syscall ABI: a `syscall` instruction, a trampoline, the vDSO
+    ENTRY_FUNCTION_CALL = 1,  // xos_syscall() called as a function (a linked program's musl)
+    ENTRY_INTERRUPT = 2,  // an interrupt or fault in app code
+};
+
 namespace sched {
 
 // Timer: a tick (time slices, sleepers). Yield: the current thread blocks or yields.
@@ -41,29 +79,51 @@ enum class InterruptKind { Timer, Yield, Device };
 int current_thread_id();
 
 // Called by the platform, interrupts disabled, after it saved the running thread's state into
-// its CPU context. Returns the CPU context to resume (the same one, or another thread's).
+// its CPU context. Returns the CPU context to resume (the same one, or another thread's; a
+// thread interrupted in app code with a signal to take resumes in libos's signal delivery).
 void* on_interrupt(InterruptKind kind);
+
+// A CPU exception that demand paging and the user-copy fixup did not resolve: `signal`
+// (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP) with si_code `code` and si_addr `address`, and
+// Linux's sigcontext trapno and err.
+struct AppFault {
+    int signal;
+    int code;
+    uintptr_t address;
+    uint64_t trapno;
+    uint64_t error;
+};
+// Called by the platform like on_interrupt (the running thread's state saved into its CPU
+// context). If the fault hit app code, the signal is forced on the thread (Linux's
+// force_sig_fault: a blocked or ignored one takes its default action) and its CPU context is
+// returned, set to deliver it; else null, and the platform reports the fault as fatal.
+void* on_app_fault(const AppFault& fault);
 
 }  // namespace sched
 
 }  // namespace xos
 
-// The syscall dispatcher: musl's syscall macros call it directly; the `syscall` instruction
-// trap path calls it too. Returns a value or -errno, as the Linux ABI does.
+// The current thread's kernel stack (top, size in bytes), kept by the scheduler: the syscall
+// entry moves there (platform/x86_64/entry64.S).
+extern "C" uintptr_t xos_kernel_stack_top;
+extern "C" uintptr_t xos_kernel_stack_size;
+
+// The syscall entry's C side: runs the syscall whose registers `regs` holds
+// (xos::USER_FRAME_WORDS words, xos::UserRegister), leaving in `regs` where and how the app
+// continues (the result in UR_RAX, or a signal handler's frame). Returns the FPU state the
+// return path must load (null: the live one stays).
+extern "C" const uint8_t* xos_syscall_frame(uint64_t* regs);
+
+// The syscall entry as a SysV function call (platform/x86_64/entry64.S): musl's syscall macros
+// call it. Returns a value or -errno, as the Linux ABI does.
 extern "C" long xos_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
 
-// The trap path of a `syscall` instruction (platform/x86_64/syscall_trap.S) calls this first:
+// The trap path of a `syscall` instruction (platform/x86_64/entry64.S) calls this first:
 // `after` is the address after the instruction, `number` the syscall number. libos may rewrite
 // the site into a jump to a trampoline (libos/rewrite/rewrite.h); the syscall itself runs after
 // and returns to the address this returns (`after`, or the trampoline's tail when the rewriter
 // moved the instructions after the `syscall` into it).
-// `saved` is what the trap entry pushed: the caller's %r15 %r14 %r13 %r12 %rbx %rbp %r11 %r10 %r9
-// %r8 %rdi %rsi %rdx %rcx %rax and RFLAGS, then its 128-byte red zone, then the caller's stack.
+// It runs on the app's stack with interrupts disabled. `saved` is what the trap entry pushed: the
+// caller's %r15 %r14 %r13 %r12 %rbx %rbp %r11 %r10 %r9 %r8 %rdi %rsi %rdx %rcx %rax and RFLAGS,
+// then its 128-byte red zone, then the caller's stack.
 extern "C" uintptr_t xos_rewrite_trap(uintptr_t after, long number, const uint64_t* saved);
-
-// The trap path's entry for a `syscall`-instruction clone, fork or vfork (`number`: they return
-// twice): `frame` holds the caller's registers, upward r15 r14 r13 r12 rbp rbx r9 r8 r10 rdx
-// rsi rdi rflags rip, and the caller's %rsp was 128 bytes above the frame's end; clone's
-// arguments are rdi (flags), rsi (new stack), rdx (parent tid), r10 (child tid), r8 (TLS).
-// Returns the parent's result or -errno; the child starts in resume_cloned_thread().
-extern "C" long xos_syscall_clone(const uint64_t* frame, long number);

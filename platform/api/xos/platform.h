@@ -99,7 +99,7 @@ uintptr_t thread_pointer();
 [[noreturn]] void enter_app(void (*entry)(), uintptr_t stack_pointer);
 
 // Starts a thread made by a `syscall`-instruction clone (glibc's): the registers `frame` holds
-// (what the trap path passed to xos_syscall_clone, declared in xos/libos.h), %rsp =
+// (what the trap path passed to clone_from_syscall, declared in xos/libos.h), %rsp =
 // `stack_pointer`, %rax = 0, at the instruction after the parent's syscall. Never returns.
 [[noreturn]] void resume_cloned_thread(const uint64_t* frame, uintptr_t stack_pointer);
 
@@ -196,6 +196,33 @@ void cpu_context_init(void* context, void (*entry)(uintptr_t, uintptr_t), uintpt
 // Makes `context` the one the running flow saves into on its next interrupt (used once, to
 // adopt the boot flow as the main thread).
 void cpu_context_adopt_current(void* context);
+
+// --- The app's register state, for signals (docs/processes.md, "Signal delivery") ----------
+//
+// libos keeps an app thread's registers, while it is in libos, as Linux's mcontext gregs
+// (xos/libos.h, UserRegister) and its FPU/SIMD state in the format of Linux's signal frame
+// (`fpstate`: an FXSAVE image whose software-reserved bytes carry FP_XSTATE_MAGIC1 and the
+// sizes, then the XSAVE header and extended state, then FP_XSTATE_MAGIC2), 64-byte aligned.
+
+// Bytes of that FPU state (512 without XSAVE).
+size_t user_fpu_size();
+// The live FPU state / the initial one (as a new thread or a signal handler starts with).
+void save_user_fpu(uint8_t* out);
+void init_user_fpu(uint8_t* out);
+// Makes `state` (from an app's signal frame, user_fpu_size() bytes) safe to load: reserved
+// bits cleared, features limited to the enabled ones; a state without the XSAVE magic is taken
+// as a plain FXSAVE image.
+void sanitize_user_fpu(uint8_t* state);
+// True if the thread whose CPU context this is was interrupted in app code: not in libos's
+// user-entry code (the syscall entry and return) and not on [stack_low, stack_high) (its
+// kernel stack).
+bool cpu_context_in_app(const void* context, uintptr_t stack_low, uintptr_t stack_high);
+// Copies the registers (UserRegister order, USER_GREGS words) and FPU state of a thread's
+// saved context out. Returns its thread pointer.
+uintptr_t cpu_context_user_state(const void* context, uint64_t* gregs, uint8_t* fpu);
+// Loads `regs` (xos/libos.h: the whole frame) and `fpu` (unless null) and continues in app
+// code at regs' %rip. Never returns.
+[[noreturn]] void return_to_user(uint64_t* regs, const uint8_t* fpu);
 
 // Enters the scheduler from the current thread (it blocked or yields). Returns when the thread
 // is resumed.

@@ -98,8 +98,9 @@ inline std::string pattern_bytes(size_t size, uint64_t seed) {
 }
 
 // The tree the tests pack: every name, size and type the reader must get right. `many`: the
-// number of entries of /many (several directory blocks).
-inline void build_tree(const std::string& root, size_t many = 1500) {
+// number of entries of /many (several directory blocks); `big_owners`: owners beyond 16 bits,
+// which need extended inodes.
+inline void build_tree(const std::string& root, size_t many = 600, bool big_owners = true) {
     namespace fs = std::filesystem;
     fs::create_directories(root + "/dir/sub/deeper");
     fs::create_directories(root + "/many");
@@ -107,12 +108,12 @@ inline void build_tree(const std::string& root, size_t many = 1500) {
     write_text(root + "/empty-file", "");
     write_text(root + "/one", "1");
     write_text(root + "/hello", "hello, erofs\n");
-    for (size_t size : {4095, 4096, 4097, 8191, 12288, 100000, 3 << 20})
+    for (size_t size : {4095, 4096, 4097, 8191, 12288, 100000, (1 << 20) + 1})
         write_text(root + "/size-" + std::to_string(size), pattern_bytes(size, size), 0600);
     write_text(root + "/dir/sub/deeper/file", "deep\n", 0444);
     write_text(root + "/setuid", "#!/bin/sh\n", 04755);
     write_text(root + "/dir/exec", pattern_bytes(5000, 7), 0751);
-    std::string long_name(255, 'n');
+    std::string long_name(254, 'n');  // (mkfs.erofs 1.5 fails on 255-byte names)
     write_text(root + "/dir/" + long_name, "long name");
     write_text(root + "/dir/\xc3\xa9t\xc3\xa9 sp ace", "utf-8 name");
     symlink("hello", (root + "/link").c_str());
@@ -121,20 +122,19 @@ inline void build_tree(const std::string& root, size_t many = 1500) {
     symlink(std::string(3000, 'x').c_str(), (root + "/long-link").c_str());
     link((root + "/hello").c_str(), (root + "/dir/hard-link").c_str());
     mkfifo((root + "/fifo").c_str(), 0640);
-    // A sparse file: 8 MiB with data at 0, in the middle and at the end.
+    // A sparse file: 2 MiB with data at 0, in the middle and at the end.
     {
         std::fstream sparse(root + "/sparse", std::ios::out | std::ios::binary);
         sparse << "start";
-        sparse.seekp(4 << 20);
+        sparse.seekp(1 << 20);
         sparse << "middle";
-        sparse.seekp((8 << 20) - 3);
+        sparse.seekp((2 << 20) - 3);
         sparse << "end";
     }
     for (size_t i = 0; i < many; ++i)
         write_text(root + "/many/entry-" + std::to_string(i * 7919 % 100003), std::to_string(i));
-    // Owners beyond 16 bits need extended inodes.
     chown((root + "/one").c_str(), 1234, 5678);
-    chown((root + "/hello").c_str(), 100000, 200000);
+    if (big_owners) chown((root + "/hello").c_str(), 100000, 200000);
     // Device nodes only where the test may make them (root).
     mknod((root + "/chardev").c_str(), S_IFCHR | 0600, makedev(1, 3));
     mknod((root + "/blockdev").c_str(), S_IFBLK | 0600, makedev(259, 70000));

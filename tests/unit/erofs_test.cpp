@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <cstdarg>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -90,13 +91,13 @@ std::string erofs_contents(vfs::Vnode& vnode, size_t chunk) {
 struct Variant {
     const char* name;
     std::vector<std::string> options;
-    bool build_time_mtimes;  // compact inodes: every mtime is the build time (-T)
+    bool build_time_mtimes;  // compact inodes: every mtime is the build time (-T), owners < 65536
 };
 
 class ErofsImage : public ::testing::TestWithParam<Variant> {
 protected:
     void SetUp() override {
-        build_tree(m_tree.path() + "/root");
+        build_tree(m_tree.path() + "/root", 600, !GetParam().build_time_mtimes);
         std::vector<std::byte> image = make_image(m_tree.path() + "/root", GetParam().options, m_tree.path() + "/img");
         ASSERT_FALSE(image.empty());
         m_device.emplace(std::move(image));
@@ -194,7 +195,10 @@ protected:
             }
         }
         // A read-only file system.
-        EXPECT_EQ(vnode->setattr({.mask = vfs::ATTR_MODE, .mode = 0777}).error().code, EROFS);
+        vfs::AttrChange change;
+        change.mask = vfs::ATTR_MODE;
+        change.mode = 0777;
+        EXPECT_EQ(vnode->setattr(change).error().code, EROFS);
         if (S_ISDIR(st.st_mode)) {
             EXPECT_EQ(vnode->create("new", S_IFREG | 0644, 0, 0, 0).error().code, EROFS);
             EXPECT_EQ(vnode->remove("x", vfs::RemoveKind::File).error().code, EROFS);
@@ -344,6 +348,7 @@ TEST_F(ErofsErrors, BadDirectoryBlock) {
         }
     }
     ASSERT_EQ(patched, 1u);
+    d = error(ENOENT);  // no vnode may outlive its file system
     ASSERT_EQ(mount(image), 0) << log();
     d = m_fs->root()->lookup("d");
     ASSERT_TRUE(d);

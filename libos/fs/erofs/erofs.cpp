@@ -71,14 +71,14 @@ ErofsFs::~ErofsFs() {
         if (slot.data) mm::free_pages(slot.data, 1);
 }
 
-Error ErofsFs::corrupt(const char* format, ...) {
+std::unexpected<Error> ErofsFs::corrupt(const char* format, ...) {
     char line[200];
     va_list args;
     va_start(args, format);
     vsnprintf(line, sizeof line, format, args);
     va_end(args);
     klog("erofs %s: %s", m_device.name(), line);
-    return Error{EIO};
+    return std::unexpected(Error{EIO});
 }
 
 ErrorOr<void> ErofsFs::initialize() {
@@ -117,7 +117,7 @@ ErrorOr<void> ErofsFs::initialize() {
         memset(first + SUPER_OFFSET + sb::CHECKSUM, 0, 4);
         uint32_t actual = crc32c(~0u, {first + SUPER_OFFSET, 4096 - SUPER_OFFSET});
         if (actual != expected)
-            return std::unexpected(corrupt("superblock checksum mismatch (%#x, computed %#x)", expected, actual));
+            return corrupt("superblock checksum mismatch (%#x, computed %#x)", expected, actual);
     }
     m_feature_incompat = load32(super + sb::FEATURE_INCOMPAT);
     if (uint32_t unknown = m_feature_incompat & ~SUPPORTED_INCOMPAT) {
@@ -136,12 +136,12 @@ ErrorOr<void> ErofsFs::initialize() {
     }
     m_blocks = load32(super + sb::BLOCKS);
     if (m_blocks > device_size >> m_blkszbits)
-        return std::unexpected(corrupt("image truncated: %llu blocks of %u bytes, the device has %llu bytes",
-                                       (unsigned long long)m_blocks, block_size(), (unsigned long long)device_size));
+        return corrupt("image truncated: %llu blocks of %u bytes, the device has %llu bytes",
+                                       (unsigned long long)m_blocks, block_size(), (unsigned long long)device_size);
     uint32_t meta_blkaddr = load32(super + sb::META_BLKADDR);
     if (meta_blkaddr >= m_blocks)
-        return std::unexpected(corrupt("metadata block %u beyond the image's %llu blocks", meta_blkaddr,
-                                       (unsigned long long)m_blocks));
+        return corrupt("metadata block %u beyond the image's %llu blocks", meta_blkaddr,
+                                       (unsigned long long)m_blocks);
     m_meta_offset = uint64_t(meta_blkaddr) << m_blkszbits;
     m_root_nid = load16(super + sb::ROOT_NID);
     m_inodes = load64(super + sb::INOS);
@@ -150,7 +150,7 @@ ErrorOr<void> ErofsFs::initialize() {
 
     m_root = TRY(vnode(m_root_nid));
     if (!m_root->is_directory())
-        return std::unexpected(corrupt("the root inode %llu is not a directory", (unsigned long long)m_root_nid));
+        return corrupt("the root inode %llu is not a directory", (unsigned long long)m_root_nid);
     return {};
 }
 
@@ -164,14 +164,13 @@ ErrorOr<vfs::FsStats> ErofsFs::statfs() {
                         .blocks_available = 0,
                         .files = m_inodes,
                         .files_free = 0,
-                        .name_max = NAME_MAX,
+                        .name_max = MAX_NAME_LENGTH,
                         .flags = ST_RDONLY};
 }
 
 ErrorOr<const std::byte*> ErofsFs::cached_block(uint64_t block) {
     if (block >= m_blocks)
-        return std::unexpected(
-            corrupt("block %llu beyond the image's %llu blocks", (unsigned long long)block, (unsigned long long)m_blocks));
+        return corrupt("block %llu beyond the image's %llu blocks", (unsigned long long)block, (unsigned long long)m_blocks);
     CacheSlot* victim = nullptr;
     for (CacheSlot& slot : m_cache) {
         if (slot.loading) continue;
@@ -181,7 +180,7 @@ ErrorOr<const std::byte*> ErofsFs::cached_block(uint64_t block) {
         }
         if (!victim || slot.last_use < victim->last_use) victim = &slot;
     }
-    if (!victim) return std::unexpected(corrupt("too many threads reading metadata at once"));
+    if (!victim) return corrupt("too many threads reading metadata at once");
     if (!victim->data) victim->data = static_cast<std::byte*>(mm::alloc_pages(1));
     if (!victim->data) return error(ENOMEM);
     // Another thread may run while the device works: the slot is out of everyone's reach.
@@ -192,7 +191,7 @@ ErrorOr<const std::byte*> ErofsFs::cached_block(uint64_t block) {
     if (!read) {
         victim->block = ~uint64_t(0);
         victim->last_use = 0;
-        return std::unexpected(corrupt("cannot read block %llu: errno %d", (unsigned long long)block, read.error().code));
+        return corrupt("cannot read block %llu: errno %d", (unsigned long long)block, read.error().code);
     }
     victim->last_use = ++m_cache_clock;
     return victim->data;
@@ -228,18 +227,18 @@ ErrorOr<void> ErofsFs::load_inode(ErofsVnode& vnode) {
     const uint64_t nid = vnode.nid();
     const uint64_t image_bytes = m_blocks << m_blkszbits;
     if (nid > (image_bytes - m_meta_offset - COMPACT_INODE_SIZE) >> ISLOT_BITS)
-        return std::unexpected(corrupt("inode %llu beyond the image", (unsigned long long)nid));
+        return corrupt("inode %llu beyond the image", (unsigned long long)nid);
     const uint64_t at = m_meta_offset + (nid << ISLOT_BITS);
     std::byte raw[EXTENDED_INODE_SIZE];
     TRY(read_meta(at, {raw, COMPACT_INODE_SIZE}));
     uint16_t format = load16(raw + inode::FORMAT);
-    if (format & ~0xFu) return std::unexpected(corrupt("inode %llu: unknown format %#x", (unsigned long long)nid, format));
+    if (format & ~0xFu) return corrupt("inode %llu: unknown format %#x", (unsigned long long)nid, format);
     bool extended = format & 1;
     auto layout = Layout((format >> 1) & 7);
     size_t inode_size = extended ? EXTENDED_INODE_SIZE : COMPACT_INODE_SIZE;
     if (extended) {
         if (at + EXTENDED_INODE_SIZE > image_bytes)
-            return std::unexpected(corrupt("inode %llu beyond the image", (unsigned long long)nid));
+            return corrupt("inode %llu beyond the image", (unsigned long long)nid);
         TRY(read_meta(at + COMPACT_INODE_SIZE, {raw + COMPACT_INODE_SIZE, EXTENDED_INODE_SIZE - COMPACT_INODE_SIZE}));
     }
     vfs::Attributes& attr = vnode.m_attr;
@@ -277,13 +276,12 @@ ErrorOr<void> ErofsFs::load_inode(ErofsVnode& vnode) {
         break;
     case S_IFIFO:
     case S_IFSOCK: attr.size = 0; break;
-    default: return std::unexpected(corrupt("inode %llu: bad mode %#o", (unsigned long long)nid, unsigned(mode)));
+    default: return corrupt("inode %llu: bad mode %#o", (unsigned long long)nid, unsigned(mode));
     }
     if (attr.size > SIZE_MAX_ALLOWED)
-        return std::unexpected(corrupt("inode %llu: size %llu", (unsigned long long)nid, (unsigned long long)attr.size));
+        return corrupt("inode %llu: size %llu", (unsigned long long)nid, (unsigned long long)attr.size);
     if (S_ISLNK(mode) && (attr.size == 0 || attr.size > SYMLINK_MAX))
-        return std::unexpected(
-            corrupt("inode %llu: symlink of %llu bytes", (unsigned long long)nid, (unsigned long long)attr.size));
+        return corrupt("inode %llu: symlink of %llu bytes", (unsigned long long)nid, (unsigned long long)attr.size);
 
     vnode.m_layout = layout;
     vnode.m_inline_offset = at + inode_size + xattr_ibody_size(load16(raw + inode::XATTR_ICOUNT));
@@ -297,12 +295,12 @@ ErrorOr<void> ErofsFs::load_inode(ErofsVnode& vnode) {
         vnode.m_raw_blkaddr = u;
         uint64_t full = layout == Layout::FlatInline && nblocks ? nblocks - 1 : nblocks;
         if (full && (u >= m_blocks || full > m_blocks - u))
-            return std::unexpected(corrupt("inode %llu: data blocks %u+%llu beyond the image", (unsigned long long)nid,
-                                           u, (unsigned long long)full));
+            return corrupt("inode %llu: data blocks %u+%llu beyond the image", (unsigned long long)nid,
+                                           u, (unsigned long long)full);
         if (layout == Layout::FlatInline && attr.size) {
             uint64_t tail = attr.size - full * bs;
             if ((vnode.m_inline_offset & (bs - 1)) + tail > bs || vnode.m_inline_offset + tail > image_bytes)
-                return std::unexpected(corrupt("inode %llu: inline data crosses a block", (unsigned long long)nid));
+                return corrupt("inode %llu: inline data crosses a block", (unsigned long long)nid);
         }
         break;
     }
@@ -310,24 +308,23 @@ ErrorOr<void> ErofsFs::load_inode(ErofsVnode& vnode) {
         uint32_t chunk_format = u & 0xffff;
         unsigned chunk_bits = m_blkszbits + (chunk_format & CHUNK_FORMAT_BLKBITS_MASK);
         if (chunk_format & ~CHUNK_FORMAT_ALL || chunk_bits > CHUNK_BITS_MAX)
-            return std::unexpected(
-                corrupt("inode %llu: bad chunk format %#x", (unsigned long long)nid, unsigned(chunk_format)));
+            return corrupt("inode %llu: bad chunk format %#x", (unsigned long long)nid, unsigned(chunk_format));
         vnode.m_chunk_format = chunk_format;
         uint64_t unit = chunk_format & CHUNK_FORMAT_INDEXES ? 8 : 4;
         uint64_t table = (vnode.m_inline_offset + unit - 1) / unit * unit;
         uint64_t chunks = div_round_up(attr.size, uint64_t(1) << chunk_bits);
         if (table > image_bytes || chunks > (image_bytes - table) / unit)
-            return std::unexpected(corrupt("inode %llu: chunk table beyond the image", (unsigned long long)nid));
+            return corrupt("inode %llu: chunk table beyond the image", (unsigned long long)nid);
         break;
     }
     case Layout::CompressedFull:
     case Layout::CompressedCompact: attr.blocks = uint64_t(u) * (bs / 512); break;
     default:
-        return std::unexpected(corrupt("inode %llu: unknown data layout %u", (unsigned long long)nid, unsigned(layout)));
+        return corrupt("inode %llu: unknown data layout %u", (unsigned long long)nid, unsigned(layout));
     }
     if ((S_ISDIR(mode) || S_ISLNK(mode)) &&
         (layout == Layout::CompressedFull || layout == Layout::CompressedCompact))
-        return std::unexpected(corrupt("inode %llu: compressed directory or symlink", (unsigned long long)nid));
+        return corrupt("inode %llu: compressed directory or symlink", (unsigned long long)nid);
     return {};
 }
 
@@ -363,16 +360,16 @@ ErrorOr<ErofsVnode::Extent> ErofsVnode::map(uint64_t offset) {
         TRY(fs.read_meta(table + chunk * unit, {entry, size_t(unit)}));
         uint32_t blkaddr = indexes ? load32(entry + 4) : load32(entry);
         if (indexes && load16(entry + 2) != 0)
-            return std::unexpected(fs.corrupt("inode %llu: chunk %llu on device %u (one device only)",
-                                              (unsigned long long)m_nid, (unsigned long long)chunk, load16(entry + 2)));
+            return fs.corrupt("inode %llu: chunk %llu on device %u (one device only)",
+                                              (unsigned long long)m_nid, (unsigned long long)chunk, load16(entry + 2));
         uint64_t within = offset - (chunk << chunk_bits);
         uint64_t length = (uint64_t(1) << chunk_bits) - within;
         if (length > size - offset) length = size - offset;
         if (blkaddr == NULL_ADDR) return Extent{HOLE, length};
         uint64_t physical = (uint64_t(blkaddr) << fs.m_blkszbits) + within;
         if (physical + length > fs.m_blocks << fs.m_blkszbits)
-            return std::unexpected(fs.corrupt("inode %llu: chunk %llu at block %u beyond the image",
-                                              (unsigned long long)m_nid, (unsigned long long)chunk, blkaddr));
+            return fs.corrupt("inode %llu: chunk %llu at block %u beyond the image",
+                                              (unsigned long long)m_nid, (unsigned long long)chunk, blkaddr);
         return Extent{physical, length};
     }
     default:
@@ -405,9 +402,9 @@ ErrorOr<size_t> ErofsVnode::read_to(uint64_t offset, std::span<std::byte> buffer
                 if (done) return done;
                 return error(EFAULT);
             }
-            return std::unexpected(erofs().corrupt("inode %llu: cannot read %zu bytes at %llu: errno %d",
+            return erofs().corrupt("inode %llu: cannot read %zu bytes at %llu: errno %d",
                                                    (unsigned long long)m_nid, n,
-                                                   (unsigned long long)extent.physical, read.error().code));
+                                                   (unsigned long long)extent.physical, read.error().code);
         }
         done += n;
     }
@@ -448,14 +445,13 @@ ErrorOr<ErofsVnode::DirBlock> ErofsVnode::dir_block(uint64_t index) {
     size_t size = m_attr.size - offset < bs ? size_t(m_attr.size - offset) : size_t(bs);
     Extent extent = TRY(map(offset));
     if (extent.physical == HOLE || extent.length < size || (extent.physical & (bs - 1)) + size > bs)
-        return std::unexpected(
-            fs.corrupt("directory %llu: block %llu is not stored whole", (unsigned long long)m_nid, (unsigned long long)index));
+        return fs.corrupt("directory %llu: block %llu is not stored whole", (unsigned long long)m_nid, (unsigned long long)index);
     const std::byte* block = TRY(fs.cached_block(extent.physical >> fs.m_blkszbits));
     block += extent.physical & (bs - 1);
     size_t first_name = size >= DIRENT_SIZE ? load16(block + dirent::NAMEOFF) : 0;
     if (first_name < DIRENT_SIZE || first_name % DIRENT_SIZE || first_name >= size)
-        return std::unexpected(fs.corrupt("directory %llu: block %llu has a bad first entry", (unsigned long long)m_nid,
-                                          (unsigned long long)index));
+        return fs.corrupt("directory %llu: block %llu has a bad first entry", (unsigned long long)m_nid,
+                                          (unsigned long long)index);
     return DirBlock{block, size, first_name / DIRENT_SIZE};
 }
 
@@ -466,13 +462,13 @@ std::string_view ErofsVnode::dirent_name(const DirBlock& block, size_t i) const 
     const char* name = reinterpret_cast<const char*>(block.data + start);
     size_t length = end - start;
     if (i + 1 == block.count) length = strnlen(name, length);  // the last name may be padded
-    if (length > NAME_MAX) return {};
+    if (length > MAX_NAME_LENGTH) return {};
     return {name, length};
 }
 
 ErrorOr<RefPtr<vfs::Vnode>> ErofsVnode::lookup(std::string_view name) {
     if (!is_directory()) return error(ENOTDIR);
-    if (name.empty() || name.size() > NAME_MAX) return error(ENOENT);
+    if (name.empty() || name.size() > MAX_NAME_LENGTH) return error(ENOENT);
     uint64_t low = 0, high = dir_block_count();  // search [low, high)
     while (low < high) {
         uint64_t middle = low + (high - low) / 2;
@@ -480,8 +476,8 @@ ErrorOr<RefPtr<vfs::Vnode>> ErofsVnode::lookup(std::string_view name) {
         std::string_view first = dirent_name(block, 0);
         std::string_view last = dirent_name(block, block.count - 1);
         if (first.empty() || last.empty())
-            return std::unexpected(erofs().corrupt("directory %llu: block %llu has a bad name",
-                                                   (unsigned long long)m_nid, (unsigned long long)middle));
+            return erofs().corrupt("directory %llu: block %llu has a bad name",
+                                                   (unsigned long long)m_nid, (unsigned long long)middle);
         if (name < first) {
             high = middle;
         } else if (name > last) {
@@ -492,8 +488,8 @@ ErrorOr<RefPtr<vfs::Vnode>> ErofsVnode::lookup(std::string_view name) {
                 size_t mid = lo + (hi - lo) / 2;
                 std::string_view candidate = dirent_name(block, mid);
                 if (candidate.empty())
-                    return std::unexpected(erofs().corrupt("directory %llu: block %llu has a bad name",
-                                                           (unsigned long long)m_nid, (unsigned long long)middle));
+                    return erofs().corrupt("directory %llu: block %llu has a bad name",
+                                                           (unsigned long long)m_nid, (unsigned long long)middle);
                 int order = name.compare(candidate);
                 if (order == 0) {
                     uint64_t nid = load64(block.data + mid * DIRENT_SIZE + dirent::NID);
@@ -515,7 +511,7 @@ ErrorOr<void> ErofsVnode::readdir(uint64_t& cookie, vfs::DirSink& sink) {
     if (!is_directory()) return error(ENOTDIR);
     const uint64_t bs = erofs().block_size();
     const uint64_t blocks = dir_block_count();
-    char name[NAME_MAX];
+    char name[MAX_NAME_LENGTH];
     while (cookie / bs < blocks) {
         uint64_t index = cookie / bs;
         size_t entry = size_t(cookie % bs) / DIRENT_SIZE;
@@ -526,8 +522,8 @@ ErrorOr<void> ErofsVnode::readdir(uint64_t& cookie, vfs::DirSink& sink) {
         }
         std::string_view found = dirent_name(block, entry);
         if (found.empty())
-            return std::unexpected(erofs().corrupt("directory %llu: block %llu has a bad name",
-                                                   (unsigned long long)m_nid, (unsigned long long)index));
+            return erofs().corrupt("directory %llu: block %llu has a bad name",
+                                                   (unsigned long long)m_nid, (unsigned long long)index);
         // The block may be evicted if the sink blocks: emit a copy.
         memcpy(name, found.data(), found.size());
         const std::byte* raw = block.data + entry * DIRENT_SIZE;

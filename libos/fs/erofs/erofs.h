@@ -135,7 +135,7 @@ public:
     // Block `block` through the cache (valid until the next call that may block).
     ErrorOr<const std::byte*> cached_block(uint64_t block);
     // Logs "erofs <device>: <what>" and returns EIO.
-    [[gnu::format(printf, 2, 3)]] Error corrupt(const char* format, ...);
+    [[gnu::format(printf, 2, 3)]] std::unexpected<Error> corrupt(const char* format, ...);
 
 private:
     friend class ErofsVnode;

@@ -119,7 +119,7 @@ constexpr size_t NID = 0;
 constexpr size_t NAMEOFF = 8;
 constexpr size_t FILE_TYPE = 10;
 }  // namespace dirent
-constexpr size_t NAME_MAX = 255;
+constexpr size_t MAX_NAME_LENGTH = 255;
 
 enum FileType : uint8_t {
     FT_UNKNOWN = 0,

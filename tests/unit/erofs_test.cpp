@@ -124,17 +124,18 @@ protected:
         EXPECT_EQ(attr.uid, st.st_uid);
         EXPECT_EQ(attr.gid, st.st_gid);
         EXPECT_EQ(attr.ino, vnode->ino());
-        if (!S_ISDIR(st.st_mode)) EXPECT_EQ(attr.nlink, st.st_nlink);  // (host directories' nlink varies by fs)
-        if (GetParam().build_time_mtimes)
-            EXPECT_EQ(attr.mtime.sec, 1234567);
-        else
-            EXPECT_EQ(attr.mtime.sec, st.st_mtim.tv_sec);
+        if (!S_ISDIR(st.st_mode)) {  // (host directories' nlink varies by file system)
+            EXPECT_EQ(attr.nlink, st.st_nlink);
+        }
+        EXPECT_EQ(attr.mtime.sec, GetParam().build_time_mtimes ? 1234567 : st.st_mtim.tv_sec);
         if (S_ISREG(st.st_mode)) {
             EXPECT_EQ(attr.size, uint64_t(st.st_size));
             EXPECT_EQ(attr.blocks, (uint64_t(st.st_size) + 4095) / 4096 * 8);
             std::string expected = host_contents(host);
             EXPECT_TRUE(erofs_contents(*vnode, 65536) == expected) << "contents differ (64 KiB reads)";
-            if (st.st_size < (1 << 20)) EXPECT_TRUE(erofs_contents(*vnode, 1000) == expected) << "contents differ";
+            if (st.st_size < (1 << 20)) {
+                EXPECT_TRUE(erofs_contents(*vnode, 1000) == expected) << "contents differ";
+            }
             // Unaligned reads across the block boundaries and a read past the end.
             std::byte buffer[300];
             for (uint64_t offset : {uint64_t(4000), uint64_t(4096 * 2 - 150), uint64_t(st.st_size) - 1}) {

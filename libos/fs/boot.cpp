@@ -183,9 +183,9 @@ void mount_shares(const boot::CommandLine& command_line) {
             if (std::string_view(command_line.root).starts_with("erofs:"))
                 panic("cannot make the EROFS image on %s the root: errno %d (%s)", command_line.root + 6,
                       entered.error().code,
-                      entered.error().code == EINVAL ? "not an EROFS image, or one using features xos lacks"
-                      : entered.error().code == EIO  ? "the image is damaged or truncated"
-                                                     : "see the log above");
+                      entered.error().code == EINVAL    ? "not an EROFS image, or one using features xos lacks"
+                          : entered.error().code == EIO ? "the image is damaged or truncated"
+                                                        : "see the log above");
             panic("cannot make %s the root: errno %d", command_line.root, entered.error().code);
         }
 }

@@ -163,10 +163,10 @@ void parse_net(Options& opts, const std::string& text) {
 }
 
 bool takes_value(const std::string& name) {
-    return name == "--rootfs" || name == "--root-image" || name == "--platform" || name == "--accel" || name == "--machine" || name == "--mem" ||
-        name == "--rootfs-size" || name == "--timeout" || name == "--env" || name == "--cpus" || name == "--qemu" ||
-        name == "--qemu-arg" || name == "--share" || name == "--disk" || name == "-p" || name == "--net" ||
-        name == "--ip" || name == "--gw" || name == "--dns" || name == "--net-echo";
+    return name == "--rootfs" || name == "--root-image" || name == "--platform" || name == "--accel" ||
+        name == "--machine" || name == "--mem" || name == "--rootfs-size" || name == "--timeout" || name == "--env" ||
+        name == "--cpus" || name == "--qemu" || name == "--qemu-arg" || name == "--share" || name == "--disk" ||
+        name == "-p" || name == "--net" || name == "--ip" || name == "--gw" || name == "--dns" || name == "--net-echo";
 }
 
 void apply_option(Options& opts, const std::string& name, const std::string& value) {

@@ -116,14 +116,13 @@ ErrorOr<void> ErofsFs::initialize() {
         uint32_t expected = load32(super + sb::CHECKSUM);
         memset(first + SUPER_OFFSET + sb::CHECKSUM, 0, 4);
         uint32_t actual = crc32c(~0u, {first + SUPER_OFFSET, 4096 - SUPER_OFFSET});
-        if (actual != expected)
-            return corrupt("superblock checksum mismatch (%#x, computed %#x)", expected, actual);
+        if (actual != expected) return corrupt("superblock checksum mismatch (%#x, computed %#x)", expected, actual);
     }
     m_feature_incompat = load32(super + sb::FEATURE_INCOMPAT);
     if (uint32_t unknown = m_feature_incompat & ~SUPPORTED_INCOMPAT) {
         uint32_t bit = unknown & -unknown;
-        klog("erofs %s: unsupported incompatible feature %s (%#x; features %#x)%s", m_device.name(),
-             incompat_name(bit), bit, m_feature_incompat,
+        klog("erofs %s: unsupported incompatible feature %s (%#x; features %#x)%s", m_device.name(), incompat_name(bit),
+             bit, m_feature_incompat,
              bit == FEATURE_INCOMPAT_COMPR_CFGS || bit == FEATURE_INCOMPAT_ZTAILPACKING ||
                      bit == FEATURE_INCOMPAT_FRAGMENTS
                  ? ": make the image without compression (mkfs.erofs without -z)"
@@ -137,11 +136,10 @@ ErrorOr<void> ErofsFs::initialize() {
     m_blocks = load32(super + sb::BLOCKS);
     if (m_blocks > device_size >> m_blkszbits)
         return corrupt("image truncated: %llu blocks of %u bytes, the device has %llu bytes",
-                                       (unsigned long long)m_blocks, block_size(), (unsigned long long)device_size);
+                       (unsigned long long)m_blocks, block_size(), (unsigned long long)device_size);
     uint32_t meta_blkaddr = load32(super + sb::META_BLKADDR);
     if (meta_blkaddr >= m_blocks)
-        return corrupt("metadata block %u beyond the image's %llu blocks", meta_blkaddr,
-                                       (unsigned long long)m_blocks);
+        return corrupt("metadata block %u beyond the image's %llu blocks", meta_blkaddr, (unsigned long long)m_blocks);
     m_meta_offset = uint64_t(meta_blkaddr) << m_blkszbits;
     m_root_nid = load16(super + sb::ROOT_NID);
     m_inodes = load64(super + sb::INOS);
@@ -170,7 +168,8 @@ ErrorOr<vfs::FsStats> ErofsFs::statfs() {
 
 ErrorOr<const std::byte*> ErofsFs::cached_block(uint64_t block) {
     if (block >= m_blocks)
-        return corrupt("block %llu beyond the image's %llu blocks", (unsigned long long)block, (unsigned long long)m_blocks);
+        return corrupt("block %llu beyond the image's %llu blocks", (unsigned long long)block,
+                       (unsigned long long)m_blocks);
     CacheSlot* victim = nullptr;
     for (CacheSlot& slot : m_cache) {
         if (slot.loading) continue;
@@ -295,8 +294,8 @@ ErrorOr<void> ErofsFs::load_inode(ErofsVnode& vnode) {
         vnode.m_raw_blkaddr = u;
         uint64_t full = layout == Layout::FlatInline && nblocks ? nblocks - 1 : nblocks;
         if (full && (u >= m_blocks || full > m_blocks - u))
-            return corrupt("inode %llu: data blocks %u+%llu beyond the image", (unsigned long long)nid,
-                                           u, (unsigned long long)full);
+            return corrupt("inode %llu: data blocks %u+%llu beyond the image", (unsigned long long)nid, u,
+                           (unsigned long long)full);
         if (layout == Layout::FlatInline && attr.size) {
             uint64_t tail = attr.size - full * bs;
             if ((vnode.m_inline_offset & (bs - 1)) + tail > bs || vnode.m_inline_offset + tail > image_bytes)
@@ -319,11 +318,9 @@ ErrorOr<void> ErofsFs::load_inode(ErofsVnode& vnode) {
     }
     case Layout::CompressedFull:
     case Layout::CompressedCompact: attr.blocks = uint64_t(u) * (bs / 512); break;
-    default:
-        return corrupt("inode %llu: unknown data layout %u", (unsigned long long)nid, unsigned(layout));
+    default: return corrupt("inode %llu: unknown data layout %u", (unsigned long long)nid, unsigned(layout));
     }
-    if ((S_ISDIR(mode) || S_ISLNK(mode)) &&
-        (layout == Layout::CompressedFull || layout == Layout::CompressedCompact))
+    if ((S_ISDIR(mode) || S_ISLNK(mode)) && (layout == Layout::CompressedFull || layout == Layout::CompressedCompact))
         return corrupt("inode %llu: compressed directory or symlink", (unsigned long long)nid);
     return {};
 }
@@ -360,16 +357,16 @@ ErrorOr<ErofsVnode::Extent> ErofsVnode::map(uint64_t offset) {
         TRY(fs.read_meta(table + chunk * unit, {entry, size_t(unit)}));
         uint32_t blkaddr = indexes ? load32(entry + 4) : load32(entry);
         if (indexes && load16(entry + 2) != 0)
-            return fs.corrupt("inode %llu: chunk %llu on device %u (one device only)",
-                                              (unsigned long long)m_nid, (unsigned long long)chunk, load16(entry + 2));
+            return fs.corrupt("inode %llu: chunk %llu on device %u (one device only)", (unsigned long long)m_nid,
+                              (unsigned long long)chunk, load16(entry + 2));
         uint64_t within = offset - (chunk << chunk_bits);
         uint64_t length = (uint64_t(1) << chunk_bits) - within;
         if (length > size - offset) length = size - offset;
         if (blkaddr == NULL_ADDR) return Extent{HOLE, length};
         uint64_t physical = (uint64_t(blkaddr) << fs.m_blkszbits) + within;
         if (physical + length > fs.m_blocks << fs.m_blkszbits)
-            return fs.corrupt("inode %llu: chunk %llu at block %u beyond the image",
-                                              (unsigned long long)m_nid, (unsigned long long)chunk, blkaddr);
+            return fs.corrupt("inode %llu: chunk %llu at block %u beyond the image", (unsigned long long)m_nid,
+                              (unsigned long long)chunk, blkaddr);
         return Extent{physical, length};
     }
     default:
@@ -402,9 +399,8 @@ ErrorOr<size_t> ErofsVnode::read_to(uint64_t offset, std::span<std::byte> buffer
                 if (done) return done;
                 return error(EFAULT);
             }
-            return erofs().corrupt("inode %llu: cannot read %zu bytes at %llu: errno %d",
-                                                   (unsigned long long)m_nid, n,
-                                                   (unsigned long long)extent.physical, read.error().code);
+            return erofs().corrupt("inode %llu: cannot read %zu bytes at %llu: errno %d", (unsigned long long)m_nid, n,
+                                   (unsigned long long)extent.physical, read.error().code);
         }
         done += n;
     }
@@ -445,13 +441,14 @@ ErrorOr<ErofsVnode::DirBlock> ErofsVnode::dir_block(uint64_t index) {
     size_t size = m_attr.size - offset < bs ? size_t(m_attr.size - offset) : size_t(bs);
     Extent extent = TRY(map(offset));
     if (extent.physical == HOLE || extent.length < size || (extent.physical & (bs - 1)) + size > bs)
-        return fs.corrupt("directory %llu: block %llu is not stored whole", (unsigned long long)m_nid, (unsigned long long)index);
+        return fs.corrupt("directory %llu: block %llu is not stored whole", (unsigned long long)m_nid,
+                          (unsigned long long)index);
     const std::byte* block = TRY(fs.cached_block(extent.physical >> fs.m_blkszbits));
     block += extent.physical & (bs - 1);
     size_t first_name = size >= DIRENT_SIZE ? load16(block + dirent::NAMEOFF) : 0;
     if (first_name < DIRENT_SIZE || first_name % DIRENT_SIZE || first_name >= size)
         return fs.corrupt("directory %llu: block %llu has a bad first entry", (unsigned long long)m_nid,
-                                          (unsigned long long)index);
+                          (unsigned long long)index);
     return DirBlock{block, size, first_name / DIRENT_SIZE};
 }
 
@@ -476,8 +473,8 @@ ErrorOr<RefPtr<vfs::Vnode>> ErofsVnode::lookup(std::string_view name) {
         std::string_view first = dirent_name(block, 0);
         std::string_view last = dirent_name(block, block.count - 1);
         if (first.empty() || last.empty())
-            return erofs().corrupt("directory %llu: block %llu has a bad name",
-                                                   (unsigned long long)m_nid, (unsigned long long)middle);
+            return erofs().corrupt("directory %llu: block %llu has a bad name", (unsigned long long)m_nid,
+                                   (unsigned long long)middle);
         if (name < first) {
             high = middle;
         } else if (name > last) {
@@ -488,8 +485,8 @@ ErrorOr<RefPtr<vfs::Vnode>> ErofsVnode::lookup(std::string_view name) {
                 size_t mid = lo + (hi - lo) / 2;
                 std::string_view candidate = dirent_name(block, mid);
                 if (candidate.empty())
-                    return erofs().corrupt("directory %llu: block %llu has a bad name",
-                                                           (unsigned long long)m_nid, (unsigned long long)middle);
+                    return erofs().corrupt("directory %llu: block %llu has a bad name", (unsigned long long)m_nid,
+                                           (unsigned long long)middle);
                 int order = name.compare(candidate);
                 if (order == 0) {
                     uint64_t nid = load64(block.data + mid * DIRENT_SIZE + dirent::NID);
@@ -522,8 +519,8 @@ ErrorOr<void> ErofsVnode::readdir(uint64_t& cookie, vfs::DirSink& sink) {
         }
         std::string_view found = dirent_name(block, entry);
         if (found.empty())
-            return erofs().corrupt("directory %llu: block %llu has a bad name",
-                                                   (unsigned long long)m_nid, (unsigned long long)index);
+            return erofs().corrupt("directory %llu: block %llu has a bad name", (unsigned long long)m_nid,
+                                   (unsigned long long)index);
         // The block may be evicted if the sink blocks: emit a copy.
         memcpy(name, found.data(), found.size());
         const std::byte* raw = block.data + entry * DIRENT_SIZE;

@@ -1,7 +1,7 @@
 // The EROFS reader (libos/fs/erofs) on damaged images, under AddressSanitizer and UBSan: a real
 // image made by mkfs.erofs, then thousands of variants with bytes flipped (in the metadata, where
 // damage matters; with the superblock checksum fixed up half of the time, so that the damage
-// reaches the inodes and directories), overwritten with boundary values, or cut short. Each
+// reaches the inodes, directories and compressed indexes), overwritten with boundary values, or cut short. Each
 // variant is mounted and walked whole (readdir, lookup of every name, getattr, read of every file,
 // readlink): every operation must return data or an error; no crash, no read outside the device
 // (MemoryDevice fails the test), no hang (the walk is bounded by depth and count, and the test
@@ -128,7 +128,8 @@ protected:
                              m_tree.path() + "/plain");
         m_inline = make_image(m_tree.path() + "/root", {}, m_tree.path() + "/inline");
         m_chunked = make_image(m_tree.path() + "/root", {"--chunksize=8192"}, m_tree.path() + "/chunked");
-        ASSERT_FALSE(m_plain.empty() || m_inline.empty() || m_chunked.empty());
+        m_lz4 = make_image(m_tree.path() + "/root", {"-zlz4hc"}, m_tree.path() + "/lz4");
+        ASSERT_FALSE(m_plain.empty() || m_inline.empty() || m_chunked.empty() || m_lz4.empty());
     }
 
     // The last block holding metadata: the images put inodes and directories first (meta_blkaddr
@@ -167,12 +168,13 @@ protected:
     }
 
     ScratchDir m_tree;
-    std::vector<std::byte> m_plain, m_inline, m_chunked;
+    std::vector<std::byte> m_plain, m_inline, m_chunked, m_lz4;
 };
 
 TEST_F(ErofsCorruption, FlatPlainCompactInodes) { fuzz(m_plain, 1, 400); }
 TEST_F(ErofsCorruption, InlineTailsExtendedInodes) { fuzz(m_inline, 2, 400); }
 TEST_F(ErofsCorruption, Chunks) { fuzz(m_chunked, 3, 400); }
+TEST_F(ErofsCorruption, Lz4Compressed) { fuzz(m_lz4, 4, 400); }
 
 // Lengths the image can be cut to: every one around the superblock, then about a hundred.
 TEST_F(ErofsCorruption, Truncation) {

@@ -1,5 +1,7 @@
 #include "fs/erofs/erofs.h"
 
+#include "fs/erofs/lz4.h"
+
 #include <dirent.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -69,6 +71,7 @@ ErofsFs::~ErofsFs() {
     m_root = nullptr;
     for (CacheSlot& slot : m_cache)
         if (slot.data) mm::free_pages(slot.data, 1);
+    if (m_z_data) mm::free_pages(m_z_data, Z_CACHE_PAGES);
 }
 
 std::unexpected<Error> ErofsFs::corrupt(const char* format, ...) {
@@ -317,7 +320,16 @@ ErrorOr<void> ErofsFs::load_inode(ErofsVnode& vnode) {
         break;
     }
     case Layout::CompressedFull:
-    case Layout::CompressedCompact: attr.blocks = uint64_t(u) * (bs / 512); break;
+    case Layout::CompressedCompact: {
+        attr.blocks = uint64_t(u) * (bs / 512);
+        std::byte header[MAP_HEADER_SIZE];
+        TRY(read_meta((vnode.m_inline_offset + 7) / 8 * 8, header));
+        vnode.m_z_advise = load16(header + map_header::ADVISE);
+        // LZ4 for head 1, 4 KiB lclusters, and no advice but the compacted 2-byte indexes.
+        vnode.m_z_supported = (uint8_t(header[map_header::ALGORITHM_TYPE]) & 0xf) == 0 &&
+            (uint8_t(header[map_header::CLUSTER_BITS]) & 7) == 0 && !(vnode.m_z_advise & ~ADVISE_COMPACTED_2B);
+        break;
+    }
     default: return corrupt("inode %llu: unknown data layout %u", (unsigned long long)nid, unsigned(layout));
     }
     if ((S_ISDIR(mode) || S_ISLNK(mode)) && (layout == Layout::CompressedFull || layout == Layout::CompressedCompact))
@@ -369,11 +381,173 @@ ErrorOr<ErofsVnode::Extent> ErofsVnode::map(uint64_t offset) {
                               (unsigned long long)chunk, blkaddr);
         return Extent{physical, length};
     }
-    default:
-        klog("erofs %s: inode %llu is compressed (mkfs.erofs -z), which this reader does not decode",
+    default: VERIFY_NOT_REACHED();  // compressed files are read by read_compressed
+    }
+}
+
+ErrorOr<ErofsVnode::Lcluster> ErofsVnode::load_lcluster(uint64_t lcn) {
+    ErofsFs& fs = erofs();
+    const uint64_t total = div_round_up(m_attr.size, uint64_t(1) << LCLUSTER_BITS);
+    if (lcn >= total)
+        return fs.corrupt("inode %llu: lcluster %llu beyond the file", (unsigned long long)m_nid,
+                          (unsigned long long)lcn);
+    const uint64_t base = (m_inline_offset + 7) / 8 * 8;  // the map header
+    Lcluster out{};
+    if (m_layout == Layout::CompressedFull) {
+        std::byte entry[LEGACY_INDEX_SIZE];
+        TRY(fs.read_meta(base + MAP_HEADER_SIZE + LEGACY_HEADER_PADDING + lcn * LEGACY_INDEX_SIZE, entry));
+        out.type = load16(entry) & 3;
+        if (out.type == LCLUSTER_NONHEAD) {
+            out.clusterofs = 1u << LCLUSTER_BITS;
+            out.delta0 = load16(entry + 4);
+        } else {
+            out.clusterofs = load16(entry + 2);
+            out.pblk = load32(entry + 4);
+        }
+        return out;
+    }
+    // Compacted: 4-byte entries up to 32-byte alignment, then (COMPACTED_2B) 2-byte ones in
+    // whole packs of 16, then 4-byte ones again.
+    const uint64_t ebase = base + MAP_HEADER_SIZE;
+    uint64_t initial = (32 - ebase % 32) / 4;
+    if (initial == 8) initial = 0;
+    uint64_t compacted_2b = (m_z_advise & ADVISE_COMPACTED_2B) && initial < total ? (total - initial) / 16 * 16 : 0;
+    uint64_t pos = ebase, index = lcn;
+    unsigned shift = 2;
+    if (index >= initial) {
+        pos += initial * 4;
+        index -= initial;
+        if (index < compacted_2b) {
+            shift = 1;
+        } else {
+            pos += compacted_2b * 2;
+            index -= compacted_2b;
+        }
+    }
+    pos += index << shift;
+    const unsigned count = shift == 2 ? 2 : 16;  // entries per pack
+    const size_t pack_size = size_t(count) << shift;  // 8 or 32 bytes, the last 4 a block address
+    const uint64_t pack = pos / pack_size * pack_size;
+    std::byte in[32 + 4] = {};
+    TRY(fs.read_meta(pack, {in, pack_size}));
+    const unsigned bits = unsigned(pack_size - 4) * 8 / count;
+    auto decode = [&](int at, uint8_t& type) {
+        unsigned bit = bits * unsigned(at);
+        uint32_t value = load32(in + bit / 8) >> (bit % 8);
+        type = (value >> LCLUSTER_BITS) & 3;
+        return value & ((1u << LCLUSTER_BITS) - 1);
+    };
+    int at = int((pos - pack) >> shift);
+    uint32_t low = decode(at, out.type);
+    if (out.type == LCLUSTER_NONHEAD) {
+        out.clusterofs = 1u << LCLUSTER_BITS;
+        if (low & COMPACTED_D0_CBLKCNT)
+            return fs.corrupt("inode %llu: big pcluster index (not enabled)", (unsigned long long)m_nid);
+        if (at + 1 != int(count)) {
+            out.delta0 = low;
+            return out;
+        }
+        // The last entry of a pack holds delta[1]: delta[0] comes from the one before.
+        uint8_t previous_type;
+        uint32_t previous = decode(at - 1, previous_type);
+        if (previous_type != LCLUSTER_NONHEAD) previous = 0;
+        out.delta0 = previous + 1;
+        return out;
+    }
+    out.clusterofs = low;
+    // A head's block: the pack's base address plus the heads up to it in the pack.
+    uint64_t blocks = 1;
+    for (int i = at; i > 0;) {
+        --i;
+        uint8_t type;
+        uint32_t value = decode(i, type);
+        if (type == LCLUSTER_NONHEAD) i -= int(value);
+        if (i >= 0) ++blocks;
+    }
+    out.pblk = load32(in + pack_size - 4) + blocks;
+    return out;
+}
+
+ErrorOr<size_t> ErofsVnode::read_compressed(uint64_t offset, std::span<std::byte> buffer, bool user) {
+    ErofsFs& fs = erofs();
+    if (!m_z_supported) {
+        klog("erofs %s: inode %llu is compressed in a way this reader does not decode (only LZ4, 4 KiB "
+             "clusters)",
              fs.device().name(), (unsigned long long)m_nid);
         return error(EOPNOTSUPP);
     }
+    constexpr uint64_t LCLUSTER = uint64_t(1) << LCLUSTER_BITS;
+    uint64_t lcn = offset >> LCLUSTER_BITS;
+    Lcluster head = TRY(load_lcluster(lcn));
+    uint64_t end = (lcn + 1) * LCLUSTER;
+    uint64_t distance = 0;
+    if (head.type == LCLUSTER_NONHEAD) {
+        distance = head.delta0;
+    } else if (head.type != LCLUSTER_RESERVED && head.clusterofs > (offset & (LCLUSTER - 1))) {
+        end = lcn * LCLUSTER + head.clusterofs;  // the offset is in the previous pcluster's tail
+        distance = 1;
+    }
+    // Back to the head lcluster of the extent (each step goes back at least one lcluster).
+    for (uint64_t at = lcn; distance;) {
+        if (distance > at)
+            return fs.corrupt("inode %llu: lcluster %llu looks back beyond the file", (unsigned long long)m_nid,
+                              (unsigned long long)at);
+        at -= distance;
+        head = TRY(load_lcluster(at));
+        lcn = at;
+        distance = head.type == LCLUSTER_NONHEAD ? head.delta0 : 0;
+        if (head.type == LCLUSTER_NONHEAD && !distance)
+            return fs.corrupt("inode %llu: lcluster %llu has no head", (unsigned long long)m_nid,
+                              (unsigned long long)at);
+    }
+    if (head.type == LCLUSTER_RESERVED || head.clusterofs >= LCLUSTER)
+        return fs.corrupt("inode %llu: bad head lcluster %llu", (unsigned long long)m_nid, (unsigned long long)lcn);
+    uint64_t start = lcn * LCLUSTER + head.clusterofs;
+    if (end > m_attr.size) end = m_attr.size;
+    if (start > offset || offset >= end || head.pblk >= fs.m_blocks)
+        return fs.corrupt("inode %llu: bad extent %llu-%llu at block %llu for offset %llu", (unsigned long long)m_nid,
+                          (unsigned long long)start, (unsigned long long)end, (unsigned long long)head.pblk,
+                          (unsigned long long)offset);
+    const uint64_t wanted = end - start;
+    const size_t n = buffer.size() < end - offset ? buffer.size() : size_t(end - offset);
+    const uint64_t bs = fs.block_size();
+    if (head.type == LCLUSTER_PLAIN) {  // stored as it is, from the block's start
+        if (wanted > bs)
+            return fs.corrupt("inode %llu: plain extent of %llu bytes", (unsigned long long)m_nid,
+                              (unsigned long long)wanted);
+        TRY(fs.device().read(head.pblk * bs + (offset - start), buffer.first(n)));
+        return n;
+    }
+    if (fs.m_z_block != head.pblk || fs.m_z_size < wanted) {
+        if (!fs.m_z_data) fs.m_z_data = static_cast<std::byte*>(mm::alloc_pages(ErofsFs::Z_CACHE_PAGES));
+        if (!fs.m_z_data) return error(ENOMEM);
+        fs.m_z_block = ~uint64_t(0);
+        const std::byte* block = TRY(fs.cached_block(head.pblk));
+        std::span<const std::byte> in(block, bs);
+        bool padded = fs.m_feature_incompat & FEATURE_INCOMPAT_ZERO_PADDING;
+        if (padded) {  // the LZ4 block ends the pcluster, after zeros
+            size_t zeros = 0;
+            while (zeros < in.size() && in[zeros] == std::byte{0}) ++zeros;
+            in = in.subspan(zeros);
+        }
+        // Padded blocks hold exactly one LZ4 block: decode it whole, once, for the lclusters that
+        // follow. Else only what is wanted (the block's end may be anything).
+        size_t capacity = padded ? ErofsFs::Z_CACHE_PAGES * 4096 : size_t(wanted);
+        auto produced = in.empty() ? std::nullopt : lz4_decompress_partial(in, {fs.m_z_data, capacity});
+        if (!produced || *produced < wanted)
+            return fs.corrupt("inode %llu: the pcluster at block %llu does not decompress to %llu bytes",
+                              (unsigned long long)m_nid, (unsigned long long)head.pblk,
+                              (unsigned long long)wanted);
+        fs.m_z_block = head.pblk;
+        fs.m_z_size = *produced;
+    }
+    const std::byte* from = fs.m_z_data + (offset - start);
+    if (user) {
+        if (user_copy(buffer.data(), from, n)) return error(EFAULT);
+    } else {
+        memcpy(buffer.data(), from, n);
+    }
+    return n;
 }
 
 ErrorOr<size_t> ErofsVnode::read_to(uint64_t offset, std::span<std::byte> buffer, bool user) {
@@ -381,6 +555,17 @@ ErrorOr<size_t> ErofsVnode::read_to(uint64_t offset, std::span<std::byte> buffer
     if (offset >= size || buffer.empty()) return 0;
     size_t total = buffer.size() < size - offset ? buffer.size() : size_t(size - offset);
     size_t done = 0;
+    if (m_layout == Layout::CompressedFull || m_layout == Layout::CompressedCompact) {
+        while (done < total) {
+            auto n = read_compressed(offset + done, buffer.subspan(done, total - done), user);
+            if (!n) {
+                if (done && n.error().code == EFAULT) return done;
+                return std::unexpected(n.error());
+            }
+            done += *n;
+        }
+        return done;
+    }
     while (done < total) {
         Extent extent = TRY(map(offset + done));
         size_t n = extent.length < total - done ? size_t(extent.length) : total - done;

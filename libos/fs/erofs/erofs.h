@@ -7,9 +7,11 @@
 // layouts flat-plain, flat-inline (tail packed after the inode) and chunk-based (4-byte block
 // addresses or 8-byte indexes, holes), directories (lookup by binary search over the sorted
 // blocks, then within the block), regular files, symlinks, device nodes, FIFOs and sockets;
-// mode, uid/gid, nlink, mtime (the build time for compact inodes), st_blocks. Compressed files
-// (mkfs.erofs -z) fail with EOPNOTSUPP and a log line. Extended attributes are not read
-// (ENODATA, as for every file system here).
+// mode, uid/gid, nlink, mtime (the build time for compact inodes), st_blocks; LZ4-compressed
+// files (mkfs.erofs -zlz4 or -zlz4hc: legacy or compacted indexes, one-block pclusters, zero
+// padding); other compression settings fail to read with EOPNOTSUPP and a log line, and the
+// features they need are refused at mount. Extended attributes are not read (ENODATA, as for
+// every file system here).
 //
 // Corruption: every offset, size, block address, nid and dirent is checked against the device
 // and the format before it is used; a bad one gives EIO and one log line naming the inode,
@@ -90,6 +92,16 @@ private:
     // Reads file bytes [offset, offset + buffer.size()) (within the size) into a kernel buffer.
     ErrorOr<void> read_internal(uint64_t offset, std::span<std::byte> buffer);
     ErrorOr<size_t> read_to(uint64_t offset, std::span<std::byte> buffer, bool user);
+    // Compressed files: the index of lcluster `lcn`, and the bytes from `offset` to the end of
+    // its lcluster's extent (at most buffer.size()).
+    struct Lcluster {
+        uint8_t type;
+        uint32_t clusterofs;
+        uint32_t delta0;
+        uint64_t pblk;
+    };
+    ErrorOr<Lcluster> load_lcluster(uint64_t lcn);
+    ErrorOr<size_t> read_compressed(uint64_t offset, std::span<std::byte> buffer, bool user);
     // Directory block `index`: its bytes through the block cache (valid until the next call
     // that may block) and the number of entries, checked.
     struct DirBlock {
@@ -106,6 +118,8 @@ private:
     uint32_t m_raw_blkaddr = 0;  // flat layouts: the first data block
     uint32_t m_chunk_format = 0;  // chunk-based
     uint64_t m_inline_offset = 0;  // device offset after the inode and its xattrs
+    uint16_t m_z_advise = 0;  // compressed: the map header's advise bits
+    bool m_z_supported = false;  // compressed: LZ4, 4 KiB lclusters, no big pclusters
     bool m_cached = false;  // in the file system's table of vnodes
 };
 
@@ -168,6 +182,12 @@ private:
     IntrusiveHashTable<ErofsVnode, &ErofsVnode::cache_node, VnodeTraits> m_vnodes;
     CacheSlot m_cache[CACHE_SLOTS];
     uint64_t m_cache_clock = 0;
+    // The last pcluster decompressed (sequential reads of a compressed file decompress each
+    // pcluster once): its block, and its data (Z_CACHE_PAGES, allocated on first use).
+    static constexpr size_t Z_CACHE_PAGES = 272;  // > 4096 * 255 + 4096: LZ4's largest expansion of a block
+    uint64_t m_z_block = ~uint64_t(0);
+    std::byte* m_z_data = nullptr;
+    size_t m_z_size = 0;
 };
 
 // crc32c (Castagnoli, reflected) continuing from `crc` with no final inversion, as Linux's

@@ -133,3 +133,30 @@ enum FileType : uint8_t {
 };
 
 }  // namespace xos::erofs
+
+namespace xos::erofs {
+
+// Compressed files (mkfs.erofs -zlz4 / -zlz4hc): the file is cut into 4 KiB logical clusters
+// (lclusters); each physical cluster (pcluster: one block without big pclusters) holds the LZ4
+// block that decompresses to the data from its head lcluster's clusterofs up to the next head.
+// After the inode and its xattrs, aligned to 8: the map header {reserved le32, advise le16,
+// algorithmtype u8, clusterbits u8}, then one index per lcluster: legacy 8-byte entries {advise
+// le16 (type in bits 0-1), clusterofs le16, blkaddr le32 | delta[0] le16, delta[1] le16} after 8
+// more bytes of padding, or compacted packs (Z_EROFS_ADVISE_COMPACTED_2B: 2-byte entries in
+// 32-byte packs of 16, after 4-byte ones up to 32-byte alignment; else 4-byte entries in 8-byte
+// packs of 2), each pack ending with the le32 block address its heads count from.
+constexpr size_t MAP_HEADER_SIZE = 8;
+namespace map_header {
+constexpr size_t ADVISE = 4;  // le16
+constexpr size_t ALGORITHM_TYPE = 6;  // u8: head 1's in bits 0-3 (0: LZ4)
+constexpr size_t CLUSTER_BITS = 7;  // u8: lclusterbits - 12 in bits 0-2
+}  // namespace map_header
+constexpr uint16_t ADVISE_COMPACTED_2B = 0x0001;
+constexpr size_t LEGACY_INDEX_SIZE = 8;
+constexpr size_t LEGACY_HEADER_PADDING = 8;
+constexpr unsigned LCLUSTER_BITS = 12;
+enum LclusterType : uint8_t { LCLUSTER_PLAIN = 0, LCLUSTER_HEAD = 1, LCLUSTER_NONHEAD = 2, LCLUSTER_RESERVED = 3 };
+// A compacted NONHEAD entry with this bit counts compressed blocks (big pclusters only).
+constexpr uint32_t COMPACTED_D0_CBLKCNT = 1u << 11;
+
+}  // namespace xos::erofs

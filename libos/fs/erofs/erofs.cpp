@@ -536,8 +536,7 @@ ErrorOr<size_t> ErofsVnode::read_compressed(uint64_t offset, std::span<std::byte
         auto produced = in.empty() ? std::nullopt : lz4_decompress_partial(in, {fs.m_z_data, capacity});
         if (!produced || *produced < wanted)
             return fs.corrupt("inode %llu: the pcluster at block %llu does not decompress to %llu bytes",
-                              (unsigned long long)m_nid, (unsigned long long)head.pblk,
-                              (unsigned long long)wanted);
+                              (unsigned long long)m_nid, (unsigned long long)head.pblk, (unsigned long long)wanted);
         fs.m_z_block = head.pblk;
         fs.m_z_size = *produced;
     }

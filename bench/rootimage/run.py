@@ -58,7 +58,7 @@ def startup(args, image, root):
         for kind, path in (('erofs', image), ('share', root)):
             targets['%s %s' % ('VM' if platform == 'kvm' else 'hosted', kind)] = xos_command(
                 args.xos_run, platform, kind, path, program)
-    targets['native (chroot)'] = ['env', '-i'] + ENV + ['chroot', root] + program
+    targets['native (chroot)'] = ['env', '-i'] + ENV + ['/usr/sbin/chroot', root] + program
     samples = {name: [] for name in targets}
     for name, command in targets.items():  # warm-up: the host's page cache, QEMU's binary
         timed(command)

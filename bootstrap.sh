@@ -35,6 +35,9 @@ PACKAGES=(clang-19 lld-19 llvm-19 libclang-rt-19-dev cmake ninja-build meson mak
 # tests/debian: its Debian root (mmdebstrap), the Go server, the host's redis client, python-pie.
 PACKAGES+=(mmdebstrap golang-go redis-tools libpython3.11-dev)
 
+# The EROFS reader's tests and --root-image images (tests/unit, tests/fuzz, tests/erofs): mkfs.erofs.
+PACKAGES+=(erofs-utils)
+
 install_packages() {
     local missing=()
     for package in "${PACKAGES[@]}"; do

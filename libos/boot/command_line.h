@@ -50,7 +50,7 @@ struct CommandLine {
     size_t unknown_xos_tokens = 0;  // xos.* keys this libos does not know
     NetworkOptions network;
     const char* rootfs_size = nullptr;  // xos.rootfs_size=: the root ramfs' size limit (fs/boot.cpp)
-    const char* root = nullptr;  // xos.root=<guest path>[:rw]: the program's root (fs/boot.cpp)
+    const char* root = nullptr;  // xos.root=<guest path>[:rw] | erofs:<device>: the program's root (fs/boot.cpp)
 
     char storage[STORAGE];
     size_t storage_used = 0;

@@ -8,6 +8,7 @@
 #include "fs/9p/share.h"
 #include "fs/devfs/block_devices.h"
 #include "fs/devfs/devfs.h"
+#include "fs/erofs/mount.h"
 #include "fs/hostfs/hostfs.h"
 #include "fs/initrd/initrd.h"
 #include "fs/overlay/overlay.h"
@@ -76,12 +77,22 @@ ErrorOr<void> mount_on(vfs::Filesystem& fs, const char* path) {
 // upper layer, or in the directory itself with ":rw"), and /tmp is an empty directory of mode
 // 1777 (in the upper layer, or a ramfs of its own with ":rw"). The boot ramfs stays behind, out
 // of reach.
+// xos.root=erofs:DEVICE (xos-run --root-image): the EROFS image on the block device file DEVICE
+// (/dev/vda) is the overlay's lower layer instead, the same way (never writable).
 ErrorOr<void> enter_root(std::string_view option) {
+    constexpr std::string_view EROFS_PREFIX = "erofs:";
     bool writable = option.ends_with(":rw");
     if (writable) option.remove_suffix(3);
+    bool image = option.starts_with(EROFS_PREFIX);
+    if (image) option.remove_prefix(EROFS_PREFIX.size());
+    if (image && writable) return error(EROFS);
     auto path = TRY(KString::from(option));
     auto context = vfs::process().context();
-    RefPtr<vfs::Vnode> directory = TRY(vfs::resolve(context, path.view(), vfs::Follow::Yes));
+    RefPtr<vfs::Vnode> directory;
+    if (image)
+        directory = TRY(erofs::mount_device(path.view()))->root();
+    else
+        directory = TRY(vfs::resolve(context, path.view(), vfs::Follow::Yes));
     if (!directory->is_directory()) return error(ENOTDIR);
 
     vfs::Filesystem* root = nullptr;
@@ -101,7 +112,7 @@ ErrorOr<void> enter_root(std::string_view option) {
     }
     // Everything mounted but the root and the new root's own share moves along, to the same
     // path (devfs, procfs, the other shares), in the order mounted.
-    if (vfs::Filesystem* share = vfs::mounted_at(path.c_str())) TRY(vfs::unmount(*share));
+    if (vfs::Filesystem* share = image ? nullptr : vfs::mounted_at(path.c_str())) TRY(vfs::unmount(*share));
     constexpr size_t MAX_MOVED = 16;
     vfs::Mount moved[MAX_MOVED];
     size_t moved_count = 0;
@@ -168,8 +179,15 @@ void mount_shares(const boot::CommandLine& command_line) {
     if (auto disks = add_block_devices(tokens); !disks)  // /dev/vda...: virtio-blk, the platform's disks
         panic("cannot set up the block devices: errno %d", disks.error().code);
     if (command_line.root)
-        if (auto entered = enter_root(command_line.root); !entered)
+        if (auto entered = enter_root(command_line.root); !entered) {
+            if (std::string_view(command_line.root).starts_with("erofs:"))
+                panic("cannot make the EROFS image on %s the root: errno %d (%s)", command_line.root + 6,
+                      entered.error().code,
+                      entered.error().code == EINVAL    ? "not an EROFS image, or one using features xos lacks"
+                          : entered.error().code == EIO ? "the image is damaged or truncated"
+                                                        : "see the log above");
             panic("cannot make %s the root: errno %d", command_line.root, entered.error().code);
+        }
 }
 
 }  // namespace xos::fs

@@ -19,6 +19,8 @@ void init_filesystems(const boot::CommandLine& command_line);
 // panics when one cannot be mounted. Then, with xos.root=PATH[:rw], makes the directory PATH
 // (where a share was mounted) the root: read-only below an overlay with its writes in memory,
 // or as it is with ":rw"; /dev, /proc and an empty /tmp inside it (docs/unmodified-binaries.md).
+// xos.root=erofs:DEVICE does the same with the EROFS image on a disk (/dev/vda) as the lower
+// layer (docs/root-filesystems.md).
 void mount_shares(const boot::CommandLine& command_line);
 
 }  // namespace xos::fs

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Command-line checks of xos-run's --share modes and --rootfs-size, through --dry-run (no QEMU,
+"""Command-line checks of xos-run's --share modes, --rootfs-size and --root-image, through --dry-run (no QEMU,
 no image started): what reaches QEMU's command line or a hosted image's environment, and the
 misuses xos-run refuses with status 125.
 
@@ -79,6 +79,24 @@ def main():
     for bad in ("0%", "101%", "%", "12x", "0", "-5M", ""):
         status, out, err = run(xos_run, "--dry-run", "--rootfs-size", bad, vm)
         expect("--rootfs-size %r refused" % bad, status == 125 and "--rootfs-size" in err, err)
+
+    # --root-image FILE: the first disk, read-only, and xos.root=erofs:/dev/vda (docs/root-filesystems.md).
+    with tempfile.NamedTemporaryFile(prefix="xos-run-cli-", suffix=".erofs") as image:
+        status, out, err = run(xos_run, "--dry-run", "--root-image", image.name, "--disk", image.name, "--",
+                               "/bin/true")
+        expect("VM --root-image: read-only first disk, xos.root=erofs:/dev/vda",
+               status == 0 and "file=%s,if=none,id=xosdisk0,format=raw,readonly=on" % image.name in out and
+               "id=xosdisk1" in out and "xos.root=erofs:/dev/vda" in out and "xos.arg=/bin/true" in out, out + err)
+        status, out, err = run(xos_run, "--dry-run", "--root-image", image.name, "--platform", "hosted", "--",
+                               "/bin/true")
+        expect("hosted --root-image: XOS_DISK_0=FILE:ro, XOS_ROOT=erofs:/dev/vda",
+               status == 0 and "XOS_DISK_0=%s:ro " % image.name in out and "XOS_ROOT=erofs:/dev/vda" in out, out + err)
+        for what, args in (("an IMAGE too", ["--root-image", image.name, vm]),
+                           ("no program", ["--root-image", image.name]),
+                           ("a missing file", ["--root-image", image.name + ".missing", "--", "/bin/true"]),
+                           ("--rootfs", ["--root-image", image.name, "--rootfs", "/", "--", "/bin/true"])):
+            status, out, err = run(xos_run, "--dry-run", *args)
+            expect("--root-image with %s refused" % what, status == 125 and "--root" in err, err)
 
     print("%d failure(s)" % len(failures))
     return 1 if failures else 0

@@ -34,11 +34,29 @@ std::string find_generic_kernel(const std::string& platform) {
         for (const auto& candidate : candidates)
             if (fs::is_regular_file(candidate, error)) return candidate.lexically_normal().string();
     }
-    throw UsageError("--rootfs: cannot find the generic kernel image " + name +
+    throw UsageError("--rootfs/--root-image: cannot find the generic kernel image " + name +
                      " (build or install xos, or set XOS_KERNEL to its path)");
 }
 
+namespace {
+
+void apply_root_image(Options& opts) {
+    if (opts.app_args.empty())
+        throw UsageError(
+            "--root-image: no program to run (usage: xos-run --root-image FILE -- /usr/bin/prog [ARGS...])");
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(opts.root_image, error))
+        throw UsageError("--root-image: " + opts.root_image + ": not a file");
+    opts.image = find_generic_kernel(opts.platform);
+    opts.disks.insert(opts.disks.begin(), DiskOption{opts.root_image, true});
+    opts.guest_root = "erofs:/dev/vda";
+    if (opts.platform == "hosted") opts.env.push_back("XOS_EXEC=wx");
+}
+
+}  // namespace
+
 void apply_rootfs(Options& opts) {
+    if (!opts.root_image.empty()) return apply_root_image(opts);
     if (opts.rootfs.empty()) return;
     if (opts.app_args.empty())
         throw UsageError("--rootfs: no program to run (usage: xos-run --rootfs DIR -- /usr/bin/prog [ARGS...])");

@@ -18,4 +18,7 @@ std::string find_generic_kernel(const std::string& platform);
 // unless DIR:rw) and guest_root the xos.root= value that makes it the program's root (under an
 // overlay in memory unless :rw); on hosted also XOS_EXEC=wx (the program's code is in app
 // memory). No-op without it.
+// With --root-image FILE: IMAGE becomes the generic kernel, FILE the first disk (read-only:
+// /dev/vda) and guest_root "erofs:/dev/vda" (libos mounts the EROFS image there and puts an
+// overlay in memory over it); on hosted also XOS_EXEC=wx. No-op without it.
 void apply_rootfs(Options& opts);

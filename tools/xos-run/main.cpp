@@ -104,7 +104,7 @@ int run_hosted(const Options& opts) {
                       opts.shares[i].guest_path +
                       (opts.shares[i].mode == ShareMode::Passthrough ? ":passthrough" : "") +
                       (opts.shares[i].read_only ? ":ro" : ""));
-    if (!opts.guest_root.empty()) env.push_back("XOS_ROOT=" + opts.guest_root);  // --rootfs (xos.root=)
+    if (!opts.guest_root.empty()) env.push_back("XOS_ROOT=" + opts.guest_root);  // --rootfs, --root-image
     // --disk: the image opens each file itself (platform/hosted/block.cpp).
     for (std::size_t i = 0; i < opts.disks.size(); ++i) {
         check_disk_file(opts.disks[i]);
@@ -204,7 +204,7 @@ int run(const std::vector<std::string>& args) {
     }
     // An executable instead of an image: its closure from the host in a temporary root.
     std::optional<TemporaryRoot> temporary_root;
-    if (opts.rootfs.empty()) {
+    if (opts.rootfs.empty() && opts.root_image.empty()) {
         if (auto program = program_instead_of_image(opts.image)) {
             temporary_root.emplace(*program, opts.verbose);
             apply_program(opts, *program, *temporary_root);
@@ -213,7 +213,7 @@ int run(const std::vector<std::string>& args) {
     apply_rootfs(opts);
     ImageKind kind = check_xos_image(opts.image);
     // An xos-build --exec image runs a program's code from its initrd (as --rootfs does).
-    if (kind == ImageKind::Hosted && opts.rootfs.empty() && image_loads_code(opts.image))
+    if (kind == ImageKind::Hosted && opts.rootfs.empty() && opts.root_image.empty() && image_loads_code(opts.image))
         opts.env.push_back("XOS_EXEC=wx");
     if (kind == ImageKind::Hosted) return run_hosted(opts);
     for (const ShareOption& share : opts.shares) check_share_host_dir(share);

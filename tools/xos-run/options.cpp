@@ -13,6 +13,7 @@
 const char* const kUsage = R"(usage: xos-run [options] IMAGE [-- ARGS...]
        xos-run [options] [--platform kvm|hosted] PROGRAM [-- ARGS...]
        xos-run [options] --rootfs DIR [--platform kvm|hosted] -- PROGRAM [ARGS...]
+       xos-run [options] --root-image FILE [--platform kvm|hosted] -- PROGRAM [ARGS...]
 
 Boots the xos image IMAGE under QEMU, copies its console to stdout and exits
 with the application's exit status. ARGS become the application's argv[1..].
@@ -31,8 +32,14 @@ options:
                         the program's root, read-only under a writable layer in
                         memory (--rootfs-size), with /dev, /proc and an empty /tmp;
                         :rw writes to DIR itself (docs/unmodified-binaries.md)
-  --platform kvm|hosted generic kernel for --rootfs and PROGRAM: a VM (default) or
-                        a process
+  --root-image FILE     as --rootfs, but the root is the EROFS image FILE (made by
+                        mkfs.erofs, uncompressed): a read-only disk (virtio-blk on
+                        a VM, the file opened read-only on hosted; the first disk,
+                        /dev/vda, before any --disk) under a writable layer in
+                        memory. Many VMs can share one FILE; it is never written
+                        (docs/root-filesystems.md)
+  --platform kvm|hosted generic kernel for --rootfs, --root-image and PROGRAM: a VM
+                        (default) or a process
   --accel auto|kvm|tcg  accelerator (default auto: KVM only with hardware
                         virtualization, else TCG)
   --machine microvm|q35|pc
@@ -156,10 +163,10 @@ void parse_net(Options& opts, const std::string& text) {
 }
 
 bool takes_value(const std::string& name) {
-    return name == "--rootfs" || name == "--platform" || name == "--accel" || name == "--machine" || name == "--mem" ||
-        name == "--rootfs-size" || name == "--timeout" || name == "--env" || name == "--cpus" || name == "--qemu" ||
-        name == "--qemu-arg" || name == "--share" || name == "--disk" || name == "-p" || name == "--net" ||
-        name == "--ip" || name == "--gw" || name == "--dns" || name == "--net-echo";
+    return name == "--rootfs" || name == "--root-image" || name == "--platform" || name == "--accel" ||
+        name == "--machine" || name == "--mem" || name == "--rootfs-size" || name == "--timeout" || name == "--env" ||
+        name == "--cpus" || name == "--qemu" || name == "--qemu-arg" || name == "--share" || name == "--disk" ||
+        name == "-p" || name == "--net" || name == "--ip" || name == "--gw" || name == "--dns" || name == "--net-echo";
 }
 
 void apply_option(Options& opts, const std::string& name, const std::string& value) {
@@ -168,6 +175,9 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
         opts.rootfs = value;
         opts.rootfs_writable = value.size() > 3 && value.ends_with(":rw");
         if (opts.rootfs_writable) opts.rootfs.resize(value.size() - 3);
+    } else if (name == "--root-image") {
+        if (value.empty()) throw UsageError("--root-image: empty path");
+        opts.root_image = value;
     } else if (name == "--platform") {
         if (value != "kvm" && value != "hosted")
             throw UsageError("--platform: expected kvm or hosted, got '" + value + "'");
@@ -389,7 +399,11 @@ Options parse_options(const std::vector<std::string>& argv) {
     }
     if (have_image && !opts.rootfs.empty())
         throw UsageError("--rootfs runs the generic kernel: give the program after -- instead of IMAGE");
-    if (!have_image && opts.rootfs.empty() && !opts.help && !opts.version)
+    if (have_image && !opts.root_image.empty())
+        throw UsageError("--root-image runs the generic kernel: give the program after -- instead of IMAGE");
+    if (!opts.rootfs.empty() && !opts.root_image.empty())
+        throw UsageError("--rootfs and --root-image both give the root: use one");
+    if (!have_image && opts.rootfs.empty() && opts.root_image.empty() && !opts.help && !opts.version)
         throw UsageError("no IMAGE given (usage: xos-run [options] IMAGE [-- ARGS...])");
     if (!opts.forwards.empty()) {
         if (opts.net == NetMode::Tap)

@@ -53,6 +53,7 @@ struct Options {
     std::uint64_t mem_bytes = 128ull << 20;
     std::string rootfs;  // --rootfs DIR: run the program after -- from DIR with the generic kernel
     bool rootfs_writable = false;  // --rootfs DIR:rw: writes go to DIR (else to memory, over it)
+    std::string root_image;  // --root-image FILE: the EROFS image that is the program's root
     std::string guest_root;  // the image's xos.root= (set by apply_rootfs): the program's root
     std::string platform = "kvm";  // --platform kvm|hosted: which generic kernel --rootfs boots
     std::string rootfs_size;  // --rootfs-size as the token's value: bytes or "N%"; empty: default

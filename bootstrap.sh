@@ -35,6 +35,11 @@ PACKAGES=(clang-19 lld-19 llvm-19 libclang-rt-19-dev cmake ninja-build meson mak
 # tests/debian: its Debian root (mmdebstrap), the Go server, the host's redis client, python-pie.
 PACKAGES+=(mmdebstrap golang-go redis-tools libpython3.11-dev)
 
+# tools/xos-image (xos-build --from-image): libarchive, nlohmann-json, OpenSSL's sha256, mkfs.erofs.
+PACKAGES+=(libarchive-dev nlohmann-json3-dev libssl-dev erofs-utils)
+# tests/oci: container images made locally (podman with runc, umoci/skopeo), no registry.
+PACKAGES+=(podman runc umoci skopeo)
+
 install_packages() {
     local missing=()
     for package in "${PACKAGES[@]}"; do

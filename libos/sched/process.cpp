@@ -97,6 +97,7 @@ ErrorOr<Process*> create_process(Process& parent, int pid) {
     process->start_ns = platform::monotonic_ns();
     memcpy(process->actions, parent.actions, sizeof process->actions);
     memcpy(process->limits, parent.limits, sizeof process->limits);
+    process->credentials = parent.credentials;
     memcpy(process->name, parent.name, sizeof process->name);
     parent.children.push_back(*process);
     g_processes.push_back(*process);

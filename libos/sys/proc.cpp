@@ -1,4 +1,4 @@
-// Identity and limits. Every process runs as root.
+// Identity and limits (user and group ids: credentials.cpp).
 #include <asm/prctl.h>
 #include <sched.h>
 #include <sys/random.h>
@@ -24,12 +24,6 @@ void copy_field(char* field, size_t size, const char* value) {
 }
 
 }  // namespace
-
-// Implements getuid(2) and friends: the image runs as root.
-ErrorOr<long> sys_getuid() { return 0; }
-ErrorOr<long> sys_geteuid() { return 0; }
-ErrorOr<long> sys_getgid() { return 0; }
-ErrorOr<long> sys_getegid() { return 0; }
 
 // Implements arch_prctl(2).
 ErrorOr<long> sys_arch_prctl(int code, uintptr_t address) {

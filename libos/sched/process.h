@@ -36,6 +36,18 @@ struct SignalAction {
     uint64_t mask = 0;
 };
 
+// A process's user and group ids (sys/credentials.cpp): inherited by fork, kept by exec (no
+// setuid/setgid executables), changed by setuid(2) and friends with Linux's rules (an effective
+// uid of 0 may set any id, others only swap among their real, effective and saved ids). They are
+// reported, not enforced: file access is not checked against them and new files belong to root.
+struct Credentials {
+    static constexpr int MAX_GROUPS = 64;
+    uint32_t uid = 0, euid = 0, suid = 0, fsuid = 0;
+    uint32_t gid = 0, egid = 0, sgid = 0, fsgid = 0;
+    int group_count = 0;
+    uint32_t groups[MAX_GROUPS] = {};
+};
+
 // Reaped: waited for, but a thread of it is not freed yet (no longer found by pid).
 enum class ProcessState { Alive, Zombie, Reaped };
 
@@ -77,6 +89,7 @@ struct Process {
     mm::VirtualMemory* memory = nullptr;
     bool owns_memory = true;  // false while it shares its parent's (CLONE_VM, vfork)
     rlimit limits[RLIM_NLIMITS];
+    Credentials credentials;
     char name[16] = {};  // comm: the file name exec'd, as /proc/PID/comm shows
     // What /proc/PID shows of the program (set by execve, copied by fork): the executable's
     // absolute path (exe; empty for the image's own program) and where its arguments and
@@ -100,7 +113,7 @@ Process* first_process();  // PID 1
 int process_count();  // alive and zombie
 
 // A new process with the given pid, child of `parent`: same group and session, copies of the
-// parent's signal actions and limits (files and memory are the caller's to set).
+// parent's signal actions, limits and credentials (files and memory are the caller's to set).
 ErrorOr<Process*> create_process(Process& parent, int pid);
 
 // Calls fn(Process&) for every process (alive or zombie), in creation order.

@@ -208,19 +208,24 @@ ErrorOr<long> sys_getpgrp();
 ErrorOr<long> sys_setsid();
 ErrorOr<long> sys_getsid(pid_t pid);
 
-// proc.cpp
+// credentials.cpp
 ErrorOr<long> sys_getuid();
 ErrorOr<long> sys_geteuid();
 ErrorOr<long> sys_getgid();
 ErrorOr<long> sys_getegid();
 ErrorOr<long> sys_setuid(uid_t uid);
 ErrorOr<long> sys_setgid(gid_t gid);
-ErrorOr<long> sys_setresuid(uid_t real, uid_t effective, uid_t saved);
-ErrorOr<long> sys_setresgid(gid_t real, gid_t effective, gid_t saved);
-ErrorOr<long> sys_getresuid(UserPtr<uid_t> real, UserPtr<uid_t> effective, UserPtr<uid_t> saved);
-ErrorOr<long> sys_getresgid(UserPtr<gid_t> real, UserPtr<gid_t> effective, UserPtr<gid_t> saved);
+ErrorOr<long> sys_setreuid(uid_t ruid, uid_t euid);
+ErrorOr<long> sys_setregid(gid_t rgid, gid_t egid);
+ErrorOr<long> sys_setresuid(uid_t ruid, uid_t euid, uid_t suid);
+ErrorOr<long> sys_setresgid(gid_t rgid, gid_t egid, gid_t sgid);
+ErrorOr<long> sys_getresuid(UserPtr<uid_t> ruid, UserPtr<uid_t> euid, UserPtr<uid_t> suid);
+ErrorOr<long> sys_getresgid(UserPtr<gid_t> rgid, UserPtr<gid_t> egid, UserPtr<gid_t> sgid);
 ErrorOr<long> sys_getgroups(int size, UserPtr<gid_t> list);
 ErrorOr<long> sys_setgroups(size_t size, UserPtr<const gid_t> list);
+ErrorOr<long> sys_setfsuid(uid_t uid);
+ErrorOr<long> sys_setfsgid(gid_t gid);
+// proc.cpp
 ErrorOr<long> sys_arch_prctl(int code, uintptr_t address);
 // prctl.cpp
 ErrorOr<long> sys_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);
@@ -237,7 +242,6 @@ ErrorOr<long> sys_rt_sigaction(int signal, UserPtr<const void> action, UserPtr<v
 ErrorOr<long> sys_rt_sigprocmask(int how, UserPtr<const uint64_t> set, UserPtr<uint64_t> old_set, size_t sigset_size);
 ErrorOr<long> sys_rt_sigpending(UserPtr<uint64_t> set, size_t sigset_size);
 ErrorOr<long> sys_rt_sigsuspend(UserPtr<const uint64_t> mask, size_t sigset_size);
-ErrorOr<long> sys_rt_sigreturn();
 ErrorOr<long> sys_pause();
 ErrorOr<long> sys_sigaltstack(UserPtr<const void> stack, UserPtr<void> old_stack);
 ErrorOr<long> sys_kill(pid_t pid, int signal);

@@ -1,4 +1,4 @@
-// Identity and limits. Every process runs as root.
+// Identity and limits (user and group ids: credentials.cpp).
 #include <asm/prctl.h>
 #include <sched.h>
 #include <sys/random.h>
@@ -7,9 +7,7 @@
 
 #include <cstddef>
 #include <cstring>
-#include <initializer_list>
 
-#include "base/klog.h"
 #include "mm/memory.h"
 #include "sched/process.h"
 #include "sched/thread.h"
@@ -26,73 +24,6 @@ void copy_field(char* field, size_t size, const char* value) {
 }
 
 }  // namespace
-
-// Implements getuid(2) and friends: the image runs as root.
-ErrorOr<long> sys_getuid() { return 0; }
-ErrorOr<long> sys_geteuid() { return 0; }
-ErrorOr<long> sys_getgid() { return 0; }
-ErrorOr<long> sys_getegid() { return 0; }
-
-namespace {
-
-// Credentials cannot change: every process is root. Becoming root again succeeds (servers
-// started as root do it before they drop privileges to... root); another id is refused, loudly,
-// rather than pretending the privileges were dropped.
-ErrorOr<long> stay_root(const char* call, std::initializer_list<unsigned> ids) {
-    for (unsigned id : ids) {
-        if (id == 0 || id == unsigned(-1)) continue;
-        klog("xos: %s(%u): every process runs as root here; refused (EPERM)", call, id);
-        return error(EPERM);
-    }
-    return 0;
-}
-
-}  // namespace
-
-// Implements setuid(2).
-ErrorOr<long> sys_setuid(uid_t uid) { return stay_root("setuid", {uid}); }
-// Implements setgid(2).
-ErrorOr<long> sys_setgid(gid_t gid) { return stay_root("setgid", {gid}); }
-// Implements setresuid(2).
-ErrorOr<long> sys_setresuid(uid_t real, uid_t effective, uid_t saved) {
-    return stay_root("setresuid", {real, effective, saved});
-}
-// Implements setresgid(2).
-ErrorOr<long> sys_setresgid(gid_t real, gid_t effective, gid_t saved) {
-    return stay_root("setresgid", {real, effective, saved});
-}
-
-// Implements getresuid(2).
-ErrorOr<long> sys_getresuid(UserPtr<uid_t> real, UserPtr<uid_t> effective, UserPtr<uid_t> saved) {
-    TRY(write_user(real, uid_t(0)));
-    TRY(write_user(effective, uid_t(0)));
-    TRY(write_user(saved, uid_t(0)));
-    return 0;
-}
-
-// Implements getresgid(2).
-ErrorOr<long> sys_getresgid(UserPtr<gid_t> real, UserPtr<gid_t> effective, UserPtr<gid_t> saved) {
-    TRY(write_user(real, gid_t(0)));
-    TRY(write_user(effective, gid_t(0)));
-    TRY(write_user(saved, gid_t(0)));
-    return 0;
-}
-
-// Implements getgroups(2): no supplementary groups.
-ErrorOr<long> sys_getgroups(int size, UserPtr<gid_t>) {
-    if (size < 0) return error(EINVAL);
-    return 0;
-}
-
-// Implements setgroups(2): none, or group 0 only.
-ErrorOr<long> sys_setgroups(size_t size, UserPtr<const gid_t> list) {
-    if (size > 65536) return error(EINVAL);  // Linux's NGROUPS_MAX
-    for (size_t i = 0; i < size; ++i) {
-        gid_t gid = TRY(read_user(UserPtr<const gid_t>(list.address() + i * sizeof(gid_t))));
-        TRY(stay_root("setgroups", {gid}));
-    }
-    return 0;
-}
 
 // Implements arch_prctl(2).
 ErrorOr<long> sys_arch_prctl(int code, uintptr_t address) {

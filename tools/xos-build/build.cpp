@@ -1,6 +1,8 @@
 // xos-build: compile each source for the xos target, then link everything into one image.
 
 #include "exec_image.h"
+#include "from_image.h"
+#include "image_error.h"
 #include "process.h"
 #include "programs.h"
 #include "rootfs.h"
@@ -49,6 +51,7 @@ struct BuildOptions {
     std::optional<std::string> rootfs;  // --rootfs DIR (with --exec: the root the program comes from)
     std::optional<std::string> exec;  // --exec PROGRAM
     std::vector<AddedFile> added;  // --add SRC[:DEST] (with --exec)
+    std::optional<std::string> from_image;  // --from-image ARCHIVE|DIR (docs/container-images.md)
     bool strip{false};
     bool verbose{false};
     bool help{false};
@@ -58,6 +61,7 @@ struct BuildOptions {
 void print_help() {
     std::cout << R"(usage: xos-build [options] INPUTS... [-o OUT]
        xos-build --exec PROGRAM [--rootfs ROOTFS] [--add SRC[:DEST]]... [-o OUT]
+       xos-build --from-image ARCHIVE|DIR [--platform kvm|hosted] [-o OUT]
 
 Builds an xos image: compiles each C, C++ and assembler source for the xos target (musl libc,
 libc++), then links the objects with libxos, the platform layer and the C/C++ runtimes into one
@@ -87,6 +91,14 @@ Options of xos-build:
                               Default OUT: PROGRAM's name + .xos
   --add SRC[:DEST]            with --exec: also put the host file or directory SRC at DEST in
                               the image (default: SRC's own absolute path; repeatable)
+  --from-image ARCHIVE|DIR    no sources: an image of a container image (an OCI archive or
+                              layout directory, or a docker-archive, as podman/docker save and
+                              skopeo write): OUT is the generic kernel, OUT.erofs the merged
+                              layers as an EROFS file system, OUT.root the same tree as a
+                              directory and OUT.json the image's config (Entrypoint, Cmd, Env,
+                              WorkingDir, User, ...), which `xos-run OUT` honours as docker run
+                              does (docs/container-images.md). Same input, same bytes out.
+                              Default OUT: ARCHIVE's or DIR's name (without .tar) + .xos
   -s, --strip                 strip symbols from the image
   -v, --verbose               print each command before running it
   --help                      this help
@@ -221,6 +233,10 @@ BuildOptions parse_options(const std::vector<std::string>& args) {
             options.exec = arg == "--exec" ? value_of(arg) : arg.substr(std::string("--exec=").size());
             if (options.exec->empty() || (*options.exec)[0] != '/')
                 usage_error("--exec: expected an absolute path, got '" + *options.exec + "'");
+        } else if (starts_with(arg, "--from-image=") || arg == "--from-image") {
+            options.from_image =
+                arg == "--from-image" ? value_of(arg) : arg.substr(std::string("--from-image=").size());
+            if (options.from_image->empty()) usage_error("missing argument to '--from-image'");
         } else if (starts_with(arg, "--add=") || arg == "--add") {
             options.added.push_back(parse_added_file(arg == "--add" ? value_of(arg) : arg.substr(6)));
         } else if (starts_with(arg, "-o")) {
@@ -374,6 +390,42 @@ bool compile_all(const Toolchain& toolchain, BuildOptions& options, const std::s
     return !failed;
 }
 
+// --from-image: the generic kernel of the platform, the image's layers as an EROFS root (and
+// as a directory) and its config next to it (tools/xos-image/from_image.h).
+int build_from_container_image(const BuildOptions& options) {
+    if (options.exec || options.rootfs || !options.input_files.empty() || !options.link_items.empty() ||
+        !options.added.empty())
+        usage_error("--from-image builds an image of a container image: no sources, --exec, --rootfs or --add");
+    auto platform = options.platform.value_or("kvm");
+    if (platform != "kvm" && platform != "hosted")
+        usage_error("--from-image: --platform must be kvm or hosted, got '" + platform + "'");
+    auto library_dirs = xos_library_dirs();
+    std::string name = std::filesystem::path(*options.from_image).lexically_normal().filename().string();
+    if (name.empty())
+        name = std::filesystem::path(*options.from_image).lexically_normal().parent_path().filename().string();
+    for (const char* suffix : {".tar.gz", ".tgz", ".tar"}) {
+        if (ends_with(name, suffix) && name.size() > std::string(suffix).size()) {
+            name.resize(name.size() - std::string(suffix).size());
+            break;
+        }
+    }
+    xos::image::FromImageOptions from;
+    from.source = *options.from_image;
+    from.output = options.output.value_or(name + ".xos");
+    from.platform = platform;
+    from.kernel = find_in_library_dirs(platform == "hosted" ? "xos-kernel-hosted" : "xos-kernel.xos", library_dirs);
+    from.verbose = options.verbose;
+    try {
+        xos::image::build_from_image(from);
+        auto description = xos::image::read_description(from.output + ".json");
+        for (const auto& hint : xos::image::image_hints(description.config))
+            std::cerr << program << ": note: " << hint << "\n";
+    } catch (const xos::image::ImageError& error) {
+        throw Error(error.what());
+    }
+    return 0;
+}
+
 // Packs `dir` into temp_dir/rootfs.cpio and assembles the object that carries it into the
 // image (see rootfs.h). Returns the object, or nothing (reported) if the assembler failed.
 std::optional<std::string> pack_rootfs(const Toolchain& toolchain, const std::string& dir, const std::string& temp_dir,
@@ -410,6 +462,8 @@ int run_build(const std::vector<std::string>& args) {
         print_version();
         return 0;
     }
+
+    if (options.from_image) return build_from_container_image(options);
 
     auto toolchain = Toolchain::from_environment();
     reject_unknown_compiler_flags(toolchain, options);

@@ -3,21 +3,31 @@
 // libos/exec). xos-run --rootfs has libos make the host directory the root before this runs
 // (xos.root=: an overlay with /dev, /proc and /tmp inside, libos/fs/boot.cpp). `--root DIR`
 // still makes DIR the root first (chroot), for images that mount a root of their own.
+// A container image (xos-build --from-image, docs/container-images.md) also passes
+// `--workdir DIR` (chdir before the exec, as the image's WorkingDir) and `--user SPEC` (the
+// image's User or xos-run --user: UID, NAME, UID:GID or NAME:GROUP, names looked up in the
+// root's /etc/passwd and /etc/group; supplementary groups from /etc/group; HOME from the
+// passwd entry, or /, when the environment has none), then `--` and the program.
 // An image made by `xos-build --exec PROGRAM` links this loader (as xos-loader.o) with the
 // program's path baked in (xos_exec_program) and the program's files as its initrd: it runs
 // that program with the image's arguments.
 // When exec fails the loader does what a shell does: a message naming the file, 127 if it
 // (or its interpreter) does not exist, 126 if it cannot be run.
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int usage(void) {
     fprintf(stderr,
             "xos-kernel: no program to run\n"
             "usage: xos-run --rootfs DIR -- /path/to/program [argument...]\n"
-            "       (the image's arguments: [--root DIR] PROGRAM [ARGUMENT...])\n");
+            "       (the image's arguments: [--root DIR] [--workdir DIR] [--user SPEC] [--] PROGRAM "
+            "[ARGUMENT...])\n");
     return 127;
 }
 
@@ -30,6 +40,59 @@ static int exec_failed(const char* program) {
     return failure == ENOENT || failure == ENOTDIR ? 127 : 126;
 }
 
+// A decimal id, or -1.
+static long parse_id(const char* text) {
+    if (!*text) return -1;
+    char* end;
+    errno = 0;
+    unsigned long value = strtoul(text, &end, 10);
+    if (*end || errno || value > 0xfffffffeul) return -1;
+    return (long)value;
+}
+
+#define MAX_GROUPS 64
+
+// Takes on the identity SPEC names, as docker run --user does. 0 on success.
+static int switch_user(const char* spec) {
+    char user[256];
+    if (strlen(spec) >= sizeof user) return fprintf(stderr, "xos-kernel: --user: too long\n"), -1;
+    strcpy(user, spec);
+    char* group = strchr(user, ':');
+    if (group) *group++ = '\0';
+
+    long uid = parse_id(user);
+    struct passwd* pw = uid >= 0 ? getpwuid((uid_t)uid) : getpwnam(user);
+    if (uid < 0) {
+        if (!pw)
+            return fprintf(stderr, "xos-kernel: unable to find user %s: no matching entries in passwd file\n", user),
+                   -1;
+        uid = (long)pw->pw_uid;
+    }
+    long gid = pw ? (long)pw->pw_gid : 0;
+    if (group) {
+        gid = parse_id(group);
+        if (gid < 0) {
+            struct group* gr = getgrnam(group);
+            if (!gr)
+                return fprintf(stderr, "xos-kernel: unable to find group %s: no matching entries in group file\n",
+                               group),
+                       -1;
+            gid = (long)gr->gr_gid;
+        }
+    }
+    gid_t groups[MAX_GROUPS];
+    int count = 1;
+    groups[0] = (gid_t)gid;
+    if (pw) {
+        count = MAX_GROUPS;
+        if (getgrouplist(pw->pw_name, (gid_t)gid, groups, &count) < 0) count = MAX_GROUPS;
+    }
+    if (!getenv("HOME")) setenv("HOME", pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/", 1);
+    if (setgroups((size_t)count, groups) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0)
+        return fprintf(stderr, "xos-kernel: cannot become user %s: %s\n", spec, strerror(errno)), -1;
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (&xos_exec_program && xos_exec_program) {
         // argv[0] (the image's name) becomes the program's path, as a shell would pass it.
@@ -38,14 +101,46 @@ int main(int argc, char** argv) {
         return exec_failed(xos_exec_program);
     }
     int first = 1;
-    if (argc > 2 && strcmp(argv[1], "--root") == 0) {
-        if (chroot(argv[2]) != 0 || chdir("/") != 0) {
-            fprintf(stderr, "xos-kernel: cannot use %s as the root: %s\n", argv[2], strerror(errno));
+    const char* workdir = NULL;
+    const char* user = NULL;
+    for (;;) {
+        if (first + 1 < argc && strcmp(argv[first], "--root") == 0) {
+            if (chroot(argv[first + 1]) != 0 || chdir("/") != 0) {
+                fprintf(stderr, "xos-kernel: cannot use %s as the root: %s\n", argv[first + 1], strerror(errno));
+                return 126;
+            }
+        } else if (first + 1 < argc && strcmp(argv[first], "--workdir") == 0) {
+            workdir = argv[first + 1];
+        } else if (first + 1 < argc && strcmp(argv[first], "--user") == 0) {
+            user = argv[first + 1];
+        } else {
+            break;
+        }
+        first += 2;
+    }
+    if (first < argc && strcmp(argv[first], "--") == 0) ++first;
+    if (first >= argc) return usage();
+    if (workdir && chdir(workdir) != 0) {
+        // docker creates a missing WorkingDir; the root's writable layer allows the same.
+        char path[4096];
+        size_t length = strlen(workdir);
+        int made = length < sizeof path;
+        if (made) {
+            strcpy(path, workdir);
+            for (char* p = path + 1; *p && made; ++p) {
+                if (*p != '/') continue;
+                *p = '\0';
+                if (mkdir(path, 0755) != 0 && errno != EEXIST) made = 0;
+                *p = '/';
+            }
+            made = made && (mkdir(path, 0755) == 0 || errno == EEXIST) && chdir(workdir) == 0;
+        }
+        if (!made) {
+            fprintf(stderr, "xos-kernel: cannot use %s as the working directory: %s\n", workdir, strerror(errno));
             return 126;
         }
-        first = 3;
     }
-    if (first >= argc) return usage();
+    if (user && switch_user(user) != 0) return 126;
     execvp(argv[first], argv + first);
     return exec_failed(argv[first]);
 }

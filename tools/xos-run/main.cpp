@@ -1,5 +1,6 @@
 // xos-run: boots an xos image under QEMU and exits with the application's exit status.
 #include "accel.h"
+#include "container_image.h"
 #include "executable_root.h"
 #include "generic_kernel.h"
 #include "hosted_nic.h"
@@ -202,6 +203,11 @@ int run(const std::vector<std::string>& args) {
         std::printf("xos-run %s\n", XOS_VERSION);
         return 0;
     }
+    // A container image (xos-build --from-image): its tree, config and generic kernel.
+    if (auto description = container_image_description(opts.image))
+        apply_container_image(opts, *description);
+    else if (opts.entrypoint || opts.workdir || opts.user)
+        throw UsageError("--entrypoint, --workdir and --user go with a container image (xos-build --from-image)");
     // An executable instead of an image: its closure from the host in a temporary root.
     std::optional<TemporaryRoot> temporary_root;
     if (opts.rootfs.empty() && opts.root_image.empty()) {
@@ -211,6 +217,7 @@ int run(const std::vector<std::string>& args) {
         }
     }
     apply_rootfs(opts);
+    if (!opts.container_kernel.empty()) opts.image = opts.container_kernel;
     ImageKind kind = check_xos_image(opts.image);
     // An xos-build --exec image runs a program's code from its initrd (as --rootfs does).
     if (kind == ImageKind::Hosted && opts.rootfs.empty() && opts.root_image.empty() && image_loads_code(opts.image))

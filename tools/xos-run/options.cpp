@@ -11,12 +11,18 @@
 #include <arpa/inet.h>
 
 const char* const kUsage = R"(usage: xos-run [options] IMAGE [-- ARGS...]
+       xos-run [options] CONTAINER.xos [-- CMD...]
        xos-run [options] [--platform kvm|hosted] PROGRAM [-- ARGS...]
        xos-run [options] --rootfs DIR [--platform kvm|hosted] -- PROGRAM [ARGS...]
        xos-run [options] --root-image FILE [--platform kvm|hosted] -- PROGRAM [ARGS...]
 
 Boots the xos image IMAGE under QEMU, copies its console to stdout and exits
 with the application's exit status. ARGS become the application's argv[1..].
+
+A CONTAINER.xos made by `xos-build --from-image` (the generic kernel with
+CONTAINER.xos.json, .erofs and .root next to it) runs the image's Entrypoint and
+Cmd with its Env, WorkingDir and User, as `docker run` would; CMD replaces the
+image's Cmd (docs/container-images.md).
 
 A PROGRAM instead of an IMAGE (a Linux executable or #! script of this host, or
 a name looked up in PATH) runs unmodified with the generic kernel: PROGRAM, its
@@ -53,7 +59,14 @@ options:
                         memory free at boot (default 50%). Writes beyond it fail
                         with ENOSPC and the rest of memory stays the program's
   --timeout SECONDS     kill the guest after SECONDS, exit 124 (default 0: none)
-  --env KEY=VALUE       add to the application's environment (repeatable)
+  --env KEY=VALUE       add to the application's environment (repeatable; for a
+                        container image it overrides the image's Env for KEY)
+  --entrypoint PROGRAM  container image (xos-build --from-image): run PROGRAM instead
+                        of the image's Entrypoint, and drop its Cmd (as docker run)
+  --workdir DIR         container image: the working directory instead of WorkingDir
+  --user UID[:GID]|NAME[:GROUP]
+                        container image: the user instead of the image's User (names
+                        from the image's /etc/passwd and /etc/group)
   --cpus N              virtual CPUs (default 1)
   --qemu PATH           QEMU binary (default $XOS_QEMU or qemu-system-x86_64)
   --qemu-arg ARG        append ARG to the QEMU command line (repeatable)
@@ -166,7 +179,8 @@ bool takes_value(const std::string& name) {
     return name == "--rootfs" || name == "--root-image" || name == "--platform" || name == "--accel" ||
         name == "--machine" || name == "--mem" || name == "--rootfs-size" || name == "--timeout" || name == "--env" ||
         name == "--cpus" || name == "--qemu" || name == "--qemu-arg" || name == "--share" || name == "--disk" ||
-        name == "-p" || name == "--net" || name == "--ip" || name == "--gw" || name == "--dns" || name == "--net-echo";
+        name == "-p" || name == "--net" || name == "--ip" || name == "--gw" || name == "--dns" || name == "--net-echo" ||
+        name == "--entrypoint" || name == "--workdir" || name == "--user";
 }
 
 void apply_option(Options& opts, const std::string& name, const std::string& value) {
@@ -223,6 +237,17 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
         if (!is_ipv4(value) && inet_pton(AF_INET6, value.c_str(), &address6) != 1)
             throw UsageError("--dns: expected an IPv4 or IPv6 address, got '" + value + "'");
         opts.net_dns = value;
+    } else if (name == "--entrypoint") {
+        opts.entrypoint = value;
+    } else if (name == "--workdir") {
+        if (value.empty() || value.front() != '/')
+            throw UsageError("--workdir: expected an absolute path, got '" + value + "'");
+        opts.workdir = value;
+    } else if (name == "--user") {
+        if (value.empty() || value.front() == ':' || value.back() == ':' ||
+            value.find_first_of(" \t\n/") != std::string::npos)
+            throw UsageError("--user: expected UID[:GID] or NAME[:GROUP], got '" + value + "'");
+        opts.user = value;
     } else if (name == "--net-echo") {
         opts.net_echo_port = parse_port(value, "--net-echo");
     }

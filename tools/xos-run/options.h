@@ -70,6 +70,11 @@ struct Options {
     std::string net_gw;  // --gw ADDR
     std::string net_dns;  // --dns ADDR (IPv4 or IPv6)
     unsigned net_echo_port = 0;  // --net-echo PORT (diagnostic TCP echo service in libos)
+    // A container image (xos-build --from-image; container_image.h): docker run's overrides.
+    std::optional<std::string> entrypoint;  // --entrypoint PROGRAM ("" clears the image's)
+    std::optional<std::string> workdir;  // --workdir DIR
+    std::optional<std::string> user;  // --user UID[:GID] or NAME[:GROUP]
+    std::string container_kernel;  // the image's own generic kernel (set from IMAGE.json)
     bool dry_run = false;
     bool verbose = false;
     bool help = false;

@@ -1,0 +1,54 @@
+// xos-build --from-image: a container image in, an xos image out (docs/container-images.md).
+//
+// OUT            the generic kernel image of the platform (a copy of xos-kernel.xos, or of
+//                xos-kernel-hosted: a static Linux executable)
+// OUT.erofs      the image's merged layers as a read-only EROFS file system (mkfs.erofs)
+// OUT.root/      the same tree as a directory (what xos-run uses until it can boot OUT.erofs)
+// OUT.json       the description xos-run reads: format, platform, file names, image config
+//
+// Rebuilding from the same image gives byte-identical OUT, OUT.erofs and OUT.json.
+#pragma once
+
+#include "image_config.h"
+#include "image_source.h"
+
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace xos::image {
+
+inline constexpr const char* kDescriptionFormat = "xos-container-image";
+inline constexpr int kDescriptionVersion = 1;
+
+struct FromImageOptions {
+    std::string source;  // ARCHIVE or DIR
+    std::string output;  // OUT
+    std::string platform = "kvm";  // kvm | hosted
+    std::string kernel;  // the generic kernel image to copy
+    bool verbose = false;
+};
+
+// Applies every layer of `image` in order to the empty directory `root`; returns the number of
+// entries written. Warnings go to stderr.
+std::size_t unpack_layers(const ImageSource& image, const std::string& root, bool verbose);
+
+// Builds OUT, OUT.erofs, OUT.root and OUT.json. Throws ImageError.
+void build_from_image(const FromImageOptions& options);
+
+// The description OUT.json of a built image (what xos-run reads).
+struct Description {
+    std::string platform;
+    std::string kernel;  // absolute paths, resolved against the description's directory
+    std::string root_image;
+    std::string root_dir;
+    ImageConfig config;
+};
+
+// Reads OUT.json. Throws ImageError when it is not a description of this format.
+Description read_description(const std::string& path);
+
+// Lines of advice about the image: exposed ports (-p), volumes (--share), the stop signal.
+std::vector<std::string> image_hints(const ImageConfig& config);
+
+}  // namespace xos::image

@@ -7,6 +7,7 @@
 #include "boot/command_line.h"
 #include "boot/initial_stack.h"
 #include "fs/boot.h"
+#include "fs/devfs/terminal.h"
 #include "mm/memory.h"
 #include "net/stack.h"
 #include "rewrite/rewrite.h"
@@ -77,6 +78,7 @@ void kernel_main() {
     if (!sp) panic("arguments and environment do not fit on the initial stack");
     sched::init();  // the boot flow becomes the main thread; the timer starts
     net::start(g_command_line);  // only if there is a NIC; does not wait for DHCP
+    fs::terminal::start_input();  // the console input thread (fs/devfs/terminal.h)
     platform::interrupts_enable();
     platform::enter_app(image.app_entry, *sp);
 }

@@ -8,6 +8,9 @@
 //   0xff 0xff           a data byte 0xff
 //   0xff 'E'            end of input (xos-run's stdin reached end of file)
 //   0xff 'W' r r c c    the terminal's size changed: rows and columns, big-endian 16 bits
+//   0xff 'S'            synchronisation: xos-run starts with two. QEMU may hand the UART one
+//                       byte before the guest enables its FIFO, which then drops it; so the
+//                       decoder ignores everything up to the first 0xff 'S'.
 // Any other byte is data. The kernel command line says what xos-run's stdio are
 // (xos.stdio=<in><out><err>, each t terminal, p pipe, f file, o other) and the terminal's
 // size at boot (xos.winsize=<rows>x<cols>); without them (another VMM) nothing is a terminal.
@@ -53,6 +56,15 @@ void uart_write(const Uart& uart, const char* bytes, size_t count) {
 
 // --- Input ----------------------------------------------------------------------------------
 
+// The framing decoder's state (see the top of the file).
+struct Decoder {
+    enum class State { Unsynced, UnsyncedEscape, Data, Escape, Size } state = State::Data;
+    uint8_t size_bytes[4];
+    int size_count = 0;
+    bool ended = false;
+    bool resized = false;
+};
+Decoder g_decoder;
 struct Stdio {
     bool parsed = false;
     platform::StdioKinds kinds;
@@ -100,6 +112,7 @@ Stdio& stdio() {
     size_t length = 0;
     if (const char* kinds = find_token(line, "xos.stdio=", length); kinds && length == 3)
         g_stdio.kinds = {kind_of(kinds[0]), kind_of(kinds[1]), kind_of(kinds[2])};
+    if (find_token(line, "xos.stdio=", length)) g_decoder.state = Decoder::State::Unsynced;  // xos-run's framing
     if (const char* size = find_token(line, "xos.winsize=", length)) {
         const char* end = size + length;
         g_stdio.size.rows = parse_number(size, end);
@@ -109,15 +122,6 @@ Stdio& stdio() {
     return g_stdio;
 }
 
-// The framing decoder's state (see the top of the file).
-struct Decoder {
-    enum class State { Data, Escape, Size } state = State::Data;
-    uint8_t size_bytes[4];
-    int size_count = 0;
-    bool ended = false;
-    bool resized = false;
-};
-Decoder g_decoder;
 void (*g_input_handler)();
 
 }  // namespace
@@ -154,11 +158,20 @@ ConsoleInput console_read(char* buffer, size_t count) {
     using kvm::Decoder;
     Decoder& d = kvm::g_decoder;
     ConsoleInput result;
+    kvm::stdio();  // the framing's initial state
     uint16_t base = kvm::g_out.base;
     InterruptGuard guard;
     while (base && !d.ended && result.bytes < count && (x86::inb(base + kvm::REG_LSR) & kvm::LSR_DATA_READY)) {
         auto byte = x86::inb(base + kvm::REG_DATA);
         switch (d.state) {
+        case Decoder::State::Unsynced:
+            if (byte == 0xff) d.state = Decoder::State::UnsyncedEscape;
+            break;
+        case Decoder::State::UnsyncedEscape:
+            d.state = byte == 'S' ? Decoder::State::Data
+                : byte == 0xff    ? Decoder::State::UnsyncedEscape
+                                  : Decoder::State::Unsynced;
+            break;
         case Decoder::State::Data:
             if (byte == 0xff)
                 d.state = Decoder::State::Escape;
@@ -174,7 +187,7 @@ ConsoleInput console_read(char* buffer, size_t count) {
             } else if (byte == 'W') {
                 d.state = Decoder::State::Size;
                 d.size_count = 0;
-            }  // anything else: ignored (a newer xos-run's message)
+            }  // 'S' and anything else: ignored (a newer xos-run's message)
             break;
         case Decoder::State::Size:
             d.size_bytes[d.size_count++] = byte;

@@ -233,7 +233,7 @@ private:
     int m_to_guest_fd;  // the pipe that is QEMU's stdin (nonblocking)
     bool m_terminal_input;
     bool m_input_open = true;
-    std::string m_to_guest;  // framed input QEMU has not taken yet
+    std::string m_to_guest = frame_start();  // framed input QEMU has not taken yet
     EscapeDetector m_escape;
 };
 

@@ -101,6 +101,8 @@ void frame_input(const char* data, std::size_t size, std::string& out) {
     }
 }
 
+std::string frame_start() { return std::string("\xff") + 'S' + '\xff' + 'S'; }
+
 std::string frame_end_of_input() { return std::string("\xff") + 'E'; }
 
 std::string frame_window_size(uint16_t rows, uint16_t cols) {

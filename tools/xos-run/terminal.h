@@ -45,8 +45,11 @@ private:
     bool m_pending = false;
 };
 
-// The VM's input framing: 0xff 0xff a data byte 0xff, 0xff 'E' the end of input, 0xff 'W' and
-// rows, columns as big-endian 16-bit numbers: the terminal's new size.
+// The VM's input framing (platform/kvm/console.cpp): 0xff 0xff a data byte 0xff, 0xff 'E' the
+// end of input, 0xff 'W' and rows, columns as big-endian 16-bit numbers: the terminal's new
+// size, 0xff 'S' synchronisation.
+// The input starts with two 0xff 'S' (synchronisation: the guest may lose the first byte).
+std::string frame_start();
 void frame_input(const char* data, std::size_t size, std::string& out);
 std::string frame_end_of_input();
 std::string frame_window_size(uint16_t rows, uint16_t cols);

@@ -9,6 +9,7 @@
 #include "base/klog.h"
 #include "base/no_destroy.h"
 #include "base/user_ptr.h"
+#include "mm/heap.h"
 #include "sched/process.h"
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
@@ -60,28 +61,30 @@ struct State {
     vfs::PollWaiters poll;
 };
 
-constinit NoDestroy<State> g_holder;  // no destructor: libos globals must not have one
-State& g_state = g_holder.get();
+// Built on first use: libos runs before global constructors do (the app's start-up runs them),
+// and libos globals must not have destructors.
+constinit NoDestroy<State> g_state;
+State& state() { return g_state.get(); }
 
-bool input_is_terminal() { return g_state.kinds.in == platform::StdioKind::Terminal; }
-bool canonical() { return g_state.termios.lflag & ICANON; }
-size_t ring_free() { return RING_CAPACITY - g_state.used; }
+bool input_is_terminal() { return state().kinds.in == platform::StdioKind::Terminal; }
+bool canonical() { return state().termios.lflag & ICANON; }
+size_t ring_free() { return RING_CAPACITY - state().used; }
 
 void ring_push(char c) {
-    State& s = g_state;
+    State& s = state();
     s.ring[(s.head + s.used) % RING_CAPACITY] = std::byte(c);
     ++s.used;
 }
 
 void commit_line(size_t length) {
-    State& s = g_state;
+    State& s = state();
     s.lines[(s.line_head + s.line_count) % MAX_LINES] = uint16_t(length);
     ++s.line_count;
 }
 
 void notify_readers() {
-    sched::wake_all(g_state.readers);
-    g_state.poll.notify(vfs::poll_bits::READABLE);
+    sched::wake_all(state().readers);
+    state().poll.notify(vfs::poll_bits::READABLE);
 }
 
 // --- Output -----------------------------------------------------------------------------------
@@ -89,7 +92,7 @@ void notify_readers() {
 // Writes with the terminal's output processing: ONLCR (\n as \r\n) when OPOST is on and the host
 // terminal is raw (xos-run made it so: stdin is the terminal). Else the host terminal does it.
 void output(platform::ConsoleStream stream, const char* bytes, size_t count, bool as_terminal) {
-    const KernelTermios& t = g_state.termios;
+    const KernelTermios& t = state().termios;
     if (!as_terminal || !input_is_terminal() || !(t.oflag & OPOST) || !(t.oflag & ONLCR)) {
         platform::console_write(stream, bytes, count);
         return;
@@ -108,7 +111,7 @@ void echo_bytes(const char* bytes, size_t count) { output(platform::ConsoleStrea
 
 // Echoes one input character: control characters as ^X with LFLAG_ECHOCTL (but tab and newline).
 void echo_char(char c) {
-    const KernelTermios& t = g_state.termios;
+    const KernelTermios& t = state().termios;
     if (!(t.lflag & ECHO)) {
         if (c == '\n' && (t.lflag & ECHONL) && canonical()) echo_bytes("\n", 1);
         return;
@@ -124,7 +127,7 @@ void echo_char(char c) {
 
 // Erases the last character of the line being edited (and, with ECHOE, on the screen).
 bool erase_one() {
-    State& s = g_state;
+    State& s = state();
     if (s.edit_length == 0) return false;
     auto u = static_cast<unsigned char>(s.edit[--s.edit_length]);
     if ((s.termios.lflag & ECHO) && (s.termios.lflag & ECHOE)) {
@@ -152,7 +155,7 @@ bool group_exists_in_session(int pgid, int sid) {
 }
 
 void flush_input() {
-    State& s = g_state;
+    State& s = state();
     s.head = s.used = 0;
     s.line_head = s.line_count = 0;
     s.edit_length = 0;
@@ -162,10 +165,10 @@ void flush_input() {
 // --- The line discipline (input thread) -------------------------------------------------------
 
 // True if `c` is the character c_cc[index] names (0 disables it, _POSIX_VDISABLE).
-bool is(char c, int index) { return g_state.termios.cc[index] && c == char(g_state.termios.cc[index]); }
+bool is(char c, int index) { return state().termios.cc[index] && c == char(state().termios.cc[index]); }
 
 void receive(char c) {
-    State& s = g_state;
+    State& s = state();
     const KernelTermios& t = s.termios;
     if (t.iflag & ISTRIP) c = char(c & 0x7f);
     if (c == '\r') {
@@ -227,13 +230,13 @@ void receive(char c) {
 // Room for one more input character whatever it turns out to be: a whole line being edited
 // plus its newline, a line slot.
 bool has_room() {
-    State& s = g_state;
+    State& s = state();
     if (!input_is_terminal()) return ring_free() > 0;
     return ring_free() > s.edit_length + 1 && s.line_count < MAX_LINES;
 }
 
 void take_resize() {
-    State& s = g_state;
+    State& s = state();
     platform::ConsoleSize size = platform::console_size();
     if (size.rows == s.size.ws_row && size.cols == s.size.ws_col) return;
     s.size.ws_row = size.rows;
@@ -242,12 +245,12 @@ void take_resize() {
 }
 
 void on_input_interrupt() {
-    g_state.input_signalled = true;
-    sched::wake_all(g_state.device);
+    state().input_signalled = true;
+    sched::wake_all(state().device);
 }
 
 [[noreturn]] void input_thread(uintptr_t polled, uintptr_t) {
-    State& s = g_state;
+    State& s = state();
     for (;;) {
         (void)sched::wait_event(s.room, [] { return has_room(); }, sched::Deadline::never(), sched::Interruptible::No);
         char chunk[256];
@@ -277,7 +280,7 @@ void on_input_interrupt() {
         }
         if (in.bytes || in.resized) continue;
         auto deadline = polled ? sched::Deadline::after_ns(10'000'000) : sched::Deadline::never();
-        (void)sched::wait_event(s.device, [] { return g_state.input_signalled; }, deadline, sched::Interruptible::No);
+        (void)sched::wait_event(s.device, [] { return state().input_signalled; }, deadline, sched::Interruptible::No);
     }
 }
 
@@ -285,7 +288,7 @@ void on_input_interrupt() {
 
 // Copies up to `count` bytes from the front of the ring into the app's buffer (fault-safe).
 ErrorOr<size_t> take(std::byte* to, size_t count) {
-    State& s = g_state;
+    State& s = state();
     if (count > s.used) count = s.used;
     size_t first = RING_CAPACITY - s.head < count ? RING_CAPACITY - s.head : count;
     size_t copied = first - user_copy(to, s.ring + s.head, first);
@@ -300,7 +303,7 @@ ErrorOr<size_t> take(std::byte* to, size_t count) {
 // A background process of the terminal's session reads: SIGTTIN to its group, or EIO when it
 // ignores SIGTTIN (Linux's tty_check_change).
 ErrorOr<void> check_foreground_read() {
-    State& s = g_state;
+    State& s = state();
     sched::Process& self = sched::current_process();
     if (!s.session || self.sid != s.session || self.pgid == s.foreground) return {};
     if (self.actions[SIGTTIN].handler == uintptr_t(SIG_IGN) || (sched::current().signal_mask & (1ull << (SIGTTIN - 1))))
@@ -310,7 +313,7 @@ ErrorOr<void> check_foreground_read() {
 }
 
 ErrorOr<size_t> read_canonical(std::span<std::byte> buffer, bool nonblocking) {
-    State& s = g_state;
+    State& s = state();
     if (s.line_count == 0) {
         if (s.ended) return 0;
         if (nonblocking) return error(EAGAIN);
@@ -338,7 +341,7 @@ ErrorOr<size_t> read_canonical(std::span<std::byte> buffer, bool nonblocking) {
 // VMIN 0 and VTIME 0 return at once; VTIME alone is a timeout for the first byte; with both,
 // an inter-byte timer after the first byte).
 ErrorOr<size_t> read_raw(std::span<std::byte> buffer, bool nonblocking, bool as_terminal) {
-    State& s = g_state;
+    State& s = state();
     size_t minimum = 1;
     uint64_t interval_ns = 0;
     if (as_terminal && input_is_terminal()) {
@@ -394,7 +397,7 @@ KernelTermios default_termios() {
 // A new termios from TCSETS*. Leaving canonical mode makes the line being edited readable;
 // entering it makes what is readable one line.
 void set_termios(const KernelTermios& next) {
-    State& s = g_state;
+    State& s = state();
     bool was_canonical = canonical();
     s.termios = next;
     if (was_canonical && !canonical()) {
@@ -412,7 +415,7 @@ void set_termios(const KernelTermios& next) {
 }  // namespace
 
 void init() {
-    State& s = g_state;
+    State& s = state();
     s.kinds = platform::console_stdio();
     s.termios = default_termios();
     platform::ConsoleSize size = platform::console_size();
@@ -424,24 +427,28 @@ void start_input() {
     bool interrupts = platform::console_set_input_handler(&on_input_interrupt);
     if (!interrupts) {
         platform::InterruptGuard guard;
-        g_state.device.set_wake_source(sched::WakeSource::Thread);
+        state().device.set_wake_source(sched::WakeSource::Thread);
     }
-    if (!sched::create_kernel_thread(&input_thread, interrupts ? 0 : 1, 0, 0))
+    constexpr size_t STACK_PAGES = 4;
+    void* stack = mm::alloc_pages(STACK_PAGES);
+    if (!stack ||
+        !sched::create_kernel_thread(&input_thread, interrupts ? 0 : 1, 0,
+                                     reinterpret_cast<uintptr_t>(stack) + STACK_PAGES * 4096))
         panic("no memory for the console input thread");
 }
 
 platform::StdioKind stdio_kind(int fd) {
-    const platform::StdioKinds& k = g_state.kinds;
+    const platform::StdioKinds& k = state().kinds;
     return fd == 0 ? k.in : fd == 1 ? k.out : k.err;
 }
 
 bool exists() {
-    const platform::StdioKinds& k = g_state.kinds;
+    const platform::StdioKinds& k = state().kinds;
     return k.in == platform::StdioKind::Terminal || k.out == platform::StdioKind::Terminal ||
         k.err == platform::StdioKind::Terminal;
 }
 
-bool controls_session(int sid) { return g_state.session && g_state.session == sid; }
+bool controls_session(int sid) { return state().session && state().session == sid; }
 
 ErrorOr<size_t> read(std::span<std::byte> buffer, bool nonblocking, bool as_terminal) {
     if (buffer.empty()) return 0;
@@ -460,13 +467,13 @@ ErrorOr<size_t> write(platform::ConsoleStream stream, std::span<const std::byte>
 }
 
 size_t bytes_readable() {
-    State& s = g_state;
+    State& s = state();
     if (input_is_terminal() && canonical()) return s.line_count ? s.lines[s.line_head] : 0;
     return s.used;
 }
 
 vfs::PollMask poll_mask(bool as_terminal) {
-    State& s = g_state;
+    State& s = state();
     vfs::PollMask mask = vfs::poll_bits::WRITABLE;
     bool readable = as_terminal && input_is_terminal() && canonical() ? s.line_count > 0 : s.used > 0;
     if (readable) mask |= vfs::poll_bits::READABLE;
@@ -479,10 +486,10 @@ vfs::PollMask poll_mask(bool as_terminal) {
     return mask;
 }
 
-vfs::PollWaiters& poll_waiters() { return g_state.poll; }
+vfs::PollWaiters& poll_waiters() { return state().poll; }
 
 ErrorOr<long> ioctl(unsigned long request, uintptr_t argument, bool as_terminal) {
-    State& s = g_state;
+    State& s = state();
     if (!as_terminal) return error(ENOTTY);
     sched::Process& self = sched::current_process();
     switch (request) {

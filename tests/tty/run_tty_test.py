@@ -9,9 +9,10 @@ through xos-run --rootfs, on the VM or on hosted, and judges by exit status.
   file: the same with stdin from a file.
   cat:  Debian's cat copies a pipe to its stdout (a pipe): the output is the input, as natively.
   pty:  xos-run on a pseudo-terminal (Python's pty module): the image's fds are terminals with
-        the pty's size; an interactive dash runs a command, a line edited with DEL runs as
-        edited, ^C interrupts a foreground `sleep 100` and the shell lives on, a raw-mode read
-        gets single bytes (^C included, as a byte), ^D ends the shell with status 0.
+        the pty's size; an interactive dash runs a command, a line edited with DEL and ^W runs
+        as edited, ^C interrupts a foreground `sleep 1000` and the shell lives on, a raw-mode read
+        gets single bytes (^C included, as a byte), ^D ends the shell with status 0; Ctrl-] .
+        and SIGTERM end a run, and the terminal is restored.
 """
 import argparse
 import fcntl
@@ -184,6 +185,8 @@ def check_pty(args, root, work):
     probe.send(b'hello\r\x04')  # a line, then ^D at the start of a line: end of file
     ok = ok and step(probe.read_until(b'poll before reading: 1 POLLIN'), 'poll: a line is readable', probe)
     ok = ok and step(probe.read_until(b'read 6 bytes, 1 lines'), 'a line then ^D: 6 bytes and end of file', probe)
+    probe.send(b'\x04')  # a terminal's end of file is not sticky (as on Linux): one more for the next read
+    ok = ok and step(probe.read_until(b'read after end of file: 0'), 'another ^D: end of file again', probe)
     ok = ok and step(probe.wait() == 0, 'the probe exits 0', probe)
     probe.kill()
     if not ok:
@@ -194,6 +197,24 @@ def check_pty(args, root, work):
     probe.kill()
     if not ok:
         return False
+
+    # Leaving: Ctrl-] . ends the run (130), SIGTERM to xos-run too (143); the terminal is back in
+    # its cooked mode after each (xos-run made it raw).
+    for how, expected in [('escape', 130), ('SIGTERM', 128 + signal.SIGTERM)]:
+        probe = Session(xos_command(args, root, ['/bin/ttyprobe', 'stdio']), 24, 80)
+        ok = step(probe.read_until(b'fd 2: isatty 1'), 'the probe runs (%s)' % how, probe)
+        ok = ok and step(not (termios.tcgetattr(probe.fd)[3] & termios.ICANON), 'the terminal is raw', probe)
+        if how == 'escape':
+            probe.send(b'\x1d.')
+        else:
+            os.kill(probe.pid, signal.SIGTERM)
+        status = probe.wait()
+        ok = ok and step(status == expected, '%s ends the run with %d (got %s)' % (how, expected, status), probe)
+        lflag = termios.tcgetattr(probe.fd)[3]
+        ok = ok and step(lflag & termios.ICANON and lflag & termios.ECHO, 'the terminal is restored', probe)
+        probe.kill()
+        if not ok:
+            return False
 
     shell = Session(xos_command(args, root, ['/usr/bin/dash', '-i'], ['PS1=' + PROMPT.decode()]), 24, 80)
     try:
@@ -207,10 +228,13 @@ def check_pty(args, root, work):
         shell.send(b'/bin/ttyprobe job\r')
         ok = ok and step(shell.read_until(b'foreground yes'), 'a job is the foreground group', shell)
         ok = ok and step(shell.read_until(PROMPT), 'the prompt again', shell)
-        shell.send(b'sleep 100; echo sleep status $?\r')
+        shell.send(b'sleep 1000\r')
         time.sleep(3)  # let sleep start (a ^C before it does interrupts dash's own line instead)
         shell.send(b'\x03')
-        ok = ok and step(shell.read_until(b'sleep status 130', 120), '^C interrupts sleep 100 (status 130)', shell)
+        # Natively (a pty, Debian's dash): "^C", a new line, the prompt; $? is 130.
+        ok = ok and step(shell.read_until(b'^C\r\n' + PROMPT, 120), '^C interrupts sleep 1000', shell)
+        shell.send(b'echo status $?\r')
+        ok = ok and step(shell.read_until(b'status 130'), 'sleep ended by SIGINT (status 130)', shell)
         ok = ok and step(shell.read_until(PROMPT), 'the shell lives on', shell)
         shell.send(b'/bin/ttyprobe raw\r')
         ok = ok and step(shell.read_until(b'raw mode: type'), 'raw mode on', shell)

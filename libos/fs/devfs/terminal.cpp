@@ -462,6 +462,11 @@ ErrorOr<size_t> read(std::span<std::byte> buffer, bool nonblocking, bool as_term
 }
 
 ErrorOr<size_t> write(platform::ConsoleStream stream, std::span<const std::byte> data, bool as_terminal) {
+    // Standard output and error on one terminal: one stream, so that they stay in order (a VM's
+    // two UARTs reach xos-run through two pipes, which would not keep it).
+    const platform::StdioKinds& k = state().kinds;
+    if (as_terminal && k.out == platform::StdioKind::Terminal && k.err == platform::StdioKind::Terminal)
+        stream = platform::ConsoleStream::Out;
     output(stream, reinterpret_cast<const char*>(data.data()), data.size(), as_terminal);
     return data.size();
 }

@@ -45,7 +45,8 @@ bool controls_session(int sid);
 // Reads console input: through the line discipline on a terminal, as it came otherwise.
 ErrorOr<size_t> read(std::span<std::byte> buffer, bool nonblocking, bool as_terminal);
 // Writes to the console's `stream` (out or err), with the terminal's output processing
-// (ONLCR) when `as_terminal`.
+// (ONLCR) when `as_terminal`; to "out" when both are the same terminal, so that output and
+// error messages (a shell's prompt) stay in order.
 ErrorOr<size_t> write(platform::ConsoleStream stream, std::span<const std::byte> data, bool as_terminal);
 size_t bytes_readable();
 // POLLIN when a read would not wait (data, a complete line in canonical mode, end of input),

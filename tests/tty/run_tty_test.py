@@ -7,6 +7,8 @@ through xos-run --rootfs, on the VM or on hosted, and judges by exit status.
         included): isatty/tcgetattr/fstat of fds 0-2, poll before and at end of file, the bytes'
         count and checksum; the same output as the same program natively with the same stdin.
   file: the same with stdin from a file.
+  linked: the probe as a linked image (xos-build), stdin from a pipe then from a file, against
+        the native probe.
   cat:  Debian's cat copies a pipe to its stdout (a pipe): the output is the input, as natively.
   pty:  xos-run on a pseudo-terminal (Python's pty module): the image's fds are terminals with
         the pty's size; an interactive dash runs a command, a line edited with DEL and ^W runs
@@ -98,6 +100,22 @@ def check_file(args, root, work):
         xos = subprocess.run(xos_command(args, root, ['/bin/ttyprobe', 'stdio']), stdin=f, capture_output=True,
                              timeout=TIMEOUT)
     return compare('ttyprobe stdio < file', native, xos)
+
+
+def check_linked(args, root, work):
+    data = test_input()
+    native = subprocess.run([args.probe, 'stdio'], input=data, capture_output=True, timeout=TIMEOUT)
+    command = [args.xos_run, '--timeout', str(TIMEOUT - 30), args.linked_probe, '--', 'stdio']
+    xos = subprocess.run(command, input=data, capture_output=True, timeout=TIMEOUT)
+    ok = compare('linked ttyprobe stdio < pipe', native, xos)
+    path = os.path.join(work, 'input.bin')
+    with open(path, 'wb') as f:
+        f.write(data)
+    with open(path, 'rb') as f:
+        native = subprocess.run([args.probe, 'stdio'], stdin=f, capture_output=True, timeout=TIMEOUT)
+    with open(path, 'rb') as f:
+        xos = subprocess.run(command, stdin=f, capture_output=True, timeout=TIMEOUT)
+    return compare('linked ttyprobe stdio < file', native, xos) and ok
 
 
 def check_cat(args, root, work):
@@ -261,11 +279,13 @@ def main():
     parser.add_argument('--xos-run', required=True)
     parser.add_argument('--platform', choices=['kvm', 'hosted'], required=True)
     parser.add_argument('--probe', required=True)
-    parser.add_argument('case', choices=['pipe', 'file', 'cat', 'pty'])
+    parser.add_argument('--linked-probe', help='ttyprobe.c as an image (xos-build)')
+    parser.add_argument('case', choices=['pipe', 'file', 'cat', 'linked', 'pty'])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix='xos-tty-') as work:
         root = make_root(args, work)
-        ok = {'pipe': check_pipe, 'file': check_file, 'cat': check_cat, 'pty': check_pty}[args.case](args, root, work)
+        checks = {'pipe': check_pipe, 'file': check_file, 'cat': check_cat, 'linked': check_linked, 'pty': check_pty}
+        ok = checks[args.case](args, root, work)
     return 0 if ok else 1
 
 

@@ -31,7 +31,10 @@ static int stdio(void) {
         struct termios t;
         int tty = tcgetattr(fd, &t) == 0;
         int err = tty ? 0 : errno;
-        printf("fd %d: isatty %d tcgetattr %s type %s\n", fd, isatty(fd), tty ? "ok" : strerror(err),
+        // errno as a number: glibc's and musl's strerror texts differ.
+        char result[32] = "ok";
+        if (!tty) snprintf(result, sizeof result, "errno %d", err);
+        printf("fd %d: isatty %d tcgetattr %s type %s\n", fd, isatty(fd), result,
                isatty(fd) ? "tty" : type_of(fd));
     }
     struct pollfd p = {0, POLLIN, 0};

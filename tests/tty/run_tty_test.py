@@ -14,7 +14,7 @@ through xos-run --rootfs, on the VM or on hosted, and judges by exit status.
         the pty's size; an interactive dash runs a command, a line edited with DEL and ^W runs
         as edited, ^C interrupts a foreground `sleep 1000` and the shell lives on, a raw-mode read
         gets single bytes (^C included, as a byte), ^D ends the shell with status 0; Ctrl-] .
-        and SIGTERM end a run, and the terminal is restored.
+        and SIGTERM end a run, and the terminal is restored; a resize reaches TIOCGWINSZ.
 """
 import argparse
 import fcntl
@@ -140,6 +140,7 @@ class Session:
                 os._exit(127)
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
         self.seen = b''
+        self.seen_before_match = b''
         self.status = None
 
     def read_until(self, wanted, timeout=120):
@@ -159,7 +160,9 @@ class Session:
             if not chunk:
                 return False
             self.seen += chunk
-        self.seen = self.seen[self.seen.index(wanted) + len(wanted):]
+        at = self.seen.index(wanted)
+        self.seen_before_match = self.seen[:at]
+        self.seen = self.seen[at + len(wanted):]
         return True
 
     def send(self, data):
@@ -246,6 +249,20 @@ def check_pty(args, root, work):
         shell.send(b'/bin/ttyprobe job\r')
         ok = ok and step(shell.read_until(b'foreground yes'), 'a job is the foreground group', shell)
         ok = ok and step(shell.read_until(PROMPT), 'the prompt again', shell)
+        # A resized terminal: SIGWINCH reaches xos-run (VM: a frame on COM1) or the image
+        # (hosted), and TIOCGWINSZ has the new size.
+        # The resize travels asynchronously: asked again (up to 30 times) until it arrived.
+        fcntl.ioctl(shell.fd, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 132, 0, 0))
+        resized = False
+        for _ in range(30 if ok else 0):
+            shell.send(b'/bin/ttyprobe winsize\r')
+            if not shell.read_until(b'winsize ') or not shell.read_until(PROMPT):
+                break
+            if shell.seen_before_match.startswith(b'40 rows 132 cols'):
+                resized = True
+                break
+            time.sleep(1)
+        ok = ok and step(resized, 'the new size after a resize', shell)
         shell.send(b'sleep 1000\r')
         time.sleep(3)  # let sleep start (a ^C before it does interrupts dash's own line instead)
         shell.send(b'\x03')

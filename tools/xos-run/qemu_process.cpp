@@ -76,6 +76,12 @@ public:
           m_timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)), m_to_guest_fd(to_guest_fd),
           m_terminal_input(terminal_input) {
         if (m_timer.get() < 0) throw_errno("timerfd_create");
+        // A terminal we do not take (a background run, nobody watching): never read, or we
+        // would steal the shell's input (or be stopped by SIGTTIN). The guest sees end of file.
+        if (::isatty(STDIN_FILENO) && !terminal_input) {
+            m_input_open = false;
+            m_to_guest += frame_end_of_input();
+        }
         if (timeout_seconds > 0) arm_timer(m_timer.get(), timeout_seconds);
     }
 

@@ -38,7 +38,9 @@ char kind_letter(int fd) {
 }  // namespace
 
 bool stdin_is_foreground_terminal() {
-    if (!::isatty(STDIN_FILENO)) return false;
+    // With neither stdout nor stderr on a terminal nobody watches (a test runner started from a
+    // shell): the terminal is left alone, or parallel runs would fight over it.
+    if (!::isatty(STDIN_FILENO) || !(::isatty(STDOUT_FILENO) || ::isatty(STDERR_FILENO))) return false;
     pid_t foreground = ::tcgetpgrp(STDIN_FILENO);
     return foreground >= 0 && foreground == ::getpgrp();
 }

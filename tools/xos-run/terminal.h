@@ -11,10 +11,12 @@
 #include <string>
 
 // "tpf": for each of fds 0, 1, 2 a letter: t terminal, p pipe (or socket), f regular file,
-// o anything else. Stdin counts as a terminal only if xos-run is in its foreground process
-// group (a background run reads no terminal: the image sees end of file).
+// o anything else. Stdin counts as a terminal only if xos-run may take it (below); otherwise
+// the image sees end of file there.
 std::string stdio_kinds();
-// True if fd 0 is a terminal that xos-run may read (it is in the terminal's foreground group).
+// True if fd 0 is a terminal that xos-run may read and make raw: xos-run is in the terminal's
+// foreground group (not a background job) and stdout or stderr is a terminal too (someone
+// watches: not a test runner started from a shell, whose tests would fight over it).
 bool stdin_is_foreground_terminal();
 
 // The size of the terminal on fd 0 (else 1, 2): false if none.

@@ -9,6 +9,9 @@ through xos-run --rootfs, on the VM or on hosted, and judges by exit status.
   file: the same with stdin from a file.
   linked: the probe as a linked image (xos-build), stdin from a pipe then from a file, against
         the native probe.
+  sqlite: Debian's sqlite3 (from the Debian test root, tests/debian/make_rootfs.sh) reads SQL
+        from its stdin, a pipe and a file (issue 16's `echo "select 41+1;" | xos-run ...`), as
+        natively in a chroot of that root; skipped (77) where the root cannot be made (not root).
   cat:  Debian's cat copies a pipe to its stdout (a pipe): the output is the input, as natively.
   pty:  xos-run on a pseudo-terminal (Python's pty module): the image's fds are terminals with
         the pty's size; an interactive dash runs a command, a line edited with DEL and ^W runs
@@ -116,6 +119,42 @@ def check_linked(args, root, work):
     with open(path, 'rb') as f:
         xos = subprocess.run(command, stdin=f, capture_output=True, timeout=TIMEOUT)
     return compare('linked ttyprobe stdio < file', native, xos) and ok
+
+
+SQL = b'''select 41+1;
+create table t(x integer, name text);
+insert into t values (1, 'one'), (2, 'two'), (3, 'three');
+select sum(x), group_concat(name, '+') from t;
+select name from t where x > 1 order by x desc;
+'''
+
+
+def check_sqlite(args, root, work):
+    if os.geteuid() != 0:
+        print('skipped: the Debian test root and the native chroot need root')
+        return 77
+    made = subprocess.run([args.make_rootfs], stdout=subprocess.PIPE, text=True)
+    if made.returncode != 0:
+        print('tests/debian/make_rootfs.sh failed (status %d)' % made.returncode)
+        return False
+    debian = os.path.join(made.stdout.strip().splitlines()[-1], 'root')
+    command = ['/usr/bin/sqlite3']
+    def enter():
+        os.chroot(debian)
+        os.chdir('/')
+    native = subprocess.run(command, preexec_fn=enter, input=SQL, capture_output=True, timeout=TIMEOUT,
+                            env={'LC_ALL': 'C', 'PATH': '/usr/bin:/bin'})
+    if not native.stdout.startswith(b'42\n'):
+        print('sqlite3 natively did not answer 42: the test is broken\n%r' % native.stdout)
+        return False
+    xos = subprocess.run(xos_command(args, debian, command), input=SQL, capture_output=True, timeout=TIMEOUT)
+    ok = compare('sqlite3 < pipe', native, xos)
+    path = os.path.join(work, 'script.sql')
+    with open(path, 'wb') as f:
+        f.write(SQL)
+    with open(path, 'rb') as f:
+        xos = subprocess.run(xos_command(args, debian, command), stdin=f, capture_output=True, timeout=TIMEOUT)
+    return compare('sqlite3 < file', native, xos) and ok
 
 
 def check_cat(args, root, work):
@@ -297,12 +336,16 @@ def main():
     parser.add_argument('--platform', choices=['kvm', 'hosted'], required=True)
     parser.add_argument('--probe', required=True)
     parser.add_argument('--linked-probe', help='ttyprobe.c as an image (xos-build)')
-    parser.add_argument('case', choices=['pipe', 'file', 'cat', 'linked', 'pty'])
+    parser.add_argument('--make-rootfs', help='tests/debian/make_rootfs.sh (the sqlite case)')
+    parser.add_argument('case', choices=['pipe', 'file', 'cat', 'linked', 'sqlite', 'pty'])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix='xos-tty-') as work:
         root = make_root(args, work)
-        checks = {'pipe': check_pipe, 'file': check_file, 'cat': check_cat, 'linked': check_linked, 'pty': check_pty}
+        checks = {'pipe': check_pipe, 'file': check_file, 'cat': check_cat, 'linked': check_linked,
+                  'sqlite': check_sqlite, 'pty': check_pty}
         ok = checks[args.case](args, root, work)
+    if ok == 77:
+        return 77
     return 0 if ok else 1
 
 

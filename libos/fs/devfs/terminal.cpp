@@ -482,6 +482,7 @@ vfs::PollMask poll_mask(bool as_terminal) {
     vfs::PollMask mask = vfs::poll_bits::WRITABLE;
     bool readable = as_terminal && input_is_terminal() && canonical() ? s.line_count > 0 : s.used > 0;
     if (readable) mask |= vfs::poll_bits::READABLE;
+    if (s.kinds.in == platform::StdioKind::File) mask |= vfs::poll_bits::READABLE;  // as a regular file
     if (s.ended) {
         if (s.kinds.in == platform::StdioKind::Pipe)
             mask |= vfs::poll_bits::HUP;  // as a pipe whose writers have gone

@@ -17,7 +17,8 @@ through xos-run --rootfs, on the VM or on hosted, and judges by exit status.
         the pty's size; an interactive dash runs a command, a line edited with DEL and ^W runs
         as edited, ^C interrupts a foreground `sleep 1000` and the shell lives on, a raw-mode read
         gets single bytes (^C included, as a byte), ^D ends the shell with status 0; Ctrl-] .
-        and SIGTERM end a run, and the terminal is restored; a resize reaches TIOCGWINSZ.
+        and SIGTERM end a run, and the terminal is restored; a resize reaches TIOCGWINSZ; a
+        background job reading the terminal is stopped (SIGTTIN).
 """
 import argparse
 import fcntl
@@ -310,6 +311,24 @@ def check_pty(args, root, work):
         shell.send(b'echo status $?\r')
         ok = ok and step(shell.read_until(b'status 130'), 'sleep ended by SIGINT (status 130)', shell)
         ok = ok and step(shell.read_until(PROMPT), 'the shell lives on', shell)
+        # A background job that reads the terminal is stopped by SIGTTIN (natively the same lines).
+        shell.send(b'cat &\r')
+        ok = ok and step(shell.read_until(PROMPT), 'a background job', shell)
+        stopped = False
+        for _ in range(30 if ok else 0):  # cat starts asynchronously: asked until it read
+            shell.send(b'jobs\r')
+            if not shell.read_until(PROMPT):
+                break
+            if b'Stopped (tty input)' in shell.seen_before_match:
+                stopped = True
+                break
+            time.sleep(1)
+        ok = ok and step(stopped, 'its read of the terminal stopped it (SIGTTIN)', shell)
+        shell.send(b'kill -9 %1\r')
+        ok = ok and step(shell.read_until(PROMPT), 'the prompt again', shell)
+        shell.send(b'jobs\r')
+        ok = ok and step(shell.read_until(b'Killed'), 'the stopped job killed', shell)
+        ok = ok and step(shell.read_until(PROMPT), 'the prompt again', shell)
         shell.send(b'/bin/ttyprobe raw\r')
         ok = ok and step(shell.read_until(b'raw mode: type'), 'raw mode on', shell)
         shell.send(b'a')

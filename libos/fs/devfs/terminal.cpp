@@ -412,6 +412,21 @@ void set_termios(const KernelTermios& next) {
     sched::wake_all(s.room);
 }
 
+bool g_thread_started;
+bool g_polled;  // the platform cannot interrupt: the thread polls
+
+// Starts the input thread, once (thread context).
+void ensure_input_thread() {
+    if (g_thread_started) return;
+    g_thread_started = true;
+    constexpr size_t STACK_PAGES = 4;
+    void* stack = mm::alloc_pages(STACK_PAGES);
+    if (!stack ||
+        !sched::create_kernel_thread(&input_thread, g_polled ? 1 : 0, 0,
+                                     reinterpret_cast<uintptr_t>(stack) + STACK_PAGES * 4096))
+        panic("no memory for the console input thread");
+}
+
 }  // namespace
 
 void init() {
@@ -428,13 +443,11 @@ void start_input() {
     if (!interrupts) {
         platform::InterruptGuard guard;
         state().device.set_wake_source(sched::WakeSource::Thread);
+        g_polled = true;
     }
-    constexpr size_t STACK_PAGES = 4;
-    void* stack = mm::alloc_pages(STACK_PAGES);
-    if (!stack ||
-        !sched::create_kernel_thread(&input_thread, interrupts ? 0 : 1, 0,
-                                     reinterpret_cast<uintptr_t>(stack) + STACK_PAGES * 4096))
-        panic("no memory for the console input thread");
+    // A terminal's keys (^C) count even when nobody reads; other input waits for its reader, so
+    // that a program that never reads stdin has no thread more (thread ids stay Linux's).
+    if (input_is_terminal()) ensure_input_thread();
 }
 
 platform::StdioKind stdio_kind(int fd) {
@@ -451,6 +464,7 @@ bool exists() {
 bool controls_session(int sid) { return state().session && state().session == sid; }
 
 ErrorOr<size_t> read(std::span<std::byte> buffer, bool nonblocking, bool as_terminal) {
+    ensure_input_thread();
     if (buffer.empty()) return 0;
     if (!as_terminal || !input_is_terminal()) return read_raw(buffer, nonblocking, false);
     TRY(check_foreground_read());
@@ -472,12 +486,14 @@ ErrorOr<size_t> write(platform::ConsoleStream stream, std::span<const std::byte>
 }
 
 size_t bytes_readable() {
+    ensure_input_thread();
     State& s = state();
     if (input_is_terminal() && canonical()) return s.line_count ? s.lines[s.line_head] : 0;
     return s.used;
 }
 
 vfs::PollMask poll_mask(bool as_terminal) {
+    ensure_input_thread();
     State& s = state();
     vfs::PollMask mask = vfs::poll_bits::WRITABLE;
     bool readable = as_terminal && input_is_terminal() && canonical() ? s.line_count > 0 : s.used > 0;
@@ -492,7 +508,10 @@ vfs::PollMask poll_mask(bool as_terminal) {
     return mask;
 }
 
-vfs::PollWaiters& poll_waiters() { return state().poll; }
+vfs::PollWaiters& poll_waiters() {
+    ensure_input_thread();
+    return state().poll;
+}
 
 ErrorOr<long> ioctl(unsigned long request, uintptr_t argument, bool as_terminal) {
     State& s = state();

@@ -14,7 +14,8 @@
 // background process of the session sends SIGTTIN to its group (EIO if it ignores it).
 //
 // A libos thread moves the input from the platform into the line discipline (signals and echo
-// happen even when nobody reads); readers and poll/epoll wait on it. Backpressure: when the
+// happen even when nobody reads; for a pipe or a file it starts with the first read or poll);
+// readers and poll/epoll wait on it. Backpressure: when the
 // input buffer is full the thread stops taking input, and the platform holds the rest back
 // (on the VM, QEMU stops reading xos-run's pipe).
 #pragma once
@@ -32,7 +33,8 @@ namespace xos::fs::terminal {
 // Reads what the platform says the standard streams are and sets up the terminal, if any. At
 // boot, before the console files are opened.
 void init();
-// Starts the input thread and the platform's input interrupt. After the scheduler is up.
+// Connects the platform's input interrupt and, for a terminal, starts the input thread (for
+// other input it starts with the first read or poll). After the scheduler is up.
 void start_input();
 
 // What standard stream `fd` (0, 1, 2) is on the host.

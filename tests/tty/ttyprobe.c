@@ -34,8 +34,7 @@ static int stdio(void) {
         // errno as a number: glibc's and musl's strerror texts differ.
         char result[32] = "ok";
         if (!tty) snprintf(result, sizeof result, "errno %d", err);
-        printf("fd %d: isatty %d tcgetattr %s type %s\n", fd, isatty(fd), result,
-               isatty(fd) ? "tty" : type_of(fd));
+        printf("fd %d: isatty %d tcgetattr %s type %s\n", fd, isatty(fd), result, isatty(fd) ? "tty" : type_of(fd));
     }
     struct pollfd p = {0, POLLIN, 0};
     int ready = poll(&p, 1, 30000);

@@ -7,6 +7,7 @@
 #include "boot/command_line.h"
 #include "boot/initial_stack.h"
 #include "fs/boot.h"
+#include "fs/devfs/terminal.h"
 #include "mm/memory.h"
 #include "net/stack.h"
 #include "rewrite/rewrite.h"
@@ -79,6 +80,7 @@ void kernel_main() {
     sched::init();  // the boot flow becomes the main thread; the timer starts
     sys::install_signal_entry();  // signals for threads interrupted in app code
     net::start(g_command_line);  // only if there is a NIC; does not wait for DHCP
+    fs::terminal::start_input();  // the console input thread (fs/devfs/terminal.h)
     platform::interrupts_enable();
     platform::enter_app(image.app_entry, *sp);
 }

@@ -2,6 +2,7 @@
 //   xos.argv0=<enc> xos.arg=<enc>... xos.env=<enc>... xos.share=<enc>...
 //   xos.ip=<enc> xos.gw=<enc> xos.dns=<enc> xos.echo=<port> xos.rootfs_size=<bytes>|<percent>%
 //   xos.root=<enc>
+// and, read by the platform's console itself: xos.stdio=<in><out><err> xos.winsize=<rows>x<cols>.
 // where <enc> is percent-encoded (see tools/xos-run/cmdline.cpp). Tokens that are not ours
 // (QEMU appends virtio_mmio.device=... on microvm) are kept for the platform's drivers.
 // Portable; unit-tested on the host.

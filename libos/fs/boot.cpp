@@ -7,6 +7,8 @@
 #include "boot/command_line.h"
 #include "fs/9p/share.h"
 #include "fs/devfs/block_devices.h"
+#include "fs/devfs/console.h"
+#include "fs/devfs/terminal.h"
 #include "fs/devfs/devfs.h"
 #include "fs/erofs/mount.h"
 #include "fs/hostfs/hostfs.h"
@@ -15,6 +17,7 @@
 #include "fs/procfs/procfs.h"
 #include "fs/ramfs/ramfs.h"
 #include "mm/memory.h"
+#include "vfs/anon_fs.h"
 #include "vfs/mount.h"
 #include "vfs/operations.h"
 #include "vfs/process.h"
@@ -57,9 +60,22 @@ void check(ErrorOr<void> result, const char* what) {
     if (!result) panic("file systems: %s: errno %d", what, result.error().code);  // no strerror before TLS
 }
 
-ErrorOr<void> open_console_fd(int fd, const char* path, int flags) {
+// Standard stream `fd` as what it is on the host (xos-run's own): on a terminal the console
+// device, read-write as a login's are; else a console file that fstat shows as a FIFO, a regular
+// file or a character device and that is no terminal (ENOTTY, isatty() false).
+ErrorOr<void> open_console_fd(int fd, const char* device, platform::ConsoleStream stream) {
     vfs::Process& process = vfs::process();
-    RefPtr<vfs::File> file = TRY(vfs::open(process.context(), path, flags, 0));
+    platform::StdioKind kind = terminal::stdio_kind(fd);
+    RefPtr<vfs::File> file;
+    if (kind == platform::StdioKind::Terminal) {
+        file = TRY(vfs::open(process.context(), device, O_RDWR, 0));
+    } else {
+        mode_t type = kind == platform::StdioKind::Pipe ? S_IFIFO
+            : kind == platform::StdioKind::File         ? S_IFREG
+                                                        : S_IFCHR;
+        RefPtr<vfs::Vnode> vnode = TRY(vfs::anon_fs().create_node(type | 0600));
+        file = TRY(open_console(vnode, fd == 0 ? O_RDONLY : O_WRONLY, stream, ConsoleRole::Stream));
+    }
     return process.fds.install(fd, file, false);
 }
 
@@ -162,9 +178,10 @@ void init_filesystems(const boot::CommandLine& command_line) {
     check(mount_devfs(), "/dev");
     check(mount_procfs({argv, argc}), "/proc");
 
-    check(open_console_fd(0, "/dev/ttyS0", O_RDONLY), "standard input");
-    check(open_console_fd(1, "/dev/ttyS0", O_WRONLY), "standard output");
-    check(open_console_fd(2, "/dev/ttyS1", O_WRONLY), "standard error");
+    terminal::init();
+    check(open_console_fd(0, "/dev/ttyS0", platform::ConsoleStream::Out), "standard input");
+    check(open_console_fd(1, "/dev/ttyS0", platform::ConsoleStream::Out), "standard output");
+    check(open_console_fd(2, "/dev/ttyS1", platform::ConsoleStream::Err), "standard error");
 }
 
 void mount_shares(const boot::CommandLine& command_line) {

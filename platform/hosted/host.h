@@ -13,7 +13,9 @@ namespace xos::hosted::host {
 
 // Every host syscall the platform makes, in one list (the seccomp filter names them from here).
 enum Syscall : long {
+    READ = 0,
     WRITE = 1,
+    IOCTL = 16,
     CLOSE = 3,
     LSEEK = 8,
     MMAP = 9,
@@ -86,14 +88,14 @@ constexpr int PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
 constexpr int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000,
               MAP_FIXED_NOREPLACE = 0x100000;
 constexpr int SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGUSR1 = 10, SIGSEGV = 11, SIGPIPE = 13, SIGALRM = 14,
-              SIGIO = 29, SIGSYS = 31;
+              SIGWINCH = 28, SIGIO = 29, SIGSYS = 31;
 constexpr long ARCH_SET_FS = 0x1002;
 constexpr long AT_FDCWD_VALUE = -100;  // (not AT_FDCWD: files that include <fcntl.h> have that macro)
 
 // Every host descriptor the platform keeps sits at a fixed number (sandbox.cpp moves them there
 // before the filter goes on, and closes everything else inherited); the seccomp filter names
 // them. Descriptors opened later (a share's files, hostfs.cpp) take the lowest free number.
-constexpr int FD_STATUS = 3, FD_NIC = 4, FD_RAM = 5, FD_PROC = 6;
+constexpr int FD_STATUS = 3, FD_NIC = 4, FD_RAM = 5, FD_PROC = 6, FD_CONSOLE_IN = 7;
 constexpr int FD_FIRST_DISK = 8;  // up to 16 disks: 8..23
 constexpr int FD_FIRST_SHARE = 24;  // up to 16 share roots: 24..39
 constexpr int FD_FIRST_FREE = 40;
@@ -145,6 +147,12 @@ extern int g_nic_fd;
 void init_nic(int fd, bool tap);
 // signals.cpp: handler(context) runs as a device interrupt (interrupts off) on each SIGIO.
 void set_io_interrupt_handler(void (*handler)(void* context), void* context);
+// True once after a SIGWINCH (the host terminal was resized).
+bool take_resize();
+// Console input (console.cpp): what fds 0-2 are, and host fd 0 reopened at FD_CONSOLE_IN
+// (a description of its own, nonblocking and O_ASYNC, for a terminal or a pipe; fd 0 itself
+// for a file). Before the sandbox.
+void init_console_input();
 // Host directory shares (hostfs.cpp): one XOS_SHARE* variable's HOSTDIR:GUESTPATH, then the
 // set-up the shares need; have_shares() adds their syscalls to the seccomp filter.
 void add_share(const char* variable, const char* value);

@@ -165,6 +165,20 @@ void install_seccomp() {
     p.add(BPF_JEQ_K, uint32_t(g_status_fd), 0, 1);
     p.add(BPF_RET_K, RET_ALLOW);
     p.add(BPF_RET_K, RET_TRAP);
+    // read: the console input (console.cpp: fd 0 reopened) only.
+    p.add(BPF_JEQ_K, host::READ, 0, 4);
+    p.add(BPF_LD_W_ABS, OFFSET_ARG0_LOW);
+    p.add(BPF_JEQ_K, uint32_t(host::FD_CONSOLE_IN), 0, 1);
+    p.add(BPF_RET_K, RET_ALLOW);
+    p.add(BPF_RET_K, RET_TRAP);
+    // ioctl: TIOCGWINSZ (the terminal's size after a SIGWINCH) on the console input only.
+    p.add(BPF_JEQ_K, host::IOCTL, 0, 6);
+    p.add(BPF_LD_W_ABS, OFFSET_ARG0_LOW);
+    p.add(BPF_JEQ_K, uint32_t(host::FD_CONSOLE_IN), 0, 3);
+    p.add(BPF_LD_W_ABS, arg_low(1));
+    p.add(BPF_JEQ_K, 0x5413 /* TIOCGWINSZ */, 0, 1);
+    p.add(BPF_RET_K, RET_ALLOW);
+    p.add(BPF_RET_K, RET_TRAP);
     // readv, writev: the host NIC's fd only (nic.cpp; -1 without a NIC matches no open fd).
     p.add(BPF_JEQ_K, host::READV, 1, 0);
     p.add(BPF_JEQ_K, host::WRITEV, 0, 4);

@@ -4,7 +4,9 @@
 //   SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP  CPU exceptions: demand paging, else the fixup of a
 //            user copy (x86_64/user_copy.S: EFAULT), else a crash report
 //   SIGSYS   a `syscall` instruction outside the platform (seccomp.cpp): run by libos
-//   SIGIO    the host NIC's fd became readable/writable (nic.cpp, O_ASYNC): a device interrupt
+//   SIGIO    the host NIC's fd or the console input became readable/writable (nic.cpp,
+//            console.cpp, O_ASYNC): a device interrupt
+//   SIGWINCH the host terminal's size changed: a console input interrupt (console.cpp)
 // The interrupt flag is a variable: while it is clear a timer signal is only remembered and
 // taken when interrupts are enabled again (no host syscall to block signals); so is a SIGIO, whose
 // handler also runs at the next entry into the scheduler (yield) if that comes first.
@@ -103,8 +105,20 @@ uint64_t g_fs_base;
 volatile bool g_interrupts_enabled;
 volatile bool g_timer_pending;
 volatile bool g_io_pending;
-void (*g_io_handler)(void*);
-void* g_io_context;
+volatile bool g_winch_pending;  // read by console.cpp
+// The devices SIGIO may be for (the host NIC, console input): each one's handler runs on every
+// SIGIO, as handlers of a shared interrupt line do.
+struct IoHandler {
+    void (*handler)(void*);
+    void* context;
+};
+constexpr size_t MAX_IO_HANDLERS = 4;
+IoHandler g_io_handlers[MAX_IO_HANDLERS];
+size_t g_io_handler_count;
+
+void run_io_handlers() {
+    for (size_t i = 0; i < g_io_handler_count; ++i) g_io_handlers[i].handler(g_io_handlers[i].context);
+}
 
 void barrier() { asm volatile("" ::: "memory"); }
 
@@ -170,9 +184,9 @@ void interrupt(Ucontext& uc, sched::InterruptKind kind) {
     bool were_enabled = g_interrupts_enabled;
     if (!g_current) return;  // the scheduler is not up yet
     g_interrupts_enabled = false;
-    if (g_io_pending && g_io_handler) {  // a SIGIO held back, or this one: the device's handler
+    if (g_io_pending && g_io_handler_count) {  // a SIGIO held back, or this one: the devices' handlers
         g_io_pending = false;
-        g_io_handler(g_io_context);
+        run_io_handlers();
     }
     save(uc, were_enabled);
     auto* next = static_cast<CpuContext*>(sched::on_interrupt(kind));
@@ -202,6 +216,11 @@ void on_io(int, Siginfo*, void* context) {
     g_io_pending = true;
     if (!g_interrupts_enabled) return;  // taken by interrupts_enable() or the next yield
     interrupt(*static_cast<Ucontext*>(context), sched::InterruptKind::Device);
+}
+
+void on_winch(int, Siginfo*, void* context) {
+    g_winch_pending = true;
+    on_io(host::SIGIO, nullptr, context);
 }
 
 const char* signal_description(int signal, int code) {
@@ -338,7 +357,7 @@ uint64_t bit(int signal) { return uint64_t(1) << (signal - 1); }
 void handle(int signal, void (*handler)(int, Siginfo*, void*)) {
     // Every handler runs with the timer and yield signals blocked: no nesting on the one stack.
     KernelSigaction action{handler, SA_SIGINFO | SA_ONSTACK | SA_RESTORER, &xos_host_sigreturn,
-                           bit(host::SIGALRM) | bit(host::SIGUSR1) | bit(host::SIGIO)};
+                           bit(host::SIGALRM) | bit(host::SIGUSR1) | bit(host::SIGIO) | bit(host::SIGWINCH)};
     long r = host::call(host::RT_SIGACTION, signal, long(&action), 0, 8);
     if (r < 0) setup_failed("rt_sigaction failed", r);
 }
@@ -354,10 +373,16 @@ size_t xsave_size() {
 
 }  // namespace
 
+bool take_resize() {
+    bool resized = g_winch_pending;
+    g_winch_pending = false;
+    return resized;
+}
+
 void set_io_interrupt_handler(void (*handler)(void*), void* context) {
     platform::InterruptGuard guard;
-    g_io_context = context;
-    g_io_handler = handler;
+    if (g_io_handler_count == MAX_IO_HANDLERS) setup_failed("too many SIGIO handlers", 0);
+    g_io_handlers[g_io_handler_count++] = {handler, context};
 }
 
 void init_signals() {
@@ -376,6 +401,8 @@ void init_signals() {
     handle(host::SIGUSR1, on_yield);
     handle(host::SIGSYS, on_sigsys);
     handle(host::SIGIO, on_io);
+    // The host terminal's size changed (console.cpp reads the new one): an input interrupt too.
+    handle(host::SIGWINCH, on_winch);
     // A closed stdout is an EPIPE for the console, not the end of the image.
     KernelSigaction ignore{reinterpret_cast<void (*)(int, Siginfo*, void*)>(1), SA_RESTORER, &xos_host_sigreturn, 0};
     host::call(host::RT_SIGACTION, host::SIGPIPE, long(&ignore), 0, 8);
@@ -463,7 +490,7 @@ void interrupts_enable() {
     hosted::g_interrupts_enabled = true;
     hosted::barrier();
     if (hosted::g_timer_pending) hosted::raise_signal(hosted::host::SIGALRM);  // the tick we held back
-    if (hosted::g_io_pending && hosted::g_io_handler) hosted::raise_signal(hosted::host::SIGIO);
+    if (hosted::g_io_pending && hosted::g_io_handler_count) hosted::raise_signal(hosted::host::SIGIO);
 }
 
 void wait_for_interrupt() {

@@ -158,6 +158,7 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
         }
     }
     adopt_inherited_fds(g_status_fd, nic_fd);
+    init_console_input();  // fd 0 at FD_CONSOLE_IN, before the mount namespace hides /proc/self/fd
     append_token("xos.argv0", argc > 0 ? argv[0] : "xos");
     for (long i = 1; i < argc; ++i) append_token("xos.arg", argv[i]);
     for (char** e = envp; *e; ++e) {

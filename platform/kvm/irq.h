@@ -28,6 +28,11 @@ struct MsiMessage {
 // no vector is left.
 bool allocate_msi(void (*handler)(void*), void* context, MsiMessage& message);
 
+// ISA interrupts through the 8259 PIC (timer.cpp): unmasks IRQ `irq` (0-7). COM1's (IRQ 4)
+// calls on_com1_interrupt() (console.cpp).
+void unmask_isa_irq(unsigned irq);
+void on_com1_interrupt();
+
 // For timer.cpp's handle_irq: true if `vector` is a routed device vector (handled and EOId).
 bool dispatch_device_irq(uint64_t vector);
 

@@ -34,6 +34,8 @@ void init_lapic_virtual_wire() {
     lapic_write(LAPIC_LINT1, 0x400);  // NMI
 }
 
+uint8_t g_pic1_mask = 0xfe;
+
 void init_pic() {
     x86::outb(PIC1_CMD, 0x11);  // ICW1: edge, cascade, ICW4
     x86::outb(PIC2_CMD, 0x11);
@@ -43,13 +45,19 @@ void init_pic() {
     x86::outb(PIC2_DATA, 0x02);
     x86::outb(PIC1_DATA, 0x01);  // ICW4: 8086 mode
     x86::outb(PIC2_DATA, 0x01);
-    x86::outb(PIC1_DATA, 0xfe);  // only IRQ0 (the timer)
+    x86::outb(PIC1_DATA, g_pic1_mask);  // only IRQ0 (the timer), and those unmasked since
     x86::outb(PIC2_DATA, 0xff);
 }
 
 }  // namespace
 
 uint16_t pit_reload() { return g_pit_reload; }
+
+void unmask_isa_irq(unsigned irq) {
+    platform::InterruptGuard guard;
+    g_pic1_mask = uint8_t(g_pic1_mask & ~(1u << irq));
+    x86::outb(PIC1_DATA, g_pic1_mask);
+}
 
 }  // namespace xos::kvm
 
@@ -84,6 +92,10 @@ IrqResult handle_irq(uint64_t vector) {
     }
     if (irq >= 8) x86::outb(kvm::PIC2_CMD, kvm::PIC_EOI);
     x86::outb(kvm::PIC1_CMD, kvm::PIC_EOI);
+    if (irq == 4) {  // COM1 received input (console.cpp): its reader may wake
+        kvm::on_com1_interrupt();
+        return IrqResult::DeviceWakeup;
+    }
     return irq == 0 ? IrqResult::TimerTick : IrqResult::Handled;
 }
 

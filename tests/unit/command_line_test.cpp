@@ -138,3 +138,13 @@ TEST(CommandLine, Root) {
     ASSERT_TRUE(parse_command_line("xos.argv0=a", *none));
     EXPECT_EQ(none->root, nullptr);
 }
+
+// The console's tokens (xos-run: what its stdio are, the terminal's size) are the platform's:
+// known to libos, neither arguments nor unknown.
+TEST(CommandLine, ConsoleTokensAreThePlatforms) {
+    auto out = std::make_unique<CommandLine>();
+    ASSERT_TRUE(parse_command_line("xos.argv0=a xos.stdio=tpf xos.winsize=24x80", *out));
+    EXPECT_EQ(out->argc, 1u);
+    EXPECT_EQ(out->unknown_xos_tokens, 0u);
+    EXPECT_EQ(out->other_count, 0u);
+}

@@ -9,6 +9,7 @@
 #include "qemu_command.h"
 #include "qemu_process.h"
 #include "status_file.h"
+#include "terminal.h"
 #include "verdict.h"
 
 #include <cerrno>
@@ -135,10 +136,24 @@ int run_hosted(const Options& opts) {
         std::fprintf(stderr, "xos-run: hosted image: env -i %s %s\n", shell_join(env).c_str(),
                      shell_join(argv).c_str());
 
+    // A terminal on stdin goes raw for the run (the image's line discipline has the keys; Ctrl-] .
+    // leaves: platform/hosted/console.cpp); SIGINT, SIGTERM and SIGHUP to xos-run end the image
+    // and the terminal is restored after. A run in the background reads no terminal.
+    bool foreground_terminal = stdin_is_foreground_terminal();
+    RawTerminal terminal;
+    sigset_t termination, original_mask;
+    sigemptyset(&termination);
+    for (int signo : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&termination, signo);
+    ::sigprocmask(SIG_BLOCK, &termination, &original_mask);
     pid_t pid = fork_into_pid_namespace(opts.verbose);
     if (pid < 0) throw UsageError(std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the image (and so passt) must not outlive xos-run
+        ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+        if (::isatty(STDIN_FILENO) && !foreground_terminal) {
+            int null_fd = ::open("/dev/null", O_RDONLY);
+            if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
+        }
         // Nothing xos-run inherited reaches the image but 0-2 and the two descriptors it is told
         // about (the image closes the rest itself too: platform/hosted/sandbox.cpp).
         ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -153,11 +168,17 @@ int run_hosted(const Options& opts) {
 
     int wait_status = 0;
     bool timed_out = false;
+    int stop_signal = 0;
     struct timespec start, now;
     ::clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         pid_t done = ::waitpid(pid, &wait_status, WNOHANG);
         if (done == pid) break;
+        struct timespec no_wait{0, 0};
+        if (int signo = ::sigtimedwait(&termination, nullptr, &no_wait); signo > 0 && !stop_signal) {
+            stop_signal = signo;
+            ::kill(pid, SIGKILL);
+        }
         if (done < 0 && errno != EINTR) throw UsageError(std::string("waitpid: ") + std::strerror(errno));
         ::clock_gettime(CLOCK_MONOTONIC, &now);
         double elapsed = double(now.tv_sec - start.tv_sec) + double(now.tv_nsec - start.tv_nsec) / 1e9;
@@ -179,7 +200,9 @@ int run_hosted(const Options& opts) {
 
     auto record = parse_status_records(records);
     Verdict verdict{0, ""};
-    if (timed_out || record) {
+    if (stop_signal) {
+        verdict = {128 + stop_signal, ""};
+    } else if (timed_out || record) {
         verdict = decide_verdict(record, QemuEnd{true, 0}, timed_out ? StopCause::Timeout : StopCause::GuestDone, 0,
                                  format_seconds(opts.timeout_seconds));
     } else if (WIFSIGNALED(wait_status)) {
@@ -190,6 +213,7 @@ int run_hosted(const Options& opts) {
     }
     if (!verdict.message.empty() && (opts.verbose || !verdict.verbose_only))
         std::fprintf(stderr, "xos-run: %s\n", verdict.message.c_str());
+    ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
     return verdict.exit_status;
 }
 
@@ -234,6 +258,11 @@ int run(const std::vector<std::string>& args) {
                    stderr);
     std::string qemu = qemu_binary_for(opts);
 
+    // What our stdio are (the image's fds 0-2 are terminals only where ours are) and the
+    // terminal's size: platform/kvm/console.cpp reads them.
+    opts.console_tokens = " xos.stdio=" + stdio_kinds();
+    if (uint16_t rows, cols; terminal_size(rows, cols))
+        opts.console_tokens += " xos.winsize=" + std::to_string(rows) + "x" + std::to_string(cols);
     if (opts.dry_run) {
         auto cmd = build_qemu_command(opts, accel, qemu, StatusFile::dry_run_path(), "/dev/stderr");
         std::printf("%s\n", shell_join(cmd).c_str());
@@ -250,7 +279,8 @@ int run(const std::vector<std::string>& args) {
         std::fprintf(stderr, "xos-run: %s\n", shell_join(cmd).c_str());
     }
 
-    RunResult result = run_qemu(cmd, opts.timeout_seconds, signals, guest_stderr);
+    RawTerminal terminal;  // raw while the VM runs: the guest's line discipline has the keys
+    RunResult result = run_qemu(cmd, opts.timeout_seconds, signals, guest_stderr, terminal.active());
     Verdict verdict = decide_verdict(parse_status_records(status.read_tail()), result.qemu, result.cause,
                                      result.stop_signal, format_seconds(opts.timeout_seconds));
     if (!verdict.message.empty() && (opts.verbose || !verdict.verbose_only))

@@ -101,6 +101,10 @@ options:
   -h, --help            print this help
   --version             print the version
 
+stdin: the application's (a pipe or a file: end of file where it ends). From a
+terminal, the application gets a terminal: yours is raw while it runs, and ^C
+goes to the application; type Ctrl-] then . to end the run (status 130).
+
 exit status: the application's; 124 on timeout; 125 if xos-run or QEMU failed
 or the guest stopped without reporting a status; 128+N if the guest crashed
 with signal N (e.g. 139 for a page fault).

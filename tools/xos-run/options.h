@@ -46,6 +46,7 @@ enum class NetMode { None, User, Tap };
 
 struct Options {
     std::string image;  // as typed; also the guest's argv[0]
+    std::string console_tokens;  // set by main, not an option: " xos.stdio=... xos.winsize=..."
     std::vector<std::string> app_args;  // after `--`
     std::vector<std::string> env;  // "KEY=VALUE"
     AccelChoice accel = AccelChoice::Auto;

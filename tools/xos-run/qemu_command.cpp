@@ -98,8 +98,9 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
         "-kernel",
         opts.image,
         "-append",
-        xos_encode_cmdline(opts.image, opts.app_args, opts.env),
-        // QEMU's stdio is a pipe xos-run reads, never the terminal, which QEMU would make raw.
+        xos_encode_cmdline(opts.image, opts.app_args, opts.env) + opts.console_tokens,
+        // QEMU's stdio are pipes xos-run reads and writes, never the terminal, which QEMU would
+        // make raw: xos-run does that itself, and frames its stdin (terminal.h).
         "-chardev",
         "stdio,id=con",
         "-serial",

@@ -1,6 +1,7 @@
 #include "qemu_process.h"
 
 #include "spawn.h"
+#include "terminal.h"
 
 #include <cerrno>
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <string>
 #include <system_error>
 
 namespace {
@@ -25,6 +27,9 @@ constexpr double kKillGraceSeconds = 1.0;
 // this pause): after a short read, let the pipe fill a little before reading again.
 constexpr long kShortReadPauseNs = 200'000;
 constexpr ssize_t kShortRead = 4096;
+
+// Input read from our stdin but not yet taken by QEMU: stdin is not read beyond this.
+constexpr std::size_t kInputBacklog = 64 * 1024;
 
 [[noreturn]] void throw_errno(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
 
@@ -65,10 +70,18 @@ private:
 
 class QemuRun {
 public:
-    QemuRun(pid_t pid, int console_fd, int error_console_fd, int signal_fd, double timeout_seconds)
+    QemuRun(pid_t pid, int console_fd, int error_console_fd, int signal_fd, double timeout_seconds, int to_guest_fd,
+            bool terminal_input)
         : m_pid(pid), m_console_fd(console_fd), m_error_console_fd(error_console_fd), m_signal_fd(signal_fd),
-          m_timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) {
+          m_timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)), m_to_guest_fd(to_guest_fd),
+          m_terminal_input(terminal_input) {
         if (m_timer.get() < 0) throw_errno("timerfd_create");
+        // A terminal we do not take (a background run, nobody watching): never read, or we
+        // would steal the shell's input (or be stopped by SIGTTIN). The guest sees end of file.
+        if (::isatty(STDIN_FILENO) && !terminal_input) {
+            m_input_open = false;
+            m_to_guest += frame_end_of_input();
+        }
         if (timeout_seconds > 0) arm_timer(m_timer.get(), timeout_seconds);
     }
 
@@ -85,25 +98,70 @@ public:
 
     RunResult wait() {
         while (!m_reaped || m_console_fd >= 0 || m_error_console_fd >= 0) {
-            // A negative fd is ignored by poll(2).
-            pollfd fds[4] = {{m_signal_fd, POLLIN, 0},
+            // A negative fd is ignored by poll(2). Stdin is read while little is waiting for
+            // QEMU to take it (the guest reads at its own pace: backpressure).
+            bool take_input = m_input_open && !m_terminating && m_to_guest.size() < kInputBacklog;
+            pollfd fds[6] = {{m_signal_fd, POLLIN, 0},
                              {m_timer.get(), POLLIN, 0},
                              {m_console_fd, POLLIN, 0},
-                             {m_error_console_fd, POLLIN, 0}};
+                             {m_error_console_fd, POLLIN, 0},
+                             {take_input ? STDIN_FILENO : -1, POLLIN, 0},
+                             {m_to_guest.empty() ? -1 : m_to_guest_fd, POLLOUT, 0}};
             // Once QEMU is reaped, only the consoles' last bytes are awaited, and not forever:
             // a process QEMU forked could hold the pipes open.
-            int n = m_reaped ? ::poll(&fds[2], 2, 1000) : ::poll(fds, 4, -1);
+            int n = m_reaped ? ::poll(&fds[2], 2, 1000) : ::poll(fds, 6, -1);
             if (n < 0 && errno != EINTR) throw_errno("poll");
             if (n == 0) break;
             if (!m_reaped && (fds[0].revents & POLLIN)) on_signal();
             if (!m_reaped && (fds[1].revents & POLLIN)) on_timer();
             if (fds[3].revents & (POLLIN | POLLHUP | POLLERR)) relay(m_error_console_fd, m_error_console);
             if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) relay(m_console_fd, m_console);
+            if (!m_reaped && (fds[4].revents & (POLLIN | POLLHUP | POLLERR))) read_input();
+            if (!m_reaped && (fds[5].revents & (POLLOUT | POLLERR | POLLHUP))) write_input();
         }
         return m_result;
     }
 
 private:
+    // Our stdin to the guest's COM1, framed (terminal.h); its end as an end-of-input frame.
+    void read_input() {
+        char buf[4096];
+        ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+        if (n <= 0) {  // end of file, or an error (a hung-up terminal: EIO)
+            m_input_open = false;
+            m_to_guest += frame_end_of_input();
+            return;
+        }
+        if (!m_terminal_input) {
+            frame_input(buf, static_cast<std::size_t>(n), m_to_guest);
+            return;
+        }
+        std::string passed;
+        if (m_escape.feed(buf, static_cast<std::size_t>(n), passed)) {
+            static constexpr char kNote[] = "\r\nxos-run: Ctrl-] . typed: stopping the VM\r\n";
+            ssize_t ignored = ::write(STDERR_FILENO, kNote, sizeof kNote - 1);
+            (void)ignored;
+            m_input_open = false;
+            on_termination_request(SIGINT);
+            return;
+        }
+        frame_input(passed.data(), passed.size(), m_to_guest);
+    }
+
+    void write_input() {
+        ssize_t n = ::write(m_to_guest_fd, m_to_guest.data(), m_to_guest.size());
+        if (n > 0)
+            m_to_guest.erase(0, static_cast<std::size_t>(n));
+        else if (n < 0 && errno != EAGAIN && errno != EINTR)
+            m_to_guest.clear();  // QEMU has gone (EPIPE): its end is near
+    }
+
+    void on_window_change() {
+        uint16_t rows, cols;
+        if (m_terminal_input && terminal_size(rows, cols)) m_to_guest += frame_window_size(rows, cols);
+    }
+
     void relay(int& fd, ConsoleRelay& to) {
         char buf[65536];
         ssize_t n = ::read(fd, buf, sizeof buf);
@@ -122,6 +180,8 @@ private:
         while (::read(m_signal_fd, &info, sizeof info) == sizeof info) {
             if (info.ssi_signo == SIGCHLD)
                 try_reap();
+            else if (info.ssi_signo == SIGWINCH)
+                on_window_change();
             else
                 on_termination_request(static_cast<int>(info.ssi_signo));
         }
@@ -176,11 +236,16 @@ private:
     RunResult m_result;
     bool m_reaped = false;
     bool m_terminating = false;
+    int m_to_guest_fd;  // the pipe that is QEMU's stdin (nonblocking)
+    bool m_terminal_input;
+    bool m_input_open = true;
+    std::string m_to_guest = frame_start();  // framed input QEMU has not taken yet
+    EscapeDetector m_escape;
 };
 
-Child start_qemu(const std::vector<std::string>& argv, const sigset_t& child_mask) {
+Child start_qemu(const std::vector<std::string>& argv, int stdin_fd, const sigset_t& child_mask) {
     try {
-        return spawn_with_stdout_pipe(argv, child_mask);
+        return spawn_with_stdout_pipe(argv, stdin_fd, child_mask);
     } catch (const SpawnError& e) {
         throw std::runtime_error("cannot run QEMU '" + argv[0] + "': " + std::strerror(e.error));
     }
@@ -191,7 +256,7 @@ Child start_qemu(const std::vector<std::string>& argv, const sigset_t& child_mas
 TerminationSignals::TerminationSignals() {
     sigset_t set;
     sigemptyset(&set);
-    for (int signo : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&set, signo);
+    for (int signo : {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGWINCH}) sigaddset(&set, signo);
     if (::sigprocmask(SIG_BLOCK, &set, &m_original_mask) != 0) throw_errno("sigprocmask");
     m_fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (m_fd < 0) throw_errno("signalfd");
@@ -223,8 +288,15 @@ void GuestStderrPipe::close_write_end() {
 }
 
 RunResult run_qemu(const std::vector<std::string>& argv, double timeout_seconds, const TerminationSignals& signals,
-                   GuestStderrPipe& guest_stderr) {
-    Child qemu = start_qemu(argv, signals.original_mask());
+                   GuestStderrPipe& guest_stderr, bool terminal_input) {
+    int input[2];
+    if (::pipe2(input, O_CLOEXEC) != 0) throw_errno("pipe2");
+    UniqueFd input_read(input[0]), input_write(input[1]);
+    if (::fcntl(input_write.get(), F_SETFL, O_NONBLOCK) != 0) throw_errno("fcntl");
+    Child qemu = start_qemu(argv, input_read.get(), signals.original_mask());
+    input_read.reset();
     guest_stderr.close_write_end();
-    return QemuRun(qemu.pid, qemu.stdout_read.get(), guest_stderr.read_fd(), signals.fd(), timeout_seconds).wait();
+    return QemuRun(qemu.pid, qemu.stdout_read.get(), guest_stderr.read_fd(), signals.fd(), timeout_seconds,
+                   input_write.get(), terminal_input)
+        .wait();
 }

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-// Blocks SIGINT, SIGTERM, SIGHUP and SIGCHLD for the process's lifetime and delivers them
+// Blocks SIGINT, SIGTERM, SIGHUP, SIGCHLD and SIGWINCH for the process's lifetime and delivers them
 // through a signalfd, so the relay loop sees them as ordinary events. From its creation on,
 // Ctrl-C can no longer kill xos-run between starting QEMU and reaping it.
 class TerminationSignals {
@@ -51,8 +51,10 @@ struct RunResult {
     int stop_signal = 0;  // for StopCause::Signal
 };
 
-// Runs argv (argv[0] looked up in PATH) with stdin from /dev/null and stdout into a pipe whose
-// data is copied to our stdout as it arrives; stderr is shared. timeout_seconds 0 means none.
-// Throws std::runtime_error if QEMU cannot be started.
+// Runs argv (argv[0] looked up in PATH) with stdin from a pipe that carries our stdin to the
+// guest's COM1 (framed: terminal.h) and stdout into a pipe whose data is copied to our stdout as
+// it arrives; stderr is shared. With `terminal_input` (our stdin is a terminal in raw mode)
+// Ctrl-] . stops the run as SIGINT would. timeout_seconds 0 means none. Throws
+// std::runtime_error if QEMU cannot be started.
 RunResult run_qemu(const std::vector<std::string>& argv, double timeout_seconds, const TerminationSignals& signals,
-                   GuestStderrPipe& guest_stderr);
+                   GuestStderrPipe& guest_stderr, bool terminal_input);

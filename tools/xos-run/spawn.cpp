@@ -38,13 +38,11 @@ void make_pipe(UniqueFd& read_end, UniqueFd& write_end) {
 
 }  // namespace
 
-Child spawn_with_stdout_pipe(const std::vector<std::string>& argv, const sigset_t& child_mask) {
+Child spawn_with_stdout_pipe(const std::vector<std::string>& argv, int stdin_fd, const sigset_t& child_mask) {
     std::vector<char*> c_argv;
     for (const auto& arg : argv) c_argv.push_back(const_cast<char*>(arg.c_str()));
     c_argv.push_back(nullptr);
 
-    UniqueFd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (dev_null.get() < 0) throw_errno("/dev/null");
     UniqueFd stdout_read, stdout_write, error_read, error_write;
     make_pipe(stdout_read, stdout_write);
     // exec closes the CLOEXEC write end on success; on failure the child writes errno to it.
@@ -53,7 +51,7 @@ Child spawn_with_stdout_pipe(const std::vector<std::string>& argv, const sigset_
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) throw_errno("fork");
-    if (pid == 0) exec_child(c_argv.data(), dev_null.get(), stdout_write.get(), error_write.get(), parent, child_mask);
+    if (pid == 0) exec_child(c_argv.data(), stdin_fd, stdout_write.get(), error_write.get(), parent, child_mask);
     stdout_write.reset();
     error_write.reset();
 

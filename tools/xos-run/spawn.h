@@ -19,7 +19,7 @@ struct Child {
     UniqueFd stdout_read;
 };
 
-// Runs argv (argv[0] looked up in PATH like execvp) with stdin from /dev/null, stdout into a
+// Runs argv (argv[0] looked up in PATH like execvp) with stdin from `stdin_fd`, stdout into a
 // new pipe, stderr shared, and the signal mask `child_mask`. The child is SIGKILLed if
 // xos-run dies first. Throws SpawnError, or std::system_error if a system call fails.
-Child spawn_with_stdout_pipe(const std::vector<std::string>& argv, const sigset_t& child_mask);
+Child spawn_with_stdout_pipe(const std::vector<std::string>& argv, int stdin_fd, const sigset_t& child_mask);

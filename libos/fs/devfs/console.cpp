@@ -1,12 +1,10 @@
 #include "fs/devfs/console.h"
 
-#include <sys/ioctl.h>
-#include <termios.h>
-
 #include <cstddef>
 
-#include "base/user_ptr.h"
+#include "fs/devfs/terminal.h"
 #include "mm/heap.h"
+#include "sched/process.h"
 
 namespace xos::fs {
 
@@ -14,62 +12,55 @@ namespace {
 
 class ConsoleFile final : public vfs::File {
 public:
-    ConsoleFile(RefPtr<vfs::Vnode> vnode, int flags, platform::ConsoleStream stream)
-        : File(static_cast<RefPtr<vfs::Vnode>&&>(vnode), flags), m_stream(stream) {}
+    ConsoleFile(RefPtr<vfs::Vnode> vnode, int flags, platform::ConsoleStream stream, ConsoleRole role)
+        : File(static_cast<RefPtr<vfs::Vnode>&&>(vnode), flags), m_stream(stream),
+          m_terminal(role == ConsoleRole::Terminal) {}
 
-    ErrorOr<size_t> read(std::span<std::byte>, std::optional<uint64_t>) override { return 0; }
-    ErrorOr<size_t> write(std::span<const std::byte> data, std::optional<uint64_t>) override {
-        platform::console_write(m_stream, reinterpret_cast<const char*>(data.data()), data.size());
-        return data.size();
+    ErrorOr<size_t> read(std::span<std::byte> buffer, std::optional<uint64_t> offset) override {
+        if (offset) return error(ESPIPE);
+        return terminal::read(buffer, nonblocking(), m_terminal);
+    }
+    ErrorOr<size_t> write(std::span<const std::byte> data, std::optional<uint64_t> offset) override {
+        if (offset) return error(ESPIPE);
+        return terminal::write(m_stream, data, m_terminal);
     }
     ErrorOr<uint64_t> seek(int64_t, int whence) override {
         if (whence < SEEK_SET || whence > SEEK_END) return error(EINVAL);
         return error(ESPIPE);
     }
     bool is_stream() const override { return true; }
-    ErrorOr<size_t> bytes_readable() override { return 0; }
-
-    // TCGETS/TCSETS move the kernel's struct termios (c_cc[19]: 36 bytes), which begins like
-    // musl's (c_cc[32] and two speeds: 60 bytes). glibc's tcgetattr passes a 36-byte buffer.
-    static constexpr size_t KERNEL_TERMIOS_BYTES = 4 * sizeof(tcflag_t) + 1 + 19;
-    static_assert(offsetof(termios, c_cc) == 17);
-
+    ErrorOr<size_t> bytes_readable() override { return terminal::bytes_readable(); }
     ErrorOr<long> ioctl(unsigned long request, uintptr_t argument) override {
-        switch (request) {
-        case TIOCGWINSZ: {
-            winsize size{.ws_row = 24, .ws_col = 80, .ws_xpixel = 0, .ws_ypixel = 0};
-            TRY(write_user(UserPtr<winsize>(argument), size));
-            return 0;
-        }
-        case TCGETS: {
-            termios t{};
-            t.c_iflag = ICRNL | IXON;
-            t.c_oflag = OPOST | ONLCR;
-            t.c_cflag = B38400 | CS8 | CREAD | CLOCAL;
-            t.c_lflag = ISIG | ICANON | ECHO | ECHOE | ECHOK | IEXTEN;
-            TRY(copy_to_user(UserPtr<void>(argument), &t, KERNEL_TERMIOS_BYTES));
-            return 0;
-        }
-        case TCSETS:
-        case TCSETSW:
-        case TCSETSF:
-            if (!user_range_ok(argument, KERNEL_TERMIOS_BYTES)) return error(EFAULT);
-            return 0;
-        default: return error(ENOTTY);
-        }
+        return terminal::ioctl(request, argument, m_terminal);
     }
+    vfs::PollMask poll_mask() override {
+        if (!readable()) return vfs::poll_bits::WRITABLE;
+        return terminal::poll_mask(m_terminal);
+    }
+    vfs::PollWaiters* poll_waiters() override { return readable() ? &terminal::poll_waiters() : nullptr; }
 
 private:
     platform::ConsoleStream m_stream;
+    bool m_terminal;
 };
 
 }  // namespace
 
-ErrorOr<RefPtr<vfs::File>> open_console(RefPtr<vfs::Vnode> vnode, int flags, platform::ConsoleStream stream) {
+ErrorOr<RefPtr<vfs::File>> open_console(RefPtr<vfs::Vnode> vnode, int flags, platform::ConsoleStream stream,
+                                        ConsoleRole role) {
     vfs::File* file =
-        mm::kcreate<ConsoleFile>(vnode, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC), stream);
+        mm::kcreate<ConsoleFile>(vnode, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC), stream, role);
     if (!file) return error(ENOMEM);
     return RefPtr<vfs::File>(file);
+}
+
+ErrorOr<RefPtr<vfs::File>> open_console_device(RefPtr<vfs::Vnode> vnode, int flags, platform::ConsoleStream stream) {
+    return open_console(vnode, flags, stream, terminal::exists() ? ConsoleRole::Terminal : ConsoleRole::Stream);
+}
+
+ErrorOr<RefPtr<vfs::File>> open_controlling_terminal(RefPtr<vfs::Vnode> vnode, int flags) {
+    if (!terminal::exists() || !terminal::controls_session(sched::current_process().sid)) return error(ENXIO);
+    return open_console(vnode, flags, platform::ConsoleStream::Out, ConsoleRole::Terminal);
 }
 
 }  // namespace xos::fs

@@ -1,7 +1,9 @@
-// The console as a character device with two flavours: "out" writes go to the platform's
-// output stream (xos-run's stdout), "err" writes to its error stream (xos-run's stderr).
-// Reads see end of file: the guest has no input yet. It answers the terminal ioctls
-// (TCGETS, TIOCGWINSZ), so isatty() is true and musl line-buffers stdout.
+// The console as files: writes go to the platform's output stream ("out": xos-run's stdout) or
+// its error stream ("err": xos-run's stderr), reads take the console input (fs/devfs/terminal.h).
+// A console file is a terminal (TCGETS, isatty, the line discipline) only where the host has
+// one: the standard streams each as xos-run's own, /dev/console and /dev/ttyS* when any of them
+// is a terminal, /dev/tty for the session the terminal controls (ENXIO for the others, as on
+// Linux without a controlling terminal).
 #pragma once
 
 #include "vfs/file.h"
@@ -9,6 +11,13 @@
 
 namespace xos::fs {
 
-ErrorOr<RefPtr<vfs::File>> open_console(RefPtr<vfs::Vnode> vnode, int flags, platform::ConsoleStream stream);
+enum class ConsoleRole { Terminal, Stream };
+
+ErrorOr<RefPtr<vfs::File>> open_console(RefPtr<vfs::Vnode> vnode, int flags, platform::ConsoleStream stream,
+                                        ConsoleRole role);
+// /dev/console, /dev/ttyS0, /dev/ttyS1.
+ErrorOr<RefPtr<vfs::File>> open_console_device(RefPtr<vfs::Vnode> vnode, int flags, platform::ConsoleStream stream);
+// /dev/tty.
+ErrorOr<RefPtr<vfs::File>> open_controlling_terminal(RefPtr<vfs::Vnode> vnode, int flags);
 
 }  // namespace xos::fs

@@ -19,7 +19,7 @@ constinit NoDestroy<RamFs> g_devfs;
 
 template <platform::ConsoleStream stream>
 ErrorOr<RefPtr<vfs::File>> open_console_as(RefPtr<vfs::Vnode> vnode, int flags) {
-    return open_console(vnode, flags, stream);
+    return open_console_device(vnode, flags, stream);
 }
 
 struct Node {
@@ -39,7 +39,7 @@ ErrorOr<void> mount_devfs() {
         {"full", 1, 7, 0666, memory_device_open(MemoryDevice::Full)},
         {"random", 1, 8, 0666, memory_device_open(MemoryDevice::Random)},
         {"urandom", 1, 9, 0666, memory_device_open(MemoryDevice::Random)},
-        {"tty", 5, 0, 0666, &open_console_as<ConsoleStream::Out>},
+        {"tty", 5, 0, 0666, &open_controlling_terminal},
         {"console", 5, 1, 0600, &open_console_as<ConsoleStream::Out>},
         {"ttyS0", 4, 64, 0620, &open_console_as<ConsoleStream::Out>},  // COM1: standard output
         {"ttyS1", 4, 65, 0620, &open_console_as<ConsoleStream::Err>},  // COM2: standard error

@@ -71,6 +71,39 @@ const char* command_line();
 enum class ConsoleStream { Out, Err };
 void console_write(ConsoleStream stream, const char* bytes, size_t count);
 
+// Console input: the operator's standard input (xos-run's stdin: a terminal, a pipe, a file).
+// The platform moves bytes; the line discipline, echo and signals are libos's
+// (libos/fs/devfs/terminal.h). What each standard stream is on the host side, so that the app
+// sees a terminal only where there is one (isatty, fstat):
+enum class StdioKind : uint8_t {
+    Terminal,  // a terminal: for stdin, the host terminal is in raw mode and libos does the rest
+    Pipe,  // a pipe, a FIFO or a socket
+    File,  // a regular file
+    Other,  // /dev/null, another device, or unknown
+};
+struct StdioKinds {
+    StdioKind in = StdioKind::Other, out = StdioKind::Other, err = StdioKind::Other;
+};
+StdioKinds console_stdio();
+// The host terminal's size in characters ({0, 0}: unknown or no terminal).
+struct ConsoleSize {
+    uint16_t rows = 0, cols = 0;
+};
+ConsoleSize console_size();
+// Takes up to `count` bytes of input that have arrived, without blocking. `ended`: the input
+// has ended (the host's stdin reached end of file; no byte will follow). `resized`:
+// console_size() changed since the previous call.
+struct ConsoleInput {
+    size_t bytes = 0;
+    bool ended = false;
+    bool resized = false;
+};
+ConsoleInput console_read(char* buffer, size_t count);
+// Calls handler() in interrupt context (interrupts off) whenever console_read() may have
+// something new. Call once, after timer_start(). False if the platform cannot interrupt: libos
+// then polls.
+bool console_set_input_handler(void (*handler)());
+
 // Time. monotonic_ns() starts near 0 at boot and never goes backwards; realtime_ns() is
 // nanoseconds since the Unix epoch as known by the host at boot, advanced by the monotonic clock.
 uint64_t monotonic_ns();

@@ -3,7 +3,7 @@
 // OUT            the generic kernel image of the platform (a copy of xos-kernel.xos, or of
 //                xos-kernel-hosted: a static Linux executable)
 // OUT.erofs      the image's merged layers as a read-only EROFS file system (mkfs.erofs)
-// OUT.root/      the same tree as a directory (what xos-run uses until it can boot OUT.erofs)
+// OUT.root/      the same tree as a directory, for inspection (xos-run boots OUT.erofs)
 // OUT.json       the description xos-run reads: format, platform, file names, image config
 //
 // Rebuilding from the same image gives byte-identical OUT, OUT.erofs and OUT.json.

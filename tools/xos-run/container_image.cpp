@@ -35,9 +35,9 @@ void apply_container_image(Options& opts, const std::string& description_path) {
         opts.env = spec.env;
         opts.platform = description.platform;
         opts.container_kernel = description.kernel;
-        // The image's tree as the read-only root under a writable layer in memory.
-        opts.rootfs = description.root_dir;
-        opts.rootfs_writable = false;
+        // The image's EROFS file as the read-only root under a writable layer in memory
+        // (--root-image: a read-only disk, shared by every VM started from it).
+        opts.root_image = description.root_image;
         std::vector<std::string> loader_args{"--workdir", spec.working_dir, "--user",
                                              spec.user.empty() ? "0" : spec.user, "--"};
         loader_args.insert(loader_args.end(), spec.argv.begin(), spec.argv.end());

@@ -35,6 +35,9 @@ PACKAGES=(clang-19 lld-19 llvm-19 libclang-rt-19-dev cmake ninja-build meson mak
 # tests/debian: its Debian root (mmdebstrap), the Go server, the host's redis client, python-pie.
 PACKAGES+=(mmdebstrap golang-go redis-tools libpython3.11-dev)
 
+# tests/xen: the Xen-in-QEMU harness (tests/xen/make_harness.sh packs dom0's initramfs with cpio).
+PACKAGES+=(cpio)
+
 install_packages() {
     local missing=()
     for package in "${PACKAGES[@]}"; do

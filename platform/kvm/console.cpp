@@ -44,14 +44,8 @@ void init_uarts() {
     g_err = probe(COM2) ? Uart{COM2} : g_out;
 }
 
-}  // namespace xos::kvm
-
-namespace xos::machine {
-void init_console() { kvm::init_uarts(); }
-}  // namespace xos::machine
-
-namespace xos::platform {
-void console_write(ConsoleStream stream, const char* bytes, size_t count) {
-    kvm::uart_write(stream == ConsoleStream::Err ? kvm::g_err : kvm::g_out, bytes, count);
+void console_write(platform::ConsoleStream stream, const char* bytes, size_t count) {
+    uart_write(stream == platform::ConsoleStream::Err ? g_err : g_out, bytes, count);
 }
-}  // namespace xos::platform
+
+}  // namespace xos::kvm

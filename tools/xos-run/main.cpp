@@ -9,6 +9,7 @@
 #include "qemu_process.h"
 #include "status_file.h"
 #include "verdict.h"
+#include "xen_run.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -216,6 +217,7 @@ int run(const std::vector<std::string>& args) {
     if (kind == ImageKind::Hosted && opts.rootfs.empty() && image_loads_code(opts.image))
         opts.env.push_back("XOS_EXEC=wx");
     if (kind == ImageKind::Hosted) return run_hosted(opts);
+    if (opts.hypervisor == "xen") return run_xen(opts);
     for (const ShareOption& share : opts.shares) check_share_host_dir(share);
     for (const DiskOption& disk : opts.disks) check_disk_file(disk);
 

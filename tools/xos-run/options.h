@@ -69,6 +69,8 @@ struct Options {
     std::string net_gw;  // --gw ADDR
     std::string net_dns;  // --dns ADDR (IPv4 or IPv6)
     unsigned net_echo_port = 0;  // --net-echo PORT (diagnostic TCP echo service in libos)
+    std::string hypervisor = "qemu";  // --hypervisor qemu|xen (xen: xl on a Xen dom0, xen_run.h)
+    std::string xen_bridge;  // --xen-bridge NAME: a vif on that dom0 bridge (--hypervisor xen)
     bool dry_run = false;
     bool verbose = false;
     bool help = false;

@@ -27,6 +27,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -206,22 +207,32 @@ def build_initrd(harness, cases):
 
 def boot(harness, initrd_path, timeout, log):
     command = [
-        "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max,-smap,-smep", "-m", "1024", "-smp", "1",
+        "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max,-smap,-smep", "-m", "1536", "-smp", "1",
         "-machine", "pc", "-nographic", "-no-reboot", "-serial", "stdio", "-display", "none",
         "-monitor", "none", "-net", "none", "-kernel", os.path.join(harness, "xen"),
-        "-append", "console=com1 com1=115200,8n1 dom0_mem=256M,max:256M dom0_max_vcpus=1 bootscrub=false "
-                   "loglvl=all guest_loglvl=all noreboot",
-        "-initrd", "%s console=hvc0 quiet mitigations=off,%s" % (os.path.join(harness, "vmlinuz"), initrd_path),
+        "-append", "console=com1 com1=115200,8n1 dom0_mem=512M,max:512M dom0_max_vcpus=1 bootscrub=false "
+                   "loglvl=all guest_loglvl=all",
+        "-initrd", "%s console=hvc0 quiet mitigations=off panic=5,%s" % (os.path.join(harness, "vmlinuz"), initrd_path),
     ]
     log.write("$ " + " ".join(shlex.quote(c) for c in command) + "\n")
     log.flush()
     start = time.monotonic()
+    # Streamed into the log as it comes (a slow or stuck boot shows where it is).
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    chunks = []
     try:
-        result = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                timeout=timeout)
-        output = result.stdout
-    except subprocess.TimeoutExpired as e:
-        output = (e.stdout or b"") + b"\n@@HOST QEMU timed out\n"
+        for line in process.stdout:
+            chunks.append(line)
+            log.write(line.decode(errors="replace").replace("\r", ""))
+            log.flush()
+    finally:
+        timer.cancel()
+        process.wait()
+    output = b"".join(chunks)
+    if time.monotonic() - start >= timeout:
+        output += b"\n@@HOST QEMU timed out\n"
     return output.decode(errors="replace").replace("\r", ""), time.monotonic() - start
 
 
@@ -279,7 +290,6 @@ def run(harness, cases, timeout, log, keep=None):
             f.write(build_initrd(harness, cases))
         for attempt in (1, 2):
             output, seconds = boot(harness, initrd, timeout, log)
-            log.write(output + "\n")
             log.write("--- harness run %d: %.1f s ---\n" % (attempt, seconds))
             log.flush()
             results = parse(output)

@@ -412,7 +412,10 @@ Options parse_options(const std::vector<std::string>& argv) {
     }
     if (!opts.net_gw.empty() && opts.net_ip.empty())
         throw UsageError("--gw needs --ip (without --ip the guest uses DHCP)");
-    if ((!opts.net_ip.empty() || !opts.net_dns.empty() || opts.net_echo_port) && opts.net == NetMode::None)
-        throw UsageError("--ip, --gw, --dns and --net-echo need a network (--net user, --net tap:IFNAME or -p)");
+    if (!opts.xen_bridge.empty() && opts.hypervisor != "xen") throw UsageError("--xen-bridge needs --hypervisor xen");
+    if ((!opts.net_ip.empty() || !opts.net_dns.empty() || opts.net_echo_port) && opts.net == NetMode::None &&
+        opts.xen_bridge.empty())
+        throw UsageError("--ip, --gw, --dns and --net-echo need a network (--net user, --net tap:IFNAME, -p or "
+                         "--xen-bridge)");
     return opts;
 }

@@ -81,6 +81,8 @@ ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
 for m in $(cat /modules/order); do insmod /modules/$m.ko 2>/dev/null; done
 mount -t xenfs xenfs /proc/xen
 say() { echo "@@XEN $*"; }
+# dom0's uptime in centiseconds (/proc/uptime: "12345.67 ...").
+uptime_cs() { read up idle < /proc/uptime; echo "${up%.*}${up#*.}"; }
 xenstored --pid-file=/run/xenstored.pid
 n=0
 until xenstore-read -s / >/dev/null 2>&1; do
@@ -101,6 +103,7 @@ run_case() {
     say BEGIN $name
     [ -f /guests/$name.setup ] && sh /guests/$name.setup
     start=$(date +%s)
+    start_cs=$(uptime_cs)
     if ! xl create /guests/$name.cfg >/tmp/create.log 2>&1; then
         cat /tmp/create.log
         say END $name state=create-failed status=none seconds=0
@@ -120,10 +123,11 @@ run_case() {
                 *s*) state=shutdown; break ;;
                 '') state=gone; break ;;
             esac
-            sleep 0.2
+            sleep 0.05
         done
     fi
     seconds=$(( $(date +%s) - start ))
+    end_cs=$(uptime_cs)
     status=$(xenstore-read /local/domain/$domid/data/xos-status 2>/dev/null | tr ' ' '_')
     sleep 0.3  # xenconsoled's last read reaches its log
     xl destroy $name >/dev/null 2>&1
@@ -134,7 +138,7 @@ run_case() {
     say CONSOLE $name
     cat /var/log/xen/console/guest-$name.log 2>/dev/null
     echo
-    say END $name state=$state status=${status:-none} seconds=$seconds
+    say END $name state=$state status=${status:-none} seconds=$seconds ms=$(( (end_cs - start_cs) * 10 ))
 }
 """
 
@@ -183,15 +187,23 @@ def build_initrd(harness, cases):
     script = DOM0_PROLOGUE
     for case in cases:
         name = case["name"]
-        with open(case["image"], "rb") as f:
-            files["guests/%s.xos" % name] = (f.read(), 0o100644)
-        cmdline = xos_cmdline(case.get("argv0", "/" + os.path.basename(case["image"])), case.get("args", []),
-                              case.get("env", {}))
+        kernel = case.get("kernel")  # a kernel dom0 already has (bench/xen: Linux), else the image
+        if not kernel:
+            kernel = "/guests/%s.xos" % name
+            with open(case["image"], "rb") as f:
+                files["guests/%s.xos" % name] = (f.read(), 0o100644)
+        if "raw_cmdline" in case:
+            cmdline = case["raw_cmdline"]
+        else:
+            cmdline = xos_cmdline(case.get("argv0", "/" + os.path.basename(case["image"])), case.get("args", []),
+                                  case.get("env", {}))
         if case.get("cmdline_extra"):
             cmdline += " " + case["cmdline_extra"]
+        extra = list(case.get("xl", []))
+        if case.get("ramdisk"):
+            extra.append('ramdisk = "%s"' % case["ramdisk"])
         files["guests/%s.cfg" % name] = (
-            xl_config(name, "/guests/%s.xos" % name, cmdline, case.get("memory", 128), case.get("xl", [])).encode(),
-            0o100644)
+            xl_config(name, kernel, cmdline, case.get("memory", 128), extra).encode(), 0o100644)
         for kind in ("setup", "check", "after"):
             if kind in case:
                 files["guests/%s.%s" % (name, kind)] = (case[kind].encode(), 0o100644)
@@ -210,7 +222,7 @@ def boot(harness, initrd_path, timeout, log):
         "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max,-smap,-smep", "-m", "1536", "-smp", "1",
         "-machine", "pc", "-nographic", "-no-reboot", "-serial", "stdio", "-display", "none",
         "-monitor", "none", "-net", "none", "-kernel", os.path.join(harness, "xen"),
-        "-append", "console=com1 com1=115200,8n1 dom0_mem=512M,max:512M dom0_max_vcpus=1 bootscrub=false "
+        "-append", "console=com1 com1=115200,8n1 dom0_mem=512M,max:512M dom0_max_vcpus=1 "
                    "loglvl=all guest_loglvl=all",
         "-initrd", "%s console=hvc0 quiet mitigations=off panic=5,%s" % (os.path.join(harness, "vmlinuz"), initrd_path),
     ]

@@ -22,8 +22,18 @@ struct Binding {
 };
 Binding g_bindings[MAX_PORTS];
 evtchn_port_t g_timer_port;
+uint64_t g_tick_ns;  // the scheduler's tick period, 0 while the timer is off
 
 bool timer_tick(evtchn_port_t, void*) { return false; }
+
+// Arms the next tick one period from now. A one-shot timer, re-armed on every tick, and not
+// VCPUOP_set_periodic_timer: Xen stops a vCPU's periodic timer while the vCPU is blocked, so an
+// idle guest (halted until its next tick) would never wake up.
+void arm_tick() {
+    vcpu_set_singleshot_timer next{system_time_ns() + g_tick_ns, 0};
+    if (long rc = hypercall(HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, 0, reinterpret_cast<uint64_t>(&next)))
+        klog("xen: cannot arm the timer (VCPUOP_set_singleshot_timer: %ld)", rc);
+}
 
 }  // namespace
 
@@ -90,7 +100,10 @@ machine::IrqResult handle_upcall() {
             }
         }
     }
-    if (tick) return IrqResult::TimerTick;
+    if (tick) {
+        arm_tick();
+        return IrqResult::TimerTick;
+    }
     return wakeup ? IrqResult::DeviceWakeup : IrqResult::Handled;
 }
 
@@ -103,9 +116,9 @@ void timer_start(uint32_t hz) {
         return;
     }
     g_timer_port = evtchn_port_t(port);
-    vcpu_set_periodic_timer period{1000000000ull / (hz ? hz : 100)};
-    if (long rc = hypercall(HYPERVISOR_vcpu_op, VCPUOP_set_periodic_timer, 0, reinterpret_cast<uint64_t>(&period)))
-        klog("xen: fatal: cannot start the periodic timer (VCPUOP_set_periodic_timer: %ld)", rc);
+    g_tick_ns = 1000000000ull / (hz ? hz : 100);
+    hypercall(HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0);
+    arm_tick();
 }
 
 void relax() { sched_op(SCHEDOP_yield, nullptr); }

@@ -57,6 +57,10 @@ constexpr int VCPUOP_set_periodic_timer = 6, VCPUOP_stop_periodic_timer = 7, VCP
 struct vcpu_set_periodic_timer {
     uint64_t period_ns;
 };
+struct vcpu_set_singleshot_timer {
+    uint64_t timeout_abs_ns;  // Xen system time
+    uint32_t flags;
+};
 
 // event_channel_op (event_channel.h).
 constexpr int EVTCHNOP_bind_virq = 1, EVTCHNOP_close = 3, EVTCHNOP_send = 4, EVTCHNOP_alloc_unbound = 6,

@@ -128,6 +128,7 @@ run_case() {
     fi
     seconds=$(( $(date +%s) - start ))
     end_cs=$(uptime_cs)
+    [ $state = timeout ] && xl list $name  # running (r) or blocked (b)?
     status=$(xenstore-read /local/domain/$domid/data/xos-status 2>/dev/null | tr ' ' '_')
     sleep 0.3  # xenconsoled's last read reaches its log
     xl destroy $name >/dev/null 2>&1

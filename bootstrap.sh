@@ -81,6 +81,9 @@ build_all() {
     if [ "$(id -u)" -eq 0 ]; then
         step "Debian test root (cached)"
         tests/debian/make_rootfs.sh >/dev/null
+        # tests/xen's Xen-in-QEMU harness (Xen, dom0's kernel and initramfs; minutes once, then cached).
+        step "Xen test harness (cached)"
+        tests/xen/make_harness.sh >/dev/null
     fi
 }
 

@@ -30,8 +30,9 @@ def blk_case():
         "console_has": ["0 failure(s)"],
         "files": {"blk-rw.img": bytes(disk), "blk-ro.img": bytes(disk)},
         "setup": "losetup /dev/loop0 /guests/blk-rw.img && losetup -r /dev/loop1 /guests/blk-ro.img\n",
-        "xl": ["disk = ['format=raw,vdev=xvda,access=rw,backendtype=phy,target=/dev/loop0%s',"
-               " 'format=raw,vdev=xvdb,access=ro,backendtype=phy,target=/dev/loop1%s']" % (script, script)],
+        # target= last: it takes the rest of the spec.
+        "xl": ["disk = ['format=raw,vdev=xvda,access=rw,backendtype=phy%s,target=/dev/loop0',"
+               " 'format=raw,vdev=xvdb,access=ro,backendtype=phy%s,target=/dev/loop1']" % (script, script)],
         "after": ("losetup -d /dev/loop0; losetup -d /dev/loop1\n"
                   "printf '%%s  %%s\\n' %s /guests/blk-rw.img %s /guests/blk-ro.img | sha256sum -c\n"
                   % (want_rw, want_ro)),
@@ -57,7 +58,7 @@ echo "echo on port 7 answered"
     return {
         "name": "netfront", "image": "apps/httpd/httpd.xos", "status": None, "args": ["--port", "8080"],
         "cmdline_extra": "xos.ip=10.0.2.15/24 xos.gw=10.0.2.2 xos.echo=7",
-        "xl": ["vif = ['bridge=xenbr0,script=/etc/xen/scripts/xos-vif']"],
+        "xl": ["vif = ['bridge=xenbr0']"],
         "files": {"index.html": index},
         "check": check,
         "console_has": ["xen-netfront"],

@@ -183,7 +183,7 @@ long Blkfront::submit(uint8_t operation, uint64_t sector, size_t count) {
         if (platform::interrupts_enabled())
             platform::wait_for_interrupt();
         else
-            relax();
+            wait_on_port(m_port);
     }
 }
 

@@ -29,7 +29,7 @@ void ring_write(const char* bytes, size_t count) {
             uint64_t now = system_time_ns();
             if (!waited_since) waited_since = now;
             if (now - waited_since > FULL_RING_TIMEOUT_NS) return;
-            relax();
+            wait_on_port(g_port);
             continue;
         }
         waited_since = 0;
@@ -71,7 +71,7 @@ void console_flush(uint64_t timeout_ns) {
     uint64_t start = system_time_ns();
     while (__atomic_load_n(&g_ring->out_cons, __ATOMIC_ACQUIRE) != g_ring->out_prod &&
            system_time_ns() - start < timeout_ns)
-        relax();
+        wait_on_port(g_port);
 }
 
 }  // namespace xos::xen

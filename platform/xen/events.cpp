@@ -123,4 +123,11 @@ void timer_start(uint32_t hz) {
 
 void relax() { sched_op(SCHEDOP_yield, nullptr); }
 
+void wait_on_port(evtchn_port_t port) {
+    sched_poll poll{reinterpret_cast<uint64_t>(&port), 1, system_time_ns() + 10'000'000};
+    if (sched_op(SCHEDOP_poll, &poll) != 0) relax();
+    if (g_shared && port < EVTCHN_2L_NR_CHANNELS)
+        __atomic_fetch_and(&g_shared->evtchn_pending[port / 64], ~(1ull << (port % 64)), __ATOMIC_SEQ_CST);
+}
+
 }  // namespace xos::xen

@@ -47,5 +47,9 @@ void console_flush(uint64_t timeout_ns);
 
 // Waits for something to happen while polling a ring: a scheduler yield to Xen.
 void relax();
+// Waits (interrupts on or off) until `port` is signalled or 10 ms have passed, then clears the
+// port's pending bit; the caller re-checks what it waits for. Unlike relax(), the vCPU really
+// blocks, so dom0's daemons (xenconsoled, xenstored) get the CPU they need to answer.
+void wait_on_port(evtchn_port_t port);
 
 }  // namespace xos::xen

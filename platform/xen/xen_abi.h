@@ -23,10 +23,15 @@ enum Hypercall : uint32_t {
 };
 
 // sched_op (sched.h).
-constexpr int SCHEDOP_yield = 0, SCHEDOP_block = 1, SCHEDOP_shutdown = 2;
+constexpr int SCHEDOP_yield = 0, SCHEDOP_block = 1, SCHEDOP_shutdown = 2, SCHEDOP_poll = 3;
 constexpr uint32_t SHUTDOWN_poweroff = 0, SHUTDOWN_crash = 3;
 struct sched_shutdown {
     uint32_t reason;
+};
+struct sched_poll {
+    uint64_t ports;  // guest pointer to evtchn_port_t[nr_ports]
+    uint32_t nr_ports;
+    uint64_t timeout;  // Xen system time; 0: none
 };
 
 // memory_op (memory.h).

@@ -65,7 +65,7 @@ bool put(const void* data, size_t count, uint64_t deadline) {
         if (!space) {
             notify(g_port);
             if (system_time_ns() > deadline) return false;
-            relax();
+            wait_on_port(g_port);
             continue;
         }
         uint32_t n = space < count ? space : uint32_t(count);
@@ -92,7 +92,7 @@ long get(void* data, size_t count, uint64_t deadline) {
         }
         if (!available) {
             if (system_time_ns() > deadline) return -ETIMEDOUT;
-            relax();
+            wait_on_port(g_port);
             continue;
         }
         uint32_t n = available < count ? available : uint32_t(count);

@@ -23,6 +23,7 @@ struct Binding {
 Binding g_bindings[MAX_PORTS];
 evtchn_port_t g_timer_port;
 uint64_t g_tick_ns;  // the scheduler's tick period, 0 while the timer is off
+constexpr uint64_t MIN_TICK_NS = 10'000'000;
 
 bool timer_tick(evtchn_port_t, void*) { return false; }
 
@@ -116,7 +117,11 @@ void timer_start(uint32_t hz) {
         return;
     }
     g_timer_port = evtchn_port_t(port);
+    // At most 100 Hz: each tick is an upcall and a hypercall, which under a nested or emulated
+    // Xen can take milliseconds; a tick due again before the last one was handled would leave
+    // the guest doing nothing but ticks.
     g_tick_ns = 1000000000ull / (hz ? hz : 100);
+    if (g_tick_ns < MIN_TICK_NS) g_tick_ns = MIN_TICK_NS;
     hypercall(HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0);
     arm_tick();
 }

@@ -106,8 +106,12 @@ run_case() {
     start_cs=$(uptime_cs)
     if ! xl create /guests/$name.cfg >/tmp/create.log 2>&1; then
         cat /tmp/create.log
-        say END $name state=create-failed status=none seconds=0
-        return
+        # xl in this dom0 now and then dies after the domain was made ("corrupted double-linked
+        # list", a segfault in its monitoring child): go on if the domain exists.
+        if ! xl domid $name >/dev/null 2>&1; then
+            say END $name state=create-failed status=none seconds=0
+            return
+        fi
     fi
     domid=$(xl domid $name)
     state=timeout

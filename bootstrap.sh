@@ -35,12 +35,13 @@ PACKAGES=(clang-19 lld-19 llvm-19 libclang-rt-19-dev cmake ninja-build meson mak
 # tests/debian: its Debian root (mmdebstrap), the Go server, the host's redis client, python-pie.
 PACKAGES+=(mmdebstrap golang-go redis-tools libpython3.11-dev)
 
-# The EROFS reader's tests and --root-image images (tests/unit, tests/fuzz, tests/erofs): mkfs.erofs.
-PACKAGES+=(erofs-utils)
-# tools/xos-image (xos-build --from-image): libarchive, nlohmann-json, OpenSSL's sha256, mkfs.erofs.
+# tools/xos-image (xos-build --from-image): libarchive, nlohmann-json, OpenSSL's sha256, mkfs.erofs
+# (also for the EROFS reader's tests and --root-image images: tests/unit, tests/fuzz, tests/erofs).
 PACKAGES+=(libarchive-dev nlohmann-json3-dev libssl-dev erofs-utils)
 # tests/oci: container images made locally (podman with runc, umoci/skopeo), no registry.
 PACKAGES+=(podman runc umoci skopeo)
+# tests/xen: the Xen-in-QEMU harness (tests/xen/make_harness.sh packs dom0's initramfs with cpio).
+PACKAGES+=(cpio)
 
 install_packages() {
     local missing=()
@@ -85,6 +86,9 @@ build_all() {
     if [ "$(id -u)" -eq 0 ]; then
         step "Debian test root (cached)"
         tests/debian/make_rootfs.sh >/dev/null
+        # tests/xen's Xen-in-QEMU harness (Xen, dom0's kernel and initramfs; minutes once, then cached).
+        step "Xen test harness (cached)"
+        tests/xen/make_harness.sh >/dev/null
     fi
 }
 

@@ -1,9 +1,9 @@
-// A VM's disks are virtio-blk devices, which libos drives itself (libos/blk): the platform has
+// A VM's disks are virtio-blk devices, which libos drives itself (libos/blk): the kvm machine has
 // none of its own.
 #include "xos/block.h"
 
-namespace xos::platform {
+namespace xos::kvm {
 
-std::span<BlockDevice* const> host_block_devices() { return {}; }
+std::span<platform::BlockDevice* const> no_block_devices() { return {}; }
 
-}  // namespace xos::platform
+}  // namespace xos::kvm

@@ -136,28 +136,24 @@ void calibrate() {
 
 void init_clock() { g_boot_tsc = x86::rdtsc(); }
 
-}  // namespace xos::kvm
-
-namespace xos::platform {
-
 uint64_t monotonic_ns() {
-    kvm::calibrate();
-    uint64_t ticks = x86::rdtsc() - kvm::g_boot_tsc;
-    return uint64_t((unsigned __int128)ticks * kvm::g_ns_per_tsc_q32 >> 32);
+    calibrate();
+    uint64_t ticks = x86::rdtsc() - g_boot_tsc;
+    return uint64_t((unsigned __int128)ticks * g_ns_per_tsc_q32 >> 32);
+}
+
+int64_t realtime_ns() {
+    uint64_t mono = monotonic_ns();
+    return g_realtime_at_boot_ns + int64_t(mono);
 }
 
 int64_t realtime_coarse_ns() {
     // Calibrating the TSC takes 10 ms; boot-time users (file timestamps) should not pay for it.
-    if (!kvm::g_calibrated.load(std::memory_order_acquire)) {
-        static int64_t rtc_at_first_use = kvm::read_rtc_seconds();
+    if (!g_calibrated.load(std::memory_order_acquire)) {
+        static int64_t rtc_at_first_use = read_rtc_seconds();
         return rtc_at_first_use * 1000000000;
     }
     return realtime_ns();
 }
 
-int64_t realtime_ns() {
-    uint64_t mono = monotonic_ns();
-    return kvm::g_realtime_at_boot_ns + int64_t(mono);
-}
-
-}  // namespace xos::platform
+}  // namespace xos::kvm

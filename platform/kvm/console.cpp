@@ -138,23 +138,16 @@ void on_com1_interrupt() {
     if (g_input_handler) g_input_handler();
 }
 
-}  // namespace xos::kvm
-
-namespace xos::machine {
-void init_console() { kvm::init_uarts(); }
-}  // namespace xos::machine
-
-namespace xos::platform {
-
-void console_write(ConsoleStream stream, const char* bytes, size_t count) {
-    kvm::uart_write(stream == ConsoleStream::Err ? kvm::g_err : kvm::g_out, bytes, count);
+void console_write(platform::ConsoleStream stream, const char* bytes, size_t count) {
+    uart_write(stream == platform::ConsoleStream::Err ? g_err : g_out, bytes, count);
 }
 
-StdioKinds console_stdio() { return kvm::stdio().kinds; }
+platform::StdioKinds console_stdio() { return stdio().kinds; }
 
-ConsoleSize console_size() { return kvm::stdio().size; }
+platform::ConsoleSize console_size() { return stdio().size; }
 
-ConsoleInput console_read(char* buffer, size_t count) {
+platform::ConsoleInput console_read(char* buffer, size_t count) {
+    using namespace platform;
     using kvm::Decoder;
     Decoder& d = kvm::g_decoder;
     ConsoleInput result;
@@ -210,7 +203,7 @@ ConsoleInput console_read(char* buffer, size_t count) {
 bool console_set_input_handler(void (*handler)()) {
     if (!kvm::g_out.base) return false;
     {
-        InterruptGuard guard;
+        platform::InterruptGuard guard;
         kvm::g_input_handler = handler;
     }
     // 115200 baud (divisor 1: QEMU's receive timeout is 4 character times, ~0.35 ms) and the
@@ -226,4 +219,4 @@ bool console_set_input_handler(void (*handler)()) {
     return true;
 }
 
-}  // namespace xos::platform
+}  // namespace xos::kvm

@@ -1,8 +1,8 @@
 // kvm has no host NIC: its network card is virtio-net (platform/api/xos/nic.h).
 #include "xos/nic.h"
 
-namespace xos::platform {
+namespace xos::kvm {
 
-HostNic* host_nic() { return nullptr; }
+platform::HostNic* no_nic() { return nullptr; }
 
-}  // namespace xos::platform
+}  // namespace xos::kvm

@@ -5,18 +5,19 @@
 #include <cstdio>
 
 #include "x86_64/cpu.h"
+#include "x86_64/machine.h"
 #include "xos/platform.h"
 
-namespace xos::platform {
+namespace xos::kvm {
 
 namespace {
 constexpr uint16_t STATUS_PORT = 0x4f0;
 constexpr uint16_t DEBUG_EXIT_PORT = 0xf4;
 }  // namespace
 
-void shutdown(ExitKind kind, int status, const char* reason) {
+void shutdown(platform::ExitKind kind, int status, const char* reason) {
     char record[256];
-    int n = kind == ExitKind::Exit
+    int n = kind == platform::ExitKind::Exit
         ? snprintf(record, sizeof record, "exit %d\n", status & 0xff)
         : snprintf(record, sizeof record, "crash %d %s\n", status & 0xff, reason ? reason : "unknown");
     if (n < 0) n = 0;
@@ -29,4 +30,4 @@ void shutdown(ExitKind kind, int status, const char* reason) {
     x86::halt_forever();
 }
 
-}  // namespace xos::platform
+}  // namespace xos::kvm

@@ -59,44 +59,37 @@ void unmask_isa_irq(unsigned irq) {
     x86::outb(PIC1_DATA, g_pic1_mask);
 }
 
-}  // namespace xos::kvm
-
-namespace xos::platform {
-
 void timer_start(uint32_t hz) {
-    kvm::init_lapic_virtual_wire();
-    kvm::init_pic();
-    uint32_t reload = uint32_t(kvm::PIT_HZ / hz);
+    init_lapic_virtual_wire();
+    init_pic();
+    uint32_t reload = uint32_t(PIT_HZ / hz);
     if (reload > 0xffff) reload = 0xffff;
-    kvm::g_pit_reload = uint16_t(reload);
-    x86::outb(kvm::PIT_CMD, 0x34);  // channel 0, lo/hi byte, mode 2 (rate generator)
-    x86::outb(kvm::PIT_CH0, reload & 0xff);
-    x86::outb(kvm::PIT_CH0, reload >> 8);
+    g_pit_reload = uint16_t(reload);
+    x86::outb(PIT_CMD, 0x34);  // channel 0, lo/hi byte, mode 2 (rate generator)
+    x86::outb(PIT_CH0, reload & 0xff);
+    x86::outb(PIT_CH0, reload >> 8);
 }
 
-}  // namespace xos::platform
-
-namespace xos::machine {
-
-IrqResult handle_irq(uint64_t vector) {
+machine::IrqResult handle_irq(uint64_t vector) {
+    using machine::IrqResult;
     if (vector == 0xff) return IrqResult::Handled;  // LAPIC spurious interrupt: no EOI
     // A device interrupt (kvm/irq.cpp) may have woken a thread: an idle CPU switches to it now.
-    if (kvm::dispatch_device_irq(vector)) return IrqResult::DeviceWakeup;
-    if (vector < kvm::IRQ_BASE || vector >= kvm::IRQ_BASE + 16) return IrqResult::Unknown;
-    uint64_t irq = vector - kvm::IRQ_BASE;
+    if (dispatch_device_irq(vector)) return IrqResult::DeviceWakeup;
+    if (vector < IRQ_BASE || vector >= IRQ_BASE + 16) return IrqResult::Unknown;
+    uint64_t irq = vector - IRQ_BASE;
     // IRQ 7 and 15 can be spurious: no EOI unless the PIC says it is in service.
     if (irq == 7 || irq == 15) {
-        uint16_t cmd = irq == 7 ? kvm::PIC1_CMD : kvm::PIC2_CMD;
+        uint16_t cmd = irq == 7 ? PIC1_CMD : PIC2_CMD;
         x86::outb(cmd, 0x0b);  // read ISR
         if (!(x86::inb(cmd) & 0x80)) return IrqResult::Handled;
     }
-    if (irq >= 8) x86::outb(kvm::PIC2_CMD, kvm::PIC_EOI);
-    x86::outb(kvm::PIC1_CMD, kvm::PIC_EOI);
+    if (irq >= 8) x86::outb(PIC2_CMD, PIC_EOI);
+    x86::outb(PIC1_CMD, PIC_EOI);
     if (irq == 4) {  // COM1 received input (console.cpp): its reader may wake
-        kvm::on_com1_interrupt();
+        on_com1_interrupt();
         return IrqResult::DeviceWakeup;
     }
     return irq == 0 ? IrqResult::TimerTick : IrqResult::Handled;
 }
 
-}  // namespace xos::machine
+}  // namespace xos::kvm

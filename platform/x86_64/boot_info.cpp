@@ -50,6 +50,31 @@ void add_free(uintptr_t base, uintptr_t end, size_t first_reserved = 0) {
     g_free[g_free_count++] = {base, end - base};
 }
 
+// The loader's own data in RAM: hvm_start_info, the command line, the memory map. QEMU puts them
+// below 1 MiB (under the image, never handed out), Xen's toolstack right after the image, in
+// what becomes free memory. libos takes free memory to be zero (mm/frames.cpp), so once read
+// they are cleared (clear_boot_data).
+constexpr size_t MAX_BOOT_DATA = 4;
+platform::MemoryRange g_boot_data[MAX_BOOT_DATA];
+size_t g_boot_data_count;
+
+void note_boot_data(uintptr_t base, size_t size) {
+    if (size && g_boot_data_count < MAX_BOOT_DATA) g_boot_data[g_boot_data_count++] = {base, size};
+}
+
+bool overlaps_reserved(uintptr_t base, uintptr_t end) {
+    for (size_t i = 0; i < g_reserved_count; ++i)
+        if (base < g_reserved[i].end() && g_reserved[i].base < end) return true;
+    return false;
+}
+
+void clear_boot_data() {
+    for (size_t i = 0; i < g_boot_data_count; ++i) {
+        uintptr_t base = g_boot_data[i].base, end = g_boot_data[i].end();
+        if (!overlaps_reserved(base, end)) memset(platform::phys_to_virt(base), 0, end - base);
+    }
+}
+
 // Fallback when the loader gives no memory map: QEMU's CMOS holds the RAM size.
 void memory_from_cmos(uintptr_t* below_4g, uintptr_t* above_4g) {
     auto cmos = [](uint8_t reg) {
@@ -78,7 +103,9 @@ void parse_boot_info(uintptr_t start_info) {
             platform::shutdown(platform::ExitKind::Crash, 134, "command line too long");
         }
         memcpy(g_cmdline, cmdline, n + 1);
+        note_boot_data(info->cmdline_paddr, n + 1);
     }
+    note_boot_data(start_info, sizeof(HvmStartInfo));
 
     // Everything below the end of the image (low memory with the loader's data, the image
     // itself with its page tables and stacks) is never handed out.
@@ -94,6 +121,7 @@ void parse_boot_info(uintptr_t start_info) {
 
     if (info->version >= 1 && info->memmap_paddr && info->memmap_entries) {
         auto* map = static_cast<const HvmMemmapEntry*>(platform::phys_to_virt(info->memmap_paddr));
+        note_boot_data(info->memmap_paddr, info->memmap_entries * sizeof(HvmMemmapEntry));
         for (uint32_t i = 0; i < info->memmap_entries; ++i) {
             if (map[i].type != HVM_MEMMAP_TYPE_RAM) continue;
             add_free(map[i].addr, map[i].addr + map[i].size);
@@ -110,6 +138,7 @@ void parse_boot_info(uintptr_t start_info) {
         }
     }
     std::sort(g_free, g_free + g_free_count, [](auto& a, auto& b) { return a.base < b.base; });
+    clear_boot_data();  // `info` is not read after this
 }
 
 uintptr_t ram_top() { return g_ram_top; }

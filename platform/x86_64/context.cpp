@@ -88,6 +88,10 @@ void cpu_context_init(void* storage, void (*entry)(uintptr_t, uintptr_t), uintpt
 void cpu_context_adopt_current(void* storage) {
     auto* context = static_cast<x86::CpuContext*>(storage);
     context->fs_base = x86::rdmsr(x86::MSR_FS_BASE);
+    // XSAVE writes the legacy area and XSTATE_BV but not the rest of the XSAVE header, which
+    // XRSTOR requires to be zero: memory from the allocator is not (on Xen, the toolstack's boot
+    // data lies there).
+    memset(context->fpu, 0, x86::g_fpu_area_size);
     x86::g_current = context;
     // The boot flow's live FPU state is saved into its new area on the next interrupt.
     xos_current_fpu_area = context->fpu;

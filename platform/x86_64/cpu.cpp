@@ -2,6 +2,8 @@
 // pvh_entry.S; here: XSAVE/AVX/AVX-512 state, FSGSBASE, NX) and records what exists.
 #include "cpu.h"
 
+#include <cstring>
+
 namespace xos::x86 {
 
 namespace {
@@ -54,6 +56,19 @@ void init_cpu_features() {
     }
 
     if (g_features.nx) wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE);
+}
+
+uint32_t hypervisor_leaf_base(const char* signature) {
+    if (!(cpuid(1).ecx & (1u << 31))) return 0;  // no hypervisor
+    for (uint32_t base = 0x40000000; base < 0x40010000; base += 0x100) {
+        CpuidResult leaf = cpuid(base);
+        char found[12];
+        memcpy(found, &leaf.ebx, 4);
+        memcpy(found + 4, &leaf.ecx, 4);
+        memcpy(found + 8, &leaf.edx, 4);
+        if (memcmp(found, signature, 12) == 0 && leaf.eax >= base + 2) return base;
+    }
+    return 0;
 }
 
 }  // namespace xos::x86

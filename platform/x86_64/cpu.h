@@ -90,4 +90,9 @@ struct Features {
 const Features& features();
 void init_cpu_features();
 
+// The first CPUID leaf of the hypervisor range (0x40000000 + k * 0x100) whose signature
+// (EBX, ECX, EDX) is `signature` (12 characters: "XenVMMXenVMM", "KVMKVMKVM\0\0\0"), or 0.
+// Xen moves its leaves up by 0x100 when it also offers Viridian (Hyper-V) leaves.
+uint32_t hypervisor_leaf_base(const char* signature);
+
 }  // namespace xos::x86

@@ -1,19 +1,58 @@
-// What platform/x86_64 needs from the machine it runs on (kvm today, xen later): the console
-// comes up first so every later failure is visible.
+// What platform/x86_64 needs from the machine it runs on: kvm (QEMU/KVM-style VMs: 16550s, PIT,
+// CMOS, isa-debug-exit) or xen (a Xen PVH guest: hypercalls, PV console, event channels). Both
+// are linked into the same image and chosen at boot from CPUID (machine.cpp), so one image file
+// boots on either. The console comes up first so every later failure is visible.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
-namespace xos::machine {
+#include <span>
 
-void init_console();
-void init();
+#include "xos/block.h"
+#include "xos/nic.h"
+#include "xos/platform.h"
+
+namespace xos::machine {
 
 // Device interrupts arrive on vectors 32..255; the machine acknowledges them and says whether
 // it was the scheduler's timer.
 // DeviceWakeup: a device interrupt that may have made a thread runnable (switch to it if the
 // CPU was idle, without charging the running thread a timer tick).
 enum class IrqResult { TimerTick, DeviceWakeup, Handled, Unknown };
-IrqResult handle_irq(uint64_t vector);
+
+// One machine's implementation of the platform calls that differ between kvm and xen.
+struct Machine {
+    const char* name;
+    void (*init_console)();
+    void (*init)();  // after paging, before libos
+    IrqResult (*handle_irq)(uint64_t vector);
+    void (*console_write)(platform::ConsoleStream stream, const char* bytes, size_t count);
+    // Console input and what the host's stdio are (xos/platform.h, console_read and friends).
+    platform::StdioKinds (*console_stdio)();
+    platform::ConsoleSize (*console_size)();
+    platform::ConsoleInput (*console_read)(char* buffer, size_t count);
+    bool (*console_set_input_handler)(void (*handler)());
+    uint64_t (*monotonic_ns)();
+    int64_t (*realtime_ns)();
+    int64_t (*realtime_coarse_ns)();
+    void (*timer_start)(uint32_t hz);
+    // Leaves the machine; machine.cpp halts the CPU if this returns.
+    void (*shutdown)(platform::ExitKind kind, int status, const char* reason);
+    // The machine's own disks and NIC (xos/block.h, xos/nic.h): kvm has none (its devices are
+    // virtio, which libos drives), xen has blkfront and netfront.
+    std::span<platform::BlockDevice* const> (*host_block_devices)();
+    platform::HostNic* (*host_nic)();
+};
+extern const Machine kvm_machine;  // platform/kvm/machine.cpp
+extern const Machine xen_machine;  // platform/xen/machine.cpp
+
+// Picks the machine (Xen's CPUID signature: xen, otherwise kvm). First thing at boot.
+void select();
+const Machine& current();
+
+inline void init_console() { current().init_console(); }
+inline void init() { current().init(); }
+inline IrqResult handle_irq(uint64_t vector) { return current().handle_irq(vector); }
 
 }  // namespace xos::machine

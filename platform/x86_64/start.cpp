@@ -30,6 +30,7 @@ void init_syscall_instruction() {
 // `start_info`: the physical address of struct hvm_start_info (pvh_entry.S).
 extern "C" [[noreturn]] void xos_x86_64_start(uintptr_t start_info) {
     using namespace xos;
+    machine::select();
     machine::init_console();
     x86::init_descriptor_tables();
     x86::init_cpu_features();

@@ -98,6 +98,18 @@ def main():
             status, out, err = run(xos_run, "--dry-run", *args)
             expect("--root-image with %s refused" % what, status == 125 and "--root" in err, err)
 
+    # --hypervisor xen: the xl config (docs/xen.md) instead of a QEMU command line.
+    status, out, err = run(xos_run, "--dry-run", "--hypervisor", "xen", "--mem", "64M", "--env", "A=b c",
+                           "--ip", "10.0.2.15/24", "--xen-bridge", "xenbr0", vm, "--", "x y")
+    expect("--hypervisor xen writes an xl config",
+           status == 0 and 'type = "pvh"' in out and "memory = 64" in out and "xos.arg=x%20y" in out and
+           "xos.env=A=b%20c" in out and "xos.ip=10.0.2.15/24" in out and 'on_poweroff = "preserve"' in out and
+           "bridge=xenbr0" in out and "qemu" not in out, out + err)
+    status, out, err = run(xos_run, "--dry-run", "--hypervisor", "kvm", vm)
+    expect("--hypervisor kvm refused", status == 125 and "--hypervisor" in err, err)
+    status, out, err = run(xos_run, "--dry-run", "--hypervisor", "xen", "--xen-bridge", "a,b", vm)
+    expect("--xen-bridge with a comma refused", status == 125 and "--xen-bridge" in err, err)
+
     print("%d failure(s)" % len(failures))
     return 1 if failures else 0
 

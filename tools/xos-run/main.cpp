@@ -11,6 +11,7 @@
 #include "status_file.h"
 #include "terminal.h"
 #include "verdict.h"
+#include "xen_run.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -247,6 +248,7 @@ int run(const std::vector<std::string>& args) {
     if (kind == ImageKind::Hosted && opts.rootfs.empty() && opts.root_image.empty() && image_loads_code(opts.image))
         opts.env.push_back("XOS_EXEC=wx");
     if (kind == ImageKind::Hosted) return run_hosted(opts);
+    if (opts.hypervisor == "xen") return run_xen(opts);
     for (const ShareOption& share : opts.shares) check_share_host_dir(share);
     for (const DiskOption& disk : opts.disks) check_disk_file(disk);
 

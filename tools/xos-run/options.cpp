@@ -96,7 +96,12 @@ options:
   --dns ADDR            DNS server (the guest's /etc/resolv.conf)
   --net-echo PORT       diagnostic: libos answers TCP PORT with an echo service
                         (tests the network stack without the app)
-  --dry-run             print the QEMU command line and exit
+  --hypervisor qemu|xen qemu (default): boot under QEMU. xen: on a Xen dom0, run the
+                        image as a Xen PVH guest with xl (memory, vCPUs, argv, env,
+                        --disk as xvda..., --ip/--gw, --xen-bridge); its console is
+                        shown and its exit status read from xenstore (docs/xen.md)
+  --xen-bridge NAME     with --hypervisor xen: a network card on dom0's bridge NAME
+  --dry-run             print the QEMU command line (xl config) and exit
   -v, --verbose         print the QEMU command line and accelerator on stderr
   -h, --help            print this help
   --version             print the version
@@ -184,7 +189,8 @@ bool takes_value(const std::string& name) {
         name == "--machine" || name == "--mem" || name == "--rootfs-size" || name == "--timeout" || name == "--env" ||
         name == "--cpus" || name == "--qemu" || name == "--qemu-arg" || name == "--share" || name == "--disk" ||
         name == "-p" || name == "--net" || name == "--ip" || name == "--gw" || name == "--dns" || name == "--net-echo" ||
-        name == "--entrypoint" || name == "--workdir" || name == "--user";
+        name == "--entrypoint" || name == "--workdir" || name == "--user" || name == "--hypervisor" ||
+        name == "--xen-bridge";
 }
 
 void apply_option(Options& opts, const std::string& name, const std::string& value) {
@@ -254,6 +260,14 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
         opts.user = value;
     } else if (name == "--net-echo") {
         opts.net_echo_port = parse_port(value, "--net-echo");
+    } else if (name == "--hypervisor") {
+        if (value != "qemu" && value != "xen")
+            throw UsageError("--hypervisor: expected qemu or xen, got '" + value + "'");
+        opts.hypervisor = value;
+    } else if (name == "--xen-bridge") {
+        if (value.empty() || value.size() > 15 || value.find_first_of(", /=\"'") != std::string::npos)
+            throw UsageError("--xen-bridge: expected a bridge name, got '" + value + "'");
+        opts.xen_bridge = value;
     }
 }
 
@@ -441,7 +455,10 @@ Options parse_options(const std::vector<std::string>& argv) {
     }
     if (!opts.net_gw.empty() && opts.net_ip.empty())
         throw UsageError("--gw needs --ip (without --ip the guest uses DHCP)");
-    if ((!opts.net_ip.empty() || !opts.net_dns.empty() || opts.net_echo_port) && opts.net == NetMode::None)
-        throw UsageError("--ip, --gw, --dns and --net-echo need a network (--net user, --net tap:IFNAME or -p)");
+    if (!opts.xen_bridge.empty() && opts.hypervisor != "xen") throw UsageError("--xen-bridge needs --hypervisor xen");
+    if ((!opts.net_ip.empty() || !opts.net_dns.empty() || opts.net_echo_port) && opts.net == NetMode::None &&
+        opts.xen_bridge.empty())
+        throw UsageError("--ip, --gw, --dns and --net-echo need a network (--net user, --net tap:IFNAME, -p or "
+                         "--xen-bridge)");
     return opts;
 }

@@ -76,6 +76,8 @@ struct Options {
     std::optional<std::string> workdir;  // --workdir DIR
     std::optional<std::string> user;  // --user UID[:GID] or NAME[:GROUP]
     std::string container_kernel;  // the image's own generic kernel (set from IMAGE.json)
+    std::string hypervisor = "qemu";  // --hypervisor qemu|xen (xen: xl on a Xen dom0, xen_run.h)
+    std::string xen_bridge;  // --xen-bridge NAME: a vif on that dom0 bridge (--hypervisor xen)
     bool dry_run = false;
     bool verbose = false;
     bool help = false;

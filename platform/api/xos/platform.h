@@ -30,7 +30,7 @@ void* phys_to_virt(uintptr_t phys);
 uintptr_t virt_to_phys(const void* virt);
 
 // RAM that libos may hand out (physical): usable memory minus the image, boot data and page
-// tables.
+// tables. It is zero-filled.
 std::span<const MemoryRange> free_memory();
 
 // Every address an application may legitimately pass to a syscall lies in [lowest, highest).

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""bench/xen/run.py: boot to exit of hello as a Xen PVH guest, against the same image on QEMU
+(KVM's path, here under TCG) and a Linux PVH domU in the same Xen run.
+
+- xos on Xen: apps/hello.xos created by xl in the Xen-in-QEMU harness (tests/xen); the time is
+  dom0's, from just before `xl create` to `xl list` showing the domain shut down (dom0 polls
+  every 50 ms; /proc/uptime has 10 ms steps). It includes xl's domain build.
+- Linux on Xen: Debian's kernel (the bzImage of the harness's dom0, which carries the PVH
+  note) with an initramfs whose /init is busybox powering off at once, measured the same way,
+  interleaved with the xos runs in the same harness run.
+- xos on QEMU: the same hello.xos under `xos-run` on the host (TCG, microvm), wall time.
+
+Everything runs under QEMU TCG on a loaded machine, and Xen itself is emulated: compare the
+ratios measured in the same run, not absolute times across machines.
+
+usage: bench/xen/run.py [--build-dir build] [--runs 3] [--markdown FILE]
+"""
+import argparse
+import gzip
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "xen"))
+import run_xen  # noqa: E402
+
+
+def busybox_from_harness(harness):
+    """The busybox-static binary inside the harness's dom0 initramfs (newc, gzip)."""
+    with open(os.path.join(harness, "dom0.cpio.gz"), "rb") as f:
+        data = gzip.decompress(f.read().rstrip(b"\0"))
+    at = 0
+    while at + 110 <= len(data):
+        header = data[at:at + 110]
+        if header[:6] != b"070701":
+            break
+        size = int(header[54:62], 16)
+        name_size = int(header[94:102], 16)
+        name = data[at + 110:at + 110 + name_size - 1].decode()
+        body = at + 110 + name_size
+        body += -body % 4
+        if name in ("bin/busybox", "./bin/busybox"):
+            return data[body:body + size]
+        at = body + size
+        at += -at % 4
+    raise SystemExit("bench/xen: no bin/busybox in the harness's initramfs")
+
+
+def linux_initramfs(busybox):
+    init = b"#!/bin/busybox sh\n/bin/busybox poweroff -f\n"
+    return run_xen.cpio({"bin/busybox": (busybox, 0o100755), "init": (init, 0o100755)})
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--markdown")
+    args = parser.parse_args()
+
+    made = subprocess.run([os.path.join(ROOT, "tests", "xen", "make_harness.sh")], stdout=subprocess.PIPE, text=True)
+    if made.returncode != 0:
+        raise SystemExit("tests/xen/make_harness.sh failed")
+    harness = made.stdout.strip().splitlines()[-1]
+    hello = os.path.join(args.build_dir, "apps", "hello.xos")
+    xos_run = os.path.join(args.build_dir, "tools", "xos-run", "xos-run")
+
+    # QEMU (the KVM path under TCG): wall time of xos-run, runs interleaved with nothing else.
+    qemu_ms = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        status = subprocess.run([xos_run, "--timeout", "120", hello], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL).returncode
+        qemu_ms.append((time.perf_counter() - start) * 1000)
+        if status != 0:
+            raise SystemExit("xos-run hello.xos failed (%d)" % status)
+
+    files = {"linux.cpio": linux_initramfs(busybox_from_harness(harness))}
+    with open(os.path.join(harness, "vmlinuz"), "rb") as f:
+        files["linux-vmlinuz"] = f.read()
+    cases = []
+    for i in range(args.runs):
+        cases.append({"name": "xos-%d" % i, "image": hello, "status": 0, "memory": 128, "timeout": 120})
+        cases.append({"name": "linux-%d" % i, "image": hello, "status": None, "memory": 128, "timeout": 300,
+                      "kernel": "/guests/linux-vmlinuz", "ramdisk": "/guests/linux.cpio",
+                      "raw_cmdline": "console=hvc0 quiet cryptomgr.notests tsc=reliable",
+                      "files": files if i == 0 else {}})
+    timeout = 300 + sum(case["timeout"] for case in cases)
+    results, seconds = run_xen.run(harness, cases, timeout, sys.stderr)
+
+    def times(prefix, want_state):
+        out = []
+        for case in cases:
+            result = results.get(case["name"])
+            if case["name"].startswith(prefix) and result and result.get("state") == want_state:
+                out.append(float(result["ms"]))
+        return out
+    xen_xos = times("xos-", "shutdown")
+    xen_linux = times("linux-", "shutdown")
+    if len(xen_xos) != args.runs or len(xen_linux) != args.runs:
+        print("bench/xen: not every guest shut down: %r" % {k: (v.get("state"), v.get("ms")) for k, v in results.items()})
+        return 1
+
+    def fmt(values):
+        return "%.0f (%.0f–%.0f)" % (statistics.median(values), min(values), max(values))
+    lines = [
+        "| figure (ms, median (min–max) of %d) | xos on Xen (PVH) | Linux on Xen (PVH) | xos on QEMU (TCG, xos-run) |"
+        " xos on Xen ÷ Linux on Xen | xos on Xen ÷ xos on QEMU |" % args.runs,
+        "|---|---|---|---|---|---|",
+        "| boot to exit of hello | %s | %s | %s | %.3f | %.1f |" % (
+            fmt(xen_xos), fmt(xen_linux), fmt(qemu_ms), statistics.median(xen_xos) / statistics.median(xen_linux),
+            statistics.median(xen_xos) / statistics.median(qemu_ms)),
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    print("harness run: %.0f s" % seconds)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

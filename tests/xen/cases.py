@@ -1,0 +1,95 @@
+"""The guests each harness run boots (run_xen.py --group NAME), from the image files that the
+KVM image tests boot (tests/image). A case: name, image (relative to --images-dir), args, env,
+the expected exit status (as the guest recorded it in xenstore), console_has / console_lacks
+(on Xen stdout, stderr and libos's messages share the one console), memory (MiB) and a timeout
+(seconds in dom0). Device cases add xl config lines (`xl`), files for dom0 (`files`, under
+/guests), and dom0 shell scripts: `setup` before `xl create`, `check` while the guest runs
+(the guest is destroyed after it; "status": None when the guest is a server that never exits),
+`after` once the guest is gone; each script's exit status is part of the verdict."""
+import hashlib
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "blk"))
+import run_blk_test  # noqa: E402  (the disks and the expected result of tests/blk/blk.c)
+
+
+def blk_case():
+    """tests/blk/blk.c on two Xen disks: xvda read-write, xvdb read-only (loop devices in dom0 on
+    files made like run_blk_test.py's); after the guest, dom0 checks both files' hashes."""
+    disk = bytearray(run_blk_test.bg(i) for i in range(run_blk_test.SIZE))
+    offset = run_blk_test.MARKER_OFFSET
+    disk[offset:offset + len(run_blk_test.MARKER)] = run_blk_test.MARKER
+    want_rw = hashlib.sha256(run_blk_test.expected_rw()).hexdigest()
+    want_ro = hashlib.sha256(bytes(disk)).hexdigest()
+    script = ",script=/etc/xen/scripts/xos-block"
+    return {
+        "name": "blkfront", "image": "tests/blk/blk.xos", "status": 0, "args": [str(run_blk_test.SIZE)],
+        "console_has": ["0 failure(s)"],
+        "files": {"blk-rw.img": bytes(disk), "blk-ro.img": bytes(disk)},
+        "setup": "losetup /dev/loop0 /guests/blk-rw.img && losetup -r /dev/loop1 /guests/blk-ro.img\n",
+        # target= last: it takes the rest of the spec.
+        "xl": ["disk = ['format=raw,vdev=xvda,access=rw,backendtype=phy%s,target=/dev/loop0',"
+               " 'format=raw,vdev=xvdb,access=ro,backendtype=phy%s,target=/dev/loop1']" % (script, script)],
+        "after": ("losetup -d /dev/loop0; losetup -d /dev/loop1\n"
+                  "printf '%%s  %%s\\n' %s /guests/blk-rw.img %s /guests/blk-ro.img | sha256sum -c\n"
+                  % (want_rw, want_ro)),
+    }
+
+
+def net_case():
+    """apps/httpd on the bridge (10.0.2.15; dom0 is 10.0.2.2) with libos's TCP echo service on
+    port 7: dom0 fetches /index.html with curl (compared with the file the image serves) and
+    has a line echoed."""
+    with open(os.path.join(ROOT, "apps", "httpd", "rootfs", "www", "index.html"), "rb") as f:
+        index = f.read()
+    check = r"""n=0
+until curl -sS --max-time 10 -o /tmp/index.html http://10.0.2.15:8080/index.html; do
+    n=$((n + 1)); [ $n -gt 60 ] && { echo "httpd never answered"; exit 1; }; sleep 1
+done
+cmp /tmp/index.html /guests/index.html || { echo "index.html differs"; exit 1; }
+echo "fetched /index.html with curl ($(wc -c < /tmp/index.html) bytes)"
+echo xos-xen-echo-line | nc -w 3 10.0.2.15 7 > /tmp/echo.out
+grep -qx xos-xen-echo-line /tmp/echo.out || { echo "echo failed: $(cat /tmp/echo.out)"; exit 1; }
+echo "echo on port 7 answered"
+"""
+    return {
+        "name": "netfront", "image": "apps/httpd/httpd.xos", "status": None, "args": ["--port", "8080"],
+        "cmdline_extra": "xos.ip=10.0.2.15/24 xos.gw=10.0.2.2 xos.echo=7",
+        "xl": ["vif = ['bridge=xenbr0']"],
+        "files": {"index.html": index},
+        "check": check,
+        "console_has": ["xen-netfront"],
+        "timeout": 120,
+    }
+
+
+GROUPS = {
+    # Boot, console, exit status, argv/env, crash reports, threads and files: one Xen boot.
+    "basic": [
+        {"name": "hello-c", "image": "tests/image/hello_c.xos", "status": 0,
+         "console_has": ["Hello, C on xos!"]},
+        {"name": "hello-cpp", "image": "apps/hello.xos", "status": 0,
+         "args": ["first", "second arg"], "env": {"XOS_GREET": "tester"},
+         "console_has": ["Hello from xos!", "2 argument(s): [first] [second arg]",
+                         "caught std::out_of_range across frames: not a positive number: -3",
+                         "XOS_GREET=tester"]},
+        {"name": "exit-status-42", "image": "tests/image/exit_status.xos", "status": 42,
+         "args": ["42", "via-exit"]},
+        {"name": "exit-status-255", "image": "tests/image/exit_status.xos", "status": 255, "args": ["255"]},
+        {"name": "args-env", "image": "tests/image/args_env.xos", "status": 0,
+         "args": ["one", "two words", "", 'quote"back\\slash', "100%", "tab\there", "ünicode"],
+         "env": {"XOS_A": "1", "XOS_B": "x y=z", "XOS_EMPTY": ""},
+         "console_has": ["argc=8 envc=3"]},
+        {"name": "null-pointer-write", "image": "tests/image/null_write.xos", "status": 139,
+         "console_has": ["write at address 0x0 (null pointer dereference)", "backtrace:", "about to write"],
+         "console_lacks": ["survived"]},
+        {"name": "std-thread", "image": "tests/image/threads.xos", "status": 0, "console_has": ["0 failure(s)"]},
+        {"name": "fs-filesystem", "image": "tests/image/fs_filesystem.xos", "status": 0,
+         "console_has": ["0 failure(s)"]},
+    ],
+    # Xen's split drivers: blkfront (two disks) and netfront (a bridge in dom0).
+    "devices": [blk_case(), net_case()],
+}

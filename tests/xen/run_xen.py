@@ -1,0 +1,373 @@
+#!/usr/bin/env python3
+"""Runs xos images as Xen PVH guests on a real Xen 4.17 inside QEMU (TCG), several per boot.
+
+usage: run_xen.py (--harness DIR | --make-harness SCRIPT) --images-dir DIR --group NAME
+                  [--timeout SECONDS] [--keep DIR]
+       run_xen.py (--harness DIR | --make-harness SCRIPT) --image FILE [--expect-status N] [-- ARGS...]
+
+One QEMU run boots Xen and dom0 (tests/xen/make_harness.sh built them), then dom0's /init
+(written here) runs `xl create` for each guest in turn, waits until the domain has shut down
+(it is kept: on_poweroff/on_crash = "preserve"), reads the exit status the guest recorded in
+xenstore (data/xos-status: "exit N" or "crash N reason", platform/xen/machine.cpp), prints the
+guest's console log (xenconsoled's) between markers on its own console and destroys it; at the
+end dom0 powers the machine off and QEMU exits. The serial output carries everything back here.
+
+Each case's verdict is the guest's exit status as recorded in xenstore; console checks
+(`console_has`) come on top, never instead. A guest that does not shut down within its timeout
+is destroyed and fails. QEMU runs of Linux guests crashed now and then in the recipe's
+measurements (../shared/docs/XEN-HARNESS.md): a boot that dies before dom0 reports all cases
+is retried once.
+"""
+import argparse
+import gzip
+import io
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from cases import GROUPS  # noqa: E402
+
+PLAIN = re.compile(rb"[A-Za-z0-9._~/:,+@=-]")
+
+
+def encode(value):
+    """xos-run's command-line encoding (tools/xos-run/cmdline.h)."""
+    out = []
+    for byte in value.encode():
+        ch = bytes([byte])
+        out.append(ch.decode() if PLAIN.fullmatch(ch) else "%%%02X" % byte)
+    return "".join(out)
+
+
+def xos_cmdline(argv0, args, env):
+    tokens = ["xos.argv0=" + encode(argv0)] + ["xos.arg=" + encode(a) for a in args]
+    tokens += ["xos.env=" + encode("%s=%s" % kv) for kv in env.items()]
+    return " ".join(tokens)
+
+
+def newc_entry(name, data=b"", mode=0o100644):
+    header = "070701" + "".join("%08X" % v for v in (
+        0, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name) + 1, 0))
+    entry = header.encode() + name.encode() + b"\0"
+    entry += b"\0" * (-len(entry) % 4)
+    entry += data + b"\0" * (-len(data) % 4)
+    return entry
+
+
+def cpio(files):
+    """An uncompressed newc archive of {path: (bytes, mode)} (directories made by /init)."""
+    out = b"".join(newc_entry(path, data, mode) for path, (data, mode) in files.items())
+    return out + newc_entry("TRAILER!!!", b"", 0)
+
+
+DOM0_PROLOGUE = r"""#!/bin/sh
+export PATH=/usr/lib/xen-4.17/bin:/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mkdir -p /run/xen /run/xenstored /run/lock /var/log/xen/console /var/lib/xen
+# The hotplug scripts' lock loop spins forever without these.
+ln -sf /proc/self/fd /dev/fd; ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
+for m in $(cat /modules/order); do insmod /modules/$m.ko 2>/dev/null; done
+mount -t xenfs xenfs /proc/xen
+say() { echo "@@XEN $*"; }
+# dom0's uptime in centiseconds (/proc/uptime: "12345.67 ...").
+uptime_cs() { read up idle < /proc/uptime; echo "${up%.*}${up#*.}"; }
+xenstored --pid-file=/run/xenstored.pid
+n=0
+until xenstore-read -s / >/dev/null 2>&1; do
+    n=$((n + 1)); [ $n -gt 300 ] && { say "FATAL xenstored does not answer"; echo o > /proc/sysrq-trigger; }
+    sleep 0.1
+done
+xen-init-dom0 >/dev/null 2>&1 || say "FATAL xen-init-dom0 failed"
+xenconsoled -i --log=guest --log-dir=/var/log/xen/console &
+# The guests' network: a bridge with dom0 at 10.0.2.2 (tests give guests xos.ip=10.0.2.N/24).
+ip link add xenbr0 type bridge && ip addr add 10.0.2.2/24 dev xenbr0 && ip link set xenbr0 up
+say READY
+# run_case NAME TIMEOUT: /guests/NAME.setup if any (dom0 side: disks...), xl create
+# /guests/NAME.cfg, then either /guests/NAME.check while the guest runs (its status is reported
+# as CHECK; the guest is destroyed after it) or a wait for the guest's shutdown; then
+# /guests/NAME.after if any (its status is reported as AFTER), the console log, the end line.
+run_case() {
+    name=$1; limit=$2
+    say BEGIN $name
+    [ -f /guests/$name.setup ] && sh /guests/$name.setup
+    start=$(date +%s)
+    start_cs=$(uptime_cs)
+    if ! xl create /guests/$name.cfg >/tmp/create.log 2>&1; then
+        cat /tmp/create.log
+        # xl in this dom0 now and then dies after the domain was made ("corrupted double-linked
+        # list", a segfault in its monitoring child): go on if the domain exists.
+        if ! xl domid $name >/dev/null 2>&1; then
+            say END $name state=create-failed status=none seconds=0
+            return
+        fi
+    fi
+    domid=$(xl domid $name)
+    state=timeout
+    if [ -f /guests/$name.check ]; then
+        timeout $limit sh /guests/$name.check
+        say CHECK $name rc=$?
+        state=checked
+    else
+        while [ $(( $(date +%s) - start )) -lt $limit ]; do
+            flags=$(xl list $name 2>/dev/null | awk 'NR == 2 {print $5}')
+            case "$flags" in
+                *c*) state=crashed; break ;;
+                *s*) state=shutdown; break ;;
+                '') state=gone; break ;;
+            esac
+            sleep 0.05
+        done
+    fi
+    seconds=$(( $(date +%s) - start ))
+    end_cs=$(uptime_cs)
+    [ $state = timeout ] && xl list $name  # running (r) or blocked (b)?
+    status=$(xenstore-read /local/domain/$domid/data/xos-status 2>/dev/null | tr ' ' '_')
+    sleep 0.3  # xenconsoled's last read reaches its log
+    xl destroy $name >/dev/null 2>&1
+    if [ -f /guests/$name.after ]; then
+        sh /guests/$name.after
+        say AFTER $name rc=$?
+    fi
+    say CONSOLE $name
+    cat /var/log/xen/console/guest-$name.log 2>/dev/null
+    echo
+    say END $name state=$state status=${status:-none} seconds=$seconds ms=$(( (end_cs - start_cs) * 10 ))
+}
+"""
+
+# Hotplug scripts that do only what the tests need (the stock bash ones take ~20 s under TCG):
+# attach the vif to its bridge; publish the loop device's numbers for blkback.
+VIF_SCRIPT = r"""#!/bin/sh
+case "$1" in online|add) ;; *) exit 0 ;; esac
+[ -n "$vif" ] || vif=vif$(echo "$XENBUS_PATH" | awk -F/ '{print $(NF-1) "." $NF}')
+bridge=$(xenstore-read "$XENBUS_PATH/bridge" 2>/dev/null || echo xenbr0)
+ip link set dev "$vif" master "$bridge" && ip link set dev "$vif" up
+xenstore-write "$XENBUS_PATH/hotplug-status" connected
+"""
+BLOCK_SCRIPT = r"""#!/bin/sh
+[ "$1" = add ] || exit 0
+device=$(xenstore-read "$XENBUS_PATH/params")
+xenstore-write "$XENBUS_PATH/physical-device" "$(stat -L -c %t:%T "$device")"
+xenstore-write "$XENBUS_PATH/hotplug-status" connected
+"""
+
+DOM0_EPILOGUE = r"""say DONE
+echo o > /proc/sysrq-trigger
+sleep 30
+"""
+
+
+def xl_config(name, kernel, cmdline, memory, extra):
+    return "\n".join(extra + [
+        'name = "%s"' % name,
+        'type = "pvh"',
+        'kernel = "%s"' % kernel,
+        'cmdline = "%s"' % cmdline,
+        "memory = %d" % memory,
+        "vcpus = 1",
+        'on_poweroff = "preserve"',
+        'on_crash = "preserve"',
+        'on_reboot = "destroy"',
+        # RDTSCP fails Xen's instruction-length check under TCG; native TSC mode avoids it.
+        'tsc_mode = "native"',
+        "",
+    ])
+
+
+def build_initrd(harness, cases):
+    files = {"etc/xen/scripts/xos-vif": (VIF_SCRIPT.encode(), 0o100755),
+             "etc/xen/scripts/xos-block": (BLOCK_SCRIPT.encode(), 0o100755)}
+    script = DOM0_PROLOGUE
+    for case in cases:
+        name = case["name"]
+        kernel = case.get("kernel")  # a kernel dom0 already has (bench/xen: Linux), else the image
+        if not kernel:
+            kernel = "/guests/%s.xos" % name
+            with open(case["image"], "rb") as f:
+                files["guests/%s.xos" % name] = (f.read(), 0o100644)
+        if "raw_cmdline" in case:
+            cmdline = case["raw_cmdline"]
+        else:
+            cmdline = xos_cmdline(case.get("argv0", "/" + os.path.basename(case["image"])), case.get("args", []),
+                                  case.get("env", {}))
+        if case.get("cmdline_extra"):
+            cmdline += " " + case["cmdline_extra"]
+        extra = list(case.get("xl", []))
+        if case.get("ramdisk"):
+            extra.append('ramdisk = "%s"' % case["ramdisk"])
+        files["guests/%s.cfg" % name] = (
+            xl_config(name, kernel, cmdline, case.get("memory", 128), extra).encode(), 0o100644)
+        for kind in ("setup", "check", "after"):
+            if kind in case:
+                files["guests/%s.%s" % (name, kind)] = (case[kind].encode(), 0o100644)
+        for file_name, data in case.get("files", {}).items():
+            files["guests/" + file_name] = (data, 0o100644)
+        script += "run_case %s %d\n" % (name, case.get("timeout", 60))
+    script += DOM0_EPILOGUE
+    files["init"] = (script.encode(), 0o100755)
+    with open(os.path.join(harness, "dom0.cpio.gz"), "rb") as f:
+        base = f.read()
+    return base + gzip.compress(cpio(files), compresslevel=1)
+
+
+def boot(harness, initrd_path, timeout, log):
+    command = [
+        "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max,-smap,-smep", "-m", "1536", "-smp", "1",
+        "-machine", "pc", "-nographic", "-no-reboot", "-serial", "stdio", "-display", "none",
+        "-monitor", "none", "-net", "none", "-kernel", os.path.join(harness, "xen"),
+        "-append", "console=com1 com1=115200,8n1 dom0_mem=512M,max:512M dom0_max_vcpus=1 "
+                   "loglvl=all guest_loglvl=all",
+        "-initrd", "%s console=hvc0 quiet mitigations=off panic=5,%s" % (os.path.join(harness, "vmlinuz"), initrd_path),
+    ]
+    log.write("$ " + " ".join(shlex.quote(c) for c in command) + "\n")
+    log.flush()
+    start = time.monotonic()
+    # Streamed into the log as it comes (a slow or stuck boot shows where it is).
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    chunks = []
+    try:
+        for line in process.stdout:
+            chunks.append(line)
+            log.write(line.decode(errors="replace").replace("\r", ""))
+            log.flush()
+    finally:
+        timer.cancel()
+        process.wait()
+    output = b"".join(chunks)
+    if time.monotonic() - start >= timeout:
+        output += b"\n@@HOST QEMU timed out\n"
+    return output.decode(errors="replace").replace("\r", ""), time.monotonic() - start
+
+
+def parse(output):
+    """{name: {"state", "status", "seconds", "console"}} from the serial output."""
+    results = {}
+    pending = {}
+    console_of = None
+    lines = []
+    for line in output.split("\n"):
+        marker = re.search(r"@@XEN (\w+) ?(.*)$", line)
+        if not marker:
+            if console_of:
+                lines.append(line)
+            continue
+        kind, rest = marker.group(1), marker.group(2).split()
+        if kind in ("CHECK", "AFTER"):
+            pending.setdefault(rest[0], {})[kind.lower()] = rest[1].split("=", 1)[1] if len(rest) > 1 else "?"
+        elif kind == "CONSOLE":
+            console_of, lines = rest[0], []
+        elif kind == "END":
+            fields = dict(f.split("=", 1) for f in rest[1:] if "=" in f)
+            fields["console"] = "\n".join(lines) if console_of == rest[0] else ""
+            fields["status"] = fields.get("status", "none").replace("_", " ")
+            fields.update(pending.pop(rest[0], {}))
+            results[rest[0]] = fields
+            console_of = None
+    return results
+
+
+def judge(case, result):
+    failures = []
+    if result is None:
+        return ["no result (the harness run ended before this guest finished)"]
+    words = result["status"].split(" ", 2)
+    for kind in ("check", "after"):
+        if kind in case and result.get(kind) != "0":
+            failures.append("the dom0 %s script failed (status %s)" % (kind, result.get(kind, "missing")))
+    if case["status"] is None:
+        pass  # the guest keeps running (a server): the dom0 check is the verdict
+    elif words[0] not in ("exit", "crash") or len(words) < 2 or not words[1].isdigit():
+        failures.append("no exit status in xenstore (state %s, status %r)" % (result.get("state"), result["status"]))
+    elif int(words[1]) != case["status"]:
+        failures.append("exit status %s (%s), expected %d" % (words[1], result["status"], case["status"]))
+    console = result["console"]
+    failures += ["console lacks %r" % t for t in case.get("console_has", []) if t not in console]
+    failures += ["console contains %r" % t for t in case.get("console_lacks", []) if t in console]
+    return failures
+
+
+def run(harness, cases, timeout, log, keep=None):
+    with tempfile.TemporaryDirectory(prefix="xos-xen-") as tmp:
+        initrd = os.path.join(keep or tmp, "dom0-initrd.cpio.gz")
+        with open(initrd, "wb") as f:
+            f.write(build_initrd(harness, cases))
+        for attempt in (1, 2):
+            output, seconds = boot(harness, initrd, timeout, log)
+            log.write("--- harness run %d: %.1f s ---\n" % (attempt, seconds))
+            log.flush()
+            results = parse(output)
+            if "@@XEN DONE" in output or attempt == 2:
+                return results, seconds
+            log.write("the harness run ended early; retrying once\n")
+    return {}, 0
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--harness", help="the harness directory (make_harness.sh's output)")
+    parser.add_argument("--make-harness", help="tests/xen/make_harness.sh: builds the harness if needed")
+    parser.add_argument("--images-dir")
+    parser.add_argument("--group")
+    parser.add_argument("--image")
+    parser.add_argument("--expect-status", type=int, default=0)
+    parser.add_argument("--timeout", type=int, default=0, help="whole QEMU run (default: from the cases)")
+    parser.add_argument("--keep", help="keep the initramfs in this directory")
+    argv = sys.argv[1:]
+    app = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser.parse_args(argv[:len(argv) - len(app) - (1 if "--" in argv else 0)])
+
+    if args.group:
+        cases = [dict(case, image=os.path.join(args.images_dir, case["image"])) for case in GROUPS[args.group]]
+    elif args.image:
+        cases = [{"name": "guest", "image": args.image, "args": app, "status": args.expect_status}]
+    else:
+        parser.error("--group or --image")
+    harness = args.harness
+    if not harness:
+        if not args.make_harness:
+            parser.error("--harness or --make-harness")
+        where = subprocess.run([args.make_harness, "--print-key"], stdout=subprocess.PIPE, text=True).stdout.strip()
+        if not os.path.isfile(os.path.join(where, "stamp")) and os.geteuid() != 0:
+            print("skipped: the Xen harness is not built and building it needs root (bootstrap.sh builds it)")
+            return 77
+        made = subprocess.run([args.make_harness], stdout=subprocess.PIPE, text=True)
+        if made.returncode != 0:
+            print("tests/xen/make_harness.sh failed (status %d)" % made.returncode)
+            return 1
+        harness = made.stdout.strip().splitlines()[-1]
+    timeout = args.timeout or 180 + sum(case.get("timeout", 60) for case in cases)
+    results, seconds = run(harness, cases, timeout, sys.stdout, args.keep)
+
+    failed = 0
+    for case in cases:
+        result = results.get(case["name"])
+        if result:
+            print("=== %s: state %s, status %r, %s s in dom0 ===" % (case["name"], result.get("state"),
+                                                                    result["status"], result.get("seconds")))
+            print(result["console"])
+        failures = judge(case, result)
+        for failure in failures:
+            print("FAIL %s: %s" % (case["name"], failure))
+        if not failures:
+            print("PASS %s" % case["name"])
+        failed += bool(failures)
+    print("%d of %d case(s) failed; harness run %.1f s" % (failed, len(cases), seconds))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -242,6 +242,7 @@ ErrorOr<long> sys_rt_sigaction(int signal, UserPtr<const void> action, UserPtr<v
 ErrorOr<long> sys_rt_sigprocmask(int how, UserPtr<const uint64_t> set, UserPtr<uint64_t> old_set, size_t sigset_size);
 ErrorOr<long> sys_rt_sigpending(UserPtr<uint64_t> set, size_t sigset_size);
 ErrorOr<long> sys_rt_sigsuspend(UserPtr<const uint64_t> mask, size_t sigset_size);
+ErrorOr<long> sys_rt_sigreturn();
 ErrorOr<long> sys_pause();
 ErrorOr<long> sys_sigaltstack(UserPtr<const void> stack, UserPtr<void> old_stack);
 ErrorOr<long> sys_kill(pid_t pid, int signal);

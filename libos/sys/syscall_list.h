@@ -23,10 +23,10 @@ XOS_SYSCALL(9, mmap, Partial,
 XOS_SYSCALL(10, mprotect, Full, "enforced by the page tables")
 XOS_SYSCALL(11, munmap, Full, "")
 XOS_SYSCALL(12, brk, Full, "")
-XOS_SYSCALL(13, rt_sigaction, Partial,
-            "handlers run when the thread leaves a syscall; faults are not turned into signals")
+XOS_SYSCALL(13, rt_sigaction, Full,
+            "Linux's signal frame; delivered on the way back to app code from a syscall, an interrupt or a fault")
 XOS_SYSCALL(14, rt_sigprocmask, Full, "per thread")
-XOS_SYSCALL_NONE(15, rt_sigreturn, "")
+XOS_SYSCALL(15, rt_sigreturn, Full, "registers, flags, FPU/SSE state, mask and sigaltstack from the frame's ucontext")
 XOS_SYSCALL(16, ioctl, Partial,
             "FIONBIO, FIOASYNC, FIONREAD, FIOCLEX, FIONCLEX; TCGETS, TCSETS*, TIOCGWINSZ on the console; BLKGETSIZE64, "
             "BLKGETSIZE, BLKSSZGET, BLKPBSZGET, BLKBSZGET, BLKROGET, BLKFLSBUF on /dev/vdX")
@@ -80,15 +80,15 @@ XOS_SYSCALL(54, setsockopt, Partial,
 XOS_SYSCALL(55, getsockopt, Full, "SO_PEERCRED reports pid 1, uid 0, gid 0")
 XOS_SYSCALL(56, clone, Partial,
             "threads, fork, vfork and CLONE_VM|CLONE_VFORK (posix_spawn); no sharing of fd tables, fs state or "
-            "signal actions between processes, no namespaces (EINVAL, logged). A `syscall`-instruction clone reaches "
-            "xos_syscall_clone() through the trap path's own entry (platform/x86_64/entry64.S); musl's __clone calls "
-            "xos_clone(); called as a function (fork() in a linked program) it is ENOSYS")
-XOS_SYSCALL(57, fork, Partial, "copy-on-write; through the trap path only (see clone)")
+            "signal actions between processes, no namespaces (EINVAL, logged). A `syscall`-instruction clone and a "
+            "function call (fork() in a linked program) both reach clone_from_syscall() from the saved register frame "
+            "(platform/x86_64/entry64.S); musl's __clone calls xos_clone()")
+XOS_SYSCALL(57, fork, Partial, "copy-on-write, also in a linked image (its data and bss are per process)")
 XOS_SYSCALL(58, vfork, Partial, "the child gets a copy-on-write copy; the parent waits until it execs or exits")
 XOS_SYSCALL(59, execve, Partial,
             "unmodified x86_64 ELF executables: PIE (static-pie, or dynamic through PT_INTERP) and non-PIE "
             "(ET_EXEC at its link address; docs/unmodified-binaries.md) and `#!` scripts, in a fresh address space; "
-            "EBUSY unless the caller is its process's only thread")
+            "the process's other threads end first, as on Linux")
 XOS_SYSCALL(60, exit, Full, "")
 XOS_SYSCALL(61, wait4, Partial, "rusage: CPU time only (as user time)")
 XOS_SYSCALL(62, kill, Partial,
@@ -369,7 +369,8 @@ XOS_SYSCALL(318, getrandom, Partial, "VM: RDRAND, or a weak TSC-seeded generator
 XOS_SYSCALL(319, memfd_create, Partial, "no file seals")
 XOS_SYSCALL_NONE(320, kexec_file_load, "")
 XOS_SYSCALL_NONE(321, bpf, "")
-XOS_SYSCALL(322, execveat, Partial, "absolute paths or AT_FDCWD; not AT_EMPTY_PATH (fexecve)")
+XOS_SYSCALL(322, execveat, Full,
+            "as execve; relative to a directory, AT_EMPTY_PATH (fexecve: /dev/fd/N), AT_SYMLINK_NOFOLLOW")
 XOS_SYSCALL_NONE(323, userfaultfd, "")
 XOS_SYSCALL(
     324, membarrier, Partial,

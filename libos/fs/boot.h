@@ -19,6 +19,7 @@ void init_filesystems(const boot::CommandLine& command_line);
 // panics when one cannot be mounted. Then, with xos.root=PATH[:rw], makes the directory PATH
 // (where a share was mounted) the root: read-only below an overlay with its writes in memory,
 // or as it is with ":rw"; /dev, /proc and an empty /tmp inside it (docs/unmodified-binaries.md).
+// Last, xos.cwd=PATH becomes the working directory (a warning, and /, if it is no directory).
 void mount_shares(const boot::CommandLine& command_line);
 
 }  // namespace xos::fs

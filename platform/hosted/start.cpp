@@ -17,6 +17,9 @@
 //                        order of <n>; xos-run --disk; block.cpp), read-only with :ro.
 //   XOS_EXEC=wx          the image loads code: app pages may be executable, never also writable
 //                        (sandbox.cpp; without it no app page is executable on the host).
+// An executable linked by xos-cc (it defines xos_hosted_share_cwd) also shares the host's current
+// directory read-write at its own path and starts the program there (xos.cwd), so that a build
+// system's `./conftest` writes its files where the build runs (docs/toolchain.md).
 // Every other inherited descriptor but 0-2 is closed first (sandbox.cpp), and the sandbox goes
 // on (namespaces, Landlock, seccomp) before libos runs anything of the app's.
 #include <cstring>
@@ -24,6 +27,8 @@
 #include "hosted/host.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
+
+extern "C" [[gnu::weak]] const char xos_hosted_share_cwd;  // defined by xos-cc's link line
 
 namespace xos::hosted {
 
@@ -108,6 +113,24 @@ void append_rootfs_size(const char* value) {
     append_token("xos.rootfs_size", digits + sizeof digits - 1 - n);
 }
 
+// xos-cc's executables: the host's current directory, shared (passthrough: files get the modes
+// the program gives them) at the same path, becomes the program's (unless it is / or has a ':').
+void share_current_directory() {
+    constexpr size_t CWD_MAX = 2000;  // twice that and the mode fit XOS_SHARE's 4096 bytes
+    static char cwd[4096];
+    static char share[2 * CWD_MAX + 16];
+    long length = host::call(host::GETCWD, long(cwd), long(sizeof cwd));
+    // Not "/" (length 2 with the NUL), not "(unreachable)/...", no ':' (add_share's separator).
+    if (length <= 2 || cwd[0] != '/' || strchr(cwd, ':') || strlen(cwd) > CWD_MAX) return;
+    size_t n = strlen(cwd);
+    memcpy(share, cwd, n);
+    share[n] = ':';
+    memcpy(share + n + 1, cwd, n);
+    memcpy(share + 2 * n + 1, ":passthrough", sizeof ":passthrough");
+    add_share("XOS_SHARE_CWD", share);
+    append_token("xos.cwd", cwd);
+}
+
 }  // namespace
 
 [[noreturn]] void setup_failed(const char* what, long error) {
@@ -190,6 +213,7 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
             append_token("xos.env", *e);
         }
     }
+    if (&xos_hosted_share_cwd) share_current_directory();
     if (rootfs_size) append_rootfs_size(rootfs_size);
     if (boot_tokens && *boot_tokens) {
         append(" ", 1);

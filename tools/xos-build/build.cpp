@@ -411,6 +411,7 @@ int run_build(const std::vector<std::string>& args) {
         return 0;
     }
 
+    scrub_host_search_paths();
     auto toolchain = Toolchain::from_environment();
     reject_unknown_compiler_flags(toolchain, options);
 

@@ -24,6 +24,7 @@
 
 #include <optional>
 #include <sstream>
+#include <string_view>
 
 #ifndef XOS_VERSION
 #define XOS_VERSION "unknown"
@@ -192,6 +193,20 @@ int run_hosted(const Options& opts) {
     return verdict.exit_status;
 }
 
+// The emulator form with an xos-cc image (ctest runs tests in their build directories): the
+// current directory is shared at its own path (passthrough: the files a test writes get the
+// modes it gives them) and becomes the program's working directory (xos.cwd=).
+void share_current_directory(Options& opts) {
+    char cwd[4096];
+    if (!::getcwd(cwd, sizeof cwd) || std::string_view(cwd) == "/" || std::strchr(cwd, ':')) return;
+    ShareOption share;
+    share.host_dir = cwd;
+    share.guest_path = cwd;
+    share.mode = ShareMode::Passthrough;
+    opts.shares.push_back(share);
+    opts.guest_cwd = cwd;
+}
+
 int run(const std::vector<std::string>& args) {
     Options opts = parse_options(args);
     if (opts.help) {
@@ -212,6 +227,16 @@ int run(const std::vector<std::string>& args) {
     }
     apply_rootfs(opts);
     ImageKind kind = check_xos_image(opts.image);
+    // xos-cc's output: a hosted image carrying the VM image, which is what xos-run boots unless
+    // --platform hosted asks for the hosted one (it shares the current directory itself).
+    std::optional<ExtractedImage> vm_image;
+    if (auto embedded = kind == ImageKind::Hosted ? embedded_vm_image(opts.image) : std::nullopt;
+        embedded && opts.platform != "hosted") {
+        vm_image.emplace(opts.image, *embedded);
+        opts.kernel = vm_image->path();
+        kind = check_xos_image(opts.kernel);
+        if (opts.emulator_form) share_current_directory(opts);
+    }
     // An xos-build --exec image runs a program's code from its initrd (as --rootfs does).
     if (kind == ImageKind::Hosted && opts.rootfs.empty() && image_loads_code(opts.image))
         opts.env.push_back("XOS_EXEC=wx");

@@ -11,11 +11,17 @@
 #include <arpa/inet.h>
 
 const char* const kUsage = R"(usage: xos-run [options] IMAGE [-- ARGS...]
+       xos-run [options] -- IMAGE [ARGS...]
        xos-run [options] [--platform kvm|hosted] PROGRAM [-- ARGS...]
        xos-run [options] --rootfs DIR [--platform kvm|hosted] -- PROGRAM [ARGS...]
 
 Boots the xos image IMAGE under QEMU, copies its console to stdout and exits
 with the application's exit status. ARGS become the application's argv[1..].
+
+An executable made by xos-cc/xos-c++ is a hosted image carrying a VM image:
+xos-run boots the VM image (--platform hosted runs the hosted one). The second
+form (CMAKE_CROSSCOMPILING_EMULATOR="xos-run;--") also shares the current
+directory at its own path (9p passthrough) and starts the program there.
 
 A PROGRAM instead of an IMAGE (a Linux executable or #! script of this host, or
 a name looked up in PATH) runs unmodified with the generic kernel: PROGRAM, its
@@ -385,6 +391,14 @@ Options parse_options(const std::vector<std::string>& argv) {
         if (have_image)
             throw UsageError("unexpected argument '" + arg + "' after IMAGE (application arguments go after --)");
         opts.image = arg;
+        have_image = true;
+    }
+    // The emulator form, `xos-run [options] -- IMAGE [ARGS...]`: what CMake runs with
+    // CMAKE_CROSSCOMPILING_EMULATOR="xos-run;--" (the image after the emulator's arguments).
+    if (!have_image && opts.rootfs.empty() && !opts.app_args.empty() && !opts.help && !opts.version) {
+        opts.image = opts.app_args.front();
+        opts.app_args.erase(opts.app_args.begin());
+        opts.emulator_form = true;
         have_image = true;
     }
     if (have_image && !opts.rootfs.empty())

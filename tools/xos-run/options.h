@@ -54,6 +54,9 @@ struct Options {
     std::string rootfs;  // --rootfs DIR: run the program after -- from DIR with the generic kernel
     bool rootfs_writable = false;  // --rootfs DIR:rw: writes go to DIR (else to memory, over it)
     std::string guest_root;  // the image's xos.root= (set by apply_rootfs): the program's root
+    std::string guest_cwd;  // the image's xos.cwd=: its first working directory (empty: /)
+    std::string kernel;  // the file QEMU boots when not `image` (xos-cc's embedded VM image)
+    bool emulator_form = false;  // `xos-run [options] -- IMAGE [ARGS...]` (CMake's emulator)
     std::string platform = "kvm";  // --platform kvm|hosted: which generic kernel --rootfs boots
     std::string rootfs_size;  // --rootfs-size as the token's value: bytes or "N%"; empty: default
     double timeout_seconds = 0;  // 0: no timeout

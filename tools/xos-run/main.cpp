@@ -193,17 +193,18 @@ int run_hosted(const Options& opts) {
     return verdict.exit_status;
 }
 
-// The emulator form with an xos-cc image (ctest runs tests in their build directories): the
-// current directory is shared at its own path (passthrough: the files a test writes get the
-// modes it gives them) and becomes the program's working directory (xos.cwd=).
-void share_current_directory(Options& opts) {
+// The emulator form with an xos-cc image (ctest runs tests in their build directories), as
+// when it runs directly (platform/hosted/start.cpp): the host's file system read-only as the
+// program's root (9p, its writes in memory), the current directory read-write at its own path
+// (passthrough: the files a test writes get the modes it gives them), where it starts.
+void share_host_view(Options& opts) {
+    if (opts.guest_root.empty()) {
+        opts.shares.push_back(ShareOption{"/", "/.xos-host", ShareMode::Passthrough, true, true});
+        opts.guest_root = "/.xos-host";
+    }
     char cwd[4096];
     if (!::getcwd(cwd, sizeof cwd) || std::string_view(cwd) == "/" || std::strchr(cwd, ':')) return;
-    ShareOption share;
-    share.host_dir = cwd;
-    share.guest_path = cwd;
-    share.mode = ShareMode::Passthrough;
-    opts.shares.push_back(share);
+    opts.shares.push_back(ShareOption{cwd, cwd, ShareMode::Passthrough, false});
     opts.guest_cwd = cwd;
 }
 
@@ -235,7 +236,7 @@ int run(const std::vector<std::string>& args) {
         vm_image.emplace(opts.image, *embedded);
         opts.kernel = vm_image->path();
         kind = check_xos_image(opts.kernel);
-        if (opts.emulator_form) share_current_directory(opts);
+        if (opts.emulator_form) share_host_view(opts);
     }
     // An xos-build --exec image runs a program's code from its initrd (as --rootfs does).
     if (kind == ImageKind::Hosted && opts.rootfs.empty() && image_loads_code(opts.image))

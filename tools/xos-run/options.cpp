@@ -20,8 +20,9 @@ with the application's exit status. ARGS become the application's argv[1..].
 
 An executable made by xos-cc/xos-c++ is a hosted image carrying a VM image:
 xos-run boots the VM image (--platform hosted runs the hosted one). The second
-form (CMAKE_CROSSCOMPILING_EMULATOR="xos-run;--") also shares the current
-directory at its own path (9p passthrough) and starts the program there.
+form (CMAKE_CROSSCOMPILING_EMULATOR="xos-run;--") also gives it the host's /
+read-only as its root and the current directory read-write, where it starts
+(as when it runs directly; docs/toolchain.md).
 
 A PROGRAM instead of an IMAGE (a Linux executable or #! script of this host, or
 a name looked up in PATH) runs unmodified with the generic kernel: PROGRAM, its

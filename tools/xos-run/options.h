@@ -23,6 +23,7 @@ struct ShareOption {
     std::string guest_path;
     ShareMode mode = ShareMode::Mapped;
     bool read_only = false;  // :ro, and --rootfs's share (QEMU readonly=on; hosted XOS_SHARE...:ro)
+    bool spans_devices = false;  // the host's / (emulator form): QEMU multidevs=remap
 };
 
 // --disk FILE[:ro]: a host file or block device as a disk (/dev/vda, /dev/vdb, ... in order).

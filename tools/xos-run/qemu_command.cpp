@@ -142,7 +142,8 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
                     "local,id=" + id + ",path=" + qemu_opts_escape(opts.shares[i].host_dir) +
                         (opts.shares[i].mode == ShareMode::Passthrough ? ",security_model=none"
                                                                        : ",security_model=mapped-xattr") +
-                        (opts.shares[i].read_only ? ",readonly=on" : ""),
+                        (opts.shares[i].read_only ? ",readonly=on" : "") +
+                        (opts.shares[i].spans_devices ? ",multidevs=remap" : ""),
                     "-device", virtio_device(opts.machine, "9p") + ",fsdev=" + id + ",mount_tag=" + tag});
         std::string& append = cmd[appended_cmdline_index(cmd)];
         append += " " + xos_encode_share_token(tag, opts.shares[i].guest_path);

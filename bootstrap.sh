@@ -35,6 +35,10 @@ PACKAGES=(clang-19 lld-19 llvm-19 libclang-rt-19-dev cmake ninja-build meson mak
 # tests/debian: its Debian root (mmdebstrap), the Go server, the host's redis client, python-pie.
 PACKAGES+=(mmdebstrap golang-go redis-tools libpython3.11-dev)
 
+# tests/toolchain: sqlite's build generates its amalgamation with tclsh; binutils' ld.bfd makes
+# GNU `ld -r` objects; pkg-config behind xos-pkg-config.
+PACKAGES+=(tcl binutils pkg-config)
+
 install_packages() {
     local missing=()
     for package in "${PACKAGES[@]}"; do

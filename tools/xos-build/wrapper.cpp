@@ -113,18 +113,61 @@ void trace(const std::vector<std::string>& argv) {
     if (verbose()) print_command(argv);
 }
 
+bool is_source(std::string_view arg) {
+    auto dot = arg.rfind('.');
+    if (dot == std::string_view::npos) return false;
+    auto extension = arg.substr(dot);
+    return extension == ".c" || extension == ".cc" || extension == ".cpp" || extension == ".cxx" ||
+        extension == ".c++" || extension == ".C" || extension == ".s" || extension == ".S";
+}
+
+// A compile-and-link command's sources, compiled once into `dir` for both links: `inputs` with
+// each source replaced by its object. Every option goes to each compile (link options are unused
+// there, and said so by no warning); with -x or a source on stdin, nothing changes.
+std::optional<std::vector<std::string>> compile_sources_once(const std::string& driver,
+                                                             const std::vector<std::string>& compile_flags,
+                                                             const std::vector<std::string>& inputs,
+                                                             const std::string& dir) {
+    std::vector<std::string> options;
+    std::vector<size_t> sources;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        const auto& arg = inputs[i];
+        if (arg == "-" || starts_with(arg, "-x")) return inputs;
+        if (!arg.empty() && arg[0] == '-') {
+            options.push_back(arg);
+            if (takes_separate_value(arg) && i + 1 < inputs.size()) options.push_back(inputs[++i]);
+        } else if (is_source(arg)) {
+            sources.push_back(i);
+        }
+    }
+    auto result = inputs;
+    for (size_t n = 0; n < sources.size(); ++n) {
+        auto object = dir + "/" + std::to_string(n) + ".o";
+        std::vector<std::string> argv{driver};
+        argv.insert(argv.end(), compile_flags.begin(), compile_flags.end());
+        argv.insert(argv.end(), options.begin(), options.end());
+        argv.insert(argv.end(), {"-Wno-unused-command-line-argument", "-c", inputs[sources[n]], "-o", object});
+        trace(argv);
+        if (!run(argv, false)) return std::nullopt;
+        result[sources[n]] = object;
+    }
+    return result;
+}
+
 // The default output of xos-cc (docs/toolchain.md): the hosted image (a static Linux executable,
 // so `./conftest`, ctest and test scripts run it as a sandboxed process in the host's current
 // directory) carrying the VM image in its section .xos.vm, which xos-run boots. Two links of the
-// same inputs; sources given on the command line are compiled for each.
+// same inputs; sources given on the command line are compiled once, before both.
 int link_dual(const Toolchain& toolchain, const std::string& driver, const LinkFiles& vm_files,
               const LinkFiles& hosted_files, const std::vector<std::string>& compile_flags,
               const std::vector<std::string>& args) {
 
     auto output = output_of(args);
-    auto inputs = without_output(args);
     install_interrupt_handlers();
     TempDir temp_dir("xos-cc");
+    auto compiled = compile_sources_once(driver, compile_flags, without_output(args), temp_dir.path());
+    if (!compiled) return exit_failure;
+    const auto& inputs = *compiled;
     auto vm_image = temp_dir.path() + "/vm.elf";
     auto vm_link = link_command(driver, vm_files, compile_flags, inputs, vm_image);
     trace(vm_link);

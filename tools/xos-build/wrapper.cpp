@@ -123,7 +123,8 @@ bool is_source(std::string_view arg) {
 
 // A compile-and-link command's sources, compiled once into `dir` for both links: `inputs` with
 // each source replaced by its object. Every option goes to each compile (link options are unused
-// there, and said so by no warning); with -x or a source on stdin, nothing changes.
+// there: -Wno-unused-command-line-argument keeps that quiet, also under -Werror); with -x or a
+// source on stdin, nothing changes.
 std::optional<std::vector<std::string>> compile_sources_once(const std::string& driver,
                                                              const std::vector<std::string>& compile_flags,
                                                              const std::vector<std::string>& inputs,
@@ -161,7 +162,6 @@ std::optional<std::vector<std::string>> compile_sources_once(const std::string& 
 int link_dual(const Toolchain& toolchain, const std::string& driver, const LinkFiles& vm_files,
               const LinkFiles& hosted_files, const std::vector<std::string>& compile_flags,
               const std::vector<std::string>& args) {
-
     auto output = output_of(args);
     install_interrupt_handlers();
     TempDir temp_dir("xos-cc");
@@ -175,8 +175,8 @@ int link_dual(const Toolchain& toolchain, const std::string& driver, const LinkF
 
     PendingFile image(output);
     auto hosted_inputs = inputs;
-    // Run directly, the hosted platform shares the host's current directory at its own path and
-    // starts the program there (platform/hosted/start.cpp).
+    // Run directly, the hosted platform shows the program the host's files read-only and the
+    // current directory read-write, where it starts (platform/hosted/start.cpp).
     hosted_inputs.push_back("-Wl,--defsym=" + std::string(hosted_share_cwd_symbol) + "=1");
     auto hosted_link = link_command(driver, hosted_files, compile_flags, hosted_inputs, image.path());
     trace(hosted_link);

@@ -202,7 +202,7 @@ int run_wrapper(const std::vector<std::string>& args, Language language) {
     const auto& driver = toolchain.driver_for(language);
 
     if (std::find(args.begin(), args.end(), "-shared") != args.end())
-        throw Error("xos images are static; -shared is not supported");
+        throw Error("xos images are static; -shared is not supported (libtool: ./configure --disable-shared)");
 
     std::vector<std::string> argv{driver};
     if (args.empty()) {

@@ -88,7 +88,9 @@ sqlite3)
     step "fetch sqlite3" copy_source sqlite3 sqlite
     cd sqlite || exit 1
     step "./configure CC=xos-cc --disable-shared (no --host: conftest runs on the host)" ./configure CC=xos-cc \
-        --disable-shared --disable-tcl
+        --disable-shared --disable-tcl --disable-readline
+    # (--disable-readline: sqlite's configure probes the host's /usr/include/readline by path,
+    # which no sysroot can hide, and then the sysroot has no readline)
     step "make sqlite3 speedtest1" make -j"$JOBS" sqlite3 speedtest1
     step "the shell runs directly" sh -c 'printf "create table t(x); insert into t values(41); select x+1 from t;\n" >in.sql &&
         test "$(./sqlite3 db.sqlite <in.sql)" = 42 && test -s db.sqlite'

@@ -145,6 +145,12 @@ int next(struct msghdr *m) {
 C
 run "$XOS_CC" -Wall -Wextra -Wsign-compare -Werror -c cmsg.c -o cmsg.o
 expect "CMSG_NXTHDR compiles with -Wall -Wextra -Werror" 0
+cat >fp.c <<'C'
+#include <math.h>
+int classify(double d, float f) { return isnan(d) || isinf(d) || isfinite(f) || isnormal(d); }
+C
+run "$XOS_CC" -std=c89 -pedantic -Wall -Wextra -Werror -c fp.c -o fp.o
+expect "isnan/isinf/isfinite/isnormal compile with -std=c89 -pedantic -Werror" 0
 
 # 6. xos-pkg-config: the sysroot and XOS_PKG_CONFIG_PATH only.
 mkdir -p pc

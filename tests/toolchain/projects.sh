@@ -61,12 +61,14 @@ finish() {
 }
 # A free TCP port on 127.0.0.1.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# wait_port PORT SECONDS: until something accepts on 127.0.0.1:PORT.
-wait_port() {
-    local port=$1 deadline=$((SECONDS + $2))
+# wait_for SECONDS CMD...: until CMD succeeds (QEMU's port forward accepts connections before
+# the guest listens, so readiness is an answer from the server itself).
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
     while [ $SECONDS -lt $deadline ]; do
-        (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        sleep 1
+        "$@" && return 0
+        sleep 2
     done
     return 1
 }
@@ -113,7 +115,7 @@ redis)
     timeout 900 "$XOS_RUN" --timeout 800 --mem 256M -p "$port:6379" src/redis-server -- \
         --port 6379 --protected-mode no --save "" >server.log 2>&1 &
     pids+=($!)
-    step "redis-server boots as a VM" wait_port "$port" 600
+    step "redis-server boots as a VM (answers PING)" wait_for 600 sh -c "redis-cli -p $port ping | grep -qx PONG"
     step "redis-benchmark gets answers" redis-benchmark -h 127.0.0.1 -p "$port" -n 2000 -c 4 -t set,get,incr,lpush -q
     step "redis-cli round trip" sh -c "redis-cli -p $port set k 42 && test \"\$(redis-cli -p $port get k)\" = 42"
     step "redis-cli --version runs directly" src/redis-cli --version
@@ -143,8 +145,8 @@ EOF
     timeout 900 "$XOS_RUN" --timeout 800 -p "$port:8080" --share "$PWD/root:/srv" objs/nginx -- \
         -p /srv -c /srv/conf/nginx.conf >server.log 2>&1 &
     pids+=($!)
-    step "nginx boots as a VM" wait_port "$port" 600
-    step "nginx answers curl" sh -c "curl -sf --max-time 60 http://127.0.0.1:$port/ | grep -qx 'hello from nginx on xos'"
+    step "nginx boots as a VM and answers curl" wait_for 600 sh -c \
+        "curl -sf --max-time 30 http://127.0.0.1:$port/ | grep -qx 'hello from nginx on xos'"
     step "nginx -v runs directly" objs/nginx -v
     ;;
 memcached)

@@ -152,6 +152,9 @@ C
 run "$XOS_CC" -std=c89 -pedantic -Wall -Wextra -Werror -c fp.c -o fp.o
 expect "isnan/isinf/isfinite/isnormal compile with -std=c89 -pedantic -Werror" 0
 
+run "$XOS_CC" -Werror -rdynamic hello.c -o rdyn -lm
+expect "-rdynamic (CMake's on Linux) does not fail a -Werror link" 0
+
 # 6. xos-pkg-config: the sysroot and XOS_PKG_CONFIG_PATH only.
 mkdir -p pc
 printf 'prefix=/opt/x\nName: hostonly\nDescription: d\nVersion: 1\nLibs: -lhostonly\n' >pc/hostonly.pc

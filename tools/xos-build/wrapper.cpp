@@ -113,6 +113,15 @@ void trace(const std::vector<std::string>& argv) {
     if (verbose()) print_command(argv);
 }
 
+// A link command's flags before the user's: the compile flags (sources may be compiled in the
+// same step) and, since a static image has no use for some link options build systems add on
+// Linux (CMake's -rdynamic), no -Wunused-command-line-argument for them (-Werror builds).
+std::vector<std::string> link_leading_flags(const Toolchain& toolchain, Language language) {
+    auto flags = target_compile_flags(toolchain, language);
+    flags.push_back("-Wno-unused-command-line-argument");
+    return flags;
+}
+
 bool is_source(std::string_view arg) {
     auto dot = arg.rfind('.');
     if (dot == std::string_view::npos) return false;
@@ -238,14 +247,14 @@ int run_wrapper(const std::vector<std::string>& args, Language language) {
                 if (verbose()) std::cerr << "xos-cc: note: " << missing.what() << "; linking the VM image alone\n";
             }
             if (hosted_files)
-                return link_dual(toolchain, driver, files, *hosted_files, target_compile_flags(toolchain, language),
+                return link_dual(toolchain, driver, files, *hosted_files, link_leading_flags(toolchain, language),
                                  args);
         }
         auto inputs = args;
         if (platform == "hosted") inputs.push_back("-Wl,--defsym=" + std::string(hosted_share_cwd_symbol) + "=1");
         // Sources may be compiled and linked in one step, so the compile flags come along; the
         // output is whatever -o says (clang's default: a.out).
-        argv = link_command(driver, files, target_compile_flags(toolchain, language), inputs, std::nullopt);
+        argv = link_command(driver, files, link_leading_flags(toolchain, language), inputs, std::nullopt);
     }
 
     trace(argv);

@@ -154,10 +154,11 @@ memcached)
     step "fetch libevent" copy_source libevent libevent
     step "fetch memcached" copy_source memcached memcached
     prefix=$WORK/prefix
-    (cd libevent && step "libevent: ./configure CC=xos-cc" ./configure CC=xos-cc --prefix="$prefix" \
-        --disable-shared --disable-openssl --disable-samples --disable-libevent-regress &&
-        step "libevent: make install" make -j"$JOBS" install) || finish
-    cd memcached || exit 1
+    cd libevent || exit 1
+    step "libevent: ./configure CC=xos-cc --disable-shared" ./configure CC=xos-cc --prefix="$prefix" \
+        --disable-shared --disable-openssl --disable-samples --disable-libevent-regress
+    step "libevent: make install" make -j"$JOBS" install
+    cd ../memcached || exit 1
     step "memcached: ./configure CC=xos-cc --with-libevent" ./configure CC=xos-cc --with-libevent="$prefix"
     step "memcached: make" make -j"$JOBS" memcached
     # Not served yet: as root (xos's uid is 0) memcached must drop privileges and setgroups is

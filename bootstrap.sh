@@ -42,6 +42,9 @@ PACKAGES+=(libarchive-dev nlohmann-json3-dev libssl-dev erofs-utils)
 PACKAGES+=(podman runc umoci skopeo)
 # tests/xen: the Xen-in-QEMU harness (tests/xen/make_harness.sh packs dom0's initramfs with cpio).
 PACKAGES+=(cpio)
+# tests/toolchain: sqlite's build generates its amalgamation with tclsh; binutils' ld.bfd makes
+# GNU `ld -r` objects; pkg-config behind xos-pkg-config.
+PACKAGES+=(tcl binutils pkg-config)
 
 install_packages() {
     local missing=()

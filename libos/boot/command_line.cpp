@@ -73,6 +73,8 @@ ErrorOr<void> parse_command_line(std::string_view text, CommandLine& out) {
             out.rootfs_size = TRY(decode(token.substr(16), out));
         } else if (token.starts_with("xos.root=")) {
             out.root = TRY(decode(token.substr(9), out));
+        } else if (token.starts_with("xos.cwd=")) {
+            out.cwd = TRY(decode(token.substr(8), out));
         } else if (token.starts_with("xos.echo=")) {
             std::string_view digits = token.substr(9);
             unsigned port = 0;

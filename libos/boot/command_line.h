@@ -52,6 +52,7 @@ struct CommandLine {
     NetworkOptions network;
     const char* rootfs_size = nullptr;  // xos.rootfs_size=: the root ramfs' size limit (fs/boot.cpp)
     const char* root = nullptr;  // xos.root=<guest path>[:rw] | erofs:<device>: the program's root (fs/boot.cpp)
+    const char* cwd = nullptr;  // xos.cwd=<guest path>: the program's first working directory
 
     char storage[STORAGE];
     size_t storage_used = 0;

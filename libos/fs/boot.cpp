@@ -149,6 +149,16 @@ ErrorOr<void> enter_root(std::string_view option) {
     return {};
 }
 
+// xos.cwd=PATH: the program's first working directory (xos-cc's hosted executables: the host's
+// current directory, shared at its own path).
+ErrorOr<void> enter_cwd(std::string_view option) {
+    auto path = TRY(KString::from(option));
+    RefPtr<vfs::Vnode> directory = TRY(vfs::resolve(vfs::process().context(), path.view(), vfs::Follow::Yes));
+    if (!directory->is_directory()) return error(ENOTDIR);
+    vfs::process().cwd = directory;
+    return {};
+}
+
 }  // namespace
 
 void init_filesystems(const boot::CommandLine& command_line) {
@@ -205,6 +215,10 @@ void mount_shares(const boot::CommandLine& command_line) {
                                                         : "see the log above");
             panic("cannot make %s the root: errno %d", command_line.root, entered.error().code);
         }
+    if (command_line.cwd)
+        if (auto entered = enter_cwd(command_line.cwd); !entered)
+            klog("xos: warning: cannot start in xos.cwd=%s (errno %d); starting in /", command_line.cwd,
+                 entered.error().code);
 }
 
 }  // namespace xos::fs

@@ -21,6 +21,7 @@ void init_filesystems(const boot::CommandLine& command_line);
 // or as it is with ":rw"; /dev, /proc and an empty /tmp inside it (docs/unmodified-binaries.md).
 // xos.root=erofs:DEVICE does the same with the EROFS image on a disk (/dev/vda) as the lower
 // layer (docs/root-filesystems.md).
+// Last, xos.cwd=PATH becomes the working directory (a warning, and /, if it is no directory).
 void mount_shares(const boot::CommandLine& command_line);
 
 }  // namespace xos::fs

@@ -32,6 +32,7 @@ enum Syscall : long {
     FSYNC = 74,
     FDATASYNC = 75,
     FTRUNCATE = 77,
+    GETCWD = 79,
     CHDIR = 80,
     FCHMOD = 91,
     UMASK = 95,

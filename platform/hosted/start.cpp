@@ -17,6 +17,9 @@
 //                        order of <n>; xos-run --disk; block.cpp), read-only with :ro.
 //   XOS_EXEC=wx          the image loads code: app pages may be executable, never also writable
 //                        (sandbox.cpp; without it no app page is executable on the host).
+// An executable linked by xos-cc (it defines xos_hosted_share_cwd) also sees the host's files
+// read-only and the current directory read-write, where it starts (share_host_view), so that a
+// build system's `./conftest` reads and writes its files where the build runs (docs/toolchain.md).
 // Every other inherited descriptor but 0-2 is closed first (sandbox.cpp), and the sandbox goes
 // on (namespaces, Landlock, seccomp) before libos runs anything of the app's.
 #include <cstring>
@@ -24,6 +27,8 @@
 #include "hosted/host.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
+
+extern "C" [[gnu::weak]] const char xos_hosted_share_cwd;  // defined by xos-cc's link line
 
 namespace xos::hosted {
 
@@ -108,6 +113,31 @@ void append_rootfs_size(const char* value) {
     append_token("xos.rootfs_size", digits + sizeof digits - 1 - n);
 }
 
+// xos-cc's executables (docs/toolchain.md): unless XOS_ROOT names a root already, the host's file
+// system read-only (a share of / at /.xos-host, entered as the root: writes stay in memory), and
+// the host's current directory read-write at its own path (passthrough: files get the modes the
+// program gives them), where the program starts. Not / nor a path with a ':' (add_share's
+// separator).
+void share_host_view(bool root_given) {
+    if (!root_given) {
+        add_share("XOS_SHARE_HOST", "/:/.xos-host:passthrough:ro");
+        append_token("xos.root", "/.xos-host");
+    }
+    constexpr size_t CWD_MAX = 2000;  // twice that and the mode fit XOS_SHARE's 4096 bytes
+    static char cwd[4096];
+    static char share[2 * CWD_MAX + 16];
+    long length = host::call(host::GETCWD, long(cwd), long(sizeof cwd));
+    // Not "/" (length 2 with the NUL), not "(unreachable)/...", no ':', not too long.
+    if (length <= 2 || cwd[0] != '/' || strchr(cwd, ':') || strlen(cwd) > CWD_MAX) return;
+    size_t n = strlen(cwd);
+    memcpy(share, cwd, n);
+    share[n] = ':';
+    memcpy(share + n + 1, cwd, n);
+    memcpy(share + 2 * n + 1, ":passthrough", sizeof ":passthrough");
+    add_share("XOS_SHARE_CWD", share);
+    append_token("xos.cwd", cwd);
+}
+
 }  // namespace
 
 [[noreturn]] void setup_failed(const char* what, long error) {
@@ -148,6 +178,7 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
     bool nic_tap = false;
     const char* boot_tokens = nullptr;
     const char* rootfs_size = nullptr;
+    bool root_given = false;  // XOS_ROOT
     // The two inherited descriptors the platform uses first, before anything opens another one.
     for (char** e = envp; *e; ++e) {
         if (starts_with(*e, "XOS_STATUS_FD=")) {
@@ -177,6 +208,7 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
             rootfs_size = *e + 16;
         } else if (starts_with(*e, "XOS_ROOT=")) {
             append_token("xos.root", *e + 9);
+            root_given = true;
         } else if (starts_with(*e, "XOS_BOOT_TOKENS=")) {
             boot_tokens = *e + 16;
         } else if (starts_with(*e, "XOS_DISK_")) {
@@ -191,6 +223,7 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
             append_token("xos.env", *e);
         }
     }
+    if (&xos_hosted_share_cwd) share_host_view(root_given);
     if (rootfs_size) append_rootfs_size(rootfs_size);
     if (boot_tokens && *boot_tokens) {
         append(" ", 1);

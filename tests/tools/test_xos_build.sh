@@ -129,18 +129,18 @@ expect "link failure exits 1" 1 "xos-build: error: linking app.xos failed"
 compile_line=$(grep -- ' -c ok.c ' err.txt)
 link_line=$(grep -- '-Wl,-e,xos_pvh_entry' err.txt)
 case "$compile_line" in
-    *"--target=x86_64-linux-musl -nostdinc -isystem "*"/include -isystem $XOS_TOOLCHAIN/sysroot/include -fPIE -fno-plt -fno-omit-frame-pointer -Xclang -target-feature -Xclang +slow-incdec -D__xos__ -O2 -std=c11 -DX=1 -Iinc -c ok.c -o "*)
+    *"--target=x86_64-linux-musl --sysroot=$XOS_TOOLCHAIN/sysroot -nostdinc -isystem "*"/include -isystem $XOS_TOOLCHAIN/sysroot/include -fPIE -fno-plt -fno-omit-frame-pointer -Xclang -target-feature -Xclang +slow-incdec -D__xos__ -O2 -std=c11 -DX=1 -Iinc -c ok.c -o "*)
         pass "C compile line has the target flags, then the user's (C -std only)" ;;
     *) fail "C compile line: $compile_line" ;;
 esac
-pattern="*clang++*--target=x86_64-linux-musl -static -nostdlib -fuse-ld=lld -Wl,-T,$XOS_LIBDIR/xos-kvm.ld -Wl,--eh-frame-hdr -Wl,-z,max-page-size=4096 -Wl,--gc-sections -Wl,-e,xos_pvh_entry $XOS_TOOLCHAIN/sysroot/lib/crt1.o $XOS_TOOLCHAIN/sysroot/lib/crti.o *clang_rt.crtbegin-x86_64.o -Wl,--gc-sections */0-ok.o */1-helper.o -Lsome/dir -lfoo */2-part.o -Wl,--start-group $XOS_LIBDIR/libxos.a $XOS_LIBDIR/libxos-kvm.a $XOS_TOOLCHAIN/sysroot/lib/libc.a *libclang_rt.builtins-x86_64.a -Wl,--end-group *clang_rt.crtend-x86_64.o $XOS_TOOLCHAIN/sysroot/lib/crtn.o -o *app.xos*"
+pattern="*clang++*--target=x86_64-linux-musl --sysroot=$XOS_TOOLCHAIN/sysroot -static -nostdlib -fuse-ld=lld -L$XOS_TOOLCHAIN/sysroot/lib -Wl,-T,$XOS_LIBDIR/xos-kvm.ld -Wl,--eh-frame-hdr -Wl,-z,max-page-size=4096 -Wl,--gc-sections -Wl,-e,xos_pvh_entry $XOS_TOOLCHAIN/sysroot/lib/crt1.o $XOS_TOOLCHAIN/sysroot/lib/crti.o *clang_rt.crtbegin-x86_64.o -Wl,--gc-sections */0-ok.o */1-helper.o -Lsome/dir -lfoo */2-part.o -Wl,--start-group $XOS_LIBDIR/libxos.a $XOS_LIBDIR/libxos-kvm.a $XOS_TOOLCHAIN/sysroot/lib/libc.a *libclang_rt.builtins-x86_64.a -Wl,--end-group *clang_rt.crtend-x86_64.o $XOS_TOOLCHAIN/sysroot/lib/crtn.o -o *app.xos*"
 # shellcheck disable=SC2053
 [[ "$link_line" == $pattern ]] && pass "link line order" || fail "link line order: $link_line"
 
 printf 'int main() { return 0; }\n' >ok.cpp
 run "$XOS_BUILD" -v -std=c11 -std=c++20 ok.cpp
 case "$(grep -- ' -c ok.cpp ' err.txt)" in
-    *"clang++"*"--target=x86_64-linux-musl -nostdinc++ -isystem $XOS_TOOLCHAIN/sysroot/include/c++/v1 -nostdinc "*" -std=c++20 -c ok.cpp "*)
+    *"clang++"*"--target=x86_64-linux-musl --sysroot=$XOS_TOOLCHAIN/sysroot -nostdinc++ -isystem $XOS_TOOLCHAIN/sysroot/include/c++/v1 -nostdinc "*" -std=c++20 -c ok.cpp "*)
         pass "C++ compile line: libc++ headers first, C++ -std only" ;;
     *) fail "C++ compile line" ;;
 esac
@@ -201,8 +201,14 @@ grep -qF -- "-nostdinc++" err.txt && ! grep -qF -- "-Wl," err.txt \
     && pass "xos-c++ adds the C++ flags, no link flags" || fail "xos-c++ adds the C++ flags, no link flags"
 
 run env XOS_VERBOSE=1 "$XOS_CC" -O2 ok.o -o prog
+# The fake XOS_LIBDIR has no hosted platform: the VM image alone (tests/toolchain checks the
+# default, a hosted image carrying the VM image: docs/toolchain.md).
 grep -qF -- "-Wl,-e,xos_pvh_entry" err.txt && grep -qF -- "ok.o -o prog -Wl,--start-group" err.txt \
     && pass "xos-cc without -c links with the xos link line" || fail "xos-cc without -c links with the xos link line"
+run env XOS_VERBOSE=1 XOS_PLATFORM=kvm "$XOS_CC" -O2 ok.o -o prog
+grep -qF -- "-Wl,-e,xos_pvh_entry" err.txt && grep -qF -- "ok.o -o prog -Wl,--start-group" err.txt &&
+    ! grep -qF -- "xos_hosted_entry" err.txt \
+    && pass "xos-cc with XOS_PLATFORM links that platform's image alone" || fail "xos-cc with XOS_PLATFORM links that platform's image alone"
 
 run env XOS_LIBDIR="$work/nowhere" "$XOS_CC" ok.o -o prog
 expect "xos-cc link without libxos is reported" 1 "xos-cc: error: cannot find xos-kvm.ld"

@@ -465,6 +465,7 @@ int run_build(const std::vector<std::string>& args) {
 
     if (options.from_image) return build_from_container_image(options);
 
+    scrub_host_search_paths();
     auto toolchain = Toolchain::from_environment();
     reject_unknown_compiler_flags(toolchain, options);
 

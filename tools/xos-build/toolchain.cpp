@@ -57,6 +57,13 @@ std::string installed_library_dir() {
     return {};
 }
 
+// tools/xos-build/include: installed as <prefix>/<libdir>/xos/include next to libxos.a, else
+// the source tree's.
+std::string fixup_include_dir() {
+    if (auto dir = installed_library_dir(); !dir.empty() && directory_exists(dir + "/include")) return dir + "/include";
+    return XOS_FIXUP_INCLUDE_DIR;
+}
+
 std::string find_in(const std::string& name, const std::vector<std::string>& dirs) {
     for (const auto& dir : dirs) {
         auto path = dir + "/" + name;
@@ -94,6 +101,7 @@ Toolchain Toolchain::from_environment() {
     toolchain.clang = XOS_CLANG;
     toolchain.clangxx = XOS_CLANGXX;
     toolchain.strip = XOS_STRIP;
+    toolchain.objcopy = XOS_OBJCOPY;
     return toolchain;
 }
 
@@ -104,8 +112,14 @@ void Toolchain::require_headers() const {
                     "or point XOS_TOOLCHAIN at the toolchain directory)");
 }
 
+void scrub_host_search_paths() {
+    for (const char* name : {"LIBRARY_PATH", "CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH"})
+        unsetenv(name);
+}
+
 std::vector<std::string> target_compile_flags(const Toolchain& toolchain, Language language) {
-    std::vector<std::string> flags{std::string("--target=") + target_triple};
+    // --sysroot also keeps clang from adding the host's include and library directories.
+    std::vector<std::string> flags{std::string("--target=") + target_triple, "--sysroot=" + toolchain.sysroot};
     if (language == Language::Cxx) {
         // libc++'s headers must come before libc's: they #include_next the C headers.
         flags.insert(flags.end(), {"-nostdinc++", "-isystem", toolchain.sysroot + "/include/c++/v1"});
@@ -115,6 +129,9 @@ std::vector<std::string> target_compile_flags(const Toolchain& toolchain, Langua
                      "-nostdinc",
                      "-isystem",
                      toolchain.resource_dir + "/include",
+                     // xos-cc's fix-ups of musl headers (tools/xos-build/include), then musl's
+                     "-isystem",
+                     fixup_include_dir(),
                      "-isystem",
                      toolchain.sysroot + "/include",
                      // images are linked above 2 GiB: see TARGET_CODEGEN
@@ -177,6 +194,7 @@ std::string find_in_library_dirs(const std::string& name, const std::vector<std:
 LinkFiles resolve_link_files(const Toolchain& toolchain, const std::string& platform,
                              const std::vector<std::string>& library_dirs) {
     LinkFiles files;
+    files.sysroot = toolchain.sysroot;
     auto lib = toolchain.sysroot + "/lib/";
     files.crt1 = require_toolchain_file(toolchain, lib + "crt1.o");
     files.crti = require_toolchain_file(toolchain, lib + "crti.o");
@@ -208,9 +226,13 @@ std::vector<std::string> link_command(const std::string& driver, const LinkFiles
     std::vector<std::string> argv{
         driver,
         std::string("--target=") + target_triple,
+        "--sysroot=" + files.sysroot,
         "-static",
         "-nostdlib",
         "-fuse-ld=lld",
+        // -lm, -lpthread, -lrt, -ldl, -lcrypt, -lutil, -lxnet: musl's empty archives; a library
+        // the sysroot lacks (-lz) is a link error, never the host's.
+        "-L" + files.sysroot + "/lib",
         // -static already means a non-PIE executable (and clang warns about an extra -no-pie).
         "-Wl,-T," + files.linker_script,
         "-Wl,--eh-frame-hdr",

@@ -27,6 +27,14 @@ inline constexpr int exit_usage = 2;  // bad command line
 
 inline constexpr const char* target_triple = "x86_64-linux-musl";
 
+// xos-cc's default output (docs/toolchain.md): a hosted executable whose non-loaded section of
+// this name holds the VM image (xos-run boots it; tools/xos-run/image_check.h).
+inline constexpr const char* vm_image_section = ".xos.vm";
+
+// Defined (to 1) in the hosted executables xos-cc links: run directly, the hosted platform
+// shares the host's current directory at its own path and starts the program there.
+inline constexpr const char* hosted_share_cwd_symbol = "xos_hosted_share_cwd";
+
 enum class Language { C, Cxx, Asm, AsmWithCpp };
 
 // The host-side programs and the target sysroot (musl, libc++), resolved from the compiled-in
@@ -38,6 +46,7 @@ struct Toolchain {
     std::string clang;
     std::string clangxx;
     std::string strip;
+    std::string objcopy;
 
     static Toolchain from_environment();
 
@@ -46,6 +55,10 @@ struct Toolchain {
     // Fails with a clear message when the sysroot has not been built (yet).
     void require_headers() const;
 };
+
+// Removes the environment variables through which clang would search the host's directories
+// (LIBRARY_PATH for -l, CPATH and C/CPLUS_INCLUDE_PATH for headers) before any compile or link.
+void scrub_host_search_paths();
 
 // Flags that make clang compile for the xos target: musl headers, libc++ headers for C++,
 // no PIE, frame pointers, __xos__.
@@ -58,6 +71,7 @@ struct LinkFiles {
     std::string libxos_platform;  // libxos-<platform>.a
     std::string entry_symbol = "xos_pvh_entry";  // ELF entry: the PVH entry, or hosted's process entry
     std::string crt1, crti, crtn, crtbegin, crtend;
+    std::string sysroot;  // --sysroot: -lNAME and -L=DIR resolve in it, never in the host's dirs
     std::vector<std::string> runtime_archives;  // libc++, libc++abi, libunwind, libc, builtins
 };
 
@@ -83,7 +97,7 @@ LinkFiles resolve_link_files(const Toolchain& toolchain, const std::string& plat
                              const std::vector<std::string>& library_dirs);
 
 // The whole link line, in one place:
-//   <driver> --target=... -static -nostdlib -fuse-ld=lld
+//   <driver> --target=... --sysroot=<sysroot> -static -nostdlib -fuse-ld=lld -L<sysroot>/lib
 //   -Wl,-T,<ld> -Wl,--eh-frame-hdr -Wl,-z,max-page-size=4096 -Wl,--gc-sections -Wl,-e,xos_pvh_entry
 //   crt1 crti crtbegin
 //   <leading_flags> <user_items in order> -Wl,--start-group libxos libxos-<platform> runtime...

@@ -3,11 +3,13 @@
 #include "options.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <elf.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace {
@@ -109,3 +111,61 @@ bool image_loads_code(const std::string& path) {
     }
     return false;
 }
+
+std::optional<EmbeddedImage> embedded_vm_image(const std::string& path) {
+    Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    Elf64_Ehdr ehdr;
+    if (file.fd < 0 || !read_at(file.fd, &ehdr, sizeof ehdr, 0) || std::memcmp(ehdr.e_ident, ELFMAG, SELFMAG) != 0 ||
+        ehdr.e_ident[EI_CLASS] != ELFCLASS64 || ehdr.e_shentsize < sizeof(Elf64_Shdr) || ehdr.e_shstrndx == SHN_UNDEF ||
+        ehdr.e_shstrndx >= ehdr.e_shnum)
+        return std::nullopt;
+    Elf64_Shdr names;
+    if (!read_at(file.fd, &names, sizeof names, ehdr.e_shoff + std::uint64_t{ehdr.e_shstrndx} * ehdr.e_shentsize) ||
+        names.sh_size > kMaxNoteSegment)
+        return std::nullopt;
+    std::vector<char> strings(names.sh_size + 1, 0);
+    if (!read_at(file.fd, strings.data(), names.sh_size, names.sh_offset)) return std::nullopt;
+    constexpr char kSection[] = ".xos.vm";
+    for (unsigned i = 0; i < ehdr.e_shnum; ++i) {
+        Elf64_Shdr shdr;
+        if (!read_at(file.fd, &shdr, sizeof shdr, ehdr.e_shoff + std::uint64_t{i} * ehdr.e_shentsize)) break;
+        if (shdr.sh_name >= names.sh_size || std::strcmp(strings.data() + shdr.sh_name, kSection) != 0) continue;
+        if (shdr.sh_type == SHT_NOBITS || shdr.sh_size == 0) return std::nullopt;
+        return EmbeddedImage{shdr.sh_offset, shdr.sh_size};
+    }
+    return std::nullopt;
+}
+
+ExtractedImage::ExtractedImage(const std::string& path, const EmbeddedImage& embedded) {
+    const char* tmpdir = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/xos-run-vm-XXXXXX";
+    std::vector<char> name(pattern.begin(), pattern.end());
+    name.push_back(0);
+    Fd out{::mkostemp(name.data(), O_CLOEXEC)};
+    if (out.fd < 0)
+        throw UsageError("cannot create a file for the VM image in " + pattern + ": " + std::strerror(errno));
+    m_path = name.data();
+    Fd in{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    std::vector<char> buffer(1 << 20);
+    std::uint64_t done = 0;
+    while (done < embedded.size) {
+        std::size_t chunk = std::size_t(std::min<std::uint64_t>(buffer.size(), embedded.size - done));
+        if (in.fd < 0 || !read_at(in.fd, buffer.data(), chunk, embedded.offset + done)) {
+            ::unlink(m_path.c_str());
+            throw UsageError("cannot read the VM image embedded in " + path);
+        }
+        for (std::size_t written = 0; written < chunk;) {
+            ssize_t n = ::write(out.fd, buffer.data() + written, chunk - written);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                int error = errno;
+                ::unlink(m_path.c_str());
+                throw UsageError("cannot write " + m_path + ": " + std::strerror(error));
+            }
+            written += std::size_t(n);
+        }
+        done += chunk;
+    }
+}
+
+ExtractedImage::~ExtractedImage() { ::unlink(m_path.c_str()); }

@@ -27,6 +27,7 @@
 
 #include <optional>
 #include <sstream>
+#include <string_view>
 
 #ifndef XOS_VERSION
 #define XOS_VERSION "unknown"
@@ -218,6 +219,21 @@ int run_hosted(const Options& opts) {
     return verdict.exit_status;
 }
 
+// The emulator form with an xos-cc image (ctest runs tests in their build directories), as
+// when it runs directly (platform/hosted/start.cpp): the host's file system read-only as the
+// program's root (9p, its writes in memory), the current directory read-write at its own path
+// (passthrough: the files a test writes get the modes it gives them), where it starts.
+void share_host_view(Options& opts) {
+    if (opts.guest_root.empty()) {
+        opts.shares.push_back(ShareOption{"/", "/.xos-host", ShareMode::Passthrough, true, true});
+        opts.guest_root = "/.xos-host";
+    }
+    char cwd[4096];
+    if (!::getcwd(cwd, sizeof cwd) || std::string_view(cwd) == "/" || std::strchr(cwd, ':')) return;
+    opts.shares.push_back(ShareOption{cwd, cwd, ShareMode::Passthrough, false});
+    opts.guest_cwd = cwd;
+}
+
 int run(const std::vector<std::string>& args) {
     Options opts = parse_options(args);
     if (opts.help) {
@@ -244,6 +260,16 @@ int run(const std::vector<std::string>& args) {
     apply_rootfs(opts);
     if (!opts.container_kernel.empty()) opts.image = opts.container_kernel;
     ImageKind kind = check_xos_image(opts.image);
+    // xos-cc's output: a hosted image carrying the VM image, which is what xos-run boots unless
+    // --platform hosted asks for the hosted one (it shares the current directory itself).
+    std::optional<ExtractedImage> vm_image;
+    if (auto embedded = kind == ImageKind::Hosted ? embedded_vm_image(opts.image) : std::nullopt;
+        embedded && opts.platform != "hosted") {
+        vm_image.emplace(opts.image, *embedded);
+        opts.kernel = vm_image->path();
+        kind = check_xos_image(opts.kernel);
+        if (opts.emulator_form) share_host_view(opts);
+    }
     // An xos-build --exec image runs a program's code from its initrd (as --rootfs does).
     if (kind == ImageKind::Hosted && opts.rootfs.empty() && opts.root_image.empty() && image_loads_code(opts.image))
         opts.env.push_back("XOS_EXEC=wx");

@@ -12,6 +12,7 @@
 
 const char* const kUsage = R"(usage: xos-run [options] IMAGE [-- ARGS...]
        xos-run [options] CONTAINER.xos [-- CMD...]
+       xos-run [options] -- IMAGE [ARGS...]
        xos-run [options] [--platform kvm|hosted] PROGRAM [-- ARGS...]
        xos-run [options] --rootfs DIR [--platform kvm|hosted] -- PROGRAM [ARGS...]
        xos-run [options] --root-image FILE [--platform kvm|hosted] -- PROGRAM [ARGS...]
@@ -23,6 +24,12 @@ A CONTAINER.xos made by `xos-build --from-image` (the generic kernel with
 CONTAINER.xos.json, .erofs and .root next to it) runs the image's Entrypoint and
 Cmd with its Env, WorkingDir and User, as `docker run` would; CMD replaces the
 image's Cmd (docs/container-images.md).
+
+An executable made by xos-cc/xos-c++ is a hosted image carrying a VM image:
+xos-run boots the VM image (--platform hosted runs the hosted one). The second
+form (CMAKE_CROSSCOMPILING_EMULATOR="xos-run;--") also gives it the host's /
+read-only as its root and the current directory read-write, where it starts
+(as when it runs directly; docs/toolchain.md).
 
 A PROGRAM instead of an IMAGE (a Linux executable or #! script of this host, or
 a name looked up in PATH) runs unmodified with the generic kernel: PROGRAM, its
@@ -438,6 +445,15 @@ Options parse_options(const std::vector<std::string>& argv) {
         if (have_image)
             throw UsageError("unexpected argument '" + arg + "' after IMAGE (application arguments go after --)");
         opts.image = arg;
+        have_image = true;
+    }
+    // The emulator form, `xos-run [options] -- IMAGE [ARGS...]`: what CMake runs with
+    // CMAKE_CROSSCOMPILING_EMULATOR="xos-run;--" (the image after the emulator's arguments).
+    if (!have_image && opts.rootfs.empty() && opts.root_image.empty() && !opts.app_args.empty() && !opts.help &&
+        !opts.version) {
+        opts.image = opts.app_args.front();
+        opts.app_args.erase(opts.app_args.begin());
+        opts.emulator_form = true;
         have_image = true;
     }
     if (have_image && !opts.rootfs.empty())

@@ -23,6 +23,7 @@ struct ShareOption {
     std::string guest_path;
     ShareMode mode = ShareMode::Mapped;
     bool read_only = false;  // :ro, and --rootfs's share (QEMU readonly=on; hosted XOS_SHARE...:ro)
+    bool spans_devices = false;  // the host's / (emulator form): QEMU multidevs=remap
 };
 
 // --disk FILE[:ro]: a host file or block device as a disk (/dev/vda, /dev/vdb, ... in order).
@@ -56,6 +57,9 @@ struct Options {
     bool rootfs_writable = false;  // --rootfs DIR:rw: writes go to DIR (else to memory, over it)
     std::string root_image;  // --root-image FILE: the EROFS image that is the program's root
     std::string guest_root;  // the image's xos.root= (set by apply_rootfs): the program's root
+    std::string guest_cwd;  // the image's xos.cwd=: its first working directory (empty: /)
+    std::string kernel;  // the file QEMU boots when not `image` (xos-cc's embedded VM image)
+    bool emulator_form = false;  // `xos-run [options] -- IMAGE [ARGS...]` (CMake's emulator)
     std::string platform = "kvm";  // --platform kvm|hosted: which generic kernel --rootfs boots
     std::string rootfs_size;  // --rootfs-size as the token's value: bytes or "N%"; empty: default
     double timeout_seconds = 0;  // 0: no timeout

@@ -96,7 +96,7 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
         "-smp",
         std::to_string(opts.cpus),
         "-kernel",
-        opts.image,
+        opts.kernel.empty() ? opts.image : opts.kernel,
         "-append",
         xos_encode_cmdline(opts.image, opts.app_args, opts.env) + opts.console_tokens,
         // QEMU's stdio are pipes xos-run reads and writes, never the terminal, which QEMU would
@@ -124,6 +124,8 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
         cmd[appended_cmdline_index(cmd)] += " xos.rootfs_size=" + xos_encode_cmdline_value(opts.rootfs_size);
     if (!opts.guest_root.empty())  // --rootfs: the program's root (libos/fs/boot.cpp)
         cmd[appended_cmdline_index(cmd)] += " xos.root=" + xos_encode_cmdline_value(opts.guest_root);
+    if (!opts.guest_cwd.empty())  // the emulator form: the program's working directory
+        cmd[appended_cmdline_index(cmd)] += " xos.cwd=" + xos_encode_cmdline_value(opts.guest_cwd);
     // Host shares: 9p over virtio (mmio or PCI). By default security_model=mapped-xattr: the
     // guest's owners, modes and file types live in user.virtfs.* xattrs of plain host files
     // (0600, directories 0700, of the user running QEMU), so a guest root cannot plant a setuid
@@ -141,7 +143,8 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
                     "local,id=" + id + ",path=" + qemu_opts_escape(opts.shares[i].host_dir) +
                         (opts.shares[i].mode == ShareMode::Passthrough ? ",security_model=none"
                                                                        : ",security_model=mapped-xattr") +
-                        (opts.shares[i].read_only ? ",readonly=on" : ""),
+                        (opts.shares[i].read_only ? ",readonly=on" : "") +
+                        (opts.shares[i].spans_devices ? ",multidevs=remap" : ""),
                     "-device", virtio_device(opts.machine, "9p") + ",fsdev=" + id + ",mount_tag=" + tag});
         std::string& append = cmd[appended_cmdline_index(cmd)];
         append += " " + xos_encode_share_token(tag, opts.shares[i].guest_path);

@@ -195,9 +195,9 @@ bool takes_value(const std::string& name) {
     return name == "--rootfs" || name == "--root-image" || name == "--platform" || name == "--accel" ||
         name == "--machine" || name == "--mem" || name == "--rootfs-size" || name == "--timeout" || name == "--env" ||
         name == "--cpus" || name == "--qemu" || name == "--qemu-arg" || name == "--share" || name == "--disk" ||
-        name == "-p" || name == "--net" || name == "--ip" || name == "--gw" || name == "--dns" || name == "--net-echo" ||
-        name == "--entrypoint" || name == "--workdir" || name == "--user" || name == "--hypervisor" ||
-        name == "--xen-bridge";
+        name == "-p" || name == "--net" || name == "--ip" || name == "--gw" || name == "--dns" ||
+        name == "--net-echo" || name == "--entrypoint" || name == "--workdir" || name == "--user" ||
+        name == "--hypervisor" || name == "--xen-bridge";
 }
 
 void apply_option(Options& opts, const std::string& name, const std::string& value) {

@@ -191,6 +191,8 @@ ErrorOr<void> generate_maps_for(TextBuffer& out, int pid) {
     ErrorOr<void> result;
     process.memory->for_each([&](const mm::Vma& vma) {
         if (!result) return;
+        // A linked image's per-process data is shown as part of the image's own segments.
+        if (!process.memory->in_region(vma.start)) return;
         const char* name = vma.kind == mm::VmaKind::Heap ? "[heap]" : vma.kind == mm::VmaKind::Stack ? "[stack]" : "";
         result = append_mapping(out, vma.start, vma.end, vma.prot & PROT_READ, vma.prot & PROT_WRITE,
                                 vma.prot & PROT_EXEC, 0, name);

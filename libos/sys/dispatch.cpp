@@ -15,6 +15,7 @@
 #include "sys/signal.h"
 #include "sys/syscall_table.h"
 #include "xos/libos.h"
+#include "xos/platform.h"
 
 namespace xos::sys {
 
@@ -82,7 +83,7 @@ uint64_t g_reported_missing[SYSCALL_COUNT / 64];
 
 }  // namespace xos::sys
 
-extern "C" const uint8_t* xos_syscall_frame(uint64_t* regs) {
+extern "C" void xos_syscall_frame(uint64_t* regs) {
     using namespace xos;
     using namespace xos::sys;
     sched::Thread* self = sched::current_or_null();
@@ -113,7 +114,14 @@ extern "C" const uint8_t* xos_syscall_frame(uint64_t* regs) {
         sched::leave_kernel();
     }
     regs[UR_RAX] = uint64_t(result);
-    if (!from_app) return nullptr;
-    // Like Linux on the way back to user space: act on signals that are now deliverable.
-    return return_to_user(regs, number == SYS_rt_sigreturn ? -1 : number);
+    if (!from_app) return;
+    // The common case: no work on the way back, the frame is as the entry saved it but for
+    // %rax, so the entry's fast return (entry64.S) loads only what the call may have changed.
+    if (!user_return_work(*self)) [[likely]] {
+        self->user_regs = nullptr;
+        return;
+    }
+    // Like Linux on the way back to user space: act on signals that are now deliverable; the
+    // frame may have changed, so all of it is loaded.
+    platform::return_to_user(regs, return_to_user(regs, number == SYS_rt_sigreturn ? -1 : number));
 }

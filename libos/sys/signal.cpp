@@ -534,8 +534,7 @@ void deliver_pending_signals() {
 
 const uint8_t* return_to_user(uint64_t* regs, long syscall) {
     sched::Thread& self = sched::current();
-    if (!(self.signal_pending & ~self.signal_mask) && !self.restore_signal_mask && !self.user_fpu_saved &&
-        !(self.process && self.process->exiting)) [[likely]] {
+    if (!user_return_work(self)) [[likely]] {
         self.user_regs = nullptr;
         return nullptr;  // nothing to do: the common case
     }

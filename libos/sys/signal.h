@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sched/process.h"
+#include "sched/thread.h"
 
 namespace xos::sys {
 
@@ -13,6 +14,13 @@ namespace xos::sys {
 // restarted when SA_RESTART says so. Returns the FPU state the return path must load (null: the
 // live state is the app's).
 const uint8_t* return_to_user(uint64_t* regs, long syscall);
+// Whether return_to_user has anything to do for `self` (a deliverable signal, a saved mask or
+// FPU state to restore, its process exiting); false: the way back may skip it and keep every
+// register but the result (the syscall entry's fast return).
+inline bool user_return_work(const sched::Thread& self) {
+    return (self.signal_pending & ~self.signal_mask) || self.restore_signal_mask || self.user_fpu_saved ||
+        (self.process && self.process->exiting);
+}
 // Takes only the default actions of the pending signals (the termination path, which has no
 // app registers to enter a handler with). A thread whose process is exiting ends here.
 void deliver_pending_signals();

@@ -41,8 +41,11 @@ xos_enter_app:
  * zone, keeps %rcx and %r11 below it for a moment, then moves to the thread's kernel stack
  * (xos_kernel_stack_top, kept by the scheduler) and saves every register there as Linux's
  * mcontext gregs (xos/libos.h, UserRegister), plus the entry kind. libos (xos_syscall_frame)
- * runs the syscall on that stack, may rewrite the frame (signal delivery, rt_sigreturn), and
- * xos_user_return loads all of it back. Already on the kernel stack (libos calling itself) or
+ * runs the syscall on that stack. When the way back has work (signal delivery, rt_sigreturn,
+ * an FPU state to load, the process exiting), libos may rewrite the frame and leaves through
+ * xos_user_return, which loads all of it back; otherwise (the common case) xos_syscall_frame
+ * returns, having changed only the result, and xos_syscall_fast_return loads just what the C
+ * call may have clobbered. Already on the kernel stack (libos calling itself) or
  * before threads exist: the frame is built where the stack is. */
 .macro SYSCALL_ENTRY kind
     lea -128(%rsp), %rsp            /* the caller's red zone */
@@ -86,10 +89,8 @@ xos_enter_app:
     and $-16, %rsp
     mov %rbp, %rdi
     cld
-    call xos_syscall_frame          /* returns the FPU state to load, or null */
-    mov %rbp, %rdi
-    mov %rax, %rsi
-    jmp xos_user_return
+    call xos_syscall_frame          /* returns only if the fast return below will do */
+    jmp xos_syscall_fast_return
 .endm
 
     .globl xos_syscall_entry
@@ -97,6 +98,31 @@ xos_enter_app:
 xos_syscall_entry:
     SYSCALL_ENTRY 0
     .size xos_syscall_entry, . - xos_syscall_entry
+
+/* The common way back from xos_syscall_frame: %rbp -> the frame, which holds the app's
+ * registers but for %rax = the result; the callee-saved %rbx and %r12-%r15 are the app's
+ * already (the C call kept them), and the FPU state is live. Loads the caller-saved ones,
+ * %rcx = the return address, %r11 and RFLAGS as saved (the caller's flags, exactly as Linux's
+ * sysret leaves them; popfq also restores IF, which the VM's trap path may have cleared, and
+ * DF), then the caller's %rsp and %rbp, and jumps. Nothing is written below the caller's stack. */
+    .type xos_syscall_fast_return, @function
+xos_syscall_fast_return:
+    mov %rbp, %rsp
+    mov 0*8(%rbp), %r8
+    mov 1*8(%rbp), %r9
+    mov 2*8(%rbp), %r10
+    mov 3*8(%rbp), %r11
+    mov 8*8(%rbp), %rdi
+    mov 9*8(%rbp), %rsi
+    mov 12*8(%rbp), %rdx
+    mov 13*8(%rbp), %rax
+    mov 16*8(%rbp), %rcx            /* %rip: also %rcx, as the syscall instruction leaves it */
+    pushq 17*8(%rbp)
+    popfq
+    mov 15*8(%rbp), %rsp            /* mov: leaves the restored flags alone */
+    mov 10*8(%rbp), %rbp
+    jmp *%rcx
+    .size xos_syscall_fast_return, . - xos_syscall_fast_return
 
 /* long xos_syscall(long n, long a1, long a2, long a3, long a4, long a5, long a6): the same
  * entry as a SysV function call (a linked program's musl). Returns like `ret` (%rsp 8 above

@@ -109,10 +109,11 @@ extern "C" uintptr_t xos_kernel_stack_top;
 extern "C" uintptr_t xos_kernel_stack_size;
 
 // The syscall entry's C side: runs the syscall whose registers `regs` holds
-// (xos::USER_FRAME_WORDS words, xos::UserRegister), leaving in `regs` where and how the app
-// continues (the result in UR_RAX, or a signal handler's frame). Returns the FPU state the
-// return path must load (null: the live one stays).
-extern "C" const uint8_t* xos_syscall_frame(uint64_t* regs);
+// (xos::USER_FRAME_WORDS words, xos::UserRegister). Returns (the entry's fast return) only
+// when nothing but the result in UR_RAX changed and the live FPU state is the app's; otherwise
+// (a signal handler's frame, rt_sigreturn, an FPU state to load) it leaves through
+// platform::return_to_user itself.
+extern "C" void xos_syscall_frame(uint64_t* regs);
 
 // The syscall entry as a SysV function call (platform/x86_64/entry64.S): musl's syscall macros
 // call it. Returns a value or -errno, as the Linux ABI does.

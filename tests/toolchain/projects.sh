@@ -20,6 +20,14 @@ unset XOS_PLATFORM XOS_LIBDIR XOS_TOOLCHAIN XOS_VERBOSE
 JOBS=$(nproc)
 
 WORK=$BUILD/tests/toolchain/work-$PROJECT
+# A program xos-cc made, run directly, sees the host's / but its own /tmp (docs/toolchain.md):
+# a build tree under the host's /tmp (a clone there) would hide the sources next to the build
+# directory, so the work goes below the cache instead, one directory per build tree.
+case "$(realpath "$BUILD")/" in
+/tmp/*)
+    WORK=${XDG_CACHE_HOME:-$HOME/.cache}/xos/toolchain-work/$(realpath "$BUILD" | sha256sum | cut -c1-12)/$PROJECT
+    ;;
+esac
 rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK" || exit 1

@@ -74,16 +74,6 @@ void init_memory() {
 
 namespace xos::mm {
 
-void for_each_app_mapping(void (*visit)(const MappingView&, void* context), void* context) {
-    g_app_memory->for_each([&](const Vma& vma) {
-        // A linked image's per-process data is shown as part of the image's own segments.
-        if (!g_app_memory->in_region(vma.start)) return;
-        // File mappings show no path: the vnode does not know its name.
-        const char* name = vma.kind == VmaKind::Heap ? "[heap]" : vma.kind == VmaKind::Stack ? "[stack]" : "";
-        visit(MappingView{vma.start, vma.end, vma.prot, name}, context);
-    });
-}
-
 uintptr_t allocate_page_table_page() { return allocate_frame(); }
 void free_page_table_page(uintptr_t page) { free_frame(page); }
 

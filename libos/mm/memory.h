@@ -19,14 +19,4 @@ void set_current_memory(VirtualMemory* memory);
 // RAM not in use by anybody (what /proc/meminfo reports as MemFree).
 size_t free_memory_bytes();
 
-// The app's mappings, for /proc/self/maps: [start, end), PROT_* bits, and a name such as
-// "[heap]" or "[stack]" (empty for anonymous memory).
-struct MappingView {
-    uintptr_t start;
-    uintptr_t end;
-    int prot;
-    const char* name;
-};
-void for_each_app_mapping(void (*visit)(const MappingView&, void* context), void* context);
-
 }  // namespace xos::mm

@@ -1,5 +1,8 @@
 #include "elf_closure.h"
 
+#include "file_io.h"
+#include "unique_fd.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -32,29 +35,6 @@ constexpr int kMaxSymlinks = 40;  // as Linux's path walk (ELOOP)
 constexpr int kMaxScriptDepth = 4;  // as Linux's binfmt_script nesting
 constexpr std::uint64_t kMaxDynamicBytes = 1 << 20;
 constexpr std::uint64_t kMaxStringTable = 16 << 20;
-
-struct Fd {
-    int fd = -1;
-    explicit Fd(int f) : fd(f) {}
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-};
-
-bool read_at(int fd, void* buf, std::size_t size, std::uint64_t offset) {
-    auto* p = static_cast<char*>(buf);
-    while (size > 0) {
-        ssize_t n = ::pread(fd, p, size, static_cast<off_t>(offset));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        p += n;
-        size -= static_cast<std::size_t>(n);
-        offset += static_cast<std::uint64_t>(n);
-    }
-    return true;
-}
 
 // A path inside the root, as a host path.
 std::string on_host(const std::string& root, const std::string& path) { return root + path; }
@@ -116,7 +96,7 @@ ElfCheck check_header(int fd, Elf64_Ehdr& ehdr) {
     if (got < SELFMAG || std::memcmp(ident, ELFMAG, SELFMAG) != 0) return {"not an ELF executable or a #! script"};
     if (ident[EI_CLASS] != ELFCLASS64) return {"a 32-bit ELF file; only x86_64 (64-bit) programs run"};
     if (ident[EI_DATA] != ELFDATA2LSB) return {"a big-endian ELF file; only x86_64 programs run"};
-    if (!read_at(fd, &ehdr, sizeof ehdr, 0)) return {"truncated ELF file (no complete header)"};
+    if (!tools::read_at(fd, &ehdr, sizeof ehdr, 0)) return {"truncated ELF file (no complete header)"};
     if (ehdr.e_machine != EM_X86_64) {
         const char* name = machine_name(ehdr.e_machine);
         return {name ? std::string("this file is for ") + name + ", not x86_64"
@@ -130,7 +110,7 @@ ElfCheck check_header(int fd, Elf64_Ehdr& ehdr) {
 ElfInfo read_elf(int fd, const Elf64_Ehdr& ehdr, const std::string& shown) {
     auto fail = [&](const std::string& problem) -> ClosureError { return ClosureError(shown + ": " + problem); };
     std::vector<Elf64_Phdr> phdrs(ehdr.e_phnum);
-    if (!phdrs.empty() && !read_at(fd, phdrs.data(), phdrs.size() * sizeof(Elf64_Phdr), ehdr.e_phoff))
+    if (!phdrs.empty() && !tools::read_at(fd, phdrs.data(), phdrs.size() * sizeof(Elf64_Phdr), ehdr.e_phoff))
         throw fail("truncated ELF file (program headers past the end)");
     ElfInfo info;
     const Elf64_Phdr* dynamic = nullptr;
@@ -138,7 +118,8 @@ ElfInfo read_elf(int fd, const Elf64_Ehdr& ehdr, const std::string& shown) {
         if (phdr.p_type == PT_INTERP) {
             if (phdr.p_filesz == 0 || phdr.p_filesz > PATH_MAX) throw fail("bad PT_INTERP");
             std::string interp(phdr.p_filesz, '\0');
-            if (!read_at(fd, interp.data(), interp.size(), phdr.p_offset)) throw fail("truncated ELF file (PT_INTERP)");
+            if (!tools::read_at(fd, interp.data(), interp.size(), phdr.p_offset))
+                throw fail("truncated ELF file (PT_INTERP)");
             info.interpreter = interp.c_str();
         } else if (phdr.p_type == PT_DYNAMIC) {
             dynamic = &phdr;
@@ -147,7 +128,7 @@ ElfInfo read_elf(int fd, const Elf64_Ehdr& ehdr, const std::string& shown) {
     if (!dynamic) return info;
     if (dynamic->p_filesz > kMaxDynamicBytes) throw fail("bad PT_DYNAMIC");
     std::vector<Elf64_Dyn> entries(dynamic->p_filesz / sizeof(Elf64_Dyn));
-    if (!entries.empty() && !read_at(fd, entries.data(), entries.size() * sizeof(Elf64_Dyn), dynamic->p_offset))
+    if (!entries.empty() && !tools::read_at(fd, entries.data(), entries.size() * sizeof(Elf64_Dyn), dynamic->p_offset))
         throw fail("truncated ELF file (PT_DYNAMIC)");
     std::uint64_t strtab = 0, strsz = 0;
     for (const auto& entry : entries) {
@@ -166,7 +147,8 @@ ElfInfo read_elf(int fd, const Elf64_Ehdr& ehdr, const std::string& shown) {
     }
     if (!strtab_offset || strsz == 0 || strsz > kMaxStringTable) throw fail("bad DT_STRTAB");
     std::string strings(strsz, '\0');
-    if (!read_at(fd, strings.data(), strings.size(), *strtab_offset)) throw fail("truncated ELF file (string table)");
+    if (!tools::read_at(fd, strings.data(), strings.size(), *strtab_offset))
+        throw fail("truncated ELF file (string table)");
     strings.push_back('\0');
     auto string_at = [&](std::uint64_t offset) -> std::string {
         if (offset >= strsz) throw fail("bad string offset in the dynamic section");
@@ -279,14 +261,14 @@ public:
         struct stat st;
         if (::stat(on_host(m_root, *resolved).c_str(), &st) != 0 || !S_ISREG(st.st_mode))
             throw ClosureError(path + ": not a regular file");
-        Fd file(::open(on_host(m_root, *resolved).c_str(), O_RDONLY | O_CLOEXEC));
-        if (file.fd < 0) throw ClosureError(path + ": " + std::strerror(errno));
+        UniqueFd file(::open(on_host(m_root, *resolved).c_str(), O_RDONLY | O_CLOEXEC));
+        if (file.get() < 0) throw ClosureError(path + ": " + std::strerror(errno));
         add_file(path);
         Elf64_Ehdr ehdr;
-        ElfCheck check = check_header(file.fd, ehdr);
-        if (check.is_script) return add_script(path, file.fd, depth);
+        ElfCheck check = check_header(file.get(), ehdr);
+        if (check.is_script) return add_script(path, file.get(), depth);
         if (!check.problem.empty()) throw ClosureError(path + ": " + check.problem);
-        ElfInfo info = read_elf(file.fd, ehdr, path);
+        ElfInfo info = read_elf(file.get(), ehdr, path);
         if (!info.interpreter.empty()) add_interpreter(info.interpreter, path);
         m_executable = info;
         add_libraries(info, dirname_of(*resolved), path);
@@ -306,9 +288,9 @@ private:
         auto resolved = add_file(interpreter);
         if (!resolved)
             throw ClosureError(interpreter + ": interpreter not found" + in_root() + " (needed by " + needed_by + ")");
-        Fd file(::open(on_host(m_root, *resolved).c_str(), O_RDONLY | O_CLOEXEC));
+        UniqueFd file(::open(on_host(m_root, *resolved).c_str(), O_RDONLY | O_CLOEXEC));
         Elf64_Ehdr ehdr;
-        ElfCheck check = file.fd < 0 ? ElfCheck{std::strerror(errno)} : check_header(file.fd, ehdr);
+        ElfCheck check = file.get() < 0 ? ElfCheck{std::strerror(errno)} : check_header(file.get(), ehdr);
         if (check.is_script) check.problem = "not an ELF file";
         if (!check.problem.empty())
             throw ClosureError(interpreter + ": " + check.problem + " (the interpreter of " + needed_by + ")");
@@ -354,10 +336,10 @@ private:
     bool usable_library(const std::string& path) {
         auto resolved = resolve(path, false);
         if (!resolved) return false;
-        Fd file(::open(on_host(m_root, *resolved).c_str(), O_RDONLY | O_CLOEXEC));
-        if (file.fd < 0) return false;
+        UniqueFd file(::open(on_host(m_root, *resolved).c_str(), O_RDONLY | O_CLOEXEC));
+        if (file.get() < 0) return false;
         Elf64_Ehdr ehdr;
-        ElfCheck check = check_header(file.fd, ehdr);
+        ElfCheck check = check_header(file.get(), ehdr);
         return !check.is_script && check.problem.empty();
     }
 
@@ -396,10 +378,10 @@ private:
                 m_libraries.insert(name);
                 auto resolved = add_file(found);
                 m_closure.libraries.push_back(*resolved);
-                Fd file(::open(on_host(m_root, *resolved).c_str(), O_RDONLY | O_CLOEXEC));
+                UniqueFd file(::open(on_host(m_root, *resolved).c_str(), O_RDONLY | O_CLOEXEC));
                 Elf64_Ehdr ehdr;
-                check_header(file.fd, ehdr);
-                queue.push_back({read_elf(file.fd, ehdr, found), dirname_of(found), found});
+                check_header(file.get(), ehdr);
+                queue.push_back({read_elf(file.get(), ehdr, found), dirname_of(found), found});
             }
         }
     }

@@ -1,4 +1,4 @@
-// An owned file descriptor, closed on destruction.
+// An owned file descriptor, closed on destruction (shared by the host tools).
 #pragma once
 
 #include <unistd.h>

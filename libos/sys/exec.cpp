@@ -171,6 +171,7 @@ ErrorOr<void> end_other_threads(const char* program) {
         if (&t != &self && t.state == sched::ThreadState::Blocked && t.interruptible)
             sched::wake(t, sched::WakeReason::Interrupted);
     });
+    release_vfork_waiters(process);  // a thread waiting for a vfork child ends too
     // Each one wakes this queue as it ends (end_current_thread).
     (void)sched::wait_event(
         process.threads_ended, [&] { return process.live_threads == 1; }, sched::Deadline::never(),

@@ -101,6 +101,25 @@ ErrorOr<long> create_thread_clone(unsigned long flags, const CloneStart& start, 
     end_current_thread(SIGKILL);
 }
 
+// A vfork parent that ends (its process exits or execs) while the child still runs: the child
+// must not go on in memory that the parent's exit or exec may free. A child sharing the
+// parent's memory (CLONE_VM with a stack of its own: posix_spawn) gets a copy-on-write copy of
+// it, at the same addresses, so it runs on unchanged (its writes are no longer seen by the
+// parent, which is ending or replacing its memory); without memory for the copy it is killed.
+// A child already in its own memory (vfork's copy; or mid-exec) needs nothing.
+void detach_vfork_child(sched::Process& parent, sched::Process& child) {
+    child.vfork_pending = false;
+    if (child.owns_memory || child.memory != parent.memory || child.state != sched::ProcessState::Alive) return;
+    auto copy = sched::fork_memory(*parent.memory);
+    if (!copy) {
+        klog("xos: vfork: no memory to detach pid %d from its ending parent: killed", child.pid);
+        send_signal_to_process(child, SIGKILL);
+        return;
+    }
+    child.memory = *copy;
+    child.owns_memory = true;
+}
+
 // fork, vfork, posix_spawn: a new process. `start.stack` is the child's own stack for a clone
 // with CLONE_VM; without one (fork, a raw vfork or Go's CLONE_VM|CLONE_VFORK on the caller's
 // stack) the child gets a copy-on-write copy of the memory: it would otherwise run on the
@@ -158,9 +177,13 @@ ErrorOr<long> create_process_clone(unsigned long flags, const CloneStart& start,
     if (flags & CLONE_VFORK) {
         process.vfork_pending = true;
         ++process.references;  // it may exit and be reaped automatically while we wait
+        // Not interrupted by signals, but ended when the parent process ends (exit_group, a
+        // fatal signal, an exec in another thread: release_vfork_waiters), as Linux's killable
+        // vfork wait: the child then runs on by itself.
         (void)sched::wait_event(
-            process.vfork_done, [&] { return !process.vfork_pending; }, sched::Deadline::never(),
+            process.vfork_done, [&] { return !process.vfork_pending || parent.exiting; }, sched::Deadline::never(),
             sched::Interruptible::No);
+        if (process.vfork_pending) detach_vfork_child(parent, process);
         sched::release_process(process);
     }
     return pid;

@@ -11,6 +11,7 @@
 #include "base/klog.h"
 #include "sched/futex.h"
 #include "sched/process.h"
+#include "sched/process_stats.h"
 #include "sched/thread.h"
 #include "sys/handlers.h"
 #include "sys/signal.h"
@@ -139,10 +140,16 @@ ErrorOr<long> create_process_clone(unsigned long flags, const CloneStart& start,
     TRY(check_tid_pointers(flags, parent_tid, child_tid));
     sched::set_termination_hook(terminate_current_thread);
 
+    sched::ProcessStats& stats = sched::g_process_stats;
+    uint64_t started = platform::monotonic_ns();
     bool share_memory = (flags & CLONE_VM) && own_stack;
     mm::VirtualMemory* memory = share_memory ? parent.memory : TRY(sched::fork_memory(*parent.memory));
+    uint64_t memory_done = platform::monotonic_ns();
+    stats.fork_memory_ns += memory_done - started;
     auto files = vfs::copy_process(*parent.files);
     auto child = files ? sched::create_process(parent, 0) : ErrorOr<sched::Process*>(std::unexpected(files.error()));
+    uint64_t files_done = platform::monotonic_ns();
+    stats.fork_files_ns += files_done - memory_done;
     if (!child) {
         if (files) vfs::release_process(*files);
         if (!share_memory) sched::destroy_memory(memory);
@@ -164,6 +171,7 @@ ErrorOr<long> create_process_clone(unsigned long flags, const CloneStart& start,
     }
     sched::Thread& child_thread = **thread;
     prepare_thread(child_thread, start);
+    stats.fork_thread_ns += platform::monotonic_ns() - files_done;
     if (!(flags & CLONE_VM) || (flags & CLONE_VFORK)) {  // as Linux: the sigaltstack is inherited
         child_thread.altstack_base = sched::current().altstack_base;
         child_thread.altstack_size = sched::current().altstack_size;
@@ -174,6 +182,8 @@ ErrorOr<long> create_process_clone(unsigned long flags, const CloneStart& start,
     // CLONE_CHILD_SETTID in shared memory now; in a copy, the child writes it (raw_clone_entry).
     if ((flags & CLONE_CHILD_SETTID) && share_memory) (void)write_user(child_tid, process.pid);
     int pid = process.pid;
+    ++stats.forks;
+    stats.fork_ns += platform::monotonic_ns() - started;
     if (flags & CLONE_VFORK) {
         process.vfork_pending = true;
         ++process.references;  // it may exit and be reaped automatically while we wait

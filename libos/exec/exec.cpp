@@ -9,6 +9,7 @@
 #include "boot/initial_stack.h"
 #include "exec/elf.h"
 #include "fs/procfs/procfs.h"
+#include "mm/file_cache.h"
 #include "mm/heap.h"
 #include "mm/memory.h"
 #include "mm/vm.h"
@@ -62,8 +63,29 @@ Error refuse(const char* path, ElfProblem problem, const Elf64_Ehdr* header = nu
     return Error{ENOEXEC};
 }
 
+// Copies [offset, offset + size) of a program file from its page cache when every page of it
+// is there (a program run recently, held by remember_program after its version was checked:
+// exec maps its segments from those same pages), saving a file-system round trip (a 9p or
+// hostfs request) per read. False: some page is not cached, nothing copied.
+bool read_from_cache(vfs::Vnode& vnode, uint64_t offset, std::byte* to, size_t size) {
+    mm::FileCache* cache = mm::FileCache::existing(vnode);
+    if (!cache || !size) return false;
+    uint64_t first = offset / PAGE, last = (offset + size - 1) / PAGE;
+    if (last >= cache->size_in_pages()) return false;
+    for (uint64_t index = first; index <= last; ++index)
+        if (!cache->page(index, false)) return false;
+    while (size) {
+        uint64_t index = offset / PAGE, within = offset % PAGE;
+        size_t n = PAGE - within < size ? PAGE - within : size;
+        memcpy(to, static_cast<const std::byte*>(platform::phys_to_virt(cache->page(index, false))) + within, n);
+        to += n, offset += n, size -= n;
+    }
+    return true;
+}
+
 ErrorOr<void> read_exactly(vfs::Vnode& vnode, uint64_t offset, void* to, size_t size) {
     auto* bytes = static_cast<std::byte*>(to);
+    if (read_from_cache(vnode, offset, bytes, size)) return {};
     while (size) {
         size_t got = TRY(vnode.read(offset, {bytes, size}));
         if (!got) return error(EIO);  // the file shrank under us
@@ -143,7 +165,11 @@ ErrorOr<RefPtr<vfs::Vnode>> inspect(const char* path, const char* role, LoadedEl
     }
     uint64_t file_size = attributes.size;
     std::byte head[sizeof(Elf64_Ehdr)] = {};
-    size_t head_bytes = TRY(vnode->read(0, head));
+    size_t head_bytes = 0;
+    if (file_size >= sizeof head && read_from_cache(*vnode, 0, head, sizeof head))
+        head_bytes = sizeof head;
+    else
+        head_bytes = TRY(vnode->read(0, head));
     while (head_bytes < sizeof head && head_bytes < file_size) {
         size_t got = TRY(vnode->read(head_bytes, std::span(head).subspan(head_bytes)));
         if (!got) break;

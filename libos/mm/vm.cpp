@@ -14,6 +14,7 @@
 #include "mm/frames.h"
 #include "mm/heap.h"
 #include "mm/memory.h"
+#include "sched/process_stats.h"
 #include "vfs/file.h"
 #include "vfs/vnode.h"
 #include "xos/platform.h"
@@ -207,6 +208,7 @@ ErrorOr<void> VirtualMemory::copy_pages_into(VirtualMemory& child, const Vma& vm
                 return;
             }
             ++c.child->m_resident_pages;
+            ++sched::g_process_stats.fork_pages_shared;
         },
         &context);
     if (context.failed) return error(ENOMEM);
@@ -271,14 +273,23 @@ ErrorOr<void> VirtualMemory::split_at(uintptr_t address) {
 
 void VirtualMemory::release_pages(const Vma& vma, uintptr_t start, uintptr_t end) {
     if (vma.kind != VmaKind::File) return platform::unmap_range(m_space, start, end, release_frame, &m_resident_pages);
-    // The file's cached pages stay (the cache owns them); private copies are freed.
-    FileCache* cache = FileCache::existing(*vma.file);
-    for (uintptr_t page = start; page < end; page += PAGE_SIZE) {
-        uintptr_t frame = platform::mapped_page(m_space, page);
-        if (!frame || (cache && frame == cache->page(file_index(vma, page), false))) continue;
-        unref_frame(frame);
-        --m_resident_pages;
-    }
+    // The file's cached pages stay (the cache owns them); private copies are freed. One walk over
+    // the pages present (a page-by-page lookup over the whole VMA cost an exiting process one
+    // page-table walk per page of every program and library it mapped).
+    struct Context {
+        VirtualMemory* self;
+        FileCache* cache;
+        const Vma* vma;
+    } context{this, FileCache::existing(*vma.file), &vma};
+    platform::for_each_mapped(
+        m_space, start, end,
+        [](uintptr_t virt, uintptr_t frame, void* opaque) {
+            auto& c = *static_cast<Context*>(opaque);
+            if (c.cache && frame == c.cache->page(file_index(*c.vma, virt), false)) return;
+            unref_frame(frame);
+            --c.self->m_resident_pages;
+        },
+        &context);
     platform::unmap_range(m_space, start, end, forget_frame, nullptr);
 }
 
@@ -502,9 +513,11 @@ bool VirtualMemory::handle_fault(uintptr_t address, int needed_prot, bool in_use
 bool VirtualMemory::break_cow(const Vma& vma, uintptr_t page, uintptr_t frame) {
     uint32_t access = page_access(vma.prot);
     if (!frame_shared(frame)) {
+        ++sched::g_process_stats.cow_reclaims;
         writable_around(vma, page);
         return true;
     }
+    ++sched::g_process_stats.cow_copies;
     uintptr_t copy = allocate_frame();
     if (!copy) out_of_memory(page, resident_bytes());
     memcpy(platform::phys_to_virt(copy), platform::phys_to_virt(frame), PAGE_SIZE);

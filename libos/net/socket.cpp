@@ -109,6 +109,21 @@ size_t IoCursor::scatter(const std::byte* from, size_t size) {
     return done;
 }
 
+ErrorOr<void> Ancillary::add_file(RefPtr<vfs::File> file) {
+    if (!m_files) {
+        m_files = mm::kcreate<Files>();
+        if (!m_files) return error(ENOMEM);
+    }
+    if (m_files->count == MAX_FILES) return error(EINVAL);
+    m_files->list[m_files->count++] = static_cast<RefPtr<vfs::File>&&>(file);
+    return {};
+}
+
+void Ancillary::clear_files() {
+    if (m_files) mm::kdestroy(m_files);
+    m_files = nullptr;
+}
+
 Socket::Socket(RefPtr<vfs::Vnode> vnode, int flags, int family, int type, int protocol)
     : File(static_cast<RefPtr<vfs::Vnode>&&>(vnode), O_RDWR | (flags & O_NONBLOCK)), m_family(family), m_type(type),
       m_protocol(protocol) {}

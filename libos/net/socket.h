@@ -47,11 +47,50 @@ private:
     bool m_faulted = false;
 };
 
+// Ancillary data a message carries (AF_UNIX: SCM_RIGHTS and SCM_CREDENTIALS). Owns its file
+// references: a send moves them into the receiver's queue, a receive out of it; whatever is
+// dropped (a socket closed with them unread, a receive without room for them) closes them.
+class Ancillary {
+public:
+    static constexpr uint32_t MAX_FILES = 253;  // SCM_MAX_FD
+    struct Files {
+        uint32_t count = 0;
+        RefPtr<vfs::File> list[MAX_FILES];
+    };
+
+    Ancillary() = default;
+    Ancillary(const Ancillary&) = delete;
+    Ancillary& operator=(const Ancillary&) = delete;
+    ~Ancillary() { clear_files(); }
+
+    // Adds a file (EINVAL beyond MAX_FILES, ENOMEM).
+    ErrorOr<void> add_file(RefPtr<vfs::File> file);
+    // Takes `other`'s files (this one must have none).
+    void take_files(Ancillary& other) {
+        clear_files();
+        m_files = other.m_files;
+        other.m_files = nullptr;
+    }
+    void clear_files();
+    uint32_t file_count() const { return m_files ? m_files->count : 0; }
+    RefPtr<vfs::File>* files() { return m_files ? m_files->list : nullptr; }
+
+    // SCM_CREDENTIALS: the sender's (or what it passed, once checked).
+    bool has_credentials = false;
+    ucred credentials{};
+
+private:
+    Files* m_files = nullptr;
+};
+
 struct Message {
     IoCursor* data;
     const SocketAddress* to = nullptr;  // sendto/sendmsg destination
     SocketAddress* from = nullptr;  // recvfrom/recvmsg: filled in (length 0: none)
     int flags_out = 0;  // MSG_TRUNC...
+    // sendmsg: what to attach (moved out by a family that passes it); receive: what came (the
+    // caller installs or drops it). Null: none, and a receive drops what came.
+    Ancillary* ancillary = nullptr;
 };
 
 class Socket : public vfs::File {
@@ -81,6 +120,8 @@ public:
     virtual void buffer_sizes_changed() {}
 
     ErrorOr<void> set_option(int level, int name, std::span<const std::byte> value);
+    // A boolean SOL_SOCKET option (SO_PASSCRED...) as set by setsockopt.
+    bool bool_option(int name) const { return m_bool_options & (1u << name); }
     ErrorOr<size_t> get_option(int level, int name, std::span<std::byte> out);
 
     // read/write are recv/send without flags.

@@ -18,6 +18,7 @@
 
 #include "base/intrusive_list.h"
 #include "mm/heap.h"
+#include "sched/process.h"
 #include "sys/file_helpers.h"
 #include "vfs/path_walk.h"
 #include "vfs/process.h"
@@ -39,8 +40,52 @@ struct Segment {
     size_t size = 0;
     size_t consumed = 0;
     SocketAddress from;  // datagrams: the sender's name (length 0: unnamed)
+    // The sender's credentials (always) and passed files (SCM_RIGHTS: a stream's first segment
+    // of the send). The files are references held in flight: freeing the segment closes them.
+    Ancillary ancillary;
     std::byte* data() { return reinterpret_cast<std::byte*>(this + 1); }
 };
+
+void free_segment(Segment* segment) {
+    segment->~Segment();
+    mm::kfree(segment);
+}
+
+// The caller's process and effective ids, as SO_PEERCRED reports them.
+ucred peer_credentials_now() {
+    sched::Process& process = sched::current_process();
+    return ucred{process.pid, process.credentials.euid, process.credentials.egid};
+}
+
+bool same_credentials(const ucred& a, const ucred& b) { return a.pid == b.pid && a.uid == b.uid && a.gid == b.gid; }
+
+// Fills a segment's ancillary data from a send: the credentials on every segment, the files
+// (moved) on the first one only.
+void attach(Segment& segment, Ancillary* from, bool first) {
+    if (!from) return;
+    segment.ancillary.has_credentials = from->has_credentials;
+    segment.ancillary.credentials = from->credentials;
+    if (first) segment.ancillary.take_files(*from);
+}
+
+// What a receive takes of a segment's ancillary data: its files (moved, or for a peek new
+// references to the same open files, as Linux's scm_fp_dup) and, when the receiver asked for
+// them (SO_PASSCRED), the sender's credentials.
+void deliver(Segment& segment, Ancillary* to, bool peek, bool pass_credentials) {
+    if (!to) return;
+    if (pass_credentials && segment.ancillary.has_credentials) {
+        to->has_credentials = true;
+        to->credentials = segment.ancillary.credentials;
+    }
+    if (!segment.ancillary.file_count()) return;
+    if (!peek) {
+        to->take_files(segment.ancillary);
+        return;
+    }
+    to->clear_files();
+    for (uint32_t i = 0; i < segment.ancillary.file_count(); ++i)
+        if (!to->add_file(segment.ancillary.files()[i])) break;  // no memory: fewer files
+}
 
 Segment* new_segment(size_t size) {
     void* memory = mm::kmalloc(sizeof(Segment) + size);
@@ -131,6 +176,10 @@ private:
     size_t m_queued_bytes = 0, m_queued_count = 0;
     SocketAddress m_name;  // bound name (length 0: unbound)
     SocketAddress m_peer_name;  // the peer's name, once connected
+    // SO_PEERCRED: the peer's process and effective ids when the connection was made
+    // (socketpair, connect), or the listener's when it called listen(); none: pid 0, ids -1.
+    ucred m_peer_credentials{0, uid_t(-1), gid_t(-1)};
+    ucred m_listen_credentials{0, uid_t(-1), gid_t(-1)};
     RefPtr<vfs::Vnode> m_bound_vnode;  // the socket node a path name created
 
     friend UnixSocket* find_bound(const UnixName& name, vfs::Vnode* vnode);
@@ -179,6 +228,7 @@ void UnixSocket::set_peer(UnixSocket* peer) {
 void UnixSocket::pair(UnixSocket& a, UnixSocket& b) {
     a.set_peer(&b);
     b.set_peer(&a);
+    a.m_peer_credentials = b.m_peer_credentials = peer_credentials_now();
     if (a.is_stream_type()) a.m_state = b.m_state = State::Connected;
 }
 
@@ -196,7 +246,7 @@ UnixSocket::~UnixSocket() {
         other.changed();
     });
     Peers::remove(*this);
-    while (Segment* segment = m_queue.pop_front()) mm::kfree(segment);
+    while (Segment* segment = m_queue.pop_front()) free_segment(segment);
 }
 
 template <typename Ready>
@@ -273,6 +323,7 @@ ErrorOr<void> UnixSocket::listen(int backlog) {
     if (unsigned(backlog) > unsigned(MAX_BACKLOG)) backlog = MAX_BACKLOG;
     m_backlog = backlog;
     m_state = State::Listening;
+    m_listen_credentials = peer_credentials_now();
     changed();
     return {};
 }
@@ -305,6 +356,7 @@ ErrorOr<void> UnixSocket::connect(const SocketAddress& address) {
     embryo->m_name = target->m_name;
     embryo->m_embryo = true;
     pair(*this, *embryo);
+    m_peer_credentials = target->m_listen_credentials;
     embryo->m_peer_name = m_name.length ? m_name : unnamed();
     target->m_pending.push_back(*embryo.leak());  // the queue's reference
     ++target->m_pending_count;
@@ -351,7 +403,19 @@ ErrorOr<void> UnixSocket::shutdown(int how) {
 
 ErrorOr<size_t> UnixSocket::send(Message& message, int flags) {
     if (flags & MSG_OOB) return error(EOPNOTSUPP);
-    return is_stream_type() ? send_stream(message, flags) : send_datagram(message, flags);
+    // Every message carries its sender's credentials (for a receiver with SO_PASSCRED), also
+    // one sent by write/send/sendto, which have no ancillary data of their own.
+    Ancillary implicit;
+    bool own = !message.ancillary;
+    if (own) {
+        sched::Process& process = sched::current_process();
+        implicit.has_credentials = true;
+        implicit.credentials = ucred{process.pid, process.credentials.uid, process.credentials.gid};
+        message.ancillary = &implicit;
+    }
+    auto sent = is_stream_type() ? send_stream(message, flags) : send_datagram(message, flags);
+    if (own) message.ancillary = nullptr;
+    return sent;
 }
 
 ErrorOr<size_t> UnixSocket::receive(Message& message, int flags) {
@@ -395,9 +459,10 @@ ErrorOr<size_t> UnixSocket::send_stream(Message& message, int flags) {
         if (!segment) return partial(Error{ENOBUFS});
         data.gather(segment->data(), n);
         if (data.faulted()) {  // the buffer went away while we waited
-            mm::kfree(segment);
+            free_segment(segment);
             return partial(Error{EFAULT});
         }
+        attach(*segment, message.ancillary, done == 0);
         m_peer->m_queue.push_back(*segment);
         m_peer->m_queued_bytes += n;
         ++m_peer->m_queued_count;
@@ -432,10 +497,11 @@ ErrorOr<size_t> UnixSocket::send_datagram(Message& message, int flags) {
     if (!segment) return error(ENOBUFS);
     message.data->gather(segment->data(), size);
     if (message.data->faulted()) {  // the buffer went away while we waited
-        mm::kfree(segment);
+        free_segment(segment);
         return error(EFAULT);
     }
     if (m_name.length) segment->from = m_name;
+    attach(*segment, message.ancillary, true);
     target->m_queue.push_back(*segment);
     target->m_queued_bytes += size;
     ++target->m_queued_count;
@@ -449,31 +515,49 @@ ErrorOr<size_t> UnixSocket::receive_stream(Message& message, int flags) {
     if (data.remaining() == 0) return 0;
     size_t target = (flags & MSG_WAITALL) ? data.remaining() : 1;
     bool peek = flags & MSG_PEEK;
+    bool pass_credentials = bool_option(SO_PASSCRED);
     size_t copied = 0;
+    // As Linux's unix_stream_read_generic: with SO_PASSCRED a read never glues data from
+    // senders with different credentials; a read that takes passed files stops after their
+    // segment.
+    bool have_credentials = false, stop = false;
+    ucred credentials{};
     for (;;) {
         // Copy what is queued (past what a peek already copied).
         size_t skip = peek ? copied : 0;
         m_queue.for_each([&](Segment& segment) {
-            if (data.remaining() == 0) return;
+            if (data.remaining() == 0 || stop) return;
             size_t available = segment.size - segment.consumed;
             if (skip >= available) {
                 skip -= available;
                 return;
             }
+            if (pass_credentials) {
+                if (have_credentials && !same_credentials(credentials, segment.ancillary.credentials)) {
+                    stop = true;
+                    return;
+                }
+                have_credentials = true;
+                credentials = segment.ancillary.credentials;
+            }
             size_t n = data.scatter(segment.data() + segment.consumed + skip, available - skip);
             skip = 0;
             copied += n;
+            bool had_files = segment.ancillary.file_count() != 0;
+            deliver(segment, message.ancillary, peek, pass_credentials);
+            if (!message.ancillary && !peek) segment.ancillary.clear_files();  // read/recv: closed
+            if (had_files) stop = true;
             if (peek) return;
             segment.consumed += n;
             m_queued_bytes -= n;
             if (segment.consumed == segment.size) {
                 Queue::remove(segment);
                 --m_queued_count;
-                mm::kfree(&segment);
+                free_segment(&segment);
             }
         });
         if (!peek && copied && m_peer) m_peer->changed(WRITABLE);
-        if (copied >= target || data.remaining() == 0) return copied;
+        if (copied >= target || data.remaining() == 0 || stop) return copied;
         if (m_error) {
             if (copied) return copied;
             return error(take_error());
@@ -500,12 +584,13 @@ ErrorOr<size_t> UnixSocket::receive_datagram(Message& message, int flags) {
             size_t n = message.data->scatter(segment->data(), segment->size);
             if (n < segment->size) message.flags_out |= MSG_TRUNC;
             if (message.from) *message.from = segment->from;
+            deliver(*segment, message.ancillary, flags & MSG_PEEK, bool_option(SO_PASSCRED));
             size_t size = segment->size;
             if (!(flags & MSG_PEEK)) {
                 Queue::remove(*segment);
                 m_queued_bytes -= size;
                 --m_queued_count;
-                mm::kfree(segment);
+                free_segment(segment);
                 changed(WRITABLE);  // senders waiting for room in this queue
                 m_peered_by.for_each([](UnixSocket& sender) { sender.changed(WRITABLE); });
             }
@@ -521,9 +606,8 @@ ErrorOr<size_t> UnixSocket::receive_datagram(Message& message, int flags) {
 
 ErrorOr<size_t> UnixSocket::get_family_option(int level, int name, std::span<std::byte> out) {
     if (level == SOL_SOCKET && name == SO_PEERCRED) {
-        ucred credentials{1, 0, 0};  // the image is pid 1, running as root
-        size_t n = out.size() < sizeof credentials ? out.size() : sizeof credentials;
-        memcpy(out.data(), &credentials, n);
+        size_t n = out.size() < sizeof m_peer_credentials ? out.size() : sizeof m_peer_credentials;
+        memcpy(out.data(), &m_peer_credentials, n);
         return n;
     }
     return Socket::get_family_option(level, name, out);

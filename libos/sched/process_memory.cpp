@@ -2,7 +2,9 @@
 #include "mm/heap.h"
 #include "mm/memory.h"
 #include "sched/process.h"
+#include "sched/process_stats.h"
 #include "sched/thread.h"
+#include "xos/platform.h"
 
 namespace xos::sched {
 
@@ -40,7 +42,12 @@ void activate_memory(mm::VirtualMemory* memory) { mm::set_current(memory); }
 void destroy_memory(mm::VirtualMemory* memory) {
     // The boot space keeps what the boot program left (the image's loader: its stack) when PID 1
     // execs: its page tables are the kernel's own.
-    if (memory && memory != g_boot) mm::kdestroy(memory);
+    if (memory && memory != g_boot) {
+        uint64_t start = platform::monotonic_ns();
+        mm::kdestroy(memory);
+        ++g_process_stats.memory_destroyed;
+        g_process_stats.memory_destroy_ns += platform::monotonic_ns() - start;
+    }
 }
 
 }  // namespace xos::sched

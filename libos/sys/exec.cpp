@@ -12,9 +12,11 @@
 #include "exec/exec.h"
 #include "fs/procfs/procfs_nodes.h"
 #include "sched/process.h"
+#include "sched/process_stats.h"
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
 #include "sys/file_helpers.h"
+#include "xos/platform.h"
 #include "sys/handlers.h"
 #include "sys/signal.h"
 #include "vfs/path_walk.h"
@@ -126,13 +128,19 @@ struct ExecJob {
 // own, not a vfork parent's).
 mm::VirtualMemory* g_old_memory;
 bool g_old_owned;
+uint64_t g_exec_started_ns;  // the running exec's start (sched::g_process_stats)
+uint64_t g_exec_load_start_ns;
 
 void exec_on_kernel_stack(void* raw) {
     auto& job = *static_cast<ExecJob*>(raw);
     sched::Process& process = sched::current_process();
     mm::VirtualMemory* old_memory = process.memory;
     bool old_owned = process.owns_memory;
+    uint64_t create_start = platform::monotonic_ns();
+    sched::g_process_stats.exec_prepare_ns += create_start - g_exec_started_ns;
     auto fresh = sched::create_memory();
+    g_exec_load_start_ns = platform::monotonic_ns();
+    sched::g_process_stats.exec_create_ns += g_exec_load_start_ns - create_start;
     if (!fresh && fresh.error().code != ENOSYS) {
         job.result = std::unexpected(fresh.error());
         return;
@@ -171,6 +179,7 @@ ErrorOr<void> end_other_threads(const char* program) {
         if (&t != &self && t.state == sched::ThreadState::Blocked && t.interruptible)
             sched::wake(t, sched::WakeReason::Interrupted);
     });
+    release_vfork_waiters(process);  // a thread waiting for a vfork child ends too
     // Each one wakes this queue as it ends (end_current_thread).
     (void)sched::wait_event(
         process.threads_ended, [&] { return process.live_threads == 1; }, sched::Deadline::never(),
@@ -234,6 +243,7 @@ ErrorOr<long> do_execve(int dirfd, UserPtr<const char> path, UserPtr<const char*
                         UserPtr<const char* const> envp, int flags) {
     TRY(sched::wait_event(g_exec_done, [] { return !g_exec_busy; }));
     g_exec_busy = true;
+    g_exec_started_ns = platform::monotonic_ns();
     ExecArguments& arguments = g_arguments;
     arguments.used = 0;
     auto result = [&]() -> ErrorOr<long> {
@@ -254,8 +264,11 @@ void finish_exec() {
     // The point of no return (exec::execute): the old program's memory goes, a vfork parent
     // continues, caught signals are reset, the exec lock is released.
     sched::Process& process = sched::current_process();
+    uint64_t destroy_start = platform::monotonic_ns();
+    sched::g_process_stats.exec_load_ns += destroy_start - g_exec_load_start_ns;
     if (g_old_memory && g_old_owned) sched::destroy_memory(g_old_memory);
     g_old_memory = nullptr;
+    sched::g_process_stats.exec_old_memory_ns += platform::monotonic_ns() - destroy_start;
     reset_signal_handlers_for_exec();
     sched::current().altstack_base = 0;  // no sigaltstack after execve
     sched::current().altstack_size = 0;
@@ -271,6 +284,8 @@ void finish_exec() {
     strncpy(process.name, slash ? slash + 1 : name, sizeof process.name - 1);
     g_exec_busy = false;
     sched::wake_one(g_exec_done);
+    ++sched::g_process_stats.execs;
+    sched::g_process_stats.exec_ns += platform::monotonic_ns() - g_exec_started_ns;
 }
 
 // Implements execve(2).

@@ -51,11 +51,13 @@ void become_zombie(Process& self) {
         self.state = ProcessState::Reaped;
         parent->children_cpu_ns += cpu_time_of(self);
         sched::wake_all(parent->child_event);
+        notify_pidfds(self);
         sched::release_process(self);
         return;
     }
     if (self.exit_signal) send_signal_to_process(*parent, self.exit_signal);
     sched::wake_all(parent->child_event);
+    notify_pidfds(self);
 }
 
 // wait4/waitid's choice of children: P_ALL, P_PID or P_PGID.
@@ -151,6 +153,12 @@ Process* process_or_self(pid_t pid) { return pid == 0 ? &sched::current_process(
 
 }  // namespace
 
+void release_vfork_waiters(Process& process) {
+    process.children.for_each([](Process& child) {
+        if (child.vfork_pending) sched::wake_all(child.vfork_done);
+    });
+}
+
 void release_vfork_parent(Process& child) {
     if (!child.vfork_pending) return;
     child.vfork_pending = false;
@@ -201,6 +209,7 @@ void exit_current_process(int wait_status) {
         if (&t != &self && t.state == sched::ThreadState::Blocked && t.interruptible)
             sched::wake(t, sched::WakeReason::Interrupted);
     });
+    release_vfork_waiters(process);
     end_current_thread(wait_status);
 }
 
@@ -233,6 +242,7 @@ ErrorOr<long> sys_waitid(int type, id_t id, UserPtr<siginfo_t> info, int options
         return error(EINVAL);
     if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) return error(EINVAL);
     Selector selector{P_ALL, 0};
+    bool pidfd_nonblocking = false;
     switch (type) {
     case P_ALL: break;
     case P_PID:
@@ -240,9 +250,18 @@ ErrorOr<long> sys_waitid(int type, id_t id, UserPtr<siginfo_t> info, int options
         selector = {P_PID, id};
         break;
     case P_PGID: selector = {P_PGID, id ? id : id_t(sched::current_process().pgid)}; break;
-    default: return error(EINVAL);  // P_PIDFD: no pidfds
+    case P_PIDFD: {
+        PidfdTarget target = TRY(pidfd_target(int(id)));
+        selector = {P_PID, id_t(target.pid)};
+        // Linux: a nonblocking pidfd makes the wait WNOHANG, and "nothing yet" EAGAIN.
+        if (target.nonblocking && !(options & WNOHANG)) pidfd_nonblocking = true;
+        break;
     }
+    default: return error(EINVAL);
+    }
+    if (pidfd_nonblocking) options |= WNOHANG;
     WaitResult result = TRY(wait_for_child(selector, options));
+    if (pidfd_nonblocking && !result.pid) return error(EAGAIN);
     if (!info.is_null()) {
         siginfo_t out{};
         if (result.pid) {

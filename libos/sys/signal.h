@@ -59,5 +59,17 @@ ErrorOr<long> clone_from_syscall(const uint64_t* frame, long number, uintptr_t c
 
 // A child of the current process is released from a vfork wait (it exec'd or exited).
 void release_vfork_parent(sched::Process& child);
+// `process` is ending or exec'ing: its threads waiting for vfork children stop waiting (the
+// children run on: detach_vfork_child in sys/thread.cpp).
+void release_vfork_waiters(sched::Process& process);
+
+// pidfds (sys/pidfd.cpp): the process a pidfd names (EBADF for another descriptor), for
+// waitid(P_PIDFD); and the wake-up of pidfd pollers when `process` exits.
+struct PidfdTarget {
+    int pid;
+    bool nonblocking;
+};
+ErrorOr<PidfdTarget> pidfd_target(int fd);
+void notify_pidfds(sched::Process& process);
 
 }  // namespace xos::sys

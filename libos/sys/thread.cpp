@@ -11,6 +11,7 @@
 #include "base/klog.h"
 #include "sched/futex.h"
 #include "sched/process.h"
+#include "sched/process_stats.h"
 #include "sched/thread.h"
 #include "sys/handlers.h"
 #include "sys/signal.h"
@@ -101,6 +102,25 @@ ErrorOr<long> create_thread_clone(unsigned long flags, const CloneStart& start, 
     end_current_thread(SIGKILL);
 }
 
+// A vfork parent that ends (its process exits or execs) while the child still runs: the child
+// must not go on in memory that the parent's exit or exec may free. A child sharing the
+// parent's memory (CLONE_VM with a stack of its own: posix_spawn) gets a copy-on-write copy of
+// it, at the same addresses, so it runs on unchanged (its writes are no longer seen by the
+// parent, which is ending or replacing its memory); without memory for the copy it is killed.
+// A child already in its own memory (vfork's copy; or mid-exec) needs nothing.
+void detach_vfork_child(sched::Process& parent, sched::Process& child) {
+    child.vfork_pending = false;
+    if (child.owns_memory || child.memory != parent.memory || child.state != sched::ProcessState::Alive) return;
+    auto copy = sched::fork_memory(*parent.memory);
+    if (!copy) {
+        klog("xos: vfork: no memory to detach pid %d from its ending parent: killed", child.pid);
+        send_signal_to_process(child, SIGKILL);
+        return;
+    }
+    child.memory = *copy;
+    child.owns_memory = true;
+}
+
 // fork, vfork, posix_spawn: a new process. `start.stack` is the child's own stack for a clone
 // with CLONE_VM; without one (fork, a raw vfork or Go's CLONE_VM|CLONE_VFORK on the caller's
 // stack) the child gets a copy-on-write copy of the memory: it would otherwise run on the
@@ -120,10 +140,16 @@ ErrorOr<long> create_process_clone(unsigned long flags, const CloneStart& start,
     TRY(check_tid_pointers(flags, parent_tid, child_tid));
     sched::set_termination_hook(terminate_current_thread);
 
+    sched::ProcessStats& stats = sched::g_process_stats;
+    uint64_t started = platform::monotonic_ns();
     bool share_memory = (flags & CLONE_VM) && own_stack;
     mm::VirtualMemory* memory = share_memory ? parent.memory : TRY(sched::fork_memory(*parent.memory));
+    uint64_t memory_done = platform::monotonic_ns();
+    stats.fork_memory_ns += memory_done - started;
     auto files = vfs::copy_process(*parent.files);
     auto child = files ? sched::create_process(parent, 0) : ErrorOr<sched::Process*>(std::unexpected(files.error()));
+    uint64_t files_done = platform::monotonic_ns();
+    stats.fork_files_ns += files_done - memory_done;
     if (!child) {
         if (files) vfs::release_process(*files);
         if (!share_memory) sched::destroy_memory(memory);
@@ -145,6 +171,7 @@ ErrorOr<long> create_process_clone(unsigned long flags, const CloneStart& start,
     }
     sched::Thread& child_thread = **thread;
     prepare_thread(child_thread, start);
+    stats.fork_thread_ns += platform::monotonic_ns() - files_done;
     if (!(flags & CLONE_VM) || (flags & CLONE_VFORK)) {  // as Linux: the sigaltstack is inherited
         child_thread.altstack_base = sched::current().altstack_base;
         child_thread.altstack_size = sched::current().altstack_size;
@@ -155,12 +182,18 @@ ErrorOr<long> create_process_clone(unsigned long flags, const CloneStart& start,
     // CLONE_CHILD_SETTID in shared memory now; in a copy, the child writes it (raw_clone_entry).
     if ((flags & CLONE_CHILD_SETTID) && share_memory) (void)write_user(child_tid, process.pid);
     int pid = process.pid;
+    ++stats.forks;
+    stats.fork_ns += platform::monotonic_ns() - started;
     if (flags & CLONE_VFORK) {
         process.vfork_pending = true;
         ++process.references;  // it may exit and be reaped automatically while we wait
+        // Not interrupted by signals, but ended when the parent process ends (exit_group, a
+        // fatal signal, an exec in another thread: release_vfork_waiters), as Linux's killable
+        // vfork wait: the child then runs on by itself.
         (void)sched::wait_event(
-            process.vfork_done, [&] { return !process.vfork_pending; }, sched::Deadline::never(),
+            process.vfork_done, [&] { return !process.vfork_pending || parent.exiting; }, sched::Deadline::never(),
             sched::Interruptible::No);
+        if (process.vfork_pending) detach_vfork_child(parent, process);
         sched::release_process(process);
     }
     return pid;

@@ -9,6 +9,8 @@ exit status. The root is made here; natively the programs run chrooted into it.
           background jobs and wait, trap, redirections, here documents, set -e.
   busybox: `busybox sh` (Debian's busybox-static, from tests/debian's root) runs the same
           script.sh, then busybox ps lists the processes of a pipeline through /proc.
+  fdpass: fdpass.c: SCM_RIGHTS/SCM_CREDENTIALS between processes, close_range, pidfds, and an
+          exec from one thread while another waits for a vfork child; each part run separately.
 
 The verdict is the exit status of this script (0: all cases passed).
 """
@@ -170,6 +172,18 @@ def check_busybox(args, root):
     return ok
 
 
+def check_fdpass(args, root):
+    if not args.fdpass:
+        print('no fdpass program given: skipped')
+        return None
+    shutil.copy(args.fdpass, os.path.join(root, 'bin', 'fdpass'))
+    os.makedirs(os.path.join(root, 'tmp'), exist_ok=True)
+    ok = True
+    for part in ['rights', 'close_range', 'pidfd', 'vforkexec']:
+        ok = compare(args, root, ['/bin/fdpass', part]) and ok
+    return ok
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--xos-run', required=True)
@@ -177,14 +191,16 @@ def main():
     parser.add_argument('--procs', required=True)
     parser.add_argument('--dash', default=shutil.which('dash'))
     parser.add_argument('--make-rootfs', help='tests/debian/make_rootfs.sh (for busybox)')
-    parser.add_argument('case', choices=['procs', 'dash', 'busybox'])
+    parser.add_argument('--fdpass', help='fdpass.c built for the host (the fdpass case)')
+    parser.add_argument('case', choices=['procs', 'dash', 'busybox', 'fdpass'])
     args = parser.parse_args()
     if os.getuid() != 0:
         print('natively the programs run chrooted into the test root: needs root; skipped')
         return 77
     with tempfile.TemporaryDirectory(prefix='xos-processes-') as work:
         root = make_root(args, work)
-        ok = {'procs': check_procs, 'dash': check_dash, 'busybox': check_busybox}[args.case](args, root)
+        checks = {'procs': check_procs, 'dash': check_dash, 'busybox': check_busybox, 'fdpass': check_fdpass}
+        ok = checks[args.case](args, root)
     if ok is None:
         return 77
     return 0 if ok else 1

@@ -19,6 +19,9 @@ through xos-run --rootfs, on the VM or on hosted, and judges by exit status.
         gets single bytes (^C included, as a byte), ^D ends the shell with status 0; Ctrl-] .
         and SIGTERM end a run, and the terminal is restored; a resize reaches TIOCGWINSZ; a
         background job reading the terminal is stopped (SIGTTIN).
+  tostop: ttyprobe tostop on a pty, natively and on xos, same output and status: SIGTTOU for a
+        background write with TOSTOP and for tcsetattr from the background, ignored/blocked
+        SIGTTOU lets the write through, EIO for an orphaned group (write, tcsetattr, read).
 """
 import argparse
 import fcntl
@@ -349,6 +352,33 @@ def check_pty(args, root, work):
     return ok
 
 
+def run_on_pty(command):
+    """Runs `command` as a session leader on a new pty; its whole output (\r dropped) and status."""
+    session = Session(command, 24, 80)
+    try:
+        status = session.wait(TIMEOUT)
+        return status, session.seen.replace(b'\r', b'')
+    finally:
+        session.kill()
+
+
+def check_tostop(args, root, work):
+    native_status, native = run_on_pty([args.probe, 'tostop'])
+    if native_status != 0 or b'tostop done' not in native:
+        print('ttyprobe tostop natively: status %s, the test is broken\n%s' % (native_status, native.decode()))
+        return False
+    status, output = run_on_pty(xos_command(args, root, ['/bin/ttyprobe', 'tostop']))
+    # xos-run's own notes (which accelerator it picked) share the terminal.
+    output = b''.join(line for line in output.splitlines(keepends=True) if not line.startswith(b'xos-run: '))
+    if (status, output) == (native_status, native):
+        print('ttyprobe tostop: same output (%d lines) and status %d natively and on xos' %
+              (len(output.splitlines()), status))
+        return True
+    print('ttyprobe tostop: status %s on xos, %s natively' % (status, native_status))
+    print('--- native\n%s--- xos\n%s' % (native.decode(errors='replace'), output.decode(errors='replace')))
+    return False
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--xos-run', required=True)
@@ -356,12 +386,12 @@ def main():
     parser.add_argument('--probe', required=True)
     parser.add_argument('--linked-probe', help='ttyprobe.c as an image (xos-build)')
     parser.add_argument('--make-rootfs', help='tests/debian/make_rootfs.sh (the sqlite case)')
-    parser.add_argument('case', choices=['pipe', 'file', 'cat', 'linked', 'sqlite', 'pty'])
+    parser.add_argument('case', choices=['pipe', 'file', 'cat', 'linked', 'sqlite', 'pty', 'tostop'])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix='xos-tty-') as work:
         root = make_root(args, work)
         checks = {'pipe': check_pipe, 'file': check_file, 'cat': check_cat, 'linked': check_linked,
-                  'sqlite': check_sqlite, 'pty': check_pty}
+                  'sqlite': check_sqlite, 'pty': check_pty, 'tostop': check_tostop}
         ok = checks[args.case](args, root, work)
     if ok == 77:
         return 77

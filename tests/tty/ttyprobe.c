@@ -6,7 +6,16 @@
 //   ttyprobe raw         raw mode on fd 0 (VMIN 1, VTIME 0): reads single bytes and prints each
 //                        in hex until 'q', then restores the mode
 //   ttyprobe job         job-control facts: tcgetpgrp(0) == getpgrp(), getsid(0) == getpid() for PID 1
+//   ttyprobe tostop      job control on output (the session leader, on its terminal): with TOSTOP
+//                        a background child's write stops it (SIGTTOU) and goes through once it
+//                        is continued in the foreground; ignored or blocked SIGTTOU lets it
+//                        through; without TOSTOP it goes through; tcsetattr from the background
+//                        stops; the leader's own (orphaned) group in the background gets EIO for
+//                        write, tcsetattr and read. Results are printed in the foreground, at the end.
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -115,12 +124,146 @@ static int job(void) {
     return 0;
 }
 
+static char g_log[4096];
+static size_t g_used;
+#define NOTE(...) (g_used += snprintf(g_log + g_used, sizeof g_log - g_used, __VA_ARGS__))
+
+static const char* error_name(long r) {
+    if (r >= 0) return "ok";
+    switch (errno) {
+    case EIO: return "EIO";
+    case EINTR: return "EINTR";
+    case ENOTTY: return "ENOTTY";
+    case EPERM: return "EPERM";
+    default: return "another error";
+    }
+}
+
+static void note_status(const char* what, int status) {
+    if (WIFEXITED(status))
+        NOTE("%s: exited %d\n", what, WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        NOTE("%s: killed by signal %d\n", what, WTERMSIG(status));
+    else if (WIFSTOPPED(status))
+        NOTE("%s: stopped by signal %d%s\n", what, WSTOPSIG(status), WSTOPSIG(status) == SIGTTOU ? " (SIGTTOU)" : "");
+    else
+        NOTE("%s: status %#x\n", what, status);
+}
+
+// A child in a background group of its own that runs `body`; returns its pid.
+static pid_t background_child(void (*body)(void)) {
+    pid_t child = fork();
+    if (child == 0) {
+        setpgid(0, 0);
+        body();
+        _exit(0);
+    }
+    setpgid(child, child);
+    return child;
+}
+
+static void write_line(const char* text) {
+    ssize_t n = write(1, text, strlen(text));
+    if (n < 0) _exit(10 + errno);
+}
+static void plain_write(void) { write_line("tostop: the background child's write\n"); }
+static void ignoring_write(void) {
+    signal(SIGTTOU, SIG_IGN);
+    write_line("tostop: the write with SIGTTOU ignored\n");
+}
+static void blocking_write(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    write_line("tostop: the write with SIGTTOU blocked\n");
+}
+static void untostopped_write(void) { write_line("tostop: the write without TOSTOP\n"); }
+static void background_tcsetattr(void) {
+    struct termios t;
+    tcgetattr(0, &t);
+    if (tcsetattr(0, TCSANOW, &t) != 0) _exit(10 + errno);
+}
+
+// The terminal to `group` (SIGTTOU ignored meanwhile, as shells do).
+static void give_terminal(pid_t group) {
+    void (*old)(int) = signal(SIGTTOU, SIG_IGN);
+    tcsetpgrp(0, group);
+    signal(SIGTTOU, old);
+}
+
+static int tostop(void) {
+    struct termios saved, t;
+    if (tcgetattr(0, &saved) != 0) {
+        perror("tcgetattr");
+        return 1;
+    }
+    t = saved;
+    t.c_lflag |= TOSTOP;
+    tcsetattr(0, TCSANOW, &t);
+    int status;
+
+    pid_t child = background_child(plain_write);
+    waitpid(child, &status, WUNTRACED);
+    note_status("a background write with TOSTOP", status);
+    give_terminal(child);
+    kill(child, SIGCONT);
+    waitpid(child, &status, 0);
+    note_status("continued in the foreground", status);
+    give_terminal(getpgrp());
+
+    child = background_child(ignoring_write);
+    waitpid(child, &status, WUNTRACED);
+    note_status("SIGTTOU ignored", status);
+    child = background_child(blocking_write);
+    waitpid(child, &status, WUNTRACED);
+    note_status("SIGTTOU blocked", status);
+
+    child = background_child(background_tcsetattr);
+    waitpid(child, &status, WUNTRACED);
+    note_status("tcsetattr from the background", status);
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+    note_status("then killed", status);
+
+    tcsetattr(0, TCSANOW, &saved);  // TOSTOP off
+    child = background_child(untostopped_write);
+    waitpid(child, &status, WUNTRACED);
+    note_status("a background write without TOSTOP", status);
+    tcsetattr(0, TCSANOW, &t);
+
+    // Our own group in the background: it is orphaned (our parent is in another session).
+    pid_t holder = fork();
+    if (holder == 0) {
+        setpgid(0, 0);
+        pause();
+        _exit(0);
+    }
+    setpgid(holder, holder);
+    give_terminal(holder);
+    NOTE("orphaned background write: %s\n", error_name(write(1, "x\n", 2)));
+    NOTE("orphaned background tcsetattr: %s\n", error_name(tcsetattr(0, TCSANOW, &t)));
+    char c;
+    NOTE("orphaned background read: %s\n", error_name(read(0, &c, 1)));
+    pid_t group = holder;
+    NOTE("orphaned background tcsetpgrp: %s\n", error_name(ioctl(0, TIOCSPGRP, &group)));
+    give_terminal(getpgrp());
+    kill(holder, SIGKILL);
+    waitpid(holder, &status, 0);
+
+    tcsetattr(0, TCSANOW, &saved);
+    printf("%s", g_log);
+    printf("tostop done\n");
+    return 0;
+}
+
 int main(int argc, char** argv) {
     const char* mode = argc > 1 ? argv[1] : "stdio";
     if (!strcmp(mode, "stdio")) return stdio();
     if (!strcmp(mode, "winsize")) return winsize_probe();
     if (!strcmp(mode, "raw")) return raw();
     if (!strcmp(mode, "job")) return job();
-    fprintf(stderr, "usage: ttyprobe stdio|winsize|raw|job\n");
+    if (!strcmp(mode, "tostop")) return tostop();
+    fprintf(stderr, "usage: ttyprobe stdio|winsize|raw|job|tostop\n");
     return 2;
 }

@@ -300,17 +300,40 @@ ErrorOr<size_t> take(std::byte* to, size_t count) {
     return copied;
 }
 
-// A background process of the terminal's session reads: SIGTTIN to its group, or EIO when it
-// ignores SIGTTIN (Linux's tty_check_change).
-ErrorOr<void> check_foreground_read() {
+// An orphaned process group (POSIX): no member has a parent in another group of the same
+// session, so nobody would continue it after a stop (Linux's will_become_orphaned_pgrp; Linux
+// also skips a parent that is the global init, which xos's PID 1, a container's first program,
+// is not).
+bool group_orphaned(int pgid) {
+    bool orphaned = true;
+    sched::for_each_process([&](sched::Process& p) {
+        if (p.pgid != pgid || p.state != sched::ProcessState::Alive) return;
+        sched::Process* parent = p.parent;
+        if (parent && parent->state == sched::ProcessState::Alive && parent->pgid != pgid && parent->sid == p.sid)
+            orphaned = false;
+    });
+    return orphaned;
+}
+
+// Linux's __tty_check_change for a process of the terminal's session outside its foreground
+// group: `signal` (SIGTTIN for reads; SIGTTOU for writes with TOSTOP, termios changes, ...) to
+// its group, after which the call restarts (EINTR here, restarted when no handler ran); EIO
+// for an orphaned group; when the caller ignores or blocks the signal, EIO for SIGTTIN and
+// nothing for SIGTTOU (the write goes through).
+ErrorOr<void> check_foreground(int signal) {
     State& s = state();
     sched::Process& self = sched::current_process();
-    if (!s.session || self.sid != s.session || self.pgid == s.foreground) return {};
-    if (self.actions[SIGTTIN].handler == uintptr_t(SIG_IGN) || (sched::current().signal_mask & (1ull << (SIGTTIN - 1))))
-        return error(EIO);
-    signal_group(self.pgid, SIGTTIN);
+    if (!s.session || self.sid != s.session || !s.foreground || self.pgid == s.foreground) return {};
+    if (self.actions[signal].handler == uintptr_t(SIG_IGN) || (sched::current().signal_mask & (1ull << (signal - 1)))) {
+        if (signal == SIGTTIN) return error(EIO);
+        return {};
+    }
+    if (group_orphaned(self.pgid)) return error(EIO);
+    signal_group(self.pgid, signal);
     return error(EINTR);
 }
+
+ErrorOr<void> check_foreground_read() { return check_foreground(SIGTTIN); }
 
 ErrorOr<size_t> read_canonical(std::span<std::byte> buffer, bool nonblocking) {
     State& s = state();
@@ -479,6 +502,7 @@ ErrorOr<size_t> write(platform::ConsoleStream stream, std::span<const std::byte>
     // Standard output and error on one terminal: one stream, so that they stay in order (a VM's
     // two UARTs reach xos-run through two pipes, which would not keep it).
     const platform::StdioKinds& k = state().kinds;
+    if (as_terminal && (state().termios.lflag & TOSTOP)) TRY(check_foreground(SIGTTOU));
     if (as_terminal && k.out == platform::StdioKind::Terminal && k.err == platform::StdioKind::Terminal)
         stream = platform::ConsoleStream::Out;
     output(stream, reinterpret_cast<const char*>(data.data()), data.size(), as_terminal);
@@ -519,9 +543,15 @@ ErrorOr<long> ioctl(unsigned long request, uintptr_t argument, bool as_terminal)
     sched::Process& self = sched::current_process();
     switch (request) {
     case TCGETS: TRY(write_user(UserPtr<KernelTermios>(argument), s.termios)); return 0;
-    case TCSETSF: flush_input(); [[fallthrough]];
+    case TCSETSF:
     case TCSETS:
-    case TCSETSW: set_termios(TRY(read_user(UserPtr<const KernelTermios>(argument)))); return 0;
+    case TCSETSW: {
+        KernelTermios next = TRY(read_user(UserPtr<const KernelTermios>(argument)));
+        TRY(check_foreground(SIGTTOU));  // tcsetattr from the background (Linux: always, not only with TOSTOP)
+        if (request == TCSETSF) flush_input();
+        set_termios(next);
+        return 0;
+    }
     case TIOCGWINSZ: TRY(write_user(UserPtr<winsize>(argument), s.size)); return 0;
     case TIOCSWINSZ: {
         winsize size = TRY(read_user(UserPtr<const winsize>(argument)));
@@ -536,6 +566,9 @@ ErrorOr<long> ioctl(unsigned long request, uintptr_t argument, bool as_terminal)
         return 0;
     case TIOCSPGRP: {
         if (!controls_session(self.sid)) return error(ENOTTY);
+        // tcsetpgrp from the background: SIGTTOU first (an orphaned group's EIO is ENOTTY here).
+        if (auto checked = check_foreground(SIGTTOU); !checked)
+            return error(checked.error().code == EIO ? ENOTTY : checked.error().code);
         pid_t group = TRY(read_user(UserPtr<const pid_t>(argument)));
         if (group < 0) return error(EINVAL);
         if (!group_exists_in_session(group, self.sid)) return error(EPERM);
@@ -562,6 +595,7 @@ ErrorOr<long> ioctl(unsigned long request, uintptr_t argument, bool as_terminal)
         }
         return 0;
     case TCFLSH:
+        TRY(check_foreground(SIGTTOU));
         if (argument == TCIFLUSH || argument == TCIOFLUSH) flush_input();
         return 0;
     case TCXONC:

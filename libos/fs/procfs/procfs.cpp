@@ -12,6 +12,7 @@
 #include "mm/heap.h"
 #include "mm/memory.h"
 #include "rewrite/rewrite.h"
+#include "sched/process_stats.h"
 #include "sched/process.h"
 #include "sched/thread.h"
 #include "vfs/mount.h"
@@ -234,6 +235,19 @@ ErrorOr<void> generate_meminfo(TextBuffer& out) {
                       "Buffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\n"
                       "SwapTotal:             0 kB\nSwapFree:              0 kB\n",
                       total_kb, free_kb, free_kb);
+}
+
+// /proc/xos/processes: where fork, exec and exit spend their time (sched/process_stats.h), one
+// "name value" per line.
+ErrorOr<void> generate_process_stats(TextBuffer& out) {
+    const sched::ProcessStats& s = sched::g_process_stats;
+    return out.append("forks %lu\nfork_ns %lu\nfork_memory_ns %lu\nfork_files_ns %lu\nfork_thread_ns %lu\n"
+                      "fork_pages_shared %lu\nexecs %lu\nexec_ns %lu\nexec_prepare_ns %lu\nexec_create_ns %lu\n"
+                      "exec_load_ns %lu\nexec_old_memory_ns %lu\nmemory_destroyed %lu\nmemory_destroy_ns %lu\n"
+                      "cow_copies %lu\ncow_reclaims %lu\n",
+                      s.forks, s.fork_ns, s.fork_memory_ns, s.fork_files_ns, s.fork_thread_ns, s.fork_pages_shared,
+                      s.execs, s.exec_ns, s.exec_prepare_ns, s.exec_create_ns, s.exec_load_ns, s.exec_old_memory_ns,
+                      s.memory_destroyed, s.memory_destroy_ns, s.cow_copies, s.cow_reclaims);
 }
 
 // /proc/xos/rewrite: the syscall-site rewriter's counters (libos/rewrite/rewrite.h), one
@@ -505,6 +519,7 @@ ErrorOr<void> mount_procfs(const ProcessInfo& info) {
     if (!xos_dir) return error(ENOMEM);
     TRY(root->add("xos", RefPtr<vfs::Vnode>(xos_dir)));
     TRY(xos_dir->add("rewrite", make<ProcTextFile>(fs, &generate_rewrite_stats)));
+    TRY(xos_dir->add("processes", make<ProcTextFile>(fs, &generate_process_stats)));
 
     vfs::Process& process = vfs::process();
     auto context = process.context(process.root.get());

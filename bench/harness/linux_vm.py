@@ -34,7 +34,9 @@ META_PACKAGE = "linux-image-amd64"
 # bench/http when the kernel has it as modules (Debian's has; a missing one is taken as built in).
 NET_MODULES = ("virtio_ring", "virtio", "virtio_mmio", "failover", "net_failover", "virtio_net")
 # A disk and its file system: for bench/oci, whose Linux VM mounts a container image's EROFS file.
-DISK_MODULES = ("virtio_ring", "virtio", "virtio_mmio", "virtio_blk", "erofs")
+# erofs needs libcrc32c, whose crc32c algorithm is a module of its own (a softdep, not in depends=:
+# named here, before it).
+DISK_MODULES = ("virtio_ring", "virtio", "virtio_mmio", "virtio_blk", "crc32c_generic", "erofs")
 
 
 def log(message):

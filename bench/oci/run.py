@@ -95,9 +95,9 @@ class LinuxVm:
                 modules.append(path)
         if not linux_vm.disk_modules(self.vm.kernel_dir):
             log('note: the kernel cache has no modules-disk/: virtio_blk and erofs taken as built in')
-        empty = os.path.join(work, 'oci-linux-stage')
-        os.makedirs(empty, exist_ok=True)
-        self.initramfs = initramfs(empty, init, modules, os.path.join(work, 'oci-linux.cpio'))
+        stage = os.path.join(work, 'oci-linux-stage')
+        os.makedirs(os.path.join(stage, 'lib'), exist_ok=True)  # the modules go to /lib/modules
+        self.initramfs = initramfs(stage, init, modules, os.path.join(work, 'oci-linux.cpio'))
 
     def command(self, port, program):
         quoted = ' '.join('"%s"' % a if (' ' in a or not a) else a for a in program)

@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # tests/lib/cache_key.sh: the versions-keyed cache of things the tests build from Debian
 # packages (tests/debian/make_rootfs.sh, tests/xen/make_harness.sh, tests/toolchain's sources,
 # tests/oci's images): sourced by bash scripts, or run as `cache_key.sh versions PACKAGE...`.

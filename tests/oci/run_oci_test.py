@@ -406,12 +406,16 @@ def check_layers(args, images, key, work):
         dst.write(data[:len(data) // 2])
     for what, source, needle in (('a truncated archive', truncated, 'error:'),
                                  ('an arm64 image', os.path.join(images, 'arm64.oci.tar'), 'linux/arm64')):
-        result = run([args.xos_build, '--from-image', source, '-o', os.path.join(work, 'bad.xos')], check=False,
+        bad = os.path.join(work, 'bad')
+        os.makedirs(bad, exist_ok=True)
+        result = run([args.xos_build, '--from-image', source, '-o', os.path.join(bad, 'bad.xos')], check=False,
                      capture_output=True, text=True)
         if result.returncode == 0 or needle not in result.stderr:
             fail('%s: xos-build exited %d: %s' % (what, result.returncode, result.stderr.strip()))
+        elif os.listdir(bad):
+            fail('%s: xos-build left %s next to the output' % (what, os.listdir(bad)))
         else:
-            log('ok: %s: %s' % (what, result.stderr.strip().splitlines()[-1]))
+            log('ok: %s (nothing left behind): %s' % (what, result.stderr.strip().splitlines()[-1]))
 
 
 def build_cached(args, images, name):

@@ -80,6 +80,19 @@ void remove_all_or_throw(const std::string& path) {
     if (error) throw ImageError(path + ": cannot remove: " + error.message());
 }
 
+// Removes the build's temporary files and directories when it ends: a failed build (a corrupt
+// layer, mkfs.erofs failing) leaves no half-made tree next to the output; after a successful one
+// they have been renamed into place or removed already.
+struct TemporariesRemoved {
+    std::vector<std::string> paths;
+    ~TemporariesRemoved() {
+        for (const auto& path : paths) {
+            std::error_code ignored;
+            fs::remove_all(path, ignored);
+        }
+    }
+};
+
 }  // namespace
 
 std::optional<Compression> parse_compression(std::string_view name) {
@@ -132,8 +145,10 @@ void build_from_image(const FromImageOptions& options) {
         std::fprintf(stderr, "xos-build: %s: %s, config %s, %zu layers\n", options.source.c_str(),
                      format_name(image.format()), image.config_digest().c_str(), image.layers().size());
 
-    // The tree: built next to the output, then moved into place.
+    // The tree: built next to the output, then moved into place (--keep-root) or removed.
     std::string root_new = out + ".root.new";
+    std::string erofs_new = out + ".erofs.new";
+    TemporariesRemoved temporaries{{root_new, erofs_new, out + ".new"}};
     remove_all_or_throw(root_new);
     if (::mkdir(root_new.c_str(), 0755) != 0 || ::chmod(root_new.c_str(), 0755) != 0)
         throw ImageError(root_new + ": " + std::strerror(errno));
@@ -143,7 +158,6 @@ void build_from_image(const FromImageOptions& options) {
                      "xos-build: warning: not root: the files' owners are not kept (all are root's in %s.erofs)\n",
                      name.c_str());
 
-    std::string erofs_new = out + ".erofs.new";
     std::vector<std::string> mkfs{"mkfs.erofs", "--quiet", "-T" + std::to_string(created_epoch(image.config().created)),
                                   "-U" + uuid_from_digest(image.config_digest())};
     if (::geteuid() != 0) mkfs.push_back("--all-root");

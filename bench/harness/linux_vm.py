@@ -9,6 +9,8 @@ Result: ${XOS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/xos}/linux-vm-<key>/
     modules/     the network card's drivers where the kernel has them as modules (Debian: virtio,
                  virtio_ring, virtio_mmio, failover, net_failover, virtio_net), uncompressed, and
                  `order`, their names in load order (dependencies first); used by bench/http
+    modules-disk/  the same for a read-only EROFS root on a virtio-blk disk (virtio_blk, erofs and
+                 what they depend on); used by bench/oci
     stamp        the key inputs; written last, its presence means the cache is complete
 <key> = first 16 hex digits of sha256 over the kernel package's name and version and the
 contents of this file. With a stamp present nothing is downloaded and the directory is printed
@@ -26,11 +28,15 @@ import subprocess
 import sys
 import tempfile
 
-FORMAT = "xos-linux-vm-format: 2"
+FORMAT = "xos-linux-vm-format: 3"
 META_PACKAGE = "linux-image-amd64"
 # The virtio-net driver stack: loaded by the Linux VM's /init (programs/linux_vm_init.c) for
 # bench/http when the kernel has it as modules (Debian's has; a missing one is taken as built in).
 NET_MODULES = ("virtio_ring", "virtio", "virtio_mmio", "failover", "net_failover", "virtio_net")
+# A disk and its file system: for bench/oci, whose Linux VM mounts a container image's EROFS file.
+# erofs needs libcrc32c, whose crc32c algorithm is a module of its own (a softdep, not in depends=:
+# named here, before it).
+DISK_MODULES = ("virtio_ring", "virtio", "virtio_mmio", "virtio_blk", "crc32c_generic", "erofs")
 
 
 def log(message):
@@ -206,6 +212,7 @@ def build(directory, inputs, name, version):
             shutil.copy(os.path.join(boot, [f for f in files if f.startswith("config-")][0]),
                         os.path.join(work, "config"))
             extract_modules(os.path.join(tmp, deb), os.path.join(work, "modules"), NET_MODULES)
+            extract_modules(os.path.join(tmp, deb), os.path.join(work, "modules-disk"), DISK_MODULES)
         with open(os.path.join(work, "vmlinuz"), "rb") as f:
             payload = bzimage_payload(f.read())
         log("decompressing the %d-byte payload" % len(payload))
@@ -232,12 +239,9 @@ def _module_depends(data):
     return [d.replace("-", "_") for d in value.split(",") if d]
 
 
-def extract_modules(deb, out_dir, names):
-    """Copies the modules called `names` (any directory under /lib/modules) out of the kernel
-    package into out_dir, decompressed, and writes out_dir/order: their names, dependencies first."""
+def _read_modules(deb, wanted):
+    """{name: uncompressed .ko} of the modules called `wanted` in the kernel package."""
     import tarfile
-    os.makedirs(out_dir)
-    wanted = set(names)
     found = {}
     tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb], stdout=subprocess.PIPE)
     with tarfile.open(fileobj=tar.stdout, mode="r|") as archive:
@@ -259,6 +263,21 @@ def extract_modules(deb, out_dir, names):
             found[name.replace("-", "_")] = data
     if tar.wait() != 0:
         raise SystemExit("linux-vm: dpkg-deb failed on %s" % deb)
+    return found
+
+
+def extract_modules(deb, out_dir, names):
+    """Copies the modules called `names` (any directory under /lib/modules), and the modules they
+    depend on, out of the kernel package into out_dir, decompressed, and writes out_dir/order:
+    their names, dependencies first. A name the package has no module of is taken as built in."""
+    os.makedirs(out_dir)
+    found = _read_modules(deb, set(names))
+    while True:  # the dependencies' dependencies, until none is missing
+        missing = {d for data in found.values() for d in _module_depends(data)} - set(found)
+        more = _read_modules(deb, missing) if missing else {}
+        if not more:
+            break
+        found.update(more)
     order = []
 
     def visit(name):
@@ -267,7 +286,7 @@ def extract_modules(deb, out_dir, names):
         for dep in _module_depends(found[name]):
             visit(dep)
         order.append(name)
-    for name in names:
+    for name in list(names) + sorted(found):
         visit(name)
     for name in order:
         with open(os.path.join(out_dir, name + ".ko"), "wb") as f:
@@ -277,13 +296,18 @@ def extract_modules(deb, out_dir, names):
     log("modules: %s" % (" ".join(order) or "none (built in)"))
 
 
-def net_modules(directory):
+def net_modules(directory, kind="modules"):
     """Paths of the network modules in load order (empty if the kernel has them built in)."""
     try:
-        with open(os.path.join(directory, "modules", "order")) as f:
-            return [os.path.join(directory, "modules", n.strip() + ".ko") for n in f if n.strip()]
+        with open(os.path.join(directory, kind, "order")) as f:
+            return [os.path.join(directory, kind, n.strip() + ".ko") for n in f if n.strip()]
     except OSError:
         return []
+
+
+def disk_modules(directory):
+    """Paths of the virtio-blk and EROFS modules (and their dependencies) in load order."""
+    return net_modules(directory, "modules-disk")
 
 
 def ensure(quiet=False):

@@ -12,16 +12,13 @@
 #   stamp    the package versions it was made from (written last: its presence = complete)
 # <key> = first 16 hex digits of sha256 over this script and the candidate versions (apt-cache
 # policy) of the packages named below, so a Debian point release or a changed script makes a
-# new root. The root also holds the tests' fixed files (below) and an empty directory /xos-test
-# where each test mounts its own writable work directory.
+# new root (tests/lib/cache_key.sh). The root also holds the tests' fixed files (below) and an
+# empty directory /xos-test where each test mounts its own writable work directory.
 set -euo pipefail
 
-MODE=build
-case "${1:-}" in
-    '') ;;
-    --print-key) MODE=print-key ;;
-    *) echo "usage: $0 [--print-key]" >&2; exit 2 ;;
-esac
+# The versions-keyed cache (CACHE_ROOT, VERSIONS, DEST, the lock): tests/lib/cache_key.sh.
+. "$(dirname "$(readlink -f "$0")")/../lib/cache_key.sh"
+xos_cache_mode "$@"
 
 # What the tests run, on top of mmdebstrap's "essential" variant (coreutils, libc6, dash,
 # base-files, base-passwd...). sqlite3 is the shell; python3's json and sqlite3 modules are in
@@ -32,58 +29,17 @@ PACKAGES=(busybox-static python3 libpython3.11 sqlite3 redis-server)
 # procps' ps reading /proc.
 PACKAGES+=(nginx-light procps)
 
-CACHE_ROOT=${XOS_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:?HOME is not set}/.cache}/xos}
-[[ $CACHE_ROOT == /* ]] || CACHE_ROOT=$PWD/$CACHE_ROOT
+xos_cache_root
 SCRIPT=$(readlink -f "$0")
 SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:?no VERSION_CODENAME in /etc/os-release}")
-
-# The host's binary package sources (deb822 .sources with "Types: deb", or one-line .list
-# files with "deb " lines); deb-src entries are left out.
-sources=()
-for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    [ -f "$file" ] || continue
-    if [[ $file == *.sources ]]; then
-        grep -Eq '^Types:.*\bdeb\b( |$)' "$file" && sources+=("$file")
-    else
-        grep -Eq '^[[:space:]]*deb[[:space:]]' "$file" && sources+=("$file")
-    fi
-done
-[ ${#sources[@]} -gt 0 ] || { echo "$0: no apt sources with binary packages on this machine" >&2; exit 1; }
-
-versions() {
-    local package
-    for package in libc6 coreutils "${PACKAGES[@]}"; do
-        printf '%s=%s\n' "$package" "$(apt-cache policy "$package" | awk '/Candidate:/ {print $2}')"
-    done
-    printf 'suite=%s\n' "$SUITE"
-}
-VERSIONS=$(versions)
-if grep -q '=(none)$\|=$' <<<"$VERSIONS"; then
-    echo "$0: apt knows no candidate for some packages (run apt-get update):" >&2
-    echo "$VERSIONS" >&2
-    exit 1
-fi
-KEY=$( (sha256sum "$SCRIPT" | cut -d' ' -f1; echo "$VERSIONS") | sha256sum | cut -c1-16)
-DEST=$CACHE_ROOT/debian-root-$KEY
-
-if [ "$MODE" = print-key ]; then
-    echo "$DEST"
-    exit 0
-fi
-if [ -f "$DEST/stamp" ]; then
-    echo "$DEST"
-    exit 0
-fi
+xos_apt_binary_sources
+xos_cache_versions libc6 coreutils "${PACKAGES[@]}"
+xos_cache_dest debian-root "$SCRIPT"
+xos_cache_print_or_done
 
 command -v mmdebstrap >/dev/null || { echo "$0: mmdebstrap is not installed (bootstrap.sh installs it)" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || { echo "$0: needs root (mmdebstrap's root mode; the tests chroot into the result)" >&2; exit 1; }
-mkdir -p "$CACHE_ROOT"
-exec 9>"$DEST.lock"
-flock 9
-if [ -f "$DEST/stamp" ]; then  # another run made it while this one waited
-    echo "$DEST"
-    exit 0
-fi
+xos_cache_lock
 rm -rf "$DEST"
 mkdir -p "$DEST"
 start=$(date +%s)
@@ -93,7 +49,7 @@ include=$(IFS=,; echo "${PACKAGES[*]}")
 # service is started: mmdebstrap installs a policy-rc.d that forbids it). The apt lists and
 # .deb files are dropped afterwards (mmdebstrap's default cleanup).
 mmdebstrap --quiet --mode=root --variant=essential --include="$include" \
-    "$SUITE" "$DEST/root" "${sources[@]}" >&2
+    "$SUITE" "$DEST/root" "${SOURCES[@]}" >&2
 
 # The tests' fixed content: a directory for `ls -la` whose names, sizes, modes, owners and
 # times do not depend on when the root was made, and the mount point of the tests' work directory.

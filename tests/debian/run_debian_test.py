@@ -41,6 +41,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+import xostest  # noqa: E402
+
 TIMEOUT = 600
 WORK = '/xos-test'
 ENV = {'PATH': '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', 'HOME': '/root', 'LC_ALL': 'C',
@@ -593,11 +596,9 @@ def main():
     if os.geteuid() != 0:
         print('skipped: the Debian test root and the native chroot need root')
         return 77
-    made = subprocess.run([args.make_rootfs], stdout=subprocess.PIPE, text=True)
-    if made.returncode != 0:
-        print('tests/debian/make_rootfs.sh failed (status %d)' % made.returncode)
+    root = xostest.debian_root(args.make_rootfs)
+    if root is None:
         return 1
-    root = os.path.join(made.stdout.strip().splitlines()[-1], 'root')
     with tempfile.TemporaryDirectory(prefix='xos-debian-') as work:
         os.chmod(work, 0o777)
         try:

@@ -12,7 +12,9 @@ the root (tests/debian/run_debian_test.py's runner: same stdout, same status).
              of image files, /dev, /proc and a sticky /tmp inside (checked from a shell script
              in the guest; exit 0 and "overlay ok" wanted); the image file is unchanged after
   corrupt:   a damaged image (bad superblock checksum; a truncated one) and a file that is not
-             EROFS: xos-run exits non-zero, and the guest said why (the EROFS log line)
+             EROFS: xos-run exits non-zero, and the guest said why (the EROFS log line); an
+             LZ4-compressed image whose data block is damaged: the read fails (EIO, the
+             reader's log line), the undamaged image gives the file
 
 The verdict is the exit status: 0 pass, 1 fail, 77 skipped (not root: no Debian root here).
 """
@@ -129,6 +131,54 @@ def check_corrupt(runner):
             good_case = result.returncode != 0 and said in stderr and 'EROFS image' in stderr
             print('%s: status %d, %s' % (name, result.returncode,
                                          'said why' if good_case else 'UNEXPECTED:\n' + stderr))
+            ok = ok and good_case
+    return ok and check_corrupt_compressed(runner)
+
+
+LZ4_MARKER = b'xos-lz4-damage-marker '
+
+
+def check_corrupt_compressed(runner):
+    """An LZ4-compressed image (busybox and a compressible file): read whole, then with the
+    file's first compressed block overwritten (0xff: an LZ4 stream whose lengths run past its
+    end). The damaged read fails with EIO and the reader's log line names the inode, and the
+    program exits non-zero; the undamaged one gives the file."""
+    with tempfile.TemporaryDirectory(prefix='xos-erofs-lz4-') as scratch:
+        tree = os.path.join(scratch, 'tree')
+        os.makedirs(os.path.join(tree, 'bin'))
+        os.makedirs(os.path.join(tree, 'data'))
+        shutil.copy2(os.path.join(runner.root, 'bin/busybox'), os.path.join(tree, 'bin/busybox'))
+        content = b''.join(LZ4_MARKER + b'%06d\n' % i for i in range(4000))
+        with open(os.path.join(tree, 'data/file'), 'wb') as f:
+            f.write(content)
+        good = os.path.join(scratch, 'good.erofs')
+        subprocess.run(['mkfs.erofs', '--quiet', '-zlz4', good, tree], check=True)
+        with open(good, 'rb') as f:
+            data = bytearray(f.read())
+        at = data.find(LZ4_MARKER)
+        if at < 0:
+            print('corrupt lz4: the marker is not in the image (not compressed as expected?)')
+            return False
+        damaged = bytearray(data)
+        block = at // 4096 * 4096
+        damaged[block:block + 4096] = b'\xff' * 4096
+        bad = os.path.join(scratch, 'bad.erofs')
+        with open(bad, 'wb') as f:
+            f.write(damaged)
+        ok = True
+        for name, path, want_good in (('lz4 image', good, True), ('damaged lz4 data', bad, False)):
+            result = subprocess.run([runner.args.xos_run, '--root-image', path, '--platform', runner.args.platform,
+                                     '--timeout', '120', '--', '/bin/busybox', 'cat', '/data/file'],
+                                    stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+            stderr = debian.show(result.stderr)  # the guest's log lines (the console)
+            if want_good:
+                good_case = result.returncode == 0 and result.stdout == content
+            else:
+                good_case = (result.returncode != 0 and 'does not decompress' in stderr and
+                             result.stdout != content)
+            print('%s (block %d): status %d, %d bytes out, %s' % (
+                name, block // 4096, result.returncode, len(result.stdout),
+                'as expected' if good_case else 'UNEXPECTED:\n' + stderr[-3000:]))
             ok = ok and good_case
     return ok
 

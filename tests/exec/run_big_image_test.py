@@ -11,27 +11,15 @@ import argparse
 import hashlib
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from xostest import copy_with_libraries  # noqa: E402
+
 BIG_FILE_BYTES = 40 << 20
 PROGRAM = '/usr/bin/sha256sum'
-
-
-def copy_with_ldd(program, root):
-    paths = [program]
-    for line in subprocess.run(['ldd', program], capture_output=True, text=True, check=True).stdout.splitlines():
-        words = line.split()
-        if '=>' in words and len(words) > 2 and words[2].startswith('/'):
-            paths.append(words[2])
-        elif words and words[0].startswith('/'):
-            paths.append(words[0])
-    for path in paths:
-        target = os.path.join(root, path.lstrip('/'))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy(os.path.realpath(path), target)
 
 
 def main():
@@ -42,7 +30,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix='xos-big-image-') as work:
         root = os.path.join(work, 'root')
-        copy_with_ldd(PROGRAM, root)
+        copy_with_libraries(PROGRAM, root, check=True)
         big = os.path.join(work, 'big.bin')
         data = random.Random(20261207).randbytes(BIG_FILE_BYTES)
         with open(big, 'wb') as f:

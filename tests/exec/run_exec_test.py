@@ -22,6 +22,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from xostest import copy_with_libraries  # noqa: E402
+
 TIMEOUT = 120
 
 
@@ -67,7 +70,7 @@ def make_root(args, work):
 
 def check_probe(args, root):
     if args.ldd:  # a dynamic glibc probe: its ld.so and libraries, copied from the host
-        copy_with_libraries(args.probe, root)
+        copy_with_libraries(args.probe, root, check=True)
     if args.interpreter:  # a dynamic probe's PT_INTERP, copied from the host to the same path
         target = os.path.join(root, args.interpreter.lstrip('/'))
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -177,22 +180,10 @@ COREUTILS = [
 ]
 
 
-def copy_with_libraries(program, root):
-    """Copies `program` and what `ldd` names (ld.so included) to the same host paths in root."""
-    paths = [program]
-    for line in subprocess.run(['ldd', program], capture_output=True, text=True, check=True).stdout.splitlines():
-        words = line.split()
-        paths += [w for w in words if w.startswith('/')]
-    for path in paths:
-        target = os.path.join(root, path.lstrip('/'))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy(os.path.realpath(path), target)
-
-
 def check_coreutils(args, root):
     """Debian's dynamic coreutils (glibc: ld.so maps libc.so.6 and the others with mmap(fd))."""
     for command in COREUTILS:
-        copy_with_libraries(command[0], root)
+        copy_with_libraries(command[0], root, check=True)
     ok = True
     for command in COREUTILS:
         native = subprocess.run(command, cwd=root, env={'LC_ALL': 'C'}, capture_output=True, text=True,
@@ -219,7 +210,7 @@ def check_python3(args, root):
         return False
     if open(python, 'rb').read(18)[16] != 2:  # e_type
         print('note: %s is not ET_EXEC on this host; testing it anyway' % python)
-    copy_with_libraries(python, root)
+    copy_with_libraries(python, root, check=True)
     library = os.path.join('/usr/lib', os.path.basename(python))
     # The pure-Python standard library json needs (encodings, codecs, json...), not all of it.
     target = os.path.join(root, library.lstrip('/'))

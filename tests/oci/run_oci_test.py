@@ -8,8 +8,9 @@ made here from Debian packages and packed by podman (Debian's podman with runc; 
            files and owners, saved as docker-archive, OCI archive and OCI layout: the tree
            xos-image unpacks equals the one `podman export` gives (names, types, modes,
            owners, link targets, hard-link groups, file hashes); xos-build twice gives the
-           same bytes; the EROFS file holds the same tree (fsck.erofs --extract); a truncated
-           archive and an arm64 image are clear errors.
+           same bytes; the EROFS file holds the same tree (fsck.erofs --extract) with each
+           --compress (none, lz4, lz4hc); --keep-root keeps OUT.root/, nothing else does; a
+           truncated archive, an arm64 image and an unknown compression are clear errors.
   shell    a busybox image whose Entrypoint is a shell: its output (Env, WorkingDir, User,
            groups, HOME, arguments) on xos equals `podman run`'s, with the image's config and
            with --env/--workdir/--user/--entrypoint/arguments overriding it; exit statuses too.
@@ -18,6 +19,8 @@ made here from Debian packages and packed by podman (Debian's podman with runc; 
   redis    redis-server from the same image answering the host's redis-cli through -p.
   nginx    Debian's nginx (a layer of nginx's .debs over the Debian root, EXPOSE 8080, its
            Cmd) answering curl through -p with the image's own index.html.
+  tree     the Debian image's root (LZ4-compressed EROFS, the default) walked by python3 in the
+           guest equals the tree xos-image unpacks (paths, modes, owners, file hashes).
 
 Podman's images and archives are cached in ~/.cache/xos/oci-images-<key> (key: this script,
 the Debian root's stamp, the nginx packages' versions); the xos images built from the big
@@ -25,7 +28,6 @@ archives in ~/.cache/xos/oci-xos-<key> (key: also xos-build and the generic kern
 second run only boots. Exit status: 0 pass, 1 fail, 77 skipped (not root, or podman missing).
 """
 import argparse
-import fcntl
 import hashlib
 import inspect
 import json
@@ -38,6 +40,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from xostest import Locked, apt_candidate, cache_root  # noqa: E402
 
 TIMEOUT = 600
 PODMAN_RUN = ['podman', 'run', '--rm', '--runtime', 'runc', '--network', 'none',
@@ -63,34 +68,12 @@ def run(command, **kwargs):
     return subprocess.run(command, **kwargs)
 
 
-def cache_root():
-    base = os.environ.get('XOS_CACHE_DIR') or os.path.join(
-        os.environ.get('XDG_CACHE_HOME') or os.path.join(os.environ['HOME'], '.cache'), 'xos')
-    return os.path.abspath(base)
-
-
 def file_digest(path):
     h = hashlib.sha256()
     with open(path, 'rb') as f:
         for block in iter(lambda: f.read(1 << 20), b''):
             h.update(block)
     return h.hexdigest()
-
-
-class Locked:
-    """An exclusive lock on PATH.lock while a cache entry is made (tests run in parallel)."""
-
-    def __init__(self, path):
-        self.path = path + '.lock'
-
-    def __enter__(self):
-        self.file = open(self.path, 'w')
-        fcntl.flock(self.file, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.file, fcntl.LOCK_UN)
-        self.file.close()
 
 
 # --- the images ---------------------------------------------------------------------------
@@ -150,6 +133,9 @@ def make_small_context(debian_root, context):
             f.write(text)
 
 
+NGINX_INDEX = b'<html><body>nginx in an OCI image on xos</body></html>\n'
+
+
 def nginx_context(context, debs):
     """nginx's and nginx-common's files (dpkg-deb -x) and a configuration for one process."""
     files = os.path.join(context, 'nginx')
@@ -186,8 +172,8 @@ http {
 ''')
     os.makedirs(os.path.join(files, 'var/www/html'), exist_ok=True)
     os.makedirs(os.path.join(files, 'var/log/nginx'), exist_ok=True)
-    with open(os.path.join(files, 'var/www/html/index.html'), 'w') as f:
-        f.write('<html><body>nginx in an OCI image on xos</body></html>\n')
+    with open(os.path.join(files, 'var/www/html/index.html'), 'wb') as f:
+        f.write(NGINX_INDEX)
     with open(os.path.join(context, 'Containerfile.nginx'), 'w') as f:
         f.write('FROM %s:debian\nCOPY nginx/ /\nEXPOSE 8080\nSTOPSIGNAL SIGQUIT\n'
                 'CMD ["nginx", "-c", "/etc/nginx/xos.conf"]\n' % TAG)
@@ -196,14 +182,6 @@ http {
 def nginx_debs(work):
     run(['apt-get', 'download', 'nginx', 'nginx-common'], cwd=work, capture_output=True)
     return sorted(os.path.join(work, f) for f in os.listdir(work) if f.endswith('.deb'))
-
-
-def apt_version(package):
-    out = run(['apt-cache', 'policy', package], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        if 'Candidate:' in line:
-            return line.split()[-1]
-    return 'none'
 
 
 def podman(*args, **kwargs):
@@ -229,7 +207,7 @@ def make_images(debian_root, stamp):
     # Keyed by what makes them (not the whole script, so editing a check does not remake them).
     makers = [make_images, make_small_context, nginx_context, nginx_debs]
     key_source = (''.join(inspect.getsource(f) for f in makers) + SHELL_CONTAINERFILE + LAYERS_CONTAINERFILE +
-                  ' '.join(SMALL_APPLETS) + stamp + apt_version('nginx')).encode()
+                  ' '.join(SMALL_APPLETS) + stamp + apt_candidate('nginx')).encode()
     key = hashlib.sha256(key_source).hexdigest()[:16]
     out = os.path.join(cache_root(), 'oci-images-' + key)
     os.makedirs(cache_root(), exist_ok=True)
@@ -282,6 +260,23 @@ def make_images(debian_root, stamp):
 
 
 # --- comparing trees ------------------------------------------------------------------------
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def erofs_compressed(path):
+    """Whether the EROFS file's superblock has the LZ4 zero-padding feature mkfs.erofs sets on a
+    compressed image (feature_incompat, le32 at 80 in the superblock at 1024)."""
+    with open(path, 'rb') as f:
+        f.seek(1024)
+        superblock = f.read(128)
+    if superblock[:4] != bytes.fromhex('e2e1f5e0'):
+        fail('%s: not an EROFS image' % path)
+        return None
+    return bool(int.from_bytes(superblock[80:84], 'little') & 0x01)
+
 
 def tree_listing(root, skip=(), mode_mask=0o7777):
     """{path: (type, mode, uid, gid, link target or content hash)} and the hard-link groups."""
@@ -354,7 +349,8 @@ def check_layers(args, images, key, work):
                 not os.path.exists(os.path.join(data, 'opaque/new.txt')):
             fail('%s: whiteouts or the opaque directory were not applied' % path)
 
-    # Reproducible: two builds of the same image, same bytes.
+    # Reproducible: two builds of the same image, same bytes (LZ4-compressed by default).
+    unpacked = os.path.join(work, 'unpacked-layers.oci.tar')
     outputs = []
     for n in (1, 2):
         out = os.path.join(work, 'build%d' % n, 'layers.xos')
@@ -365,13 +361,43 @@ def check_layers(args, images, key, work):
         if file_digest(outputs[0] + suffix) != file_digest(outputs[1] + suffix):
             fail('two builds of the same image differ in layers.xos%s' % suffix)
     log('ok: two builds give byte-identical .xos, .erofs and .json')
-    # The EROFS root holds the tree (fsck.erofs checks it and extracts it).
-    extracted = os.path.join(work, 'erofs-extracted')
-    run(['fsck.erofs', '--extract=' + extracted, outputs[0] + '.erofs'], capture_output=True)
-    # fsck.erofs 1.5 extracts without setuid/setgid/sticky bits and copies hard links (the EROFS
-    # inodes have them: dump.erofs/the reader see them), so those two are not compared here.
-    compare_trees('the EROFS root vs the unpacked tree', outputs[0] + '.root', extracted, mode_mask=0o777,
-                  hard_links=False)
+    # The tree is not kept unless asked for (nothing reads it at run time).
+    if os.path.lexists(outputs[0] + '.root') or 'root_dir' in read_json(outputs[0] + '.json'):
+        fail('xos-build --from-image without --keep-root left layers.xos.root or named it')
+    # Each compression: the EROFS file holds the unpacked tree (fsck.erofs checks and extracts it),
+    # and says in its superblock whether its data is compressed.
+    for compression in ('none', 'lz4', 'lz4hc'):
+        out = os.path.join(work, 'compress-' + compression, 'layers.xos')
+        run([args.xos_build, '--from-image', os.path.join(images, 'layers.oci.tar'), '--platform', args.platform,
+             '--compress', compression, '-o', out])
+        compressed = erofs_compressed(out + '.erofs')
+        if compressed != (compression != 'none'):
+            fail('--compress %s: the superblock says compressed=%s' % (compression, compressed))
+        if compression == 'lz4' and file_digest(out + '.erofs') != file_digest(outputs[0] + '.erofs'):
+            fail('--compress lz4 differs from the default build (lz4)')
+        extracted = os.path.join(work, 'erofs-extracted-' + compression)
+        run(['fsck.erofs', '--extract=' + extracted, out + '.erofs'], capture_output=True)
+        # fsck.erofs 1.5 extracts without setuid/setgid/sticky bits and copies hard links (the EROFS
+        # inodes have them: dump.erofs/the reader see them), so those two are not compared here.
+        compare_trees('the EROFS root (%s, %d bytes) vs the unpacked tree' % (compression, os.path.getsize(
+            out + '.erofs')), unpacked, extracted, mode_mask=0o777, hard_links=False)
+    # --keep-root keeps the tree as OUT.root/ and names it; a later build without it removes it.
+    kept = os.path.join(work, 'kept', 'layers.xos')
+    run([args.xos_build, '--from-image', os.path.join(images, 'layers.oci.tar'), '--platform', args.platform,
+         '--keep-root', '-o', kept])
+    compare_trees('--keep-root: layers.xos.root vs the unpacked tree', unpacked, kept + '.root')
+    if read_json(kept + '.json').get('root_dir') != 'layers.xos.root':
+        fail('--keep-root: the description does not name layers.xos.root')
+    run([args.xos_build, '--from-image', os.path.join(images, 'layers.oci.tar'), '--platform', args.platform,
+         '-o', kept])
+    if os.path.lexists(kept + '.root'):
+        fail('a build without --keep-root left the previous build\'s layers.xos.root')
+    else:
+        log('ok: --keep-root keeps the tree; a build without it removes the stale one')
+    result = run([args.xos_build, '--from-image', os.path.join(images, 'layers.oci.tar'), '--compress', 'zstd',
+                  '-o', os.path.join(work, 'bad.xos')], check=False, capture_output=True, text=True)
+    if result.returncode == 0 or '--compress' not in result.stderr:
+        fail('--compress zstd: xos-build exited %d: %s' % (result.returncode, result.stderr.strip()))
 
     # Clear errors.
     truncated = os.path.join(work, 'truncated.tar')
@@ -380,12 +406,16 @@ def check_layers(args, images, key, work):
         dst.write(data[:len(data) // 2])
     for what, source, needle in (('a truncated archive', truncated, 'error:'),
                                  ('an arm64 image', os.path.join(images, 'arm64.oci.tar'), 'linux/arm64')):
-        result = run([args.xos_build, '--from-image', source, '-o', os.path.join(work, 'bad.xos')], check=False,
+        bad = os.path.join(work, 'bad')
+        os.makedirs(bad, exist_ok=True)
+        result = run([args.xos_build, '--from-image', source, '-o', os.path.join(bad, 'bad.xos')], check=False,
                      capture_output=True, text=True)
         if result.returncode == 0 or needle not in result.stderr:
             fail('%s: xos-build exited %d: %s' % (what, result.returncode, result.stderr.strip()))
+        elif os.listdir(bad):
+            fail('%s: xos-build left %s next to the output' % (what, os.listdir(bad)))
         else:
-            log('ok: %s: %s' % (what, result.stderr.strip().splitlines()[-1]))
+            log('ok: %s (nothing left behind): %s' % (what, result.stderr.strip().splitlines()[-1]))
 
 
 def build_cached(args, images, name):
@@ -481,6 +511,65 @@ def check_python(args, images, key, work):
                  xos_run(args, image, options, program))
 
 
+# Walks ROOT (not into SKIP at its top) and writes {path: [mode, uid, gid, rdev, sha256 of a file's
+# data or a symlink's target]} to OUT: run by the guest's python3 over its own root and by the
+# host's over the unpacked tree.
+TREE_PROGRAM = '''
+import hashlib, json, os, stat, sys
+root, out, skip = sys.argv[1], sys.argv[2], set(sys.argv[3].split(","))
+entries = {}
+for dirpath, dirnames, filenames in os.walk(root):
+    rel_dir = os.path.relpath(dirpath, root)
+    if rel_dir == ".":
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        filenames = [f for f in filenames if f not in skip]
+    for name in dirnames + filenames:
+        full = os.path.join(dirpath, name)
+        st = os.lstat(full)
+        what = ""
+        if stat.S_ISLNK(st.st_mode):
+            what = os.readlink(full)
+        elif stat.S_ISREG(st.st_mode):
+            digest = hashlib.sha256()
+            with open(full, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            what = digest.hexdigest()
+        rdev = st.st_rdev if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else 0
+        entries[os.path.normpath(os.path.join(rel_dir, name))] = [st.st_mode, st.st_uid, st.st_gid, rdev, what]
+with open(out, "w") as f:
+    json.dump(entries, f, sort_keys=True)
+print(len(entries))
+'''
+TREE_SKIP = 'proc,dev,tmp,sys,xos-tree-out'  # what the guest mounts over the image, and the share
+
+
+def check_tree(args, images, key, work):
+    """The image's root as the guest reads it through libos's EROFS reader (LZ4-compressed, the
+    default) equals the unpacked tree: every path, mode, owner and file's data."""
+    image = build_cached(args, images, 'debian.oci.tar')
+    tree = os.path.join(work, 'tree')
+    run([args.xos_image, 'unpack', os.path.join(images, 'debian.oci.tar'), tree])
+    shared = os.path.join(work, 'out')
+    os.makedirs(shared)
+    os.chmod(shared, 0o777)
+    run(['python3', '-c', TREE_PROGRAM, tree, os.path.join(shared, 'host.json'), TREE_SKIP], capture_output=True)
+    result = xos_run(args, image, ['--share', shared + ':/xos-tree-out', '--env', 'PYTHONDONTWRITEBYTECODE=1'],
+                     ['python3', '-c', TREE_PROGRAM, '/', '/xos-tree-out/guest.json', TREE_SKIP])
+    if result.returncode != 0 or not os.path.exists(os.path.join(shared, 'guest.json')):
+        log(result.stdout.decode(errors='replace')[-2000:] + result.stderr.decode(errors='replace')[-3000:])
+        fail('tree: the guest\'s walk exited %d' % result.returncode)
+        return
+    host, guest = read_json(os.path.join(shared, 'host.json')), read_json(os.path.join(shared, 'guest.json'))
+    if host == guest and len(host) > 1000:
+        log('ok: tree: the compressed EROFS root read by the guest equals the unpacked tree (%d entries)' % len(host))
+        return
+    differing = sorted(p for p in set(host) | set(guest) if host.get(p) != guest.get(p))
+    for path in differing[:40]:
+        log('  %s: tree %s, guest %s' % (path, host.get(path), guest.get(path)))
+    fail('tree: %d of %d entries differ' % (len(differing), len(host)))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -541,8 +630,7 @@ def check_redis(args, images, key, work):
 
 def check_nginx(args, images, key, work):
     image = build_cached(args, images, 'nginx.oci.tar')
-    with open(image + '.root/var/www/html/index.html', 'rb') as f:
-        expected = f.read()
+    expected = NGINX_INDEX
     port, process = start_server(args, image, 8080)  # the image's own Cmd
 
     def get():
@@ -565,7 +653,7 @@ def check_nginx(args, images, key, work):
 
 
 CASES = {'layers': check_layers, 'shell': check_shell, 'python': check_python, 'redis': check_redis,
-         'nginx': check_nginx}
+         'nginx': check_nginx, 'tree': check_tree}
 
 
 def main():

@@ -21,6 +21,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from xostest import copy_with_libraries  # noqa: E402
+
 EXTRA = os.environ.get('XOS_TEST_EXTRA', '').split()
 TIMEOUT = 300
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,18 +37,6 @@ SCRIPTS = [
     ('text', 'echo not a script\n', 0o755),
     ('nested', '#!/scripts/plain\n', 0o755),
 ]
-
-
-def copy_with_libraries(program, root):
-    """Copies `program` and what `ldd` names (ld.so included) to the same host paths in root."""
-    paths = [program]
-    result = subprocess.run(['ldd', program], capture_output=True, text=True)
-    for line in result.stdout.splitlines():
-        paths += [w for w in line.split() if w.startswith('/')]
-    for path in paths:
-        target = os.path.join(root, path.lstrip('/'))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy(os.path.realpath(path), target)
 
 
 def make_root(args, work):

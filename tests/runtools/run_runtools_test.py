@@ -25,6 +25,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from xostest import copy_with_libraries  # noqa: E402
+
 TIMEOUT = 300
 FAILURES = []
 
@@ -161,22 +164,6 @@ def check_redis(env):
           'status %s\n%s' % (process.returncode, output[-3000:]))
 
 
-def copy_with_ldd(program, root):
-    """The program and what ldd names, copied to the same paths (symlinks resolved): a root made
-    without the collector under test."""
-    paths = [program]
-    for line in subprocess.run(['ldd', program], capture_output=True, text=True, check=True).stdout.splitlines():
-        words = line.split()
-        if '=>' in words and len(words) > 2 and words[2].startswith('/'):
-            paths.append(words[2])
-        elif words and words[0].startswith('/'):
-            paths.append(words[0])
-    for path in paths:
-        target = os.path.join(root, path.lstrip('/'))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy(os.path.realpath(path), target)
-
-
 def build_exec(env, argv):
     command = [env.args.xos_build, '--platform', env.args.platform] + argv
     return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
@@ -185,7 +172,7 @@ def build_exec(env, argv):
 def test_exec_image(env):
     root = os.path.join(env.work, 'root')
     os.makedirs(root)
-    copy_with_ldd('/usr/bin/sort', root)
+    copy_with_libraries('/usr/bin/sort', root, check=True)
     built = os.path.join(env.work, 'built')
     os.makedirs(built)
     image = os.path.join(built, 'sort.xos')

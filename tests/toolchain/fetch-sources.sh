@@ -8,7 +8,9 @@
 # usage: fetch-sources.sh PACKAGE...
 set -euo pipefail
 
-CACHE=${XOS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/xos}/toolchain-projects
+. "$(dirname "$(readlink -f "$0")")/../lib/cache_key.sh"  # the cache root, as every test cache has it
+xos_cache_root
+CACHE=$CACHE_ROOT/toolchain-projects
 mkdir -p "$CACHE"
 apt_opts=()
 [[ $(id -u) -ne 0 ]] || apt_opts+=(-o APT::Sandbox::User=root)

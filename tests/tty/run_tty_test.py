@@ -37,20 +37,11 @@ import tempfile
 import termios
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from xostest import copy_with_libraries, debian_root  # noqa: E402
+
 TIMEOUT = 300  # per xos-run, generous: TCG on a loaded machine
 PROMPT = b'xos-tty$ '
-
-
-def copy_with_libraries(program, root):
-    """Copies `program` and what `ldd` names (ld.so included) to the same host paths in root."""
-    paths = [program]
-    result = subprocess.run(['ldd', program], capture_output=True, text=True)
-    for line in result.stdout.splitlines():
-        paths += [w for w in line.split() if w.startswith('/')]
-    for path in paths:
-        target = os.path.join(root, path.lstrip('/'))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy(os.path.realpath(path), target)
 
 
 def make_root(args, work):
@@ -137,11 +128,9 @@ def check_sqlite(args, root, work):
     if os.geteuid() != 0:
         print('skipped: the Debian test root and the native chroot need root')
         return 77
-    made = subprocess.run([args.make_rootfs], stdout=subprocess.PIPE, text=True)
-    if made.returncode != 0:
-        print('tests/debian/make_rootfs.sh failed (status %d)' % made.returncode)
+    debian = debian_root(args.make_rootfs)
+    if debian is None:
         return False
-    debian = os.path.join(made.stdout.strip().splitlines()[-1], 'root')
     command = ['/usr/bin/sqlite3']
     def enter():
         os.chroot(debian)

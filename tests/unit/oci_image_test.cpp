@@ -2,6 +2,7 @@
 // xattrs, confinement to the root), image sources (OCI layouts: digests, platforms) and the
 // docker-run rules of image_config, on synthetic archives written with libarchive.
 #include "digest.h"
+#include "from_image.h"
 #include "image_config.h"
 #include "image_error.h"
 #include "image_source.h"
@@ -361,6 +362,38 @@ TEST(ImageConfigTest, ParsesAndRejects) {
     EXPECT_EQ(config.stop_signal, "SIGQUIT");
     EXPECT_THROW(parse_image_config("{", "test"), ImageError);
     EXPECT_THROW(parse_image_config(R"({"config":{"Cmd":"not a list"}})", "test"), ImageError);
+}
+
+TEST(FromImageTest, CompressionNames) {
+    EXPECT_EQ(parse_compression("lz4"), xos::image::Compression::Lz4);
+    EXPECT_EQ(parse_compression("lz4hc"), xos::image::Compression::Lz4hc);
+    EXPECT_EQ(parse_compression("none"), xos::image::Compression::None);
+    EXPECT_FALSE(parse_compression("zstd"));
+    EXPECT_FALSE(parse_compression(""));
+    for (auto c : {xos::image::Compression::None, xos::image::Compression::Lz4, xos::image::Compression::Lz4hc})
+        EXPECT_EQ(parse_compression(compression_name(c)), c);
+    EXPECT_EQ(xos::image::kDefaultCompression, xos::image::Compression::Lz4);
+}
+
+// OUT.json names OUT.root only when --keep-root kept it; a description without it is read.
+TEST(FromImageTest, DescriptionRootDirIsOptional) {
+    char pattern[] = "/tmp/xos-oci-description-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    fs::path dir = pattern;
+    nlohmann::json document{
+        {"format", kDescriptionFormat}, {"version", kDescriptionVersion}, {"platform", "kvm"},
+        {"kernel", "app.xos"},          {"root_image", "app.xos.erofs"},  {"config", nlohmann::json::object()}};
+    auto write = [&](const nlohmann::json& d) {
+        std::ofstream(dir / "app.xos.json") << d.dump();
+        return read_description((dir / "app.xos.json").string());
+    };
+    EXPECT_EQ(write(document).root_dir, "");
+    EXPECT_EQ(write(document).root_image, (dir / "app.xos.erofs").string());
+    document["root_dir"] = "app.xos.root";
+    EXPECT_EQ(write(document).root_dir, (dir / "app.xos.root").string());
+    document["root_dir"] = "../elsewhere";
+    EXPECT_THROW(write(document), ImageError);
+    fs::remove_all(dir);
 }
 
 }  // namespace

@@ -17,12 +17,9 @@
 # policy) of the packages named below. Needs root (mmdebstrap's root mode, for dom0's userland).
 set -euo pipefail
 
-MODE=build
-case "${1:-}" in
-    '') ;;
-    --print-key) MODE=print-key ;;
-    *) echo "usage: $0 [--print-key]" >&2; exit 2 ;;
-esac
+# The versions-keyed cache (CACHE_ROOT, VERSIONS, DEST, the lock): tests/lib/cache_key.sh.
+. "$(dirname "$(readlink -f "$0")")/../lib/cache_key.sh"
+xos_cache_mode "$@"
 
 # dom0's userland comes from a throw-away mmdebstrap root with these (only the binaries the
 # harness runs and their libraries are kept).
@@ -39,59 +36,20 @@ PROGRAMS=(/usr/sbin/xl /usr/bin/xenstore-read /usr/bin/xenstore-write /usr/bin/x
           /usr/bin/xenstore-list /usr/bin/xenstore-rm /usr/bin/xenstore-watch /usr/bin/xenstore-exists
           /usr/bin/xenstore-chmod /usr/bin/bash /usr/bin/flock /usr/bin/curl /usr/sbin/ip)
 
-CACHE_ROOT=${XOS_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:?HOME is not set}/.cache}/xos}
-[[ $CACHE_ROOT == /* ]] || CACHE_ROOT=$PWD/$CACHE_ROOT
+xos_cache_root
 SCRIPT=$(readlink -f "$0")
 SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:?no VERSION_CODENAME in /etc/os-release}")
+xos_cache_versions libc6 "${ROOT_PACKAGES[@]}" "${DEB_PACKAGES[@]}"
+xos_cache_dest xen-harness "$SCRIPT"
+xos_cache_print_or_done
 
-versions() {
-    local package
-    for package in libc6 "${ROOT_PACKAGES[@]}" "${DEB_PACKAGES[@]}"; do
-        printf '%s=%s\n' "$package" "$(apt-cache policy "$package" | awk '/Candidate:/ {print $2}')"
-    done
-    printf 'suite=%s\n' "$SUITE"
-}
-VERSIONS=$(versions)
-if grep -q '=(none)$\|=$' <<<"$VERSIONS"; then
-    echo "$0: apt knows no candidate for some packages (run apt-get update):" >&2
-    echo "$VERSIONS" >&2
-    exit 1
-fi
-KEY=$( (sha256sum "$SCRIPT" | cut -d' ' -f1; echo "$VERSIONS") | sha256sum | cut -c1-16)
-DEST=$CACHE_ROOT/xen-harness-$KEY
-
-if [ "$MODE" = print-key ]; then
-    echo "$DEST"
-    exit 0
-fi
-if [ -f "$DEST/stamp" ]; then
-    echo "$DEST"
-    exit 0
-fi
-
-# The host's binary package sources, as tests/debian/make_rootfs.sh finds them.
-sources=()
-for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    [ -f "$file" ] || continue
-    if [[ $file == *.sources ]]; then
-        grep -Eq '^Types:.*\bdeb\b( |$)' "$file" && sources+=("$file")
-    else
-        grep -Eq '^[[:space:]]*deb[[:space:]]' "$file" && sources+=("$file")
-    fi
-done
-[ ${#sources[@]} -gt 0 ] || { echo "$0: no apt sources with binary packages on this machine" >&2; exit 1; }
+xos_apt_binary_sources
 for tool in mmdebstrap cpio dpkg-deb; do
     command -v "$tool" >/dev/null || { echo "$0: $tool is not installed (bootstrap.sh installs it)" >&2; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "$0: needs root (mmdebstrap's root mode)" >&2; exit 1; }
 
-mkdir -p "$CACHE_ROOT"
-exec 9>"$DEST.lock"
-flock 9
-if [ -f "$DEST/stamp" ]; then  # another run made it while this one waited
-    echo "$DEST"
-    exit 0
-fi
+xos_cache_lock
 start=$(date +%s)
 echo "make_harness: building $DEST" >&2
 WORK=$DEST.tmp.$$
@@ -109,7 +67,7 @@ MODDIR=$(echo "$WORK"/unpacked/lib/modules/*)
 # 2. dom0's userland from a throw-away Debian root.
 include=$(IFS=,; echo "${ROOT_PACKAGES[*]}")
 mmdebstrap --quiet --mode=root --variant=essential --include="$include" \
-    "$SUITE" "$WORK/root" "${sources[@]}" >&2
+    "$SUITE" "$WORK/root" "${SOURCES[@]}" >&2
 
 INITRD=$WORK/initrd
 mkdir -p "$INITRD"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc,proc,sys,dev,run,tmp,var/log/xen/console,var/lib/xen,var/run/xen,modules,guests}

@@ -52,6 +52,8 @@ struct BuildOptions {
     std::optional<std::string> exec;  // --exec PROGRAM
     std::vector<AddedFile> added;  // --add SRC[:DEST] (with --exec)
     std::optional<std::string> from_image;  // --from-image ARCHIVE|DIR (docs/container-images.md)
+    std::optional<std::string> compress;  // --compress none|lz4|lz4hc (with --from-image)
+    bool keep_root{false};  // --keep-root (with --from-image)
     bool strip{false};
     bool verbose{false};
     bool help{false};
@@ -61,7 +63,8 @@ struct BuildOptions {
 void print_help() {
     std::cout << R"(usage: xos-build [options] INPUTS... [-o OUT]
        xos-build --exec PROGRAM [--rootfs ROOTFS] [--add SRC[:DEST]]... [-o OUT]
-       xos-build --from-image ARCHIVE|DIR [--platform kvm|hosted] [-o OUT]
+       xos-build --from-image ARCHIVE|DIR [--platform kvm|hosted] [--compress none|lz4|lz4hc]
+                 [--keep-root] [-o OUT]
 
 Builds an xos image: compiles each C, C++ and assembler source for the xos target (musl libc,
 libc++), then links the objects with libxos, the platform layer and the C/C++ runtimes into one
@@ -94,11 +97,14 @@ Options of xos-build:
   --from-image ARCHIVE|DIR    no sources: an image of a container image (an OCI archive or
                               layout directory, or a docker-archive, as podman/docker save and
                               skopeo write): OUT is the generic kernel, OUT.erofs the merged
-                              layers as an EROFS file system, OUT.root the same tree as a
-                              directory and OUT.json the image's config (Entrypoint, Cmd, Env,
-                              WorkingDir, User, ...), which `xos-run OUT` honours as docker run
-                              does (docs/container-images.md). Same input, same bytes out.
-                              Default OUT: ARCHIVE's or DIR's name (without .tar) + .xos
+                              layers as an EROFS file system and OUT.json the image's config
+                              (Entrypoint, Cmd, Env, WorkingDir, User, ...), which `xos-run OUT`
+                              honours as docker run does (docs/container-images.md). Same
+                              input, same bytes out. Default OUT: ARCHIVE's or DIR's name
+                              (without .tar) + .xos
+  --compress none|lz4|lz4hc   with --from-image: how OUT.erofs stores file data (default: lz4)
+  --keep-root                 with --from-image: also keep the merged tree as the directory
+                              OUT.root/, for inspection (nothing reads it at run time)
   -s, --strip                 strip symbols from the image
   -v, --verbose               print each command before running it
   --help                      this help
@@ -237,6 +243,12 @@ BuildOptions parse_options(const std::vector<std::string>& args) {
             options.from_image =
                 arg == "--from-image" ? value_of(arg) : arg.substr(std::string("--from-image=").size());
             if (options.from_image->empty()) usage_error("missing argument to '--from-image'");
+        } else if (starts_with(arg, "--compress=") || arg == "--compress") {
+            options.compress = arg == "--compress" ? value_of(arg) : arg.substr(std::string("--compress=").size());
+            if (!xos::image::parse_compression(*options.compress))
+                usage_error("--compress: expected none, lz4 or lz4hc, got '" + *options.compress + "'");
+        } else if (arg == "--keep-root") {
+            options.keep_root = true;
         } else if (starts_with(arg, "--add=") || arg == "--add") {
             options.added.push_back(parse_added_file(arg == "--add" ? value_of(arg) : arg.substr(6)));
         } else if (starts_with(arg, "-o")) {
@@ -390,8 +402,8 @@ bool compile_all(const Toolchain& toolchain, BuildOptions& options, const std::s
     return !failed;
 }
 
-// --from-image: the generic kernel of the platform, the image's layers as an EROFS root (and
-// as a directory) and its config next to it (tools/xos-image/from_image.h).
+// --from-image: the generic kernel of the platform, the image's layers as an EROFS root (and,
+// with --keep-root, as a directory) and its config next to it (tools/xos-image/from_image.h).
 int build_from_container_image(const BuildOptions& options) {
     if (options.exec || options.rootfs || !options.input_files.empty() || !options.link_items.empty() ||
         !options.added.empty())
@@ -414,6 +426,8 @@ int build_from_container_image(const BuildOptions& options) {
     from.output = options.output.value_or(name + ".xos");
     from.platform = platform;
     from.kernel = find_in_library_dirs(platform == "hosted" ? "xos-kernel-hosted" : "xos-kernel.xos", library_dirs);
+    if (options.compress) from.compression = *xos::image::parse_compression(*options.compress);
+    from.keep_root = options.keep_root;
     from.verbose = options.verbose;
     try {
         xos::image::build_from_image(from);
@@ -464,6 +478,7 @@ int run_build(const std::vector<std::string>& args) {
     }
 
     if (options.from_image) return build_from_container_image(options);
+    if (options.compress || options.keep_root) usage_error("--compress and --keep-root go with --from-image");
 
     scrub_host_search_paths();
     auto toolchain = Toolchain::from_environment();

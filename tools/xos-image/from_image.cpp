@@ -80,7 +80,36 @@ void remove_all_or_throw(const std::string& path) {
     if (error) throw ImageError(path + ": cannot remove: " + error.message());
 }
 
+// Removes the build's temporary files and directories when it ends: a failed build (a corrupt
+// layer, mkfs.erofs failing) leaves no half-made tree next to the output; after a successful one
+// they have been renamed into place or removed already.
+struct TemporariesRemoved {
+    std::vector<std::string> paths;
+    ~TemporariesRemoved() {
+        for (const auto& path : paths) {
+            std::error_code ignored;
+            fs::remove_all(path, ignored);
+        }
+    }
+};
+
 }  // namespace
+
+std::optional<Compression> parse_compression(std::string_view name) {
+    if (name == "none") return Compression::None;
+    if (name == "lz4") return Compression::Lz4;
+    if (name == "lz4hc") return Compression::Lz4hc;
+    return std::nullopt;
+}
+
+const char* compression_name(Compression compression) {
+    switch (compression) {
+    case Compression::None: return "none";
+    case Compression::Lz4: return "lz4";
+    case Compression::Lz4hc: return "lz4hc";
+    }
+    return "none";
+}
 
 std::size_t unpack_layers(const ImageSource& image, const std::string& root, bool verbose) {
     std::size_t warnings = 0;
@@ -116,8 +145,10 @@ void build_from_image(const FromImageOptions& options) {
         std::fprintf(stderr, "xos-build: %s: %s, config %s, %zu layers\n", options.source.c_str(),
                      format_name(image.format()), image.config_digest().c_str(), image.layers().size());
 
-    // The tree: built next to the output, then moved into place.
+    // The tree: built next to the output, then moved into place (--keep-root) or removed.
     std::string root_new = out + ".root.new";
+    std::string erofs_new = out + ".erofs.new";
+    TemporariesRemoved temporaries{{root_new, erofs_new, out + ".new"}};
     remove_all_or_throw(root_new);
     if (::mkdir(root_new.c_str(), 0755) != 0 || ::chmod(root_new.c_str(), 0755) != 0)
         throw ImageError(root_new + ": " + std::strerror(errno));
@@ -127,10 +158,13 @@ void build_from_image(const FromImageOptions& options) {
                      "xos-build: warning: not root: the files' owners are not kept (all are root's in %s.erofs)\n",
                      name.c_str());
 
-    std::string erofs_new = out + ".erofs.new";
     std::vector<std::string> mkfs{"mkfs.erofs", "--quiet", "-T" + std::to_string(created_epoch(image.config().created)),
                                   "-U" + uuid_from_digest(image.config_digest())};
     if (::geteuid() != 0) mkfs.push_back("--all-root");
+    // The default physical cluster (4 KiB): big pclusters are an incompatible feature libos does
+    // not read (libos/fs/erofs/format.h).
+    if (options.compression == Compression::Lz4) mkfs.push_back("-zlz4");
+    if (options.compression == Compression::Lz4hc) mkfs.push_back("-zlz4hc");
     mkfs.push_back(erofs_new);
     mkfs.push_back(root_new);
     fs::remove(erofs_new, error);
@@ -145,14 +179,21 @@ void build_from_image(const FromImageOptions& options) {
                      {"platform", options.platform},
                      {"kernel", name},
                      {"root_image", name + ".erofs"},
-                     {"root_dir", name + ".root"},
                      {"config", config_to_json(image.config())},
                      {"image", {{"config_digest", image.config_digest()}, {"layers", image.layer_digests()}}}};
 
-    // Into place: the tree, the EROFS file, the kernel, and the description last.
+    if (options.keep_root) description["root_dir"] = name + ".root";
+
+    // Into place: the tree (kept only when asked: nothing reads it at run time), the EROFS file,
+    // the kernel, and the description last.
     remove_all_or_throw(out + ".root");
-    if (::rename(root_new.c_str(), (out + ".root").c_str()) != 0 ||
-        ::rename(erofs_new.c_str(), (out + ".erofs").c_str()) != 0 ||
+    if (options.keep_root) {
+        if (::rename(root_new.c_str(), (out + ".root").c_str()) != 0)
+            throw ImageError(out + ".root: " + std::strerror(errno));
+    } else {
+        remove_all_or_throw(root_new);
+    }
+    if (::rename(erofs_new.c_str(), (out + ".erofs").c_str()) != 0 ||
         ::rename((out + ".new").c_str(), out.c_str()) != 0)
         throw ImageError(out + ": " + std::strerror(errno));
     write_file_atomically(out + ".json", description.dump(2) + "\n");
@@ -180,7 +221,7 @@ Description read_description(const std::string& path) {
         throw ImageError(path + ": unknown platform '" + description.platform + "'");
     description.kernel = file("kernel");
     description.root_image = file("root_image");
-    description.root_dir = file("root_dir");
+    if (document.contains("root_dir")) description.root_dir = file("root_dir");  // --keep-root only
     auto config = document.find("config");
     if (config == document.end() || !config->is_object()) throw ImageError(path + ": no config");
     description.config = config_from_json(*config);

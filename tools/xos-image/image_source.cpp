@@ -149,6 +149,20 @@ std::string sha256_uncompressed_hex(const std::string& path) {
 }
 
 ImageSource::ImageSource(const std::string& source, const std::string& temp_parent) : m_source(source) {
+    try {
+        open(temp_parent);
+    } catch (...) {
+        // No destructor runs for a constructor that throws: the unpacked archive goes here.
+        if (!m_temp_dir.empty()) {
+            std::error_code ignored;
+            fs::remove_all(m_temp_dir, ignored);
+        }
+        throw;
+    }
+}
+
+void ImageSource::open(const std::string& temp_parent) {
+    const std::string& source = m_source;
     std::error_code error;
     auto status = fs::status(source, error);
     if (error || !fs::exists(status)) throw ImageError(source + ": no such file or directory");

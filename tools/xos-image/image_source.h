@@ -24,7 +24,8 @@ const char* format_name(SourceFormat format);
 class ImageSource {
 public:
     // Opens SOURCE (a directory or an archive file, optionally compressed). An archive is
-    // unpacked into a temporary directory under `temp_parent` (removed by the destructor).
+    // unpacked into a temporary directory under `temp_parent` (removed by the destructor, or
+    // at once when the source is refused).
     ImageSource(const std::string& source, const std::string& temp_parent);
     ~ImageSource();
     ImageSource(const ImageSource&) = delete;
@@ -38,6 +39,7 @@ public:
     const std::vector<std::string>& layer_digests() const { return m_layer_digests; }
 
 private:
+    void open(const std::string& temp_parent);  // the constructor's work (it removes m_temp_dir on error)
     void open_oci_layout(const std::string& dir);
     void open_docker(const std::string& dir);
     std::string blob_path(const std::string& dir, const std::string& digest);

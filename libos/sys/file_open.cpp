@@ -52,7 +52,8 @@ constinit NoDestroy<fs::RamFs> g_memfd_fs;
 bool g_memfd_fs_ready;
 
 constexpr uint32_t SEAL_EXEC = 0x20;  // F_SEAL_EXEC (Linux 6.3)
-constexpr uint32_t ALL_SEALS = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | SEAL_EXEC;
+constexpr uint32_t ALL_SEALS =
+    F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | SEAL_EXEC;
 
 // The memfd file behind `vnode`, or null when it is not a memfd's.
 fs::RamFile* memfd_of(vfs::Vnode& vnode) {

@@ -248,8 +248,7 @@ unsigned long attachments(const Segment& segment) {
 // ids of those no longer attached.
 void drop_detached_segments() {
     segments().for_each([](Segment& segment) {
-        if ((segment.mode & SHM_DEST) && attachments(segment) == 0)
-            segments().remove(&segment, destroy_segment);
+        if ((segment.mode & SHM_DEST) && attachments(segment) == 0) segments().remove(&segment, destroy_segment);
     });
 }
 
@@ -390,8 +389,8 @@ ErrorOr<long> do_semop(int id, UserPtr<const void> user_ops, size_t count, UserP
         int& counter = blocker->op == 0 ? waited.waiting_zero : waited.waiting_increase;
         ++counter;
         int16_t op = blocker->op;
-        auto result = wait_on(
-            *set, [&] { return op == 0 ? waited.value == 0 : waited.value >= -op; }, deadline, EAGAIN);
+        auto result =
+            wait_on(*set, [&] { return op == 0 ? waited.value == 0 : waited.value >= -op; }, deadline, EAGAIN);
         if (set->removed) {
             if (set->waiters == 0) destroy_semaphore_set(set);
             return error(EIDRM);
@@ -424,10 +423,10 @@ Message* select_message(Queue& queue, long type, int flags, Message** before) {
     Message* best_before = nullptr;
     Message* previous = nullptr;
     for (Message* m = queue.first; m; previous = m, m = m->next) {
-        bool matches = type == 0                ? true
+        bool matches = type == 0               ? true
             : type > 0 && (flags & MSG_EXCEPT) ? m->type != type
-            : type > 0                          ? m->type == type
-                                                : m->type <= -type && (!best || m->type < best->type);
+            : type > 0                         ? m->type == type
+                                               : m->type <= -type && (!best || m->type < best->type);
         if (!matches) continue;
         best = m;
         best_before = previous;
@@ -468,7 +467,8 @@ ErrorOr<long> sys_shmat(int id, uintptr_t address, int flags) {
     mm::Placement placement = !address ? mm::Placement::Anywhere
         : (flags & SHM_REMAP)          ? mm::Placement::Fixed
                                        : mm::Placement::FixedNoReplace;
-    vfs::File* view = mm::kcreate<vfs::File>(RefPtr<vfs::Vnode>(segment->file), (flags & SHM_RDONLY) ? O_RDONLY : O_RDWR);
+    vfs::File* view =
+        mm::kcreate<vfs::File>(RefPtr<vfs::Vnode>(segment->file), (flags & SHM_RDONLY) ? O_RDONLY : O_RDWR);
     if (!view) return error(ENOMEM);
     RefPtr<vfs::File> file(view);
     auto mapped = mm::app_memory().map_file(address, segment->size, prot, placement, *file, 0, true);
@@ -609,7 +609,9 @@ ErrorOr<long> sys_semctl(int id, int number, int command, unsigned long argument
                 if (values[i] > SEMVMX) copied = error(ERANGE);
             if (copied) {
                 int pid = current_pid();
-                for (int i = 0; i < set->count; ++i) set->semaphores[i] = {values[i], pid, set->semaphores[i].waiting_increase, set->semaphores[i].waiting_zero};
+                for (int i = 0; i < set->count; ++i)
+                    set->semaphores[i] = {values[i], pid, set->semaphores[i].waiting_increase,
+                                          set->semaphores[i].waiting_zero};
                 set->ctime = now_seconds();
                 forget_undo(set->id, -1);
                 platform::InterruptGuard guard;

@@ -67,8 +67,8 @@ void timer_thread(uintptr_t, uintptr_t) {
     for (;;) {
         uint64_t next = fire_expired();
         g_timers_changed = false;
-        (void)sched::wait_event(g_timer_wait, [] { return g_timers_changed; }, sched::Deadline{next},
-                                sched::Interruptible::No);
+        (void)sched::wait_event(
+            g_timer_wait, [] { return g_timers_changed; }, sched::Deadline{next}, sched::Interruptible::No);
     }
 }
 

@@ -25,9 +25,8 @@ uint64_t cpu_time_of(sched::Process& process) {
     uint64_t total = process.dead_threads_cpu_ns;
     sched::Thread* self = sched::current_or_null();
     // cpu_time_ns leaves out the slice a thread is running: the caller's own is added.
-    sched::for_each_thread_of(process, [&](sched::Thread& t) {
-        total += &t == self ? sched::thread_cpu_time_ns() : t.cpu_time_ns;
-    });
+    sched::for_each_thread_of(
+        process, [&](sched::Thread& t) { total += &t == self ? sched::thread_cpu_time_ns() : t.cpu_time_ns; });
     return total;
 }
 
@@ -41,7 +40,6 @@ void sample_peak_rss(Process& process) {
     long kb = long(process.memory->resident_bytes() / 1024);
     if (kb > process.peak_rss_kb) process.peak_rss_kb = kb;
 }
-
 
 // Where the orphans of `self` go: the nearest living ancestor that is a subreaper
 // (PR_SET_CHILD_SUBREAPER), else PID 1.
@@ -153,7 +151,8 @@ ErrorOr<WaitResult> wait_for_child(Selector selector, int options) {
         result.code = WIFSIGNALED(status) ? (WCOREDUMP(status) ? CLD_DUMPED : CLD_KILLED) : CLD_EXITED;
         result.value = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
         result.cpu_ns = cpu_time_of(child) + child.children_cpu_ns;
-        result.maxrss_kb = child.peak_rss_kb > child.children_peak_rss_kb ? child.peak_rss_kb : child.children_peak_rss_kb;
+        result.maxrss_kb =
+            child.peak_rss_kb > child.children_peak_rss_kb ? child.peak_rss_kb : child.children_peak_rss_kb;
         if (consume) {
             account_child(self, child);
             decltype(self.children)::remove(child);

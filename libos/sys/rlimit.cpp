@@ -82,7 +82,8 @@ bool break_allowed(uintptr_t current, uintptr_t requested) {
     if (new_end <= old_end) return true;
     Usage usage = usage_outside(0, 0);
     size_t more = new_end - old_end;
-    return !over(usage.total, more, limits[RLIMIT_AS].rlim_cur) && !over(usage.data, more, limits[RLIMIT_DATA].rlim_cur);
+    return !over(usage.total, more, limits[RLIMIT_AS].rlim_cur) &&
+        !over(usage.data, more, limits[RLIMIT_DATA].rlim_cur);
 }
 
 bool may_create_process(const sched::Process& parent) {

@@ -50,7 +50,8 @@ XOS_SYSCALL(32, dup, Full, "")
 XOS_SYSCALL(33, dup2, Full, "")
 XOS_SYSCALL(34, pause, Full, "")
 XOS_SYSCALL(35, nanosleep, Full, "4 ms timer granularity")
-XOS_SYSCALL(36, getitimer, Partial, "ITIMER_VIRTUAL and ITIMER_PROF count all CPU time (user and system are not told apart)")
+XOS_SYSCALL(36, getitimer, Partial,
+            "ITIMER_VIRTUAL and ITIMER_PROF count all CPU time (user and system are not told apart)")
 XOS_SYSCALL(37, alarm, Full, "")
 XOS_SYSCALL(38, setitimer, Partial, "ITIMER_VIRTUAL and ITIMER_PROF count all CPU time, checked every timer tick")
 XOS_SYSCALL(39, getpid, Full, "")
@@ -103,9 +104,10 @@ XOS_SYSCALL(68, msgget, Full, "one IPC namespace per image; permissions recorded
 XOS_SYSCALL(69, msgsnd, Full, "")
 XOS_SYSCALL(70, msgrcv, Partial, "no MSG_COPY")
 XOS_SYSCALL(71, msgctl, Partial, "IPC_STAT, IPC_SET, IPC_RMID; no IPC_INFO, MSG_INFO, MSG_STAT")
-XOS_SYSCALL(72, fcntl, Partial,
-            "record locks never conflict (one process); no leases or notifications; F_SETPIPE_SZ up to 1 MiB (EPERM past "
-            "it); seals on memfds")
+XOS_SYSCALL(
+    72, fcntl, Partial,
+    "record locks never conflict (one process); no leases or notifications; F_SETPIPE_SZ up to 1 MiB (EPERM past "
+    "it); seals on memfds")
 XOS_SYSCALL(73, flock, Full, "")
 XOS_SYSCALL(74, fsync, Full, "ramfs: nothing to flush; writes back MAP_SHARED pages first")
 XOS_SYSCALL(75, fdatasync, Full, "")
@@ -168,7 +170,8 @@ XOS_SYSCALL(131, sigaltstack, Full, "per thread; SA_ONSTACK handlers run on it")
 XOS_SYSCALL_NONE(132, utime, "")
 XOS_SYSCALL(133, mknod, Partial, "FIFOs, regular files and device nodes (devices need a driver)")
 XOS_SYSCALL_NONE(134, uselib, "")
-XOS_SYSCALL(135, personality, Partial, "kept, inherited and reported; no flag changes behaviour (addresses are never randomized)")
+XOS_SYSCALL(135, personality, Partial,
+            "kept, inherited and reported; no flag changes behaviour (addresses are never randomized)")
 XOS_SYSCALL_NONE(136, ustat, "")
 XOS_SYSCALL(137, statfs, Full, "")
 XOS_SYSCALL(138, fstatfs, Full, "")

@@ -26,12 +26,14 @@ static void reported(void) {
     static const struct {
         int resource;
         const char* name;
-    } all[] = {{RLIMIT_CPU, "CPU"},       {RLIMIT_FSIZE, "FSIZE"},     {RLIMIT_DATA, "DATA"},
-               {RLIMIT_STACK, "STACK"},   {RLIMIT_CORE, "CORE"},       {RLIMIT_RSS, "RSS"},
-               {RLIMIT_NPROC, "NPROC"},   {RLIMIT_NOFILE, "NOFILE"},   {RLIMIT_MEMLOCK, "MEMLOCK"},
-               {RLIMIT_AS, "AS"},         {RLIMIT_LOCKS, "LOCKS"},     {RLIMIT_SIGPENDING, "SIGPENDING"},
-               {RLIMIT_MSGQUEUE, "MSGQUEUE"}, {RLIMIT_NICE, "NICE"},   {RLIMIT_RTPRIO, "RTPRIO"},
-               {RLIMIT_RTTIME, "RTTIME"}};
+    } all[] = {{RLIMIT_CPU, "CPU"},           {RLIMIT_FSIZE, "FSIZE"},
+               {RLIMIT_DATA, "DATA"},         {RLIMIT_STACK, "STACK"},
+               {RLIMIT_CORE, "CORE"},         {RLIMIT_RSS, "RSS"},
+               {RLIMIT_NPROC, "NPROC"},       {RLIMIT_NOFILE, "NOFILE"},
+               {RLIMIT_MEMLOCK, "MEMLOCK"},   {RLIMIT_AS, "AS"},
+               {RLIMIT_LOCKS, "LOCKS"},       {RLIMIT_SIGPENDING, "SIGPENDING"},
+               {RLIMIT_MSGQUEUE, "MSGQUEUE"}, {RLIMIT_NICE, "NICE"},
+               {RLIMIT_RTPRIO, "RTPRIO"},     {RLIMIT_RTTIME, "RTTIME"}};
     for (unsigned i = 0; i < sizeof all / sizeof *all; ++i) {
         struct rlimit l;
         char label[64];

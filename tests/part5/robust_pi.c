@@ -102,7 +102,8 @@ static void test_raw_robust(void) {
     long r = futex(&area->b.word, FUTEX_WAIT, (uint32_t)child | FUTEX_WAITERS, NULL);
     printf("waiter on b: woken %d\n", r == 0 || errno == EAGAIN);
     waitpid(child, NULL, 0);
-    printf("a: OWNER_DIED %d, tid cleared %d\n", (area->a.word & FUTEX_OWNER_DIED) != 0, (area->a.word & FUTEX_TID_MASK) == 0);
+    printf("a: OWNER_DIED %d, tid cleared %d\n", (area->a.word & FUTEX_OWNER_DIED) != 0,
+           (area->a.word & FUTEX_TID_MASK) == 0);
     printf("b: OWNER_DIED %d, tid cleared %d, WAITERS kept %d\n", (area->b.word & FUTEX_OWNER_DIED) != 0,
            (area->b.word & FUTEX_TID_MASK) == 0, (area->b.word & FUTEX_WAITERS) != 0);
     printf("pending: OWNER_DIED %d\n", (area->pending.word & FUTEX_OWNER_DIED) != 0);
@@ -261,8 +262,10 @@ static void test_pi(void) {
     pthread_create(&t, NULL, pi_checker, results);
     pthread_join(t, NULL);
     printf("other thread: TRYLOCK_PI %ld %s\n", results[0], results[0] ? errname((int)results[1]) : "");
-    printf("other thread: LOCK_PI with a realtime deadline %ld %s\n", results[2], results[2] ? errname((int)results[3]) : "");
-    printf("other thread: LOCK_PI2 with a monotonic deadline %ld %s\n", results[4], results[4] ? errname((int)results[5]) : "");
+    printf("other thread: LOCK_PI with a realtime deadline %ld %s\n", results[2],
+           results[2] ? errname((int)results[3]) : "");
+    printf("other thread: LOCK_PI2 with a monotonic deadline %ld %s\n", results[4],
+           results[4] ? errname((int)results[5]) : "");
     printf("other thread: UNLOCK_PI %ld %s\n", results[6], results[6] ? errname((int)results[7]) : "");
     printf("still mine: %d\n", (pi_word & FUTEX_TID_MASK) == (uint32_t)me);
     SHOW("UNLOCK_PI", futex(&pi_word, FUTEX_UNLOCK_PI, 0, NULL));
@@ -299,7 +302,6 @@ static void* pi_worker(void* arg) {
     }
     return NULL;
 }
-
 
 static void test_pi_mutex(void) {
     pthread_mutexattr_t attr;

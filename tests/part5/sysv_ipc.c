@@ -57,7 +57,8 @@ static void test_shm(const char* path) {
     printf("segsz %zu, nattch %lu, mode %o, cpid is me %d\n", ds.shm_segsz, (unsigned long)ds.shm_nattch,
            ds.shm_perm.mode & 0777, ds.shm_cpid == getpid());
     char* p = shmat(id, NULL, 0);
-    printf("shmat: %s, zeroed %d\n", p == (void*)-1 ? errname(errno) : "ok", p != (void*)-1 && p[0] == 0 && p[9999] == 0);
+    printf("shmat: %s, zeroed %d\n", p == (void*)-1 ? errname(errno) : "ok",
+           p != (void*)-1 && p[0] == 0 && p[9999] == 0);
     shmctl(id, IPC_STAT, &ds);
     printf("nattch after shmat %lu, lpid is me %d\n", (unsigned long)ds.shm_nattch, ds.shm_lpid == getpid());
     strcpy(p, "from the parent");
@@ -102,11 +103,17 @@ static void test_shm(const char* path) {
     char* free_area = mmap(NULL, 65536, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     munmap(free_area, 65536);
     char* fixed = shmat(a, free_area + 0x1234, SHM_RND);
-    printf("shmat(SHM_RND): %s\n", fixed == free_area + 0x1000 ? "rounded down to SHMLBA" : fixed == (void*)-1 ? errname(errno) : "elsewhere");
+    printf("shmat(SHM_RND): %s\n",
+           fixed == free_area + 0x1000 ? "rounded down to SHMLBA"
+               : fixed == (void*)-1    ? errname(errno)
+                                       : "elsewhere");
     if (fixed != (void*)-1) shmdt(fixed);
     SHOW("shmat(unaligned without SHM_RND)", (long)shmat(a, free_area + 0x1234, 0));
     fixed = shmat(a, free_area, 0);
-    printf("shmat(given address): %s\n", fixed == free_area ? "there" : fixed == (void*)-1 ? errname(errno) : "elsewhere");
+    printf("shmat(given address): %s\n",
+           fixed == free_area       ? "there"
+               : fixed == (void*)-1 ? errname(errno)
+                                    : "elsewhere");
     if (fixed != (void*)-1) shmdt(fixed);
     shmctl(a, IPC_RMID, NULL);
     shmctl(b, IPC_RMID, NULL);

@@ -33,6 +33,22 @@ static int wait_child(pid_t child) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// Polls /proc/PID/stat until the process is in an interruptible sleep (at most about 10 s).
+static void wait_until_sleeping(pid_t pid) {
+    char path[64], text[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    for (int i = 0; i < 1000; ++i) {
+        int fd = open(path, O_RDONLY);
+        ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+        if (fd >= 0) close(fd);
+        text[n > 0 ? n : 0] = 0;
+        char* state = strrchr(text, ')');
+        if (state && state[1] == ' ' && state[2] == 'S') break;
+        usleep(10000);
+    }
+    usleep(20000);
+}
+
 static void test_ftok(const char* path) {
     key_t a = ftok(path, 'x'), b = ftok(path, 'x'), c = ftok(path, 'y');
     printf("ftok: valid %d, stable %d, differs by id %d\n", a != -1, a == b, a != c);
@@ -275,13 +291,19 @@ static void test_msg(const char* path) {
     strcpy(m.text, "hello child");
     SHOW("msgsnd(type 7)", msgsnd(id, &m, strlen(m.text) + 1, 0));
     printf("child received it: %d\n", wait_child(child) == 0);
-    // A blocked receiver sees EIDRM when the queue is removed.
+    // A blocked receiver sees EIDRM when the queue is removed. The child says when it is about
+    // to receive; the parent waits until it sleeps (in msgrcv: nothing else sleeps after that).
+    int about_to[2];
+    pipe(about_to);
     child = fork();
     if (child == 0) {
         struct message got;
+        write(about_to[1], "x", 1);
         _exit(msgrcv(id, &got, sizeof got.text, 0, 0) == -1 && errno == EIDRM ? 0 : 1);
     }
-    usleep(100000);
+    char c;
+    read(about_to[0], &c, 1);
+    wait_until_sleeping(child);
     SHOW("IPC_RMID", msgctl(id, IPC_RMID, NULL));
     printf("the receiver got EIDRM: %d\n", wait_child(child) == 0);
     SHOW("msgsnd after IPC_RMID", msgsnd(id, &m, 4, 0));

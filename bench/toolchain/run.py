@@ -74,6 +74,10 @@ def initramfs(out_path, init, files, argv):
     return out_path
 
 
+def stale(target, sources):
+    return not os.path.exists(target) or any(os.path.getmtime(s) > os.path.getmtime(target) for s in sources)
+
+
 def timed(argv, cwd=None, timeout=1800):
     start = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
@@ -98,34 +102,40 @@ def main():
                              % (path, build))
     out = tempfile.mkdtemp(prefix="bench-toolchain-")
     try:
-        # Native builds of the same sources with Debian's musl.
-        sh(["musl-gcc", "-static", "-O2", "-DSQLITE_OS_UNIX=1", "-DSQLITE_THREADSAFE=1", "-I" + sqlite,
-            os.path.join(sqlite, "test/speedtest1.c"), os.path.join(sqlite, "sqlite3.c"), "-o",
-            os.path.join(out, "speedtest1-native"), "-lm"])
-        lua_sources = [os.path.join(lua, "src", f) for f in sorted(os.listdir(os.path.join(lua, "src")))
-                       if f.endswith(".c") and f not in ("luac.c",)]
-        sh(["musl-gcc", "-static", "-O2", "-DLUA_USE_LINUX", "-o", os.path.join(out, "lua-native"), *lua_sources, "-lm"])
         init = os.path.join(out, "linux-init")
         sh(["musl-gcc", "-static", "-O2", os.path.join(HERE, "linux_init.c"), "-o", init])
+        # Native builds of the same sources with Debian's musl, kept in the build tree (sqlite3.c
+        # takes minutes) and rebuilt when a source is newer.
+        native = os.path.join(build, "bench", "toolchain-native")
+        os.makedirs(native, exist_ok=True)
+        speedtest_sources = [os.path.join(sqlite, "test/speedtest1.c"), os.path.join(sqlite, "sqlite3.c")]
+        lua_sources = [os.path.join(lua, "src", f) for f in sorted(os.listdir(os.path.join(lua, "src")))
+                       if f.endswith(".c") and f not in ("luac.c",)]
+        speedtest_native, lua_native = os.path.join(native, "speedtest1"), os.path.join(native, "lua")
+        if stale(speedtest_native, speedtest_sources):
+            sh(["musl-gcc", "-static", "-O2", "-DSQLITE_OS_UNIX=1", "-DSQLITE_THREADSAFE=1", "-I" + sqlite,
+                *speedtest_sources, "-o", speedtest_native, "-lm"])
+        if stale(lua_native, lua_sources):
+            sh(["musl-gcc", "-static", "-O2", "-DLUA_USE_LINUX", "-o", lua_native, *lua_sources, "-lm"])
         linux = targets.LinuxVm(build, out, os.path.join(lua, "src/lua"))
         size = str(args.sqlite_size)
         rams = {
             "sqlite": initramfs(os.path.join(out, "sqlite.cpio"), init,
-                                {"bin/speedtest1": os.path.join(out, "speedtest1-native")},
+                                {"bin/speedtest1": speedtest_native},
                                 ["/bin/speedtest1", "--size", size, "/tmp/st.db"]),
-            "lua": initramfs(os.path.join(out, "lua.cpio"), init, {"bin/lua": os.path.join(out, "lua-native")},
+            "lua": initramfs(os.path.join(out, "lua.cpio"), init, {"bin/lua": lua_native},
                              ["/bin/lua", "-e", LUA_CODE]),
-            "empty": initramfs(os.path.join(out, "empty.cpio"), init, {"bin/lua": os.path.join(out, "lua-native")},
+            "empty": initramfs(os.path.join(out, "empty.cpio"), init, {"bin/lua": lua_native},
                                ["/bin/lua", "-e", ""]),
         }
         shm = "/dev/shm" if os.path.isdir("/dev/shm") else out
         commands = {
-            ("sqlite", "native"): [os.path.join(out, "speedtest1-native"), "--size", size, os.path.join(shm, "bench-st.db")],
+            ("sqlite", "native"): [speedtest_native, "--size", size, os.path.join(shm, "bench-st.db")],
             ("sqlite", "hosted"): [os.path.join(sqlite, "speedtest1"), "--size", size, "/tmp/st.db"],
             ("sqlite", "xos VM"): [xos_run, "--mem", "%dM" % MEM_MIB, os.path.join(sqlite, "speedtest1"), "--",
                                    "--size", size, "/tmp/st.db"],
             ("sqlite", "Linux VM"): linux.command(rams["sqlite"], MEM_MIB),
-            ("lua", "native"): [os.path.join(out, "lua-native"), "-e", LUA_CODE],
+            ("lua", "native"): [lua_native, "-e", LUA_CODE],
             ("lua", "hosted"): [os.path.join(lua, "src/lua"), "-e", LUA_CODE],
             ("lua", "xos VM"): [xos_run, "--mem", "%dM" % MEM_MIB, os.path.join(lua, "src/lua"), "--", "-e", LUA_CODE],
             ("lua", "Linux VM"): linux.command(rams["lua"], MEM_MIB),

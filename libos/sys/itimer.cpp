@@ -95,7 +95,12 @@ ErrorOr<void> check_timer(int which) {
     return {};
 }
 
-uint64_t to_ns(const timeval& t) { return uint64_t(t.tv_sec) * NS_PER_S + uint64_t(t.tv_usec) * NS_PER_US; }
+// Past about 290 years the value is clamped there (no overflow; Linux also clamps huge values).
+uint64_t to_ns(const timeval& t) {
+    constexpr uint64_t MAX_SECONDS = 9000000000;
+    uint64_t seconds = uint64_t(t.tv_sec) < MAX_SECONDS ? uint64_t(t.tv_sec) : MAX_SECONDS;
+    return seconds * NS_PER_S + uint64_t(t.tv_usec) * NS_PER_US;
+}
 
 // Rounds up to whole microseconds, as Linux reports.
 timeval to_timeval(uint64_t ns) {

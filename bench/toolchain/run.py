@@ -10,7 +10,8 @@ sources built natively with Debian's musl-gcc -static -O2, all in one run, round
                machine, accelerator, CPU, -m and -smp as xos-run's)
 
 Figures are median wall times on the host (the VMs include their boot) and, for the VMs, the
-same minus the median of an empty run of the same program (`lua -e ''`: boot, start, exit).
+same minus the median of an empty run of the same program (`lua -e 'local _ = 0'`: boot, start,
+exit).
 The Linux VM also reports the program's own time inside the guest (fork to wait).
 
 usage: bench/toolchain/run.py [--build BUILD_DIR] [--runs N] [--sqlite-size N]
@@ -35,6 +36,7 @@ from harness import cpio, targets  # noqa: E402
 LUA_CODE = ("local t = {} for i = 1, 2000000 do t[i] = i * 2 end local s = 0 for i = 1, #t do s = s + t[i] end "
             "local parts = {} for i = 1, 200000 do parts[#parts + 1] = tostring(i) end "
             "print(s, #table.concat(parts))")
+EMPTY_CODE = "local _ = 0"  # the empty run (/argv has one argument a line: no empty ones)
 MEM_MIB = 256
 
 
@@ -126,7 +128,7 @@ def main():
             "lua": initramfs(os.path.join(out, "lua.cpio"), init, {"bin/lua": lua_native},
                              ["/bin/lua", "-e", LUA_CODE]),
             "empty": initramfs(os.path.join(out, "empty.cpio"), init, {"bin/lua": lua_native},
-                               ["/bin/lua", "-e", ""]),
+                               ["/bin/lua", "-e", EMPTY_CODE]),
         }
         shm = "/dev/shm" if os.path.isdir("/dev/shm") else out
         commands = {
@@ -139,7 +141,9 @@ def main():
             ("lua", "hosted"): [os.path.join(lua, "src/lua"), "-e", LUA_CODE],
             ("lua", "xos VM"): [xos_run, "--mem", "%dM" % MEM_MIB, os.path.join(lua, "src/lua"), "--", "-e", LUA_CODE],
             ("lua", "Linux VM"): linux.command(rams["lua"], MEM_MIB),
-            ("empty", "xos VM"): [xos_run, "--mem", "%dM" % MEM_MIB, os.path.join(lua, "src/lua"), "--", "-e", ""],
+            ("empty", "native"): [lua_native, "-e", EMPTY_CODE],
+            ("empty", "hosted"): [os.path.join(lua, "src/lua"), "-e", EMPTY_CODE],
+            ("empty", "xos VM"): [xos_run, "--mem", "%dM" % MEM_MIB, os.path.join(lua, "src/lua"), "--", "-e", EMPTY_CODE],
             ("empty", "Linux VM"): linux.command(rams["empty"], MEM_MIB),
         }
         samples = {key: [] for key in commands}
@@ -167,18 +171,21 @@ def main():
             if os.path.exists(os.path.join(shm, "bench-st.db")):
                 os.unlink(os.path.join(shm, "bench-st.db"))
         median = {key: statistics.median(v) for key, v in samples.items()}
+        def ratio(a, b):
+            return "%.2f" % (a / b) if b > 0 else "n/a"
+
         print("| program | native (s) | hosted (s) | xos VM (s) | Linux VM (s) | hosted / native | "
-              "xos VM / Linux VM | xos VM / Linux VM, empty run subtracted |")
-        print("|---|---|---|---|---|---|---|---|")
-        for program in ("sqlite", "lua"):
+              "hosted / native, empty run subtracted | xos VM / Linux VM | xos VM / Linux VM, empty run subtracted |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for program in ("sqlite", "lua", "empty"):
             n, h = median[(program, "native")], median[(program, "hosted")]
             x, l = median[(program, "xos VM")], median[(program, "Linux VM")]
+            ne, he = n - median[("empty", "native")], h - median[("empty", "hosted")]
             xe, le = x - median[("empty", "xos VM")], l - median[("empty", "Linux VM")]
-            print("| %s | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f |" % (program, n, h, x, l, h / n, x / l,
-                                                                             xe / le if le > 0 else float("nan")))
-        print("| empty run (lua -e '') | | | %.3f | %.3f | | %.2f | |" % (
-            median[("empty", "xos VM")], median[("empty", "Linux VM")],
-            median[("empty", "xos VM")] / median[("empty", "Linux VM")]))
+            label = "empty run (lua -e 'local _ = 0')" if program == "empty" else program
+            print("| %s | %.3f | %.3f | %.3f | %.3f | %s | %s | %s | %s |" % (
+                label, n, h, x, l, ratio(h, n), ratio(he, ne) if program != "empty" else "",
+                ratio(x, l), ratio(xe, le) if program != "empty" else ""))
         for key, values in guest.items():
             if values:
                 print("Linux VM %s inside the guest (fork to wait): %.3f s" % (key[0], statistics.median(values)))

@@ -98,6 +98,8 @@ ErrorOr<Process*> create_process(Process& parent, int pid) {
     memcpy(process->actions, parent.actions, sizeof process->actions);
     memcpy(process->limits, parent.limits, sizeof process->limits);
     process->credentials = parent.credentials;
+    process->personality = parent.personality;
+    process->dumpable = parent.dumpable;
     memcpy(process->name, parent.name, sizeof process->name);
     if (auto exe = KString::from(parent.exe.view())) process->exe = static_cast<KString&&>(*exe);
     process->arg_start = parent.arg_start, process->arg_end = parent.arg_end;

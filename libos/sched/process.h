@@ -102,6 +102,21 @@ struct Process {
     uint64_t start_ns = 0;
     uint64_t dead_threads_cpu_ns = 0;  // CPU time of its threads that were freed
     uint64_t children_cpu_ns = 0;  // reaped children's CPU time (RUSAGE_CHILDREN, times)
+    long peak_rss_kb = 0;  // ru_maxrss as last sampled (getrusage, exit)
+    long children_peak_rss_kb = 0;  // the largest of its reaped children's (RUSAGE_CHILDREN)
+
+    // prctl and personality (sys/prctl.cpp): fork copies the personality; the child starts with
+    // no parent-death signal and is no subreaper.
+    int parent_death_signal = 0;  // PR_SET_PDEATHSIG: sent to it when its parent exits
+    bool child_subreaper = false;  // PR_SET_CHILD_SUBREAPER: orphaned descendants come here
+    bool dumpable = true;  // PR_SET_DUMPABLE
+    unsigned personality = 0;  // PER_LINUX and flags
+
+    // Interval timers (sys/itimer.cpp), ITIMER_REAL/VIRTUAL/PROF: when each fires (REAL: the
+    // monotonic clock; VIRTUAL and PROF: the process's CPU time), 0 when disarmed, and its
+    // interval. Not inherited by fork; kept by exec.
+    uint64_t itimer_expiry[3] = {};
+    uint64_t itimer_interval[3] = {};
 };
 
 // Makes the boot program PID 1 (the boot file-system state and memory) and gives it `main`.

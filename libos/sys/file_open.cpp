@@ -5,12 +5,13 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-#include <climits>
+#include <cstdint>
 #include <cstdio>
 
 #include "base/no_destroy.h"
 #include "fs/ramfs/ramfs.h"
 #include "mm/heap.h"
+#include "mm/vm.h"
 #include "sys/file_helpers.h"
 #include "sys/handlers.h"
 #include "vfs/eventfd.h"
@@ -48,6 +49,41 @@ private:
 };
 
 constinit NoDestroy<fs::RamFs> g_memfd_fs;
+bool g_memfd_fs_ready;
+
+constexpr uint32_t SEAL_EXEC = 0x20;  // F_SEAL_EXEC (Linux 6.3)
+constexpr uint32_t ALL_SEALS =
+    F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | SEAL_EXEC;
+
+// The memfd file behind `vnode`, or null when it is not a memfd's.
+fs::RamFile* memfd_of(vfs::Vnode& vnode) {
+    if (!g_memfd_fs_ready || &vnode.fs() != &g_memfd_fs.get("tmpfs", 0x01021994)) return nullptr;
+    return static_cast<fs::RamFile*>(&vnode);
+}
+
+// True if some address space maps `vnode` shared with write access possible (Linux 6.x:
+// VM_SHARED|VM_MAYWRITE, so a read-only mapping of a descriptor opened read-write counts).
+bool mapped_writable(const vfs::Vnode& vnode) {
+    bool found = false;
+    mm::VirtualMemory::for_each_memory([&](mm::VirtualMemory& memory) {
+        memory.for_each([&](const mm::Vma& vma) {
+            if (vma.file == &vnode && vma.shared && !vma.no_write) found = true;
+        });
+    });
+    return found;
+}
+
+// fcntl(F_ADD_SEALS), in memfd_add_seals's order.
+ErrorOr<long> add_seals(vfs::File& file, unsigned long seals) {
+    fs::RamFile* memfd = memfd_of(*file.vnode());
+    if (!memfd) return error(EINVAL);
+    if (!file.writable()) return error(EPERM);
+    if (seals & ~ALL_SEALS) return error(EINVAL);
+    if (memfd->seals() & F_SEAL_SEAL) return error(EPERM);
+    if ((seals & F_SEAL_WRITE) && !(memfd->seals() & F_SEAL_WRITE) && mapped_writable(*memfd)) return error(EBUSY);
+    memfd->set_seals(memfd->seals() | uint32_t(seals));
+    return 0;
+}
 
 }  // namespace
 
@@ -136,14 +172,21 @@ ErrorOr<long> sys_fcntl(int fd, int command, unsigned long argument) {
         return 0;
     }
     case F_GETPIPE_SZ:
-        if (!S_ISFIFO(file->vnode()->mode())) return error(EBADF);
-        return long(vfs::Pipe::CAPACITY);
+        if (!S_ISFIFO(file->vnode()->mode()) || file->is_path_only()) return error(EBADF);
+        return long(static_cast<vfs::PipeFile&>(*file).pipe().capacity());
+    case F_SETPIPE_SZ:
+        if (!S_ISFIFO(file->vnode()->mode()) || file->is_path_only()) return error(EBADF);
+        return long(TRY(static_cast<vfs::PipeFile&>(*file).pipe().resize(argument)));
     case F_SETOWN:
     case F_SETSIG: return 0;
     case F_GETOWN:
     case F_GETSIG: return 0;
-    case F_ADD_SEALS: return error(EPERM);
-    case F_GET_SEALS: return error(EINVAL);
+    case F_ADD_SEALS: return add_seals(*file, argument);
+    case F_GET_SEALS: {
+        fs::RamFile* memfd = memfd_of(*file->vnode());
+        if (!memfd) return error(EINVAL);
+        return long(memfd->seals());
+    }
     default: return error(EINVAL);
     }
 }
@@ -169,7 +212,7 @@ ErrorOr<long> sys_ioctl(int fd, unsigned long request, uintptr_t argument) {
     case FIONREAD: {
         if (file->vnode()->is_directory()) return error(EINVAL);
         size_t available = TRY(file->bytes_readable());
-        TRY(write_user(UserPtr<int>(argument), int(available > INT_MAX ? INT_MAX : available)));
+        TRY(write_user(UserPtr<int>(argument), int(available > INT32_MAX ? INT32_MAX : available)));
         return 0;
     }
     default: return file->ioctl(request, argument);
@@ -237,19 +280,31 @@ ErrorOr<long> sys_memfd_create(UserPtr<const char> name, unsigned flags) {
     PathBuffer buffer;
     std::string_view text = TRY(copy_path(name, buffer, true));
     if (text.size() > 249) return error(EINVAL);
-    static bool initialized;
     fs::RamFs& memfd_fs = g_memfd_fs.get("tmpfs", 0x01021994);
-    if (!initialized) {
+    if (!g_memfd_fs_ready) {
         TRY(memfd_fs.initialize(01777));
-        initialized = true;
+        g_memfd_fs_ready = true;
     }
     RefPtr<vfs::Vnode> vnode = TRY(memfd_fs.create_unlinked_file(0777));
+    // Without MFD_ALLOW_SEALING the file is born sealed against sealing.
+    if (!(flags & MFD_ALLOW_SEALING)) static_cast<fs::RamFile&>(*vnode).set_seals(F_SEAL_SEAL);
     char display[300];
     snprintf(display, sizeof display, "/memfd:%.*s (deleted)", int(text.size()), text.data());
     KString display_name = TRY(KString::from(display));
     vfs::File* file = mm::kcreate<MemfdFile>(vnode, O_RDWR | O_LARGEFILE, static_cast<KString&&>(display_name));
     if (!file) return error(ENOMEM);
     return install(RefPtr<vfs::File>(file), flags & MFD_CLOEXEC);
+}
+
+ErrorOr<RefPtr<vfs::File>> file_for_shared_mapping(RefPtr<vfs::File> file, int prot) {
+    fs::RamFile* memfd = memfd_of(*file->vnode());
+    if (!memfd || !(memfd->seals() & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) return file;
+    if (prot & PROT_WRITE) return error(EPERM);
+    // A read-only view: the mapping can never be made writable (mprotect: EACCES), as Linux
+    // clears VM_MAYWRITE.
+    vfs::File* view = mm::kcreate<vfs::File>(RefPtr<vfs::Vnode>(file->vnode()), O_RDONLY);
+    if (!view) return error(ENOMEM);
+    return RefPtr<vfs::File>(view);
 }
 
 }  // namespace xos::sys

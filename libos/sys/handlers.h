@@ -27,6 +27,7 @@ struct utsname;
 struct sysinfo;
 struct rlimit;
 struct itimerval;
+struct timex;
 
 namespace xos::sys {
 
@@ -151,6 +152,7 @@ ErrorOr<long> sys_vfork();
 ErrorOr<long> sys_gettid();
 ErrorOr<long> sys_set_tid_address(UserPtr<int> tidptr);
 ErrorOr<long> sys_set_robust_list(uintptr_t head, size_t length);
+ErrorOr<long> sys_get_robust_list(int tid, UserPtr<uintptr_t> head, UserPtr<size_t> length);
 ErrorOr<long> sys_sched_yield();
 ErrorOr<long> sys_sched_getaffinity(pid_t pid, size_t size, UserPtr<void> mask);
 ErrorOr<long> sys_membarrier(int command, unsigned flags, int cpu);
@@ -230,8 +232,22 @@ ErrorOr<long> sys_setfsuid(uid_t uid);
 ErrorOr<long> sys_setfsgid(gid_t gid);
 // proc.cpp
 ErrorOr<long> sys_arch_prctl(int code, uintptr_t address);
+// ipc.cpp (SysV IPC)
+ErrorOr<long> sys_shmget(key_t key, size_t size, int flags);
+ErrorOr<long> sys_shmat(int id, uintptr_t address, int flags);
+ErrorOr<long> sys_shmdt(uintptr_t address);
+ErrorOr<long> sys_shmctl(int id, int command, UserPtr<void> buffer);
+ErrorOr<long> sys_semget(key_t key, int count, int flags);
+ErrorOr<long> sys_semop(int id, UserPtr<const void> ops, size_t count);
+ErrorOr<long> sys_semtimedop(int id, UserPtr<const void> ops, size_t count, UserPtr<const struct timespec> timeout);
+ErrorOr<long> sys_semctl(int id, int number, int command, unsigned long argument);
+ErrorOr<long> sys_msgget(key_t key, int flags);
+ErrorOr<long> sys_msgsnd(int id, UserPtr<const void> message, size_t size, int flags);
+ErrorOr<long> sys_msgrcv(int id, UserPtr<void> buffer, size_t size, long type, int flags);
+ErrorOr<long> sys_msgctl(int id, int command, UserPtr<void> buffer);
 // prctl.cpp
 ErrorOr<long> sys_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);
+ErrorOr<long> sys_personality(unsigned persona);
 ErrorOr<long> sys_uname(UserPtr<struct utsname> out);
 ErrorOr<long> sys_sysinfo(UserPtr<struct sysinfo> out);
 ErrorOr<long> sys_getrlimit(int resource, UserPtr<struct rlimit> out);
@@ -258,6 +274,11 @@ ErrorOr<long> sys_clock_getres(clockid_t clock, UserPtr<struct timespec> out);
 ErrorOr<long> sys_gettimeofday(UserPtr<struct timeval> tv, UserPtr<void> tz);
 ErrorOr<long> sys_time(UserPtr<long> out);
 ErrorOr<long> sys_nanosleep(UserPtr<const struct timespec> request, UserPtr<struct timespec> remaining);
+ErrorOr<long> sys_clock_settime(clockid_t clock, UserPtr<const struct timespec> value);
+ErrorOr<long> sys_settimeofday(UserPtr<const struct timeval> tv, UserPtr<const void> tz);
+ErrorOr<long> sys_adjtimex(UserPtr<struct timex> buffer);
+ErrorOr<long> sys_clock_adjtime(clockid_t clock, UserPtr<struct timex> buffer);
+// itimer.cpp
 ErrorOr<long> sys_getitimer(int which, UserPtr<struct itimerval> value);
 ErrorOr<long> sys_setitimer(int which, UserPtr<const struct itimerval> new_value, UserPtr<struct itimerval> old_value);
 ErrorOr<long> sys_alarm(unsigned seconds);

@@ -4,6 +4,7 @@
 #include "mm/memory.h"
 #include "sys/file_helpers.h"
 #include "sys/handlers.h"
+#include "sys/rlimit.h"
 
 namespace xos::sys {
 
@@ -23,6 +24,7 @@ ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, in
         : (flags & MAP_FIXED)                               ? mm::Placement::Fixed
         : address                                           ? mm::Placement::Hint
                                                             : mm::Placement::Anywhere;
+    TRY(check_map_limits(address, length, prot, type != MAP_PRIVATE, placement == mm::Placement::Fixed));
     if ((flags & MAP_ANONYMOUS) && type != MAP_PRIVATE)  // shared with forked children
         return long(TRY(mm::app_memory().map_shared_anonymous(address, length, prot & SUPPORTED_PROT, placement)));
     if (flags & MAP_ANONYMOUS)
@@ -35,6 +37,7 @@ ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, in
     if (shared && (prot & PROT_WRITE) && !file->writable()) return error(EACCES);
     if (!file->readable()) return error(EACCES);
     if (!file->mappable()) return error(ENODEV);
+    if (shared) file = TRY(file_for_shared_mapping(file, prot));
     return long(TRY(
         mm::app_memory().map_file(address, length, prot & SUPPORTED_PROT, placement, *file, uint64_t(offset), shared)));
 }
@@ -82,6 +85,12 @@ ErrorOr<long> sys_madvise(uintptr_t address, size_t length, int advice) {
 }
 
 // Implements brk(2).
-ErrorOr<long> sys_brk(uintptr_t address) { return long(mm::app_memory().set_break(address)); }
+// Implements brk(2). RLIMIT_AS/RLIMIT_DATA: the break stays where it is, as on Linux.
+ErrorOr<long> sys_brk(uintptr_t address) {
+    mm::VirtualMemory& memory = mm::app_memory();
+    uintptr_t current = memory.set_break(0);  // below the base: reports the break
+    if (!break_allowed(current, address)) return long(current);
+    return long(memory.set_break(address));
+}
 
 }  // namespace xos::sys

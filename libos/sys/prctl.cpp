@@ -1,11 +1,13 @@
 // prctl(2): the options that runtimes use at start-up and for naming threads (Redis names its
-// threads with PR_SET_NAME). One process running as root, without capabilities to drop or a
-// parent to outlive, so most options are accepted and answered as Linux would for such a
-// process; the others fail with EINVAL, as Linux does for an option it does not know.
+// threads with PR_SET_NAME), the parent-death signal, child subreapers and the dumpable flag
+// (per process, sched::Process); processes run as root without capabilities to drop, so the
+// capability options are answered as Linux would for such a process; the others fail with
+// EINVAL, as Linux does for an option it does not know. Also personality(2).
 #include <sys/prctl.h>
 
 #include <cstring>
 
+#include "sched/process.h"
 #include "sched/thread.h"
 #include "sys/handlers.h"
 
@@ -35,13 +37,19 @@ ErrorOr<long> sys_prctl(int option, unsigned long arg2, unsigned long arg3, unsi
         return 0;
     }
     case PR_GET_NAME: TRY(copy_to_user(UserPtr<void>(arg2), thread.name, sizeof thread.name)); return 0;
-    case PR_SET_PDEATHSIG:  // the image has no parent process to outlive
+    case PR_SET_PDEATHSIG:  // sent when the parent exits (sys/process.cpp, become_zombie)
         if (arg2 > 64) return error(EINVAL);
+        sched::current_process().parent_death_signal = int(arg2);
         return 0;
-    case PR_GET_PDEATHSIG: TRY(write_user(UserPtr<int>(arg2), 0)); return 0;
-    case PR_GET_DUMPABLE: return 1;
+    case PR_GET_PDEATHSIG: TRY(write_user(UserPtr<int>(arg2), sched::current_process().parent_death_signal)); return 0;
+    case PR_SET_CHILD_SUBREAPER: sched::current_process().child_subreaper = arg2 != 0; return 0;
+    case PR_GET_CHILD_SUBREAPER:
+        TRY(write_user(UserPtr<int>(arg2), int(sched::current_process().child_subreaper)));
+        return 0;
+    case PR_GET_DUMPABLE: return sched::current_process().dumpable ? 1 : 0;
     case PR_SET_DUMPABLE:
         if (arg2 > 1) return error(EINVAL);
+        sched::current_process().dumpable = arg2 == 1;
         return 0;
     case PR_GET_KEEPCAPS: return 0;
     case PR_SET_KEEPCAPS:
@@ -62,6 +70,16 @@ ErrorOr<long> sys_prctl(int option, unsigned long arg2, unsigned long arg3, unsi
         return 0;
     default: return error(EINVAL);
     }
+}
+
+// Implements personality(2): the value is kept (and inherited by fork) and reported, as Linux
+// does for any value. libos never randomizes addresses, so ADDR_NO_RANDOMIZE changes nothing;
+// no flag changes behaviour (READ_IMPLIES_EXEC, ADDR_LIMIT_32BIT, ... are recorded only).
+ErrorOr<long> sys_personality(unsigned persona) {
+    sched::Process& process = sched::current_process();
+    unsigned old = process.personality;
+    if (persona != 0xffffffff) process.personality = persona;
+    return long(old);
 }
 
 }  // namespace xos::sys

@@ -6,42 +6,74 @@
 #include <sys/wait.h>
 
 #include "base/klog.h"
+#include "mm/vm.h"
 #include "net/stack.h"
 #include "sched/futex.h"
+#include "sched/futex_pi.h"
 #include "sched/process.h"
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
 #include "sys/handlers.h"
+#include "sys/sysv_ipc.h"
 #include "sys/signal.h"
 #include "vfs/process.h"
 #include "xos/platform.h"
 
 namespace xos::sys {
 
+uint64_t cpu_time_of(sched::Process& process) {
+    uint64_t total = process.dead_threads_cpu_ns;
+    sched::Thread* self = sched::current_or_null();
+    // cpu_time_ns leaves out the slice a thread is running: the caller's own is added.
+    sched::for_each_thread_of(
+        process, [&](sched::Thread& t) { total += &t == self ? sched::thread_cpu_time_ns() : t.cpu_time_ns; });
+    return total;
+}
+
 namespace {
 
 using sched::Process;
 using sched::ProcessState;
 
-uint64_t cpu_time_of(Process& process) {
-    uint64_t total = process.dead_threads_cpu_ns;
-    sched::for_each_thread_of(process, [&](sched::Thread& t) { total += t.cpu_time_ns; });
-    return total;
+void sample_peak_rss(Process& process) {
+    if (!process.memory || !process.owns_memory) return;
+    long kb = long(process.memory->resident_bytes() / 1024);
+    if (kb > process.peak_rss_kb) process.peak_rss_kb = kb;
+}
+
+// Where the orphans of `self` go: the nearest living ancestor that is a subreaper
+// (PR_SET_CHILD_SUBREAPER), else PID 1.
+Process* reaper_for(Process& self) {
+    for (Process* p = self.parent; p; p = p->parent)
+        if (p->child_subreaper && p->state == ProcessState::Alive && !p->exiting) return p;
+    return sched::first_process();
+}
+
+// Folds a reaped (or auto-reaped) child's usage into its parent's RUSAGE_CHILDREN.
+void account_child(Process& parent, Process& child) {
+    parent.children_cpu_ns += cpu_time_of(child) + child.children_cpu_ns;
+    long peak = child.peak_rss_kb > child.children_peak_rss_kb ? child.peak_rss_kb : child.children_peak_rss_kb;
+    if (peak > parent.children_peak_rss_kb) parent.children_peak_rss_kb = peak;
 }
 
 // The process has no threads left: it releases what others may wait for (descriptors, a
-// vfork parent), gives its children to PID 1 and tells its parent.
+// vfork parent), gives its children to its reaper (sending those that asked for it their
+// parent-death signal) and tells its parent.
 void become_zombie(Process& self) {
     self.exiting = true;
+    sample_peak_rss(self);
+    ipc_process_exited(self);
     vfs::release_process(self.files);
     self.files = nullptr;
     release_vfork_parent(self);
-    Process* init = sched::first_process();
+    Process* reaper = reaper_for(self);
     self.children.for_each([&](Process& child) {
         decltype(self.children)::remove(child);
-        child.parent = init;
-        init->children.push_back(child);
-        if (child.state == ProcessState::Zombie) sched::wake_all(init->child_event);
+        child.parent = reaper;
+        reaper->children.push_back(child);
+        if (child.state == ProcessState::Zombie) sched::wake_all(reaper->child_event);
+        if (child.parent_death_signal && child.state == ProcessState::Alive)
+            send_signal_to_process(child, child.parent_death_signal);
     });
     Process* parent = self.parent;
     self.state = ProcessState::Zombie;
@@ -49,7 +81,7 @@ void become_zombie(Process& self) {
         // No zombie: nobody will wait for it (wait returns ECHILD once the others are gone).
         decltype(parent->children)::remove(self);
         self.state = ProcessState::Reaped;
-        parent->children_cpu_ns += cpu_time_of(self);
+        account_child(*parent, self);
         sched::wake_all(parent->child_event);
         notify_pidfds(self);
         sched::release_process(self);
@@ -81,6 +113,7 @@ struct WaitResult {
     int code = 0;  // waitid's si_code (CLD_*)
     int value = 0;  // waitid's si_status
     uint64_t cpu_ns = 0;
+    long maxrss_kb = 0;
 };
 
 // The first child state change `options` asks for, consumed unless WNOWAIT. ECHILD if no child
@@ -120,8 +153,10 @@ ErrorOr<WaitResult> wait_for_child(Selector selector, int options) {
         result.code = WIFSIGNALED(status) ? (WCOREDUMP(status) ? CLD_DUMPED : CLD_KILLED) : CLD_EXITED;
         result.value = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
         result.cpu_ns = cpu_time_of(child) + child.children_cpu_ns;
+        result.maxrss_kb =
+            child.peak_rss_kb > child.children_peak_rss_kb ? child.peak_rss_kb : child.children_peak_rss_kb;
         if (consume) {
-            self.children_cpu_ns += result.cpu_ns;
+            account_child(self, child);
             decltype(self.children)::remove(child);
             child.state = ProcessState::Reaped;
             sched::release_process(child);
@@ -140,11 +175,13 @@ ErrorOr<WaitResult> wait_for_child(Selector selector, int options) {
     return result;
 }
 
-ErrorOr<void> write_rusage(UserPtr<struct rusage> out, uint64_t cpu_ns) {
+// CPU time is reported as user time (libos does not split it); ru_maxrss in KiB.
+ErrorOr<void> write_rusage(UserPtr<struct rusage> out, uint64_t cpu_ns, long maxrss_kb) {
     if (out.is_null()) return {};
     struct rusage usage{};
     usage.ru_utime.tv_sec = time_t(cpu_ns / 1000000000);
     usage.ru_utime.tv_usec = suseconds_t(cpu_ns % 1000000000 / 1000);
+    usage.ru_maxrss = maxrss_kb;
     TRY(write_user(out, usage));
     return {};
 }
@@ -168,6 +205,7 @@ void release_vfork_parent(Process& child) {
 void end_current_thread(int wait_status) {
     sched::Thread& self = sched::current();
     Process& process = *self.process;
+    sched::exit_robust_list(self);
     if (self.clear_child_tid) {
         // CLONE_CHILD_CLEARTID: pthread_join and musl's thread-list lock wait for this.
         if (write_user(UserPtr<int>(self.clear_child_tid), 0)) sched::futex_wake(self.clear_child_tid, 1);
@@ -232,7 +270,7 @@ ErrorOr<long> sys_wait4(pid_t pid, UserPtr<int> status, int options, UserPtr<str
     WaitResult result = TRY(wait_for_child(selector, wanted));
     if (result.pid == 0) return 0;
     if (!status.is_null()) TRY(write_user(status, result.status));
-    TRY(write_rusage(usage, result.cpu_ns));
+    TRY(write_rusage(usage, result.cpu_ns, result.maxrss_kb));
     return result.pid;
 }
 
@@ -273,17 +311,19 @@ ErrorOr<long> sys_waitid(int type, id_t id, UserPtr<siginfo_t> info, int options
         }
         TRY(write_user(info, out));
     }
-    TRY(write_rusage(usage, result.cpu_ns));
+    TRY(write_rusage(usage, result.cpu_ns, result.maxrss_kb));
     return 0;
 }
 
-// Implements getrusage(2): CPU time only (as user time).
+// Implements getrusage(2): CPU time (as user time) and the peak resident set; the other
+// counters read 0.
 ErrorOr<long> sys_getrusage(int who, UserPtr<struct rusage> usage) {
     Process& self = sched::current_process();
+    sample_peak_rss(self);
     switch (who) {
-    case RUSAGE_SELF: TRY(write_rusage(usage, cpu_time_of(self))); return 0;
-    case RUSAGE_CHILDREN: TRY(write_rusage(usage, self.children_cpu_ns)); return 0;
-    case RUSAGE_THREAD: TRY(write_rusage(usage, sched::thread_cpu_time_ns())); return 0;
+    case RUSAGE_SELF: TRY(write_rusage(usage, cpu_time_of(self), self.peak_rss_kb)); return 0;
+    case RUSAGE_CHILDREN: TRY(write_rusage(usage, self.children_cpu_ns, self.children_peak_rss_kb)); return 0;
+    case RUSAGE_THREAD: TRY(write_rusage(usage, sched::thread_cpu_time_ns(), self.peak_rss_kb)); return 0;
     default: return error(EINVAL);
     }
 }

@@ -57,6 +57,9 @@ void finish_exec();
 // `caller_stack` its %rsp; the child resumes from them (platform::resume_cloned_thread).
 ErrorOr<long> clone_from_syscall(const uint64_t* frame, long number, uintptr_t caller_stack);
 
+// The CPU time of `process`'s threads, the freed ones included (process.cpp).
+uint64_t cpu_time_of(sched::Process& process);
+
 // A child of the current process is released from a vfork wait (it exec'd or exited).
 void release_vfork_parent(sched::Process& child);
 // `process` is ending or exec'ing: its threads waiting for vfork children stop waiting (the

@@ -10,10 +10,12 @@
 
 #include "base/klog.h"
 #include "sched/futex.h"
+#include "sched/futex_pi.h"
 #include "sched/process.h"
 #include "sched/process_stats.h"
 #include "sched/thread.h"
 #include "sys/handlers.h"
+#include "sys/rlimit.h"
 #include "sys/signal.h"
 #include "xos/libos.h"
 #include "vfs/process.h"
@@ -136,7 +138,7 @@ ErrorOr<long> create_process_clone(unsigned long flags, const CloneStart& start,
         return error(EINVAL);
     }
     sched::Process& parent = sched::current_process();
-    if (sched::process_count() >= long(parent.limits[RLIMIT_NPROC].rlim_cur)) return error(EAGAIN);
+    if (!may_create_process(parent)) return error(EAGAIN);
     TRY(check_tid_pointers(flags, parent_tid, child_tid));
     sched::set_termination_hook(terminate_current_thread);
 
@@ -312,11 +314,21 @@ ErrorOr<long> sys_set_tid_address(UserPtr<int> tidptr) {
     return sched::current().tid;
 }
 
-// Implements set_robust_list(2). Recorded; robust futexes are released by musl itself for
-// threads that exit normally, and the image has no other processes.
+// Implements set_robust_list(2). The list is walked when the thread ends
+// (sched::exit_robust_list): musl releases its robust mutexes itself on pthread_exit, but not
+// when the process exits or is killed.
 ErrorOr<long> sys_set_robust_list(uintptr_t head, size_t length) {
     if (length != 3 * sizeof(long)) return error(EINVAL);  // sizeof(struct robust_list_head)
     sched::current().robust_list = head;
+    return 0;
+}
+
+// Implements get_robust_list(2): any thread (0: the caller).
+ErrorOr<long> sys_get_robust_list(int tid, UserPtr<uintptr_t> head, UserPtr<size_t> length) {
+    sched::Thread* thread = tid == 0 ? &sched::current() : sched::find_thread(tid);
+    if (!thread) return error(ESRCH);
+    TRY(write_user(head, thread->robust_list));
+    TRY(write_user(length, size_t(3 * sizeof(long))));
     return 0;
 }
 
@@ -331,7 +343,8 @@ ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintpt
                         uintptr_t address2, uint32_t value3) {
     int command = operation & FUTEX_CMD_MASK;
     bool realtime = operation & FUTEX_CLOCK_REALTIME;
-    if (realtime && command != FUTEX_WAIT_BITSET && command != FUTEX_WAIT) return error(ENOSYS);
+    constexpr int LOCK_PI2 = 13;  // FUTEX_LOCK_PI2 (Linux 5.14)
+    if (realtime && command != FUTEX_WAIT_BITSET && command != FUTEX_WAIT && command != LOCK_PI2) return error(ENOSYS);
     auto timeout = UserPtr<const struct timespec>(timeout_or_value2);
     switch (command) {
     case FUTEX_WAIT:
@@ -361,7 +374,13 @@ ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintpt
             woken += sched::futex_wake(address2, int(timeout_or_value2 > INT32_MAX ? INT32_MAX : timeout_or_value2));
         return woken;
     }
-    default: return error(ENOSYS);  // priority-inheritance futexes
+    // Priority-inheritance futexes (sched/futex_pi.h): LOCK_PI's timeout is absolute on
+    // CLOCK_REALTIME, LOCK_PI2's on CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME.
+    case FUTEX_LOCK_PI: TRY(sched::futex_lock_pi(address, TRY(absolute_deadline(timeout, true)), false)); return 0;
+    case LOCK_PI2: TRY(sched::futex_lock_pi(address, TRY(absolute_deadline(timeout, realtime)), false)); return 0;
+    case FUTEX_TRYLOCK_PI: TRY(sched::futex_lock_pi(address, sched::Deadline::never(), true)); return 0;
+    case FUTEX_UNLOCK_PI: TRY(sched::futex_unlock_pi(address)); return 0;
+    default: return error(ENOSYS);  // FUTEX_WAIT_REQUEUE_PI, FUTEX_CMP_REQUEUE_PI
     }
 }
 

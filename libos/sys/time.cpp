@@ -3,6 +3,7 @@
 // overlay in tools/toolchain/musl).
 #include <ctime>
 #include <sys/time.h>
+#include <sys/timex.h>
 
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
@@ -126,40 +127,67 @@ ErrorOr<long> sys_clock_nanosleep(clockid_t clock, int flags, UserPtr<const stru
     return 0;
 }
 
-// Interval timers: none ever runs (no SIGALRM/SIGVTALRM/SIGPROF timer is implemented), so every
-// timer reads as disarmed and disarming succeeds; arming one says ENOSYS rather than pretend.
-// Redis disarms ITIMER_REAL at start-up.
-namespace {
-ErrorOr<void> check_timer(int which) {
-    if (which != ITIMER_REAL && which != ITIMER_VIRTUAL && which != ITIMER_PROF) return error(EINVAL);
-    return {};
+// Setting the clocks: an app here is like a process in a container without CAP_SYS_TIME (the
+// clock belongs to the host or the hypervisor), so every change is EPERM after Linux's own
+// argument checks (EFAULT, EINVAL for a clock that cannot be set or a bad value), and
+// adjtimex/clock_adjtime may only read the clock's state.
+
+// Implements clock_settime(2).
+ErrorOr<long> sys_clock_settime(clockid_t clock, UserPtr<const struct timespec> value) {
+    timespec t = TRY(read_user(value));
+    TRY(read_clock(clock));
+    if (clock != CLOCK_REALTIME) return error(EINVAL);  // only CLOCK_REALTIME is settable
+    if (t.tv_sec < 0 || t.tv_nsec < 0 || t.tv_nsec >= NS_PER_S) return error(EINVAL);
+    return error(EPERM);
 }
+
+// Implements settimeofday(2).
+ErrorOr<long> sys_settimeofday(UserPtr<const struct timeval> tv, UserPtr<const void> tz) {
+    if (!tv.is_null()) {
+        timeval t = TRY(read_user(tv));
+        if (t.tv_usec < 0 || t.tv_usec >= 1000000) return error(EINVAL);
+    }
+    if (!tz.is_null()) {
+        struct Timezone {
+            int minuteswest, dsttime;
+        };
+        TRY(read_user(UserPtr<const Timezone>(tz.address())));
+    }
+    return error(EPERM);
+}
+
+namespace {
+
+// adjtimex's read-only answer: nobody disciplines the clock (STA_UNSYNC, so TIME_ERROR).
+ErrorOr<long> read_clock_state(UserPtr<struct timex> buffer) {
+    struct timex state = TRY(read_user(UserPtr<const struct timex>(buffer.address())));
+    if (state.modes) return error(EPERM);
+    int64_t now = platform::realtime_ns();
+    struct timex out{};
+    out.status = STA_UNSYNC;
+    out.maxerror = 16000000;  // NTP_PHASE_LIMIT, as an unsynchronized Linux reports
+    out.esterror = 16000000;
+    out.constant = 2;
+    out.precision = 1;
+    out.tolerance = 32768000;  // MAXFREQ_SCALED / 1000
+    out.tick = 10000;  // USER_HZ 100
+    out.time.tv_sec = now / NS_PER_S;
+    out.time.tv_usec = (now % NS_PER_S) / 1000;
+    out.tai = 37;
+    TRY(write_user(buffer, out));
+    return TIME_ERROR;
+}
+
 }  // namespace
 
-// Implements getitimer(2).
-ErrorOr<long> sys_getitimer(int which, UserPtr<struct itimerval> value) {
-    TRY(check_timer(which));
-    TRY(write_user(value, itimerval{}));
-    return 0;
-}
+// Implements adjtimex(2).
+ErrorOr<long> sys_adjtimex(UserPtr<struct timex> buffer) { return read_clock_state(buffer); }
 
-// Implements setitimer(2).
-ErrorOr<long> sys_setitimer(int which, UserPtr<const struct itimerval> new_value, UserPtr<struct itimerval> old_value) {
-    TRY(check_timer(which));
-    itimerval wanted{};
-    if (!new_value.is_null()) wanted = TRY(read_user(new_value));
-    if (wanted.it_value.tv_usec < 0 || wanted.it_value.tv_usec >= 1000000 || wanted.it_interval.tv_usec < 0 ||
-        wanted.it_interval.tv_usec >= 1000000)
-        return error(EINVAL);
-    if (wanted.it_value.tv_sec || wanted.it_value.tv_usec) return error(ENOSYS);
-    if (!old_value.is_null()) TRY(write_user(old_value, itimerval{}));
-    return 0;
-}
-
-// Implements alarm(2): alarm(0) cancels nothing and returns 0.
-ErrorOr<long> sys_alarm(unsigned seconds) {
-    if (seconds) return error(ENOSYS);
-    return 0;
+// Implements clock_adjtime(2): CLOCK_REALTIME as adjtimex; other known clocks cannot be adjusted.
+ErrorOr<long> sys_clock_adjtime(clockid_t clock, UserPtr<struct timex> buffer) {
+    TRY(read_clock(clock));
+    if (clock != CLOCK_REALTIME) return error(EOPNOTSUPP);
+    return read_clock_state(buffer);
 }
 
 }  // namespace xos::sys

@@ -8,9 +8,9 @@ ErrorOr<RefPtr<File>> FdTable::get(int fd) const {
 }
 
 ErrorOr<int> FdTable::allocate(RefPtr<File> file, bool cloexec, int minimum) {
-    if (minimum < 0 || minimum >= MAX_FDS) return error(EINVAL);
+    if (minimum < 0 || minimum >= m_limit) return error(EINVAL);
     int start = minimum > m_lowest_free_hint ? minimum : m_lowest_free_hint;
-    for (int fd = start; fd < MAX_FDS; ++fd) {
+    for (int fd = start; fd < m_limit; ++fd) {
         if (m_entries[fd].file) continue;
         m_entries[fd] = {static_cast<RefPtr<File>&&>(file), cloexec};
         ++m_open;
@@ -21,7 +21,7 @@ ErrorOr<int> FdTable::allocate(RefPtr<File> file, bool cloexec, int minimum) {
 }
 
 ErrorOr<void> FdTable::install(int fd, RefPtr<File> file, bool cloexec) {
-    if (fd < 0 || fd >= MAX_FDS) return error(EBADF);
+    if (fd < 0 || fd >= m_limit) return error(EBADF);
     // Drop the old file only after the slot holds the new one: its destructor may run code.
     RefPtr<File> old = static_cast<RefPtr<File>&&>(m_entries[fd].file);
     if (!old) ++m_open;

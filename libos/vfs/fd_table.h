@@ -21,16 +21,21 @@ public:
 
     // The file behind `fd` (a new reference, held for the length of a syscall), or EBADF.
     ErrorOr<RefPtr<File>> get(int fd) const;
-    // Installs `file` at the lowest free descriptor >= `minimum` (EMFILE when none; EINVAL when
-    // `minimum` is out of range, as fcntl(F_DUPFD) reports).
+    // Installs `file` at the lowest free descriptor >= `minimum` below the limit (EMFILE when
+    // none; EINVAL when `minimum` is at or past the limit, as fcntl(F_DUPFD) reports).
     ErrorOr<int> allocate(RefPtr<File> file, bool cloexec, int minimum = 0);
-    // Installs `file` at exactly `fd`, closing what was there (dup2/dup3). EBADF out of range.
+    // Installs `file` at exactly `fd`, closing what was there (dup2/dup3). EBADF at or past the limit.
     ErrorOr<void> install(int fd, RefPtr<File> file, bool cloexec);
     ErrorOr<void> close(int fd);
     void close_all();
 
     ErrorOr<bool> cloexec(int fd) const;
     ErrorOr<void> set_cloexec(int fd, bool cloexec);
+
+    // RLIMIT_NOFILE's soft value (at most MAX_FDS): new descriptors stay below it; open ones
+    // above it stay open (Linux).
+    int limit() const { return m_limit; }
+    void set_limit(int limit) { m_limit = limit < MAX_FDS ? limit : MAX_FDS; }
 
     bool is_open(int fd) const { return fd >= 0 && fd < MAX_FDS && m_entries[fd].file; }
     int open_count() const { return m_open; }
@@ -49,6 +54,7 @@ private:
     };
     Entry m_entries[MAX_FDS];
     int m_open = 0;
+    int m_limit = MAX_FDS;
     int m_lowest_free_hint = 0;  // no free descriptor below this
 };
 

@@ -13,12 +13,33 @@ ErrorOr<RefPtr<Pipe>> Pipe::create() {
     Pipe* pipe = mm::kcreate<Pipe>();
     if (!pipe) return error(ENOMEM);
     RefPtr<Pipe> held(pipe);
-    pipe->m_buffer = static_cast<std::byte*>(mm::alloc_pages(CAPACITY / 4096));
+    pipe->m_buffer = static_cast<std::byte*>(mm::alloc_pages(DEFAULT_CAPACITY / 4096));
     if (!pipe->m_buffer) return error(ENOMEM);
     return held;
 }
 
-Pipe::~Pipe() { mm::free_pages(m_buffer, CAPACITY / 4096); }
+Pipe::~Pipe() { mm::free_pages(m_buffer, m_capacity / 4096); }
+
+ErrorOr<size_t> Pipe::resize(uint64_t size) {
+    constexpr uint64_t PAGE = 4096;
+    if (size > (uint64_t(1) << 31)) return error(EINVAL);  // Linux: 0 after rounding an unsigned int
+    uint64_t capacity = PAGE;
+    while (capacity < size) capacity <<= 1;
+    if (capacity > MAX_CAPACITY) return error(EPERM);
+    if (capacity == m_capacity) return size_t(capacity);
+    if (m_used > capacity) return error(EBUSY);
+    auto* buffer = static_cast<std::byte*>(mm::alloc_pages(capacity / PAGE));
+    if (!buffer) return error(ENOMEM);
+    size_t first = m_capacity - m_head < m_used ? m_capacity - m_head : m_used;
+    memcpy(buffer, m_buffer + m_head, first);
+    memcpy(buffer + first, m_buffer, m_used - first);
+    mm::free_pages(m_buffer, m_capacity / PAGE);
+    m_buffer = buffer;
+    m_capacity = size_t(capacity);
+    m_head = 0;
+    changed(poll_bits::WRITABLE);
+    return size_t(capacity);
+}
 
 void Pipe::changed(PollMask key) {
     sched::wake_all(m_wait);
@@ -44,7 +65,7 @@ ErrorOr<size_t> Pipe::read(std::span<std::byte> buffer, bool nonblocking) {
         if (m_used == 0) return 0;
     }
     size_t count = buffer.size() < m_used ? buffer.size() : m_used;
-    size_t first = CAPACITY - m_head < count ? CAPACITY - m_head : count;
+    size_t first = m_capacity - m_head < count ? m_capacity - m_head : count;
     // The buffer may be the app's, unmapped by another thread while this one waited: copy
     // fault-safely, and leave what could not be copied in the pipe.
     size_t copied = first - user_copy(buffer.data(), m_buffer + m_head, first);
@@ -52,7 +73,7 @@ ErrorOr<size_t> Pipe::read(std::span<std::byte> buffer, bool nonblocking) {
         copied += (count - first) - user_copy(buffer.data() + first, m_buffer, count - first);
     if (copied == 0) return error(EFAULT);
     count = copied;
-    m_head = (m_head + count) % CAPACITY;
+    m_head = (m_head + count) % m_capacity;
     m_used -= count;
     changed(poll_bits::WRITABLE);
     return count;
@@ -66,7 +87,7 @@ ErrorOr<size_t> Pipe::write(std::span<const std::byte> data, bool nonblocking) {
             return error(EPIPE);
         }
         size_t remaining = data.size() - done;
-        size_t room = CAPACITY - m_used;
+        size_t room = m_capacity - m_used;
         // Writes of at most PIPE_BUF bytes are atomic: wait until all of it fits.
         size_t needed = remaining <= ATOMIC_WRITE ? remaining : 1;
         if (room < needed) {
@@ -74,7 +95,7 @@ ErrorOr<size_t> Pipe::write(std::span<const std::byte> data, bool nonblocking) {
                 if (done) return done;
                 return error(EAGAIN);
             }
-            auto waited = sched::wait_event(m_wait, [&] { return CAPACITY - m_used >= needed || m_readers == 0; });
+            auto waited = sched::wait_event(m_wait, [&] { return m_capacity - m_used >= needed || m_readers == 0; });
             if (!waited) {
                 if (done) return done;
                 return std::unexpected(waited.error());
@@ -82,8 +103,8 @@ ErrorOr<size_t> Pipe::write(std::span<const std::byte> data, bool nonblocking) {
             continue;
         }
         size_t count = remaining < room ? remaining : room;
-        size_t tail = (m_head + m_used) % CAPACITY;
-        size_t first = CAPACITY - tail < count ? CAPACITY - tail : count;
+        size_t tail = (m_head + m_used) % m_capacity;
+        size_t first = m_capacity - tail < count ? m_capacity - tail : count;
         size_t copied = first - user_copy(m_buffer + tail, data.data() + done, first);
         if (copied == first && count > first)
             copied += (count - first) - user_copy(m_buffer, data.data() + done + first, count - first);
@@ -136,7 +157,7 @@ PollMask PipeFile::poll_mask() {
         if (m_pipe->writers() == 0 && m_pipe->writer_opens() > 0) mask |= poll_bits::HUP;
     }
     if (writable()) {
-        if (Pipe::CAPACITY - m_pipe->available() >= Pipe::ATOMIC_WRITE) mask |= poll_bits::WRITABLE;
+        if (m_pipe->capacity() - m_pipe->available() >= Pipe::ATOMIC_WRITE) mask |= poll_bits::WRITABLE;
         if (m_pipe->readers() == 0) mask |= poll_bits::ERR;
     }
     return mask;

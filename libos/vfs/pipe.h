@@ -1,4 +1,4 @@
-// Pipes and FIFOs: a 64 KiB ring buffer with reader and writer counts. Reads block while the
+// Pipes and FIFOs: a ring buffer (64 KiB; fcntl(F_SETPIPE_SZ) changes it) with reader and writer counts. Reads block while the
 // pipe is empty and has writers; writes block while it is full and has readers; writing with
 // no reader is EPIPE (the SIGPIPE a Linux process would also get is not raised yet).
 #pragma once
@@ -11,7 +11,10 @@ namespace xos::vfs {
 
 class Pipe : public RefCounted {
 public:
-    static constexpr size_t CAPACITY = 65536;
+    static constexpr size_t DEFAULT_CAPACITY = 65536;
+    // F_SETPIPE_SZ's bound: Linux's /proc/sys/fs/pipe-max-size default (only CAP_SYS_RESOURCE
+    // may pass it there; here nobody may: EPERM).
+    static constexpr size_t MAX_CAPACITY = 1 << 20;
     static constexpr size_t ATOMIC_WRITE = 4096;  // PIPE_BUF
 
     Pipe() = default;
@@ -21,6 +24,11 @@ public:
     ErrorOr<size_t> read(std::span<std::byte> buffer, bool nonblocking);
     ErrorOr<size_t> write(std::span<const std::byte> data, bool nonblocking);
     size_t available() const { return m_used; }
+    size_t capacity() const { return m_capacity; }
+    // F_SETPIPE_SZ: `size` rounded up to a power-of-two number of pages (one page at least).
+    // EBUSY if the content does not fit, EPERM past MAX_CAPACITY, EINVAL when it cannot be
+    // rounded. Returns the new capacity.
+    ErrorOr<size_t> resize(uint64_t size);
 
     void add_reader() {
         ++m_readers;
@@ -43,7 +51,8 @@ public:
     void changed(vfs::PollMask key = 0);
 
 private:
-    std::byte* m_buffer = nullptr;  // CAPACITY bytes from alloc_pages
+    std::byte* m_buffer = nullptr;  // m_capacity bytes from alloc_pages
+    size_t m_capacity = DEFAULT_CAPACITY;
     size_t m_head = 0;  // next byte to read
     size_t m_used = 0;
     size_t m_readers = 0, m_writers = 0;
@@ -66,6 +75,7 @@ public:
     ErrorOr<KString> anonymous_name() override;
     PollMask poll_mask() override;
     PollWaiters* poll_waiters() override { return &m_pipe->poll_waiters(); }
+    Pipe& pipe() { return *m_pipe; }
 
 private:
     RefPtr<Pipe> m_pipe;

@@ -34,6 +34,7 @@ ErrorOr<Process*> copy_process(const Process& from) {
             return error(EAGAIN);
         }
     }
+    state->fds.set_limit(from.fds.limit());
     return state;
 }
 

@@ -15,6 +15,18 @@ static const char* errname(int e) {
     case EAGAIN: return "EAGAIN";
     case EBADF: return "EBADF";
     case EBUSY: return "EBUSY";
+    case E2BIG: return "E2BIG";
+    case EIDRM: return "EIDRM";
+    case ENOMSG: return "ENOMSG";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case EOWNERDEAD: return "EOWNERDEAD";
+    case ENOTRECOVERABLE: return "ENOTRECOVERABLE";
+    case EDEADLK: return "EDEADLK";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EOVERFLOW: return "EOVERFLOW";
+    case ECHILD: return "ECHILD";
+    case EFBIG: return "EFBIG";
     case ECONNREFUSED: return "ECONNREFUSED";
     case ECONNRESET: return "ECONNRESET";
     case EEXIST: return "EEXIST";

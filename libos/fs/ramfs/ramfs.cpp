@@ -1,5 +1,6 @@
 #include "fs/ramfs/ramfs.h"
 
+#include <fcntl.h>
 #include <sys/statvfs.h>
 
 #include <cstring>
@@ -79,6 +80,11 @@ ErrorOr<size_t> RamFile::read(uint64_t offset, std::span<std::byte> buffer) {
 }
 
 ErrorOr<size_t> RamFile::write(uint64_t offset, std::span<const std::byte> data) {
+    if (m_seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return error(EPERM);
+    if ((m_seals & F_SEAL_GROW) && offset + data.size() > m_attr.size) {
+        if (offset >= m_attr.size) return error(EPERM);
+        data = data.first(size_t(m_attr.size - offset));  // Linux writes up to the end
+    }
     size_t done = 0;
     size_t before = m_pages.page_count();
     while (done < data.size()) {
@@ -113,6 +119,8 @@ ErrorOr<size_t> RamFile::write(uint64_t offset, std::span<const std::byte> data)
 
 ErrorOr<void> RamFile::truncate(uint64_t size) {
     if (size > uint64_t(INT64_MAX)) return error(EINVAL);
+    if ((m_seals & F_SEAL_SHRINK) && size < m_attr.size) return error(EPERM);
+    if ((m_seals & F_SEAL_GROW) && size > m_attr.size) return error(EPERM);
     size_t before = m_pages.page_count();
     if (size < m_attr.size) {
         m_pages.truncate((size + PageTree::PAGE - 1) / PageTree::PAGE);
@@ -130,6 +138,7 @@ ErrorOr<void> RamFile::truncate(uint64_t size) {
 ErrorOr<void> RamFile::allocate(int mode, uint64_t offset, uint64_t length) {
     constexpr int KEEP_SIZE = 1;  // FALLOC_FL_KEEP_SIZE
     if (mode & ~KEEP_SIZE) return error(EOPNOTSUPP);
+    if ((m_seals & F_SEAL_GROW) && !(mode & KEEP_SIZE) && offset + length > m_attr.size) return error(EPERM);
     size_t before = m_pages.page_count();
     for (uint64_t index = offset / PageTree::PAGE; index * PageTree::PAGE < offset + length; ++index) {
         auto page = within_limit(index, m_pages.page_count() - before) ? m_pages.find_or_create(index)

@@ -58,6 +58,10 @@ public:
     // mmap maps these pages directly (ENOSPC past the size limit: the fault is then SIGBUS).
     bool has_data_pages() const override { return true; }
     ErrorOr<std::byte*> data_page(uint64_t index, bool create) override;
+    // memfd seals (F_ADD_SEALS, sys/file_open.cpp): write, truncate and allocate honour
+    // F_SEAL_WRITE/FUTURE_WRITE, F_SEAL_SHRINK and F_SEAL_GROW as Linux's shmem does.
+    uint32_t seals() const { return m_seals; }
+    void set_seals(uint32_t seals) { m_seals = seals; }
 
 private:
     RamFs& ramfs() const { return static_cast<RamFs&>(fs()); }
@@ -66,6 +70,7 @@ private:
     bool within_limit(uint64_t index, size_t added) const;
     void update_blocks();
     PageTree m_pages;
+    uint32_t m_seals = 0;
 };
 
 class RamSymlink final : public vfs::Vnode {

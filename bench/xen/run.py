@@ -16,7 +16,6 @@ ratios measured in the same run, not absolute times across machines.
 usage: bench/xen/run.py [--build-dir build] [--runs 3] [--markdown FILE]
 """
 import argparse
-import gzip
 import os
 import statistics
 import subprocess
@@ -30,24 +29,8 @@ import run_xen  # noqa: E402
 
 
 def busybox_from_harness(harness):
-    """The busybox-static binary inside the harness's dom0 initramfs (newc, gzip)."""
-    with open(os.path.join(harness, "dom0.cpio.gz"), "rb") as f:
-        data = gzip.decompress(f.read().rstrip(b"\0"))
-    at = 0
-    while at + 110 <= len(data):
-        header = data[at:at + 110]
-        if header[:6] != b"070701":
-            break
-        size = int(header[54:62], 16)
-        name_size = int(header[94:102], 16)
-        name = data[at + 110:at + 110 + name_size - 1].decode()
-        body = at + 110 + name_size
-        body += -body % 4
-        if name in ("bin/busybox", "./bin/busybox"):
-            return data[body:body + size]
-        at = body + size
-        at += -at % 4
-    raise SystemExit("bench/xen: no bin/busybox in the harness's initramfs")
+    """The busybox-static binary inside the harness's dom0 initramfs."""
+    return run_xen.harness_file(harness, "bin/busybox")
 
 
 def linux_initramfs(busybox):

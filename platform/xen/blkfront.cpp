@@ -81,8 +81,13 @@ bool Blkfront::publish(const char* key, const char* value) {
 bool Blkfront::connect() {
     // The ring page and the data pages, granted to the backend for as long as we run.
     uintptr_t ring = mm::allocate_page_table_page();
-    if (!ring) return false;
+    if (!ring) {
+        klog("xen: %s: no memory for the ring", m_name);
+        return false;
+    }
     m_ring = static_cast<blkif_sring*>(platform::phys_to_virt(ring));
+    memset(m_ring, 0, PAGE);  // SHARED_RING_INIT: indices 0, events 1
+    m_ring->header.req_event = m_ring->header.rsp_event = 1;
     long ring_ref = gnttab::grant_access(m_device.backend_id, ring, gnttab::Access::ReadWrite);
     if (ring_ref < 0) {
         klog("xen: %s: cannot grant the ring page: %ld", m_name, ring_ref);
@@ -106,14 +111,14 @@ bool Blkfront::connect() {
     m_port = unbound.port;
     bind_port(m_port, on_ring_event, this);
 
-    if (xenbus::wait_backend_state(m_device, XenbusStateInitWait, xenbus::CONNECT_TIMEOUT_NS, m_name) < 0) return false;
+    if (xenbus::wait_backend_state(m_device, XenbusStateInitWait, xenbus::connect_timeout_ns(), m_name) < 0) return false;
     char value[24];
     snprintf(value, sizeof value, "%ld", ring_ref);
     if (!publish("ring-ref", value)) return false;
     snprintf(value, sizeof value, "%u", m_port);
     if (!publish("event-channel", value) || !publish("protocol", "x86_64-abi")) return false;
     xenbus::set_state(m_device, XenbusStateInitialised);
-    long state = xenbus::wait_backend_state(m_device, XenbusStateConnected, xenbus::CONNECT_TIMEOUT_NS, m_name);
+    long state = xenbus::wait_backend_state(m_device, XenbusStateConnected, xenbus::connect_timeout_ns(), m_name);
     if (state < 0) return false;
     if (state != XenbusStateConnected) {
         klog("xen: %s: the backend went to state %ld instead of connecting", m_name, state);
@@ -236,13 +241,21 @@ void found_disk(const xenbus::Device& device, void*) {
         klog("xen: %s: not connected; the disk is left out", disk->name());
 }
 
+bool g_discovered;
+
 }  // namespace
 
-void init_blkfront() {
-    long found = xenbus::discover("vbd", found_disk, nullptr, MAX_DISKS);
-    if (found < 0) klog("xen: cannot list the domain's disks (device/vbd): %ld", found);
+// The disks are found and connected on the first call, from libos (its block registry), not at
+// machine::init: connecting takes pages from libos's frame allocator, which exists only once
+// kernel_main has set up memory (before that, allocate_page_table_page has nothing to give:
+// the first blkfront guests spun there with nothing on their console).
+std::span<platform::BlockDevice* const> blkfront_devices() {
+    if (!g_discovered && xenstore::available()) {
+        g_discovered = true;
+        long found = xenbus::discover("vbd", found_disk, nullptr, MAX_DISKS);
+        if (found < 0) klog("xen: cannot list the domain's disks (device/vbd): %ld", found);
+    }
+    return {g_disks, g_disk_count};
 }
-
-std::span<platform::BlockDevice* const> blkfront_devices() { return {g_disks, g_disk_count}; }
 
 }  // namespace xos::xen

@@ -11,6 +11,19 @@
 
 namespace xos::xen::xenbus {
 
+uint64_t connect_timeout_ns() {
+    constexpr uint64_t DEFAULT_NS = 30'000'000'000;
+    size_t length = 0;
+    const char* value = command_line_token("xos.xenbus_timeout=", length);
+    if (!value) return DEFAULT_NS;
+    uint64_t seconds = 0;
+    for (size_t i = 0; i < length && seconds <= 3600; ++i) {
+        if (value[i] < '0' || value[i] > '9') return DEFAULT_NS;
+        seconds = seconds * 10 + uint64_t(value[i] - '0');
+    }
+    return seconds >= 1 && seconds <= 3600 ? seconds * 1'000'000'000 : DEFAULT_NS;
+}
+
 long discover(const char* kind, void (*found)(const Device& device, void* context), void* context, size_t limit) {
     char directory_path[64];
     snprintf(directory_path, sizeof directory_path, "device/%s", kind);

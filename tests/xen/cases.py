@@ -8,7 +8,9 @@ the expected exit status (as the guest recorded it in xenstore), console_has / c
 `after` once the guest is gone; each script's exit status is part of the verdict."""
 import hashlib
 import os
+import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -66,6 +68,76 @@ echo "echo on port 7 answered"
     }
 
 
+def console_input_case():
+    """Console input: dom0 writes a line to the guest's console pty (the tty xenconsoled
+    publishes in xenstore) while tests/xen/console_input.c waits for it on standard input."""
+    feed = r"""n=0
+until tty=$(xenstore-read /local/domain/$domid/console/tty 2>/dev/null) && [ -c "$tty" ]; do
+    n=$((n + 1)); [ $n -gt 300 ] && { echo "no console pty for domain $domid"; exit 1; }; sleep 0.1
+done
+stty -F "$tty" raw -echo 2>/dev/null
+# Held open a moment: the bytes are xenconsoled's to pass on before the writer goes away.
+{ printf 'xos-xen-input-line\n'; sleep 2; } > "$tty"
+"""
+    return {"name": "console-input", "image": "tests/xen/console_input.xos", "status": 0,
+            "args": ["xos-xen-input-line"], "feed": feed,
+            "console_has": ["read line: [xos-xen-input-line]"]}
+
+
+def no_backend_case():
+    """A disk whose backend never connects: before the guest runs, dom0 writes a vbd frontend
+    for it whose backend directory stays in state 1 (Initialising). blkfront gives up after
+    xos.xenbus_timeout (3 s here, 30 s by default) with a line naming the device, leaves the
+    disk out, and the app runs."""
+    prestart = r"""fe=/local/domain/$domid/device/vbd/51760
+be=/local/domain/0/backend/vbd/$domid/51760
+xenstore-write $be/state 1 $fe/backend $be $fe/backend-id 0 $fe/state 1 || exit 1
+xenstore-chmod -r $be n0 r$domid && xenstore-chmod -r $fe n$domid r0
+"""
+    return {"name": "no-backend", "image": "tests/image/hello_c.xos", "status": 0,
+            "cmdline_extra": "xos.xenbus_timeout=3", "prestart": prestart,
+            "console_has": ["device/vbd/51760", "did not reach state 2 in 3 s (it is in state 1)",
+                            "not connected; the disk is left out", "Hello, C on xos!"]}
+
+
+def erofs_root_case():
+    """The generic kernel (tools/xos-kernel) booting an EROFS root from a Xen disk
+    (xos.root=erofs:/dev/vda, as `xos-run --root-image` does on KVM): a read-only loop device in
+    dom0 on an image mkfs.erofs made here of busybox-static (the harness's) and a marker file;
+    busybox's sh reads the marker and writes through libos's overlay."""
+    marker = b"xos-erofs-on-xen-marker\n"
+
+    def make_files(harness):
+        import run_xen  # noqa: E402  (cases.py is imported by run_xen.py)
+        with tempfile.TemporaryDirectory(prefix="xos-xen-erofs-") as tmp:
+            tree = os.path.join(tmp, "tree")
+            os.makedirs(os.path.join(tree, "bin"))
+            os.makedirs(os.path.join(tree, "etc"))
+            os.makedirs(os.path.join(tree, "tmp"))
+            with open(os.path.join(tree, "bin", "busybox"), "wb") as f:
+                f.write(run_xen.harness_file(harness, "bin/busybox"))
+            os.chmod(os.path.join(tree, "bin", "busybox"), 0o755)
+            with open(os.path.join(tree, "etc", "xos-marker"), "wb") as f:
+                f.write(marker)
+            image = os.path.join(tmp, "root.erofs")
+            subprocess.run(["mkfs.erofs", "--quiet", "-T", "0", image, tree], check=True)
+            with open(image, "rb") as f:
+                return {"root.erofs": f.read()}
+
+    script = ",script=/etc/xen/scripts/xos-block"
+    return {
+        "name": "erofs-root", "image": "tools/xos-kernel/xos-kernel.xos", "status": 0, "memory": 256,
+        "argv0": "/bin/busybox",
+        "args": ["sh", "-c", "cat /etc/xos-marker && echo overlay-ok > /etc/written && cat /etc/written"],
+        "cmdline_extra": "xos.root=erofs:/dev/vda",
+        "make_files": make_files,
+        "setup": "losetup -r /dev/loop2 /guests/root.erofs\n",
+        "xl": ["disk = ['format=raw,vdev=xvda,access=ro,backendtype=phy%s,target=/dev/loop2']" % script],
+        "after": "losetup -d /dev/loop2\n",
+        "console_has": [marker.decode().strip(), "overlay-ok"],
+    }
+
+
 GROUPS = {
     # Boot, console, exit status, argv/env, crash reports, threads and files: one Xen boot.
     "basic": [
@@ -89,7 +161,12 @@ GROUPS = {
         {"name": "std-thread", "image": "tests/image/threads.xos", "status": 0, "console_has": ["0 failure(s)"]},
         {"name": "fs-filesystem", "image": "tests/image/fs_filesystem.xos", "status": 0,
          "console_has": ["0 failure(s)"]},
+        console_input_case(),
+        # Bad conditions: a clear message and a status, never a hang.
+        {"name": "uncaught-exception", "image": "tests/image/uncaught.xos", "status": 134,
+         "console_has": ["terminating due to uncaught exception"]},
+        no_backend_case(),
     ],
     # Xen's split drivers: blkfront (two disks) and netfront (a bridge in dom0).
-    "devices": [blk_case(), net_case()],
+    "devices": [blk_case(), erofs_root_case(), net_case()],
 }

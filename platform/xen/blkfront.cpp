@@ -177,11 +177,17 @@ long Blkfront::submit(uint8_t operation, uint64_t sector, size_t count) {
             ++m_response_consumer;
             if (response.id != request.id) continue;
             if (response.status == BLKIF_RSP_OKAY) return 0;
-            return response.status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO;
+            if (response.status == BLKIF_RSP_EOPNOTSUPP) return -EOPNOTSUPP;
+            klog("xen: %s: the backend failed a request (operation %u, sector %llu, %zu sectors): status %d", m_name,
+                 operation, (unsigned long long)sector, count, int(response.status));
+            return -EIO;
         }
         if (system_time_ns() > deadline) {
-            klog("xen: %s: no response from the backend in %llu s; the disk is unusable", m_name,
-                 (unsigned long long)(REQUEST_TIMEOUT_NS / 1000000000));
+            klog("xen: %s: no response from the backend in %llu s; the disk is unusable (ring: requests %u, "
+                 "responses %u, backend's request event %u)",
+                 m_name, (unsigned long long)(REQUEST_TIMEOUT_NS / 1000000000), m_request_producer,
+                 __atomic_load_n(&m_ring->header.rsp_prod, __ATOMIC_ACQUIRE),
+                 __atomic_load_n(&m_ring->header.req_event, __ATOMIC_ACQUIRE));
             m_broken = true;
             return -EIO;
         }

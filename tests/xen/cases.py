@@ -138,6 +138,23 @@ def erofs_root_case():
     }
 
 
+def fake_backend_case(mode, console_has, status):
+    """blkfront against a misbehaving backend: dom0's prestart script writes a vbd for the
+    guest and starts tests/xen/fake_blkback.c on it, which connects like blkback and answers
+    tests/xen/disk_read.c's first read wrongly (`mode`); the read must fail with EIO and a
+    line naming the disk, never hang."""
+    prestart = r"""fe=/local/domain/$domid/device/vbd/51760
+be=/local/domain/0/backend/vbd/$domid/51760
+xenstore-write $be/state 1 $fe/backend $be $fe/backend-id 0 $fe/state 1 || exit 1
+xenstore-chmod -r $be n0 r$domid && xenstore-chmod -r $fe n$domid r0 || exit 1
+/guests/fake_blkback %s $fe $be > /tmp/fake_blkback.log 2>&1 &
+""" % mode
+    after = "cat /tmp/fake_blkback.log; grep -q 'answered request' /tmp/fake_blkback.log\n"
+    return {"name": "blkback-" + mode, "image": "tests/xen/disk_read.xos", "status": status, "args": ["/dev/vda"],
+            "programs": {"fake_blkback": "tests/xen/fake_blkback"}, "prestart": prestart, "after": after,
+            "console_has": ["xen-blkfront (device/vbd/51760)"] + console_has}
+
+
 GROUPS = {
     # Boot, console, exit status, argv/env, crash reports, threads and files: one Xen boot.
     "basic": [
@@ -166,6 +183,9 @@ GROUPS = {
         {"name": "uncaught-exception", "image": "tests/image/uncaught.xos", "status": 134,
          "console_has": ["terminating due to uncaught exception"]},
         no_backend_case(),
+        fake_backend_case("bad-index", ["bad response producer index 1000 (consumer 0)",
+                                        "pread /dev/vda: -1, I/O error"], 5),
+        fake_backend_case("error", ["the backend failed", "pread /dev/vda: -1, I/O error"], 5),
     ],
     # Xen's split drivers: blkfront (two disks) and netfront (a bridge in dom0).
     "devices": [blk_case(), erofs_root_case(), net_case()],

@@ -99,6 +99,9 @@ mkdir -p /run/xen /run/xenstored /run/lock /var/log/xen/console /var/lib/xen
 # The hotplug scripts' lock loop spins forever without these.
 ln -sf /proc/self/fd /dev/fd; ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
+# Xen's hotplug scripts (vif-bridge, block) start with #!/bin/bash; the harness has bash at
+# /usr/bin (make_harness.sh copies it with its libraries) and busybox in /bin.
+[ -e /bin/bash ] || ln -s /usr/bin/bash /bin/bash
 for m in $(cat /modules/order); do insmod /modules/$m.ko 2>/dev/null; done
 mount -t xenfs xenfs /proc/xen
 say() { echo "@@XEN $*"; }
@@ -190,14 +193,25 @@ run_case() {
     fi
     seconds=$(( $(date +%s) - start ))
     end_cs=$(uptime_cs)
-    [ $state = timeout ] && xl list $name  # running (r) or blocked (b)?
+    if [ $state = timeout ]; then
+        xl list $name  # running (r) or blocked (b)?
+        dmesg | tail -n 15  # dom0's kernel: the backends' complaints
+        for be in $(xenstore-list /local/domain/0/backend/vbd/$domid /local/domain/0/backend/vif/$domid 2>/dev/null); do :; done
+        xenstore-ls /local/domain/0/backend 2>/dev/null | grep -v '^ *\(frontend\|domain\|online\|hotplug\|params\|mode\|type\|dev\|script\|discard\)' | head -n 60
+        # Where it is: the vCPU's registers and stack, twice (xenctx, when the harness has it).
+        for tool in /usr/lib/xen-4.17/bin/xenctx /guests/xenctx; do
+            [ -x $tool ] || continue
+            $tool -a $domid 0 2>&1 | head -n 60; sleep 1; $tool $domid 0 2>&1 | head -n 12
+            break
+        done
+    fi
     status=
     for i in 1 2 3; do
         status=$(xenstore-read /local/domain/$domid/data/xos-status 2>/dev/null | tr ' ' '_')
         [ -n "$status" ] && break
         sleep 0.1
     done
-    if [ -z "$status" ]; then
+    if [ -z "$status" ] && [ $state != checked ]; then
         say NOTE $name: no data/xos-status for domain ${domid:-unknown}
         [ -n "$domid" ] && xenstore-ls /local/domain/$domid 2>&1 | head -n 40
     fi
@@ -288,6 +302,9 @@ def build_initrd(harness, cases):
         made = case["make_files"](harness) if "make_files" in case else {}  # files made from the harness
         for file_name, data in list(case.get("files", {}).items()) + list(made.items()):
             files["guests/" + file_name] = (data, 0o100644)
+        for file_name, path in case.get("programs", {}).items():  # dom0 programs the build made
+            with open(path, "rb") as f:
+                files["guests/" + file_name] = (f.read(), 0o100755)
         script += "run_case %s %d\n" % (name, case.get("timeout", 60))
     script += DOM0_EPILOGUE
     files["init"] = (script.encode(), 0o100755)
@@ -423,7 +440,10 @@ def main():
     args = parser.parse_args(argv[:len(argv) - len(app) - (1 if "--" in argv else 0)])
 
     if args.group:
-        cases = [dict(case, image=os.path.join(args.images_dir, case["image"])) for case in GROUPS[args.group]]
+        cases = [dict(case, image=os.path.join(args.images_dir, case["image"]),
+                      programs={name: os.path.join(args.images_dir, path)
+                                for name, path in case.get("programs", {}).items()})
+                 for case in GROUPS[args.group]]
     elif args.image:
         cases = [{"name": "guest", "image": args.image, "args": app, "status": args.expect_status}]
     else:

@@ -149,7 +149,9 @@ long Blkfront::submit(uint8_t operation, uint64_t sector, size_t count) {
     memset(&request, 0, sizeof request);
     request.operation = operation;
     request.handle = uint16_t(m_device.id);
-    request.id = m_next_id++;
+    // The backend writes its response over this slot: keep the id here, not in the ring.
+    const uint64_t id = m_next_id++;
+    request.id = id;
     request.sector_number = sector;
     size_t segments = (count + SECTORS_PER_PAGE - 1) / SECTORS_PER_PAGE;
     request.nr_segments = uint8_t(segments);
@@ -175,7 +177,7 @@ long Blkfront::submit(uint8_t operation, uint64_t sector, size_t count) {
         while (m_response_consumer != producer) {
             blkif_response response = m_ring->ring[m_response_consumer % BLK_RING_SIZE].rsp;
             ++m_response_consumer;
-            if (response.id != request.id) continue;
+            if (response.id != id) continue;
             if (response.status == BLKIF_RSP_OKAY) return 0;
             if (response.status == BLKIF_RSP_EOPNOTSUPP) return -EOPNOTSUPP;
             klog("xen: %s: the backend failed a request (operation %u, sector %llu, %zu sectors): status %d", m_name,

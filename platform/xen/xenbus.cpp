@@ -76,8 +76,8 @@ long wait_backend_state(const Device& device, XenbusState wanted, uint64_t timeo
         if (state >= wanted) break;
         uint64_t now = system_time_ns();
         if (now >= deadline) {
-            klog("xen: %s (%s): the backend %s did not reach state %d in %llu s (it is in state %ld)", what,
-                 device.frontend, device.backend, int(wanted), (unsigned long long)(timeout_ns / 1000000000), state);
+            klog("xen: %s: the backend %s did not reach state %d in %llu s (it is in state %ld)", what, device.backend,
+                 int(wanted), (unsigned long long)(timeout_ns / 1000000000), state);
             state = -ETIMEDOUT;
             break;
         }

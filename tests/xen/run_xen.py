@@ -159,8 +159,6 @@ run_case() {
         fi
     fi
     domid=$(domid_of $name)
-    # xl create may have died before it unpaused the domain (a guest that never ran then
-    # timed out): start it.
     # /guests/NAME.prestart (xenstore entries the guest should find...) runs, with $domid, while
     # the domain is still paused.
     if [ -n "$paused" ]; then
@@ -168,6 +166,8 @@ run_case() {
         say PRESTART $name rc=$?
         xl unpause $name
     fi
+    # xl create may have died before it unpaused the domain (a guest that never ran then
+    # timed out): start it.
     case "$(flags_of $name)" in *p*) say NOTE $name was left paused by xl create; xl unpause $name ;; esac
     # /guests/NAME.feed runs beside the guest (console input...), with $domid; its status is
     # reported as FEED once the guest is gone.
@@ -196,7 +196,6 @@ run_case() {
     if [ $state = timeout ]; then
         xl list $name  # running (r) or blocked (b)?
         dmesg | tail -n 15  # dom0's kernel: the backends' complaints
-        for be in $(xenstore-list /local/domain/0/backend/vbd/$domid /local/domain/0/backend/vif/$domid 2>/dev/null); do :; done
         xenstore-ls /local/domain/0/backend 2>/dev/null | grep -v '^ *\(frontend\|domain\|online\|hotplug\|params\|mode\|type\|dev\|script\|discard\)' | head -n 60
         # Where it is: the vCPU's registers and stack, twice (xenctx, when the harness has it).
         for tool in /usr/lib/xen-4.17/bin/xenctx /guests/xenctx; do
@@ -364,7 +363,9 @@ def parse(output):
                 lines.append(line)
             continue
         kind, rest = marker.group(1), marker.group(2).split()
-        if kind in ("PRESTART", "CHECK", "FEED", "AFTER"):
+        if kind == "METRIC":  # a figure a dom0 script measured (bench/xen): "@@XEN METRIC NAME values..."
+            pending.setdefault(rest[0], {}).setdefault("metrics", []).append(rest[1:])
+        elif kind in ("PRESTART", "CHECK", "FEED", "AFTER"):
             pending.setdefault(rest[0], {})[kind.lower()] = rest[1].split("=", 1)[1] if len(rest) > 1 else "?"
         elif kind == "BEGIN":
             debug_lines, debug_status = [], None

@@ -39,7 +39,9 @@ def busybox_from_harness(harness):
 
 def linux_initramfs(busybox):
     init = b"#!/bin/busybox sh\n/bin/busybox poweroff -f\n"
-    return run_xen.cpio({"bin/busybox": (busybox, 0o100755), "init": (init, 0o100755)})
+    # The directory first: the kernel's initramfs unpacker does not make parents (without it
+    # there is no /bin/busybox, no working init, and the domain crashes on a panic).
+    return run_xen.cpio({"bin": (b"", 0o040755), "bin/busybox": (busybox, 0o100755), "init": (init, 0o100755)})
 
 
 def main():

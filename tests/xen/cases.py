@@ -1,11 +1,15 @@
 """The guests each harness run boots (run_xen.py --group NAME), from the image files that the
 KVM image tests boot (tests/image). A case: name, image (relative to --images-dir), args, env,
 the expected exit status (as the guest recorded it in xenstore), console_has / console_lacks
-(on Xen stdout, stderr and libos's messages share the one console), memory (MiB) and a timeout
-(seconds in dom0). Device cases add xl config lines (`xl`), files for dom0 (`files`, under
-/guests), and dom0 shell scripts: `setup` before `xl create`, `check` while the guest runs
-(the guest is destroyed after it; "status": None when the guest is a server that never exits),
-`after` once the guest is gone; each script's exit status is part of the verdict."""
+(on Xen stdout, stderr and libos's messages share the one console; what the guest wrote to
+port 0xE9 counts too), memory (MiB) and a timeout (seconds in dom0). Device cases add xl config
+lines (`xl`), command-line tokens (`cmdline_extra`), files for dom0 (`files`; `make_files`,
+made from the harness; `programs`, built files relative to --images-dir, executable), all under
+/guests, and dom0 shell scripts: `setup` before `xl create`, `prestart` while the new domain is
+still paused (with $domid), `feed` beside the running guest (with $domid), `check` while the
+guest runs (the guest is destroyed after it; "status": None when the guest is a server that
+never exits), `after` once the guest is gone; each script's exit status is part of the
+verdict."""
 import hashlib
 import os
 import subprocess

@@ -200,7 +200,8 @@ run_case() {
         # Where it is: the vCPU's registers and stack, twice (xenctx, when the harness has it).
         for tool in /usr/lib/xen-4.17/bin/xenctx /guests/xenctx; do
             [ -x $tool ] || continue
-            $tool -a $domid 0 2>&1 | head -n 60; sleep 1; $tool $domid 0 2>&1 | head -n 12
+            symbols=; [ -f /guests/map ] && symbols="-s /guests/map"
+            $tool -a -S $symbols $domid 0 2>&1 | head -n 80; sleep 1; $tool $symbols $domid 0 2>&1 | head -n 12
             break
         done
     fi

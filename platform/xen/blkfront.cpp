@@ -111,7 +111,8 @@ bool Blkfront::connect() {
     m_port = unbound.port;
     bind_port(m_port, on_ring_event, this);
 
-    if (xenbus::wait_backend_state(m_device, XenbusStateInitWait, xenbus::connect_timeout_ns(), m_name) < 0) return false;
+    if (xenbus::wait_backend_state(m_device, XenbusStateInitWait, xenbus::connect_timeout_ns(), m_name) < 0)
+        return false;
     char value[24];
     snprintf(value, sizeof value, "%ld", ring_ref);
     if (!publish("ring-ref", value)) return false;

@@ -125,7 +125,8 @@ bool Netfront::connect() {
     }
     m_port = unbound.port;
 
-    if (xenbus::wait_backend_state(m_device, XenbusStateInitWait, xenbus::connect_timeout_ns(), m_name) < 0) return false;
+    if (xenbus::wait_backend_state(m_device, XenbusStateInitWait, xenbus::connect_timeout_ns(), m_name) < 0)
+        return false;
     char value[24];
     snprintf(value, sizeof value, "%u", tx_ref);
     if (!publish("tx-ring-ref", value)) return false;

@@ -101,7 +101,8 @@ xenstore-chmod -r $be n0 r$domid && xenstore-chmod -r $fe n$domid r0
     return {"name": "no-backend", "image": "tests/image/hello_c.xos", "status": 0,
             "cmdline_extra": "xos.xenbus_timeout=3", "prestart": prestart,
             "console_has": ["device/vbd/51760", "did not reach state 2 in 3 s (it is in state 1)",
-                            "not connected; the disk is left out", "Hello, C on xos!"]}
+                            "not connected; the disk is left out", "Hello, C on xos!"],
+            "console_lacks": ["unknown xos.* option"]}
 
 
 def erofs_root_case():

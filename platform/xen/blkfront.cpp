@@ -81,8 +81,13 @@ bool Blkfront::publish(const char* key, const char* value) {
 bool Blkfront::connect() {
     // The ring page and the data pages, granted to the backend for as long as we run.
     uintptr_t ring = mm::allocate_page_table_page();
-    if (!ring) return false;
+    if (!ring) {
+        klog("xen: %s: no memory for the ring", m_name);
+        return false;
+    }
     m_ring = static_cast<blkif_sring*>(platform::phys_to_virt(ring));
+    memset(m_ring, 0, PAGE);  // SHARED_RING_INIT: indices 0, events 1
+    m_ring->header.req_event = m_ring->header.rsp_event = 1;
     long ring_ref = gnttab::grant_access(m_device.backend_id, ring, gnttab::Access::ReadWrite);
     if (ring_ref < 0) {
         klog("xen: %s: cannot grant the ring page: %ld", m_name, ring_ref);
@@ -106,14 +111,15 @@ bool Blkfront::connect() {
     m_port = unbound.port;
     bind_port(m_port, on_ring_event, this);
 
-    if (xenbus::wait_backend_state(m_device, XenbusStateInitWait, xenbus::CONNECT_TIMEOUT_NS, m_name) < 0) return false;
+    if (xenbus::wait_backend_state(m_device, XenbusStateInitWait, xenbus::connect_timeout_ns(), m_name) < 0)
+        return false;
     char value[24];
     snprintf(value, sizeof value, "%ld", ring_ref);
     if (!publish("ring-ref", value)) return false;
     snprintf(value, sizeof value, "%u", m_port);
     if (!publish("event-channel", value) || !publish("protocol", "x86_64-abi")) return false;
     xenbus::set_state(m_device, XenbusStateInitialised);
-    long state = xenbus::wait_backend_state(m_device, XenbusStateConnected, xenbus::CONNECT_TIMEOUT_NS, m_name);
+    long state = xenbus::wait_backend_state(m_device, XenbusStateConnected, xenbus::connect_timeout_ns(), m_name);
     if (state < 0) return false;
     if (state != XenbusStateConnected) {
         klog("xen: %s: the backend went to state %ld instead of connecting", m_name, state);
@@ -144,7 +150,9 @@ long Blkfront::submit(uint8_t operation, uint64_t sector, size_t count) {
     memset(&request, 0, sizeof request);
     request.operation = operation;
     request.handle = uint16_t(m_device.id);
-    request.id = m_next_id++;
+    // The backend writes its response over this slot: keep the id here, not in the ring.
+    const uint64_t id = m_next_id++;
+    request.id = id;
     request.sector_number = sector;
     size_t segments = (count + SECTORS_PER_PAGE - 1) / SECTORS_PER_PAGE;
     request.nr_segments = uint8_t(segments);
@@ -170,13 +178,19 @@ long Blkfront::submit(uint8_t operation, uint64_t sector, size_t count) {
         while (m_response_consumer != producer) {
             blkif_response response = m_ring->ring[m_response_consumer % BLK_RING_SIZE].rsp;
             ++m_response_consumer;
-            if (response.id != request.id) continue;
+            if (response.id != id) continue;
             if (response.status == BLKIF_RSP_OKAY) return 0;
-            return response.status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO;
+            if (response.status == BLKIF_RSP_EOPNOTSUPP) return -EOPNOTSUPP;
+            klog("xen: %s: the backend failed a request (operation %u, sector %llu, %zu sectors): status %d", m_name,
+                 operation, (unsigned long long)sector, count, int(response.status));
+            return -EIO;
         }
         if (system_time_ns() > deadline) {
-            klog("xen: %s: no response from the backend in %llu s; the disk is unusable", m_name,
-                 (unsigned long long)(REQUEST_TIMEOUT_NS / 1000000000));
+            klog("xen: %s: no response from the backend in %llu s; the disk is unusable (ring: requests %u, "
+                 "responses %u, backend's request event %u)",
+                 m_name, (unsigned long long)(REQUEST_TIMEOUT_NS / 1000000000), m_request_producer,
+                 __atomic_load_n(&m_ring->header.rsp_prod, __ATOMIC_ACQUIRE),
+                 __atomic_load_n(&m_ring->header.req_event, __ATOMIC_ACQUIRE));
             m_broken = true;
             return -EIO;
         }
@@ -236,13 +250,21 @@ void found_disk(const xenbus::Device& device, void*) {
         klog("xen: %s: not connected; the disk is left out", disk->name());
 }
 
+bool g_discovered;
+
 }  // namespace
 
-void init_blkfront() {
-    long found = xenbus::discover("vbd", found_disk, nullptr, MAX_DISKS);
-    if (found < 0) klog("xen: cannot list the domain's disks (device/vbd): %ld", found);
+// The disks are found and connected on the first call, from libos (its block registry), not at
+// machine::init: connecting takes pages from libos's frame allocator, which exists only once
+// kernel_main has set up memory (before that, allocate_page_table_page has nothing to give:
+// the first blkfront guests spun there with nothing on their console).
+std::span<platform::BlockDevice* const> blkfront_devices() {
+    if (!g_discovered && xenstore::available()) {
+        g_discovered = true;
+        long found = xenbus::discover("vbd", found_disk, nullptr, MAX_DISKS);
+        if (found < 0) klog("xen: cannot list the domain's disks (device/vbd): %ld", found);
+    }
+    return {g_disks, g_disk_count};
 }
-
-std::span<platform::BlockDevice* const> blkfront_devices() { return {g_disks, g_disk_count}; }
 
 }  // namespace xos::xen

@@ -7,8 +7,8 @@
 
 namespace xos::xen {
 
-// Connects every disk xenstore lists (after xenstore and grant tables are up).
-void init_blkfront();
+// The disks: on the first call (from libos, once its memory is up) every disk xenstore lists is
+// connected; those that connect are the list.
 std::span<platform::BlockDevice* const> blkfront_devices();
 
 }  // namespace xos::xen

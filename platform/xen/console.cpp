@@ -2,6 +2,17 @@
 // _EVTCHN: the page Xen reserved in the memory map and the port xenconsoled listens on), then
 // the ring, whose output xenconsoled gives to `xl console` and its log. One channel: stdout,
 // stderr and libos's messages share it.
+//
+// Input: what xenconsoled writes into the ring's `in` half (the bytes typed in `xl console`, or
+// written to the domain's pty, /local/domain/<domid>/console/tty in dom0) is the app's standard
+// input, raw: no framing and so no end of input (a terminal's ^D is libos's line discipline).
+// The ring's event channel (xenconsoled signals it when it adds input or takes output) calls
+// libos's input handler. The command line's xos.stdio=<in><out><err> (t terminal, p pipe, f file,
+// o other) and xos.winsize=<rows>x<cols> say what the streams are, as on KVM
+// (docs/host-guest-interface.md); without them nothing is a terminal.
+#include <cstring>
+
+#include "xos/log.h"
 #include "x86_64/cpu.h"
 #include "xen/hypercall.h"
 #include "xen/xen.h"
@@ -16,6 +27,52 @@ constexpr uint64_t FULL_RING_TIMEOUT_NS = 5'000'000'000;  // xenconsoled gone: d
 
 xencons_interface* g_ring;
 evtchn_port_t g_port;
+void (*g_input_handler)();
+bool g_input_broken;  // a bad `in` producer index was seen: input is off for good
+
+struct Stdio {
+    bool parsed = false;
+    platform::StdioKinds kinds;
+    platform::ConsoleSize size;
+};
+Stdio g_stdio;
+
+platform::StdioKind kind_of(char letter) {
+    switch (letter) {
+    case 't': return platform::StdioKind::Terminal;
+    case 'p': return platform::StdioKind::Pipe;
+    case 'f': return platform::StdioKind::File;
+    default: return platform::StdioKind::Other;
+    }
+}
+
+uint16_t parse_number(const char*& at, const char* end) {
+    uint32_t value = 0;
+    while (at < end && *at >= '0' && *at <= '9' && value < 65535) value = value * 10 + uint32_t(*at++ - '0');
+    return uint16_t(value > 65535 ? 65535 : value);
+}
+
+// Parsed on first use: the command line exists only once boot_info is read.
+Stdio& stdio() {
+    if (g_stdio.parsed) return g_stdio;
+    g_stdio.parsed = true;
+    size_t length = 0;
+    if (const char* kinds = command_line_token("xos.stdio=", length); kinds && length == 3)
+        g_stdio.kinds = {kind_of(kinds[0]), kind_of(kinds[1]), kind_of(kinds[2])};
+    if (const char* size = command_line_token("xos.winsize=", length)) {
+        const char* end = size + length;
+        g_stdio.size.rows = parse_number(size, end);
+        if (size < end && *size == 'x') ++size;
+        g_stdio.size.cols = parse_number(size, end);
+    }
+    return g_stdio;
+}
+
+bool on_console_event(evtchn_port_t, void*) {
+    if (!g_input_handler) return false;
+    g_input_handler();
+    return true;
+}
 
 void ring_write(const char* bytes, size_t count) {
     constexpr uint32_t size = sizeof g_ring->out;
@@ -43,6 +100,23 @@ void ring_write(const char* bytes, size_t count) {
 }
 
 }  // namespace
+
+const char* command_line_token(const char* key, size_t& length) {
+    const char* line = platform::command_line();
+    if (!line) return nullptr;
+    size_t key_length = strlen(key);
+    for (const char* at = line; *at;) {
+        while (*at == ' ') ++at;
+        const char* end = at;
+        while (*end && *end != ' ') ++end;
+        if (size_t(end - at) >= key_length && memcmp(at, key, key_length) == 0) {
+            length = size_t(end - at) - key_length;
+            return at + key_length;
+        }
+        at = end;
+    }
+    return nullptr;
+}
 
 void debug_port_write(const char* bytes, size_t count) {
     for (size_t i = 0; i < count; ++i) x86::outb(DEBUG_PORT, uint8_t(bytes[i]));
@@ -72,6 +146,40 @@ void console_flush(uint64_t timeout_ns) {
     while (__atomic_load_n(&g_ring->out_cons, __ATOMIC_ACQUIRE) != g_ring->out_prod &&
            system_time_ns() - start < timeout_ns)
         wait_on_port(g_port);
+}
+
+platform::StdioKinds console_stdio() { return stdio().kinds; }
+
+platform::ConsoleSize console_size() { return stdio().size; }
+
+platform::ConsoleInput console_read(char* buffer, size_t count) {
+    platform::ConsoleInput result;
+    if (!g_ring || g_input_broken) return result;
+    platform::InterruptGuard no_interrupts;
+    constexpr uint32_t size = sizeof g_ring->in;
+    uint32_t producer = __atomic_load_n(&g_ring->in_prod, __ATOMIC_ACQUIRE);
+    uint32_t consumer = g_ring->in_cons;
+    if (producer - consumer > size) {
+        klog("xen: console: bad input ring indices (producer %u, consumer %u); console input is off", producer,
+             consumer);
+        g_input_broken = true;
+        return result;
+    }
+    while (consumer != producer && result.bytes < count) buffer[result.bytes++] = g_ring->in[consumer++ % size];
+    if (result.bytes) {
+        __atomic_store_n(&g_ring->in_cons, consumer, __ATOMIC_RELEASE);
+        notify(g_port);  // room for more
+    }
+    return result;
+}
+
+bool console_set_input_handler(void (*handler)()) {
+    if (!g_ring) return false;
+    {
+        platform::InterruptGuard no_interrupts;
+        g_input_handler = handler;
+    }
+    return bind_port(g_port, on_console_event, nullptr);
 }
 
 }  // namespace xos::xen

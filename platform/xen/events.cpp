@@ -30,10 +30,26 @@ bool timer_tick(evtchn_port_t, void*) { return false; }
 // Arms the next tick one period from now. A one-shot timer, re-armed on every tick, and not
 // VCPUOP_set_periodic_timer: Xen stops a vCPU's periodic timer while the vCPU is blocked, so an
 // idle guest (halted until its next tick) would never wake up.
+//
+// VCPU_SSHOTTMR_future: should our pvclock lag Xen's own time by more than a period (a stale
+// vcpu_time_info on a starved vCPU), a deadline already past would fire at once, and every tick
+// would arm the next one in the past: nothing but ticks. Xen refuses such a deadline (-ETIME)
+// instead, and the next attempt goes further out.
 void arm_tick() {
-    vcpu_set_singleshot_timer next{system_time_ns() + g_tick_ns, 0};
-    if (long rc = hypercall(HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, 0, reinterpret_cast<uint64_t>(&next)))
-        klog("xen: cannot arm the timer (VCPUOP_set_singleshot_timer: %ld)", rc);
+    constexpr uint32_t VCPU_SSHOTTMR_future = 1;
+    constexpr long ETIME_ERROR = -62;
+    uint64_t delta = g_tick_ns;
+    for (int attempt = 0; attempt < 8; ++attempt, delta *= 2) {
+        vcpu_set_singleshot_timer next{system_time_ns() + delta, VCPU_SSHOTTMR_future};
+        long rc = hypercall(HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, 0, reinterpret_cast<uint64_t>(&next));
+        if (rc == 0) return;
+        if (rc != ETIME_ERROR) {
+            klog("xen: cannot arm the timer (VCPUOP_set_singleshot_timer: %ld)", rc);
+            return;
+        }
+    }
+    klog("xen: cannot arm the timer: every deadline up to %llu ms ahead is already past for Xen",
+         (unsigned long long)(delta / 1000000));
 }
 
 }  // namespace

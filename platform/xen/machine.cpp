@@ -37,9 +37,7 @@ void init() {
     init_console_ring();
     init_events();
     if (!xenstore::init()) return;
-    if (!gnttab::init()) return;
-    init_blkfront();
-    init_netfront();
+    gnttab::init();  // the disks and the NIC are connected when libos first asks for them
 }
 
 machine::IrqResult handle_irq(uint64_t vector) {
@@ -64,13 +62,6 @@ void shutdown(platform::ExitKind kind, int status, const char* reason) {
     sched_shutdown how{kind == platform::ExitKind::Exit ? SHUTDOWN_poweroff : SHUTDOWN_crash};
     sched_op(SCHEDOP_shutdown, &how);
 }
-
-// Console input is not read from the PV console ring yet: no stdio is a terminal and stdin
-// is empty (read gives end of file), as with stdin from /dev/null.
-platform::StdioKinds console_stdio() { return {}; }
-platform::ConsoleSize console_size() { return {}; }
-platform::ConsoleInput console_read(char*, size_t) { return {.bytes = 0, .ended = true, .resized = false}; }
-bool console_set_input_handler(void (*)()) { return false; }
 
 }  // namespace
 

@@ -125,7 +125,8 @@ bool Netfront::connect() {
     }
     m_port = unbound.port;
 
-    if (xenbus::wait_backend_state(m_device, XenbusStateInitWait, xenbus::CONNECT_TIMEOUT_NS, m_name) < 0) return false;
+    if (xenbus::wait_backend_state(m_device, XenbusStateInitWait, xenbus::connect_timeout_ns(), m_name) < 0)
+        return false;
     char value[24];
     snprintf(value, sizeof value, "%u", tx_ref);
     if (!publish("tx-ring-ref", value)) return false;
@@ -133,14 +134,17 @@ bool Netfront::connect() {
     if (!publish("rx-ring-ref", value)) return false;
     snprintf(value, sizeof value, "%u", m_port);
     if (!publish("event-channel", value) || !publish("request-rx-copy", "1") || !publish("feature-rx-notify", "1") ||
-        !publish("feature-sg", "0") || !publish("feature-gso-tcpv4", "0"))
+        !publish("feature-sg", "0") || !publish("feature-gso-tcpv4", "0") ||
+        // Without it netback passes dom0's frames on with their checksums left blank for the
+        // receiver to fill in (NETRXF_csum_blank), which lwIP would drop as corrupt.
+        !publish("feature-no-csum-offload", "1"))
         return false;
     for (uint32_t i = 0; i < RX_BUFFERS; ++i) post_rx(uint16_t(i));
     __atomic_store_n(&m_rx->header.req_prod, m_rx_producer, __ATOMIC_RELEASE);
     __atomic_store_n(&m_rx->header.rsp_event, 1u, __ATOMIC_RELEASE);
     __atomic_store_n(&m_tx->header.rsp_event, 1u, __ATOMIC_RELEASE);
     xenbus::set_state(m_device, XenbusStateConnected);
-    long state = xenbus::wait_backend_state(m_device, XenbusStateConnected, xenbus::CONNECT_TIMEOUT_NS, m_name);
+    long state = xenbus::wait_backend_state(m_device, XenbusStateConnected, xenbus::connect_timeout_ns(), m_name);
     if (state != XenbusStateConnected) {
         if (state >= 0) klog("xen: %s: the backend went to state %ld instead of connecting", m_name, state);
         return false;
@@ -238,13 +242,19 @@ void found_vif(const xenbus::Device& device, void*) {
         klog("xen: %s: not connected; the domain has no network", nic->name());
 }
 
+bool g_discovered;
+
 }  // namespace
 
-void init_netfront() {
-    long found = xenbus::discover("vif", found_vif, nullptr, 1);
-    if (found < 0) klog("xen: cannot list the domain's network interfaces (device/vif): %ld", found);
+// Found and connected on the first call, from libos's network stack (not at machine::init: the
+// rings' pages come from libos's frame allocator, as for blkfront).
+platform::HostNic* netfront_nic() {
+    if (!g_discovered && xenstore::available()) {
+        g_discovered = true;
+        long found = xenbus::discover("vif", found_vif, nullptr, 1);
+        if (found < 0) klog("xen: cannot list the domain's network interfaces (device/vif): %ld", found);
+    }
+    return g_nic;
 }
-
-platform::HostNic* netfront_nic() { return g_nic; }
 
 }  // namespace xos::xen

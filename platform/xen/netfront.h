@@ -6,8 +6,8 @@
 
 namespace xos::xen {
 
-// Connects the first vif xenstore lists (after xenstore and grant tables are up).
-void init_netfront();
+// The NIC: on the first call (from libos, once its memory is up) the first vif xenstore lists is
+// connected; null if there is none or it does not connect.
 platform::HostNic* netfront_nic();
 
 }  // namespace xos::xen

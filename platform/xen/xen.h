@@ -44,6 +44,15 @@ void console_write(platform::ConsoleStream stream, const char* bytes, size_t cou
 void debug_port_write(const char* bytes, size_t count);
 // Waits (up to `timeout_ns`) until xenconsoled has taken everything from the ring.
 void console_flush(uint64_t timeout_ns);
+// Console input from the ring (the Machine table's console_*; console.cpp describes them).
+platform::StdioKinds console_stdio();
+platform::ConsoleSize console_size();
+platform::ConsoleInput console_read(char* buffer, size_t count);
+bool console_set_input_handler(void (*handler)());
+
+// The value of the command-line token `key` ("xos.stdio="), up to the next space (its length in
+// `length`); null if the command line has none.
+const char* command_line_token(const char* key, size_t& length);
 
 // Waits for something to happen while polling a ring: a scheduler yield to Xen.
 void relax();

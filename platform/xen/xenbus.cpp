@@ -11,6 +11,19 @@
 
 namespace xos::xen::xenbus {
 
+uint64_t connect_timeout_ns() {
+    constexpr uint64_t DEFAULT_NS = 30'000'000'000;
+    size_t length = 0;
+    const char* value = command_line_token("xos.xenbus_timeout=", length);
+    if (!value) return DEFAULT_NS;
+    uint64_t seconds = 0;
+    for (size_t i = 0; i < length && seconds <= 3600; ++i) {
+        if (value[i] < '0' || value[i] > '9') return DEFAULT_NS;
+        seconds = seconds * 10 + uint64_t(value[i] - '0');
+    }
+    return seconds >= 1 && seconds <= 3600 ? seconds * 1'000'000'000 : DEFAULT_NS;
+}
+
 long discover(const char* kind, void (*found)(const Device& device, void* context), void* context, size_t limit) {
     char directory_path[64];
     snprintf(directory_path, sizeof directory_path, "device/%s", kind);
@@ -63,8 +76,8 @@ long wait_backend_state(const Device& device, XenbusState wanted, uint64_t timeo
         if (state >= wanted) break;
         uint64_t now = system_time_ns();
         if (now >= deadline) {
-            klog("xen: %s (%s): the backend %s did not reach state %d in %llu s (it is in state %ld)", what,
-                 device.frontend, device.backend, int(wanted), (unsigned long long)(timeout_ns / 1000000000), state);
+            klog("xen: %s: the backend %s did not reach state %d in %llu s (it is in state %ld)", what, device.backend,
+                 int(wanted), (unsigned long long)(timeout_ns / 1000000000), state);
             state = -ETIMEDOUT;
             break;
         }

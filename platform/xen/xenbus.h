@@ -13,7 +13,9 @@
 namespace xos::xen::xenbus {
 
 constexpr size_t PATH_MAX_LENGTH = 128;
-constexpr uint64_t CONNECT_TIMEOUT_NS = 30'000'000'000;
+// How long a frontend waits for its backend to reach a state: 30 s, or the command line's
+// xos.xenbus_timeout=SECONDS (1..3600).
+uint64_t connect_timeout_ns();
 
 struct Device {
     char frontend[PATH_MAX_LENGTH];  // "device/vbd/51712"

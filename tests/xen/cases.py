@@ -1,14 +1,20 @@
 """The guests each harness run boots (run_xen.py --group NAME), from the image files that the
 KVM image tests boot (tests/image). A case: name, image (relative to --images-dir), args, env,
 the expected exit status (as the guest recorded it in xenstore), console_has / console_lacks
-(on Xen stdout, stderr and libos's messages share the one console), memory (MiB) and a timeout
-(seconds in dom0). Device cases add xl config lines (`xl`), files for dom0 (`files`, under
-/guests), and dom0 shell scripts: `setup` before `xl create`, `check` while the guest runs
-(the guest is destroyed after it; "status": None when the guest is a server that never exits),
-`after` once the guest is gone; each script's exit status is part of the verdict."""
+(on Xen stdout, stderr and libos's messages share the one console; what the guest wrote to
+port 0xE9 counts too), memory (MiB) and a timeout (seconds in dom0). Device cases add xl config
+lines (`xl`), command-line tokens (`cmdline_extra`), files for dom0 (`files`; `make_files`,
+made from the harness; `programs`, built files relative to --images-dir, executable), all under
+/guests, and dom0 shell scripts: `setup` before `xl create`, `prestart` while the new domain is
+still paused (with $domid), `feed` beside the running guest (with $domid), `check` while the
+guest runs (the guest is destroyed after it; "status": None when the guest is a server that
+never exits), `after` once the guest is gone; each script's exit status is part of the
+verdict."""
 import hashlib
 import os
+import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -66,6 +72,98 @@ echo "echo on port 7 answered"
     }
 
 
+def console_input_case():
+    """Console input: dom0 writes a line to the guest's console pty (the tty xenconsoled
+    publishes in xenstore) while tests/xen/console_input.c waits for it on standard input."""
+    feed = r"""n=0
+until tty=$(xenstore-read /local/domain/$domid/console/tty 2>/dev/null) && [ -c "$tty" ]; do
+    n=$((n + 1)); [ $n -gt 300 ] && { echo "no console pty for domain $domid"; exit 1; }; sleep 0.1
+done
+stty -F "$tty" raw -echo 2>/dev/null
+# Held open a moment: the bytes are xenconsoled's to pass on before the writer goes away.
+{ printf 'xos-xen-input-line\n'; sleep 2; } > "$tty"
+"""
+    return {"name": "console-input", "image": "tests/xen/console_input.xos", "status": 0,
+            "args": ["xos-xen-input-line"], "feed": feed,
+            "console_has": ["read line: [xos-xen-input-line]"]}
+
+
+def no_backend_case():
+    """A disk whose backend never connects: before the guest runs, dom0 writes a vbd frontend
+    for it whose backend directory stays in state 1 (Initialising). blkfront gives up after
+    xos.xenbus_timeout (3 s here, 30 s by default) with a line naming the device, leaves the
+    disk out, and the app runs."""
+    prestart = r"""fe=/local/domain/$domid/device/vbd/51760
+be=/local/domain/0/backend/vbd/$domid/51760
+xenstore-write $be/state 1 $fe/backend $be $fe/backend-id 0 $fe/state 1 || exit 1
+xenstore-chmod -r $be n0 r$domid && xenstore-chmod -r $fe n$domid r0
+"""
+    return {"name": "no-backend", "image": "tests/image/hello_c.xos", "status": 0,
+            "cmdline_extra": "xos.xenbus_timeout=3", "prestart": prestart,
+            "console_has": ["device/vbd/51760", "did not reach state 2 in 3 s (it is in state 1)",
+                            "not connected; the disk is left out", "Hello, C on xos!"],
+            "console_lacks": ["unknown xos.* option"]}
+
+
+def erofs_root_case():
+    """The generic kernel (tools/xos-kernel) booting an EROFS root from a Xen disk
+    (xos.root=erofs:/dev/vda, as `xos-run --root-image` does on KVM): a read-only loop device in
+    dom0 on an image mkfs.erofs made here of busybox-static (the harness's) and a marker file,
+    which busybox's cat prints."""
+    marker = b"xos-erofs-on-xen-marker\n"
+
+    def make_files(harness):
+        import run_xen  # noqa: E402  (cases.py is imported by run_xen.py)
+        with tempfile.TemporaryDirectory(prefix="xos-xen-erofs-") as tmp:
+            tree = os.path.join(tmp, "tree")
+            os.makedirs(os.path.join(tree, "bin"))
+            os.makedirs(os.path.join(tree, "etc"))
+            os.makedirs(os.path.join(tree, "tmp"))
+            with open(os.path.join(tree, "bin", "busybox"), "wb") as f:
+                f.write(run_xen.harness_file(harness, "bin/busybox"))
+            os.chmod(os.path.join(tree, "bin", "busybox"), 0o755)
+            with open(os.path.join(tree, "etc", "xos-marker"), "wb") as f:
+                f.write(marker)
+            image = os.path.join(tmp, "root.erofs")
+            subprocess.run(["mkfs.erofs", "--quiet", "-T", "0", image, tree], check=True)
+            with open(image, "rb") as f:
+                return {"root.erofs": f.read()}
+
+    script = ",script=/etc/xen/scripts/xos-block"
+    return {
+        "name": "erofs-root", "image": "tools/xos-kernel/xos-kernel.xos", "status": 0, "memory": 256,
+        # The generic kernel runs its first argument, as `xos-run --root-image FILE -- PROG ARGS`.
+        "argv0": "xos-kernel",
+        "args": ["/bin/busybox", "cat", "/etc/xos-marker"], "timeout": 180,
+        "cmdline_extra": "xos.root=erofs:/dev/vda",
+        "make_files": make_files,
+        "setup": "losetup -r /dev/loop2 /guests/root.erofs\n",
+        "xl": ["disk = ['format=raw,vdev=xvda,access=ro,backendtype=phy%s,target=/dev/loop2']" % script],
+        "after": "losetup -d /dev/loop2\n",
+        "console_has": [marker.decode().strip()],
+    }
+
+
+def fake_backend_case(mode, console_has, status):
+    """blkfront against a misbehaving backend: dom0's prestart script writes a vbd for the
+    guest and starts tests/xen/fake_blkback.c on it, which connects like blkback and answers
+    tests/xen/disk_read.c's first read wrongly (`mode`); the read must fail with EIO and a
+    line naming the disk, never hang."""
+    prestart = r"""fe=/local/domain/$domid/device/vbd/51760
+be=/local/domain/0/backend/vbd/$domid/51760
+xenstore-write $be/state 1 $fe/backend $be $fe/backend-id 0 $fe/state 1 || exit 1
+xenstore-chmod -r $be n0 r$domid && xenstore-chmod -r $fe n$domid r0 || exit 1
+/guests/fake_blkback %s $fe $be > /tmp/fake_blkback.log 2>&1 &
+""" % mode
+    after = "cat /tmp/fake_blkback.log; grep -q 'answered request' /tmp/fake_blkback.log\n"
+    # The fake backend is a program dom0 starts programs from: slow under a nested TCG Xen, so
+    # the guest waits for it longer than the default 30 s.
+    return {"name": "blkback-" + mode, "image": "tests/xen/disk_read.xos", "status": status, "args": ["/dev/vda"],
+            "cmdline_extra": "xos.xenbus_timeout=180", "timeout": 240,
+            "programs": {"fake_blkback": "tests/xen/fake_blkback"}, "prestart": prestart, "after": after,
+            "console_has": ["xen-blkfront (device/vbd/51760)"] + console_has}
+
+
 GROUPS = {
     # Boot, console, exit status, argv/env, crash reports, threads and files: one Xen boot.
     "basic": [
@@ -89,7 +187,19 @@ GROUPS = {
         {"name": "std-thread", "image": "tests/image/threads.xos", "status": 0, "console_has": ["0 failure(s)"]},
         {"name": "fs-filesystem", "image": "tests/image/fs_filesystem.xos", "status": 0,
          "console_has": ["0 failure(s)"]},
+        console_input_case(),
+        # Bad conditions: a clear message and a status, never a hang.
+        {"name": "uncaught-exception", "image": "tests/image/uncaught.xos", "status": 134,
+         "console_has": ["terminating due to uncaught exception"]},
+        # Too little memory: 3 MiB holds the image but not what libos then needs (with 2 MiB xl
+        # refuses to build the domain; with 4 MiB hello runs): a panic and 134, as on KVM.
+        {"name": "too-little-memory", "image": "tests/image/hello_c.xos", "status": 134, "memory": 3,
+         "console_has": ["xos: panic: no memory for"], "console_lacks": ["Hello, C on xos!"]},
+        no_backend_case(),
+        fake_backend_case("bad-index", ["bad response producer index 1000 (consumer 0)",
+                                        "pread /dev/vda: -1, I/O error"], 5),
+        fake_backend_case("error", ["the backend failed", "pread /dev/vda: -1, I/O error"], 5),
     ],
     # Xen's split drivers: blkfront (two disks) and netfront (a bridge in dom0).
-    "devices": [blk_case(), net_case()],
+    "devices": [blk_case(), erofs_root_case(), net_case()],
 }

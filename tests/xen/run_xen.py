@@ -67,6 +67,27 @@ def cpio(files):
     return out + newc_entry("TRAILER!!!", b"", 0)
 
 
+def harness_file(harness, wanted):
+    """A file of the harness's dom0 initramfs (newc, gzip; bin/busybox...), as bytes."""
+    with open(os.path.join(harness, "dom0.cpio.gz"), "rb") as f:
+        data = gzip.decompress(f.read().rstrip(b"\0"))
+    at = 0
+    while at + 110 <= len(data):
+        header = data[at:at + 110]
+        if header[:6] != b"070701":
+            break
+        size = int(header[54:62], 16)
+        name_size = int(header[94:102], 16)
+        name = data[at + 110:at + 110 + name_size - 1].decode()
+        body = at + 110 + name_size
+        body += -body % 4
+        if name in (wanted, "./" + wanted):
+            return data[body:body + size]
+        at = body + size
+        at += -at % 4
+    raise SystemExit("run_xen.py: no %s in the harness's initramfs" % wanted)
+
+
 DOM0_PROLOGUE = r"""#!/bin/sh
 export PATH=/usr/lib/xen-4.17/bin:/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
@@ -78,6 +99,9 @@ mkdir -p /run/xen /run/xenstored /run/lock /var/log/xen/console /var/lib/xen
 # The hotplug scripts' lock loop spins forever without these.
 ln -sf /proc/self/fd /dev/fd; ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
+# Xen's hotplug scripts (vif-bridge, block) start with #!/bin/bash; the harness has bash at
+# /usr/bin (make_harness.sh copies it with its libraries) and busybox in /bin.
+[ -e /bin/bash ] || ln -s /usr/bin/bash /bin/bash
 for m in $(cat /modules/order); do insmod /modules/$m.ko 2>/dev/null; done
 mount -t xenfs xenfs /proc/xen
 say() { echo "@@XEN $*"; }
@@ -93,6 +117,25 @@ xen-init-dom0 >/dev/null 2>&1 || say "FATAL xen-init-dom0 failed"
 xenconsoled -i --log=guest --log-dir=/var/log/xen/console &
 # The guests' network: a bridge with dom0 at 10.0.2.2 (tests give guests xos.ip=10.0.2.N/24).
 ip link add xenbr0 type bridge && ip addr add 10.0.2.2/24 dev xenbr0 && ip link set xenbr0 up
+# xl in this dom0 now and then dies with a segfault (heap corruption in its teardown: seen for
+# xl create's monitoring child and for the queries below). A query that dies is asked again:
+# a CI run lost a guest's status because `xl domid` died and the key was then read under
+# /local/domain//data (the guest had written it).
+domid_of() {
+    for i in 1 2 3 4 5; do
+        d=$(xl domid "$1" 2>/dev/null) && [ -n "$d" ] && { echo "$d"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+# The state flags of `xl list NAME` (r, b, p, s, c...); fails when the domain is gone.
+flags_of() {
+    for i in 1 2 3; do
+        out=$(xl list "$1" 2>/dev/null) && { echo "$out" | awk 'NR == 2 {print $5}'; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
 say READY
 # run_case NAME TIMEOUT: /guests/NAME.setup if any (dom0 side: disks...), xl create
 # /guests/NAME.cfg, then either /guests/NAME.check while the guest runs (its status is reported
@@ -104,7 +147,9 @@ run_case() {
     [ -f /guests/$name.setup ] && sh /guests/$name.setup
     start=$(date +%s)
     start_cs=$(uptime_cs)
-    if ! xl create /guests/$name.cfg >/tmp/create.log 2>&1; then
+    paused=
+    [ -f /guests/$name.prestart ] && paused=-p
+    if ! xl create $paused /guests/$name.cfg >/tmp/create.log 2>&1; then
         cat /tmp/create.log
         # xl in this dom0 now and then dies after the domain was made ("corrupted double-linked
         # list", a segfault in its monitoring child): go on if the domain exists.
@@ -113,7 +158,24 @@ run_case() {
             return
         fi
     fi
-    domid=$(xl domid $name)
+    domid=$(domid_of $name)
+    # /guests/NAME.prestart (xenstore entries the guest should find...) runs, with $domid, while
+    # the domain is still paused.
+    if [ -n "$paused" ]; then
+        domid=$domid sh /guests/$name.prestart
+        say PRESTART $name rc=$?
+        xl unpause $name
+    fi
+    # xl create may have died before it unpaused the domain (a guest that never ran then
+    # timed out): start it.
+    case "$(flags_of $name)" in *p*) say NOTE $name was left paused by xl create; xl unpause $name ;; esac
+    # /guests/NAME.feed runs beside the guest (console input...), with $domid; its status is
+    # reported as FEED once the guest is gone.
+    feed=
+    if [ -f /guests/$name.feed ]; then
+        (domid=$domid sh /guests/$name.feed; echo $? > /tmp/$name.feed.rc) &
+        feed=$!
+    fi
     state=timeout
     if [ -f /guests/$name.check ]; then
         timeout $limit sh /guests/$name.check
@@ -121,21 +183,44 @@ run_case() {
         state=checked
     else
         while [ $(( $(date +%s) - start )) -lt $limit ]; do
-            flags=$(xl list $name 2>/dev/null | awk 'NR == 2 {print $5}')
+            flags=$(flags_of $name) || { state=gone; break; }
             case "$flags" in
                 *c*) state=crashed; break ;;
                 *s*) state=shutdown; break ;;
-                '') state=gone; break ;;
             esac
             sleep 0.05
         done
     fi
     seconds=$(( $(date +%s) - start ))
     end_cs=$(uptime_cs)
-    [ $state = timeout ] && xl list $name  # running (r) or blocked (b)?
-    status=$(xenstore-read /local/domain/$domid/data/xos-status 2>/dev/null | tr ' ' '_')
+    if [ $state = timeout ]; then
+        xl list $name  # running (r) or blocked (b)?
+        dmesg | tail -n 15  # dom0's kernel: the backends' complaints
+        xenstore-ls /local/domain/0/backend 2>/dev/null | grep -v '^ *\(frontend\|domain\|online\|hotplug\|params\|mode\|type\|dev\|script\|discard\)' | head -n 60
+        # Where it is: the vCPU's registers and stack, twice (xenctx, when the harness has it).
+        for tool in /usr/lib/xen-4.17/bin/xenctx /guests/xenctx; do
+            [ -x $tool ] || continue
+            symbols=; [ -f /guests/map ] && symbols="-s /guests/map"
+            $tool -a -S $symbols $domid 0 2>&1 | head -n 80; sleep 1; $tool $symbols $domid 0 2>&1 | head -n 12
+            break
+        done
+    fi
+    status=
+    for i in 1 2 3; do
+        status=$(xenstore-read /local/domain/$domid/data/xos-status 2>/dev/null | tr ' ' '_')
+        [ -n "$status" ] && break
+        sleep 0.1
+    done
+    if [ -z "$status" ] && [ $state != checked ]; then
+        say NOTE $name: no data/xos-status for domain ${domid:-unknown}
+        [ -n "$domid" ] && xenstore-ls /local/domain/$domid 2>&1 | head -n 40
+    fi
     sleep 0.3  # xenconsoled's last read reaches its log
     xl destroy $name >/dev/null 2>&1
+    if [ -n "$feed" ]; then
+        wait $feed
+        say FEED $name rc=$(cat /tmp/$name.feed.rc 2>/dev/null || echo none)
+    fi
     if [ -f /guests/$name.after ]; then
         sh /guests/$name.after
         say AFTER $name rc=$?
@@ -194,6 +279,8 @@ def build_initrd(harness, cases):
         name = case["name"]
         kernel = case.get("kernel")  # a kernel dom0 already has (bench/xen: Linux), else the image
         if not kernel:
+            if not os.path.isfile(case["image"]):
+                raise SystemExit("run_xen.py: %s: no such image (case %s)" % (case["image"], name))
             kernel = "/guests/%s.xos" % name
             with open(case["image"], "rb") as f:
                 files["guests/%s.xos" % name] = (f.read(), 0o100644)
@@ -209,11 +296,15 @@ def build_initrd(harness, cases):
             extra.append('ramdisk = "%s"' % case["ramdisk"])
         files["guests/%s.cfg" % name] = (
             xl_config(name, kernel, cmdline, case.get("memory", 128), extra).encode(), 0o100644)
-        for kind in ("setup", "check", "after"):
+        for kind in ("setup", "prestart", "check", "feed", "after"):
             if kind in case:
                 files["guests/%s.%s" % (name, kind)] = (case[kind].encode(), 0o100644)
-        for file_name, data in case.get("files", {}).items():
+        made = case["make_files"](harness) if "make_files" in case else {}  # files made from the harness
+        for file_name, data in list(case.get("files", {}).items()) + list(made.items()):
             files["guests/" + file_name] = (data, 0o100644)
+        for file_name, path in case.get("programs", {}).items():  # dom0 programs the build made
+            with open(path, "rb") as f:
+                files["guests/" + file_name] = (f.read(), 0o100755)
         script += "run_case %s %d\n" % (name, case.get("timeout", 60))
     script += DOM0_EPILOGUE
     files["init"] = (script.encode(), 0o100755)
@@ -260,18 +351,25 @@ def parse(output):
     console_of = None
     lines = []
     debug_status = None  # the guest's own status line on Xen's console (port 0xE9), guests run one at a time
+    debug_lines = []  # everything the guest wrote to port 0xE9 (before its console ring was up...)
     for line in output.split("\n"):
-        debug = re.search(r"\(d\d+\) xos-status: (.*)$", line)
+        debug = re.search(r"\(d\d+\) (.*)$", line)
         if debug:
-            debug_status = debug.group(1).strip()
+            debug_lines.append(debug.group(1))
+            if debug.group(1).startswith("xos-status: "):
+                debug_status = debug.group(1)[len("xos-status: "):].strip()
         marker = re.search(r"@@XEN (\w+) ?(.*)$", line)
         if not marker:
             if console_of:
                 lines.append(line)
             continue
         kind, rest = marker.group(1), marker.group(2).split()
-        if kind in ("CHECK", "AFTER"):
+        if kind == "METRIC":  # a figure a dom0 script measured (bench/xen): "@@XEN METRIC NAME values..."
+            pending.setdefault(rest[0], {}).setdefault("metrics", []).append(rest[1:])
+        elif kind in ("PRESTART", "CHECK", "FEED", "AFTER"):
             pending.setdefault(rest[0], {})[kind.lower()] = rest[1].split("=", 1)[1] if len(rest) > 1 else "?"
+        elif kind == "BEGIN":
+            debug_lines, debug_status = [], None
         elif kind == "CONSOLE":
             console_of, lines = rest[0], []
         elif kind == "END":
@@ -283,6 +381,8 @@ def parse(output):
             if fields["status"] == "none" and debug_status:
                 fields["status"] = debug_status
             debug_status = None
+            fields["debug"] = "\n".join(debug_lines)
+            debug_lines = []
             fields.update(pending.pop(rest[0], {}))
             results[rest[0]] = fields
             console_of = None
@@ -294,7 +394,7 @@ def judge(case, result):
     if result is None:
         return ["no result (the harness run ended before this guest finished)"]
     words = result["status"].split(" ", 2)
-    for kind in ("check", "after"):
+    for kind in ("prestart", "check", "feed", "after"):
         if kind in case and result.get(kind) != "0":
             failures.append("the dom0 %s script failed (status %s)" % (kind, result.get(kind, "missing")))
     if case["status"] is None:
@@ -303,7 +403,9 @@ def judge(case, result):
         failures.append("no exit status in xenstore (state %s, status %r)" % (result.get("state"), result["status"]))
     elif int(words[1]) != case["status"]:
         failures.append("exit status %s (%s), expected %d" % (words[1], result["status"], case["status"]))
-    console = result["console"]
+    # The console log, and what the guest wrote to port 0xE9 (a guest that fails before its
+    # console ring is up has only that).
+    console = result["console"] + "\n" + result.get("debug", "")
     failures += ["console lacks %r" % t for t in case.get("console_has", []) if t not in console]
     failures += ["console contains %r" % t for t in case.get("console_lacks", []) if t in console]
     return failures
@@ -340,7 +442,10 @@ def main():
     args = parser.parse_args(argv[:len(argv) - len(app) - (1 if "--" in argv else 0)])
 
     if args.group:
-        cases = [dict(case, image=os.path.join(args.images_dir, case["image"])) for case in GROUPS[args.group]]
+        cases = [dict(case, image=os.path.join(args.images_dir, case["image"]),
+                      programs={name: os.path.join(args.images_dir, path)
+                                for name, path in case.get("programs", {}).items()})
+                 for case in GROUPS[args.group]]
     elif args.image:
         cases = [{"name": "guest", "image": args.image, "args": app, "status": args.expect_status}]
     else:

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Tests of run_xen.py's own logic, without QEMU: its boot() is replaced by a fake that returns
+serial output scripted per harness run, so that the paths a real run takes only now and then
+(a boot that dies before dom0 reports every guest, a guest whose status is missing, a case that
+fails in the first harness run and passes in the second, one that fails twice) run every time.
+Exits non-zero if one of them does not behave."""
+import contextlib
+import gzip
+import io
+import os
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import run_xen  # noqa: E402
+
+failures = []
+
+
+def check(condition, what):
+    print(("ok   " if condition else "FAIL ") + what)
+    if not condition:
+        failures.append(what)
+
+
+def case_output(name, status, debug=None, state="shutdown"):
+    lines = ["@@XEN BEGIN %s" % name]
+    if debug:
+        lines.append("(d7) xos-status: %s" % debug)
+    lines += ["@@XEN CONSOLE %s" % name, "hello from %s" % name,
+              "@@XEN END %s state=%s status=%s seconds=1 ms=900" % (name, state, status.replace(" ", "_"))]
+    return lines
+
+
+class FakeBoot:
+    """Stands in for run_xen.boot: each call returns the next scripted serial output and
+    records which guests that harness run's /init would have started."""
+
+    def __init__(self, outputs):
+        self.outputs = list(outputs)
+        self.runs = []
+
+    def __call__(self, harness, initrd_path, timeout, log):
+        with open(initrd_path, "rb") as f:
+            data = f.read()
+        base = len(gzip.compress(b""))  # the fake harness's dom0.cpio.gz is an empty gzip member
+        init = gzip.decompress(data[base:]) if len(data) > base else b""
+        self.runs.append(sorted(set(part.split(b" ")[1].decode() for part in init.split(b"\n")
+                                    if part.startswith(b"run_case "))))
+        lines = self.outputs.pop(0)
+        return "\n".join(lines) + "\n", 1.0
+
+
+def run_main(group, outputs):
+    """run_xen.main() on `group` with a fake boot; (exit status, boot runs, printed text)."""
+    fake = FakeBoot(outputs)
+    real_boot = run_xen.boot
+    run_xen.boot = fake
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "dom0.cpio.gz"), "wb") as f:
+            f.write(gzip.compress(b""))
+        image = os.path.join(tmp, "guest.xos")
+        with open(image, "wb") as f:
+            f.write(b"\x7fELF fake")
+        run_xen.GROUPS["runner-test"] = group
+        sys.argv = ["run_xen.py", "--harness", tmp, "--images-dir", tmp, "--group", "runner-test"]
+        text = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(text):
+                status = run_xen.main()
+        finally:
+            run_xen.boot = real_boot
+    return status, fake.runs, text.getvalue()
+
+
+def cases(*names):
+    return [{"name": name, "image": "guest.xos", "status": 0} for name in names]
+
+
+# 1. Every case passes in the first run: one harness run.
+status, runs, _ = run_main(cases("a", "b"), [case_output("a", "exit 0") + case_output("b", "exit 0") +
+                                             ["@@XEN DONE"]])
+check(status == 0 and runs == [["a", "b"]], "all pass: status 0 after one harness run")
+
+# 2. b's status is missing in the first run (dom0 found no key and the guest printed no status
+# line): b alone gets a second harness run, where it passes.
+status, runs, text = run_main(cases("a", "b"), [
+    case_output("a", "exit 0") + case_output("b", "none") + ["@@XEN DONE"],
+    case_output("b", "exit 0") + ["@@XEN DONE"]])
+check(status == 0, "a case that passes on its second harness run: status 0")
+check(runs == [["a", "b"], ["b"]], "the second harness run boots only the failed case (runs: %r)" % runs)
+check("retrying b in a second harness run" in text and "PASS b (second run)" in text,
+      "the retry is said in the log")
+
+# 3. b fails in both runs: the test fails.
+status, runs, text = run_main(cases("a", "b"), [
+    case_output("a", "exit 0") + case_output("b", "exit 3") + ["@@XEN DONE"],
+    case_output("b", "exit 3") + ["@@XEN DONE"]])
+check(status == 1 and len(runs) == 2, "a case that fails twice fails the test")
+check("FAIL b (second run): exit status 3" in text, "the second failure is named")
+
+# 4. The first boot dies before dom0 reports every guest (no @@XEN DONE): the same initramfs is
+# booted again at once, and that run's results count.
+status, runs, text = run_main(cases("a", "b"), [
+    case_output("a", "exit 0") + ["(XEN) a crash"],
+    case_output("a", "exit 0") + case_output("b", "exit 0") + ["@@XEN DONE"]])
+check(status == 0 and runs == [["a", "b"], ["a", "b"]], "a harness run that ends early is booted again")
+check("the harness run ended early; retrying once" in text, "the early end is said in the log")
+
+# 5. dom0 found no key but the guest's own status line on Xen's console (port 0xE9) is there:
+# that line is the verdict, no second run.
+status, runs, _ = run_main(cases("a"), [case_output("a", "none", debug="exit 0") + ["@@XEN DONE"]])
+check(status == 0 and len(runs) == 1, "the guest's status line stands in for a missing key")
+# ... and it is never taken for the next guest's.
+results = run_xen.parse("\n".join(case_output("a", "exit 0", debug="exit 0") + case_output("b", "none")))
+check(results["b"]["status"] == "none", "a status line is not carried over to the next guest")
+
+# 6. A guest that timed out fails with its state named.
+failures_b = run_xen.judge({"name": "b", "status": 0},
+                           run_xen.parse("\n".join(case_output("b", "none", state="timeout")))["b"])
+check(failures_b and "state timeout" in failures_b[0], "a timed-out guest fails, naming its state")
+
+print("%d failure(s)" % len(failures))
+sys.exit(1 if failures else 0)

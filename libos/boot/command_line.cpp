@@ -84,7 +84,7 @@ ErrorOr<void> parse_command_line(std::string_view text, CommandLine& out) {
             }
             if (digits.empty() || port == 0 || port > 65535) return error(EINVAL);
             out.network.echo_port = uint16_t(port);
-        } else if (token.starts_with("xos.stdio=") || token.starts_with("xos.winsize=")) {
+        } else if (token.starts_with("xos.stdio=") || token.starts_with("xos.winsize=") || token == "xos.signals") {
             // The platform's console reads these itself (platform/kvm/console.cpp).
         } else if (token.starts_with("xos.")) {
             ++out.unknown_xos_tokens;

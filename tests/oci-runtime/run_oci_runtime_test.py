@@ -14,10 +14,13 @@
              the host gets its page through the container's veth (tc redirect to the VM's tap),
              `podman logs` shows its output, `podman stop` stops it within the grace period,
              `podman rm` leaves no QEMU process and no state directory.
-  containerd `ctr run --runc-binary xos-oci` with containerd started here on its own socket.
+  containerd `ctr run --runc-binary xos-oci` (containerd's runc shim running xos-oci) with
+             Debian's containerd started here on its own socket and directories: output and
+             exit status; no task and no QEMU left.
 
-Podman runs with --cgroups=disabled (xos-oci makes no cgroup; this machine's cgroups are
-hybrid, which crun refuses) and --runtime the path of xos-oci. Images are made here from the
+Podman runs with --runtime the path of xos-oci and its default cgroup handling (xos-oci
+ignores linux.cgroupsPath and makes no cgroup; podman refuses --cgroups=disabled for a runtime
+not listed in containers.conf's runtime_supports_nocgroups). Images are made here from the
 Debian test root (no registry), tagged localhost/xos-oci-runtime-test:*-KEY and cached.
 Exit status: 0 pass, 1 fail, 77 skipped (not root, or podman/containerd missing).
 """
@@ -233,6 +236,18 @@ def check_lifecycle(args, debian_root, work):
     check(result.returncode == 0 and wait_for(lambda: not os.path.exists('/proc/%d' % owner) or
                                               open('/proc/%d/stat' % owner).read().split(')')[1].split()[0] == 'Z', 10),
           'lifecycle: delete of a created container ends its process')
+    # kill TERM reaches the app's own handler in the guest (xos-run --forward-signals).
+    process = subprocess.Popen([args.xos_oci, '--root', root, 'run', '--bundle', bundle, 'c5'],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = process.stdout.readline()
+    result = runtime('kill', 'c5', 'TERM')
+    try:
+        out, err = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+    check(first == 'hello from xos\n' and result.returncode == 0 and process.returncode == 3 and 'got TERM' in out,
+          'lifecycle: kill TERM runs the app\'s trap (status %s, %r %r)' % (process.returncode, first + out, err[-300:]))
     # run: the output and exit status of the program.
     with open(os.path.join(bundle, 'config.json')) as f:
         config = json.load(f)
@@ -249,7 +264,7 @@ def check_lifecycle(args, debian_root, work):
 
 
 def podman_command(args, *rest):
-    return ['podman', 'run', '--runtime', args.xos_oci, '--cgroups=disabled'] + list(rest)
+    return ['podman', 'run', '--runtime', args.xos_oci] + list(rest)
 
 
 def check_podman(args, debian_root, work):
@@ -292,6 +307,7 @@ def check_nginx(args, debian_root, work):
     if not check(result.returncode == 0, 'nginx: podman run -d (%s)' % result.stderr[-500:]):
         return
     container_id = result.stdout.strip()
+    state_dirs = []
     try:
         def get():
             try:
@@ -301,6 +317,9 @@ def check_nginx(args, debian_root, work):
                 return None
         answered = wait_for(lambda: get() is not None, TIMEOUT - 200)
         answer = get() if answered else None
+        # podman's --root for a runtime is /run/NAME.
+        state_dirs = [os.path.join('/run/xos-oci', container_id)]
+        check(os.path.exists(os.path.join(state_dirs[0], 'state.json')), 'nginx: the state in %s' % state_dirs[0])
         check(answer is not None and answer[0] == 200 and b'nginx in an OCI image on xos' in answer[1],
               'nginx: curl through -p gets the page (%s)' % (answer,))
         logs = run(['podman', 'logs', name])
@@ -309,17 +328,60 @@ def check_nginx(args, debian_root, work):
         result = run(['podman', 'stop', '-t', '20', name])
         took = time.monotonic() - started
         check(result.returncode == 0 and took < 60, 'nginx: podman stop (%.1f s, grace 20 s)' % took)
-        inspect_result = run(['podman', 'inspect', '--format', '{{.State.Status}}', name])
-        check(inspect_result.stdout.strip() in ('exited', 'stopped'), 'nginx: stopped (%s)' % inspect_result.stdout.strip())
+        # The image's StopSignal (SIGQUIT) reaches nginx, which shuts down gracefully: status 0.
+        inspect_result = run(['podman', 'inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', name])
+        check(inspect_result.stdout.split() in (['exited', '0'], ['stopped', '0']),
+              'nginx: stopped gracefully by its StopSignal (%s)' % inspect_result.stdout.strip())
     finally:
         result = run(['podman', 'rm', '-f', name])
     check(result.returncode == 0, 'nginx: podman rm')
     check(wait_for(lambda: not qemu_processes(container_id), 30), 'nginx: no QEMU process left')
-    leftovers = [d for d in os.listdir('/run/xos-oci') if d.startswith(container_id)] if os.path.isdir('/run/xos-oci') else []
-    check(not leftovers, 'nginx: no state left in /run/xos-oci (%s)' % leftovers)
+    leftovers = [d for d in state_dirs if os.path.exists(d)]
+    check(not leftovers, 'nginx: no state left (%s)' % leftovers)
 
 
-CASES = {'lifecycle': check_lifecycle, 'podman': check_podman, 'nginx': check_nginx}
+def check_containerd(args, debian_root, work):
+    """containerd (Debian's, started here on its own socket and directories) with ctr run --runc-binary."""
+    small, _ = make_images(debian_root, args.stamp, need_nginx=False)
+    top = os.path.join(work, 'containerd')
+    os.makedirs(top)
+    socket_path = os.path.join(top, 'containerd.sock')
+    with open(os.path.join(top, 'config.toml'), 'w') as f:
+        f.write('version = 2\nroot = "%s/root"\nstate = "%s/state"\n[grpc]\n  address = "%s"\n'
+                '[plugins."io.containerd.grpc.v1.cri"]\n  disable_cgroup = true\n' % (top, top, socket_path))
+    with open(os.path.join(top, 'containerd.log'), 'w') as daemon_log:
+        daemon = subprocess.Popen(['containerd', '--config', os.path.join(top, 'config.toml')], stdout=daemon_log,
+                                  stderr=subprocess.STDOUT)
+    ctr = ['ctr', '--address', socket_path]
+    try:
+        if not check(wait_for(lambda: run(ctr + ['version'], timeout=30).returncode == 0, 60), 'containerd: started'):
+            return
+        archive = os.path.join(work, 'small.oci.tar')
+        run(['podman', 'save', '--format', 'oci-archive', '-o', archive, small], check=True)
+        result = run(ctr + ['image', 'import', archive])
+        check(result.returncode == 0, 'containerd: ctr image import (%s)' % result.stderr[-300:])
+        result = run(ctr + ['run', '--rm', '--runc-binary', args.xos_oci, small, 'xos-ctr-%d' % os.getpid(),
+                            '/bin/sh', '-c', 'echo hello from containerd; pwd; exit 6'])
+        check(result.returncode == 6 and result.stdout == 'hello from containerd\n/\n',
+              'containerd: ctr run --runc-binary xos-oci: output and status (%d %r %s)' % (
+                  result.returncode, result.stdout, result.stderr[-300:]))
+        check(not qemu_processes(os.path.join(top, 'state')) and not run(ctr + ['task', 'ls', '-q']).stdout.strip(),
+              'containerd: no task and no QEMU left')
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        # Its snapshots are overlay mounts below TOP: unmount before the directory goes.
+        with open('/proc/self/mounts') as f:
+            mounts = [line.split()[1] for line in f if top in line.split()[1]]
+        for mount in reversed(mounts):
+            run(['umount', '-l', mount])
+
+
+CASES = {'lifecycle': check_lifecycle, 'podman': check_podman, 'nginx': check_nginx, 'containerd': check_containerd}
 
 
 def main():
@@ -334,6 +396,9 @@ def main():
         return 77
     if args.case != 'lifecycle' and not shutil.which('podman'):
         log('skipped: podman is not installed (bootstrap.sh installs it)')
+        return 77
+    if args.case == 'containerd' and not (shutil.which('containerd') and shutil.which('ctr')):
+        log('skipped: containerd is not installed (bootstrap.sh installs it)')
         return 77
     made = run([args.make_rootfs], check=True)
     debian = made.stdout.strip().splitlines()[-1]

@@ -13,7 +13,9 @@ namespace xos::oci {
 
 namespace {
 
-std::runtime_error system_error(const std::string& what) { return std::runtime_error(what + ": " + std::strerror(errno)); }
+std::runtime_error system_error(const std::string& what) {
+    return std::runtime_error(what + ": " + std::strerror(errno));
+}
 
 }  // namespace
 

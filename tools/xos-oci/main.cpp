@@ -139,8 +139,10 @@ void place_file_binds(const ContainerSpec& spec) {
         std::string content = read_file(bind.host_file);
         bool written = ::write(fd, content.data(), content.size()) == ssize_t(content.size());
         ::close(fd);
-        if (!written) log_info("mounts: cannot write " + bind.guest_path + " in the root");
-        else log_debug("mounts: " + bind.host_file + " copied to " + bind.guest_path);
+        if (!written)
+            log_info("mounts: cannot write " + bind.guest_path + " in the root");
+        else
+            log_debug("mounts: " + bind.host_file + " copied to " + bind.guest_path);
     }
     ::close(root);
 }
@@ -203,7 +205,8 @@ pid_t create_container(const GlobalOptions& global, const CreateOptions& options
         if (global.systemd_cgroup) log_info("--systemd-cgroup: no cgroup is made (the VM's own limits apply)");
         int console_slave = -1;
         if (spec.terminal) {
-            if (options.console_socket.empty()) throw RuntimeError("process.terminal is set but --console-socket is not");
+            if (options.console_socket.empty())
+                throw RuntimeError("process.terminal is set but --console-socket is not");
             console_slave = open_console(options.console_socket);
         } else if (!options.console_socket.empty()) {
             log_info("--console-socket ignored: process.terminal is false");
@@ -281,12 +284,12 @@ void start_container(const GlobalOptions& global, const std::string& id) {
 // Signal names as kill(1) and runc take them: "TERM", "SIGTERM", "15".
 int parse_signal(const std::string& text) {
     static const std::pair<const char*, int> kNames[] = {
-        {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},     {"TRAP", SIGTRAP},
-        {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},     {"FPE", SIGFPE},     {"KILL", SIGKILL},
-        {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},     {"USR2", SIGUSR2},   {"PIPE", SIGPIPE},   {"ALRM", SIGALRM},
-        {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CONT", SIGCONT},   {"STOP", SIGSTOP},
-        {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},   {"URG", SIGURG},     {"XCPU", SIGXCPU},
-        {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},   {"WINCH", SIGWINCH}, {"IO", SIGIO},
+        {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"ILL", SIGILL},     {"TRAP", SIGTRAP},
+        {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},   {"FPE", SIGFPE},     {"KILL", SIGKILL},
+        {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},     {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM},
+        {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"STOP", SIGSTOP},
+        {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU}, {"URG", SIGURG},     {"XCPU", SIGXCPU},
+        {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
         {"POLL", SIGPOLL}, {"PWR", SIGPWR},       {"SYS", SIGSYS},
     };
     if (!text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
@@ -306,8 +309,9 @@ void kill_container(const GlobalOptions& global, const std::string& id, const st
     ContainerState state;
     StateDir dir = existing_container(global, id, state);
     if (container_status(dir, state) == Status::Stopped) throw RuntimeError("container not running");
-    // xos-run ends the VM on SIGTERM, SIGINT and SIGHUP (QEMU gets SIGTERM, then SIGKILL);
-    // SIGKILL ends xos-run, and QEMU with it (its parent-death signal).
+    // xos-run --forward-signals passes SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to
+    // the app's first process in the guest; SIGKILL ends xos-run, and QEMU with it (its
+    // parent-death signal). Before start, the owner has the default actions.
     if (::kill(state.pid, signo) != 0) throw RuntimeError(std::string("kill: ") + std::strerror(errno));
     log_info("signal " + std::to_string(signo) + " sent to " + id + " (pid " + std::to_string(state.pid) + ")");
 }
@@ -352,7 +356,8 @@ void destroy_processes(const ContainerState& state) {
     if (!live_process_start_time(state.pid) || *live_process_start_time(state.pid) != state.pid_start_time) return;
     auto children = children_of(state.pid);
     ::kill(state.pid, SIGKILL);
-    if (!wait_gone(state.pid, state.pid_start_time, 10)) log_info("pid " + std::to_string(state.pid) + " survived SIGKILL");
+    if (!wait_gone(state.pid, state.pid_start_time, 10))
+        log_info("pid " + std::to_string(state.pid) + " survived SIGKILL");
     for (const auto& [child, start] : children) {
         if (wait_gone(child, start, 5)) continue;
         ::kill(child, SIGKILL);
@@ -361,6 +366,12 @@ void destroy_processes(const ContainerState& state) {
 }
 
 void delete_container(const GlobalOptions& global, const std::string& id, bool force) {
+    // As runc: --force of an id without a container (gone, or a create that failed midway) is no error.
+    if (force && valid_container_id(id) && !StateDir(global.root, id).read_state()) {
+        StateDir(global.root, id).remove();
+        log_debug("delete --force: no container " + id);
+        return;
+    }
     ContainerState state;
     StateDir dir = existing_container(global, id, state);
     Status status = container_status(dir, state);

@@ -21,8 +21,8 @@ constexpr const char* kTap = "xos-tap0";
 void redirect_ingress(const std::string& from, const std::string& to) {
     if (run_program({"tc", "qdisc", "add", "dev", from, "ingress"}) != 0)
         throw NetworkError("tc: cannot add an ingress qdisc to " + from);
-    if (run_program({"tc", "filter", "add", "dev", from, "parent", "ffff:", "protocol", "all", "u32", "match", "u8",
-                     "0", "0", "action", "mirred", "egress", "redirect", "dev", to}) != 0)
+    if (run_program({"tc",    "filter", "add", "dev", from,     "parent", "ffff:",  "protocol", "all", "u32",
+                     "match", "u8",     "0",   "0",   "action", "mirred", "egress", "redirect", "dev", to}) != 0)
         throw NetworkError("tc: cannot redirect " + from + " to " + to);
 }
 
@@ -54,8 +54,7 @@ int run_program(const std::vector<std::string>& argv, std::string* output) {
     }
     ::close(out_pipe[0]);
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (output) *output = text;
     std::string line;
     for (const auto& a : argv) line += (line.empty() ? "" : " ") + a;
@@ -140,8 +139,7 @@ void disconnect_guest_network(const std::string& netns_path, const std::string& 
         ::_exit(0);
     }
     int status;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
 }
 
 }  // namespace xos::oci

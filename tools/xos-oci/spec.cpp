@@ -26,11 +26,16 @@ std::optional<std::uint64_t> parse_size(const std::string& text) {
     if (i == 0) return std::nullopt;
     std::string unit = text.substr(i);
     unsigned shift = 20;  // a bare number is MiB (as xos-run --mem)
-    if (unit == "K" || unit == "k") shift = 10;
-    else if (unit == "M" || unit == "m") shift = 20;
-    else if (unit == "G" || unit == "g") shift = 30;
-    else if (unit == "B" || unit == "b") shift = 0;
-    else if (!unit.empty()) return std::nullopt;
+    if (unit == "K" || unit == "k")
+        shift = 10;
+    else if (unit == "M" || unit == "m")
+        shift = 20;
+    else if (unit == "G" || unit == "g")
+        shift = 30;
+    else if (unit == "B" || unit == "b")
+        shift = 0;
+    else if (!unit.empty())
+        return std::nullopt;
     if (value == 0 || value > (UINT64_MAX >> shift)) return std::nullopt;
     return value << shift;
 }
@@ -144,15 +149,18 @@ ContainerSpec read_spec(const std::string& bundle_dir) {
                 std::string type = get_or<std::string>(ns, "type", "");
                 std::string path = get_or<std::string>(ns, "path", "");
                 if (type == "network") {
-                    if (!path.empty()) spec.netns_path = path;
-                    else spec.new_netns = true;
+                    if (!path.empty())
+                        spec.netns_path = path;
+                    else
+                        spec.new_netns = true;
                 } else {
                     log_debug("linux.namespaces: " + type + ": the VM is its own");
                 }
             }
         if (linux_section.contains("resources") && linux_section["resources"].contains("memory")) {
             const json& memory = linux_section["resources"]["memory"];
-            if (memory.contains("limit") && memory["limit"].is_number_integer() && memory["limit"].get<std::int64_t>() > 0)
+            if (memory.contains("limit") && memory["limit"].is_number_integer() &&
+                memory["limit"].get<std::int64_t>() > 0)
                 spec.mem_bytes = std::uint64_t(memory["limit"].get<std::int64_t>());
         }
     } catch (const json::exception& e) {
@@ -172,7 +180,8 @@ ContainerSpec read_spec(const std::string& bundle_dir) {
     }
     if (auto it = spec.annotations.find("org.xos.memory"); it != spec.annotations.end()) {
         auto bytes = parse_size(it->second);
-        if (!bytes) throw SpecError("annotation org.xos.memory: expected a size such as 256M, got '" + it->second + "'");
+        if (!bytes)
+            throw SpecError("annotation org.xos.memory: expected a size such as 256M, got '" + it->second + "'");
         spec.mem_bytes = *bytes;
     }
     if (spec.mem_bytes < (32ull << 20)) throw SpecError("memory below 32 MiB is too small for an xos VM");
@@ -182,36 +191,37 @@ ContainerSpec read_spec(const std::string& bundle_dir) {
         std::istringstream words(it->second);
         for (std::string word; words >> word;) spec.qemu_args.push_back(word);
     }
-    if (!spec.hostname.empty()) log_info("hostname " + spec.hostname + ": the guest's uname stays xos ($HOSTNAME is set by the engine)");
+    if (!spec.hostname.empty())
+        log_info("hostname " + spec.hostname + ": the guest's uname stays xos ($HOSTNAME is set by the engine)");
     return spec;
 }
 
 std::vector<std::string> xos_run_command(const std::string& xos_run, const ContainerSpec& spec,
                                          const std::optional<GuestNetwork>& network) {
-    std::vector<std::string> cmd{xos_run,
-                                 "--rootfs",
-                                 spec.rootfs + (spec.rootfs_readonly ? "" : ":rw"),
-                                 "--platform",
-                                 spec.platform,
-                                 "--mem",
-                                 std::to_string(spec.mem_bytes >> 20) + "M",
-                                 "--cpus",
-                                 std::to_string(spec.cpus)};
+    std::vector<std::string> cmd{xos_run, "--rootfs", spec.rootfs + (spec.rootfs_readonly ? "" : ":rw"), "--platform",
+                                 spec.platform, "--mem", std::to_string(spec.mem_bytes >> 20) + "M", "--cpus",
+                                 std::to_string(spec.cpus),
+                                 // kill's signals reach the app's first process (its handlers run)
+                                 "--forward-signals"};
     for (const auto& variable : spec.env) cmd.insert(cmd.end(), {"--env", variable});
     // Bind mounts show the host's files as they are (passthrough), as in a runc container.
     for (const auto& share : spec.shares)
-        cmd.insert(cmd.end(),
-                   {"--share", share.host_dir + ":" + share.guest_path + ":passthrough" + (share.read_only ? ":ro" : "")});
+        cmd.insert(
+            cmd.end(),
+            {"--share", share.host_dir + ":" + share.guest_path + ":passthrough" + (share.read_only ? ":ro" : "")});
     if (network) {
         cmd.insert(cmd.end(), {"--net", "tap:" + network->tap, "--ip", network->ip_cidr});
         if (!network->gateway.empty()) cmd.insert(cmd.end(), {"--gw", network->gateway});
         // The guest NIC takes the veth's MAC: the engine's neighbours (and -p's NAT) know it.
-        if (spec.platform == "kvm") cmd.insert(cmd.end(), {"--qemu-arg", "-global", "--qemu-arg", "virtio-net-device.mac=" + network->mac});
+        if (spec.platform == "kvm")
+            cmd.insert(cmd.end(), {"--qemu-arg", "-global", "--qemu-arg", "virtio-net-device.mac=" + network->mac});
     }
     for (const auto& arg : spec.qemu_args) cmd.insert(cmd.end(), {"--qemu-arg", arg});
     // The generic kernel's loader: working directory, identity, then the program (PATH lookup
     // in the container's environment).
-    cmd.insert(cmd.end(), {"--", "--workdir", spec.cwd, "--user", std::to_string(spec.uid) + ":" + std::to_string(spec.gid), "--"});
+    cmd.insert(
+        cmd.end(),
+        {"--", "--workdir", spec.cwd, "--user", std::to_string(spec.uid) + ":" + std::to_string(spec.gid), "--"});
     cmd.insert(cmd.end(), spec.args.begin(), spec.args.end());
     return cmd;
 }

@@ -74,8 +74,7 @@ std::optional<ContainerState> StateDir::read_state() const {
         state.bundle = j.value("bundle", "");
         state.rootfs = j.value("rootfs", "");
         state.created = j.value("created", "");
-        if (j.contains("annotations"))
-            state.annotations = j["annotations"].get<std::map<std::string, std::string>>();
+        if (j.contains("annotations")) state.annotations = j["annotations"].get<std::map<std::string, std::string>>();
         return state;
     } catch (const nlohmann::json::exception&) {
         return std::nullopt;
@@ -117,14 +116,10 @@ Status container_status(const StateDir& dir, const ContainerState& state) {
 }
 
 nlohmann::json state_json(const ContainerState& state, Status status) {
-    nlohmann::json j{{"ociVersion", state.oci_version},
-                     {"id", state.id},
-                     {"status", status_name(status)},
-                     {"pid", status == Status::Stopped ? 0 : state.pid},
-                     {"bundle", state.bundle},
-                     {"rootfs", state.rootfs},
-                     {"created", state.created},
-                     {"annotations", state.annotations}};
+    nlohmann::json j{{"ociVersion", state.oci_version}, {"id", state.id},
+                     {"status", status_name(status)},   {"pid", status == Status::Stopped ? 0 : state.pid},
+                     {"bundle", state.bundle},          {"rootfs", state.rootfs},
+                     {"created", state.created},        {"annotations", state.annotations}};
     return j;
 }
 

@@ -163,8 +163,17 @@ class Runtime:
         self.binary, self.root = binary, root
 
     def __call__(self, *args, **kwargs):
-        return run([self.binary, '--root', self.root, '--log', os.path.join(self.root, '..', 'runtime.log'),
-                    '--log-format', 'json'] + list(args), **kwargs)
+        command = [self.binary, '--root', self.root, '--log', os.path.join(self.root, '..', 'runtime.log'),
+                   '--log-format', 'json'] + list(args)
+        if args[0] not in ('create', 'run'):
+            return run(command, **kwargs)
+        # The container's process inherits create's stdio (as conmon wants): files, not pipes
+        # whose end of file would wait for the container.
+        with tempfile.TemporaryFile('w+') as out, tempfile.TemporaryFile('w+') as err:
+            result = subprocess.run(command, stdout=out, stderr=err, timeout=TIMEOUT)
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(command, result.returncode, out.read(), err.read())
 
     def state(self, container_id):
         result = self(['state', container_id][0], container_id)
@@ -179,11 +188,11 @@ def check_lifecycle(args, debian_root, work):
                                            'while true; do sleep 1; done', 'xos'])
     pid_file = os.path.join(work, 'pid')
     # The caller dies between create and start: create runs from a shell that is killed at once after.
-    caller = subprocess.Popen(['sh', '-c', '"$@"; kill -9 $$', 'caller', args.xos_oci, '--root', root,
-                               'create', '--bundle', bundle, '--pid-file', pid_file, 'c1'],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = caller.communicate(timeout=TIMEOUT)
-    check(caller.returncode == -9, 'lifecycle: create returned and its caller died (%s)' % err.decode()[-300:])
+    with open(os.path.join(work, 'c1.out'), 'w+') as out:
+        caller = subprocess.run(['sh', '-c', '"$@"; kill -9 $$', 'caller', args.xos_oci, '--root', root,
+                                 'create', '--bundle', bundle, '--pid-file', pid_file, 'c1'],
+                                stdout=out, stderr=out, timeout=TIMEOUT)
+    check(caller.returncode == -9, 'lifecycle: create returned and its caller died')
     state = runtime.state('c1')
     check(state is not None and state['status'] == 'created' and state['id'] == 'c1' and
           state['bundle'] == bundle and state['annotations'].get('test') == 'lifecycle',
@@ -238,7 +247,7 @@ def check_lifecycle(args, debian_root, work):
           'lifecycle: delete of a created container ends its process')
     # kill TERM reaches the app's own handler in the guest (xos-run --forward-signals).
     process = subprocess.Popen([args.xos_oci, '--root', root, 'run', '--bundle', bundle, 'c5'],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # run waits: pipes are fine
     first = process.stdout.readline()
     result = runtime('kill', 'c5', 'TERM')
     try:

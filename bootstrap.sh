@@ -45,6 +45,8 @@ PACKAGES+=(cpio)
 # tests/toolchain: sqlite's build generates its amalgamation with tclsh; binutils' ld.bfd makes
 # GNU `ld -r` objects; pkg-config behind xos-pkg-config.
 PACKAGES+=(tcl binutils pkg-config)
+# tools/xos-oci (the OCI runtime): CLI11; tests/oci-runtime: containerd's ctr, iproute2 (ip, tc).
+PACKAGES+=(libcli11-dev containerd iproute2)
 
 install_packages() {
     local missing=()

@@ -84,7 +84,7 @@ ErrorOr<void> parse_command_line(std::string_view text, CommandLine& out) {
             }
             if (digits.empty() || port == 0 || port > 65535) return error(EINVAL);
             out.network.echo_port = uint16_t(port);
-        } else if (token.starts_with("xos.stdio=") || token.starts_with("xos.winsize=") ||
+        } else if (token.starts_with("xos.stdio=") || token.starts_with("xos.winsize=") || token == "xos.signals" ||
                    token.starts_with("xos.xenbus_timeout=")) {
             // The platform reads these itself (platform/kvm/console.cpp, platform/xen).
         } else if (token.starts_with("xos.")) {

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "hosted/host.h"
+#include "xos/console_signal.h"
 #include "xos/platform.h"
 
 namespace xos::hosted {
@@ -159,5 +160,8 @@ bool console_set_input_handler(void (*handler)()) {
     hosted::set_io_interrupt_handler(&hosted::on_io, nullptr);
     return true;
 }
+
+// A hosted image gets its signals from the host directly (xos-run --forward-signals kills it).
+int console_take_signal() { return 0; }
 
 }  // namespace xos::platform

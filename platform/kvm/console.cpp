@@ -8,6 +8,8 @@
 //   0xff 0xff           a data byte 0xff
 //   0xff 'E'            end of input (xos-run's stdin reached end of file)
 //   0xff 'W' r r c c    the terminal's size changed: rows and columns, big-endian 16 bits
+//   0xff 'K' n          deliver signal n to the first process (xos-run --forward-signals, which
+//                       also puts xos.signals on the command line); read after the end of input too
 //   0xff 'S'            synchronisation: xos-run starts with two. QEMU may hand the UART one
 //                       byte before the guest enables its FIFO, which then drops it; so the
 //                       decoder ignores everything up to the first 0xff 'S'.
@@ -17,6 +19,7 @@
 #include <cstring>
 
 #include "kvm/irq.h"
+#include "xos/console_signal.h"
 #include "x86_64/cpu.h"
 #include "x86_64/machine.h"
 #include "xos/platform.h"
@@ -58,11 +61,12 @@ void uart_write(const Uart& uart, const char* bytes, size_t count) {
 
 // The framing decoder's state (see the top of the file).
 struct Decoder {
-    enum class State { Unsynced, UnsyncedEscape, Data, Escape, Size } state = State::Data;
+    enum class State { Unsynced, UnsyncedEscape, Data, Escape, Size, Signal } state = State::Data;
     uint8_t size_bytes[4];
     int size_count = 0;
     bool ended = false;
     bool resized = false;
+    int signal = 0;  // 0xff 'K' n: n until console_take_signal()
 };
 Decoder g_decoder;
 struct Stdio {
@@ -154,7 +158,9 @@ platform::ConsoleInput console_read(char* buffer, size_t count) {
     kvm::stdio();  // the framing's initial state
     uint16_t base = kvm::g_out.base;
     InterruptGuard guard;
-    while (base && !d.ended && result.bytes < count && (x86::inb(base + kvm::REG_LSR) & kvm::LSR_DATA_READY)) {
+    // After the end of input only control frames come (a signal): they are read, data is not.
+    while (base && !d.signal && (d.ended || result.bytes < count) &&
+           (x86::inb(base + kvm::REG_LSR) & kvm::LSR_DATA_READY)) {
         auto byte = x86::inb(base + kvm::REG_DATA);
         switch (d.state) {
         case Decoder::State::Unsynced:
@@ -168,19 +174,25 @@ platform::ConsoleInput console_read(char* buffer, size_t count) {
         case Decoder::State::Data:
             if (byte == 0xff)
                 d.state = Decoder::State::Escape;
-            else
+            else if (!d.ended)
                 buffer[result.bytes++] = char(byte);
             break;
         case Decoder::State::Escape:
             d.state = Decoder::State::Data;
             if (byte == 0xff) {
-                buffer[result.bytes++] = char(byte);
+                if (!d.ended) buffer[result.bytes++] = char(byte);
+            } else if (byte == 'K') {
+                d.state = Decoder::State::Signal;
             } else if (byte == 'E') {
                 d.ended = true;
             } else if (byte == 'W') {
                 d.state = Decoder::State::Size;
                 d.size_count = 0;
             }  // 'S' and anything else: ignored (a newer xos-run's message)
+            break;
+        case Decoder::State::Signal:
+            d.signal = byte;
+            d.state = Decoder::State::Data;
             break;
         case Decoder::State::Size:
             d.size_bytes[d.size_count++] = byte;
@@ -220,3 +232,15 @@ bool console_set_input_handler(void (*handler)()) {
 }
 
 }  // namespace xos::kvm
+
+namespace xos::platform {
+
+// The kvm and xen machines share this file's decoder; only xos-run's COM1 framing feeds it.
+int console_take_signal() {
+    InterruptGuard guard;
+    int signal = kvm::g_decoder.signal;
+    kvm::g_decoder.signal = 0;
+    return signal;
+}
+
+}  // namespace xos::platform

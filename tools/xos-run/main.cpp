@@ -146,6 +146,8 @@ int run_hosted(const Options& opts) {
     sigset_t termination, original_mask;
     sigemptyset(&termination);
     for (int signo : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&termination, signo);
+    if (opts.forward_signals)
+        for (int signo : {SIGQUIT, SIGUSR1, SIGUSR2}) sigaddset(&termination, signo);
     ::sigprocmask(SIG_BLOCK, &termination, &original_mask);
     pid_t pid = fork_into_pid_namespace(opts.verbose);
     if (pid < 0) throw UsageError(std::string("fork: ") + std::strerror(errno));
@@ -177,7 +179,9 @@ int run_hosted(const Options& opts) {
         pid_t done = ::waitpid(pid, &wait_status, WNOHANG);
         if (done == pid) break;
         struct timespec no_wait{0, 0};
-        if (int signo = ::sigtimedwait(&termination, nullptr, &no_wait); signo > 0 && !stop_signal) {
+        if (int signo = ::sigtimedwait(&termination, nullptr, &no_wait); signo > 0 && opts.forward_signals) {
+            ::kill(pid, signo);  // the hosted image (the app's first process) handles it
+        } else if (signo > 0 && !stop_signal) {
             stop_signal = signo;
             ::kill(pid, SIGKILL);
         }
@@ -289,6 +293,7 @@ int run(const std::vector<std::string>& args) {
     // What our stdio are (the image's fds 0-2 are terminals only where ours are) and the
     // terminal's size: platform/kvm/console.cpp reads them.
     opts.console_tokens = " xos.stdio=" + stdio_kinds();
+    if (opts.forward_signals) opts.console_tokens += " xos.signals";
     if (uint16_t rows, cols; terminal_size(rows, cols))
         opts.console_tokens += " xos.winsize=" + std::to_string(rows) + "x" + std::to_string(cols);
     if (opts.dry_run) {
@@ -298,7 +303,7 @@ int run(const std::vector<std::string>& args) {
     }
     if (accel.accel == "kvm") require_kvm_device();
 
-    TerminationSignals signals;
+    TerminationSignals signals(opts.forward_signals);
     StatusFile status;
     GuestStderrPipe guest_stderr;
     auto cmd = build_qemu_command(opts, accel, qemu, status.path_for_child(), guest_stderr.path_for_child());
@@ -308,7 +313,8 @@ int run(const std::vector<std::string>& args) {
     }
 
     RawTerminal terminal;  // raw while the VM runs: the guest's line discipline has the keys
-    RunResult result = run_qemu(cmd, opts.timeout_seconds, signals, guest_stderr, terminal.active());
+    RunResult result =
+        run_qemu(cmd, opts.timeout_seconds, signals, guest_stderr, terminal.active(), opts.forward_signals);
     Verdict verdict = decide_verdict(parse_status_records(status.read_tail()), result.qemu, result.cause,
                                      result.stop_signal, format_seconds(opts.timeout_seconds));
     if (!verdict.message.empty() && (opts.verbose || !verdict.verbose_only))

@@ -108,6 +108,10 @@ options:
                         --disk as xvda..., --ip/--gw, --xen-bridge); its console is
                         shown and its exit status read from xenstore (docs/xen.md)
   --xen-bridge NAME     with --hypervisor xen: a network card on dom0's bridge NAME
+  --forward-signals     SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to
+                        xos-run go to the application's first process (its
+                        handlers run) instead of ending the run (xos-oci uses it;
+                        SIGKILL still ends the VM)
   --dry-run             print the QEMU command line (xl config) and exit
   -v, --verbose         print the QEMU command line and accelerator on stderr
   -h, --help            print this help
@@ -281,6 +285,8 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
 bool apply_flag(Options& opts, const std::string& arg) {
     if (arg == "--dry-run")
         opts.dry_run = true;
+    else if (arg == "--forward-signals")
+        opts.forward_signals = true;
     else if (arg == "-v" || arg == "--verbose")
         opts.verbose = true;
     else if (arg == "-h" || arg == "--help")

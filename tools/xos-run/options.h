@@ -82,6 +82,9 @@ struct Options {
     std::string container_kernel;  // the image's own generic kernel (set from IMAGE.json)
     std::string hypervisor = "qemu";  // --hypervisor qemu|xen (xen: xl on a Xen dom0, xen_run.h)
     std::string xen_bridge;  // --xen-bridge NAME: a vif on that dom0 bridge (--hypervisor xen)
+    // --forward-signals (xos-oci): SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 go to the
+    // app's first process (a framed message on COM1 on a VM; kill on hosted) instead of ending the run.
+    bool forward_signals = false;
     bool dry_run = false;
     bool verbose = false;
     bool help = false;

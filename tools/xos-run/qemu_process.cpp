@@ -71,10 +71,10 @@ private:
 class QemuRun {
 public:
     QemuRun(pid_t pid, int console_fd, int error_console_fd, int signal_fd, double timeout_seconds, int to_guest_fd,
-            bool terminal_input)
+            bool terminal_input, bool forward_signals)
         : m_pid(pid), m_console_fd(console_fd), m_error_console_fd(error_console_fd), m_signal_fd(signal_fd),
           m_timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)), m_to_guest_fd(to_guest_fd),
-          m_terminal_input(terminal_input) {
+          m_terminal_input(terminal_input), m_forward_signals(forward_signals) {
         if (m_timer.get() < 0) throw_errno("timerfd_create");
         // A terminal we do not take (a background run, nobody watching): never read, or we
         // would steal the shell's input (or be stopped by SIGTTIN). The guest sees end of file.
@@ -182,6 +182,8 @@ private:
                 try_reap();
             else if (info.ssi_signo == SIGWINCH)
                 on_window_change();
+            else if (m_forward_signals)
+                m_to_guest += frame_signal(static_cast<int>(info.ssi_signo));
             else
                 on_termination_request(static_cast<int>(info.ssi_signo));
         }
@@ -238,6 +240,7 @@ private:
     bool m_terminating = false;
     int m_to_guest_fd;  // the pipe that is QEMU's stdin (nonblocking)
     bool m_terminal_input;
+    bool m_forward_signals;
     bool m_input_open = true;
     std::string m_to_guest = frame_start();  // framed input QEMU has not taken yet
     EscapeDetector m_escape;
@@ -253,10 +256,12 @@ Child start_qemu(const std::vector<std::string>& argv, int stdin_fd, const sigse
 
 }  // namespace
 
-TerminationSignals::TerminationSignals() {
+TerminationSignals::TerminationSignals(bool forwarded) {
     sigset_t set;
     sigemptyset(&set);
     for (int signo : {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGWINCH}) sigaddset(&set, signo);
+    if (forwarded)
+        for (int signo : {SIGQUIT, SIGUSR1, SIGUSR2}) sigaddset(&set, signo);
     if (::sigprocmask(SIG_BLOCK, &set, &m_original_mask) != 0) throw_errno("sigprocmask");
     m_fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (m_fd < 0) throw_errno("signalfd");
@@ -288,7 +293,7 @@ void GuestStderrPipe::close_write_end() {
 }
 
 RunResult run_qemu(const std::vector<std::string>& argv, double timeout_seconds, const TerminationSignals& signals,
-                   GuestStderrPipe& guest_stderr, bool terminal_input) {
+                   GuestStderrPipe& guest_stderr, bool terminal_input, bool forward_signals) {
     int input[2];
     if (::pipe2(input, O_CLOEXEC) != 0) throw_errno("pipe2");
     UniqueFd input_read(input[0]), input_write(input[1]);
@@ -297,6 +302,6 @@ RunResult run_qemu(const std::vector<std::string>& argv, double timeout_seconds,
     input_read.reset();
     guest_stderr.close_write_end();
     return QemuRun(qemu.pid, qemu.stdout_read.get(), guest_stderr.read_fd(), signals.fd(), timeout_seconds,
-                   input_write.get(), terminal_input)
+                   input_write.get(), terminal_input, forward_signals)
         .wait();
 }

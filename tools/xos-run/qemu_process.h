@@ -14,7 +14,8 @@
 // Ctrl-C can no longer kill xos-run between starting QEMU and reaping it.
 class TerminationSignals {
 public:
-    TerminationSignals();
+    // With `forwarded`, also SIGQUIT, SIGUSR1 and SIGUSR2 (--forward-signals).
+    explicit TerminationSignals(bool forwarded = false);
     ~TerminationSignals();
     TerminationSignals(const TerminationSignals&) = delete;
     TerminationSignals& operator=(const TerminationSignals&) = delete;
@@ -57,4 +58,4 @@ struct RunResult {
 // Ctrl-] . stops the run as SIGINT would. timeout_seconds 0 means none. Throws
 // std::runtime_error if QEMU cannot be started.
 RunResult run_qemu(const std::vector<std::string>& argv, double timeout_seconds, const TerminationSignals& signals,
-                   GuestStderrPipe& guest_stderr, bool terminal_input);
+                   GuestStderrPipe& guest_stderr, bool terminal_input, bool forward_signals = false);

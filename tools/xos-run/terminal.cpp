@@ -107,6 +107,8 @@ std::string frame_start() { return std::string("\xff") + 'S' + '\xff' + 'S'; }
 
 std::string frame_end_of_input() { return std::string("\xff") + 'E'; }
 
+std::string frame_signal(int signo) { return std::string("\xff") + 'K' + char(signo); }
+
 std::string frame_window_size(uint16_t rows, uint16_t cols) {
     std::string frame("\xff");
     frame += 'W';

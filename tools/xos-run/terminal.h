@@ -54,4 +54,6 @@ private:
 std::string frame_start();
 void frame_input(const char* data, std::size_t size, std::string& out);
 std::string frame_end_of_input();
+// 0xff 'K' and the signal's number: deliver it to the first process (--forward-signals).
+std::string frame_signal(int signo);
 std::string frame_window_size(uint16_t rows, uint16_t cols);

@@ -14,6 +14,7 @@
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
 #include "sys/signal.h"
+#include "xos/console_signal.h"
 
 namespace xos::fs::terminal {
 
@@ -244,6 +245,24 @@ void take_resize() {
     signal_group(s.foreground, SIGWINCH);
 }
 
+bool g_signals;  // signals_on_console()
+
+// xos-run --forward-signals: its signals arrive framed on the console (platform/kvm/console.cpp)
+// for the first process, so the input thread runs from the start and after the end of input.
+bool signals_on_console() {
+    const char* line = platform::command_line();
+    if (!line) return false;
+    for (const char* at = std::strstr(line, "xos.signals"); at; at = std::strstr(at + 1, "xos.signals"))
+        if ((at == line || at[-1] == ' ') && (at[11] == '\0' || at[11] == ' ')) return true;
+    return false;
+}
+
+void deliver_console_signal(int signal) {
+    sched::Process* first = sched::first_process();
+    if (signal < 1 || signal > 64 || !first || first->state != sched::ProcessState::Alive) return;
+    sys::send_signal_to_process(*first, signal);
+}
+
 void on_input_interrupt() {
     state().input_signalled = true;
     sched::wake_all(state().device);
@@ -252,13 +271,15 @@ void on_input_interrupt() {
 [[noreturn]] void input_thread(uintptr_t polled, uintptr_t) {
     State& s = state();
     for (;;) {
-        (void)sched::wait_event(s.room, [] { return has_room(); }, sched::Deadline::never(), sched::Interruptible::No);
+        if (!s.ended)
+            (void)sched::wait_event(
+                s.room, [] { return has_room(); }, sched::Deadline::never(), sched::Interruptible::No);
         char chunk[256];
         // Each character adds at most one byte to the ring or the line being edited, and commits
         // at most one line.
         size_t want = input_is_terminal() ? ring_free() - s.edit_length - 1 : ring_free();
         if (input_is_terminal() && want > MAX_LINES - s.line_count) want = MAX_LINES - s.line_count;
-        if (want > sizeof chunk) want = sizeof chunk;
+        if (want > sizeof chunk || s.ended) want = sizeof chunk;
         platform::ConsoleInput in;
         {
             platform::InterruptGuard guard;
@@ -266,19 +287,23 @@ void on_input_interrupt() {
             in = platform::console_read(chunk, want);
         }
         if (in.resized) take_resize();
-        if (input_is_terminal()) {
+        int signal = platform::console_take_signal();
+        if (signal) deliver_console_signal(signal);
+        if (s.ended) {  // only signals come after the end
+            if (signal) continue;
+        } else if (input_is_terminal()) {
             for (size_t i = 0; i < in.bytes; ++i) receive(chunk[i]);
         } else if (in.bytes) {
             for (size_t i = 0; i < in.bytes; ++i) ring_push(chunk[i]);
             notify_readers();
         }
-        if (in.ended) {
+        if (in.ended && !s.ended) {
             s.ended = true;
             sched::wake_all(s.readers);
             s.poll.notify(vfs::poll_bits::READABLE | vfs::poll_bits::HUP);
-            sched::exit_current();
+            if (!g_signals) sched::exit_current();
         }
-        if (in.bytes || in.resized) continue;
+        if (in.bytes || in.resized || signal) continue;
         auto deadline = polled ? sched::Deadline::after_ns(10'000'000) : sched::Deadline::never();
         (void)sched::wait_event(s.device, [] { return state().input_signalled; }, deadline, sched::Interruptible::No);
     }
@@ -470,7 +495,8 @@ void start_input() {
     }
     // A terminal's keys (^C) count even when nobody reads; other input waits for its reader, so
     // that a program that never reads stdin has no thread more (thread ids stay Linux's).
-    if (input_is_terminal()) ensure_input_thread();
+    g_signals = signals_on_console();
+    if (input_is_terminal() || g_signals) ensure_input_thread();
 }
 
 platform::StdioKind stdio_kind(int fd) {

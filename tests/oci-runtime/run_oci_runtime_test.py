@@ -1,0 +1,425 @@
+#!/usr/bin/env python3
+"""xos-oci, the OCI runtime (issue 18), driven as engines drive it. Cases:
+
+  lifecycle  (xos-oci directly on a bundle: a busybox root from the Debian test root and a
+             config.json made by `runc spec`) create/state/start/state/kill/state/delete, the
+             pid file, status created -> running -> stopped, exec.fifo; the errors for wrong
+             states as runtime-tools checks them (start twice, delete running without --force,
+             kill of a stopped container, an unknown id, a duplicate id, an unknown command);
+             the container survives its caller dying between create and start; `run` gives the
+             program's output and exit status; delete leaves no state and no QEMU.
+  podman     `podman run --rm --runtime xos-oci` of a busybox image: output and exit status as
+             with runc; a terminal (-t, --console-socket).
+  nginx      `podman run -d -p PORT:8080 --runtime xos-oci` of a Debian nginx image: curl from
+             the host gets its page through the container's veth (tc redirect to the VM's tap),
+             `podman logs` shows its output, `podman stop` stops it within the grace period,
+             `podman rm` leaves no QEMU process and no state directory.
+  containerd `ctr run --runc-binary xos-oci` (containerd's runc shim running xos-oci) with
+             Debian's containerd started here on its own socket and directories: output and
+             exit status; no task and no QEMU left.
+
+Podman runs with --runtime the path of xos-oci and its default cgroup handling (xos-oci
+ignores linux.cgroupsPath and makes no cgroup; podman refuses --cgroups=disabled for a runtime
+not listed in containers.conf's runtime_supports_nocgroups). Images are made here from the
+Debian test root (no registry), tagged localhost/xos-oci-runtime-test:*-KEY and cached.
+Exit status: 0 pass, 1 fail, 77 skipped (not root, or podman/containerd missing).
+"""
+import argparse
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'oci'))
+import run_oci_test as oci  # noqa: E402  (the image makers of tests/oci)
+
+TIMEOUT = 600
+TAG = 'localhost/xos-oci-runtime-test'
+failures = []
+
+
+def log(*parts):
+    print(*parts, flush=True)
+
+
+def fail(message):
+    failures.append(message)
+    log('FAIL:', message)
+
+
+def check(condition, message):
+    if condition:
+        log('ok:', message)
+    else:
+        fail(message)
+    return condition
+
+
+def run(command, **kwargs):
+    kwargs.setdefault('timeout', TIMEOUT)
+    kwargs.setdefault('capture_output', True)
+    kwargs.setdefault('text', True)
+    return subprocess.run(command, **kwargs)
+
+
+def qemu_processes(marker):
+    """Pids of QEMU processes whose command line mentions MARKER (a rootfs path)."""
+    found = []
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                cmdline = f.read().decode(errors='replace')
+        except OSError:
+            continue
+        if 'qemu-system' in cmdline and marker in cmdline:
+            found.append(int(pid))
+    return found
+
+
+def wait_for(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+# --- the images and bundles ---------------------------------------------------------------
+
+def make_images(debian_root, stamp, need_nginx):
+    """The busybox image (and the nginx image) in podman's store, cached by what makes them."""
+    makers = [make_images, oci.make_small_context, oci.nginx_context, oci.nginx_debs]
+    key_source = (''.join(inspect.getsource(f) for f in makers) + ' '.join(oci.SMALL_APPLETS) + stamp +
+                  oci.apt_version('nginx')).encode()
+    key = hashlib.sha256(key_source).hexdigest()[:16]
+    small, nginx = '%s:small-%s' % (TAG, key), '%s:nginx-%s' % (TAG, key)
+    lock_path = os.path.join(oci.cache_root(), 'oci-runtime-images')
+    os.makedirs(oci.cache_root(), exist_ok=True)
+    with oci.Locked(lock_path):
+        have = run(['podman', 'images', '--format', '{{.Repository}}:{{.Tag}}']).stdout.split()
+        for tag in have:  # older keys' images
+            if tag.startswith(TAG + ':') and not tag.endswith('-' + key):
+                run(['podman', 'rmi', '-f', tag])
+        wanted = [small] + ([nginx] if need_nginx else [])
+        if all(tag in have for tag in wanted):
+            return small, nginx
+        with tempfile.TemporaryDirectory(dir=oci.cache_root()) as context:
+            log('making the test images (podman; tagged %s:*-%s)' % (TAG, key))
+            oci.make_small_context(debian_root, context)
+            if small not in have:
+                run(['podman', 'import', os.path.join(context, 'small.tar'), small], check=True)
+            if need_nginx and nginx not in have:
+                run(['tar', '-C', debian_root, '--numeric-owner', '--exclude=./xos-test', '-cf',
+                     os.path.join(context, 'debian.tar'), '.'], check=True)
+                base = '%s:debian-%s' % (TAG, key)
+                run(['podman', 'import', os.path.join(context, 'debian.tar'), base], check=True)
+                os.unlink(os.path.join(context, 'debian.tar'))
+                oci.nginx_context(context, oci.nginx_debs(context))
+                # nginx_context's Containerfile starts FROM tests/oci's image: ours instead.
+                containerfile = os.path.join(context, 'Containerfile.nginx')
+                with open(containerfile) as f:
+                    lines = f.read().split('\n', 1)
+                with open(containerfile, 'w') as f:
+                    f.write('FROM %s\n%s' % (base, lines[1]))
+                run(['podman', 'build', '--isolation', 'chroot', '-f', os.path.join(context, 'Containerfile.nginx'),
+                     '-t', nginx, context], check=True)
+    return small, nginx
+
+
+def make_bundle(debian_root, directory, args, terminal=False):
+    """A bundle: the busybox root and `runc spec`'s config.json with ARGS (no network namespace)."""
+    context = os.path.join(directory, 'context')
+    oci.make_small_context(debian_root, context)
+    os.rename(os.path.join(context, 'root'), os.path.join(directory, 'rootfs'))
+    shutil.rmtree(context)
+    run(['runc', 'spec'], cwd=directory, check=True)
+    with open(os.path.join(directory, 'config.json')) as f:
+        config = json.load(f)
+    config['process']['args'] = args
+    config['process']['terminal'] = terminal
+    config['root']['readonly'] = False
+    config['linux']['namespaces'] = [ns for ns in config['linux']['namespaces'] if ns['type'] != 'network']
+    config['annotations'] = {'org.xos.memory': '128M', 'test': 'lifecycle'}
+    with open(os.path.join(directory, 'config.json'), 'w') as f:
+        json.dump(config, f)
+    return directory
+
+
+# --- the cases ------------------------------------------------------------------------------
+
+class Runtime:
+    def __init__(self, binary, root):
+        self.binary, self.root = binary, root
+
+    def __call__(self, *args, **kwargs):
+        command = [self.binary, '--root', self.root, '--log', os.path.join(self.root, '..', 'runtime.log'),
+                   '--log-format', 'json'] + list(args)
+        if args[0] not in ('create', 'run'):
+            return run(command, **kwargs)
+        # The container's process inherits create's stdio (as conmon wants): files, not pipes
+        # whose end of file would wait for the container.
+        with tempfile.TemporaryFile('w+') as out, tempfile.TemporaryFile('w+') as err:
+            result = subprocess.run(command, stdout=out, stderr=err, timeout=TIMEOUT)
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(command, result.returncode, out.read(), err.read())
+
+    def state(self, container_id):
+        result = self(['state', container_id][0], container_id)
+        return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def check_lifecycle(args, debian_root, work):
+    root = os.path.join(work, 'state')
+    runtime = Runtime(args.xos_oci, root)
+    bundle = make_bundle(debian_root, os.path.join(work, 'bundle'),
+                         ['/bin/sh', '-c', 'echo hello from $0; trap "echo got TERM; exit 3" TERM; '
+                                           'while true; do sleep 1; done', 'xos'])
+    pid_file = os.path.join(work, 'pid')
+    # The caller dies between create and start: create runs from a shell that is killed at once after.
+    with open(os.path.join(work, 'c1.out'), 'w+') as out:
+        caller = subprocess.run(['sh', '-c', '"$@"; kill -9 $$', 'caller', args.xos_oci, '--root', root,
+                                 'create', '--bundle', bundle, '--pid-file', pid_file, 'c1'],
+                                stdout=out, stderr=out, timeout=TIMEOUT)
+    check(caller.returncode == -9, 'lifecycle: create returned and its caller died')
+    state = runtime.state('c1')
+    check(state is not None and state['status'] == 'created' and state['id'] == 'c1' and
+          state['bundle'] == bundle and state['annotations'].get('test') == 'lifecycle',
+          'lifecycle: created after create (%s)' % state)
+    with open(pid_file) as f:
+        pid = int(f.read())
+    check(state is not None and state['pid'] == pid and os.path.exists('/proc/%d' % pid),
+          'lifecycle: the pid file names the owner process, alive')
+    result = runtime('create', '--bundle', bundle, 'c1')
+    check(result.returncode != 0 and 'already exists' in result.stderr, 'lifecycle: a duplicate id is refused')
+    result = runtime('start', 'c1')
+    check(result.returncode == 0, 'lifecycle: start (%s)' % result.stderr)
+    state = runtime.state('c1')
+    check(state and state['status'] == 'running', 'lifecycle: running after start')
+    result = runtime('start', 'c1')
+    check(result.returncode != 0 and 'already running' in result.stderr, 'lifecycle: start twice is an error')
+    result = runtime('delete', 'c1')
+    check(result.returncode != 0 and 'not stopped' in result.stderr,
+          'lifecycle: delete of a running container without --force is an error')
+    check(wait_for(lambda: qemu_processes(bundle), 60), 'lifecycle: its QEMU runs')
+    result = runtime('kill', 'c1', 'KILL')
+    check(result.returncode == 0, 'lifecycle: kill KILL')
+    check(wait_for(lambda: (runtime.state('c1') or {}).get('status') == 'stopped', 60),
+          'lifecycle: stopped after kill KILL')
+    check(wait_for(lambda: not qemu_processes(bundle), 30), 'lifecycle: no QEMU after kill KILL')
+    result = runtime('kill', 'c1', 'TERM')
+    check(result.returncode != 0 and 'not running' in result.stderr, 'lifecycle: kill of a stopped container is an error')
+    result = runtime('delete', 'c1')
+    check(result.returncode == 0 and not os.path.exists(os.path.join(root, 'c1')),
+          'lifecycle: delete of a stopped container removes its state')
+    for command in (['state', 'nosuch'], ['start', 'nosuch'], ['kill', 'nosuch'], ['delete', 'nosuch']):
+        result = runtime(*command)
+        check(result.returncode != 0 and 'does not exist' in result.stderr, 'lifecycle: %s of an unknown id' % command[0])
+    result = runtime('frobnicate', 'c1')
+    check(result.returncode != 0 and "unknown command 'frobnicate'" in result.stderr,
+          'lifecycle: an unknown command is an error')
+    with open(os.path.join(work, 'runtime.log')) as f:
+        logged = [json.loads(line) for line in f if line.strip()]
+    check(any(e['level'] == 'error' and 'frobnicate' in e['msg'] for e in logged),
+          'lifecycle: errors go to the --log (json)')
+    # delete --force of a running container; created -> delete (no --force needed).
+    runtime('create', '--bundle', bundle, 'c2')
+    runtime('start', 'c2')
+    result = runtime('delete', '--force', 'c2')
+    check(result.returncode == 0 and not os.path.exists(os.path.join(root, 'c2')) and
+          wait_for(lambda: not qemu_processes(bundle), 30), 'lifecycle: delete --force of a running container')
+    runtime('create', '--bundle', bundle, 'c3')
+    owner = runtime.state('c3')['pid']
+    result = runtime('delete', 'c3')
+    check(result.returncode == 0 and wait_for(lambda: not os.path.exists('/proc/%d' % owner) or
+                                              open('/proc/%d/stat' % owner).read().split(')')[1].split()[0] == 'Z', 10),
+          'lifecycle: delete of a created container ends its process')
+    # kill TERM reaches the app's own handler in the guest (xos-run --forward-signals).
+    process = subprocess.Popen([args.xos_oci, '--root', root, 'run', '--bundle', bundle, 'c5'],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # run waits: pipes are fine
+    first = process.stdout.readline()
+    result = runtime('kill', 'c5', 'TERM')
+    try:
+        out, err = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+    check(first == 'hello from xos\n' and result.returncode == 0 and process.returncode == 3 and 'got TERM' in out,
+          'lifecycle: kill TERM runs the app\'s trap (status %s, %r %r)' % (process.returncode, first + out, err[-300:]))
+    # run: the output and exit status of the program.
+    with open(os.path.join(bundle, 'config.json')) as f:
+        config = json.load(f)
+    config['process']['args'] = ['/bin/sh', '-c', 'echo out; echo err >&2; pwd; id -u; exit 7']
+    config['process']['cwd'] = '/tmp'
+    config['process']['env'].append('GREETING=hi')
+    with open(os.path.join(bundle, 'config.json'), 'w') as f:
+        json.dump(config, f)
+    result = runtime('run', '--bundle', bundle, 'c4')
+    check(result.returncode == 7 and result.stdout == 'out\n/tmp\n0\n' and 'err' in result.stderr,
+          'lifecycle: run gives the output and status 7 (%d %r %r)' % (result.returncode, result.stdout,
+                                                                     result.stderr[-300:]))
+    check(not os.path.exists(os.path.join(root, 'c4')), 'lifecycle: run deletes the container after')
+
+
+def podman_command(args, *rest):
+    return ['podman', 'run', '--runtime', args.xos_oci] + list(rest)
+
+
+def check_podman(args, debian_root, work):
+    small, _ = make_images(debian_root, args.stamp, need_nginx=False)
+    cases = [
+        ('output and status', ['--rm', '--network', 'none'], ['/bin/sh', '-c', 'echo hello; pwd; id -u; exit 5']),
+        ('--workdir, --env, --user', ['--rm', '--network', 'none', '--workdir', '/tmp', '--env', 'X=y', '--user', '1000:50'],
+         ['/bin/sh', '-c', 'echo "$X $(pwd) $(id -u):$(id -g)"']),
+        ('a failing command', ['--rm', '--network', 'none'], ['/bin/sh', '-c', 'exit 42']),
+        ('an unknown program', ['--rm', '--network', 'none'], ['/no/such/program']),
+    ]
+    for name, options, program in cases:
+        reference = run(['podman', 'run', '--runtime', 'runc', '--ulimit', 'nofile=1024:1024', '--ulimit',
+                         'nproc=1024:1024'] + options + [small] + program)
+        result = run(podman_command(args, *options) + [small] + program)
+        same = result.returncode == reference.returncode and (result.stdout == reference.stdout or reference.returncode == 127)
+        check(same, 'podman: %s: status %d %r (runc: %d %r) %s' % (name, result.returncode, result.stdout,
+                                                                  reference.returncode, reference.stdout,
+                                                                  result.stderr[-400:] if not same else ''))
+    # A terminal: podman's conmon receives the pty over --console-socket.
+    result = run(['script', '-qec', ' '.join(podman_command(args, '--rm', '-t', '--network', 'none') +
+                                           [small, '/bin/sh', '-c', "'test -t 0 && test -t 1 && echo tty'"]),
+                  '/dev/null'])
+    check(result.returncode == 0 and 'tty' in result.stdout, 'podman: -t gives a terminal (%r %s)' % (
+        result.stdout[-200:], result.stderr[-300:]))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def check_nginx(args, debian_root, work):
+    _, nginx = make_images(debian_root, args.stamp, need_nginx=True)
+    port = free_port()
+    name = 'xos-oci-nginx-%d' % os.getpid()
+    result = run(podman_command(args, '-d', '--name', name, '-p', '%d:8080' % port, '--annotation',
+                                'org.xos.memory=512M', '--stop-timeout', '20') + [nginx])
+    if not check(result.returncode == 0, 'nginx: podman run -d (%s)' % result.stderr[-500:]):
+        return
+    container_id = result.stdout.strip()
+    state_dirs = []
+    try:
+        def get():
+            try:
+                with urllib.request.urlopen('http://127.0.0.1:%d/' % port, timeout=10) as response:
+                    return response.status, response.read()
+            except OSError:
+                return None
+        answered = wait_for(lambda: get() is not None, TIMEOUT - 200)
+        answer = get() if answered else None
+        # podman's --root for a runtime is /run/NAME.
+        state_dirs = [os.path.join('/run/xos-oci', container_id)]
+        check(os.path.exists(os.path.join(state_dirs[0], 'state.json')), 'nginx: the state in %s' % state_dirs[0])
+        check(answer is not None and answer[0] == 200 and b'nginx in an OCI image on xos' in answer[1],
+              'nginx: curl through -p gets the page (%s)' % (answer,))
+        logs = run(['podman', 'logs', name])
+        check(logs.returncode == 0 and 'xos-oci-nginx' not in logs.stderr, 'nginx: podman logs works')
+        started = time.monotonic()
+        result = run(['podman', 'stop', '-t', '20', name])
+        took = time.monotonic() - started
+        check(result.returncode == 0 and took < 60, 'nginx: podman stop (%.1f s, grace 20 s)' % took)
+        # The image's StopSignal (SIGQUIT) reaches nginx, which shuts down gracefully: status 0.
+        inspect_result = run(['podman', 'inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', name])
+        check(inspect_result.stdout.split() in (['exited', '0'], ['stopped', '0']),
+              'nginx: stopped gracefully by its StopSignal (%s)' % inspect_result.stdout.strip())
+    finally:
+        result = run(['podman', 'rm', '-f', name])
+    check(result.returncode == 0, 'nginx: podman rm')
+    check(wait_for(lambda: not qemu_processes(container_id), 30), 'nginx: no QEMU process left')
+    leftovers = [d for d in state_dirs if os.path.exists(d)]
+    check(not leftovers, 'nginx: no state left (%s)' % leftovers)
+
+
+def check_containerd(args, debian_root, work):
+    """containerd (Debian's, started here on its own socket and directories) with ctr run --runc-binary."""
+    small, _ = make_images(debian_root, args.stamp, need_nginx=False)
+    top = os.path.join(work, 'containerd')
+    os.makedirs(top)
+    socket_path = os.path.join(top, 'containerd.sock')
+    with open(os.path.join(top, 'config.toml'), 'w') as f:
+        f.write('version = 2\nroot = "%s/root"\nstate = "%s/state"\n[grpc]\n  address = "%s"\n'
+                '[plugins."io.containerd.grpc.v1.cri"]\n  disable_cgroup = true\n' % (top, top, socket_path))
+    with open(os.path.join(top, 'containerd.log'), 'w') as daemon_log:
+        daemon = subprocess.Popen(['containerd', '--config', os.path.join(top, 'config.toml')], stdout=daemon_log,
+                                  stderr=subprocess.STDOUT)
+    ctr = ['ctr', '--address', socket_path]
+    try:
+        if not check(wait_for(lambda: run(ctr + ['version'], timeout=30).returncode == 0, 60), 'containerd: started'):
+            return
+        archive = os.path.join(work, 'small.oci.tar')
+        run(['podman', 'save', '--format', 'oci-archive', '-o', archive, small], check=True)
+        result = run(ctr + ['image', 'import', archive])
+        check(result.returncode == 0, 'containerd: ctr image import (%s)' % result.stderr[-300:])
+        result = run(ctr + ['run', '--rm', '--runc-binary', args.xos_oci, small, 'xos-ctr-%d' % os.getpid(),
+                            '/bin/sh', '-c', 'echo hello from containerd; pwd; exit 6'])
+        check(result.returncode == 6 and result.stdout == 'hello from containerd\n/\n',
+              'containerd: ctr run --runc-binary xos-oci: output and status (%d %r %s)' % (
+                  result.returncode, result.stdout, result.stderr[-300:]))
+        check(not qemu_processes(os.path.join(top, 'state')) and not run(ctr + ['task', 'ls', '-q']).stdout.strip(),
+              'containerd: no task and no QEMU left')
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        # Its snapshots are overlay mounts below TOP: unmount before the directory goes.
+        with open('/proc/self/mounts') as f:
+            mounts = [line.split()[1] for line in f if top in line.split()[1]]
+        for mount in reversed(mounts):
+            run(['umount', '-l', mount])
+
+
+CASES = {'lifecycle': check_lifecycle, 'podman': check_podman, 'nginx': check_nginx, 'containerd': check_containerd}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--xos-oci', required=True)
+    parser.add_argument('--make-rootfs', required=True)
+    parser.add_argument('case', choices=sorted(CASES))
+    args = parser.parse_args()
+    args.xos_oci = os.path.abspath(args.xos_oci)
+    if os.geteuid() != 0:
+        log('skipped: needs root (podman rootful, network namespaces)')
+        return 77
+    if args.case != 'lifecycle' and not shutil.which('podman'):
+        log('skipped: podman is not installed (bootstrap.sh installs it)')
+        return 77
+    if args.case == 'containerd' and not (shutil.which('containerd') and shutil.which('ctr')):
+        log('skipped: containerd is not installed (bootstrap.sh installs it)')
+        return 77
+    made = run([args.make_rootfs], check=True)
+    debian = made.stdout.strip().splitlines()[-1]
+    debian_root = os.path.join(debian, 'root') if os.path.isdir(os.path.join(debian, 'root')) else debian
+    with open(os.path.join(os.path.dirname(debian_root.rstrip('/')), 'stamp')) as f:
+        args.stamp = f.read()
+    with tempfile.TemporaryDirectory(prefix='xos-oci-runtime-') as work:
+        started = time.monotonic()
+        CASES[args.case](args, debian_root, work)
+        log('%s took %.1f s' % (args.case, time.monotonic() - started))
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -78,10 +78,13 @@
 .endm
 
 /* Gives the lock back entirely: on the way to app code from a libos function (a new thread's
- * start, a signal frame, a cloned thread). Interrupts must be off. Clobbers the flags. */
+ * start, a signal frame, a cloned thread). Turns interrupts off (only with several CPUs: the
+ * hosted platform runs in ring 3, where cli faults); the way out restores the app's flags.
+ * Clobbers the flags. */
 .macro BIG_LOCK_DROP
     cmpb $0, xos_smp_active(%rip)
     je .Ldone\@
+    cli
     movl $0, xos_big_lock_depth(%rip)
     movl $0, xos_big_lock_owner(%rip)
     incl xos_big_lock_serving(%rip)

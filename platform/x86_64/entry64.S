@@ -16,7 +16,6 @@ xos_user_entry_begin:
     .type xos_enter_app, @function
 xos_enter_app:
     pushfq
-    cli
     BIG_LOCK_DROP
     popfq
     mov %rsi, %rsp
@@ -185,8 +184,7 @@ xos_syscall_restart:
     .globl xos_user_return
     .type xos_user_return, @function
 xos_user_return:
-    cli                             /* popfq below restores the target's IF */
-    BIG_LOCK_DROP
+    BIG_LOCK_DROP                   /* popfq below restores the target's IF */
     mov %rdi, %rsp
     test %rsi, %rsi
     jz 1f
@@ -232,8 +230,7 @@ xos_user_return:
     .globl xos_resume_clone
     .type xos_resume_clone, @function
 xos_resume_clone:
-    cli                             /* popfq below restores the parent's flags */
-    BIG_LOCK_DROP
+    BIG_LOCK_DROP                   /* popfq below restores the parent's flags */
     mov 0(%rdi), %r15
     mov 8(%rdi), %r14
     mov 16(%rdi), %r13

@@ -16,7 +16,7 @@
 
 #include "../image/check.h"
 
-#define ROUNDS 30
+#define ROUNDS 10
 
 static volatile uint64_t* volatile g_page;
 static atomic_int g_round, g_changed, g_reader_ready, g_done_round;

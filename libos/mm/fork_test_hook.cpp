@@ -6,6 +6,7 @@
 #include "mm/heap.h"
 #include "mm/memory.h"
 #include "mm/vm.h"
+#include "sched/thread.h"
 
 namespace xos::mm {
 
@@ -74,16 +75,21 @@ void run(void* opaque) {
 // is not current (as a loader fills a new image), if `size` is not 0.
 extern "C" long xos_test_fork_space_write(long (*body)(int step, void* arg), void* arg, int steps, uintptr_t address,
                                           const void* data, size_t size) {
+    xos::sched::BigLockScope lock;  // a function call from app code (docs/locking.md)
     xos::mm::Run run{body, arg, steps, address, data, size, 0};
     xos::mm::run_on_stack(xos::mm::g_stack + sizeof xos::mm::g_stack, xos::mm::run, &run);
     return run.result;
 }
 
 extern "C" long xos_test_fork_space(long (*body)(int step, void* arg), void* arg, int steps) {
+    xos::sched::BigLockScope lock;
     xos::mm::Run run{body, arg, steps, 0, nullptr, 0, 0};
     xos::mm::run_on_stack(xos::mm::g_stack + sizeof xos::mm::g_stack, xos::mm::run, &run);
     return run.result;
 }
 
 // Frames that more than one address space maps now.
-extern "C" long xos_test_shared_frames() { return long(xos::mm::shared_frame_count()); }
+extern "C" long xos_test_shared_frames() {
+    xos::sched::BigLockScope lock;
+    return long(xos::mm::shared_frame_count());
+}

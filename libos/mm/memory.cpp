@@ -14,10 +14,13 @@ namespace xos::mm {
 
 namespace {
 AddressSpace g_address_space;
-VirtualMemory* g_app_memory;  // the current one
+// The current one, per CPU (the one whose page tables it runs on; the CPU holding the big lock
+// is the one running libos).
+VirtualMemory* g_app_memory_of[XOS_MAX_CPUS];
+VirtualMemory*& current_memory_slot() { return g_app_memory_of[xos_this_cpu->index]; }
 
 bool app_memory_allows(uintptr_t address, size_t size, int prot) {
-    return g_app_memory->range_allows(address, size, prot);
+    return current_memory_slot()->range_allows(address, size, prot);
 }
 
 // The parts of the image a syscall may be given (the app's code, constants and globals), with
@@ -39,9 +42,9 @@ void set_app_image_regions() {
 }  // namespace
 
 AddressSpace& address_space() { return g_address_space; }
-VirtualMemory& app_memory() { return *g_app_memory; }
+VirtualMemory& app_memory() { return *current_memory_slot(); }
 void set_current(VirtualMemory* memory) { memory->activate(); }
-void set_current_memory(VirtualMemory* memory) { g_app_memory = memory; }
+void set_current_memory(VirtualMemory* memory) { current_memory_slot() = memory; }
 size_t free_memory_bytes() { return g_address_space.free_bytes() + free_frame_bytes(); }
 
 void init_memory() {
@@ -62,10 +65,13 @@ void init_memory() {
     }
     init_frames(g_address_space, ram_base, ram_end);
     platform::MemoryRange region = platform::app_region();
-    g_app_memory = kcreate<VirtualMemory>(platform::boot_app_space(), region.base, region.size, g_address_space);
-    if (!g_app_memory) panic("no memory for the app's address space");
+    current_memory_slot() =
+        kcreate<VirtualMemory>(platform::boot_app_space(), region.base, region.size, g_address_space);
+    if (!current_memory_slot()) panic("no memory for the app's address space");
     // A linked image's data and bss become the boot program's own memory (fork copies them).
-    g_app_memory->adopt_process_data(platform::process_data_range());
+    current_memory_slot()->adopt_process_data(platform::process_data_range());
+    // Until a CPU runs a process, the boot program's is its current one (never destroyed).
+    for (VirtualMemory*& slot : g_app_memory_of) slot = current_memory_slot();
     set_user_memory_check(app_memory_allows);
     FileCache::install_hooks();
 }
@@ -79,18 +85,18 @@ void free_page_table_page(uintptr_t page) { free_frame(page); }
 
 bool handle_page_fault(uintptr_t address, FaultAccess access, FaultSource source) {
     int needed = access == FaultAccess::Write ? PROT_WRITE : access == FaultAccess::Execute ? PROT_EXEC : PROT_READ;
-    return g_app_memory->handle_fault(address, needed, source == FaultSource::UserCopy);
+    return current_memory_slot()->handle_fault(address, needed, source == FaultSource::UserCopy);
 }
 
 const char* describe_fault(uintptr_t address, FaultAccess access) {
     if (address < 4096) return "null pointer dereference";
-    if (const Vma* vma = g_app_memory->find(address)) {
+    if (const Vma* vma = current_memory_slot()->find(address)) {
         if (vma->prot == PROT_NONE) return "access to a PROT_NONE page: a guard page (stack overflow?)";
         if (access == FaultAccess::Write && !(vma->prot & PROT_WRITE)) return "write to read-only memory";
         if (access == FaultAccess::Execute && !(vma->prot & PROT_EXEC)) return "execution of non-executable memory";
         return "protection fault in a mapping";
     }
-    if (g_app_memory->in_region(address)) return "address not mapped";
+    if (current_memory_slot()->in_region(address)) return "address not mapped";
     platform::MemoryRange ram = platform::addressable_memory();
     if (address >= ram.base && address < ram.end()) {
         if (access == FaultAccess::Write) return "write to read-only memory (the image's code or constants)";

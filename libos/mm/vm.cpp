@@ -493,6 +493,14 @@ bool VirtualMemory::handle_fault(uintptr_t address, int needed_prot, bool in_use
     const Vma* vma = find(address);
     if (!vma || (vma->prot & needed_prot) != needed_prot || vma->prot == PROT_NONE) return false;
     uintptr_t page = address & ~uintptr_t(PAGE_SIZE - 1);
+    // With several CPUs, another one may have resolved this page while this fault waited for
+    // the big lock (docs/locking.md): the page allows the access already, the access is retried.
+    uint32_t access_now = 0;
+    if (platform::mapped_page(m_space, page, &access_now) &&
+        (!(needed_prot & PROT_READ) || (access_now & platform::PAGE_READ)) &&
+        (!(needed_prot & PROT_WRITE) || (access_now & platform::PAGE_WRITE)) &&
+        (!(needed_prot & PROT_EXEC) || (access_now & platform::PAGE_EXEC)))
+        return true;
     if (vma->kind == VmaKind::File) return file_fault(*vma, page, needed_prot, in_user_copy);
     if (uintptr_t present = platform::mapped_page(m_space, page)) {
         // A write to a present page of writable memory: copy on write after a fork. Anything

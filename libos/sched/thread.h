@@ -83,7 +83,31 @@ struct Thread {
     const void* futex_space = nullptr;  // the waiter's address space (futex.cpp), nullptr for shared memory
     uint32_t futex_bitset = 0;
     bool futex_woken = false;
+    // With several CPUs: how deep in the big libos lock this thread was when it was switched out
+    // (docs/locking.md); the CPU that resumes it takes that depth over. A thread resumed in
+    // a libos function (a new thread's entry, the termination or signal entry) starts at
+    // KERNEL_ENTRY_LOCK_DEPTH: the interrupt return drops one level, the function keeps one.
+    uint32_t lock_depth = 2;
 };
+constexpr uint32_t KERNEL_ENTRY_LOCK_DEPTH = 2;
+
+// CPUs running the scheduler, and the index of the one running this code (0: the boot CPU).
+unsigned cpus_online();
+unsigned current_cpu();
+
+// The big libos lock (docs/locking.md) for the entries into libos that are plain function
+// calls from app code rather than the syscall entry (musl's __clone calling xos_clone, test
+// hooks): taken (one level deeper if this CPU holds it already) for the scope's life.
+class BigLockScope {
+public:
+    BigLockScope();
+    ~BigLockScope();
+    BigLockScope(const BigLockScope&) = delete;
+    BigLockScope& operator=(const BigLockScope&) = delete;
+};
+// A libos function that is about to run app code itself, not through the platform's return to
+// app code (a linked image's new thread calling its start function): gives the lock back.
+void drop_big_lock_for_app();
 
 // Creates the main thread from the boot flow and the idle thread, and starts the timer.
 void init();

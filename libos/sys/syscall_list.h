@@ -363,7 +363,7 @@ XOS_SYSCALL(305, clock_adjtime, Partial, "CLOCK_REALTIME as adjtimex; other cloc
 XOS_SYSCALL(306, syncfs, Full, "")
 XOS_SYSCALL_NONE(307, sendmmsg, "")
 XOS_SYSCALL_NONE(308, setns, "")
-XOS_SYSCALL_NONE(309, getcpu, "")
+XOS_SYSCALL(309, getcpu, Full, "")
 XOS_SYSCALL_NONE(310, process_vm_readv, "")
 XOS_SYSCALL_NONE(311, process_vm_writev, "")
 XOS_SYSCALL_NONE(312, kcmp, "")

@@ -38,6 +38,7 @@ constexpr unsigned long PROCESS_FLAGS_ALLOWED = CSIGNAL_MASK | CLONE_VM | CLONE_
 
 // A new thread begins here: run the function musl gave __clone, then exit with its result.
 void thread_entry(uintptr_t function, uintptr_t argument) {
+    sched::drop_big_lock_for_app();  // app code from here (docs/locking.md)
     int status = reinterpret_cast<int (*)(void*)>(function)(reinterpret_cast<void*>(argument));
     xos_syscall(SYS_exit, status, 0, 0, 0, 0, 0);
     __builtin_unreachable();
@@ -384,13 +385,22 @@ ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintpt
     }
 }
 
-// Implements sched_getaffinity(2): one CPU.
+// Implements sched_getaffinity(2): every CPU that runs threads (any thread may run on any).
 ErrorOr<long> sys_sched_getaffinity(pid_t pid, size_t size, UserPtr<void> mask) {
     if (pid != 0 && pid != 1 && !sched::find_thread(pid)) return error(ESRCH);
     if (size < sizeof(unsigned long) || (size % sizeof(unsigned long))) return error(EINVAL);
-    unsigned long bits = 1;
+    unsigned cpus = sched::cpus_online();
+    unsigned long bits = cpus >= 64 ? ~0ul : (1ul << cpus) - 1;
     TRY(copy_to_user(mask, &bits, sizeof bits));
     return long(sizeof bits);
+}
+
+// Implements getcpu(2): the CPU running the caller (it may move right after), NUMA node 0.
+ErrorOr<long> sys_getcpu(UserPtr<unsigned> cpu, UserPtr<unsigned> node, UserPtr<void>) {
+    unsigned index = sched::current_cpu(), zero = 0;
+    if (!cpu.is_null()) TRY(write_user(cpu, index));
+    if (!node.is_null()) TRY(write_user(node, zero));
+    return 0;
 }
 
 // Implements membarrier(2). One CPU runs every thread, so a barrier has nothing to wait for.
@@ -419,6 +429,7 @@ ErrorOr<long> sys_clone3(uintptr_t, size_t) { return error(ENOSYS); }
 extern "C" int xos_clone(int (*function)(void*), void* stack, int flags, void* argument, int* parent_tid, void* tls,
                          int* child_tid) {
     using namespace xos;
+    sched::BigLockScope lock;  // a function call from app code: not the syscall entry
     sched::enter_kernel();
     auto result =
         sys::clone_thread(function, reinterpret_cast<uintptr_t>(stack), unsigned(flags), argument,

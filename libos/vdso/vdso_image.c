@@ -14,6 +14,7 @@
 #define SYS_time 201
 #define SYS_clock_gettime 228
 #define SYS_clock_getres 229
+#define SYS_getcpu 309
 
 struct vdso_timespec {
     long tv_sec;
@@ -83,12 +84,10 @@ long __vdso_time(long* out) {
     return now.tv_sec;
 }
 
-// One CPU (libos runs its threads on one), one NUMA node.
+// The CPU the caller runs on (getcpu(2): libos's, the CPU that took the call), one NUMA node.
 int __vdso_getcpu(unsigned* cpu, unsigned* node, void* unused) {
     (void)unused;
-    if (cpu) *cpu = 0;
-    if (node) *node = 0;
-    return 0;
+    return (int)libos_syscall(SYS_getcpu, (long)cpu, (long)node);
 }
 
 int __vdso_clock_getres(int clock, struct vdso_timespec* out) {

@@ -504,3 +504,15 @@ void set_thread_pointer(uintptr_t value) { hosted::set_fs(value); }
 uintptr_t thread_pointer() { return hosted::g_fs_base; }
 
 }  // namespace xos::platform
+
+namespace xos::platform {
+
+// One host thread for now (docs/hosted.md): a single CPU, so no IPIs and nothing to start.
+unsigned cpu_count() { return 1; }
+bool start_cpu(unsigned, uintptr_t, void (*)(unsigned)) { return false; }
+void send_ipi(unsigned, Ipi) {}
+void cpu_relax(unsigned) { asm volatile("pause"); }
+void activate_kernel_space() {}
+unsigned cpu_index_unlocked() { return 0; }
+
+}  // namespace xos::platform

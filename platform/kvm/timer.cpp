@@ -6,6 +6,7 @@
 #include "kvm/irq.h"
 #include "x86_64/cpu.h"
 #include "x86_64/machine.h"
+#include "x86_64/smp.h"
 #include "xos/platform.h"
 
 namespace xos::kvm {
@@ -73,6 +74,7 @@ void timer_start(uint32_t hz) {
 machine::IrqResult handle_irq(uint64_t vector) {
     using machine::IrqResult;
     if (vector == 0xff) return IrqResult::Handled;  // LAPIC spurious interrupt: no EOI
+    if (IrqResult ipi; x86::handle_ipi(vector, ipi)) return ipi;  // from another CPU (x86_64/smp.cpp)
     // A device interrupt (kvm/irq.cpp) may have woken a thread: an idle CPU switches to it now.
     if (dispatch_device_irq(vector)) return IrqResult::DeviceWakeup;
     if (vector < IRQ_BASE || vector >= IRQ_BASE + 16) return IrqResult::Unknown;

@@ -21,6 +21,7 @@ platform::MemoryRange g_free[MAX_RANGES];
 size_t g_free_count;
 uintptr_t g_ram_top;
 char g_cmdline[CMDLINE_MAX];
+uintptr_t g_rsdp;  // start_info's ACPI RSDP (physical), 0 if it gave none
 
 // Boot data the loader placed in RAM that we must not hand out (modules, for example).
 platform::MemoryRange g_reserved[MAX_RANGES];
@@ -95,6 +96,7 @@ void parse_boot_info(uintptr_t start_info) {
         klog("xos: fatal: not started through PVH (bad hvm_start_info magic)");
         platform::shutdown(platform::ExitKind::Crash, 134, "bad PVH start info");
     }
+    g_rsdp = info->rsdp_paddr;
     if (info->cmdline_paddr) {
         const char* cmdline = static_cast<const char*>(platform::phys_to_virt(info->cmdline_paddr));
         size_t n = strnlen(cmdline, CMDLINE_MAX);
@@ -142,6 +144,7 @@ void parse_boot_info(uintptr_t start_info) {
 }
 
 uintptr_t ram_top() { return g_ram_top; }
+uintptr_t rsdp_address() { return g_rsdp; }
 
 }  // namespace xos::x86
 

@@ -35,6 +35,9 @@ constexpr uint32_t HVM_MEMMAP_TYPE_RAM = 1;
 // free memory ranges (physical).
 void parse_boot_info(uintptr_t start_info);
 
+// The ACPI RSDP's physical address that start_info gave (0: none; smp.cpp then searches the BIOS area).
+uintptr_t rsdp_address();
+
 // Highest RAM address + 1, as found in the memory map.
 uintptr_t ram_top();
 

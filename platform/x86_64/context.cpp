@@ -12,8 +12,7 @@
 #include "xos/platform.h"
 
 extern "C" {
-// Read by trap_entry.S.
-uint8_t* xos_current_fpu_area;
+// Read by trap_entry.S (with xos_this_cpu->fpu_area: where the interrupted flow's state goes).
 uint8_t xos_fpu_uses_xsave;
 void xos_thread_trampoline();
 }
@@ -25,7 +24,7 @@ namespace {
 constexpr size_t BOOT_FPU_AREA = 4096;
 alignas(64) uint8_t g_boot_fpu_area[BOOT_FPU_AREA];
 size_t g_fpu_area_size = 512;  // FXSAVE
-CpuContext* g_current;
+CpuContext* g_current[XOS_MAX_CPUS];  // per CPU: the context of the thread it runs
 
 }  // namespace
 
@@ -35,21 +34,22 @@ void init_fpu_contexts() {
         xos_fpu_uses_xsave = 1;
     }
     if (g_fpu_area_size > BOOT_FPU_AREA) panic("XSAVE area of %zu bytes is too large", g_fpu_area_size);
-    xos_current_fpu_area = g_boot_fpu_area;
+    xos_this_cpu->fpu_area = g_boot_fpu_area;
 }
 
-CpuContext* current_context() { return g_current; }
+CpuContext* current_context() { return g_current[xos_this_cpu->index]; }
 
 void set_current_context(CpuContext* context) {
-    g_current = context;
-    xos_current_fpu_area = context->fpu;
+    g_current[xos_this_cpu->index] = context;
+    xos_this_cpu->fpu_area = context->fpu;
     wrmsr(MSR_FS_BASE, context->fs_base);
 }
 
 void save_interrupted(TrapFrame& frame) {
-    if (!g_current) return;
-    g_current->frame = frame;
-    g_current->fs_base = rdmsr(MSR_FS_BASE);
+    CpuContext* current = current_context();
+    if (!current) return;
+    current->frame = frame;
+    current->fs_base = rdmsr(MSR_FS_BASE);
     // The FPU state was saved by trap_entry.S into g_current->fpu already.
 }
 
@@ -92,9 +92,9 @@ void cpu_context_adopt_current(void* storage) {
     // XRSTOR requires to be zero: memory from the allocator is not (on Xen, the toolstack's boot
     // data lies there).
     memset(context->fpu, 0, x86::g_fpu_area_size);
-    x86::g_current = context;
+    x86::g_current[xos_this_cpu->index] = context;
     // The boot flow's live FPU state is saved into its new area on the next interrupt.
-    xos_current_fpu_area = context->fpu;
+    xos_this_cpu->fpu_area = context->fpu;
 }
 
 void yield() { asm volatile("int $0x81" ::: "memory"); }

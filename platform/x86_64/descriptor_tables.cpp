@@ -6,6 +6,7 @@
 
 #include "cpu.h"
 #include "trap.h"
+#include "xos/libos.h"
 
 extern "C" uint64_t xos_gdt[5];
 extern "C" const uint64_t xos_trap_stubs[256];
@@ -45,24 +46,61 @@ constexpr size_t IST_STACK_SIZE = 32 * 1024;
 
 // IST1: ordinary exceptions and interrupts. IST2: double fault, NMI and machine check, which
 // can arrive while IST1 is in use (e.g. a fault inside the page-fault handler).
-alignas(16) uint8_t g_ist1_stack[IST_STACK_SIZE];
-alignas(16) uint8_t g_ist2_stack[IST_STACK_SIZE];
-Tss g_tss;
+// Per CPU (each has its own TSS, so its own IST stacks, and so its own GDT); the boot CPU's
+// GDT is pvh_entry.S's xos_gdt.
+alignas(16) uint8_t g_ist_stacks[XOS_MAX_CPUS][2][IST_STACK_SIZE];
+Tss g_tss[XOS_MAX_CPUS];
+alignas(16) uint64_t g_gdt[XOS_MAX_CPUS][5];
 IdtGate g_idt[256];
+
+void load_idt() {
+    DescriptorPointer idtr{sizeof(g_idt) - 1, reinterpret_cast<uint64_t>(g_idt)};
+    asm volatile("lidt %0" ::"m"(idtr));
+}
+
+void install_tss(unsigned cpu, uint64_t* gdt) {
+    Tss& tss = g_tss[cpu];
+    tss.ist[0] = reinterpret_cast<uint64_t>(g_ist_stacks[cpu][0] + IST_STACK_SIZE);
+    tss.ist[1] = reinterpret_cast<uint64_t>(g_ist_stacks[cpu][1] + IST_STACK_SIZE);
+    tss.iomap_base = sizeof(Tss);
+    uint64_t base = reinterpret_cast<uint64_t>(&tss);
+    uint64_t limit = sizeof(Tss) - 1;
+    gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (uint64_t(0x89) << 40) | (((limit >> 16) & 0xf) << 48) |
+        (((base >> 24) & 0xff) << 56);
+    gdt[4] = base >> 32;
+    asm volatile("ltr %0" ::"r"(TSS_SELECTOR));
+}
 
 }  // namespace
 
-void init_descriptor_tables() {
-    g_tss.ist[0] = reinterpret_cast<uint64_t>(g_ist1_stack + IST_STACK_SIZE);
-    g_tss.ist[1] = reinterpret_cast<uint64_t>(g_ist2_stack + IST_STACK_SIZE);
-    g_tss.iomap_base = sizeof(Tss);
+// An application processor: a GDT of its own (the boot GDT's code and data descriptors and its
+// own TSS), reloaded segment registers, the shared IDT.
+void init_descriptor_tables_ap(unsigned cpu) {
+    uint64_t* gdt = g_gdt[cpu];
+    memcpy(gdt, xos_gdt, 3 * sizeof(uint64_t));
+    DescriptorPointer gdtr{5 * sizeof(uint64_t) - 1, reinterpret_cast<uint64_t>(gdt)};
+    asm volatile("lgdt %0\n\t"
+                 "pushq $0x08\n\t"
+                 "leaq 1f(%%rip), %%rax\n\t"
+                 "pushq %%rax\n\t"
+                 "lretq\n"
+                 "1:\n\t"
+                 "movl $0x10, %%eax\n\t"
+                 "movl %%eax, %%ds\n\t"
+                 "movl %%eax, %%es\n\t"
+                 "movl %%eax, %%ss\n\t"
+                 "xorl %%eax, %%eax\n\t"
+                 "movl %%eax, %%fs\n\t"
+                 "movl %%eax, %%gs"
+                 :
+                 : "m"(gdtr)
+                 : "rax", "memory");
+    install_tss(cpu, gdt);
+    load_idt();
+}
 
-    uint64_t base = reinterpret_cast<uint64_t>(&g_tss);
-    uint64_t limit = sizeof(Tss) - 1;
-    xos_gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (uint64_t(0x89) << 40) | (((limit >> 16) & 0xf) << 48) |
-        (((base >> 24) & 0xff) << 56);
-    xos_gdt[4] = base >> 32;
-    asm volatile("ltr %0" ::"r"(TSS_SELECTOR));
+void init_descriptor_tables() {
+    install_tss(0, xos_gdt);
 
     for (int vector = 0; vector < 256; ++vector) {
         uint64_t handler = xos_trap_stubs[vector];
@@ -77,8 +115,7 @@ void init_descriptor_tables() {
             .reserved = 0,
         };
     }
-    DescriptorPointer idtr{sizeof(g_idt) - 1, reinterpret_cast<uint64_t>(g_idt)};
-    asm volatile("lidt %0" ::"m"(idtr));
+    load_idt();
 }
 
 }  // namespace xos::x86

@@ -1,4 +1,6 @@
 /* Long-mode entry points: starting the app, and the trap path for a `syscall` instruction. */
+#include "big_lock.h"
+
 /* Everything below, up to xos_user_entry_end, is the way between app code and libos: the
  * interrupt path asks platform::cpu_context_in_app() whether an interrupted flow was in app
  * code, and an instruction in here is not (it may be on the app's stack without being app
@@ -13,6 +15,9 @@ xos_user_entry_begin:
     .globl xos_enter_app
     .type xos_enter_app, @function
 xos_enter_app:
+    pushfq
+    BIG_LOCK_DROP
+    popfq
     mov %rsi, %rsp
     mov %rdi, %rax
     xor %ebx, %ebx
@@ -51,14 +56,27 @@ xos_enter_app:
     lea -128(%rsp), %rsp            /* the caller's red zone */
     push %rcx
     push %r11
-    mov %rsp, %r11                  /* -> the caller's RFLAGS, then its return address */
-    mov xos_kernel_stack_top(%rip), %rcx
+    cmpb $0, xos_smp_active(%rip)
+    je 3f
+    pushfq                          /* the big lock (big_lock.h), with interrupts off */
+    cli
+    push %rax
+    BIG_LOCK_ENTER
+    pop %rax
+    popfq
+3:
+    mov xos_this_cpu(%rip), %r11
+    mov XOS_CPU_KERNEL_STACK_TOP(%r11), %rcx
     test %rcx, %rcx
-    jz 1f
+    jz 2f
     sub %rsp, %rcx
-    cmp xos_kernel_stack_size(%rip), %rcx
-    jb 1f                           /* already on the kernel stack */
-    mov xos_kernel_stack_top(%rip), %rsp
+    cmp XOS_CPU_KERNEL_STACK_SIZE(%r11), %rcx
+    jb 2f                           /* already on the kernel stack */
+    mov XOS_CPU_KERNEL_STACK_TOP(%r11), %rcx
+    mov %rsp, %r11                  /* -> the caller's RFLAGS, then its return address */
+    mov %rcx, %rsp
+    jmp 1f
+2:  mov %rsp, %r11
 1:
     push $\kind                     /* [23] entry kind (XOS_ENTRY_*) */
     push $0                         /* [22] cr2 */
@@ -108,6 +126,11 @@ xos_syscall_entry:
     .type xos_syscall_fast_return, @function
 xos_syscall_fast_return:
     mov %rbp, %rsp
+    cmpb $0, xos_smp_active(%rip)
+    je 1f
+    cli                             /* popfq below restores the caller's IF */
+    BIG_LOCK_LEAVE
+1:
     mov 0*8(%rbp), %r8
     mov 1*8(%rbp), %r9
     mov 2*8(%rbp), %r10
@@ -161,6 +184,7 @@ xos_syscall_restart:
     .globl xos_user_return
     .type xos_user_return, @function
 xos_user_return:
+    BIG_LOCK_DROP                   /* popfq below restores the target's IF */
     mov %rdi, %rsp
     test %rsi, %rsi
     jz 1f
@@ -206,6 +230,7 @@ xos_user_return:
     .globl xos_resume_clone
     .type xos_resume_clone, @function
 xos_resume_clone:
+    BIG_LOCK_DROP                   /* popfq below restores the parent's flags */
     mov 0(%rdi), %r15
     mov 8(%rdi), %r14
     mov 16(%rdi), %r13
@@ -255,6 +280,13 @@ xos_syscall_trap_entry:
     push %r14
     push %r15
     mov %rsp, %rbp
+    cmpb $0, xos_smp_active(%rip)
+    je 1f
+    cli                             /* popfq below restores the caller's IF */
+    BIG_LOCK_ENTER
+    mov 104(%rbp), %rcx
+    mov 112(%rbp), %rax
+1:
     and $-16, %rsp
     mov %rcx, %rdi                  /* the address after the `syscall` instruction */
     mov %rax, %rsi                  /* the syscall number */
@@ -263,6 +295,11 @@ xos_syscall_trap_entry:
     call xos_rewrite_trap
     mov %rax, 104(%rbp)              /* the saved %rcx: where the syscall returns (the site's
                                        trampoline tail if the rewriter moved what follows it) */
+    cmpb $0, xos_smp_active(%rip)
+    je 1f
+    cli
+    BIG_LOCK_LEAVE
+1:
     mov %rbp, %rsp
     pop %r15
     pop %r14
@@ -303,5 +340,11 @@ xos_fpu_restore_user:
 
     .globl xos_user_entry_end
 xos_user_entry_end:
+
+/* The CPU lookup of big_lock.h, filled in by smp.cpp when application processors start. */
+    .bss
+    .globl xos_cpu_index_rdpid, xos_apic_to_cpu
+xos_cpu_index_rdpid: .byte 0
+xos_apic_to_cpu: .skip 256
 
     .section .note.GNU-stack, "", @progbits

@@ -39,7 +39,11 @@ static_assert(APP_END <= (256ull << 39), "the app region is the lower half");
 constexpr size_t APP_SLOTS_BEGIN = 0, APP_SLOTS_END = 256;
 static_assert(APP_BASE >= (uintptr_t(APP_SLOTS_BEGIN) << 39) && APP_END <= (uintptr_t(APP_SLOTS_END) << 39));
 
-uint64_t* g_current_root = xos_boot_pml4;  // the PML4 of the current app space
+// Per CPU: the PML4 of its current app space (a TLB shootdown goes to the CPUs whose root it is).
+uint64_t* g_roots[XOS_MAX_CPUS] = {xos_boot_pml4};
+uint64_t*& current_root() { return g_roots[xos_this_cpu->index]; }
+// Other CPUs that must drop TLB entries before the paging operation in progress completes.
+uint32_t g_shootdown_mask;
 
 alignas(4096) uint64_t g_pd[MAX_GIB][512];
 alignas(4096) uint64_t g_low_pt[LOW_PAGE_TABLES][512];
@@ -88,9 +92,35 @@ uint64_t* app_pte(uint64_t* root, uintptr_t virt, bool create) {
     return &table[(virt >> 12) & 511];
 }
 
+// With several CPUs, the others whose current space is `root` may hold its TLB entries too:
+// they are noted, and finish_shootdown() makes them flush.
+void note_remote(uint64_t* root) {
+    if (!xos_smp_active) return;
+    unsigned self = xos_this_cpu->index;
+    for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
+        if (i != self && g_roots[i] == root) g_shootdown_mask |= 1u << i;
+}
+
 // A TLB entry exists only for the current space (no PCIDs: loading CR3 flushes the rest).
 void flush(uint64_t* root, uintptr_t virt) {
-    if (root == g_current_root) invlpg(virt);
+    if (root == current_root()) invlpg(virt);
+    note_remote(root);
+}
+
+// The TLB shootdown (docs/locking.md): each CPU noted reloads its CR3 on an IPI (or while it
+// spins for the big lock, which this CPU holds) and clears its request; this waits for all.
+void finish_shootdown() {
+    uint32_t mask = g_shootdown_mask;
+    if (!mask) return;
+    g_shootdown_mask = 0;
+    for (unsigned i = 0; i < XOS_MAX_CPUS; ++i) {
+        if (!(mask & (1u << i))) continue;
+        __atomic_store_n(&xos_cpus[i].flush_request, 1, __ATOMIC_RELEASE);
+        platform::send_ipi(i, platform::Ipi::TlbFlush);
+    }
+    for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
+        while ((mask & (1u << i)) && __atomic_load_n(&xos_cpus[i].flush_request, __ATOMIC_ACQUIRE))
+            asm volatile("pause");
 }
 
 // --- A linked image's per-process data (platform::process_data_range) ---
@@ -152,7 +182,9 @@ bool make_own_data_tables(uint64_t* root) {
     }
     pdpt[0] = pd_page | PTE_P | PTE_W;
     root[DIRECT_MAP_SLOT] = pdpt_page | PTE_P | PTE_W;
-    if (root == g_current_root) write_cr3(read_cr3());
+    if (root == current_root()) write_cr3(read_cr3());
+    note_remote(root);
+    finish_shootdown();
     return true;
 }
 
@@ -166,7 +198,9 @@ void drop_own_data_tables(uint64_t* root) {
     mm::free_page_table_page(pdpt[0] & PTE_ADDRESS);
     mm::free_page_table_page(root[DIRECT_MAP_SLOT] & PTE_ADDRESS);
     root[DIRECT_MAP_SLOT] = kernel_slot_entry();
-    if (root == g_current_root) write_cr3(read_cr3());
+    if (root == current_root()) write_cr3(read_cr3());
+    note_remote(root);
+    finish_shootdown();
 }
 
 // The entry for `virt` in the per-process data of `root` (nullptr: the space has none there).
@@ -215,6 +249,11 @@ void init_paging() {
     // The boot code's alias of the first GiB at 0 goes: the lower half is the app's.
     xos_boot_pml4[0] = 0;
     write_cr3(read_cr3());
+}
+
+void load_cpu_root(unsigned cpu, uint64_t* root) {
+    g_roots[cpu] = root;
+    write_cr3(physical(root));
 }
 
 bool map_device_memory(uintptr_t base, size_t size) {
@@ -337,7 +376,8 @@ AppSpace* create_app_space() {
 
 void destroy_app_space(AppSpace* space) {
     uint64_t* root = root_of(space);
-    if (root == x86::g_current_root) panic("destroying the current address space");
+    for (uint64_t* in_use : x86::g_roots)
+        if (root == in_use) panic("destroying an address space a CPU runs in");
     for (size_t i = x86::APP_SLOTS_BEGIN; i < x86::APP_SLOTS_END; ++i) {
         if (root[i] & x86::PTE_P) free_table(root[i] & x86::PTE_ADDRESS, 3);
         root[i] = 0;
@@ -348,18 +388,22 @@ void destroy_app_space(AppSpace* space) {
 
 void activate_app_space(AppSpace* space) {
     uint64_t* root = root_of(space);
-    if (root == x86::g_current_root) return;
-    x86::g_current_root = root;
+    if (root == x86::current_root()) return;
+    x86::current_root() = root;
     x86::write_cr3(x86::physical(root));
 }
 
-AppSpace* current_app_space() { return space_of(x86::g_current_root); }
+AppSpace* current_app_space() { return space_of(x86::current_root()); }
 
 bool map_page(AppSpace* space, uintptr_t virt, uintptr_t phys, uint32_t access) {
     uint64_t* pte = x86::app_pte(root_of(space), virt, true);
     if (!pte) return false;
+    bool was_mapped = *pte & x86::PTE_P;
     *pte = phys | x86::leaf_flags(access);
-    x86::flush(root_of(space), virt);
+    if (was_mapped) {  // another CPU may hold the old entry (a new one it would fault in)
+        x86::flush(root_of(space), virt);
+        x86::finish_shootdown();
+    }
     return true;
 }
 
@@ -379,6 +423,7 @@ void unmap_range(AppSpace* space, uintptr_t start, uintptr_t end, void (*release
         x86::flush(root, virt);
         release(phys, context);
     });
+    x86::finish_shootdown();
 }
 
 void protect_range(AppSpace* space, uintptr_t start, uintptr_t end, uint32_t access) {
@@ -387,6 +432,7 @@ void protect_range(AppSpace* space, uintptr_t start, uintptr_t end, uint32_t acc
         pte = (pte & x86::PTE_ADDRESS) | x86::leaf_flags(access);
         x86::flush(root, virt);
     });
+    x86::finish_shootdown();
 }
 
 void for_each_mapped(AppSpace* space, uintptr_t start, uintptr_t end,

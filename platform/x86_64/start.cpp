@@ -11,9 +11,9 @@
 
 extern "C" void xos_syscall_trap_entry();  // syscall_trap.S: the rewriter, then xos_syscall_entry
 
-namespace xos::x86 {
+#include "smp.h"
 
-namespace {
+namespace xos::x86 {
 
 void init_syscall_instruction() {
     // Ring 0 to ring 0: CS = 0x08, SS = 0x10. Clear TF and DF on entry, leave IF alone.
@@ -22,8 +22,6 @@ void init_syscall_instruction() {
     wrmsr(MSR_FMASK, 0x500);
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 }
-
-}  // namespace
 
 }  // namespace xos::x86
 

@@ -12,5 +12,6 @@ struct TrapFrame {
 };
 
 void init_descriptor_tables();
+void init_descriptor_tables_ap(unsigned cpu);
 
 }  // namespace xos::x86

@@ -3,6 +3,8 @@
  * is never overwritten. Each stub pushes an error code (0 when the CPU pushes none) and the
  * vector number, then joins the common path that saves the registers as a TrapFrame. */
 
+#include "big_lock.h"
+
     .text
 .macro TRAP_STUB vector, has_error_code
     .balign 16
@@ -41,16 +43,20 @@ xos_trap_common:
     push %r13
     push %r14
     push %r15
+    BIG_LOCK_ENTER                  /* big_lock.h; interrupts are off (interrupt gates) */
     /* The interrupted flow's FPU/SIMD state goes into its thread's area before any C++ code
      * (which may use SSE) runs; the handler may switch threads, so the area restored on the
      * way out is whichever is current then. */
-    mov xos_current_fpu_area(%rip), %rdi
+    mov xos_this_cpu(%rip), %rdi
+    mov XOS_CPU_FPU_AREA(%rdi), %rdi
     call xos_fpu_save
     mov %rsp, %rdi
     cld
     call xos_x86_trap
-    mov xos_current_fpu_area(%rip), %rdi
+    mov xos_this_cpu(%rip), %rdi
+    mov XOS_CPU_FPU_AREA(%rdi), %rdi
     call xos_fpu_restore
+    BIG_LOCK_LEAVE
     pop %r15
     pop %r14
     pop %r13

@@ -74,7 +74,7 @@ options:
   --user UID[:GID]|NAME[:GROUP]
                         container image: the user instead of the image's User (names
                         from the image's /etc/passwd and /etc/group)
-  --cpus N              virtual CPUs (default 1)
+  --cpus N              virtual CPUs (default $XOS_CPUS or 1; MTTCG under TCG)
   --qemu PATH           QEMU binary (default $XOS_QEMU or qemu-system-x86_64)
   --qemu-arg ARG        append ARG to the QEMU command line (repeatable)
   --share HOSTDIR:GUESTPATH[:passthrough][:ro]
@@ -428,6 +428,9 @@ std::optional<double> parse_seconds(const std::string& text) {
 
 Options parse_options(const std::vector<std::string>& argv) {
     Options opts;
+    // The default CPU count from the environment: the whole test suite runs with two vCPUs
+    // under `meson test --setup smp2` (tests/smp/meson.build).
+    if (const char* cpus = std::getenv("XOS_CPUS"); cpus != nullptr && *cpus != '\0') opts.cpus = parse_cpus(cpus);
     bool have_image = false;
     for (std::size_t i = 1; i < argv.size(); ++i) {
         const std::string& arg = argv[i];

@@ -82,7 +82,8 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
         "-M",
         machine_arg(opts.machine),
         "-accel",
-        accel.accel,
+        // Several vCPUs under TCG: one host thread each (MTTCG), else they take turns on one.
+        accel.accel == "tcg" && opts.cpus > 1 ? "tcg,thread=multi" : accel.accel,
         "-cpu",
         accel.cpu,
         "-nodefaults",

@@ -311,20 +311,24 @@ ErrorOr<void> generate_cpuinfo(TextBuffer& out) {
         model[48] = '\0';
     }
     cpuid(1, a, b, c, d);
-    TRY(out.append("processor\t: 0\nvendor_id\t: %s\ncpu family\t: %u\nmodel\t\t: %u\nmodel name\t: %s\n"
-                   "stepping\t: %u\ncpu cores\t: 1\nflags\t\t:",
-                   vendor, (a >> 8) & 0xf, (a >> 4) & 0xf, model, a & 0xf));
-    static const char* const edx_names[32] = {"fpu",  "vme",   "de",    "pse",     "tsc",   "msr",   "pae",   "mce",
-                                              "cx8",  "apic",  nullptr, "sep",     "mtrr",  "pge",   "mca",   "cmov",
-                                              "pat",  "pse36", nullptr, "clflush", nullptr, nullptr, nullptr, "mmx",
-                                              "fxsr", "sse",   "sse2",  nullptr,   nullptr, nullptr, nullptr, nullptr};
-    for (int bit = 0; bit < 32; ++bit)
-        if ((d >> bit) & 1 && edx_names[bit]) TRY(out.append(" %s", edx_names[bit]));
-    if (c & 1) TRY(out.append(" pni"));
-    if (c & (1 << 19)) TRY(out.append(" sse4_1"));
-    if (c & (1 << 20)) TRY(out.append(" sse4_2"));
-    if (c & (1 << 28)) TRY(out.append(" avx"));
-    return out.append("\n\n");
+    unsigned cpus = sched::cpus_online();  // one entry per CPU, as Linux
+    for (unsigned cpu = 0; cpu < cpus; ++cpu) {
+        TRY(out.append("processor\t: %u\nvendor_id\t: %s\ncpu family\t: %u\nmodel\t\t: %u\nmodel name\t: %s\n"
+                       "stepping\t: %u\ncpu cores\t: %u\nflags\t\t:",
+                       cpu, vendor, (a >> 8) & 0xf, (a >> 4) & 0xf, model, a & 0xf, cpus));
+        static const char* const edx_names[32] = {
+            "fpu",   "vme",  "de",   "pse", "tsc",  "msr",   "pae",   "mce",   "cx8",     "apic",  nullptr,
+            "sep",   "mtrr", "pge",  "mca", "cmov", "pat",   "pse36", nullptr, "clflush", nullptr, nullptr,
+            nullptr, "mmx",  "fxsr", "sse", "sse2", nullptr, nullptr, nullptr, nullptr,   nullptr};
+        for (int bit = 0; bit < 32; ++bit)
+            if ((d >> bit) & 1 && edx_names[bit]) TRY(out.append(" %s", edx_names[bit]));
+        if (c & 1) TRY(out.append(" pni"));
+        if (c & (1 << 19)) TRY(out.append(" sse4_1"));
+        if (c & (1 << 20)) TRY(out.append(" sse4_2"));
+        if (c & (1 << 28)) TRY(out.append(" avx"));
+        TRY(out.append("\n\n"));
+    }
+    return {};
 }
 
 ErrorOr<void> generate_mounts(TextBuffer& out) {

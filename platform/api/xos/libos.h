@@ -103,10 +103,29 @@ void* on_app_fault(const AppFault& fault);
 
 }  // namespace xos
 
-// The current thread's kernel stack (top, size in bytes), kept by the scheduler: the syscall
-// entry moves there (platform/x86_64/entry64.S).
-extern "C" uintptr_t xos_kernel_stack_top;
-extern "C" uintptr_t xos_kernel_stack_size;
+// Per-CPU data the entry code reads (platform/x86_64/entry64.S, trap_entry.S; the offsets are
+// fixed there: XOS_CPU_*), one per CPU, kept by the scheduler and the platform. docs/locking.md.
+constexpr unsigned XOS_MAX_CPUS = 16;
+struct XosCpu {
+    uintptr_t kernel_stack_top;  // 0: the kernel stack of the thread this CPU runs (entry64.S moves there)
+    uintptr_t kernel_stack_size;  // 8
+    uint8_t* fpu_area;  // 16: where the trap entry saves the interrupted flow's FPU state (VM)
+    uint32_t index;  // 24: this CPU's index (0 = the boot CPU)
+    uint32_t flush_request;  // 28: set by another CPU: reload CR3 (a TLB shootdown), then clear
+    uint64_t reserved[4];
+};
+static_assert(sizeof(XosCpu) == 64);
+extern "C" XosCpu xos_cpus[XOS_MAX_CPUS];
+// The CPU that holds the big libos lock (docs/locking.md): libos code runs only there, so the
+// scheduler and the platform find "this CPU" through it. Always &xos_cpus[0] with one CPU.
+extern "C" XosCpu* xos_this_cpu;
+// The big libos lock (docs/locking.md), a ticket lock: a CPU takes ticket xos_big_lock_next++
+// and holds the lock when xos_big_lock_serving reaches it; xos_big_lock_owner = the holder's
+// index + 1 (0: free); xos_big_lock_depth = how many entries (syscall, interrupt, fault) the
+// holder is nested in. Only used once xos_smp_active is set (more than one CPU); until then
+// nobody takes it.
+extern "C" uint32_t xos_big_lock_next, xos_big_lock_serving, xos_big_lock_owner, xos_big_lock_depth;
+extern "C" uint8_t xos_smp_active;
 
 // The syscall entry's C side: runs the syscall whose registers `regs` holds
 // (xos::USER_FRAME_WORDS words, xos::UserRegister). Returns (the entry's fast return) only

@@ -271,6 +271,27 @@ void interrupts_enable();
 // Waits for the next interrupt with interrupts enabled (the idle loop).
 void wait_for_interrupt();
 
+// Several CPUs (docs/locking.md). How many the machine has (ACPI's MADT on the VM; 1 on hosted
+// and Xen for now), at most XOS_MAX_CPUS (xos/libos.h).
+unsigned cpu_count();
+// Starts CPU `index` (1 .. cpu_count() - 1) on the stack ending at `stack_top`: it calls
+// entry(index) with interrupts off. Returns once the CPU runs (false if it did not come up).
+bool start_cpu(unsigned index, uintptr_t stack_top, void (*entry)(unsigned index));
+// Inter-processor interrupts: Reschedule (the scheduler runs on arrival: an idle CPU picks up
+// work, a running thread is checked for signals), Tick (a timer tick for a CPU that runs a
+// thread), TlbFlush (sent by tlb shootdowns, platform-internal).
+enum class Ipi { Reschedule, Tick, TlbFlush };
+void send_ipi(unsigned cpu, Ipi kind);
+// One round of a spin-wait on CPU `index` that does not hold the big lock: answers TLB
+// shootdown requests meanwhile.
+void cpu_relax(unsigned index);
+// The index of the CPU running the caller, for code that does not hold the big lock yet (the
+// entry code's lookup: RDPID or the local APIC ID on the VM; 0 on hosted).
+unsigned cpu_index_unlocked();
+// Makes page tables with no app space in them current (a CPU going idle with several CPUs, so
+// that the address space it ran in can be freed). No-op where there is none (hosted).
+void activate_kernel_space();
+
 // Disables interrupts for a scope, restoring the previous state.
 class InterruptGuard {
 public:

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""bench/smp/run.py: what a second vCPU gives xos (issue 17), ratios measured in the same run.
+
+Builds smp.c with xos-build and runs it under xos-run with --cpus 1 and --cpus 2 (MTTCG under
+TCG), rounds alternating (1 2, 1 2, ...) after a warm-up round. Figures (the guest's clock):
+the wall time of THREADS threads doing the same CPU-bound work (the speed-up is 1 vCPU's time
+over 2 vCPUs'), a futex ping-pong round trip between two threads and a sched_yield between two
+threads (with 2 vCPUs those run on different CPUs: a cross-CPU wake-up with an IPI).
+
+usage: bench/smp/run.py [--build-dir build] [--runs 5] [--threads 2] [--work 200000000]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def run(command, timeout=600):
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        sys.exit("failed (%d): %s\n%s%s" % (result.returncode, " ".join(command), result.stdout, result.stderr))
+    return result.stdout
+
+
+def figures(output):
+    return {r["figure"]: r["value"] for r in (json.loads(l) for l in output.splitlines() if l.startswith("{"))}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--work", type=int, default=200000000)
+    args = parser.parse_args()
+    build = os.path.abspath(args.build_dir)
+    xos_build = os.path.join(build, "tools", "xos-build", "xos-build")
+    xos_run = os.path.join(build, "tools", "xos-run", "xos-run")
+    with tempfile.TemporaryDirectory() as tmp:
+        image = os.path.join(tmp, "smp.xos")
+        run([xos_build, "-O2", os.path.join(HERE, "smp.c"), "-o", image])
+        samples = {1: [], 2: []}
+        for round_number in range(args.runs + 1):
+            for cpus in (1, 2):
+                out = run([xos_run, "--cpus", str(cpus), "--timeout", "600", image, "--", str(args.threads),
+                           str(args.work)])
+                if round_number:
+                    samples[cpus].append(figures(out))
+                print("round %d, %d vCPU(s): %s" % (round_number, cpus, out.strip().replace("\n", " ")),
+                      file=sys.stderr)
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    print("| figure | 1 vCPU | 2 vCPUs | ratio (1 / 2) |")
+    print("|---|---|---|---|")
+    for name in ("parallel_ns", "futex_pingpong_ns", "yield_ns"):
+        one = [s[name] for s in samples[1]]
+        two = [s[name] for s in samples[2]]
+        ratios = [a / b for a, b in zip(one, two)]
+        print("| %s | %.0f | %.0f | %.2f (%.2f-%.2f) |" % (name, statistics.median(one), statistics.median(two),
+                                                           statistics.median(ratios), min(ratios), max(ratios)))
+    print("\n%d runs, %d threads x %d iterations; host load average at the end: %s; %d host CPUs"
+          % (args.runs, args.threads, args.work, " ".join(load), os.cpu_count()))
+
+
+if __name__ == "__main__":
+    main()

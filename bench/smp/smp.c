@@ -1,0 +1,93 @@
+// bench/smp: what several vCPUs give (issue 17). Prints one JSON line per figure:
+//   parallel_ns  THREADS threads each doing the same fixed CPU-bound work (no syscalls, no
+//                shared writes); wall time of the whole
+//   futex_pingpong_ns  a round trip between two threads through two futexes (a wake, a wait)
+//   yield_ns     sched_yield() with two threads yielding to each other (a context switch)
+// usage: smp [THREADS] [WORK]
+#define _GNU_SOURCE
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static long g_work;
+static volatile uint64_t g_sink[64 * 8];
+
+static void* compute(void* arg) {
+    uint64_t x = (uint64_t)(uintptr_t)arg + 1, acc = 0;
+    for (long i = 0; i < g_work; ++i) {  // xorshift: pure integer work in registers
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        acc += x;
+    }
+    g_sink[(uintptr_t)arg * 8] = acc;
+    return NULL;
+}
+
+#define PINGS 2000
+static atomic_int g_ping, g_pong;
+
+static void* ponger(void* unused) {
+    (void)unused;
+    for (int i = 1; i <= PINGS; ++i) {
+        while (atomic_load(&g_ping) != i) syscall(SYS_futex, &g_ping, FUTEX_WAIT_PRIVATE, i - 1, NULL, NULL, 0);
+        atomic_store(&g_pong, i);
+        syscall(SYS_futex, &g_pong, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    }
+    return NULL;
+}
+
+#define YIELDS 5000
+static atomic_int g_yielders_ready;
+static void* yielder(void* unused) {
+    (void)unused;
+    atomic_fetch_add(&g_yielders_ready, 1);
+    while (atomic_load(&g_yielders_ready) < 2) {}
+    for (int i = 0; i < YIELDS; ++i) sched_yield();
+    return NULL;
+}
+
+int main(int argc, char** argv) {
+    int threads = argc > 1 ? atoi(argv[1]) : 2;
+    g_work = argc > 2 ? atol(argv[2]) : 200000000;
+    if (threads < 1 || threads > 64) return 2;
+    pthread_t ids[64];
+    uint64_t start = now_ns();
+    for (int i = 0; i < threads; ++i) pthread_create(&ids[i], NULL, compute, (void*)(uintptr_t)i);
+    for (int i = 0; i < threads; ++i) pthread_join(ids[i], NULL);
+    printf("{\"figure\": \"parallel_ns\", \"value\": %llu, \"threads\": %d, \"cpus\": %ld}\n",
+           (unsigned long long)(now_ns() - start), threads, sysconf(_SC_NPROCESSORS_ONLN));
+
+    pthread_t pong;
+    pthread_create(&pong, NULL, ponger, NULL);
+    start = now_ns();
+    for (int i = 1; i <= PINGS; ++i) {
+        atomic_store(&g_ping, i);
+        syscall(SYS_futex, &g_ping, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        while (atomic_load(&g_pong) != i) syscall(SYS_futex, &g_pong, FUTEX_WAIT_PRIVATE, i - 1, NULL, NULL, 0);
+    }
+    printf("{\"figure\": \"futex_pingpong_ns\", \"value\": %llu}\n", (unsigned long long)((now_ns() - start) / PINGS));
+    pthread_join(pong, NULL);
+
+    pthread_t a, b;
+    start = now_ns();
+    pthread_create(&a, NULL, yielder, NULL);
+    pthread_create(&b, NULL, yielder, NULL);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    printf("{\"figure\": \"yield_ns\", \"value\": %llu}\n", (unsigned long long)((now_ns() - start) / (2 * YIELDS)));
+    return 0;
+}

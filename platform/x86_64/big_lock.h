@@ -1,0 +1,92 @@
+/* The big libos lock in the entry code (docs/locking.md), for entry64.S and trap_entry.S: every
+ * way into libos (a syscall, an interrupt, an exception) takes it, every way back to app code
+ * (or to the idle loop) gives it back; a CPU already holding it only counts one level deeper.
+ * Nothing happens while xos_smp_active is 0 (one CPU, hosted): the one-CPU paths pay a
+ * compare. The layout of struct XosCpu (xos/libos.h) is repeated here. */
+#pragma once
+
+#define XOS_CPU_KERNEL_STACK_TOP 0
+#define XOS_CPU_KERNEL_STACK_SIZE 8
+#define XOS_CPU_FPU_AREA 16
+#define XOS_CPU_INDEX 24
+#define XOS_CPU_FLUSH_REQUEST 28
+#define XOS_CPU_SHIFT 6 /* sizeof(XosCpu) == 64 */
+#define XOS_LAPIC_ID_VIRT 0xffff8000fee00020 /* the direct map's view of the local APIC's ID register */
+
+/* \reg = &xos_cpus[this CPU's index]; clobbers \scratch. The index comes from RDPID (TSC_AUX,
+ * set per CPU at bring-up) when the CPU has it, else from the local APIC's ID. */
+.macro XOS_CPU_PTR reg, reg32, scratch
+    cmpb $0, xos_cpu_index_rdpid(%rip)
+    je .Lapic\@
+    rdpid \reg
+    jmp .Lhave\@
+.Lapic\@:
+    movabs $XOS_LAPIC_ID_VIRT, \reg
+    mov (\reg), \reg32
+    shr $24, \reg32
+    lea xos_apic_to_cpu(%rip), \scratch
+    movzbl (\scratch, \reg), \reg32
+.Lhave\@:
+    shl $XOS_CPU_SHIFT, \reg
+    lea xos_cpus(%rip), \scratch
+    add \scratch, \reg
+.endm
+
+/* Takes the big lock (or one more level of it): a ticket lock, so CPUs get it in the order
+ * they asked (a CPU looping over syscalls cannot starve the others). Interrupts must be off.
+ * Clobbers %rax, %rcx, %r11 and the flags. While another CPU holds it, answers its TLB
+ * shootdown requests (it may be waiting for this CPU to). */
+.macro BIG_LOCK_ENTER
+    cmpb $0, xos_smp_active(%rip)
+    je .Ldone\@
+    XOS_CPU_PTR %rcx, %ecx, %r11
+    mov XOS_CPU_INDEX(%rcx), %r11d
+    inc %r11d
+    cmp %r11d, xos_big_lock_owner(%rip)
+    je .Lnested\@
+    mov $1, %eax
+    lock xadd %eax, xos_big_lock_next(%rip)
+.Lspin\@:
+    cmp %eax, xos_big_lock_serving(%rip)
+    je .Lgot\@
+    pause
+    cmpl $0, XOS_CPU_FLUSH_REQUEST(%rcx)
+    je .Lspin\@
+    push %rax
+    mov %cr3, %rax
+    mov %rax, %cr3
+    pop %rax
+    movl $0, XOS_CPU_FLUSH_REQUEST(%rcx)
+    jmp .Lspin\@
+.Lgot\@:
+    mov %r11d, xos_big_lock_owner(%rip)
+    mov %rcx, xos_this_cpu(%rip)
+.Lnested\@:
+    incl xos_big_lock_depth(%rip)
+.Ldone\@:
+.endm
+
+/* Gives one level back; the last one frees the lock. Interrupts must be off. Clobbers the flags. */
+.macro BIG_LOCK_LEAVE
+    cmpb $0, xos_smp_active(%rip)
+    je .Ldone\@
+    decl xos_big_lock_depth(%rip)
+    jnz .Ldone\@
+    movl $0, xos_big_lock_owner(%rip)
+    incl xos_big_lock_serving(%rip)  /* only the holder writes it: the next ticket's turn */
+.Ldone\@:
+.endm
+
+/* Gives the lock back entirely: on the way to app code from a libos function (a new thread's
+ * start, a signal frame, a cloned thread). Turns interrupts off (only with several CPUs: the
+ * hosted platform runs in ring 3, where cli faults); the way out restores the app's flags.
+ * Clobbers the flags. */
+.macro BIG_LOCK_DROP
+    cmpb $0, xos_smp_active(%rip)
+    je .Ldone\@
+    cli
+    movl $0, xos_big_lock_depth(%rip)
+    movl $0, xos_big_lock_owner(%rip)
+    incl xos_big_lock_serving(%rip)
+.Ldone\@:
+.endm

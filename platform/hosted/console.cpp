@@ -161,7 +161,7 @@ bool console_set_input_handler(void (*handler)()) {
     return true;
 }
 
-// A hosted image gets its signals from the host directly (xos-run --forward-signals kills it).
-int console_take_signal() { return 0; }
+// A signal xos-run --forward-signals queued (SIGNAL_FORWARD, signals.cpp), or 0.
+int console_take_signal() { return hosted::take_forwarded_signal(); }
 
 }  // namespace xos::platform

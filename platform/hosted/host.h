@@ -90,6 +90,9 @@ constexpr int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONY
               MAP_FIXED_NOREPLACE = 0x100000;
 constexpr int SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGUSR1 = 10, SIGSEGV = 11, SIGPIPE = 13, SIGALRM = 14,
               SIGWINCH = 28, SIGIO = 29, SIGSYS = 31;
+// xos-run --forward-signals sends the app's signals with sigqueue(SIGNAL_FORWARD, value = the
+// signal): tools/xos-run/main.cpp's kHostedForwardSignal (a real-time signal: none is lost).
+constexpr int SIGNAL_FORWARD = 40;
 constexpr long ARCH_SET_FS = 0x1002;
 constexpr long AT_FDCWD_VALUE = -100;  // (not AT_FDCWD: files that include <fcntl.h> have that macro)
 
@@ -150,6 +153,10 @@ void init_nic(int fd, bool tap);
 void set_io_interrupt_handler(void (*handler)(void* context), void* context);
 // True once after a SIGWINCH (the host terminal was resized).
 bool take_resize();
+// XOS_FORWARD_SIGNALS: SIGNAL_FORWARD's handler, installed by init_signal_forwarding(), keeps each
+// forwarded signal until console_take_signal() takes it (console.cpp).
+void init_signal_forwarding();
+int take_forwarded_signal();
 // Console input (console.cpp): what fds 0-2 are, and host fd 0 reopened at FD_CONSOLE_IN
 // (a description of its own, nonblocking and O_ASYNC, for a terminal or a pipe; fd 0 itself
 // for a file). Before the sandbox.

@@ -7,6 +7,8 @@
 //   SIGIO    the host NIC's fd or the console input became readable/writable (nic.cpp,
 //            console.cpp, O_ASYNC): a device interrupt
 //   SIGWINCH the host terminal's size changed: a console input interrupt (console.cpp)
+//   40       (SIGNAL_FORWARD, with XOS_FORWARD_SIGNALS) a signal xos-run forwards to the app's first
+//            process, its number in the sigqueue value: a console input interrupt too
 // The interrupt flag is a variable: while it is clear a timer signal is only remembered and
 // taken when interrupts are enabled again (no host syscall to block signals); so is a SIGIO, whose
 // handler also runs at the next entry into the scheduler (yield) if that comes first.
@@ -104,6 +106,7 @@ CpuContext* g_current;
 uint64_t g_fs_base;
 volatile bool g_interrupts_enabled;
 volatile bool g_timer_pending;
+volatile uint64_t g_forwarded_signals;  // bit n-1: signal n forwarded by xos-run, not yet taken
 volatile bool g_io_pending;
 volatile bool g_winch_pending;  // read by console.cpp
 // The devices SIGIO may be for (the host NIC, console input): each one's handler runs on every
@@ -220,6 +223,19 @@ void on_io(int, Siginfo*, void* context) {
 
 void on_winch(int, Siginfo*, void* context) {
     g_winch_pending = true;
+    on_io(host::SIGIO, nullptr, context);
+}
+
+// A sigqueue'd signal's value (si_value.sival_int: the int at offset 24 of siginfo_t).
+int queued_value(const Siginfo& info) {
+    int value;
+    memcpy(&value, reinterpret_cast<const char*>(&info) + 24, sizeof value);
+    return value;
+}
+
+void on_forwarded(int, Siginfo* info, void* context) {
+    int signal = queued_value(*info);
+    if (signal >= 1 && signal <= 64) g_forwarded_signals = g_forwarded_signals | (uint64_t(1) << (signal - 1));
     on_io(host::SIGIO, nullptr, context);
 }
 
@@ -357,7 +373,8 @@ uint64_t bit(int signal) { return uint64_t(1) << (signal - 1); }
 void handle(int signal, void (*handler)(int, Siginfo*, void*)) {
     // Every handler runs with the timer and yield signals blocked: no nesting on the one stack.
     KernelSigaction action{handler, SA_SIGINFO | SA_ONSTACK | SA_RESTORER, &xos_host_sigreturn,
-                           bit(host::SIGALRM) | bit(host::SIGUSR1) | bit(host::SIGIO) | bit(host::SIGWINCH)};
+                           bit(host::SIGALRM) | bit(host::SIGUSR1) | bit(host::SIGIO) | bit(host::SIGWINCH) |
+                               bit(host::SIGNAL_FORWARD)};
     long r = host::call(host::RT_SIGACTION, signal, long(&action), 0, 8);
     if (r < 0) setup_failed("rt_sigaction failed", r);
 }
@@ -377,6 +394,17 @@ bool take_resize() {
     bool resized = g_winch_pending;
     g_winch_pending = false;
     return resized;
+}
+
+void init_signal_forwarding() { handle(host::SIGNAL_FORWARD, on_forwarded); }
+
+int take_forwarded_signal() {
+    platform::InterruptGuard guard;
+    uint64_t pending = g_forwarded_signals;
+    if (!pending) return 0;
+    int signal = __builtin_ctzll(pending) + 1;
+    g_forwarded_signals = pending & (pending - 1);
+    return signal;
 }
 
 void set_io_interrupt_handler(void (*handler)(void*), void* context) {

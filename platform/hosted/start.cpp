@@ -15,6 +15,8 @@
 //                        with a final :ro (EROFS; xos-run --rootfs).
 //   XOS_DISK_<n>=PATH[:ro]   a host file or block device as the disk /dev/vd<a+...> (in the
 //                        order of <n>; xos-run --disk; block.cpp), read-only with :ro.
+//   XOS_FORWARD_SIGNALS=1   xos-run forwards signals to the app's first process (SIGNAL_FORWARD,
+//                        signals.cpp): xos.signals.
 //   XOS_EXEC=wx          the image loads code: app pages may be executable, never also writable
 //                        (sandbox.cpp; without it no app page is executable on the host).
 // An executable linked by xos-cc (it defines xos_hosted_share_cwd) also sees the host's files
@@ -179,6 +181,7 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
     const char* boot_tokens = nullptr;
     const char* rootfs_size = nullptr;
     bool root_given = false;  // XOS_ROOT
+    bool forward_signals = false;  // XOS_FORWARD_SIGNALS
     // The two inherited descriptors the platform uses first, before anything opens another one.
     for (char** e = envp; *e; ++e) {
         if (starts_with(*e, "XOS_STATUS_FD=")) {
@@ -209,6 +212,9 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
         } else if (starts_with(*e, "XOS_ROOT=")) {
             append_token("xos.root", *e + 9);
             root_given = true;
+        } else if (starts_with(*e, "XOS_FORWARD_SIGNALS=")) {
+            forward_signals = strcmp(*e + 20, "1") == 0;
+            if (!forward_signals && strcmp(*e + 20, "0") != 0) setup_failed("XOS_FORWARD_SIGNALS must be 0 or 1", 0);
         } else if (starts_with(*e, "XOS_BOOT_TOKENS=")) {
             boot_tokens = *e + 16;
         } else if (starts_with(*e, "XOS_DISK_")) {
@@ -225,6 +231,10 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
     }
     if (&xos_hosted_share_cwd) share_host_view(root_given);
     if (rootfs_size) append_rootfs_size(rootfs_size);
+    if (forward_signals) {
+        const char token[] = " xos.signals";
+        append(token, sizeof token - 1);
+    }
     if (boot_tokens && *boot_tokens) {
         append(" ", 1);
         append(boot_tokens, strlen(boot_tokens));
@@ -233,6 +243,7 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
 
     init_memory(ram);
     init_signals();
+    if (forward_signals) init_signal_forwarding();
     if (nic_fd >= 0) init_nic(nic_fd, nic_tap);
     init_shares();
     enter_sandbox();

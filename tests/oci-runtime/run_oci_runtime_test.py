@@ -101,7 +101,7 @@ def make_images(debian_root, stamp, need_nginx):
     """The busybox image (and the nginx image) in podman's store, cached by what makes them."""
     makers = [make_images, oci.make_small_context, oci.nginx_context, oci.nginx_debs]
     key_source = (''.join(inspect.getsource(f) for f in makers) + ' '.join(oci.SMALL_APPLETS) + stamp +
-                  oci.apt_version('nginx')).encode()
+                  oci.apt_candidate('nginx')).encode()
     key = hashlib.sha256(key_source).hexdigest()[:16]
     small, nginx = '%s:small-%s' % (TAG, key), '%s:nginx-%s' % (TAG, key)
     lock_path = os.path.join(oci.cache_root(), 'oci-runtime-images')

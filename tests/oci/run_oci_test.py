@@ -32,7 +32,9 @@ import hashlib
 import inspect
 import json
 import os
+import select
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -485,6 +487,7 @@ def check_shell(args, images, key, work):
         fail('shell: an unknown user gave %d: %s' % (result.returncode, result.stderr[-500:]))
     else:
         log('ok: shell: an unknown user is refused (126)')
+    check_stop_signal(args, image)
     # The container options need a container image; --rootfs does not go with one.
     for options, what in ((['--user', '0', args.kernel], '--user with a plain image'),
                           (['--rootfs', work, image], '--rootfs with a container image')):
@@ -493,6 +496,38 @@ def check_shell(args, images, key, work):
             fail('shell: %s gave %d: %s' % (what, result.returncode, result.stderr[-300:]))
         else:
             log('ok: shell: %s is a usage error' % what)
+
+
+def check_stop_signal(args, image):
+    """SIGTERM to xos-run reaches the image's first process as the image's StopSignal (SIGQUIT
+    here), as `docker stop` sends it; the run ends with that process's status."""
+    script = ('trap "echo got-QUIT; exit 7" QUIT; trap "echo got-TERM; exit 8" TERM; echo ready; '
+              'while :; do sleep 1; done')
+    command = [args.xos_run, '--timeout', str(TIMEOUT - 60), '--mem', '512M', '--entrypoint', '/bin/sh', image,
+               '--', '-c', script]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    output = b''
+    deadline = time.monotonic() + TIMEOUT - 120
+    while b'ready' not in output and time.monotonic() < deadline and process.poll() is None:
+        ready, _, _ = select.select([process.stdout], [], [], 1.0)
+        if ready:
+            output += os.read(process.stdout.fileno(), 4096)
+    if b'ready' not in output:
+        process.kill()
+        fail('shell: StopSignal: the script never became ready: %r %r' % (output, process.communicate()[1][-1000:]))
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        out, err = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+    output += out
+    if process.returncode != 7 or b'got-QUIT' not in output:
+        fail('shell: StopSignal: SIGTERM to xos-run gave status %s and %r (want 7 and got-QUIT): %s' %
+             (process.returncode, output, err[-1000:]))
+    else:
+        log('ok: shell: SIGTERM to xos-run arrives as the image\'s StopSignal (SIGQUIT, status 7)')
 
 
 PYTHON_PROGRAM = ('import json, os; print(json.dumps({"cwd": os.getcwd(), "uid": os.getuid(), "gid": os.getgid(), '

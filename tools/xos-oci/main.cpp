@@ -5,6 +5,7 @@
 #include "network.h"
 #include "spec.h"
 #include "state.h"
+#include "signal_names.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -283,24 +284,7 @@ void start_container(const GlobalOptions& global, const std::string& id) {
 
 // Signal names as kill(1) and runc take them: "TERM", "SIGTERM", "15".
 int parse_signal(const std::string& text) {
-    static const std::pair<const char*, int> kNames[] = {
-        {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"ILL", SIGILL},     {"TRAP", SIGTRAP},
-        {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},   {"FPE", SIGFPE},     {"KILL", SIGKILL},
-        {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},     {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM},
-        {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"STOP", SIGSTOP},
-        {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU}, {"URG", SIGURG},     {"XCPU", SIGXCPU},
-        {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
-        {"POLL", SIGPOLL}, {"PWR", SIGPWR},       {"SYS", SIGSYS},
-    };
-    if (!text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        int n = text.size() <= 3 ? std::stoi(text) : 0;
-        if (n >= 1 && n <= SIGRTMAX) return n;
-    }
-    std::string name = text;
-    for (auto& c : name) c = char(std::toupper(static_cast<unsigned char>(c)));
-    if (name.rfind("SIG", 0) == 0) name = name.substr(3);
-    for (const auto& [known, number] : kNames)
-        if (name == known) return number;
+    if (auto signo = tools::signal_from_name(text)) return *signo;
     throw RuntimeError("unknown signal '" + text + "'");
 }
 

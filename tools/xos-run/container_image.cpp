@@ -2,6 +2,7 @@
 
 #include "from_image.h"
 #include "image_error.h"
+#include "signal_names.h"
 
 #include <cstdio>
 #include <sys/stat.h>
@@ -42,6 +43,15 @@ void apply_container_image(Options& opts, const std::string& description_path) {
                                              spec.user.empty() ? "0" : spec.user, "--"};
         loader_args.insert(loader_args.end(), spec.argv.begin(), spec.argv.end());
         opts.app_args = loader_args;
+        // As `docker run` proxies signals: SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 to
+        // xos-run reach the image's first process, SIGTERM as the image's StopSignal.
+        opts.forward_signals = true;
+        if (!description.config.stop_signal.empty()) {
+            auto signo = tools::signal_from_name(description.config.stop_signal);
+            if (!signo)
+                throw UsageError("the image's StopSignal '" + description.config.stop_signal + "' is not a signal");
+            opts.sigterm_becomes = *signo;
+        }
     } catch (const ImageError& error) {
         throw UsageError(error.what());
     }

@@ -92,6 +92,10 @@ pid_t fork_into_pid_namespace(bool verbose) {
 // (--share), XOS_DISK_<i> (--disk) and XOS_STATUS_FD (a pipe that receives the same "exit N" / "crash N reason"
 // record as the VM's status port); with -p / --net, XOS_NIC_FD on a socket to passt or a tap
 // device (hosted_nic.h).
+// The host signal that carries a forwarded signal to a hosted image (its number in the sigqueue
+// value): platform/hosted/host.h's SIGNAL_FORWARD.
+constexpr int kHostedForwardSignal = 40;
+
 int run_hosted(const Options& opts) {
     std::vector<std::string> argv{opts.image};
     argv.insert(argv.end(), opts.app_args.begin(), opts.app_args.end());
@@ -109,6 +113,7 @@ int run_hosted(const Options& opts) {
                       (opts.shares[i].mode == ShareMode::Passthrough ? ":passthrough" : "") +
                       (opts.shares[i].read_only ? ":ro" : ""));
     if (!opts.guest_root.empty()) env.push_back("XOS_ROOT=" + opts.guest_root);  // --rootfs, --root-image
+    if (opts.forward_signals) env.push_back("XOS_FORWARD_SIGNALS=1");
     // --disk: the image opens each file itself (platform/hosted/block.cpp).
     for (std::size_t i = 0; i < opts.disks.size(); ++i) {
         check_disk_file(opts.disks[i]);
@@ -180,7 +185,10 @@ int run_hosted(const Options& opts) {
         if (done == pid) break;
         struct timespec no_wait{0, 0};
         if (int signo = ::sigtimedwait(&termination, nullptr, &no_wait); signo > 0 && opts.forward_signals) {
-            ::kill(pid, signo);  // the hosted image (the app's first process) handles it
+            // to the app's first process: the hosted platform queues it (platform/hosted/signals.cpp)
+            union sigval value;
+            value.sival_int = signo == SIGTERM ? opts.sigterm_becomes : signo;
+            ::sigqueue(pid, kHostedForwardSignal, value);
         } else if (signo > 0 && !stop_signal) {
             stop_signal = signo;
             ::kill(pid, SIGKILL);
@@ -313,8 +321,8 @@ int run(const std::vector<std::string>& args) {
     }
 
     RawTerminal terminal;  // raw while the VM runs: the guest's line discipline has the keys
-    RunResult result =
-        run_qemu(cmd, opts.timeout_seconds, signals, guest_stderr, terminal.active(), opts.forward_signals);
+    RunResult result = run_qemu(cmd, opts.timeout_seconds, signals, guest_stderr, terminal.active(),
+                                opts.forward_signals, opts.sigterm_becomes);
     Verdict verdict = decide_verdict(parse_status_records(status.read_tail()), result.qemu, result.cause,
                                      result.stop_signal, format_seconds(opts.timeout_seconds));
     if (!verdict.message.empty() && (opts.verbose || !verdict.verbose_only))

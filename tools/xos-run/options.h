@@ -85,6 +85,9 @@ struct Options {
     // --forward-signals (xos-oci): SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 go to the
     // app's first process (a framed message on COM1 on a VM; kill on hosted) instead of ending the run.
     bool forward_signals = false;
+    // With forward_signals: the signal a SIGTERM to xos-run becomes (a container image's
+    // StopSignal, as `docker stop` sends it; container_image.cpp).
+    int sigterm_becomes = 15;
     bool dry_run = false;
     bool verbose = false;
     bool help = false;

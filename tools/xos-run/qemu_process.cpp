@@ -71,10 +71,10 @@ private:
 class QemuRun {
 public:
     QemuRun(pid_t pid, int console_fd, int error_console_fd, int signal_fd, double timeout_seconds, int to_guest_fd,
-            bool terminal_input, bool forward_signals)
+            bool terminal_input, bool forward_signals, int sigterm_becomes)
         : m_pid(pid), m_console_fd(console_fd), m_error_console_fd(error_console_fd), m_signal_fd(signal_fd),
           m_timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)), m_to_guest_fd(to_guest_fd),
-          m_terminal_input(terminal_input), m_forward_signals(forward_signals) {
+          m_terminal_input(terminal_input), m_forward_signals(forward_signals), m_sigterm_becomes(sigterm_becomes) {
         if (m_timer.get() < 0) throw_errno("timerfd_create");
         // A terminal we do not take (a background run, nobody watching): never read, or we
         // would steal the shell's input (or be stopped by SIGTTIN). The guest sees end of file.
@@ -183,7 +183,8 @@ private:
             else if (info.ssi_signo == SIGWINCH)
                 on_window_change();
             else if (m_forward_signals)
-                m_to_guest += frame_signal(static_cast<int>(info.ssi_signo));
+                m_to_guest +=
+                    frame_signal(info.ssi_signo == SIGTERM ? m_sigterm_becomes : static_cast<int>(info.ssi_signo));
             else
                 on_termination_request(static_cast<int>(info.ssi_signo));
         }
@@ -241,6 +242,7 @@ private:
     int m_to_guest_fd;  // the pipe that is QEMU's stdin (nonblocking)
     bool m_terminal_input;
     bool m_forward_signals;
+    int m_sigterm_becomes;
     bool m_input_open = true;
     std::string m_to_guest = frame_start();  // framed input QEMU has not taken yet
     EscapeDetector m_escape;
@@ -293,7 +295,7 @@ void GuestStderrPipe::close_write_end() {
 }
 
 RunResult run_qemu(const std::vector<std::string>& argv, double timeout_seconds, const TerminationSignals& signals,
-                   GuestStderrPipe& guest_stderr, bool terminal_input, bool forward_signals) {
+                   GuestStderrPipe& guest_stderr, bool terminal_input, bool forward_signals, int sigterm_becomes) {
     int input[2];
     if (::pipe2(input, O_CLOEXEC) != 0) throw_errno("pipe2");
     UniqueFd input_read(input[0]), input_write(input[1]);
@@ -302,6 +304,6 @@ RunResult run_qemu(const std::vector<std::string>& argv, double timeout_seconds,
     input_read.reset();
     guest_stderr.close_write_end();
     return QemuRun(qemu.pid, qemu.stdout_read.get(), guest_stderr.read_fd(), signals.fd(), timeout_seconds,
-                   input_write.get(), terminal_input, forward_signals)
+                   input_write.get(), terminal_input, forward_signals, sigterm_becomes)
         .wait();
 }

@@ -58,4 +58,5 @@ struct RunResult {
 // Ctrl-] . stops the run as SIGINT would. timeout_seconds 0 means none. Throws
 // std::runtime_error if QEMU cannot be started.
 RunResult run_qemu(const std::vector<std::string>& argv, double timeout_seconds, const TerminationSignals& signals,
-                   GuestStderrPipe& guest_stderr, bool terminal_input, bool forward_signals = false);
+                   GuestStderrPipe& guest_stderr, bool terminal_input, bool forward_signals = false,
+                   int sigterm_becomes = 15);

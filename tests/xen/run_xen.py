@@ -481,23 +481,29 @@ def main():
         failed += bool(failures)
     print("%d of %d case(s) failed; harness run %.1f s" % (failed, len(cases), seconds))
     if failed and not args.image:
-        # Nested Xen under TCG on a shared 2-core machine is slow and uneven: a guest now and then
-        # misses its timeout or dom0 misses its status key. The cases that failed get one more
-        # harness run of their own (said here, so a flaky case stays visible in the log); a case
-        # that fails twice fails the test.
+        # Nested Xen under TCG on a shared 2-core machine is slow and uneven, and a guest now and
+        # then spins at its page-fault entry until its timeout (docs/xen.md, "Known problems": the
+        # cause is not found yet). The cases that failed get up to two more harness runs of their
+        # own (said here, so a flaky case stays visible in the log); a case that fails in all
+        # three runs fails the test.
         again = [case for case in cases if judge(case, results.get(case["name"]))]
-        print("retrying %s in a second harness run" % ", ".join(case["name"] for case in again))
-        results, seconds = run(harness, again, 180 + sum(case.get("timeout", 60) for case in again),
-                               sys.stdout, args.keep)
-        failed = 0
-        for case in again:
-            failures = judge(case, results.get(case["name"]))
-            for failure in failures:
-                print("FAIL %s (second run): %s" % (case["name"], failure))
-            if not failures:
-                print("PASS %s (second run)" % case["name"])
-            failed += bool(failures)
-        print("%d of %d retried case(s) failed; harness run %.1f s" % (failed, len(again), seconds))
+        for attempt in ("second", "third"):
+            print("retrying %s in a %s harness run" % (", ".join(case["name"] for case in again), attempt))
+            results, seconds = run(harness, again, 180 + sum(case.get("timeout", 60) for case in again),
+                                   sys.stdout, args.keep)
+            still = []
+            for case in again:
+                failures = judge(case, results.get(case["name"]))
+                for failure in failures:
+                    print("FAIL %s (%s run): %s" % (case["name"], attempt, failure))
+                if not failures:
+                    print("PASS %s (%s run)" % (case["name"], attempt))
+                else:
+                    still.append(case)
+            print("%d of %d retried case(s) failed; harness run %.1f s" % (len(still), len(again), seconds))
+            failed, again = len(still), still
+            if not again:
+                break
     return 1 if failed else 0
 
 

@@ -2,7 +2,8 @@
 """Tests of run_xen.py's own logic, without QEMU: its boot() is replaced by a fake that returns
 serial output scripted per harness run, so that the paths a real run takes only now and then
 (a boot that dies before dom0 reports every guest, a guest whose status is missing, a case that
-fails in the first harness run and passes in the second, one that fails twice) run every time.
+fails in the first harness run and passes in the second or third, one that fails three times) run
+every time.
 Exits non-zero if one of them does not behave."""
 import contextlib
 import gzip
@@ -93,12 +94,24 @@ check(runs == [["a", "b"], ["b"]], "the second harness run boots only the failed
 check("retrying b in a second harness run" in text and "PASS b (second run)" in text,
       "the retry is said in the log")
 
-# 3. b fails in both runs: the test fails.
+# 3. b fails in all three runs: the test fails.
 status, runs, text = run_main(cases("a", "b"), [
     case_output("a", "exit 0") + case_output("b", "exit 3") + ["@@XEN DONE"],
+    case_output("b", "exit 3") + ["@@XEN DONE"],
     case_output("b", "exit 3") + ["@@XEN DONE"]])
-check(status == 1 and len(runs) == 2, "a case that fails twice fails the test")
-check("FAIL b (second run): exit status 3" in text, "the second failure is named")
+check(status == 1 and runs == [["a", "b"], ["b"], ["b"]], "a case that fails three times fails the test")
+check("FAIL b (second run): exit status 3" in text and "FAIL b (third run): exit status 3" in text,
+      "each failure is named")
+
+# 3b. b and c fail in the first run, c again in the second: the third run boots only c, where it
+# passes.
+status, runs, text = run_main(cases("a", "b", "c"), [
+    case_output("a", "exit 0") + case_output("b", "exit 3") + case_output("c", "none") + ["@@XEN DONE"],
+    case_output("b", "exit 0") + case_output("c", "none") + ["@@XEN DONE"],
+    case_output("c", "exit 0") + ["@@XEN DONE"]])
+check(status == 0 and runs == [["a", "b", "c"], ["b", "c"], ["c"]],
+      "a third harness run boots only what failed twice (runs: %r)" % runs)
+check("retrying c in a third harness run" in text and "PASS c (third run)" in text, "the third run is said")
 
 # 4. The first boot dies before dom0 reports every guest (no @@XEN DONE): the same initramfs is
 # booted again at once, and that run's results count.

@@ -20,6 +20,7 @@
 
 #include "kvm/irq.h"
 #include "xos/console_signal.h"
+#include "x86_64/console_tokens.h"
 #include "x86_64/cpu.h"
 #include "x86_64/machine.h"
 #include "xos/platform.h"
@@ -76,53 +77,14 @@ struct Stdio {
 };
 Stdio g_stdio;
 
-// The value of `key` (e.g. "xos.stdio=") on the command line, up to the next space; null if absent.
-const char* find_token(const char* line, const char* key, size_t& length) {
-    size_t key_length = strlen(key);
-    for (const char* at = line; *at;) {
-        while (*at == ' ') ++at;
-        const char* end = at;
-        while (*end && *end != ' ') ++end;
-        if (size_t(end - at) >= key_length && memcmp(at, key, key_length) == 0) {
-            length = size_t(end - at) - key_length;
-            return at + key_length;
-        }
-        at = end;
-    }
-    return nullptr;
-}
-
-platform::StdioKind kind_of(char letter) {
-    switch (letter) {
-    case 't': return platform::StdioKind::Terminal;
-    case 'p': return platform::StdioKind::Pipe;
-    case 'f': return platform::StdioKind::File;
-    default: return platform::StdioKind::Other;
-    }
-}
-
-uint16_t parse_number(const char*& at, const char* end) {
-    uint32_t value = 0;
-    while (at < end && *at >= '0' && *at <= '9' && value < 65535) value = value * 10 + uint32_t(*at++ - '0');
-    return uint16_t(value > 65535 ? 65535 : value);
-}
-
 // The command line exists only after boot_info is parsed (the console starts before).
 Stdio& stdio() {
     if (g_stdio.parsed) return g_stdio;
     g_stdio.parsed = true;
-    const char* line = platform::command_line();
-    if (!line) return g_stdio;
-    size_t length = 0;
-    if (const char* kinds = find_token(line, "xos.stdio=", length); kinds && length == 3)
-        g_stdio.kinds = {kind_of(kinds[0]), kind_of(kinds[1]), kind_of(kinds[2])};
-    if (find_token(line, "xos.stdio=", length)) g_decoder.state = Decoder::State::Unsynced;  // xos-run's framing
-    if (const char* size = find_token(line, "xos.winsize=", length)) {
-        const char* end = size + length;
-        g_stdio.size.rows = parse_number(size, end);
-        if (size < end && *size == 'x') ++size;
-        g_stdio.size.cols = parse_number(size, end);
-    }
+    x86::ConsoleTokens tokens = x86::console_tokens();
+    g_stdio.kinds = tokens.kinds;
+    g_stdio.size = tokens.size;
+    if (tokens.framed) g_decoder.state = Decoder::State::Unsynced;  // xos-run's framing
     return g_stdio;
 }
 

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "xos/log.h"
+#include "x86_64/console_tokens.h"
 #include "x86_64/cpu.h"
 #include "xen/hypercall.h"
 #include "xen/xen.h"
@@ -37,34 +38,13 @@ struct Stdio {
 };
 Stdio g_stdio;
 
-platform::StdioKind kind_of(char letter) {
-    switch (letter) {
-    case 't': return platform::StdioKind::Terminal;
-    case 'p': return platform::StdioKind::Pipe;
-    case 'f': return platform::StdioKind::File;
-    default: return platform::StdioKind::Other;
-    }
-}
-
-uint16_t parse_number(const char*& at, const char* end) {
-    uint32_t value = 0;
-    while (at < end && *at >= '0' && *at <= '9' && value < 65535) value = value * 10 + uint32_t(*at++ - '0');
-    return uint16_t(value > 65535 ? 65535 : value);
-}
-
 // Parsed on first use: the command line exists only once boot_info is read.
 Stdio& stdio() {
     if (g_stdio.parsed) return g_stdio;
     g_stdio.parsed = true;
-    size_t length = 0;
-    if (const char* kinds = command_line_token("xos.stdio=", length); kinds && length == 3)
-        g_stdio.kinds = {kind_of(kinds[0]), kind_of(kinds[1]), kind_of(kinds[2])};
-    if (const char* size = command_line_token("xos.winsize=", length)) {
-        const char* end = size + length;
-        g_stdio.size.rows = parse_number(size, end);
-        if (size < end && *size == 'x') ++size;
-        g_stdio.size.cols = parse_number(size, end);
-    }
+    x86::ConsoleTokens tokens = x86::console_tokens();
+    g_stdio.kinds = tokens.kinds;
+    g_stdio.size = tokens.size;
     return g_stdio;
 }
 
@@ -100,23 +80,6 @@ void ring_write(const char* bytes, size_t count) {
 }
 
 }  // namespace
-
-const char* command_line_token(const char* key, size_t& length) {
-    const char* line = platform::command_line();
-    if (!line) return nullptr;
-    size_t key_length = strlen(key);
-    for (const char* at = line; *at;) {
-        while (*at == ' ') ++at;
-        const char* end = at;
-        while (*end && *end != ' ') ++end;
-        if (size_t(end - at) >= key_length && memcmp(at, key, key_length) == 0) {
-            length = size_t(end - at) - key_length;
-            return at + key_length;
-        }
-        at = end;
-    }
-    return nullptr;
-}
 
 void debug_port_write(const char* bytes, size_t count) {
     for (size_t i = 0; i < count; ++i) x86::outb(DEBUG_PORT, uint8_t(bytes[i]));

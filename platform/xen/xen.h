@@ -50,10 +50,6 @@ platform::ConsoleSize console_size();
 platform::ConsoleInput console_read(char* buffer, size_t count);
 bool console_set_input_handler(void (*handler)());
 
-// The value of the command-line token `key` ("xos.stdio="), up to the next space (its length in
-// `length`); null if the command line has none.
-const char* command_line_token(const char* key, size_t& length);
-
 // Waits for something to happen while polling a ring: a scheduler yield to Xen.
 void relax();
 // Waits (interrupts on or off) until `port` is signalled or 10 ms have passed, then clears the

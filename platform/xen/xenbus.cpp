@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "xos/log.h"
+#include "x86_64/console_tokens.h"
 #include "xen/xen.h"
 #include "xen/xenstore.h"
 
@@ -14,7 +15,7 @@ namespace xos::xen::xenbus {
 uint64_t connect_timeout_ns() {
     constexpr uint64_t DEFAULT_NS = 30'000'000'000;
     size_t length = 0;
-    const char* value = command_line_token("xos.xenbus_timeout=", length);
+    const char* value = x86::command_line_token("xos.xenbus_timeout=", length);
     if (!value) return DEFAULT_NS;
     uint64_t seconds = 0;
     for (size_t i = 0; i < length && seconds <= 3600; ++i) {

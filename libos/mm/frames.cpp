@@ -77,6 +77,24 @@ void free_frame(uintptr_t frame) {
 
 size_t free_frame_bytes() { return g_free_count * PAGE_SIZE; }
 
+size_t return_free_frames() {
+    size_t bytes = 0;
+    while (g_free) {
+        FreeFrame* frame = g_free;
+        FreeFrame* next = frame->next;
+        frame->next = nullptr;  // the AddressSpace keeps free memory zeroed
+        // Fails only when the AddressSpace's extent sets are full: the rest stay on the list.
+        if (!g_physical->unmap(reinterpret_cast<uintptr_t>(frame), PAGE_SIZE)) {
+            frame->next = next;
+            break;
+        }
+        g_free = next;
+        --g_free_count;
+        bytes += PAGE_SIZE;
+    }
+    return bytes;
+}
+
 bool ref_frame(uintptr_t frame) { return g_refs.ref(frame); }
 
 void unref_frame(uintptr_t frame) {

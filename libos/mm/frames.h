@@ -17,6 +17,10 @@ void init_frames(AddressSpace& physical, uintptr_t ram_base, uintptr_t ram_end);
 uintptr_t allocate_frame();  // 0 when memory is exhausted
 void free_frame(uintptr_t frame);  // whoever else maps it: only for frames never shared
 size_t free_frame_bytes();  // pages on the free list (not counting the AddressSpace's)
+// Gives every page on the free list back to the physical AddressSpace, so that a contiguous
+// request (the kernel heap's chunks) can use memory the free list took in 2 MiB refills and
+// did not hand out. Returns the bytes given back.
+size_t return_free_frames();
 
 // Frames of the apps' private memory may be mapped by several address spaces at once (fork's
 // copy on write). A frame starts with one reference (its allocation).

@@ -4,6 +4,7 @@
 
 #include "base/klog.h"
 #include "base/verify.h"
+#include "mm/frames.h"
 #include "mm/memory.h"
 #include "sched/thread.h"
 
@@ -38,12 +39,26 @@ size_t class_for(size_t total) {
     return CLASS_COUNT;
 }
 
+// Contiguous memory from the physical AddressSpace. The frame allocator refills its free list
+// 2 MiB at a time, so with little RAM the AddressSpace can be short of a chunk while the free
+// list holds plenty: then the free list gives its pages back and the request is tried again.
+ErrorOr<uintptr_t> map_contiguous(size_t bytes) {
+    auto mapping = address_space().map_anonymous(0, bytes, Placement::Anywhere);
+    if (!mapping && return_free_frames()) mapping = address_space().map_anonymous(0, bytes, Placement::Anywhere);
+    return mapping;
+}
+
 bool refill(size_t index) {
-    auto chunk = address_space().map_anonymous(0, CHUNK_SIZE, Placement::Anywhere);
-    if (!chunk) return false;
-    g_stats.bytes_reserved += CHUNK_SIZE;
+    size_t chunk_size = CHUNK_SIZE;
+    auto chunk = map_contiguous(chunk_size);
+    if (!chunk) {  // fragmented or nearly full: one page of blocks
+        chunk_size = PAGE_SIZE;
+        chunk = map_contiguous(chunk_size);
+        if (!chunk) return false;
+    }
+    g_stats.bytes_reserved += chunk_size;
     size_t size = CLASS_SIZES[index];
-    for (uintptr_t block = *chunk + CHUNK_SIZE - size; block >= *chunk; block -= size) {
+    for (uintptr_t block = *chunk + chunk_size - size; block >= *chunk; block -= size) {
         auto* free_block = reinterpret_cast<FreeBlock*>(block);
         free_block->next = g_free_lists[index];
         g_free_lists[index] = free_block;
@@ -62,7 +77,7 @@ void* kmalloc(size_t size) {
     Header* header;
     if (index == CLASS_COUNT) {
         size_t mapping_size = page_round_up(total);
-        auto mapping = address_space().map_anonymous(0, mapping_size, Placement::Anywhere);
+        auto mapping = map_contiguous(mapping_size);
         if (!mapping) return nullptr;
         g_stats.bytes_reserved += mapping_size;
         header = reinterpret_cast<Header*>(*mapping);
@@ -101,7 +116,7 @@ void kfree(void* pointer) {
 void* alloc_pages(size_t count) {
     ASSERT(!sched::in_interrupt());
     if (count == 0 || count > SIZE_MAX / PAGE_SIZE) return nullptr;
-    auto mapping = address_space().map_anonymous(0, count * PAGE_SIZE, Placement::Anywhere);
+    auto mapping = map_contiguous(count * PAGE_SIZE);
     if (!mapping) return nullptr;
     g_stats.bytes_reserved += count * PAGE_SIZE;
     return reinterpret_cast<void*>(*mapping);

@@ -10,7 +10,8 @@
 //
 // Descriptors in flight (SCM_RIGHTS) can form cycles no descriptor reaches: a socket queued in
 // its own receive queue, or sockets queued in each other's. Like Linux's unix_gc, a socket
-// released while AF_UNIX sockets are in flight runs a collection ("Garbage collection" below).
+// released, or a send with descriptors, while AF_UNIX sockets are in flight runs a collection
+// ("Garbage collection" below).
 #include "net/unix.h"
 
 #include <sys/stat.h>
@@ -555,6 +556,10 @@ ErrorOr<void> UnixSocket::shutdown(int how) {
 
 ErrorOr<size_t> UnixSocket::send(Message& message, int flags) {
     if (flags & MSG_OOB) return error(EOPNOTSUPP);
+    // Cycles whose descriptors were closed without releasing a socket (each close dropped a
+    // reference a queue still doubles) are collected here too, as Linux 6.10+ does on a send
+    // with descriptors. The message's own files are not queued yet: they count as held.
+    if (message.ancillary && message.ancillary->file_count()) collect_garbage();
     // Every message carries its sender's credentials (for a receiver with SO_PASSCRED), also
     // one sent by write/send/sendto, which have no ancillary data of their own.
     Ancillary implicit;

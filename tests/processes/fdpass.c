@@ -559,7 +559,7 @@ static void cycle_ring(int write_end) {
 
 static void gc_cases(void) {
     printf("== garbage collection of sockets in flight\n");
-    int p[2];
+    int p[2], sv[2];
     for (int type = SOCK_STREAM; type <= SOCK_DGRAM; ++type) {
         pipe(p);
         cycle_self(type, p[1]);
@@ -596,9 +596,21 @@ static void gc_cases(void) {
     close(client);
     close(p[0]);
 
+    // Both ends of a pair in one of their queues: closing them releases neither (each close
+    // drops a reference the queue still doubles); the next release of any socket collects them.
+    pipe(p);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    int both[3] = {sv[0], sv[1], p[1]};
+    send_fds(sv[1], both, 3, "b");
+    close(p[1]);
+    close(sv[0]);
+    close(sv[1]);
+    release_a_socket();
+    printf("both ends in one queue, then another socket released: %s\n", eof_state(p[0]));
+    close(p[0]);
+
     // Still reachable: not collected.
     pipe(p);
-    int sv[2];
     socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
     int own[2] = {sv[0], p[1]};
     send_fds(sv[1], own, 2, "s");

@@ -136,9 +136,9 @@ ErrorOr<long> sys_pidfd_send_signal(int fd, int signal, UserPtr<const siginfo_t>
 }
 
 // Whether the caller may take descriptors from `target`, as Linux's ptrace_may_access with
-// PTRACE_MODE_ATTACH_REALCREDS: the caller's real uid and gid are all of the target's ids and the
-// target is dumpable (a zombie has no memory left to check). An effective uid of 0 stands for CAP_SYS_PTRACE (credentials are reported,
-// not enforced: docs/processes.md).
+// PTRACE_MODE_ATTACH_REALCREDS: the caller's real uid and gid are all of the target's ids and
+// the target is dumpable (a zombie has no memory left to check). An effective uid of 0 stands
+// for CAP_SYS_PTRACE (credentials are reported, not enforced: docs/processes.md).
 bool may_take_descriptors(const sched::Process& caller, const sched::Process& target) {
     if (&caller == &target) return true;
     const sched::Credentials& c = caller.credentials;

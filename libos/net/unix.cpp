@@ -7,6 +7,11 @@
 // connection costs no buffer memory. Flow control: a stream sender may have SO_SNDBUF bytes
 // unread at its peer; a datagram receiver takes at most 10 queued datagrams from senders it is
 // not connected to (net.unix.max_dgram_qlen) and SO_SNDBUF bytes of the sender.
+//
+// Descriptors in flight (SCM_RIGHTS) can form cycles no descriptor reaches: a socket queued in
+// its own receive queue, or sockets queued in each other's. Like Linux's unix_gc, a socket
+// released, or a send with descriptors, while AF_UNIX sockets are in flight runs a collection
+// ("Garbage collection" below).
 #include "net/unix.h"
 
 #include <sys/stat.h>
@@ -46,7 +51,14 @@ struct Segment {
     std::byte* data() { return reinterpret_cast<std::byte*>(this + 1); }
 };
 
+UnixStats g_unix_stats;
+
+void note_in_flight(Ancillary& ancillary);
+void forget_in_flight(Ancillary& ancillary);
+void collect_garbage();
+
 void free_segment(Segment* segment) {
+    forget_in_flight(segment->ancillary);
     segment->~Segment();
     mm::kfree(segment);
 }
@@ -65,7 +77,10 @@ void attach(Segment& segment, Ancillary* from, bool first) {
     if (!from) return;
     segment.ancillary.has_credentials = from->has_credentials;
     segment.ancillary.credentials = from->credentials;
-    if (first) segment.ancillary.take_files(*from);
+    if (first) {
+        segment.ancillary.take_files(*from);
+        note_in_flight(segment.ancillary);
+    }
 }
 
 // What a receive takes of a segment's ancillary data: its files (moved, or for a peek new
@@ -79,6 +94,7 @@ void deliver(Segment& segment, Ancillary* to, bool peek, bool pass_credentials) 
     }
     if (!segment.ancillary.file_count()) return;
     if (!peek) {
+        forget_in_flight(segment.ancillary);
         to->take_files(segment.ancillary);
         return;
     }
@@ -122,7 +138,9 @@ class UnixSocket final : public Socket {
 public:
     enum class State { Unconnected, Listening, Connected };
 
-    UnixSocket(RefPtr<vfs::Vnode> vnode, int flags, int type) : Socket(vnode, flags, AF_UNIX, type, 0) {}
+    UnixSocket(RefPtr<vfs::Vnode> vnode, int flags, int type) : Socket(vnode, flags, AF_UNIX, type, 0) {
+        ++g_unix_stats.sockets;
+    }
     ~UnixSocket() override;
 
     ErrorOr<void> bind(const SocketAddress& address) override;
@@ -145,6 +163,23 @@ public:
     IntrusiveListNode m_peer_node;  // in m_peer->m_peered_by
     IntrusiveListNode m_pending_node;  // in a listener's m_pending
     IntrusiveListNode m_bound_node;  // in the list of named sockets
+
+    // Garbage collection. References to this socket held by queued messages (SCM_RIGHTS in any
+    // AF_UNIX socket's queue), and while there are some, its place in the in-flight list.
+    size_t m_in_flight = 0;
+    IntrusiveListNode m_in_flight_node;
+    // During a collection: a candidate's references from other candidates' queues not yet
+    // subtracted, and its place in the collection's lists.
+    size_t m_gc_references = 0;
+    bool m_gc_candidate = false;
+    IntrusiveListNode m_gc_node;
+
+    // Calls fn(UnixSocket&) for each AF_UNIX socket queued in this one (for a listener, also in
+    // the queues of its connections not yet accepted, as Linux's scan_children).
+    template <typename Fn>
+    void for_each_queued_socket(Fn&& fn);
+    // Closes the passed files queued in this socket (and in its pending connections).
+    void drop_queued_files();
 
 private:
     bool is_stream_type() const { return type() == SOCK_STREAM; }
@@ -247,6 +282,124 @@ UnixSocket::~UnixSocket() {
     });
     Peers::remove(*this);
     while (Segment* segment = m_queue.pop_front()) free_segment(segment);
+    VERIFY(m_in_flight == 0);  // a queued reference would have kept it
+    --g_unix_stats.sockets;
+    collect_garbage();  // as Linux's unix_release_sock
+}
+
+// --- Garbage collection ---------------------------------------------------------------------
+//
+// Linux's algorithm (net/unix/garbage.c before 6.10). Candidates are the in-flight sockets whose
+// every reference is a queued one (no descriptor, no syscall holds them). Subtracting, for each
+// candidate, the references from candidates' queues leaves the ones some other holder's queue
+// reaches; those and everything queued in them, transitively, are reachable. The rest are
+// garbage: only their own queues reference them, so closing the files queued in them frees them
+// all (and whatever else only they held: a pipe end's reader sees end of file). Libos runs under
+// one lock and nothing here blocks, so nothing changes during a collection.
+
+using InFlightList = IntrusiveList<UnixSocket, &UnixSocket::m_in_flight_node>;
+using GcList = IntrusiveList<UnixSocket, &UnixSocket::m_gc_node>;
+InFlightList* g_in_flight = nullptr;  // kernel heap: no static constructors
+bool g_collecting = false;
+
+InFlightList& in_flight_sockets() {
+    if (!g_in_flight) g_in_flight = mm::kcreate<InFlightList>();
+    return *g_in_flight;
+}
+
+UnixSocket* as_unix_socket(vfs::File& file) {
+    Socket* socket = as_socket(file);
+    return socket && socket->family() == AF_UNIX ? static_cast<UnixSocket*>(socket) : nullptr;
+}
+
+// The files of a message that was just queued / leaves its queue (received, closed unread).
+void note_in_flight(Ancillary& ancillary) {
+    for (uint32_t i = 0; i < ancillary.file_count(); ++i) {
+        UnixSocket* socket = as_unix_socket(*ancillary.files()[i]);
+        if (!socket) continue;
+        if (socket->m_in_flight++ == 0) in_flight_sockets().push_back(*socket);
+        ++g_unix_stats.in_flight;
+    }
+}
+
+void forget_in_flight(Ancillary& ancillary) {
+    for (uint32_t i = 0; i < ancillary.file_count(); ++i) {
+        UnixSocket* socket = as_unix_socket(*ancillary.files()[i]);
+        if (!socket) continue;
+        VERIFY(socket->m_in_flight > 0);
+        if (--socket->m_in_flight == 0) InFlightList::remove(*socket);
+        --g_unix_stats.in_flight;
+    }
+}
+
+template <typename Fn>
+void UnixSocket::for_each_queued_socket(Fn&& fn) {
+    auto scan = [&](UnixSocket& socket) {
+        socket.m_queue.for_each([&](Segment& segment) {
+            for (uint32_t i = 0; i < segment.ancillary.file_count(); ++i)
+                if (UnixSocket* queued = as_unix_socket(*segment.ancillary.files()[i])) fn(*queued);
+        });
+    };
+    scan(*this);
+    m_pending.for_each([&](UnixSocket& embryo) { scan(embryo); });
+}
+
+void UnixSocket::drop_queued_files() {
+    auto drop = [](UnixSocket& socket) {
+        socket.m_queue.for_each([](Segment& segment) {
+            forget_in_flight(segment.ancillary);
+            segment.ancillary.clear_files();
+        });
+    };
+    drop(*this);
+    m_pending.for_each([&](UnixSocket& embryo) { drop(embryo); });
+}
+
+void collect_garbage() {
+    if (g_collecting || !g_in_flight || g_in_flight->empty()) return;
+    g_collecting = true;
+    ++g_unix_stats.collections;
+    GcList candidates, reachable, garbage;
+    g_in_flight->for_each([&](UnixSocket& socket) {
+        if (socket.ref_count() != socket.m_in_flight) return;
+        socket.m_gc_candidate = true;
+        socket.m_gc_references = socket.m_in_flight;
+        candidates.push_back(socket);
+    });
+    candidates.for_each([](UnixSocket& candidate) {
+        candidate.for_each_queued_socket([](UnixSocket& queued) {
+            if (queued.m_gc_candidate) --queued.m_gc_references;
+        });
+    });
+    // Referenced from outside the candidates: reachable, and so is what is queued in them.
+    while (UnixSocket* socket = candidates.pop_front()) {
+        if (socket->m_gc_references == 0) {
+            garbage.push_back(*socket);
+            continue;
+        }
+        socket->m_gc_candidate = false;
+        reachable.push_back(*socket);
+    }
+    while (UnixSocket* socket = reachable.pop_front()) {
+        socket->for_each_queued_socket([&](UnixSocket& queued) {
+            if (!queued.m_gc_candidate) return;
+            queued.m_gc_candidate = false;
+            GcList::remove(queued);  // from `garbage`
+            reachable.push_back(queued);
+        });
+    }
+    // Hold each garbage socket while the files queued in all of them are closed (those include
+    // the garbage sockets' own last references), then let them go.
+    garbage.for_each([](UnixSocket& socket) {
+        socket.ref();
+        socket.m_gc_candidate = false;
+    });
+    garbage.for_each([](UnixSocket& socket) { socket.drop_queued_files(); });
+    while (UnixSocket* socket = garbage.pop_front()) {
+        ++g_unix_stats.collected;
+        socket->unref();
+    }
+    g_collecting = false;
 }
 
 template <typename Ready>
@@ -403,6 +556,10 @@ ErrorOr<void> UnixSocket::shutdown(int how) {
 
 ErrorOr<size_t> UnixSocket::send(Message& message, int flags) {
     if (flags & MSG_OOB) return error(EOPNOTSUPP);
+    // Cycles whose descriptors were closed without releasing a socket (each close dropped a
+    // reference a queue still doubles) are collected here too, as Linux 6.10+ does on a send
+    // with descriptors. The message's own files are not queued yet: they count as held.
+    if (message.ancillary && message.ancillary->file_count()) collect_garbage();
     // Every message carries its sender's credentials (for a receiver with SO_PASSCRED), also
     // one sent by write/send/sendto, which have no ancillary data of their own.
     Ancillary implicit;
@@ -545,7 +702,10 @@ ErrorOr<size_t> UnixSocket::receive_stream(Message& message, int flags) {
             copied += n;
             bool had_files = segment.ancillary.file_count() != 0;
             deliver(segment, message.ancillary, peek, pass_credentials);
-            if (!message.ancillary && !peek) segment.ancillary.clear_files();  // read/recv: closed
+            if (!message.ancillary && !peek) {  // read/recv: closed
+                forget_in_flight(segment.ancillary);
+                segment.ancillary.clear_files();
+            }
             if (had_files) stop = true;
             if (peek) return;
             segment.consumed += n;
@@ -659,5 +819,7 @@ constexpr SocketFamily UNIX_FAMILY{AF_UNIX, create, create_pair};
 }  // namespace
 
 const SocketFamily& unix_family() { return UNIX_FAMILY; }
+
+const UnixStats& unix_stats() { return g_unix_stats; }
 
 }  // namespace xos::net

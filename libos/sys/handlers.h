@@ -55,6 +55,7 @@ ErrorOr<long> sys_close(int fd);
 ErrorOr<long> sys_close_range(unsigned first, unsigned last, unsigned flags);
 ErrorOr<long> sys_pidfd_open(pid_t pid, unsigned flags);
 ErrorOr<long> sys_pidfd_send_signal(int fd, int signal, UserPtr<const siginfo_t> info, unsigned flags);
+ErrorOr<long> sys_pidfd_getfd(int pidfd, int fd, unsigned flags);
 ErrorOr<long> sys_dup(int fd);
 ErrorOr<long> sys_dup2(int fd, int new_fd);
 ErrorOr<long> sys_dup3(int fd, int new_fd, int flags);

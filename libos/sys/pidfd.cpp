@@ -1,5 +1,5 @@
 // Descriptor work that fork/exec users rely on: close_range(2), and process descriptors
-// (pidfd_open, pidfd_send_signal, waitid(P_PIDFD)) as Linux has them since 5.3-5.4.
+// (pidfd_open, pidfd_send_signal, waitid(P_PIDFD), pidfd_getfd) as Linux has them since 5.3-5.6.
 //
 // A pidfd names a process by pid and start time (a pid is not reused while the pidfd could
 // confuse it with another process: the start time tells them apart). It polls readable once the
@@ -133,6 +133,36 @@ ErrorOr<long> sys_pidfd_send_signal(int fd, int signal, UserPtr<const siginfo_t>
     if (!process) return error(ESRCH);
     send_signal_to_process(*process, signal);
     return 0;
+}
+
+// Whether the caller may take descriptors from `target`, as Linux's ptrace_may_access with
+// PTRACE_MODE_ATTACH_REALCREDS: the caller's real uid and gid are all of the target's ids and
+// the target is dumpable (a zombie has no memory left to check). An effective uid of 0 stands
+// for CAP_SYS_PTRACE (credentials are reported, not enforced: docs/processes.md).
+bool may_take_descriptors(const sched::Process& caller, const sched::Process& target) {
+    if (&caller == &target) return true;
+    const sched::Credentials& c = caller.credentials;
+    if (c.euid == 0) return true;
+    const sched::Credentials& t = target.credentials;
+    bool same_user = c.uid == t.uid && c.uid == t.euid && c.uid == t.suid;
+    bool same_group = c.gid == t.gid && c.gid == t.egid && c.gid == t.sgid;
+    return same_user && same_group && (target.dumpable || target.state != sched::ProcessState::Alive);
+}
+
+// Implements pidfd_getfd(2): a new descriptor, close-on-exec, for the open file behind `fd` in
+// the pidfd's process. EINVAL for flags, EBADF for a descriptor that is not a pidfd or an `fd`
+// the process does not have open, EPERM as above, ESRCH once it exits (Linux since 6.9 says
+// ESRCH rather than EBADF for a process whose descriptors are gone).
+ErrorOr<long> sys_pidfd_getfd(int pidfd, int fd, unsigned flags) {
+    if (flags) return error(EINVAL);
+    RefPtr<vfs::File> hold;
+    PidFile* pid_file = TRY(pid_file_for(pidfd, hold));
+    sched::Process* target = pid_file->process();
+    if (!target || target->state == sched::ProcessState::Reaped) return error(ESRCH);
+    if (!may_take_descriptors(sched::current_process(), *target)) return error(EPERM);
+    if (target->state != sched::ProcessState::Alive || !target->files) return error(ESRCH);
+    RefPtr<vfs::File> file = TRY(target->files->fds.get(fd));
+    return long(TRY(vfs::process().fds.allocate(file, true)));
 }
 
 ErrorOr<PidfdTarget> pidfd_target(int fd) {

@@ -407,7 +407,7 @@ XOS_SYSCALL(435, clone3, Partial,
             "ENOSYS on purpose, without a log line: glibc then uses clone (the trap path's clone entry)")
 XOS_SYSCALL(436, close_range, Partial, "CLOSE_RANGE_UNSHARE only in a process with one thread (EINVAL otherwise)")
 XOS_SYSCALL_NONE(437, openat2, "")
-XOS_SYSCALL_NONE(438, pidfd_getfd, "")
+XOS_SYSCALL(438, pidfd_getfd, Full, "")
 XOS_SYSCALL(439, faccessat2, Full, "runs as root: only X_OK is checked")
 XOS_SYSCALL_NONE(440, process_madvise, "")
 XOS_SYSCALL(441, epoll_pwait2, Full, "")

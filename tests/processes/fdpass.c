@@ -1,7 +1,8 @@
 // Descriptor passing and process descriptors on xos and on Linux: the same program prints the
 // same lines on both (run_processes_test.py, case fdpass). SCM_RIGHTS and SCM_CREDENTIALS over
 // AF_UNIX stream and datagram sockets (socketpair and named) between processes, close_range,
-// pidfd_open/pidfd_send_signal/waitid(P_PIDFD), and an exec from one thread while another waits
+// pidfd_open/pidfd_send_signal/waitid(P_PIDFD)/pidfd_getfd, the garbage collection of sockets
+// in flight that only reach themselves (cycles), and an exec from one thread while another waits
 // for a vfork child (the vfork parent must not hold the exec up). Errors included. Nothing
 // printed depends on pids or timing.
 #define _GNU_SOURCE
@@ -11,6 +12,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <dirent.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/prctl.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -502,6 +506,351 @@ static void pidfd_cases(void) {
     close(self);
 }
 
+// --- garbage collection of descriptors in flight ------------------------------------------
+
+// The number of open descriptors (/proc/self/fd, less the directory's own).
+static int open_fds(void) {
+    DIR* d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent* e; (e = readdir(d));)
+        if (e->d_name[0] != '.') ++n;
+    closedir(d);
+    return n - 1;
+}
+
+// On xos, /proc/xos/unix's count of AF_UNIX sockets alive (-1 elsewhere).
+static long unix_sockets_alive(void) {
+    FILE* f = fopen("/proc/xos/unix", "r");
+    if (!f) return -1;
+    long n = -1;
+    if (fscanf(f, "sockets %ld", &n) != 1) n = -1;
+    fclose(f);
+    return n;
+}
+
+// Releases an unrelated AF_UNIX socket: Linux runs its collector when one is released.
+static void release_a_socket(void) { close(socket(AF_UNIX, SOCK_DGRAM, 0)); }
+
+// A socket queued in its own receive queue with a pipe's write end: once every descriptor of
+// both sockets is closed, nothing can read it; the collector closes what it holds.
+static void cycle_self(int type, int write_end) {
+    int sv[2];
+    socketpair(AF_UNIX, type, 0, sv);
+    int fds[2] = {sv[0], write_end};
+    send_fds(sv[1], fds, 2, "x");
+    close(sv[0]);
+    close(sv[1]);
+}
+
+// Two sockets, each queued in the other's queue.
+static void cycle_ring(int write_end) {
+    int a[2], b[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, a);
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, b);
+    send_fds(b[1], &a[0], 1, "a");
+    int fds[2] = {b[0], write_end};
+    send_fds(a[1], fds, 2, "b");
+    close(a[0]);
+    close(b[0]);
+    close(a[1]);
+    close(b[1]);
+}
+
+// A random graph: sockets made, passed in random messages (a few descriptors each) into random
+// queues, received (or peeked) into random places, duplicated and closed, 5,000 steps, then
+// every descriptor closed. Nothing may be left (on xos, /proc/xos/unix counts the sockets).
+static int random_fds[48];
+
+static void random_receive(int sock, int peek) {
+    char control[CMSG_SPACE(sizeof(int) * 8)] = {0}, b[4];
+    struct iovec iov = {b, sizeof b};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    if (recvmsg(sock, &m, MSG_DONTWAIT | (peek ? MSG_PEEK : 0)) <= 0) return;
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        int k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int), got[8];
+        memcpy(got, CMSG_DATA(c), k * sizeof(int));
+        for (int i = 0; i < k; ++i) {
+            int slot = rand() % 48;
+            if (random_fds[slot] < 0)
+                random_fds[slot] = got[i];
+            else
+                close(got[i]);
+        }
+    }
+}
+
+static void random_graph(void) {
+    const int n = 48;
+    signal(SIGPIPE, SIG_IGN);
+    srand(7);
+    for (int i = 0; i < n; ++i) random_fds[i] = -1;
+    for (int step = 0; step < 5000; ++step) {
+        int a = rand() % n, op = rand() % 10;
+        if (random_fds[a] < 0) {
+            int pair[2];
+            if (socketpair(AF_UNIX, rand() % 2 ? SOCK_STREAM : SOCK_DGRAM, 0, pair) != 0) continue;
+            random_fds[a] = pair[0];
+            int b = rand() % n;
+            if (random_fds[b] < 0)
+                random_fds[b] = pair[1];
+            else
+                close(pair[1]);
+        } else if (op < 4) {
+            int list[3], count = rand() % 4;
+            for (int i = 0; i < count; ++i) {
+                int j = rand() % n;
+                list[i] = random_fds[j] >= 0 ? random_fds[j] : random_fds[a];
+            }
+            char control[CMSG_SPACE(sizeof list)] = {0};
+            struct iovec iov = {"r", 1};
+            struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+            if (count) {
+                m.msg_control = control;
+                m.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+                struct cmsghdr* c = CMSG_FIRSTHDR(&m);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int) * count);
+                memcpy(CMSG_DATA(c), list, sizeof(int) * count);
+            }
+            sendmsg(random_fds[a], &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+        } else if (op < 6) {
+            random_receive(random_fds[a], op == 5 && rand() % 2);
+        } else if (op < 8) {
+            close(random_fds[a]);
+            random_fds[a] = -1;
+        } else if (op == 8) {
+            release_a_socket();
+        } else {
+            int copy = dup(random_fds[a]), b = rand() % n;
+            if (random_fds[b] < 0)
+                random_fds[b] = copy;
+            else
+                close(copy);
+        }
+    }
+    for (int i = 0; i < n; ++i)
+        if (random_fds[i] >= 0) close(random_fds[i]);
+    release_a_socket();
+    signal(SIGPIPE, SIG_DFL);
+}
+
+static void gc_cases(void) {
+    printf("== garbage collection of sockets in flight\n");
+    int p[2], sv[2];
+    for (int type = SOCK_STREAM; type <= SOCK_DGRAM; ++type) {
+        pipe(p);
+        cycle_self(type, p[1]);
+        close(p[1]);
+        printf("%s socket in its own queue, both ends closed: %s\n", type == SOCK_STREAM ? "stream" : "datagram",
+               eof_state(p[0]));
+        close(p[0]);
+    }
+    pipe(p);
+    cycle_ring(p[1]);
+    close(p[1]);
+    printf("two sockets in each other's queues, all closed: %s\n", eof_state(p[0]));
+    close(p[0]);
+
+    // A listener queued in its own pending connection's queue, the client still open.
+    pipe(p);
+    int listener = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un name = {.sun_family = AF_UNIX};
+    memcpy(name.sun_path, "\0fdpass-gc", 10);
+    socklen_t length = offsetof(struct sockaddr_un, sun_path) + 10;
+    bind(listener, (struct sockaddr*)&name, length);
+    listen(listener, 4);
+    int client = socket(AF_UNIX, SOCK_STREAM, 0);
+    connect(client, (struct sockaddr*)&name, length);
+    int fds[2] = {listener, p[1]};
+    send_fds(client, fds, 2, "l");
+    close(p[1]);
+    close(listener);
+    release_a_socket();
+    printf("listener in its pending connection's queue, client open: %s\n", eof_state(p[0]));
+    int again = socket(AF_UNIX, SOCK_STREAM, 0);
+    printf("connecting to it again: %s\n", result(connect(again, (struct sockaddr*)&name, length)));
+    close(again);
+    close(client);
+    close(p[0]);
+
+    // Both ends of a pair in one of their queues: closing them releases neither (each close
+    // drops a reference the queue still doubles); the next release of any socket collects them.
+    pipe(p);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    int both[3] = {sv[0], sv[1], p[1]};
+    send_fds(sv[1], both, 3, "b");
+    close(p[1]);
+    close(sv[0]);
+    close(sv[1]);
+    release_a_socket();
+    printf("both ends in one queue, then another socket released: %s\n", eof_state(p[0]));
+    close(p[0]);
+
+    // Still reachable: not collected.
+    pipe(p);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    int own[2] = {sv[0], p[1]};
+    send_fds(sv[1], own, 2, "s");
+    close(p[1]);
+    close(sv[1]);
+    release_a_socket();
+    printf("socket in its own queue, its descriptor open: %s\n", eof_state_nowait(p[0]));
+    int got[4], count = 0, flags = 0;
+    char buf[16];
+    long n = receive_fds(sv[0], buf, sizeof buf, got, 4, &count, &flags, 0);
+    printf("received from it: %ld bytes, %d fds\n", n, count);
+    for (int i = 0; i < count; ++i) close(got[i]);
+    close(sv[0]);
+    printf("after all closed: %s\n", eof_state(p[0]));
+    close(p[0]);
+
+    int a[2], b[2];
+    pipe(p);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, a);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, b);
+    int in_a[2] = {b[0], p[1]};
+    send_fds(a[1], in_a, 2, "a");
+    close(p[1]);
+    close(b[0]);
+    close(b[1]);
+    close(a[1]);
+    release_a_socket();
+    printf("socket queued in an open socket, its own ends closed: %s\n", eof_state_nowait(p[0]));
+    n = receive_fds(a[0], buf, sizeof buf, got, 4, &count, &flags, 0);
+    printf("received: %ld bytes, %d fds; the queued socket reads: %ld\n", n, count, read(got[0], buf, 1));
+    for (int i = 0; i < count; ++i) close(got[i]);
+    close(a[0]);
+    printf("after all closed: %s\n", eof_state(p[0]));
+    close(p[0]);
+
+    // Many cycles: every pipe sees end of file, no descriptor or socket is left.
+    release_a_socket();
+    int fds_before = open_fds();
+    long sockets_before = unix_sockets_alive();
+    int collected = 0;
+    const int rounds = 300;
+    for (int i = 0; i < rounds; ++i) {
+        pipe(p);
+        if (i % 3 == 2)
+            cycle_ring(p[1]);
+        else
+            cycle_self(i % 3 ? SOCK_DGRAM : SOCK_STREAM, p[1]);
+        close(p[1]);
+        bool eof = strcmp(eof_state(p[0]), "end of file") == 0;
+        close(p[0]);
+        if (!eof) break;  // not collected: the rest would wait as long
+        ++collected;
+    }
+    printf("%d cycles made and dropped: %d collected\n", rounds, collected);
+    printf("open descriptors after them: %s\n", open_fds() == fds_before ? "as before" : "more");
+    long sockets_after = unix_sockets_alive();
+    printf("sockets alive after them: %s\n", sockets_after <= sockets_before ? "as before" : "more");
+
+    random_graph();
+    printf("random graph of 5000 steps, all closed: descriptors %s, sockets %s\n",
+           open_fds() == fds_before ? "as before" : "more",
+           unix_sockets_alive() <= sockets_before ? "as before" : "more");
+}
+
+// --- pidfd_getfd ---------------------------------------------------------------------------
+
+// A child that waits until the pipe *release closes; it takes `uid` and sets its dumpable flag,
+// and has done so when this returns.
+static pid_t holder(int uid, int dumpable, int* release) {
+    int q[2], ready[2];
+    pipe(q);
+    pipe(ready);
+    pid_t child = fork();
+    if (child == 0) {
+        close(q[1]);
+        close(ready[0]);
+        if (uid > 0) setresgid(uid, uid, uid), setresuid(uid, uid, uid);
+        prctl(PR_SET_DUMPABLE, dumpable);
+        close(ready[1]);
+        char c;
+        read(q[0], &c, 1);
+        _exit(0);
+    }
+    close(q[0]);
+    close(ready[1]);
+    char c;
+    read(ready[0], &c, 1);  // end of file once the child is set up
+    close(ready[0]);
+    *release = q[1];
+    return child;
+}
+
+static void getfd_cases(void) {
+    printf("== pidfd_getfd\n");
+    int p[2];
+    pipe(p);
+    dup2(p[1], 40);
+    close(p[1]);
+    int release;
+    pid_t child = holder(0, 1, &release);
+    close(40);  // only the child has the write end now
+    int pidfd = syscall(SYS_pidfd_open, child, 0);
+    int fd = syscall(SYS_pidfd_getfd, pidfd, 40, 0);
+    printf("pidfd_getfd(child, 40): %s, FD_CLOEXEC %d\n", result(fd), fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC));
+    printf("write through it: %ld\n", (long)write(fd, "z", 1));
+    char c = 0;
+    long got = read(p[0], &c, 1);
+    printf("read from the pipe: %ld '%c'\n", got, c);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    int again = syscall(SYS_pidfd_getfd, pidfd, 40, 0);
+    printf("same open file (O_NONBLOCK seen through a second copy): %d\n", !!(fcntl(again, F_GETFL) & O_NONBLOCK));
+    close(again);
+    close(fd);
+    printf("flags 1: %s\n", result(syscall(SYS_pidfd_getfd, pidfd, 40, 1)));
+    printf("flags 1 on a pipe: %s\n", result(syscall(SYS_pidfd_getfd, p[0], 40, 1)));
+    printf("a descriptor the child does not have: %s\n", result(syscall(SYS_pidfd_getfd, pidfd, 77, 0)));
+    printf("negative descriptor: %s\n", result(syscall(SYS_pidfd_getfd, pidfd, -1, 0)));
+    printf("on a pipe: %s\n", result(syscall(SYS_pidfd_getfd, p[0], 40, 0)));
+    printf("on a closed descriptor: %s\n", result(syscall(SYS_pidfd_getfd, 300, 40, 0)));
+    int self = syscall(SYS_pidfd_open, getpid(), 0);
+    fd = syscall(SYS_pidfd_getfd, self, p[0], 0);
+    printf("from ourselves: %s, FD_CLOEXEC %d\n", result(fd), fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC));
+    close(fd);
+    close(self);
+    close(release);
+    int status;
+    waitpid(child, &status, WNOWAIT | WEXITED);  // a zombie now
+    siginfo_t info;
+    waitid(P_PID, child, &info, WEXITED | WNOWAIT);
+    printf("from a zombie: %s\n", result(syscall(SYS_pidfd_getfd, pidfd, 40, 0)));
+    waitpid(child, &status, 0);
+    printf("after the reap: %s\n", result(syscall(SYS_pidfd_getfd, pidfd, 40, 0)));
+    printf("end of file once the child is gone: %s\n", eof_state(p[0]));
+    close(pidfd);
+    close(p[0]);
+
+    // Permissions, from a process with user id 1000 (no capabilities).
+    pid_t prober = fork();
+    if (prober == 0) {
+        int r_same, r_root, r_undumpable;
+        pid_t same = holder(1000, 1, &r_same), root = holder(0, 1, &r_root);
+        pid_t undumpable = holder(1000, 0, &r_undumpable);
+        setresgid(1000, 1000, 1000);
+        setresuid(1000, 1000, 1000);
+        prctl(PR_SET_DUMPABLE, 1);
+        int f_same = syscall(SYS_pidfd_open, same, 0), f_root = syscall(SYS_pidfd_open, root, 0),
+            f_undumpable = syscall(SYS_pidfd_open, undumpable, 0);
+        printf("uid 1000 from uid 1000: %s\n", result(syscall(SYS_pidfd_getfd, f_same, 1, 0)));
+        printf("uid 1000 from uid 0: %s\n", result(syscall(SYS_pidfd_getfd, f_root, 1, 0)));
+        printf("uid 1000 from an undumpable uid 1000: %s\n", result(syscall(SYS_pidfd_getfd, f_undumpable, 1, 0)));
+        printf("uid 1000, bad descriptor in uid 0: %s\n", result(syscall(SYS_pidfd_getfd, f_root, 77, 0)));
+        fflush(stdout);
+        close(r_same);
+        close(r_root);
+        close(r_undumpable);
+        while (wait(NULL) > 0) {}
+        _exit(0);
+    }
+    wait_for(prober, "prober");
+}
+
 // --- exec from one thread while another waits for a vfork child ----------------------------
 
 static char child_stack[256 * 1024] __attribute__((aligned(16)));
@@ -586,10 +935,8 @@ int main(int argc, char** argv) {
         const char* name;
         void (*run)(void);
     } cases[] = {
-        {"rights", rights},
-        {"close_range", close_range_cases},
-        {"pidfd", pidfd_cases},
-        {"vforkexec", vfork_exec_both},
+        {"rights", rights}, {"close_range", close_range_cases}, {"pidfd", pidfd_cases}, {"getfd", getfd_cases},
+        {"gc", gc_cases},   {"vforkexec", vfork_exec_both},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
         if (argc > 1 && strcmp(argv[1], cases[i].name) != 0) continue;

@@ -9,8 +9,9 @@ exit status. The root is made here; natively the programs run chrooted into it.
           background jobs and wait, trap, redirections, here documents, set -e.
   busybox: `busybox sh` (Debian's busybox-static, from tests/debian's root) runs the same
           script.sh, then busybox ps lists the processes of a pipeline through /proc.
-  fdpass: fdpass.c: SCM_RIGHTS/SCM_CREDENTIALS between processes, close_range, pidfds, and an
-          exec from one thread while another waits for a vfork child; each part run separately.
+  fdpass: fdpass.c: SCM_RIGHTS/SCM_CREDENTIALS between processes, close_range, pidfds,
+          pidfd_getfd, the collection of sockets in flight that form cycles, and an exec from one
+          thread while another waits for a vfork child; each part run separately.
 
 The verdict is the exit status of this script (0: all cases passed).
 """
@@ -170,8 +171,10 @@ def check_fdpass(args, root):
     shutil.copy(args.fdpass, os.path.join(root, 'bin', 'fdpass'))
     os.makedirs(os.path.join(root, 'tmp'), exist_ok=True)
     ok = True
-    for part in ['rights', 'close_range', 'pidfd', 'vforkexec']:
+    for part in ['rights', 'close_range', 'pidfd', 'getfd', 'vforkexec']:
         ok = compare(args, root, ['/bin/fdpass', part]) and ok
+    # gc counts its descriptors in /proc/self/fd: /proc in the chroot.
+    ok = compare(args, root, ['/bin/fdpass', 'gc'], mount_proc=True) and ok
     return ok
 
 

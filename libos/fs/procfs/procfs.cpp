@@ -11,6 +11,7 @@
 #include "fs/procfs/procfs_nodes.h"
 #include "mm/heap.h"
 #include "mm/memory.h"
+#include "net/unix.h"
 #include "rewrite/rewrite.h"
 #include "sched/process_stats.h"
 #include "sched/process.h"
@@ -248,6 +249,14 @@ ErrorOr<void> generate_process_stats(TextBuffer& out) {
                       s.forks, s.fork_ns, s.fork_memory_ns, s.fork_files_ns, s.fork_thread_ns, s.fork_pages_shared,
                       s.execs, s.exec_ns, s.exec_prepare_ns, s.exec_create_ns, s.exec_load_ns, s.exec_old_memory_ns,
                       s.memory_destroyed, s.memory_destroy_ns, s.cow_copies, s.cow_reclaims);
+}
+
+// /proc/xos/unix: AF_UNIX sockets alive and in flight, and the garbage collector's work
+// (net/unix.h), one "name value" per line.
+ErrorOr<void> generate_unix_stats(TextBuffer& out) {
+    const net::UnixStats& s = net::unix_stats();
+    return out.append("sockets %lu\nin_flight %lu\ncollections %lu\ncollected %lu\n", s.sockets, s.in_flight,
+                      s.collections, s.collected);
 }
 
 // /proc/xos/rewrite: the syscall-site rewriter's counters (libos/rewrite/rewrite.h), one
@@ -524,6 +533,7 @@ ErrorOr<void> mount_procfs(const ProcessInfo& info) {
     TRY(root->add("xos", RefPtr<vfs::Vnode>(xos_dir)));
     TRY(xos_dir->add("rewrite", make<ProcTextFile>(fs, &generate_rewrite_stats)));
     TRY(xos_dir->add("processes", make<ProcTextFile>(fs, &generate_process_stats)));
+    TRY(xos_dir->add("unix", make<ProcTextFile>(fs, &generate_unix_stats)));
 
     vfs::Process& process = vfs::process();
     auto context = process.context(process.root.get());

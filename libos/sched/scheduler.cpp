@@ -529,7 +529,8 @@ void WaitQueue::set_wake_source(WakeSource source) {
 
 bool signal_interrupts_current() { return cpu().current->signal_pending & ~cpu().current->signal_mask; }
 
-ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible interruptible) {
+// The first half of a block: the thread is marked blocked and queued (interrupts off).
+void prepare_block(WaitQueue* queue, Deadline deadline, Interruptible interruptible) {
     ASSERT(!platform::interrupts_enabled());
     ASSERT(!in_interrupt());
     VERIFY(cpu().current && cpu().current != cpu().idle);
@@ -545,6 +546,13 @@ ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible i
     }
     self.deadline_ns = deadline.monotonic_ns;
     if (!deadline.is_never()) insert_sleeper(self);
+}
+
+namespace {
+
+// The second half: switches away until woken, and says why it was.
+ErrorOr<void> finish_block() {
+    Thread& self = *cpu().current;
     platform::yield();
     reap_dead_threads();
     self.interruptible = false;
@@ -553,6 +561,21 @@ ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible i
     case WakeReason::Interrupted: return error(EINTR);
     default: return {};
     }
+}
+
+}  // namespace
+
+ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible interruptible) {
+    prepare_block(queue, deadline, interruptible);
+    return finish_block();
+}
+
+ErrorOr<void> block_current_unlocking(WaitQueue* queue, SpinLock& lock, Deadline deadline,
+                                      Interruptible interruptible) {
+    VERIFY_HELD(lock);
+    prepare_block(queue, deadline, interruptible);
+    lock.unlock();
+    return finish_block();
 }
 
 int wake_all(WaitQueue& queue) {

@@ -8,6 +8,7 @@
 #include "base/spinlock.h"
 #include "base/verify.h"
 #include "mm/heap.h"
+#include "sched/big_lock_stats.h"
 #include "sched/process.h"
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
@@ -454,6 +455,9 @@ void start_secondary_cpus() {
 }  // namespace
 
 unsigned cpus_online() { return g_cpus_online; }
+
+BigLockStats g_big_lock_stats;
+bool big_lock_fresh() { return xos_smp_active && xos_big_lock_depth == 1; }
 uint64_t online_cpu_mask() { return online_mask(); }
 
 uint64_t affinity(Thread& thread) { return thread.affinity & online_mask(); }
@@ -499,10 +503,12 @@ BigLockScope::BigLockScope() {
     if (!xos_smp_active) return;
     platform::InterruptGuard guard;
     unsigned index = platform::cpu_index_unlocked();
-    if (xos_big_lock_owner == index + 1)
+    if (xos_big_lock_owner == index + 1) {
         ++xos_big_lock_depth;
-    else
+    } else {
         big_lock_acquire(index);
+        ++g_big_lock_stats.function_entries;
+    }
 }
 
 BigLockScope::~BigLockScope() {
@@ -826,6 +832,7 @@ void* on_interrupt(InterruptKind kind) {
     if (!cpu().current) return nullptr;
     InterruptScope scope;
     Thread* self = cpu().current;
+    if (big_lock_fresh()) ++g_big_lock_stats.interrupts;
     if (xos_smp_active) {
         self->lock_depth = xos_big_lock_depth;
         cpu().wake_sent = false;
@@ -847,6 +854,13 @@ void* on_interrupt(InterruptKind kind) {
     }
     if (kind == InterruptKind::Timer) {
         uint64_t now = platform::monotonic_ns();
+        // The running thread's CPU time is brought up to date at each tick: with several CPUs a
+        // thread may run alone on its CPU for long, never switched out, while another CPU reads
+        // its time (ITIMER_VIRTUAL/PROF, times(), getrusage).
+        if (self != cpu().idle) {
+            self->cpu_time_ns += now - self->switched_in_ns;
+            self->switched_in_ns = now;
+        }
         wake_expired_sleepers(now);
         if (self == cpu().idle) {
             if (!work_for(this_cpu())) return self->cpu_context;

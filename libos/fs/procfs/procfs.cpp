@@ -12,6 +12,7 @@
 #include "mm/heap.h"
 #include "mm/memory.h"
 #include "rewrite/rewrite.h"
+#include "sched/big_lock_stats.h"
 #include "sched/process_stats.h"
 #include "sched/process.h"
 #include "sched/thread.h"
@@ -248,6 +249,21 @@ ErrorOr<void> generate_process_stats(TextBuffer& out) {
                       s.forks, s.fork_ns, s.fork_memory_ns, s.fork_files_ns, s.fork_thread_ns, s.fork_pages_shared,
                       s.execs, s.exec_ns, s.exec_prepare_ns, s.exec_create_ns, s.exec_load_ns, s.exec_old_memory_ns,
                       s.memory_destroyed, s.memory_destroy_ns, s.cow_copies, s.cow_reclaims);
+}
+
+// /proc/xos/big_lock: how often each way into libos took the big lock with several CPUs
+// (sched/big_lock_stats.h): "cpus N", then "page_faults N", "interrupts N", "function_entries N",
+// and "syscall NAME N" for each syscall that took it.
+ErrorOr<void> generate_big_lock_stats(TextBuffer& out) {
+    const sched::BigLockStats& s = sched::g_big_lock_stats;
+    TRY(out.append("cpus %u\npage_faults %lu\ninterrupts %lu\nfunction_entries %lu\n", sched::cpus_online(),
+                   s.page_faults, s.interrupts, s.function_entries));
+    for (size_t i = 0; i < sys::SYSCALL_COUNT; ++i) {
+        if (!s.syscalls[i]) continue;
+        const char* name = sys::syscall_name(long(i));
+        TRY(out.append("syscall %s %lu\n", name ? name : "?", s.syscalls[i]));
+    }
+    return {};
 }
 
 // /proc/xos/rewrite: the syscall-site rewriter's counters (libos/rewrite/rewrite.h), one
@@ -524,6 +540,7 @@ ErrorOr<void> mount_procfs(const ProcessInfo& info) {
     TRY(root->add("xos", RefPtr<vfs::Vnode>(xos_dir)));
     TRY(xos_dir->add("rewrite", make<ProcTextFile>(fs, &generate_rewrite_stats)));
     TRY(xos_dir->add("processes", make<ProcTextFile>(fs, &generate_process_stats)));
+    TRY(xos_dir->add("big_lock", make<ProcTextFile>(fs, &generate_big_lock_stats)));
 
     vfs::Process& process = vfs::process();
     auto context = process.context(process.root.get());

@@ -293,9 +293,10 @@ bool no_sleepers() {
         if (t.state != ThreadState::Blocked)
             klog("  thread %d: not runnable", t.tid);
         else if (t.waiting_on)
-            klog("  thread %d: blocked on wait queue %p", t.tid, static_cast<void*>(t.waiting_on));
+            klog("  thread %d: blocked on wait queue %p, signals pending %#lx blocked %#lx", t.tid,
+                 static_cast<void*>(t.waiting_on), t.signal_pending, t.signal_mask);
         else
-            klog("  thread %d: blocked", t.tid);
+            klog("  thread %d: blocked, signals pending %#lx blocked %#lx", t.tid, t.signal_pending, t.signal_mask);
     });
     klog("backtrace:");
     platform::print_backtrace();

@@ -3,6 +3,8 @@
 #include <cstring>
 
 #include "base/klog.h"
+#include "base/spinlock.h"
+#include "mm/memory.h"
 
 #include "mm/address_space.h"
 #include "mm/frame_refs.h"
@@ -19,22 +21,25 @@ struct FreeFrame {
 };
 
 AddressSpace* g_physical;
-FreeFrame* g_free;
-size_t g_free_count;
+// The frame allocator's lock (docs/locking.md): a leaf but for physical_memory_lock(), taken
+// inside it to refill. Frames are zeroed outside it.
+SpinLock g_frames_lock;
+FreeFrame* g_free GUARDED_BY(g_frames_lock);
+size_t g_free_count GUARDED_BY(g_frames_lock);
 FrameRefs g_refs;
 
-void push(uintptr_t frame) {  // its direct-map address; zero but for what `next` overwrites
+void push(uintptr_t frame) REQUIRES(g_frames_lock) {  // its direct-map address; zero but for what `next` overwrites
     auto* free = reinterpret_cast<FreeFrame*>(frame);
     free->next = g_free;
     g_free = free;
     ++g_free_count;
 }
 
-bool refill() {
-    auto chunk = g_physical->map_anonymous(0, CHUNK, Placement::Anywhere);
+bool refill() REQUIRES(g_frames_lock) {
+    auto chunk = map_physical(CHUNK);
     size_t size = CHUNK;
     if (!chunk) {  // fragmented or nearly full: take whatever single pages are left
-        chunk = g_physical->map_anonymous(0, PAGE_SIZE, Placement::Anywhere);
+        chunk = map_physical(PAGE_SIZE);
         size = PAGE_SIZE;
         if (!chunk) return false;
     }
@@ -61,23 +66,33 @@ void init_frames(AddressSpace& physical, uintptr_t ram_base, uintptr_t ram_end) 
 }
 
 uintptr_t allocate_frame() {
-    if (!g_free && !refill()) return 0;
-    FreeFrame* frame = g_free;
-    g_free = frame->next;
+    FreeFrame* frame;
+    {
+        SpinLockGuard guard(g_frames_lock);
+        if (!g_free && !refill()) return 0;
+        frame = g_free;
+        g_free = frame->next;
+        --g_free_count;
+    }
     frame->next = nullptr;  // the rest of the page is already zero
-    --g_free_count;
     return platform::virt_to_phys(frame);
 }
 
 void free_frame(uintptr_t frame) {
     void* page = platform::phys_to_virt(frame);
     memset(page, 0, PAGE_SIZE);
+    SpinLockGuard guard(g_frames_lock);
     push(reinterpret_cast<uintptr_t>(page));
 }
 
-size_t free_frame_bytes() { return g_free_count * PAGE_SIZE; }
+size_t free_frame_bytes() {
+    SpinLockGuard guard(g_frames_lock);
+    return g_free_count * PAGE_SIZE;
+}
 
 size_t return_free_frames() {
+    SpinLockGuard guard(g_frames_lock);
+    SpinLockGuard physical(physical_memory_lock());
     size_t bytes = 0;
     while (g_free) {
         FreeFrame* frame = g_free;

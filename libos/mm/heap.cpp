@@ -30,8 +30,11 @@ struct FreeBlock {
     FreeBlock* next;
 };
 
-FreeBlock* g_free_lists[CLASS_COUNT];
-HeapStats g_stats;
+// The heap's lock (docs/locking.md): a leaf but for physical_memory_lock(), taken inside it to
+// refill a size class. Blocks are zeroed and headers written outside it.
+SpinLock g_heap_lock;
+FreeBlock* g_free_lists[CLASS_COUNT] GUARDED_BY(g_heap_lock);
+HeapStats g_stats GUARDED_BY(g_heap_lock);
 
 size_t class_for(size_t total) {
     for (size_t i = 0; i < CLASS_COUNT; ++i)
@@ -42,13 +45,14 @@ size_t class_for(size_t total) {
 // Contiguous memory from the physical AddressSpace. The frame allocator refills its free list
 // 2 MiB at a time, so with little RAM the AddressSpace can be short of a chunk while the free
 // list holds plenty: then the free list gives its pages back and the request is tried again.
+// Lock order: the heap's lock, the frames' lock, the physical memory lock.
 ErrorOr<uintptr_t> map_contiguous(size_t bytes) {
-    auto mapping = address_space().map_anonymous(0, bytes, Placement::Anywhere);
-    if (!mapping && return_free_frames()) mapping = address_space().map_anonymous(0, bytes, Placement::Anywhere);
+    auto mapping = map_physical(bytes);
+    if (!mapping && return_free_frames()) mapping = map_physical(bytes);
     return mapping;
 }
 
-bool refill(size_t index) {
+bool refill(size_t index) REQUIRES(g_heap_lock) {
     size_t chunk_size = CHUNK_SIZE;
     auto chunk = map_contiguous(chunk_size);
     if (!chunk) {  // fragmented or nearly full: one page of blocks
@@ -79,17 +83,22 @@ void* kmalloc(size_t size) {
         size_t mapping_size = page_round_up(total);
         auto mapping = map_contiguous(mapping_size);
         if (!mapping) return nullptr;
-        g_stats.bytes_reserved += mapping_size;
         header = reinterpret_cast<Header*>(*mapping);
         *header = {MAGIC, LARGE, mapping_size};
+        SpinLockGuard guard(g_heap_lock);
+        g_stats.bytes_reserved += mapping_size;
+        ++g_stats.allocations;
     } else {
-        if (!g_free_lists[index] && !refill(index)) return nullptr;
-        FreeBlock* block = g_free_lists[index];
-        g_free_lists[index] = block->next;
-        header = reinterpret_cast<Header*>(block);
+        {
+            SpinLockGuard guard(g_heap_lock);
+            if (!g_free_lists[index] && !refill(index)) return nullptr;
+            FreeBlock* block = g_free_lists[index];
+            g_free_lists[index] = block->next;
+            ++g_stats.allocations;
+            header = reinterpret_cast<Header*>(block);
+        }
         *header = {MAGIC, uint32_t(index), 0};
     }
-    ++g_stats.allocations;
     return reinterpret_cast<char*>(header) + HEADER;
 }
 
@@ -99,16 +108,21 @@ void kfree(void* pointer) {
     auto* header = reinterpret_cast<Header*>(static_cast<char*>(pointer) - HEADER);
     if (header->magic != MAGIC || (header->class_index >= CLASS_COUNT && header->class_index != LARGE))
         panic("kfree(%p): not a heap block (double free or corruption)", pointer);
-    --g_stats.allocations;
     if (header->class_index == LARGE) {
         size_t mapping_size = header->mapping_size;
-        g_stats.bytes_reserved -= mapping_size;
-        (void)address_space().unmap(reinterpret_cast<uintptr_t>(header), mapping_size);  // zeroes it
+        {
+            SpinLockGuard guard(g_heap_lock);
+            --g_stats.allocations;
+            g_stats.bytes_reserved -= mapping_size;
+        }
+        unmap_physical(reinterpret_cast<uintptr_t>(header), mapping_size);  // zeroes it
         return;
     }
     size_t index = header->class_index;
     memset(header, 0, CLASS_SIZES[index]);  // handed out zeroed next time
     auto* block = reinterpret_cast<FreeBlock*>(header);
+    SpinLockGuard guard(g_heap_lock);
+    --g_stats.allocations;
     block->next = g_free_lists[index];
     g_free_lists[index] = block;
 }
@@ -118,6 +132,7 @@ void* alloc_pages(size_t count) {
     if (count == 0 || count > SIZE_MAX / PAGE_SIZE) return nullptr;
     auto mapping = map_contiguous(count * PAGE_SIZE);
     if (!mapping) return nullptr;
+    SpinLockGuard guard(g_heap_lock);
     g_stats.bytes_reserved += count * PAGE_SIZE;
     return reinterpret_cast<void*>(*mapping);
 }
@@ -125,10 +140,16 @@ void* alloc_pages(size_t count) {
 void free_pages(void* pages, size_t count) {
     if (!pages) return;
     ASSERT(!sched::in_interrupt());
-    g_stats.bytes_reserved -= count * PAGE_SIZE;
-    (void)address_space().unmap(reinterpret_cast<uintptr_t>(pages), count * PAGE_SIZE);
+    {
+        SpinLockGuard guard(g_heap_lock);
+        g_stats.bytes_reserved -= count * PAGE_SIZE;
+    }
+    unmap_physical(reinterpret_cast<uintptr_t>(pages), count * PAGE_SIZE);
 }
 
-HeapStats heap_stats() { return g_stats; }
+HeapStats heap_stats() {
+    SpinLockGuard guard(g_heap_lock);
+    return g_stats;
+}
 
 }  // namespace xos::mm

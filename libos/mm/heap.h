@@ -6,7 +6,8 @@
 // Global operator new belongs to the app (libc++), so kernel code allocates objects with
 // kcreate<T>(...) / kdestroy(p), which construct in place on kmalloc'd memory.
 //
-// Not reentrant, so never from interrupt context (an interrupt may land in the middle of a heap
+// Safe on several CPUs at once (its own spinlock: docs/locking.md); still never from interrupt
+// context (an interrupt may land in the middle of a heap
 // call): checked with ASSERT(!sched::in_interrupt()).
 #pragma once
 

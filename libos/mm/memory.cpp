@@ -5,6 +5,7 @@
 #include "mm/file_cache.h"
 #include "mm/frames.h"
 #include "mm/heap.h"
+#include "sched/big_lock_stats.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
@@ -14,6 +15,7 @@ namespace xos::mm {
 
 namespace {
 AddressSpace g_address_space;
+SpinLock g_physical_lock;  // physical_memory_lock()
 // The current one, per CPU (the one whose page tables it runs on; the CPU holding the big lock
 // is the one running libos).
 VirtualMemory* g_app_memory_of[XOS_MAX_CPUS];
@@ -42,7 +44,18 @@ void set_app_image_regions() {
 }  // namespace
 
 AddressSpace& address_space() { return g_address_space; }
+SpinLock& physical_memory_lock() { return g_physical_lock; }
 VirtualMemory& app_memory() { return *current_memory_slot(); }
+
+ErrorOr<uintptr_t> map_physical(size_t size) {
+    SpinLockGuard guard(g_physical_lock);
+    return g_address_space.map_anonymous(0, size, Placement::Anywhere);
+}
+
+void unmap_physical(uintptr_t address, size_t size) {
+    SpinLockGuard guard(g_physical_lock);
+    (void)g_address_space.unmap(address, size);  // zeroes it
+}
 void set_current(VirtualMemory* memory) { memory->activate(); }
 void set_current_memory(VirtualMemory* memory) { current_memory_slot() = memory; }
 size_t free_memory_bytes() { return g_address_space.free_bytes() + free_frame_bytes(); }
@@ -84,6 +97,7 @@ uintptr_t allocate_page_table_page() { return allocate_frame(); }
 void free_page_table_page(uintptr_t page) { free_frame(page); }
 
 bool handle_page_fault(uintptr_t address, FaultAccess access, FaultSource source) {
+    if (sched::big_lock_fresh()) ++sched::g_big_lock_stats.page_faults;
     int needed = access == FaultAccess::Write ? PROT_WRITE : access == FaultAccess::Execute ? PROT_EXEC : PROT_READ;
     return current_memory_slot()->handle_fault(address, needed, source == FaultSource::UserCopy);
 }

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "base/klog.h"
+#include "sched/big_lock_stats.h"
 #include "sched/thread.h"
 #include "sys/handlers.h"
 #include "sys/signal.h"
@@ -92,6 +93,8 @@ extern "C" void xos_syscall_frame(uint64_t* regs) {
     bool from_app = self && regs == sched::user_frame(*self);
     if (from_app) self->user_regs = regs;
     long number = long(regs[UR_RAX]);
+    if (sched::big_lock_fresh() && number >= 0 && size_t(number) < SYSCALL_COUNT)
+        ++sched::g_big_lock_stats.syscalls[number];
     long result;
     if (number >= SYS_clone && number <= SYS_vfork && from_app) {
         // clone, fork, vfork return twice (through the syscall ABI, or called as a function:

@@ -13,6 +13,7 @@
 #include "mm/memory.h"
 #include "net/unix.h"
 #include "rewrite/rewrite.h"
+#include "sched/big_lock_stats.h"
 #include "sched/process_stats.h"
 #include "sched/process.h"
 #include "sched/thread.h"
@@ -257,6 +258,21 @@ ErrorOr<void> generate_unix_stats(TextBuffer& out) {
     const net::UnixStats& s = net::unix_stats();
     return out.append("sockets %lu\nin_flight %lu\ncollections %lu\ncollected %lu\n", s.sockets, s.in_flight,
                       s.collections, s.collected);
+}
+
+// /proc/xos/big_lock: how often each way into libos took the big lock with several CPUs
+// (sched/big_lock_stats.h): "cpus N", then "page_faults N", "interrupts N", "function_entries N",
+// and "syscall NAME N" for each syscall that took it.
+ErrorOr<void> generate_big_lock_stats(TextBuffer& out) {
+    const sched::BigLockStats& s = sched::g_big_lock_stats;
+    TRY(out.append("cpus %u\npage_faults %lu\ninterrupts %lu\nfunction_entries %lu\n", sched::cpus_online(),
+                   s.page_faults, s.interrupts, s.function_entries));
+    for (size_t i = 0; i < sys::SYSCALL_COUNT; ++i) {
+        if (!s.syscalls[i]) continue;
+        const char* name = sys::syscall_name(long(i));
+        TRY(out.append("syscall %s %lu\n", name ? name : "?", s.syscalls[i]));
+    }
+    return {};
 }
 
 // /proc/xos/rewrite: the syscall-site rewriter's counters (libos/rewrite/rewrite.h), one
@@ -534,6 +550,7 @@ ErrorOr<void> mount_procfs(const ProcessInfo& info) {
     TRY(xos_dir->add("rewrite", make<ProcTextFile>(fs, &generate_rewrite_stats)));
     TRY(xos_dir->add("processes", make<ProcTextFile>(fs, &generate_process_stats)));
     TRY(xos_dir->add("unix", make<ProcTextFile>(fs, &generate_unix_stats)));
+    TRY(xos_dir->add("big_lock", make<ProcTextFile>(fs, &generate_big_lock_stats)));
 
     vfs::Process& process = vfs::process();
     auto context = process.context(process.root.get());

@@ -1,0 +1,93 @@
+// The big-lock counters (/proc/xos/big_lock, docs/locking.md) around the hot paths issue 17
+// wants off the big lock: two threads ping-pong through a futex, malloc/free, and touch fresh
+// pages (page faults), ROUNDS times each; the program prints how many times each path took the
+// big lock meanwhile. With several CPUs the counters must see the futex calls the program made
+// (the counter works: the futex path still takes the lock today), and with one CPU, where there
+// is no big lock, they must stay at zero. Exit status 0 = those checks passed.
+#define _GNU_SOURCE
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../image/check.h"
+
+#define ROUNDS 500
+
+struct Counts {
+    long cpus, page_faults, futex, mmap, munmap, brk;
+};
+
+static struct Counts read_counts(void) {
+    struct Counts c = {0};
+    FILE* f = fopen("/proc/xos/big_lock", "r");
+    CHECK(f != NULL);
+    if (!f) return c;
+    char name[64];
+    long value;
+    char line[128];
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "cpus %ld", &value) == 1) c.cpus = value;
+        if (sscanf(line, "page_faults %ld", &value) == 1) c.page_faults = value;
+        if (sscanf(line, "syscall %63s %ld", name, &value) == 2) {
+            if (!strcmp(name, "futex")) c.futex = value;
+            if (!strcmp(name, "mmap")) c.mmap = value;
+            if (!strcmp(name, "munmap")) c.munmap = value;
+            if (!strcmp(name, "brk")) c.brk = value;
+        }
+    }
+    fclose(f);
+    return c;
+}
+
+static atomic_int g_word;
+
+static void* partner(void* unused) {
+    (void)unused;
+    for (int i = 1; i <= ROUNDS; ++i) {
+        while (atomic_load(&g_word) != 2 * i - 1)
+            syscall(SYS_futex, &g_word, FUTEX_WAIT_PRIVATE, 2 * i - 2, NULL, NULL, 0);
+        atomic_store(&g_word, 2 * i);
+        syscall(SYS_futex, &g_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    }
+    return NULL;
+}
+
+int main(void) {
+    struct Counts before = read_counts();
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, partner, NULL) == 0);
+    long wakes = 0;
+    for (int i = 1; i <= ROUNDS; ++i) {
+        atomic_store(&g_word, 2 * i - 1);
+        syscall(SYS_futex, &g_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        ++wakes;
+        while (atomic_load(&g_word) != 2 * i) syscall(SYS_futex, &g_word, FUTEX_WAIT_PRIVATE, 2 * i - 1, NULL, NULL, 0);
+        void* block = malloc(64 + i % 4096);  // malloc/free
+        CHECK(block != NULL);
+        memset(block, i, 64);
+        free(block);
+        char* page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);  // a page fault
+        CHECK(page != MAP_FAILED);
+        page[0] = 1;
+        munmap(page, 4096);
+    }
+    pthread_join(thread, NULL);
+    struct Counts after = read_counts();
+    printf("big lock taken: cpus %ld futex %ld page_faults %ld mmap %ld munmap %ld brk %ld\n", after.cpus,
+           after.futex - before.futex, after.page_faults - before.page_faults, after.mmap - before.mmap,
+           after.munmap - before.munmap, after.brk - before.brk);
+    if (after.cpus > 1) {
+        CHECK(after.futex - before.futex >= wakes);  // at least the wakes made here, counted
+        CHECK(after.munmap - before.munmap >= ROUNDS);
+    } else {
+        CHECK(after.futex == 0 && after.page_faults == 0);  // one CPU: no big lock
+    }
+    printf("big_lock: %d failure(s)\n", check_failures);
+    return check_failures;
+}

@@ -33,6 +33,8 @@ namespace xos {
 
 #define VERIFY_NOT_REACHED() ::xos::verify_failed("not reached", __FILE__, __LINE__, __func__)
 
+#define VERIFY_HELD(lock) (lock).assert_held()
+
 #if XOS_ASSERTIONS
 #define ASSERT(expression) VERIFY(expression)
 #else

@@ -1,8 +1,11 @@
-// The scheduler: round-robin with time slices on one CPU, driven by the platform's interrupt
-// path (timer ticks and voluntary yields). See thread.h for the concurrency model.
+// The scheduler: round-robin with time slices, a run queue per CPU (each under its own
+// spinlock), work stealing by a CPU that has nothing to run, CPU affinity; driven by the
+// platform's interrupt path (timer ticks, IPIs and voluntary yields). See thread.h for the
+// concurrency model and docs/locking.md for the locks.
 #include <cstring>
 
 #include "base/klog.h"
+#include "base/spinlock.h"
 #include "base/verify.h"
 #include "mm/heap.h"
 #include "sched/process.h"
@@ -44,8 +47,18 @@ unsigned g_cpus_online = 1;
 
 CpuState& cpu() { return g_cpu[xos_this_cpu->index]; }
 
-IntrusiveList<Thread, &Thread::queue_node> g_run_queue;
-IntrusiveList<Thread, &Thread::sleep_node> g_sleepers;  // ascending deadline
+// A CPU's runnable threads, in the order they run. `length` is also read without the lock, as
+// a hint (placement, stealing): the lock is taken before acting on it.
+struct RunQueue {
+    SpinLock lock;
+    IntrusiveList<Thread, &Thread::queue_node> threads GUARDED_BY(lock);
+    unsigned length GUARDED_BY(lock) = 0;
+};
+RunQueue g_run_queues[XOS_MAX_CPUS];
+
+// Threads in a timed wait, by ascending deadline.
+SpinLock g_sleepers_lock;
+IntrusiveList<Thread, &Thread::sleep_node> g_sleepers GUARDED_BY(g_sleepers_lock);
 IntrusiveList<Thread, &Thread::all_node> g_all;
 IntrusiveList<Thread, &Thread::queue_node> g_dead;  // exited, freed at a later yield point (reap_dead_threads)
 int g_live_threads;
@@ -83,6 +96,7 @@ void free_thread(Thread* thread) {
 }
 
 void insert_sleeper(Thread& thread) {
+    SpinLockGuard guard(g_sleepers_lock);
     Thread* position = nullptr;
     g_sleepers.for_each([&](Thread& other) {
         if (!position && other.deadline_ns > thread.deadline_ns) position = &other;
@@ -93,19 +107,145 @@ void insert_sleeper(Thread& thread) {
         g_sleepers.push_back(thread);
 }
 
-// With several CPUs, an idle one is woken (a reschedule IPI) to run it; once per idle spell.
+unsigned this_cpu() { return xos_this_cpu->index; }
+
+uint64_t online_mask() {
+    uint64_t mask = 0;
+    for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
+        if (g_cpu[i].online) mask |= uint64_t(1) << i;
+    return mask;
+}
+
+bool may_run_on(const Thread& thread, unsigned cpu_index) { return (thread.affinity >> cpu_index) & 1; }
+
+// The number of threads waiting in a CPU's run queue: a hint, read without its lock.
+unsigned queued_hint(unsigned cpu_index) NO_THREAD_SAFETY_ANALYSIS {
+    return __atomic_load_n(&g_run_queues[cpu_index].length, __ATOMIC_RELAXED);
+}
+
+bool idle_and_empty(unsigned cpu_index) {
+    return g_cpu[cpu_index].current == g_cpu[cpu_index].idle && queued_hint(cpu_index) == 0;
+}
+
+void enqueue(unsigned cpu_index, Thread& thread) {
+    RunQueue& queue = g_run_queues[cpu_index];
+    SpinLockGuard guard(queue.lock);
+    queue.threads.push_back(thread);
+    __atomic_store_n(&queue.length, queue.length + 1, __ATOMIC_RELAXED);
+    thread.queued_cpu = int(cpu_index);
+}
+
+Thread* dequeue_front(unsigned cpu_index) {
+    RunQueue& queue = g_run_queues[cpu_index];
+    SpinLockGuard guard(queue.lock);
+    Thread* thread = queue.threads.pop_front();
+    if (!thread) return nullptr;
+    __atomic_store_n(&queue.length, queue.length - 1, __ATOMIC_RELAXED);
+    thread->queued_cpu = -1;
+    return thread;
+}
+
+// Takes a runnable thread off whichever run queue holds it. False if none does.
+bool dequeue(Thread& thread) {
+    int cpu_index = thread.queued_cpu;
+    if (cpu_index < 0) return false;
+    RunQueue& queue = g_run_queues[cpu_index];
+    SpinLockGuard guard(queue.lock);
+    decltype(queue.threads)::remove(thread);
+    __atomic_store_n(&queue.length, queue.length - 1, __ATOMIC_RELAXED);
+    thread.queued_cpu = -1;
+    return true;
+}
+
+// Where a thread that becomes runnable goes: an idle CPU it may use (the one it last ran on
+// first), else the allowed CPU with the fewest threads (ties: the last one, then this one).
+unsigned choose_cpu(Thread& thread) {
+    if (!xos_smp_active) return this_cpu();
+    uint64_t allowed = thread.affinity & online_mask();
+    if (!allowed) allowed = online_mask();  // set_affinity keeps an online CPU in every mask
+    unsigned last = thread.last_cpu, self = this_cpu();
+    bool last_allowed = (allowed >> last) & 1;
+    if (last_allowed && idle_and_empty(last)) return last;
+    for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
+        if (((allowed >> i) & 1) && idle_and_empty(i)) return i;
+    auto load = [](unsigned i) { return queued_hint(i) + (g_cpu[i].current != g_cpu[i].idle ? 1 : 0); };
+    unsigned best = last_allowed ? last : ((allowed >> self) & 1) ? self : unsigned(__builtin_ctzll(allowed));
+    for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
+        if (((allowed >> i) & 1) && load(i) < load(best)) best = i;
+    return best;
+}
+
+// A reschedule IPI to CPU `target` if it is idle (once per idle spell), so it runs (or steals)
+// the work just queued.
+void kick_if_idle(unsigned target) {
+    CpuState& other = g_cpu[target];
+    if (target == this_cpu() || !other.online || other.current != other.idle || other.wake_sent) return;
+    other.wake_sent = true;
+    platform::send_ipi(target, platform::Ipi::Reschedule);
+}
+
+// Queues a thread on the run queue of a CPU it may run on (choose_cpu) and, with several CPUs,
+// wakes that CPU if it is idle. If it went to a busy CPU, an idle one that may steal it is
+// woken instead: it takes work from the busiest queue.
 void make_runnable(Thread& thread) {
     thread.state = ThreadState::Runnable;
-    g_run_queue.push_back(thread);
+    unsigned target = choose_cpu(thread);
+    enqueue(target, thread);
     if (!xos_smp_active) return;
-    unsigned self = xos_this_cpu->index;
-    for (unsigned i = 0; i < XOS_MAX_CPUS; ++i) {
-        CpuState& other = g_cpu[i];
-        if (i == self || !other.online || other.current != other.idle || other.wake_sent) continue;
-        other.wake_sent = true;
-        platform::send_ipi(i, platform::Ipi::Reschedule);
+    if (g_cpu[target].current == g_cpu[target].idle) {
+        kick_if_idle(target);
         return;
     }
+    uint64_t allowed = thread.affinity & online_mask();
+    for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
+        if (((allowed >> i) & 1) && i != target && idle_and_empty(i)) {
+            kick_if_idle(i);
+            return;
+        }
+}
+
+// Work stealing: a CPU with an empty run queue takes a thread that may run on it from the
+// busiest other queue (the first such thread from the back: the one that would wait longest).
+// One run-queue lock at a time.
+Thread* steal(unsigned self) {
+    if (!xos_smp_active) return nullptr;
+    uint64_t tried = uint64_t(1) << self;
+    for (;;) {
+        unsigned victim = XOS_MAX_CPUS, most = 0;
+        for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
+            if (!((tried >> i) & 1) && g_cpu[i].online && queued_hint(i) > most) {
+                most = queued_hint(i);
+                victim = i;
+            }
+        if (victim == XOS_MAX_CPUS) return nullptr;
+        tried |= uint64_t(1) << victim;
+        RunQueue& queue = g_run_queues[victim];
+        SpinLockGuard guard(queue.lock);
+        Thread* taken = nullptr;
+        queue.threads.for_each([&](Thread& t) {
+            if (may_run_on(t, self)) taken = &t;
+        });
+        if (!taken) continue;
+        decltype(queue.threads)::remove(*taken);
+        __atomic_store_n(&queue.length, queue.length - 1, __ATOMIC_RELAXED);
+        taken->queued_cpu = -1;
+        return taken;
+    }
+}
+
+// True if this CPU has a thread to switch to: its own queue, or one it may steal.
+bool work_for(unsigned self) {
+    if (queued_hint(self)) return true;
+    if (!xos_smp_active) return false;
+    for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
+        if (i != self && g_cpu[i].online && queued_hint(i)) return true;
+    return false;
+}
+
+bool queued_anywhere() {
+    for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
+        if (queued_hint(i)) return true;
+    return false;
 }
 
 // True if a CPU other than this one runs a thread (not its idle thread): it may still wake others.
@@ -130,10 +270,20 @@ bool current_anywhere(Thread* thread) {
 }
 
 void wake_expired_sleepers(uint64_t now) {
-    while (Thread* sleeper = g_sleepers.front()) {
-        if (sleeper->deadline_ns > now) break;
+    for (;;) {
+        Thread* sleeper;
+        {
+            SpinLockGuard guard(g_sleepers_lock);
+            sleeper = g_sleepers.front();
+        }
+        if (!sleeper || sleeper->deadline_ns > now) break;
         wake(*sleeper, WakeReason::Timeout);
     }
+}
+
+bool no_sleepers() {
+    SpinLockGuard guard(g_sleepers_lock);
+    return g_sleepers.empty();
 }
 
 [[noreturn]] void report_deadlock() {
@@ -152,10 +302,12 @@ void wake_expired_sleepers(uint64_t now) {
 }
 
 Thread* pick_next() {
-    if (Thread* next = g_run_queue.pop_front()) return next;
+    unsigned self = this_cpu();
+    if (Thread* next = dequeue_front(self)) return next;
+    if (Thread* next = steal(self)) return next;
     // Nothing runnable: idle until an interrupt changes that: a timer tick waking a sleeper, or
     // a device interrupt waking a thread that waits on a device. With neither, nothing ever will.
-    if (g_sleepers.empty() && g_device_waiters == 0 && !other_cpu_busy()) report_deadlock();
+    if (no_sleepers() && g_device_waiters == 0 && !other_cpu_busy() && !queued_anywhere()) report_deadlock();
     return cpu().idle;
 }
 
@@ -302,6 +454,46 @@ void start_secondary_cpus() {
 }  // namespace
 
 unsigned cpus_online() { return g_cpus_online; }
+uint64_t online_cpu_mask() { return online_mask(); }
+
+uint64_t affinity(Thread& thread) { return thread.affinity & online_mask(); }
+
+ErrorOr<void> set_affinity(Thread& thread, uint64_t mask) {
+    if (!(mask & online_mask())) return error(EINVAL);
+    platform::InterruptGuard guard;
+    thread.affinity = mask;
+    if (&thread == cpu().current) {
+        // Moves off this CPU now if it may no longer run here (the switch re-queues it elsewhere).
+        if (!may_run_on(thread, this_cpu())) platform::yield();
+        return {};
+    }
+    if (thread.state == ThreadState::Runnable && thread.queued_cpu >= 0 &&
+        !may_run_on(thread, unsigned(thread.queued_cpu))) {
+        dequeue(thread);
+        make_runnable(thread);
+        return {};
+    }
+    if (thread.state == ThreadState::Running && xos_smp_active) {
+        // Running on another CPU (under the big lock only the holder runs libos, so it is in app
+        // code or waiting for the lock): a reschedule IPI makes that CPU switch it out.
+        for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
+            if (g_cpu[i].online && g_cpu[i].current == &thread && !may_run_on(thread, i))
+                platform::send_ipi(i, platform::Ipi::Reschedule);
+    }
+    return {};
+}
+
+Thread* find_affinity_target(int pid) {
+    if (pid == 0) return cpu().current;
+    if (Thread* thread = find_thread(pid)) return thread;
+    Process* process = find_process(pid);
+    if (!process) return nullptr;
+    Thread* found = nullptr;
+    g_all.for_each([&](Thread& t) {
+        if (!found && t.process == process && t.state != ThreadState::Dead && !t.kernel_thread) found = &t;
+    });
+    return found;
+}
 
 BigLockScope::BigLockScope() {
     if (!xos_smp_active) return;
@@ -449,6 +641,8 @@ ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t ar
     platform::InterruptGuard guard;
     thread->tid = g_next_tid++;
     thread->signal_mask = cpu().current->signal_mask;
+    thread->affinity = cpu().current->affinity;  // inherited at clone and fork, as on Linux
+    thread->last_cpu = this_cpu();
     thread->process = process ? process : cpu().current->process;
     if (thread->process) {
         ++thread->process->live_threads;
@@ -490,7 +684,8 @@ void exit_current() {
 void yield_now() {
     ASSERT(!in_interrupt());
     platform::InterruptGuard guard;
-    if (g_run_queue.empty()) return;
+    // Nothing else to run here, and this CPU may run the thread: keep going.
+    if (!work_for(this_cpu()) && may_run_on(*cpu().current, this_cpu())) return;
     platform::yield();  // on_interrupt puts a Running thread back on the run queue
     reap_dead_threads();
 }
@@ -504,7 +699,10 @@ void wake(Thread& thread, WakeReason reason) {
         thread.device_wait = false;
         --g_device_waiters;
     }
-    decltype(g_sleepers)::remove(thread);
+    {
+        SpinLockGuard sleepers(g_sleepers_lock);
+        decltype(g_sleepers)::remove(thread);
+    }
     thread.wake_reason = reason;
     make_runnable(thread);
 }
@@ -529,7 +727,8 @@ void WaitQueue::set_wake_source(WakeSource source) {
 
 bool signal_interrupts_current() { return cpu().current->signal_pending & ~cpu().current->signal_mask; }
 
-ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible interruptible) {
+// The first half of a block: the thread is marked blocked and queued (interrupts off).
+void prepare_block(WaitQueue* queue, Deadline deadline, Interruptible interruptible) {
     ASSERT(!platform::interrupts_enabled());
     ASSERT(!in_interrupt());
     VERIFY(cpu().current && cpu().current != cpu().idle);
@@ -545,6 +744,13 @@ ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible i
     }
     self.deadline_ns = deadline.monotonic_ns;
     if (!deadline.is_never()) insert_sleeper(self);
+}
+
+namespace {
+
+// The second half: switches away until woken, and says why it was.
+ErrorOr<void> finish_block() {
+    Thread& self = *cpu().current;
     platform::yield();
     reap_dead_threads();
     self.interruptible = false;
@@ -553,6 +759,21 @@ ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible i
     case WakeReason::Interrupted: return error(EINTR);
     default: return {};
     }
+}
+
+}  // namespace
+
+ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible interruptible) {
+    prepare_block(queue, deadline, interruptible);
+    return finish_block();
+}
+
+ErrorOr<void> block_current_unlocking(WaitQueue* queue, SpinLock& lock, Deadline deadline,
+                                      Interruptible interruptible) {
+    VERIFY_HELD(lock);
+    prepare_block(queue, deadline, interruptible);
+    lock.unlock();
+    return finish_block();
 }
 
 int wake_all(WaitQueue& queue) {
@@ -617,15 +838,22 @@ void* on_interrupt(InterruptKind kind) {
 
     if (kind == InterruptKind::Device) {
         // Run a woken thread at once if the CPU was idle; otherwise it waits for its turn.
-        if (self != cpu().idle || g_run_queue.empty()) return prepare_resume(*self, false);
+        // (A reschedule IPI arrives as one too: a thread moved off this CPU by its affinity.)
+        bool evicted = self != cpu().idle && !may_run_on(*self, this_cpu());
+        if (evicted && self->in_kernel) cpu().need_resched = true;
+        if (!evicted || self->in_kernel) {
+            if (self != cpu().idle || !work_for(this_cpu())) return prepare_resume(*self, false);
+        }
     }
     if (kind == InterruptKind::Timer) {
         uint64_t now = platform::monotonic_ns();
         wake_expired_sleepers(now);
         if (self == cpu().idle) {
-            if (g_run_queue.empty()) return self->cpu_context;
+            if (!work_for(this_cpu())) return self->cpu_context;
         } else {
-            if (++self->slice_ticks < SLICE_TICKS || g_run_queue.empty()) return prepare_resume(*self, false);
+            bool evicted = !may_run_on(*self, this_cpu());
+            if (!evicted && (++self->slice_ticks < SLICE_TICKS || !queued_hint(this_cpu())))
+                return prepare_resume(*self, false);
             if (self->in_kernel) {  // never preempt libos code: switch when it leaves
                 cpu().need_resched = true;
                 return self->cpu_context;
@@ -636,8 +864,12 @@ void* on_interrupt(InterruptKind kind) {
     // Switch: put the current thread where it belongs, then run the next one.
     cpu().need_resched = false;
     if (self->state == ThreadState::Running && self != cpu().idle) {
-        self->state = ThreadState::Runnable;
-        g_run_queue.push_back(*self);  // not make_runnable: no other CPU needs waking for it
+        if (may_run_on(*self, this_cpu())) {
+            self->state = ThreadState::Runnable;
+            enqueue(this_cpu(), *self);  // not make_runnable: it stays on this CPU
+        } else {
+            make_runnable(*self);  // its affinity no longer has this CPU
+        }
     }
     if (self->state == ThreadState::Dead) g_dead.push_back(*self);
     Thread* next = pick_next();
@@ -647,6 +879,7 @@ void* on_interrupt(InterruptKind kind) {
     }
     account_switch(*self, *next, platform::monotonic_ns());
     next->state = ThreadState::Running;
+    next->last_cpu = this_cpu();
     cpu().current = next;
     set_kernel_stack(*next);
     switch_address_space(*next);

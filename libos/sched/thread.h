@@ -83,6 +83,11 @@ struct Thread {
     const void* futex_space = nullptr;  // the waiter's address space (futex.cpp), nullptr for shared memory
     uint32_t futex_bitset = 0;
     bool futex_woken = false;
+    // CPU affinity (sched_setaffinity): bit i set = may run on CPU i. Inherited at clone and fork.
+    uint64_t affinity = ~uint64_t(0);
+    unsigned last_cpu = 0;  // the CPU it last ran on (a woken thread goes back there if it may)
+    int queued_cpu = -1;  // the CPU whose run queue holds it, -1 when on none
+
     // With several CPUs: how deep in the big libos lock this thread was when it was switched out
     // (docs/locking.md); the CPU that resumes it takes that depth over. A thread resumed in
     // a libos function (a new thread's entry, the termination or signal entry) starts at
@@ -94,6 +99,17 @@ constexpr uint32_t KERNEL_ENTRY_LOCK_DEPTH = 2;
 // CPUs running the scheduler, and the index of the one running this code (0: the boot CPU).
 unsigned cpus_online();
 unsigned current_cpu();
+// Bit i set: CPU i is online (runs the scheduler).
+uint64_t online_cpu_mask();
+
+// CPU affinity (sched_setaffinity(2)): the CPUs `thread` may run on, as Linux reports them (its
+// mask and the online CPUs), and setting it. EINVAL if `mask` has no online CPU. A thread
+// running or queued on a CPU it may no longer use moves (the current thread before this returns).
+uint64_t affinity(Thread& thread);
+ErrorOr<void> set_affinity(Thread& thread, uint64_t mask);
+// The thread a pid in sched_{get,set}affinity names: 0 the caller, else the thread with that
+// id, or a live thread of the process with that pid; null if none.
+Thread* find_affinity_target(int pid);
 
 // The big libos lock (docs/locking.md) for the entries into libos that are plain function
 // calls from app code rather than the syscall entry (musl's __clone calling xos_clone, test

@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/intrusive_list.h"
+#include "base/spinlock.h"
 #include "base/verify.h"
 #include "sched/thread.h"
 #include "xos/platform.h"
@@ -54,6 +55,7 @@ public:
 
 private:
     friend ErrorOr<void> block_current(WaitQueue*, Deadline, Interruptible);
+    friend void prepare_block(WaitQueue*, Deadline, Interruptible);
     friend void wake(Thread&, WakeReason);
     friend void requeue_waiter(Thread&, WaitQueue&);
     IntrusiveList<Thread, &Thread::queue_node> m_waiters;
@@ -65,6 +67,12 @@ private:
 // Call with interrupts disabled, after checking the condition, from a thread (not in interrupt
 // context); checked with ASSERT.
 ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible interruptible);
+
+// block_current() for a queue whose list `lock` guards (held, with interrupts off): the thread is
+// on the queue before the lock is given back, so a waker that takes `lock` first cannot miss it.
+// Returns without the lock.
+ErrorOr<void> block_current_unlocking(WaitQueue* queue, SpinLock& lock, Deadline deadline, Interruptible interruptible)
+    RELEASE(lock);
 
 // Moves a blocked thread from the queue it waits on to `to`, leaving it blocked.
 void requeue_waiter(Thread& thread, WaitQueue& to);

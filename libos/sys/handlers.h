@@ -154,6 +154,7 @@ ErrorOr<long> sys_set_tid_address(UserPtr<int> tidptr);
 ErrorOr<long> sys_set_robust_list(uintptr_t head, size_t length);
 ErrorOr<long> sys_get_robust_list(int tid, UserPtr<uintptr_t> head, UserPtr<size_t> length);
 ErrorOr<long> sys_sched_yield();
+ErrorOr<long> sys_sched_setaffinity(pid_t pid, size_t size, UserPtr<const void> mask);
 ErrorOr<long> sys_sched_getaffinity(pid_t pid, size_t size, UserPtr<void> mask);
 ErrorOr<long> sys_getcpu(UserPtr<unsigned> cpu, UserPtr<unsigned> node, UserPtr<void> cache);
 ErrorOr<long> sys_membarrier(int command, unsigned flags, int cpu);

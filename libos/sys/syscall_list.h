@@ -255,7 +255,7 @@ XOS_SYSCALL(201, time, Full, "")
 XOS_SYSCALL(202, futex, Partial,
             "WAIT, WAKE, (CMP_)REQUEUE, WAKE_OP, WAIT/WAKE_BITSET, CLOCK_REALTIME, LOCK_PI, LOCK_PI2, TRYLOCK_PI, "
             "UNLOCK_PI (one priority: nothing to inherit); no WAIT_REQUEUE_PI, CMP_REQUEUE_PI")
-XOS_SYSCALL_NONE(203, sched_setaffinity, "")
+XOS_SYSCALL(203, sched_setaffinity, Full, "per thread; inherited at clone and fork")
 XOS_SYSCALL(204, sched_getaffinity, Full, "")
 XOS_SYSCALL_NONE(205, set_thread_area, "")
 XOS_SYSCALL_NONE(206, io_setup, "")

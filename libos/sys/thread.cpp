@@ -385,18 +385,41 @@ ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintpt
     }
 }
 
-// Implements sched_getaffinity(2): every CPU that runs threads (any thread may run on any).
+// The CPU mask size sched_{get,set}affinity use, as Linux's cpumask_size(): whole longs for
+// XOS_MAX_CPUS bits.
+constexpr size_t CPU_MASK_BYTES = sizeof(unsigned long);
+static_assert(XOS_MAX_CPUS <= 8 * CPU_MASK_BYTES);
+
+// Implements sched_setaffinity(2) per thread: `pid` is a thread id (0: the caller) or a
+// process's pid; inherited at clone and fork. Linux's order of errors: EFAULT (the mask is
+// read first), ESRCH, then EINVAL for a mask with no online CPU. A shorter mask is zero-extended,
+// a longer one's extra bytes are ignored.
+ErrorOr<long> sys_sched_setaffinity(pid_t pid, size_t size, UserPtr<const void> mask) {
+    unsigned long bits = 0;
+    TRY(copy_from_user(&bits, mask, size < CPU_MASK_BYTES ? size : CPU_MASK_BYTES));
+    sched::Thread* thread = sched::find_affinity_target(pid);
+    if (!thread) return error(ESRCH);
+    TRY(sched::set_affinity(*thread, bits));
+    return 0;
+}
+
+// Implements sched_getaffinity(2): the thread's mask and the online CPUs. EINVAL for a size
+// that is not whole longs or too small for the CPUs, ESRCH, EFAULT; returns the bytes written.
 ErrorOr<long> sys_sched_getaffinity(pid_t pid, size_t size, UserPtr<void> mask) {
-    if (pid != 0 && pid != 1 && !sched::find_thread(pid)) return error(ESRCH);
-    if (size < sizeof(unsigned long) || (size % sizeof(unsigned long))) return error(EINVAL);
-    unsigned cpus = sched::cpus_online();
-    unsigned long bits = cpus >= 64 ? ~0ul : (1ul << cpus) - 1;
-    TRY(copy_to_user(mask, &bits, sizeof bits));
-    return long(sizeof bits);
+    if (size * 8 < sched::cpus_online() || (size % sizeof(unsigned long))) return error(EINVAL);
+    sched::Thread* thread = sched::find_affinity_target(pid);
+    if (!thread) return error(ESRCH);
+    unsigned long bits = sched::affinity(*thread);
+    size_t length = size < CPU_MASK_BYTES ? size : CPU_MASK_BYTES;
+    TRY(copy_to_user(mask, &bits, length));
+    return long(length);
 }
 
 // Implements getcpu(2): the CPU running the caller (it may move right after), NUMA node 0.
 ErrorOr<long> sys_getcpu(UserPtr<unsigned> cpu, UserPtr<unsigned> node, UserPtr<void>) {
+    // A thread whose mask another thread just changed may not have been moved yet (the
+    // reschedule IPI is on its way): it moves now, so the answer is a CPU its mask allows.
+    if (!((sched::affinity(sched::current()) >> sched::current_cpu()) & 1)) sched::yield_now();
     unsigned index = sched::current_cpu(), zero = 0;
     if (!cpu.is_null()) TRY(write_user(cpu, index));
     if (!node.is_null()) TRY(write_user(node, zero));

@@ -2,7 +2,7 @@
 """Differential conformance: runs the same program natively (Linux, Debian's musl) and as an
 xos image, and requires the same stdout and the same exit status.
 
-usage: compare.py --xos-run PATH [--share | --disk] NATIVE_BINARY IMAGE
+usage: compare.py --xos-run PATH [--xos-run-arg ARG]... [--share | --disk] NATIVE_BINARY IMAGE
 
 --share: both get a fresh host directory as argv[1] (the image through xos-run --share, so a
 9p share in a VM and hostfs on the hosted platform). A run that a signal ends counts as status
@@ -24,10 +24,12 @@ def main():
     parser.add_argument("native")
     parser.add_argument("--share", action="store_true")
     parser.add_argument("--disk", action="store_true")
+    parser.add_argument("--xos-run-arg", action="append", default=[],
+                        help="an extra xos-run argument (e.g. --cpus=2 for tests/smp)")
     parser.add_argument("image")
     args = parser.parse_args()
 
-    native_cmd, xos_cmd = [args.native], [args.xos_run, "--timeout", "60"]
+    native_cmd, xos_cmd = [args.native], [args.xos_run, "--timeout", "60"] + args.xos_run_arg
     share = None
     if args.share:
         share = tempfile.mkdtemp(prefix="xos-conformance-")

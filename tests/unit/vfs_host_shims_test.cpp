@@ -37,14 +37,7 @@ size_t copy_user(void* to, const void* from, size_t size) {  // no faults to rec
 void* phys_to_virt(uintptr_t phys) { return reinterpret_cast<void*>(phys); }
 uintptr_t virt_to_phys(const void* virt) { return reinterpret_cast<uintptr_t>(virt); }
 
-namespace {
-bool g_interrupts_enabled = true;
-}
-bool interrupts_enabled() { return g_interrupts_enabled; }
-void interrupts_disable() { g_interrupts_enabled = false; }
-void interrupts_enable() { g_interrupts_enabled = true; }
-void cpu_relax(unsigned) {}
-unsigned cpu_index_unlocked() { return 0; }
+// interrupts_enabled/disable/enable, cpu_relax and cpu_index_unlocked: spinlock_test.cpp's.
 uint64_t monotonic_ns() { return 0; }
 
 }  // namespace xos::platform

@@ -1,5 +1,8 @@
-// Intrusive reference counting for libos objects (vnodes, open files, pipes). One CPU and no
-// preemption inside libos (see sched/wait_queue.h), so the count is a plain integer.
+// Intrusive reference counting for libos objects (vnodes, open files, pipes). The count is
+// atomic: an open file description is referenced and released by syscalls on several CPUs
+// without a common lock (fd tables, docs/locking.md "I/O objects"). Whoever finds an object
+// through a table (a weak lookup) must hold the lock that the object's destruction takes to
+// remove it from that table.
 #pragma once
 
 #include <cstddef>
@@ -15,11 +18,11 @@ public:
     RefCounted(const RefCounted&) = delete;
     RefCounted& operator=(const RefCounted&) = delete;
 
-    void ref() const { ++m_refs; }
+    void ref() const { __atomic_fetch_add(&m_refs, 1, __ATOMIC_RELAXED); }
     void unref() const {
-        if (--m_refs == 0) const_cast<RefCounted*>(this)->destroy();
+        if (__atomic_sub_fetch(&m_refs, 1, __ATOMIC_ACQ_REL) == 0) const_cast<RefCounted*>(this)->destroy();
     }
-    size_t ref_count() const { return m_refs; }
+    size_t ref_count() const { return __atomic_load_n(&m_refs, __ATOMIC_RELAXED); }
 
     // The compiler's deleting destructor for a virtual destructor refers to operator delete;
     // without this it would be the app's (libc++'s), dragging libc++abi, the unwinder and the

@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "mm/heap.h"
+#include "sched/thread.h"
 #include "sys/file_helpers.h"
 #include "sys/handlers.h"
 
@@ -23,8 +24,22 @@ ErrorOr<RefPtr<vfs::File>> file_for_io(int fd, Direction direction) {
     return file;
 }
 
+// The big lock for the length of a transfer on a file whose read/write relies on it
+// (vfs::File::io_without_big_lock(); docs/locking.md "I/O objects"): these handlers may be
+// dispatched without it. One level deeper when the CPU holds it already.
+class BigLockUnlessSafe {
+public:
+    explicit BigLockUnlessSafe(const vfs::File& file) {
+        if (!file.io_without_big_lock()) m_scope.emplace();
+    }
+
+private:
+    std::optional<sched::BigLockScope> m_scope;
+};
+
 ErrorOr<long> transfer(vfs::File& file, Direction direction, uintptr_t buffer, size_t count,
                        std::optional<uint64_t> offset) {
+    BigLockUnlessSafe big_lock(file);
     if (count > MAX_RW_COUNT) count = MAX_RW_COUNT;
     if (direction == Direction::Read && file.vnode()->is_directory()) return error(EISDIR);
     if (count == 0) return 0;
@@ -41,6 +56,7 @@ ErrorOr<long> transfer(vfs::File& file, Direction direction, uintptr_t buffer, s
 
 ErrorOr<long> transfer_vector(vfs::File& file, Direction direction, UserPtr<const iovec> iov, int count,
                               std::optional<uint64_t> offset) {
+    BigLockUnlessSafe big_lock(file);
     IovecArray vectors;
     TRY(vectors.copy_in(iov, count));
     if (direction == Direction::Read && file.vnode()->is_directory()) return error(EISDIR);
@@ -153,6 +169,7 @@ ErrorOr<long> sys_pwritev(int fd, UserPtr<const iovec> iov, int iovcnt, unsigned
 // Implements lseek(2).
 ErrorOr<long> sys_lseek(int fd, off_t offset, int whence) {
     RefPtr<vfs::File> file = TRY(file_for(fd));
+    BigLockUnlessSafe big_lock(*file);
     return long(TRY(file->seek(offset, whence)));
 }
 

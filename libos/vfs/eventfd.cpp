@@ -8,6 +8,7 @@
 #include "mm/heap.h"
 #include "sched/wait_queue.h"
 #include "vfs/anon_fs.h"
+#include "vfs/io_lock.h"
 
 namespace xos::vfs {
 
@@ -21,15 +22,29 @@ public:
     ErrorOr<size_t> read(std::span<std::byte> buffer, std::optional<uint64_t> offset) override {
         if (offset) return error(ESPIPE);
         if (buffer.size() < sizeof(uint64_t)) return error(EINVAL);
-        if (m_count == 0) {
-            if (nonblocking()) return error(EAGAIN);
-            TRY(sched::wait_event(m_wait, [&] { return m_count > 0; }));
+        uint64_t value;
+        {
+            IoLockGuard guard(m_lock);
+            if (m_count == 0) {
+                if (nonblocking()) return error(EAGAIN);
+                TRY(wait_event_locked(m_wait, m_lock, [&] { return m_count > 0; }));
+            }
+            value = m_semaphore ? 1 : m_count;
+            __atomic_store_n(&m_count, m_count - value, __ATOMIC_RELAXED);
+            sched::wake_all(m_wait);
         }
-        uint64_t value = m_semaphore ? 1 : m_count;
-        if (user_copy(buffer.data(), &value, sizeof value)) return error(EFAULT);  // unmapped while waiting
-        m_count -= value;
-        sched::wake_all(m_wait);
-        m_poll.notify(poll_bits::WRITABLE);
+        m_poll.notify_with_big_lock(poll_bits::WRITABLE);
+        // The copy may fault (and block): outside the spinlock. If the buffer went away while
+        // this thread waited, the value goes back.
+        if (user_copy(buffer.data(), &value, sizeof value)) {
+            {
+                IoLockGuard guard(m_lock);
+                __atomic_store_n(&m_count, m_count + value, __ATOMIC_RELAXED);
+                sched::wake_all(m_wait);
+            }
+            m_poll.notify_with_big_lock(poll_bits::READABLE);
+            return error(EFAULT);
+        }
         return sizeof value;
     }
 
@@ -39,27 +54,36 @@ public:
         uint64_t value;
         if (user_copy(&value, data.data(), sizeof value)) return error(EFAULT);
         if (value == UINT64_MAX) return error(EINVAL);
-        if (UINT64_MAX - 1 - m_count < value) {
-            if (nonblocking()) return error(EAGAIN);
-            TRY(sched::wait_event(m_wait, [&] { return UINT64_MAX - 1 - m_count >= value; }));
+        {
+            IoLockGuard guard(m_lock);
+            if (UINT64_MAX - 1 - m_count < value) {
+                if (nonblocking()) return error(EAGAIN);
+                TRY(wait_event_locked(m_wait, m_lock, [&] { return UINT64_MAX - 1 - m_count >= value; }));
+            }
+            __atomic_store_n(&m_count, m_count + value, __ATOMIC_RELAXED);
+            sched::wake_all(m_wait);
         }
-        m_count += value;
-        sched::wake_all(m_wait);
-        m_poll.notify(poll_bits::READABLE);
+        m_poll.notify_with_big_lock(poll_bits::READABLE);
         return sizeof value;
     }
 
     ErrorOr<uint64_t> seek(int64_t, int) override { return error(ESPIPE); }
+    bool io_without_big_lock() const override { return true; }
     ErrorOr<KString> anonymous_name() override { return KString::from("anon_inode:[eventfd]"); }
+    // A snapshot without the lock (vfs/poll.h: every change is followed by a notification).
     PollMask poll_mask() override {
+        uint64_t count = __atomic_load_n(&m_count, __ATOMIC_RELAXED);
         PollMask mask = 0;
-        if (m_count > 0) mask |= poll_bits::READABLE;
-        if (m_count < UINT64_MAX - 1) mask |= poll_bits::WRITABLE;
+        if (count > 0) mask |= poll_bits::READABLE;
+        if (count < UINT64_MAX - 1) mask |= poll_bits::WRITABLE;
         return mask;
     }
     PollWaiters* poll_waiters() override { return &m_poll; }
 
 private:
+    // m_lock guards m_count and m_wait; pollers (m_poll) are told after it is let go
+    // (PollWaiters::notify_with_big_lock).
+    IoSpinLock m_lock;
     uint64_t m_count;
     bool m_semaphore;
     sched::WaitQueue m_wait;

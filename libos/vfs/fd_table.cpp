@@ -2,53 +2,69 @@
 
 namespace xos::vfs {
 
-ErrorOr<RefPtr<File>> FdTable::get(int fd) const {
-    if (fd < 0 || fd >= MAX_FDS || !m_entries[fd].file) return error(EBADF);
+RefPtr<File> FdTable::lookup(int fd) const {
+    if (fd < 0 || fd >= MAX_FDS) return nullptr;
+    IoLockGuard guard(m_lock);
     return m_entries[fd].file;
 }
 
+bool FdTable::is_open(int fd) const { return bool(lookup(fd)); }
+
+ErrorOr<RefPtr<File>> FdTable::get(int fd) const {
+    RefPtr<File> file = lookup(fd);
+    if (!file) return error(EBADF);
+    return file;
+}
+
 ErrorOr<int> FdTable::allocate(RefPtr<File> file, bool cloexec, int minimum) {
+    IoLockGuard guard(m_lock);
     if (minimum < 0 || minimum >= m_limit) return error(EINVAL);
     int start = minimum > m_lowest_free_hint ? minimum : m_lowest_free_hint;
     for (int fd = start; fd < m_limit; ++fd) {
         if (m_entries[fd].file) continue;
         m_entries[fd] = {static_cast<RefPtr<File>&&>(file), cloexec};
-        ++m_open;
+        __atomic_store_n(&m_open, m_open + 1, __ATOMIC_RELAXED);
         if (minimum <= m_lowest_free_hint) m_lowest_free_hint = fd + 1;
         return fd;
     }
-    return error(EMFILE);
+    return error(EMFILE);  // `file` is dropped after the guard: the caller still holds it
 }
 
 ErrorOr<void> FdTable::install(int fd, RefPtr<File> file, bool cloexec) {
+    // The old file is dropped after the lock is let go (declared first, destroyed last): its
+    // destructor may run code that takes other locks.
+    RefPtr<File> old;
+    IoLockGuard guard(m_lock);
     if (fd < 0 || fd >= m_limit) return error(EBADF);
-    // Drop the old file only after the slot holds the new one: its destructor may run code.
-    RefPtr<File> old = static_cast<RefPtr<File>&&>(m_entries[fd].file);
-    if (!old) ++m_open;
+    old = static_cast<RefPtr<File>&&>(m_entries[fd].file);
+    if (!old) __atomic_store_n(&m_open, m_open + 1, __ATOMIC_RELAXED);
     m_entries[fd] = {static_cast<RefPtr<File>&&>(file), cloexec};
     return {};
 }
 
 ErrorOr<void> FdTable::close(int fd) {
+    RefPtr<File> old;  // dropped after the guard, as in install()
+    IoLockGuard guard(m_lock);
     if (fd < 0 || fd >= MAX_FDS || !m_entries[fd].file) return error(EBADF);
-    RefPtr<File> old = static_cast<RefPtr<File>&&>(m_entries[fd].file);
+    old = static_cast<RefPtr<File>&&>(m_entries[fd].file);
     m_entries[fd].cloexec = false;
-    --m_open;
+    __atomic_store_n(&m_open, m_open - 1, __ATOMIC_RELAXED);
     if (fd < m_lowest_free_hint) m_lowest_free_hint = fd;
     return {};
 }
 
 void FdTable::close_all() {
-    for (int fd = 0; fd < MAX_FDS; ++fd)
-        if (m_entries[fd].file) (void)close(fd);
+    for (int fd = 0; fd < MAX_FDS; ++fd) (void)close(fd);
 }
 
 ErrorOr<bool> FdTable::cloexec(int fd) const {
+    IoLockGuard guard(m_lock);
     if (fd < 0 || fd >= MAX_FDS || !m_entries[fd].file) return error(EBADF);
     return m_entries[fd].cloexec;
 }
 
 ErrorOr<void> FdTable::set_cloexec(int fd, bool cloexec) {
+    IoLockGuard guard(m_lock);
     if (fd < 0 || fd >= MAX_FDS || !m_entries[fd].file) return error(EBADF);
     m_entries[fd].cloexec = cloexec;
     return {};

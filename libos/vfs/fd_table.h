@@ -1,12 +1,16 @@
 // The image's file descriptor table: small integers naming open file descriptions, each with
 // its close-on-exec flag. New descriptors take the lowest free number, as POSIX requires.
-// One table per image (one process); with one CPU and no preemption inside libos it needs no
-// lock (see sched/wait_queue.h).
+// Locking (docs/locking.md "I/O objects"): the table's IoSpinLock guards the entries and the
+// counts. get() hands out a reference to the open file description, so a read in progress on
+// one CPU keeps it alive while close() on another removes the descriptor (Linux's semantics:
+// the read goes on). A description's last reference is never dropped with the lock held: its
+// destruction (File::destroy) may take other locks and sleep.
 #pragma once
 
 #include "base/error.h"
 #include "base/ref_ptr.h"
 #include "vfs/file.h"
+#include "vfs/io_lock.h"
 
 namespace xos::vfs {
 
@@ -34,20 +38,26 @@ public:
 
     // RLIMIT_NOFILE's soft value (at most MAX_FDS): new descriptors stay below it; open ones
     // above it stay open (Linux).
-    int limit() const { return m_limit; }
-    void set_limit(int limit) { m_limit = limit < MAX_FDS ? limit : MAX_FDS; }
+    int limit() const { return __atomic_load_n(&m_limit, __ATOMIC_RELAXED); }
+    void set_limit(int limit) { __atomic_store_n(&m_limit, limit < MAX_FDS ? limit : MAX_FDS, __ATOMIC_RELAXED); }
 
-    bool is_open(int fd) const { return fd >= 0 && fd < MAX_FDS && m_entries[fd].file; }
-    int open_count() const { return m_open; }
+    bool is_open(int fd) const;
+    int open_count() const { return __atomic_load_n(&m_open, __ATOMIC_RELAXED); }
 
-    // Calls fn(fd, file) for each open descriptor in increasing order.
+    // Calls fn(fd, file) for each open descriptor in increasing order, without the lock (the
+    // file is held for the call; descriptors opened or closed meanwhile may be seen or not).
     template <typename Fn>
     void for_each(Fn&& fn) const {
-        for (int fd = 0; fd < MAX_FDS; ++fd)
-            if (m_entries[fd].file) fn(fd, *m_entries[fd].file);
+        for (int fd = 0; fd < MAX_FDS; ++fd) {
+            RefPtr<File> file = lookup(fd);
+            if (file) fn(fd, *file);
+        }
     }
 
 private:
+    RefPtr<File> lookup(int fd) const;
+
+    mutable IoSpinLock m_lock;  // guards everything below
     struct Entry {
         RefPtr<File> file;
         bool cloexec = false;

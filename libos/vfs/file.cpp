@@ -6,11 +6,23 @@
 
 #include <climits>
 
+#include "sched/thread.h"
+
 namespace xos::vfs {
 
 File::File(RefPtr<Vnode> vnode, int flags) : m_vnode(static_cast<RefPtr<Vnode>&&>(vnode)), m_flags(flags) {}
 
 File::~File() { release_flock(); }
+
+void File::destroy() {
+    // The last reference may go on any CPU, from a syscall that does not hold the big lock
+    // (a read that outlived the close of its descriptor). What a description's destruction
+    // touches (epoll registrations, flock state, the vnode and its file system's caches, a
+    // socket's protocol state) is still the big lock's: take it (docs/locking.md "I/O objects").
+    sched::BigLockScope big_lock;
+    release_poll_waiters(*this);
+    RefCounted::destroy();
+}
 
 void File::release_flock() {
     if (m_flock == LOCK_SH)
@@ -21,25 +33,40 @@ void File::release_flock() {
 }
 
 ErrorOr<size_t> File::read(std::span<std::byte> buffer, std::optional<uint64_t> offset) {
+    std::optional<IoMutexGuard> position;
+    if (!offset) position.emplace(m_position_lock);
     uint64_t at = offset.value_or(m_position);
     if (m_vnode->m_file_cache && g_file_cache_hooks.sync) g_file_cache_hooks.sync(*m_vnode);
-    size_t n = TRY(m_vnode->read(at, buffer));
+    size_t n;
+    {
+        IoMutexGuard io(m_vnode->m_io_lock);
+        n = TRY(m_vnode->read(at, buffer));
+    }
     if (!offset) m_position = at + n;
     return n;
 }
 
 ErrorOr<size_t> File::write(std::span<const std::byte> data, std::optional<uint64_t> offset) {
+    std::optional<IoMutexGuard> position;
+    if (!offset) position.emplace(m_position_lock);
     uint64_t at = offset.value_or(m_position);
-    if (m_flags & O_APPEND) at = TRY(m_vnode->getattr()).size;  // Linux appends even for pwrite
-    if (data.size() && at + data.size() > uint64_t(LLONG_MAX)) return error(EFBIG);
-    size_t n = TRY(m_vnode->write(at, data));
-    if (n && m_vnode->m_file_cache && g_file_cache_hooks.written)
-        g_file_cache_hooks.written(*m_vnode, at, data.first(n));
+    size_t n;
+    {
+        // The end of file and the write under one lock: concurrent O_APPEND writers, through
+        // one description or several, neither overwrite nor interleave each other's data.
+        IoMutexGuard io(m_vnode->m_io_lock);
+        if (m_flags & O_APPEND) at = TRY(m_vnode->getattr()).size;  // Linux appends even for pwrite
+        if (data.size() && at + data.size() > uint64_t(LLONG_MAX)) return error(EFBIG);
+        n = TRY(m_vnode->write(at, data));
+        if (n && m_vnode->m_file_cache && g_file_cache_hooks.written)
+            g_file_cache_hooks.written(*m_vnode, at, data.first(n));
+    }
     if (!offset) m_position = at + n;
     return n;
 }
 
 ErrorOr<uint64_t> File::seek(int64_t offset, int whence) {
+    IoMutexGuard position(m_position_lock);
     int64_t base;
     switch (whence) {
     case SEEK_SET: base = 0; break;

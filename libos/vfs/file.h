@@ -41,6 +41,10 @@ public:
     virtual ErrorOr<uint64_t> seek(int64_t offset, int whence);
     virtual ErrorOr<long> ioctl(unsigned long request, uintptr_t argument);
     virtual bool is_stream() const { return false; }  // pipes, FIFOs, character devices
+    // Whether read/write/seek of this file are safe without the big lock: its state is under
+    // locks of its own (docs/locking.md "I/O objects": pipes, eventfds). The I/O syscalls take
+    // the big lock around the others (sys/fs.cpp).
+    virtual bool io_without_big_lock() const { return false; }
     // Bytes a read would return now (FIONREAD).
     virtual ErrorOr<size_t> bytes_readable();
     // fsync(2)/fdatasync(2): the vnode's by default; a device flushes its own cache (block devices).
@@ -64,6 +68,7 @@ public:
     int m_flock = 0;
     void release_flock();
 
+    // For getdents and copy_file_range, which still run under the big lock (docs/locking.md).
     uint64_t position() const { return m_position; }
     void set_position(uint64_t position) { m_position = position; }
 
@@ -76,15 +81,14 @@ public:
     std::string_view origin_name() const { return m_origin_name.view(); }
 
 protected:
-    // Ends epoll registrations while the subclass (which owns the waiter list) is still whole.
-    void destroy() override {
-        release_poll_waiters(*this);
-        RefCounted::destroy();
-    }
+    // Ends epoll registrations while the subclass (which owns the waiter list) is still whole;
+    // under the big lock (file.cpp).
+    void destroy() override;
 
 private:
     RefPtr<Vnode> m_vnode;
     int m_flags;
+    IoMutex m_position_lock;  // guards m_position across read/write/lseek (Linux's f_pos_lock)
     uint64_t m_position = 0;
     RefPtr<Vnode> m_origin_parent;
     KString m_origin_name;

@@ -26,6 +26,7 @@ ErrorOr<size_t> Pipe::resize(uint64_t size) {
     uint64_t capacity = PAGE;
     while (capacity < size) capacity <<= 1;
     if (capacity > MAX_CAPACITY) return error(EPERM);
+    IoMutexGuard guard(m_mutex);
     if (capacity == m_capacity) return size_t(capacity);
     if (m_used > capacity) return error(EBUSY);
     auto* buffer = static_cast<std::byte*>(mm::alloc_pages(capacity / PAGE));
@@ -42,26 +43,44 @@ ErrorOr<size_t> Pipe::resize(uint64_t size) {
 }
 
 void Pipe::changed(PollMask key) {
+    VERIFY(m_mutex.is_held());
     sched::wake_all(m_wait);
-    m_poll.notify(key);
+    // The big lock inside the pipe's mutex (docs/locking.md "I/O objects": its holder only
+    // ever sleeps on this mutex, never spins on it).
+    m_poll.notify_with_big_lock(key);
+}
+
+void Pipe::add_reader() {
+    IoMutexGuard guard(m_mutex);
+    __atomic_store_n(&m_readers, m_readers + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&m_reader_opens, m_reader_opens + 1, __ATOMIC_RELAXED);
+}
+
+void Pipe::add_writer() {
+    IoMutexGuard guard(m_mutex);
+    __atomic_store_n(&m_writers, m_writers + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&m_writer_opens, m_writer_opens + 1, __ATOMIC_RELAXED);
 }
 
 void Pipe::remove_reader() {
-    --m_readers;
+    IoMutexGuard guard(m_mutex);
+    __atomic_store_n(&m_readers, m_readers - 1, __ATOMIC_RELAXED);
     changed(poll_bits::ERR | poll_bits::OUT);
 }
 
 void Pipe::remove_writer() {
-    --m_writers;
+    IoMutexGuard guard(m_mutex);
+    __atomic_store_n(&m_writers, m_writers - 1, __ATOMIC_RELAXED);
     changed(poll_bits::HUP | poll_bits::IN);
 }
 
 ErrorOr<size_t> Pipe::read(std::span<std::byte> buffer, bool nonblocking) {
     if (buffer.empty()) return 0;
+    IoMutexGuard guard(m_mutex);
     if (m_used == 0) {
         if (m_writers == 0) return 0;
         if (nonblocking) return error(EAGAIN);
-        TRY(sched::wait_event(m_wait, [&] { return m_used > 0 || m_writers == 0; }));
+        TRY(m_mutex.wait(m_wait, [&] { return m_used > 0 || m_writers == 0; }));
         if (m_used == 0) return 0;
     }
     size_t count = buffer.size() < m_used ? buffer.size() : m_used;
@@ -74,12 +93,13 @@ ErrorOr<size_t> Pipe::read(std::span<std::byte> buffer, bool nonblocking) {
     if (copied == 0) return error(EFAULT);
     count = copied;
     m_head = (m_head + count) % m_capacity;
-    m_used -= count;
+    __atomic_store_n(&m_used, m_used - count, __ATOMIC_RELAXED);
     changed(poll_bits::WRITABLE);
     return count;
 }
 
 ErrorOr<size_t> Pipe::write(std::span<const std::byte> data, bool nonblocking) {
+    IoMutexGuard guard(m_mutex);
     size_t done = 0;
     while (done < data.size()) {
         if (m_readers == 0) {
@@ -95,7 +115,7 @@ ErrorOr<size_t> Pipe::write(std::span<const std::byte> data, bool nonblocking) {
                 if (done) return done;
                 return error(EAGAIN);
             }
-            auto waited = sched::wait_event(m_wait, [&] { return m_capacity - m_used >= needed || m_readers == 0; });
+            auto waited = m_mutex.wait(m_wait, [&] { return m_capacity - m_used >= needed || m_readers == 0; });
             if (!waited) {
                 if (done) return done;
                 return std::unexpected(waited.error());
@@ -109,13 +129,13 @@ ErrorOr<size_t> Pipe::write(std::span<const std::byte> data, bool nonblocking) {
         if (copied == first && count > first)
             copied += (count - first) - user_copy(m_buffer, data.data() + done + first, count - first);
         if (copied < count) {  // the app's buffer went away while this thread waited
-            m_used += copied;
+            __atomic_store_n(&m_used, m_used + copied, __ATOMIC_RELAXED);
             done += copied;
             if (copied) changed(poll_bits::READABLE);
             if (done) return done;
             return error(EFAULT);
         }
-        m_used += count;
+        __atomic_store_n(&m_used, m_used + count, __ATOMIC_RELAXED);
         done += count;
         changed(poll_bits::READABLE);
     }
@@ -200,9 +220,7 @@ ErrorOr<RefPtr<File>> open_fifo(RefPtr<Vnode> vnode, int flags) {
     if (!file) return error(ENOMEM);
     if (!(flags & O_NONBLOCK) && mode != O_RDWR) {
         size_t opens = mode == O_RDONLY ? pipe->writer_opens() : pipe->reader_opens();
-        auto& queue = pipe->wait_queue();
-        pipe->changed();
-        TRY(sched::wait_event(queue, [&] {
+        TRY(pipe->wait_for_peer([&] {
             return mode == O_RDONLY ? pipe->writer_opens() != opens || pipe->writers() > 0
                                     : pipe->reader_opens() != opens || pipe->readers() > 0;
         }));

@@ -1,11 +1,15 @@
 // Pipes and FIFOs: a ring buffer (64 KiB; fcntl(F_SETPIPE_SZ) changes it) with reader and writer counts. Reads block while the
 // pipe is empty and has writers; writes block while it is full and has readers; writing with
 // no reader is EPIPE (the SIGPIPE a Linux process would also get is not raised yet).
+// Locking (docs/locking.md "I/O objects"): the pipe's IoMutex guards the buffer and the counts;
+// readers and writers sleep on the wait queue with it let go. Readiness (poll_mask) reads a
+// snapshot without it: every change is followed by a notification under it.
 #pragma once
 
 #include "base/ref_ptr.h"
 #include "sched/wait_queue.h"
 #include "vfs/file.h"
+#include "vfs/io_lock.h"
 
 namespace xos::vfs {
 
@@ -23,34 +27,38 @@ public:
 
     ErrorOr<size_t> read(std::span<std::byte> buffer, bool nonblocking);
     ErrorOr<size_t> write(std::span<const std::byte> data, bool nonblocking);
-    size_t available() const { return m_used; }
+    size_t available() const { return __atomic_load_n(&m_used, __ATOMIC_RELAXED); }
     size_t capacity() const { return m_capacity; }
     // F_SETPIPE_SZ: `size` rounded up to a power-of-two number of pages (one page at least).
     // EBUSY if the content does not fit, EPERM past MAX_CAPACITY, EINVAL when it cannot be
     // rounded. Returns the new capacity.
     ErrorOr<size_t> resize(uint64_t size);
 
-    void add_reader() {
-        ++m_readers;
-        ++m_reader_opens;
-    }
-    void add_writer() {
-        ++m_writers;
-        ++m_writer_opens;
-    }
+    void add_reader();
+    void add_writer();
     void remove_reader();
     void remove_writer();
-    size_t readers() const { return m_readers; }
-    size_t writers() const { return m_writers; }
-    size_t reader_opens() const { return m_reader_opens; }
-    size_t writer_opens() const { return m_writer_opens; }
+    size_t readers() const { return __atomic_load_n(&m_readers, __ATOMIC_RELAXED); }
+    size_t writers() const { return __atomic_load_n(&m_writers, __ATOMIC_RELAXED); }
+    size_t reader_opens() const { return __atomic_load_n(&m_reader_opens, __ATOMIC_RELAXED); }
+    size_t writer_opens() const { return __atomic_load_n(&m_writer_opens, __ATOMIC_RELAXED); }
 
-    sched::WaitQueue& wait_queue() { return m_wait; }
     vfs::PollWaiters& poll_waiters() { return m_poll; }
-    // Wakes blocked readers and writers and tells pollers that the `key` bits may have appeared.
-    void changed(vfs::PollMask key = 0);
+    // FIFO open rendezvous (open_fifo): waits, holding the lock around each check, until
+    // `ready` holds; announces the new end first.
+    template <typename Predicate>
+    ErrorOr<void> wait_for_peer(Predicate&& ready) {
+        IoMutexGuard guard(m_mutex);
+        changed();
+        return m_mutex.wait(m_wait, ready);
+    }
 
 private:
+    // Wakes blocked readers and writers and tells pollers that the `key` bits may have appeared.
+    // With m_mutex held.
+    void changed(vfs::PollMask key = 0);
+
+    IoMutex m_mutex;  // guards everything below but m_poll's own list (see vfs/poll.h)
     std::byte* m_buffer = nullptr;  // m_capacity bytes from alloc_pages
     size_t m_capacity = DEFAULT_CAPACITY;
     size_t m_head = 0;  // next byte to read
@@ -72,6 +80,7 @@ public:
     ErrorOr<uint64_t> seek(int64_t, int) override { return error(ESPIPE); }
     ErrorOr<size_t> bytes_readable() override { return m_pipe->available(); }
     bool is_stream() const override { return true; }
+    bool io_without_big_lock() const override { return true; }
     ErrorOr<KString> anonymous_name() override;
     PollMask poll_mask() override;
     PollWaiters* poll_waiters() override { return &m_pipe->poll_waiters(); }

@@ -1,5 +1,6 @@
 #include "vfs/poll.h"
 
+#include "sched/thread.h"
 #include "vfs/file.h"
 
 namespace xos::vfs {
@@ -14,6 +15,14 @@ void PollWaiters::notify(PollMask key) {
     m_list.for_each([&](PollWaiter& waiter) {
         if (waiter.on_change) waiter.on_change(waiter, key);
     });
+}
+
+void PollWaiters::notify_with_big_lock(PollMask key) {
+    // An unlocked look first (the list changes under the big lock): a waiter added meanwhile
+    // reads poll_mask() after adding itself, so it misses nothing.
+    if (m_list.empty()) return;
+    sched::BigLockScope big_lock;
+    notify(key);
 }
 
 void PollWaiters::release(File& file) {

@@ -57,6 +57,11 @@ public:
     // appeared (POLLIN after a write...), as Linux's keyed wake-ups do, so an edge-triggered
     // watcher of other bits is not woken; 0 means "any".
     void notify(PollMask key = 0);
+    // notify() for files whose state has a lock of its own (pipes, eventfds: docs/locking.md
+    // "I/O objects") and may change without the big lock: the waiter lists, epoll instances
+    // and poll() calls are still the big lock's, so it is taken (recursively) when someone
+    // waits. Never with an IoSpinLock held.
+    void notify_with_big_lock(PollMask key = 0);
     // Runs on_release for the waiters that watch `file` (File::destroy()).
     void release(File& file);
 

@@ -1,11 +1,14 @@
 // What the portable VFS code needs from the kernel build, provided on the host for the unit
-// tests: the kernel heap (over calloc/aligned_alloc), the user copy (memcpy), the clock, and the
-// FIFO and device open hooks (not exercised by the host tests).
+// tests: the kernel heap (over calloc/aligned_alloc), the user copy (memcpy), the clock, the
+// FIFO and device open hooks (not exercised by the host tests), and what the I/O locks
+// (vfs/io_lock.h) use: one thread, no interrupts, nothing ever waits.
 #include <cstdlib>
 #include <cstring>
 
 #include "base/user_ptr.h"
 #include "mm/heap.h"
+#include "sched/thread.h"
+#include "sched/wait_queue.h"
 #include "vfs/operations.h"
 #include "vfs/vnode.h"
 
@@ -34,7 +37,24 @@ size_t copy_user(void* to, const void* from, size_t size) {  // no faults to rec
 void* phys_to_virt(uintptr_t phys) { return reinterpret_cast<void*>(phys); }
 uintptr_t virt_to_phys(const void* virt) { return reinterpret_cast<uintptr_t>(virt); }
 
+// interrupts_enabled/disable/enable, cpu_relax and cpu_index_unlocked: spinlock_test.cpp's.
+uint64_t monotonic_ns() { return 0; }
+
 }  // namespace xos::platform
+
+namespace xos::sched {
+
+// One thread and no scheduler: a lock is never found taken, so nothing blocks or is woken.
+Thread* current_or_null() { return nullptr; }
+bool in_interrupt() { return false; }
+bool signal_interrupts_current() { return false; }
+ErrorOr<void> block_current(WaitQueue*, Deadline, Interruptible) { abort(); }
+int wake_all(WaitQueue&) { return 0; }
+int wake_one(WaitQueue&) { return 0; }
+BigLockScope::BigLockScope() {}
+BigLockScope::~BigLockScope() {}
+
+}  // namespace xos::sched
 
 namespace xos::vfs {
 

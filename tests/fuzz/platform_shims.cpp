@@ -1,0 +1,13 @@
+// What libos' locks (base/spinlock.h, vfs/io_lock.h) need from the platform, for host test
+// programs that run libos' portable code on one thread (the unit tests have their own, per
+// thread, in tests/unit/spinlock_test.cpp).
+namespace xos::platform {
+namespace {
+thread_local bool t_interrupts = true;
+}  // namespace
+bool interrupts_enabled() { return t_interrupts; }
+void interrupts_disable() { t_interrupts = false; }
+void interrupts_enable() { t_interrupts = true; }
+void cpu_relax(unsigned) {}
+unsigned cpu_index_unlocked() { return 0; }
+}  // namespace xos::platform

@@ -39,6 +39,9 @@ from cases import GROUPS  # noqa: E402
 # A guest's time limit in dom0 unless its case says otherwise: a guard against a hang, not a
 # measure (hello takes 3-5 s; under the shared machine's load, several times that).
 CASE_TIMEOUT = 120
+# What a harness run may take besides its guests: Xen's and dom0's boot, about a minute on a quiet
+# machine, seen past three minutes on the shared one at a load average of 25.
+BOOT_TIMEOUT = 600
 
 PLAIN = re.compile(rb"[A-Za-z0-9._~/:,+@=-]")
 
@@ -213,6 +216,10 @@ run_case() {
             $tool -a -S $symbols $domid 0 2>&1 | head -n 80; sleep 1; $tool $symbols $domid 0 2>&1 | head -n 12
             break
         done
+        # Xen's view: the vCPU's CPU time and state, then its event-channel and vCPU flags
+        # (debug key q: pending upcall, pause flags...) from Xen's console ring.
+        xl vcpu-list $name 2>&1 | head -n 4
+        xl debug-keys q >/dev/null 2>&1 && xl dmesg 2>/dev/null | grep -A 30 "information for domain ${domid}:" | tail -n 40
     fi
     status=
     for i in 1 2 3; do
@@ -501,7 +508,7 @@ def main():
             print("tests/xen/make_harness.sh failed (status %d)" % made.returncode)
             return 1
         harness = made.stdout.strip().splitlines()[-1]
-    timeout = args.timeout or 180 + sum(case.get("timeout", CASE_TIMEOUT) for case in cases)
+    timeout = args.timeout or BOOT_TIMEOUT + sum(case.get("timeout", CASE_TIMEOUT) for case in cases)
     results, seconds, rebooted = run(harness, cases, timeout, sys.stdout, args.keep)
 
     failed = 0

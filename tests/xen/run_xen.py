@@ -17,8 +17,9 @@ Each case's verdict is the guest's exit status as recorded in xenstore; console 
 is destroyed and fails. QEMU runs of Linux guests crashed now and then in the recipe's
 measurements (../shared/docs/XEN-HARNESS.md): a boot that dies before dom0 reports all cases
 is retried once (said in the log and counted in the last line). A case that fails is not run
-again: the guests' intermittent spin that a per-case retry used to hide had a cause, now fixed
-(docs/xen.md), and a retry would hide the next such bug.
+again (the intermittent spin a per-case retry used to hide had a cause, now fixed, docs/xen.md),
+except a guest that timed out with the signature of the upcall stall docs/xen.md describes (not
+fixed yet): it gets one more harness run, said and counted in the last line.
 """
 import argparse
 import gzip
@@ -391,7 +392,9 @@ def parse(output):
     lines = []
     debug_status = None  # the guest's own status line on Xen's console (port 0xE9), guests run one at a time
     debug_lines = []  # everything the guest wrote to port 0xE9 (before its console ring was up...)
+    case_lines = []  # everything since the guest's BEGIN (dom0's diagnostics of a timeout)
     for line in output.split("\n"):
+        case_lines.append(line)
         debug = re.search(r"\(d\d+\) (.*)$", line)
         if debug:
             debug_lines.append(debug.group(1))
@@ -408,7 +411,7 @@ def parse(output):
         elif kind in ("PRESTART", "CHECK", "FEED", "AFTER"):
             pending.setdefault(rest[0], {})[kind.lower()] = rest[1].split("=", 1)[1] if len(rest) > 1 else "?"
         elif kind == "BEGIN":
-            debug_lines, debug_status = [], None
+            debug_lines, debug_status, case_lines = [], None, []
         elif kind == "CONSOLE":
             console_of, lines = rest[0], []
         elif kind == "END":
@@ -421,6 +424,10 @@ def parse(output):
                 fields["status"] = debug_status
             debug_status = None
             fields["debug"] = "\n".join(debug_lines)
+            # The upcall stall of docs/xen.md (not fixed): a timed-out guest whose IST1 stack
+            # (xenctx -S) holds a frame returning into the upcall's own stub.
+            fields["known_stall"] = fields.get("state") == "timeout" and any(
+                "] xos_trap_stub_243" in l for l in case_lines)
             debug_lines = []
             fields.update(pending.pop(rest[0], {}))
             results[rest[0]] = fields
@@ -524,8 +531,25 @@ def main():
         if not failures:
             print("PASS %s" % case["name"])
         failed += bool(failures)
-    print("%d of %d case(s) failed; harness run %.1f s%s" % (
-        failed, len(cases), seconds, "; the harness was booted twice (the first run ended early)" if rebooted else ""))
+    again = [case for case in cases if judge(case, results.get(case["name"]))
+             and results.get(case["name"], {}).get("known_stall")]
+    if again and not args.image:
+        # Only the known, documented stall gets a second run (said here and counted below);
+        # any other failure fails at once.
+        print("retrying %s in a second harness run: the upcall stall of docs/xen.md" %
+              ", ".join(case["name"] for case in again))
+        results2, _, _ = run(harness, again, BOOT_TIMEOUT + sum(case.get("timeout", CASE_TIMEOUT) for case in again),
+                             sys.stdout, args.keep)
+        for case in again:
+            failures = judge(case, results2.get(case["name"]))
+            for failure in failures:
+                print("FAIL %s (second run): %s" % (case["name"], failure))
+            if not failures:
+                print("PASS %s (second run, after the known stall)" % case["name"])
+                failed -= 1
+    print("%d of %d case(s) failed; harness run %.1f s%s%s" % (
+        failed, len(cases), seconds, "; the harness was booted twice (the first run ended early)" if rebooted else "",
+        "; %d case(s) retried after the known upcall stall" % len(again) if again and not args.image else ""))
     return 1 if failed else 0
 
 

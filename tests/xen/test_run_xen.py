@@ -98,6 +98,22 @@ status, runs, text = run_main(cases("a", "b"), [
 check(status == 1 and runs == [["a", "b"]], "a wrong status fails the test")
 check("FAIL b: exit status 3" in text, "the wrong status is named")
 
+# 3b. b times out in the upcall stall of docs/xen.md (its IST1 stack returns into the upcall's
+# stub): b alone gets one second run, said and counted; c fails otherwise and is not retried.
+stall = ["ffff8000002f78d8:   [<ffff800000133c50>] xos_trap_stub_243"]
+b_stalled = case_output("b", "none", state="timeout")
+b_stalled[1:1] = stall
+status, runs, text = run_main(cases("a", "b"), [
+    case_output("a", "exit 0") + b_stalled + ["@@XEN DONE"],
+    case_output("b", "exit 0") + ["@@XEN DONE"]])
+check(status == 0 and runs == [["a", "b"], ["b"]], "a known stall gets one more run (runs: %r)" % runs)
+check("the upcall stall of docs/xen.md" in text and "1 case(s) retried after the known upcall stall" in text,
+      "the stall retry is said and counted")
+status, runs, text = run_main(cases("b", "c"), [
+    b_stalled + case_output("c", "none", state="timeout") + ["@@XEN DONE"],
+    b_stalled + ["@@XEN DONE"]])
+check(status == 1 and runs == [["b", "c"], ["b"]], "a stall twice fails; another timeout is not retried (runs: %r)" % runs)
+
 # 4. The first boot dies before dom0 reports every guest (no @@XEN DONE): the same initramfs is
 # booted again at once, and that run's results count.
 status, runs, text = run_main(cases("a", "b"), [

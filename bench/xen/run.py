@@ -112,7 +112,7 @@ def main():
                   "check": "n=0\nuntil curl -s -o /dev/null --max-time 10 http://10.0.2.15:8080/index.html; do\n"
                            "    n=$((n + 1)); [ $n -gt 120 ] && exit 1; sleep 1\ndone\n" + fetches + "\n"})
     timeout = 300 + sum(case["timeout"] for case in cases)
-    results, seconds = run_xen.run(harness, cases, timeout, sys.stderr)
+    results, seconds, _ = run_xen.run(harness, cases, timeout, sys.stderr)
 
     def times(prefix, want_state):
         out = []

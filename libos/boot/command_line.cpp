@@ -85,8 +85,8 @@ ErrorOr<void> parse_command_line(std::string_view text, CommandLine& out) {
             if (digits.empty() || port == 0 || port > 65535) return error(EINVAL);
             out.network.echo_port = uint16_t(port);
         } else if (token.starts_with("xos.stdio=") || token.starts_with("xos.winsize=") || token == "xos.signals" ||
-                   token.starts_with("xos.xenbus_timeout=")) {
-            // The platform reads these itself (platform/kvm/console.cpp, platform/xen).
+                   token.starts_with("xos.xenbus_timeout=") || token == "xos.boot_tlb_flushes") {
+            // The platform reads these itself (platform/kvm/console.cpp, platform/xen, x86_64/paging.cpp).
         } else if (token.starts_with("xos.")) {
             ++out.unknown_xos_tokens;
         } else {

@@ -14,7 +14,7 @@ namespace xos::x86 {
 namespace {
 
 constexpr size_t MAX_RANGES = 64;
-constexpr size_t CMDLINE_MAX = 64 * 1024;
+constexpr size_t CMDLINE_MAX = START_INFO_CMDLINE_MAX;
 constexpr uintptr_t PAGE = 4096;
 
 platform::MemoryRange g_free[MAX_RANGES];
@@ -90,20 +90,18 @@ void memory_from_cmos(uintptr_t* below_4g, uintptr_t* above_4g) {
 }  // namespace
 
 void parse_boot_info(uintptr_t start_info) {
-    // The boot data is in the first GiB, which pvh_entry.S mapped (the direct map comes later).
-    const auto* info = start_info ? static_cast<const HvmStartInfo*>(platform::phys_to_virt(start_info)) : nullptr;
-    if (!info || info->magic != HVM_START_MAGIC) {
-        klog("xos: fatal: not started through PVH (bad hvm_start_info magic)");
+    // The boot data must be in the first GiB, which pvh_entry.S mapped (the direct map comes
+    // later): check_start_info makes sure of that, and of the counts, before anything is read.
+    BootWindow window{static_cast<const unsigned char*>(platform::phys_to_virt(0)), 1ull << 30};
+    if (const char* problem = check_start_info(start_info, window)) {
+        klog("xos: fatal: bad PVH start info: %s", problem);
         platform::shutdown(platform::ExitKind::Crash, 134, "bad PVH start info");
     }
+    const auto* info = static_cast<const HvmStartInfo*>(platform::phys_to_virt(start_info));
     g_rsdp = info->rsdp_paddr;
     if (info->cmdline_paddr) {
         const char* cmdline = static_cast<const char*>(platform::phys_to_virt(info->cmdline_paddr));
-        size_t n = strnlen(cmdline, CMDLINE_MAX);
-        if (n == CMDLINE_MAX) {
-            klog("xos: fatal: kernel command line longer than %zu bytes", CMDLINE_MAX - 1);
-            platform::shutdown(platform::ExitKind::Crash, 134, "command line too long");
-        }
+        size_t n = strnlen(cmdline, CMDLINE_MAX);  // < CMDLINE_MAX: checked
         memcpy(g_cmdline, cmdline, n + 1);
         note_boot_data(info->cmdline_paddr, n + 1);
     }
@@ -113,11 +111,8 @@ void parse_boot_info(uintptr_t start_info) {
     // itself with its page tables and stacks) is never handed out.
     reserve(0, platform::virt_to_phys(__xos_image_end));
     if (info->nr_modules && info->modlist_paddr) {
-        struct Module {
-            uint64_t paddr, size, cmdline_paddr, reserved;
-        };
-        auto* modules = static_cast<const Module*>(platform::phys_to_virt(info->modlist_paddr));
-        reserve(info->modlist_paddr, info->nr_modules * sizeof(Module));
+        auto* modules = static_cast<const HvmModlistEntry*>(platform::phys_to_virt(info->modlist_paddr));
+        reserve(info->modlist_paddr, info->nr_modules * sizeof(HvmModlistEntry));
         for (uint32_t i = 0; i < info->nr_modules; ++i) reserve(modules[i].paddr, modules[i].size);
     }
 

@@ -5,31 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "start_info.h"
 #include "xos/platform.h"
 
 namespace xos::x86 {
-
-// Xen public/arch-x86/hvm/start_info.h (PVH boot ABI).
-struct HvmStartInfo {
-    uint32_t magic;
-    uint32_t version;
-    uint32_t flags;
-    uint32_t nr_modules;
-    uint64_t modlist_paddr;
-    uint64_t cmdline_paddr;
-    uint64_t rsdp_paddr;
-    uint64_t memmap_paddr;  // version >= 1
-    uint32_t memmap_entries;
-    uint32_t reserved;
-};
-struct HvmMemmapEntry {
-    uint64_t addr;
-    uint64_t size;
-    uint32_t type;
-    uint32_t reserved;
-};
-constexpr uint32_t HVM_START_MAGIC = 0x336ec578;
-constexpr uint32_t HVM_MEMMAP_TYPE_RAM = 1;
 
 // Reads start_info at physical `start_info` (copying what must outlive boot) and computes the
 // free memory ranges (physical).

@@ -10,6 +10,7 @@
 
 #include "xos/log.h"
 #include "boot_info.h"
+#include "console_tokens.h"
 #include "cpu.h"
 #include "layout.h"
 #include "xos/libos.h"
@@ -219,9 +220,23 @@ void init_paging() {
         klog("xos: warning: only the first %zu GiB of RAM are mapped", MAX_GIB);
         gibs = MAX_GIB;
     }
+    // The new tables are built whole before the boot PDPT points to them: until then this code
+    // runs on pvh_entry.S's tables (the first GiB RWX), and g_pd[0] maps the image NX until the
+    // loop below has given its blocks their rights. Linked in earlier, the image was NX for a
+    // while and only TLB entries kept this code and the trap stubs running; a TLB flush in that
+    // window (under Xen, any exit to the hypervisor can flush: Xen's timer, dom0 being run) made
+    // the next instruction fetch fault, and the page-fault stub's own fetch fault again,
+    // forever: the intermittent spin of docs/xen.md.
+    // xos.boot_tlb_flushes (tests/image's boot-tlb-flushes): the TLB is flushed after each step
+    // below, as an exit to the hypervisor may do at any moment; the boot must not notice.
+    size_t unused;
+    bool flush_steps = command_line_token("xos.boot_tlb_flushes", unused) != nullptr;
+    auto step_done = [flush_steps] {
+        if (flush_steps) write_cr3(read_cr3());
+    };
     for (size_t g = 0; g < gibs; ++g) {
         for (size_t i = 0; i < 512; ++i) g_pd[g][i] = (g * GIB + i * MIB2) | PTE_P | PTE_W | PTE_PS | nx();
-        xos_boot_pdpt[g] = physical(g_pd[g]) | PTE_P | PTE_W;
+        step_done();
     }
     uintptr_t image_end = physical(__xos_image_end);
     size_t image_blocks = (image_end + MIB2 - 1) / MIB2, tables_used = 0;
@@ -232,6 +247,7 @@ void init_paging() {
         for (size_t i = 1; i < 512 && uniform; ++i) uniform = image_page_flags(t * MIB2 + i * PAGE) == flags;
         if (uniform) {
             g_pd[t / 512][t % 512] = (t * MIB2) | flags | PTE_PS;
+            step_done();
             continue;
         }
         if (tables_used == LOW_PAGE_TABLES) panic("too many image sections for the boot page tables");
@@ -241,7 +257,10 @@ void init_paging() {
             table[i] = address | image_page_flags(address);
         }
         g_pd[t / 512][t % 512] = physical(table) | PTE_P | PTE_W;
+        step_done();
     }
+    for (size_t g = 0; g < gibs; ++g) xos_boot_pdpt[g] = physical(g_pd[g]) | PTE_P | PTE_W;
+    write_cr3(read_cr3());  // the boot PD's translations go
     platform::ProcessDataRange data = platform::process_data_range();
     g_data_start = data.base;
     g_data_end = data.end;

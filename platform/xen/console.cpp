@@ -29,7 +29,8 @@ constexpr uint64_t FULL_RING_TIMEOUT_NS = 5'000'000'000;  // xenconsoled gone: d
 xencons_interface* g_ring;
 evtchn_port_t g_port;
 void (*g_input_handler)();
-bool g_input_broken;  // a bad `in` producer index was seen: input is off for good
+bool g_input_broken;  // a bad `in` producer index was seen: input has ended for good
+bool g_output_broken;  // a bad `out` consumer index was seen: output goes to port 0xE9
 
 struct Stdio {
     bool parsed = false;
@@ -54,12 +55,21 @@ bool on_console_event(evtchn_port_t, void*) {
     return true;
 }
 
+void early_text(const char* text) { debug_port_write(text, strlen(text)); }
+
 void ring_write(const char* bytes, size_t count) {
     constexpr uint32_t size = sizeof g_ring->out;
     uint64_t waited_since = 0;
     while (count) {
         uint32_t consumer = __atomic_load_n(&g_ring->out_cons, __ATOMIC_ACQUIRE);
         uint32_t producer = g_ring->out_prod;
+        if (producer - consumer > size) {  // xenconsoled's index cannot be right: the ring is unusable
+            g_output_broken = true;
+            early_text("xen: console: bad output ring indices (the consumer index is beyond the producer's); "
+                       "the console stays on port 0xe9\n");
+            debug_port_write(bytes, count);
+            return;
+        }
         uint32_t space = size - (producer - consumer);
         if (space == 0) {
             notify(g_port);
@@ -97,13 +107,13 @@ void init_console_ring() {
 }
 
 void console_write(platform::ConsoleStream, const char* bytes, size_t count) {
-    if (!g_ring) return debug_port_write(bytes, count);
+    if (!g_ring || g_output_broken) return debug_port_write(bytes, count);
     platform::InterruptGuard no_interrupts;  // one writer at a time (single vCPU)
     ring_write(bytes, count);
 }
 
 void console_flush(uint64_t timeout_ns) {
-    if (!g_ring) return;
+    if (!g_ring || g_output_broken) return;
     notify(g_port);
     uint64_t start = system_time_ns();
     while (__atomic_load_n(&g_ring->out_cons, __ATOMIC_ACQUIRE) != g_ring->out_prod &&
@@ -117,15 +127,20 @@ platform::ConsoleSize console_size() { return stdio().size; }
 
 platform::ConsoleInput console_read(char* buffer, size_t count) {
     platform::ConsoleInput result;
-    if (!g_ring || g_input_broken) return result;
+    if (!g_ring) return result;
+    if (g_input_broken) {
+        result.ended = true;
+        return result;
+    }
     platform::InterruptGuard no_interrupts;
     constexpr uint32_t size = sizeof g_ring->in;
     uint32_t producer = __atomic_load_n(&g_ring->in_prod, __ATOMIC_ACQUIRE);
     uint32_t consumer = g_ring->in_cons;
-    if (producer - consumer > size) {
-        klog("xen: console: bad input ring indices (producer %u, consumer %u); console input is off", producer,
+    if (producer - consumer > size) {  // standard input ends (never a read that waits forever)
+        klog("xen: console: bad input ring indices (producer %u, consumer %u); console input has ended", producer,
              consumer);
         g_input_broken = true;
+        result.ended = true;
         return result;
     }
     while (consumer != producer && result.bytes < count) buffer[result.bytes++] = g_ring->in[consumer++ % size];

@@ -86,12 +86,13 @@ copy_program() {
         [ -n "$library" ] && copy_from_root "$library"
     done < <(chroot "$WORK/root" ldd "$program" | grep -o '/[^ ]*' | sort -u)
 }
-# The Xen daemons and helpers live in /usr/lib/xen-4.17/bin and /usr/lib/xen-common/bin.
+# The Xen daemons and helpers live in /usr/lib/xen-4.17/bin and /usr/lib/xen-common/bin; xenctx
+# (a domain's vCPU registers and stack) is what run_xen.py prints when a guest times out.
 xen_programs=()
 while read -r program; do xen_programs+=("${program#"$WORK/root"}"); done < <(
     find "$WORK/root/usr/lib/xen-4.17/bin" -maxdepth 1 -type f \
         \( -name xenstored -o -name xenconsoled -o -name xen-init-dom0 -o -name libxl-save-helper \
-           -o -name xl -o -name 'xenstore*' \))
+           -o -name xl -o -name 'xenstore*' -o -name xenctx \))
 for program in "${PROGRAMS[@]}" "${xen_programs[@]}"; do copy_program "$program"; done
 # xl aborts without libgcc_s ("libgcc_s.so.1 must be installed for pthread_cancel to work").
 copy_from_root "$(chroot "$WORK/root" sh -c 'ls /lib/x86_64-linux-gnu/libgcc_s.so.1 /usr/lib/x86_64-linux-gnu/libgcc_s.so.1 2>/dev/null | head -n 1')"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Runs xos images as Xen PVH guests on a real Xen 4.17 inside QEMU (TCG), several per boot.
 
-usage: run_xen.py (--harness DIR | --make-harness SCRIPT) --images-dir DIR --group NAME
-                  [--timeout SECONDS] [--keep DIR]
+usage: run_xen.py (--harness DIR | --make-harness SCRIPT) --images-dir DIR --group NAME[,NAME...]
+                  [--only CASE,...] [--repeat N] [--timeout SECONDS] [--keep DIR]
        run_xen.py (--harness DIR | --make-harness SCRIPT) --image FILE [--expect-status N] [-- ARGS...]
 
 One QEMU run boots Xen and dom0 (tests/xen/make_harness.sh built them), then dom0's /init
@@ -16,7 +16,10 @@ Each case's verdict is the guest's exit status as recorded in xenstore; console 
 (`console_has`) come on top, never instead. A guest that does not shut down within its timeout
 is destroyed and fails. QEMU runs of Linux guests crashed now and then in the recipe's
 measurements (../shared/docs/XEN-HARNESS.md): a boot that dies before dom0 reports all cases
-is retried once.
+is retried once (said in the log and counted in the last line). A case that fails is not run
+again (the intermittent spin a per-case retry used to hide had a cause, now fixed, docs/xen.md),
+except a guest that timed out with the signature of the upcall stall docs/xen.md describes (not
+fixed yet): it gets one more harness run, said and counted in the last line.
 """
 import argparse
 import gzip
@@ -33,6 +36,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from cases import GROUPS  # noqa: E402
+
+# A guest's time limit in dom0 unless its case says otherwise: a guard against a hang, not a
+# measure (hello takes 3-5 s; under the shared machine's load, several times that).
+CASE_TIMEOUT = 120
+# What a harness run may take besides its guests: Xen's and dom0's boot, about a minute on a quiet
+# machine, seen past three minutes on the shared one at a load average of 25.
+BOOT_TIMEOUT = 600
 
 PLAIN = re.compile(rb"[A-Za-z0-9._~/:,+@=-]")
 
@@ -137,12 +147,12 @@ flags_of() {
     return 1
 }
 say READY
-# run_case NAME TIMEOUT: /guests/NAME.setup if any (dom0 side: disks...), xl create
+# run_case NAME TIMEOUT IMAGE: /guests/NAME.setup if any (dom0 side: disks...), xl create
 # /guests/NAME.cfg, then either /guests/NAME.check while the guest runs (its status is reported
 # as CHECK; the guest is destroyed after it) or a wait for the guest's shutdown; then
 # /guests/NAME.after if any (its status is reported as AFTER), the console log, the end line.
 run_case() {
-    name=$1; limit=$2
+    name=$1; limit=$2; image=$3
     say BEGIN $name
     [ -f /guests/$name.setup ] && sh /guests/$name.setup
     start=$(date +%s)
@@ -188,7 +198,10 @@ run_case() {
                 *c*) state=crashed; break ;;
                 *s*) state=shutdown; break ;;
             esac
-            sleep 0.05
+            # Each `xl list` costs dom0 a lot of the one emulated CPU it shares with the guest:
+            # every 50 ms for the first 10 s (boot times to the tenth of a second, bench/xen),
+            # then once a second.
+            if [ $(( $(date +%s) - start )) -lt 10 ]; then sleep 0.05; else sleep 1; fi
         done
     fi
     seconds=$(( $(date +%s) - start ))
@@ -200,10 +213,14 @@ run_case() {
         # Where it is: the vCPU's registers and stack, twice (xenctx, when the harness has it).
         for tool in /usr/lib/xen-4.17/bin/xenctx /guests/xenctx; do
             [ -x $tool ] || continue
-            symbols=; [ -f /guests/map ] && symbols="-s /guests/map"
+            symbols=; [ -f /guests/$image.map ] && symbols="-s /guests/$image.map"
             $tool -a -S $symbols $domid 0 2>&1 | head -n 80; sleep 1; $tool $symbols $domid 0 2>&1 | head -n 12
             break
         done
+        # Xen's view: the vCPU's CPU time and state, then its event-channel and vCPU flags
+        # (debug key q: pending upcall, pause flags...) from Xen's console ring.
+        xl vcpu-list $name 2>&1 | head -n 4
+        xl debug-keys q >/dev/null 2>&1 && xl dmesg 2>/dev/null | grep -A 30 "information for domain ${domid}:" | tail -n 40
     fi
     status=
     for i in 1 2 3; do
@@ -271,19 +288,42 @@ def xl_config(name, kernel, cmdline, memory, extra):
     ])
 
 
+def symbol_map(image):
+    """The image's symbols as a System.map (address, type, name), for xenctx; b"" without nm."""
+    try:
+        listed = subprocess.run(["nm", "-n", "--defined-only", image], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return b""
+    lines = [line for line in listed.splitlines() if len(line.split()) == 3]
+    # xenctx symbolizes code addresses (rip, -S's stack trace) only between _stext and _etext.
+    for line in list(lines):
+        address, _, name = line.split()
+        if name in (b"__xos_text_start", b"__xos_text_end"):
+            lines.append(address + (b" T _stext" if name.endswith(b"start") else b" T _etext"))
+    return b"".join(line + b"\n" for line in lines)
+
+
 def build_initrd(harness, cases):
     files = {"etc/xen/scripts/xos-vif": (VIF_SCRIPT.encode(), 0o100755),
              "etc/xen/scripts/xos-block": (BLOCK_SCRIPT.encode(), 0o100755)}
     script = DOM0_PROLOGUE
+    images = {}  # image file: its name in /guests
     for case in cases:
         name = case["name"]
         kernel = case.get("kernel")  # a kernel dom0 already has (bench/xen: Linux), else the image
         if not kernel:
             if not os.path.isfile(case["image"]):
                 raise SystemExit("run_xen.py: %s: no such image (case %s)" % (case["image"], name))
-            kernel = "/guests/%s.xos" % name
-            with open(case["image"], "rb") as f:
-                files["guests/%s.xos" % name] = (f.read(), 0o100644)
+            # One copy of each image file (--repeat and several cases boot the same one).
+            image = images.setdefault(os.path.realpath(case["image"]), "image-%d" % len(images))
+            kernel = "/guests/%s.xos" % image
+            if "guests/%s.xos" % image not in files:
+                with open(case["image"], "rb") as f:
+                    files["guests/%s.xos" % image] = (f.read(), 0o100644)
+                symbols = symbol_map(case["image"])
+                if symbols:  # xenctx's symbol table (-s) when the guest times out
+                    files["guests/%s.map" % image] = (symbols, 0o100644)
         if "raw_cmdline" in case:
             cmdline = case["raw_cmdline"]
         else:
@@ -305,7 +345,7 @@ def build_initrd(harness, cases):
         for file_name, path in case.get("programs", {}).items():  # dom0 programs the build made
             with open(path, "rb") as f:
                 files["guests/" + file_name] = (f.read(), 0o100755)
-        script += "run_case %s %d\n" % (name, case.get("timeout", 60))
+        script += "run_case %s %d %s\n" % (name, case.get("timeout", CASE_TIMEOUT), image if not case.get("kernel") else "none")
     script += DOM0_EPILOGUE
     files["init"] = (script.encode(), 0o100755)
     with open(os.path.join(harness, "dom0.cpio.gz"), "rb") as f:
@@ -352,7 +392,9 @@ def parse(output):
     lines = []
     debug_status = None  # the guest's own status line on Xen's console (port 0xE9), guests run one at a time
     debug_lines = []  # everything the guest wrote to port 0xE9 (before its console ring was up...)
+    case_lines = []  # everything since the guest's BEGIN (dom0's diagnostics of a timeout)
     for line in output.split("\n"):
+        case_lines.append(line)
         debug = re.search(r"\(d\d+\) (.*)$", line)
         if debug:
             debug_lines.append(debug.group(1))
@@ -369,7 +411,7 @@ def parse(output):
         elif kind in ("PRESTART", "CHECK", "FEED", "AFTER"):
             pending.setdefault(rest[0], {})[kind.lower()] = rest[1].split("=", 1)[1] if len(rest) > 1 else "?"
         elif kind == "BEGIN":
-            debug_lines, debug_status = [], None
+            debug_lines, debug_status, case_lines = [], None, []
         elif kind == "CONSOLE":
             console_of, lines = rest[0], []
         elif kind == "END":
@@ -382,6 +424,10 @@ def parse(output):
                 fields["status"] = debug_status
             debug_status = None
             fields["debug"] = "\n".join(debug_lines)
+            # The upcall stall of docs/xen.md (not fixed): a timed-out guest whose IST1 stack
+            # (xenctx -S) holds a frame returning into the upcall's own stub.
+            fields["known_stall"] = fields.get("state") == "timeout" and any(
+                "] xos_trap_stub_243" in l for l in case_lines)
             debug_lines = []
             fields.update(pending.pop(rest[0], {}))
             results[rest[0]] = fields
@@ -422,9 +468,9 @@ def run(harness, cases, timeout, log, keep=None):
             log.flush()
             results = parse(output)
             if "@@XEN DONE" in output or attempt == 2:
-                return results, seconds
+                return results, seconds, attempt == 2
             log.write("the harness run ended early; retrying once\n")
-    return {}, 0
+    return {}, 0, False
 
 
 def main():
@@ -437,6 +483,9 @@ def main():
     parser.add_argument("--expect-status", type=int, default=0)
     parser.add_argument("--timeout", type=int, default=0, help="whole QEMU run (default: from the cases)")
     parser.add_argument("--keep", help="keep the initramfs in this directory")
+    parser.add_argument("--only", help="only these cases of the group(s) (names, comma-separated)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="boot each guest this many times in the one harness run (a flaky case's loop)")
     argv = sys.argv[1:]
     app = argv[argv.index("--") + 1:] if "--" in argv else []
     args = parser.parse_args(argv[:len(argv) - len(app) - (1 if "--" in argv else 0)])
@@ -445,11 +494,14 @@ def main():
         cases = [dict(case, image=os.path.join(args.images_dir, case["image"]),
                       programs={name: os.path.join(args.images_dir, path)
                                 for name, path in case.get("programs", {}).items()})
-                 for case in GROUPS[args.group]]
+                 for group in args.group.split(",") for case in GROUPS[group]
+                 if not args.only or case["name"] in args.only.split(",")]
     elif args.image:
         cases = [{"name": "guest", "image": args.image, "args": app, "status": args.expect_status}]
     else:
         parser.error("--group or --image")
+    if args.repeat > 1:
+        cases = [dict(case, name="%s-%d" % (case["name"], i)) for case in cases for i in range(1, args.repeat + 1)]
     harness = args.harness
     if not harness:
         if not args.make_harness:
@@ -463,8 +515,8 @@ def main():
             print("tests/xen/make_harness.sh failed (status %d)" % made.returncode)
             return 1
         harness = made.stdout.strip().splitlines()[-1]
-    timeout = args.timeout or 180 + sum(case.get("timeout", 60) for case in cases)
-    results, seconds = run(harness, cases, timeout, sys.stdout, args.keep)
+    timeout = args.timeout or BOOT_TIMEOUT + sum(case.get("timeout", CASE_TIMEOUT) for case in cases)
+    results, seconds, rebooted = run(harness, cases, timeout, sys.stdout, args.keep)
 
     failed = 0
     for case in cases:
@@ -479,31 +531,25 @@ def main():
         if not failures:
             print("PASS %s" % case["name"])
         failed += bool(failures)
-    print("%d of %d case(s) failed; harness run %.1f s" % (failed, len(cases), seconds))
-    if failed and not args.image:
-        # Nested Xen under TCG on a shared 2-core machine is slow and uneven, and a guest now and
-        # then spins at its page-fault entry until its timeout (docs/xen.md, "Known problems": the
-        # cause is not found yet). The cases that failed get up to two more harness runs of their
-        # own (said here, so a flaky case stays visible in the log); a case that fails in all
-        # three runs fails the test.
-        again = [case for case in cases if judge(case, results.get(case["name"]))]
-        for attempt in ("second", "third"):
-            print("retrying %s in a %s harness run" % (", ".join(case["name"] for case in again), attempt))
-            results, seconds = run(harness, again, 180 + sum(case.get("timeout", 60) for case in again),
-                                   sys.stdout, args.keep)
-            still = []
-            for case in again:
-                failures = judge(case, results.get(case["name"]))
-                for failure in failures:
-                    print("FAIL %s (%s run): %s" % (case["name"], attempt, failure))
-                if not failures:
-                    print("PASS %s (%s run)" % (case["name"], attempt))
-                else:
-                    still.append(case)
-            print("%d of %d retried case(s) failed; harness run %.1f s" % (len(still), len(again), seconds))
-            failed, again = len(still), still
-            if not again:
-                break
+    again = [case for case in cases if judge(case, results.get(case["name"]))
+             and results.get(case["name"], {}).get("known_stall")]
+    if again and not args.image:
+        # Only the known, documented stall gets a second run (said here and counted below);
+        # any other failure fails at once.
+        print("retrying %s in a second harness run: the upcall stall of docs/xen.md" %
+              ", ".join(case["name"] for case in again))
+        results2, _, _ = run(harness, again, BOOT_TIMEOUT + sum(case.get("timeout", CASE_TIMEOUT) for case in again),
+                             sys.stdout, args.keep)
+        for case in again:
+            failures = judge(case, results2.get(case["name"]))
+            for failure in failures:
+                print("FAIL %s (second run): %s" % (case["name"], failure))
+            if not failures:
+                print("PASS %s (second run, after the known stall)" % case["name"])
+                failed -= 1
+    print("%d of %d case(s) failed; harness run %.1f s%s%s" % (
+        failed, len(cases), seconds, "; the harness was booted twice (the first run ended early)" if rebooted else "",
+        "; %d case(s) retried after the known upcall stall" % len(again) if again and not args.image else ""))
     return 1 if failed else 0
 
 

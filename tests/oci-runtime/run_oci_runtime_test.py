@@ -14,6 +14,8 @@
              the host gets its page through the container's veth (tc redirect to the VM's tap),
              `podman logs` shows its output, `podman stop` stops it within the grace period,
              `podman rm` leaves no QEMU process and no state directory.
+  nginx-hosted the same with --annotation org.xos.platform=hosted: the image's program as a
+             hosted xos process inside the container's network namespace.
   containerd `ctr run --runc-binary xos-oci` (containerd's runc shim running xos-oci) with
              Debian's containerd started here on its own socket and directories: output and
              exit status; no task and no QEMU left.
@@ -270,6 +272,42 @@ def check_lifecycle(args, debian_root, work):
           'lifecycle: run gives the output and status 7 (%d %r %r)' % (result.returncode, result.stdout,
                                                                      result.stderr[-300:]))
     check(not os.path.exists(os.path.join(root, 'c4')), 'lifecycle: run deletes the container after')
+    check_config_honoured(runtime, bundle, config)
+
+
+# What config.json sets inside the container, in the order the script prints it.
+HONOURED_SCRIPT = ('busybox uname -n; cat /proc/sys/kernel/hostname; busybox hostname renamed && busybox uname -n; '
+                   'ulimit -n; ulimit -Hn; ulimit -s; id -G; busybox stat -c "%a %u:%g" /scratch; '
+                   'busybox grep " /scratch " /proc/mounts; echo data > /scratch/f && cat /scratch/f; '
+                   'busybox dd if=/dev/zero of=/scratch/big bs=1024 count=2048 2>/dev/null && echo fits || echo full')
+HONOURED_OUTPUT = ('xos-test-host\nxos-test-host\nrenamed\n256\n512\n4096\n0 4242 4343\n700 0:0\n'
+                   'tmpfs /scratch tmpfs rw,relatime 0 0\ndata\nfull\n')
+
+
+def check_config_honoured(runtime, bundle, config):
+    """hostname, a tmpfs mount with size= and mode=, process.rlimits and additionalGids, on a VM and hosted."""
+    config['process']['args'] = ['/bin/sh', '-c', HONOURED_SCRIPT]
+    config['process']['cwd'] = '/'
+    config['hostname'] = 'xos-test-host'
+    config['process']['rlimits'] = [{'type': 'RLIMIT_NOFILE', 'soft': 256, 'hard': 512},
+                                    {'type': 'RLIMIT_STACK', 'soft': 4194304, 'hard': 8388608}]
+    config['process']['user']['additionalGids'] = [4242, 4343]
+    config['mounts'].append({'destination': '/scratch', 'type': 'tmpfs', 'source': 'tmpfs',
+                             'options': ['nosuid', 'noexec', 'size=1m', 'mode=700']})
+    for platform in ('kvm', 'hosted'):
+        config['annotations']['org.xos.platform'] = platform
+        with open(os.path.join(bundle, 'config.json'), 'w') as f:
+            json.dump(config, f)
+        result = runtime('run', '--bundle', bundle, 'c6')
+        check(result.returncode == 0 and result.stdout == HONOURED_OUTPUT,
+              'lifecycle: %s: hostname, tmpfs, rlimits and additionalGids honoured (%d %r %r)' % (
+                  platform, result.returncode, result.stdout, result.stderr[-300:]))
+        check(not os.path.exists(os.path.join(bundle, 'rootfs', 'scratch', 'f')),
+              'lifecycle: %s: the tmpfs\'s files are not in the root' % platform)
+    with open(os.path.join(runtime.root, '..', 'runtime.log')) as f:
+        logged = f.read()
+    check('option noexec is not supported' in logged, 'lifecycle: an unsupported tmpfs option is logged')
+    del config['annotations']['org.xos.platform']
 
 
 def podman_command(args, *rest):
@@ -284,6 +322,18 @@ def check_podman(args, debian_root, work):
          ['/bin/sh', '-c', 'echo "$X $(pwd) $(id -u):$(id -g)"']),
         ('a failing command', ['--rm', '--network', 'none'], ['/bin/sh', '-c', 'exit 42']),
         ('an unknown program', ['--rm', '--network', 'none'], ['/no/such/program']),
+        # hostname (and podman's /etc/hostname), a tmpfs with size= and mode=, --ulimit, --group-add
+        ('--hostname, --tmpfs, --ulimit, --group-add',
+         ['--rm', '--network', 'none', '--hostname', 'xos-host', '--tmpfs', '/data:size=1m,mode=700', '--ulimit',
+          'nofile=100:200', '--group-add', '4242'],
+         ['/bin/sh', '-c', 'busybox uname -n; cat /etc/hostname; busybox stat -c %a /data; echo x > /data/f && '
+                           'cat /data/f; busybox dd if=/dev/zero of=/data/big bs=1024 count=2048 2>/dev/null || '
+                           'echo full; ulimit -n; ulimit -Hn; id -G']),
+        # podman's own tmpfs mounts (/dev/shm at least) are writable
+        ('/dev/shm', ['--rm', '--network', 'none'], ['/bin/sh', '-c', 'echo shm > /dev/shm/x && cat /dev/shm/x']),
+        # an app that dies of a signal: 128+N as with runc
+        ('dies of SIGSEGV', ['--rm', '--network', 'none'], ['/bin/sh', '-c', 'kill -SEGV $$']),
+        ('dies of SIGABRT', ['--rm', '--network', 'none'], ['/bin/sh', '-c', 'kill -ABRT $$']),
     ]
     for name, options, program in cases:
         reference = run(['podman', 'run', '--runtime', 'runc', '--ulimit', 'nofile=1024:1024', '--ulimit',
@@ -293,6 +343,32 @@ def check_podman(args, debian_root, work):
         check(same, 'podman: %s: status %d %r (runc: %d %r) %s' % (name, result.returncode, result.stdout,
                                                                   reference.returncode, reference.stdout,
                                                                   result.stderr[-400:] if not same else ''))
+    # A detached container that crashes shows as exited with 139 in podman inspect, as with runc.
+    name = 'xos-oci-crash-%d' % os.getpid()
+    result = run(podman_command(args, '-d', '--name', name, '--network', 'none') + [small, '/bin/sh', '-c', 'kill -SEGV $$'])
+    waited = run(['podman', 'wait', name])
+    inspected = run(['podman', 'inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', name])
+    run(['podman', 'rm', '-f', name])
+    check(result.returncode == 0 and waited.stdout.strip() == '139' and inspected.stdout.split() == ['exited', '139'],
+          'podman: a crashed container is exited with 139 (wait %r, inspect %r)' % (waited.stdout.strip(),
+                                                                                   inspected.stdout.strip()))
+    # podman exec: a clear error (xos-oci has no exec), the container keeps running.
+    name = 'xos-oci-exec-%d' % os.getpid()
+    result = run(podman_command(args, '-d', '--name', name, '--network', 'none') + [small, '/bin/sh', '-c',
+                                                                                   'sleep 600'])
+    try:
+        executed = run(['podman', 'exec', name, 'true'])
+        status = run(['podman', 'inspect', '--format', '{{.State.Status}}', name])
+        check(result.returncode == 0 and executed.returncode != 0 and 'exec is not supported by xos-oci' in
+              executed.stderr and status.stdout.strip() == 'running',
+              'podman: exec is a clear error and the container keeps running (%d %r %r)' % (
+                  executed.returncode, executed.stderr[-300:], status.stdout.strip()))
+        killed = run(['podman', 'kill', '-s', 'KILL', name])
+        waited = run(['podman', 'wait', name])
+        check(killed.returncode == 0 and waited.stdout.strip() == '137',
+              'podman: kill -s KILL stops it with 137 (%r %r)' % (killed.stderr[-200:], waited.stdout.strip()))
+    finally:
+        run(['podman', 'rm', '-f', name])
     # A terminal: podman's conmon receives the pty over --console-socket.
     result = run(['script', '-qec', ' '.join(podman_command(args, '--rm', '-t', '--network', 'none') +
                                            [small, '/bin/sh', '-c', "'test -t 0 && test -t 1 && echo tty'"]),
@@ -307,12 +383,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def check_nginx(args, debian_root, work):
+def check_nginx(args, debian_root, work, platform='kvm'):
     _, nginx = make_images(debian_root, args.stamp, need_nginx=True)
     port = free_port()
     name = 'xos-oci-nginx-%d' % os.getpid()
     result = run(podman_command(args, '-d', '--name', name, '-p', '%d:8080' % port, '--annotation',
-                                'org.xos.memory=512M', '--stop-timeout', '20') + [nginx])
+                                'org.xos.memory=512M', '--annotation', 'org.xos.platform=' + platform,
+                                '--stop-timeout', '20') + [nginx])
     if not check(result.returncode == 0, 'nginx: podman run -d (%s)' % result.stderr[-500:]):
         return
     container_id = result.stdout.strip()
@@ -349,6 +426,12 @@ def check_nginx(args, debian_root, work):
     check(not leftovers, 'nginx: no state left (%s)' % leftovers)
 
 
+def check_nginx_hosted(args, debian_root, work):
+    """The nginx case with org.xos.platform=hosted: the hosted process runs in the container's
+    network namespace on the same tap (tc redirect from the veth)."""
+    check_nginx(args, debian_root, work, platform='hosted')
+
+
 def check_containerd(args, debian_root, work):
     """containerd (Debian's, started here on its own socket and directories) with ctr run --runc-binary."""
     small, _ = make_images(debian_root, args.stamp, need_nginx=False)
@@ -356,8 +439,13 @@ def check_containerd(args, debian_root, work):
     os.makedirs(top)
     socket_path = os.path.join(top, 'containerd.sock')
     with open(os.path.join(top, 'config.toml'), 'w') as f:
+        # The CRI plugin's runtime handler for a Kubernetes RuntimeClass `xos` (docs/oci-runtime.md).
         f.write('version = 2\nroot = "%s/root"\nstate = "%s/state"\n[grpc]\n  address = "%s"\n'
-                '[plugins."io.containerd.grpc.v1.cri"]\n  disable_cgroup = true\n' % (top, top, socket_path))
+                '[plugins."io.containerd.grpc.v1.cri"]\n  disable_cgroup = true\n'
+                '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.xos]\n'
+                '  runtime_type = "io.containerd.runc.v2"\n'
+                '  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.xos.options]\n'
+                '    BinaryName = "%s"\n    SystemdCgroup = false\n' % (top, top, socket_path, args.xos_oci))
     with open(os.path.join(top, 'containerd.log'), 'w') as daemon_log:
         daemon = subprocess.Popen(['containerd', '--config', os.path.join(top, 'config.toml')], stdout=daemon_log,
                                   stderr=subprocess.STDOUT)
@@ -365,6 +453,12 @@ def check_containerd(args, debian_root, work):
     try:
         if not check(wait_for(lambda: run(ctr + ['version'], timeout=30).returncode == 0, 60), 'containerd: started'):
             return
+        plugins = run(ctr + ['plugins', 'ls']).stdout
+        cri = [line.split() for line in plugins.splitlines() if 'io.containerd.grpc.v1.cri' in line.split()]
+        dump = run(['containerd', '--config', os.path.join(top, 'config.toml'), 'config', 'dump']).stdout
+        check(cri and cri[0][-1] == 'ok' and '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.xos]' in dump
+              and 'BinaryName = "%s"' % args.xos_oci in dump,
+              'containerd: the CRI plugin is up with the xos runtime handler (%s)' % (cri,))
         archive = os.path.join(work, 'small.oci.tar')
         run(['podman', 'save', '--format', 'oci-archive', '-o', archive, small], check=True)
         result = run(ctr + ['image', 'import', archive])
@@ -390,7 +484,8 @@ def check_containerd(args, debian_root, work):
             run(['umount', '-l', mount])
 
 
-CASES = {'lifecycle': check_lifecycle, 'podman': check_podman, 'nginx': check_nginx, 'containerd': check_containerd}
+CASES = {'lifecycle': check_lifecycle, 'podman': check_podman, 'nginx': check_nginx, 'nginx-hosted': check_nginx_hosted,
+         'containerd': check_containerd}
 
 
 def main():

@@ -537,7 +537,12 @@ int dispatch(int argc, char** argv) {
         } else if (features->parsed()) {
             print_features();
         } else {
-            throw RuntimeError(app.get_subcommands().front()->get_name() + ": not supported by xos-oci");
+            std::string name = app.get_subcommands().front()->get_name();
+            if (name == "exec")
+                throw RuntimeError("exec is not supported by xos-oci: it has no way to start a second process "
+                                   "inside a running xos VM (or hosted process); run another container from the "
+                                   "same image instead");
+            throw RuntimeError(name + " is not supported by xos-oci");
         }
     } catch (const std::exception& e) {
         log_error(e.what());

@@ -420,6 +420,8 @@ def check_nginx(args, debian_root, work, platform='kvm'):
         check(os.path.exists(os.path.join(state_dirs[0], 'state.json')), 'nginx: the state in %s' % state_dirs[0])
         check(answer is not None and answer[0] == 200 and b'nginx in an OCI image on xos' in answer[1],
               'nginx: curl through -p gets the page (%s)' % (answer,))
+        vms = qemu_processes(container_id)
+        check(bool(vms) == (platform == 'kvm'), 'nginx: %s: %s QEMU process runs it' % (platform, 'a' if vms else 'no'))
         logs = run(['podman', 'logs', name])
         check(logs.returncode == 0 and 'xos-oci-nginx' not in logs.stderr, 'nginx: podman logs works')
         started = time.monotonic()
@@ -457,7 +459,9 @@ def check_containerd(args, debian_root, work):
                 '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.xos]\n'
                 '  runtime_type = "io.containerd.runc.v2"\n'
                 '  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.xos.options]\n'
-                '    BinaryName = "%s"\n    SystemdCgroup = false\n' % (top, top, socket_path, args.xos_oci))
+                '    BinaryName = "%s"\n    SystemdCgroup = false\n'
+                '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]\n'
+                '  runtime_type = "io.containerd.runc.v2"\n' % (top, top, socket_path, args.xos_oci))
     with open(os.path.join(top, 'containerd.log'), 'w') as daemon_log:
         daemon = subprocess.Popen(['containerd', '--config', os.path.join(top, 'config.toml')], stdout=daemon_log,
                                   stderr=subprocess.STDOUT)
@@ -466,7 +470,8 @@ def check_containerd(args, debian_root, work):
         if not check(wait_for(lambda: run(ctr + ['version'], timeout=30).returncode == 0, 60), 'containerd: started'):
             return
         plugins = run(ctr + ['plugins', 'ls']).stdout
-        cri = [line.split() for line in plugins.splitlines() if 'io.containerd.grpc.v1.cri' in line.split()]
+        # TYPE ID PLATFORMS STATUS
+        cri = [line.split() for line in plugins.splitlines() if line.split()[:2] == ['io.containerd.grpc.v1', 'cri']]
         dump = run(['containerd', '--config', os.path.join(top, 'config.toml'), 'config', 'dump']).stdout
         check(cri and cri[0][-1] == 'ok' and '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.xos]' in dump
               and 'BinaryName = "%s"' % args.xos_oci in dump,

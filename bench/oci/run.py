@@ -329,9 +329,9 @@ def main():
             target, cell(ready[target]), ratio(ready[target], ready.get('podman', [])),
             ratio(ready[target], ready.get('linux-vm', [])), cell(python[target]), mem))
     lines.append('')
-    lines.append('nginx.xos.erofs: %s; load average %.1f before, %.1f after (1 min)' % (
-        ', '.join('%s %s bytes' % (c, '{:,}'.format(n)) for c, n in sorted(sizes.items())), load_before[0],
-        load_after[0]))
+    erofs = ', '.join('%s %s bytes' % (c, '{:,}'.format(n)) for c, n in sorted(sizes.items()))
+    lines.append('%sload average %.1f before, %.1f after (1 min)' % (
+        'nginx.xos.erofs: %s; ' % erofs if erofs else '', load_before[0], load_after[0]))
     table = '\n'.join(lines)
     print(table)
     if not args.no_write:

@@ -7,9 +7,15 @@
              states as runtime-tools checks them (start twice, delete running without --force,
              kill of a stopped container, an unknown id, a duplicate id, an unknown command);
              the container survives its caller dying between create and start; `run` gives the
-             program's output and exit status; delete leaves no state and no QEMU.
+             program's output and exit status; delete leaves no state and no QEMU; config.json's
+             hostname, a tmpfs mount (size=, mode=; noexec logged), process.rlimits and
+             additionalGids are what the program sees, on a VM and hosted.
   podman     `podman run --rm --runtime xos-oci` of a busybox image: output and exit status as
-             with runc; a terminal (-t, --console-socket).
+             with runc, also with --hostname, --tmpfs, --ulimit, --group-add and /dev/shm; an app
+             that crashes (SIGSEGV, 139 as runc; abort, 134) and `podman wait`/`inspect` of a
+             detached one; `podman exec` is a clear error; `podman kill -s USR1` reaches a trap;
+             `podman stop -t 2` of an app ignoring SIGTERM gives 137; a terminal (-t,
+             --console-socket) and an interactive shell (-it).
   nginx      `podman run -d -p PORT:8080 --runtime xos-oci` of a Debian nginx image: curl from
              the host gets its page through the container's veth (tc redirect to the VM's tap),
              `podman logs` shows its output, `podman stop` stops it within the grace period,
@@ -18,7 +24,8 @@
              hosted xos process inside the container's network namespace.
   containerd `ctr run --runc-binary xos-oci` (containerd's runc shim running xos-oci) with
              Debian's containerd started here on its own socket and directories: output and
-             exit status; no task and no QEMU left.
+             exit status; no task and no QEMU left; the CRI plugin loads with an `xos` runtime
+             handler whose BinaryName is xos-oci (what a Kubernetes RuntimeClass names).
 
 Podman runs with --runtime the path of xos-oci and its default cgroup handling (xos-oci
 ignores linux.cgroupsPath and makes no cgroup; podman refuses --cgroups=disabled for a runtime
@@ -366,8 +373,8 @@ def check_podman(args, debian_root, work):
                                                                                    inspected.stdout.strip()))
     # podman exec: a clear error (xos-oci has no exec), the container keeps running.
     name = 'xos-oci-exec-%d' % os.getpid()
-    result = run(podman_command(args, '-d', '--name', name, '--network', 'none') + [small, '/bin/sh', '-c',
-                                                                                   'sleep 600'])
+    result = run(podman_command(args, '-d', '--name', name, '--network', 'none') + [
+        small, '/bin/sh', '-c', 'trap "" TERM; trap "echo got USR1" USR1; echo up; while true; do sleep 1; done'])
     try:
         executed = run(['podman', 'exec', name, 'true'])
         status = run(['podman', 'inspect', '--format', '{{.State.Status}}', name])
@@ -375,10 +382,17 @@ def check_podman(args, debian_root, work):
               executed.stderr and status.stdout.strip() == 'running',
               'podman: exec is a clear error and the container keeps running (%d %r %r)' % (
                   executed.returncode, executed.stderr[-300:], status.stdout.strip()))
-        killed = run(['podman', 'kill', '-s', 'KILL', name])
-        waited = run(['podman', 'wait', name])
-        check(killed.returncode == 0 and waited.stdout.strip() == '137',
-              'podman: kill -s KILL stops it with 137 (%r %r)' % (killed.stderr[-200:], waited.stdout.strip()))
+        # podman kill -s: the signal reaches the app's handler.
+        wait_for(lambda: 'up' in run(['podman', 'logs', name]).stdout, 120)
+        killed = run(['podman', 'kill', '-s', 'USR1', name])
+        check(killed.returncode == 0 and wait_for(lambda: 'got USR1' in run(['podman', 'logs', name]).stdout, 60),
+              'podman: kill -s USR1 runs the app\'s trap (%r)' % killed.stderr[-200:])
+        # podman stop of an app that ignores SIGTERM: SIGKILL after the timeout, 137 as with runc.
+        stopped = run(['podman', 'stop', '-t', '2', name])
+        status = run(['podman', 'inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', name])
+        check(stopped.returncode == 0 and status.stdout.split() == ['exited', '137'],
+              'podman: stop -t 2 of an app that ignores SIGTERM kills it, 137 (%r %r)' % (
+                  stopped.stderr[-200:], status.stdout.strip()))
     finally:
         run(['podman', 'rm', '-f', name])
     # A terminal: podman's conmon receives the pty over --console-socket.
@@ -387,6 +401,13 @@ def check_podman(args, debian_root, work):
                   '/dev/null'])
     check(result.returncode == 0 and 'tty' in result.stdout, 'podman: -t gives a terminal (%r %s)' % (
         result.stdout[-200:], result.stderr[-300:]))
+    # -it: an interactive shell; what is typed (buffered by the terminal until the guest reads it)
+    # runs, and `exit 3` is podman's status.
+    result = run(['script', '-qec', ' '.join(podman_command(args, '--rm', '-it', '--network', 'none') +
+                                           [small, '/bin/sh']), '/dev/null'],
+                 input='echo hi-$((40+2))\rexit 3\r')
+    check(result.returncode == 3 and 'hi-42' in result.stdout, 'podman: -it runs an interactive shell (%d %r)' % (
+        result.returncode, result.stdout[-300:]))
 
 
 def free_port():

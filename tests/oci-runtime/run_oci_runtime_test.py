@@ -280,6 +280,28 @@ def check_lifecycle(args, debian_root, work):
                                                                      result.stderr[-300:]))
     check(not os.path.exists(os.path.join(root, 'c4')), 'lifecycle: run deletes the container after')
     check_config_honoured(runtime, bundle, config)
+    # Bad bundles: create fails with a message and leaves no state (runtime-tools' create checks).
+    for what, change, message in (
+            ('an unknown rlimit', lambda c: c['process'].__setitem__('rlimits', [{'type': 'RLIMIT_NOPE', 'soft': 1,
+                                                                                   'hard': 1}]), 'unknown type'),
+            ('a soft limit above the hard', lambda c: c['process'].__setitem__(
+                'rlimits', [{'type': 'RLIMIT_NOFILE', 'soft': 9, 'hard': 1}]), 'soft limit above'),
+            ('a hostname of 65 bytes', lambda c: c.__setitem__('hostname', 'h' * 65), 'longer than 64'),
+            ('a relative tmpfs destination', lambda c: c['mounts'].append({'destination': 'rel', 'type': 'tmpfs'}),
+             'not an absolute path'),
+            ('no process.args', lambda c: c['process'].__setitem__('args', []), 'process.args is empty')):
+        bad = json.loads(json.dumps(config))
+        bad['process'].pop('rlimits', None)
+        change(bad)
+        with open(os.path.join(bundle, 'config.json'), 'w') as f:
+            json.dump(bad, f)
+        result = runtime('create', '--bundle', bundle, 'c7')
+        check(result.returncode == 1 and message in result.stderr and not os.path.exists(os.path.join(root, 'c7')),
+              'lifecycle: create with %s fails (%r)' % (what, result.stderr.strip()[-200:]))
+    os.unlink(os.path.join(bundle, 'config.json'))
+    result = runtime('create', '--bundle', bundle, 'c7')
+    check(result.returncode == 1 and 'cannot read' in result.stderr and not os.path.exists(os.path.join(root, 'c7')),
+          'lifecycle: create without config.json fails (%r)' % result.stderr.strip()[-200:])
 
 
 # What config.json sets inside the container, in the order the script prints it.

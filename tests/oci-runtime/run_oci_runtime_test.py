@@ -193,7 +193,7 @@ def check_lifecycle(args, debian_root, work):
     root = os.path.join(work, 'state')
     runtime = Runtime(args.xos_oci, root)
     bundle = make_bundle(debian_root, os.path.join(work, 'bundle'),
-                         ['/bin/sh', '-c', 'echo hello from $0; trap "echo got TERM; exit 3" TERM; '
+                         ['/bin/sh', '-c', 'trap "echo got TERM; exit 3" TERM; echo hello from $0; '
                                            'while true; do sleep 1; done', 'xos'])
     pid_file = os.path.join(work, 'pid')
     # The caller dies between create and start: create runs from a shell that is killed at once after.

@@ -403,7 +403,9 @@ void print_features() {
         {"ociVersionMin", "1.0.0"},
         {"ociVersionMax", kSpecVersion},
         {"hooks", nlohmann::json::array()},
-        {"mountOptions", {"bind", "rbind", "ro", "rw"}},
+        // bind and tmpfs mounts' flags that mean something here (tmpfs also takes size=, mode=, uid=, gid=)
+        {"mountOptions",
+         {"bind", "rbind", "ro", "rw", "nosuid", "nodev", "exec", "suid", "dev", "noatime", "relatime", "strictatime"}},
         {"linux",
          {{"namespaces", {"network"}},
           {"capabilities", nlohmann::json::array()},

@@ -384,6 +384,10 @@ def check_podman(args, debian_root, work):
     result = run(podman_command(args, '--rm', '--network', 'none') + [nginx, 'python3', '-c', CRASH_ABORT])
     check(result.returncode == 134 and 'SIGABRT' in result.stderr,
           'podman: an app that calls abort() exits 134 (%d %r)' % (result.returncode, result.stderr[-300:]))
+    # python3 is in /usr/bin, after /usr/local/sbin, /usr/local/bin and /usr/sbin in PATH: the
+    # loader's PATH search tries no exec of a missing file, so libos has nothing to say.
+    check('xos: exec:' not in result.stderr, 'podman: no exec messages for PATH entries without the program (%r)' %
+          result.stderr[-300:])
     # A detached container that crashes shows as exited with 139 in podman inspect, as with runc.
     name = 'xos-oci-crash-%d' % os.getpid()
     result = run(podman_command(args, '-d', '--name', name, '--network', 'none') + [nginx, 'python3', '-c', CRASH_SEGV])

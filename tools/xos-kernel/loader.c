@@ -155,6 +155,32 @@ static int switch_user(const char* spec) {
     return 0;
 }
 
+// execvp, without trying the directories of PATH that lack the program: libos says so on the
+// console for each exec of a missing file (libos/exec), which a container's stderr would show for
+// every PATH entry before the right one. A name with a '/' is exec'd as it is.
+static void exec_in_path(const char* name, char* const argv[]) {
+    if (strchr(name, '/')) {
+        execv(name, argv);
+        return;
+    }
+    const char* path = getenv("PATH");
+    if (!path) path = "/usr/local/bin:/bin:/usr/bin";  // musl's execvp default
+    char candidate[4096];
+    for (const char* dir = path;; ++dir) {
+        const char* end = strchr(dir, ':');
+        size_t length = end ? (size_t)(end - dir) : strlen(dir);
+        if (snprintf(candidate, sizeof candidate, "%.*s/%s", (int)(length ? length : 1), length ? dir : ".", name) <
+                (int)sizeof candidate &&
+            access(candidate, X_OK) == 0) {
+            execv(candidate, argv);
+            return;
+        }
+        if (!end) break;
+        dir = end;
+    }
+    errno = ENOENT;
+}
+
 int main(int argc, char** argv) {
     if (&xos_exec_program && xos_exec_program) {
         // argv[0] (the image's name) becomes the program's path, as a shell would pass it.
@@ -209,6 +235,6 @@ int main(int argc, char** argv) {
     if (user && switch_user(user) != 0) return 126;
     if (!user && g_extra_count && setgroups((size_t)g_extra_count, g_extra_groups) != 0)
         return fprintf(stderr, "xos-kernel: cannot set the groups: %s\n", strerror(errno)), 126;
-    execvp(argv[first], argv + first);
+    exec_in_path(argv[first], argv + first);
     return exec_failed(argv[first]);
 }

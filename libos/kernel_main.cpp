@@ -13,6 +13,7 @@
 #include "rewrite/rewrite.h"
 #include "sched/thread.h"
 #include "sys/signal.h"
+#include "sys/uts.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
@@ -36,6 +37,8 @@ void kernel_main() {
         klog("xos: warning: %zu unknown xos.* option(s) on the command line ignored",
              g_command_line.unknown_xos_tokens);
 
+    if (g_command_line.hostname && !sys::set_hostname(g_command_line.hostname))
+        klog("xos: warning: xos.hostname=%s is longer than 64 bytes; the host name stays xos", g_command_line.hostname);
     rewrite::configure({g_command_line.envp, g_command_line.envc});  // XOS_REWRITE=0
     fs::init_filesystems(g_command_line);
     fs::mount_shares(g_command_line);

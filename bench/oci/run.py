@@ -3,6 +3,7 @@
 
     bench/oci/run.py [--targets xos,hosted,podman,linux-vm,xos-none,hosted-none] [--runs 5]
                      [--instances 3] [--build-dir build] [--results bench/results] [--no-write]
+                     [--name oci]
 
 The image is tests/oci's nginx image (Debian's nginx .debs as a layer over the Debian test
 root, made by podman; run_oci_test.py makes and caches it), the same bytes everywhere:
@@ -13,6 +14,10 @@ root, made by podman; run_oci_test.py makes and caches it), the same bytes every
 - xos-none, hosted-none: the same built with `--compress none` (to choose the default);
 - podman:   `podman run --runtime runc -p PORT:8080` of the image itself (crun refuses this
             machine's hybrid cgroups; runc needs the two --ulimit options tests/oci uses);
+- podman-xos, podman-xos-hosted: `podman run --runtime xos-oci -p PORT:8080` of the same image
+            (the OCI runtime: the engine's bundle becomes an xos VM, or with
+            --annotation org.xos.platform=hosted a hosted process, in the container's network
+            namespace; docs/oci-runtime.md), with --annotation org.xos.memory=256M;
 - linux-vm: Debian's kernel (bench/harness/linux_vm.py) on the QEMU machine, accelerator, CPU
             and -m of xos-run's command, with xos's nginx.xos.erofs (the same file) as a
             read-only virtio-blk disk that Linux's erofs driver mounts as the root, and a small
@@ -29,7 +34,7 @@ Figures, from the host's clock:
   processes (QEMU for xos and linux-vm, the image process for hosted, the container's processes
   and conmon for podman);
 - the EROFS file's size with and without compression, and the load average before and after.
-Results: bench/results/oci.md and oci.jsonl.
+Results: bench/results/NAME.md and NAME.jsonl (--name, default oci).
 """
 import argparse
 import json
@@ -125,7 +130,15 @@ def initramfs(stage, init, modules, out):
     return module.initramfs(stage, init, modules, out)
 
 
+PODMAN_XOS = {'podman-xos': 'kvm', 'podman-xos-hosted': 'hosted'}
+
+
 def command_for(target, images, port, name, program=()):
+    if target in PODMAN_XOS:
+        forward = ['-p', '%d:%d' % (port, GUEST_PORT)] if port else []
+        return (['podman', 'run', '--rm', '--name', name, '--runtime', images['xos-oci'], '--annotation',
+                 'org.xos.memory=' + MEM, '--annotation', 'org.xos.platform=' + PODMAN_XOS[target]] + forward +
+                [images['podman']] + list(program))
     if target == 'podman':
         forward = ['-p', '%d:%d' % (port, GUEST_PORT)] if port else []
         return (['podman', 'run', '--rm', '--name', name, '--runtime', 'runc', '--ulimit', 'nofile=1024:1024',
@@ -164,7 +177,7 @@ def run_python(target, images, name):
 
 
 def stop(target, process, name):
-    if target == 'podman':
+    if target.startswith('podman'):
         subprocess.run(['podman', 'rm', '-f', '-t', '0', name], capture_output=True, timeout=120)
     if process.poll() is None:
         process.terminate()
@@ -204,7 +217,7 @@ def descendants(pid):
 
 
 def instance_pids(target, process, name):
-    if target != 'podman':
+    if not target.startswith('podman'):
         return descendants(process.pid)
     inspect = subprocess.run(['podman', 'inspect', '--format', '{{.State.Pid}} {{.State.ConmonPid}}', name],
                              capture_output=True, text=True).stdout.split()
@@ -242,6 +255,7 @@ def main():
     parser.add_argument('--build-dir', default=os.path.join(ROOT, 'build'))
     parser.add_argument('--results', default=os.path.join(ROOT, 'bench', 'results'))
     parser.add_argument('--no-write', action='store_true')
+    parser.add_argument('--name', default='oci', help='the results files: bench/results/NAME.md, NAME.jsonl')
     args = parser.parse_args()
     targets = args.targets.split(',')
     build = os.path.abspath(args.build_dir)
@@ -253,6 +267,7 @@ def main():
     archives, key = oci.make_images(os.path.join(made, 'root'), stamp)
     work = tempfile.mkdtemp(prefix='xos-bench-oci-')
     images = {'xos-run': os.path.join(build, 'tools', 'xos-run', 'xos-run'),
+              'xos-oci': os.path.join(build, 'tools', 'xos-oci', 'xos-oci'),
               'podman': '%s:nginx-%s' % (oci.TAG, key)}
     sizes = {}
     try:
@@ -314,17 +329,17 @@ def main():
             target, cell(ready[target]), ratio(ready[target], ready.get('podman', [])),
             ratio(ready[target], ready.get('linux-vm', [])), cell(python[target]), mem))
     lines.append('')
-    lines.append('nginx.xos.erofs: %s; load average %.1f before, %.1f after (1 min)' % (
-        ', '.join('%s %s bytes' % (c, '{:,}'.format(n)) for c, n in sorted(sizes.items())), load_before[0],
-        load_after[0]))
+    erofs = ', '.join('%s %s bytes' % (c, '{:,}'.format(n)) for c, n in sorted(sizes.items()))
+    lines.append('%sload average %.1f before, %.1f after (1 min)' % (
+        'nginx.xos.erofs: %s; ' % erofs if erofs else '', load_before[0], load_after[0]))
     table = '\n'.join(lines)
     print(table)
     if not args.no_write:
         os.makedirs(args.results, exist_ok=True)
-        with open(os.path.join(args.results, 'oci.md'), 'w') as f:
+        with open(os.path.join(args.results, args.name + '.md'), 'w') as f:
             f.write('# nginx container image: xos vs podman (runc) vs a Linux microVM\n\n%d rounds, %s, %s\n\n%s\n' %
                     (args.runs, time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), os.uname().nodename, table))
-        with open(os.path.join(args.results, 'oci.jsonl'), 'a') as f:
+        with open(os.path.join(args.results, args.name + '.jsonl'), 'a') as f:
             f.write(json.dumps({'ready_ms': ready, 'python3_ms': python, 'memory': memory,
                                 'instances': args.instances, 'erofs_bytes': sizes,
                                 'load': [load_before[0], load_after[0]]}) + '\n')

@@ -32,6 +32,38 @@ ErrorOr<const char*> decode(std::string_view value, CommandLine& out) {
     return start;
 }
 
+// A decimal (or, with `base` 8, octal) number of at most 32 bits ending at ':' or the end;
+// advances `text` past it and the ':'.
+ErrorOr<uint32_t> parse_field(char*& text, unsigned base) {
+    uint64_t value = 0;
+    char* start = text;
+    for (; *text >= '0' && *text < char('0' + (base == 8 ? 8 : 10)); ++text) {
+        value = value * base + uint64_t(*text - '0');
+        if (value > 0xffffffffu) return error(EINVAL);
+    }
+    if (text == start || *text != ':') return error(EINVAL);
+    ++text;
+    return uint32_t(value);
+}
+
+// xos.tmpfs=<size>:<mode>:<uid>:<gid>:<absolute path>, decoded; <size> is bytes, "N%" or empty.
+ErrorOr<TmpfsMount> parse_tmpfs(char* value) {
+    TmpfsMount mount{};
+    char* colon = value;
+    while (*colon && *colon != ':') ++colon;
+    if (*colon != ':') return error(EINVAL);
+    *colon = '\0';
+    mount.size = value;
+    char* rest = colon + 1;
+    mount.mode = TRY(parse_field(rest, 8));
+    if (mount.mode > 07777) return error(EINVAL);
+    mount.uid = TRY(parse_field(rest, 10));
+    mount.gid = TRY(parse_field(rest, 10));
+    if (rest[0] != '/') return error(EINVAL);
+    mount.path = rest;
+    return mount;
+}
+
 }  // namespace
 
 ErrorOr<void> parse_command_line(std::string_view text, CommandLine& out) {
@@ -63,6 +95,12 @@ ErrorOr<void> parse_command_line(std::string_view text, CommandLine& out) {
             if (*colon != ':' || colon == value || colon[1] != '/') return error(EINVAL);
             *colon = '\0';
             out.shares[out.share_count++] = {value, colon + 1};
+        } else if (token.starts_with("xos.tmpfs=")) {
+            if (out.tmpfs_count == CommandLine::MAX_TMPFS) return error(E2BIG);
+            char* value = const_cast<char*>(TRY(decode(token.substr(10), out)));
+            out.tmpfs[out.tmpfs_count++] = TRY(parse_tmpfs(value));
+        } else if (token.starts_with("xos.hostname=")) {
+            out.hostname = TRY(decode(token.substr(13), out));
         } else if (token.starts_with("xos.ip=")) {
             out.network.ip = TRY(decode(token.substr(7), out));
         } else if (token.starts_with("xos.gw=")) {

@@ -1,7 +1,7 @@
 // Decodes the kernel command line xos-run writes: space-separated tokens
 //   xos.argv0=<enc> xos.arg=<enc>... xos.env=<enc>... xos.share=<enc>...
 //   xos.ip=<enc> xos.gw=<enc> xos.dns=<enc> xos.echo=<port> xos.rootfs_size=<bytes>|<percent>%
-//   xos.root=<enc>
+//   xos.root=<enc> xos.hostname=<enc> xos.tmpfs=<enc>...
 // and, read by the platform's console itself: xos.stdio=<in><out><err> xos.winsize=<rows>x<cols>.
 // where <enc> is percent-encoded (see tools/xos-run/cmdline.cpp). Tokens that are not ours
 // (QEMU appends virtio_mmio.device=... on microvm) are kept for the platform's drivers.
@@ -24,6 +24,17 @@ struct Share {
     const char* path;
 };
 
+// A tmpfs mount (xos.tmpfs=<size>:<mode>:<uid>:<gid>:<guest path>, xos-run --tmpfs): a ramfs
+// mounted at `path` with its root directory's mode and owner; `size` is the size limit in bytes,
+// or "N%" of the memory free at boot, or empty for tmpfs' default (50%).
+struct TmpfsMount {
+    const char* size;
+    uint32_t mode;
+    uint32_t uid;
+    uint32_t gid;
+    const char* path;
+};
+
 // Network configuration (xos-run --ip/--gw/--dns, and the diagnostic xos.echo=PORT); decoded
 // strings, parsed by libos/net/config.cpp. Null when absent (DHCP).
 struct NetworkOptions {
@@ -35,6 +46,7 @@ struct NetworkOptions {
 
 struct CommandLine {
     static constexpr size_t MAX_SHARES = 16;
+    static constexpr size_t MAX_TMPFS = 8;
     static constexpr size_t MAX_ARGS = 4096;
     static constexpr size_t MAX_ENV = 4096;
     static constexpr size_t MAX_OTHER = 256;
@@ -48,11 +60,14 @@ struct CommandLine {
     size_t other_count = 0;
     Share shares[MAX_SHARES];
     size_t share_count = 0;
+    TmpfsMount tmpfs[MAX_TMPFS];
+    size_t tmpfs_count = 0;
     size_t unknown_xos_tokens = 0;  // xos.* keys this libos does not know
     NetworkOptions network;
     const char* rootfs_size = nullptr;  // xos.rootfs_size=: the root ramfs' size limit (fs/boot.cpp)
     const char* root = nullptr;  // xos.root=<guest path>[:rw] | erofs:<device>: the program's root (fs/boot.cpp)
     const char* cwd = nullptr;  // xos.cwd=<guest path>: the program's first working directory
+    const char* hostname = nullptr;  // xos.hostname=: uname's nodename (sys/uts.h)
 
     char storage[STORAGE];
     size_t storage_used = 0;

@@ -37,23 +37,31 @@ size_t g_rootfs_page_limit = RamFs::NO_LIMIT;  // xos.rootfs_size, for the overl
 
 size_t free_memory_pages() { return mm::address_space().free_bytes() / 4096; }
 
-// The root's size limit in pages, from xos.rootfs_size: "<bytes>" or "<percent>%" of `free_pages`
-// (the memory free before the initrd is unpacked). Like tmpfs' size=, 50% by default: the
-// program's memory (heap, stacks, threads) is the same RAM, and a full root must leave it some.
-// The initrd counts against the limit but is always unpacked (it is part of the image).
-size_t rootfs_page_limit(const char* option, size_t free_pages) {
+// A size limit in pages: "<bytes>" or "<percent>%" of `free_pages` (the memory free before the
+// initrd is unpacked), or 50% of it without one (null or empty), as tmpfs' size= (xos.rootfs_size,
+// xos.tmpfs). The program's memory (heap, stacks, threads) is the same RAM, and a full file
+// system must leave it some. EINVAL for anything else.
+ErrorOr<size_t> size_limit_pages(const char* option, size_t free_pages) {
     constexpr size_t DEFAULT_PERCENT = 50;
-    if (!option) return free_pages * DEFAULT_PERCENT / 100;
+    if (!option || !*option) return free_pages * DEFAULT_PERCENT / 100;
     uint64_t value = 0;
     const char* c = option;
     for (; *c >= '0' && *c <= '9'; ++c) {
-        if (value > (UINT64_MAX - 9) / 10) panic("xos.rootfs_size=%s: too large", option);
+        if (value > (UINT64_MAX - 9) / 10) return error(EINVAL);
         value = value * 10 + uint64_t(*c - '0');
     }
     if (c == option || (*c && !(c[0] == '%' && !c[1])) || (*c == '%' && (value == 0 || value > 100)))
-        panic("xos.rootfs_size=%s: expected a number of bytes or a percentage from 1%% to 100%%", option);
+        return error(EINVAL);
     if (*c == '%') return size_t(free_pages * value / 100);
     return size_t((value + 4095) / 4096);
+}
+
+// The root's size limit in pages, from xos.rootfs_size (the initrd counts against the limit but
+// is always unpacked: it is part of the image).
+size_t rootfs_page_limit(const char* option, size_t free_pages) {
+    auto pages = size_limit_pages(option, free_pages);
+    if (!pages) panic("xos.rootfs_size=%s: expected a number of bytes or a percentage from 1%% to 100%%", option);
+    return *pages;
 }
 
 void check(ErrorOr<void> result, const char* what) {
@@ -85,6 +93,19 @@ ErrorOr<void> mount_on(vfs::Filesystem& fs, const char* path) {
     if (!vfs::resolve(context, path, vfs::Follow::Yes)) TRY(vfs::make_directories(context, path));
     RefPtr<vfs::Vnode> on = TRY(vfs::resolve(context, path, vfs::Follow::Yes));
     return vfs::mount(fs, on, path);
+}
+
+// xos.tmpfs=: a ramfs of its own at the path (made if missing), its root directory of the given
+// mode and owner, with a size limit as tmpfs' size= (xos-run --tmpfs; xos-oci's tmpfs mounts).
+ErrorOr<void> mount_tmpfs(const boot::TmpfsMount& spec) {
+    size_t pages = TRY(size_limit_pages(spec.size, free_memory_pages()));
+    auto* tmpfs = mm::kcreate<RamFs>();
+    if (!tmpfs) return error(ENOMEM);
+    TRY(tmpfs->initialize(spec.mode));
+    vfs::AttrChange owner{.mask = vfs::ATTR_UID | vfs::ATTR_GID, .uid = spec.uid, .gid = spec.gid};
+    TRY(tmpfs->root()->setattr(owner));
+    tmpfs->set_size_limit(pages);
+    return mount_on(*tmpfs, spec.path);
 }
 
 // xos.root=PATH[:rw]: the directory PATH (a share mounted there) becomes the root, below an
@@ -129,7 +150,7 @@ ErrorOr<void> enter_root(std::string_view option) {
     // Everything mounted but the root and the new root's own share moves along, to the same
     // path (devfs, procfs, the other shares), in the order mounted.
     if (vfs::Filesystem* share = image ? nullptr : vfs::mounted_at(path.c_str())) TRY(vfs::unmount(*share));
-    constexpr size_t MAX_MOVED = 16;
+    constexpr size_t MAX_MOVED = 32;
     vfs::Mount moved[MAX_MOVED];
     size_t moved_count = 0;
     for (const vfs::Mount& mount : vfs::mounts().subspan(1))
@@ -196,6 +217,14 @@ void init_filesystems(const boot::CommandLine& command_line) {
 
 void mount_shares(const boot::CommandLine& command_line) {
     std::span<const std::string_view> tokens(command_line.other, command_line.other_count);
+    // tmpfs mounts first, so that a share below one (a volume in /run) is mounted on top of it;
+    // xos.root moves them into the program's root with the shares, in this order.
+    for (size_t i = 0; i < command_line.tmpfs_count; ++i) {
+        const boot::TmpfsMount& tmpfs = command_line.tmpfs[i];
+        if (auto mounted = mount_tmpfs(tmpfs); !mounted)
+            panic("cannot mount a tmpfs on %s (size %s): errno %d", tmpfs.path, *tmpfs.size ? tmpfs.size : "default",
+                  mounted.error().code);
+    }
     for (size_t i = 0; i < command_line.share_count; ++i) {
         const boot::Share& share = command_line.shares[i];
         if (auto mounted = p9::mount_share(tokens, share.tag, share.path); !mounted)

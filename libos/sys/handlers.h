@@ -252,6 +252,8 @@ ErrorOr<long> sys_msgctl(int id, int command, UserPtr<void> buffer);
 ErrorOr<long> sys_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);
 ErrorOr<long> sys_personality(unsigned persona);
 ErrorOr<long> sys_uname(UserPtr<struct utsname> out);
+ErrorOr<long> sys_sethostname(UserPtr<const char> name, size_t length);
+ErrorOr<long> sys_setdomainname(UserPtr<const char> name, size_t length);
 ErrorOr<long> sys_sysinfo(UserPtr<struct sysinfo> out);
 ErrorOr<long> sys_getrlimit(int resource, UserPtr<struct rlimit> out);
 ErrorOr<long> sys_setrlimit(int resource, UserPtr<const struct rlimit> limit);

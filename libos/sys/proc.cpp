@@ -12,15 +12,17 @@
 #include "sched/process.h"
 #include "sched/thread.h"
 #include "sys/handlers.h"
+#include "sys/uts.h"
 #include "xos/platform.h"
 
 namespace xos::sys {
 
 namespace {
 
-void copy_field(char* field, size_t size, const char* value) {
-    strncpy(field, value, size - 1);
-    field[size - 1] = '\0';
+void copy_field(char* field, size_t size, std::string_view value) {
+    size_t length = value.size() < size - 1 ? value.size() : size - 1;
+    memcpy(field, value.data(), length);
+    field[length] = '\0';
 }
 
 }  // namespace
@@ -59,11 +61,11 @@ ErrorOr<long> sys_sysinfo(UserPtr<struct sysinfo> out) {
 ErrorOr<long> sys_uname(UserPtr<struct utsname> out) {
     struct utsname u{};
     copy_field(u.sysname, sizeof u.sysname, "Linux");
-    copy_field(u.nodename, sizeof u.nodename, "xos");
+    copy_field(u.nodename, sizeof u.nodename, hostname());
     copy_field(u.release, sizeof u.release, "6.1.0-xos");
     copy_field(u.version, sizeof u.version, "#1 SMP xos 0.1.0");
     copy_field(u.machine, sizeof u.machine, "x86_64");
-    copy_field(u.domainname, sizeof u.domainname, "(none)");
+    copy_field(u.domainname, sizeof u.domainname, domainname());
     TRY(write_user(out, u));
     return 0;
 }

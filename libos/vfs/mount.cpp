@@ -7,7 +7,7 @@
 namespace xos::vfs {
 
 namespace {
-Mount g_mounts[16];
+Mount g_mounts[32];  // /, /dev, /proc, shares (16 at most), tmpfs mounts (8)
 size_t g_mount_count;
 }  // namespace
 

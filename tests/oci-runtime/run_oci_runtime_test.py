@@ -7,16 +7,25 @@
              states as runtime-tools checks them (start twice, delete running without --force,
              kill of a stopped container, an unknown id, a duplicate id, an unknown command);
              the container survives its caller dying between create and start; `run` gives the
-             program's output and exit status; delete leaves no state and no QEMU.
+             program's output and exit status; delete leaves no state and no QEMU; config.json's
+             hostname, a tmpfs mount (size=, mode=; noexec logged), process.rlimits and
+             additionalGids are what the program sees, on a VM and hosted.
   podman     `podman run --rm --runtime xos-oci` of a busybox image: output and exit status as
-             with runc; a terminal (-t, --console-socket).
+             with runc, also with --hostname, --tmpfs, --ulimit, --group-add and /dev/shm; an app
+             that crashes (SIGSEGV, 139 as runc; abort, 134) and `podman wait`/`inspect` of a
+             detached one; `podman exec` is a clear error; `podman kill -s USR1` reaches a trap;
+             `podman stop -t 2` of an app ignoring SIGTERM gives 137; a terminal (-t,
+             --console-socket) and an interactive shell (-it).
   nginx      `podman run -d -p PORT:8080 --runtime xos-oci` of a Debian nginx image: curl from
              the host gets its page through the container's veth (tc redirect to the VM's tap),
              `podman logs` shows its output, `podman stop` stops it within the grace period,
              `podman rm` leaves no QEMU process and no state directory.
+  nginx-hosted the same with --annotation org.xos.platform=hosted: the image's program as a
+             hosted xos process inside the container's network namespace.
   containerd `ctr run --runc-binary xos-oci` (containerd's runc shim running xos-oci) with
              Debian's containerd started here on its own socket and directories: output and
-             exit status; no task and no QEMU left.
+             exit status; no task and no QEMU left; the CRI plugin loads with an `xos` runtime
+             handler whose BinaryName is xos-oci (what a Kubernetes RuntimeClass names).
 
 Podman runs with --runtime the path of xos-oci and its default cgroup handling (xos-oci
 ignores linux.cgroupsPath and makes no cgroup; podman refuses --cgroups=disabled for a runtime
@@ -184,7 +193,7 @@ def check_lifecycle(args, debian_root, work):
     root = os.path.join(work, 'state')
     runtime = Runtime(args.xos_oci, root)
     bundle = make_bundle(debian_root, os.path.join(work, 'bundle'),
-                         ['/bin/sh', '-c', 'echo hello from $0; trap "echo got TERM; exit 3" TERM; '
+                         ['/bin/sh', '-c', 'trap "echo got TERM; exit 3" TERM; echo hello from $0; '
                                            'while true; do sleep 1; done', 'xos'])
     pid_file = os.path.join(work, 'pid')
     # The caller dies between create and start: create runs from a shell that is killed at once after.
@@ -270,35 +279,161 @@ def check_lifecycle(args, debian_root, work):
           'lifecycle: run gives the output and status 7 (%d %r %r)' % (result.returncode, result.stdout,
                                                                      result.stderr[-300:]))
     check(not os.path.exists(os.path.join(root, 'c4')), 'lifecycle: run deletes the container after')
+    check_config_honoured(runtime, bundle, config)
+    # Bad bundles: create fails with a message and leaves no state (runtime-tools' create checks).
+    for what, change, message in (
+            ('an unknown rlimit', lambda c: c['process'].__setitem__('rlimits', [{'type': 'RLIMIT_NOPE', 'soft': 1,
+                                                                                   'hard': 1}]), 'unknown type'),
+            ('a soft limit above the hard', lambda c: c['process'].__setitem__(
+                'rlimits', [{'type': 'RLIMIT_NOFILE', 'soft': 9, 'hard': 1}]), 'soft limit above'),
+            ('a hostname of 65 bytes', lambda c: c.__setitem__('hostname', 'h' * 65), 'longer than 64'),
+            ('a relative tmpfs destination', lambda c: c['mounts'].append({'destination': 'rel', 'type': 'tmpfs'}),
+             'not an absolute path'),
+            ('no process.args', lambda c: c['process'].__setitem__('args', []), 'process.args is empty')):
+        bad = json.loads(json.dumps(config))
+        bad['process'].pop('rlimits', None)
+        change(bad)
+        with open(os.path.join(bundle, 'config.json'), 'w') as f:
+            json.dump(bad, f)
+        result = runtime('create', '--bundle', bundle, 'c7')
+        check(result.returncode == 1 and message in result.stderr and not os.path.exists(os.path.join(root, 'c7')),
+              'lifecycle: create with %s fails (%r)' % (what, result.stderr.strip()[-200:]))
+    os.unlink(os.path.join(bundle, 'config.json'))
+    result = runtime('create', '--bundle', bundle, 'c7')
+    check(result.returncode == 1 and 'cannot read' in result.stderr and not os.path.exists(os.path.join(root, 'c7')),
+          'lifecycle: create without config.json fails (%r)' % result.stderr.strip()[-200:])
+
+
+# What config.json sets inside the container, in the order the script prints it.
+HONOURED_SCRIPT = ('busybox uname -n; cat /proc/sys/kernel/hostname; busybox hostname renamed && busybox uname -n; '
+                   'ulimit -n; ulimit -Hn; ulimit -s; id -G; busybox stat -c "%a %u:%g" /scratch; '
+                   'busybox grep " /scratch " /proc/mounts; echo data > /scratch/f && cat /scratch/f; '
+                   'busybox dd if=/dev/zero of=/scratch/big bs=1024 count=2048 2>/dev/null && echo fits || echo full')
+HONOURED_OUTPUT = ('xos-test-host\nxos-test-host\nrenamed\n256\n512\n4096\n0 4242 4343\n700 0:0\n'
+                   'tmpfs /scratch tmpfs rw,relatime 0 0\ndata\nfull\n')
+
+
+def check_config_honoured(runtime, bundle, config):
+    """hostname, a tmpfs mount with size= and mode=, process.rlimits and additionalGids, on a VM and hosted."""
+    config['process']['args'] = ['/bin/sh', '-c', HONOURED_SCRIPT]
+    config['process']['cwd'] = '/'
+    config['hostname'] = 'xos-test-host'
+    config['process']['rlimits'] = [{'type': 'RLIMIT_NOFILE', 'soft': 256, 'hard': 512},
+                                    {'type': 'RLIMIT_STACK', 'soft': 4194304, 'hard': 8388608}]
+    config['process']['user']['additionalGids'] = [4242, 4343]
+    config['mounts'].append({'destination': '/scratch', 'type': 'tmpfs', 'source': 'tmpfs',
+                             'options': ['nosuid', 'noexec', 'size=1m', 'mode=700']})
+    for platform in ('kvm', 'hosted'):
+        config['annotations']['org.xos.platform'] = platform
+        with open(os.path.join(bundle, 'config.json'), 'w') as f:
+            json.dump(config, f)
+        result = runtime('run', '--bundle', bundle, 'c6')
+        check(result.returncode == 0 and result.stdout == HONOURED_OUTPUT,
+              'lifecycle: %s: hostname, tmpfs, rlimits and additionalGids honoured (%d %r %r)' % (
+                  platform, result.returncode, result.stdout, result.stderr[-300:]))
+        check(not os.path.exists(os.path.join(bundle, 'rootfs', 'scratch', 'f')),
+              'lifecycle: %s: the tmpfs\'s files are not in the root' % platform)
+    with open(os.path.join(runtime.root, '..', 'runtime.log')) as f:
+        logged = f.read()
+    check('option noexec is not supported' in logged, 'lifecycle: an unsupported tmpfs option is logged')
+    del config['annotations']['org.xos.platform']
 
 
 def podman_command(args, *rest):
     return ['podman', 'run', '--runtime', args.xos_oci] + list(rest)
 
 
+CRASH_SEGV = 'import ctypes; ctypes.string_at(0)'
+CRASH_ABORT = 'import os; os.abort()'
+
+
 def check_podman(args, debian_root, work):
-    small, _ = make_images(debian_root, args.stamp, need_nginx=False)
+    small, nginx = make_images(debian_root, args.stamp, need_nginx=True)
     cases = [
         ('output and status', ['--rm', '--network', 'none'], ['/bin/sh', '-c', 'echo hello; pwd; id -u; exit 5']),
         ('--workdir, --env, --user', ['--rm', '--network', 'none', '--workdir', '/tmp', '--env', 'X=y', '--user', '1000:50'],
          ['/bin/sh', '-c', 'echo "$X $(pwd) $(id -u):$(id -g)"']),
         ('a failing command', ['--rm', '--network', 'none'], ['/bin/sh', '-c', 'exit 42']),
         ('an unknown program', ['--rm', '--network', 'none'], ['/no/such/program']),
+        # hostname (and podman's /etc/hostname), a tmpfs with size= and mode=, --ulimit, --group-add
+        ('--hostname, --tmpfs, --ulimit, --group-add',
+         ['--rm', '--network', 'none', '--hostname', 'xos-host', '--tmpfs', '/data:size=1m,mode=700', '--ulimit',
+          'nofile=100:200', '--group-add', '4242'],
+         ['/bin/sh', '-c', 'busybox uname -n; cat /etc/hostname; busybox stat -c %a /data; echo x > /data/f && '
+                           'cat /data/f; busybox dd if=/dev/zero of=/data/big bs=1024 count=2048 2>/dev/null || '
+                           'echo full; ulimit -n; ulimit -Hn; id -G']),
+        # podman's own tmpfs mounts (/dev/shm at least) are writable
+        ('/dev/shm', ['--rm', '--network', 'none'], ['/bin/sh', '-c', 'echo shm > /dev/shm/x && cat /dev/shm/x']),
     ]
-    for name, options, program in cases:
+    # An app that crashes with a real fault: 139 as with runc. Python from the nginx image
+    # (Debian's): a signal sent by `kill` to the container's first process would not do, runc's
+    # pid namespace ignores it there (no handler), xos does not.
+    cases = [case + (small,) for case in cases] + [
+        ('dies of SIGSEGV', ['--rm', '--network', 'none'], ['python3', '-c', CRASH_SEGV], nginx),
+    ]
+    for name, options, program, image in cases:
         reference = run(['podman', 'run', '--runtime', 'runc', '--ulimit', 'nofile=1024:1024', '--ulimit',
-                         'nproc=1024:1024'] + options + [small] + program)
-        result = run(podman_command(args, *options) + [small] + program)
+                         'nproc=1024:1024'] + options + [image] + program)
+        result = run(podman_command(args, *options) + [image] + program)
         same = result.returncode == reference.returncode and (result.stdout == reference.stdout or reference.returncode == 127)
         check(same, 'podman: %s: status %d %r (runc: %d %r) %s' % (name, result.returncode, result.stdout,
                                                                   reference.returncode, reference.stdout,
                                                                   result.stderr[-400:] if not same else ''))
+    # abort(): 134 on xos. (runc gives 139 here: its pid namespace ignores the SIGABRT that abort
+    # raises in the first process, and glibc's abort then faults.)
+    result = run(podman_command(args, '--rm', '--network', 'none') + [nginx, 'python3', '-c', CRASH_ABORT])
+    check(result.returncode == 134 and 'SIGABRT' in result.stderr,
+          'podman: an app that calls abort() exits 134 (%d %r)' % (result.returncode, result.stderr[-300:]))
+    # python3 is in /usr/bin, after /usr/local/sbin, /usr/local/bin and /usr/sbin in PATH: the
+    # loader's PATH search tries no exec of a missing file, so libos has nothing to say.
+    check('xos: exec:' not in result.stderr, 'podman: no exec messages for PATH entries without the program (%r)' %
+          result.stderr[-300:])
+    # A detached container that crashes shows as exited with 139 in podman inspect, as with runc.
+    name = 'xos-oci-crash-%d' % os.getpid()
+    result = run(podman_command(args, '-d', '--name', name, '--network', 'none') + [nginx, 'python3', '-c', CRASH_SEGV])
+    waited = run(['podman', 'wait', name])
+    inspected = run(['podman', 'inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', name])
+    run(['podman', 'rm', '-f', name])
+    check(result.returncode == 0 and waited.stdout.strip() == '139' and inspected.stdout.split() == ['exited', '139'],
+          'podman: a crashed container is exited with 139 (wait %r, inspect %r)' % (waited.stdout.strip(),
+                                                                                   inspected.stdout.strip()))
+    # podman exec: a clear error (xos-oci has no exec), the container keeps running.
+    name = 'xos-oci-exec-%d' % os.getpid()
+    result = run(podman_command(args, '-d', '--name', name, '--network', 'none') + [
+        small, '/bin/sh', '-c', 'trap "" TERM; trap "echo got USR1" USR1; echo up; while true; do sleep 1; done'])
+    try:
+        executed = run(['podman', 'exec', name, 'true'])
+        status = run(['podman', 'inspect', '--format', '{{.State.Status}}', name])
+        check(result.returncode == 0 and executed.returncode != 0 and 'exec is not supported by xos-oci' in
+              executed.stderr and status.stdout.strip() == 'running',
+              'podman: exec is a clear error and the container keeps running (%d %r %r)' % (
+                  executed.returncode, executed.stderr[-300:], status.stdout.strip()))
+        # podman kill -s: the signal reaches the app's handler.
+        wait_for(lambda: 'up' in run(['podman', 'logs', name]).stdout, 120)
+        killed = run(['podman', 'kill', '-s', 'USR1', name])
+        check(killed.returncode == 0 and wait_for(lambda: 'got USR1' in run(['podman', 'logs', name]).stdout, 60),
+              'podman: kill -s USR1 runs the app\'s trap (%r)' % killed.stderr[-200:])
+        # podman stop of an app that ignores SIGTERM: SIGKILL after the timeout, 137 as with runc.
+        stopped = run(['podman', 'stop', '-t', '2', name])
+        status = run(['podman', 'inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', name])
+        check(stopped.returncode == 0 and status.stdout.split() == ['exited', '137'],
+              'podman: stop -t 2 of an app that ignores SIGTERM kills it, 137 (%r %r)' % (
+                  stopped.stderr[-200:], status.stdout.strip()))
+    finally:
+        run(['podman', 'rm', '-f', name])
     # A terminal: podman's conmon receives the pty over --console-socket.
     result = run(['script', '-qec', ' '.join(podman_command(args, '--rm', '-t', '--network', 'none') +
                                            [small, '/bin/sh', '-c', "'test -t 0 && test -t 1 && echo tty'"]),
                   '/dev/null'])
     check(result.returncode == 0 and 'tty' in result.stdout, 'podman: -t gives a terminal (%r %s)' % (
         result.stdout[-200:], result.stderr[-300:]))
+    # -it: an interactive shell; what is typed (buffered by the terminal until the guest reads it)
+    # runs, and `exit 3` is podman's status.
+    result = run(['script', '-qec', ' '.join(podman_command(args, '--rm', '-it', '--network', 'none') +
+                                           [small, '/bin/sh']), '/dev/null'],
+                 input='echo hi-$((40+2))\rexit 3\r')
+    check(result.returncode == 3 and 'hi-42' in result.stdout, 'podman: -it runs an interactive shell (%d %r)' % (
+        result.returncode, result.stdout[-300:]))
 
 
 def free_port():
@@ -307,12 +442,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def check_nginx(args, debian_root, work):
+def check_nginx(args, debian_root, work, platform='kvm'):
     _, nginx = make_images(debian_root, args.stamp, need_nginx=True)
     port = free_port()
     name = 'xos-oci-nginx-%d' % os.getpid()
     result = run(podman_command(args, '-d', '--name', name, '-p', '%d:8080' % port, '--annotation',
-                                'org.xos.memory=512M', '--stop-timeout', '20') + [nginx])
+                                'org.xos.memory=512M', '--annotation', 'org.xos.platform=' + platform,
+                                '--stop-timeout', '20') + [nginx])
     if not check(result.returncode == 0, 'nginx: podman run -d (%s)' % result.stderr[-500:]):
         return
     container_id = result.stdout.strip()
@@ -331,6 +467,8 @@ def check_nginx(args, debian_root, work):
         check(os.path.exists(os.path.join(state_dirs[0], 'state.json')), 'nginx: the state in %s' % state_dirs[0])
         check(answer is not None and answer[0] == 200 and b'nginx in an OCI image on xos' in answer[1],
               'nginx: curl through -p gets the page (%s)' % (answer,))
+        vms = qemu_processes(container_id)
+        check(bool(vms) == (platform == 'kvm'), 'nginx: %s: %s QEMU process runs it' % (platform, 'a' if vms else 'no'))
         logs = run(['podman', 'logs', name])
         check(logs.returncode == 0 and 'xos-oci-nginx' not in logs.stderr, 'nginx: podman logs works')
         started = time.monotonic()
@@ -349,6 +487,12 @@ def check_nginx(args, debian_root, work):
     check(not leftovers, 'nginx: no state left (%s)' % leftovers)
 
 
+def check_nginx_hosted(args, debian_root, work):
+    """The nginx case with org.xos.platform=hosted: the hosted process runs in the container's
+    network namespace on the same tap (tc redirect from the veth)."""
+    check_nginx(args, debian_root, work, platform='hosted')
+
+
 def check_containerd(args, debian_root, work):
     """containerd (Debian's, started here on its own socket and directories) with ctr run --runc-binary."""
     small, _ = make_images(debian_root, args.stamp, need_nginx=False)
@@ -356,8 +500,15 @@ def check_containerd(args, debian_root, work):
     os.makedirs(top)
     socket_path = os.path.join(top, 'containerd.sock')
     with open(os.path.join(top, 'config.toml'), 'w') as f:
+        # The CRI plugin's runtime handler for a Kubernetes RuntimeClass `xos` (docs/oci-runtime.md).
         f.write('version = 2\nroot = "%s/root"\nstate = "%s/state"\n[grpc]\n  address = "%s"\n'
-                '[plugins."io.containerd.grpc.v1.cri"]\n  disable_cgroup = true\n' % (top, top, socket_path))
+                '[plugins."io.containerd.grpc.v1.cri"]\n  disable_cgroup = true\n'
+                '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.xos]\n'
+                '  runtime_type = "io.containerd.runc.v2"\n'
+                '  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.xos.options]\n'
+                '    BinaryName = "%s"\n    SystemdCgroup = false\n'
+                '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]\n'
+                '  runtime_type = "io.containerd.runc.v2"\n' % (top, top, socket_path, args.xos_oci))
     with open(os.path.join(top, 'containerd.log'), 'w') as daemon_log:
         daemon = subprocess.Popen(['containerd', '--config', os.path.join(top, 'config.toml')], stdout=daemon_log,
                                   stderr=subprocess.STDOUT)
@@ -365,6 +516,13 @@ def check_containerd(args, debian_root, work):
     try:
         if not check(wait_for(lambda: run(ctr + ['version'], timeout=30).returncode == 0, 60), 'containerd: started'):
             return
+        plugins = run(ctr + ['plugins', 'ls']).stdout
+        # TYPE ID PLATFORMS STATUS
+        cri = [line.split() for line in plugins.splitlines() if line.split()[:2] == ['io.containerd.grpc.v1', 'cri']]
+        dump = run(['containerd', '--config', os.path.join(top, 'config.toml'), 'config', 'dump']).stdout
+        check(cri and cri[0][-1] == 'ok' and '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.xos]' in dump
+              and 'BinaryName = "%s"' % args.xos_oci in dump,
+              'containerd: the CRI plugin is up with the xos runtime handler (%s)' % (cri,))
         archive = os.path.join(work, 'small.oci.tar')
         run(['podman', 'save', '--format', 'oci-archive', '-o', archive, small], check=True)
         result = run(ctr + ['image', 'import', archive])
@@ -390,7 +548,8 @@ def check_containerd(args, debian_root, work):
             run(['umount', '-l', mount])
 
 
-CASES = {'lifecycle': check_lifecycle, 'podman': check_podman, 'nginx': check_nginx, 'containerd': check_containerd}
+CASES = {'lifecycle': check_lifecycle, 'podman': check_podman, 'nginx': check_nginx, 'nginx-hosted': check_nginx_hosted,
+         'containerd': check_containerd}
 
 
 def main():

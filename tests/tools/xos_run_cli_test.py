@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Command-line checks of xos-run's --share modes, --rootfs-size and --root-image, through --dry-run (no QEMU,
+"""Command-line checks of xos-run's --share modes, --rootfs-size, --root-image, --tmpfs and --hostname, through --dry-run (no QEMU,
 no image started): what reaches QEMU's command line or a hosted image's environment, and the
 misuses xos-run refuses with status 125.
 
@@ -72,6 +72,19 @@ def main():
     expect("VM --rootfs-size 25%", status == 0 and "xos.rootfs_size=25%25" in out, out + err)
     status, out, err = run(xos_run, "--dry-run", vm)
     expect("VM without --rootfs-size: no token", status == 0 and "xos.rootfs_size" not in out, out + err)
+    # --tmpfs and --hostname: xos.tmpfs= / xos.hostname= tokens (XOS_BOOT_TOKENS on hosted).
+    status, out, err = run(xos_run, "--dry-run", "--tmpfs", "/run:size=1m,mode=700,uid=5,nosuid", "--hostname", "web",
+                           vm)
+    expect("VM --tmpfs, --hostname", status == 0 and "xos.tmpfs=1048576:700:5:0:/run" in out and
+           "xos.hostname=web" in out, out + err)
+    status, out, err = run(xos_run, "--dry-run", "--tmpfs", "/run", "--hostname", "web", hosted)
+    expect("hosted --tmpfs, --hostname", status == 0 and "XOS_BOOT_TOKENS=xos.tmpfs=:1777:0:0:/run" in out and
+           "xos.hostname=web" in out, out + err)
+    for bad in ("run", "/", "/x:ro", "/x:noexec", "/x:size=0", "/x:mode=9", "/x:frob"):
+        status, out, err = run(xos_run, "--dry-run", "--tmpfs", bad, vm)
+        expect("--tmpfs %r refused" % bad, status == 125 and "--tmpfs" in err, err)
+    status, out, err = run(xos_run, "--dry-run", "--hostname", "h" * 65, vm)
+    expect("--hostname of 65 bytes refused", status == 125 and "--hostname" in err, err)
     status, out, err = run(xos_run, "--dry-run", "--rootfs-size", "64M", hosted)
     expect("hosted --rootfs-size 64M", status == 0 and "XOS_ROOTFS_SIZE=65536K" in out, out + err)
     status, out, err = run(xos_run, "--dry-run", "--rootfs-size=10%", hosted)

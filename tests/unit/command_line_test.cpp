@@ -148,3 +148,32 @@ TEST(CommandLine, ConsoleTokensAreThePlatforms) {
     EXPECT_EQ(out->unknown_xos_tokens, 0u);
     EXPECT_EQ(out->other_count, 0u);
 }
+
+// xos-run --tmpfs and --hostname: what the encoder writes, libos reads back.
+TEST(CommandLine, TmpfsAndHostname) {
+    auto out = std::make_unique<CommandLine>();
+    std::string line = xos_encode_tmpfs_token("1048576", 0700, 1000, 50, "/run/a dir") + " " +
+        xos_encode_tmpfs_token("25%", 01777, 0, 0, "/dev/shm") + " " + xos_encode_tmpfs_token("", 0755, 0, 0, "/t") +
+        " xos.hostname=" + xos_encode_cmdline_value("web 1");
+    ASSERT_TRUE(parse_command_line(line, *out));
+    ASSERT_EQ(out->tmpfs_count, 3u);
+    EXPECT_STREQ(out->tmpfs[0].size, "1048576");
+    EXPECT_EQ(out->tmpfs[0].mode, 0700u);
+    EXPECT_EQ(out->tmpfs[0].uid, 1000u);
+    EXPECT_EQ(out->tmpfs[0].gid, 50u);
+    EXPECT_STREQ(out->tmpfs[0].path, "/run/a dir");
+    EXPECT_STREQ(out->tmpfs[1].size, "25%");
+    EXPECT_EQ(out->tmpfs[1].mode, 01777u);
+    EXPECT_STREQ(out->tmpfs[1].path, "/dev/shm");
+    EXPECT_STREQ(out->tmpfs[2].size, "");
+    EXPECT_STREQ(out->hostname, "web 1");
+    EXPECT_EQ(out->unknown_xos_tokens, 0u);
+
+    for (const char* bad : {"xos.tmpfs=1:700:0:0:relative", "xos.tmpfs=1:800:0:0:/x", "xos.tmpfs=1:700:0:/x",
+                            "xos.tmpfs=1:17777:0:0:/x", "xos.tmpfs=1:700:4294967296:0:/x", "xos.tmpfs=/x"}) {
+        auto fresh = std::make_unique<CommandLine>();
+        auto result = parse_command_line(bad, *fresh);
+        ASSERT_FALSE(result) << bad;
+        EXPECT_EQ(result.error().code, EINVAL) << bad;
+    }
+}

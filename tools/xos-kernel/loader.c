@@ -8,6 +8,10 @@
 // image's User or xos-run --user: UID, NAME, UID:GID or NAME:GROUP, names looked up in the
 // root's /etc/passwd and /etc/group; supplementary groups from /etc/group; HOME from the
 // passwd entry, or /, when the environment has none), then `--` and the program.
+// xos-oci also passes `--groups GID,...` (config.json's additionalGids: supplementary groups
+// added to those /etc/group gives the user, as runc does) and `--rlimit N=SOFT:HARD` per
+// process.rlimits entry (N the RLIMIT_* number; "unlimited" or a number; set before the
+// identity changes, as runc does, so a hard limit may still be raised).
 // An image made by `xos-build --exec PROGRAM` links this loader (as xos-loader.o) with the
 // program's path baked in (xos_exec_program) and the program's files as its initrd: it runs
 // that program with the image's arguments.
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,7 +31,8 @@ static int usage(void) {
     fprintf(stderr,
             "xos-kernel: no program to run\n"
             "usage: xos-run --rootfs DIR -- /path/to/program [argument...]\n"
-            "       (the image's arguments: [--root DIR] [--workdir DIR] [--user SPEC] [--] PROGRAM "
+            "       (the image's arguments: [--root DIR] [--workdir DIR] [--user SPEC] [--groups GID,...]\n"
+            "        [--rlimit N=SOFT:HARD]... [--] PROGRAM "
             "[ARGUMENT...])\n");
     return 127;
 }
@@ -51,6 +57,57 @@ static long parse_id(const char* text) {
 }
 
 #define MAX_GROUPS 64
+
+// --groups: the additional groups, given before --user is applied.
+static gid_t g_extra_groups[MAX_GROUPS];
+static int g_extra_count;
+
+// "GID,GID,..." into g_extra_groups. 0 on success.
+static int parse_groups(const char* list) {
+    char copy[1024];
+    if (strlen(list) >= sizeof copy) return fprintf(stderr, "xos-kernel: --groups: too long\n"), -1;
+    strcpy(copy, list);
+    for (char *save = NULL, *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        long gid = parse_id(item);
+        if (gid < 0 || g_extra_count == MAX_GROUPS)
+            return fprintf(stderr, "xos-kernel: --groups: bad or too many group ids in '%s'\n", list), -1;
+        g_extra_groups[g_extra_count++] = (gid_t)gid;
+    }
+    return 0;
+}
+
+// "unlimited" or a decimal number.
+static int parse_limit(const char* text, rlim_t* out) {
+    if (strcmp(text, "unlimited") == 0) return *out = RLIM_INFINITY, 0;
+    if (!*text) return -1;
+    char* end;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (*end || errno) return -1;
+    *out = (rlim_t)value;
+    return 0;
+}
+
+// --rlimit N=SOFT:HARD. 0 on success.
+static int apply_rlimit(const char* spec) {
+    char copy[128];
+    if (strlen(spec) >= sizeof copy) return fprintf(stderr, "xos-kernel: --rlimit: too long\n"), -1;
+    strcpy(copy, spec);
+    char* equals = strchr(copy, '=');
+    char* colon = equals ? strchr(equals + 1, ':') : NULL;
+    struct rlimit limit;
+    long resource = -1;
+    if (colon) {
+        *equals = *colon = '\0';
+        resource = parse_id(copy);
+    }
+    if (resource < 0 || resource >= RLIM_NLIMITS || parse_limit(equals + 1, &limit.rlim_cur) != 0 ||
+        parse_limit(colon + 1, &limit.rlim_max) != 0)
+        return fprintf(stderr, "xos-kernel: --rlimit: expected RESOURCE=SOFT:HARD, got '%s'\n", spec), -1;
+    if (setrlimit((int)resource, &limit) != 0)
+        return fprintf(stderr, "xos-kernel: cannot set resource limit %s: %s\n", spec, strerror(errno)), -1;
+    return 0;
+}
 
 // Takes on the identity SPEC names, as docker run --user does. 0 on success.
 static int switch_user(const char* spec) {
@@ -87,10 +144,41 @@ static int switch_user(const char* spec) {
         count = MAX_GROUPS;
         if (getgrouplist(pw->pw_name, (gid_t)gid, groups, &count) < 0) count = MAX_GROUPS;
     }
+    for (int i = 0; i < g_extra_count; ++i) {
+        int known = 0;
+        for (int j = 0; j < count; ++j) known |= groups[j] == g_extra_groups[i];
+        if (!known && count < MAX_GROUPS) groups[count++] = g_extra_groups[i];
+    }
     if (!getenv("HOME")) setenv("HOME", pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/", 1);
     if (setgroups((size_t)count, groups) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0)
         return fprintf(stderr, "xos-kernel: cannot become user %s: %s\n", spec, strerror(errno)), -1;
     return 0;
+}
+
+// execvp, without trying the directories of PATH that lack the program: libos says so on the
+// console for each exec of a missing file (libos/exec), which a container's stderr would show for
+// every PATH entry before the right one. A name with a '/' is exec'd as it is.
+static void exec_in_path(const char* name, char* const argv[]) {
+    if (strchr(name, '/')) {
+        execv(name, argv);
+        return;
+    }
+    const char* path = getenv("PATH");
+    if (!path) path = "/usr/local/bin:/bin:/usr/bin";  // musl's execvp default
+    char candidate[4096];
+    for (const char* dir = path;; ++dir) {
+        const char* end = strchr(dir, ':');
+        size_t length = end ? (size_t)(end - dir) : strlen(dir);
+        if (snprintf(candidate, sizeof candidate, "%.*s/%s", (int)(length ? length : 1), length ? dir : ".", name) <
+                (int)sizeof candidate &&
+            access(candidate, X_OK) == 0) {
+            execv(candidate, argv);
+            return;
+        }
+        if (!end) break;
+        dir = end;
+    }
+    errno = ENOENT;
 }
 
 int main(int argc, char** argv) {
@@ -113,6 +201,10 @@ int main(int argc, char** argv) {
             workdir = argv[first + 1];
         } else if (first + 1 < argc && strcmp(argv[first], "--user") == 0) {
             user = argv[first + 1];
+        } else if (first + 1 < argc && strcmp(argv[first], "--groups") == 0) {
+            if (parse_groups(argv[first + 1]) != 0) return 126;
+        } else if (first + 1 < argc && strcmp(argv[first], "--rlimit") == 0) {
+            if (apply_rlimit(argv[first + 1]) != 0) return 126;
         } else {
             break;
         }
@@ -141,6 +233,8 @@ int main(int argc, char** argv) {
         }
     }
     if (user && switch_user(user) != 0) return 126;
-    execvp(argv[first], argv + first);
+    if (!user && g_extra_count && setgroups((size_t)g_extra_count, g_extra_groups) != 0)
+        return fprintf(stderr, "xos-kernel: cannot set the groups: %s\n", strerror(errno)), 126;
+    exec_in_path(argv[first], argv + first);
     return exec_failed(argv[first]);
 }

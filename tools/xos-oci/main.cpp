@@ -403,7 +403,9 @@ void print_features() {
         {"ociVersionMin", "1.0.0"},
         {"ociVersionMax", kSpecVersion},
         {"hooks", nlohmann::json::array()},
-        {"mountOptions", {"bind", "rbind", "ro", "rw"}},
+        // bind and tmpfs mounts' flags that mean something here (tmpfs also takes size=, mode=, uid=, gid=)
+        {"mountOptions",
+         {"bind", "rbind", "ro", "rw", "nosuid", "nodev", "exec", "suid", "dev", "noatime", "relatime", "strictatime"}},
         {"linux",
          {{"namespaces", {"network"}},
           {"capabilities", nlohmann::json::array()},
@@ -537,7 +539,12 @@ int dispatch(int argc, char** argv) {
         } else if (features->parsed()) {
             print_features();
         } else {
-            throw RuntimeError(app.get_subcommands().front()->get_name() + ": not supported by xos-oci");
+            std::string name = app.get_subcommands().front()->get_name();
+            if (name == "exec")
+                throw RuntimeError("exec is not supported by xos-oci: it has no way to start a second process "
+                                   "inside a running xos VM (or hosted process); run another container from the "
+                                   "same image instead");
+            throw RuntimeError(name + " is not supported by xos-oci");
         }
     } catch (const std::exception& e) {
         log_error(e.what());

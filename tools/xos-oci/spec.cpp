@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 namespace xos::oci {
@@ -53,6 +54,30 @@ T get_or(const json& object, const char* key, T fallback) {
     return object[key].get<T>();
 }
 
+// The options of a tmpfs mount that libos honours, as xos-run --tmpfs takes them: size=, mode=,
+// uid=, gid= (nosuid, nodev and the like need nothing: libos' exec never honours set-user-ID
+// bits); the others (ro, noexec, nr_inodes=, ...) are said in the log and left out.
+std::string tmpfs_options(const json& mount, const std::string& destination) {
+    std::string kept;
+    if (!mount.contains("options") || !mount["options"].is_array()) return kept;
+    for (const auto& o : mount["options"]) {
+        if (!o.is_string()) continue;
+        std::string option = o.get<std::string>();
+        std::string key = option.substr(0, option.find('='));
+        if (key == "size" || key == "mode" || key == "uid" || key == "gid") {
+            kept += (kept.empty() ? "" : ",") + option;
+        } else if (option == "rw" || option == "nosuid" || option == "nodev" || option == "exec" || option == "suid" ||
+                   option == "dev" || option == "noatime" || option == "relatime" || option == "strictatime" ||
+                   option == "tmpcopyup" || option == "private" || option == "rprivate") {
+            log_debug("mounts: tmpfs on " + destination + ": " + option + " needs nothing in libos");
+        } else {
+            log_info("mounts: tmpfs on " + destination + ": option " + option +
+                     " is not supported by libos' tmpfs and left out");
+        }
+    }
+    return kept;
+}
+
 void read_mounts(const json& config, ContainerSpec& spec) {
     if (!config.contains("mounts")) return;
     for (const auto& mount : config["mounts"]) {
@@ -82,11 +107,42 @@ void read_mounts(const json& config, ContainerSpec& spec) {
             continue;
         }
         if (type == "tmpfs") {
-            log_info("mounts: tmpfs on " + destination +
-                     ": served by the guest's root (its writes stay in guest memory or the root)");
+            spec.tmpfs.push_back({destination, tmpfs_options(mount, destination)});
             continue;
         }
         log_info("mounts: " + destination + " of type '" + type + "' ignored");
+    }
+}
+
+// process.rlimits: [{"type": "RLIMIT_NOFILE", "soft": N, "hard": N}, ...] for the first process
+// (the generic kernel's loader sets them before it takes on the user's identity, as runc does).
+void read_rlimits(const json& rlimits, ContainerSpec& spec) {
+    static const std::map<std::string, int> kResources{
+        {"RLIMIT_CPU", RLIMIT_CPU},           {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+        {"RLIMIT_DATA", RLIMIT_DATA},         {"RLIMIT_STACK", RLIMIT_STACK},
+        {"RLIMIT_CORE", RLIMIT_CORE},         {"RLIMIT_RSS", RLIMIT_RSS},
+        {"RLIMIT_NPROC", RLIMIT_NPROC},       {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+        {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},   {"RLIMIT_AS", RLIMIT_AS},
+        {"RLIMIT_LOCKS", RLIMIT_LOCKS},       {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+        {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+        {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},     {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    };
+    // libos' descriptor table has 1024 slots (vfs::FdTable::MAX_FDS): RLIMIT_NOFILE goes no higher.
+    constexpr std::uint64_t kGuestMaxFiles = 1024;
+    for (const auto& entry : rlimits) {
+        std::string type = get_or<std::string>(entry, "type", "");
+        auto resource = kResources.find(type);
+        if (resource == kResources.end()) throw SpecError("process.rlimits: unknown type '" + type + "'");
+        Rlimit limit{resource->second, get_or<std::uint64_t>(entry, "soft", 0),
+                     get_or<std::uint64_t>(entry, "hard", 0)};
+        if (limit.soft > limit.hard) throw SpecError("process.rlimits: " + type + ": soft limit above the hard limit");
+        if (limit.resource == RLIMIT_NOFILE && limit.hard > kGuestMaxFiles) {
+            log_info("process.rlimits: RLIMIT_NOFILE " + std::to_string(limit.soft) + ":" + std::to_string(limit.hard) +
+                     " lowered to at most " + std::to_string(kGuestMaxFiles) + " (libos' descriptor table)");
+            limit.hard = kGuestMaxFiles;
+            if (limit.soft > kGuestMaxFiles) limit.soft = kGuestMaxFiles;
+        }
+        spec.rlimits.push_back(limit);
     }
 }
 
@@ -124,8 +180,7 @@ ContainerSpec read_spec(const std::string& bundle_dir) {
             if (user.contains("additionalGids"))
                 spec.additional_gids = user["additionalGids"].get<std::vector<std::uint32_t>>();
         }
-        if (process.contains("rlimits") && !process["rlimits"].empty())
-            log_info("process.rlimits: not applied (the guest's limits are libos' own)");
+        if (process.contains("rlimits")) read_rlimits(process["rlimits"], spec);
         if (process.contains("capabilities") || process.contains("noNewPrivileges"))
             log_debug("process.capabilities/noNewPrivileges: the VM is the boundary");
 
@@ -191,8 +246,7 @@ ContainerSpec read_spec(const std::string& bundle_dir) {
         std::istringstream words(it->second);
         for (std::string word; words >> word;) spec.qemu_args.push_back(word);
     }
-    if (!spec.hostname.empty())
-        log_info("hostname " + spec.hostname + ": the guest's uname stays xos ($HOSTNAME is set by the engine)");
+    if (spec.hostname.size() > 64) throw SpecError("hostname '" + spec.hostname + "' is longer than 64 bytes");
     return spec;
 }
 
@@ -204,6 +258,9 @@ std::vector<std::string> xos_run_command(const std::string& xos_run, const Conta
                                  // kill's signals reach the app's first process (its handlers run)
                                  "--forward-signals"};
     for (const auto& variable : spec.env) cmd.insert(cmd.end(), {"--env", variable});
+    if (!spec.hostname.empty()) cmd.insert(cmd.end(), {"--hostname", spec.hostname});
+    for (const auto& tmpfs : spec.tmpfs)
+        cmd.insert(cmd.end(), {"--tmpfs", tmpfs.guest_path + (tmpfs.options.empty() ? "" : ":" + tmpfs.options)});
     // Bind mounts show the host's files as they are (passthrough), as in a runc container.
     for (const auto& share : spec.shares)
         cmd.insert(
@@ -219,9 +276,18 @@ std::vector<std::string> xos_run_command(const std::string& xos_run, const Conta
     for (const auto& arg : spec.qemu_args) cmd.insert(cmd.end(), {"--qemu-arg", arg});
     // The generic kernel's loader: working directory, identity, then the program (PATH lookup
     // in the container's environment).
-    cmd.insert(
-        cmd.end(),
-        {"--", "--workdir", spec.cwd, "--user", std::to_string(spec.uid) + ":" + std::to_string(spec.gid), "--"});
+    cmd.insert(cmd.end(), {"--", "--workdir", spec.cwd});
+    for (const auto& limit : spec.rlimits) {
+        auto value = [](std::uint64_t v) { return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v); };
+        cmd.insert(cmd.end(),
+                   {"--rlimit", std::to_string(limit.resource) + "=" + value(limit.soft) + ":" + value(limit.hard)});
+    }
+    if (!spec.additional_gids.empty()) {
+        std::string groups;
+        for (auto gid : spec.additional_gids) groups += (groups.empty() ? "" : ",") + std::to_string(gid);
+        cmd.insert(cmd.end(), {"--groups", groups});
+    }
+    cmd.insert(cmd.end(), {"--user", std::to_string(spec.uid) + ":" + std::to_string(spec.gid), "--"});
     cmd.insert(cmd.end(), spec.args.begin(), spec.args.end());
     return cmd;
 }

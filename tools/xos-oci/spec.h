@@ -31,6 +31,20 @@ struct FileBind {
     std::string guest_path;
 };
 
+// A tmpfs mount: xos-run --tmpfs DESTINATION:OPTIONS (the options libos honours: size=, mode=,
+// uid=, gid=; the others are logged and left out).
+struct Tmpfs {
+    std::string guest_path;
+    std::string options;  // comma separated, as xos-run --tmpfs takes them
+};
+
+// One process.rlimits entry: the RLIMIT_* number and its values (RLIM_INFINITY: unlimited).
+struct Rlimit {
+    int resource;
+    std::uint64_t soft;
+    std::uint64_t hard;
+};
+
 struct ContainerSpec {
     std::string oci_version;
     std::string bundle;  // absolute
@@ -45,6 +59,8 @@ struct ContainerSpec {
     bool rootfs_readonly = false;
     std::vector<Share> shares;
     std::vector<FileBind> file_binds;
+    std::vector<Tmpfs> tmpfs;
+    std::vector<Rlimit> rlimits;
     std::string hostname;
     std::map<std::string, std::string> annotations;
     std::string platform = "kvm";  // org.xos.platform
@@ -56,8 +72,9 @@ struct ContainerSpec {
 };
 
 // Reads BUNDLE/config.json. Throws SpecError for what xos cannot honour (no args, an
-// unsupported ociVersion, a bad annotation value, a missing root). What it leaves out (rlimits,
-// namespaces other than network, hooks, seccomp, ...) is said in the log.
+// unsupported ociVersion, a bad annotation value, a missing root, an unknown rlimit). What it
+// leaves out (namespaces other than network, hooks, seccomp, tmpfs options libos lacks, ...) is
+// said in the log.
 ContainerSpec read_spec(const std::string& bundle);
 
 // The guest network of a container: the address of the namespace's veth, which the VM takes

@@ -1,5 +1,6 @@
 #include "cmdline.h"
 
+#include <cstdio>
 #include <cstring>
 
 bool xos_cmdline_byte_is_plain(unsigned char c) {
@@ -36,6 +37,15 @@ std::string xos_encode_cmdline(const std::string& argv0, const std::vector<std::
 
 std::string xos_encode_share_token(const std::string& tag, const std::string& guest_path) {
     return "xos.share=" + xos_encode_cmdline_value(tag + ":" + guest_path);
+}
+
+std::string xos_encode_tmpfs_token(const std::string& size, unsigned mode, unsigned uid, unsigned gid,
+                                   const std::string& guest_path) {
+    char octal[16];
+    std::snprintf(octal, sizeof octal, "%o", mode);
+    return "xos.tmpfs=" +
+        xos_encode_cmdline_value(size + ":" + octal + ":" + std::to_string(uid) + ":" + std::to_string(gid) + ":" +
+                                 guest_path);
 }
 
 std::string xos_encode_network_tokens(const std::string& ip, const std::string& gateway, const std::string& dns,

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 #include <sstream>
 #include <string_view>
@@ -120,6 +121,9 @@ int run_hosted(const Options& opts) {
         env.push_back("XOS_DISK_" + std::to_string(i) + "=" + opts.disks[i].path +
                       (opts.disks[i].read_only ? ":ro" : ""));
     }
+    // --tmpfs, --hostname: tokens as on a VM's command line (XOS_BOOT_TOKENS, with the NIC's below).
+    if (std::string tokens = guest_mount_tokens(opts); !tokens.empty())
+        env.push_back("XOS_BOOT_TOKENS=" + tokens.substr(1));
     if (opts.dry_run) {
         if (opts.net == NetMode::User)  // the network: passt on one end of a socket pair (fd 3 here)
             std::printf("%s &\n", shell_join(HostedNic::passt_command(opts, 3, "PIDFILE")).c_str());
@@ -129,7 +133,14 @@ int run_hosted(const Options& opts) {
     std::optional<HostedNic> nic;  // --net / -p: passt or a tap device (hosted_nic.h)
     if (opts.net != NetMode::None) {
         nic.emplace(opts);
-        for (auto& variable : nic->environment()) env.push_back(variable);
+        for (auto& variable : nic->environment()) {
+            auto boot = std::find_if(env.begin(), env.end(),
+                                     [](const std::string& e) { return e.starts_with("XOS_BOOT_TOKENS="); });
+            if (variable.starts_with("XOS_BOOT_TOKENS=") && boot != env.end())
+                *boot += " " + variable.substr(16);
+            else
+                env.push_back(variable);
+        }
     }
     int status_pipe[2];
     if (::pipe2(status_pipe, O_CLOEXEC) != 0) throw UsageError(std::string("pipe: ") + std::strerror(errno));

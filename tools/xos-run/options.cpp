@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "cmdline.h"
+
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -89,6 +91,17 @@ options:
                         guest's modes and types instead (security_model=none: as
                         root, the guest can create setuid-root files and device
                         nodes on the host); :ro makes it read-only (EROFS)
+  --tmpfs PATH[:OPTIONS]
+                        a tmpfs (a ramfs in guest memory) at PATH (repeatable, 8 at
+                        most), mounted before the shares; OPTIONS comma separated:
+                        size=N[k|m|g] or N% of the memory free at boot (default
+                        50%), mode=OCTAL (default 1777), uid=N, gid=N; rw, nosuid,
+                        nodev, exec, suid, dev, noatime, relatime are accepted (set-
+                        user-ID bits are never honoured in an image); ro and noexec
+                        are not supported (an error)
+  --hostname NAME       the guest's host name (uname's nodename,
+                        /proc/sys/kernel/hostname; default xos); root in the
+                        guest may change it with sethostname(2)
   --disk FILE[:ro]      a host file (or block device) as a disk: /dev/vda, /dev/vdb,
                         ... in the order given (virtio-blk; repeatable). Raw format,
                         no caching in the guest; :ro makes it read-only
@@ -199,9 +212,9 @@ bool takes_value(const std::string& name) {
     return name == "--rootfs" || name == "--root-image" || name == "--platform" || name == "--accel" ||
         name == "--machine" || name == "--mem" || name == "--rootfs-size" || name == "--timeout" || name == "--env" ||
         name == "--cpus" || name == "--qemu" || name == "--qemu-arg" || name == "--share" || name == "--disk" ||
-        name == "-p" || name == "--net" || name == "--ip" || name == "--gw" || name == "--dns" ||
-        name == "--net-echo" || name == "--entrypoint" || name == "--workdir" || name == "--user" ||
-        name == "--hypervisor" || name == "--xen-bridge";
+        name == "--tmpfs" || name == "--hostname" || name == "-p" || name == "--net" || name == "--ip" ||
+        name == "--gw" || name == "--dns" || name == "--net-echo" || name == "--entrypoint" || name == "--workdir" ||
+        name == "--user" || name == "--hypervisor" || name == "--xen-bridge";
 }
 
 void apply_option(Options& opts, const std::string& name, const std::string& value) {
@@ -244,6 +257,13 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
         opts.shares.push_back(parse_share(value));
     } else if (name == "--disk") {
         opts.disks.push_back(parse_disk(value));
+    } else if (name == "--tmpfs") {
+        if (opts.tmpfs.size() == 8) throw UsageError("--tmpfs: at most 8 tmpfs mounts");
+        opts.tmpfs.push_back(parse_tmpfs(value));
+    } else if (name == "--hostname") {
+        if (value.empty() || value.size() > 64)
+            throw UsageError("--hostname: expected a name of 1 to 64 bytes, got '" + value + "'");
+        opts.hostname = value;
     } else if (name == "-p") {
         opts.forwards.push_back(parse_port_forward(value));
     } else if (name == "--net") {
@@ -406,6 +426,72 @@ std::string parse_rootfs_size(const std::string& text) {
         return std::to_string(*bytes);
     }
     throw UsageError("--rootfs-size: expected a size such as 64M or a percentage from 1% to 100%, got '" + text + "'");
+}
+
+TmpfsOption parse_tmpfs(const std::string& text) {
+    TmpfsOption tmpfs;
+    std::size_t colon = text.find(':');
+    tmpfs.path = text.substr(0, colon);
+    if (tmpfs.path.empty() || tmpfs.path.front() != '/' || tmpfs.path.find_first_not_of('/') == std::string::npos)
+        throw UsageError("--tmpfs: expected an absolute PATH other than / (PATH[:OPTIONS]), got '" + text + "'");
+    std::string options = colon == std::string::npos ? "" : text.substr(colon + 1);
+    auto bad = [&](const std::string& option, const std::string& why) {
+        return UsageError("--tmpfs " + tmpfs.path + ": " + option + ": " + why);
+    };
+    for (std::size_t start = 0; start < options.size();) {
+        std::size_t comma = options.find(',', start);
+        std::string option = options.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        start = comma == std::string::npos ? options.size() : comma + 1;
+        std::string key = option.substr(0, option.find('='));
+        std::string value = option.find('=') == std::string::npos ? "" : option.substr(option.find('=') + 1);
+        if (key == "size") {
+            if (value.size() > 1 && value.back() == '%') {
+                auto percent = parse_unsigned(value.substr(0, value.size() - 1));
+                if (!percent || *percent < 1 || *percent > 100)
+                    throw bad(option, "expected a percentage from 1% to 100%");
+                tmpfs.size = std::to_string(*percent) + "%";
+                continue;
+            }
+            unsigned shift = 0;
+            std::string digits = value;
+            if (!digits.empty() && std::string_view("kKmMgG").find(digits.back()) != std::string_view::npos) {
+                char unit = char(digits.back() | 0x20);
+                shift = unit == 'k' ? 10 : unit == 'm' ? 20 : 30;
+                digits.pop_back();
+            }
+            auto n = parse_unsigned(digits);
+            if (!n || *n == 0 || *n > (UINT64_MAX >> shift))
+                throw bad(option, "expected a size in bytes with an optional k, m or g, or N%");
+            tmpfs.size = std::to_string(*n << shift);
+        } else if (key == "mode") {
+            char* end = nullptr;
+            unsigned long mode = value.empty() ? 0 : std::strtoul(value.c_str(), &end, 8);
+            if (value.empty() || *end || mode > 07777 || value.find_first_not_of("01234567") != std::string::npos)
+                throw bad(option, "expected an octal mode such as 1777");
+            tmpfs.mode = unsigned(mode);
+        } else if (key == "uid" || key == "gid") {
+            auto id = parse_unsigned(value);
+            if (!id || *id > 0xfffffffeu) throw bad(option, "expected a number");
+            (key == "uid" ? tmpfs.uid : tmpfs.gid) = std::uint32_t(*id);
+        } else if (option == "rw" || option == "nosuid" || option == "nodev" || option == "exec" || option == "suid" ||
+                   option == "dev" || option == "noatime" || option == "relatime" || option == "strictatime" ||
+                   option == "tmpcopyup" || option.empty()) {
+            // Nothing to do: libos' exec never honours set-user-ID bits, and atimes are not kept apart.
+        } else if (option == "ro" || option == "noexec") {
+            throw bad(option, "not supported by libos' tmpfs");
+        } else {
+            throw bad(option, "unknown option");
+        }
+    }
+    return tmpfs;
+}
+
+std::string guest_mount_tokens(const Options& opts) {
+    std::string tokens;
+    for (const TmpfsOption& tmpfs : opts.tmpfs)
+        tokens += " " + xos_encode_tmpfs_token(tmpfs.size, tmpfs.mode, tmpfs.uid, tmpfs.gid, tmpfs.path);
+    if (!opts.hostname.empty()) tokens += " xos.hostname=" + xos_encode_cmdline_value(opts.hostname);
+    return tokens;
 }
 
 std::optional<double> parse_seconds(const std::string& text) {

@@ -39,6 +39,15 @@ struct PortForward {
     unsigned guest_port;
 };
 
+// --tmpfs PATH[:OPTIONS]: a ramfs of its own at PATH in the guest (libos' xos.tmpfs=).
+struct TmpfsOption {
+    std::string path;  // absolute, not /
+    std::string size;  // the token's value: bytes or "N%"; empty: tmpfs' default (50%)
+    unsigned mode = 01777;
+    std::uint32_t uid = 0;
+    std::uint32_t gid = 0;
+};
+
 // --machine: QEMU's microvm (virtio-mmio, the default), q35 or pc (virtio over PCI).
 enum class MachineType { Microvm, Q35, Pc };
 
@@ -67,6 +76,8 @@ struct Options {
     std::string qemu;  // empty: $XOS_QEMU, else qemu-system-x86_64 from PATH
     std::vector<std::string> qemu_args;  // appended verbatim
     std::vector<ShareOption> shares;  // in command-line order; share i has mount tag "xos<i>"
+    std::vector<TmpfsOption> tmpfs;  // --tmpfs, mounted in this order (before the shares)
+    std::string hostname;  // --hostname: uname's nodename in the guest (empty: xos)
     std::vector<DiskOption> disks;  // --disk, in command-line order: /dev/vda, /dev/vdb, ...
     NetMode net = NetMode::None;
     std::string tap_ifname;  // --net tap:IFNAME
@@ -125,6 +136,15 @@ std::optional<std::uint64_t> parse_mem_size(const std::string& text);
 // --rootfs-size: "64M" (as parse_mem_size) becomes the number of bytes, "25%" (1-100) stays as it
 // is: the value of the xos.rootfs_size token. Throws UsageError.
 std::string parse_rootfs_size(const std::string& text);
+
+// --tmpfs PATH[:OPTIONS], OPTIONS as mount -t tmpfs takes them (comma separated): size=N[k|m|g]
+// or N%, mode=OCTAL, uid=N, gid=N, and rw, nosuid, nodev, exec, suid, dev, noatime, relatime
+// (accepted: nothing to do in libos). Throws UsageError for others (ro, noexec, nr_inodes=...).
+TmpfsOption parse_tmpfs(const std::string& text);
+
+// The tokens --tmpfs and --hostname add to the image's command line (" xos.tmpfs=... xos.hostname=...",
+// each with a leading space; "" without them): VM, hosted (XOS_BOOT_TOKENS) and Xen alike.
+std::string guest_mount_tokens(const Options& opts);
 
 // Non-negative decimal seconds ("2", "0.5", "1.25"); nullopt for anything else.
 std::optional<double> parse_seconds(const std::string& text);

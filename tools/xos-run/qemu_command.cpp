@@ -123,6 +123,7 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
     };
     if (!opts.rootfs_size.empty())
         cmd[appended_cmdline_index(cmd)] += " xos.rootfs_size=" + xos_encode_cmdline_value(opts.rootfs_size);
+    cmd[appended_cmdline_index(cmd)] += guest_mount_tokens(opts);  // --tmpfs, --hostname
     if (!opts.guest_root.empty())  // --rootfs: the program's root (libos/fs/boot.cpp)
         cmd[appended_cmdline_index(cmd)] += " xos.root=" + xos_encode_cmdline_value(opts.guest_root);
     if (!opts.guest_cwd.empty())  // the emulator form: the program's working directory

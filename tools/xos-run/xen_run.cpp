@@ -100,7 +100,8 @@ double seconds_since(const timespec& start) {
 
 std::string xen_config(const Options& opts, const std::string& name) {
     std::string cmdline = xos_encode_cmdline(opts.image, opts.app_args, opts.env) +
-        xos_encode_network_tokens(opts.net_ip, opts.net_gw, opts.net_dns, opts.net_echo_port);
+        xos_encode_network_tokens(opts.net_ip, opts.net_gw, opts.net_dns, opts.net_echo_port) +
+        guest_mount_tokens(opts);
     // `xl console` joins our terminal to the PV console (platform/xen/console.cpp): the guest's
     // stdio are that terminal when ours are one, with its size; otherwise nothing is a terminal.
     if (::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO)) {

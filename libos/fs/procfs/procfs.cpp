@@ -17,6 +17,7 @@
 #include "sched/process_stats.h"
 #include "sched/process.h"
 #include "sched/thread.h"
+#include "sys/uts.h"
 #include "vfs/mount.h"
 #include "vfs/operations.h"
 #include "vfs/process.h"
@@ -491,6 +492,20 @@ ErrorOr<void> generate_loadavg(TextBuffer& out) {
     return out.append("0.00 0.00 0.00 1/%d %d\n", sched::process_count(), last);
 }
 
+// /proc/sys/kernel/hostname and domainname: the UTS names (read-only here; sethostname(2)
+// changes them).
+ErrorOr<void> generate_hostname(TextBuffer& out) {
+    std::string_view name = sys::hostname();
+    return out.append("%.*s\n", int(name.size()), name.data());
+}
+
+ErrorOr<void> generate_domainname(TextBuffer& out) {
+    std::string_view name = sys::domainname();
+    return out.append("%.*s\n", int(name.size()), name.data());
+}
+
+ErrorOr<void> generate_osrelease(TextBuffer& out) { return out.append("6.1.0-xos\n"); }
+
 }  // namespace
 
 void note_exec(const char* path, std::span<const char* const> argv, std::span<const char* const> envp,
@@ -551,6 +566,15 @@ ErrorOr<void> mount_procfs(const ProcessInfo& info) {
     TRY(xos_dir->add("processes", make<ProcTextFile>(fs, &generate_process_stats)));
     TRY(xos_dir->add("unix", make<ProcTextFile>(fs, &generate_unix_stats)));
     TRY(xos_dir->add("big_lock", make<ProcTextFile>(fs, &generate_big_lock_stats)));
+    auto* sys_dir = mm::kcreate<ProcDir>(fs, root);
+    if (!sys_dir) return error(ENOMEM);
+    TRY(root->add("sys", RefPtr<vfs::Vnode>(sys_dir)));
+    auto* kernel_dir = mm::kcreate<ProcDir>(fs, sys_dir);
+    if (!kernel_dir) return error(ENOMEM);
+    TRY(sys_dir->add("kernel", RefPtr<vfs::Vnode>(kernel_dir)));
+    TRY(kernel_dir->add("hostname", make<ProcTextFile>(fs, &generate_hostname)));
+    TRY(kernel_dir->add("domainname", make<ProcTextFile>(fs, &generate_domainname)));
+    TRY(kernel_dir->add("osrelease", make<ProcTextFile>(fs, &generate_osrelease)));
 
     vfs::Process& process = vfs::process();
     auto context = process.context(process.root.get());

@@ -67,6 +67,14 @@ int main(int argc, char **argv) {
 }
 C
 
+# 0. A question with compile options and no input (busybox's Makefile asks
+# `$(CC) $(CFLAGS) -dumpmachine`) is answered once and links nothing; it was taken for a link:
+# clang printed the answer for each of the two links and xos-cc failed embedding into a.out.
+run "$XOS_CC" -Os -Wall -fno-builtin-printf -dumpmachine
+expect "xos-cc CFLAGS -dumpmachine answers" 0 "linux-musl"
+[ "$(wc -l <out.txt)" -eq 1 ] && [ ! -e a.out ] && pass "xos-cc CFLAGS -dumpmachine answers once, links nothing" \
+    || fail "xos-cc CFLAGS -dumpmachine answers once, links nothing"
+
 # 1. The sysroot alone: no host library directory, even with LIBRARY_PATH set.
 run env LIBRARY_PATH=/usr/lib/x86_64-linux-gnu "$XOS_CC" -v hello.c -o hello -lm -lpthread -lrt -ldl -lcrypt -lutil -lxnet
 expect "xos-cc links with musl's -lm -lpthread -lrt -ldl -lcrypt -lutil -lxnet" 0

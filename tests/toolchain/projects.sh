@@ -5,7 +5,7 @@
 # source edits), then run as an image: directly on the host (hosted) and booted under xos-run.
 #
 # usage: projects.sh BUILD_DIR PROJECT
-#   PROJECT: sqlite3 lua5.4 redis nginx memcached cjson fribidi
+#   PROJECT: sqlite3 lua5.4 redis nginx memcached cjson jsoncpp fribidi
 # The work tree is BUILD_DIR/tests/toolchain/work-PROJECT (not below /tmp: an xos-cc program run
 # directly sees the host read-only, but /tmp is the image's own). Every step is judged by its exit
 # status; the last lines of a failing step's log are printed.
@@ -182,6 +182,15 @@ cjson)
     step "cmake --build" cmake --build cjson-build -j "$JOBS"
     # cJSON's add_test names the test programs by path, so ctest runs them directly (hosted).
     step "ctest (cJSON's own suite)" ctest --test-dir cjson-build --output-on-failure --timeout 600
+    ;;
+jsoncpp)
+    step "fetch libjsoncpp" copy_source libjsoncpp jsoncpp
+    step "cmake with the xos toolchain file" cmake -S jsoncpp -B jsoncpp-build \
+        -DCMAKE_TOOLCHAIN_FILE="$BIN/xos.cmake"
+    # (the build runs jsoncpp_test through the toolchain file's emulator, xos-run)
+    step "cmake --build" cmake --build jsoncpp-build -j "$JOBS"
+    # The reader/writer tests are a Python runner that executes jsontestrunner_exe directly.
+    step "ctest (jsoncpp's own suite)" ctest --test-dir jsoncpp-build --output-on-failure --timeout 600
     ;;
 fribidi)
     step "fetch fribidi" copy_source fribidi fribidi

@@ -8,21 +8,14 @@ interleaved. The program is bench/fork/fork.c's `fork N`; times are measured ins
     bench/fork/linked.py [--build-dir build] [--runs 5] [--fork 200]
 """
 import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def figure(output):
-    for line in output.splitlines():
-        if line.startswith('{'):
-            return json.loads(line)['value']
-    raise RuntimeError('no figure in %r' % output)
+sys.path.insert(0, os.path.dirname(HERE))
+from harness import rounds  # noqa: E402
 
 
 def main():
@@ -51,21 +44,22 @@ def main():
                                   '/bin/fork', 'fork', n],
             'hosted-linked': [xos_run, '--timeout', '600', hosted_image, '--', 'fork', n],
         }
-        samples = {t: [] for t in targets}
-        for round_number in range(args.runs + 1):  # round 0 warms up
-            for target, command in targets.items():
-                result = subprocess.run(command, capture_output=True, text=True, timeout=700)
-                if result.returncode != 0:
-                    print('%s: status %d\n%s' % (target, result.returncode, result.stderr[-2000:]))
-                    return 1
-                if round_number:
-                    samples[target].append(figure(result.stdout))
-            print('round %d done' % round_number, file=sys.stderr)
+
+        def run_one(case, target):
+            result = subprocess.run(targets[target], capture_output=True, text=True, timeout=700)
+            if result.returncode != 0:
+                raise rounds.RunFailed('%s: status %d\n%s' % (target, result.returncode, result.stderr[-2000:]))
+            return rounds.figure(result.stdout)
+        try:
+            samples = rounds.rounds(['fork'], targets, args.runs, run_one)
+        except rounds.RunFailed as failure:
+            print(failure)
+            return 1
         print('| fork + exit + wait (%s rounds, us) | native | VM unmodified | VM linked | hosted unmodified | '
               'hosted linked |' % n)
         print('|---|---|---|---|---|---|')
-        med = {t: statistics.median(samples[t]) for t in targets}
-        ratio = {t: statistics.median(x / y for x, y in zip(samples[t], samples['native'])) for t in targets}
+        med = {t: rounds.median(samples[('fork', t)]) for t in targets}
+        ratio = {t: rounds.paired(samples[('fork', t)], samples[('fork', 'native')]) for t in targets}
         print('| median | %s |' % ' | '.join('{:,.0f}'.format(med[t]) for t in targets))
         print('| / native | %s |' % ' | '.join('%.2f' % ratio[t] for t in targets))
     return 0

@@ -12,10 +12,7 @@ bench/README.md ("Processes").
 """
 import argparse
 import importlib.util
-import json
 import os
-import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,7 +20,9 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH_DIR = os.path.dirname(HERE)
 sys.path.insert(0, BENCH_DIR)
-from harness import targets as harness_targets  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(BENCH_DIR), 'tests', 'lib'))
+from harness import rounds, targets as harness_targets  # noqa: E402
+from xostest import copy_with_libraries  # noqa: E402
 
 
 def startup_module():
@@ -58,23 +57,6 @@ def linux_vm_target(args, root, work):
     return run, accel
 
 
-def copy_with_libraries(program, root):
-    paths = [program]
-    for line in subprocess.run(['ldd', program], capture_output=True, text=True).stdout.splitlines():
-        paths += [w for w in line.split() if w.startswith('/')]
-    for path in paths:
-        target = os.path.join(root, path.lstrip('/'))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy(os.path.realpath(path), target)
-
-
-def figure(output):
-    for line in output.splitlines():
-        if line.startswith('{'):
-            return json.loads(line)['value']
-    raise RuntimeError('no figure in %r' % output)
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--build-dir', default=os.path.join(HERE, '..', '..', 'build'))
@@ -107,26 +89,27 @@ def main():
             print('Linux microVM under %s' % accel, file=sys.stderr)
         targets = {name: run for name, run in targets.items() if name in args.targets.split(',')}
         cases = [('fork', args.fork), ('vfork', args.vfork), ('dash', args.dash)]
-        samples = {(c, t): [] for c, _ in cases for t in targets}
-        for round_number in range(args.runs + 1):  # round 0 warms up
-            for case, n in cases:
-                for target, run in targets.items():
-                    result = run(['/bin/fork', case, str(n)])
-                    if result.returncode != 0:
-                        print('%s on %s: status %d\n%s' % (case, target, result.returncode, result.stderr[-2000:]))
-                        return 1
-                    if round_number:
-                        samples[(case, target)].append(figure(result.stdout))
-            print('round %d done' % round_number, file=sys.stderr)
+
+        def run_one(case, target):
+            result = targets[target](['/bin/fork', case, str(dict(cases)[case])])
+            if result.returncode != 0:
+                raise rounds.RunFailed('%s on %s: status %d\n%s' % (case, target, result.returncode,
+                                                                    result.stderr[-2000:]))
+            return rounds.figure(result.stdout)
+        try:
+            samples = rounds.rounds([c for c, _ in cases], targets, args.runs, run_one)
+        except rounds.RunFailed as failure:
+            print(failure)
+            return 1
         others = [t for t in targets if t != 'native']
         print('| case | ' + ' | '.join(targets) + ' | ' + ' | '.join('%s / native' % t for t in others) +
               (' | linux-vm / xos-vm |' if 'linux-vm' in targets and 'xos-vm' in targets else ' |'))
         print('|---' * (1 + len(targets) + len(others) + ('linux-vm' in targets and 'xos-vm' in targets)) + '|')
         for case, n in cases:
-            med = {t: statistics.median(samples[(case, t)]) for t in targets}
+            med = {t: rounds.median(samples[(case, t)]) for t in targets}
 
             def paired(a, b):
-                return statistics.median(x / y for x, y in zip(samples[(case, a)], samples[(case, b)]))
+                return rounds.paired(samples[(case, a)], samples[(case, b)])
             row = ['%s (%d, us/iteration)' % (case, n)] + ['%.1f' % med[t] for t in targets]
             row += ['%.2f' % paired(t, 'native') for t in others]
             if 'linux-vm' in targets and 'xos-vm' in targets:

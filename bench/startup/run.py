@@ -48,8 +48,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH_DIR = os.path.dirname(HERE)
 sys.path.insert(0, BENCH_DIR)
+sys.path.insert(0, os.path.join(os.path.dirname(BENCH_DIR), "tests", "lib"))
 
 from harness import cpio, linux_vm, targets  # noqa: E402
+from xostest import copy_with_libraries  # noqa: E402
 
 GUEST_PORT = 6379
 MEM_MIB = 512  # python3's standard library is about 50 MiB, held twice by an initrd (archive + files)
@@ -71,18 +73,6 @@ def log(message):
     print("[startup] " + message, file=sys.stderr, flush=True)
 
 
-def ldd_paths(program):
-    out = subprocess.run(["ldd", program], capture_output=True, text=True).stdout
-    paths = []
-    for line in out.splitlines():
-        words = line.split()
-        if "=>" in words and len(words) > 2 and words[2].startswith("/"):
-            paths.append(words[2])
-        elif words and words[0].startswith("/"):
-            paths.append(words[0])
-    return paths
-
-
 def copy_into(stage, path, source=None):
     target = os.path.join(stage, path.lstrip("/"))
     os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -101,10 +91,7 @@ def stage_root(name, spec, out_dir):
     stage = os.path.join(out_dir, "stage-" + name)
     shutil.rmtree(stage, ignore_errors=True)
     os.makedirs(stage)
-    program = spec["path"]
-    copy_into(stage, program)
-    for path in ldd_paths(program):
-        copy_into(stage, path)
+    copy_with_libraries(spec["path"], stage)
     for path in ETC_FILES:
         if os.path.exists(path):
             copy_into(stage, path)

@@ -1,7 +1,9 @@
-// bench/toolchain/linux_init.c: /init of the Linux microVM for bench/toolchain/run.py. Runs the
-// command in /argv (one argument a line) with /tmp on the initramfs (RAM), times it with
-// CLOCK_MONOTONIC from fork to wait, prints that as one JSON line and the exit status, and
-// powers the machine off (PID 1 must not exit).
+// bench/toolchain/linux_init.c: /init of the Linux microVM for bench/toolchain/run.py and
+// servers.py. Runs the command in /argv (one argument a line, an empty line an empty argument)
+// with /tmp on the initramfs (RAM), times it with CLOCK_MONOTONIC from fork to wait, prints that
+// as one JSON line and the exit status, and powers the machine off (PID 1 must not exit).
+// servers.py links bench/programs/linux_vm_init.c in too: its constructor configures the network
+// (xos_bench_net= on the kernel command line) before main runs the server.
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +31,14 @@ int main(void) {
         puts("linux_init: no /argv");
         reboot(RB_POWER_OFF);
     }
-    for (char* line = strtok(text, "\n"); line && argc < 63; line = strtok(NULL, "\n")) argv[argc++] = line;
+    text[n] = 0;
+    for (char* line = text; *line && argc < 63;) {  // every line ends with '\n'
+        char* end = strchr(line, '\n');
+        if (!end) break;
+        *end = 0;
+        argv[argc++] = line;
+        line = end + 1;
+    }
     argv[argc] = NULL;
     mkdir("/tmp", 01777);
     mkdir("/dev", 0755);

@@ -36,7 +36,7 @@ from harness import cpio, targets  # noqa: E402
 LUA_CODE = ("local t = {} for i = 1, 2000000 do t[i] = i * 2 end local s = 0 for i = 1, #t do s = s + t[i] end "
             "local parts = {} for i = 1, 200000 do parts[#parts + 1] = tostring(i) end "
             "print(s, #table.concat(parts))")
-EMPTY_CODE = "local _ = 0"  # the empty run (/argv has one argument a line: no empty ones)
+EMPTY_CODE = "local _ = 0"  # the empty run
 MEM_MIB = 256
 
 
@@ -55,18 +55,28 @@ def work_dir(build, project):
     return os.path.join(real, "tests", "toolchain", "work-" + project)
 
 
-def initramfs(out_path, init, files, argv):
+def initramfs(out_path, init, files, argv, data=None):
     """An initramfs with /init, /tmp, /dev/console, the given files (name -> host path, mode
-    0755) and /argv (the command, one argument a line)."""
+    0755), data (name -> bytes, mode 0644), the directories they are in, and /argv (the command,
+    one argument a line)."""
     out = bytearray()
     entries = [("dev", stat.S_IFDIR | 0o755, b""), ("tmp", stat.S_IFDIR | 0o1777, b""), ("bin", stat.S_IFDIR | 0o755, b"")]
+    contents = []
     for name, path in [("init", init)] + list(files.items()):
         with open(path, "rb") as f:
-            entries.append((name, stat.S_IFREG | 0o755, f.read()))
-    entries.append(("argv", stat.S_IFREG | 0o644, "\n".join(argv).encode() + b"\n"))
+            contents.append((name, stat.S_IFREG | 0o755, f.read()))
+    contents += [(name, stat.S_IFREG | 0o644, value) for name, value in (data or {}).items()]
+    contents.append(("argv", stat.S_IFREG | 0o644, "".join(a + "\n" for a in argv).encode()))
+    for name, _, _ in contents:
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            directory = "/".join(parts[:i])
+            if not any(e[0] == directory for e in entries):
+                entries.append((directory, stat.S_IFDIR | 0o755, b""))
+    entries += contents
     ino = 1
-    for name, mode, data in entries:
-        cpio._entry(out, ino, name, mode, data)
+    for name, mode, content in entries:
+        cpio._entry(out, ino, name, mode, content)
         ino += 1
     cpio._entry(out, ino, "dev/console", stat.S_IFCHR | 0o600, rdev=(5, 1))
     cpio._entry(out, 0, cpio._TRAILER, 0)

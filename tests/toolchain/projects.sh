@@ -5,7 +5,7 @@
 # source edits), then run as an image: directly on the host (hosted) and booted under xos-run.
 #
 # usage: projects.sh BUILD_DIR PROJECT
-#   PROJECT: sqlite3 lua5.4 redis nginx memcached cjson fribidi
+#   PROJECT: sqlite3 lua5.4 redis nginx memcached cjson jsoncpp fribidi
 # The work tree is BUILD_DIR/tests/toolchain/work-PROJECT (not below /tmp: an xos-cc program run
 # directly sees the host read-only, but /tmp is the image's own). Every step is judged by its exit
 # status; the last lines of a failing step's log are printed.
@@ -169,10 +169,23 @@ memcached)
     cd ../memcached || exit 1
     step "memcached: ./configure CC=xos-cc --with-libevent" ./configure CC=xos-cc --with-libevent="$prefix"
     step "memcached: make" make -j"$JOBS" memcached
-    # Not served yet: as root (xos's uid is 0) memcached must drop privileges and setgroups is
-    # ENOSYS on xos (issue 16 part 5, not this test's); -V runs the program through its start.
     step "memcached -V runs directly" sh -c './memcached -V | grep -q "^memcached 1\."'
     step "memcached -V boots as a VM" sh -c 'timeout 600 xos-run --timeout 500 memcached -- -V | grep -q "^memcached 1\."'
+    # As root (xos's uid is 0) memcached wants -u; it raises RLIMIT_NOFILE and sets groups.
+    port=$(free_port)
+    timeout 900 "$XOS_RUN" --timeout 800 -p "$port:11211" memcached -- -u root -p 11211 >server.log 2>&1 &
+    pids+=($!)
+    step "memcached serves as a VM (set, then get)" wait_for 600 python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"set k 0 0 2\r\n42\r\nget k\r\n")
+data = b""
+while b"END\r\n" not in data:
+    chunk = s.recv(256)
+    if not chunk:
+        break
+    data += chunk
+sys.exit(0 if b"STORED\r\nVALUE k 0 2\r\n42\r\nEND\r\n" in data else 1)' "$port"
     ;;
 cjson)
     step "fetch cjson" copy_source cjson cjson
@@ -182,6 +195,15 @@ cjson)
     step "cmake --build" cmake --build cjson-build -j "$JOBS"
     # cJSON's add_test names the test programs by path, so ctest runs them directly (hosted).
     step "ctest (cJSON's own suite)" ctest --test-dir cjson-build --output-on-failure --timeout 600
+    ;;
+jsoncpp)
+    step "fetch libjsoncpp" copy_source libjsoncpp jsoncpp
+    step "cmake with the xos toolchain file" cmake -S jsoncpp -B jsoncpp-build \
+        -DCMAKE_TOOLCHAIN_FILE="$BIN/xos.cmake"
+    # (the build runs jsoncpp_test through the toolchain file's emulator, xos-run)
+    step "cmake --build" cmake --build jsoncpp-build -j "$JOBS"
+    # The reader/writer tests are a Python runner that executes jsontestrunner_exe directly.
+    step "ctest (jsoncpp's own suite)" ctest --test-dir jsoncpp-build --output-on-failure --timeout 600
     ;;
 fribidi)
     step "fetch fribidi" copy_source fribidi fribidi

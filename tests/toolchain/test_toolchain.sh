@@ -67,6 +67,33 @@ int main(int argc, char **argv) {
 }
 C
 
+# 0. A question with compile options and no input (busybox's Makefile asks
+# `$(CC) $(CFLAGS) -dumpmachine`) is answered once and links nothing; it was taken for a link:
+# clang printed the answer for each of the two links and xos-cc failed embedding into a.out.
+run "$XOS_CC" -Os -Wall -fno-builtin-printf -dumpmachine
+expect "xos-cc CFLAGS -dumpmachine answers" 0 "linux-musl"
+[ "$(wc -l <out.txt)" -eq 1 ] && [ ! -e a.out ] && pass "xos-cc CFLAGS -dumpmachine answers once, links nothing" \
+    || fail "xos-cc CFLAGS -dumpmachine answers once, links nothing"
+
+# An output that exists and is not a regular file (busybox probes with `-o /dev/null`) is written
+# into, not renamed over: as root, the rename replaced the host's /dev/null with a file. A FIFO
+# stands for /dev/null here (a failure must not break the machine): it stays a FIFO and its
+# reader gets the image.
+printf 'int main(void) { return 0; }\n' >probe.c
+mkfifo probe.fifo
+timeout 300 cat probe.fifo >probe.got &
+reader=$!
+run timeout 300 "$XOS_CC" probe.c -o probe.fifo
+expect "xos-cc -o FIFO links" 0
+if [ -p probe.fifo ] && wait "$reader" && [ "$(head -c 4 probe.got | od -An -c | tr -d ' ')" = '177ELF' ]; then
+    pass "xos-cc -o FIFO writes into it (still a FIFO; its reader got an ELF)"
+else
+    fail "xos-cc -o FIFO writes into it (still a FIFO; its reader got an ELF)"
+    kill "$reader" 2>/dev/null
+    wait "$reader" 2>/dev/null
+fi
+rm -f probe.c probe.fifo probe.got
+
 # 1. The sysroot alone: no host library directory, even with LIBRARY_PATH set.
 run env LIBRARY_PATH=/usr/lib/x86_64-linux-gnu "$XOS_CC" -v hello.c -o hello -lm -lpthread -lrt -ldl -lcrypt -lutil -lxnet
 expect "xos-cc links with musl's -lm -lpthread -lrt -ldl -lcrypt -lutil -lxnet" 0

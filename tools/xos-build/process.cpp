@@ -186,14 +186,58 @@ TempDir::~TempDir() {
 PendingFile::PendingFile(const std::string& final_path) : m_final_path(final_path) {
     std::filesystem::path path(final_path);
     auto name = "." + path.filename().string() + ".tmp." + std::to_string(getpid());
-    m_temp_path = (path.parent_path() / name).string();
+    struct stat st;
+    m_into_existing = stat(final_path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+    if (m_into_existing) {
+        const char* base = std::getenv("TMPDIR");
+        m_temp_path = std::string(base && *base ? base : "/tmp") + "/xos-output" + name;
+    } else {
+        m_temp_path = (path.parent_path() / name).string();
+    }
 }
 
 PendingFile::~PendingFile() {
-    if (!m_committed) unlink(m_temp_path.c_str());
+    if (!m_committed || m_into_existing) unlink(m_temp_path.c_str());
 }
 
 void PendingFile::commit() {
+    if (m_into_existing) {
+        int in = open(m_temp_path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (in < 0) throw Error("cannot open " + m_temp_path + ": " + errno_text(errno));
+        int out = open(m_final_path.c_str(), O_WRONLY | O_CLOEXEC);
+        if (out < 0) {
+            int error = errno;
+            close(in);
+            throw Error("cannot open " + m_final_path + " for writing: " + errno_text(error));
+        }
+        char buffer[65536];
+        for (;;) {
+            ssize_t n = read(in, buffer, sizeof buffer);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                int error = errno;
+                close(in);
+                close(out);
+                throw Error("cannot read " + m_temp_path + ": " + errno_text(error));
+            }
+            if (n == 0) break;
+            for (ssize_t done = 0; done < n;) {
+                ssize_t w = write(out, buffer + done, static_cast<size_t>(n - done));
+                if (w < 0 && errno == EINTR) continue;
+                if (w <= 0) {
+                    int error = w < 0 ? errno : EIO;
+                    close(in);
+                    close(out);
+                    throw Error("cannot write " + m_final_path + ": " + errno_text(error));
+                }
+                done += w;
+            }
+        }
+        close(in);
+        if (close(out) != 0) throw Error("cannot write " + m_final_path + ": " + errno_text(errno));
+        m_committed = true;
+        return;
+    }
     if (rename(m_temp_path.c_str(), m_final_path.c_str()) != 0)
         throw Error("cannot rename " + m_temp_path + " to " + m_final_path + ": " + errno_text(errno));
     m_committed = true;

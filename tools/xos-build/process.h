@@ -62,7 +62,10 @@ private:
 };
 
 // A path next to `final_path` that is written first and renamed over `final_path` by commit();
-// unlinked on destruction otherwise, so the final file is never left half-written.
+// unlinked on destruction otherwise, so the final file is never left half-written. When
+// `final_path` exists and is not a regular file (`-o /dev/null` in a Makefile's probe, a FIFO),
+// the temporary file is in $TMPDIR and commit() copies it into `final_path` as a compiler
+// writing there would: renaming over /dev/null as root would replace the device with a file.
 class PendingFile {
 public:
     explicit PendingFile(const std::string& final_path);
@@ -75,6 +78,7 @@ public:
 private:
     std::string m_final_path;
     std::string m_temp_path;
+    bool m_into_existing{false};
     bool m_committed{false};
 };
 

@@ -52,13 +52,22 @@ bool is_compile_only(const std::vector<std::string>& args) {
     return false;
 }
 
-// Questions to the compiler itself (`--version`, `-v` alone, `-dumpmachine`, `-print-*`):
-// answered by clang for the xos target, without compile or link flags.
+// Questions to the compiler itself (`--version`, `-v`, `-dumpmachine`, `-print-*`) with no input
+// file: answered by clang for the xos target, without compile or link flags. Other options may
+// come with them, as when a Makefile asks `$(CC) $(CFLAGS) -dumpmachine` (busybox).
 bool is_query(const std::vector<std::string>& args) {
-    return !args.empty() && std::all_of(args.begin(), args.end(), [](const std::string& arg) {
-        return arg == "--version" || arg == "-v" || arg == "--help" || arg == "-dumpversion" || arg == "-dumpmachine" ||
-            arg == "-###" || starts_with(arg, "-print-") || starts_with(arg, "--print-");
-    });
+    bool asks = false;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const auto& arg = args[i];
+        if (arg == "--version" || arg == "-v" || arg == "--help" || arg == "-dumpversion" || arg == "-dumpmachine" ||
+            arg == "-###" || starts_with(arg, "-print-") || starts_with(arg, "--print-"))
+            asks = true;
+        else if (arg == "-" || !starts_with(arg, "-"))
+            return false;  // an input file (or stdin): a compile or a link, perhaps verbose
+        else if (takes_separate_value(arg))
+            ++i;
+    }
+    return asks;
 }
 
 // -r / -Wl,-r: a relocatable link (busybox's built-in.o, `LD = $(CC) -nostdlib`): lld merges

@@ -1,5 +1,7 @@
 // Many vfork+execs of a few programs (this one, a copy of it, and dash when the root has it),
-// each child making the same syscalls many times from a few sites. On xos the syscall-site
+// each child making the same syscalls many times from a few sites; first, a fork whose parent
+// and child patch a new site each while both live (their trampolines must stay apart: on xos
+// the trampoline page they share copy on write gets a copy in the one that writes it). On xos the syscall-site
 // rewriter (docs/syscall-rewriting.md) must keep patching in every new address space: the
 // counters of /proc/xos/rewrite must show no site left for want of a trampoline, and as few
 // trap-path syscalls per exec late in the run as early in it. The lines starting with "xos:"
@@ -28,6 +30,51 @@ static int child(void) {
         if (pread(fd, &byte, 1, i % 8) != 1) return 12;
     close(fd);
     return CHILD_STATUS;
+}
+
+// `mov $N,%eax; syscall` sites of their own (the rewriter's mov_eax pattern).
+__attribute__((noinline)) static long site_getppid(void) {
+    long result;
+    asm volatile("mov $110, %%eax\n\tsyscall" : "=a"(result) : : "rcx", "r11", "memory");
+    return result;
+}
+
+__attribute__((noinline)) static long site_getuid(void) {
+    long result;
+    asm volatile("mov $102, %%eax\n\tsyscall" : "=a"(result) : : "rcx", "r11", "memory");
+    return result;
+}
+
+__attribute__((noinline)) static long site_getpid(void) {
+    long result;
+    asm volatile("mov $39, %%eax\n\tsyscall" : "=a"(result) : : "rcx", "r11", "memory");
+    return result;
+}
+
+// The parent patches a site, forks; the child patches another one (the next free trampoline
+// slot), then the parent a third (the same slot in its own view) while the child waits; the
+// child's site must still make its own syscall.
+static int fork_keeps_trampolines_apart(void) {
+    pid_t parent = getpid();
+    if (site_getpid() != parent) return 0;
+    int ready[2], go[2];
+    if (pipe(ready) || pipe(go)) return 0;
+    pid_t pid = fork();
+    if (pid < 0) return 0;
+    char byte = 0;
+    if (pid == 0) {
+        int ok = site_getppid() == parent;
+        if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 1) _exit(2);
+        for (int i = 0; i < 10; ++i) ok = ok && site_getppid() == parent && site_getpid() == getpid();
+        _exit(ok ? 0 : 1);
+    }
+    int ok = read(ready[0], &byte, 1) == 1;
+    for (int i = 0; i < 10; ++i) ok = ok && site_getuid() == (long)getuid() && site_getpid() == parent;
+    ok = write(go[1], &byte, 1) == 1 && ok;
+    int status;
+    ok = waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 && ok;
+    close(ready[0]), close(ready[1]), close(go[0]), close(go[1]);
+    return ok;
 }
 
 struct Counters {
@@ -74,6 +121,9 @@ static int run_one(int i) {
 
 int main(int argc, char** argv) {
     if (argc > 1 && strcmp(argv[1], "child") == 0) return child();
+    int forked = fork_keeps_trampolines_apart();
+    printf("execloop: fork, parent and child patching new sites: %s\n",
+           forked ? "each made its own syscalls" : "FAILED");
     have_dash = access("/usr/bin/dash", X_OK) == 0;
     struct Counters at[3];
     int xos = 1, failed = 0;
@@ -83,7 +133,7 @@ int main(int argc, char** argv) {
     }
     xos = read_counters(&at[2]) && xos;
     printf("execloop: %d vfork+execs, %d failed\n", EXECS, failed);
-    if (!xos) return failed ? 1 : 0;
+    if (!xos) return failed || !forked ? 1 : 0;
     // Trap-path syscalls per exec: the first 140 after the warm-up against the last 140.
     double early = (double)(at[1].traps - at[0].traps) / (MIDDLE - WARM);
     double late = (double)(at[2].traps - at[1].traps) / (EXECS - MIDDLE);
@@ -94,5 +144,5 @@ int main(int argc, char** argv) {
            at[2].no_trampoline_sites, at[2].no_trampoline_traps);
     int ok = at[2].no_trampoline_traps == 0 && late <= early * 1.25 + 1 && late_patched >= EXECS - MIDDLE;
     printf("xos: rewrite counters %s\n", ok ? "bounded" : "NOT bounded");
-    return failed || !ok ? 1 : 0;
+    return failed || !ok || !forked ? 1 : 0;
 }

@@ -8,7 +8,12 @@ accelerator, CPU and memory as xos-run's, the same root as its initramfs with be
 bench/README.md ("Processes").
 
     bench/fork/processes.py [--build-dir build] [--runs 5] [--fork 200] [--vfork 100] [--dash 1000]
-                            [--targets native,xos-vm,xos-hosted,linux-vm]
+                            [--targets native,xos-vm,xos-hosted,linux-vm] [--before DIR]
+
+--before DIR adds the targets xos-vm-before and xos-hosted-before (for those of xos-vm and
+xos-hosted that --targets names): the same xos-run with the
+generic kernels DIR/xos-kernel.xos and DIR/xos-kernel-hosted (XOS_KERNEL), e.g. copies of an
+earlier build's, to compare a change before and after in one run.
 """
 import argparse
 import importlib.util
@@ -65,6 +70,7 @@ def main():
     parser.add_argument('--vfork', type=int, default=100)
     parser.add_argument('--dash', type=int, default=1000)
     parser.add_argument('--targets', default='native,xos-vm,xos-hosted,linux-vm')
+    parser.add_argument('--before', help='a directory with earlier generic kernels (see above)')
     args = parser.parse_args()
     args.build_dir = os.path.abspath(args.build_dir)
     xos_run = os.path.join(args.build_dir, 'tools', 'xos-run', 'xos-run')
@@ -84,6 +90,21 @@ def main():
                                                       '--timeout', '600', '--'] + cmd,
                                                      capture_output=True, text=True, timeout=700),
         }
+        if args.before:
+            before = os.path.abspath(args.before)
+
+            def with_kernel(platform, image):
+                env = dict(os.environ, XOS_KERNEL=os.path.join(before, image))
+                return lambda cmd: subprocess.run([xos_run, '--platform', platform, '--rootfs', root, '--timeout',
+                                                   '600', '--'] + cmd, capture_output=True, text=True, timeout=700,
+                                                  env=env)
+            wanted = args.targets.split(',')
+            if 'xos-vm' in wanted:
+                targets['xos-vm-before'] = with_kernel('kvm', 'xos-kernel.xos')
+                args.targets += ',xos-vm-before'
+            if 'xos-hosted' in wanted:
+                targets['xos-hosted-before'] = with_kernel('hosted', 'xos-kernel-hosted')
+                args.targets += ',xos-hosted-before'
         if 'linux-vm' in args.targets.split(','):
             targets['linux-vm'], accel = linux_vm_target(args, root, work)
             print('Linux microVM under %s' % accel, file=sys.stderr)

@@ -39,16 +39,19 @@ constexpr size_t MAX_SITES = 512;  // sites remembered (patched or left trapped)
 constexpr size_t MAX_MOVED = 8;  // bytes of instructions after a `syscall` moved into a trampoline
 constexpr size_t MAX_BEFORE = 7;  // bytes of the instruction before it, the same
 
-struct TrampolinePage {
-    uintptr_t base;
-    uintptr_t frame;  // the frame behind it when it was made, to notice an app's munmap
-    size_t used;
-};
+// The trampoline pages of an address space are found in it rather than in a table of libos's:
+// one-page private anonymous PROT_READ|PROT_EXEC mappings whose last TRAILER bytes hold
+// TRAMPOLINE_MAGIC and the page's own address. So they belong to the address space: a fork's
+// child inherits them (copy on write: a slot is written into this memory's own copy of the page,
+// VirtualMemory::make_private_copy), an exec or an exit drops them with the rest of the memory,
+// and a munmap or mprotect by the app makes the page no trampoline page any more. A slot is free
+// while its first byte is still int3 (no trampoline starts with 0xcc).
+constexpr size_t TRAILER = 16;
+static_assert(SLOTS_PER_PAGE * SLOT_SIZE + TRAILER <= mm::PAGE_SIZE);
+constexpr uint64_t TRAMPOLINE_MAGIC = 0x706d617274736f78ull;  // "xostramp"
 
 bool g_enabled = true;
 Stats g_stats;
-TrampolinePage g_pages[MAX_TRAMPOLINE_PAGES];
-size_t g_page_count;
 Site g_sites[MAX_SITES];  // open addressing by Site::at, 0 = empty; never erased
 size_t g_site_count;
 
@@ -116,15 +119,30 @@ Site* record(uintptr_t at) {
     return nullptr;
 }
 
-// A trampoline page still as we made it (the app may have unmapped or changed it since).
-bool intact(const TrampolinePage& page) {
-    const mm::Vma* vma = mm::app_memory().find(page.base);
-    return vma && vma->prot == (PROT_READ | PROT_EXEC) && platform::mapped_page(page.base) == page.frame;
+// libos's view of the trampoline page at `base` of the current memory (see TRAMPOLINE_MAGIC), or
+// nullptr if it is none.
+uint8_t* trampoline_page(const mm::Vma& vma) {
+    if (vma.end - vma.start != mm::PAGE_SIZE || vma.kind != mm::VmaKind::Anonymous ||
+        vma.prot != (PROT_READ | PROT_EXEC))
+        return nullptr;
+    uintptr_t frame = platform::mapped_page(vma.start);
+    if (!frame) return nullptr;
+    auto* page = static_cast<uint8_t*>(platform::phys_to_virt(frame));
+    uint64_t trailer[2];
+    memcpy(trailer, page + mm::PAGE_SIZE - TRAILER, TRAILER);
+    return trailer[0] == TRAMPOLINE_MAGIC && trailer[1] == vma.start ? page : nullptr;
+}
+
+bool is_trampoline(uintptr_t address) {
+    const mm::Vma* vma = mm::app_memory().find(address);
+    return vma && trampoline_page(*vma);
 }
 
 ErrorOr<void> add_trampoline_page(const mm::Vma& near, uintptr_t jump_end) {
-    if (g_page_count == MAX_TRAMPOLINE_PAGES) return error(ENOMEM);
     mm::VirtualMemory& vm = mm::app_memory();
+    size_t pages = 0;
+    vm.for_each([&](const mm::Vma& vma) { pages += trampoline_page(vma) ? 1 : 0; });
+    if (pages >= MAX_TRAMPOLINE_PAGES) return error(ENOMEM);
     // Right after or before the site's mapping, else a little further away, else anywhere
     // (then only if it happens to be in reach).
     uintptr_t hints[2 + 2 * 8];
@@ -151,26 +169,28 @@ ErrorOr<void> add_trampoline_page(const mm::Vma& near, uintptr_t jump_end) {
         (void)vm.unmap(base, mm::PAGE_SIZE);
         return error(ENOMEM);
     }
-    memset(platform::phys_to_virt(frame), 0xcc, mm::PAGE_SIZE);  // int3 between slots
-    g_pages[g_page_count++] = {base, frame, 0};
+    auto* page = static_cast<uint8_t*>(platform::phys_to_virt(frame));
+    memset(page, 0xcc, mm::PAGE_SIZE);  // int3 between slots
+    const uint64_t trailer[2] = {TRAMPOLINE_MAGIC, base};
+    memcpy(page + mm::PAGE_SIZE - TRAILER, trailer, TRAILER);
     ++g_stats.trampoline_pages;
     return {};
 }
 
-// A free trampoline slot within rel32 reach of the jump that ends at `jump_end`, or 0.
+// A free trampoline slot of the current memory within rel32 reach of the jump that ends at
+// `jump_end`, or 0. Its page is this memory's own (a copy if a fork shares it).
 uintptr_t take_slot(const mm::Vma& near, uintptr_t jump_end) {
+    mm::VirtualMemory& vm = mm::app_memory();
     for (int attempt = 0; attempt < 2; ++attempt) {
-        for (size_t i = 0; i < g_page_count; ++i) {
-            TrampolinePage& page = g_pages[i];
-            if (page.used == SLOTS_PER_PAGE || !reachable(jump_end, page.base) ||
-                !reachable(jump_end, page.base + mm::PAGE_SIZE))
-                continue;
-            if (!intact(page)) {
-                page.used = SLOTS_PER_PAGE;  // never written again
-                continue;
-            }
-            return page.base + SLOT_SIZE * page.used++;
-        }
+        uintptr_t found = 0, found_page = 0;
+        vm.for_each([&](const mm::Vma& vma) {
+            if (found || !reachable(jump_end, vma.start) || !reachable(jump_end, vma.start + mm::PAGE_SIZE)) return;
+            const uint8_t* page = trampoline_page(vma);
+            if (!page) return;
+            for (size_t slot = 0; slot < SLOTS_PER_PAGE && !found; ++slot)
+                if (page[slot * SLOT_SIZE] == 0xcc) found = vma.start + slot * SLOT_SIZE, found_page = vma.start;
+        });
+        if (found) return vm.make_private_copy(found_page) ? found : 0;
         if (attempt == 0 && !add_trampoline_page(near, jump_end)) return 0;
     }
     return 0;
@@ -343,10 +363,7 @@ bool jumps_to_trampoline(const uint8_t* w, uintptr_t at, int offset) {
     if (w[offset] != 0xe9) return false;
     int32_t rel;
     memcpy(&rel, w + offset + 1, 4);
-    uintptr_t target = at + offset + 5 + intptr_t(rel);
-    for (size_t i = 0; i < g_page_count; ++i)
-        if (target - g_pages[i].base < mm::PAGE_SIZE) return true;
-    return false;
+    return is_trampoline(at + offset + 5 + intptr_t(rel));
 }
 
 // Patches the site or says why not. `window` holds the bytes around the `syscall` at `at`.
@@ -470,6 +487,14 @@ uintptr_t examine(Site* site, uintptr_t at, long number, const Registers& regist
     return resume;
 }
 
+// A site left trapped whose verdict still holds while its bytes are the same: not one that
+// depends on the process (`Threads`: until it is down to one thread; `NoTrampoline`: another
+// process, or this one after an munmap, may have room for a trampoline page).
+bool still_left(const Site& site) {
+    if (site.state == Reason::Count || site.state == Reason::NoTrampoline) return false;
+    return site.state != Reason::Threads || sched::thread_count() > 1;
+}
+
 uintptr_t on_trap(uintptr_t after, long number, const uint64_t* saved) {
     ++g_stats.traps;
     uintptr_t at = after - 2;  // the `syscall` instruction
@@ -482,9 +507,9 @@ uintptr_t on_trap(uintptr_t after, long number, const uint64_t* saved) {
     // A site left trapped before, with the same bytes around it (not another program's code
     // mapped at the same address since): left again without a second look, so a trap from it
     // costs about what it costs with rewriting off (one page lookup, three 8-byte compares). A
-    // `Threads` site is looked at again once the process is down to one thread.
-    if (site && site->decided && site->state != Reason::Count &&
-        (site->state != Reason::Threads || sched::thread_count() > 1)) {
+    // `Threads` site is looked at again once the process is down to one thread, a
+    // `NoTrampoline` one always (still_left).
+    if (site && site->decided && still_left(*site)) {
         uintptr_t from = at - WINDOW_BEFORE;
         uintptr_t page = from & ~uintptr_t(mm::PAGE_SIZE - 1);
         if (site->present == (1u << WINDOW) - 1 && ((from + WINDOW - 1) & ~uintptr_t(mm::PAGE_SIZE - 1)) == page) {
@@ -504,8 +529,8 @@ uintptr_t on_trap(uintptr_t after, long number, const uint64_t* saved) {
     }
     uint8_t window[WINDOW];
     uint32_t present = read_window(at, window);
-    if (site && site->decided && site->state != Reason::Count && site->present == present &&
-        memcmp(site->bytes, window, WINDOW) == 0 && (site->state != Reason::Threads || sched::thread_count() > 1)) {
+    if (site && site->decided && still_left(*site) && site->present == present &&
+        memcmp(site->bytes, window, WINDOW) == 0) {
         ++g_stats.left_traps[size_t(site->state)];
         return after;
     }

@@ -12,6 +12,9 @@ exit status. The root is made here; natively the programs run chrooted into it.
   fdpass: fdpass.c: SCM_RIGHTS/SCM_CREDENTIALS between processes, close_range, pidfds,
           pidfd_getfd, the collection of sockets in flight that form cycles, and an exec from one
           thread while another waits for a vfork child; each part run separately.
+  execloop: execloop.c: 300 vfork+execs of itself, a copy of itself and dash; on xos the
+          syscall-site rewriter's counters must stay bounded (no site left for want of a
+          trampoline, as few trap-path syscalls per exec at the end as early on).
 
 The verdict is the exit status of this script (0: all cases passed).
 """
@@ -178,6 +181,30 @@ def check_fdpass(args, root):
     return ok
 
 
+def check_execloop(args, root):
+    shutil.copy(args.execloop, os.path.join(root, 'bin', 'execloop'))
+    shutil.copy(args.execloop, os.path.join(root, 'bin', 'execloop-b'))
+    if args.dash:
+        copy_with_libraries(args.dash, root)
+        if args.dash != '/usr/bin/dash':
+            shutil.copy(args.dash, os.path.join(root, 'usr', 'bin', 'dash'))
+    command = ['/bin/execloop']
+    native = run_native(root, command)
+    # On hosted, app code is executable (and so rewritten) only with XOS_EXEC=wx.
+    extra = ['--env', 'XOS_EXEC=wx'] if args.platform == 'hosted' else []
+    xos = subprocess.run([args.xos_run, '--rootfs', root, '--platform', args.platform, '--timeout', '400',
+                          '--env', 'LC_ALL=C'] + extra + EXTRA + ['--'] + command, capture_output=True, text=True,
+                         timeout=TIMEOUT + 200)
+    print('natively: status %d\n%s' % (native.returncode, native.stdout))
+    print('on xos: status %d\n%s' % (xos.returncode, xos.stdout))
+    common = [line for line in xos.stdout.splitlines() if not line.startswith('xos:')]
+    if native.returncode != 0 or xos.returncode != 0 or common != native.stdout.splitlines() or \
+            'xos: rewrite counters bounded' not in xos.stdout.splitlines():
+        print('--- xos stderr\n' + xos.stderr[-6000:])
+        return False
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--xos-run', required=True)
@@ -186,14 +213,16 @@ def main():
     parser.add_argument('--dash', default=shutil.which('dash'))
     parser.add_argument('--make-rootfs', help='tests/debian/make_rootfs.sh (for busybox)')
     parser.add_argument('--fdpass', help='fdpass.c built for the host (the fdpass case)')
-    parser.add_argument('case', choices=['procs', 'dash', 'busybox', 'fdpass'])
+    parser.add_argument('--execloop', help='execloop.c built for the host (the execloop case)')
+    parser.add_argument('case', choices=['procs', 'dash', 'busybox', 'fdpass', 'execloop'])
     args = parser.parse_args()
     if os.getuid() != 0:
         print('natively the programs run chrooted into the test root: needs root; skipped')
         return 77
     with tempfile.TemporaryDirectory(prefix='xos-processes-') as work:
         root = make_root(args, work)
-        checks = {'procs': check_procs, 'dash': check_dash, 'busybox': check_busybox, 'fdpass': check_fdpass}
+        checks = {'procs': check_procs, 'dash': check_dash, 'busybox': check_busybox, 'fdpass': check_fdpass,
+                  'execloop': check_execloop}
         ok = checks[args.case](args, root)
     if ok is None:
         return 77

@@ -244,7 +244,7 @@ void account_switch(Thread& from, Thread& to, uint64_t now) {
 // The big lock from C (a CPU coming up): the same protocol as entry64.S's BIG_LOCK_ENTER.
 void big_lock_acquire(unsigned index) {
     uint32_t ticket = __atomic_fetch_add(&xos_big_lock_next, 1, __ATOMIC_ACQUIRE);
-    while (__atomic_load_n(&xos_big_lock_serving, __ATOMIC_ACQUIRE) != ticket) platform::cpu_relax(index);
+    platform::big_lock_wait(index, ticket);
     xos_big_lock_owner = index + 1;
     xos_this_cpu = &xos_cpus[index];
     xos_big_lock_depth = 1;
@@ -254,6 +254,7 @@ void big_lock_release() {
     xos_big_lock_depth = 0;
     xos_big_lock_owner = 0;
     __atomic_store_n(&xos_big_lock_serving, xos_big_lock_serving + 1, __ATOMIC_RELEASE);
+    platform::big_lock_passed();
 }
 
 // An application processor, once the platform has set it up (interrupts off, on its idle
@@ -320,6 +321,7 @@ BigLockScope::~BigLockScope() {
     if (--xos_big_lock_depth == 0) {
         xos_big_lock_owner = 0;
         __atomic_store_n(&xos_big_lock_serving, xos_big_lock_serving + 1, __ATOMIC_RELEASE);
+        platform::big_lock_passed();
     }
 }
 
@@ -329,6 +331,11 @@ void drop_big_lock_for_app() {
     big_lock_release();
 }
 unsigned current_cpu() { return xos_this_cpu->index; }
+
+TimerNeed timer_need() {
+    Thread* sleeper = g_sleepers.front();
+    return {!cpu().current || cpu().current != cpu().idle, sleeper ? sleeper->deadline_ns : UINT64_MAX};
+}
 
 void init() {
     for (unsigned i = 0; i < XOS_MAX_CPUS; ++i) xos_cpus[i].index = i;

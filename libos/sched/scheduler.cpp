@@ -541,6 +541,12 @@ ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible i
     ASSERT(!in_interrupt());
     VERIFY(cpu().current && cpu().current != cpu().idle);
     Thread& self = *cpu().current;
+    // A thread that must end (its process execs from another thread or exits, or a fatal signal
+    // is pending) does not start an interruptible wait: whoever ended it woke only the threads
+    // blocked then, and with several CPUs this one may have been running meanwhile. It leaves
+    // with EINTR and ends on its way out (deliver_pending_signals).
+    if (interruptible == Interruptible::Yes && self.process && g_termination_hook && must_terminate(self))
+        return error(EINTR);
     self.state = ThreadState::Blocked;
     self.wake_reason = WakeReason::None;
     self.interruptible = interruptible == Interruptible::Yes;

@@ -79,18 +79,24 @@ WORKLOADS = {
 }
 DEFAULT_WORKLOADS = "small-c16,small-c128,big-c16,small-close-c16"
 LATENCY_WORKLOADS = "small-c1,small-c16"
-TARGET_LABELS = {"xos": "xos", "linux-vm": "Linux VM", "hosted": "xos hosted", "native": "native (loopback)"}
+TARGET_LABELS = {"xos": "xos", "xos-2cpu": "xos 2 vCPUs", "linux-vm": "Linux VM", "linux-vm-2cpu": "Linux VM 2 vCPUs",
+                 "hosted": "xos hosted", "native": "native (loopback)"}
+# The SMP targets (issue 17): xos-run --cpus 2, and the Linux VM on xos-run's machine with 2 vCPUs
+# (its -smp and MTTCG accelerator, from xos-run's dry run with XOS_CPUS=2).
+SMP_CPUS = {"xos-2cpu": 2, "linux-vm-2cpu": 2}
 # Figures per workload: the default table, and --latency's percentiles (wrk --latency's 50/90/99%
 # and its Max).
 METRICS = (("rps", "req/s", "higher", "req/s"), ("p99_ms", "ms", "lower", "p99 latency"))
 LATENCY_METRICS = (("rps", "req/s", "higher", "req/s"), ("p50_ms", "ms", "lower", "p50 latency"),
                    ("p90_ms", "ms", "lower", "p90 latency"), ("p99_ms", "ms", "lower", "p99 latency"),
                    ("max_ms", "ms", "lower", "max latency"))
-RATIOS = (("xos", "linux-vm"), ("xos", "native"), ("linux-vm", "native"), ("hosted", "native"))
+RATIOS = (("xos", "linux-vm"), ("xos", "native"), ("linux-vm", "native"), ("hosted", "native"),
+          ("xos-2cpu", "xos"), ("xos-2cpu", "linux-vm-2cpu"), ("linux-vm-2cpu", "linux-vm"))
 PATH_LABELS = {"user": "QEMU user networking (slirp, -p forwarding)", "tap": "tap device (host kernel TCP)"}
 # Tap addressing: one /24 per VM, the host side is .1, the guest .2.
 TAP = {"xos": ("xbtap-xos", "192.168.100"), "linux-vm": ("xbtap-lvm", "192.168.101"),
-       "hosted": ("xbtap-hst", "192.168.102")}
+       "hosted": ("xbtap-hst", "192.168.102"), "xos-2cpu": ("xbtap-xos2", "192.168.103"),
+       "linux-vm-2cpu": ("xbtap-lvm2", "192.168.104")}
 
 START = time.time()
 
@@ -348,22 +354,25 @@ def xos_run_server(args, path, target, image, image_key):
         ifname, net = TAP[target]
         argv += ["--net", "tap:" + ifname, "--ip", net + ".2/24", "--gw", net + ".1"]
         url = "http://%s.2:%d" % (net, GUEST_PORT)
+    if target in SMP_CPUS:
+        argv += ["--cpus", str(SMP_CPUS[target])]
     argv += [image, "--", "--port", str(GUEST_PORT), "--quiet", "--threads", str(args.threads)] + httpd_extra(args)
     return Server(target, path, argv, url, os.path.join(args.out_dir, "server-%s-%s.log" % (path, target)))
 
 
-def xos_server(args, path):
-    return xos_run_server(args, path, "xos", os.path.join(args.build_dir, "apps", "httpd", "httpd.xos"), path)
+def xos_server(args, path, target="xos"):
+    return xos_run_server(args, path, target, os.path.join(args.build_dir, "apps", "httpd", "httpd.xos"),
+                          path if target == "xos" else "%s-%s" % (target, path))
 
 
-def linux_vm_server(args, path, vm, initramfs):
+def linux_vm_server(args, path, vm, initramfs, target="linux-vm"):
     if path == "user":
         port = free_port()
         net = "xos_bench_net=10.0.2.15/24,10.0.2.2"
         netdev = "user,id=net0,hostfwd=tcp::%d-:%d" % (port, GUEST_PORT)
         url = "http://127.0.0.1:%d" % port
     else:
-        ifname, prefix = TAP["linux-vm"]
+        ifname, prefix = TAP[target]
         net = "xos_bench_net=%s.2/24,%s.1" % (prefix, prefix)
         netdev = "tap,id=net0,ifname=%s,script=no,downscript=no" % ifname
         url = "http://%s.2:%d" % (prefix, GUEST_PORT)
@@ -375,7 +384,7 @@ def linux_vm_server(args, path, vm, initramfs):
                          "-chardev", "stdio,id=con", "-serial", "chardev:con",
                          "-global", "virtio-mmio.force-legacy=false",
                          "-netdev", netdev, "-device", "virtio-net-device,netdev=net0"]
-    return Server("linux-vm", path, argv, url, os.path.join(args.out_dir, "server-%s-linux-vm.log" % path))
+    return Server(target, path, argv, url, os.path.join(args.out_dir, "server-%s-%s.log" % (path, target)))
 
 
 def hosted_server(args, path):
@@ -613,10 +622,12 @@ def environment(args, vm, paths, servers):
 def write_results(args, env, figures, problems, command):
     header = ("Measured %s on %s (%s, %s CPUs), accelerator **%s** (xos and the Linux VM are emulated, native is "
               "not), %s, %s; median (min–max) of %d rounds of %d s per wrk run (wrk -t %d --latency, %d s "
-              "warm-up), httpd with %d worker thread(s), 1 vCPU per VM; 1-minute load average %s at the start, "
+              "warm-up), httpd with %d worker thread(s), %s; 1-minute load average %s at the start, "
               "%s at the start of each round, %s at the end.") % (
                   env["date"], env["host"] or "host", env["cpu"] or "x86_64", env["cpus"], env["accel"], env["qemu"],
                   env["wrk"], env["runs"], env["duration_s"], env["wrk_threads"], env["warmup_s"], env["httpd_threads"],
+                  "1 vCPU per VM but the \"2 vCPUs\" ones (MTTCG)" if any(
+                      k.split("/")[-1] in SMP_CPUS for k in env["servers"]) else "1 vCPU per VM",
                   env["load_start"], ", ".join("%.1f" % l for l in env["load_per_round"]) or "–", env["load_end"])
     if env.get("kernel"):
         header += " Linux VM: Debian %s." % env["kernel"]
@@ -670,7 +681,7 @@ def compare(args):
         setup_taps(vms if "tap" in paths else [])
 
     image = os.path.join(args.build_dir, "apps", "httpd", "httpd.xos")
-    if "xos" in target_names and not os.path.exists(image):
+    if ("xos" in target_names or "xos-2cpu" in target_names) and not os.path.exists(image):
         raise SystemExit("bench/http: %s is missing (ninja -C %s)" % (image, args.build_dir))
     hosted_image = os.path.join(args.build_dir, "tests", "hosted_net", "httpd-hosted")
     if "hosted" in target_names and not os.path.exists(hosted_image):
@@ -680,14 +691,28 @@ def compare(args):
     # The comparison runs one static binary both natively and as the Linux VM's /init; the smoke
     # test (no Linux VM by default) uses meson's native build instead and compiles nothing.
     static = None
-    if "linux-vm" in target_names or ("native" in target_names and not args.smoke):
+    linux_targets = [t for t in target_names if t.startswith("linux-vm")]
+    if linux_targets or ("native" in target_names and not args.smoke):
         static = build_static_httpd(args.out_dir)
     native_binary = static or os.path.join(args.build_dir, "apps", "httpd", "httpd")
     if "native" in target_names and not os.path.exists(native_binary):
         raise SystemExit("bench/http: %s is missing (ninja -C %s)" % (native_binary, args.build_dir))
     vm = initramfs = None
-    if "linux-vm" in target_names:
-        vm = targets.LinuxVm(args.build_dir, args.out_dir, os.path.join(args.build_dir, "bench/floor/floor-status.elf"))
+    linux_vms = {}
+    for t in linux_targets:
+        # xos-run's machine for that many vCPUs (its default --cpus comes from XOS_CPUS).
+        saved = os.environ.get("XOS_CPUS")
+        os.environ["XOS_CPUS"] = str(SMP_CPUS.get(t, 1))
+        try:
+            linux_vms[t] = targets.LinuxVm(args.build_dir, args.out_dir,
+                                           os.path.join(args.build_dir, "bench/floor/floor-status.elf"))
+        finally:
+            if saved is None:
+                del os.environ["XOS_CPUS"]
+            else:
+                os.environ["XOS_CPUS"] = saved
+        vm = vm or linux_vms[t]
+    if vm:
         initramfs = linux_initramfs(static, linux_vm.net_modules(vm.kernel_dir),
                                     os.path.join(args.out_dir, "httpd.initramfs.cpio"))
 
@@ -699,12 +724,12 @@ def compare(args):
         servers = {}
         try:
             for t in vms:
-                if t == "xos":
-                    s = xos_server(args, path)
+                if t in ("xos", "xos-2cpu"):
+                    s = xos_server(args, path, t)
                 elif t == "hosted":
                     s = hosted_server(args, path)
                 else:
-                    s = linux_vm_server(args, path, vm, initramfs)
+                    s = linux_vm_server(args, path, linux_vms[t], initramfs, t)
                 servers[s.key] = s
             if "native" in target_names:
                 s = native_server(args, native_binary, path)
@@ -810,6 +835,8 @@ def main():
             args.workloads = LATENCY_WORKLOADS
         if args.targets == parser.get_default("targets"):
             args.targets = "xos,linux-vm,hosted,native"
+    if any(t in SMP_CPUS for t in args.targets.split(",")):
+        args.result_name = "http-smp"
     if args.nopush:
         args.result_name += "-nopush"
     args.duration = args.duration or 4

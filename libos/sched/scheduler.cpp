@@ -398,7 +398,7 @@ void account_switch(Thread& from, Thread& to, uint64_t now) {
 // The big lock from C (a CPU coming up): the same protocol as entry64.S's BIG_LOCK_ENTER.
 void big_lock_acquire(unsigned index) {
     uint32_t ticket = __atomic_fetch_add(&xos_big_lock_next, 1, __ATOMIC_ACQUIRE);
-    while (__atomic_load_n(&xos_big_lock_serving, __ATOMIC_ACQUIRE) != ticket) platform::cpu_relax(index);
+    platform::big_lock_wait(index, ticket);
     xos_big_lock_owner = index + 1;
     xos_this_cpu = &xos_cpus[index];
     xos_big_lock_depth = 1;
@@ -408,6 +408,7 @@ void big_lock_release() {
     xos_big_lock_depth = 0;
     xos_big_lock_owner = 0;
     __atomic_store_n(&xos_big_lock_serving, xos_big_lock_serving + 1, __ATOMIC_RELEASE);
+    platform::big_lock_passed();
 }
 
 // An application processor, once the platform has set it up (interrupts off, on its idle
@@ -519,6 +520,7 @@ BigLockScope::~BigLockScope() {
     if (--xos_big_lock_depth == 0) {
         xos_big_lock_owner = 0;
         __atomic_store_n(&xos_big_lock_serving, xos_big_lock_serving + 1, __ATOMIC_RELEASE);
+        platform::big_lock_passed();
     }
 }
 
@@ -528,6 +530,11 @@ void drop_big_lock_for_app() {
     big_lock_release();
 }
 unsigned current_cpu() { return xos_this_cpu->index; }
+
+TimerNeed timer_need() {
+    Thread* sleeper = g_sleepers.front();
+    return {!cpu().current || cpu().current != cpu().idle, sleeper ? sleeper->deadline_ns : UINT64_MAX};
+}
 
 void init() {
     for (unsigned i = 0; i < XOS_MAX_CPUS; ++i) xos_cpus[i].index = i;
@@ -740,6 +747,12 @@ void prepare_block(WaitQueue* queue, Deadline deadline, Interruptible interrupti
     ASSERT(!in_interrupt());
     VERIFY(cpu().current && cpu().current != cpu().idle);
     Thread& self = *cpu().current;
+    // A thread that must end (its process execs from another thread or exits, or a fatal signal
+    // is pending) does not start an interruptible wait: whoever ended it woke only the threads
+    // blocked then, and with several CPUs this one may have been running meanwhile. It leaves
+    // with EINTR and ends on its way out (deliver_pending_signals).
+    if (interruptible == Interruptible::Yes && self.process && g_termination_hook && must_terminate(self))
+        return error(EINTR);
     self.state = ThreadState::Blocked;
     self.wake_reason = WakeReason::None;
     self.interruptible = interruptible == Interruptible::Yes;

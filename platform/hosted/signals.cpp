@@ -540,6 +540,10 @@ unsigned cpu_count() { return 1; }
 bool start_cpu(unsigned, uintptr_t, void (*)(unsigned)) { return false; }
 void send_ipi(unsigned, Ipi) {}
 void cpu_relax(unsigned) { asm volatile("pause"); }
+void big_lock_wait(unsigned, uint32_t ticket) {
+    while (__atomic_load_n(&xos_big_lock_serving, __ATOMIC_ACQUIRE) != ticket) asm volatile("pause");
+}
+void big_lock_passed() {}
 void activate_kernel_space() {}
 unsigned cpu_index_unlocked() { return 0; }
 

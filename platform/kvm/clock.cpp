@@ -1,7 +1,9 @@
 // Time on the kvm platform: the TSC, calibrated once against the PIT (channel 0 counter read
 // back with the latch command, 10 ms) the first time anybody asks for the time, and the CMOS
 // RTC for the wall clock. (microvm has the i8254 but not the port-0x61 gate of channel 2.)
-// TODO(threads issue): kvmclock (pvclock) when the host offers it, and the LAPIC timer.
+// The local APIC timer (timer.cpp) is programmed in TSC values (tsc_at) or calibrated against
+// monotonic_ns(); the PIT is stopped once this calibration is done.
+// TODO(threads issue): kvmclock (pvclock) when the host offers it.
 #include <atomic>
 #include <ctime>
 
@@ -21,6 +23,7 @@ constexpr uint16_t PIT_CH0 = 0x40, PIT_CMD = 0x43;
 uint64_t g_boot_tsc;
 std::atomic<bool> g_calibrated;
 uint64_t g_ns_per_tsc_q32;  // nanoseconds per TSC tick, 32.32 fixed point
+uint64_t g_tsc_hz;
 int64_t g_realtime_at_boot_ns;
 
 uint16_t read_pit_counter() {
@@ -126,6 +129,7 @@ void calibrate() {
         hz = 2000000000;
     }
     g_ns_per_tsc_q32 = (uint64_t(1000000000) << 32) / hz;
+    g_tsc_hz = hz;
     int64_t rtc = read_rtc_seconds();
     uint64_t since_boot = uint64_t((unsigned __int128)(x86::rdtsc() - g_boot_tsc) * g_ns_per_tsc_q32 >> 32);
     g_realtime_at_boot_ns = rtc * 1000000000 - int64_t(since_boot);
@@ -140,6 +144,11 @@ uint64_t monotonic_ns() {
     calibrate();
     uint64_t ticks = x86::rdtsc() - g_boot_tsc;
     return uint64_t((unsigned __int128)ticks * g_ns_per_tsc_q32 >> 32);
+}
+
+uint64_t tsc_at(uint64_t monotonic) {
+    calibrate();
+    return g_boot_tsc + uint64_t((unsigned __int128)monotonic * g_tsc_hz / 1000000000u);
 }
 
 int64_t realtime_ns() {

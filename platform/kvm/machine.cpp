@@ -14,6 +14,8 @@ uint64_t monotonic_ns();
 int64_t realtime_ns();
 int64_t realtime_coarse_ns();
 void timer_start(uint32_t hz);
+void timer_start_cpu();
+void timer_rearm();
 machine::IrqResult handle_irq(uint64_t vector);
 void shutdown(platform::ExitKind kind, int status, const char* reason);
 std::span<platform::BlockDevice* const> no_block_devices();
@@ -36,6 +38,8 @@ const Machine kvm_machine = {
     .realtime_ns = kvm::realtime_ns,
     .realtime_coarse_ns = kvm::realtime_coarse_ns,
     .timer_start = kvm::timer_start,
+    .timer_start_cpu = kvm::timer_start_cpu,
+    .timer_rearm = kvm::timer_rearm,
     .shutdown = kvm::shutdown,
     .host_block_devices = kvm::no_block_devices,
     .host_nic = kvm::no_nic,

@@ -10,6 +10,9 @@
 #define XOS_CPU_FPU_AREA 16
 #define XOS_CPU_INDEX 24
 #define XOS_CPU_FLUSH_REQUEST 28
+#define XOS_CPU_LOCK_WAIT_TICKET 32
+#define XOS_CPU_LOCK_HALTED 36
+#define XOS_CPU_APIC_ID 37
 #define XOS_CPU_SHIFT 6 /* sizeof(XosCpu) == 64 */
 #define XOS_LAPIC_ID_VIRT 0xffff8000fee00020 /* the direct map's view of the local APIC's ID register */
 
@@ -34,8 +37,10 @@
 
 /* Takes the big lock (or one more level of it): a ticket lock, so CPUs get it in the order
  * they asked (a CPU looping over syscalls cannot starve the others). Interrupts must be off.
- * Clobbers %rax, %rcx, %r11 and the flags. While another CPU holds it, answers its TLB
- * shootdown requests (it may be waiting for this CPU to). */
+ * Clobbers %rax, %rcx, %r11 and the flags. Not our turn yet: xos_big_lock_wait (big_lock.S)
+ * spins a bounded time, then halts until the releaser kicks this CPU, and answers TLB
+ * shootdown requests meanwhile (the holder may be waiting for this CPU to). The stack must be
+ * usable (it calls). */
 .macro BIG_LOCK_ENTER
     cmpb $0, xos_smp_active(%rip)
     je .Ldone\@
@@ -46,24 +51,26 @@
     je .Lnested\@
     mov $1, %eax
     lock xadd %eax, xos_big_lock_next(%rip)
-.Lspin\@:
     cmp %eax, xos_big_lock_serving(%rip)
     je .Lgot\@
-    pause
-    cmpl $0, XOS_CPU_FLUSH_REQUEST(%rcx)
-    je .Lspin\@
-    push %rax
-    mov %cr3, %rax
-    mov %rax, %cr3
-    pop %rax
-    movl $0, XOS_CPU_FLUSH_REQUEST(%rcx)
-    jmp .Lspin\@
+    call xos_big_lock_wait          /* %eax = the ticket, %rcx = this CPU; keeps both */
 .Lgot\@:
     mov %r11d, xos_big_lock_owner(%rip)
     mov %rcx, xos_this_cpu(%rip)
 .Lnested\@:
     incl xos_big_lock_depth(%rip)
 .Ldone\@:
+.endm
+
+/* The next ticket's turn, after the holder gave the lock up: the locked increment orders it
+ * before the read of xos_big_lock_sleepers (a waiter that halts sets its flag, then reads
+ * xos_big_lock_serving), and a halted waiter gets its kick. Clobbers the flags. */
+.macro BIG_LOCK_PASS
+    lock incl xos_big_lock_serving(%rip)  /* only the holder writes it: the next ticket's turn */
+    cmpl $0, xos_big_lock_sleepers(%rip)
+    je .Lpassed\@
+    call xos_big_lock_kick          /* keeps every register */
+.Lpassed\@:
 .endm
 
 /* Gives one level back; the last one frees the lock. Interrupts must be off. Clobbers the flags. */
@@ -73,7 +80,7 @@
     decl xos_big_lock_depth(%rip)
     jnz .Ldone\@
     movl $0, xos_big_lock_owner(%rip)
-    incl xos_big_lock_serving(%rip)  /* only the holder writes it: the next ticket's turn */
+    BIG_LOCK_PASS
 .Ldone\@:
 .endm
 
@@ -87,6 +94,6 @@
     cli
     movl $0, xos_big_lock_depth(%rip)
     movl $0, xos_big_lock_owner(%rip)
-    incl xos_big_lock_serving(%rip)
+    BIG_LOCK_PASS
 .Ldone\@:
 .endm

@@ -37,6 +37,12 @@ struct Machine {
     int64_t (*realtime_ns)();
     int64_t (*realtime_coarse_ns)();
     void (*timer_start)(uint32_t hz);
+    // A tickless machine (kvm: docs/locking.md "Timer"): each CPU's own timer (the boot CPU's
+    // is set up by timer_start, an application processor's by timer_start_cpu), re-armed by
+    // timer_rearm after each pass through the scheduler. Null (xen): the boot CPU's periodic
+    // timer paces the others with Tick IPIs.
+    void (*timer_start_cpu)();
+    void (*timer_rearm)();
     // Leaves the machine; machine.cpp halts the CPU if this returns.
     void (*shutdown)(platform::ExitKind kind, int status, const char* reason);
     // The machine's own disks and NIC (xos/block.h, xos/nic.h): kvm has none (its devices are

@@ -19,6 +19,10 @@ extern char xos_ap_param_stack[], xos_ap_param_entry[], xos_ap_param_cr3[], xos_
 // entry64.S's CPU lookup (big_lock.h): RDPID when the CPU has it, else the local APIC ID through this table.
 extern uint8_t xos_cpu_index_rdpid;
 extern uint8_t xos_apic_to_cpu[256];
+// big_lock.S: the slow paths of the big lock.
+void xos_big_lock_wait_c(uint32_t ticket, XosCpu* cpu);
+void xos_big_lock_kick();
+extern uint32_t xos_big_lock_sleepers;
 [[noreturn]] void xos_ap_main(unsigned index);
 }
 
@@ -30,7 +34,8 @@ constexpr uintptr_t TRAMPOLINE = 0x70000;  // ap_trampoline.S's XOS_AP_TRAMPOLIN
 constexpr uintptr_t LAPIC = 0xfee00000;
 constexpr uint32_t LAPIC_ID = 0x20, LAPIC_TPR = 0x80, LAPIC_EOI = 0xb0, LAPIC_SVR = 0xf0, LAPIC_ICR_LOW = 0x300,
                    LAPIC_ICR_HIGH = 0x310;
-constexpr uint32_t ICR_PENDING = 1u << 12, ICR_ASSERT = 1u << 14, ICR_INIT = 0x500, ICR_STARTUP = 0x600;
+constexpr uint32_t ICR_PENDING = 1u << 12, ICR_ASSERT = 1u << 14, ICR_INIT = 0x500, ICR_STARTUP = 0x600,
+                   ICR_NMI = 0x400 | ICR_ASSERT;
 constexpr uint32_t MSR_TSC_AUX = 0xc0000103;
 
 uint8_t g_apic_ids[XOS_MAX_CPUS];
@@ -218,6 +223,7 @@ extern "C" [[noreturn]] void xos_ap_main(unsigned index) {
     wrmsr(MSR_FS_BASE, 0);
     lapic(LAPIC_TPR) = 0;
     lapic(LAPIC_SVR) = 0x100 | 0xff;  // enabled, spurious vector 0xff
+    if (auto start_timer = xos::machine::current().timer_start_cpu) start_timer();  // its own (tickless) timer
     __atomic_store_n(&g_started, index + 1, __ATOMIC_RELEASE);
     g_entry(index);
     halt_forever();
@@ -238,7 +244,10 @@ bool start_cpu(unsigned index, uintptr_t stack_top, void (*entry)(unsigned)) {
     if (index == 1) {  // the lookup the entry code uses from now on (big_lock.h)
         xos_cpu_index_rdpid = (cpuid(0).eax >= 7 && (cpuid(7, 0).ecx & (1u << 22))) ? 1 : 0;
         if (xos_cpu_index_rdpid) wrmsr(MSR_TSC_AUX, 0);
-        for (unsigned i = 0; i < g_cpu_count; ++i) xos_apic_to_cpu[g_apic_ids[i]] = uint8_t(i);
+        for (unsigned i = 0; i < g_cpu_count; ++i) {
+            xos_apic_to_cpu[g_apic_ids[i]] = uint8_t(i);
+            xos_cpus[i].apic_id = g_apic_ids[i];  // for big_lock.S's kick
+        }
     }
     g_entry = entry;
     g_started = 0;
@@ -263,8 +272,28 @@ void send_ipi(unsigned cpu, Ipi kind) {
     uint32_t vector = kind == Ipi::Reschedule ? IPI_RESCHEDULE_VECTOR
         : kind == Ipi::Tick                   ? IPI_TICK_VECTOR
                                               : IPI_TLB_VECTOR;
+    // A machine whose CPUs have timers of their own (kvm) needs no ticks from the boot CPU.
+    if (kind == Ipi::Tick && machine::current().timer_start_cpu) return;
     InterruptGuard guard;
     send_icr(g_apic_ids[cpu], vector | ICR_ASSERT);
+    if (kind == Ipi::TlbFlush) {
+        // A CPU halted waiting for the big lock (big_lock.S) has interrupts off: an NMI wakes it
+        // to answer. Its flag is set before it checks its flush request (the request is stored
+        // before this load: the fence).
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&xos_cpus[cpu].lock_halted, __ATOMIC_RELAXED)) send_icr(g_apic_ids[cpu], ICR_NMI);
+    }
+}
+
+void big_lock_wait(unsigned index, uint32_t ticket) {
+    if (__atomic_load_n(&xos_big_lock_serving, __ATOMIC_ACQUIRE) != ticket)
+        xos_big_lock_wait_c(ticket, &xos_cpus[index]);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
+
+void big_lock_passed() {
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);  // the serving store before the sleepers load
+    if (__atomic_load_n(&xos_big_lock_sleepers, __ATOMIC_RELAXED)) xos_big_lock_kick();
 }
 
 void cpu_relax(unsigned index) {

@@ -103,6 +103,7 @@ void reschedule(TrapFrame& frame, sched::InterruptKind kind) {
     if (!current_context()) return;  // the scheduler is not up yet
     save_interrupted(frame);
     auto* next = static_cast<CpuContext*>(sched::on_interrupt(kind));
+    if (auto rearm = machine::current().timer_rearm) rearm();  // a tickless machine's timer
     if (next) resume(next, frame);
 }
 

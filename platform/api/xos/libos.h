@@ -75,6 +75,15 @@ namespace sched {
 // Device: a device interrupt that may have woken a thread.
 enum class InterruptKind { Timer, Yield, Device };
 
+// What this CPU needs its timer for next, asked by a tickless platform after each pass through
+// the scheduler (on_interrupt), big lock held: `tick` while it runs a thread (time slices),
+// and `deadline_ns`, the nearest sleeper's deadline (monotonic; UINT64_MAX: none).
+struct TimerNeed {
+    bool tick;
+    uint64_t deadline_ns;
+};
+TimerNeed timer_need();
+
 // The running thread's id, for crash reports (0 before threads exist).
 int current_thread_id();
 
@@ -112,7 +121,11 @@ struct XosCpu {
     uint8_t* fpu_area;  // 16: where the trap entry saves the interrupted flow's FPU state (VM)
     uint32_t index;  // 24: this CPU's index (0 = the boot CPU)
     uint32_t flush_request;  // 28: set by another CPU: reload CR3 (a TLB shootdown), then clear
-    uint64_t reserved[4];
+    uint32_t lock_wait_ticket;  // 32: the big-lock ticket this CPU halted waiting for (VM)
+    uint8_t lock_halted;  // 36: 1 while it halts for it: the releaser kicks it (x86_64/big_lock.S)
+    uint8_t apic_id;  // 37: its local APIC ID (VM), for the kick
+    uint8_t reserved_bytes[2];
+    uint64_t reserved[3];
 };
 static_assert(sizeof(XosCpu) == 64);
 extern "C" XosCpu xos_cpus[XOS_MAX_CPUS];

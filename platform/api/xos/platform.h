@@ -285,6 +285,13 @@ void send_ipi(unsigned cpu, Ipi kind);
 // One round of a spin-wait on CPU `index` that does not hold the big lock: answers TLB
 // shootdown requests meanwhile.
 void cpu_relax(unsigned index);
+// Waits until big-lock ticket `ticket` is served, on CPU `index`, interrupts off, not holding
+// the lock: spins a bounded time, then (VM) halts until the CPU that passes the lock to that
+// ticket kicks it; answers TLB shootdown requests meanwhile (docs/locking.md).
+void big_lock_wait(unsigned index, uint32_t ticket);
+// Called by the CPU that just advanced xos_big_lock_serving (interrupts off): wakes the CPU
+// halted for the ticket now served, if there is one.
+void big_lock_passed();
 // The index of the CPU running the caller, for code that does not hold the big lock yet (the
 // entry code's lookup: RDPID or the local APIC ID on the VM; 0 on hosted).
 unsigned cpu_index_unlocked();

@@ -1,0 +1,156 @@
+/* The big lock's slow paths on the VM (docs/locking.md, "Waiting for the big lock"): a CPU whose
+ * ticket is not served yet spins a bounded time, then halts until the CPU that passes the lock
+ * to its ticket kicks it with an NMI. With more vCPUs than host CPUs a spinning waiter only
+ * takes host time from the vCPU whose turn it is; a halted one gives it back. FIFO order is the
+ * ticket lock's: the releaser kicks only the waiter whose ticket is now served.
+ *
+ * The kick is an NMI because the waiter waits with interrupts off (it is on its way into libos,
+ * often from an interrupt: an ordinary interrupt would enter libos again and take a second
+ * ticket). An NMI wakes `hlt` whatever IF says; its handler (xos_big_lock_nmi, vector 2) only
+ * returns, and steps over the `hlt` when the NMI arrived between the waiter's last check and
+ * the `hlt` (the kick would otherwise be lost). xos uses NMIs for nothing else. A TLB shootdown
+ * of a halted waiter gets an NMI too (smp.cpp's send_ipi): the waiter answers it and halts
+ * again. */
+
+#include "big_lock.h"
+
+#define XOS_MAX_CPUS 16
+#define LAPIC_ICR_LOW_VIRT 0xffff8000fee00300
+#define LAPIC_ICR_HIGH_VIRT 0xffff8000fee00310
+#define ICR_NMI 0x4400                  /* delivery mode NMI, level assert */
+#define ICR_PENDING 0x1000
+#define SPIN_ROUNDS 4096                /* before halting: a handover in progress is quicker */
+
+    .text
+
+/* %eax = this CPU's ticket, %rcx = &xos_cpus[this CPU], interrupts off, not holding the lock.
+ * Returns once xos_big_lock_serving == %eax (the caller then owns the lock). Keeps every
+ * register but the flags. */
+    .globl xos_big_lock_wait
+    .type xos_big_lock_wait, @function
+xos_big_lock_wait:
+    push %rdx
+    mov $SPIN_ROUNDS, %edx
+1:  cmp %eax, xos_big_lock_serving(%rip)
+    je .Lwait_done
+    pause
+    cmpl $0, XOS_CPU_FLUSH_REQUEST(%rcx)
+    je 2f
+    call answer_flush
+2:  dec %edx
+    jnz 1b
+    /* Halt: publish the ticket, count this CPU among the sleepers, then (each round) set the
+     * halted flag (xchg: a full barrier, so the releaser that reads the flag as 0 advanced
+     * xos_big_lock_serving before we read it below) and check once more. */
+    mov %eax, XOS_CPU_LOCK_WAIT_TICKET(%rcx)
+    lock incl xos_big_lock_sleepers(%rip)
+3:  mov $1, %dl
+    xchg %dl, XOS_CPU_LOCK_HALTED(%rcx)
+    .globl xos_big_lock_halt_window
+xos_big_lock_halt_window:               /* an NMI from here to the hlt skips the hlt */
+    cmp %eax, xos_big_lock_serving(%rip)
+    je 4f
+    cmpl $0, XOS_CPU_FLUSH_REQUEST(%rcx)
+    jne 5f
+    .globl xos_big_lock_halt
+xos_big_lock_halt:
+    hlt
+    .globl xos_big_lock_halt_end
+xos_big_lock_halt_end:
+    movb $0, XOS_CPU_LOCK_HALTED(%rcx)
+    jmp 3b
+5:  movb $0, XOS_CPU_LOCK_HALTED(%rcx)
+    call answer_flush
+    jmp 3b
+4:  movb $0, XOS_CPU_LOCK_HALTED(%rcx)
+    lock decl xos_big_lock_sleepers(%rip)
+.Lwait_done:
+    pop %rdx
+    ret
+    .size xos_big_lock_wait, . - xos_big_lock_wait
+
+/* A TLB shootdown request for this CPU (%rcx): reload CR3, then clear it. Keeps every register. */
+answer_flush:
+    push %rax
+    mov %cr3, %rax
+    mov %rax, %cr3
+    pop %rax
+    movl $0, XOS_CPU_FLUSH_REQUEST(%rcx)
+    ret
+
+/* void xos_big_lock_wait_c(uint32_t ticket, XosCpu* cpu): the same from C++ (the scheduler's
+ * big_lock_acquire), interrupts off. */
+    .globl xos_big_lock_wait_c
+    .type xos_big_lock_wait_c, @function
+xos_big_lock_wait_c:
+    mov %edi, %eax
+    mov %rsi, %rcx
+    jmp xos_big_lock_wait
+    .size xos_big_lock_wait_c, . - xos_big_lock_wait_c
+
+/* Called (with interrupts off) by a CPU that just advanced xos_big_lock_serving while
+ * xos_big_lock_sleepers was not 0: the CPU halted for the ticket now served, if any, gets an
+ * NMI. Keeps every register but the flags; callable from C++ (void xos_big_lock_kick()). */
+    .globl xos_big_lock_kick
+    .type xos_big_lock_kick, @function
+xos_big_lock_kick:
+    push %rax
+    push %rcx
+    push %rdx
+    push %rsi
+    mov xos_big_lock_serving(%rip), %eax
+    lea xos_cpus(%rip), %rcx
+    lea (XOS_MAX_CPUS << XOS_CPU_SHIFT)(%rcx), %rsi
+1:  cmpb $0, XOS_CPU_LOCK_HALTED(%rcx)
+    je 2f
+    cmp %eax, XOS_CPU_LOCK_WAIT_TICKET(%rcx)
+    jne 2f
+    movabs $LAPIC_ICR_LOW_VIRT, %rsi
+3:  testl $ICR_PENDING, (%rsi)
+    jz 4f
+    pause
+    jmp 3b
+4:  movzbl XOS_CPU_APIC_ID(%rcx), %edx
+    shl $24, %edx
+    movabs $LAPIC_ICR_HIGH_VIRT, %rax
+    mov %edx, (%rax)
+    movl $ICR_NMI, (%rsi)
+    jmp 5f                          /* one ticket, one waiter */
+2:  add $(1 << XOS_CPU_SHIFT), %rcx
+    cmp %rsi, %rcx
+    jb 1b
+5:  pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rax
+    ret
+    .size xos_big_lock_kick, . - xos_big_lock_kick
+
+/* Vector 2 (its own IST stack): an NMI is a big-lock kick (or a TLB shootdown for a halted
+ * waiter). Interrupted between xos_big_lock_halt_window and the hlt (inclusive), the waiter
+ * resumes after the hlt, so it checks again instead of sleeping through its kick. */
+    .globl xos_big_lock_nmi
+    .type xos_big_lock_nmi, @function
+xos_big_lock_nmi:
+    push %rax
+    push %rcx
+    mov 16(%rsp), %rax              /* the interrupted %rip */
+    lea xos_big_lock_halt_window(%rip), %rcx
+    cmp %rcx, %rax
+    jb 1f
+    lea xos_big_lock_halt(%rip), %rcx
+    cmp %rcx, %rax
+    ja 1f
+    lea xos_big_lock_halt_end(%rip), %rax
+    mov %rax, 16(%rsp)
+1:  pop %rcx
+    pop %rax
+    iretq
+    .size xos_big_lock_nmi, . - xos_big_lock_nmi
+
+    .data
+    .balign 4
+    .globl xos_big_lock_sleepers
+xos_big_lock_sleepers: .long 0      /* how many CPUs are in the halting part of xos_big_lock_wait */
+
+    .section .note.GNU-stack,"",@progbits

@@ -532,8 +532,12 @@ void drop_big_lock_for_app() {
 unsigned current_cpu() { return xos_this_cpu->index; }
 
 TimerNeed timer_need() {
-    Thread* sleeper = g_sleepers.front();
-    return {!cpu().current || cpu().current != cpu().idle, sleeper ? sleeper->deadline_ns : UINT64_MAX};
+    uint64_t next_deadline = UINT64_MAX;
+    {
+        SpinLockGuard guard(g_sleepers_lock);
+        if (Thread* sleeper = g_sleepers.front()) next_deadline = sleeper->deadline_ns;
+    }
+    return {!cpu().current || cpu().current != cpu().idle, next_deadline};
 }
 
 void init() {
@@ -741,8 +745,9 @@ void WaitQueue::set_wake_source(WakeSource source) {
 
 bool signal_interrupts_current() { return cpu().current->signal_pending & ~cpu().current->signal_mask; }
 
-// The first half of a block: the thread is marked blocked and queued (interrupts off).
-void prepare_block(WaitQueue* queue, Deadline deadline, Interruptible interruptible) {
+// The first half of a block: the thread is marked blocked and queued (interrupts off). False:
+// the thread must end instead (below), and nothing was queued.
+bool prepare_block(WaitQueue* queue, Deadline deadline, Interruptible interruptible) {
     ASSERT(!platform::interrupts_enabled());
     ASSERT(!in_interrupt());
     VERIFY(cpu().current && cpu().current != cpu().idle);
@@ -752,7 +757,7 @@ void prepare_block(WaitQueue* queue, Deadline deadline, Interruptible interrupti
     // blocked then, and with several CPUs this one may have been running meanwhile. It leaves
     // with EINTR and ends on its way out (deliver_pending_signals).
     if (interruptible == Interruptible::Yes && self.process && g_termination_hook && must_terminate(self))
-        return error(EINTR);
+        return false;
     self.state = ThreadState::Blocked;
     self.wake_reason = WakeReason::None;
     self.interruptible = interruptible == Interruptible::Yes;
@@ -764,6 +769,7 @@ void prepare_block(WaitQueue* queue, Deadline deadline, Interruptible interrupti
     }
     self.deadline_ns = deadline.monotonic_ns;
     if (!deadline.is_never()) insert_sleeper(self);
+    return true;
 }
 
 namespace {
@@ -784,15 +790,16 @@ ErrorOr<void> finish_block() {
 }  // namespace
 
 ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible interruptible) {
-    prepare_block(queue, deadline, interruptible);
+    if (!prepare_block(queue, deadline, interruptible)) return error(EINTR);
     return finish_block();
 }
 
 ErrorOr<void> block_current_unlocking(WaitQueue* queue, SpinLock& lock, Deadline deadline,
                                       Interruptible interruptible) {
     VERIFY_HELD(lock);
-    prepare_block(queue, deadline, interruptible);
+    bool blocked = prepare_block(queue, deadline, interruptible);
     lock.unlock();
+    if (!blocked) return error(EINTR);
     return finish_block();
 }
 

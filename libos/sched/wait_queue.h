@@ -55,7 +55,7 @@ public:
 
 private:
     friend ErrorOr<void> block_current(WaitQueue*, Deadline, Interruptible);
-    friend void prepare_block(WaitQueue*, Deadline, Interruptible);
+    friend bool prepare_block(WaitQueue*, Deadline, Interruptible);
     friend void wake(Thread&, WakeReason);
     friend void requeue_waiter(Thread&, WaitQueue&);
     IntrusiveList<Thread, &Thread::queue_node> m_waiters;

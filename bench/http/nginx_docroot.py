@@ -16,7 +16,8 @@ every target back to back, in a rotating order, after one warm-up pass):
 - vm-share:     xos VM (xos-run --rootfs DEBIAN_ROOT, QEMU, 1 vCPU), root /xos-test/www on the share;
 - vm-memory:    the same, but a shell copies www into /tmp (the root's writable layer, in the
                 guest's memory) first and nginx serves /tmp/www;
-- hosted-share: the hosted platform with the share (host file syscalls, no 9P).
+- hosted-share: the hosted platform with the share (host file syscalls, no 9P);
+- vm-share-before (with --before-build-dir DIR): vm-share with DIR's xos-run and kernel.
 
 --probe also runs python3 on the VM timing fstat, pread, stat, open+close of the file on the
 share and in /tmp (microseconds per call, measured by the guest).
@@ -131,6 +132,8 @@ def main():
     parser.add_argument('--targets', default='vm-share,vm-memory,hosted-share')
     parser.add_argument('--connections', default='1,16')
     parser.add_argument('--probe', action='store_true')
+    parser.add_argument('--before-build-dir', help='also measure vm-share-before: the share with the xos-run of '
+                        'this other build (a before/after comparison in one run)')
     args = parser.parse_args()
     xos_run = os.path.join(args.build_dir, 'tools', 'xos-run', 'xos-run')
     dest = subprocess.run([os.path.join(REPO, 'tests', 'debian', 'make_rootfs.sh')], capture_output=True,
@@ -158,13 +161,17 @@ def main():
                                capture_output=True, text=True, timeout=600)
             print(r.stdout)
         targets = args.targets.split(',')
+        if args.before_build_dir:
+            targets.insert(0, 'vm-share-before')
         ports = {}
         for target in targets:
             port = free_port()
             platform = 'hosted' if target.startswith('hosted') else 'kvm'
             conf = 'memory' if target.endswith('memory') else 'share'
             log = open(os.path.join(work, target + '.log'), 'w')
-            processes.append(subprocess.Popen([xos_run, '--platform', platform] + common +
+            runner = os.path.join(args.before_build_dir, 'tools', 'xos-run', 'xos-run') \
+                if target == 'vm-share-before' else xos_run
+            processes.append(subprocess.Popen([runner, '--platform', platform] + common +
                                               ['-p', '%d:8080' % port, '--', '/xos-test/run.sh', conf],
                                               stdin=subprocess.DEVNULL, stdout=log, stderr=log))
             ports[target] = port
@@ -188,10 +195,12 @@ def main():
                 samples = results[(target, c)]
                 print('| %s | %d | %.0f | %s |' % (target, c, statistics.median(s[0] for s in samples),
                                                     ' '.join(s[1] or '?' for s in samples)))
-        if 'vm-share' in targets and 'vm-memory' in targets:
-            for c in connections:
-                ratios = [m[0] / s[0] for s, m in zip(results[('vm-share', c)], results[('vm-memory', c)])]
-                print('\nvm-memory / vm-share, %d connection(s): %.1fx (paired median)' % (c, statistics.median(ratios)))
+        for better, worse in (('vm-memory', 'vm-share'), ('vm-share', 'vm-share-before')):
+            if better in targets and worse in targets:
+                for c in connections:
+                    ratios = [b[0] / w[0] for w, b in zip(results[(worse, c)], results[(better, c)])]
+                    print('\n%s / %s, %d connection(s): %.2fx (paired median)' % (better, worse, c,
+                                                                                statistics.median(ratios)))
         print('\nload average: %.1f before, %.1f after (1 min)' % (load_before[0], load_after[0]))
     finally:
         for p in processes:

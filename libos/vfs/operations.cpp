@@ -39,6 +39,24 @@ ErrorOr<RefPtr<File>> open(const Start& start, std::string_view path, int flags,
     if ((flags & O_TMPFILE) == O_TMPFILE) return error(EOPNOTSUPP);
     Follow follow = (flags & O_NOFOLLOW) ? Follow::No : Follow::Yes;
     if (!(flags & O_CREAT)) {
+        // Usually one walk: the parent, then the last component, when it is a plain name that is
+        // neither a symlink nor a mount point (the file then is `name` in `parent`, its origin
+        // for /proc/self/fd); the lookup's error is the one resolve() would give. Anything else
+        // takes the general path below, which looks the name up twice (on a 9P share, five more
+        // round trips per open).
+        if (auto parent = resolve_parent(start, path);
+            parent && !parent->name.empty() && !parent->trailing_slash && !is_dot_or_dotdot(parent->name)) {
+            auto found = parent->parent->lookup(parent->name);
+            if (!found) return std::unexpected(found.error());
+            if (!(*found)->is_symlink() && !(*found)->mounted()) {
+                RefPtr<Vnode> vnode = *found;
+                RefPtr<File> file = TRY(open_vnode(vnode, flags));
+                if (!vnode->is_directory())
+                    if (auto name = KString::from(parent->name))
+                        file->set_origin(parent->parent, static_cast<KString&&>(*name));
+                return file;
+            }
+        }
         RefPtr<Vnode> vnode = TRY(resolve(start, path, follow));
         if (vnode->is_symlink() && !(flags & O_PATH)) return error(ELOOP);
         RefPtr<File> file = TRY(open_vnode(vnode, flags));

@@ -320,6 +320,30 @@ int main(void) {
     SHOW("copied content ok", pread(dst2, buf, 8, 0) == 8 && memcmp(buf, "sendfile", 8) == 0);
     close(src), close(dst), close(dst2), close(mfd);
 
+    // /proc/self/fd/N names an opened file by its absolute path, however the open named it.
+    {
+        char want[PATH_MAX], link[64], got[PATH_MAX];
+        SHOW("mkdir(pf)", mkdir("pf", 0755));
+        int made = open("pf/file", O_CREAT | O_WRONLY, 0644);
+        SHOW("create pf/file", made >= 0);
+        close(made);
+        snprintf(want, sizeof want, "%s/pf/file", dir);
+        const char* paths[] = {"pf/file", "./pf/file", "pf//file", "pf/../pf/file", want};
+        const char* labels[] = {"relative", "./relative", "double slash", "with ..", "absolute"};
+        for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+            int fd = open(paths[i], O_RDONLY | O_NONBLOCK);
+            snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+            ssize_t n = readlink(link, got, sizeof got - 1);
+            got[n < 0 ? 0 : n] = 0;
+            printf("%-48s %s\n", labels[i], fd < 0 ? "open failed" : strcmp(got, want) == 0 ? "names the file" : got);
+            close(fd);
+        }
+        SHOW("open(pf/file/) (trailing slash)", open("pf/file/", O_RDONLY));
+        SHOW("open(pf/missing)", open("pf/missing", O_RDONLY));
+        SHOW("unlink(pf/file)", unlink("pf/file"));
+        SHOW("rmdir(pf)", rmdir("pf"));
+    }
+
     // statfs, sync.
     SHOW("sync()", (sync(), 0));
     SHOW("syncfs(3)", syncfs(3));

@@ -756,8 +756,7 @@ bool prepare_block(WaitQueue* queue, Deadline deadline, Interruptible interrupti
     // is pending) does not start an interruptible wait: whoever ended it woke only the threads
     // blocked then, and with several CPUs this one may have been running meanwhile. It leaves
     // with EINTR and ends on its way out (deliver_pending_signals).
-    if (interruptible == Interruptible::Yes && self.process && g_termination_hook && must_terminate(self))
-        return false;
+    if (interruptible == Interruptible::Yes && self.process && g_termination_hook && must_terminate(self)) return false;
     self.state = ThreadState::Blocked;
     self.wake_reason = WakeReason::None;
     self.interruptible = interruptible == Interruptible::Yes;

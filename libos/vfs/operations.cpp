@@ -49,7 +49,7 @@ ErrorOr<RefPtr<File>> open(const Start& start, std::string_view path, int flags,
             auto found = parent->parent->lookup(parent->name);
             if (!found) return std::unexpected(found.error());
             if (!(*found)->is_symlink() && !(*found)->mounted()) {
-                RefPtr<Vnode> vnode = *found;
+                const RefPtr<Vnode>& vnode = *found;
                 RefPtr<File> file = TRY(open_vnode(vnode, flags));
                 if (!vnode->is_directory())
                     if (auto name = KString::from(parent->name))

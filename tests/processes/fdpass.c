@@ -303,8 +303,10 @@ static void rights_named(void) {
     printf("bind: %s\n", result(bind(listener, (struct sockaddr*)&path, sizeof path)));
     listen(listener, 4);
     struct sockaddr_un abstract = {.sun_family = AF_UNIX};
-    memcpy(abstract.sun_path, "\0fdpass-dgram", 13);
-    socklen_t abstract_length = offsetof(struct sockaddr_un, sun_path) + 13;
+    // Abstract names are per network namespace: the pid keeps two native runs (the VM's and the
+    // hosted test's, run in parallel) apart.
+    int abstract_name = snprintf(abstract.sun_path + 1, sizeof abstract.sun_path - 1, "fdpass-dgram-%d", (int)getpid());
+    socklen_t abstract_length = offsetof(struct sockaddr_un, sun_path) + 1 + abstract_name;
     int dgram = socket(AF_UNIX, SOCK_DGRAM, 0);
     printf("bind abstract: %s\n", result(bind(dgram, (struct sockaddr*)&abstract, abstract_length)));
     pid_t child = fork();
@@ -657,8 +659,8 @@ static void gc_cases(void) {
     pipe(p);
     int listener = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un name = {.sun_family = AF_UNIX};
-    memcpy(name.sun_path, "\0fdpass-gc", 10);
-    socklen_t length = offsetof(struct sockaddr_un, sun_path) + 10;
+    int gc_name = snprintf(name.sun_path + 1, sizeof name.sun_path - 1, "fdpass-gc-%d", (int)getpid());
+    socklen_t length = offsetof(struct sockaddr_un, sun_path) + 1 + gc_name;
     bind(listener, (struct sockaddr*)&name, length);
     listen(listener, 4);
     int client = socket(AF_UNIX, SOCK_STREAM, 0);

@@ -234,9 +234,10 @@ GROUPS = {
          "console_has": ["terminating due to uncaught exception"]},
         # Too little memory: 4 MiB holds the image (2.9 MiB since SMP's per-CPU tables; with 3 MiB
         # xl refuses to build the domain) but not what libos then needs: a panic and 134, as on
-        # KVM (xos-run --mem 4M).
+        # KVM (xos-run --mem 4M). Where it runs out depends on the image's size (since the heap can
+        # take back the frame allocator's free pages, the root's /etc is what fails first).
         {"name": "too-little-memory", "image": "tests/image/hello_c.xos", "status": 134, "memory": 4,
-         "console_has": ["xos: panic: no memory for"], "console_lacks": ["Hello, C on xos!"]},
+         "console_has": ["xos: panic: "], "console_lacks": ["Hello, C on xos!"]},
         no_backend_case(),
         fake_backend_case("bad-index", ["bad response producer index 1000 (consumer 0)",
                                         "pread /dev/vda: -1, I/O error"], 5),

@@ -61,8 +61,8 @@ static void wait_for(pid_t pid, const char* what) {
     describe(what, status);
 }
 
-// Sends `count` descriptors (and `data`) in one SCM_RIGHTS message.
-static long send_fds(int sock, const int* fds, int count, const char* data) {
+// Sends `count` descriptors (and `data`) in one SCM_RIGHTS message, with sendmsg's `flags`.
+static long send_fds_flags(int sock, const int* fds, int count, const char* data, int flags) {
     size_t space = CMSG_SPACE(sizeof(int) * (count ? count : 1));
     char* control = calloc(1, space);
     struct iovec iov = {(void*)data, strlen(data)};
@@ -76,9 +76,13 @@ static long send_fds(int sock, const int* fds, int count, const char* data) {
         c->cmsg_len = CMSG_LEN(sizeof(int) * count);
         memcpy(CMSG_DATA(c), fds, sizeof(int) * count);
     }
-    long n = sendmsg(sock, &m, 0);
+    long n = sendmsg(sock, &m, flags);
     free(control);
     return n;
+}
+
+static long send_fds(int sock, const int* fds, int count, const char* data) {
+    return send_fds_flags(sock, fds, count, data, 0);
 }
 
 // Receives into `buf`; the descriptors (up to `room` of them fit the control buffer) go to
@@ -604,19 +608,7 @@ static void random_graph(void) {
                 int j = rand() % n;
                 list[i] = random_fds[j] >= 0 ? random_fds[j] : random_fds[a];
             }
-            char control[CMSG_SPACE(sizeof list)] = {0};
-            struct iovec iov = {"r", 1};
-            struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-            if (count) {
-                m.msg_control = control;
-                m.msg_controllen = CMSG_SPACE(sizeof(int) * count);
-                struct cmsghdr* c = CMSG_FIRSTHDR(&m);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * count);
-                memcpy(CMSG_DATA(c), list, sizeof(int) * count);
-            }
-            sendmsg(random_fds[a], &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+            send_fds_flags(random_fds[a], list, count, "r", MSG_DONTWAIT | MSG_NOSIGNAL);
         } else if (op < 6) {
             random_receive(random_fds[a], op == 5 && rand() % 2);
         } else if (op < 8) {

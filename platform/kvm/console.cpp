@@ -70,22 +70,15 @@ struct Decoder {
     int signal = 0;  // 0xff 'K' n: n until console_take_signal()
 };
 Decoder g_decoder;
-struct Stdio {
-    bool parsed = false;
-    platform::StdioKinds kinds;
-    platform::ConsoleSize size;
-};
-Stdio g_stdio;
-
 // The command line exists only after boot_info is parsed (the console starts before).
-Stdio& stdio() {
-    if (g_stdio.parsed) return g_stdio;
-    g_stdio.parsed = true;
-    x86::ConsoleTokens tokens = x86::console_tokens();
-    g_stdio.kinds = tokens.kinds;
-    g_stdio.size = tokens.size;
-    if (tokens.framed) g_decoder.state = Decoder::State::Unsynced;  // xos-run's framing
-    return g_stdio;
+x86::ConsoleTokens& stdio() {
+    static bool synced = false;
+    x86::ConsoleTokens& tokens = x86::console_state();
+    if (!synced) {
+        synced = true;
+        if (tokens.framed) g_decoder.state = Decoder::State::Unsynced;  // xos-run's framing
+    }
+    return tokens;
 }
 
 void (*g_input_handler)();
@@ -159,7 +152,7 @@ platform::ConsoleInput console_read(char* buffer, size_t count) {
         case Decoder::State::Size:
             d.size_bytes[d.size_count++] = byte;
             if (d.size_count == 4) {
-                kvm::Stdio& stdio = kvm::stdio();
+                x86::ConsoleTokens& stdio = kvm::stdio();
                 stdio.size.rows = uint16_t(d.size_bytes[0] << 8 | d.size_bytes[1]);
                 stdio.size.cols = uint16_t(d.size_bytes[2] << 8 | d.size_bytes[3]);
                 d.resized = true;

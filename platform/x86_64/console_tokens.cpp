@@ -57,4 +57,14 @@ ConsoleTokens console_tokens() {
     return tokens;
 }
 
+ConsoleTokens& console_state() {
+    static ConsoleTokens state;
+    static bool parsed = false;
+    if (!parsed) {
+        parsed = true;
+        state = console_tokens();
+    }
+    return state;
+}
+
 }  // namespace xos::x86

@@ -21,4 +21,9 @@ struct ConsoleTokens {
 };
 ConsoleTokens console_tokens();
 
+// console_tokens() parsed on first use (the console starts before the command line exists, so
+// call it only once boot_info is parsed) and kept: what the KVM and Xen consoles answer for
+// console_stdio() and console_size(). The size is the console's to change (a resize message).
+ConsoleTokens& console_state();
+
 }  // namespace xos::x86

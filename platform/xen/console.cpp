@@ -32,23 +32,6 @@ void (*g_input_handler)();
 bool g_input_broken;  // a bad `in` producer index was seen: input has ended for good
 bool g_output_broken;  // a bad `out` consumer index was seen: output goes to port 0xE9
 
-struct Stdio {
-    bool parsed = false;
-    platform::StdioKinds kinds;
-    platform::ConsoleSize size;
-};
-Stdio g_stdio;
-
-// Parsed on first use: the command line exists only once boot_info is read.
-Stdio& stdio() {
-    if (g_stdio.parsed) return g_stdio;
-    g_stdio.parsed = true;
-    x86::ConsoleTokens tokens = x86::console_tokens();
-    g_stdio.kinds = tokens.kinds;
-    g_stdio.size = tokens.size;
-    return g_stdio;
-}
-
 bool on_console_event(evtchn_port_t, void*) {
     if (!g_input_handler) return false;
     g_input_handler();
@@ -121,9 +104,9 @@ void console_flush(uint64_t timeout_ns) {
         wait_on_port(g_port);
 }
 
-platform::StdioKinds console_stdio() { return stdio().kinds; }
+platform::StdioKinds console_stdio() { return x86::console_state().kinds; }
 
-platform::ConsoleSize console_size() { return stdio().size; }
+platform::ConsoleSize console_size() { return x86::console_state().size; }
 
 platform::ConsoleInput console_read(char* buffer, size_t count) {
     platform::ConsoleInput result;

@@ -184,7 +184,7 @@ void FileCache::install_hooks() {
             },
         .destroyed =
             [](vfs::Vnode& vnode) {
-                rewrite::file_changed(vnode);  // the vnode's address may be reused
+                rewrite::file_destroyed(vnode);  // the vnode's address may be reused
                 kdestroy(existing(vnode));
                 vnode.m_file_cache = nullptr;
             },

@@ -192,11 +192,14 @@ CachedPage* find_cached(const vfs::Vnode* vnode, uint64_t index) {
     return i < g_cached && g_cache[i].vnode == vnode && g_cache[i].index == index ? &g_cache[i] : nullptr;
 }
 
-void drop_cached(size_t i) {
+// `release`: its vnode reference is dropped later (false: the vnode is being destroyed).
+void drop_cached(size_t i, bool release = true) {
     mm::unref_frame(g_cache[i].code);
     mm::unref_frame(g_cache[i].trampoline);
-    VERIFY(g_unheld_count < MAX_UNHELD);
-    g_unheld[g_unheld_count++] = g_cache[i].vnode;
+    if (release) {
+        VERIFY(g_unheld_count < MAX_UNHELD);
+        g_unheld[g_unheld_count++] = g_cache[i].vnode;
+    }
     memmove(&g_cache[i], &g_cache[i + 1], (g_cached - i - 1) * sizeof(CachedPage));
     --g_cached;
     --g_stats.cache_pages;
@@ -985,6 +988,14 @@ void memory_gone(const mm::VirtualMemory& memory) {
         mm::kfree(table->sites);
         mm::kfree(table);
         return;
+    }
+}
+
+void file_destroyed(const vfs::Vnode& vnode) {
+    // None: entries hold a reference. Were there any, the address could be reused by another vnode.
+    for (size_t i = cache_lower_bound(&vnode, 0); i < g_cached && g_cache[i].vnode == &vnode;) {
+        drop_cached(i, false);
+        ++g_stats.cache_invalidated;
     }
 }
 

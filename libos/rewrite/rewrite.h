@@ -91,8 +91,10 @@ void unmapped(const mm::VirtualMemory& memory, uintptr_t start, uintptr_t end);
 // - `memory` is being destroyed (exec, exit): all its site records go;
 void memory_gone(const mm::VirtualMemory& memory);
 // - bytes [from, to) of the file were written or truncated away (everything: it was replaced on
-//   the host, seen by exec, or is being destroyed): its cached pages there are dropped (the
+//   the host, seen by exec): its cached pages there are dropped (the
 //   processes that map them keep their copies).
 void file_changed(const vfs::Vnode& vnode, uint64_t from = 0, uint64_t to = UINT64_MAX);
+// - the vnode is being destroyed (its entries, if any, go without dropping a reference).
+void file_destroyed(const vfs::Vnode& vnode);
 
 }  // namespace xos::rewrite

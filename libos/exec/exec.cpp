@@ -13,6 +13,7 @@
 #include "mm/heap.h"
 #include "mm/memory.h"
 #include "mm/vm.h"
+#include "rewrite/rewrite.h"
 #include "sched/thread.h"
 #include "sys/signal.h"
 #include "vdso/vdso.h"
@@ -123,6 +124,7 @@ bool remember_program(const RefPtr<vfs::Vnode>& vnode, const vfs::Attributes& at
     for (RecentProgram& recent : g_recent) {
         if (recent.vnode.get() != vnode.get()) continue;
         if (same_version(recent, attributes)) return false;
+        rewrite::file_changed(*vnode);  // changed on the host: its rewritten pages are stale
         recent = {};
         return true;
     }

@@ -5,6 +5,7 @@
 #include "mm/frames.h"
 #include "mm/heap.h"
 #include "mm/memory.h"
+#include "rewrite/rewrite.h"
 #include "xos/platform.h"
 
 namespace xos::mm {
@@ -169,6 +170,7 @@ void FileCache::install_hooks() {
             },
         .written =
             [](vfs::Vnode& vnode, uint64_t offset, std::span<const std::byte> data) {
+                rewrite::file_changed(vnode, offset, offset + data.size());  // rewritten pages there are stale
                 if (auto* cache = existing(vnode)) cache->written(offset, data.data(), data.size());
             },
         .truncating =
@@ -177,10 +179,12 @@ void FileCache::install_hooks() {
             },
         .truncated =
             [](vfs::Vnode& vnode, uint64_t size) {
+                rewrite::file_changed(vnode, size);  // the pages from the new end on
                 if (auto* cache = existing(vnode)) cache->truncated(size);
             },
         .destroyed =
             [](vfs::Vnode& vnode) {
+                rewrite::file_destroyed(vnode);  // the vnode's address may be reused
                 kdestroy(existing(vnode));
                 vnode.m_file_cache = nullptr;
             },

@@ -14,6 +14,7 @@
 #include "mm/frames.h"
 #include "mm/heap.h"
 #include "mm/memory.h"
+#include "rewrite/rewrite.h"
 #include "sched/process_stats.h"
 #include "vfs/file.h"
 #include "vfs/vnode.h"
@@ -90,6 +91,7 @@ void VirtualMemory::set_break_base(uintptr_t address) {
 
 VirtualMemory::~VirtualMemory() {
     if (platform::current_app_space() == m_space) panic("destroying the current address space");
+    rewrite::memory_gone(*this);
     for (size_t i = 0; i < m_count; ++i) release_pages(m_vmas[i], m_vmas[i].start, m_vmas[i].end);
     // Any page outside the VMAs (none should be): unmapped without touching its frame.
     platform::unmap_range(m_space, m_base, m_end, forget_frame, nullptr);
@@ -296,6 +298,7 @@ void VirtualMemory::release_pages(const Vma& vma, uintptr_t start, uintptr_t end
 ErrorOr<void> VirtualMemory::remove_range(uintptr_t start, uintptr_t end) {
     TRY(split_at(start));
     TRY(split_at(end));
+    rewrite::unmapped(*this, start, end);
     for (;;) {
         size_t i = index_after(start);
         if (i >= m_count || m_vmas[i].start >= end) break;
@@ -324,8 +327,12 @@ ErrorOr<uintptr_t> VirtualMemory::map_file(uintptr_t address, size_t length, int
     FileCache* cache = TRY(FileCache::of(*file.vnode(), &file));
     uint64_t first = offset / PAGE_SIZE, last = first + size / PAGE_SIZE, in_file = cache->size_in_pages();
     TRY(cache->fill(first, last < in_file ? last : in_file));
-    return map_vma(address, length, placement,
-                   Vma{0, 0, prot, VmaKind::File, shared, file.vnode(), offset, shared && !file.writable()});
+    uintptr_t start =
+        TRY(map_vma(address, length, placement,
+                    Vma{0, 0, prot, VmaKind::File, shared, file.vnode(), offset, shared && !file.writable()}));
+    // Code: the syscall-site rewriter maps the pages it has patched before (its per-file cache).
+    if (!shared && (prot & PROT_EXEC)) rewrite::file_mapped(*this, start, start + size);
+    return start;
 }
 
 ErrorOr<uintptr_t> VirtualMemory::map_vma(uintptr_t address, size_t length, Placement placement, const Vma& proto) {
@@ -626,6 +633,24 @@ bool VirtualMemory::make_private_copy(uintptr_t page) {
         return false;
     }
     ++m_resident_pages;
+    return true;
+}
+
+bool VirtualMemory::adopt_frame(uintptr_t page, uintptr_t frame) {
+    const Vma* vma = find(page);
+    if (!vma || vma->shared) return false;
+    uintptr_t present = platform::mapped_page(m_space, page);
+    FileCache* cache = vma->kind == VmaKind::File ? FileCache::existing(*vma->file) : nullptr;
+    bool file_page = present && cache && present == cache->page(file_index(*vma, page), false);
+    if (!ref_frame(frame)) return false;
+    if (!platform::map_page(m_space, page, frame, page_access(vma->prot) & ~platform::PAGE_WRITE)) {
+        unref_frame(frame);
+        return false;
+    }
+    if (present && !file_page)
+        unref_frame(present);  // a private frame replaced
+    else
+        ++m_resident_pages;
     return true;
 }
 

@@ -109,6 +109,12 @@ public:
     // when the page now is (or already was) this memory's alone; false for shared mappings,
     // absent pages or no memory.
     bool make_private_copy(uintptr_t page);
+    // Maps `frame`, a frame of private memory another holder keeps a reference on (the rewriter's
+    // cache of patched pages, libos/rewrite), at `page` of a private mapping, read-only and
+    // counted as fork shares a frame: the first write copies it. What the page held goes (the
+    // caller knows the new frame can stand for it). False for a shared mapping, or if the frame
+    // cannot be shared.
+    bool adopt_frame(uintptr_t page, uintptr_t frame);
     // Writes `size` bytes at `address` of this memory, current or not and whatever the mappings'
     // protection (a loader filling a new image before it is activated): pages are faulted in,
     // private file pages and pages a fork shares get a copy of their own first. EFAULT where

@@ -22,7 +22,12 @@
 #include <cstring>
 
 #include "base/klog.h"
+#include "base/verify.h"
+#include "mm/file_cache.h"
+#include "mm/frames.h"
+#include "mm/heap.h"
 #include "mm/memory.h"
+#include "sched/process.h"
 #include "sched/thread.h"
 #include "xos/platform.h"
 
@@ -32,28 +37,173 @@ namespace xos::rewrite {
 
 namespace {
 
-constexpr size_t SLOT_SIZE = 80;  // the largest trampoline (a `moved` one) is 67 bytes
+constexpr size_t SLOT_SIZE = 80;  // the largest trampoline (a `moved` one) is 64 bytes
 constexpr size_t SLOTS_PER_PAGE = mm::PAGE_SIZE / SLOT_SIZE;
-constexpr size_t MAX_TRAMPOLINE_PAGES = 64;
-constexpr size_t MAX_SITES = 512;  // sites remembered (patched or left trapped)
+constexpr size_t MAX_NEAR_PAGES = 64;  // near trampoline pages per address space
 constexpr size_t MAX_MOVED = 8;  // bytes of instructions after a `syscall` moved into a trampoline
 constexpr size_t MAX_BEFORE = 7;  // bytes of the instruction before it, the same
+constexpr size_t MAX_CACHED_PAGES = 256;  // rewritten pages kept (each with its trampoline page)
 
 // The trampoline pages of an address space are found in it rather than in a table of libos's:
-// one-page private anonymous PROT_READ|PROT_EXEC mappings whose last TRAILER bytes hold
-// TRAMPOLINE_MAGIC and the page's own address. So they belong to the address space: a fork's
-// child inherits them (copy on write: a slot is written into this memory's own copy of the page,
+// one-page private anonymous PROT_READ|PROT_EXEC mappings whose last TRAILER bytes hold a magic
+// number and a word. So they belong to the address space: a fork's child inherits them (copy on
+// write: a slot is written into this memory's own copy of the page,
 // VirtualMemory::make_private_copy), an exec or an exit drops them with the rest of the memory,
 // and a munmap or mprotect by the app makes the page no trampoline page any more. A slot is free
-// while its first byte is still int3 (no trampoline starts with 0xcc).
+// while its first byte is still int3 (no trampoline starts with 0xcc). Two kinds:
+// - paired (PAIRED_MAGIC, then the page's distance from its code page, PAIRED_OFFSETS): the
+//   trampolines of the sites of one page of a private file mapping, at a fixed distance from
+//   it, so that the code page and its trampoline page are position-independent as a pair and
+//   can be cached per file and mapped at any address (the page cache below);
+// - near (NEAR_MAGIC, then the page's own address): anywhere within reach of the sites it
+//   serves (anonymous memory, or a file page whose paired page cannot be placed).
 constexpr size_t TRAILER = 16;
 static_assert(SLOTS_PER_PAGE * SLOT_SIZE + TRAILER <= mm::PAGE_SIZE);
-constexpr uint64_t TRAMPOLINE_MAGIC = 0x706d617274736f78ull;  // "xostramp"
+constexpr uint64_t NEAR_MAGIC = 0x706d617274736f78ull;  // "xostramp"
+constexpr uint64_t PAIRED_MAGIC = 0x726961707274736full;  // "ostrpair"
+// Where a code page's paired trampoline page goes: 1 GiB below it (free in the usual layout: mmap
+// places top-down, the break grows up), else 1 GiB above (an ET_EXEC program near the bottom).
+constexpr int64_t PAIRED_OFFSETS[] = {-(int64_t(1) << 30), int64_t(1) << 30};
 
 bool g_enabled = true;
 Stats g_stats;
-Site g_sites[MAX_SITES];  // open addressing by Site::at, 0 = empty; never erased
-size_t g_site_count;
+
+// The live threads that run in the current address space: the process's own, and a vfork
+// parent blocked in clone while its posix_spawn child shares its memory. (Not the threads of
+// other processes, as threads_here() counts: a vfork loop's child is not alone there.)
+int threads_here() {
+    struct Context {
+        const mm::VirtualMemory* memory;
+        int count;
+    } context{&mm::app_memory(), 0};
+    sched::for_each_live_thread(
+        [](sched::Thread& thread, void* opaque) {
+            auto& c = *static_cast<Context*>(opaque);
+            if (thread.process && thread.process->memory == c.memory) ++c.count;
+        },
+        &context);
+    return context.count;
+}
+
+// The site records of one address space, sorted by Site::at; they go with their mapping
+// (unmapped) or the address space (memory_gone). No fixed limit: the array grows.
+struct SiteTable {
+    const mm::VirtualMemory* memory;
+    Site* sites;
+    size_t count, capacity;
+    SiteTable* next;
+};
+SiteTable* g_tables;
+
+SiteTable* table_of(const mm::VirtualMemory& memory, bool create) {
+    for (SiteTable* table = g_tables; table; table = table->next)
+        if (table->memory == &memory) return table;
+    if (!create) return nullptr;
+    auto* table = static_cast<SiteTable*>(mm::kmalloc(sizeof(SiteTable)));
+    if (!table) return nullptr;
+    *table = {&memory, nullptr, 0, 0, g_tables};
+    g_tables = table;
+    return table;
+}
+
+size_t lower_bound(const SiteTable& table, uintptr_t at) {
+    size_t low = 0, high = table.count;
+    while (low < high) {
+        size_t mid = (low + high) / 2;
+        if (table.sites[mid].at < at)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low;
+}
+
+// The site's record in the current address space, made if there is none (nullptr without
+// memory: the site is then examined at every trap). Valid until the next record().
+Site* record(uintptr_t at) {
+    SiteTable* table = table_of(mm::app_memory(), true);
+    if (!table) return nullptr;
+    size_t i = lower_bound(*table, at);
+    if (i < table->count && table->sites[i].at == at) return &table->sites[i];
+    if (table->count == table->capacity) {
+        size_t capacity = table->capacity ? table->capacity * 2 : 32;
+        auto* sites = static_cast<Site*>(mm::kmalloc(capacity * sizeof(Site)));
+        if (!sites) return nullptr;
+        if (table->count) memcpy(sites, table->sites, table->count * sizeof(Site));
+        mm::kfree(table->sites);
+        table->sites = sites;
+        table->capacity = capacity;
+    }
+    memmove(&table->sites[i + 1], &table->sites[i], (table->count - i) * sizeof(Site));
+    table->sites[i] = Site{};
+    table->sites[i].at = at;
+    ++table->count;
+    ++g_stats.sites;
+    return &table->sites[i];
+}
+
+// One page of a private file mapping with syscall sites patched, and its paired trampoline page
+// `offset` bytes away: both frames hold a reference of the cache's (mm/frames.h), so they stay
+// while any address space maps them, copy on write. Sorted by (vnode, index). Each entry holds a
+// reference on the vnode (a 9p or hostfs file that no process has open would otherwise go, and
+// the next exec get a new vnode), dropped later (g_unheld) since dropping it may block (a 9p
+// clunk) and entries go on the trap path.
+struct CachedPage {
+    const vfs::Vnode* vnode;
+    uint64_t index;  // the page's index in the file
+    int64_t offset;  // trampoline page minus code page
+    uintptr_t code, trampoline;  // frames
+    uint64_t used;  // for eviction: the least recently used goes first
+};
+CachedPage g_cache[MAX_CACHED_PAGES];
+size_t g_cached;
+uint64_t g_clock;
+// Vnodes whose entries went, to unref where that may block (release_vnodes).
+// At most MAX_CACHED_PAGES wait when an entry is made (store), and each entry adds one.
+constexpr size_t MAX_UNHELD = 2 * MAX_CACHED_PAGES + 1;
+const vfs::Vnode* g_unheld[MAX_UNHELD];
+size_t g_unheld_count;
+
+void release_vnodes() {
+    while (g_unheld_count) {
+        const vfs::Vnode* vnode = g_unheld[--g_unheld_count];
+        vnode->unref();  // may destroy it, and call file_changed: it has no entries left
+    }
+}
+
+bool cache_less(const CachedPage& entry, const vfs::Vnode* vnode, uint64_t index) {
+    return entry.vnode != vnode ? uintptr_t(entry.vnode) < uintptr_t(vnode) : entry.index < index;
+}
+
+size_t cache_lower_bound(const vfs::Vnode* vnode, uint64_t index) {
+    size_t low = 0, high = g_cached;
+    while (low < high) {
+        size_t mid = (low + high) / 2;
+        if (cache_less(g_cache[mid], vnode, index))
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low;
+}
+
+CachedPage* find_cached(const vfs::Vnode* vnode, uint64_t index) {
+    size_t i = cache_lower_bound(vnode, index);
+    return i < g_cached && g_cache[i].vnode == vnode && g_cache[i].index == index ? &g_cache[i] : nullptr;
+}
+
+// `release`: its vnode reference is dropped later (false: the vnode is being destroyed).
+void drop_cached(size_t i, bool release = true) {
+    mm::unref_frame(g_cache[i].code);
+    mm::unref_frame(g_cache[i].trampoline);
+    if (release) {
+        VERIFY(g_unheld_count < MAX_UNHELD);
+        g_unheld[g_unheld_count++] = g_cache[i].vnode;
+    }
+    memmove(&g_cache[i], &g_cache[i + 1], (g_cached - i - 1) * sizeof(CachedPage));
+    --g_cached;
+    --g_stats.cache_pages;
+}
 
 // libos's view of the byte at app address `at`, or nullptr if its page is not present.
 uint8_t* alias(uintptr_t at) {
@@ -103,46 +253,81 @@ bool reachable(uintptr_t from_end, uintptr_t to) {
     return distance >= INT32_MIN && distance <= INT32_MAX;
 }
 
-// The site's record, made if there is none (nullptr when the table is full).
-Site* record(uintptr_t at) {
-    size_t i = (at * 0x9e3779b97f4a7c15ull) >> 55;  // 9 bits: MAX_SITES slots
-    for (size_t probe = 0; probe < MAX_SITES; ++probe, i = (i + 1) % MAX_SITES) {
-        if (g_sites[i].at == at) return &g_sites[i];
-        if (g_sites[i].at == 0) {
-            if (g_site_count + 1 >= MAX_SITES) return nullptr;  // full: counted again, not stored
-            g_sites[i] = Site{};
-            g_sites[i].at = at;
-            ++g_site_count;
-            return &g_sites[i];
-        }
-    }
-    return nullptr;
-}
-
-// libos's view of the trampoline page at `base` of the current memory (see TRAMPOLINE_MAGIC), or
-// nullptr if it is none.
-uint8_t* trampoline_page(const mm::Vma& vma) {
+// libos's view of the trampoline page `vma` of the current memory, with its trailer, or nullptr
+// if it is none.
+uint8_t* trampoline_page(const mm::Vma& vma, uint64_t* trailer) {
     if (vma.end - vma.start != mm::PAGE_SIZE || vma.kind != mm::VmaKind::Anonymous ||
         vma.prot != (PROT_READ | PROT_EXEC))
         return nullptr;
     uintptr_t frame = platform::mapped_page(vma.start);
     if (!frame) return nullptr;
     auto* page = static_cast<uint8_t*>(platform::phys_to_virt(frame));
-    uint64_t trailer[2];
     memcpy(trailer, page + mm::PAGE_SIZE - TRAILER, TRAILER);
-    return trailer[0] == TRAMPOLINE_MAGIC && trailer[1] == vma.start ? page : nullptr;
+    return trailer[0] == NEAR_MAGIC || trailer[0] == PAIRED_MAGIC ? page : nullptr;
+}
+
+uint8_t* near_page(const mm::Vma& vma) {
+    uint64_t trailer[2];
+    uint8_t* page = trampoline_page(vma, trailer);
+    return page && trailer[0] == NEAR_MAGIC && trailer[1] == vma.start ? page : nullptr;
 }
 
 bool is_trampoline(uintptr_t address) {
     const mm::Vma* vma = mm::app_memory().find(address);
-    return vma && trampoline_page(*vma);
+    uint64_t trailer[2];
+    return vma && trampoline_page(*vma, trailer);
 }
 
-ErrorOr<void> add_trampoline_page(const mm::Vma& near, uintptr_t jump_end) {
+// The paired trampoline page of the code page `code` in the current memory if it has one, else 0.
+uintptr_t paired_page(uintptr_t code, int64_t offset) {
+    uintptr_t base = code + uintptr_t(offset);
+    const mm::Vma* vma = mm::app_memory().find(base);
+    uint64_t trailer[2];
+    return vma && vma->start == base && trampoline_page(*vma, trailer) && trailer[0] == PAIRED_MAGIC &&
+            int64_t(trailer[1]) == offset
+        ? base
+        : 0;
+}
+
+// A new trampoline page at `base` of the current memory (int3 in every slot, the trailer), or
+// an error if that range is taken.
+ErrorOr<void> add_trampoline_page(uintptr_t base, mm::Placement placement, uint64_t magic, uint64_t word) {
+    mm::VirtualMemory& vm = mm::app_memory();
+    TRY(vm.map(base, mm::PAGE_SIZE, PROT_READ | PROT_EXEC, placement));
+    vm.handle_fault(base, PROT_READ);  // a frame behind it now, written through its alias
+    uintptr_t frame = platform::mapped_page(base);
+    if (!frame) {
+        (void)vm.unmap(base, mm::PAGE_SIZE);
+        return error(ENOMEM);
+    }
+    auto* page = static_cast<uint8_t*>(platform::phys_to_virt(frame));
+    memset(page, 0xcc, mm::PAGE_SIZE);  // int3 between slots
+    const uint64_t trailer[2] = {magic, word};
+    memcpy(page + mm::PAGE_SIZE - TRAILER, trailer, TRAILER);
+    ++g_stats.trampoline_pages;
+    return {};
+}
+
+// The paired trampoline page of code page `code`, made if there is none and one of
+// PAIRED_OFFSETS is free; 0 if there is none.
+uintptr_t take_paired_page(uintptr_t code) {
+    mm::VirtualMemory& vm = mm::app_memory();
+    for (int64_t offset : PAIRED_OFFSETS)
+        if (uintptr_t page = paired_page(code, offset)) return page;
+    for (int64_t offset : PAIRED_OFFSETS) {
+        uintptr_t base = code + uintptr_t(offset);
+        if (!vm.in_region(base) || !vm.in_region(base + mm::PAGE_SIZE - 1)) continue;
+        if (add_trampoline_page(base, mm::Placement::FixedNoReplace, PAIRED_MAGIC, uint64_t(offset))) return base;
+    }
+    return 0;
+}
+
+// A new near trampoline page within reach of the jump that ends at `jump_end`.
+ErrorOr<void> add_near_page(const mm::Vma& near, uintptr_t jump_end) {
     mm::VirtualMemory& vm = mm::app_memory();
     size_t pages = 0;
-    vm.for_each([&](const mm::Vma& vma) { pages += trampoline_page(vma) ? 1 : 0; });
-    if (pages >= MAX_TRAMPOLINE_PAGES) return error(ENOMEM);
+    vm.for_each([&](const mm::Vma& vma) { pages += near_page(vma) ? 1 : 0; });
+    if (pages >= MAX_NEAR_PAGES) return error(ENOMEM);
     // Right after or before the site's mapping, else a little further away, else anywhere
     // (then only if it happens to be in reach).
     uintptr_t hints[2 + 2 * 8];
@@ -163,35 +348,37 @@ ErrorOr<void> add_trampoline_page(const mm::Vma& near, uintptr_t jump_end) {
             (void)vm.unmap(mapped, mm::PAGE_SIZE);
     }
     if (!base) return error(ENOMEM);
-    vm.handle_fault(base, PROT_READ);  // a frame behind it now, written through its alias
-    uintptr_t frame = platform::mapped_page(base);
-    if (!frame) {
-        (void)vm.unmap(base, mm::PAGE_SIZE);
-        return error(ENOMEM);
-    }
-    auto* page = static_cast<uint8_t*>(platform::phys_to_virt(frame));
-    memset(page, 0xcc, mm::PAGE_SIZE);  // int3 between slots
-    const uint64_t trailer[2] = {TRAMPOLINE_MAGIC, base};
-    memcpy(page + mm::PAGE_SIZE - TRAILER, trailer, TRAILER);
-    ++g_stats.trampoline_pages;
-    return {};
+    (void)vm.unmap(base, mm::PAGE_SIZE);  // then made a trampoline page at the same place
+    return add_trampoline_page(base, mm::Placement::FixedNoReplace, NEAR_MAGIC, base);
 }
 
-// A free trampoline slot of the current memory within rel32 reach of the jump that ends at
+// A free slot of the trampoline page at `page` (its first byte int3), made this memory's own (a
+// copy if a fork or the cache shares it), or 0.
+uintptr_t free_slot(uintptr_t page) {
+    const uint8_t* bytes = alias(page);
+    if (!bytes) return 0;
+    for (size_t slot = 0; slot < SLOTS_PER_PAGE; ++slot)
+        if (bytes[slot * SLOT_SIZE] == 0xcc)
+            return mm::app_memory().make_private_copy(page) ? page + slot * SLOT_SIZE : 0;
+    return 0;
+}
+
+// A free near trampoline slot of the current memory within rel32 reach of the jump that ends at
 // `jump_end`, or 0. Its page is this memory's own (a copy if a fork shares it).
-uintptr_t take_slot(const mm::Vma& near, uintptr_t jump_end) {
+uintptr_t take_near_slot(uintptr_t site, uintptr_t jump_end) {
     mm::VirtualMemory& vm = mm::app_memory();
     for (int attempt = 0; attempt < 2; ++attempt) {
-        uintptr_t found = 0, found_page = 0;
+        uintptr_t found = 0;
         vm.for_each([&](const mm::Vma& vma) {
             if (found || !reachable(jump_end, vma.start) || !reachable(jump_end, vma.start + mm::PAGE_SIZE)) return;
-            const uint8_t* page = trampoline_page(vma);
+            const uint8_t* page = near_page(vma);
             if (!page) return;
             for (size_t slot = 0; slot < SLOTS_PER_PAGE && !found; ++slot)
-                if (page[slot * SLOT_SIZE] == 0xcc) found = vma.start + slot * SLOT_SIZE, found_page = vma.start;
+                if (page[slot * SLOT_SIZE] == 0xcc) found = vma.start;
         });
-        if (found) return vm.make_private_copy(found_page) ? found : 0;
-        if (attempt == 0 && !add_trampoline_page(near, jump_end)) return 0;
+        if (found) return free_slot(found);
+        const mm::Vma* near = vm.find(site);
+        if (attempt == 0 && (!near || !add_near_page(*near, jump_end))) return 0;
     }
     return 0;
 }
@@ -216,22 +403,28 @@ uint8_t* put_jump_to_entry(uint8_t* at) {
     return put(at, &target, 8);
 }
 
-// movabs $value,%rcx (no flags changed)
-uint8_t* put_rcx(uint8_t* at, uintptr_t value) {
-    *at++ = 0x48;
-    *at++ = 0xb9;
-    return put(at, &value, 8);
+// lea value(%rip),%rcx (no flags changed), written at `out`, which the app sees at `address`:
+// relative, so that a paired trampoline page works wherever its code page is mapped.
+uint8_t* put_rcx(uint8_t* out, uintptr_t address, uintptr_t value) {
+    static constexpr uint8_t lea_rcx[] = {0x48, 0x8d, 0x0d};
+    out = put(out, lea_rcx, sizeof lea_rcx);
+    auto rel = static_cast<int32_t>(static_cast<int64_t>(value - (address + 7)));
+    return put(out, &rel, 4);
 }
 
 // The trampoline of a `mov $N,%eax; syscall` site: what the `syscall` instruction does (%r11 =
 // RFLAGS, %rcx = the address after it), with %eax = N, then xos_syscall_entry.
-void write_number_trampoline(uint8_t* out, uint32_t number, uintptr_t after) {
+void write_number_trampoline(uint8_t* out, uintptr_t slot, uint32_t number, uintptr_t after) {
     uint8_t* at = put(out, FLAGS_TO_R11, sizeof FLAGS_TO_R11);
     *at++ = 0xb8;  // mov $N,%eax
     at = put(at, &number, 4);
-    at = put_rcx(at, after);
+    at = put_rcx(at, slot + uintptr_t(at - out), after);
     put_jump_to_entry(at);
 }
+
+// Where the tail of a `moved` trampoline starts, from its slot: after the moved instruction
+// before the syscall, FLAGS_TO_R11, the lea and the jump to the entry.
+constexpr size_t MOVED_TAIL = sizeof FLAGS_TO_R11 + 7 + 14;
 
 // The trampoline of a site whose `syscall` and the instructions around it (`before`, `moved`)
 // were replaced by the jump: the head runs `before` and does what `syscall` does with the
@@ -247,7 +440,8 @@ uintptr_t write_moved_trampoline(uint8_t* out, uintptr_t slot, uintptr_t after, 
     at = put(at, &to_tail, 4);
     at = put_jump_to_entry(at);
     uintptr_t tail = slot + uintptr_t(at - out);
-    at = put_rcx(at, after);  // first: a moved instruction may write %rcx, or return
+    VERIFY(tail == slot + before_length + MOVED_TAIL);
+    at = put_rcx(at, tail, after);  // first: a moved instruction may write %rcx, or return
     at = put(at, moved, length);
     *at++ = 0xe9;  // jmp rel32 back
     uintptr_t jump_end = slot + uintptr_t(at - out) + 4;
@@ -366,6 +560,131 @@ bool jumps_to_trampoline(const uint8_t* w, uintptr_t at, int offset) {
     return is_trampoline(at + offset + 5 + intptr_t(rel));
 }
 
+// Maps the cached page `entry` at code page `code` of `vm` (the current memory; the page not
+// present, or the file's own page) with its paired trampoline page, both copy on write as after
+// a fork. False: a miss (the trampoline page's place is taken, or no memory).
+bool map_cached(mm::VirtualMemory& vm, uintptr_t code, CachedPage& entry) {
+    uintptr_t base = code + uintptr_t(entry.offset);
+    if (!vm.in_region(base) || !vm.in_region(base + mm::PAGE_SIZE - 1)) return false;
+    if (vm.find(base)) {
+        // This code page's paired page from an earlier mapping of it: nothing jumps into it
+        // (the code page is the file's again), so it is replaced. Anything else there: a miss.
+        if (paired_page(code, entry.offset) != base || !vm.unmap(base, mm::PAGE_SIZE)) return false;
+    }
+    if (!vm.map(base, mm::PAGE_SIZE, PROT_READ | PROT_EXEC, mm::Placement::FixedNoReplace)) return false;
+    if (!vm.adopt_frame(base, entry.trampoline) || !vm.adopt_frame(code, entry.code)) {
+        (void)vm.unmap(base, mm::PAGE_SIZE);
+        return false;
+    }
+    entry.used = ++g_clock;
+    ++g_stats.cache_hits;
+    return true;
+}
+
+// Stores the code page `code` of the current memory (page `index` of `vnode`, patched) and its
+// paired trampoline page `trampoline` in the cache, replacing the entry the page had.
+void store(const vfs::Vnode* vnode, uint64_t index, uintptr_t code, uintptr_t trampoline) {
+    uintptr_t code_frame = platform::mapped_page(code), trampoline_frame = platform::mapped_page(trampoline);
+    if (!code_frame || !trampoline_frame) return;
+    if (!mm::ref_frame(code_frame)) return;
+    if (!mm::ref_frame(trampoline_frame)) {
+        mm::unref_frame(code_frame);
+        return;
+    }
+    CachedPage fresh{vnode, index, int64_t(trampoline - code), code_frame, trampoline_frame, ++g_clock};
+    if (CachedPage* entry = find_cached(vnode, index)) {
+        // The same vnode: its reference carries over.
+        mm::unref_frame(entry->code);
+        mm::unref_frame(entry->trampoline);
+        *entry = fresh;
+    } else {
+        if (g_unheld_count >= MAX_CACHED_PAGES) {
+            // Too many vnodes waiting to be released (nothing mapped code since that many
+            // entries went): not cached.
+            mm::unref_frame(code_frame);
+            mm::unref_frame(trampoline_frame);
+            return;
+        }
+        if (g_cached == MAX_CACHED_PAGES) {
+            size_t oldest = 0;
+            for (size_t i = 1; i < g_cached; ++i)
+                if (g_cache[i].used < g_cache[oldest].used) oldest = i;
+            drop_cached(oldest);
+            ++g_stats.cache_evicted;
+        }
+        vnode->ref();
+        size_t i = cache_lower_bound(vnode, index);
+        memmove(&g_cache[i + 1], &g_cache[i], (g_cached - i) * sizeof(CachedPage));
+        g_cache[i] = fresh;
+        ++g_cached;
+        ++g_stats.cache_pages;
+    }
+    ++g_stats.cache_stored;
+}
+
+// Whether the cached page `entry` can replace the code page `code` of the current memory, whose
+// frame `now` is neither the file's page `file` nor the cached one: a copy of an older version of
+// the cached page (a fork's parent's, or a page this process patched before another process
+// patched more in the cache). True when every byte of it is the file's or the cached page's,
+// and every slot its paired trampoline page uses is the same in the cached one: then the cached
+// pair does all the current pair does, and more.
+bool covered_by(const CachedPage& entry, uintptr_t code, uintptr_t now, uintptr_t file) {
+    if (!file) return false;
+    auto* current = static_cast<const uint8_t*>(platform::phys_to_virt(now));
+    auto* original = static_cast<const uint8_t*>(platform::phys_to_virt(file));
+    auto* cached = static_cast<const uint8_t*>(platform::phys_to_virt(entry.code));
+    for (size_t i = 0; i < mm::PAGE_SIZE; ++i)
+        if (current[i] != original[i] && current[i] != cached[i]) return false;
+    uintptr_t paired = paired_page(code, entry.offset);
+    uintptr_t paired_frame = paired ? platform::mapped_page(paired) : 0;
+    if (!paired_frame) return memcmp(current, original, mm::PAGE_SIZE) == 0;
+    auto* slots = static_cast<const uint8_t*>(platform::phys_to_virt(paired_frame));
+    auto* cached_slots = static_cast<const uint8_t*>(platform::phys_to_virt(entry.trampoline));
+    for (size_t slot = 0; slot < SLOTS_PER_PAGE; ++slot)
+        if (slots[slot * SLOT_SIZE] != 0xcc &&
+            memcmp(slots + slot * SLOT_SIZE, cached_slots + slot * SLOT_SIZE, SLOT_SIZE) != 0)
+            return false;
+    return true;
+}
+
+// Whether the site whose `syscall` is at `at` is patched in the current memory (a cached page
+// was just mapped over it), and if so where its trapped syscall must return: right after it for
+// a `mov` site (whose `syscall` stays), the tail of its trampoline for a `moved` one (whose
+// bytes after the `syscall` are gone).
+bool patched_already(uintptr_t at, uintptr_t& resume) {
+    auto byte = [](uintptr_t address, uint8_t& out) {
+        const uint8_t* p = alias(address);
+        if (p) out = *p;
+        return p != nullptr;
+    };
+    auto jump_at = [&](uintptr_t from, uintptr_t& target) {
+        uint8_t b[5];
+        for (int i = 0; i < 5; ++i)
+            if (!byte(from + i, b[i])) return false;
+        if (b[0] != 0xe9) return false;
+        int32_t rel;
+        memcpy(&rel, b + 1, 4);
+        target = from + 5 + intptr_t(rel);
+        return is_trampoline(target);
+    };
+    uint8_t s0 = 0, s1 = 0;
+    uintptr_t target;
+    if (byte(at, s0) && byte(at + 1, s1) && s0 == 0x0f && s1 == 0x05) {
+        if (jump_at(at - 5, target) || jump_at(at - 7, target)) {
+            resume = at + 2;
+            return true;
+        }
+        return false;
+    }
+    for (uintptr_t before = 0; before <= MAX_BEFORE; ++before) {
+        if (jump_at(at - before, target)) {
+            resume = target + before + MOVED_TAIL;
+            return true;
+        }
+    }
+    return false;
+}
+
 // Patches the site or says why not. `window` holds the bytes around the `syscall` at `at`.
 // Returns where the trapped syscall returns to.
 uintptr_t examine(Site* site, uintptr_t at, long number, const Registers& registers, const uint8_t* window,
@@ -438,16 +757,58 @@ uintptr_t examine(Site* site, uintptr_t at, long number, const Registers& regist
     }
     // Moving the instructions after the `syscall` changes where a syscall from this site returns
     // to: only while no other thread can be inside one (blocked, or preempted after it).
-    if (pattern == Pattern::Moved && sched::thread_count() > 1) {
+    if (pattern == Pattern::Moved && threads_here() > 1) {
         leave(site, Reason::Threads);
         return after;
+    }
+    // A page of a private file mapping (not writable): its trampolines go into its paired page,
+    // and once patched it is cached per file, if what it held was the file's page or the cached
+    // one (not a copy the app or the loader changed, nor one with near trampolines). A site
+    // across two pages gets a near trampoline (each page is cached alone).
+    uintptr_t code_page = start & ~uintptr_t(mm::PAGE_SIZE - 1);
+    const vfs::Vnode* vnode = nullptr;
+    uint64_t index = 0;
+    bool cacheable = false;
+    if (vma->kind == mm::VmaKind::File && !(vma->prot & PROT_WRITE) &&
+        ((end - 1) & ~uintptr_t(mm::PAGE_SIZE - 1)) == code_page) {
+        vnode = vma->file;
+        index = (vma->offset + (code_page - vma->start)) / mm::PAGE_SIZE;
+        mm::FileCache* file = mm::FileCache::existing(*vma->file);
+        uintptr_t now = platform::mapped_page(code_page);
+        CachedPage* entry = find_cached(vnode, index);
+        uintptr_t file_page = file ? file->page(index, false) : 0;
+        bool pristine = now && now == file_page;
+        // The file's page (or an older version of the cached one), and the cache has a patched
+        // one: that one replaces it (a page mapped before the cache had it: a fork's or vfork's
+        // copy, a program run while another one patched its pages). Only with one thread:
+        // another one could be inside a `moved` site of the page, which the cached page changes
+        // behind it.
+        if (entry && now && now != entry->code && threads_here() == 1 &&
+            (pristine || covered_by(*entry, code_page, now, file_page)) && map_cached(vm, code_page, *entry)) {
+            uintptr_t resume = 0;
+            if (patched_already(at, resume)) {
+                if (site) {
+                    site->state = Reason::Count;
+                    site->decided = true;
+                }
+                return resume;
+            }
+            cacheable = true;  // the cached page, without this site: patched in a copy of it
+        } else {
+            cacheable = pristine || (entry && now == entry->code);
+        }
     }
     // Private copies of file pages first; the aliases then point at the copies.
     if (!privatize(vm, start, end)) {
         leave(site, Reason::NotPrivate);
         return after;
     }
-    uintptr_t slot = take_slot(*vma, start + 5);
+    uintptr_t paired = vnode ? take_paired_page(code_page) : 0;
+    uintptr_t slot = paired ? free_slot(paired) : 0;
+    if (!slot) {
+        paired = 0;
+        slot = take_near_slot(start, start + 5);
+    }
     if (!slot) {
         static bool said;
         if (!said) {
@@ -471,7 +832,7 @@ uintptr_t examine(Site* site, uintptr_t at, long number, const Registers& regist
     } else {
         uint32_t imm;
         memcpy(&imm, w - 4, 4);
-        write_number_trampoline(alias(slot), imm, after);
+        write_number_trampoline(alias(slot), slot, imm, after);
     }
     auto rel = static_cast<int32_t>(static_cast<int64_t>(slot - (start + 5)));
     // The displacement first, the opcode last: until then the first bytes still decode as before.
@@ -484,6 +845,7 @@ uintptr_t examine(Site* site, uintptr_t at, long number, const Registers& regist
     }
     ++g_stats.patched;
     ++g_stats.patched_by[size_t(pattern)];
+    if (paired && cacheable) store(vnode, index, code_page, paired);
     return resume;
 }
 
@@ -492,7 +854,7 @@ uintptr_t examine(Site* site, uintptr_t at, long number, const Registers& regist
 // process, or this one after an munmap, may have room for a trampoline page).
 bool still_left(const Site& site) {
     if (site.state == Reason::Count || site.state == Reason::NoTrampoline) return false;
-    return site.state != Reason::Threads || sched::thread_count() > 1;
+    return site.state != Reason::Threads || threads_here() > 1;
 }
 
 uintptr_t on_trap(uintptr_t after, long number, const uint64_t* saved) {
@@ -583,8 +945,68 @@ bool enabled() { return g_enabled; }
 const Stats& stats() { return g_stats; }
 
 void for_each_site(void (*visit)(const Site& site, void* context), void* context) {
-    for (const Site& site : g_sites)
-        if (site.at) visit(site, context);
+    for (const SiteTable* table = g_tables; table; table = table->next)
+        for (size_t i = 0; i < table->count; ++i) visit(table->sites[i], context);
+}
+
+void file_mapped(mm::VirtualMemory& memory, uintptr_t start, uintptr_t end) {
+    release_vnodes();  // a syscall (mmap, exec), where a 9p clunk may wait
+    if (!g_enabled || !g_cached || &memory != &mm::app_memory()) return;
+    const mm::Vma* vma = memory.find(start);
+    if (!vma || vma->kind != mm::VmaKind::File || vma->shared || !(vma->prot & PROT_EXEC) || (vma->prot & PROT_WRITE))
+        return;
+    const vfs::Vnode* vnode = vma->file;
+    uintptr_t vma_start = vma->start;
+    if (end > vma->end) end = vma->end;
+    uint64_t first = vma->offset / mm::PAGE_SIZE, last = first + (end - vma_start) / mm::PAGE_SIZE;
+    // map_cached changes the VMAs, not the cache's order.
+    for (size_t i = cache_lower_bound(vnode, first);
+         i < g_cached && g_cache[i].vnode == vnode && g_cache[i].index < last; ++i) {
+        uintptr_t code = vma_start + (g_cache[i].index - first) * mm::PAGE_SIZE;
+        if (!platform::mapped_page(code)) (void)map_cached(memory, code, g_cache[i]);
+    }
+}
+
+void unmapped(const mm::VirtualMemory& memory, uintptr_t start, uintptr_t end) {
+    SiteTable* table = table_of(memory, false);
+    if (!table) return;
+    size_t from = lower_bound(*table, start), to = lower_bound(*table, end);
+    if (from == to) return;
+    memmove(&table->sites[from], &table->sites[to], (table->count - to) * sizeof(Site));
+    table->count -= to - from;
+    g_stats.sites -= to - from;
+    g_stats.sites_freed += to - from;
+}
+
+void memory_gone(const mm::VirtualMemory& memory) {
+    for (SiteTable** link = &g_tables; *link; link = &(*link)->next) {
+        SiteTable* table = *link;
+        if (table->memory != &memory) continue;
+        *link = table->next;
+        g_stats.sites -= table->count;
+        g_stats.sites_freed += table->count;
+        mm::kfree(table->sites);
+        mm::kfree(table);
+        return;
+    }
+}
+
+void file_destroyed(const vfs::Vnode& vnode) {
+    // None: entries hold a reference. Were there any, the address could be reused by another vnode.
+    for (size_t i = cache_lower_bound(&vnode, 0); i < g_cached && g_cache[i].vnode == &vnode;) {
+        drop_cached(i, false);
+        ++g_stats.cache_invalidated;
+    }
+}
+
+void file_changed(const vfs::Vnode& vnode, uint64_t from, uint64_t to) {
+    if (to <= from) return;
+    uint64_t last = (to - 1) / mm::PAGE_SIZE;
+    for (size_t i = cache_lower_bound(&vnode, from / mm::PAGE_SIZE);
+         i < g_cached && g_cache[i].vnode == &vnode && g_cache[i].index <= last;) {
+        drop_cached(i);
+        ++g_stats.cache_invalidated;
+    }
 }
 
 }  // namespace xos::rewrite

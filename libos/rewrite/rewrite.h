@@ -18,6 +18,13 @@
 #include <cstdint>
 #include <span>
 
+namespace xos::mm {
+class VirtualMemory;
+}  // namespace xos::mm
+namespace xos::vfs {
+class Vnode;
+}  // namespace xos::vfs
+
 namespace xos::rewrite {
 
 // Why a site stays on the trap path.
@@ -27,7 +34,7 @@ enum class Reason : uint8_t {
     // thread stopped between the two instructions when the site was patched)
     NotApp,  // outside the app's region (the image's own text)
     NotPrivate,  // not private memory (a shared file mapping)
-    NoTrampoline,  // no trampoline page within +-2 GiB (or out of memory, or too many sites)
+    NoTrampoline,  // no trampoline page within +-2 GiB (or out of memory)
     Threads,  // the `moved` pattern while the process has other threads (looked at again later)
     Count,  // (as a Site's state: patched)
 };
@@ -40,7 +47,15 @@ struct Stats {
     uint64_t traps = 0;  // trap-path syscalls from app or image code
     uint64_t patched = 0;  // sites rewritten into jumps
     uint64_t patched_by[size_t(Pattern::Count)] = {};  // by pattern
-    uint64_t trampoline_pages = 0;
+    uint64_t trampoline_pages = 0;  // made since boot, both kinds (near and paired)
+    uint64_t sites = 0;  // site records now (in every address space)
+    uint64_t sites_freed = 0;  // records dropped with their mapping (munmap, exec, exit)
+    // The cache of rewritten pages (docs/syscall-rewriting.md, "The page cache"):
+    uint64_t cache_pages = 0;  // pages cached now
+    uint64_t cache_stored = 0;  // pages stored (a page patched again replaces its entry)
+    uint64_t cache_hits = 0;  // cached pages mapped into an address space instead of the file's
+    uint64_t cache_evicted = 0;  // entries dropped for room
+    uint64_t cache_invalidated = 0;  // entries dropped because their file changed or went
     uint64_t left[size_t(Reason::Count)] = {};  // distinct sites left trapped, by reason
     uint64_t left_traps[size_t(Reason::Count)] = {};  // traps from such sites, by reason
 };
@@ -49,7 +64,7 @@ struct Stats {
 constexpr size_t WINDOW_BEFORE = 12;
 constexpr size_t WINDOW = 24;
 
-// One syscall site seen on the trap path (at most 512 are remembered).
+// One syscall site seen on the trap path, remembered per address space until its mapping goes.
 struct Site {
     uintptr_t at = 0;  // the `syscall` instruction
     uint64_t traps = 0;  // trap-path syscalls from it (a patched site's first one, and any later)
@@ -66,5 +81,20 @@ void configure(std::span<const char* const> environment);
 bool enabled();
 const Stats& stats();
 void for_each_site(void (*visit)(const Site& site, void* context), void* context);
+
+// Hooks of the memory manager (mm/vm.cpp) and the file cache (mm/file_cache.cpp):
+// - a private executable file mapping [start, end) of `memory` was made: the cached rewritten
+//   pages of that range of the file are mapped in (with their trampoline pages);
+void file_mapped(mm::VirtualMemory& memory, uintptr_t start, uintptr_t end);
+// - [start, end) of `memory` is being unmapped: its site records go;
+void unmapped(const mm::VirtualMemory& memory, uintptr_t start, uintptr_t end);
+// - `memory` is being destroyed (exec, exit): all its site records go;
+void memory_gone(const mm::VirtualMemory& memory);
+// - bytes [from, to) of the file were written or truncated away (everything: it was replaced on
+//   the host, seen by exec): its cached pages there are dropped (the
+//   processes that map them keep their copies).
+void file_changed(const vfs::Vnode& vnode, uint64_t from = 0, uint64_t to = UINT64_MAX);
+// - the vnode is being destroyed (its entries, if any, go without dropping a reference).
+void file_destroyed(const vfs::Vnode& vnode);
 
 }  // namespace xos::rewrite

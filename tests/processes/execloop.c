@@ -2,9 +2,10 @@
 // each child making the same syscalls many times from a few sites; first, a fork whose parent
 // and child patch a new site each while both live (their trampolines must stay apart: on xos
 // the trampoline page they share copy on write gets a copy in the one that writes it). On xos the syscall-site
-// rewriter (docs/syscall-rewriting.md) must keep patching in every new address space: the
-// counters of /proc/xos/rewrite must show no site left for want of a trampoline, and as few
-// trap-path syscalls per exec late in the run as early in it. The lines starting with "xos:"
+// rewriter (docs/syscall-rewriting.md) must keep the sites rewritten in every new address space:
+// the counters of /proc/xos/rewrite must show no site left for want of a trampoline, as few
+// trap-path syscalls per exec late in the run as early in it, and no site patched in the last
+// 140 execs (the programs' patched pages come from the per-file cache). The lines starting with "xos:"
 // are printed only where /proc/xos/rewrite exists; the others are the same natively.
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -142,7 +143,10 @@ int main(int argc, char** argv) {
            "trampoline pages made %lu; left for want of a trampoline: %lu sites, %lu traps\n",
            early, WARM, MIDDLE, late, MIDDLE, EXECS, at[2].patched, late_patched, EXECS - MIDDLE, at[2].pages,
            at[2].no_trampoline_sites, at[2].no_trampoline_traps);
-    int ok = at[2].no_trampoline_traps == 0 && late <= early * 1.25 + 1 && late_patched >= EXECS - MIDDLE;
+    // The programs' patched pages come from the per-file cache after their first run: the late
+    // execs patch nothing (a vfork child's first use of a page the parent has unpatched maps the
+    // cached page rather than patching it).
+    int ok = at[2].no_trampoline_traps == 0 && late <= early * 1.25 + 1 && late_patched == 0;
     printf("xos: rewrite counters %s\n", ok ? "bounded" : "NOT bounded");
     return failed || !ok || !forked ? 1 : 0;
 }

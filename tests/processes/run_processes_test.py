@@ -14,7 +14,11 @@ exit status. The root is made here; natively the programs run chrooted into it.
           thread while another waits for a vfork child; each part run separately.
   execloop: execloop.c: 300 vfork+execs of itself, a copy of itself and dash; on xos the
           syscall-site rewriter's counters must stay bounded (no site left for want of a
-          trampoline, as few trap-path syscalls per exec at the end as early on).
+          trampoline, as few trap-path syscalls per exec at the end as early on, and the late
+          execs patching nothing: their patched pages come from the per-file cache).
+  rewritecache: rewritecache.c: a file of 640 syscall sites mapped by several processes at
+          several addresses, rewritten in place and renamed over; on xos the rewriter's counters
+          must show one process patching them all, the others none, and the records freed.
 
 The verdict is the exit status of this script (0: all cases passed).
 """
@@ -205,6 +209,27 @@ def check_execloop(args, root):
     return True
 
 
+def check_rewritecache(args, root):
+    shutil.copy(args.rewritecache, os.path.join(root, 'bin', 'rewritecache'))
+    os.makedirs(os.path.join(root, 'tmp'), exist_ok=True)
+    os.chmod(os.path.join(root, 'tmp'), 0o1777)
+    command = ['/bin/rewritecache']
+    native = run_native(root, command)
+    # On hosted, app code is executable (and so rewritten) only with XOS_EXEC=wx.
+    extra = ['--env', 'XOS_EXEC=wx'] if args.platform == 'hosted' else []
+    xos = subprocess.run([args.xos_run, '--rootfs', root, '--platform', args.platform, '--timeout', '300',
+                          '--env', 'LC_ALL=C'] + extra + EXTRA + ['--'] + command, capture_output=True, text=True,
+                         timeout=TIMEOUT + 100)
+    print('natively: status %d\n%s' % (native.returncode, native.stdout))
+    print('on xos: status %d\n%s' % (xos.returncode, xos.stdout))
+    common = [line for line in xos.stdout.splitlines() if not line.startswith('xos:')]
+    if native.returncode != 0 or xos.returncode != 0 or common != native.stdout.splitlines() or \
+            not any(line.startswith('xos: site records') for line in xos.stdout.splitlines()):
+        print('--- xos stderr\n' + xos.stderr[-6000:])
+        return False
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--xos-run', required=True)
@@ -214,7 +239,8 @@ def main():
     parser.add_argument('--make-rootfs', help='tests/debian/make_rootfs.sh (for busybox)')
     parser.add_argument('--fdpass', help='fdpass.c built for the host (the fdpass case)')
     parser.add_argument('--execloop', help='execloop.c built for the host (the execloop case)')
-    parser.add_argument('case', choices=['procs', 'dash', 'busybox', 'fdpass', 'execloop'])
+    parser.add_argument('--rewritecache', help='rewritecache.c built for the host (the rewritecache case)')
+    parser.add_argument('case', choices=['procs', 'dash', 'busybox', 'fdpass', 'execloop', 'rewritecache'])
     args = parser.parse_args()
     if os.getuid() != 0:
         print('natively the programs run chrooted into the test root: needs root; skipped')
@@ -222,7 +248,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix='xos-processes-') as work:
         root = make_root(args, work)
         checks = {'procs': check_procs, 'dash': check_dash, 'busybox': check_busybox, 'fdpass': check_fdpass,
-                  'execloop': check_execloop}
+                  'execloop': check_execloop, 'rewritecache': check_rewritecache}
         ok = checks[args.case](args, root)
     if ok is None:
         return 77

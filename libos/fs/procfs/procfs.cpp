@@ -282,6 +282,10 @@ ErrorOr<void> generate_rewrite_stats(TextBuffer& out) {
     const rewrite::Stats& stats = rewrite::stats();
     TRY(out.append("enabled %d\ntraps %lu\npatched %lu\ntrampoline_pages %lu\n", rewrite::enabled() ? 1 : 0,
                    stats.traps, stats.patched, stats.trampoline_pages));
+    TRY(out.append("sites %lu\nsites_freed %lu\ncache_pages %lu\ncache_stored %lu\ncache_hits %lu\ncache_evicted "
+                   "%lu\ncache_invalidated %lu\n",
+                   stats.sites, stats.sites_freed, stats.cache_pages, stats.cache_stored, stats.cache_hits,
+                   stats.cache_evicted, stats.cache_invalidated));
     for (size_t i = 0; i < size_t(rewrite::Reason::Count); ++i)
         TRY(out.append("left_%s %lu %lu\n", rewrite::reason_name(rewrite::Reason(i)), stats.left[i],
                        stats.left_traps[i]));

@@ -18,9 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -110,6 +112,11 @@ static void read_only_checks(const char* dir, const char* file, const char* subd
     show("access W_OK", access(file, W_OK));
     show("access W_OK dir", access(dir, W_OK));
     show("access R_OK", access(file, R_OK));
+    int sock = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    snprintf(address.sun_path, sizeof address.sun_path, "%s/socket", dir);
+    show("bind AF_UNIX", bind(sock, (struct sockaddr*)&address, sizeof address));
+    close(sock);
     int fd = open(file, O_RDONLY);
     if (fd >= 0) {
         void* shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

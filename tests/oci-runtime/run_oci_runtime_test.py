@@ -344,6 +344,23 @@ def check_config_honoured(runtime, bundle, config):
     with open(os.path.join(runtime.root, '..', 'runtime.log')) as f:
         logged = f.read()
     check('option nr_inodes=1000 is not supported' in logged, 'lifecycle: an unsupported tmpfs option is logged')
+    # root.readonly: a read-only root (EROFS), the missing working directory made first (runc
+    # makes it before it remounts the root read-only); the tmpfs and the placed file still there.
+    config['root']['readonly'] = True
+    config['process']['cwd'] = '/made/here'
+    config['process']['args'] = ['/bin/sh', '-c', 'pwd; touch /x 2>&1; echo t > /scratch/t && cat /scratch/t; '
+                                                  'cat /run/placed']
+    for platform in ('kvm', 'hosted'):
+        config['annotations']['org.xos.platform'] = platform
+        with open(os.path.join(bundle, 'config.json'), 'w') as f:
+            json.dump(config, f)
+        result = runtime('run', '--bundle', bundle, 'c8')
+        wanted = '/made/here\ntouch: /x: Read-only file system\nt\nplaced below a tmpfs\n'
+        check(result.returncode == 0 and result.stdout == wanted and
+              not os.path.exists(os.path.join(bundle, 'rootfs', 'x')),
+              'lifecycle: %s: root.readonly is a read-only root (%d %r %r)' % (
+                  platform, result.returncode, result.stdout, result.stderr[-300:]))
+    config['root']['readonly'] = False
     del config['annotations']['org.xos.platform']
 
 

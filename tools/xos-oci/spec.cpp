@@ -266,8 +266,18 @@ std::vector<std::string> xos_run_command(const std::string& xos_run, const Conta
     if (!spec.hostname.empty()) cmd.insert(cmd.end(), {"--hostname", spec.hostname});
     for (const auto& tmpfs : spec.tmpfs)
         cmd.insert(cmd.end(), {"--tmpfs", tmpfs.guest_path + (tmpfs.options.empty() ? "" : ":" + tmpfs.options)});
-    for (const auto& bind : spec.file_binds)
-        if (bind.below_tmpfs) cmd.insert(cmd.end(), {"--file", bind.host_file + ":" + bind.guest_path});
+    // xos-run --file carries small text files (8 KiB, on the guest's command line): others are
+    // left out with a log line rather than failing the start.
+    for (const auto& bind : spec.file_binds) {
+        if (!bind.below_tmpfs) continue;
+        struct stat st;
+        if (::stat(bind.host_file.c_str(), &st) != 0 || st.st_size > 8192) {
+            log_info("mounts: file bind mount of " + bind.host_file + " on " + bind.guest_path +
+                     " (below a tmpfs) left out: larger than 8 KiB or unreadable");
+            continue;
+        }
+        cmd.insert(cmd.end(), {"--file", bind.host_file + ":" + bind.guest_path});
+    }
     // Bind mounts show the host's files as they are (passthrough), as in a runc container.
     for (const auto& share : spec.shares)
         cmd.insert(

@@ -46,7 +46,8 @@ ErrorOr<uint32_t> parse_field(char*& text, unsigned base) {
     return uint32_t(value);
 }
 
-// xos.tmpfs=<size>:<mode>:<uid>:<gid>:<absolute path>, decoded; <size> is bytes, "N%" or empty.
+// xos.tmpfs=<size>:<mode>:<uid>:<gid>:[<flags>:]<absolute path>, decoded; <size> is bytes, "N%"
+// or empty; <flags> decimal MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC bits.
 ErrorOr<TmpfsMount> parse_tmpfs(char* value) {
     TmpfsMount mount{};
     char* colon = value;
@@ -59,9 +60,27 @@ ErrorOr<TmpfsMount> parse_tmpfs(char* value) {
     if (mount.mode > 07777) return error(EINVAL);
     mount.uid = TRY(parse_field(rest, 10));
     mount.gid = TRY(parse_field(rest, 10));
+    if (rest[0] != '/') mount.flags = TRY(parse_field(rest, 10));
+    if (mount.flags & ~0xfu) return error(EINVAL);
     if (rest[0] != '/') return error(EINVAL);
     mount.path = rest;
     return mount;
+}
+
+// xos.file=<octal mode>:<absolute path>\n<content>, decoded.
+ErrorOr<PlacedFile> parse_file(char* value) {
+    PlacedFile file{};
+    char* rest = value;
+    file.mode = TRY(parse_field(rest, 8));
+    if (file.mode > 07777 || rest[0] != '/') return error(EINVAL);
+    char* newline = rest;
+    while (*newline && *newline != '\n') ++newline;
+    if (*newline != '\n') return error(EINVAL);
+    *newline = '\0';
+    file.path = rest;
+    file.data = newline + 1;
+    file.size = std::string_view(file.data).size();
+    return file;
 }
 
 }  // namespace
@@ -87,18 +106,26 @@ ErrorOr<void> parse_command_line(std::string_view text, CommandLine& out) {
             if (out.envc == CommandLine::MAX_ENV) return error(E2BIG);
             out.envp[out.envc++] = TRY(decode(token.substr(8), out));
         } else if (token.starts_with("xos.share=")) {
-            // <tag>:<absolute guest path>; the tag (xos-run makes it) has no ':'.
+            // <tag>:[ro:]<absolute guest path>; the tag (xos-run makes it) has no ':'.
             if (out.share_count == CommandLine::MAX_SHARES) return error(E2BIG);
             char* value = const_cast<char*>(TRY(decode(token.substr(10), out)));
             char* colon = value;
             while (*colon && *colon != ':') ++colon;
-            if (*colon != ':' || colon == value || colon[1] != '/') return error(EINVAL);
+            if (*colon != ':' || colon == value) return error(EINVAL);
             *colon = '\0';
-            out.shares[out.share_count++] = {value, colon + 1};
+            char* path = colon + 1;
+            bool read_only = std::string_view(path).starts_with("ro:");
+            if (read_only) path += 3;
+            if (path[0] != '/') return error(EINVAL);
+            out.shares[out.share_count++] = {value, path, read_only};
         } else if (token.starts_with("xos.tmpfs=")) {
             if (out.tmpfs_count == CommandLine::MAX_TMPFS) return error(E2BIG);
             char* value = const_cast<char*>(TRY(decode(token.substr(10), out)));
             out.tmpfs[out.tmpfs_count++] = TRY(parse_tmpfs(value));
+        } else if (token.starts_with("xos.file=")) {
+            if (out.file_count == CommandLine::MAX_FILES) return error(E2BIG);
+            char* value = const_cast<char*>(TRY(decode(token.substr(9), out)));
+            out.files[out.file_count++] = TRY(parse_file(value));
         } else if (token.starts_with("xos.hostname=")) {
             out.hostname = TRY(decode(token.substr(13), out));
         } else if (token.starts_with("xos.ip=")) {

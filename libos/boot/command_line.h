@@ -17,22 +17,35 @@
 
 namespace xos::boot {
 
-// A host directory share (xos.share=<tag>:<guest path>): the virtio-9p mount tag and where
-// to mount it.
+// A host directory share (xos.share=<tag>:[ro:]<guest path>): the virtio-9p mount tag, where
+// to mount it, and whether the mount is read-only (EROFS; xos-run --share ...:ro).
 struct Share {
     const char* tag;
     const char* path;
+    bool read_only;
 };
 
-// A tmpfs mount (xos.tmpfs=<size>:<mode>:<uid>:<gid>:<guest path>, xos-run --tmpfs): a ramfs
-// mounted at `path` with its root directory's mode and owner; `size` is the size limit in bytes,
-// or "N%" of the memory free at boot, or empty for tmpfs' default (50%).
+// A tmpfs mount (xos.tmpfs=<size>:<mode>:<uid>:<gid>:[<flags>:]<guest path>, xos-run --tmpfs):
+// a ramfs mounted at `path` with its root directory's mode and owner; `size` is the size limit
+// in bytes, or "N%" of the memory free at boot, or empty for tmpfs' default (50%); `flags` the
+// mount options as MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC bits (decimal; vfs::MountFlag).
 struct TmpfsMount {
     const char* size;
     uint32_t mode;
     uint32_t uid;
     uint32_t gid;
+    uint32_t flags;
     const char* path;
+};
+
+// A file placed at boot (xos.file=<octal mode>:<guest path>\n<content>, xos-run --file): written
+// once every file system is mounted, so it may lie below a tmpfs mount (xos-oci's file bind
+// mounts, /run/.containerenv under --read-only's /run). The content has no NUL byte.
+struct PlacedFile {
+    uint32_t mode;
+    const char* path;
+    const char* data;
+    size_t size;
 };
 
 // Network configuration (xos-run --ip/--gw/--dns, and the diagnostic xos.echo=PORT); decoded
@@ -47,6 +60,7 @@ struct NetworkOptions {
 struct CommandLine {
     static constexpr size_t MAX_SHARES = 16;
     static constexpr size_t MAX_TMPFS = 8;
+    static constexpr size_t MAX_FILES = 16;
     static constexpr size_t MAX_ARGS = 4096;
     static constexpr size_t MAX_ENV = 4096;
     static constexpr size_t MAX_OTHER = 256;
@@ -62,6 +76,8 @@ struct CommandLine {
     size_t share_count = 0;
     TmpfsMount tmpfs[MAX_TMPFS];
     size_t tmpfs_count = 0;
+    PlacedFile files[MAX_FILES];
+    size_t file_count = 0;
     size_t unknown_xos_tokens = 0;  // xos.* keys this libos does not know
     NetworkOptions network;
     const char* rootfs_size = nullptr;  // xos.rootfs_size=: the root ramfs' size limit (fs/boot.cpp)

@@ -152,6 +152,10 @@ ErrorOr<RefPtr<vfs::Vnode>> open_executable(const char* path, const char* role) 
         klog("xos: exec: %s: permission denied (not an executable regular file)", path);
         return error(EACCES);
     }
+    if (vnode->fs().mount_flags() & vfs::MOUNT_NO_EXEC) {
+        klog("xos: exec: %s: permission denied (on a noexec mount)", path);
+        return error(EACCES);
+    }
     return vnode;
 }
 

@@ -97,7 +97,9 @@ ErrorOr<void> mount_on(vfs::Filesystem& fs, const char* path) {
 
 // xos.tmpfs=: a ramfs of its own at the path (made if missing), its root directory of the given
 // mode and owner, with a size limit as tmpfs' size= (xos-run --tmpfs; xos-oci's tmpfs mounts).
-ErrorOr<void> mount_tmpfs(const boot::TmpfsMount& spec) {
+// Its mount options are applied once everything is mounted (mount_shares): a read-only tmpfs
+// still gets the mount points of what is mounted below it, as runc remounts read-only last.
+ErrorOr<RamFs*> mount_tmpfs(const boot::TmpfsMount& spec) {
     size_t pages = TRY(size_limit_pages(spec.size, free_memory_pages()));
     auto* tmpfs = mm::kcreate<RamFs>();
     if (!tmpfs) return error(ENOMEM);
@@ -105,20 +107,24 @@ ErrorOr<void> mount_tmpfs(const boot::TmpfsMount& spec) {
     vfs::AttrChange owner{.mask = vfs::ATTR_UID | vfs::ATTR_GID, .uid = spec.uid, .gid = spec.gid};
     TRY(tmpfs->root()->setattr(owner));
     tmpfs->set_size_limit(pages);
-    return mount_on(*tmpfs, spec.path);
+    TRY(mount_on(*tmpfs, spec.path));
+    return tmpfs;
 }
 
-// xos.root=PATH[:rw]: the directory PATH (a share mounted there) becomes the root, below an
-// overlay whose upper layer is a ramfs (the root's size limit), or as it is with ":rw". devfs,
+// xos.root=PATH[:rw|:ro]: the directory PATH (a share mounted there) becomes the root, below an
+// overlay whose upper layer is a ramfs (the root's size limit), or as it is with ":rw", or as it
+// is but read-only with ":ro" (returned in `read_only_root`: the caller makes it read-only once
+// the mount points are made, and there is no /tmp of its own: xos-oci's root.readonly). devfs,
 // procfs and the other shares move to the same paths inside it (mount points are made in the
 // upper layer, or in the directory itself with ":rw"), and /tmp is an empty directory of mode
 // 1777 (in the upper layer, or a ramfs of its own with ":rw"). The boot ramfs stays behind, out
 // of reach.
 // xos.root=erofs:DEVICE (xos-run --root-image): the EROFS image on the block device file DEVICE
 // (/dev/vda) is the overlay's lower layer instead, the same way (never writable).
-ErrorOr<void> enter_root(std::string_view option) {
+ErrorOr<void> enter_root(std::string_view option, vfs::Filesystem*& read_only_root) {
     constexpr std::string_view EROFS_PREFIX = "erofs:";
-    bool writable = option.ends_with(":rw");
+    bool read_only = option.ends_with(":ro");
+    bool writable = read_only || option.ends_with(":rw");
     if (writable) option.remove_suffix(3);
     bool image = option.starts_with(EROFS_PREFIX);
     if (image) option.remove_prefix(EROFS_PREFIX.size());
@@ -159,6 +165,8 @@ ErrorOr<void> enter_root(std::string_view option) {
     vfs::mount_root(*root);
     if (overlay) {  // /tmp first: a share may be mounted below it
         TRY(static_cast<OverlayVnode&>(*overlay->root()).make_empty_directory("tmp", 01777));
+    } else if (read_only) {
+        read_only_root = root;
     } else {
         auto* tmp = mm::kcreate<RamFs>();
         if (!tmp) return error(ENOMEM);
@@ -167,6 +175,24 @@ ErrorOr<void> enter_root(std::string_view option) {
         TRY(mount_on(*tmp, "/tmp"));
     }
     for (size_t i = 0; i < moved_count; ++i) TRY(mount_on(*moved[i].fs, moved[i].path));
+    return {};
+}
+
+// xos.file=: the file at its path in the program's root (its directories made as mkdir -p),
+// replaced if it exists, with the mode and the content given.
+ErrorOr<void> place_file(const boot::PlacedFile& placed) {
+    auto context = vfs::process().context();
+    std::string_view path(placed.path);
+    if (size_t slash = path.rfind('/'); slash != 0) TRY(vfs::make_directories(context, path.substr(0, slash)));
+    RefPtr<vfs::File> file = TRY(vfs::open(context, path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, placed.mode));
+    vfs::AttrChange mode{.mask = vfs::ATTR_MODE, .mode = mode_t(placed.mode)};
+    TRY(file->vnode()->setattr(mode));  // an existing file keeps its mode otherwise; no umask
+    std::span<const std::byte> data(reinterpret_cast<const std::byte*>(placed.data), placed.size);
+    while (!data.empty()) {
+        size_t written = TRY(file->write(data, std::nullopt));
+        if (written == 0) return error(EIO);
+        data = data.subspan(written);
+    }
     return {};
 }
 
@@ -219,23 +245,27 @@ void mount_shares(const boot::CommandLine& command_line) {
     std::span<const std::string_view> tokens(command_line.other, command_line.other_count);
     // tmpfs mounts first, so that a share below one (a volume in /run) is mounted on top of it;
     // xos.root moves them into the program's root with the shares, in this order.
+    RamFs* tmpfs_mounted[boot::CommandLine::MAX_TMPFS] = {};
     for (size_t i = 0; i < command_line.tmpfs_count; ++i) {
         const boot::TmpfsMount& tmpfs = command_line.tmpfs[i];
-        if (auto mounted = mount_tmpfs(tmpfs); !mounted)
+        auto mounted = mount_tmpfs(tmpfs);
+        if (!mounted)
             panic("cannot mount a tmpfs on %s (size %s): errno %d", tmpfs.path, *tmpfs.size ? tmpfs.size : "default",
                   mounted.error().code);
+        tmpfs_mounted[i] = *mounted;
     }
     for (size_t i = 0; i < command_line.share_count; ++i) {
         const boot::Share& share = command_line.shares[i];
-        if (auto mounted = p9::mount_share(tokens, share.tag, share.path); !mounted)
+        if (auto mounted = p9::mount_share(tokens, share.tag, share.path, share.read_only); !mounted)
             panic("cannot mount the host share %s on %s: errno %d, %s", share.tag, share.path, mounted.error().code,
                   p9::describe_share_error(mounted.error().code));
     }
     hostfs::mount_host_shares();  // the platform's own shares (hosted), if any
     if (auto disks = add_block_devices(tokens); !disks)  // /dev/vda...: virtio-blk, the platform's disks
         panic("cannot set up the block devices: errno %d", disks.error().code);
+    vfs::Filesystem* read_only_root = nullptr;
     if (command_line.root)
-        if (auto entered = enter_root(command_line.root); !entered) {
+        if (auto entered = enter_root(command_line.root, read_only_root); !entered) {
             if (std::string_view(command_line.root).starts_with("erofs:"))
                 panic("cannot make the EROFS image on %s the root: errno %d (%s)", command_line.root + 6,
                       entered.error().code,
@@ -244,6 +274,13 @@ void mount_shares(const boot::CommandLine& command_line) {
                                                         : "see the log above");
             panic("cannot make %s the root: errno %d", command_line.root, entered.error().code);
         }
+    for (size_t i = 0; i < command_line.file_count; ++i)
+        if (auto placed = place_file(command_line.files[i]); !placed)
+            panic("cannot place the file %s (xos.file=): errno %d", command_line.files[i].path, placed.error().code);
+    // The mount options last, as runc remounts read-only after making the mount points.
+    for (size_t i = 0; i < command_line.tmpfs_count; ++i)
+        tmpfs_mounted[i]->set_mount_flags(command_line.tmpfs[i].flags);
+    if (read_only_root) read_only_root->set_mount_flags(read_only_root->mount_flags() | vfs::MOUNT_READ_ONLY);
     if (command_line.cwd)
         if (auto entered = enter_cwd(command_line.cwd); !entered)
             klog("xos: warning: cannot start in xos.cwd=%s (errno %d); starting in /", command_line.cwd,

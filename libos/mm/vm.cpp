@@ -392,6 +392,9 @@ ErrorOr<void> VirtualMemory::protect(uintptr_t address, size_t length, int prot)
         const Vma* vma = find(at);
         if (!vma) return error(ENOMEM);
         if (vma->no_write && (prot & PROT_WRITE)) return error(EACCES);
+        // A file on a noexec mount never becomes executable (Linux: no VM_MAYEXEC).
+        if ((prot & PROT_EXEC) && vma->file && (vma->file->fs().mount_flags() & vfs::MOUNT_NO_EXEC))
+            return error(EACCES);
         at = vma->end;
     }
     TRY(split_at(address));

@@ -438,6 +438,7 @@ ErrorOr<void> UnixSocket::bind(const SocketAddress& address) {
         if (lookup.name.empty() || lookup.name == "." || lookup.name == ".." || lookup.parent->lookup(lookup.name))
             return error(EADDRINUSE);
         if (m_name.length) return error(EINVAL);
+        TRY(vfs::check_writable(*lookup.parent));  // the socket file on a read-only mount: EROFS
         mode_t mode = S_IFSOCK | (0777 & ~vfs::process().umask);
         m_bound_vnode = TRY(lookup.parent->create(lookup.name, mode, 0, 0, 0));
         bound_name.length = socklen_t(NAME_OFFSET + name.name.size() + 1);

@@ -82,6 +82,7 @@ ErrorOr<const char*> script_interpreter(const char* path, ExecArguments& argumen
     if (!found) return nullptr;
     const RefPtr<vfs::Vnode>& vnode = *found;
     if (vnode->is_directory() || !vnode->is_regular() || !(vnode->mode() & 0111)) return nullptr;
+    if (vnode->fs().mount_flags() & vfs::MOUNT_NO_EXEC) return nullptr;
     char* line = arguments.interpreters[depth];
     size_t got = TRY(vnode->read(0, {reinterpret_cast<std::byte*>(line), SCRIPT_LINE_BYTES - 1}));
     line[got] = 0;
@@ -172,6 +173,7 @@ ErrorOr<void> end_other_threads(const char* program) {
     if (process.live_threads == 1) return {};
     RefPtr<vfs::Vnode> file = TRY(vfs::resolve(vfs::process().context(), program, vfs::Follow::Yes));
     if (file->is_directory() || !file->is_regular() || !(file->mode() & 0111)) return error(EACCES);
+    if (file->fs().mount_flags() & vfs::MOUNT_NO_EXEC) return error(EACCES);
     sched::Thread& self = sched::current();
     process.exiting = true;
     process.exec_survivor = &self;

@@ -42,11 +42,14 @@ ErrorOr<long> write_stat(vfs::Vnode& vnode, UserPtr<struct stat> out) {
 }
 
 ErrorOr<long> set_attributes(vfs::Vnode& vnode, const vfs::AttrChange& change) {
+    TRY(vfs::check_writable(vnode));
     TRY(vnode.setattr(change));
     return 0;
 }
 
 ErrorOr<long> check_access(vfs::Vnode& vnode, int mode) {
+    if ((mode & W_OK) && (vnode.is_regular() || vnode.is_directory() || vnode.is_symlink()))
+        TRY(vfs::check_writable(vnode));
     if ((mode & X_OK) && !vnode.is_directory() && !(vnode.mode() & 0111)) return error(EACCES);
     return 0;
 }
@@ -81,7 +84,7 @@ ErrorOr<long> write_statfs(vfs::Filesystem& fs, UserPtr<struct statfs> out) {
     result.f_ffree = stats.files_free;
     result.f_namelen = long(stats.name_max);
     result.f_frsize = long(stats.block_size);
-    result.f_flags = long(stats.flags);
+    result.f_flags = long(stats.flags | fs.mount_flags());
     TRY(write_user(out, result));
     return 0;
 }

@@ -31,10 +31,19 @@ ErrorOr<long> get_none(UserPtr<const char> name) {
     return error(ENODATA);
 }
 
-ErrorOr<long> set_none(UserPtr<const char> name, int flags) {
+// setxattr on `vnode` (EROFS on a read-only mount, as Linux checks before the name).
+ErrorOr<long> set_none(const vfs::Vnode& vnode, UserPtr<const char> name, int flags) {
     if (flags & ~(XATTR_CREATE_FLAG | XATTR_REPLACE_FLAG)) return error(EINVAL);
     TRY(check_name(name));
+    TRY(vfs::check_writable(vnode));
     return error(EOPNOTSUPP);
+}
+
+// removexattr on `vnode`.
+ErrorOr<long> remove_none(const vfs::Vnode& vnode, UserPtr<const char> name) {
+    TRY(check_name(name));
+    TRY(vfs::check_writable(vnode));
+    return error(ENODATA);
 }
 
 }  // namespace
@@ -77,39 +86,39 @@ ErrorOr<long> sys_flistxattr(int fd, UserPtr<char>, size_t) {
 
 // Implements setxattr(2).
 ErrorOr<long> sys_setxattr(UserPtr<const char> path, UserPtr<const char> name, UserPtr<const void>, size_t, int flags) {
-    TRY(resolve_at(AT_FDCWD, path, 0));
-    return set_none(name, flags);
+    RefPtr<vfs::Vnode> vnode = TRY(resolve_at(AT_FDCWD, path, 0));
+    return set_none(*vnode, name, flags);
 }
 
 // Implements lsetxattr(2).
 ErrorOr<long> sys_lsetxattr(UserPtr<const char> path, UserPtr<const char> name, UserPtr<const void>, size_t,
                             int flags) {
-    TRY(resolve_at(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW));
-    return set_none(name, flags);
+    RefPtr<vfs::Vnode> vnode = TRY(resolve_at(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW));
+    return set_none(*vnode, name, flags);
 }
 
 // Implements fsetxattr(2).
 ErrorOr<long> sys_fsetxattr(int fd, UserPtr<const char> name, UserPtr<const void>, size_t, int flags) {
-    TRY(file_for(fd));
-    return set_none(name, flags);
+    RefPtr<vfs::File> file = TRY(file_for(fd));
+    return set_none(*file->vnode(), name, flags);
 }
 
 // Implements removexattr(2).
 ErrorOr<long> sys_removexattr(UserPtr<const char> path, UserPtr<const char> name) {
-    TRY(resolve_at(AT_FDCWD, path, 0));
-    return get_none(name);
+    RefPtr<vfs::Vnode> vnode = TRY(resolve_at(AT_FDCWD, path, 0));
+    return remove_none(*vnode, name);
 }
 
 // Implements lremovexattr(2).
 ErrorOr<long> sys_lremovexattr(UserPtr<const char> path, UserPtr<const char> name) {
-    TRY(resolve_at(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW));
-    return get_none(name);
+    RefPtr<vfs::Vnode> vnode = TRY(resolve_at(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW));
+    return remove_none(*vnode, name);
 }
 
 // Implements fremovexattr(2).
 ErrorOr<long> sys_fremovexattr(int fd, UserPtr<const char> name) {
-    TRY(file_for(fd));
-    return get_none(name);
+    RefPtr<vfs::File> file = TRY(file_for(fd));
+    return remove_none(*file->vnode(), name);
 }
 
 }  // namespace xos::sys

@@ -37,6 +37,7 @@ ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, in
     if (shared && (prot & PROT_WRITE) && !file->writable()) return error(EACCES);
     if (!file->readable()) return error(EACCES);
     if (!file->mappable()) return error(ENODEV);
+    if ((prot & PROT_EXEC) && (file->vnode()->fs().mount_flags() & vfs::MOUNT_NO_EXEC)) return error(EPERM);
     if (shared) file = TRY(file_for_shared_mapping(file, prot));
     return long(TRY(
         mm::app_memory().map_file(address, length, prot & SUPPORTED_PROT, placement, *file, uint64_t(offset), shared)));

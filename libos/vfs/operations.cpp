@@ -16,6 +16,12 @@ ErrorOr<RefPtr<File>> open_vnode(RefPtr<Vnode> vnode, int flags) {
     if (flags & O_PATH) return RefPtr<File>(mm::kcreate<File>(vnode, flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW)));
     if ((flags & O_DIRECTORY) && !vnode->is_directory()) return error(ENOTDIR);
     if (vnode->is_directory() && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT))) return error(EISDIR);
+    bool device = vnode->type() == S_IFCHR || vnode->type() == S_IFBLK;
+    // Linux's may_open: devices on a nodev mount cannot be opened; a file or directory on a
+    // read-only mount cannot be opened for writing (devices, FIFOs and sockets can).
+    if (device && (vnode->fs().mount_flags() & MOUNT_NO_DEV)) return error(EACCES);
+    bool writes = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+    if (writes && (vnode->is_regular() || vnode->is_directory() || vnode->is_symlink())) TRY(check_writable(*vnode));
     RefPtr<File> custom = TRY(vnode->open(flags));
     if (custom) return custom;
     switch (vnode->type()) {
@@ -83,6 +89,7 @@ ErrorOr<RefPtr<File>> open(const Start& start, std::string_view path, int flags,
         auto existing = lookup.parent->lookup(lookup.name);
         if (!existing) {
             if (existing.error().code != ENOENT) return std::unexpected(existing.error());
+            TRY(check_writable(*lookup.parent));
             mode_t type_and_mode = S_IFREG | (mode & 07777 & ~process().umask);
             RefPtr<Vnode> created = TRY(lookup.parent->create(lookup.name, type_and_mode, 0, 0, 0));
             RefPtr<File> file = TRY(open_vnode(created, flags & ~O_TRUNC));
@@ -119,6 +126,7 @@ ErrorOr<void> make_node(const Start& start, std::string_view path, mode_t mode, 
     if (lookup.name.empty() || is_dot_or_dotdot(lookup.name)) return error(EEXIST);
     if (lookup.parent->lookup(lookup.name)) return error(EEXIST);
     if (lookup.trailing_slash) return error(ENOENT);
+    TRY(check_writable(*lookup.parent));
     TRY(lookup.parent->create(lookup.name, type | (mode & 07777 & ~process().umask), device, 0, 0));
     return {};
 }
@@ -127,6 +135,7 @@ ErrorOr<void> make_directory(const Start& start, std::string_view path, mode_t m
     ParentLookup lookup = TRY(resolve_parent(start, path));
     if (lookup.name.empty() || is_dot_or_dotdot(lookup.name)) return error(EEXIST);
     if (lookup.parent->lookup(lookup.name)) return error(EEXIST);
+    TRY(check_writable(*lookup.parent));
     TRY(lookup.parent->create(lookup.name, S_IFDIR | (mode & 07777 & ~process().umask), 0, 0, 0));
     return {};
 }
@@ -149,11 +158,13 @@ ErrorOr<void> make_symlink(std::string_view target, const Start& start, std::str
     if (lookup.name.empty() || is_dot_or_dotdot(lookup.name)) return error(EEXIST);
     if (lookup.parent->lookup(lookup.name)) return error(EEXIST);
     if (lookup.trailing_slash) return error(ENOENT);
+    TRY(check_writable(*lookup.parent));
     return lookup.parent->symlink(lookup.name, target, 0, 0);
 }
 
 ErrorOr<void> remove(const Start& start, std::string_view path, RemoveKind kind) {
     ParentLookup lookup = TRY(resolve_parent(start, path));
+    TRY(check_writable(*lookup.parent));  // before the lookup, as Linux
     if (kind == RemoveKind::Directory) {
         if (lookup.name.empty()) return error(EBUSY);
         if (lookup.name == ".") return error(EINVAL);
@@ -181,6 +192,7 @@ ErrorOr<void> rename(const Start& old_start, std::string_view old_path, const St
     ParentLookup from = TRY(resolve_parent(old_start, old_path));
     ParentLookup to = TRY(resolve_parent(new_start, new_path));
     if (&from.parent->fs() != &to.parent->fs()) return error(EXDEV);
+    TRY(check_writable(*from.parent));
     if (from.name.empty() || is_dot_or_dotdot(from.name) || to.name.empty() || is_dot_or_dotdot(to.name))
         return error(EBUSY);
     RefPtr<Vnode> source = TRY(from.parent->lookup(from.name));
@@ -204,6 +216,7 @@ ErrorOr<void> make_link(const Start& old_start, std::string_view old_path, const
     if (&source->fs() != &lookup.parent->fs()) return error(EXDEV);
     if (source->is_directory()) return error(EPERM);
     if (lookup.trailing_slash) return error(ENOENT);
+    TRY(check_writable(*lookup.parent));
     return lookup.parent->link(lookup.name, *source);
 }
 

@@ -199,6 +199,14 @@ private:
     Pipe* m_fifo = nullptr;
 };
 
+// Mount options (Filesystem::mount_flags()); the values of MS_* and ST_*.
+enum MountFlag : unsigned {
+    MOUNT_READ_ONLY = 1,
+    MOUNT_NO_SUID = 2,
+    MOUNT_NO_DEV = 4,
+    MOUNT_NO_EXEC = 8,
+};
+
 class Filesystem {
 public:
     Filesystem(const char* type_name, uint64_t magic);
@@ -210,8 +218,15 @@ public:
     virtual RefPtr<Vnode> root() = 0;
     virtual ErrorOr<FsStats> statfs();
     virtual ErrorOr<void> sync() { return {}; }
-    // Mounted read-only: every change fails with EROFS ("ro" in /proc/mounts).
-    virtual bool read_only() const { return false; }
+
+    // The mount's options, as Linux's MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC (the same bits
+    // as statfs' ST_* flags). Each file system is mounted once, so they are the file system's.
+    // The VFS operations and the syscalls check them: read-only, every change fails with EROFS;
+    // noexec, execve fails with EACCES and mmap with PROT_EXEC with EPERM; nodev, opening a
+    // device node fails with EACCES. /proc/mounts shows them.
+    unsigned mount_flags() const { return m_mount_flags; }
+    void set_mount_flags(unsigned flags) { m_mount_flags = flags; }
+    bool read_only() const { return m_mount_flags & MOUNT_READ_ONLY; }
 
     const char* type_name() const { return m_type_name; }
     uint64_t magic() const { return m_magic; }
@@ -229,9 +244,17 @@ private:
     uint64_t m_magic;
     uint64_t m_dev;
     uint64_t m_next_ino = 1;
+    unsigned m_mount_flags = 0;
     RefPtr<Vnode> m_covered;
     const char* m_mount_point = "/";
 };
+
+// EROFS when `vnode` is on a read-only mount: for the operations that change a file or a
+// directory (Linux's mnt_want_write).
+inline ErrorOr<void> check_writable(const Vnode& vnode) {
+    if (vnode.fs().read_only()) return error(EROFS);
+    return {};
+}
 
 // DT_* type of a mode.
 unsigned char dirent_type(mode_t mode);

@@ -139,7 +139,7 @@ def check_cli(args, root):
                           '/bin/probe', 'x'], capture_output=True, text=True, timeout=TIMEOUT)
     if args.platform == 'kvm':
         wanted = ['xos-kernel.xos', 'readonly=on', 'xos.root=/.xos-rootfs ', 'xos.arg=/bin/probe',
-                  'xos.share=xos0:/.xos-rootfs']
+                  'xos.share=xos0:ro:/.xos-rootfs']
     else:
         wanted = ['xos-kernel-hosted', 'XOS_SHARE_0=' + root + ':/.xos-rootfs:passthrough:ro', 'XOS_ROOT=/.xos-rootfs ',
                   'XOS_EXEC=wx', 'xos-kernel-hosted /bin/probe x']
@@ -157,6 +157,17 @@ def check_cli(args, root):
     output = dry.stdout + dry.stderr
     if dry.returncode != 0 or any(w not in output for w in wanted) or any(w in output for w in unwanted):
         print('--dry-run with DIR:rw: status %d, wanted %s, not %s\n%s' % (dry.returncode, wanted, unwanted, output))
+        ok = False
+    # DIR:ro: the share is writable (libos makes the mount points), libos makes the root read-only.
+    dry = subprocess.run([args.xos_run, '--dry-run', '--rootfs', root + ':ro', '--platform', args.platform, '--',
+                          '/bin/probe'], capture_output=True, text=True, timeout=TIMEOUT)
+    if args.platform == 'kvm':
+        wanted, unwanted = ['xos.root=/.xos-rootfs:ro', 'path=' + root + ','], ['readonly=on']
+    else:
+        wanted, unwanted = ['XOS_ROOT=/.xos-rootfs:ro', 'XOS_SHARE_0=' + root + ':/.xos-rootfs:passthrough '], ['passthrough:ro']
+    output = dry.stdout + dry.stderr
+    if dry.returncode != 0 or any(w not in output for w in wanted) or any(w in output for w in unwanted):
+        print('--dry-run with DIR:ro: status %d, wanted %s, not %s\n%s' % (dry.returncode, wanted, unwanted, output))
         ok = False
     for bad, words in [(['--rootfs', root, 'image.xos', '--', '/bin/probe'], 'give the program after --'),
                        (['--rootfs', root], 'no program to run'),

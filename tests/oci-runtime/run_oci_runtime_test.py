@@ -8,10 +8,12 @@
              kill of a stopped container, an unknown id, a duplicate id, an unknown command);
              the container survives its caller dying between create and start; `run` gives the
              program's output and exit status; delete leaves no state and no QEMU; config.json's
-             hostname, a tmpfs mount (size=, mode=; noexec logged), process.rlimits and
+             hostname, a tmpfs mount (size=, mode=, noexec, nosuid; nr_inodes= logged), process.rlimits and
              additionalGids are what the program sees, on a VM and hosted.
   podman     `podman run --rm --runtime xos-oci` of a busybox image: output and exit status as
-             with runc, also with --hostname, --tmpfs, --ulimit, --group-add and /dev/shm; an app
+             with runc, also with --hostname, --tmpfs, --ulimit, --group-add, /dev/shm,
+             --read-only (EROFS, podman's tmpfs mounts, /run/.containerenv below the /run
+             tmpfs) and --tmpfs options ro, noexec, exec; an app
              that crashes (SIGSEGV, 139 as runc; abort, 134) and `podman wait`/`inspect` of a
              detached one; `podman exec` is a clear error; `podman kill -s USR1` reaches a trap;
              `podman stop -t 2` of an app ignoring SIGTERM gives 137; a terminal (-t,
@@ -307,14 +309,15 @@ def check_lifecycle(args, debian_root, work):
 # What config.json sets inside the container, in the order the script prints it.
 HONOURED_SCRIPT = ('busybox uname -n; cat /proc/sys/kernel/hostname; busybox hostname renamed && busybox uname -n; '
                    'ulimit -n; ulimit -Hn; ulimit -s; id -G; busybox stat -c "%a %u:%g" /scratch; '
-                   'busybox grep " /scratch " /proc/mounts; echo data > /scratch/f && cat /scratch/f; '
+                   'busybox grep " /scratch " /proc/mounts; echo data > /scratch/f && cat /scratch/f; cat /run/placed; '
                    'busybox dd if=/dev/zero of=/scratch/big bs=1024 count=2048 2>/dev/null && echo fits || echo full')
 HONOURED_OUTPUT = ('xos-test-host\nxos-test-host\nrenamed\n256\n512\n4096\n0 4242 4343\n700 0:0\n'
-                   'tmpfs /scratch tmpfs rw,relatime 0 0\ndata\nfull\n')
+                   'tmpfs /scratch tmpfs rw,nosuid,noexec,relatime 0 0\ndata\nplaced below a tmpfs\nfull\n')
 
 
 def check_config_honoured(runtime, bundle, config):
-    """hostname, a tmpfs mount with size= and mode=, process.rlimits and additionalGids, on a VM and hosted."""
+    """hostname, a tmpfs mount with size= and mode=, process.rlimits and additionalGids, a file bind
+    mount below a tmpfs destination (xos-run --file), on a VM and hosted."""
     config['process']['args'] = ['/bin/sh', '-c', HONOURED_SCRIPT]
     config['process']['cwd'] = '/'
     config['hostname'] = 'xos-test-host'
@@ -322,7 +325,12 @@ def check_config_honoured(runtime, bundle, config):
                                     {'type': 'RLIMIT_STACK', 'soft': 4194304, 'hard': 8388608}]
     config['process']['user']['additionalGids'] = [4242, 4343]
     config['mounts'].append({'destination': '/scratch', 'type': 'tmpfs', 'source': 'tmpfs',
-                             'options': ['nosuid', 'noexec', 'size=1m', 'mode=700']})
+                             'options': ['nosuid', 'noexec', 'size=1m', 'mode=700', 'nr_inodes=1000']})
+    placed = os.path.join(bundle, 'placed.txt')
+    with open(placed, 'w') as f:
+        f.write('placed below a tmpfs\n')
+    config['mounts'] += [{'destination': '/run', 'type': 'tmpfs', 'source': 'tmpfs', 'options': ['nosuid', 'nodev']},
+                         {'destination': '/run/placed', 'type': 'bind', 'source': placed, 'options': ['rbind', 'ro']}]
     for platform in ('kvm', 'hosted'):
         config['annotations']['org.xos.platform'] = platform
         with open(os.path.join(bundle, 'config.json'), 'w') as f:
@@ -335,8 +343,38 @@ def check_config_honoured(runtime, bundle, config):
               'lifecycle: %s: the tmpfs\'s files are not in the root' % platform)
     with open(os.path.join(runtime.root, '..', 'runtime.log')) as f:
         logged = f.read()
-    check('option noexec is not supported' in logged, 'lifecycle: an unsupported tmpfs option is logged')
+    check('option nr_inodes=1000 is not supported' in logged, 'lifecycle: an unsupported tmpfs option is logged')
+    # root.readonly: a read-only root (EROFS), the missing working directory made first (runc
+    # makes it before it remounts the root read-only); the tmpfs and the placed file still there.
+    config['root']['readonly'] = True
+    config['process']['cwd'] = '/made/here'
+    config['process']['args'] = ['/bin/sh', '-c', 'pwd; touch /x 2>&1; echo t > /scratch/t && cat /scratch/t; '
+                                                  'cat /run/placed']
+    for platform in ('kvm', 'hosted'):
+        config['annotations']['org.xos.platform'] = platform
+        with open(os.path.join(bundle, 'config.json'), 'w') as f:
+            json.dump(config, f)
+        result = runtime('run', '--bundle', bundle, 'c8')
+        wanted = '/made/here\ntouch: /x: Read-only file system\nt\nplaced below a tmpfs\n'
+        check(result.returncode == 0 and result.stdout == wanted and
+              not os.path.exists(os.path.join(bundle, 'rootfs', 'x')),
+              'lifecycle: %s: root.readonly is a read-only root (%d %r %r)' % (
+                  platform, result.returncode, result.stdout, result.stderr[-300:]))
+    config['root']['readonly'] = False
     del config['annotations']['org.xos.platform']
+
+
+# The mount options /proc/mounts gives for mount point $1 (ro/rw, nosuid, nodev, noexec only).
+MOUNT_OPTIONS = ('options() { busybox awk -v p="$1" \'$2 == p { n = split($4, o, ","); s = p; '
+                 'for (i = 1; i <= n; i++) if (o[i] ~ /^(ro|rw|nosuid|nodev|noexec)$/) s = s " " o[i]; print s }\' '
+                 '/proc/mounts; }; ')
+READ_ONLY_SCRIPT = (MOUNT_OPTIONS + 'busybox touch /x 2>&1; mkdir /etc/d 2>&1; rm /bin/true 2>&1; '
+                    'echo y > /etc/hostname2 || echo refused; for d in /tmp /run /var/tmp; do '
+                    'echo t > $d/t && cat $d/t; done; test -f /run/.containerenv && echo containerenv; '
+                    'busybox grep -q localhost /etc/hosts && echo hosts; options /')
+TMPFS_OPTIONS_SCRIPT = (MOUNT_OPTIONS + 'busybox touch /ro/f 2>&1; busybox cp /bin/busybox /nx/b && /nx/b true; '
+                        'echo $?; busybox cp /bin/busybox /ex/b && /ex/b true; echo $?; options /ro; options /nx; '
+                        'options /ex')
 
 
 def podman_command(args, *rest):
@@ -364,6 +402,14 @@ def check_podman(args, debian_root, work):
                            'echo full; ulimit -n; ulimit -Hn; id -G']),
         # podman's own tmpfs mounts (/dev/shm at least) are writable
         ('/dev/shm', ['--rm', '--network', 'none'], ['/bin/sh', '-c', 'echo shm > /dev/shm/x && cat /dev/shm/x']),
+        # --read-only: the root refuses writes with EROFS (busybox says which error), podman's
+        # tmpfs mounts on /tmp, /run and /var/tmp are writable, /etc/hosts is there (and
+        # /run/.containerenv, a file bind mount below the /run tmpfs, if podman makes one: 4.3
+        # does not with --read-only), /proc/mounts says ro for /.
+        ('--read-only', ['--rm', '--network', 'none', '--read-only'], ['/bin/sh', '-c', READ_ONLY_SCRIPT]),
+        # tmpfs options: ro refuses writes, noexec refuses execve (sh: Permission denied, 126).
+        ('--tmpfs ro, noexec', ['--rm', '--network', 'none', '--tmpfs', '/ro:ro', '--tmpfs', '/nx:noexec,nodev',
+                                '--tmpfs', '/ex:exec'], ['/bin/sh', '-c', TMPFS_OPTIONS_SCRIPT]),
     ]
     # An app that crashes with a real fault: 139 as with runc. Python from the nginx image
     # (Debian's): a signal sent by `kill` to the container's first process would not do, runc's

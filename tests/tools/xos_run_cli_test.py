@@ -46,11 +46,11 @@ def main():
         status, out, err = run(xos_run, "--dry-run", "--share", share + ":/data:passthrough", hosted)
         expect("hosted :passthrough reaches XOS_SHARE_0",
                status == 0 and "XOS_SHARE_0=%s:/data:passthrough" % share in out, out + err)
-        # :ro: QEMU's readonly=on on the VM, a trailing :ro of XOS_SHARE_<i> on hosted (EROFS).
+        # :ro: QEMU's readonly=on and a read-only mount in the guest (xos.share=TAG:ro:PATH) on the
+        # VM, a trailing :ro of XOS_SHARE_<i> on hosted (EROFS).
         status, out, err = run(xos_run, "--dry-run", "--share", share + ":/data:passthrough:ro", vm)
-        expect("VM :ro is readonly=on",
-               status == 0 and "security_model=none,readonly=on" in out and "xos.share=xos0:/data" in out and
-               ":ro" not in out,
+        expect("VM :ro is readonly=on and a read-only mount",
+               status == 0 and "security_model=none,readonly=on" in out and "xos.share=xos0:ro:/data" in out,
                out + err)
         status, out, err = run(xos_run, "--dry-run", "--share", share + ":/data:ro", hosted)
         expect("hosted :ro reaches XOS_SHARE_0", status == 0 and "XOS_SHARE_0=%s:/data:ro " % share in out, out + err)
@@ -75,12 +75,35 @@ def main():
     # --tmpfs and --hostname: xos.tmpfs= / xos.hostname= tokens (XOS_BOOT_TOKENS on hosted).
     status, out, err = run(xos_run, "--dry-run", "--tmpfs", "/run:size=1m,mode=700,uid=5,nosuid", "--hostname", "web",
                            vm)
-    expect("VM --tmpfs, --hostname", status == 0 and "xos.tmpfs=1048576:700:5:0:/run" in out and
+    expect("VM --tmpfs, --hostname", status == 0 and "xos.tmpfs=1048576:700:5:0:2:/run" in out and
            "xos.hostname=web" in out, out + err)
+    # Mount options: MS_RDONLY 1 | MS_NOSUID 2 | MS_NODEV 4 | MS_NOEXEC 8; the opposites undo them.
+    status, out, err = run(xos_run, "--dry-run", "--tmpfs", "/x:ro,noexec,nodev,nosuid,suid", vm)
+    expect("VM --tmpfs ro,noexec,nodev", status == 0 and "xos.tmpfs=:1777:0:0:13:/x" in out, out + err)
+    status, out, err = run(xos_run, "--dry-run", "--tmpfs", "/x:noexec,exec,rw", vm)
+    expect("VM --tmpfs noexec,exec,rw: no flags", status == 0 and "xos.tmpfs=:1777:0:0:/x" in out, out + err)
+    # --file HOSTFILE:GUESTPATH: the content in an xos.file= token; bad files refused.
+    with tempfile.TemporaryDirectory(prefix="xos-run-cli-") as files:
+        text = os.path.join(files, "hosts")
+        with open(text, "w") as f:
+            f.write("127.0.0.1 localhost\n")
+        os.chmod(text, 0o640)
+        status, out, err = run(xos_run, "--dry-run", "--file", text + ":/run/a b", vm)
+        expect("VM --file", status == 0 and "xos.file=640:/run/a%20b%0A127.0.0.1%20localhost%0A" in out, out + err)
+        big = os.path.join(files, "big")
+        with open(big, "w") as f:
+            f.write("x" * 8193)
+        binary = os.path.join(files, "binary")
+        with open(binary, "wb") as f:
+            f.write(b"a\0b")
+        for bad in (text + ":relative", text, files + ":/x", big + ":/x", binary + ":/x", text + ".missing:/x",
+                    text + ":/"):
+            status, out, err = run(xos_run, "--dry-run", "--file", bad, vm)
+            expect("--file %r refused" % bad, status == 125 and "--file" in err, err)
     status, out, err = run(xos_run, "--dry-run", "--tmpfs", "/run", "--hostname", "web", hosted)
     expect("hosted --tmpfs, --hostname", status == 0 and "XOS_BOOT_TOKENS=xos.tmpfs=:1777:0:0:/run" in out and
            "xos.hostname=web" in out, out + err)
-    for bad in ("run", "/", "/x:ro", "/x:noexec", "/x:size=0", "/x:mode=9", "/x:frob"):
+    for bad in ("run", "/", "/x:nr_inodes=5", "/x:size=0", "/x:mode=9", "/x:frob"):
         status, out, err = run(xos_run, "--dry-run", "--tmpfs", bad, vm)
         expect("--tmpfs %r refused" % bad, status == 125 and "--tmpfs" in err, err)
     status, out, err = run(xos_run, "--dry-run", "--hostname", "h" * 65, vm)

@@ -75,7 +75,7 @@ TEST(CommandLine, RoundTripsWithTheXosRunEncoder) {
 // xos-run's --share tokens decode to the mount tag and the guest path, byte for byte.
 TEST(CommandLine, SharesRoundTripWithTheXosRunEncoder) {
     std::string line = xos_encode_cmdline("app", {}, {}) + " " + xos_encode_share_token("xos0", "/mnt") + " " +
-        xos_encode_share_token("xos1", "/data/with space/%:x") + " virtio_mmio.device=512@0xfeb00e00:12";
+        xos_encode_share_token("xos1", "/data/with space/%:x", true) + " virtio_mmio.device=512@0xfeb00e00:12";
     auto out = std::make_unique<CommandLine>();
     ASSERT_TRUE(parse_command_line(line, *out)) << line;
     ASSERT_EQ(out->share_count, 2u);
@@ -83,10 +83,13 @@ TEST(CommandLine, SharesRoundTripWithTheXosRunEncoder) {
     EXPECT_STREQ(out->shares[0].path, "/mnt");
     EXPECT_STREQ(out->shares[1].tag, "xos1");
     EXPECT_STREQ(out->shares[1].path, "/data/with space/%:x");
+    EXPECT_FALSE(out->shares[0].read_only);
+    EXPECT_TRUE(out->shares[1].read_only);
     EXPECT_EQ(out->unknown_xos_tokens, 0u);
     EXPECT_EQ(out->other_count, 1u);
 
-    for (const char* bad : {"xos.share=xos0", "xos.share=:/mnt", "xos.share=xos0:relative"}) {
+    for (const char* bad :
+         {"xos.share=xos0", "xos.share=:/mnt", "xos.share=xos0:relative", "xos.share=xos0:ro:relative"}) {
         auto fresh = std::make_unique<CommandLine>();
         auto result = parse_command_line(bad, *fresh);
         ASSERT_FALSE(result) << bad;
@@ -152,9 +155,9 @@ TEST(CommandLine, ConsoleTokensAreThePlatforms) {
 // xos-run --tmpfs and --hostname: what the encoder writes, libos reads back.
 TEST(CommandLine, TmpfsAndHostname) {
     auto out = std::make_unique<CommandLine>();
-    std::string line = xos_encode_tmpfs_token("1048576", 0700, 1000, 50, "/run/a dir") + " " +
-        xos_encode_tmpfs_token("25%", 01777, 0, 0, "/dev/shm") + " " + xos_encode_tmpfs_token("", 0755, 0, 0, "/t") +
-        " xos.hostname=" + xos_encode_cmdline_value("web 1");
+    std::string line = xos_encode_tmpfs_token("1048576", 0700, 1000, 50, 0, "/run/a dir") + " " +
+        xos_encode_tmpfs_token("25%", 01777, 0, 0, 1 | 8, "/dev/shm") + " " +
+        xos_encode_tmpfs_token("", 0755, 0, 0, 0, "/t") + " xos.hostname=" + xos_encode_cmdline_value("web 1");
     ASSERT_TRUE(parse_command_line(line, *out));
     ASSERT_EQ(out->tmpfs_count, 3u);
     EXPECT_STREQ(out->tmpfs[0].size, "1048576");
@@ -162,7 +165,9 @@ TEST(CommandLine, TmpfsAndHostname) {
     EXPECT_EQ(out->tmpfs[0].uid, 1000u);
     EXPECT_EQ(out->tmpfs[0].gid, 50u);
     EXPECT_STREQ(out->tmpfs[0].path, "/run/a dir");
+    EXPECT_EQ(out->tmpfs[0].flags, 0u);
     EXPECT_STREQ(out->tmpfs[1].size, "25%");
+    EXPECT_EQ(out->tmpfs[1].flags, 9u);  // ro, noexec
     EXPECT_EQ(out->tmpfs[1].mode, 01777u);
     EXPECT_STREQ(out->tmpfs[1].path, "/dev/shm");
     EXPECT_STREQ(out->tmpfs[2].size, "");
@@ -170,7 +175,8 @@ TEST(CommandLine, TmpfsAndHostname) {
     EXPECT_EQ(out->unknown_xos_tokens, 0u);
 
     for (const char* bad : {"xos.tmpfs=1:700:0:0:relative", "xos.tmpfs=1:800:0:0:/x", "xos.tmpfs=1:700:0:/x",
-                            "xos.tmpfs=1:17777:0:0:/x", "xos.tmpfs=1:700:4294967296:0:/x", "xos.tmpfs=/x"}) {
+                            "xos.tmpfs=1:17777:0:0:/x", "xos.tmpfs=1:700:4294967296:0:/x", "xos.tmpfs=/x",
+                            "xos.tmpfs=1:700:0:0:16:/x", "xos.tmpfs=1:700:0:0:1:relative"}) {
         auto fresh = std::make_unique<CommandLine>();
         auto result = parse_command_line(bad, *fresh);
         ASSERT_FALSE(result) << bad;

@@ -79,6 +79,33 @@ TEST_F(PathWalk, DirectoryPathAndRename) {
     EXPECT_EQ(directory_path(ctx, *b, path).error().code, ENOENT);
 }
 
+// A read-only mount refuses every change with EROFS after what Linux checks first (EEXIST for
+// an existing name, EXDEV); reads and an O_CREAT open of an existing file still work. nodev
+// refuses opening a device node (EACCES).
+TEST_F(PathWalk, ReadOnlyAndNodevMounts) {
+    ASSERT_TRUE(make_node(ctx, "/a/null", S_IFCHR | 0666, 0x103));
+    m_fs.set_mount_flags(MOUNT_READ_ONLY);
+    auto code = [](auto result) { return result ? 0 : result.error().code; };
+    EXPECT_EQ(code(open(ctx, "/a/b/file", O_WRONLY, 0)), EROFS);
+    EXPECT_EQ(code(open(ctx, "/a/b/file", O_RDONLY | O_TRUNC, 0)), EROFS);
+    EXPECT_EQ(code(open(ctx, "/a/b/file", O_RDONLY, 0)), 0);
+    EXPECT_EQ(code(open(ctx, "/a/b/file", O_RDONLY | O_CREAT, 0644)), 0);
+    EXPECT_EQ(code(open(ctx, "/a/b/new", O_WRONLY | O_CREAT, 0644)), EROFS);
+    EXPECT_EQ(code(make_directory(ctx, "/a/new", 0755)), EROFS);
+    EXPECT_EQ(code(make_directory(ctx, "/a", 0755)), EEXIST);
+    EXPECT_EQ(code(make_node(ctx, "/a/fifo", S_IFIFO | 0644, 0)), EROFS);
+    EXPECT_EQ(code(make_symlink("x", ctx, "/a/link")), EROFS);
+    EXPECT_EQ(code(make_link(ctx, "/a/b/file", ctx, "/a/hard", Follow::No)), EROFS);
+    EXPECT_EQ(code(rename(ctx, "/a/b/file", ctx, "/a/b/moved", 0)), EROFS);
+    EXPECT_EQ(code(remove(ctx, "/a/b/file", RemoveKind::File)), EROFS);
+    EXPECT_EQ(code(remove(ctx, "/a/b/missing", RemoveKind::File)), EROFS);
+    EXPECT_EQ(code(remove(ctx, "/a/b", RemoveKind::Directory)), EROFS);
+    EXPECT_TRUE(resolve(ctx, "/a/b/file", Follow::Yes));
+    m_fs.set_mount_flags(MOUNT_NO_DEV);
+    EXPECT_EQ(code(open(ctx, "/a/null", O_RDWR, 0)), EACCES);
+    EXPECT_EQ(code(open(ctx, "/a/b/new", O_WRONLY | O_CREAT, 0644)), 0);
+}
+
 TEST(Ramfs, SparseFileCostsOnlyWrittenPages) {
     fs::RamFs fs;
     ASSERT_TRUE(fs.initialize());

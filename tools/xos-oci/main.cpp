@@ -112,18 +112,40 @@ StateDir existing_container(const GlobalOptions& global, const std::string& id, 
     return dir;
 }
 
-// Copies each file bind mount's content into the (writable) root at its destination, never
-// following a symlink out of the root (openat2 RESOLVE_IN_ROOT).
+// Copies each file bind mount's content into the root directory at its destination (also a
+// read-only root's: the guest sees it read-only), never following a symlink out of the root
+// (openat2 RESOLVE_IN_ROOT); those below a tmpfs destination go to xos-run --file instead. For
+// a read-only root, also makes the working directory, which the guest could not (runc makes it
+// before it remounts the root read-only).
 void place_file_binds(const ContainerSpec& spec) {
-    if (spec.file_binds.empty()) return;
-    if (spec.rootfs_readonly) {
-        for (const auto& bind : spec.file_binds)
-            log_info("mounts: file bind mount on " + bind.guest_path + " skipped: the root is read-only");
-        return;
-    }
+    if (spec.file_binds.empty() && !spec.rootfs_readonly) return;
     int root = ::open(spec.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) throw RuntimeError("cannot open the root " + spec.rootfs);
+    if (spec.rootfs_readonly && spec.cwd.size() > 1) {
+        std::string relative = spec.cwd.substr(1) + "/";
+        for (std::size_t slash = relative.find('/'); slash != std::string::npos;
+             slash = relative.find('/', slash + 1)) {
+            struct open_how how{};
+            how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+            how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+            std::string prefix = relative.substr(0, slash);
+            if (prefix.empty()) continue;
+            int fd = int(::syscall(SYS_openat2, root, prefix.c_str(), &how, sizeof how));
+            if (fd >= 0) {
+                ::close(fd);
+                continue;
+            }
+            std::size_t parent_end = prefix.rfind('/');
+            std::string parent = parent_end == std::string::npos ? "." : prefix.substr(0, parent_end);
+            std::string name = parent_end == std::string::npos ? prefix : prefix.substr(parent_end + 1);
+            int dir = int(::syscall(SYS_openat2, root, parent.c_str(), &how, sizeof how));
+            if (dir < 0) break;
+            ::mkdirat(dir, name.c_str(), 0755);
+            ::close(dir);
+        }
+    }
     for (const auto& bind : spec.file_binds) {
+        if (bind.below_tmpfs) continue;
         struct open_how how{};
         how.flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC;
         how.mode = 0644;
@@ -405,7 +427,8 @@ void print_features() {
         {"hooks", nlohmann::json::array()},
         // bind and tmpfs mounts' flags that mean something here (tmpfs also takes size=, mode=, uid=, gid=)
         {"mountOptions",
-         {"bind", "rbind", "ro", "rw", "nosuid", "nodev", "exec", "suid", "dev", "noatime", "relatime", "strictatime"}},
+         {"bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "exec", "suid", "dev", "noatime", "relatime",
+          "strictatime"}},
         {"linux",
          {{"namespaces", {"network"}},
           {"capabilities", nlohmann::json::array()},

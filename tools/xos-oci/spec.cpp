@@ -55,8 +55,9 @@ T get_or(const json& object, const char* key, T fallback) {
 }
 
 // The options of a tmpfs mount that libos honours, as xos-run --tmpfs takes them: size=, mode=,
-// uid=, gid= (nosuid, nodev and the like need nothing: libos' exec never honours set-user-ID
-// bits); the others (ro, noexec, nr_inodes=, ...) are said in the log and left out.
+// uid=, gid=, ro, rw, noexec, exec, nodev, dev, nosuid, suid (libos' exec never honours
+// set-user-ID bits, nosuid is shown in /proc/mounts); the atime options and the propagation
+// ones need nothing; the others (nr_inodes=, ...) are said in the log and left out.
 std::string tmpfs_options(const json& mount, const std::string& destination) {
     std::string kept;
     if (!mount.contains("options") || !mount["options"].is_array()) return kept;
@@ -64,11 +65,12 @@ std::string tmpfs_options(const json& mount, const std::string& destination) {
         if (!o.is_string()) continue;
         std::string option = o.get<std::string>();
         std::string key = option.substr(0, option.find('='));
-        if (key == "size" || key == "mode" || key == "uid" || key == "gid") {
+        if (key == "size" || key == "mode" || key == "uid" || key == "gid" || option == "ro" || option == "rw" ||
+            option == "noexec" || option == "exec" || option == "nodev" || option == "dev" || option == "nosuid" ||
+            option == "suid") {
             kept += (kept.empty() ? "" : ",") + option;
-        } else if (option == "rw" || option == "nosuid" || option == "nodev" || option == "exec" || option == "suid" ||
-                   option == "dev" || option == "noatime" || option == "relatime" || option == "strictatime" ||
-                   option == "tmpcopyup" || option == "private" || option == "rprivate") {
+        } else if (option == "noatime" || option == "relatime" || option == "strictatime" || option == "tmpcopyup" ||
+                   option == "private" || option == "rprivate") {
             log_debug("mounts: tmpfs on " + destination + ": " + option + " needs nothing in libos");
         } else {
             log_info("mounts: tmpfs on " + destination + ": option " + option +
@@ -112,6 +114,9 @@ void read_mounts(const json& config, ContainerSpec& spec) {
         }
         log_info("mounts: " + destination + " of type '" + type + "' ignored");
     }
+    for (auto& bind : spec.file_binds)
+        for (const auto& tmpfs : spec.tmpfs)
+            if (bind.guest_path.starts_with(tmpfs.guest_path + "/")) bind.below_tmpfs = true;
 }
 
 // process.rlimits: [{"type": "RLIMIT_NOFILE", "soft": N, "hard": N}, ...] for the first process
@@ -252,15 +257,27 @@ ContainerSpec read_spec(const std::string& bundle_dir) {
 
 std::vector<std::string> xos_run_command(const std::string& xos_run, const ContainerSpec& spec,
                                          const std::optional<GuestNetwork>& network) {
-    std::vector<std::string> cmd{xos_run, "--rootfs", spec.rootfs + (spec.rootfs_readonly ? "" : ":rw"), "--platform",
-                                 spec.platform, "--mem", std::to_string(spec.mem_bytes >> 20) + "M", "--cpus",
-                                 std::to_string(spec.cpus),
+    std::vector<std::string> cmd{xos_run, "--rootfs", spec.rootfs + (spec.rootfs_readonly ? ":ro" : ":rw"),
+                                 "--platform", spec.platform, "--mem", std::to_string(spec.mem_bytes >> 20) + "M",
+                                 "--cpus", std::to_string(spec.cpus),
                                  // kill's signals reach the app's first process (its handlers run)
                                  "--forward-signals"};
     for (const auto& variable : spec.env) cmd.insert(cmd.end(), {"--env", variable});
     if (!spec.hostname.empty()) cmd.insert(cmd.end(), {"--hostname", spec.hostname});
     for (const auto& tmpfs : spec.tmpfs)
         cmd.insert(cmd.end(), {"--tmpfs", tmpfs.guest_path + (tmpfs.options.empty() ? "" : ":" + tmpfs.options)});
+    // xos-run --file carries small text files (8 KiB, on the guest's command line): others are
+    // left out with a log line rather than failing the start.
+    for (const auto& bind : spec.file_binds) {
+        if (!bind.below_tmpfs) continue;
+        struct stat st;
+        if (::stat(bind.host_file.c_str(), &st) != 0 || st.st_size > 8192) {
+            log_info("mounts: file bind mount of " + bind.host_file + " on " + bind.guest_path +
+                     " (below a tmpfs) left out: larger than 8 KiB or unreadable");
+            continue;
+        }
+        cmd.insert(cmd.end(), {"--file", bind.host_file + ":" + bind.guest_path});
+    }
     // Bind mounts show the host's files as they are (passthrough), as in a runc container.
     for (const auto& share : spec.shares)
         cmd.insert(

@@ -25,14 +25,16 @@ struct Share {
 
 // A file bind-mounted over a path of the root (podman's /etc/hosts, /etc/resolv.conf,
 // /etc/hostname, /run/.containerenv): 9p shares directories only, so its content is copied
-// into a writable root at that path before the start.
+// into the root directory at that path before the start, or, below a tmpfs destination (which
+// would hide it), handed to xos-run (--file), whose guest writes it once the tmpfs is mounted.
 struct FileBind {
     std::string host_file;
     std::string guest_path;
+    bool below_tmpfs = false;
 };
 
 // A tmpfs mount: xos-run --tmpfs DESTINATION:OPTIONS (the options libos honours: size=, mode=,
-// uid=, gid=; the others are logged and left out).
+// uid=, gid=, ro, noexec, nodev, nosuid and their opposites; the others are logged and left out).
 struct Tmpfs {
     std::string guest_path;
     std::string options;  // comma separated, as xos-run --tmpfs takes them

@@ -35,17 +35,17 @@ std::string xos_encode_cmdline(const std::string& argv0, const std::vector<std::
     return line;
 }
 
-std::string xos_encode_share_token(const std::string& tag, const std::string& guest_path) {
-    return "xos.share=" + xos_encode_cmdline_value(tag + ":" + guest_path);
+std::string xos_encode_share_token(const std::string& tag, const std::string& guest_path, bool read_only) {
+    return "xos.share=" + xos_encode_cmdline_value(tag + (read_only ? ":ro:" : ":") + guest_path);
 }
 
-std::string xos_encode_tmpfs_token(const std::string& size, unsigned mode, unsigned uid, unsigned gid,
+std::string xos_encode_tmpfs_token(const std::string& size, unsigned mode, unsigned uid, unsigned gid, unsigned flags,
                                    const std::string& guest_path) {
     char octal[16];
     std::snprintf(octal, sizeof octal, "%o", mode);
     return "xos.tmpfs=" +
         xos_encode_cmdline_value(size + ":" + octal + ":" + std::to_string(uid) + ":" + std::to_string(gid) + ":" +
-                                 guest_path);
+                                 (flags ? std::to_string(flags) + ":" : "") + guest_path);
 }
 
 std::string xos_encode_network_tokens(const std::string& ip, const std::string& gateway, const std::string& dns,

@@ -21,11 +21,11 @@ std::string xos_encode_cmdline_value(const std::string& value);
 
 // One host directory share: `xos.share=<enc>` where the decoded value is "<tag>:<guest path>"
 // (the virtio-9p mount tag, which has no ':', and the absolute path to mount it on).
-std::string xos_encode_share_token(const std::string& tag, const std::string& guest_path);
+std::string xos_encode_share_token(const std::string& tag, const std::string& guest_path, bool read_only = false);
 
 // A tmpfs mount: `xos.tmpfs=<enc>`, the decoded value "<size>:<octal mode>:<uid>:<gid>:<path>"
 // (size: bytes, "N%" or empty for the default).
-std::string xos_encode_tmpfs_token(const std::string& size, unsigned mode, unsigned uid, unsigned gid,
+std::string xos_encode_tmpfs_token(const std::string& size, unsigned mode, unsigned uid, unsigned gid, unsigned flags,
                                    const std::string& guest_path);
 
 // Network configuration: " xos.ip=<enc> xos.gw=<enc> xos.dns=<enc> xos.echo=<port>" for the

@@ -65,10 +65,15 @@ void apply_rootfs(Options& opts) {
         throw UsageError("--rootfs: " + opts.rootfs + ": not a directory");
     opts.image = find_generic_kernel(opts.platform);
     // Passthrough: the guest sees the host files' own modes (execute bits); read-only unless :rw,
-    // with the program's writes kept in memory by libos's overlay (xos.root=).
+    // with the program's writes kept in memory by libos's overlay (xos.root=). :ro shares it
+    // writable, so that libos can make the mount points, and libos makes the root read-only.
+    bool share_writable = opts.rootfs_writable || opts.rootfs_read_only;
     opts.shares.insert(opts.shares.begin(),
-                       ShareOption{opts.rootfs, kRootfsGuestPath, ShareMode::Passthrough, !opts.rootfs_writable});
-    opts.guest_root = std::string(kRootfsGuestPath) + (opts.rootfs_writable ? ":rw" : "");
+                       ShareOption{opts.rootfs, kRootfsGuestPath, ShareMode::Passthrough, !share_writable});
+    opts.guest_root = std::string(kRootfsGuestPath) +
+        (opts.rootfs_writable        ? ":rw"
+             : opts.rootfs_read_only ? ":ro"
+                                     : "");
     // Hosted: the loaded program's code lives in app memory, which the sandbox keeps
     // non-executable unless told otherwise (docs/hosted.md, W^X per mapping).
     if (opts.platform == "hosted") opts.env.push_back("XOS_EXEC=wx");

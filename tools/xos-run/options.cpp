@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -42,11 +43,15 @@ if PROGRAM does not exist, 126 if it cannot run (not ELF, another machine, a
 library not found).
 
 options:
-  --rootfs DIR[:rw]     run the unmodified Linux executable PROGRAM (a path in DIR)
+  --rootfs DIR[:rw|:ro] run the unmodified Linux executable PROGRAM (a path in DIR)
                         with the generic kernel image instead of an IMAGE; DIR is
                         the program's root, read-only under a writable layer in
                         memory (--rootfs-size), with /dev, /proc and an empty /tmp;
-                        :rw writes to DIR itself (docs/unmodified-binaries.md)
+                        :rw writes to DIR itself; :ro is a read-only root (writes
+                        fail with EROFS, as a read-only mount; no /tmp of its own:
+                        add --tmpfs /tmp); with :rw and :ro, libos makes missing
+                        mount points (/dev, /proc, --tmpfs and --share paths) in
+                        DIR (docs/unmodified-binaries.md)
   --root-image FILE     as --rootfs, but the root is the EROFS image FILE (made by
                         mkfs.erofs, uncompressed): a read-only disk (virtio-blk on
                         a VM, the file opened read-only on hosted; the first disk,
@@ -95,10 +100,17 @@ options:
                         a tmpfs (a ramfs in guest memory) at PATH (repeatable, 8 at
                         most), mounted before the shares; OPTIONS comma separated:
                         size=N[k|m|g] or N% of the memory free at boot (default
-                        50%), mode=OCTAL (default 1777), uid=N, gid=N; rw, nosuid,
-                        nodev, exec, suid, dev, noatime, relatime are accepted (set-
-                        user-ID bits are never honoured in an image); ro and noexec
-                        are not supported (an error)
+                        50%), mode=OCTAL (default 1777), uid=N, gid=N; ro (EROFS),
+                        noexec (execve EACCES, mmap PROT_EXEC EPERM), nodev (device
+                        nodes cannot be opened: EACCES), nosuid (shown; set-user-ID
+                        bits are never honoured in an image) and rw, exec, dev,
+                        suid, noatime, relatime are accepted
+  --file HOSTFILE:GUESTPATH
+                        a copy of the host file HOSTFILE (8 KiB at most, text) at
+                        GUESTPATH in the guest, with HOSTFILE's mode, written at
+                        boot once every file system is mounted (so also below a
+                        --tmpfs path); its directories are made (repeatable, 16
+                        at most). Writes in the guest do not reach HOSTFILE
   --hostname NAME       the guest's host name (uname's nodename,
                         /proc/sys/kernel/hostname; default xos); root in the
                         guest may change it with sethostname(2)
@@ -212,9 +224,9 @@ bool takes_value(const std::string& name) {
     return name == "--rootfs" || name == "--root-image" || name == "--platform" || name == "--accel" ||
         name == "--machine" || name == "--mem" || name == "--rootfs-size" || name == "--timeout" || name == "--env" ||
         name == "--cpus" || name == "--qemu" || name == "--qemu-arg" || name == "--share" || name == "--disk" ||
-        name == "--tmpfs" || name == "--hostname" || name == "-p" || name == "--net" || name == "--ip" ||
-        name == "--gw" || name == "--dns" || name == "--net-echo" || name == "--entrypoint" || name == "--workdir" ||
-        name == "--user" || name == "--hypervisor" || name == "--xen-bridge";
+        name == "--tmpfs" || name == "--file" || name == "--hostname" || name == "-p" || name == "--net" ||
+        name == "--ip" || name == "--gw" || name == "--dns" || name == "--net-echo" || name == "--entrypoint" ||
+        name == "--workdir" || name == "--user" || name == "--hypervisor" || name == "--xen-bridge";
 }
 
 void apply_option(Options& opts, const std::string& name, const std::string& value) {
@@ -222,7 +234,8 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
         if (value.empty()) throw UsageError("--rootfs: empty path");
         opts.rootfs = value;
         opts.rootfs_writable = value.size() > 3 && value.ends_with(":rw");
-        if (opts.rootfs_writable) opts.rootfs.resize(value.size() - 3);
+        opts.rootfs_read_only = value.size() > 3 && value.ends_with(":ro");
+        if (opts.rootfs_writable || opts.rootfs_read_only) opts.rootfs.resize(value.size() - 3);
     } else if (name == "--root-image") {
         if (value.empty()) throw UsageError("--root-image: empty path");
         opts.root_image = value;
@@ -257,6 +270,9 @@ void apply_option(Options& opts, const std::string& name, const std::string& val
         opts.shares.push_back(parse_share(value));
     } else if (name == "--disk") {
         opts.disks.push_back(parse_disk(value));
+    } else if (name == "--file") {
+        if (opts.files.size() == kMaxFiles) throw UsageError("--file: at most 16 files");
+        opts.files.push_back(parse_file_option(value));
     } else if (name == "--tmpfs") {
         if (opts.tmpfs.size() == 8) throw UsageError("--tmpfs: at most 8 tmpfs mounts");
         opts.tmpfs.push_back(parse_tmpfs(value));
@@ -473,12 +489,17 @@ TmpfsOption parse_tmpfs(const std::string& text) {
             auto id = parse_unsigned(value);
             if (!id || *id > 0xfffffffeu) throw bad(option, "expected a number");
             (key == "uid" ? tmpfs.uid : tmpfs.gid) = std::uint32_t(*id);
-        } else if (option == "rw" || option == "nosuid" || option == "nodev" || option == "exec" || option == "suid" ||
-                   option == "dev" || option == "noatime" || option == "relatime" || option == "strictatime" ||
-                   option == "tmpcopyup" || option.empty()) {
-            // Nothing to do: libos' exec never honours set-user-ID bits, and atimes are not kept apart.
-        } else if (option == "ro" || option == "noexec") {
-            throw bad(option, "not supported by libos' tmpfs");
+        } else if (option == "ro" || option == "rw") {
+            tmpfs.flags = (tmpfs.flags & ~kMountReadOnly) | (option == "ro" ? kMountReadOnly : 0);
+        } else if (option == "nosuid" || option == "suid") {
+            tmpfs.flags = (tmpfs.flags & ~kMountNoSuid) | (option == "nosuid" ? kMountNoSuid : 0);
+        } else if (option == "nodev" || option == "dev") {
+            tmpfs.flags = (tmpfs.flags & ~kMountNoDev) | (option == "nodev" ? kMountNoDev : 0);
+        } else if (option == "noexec" || option == "exec") {
+            tmpfs.flags = (tmpfs.flags & ~kMountNoExec) | (option == "noexec" ? kMountNoExec : 0);
+        } else if (option == "noatime" || option == "relatime" || option == "strictatime" || option == "tmpcopyup" ||
+                   option.empty()) {
+            // Nothing to do: atimes are not kept apart.
         } else {
             throw bad(option, "unknown option");
         }
@@ -486,11 +507,44 @@ TmpfsOption parse_tmpfs(const std::string& text) {
     return tmpfs;
 }
 
+FileOption parse_file_option(const std::string& text) {
+    std::size_t split = text.rfind(":/");
+    if (split == std::string::npos || split == 0)
+        throw UsageError("--file: expected HOSTFILE:GUESTPATH with an absolute GUESTPATH, got '" + text + "'");
+    std::string host = text.substr(0, split);
+    FileOption file;
+    file.guest_path = text.substr(split + 1);
+    if (file.guest_path.find('\n') != std::string::npos || file.guest_path.find_first_not_of('/') == std::string::npos)
+        throw UsageError("--file: " + file.guest_path + ": not a file path");
+    struct stat st;
+    if (::stat(host.c_str(), &st) != 0) throw UsageError("--file: " + host + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) throw UsageError("--file: " + host + ": not a regular file");
+    if (std::uint64_t(st.st_size) > kMaxFileBytes)
+        throw UsageError("--file: " + host + ": larger than 8 KiB (the guest's command line carries it)");
+    file.mode = unsigned(st.st_mode & 07777);
+    FILE* in = std::fopen(host.c_str(), "rb");
+    if (!in) throw UsageError("--file: " + host + ": " + std::strerror(errno));
+    char buffer[kMaxFileBytes + 1];
+    std::size_t got = std::fread(buffer, 1, sizeof buffer, in);
+    std::fclose(in);
+    if (got > kMaxFileBytes)
+        throw UsageError("--file: " + host + ": larger than 8 KiB (the guest's command line carries it)");
+    file.content.assign(buffer, got);
+    if (file.content.find('\0') != std::string::npos) throw UsageError("--file: " + host + ": has NUL bytes (binary)");
+    return file;
+}
+
 std::string guest_mount_tokens(const Options& opts) {
     std::string tokens;
     for (const TmpfsOption& tmpfs : opts.tmpfs)
-        tokens += " " + xos_encode_tmpfs_token(tmpfs.size, tmpfs.mode, tmpfs.uid, tmpfs.gid, tmpfs.path);
+        tokens += " " + xos_encode_tmpfs_token(tmpfs.size, tmpfs.mode, tmpfs.uid, tmpfs.gid, tmpfs.flags, tmpfs.path);
     if (!opts.hostname.empty()) tokens += " xos.hostname=" + xos_encode_cmdline_value(opts.hostname);
+    for (const FileOption& file : opts.files) {
+        char octal[16];
+        std::snprintf(octal, sizeof octal, "%o", file.mode);
+        tokens +=
+            " xos.file=" + xos_encode_cmdline_value(std::string(octal) + ":" + file.guest_path + "\n" + file.content);
+    }
     return tokens;
 }
 

@@ -39,6 +39,9 @@ struct PortForward {
     unsigned guest_port;
 };
 
+// Mount options of --tmpfs (the values of Linux's MS_* flags, as libos' xos.tmpfs= takes them).
+inline constexpr unsigned kMountReadOnly = 1, kMountNoSuid = 2, kMountNoDev = 4, kMountNoExec = 8;
+
 // --tmpfs PATH[:OPTIONS]: a ramfs of its own at PATH in the guest (libos' xos.tmpfs=).
 struct TmpfsOption {
     std::string path;  // absolute, not /
@@ -46,7 +49,17 @@ struct TmpfsOption {
     unsigned mode = 01777;
     std::uint32_t uid = 0;
     std::uint32_t gid = 0;
+    unsigned flags = 0;  // MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC (ro, nosuid, nodev, noexec)
 };
+
+// --file HOSTFILE:GUESTPATH: a copy of a small host file placed in the guest at boot, after
+// every mount (libos' xos.file=), so also below a --tmpfs path (xos-oci's file bind mounts).
+struct FileOption {
+    std::string guest_path;
+    unsigned mode = 0644;
+    std::string content;  // read when parsed: at most kMaxFileBytes, no NUL byte
+};
+inline constexpr std::size_t kMaxFileBytes = 8192, kMaxFiles = 16;
 
 // --machine: QEMU's microvm (virtio-mmio, the default), q35 or pc (virtio over PCI).
 enum class MachineType { Microvm, Q35, Pc };
@@ -64,6 +77,7 @@ struct Options {
     std::uint64_t mem_bytes = 128ull << 20;
     std::string rootfs;  // --rootfs DIR: run the program after -- from DIR with the generic kernel
     bool rootfs_writable = false;  // --rootfs DIR:rw: writes go to DIR (else to memory, over it)
+    bool rootfs_read_only = false;  // --rootfs DIR:ro: a read-only root, writes fail with EROFS
     std::string root_image;  // --root-image FILE: the EROFS image that is the program's root
     std::string guest_root;  // the image's xos.root= (set by apply_rootfs): the program's root
     std::string guest_cwd;  // the image's xos.cwd=: its first working directory (empty: /)
@@ -77,6 +91,7 @@ struct Options {
     std::vector<std::string> qemu_args;  // appended verbatim
     std::vector<ShareOption> shares;  // in command-line order; share i has mount tag "xos<i>"
     std::vector<TmpfsOption> tmpfs;  // --tmpfs, mounted in this order (before the shares)
+    std::vector<FileOption> files;  // --file
     std::string hostname;  // --hostname: uname's nodename in the guest (empty: xos)
     std::vector<DiskOption> disks;  // --disk, in command-line order: /dev/vda, /dev/vdb, ...
     NetMode net = NetMode::None;
@@ -141,6 +156,8 @@ std::string parse_rootfs_size(const std::string& text);
 // or N%, mode=OCTAL, uid=N, gid=N, and rw, nosuid, nodev, exec, suid, dev, noatime, relatime
 // (accepted: nothing to do in libos). Throws UsageError for others (ro, noexec, nr_inodes=...).
 TmpfsOption parse_tmpfs(const std::string& text);
+// --file HOSTFILE:GUESTPATH (GUESTPATH absolute): reads HOSTFILE. Throws UsageError.
+FileOption parse_file_option(const std::string& text);
 
 // The tokens --tmpfs and --hostname add to the image's command line (" xos.tmpfs=... xos.hostname=...",
 // each with a leading space; "" without them): VM, hosted (XOS_BOOT_TOKENS) and Xen alike.

@@ -149,7 +149,7 @@ std::vector<std::string> build_qemu_command(const Options& opts, const AccelDeci
                         (opts.shares[i].spans_devices ? ",multidevs=remap" : ""),
                     "-device", virtio_device(opts.machine, "9p") + ",fsdev=" + id + ",mount_tag=" + tag});
         std::string& append = cmd[appended_cmdline_index(cmd)];
-        append += " " + xos_encode_share_token(tag, opts.shares[i].guest_path);
+        append += " " + xos_encode_share_token(tag, opts.shares[i].guest_path, opts.shares[i].read_only);
     }
     // Disks: virtio-blk on the raw file (/dev/vda, /dev/vdb, ... in this order in the guest).
     for (std::size_t i = 0; i < opts.disks.size(); ++i) {

@@ -55,7 +55,8 @@ const char* describe_share_error(int code) {
     }
 }
 
-ErrorOr<void> mount_share(std::span<const std::string_view> platform_tokens, std::string_view tag, const char* path) {
+ErrorOr<void> mount_share(std::span<const std::string_view> platform_tokens, std::string_view tag, const char* path,
+                          bool read_only) {
     probe(platform_tokens);
     Share* share = nullptr;
     for (size_t i = 0; i < g_share_count; ++i)
@@ -74,6 +75,7 @@ ErrorOr<void> mount_share(std::span<const std::string_view> platform_tokens, std
     TRY(vfs::make_directories(start, path));
     RefPtr<vfs::Vnode> on = TRY(vfs::resolve(start, path, vfs::Follow::Yes));
     TRY(vfs::mount(*fs, on, path));
+    if (read_only) fs->set_mount_flags(vfs::MOUNT_READ_ONLY);
     share->mounted = true;
     return {};
 }

@@ -16,6 +16,8 @@ namespace xos::p9 {
 // (musl's strerror cannot run before the app's thread pointer exists).
 const char* describe_share_error(int code);
 
-ErrorOr<void> mount_share(std::span<const std::string_view> platform_tokens, std::string_view tag, const char* path);
+// `read_only`: a read-only mount (EROFS; QEMU refuses the writes too).
+ErrorOr<void> mount_share(std::span<const std::string_view> platform_tokens, std::string_view tag, const char* path,
+                          bool read_only);
 
 }  // namespace xos::p9

@@ -65,7 +65,9 @@ uint32_t crc32c(uint32_t crc, std::span<const std::byte> data) {
 
 // --- the file system ---
 
-ErofsFs::ErofsFs(ErofsDevice& device) : Filesystem("erofs", MAGIC), m_device(device) {}
+ErofsFs::ErofsFs(ErofsDevice& device) : Filesystem("erofs", MAGIC), m_device(device) {
+    set_mount_flags(vfs::MOUNT_READ_ONLY);
+}
 
 ErofsFs::~ErofsFs() {
     m_root = nullptr;

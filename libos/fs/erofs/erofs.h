@@ -135,7 +135,6 @@ public:
     ErrorOr<void> initialize();
     RefPtr<vfs::Vnode> root() override;
     ErrorOr<vfs::FsStats> statfs() override;
-    bool read_only() const override { return true; }
 
     // The vnode of inode `nid` (one per nid while referenced).
     ErrorOr<RefPtr<ErofsVnode>> vnode(uint64_t nid);

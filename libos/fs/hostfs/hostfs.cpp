@@ -65,7 +65,7 @@ ErrorOr<vfs::FsStats> HostFs::statfs() {
                         .files = s.f_files,
                         .files_free = s.f_ffree,
                         .name_max = uint64_t(s.f_namelen),
-                        .flags = uint64_t(s.f_flags) | (m_read_only ? ST_RDONLY : 0)};
+                        .flags = uint64_t(s.f_flags) | (read_only() ? ST_RDONLY : 0)};
 }
 
 ErrorOr<void> HostFs::stat(int handle, struct stat& st) {

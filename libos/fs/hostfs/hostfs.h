@@ -85,7 +85,9 @@ public:
     // `magic`: the host file system's f_type, which statfs reports (as a bind mount would).
     // `read_only`: every change fails with EROFS (xos-run --rootfs's share, XOS_SHARE...:ro).
     HostFs(uint64_t magic, platform::hostfs::ShareMode mode, bool read_only = false)
-        : Filesystem("hostfs", magic), m_mode(mode), m_read_only(read_only) {}
+        : Filesystem("hostfs", magic), m_mode(mode) {
+        if (read_only) set_mount_flags(vfs::MOUNT_READ_ONLY);
+    }
 
     // Takes the share's root handle (owned by the platform: never closed).
     ErrorOr<void> initialize(int root_handle);
@@ -98,13 +100,11 @@ public:
     void forget(HostVnode& vnode) { decltype(m_vnodes)::remove(vnode); }
 
     bool mapped() const { return m_mode == platform::hostfs::ShareMode::Mapped; }
-    bool read_only() const override { return m_read_only; }
     // The attributes of what `handle` names, as the guest sees them (mapped: with the stored ones).
     ErrorOr<void> stat(int handle, struct stat& st);
 
 private:
     platform::hostfs::ShareMode m_mode;
-    bool m_read_only;
     RefPtr<HostVnode> m_root;
     IntrusiveList<HostVnode, &HostVnode::cache_node> m_vnodes;
 };

@@ -364,7 +364,10 @@ ErrorOr<void> generate_cpuinfo(TextBuffer& out) {
 ErrorOr<void> generate_mounts(TextBuffer& out) {
     for (const vfs::Mount& mount : vfs::mounts()) {
         const char* type = mount.fs->type_name();
-        TRY(out.append("%s %s %s %s,relatime 0 0\n", type, mount.path, type, mount.fs->read_only() ? "ro" : "rw"));
+        unsigned flags = mount.fs->mount_flags();
+        TRY(out.append("%s %s %s %s%s%s%s,relatime 0 0\n", type, mount.path, type, mount.fs->read_only() ? "ro" : "rw",
+                       flags & vfs::MOUNT_NO_SUID ? ",nosuid" : "", flags & vfs::MOUNT_NO_DEV ? ",nodev" : "",
+                       flags & vfs::MOUNT_NO_EXEC ? ",noexec" : ""));
     }
     return {};
 }

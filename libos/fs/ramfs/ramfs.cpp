@@ -1,7 +1,6 @@
 #include "fs/ramfs/ramfs.h"
 
 #include <fcntl.h>
-#include <sys/statvfs.h>
 
 #include <cstring>
 
@@ -37,7 +36,7 @@ ErrorOr<vfs::FsStats> RamFs::statfs() {
                         .files = m_nodes + free,
                         .files_free = free,
                         .name_max = 255,
-                        .flags = ST_NOSUID | ST_NODEV};
+                        .flags = 0};  // the mount's options come on top (statfs(2): Filesystem::mount_flags)
 }
 
 ErrorOr<RefPtr<vfs::Vnode>> RamFs::create_unlinked_file(mode_t mode) {

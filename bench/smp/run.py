@@ -5,9 +5,14 @@ Builds smp.c with xos-build and runs it under xos-run with --cpus 1 and --cpus 2
 TCG), rounds alternating (1 2, 1 2, ...) after a warm-up round. Figures (the guest's clock):
 the wall time of THREADS threads doing the same CPU-bound work (the speed-up is 1 vCPU's time
 over 2 vCPUs'), a futex ping-pong round trip between two threads and a sched_yield between two
-threads (with 2 vCPUs those run on different CPUs: a cross-CPU wake-up with an IPI).
+threads (with 2 vCPUs those run on different CPUs: a cross-CPU wake-up with an IPI), and two
+threads doing malloc/free and page faults (mmap, a write, munmap).
 
-usage: bench/smp/run.py [--build-dir build] [--runs 5] [--threads 2] [--work 200000000]
+With --baseline-build-dir, the same program built by that tree (e.g. main) runs too, in the same
+rounds (baseline 1, 2, then this tree 1, 2), and both are reported.
+
+usage: bench/smp/run.py [--build-dir build] [--baseline-build-dir DIR] [--runs 5] [--threads 2]
+                        [--work 200000000]
 """
 import argparse
 import json
@@ -32,39 +37,52 @@ def figures(output):
     return {r["figure"]: r["value"] for r in (json.loads(l) for l in output.splitlines() if l.startswith("{"))}
 
 
+FIGURES = ("parallel_ns", "futex_pingpong_ns", "yield_ns", "memory_ns")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--baseline-build-dir")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", type=int, default=200000000)
     args = parser.parse_args()
-    build = os.path.abspath(args.build_dir)
-    xos_build = os.path.join(build, "tools", "xos-build", "xos-build")
-    xos_run = os.path.join(build, "tools", "xos-run", "xos-run")
+    trees = [("this tree", os.path.abspath(args.build_dir))]
+    if args.baseline_build_dir:
+        trees.insert(0, ("baseline", os.path.abspath(args.baseline_build_dir)))
+    samples = {(name, cpus): [] for name, _ in trees for cpus in (1, 2)}
     with tempfile.TemporaryDirectory() as tmp:
-        image = os.path.join(tmp, "smp.xos")
-        run([xos_build, "-O2", os.path.join(HERE, "smp.c"), "-o", image])
-        samples = {1: [], 2: []}
+        images = {}
+        for name, build in trees:
+            images[name] = os.path.join(tmp, "smp-%d.xos" % len(images))
+            run([os.path.join(build, "tools", "xos-build", "xos-build"), "-O2", os.path.join(HERE, "smp.c"), "-o",
+                 images[name]])
         for round_number in range(args.runs + 1):
-            for cpus in (1, 2):
-                out = run([xos_run, "--cpus", str(cpus), "--timeout", "600", image, "--", str(args.threads),
-                           str(args.work)])
-                if round_number:
-                    samples[cpus].append(figures(out))
-                print("round %d, %d vCPU(s): %s" % (round_number, cpus, out.strip().replace("\n", " ")),
-                      file=sys.stderr)
+            for name, build in trees:
+                for cpus in (1, 2):
+                    out = run([os.path.join(build, "tools", "xos-run", "xos-run"), "--cpus", str(cpus), "--timeout",
+                               "600", images[name], "--", str(args.threads), str(args.work)])
+                    if round_number:
+                        samples[(name, cpus)].append(figures(out))
+                    print("round %d, %s, %d vCPU(s): %s" % (round_number, name, cpus, out.strip().replace("\n", " ")),
+                          file=sys.stderr)
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
-    print("| figure | 1 vCPU | 2 vCPUs | ratio (1 / 2) |")
-    print("|---|---|---|---|")
-    for name in ("parallel_ns", "futex_pingpong_ns", "yield_ns"):
-        one = [s[name] for s in samples[1]]
-        two = [s[name] for s in samples[2]]
-        ratios = [a / b for a, b in zip(one, two)]
-        print("| %s | %.0f | %.0f | %.2f (%.2f-%.2f) |" % (name, statistics.median(one), statistics.median(two),
-                                                           statistics.median(ratios), min(ratios), max(ratios)))
-    print("\n%d runs, %d threads x %d iterations; host load average at the end: %s; %d host CPUs"
+    for name, build in trees:
+        print("%s (%s):\n" % (name, build))
+        print("| figure | 1 vCPU | 2 vCPUs | ratio (1 / 2) |")
+        print("|---|---|---|---|")
+        for figure in FIGURES:
+            one = [s[figure] for s in samples[(name, 1)] if figure in s]
+            two = [s[figure] for s in samples[(name, 2)] if figure in s]
+            if not one or not two:
+                continue
+            ratios = [a / b for a, b in zip(one, two)]
+            print("| %s | %.0f | %.0f | %.2f (%.2f-%.2f) |" % (figure, statistics.median(one), statistics.median(two),
+                                                               statistics.median(ratios), min(ratios), max(ratios)))
+        print()
+    print("%d runs, %d threads x %d iterations; host load average at the end: %s; %d host CPUs"
           % (args.runs, args.threads, args.work, " ".join(load), os.cpu_count()))
 
 

@@ -3,6 +3,8 @@
 //                shared writes); wall time of the whole
 //   futex_pingpong_ns  a round trip between two threads through two futexes (a wake, a wait)
 //   yield_ns     sched_yield() with two threads yielding to each other (a context switch)
+//   memory_ns    two threads each doing MEMORY_ROUNDS rounds of malloc/free and of a fresh page
+//                (mmap, a write: a page fault, munmap); wall time of the whole
 // usage: smp [THREADS] [WORK]
 #define _GNU_SOURCE
 #include <linux/futex.h>
@@ -12,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +63,24 @@ static void* yielder(void* unused) {
     return NULL;
 }
 
+#define MEMORY_ROUNDS 2000
+static void* memory_worker(void* arg) {
+    uintptr_t sum = 0;
+    for (int i = 0; i < MEMORY_ROUNDS; ++i) {
+        char* block = malloc(64 + (i * 97 + (int)(uintptr_t)arg) % 4096);
+        if (!block) abort();
+        block[0] = (char)i;
+        sum += (uintptr_t)block[0];
+        free(block);
+        char* page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (page == MAP_FAILED) abort();
+        page[0] = 1;  // a page fault
+        munmap(page, 4096);
+    }
+    g_sink[(uintptr_t)arg * 8] = sum;
+    return NULL;
+}
+
 int main(int argc, char** argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     g_work = argc > 2 ? atol(argv[2]) : 200000000;
@@ -89,5 +110,12 @@ int main(int argc, char** argv) {
     pthread_join(a, NULL);
     pthread_join(b, NULL);
     printf("{\"figure\": \"yield_ns\", \"value\": %llu}\n", (unsigned long long)((now_ns() - start) / (2 * YIELDS)));
+
+    start = now_ns();
+    pthread_create(&a, NULL, memory_worker, (void*)(uintptr_t)0);
+    pthread_create(&b, NULL, memory_worker, (void*)(uintptr_t)1);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    printf("{\"figure\": \"memory_ns\", \"value\": %llu}\n", (unsigned long long)(now_ns() - start));
     return 0;
 }

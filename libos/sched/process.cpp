@@ -38,10 +38,14 @@ void default_limits(rlimit* limits) {
     limits[RLIMIT_NICE] = {0, 0};
 }
 
+// Taken off the process before it is destroyed: destroying may block (a mapped file's last
+// reference going on a network file system), and a reap meanwhile may release the process again,
+// even free it (nothing here touches it after the destruction).
 void free_memory(Process& process) {
-    if (!process.memory) return;
-    if (process.owns_memory && process.memory != &boot_memory()) destroy_memory(process.memory);
+    mm::VirtualMemory* memory = process.memory;
+    if (!memory) return;
     process.memory = nullptr;
+    if (process.owns_memory && memory != &boot_memory()) destroy_memory(memory);
 }
 
 }  // namespace

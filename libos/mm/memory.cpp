@@ -16,10 +16,10 @@ namespace xos::mm {
 namespace {
 AddressSpace g_address_space;
 SpinLock g_physical_lock;  // physical_memory_lock()
-// The current one, per CPU (the one whose page tables it runs on; the CPU holding the big lock
-// is the one running libos).
+// The current one, per CPU (the one whose page tables it runs on), indexed by "this CPU"
+// (platform::cpu_index_unlocked).
 VirtualMemory* g_app_memory_of[XOS_MAX_CPUS];
-VirtualMemory*& current_memory_slot() { return g_app_memory_of[xos_this_cpu->index]; }
+VirtualMemory*& current_memory_slot() { return g_app_memory_of[platform::cpu_index_unlocked()]; }
 
 bool app_memory_allows(uintptr_t address, size_t size, int prot) {
     return current_memory_slot()->range_allows(address, size, prot);

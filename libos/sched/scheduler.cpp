@@ -17,7 +17,6 @@
 
 extern "C" {
 alignas(64) XosCpu xos_cpus[XOS_MAX_CPUS];
-XosCpu* xos_this_cpu = &xos_cpus[0];
 uint32_t xos_big_lock_next;
 uint32_t xos_big_lock_serving;
 uint32_t xos_big_lock_owner;
@@ -32,8 +31,15 @@ namespace {
 constexpr uint32_t TIMER_HZ = 250;  // 4 ms ticks: sleep granularity and preemption
 constexpr uint32_t SLICE_TICKS = 3;  // 12 ms time slices
 
-// What each CPU runs (docs/locking.md): read and written only by the CPU holding the big lock,
-// for itself (cpu()) or, for the checks that span CPUs, for all of them.
+// The scheduler's lock (docs/locking.md): thread states and wake reasons, every WaitQueue's list
+// of waiters and the threads' waiting_on, the CPUs' CpuState (each CPU writes its own under it;
+// other CPUs read it under it; a CPU reads its own `current` without it, with interrupts off),
+// the dead list and g_device_waiters. The thread list g_all is changed under both this lock and
+// the big lock, and read under either. Taken with interrupts off; the run-queue locks and the
+// sleepers lock nest inside it.
+SpinLock g_sched_lock;
+
+// What each CPU runs.
 struct CpuState {
     Thread* current;
     Thread* idle;
@@ -46,7 +52,10 @@ struct CpuState {
 CpuState g_cpu[XOS_MAX_CPUS];
 unsigned g_cpus_online = 1;
 
-CpuState& cpu() { return g_cpu[xos_this_cpu->index]; }
+// "This CPU" comes from the CPU itself (RDPID, or the local APIC's ID: platform::cpu_index_unlocked,
+// docs/locking.md). Only meaningful while the thread cannot move to another CPU: interrupts
+// off, or libos code (never preempted).
+CpuState& cpu() { return g_cpu[platform::cpu_index_unlocked()]; }
 
 // A CPU's runnable threads, in the order they run. `length` is also read without the lock, as
 // a hint (placement, stealing): the lock is taken before acting on it.
@@ -61,11 +70,12 @@ RunQueue g_run_queues[XOS_MAX_CPUS];
 SpinLock g_sleepers_lock;
 IntrusiveList<Thread, &Thread::sleep_node> g_sleepers GUARDED_BY(g_sleepers_lock);
 IntrusiveList<Thread, &Thread::all_node> g_all;
-IntrusiveList<Thread, &Thread::queue_node> g_dead;  // exited, freed at a later yield point (reap_dead_threads)
+// exited, freed at a later yield point (reap_dead_threads)
+IntrusiveList<Thread, &Thread::queue_node> g_dead GUARDED_BY(g_sched_lock);
 int g_live_threads;
 int g_next_tid = 1;
-uint64_t g_dead_cpu_time_ns;  // CPU time of threads that exited
-int g_device_waiters;  // threads blocked on a WakeSource::Device queue
+uint64_t g_dead_cpu_time_ns;  // CPU time of threads that exited (under the big lock)
+int g_device_waiters GUARDED_BY(g_sched_lock);  // threads blocked on a WakeSource::Device queue
 void (*g_termination_hook)();
 void (*g_signal_entry)(uint64_t* regs);
 
@@ -108,7 +118,7 @@ void insert_sleeper(Thread& thread) {
         g_sleepers.push_back(thread);
 }
 
-unsigned this_cpu() { return xos_this_cpu->index; }
+unsigned this_cpu() { return platform::cpu_index_unlocked(); }
 
 uint64_t online_mask() {
     uint64_t mask = 0;
@@ -160,7 +170,7 @@ bool dequeue(Thread& thread) {
 
 // Where a thread that becomes runnable goes: an idle CPU it may use (the one it last ran on
 // first), else the allowed CPU with the fewest threads (ties: the last one, then this one).
-unsigned choose_cpu(Thread& thread) {
+unsigned choose_cpu(Thread& thread) REQUIRES(g_sched_lock) {
     if (!xos_smp_active) return this_cpu();
     uint64_t allowed = thread.affinity & online_mask();
     if (!allowed) allowed = online_mask();  // set_affinity keeps an online CPU in every mask
@@ -178,7 +188,7 @@ unsigned choose_cpu(Thread& thread) {
 
 // A reschedule IPI to CPU `target` if it is idle (once per idle spell), so it runs (or steals)
 // the work just queued.
-void kick_if_idle(unsigned target) {
+void kick_if_idle(unsigned target) REQUIRES(g_sched_lock) {
     CpuState& other = g_cpu[target];
     if (target == this_cpu() || !other.online || other.current != other.idle || other.wake_sent) return;
     other.wake_sent = true;
@@ -188,7 +198,7 @@ void kick_if_idle(unsigned target) {
 // Queues a thread on the run queue of a CPU it may run on (choose_cpu) and, with several CPUs,
 // wakes that CPU if it is idle. If it went to a busy CPU, an idle one that may steal it is
 // woken instead: it takes work from the busiest queue.
-void make_runnable(Thread& thread) {
+void make_runnable(Thread& thread) REQUIRES(g_sched_lock) {
     thread.state = ThreadState::Runnable;
     unsigned target = choose_cpu(thread);
     enqueue(target, thread);
@@ -250,27 +260,26 @@ bool queued_anywhere() {
 }
 
 // True if a CPU other than this one runs a thread (not its idle thread): it may still wake others.
-bool other_cpu_busy() {
-    unsigned self = xos_this_cpu->index;
+bool other_cpu_busy() REQUIRES(g_sched_lock) {
+    unsigned self = this_cpu();
     for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
         if (i != self && g_cpu[i].online && g_cpu[i].current != g_cpu[i].idle) return true;
     return false;
 }
 
 // True if `process` is the active address space of some CPU.
-bool active_anywhere(Process* process) {
+bool active_anywhere(Process* process) REQUIRES(g_sched_lock) {
     for (const CpuState& c : g_cpu)
         if (c.online && c.active == process) return true;
     return false;
 }
 
-bool current_anywhere(Thread* thread) {
-    for (const CpuState& c : g_cpu)
-        if (c.online && c.current == thread) return true;
-    return false;
-}
+}  // namespace
+// wake() under the scheduler's lock (a friend of WaitQueue: not in the anonymous namespace).
+void wake_locked(Thread& thread, WakeReason reason) REQUIRES(g_sched_lock);
+namespace {
 
-void wake_expired_sleepers(uint64_t now) {
+void wake_expired_sleepers(uint64_t now) REQUIRES(g_sched_lock) {
     for (;;) {
         Thread* sleeper;
         {
@@ -278,7 +287,7 @@ void wake_expired_sleepers(uint64_t now) {
             sleeper = g_sleepers.front();
         }
         if (!sleeper || sleeper->deadline_ns > now) break;
-        wake(*sleeper, WakeReason::Timeout);
+        wake_locked(*sleeper, WakeReason::Timeout);
     }
 }
 
@@ -287,7 +296,7 @@ bool no_sleepers() {
     return g_sleepers.empty();
 }
 
-[[noreturn]] void report_deadlock() {
+[[noreturn]] void report_deadlock() REQUIRES(g_sched_lock) {
     klog("xos: deadlock: all %d thread(s) are blocked with no timeout and nothing can wake them", g_live_threads);
     g_all.for_each([](Thread& t) {
         if (t.state != ThreadState::Blocked)
@@ -303,7 +312,7 @@ bool no_sleepers() {
     platform::shutdown(platform::ExitKind::Crash, 134, "deadlock: every thread is blocked forever");
 }
 
-Thread* pick_next() {
+Thread* pick_next() REQUIRES(g_sched_lock) {
     unsigned self = this_cpu();
     if (Thread* next = dequeue_front(self)) return next;
     if (Thread* next = steal(self)) return next;
@@ -314,18 +323,32 @@ Thread* pick_next() {
 }
 
 // Frees the threads that exited, once another thread runs. In thread context, at a yield point:
-// not on the interrupt path, which may have interrupted libos code inside the kernel heap (the
-// heap is not reentrant). Interrupts off.
-// A dead thread's process loses a reference here; the last one frees the process's memory,
-// which must not be the active address space (a kernel thread may run on any of them): such a
-// thread waits for a later reap.
+// not on the interrupt path, which may have interrupted libos code inside the kernel heap.
+// Interrupts off, no spinlock held. A dead thread is taken off the dead list under the
+// scheduler's lock once no CPU runs it any more (on_cpu clear), then freed outside it; its
+// process loses a reference under the big lock (process tables are the big lock's); the last
+// one frees the process's memory, which must not be the active address space of a CPU (a
+// kernel thread may run on any of them): such a thread waits for a later reap.
 void reap_dead_threads() {
     ASSERT(!platform::interrupts_enabled() && !in_interrupt());
-    g_dead.for_each([](Thread& dead) {
-        if (current_anywhere(&dead)) return;
+    IntrusiveList<Thread, &Thread::queue_node> reaped;
+    {
+        SpinLockGuard guard(g_sched_lock);
+        if (g_dead.empty()) return;
+        g_dead.for_each([&](Thread& dead) {
+            VERIFY_HELD(g_sched_lock);  // (for the analysis: a lambda)
+            if (__atomic_load_n(&dead.on_cpu, __ATOMIC_ACQUIRE)) return;
+            Process* process = dead.process;
+            if (process && process->live_threads == 0 && active_anywhere(process)) return;  // see above
+            decltype(g_dead)::remove(dead);
+            reaped.push_back(dead);
+        });
+    }
+    if (reaped.empty()) return;
+    BigLockScope big_lock;
+    reaped.for_each([](Thread& dead) {
+        decltype(reaped)::remove(dead);
         Process* process = dead.process;
-        if (process && process->live_threads == 0 && active_anywhere(process)) return;  // see above
-        decltype(g_dead)::remove(dead);
         g_dead_cpu_time_ns += dead.cpu_time_ns;
         if (process) process->dead_threads_cpu_ns += dead.cpu_time_ns;
         free_thread(&dead);
@@ -336,6 +359,7 @@ void reap_dead_threads() {
 // Resumes a thread that must not run app code again in the termination hook instead: its
 // registers are dropped, it starts over on its kernel stack.
 void terminate_entry(uintptr_t, uintptr_t) {
+    (void)big_lock_enter();  // kept: the thread ends holding it (exit_current gives it back)
     enter_kernel();
     g_termination_hook();
     panic("the termination hook returned");
@@ -343,32 +367,29 @@ void terminate_entry(uintptr_t, uintptr_t) {
 
 // The syscall entry of whichever thread runs moves to its kernel stack (entry64.S).
 void set_kernel_stack(Thread& thread) {
-    xos_this_cpu->kernel_stack_top = kernel_stack_top(thread);
-    xos_this_cpu->kernel_stack_size = KERNEL_STACK_PAGES * 4096;
+    XosCpu& self = xos_cpus[this_cpu()];
+    self.kernel_stack_top = kernel_stack_top(thread);
+    self.kernel_stack_size = KERNEL_STACK_PAGES * 4096;
 }
 
 // Starts a redirected thread in the signal entry (redirect_to_signal_entry).
 void signal_entry(uintptr_t, uintptr_t) {
-    g_signal_entry(user_frame(*cpu().current));
+    (void)big_lock_enter();  // signal state is the big lock's; the return to app code drops it
+    g_signal_entry(user_frame(current()));
     panic("the signal entry returned");
 }
 
 // What a thread about to run resumes: a thread that must end goes to the termination path; one
 // interrupted in app code with a signal to take, to the signal entry; else where it was.
 void* prepare_resume(Thread& next, bool switched) {
-    if (next.in_kernel || !next.process || next.kernel_thread) {
-        if (xos_smp_active) xos_big_lock_depth = next.lock_depth;
-        return next.cpu_context;
-    }
+    if (next.in_kernel || !next.process || next.kernel_thread) return next.cpu_context;
     bool in_app = in_app_code(next);
     if (g_termination_hook && (switched || in_app) && must_terminate(next)) {
         platform::cpu_context_init(next.cpu_context, terminate_entry, 0, 0,
                                    reinterpret_cast<uintptr_t>(user_frame(next)), 0);
-        next.lock_depth = KERNEL_ENTRY_LOCK_DEPTH;
     } else if (in_app && (next.signal_pending & ~next.signal_mask)) {
         redirect_to_signal_entry(next);
     }
-    if (xos_smp_active) xos_big_lock_depth = next.lock_depth;
     return next.cpu_context;
 }
 
@@ -396,11 +417,11 @@ void account_switch(Thread& from, Thread& to, uint64_t now) {
 }
 
 // The big lock from C (a CPU coming up): the same protocol as entry64.S's BIG_LOCK_ENTER.
+// Interrupts off, no spinlock held.
 void big_lock_acquire(unsigned index) {
     uint32_t ticket = __atomic_fetch_add(&xos_big_lock_next, 1, __ATOMIC_ACQUIRE);
     platform::big_lock_wait(index, ticket);
     xos_big_lock_owner = index + 1;
-    xos_this_cpu = &xos_cpus[index];
     xos_big_lock_depth = 1;
 }
 
@@ -414,17 +435,19 @@ void big_lock_release() {
 // An application processor, once the platform has set it up (interrupts off, on its idle
 // thread's kernel stack): becomes that idle thread and waits for work.
 [[noreturn]] void secondary_cpu_main(unsigned index) {
-    big_lock_acquire(index);
-    CpuState& c = cpu();
-    Thread* idle = c.idle;
-    c.current = idle;
-    idle->state = ThreadState::Running;
-    platform::cpu_context_adopt_current(idle->cpu_context);
-    set_kernel_stack(*idle);
-    c.active = nullptr;
-    c.online = true;
-    ++g_cpus_online;
-    big_lock_release();
+    {
+        SpinLockGuard guard(g_sched_lock);
+        CpuState& c = g_cpu[index];
+        Thread* idle = c.idle;
+        c.current = idle;
+        idle->state = ThreadState::Running;
+        idle->on_cpu = true;
+        platform::cpu_context_adopt_current(idle->cpu_context);
+        set_kernel_stack(*idle);
+        c.active = nullptr;
+        c.online = true;
+        __atomic_add_fetch(&g_cpus_online, 1, __ATOMIC_RELAXED);
+    }
     idle_loop(0, 0);
 }
 
@@ -436,10 +459,9 @@ void start_secondary_cpus() {
         auto idle = allocate_thread();
         if (!idle) panic("no memory for CPU %u's idle thread", i);
         (*idle)->tid = 0;
-        (*idle)->lock_depth = 1;
         g_cpu[i].idle = *idle;
     }
-    // From here on libos runs under the big lock; the boot flow holds it (it is libos code).
+    // From here on the big lock exists; the boot flow holds it until it enters the app.
     xos_big_lock_next = 1;  // ticket 0 is the boot flow's
     xos_big_lock_serving = 0;
     xos_big_lock_owner = 1;
@@ -459,20 +481,26 @@ void start_secondary_cpus() {
 unsigned cpus_online() { return g_cpus_online; }
 
 BigLockStats g_big_lock_stats;
-bool big_lock_fresh() { return xos_smp_active && xos_big_lock_depth == 1; }
+bool big_lock_fresh() { return xos_smp_active && big_lock_held() && xos_big_lock_depth == 1; }
 uint64_t online_cpu_mask() { return online_mask(); }
 
 uint64_t affinity(Thread& thread) { return thread.affinity & online_mask(); }
 
+namespace {
+void switch_away();
+}  // namespace
+
 ErrorOr<void> set_affinity(Thread& thread, uint64_t mask) {
     if (!(mask & online_mask())) return error(EINVAL);
-    platform::InterruptGuard guard;
-    thread.affinity = mask;
+    platform::InterruptGuard interrupts;
     if (&thread == cpu().current) {
+        thread.affinity = mask;
         // Moves off this CPU now if it may no longer run here (the switch re-queues it elsewhere).
-        if (!may_run_on(thread, this_cpu())) platform::yield();
+        if (!may_run_on(thread, this_cpu())) switch_away();
         return {};
     }
+    SpinLockGuard guard(g_sched_lock);
+    thread.affinity = mask;
     if (thread.state == ThreadState::Runnable && thread.queued_cpu >= 0 &&
         !may_run_on(thread, unsigned(thread.queued_cpu))) {
         dequeue(thread);
@@ -480,8 +508,8 @@ ErrorOr<void> set_affinity(Thread& thread, uint64_t mask) {
         return {};
     }
     if (thread.state == ThreadState::Running && xos_smp_active) {
-        // Running on another CPU (under the big lock only the holder runs libos, so it is in app
-        // code or waiting for the lock): a reschedule IPI makes that CPU switch it out.
+        // Running on another CPU: a reschedule IPI makes that CPU switch it out (or, in libos,
+        // when it leaves).
         for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
             if (g_cpu[i].online && g_cpu[i].current == &thread && !may_run_on(thread, i))
                 platform::send_ipi(i, platform::Ipi::Reschedule);
@@ -501,35 +529,41 @@ Thread* find_affinity_target(int pid) {
     return found;
 }
 
-BigLockScope::BigLockScope() {
-    if (!xos_smp_active) return;
+bool big_lock_held() { return xos_smp_active && xos_big_lock_owner == platform::cpu_index_unlocked() + 1; }
+
+bool big_lock_enter() {
+    if (!xos_smp_active) return false;
     platform::InterruptGuard guard;
     unsigned index = platform::cpu_index_unlocked();
     if (xos_big_lock_owner == index + 1) {
         ++xos_big_lock_depth;
-    } else {
-        big_lock_acquire(index);
-        ++g_big_lock_stats.function_entries;
+        return false;
     }
+    big_lock_acquire(index);
+    return true;
 }
 
-BigLockScope::~BigLockScope() {
+void big_lock_leave() {
     if (!xos_smp_active) return;
     platform::InterruptGuard guard;
-    VERIFY(xos_big_lock_depth > 0);
-    if (--xos_big_lock_depth == 0) {
-        xos_big_lock_owner = 0;
-        __atomic_store_n(&xos_big_lock_serving, xos_big_lock_serving + 1, __ATOMIC_RELEASE);
-        platform::big_lock_passed();
-    }
+    VERIFY(big_lock_held() && xos_big_lock_depth > 0);
+    if (--xos_big_lock_depth == 0) big_lock_release();
 }
+
+void count_interrupt_big_lock() { ++g_big_lock_stats.interrupts; }
+
+BigLockScope::BigLockScope() {
+    if (big_lock_enter()) ++g_big_lock_stats.function_entries;
+}
+
+BigLockScope::~BigLockScope() { big_lock_leave(); }
 
 void drop_big_lock_for_app() {
     if (!xos_smp_active) return;
     platform::InterruptGuard guard;
-    big_lock_release();
+    if (big_lock_held()) big_lock_release();
 }
-unsigned current_cpu() { return xos_this_cpu->index; }
+unsigned current_cpu() { return this_cpu(); }
 
 TimerNeed timer_need() {
     uint64_t next_deadline = UINT64_MAX;
@@ -549,6 +583,7 @@ void init() {
     cpu().current = *main;
     cpu().current->tid = g_next_tid++;
     cpu().current->state = ThreadState::Running;
+    cpu().current->on_cpu = true;
     g_all.push_back(*cpu().current);
     g_live_threads = 1;
     platform::cpu_context_adopt_current(cpu().current->cpu_context);
@@ -558,7 +593,6 @@ void init() {
 
     cpu().idle = *idle;
     cpu().idle->tid = 0;
-    cpu().idle->lock_depth = 1;  // the idle loop runs without the big lock
     platform::cpu_context_init(cpu().idle->cpu_context, idle_loop, 0, 0, kernel_stack_top(*cpu().idle), 0);
     platform::timer_start(TIMER_HZ);
     start_secondary_cpus();
@@ -587,22 +621,21 @@ bool redirect_to_signal_entry(Thread& thread) {
     thread.user_fpu_saved = true;
     platform::cpu_context_init(thread.cpu_context, signal_entry, 0, 0, reinterpret_cast<uintptr_t>(regs),
                                thread_pointer);
-    thread.lock_depth = KERNEL_ENTRY_LOCK_DEPTH;
-    if (xos_smp_active && &thread == cpu().current) xos_big_lock_depth = KERNEL_ENTRY_LOCK_DEPTH;
     return true;
 }
 
 void run_on_kernel_stack(void (*fn)(void*), void* argument) {
     // Syscalls already run on the kernel stack: only code entered otherwise needs the switch.
     auto here = uintptr_t(__builtin_frame_address(0));
-    auto low = reinterpret_cast<uintptr_t>(cpu().current->kernel_stack);
-    if (here >= low && here < kernel_stack_top(*cpu().current)) {
+    Thread& self = current();
+    auto low = reinterpret_cast<uintptr_t>(self.kernel_stack);
+    if (here >= low && here < kernel_stack_top(self)) {
         fn(argument);
         return;
     }
     // x86_64 (both platforms): switch %rsp, call, switch back; everything the callee may
     // clobber is declared so.
-    uintptr_t stack_top = reinterpret_cast<uintptr_t>(user_frame(*cpu().current)) & ~uintptr_t(15);
+    uintptr_t stack_top = reinterpret_cast<uintptr_t>(user_frame(self)) & ~uintptr_t(15);
     asm volatile("mov %%rsp, %%rbx\n\t"
                  "mov %[stack], %%rsp\n\t"
                  "call *%[fn]\n\t"
@@ -616,21 +649,36 @@ void run_on_kernel_stack(void (*fn)(void*), void* argument) {
 
 void set_termination_hook(void (*hook)()) { g_termination_hook = hook; }
 
-void note_active_process(Process* process) { cpu().active = process; }
+void note_active_process(Process* process) {
+    SpinLockGuard guard(g_sched_lock);
+    cpu().active = process;
+}
 
-Thread* current_or_null() { return cpu().current; }
+// With interrupts off, so that the thread cannot move to another CPU between the CPU's index
+// and the read (the answer, the thread, is then right wherever it runs).
+Thread* current_or_null() {
+    platform::InterruptGuard guard;
+    return cpu().current;
+}
 
 Thread& current() {
-    ASSERT(cpu().current);
-    return *cpu().current;
+    Thread* self = current_or_null();
+    ASSERT(self);
+    return *self;
 }
-bool in_interrupt() { return cpu().interrupt_depth > 0; }
+bool in_interrupt() {
+    platform::InterruptGuard guard;
+    return cpu().interrupt_depth > 0;
+}
 InterruptScope::InterruptScope() {
     ASSERT(!platform::interrupts_enabled());
     ++cpu().interrupt_depth;
 }
 InterruptScope::~InterruptScope() { --cpu().interrupt_depth; }
-int current_thread_id() { return cpu().current ? cpu().current->tid : 0; }
+int current_thread_id() {
+    Thread* self = current_or_null();
+    return self ? self->tid : 0;
+}
 int thread_count() { return g_live_threads; }
 
 void for_each_live_thread(void (*fn)(Thread&, void*), void* context) {
@@ -647,6 +695,34 @@ Thread* find_thread(int tid) {
     return found;
 }
 
+namespace {
+
+// Where every thread made by create_thread/create_kernel_thread starts: libos functions expect
+// the big lock (docs/locking.md); the way to app code gives it back.
+void thread_start(uintptr_t arg0, uintptr_t arg1) {
+    (void)big_lock_enter();
+    current().start_entry(arg0, arg1);
+}
+
+// Gives the CPU away through the scheduler (int $0x81), interrupts off, no spinlock held. A
+// thread never keeps the big lock while it is switched out: it gives it back here entirely and
+// takes it again, as deep, once it runs again (on whichever CPU).
+void switch_away() {
+    ASSERT(!platform::interrupts_enabled());
+    uint32_t depth = 0;
+    if (big_lock_held()) {
+        depth = xos_big_lock_depth;
+        big_lock_release();
+    }
+    platform::yield();
+    if (depth) {
+        big_lock_acquire(this_cpu());
+        xos_big_lock_depth = depth;
+    }
+}
+
+}  // namespace
+
 ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1, uintptr_t stack_top,
                                uintptr_t thread_pointer, Process* process) {
     {
@@ -655,13 +731,16 @@ ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t ar
     }
     Thread* thread = TRY(allocate_thread());
     if (!stack_top) stack_top = reinterpret_cast<uintptr_t>(user_frame(*thread));
-    platform::cpu_context_init(thread->cpu_context, entry, arg0, arg1, stack_top, thread_pointer);
-    platform::InterruptGuard guard;
+    thread->start_entry = entry;
+    platform::cpu_context_init(thread->cpu_context, thread_start, arg0, arg1, stack_top, thread_pointer);
+    Thread& self = current();
+    BigLockScope big_lock;  // g_all and the process's counts
+    SpinLockGuard guard(g_sched_lock);
     thread->tid = g_next_tid++;
-    thread->signal_mask = cpu().current->signal_mask;
-    thread->affinity = cpu().current->affinity;  // inherited at clone and fork, as on Linux
+    thread->signal_mask = self.signal_mask;
+    thread->affinity = self.affinity;  // inherited at clone and fork, as on Linux
     thread->last_cpu = this_cpu();
-    thread->process = process ? process : cpu().current->process;
+    thread->process = process ? process : self.process;
     if (thread->process) {
         ++thread->process->live_threads;
         ++thread->process->references;
@@ -675,8 +754,10 @@ ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t ar
 ErrorOr<Thread*> create_kernel_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t arg0, uintptr_t arg1,
                                       uintptr_t stack_top) {
     Thread* thread = TRY(allocate_thread());
-    platform::cpu_context_init(thread->cpu_context, entry, arg0, arg1, stack_top, 0);
-    platform::InterruptGuard guard;
+    thread->start_entry = entry;
+    platform::cpu_context_init(thread->cpu_context, thread_start, arg0, arg1, stack_top, 0);
+    BigLockScope big_lock;
+    SpinLockGuard guard(g_sched_lock);
     thread->tid = g_next_tid++;
     thread->kernel_thread = true;
     thread->in_kernel = 1;
@@ -689,13 +770,24 @@ ErrorOr<Thread*> create_kernel_thread(void (*entry)(uintptr_t, uintptr_t), uintp
 void exit_current() {
     VERIFY(!in_interrupt());
     platform::interrupts_disable();
-    Thread& self = *cpu().current;
-    self.state = ThreadState::Dead;
-    decltype(g_all)::remove(self);
-    if (!self.kernel_thread) --g_live_threads;
-    if (self.process) --self.process->live_threads;
-    self.in_kernel = 0;
-    platform::yield();
+    VERIFY(!xos_smp_active || big_lock_held());  // g_all and the process's counts
+    Thread& self = current();
+    {
+        SpinLockGuard guard(g_sched_lock);
+        // Off its process's page tables before it stops counting as live: an exec waiting for
+        // the other threads to end frees them as soon as they have (on another CPU, while this
+        // one would still run on them until its switch).
+        if (xos_smp_active && self.process && cpu().active) {
+            platform::activate_kernel_space();
+            cpu().active = nullptr;
+        }
+        self.state = ThreadState::Dead;
+        decltype(g_all)::remove(self);
+        if (!self.kernel_thread) --g_live_threads;
+        if (self.process) --self.process->live_threads;
+        self.in_kernel = 0;
+    }
+    switch_away();
     panic("a dead thread was resumed");
 }
 
@@ -704,12 +796,11 @@ void yield_now() {
     platform::InterruptGuard guard;
     // Nothing else to run here, and this CPU may run the thread: keep going.
     if (!work_for(this_cpu()) && may_run_on(*cpu().current, this_cpu())) return;
-    platform::yield();  // on_interrupt puts a Running thread back on the run queue
+    switch_away();  // on_interrupt puts a Running thread back on the run queue
     reap_dead_threads();
 }
 
-void wake(Thread& thread, WakeReason reason) {
-    platform::InterruptGuard guard;
+void wake_locked(Thread& thread, WakeReason reason) REQUIRES(g_sched_lock) {
     if (thread.state != ThreadState::Blocked) return;
     if (thread.waiting_on) decltype(WaitQueue::m_waiters)::remove(thread);
     thread.waiting_on = nullptr;
@@ -725,8 +816,13 @@ void wake(Thread& thread, WakeReason reason) {
     make_runnable(thread);
 }
 
+void wake(Thread& thread, WakeReason reason) {
+    SpinLockGuard guard(g_sched_lock);
+    wake_locked(thread, reason);
+}
+
 void requeue_waiter(Thread& thread, WaitQueue& to) {
-    platform::InterruptGuard guard;
+    SpinLockGuard guard(g_sched_lock);
     if (thread.state != ThreadState::Blocked || !thread.waiting_on) return;
     decltype(WaitQueue::m_waiters)::remove(thread);
     to.m_waiters.push_back(thread);
@@ -738,18 +834,64 @@ void requeue_waiter(Thread& thread, WaitQueue& to) {
     }
 }
 
+int wake_where(WaitQueue& queue, int max, bool (*match)(Thread&, void*), void* context) {
+    SpinLockGuard guard(g_sched_lock);
+    int woken = 0;
+    queue.m_waiters.for_each([&](Thread& t) {
+        VERIFY_HELD(g_sched_lock);  // (for the analysis: a lambda)
+        if (woken >= max || !match(t, context)) return;
+        wake_locked(t, WakeReason::Woken);
+        ++woken;
+    });
+    return woken;
+}
+
+int requeue_where(WaitQueue& from, WaitQueue& to, int max, bool (*match)(Thread&, void*), void* context) {
+    SpinLockGuard guard(g_sched_lock);
+    int moved = 0;
+    IntrusiveList<Thread, &Thread::queue_node> taken;
+    from.m_waiters.for_each([&](Thread& t) {
+        if (moved >= max || !match(t, context)) return;
+        ++moved;
+        if (&from == &to) return;
+        decltype(WaitQueue::m_waiters)::remove(t);
+        taken.push_back(t);
+    });
+    taken.for_each([&](Thread& t) {
+        VERIFY_HELD(g_sched_lock);  // (for the analysis: a lambda)
+        decltype(taken)::remove(t);
+        to.m_waiters.push_back(t);
+        t.waiting_on = &to;
+        bool device_wait = to.wake_source() == WakeSource::Device;
+        if (device_wait != t.device_wait) {
+            t.device_wait = device_wait;
+            g_device_waiters += device_wait ? 1 : -1;
+        }
+    });
+    return moved;
+}
+
+void WaitQueue::for_each_waiter_raw(void (*fn)(Thread&, void*), void* context) {
+    SpinLockGuard guard(g_sched_lock);
+    m_waiters.for_each([&](Thread& t) { fn(t, context); });
+}
+
 void WaitQueue::set_wake_source(WakeSource source) {
     VERIFY(empty());
     m_source = source;
 }
 
-bool signal_interrupts_current() { return cpu().current->signal_pending & ~cpu().current->signal_mask; }
+bool signal_interrupts_current() {
+    Thread& self = current();
+    return self.signal_pending & ~self.signal_mask;
+}
 
 // The first half of a block: the thread is marked blocked and queued (interrupts off). False:
 // the thread must end instead (below), and nothing was queued.
 bool prepare_block(WaitQueue* queue, Deadline deadline, Interruptible interruptible) {
     ASSERT(!platform::interrupts_enabled());
     ASSERT(!in_interrupt());
+    SpinLockGuard guard(g_sched_lock);
     VERIFY(cpu().current && cpu().current != cpu().idle);
     Thread& self = *cpu().current;
     // A thread that must end (its process execs from another thread or exits, or a fatal signal
@@ -757,6 +899,10 @@ bool prepare_block(WaitQueue* queue, Deadline deadline, Interruptible interrupti
     // blocked then, and with several CPUs this one may have been running meanwhile. It leaves
     // with EINTR and ends on its way out (deliver_pending_signals).
     if (interruptible == Interruptible::Yes && self.process && g_termination_hook && must_terminate(self)) return false;
+    // Nor does it with a signal it must take: a signal posted on another CPU after the caller
+    // checked (which found the thread not blocked yet, and woke nothing) would be missed. The
+    // poster sets the bit, then wakes under this lock: one of the two sees the other.
+    if (interruptible == Interruptible::Yes && (self.signal_pending & ~self.signal_mask)) return false;
     self.state = ThreadState::Blocked;
     self.wake_reason = WakeReason::None;
     self.interruptible = interruptible == Interruptible::Yes;
@@ -775,8 +921,8 @@ namespace {
 
 // The second half: switches away until woken, and says why it was.
 ErrorOr<void> finish_block() {
-    Thread& self = *cpu().current;
-    platform::yield();
+    Thread& self = current();
+    switch_away();
     reap_dead_threads();
     self.interruptible = false;
     switch (self.wake_reason) {
@@ -803,24 +949,22 @@ ErrorOr<void> block_current_unlocking(WaitQueue* queue, SpinLock& lock, Deadline
 }
 
 int wake_all(WaitQueue& queue) {
-    platform::InterruptGuard guard;
+    SpinLockGuard guard(g_sched_lock);
     int woken = 0;
-    queue.for_each_waiter([&](Thread& t) {
-        wake(t, WakeReason::Woken);
+    queue.m_waiters.for_each([&](Thread& t) {
+        VERIFY_HELD(g_sched_lock);  // (for the analysis: a lambda)
+        wake_locked(t, WakeReason::Woken);
         ++woken;
     });
     return woken;
 }
 
 int wake_one(WaitQueue& queue) {
-    platform::InterruptGuard guard;
-    int woken = 0;
-    queue.for_each_waiter([&](Thread& t) {
-        if (woken) return;
-        wake(t, WakeReason::Woken);
-        ++woken;
-    });
-    return woken;
+    SpinLockGuard guard(g_sched_lock);
+    Thread* first = queue.m_waiters.front();
+    if (!first) return 0;
+    wake_locked(*first, WakeReason::Woken);
+    return 1;
 }
 
 uint64_t thread_cpu_time_ns() {
@@ -829,7 +973,7 @@ uint64_t thread_cpu_time_ns() {
 }
 
 uint64_t process_cpu_time_ns() {
-    platform::InterruptGuard guard;
+    SpinLockGuard guard(g_sched_lock);
     uint64_t total = g_dead_cpu_time_ns;
     g_all.for_each([&](Thread& t) { total += t.cpu_time_ns; });
     return total + (cpu().current == cpu().idle ? 0 : platform::monotonic_ns() - cpu().current->switched_in_ns);
@@ -837,87 +981,118 @@ uint64_t process_cpu_time_ns() {
 
 void enter_kernel() {
     ASSERT(!in_interrupt());
-    if (cpu().current) ++cpu().current->in_kernel;
+    if (Thread* self = current_or_null()) ++self->in_kernel;
 }
 
 void leave_kernel() {
     ASSERT(!in_interrupt());
-    if (!cpu().current) return;
-    VERIFY(cpu().current->in_kernel > 0);  // paired with enter_kernel() on this thread
-    if (--cpu().current->in_kernel == 0 && cpu().need_resched) yield_now();
+    Thread* self = current_or_null();
+    if (!self) return;
+    VERIFY(self->in_kernel > 0);  // paired with enter_kernel() on this thread
+    if (--self->in_kernel == 0) {
+        bool resched;
+        {
+            platform::InterruptGuard guard;
+            resched = cpu().need_resched;
+        }
+        if (resched) yield_now();
+    }
 }
 
 void* on_interrupt(InterruptKind kind) {
     ASSERT(!platform::interrupts_enabled());
-    if (!cpu().current) return nullptr;
+    unsigned self_cpu = this_cpu();
+    CpuState& c = g_cpu[self_cpu];
+    if (!c.current) return nullptr;
     InterruptScope scope;
-    Thread* self = cpu().current;
-    if (big_lock_fresh()) ++g_big_lock_stats.interrupts;
-    if (xos_smp_active) {
-        self->lock_depth = xos_big_lock_depth;
-        cpu().wake_sent = false;
-        // The boot CPU's timer paces the others: a tick for each CPU that runs a thread (an idle
-        // CPU gets none: it is woken when there is work).
-        if (kind == InterruptKind::Timer && xos_this_cpu->index == 0)
-            for (unsigned i = 1; i < XOS_MAX_CPUS; ++i)
-                if (g_cpu[i].online && g_cpu[i].current != g_cpu[i].idle) platform::send_ipi(i, platform::Ipi::Tick);
-    }
+    Thread* self = c.current;
+    Thread* next;
+    {
+        SpinLockGuard guard(g_sched_lock);
+        // Libos code is never preempted, nor is a thread holding the big lock (it gives the lock
+        // back only by switching away itself, switch_away): it switches when it leaves.
+        bool pinned = self->in_kernel || big_lock_held();
+        if (xos_smp_active) {
+            c.wake_sent = false;
+            // The boot CPU's timer paces the others: a tick for each CPU that runs a thread (an
+            // idle CPU gets none: it is woken when there is work).
+            if (kind == InterruptKind::Timer && self_cpu == 0)
+                for (unsigned i = 1; i < XOS_MAX_CPUS; ++i)
+                    if (g_cpu[i].online && g_cpu[i].current != g_cpu[i].idle)
+                        platform::send_ipi(i, platform::Ipi::Tick);
+        }
 
-    if (kind == InterruptKind::Device) {
-        // Run a woken thread at once if the CPU was idle; otherwise it waits for its turn.
-        // (A reschedule IPI arrives as one too: a thread moved off this CPU by its affinity.)
-        bool evicted = self != cpu().idle && !may_run_on(*self, this_cpu());
-        if (evicted && self->in_kernel) cpu().need_resched = true;
-        if (!evicted || self->in_kernel) {
-            if (self != cpu().idle || !work_for(this_cpu())) return prepare_resume(*self, false);
-        }
-    }
-    if (kind == InterruptKind::Timer) {
-        uint64_t now = platform::monotonic_ns();
-        // The running thread's CPU time is brought up to date at each tick: with several CPUs a
-        // thread may run alone on its CPU for long, never switched out, while another CPU reads
-        // its time (ITIMER_VIRTUAL/PROF, times(), getrusage).
-        if (self != cpu().idle) {
-            self->cpu_time_ns += now - self->switched_in_ns;
-            self->switched_in_ns = now;
-        }
-        wake_expired_sleepers(now);
-        if (self == cpu().idle) {
-            if (!work_for(this_cpu())) return self->cpu_context;
-        } else {
-            bool evicted = !may_run_on(*self, this_cpu());
-            if (!evicted && (++self->slice_ticks < SLICE_TICKS || !queued_hint(this_cpu())))
-                return prepare_resume(*self, false);
-            if (self->in_kernel) {  // never preempt libos code: switch when it leaves
-                cpu().need_resched = true;
-                return self->cpu_context;
+        if (kind == InterruptKind::Device) {
+            // Run a woken thread at once if the CPU was idle; otherwise it waits for its turn.
+            // (A reschedule IPI arrives as one too: a thread moved off this CPU by its affinity.)
+            bool evicted = self != c.idle && !may_run_on(*self, self_cpu);
+            if (evicted && pinned) c.need_resched = true;
+            if (!evicted || pinned) {
+                if (self != c.idle || !work_for(self_cpu)) return prepare_resume(*self, false);
             }
         }
-    }
-
-    // Switch: put the current thread where it belongs, then run the next one.
-    cpu().need_resched = false;
-    if (self->state == ThreadState::Running && self != cpu().idle) {
-        if (may_run_on(*self, this_cpu())) {
-            self->state = ThreadState::Runnable;
-            enqueue(this_cpu(), *self);  // not make_runnable: it stays on this CPU
-        } else {
-            make_runnable(*self);  // its affinity no longer has this CPU
+        if (kind == InterruptKind::Timer) {
+            uint64_t now = platform::monotonic_ns();
+            // The running thread's CPU time is brought up to date at each tick: with several CPUs
+            // a thread may run alone on its CPU for long, never switched out, while another CPU
+            // reads its time (ITIMER_VIRTUAL/PROF, times(), getrusage).
+            if (self != c.idle) {
+                self->cpu_time_ns += now - self->switched_in_ns;
+                self->switched_in_ns = now;
+            }
+            wake_expired_sleepers(now);
+            if (self == c.idle) {
+                if (!work_for(self_cpu)) return self->cpu_context;
+            } else {
+                bool evicted = !may_run_on(*self, self_cpu);
+                if (!evicted && (++self->slice_ticks < SLICE_TICKS || !queued_hint(self_cpu)))
+                    return prepare_resume(*self, false);
+                if (pinned) {  // never preempt libos code: switch when it leaves
+                    c.need_resched = true;
+                    return self->cpu_context;
+                }
+            }
         }
+        VERIFY(!big_lock_held());  // a switch: the thread gave it back (switch_away)
+
+        // Switch: put the current thread where it belongs, then run the next one. A thread that
+        // blocked (or was woken meanwhile on another CPU: then Runnable, and queued or taken
+        // already) is not put anywhere.
+        c.need_resched = false;
+        if (self->state == ThreadState::Running && self != c.idle) {
+            if (may_run_on(*self, self_cpu)) {
+                self->state = ThreadState::Runnable;
+                enqueue(self_cpu, *self);  // not make_runnable: it stays on this CPU
+            } else {
+                make_runnable(*self);  // its affinity no longer has this CPU
+            }
+        }
+        if (self->state == ThreadState::Dead) g_dead.push_back(*self);
+        next = pick_next();
+        if (next == self) {
+            self->state = ThreadState::Running;
+            return prepare_resume(*self, false);
+        }
+        account_switch(*self, *next, platform::monotonic_ns());
+        next->last_cpu = self_cpu;
+        c.current = next;
+        set_kernel_stack(*next);
+        switch_address_space(*next);
     }
-    if (self->state == ThreadState::Dead) g_dead.push_back(*self);
-    Thread* next = pick_next();
-    if (next == self) {
-        self->state = ThreadState::Running;
-        return prepare_resume(*self, false);
+    // `next` may still be on the CPU that blocked it (between its block and its switch there):
+    // it is resumed only once that CPU has switched away from it. Its state says Runnable until
+    // then, so that CPU does not queue it again. Spinning answers TLB shootdowns.
+    while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE)) platform::cpu_relax(self_cpu);
+    __atomic_store_n(&next->on_cpu, true, __ATOMIC_RELAXED);
+    {
+        SpinLockGuard guard(g_sched_lock);
+        next->state = ThreadState::Running;
     }
-    account_switch(*self, *next, platform::monotonic_ns());
-    next->state = ThreadState::Running;
-    next->last_cpu = this_cpu();
-    cpu().current = next;
-    set_kernel_stack(*next);
-    switch_address_space(*next);
-    return prepare_resume(*next, true);
+    void* context = prepare_resume(*next, true);
+    // This CPU is done with `self` (its registers were saved before on_interrupt): another CPU
+    // may resume it, or reap it.
+    __atomic_store_n(&self->on_cpu, false, __ATOMIC_RELEASE);
+    return context;
 }
 
 }  // namespace xos::sched

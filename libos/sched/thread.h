@@ -1,4 +1,4 @@
-// Threads and the scheduler (one CPU).
+// Threads and the scheduler.
 //
 // Concurrency model: a thread runs app code preemptibly (the timer may switch threads at any
 // instruction), but libos code is not preempted: while a thread is inside a syscall
@@ -88,13 +88,15 @@ struct Thread {
     unsigned last_cpu = 0;  // the CPU it last ran on (a woken thread goes back there if it may)
     int queued_cpu = -1;  // the CPU whose run queue holds it, -1 when on none
 
-    // With several CPUs: how deep in the big libos lock this thread was when it was switched out
-    // (docs/locking.md); the CPU that resumes it takes that depth over. A thread resumed in
-    // a libos function (a new thread's entry, the termination or signal entry) starts at
-    // KERNEL_ENTRY_LOCK_DEPTH: the interrupt return drops one level, the function keeps one.
-    uint32_t lock_depth = 2;
+    // With several CPUs (docs/locking.md): true while a CPU runs this thread or has not yet
+    // switched away from it (set by the CPU that switches to it, cleared by the switch away
+    // once its registers are saved). A thread woken on another CPU is not resumed before it
+    // is clear: whoever resumes it waits for that (on_interrupt).
+    bool on_cpu = false;
+    // Where a thread made by create_thread/create_kernel_thread starts (thread_start takes the
+    // big lock first: libos functions expect it).
+    void (*start_entry)(uintptr_t, uintptr_t) = nullptr;
 };
-constexpr uint32_t KERNEL_ENTRY_LOCK_DEPTH = 2;
 
 // CPUs running the scheduler, and the index of the one running this code (0: the boot CPU).
 unsigned cpus_online();
@@ -111,9 +113,11 @@ ErrorOr<void> set_affinity(Thread& thread, uint64_t mask);
 // id, or a live thread of the process with that pid; null if none.
 Thread* find_affinity_target(int pid);
 
-// The big libos lock (docs/locking.md) for the entries into libos that are plain function
-// calls from app code rather than the syscall entry (musl's __clone calling xos_clone, test
-// hooks): taken (one level deeper if this CPU holds it already) for the scope's life.
+// The big libos lock (docs/locking.md), taken on demand: by the syscall dispatcher for a
+// syscall not in sys/lock_free_syscalls.h, by the fault and device interrupt paths, and by the
+// entries into libos that are plain function calls from app code (musl's __clone calling
+// xos_clone, test hooks). Taken one level deeper if this CPU holds it already. Never with a
+// spinlock held (a spinlock holder may not wait for the big lock's holder).
 class BigLockScope {
 public:
     BigLockScope();
@@ -121,6 +125,12 @@ public:
     BigLockScope(const BigLockScope&) = delete;
     BigLockScope& operator=(const BigLockScope&) = delete;
 };
+// The same without a scope: big_lock_enter() is true if it took the lock afresh (this CPU did
+// not hold it); each is paired with a big_lock_leave() on the same CPU.
+bool big_lock_enter();
+void big_lock_leave();
+// True if this CPU holds the big lock (false with one CPU, where there is none).
+bool big_lock_held();
 // A libos function that is about to run app code itself, not through the platform's return to
 // app code (a linked image's new thread calling its start function): gives the lock back.
 void drop_big_lock_for_app();

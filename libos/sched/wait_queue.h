@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "base/error.h"
 #include "base/intrusive_list.h"
@@ -42,10 +43,14 @@ public:
     WaitQueue(const WaitQueue&) = delete;
     WaitQueue& operator=(const WaitQueue&) = delete;
 
+    // A snapshot (racy with several CPUs: a waker decides under its own lock).
     bool empty() const { return m_waiters.empty(); }
+    // Calls fn(Thread&) for each waiter, under the scheduler's lock (docs/locking.md): fn must
+    // not wake, block or take another lock but the spinlocks below the scheduler's.
     template <typename Fn>
     void for_each_waiter(Fn&& fn) {
-        m_waiters.for_each(fn);
+        using Callable = std::remove_reference_t<Fn>;
+        for_each_waiter_raw([](Thread& t, void* context) { (*static_cast<Callable*>(context))(t); }, &fn);
     }
 
     WakeSource wake_source() const { return m_source; }
@@ -58,6 +63,12 @@ private:
     friend bool prepare_block(WaitQueue*, Deadline, Interruptible);
     friend void wake(Thread&, WakeReason);
     friend void requeue_waiter(Thread&, WaitQueue&);
+    friend int wake_where(WaitQueue&, int, bool (*)(Thread&, void*), void*);
+    friend void wake_locked(Thread&, WakeReason);
+    friend int wake_all(WaitQueue&);
+    friend int wake_one(WaitQueue&);
+    friend int requeue_where(WaitQueue&, WaitQueue&, int, bool (*)(Thread&, void*), void*);
+    void for_each_waiter_raw(void (*fn)(Thread&, void*), void* context);
     IntrusiveList<Thread, &Thread::queue_node> m_waiters;
     WakeSource m_source;
 };
@@ -101,5 +112,13 @@ ErrorOr<void> wait_event(WaitQueue& queue, Predicate&& ready, Deadline deadline 
 // Wakes every waiter / the first waiter. Return how many were woken.
 int wake_all(WaitQueue& queue);
 int wake_one(WaitQueue& queue);
+
+// Wakes up to `max` waiters of `queue` for which match(thread, context) is true (called under the
+// scheduler's lock: it may only read and write the waiter's own fields), in queue order, as one
+// step against the queue's other wakers and a timeout or signal waking one of them. Returns how
+// many were woken.
+int wake_where(WaitQueue& queue, int max, bool (*match)(Thread&, void*), void* context);
+// The same, but moves the matching waiters to `to` (still blocked) instead; `to` may be `from`.
+int requeue_where(WaitQueue& from, WaitQueue& to, int max, bool (*match)(Thread&, void*), void* context);
 
 }  // namespace xos::sched

@@ -66,6 +66,17 @@ constexpr std::array<Invoker, SYSCALL_COUNT> make_dispatch_table() {
 
 constinit const auto g_dispatch = make_dispatch_table();
 
+// Which syscalls run without the big lock (sys/lock_free_syscalls.h).
+constexpr std::array<bool, SYSCALL_COUNT> make_lock_free_table() {
+    std::array<bool, SYSCALL_COUNT> table{};
+#define XOS_LOCK_FREE(name) table[SYS_##name] = true;
+#include "sys/lock_free_syscalls.h"
+#undef XOS_LOCK_FREE
+    return table;
+}
+
+constinit const auto g_lock_free = make_lock_free_table();
+
 // One log line per missing syscall number, so a user sees what their app needs.
 uint64_t g_reported_missing[SYSCALL_COUNT / 64];
 
@@ -93,8 +104,11 @@ extern "C" void xos_syscall_frame(uint64_t* regs) {
     bool from_app = self && regs == sched::user_frame(*self);
     if (from_app) self->user_regs = regs;
     long number = long(regs[UR_RAX]);
-    if (sched::big_lock_fresh() && number >= 0 && size_t(number) < SYSCALL_COUNT)
-        ++sched::g_big_lock_stats.syscalls[number];
+    bool known = number >= 0 && size_t(number) < SYSCALL_COUNT;
+    // The big lock (docs/locking.md): every syscall but the lock-free ones holds it for its
+    // length; the scheduler gives it back while the syscall blocks.
+    bool locked = !known || !g_lock_free[size_t(number)];
+    if (locked && sched::big_lock_enter() && known) ++sched::g_big_lock_stats.syscalls[number];
     long result;
     if (number >= SYS_clone && number <= SYS_vfork && from_app) {
         // clone, fork, vfork return twice (through the syscall ABI, or called as a function:
@@ -117,14 +131,20 @@ extern "C" void xos_syscall_frame(uint64_t* regs) {
         sched::leave_kernel();
     }
     regs[UR_RAX] = uint64_t(result);
-    if (!from_app) return;
+    if (!from_app) {
+        if (locked) sched::big_lock_leave();
+        return;
+    }
     // The common case: no work on the way back, the frame is as the entry saved it but for
     // %rax, so the entry's fast return (entry64.S) loads only what the call may have changed.
     if (!user_return_work(*self)) [[likely]] {
         self->user_regs = nullptr;
+        if (locked) sched::big_lock_leave();
         return;
     }
     // Like Linux on the way back to user space: act on signals that are now deliverable; the
-    // frame may have changed, so all of it is loaded.
+    // frame may have changed, so all of it is loaded. Signal state is the big lock's; the
+    // return to app code (xos_user_return) gives it back.
+    if (!locked) (void)sched::big_lock_enter();
     platform::return_to_user(regs, return_to_user(regs, number == SYS_rt_sigreturn ? -1 : number));
 }

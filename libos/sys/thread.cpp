@@ -339,10 +339,12 @@ ErrorOr<long> sys_sched_yield() {
     return 0;
 }
 
-// Implements futex(2).
+// Implements futex(2). Dispatched without the big lock (sys/lock_free_syscalls.h): wait, wake
+// and requeue work under the futex buckets' locks; FUTEX_WAKE_OP and the PI operations take it.
 ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintptr_t timeout_or_value2,
                         uintptr_t address2, uint32_t value3) {
     int command = operation & FUTEX_CMD_MASK;
+    bool is_private = operation & FUTEX_PRIVATE_FLAG;
     bool realtime = operation & FUTEX_CLOCK_REALTIME;
     constexpr int LOCK_PI2 = 13;  // FUTEX_LOCK_PI2 (Linux 5.14)
     if (realtime && command != FUTEX_WAIT_BITSET && command != FUTEX_WAIT && command != LOCK_PI2) return error(ENOSYS);
@@ -350,15 +352,18 @@ ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintpt
     switch (command) {
     case FUTEX_WAIT:
         TRY(sched::futex_wait(address, value, sched::MATCH_ANY_BITSET,
-                              realtime ? TRY(absolute_deadline(timeout, true)) : TRY(relative_deadline(timeout))));
+                              realtime ? TRY(absolute_deadline(timeout, true)) : TRY(relative_deadline(timeout)),
+                              is_private));
         return 0;
     case FUTEX_WAIT_BITSET:
-        TRY(sched::futex_wait(address, value, value3, TRY(absolute_deadline(timeout, realtime))));
+        TRY(sched::futex_wait(address, value, value3, TRY(absolute_deadline(timeout, realtime)), is_private));
         return 0;
-    case FUTEX_WAKE: return sched::futex_wake(address, int(value > INT32_MAX ? INT32_MAX : value));
+    case FUTEX_WAKE:
+        return sched::futex_wake(address, int(value > INT32_MAX ? INT32_MAX : value), sched::MATCH_ANY_BITSET,
+                                 is_private);
     case FUTEX_WAKE_BITSET:
         if (value3 == 0) return error(EINVAL);
-        return sched::futex_wake(address, int(value > INT32_MAX ? INT32_MAX : value), value3);
+        return sched::futex_wake(address, int(value > INT32_MAX ? INT32_MAX : value), value3, is_private);
     case FUTEX_REQUEUE:
     case FUTEX_CMP_REQUEUE: {
         if ((address & 3) || (address2 & 3)) return error(EINVAL);
@@ -366,17 +371,23 @@ ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintpt
             if (TRY(read_user(UserPtr<const uint32_t>(address))) != value3) return error(EAGAIN);
         }
         int requeue = int(timeout_or_value2 > INT32_MAX ? INT32_MAX : timeout_or_value2);
-        return sched::futex_requeue(address, address2, int(value), requeue, command == FUTEX_CMP_REQUEUE);
+        return sched::futex_requeue(address, address2, int(value), requeue, command == FUTEX_CMP_REQUEUE, is_private);
     }
     case FUTEX_WAKE_OP: {
+        sched::BigLockScope big_lock;  // the read-modify-write of *uaddr2 (futex_wake_op_apply)
         bool wake_second = TRY(futex_wake_op_apply(address2, value3));
-        int woken = sched::futex_wake(address, int(value));
+        int woken = sched::futex_wake(address, int(value), sched::MATCH_ANY_BITSET, is_private);
         if (wake_second)
-            woken += sched::futex_wake(address2, int(timeout_or_value2 > INT32_MAX ? INT32_MAX : timeout_or_value2));
+            woken += sched::futex_wake(address2, int(timeout_or_value2 > INT32_MAX ? INT32_MAX : timeout_or_value2),
+                                       sched::MATCH_ANY_BITSET, is_private);
         return woken;
     }
     // Priority-inheritance futexes (sched/futex_pi.h): LOCK_PI's timeout is absolute on
     // CLOCK_REALTIME, LOCK_PI2's on CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME.
+    default: break;
+    }
+    sched::BigLockScope big_lock;  // PI futexes (futex_pi.cpp) have no lock of their own
+    switch (command) {
     case FUTEX_LOCK_PI: TRY(sched::futex_lock_pi(address, TRY(absolute_deadline(timeout, true)), false)); return 0;
     case LOCK_PI2: TRY(sched::futex_lock_pi(address, TRY(absolute_deadline(timeout, realtime)), false)); return 0;
     case FUTEX_TRYLOCK_PI: TRY(sched::futex_lock_pi(address, sched::Deadline::never(), true)); return 0;

@@ -157,14 +157,14 @@ void timer_start(uint32_t hz) {
 
 void timer_start_cpu() { init_cpu_timer(); }
 
-// After the scheduler ran on this CPU (big lock held): armed for what it needs next, unless it is
+// After the scheduler ran on this CPU (interrupts off): armed for what it needs next, unless it is
 // armed for something sooner already (that interrupt comes first and re-arms).
 void timer_rearm() {
     sched::TimerNeed need = sched::timer_need();
     uint64_t now = platform::monotonic_ns();
     uint64_t wanted = need.deadline_ns;
     if (need.tick && now + g_tick_ns < wanted) wanted = now + g_tick_ns;
-    unsigned cpu = xos_this_cpu->index;
+    unsigned cpu = platform::cpu_index_unlocked();
     if (wanted < g_armed[cpu]) arm(cpu, wanted);
 }
 
@@ -173,7 +173,7 @@ machine::IrqResult handle_irq(uint64_t vector) {
     if (vector == 0xff) return IrqResult::Handled;  // LAPIC spurious interrupt: no EOI
     if (vector == TIMER_VECTOR) {
         lapic_write(LAPIC_EOI, 0);
-        g_armed[xos_this_cpu->index] = NEVER;
+        g_armed[platform::cpu_index_unlocked()] = NEVER;
         return IrqResult::TimerTick;
     }
     if (IrqResult ipi; x86::handle_ipi(vector, ipi)) return ipi;  // from another CPU (x86_64/smp.cpp)

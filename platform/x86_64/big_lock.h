@@ -1,8 +1,10 @@
-/* The big libos lock in the entry code (docs/locking.md), for entry64.S and trap_entry.S: every
- * way into libos (a syscall, an interrupt, an exception) takes it, every way back to app code
- * (or to the idle loop) gives it back; a CPU already holding it only counts one level deeper.
- * Nothing happens while xos_smp_active is 0 (one CPU, hosted): the one-CPU paths pay a
- * compare. The layout of struct XosCpu (xos/libos.h) is repeated here. */
+/* "This CPU" and the big libos lock in the entry code (docs/locking.md), for entry64.S and
+ * trap_entry.S. The entries no longer take the big lock (libos takes it on demand: the syscall
+ * dispatcher, the fault path, sched::BigLockScope); the ways back to app code give it back if
+ * this CPU still holds it (BIG_LOCK_DROP); the syscall rewriter's trap takes a level of it around
+ * the rewriter (BIG_LOCK_ENTER/LEAVE). Nothing happens while xos_smp_active is 0 (one CPU,
+ * hosted): the one-CPU paths pay a compare. The layout of struct XosCpu (xos/libos.h) is
+ * repeated here. */
 #pragma once
 
 #define XOS_CPU_KERNEL_STACK_TOP 0
@@ -17,8 +19,14 @@
 #define XOS_LAPIC_ID_VIRT 0xffff8000fee00020 /* the direct map's view of the local APIC's ID register */
 
 /* \reg = &xos_cpus[this CPU's index]; clobbers \scratch. The index comes from RDPID (TSC_AUX,
- * set per CPU at bring-up) when the CPU has it, else from the local APIC's ID. */
+ * set per CPU at bring-up) when the CPU has it, else from the local APIC's ID; 0 with one CPU.
+ * The answer holds as long as the flow cannot move to another CPU (interrupts off). */
 .macro XOS_CPU_PTR reg, reg32, scratch
+    cmpb $0, xos_smp_active(%rip)
+    jne .Lsmp\@
+    xor \reg32, \reg32
+    jmp .Lhave\@
+.Lsmp\@:
     cmpb $0, xos_cpu_index_rdpid(%rip)
     je .Lapic\@
     rdpid \reg
@@ -56,7 +64,6 @@
     call xos_big_lock_wait          /* %eax = the ticket, %rcx = this CPU; keeps both */
 .Lgot\@:
     mov %r11d, xos_big_lock_owner(%rip)
-    mov %rcx, xos_this_cpu(%rip)
 .Lnested\@:
     incl xos_big_lock_depth(%rip)
 .Ldone\@:
@@ -84,14 +91,23 @@
 .Ldone\@:
 .endm
 
-/* Gives the lock back entirely: on the way to app code from a libos function (a new thread's
- * start, a signal frame, a cloned thread). Turns interrupts off (only with several CPUs: the
- * hosted platform runs in ring 3, where cli faults); the way out restores the app's flags.
- * Clobbers the flags. */
+/* Gives the lock back entirely if this CPU holds it: on the way to app code from libos (a new
+ * thread's start, a signal frame, a cloned thread, a syscall's slow return). Turns interrupts
+ * off (only with several CPUs: the hosted platform runs in ring 3, where cli faults); the way
+ * out restores the app's flags. Clobbers the flags only; the stack must be usable. */
 .macro BIG_LOCK_DROP
     cmpb $0, xos_smp_active(%rip)
     je .Ldone\@
     cli
+    push %rcx
+    push %r11
+    XOS_CPU_PTR %rcx, %ecx, %r11
+    mov XOS_CPU_INDEX(%rcx), %r11d
+    inc %r11d
+    cmp %r11d, xos_big_lock_owner(%rip)
+    pop %r11                        /* pop: leaves the flags alone */
+    pop %rcx
+    jne .Ldone\@
     movl $0, xos_big_lock_depth(%rip)
     movl $0, xos_big_lock_owner(%rip)
     BIG_LOCK_PASS

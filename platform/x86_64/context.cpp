@@ -12,7 +12,7 @@
 #include "xos/platform.h"
 
 extern "C" {
-// Read by trap_entry.S (with xos_this_cpu->fpu_area: where the interrupted flow's state goes).
+// Read by trap_entry.S (with this CPU's XosCpu::fpu_area: where the interrupted flow's state goes).
 uint8_t xos_fpu_uses_xsave;
 void xos_thread_trampoline();
 }
@@ -34,14 +34,14 @@ void init_fpu_contexts() {
         xos_fpu_uses_xsave = 1;
     }
     if (g_fpu_area_size > BOOT_FPU_AREA) panic("XSAVE area of %zu bytes is too large", g_fpu_area_size);
-    xos_this_cpu->fpu_area = g_boot_fpu_area;
+    xos_cpus[platform::cpu_index_unlocked()].fpu_area = g_boot_fpu_area;
 }
 
-CpuContext* current_context() { return g_current[xos_this_cpu->index]; }
+CpuContext* current_context() { return g_current[platform::cpu_index_unlocked()]; }
 
 void set_current_context(CpuContext* context) {
-    g_current[xos_this_cpu->index] = context;
-    xos_this_cpu->fpu_area = context->fpu;
+    g_current[platform::cpu_index_unlocked()] = context;
+    xos_cpus[platform::cpu_index_unlocked()].fpu_area = context->fpu;
     wrmsr(MSR_FS_BASE, context->fs_base);
 }
 
@@ -92,9 +92,9 @@ void cpu_context_adopt_current(void* storage) {
     // XRSTOR requires to be zero: memory from the allocator is not (on Xen, the toolstack's boot
     // data lies there).
     memset(context->fpu, 0, x86::g_fpu_area_size);
-    x86::g_current[xos_this_cpu->index] = context;
+    x86::g_current[platform::cpu_index_unlocked()] = context;
     // The boot flow's live FPU state is saved into its new area on the next interrupt.
-    xos_this_cpu->fpu_area = context->fpu;
+    xos_cpus[platform::cpu_index_unlocked()].fpu_area = context->fpu;
 }
 
 void yield() { asm volatile("int $0x81" ::: "memory"); }

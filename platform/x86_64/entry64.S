@@ -56,16 +56,12 @@ xos_enter_app:
     lea -128(%rsp), %rsp            /* the caller's red zone */
     push %rcx
     push %r11
+    pushfq                          /* restored once on the kernel stack */
     cmpb $0, xos_smp_active(%rip)
     je 3f
-    pushfq                          /* the big lock (big_lock.h), with interrupts off */
-    cli
-    push %rax
-    BIG_LOCK_ENTER
-    pop %rax
-    popfq
+    cli                             /* this CPU's kernel stack: the flow may not move meanwhile */
 3:
-    mov xos_this_cpu(%rip), %r11
+    XOS_CPU_PTR %r11, %r11d, %rcx   /* big_lock.h */
     mov XOS_CPU_KERNEL_STACK_TOP(%r11), %rcx
     test %rcx, %rcx
     jz 2f
@@ -73,7 +69,7 @@ xos_enter_app:
     cmp XOS_CPU_KERNEL_STACK_SIZE(%r11), %rcx
     jb 2f                           /* already on the kernel stack */
     mov XOS_CPU_KERNEL_STACK_TOP(%r11), %rcx
-    mov %rsp, %r11                  /* -> the caller's RFLAGS, then its return address */
+    mov %rsp, %r11                  /* -> the entry's RFLAGS, the caller's, its return address */
     mov %rcx, %rsp
     jmp 1f
 2:  mov %rsp, %r11
@@ -84,11 +80,11 @@ xos_enter_app:
     push $0                         /* [20] trapno */
     push $0                         /* [19] err */
     push $0                         /* [18] csgsfs */
-    push 0(%r11)                    /* [17] eflags */
-    push 8(%r11)                    /* [16] rip */
-    lea 144(%r11), %rcx
+    push 8(%r11)                    /* [17] eflags */
+    push 16(%r11)                   /* [16] rip */
+    lea 152(%r11), %rcx
     push %rcx                       /* [15] rsp: the caller's */
-    push 8(%r11)                    /* [14] rcx, as the syscall instruction leaves it */
+    push 16(%r11)                   /* [14] rcx, as the syscall instruction leaves it */
     push %rax                       /* [13] */
     push %rdx
     push %rbx
@@ -99,11 +95,13 @@ xos_enter_app:
     push %r14
     push %r13
     push %r12
-    push 0(%r11)                    /* [3] r11, as the syscall instruction leaves it */
+    push 8(%r11)                    /* [3] r11, as the syscall instruction leaves it */
     push %r10
     push %r9
     push %r8                        /* [0] */
     mov %rsp, %rbp
+    pushq 0(%r11)                   /* the entry's interrupt flag again */
+    popfq
     and $-16, %rsp
     mov %rbp, %rdi
     cld
@@ -126,11 +124,6 @@ xos_syscall_entry:
     .type xos_syscall_fast_return, @function
 xos_syscall_fast_return:
     mov %rbp, %rsp
-    cmpb $0, xos_smp_active(%rip)
-    je 1f
-    cli                             /* popfq below restores the caller's IF */
-    BIG_LOCK_LEAVE
-1:
     mov 0*8(%rbp), %r8
     mov 1*8(%rbp), %r9
     mov 2*8(%rbp), %r10

@@ -42,7 +42,7 @@ static_assert(APP_BASE >= (uintptr_t(APP_SLOTS_BEGIN) << 39) && APP_END <= (uint
 
 // Per CPU: the PML4 of its current app space (a TLB shootdown goes to the CPUs whose root it is).
 uint64_t* g_roots[XOS_MAX_CPUS] = {xos_boot_pml4};
-uint64_t*& current_root() { return g_roots[xos_this_cpu->index]; }
+uint64_t*& current_root() { return g_roots[platform::cpu_index_unlocked()]; }
 // Other CPUs that must drop TLB entries before the paging operation in progress completes.
 uint32_t g_shootdown_mask;
 
@@ -97,7 +97,7 @@ uint64_t* app_pte(uint64_t* root, uintptr_t virt, bool create) {
 // they are noted, and finish_shootdown() makes them flush.
 void note_remote(uint64_t* root) {
     if (!xos_smp_active) return;
-    unsigned self = xos_this_cpu->index;
+    unsigned self = platform::cpu_index_unlocked();
     for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
         if (i != self && g_roots[i] == root) g_shootdown_mask |= 1u << i;
 }

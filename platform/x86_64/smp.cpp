@@ -201,7 +201,7 @@ bool handle_ipi(uint64_t vector, machine::IrqResult& result) {
     if (vector < IPI_RESCHEDULE_VECTOR || vector > IPI_TLB_VECTOR) return false;
     lapic(LAPIC_EOI) = 0;
     if (vector == IPI_TLB_VECTOR) {
-        platform::cpu_relax(xos_this_cpu->index);  // a request not yet answered while spinning
+        platform::cpu_relax(platform::cpu_index_unlocked());  // a request not yet answered while spinning
         result = machine::IrqResult::Handled;
     } else {
         result = vector == IPI_TICK_VECTOR ? machine::IrqResult::TimerTick : machine::IrqResult::DeviceWakeup;
@@ -212,7 +212,7 @@ bool handle_ipi(uint64_t vector, machine::IrqResult& result) {
 }  // namespace xos::x86
 
 // An application processor in long mode, on its idle thread's stack, interrupts off, holding
-// nothing: its own tables and registers, then the scheduler's entry (which takes the big lock).
+// nothing: its own tables and registers, then the scheduler's entry (its idle thread).
 extern "C" [[noreturn]] void xos_ap_main(unsigned index) {
     using namespace xos::x86;
     init_descriptor_tables_ap(index);

@@ -11,6 +11,7 @@
 #include "context.h"
 #include "cpu.h"
 #include "machine.h"
+#include "smp.h"
 #include "trap.h"
 #include "user_copy.h"
 #include "xos/libos.h"
@@ -141,12 +142,27 @@ bool deliver_app_fault(TrapFrame& frame) {
 
 }  // namespace xos::x86
 
+namespace {
+
+// Interrupts whose handlers need no big lock (docs/locking.md): the local APIC timer (0xef,
+// kvm/timer.cpp), the IPIs (x86_64/smp.h) and the spurious vector. The scheduler's part
+// (reschedule) takes its own locks.
+bool lock_free_vector(uint64_t vector) {
+    return vector == 0xef || (vector >= xos::x86::IPI_RESCHEDULE_VECTOR && vector <= xos::x86::IPI_TLB_VECTOR) ||
+        vector == 0xff;
+}
+
+}  // namespace
+
 extern "C" void xos_x86_trap(xos::x86::TrapFrame* frame) {
     using namespace xos;
     if (frame->vector == 14) {
         auto source = x86::user_copy_fixup(frame->rip) ? mm::FaultSource::UserCopy : mm::FaultSource::App;
-        if (mm::handle_page_fault(x86::read_cr2(), x86::fault_access(frame->error_code), source))
-            return;  // demand paging
+        // Page faults still take the big lock: the VMA tree and the page tables are its.
+        (void)sched::big_lock_enter();
+        bool resolved = mm::handle_page_fault(x86::read_cr2(), x86::fault_access(frame->error_code), source);
+        sched::big_lock_leave();
+        if (resolved) return;  // demand paging
     }
     if (frame->vector == 14 || frame->vector == 13) {  // #GP: a non-canonical address
         if (uintptr_t fixup = x86::user_copy_fixup(frame->rip)) {
@@ -155,14 +171,26 @@ extern "C" void xos_x86_trap(xos::x86::TrapFrame* frame) {
         }
     }
     if (frame->vector < 32) {
-        if (x86::deliver_app_fault(*frame)) return;
+        (void)sched::big_lock_enter();  // signal state; a fatal report
+        bool delivered = x86::deliver_app_fault(*frame);
+        sched::big_lock_leave();
+        if (delivered) return;
+        (void)sched::big_lock_enter();
         x86::fatal_exception(*frame);
     }
     if (frame->vector == x86::YIELD_VECTOR) {
         x86::reschedule(*frame, sched::InterruptKind::Yield);
         return;
     }
-    switch (machine::handle_irq(frame->vector)) {
+    machine::IrqResult irq;
+    if (lock_free_vector(frame->vector)) {
+        irq = machine::handle_irq(frame->vector);
+    } else {
+        if (sched::big_lock_enter()) sched::count_interrupt_big_lock();  // a device's handler
+        irq = machine::handle_irq(frame->vector);
+        sched::big_lock_leave();
+    }
+    switch (irq) {
     case machine::IrqResult::TimerTick: x86::reschedule(*frame, sched::InterruptKind::Timer); return;
     case machine::IrqResult::DeviceWakeup: x86::reschedule(*frame, sched::InterruptKind::Device); return;
     case machine::IrqResult::Handled: return;

@@ -76,7 +76,7 @@ namespace sched {
 enum class InterruptKind { Timer, Yield, Device };
 
 // What this CPU needs its timer for next, asked by a tickless platform after each pass through
-// the scheduler (on_interrupt), big lock held: `tick` while it runs a thread (time slices),
+// the scheduler (on_interrupt), interrupts off: `tick` while it runs a thread (time slices),
 // and `deadline_ns`, the nearest sleeper's deadline (monotonic; UINT64_MAX: none).
 struct TimerNeed {
     bool tick;
@@ -108,6 +108,16 @@ struct AppFault {
 // returned, set to deliver it; else null, and the platform reports the fault as fatal.
 void* on_app_fault(const AppFault& fault);
 
+// The big libos lock (docs/locking.md) for the platform's trap paths, which no longer take it
+// at entry: taken on demand around what needs it (a page fault, a device's interrupt handler,
+// a fault that becomes a signal), never with a spinlock held and never across the switch to
+// another thread. big_lock_enter() is true if it took the lock afresh; paired with
+// big_lock_leave() on the same CPU. No-ops with one CPU.
+bool big_lock_enter();
+void big_lock_leave();
+// Counts a device interrupt that took the big lock afresh (/proc/xos/big_lock).
+void count_interrupt_big_lock();
+
 }  // namespace sched
 
 }  // namespace xos
@@ -129,13 +139,12 @@ struct XosCpu {
 };
 static_assert(sizeof(XosCpu) == 64);
 extern "C" XosCpu xos_cpus[XOS_MAX_CPUS];
-// The CPU that holds the big libos lock (docs/locking.md): libos code runs only there, so the
-// scheduler and the platform find "this CPU" through it. Always &xos_cpus[0] with one CPU.
-extern "C" XosCpu* xos_this_cpu;
+// "This CPU" is xos_cpus[platform::cpu_index_unlocked()] (RDPID, or the local APIC's ID and a
+// table: docs/locking.md); the entry code does the same (x86_64/big_lock.h, XOS_CPU_PTR).
 // The big libos lock (docs/locking.md), a ticket lock: a CPU takes ticket xos_big_lock_next++
 // and holds the lock when xos_big_lock_serving reaches it; xos_big_lock_owner = the holder's
-// index + 1 (0: free); xos_big_lock_depth = how many entries (syscall, interrupt, fault) the
-// holder is nested in. Only used once xos_smp_active is set (more than one CPU); until then
+// index + 1 (0: free); xos_big_lock_depth = how many levels (sched::BigLockScope, the
+// dispatcher, the fault path) the holder is nested in. Only used once xos_smp_active is set (more than one CPU); until then
 // nobody takes it.
 extern "C" uint32_t xos_big_lock_next, xos_big_lock_serving, xos_big_lock_owner, xos_big_lock_depth;
 extern "C" uint8_t xos_smp_active;

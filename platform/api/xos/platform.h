@@ -292,8 +292,9 @@ void big_lock_wait(unsigned index, uint32_t ticket);
 // Called by the CPU that just advanced xos_big_lock_serving (interrupts off): wakes the CPU
 // halted for the ticket now served, if there is one.
 void big_lock_passed();
-// The index of the CPU running the caller, for code that does not hold the big lock yet (the
-// entry code's lookup: RDPID or the local APIC ID on the VM; 0 on hosted).
+// The index of the CPU running the caller: "this CPU" for all of libos (docs/locking.md; RDPID
+// or the local APIC ID on the VM, as the entry code's lookup; 0 with one CPU and on hosted).
+// Stays right while the caller cannot move to another CPU (interrupts off, or libos code).
 unsigned cpu_index_unlocked();
 // Makes page tables with no app space in them current (a CPU going idle with several CPUs, so
 // that the address space it ran in can be freed). No-op where there is none (hosted).

@@ -33,6 +33,16 @@ void Mutex::unlock() {
     wake_one(m_waiters);
 }
 
+ErrorOr<void> Mutex::unlock_and_block(WaitQueue& queue, Interruptible interruptible) {
+    ASSERT(!in_interrupt());
+    platform::InterruptGuard interrupts;
+    m_lock.lock();
+    VERIFY(m_owner == current_or_null());  // only the holder waits
+    m_owner = nullptr;
+    wake_one(m_waiters);
+    return block_current_unlocking(&queue, m_lock, Deadline::never(), interruptible);
+}
+
 // A racy read is enough: the answer concerns the current thread, which is the only one that
 // makes it true or false.
 bool Mutex::is_held() const NO_THREAD_SAFETY_ANALYSIS {

@@ -5,6 +5,7 @@
 // on one thread is a VERIFY failure, not a hang.
 #pragma once
 
+#include "base/error.h"
 #include "base/spinlock.h"
 #include "base/thread_safety.h"
 #include "sched/wait_queue.h"
@@ -26,7 +27,28 @@ public:
     // VERIFY_HELD(mutex): checked when assertions are on; tells the analysis it is held.
     void assert_held() const ASSERT_CAPABILITY(this) { ASSERT(is_held()); }
 
+    // Condition wait: with the mutex held, blocks on `queue` until ready() holds. ready() runs
+    // with the mutex held; the mutex is let go only across each sleep, and the thread is on
+    // `queue` before it is (the mutex's spinlock is held from the release until the thread is
+    // queued: block_current_unlocking), so a waker that changes what ready() reads under this
+    // mutex and then wakes `queue`, still holding it, cannot slip in between. Returns with the
+    // mutex held: Ok once ready(), EINTR when interruptible and a signal must be handled.
+    template <typename Predicate>
+    ErrorOr<void> wait(WaitQueue& queue, Predicate&& ready, Interruptible interruptible = Interruptible::Yes)
+        REQUIRES(this) {
+        for (;;) {
+            if (ready()) return {};
+            if (interruptible == Interruptible::Yes && signal_interrupts_current()) return error(EINTR);
+            auto slept = unlock_and_block(queue, interruptible);
+            lock();
+            if (!slept && slept.error().code == EINTR) return slept;
+        }
+    }
+
 private:
+    // wait()'s sleep: gives the mutex up and blocks on `queue`, queued before the mutex is free.
+    ErrorOr<void> unlock_and_block(WaitQueue& queue, Interruptible interruptible) RELEASE();
+
     SpinLock m_lock;  // guards m_owner and the wait queue's list
     Thread* m_owner GUARDED_BY(m_lock) = nullptr;
     WaitQueue m_waiters;

@@ -66,10 +66,12 @@ public:
         PollSleeper& sleeper = *m_sleeper;
         bool timed_out = false;
         for (bool watching = false;; watching = true) {
-            sleeper.woken = false;
+            sleeper.reset();
             long ready = 0;
             for (size_t i = 0; i < m_count; ++i) {
                 Watched& w = m_items[i];
+                // Watched before its readiness is read: a change after the read is notified.
+                if (!watching && w.file) watch(w.entry, *w.file, w.events, sleeper);
                 if (w.fd < 0)
                     w.revents = 0;
                 else if (!w.file)
@@ -77,7 +79,6 @@ public:
                 else
                     w.revents = w.file->poll_mask() & (w.events | ERR | HUP);
                 if (w.revents) ++ready;
-                if (!watching && w.file) watch(w.entry, *w.file, w.events, sleeper);
             }
             if (ready || timed_out) return ready;
             if (!deadline.is_never() && deadline.monotonic_ns == 0) return 0;

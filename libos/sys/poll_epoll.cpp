@@ -51,15 +51,16 @@ ErrorOr<long> do_wait(int epfd, UserPtr<epoll_event> events, int max_events, sch
     PollSleeper& sleeper = waiting->sleeper;
     PollEntry& entry = waiting->entry;
     ErrorOr<long> result = 0;
+    // Watched before the ready list is looked at: an item made ready after the look notifies.
+    watch(entry, *file, vfs::poll_bits::IN, sleeper);
     for (bool timed_out = false;;) {
-        sleeper.woken = false;
+        sleeper.reset();
         if (size_t n = epoll->collect(out)) {
             auto copied = copy_to_user(UserPtr<void>(events.address()), collected, n * sizeof(epoll_event));
             result = copied ? ErrorOr<long>(long(n)) : ErrorOr<long>(std::unexpected(copied.error()));
             break;
         }
         if (timed_out || (!deadline.is_never() && deadline.monotonic_ns == 0)) break;
-        watch(entry, *file, vfs::poll_bits::IN, sleeper);
         auto slept = sleep_until_notified(sleeper, deadline);
         if (!slept) {
             if (slept.error().code != ETIMEDOUT) {

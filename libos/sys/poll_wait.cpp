@@ -21,15 +21,17 @@ PollEntry* entry_of(vfs::PollWaiter& waiter) {
 void on_change(vfs::PollWaiter& waiter, vfs::PollMask key) {
     PollEntry& entry = *entry_of(waiter);
     if (key && !(key & entry.events)) return;
-    entry.sleeper->woken = true;
-    sched::wake_all(entry.sleeper->queue);
+    PollSleeper& sleeper = *entry.sleeper;
+    SpinLockGuard guard(sleeper.lock);
+    sleeper.woken = true;
+    sched::wake_all(sleeper.queue);
 }
 
 }  // namespace
 
 void watch(PollEntry& entry, vfs::File& file, vfs::PollMask events, PollSleeper& sleeper) {
     vfs::PollWaiters* waiters = file.poll_waiters();
-    if (!waiters || entry.waiter.node.is_linked()) return;
+    if (!waiters || __atomic_load_n(&entry.waiter.list, __ATOMIC_ACQUIRE)) return;
     entry.sleeper = &sleeper;
     entry.events = events | vfs::poll_bits::ERR | vfs::poll_bits::HUP;
     entry.waiter.file = &file;
@@ -40,7 +42,16 @@ void watch(PollEntry& entry, vfs::File& file, vfs::PollMask events, PollSleeper&
 void unwatch(PollEntry& entry) { vfs::PollWaiters::remove(entry.waiter); }
 
 ErrorOr<void> sleep_until_notified(PollSleeper& sleeper, sched::Deadline deadline) {
-    return sched::wait_event(sleeper.queue, [&] { return sleeper.woken; }, deadline);
+    // As sched::wait_event, with the check and the queueing under the sleeper's lock.
+    SpinLockGuard guard(sleeper.lock);
+    for (;;) {
+        if (sleeper.woken) return {};
+        if (sched::signal_interrupts_current()) return error(EINTR);
+        if (!deadline.is_never() && platform::monotonic_ns() >= deadline.monotonic_ns) return error(ETIMEDOUT);
+        auto slept = sched::block_current_unlocking(&sleeper.queue, sleeper.lock, deadline, sched::Interruptible::Yes);
+        sleeper.lock.lock();
+        if (!slept && slept.error().code == EINTR) return slept;
+    }
 }
 
 sched::Deadline deadline_after_ms(long ms) {

@@ -5,6 +5,8 @@
 #include <cstdint>
 
 #include "base/error.h"
+#include "base/spinlock.h"
+#include "base/thread_safety.h"
 #include "base/user_ptr.h"
 #include "sched/wait_queue.h"
 #include "vfs/file.h"
@@ -14,10 +16,20 @@ struct timespec;
 
 namespace xos::sys {
 
-// A thread waiting for any of several files. Each file it watches gets a PollEntry.
+// A thread waiting for any of several files. Each file it watches gets a PollEntry. `lock`
+// guards `woken` and the queue's list: a notification sets `woken` and wakes the queue under
+// it, and the sleeper checks `woken` and queues itself under it (block_current_unlocking), so a
+// notification on another CPU between the check and the sleep is not lost.
 struct PollSleeper {
+    SpinLock lock;
     sched::WaitQueue queue;
-    bool woken = false;
+    bool woken GUARDED_BY(lock) = false;
+
+    // Forgets earlier notifications, before the caller scans its files again.
+    void reset() {
+        SpinLockGuard guard(lock);
+        woken = false;
+    }
 };
 
 struct PollEntry {

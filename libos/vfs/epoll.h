@@ -7,6 +7,19 @@
 // An item lives as long as its file description (not its descriptor: closing one dup of a
 // watched fd leaves the item, as on Linux) or until EPOLL_CTL_DEL. Portable: the syscall layer
 // blocks threads by adding its own PollWaiter to the instance (waiters()).
+//
+// Locking (docs/locking.md "I/O objects"), outermost first:
+// - the epoll mutex (one for all instances, Linux's epmutex; sleeping): item creation and
+//   destruction (EPOLL_CTL_ADD/MOD/DEL, the release of a watched file, an instance's end) and
+//   the nesting check, which reads other instances' items;
+// - an instance's m_mutex (sleeping): its item table and the items' fd; held by the control
+//   operations and by the scans of the ready list (collect, poll_mask), which call poll_mask()
+//   of watched files without spinlocks, so an item is not freed while a scan looks at it;
+//   nested instances' m_mutex inside their watcher's (nesting is acyclic: ELOOP);
+// - a watched file's PollWaiters lock (notifications, which run on_change under it);
+// - an instance's m_ready_lock (spinlock): the ready list, items' ready_node, events and data.
+// A notification only takes the last two (and the instance's own waiters', after letting its
+// ready lock go), so it needs neither mutex nor big lock.
 #pragma once
 
 #include <sys/epoll.h>
@@ -18,6 +31,9 @@
 #include "base/error.h"
 #include "base/hash_table.h"
 #include "base/intrusive_list.h"
+#include "base/spinlock.h"
+#include "base/thread_safety.h"
+#include "sched/mutex.h"
 #include "vfs/file.h"
 #include "vfs/poll.h"
 
@@ -31,6 +47,7 @@ struct EpollItem {
     IntrusiveListNode ready_node;
     EpollFile* owner = nullptr;
     int fd = -1;
+    // Under the owner's m_ready_lock (not annotated: the item does not name its owner's lock).
     uint32_t events = 0;  // requested bits plus EPOLLERR|EPOLLHUP and the EPOLLET/ONESHOT/... flags
     uint64_t data = 0;
 };
@@ -55,7 +72,6 @@ public:
     // Moves up to out.size() ready events into `out`; returns how many.
     size_t collect(std::span<epoll_event> out);
 
-    size_t item_count() const { return m_items.size(); }
     PollMask poll_mask() override;
     PollWaiters* poll_waiters() override { return &m_waiters; }
     ErrorOr<uint64_t> seek(int64_t, int) override { return error(ESPIPE); }
@@ -73,13 +89,20 @@ private:
 
     static void on_change(PollWaiter& waiter, PollMask key);
     static void on_release(PollWaiter& waiter);
-    void make_ready(EpollItem& item);
-    void unlink_and_free(EpollItem& item);
-    // Whether watching `target` from this instance would close a loop or nest too deep.
-    bool would_loop(EpollFile& target, int depth) const;
+    void make_ready(EpollItem& item) EXCLUDES(m_ready_lock);
+    void unlink_and_free(EpollItem& item) REQUIRES(m_mutex);
+    // Whether watching `target` from this instance would close a loop or nest too deep. With
+    // the epoll mutex held.
+    bool would_loop(EpollFile& target, int depth);
+    // Moves the ready list to `scan` (a scan looks at items with no spinlock held; an item taken
+    // off `scan` is unlinked, so a notification meanwhile puts it back on m_ready).
+    void take_ready(ReadyList& scan) EXCLUDES(m_ready_lock);
+    EpollItem* pop_scanned(ReadyList& scan, uint32_t& events) EXCLUDES(m_ready_lock);
 
-    IntrusiveHashTable<EpollItem, &EpollItem::hash_node, KeyTraits> m_items;
-    ReadyList m_ready;
+    sched::Mutex m_mutex;
+    IntrusiveHashTable<EpollItem, &EpollItem::hash_node, KeyTraits> m_items GUARDED_BY(m_mutex);
+    SpinLock m_ready_lock;
+    ReadyList m_ready GUARDED_BY(m_ready_lock);
     PollWaiters m_waiters;  // threads in epoll_wait, poll()ers and instances watching this one
 };
 

@@ -8,7 +8,8 @@
 #include "mm/heap.h"
 #include "sched/wait_queue.h"
 #include "vfs/anon_fs.h"
-#include "vfs/io_lock.h"
+#include "base/spinlock.h"
+#include "base/thread_safety.h"
 
 namespace xos::vfs {
 
@@ -24,25 +25,23 @@ public:
         if (buffer.size() < sizeof(uint64_t)) return error(EINVAL);
         uint64_t value;
         {
-            IoLockGuard guard(m_lock);
-            if (m_count == 0) {
-                if (nonblocking()) return error(EAGAIN);
-                TRY(wait_event_locked(m_wait, m_lock, [&] { return m_count > 0; }));
-            }
+            SpinLockGuard guard(m_lock);
+            if (m_count == 0 && nonblocking()) return error(EAGAIN);
+            TRY(wait_locked([&]() REQUIRES(m_lock) { return m_count > 0; }));
             value = m_semaphore ? 1 : m_count;
             __atomic_store_n(&m_count, m_count - value, __ATOMIC_RELAXED);
             sched::wake_all(m_wait);
         }
-        m_poll.notify_with_big_lock(poll_bits::WRITABLE);
+        m_poll.notify(poll_bits::WRITABLE);
         // The copy may fault (and block): outside the spinlock. If the buffer went away while
         // this thread waited, the value goes back.
         if (user_copy(buffer.data(), &value, sizeof value)) {
             {
-                IoLockGuard guard(m_lock);
+                SpinLockGuard guard(m_lock);
                 __atomic_store_n(&m_count, m_count + value, __ATOMIC_RELAXED);
                 sched::wake_all(m_wait);
             }
-            m_poll.notify_with_big_lock(poll_bits::READABLE);
+            m_poll.notify(poll_bits::READABLE);
             return error(EFAULT);
         }
         return sizeof value;
@@ -55,15 +54,13 @@ public:
         if (user_copy(&value, data.data(), sizeof value)) return error(EFAULT);
         if (value == UINT64_MAX) return error(EINVAL);
         {
-            IoLockGuard guard(m_lock);
-            if (UINT64_MAX - 1 - m_count < value) {
-                if (nonblocking()) return error(EAGAIN);
-                TRY(wait_event_locked(m_wait, m_lock, [&] { return UINT64_MAX - 1 - m_count >= value; }));
-            }
+            SpinLockGuard guard(m_lock);
+            if (UINT64_MAX - 1 - m_count < value && nonblocking()) return error(EAGAIN);
+            TRY(wait_locked([&]() REQUIRES(m_lock) { return UINT64_MAX - 1 - m_count >= value; }));
             __atomic_store_n(&m_count, m_count + value, __ATOMIC_RELAXED);
             sched::wake_all(m_wait);
         }
-        m_poll.notify_with_big_lock(poll_bits::READABLE);
+        m_poll.notify(poll_bits::READABLE);
         return sizeof value;
     }
 
@@ -72,7 +69,7 @@ public:
     ErrorOr<KString> anonymous_name() override { return KString::from("anon_inode:[eventfd]"); }
     // A snapshot without the lock (vfs/poll.h: every change is followed by a notification).
     PollMask poll_mask() override {
-        uint64_t count = __atomic_load_n(&m_count, __ATOMIC_RELAXED);
+        uint64_t count = count_snapshot();
         PollMask mask = 0;
         if (count > 0) mask |= poll_bits::READABLE;
         if (count < UINT64_MAX - 1) mask |= poll_bits::WRITABLE;
@@ -81,10 +78,29 @@ public:
     PollWaiters* poll_waiters() override { return &m_poll; }
 
 private:
-    // m_lock guards m_count and m_wait; pollers (m_poll) are told after it is let go
-    // (PollWaiters::notify_with_big_lock).
-    IoSpinLock m_lock;
-    uint64_t m_count;
+    // Blocks on m_wait until ready() (Ok), or a signal must be handled (EINTR). With m_lock
+    // held around each check; the thread is on m_wait before m_lock is let go to sleep
+    // (block_current_unlocking), so a waker that changes m_count under m_lock and then wakes
+    // m_wait cannot be missed.
+    template <typename Predicate>
+    ErrorOr<void> wait_locked(Predicate&& ready) REQUIRES(m_lock) {
+        while (!ready()) {
+            if (sched::signal_interrupts_current()) return error(EINTR);
+            auto slept =
+                sched::block_current_unlocking(&m_wait, m_lock, sched::Deadline::never(), sched::Interruptible::Yes);
+            m_lock.lock();
+            if (!slept && slept.error().code == EINTR) return slept;
+        }
+        return {};
+    }
+
+    // Read without the lock: an atomic load; what it answers may be stale at once.
+    uint64_t count_snapshot() const NO_THREAD_SAFETY_ANALYSIS { return __atomic_load_n(&m_count, __ATOMIC_RELAXED); }
+
+    // m_lock guards m_count and m_wait's list; pollers (m_poll, its own lock) are told after
+    // it is let go.
+    SpinLock m_lock;
+    uint64_t m_count GUARDED_BY(m_lock);
     bool m_semaphore;
     sched::WaitQueue m_wait;
     PollWaiters m_poll;

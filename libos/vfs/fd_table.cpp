@@ -4,7 +4,7 @@ namespace xos::vfs {
 
 RefPtr<File> FdTable::lookup(int fd) const {
     if (fd < 0 || fd >= MAX_FDS) return nullptr;
-    IoLockGuard guard(m_lock);
+    SpinLockGuard guard(m_lock);
     return m_entries[fd].file;
 }
 
@@ -17,10 +17,10 @@ ErrorOr<RefPtr<File>> FdTable::get(int fd) const {
 }
 
 ErrorOr<int> FdTable::allocate(RefPtr<File> file, bool cloexec, int minimum) {
-    IoLockGuard guard(m_lock);
-    if (minimum < 0 || minimum >= m_limit) return error(EINVAL);
+    SpinLockGuard guard(m_lock);
+    if (minimum < 0 || minimum >= limit()) return error(EINVAL);
     int start = minimum > m_lowest_free_hint ? minimum : m_lowest_free_hint;
-    for (int fd = start; fd < m_limit; ++fd) {
+    for (int fd = start; fd < limit(); ++fd) {
         if (m_entries[fd].file) continue;
         m_entries[fd] = {static_cast<RefPtr<File>&&>(file), cloexec};
         __atomic_store_n(&m_open, m_open + 1, __ATOMIC_RELAXED);
@@ -34,8 +34,8 @@ ErrorOr<void> FdTable::install(int fd, RefPtr<File> file, bool cloexec) {
     // The old file is dropped after the lock is let go (declared first, destroyed last): its
     // destructor may run code that takes other locks.
     RefPtr<File> old;
-    IoLockGuard guard(m_lock);
-    if (fd < 0 || fd >= m_limit) return error(EBADF);
+    SpinLockGuard guard(m_lock);
+    if (fd < 0 || fd >= limit()) return error(EBADF);
     old = static_cast<RefPtr<File>&&>(m_entries[fd].file);
     if (!old) __atomic_store_n(&m_open, m_open + 1, __ATOMIC_RELAXED);
     m_entries[fd] = {static_cast<RefPtr<File>&&>(file), cloexec};
@@ -44,7 +44,7 @@ ErrorOr<void> FdTable::install(int fd, RefPtr<File> file, bool cloexec) {
 
 ErrorOr<void> FdTable::close(int fd) {
     RefPtr<File> old;  // dropped after the guard, as in install()
-    IoLockGuard guard(m_lock);
+    SpinLockGuard guard(m_lock);
     if (fd < 0 || fd >= MAX_FDS || !m_entries[fd].file) return error(EBADF);
     old = static_cast<RefPtr<File>&&>(m_entries[fd].file);
     m_entries[fd].cloexec = false;
@@ -58,13 +58,13 @@ void FdTable::close_all() {
 }
 
 ErrorOr<bool> FdTable::cloexec(int fd) const {
-    IoLockGuard guard(m_lock);
+    SpinLockGuard guard(m_lock);
     if (fd < 0 || fd >= MAX_FDS || !m_entries[fd].file) return error(EBADF);
     return m_entries[fd].cloexec;
 }
 
 ErrorOr<void> FdTable::set_cloexec(int fd, bool cloexec) {
-    IoLockGuard guard(m_lock);
+    SpinLockGuard guard(m_lock);
     if (fd < 0 || fd >= MAX_FDS || !m_entries[fd].file) return error(EBADF);
     m_entries[fd].cloexec = cloexec;
     return {};

@@ -1,6 +1,6 @@
 // The image's file descriptor table: small integers naming open file descriptions, each with
 // its close-on-exec flag. New descriptors take the lowest free number, as POSIX requires.
-// Locking (docs/locking.md "I/O objects"): the table's IoSpinLock guards the entries and the
+// Locking (docs/locking.md "I/O objects"): the table's SpinLock guards the entries and the
 // counts. get() hands out a reference to the open file description, so a read in progress on
 // one CPU keeps it alive while close() on another removes the descriptor (Linux's semantics:
 // the read goes on). A description's last reference is never dropped with the lock held: its
@@ -10,7 +10,8 @@
 #include "base/error.h"
 #include "base/ref_ptr.h"
 #include "vfs/file.h"
-#include "vfs/io_lock.h"
+#include "base/spinlock.h"
+#include "base/thread_safety.h"
 
 namespace xos::vfs {
 
@@ -38,7 +39,7 @@ public:
 
     // RLIMIT_NOFILE's soft value (at most MAX_FDS): new descriptors stay below it; open ones
     // above it stay open (Linux).
-    int limit() const { return __atomic_load_n(&m_limit, __ATOMIC_RELAXED); }
+    int limit() const { return __atomic_load_n(&m_limit, __ATOMIC_RELAXED); }  // atomic: no lock
     void set_limit(int limit) { __atomic_store_n(&m_limit, limit < MAX_FDS ? limit : MAX_FDS, __ATOMIC_RELAXED); }
 
     bool is_open(int fd) const;
@@ -57,15 +58,16 @@ public:
 private:
     RefPtr<File> lookup(int fd) const;
 
-    mutable IoSpinLock m_lock;  // guards everything below
+    mutable SpinLock m_lock;
     struct Entry {
         RefPtr<File> file;
         bool cloexec = false;
     };
-    Entry m_entries[MAX_FDS];
+    Entry m_entries[MAX_FDS] GUARDED_BY(m_lock);
+    int m_lowest_free_hint GUARDED_BY(m_lock) = 0;  // no free descriptor below this
+    // Changed under m_lock, read without it (atomic accesses): open_count(), limit().
     int m_open = 0;
     int m_limit = MAX_FDS;
-    int m_lowest_free_hint = 0;  // no free descriptor below this
 };
 
 }  // namespace xos::vfs

@@ -32,41 +32,46 @@ void File::release_flock() {
     m_flock = 0;
 }
 
-ErrorOr<size_t> File::read(std::span<std::byte> buffer, std::optional<uint64_t> offset) {
-    std::optional<IoMutexGuard> position;
-    if (!offset) position.emplace(m_position_lock);
-    uint64_t at = offset.value_or(m_position);
+ErrorOr<size_t> File::read_at(uint64_t at, std::span<std::byte> buffer) {
     if (m_vnode->m_file_cache && g_file_cache_hooks.sync) g_file_cache_hooks.sync(*m_vnode);
-    size_t n;
-    {
-        IoMutexGuard io(m_vnode->m_io_lock);
-        n = TRY(m_vnode->read(at, buffer));
-    }
-    if (!offset) m_position = at + n;
+    sched::MutexLocker io(m_vnode->m_io_lock);
+    return m_vnode->read(at, buffer);
+}
+
+ErrorOr<size_t> File::write_at(uint64_t& at, std::span<const std::byte> data) {
+    // The end of file and the write under one lock: concurrent O_APPEND writers, through one
+    // description or several, neither overwrite nor interleave each other's data.
+    sched::MutexLocker io(m_vnode->m_io_lock);
+    if (m_flags & O_APPEND) at = TRY(m_vnode->getattr()).size;  // Linux appends even for pwrite
+    if (data.size() && at + data.size() > uint64_t(LLONG_MAX)) return error(EFBIG);
+    size_t n = TRY(m_vnode->write(at, data));
+    if (n && m_vnode->m_file_cache && g_file_cache_hooks.written)
+        g_file_cache_hooks.written(*m_vnode, at, data.first(n));
+    return n;
+}
+
+ErrorOr<size_t> File::read(std::span<std::byte> buffer, std::optional<uint64_t> offset) {
+    if (offset) return read_at(*offset, buffer);
+    sched::MutexLocker position(m_position_lock);
+    size_t n = TRY(read_at(m_position, buffer));
+    m_position += n;
     return n;
 }
 
 ErrorOr<size_t> File::write(std::span<const std::byte> data, std::optional<uint64_t> offset) {
-    std::optional<IoMutexGuard> position;
-    if (!offset) position.emplace(m_position_lock);
-    uint64_t at = offset.value_or(m_position);
-    size_t n;
-    {
-        // The end of file and the write under one lock: concurrent O_APPEND writers, through
-        // one description or several, neither overwrite nor interleave each other's data.
-        IoMutexGuard io(m_vnode->m_io_lock);
-        if (m_flags & O_APPEND) at = TRY(m_vnode->getattr()).size;  // Linux appends even for pwrite
-        if (data.size() && at + data.size() > uint64_t(LLONG_MAX)) return error(EFBIG);
-        n = TRY(m_vnode->write(at, data));
-        if (n && m_vnode->m_file_cache && g_file_cache_hooks.written)
-            g_file_cache_hooks.written(*m_vnode, at, data.first(n));
+    if (offset) {
+        uint64_t at = *offset;
+        return write_at(at, data);
     }
-    if (!offset) m_position = at + n;
+    sched::MutexLocker position(m_position_lock);
+    uint64_t at = m_position;
+    size_t n = TRY(write_at(at, data));
+    m_position = at + n;
     return n;
 }
 
 ErrorOr<uint64_t> File::seek(int64_t offset, int whence) {
-    IoMutexGuard position(m_position_lock);
+    sched::MutexLocker position(m_position_lock);
     int64_t base;
     switch (whence) {
     case SEEK_SET: base = 0; break;
@@ -97,6 +102,7 @@ ErrorOr<long> File::ioctl(unsigned long, uintptr_t) { return error(ENOTTY); }
 
 ErrorOr<size_t> File::bytes_readable() {
     if (!m_vnode->is_regular()) return error(ENOTTY);
+    sched::MutexLocker position(m_position_lock);
     uint64_t size = TRY(m_vnode->getattr()).size;
     return size > m_position ? size_t(size - m_position) : 0;
 }

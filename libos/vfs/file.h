@@ -13,6 +13,8 @@
 #include "base/error.h"
 #include "base/kstring.h"
 #include "base/ref_ptr.h"
+#include "base/thread_safety.h"
+#include "sched/mutex.h"
 #include "vfs/poll.h"
 #include "vfs/vnode.h"
 
@@ -68,9 +70,10 @@ public:
     int m_flock = 0;
     void release_flock();
 
-    // For getdents and copy_file_range, which still run under the big lock (docs/locking.md).
-    uint64_t position() const { return m_position; }
-    void set_position(uint64_t position) { m_position = position; }
+    // For copy_file_range and block devices, which still run under the big lock
+    // (docs/locking.md): reads and sets the position without its mutex.
+    uint64_t position() const NO_THREAD_SAFETY_ANALYSIS { return m_position; }
+    void set_position(uint64_t position) NO_THREAD_SAFETY_ANALYSIS { m_position = position; }
 
     // Where the file was opened, for /proc/self/fd and getcwd of fchdir'd directories.
     void set_origin(RefPtr<Vnode> parent, KString name) {
@@ -86,10 +89,15 @@ protected:
     void destroy() override;
 
 private:
+    // The vnode's read/write at `at` under its m_io_lock; write() sets `at` to where it wrote
+    // (the end of file for O_APPEND).
+    ErrorOr<size_t> read_at(uint64_t at, std::span<std::byte> buffer);
+    ErrorOr<size_t> write_at(uint64_t& at, std::span<const std::byte> data);
+
     RefPtr<Vnode> m_vnode;
     int m_flags;
-    IoMutex m_position_lock;  // guards m_position across read/write/lseek (Linux's f_pos_lock)
-    uint64_t m_position = 0;
+    sched::Mutex m_position_lock;  // Linux's f_pos_lock: held across read/write/lseek through the position
+    uint64_t m_position GUARDED_BY(m_position_lock) = 0;
     RefPtr<Vnode> m_origin_parent;
     KString m_origin_name;
 };

@@ -10,12 +10,14 @@
 namespace xos::vfs {
 
 ErrorOr<RefPtr<Pipe>> Pipe::create() {
-    Pipe* pipe = mm::kcreate<Pipe>();
-    if (!pipe) return error(ENOMEM);
-    RefPtr<Pipe> held(pipe);
-    pipe->m_buffer = static_cast<std::byte*>(mm::alloc_pages(DEFAULT_CAPACITY / 4096));
-    if (!pipe->m_buffer) return error(ENOMEM);
-    return held;
+    auto* buffer = static_cast<std::byte*>(mm::alloc_pages(DEFAULT_CAPACITY / 4096));
+    if (!buffer) return error(ENOMEM);
+    Pipe* pipe = mm::kcreate<Pipe>(buffer);
+    if (!pipe) {
+        mm::free_pages(buffer, DEFAULT_CAPACITY / 4096);
+        return error(ENOMEM);
+    }
+    return RefPtr<Pipe>(pipe);
 }
 
 Pipe::~Pipe() { mm::free_pages(m_buffer, m_capacity / 4096); }
@@ -26,7 +28,7 @@ ErrorOr<size_t> Pipe::resize(uint64_t size) {
     uint64_t capacity = PAGE;
     while (capacity < size) capacity <<= 1;
     if (capacity > MAX_CAPACITY) return error(EPERM);
-    IoMutexGuard guard(m_mutex);
+    sched::MutexLocker guard(m_mutex);
     if (capacity == m_capacity) return size_t(capacity);
     if (m_used > capacity) return error(EBUSY);
     auto* buffer = static_cast<std::byte*>(mm::alloc_pages(capacity / PAGE));
@@ -36,51 +38,54 @@ ErrorOr<size_t> Pipe::resize(uint64_t size) {
     memcpy(buffer + first, m_buffer, m_used - first);
     mm::free_pages(m_buffer, m_capacity / PAGE);
     m_buffer = buffer;
-    m_capacity = size_t(capacity);
+    __atomic_store_n(&m_capacity, size_t(capacity), __ATOMIC_RELAXED);
     m_head = 0;
     changed(poll_bits::WRITABLE);
     return size_t(capacity);
 }
 
 void Pipe::changed(PollMask key) {
-    VERIFY(m_mutex.is_held());
+    VERIFY_HELD(m_mutex);
     sched::wake_all(m_wait);
-    // The big lock inside the pipe's mutex (docs/locking.md "I/O objects": its holder only
-    // ever sleeps on this mutex, never spins on it).
-    m_poll.notify_with_big_lock(key);
+    // Pollers are told with the mutex held (a writer must tell an epoll waiter before it sleeps
+    // for room); the waiter list's spinlock sits inside the mutex (docs/locking.md).
+    m_poll.notify(key);
 }
 
 void Pipe::add_reader() {
-    IoMutexGuard guard(m_mutex);
+    sched::MutexLocker guard(m_mutex);
     __atomic_store_n(&m_readers, m_readers + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&m_reader_opens, m_reader_opens + 1, __ATOMIC_RELAXED);
 }
 
 void Pipe::add_writer() {
-    IoMutexGuard guard(m_mutex);
+    sched::MutexLocker guard(m_mutex);
     __atomic_store_n(&m_writers, m_writers + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&m_writer_opens, m_writer_opens + 1, __ATOMIC_RELAXED);
 }
 
 void Pipe::remove_reader() {
-    IoMutexGuard guard(m_mutex);
+    sched::MutexLocker guard(m_mutex);
     __atomic_store_n(&m_readers, m_readers - 1, __ATOMIC_RELAXED);
     changed(poll_bits::ERR | poll_bits::OUT);
 }
 
 void Pipe::remove_writer() {
-    IoMutexGuard guard(m_mutex);
+    sched::MutexLocker guard(m_mutex);
     __atomic_store_n(&m_writers, m_writers - 1, __ATOMIC_RELAXED);
     changed(poll_bits::HUP | poll_bits::IN);
 }
 
 ErrorOr<size_t> Pipe::read(std::span<std::byte> buffer, bool nonblocking) {
     if (buffer.empty()) return 0;
-    IoMutexGuard guard(m_mutex);
+    sched::MutexLocker guard(m_mutex);
     if (m_used == 0) {
         if (m_writers == 0) return 0;
         if (nonblocking) return error(EAGAIN);
-        TRY(m_mutex.wait(m_wait, [&] { return m_used > 0 || m_writers == 0; }));
+        TRY(m_mutex.wait(m_wait, [&] {
+            VERIFY_HELD(m_mutex);  // Mutex::wait calls it with the mutex held
+            return m_used > 0 || m_writers == 0;
+        }));
         if (m_used == 0) return 0;
     }
     size_t count = buffer.size() < m_used ? buffer.size() : m_used;
@@ -99,7 +104,7 @@ ErrorOr<size_t> Pipe::read(std::span<std::byte> buffer, bool nonblocking) {
 }
 
 ErrorOr<size_t> Pipe::write(std::span<const std::byte> data, bool nonblocking) {
-    IoMutexGuard guard(m_mutex);
+    sched::MutexLocker guard(m_mutex);
     size_t done = 0;
     while (done < data.size()) {
         if (m_readers == 0) {
@@ -115,7 +120,10 @@ ErrorOr<size_t> Pipe::write(std::span<const std::byte> data, bool nonblocking) {
                 if (done) return done;
                 return error(EAGAIN);
             }
-            auto waited = m_mutex.wait(m_wait, [&] { return m_capacity - m_used >= needed || m_readers == 0; });
+            auto waited = m_mutex.wait(m_wait, [&] {
+                VERIFY_HELD(m_mutex);
+                return m_capacity - m_used >= needed || m_readers == 0;
+            });
             if (!waited) {
                 if (done) return done;
                 return std::unexpected(waited.error());

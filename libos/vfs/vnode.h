@@ -18,7 +18,7 @@
 #include "base/error.h"
 #include "base/kstring.h"
 #include "base/ref_ptr.h"
-#include "vfs/io_lock.h"
+#include "sched/mutex.h"
 
 namespace xos::vfs {
 
@@ -184,7 +184,7 @@ public:
     // Serializes read()/write() through open files (File::read/write: an O_APPEND write's size
     // lookup and write, a write against a read of the same range). Not taken by the page
     // cache's own fills (mm/file_cache.cpp), which a fault inside a copy may run.
-    IoMutex m_io_lock;
+    sched::Mutex m_io_lock;
     // flock(2) state: holders of shared locks, or an exclusive holder.
     uint32_t m_flock_shared = 0;
     bool m_flock_exclusive = false;

@@ -1,4 +1,4 @@
-// What libos' locks (base/spinlock.h, vfs/io_lock.h) need from the platform, for host test
+// What libos' locks (base/spinlock.h) need from the platform, for host test
 // programs that run libos' portable code on one thread (the unit tests have their own, per
 // thread, in tests/unit/spinlock_test.cpp).
 namespace xos::platform {

@@ -1,12 +1,13 @@
 // What the portable VFS code needs from the kernel build, provided on the host for the unit
 // tests: the kernel heap (over calloc/aligned_alloc), the user copy (memcpy), the clock, the
-// FIFO and device open hooks (not exercised by the host tests), and what the I/O locks
-// (vfs/io_lock.h) use: one thread, no interrupts, nothing ever waits.
+// FIFO and device open hooks (not exercised by the host tests), and the sleeping mutex
+// (sched/mutex.h) the I/O objects use: one thread, so it is never found taken and nothing waits.
 #include <cstdlib>
 #include <cstring>
 
 #include "base/user_ptr.h"
 #include "mm/heap.h"
+#include "sched/mutex.h"
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
 #include "vfs/operations.h"
@@ -49,6 +50,31 @@ Thread* current_or_null() { return nullptr; }
 bool in_interrupt() { return false; }
 bool signal_interrupts_current() { return false; }
 ErrorOr<void> block_current(WaitQueue*, Deadline, Interruptible) { abort(); }
+ErrorOr<void> block_current_unlocking(WaitQueue*, SpinLock&, Deadline, Interruptible) { abort(); }
+
+// One thread: the mutex records that it is held (its checks still catch taking it twice or
+// giving back one not held) and never waits.
+namespace {
+Thread* const HOST_THREAD = reinterpret_cast<Thread*>(uintptr_t(1));
+}
+void Mutex::lock() {
+    SpinLockGuard guard(m_lock);
+    VERIFY(!m_owner);
+    m_owner = HOST_THREAD;
+}
+bool Mutex::try_lock() {
+    SpinLockGuard guard(m_lock);
+    if (m_owner) return false;
+    m_owner = HOST_THREAD;
+    return true;
+}
+void Mutex::unlock() {
+    SpinLockGuard guard(m_lock);
+    VERIFY(m_owner == HOST_THREAD);
+    m_owner = nullptr;
+}
+bool Mutex::is_held() const NO_THREAD_SAFETY_ANALYSIS { return m_owner == HOST_THREAD; }
+ErrorOr<void> Mutex::unlock_and_block(WaitQueue&, Interruptible) { abort(); }
 int wake_all(WaitQueue&) { return 0; }
 int wake_one(WaitQueue&) { return 0; }
 BigLockScope::BigLockScope() {}

@@ -1,8 +1,9 @@
 // lwIP's OS layer (NO_SYS=0) on libos primitives: threads are kernel threads
 // (sched::create_kernel_thread on a kernel-heap stack), semaphores, mutexes and mailboxes wait
 // on sched::WaitQueues, time is platform::monotonic_ns, and sys_arch_protect disables
-// interrupts. One CPU and a non-preemptive libos make every operation between two waits atomic,
-// so the objects need no locks of their own.
+// interrupts. Mutexes (the core lock, LOCK_TCPIP_CORE: net::CoreLock) are sched::Mutexes, with
+// a lock of their own. Semaphores and mailboxes still rely on the big lock (docs/locking.md):
+// every operation between two waits is atomic under it.
 #include <cstdarg>
 #include <cstdio>
 
@@ -13,7 +14,9 @@ extern "C" {
 
 #include "base/klog.h"
 #include "base/verify.h"
+#include "base/thread_safety.h"
 #include "mm/heap.h"
+#include "sched/mutex.h"
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
 #include "xos/platform.h"
@@ -24,8 +27,7 @@ struct xos_lwip_sem {
 };
 
 struct xos_lwip_mutex {
-    xos::sched::Thread* owner;
-    xos::sched::WaitQueue waiters;
+    xos::sched::Mutex mutex;
 };
 
 struct xos_lwip_mbox {
@@ -138,21 +140,19 @@ void sys_mutex_free(sys_mutex_t* mutex) {
     *mutex = nullptr;
 }
 
-void sys_mutex_lock(sys_mutex_t* mutex) {
+// lwIP's C interface takes and gives back the mutex in separate calls: outside the analysis.
+void sys_mutex_lock(sys_mutex_t* mutex) NO_THREAD_SAFETY_ANALYSIS {
     xos_lwip_mutex& m = **mutex;
-    sched::Thread* self = &sched::current();
-    if (m.owner == self)
-        panic("lwip: mutex %p locked twice by thread %d (the core lock is not recursive)", *mutex, self->tid);
-    (void)sched::wait_event(
-        m.waiters, [&] { return m.owner == nullptr; }, sched::Deadline::never(), sched::Interruptible::No);
-    m.owner = self;
+    if (m.mutex.is_held())
+        panic("lwip: mutex %p locked twice by thread %d (the core lock is not recursive)", *mutex,
+              sched::current().tid);
+    m.mutex.lock();
 }
 
-void sys_mutex_unlock(sys_mutex_t* mutex) {
+void sys_mutex_unlock(sys_mutex_t* mutex) NO_THREAD_SAFETY_ANALYSIS {
     xos_lwip_mutex& m = **mutex;
-    VERIFY(m.owner == &sched::current());  // unlocked by the thread that holds it
-    m.owner = nullptr;
-    sched::wake_one(m.waiters);
+    VERIFY(m.mutex.is_held());  // unlocked by the thread that holds it
+    m.mutex.unlock();
 }
 
 // --- Mailboxes ------------------------------------------------------------------------------
@@ -256,7 +256,7 @@ void xos_lwip_assert_failed(const char* message, const char* file, int line) {
 
 void xos_lwip_assert_core_locked(void) {
     if (!lock_tcpip_core) return;  // tcpip_init() itself, before the lock exists
-    if (lock_tcpip_core->owner != &sched::current())
+    if (!lock_tcpip_core->mutex.is_held())
         panic("lwip: called without the core lock (take net::CoreLock; see libos/net/README.md)");
 }
 

@@ -913,6 +913,7 @@ void* on_interrupt(InterruptKind kind) {
     }
     account_switch(*self, *next, platform::monotonic_ns());
     next->state = ThreadState::Running;
+    if (next->last_cpu != this_cpu() && next != cpu().idle) xos_count_event(xos_cpu_events[this_cpu()].migrations);
     next->last_cpu = this_cpu();
     cpu().current = next;
     set_kernel_stack(*next);

@@ -30,6 +30,7 @@
     .type xos_big_lock_wait, @function
 xos_big_lock_wait:
     push %rdx
+    incq XOS_CPU_LOCK_WAITS(%rcx)   /* /proc/xos/cpus: only this CPU writes its own */
     mov $SPIN_ROUNDS, %edx
 1:  cmp %eax, xos_big_lock_serving(%rip)
     je .Lwait_done
@@ -58,6 +59,7 @@ xos_big_lock_halt:
     .globl xos_big_lock_halt_end
 xos_big_lock_halt_end:
     movb $0, XOS_CPU_LOCK_HALTED(%rcx)
+    incq XOS_CPU_LOCK_HALTS(%rcx)
     jmp 3b
 5:  movb $0, XOS_CPU_LOCK_HALTED(%rcx)
     call answer_flush

@@ -2,7 +2,7 @@
 """bench/http/smp_probe.py: where apps/httpd on xos spends its time with 1 and 2 vCPUs (issue 17).
 
     bench/http/smp_probe.py [--build-dir build] [--cpus 1,2] [--connections 1,16] [--duration 6]
-                            [--threads 2] [--rounds 1] [--json FILE]
+                            [--threads 2] [--rounds 1] [--path /www/hello.txt] [--json FILE]
 
 Runs build/apps/httpd/httpd.xos under xos-run (QEMU user networking, `-p`) with each --cpus
 count, serving the whole root (`--root /`, so the same server also answers /proc/xos/...), and
@@ -167,6 +167,7 @@ def main():
     parser.add_argument("--connections", default="1,16")
     parser.add_argument("--duration", type=int, default=6)
     parser.add_argument("--threads", type=int, default=2, help="httpd worker threads")
+    parser.add_argument("--path", default="/www/hello.txt", help="what wrk asks for (the root is the guest's /)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--json", help="append one JSON line per run here")
     args = parser.parse_args()
@@ -177,20 +178,20 @@ def main():
             try:
                 qemu = find_qemu(server.pid)
                 for connections in [int(c) for c in args.connections.split(",")]:
-                    wrk(url + "/www/hello.txt", connections, 2)  # warm-up
+                    wrk(url + args.path, connections, 2)  # warm-up
                     before = {**guest_counts(url), **host_counts(qemu)}
                     load_before = load()
-                    result = wrk(url + "/www/hello.txt", connections, args.duration)
+                    result = wrk(url + args.path, connections, args.duration)
                     after = {**host_counts(qemu), **guest_counts(url)}
                     deltas = {k: after[k] - before.get(k, 0) for k in sorted(after)}
-                    result.update({"cpus": cpus, "connections": connections, "load": load_before, "deltas": deltas})
+                    result.update({"cpus": cpus, "connections": connections, "path": args.path, "load": load_before, "deltas": deltas})
                     results.append(result)
                     if args.json:
                         with open(args.json, "a") as f:
                             f.write(json.dumps(result) + "\n")
                     n = max(result["requests"], 1)
-                    print("--cpus %d -c %d: %.0f req/s, p50 %s ms, p99 %s ms %s(load %s)" % (
-                        cpus, connections, result["req_s"], result["p50_ms"], result["p99_ms"],
+                    print("%s --cpus %d -c %d: %.0f req/s, p50 %s ms, p99 %s ms %s(load %s)" % (
+                        args.path, cpus, connections, result["req_s"], result["p50_ms"], result["p99_ms"],
                         result["errors"] + " " if result["errors"] else "", load_before))
                     for k, v in deltas.items():
                         if v:

@@ -4,7 +4,7 @@
     bench/http/run.py [--paths user,tap] [--targets xos,linux-vm,native] [--runs 5] [--duration 4]
                       [--workloads small-c16,small-c128,big-c16,small-close-c16] [--wrk-threads 2]
                       [--threads 1] [--wait-load L] [--build-dir build] [--results bench/results]
-                      [--no-write] [--verbose]
+                      [--baseline-build-dir DIR] [--no-write] [--verbose]
     bench/http/run.py --quick         a smoke-sized run (1 round, 1 s per wrk run, nothing written)
     bench/http/run.py --smoke         what `meson test --suite bench` runs: xos and native answer wrk
                                       for one second without errors (no figures, no timing checks)
@@ -17,6 +17,9 @@ The same httpd sources (apps/httpd) run as:
              QEMU machine, accelerator, -m and -smp as xos; the initramfs also holds /www (the
              document root) and the virtio-net modules, which /init loads before it configures eth0
              (kernel parameter xos_bench_net=ADDR/PREFIX,GATEWAY);
+- xos-2cpu, linux-vm-2cpu: the same with 2 vCPUs (MTTCG); xos-base, xos-2cpu-base: the httpd.xos
+             of another tree's build (--baseline-build-dir, e.g. main's) under its own xos-run, with
+             1 and 2 vCPUs, measured in the same rounds (issue 17: a fix against main in one run);
 - native:    that same static binary as an ordinary process on the host, on loopback.
 
 Paths (each VM is reached over one of them; native always over loopback):
@@ -79,11 +82,15 @@ WORKLOADS = {
 }
 DEFAULT_WORKLOADS = "small-c16,small-c128,big-c16,small-close-c16"
 LATENCY_WORKLOADS = "small-c1,small-c16"
-TARGET_LABELS = {"xos": "xos", "xos-2cpu": "xos 2 vCPUs", "linux-vm": "Linux VM", "linux-vm-2cpu": "Linux VM 2 vCPUs",
+TARGET_LABELS = {"xos": "xos", "xos-2cpu": "xos 2 vCPUs", "xos-base": "baseline xos",
+                 "xos-2cpu-base": "baseline xos 2 vCPUs", "linux-vm": "Linux VM", "linux-vm-2cpu": "Linux VM 2 vCPUs",
                  "hosted": "xos hosted", "native": "native (loopback)"}
 # The SMP targets (issue 17): xos-run --cpus 2, and the Linux VM on xos-run's machine with 2 vCPUs
 # (its -smp and MTTCG accelerator, from xos-run's dry run with XOS_CPUS=2).
-SMP_CPUS = {"xos-2cpu": 2, "linux-vm-2cpu": 2}
+SMP_CPUS = {"xos-2cpu": 2, "xos-2cpu-base": 2, "linux-vm-2cpu": 2}
+# xos-base, xos-2cpu-base: the httpd.xos of another tree's build (--baseline-build-dir, e.g. main's)
+# under that tree's xos-run, measured in the same rounds as this tree's.
+XOS_TARGETS = ("xos", "xos-2cpu", "xos-base", "xos-2cpu-base")
 # Figures per workload: the default table, and --latency's percentiles (wrk --latency's 50/90/99%
 # and its Max).
 METRICS = (("rps", "req/s", "higher", "req/s"), ("p99_ms", "ms", "lower", "p99 latency"))
@@ -91,12 +98,14 @@ LATENCY_METRICS = (("rps", "req/s", "higher", "req/s"), ("p50_ms", "ms", "lower"
                    ("p90_ms", "ms", "lower", "p90 latency"), ("p99_ms", "ms", "lower", "p99 latency"),
                    ("max_ms", "ms", "lower", "max latency"))
 RATIOS = (("xos", "linux-vm"), ("xos", "native"), ("linux-vm", "native"), ("hosted", "native"),
-          ("xos-2cpu", "xos"), ("xos-2cpu", "linux-vm-2cpu"), ("linux-vm-2cpu", "linux-vm"))
+          ("xos-2cpu", "xos"), ("xos-2cpu", "linux-vm-2cpu"), ("linux-vm-2cpu", "linux-vm"),
+          ("xos-2cpu-base", "xos-base"), ("xos-2cpu", "xos-2cpu-base"))
 PATH_LABELS = {"user": "QEMU user networking (slirp, -p forwarding)", "tap": "tap device (host kernel TCP)"}
 # Tap addressing: one /24 per VM, the host side is .1, the guest .2.
 TAP = {"xos": ("xbtap-xos", "192.168.100"), "linux-vm": ("xbtap-lvm", "192.168.101"),
        "hosted": ("xbtap-hst", "192.168.102"), "xos-2cpu": ("xbtap-xos2", "192.168.103"),
-       "linux-vm-2cpu": ("xbtap-lvm2", "192.168.104")}
+       "linux-vm-2cpu": ("xbtap-lvm2", "192.168.104"), "xos-base": ("xbtap-xosb", "192.168.105"),
+       "xos-2cpu-base": ("xbtap-xos2b", "192.168.106")}
 
 START = time.time()
 
@@ -345,7 +354,8 @@ def xos_run_server(args, path, target, image, image_key):
     """An httpd image run by xos-run (the VM image or the hosted executable): its NIC is QEMU's
     user networking or passt (path user, `-p`) or a tap device (path tap)."""
     args.xos_images[image_key] = image_id(image)
-    argv = [targets.xos_run(args.build_dir)]
+    build_dir = args.baseline_build_dir if target.endswith("-base") else args.build_dir
+    argv = [targets.xos_run(build_dir)]
     if path == "user":
         port = free_port()
         argv += ["-p", "%d:%d" % (port, GUEST_PORT)]
@@ -361,7 +371,8 @@ def xos_run_server(args, path, target, image, image_key):
 
 
 def xos_server(args, path, target="xos"):
-    return xos_run_server(args, path, target, os.path.join(args.build_dir, "apps", "httpd", "httpd.xos"),
+    build_dir = args.baseline_build_dir if target.endswith("-base") else args.build_dir
+    return xos_run_server(args, path, target, os.path.join(build_dir, "apps", "httpd", "httpd.xos"),
                           path if target == "xos" else "%s-%s" % (target, path))
 
 
@@ -683,6 +694,12 @@ def compare(args):
     image = os.path.join(args.build_dir, "apps", "httpd", "httpd.xos")
     if ("xos" in target_names or "xos-2cpu" in target_names) and not os.path.exists(image):
         raise SystemExit("bench/http: %s is missing (ninja -C %s)" % (image, args.build_dir))
+    if any(t.endswith("-base") for t in target_names):
+        if not args.baseline_build_dir:
+            raise SystemExit("bench/http: the targets xos-base and xos-2cpu-base need --baseline-build-dir")
+        base_image = os.path.join(args.baseline_build_dir, "apps", "httpd", "httpd.xos")
+        if not os.path.exists(base_image):
+            raise SystemExit("bench/http: %s is missing (ninja -C %s)" % (base_image, args.baseline_build_dir))
     hosted_image = os.path.join(args.build_dir, "tests", "hosted_net", "httpd-hosted")
     if "hosted" in target_names and not os.path.exists(hosted_image):
         raise SystemExit("bench/http: %s is missing (ninja -C %s tests/hosted_net/httpd-hosted)" % (
@@ -724,7 +741,7 @@ def compare(args):
         servers = {}
         try:
             for t in vms:
-                if t in ("xos", "xos-2cpu"):
+                if t in XOS_TARGETS:
                     s = xos_server(args, path, t)
                 elif t == "hosted":
                     s = hosted_server(args, path)
@@ -771,6 +788,7 @@ def compare(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--baseline-build-dir", help="another tree's build (e.g. main's): targets xos-base, xos-2cpu-base")
     parser.add_argument("--paths", default="user,tap", help="user, tap (default both; tap needs unshare + tuntap)")
     parser.add_argument("--targets", default="xos,linux-vm,native")
     parser.add_argument("--workloads", default=DEFAULT_WORKLOADS, help="from: " + ", ".join(WORKLOADS))

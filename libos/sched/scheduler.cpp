@@ -1074,6 +1074,7 @@ void* on_interrupt(InterruptKind kind) {
             return prepare_resume(*self, false);
         }
         account_switch(*self, *next, platform::monotonic_ns());
+        if (next->last_cpu != self_cpu && next != c.idle) xos_count_event(xos_cpu_events[self_cpu].migrations);
         next->last_cpu = self_cpu;
         c.current = next;
         set_kernel_stack(*next);

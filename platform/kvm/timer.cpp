@@ -171,14 +171,19 @@ void timer_rearm() {
 machine::IrqResult handle_irq(uint64_t vector) {
     using machine::IrqResult;
     if (vector == 0xff) return IrqResult::Handled;  // LAPIC spurious interrupt: no EOI
+    XosCpuEvents& events = xos_cpu_events[platform::cpu_index_unlocked()];
     if (vector == TIMER_VECTOR) {
+        xos_count_event(events.timer_interrupts);
         lapic_write(LAPIC_EOI, 0);
         g_armed[platform::cpu_index_unlocked()] = NEVER;
         return IrqResult::TimerTick;
     }
     if (IrqResult ipi; x86::handle_ipi(vector, ipi)) return ipi;  // from another CPU (x86_64/smp.cpp)
     // A device interrupt (kvm/irq.cpp) may have woken a thread: an idle CPU switches to it now.
-    if (dispatch_device_irq(vector)) return IrqResult::DeviceWakeup;
+    if (dispatch_device_irq(vector)) {
+        xos_count_event(events.device_interrupts);
+        return IrqResult::DeviceWakeup;
+    }
     if (vector < IRQ_BASE || vector >= IRQ_BASE + 16) return IrqResult::Unknown;
     uint64_t irq = vector - IRQ_BASE;
     // IRQ 7 and 15 can be spurious: no EOI unless the PIC says it is in service.
@@ -190,6 +195,7 @@ machine::IrqResult handle_irq(uint64_t vector) {
     if (irq >= 8) x86::outb(PIC2_CMD, PIC_EOI);
     x86::outb(PIC1_CMD, PIC_EOI);
     if (irq == 4) {  // COM1 received input (console.cpp): its reader may wake
+        xos_count_event(events.device_interrupts);
         on_com1_interrupt();
         return IrqResult::DeviceWakeup;
     }

@@ -19,21 +19,29 @@
 #define LAPIC_ICR_HIGH_VIRT 0xffff8000fee00310
 #define ICR_NMI 0x4400                  /* delivery mode NMI, level assert */
 #define ICR_PENDING 0x1000
-#define SPIN_ROUNDS 4096                /* before halting: a handover in progress is quicker */
+#define SPIN_ROUNDS 256                 /* before halting: a handover in progress is quicker */
 
     .text
 
 /* %eax = this CPU's ticket, %rcx = &xos_cpus[this CPU], interrupts off, not holding the lock.
  * Returns once xos_big_lock_serving == %eax (the caller then owns the lock). Keeps every
- * register but the flags. */
+ * register but the flags.
+ *
+ * The spin is short and has no `pause`: under QEMU's multi-threaded TCG each `pause` leaves the
+ * vCPU's translated code and takes QEMU's global lock on the way back in, the lock the holder's
+ * vCPU needs for its MMIO (local APIC, virtio) and QEMU's I/O thread for the NIC's backend; a
+ * waiter pausing 4096 times made the holder crawl (apps/httpd with 2 vCPUs: 203 req/s, against
+ * 2,035 with one; without the pause 2,861, and 3,695 with 256 rounds: bench/README.md, "apps/httpd
+ * with 2 vCPUs"). A longer spin (65536 rounds: 556 req/s) only took host time from the holder on
+ * a host with no core to spare. */
     .globl xos_big_lock_wait
     .type xos_big_lock_wait, @function
 xos_big_lock_wait:
     push %rdx
+    incq XOS_CPU_LOCK_WAITS(%rcx)   /* /proc/xos/cpus: only this CPU writes its own */
     mov $SPIN_ROUNDS, %edx
 1:  cmp %eax, xos_big_lock_serving(%rip)
     je .Lwait_done
-    pause
     cmpl $0, XOS_CPU_FLUSH_REQUEST(%rcx)
     je 2f
     call answer_flush
@@ -58,6 +66,7 @@ xos_big_lock_halt:
     .globl xos_big_lock_halt_end
 xos_big_lock_halt_end:
     movb $0, XOS_CPU_LOCK_HALTED(%rcx)
+    incq XOS_CPU_LOCK_HALTS(%rcx)
     jmp 3b
 5:  movb $0, XOS_CPU_LOCK_HALTED(%rcx)
     call answer_flush

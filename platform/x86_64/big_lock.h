@@ -15,6 +15,8 @@
 #define XOS_CPU_LOCK_WAIT_TICKET 32
 #define XOS_CPU_LOCK_HALTED 36
 #define XOS_CPU_APIC_ID 37
+#define XOS_CPU_LOCK_WAITS 40
+#define XOS_CPU_LOCK_HALTS 48
 #define XOS_CPU_SHIFT 6 /* sizeof(XosCpu) == 64 */
 #define XOS_LAPIC_ID_VIRT 0xffff8000fee00020 /* the direct map's view of the local APIC's ID register */
 

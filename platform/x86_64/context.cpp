@@ -107,7 +107,10 @@ bool interrupts_enabled() {
 
 void interrupts_disable() { asm volatile("cli" ::: "memory"); }
 void interrupts_enable() { asm volatile("sti" ::: "memory"); }
-void wait_for_interrupt() { asm volatile("sti; hlt" ::: "memory"); }
+void wait_for_interrupt() {
+    xos_count_event(xos_cpu_events[cpu_index_unlocked()].idle_halts);
+    asm volatile("sti; hlt" ::: "memory");
+}
 
 }  // namespace xos::platform
 

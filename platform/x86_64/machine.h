@@ -37,10 +37,11 @@ struct Machine {
     int64_t (*realtime_ns)();
     int64_t (*realtime_coarse_ns)();
     void (*timer_start)(uint32_t hz);
-    // A tickless machine (kvm: docs/locking.md "Timer"): each CPU's own timer (the boot CPU's
-    // is set up by timer_start, an application processor's by timer_start_cpu), re-armed by
-    // timer_rearm after each pass through the scheduler. Null (xen): the boot CPU's periodic
-    // timer paces the others with Tick IPIs.
+    // Tickless machines (docs/locking.md "Timer"): the timer is re-armed by timer_rearm after
+    // each pass through the scheduler, for what that CPU needs next. kvm: each CPU's own timer
+    // (the boot CPU's is set up by timer_start, an application processor's by timer_start_cpu).
+    // timer_start_cpu null (xen, one vCPU): the boot CPU's timer would pace the others with
+    // Tick IPIs.
     void (*timer_start_cpu)();
     void (*timer_rearm)();
     // Leaves the machine; machine.cpp halts the CPU if this returns.

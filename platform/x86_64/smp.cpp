@@ -200,6 +200,10 @@ void set_parameter(const char* label, T value) {
 bool handle_ipi(uint64_t vector, machine::IrqResult& result) {
     if (vector < IPI_RESCHEDULE_VECTOR || vector > IPI_TLB_VECTOR) return false;
     lapic(LAPIC_EOI) = 0;
+    XosCpuEvents& events = xos_cpu_events[platform::cpu_index_unlocked()];
+    xos_count_event(vector == IPI_TLB_VECTOR        ? events.tlb_ipis
+                        : vector == IPI_TICK_VECTOR ? events.tick_ipis
+                                                    : events.reschedule_ipis);
     if (vector == IPI_TLB_VECTOR) {
         platform::cpu_relax(platform::cpu_index_unlocked());  // a request not yet answered while spinning
         result = machine::IrqResult::Handled;
@@ -275,13 +279,18 @@ void send_ipi(unsigned cpu, Ipi kind) {
     // A machine whose CPUs have timers of their own (kvm) needs no ticks from the boot CPU.
     if (kind == Ipi::Tick && machine::current().timer_start_cpu) return;
     InterruptGuard guard;
+    XosCpuEvents& events = xos_cpu_events[platform::cpu_index_unlocked()];
+    xos_count_event(kind == Ipi::TlbFlush ? events.tlb_ipis_sent : events.reschedule_ipis_sent);
     send_icr(g_apic_ids[cpu], vector | ICR_ASSERT);
     if (kind == Ipi::TlbFlush) {
         // A CPU halted waiting for the big lock (big_lock.S) has interrupts off: an NMI wakes it
         // to answer. Its flag is set before it checks its flush request (the request is stored
         // before this load: the fence).
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&xos_cpus[cpu].lock_halted, __ATOMIC_RELAXED)) send_icr(g_apic_ids[cpu], ICR_NMI);
+        if (__atomic_load_n(&xos_cpus[cpu].lock_halted, __ATOMIC_RELAXED)) {
+            xos_count_event(events.tlb_nmis_sent);
+            send_icr(g_apic_ids[cpu], ICR_NMI);
+        }
     }
 }
 

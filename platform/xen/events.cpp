@@ -2,6 +2,7 @@
 // vCPU 0's evtchn_upcall_pending and injects UPCALL_VECTOR (HVM_PARAM_CALLBACK_IRQ of the
 // vector type); handle_upcall clears the selector and the pending bits and calls the port's
 // handler. Ports are unmasked when bound and never masked again (single vCPU).
+#include "xos/libos.h"
 #include "xos/log.h"
 #include "xen/hypercall.h"
 #include "xen/xen.h"
@@ -22,32 +23,41 @@ struct Binding {
 };
 Binding g_bindings[MAX_PORTS];
 evtchn_port_t g_timer_port;
-uint64_t g_tick_ns;  // the scheduler's tick period, 0 while the timer is off
+uint64_t g_tick_ns;  // a time slice: the timer's delay while a thread runs
 constexpr uint64_t MIN_TICK_NS = 10'000'000;
 
 bool timer_tick(evtchn_port_t, void*) { return false; }
 
-// Arms the next tick one period from now. A one-shot timer, re-armed on every tick, and not
-// VCPUOP_set_periodic_timer: Xen stops a vCPU's periodic timer while the vCPU is blocked, so an
-// idle guest (halted until its next tick) would never wake up.
+constexpr uint64_t NEVER = ~0ull;
+uint64_t g_armed = NEVER;  // the monotonic_ns() deadline the timer is armed for (NEVER: none)
+// The soonest a deadline is asked of Xen (one already past, or about to pass, gets this):
+// a tick due before the last one was handled would leave the guest doing nothing but ticks.
+constexpr uint64_t MIN_DELTA_NS = 100'000;
+
+// Arms the single-shot timer for `deadline` (monotonic_ns()), replacing what it was armed for.
+// Not VCPUOP_set_periodic_timer: Xen stops a vCPU's periodic timer while the vCPU is blocked.
 //
-// VCPU_SSHOTTMR_future: should our pvclock lag Xen's own time by more than a period (a stale
-// vcpu_time_info on a starved vCPU), a deadline already past would fire at once, and every tick
-// would arm the next one in the past: nothing but ticks. Xen refuses such a deadline (-ETIME)
-// instead, and the next attempt goes further out.
-void arm_tick() {
+// VCPU_SSHOTTMR_future: should our pvclock lag Xen's own time (a stale vcpu_time_info on a
+// starved vCPU), a deadline already past would fire at once, and every tick would arm the next
+// one in the past: nothing but ticks. Xen refuses such a deadline (-ETIME) instead, and the next
+// attempt goes further out (doubling, up to about 1.6 s past the first).
+void arm(uint64_t deadline) {
     constexpr uint32_t VCPU_SSHOTTMR_future = 1;
     constexpr long ETIME_ERROR = -62;
-    uint64_t delta = g_tick_ns;
-    for (int attempt = 0; attempt < 8; ++attempt, delta *= 2) {
+    uint64_t now = monotonic_ns();
+    uint64_t delta = deadline > now + MIN_DELTA_NS ? deadline - now : MIN_DELTA_NS;
+    g_armed = now + delta;
+    for (int attempt = 0; attempt < 15; ++attempt, delta *= 2) {
         vcpu_set_singleshot_timer next{system_time_ns() + delta, VCPU_SSHOTTMR_future};
         long rc = hypercall(HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, 0, reinterpret_cast<uint64_t>(&next));
         if (rc == 0) return;
         if (rc != ETIME_ERROR) {
             klog("xen: cannot arm the timer (VCPUOP_set_singleshot_timer: %ld)", rc);
+            g_armed = NEVER;
             return;
         }
     }
+    g_armed = NEVER;
     klog("xen: cannot arm the timer: every deadline up to %llu ms ahead is already past for Xen",
          (unsigned long long)(delta / 1000000));
 }
@@ -117,8 +127,11 @@ machine::IrqResult handle_upcall() {
             }
         }
     }
+    XosCpuEvents& events = xos_cpu_events[0];  // one vCPU
+    if (wakeup) xos_count_event(events.device_interrupts);
     if (tick) {
-        arm_tick();
+        xos_count_event(events.timer_interrupts);
+        g_armed = NEVER;  // fired: the scheduler's pass re-arms it (timer_rearm) if anything is due
         return IrqResult::TimerTick;
     }
     return wakeup ? IrqResult::DeviceWakeup : IrqResult::Handled;
@@ -133,13 +146,25 @@ void timer_start(uint32_t hz) {
         return;
     }
     g_timer_port = evtchn_port_t(port);
-    // At most 100 Hz: each tick is an upcall and a hypercall, which under a nested or emulated
-    // Xen can take milliseconds; a tick due again before the last one was handled would leave
-    // the guest doing nothing but ticks.
+    // Time slices of at most 100 Hz: each tick is an upcall and a hypercall, which under a
+    // nested or emulated Xen can take milliseconds.
     g_tick_ns = 1000000000ull / (hz ? hz : 100);
     if (g_tick_ns < MIN_TICK_NS) g_tick_ns = MIN_TICK_NS;
     hypercall(HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0);
-    arm_tick();
+    arm(monotonic_ns() + g_tick_ns);
+}
+
+// Tickless, as kvm's timer (docs/xen.md): after every pass through the scheduler (x86_64/traps.cpp)
+// the timer is armed for what the guest needs next (sched::timer_need: a time slice while a
+// thread runs, the nearest sleeper's deadline when idle, nothing when no thread sleeps), unless
+// it is armed for something sooner already (that upcall comes first and re-arms).
+void timer_rearm() {
+    if (!g_timer_port) return;
+    sched::TimerNeed need = sched::timer_need();
+    uint64_t now = monotonic_ns();
+    uint64_t wanted = need.deadline_ns;
+    if (need.tick && now + g_tick_ns < wanted) wanted = now + g_tick_ns;
+    if (wanted < g_armed) arm(wanted);
 }
 
 void relax() { sched_op(SCHEDOP_yield, nullptr); }

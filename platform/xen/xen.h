@@ -35,6 +35,7 @@ uint64_t system_time_ns();
 uint64_t monotonic_ns();
 int64_t realtime_ns();
 void timer_start(uint32_t hz);
+void timer_rearm();  // after each pass through the scheduler: tickless (events.cpp)
 
 // Console: port 0xE9 (Xen's debug port; lands in `xl dmesg` with guest_loglvl=all) until the
 // PV console ring is up, then the ring (xenconsoled: `xl console`, its log files).

@@ -21,7 +21,11 @@
 #include "vfs/mount.h"
 #include "vfs/operations.h"
 #include "vfs/process.h"
+#include "xos/libos.h"
 #include "xos/platform.h"
+
+// What each CPU took and sent (xos/libos.h), defined here, where it is read.
+alignas(64) XosCpuEvents xos_cpu_events[XOS_MAX_CPUS];
 
 namespace xos::fs {
 
@@ -272,6 +276,24 @@ ErrorOr<void> generate_big_lock_stats(TextBuffer& out) {
         if (!s.syscalls[i]) continue;
         const char* name = sys::syscall_name(long(i));
         TRY(out.append("syscall %s %lu\n", name ? name : "?", s.syscalls[i]));
+    }
+    return {};
+}
+
+// /proc/xos/cpus: one line per CPU, "cpu N" then "name value" pairs: interrupts taken (its timer,
+// devices, each kind of IPI), IPIs and NMIs sent, idle halts, threads migrated to it, and its
+// big-lock waits (ticket not served at once) and the halts in them (bench/http/smp_probe.py).
+ErrorOr<void> generate_cpu_stats(TextBuffer& out) {
+    for (unsigned i = 0; i < sched::cpus_online(); ++i) {
+        const XosCpuEvents& e = xos_cpu_events[i];
+        auto load = [](const uint64_t& counter) { return (unsigned long)__atomic_load_n(&counter, __ATOMIC_RELAXED); };
+        TRY(out.append("cpu %u timer %lu device %lu reschedule_ipi %lu tick_ipi %lu tlb_ipi %lu "
+                       "reschedule_ipi_sent %lu tlb_ipi_sent %lu tlb_nmi_sent %lu idle_halts %lu migrations %lu "
+                       "lock_waits %lu lock_halts %lu\n",
+                       i, load(e.timer_interrupts), load(e.device_interrupts), load(e.reschedule_ipis),
+                       load(e.tick_ipis), load(e.tlb_ipis), load(e.reschedule_ipis_sent), load(e.tlb_ipis_sent),
+                       load(e.tlb_nmis_sent), load(e.idle_halts), load(e.migrations), load(xos_cpus[i].lock_waits),
+                       load(xos_cpus[i].lock_halts)));
     }
     return {};
 }
@@ -573,6 +595,7 @@ ErrorOr<void> mount_procfs(const ProcessInfo& info) {
     TRY(xos_dir->add("processes", make<ProcTextFile>(fs, &generate_process_stats)));
     TRY(xos_dir->add("unix", make<ProcTextFile>(fs, &generate_unix_stats)));
     TRY(xos_dir->add("big_lock", make<ProcTextFile>(fs, &generate_big_lock_stats)));
+    TRY(xos_dir->add("cpus", make<ProcTextFile>(fs, &generate_cpu_stats)));
     auto* sys_dir = mm::kcreate<ProcDir>(fs, root);
     if (!sys_dir) return error(ENOMEM);
     TRY(root->add("sys", RefPtr<vfs::Vnode>(sys_dir)));

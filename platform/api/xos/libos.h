@@ -135,10 +135,27 @@ struct XosCpu {
     uint8_t lock_halted;  // 36: 1 while it halts for it: the releaser kicks it (x86_64/big_lock.S)
     uint8_t apic_id;  // 37: its local APIC ID (VM), for the kick
     uint8_t reserved_bytes[2];
-    uint64_t reserved[3];
+    uint64_t lock_waits;  // 40: times this CPU's big-lock ticket was not served at once (big_lock.S)
+    uint64_t lock_halts;  // 48: hlt executed in those waits (each ended by a kick or a TLB request)
+    uint64_t reserved[1];
 };
 static_assert(sizeof(XosCpu) == 64);
 extern "C" XosCpu xos_cpus[XOS_MAX_CPUS];
+// What each CPU took and sent (/proc/xos/cpus, bench/http/smp_probe.py), counted by the CPU
+// itself (relaxed increments; a reader sees recent values). Zero where a platform has no such
+// event (hosted).
+struct XosCpuEvents {
+    uint64_t timer_interrupts;  // its timer (kvm: the local APIC's; xen: the one-shot upcall)
+    uint64_t device_interrupts;  // device vectors (I/O APIC, MSI-X, the PIC's COM1)
+    uint64_t reschedule_ipis, tick_ipis, tlb_ipis;  // IPIs received
+    uint64_t reschedule_ipis_sent, tlb_ipis_sent, tlb_nmis_sent;
+    uint64_t idle_halts;  // hlt in the idle loop
+    uint64_t migrations;  // a thread switched in here that last ran on another CPU
+    uint64_t reserved[6];
+};
+static_assert(sizeof(XosCpuEvents) == 128);
+extern "C" XosCpuEvents xos_cpu_events[XOS_MAX_CPUS];
+inline void xos_count_event(uint64_t& counter) { __atomic_store_n(&counter, counter + 1, __ATOMIC_RELAXED); }
 // "This CPU" is xos_cpus[platform::cpu_index_unlocked()] (RDPID, or the local APIC's ID and a
 // table: docs/locking.md); the entry code does the same (x86_64/big_lock.h, XOS_CPU_PTR).
 // The big libos lock (docs/locking.md), a ticket lock: a CPU takes ticket xos_big_lock_next++

@@ -70,7 +70,9 @@ GUEST_PORT = 8080
 NETNS_ENV = "XOS_HTTP_BENCH_NETNS"
 
 sys.path.insert(0, BENCH_DIR)
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 from harness import cpio, linux_vm, targets  # noqa: E402
+from xostest import stop_process  # noqa: E402
 
 WORKLOADS = {
     "small-c1": ("/hello.txt", 1, "keepalive"),
@@ -280,37 +282,43 @@ def free_port():
 
 
 class Server:
-    """One running httpd: `target` on `path`, reachable at base_url."""
+    """One running server: `target` on `path`, reachable at base_url. Started with its output in
+    log_path; wait_ready() polls ready() (here: GET /hello.txt answers 200; bench/toolchain/servers.py
+    subclasses it with its own) until it is true, the process exits or the time is up."""
 
-    def __init__(self, target, path, argv, base_url, log_path):
+    def __init__(self, target, path, argv, base_url, log_path, cwd=None):
         self.target, self.path, self.argv, self.base_url, self.log_path = target, path, argv, base_url, log_path
         self.key = "%s/%s" % (path, target)
         self.log = open(log_path, "wb")
         self.log.write(("$ " + " ".join(argv) + "\n").encode())
         self.log.flush()
-        self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        cwd=cwd)
         self.started = time.time()
 
-    def wait_ready(self, timeout):
+    def ready(self):
         host, port = self.base_url.split("//")[1].split(":")
+        try:
+            conn = http.client.HTTPConnection(host, int(port), timeout=2)
+            conn.request("GET", "/hello.txt")
+            response = conn.getresponse()
+            body = response.read()
+            conn.close()
+            return response.status == 200 and bool(body)
+        except OSError:
+            return False
+
+    def wait_ready(self, timeout):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit("bench/http: %s exited with status %s before it answered; log %s:\n%s" % (
+                raise SystemExit("bench: %s exited with status %s before it answered; log %s:\n%s" % (
                     self.key, self.process.returncode, self.log_path, self.tail()))
-            try:
-                conn = http.client.HTTPConnection(host, int(port), timeout=2)
-                conn.request("GET", "/hello.txt")
-                response = conn.getresponse()
-                body = response.read()
-                conn.close()
-                if response.status == 200 and body:
-                    self.ready_s = time.time() - self.started
-                    return
-            except OSError:
-                pass
+            if self.ready():
+                self.ready_s = time.time() - self.started
+                return
             time.sleep(0.2)
-        raise SystemExit("bench/http: %s did not answer within %d s; log %s:\n%s" % (
+        raise SystemExit("bench: %s did not answer within %d s; log %s:\n%s" % (
             self.key, timeout, self.log_path, self.tail()))
 
     def alive(self):
@@ -325,15 +333,7 @@ class Server:
             return ""
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
+        stop_process(self.process)
         self.log.close()
 
 

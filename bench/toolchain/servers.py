@@ -13,6 +13,12 @@ the same sources built with Debian's musl-gcc -static -O2, all in one run:
                same QEMU machine, accelerator, CPU, -m and -smp as xos-run's, and the same QEMU
                user networking and forwarded port as xos-run -p gives the xos VM
 
+nginx's prefix (conf/, html/ with the index.html, logs/) is in memory everywhere but native (the
+host's page cache): the Linux VM has it in its initramfs, hosted and the xos VM in the image's own
+root (nginx's objects as xos-cc compiled them, linked by `xos-build --rootfs` for the platform;
+the root is unpacked into the in-memory root file system at boot). redis runs the xos-cc output
+itself.
+
 Each program's four servers run for the whole of its measurement; every round runs each load
 against every server (the order rotates each round), after a warm-up round. Figures are the
 median requests/s of the rounds, ratios are paired (the median of the per-round ratios).
@@ -52,6 +58,9 @@ TARGETS = ["native", "hosted", "xos VM", "Linux VM"]
 CASES = {"redis": ["redis SET", "redis GET"], "nginx": ["nginx GET /"]}
 READY_TIMEOUT = 600
 INDEX = b"hello from nginx on xos\n"
+# nginx looks its default user up even with master_process off
+NGINX_ETC = {"etc/passwd": b"root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+             "etc/group": b"root:x:0:\nnobody:x:65534:\nnogroup:x:65534:\n"}
 START = time.time()
 
 
@@ -166,42 +175,40 @@ def nginx_ready(port):
         return False
 
 
-class Server:
+class Server(HTTP.Server):
+    """bench/http/run.py's Server (started with a log, waited for, stopped with terminate-then-kill)
+    with the program's own readiness check."""
+
     def __init__(self, program, target, argv, port, out_dir, cwd=None):
-        self.program, self.target, self.argv, self.port = program, target, argv, port
-        self.log_path = os.path.join(out_dir, "server-%s-%s.log" % (program, target.replace(" ", "-")))
-        self.log = open(self.log_path, "wb")
-        self.log.write(("$ " + " ".join(argv) + "\n").encode())
-        self.log.flush()
-        self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        cwd=cwd)
+        self.program, self.port = program, port
+        super().__init__(target, program, argv, "http://127.0.0.1:%d" % port,
+                         os.path.join(out_dir, "server-%s-%s.log" % (program, target.replace(" ", "-"))), cwd=cwd)
 
-    def tail(self):
-        with open(self.log_path, "rb") as f:
-            return "\n".join(f.read().decode(errors="replace").splitlines()[-15:])
+    def ready(self):
+        return redis_ready(self.port) if self.program == "redis" else nginx_ready(self.port)
 
-    def wait_ready(self):
-        ready = redis_ready if self.program == "redis" else nginx_ready
-        deadline = time.time() + READY_TIMEOUT
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit("bench/toolchain/servers: %s on %s exited (status %s) before it answered:\n%s" % (
-                    self.program, self.target, self.process.returncode, self.tail()))
-            if ready(self.port):
-                return
-            time.sleep(0.5)
-        raise SystemExit("bench/toolchain/servers: %s on %s did not answer in %d s:\n%s" % (
-            self.program, self.target, READY_TIMEOUT, self.tail()))
 
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+def nginx_link_command(nginx_dir):
+    """The link command of objs/Makefile (`$(LINK) -o objs/nginx OBJECTS... LIBS...`) as a list
+    without $(LINK) and its -o: the objects and libraries xos-cc linked, run from nginx_dir."""
+    lines = open(os.path.join(nginx_dir, "objs", "Makefile")).read().replace("\\\n", " ").splitlines()
+    for line in lines:
+        words = line.split()
+        if words[:3] == ["$(LINK)", "-o", "objs/nginx"]:
+            return words[3:]
+    raise SystemExit("bench/toolchain/servers: no `$(LINK) -o objs/nginx` in %s/objs/Makefile" % nginx_dir)
+
+
+def nginx_memory_image(args, nginx_dir, platform, root, out):
+    """nginx's objects, as xos-cc compiled them, linked by xos-build for PLATFORM with ROOT packed
+    into the image (--rootfs: unpacked into the root file system, in memory, at boot): the
+    document root in memory, as the Linux VM has it in its initramfs."""
+    xos_build = os.path.join(args.build, "tools", "xos-build", "xos-build")
+    command = [xos_build, "--platform", platform, "--rootfs", root, "-o", out] + nginx_link_command(nginx_dir)
+    result = subprocess.run(command, cwd=nginx_dir, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit("bench/toolchain/servers: %s failed:\n%s" % (" ".join(command), result.stdout + result.stderr))
+    return out
 
 
 def start_servers(args, program, native, out_dir, vm, init):
@@ -218,7 +225,7 @@ def start_servers(args, program, native, out_dir, vm, init):
     for target in args.targets:
         port = HTTP.free_port()
         prefix = "/srv"
-        share, data, cwd = [], {}, None
+        data, cwd, image = {}, None, xos_cc_binary
         if program == "nginx":
             if target == "native":
                 prefix = nginx_tree(os.path.join(out_dir, "nginx-native"), source, port)
@@ -227,18 +234,25 @@ def start_servers(args, program, native, out_dir, vm, init):
                 data = {"srv/" + os.path.relpath(os.path.join(d, n), tree): open(os.path.join(d, n), "rb").read()
                         for d, _, names in os.walk(tree) for n in names}
                 data["srv/logs/.keep"] = b""
-                # nginx looks its default user up even with master_process off
-                data["etc/passwd"] = b"root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
-                data["etc/group"] = b"root:x:0:\nnobody:x:65534:\nnogroup:x:65534:\n"
+                data.update(NGINX_ETC)
             else:
-                tree = nginx_tree(os.path.join(out_dir, "nginx-" + target.replace(" ", "-")), source, guest)
-                share = ["--share", tree + ":/srv"]
+                # hosted and the xos VM: the tree at /srv of the image's own root (in memory), as
+                # the Linux VM's initramfs has it (a --share would add 9P round trips per request)
+                root = os.path.join(out_dir, "nginx-root-" + target.replace(" ", "-"))
+                nginx_tree(os.path.join(root, "srv"), source, guest)
+                os.makedirs(os.path.join(root, "etc"), exist_ok=True)
+                for name, text in NGINX_ETC.items():
+                    with open(os.path.join(root, name), "wb") as f:
+                        f.write(text)
+                image = nginx_memory_image(args, os.path.dirname(os.path.dirname(xos_cc_binary)),
+                                           "hosted" if target == "hosted" else "kvm", root,
+                                           os.path.join(out_dir, "nginx-%s.xos" % target.replace(" ", "-")))
         if target == "native":
             argv = [native] + server_args(program, port, prefix)
             cwd = out_dir  # where a native redis-server would write dump.rdb (it does not: --save "")
         elif target in ("hosted", "xos VM"):
             argv = [xos_run, "--platform", "hosted" if target == "hosted" else "kvm", "--mem", "%dM" % MEM_MIB,
-                    "-p", "%d:%d" % (port, guest)] + share + [xos_cc_binary, "--"] + server_args(program, guest, prefix)
+                    "-p", "%d:%d" % (port, guest), image, "--"] + server_args(program, guest, prefix)
         else:
             ram = initramfs(os.path.join(out_dir, program + ".cpio"), init,
                             {"bin/" + os.path.basename(native): native,
@@ -315,7 +329,7 @@ def main():
             servers = start_servers(args, program, natives[program], out_dir, vm, init)
             try:
                 for target, server in servers.items():
-                    server.wait_ready()
+                    server.wait_ready(READY_TIMEOUT)
                     log("%s on %s answers (port %d)" % (program, target, server.port))
 
                 def run_one(case, target):

@@ -7,8 +7,14 @@
 // on FD_CONSOLE_IN and its TIOCGWINSZ ioctl only (seccomp.cpp).
 //
 // With a terminal on fd 0, xos-run has put it in raw mode: libos's line discipline sees every
-// byte (^C included). Ctrl-] followed by '.' ends the run (status 130), as xos-run does for the
-// VM; Ctrl-] twice gives one Ctrl-].
+// byte (^C included). Run directly (`./app` from a shell: no XOS_STATUS_FD), the image does the
+// same itself when it is in the terminal's foreground and stdout or stderr is the terminal too
+// (xos-run's rule), and puts the terminal back as it was when it ends (shutdown; a host SIGTERM or
+// SIGHUP: signals.cpp's on_terminate), with TCSETSW on FD_CONSOLE_IN, which the seccomp filter
+// then allows. Without it the host's line discipline would echo and edit lines before libos's
+// (every key echoed twice, "\r\r\n" line ends) and turn ^C into a host SIGINT that kills the image
+// instead of the app's handler running. Ctrl-] followed by '.' ends the run (status 130), as
+// xos-run does for the VM; Ctrl-] twice gives one Ctrl-].
 #include <cstring>
 
 #include "hosted/host.h"
@@ -19,7 +25,8 @@ namespace xos::hosted {
 
 namespace {
 
-constexpr long AT_EMPTY_PATH = 0x1000, TCGETS = 0x5401, TIOCGWINSZ = 0x5413;
+constexpr long AT_EMPTY_PATH = 0x1000, TCGETS = 0x5401, TCSETSW = 0x5403, TIOCGPGRP = 0x540f, TIOCGWINSZ = 0x5413;
+constexpr long GETPGRP = 111;
 constexpr long O_RDONLY = 0, O_NOCTTY = 0400, O_NONBLOCK = 04000, O_ASYNC = 020000, O_CLOEXEC = 02000000;
 constexpr long F_DUPFD_CLOEXEC = 1030, F_GETFL = 3, F_SETFL = 4, F_SETOWN = 8;
 constexpr unsigned S_IFMT = 0170000, S_IFIFO = 0010000, S_IFREG = 0100000, S_IFSOCK = 0140000;
@@ -29,7 +36,19 @@ struct Winsize {
     uint16_t rows, cols, xpixel, ypixel;
 };
 
+// The kernel's struct termios (TCGETS/TCSETSW), and cfmakeraw's flags.
+struct KernelTermios {
+    uint32_t iflag, oflag, cflag, lflag;
+    uint8_t line, cc[19];
+};
+constexpr uint32_t IGNBRK = 01, BRKINT = 02, PARMRK = 010, ISTRIP = 040, INLCR = 0100, IGNCR = 0200, ICRNL = 0400,
+                   IXON = 02000, OPOST = 01, ISIG = 01, ICANON = 02, ECHO = 010, ECHONL = 0100, IEXTEN = 0100000,
+                   CSIZE = 060, CS8 = 060, PARENB = 0400;
+constexpr int VTIME = 5, VMIN = 6;
+
 platform::StdioKinds g_kinds;
+KernelTermios g_saved_termios;
+bool g_terminal_raw;  // set to raw by make_terminal_raw: restore_terminal puts g_saved_termios back
 platform::ConsoleSize g_size;
 int g_input_fd = -1;  // FD_CONSOLE_IN, or -1 (no stdin)
 bool g_ended;
@@ -62,7 +81,33 @@ void on_io(void*) {
     if (g_input_handler) g_input_handler();
 }
 
+// Run directly in the foreground of a terminal: raw mode, as xos-run sets it (cfmakeraw).
+void make_terminal_raw() {
+    if (g_status_fd >= 0 || g_kinds.in != platform::StdioKind::Terminal) return;  // xos-run's, or no terminal
+    if (g_kinds.out != platform::StdioKind::Terminal && g_kinds.err != platform::StdioKind::Terminal) return;
+    int foreground = -1;
+    if (host::call(host::IOCTL, 0, TIOCGPGRP, long(&foreground)) != 0 || foreground != host::call(GETPGRP)) return;
+    KernelTermios raw{};
+    if (host::call(host::IOCTL, 0, TCGETS, long(&raw)) != 0) return;
+    g_saved_termios = raw;
+    raw.iflag &= ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+    raw.oflag &= ~OPOST;
+    raw.lflag &= ~(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+    raw.cflag = (raw.cflag & ~(CSIZE | PARENB)) | CS8;
+    raw.cc[VMIN] = 1;
+    raw.cc[VTIME] = 0;
+    g_terminal_raw = host::call(host::IOCTL, 0, TCSETSW, long(&raw)) == 0;
+}
+
 }  // namespace
+
+bool terminal_restore_needed() { return g_terminal_raw; }
+
+void restore_terminal() {
+    if (!g_terminal_raw) return;
+    g_terminal_raw = false;
+    host::call(host::IOCTL, g_input_fd, TCSETSW, long(&g_saved_termios));
+}
 
 void init_console_input() {
     g_kinds = {kind_of(0), kind_of(1), kind_of(2)};
@@ -89,6 +134,8 @@ void init_console_input() {
         return;
     }
     g_input_fd = place_fd(fd, host::FD_CONSOLE_IN, "the console input descriptor");
+    make_terminal_raw();
+    if (g_terminal_raw) restore_terminal_on_termination();
 }
 
 }  // namespace xos::hosted

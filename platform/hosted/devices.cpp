@@ -82,6 +82,7 @@ uint64_t hwcap() {
 // Leaves the process with the app's status. A crash exits 128+signal (as a shell reports a
 // process killed by that signal) rather than dying by the signal, so the status is the VM's.
 void shutdown(ExitKind kind, int status, const char* reason) {
+    hosted::restore_terminal();  // run directly on a terminal: as it was before (console.cpp)
     char record[256];
     int n = kind == ExitKind::Exit
         ? snprintf(record, sizeof record, "exit %d\n", status & 0xff)

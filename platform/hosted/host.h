@@ -89,7 +89,7 @@ constexpr int PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
 constexpr int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000,
               MAP_FIXED_NOREPLACE = 0x100000;
 constexpr int SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGUSR1 = 10, SIGSEGV = 11, SIGPIPE = 13, SIGALRM = 14,
-              SIGWINCH = 28, SIGIO = 29, SIGSYS = 31;
+              SIGWINCH = 28, SIGIO = 29, SIGSYS = 31, SIGHUP = 1, SIGTERM = 15;
 // xos-run --forward-signals sends the app's signals with sigqueue(SIGNAL_FORWARD, value = the
 // signal): tools/xos-run/main.cpp's kHostedForwardSignal (a real-time signal: none is lost).
 constexpr int SIGNAL_FORWARD = 40;
@@ -161,6 +161,12 @@ int take_forwarded_signal();
 // (a description of its own, nonblocking and O_ASYNC, for a terminal or a pipe; fd 0 itself
 // for a file). Before the sandbox.
 void init_console_input();
+// Run directly on a terminal, init_console_input() put it in raw mode: restore_terminal() puts it
+// back (at shutdown, and from restore_terminal_on_termination()'s SIGTERM/SIGHUP handler); the
+// seccomp filter allows TCSETSW on FD_CONSOLE_IN while terminal_restore_needed().
+bool terminal_restore_needed();
+void restore_terminal();
+void restore_terminal_on_termination();
 // Host directory shares (hostfs.cpp): one XOS_SHARE* variable's HOSTDIR:GUESTPATH, then the
 // set-up the shares need; have_shares() adds their syscalls to the seccomp filter.
 void add_share(const char* variable, const char* value);

@@ -171,12 +171,14 @@ void install_seccomp() {
     p.add(BPF_JEQ_K, uint32_t(host::FD_CONSOLE_IN), 0, 1);
     p.add(BPF_RET_K, RET_ALLOW);
     p.add(BPF_RET_K, RET_TRAP);
-    // ioctl: TIOCGWINSZ (the terminal's size after a SIGWINCH) on the console input only.
-    p.add(BPF_JEQ_K, host::IOCTL, 0, 6);
+    // ioctl: TIOCGWINSZ (the terminal's size after a SIGWINCH) on the console input only, and
+    // TCSETSW there when the image, run directly, must put the terminal back (console.cpp).
+    p.add(BPF_JEQ_K, host::IOCTL, 0, 7);
     p.add(BPF_LD_W_ABS, OFFSET_ARG0_LOW);
-    p.add(BPF_JEQ_K, uint32_t(host::FD_CONSOLE_IN), 0, 3);
+    p.add(BPF_JEQ_K, uint32_t(host::FD_CONSOLE_IN), 0, 4);
     p.add(BPF_LD_W_ABS, arg_low(1));
-    p.add(BPF_JEQ_K, 0x5413 /* TIOCGWINSZ */, 0, 1);
+    p.add(BPF_JEQ_K, 0x5413 /* TIOCGWINSZ */, 1, 0);
+    p.add(BPF_JEQ_K, terminal_restore_needed() ? 0x5403 /* TCSETSW */ : 0x5413, 0, 1);
     p.add(BPF_RET_K, RET_ALLOW);
     p.add(BPF_RET_K, RET_TRAP);
     // readv, writev: the host NIC's fd only (nic.cpp; -1 without a NIC matches no open fd).

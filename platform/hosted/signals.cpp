@@ -398,6 +398,19 @@ bool take_resize() {
 
 void init_signal_forwarding() { handle(host::SIGNAL_FORWARD, on_forwarded); }
 
+// A directly run image that put the terminal in raw mode, told to end by the host (kill, the
+// terminal hanging up): the terminal as it was, then the exit status a shell reports for the
+// signal (128 + signal; the image cannot re-raise it under its seccomp filter).
+void on_terminate(int signal, Siginfo*, void*) {
+    restore_terminal();
+    host::exit_group(128 + signal);
+}
+
+void restore_terminal_on_termination() {
+    handle(host::SIGTERM, on_terminate);
+    handle(host::SIGHUP, on_terminate);
+}
+
 int take_forwarded_signal() {
     platform::InterruptGuard guard;
     uint64_t pending = g_forwarded_signals;

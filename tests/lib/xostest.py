@@ -1,15 +1,18 @@
-"""tests/lib/xostest.py: what the Python test runners share (imported by tests/*/run_*_test.py
-and bench/oci after `sys.path.insert(0, .../tests/lib)`).
+"""tests/lib/xostest.py: what the Python test runners share (imported by tests/*/run_*_test.py,
+tests/net, bench/oci, bench/http and bench/toolchain after `sys.path.insert(0, .../tests/lib)`).
 
 - copy_with_libraries: a program and the shared libraries ldd names, copied into a test root at
   their host paths (the roots the native-chroot-vs-xos tests make);
 - debian_root: the Debian test root of tests/debian/make_rootfs.sh (made, or found cached);
 - cache_root, Locked, apt_candidate: the versions-keyed caches under ~/.cache/xos, as
-  tests/lib/cache_key.sh keeps them for the shell scripts.
+  tests/lib/cache_key.sh keeps them for the shell scripts;
+- stop_process: SIGTERM (or a given signal), then SIGKILL after a timeout (tests/net, bench/http,
+  bench/toolchain's servers).
 """
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -79,3 +82,16 @@ class Locked:
     def __exit__(self, *exc):
         fcntl.flock(self.file, fcntl.LOCK_UN)
         self.file.close()
+
+
+def stop_process(process, sig=signal.SIGTERM, timeout=10):
+    """Stops a subprocess.Popen the way the test and bench servers do: SIG (default SIGTERM), then
+    SIGKILL if it has not exited after TIMEOUT seconds; returns its exit status."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode

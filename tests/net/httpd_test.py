@@ -39,6 +39,9 @@ import time
 
 from nettest import Failure, check, connect_from_fresh_port
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+from xostest import stop_process  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DEFAULT_WWW = os.path.join(ROOT, "apps", "httpd", "rootfs", "www")
@@ -105,14 +108,7 @@ class Server:
         return self.process.poll() is None
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, sig, timeout)
 
 
 class Client:

@@ -49,6 +49,9 @@ import zlib
 
 from nettest import Failure, check, connect_from_fresh_port
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+from xostest import stop_process  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 START_LINE = re.compile(r"netcheck: serving tcp (\d+) udp (\d+)")
 GUEST_TCP, GUEST_UDP = 7000, 7001
@@ -93,13 +96,7 @@ class Guest:
         return self.process.poll() is None
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def tail(self, count=30):
         return "\n".join("     | " + line for line in self.output[-count:])

@@ -5,7 +5,7 @@
 # source edits), then run as an image: directly on the host (hosted) and booted under xos-run.
 #
 # usage: projects.sh BUILD_DIR PROJECT
-#   PROJECT: sqlite3 lua5.4 redis nginx memcached cjson jsoncpp fribidi
+#   PROJECT: sqlite3 lua5.4 redis nginx memcached cjson jsoncpp fribidi busybox
 # The work tree is BUILD_DIR/tests/toolchain/work-PROJECT (not below /tmp: an xos-cc program run
 # directly sees the host read-only, but /tmp is the image's own). Every step is judged by its exit
 # status; the last lines of a failing step's log are printed.
@@ -211,6 +211,28 @@ fribidi)
         -Ddocs=false
     step "meson compile" meson compile -C fribidi-build
     step "meson test (the test runner runs fribidi directly)" meson test -C fribidi-build --print-errorlogs -t 10
+    ;;
+busybox)
+    step "fetch busybox" copy_source busybox busybox
+    cd busybox || exit 1
+    # defconfig as it is: the whole Linux UAPI set is in the sysroot (mtd/, ubi-user.h for
+    # nandwrite and the ubi tools), GNU `ld -r` is not needed (busybox links built-in.o with
+    # $(CC) -nostdlib -r), and its scripts/trylink link line goes through xos-cc unchanged.
+    step "make defconfig" make defconfig
+    step "make CC=xos-cc" make -j"$JOBS" CC=xos-cc
+    mkdir -p lsdir && touch lsdir/alpha lsdir/beta lsdir/gamma
+    # ls into a pipe: one name a line (isatty(1) is 0 on a pipe, as on Linux)
+    step "busybox ls runs directly (one name a line into a pipe)" sh -c \
+        'test "$(./busybox ls lsdir | tr "\n" " ")" = "alpha beta gamma "'
+    step "busybox wc runs directly (stdin from a pipe)" sh -c 'test "$(printf "a b\nc\n" | ./busybox wc -l)" = 2'
+    step "busybox sh -c runs directly (a pipeline: fork, pipe, wait)" sh -c \
+        'test "$(./busybox sh -c "x=\$((6 * 7)); for i in 1 2 3; do echo \$i; done | { read a; read b; echo \$x\$a\$b; }")" = 4212'
+    step "busybox sh -c boots as a VM" sh -c \
+        'test "$(timeout 600 xos-run --timeout 500 busybox -- sh -c "echo \$((6 * 7))")" = 42'
+    step "busybox wc boots as a VM (stdin from a pipe)" sh -c \
+        'test "$(printf "a b\nc\n" | timeout 600 xos-run --timeout 500 busybox -- wc -w)" = 3'
+    step "busybox ls boots as a VM (xos-run -- IMAGE: the current directory shared)" sh -c \
+        'test "$(timeout 600 xos-run --timeout 500 -- busybox ls lsdir | tr "\n" " ")" = "alpha beta gamma "'
     ;;
 *)
     echo "projects.sh: unknown project $PROJECT" >&2

@@ -275,5 +275,79 @@ expect "meson test runs the test through xos-run" 0 "Ok:                 1"
 run ms/build/root 9 3
 expect "the Meson-built program runs directly" 0 "root 3"
 
+# 10. Run directly on a terminal (a pseudo-terminal the test makes) the image sets raw mode itself,
+# as xos-run does: one echo (libos's line discipline, not the host's too), ^C is a SIGINT the
+# app's handler gets (before: the host's SIGINT killed the image), and the terminal is put back
+# as it was when the program ends. On a pipe, isatty() is 0.
+cat >tty.c <<'C'
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+static volatile sig_atomic_t got;
+static void on_int(int s) { got = s; }
+int main(int argc, char **argv) {
+    (void)argv;
+    signal(SIGINT, on_int);
+    printf("tty=%d%d ready\n", isatty(0), isatty(1));
+    fflush(stdout);
+    if (argc > 1) return 0;  /* the isatty probe only */
+    char buf[64];
+    ssize_t n = read(0, buf, sizeof buf);
+    printf("read=%zd\n", n);
+    fflush(stdout);
+    while (!got) pause();
+    printf("SIGINT handled\n");
+    return 3;
+}
+C
+run "$XOS_CC" tty.c -o tty
+expect "the terminal probe links" 0
+run bash -o pipefail -c 'echo | ./tty probe | cat'
+expect "isatty() is 0 on pipes (run directly)" 0 "tty=00 ready"
+run timeout 300 python3 - ./tty <<'PY'
+import fcntl, os, select, sys, termios, time
+fd, slave = os.openpty()
+before = termios.tcgetattr(slave)  # the mode the program finds, and must leave
+pid = os.fork()
+if pid == 0:  # a session of its own with the terminal as its controlling one (it is in the foreground)
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for n in (0, 1, 2):
+        os.dup2(slave, n)
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+def read_until(text, seconds=120):
+    global out
+    deadline = time.time() + seconds
+    while text not in out and time.time() < deadline:
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                data = os.read(fd, 1024)
+            except OSError:
+                return
+            if not data:
+                return
+            out += data
+read_until(b"ready")
+os.write(fd, b"hello\n")
+read_until(b"read=")
+time.sleep(0.3)
+os.write(fd, b"\x03")
+read_until(b"handled")
+status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+after = termios.tcgetattr(slave)
+print("output %r status %d" % (out, status))
+problems = []
+if b"tty=11 ready" not in out: problems.append("isatty is not 1 on the terminal")
+if out.count(b"hello") != 1: problems.append("the line is echoed %d times" % out.count(b"hello"))
+if b"\r\r\n" in out: problems.append("line ends went through two line disciplines")
+if b"read=6" not in out: problems.append("the line did not arrive whole")
+if b"SIGINT handled" not in out or status != 3: problems.append("^C did not reach the app's handler (status %d)" % status)
+if after != before: problems.append("the terminal was not put back: %r -> %r" % (before, after))
+print("; ".join(problems) or "terminal ok")
+sys.exit(1 if problems else 0)
+PY
+expect "run directly on a terminal: raw mode, one echo, ^C to the app, the terminal put back" 0 "terminal ok"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -12,7 +12,7 @@
 # Everything except the final directory line goes to stderr.
 #
 # Result: ${XOS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/xos}/toolchain-<key>/
-#   sysroot/include/          musl headers, Linux UAPI (linux/, asm-generic/, asm/),
+#   sysroot/include/          musl headers, Linux UAPI (all of linux-libc-dev: linux/, asm/, mtd/ ...),
 #                             libc++ headers in c++/v1/ (with __config_site)
 #   sysroot/lib/              crt1.o crti.o crtn.o libc.a libc++.a libc++abi.a libunwind.a ...
 #   cross.ini                 Meson cross file for building xos target libraries
@@ -30,7 +30,7 @@
 #      musl/delete.list, copy musl/overlay/ over the tree (syscalls become calls to
 #      xos_syscall(), clone to xos_clone(), both provided later by libxos),
 #      configure/make/install, then refuse libc.a if it has any syscall instruction.
-#   3. Linux UAPI headers from /usr/include into the sysroot.
+#   3. Linux UAPI headers (every header of linux-libc-dev) from /usr/include into the sysroot.
 #   4. libc++ / libc++abi / libunwind 19 from a subset of the llvm-toolchain-19 orig
 #      tarball via runtimes/ + cmake + ninja, static only, for x86_64-linux-musl.
 #   5. cross.ini, a compile/link/run smoke test, stamp, then an atomic rename of
@@ -373,12 +373,34 @@ unset libc_syms
 # ---------------------------------------------------------------------------
 # 3. Linux UAPI headers
 # ---------------------------------------------------------------------------
-step "sysroot: Linux UAPI headers (linux/, asm-generic/, asm/)"
-for d in linux asm-generic asm; do
+# The whole set linux-libc-dev installs (linux/, asm-generic/, asm/, and mtd/, rdma/, sound/,
+# video/, misc/, xen/ ...: busybox includes some of them), taken from the package's file list so
+# that a directory added by a later linux-libc-dev comes along; the arch's asm/ lives under the
+# multiarch directory on Debian and goes to include/asm. Only the files of linux-libc-dev are
+# copied, never other packages' headers that share those directories.
+step "sysroot: Linux UAPI headers (the whole linux-libc-dev set)"
+UAPI_LIST=$(dpkg-query -L linux-libc-dev) || die "linux-libc-dev is not installed (apt-get install linux-libc-dev)"
+UAPI_DIRS=$(awk -F/ '$2 == "usr" && $3 == "include" && NF >= 5 && $4 != "x86_64-linux-gnu" { print $4 }' <<<"$UAPI_LIST" | sort -u)
+for d in $UAPI_DIRS asm; do
 	[[ ! -e $SYSROOT_TMP/include/$d ]] || die "musl unexpectedly installed include/$d"
 done
-cp -R /usr/include/linux /usr/include/asm-generic "$SYSROOT_TMP/include/"
-cp -R /usr/include/x86_64-linux-gnu/asm "$SYSROOT_TMP/include/asm"
+uapi_files=0
+while IFS= read -r f; do
+	[[ -f $f && ! -L $f ]] || continue
+	case $f in
+	/usr/include/x86_64-linux-gnu/asm/*) rel=asm/${f#/usr/include/x86_64-linux-gnu/asm/} ;;
+	/usr/include/x86_64-linux-gnu/*) die "unexpected linux-libc-dev file $f" ;;
+	/usr/include/*) rel=${f#/usr/include/} ;;
+	*) continue ;;
+	esac
+	mkdir -p "$SYSROOT_TMP/include/$(dirname "$rel")"
+	cp "$f" "$SYSROOT_TMP/include/$rel"
+	uapi_files=$((uapi_files + 1))
+done <<<"$UAPI_LIST"
+log "  $uapi_files headers in: $(tr '\n' ' ' <<<"$UAPI_DIRS")asm"
+for h in linux/futex.h asm-generic/errno.h asm/unistd.h mtd/mtd-user.h sound/asound.h; do
+	[[ -f $SYSROOT_TMP/include/$h ]] || die "sysroot/include/$h missing after the UAPI copy"
+done
 
 # ---------------------------------------------------------------------------
 # 4. libc++ / libc++abi / libunwind

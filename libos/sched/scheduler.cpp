@@ -349,8 +349,6 @@ void reap_dead_threads() {
     reaped.for_each([](Thread& dead) {
         decltype(reaped)::remove(dead);
         Process* process = dead.process;
-        g_dead_cpu_time_ns += dead.cpu_time_ns;
-        if (process) process->dead_threads_cpu_ns += dead.cpu_time_ns;
         free_thread(&dead);
         if (process) release_process(*process);
     });
@@ -781,6 +779,13 @@ void exit_current() {
             platform::activate_kernel_space();
             cpu().active = nullptr;
         }
+        // Its CPU time counts for its process from now on (a parent on another CPU may reap the
+        // process, and read its time, before this thread is reaped: reap_dead_threads).
+        uint64_t now = platform::monotonic_ns();
+        self.cpu_time_ns += now - self.switched_in_ns;
+        self.switched_in_ns = now;
+        g_dead_cpu_time_ns += self.cpu_time_ns;
+        if (self.process) self.process->dead_threads_cpu_ns += self.cpu_time_ns;
         self.state = ThreadState::Dead;
         decltype(g_all)::remove(self);
         if (!self.kernel_thread) --g_live_threads;

@@ -3,13 +3,26 @@
 
 namespace xos::sched {
 
+namespace {
+
+// Who takes a mutex: the current thread, or, before the first thread exists, the boot flow (the
+// only flow there is then: libos's set-up writing files, xos.file=), which never has to wait.
+Thread* const BOOT_FLOW = reinterpret_cast<Thread*>(alignof(Thread));
+Thread* holder() {
+    Thread* self = current_or_null();
+    return self ? self : BOOT_FLOW;
+}
+
+}  // namespace
+
 void Mutex::lock() {
     ASSERT(!in_interrupt());
-    Thread* self = &current();
+    Thread* self = holder();
     platform::InterruptGuard interrupts;
     m_lock.lock();
     while (m_owner) {
         VERIFY(m_owner != self);  // not recursive
+        VERIFY(self != BOOT_FLOW);  // nothing else runs before the first thread
         // Queued under m_lock, so an unlock() on another CPU cannot miss this waiter.
         (void)block_current_unlocking(&m_waiters, m_lock, Deadline::never(), Interruptible::No);
         m_lock.lock();
@@ -22,13 +35,13 @@ bool Mutex::try_lock() {
     ASSERT(!in_interrupt());
     SpinLockGuard guard(m_lock);
     if (m_owner) return false;
-    m_owner = &current();
+    m_owner = holder();
     return true;
 }
 
 void Mutex::unlock() {
     SpinLockGuard guard(m_lock);
-    VERIFY(m_owner == current_or_null());  // only the holder gives it back
+    VERIFY(m_owner == holder());  // only the holder gives it back
     m_owner = nullptr;
     wake_one(m_waiters);
 }
@@ -37,7 +50,7 @@ ErrorOr<void> Mutex::unlock_and_block(WaitQueue& queue, Interruptible interrupti
     ASSERT(!in_interrupt());
     platform::InterruptGuard interrupts;
     m_lock.lock();
-    VERIFY(m_owner == current_or_null());  // only the holder waits
+    VERIFY(m_owner == current_or_null());  // only the holder waits (a thread)
     m_owner = nullptr;
     wake_one(m_waiters);
     return block_current_unlocking(&queue, m_lock, Deadline::never(), interruptible);
@@ -46,7 +59,7 @@ ErrorOr<void> Mutex::unlock_and_block(WaitQueue& queue, Interruptible interrupti
 // A racy read is enough: the answer concerns the current thread, which is the only one that
 // makes it true or false.
 bool Mutex::is_held() const NO_THREAD_SAFETY_ANALYSIS {
-    return __atomic_load_n(&m_owner, __ATOMIC_RELAXED) == current_or_null();
+    return __atomic_load_n(&m_owner, __ATOMIC_RELAXED) == holder();
 }
 
 }  // namespace xos::sched

@@ -147,28 +147,21 @@ def check_cli(args, root):
     if dry.returncode != 0 or missing:
         print('--dry-run: status %d, missing %s\n%s%s' % (dry.returncode, missing, dry.stdout, dry.stderr))
         ok = False
-    # DIR:rw: a writable share, and the root without the overlay.
-    dry = subprocess.run([args.xos_run, '--dry-run', '--rootfs', root + ':rw', '--platform', args.platform, '--',
-                          '/bin/probe'], capture_output=True, text=True, timeout=TIMEOUT)
-    if args.platform == 'kvm':
-        wanted, unwanted = ['xos.root=/.xos-rootfs:rw', 'path=' + root + ','], ['readonly=on']
-    else:
-        wanted, unwanted = ['XOS_ROOT=/.xos-rootfs:rw', 'XOS_SHARE_0=' + root + ':/.xos-rootfs:passthrough '], [':ro']
-    output = dry.stdout + dry.stderr
-    if dry.returncode != 0 or any(w not in output for w in wanted) or any(w in output for w in unwanted):
-        print('--dry-run with DIR:rw: status %d, wanted %s, not %s\n%s' % (dry.returncode, wanted, unwanted, output))
-        ok = False
-    # DIR:ro: the share is writable (libos makes the mount points), libos makes the root read-only.
-    dry = subprocess.run([args.xos_run, '--dry-run', '--rootfs', root + ':ro', '--platform', args.platform, '--',
-                          '/bin/probe'], capture_output=True, text=True, timeout=TIMEOUT)
-    if args.platform == 'kvm':
-        wanted, unwanted = ['xos.root=/.xos-rootfs:ro', 'path=' + root + ','], ['readonly=on']
-    else:
-        wanted, unwanted = ['XOS_ROOT=/.xos-rootfs:ro', 'XOS_SHARE_0=' + root + ':/.xos-rootfs:passthrough '], ['passthrough:ro']
-    output = dry.stdout + dry.stderr
-    if dry.returncode != 0 or any(w not in output for w in wanted) or any(w in output for w in unwanted):
-        print('--dry-run with DIR:ro: status %d, wanted %s, not %s\n%s' % (dry.returncode, wanted, unwanted, output))
-        ok = False
+    # DIR:rw: a writable share, and the root without the overlay. DIR:ro: the share is writable
+    # (libos makes the mount points), libos makes the root read-only.
+    for suffix, kvm_words, hosted_words in [
+            (':rw', (['xos.root=/.xos-rootfs:rw', 'path=' + root + ','], ['readonly=on']),
+             (['XOS_ROOT=/.xos-rootfs:rw', 'XOS_SHARE_0=' + root + ':/.xos-rootfs:passthrough '], [':ro'])),
+            (':ro', (['xos.root=/.xos-rootfs:ro', 'path=' + root + ','], ['readonly=on']),
+             (['XOS_ROOT=/.xos-rootfs:ro', 'XOS_SHARE_0=' + root + ':/.xos-rootfs:passthrough '], ['passthrough:ro']))]:
+        dry = subprocess.run([args.xos_run, '--dry-run', '--rootfs', root + suffix, '--platform', args.platform, '--',
+                              '/bin/probe'], capture_output=True, text=True, timeout=TIMEOUT)
+        wanted, unwanted = kvm_words if args.platform == 'kvm' else hosted_words
+        output = dry.stdout + dry.stderr
+        if dry.returncode != 0 or any(w not in output for w in wanted) or any(w in output for w in unwanted):
+            print('--dry-run with DIR%s: status %d, wanted %s, not %s\n%s' % (suffix, dry.returncode, wanted, unwanted,
+                                                                           output))
+            ok = False
     for bad, words in [(['--rootfs', root, 'image.xos', '--', '/bin/probe'], 'give the program after --'),
                        (['--rootfs', root], 'no program to run'),
                        (['--rootfs', os.path.join(root, 'nothing'), '--', '/bin/probe'], 'not a directory'),

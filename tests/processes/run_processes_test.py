@@ -185,6 +185,25 @@ def check_fdpass(args, root):
     return ok
 
 
+def compare_rewritten(args, root, command, guest_timeout, marked):
+    """Runs `command` natively and on xos with the rewriter on (hosted: XOS_EXEC=wx, else app code
+    is not executable and so not rewritten): same output but for xos's own `xos:` lines, status 0
+    both, and `marked(xos_lines)` true of the counter lines the program prints on xos."""
+    native = run_native(root, command)
+    extra = ['--env', 'XOS_EXEC=wx'] if args.platform == 'hosted' else []
+    xos = subprocess.run([args.xos_run, '--rootfs', root, '--platform', args.platform, '--timeout', str(guest_timeout),
+                          '--env', 'LC_ALL=C'] + extra + EXTRA + ['--'] + command, capture_output=True, text=True,
+                         timeout=TIMEOUT + guest_timeout - 200)
+    print('natively: status %d\n%s' % (native.returncode, native.stdout))
+    print('on xos: status %d\n%s' % (xos.returncode, xos.stdout))
+    lines = xos.stdout.splitlines()
+    common = [line for line in lines if not line.startswith('xos:')]
+    if native.returncode != 0 or xos.returncode != 0 or common != native.stdout.splitlines() or not marked(lines):
+        print('--- xos stderr\n' + xos.stderr[-6000:])
+        return False
+    return True
+
+
 def check_execloop(args, root):
     shutil.copy(args.execloop, os.path.join(root, 'bin', 'execloop'))
     shutil.copy(args.execloop, os.path.join(root, 'bin', 'execloop-b'))
@@ -192,42 +211,16 @@ def check_execloop(args, root):
         copy_with_libraries(args.dash, root)
         if args.dash != '/usr/bin/dash':
             shutil.copy(args.dash, os.path.join(root, 'usr', 'bin', 'dash'))
-    command = ['/bin/execloop']
-    native = run_native(root, command)
-    # On hosted, app code is executable (and so rewritten) only with XOS_EXEC=wx.
-    extra = ['--env', 'XOS_EXEC=wx'] if args.platform == 'hosted' else []
-    xos = subprocess.run([args.xos_run, '--rootfs', root, '--platform', args.platform, '--timeout', '400',
-                          '--env', 'LC_ALL=C'] + extra + EXTRA + ['--'] + command, capture_output=True, text=True,
-                         timeout=TIMEOUT + 200)
-    print('natively: status %d\n%s' % (native.returncode, native.stdout))
-    print('on xos: status %d\n%s' % (xos.returncode, xos.stdout))
-    common = [line for line in xos.stdout.splitlines() if not line.startswith('xos:')]
-    if native.returncode != 0 or xos.returncode != 0 or common != native.stdout.splitlines() or \
-            'xos: rewrite counters bounded' not in xos.stdout.splitlines():
-        print('--- xos stderr\n' + xos.stderr[-6000:])
-        return False
-    return True
+    return compare_rewritten(args, root, ['/bin/execloop'], 400,
+                             lambda lines: 'xos: rewrite counters bounded' in lines)
 
 
 def check_rewritecache(args, root):
     shutil.copy(args.rewritecache, os.path.join(root, 'bin', 'rewritecache'))
     os.makedirs(os.path.join(root, 'tmp'), exist_ok=True)
     os.chmod(os.path.join(root, 'tmp'), 0o1777)
-    command = ['/bin/rewritecache']
-    native = run_native(root, command)
-    # On hosted, app code is executable (and so rewritten) only with XOS_EXEC=wx.
-    extra = ['--env', 'XOS_EXEC=wx'] if args.platform == 'hosted' else []
-    xos = subprocess.run([args.xos_run, '--rootfs', root, '--platform', args.platform, '--timeout', '300',
-                          '--env', 'LC_ALL=C'] + extra + EXTRA + ['--'] + command, capture_output=True, text=True,
-                         timeout=TIMEOUT + 100)
-    print('natively: status %d\n%s' % (native.returncode, native.stdout))
-    print('on xos: status %d\n%s' % (xos.returncode, xos.stdout))
-    common = [line for line in xos.stdout.splitlines() if not line.startswith('xos:')]
-    if native.returncode != 0 or xos.returncode != 0 or common != native.stdout.splitlines() or \
-            not any(line.startswith('xos: site records') for line in xos.stdout.splitlines()):
-        print('--- xos stderr\n' + xos.stderr[-6000:])
-        return False
-    return True
+    return compare_rewritten(args, root, ['/bin/rewritecache'], 300,
+                             lambda lines: any(line.startswith('xos: site records') for line in lines))
 
 
 def main():

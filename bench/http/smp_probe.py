@@ -32,6 +32,8 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+from xostest import stop_process  # noqa: E402
 TICKS = os.sysconf("SC_CLK_TCK")
 GUEST_PORT = 8080
 
@@ -197,12 +199,7 @@ def main():
                         if v:
                             print("    %-36s %12.4g  per request %.4g" % (k, v, v / n))
             finally:
-                server.terminate()
-                try:
-                    server.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
+                stop_process(server, timeout=20)
 
 
 if __name__ == "__main__":

@@ -97,4 +97,14 @@ ErrorOr<void> write_user(UserPtr<T> to, const T& value) {
     return copy_to_user(UserPtr<void>(to.address()), &value, sizeof(T));
 }
 
+// Atomically replaces the app's 32-bit word with `desired` if it holds `expected`; either way
+// `expected` becomes the word's old value (std::atomic's compare_exchange_strong). True if it
+// was exchanged; EFAULT if the word is not writable app memory.
+inline ErrorOr<bool> cmpxchg_user(UserPtr<uint32_t> word, uint32_t& expected, uint32_t desired) {
+    if (!user_range_writable(word.address(), sizeof(uint32_t))) return error(EFAULT);
+    uint32_t want = expected;
+    if (!platform::cmpxchg_user32(word.unchecked(), &expected, desired)) return error(EFAULT);
+    return expected == want;
+}
+
 }  // namespace xos

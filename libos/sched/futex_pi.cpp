@@ -42,7 +42,13 @@ Thread* first_waiter(uintptr_t address, const void* space, Fn&& skip) {
 }
 
 ErrorOr<uint32_t> read_word(uintptr_t address) { return read_user(UserPtr<const uint32_t>(address)); }
-ErrorOr<void> write_word(uintptr_t address, uint32_t value) { return write_user(UserPtr<uint32_t>(address), value); }
+// Replaces the word with `desired` if it still holds `seen`: app code on other CPUs changes it
+// without libos (a free lock taken, an unlock with no waiters), so every change is one atomic
+// step against the value it was decided on (Linux's futex_cmpxchg_value_locked). False: it
+// changed meanwhile, decide again.
+ErrorOr<bool> exchange_word(uintptr_t address, uint32_t seen, uint32_t desired) {
+    return cmpxchg_user(UserPtr<uint32_t>(address), seen, desired);
+}
 
 }  // namespace
 
@@ -57,13 +63,16 @@ ErrorOr<void> futex_lock_pi(uintptr_t address, Deadline deadline, bool try_only)
         if (owner == 0) {
             // Free, or its owner died (robust walk): taken, the waiters bit kept for those still queued.
             bool others = first_waiter(address, space, [&](Thread& t) { return &t == &self; }) != nullptr;
-            TRY(write_word(address, uint32_t(self.tid) | (word & OWNER_DIED) | (others ? WAITERS : 0)));
+            if (!TRY(exchange_word(address, word, uint32_t(self.tid) | (word & OWNER_DIED) | (others ? WAITERS : 0))))
+                continue;  // app code on another CPU took or changed it: look again
             return {};
         }
         if (owner == uint32_t(self.tid)) return error(EDEADLK);
         if (!find_thread(int(owner))) return error(ESRCH);
         if (try_only) return error(EAGAIN);
-        if (!(word & WAITERS)) TRY(write_word(address, word | WAITERS));
+        // Atomically: the owner may be unlocking in app code on another CPU right now, and
+        // would not come to FUTEX_UNLOCK_PI if the bit were set after its unlock.
+        if (!(word & WAITERS) && !TRY(exchange_word(address, word, word | WAITERS))) continue;
         self.futex_key = address;
         self.futex_space = space;
         self.futex_woken = false;
@@ -84,16 +93,21 @@ ErrorOr<void> futex_unlock_pi(uintptr_t address) {
     if (address & 3) return error(EINVAL);
     Thread& self = current();
     platform::InterruptGuard guard;
-    uint32_t word = TRY(read_word(address));
-    if ((word & TID_MASK) != uint32_t(self.tid)) return error(EPERM);
     const void* space = space_for(address);
-    Thread* next = first_waiter(address, space, [](Thread& t) { return t.futex_woken; });
-    if (!next) return write_word(address, 0);
-    bool others = first_waiter(address, space, [&](Thread& t) { return &t == next || t.futex_woken; }) != nullptr;
-    TRY(write_word(address, uint32_t(next->tid) | (others ? WAITERS : 0)));
-    next->futex_woken = true;
-    wake(*next, WakeReason::Woken);
-    return {};
+    for (;;) {
+        uint32_t word = TRY(read_word(address));
+        if ((word & TID_MASK) != uint32_t(self.tid)) return error(EPERM);
+        Thread* next = first_waiter(address, space, [](Thread& t) { return t.futex_woken; });
+        if (!next) {
+            if (!TRY(exchange_word(address, word, 0))) continue;
+            return {};
+        }
+        bool others = first_waiter(address, space, [&](Thread& t) { return &t == next || t.futex_woken; }) != nullptr;
+        if (!TRY(exchange_word(address, word, uint32_t(next->tid) | (others ? WAITERS : 0)))) continue;
+        next->futex_woken = true;
+        wake(*next, WakeReason::Woken);
+        return {};
+    }
 }
 
 namespace {
@@ -107,9 +121,14 @@ void futex_died(uintptr_t address, Thread& thread, bool pi, bool pending) {
         futex_wake(address, 1);  // it was being taken: let a waiter retry
         return;
     }
-    if ((*word & TID_MASK) != uint32_t(thread.tid)) return;
-    if (!write_word(address, (*word & WAITERS) | OWNER_DIED)) return;
-    if (!(*word & WAITERS)) return;
+    uint32_t seen = *word;
+    for (;;) {  // atomically: app code on another CPU may set or clear bits meanwhile
+        if ((seen & TID_MASK) != uint32_t(thread.tid)) return;
+        auto exchanged = cmpxchg_user(UserPtr<uint32_t>(address), seen, (seen & WAITERS) | OWNER_DIED);
+        if (!exchanged) return;
+        if (*exchanged) break;  // else `seen` holds the changed word: decide again
+    }
+    if (!(seen & WAITERS)) return;
     if (!pi) {
         futex_wake(address, 1);
         return;

@@ -266,18 +266,21 @@ ErrorOr<bool> futex_wake_op_apply(uintptr_t address, uint32_t encoded) {
     uint32_t op = (encoded >> 28) & 7, cmp = (encoded >> 24) & 15;
     uint32_t oparg = (encoded >> 12) & 0xfff, cmparg = encoded & 0xfff;
     if ((encoded >> 28) & 8) oparg = 1u << (oparg & 31);  // FUTEX_OP_OPARG_SHIFT
-    // Read-modify-write with the fault-safe copy: one CPU, and libos is not preempted.
+    // An atomic read-modify-write, as Linux's arch_futex_atomic_op_inuser: app code on other
+    // CPUs changes the word too.
+    if (op > FUTEX_OP_XOR) return error(ENOSYS);
     uint32_t old = TRY(read_user(UserPtr<const uint32_t>(address)));
-    uint32_t value;
-    switch (op) {
-    case FUTEX_OP_SET: value = oparg; break;
-    case FUTEX_OP_ADD: value = old + oparg; break;
-    case FUTEX_OP_OR: value = old | oparg; break;
-    case FUTEX_OP_ANDN: value = old & ~oparg; break;
-    case FUTEX_OP_XOR: value = old ^ oparg; break;
-    default: return error(ENOSYS);
+    for (;;) {
+        uint32_t value = 0;
+        switch (op) {
+        case FUTEX_OP_SET: value = oparg; break;
+        case FUTEX_OP_ADD: value = old + oparg; break;
+        case FUTEX_OP_OR: value = old | oparg; break;
+        case FUTEX_OP_ANDN: value = old & ~oparg; break;
+        case FUTEX_OP_XOR: value = old ^ oparg; break;
+        }
+        if (TRY(cmpxchg_user(UserPtr<uint32_t>(address), old, value))) break;  // else `old` is the new word
     }
-    TRY(write_user(UserPtr<uint32_t>(address), value));
     int32_t o = int32_t(old), a = int32_t(cmparg << 20) >> 20;  // cmparg is a signed 12-bit value
     switch (cmp) {
     case FUTEX_OP_CMP_EQ: return o == a;
@@ -374,7 +377,7 @@ ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintpt
         return sched::futex_requeue(address, address2, int(value), requeue, command == FUTEX_CMP_REQUEUE, is_private);
     }
     case FUTEX_WAKE_OP: {
-        sched::BigLockScope big_lock;  // the read-modify-write of *uaddr2 (futex_wake_op_apply)
+        sched::BigLockScope big_lock;  // the writability check of *uaddr2 reads the VMAs (the big lock's)
         bool wake_second = TRY(futex_wake_op_apply(address2, value3));
         int woken = sched::futex_wake(address, int(value), sched::MATCH_ANY_BITSET, is_private);
         if (wake_second)

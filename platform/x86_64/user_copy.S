@@ -111,8 +111,23 @@ xos_copy_user:
     .size xos_copy_user, . - xos_copy_user
     .size _ZN3xos8platform9copy_userEPvPKvm, . - xos_copy_user
 
+/* bool xos::platform::cmpxchg_user32(uint32_t* word, uint32_t* expected, uint32_t desired)
+ * (platform.h): false if the word faulted; else *expected = the old value. */
+    .globl _ZN3xos8platform14cmpxchg_user32EPjS1_j
+    .type _ZN3xos8platform14cmpxchg_user32EPjS1_j, @function
+_ZN3xos8platform14cmpxchg_user32EPjS1_j:
+    mov (%rsi), %eax
+50: lock cmpxchg %edx, (%rdi)
+    mov %eax, (%rsi)
+    mov $1, %eax
+    ret
+51: xor %eax, %eax              /* fixup: the word faulted */
+    ret
+    .size _ZN3xos8platform14cmpxchg_user32EPjS1_j, . - _ZN3xos8platform14cmpxchg_user32EPjS1_j
+
     .section .xos_extable, "a"
     .balign 8
+    .quad 50b, 51b
     .quad 1b, 3b
     .quad 2b, 4b
     .irp label, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43

@@ -52,6 +52,12 @@ std::span<const ImageRegion> app_image_regions();
 // demand paging cannot resolve (unmapped, PROT_NONE, read-only for a write) stops the copy
 // instead of crashing the image: returns the number of bytes not copied (0: all were).
 size_t copy_user(void* to, const void* from, size_t size);
+// An atomic compare-and-exchange of a 32-bit word of application memory (`lock cmpxchg`), as
+// fault-safe as copy_user: false if the word faulted. Otherwise *expected holds the word's old
+// value, and the exchange happened if that equals what *expected held before. The futex
+// operations that change a word app code also changes on other CPUs (PI futexes, robust
+// lists, FUTEX_WAKE_OP) need it: a read and a later write would lose the other CPU's change.
+bool cmpxchg_user32(uint32_t* word, uint32_t* expected, uint32_t desired);
 
 // The image's own program headers (for AT_PHDR/AT_PHNUM) and entry point of the app (_start).
 struct ImageInfo {

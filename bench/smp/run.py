@@ -7,7 +7,10 @@ the wall time of THREADS threads doing the same CPU-bound work (the speed-up is 
 over 2 vCPUs'), a futex ping-pong round trip between two threads and a sched_yield between two
 threads (with 2 vCPUs those run on different CPUs: a cross-CPU wake-up with an IPI).
 
-usage: bench/smp/run.py [--build-dir build] [--runs 5] [--threads 2] [--work 200000000]
+With `--platform hosted` the same program is built for the hosted platform and runs as a host
+process whose vCPUs are host threads (--cpus: XOS_CPUS, docs/hosted.md "Several vCPUs").
+
+usage: bench/smp/run.py [--build-dir build] [--platform kvm|hosted] [--runs 5] [--threads 2] [--work 200000000]
 """
 import argparse
 import json
@@ -38,13 +41,14 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", type=int, default=200000000)
+    parser.add_argument("--platform", choices=("kvm", "hosted"), default="kvm")
     args = parser.parse_args()
     build = os.path.abspath(args.build_dir)
     xos_build = os.path.join(build, "tools", "xos-build", "xos-build")
     xos_run = os.path.join(build, "tools", "xos-run", "xos-run")
     with tempfile.TemporaryDirectory() as tmp:
         image = os.path.join(tmp, "smp.xos")
-        run([xos_build, "-O2", os.path.join(HERE, "smp.c"), "-o", image])
+        run([xos_build, "--platform", args.platform, "-O2", os.path.join(HERE, "smp.c"), "-o", image])
         samples = {1: [], 2: []}
         for round_number in range(args.runs + 1):
             for cpus in (1, 2):
@@ -64,8 +68,8 @@ def main():
         ratios = [a / b for a, b in zip(one, two)]
         print("| %s | %.0f | %.0f | %.2f (%.2f-%.2f) |" % (name, statistics.median(one), statistics.median(two),
                                                            statistics.median(ratios), min(ratios), max(ratios)))
-    print("\n%d runs, %d threads x %d iterations; host load average at the end: %s; %d host CPUs"
-          % (args.runs, args.threads, args.work, " ".join(load), os.cpu_count()))
+    print("\n%s, %d runs, %d threads x %d iterations; host load average at the end: %s; %d host CPUs"
+          % (args.platform, args.runs, args.threads, args.work, " ".join(load), os.cpu_count()))
 
 
 if __name__ == "__main__":

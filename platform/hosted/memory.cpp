@@ -18,6 +18,7 @@
 
 #include "xos/log.h"
 #include "hosted/host.h"
+#include "hosted/vcpu.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
@@ -41,7 +42,7 @@ constexpr uint64_t PTE_ADDRESS = ~uint64_t(PAGE - 1);
 
 platform::MemoryRange g_free;
 alignas(4096) uint64_t g_root[512];  // the boot space
-uint64_t* g_current = g_root;
+uint64_t* g_current = g_root;  // the space the host maps (xos_hosted_mapped_space too); null: none
 
 // Table pages are RAM addresses; one helper turns an entry into a pointer.
 uint64_t* table_at(uint64_t entry) { return reinterpret_cast<uint64_t*>(entry); }
@@ -193,6 +194,9 @@ void init_memory(size_t ram_bytes) {
 
 }  // namespace xos::hosted
 
+// The space whose pages the host maps now (g_current), for the entry code (x86_64/big_lock.h).
+uint64_t* volatile xos_hosted_mapped_space = xos::hosted::g_root;
+
 namespace xos::platform {
 
 // "Physical" addresses are those of the RAM mapping: no translation.
@@ -224,7 +228,18 @@ AppSpace* create_app_space() {
 }
 
 void destroy_app_space(AppSpace* space) {
-    if (is_current(space)) panic("destroying the current address space");
+    hosted::forget_space(root_of(space));
+    if (is_current(space)) {
+        // With several vCPUs the host may still map a space no vCPU needs any more (its process
+        // ended on another vCPU): its pages go, and the host maps none until the next switch.
+        if (!xos_smp_active) panic("destroying the current address space");
+        hosted::stop_app_code_elsewhere(nullptr);
+        hosted::g_current = nullptr;
+        xos_hosted_mapped_space = nullptr;
+        hosted::reserve(hosted::APP_BASE, hosted::app_end(), 0);
+        ProcessDataRange data = process_data_range();
+        if (data.end > data.base) hosted::reserve(data.base, data.end, 0);
+    }
     uint64_t* root = root_of(space);
     for (size_t i = 0; i < 512; ++i) {
         if (root[i]) hosted::free_table(hosted::table_at(root[i]), 3);
@@ -241,10 +256,24 @@ void release_image_process_data() {
 }
 
 void activate_app_space(AppSpace* space) {
+    hosted::vcpu_needs_space(root_of(space));
     if (is_current(space)) return;
-    hosted::g_current = root_of(space);
+    hosted::map_space_now(root_of(space));
+}
+
+AppSpace* current_app_space() { return space_of(hosted::g_current); }
+
+}  // namespace xos::platform
+
+namespace xos::hosted {
+
+// The host maps `root`'s pages from now on, once no other vCPU may run app code of another space.
+void map_space_now(uint64_t* root) {
+    stop_app_code_elsewhere(root);
+    hosted::g_current = root;
+    xos_hosted_mapped_space = root;
     hosted::reserve(hosted::APP_BASE, hosted::app_end(), 0);  // drops every host mapping of the region
-    ProcessDataRange data = process_data_range();
+    platform::ProcessDataRange data = platform::process_data_range();
     if (data.end > data.base) hosted::reserve(data.base, data.end, 0);
     uintptr_t run_virt = 0, run_phys = 0, run_size = 0;
     uint32_t run_access = 0;
@@ -270,7 +299,9 @@ void activate_app_space(AppSpace* space) {
     flush();
 }
 
-AppSpace* current_app_space() { return space_of(hosted::g_current); }
+}  // namespace xos::hosted
+
+namespace xos::platform {
 
 bool map_page(AppSpace* space, uintptr_t virt, uintptr_t phys, uint32_t access) {
     uint64_t* pte = hosted::leaf(root_of(space), virt, true);

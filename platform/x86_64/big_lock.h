@@ -35,6 +35,16 @@
     add \scratch, \reg
 .endm
 
+/* Interrupts off (cli), and what the hosted platform does when a vCPU asks for the lock and when
+ * it holds it afresh: nothing on the VM. platform/hosted/entry_cpu.inc redefines these four. */
+.macro XOS_IRQ_OFF
+    cli
+.endm
+.macro XOS_LOCK_ASKING
+.endm
+.macro XOS_LOCK_TAKEN
+.endm
+
 /* Takes the big lock (or one more level of it): a ticket lock, so CPUs get it in the order
  * they asked (a CPU looping over syscalls cannot starve the others). Interrupts must be off.
  * Clobbers %rax, %rcx, %r11 and the flags. Not our turn yet: xos_big_lock_wait (big_lock.S)
@@ -49,6 +59,7 @@
     inc %r11d
     cmp %r11d, xos_big_lock_owner(%rip)
     je .Lnested\@
+    XOS_LOCK_ASKING
     mov $1, %eax
     lock xadd %eax, xos_big_lock_next(%rip)
     cmp %eax, xos_big_lock_serving(%rip)
@@ -57,6 +68,7 @@
 .Lgot\@:
     mov %r11d, xos_big_lock_owner(%rip)
     mov %rcx, xos_this_cpu(%rip)
+    XOS_LOCK_TAKEN
 .Lnested\@:
     incl xos_big_lock_depth(%rip)
 .Ldone\@:
@@ -91,9 +103,13 @@
 .macro BIG_LOCK_DROP
     cmpb $0, xos_smp_active(%rip)
     je .Ldone\@
-    cli
+    XOS_IRQ_OFF
     movl $0, xos_big_lock_depth(%rip)
     movl $0, xos_big_lock_owner(%rip)
     BIG_LOCK_PASS
 .Ldone\@:
 .endm
+
+#ifdef XOS_HOSTED_ENTRY
+#include "hosted/entry_cpu.inc"
+#endif

@@ -59,7 +59,7 @@ xos_enter_app:
     cmpb $0, xos_smp_active(%rip)
     je 3f
     pushfq                          /* the big lock (big_lock.h), with interrupts off */
-    cli
+    XOS_IRQ_OFF
     push %rax
     BIG_LOCK_ENTER
     pop %rax
@@ -128,7 +128,7 @@ xos_syscall_fast_return:
     mov %rbp, %rsp
     cmpb $0, xos_smp_active(%rip)
     je 1f
-    cli                             /* popfq below restores the caller's IF */
+    XOS_IRQ_OFF                     /* popfq below restores the caller's IF */
     BIG_LOCK_LEAVE
 1:
     mov 0*8(%rbp), %r8
@@ -282,7 +282,7 @@ xos_syscall_trap_entry:
     mov %rsp, %rbp
     cmpb $0, xos_smp_active(%rip)
     je 1f
-    cli                             /* popfq below restores the caller's IF */
+    XOS_IRQ_OFF                     /* popfq below restores the caller's IF */
     BIG_LOCK_ENTER
     mov 104(%rbp), %rcx
     mov 112(%rbp), %rax
@@ -297,7 +297,7 @@ xos_syscall_trap_entry:
                                        trampoline tail if the rewriter moved what follows it) */
     cmpb $0, xos_smp_active(%rip)
     je 1f
-    cli
+    XOS_IRQ_OFF
     BIG_LOCK_LEAVE
 1:
     mov %rbp, %rsp

@@ -71,6 +71,22 @@ xos_big_lock_wait_c:
     jmp xos_big_lock_wait
     .size xos_big_lock_wait_c, . - xos_big_lock_wait_c
 
+/* void xos_hosted_lock_wait(uint32_t ticket, XosCpu* cpu): platform::big_lock_wait, the C
+ * callers' wait (libos's BigLockScope, on the app's stack in a function-call entry): the same
+ * steps as BIG_LOCK_ENTER's, on the vCPU's entry stack until its space is mapped again. */
+    .globl xos_hosted_lock_wait
+    .type xos_hosted_lock_wait, @function
+xos_hosted_lock_wait:
+    mov %edi, %eax
+    mov %rsi, %rcx
+    XOS_LOCK_ASKING
+    cmp %eax, xos_big_lock_serving(%rip)
+    je 1f
+    call xos_big_lock_wait
+1:  XOS_LOCK_TAKEN
+    ret
+    .size xos_hosted_lock_wait, . - xos_hosted_lock_wait
+
 /* After the serving word moved on with sleepers counted: wakes them all (each checks its own
  * ticket; at most XOS_MAX_CPUS - 1 sleep). Keeps every register but the flags. */
     .globl xos_big_lock_kick

@@ -21,6 +21,7 @@
 
 extern "C" long xos_host_clone(unsigned long flags, void* stack, void (*fn)(unsigned long), unsigned long arg);
 extern "C" void xos_big_lock_wait_c(uint32_t ticket, XosCpu* cpu);
+extern "C" void xos_hosted_lock_wait(uint32_t ticket, XosCpu* cpu);
 extern "C" void xos_big_lock_kick();
 extern "C" uint32_t xos_big_lock_sleepers;
 
@@ -98,6 +99,8 @@ void set_vcpu_count(unsigned count) { g_vcpu_count = count; }
 void start_vcpu_threads() {
     for (unsigned i = 0; i < XOS_MAX_CPUS; ++i) {
         g_vcpus[i].index = i;
+        // Its setup stack serves the entry code later (Vcpu::entry_stack), once libos runs it.
+        g_vcpus[i].entry_stack = reinterpret_cast<uintptr_t>(g_setup_stacks[i] + SETUP_STACK) & ~uintptr_t(15);
         g_vcpus[i].interrupts_enabled = i == 0 ? g_vcpus[0].interrupts_enabled : false;
     }
     if (g_vcpu_count < 2) return;
@@ -214,13 +217,8 @@ void send_ipi(unsigned cpu, Ipi kind) {
 void cpu_relax(unsigned) { asm volatile("pause"); }
 
 void big_lock_wait(unsigned index, uint32_t ticket) {
-    hosted::Vcpu& v = hosted::g_vcpus[index];
-    v.may_run_app = 0;
-    if (__atomic_load_n(&xos_big_lock_serving, __ATOMIC_ACQUIRE) != ticket)
-        xos_big_lock_wait_c(ticket, &xos_cpus[index]);
+    xos_hosted_lock_wait(ticket, &xos_cpus[index]);  // big_lock.S
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    v.may_run_app = 1;
-    if (v.space && v.space != xos_hosted_mapped_space) hosted::map_space_now(v.space);
 }
 
 void big_lock_passed() {

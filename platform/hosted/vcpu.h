@@ -19,9 +19,13 @@ struct alignas(64) Vcpu {
     // 8 (XOS_VCPU_SPACE): the app space (software page-table root) its thread needs mapped in the
     // host; null for none (idle, a kernel thread).
     uint64_t* volatile space;
-    uint64_t unused1;
+    // 16 (XOS_VCPU_SAVED_RSP): the stack pointer it had when it asked for the big lock. Between
+    // asking and holding it, and until its space is mapped again, it runs on `entry_stack` (32,
+    // XOS_VCPU_ENTRY_STACK), its own: another vCPU may have unmapped the app stack meanwhile.
+    uintptr_t saved_rsp;
     uint32_t index;  // 24 (XOS_CPU_INDEX): its index
     uint32_t unused2;
+    uintptr_t entry_stack;
     // The rest is C++'s only.
     void* current;  // the CPU context (signals.cpp) of the thread it runs
     uint64_t fs_base;  // the host's FS base of this thread (the running libos thread's)
@@ -36,7 +40,8 @@ struct alignas(64) Vcpu {
     volatile uint32_t start_word;
     volatile uint32_t ready_word;
 };
-static_assert(offsetof(Vcpu, may_run_app) == 0 && offsetof(Vcpu, space) == 8 && offsetof(Vcpu, index) == 24);
+static_assert(offsetof(Vcpu, may_run_app) == 0 && offsetof(Vcpu, space) == 8 && offsetof(Vcpu, saved_rsp) == 16 &&
+              offsetof(Vcpu, index) == 24 && offsetof(Vcpu, entry_stack) == 32);
 
 constexpr uint32_t IPI_RESCHEDULE = 1, IPI_TICK = 2;
 constexpr int SIGNAL_IPI = 12;  // SIGUSR2: an IPI, sent with tgkill to the vCPU's thread

@@ -1,8 +1,9 @@
 /* The big libos lock in the entry code (docs/locking.md), for entry64.S and trap_entry.S: every
  * way into libos (a syscall, an interrupt, an exception) takes it, every way back to app code
  * (or to the idle loop) gives it back; a CPU already holding it only counts one level deeper.
- * Nothing happens while xos_smp_active is 0 (one CPU, hosted): the one-CPU paths pay a
- * compare. The layout of struct XosCpu (xos/libos.h) is repeated here. */
+ * Nothing happens while xos_smp_active is 0 (one CPU): the one-CPU paths pay a compare. A
+ * hosted image's vCPUs (host threads) use the same code with their own CPU lookup and waits
+ * (platform/hosted/entry_cpu.inc, big_lock.S). The layout of struct XosCpu (xos/libos.h) is repeated here. */
 #pragma once
 
 #define XOS_CPU_KERNEL_STACK_TOP 0

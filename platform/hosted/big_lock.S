@@ -14,6 +14,11 @@
 #define SPIN_ROUNDS 256
 
     .text
+/* Everything from here to xos_hosted_lock_code_end runs while the vCPU holds a ticket it is not
+ * served yet (or the lock at depth 0): the signal handlers hold interrupts back there
+ * (signals.cpp), or they would take a second ticket behind the first. */
+    .globl xos_hosted_lock_code_begin
+xos_hosted_lock_code_begin:
 /* %eax = the ticket, %rcx = this CPU's XosCpu; keeps every register but the flags. */
     .globl xos_big_lock_wait
     .type xos_big_lock_wait, @function
@@ -86,6 +91,9 @@ xos_hosted_lock_wait:
 1:  XOS_LOCK_TAKEN
     ret
     .size xos_hosted_lock_wait, . - xos_hosted_lock_wait
+
+    .globl xos_hosted_lock_code_end
+xos_hosted_lock_code_end:
 
 /* After the serving word moved on with sleepers counted: wakes them all (each checks its own
  * ticket; at most XOS_MAX_CPUS - 1 sleep). Keeps every register but the flags. */

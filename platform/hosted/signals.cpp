@@ -29,6 +29,7 @@
 
 extern "C" void xos_syscall_trap_entry();  // x86_64/syscall_trap.S: the rewriter, then xos_syscall_entry
 extern "C" char xos_user_entry_begin[], xos_user_entry_end[];  // x86_64/entry64.S: between app code and libos
+extern "C" char xos_hosted_lock_code_begin[], xos_hosted_lock_code_end[];  // big_lock.S: waits with a ticket
 
 namespace xos::hosted {
 
@@ -134,9 +135,15 @@ unsigned handler_vcpu() {
 
 CpuContext* current_of(Vcpu& v) { return static_cast<CpuContext*>(v.current); }
 
+bool in_range(uintptr_t at, const char* begin, const char* end) {
+    return at >= reinterpret_cast<uintptr_t>(begin) && at < reinterpret_cast<uintptr_t>(end);
+}
+
+// The ways into and out of libos, and the big lock's waits (big_lock.S: the first instruction
+// of a wait runs before it marks itself waiting, its `ret` after).
 bool in_entry_code(uintptr_t at) {
-    return at >= reinterpret_cast<uintptr_t>(xos_user_entry_begin) &&
-        at < reinterpret_cast<uintptr_t>(xos_user_entry_end);
+    return in_range(at, xos_user_entry_begin, xos_user_entry_end) ||
+        in_range(at, xos_hosted_lock_code_begin, xos_hosted_lock_code_end);
 }
 
 // An interrupt (timer, IPI, SIGIO) that must wait: interrupts are off on this vCPU, or (with

@@ -7,7 +7,8 @@
 // The app shares the address space with the platform, so it can call xos_host_syscall (or jump
 // to the entry's `syscall` instruction) itself, with any arguments: every call allowed here is
 // allowed to hostile code. Hence the argument checks below, wherever seccomp can express them
-// (integers, not what pointers point to): tgkill only to this process and its three signals,
+// (integers, not what pointers point to): tgkill only to this process's vCPU threads and the
+// platform's signals, futex (several vCPUs only) only the private wait and wake,
 // fds only the platform's (fixed numbers, host.h), no executable mapping (or, with XOS_EXEC=wx,
 // none writable and executable). Paths cannot be checked here: the mount namespace and Landlock
 // (sandbox.cpp) confine them.

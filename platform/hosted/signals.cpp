@@ -1,6 +1,8 @@
-// Interrupts on the hosted platform are host signals, handled on an alternate signal stack:
-//   SIGALRM  the periodic timer (setitimer ITIMER_REAL)
+// Interrupts on the hosted platform are host signals, handled on the vCPU's alternate signal
+// stack (one per vCPU thread, vcpu.cpp; with one vCPU, the process's only thread):
+//   SIGALRM  the periodic timer (setitimer ITIMER_REAL; vCPU 0 only)
 //   SIGUSR1  yield(): raised synchronously with tgkill
+//   SIGUSR2  an IPI to this vCPU (vcpu.cpp: a Tick or a Reschedule in Vcpu::ipi_pending)
 //   SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP  CPU exceptions: demand paging, else the fixup of a
 //            user copy (x86_64/user_copy.S: EFAULT), else a crash report
 //   SIGSYS   a `syscall` instruction outside the platform (seccomp.cpp): run by libos
@@ -9,9 +11,11 @@
 //   SIGWINCH the host terminal's size changed: a console input interrupt (console.cpp)
 //   40       (SIGNAL_FORWARD, with XOS_FORWARD_SIGNALS) a signal xos-run forwards to the app's first
 //            process, its number in the sigqueue value: a console input interrupt too
-// The interrupt flag is a variable: while it is clear a timer signal is only remembered and
-// taken when interrupts are enabled again (no host syscall to block signals); so is a SIGIO, whose
-// handler also runs at the next entry into the scheduler (yield) if that comes first.
+// The interrupt flag is a variable per vCPU: while it is clear a timer signal is only remembered
+// and taken when interrupts are enabled again (no host syscall to block signals); so is an IPI,
+// and a SIGIO, whose handler also runs at the next entry into the scheduler (yield) if that comes
+// first. With several vCPUs the same holds while a vCPU takes or gives back the big lock
+// (held_back). Every handler that runs libos takes the big lock as the VM's trap entry does.
 //
 // Context switch: the handler copies the interrupted registers and FPU/SIMD state (the signal
 // frame's ucontext and fpstate) into the current thread's CPU context, asks libos for the next

@@ -11,8 +11,11 @@ threads doing malloc/free and page faults (mmap, a write, munmap).
 With --baseline-build-dir, the same program built by that tree (e.g. main) runs too, in the same
 rounds (baseline 1, 2, then this tree 1, 2), and both are reported.
 
-usage: bench/smp/run.py [--build-dir build] [--baseline-build-dir DIR] [--runs 5] [--threads 2]
-                        [--work 200000000]
+With `--platform hosted` the same program is built for the hosted platform and runs as a host
+process whose vCPUs are host threads (--cpus: XOS_CPUS, docs/hosted.md "Several vCPUs").
+
+usage: bench/smp/run.py [--build-dir build] [--baseline-build-dir DIR] [--platform kvm|hosted] [--runs 5]
+                        [--threads 2] [--work 200000000]
 """
 import argparse
 import json
@@ -47,6 +50,7 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", type=int, default=200000000)
+    parser.add_argument("--platform", choices=("kvm", "hosted"), default="kvm")
     args = parser.parse_args()
     trees = [("this tree", os.path.abspath(args.build_dir))]
     if args.baseline_build_dir:
@@ -56,7 +60,7 @@ def main():
         images = {}
         for name, build in trees:
             images[name] = os.path.join(tmp, "smp-%d.xos" % len(images))
-            run([os.path.join(build, "tools", "xos-build", "xos-build"), "-O2", os.path.join(HERE, "smp.c"), "-o",
+            run([os.path.join(build, "tools", "xos-build", "xos-build"), "--platform", args.platform, "-O2", os.path.join(HERE, "smp.c"), "-o",
                  images[name]])
         for round_number in range(args.runs + 1):
             for name, build in trees:
@@ -82,8 +86,8 @@ def main():
             print("| %s | %.0f | %.0f | %.2f (%.2f-%.2f) |" % (figure, statistics.median(one), statistics.median(two),
                                                                statistics.median(ratios), min(ratios), max(ratios)))
         print()
-    print("%d runs, %d threads x %d iterations; host load average at the end: %s; %d host CPUs"
-          % (args.runs, args.threads, args.work, " ".join(load), os.cpu_count()))
+    print("%s, %d runs, %d threads x %d iterations; host load average at the end: %s; %d host CPUs"
+          % (args.platform, args.runs, args.threads, args.work, " ".join(load), os.cpu_count()))
 
 
 if __name__ == "__main__":

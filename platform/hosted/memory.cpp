@@ -18,6 +18,7 @@
 
 #include "xos/log.h"
 #include "hosted/host.h"
+#include "hosted/vcpu.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
@@ -41,7 +42,7 @@ constexpr uint64_t PTE_ADDRESS = ~uint64_t(PAGE - 1);
 
 platform::MemoryRange g_free;
 alignas(4096) uint64_t g_root[512];  // the boot space
-uint64_t* g_current = g_root;
+uint64_t* g_current = g_root;  // the space the host maps; null: none (several vCPUs: the space lock's, vcpu.h)
 
 // Table pages are RAM addresses; one helper turns an entry into a pointer.
 uint64_t* table_at(uint64_t entry) { return reinterpret_cast<uint64_t*>(entry); }
@@ -224,7 +225,19 @@ AppSpace* create_app_space() {
 }
 
 void destroy_app_space(AppSpace* space) {
-    if (is_current(space)) panic("destroying the current address space");
+    if (xos_smp_active) {
+        // With several vCPUs the host may still map a space no vCPU uses any more (its process
+        // ended): its pages go, and the host maps none until a vCPU needs one.
+        hosted::SpaceLockGuard guard;
+        if (is_current(space)) {
+            hosted::g_current = nullptr;
+            hosted::reserve(hosted::APP_BASE, hosted::app_end(), 0);
+            ProcessDataRange data = process_data_range();
+            if (data.end > data.base) hosted::reserve(data.base, data.end, 0);
+        }
+    } else if (is_current(space)) {
+        panic("destroying the current address space");
+    }
     uint64_t* root = root_of(space);
     for (size_t i = 0; i < 512; ++i) {
         if (root[i]) hosted::free_table(hosted::table_at(root[i]), 3);
@@ -241,10 +254,35 @@ void release_image_process_data() {
 }
 
 void activate_app_space(AppSpace* space) {
+    if (xos_smp_active) {
+        // Several vCPUs: this vCPU's thread needs `space`; it takes it up at once, or, when the
+        // scheduler switches in a signal handler, once the scheduler is done (settle_space).
+        hosted::Vcpu& v = hosted::this_vcpu();
+        v.space = root_of(space);
+        if (!v.in_handler) hosted::use_space();
+        return;
+    }
     if (is_current(space)) return;
-    hosted::g_current = root_of(space);
+    hosted::map_space_now(root_of(space));
+}
+
+AppSpace* current_app_space() {
+    if (xos_smp_active) return space_of(hosted::this_vcpu().space);  // its thread's
+    return space_of(hosted::g_current);
+}
+
+}  // namespace xos::platform
+
+namespace xos::hosted {
+
+uint64_t* mapped_space() { return g_current; }
+
+// The host maps `root`'s pages from now on (with several vCPUs: under the space lock, no vCPU
+// using the space mapped before).
+void map_space_now(uint64_t* root) {
+    hosted::g_current = root;
     hosted::reserve(hosted::APP_BASE, hosted::app_end(), 0);  // drops every host mapping of the region
-    ProcessDataRange data = process_data_range();
+    platform::ProcessDataRange data = platform::process_data_range();
     if (data.end > data.base) hosted::reserve(data.base, data.end, 0);
     uintptr_t run_virt = 0, run_phys = 0, run_size = 0;
     uint32_t run_access = 0;
@@ -270,9 +308,14 @@ void activate_app_space(AppSpace* space) {
     flush();
 }
 
-AppSpace* current_app_space() { return space_of(hosted::g_current); }
+}  // namespace xos::hosted
 
+namespace xos::platform {
+
+// With several vCPUs the software page table's change and the host's are one step under the
+// space lock: a vCPU mapping that space meanwhile sees either both or neither.
 bool map_page(AppSpace* space, uintptr_t virt, uintptr_t phys, uint32_t access) {
+    hosted::OptionalSpaceLock guard;
     uint64_t* pte = hosted::leaf(root_of(space), virt, true);
     if (!pte) return false;
     if (is_current(space) && !hosted::host_map(virt, hosted::PAGE, phys, access)) return false;
@@ -289,6 +332,7 @@ uintptr_t mapped_page(AppSpace* space, uintptr_t virt, uint32_t* access) {
 
 void unmap_range(AppSpace* space, uintptr_t start, uintptr_t end, void (*release)(uintptr_t phys, void* context),
                  void* context) {
+    hosted::OptionalSpaceLock guard;
     hosted::Runs runs(hosted::reserve, 0);
     bool current = is_current(space);
     hosted::for_each_present(root_of(space), start, end, [&](uintptr_t virt, uint64_t& pte) {
@@ -300,6 +344,7 @@ void unmap_range(AppSpace* space, uintptr_t start, uintptr_t end, void (*release
 }
 
 void protect_range(AppSpace* space, uintptr_t start, uintptr_t end, uint32_t access) {
+    hosted::OptionalSpaceLock guard;
     hosted::Runs runs(hosted::protect, hosted::host_prot(access));
     bool current = is_current(space);
     hosted::for_each_present(root_of(space), start, end, [&](uintptr_t virt, uint64_t& pte) {

@@ -281,4 +281,17 @@ void enter_sandbox() {
 
 bool user_dispatch_enabled() { return g_user_dispatch; }
 
+// A vCPU thread (vcpu.cpp) turns syscall user dispatch on for itself: clone does not carry it.
+// The other layers (namespaces, Landlock, no capabilities, no new privileges) are the process's
+// or its credentials', which the thread inherits; the filter reaches it through TSYNC.
+bool enable_user_dispatch_here() {
+    if (!g_user_dispatch) return false;
+    auto begin = reinterpret_cast<uintptr_t>(xos_host_syscall_begin);
+    auto end = reinterpret_cast<uintptr_t>(xos_host_syscall_end);
+    long r =
+        host::call(host::PRCTL, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, long(begin), long(end - begin), 0);
+    if (r < 0) setup_failed("syscall user dispatch on a vCPU thread failed", r);
+    return true;
+}
+
 }  // namespace xos::hosted

@@ -7,13 +7,15 @@
 // The app shares the address space with the platform, so it can call xos_host_syscall (or jump
 // to the entry's `syscall` instruction) itself, with any arguments: every call allowed here is
 // allowed to hostile code. Hence the argument checks below, wherever seccomp can express them
-// (integers, not what pointers point to): tgkill only to this process and its three signals,
+// (integers, not what pointers point to): tgkill only to this process's vCPU threads and the
+// platform's signals, futex (several vCPUs only) only the private wait and wake,
 // fds only the platform's (fixed numbers, host.h), no executable mapping (or, with XOS_EXEC=wx,
 // none writable and executable). Paths cannot be checked here: the mount namespace and Landlock
 // (sandbox.cpp) confine them.
 #include <cstdint>
 
 #include "hosted/host.h"
+#include "hosted/vcpu.h"
 
 namespace xos::hosted {
 
@@ -37,6 +39,8 @@ constexpr uint32_t AUDIT_ARCH_X86_64 = 0xc000003eu;
 constexpr uint32_t OFFSET_NR = 0, OFFSET_ARCH = 4, OFFSET_IP_LOW = 8, OFFSET_IP_HIGH = 12, OFFSET_ARG0_LOW = 16;
 // The low 32 bits of argument i: all an int argument (fd, signal, pid) is to the kernel.
 constexpr uint32_t arg_low(int i) { return OFFSET_ARG0_LOW + 8 * uint32_t(i); }
+
+constexpr uint32_t SYS_FUTEX = 202, FUTEX_WAIT_PRIVATE = 128, FUTEX_WAKE_PRIVATE = 129;
 
 // Allowed without looking at the arguments: none of them reaches outside this process.
 // write, readv/writev, the disks' calls, arch_prctl, tgkill, setitimer, mmap and mprotect are
@@ -204,24 +208,38 @@ void install_seccomp() {
     p.add(BPF_JEQ_K, uint32_t(host::ARCH_SET_FS), 0, 1);
     p.add(BPF_RET_K, RET_ALLOW);
     p.add(BPF_RET_K, RET_TRAP);
-    // tgkill: this process only (one host thread: tgid = tid = pid), and only the platform's
-    // signals (yield, a held-back tick or SIGIO). kill, tkill and the rest are not allowed.
+    // tgkill: this process only (tgid = pid; tid one of its vCPU threads: with one vCPU, the
+    // pid), and only the platform's signals (yield, a held-back tick or SIGIO; with several vCPUs
+    // the IPI). kill, tkill and the rest are not allowed.
     auto pid = uint32_t(host::call(host::GETPID));
+    unsigned vcpus = g_vcpu_count;
     unsigned short block = p.here();
     p.add(BPF_JEQ_K, host::TGKILL, 0, 0);
     p.add(BPF_LD_W_ABS, arg_low(0));
     p.add(BPF_JEQ_K, pid, 1, 0);
     p.add(BPF_RET_K, RET_TRAP);
     p.add(BPF_LD_W_ABS, arg_low(1));
-    p.add(BPF_JEQ_K, pid, 1, 0);
+    for (unsigned i = 0; i < vcpus; ++i)
+        p.add(BPF_JEQ_K, uint32_t(i == 0 ? pid : uint32_t(g_vcpus[i].tid)), uint8_t(vcpus - i), 0);
     p.add(BPF_RET_K, RET_TRAP);
     p.add(BPF_LD_W_ABS, arg_low(2));
-    p.add(BPF_JEQ_K, host::SIGUSR1, 2, 0);
-    p.add(BPF_JEQ_K, host::SIGALRM, 1, 0);
-    p.add(BPF_JEQ_K, host::SIGIO, 0, 1);
+    p.add(BPF_JEQ_K, host::SIGUSR1, 3, 0);
+    p.add(BPF_JEQ_K, host::SIGALRM, 2, 0);
+    p.add(BPF_JEQ_K, host::SIGIO, 1, 0);
+    p.add(BPF_JEQ_K, vcpus > 1 ? uint32_t(SIGNAL_IPI) : uint32_t(host::SIGUSR1), 0, 1);
     p.add(BPF_RET_K, RET_ALLOW);
     p.add(BPF_RET_K, RET_TRAP);
     p.skip_to_here(block);
+    // futex (several vCPUs only): the private wait and wake of the big lock's waiters, the vCPUs'
+    // bring-up and a process switch (big_lock.S, vcpu.cpp): no shared futexes, requeue, PI.
+    if (vcpus > 1) {
+        p.add(BPF_JEQ_K, SYS_FUTEX, 0, 5);
+        p.add(BPF_LD_W_ABS, arg_low(1));
+        p.add(BPF_JEQ_K, FUTEX_WAIT_PRIVATE, 1, 0);
+        p.add(BPF_JEQ_K, FUTEX_WAKE_PRIVATE, 0, 1);
+        p.add(BPF_RET_K, RET_ALLOW);
+        p.add(BPF_RET_K, RET_TRAP);
+    }
     // setitimer: ITIMER_REAL (the scheduler's tick) only.
     p.add(BPF_JEQ_K, host::SETITIMER, 0, 4);
     p.add(BPF_LD_W_ABS, arg_low(0));
@@ -248,9 +266,11 @@ void install_seccomp() {
     p.skip_to_here(block);
     p.add(BPF_RET_K, RET_TRAP);
 
-    // PR_SET_NO_NEW_PRIVS is set (enter_sandbox).
+    // PR_SET_NO_NEW_PRIVS is set (enter_sandbox). With several vCPUs the filter goes on every
+    // thread of the process at once (SECCOMP_FILTER_FLAG_TSYNC): the vCPU threads exist already.
     SockFprog fprog = p.fprog();
-    long r = host::call(host::SECCOMP, 1 /* SECCOMP_SET_MODE_FILTER */, 0, long(&fprog));
+    long r = host::call(host::SECCOMP, 1 /* SECCOMP_SET_MODE_FILTER */, vcpus > 1 ? 1 : 0, long(&fprog));
+    if (r > 0) setup_failed("the seccomp filter could not reach every vCPU thread (TSYNC)", r);
     if (r < 0) setup_failed("installing the seccomp filter failed", r);
 }
 

@@ -1,6 +1,9 @@
-// Interrupts on the hosted platform are host signals, handled on an alternate signal stack:
-//   SIGALRM  the periodic timer (setitimer ITIMER_REAL)
+// Interrupts on the hosted platform are host signals, handled on the vCPU's alternate signal
+// stack (one per vCPU thread, vcpu.cpp; with one vCPU, the process's only thread):
+//   SIGALRM  the periodic timer (setitimer ITIMER_REAL; vCPU 0 only)
 //   SIGUSR1  yield(): raised synchronously with tgkill
+//   SIGUSR2  an IPI to this vCPU (vcpu.cpp: a Tick, a Reschedule or a space request in
+//            Vcpu::ipi_pending)
 //   SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP  CPU exceptions: demand paging, else the fixup of a
 //            user copy (x86_64/user_copy.S: EFAULT), else a crash report
 //   SIGSYS   a `syscall` instruction outside the platform (seccomp.cpp): run by libos
@@ -9,9 +12,13 @@
 //   SIGWINCH the host terminal's size changed: a console input interrupt (console.cpp)
 //   40       (SIGNAL_FORWARD, with XOS_FORWARD_SIGNALS) a signal xos-run forwards to the app's first
 //            process, its number in the sigqueue value: a console input interrupt too
-// The interrupt flag is a variable: while it is clear a timer signal is only remembered and
-// taken when interrupts are enabled again (no host syscall to block signals); so is a SIGIO, whose
-// handler also runs at the next entry into the scheduler (yield) if that comes first.
+// The interrupt flag is a variable per vCPU: while it is clear a timer signal is only remembered
+// and taken when interrupts are enabled again (no host syscall to block signals); so is an IPI,
+// and a SIGIO, whose handler also runs at the next entry into the scheduler (yield) if that comes
+// first. With several vCPUs the same holds while a vCPU takes or gives back the big lock in the
+// entry code (held_back). The scheduler runs without the big lock, as on the VM; page faults,
+// app faults and the devices' handlers take it as the VM's trap path does. After the scheduler
+// the vCPU takes up the space of the thread it resumes (vcpu.cpp, settle_space).
 //
 // Context switch: the handler copies the interrupted registers and FPU/SIMD state (the signal
 // frame's ucontext and fpstate) into the current thread's CPU context, asks libos for the next
@@ -21,12 +28,15 @@
 
 #include "xos/log.h"
 #include "hosted/host.h"
+#include "hosted/vcpu.h"
 #include "x86_64/user_copy.h"
 #include "x86_64/user_state.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
 extern "C" void xos_syscall_trap_entry();  // x86_64/syscall_trap.S: the rewriter, then xos_syscall_entry
+extern "C" char xos_user_entry_begin[], xos_user_entry_end[];  // x86_64/entry64.S: between app code and libos
+extern "C" char xos_hosted_lock_code_begin[], xos_hosted_lock_code_end[];  // big_lock.S: waits with a ticket
 
 namespace xos::hosted {
 
@@ -98,14 +108,10 @@ struct alignas(64) CpuContext {
     alignas(64) uint8_t fpu[];
 };
 
+// One signal stack per vCPU: a handler knows its vCPU from where it runs (handler_vcpu).
 constexpr size_t ALT_STACK_SIZE = 256 * 1024;
-alignas(64) uint8_t g_alt_stack[ALT_STACK_SIZE];
+alignas(64) uint8_t g_alt_stacks[XOS_MAX_CPUS][ALT_STACK_SIZE];
 size_t g_fpu_capacity = 512;
-long g_pid;
-CpuContext* g_current;
-uint64_t g_fs_base;
-volatile bool g_interrupts_enabled;
-volatile bool g_timer_pending;
 volatile uint64_t g_forwarded_signals;  // bit n-1: signal n forwarded by xos-run, not yet taken
 volatile bool g_io_pending;
 volatile bool g_winch_pending;  // read by console.cpp
@@ -125,7 +131,34 @@ void run_io_handlers() {
 
 void barrier() { asm volatile("" ::: "memory"); }
 
-void raise_signal(int signal) { host::call(host::TGKILL, g_pid, g_pid, signal); }
+// The vCPU a signal handler runs for: its signal stack says (GS would too, but app code could
+// have changed it).
+unsigned handler_vcpu() {
+    auto sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+    auto base = reinterpret_cast<uintptr_t>(g_alt_stacks);
+    if (sp >= base && sp < base + sizeof g_alt_stacks) return unsigned((sp - base) / ALT_STACK_SIZE);
+    return this_vcpu_index();
+}
+
+CpuContext* current_of(Vcpu& v) { return static_cast<CpuContext*>(v.current); }
+
+bool in_range(uintptr_t at, const char* begin, const char* end) {
+    return at >= reinterpret_cast<uintptr_t>(begin) && at < reinterpret_cast<uintptr_t>(end);
+}
+
+// The ways into and out of libos, and the big lock's waits (big_lock.S: the first instruction
+// of a wait runs before it marks itself waiting, its `ret` after).
+bool in_entry_code(uintptr_t at) {
+    return in_range(at, xos_user_entry_begin, xos_user_entry_end) ||
+        in_range(at, xos_hosted_lock_code_begin, xos_hosted_lock_code_end);
+}
+
+// An interrupt (timer, IPI, SIGIO) that must wait: interrupts are off on this vCPU, or (with
+// several vCPUs) it is taking or giving back the big lock, which the VM does with interrupts
+// off: waiting for it, holding it at depth 0 (between the ticket and the count, or the count and
+// the release), or in the entry code without it (x86_64/entry64.S, where `cli` cannot run in
+// ring 3). Such an interrupt stays pending; interrupts_enable() or the next one takes it.
+bool held_back(Vcpu& v, unsigned index, const uint64_t* gregs);
 
 constexpr uint32_t FP_XSTATE_MAGIC1 = 0x46505853;
 
@@ -151,26 +184,27 @@ void reset_fpu(uint8_t* fpstate) {
     }
 }
 
-void set_fs(uint64_t value) {
+void set_fs(Vcpu& v, uint64_t value) {
     host::call(host::ARCH_PRCTL, host::ARCH_SET_FS, long(value));
-    g_fs_base = value;
+    v.fs_base = value;
 }
 
-void save(Ucontext& uc, bool interrupts_were_enabled) {
-    memcpy(g_current->gregs, uc.gregs, sizeof uc.gregs);
-    g_current->fs_base = g_fs_base;
-    g_current->interrupts_enabled = interrupts_were_enabled;
+void save(Vcpu& v, Ucontext& uc, bool interrupts_were_enabled) {
+    CpuContext* current = current_of(v);
+    memcpy(current->gregs, uc.gregs, sizeof uc.gregs);
+    current->fs_base = v.fs_base;
+    current->interrupts_enabled = interrupts_were_enabled;
     size_t bytes = frame_fpu_bytes(uc.fpstate);
     if (bytes > g_fpu_capacity) {
         klog("xos: fatal: the host's signal FPU state (%zu bytes) exceeds the %zu bytes reserved", bytes,
              g_fpu_capacity);
         platform::shutdown(platform::ExitKind::Crash, 134, "FPU state too large");
     }
-    memcpy(g_current->fpu, uc.fpstate, bytes);
-    g_current->fpu_bytes = uint32_t(bytes);
+    memcpy(current->fpu, uc.fpstate, bytes);
+    current->fpu_bytes = uint32_t(bytes);
 }
 
-void resume(CpuContext* next, Ucontext& uc) {
+void resume(Vcpu& v, CpuContext* next, Ucontext& uc) {
     uint64_t segments = uc.gregs[CSGSFS];
     memcpy(uc.gregs, next->gregs, sizeof uc.gregs);
     uc.gregs[CSGSFS] = segments;
@@ -178,47 +212,84 @@ void resume(CpuContext* next, Ucontext& uc) {
         memcpy(uc.fpstate, next->fpu, next->fpu_bytes);
     else
         reset_fpu(uc.fpstate);
-    uc.sigmask = 0;
-    if (next->fs_base != g_fs_base) set_fs(next->fs_base);
-    g_current = next;
+    uc.sigmask = v.signal_mask;
+    if (next->fs_base != v.fs_base) set_fs(v, next->fs_base);
+    v.current = next;
 }
 
-void interrupt(Ucontext& uc, sched::InterruptKind kind) {
-    bool were_enabled = g_interrupts_enabled;
-    if (!g_current) return;  // the scheduler is not up yet
-    g_interrupts_enabled = false;
-    if (g_io_pending && g_io_handler_count) {  // a SIGIO held back, or this one: the devices' handlers
+bool held_back(Vcpu& v, unsigned index, const uint64_t* gregs) {
+    if (!v.interrupts_enabled) return true;
+    if (!xos_smp_active) return false;
+    if (__atomic_load_n(&xos_cpus[index].lock_halted, __ATOMIC_RELAXED)) return true;
+    if (xos_big_lock_owner == index + 1) return xos_big_lock_depth == 0;
+    return in_entry_code(gregs[RIP]);
+}
+
+// Libos's scheduler for this vCPU (without the big lock, as the VM's timer and IPIs; the
+// devices' handlers take it), then the space of the thread it resumes (vcpu.cpp).
+void interrupt(Vcpu& v, unsigned index, Ucontext& uc, sched::InterruptKind kind) {
+    bool were_enabled = v.interrupts_enabled;
+    if (!v.current) return;  // the scheduler is not up yet
+    v.interrupts_enabled = false;
+    if (index == 0 && g_io_pending && g_io_handler_count) {  // a SIGIO held back, or this one
         g_io_pending = false;
+        if (sched::big_lock_enter()) sched::count_interrupt_big_lock();  // a device's handler
         run_io_handlers();
+        sched::big_lock_leave();
     }
-    save(uc, were_enabled);
+    save(v, uc, were_enabled);
+    v.in_handler = true;
     auto* next = static_cast<CpuContext*>(sched::on_interrupt(kind));
+    v.in_handler = false;
     if (next) {
         // Another thread, or this one set to enter a signal handler: load it either way.
-        resume(next, uc);
-        g_interrupts_enabled = next->interrupts_enabled;
-    } else {
-        g_interrupts_enabled = were_enabled;
+        resume(v, next, uc);
+        were_enabled = next->interrupts_enabled;
     }
+    settle_space();
+    v.interrupts_enabled = were_enabled;
 }
 
 void on_timer(int, Siginfo*, void* context) {
-    if (!g_interrupts_enabled) {
-        g_timer_pending = true;
+    auto& uc = *static_cast<Ucontext*>(context);
+    unsigned index = handler_vcpu();
+    Vcpu& v = g_vcpus[index];
+    if (held_back(v, index, uc.gregs)) {
+        v.timer_pending = true;
         return;
     }
-    g_timer_pending = false;
-    interrupt(*static_cast<Ucontext*>(context), sched::InterruptKind::Timer);
+    v.timer_pending = false;
+    interrupt(v, index, uc, sched::InterruptKind::Timer);
 }
 
 void on_yield(int, Siginfo*, void* context) {
-    interrupt(*static_cast<Ucontext*>(context), sched::InterruptKind::Yield);
+    unsigned index = handler_vcpu();
+    interrupt(g_vcpus[index], index, *static_cast<Ucontext*>(context), sched::InterruptKind::Yield);
 }
 
 void on_io(int, Siginfo*, void* context) {
+    auto& uc = *static_cast<Ucontext*>(context);
+    unsigned index = handler_vcpu();
     g_io_pending = true;
-    if (!g_interrupts_enabled) return;  // taken by interrupts_enable() or the next yield
-    interrupt(*static_cast<Ucontext*>(context), sched::InterruptKind::Device);
+    if (index != 0 || held_back(g_vcpus[index], index, uc.gregs)) return;  // taken later (interrupts_enable, a tick)
+    interrupt(g_vcpus[index], index, uc, sched::InterruptKind::Device);
+}
+
+// An IPI (vcpu.cpp): a Tick from the boot vCPU's timer, a Reschedule, or a space request.
+void on_ipi(int, Siginfo*, void* context) {
+    auto& uc = *static_cast<Ucontext*>(context);
+    unsigned index = handler_vcpu();
+    Vcpu& v = g_vcpus[index];
+    if (held_back(v, index, uc.gregs)) return;  // the bits stay set for later
+    uint32_t kinds = __atomic_exchange_n(&v.ipi_pending, 0, __ATOMIC_ACQ_REL);
+    if (kinds & (IPI_TICK | IPI_RESCHEDULE)) {
+        interrupt(v, index, uc, (kinds & IPI_TICK) ? sched::InterruptKind::Timer : sched::InterruptKind::Device);
+    } else if (kinds & IPI_SPACE) {  // another vCPU waits for a different space: give it up if due
+        bool were_enabled = v.interrupts_enabled;
+        v.interrupts_enabled = false;
+        settle_space();
+        v.interrupts_enabled = were_enabled;
+    }
 }
 
 void on_winch(int, Siginfo*, void* context) {
@@ -298,6 +369,8 @@ constexpr long SYS_URETPROBE = 335;
 
 void on_fault(int signal, Siginfo* info, void* context) {
     auto& uc = *static_cast<Ucontext*>(context);
+    unsigned index = handler_vcpu();
+    Vcpu& v = g_vcpus[index];
     // uretprobe (335) passes seccomp and raises SIGILL when not called from a uprobe trampoline
     // (without syscall user dispatch, which stops it first): the kernel's SIGILL right after a
     // `syscall` instruction of the app's. Run it through libos like any unknown number (ENOSYS).
@@ -311,11 +384,14 @@ void on_fault(int signal, Siginfo* info, void* context) {
     if (signal == host::SIGSEGV && (info->code == 1 || info->code == 2)) {
         uint64_t e = uc.gregs[ERR];
         auto access = (e & 0x10) ? mm::FaultAccess::Execute : (e & 2) ? mm::FaultAccess::Write : mm::FaultAccess::Read;
-        bool were_enabled = g_interrupts_enabled;
-        g_interrupts_enabled = false;
+        bool were_enabled = v.interrupts_enabled;
+        v.interrupts_enabled = false;
         auto source = x86::user_copy_fixup(uc.gregs[RIP]) ? mm::FaultSource::UserCopy : mm::FaultSource::App;
+        // Page faults take the big lock, as the VM's: the VMA tree and the page tables are its.
+        (void)sched::big_lock_enter();
         bool resolved = mm::handle_page_fault(reinterpret_cast<uintptr_t>(info->address), access, source);
-        g_interrupts_enabled = were_enabled;
+        sched::big_lock_leave();
+        v.interrupts_enabled = were_enabled;
         if (resolved) return;  // demand paging: the access is retried
     }
     if (signal == host::SIGSEGV || signal == host::SIGBUS) {
@@ -324,23 +400,29 @@ void on_fault(int signal, Siginfo* info, void* context) {
             return;
         }
     }
-    if (g_current && g_interrupts_enabled) {
+    if (v.current && v.interrupts_enabled) {
         // A fault in app code: the app's signal, if libos says so.
         constexpr int SI_KERNEL_CODE = 0x80;
         uint64_t trapno = uc.gregs[TRAPNO], error = uc.gregs[ERR];  // the host's, as Linux reports them
         bool with_address = signal == host::SIGSEGV || signal == host::SIGBUS || info->code != SI_KERNEL_CODE;
         sched::AppFault fault{signal, info->code, with_address ? reinterpret_cast<uintptr_t>(info->address) : 0, trapno,
                               error};
-        save(uc, true);
-        g_interrupts_enabled = false;
+        v.interrupts_enabled = false;
+        (void)sched::big_lock_enter();  // signal state, as the VM's trap path
+        save(v, uc, true);
+        v.in_handler = true;
         auto* next = static_cast<CpuContext*>(sched::on_app_fault(fault));
+        v.in_handler = false;
+        sched::big_lock_leave();
         if (next) {
-            resume(next, uc);
-            g_interrupts_enabled = next->interrupts_enabled;
+            resume(v, next, uc);
+            settle_space();
+            v.interrupts_enabled = next->interrupts_enabled;
             return;
         }
-        g_interrupts_enabled = true;
+        v.interrupts_enabled = true;
     }
+    (void)sched::big_lock_enter();  // a fatal report
     fatal(signal, *info, uc);
 }
 
@@ -374,7 +456,7 @@ void handle(int signal, void (*handler)(int, Siginfo*, void*)) {
     // Every handler runs with the timer and yield signals blocked: no nesting on the one stack.
     KernelSigaction action{handler, SA_SIGINFO | SA_ONSTACK | SA_RESTORER, &xos_host_sigreturn,
                            bit(host::SIGALRM) | bit(host::SIGUSR1) | bit(host::SIGIO) | bit(host::SIGWINCH) |
-                               bit(host::SIGNAL_FORWARD)};
+                               bit(host::SIGNAL_FORWARD) | bit(SIGNAL_IPI)};
     long r = host::call(host::RT_SIGACTION, signal, long(&action), 0, 8);
     if (r < 0) setup_failed("rt_sigaction failed", r);
 }
@@ -389,6 +471,19 @@ size_t xsave_size() {
 }
 
 }  // namespace
+
+long g_pid;
+
+// vCPU `index`'s signal stack, set by its own thread (sigaltstack is per thread).
+void init_signal_stack(unsigned index) {
+    struct {
+        void* sp;
+        int flags;
+        size_t size;
+    } alt{g_alt_stacks[index], 0, ALT_STACK_SIZE};
+    long r = host::call(host::SIGALTSTACK, long(&alt), 0);
+    if (r < 0) setup_failed("sigaltstack failed", r);
+}
 
 bool take_resize() {
     bool resized = g_winch_pending;
@@ -428,18 +523,14 @@ void set_io_interrupt_handler(void (*handler)(void*), void* context) {
 
 void init_signals() {
     g_pid = host::call(host::GETPID);
+    g_vcpus[0].tid = g_pid;  // the start thread is vCPU 0
     g_fpu_capacity = (xsave_size() + 63) & ~size_t(63);
-    struct {
-        void* sp;
-        int flags;
-        size_t size;
-    } alt{g_alt_stack, 0, ALT_STACK_SIZE};
-    long r = host::call(host::SIGALTSTACK, long(&alt), 0);
-    if (r < 0) setup_failed("sigaltstack failed", r);
+    init_signal_stack(0);
     for (int signal : {host::SIGSEGV, host::SIGBUS, host::SIGILL, host::SIGFPE, host::SIGTRAP})
         handle(signal, on_fault);
     handle(host::SIGALRM, on_timer);
     handle(host::SIGUSR1, on_yield);
+    handle(SIGNAL_IPI, on_ipi);
     handle(host::SIGSYS, on_sigsys);
     handle(host::SIGIO, on_io);
     // The host terminal's size changed (console.cpp reads the new one): an input interrupt too.
@@ -504,11 +595,12 @@ void cpu_context_init(void* storage, void (*entry)(uintptr_t, uintptr_t), uintpt
 
 void cpu_context_adopt_current(void* storage) {
     auto* context = static_cast<hosted::CpuContext*>(storage);
-    context->fs_base = hosted::g_fs_base;
-    hosted::g_current = context;
+    hosted::Vcpu& v = hosted::this_vcpu();
+    context->fs_base = v.fs_base;
+    v.current = context;
 }
 
-void yield() { hosted::raise_signal(hosted::host::SIGUSR1); }
+void yield() { hosted::signal_vcpu(hosted::this_vcpu_index(), hosted::host::SIGUSR1); }
 
 void timer_start(uint32_t hz) {
     long period_us = 1000000 / long(hz ? hz : 250);
@@ -519,45 +611,34 @@ void timer_start(uint32_t hz) {
     if (r < 0) hosted::setup_failed("setitimer failed", r);
 }
 
-bool interrupts_enabled() { return hosted::g_interrupts_enabled; }
+bool interrupts_enabled() { return hosted::this_vcpu().interrupts_enabled; }
 
 void interrupts_disable() {
-    hosted::g_interrupts_enabled = false;
+    hosted::this_vcpu().interrupts_enabled = false;
     hosted::barrier();
 }
 
 void interrupts_enable() {
+    unsigned index = hosted::this_vcpu_index();
+    hosted::Vcpu& v = hosted::g_vcpus[index];
     hosted::barrier();
-    hosted::g_interrupts_enabled = true;
+    v.interrupts_enabled = true;
     hosted::barrier();
-    if (hosted::g_timer_pending) hosted::raise_signal(hosted::host::SIGALRM);  // the tick we held back
-    if (hosted::g_io_pending && hosted::g_io_handler_count) hosted::raise_signal(hosted::host::SIGIO);
+    // What was held back: the tick (vCPU 0), an IPI, a SIGIO (vCPU 0 takes those).
+    if (v.timer_pending) hosted::signal_vcpu(index, hosted::host::SIGALRM);
+    if (__atomic_load_n(&v.ipi_pending, __ATOMIC_RELAXED)) hosted::signal_vcpu(index, hosted::SIGNAL_IPI);
+    if (hosted::g_io_pending && hosted::g_io_handler_count) hosted::signal_vcpu(0, hosted::host::SIGIO);
 }
 
 void wait_for_interrupt() {
+    hosted::Vcpu& v = hosted::this_vcpu();
     interrupts_enable();
-    uint64_t nothing_blocked = 0;
-    hosted::host::call(hosted::host::RT_SIGSUSPEND, long(&nothing_blocked), 8);
+    uint64_t mask = v.signal_mask;  // a directed signal (an IPI; on vCPU 0 also the tick) ends it
+    hosted::host::call(hosted::host::RT_SIGSUSPEND, long(&mask), 8);
 }
 
-void set_thread_pointer(uintptr_t value) { hosted::set_fs(value); }
+void set_thread_pointer(uintptr_t value) { hosted::set_fs(hosted::this_vcpu(), value); }
 
-uintptr_t thread_pointer() { return hosted::g_fs_base; }
-
-}  // namespace xos::platform
-
-namespace xos::platform {
-
-// One host thread for now (docs/hosted.md): a single CPU, so no IPIs and nothing to start.
-unsigned cpu_count() { return 1; }
-bool start_cpu(unsigned, uintptr_t, void (*)(unsigned)) { return false; }
-void send_ipi(unsigned, Ipi) {}
-void cpu_relax(unsigned) { asm volatile("pause"); }
-void big_lock_wait(unsigned, uint32_t ticket) {
-    while (__atomic_load_n(&xos_big_lock_serving, __ATOMIC_ACQUIRE) != ticket) asm volatile("pause");
-}
-void big_lock_passed() {}
-void activate_kernel_space() {}
-unsigned cpu_index_unlocked() { return 0; }
+uintptr_t thread_pointer() { return hosted::this_vcpu().fs_base; }
 
 }  // namespace xos::platform

@@ -17,6 +17,8 @@
 //                        order of <n>; xos-run --disk; block.cpp), read-only with :ro.
 //   XOS_FORWARD_SIGNALS=1   xos-run forwards signals to the app's first process (SIGNAL_FORWARD,
 //                        signals.cpp): xos.signals.
+//   XOS_CPUS=<n>         vCPUs: host threads running libos threads in parallel (1..16; default 1,
+//                        the single-thread platform; xos-run --cpus; vcpu.cpp).
 //   XOS_EXEC=wx          the image loads code: app pages may be executable, never also writable
 //                        (sandbox.cpp; without it no app page is executable on the host).
 // An executable linked by xos-cc (it defines xos_hosted_share_cwd) also sees the host's files
@@ -27,6 +29,7 @@
 #include <cstring>
 
 #include "hosted/host.h"
+#include "hosted/vcpu.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
@@ -201,6 +204,10 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
         } else if (starts_with(*e, "XOS_EXEC=")) {
             g_exec_allowed = strcmp(*e + 9, "wx") == 0;
             if (!g_exec_allowed && strcmp(*e + 9, "none") != 0) setup_failed("XOS_EXEC must be wx or none", 0);
+        } else if (starts_with(*e, "XOS_CPUS=")) {
+            int cpus = parse_fd(*e + 9);
+            if (cpus < 1 || cpus > int(XOS_MAX_CPUS)) setup_failed("XOS_CPUS must be a number from 1 to 16", 0);
+            set_vcpu_count(unsigned(cpus));
         } else if (starts_with(*e, "XOS_MEM=")) {
             ram = parse_size(*e + 8);
             if (ram < (16u << 20)) setup_failed("XOS_MEM must be a size of at least 16M (\"128M\", \"1G\")", 0);
@@ -247,6 +254,7 @@ extern "C" [[noreturn]] void xos_hosted_start(uintptr_t* initial_stack) {
     if (nic_fd >= 0) init_nic(nic_fd, nic_tap);
     init_shares();
     enter_sandbox();
+    start_vcpu_threads();  // after the namespaces (unshare wants one thread), before the filter (no clone)
     install_seccomp();
     xos::kernel_main();
 }

@@ -22,6 +22,32 @@ xos_host_syscall:
     ret
     .size xos_host_syscall, . - xos_host_syscall
 
+/* long xos_host_clone(unsigned long flags, void* stack, void (*fn)(unsigned long), unsigned long arg):
+ * a host thread (vcpu.cpp: the vCPUs, made before the seccomp filter, which refuses clone)
+ * that calls fn(arg) on `stack` and must never return. Returns its tid or -errno. */
+    .globl xos_host_clone
+    .type xos_host_clone, @function
+xos_host_clone:
+    push %r12
+    push %r13
+    mov %rdx, %r12
+    mov %rcx, %r13
+    mov $56, %eax                   /* clone(flags, stack, NULL, NULL, 0) */
+    xor %edx, %edx
+    xor %r10d, %r10d
+    xor %r8d, %r8d
+    syscall
+    test %rax, %rax
+    jnz 1f
+    xor %ebp, %ebp                  /* the new thread, on `stack` */
+    mov %r13, %rdi
+    call *%r12
+    ud2
+1:  pop %r13
+    pop %r12
+    ret
+    .size xos_host_clone, . - xos_host_clone
+
 /* sa_restorer of every host signal handler. */
     .globl xos_host_sigreturn
     .type xos_host_sigreturn, @function

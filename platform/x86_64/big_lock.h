@@ -2,9 +2,10 @@
  * trap_entry.S. The entries no longer take the big lock (libos takes it on demand: the syscall
  * dispatcher, the fault path, sched::BigLockScope); the ways back to app code give it back if
  * this CPU still holds it (BIG_LOCK_DROP); the syscall rewriter's trap takes a level of it around
- * the rewriter (BIG_LOCK_ENTER/LEAVE). Nothing happens while xos_smp_active is 0 (one CPU,
- * hosted): the one-CPU paths pay a compare. The layout of struct XosCpu (xos/libos.h) is
- * repeated here. */
+ * the rewriter (BIG_LOCK_ENTER/LEAVE). Nothing happens while xos_smp_active is 0 (one CPU):
+ * the one-CPU paths pay a compare. A hosted image's vCPUs (host threads) use the same code with
+ * their own CPU lookup, interrupt flag and waits (platform/hosted/entry_cpu.inc, big_lock.S).
+ * The layout of struct XosCpu (xos/libos.h) is repeated here. */
 #pragma once
 
 #define XOS_CPU_KERNEL_STACK_TOP 0
@@ -45,6 +46,16 @@
     add \scratch, \reg
 .endm
 
+/* Interrupts off (cli), and what the hosted platform does when a vCPU asks for the lock and when
+ * it holds it afresh: nothing on the VM. platform/hosted/entry_cpu.inc redefines these. */
+.macro XOS_IRQ_OFF
+    cli
+.endm
+.macro XOS_LOCK_ASKING
+.endm
+.macro XOS_LOCK_TAKEN
+.endm
+
 /* Takes the big lock (or one more level of it): a ticket lock, so CPUs get it in the order
  * they asked (a CPU looping over syscalls cannot starve the others). Interrupts must be off.
  * Clobbers %rax, %rcx, %r11 and the flags. Not our turn yet: xos_big_lock_wait (big_lock.S)
@@ -59,6 +70,7 @@
     inc %r11d
     cmp %r11d, xos_big_lock_owner(%rip)
     je .Lnested\@
+    XOS_LOCK_ASKING
     mov $1, %eax
     lock xadd %eax, xos_big_lock_next(%rip)
     cmp %eax, xos_big_lock_serving(%rip)
@@ -66,6 +78,7 @@
     call xos_big_lock_wait          /* %eax = the ticket, %rcx = this CPU; keeps both */
 .Lgot\@:
     mov %r11d, xos_big_lock_owner(%rip)
+    XOS_LOCK_TAKEN
 .Lnested\@:
     incl xos_big_lock_depth(%rip)
 .Ldone\@:
@@ -100,7 +113,7 @@
 .macro BIG_LOCK_DROP
     cmpb $0, xos_smp_active(%rip)
     je .Ldone\@
-    cli
+    XOS_IRQ_OFF
     push %rcx
     push %r11
     XOS_CPU_PTR %rcx, %ecx, %r11
@@ -115,3 +128,7 @@
     BIG_LOCK_PASS
 .Ldone\@:
 .endm
+
+#ifdef XOS_HOSTED_ENTRY
+#include "hosted/entry_cpu.inc"
+#endif

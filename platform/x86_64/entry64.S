@@ -59,7 +59,7 @@ xos_enter_app:
     pushfq                          /* restored once on the kernel stack */
     cmpb $0, xos_smp_active(%rip)
     je 3f
-    cli                             /* this CPU's kernel stack: the flow may not move meanwhile */
+    XOS_IRQ_OFF                     /* this CPU's kernel stack: the flow may not move meanwhile */
 3:
     XOS_CPU_PTR %r11, %r11d, %rcx   /* big_lock.h */
     mov XOS_CPU_KERNEL_STACK_TOP(%r11), %rcx
@@ -275,7 +275,7 @@ xos_syscall_trap_entry:
     mov %rsp, %rbp
     cmpb $0, xos_smp_active(%rip)
     je 1f
-    cli                             /* popfq below restores the caller's IF */
+    XOS_IRQ_OFF                     /* popfq below restores the caller's IF */
     BIG_LOCK_ENTER
     mov 104(%rbp), %rcx
     mov 112(%rbp), %rax
@@ -290,7 +290,7 @@ xos_syscall_trap_entry:
                                        trampoline tail if the rewriter moved what follows it) */
     cmpb $0, xos_smp_active(%rip)
     je 1f
-    cli
+    XOS_IRQ_OFF
     BIG_LOCK_LEAVE
 1:
     mov %rbp, %rsp

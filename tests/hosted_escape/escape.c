@@ -42,7 +42,9 @@ enum {
     H_WRITEV = 20,
     H_SOCKET = 41,
     H_CONNECT = 42,
+    H_CLONE = 56,
     H_FORK = 57,
+    H_FUTEX = 202,
     H_EXECVE = 59,
     H_KILL = 62,
     H_FTRUNCATE = 77,
@@ -376,6 +378,47 @@ static int a_reconfigure(void) {
     result |= escaped_if(H5(H_PRCTL, 59, 0, 0, 0, 0) == 0, "prctl(syscall user dispatch off)");
     return result | escaped_if(H3(H_DUP3, FD_PROC, 100, 0) >= 0, "dup3");
 }
+// With several vCPUs (XOS_CPUS=2, platform/hosted/vcpu.cpp) the filter allows the private futex
+// wait and wake and tgkill to the image's own vCPU threads: nothing more. The host pid is the
+// platform's (xos::hosted::g_pid): hostile code can read anything in the image.
+extern long _ZN3xos6hosted5g_pidE;
+static int g_futex_word;
+static int a_futex_shared_wait(void) {
+    H4(H_FUTEX, &g_futex_word, 0 /* FUTEX_WAIT */, 1, 0);
+    return escaped_if(1, "a shared futex wait reached the host");
+}
+static int a_futex_shared_wake(void) {
+    return escaped_if(H3(H_FUTEX, &g_futex_word, 1 /* FUTEX_WAKE */, 1) >= 0, "a shared futex wake");
+}
+static int a_futex_requeue(void) {
+    H6(H_FUTEX, &g_futex_word, 4 | 128 /* FUTEX_CMP_REQUEUE_PRIVATE */, 1, 1, &g_futex_word, 0);
+    return escaped_if(1, "a futex requeue reached the host");
+}
+static int a_futex_lock_pi(void) {
+    H4(H_FUTEX, &g_futex_word, 6 | 128 /* FUTEX_LOCK_PI_PRIVATE */, 0, 0);
+    return escaped_if(1, "a PI futex lock reached the host");
+}
+static int a_tgkill_own_group_sentinel(void) {
+    // Its own tgid with a tid outside it (the sentinel).
+    long pid = _ZN3xos6hosted5g_pidE;
+    return escaped_if(H3(H_TGKILL, pid, g_sentinel, SIGKILL) == 0, "tgkill(own pid, sentinel)");
+}
+static int a_tgkill_own_group_stranger(void) {
+    // Its own tgid with a tid that is no vCPU thread of it.
+    long pid = _ZN3xos6hosted5g_pidE;
+    H3(H_TGKILL, pid, pid + 4000000, SIGUSR1);
+    return escaped_if(1, "tgkill to a tid that is no vCPU thread reached the host");
+}
+static int a_tgkill_own_sigkill(void) {
+    long pid = _ZN3xos6hosted5g_pidE;
+    H3(H_TGKILL, pid, pid, SIGKILL);
+    return escaped_if(1, "tgkill(SIGKILL) of its own thread reached the host");
+}
+static int a_clone_thread(void) {
+    // A host thread of its own (the vCPUs' are made before the filter): clone stays refused.
+    long r = H2(H_CLONE, 0x100 | 0x800 | 0x10000 /* VM SIGHAND THREAD */, 0);
+    return escaped_if(r >= 0, "clone");
+}
 static int a_harmless_allowed(void) {
     // The unconditionally allowed calls with bad pointers: errors, not crashes or host effects.
     int result = escaped_if(H3(H_GETRANDOM, (uintptr_t)victim, 16, 0) > 0, "getrandom wrote the image's text");
@@ -483,6 +526,14 @@ static const struct Attack ATTACKS[] = {
     {"network", a_network},
     {"reconfigure", a_reconfigure},
     {"harmless-allowed", a_harmless_allowed},
+    {"futex-shared-wait", a_futex_shared_wait},
+    {"futex-shared-wake", a_futex_shared_wake},
+    {"futex-requeue", a_futex_requeue},
+    {"futex-lock-pi", a_futex_lock_pi},
+    {"tgkill-own-group-sentinel", a_tgkill_own_group_sentinel},
+    {"tgkill-own-group-stranger", a_tgkill_own_group_stranger},
+    {"tgkill-own-sigkill", a_tgkill_own_sigkill},
+    {"clone-thread", a_clone_thread},
 };
 
 int main(int argc, char** argv) {

@@ -31,6 +31,11 @@ import time
 
 IN_EVENTS = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x800
 ALLOWED_STATUSES = (0, 159)
+VCPU_ATTACKS = ("futex-shared-wait", "futex-shared-wake", "futex-requeue", "futex-lock-pi",
+                "tgkill-own-group-sentinel", "tgkill-own-group-stranger",
+                "tgkill-own-sigkill", "clone-thread", "tgkill-sentinel",
+                "tgkill-sentinel-usr1", "tgkill-tid-of-sentinel", "kill-sentinel", "sigsuspend", "process-creation",
+                "harmless-allowed")
 SECRET_CONTENT = b"SECRET-CONTENT: the host's sentinel file, never to be read by an image\n"
 
 
@@ -229,6 +234,11 @@ def main():
                     stopped += status == 159
             for attack in ("open-secret", "inherited-fds", "chmod-secret", "stat-secret", "tgkill-sentinel"):
                 checker.direct(attack, "call", share=False)
+            # Two vCPUs (host threads): the filter's futex and tgkill rules for them refuse the rest,
+            # and clone stays refused.
+            for attack in VCPU_ATTACKS:
+                for route in ("call", "site"):
+                    checker.direct(attack, route, extra_env={"XOS_CPUS": "2"})
             for attack in ("inherited-fds", "open-secret", "open-secret-via-proc", "tgkill-sentinel",
                            "chmod-secret", "proc-climb"):
                 checker.through_xos_run(attack, "site")

@@ -317,6 +317,11 @@ static void check_exec(void) {
 // --- on xos only: memory, figures ------------------------------------------------------------------------
 
 static long mem_free_kib(void) {
+    // A sleep first: with several CPUs the last child's thread may still have been finishing its
+    // exit on another CPU when waitpid returned, and libos frees a dead thread (and its process)
+    // at the next block of another thread; this is that block, so its memory counts as free.
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    nanosleep(&pause, 0);
     FILE* f = fopen("/proc/meminfo", "r");
     if (!f) return -1;
     char line[128];

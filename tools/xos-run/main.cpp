@@ -102,6 +102,8 @@ int run_hosted(const Options& opts) {
     argv.insert(argv.end(), opts.app_args.begin(), opts.app_args.end());
     std::vector<std::string> env = opts.env;
     env.push_back("XOS_MEM=" + std::to_string(opts.mem_bytes >> 10) + "K");
+    // --cpus: host threads as vCPUs (platform/hosted/vcpu.cpp); one is the platform as it was.
+    if (opts.cpus > 1) env.push_back("XOS_CPUS=" + std::to_string(opts.cpus));
     if (!opts.rootfs_size.empty())  // bytes (a multiple of 1K: parse_mem_size) or "N%"
         env.push_back("XOS_ROOTFS_SIZE=" +
                       (opts.rootfs_size.back() == '%' ? opts.rootfs_size

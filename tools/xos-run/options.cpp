@@ -81,7 +81,7 @@ options:
   --user UID[:GID]|NAME[:GROUP]
                         container image: the user instead of the image's User (names
                         from the image's /etc/passwd and /etc/group)
-  --cpus N              virtual CPUs (default $XOS_CPUS or 1; MTTCG under TCG)
+  --cpus N              virtual CPUs (default $XOS_CPUS or 1; MTTCG under TCG; host threads on hosted)
   --qemu PATH           QEMU binary (default $XOS_QEMU or qemu-system-x86_64)
   --qemu-arg ARG        append ARG to the QEMU command line (repeatable)
   --share HOSTDIR:GUESTPATH[:passthrough][:ro]

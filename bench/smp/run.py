@@ -4,18 +4,21 @@
 Builds smp.c with xos-build and runs it under xos-run with --cpus 1 and --cpus 2 (MTTCG under
 TCG), rounds alternating (1 2, 1 2, ...) after a warm-up round. Figures (the guest's clock):
 the wall time of THREADS threads doing the same CPU-bound work (the speed-up is 1 vCPU's time
-over 2 vCPUs'), a futex ping-pong round trip between two threads and a sched_yield between two
-threads (with 2 vCPUs those run on different CPUs: a cross-CPU wake-up with an IPI), and two
-threads doing malloc/free and page faults (mmap, a write, munmap).
+over 2 vCPUs'), a round trip between two threads through futexes and through pipes (a context
+switch each way) and a sched_yield between two threads (with 2 vCPUs those run on different CPUs:
+a cross-CPU wake-up with an IPI), and two threads doing malloc/free and page faults (mmap, a
+write, munmap).
 
 With --baseline-build-dir, the same program built by that tree (e.g. main) runs too, in the same
-rounds (baseline 1, 2, then this tree 1, 2), and both are reported.
+rounds (baseline 1, 2, then this tree 1, 2), and both are reported. What /proc/xos/cpus counted
+during the ping-pongs and yields (spin rounds, on_cpu waits, IPIs, idle halts) is printed for
+the last round of each, where the image's libos has the counters.
 
 With `--platform hosted` the same program is built for the hosted platform and runs as a host
 process whose vCPUs are host threads (--cpus: XOS_CPUS, docs/hosted.md "Several vCPUs").
 
 usage: bench/smp/run.py [--build-dir build] [--baseline-build-dir DIR] [--platform kvm|hosted] [--runs 5]
-                        [--threads 2] [--work 200000000]
+                        [--threads 2] [--work 200000000] [--parts parallel,futex,pipe,yield,memory]
 """
 import argparse
 import json
@@ -40,7 +43,12 @@ def figures(output):
     return {r["figure"]: r["value"] for r in (json.loads(l) for l in output.splitlines() if l.startswith("{"))}
 
 
-FIGURES = ("parallel_ns", "futex_pingpong_ns", "yield_ns", "memory_ns")
+FIGURES = ("parallel_ns", "futex_pingpong_ns", "pipe_pingpong_ns", "yield_ns", "memory_ns")
+
+
+def counter_lines(output):
+    """smp.c's "counters FIGURE: cpu N name delta ..." lines (/proc/xos/cpus around a figure)."""
+    return [l for l in output.splitlines() if l.startswith("counters ")]
 
 
 def main():
@@ -51,11 +59,14 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", type=int, default=200000000)
     parser.add_argument("--platform", choices=("kvm", "hosted"), default="kvm")
+    parser.add_argument("--parts", default="parallel,futex,pipe,yield,memory",
+                        help="smp.c's parts to run (a comma list)")
     args = parser.parse_args()
     trees = [("this tree", os.path.abspath(args.build_dir))]
     if args.baseline_build_dir:
         trees.insert(0, ("baseline", os.path.abspath(args.baseline_build_dir)))
     samples = {(name, cpus): [] for name, _ in trees for cpus in (1, 2)}
+    counters = {}
     with tempfile.TemporaryDirectory() as tmp:
         images = {}
         for name, build in trees:
@@ -66,9 +77,10 @@ def main():
             for name, build in trees:
                 for cpus in (1, 2):
                     out = run([os.path.join(build, "tools", "xos-run", "xos-run"), "--cpus", str(cpus), "--timeout",
-                               "600", images[name], "--", str(args.threads), str(args.work)])
+                               "600", images[name], "--", str(args.threads), str(args.work), args.parts])
                     if round_number:
                         samples[(name, cpus)].append(figures(out))
+                        counters[(name, cpus)] = counter_lines(out)
                     print("round %d, %s, %d vCPU(s): %s" % (round_number, name, cpus, out.strip().replace("\n", " ")),
                           file=sys.stderr)
     with open("/proc/loadavg") as f:
@@ -85,6 +97,10 @@ def main():
             ratios = [a / b for a, b in zip(one, two)]
             print("| %s | %.0f | %.0f | %.2f (%.2f-%.2f) |" % (figure, statistics.median(one), statistics.median(two),
                                                                statistics.median(ratios), min(ratios), max(ratios)))
+        print()
+        for cpus in (1, 2):
+            for line in counters.get((name, cpus), []):
+                print("    %d vCPU(s), last round: %s" % (cpus, line))
         print()
     print("%s, %d runs, %d threads x %d iterations; host load average at the end: %s; %d host CPUs"
           % (args.platform, args.runs, args.threads, args.work, " ".join(load), os.cpu_count()))

@@ -2,10 +2,15 @@
 //   parallel_ns  THREADS threads each doing the same fixed CPU-bound work (no syscalls, no
 //                shared writes); wall time of the whole
 //   futex_pingpong_ns  a round trip between two threads through two futexes (a wake, a wait)
+//   pipe_pingpong_ns  a round trip between two threads through two pipes, one byte each way
+//                (lmbench's lat_ctx: a context switch each way; with 2 vCPUs, across CPUs)
 //   yield_ns     sched_yield() with two threads yielding to each other (a context switch)
 //   memory_ns    two threads each doing MEMORY_ROUNDS rounds of malloc/free and of a fresh page
 //                (mmap, a write: a page fault, munmap); wall time of the whole
-// usage: smp [THREADS] [WORK]
+// Around the futex ping-pong and the yields it also prints what /proc/xos/cpus counted meanwhile
+// (a line "counters FIGURE: cpu N name delta ..."; nothing where the file does not exist: Linux).
+// usage: smp [THREADS] [WORK] [PARTS]  (PARTS: a comma list of parallel, futex, pipe, yield,
+// memory; all by default)
 #define _GNU_SOURCE
 #include <linux/futex.h>
 #include <pthread.h>
@@ -14,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -39,6 +45,54 @@ static void* compute(void* arg) {
     g_sink[(uintptr_t)arg * 8] = acc;
     return NULL;
 }
+
+// /proc/xos/cpus: "cpu N name value name value ..." per CPU.
+#define COUNTER_CPUS 16
+#define COUNTERS 32
+struct counters {
+    int cpus;
+    char names[COUNTERS][32];
+    int count;
+    unsigned long long values[COUNTER_CPUS][COUNTERS];
+};
+
+static int read_counters(struct counters* c) {
+    FILE* f = fopen("/proc/xos/cpus", "r");
+    if (!f) return 0;
+    memset(c, 0, sizeof *c);
+    char line[2048];
+    while (c->cpus < COUNTER_CPUS && fgets(line, sizeof line, f)) {
+        char* save;
+        char* word = strtok_r(line, " \n", &save);
+        if (!word || strcmp(word, "cpu") != 0 || !strtok_r(NULL, " \n", &save)) continue;
+        int n = 0;
+        for (char* name; n < COUNTERS && (name = strtok_r(NULL, " \n", &save));) {
+            char* value = strtok_r(NULL, " \n", &save);
+            if (!value) break;
+            if (c->cpus == 0) snprintf(c->names[n], sizeof c->names[n], "%s", name);
+            c->values[c->cpus][n++] = strtoull(value, NULL, 10);
+        }
+        if (c->cpus == 0) c->count = n;
+        ++c->cpus;
+    }
+    fclose(f);
+    return c->cpus > 0;
+}
+
+static void print_counter_deltas(const char* figure, const struct counters* before) {
+    static struct counters after;
+    if (!read_counters(&after)) return;
+    printf("counters %s:", figure);
+    for (int cpu = 0; cpu < after.cpus && cpu < before->cpus; ++cpu) {
+        printf(" cpu %d", cpu);
+        for (int i = 0; i < after.count && i < before->count; ++i)
+            if (after.values[cpu][i] != before->values[cpu][i])
+                printf(" %s %llu", after.names[i], after.values[cpu][i] - before->values[cpu][i]);
+    }
+    printf("\n");
+}
+
+static struct counters g_before;
 
 #define PINGS 2000
 static atomic_int g_ping, g_pong;
@@ -81,41 +135,91 @@ static void* memory_worker(void* arg) {
     return NULL;
 }
 
+static void* pipe_ponger(void* arg) {
+    int* fds = arg;  // read from fds[0], answer on fds[3]
+    char byte;
+    for (int i = 0; i < PINGS; ++i) {
+        if (read(fds[0], &byte, 1) != 1 || write(fds[3], &byte, 1) != 1) abort();
+    }
+    return NULL;
+}
+
+static int wanted(const char* parts, const char* part) {
+    size_t n = strlen(part);
+    for (const char* p = parts; (p = strstr(p, part)); p += n)
+        if ((p == parts || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return 1;
+    return 0;
+}
+
 int main(int argc, char** argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     g_work = argc > 2 ? atol(argv[2]) : 200000000;
+    const char* parts = argc > 3 ? argv[3] : "parallel,futex,pipe,yield,memory";
     if (threads < 1 || threads > 64) return 2;
-    pthread_t ids[64];
-    uint64_t start = now_ns();
-    for (int i = 0; i < threads; ++i) pthread_create(&ids[i], NULL, compute, (void*)(uintptr_t)i);
-    for (int i = 0; i < threads; ++i) pthread_join(ids[i], NULL);
-    printf("{\"figure\": \"parallel_ns\", \"value\": %llu, \"threads\": %d, \"cpus\": %ld}\n",
-           (unsigned long long)(now_ns() - start), threads, sysconf(_SC_NPROCESSORS_ONLN));
-
-    pthread_t pong;
-    pthread_create(&pong, NULL, ponger, NULL);
-    start = now_ns();
-    for (int i = 1; i <= PINGS; ++i) {
-        atomic_store(&g_ping, i);
-        syscall(SYS_futex, &g_ping, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-        while (atomic_load(&g_pong) != i) syscall(SYS_futex, &g_pong, FUTEX_WAIT_PRIVATE, i - 1, NULL, NULL, 0);
+    uint64_t start;
+    int have_counters;
+    if (wanted(parts, "parallel")) {
+        pthread_t ids[64];
+        start = now_ns();
+        for (int i = 0; i < threads; ++i) pthread_create(&ids[i], NULL, compute, (void*)(uintptr_t)i);
+        for (int i = 0; i < threads; ++i) pthread_join(ids[i], NULL);
+        printf("{\"figure\": \"parallel_ns\", \"value\": %llu, \"threads\": %d, \"cpus\": %ld}\n",
+               (unsigned long long)(now_ns() - start), threads, sysconf(_SC_NPROCESSORS_ONLN));
     }
-    printf("{\"figure\": \"futex_pingpong_ns\", \"value\": %llu}\n", (unsigned long long)((now_ns() - start) / PINGS));
-    pthread_join(pong, NULL);
+
+    if (wanted(parts, "futex")) {
+        pthread_t pong;
+        pthread_create(&pong, NULL, ponger, NULL);
+        have_counters = read_counters(&g_before);
+        start = now_ns();
+        for (int i = 1; i <= PINGS; ++i) {
+            atomic_store(&g_ping, i);
+            syscall(SYS_futex, &g_ping, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+            while (atomic_load(&g_pong) != i) syscall(SYS_futex, &g_pong, FUTEX_WAIT_PRIVATE, i - 1, NULL, NULL, 0);
+        }
+        printf("{\"figure\": \"futex_pingpong_ns\", \"value\": %llu}\n",
+               (unsigned long long)((now_ns() - start) / PINGS));
+        if (have_counters) print_counter_deltas("futex_pingpong", &g_before);
+        pthread_join(pong, NULL);
+    }
+
+    if (wanted(parts, "pipe")) {  // a context switch through a pipe each way (lmbench's lat_ctx)
+        int fds[4];
+        if (pipe(fds) != 0 || pipe(fds + 2) != 0) return 1;
+        pthread_t pong;
+        pthread_create(&pong, NULL, pipe_ponger, fds);
+        have_counters = read_counters(&g_before);
+        start = now_ns();
+        char byte = 'x';
+        for (int i = 0; i < PINGS; ++i)
+            if (write(fds[1], &byte, 1) != 1 || read(fds[2], &byte, 1) != 1) return 1;
+        printf("{\"figure\": \"pipe_pingpong_ns\", \"value\": %llu}\n",
+               (unsigned long long)((now_ns() - start) / PINGS));
+        if (have_counters) print_counter_deltas("pipe_pingpong", &g_before);
+        pthread_join(pong, NULL);
+        for (int i = 0; i < 4; ++i) close(fds[i]);
+    }
 
     pthread_t a, b;
-    start = now_ns();
-    pthread_create(&a, NULL, yielder, NULL);
-    pthread_create(&b, NULL, yielder, NULL);
-    pthread_join(a, NULL);
-    pthread_join(b, NULL);
-    printf("{\"figure\": \"yield_ns\", \"value\": %llu}\n", (unsigned long long)((now_ns() - start) / (2 * YIELDS)));
+    if (wanted(parts, "yield")) {
+        have_counters = read_counters(&g_before);
+        start = now_ns();
+        pthread_create(&a, NULL, yielder, NULL);
+        pthread_create(&b, NULL, yielder, NULL);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        printf("{\"figure\": \"yield_ns\", \"value\": %llu}\n",
+               (unsigned long long)((now_ns() - start) / (2 * YIELDS)));
+        if (have_counters) print_counter_deltas("yield", &g_before);
+    }
 
-    start = now_ns();
-    pthread_create(&a, NULL, memory_worker, (void*)(uintptr_t)0);
-    pthread_create(&b, NULL, memory_worker, (void*)(uintptr_t)1);
-    pthread_join(a, NULL);
-    pthread_join(b, NULL);
-    printf("{\"figure\": \"memory_ns\", \"value\": %llu}\n", (unsigned long long)(now_ns() - start));
+    if (wanted(parts, "memory")) {
+        start = now_ns();
+        pthread_create(&a, NULL, memory_worker, (void*)(uintptr_t)0);
+        pthread_create(&b, NULL, memory_worker, (void*)(uintptr_t)1);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        printf("{\"figure\": \"memory_ns\", \"value\": %llu}\n", (unsigned long long)(now_ns() - start));
+    }
     return 0;
 }

@@ -52,6 +52,43 @@ struct CpuState {
 CpuState g_cpu[XOS_MAX_CPUS];
 unsigned g_cpus_online = 1;
 
+// Reschedule IPIs decided under g_sched_lock are sent once it is given back (SchedLockGuard):
+// bit i of a CPU's word = CPU i gets one. Sending one writes the local APIC's ICR, which under
+// QEMU's multi-threaded TCG takes QEMU's global lock and may wait there for another vCPU's
+// thread (the host may have descheduled it); meanwhile every CPU wanting g_sched_lock spun
+// (bench/README.md: the cross-CPU futex round trip). Each CPU touches only its own word, with
+// interrupts off.
+uint64_t g_kicks_pending[XOS_MAX_CPUS];
+
+void send_pending_kicks() {
+    uint64_t& pending = g_kicks_pending[platform::cpu_index_unlocked()];
+    while (pending) {
+        unsigned target = unsigned(__builtin_ctzll(pending));
+        pending &= pending - 1;
+        platform::send_ipi(target, platform::Ipi::Reschedule);
+    }
+}
+
+// Holds g_sched_lock for its scope with interrupts off (as SpinLockGuard), and sends the
+// reschedule IPIs decided meanwhile after giving it back.
+class SCOPED_CAPABILITY SchedLockGuard {
+public:
+    SchedLockGuard() ACQUIRE(g_sched_lock) : m_were_enabled(platform::interrupts_enabled()) {
+        if (m_were_enabled) platform::interrupts_disable();
+        g_sched_lock.lock();
+    }
+    ~SchedLockGuard() RELEASE() {
+        g_sched_lock.unlock();
+        send_pending_kicks();
+        if (m_were_enabled) platform::interrupts_enable();
+    }
+    SchedLockGuard(const SchedLockGuard&) = delete;
+    SchedLockGuard& operator=(const SchedLockGuard&) = delete;
+
+private:
+    bool m_were_enabled;
+};
+
 // "This CPU" comes from the CPU itself (RDPID, or the local APIC's ID: platform::cpu_index_unlocked,
 // docs/locking.md). Only meaningful while the thread cannot move to another CPU: interrupts
 // off, or libos code (never preempted).
@@ -134,6 +171,9 @@ unsigned queued_hint(unsigned cpu_index) NO_THREAD_SAFETY_ANALYSIS {
     return __atomic_load_n(&g_run_queues[cpu_index].length, __ATOMIC_RELAXED);
 }
 
+// True while a CPU runs `thread` or has not finished switching away from it (Thread::on_cpu).
+bool still_on_cpu(const Thread& thread) { return __atomic_load_n(&thread.on_cpu, __ATOMIC_ACQUIRE); }
+
 bool idle_and_empty(unsigned cpu_index) {
     return g_cpu[cpu_index].current == g_cpu[cpu_index].idle && queued_hint(cpu_index) == 0;
 }
@@ -177,6 +217,10 @@ unsigned choose_cpu(Thread& thread) REQUIRES(g_sched_lock) {
     unsigned last = thread.last_cpu, self = this_cpu();
     bool last_allowed = (allowed >> last) & 1;
     if (last_allowed && idle_and_empty(last)) return last;
+    // Woken while its CPU is still switching away from it (it blocked a moment ago): back on that
+    // CPU's queue when the queue is empty, where that switch finds it and resumes it at once.
+    // Another CPU would have to wait until the switch is done (the on_cpu wait, on_interrupt).
+    if (last_allowed && still_on_cpu(thread) && queued_hint(last) == 0) return last;
     for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
         if (((allowed >> i) & 1) && idle_and_empty(i)) return i;
     auto load = [](unsigned i) { return queued_hint(i) + (g_cpu[i].current != g_cpu[i].idle ? 1 : 0); };
@@ -187,12 +231,12 @@ unsigned choose_cpu(Thread& thread) REQUIRES(g_sched_lock) {
 }
 
 // A reschedule IPI to CPU `target` if it is idle (once per idle spell), so it runs (or steals)
-// the work just queued.
+// the work just queued; sent once g_sched_lock is given back (SchedLockGuard).
 void kick_if_idle(unsigned target) REQUIRES(g_sched_lock) {
     CpuState& other = g_cpu[target];
     if (target == this_cpu() || !other.online || other.current != other.idle || other.wake_sent) return;
     other.wake_sent = true;
-    platform::send_ipi(target, platform::Ipi::Reschedule);
+    g_kicks_pending[this_cpu()] |= uint64_t(1) << target;
 }
 
 // Queues a thread on the run queue of a CPU it may run on (choose_cpu) and, with several CPUs,
@@ -207,6 +251,7 @@ void make_runnable(Thread& thread) REQUIRES(g_sched_lock) {
         kick_if_idle(target);
         return;
     }
+    if (target == thread.last_cpu && still_on_cpu(thread)) return;  // its own CPU resumes it (choose_cpu)
     uint64_t allowed = thread.affinity & online_mask();
     for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
         if (((allowed >> i) & 1) && i != target && idle_and_empty(i)) {
@@ -216,8 +261,9 @@ void make_runnable(Thread& thread) REQUIRES(g_sched_lock) {
 }
 
 // Work stealing: a CPU with an empty run queue takes a thread that may run on it from the
-// busiest other queue (the first such thread from the back: the one that would wait longest).
-// One run-queue lock at a time.
+// busiest other queue (the first such thread from the back: the one that would wait longest),
+// but not one still on its old CPU (on_cpu: that CPU is switching away from it and will run it;
+// the thief would only wait for that switch). One run-queue lock at a time.
 Thread* steal(unsigned self) {
     if (!xos_smp_active) return nullptr;
     uint64_t tried = uint64_t(1) << self;
@@ -234,7 +280,7 @@ Thread* steal(unsigned self) {
         SpinLockGuard guard(queue.lock);
         Thread* taken = nullptr;
         queue.threads.for_each([&](Thread& t) {
-            if (may_run_on(t, self)) taken = &t;
+            if (may_run_on(t, self) && !still_on_cpu(t)) taken = &t;
         });
         if (!taken) continue;
         decltype(queue.threads)::remove(*taken);
@@ -333,7 +379,7 @@ void reap_dead_threads() {
     ASSERT(!platform::interrupts_enabled() && !in_interrupt());
     IntrusiveList<Thread, &Thread::queue_node> reaped;
     {
-        SpinLockGuard guard(g_sched_lock);
+        SchedLockGuard guard;
         if (g_dead.empty()) return;
         g_dead.for_each([&](Thread& dead) {
             VERIFY_HELD(g_sched_lock);  // (for the analysis: a lambda)
@@ -434,7 +480,7 @@ void big_lock_release() {
 // thread's kernel stack): becomes that idle thread and waits for work.
 [[noreturn]] void secondary_cpu_main(unsigned index) {
     {
-        SpinLockGuard guard(g_sched_lock);
+        SchedLockGuard guard;
         CpuState& c = g_cpu[index];
         Thread* idle = c.idle;
         c.current = idle;
@@ -497,7 +543,7 @@ ErrorOr<void> set_affinity(Thread& thread, uint64_t mask) {
         if (!may_run_on(thread, this_cpu())) switch_away();
         return {};
     }
-    SpinLockGuard guard(g_sched_lock);
+    SchedLockGuard guard;
     thread.affinity = mask;
     if (thread.state == ThreadState::Runnable && thread.queued_cpu >= 0 &&
         !may_run_on(thread, unsigned(thread.queued_cpu))) {
@@ -510,7 +556,7 @@ ErrorOr<void> set_affinity(Thread& thread, uint64_t mask) {
         // when it leaves).
         for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
             if (g_cpu[i].online && g_cpu[i].current == &thread && !may_run_on(thread, i))
-                platform::send_ipi(i, platform::Ipi::Reschedule);
+                g_kicks_pending[this_cpu()] |= uint64_t(1) << i;
     }
     return {};
 }
@@ -648,7 +694,7 @@ void run_on_kernel_stack(void (*fn)(void*), void* argument) {
 void set_termination_hook(void (*hook)()) { g_termination_hook = hook; }
 
 void note_active_process(Process* process) {
-    SpinLockGuard guard(g_sched_lock);
+    SchedLockGuard guard;
     cpu().active = process;
 }
 
@@ -733,7 +779,7 @@ ErrorOr<Thread*> create_thread(void (*entry)(uintptr_t, uintptr_t), uintptr_t ar
     platform::cpu_context_init(thread->cpu_context, thread_start, arg0, arg1, stack_top, thread_pointer);
     Thread& self = current();
     BigLockScope big_lock;  // g_all and the process's counts
-    SpinLockGuard guard(g_sched_lock);
+    SchedLockGuard guard;
     thread->tid = g_next_tid++;
     thread->signal_mask = self.signal_mask;
     thread->affinity = self.affinity;  // inherited at clone and fork, as on Linux
@@ -755,7 +801,7 @@ ErrorOr<Thread*> create_kernel_thread(void (*entry)(uintptr_t, uintptr_t), uintp
     thread->start_entry = entry;
     platform::cpu_context_init(thread->cpu_context, thread_start, arg0, arg1, stack_top, 0);
     BigLockScope big_lock;
-    SpinLockGuard guard(g_sched_lock);
+    SchedLockGuard guard;
     thread->tid = g_next_tid++;
     thread->kernel_thread = true;
     thread->in_kernel = 1;
@@ -771,7 +817,7 @@ void exit_current() {
     VERIFY(!xos_smp_active || big_lock_held());  // g_all and the process's counts
     Thread& self = current();
     {
-        SpinLockGuard guard(g_sched_lock);
+        SchedLockGuard guard;
         // Off its process's page tables before it stops counting as live: an exec waiting for
         // the other threads to end frees them as soon as they have (on another CPU, while this
         // one would still run on them until its switch).
@@ -822,12 +868,12 @@ void wake_locked(Thread& thread, WakeReason reason) REQUIRES(g_sched_lock) {
 }
 
 void wake(Thread& thread, WakeReason reason) {
-    SpinLockGuard guard(g_sched_lock);
+    SchedLockGuard guard;
     wake_locked(thread, reason);
 }
 
 void requeue_waiter(Thread& thread, WaitQueue& to) {
-    SpinLockGuard guard(g_sched_lock);
+    SchedLockGuard guard;
     if (thread.state != ThreadState::Blocked || !thread.waiting_on) return;
     decltype(WaitQueue::m_waiters)::remove(thread);
     to.m_waiters.push_back(thread);
@@ -840,7 +886,7 @@ void requeue_waiter(Thread& thread, WaitQueue& to) {
 }
 
 int wake_where(WaitQueue& queue, int max, bool (*match)(Thread&, void*), void* context) {
-    SpinLockGuard guard(g_sched_lock);
+    SchedLockGuard guard;
     int woken = 0;
     queue.m_waiters.for_each([&](Thread& t) {
         VERIFY_HELD(g_sched_lock);  // (for the analysis: a lambda)
@@ -852,7 +898,7 @@ int wake_where(WaitQueue& queue, int max, bool (*match)(Thread&, void*), void* c
 }
 
 int requeue_where(WaitQueue& from, WaitQueue& to, int max, bool (*match)(Thread&, void*), void* context) {
-    SpinLockGuard guard(g_sched_lock);
+    SchedLockGuard guard;
     int moved = 0;
     IntrusiveList<Thread, &Thread::queue_node> taken;
     from.m_waiters.for_each([&](Thread& t) {
@@ -877,7 +923,7 @@ int requeue_where(WaitQueue& from, WaitQueue& to, int max, bool (*match)(Thread&
 }
 
 void WaitQueue::for_each_waiter_raw(void (*fn)(Thread&, void*), void* context) {
-    SpinLockGuard guard(g_sched_lock);
+    SchedLockGuard guard;
     m_waiters.for_each([&](Thread& t) { fn(t, context); });
 }
 
@@ -896,7 +942,7 @@ bool signal_interrupts_current() {
 bool prepare_block(WaitQueue* queue, Deadline deadline, Interruptible interruptible) {
     ASSERT(!platform::interrupts_enabled());
     ASSERT(!in_interrupt());
-    SpinLockGuard guard(g_sched_lock);
+    SchedLockGuard guard;
     VERIFY(cpu().current && cpu().current != cpu().idle);
     Thread& self = *cpu().current;
     // A thread that must end (its process execs from another thread or exits, or a fatal signal
@@ -954,7 +1000,7 @@ ErrorOr<void> block_current_unlocking(WaitQueue* queue, SpinLock& lock, Deadline
 }
 
 int wake_all(WaitQueue& queue) {
-    SpinLockGuard guard(g_sched_lock);
+    SchedLockGuard guard;
     int woken = 0;
     queue.m_waiters.for_each([&](Thread& t) {
         VERIFY_HELD(g_sched_lock);  // (for the analysis: a lambda)
@@ -965,7 +1011,7 @@ int wake_all(WaitQueue& queue) {
 }
 
 int wake_one(WaitQueue& queue) {
-    SpinLockGuard guard(g_sched_lock);
+    SchedLockGuard guard;
     Thread* first = queue.m_waiters.front();
     if (!first) return 0;
     wake_locked(*first, WakeReason::Woken);
@@ -978,7 +1024,7 @@ uint64_t thread_cpu_time_ns() {
 }
 
 uint64_t process_cpu_time_ns() {
-    SpinLockGuard guard(g_sched_lock);
+    SchedLockGuard guard;
     uint64_t total = g_dead_cpu_time_ns;
     g_all.for_each([&](Thread& t) { total += t.cpu_time_ns; });
     return total + (cpu().current == cpu().idle ? 0 : platform::monotonic_ns() - cpu().current->switched_in_ns);
@@ -1013,7 +1059,7 @@ void* on_interrupt(InterruptKind kind) {
     Thread* self = c.current;
     Thread* next;
     {
-        SpinLockGuard guard(g_sched_lock);
+        SchedLockGuard guard;
         // Libos code is never preempted, nor is a thread holding the big lock (it gives the lock
         // back only by switching away itself, switch_away): it switches when it leaves.
         bool pinned = self->in_kernel || big_lock_held();
@@ -1088,10 +1134,17 @@ void* on_interrupt(InterruptKind kind) {
     // `next` may still be on the CPU that blocked it (between its block and its switch there):
     // it is resumed only once that CPU has switched away from it. Its state says Runnable until
     // then, so that CPU does not queue it again. Spinning answers TLB shootdowns.
-    while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE)) platform::cpu_relax(self_cpu);
+    if (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE)) {
+        XosCpuEvents& events = xos_cpu_events[self_cpu];
+        uint64_t start = platform::monotonic_ns();
+        while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE)) platform::cpu_relax(self_cpu);
+        xos_count_event(events.on_cpu_waits);
+        __atomic_store_n(&events.on_cpu_wait_ns, events.on_cpu_wait_ns + (platform::monotonic_ns() - start),
+                         __ATOMIC_RELAXED);
+    }
     __atomic_store_n(&next->on_cpu, true, __ATOMIC_RELAXED);
     {
-        SpinLockGuard guard(g_sched_lock);
+        SchedLockGuard guard;
         next->state = ThreadState::Running;
     }
     void* context = prepare_resume(*next, true);

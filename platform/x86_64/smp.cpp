@@ -305,8 +305,12 @@ void big_lock_passed() {
     if (__atomic_load_n(&xos_big_lock_sleepers, __ATOMIC_RELAXED)) xos_big_lock_kick();
 }
 
+// One round of a spin wait (spinlocks, the scheduler's on_cpu wait). No `pause`: under QEMU's
+// multi-threaded TCG each one ends the vCPU's translated block and takes QEMU's global lock,
+// which the CPU being waited for needs for its local APIC accesses (EOI, ICR, timer), so a
+// spinning vCPU slowed the CPU it waited for (as the big lock's spin did: docs/locking.md).
 void cpu_relax(unsigned index) {
-    asm volatile("pause");
+    xos_count_event(xos_cpu_events[index].spin_rounds);
     if (__atomic_load_n(&xos_cpus[index].flush_request, __ATOMIC_ACQUIRE)) {
         x86::write_cr3(x86::read_cr3());
         __atomic_store_n(&xos_cpus[index].flush_request, 0, __ATOMIC_RELEASE);

@@ -151,7 +151,10 @@ struct XosCpuEvents {
     uint64_t reschedule_ipis_sent, tlb_ipis_sent, tlb_nmis_sent;
     uint64_t idle_halts;  // hlt in the idle loop
     uint64_t migrations;  // a thread switched in here that last ran on another CPU
-    uint64_t reserved[6];
+    uint64_t spin_rounds;  // rounds of a spin wait (platform::cpu_relax: spinlocks, the on_cpu wait)
+    uint64_t on_cpu_waits;  // a thread picked here was still on its old CPU (the scheduler's on_cpu wait)
+    uint64_t on_cpu_wait_ns;  // the time spent in those waits
+    uint64_t reserved[3];
 };
 static_assert(sizeof(XosCpuEvents) == 128);
 extern "C" XosCpuEvents xos_cpu_events[XOS_MAX_CPUS];

@@ -668,6 +668,12 @@ uintptr_t VirtualMemory::set_break_locked(uintptr_t requested) {
 // lock first (the file cache is its), as the fault path did for every fault before.
 bool VirtualMemory::handle_fault(uintptr_t address, int needed_prot, bool in_user_copy) {
     bool big_lock = false, resolved = false;
+    // This CPU holds the lock already: libos code running on an app stack whose page is not
+    // there yet (a thread's first libos function on a fresh main stack: processes-procs'
+    // threadexec case) faulted in a push. The big lock was recursive and let such a fault
+    // through; so does this, resolving it under the holder's lock (the holder is this flow,
+    // stopped at a call, where the mappings are consistent).
+    if (m_lock.is_held()) return handle_nested_fault(address, needed_prot, in_user_copy);
     for (;;) {
         {
             SpinLockGuard guard(m_lock);
@@ -683,6 +689,14 @@ bool VirtualMemory::handle_fault(uintptr_t address, int needed_prot, bool in_use
     }
     if (big_lock) sched::big_lock_leave();
     return resolved;
+}
+
+bool VirtualMemory::handle_nested_fault(uintptr_t address, int needed_prot, bool in_user_copy) {
+    m_lock.assert_held();
+    const Vma* vma = find(address);
+    if (!vma || (vma->prot & needed_prot) != needed_prot || vma->prot == PROT_NONE) return false;
+    if (vma->kind == VmaKind::File) return false;  // would need the big lock, taken before this lock
+    return resolve_fault(*vma, address, needed_prot, in_user_copy);
 }
 
 bool VirtualMemory::resolve_fault(const Vma& vma_ref, uintptr_t address, int needed_prot, bool in_user_copy) {

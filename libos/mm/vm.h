@@ -183,6 +183,7 @@ private:
     ErrorOr<uintptr_t> map_vma(uintptr_t address, size_t length, Placement placement, const Vma& proto)
         REQUIRES(m_lock);
     void release_pages(const Vma& vma, uintptr_t start, uintptr_t end) REQUIRES(m_lock);
+    bool handle_nested_fault(uintptr_t address, int needed_prot, bool in_user_copy);
     bool resolve_fault(const Vma& vma, uintptr_t address, int needed_prot, bool in_user_copy) REQUIRES(m_lock);
     bool file_fault(const Vma& vma, uintptr_t page, int needed_prot, bool in_user_copy) REQUIRES(m_lock);
     // Shared writable file mappings in [start, end) are written back (may block: takes the lock

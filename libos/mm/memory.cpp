@@ -5,7 +5,6 @@
 #include "mm/file_cache.h"
 #include "mm/frames.h"
 #include "mm/heap.h"
-#include "sched/big_lock_stats.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
@@ -97,14 +96,13 @@ uintptr_t allocate_page_table_page() { return allocate_frame(); }
 void free_page_table_page(uintptr_t page) { free_frame(page); }
 
 bool handle_page_fault(uintptr_t address, FaultAccess access, FaultSource source) {
-    if (sched::big_lock_fresh()) ++sched::g_big_lock_stats.page_faults;
     int needed = access == FaultAccess::Write ? PROT_WRITE : access == FaultAccess::Execute ? PROT_EXEC : PROT_READ;
     return current_memory_slot()->handle_fault(address, needed, source == FaultSource::UserCopy);
 }
 
 const char* describe_fault(uintptr_t address, FaultAccess access) {
     if (address < 4096) return "null pointer dereference";
-    if (const Vma* vma = current_memory_slot()->find(address)) {
+    if (std::optional<Vma> vma = current_memory_slot()->vma_at(address)) {
         if (vma->prot == PROT_NONE) return "access to a PROT_NONE page: a guard page (stack overflow?)";
         if (access == FaultAccess::Write && !(vma->prot & PROT_WRITE)) return "write to read-only memory";
         if (access == FaultAccess::Execute && !(vma->prot & PROT_EXEC)) return "execution of non-executable memory";

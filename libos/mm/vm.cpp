@@ -15,9 +15,12 @@
 #include "mm/heap.h"
 #include "mm/memory.h"
 #include "rewrite/rewrite.h"
+#include "sched/big_lock_stats.h"
 #include "sched/process_stats.h"
+#include "sched/thread.h"
 #include "vfs/file.h"
 #include "vfs/vnode.h"
+#include "xos/libos.h"
 #include "xos/platform.h"
 
 namespace xos::mm {
@@ -70,9 +73,71 @@ constinit NoDestroy<fs::RamFs> g_shared_anonymous_fs;
 
 }  // namespace
 
+// The big lock for an operation on [start, end) when needs_big_lock() says so (a file mapping
+// there, or rewriter sites), decided under m_lock and taken before it: the big lock is never
+// taken with a spinlock held. The operation checks again under m_lock and, if a file was mapped
+// there meanwhile, starts over with take().
+class VirtualMemory::BigLockIfNeeded {
+public:
+    BigLockIfNeeded(VirtualMemory& memory, uintptr_t start, uintptr_t end) {
+        bool needed;
+        {
+            SpinLockGuard guard(memory.m_lock);
+            needed = memory.needs_big_lock(start, end);
+        }
+        if (needed) take();
+    }
+    void take() {
+        if (!m_scope) m_scope.emplace();
+    }
+    bool held() const { return m_scope.has_value(); }
+
+private:
+    std::optional<sched::BigLockScope> m_scope;
+};
+
+bool VirtualMemory::needs_big_lock(uintptr_t start, uintptr_t end) const {
+    if (__atomic_load_n(&m_rewritten, __ATOMIC_ACQUIRE)) return true;
+    for (size_t i = index_after(start); i < m_count && m_vmas[i].start < end; ++i)
+        if (m_vmas[i].file) return true;
+    return false;
+}
+
+void VirtualMemory::unref_file_later(vfs::Vnode* file) {
+    if (m_unref_count == m_unref_capacity) {
+        size_t capacity = m_unref_capacity ? m_unref_capacity * 2 : 8;
+        auto* grown = static_cast<vfs::Vnode**>(kmalloc(capacity * sizeof(vfs::Vnode*)));
+        if (!grown) {
+            // No memory for the list: dropped now. Not the last reference in practice (the
+            // operations that remove file mappings hold the big lock, and the file cache holds
+            // the vnode while pages are cached); klog says so if it ever happens.
+            klog("xos: warning: a mapping's file reference dropped under the address-space lock");
+            file->unref();
+            return;
+        }
+        if (m_unref_count) memcpy(grown, m_unref_later, m_unref_count * sizeof(vfs::Vnode*));
+        kfree(m_unref_later);
+        m_unref_later = grown;
+        m_unref_capacity = capacity;
+    }
+    m_unref_later[m_unref_count++] = file;
+}
+
+void VirtualMemory::drop_file_references() {
+    for (;;) {
+        vfs::Vnode* file;
+        {
+            SpinLockGuard guard(m_lock);
+            if (!m_unref_count) return;
+            file = m_unref_later[--m_unref_count];
+        }
+        file->unref();  // may block (a 9p clunk); the big lock is held (a file mapping's operation)
+    }
+}
+
+// Nobody else sees it yet (the constructor and destructor need no lock).
 VirtualMemory::VirtualMemory(platform::AppSpace* space, uintptr_t region_base, size_t region_size,
-                             AddressSpace& physical)
-    : m_space(space) {
+                             AddressSpace& physical) NO_THREAD_SAFETY_ANALYSIS : m_space(space) {
     m_base = region_base;
     m_end = region_base + region_size;
     m_physical = &physical;
@@ -86,12 +151,16 @@ VirtualMemory::VirtualMemory(platform::AppSpace* space, uintptr_t region_base, s
 }
 
 void VirtualMemory::set_break_base(uintptr_t address) {
+    SpinLockGuard guard(m_lock);
     m_break_base = m_break = m_break_mapped_end = page_round_up(address);
 }
 
-VirtualMemory::~VirtualMemory() {
+// No thread runs in it any more (exit, exec), and no CPU has its page tables loaded.
+VirtualMemory::~VirtualMemory() NO_THREAD_SAFETY_ANALYSIS {
     if (platform::current_app_space() == m_space) panic("destroying the current address space");
     rewrite::memory_gone(*this);
+    for (size_t i = 0; i < m_unref_count; ++i) m_unref_later[i]->unref();
+    kfree(m_unref_later);
     for (size_t i = 0; i < m_count; ++i) release_pages(m_vmas[i], m_vmas[i].start, m_vmas[i].end);
     // Any page outside the VMAs (none should be): unmapped without touching its frame.
     platform::unmap_range(m_space, m_base, m_end, forget_frame, nullptr);
@@ -116,6 +185,7 @@ ErrorOr<VirtualMemory*> VirtualMemory::create() {
 }
 
 void VirtualMemory::activate() {
+    // No lock: the page tables' root never changes.
     platform::InterruptGuard guard;  // no tick between the page tables and app_memory()
     platform::activate_app_space(m_space);
     set_current_memory(this);
@@ -123,6 +193,7 @@ void VirtualMemory::activate() {
 
 void VirtualMemory::adopt_process_data(const platform::ProcessDataRange& data) {
     if (data.end <= data.base) return;
+    SpinLockGuard guard(m_lock);  // boot: nobody else uses it yet
     VERIFY(page_aligned(data.base) && page_aligned(data.end) && !in_region(data.base) && m_count == 0);
     // Copy first, while the image's own pages are still what the addresses show; then drop
     // them and map the copies.
@@ -146,32 +217,44 @@ void VirtualMemory::adopt_process_data(const platform::ProcessDataRange& data) {
     kfree(frames);
 }
 
+// fork runs under the big lock (a locked syscall), which the file cache needs; the parent's
+// lock keeps its other threads' faults and mm syscalls out while its pages become copy on write.
 ErrorOr<VirtualMemory*> VirtualMemory::fork_copy() {
     VirtualMemory* child = TRY(create());
-    child->m_free_virtual = m_free_virtual;
-    child->m_break_base = m_break_base;
-    child->m_break = m_break;
-    child->m_break_mapped_end = m_break_mapped_end;
-    auto fail = [&](Error e) -> ErrorOr<VirtualMemory*> {
+    ErrorOr<void> copied;
+    {
+        SpinLockGuard guard(m_lock);
+        SpinLockGuard child_guard(child->m_lock);  // nobody else sees it: the parent's lock first
+        copied = fork_copy_into(*child);
+    }
+    if (!copied) {
         kdestroy(child);
-        return std::unexpected(e);
-    };
-    if (auto reserved = child->reserve_slots(m_count); !reserved) return fail(reserved.error());
+        return std::unexpected(copied.error());
+    }
+    return child;
+}
+
+ErrorOr<void> VirtualMemory::fork_copy_into(VirtualMemory& child) {
+    child.m_free_virtual = m_free_virtual;
+    child.m_break_base = m_break_base;
+    child.m_break = m_break;
+    child.m_break_mapped_end = m_break_mapped_end;
+    TRY(child.reserve_slots(m_count));
     for (size_t i = 0; i < m_count; ++i) {
         const Vma& vma = m_vmas[i];
         if (vma.on_fork == ForkAdvice::DontFork) {
             // A hole in the child (the break's range is never in the free set).
-            if (vma.kind != VmaKind::Heap && !child->m_free_virtual.insert(vma.start, vma.end - vma.start))
-                return fail(Error{ENOMEM});
+            if (vma.kind != VmaKind::Heap && !child.m_free_virtual.insert(vma.start, vma.end - vma.start))
+                return error(ENOMEM);
             continue;
         }
         Vma copy = vma;
-        child->m_vmas[child->m_count++] = copy;  // in order: the parent's are sorted
+        child.m_vmas[child.m_count++] = copy;  // in order: the parent's are sorted
         if (copy.file) copy.file->ref();
         if (vma.on_fork == ForkAdvice::Wipe) continue;
-        if (auto copied = copy_pages_into(*child, vma); !copied) return fail(copied.error());
+        TRY(copy_pages_into(child, vma));
     }
-    return child;
+    return {};
 }
 
 // The pages `vma` has in this memory, into the child: private memory's frames shared copy on
@@ -188,10 +271,11 @@ ErrorOr<void> VirtualMemory::copy_pages_into(VirtualMemory& child, const Vma& vm
         uint32_t access;
         bool failed;
     } context{this, &child, &vma, vma.kind == VmaKind::File ? FileCache::existing(*vma.file) : nullptr, access, false};
+    // The callback below changes the child's count under the child's lock (held by fork_copy).
     if (vma.prot & PROT_WRITE) platform::protect_range(m_space, vma.start, vma.end, access);
     platform::for_each_mapped(
         m_space, vma.start, vma.end,
-        [](uintptr_t virt, uintptr_t phys, void* opaque) {
+        [](uintptr_t virt, uintptr_t phys, void* opaque) NO_THREAD_SAFETY_ANALYSIS {
             auto& c = *static_cast<Context*>(opaque);
             if (c.failed) return;
             if (c.cache && phys == c.cache->page(file_index(*c.vma, virt), false)) return;  // the file's page
@@ -232,6 +316,13 @@ size_t VirtualMemory::index_after(uintptr_t address) const {
 const Vma* VirtualMemory::find(uintptr_t address) const {
     size_t i = index_after(address);
     return i < m_count && m_vmas[i].start <= address ? &m_vmas[i] : nullptr;
+}
+
+std::optional<Vma> VirtualMemory::vma_at(uintptr_t address) const {
+    SpinLockGuard guard(m_lock);
+    const Vma* vma = find(address);
+    if (!vma) return std::nullopt;
+    return *vma;
 }
 
 ErrorOr<void> VirtualMemory::reserve_slots(size_t extra) {
@@ -285,7 +376,7 @@ void VirtualMemory::release_pages(const Vma& vma, uintptr_t start, uintptr_t end
     } context{this, FileCache::existing(*vma.file), &vma};
     platform::for_each_mapped(
         m_space, start, end,
-        [](uintptr_t virt, uintptr_t frame, void* opaque) {
+        [](uintptr_t virt, uintptr_t frame, void* opaque) NO_THREAD_SAFETY_ANALYSIS {  // under m_lock
             auto& c = *static_cast<Context*>(opaque);
             if (c.cache && frame == c.cache->page(file_index(*c.vma, virt), false)) return;
             unref_frame(frame);
@@ -308,14 +399,28 @@ ErrorOr<void> VirtualMemory::remove_range(uintptr_t start, uintptr_t end) {
             klog("xos: warning: virtual range %#lx-%#lx lost (free-range table full)", vma.start, vma.end);
         memmove(&m_vmas[i], &m_vmas[i + 1], (m_count - i - 1) * sizeof(Vma));
         --m_count;
-        // Last: dropping the file may block (a 9p clunk) and the table is consistent now.
-        if (vma.file) vma.file->unref();
+        // Dropping the file may block (a 9p clunk): once the lock is let go.
+        if (vma.file) unref_file_later(vma.file);
     }
     return {};
 }
 
 ErrorOr<uintptr_t> VirtualMemory::map(uintptr_t address, size_t length, int prot, Placement placement, VmaKind kind) {
-    return map_vma(address, length, placement, Vma{0, 0, prot, kind});
+    // MAP_FIXED replaces what is there: a file mapping there needs the big lock (write-back,
+    // its file reference).
+    bool fixed = placement == Placement::Fixed;
+    uintptr_t end = address + page_round_up(length);
+    if (end < address) end = UINTPTR_MAX;
+    ErrorOr<uintptr_t> result = error(EINVAL);
+    for (BigLockIfNeeded big(*this, fixed ? address : 0, fixed ? end : 0);; big.take()) {
+        if (fixed && big.held()) write_back_range(address, end);
+        SpinLockGuard guard(m_lock);
+        if (fixed && !big.held() && needs_big_lock(address, end)) continue;
+        result = map_vma(address, length, placement, Vma{0, 0, prot, kind});
+        break;
+    }
+    drop_file_references();
+    return result;
 }
 
 ErrorOr<uintptr_t> VirtualMemory::map_file(uintptr_t address, size_t length, int prot, Placement placement,
@@ -327,9 +432,17 @@ ErrorOr<uintptr_t> VirtualMemory::map_file(uintptr_t address, size_t length, int
     FileCache* cache = TRY(FileCache::of(*file.vnode(), &file));
     uint64_t first = offset / PAGE_SIZE, last = first + size / PAGE_SIZE, in_file = cache->size_in_pages();
     TRY(cache->fill(first, last < in_file ? last : in_file));
-    uintptr_t start =
-        TRY(map_vma(address, length, placement,
-                    Vma{0, 0, prot, VmaKind::File, shared, file.vnode(), offset, shared && !file.writable()}));
+    // A file mapping's operations hold the big lock (the file cache is its): mmap of a file takes
+    // it in the syscall (sys/mm.cpp).
+    if (placement == Placement::Fixed) write_back_range(address, address + size);
+    ErrorOr<uintptr_t> mapped = error(EINVAL);
+    {
+        SpinLockGuard guard(m_lock);
+        mapped = map_vma(address, length, placement,
+                         Vma{0, 0, prot, VmaKind::File, shared, file.vnode(), offset, shared && !file.writable()});
+    }
+    drop_file_references();
+    uintptr_t start = TRY(mapped);
     // Code: the syscall-site rewriter maps the pages it has patched before (its per-file cache).
     if (!shared && (prot & PROT_EXEC)) rewrite::file_mapped(*this, start, start + size);
     return start;
@@ -346,10 +459,7 @@ ErrorOr<uintptr_t> VirtualMemory::map_vma(uintptr_t address, size_t length, Plac
         size_t i = index_after(address);
         bool occupied = i < m_count && m_vmas[i].start < address + size;
         if (occupied && placement == Placement::FixedNoReplace) return error(EEXIST);
-        if (occupied) {
-            write_back_range(address, address + size);
-            TRY(remove_range(address, address + size));
-        }
+        if (occupied) TRY(remove_range(address, address + size));  // written back by the caller
         start = address;
     } else if (placement == Placement::Hint && page_aligned(address) && address >= m_base && address <= m_end - size &&
                m_free_virtual.contains(address, size)) {
@@ -377,8 +487,16 @@ ErrorOr<void> VirtualMemory::unmap(uintptr_t address, size_t length) {
     uintptr_t start = address < m_base ? m_base : address;
     uintptr_t end = address + size > m_end ? m_end : address + size;
     if (start >= end) return {};  // nothing of ours there
-    write_back_range(start, end);
-    return remove_range(start, end);
+    ErrorOr<void> result;
+    for (BigLockIfNeeded big(*this, start, end);; big.take()) {
+        if (big.held()) write_back_range(start, end);
+        SpinLockGuard guard(m_lock);
+        if (!big.held() && needs_big_lock(start, end)) continue;  // a file mapped there meanwhile
+        result = remove_range(start, end);  // the TLB shootdown completes under the lock
+        break;
+    }
+    drop_file_references();
+    return result;
 }
 
 ErrorOr<void> VirtualMemory::protect(uintptr_t address, size_t length, int prot) {
@@ -387,6 +505,14 @@ ErrorOr<void> VirtualMemory::protect(uintptr_t address, size_t length, int prot)
     if (address + size < address) return error(ENOMEM);
     if (size == 0) return {};
     uintptr_t end = address + size;
+    for (BigLockIfNeeded big(*this, address, end);; big.take()) {
+        SpinLockGuard guard(m_lock);
+        if (!big.held() && needs_big_lock(address, end)) continue;  // a file mapped there meanwhile
+        return protect_locked(address, end, prot);
+    }
+}
+
+ErrorOr<void> VirtualMemory::protect_locked(uintptr_t address, uintptr_t end, int prot) {
     // The whole range must be mapped.
     for (uintptr_t at = address; at < end;) {
         const Vma* vma = find(at);
@@ -414,27 +540,43 @@ ErrorOr<uintptr_t> VirtualMemory::remap(uintptr_t old_address, size_t old_size, 
     if (!page_aligned(old_address) || new_size == 0) return error(EINVAL);
     size_t old_len = page_round_up(old_size), new_len = page_round_up(new_size);
     if (new_len < new_size || new_len > m_end - m_base) return error(ENOMEM);
+    uintptr_t old_end = old_address + old_len;
+    if (old_end < old_address) return error(EFAULT);
+    ErrorOr<uintptr_t> result = error(EFAULT);
+    for (BigLockIfNeeded big(*this, old_address, old_end);; big.take()) {
+        if (big.held()) {
+            // A file mapping: what the grown mapping covers is read into the cache first (may
+            // block: the mapping is looked up again under the lock after it).
+            std::optional<Vma> vma = vma_at(old_address);
+            if (vma && vma->file && new_len > old_len) {
+                RefPtr<vfs::Vnode> file(vma->file);
+                FileCache* cache = TRY(FileCache::of(*file));
+                uint64_t first = (vma->offset + (old_address - vma->start)) / PAGE_SIZE;
+                uint64_t last = first + new_len / PAGE_SIZE, in_file = cache->size_in_pages();
+                TRY(cache->fill(first, last < in_file ? last : in_file));
+            }
+            if (new_len < old_len) write_back_range(old_address + new_len, old_end);
+        }
+        SpinLockGuard guard(m_lock);
+        if (!big.held() && needs_big_lock(old_address, old_end)) continue;  // a file mapped there meanwhile
+        result = remap_locked(old_address, old_len, new_len, may_move);
+        break;
+    }
+    drop_file_references();
+    return result;
+}
+
+ErrorOr<uintptr_t> VirtualMemory::remap_locked(uintptr_t old_address, size_t old_len, size_t new_len, bool may_move) {
     const Vma* vma = find(old_address);
     if (!vma || vma->end < old_address + old_len || vma->kind == VmaKind::Heap) return error(EFAULT);
     if (new_len <= old_len) {
-        if (new_len < old_len) {
-            write_back_range(old_address + new_len, old_address + old_len);
-            TRY(remove_range(old_address + new_len, old_address + old_len));
-        }
+        if (new_len < old_len) TRY(remove_range(old_address + new_len, old_address + old_len));
         return old_address;
     }
     Vma proto = *vma;
     proto.offset += old_address - vma->start;
     int prot = vma->prot;
     uintptr_t old_end = old_address + old_len;
-    RefPtr<vfs::Vnode> file(proto.file);  // held while the cache is filled (may block)
-    if (file) {
-        FileCache* cache = TRY(FileCache::of(*file));
-        uint64_t first = proto.offset / PAGE_SIZE, last = first + new_len / PAGE_SIZE, in_file = cache->size_in_pages();
-        TRY(cache->fill(first, last < in_file ? last : in_file));
-        vma = find(old_address);  // the fill may block: look again
-        if (!vma || vma->end < old_end || vma->file != proto.file) return error(EFAULT);
-    }
     if (m_free_virtual.contains(old_end, new_len - old_len)) {
         // Grows in place: the VMA itself (old_end is its end, the room after it being free), so
         // that a later mremap or munmap of the whole range sees one mapping, as Linux's merge.
@@ -445,7 +587,6 @@ ErrorOr<uintptr_t> VirtualMemory::remap(uintptr_t old_address, size_t old_size, 
     if (!may_move) return error(ENOMEM);
     uintptr_t moved = TRY(map_vma(0, new_len, Placement::Anywhere, proto));
     // Move the pages themselves: no copy, the frames change address.
-    (void)prot;
     for (uintptr_t offset = 0; offset < old_len; offset += PAGE_SIZE) {
         uint32_t access = 0;  // as it was: a copy-on-write page stays read-only
         uintptr_t frame = platform::mapped_page(m_space, old_address + offset, &access);
@@ -463,9 +604,16 @@ ErrorOr<uintptr_t> VirtualMemory::remap(uintptr_t old_address, size_t old_size, 
 
 ErrorOr<void> VirtualMemory::discard(uintptr_t address, size_t length) {
     if (!page_aligned(address)) return error(EINVAL);
-    size_t size = page_round_up(length);
-    if (!range_allows(address, size, PROT_NONE)) return error(ENOMEM);
-    uintptr_t end = address + size;
+    uintptr_t end = address + page_round_up(length);
+    for (BigLockIfNeeded big(*this, address, end);; big.take()) {
+        SpinLockGuard guard(m_lock);
+        if (!big.held() && needs_big_lock(address, end)) continue;  // a file mapped there meanwhile
+        return discard_locked(address, end);
+    }
+}
+
+ErrorOr<void> VirtualMemory::discard_locked(uintptr_t address, uintptr_t end) {
+    if (!range_allows_locked(address, end - address, PROT_NONE)) return error(ENOMEM);
     for (size_t i = index_after(address); i < m_count && m_vmas[i].start < end; ++i)
         release_pages(m_vmas[i], address > m_vmas[i].start ? address : m_vmas[i].start,
                       end < m_vmas[i].end ? end : m_vmas[i].end);
@@ -473,6 +621,16 @@ ErrorOr<void> VirtualMemory::discard(uintptr_t address, size_t length) {
 }
 
 uintptr_t VirtualMemory::set_break(uintptr_t requested) {
+    // The heap has no file mappings; only the rewriter's sites (dropped when it shrinks) may
+    // need the big lock.
+    for (BigLockIfNeeded big(*this, 0, 0);; big.take()) {
+        SpinLockGuard guard(m_lock);
+        if (!big.held() && needs_big_lock(0, 0)) continue;
+        return set_break_locked(requested);
+    }
+}
+
+uintptr_t VirtualMemory::set_break_locked(uintptr_t requested) {
     if (requested < m_break_base || requested > m_end) return m_break;
     uintptr_t new_end = page_round_up(requested);
     if (new_end > m_break_mapped_end) {
@@ -493,18 +651,59 @@ uintptr_t VirtualMemory::set_break(uintptr_t requested) {
     }
     m_break_mapped_end = new_end;
     // Linux hands out zeroes above the break: clear the tail of the last page when it moves down.
-    if (requested < m_break && platform::mapped_page(m_space, requested & ~uintptr_t(PAGE_SIZE - 1)))
-        memset(reinterpret_cast<void*>(requested), 0, new_end - requested);
+    // Through the direct map (no fault may happen under the lock), in this memory's own copy of
+    // the page (a fork may share it).
+    uintptr_t page = requested & ~uintptr_t(PAGE_SIZE - 1);
+    if (requested < m_break && new_end > requested && platform::mapped_page(m_space, page) &&
+        make_private_copy_locked(page)) {
+        uintptr_t frame = platform::mapped_page(m_space, page);
+        memset(static_cast<char*>(platform::phys_to_virt(frame)) + (requested - page), 0, new_end - requested);
+    }
     m_break = requested;
     return m_break;
 }
 
+// Runs in the fault handler: interrupts off, on the CPU's interrupt stack (it cannot sleep). An
+// anonymous mapping's fault takes the address-space lock only; a file mapping's takes the big
+// lock first (the file cache is its), as the fault path did for every fault before.
 bool VirtualMemory::handle_fault(uintptr_t address, int needed_prot, bool in_user_copy) {
+    bool big_lock = false, resolved = false;
+    // This CPU holds the lock already: libos code running on an app stack whose page is not
+    // there yet (a thread's first libos function on a fresh main stack: processes-procs'
+    // threadexec case) faulted in a push. The big lock was recursive and let such a fault
+    // through; so does this, resolving it under the holder's lock (the holder is this flow,
+    // stopped at a call, where the mappings are consistent).
+    if (m_lock.is_held()) return handle_nested_fault(address, needed_prot, in_user_copy);
+    for (;;) {
+        {
+            SpinLockGuard guard(m_lock);
+            const Vma* vma = find(address);
+            if (!vma || (vma->prot & needed_prot) != needed_prot || vma->prot == PROT_NONE) break;
+            if (vma->kind != VmaKind::File || big_lock) {
+                resolved = resolve_fault(*vma, address, needed_prot, in_user_copy);
+                break;
+            }
+        }
+        big_lock = true;
+        if (sched::big_lock_enter()) ++sched::g_big_lock_stats.page_faults;
+    }
+    if (big_lock) sched::big_lock_leave();
+    return resolved;
+}
+
+bool VirtualMemory::handle_nested_fault(uintptr_t address, int needed_prot, bool in_user_copy) {
+    m_lock.assert_held();
     const Vma* vma = find(address);
     if (!vma || (vma->prot & needed_prot) != needed_prot || vma->prot == PROT_NONE) return false;
+    if (vma->kind == VmaKind::File) return false;  // would need the big lock, taken before this lock
+    return resolve_fault(*vma, address, needed_prot, in_user_copy);
+}
+
+bool VirtualMemory::resolve_fault(const Vma& vma_ref, uintptr_t address, int needed_prot, bool in_user_copy) {
+    const Vma* vma = &vma_ref;
     uintptr_t page = address & ~uintptr_t(PAGE_SIZE - 1);
     // With several CPUs, another one may have resolved this page while this fault waited for
-    // the big lock (docs/locking.md): the page allows the access already, the access is retried.
+    // the lock (docs/locking.md): the page allows the access already, the access is retried.
     uint32_t access_now = 0;
     if (platform::mapped_page(m_space, page, &access_now) &&
         (!(needed_prot & PROT_READ) || (access_now & platform::PAGE_READ)) &&
@@ -594,7 +793,7 @@ void VirtualMemory::protect_shared_frames(const Vma& vma) {
     } context{this, page_access(vma.prot) & ~platform::PAGE_WRITE};
     platform::for_each_mapped(
         m_space, vma.start, vma.end,
-        [](uintptr_t virt, uintptr_t phys, void* opaque) {
+        [](uintptr_t virt, uintptr_t phys, void* opaque) {  // under m_lock (the caller's)
             auto& c = *static_cast<Context*>(opaque);
             if (frame_shared(phys)) platform::protect_range(c.self->m_space, virt, virt + PAGE_SIZE, c.read_only);
         },
@@ -619,6 +818,11 @@ bool VirtualMemory::own_copy(uintptr_t page, uintptr_t present) {
 }
 
 bool VirtualMemory::make_private_copy(uintptr_t page) {
+    SpinLockGuard guard(m_lock);
+    return make_private_copy_locked(page);
+}
+
+bool VirtualMemory::make_private_copy_locked(uintptr_t page) {
     const Vma* vma = find(page);
     if (!vma || vma->shared) return false;
     uintptr_t present = platform::mapped_page(m_space, page);
@@ -640,6 +844,7 @@ bool VirtualMemory::make_private_copy(uintptr_t page) {
 }
 
 bool VirtualMemory::adopt_frame(uintptr_t page, uintptr_t frame) {
+    SpinLockGuard guard(m_lock);
     const Vma* vma = find(page);
     if (!vma || vma->shared) return false;
     uintptr_t present = platform::mapped_page(m_space, page);
@@ -713,12 +918,16 @@ void VirtualMemory::protect_file_pages(const Vma& vma) {
 
 void VirtualMemory::write_back_range(uintptr_t start, uintptr_t end) {
     for (uintptr_t at = start; at < end;) {
-        size_t i = index_after(at);
-        if (i >= m_count || m_vmas[i].start >= end) return;
-        at = m_vmas[i].end;
-        const Vma& vma = m_vmas[i];
-        if (vma.kind != VmaKind::File || !vma.shared || !(vma.prot & PROT_WRITE)) continue;
-        RefPtr<vfs::Vnode> file(vma.file);  // the write may block and the VMA go meanwhile
+        RefPtr<vfs::Vnode> file;  // the write may block and the VMA go meanwhile
+        {
+            SpinLockGuard guard(m_lock);
+            size_t i = index_after(at);
+            if (i >= m_count || m_vmas[i].start >= end) return;
+            at = m_vmas[i].end;
+            const Vma& vma = m_vmas[i];
+            if (vma.kind != VmaKind::File || !vma.shared || !(vma.prot & PROT_WRITE)) continue;
+            file = RefPtr<vfs::Vnode>(vma.file);
+        }
         if (FileCache* cache = FileCache::existing(*file)) (void)cache->write_back();
     }
 }
@@ -727,17 +936,25 @@ ErrorOr<void> VirtualMemory::sync(uintptr_t address, size_t length) {
     if (!page_aligned(address)) return error(EINVAL);
     size_t size = page_round_up(length);
     if (address + size < address) return error(ENOMEM);
-    for (uintptr_t at = address; at < address + size;) {
-        const Vma* vma = find(at);
-        if (!vma) return error(ENOMEM);
-        at = vma->end;
+    {
+        SpinLockGuard guard(m_lock);
+        for (uintptr_t at = address; at < address + size;) {
+            const Vma* vma = find(at);
+            if (!vma) return error(ENOMEM);
+            at = vma->end;
+        }
     }
+    // The big lock is held (sys_msync): the file cache is its.
     for (uintptr_t at = address; at < address + size;) {
-        size_t i = index_after(at);
-        if (i >= m_count || m_vmas[i].start >= address + size) break;
-        at = m_vmas[i].end;
-        if (m_vmas[i].kind != VmaKind::File || !m_vmas[i].shared) continue;
-        RefPtr<vfs::Vnode> file(m_vmas[i].file);
+        RefPtr<vfs::Vnode> file;
+        {
+            SpinLockGuard guard(m_lock);
+            size_t i = index_after(at);
+            if (i >= m_count || m_vmas[i].start >= address + size) break;
+            at = m_vmas[i].end;
+            if (m_vmas[i].kind != VmaKind::File || !m_vmas[i].shared) continue;
+            file = RefPtr<vfs::Vnode>(m_vmas[i].file);
+        }
         if (FileCache* cache = FileCache::existing(*file)) TRY(cache->write_back());
     }
     return {};
@@ -745,6 +962,7 @@ ErrorOr<void> VirtualMemory::sync(uintptr_t address, size_t length) {
 
 void VirtualMemory::file_truncating(vfs::Vnode& file, uint64_t size) {
     uint64_t first_gone = (size + PAGE_SIZE - 1) / PAGE_SIZE;
+    SpinLockGuard guard(m_lock);  // the caller holds the big lock (truncate)
     for (size_t i = 0; i < m_count; ++i) {
         const Vma& vma = m_vmas[i];
         if (vma.file != &file) continue;
@@ -756,6 +974,11 @@ void VirtualMemory::file_truncating(vfs::Vnode& file, uint64_t size) {
 }
 
 bool VirtualMemory::range_allows(uintptr_t address, size_t size, int prot) const {
+    SpinLockGuard guard(m_lock);
+    return range_allows_locked(address, size, prot);
+}
+
+bool VirtualMemory::range_allows_locked(uintptr_t address, size_t size, int prot) const {
     if (size == 0) return true;
     uintptr_t end = address + size;
     if (end < address) return false;
@@ -769,6 +992,7 @@ bool VirtualMemory::range_allows(uintptr_t address, size_t size, int prot) const
 
 ErrorOr<void> VirtualMemory::write(uintptr_t address, const void* data, size_t size) {
     if (address + size < address) return error(EFAULT);
+    SpinLockGuard guard(m_lock);  // a loader (exec: the big lock is held for the file cache)
     auto* from = static_cast<const uint8_t*>(data);
     for (uintptr_t at = address; at < address + size;) {
         uintptr_t page = at & ~uintptr_t(PAGE_SIZE - 1);
@@ -794,7 +1018,7 @@ ErrorOr<void> VirtualMemory::write(uintptr_t address, const void* data, size_t s
             }
             ++m_resident_pages;
         }
-        if (!make_private_copy(page)) return error(ENOMEM);
+        if (!make_private_copy_locked(page)) return error(ENOMEM);
         uintptr_t frame = platform::mapped_page(m_space, page);
         memcpy(static_cast<char*>(platform::phys_to_virt(frame)) + (at - page), from, chunk);
         from += chunk;
@@ -809,6 +1033,7 @@ ErrorOr<void> VirtualMemory::set_fork_advice(uintptr_t address, size_t length, F
     if (address + size < address) return error(EINVAL);
     if (size == 0) return {};
     uintptr_t end = address + size;
+    SpinLockGuard guard(m_lock);  // only the VMAs change (a file's reference count is atomic)
     for (uintptr_t at = address; at < end;) {
         const Vma* vma = find(at);
         if (!vma) return error(ENOMEM);
@@ -821,6 +1046,7 @@ ErrorOr<void> VirtualMemory::set_fork_advice(uintptr_t address, size_t length, F
     return {};
 }
 
+// The big lock is held (sys_mmap): the tmpfs file and its cache are its.
 ErrorOr<uintptr_t> VirtualMemory::map_shared_anonymous(uintptr_t address, size_t length, int prot,
                                                        Placement placement) {
     if (length == 0) return error(EINVAL);

@@ -10,12 +10,26 @@
 // it writable again when nobody else holds it any more. Shared file mappings (MAP_SHARED, also
 // anonymous: an unlinked tmpfs file) and the file pages of private mappings that nobody wrote
 // come from the file cache in both.
+//
+// Locking (docs/locking.md, "The address-space lock"): each VirtualMemory has a spinlock,
+// m_lock, guarding its VMAs, its page tables, the break and the free virtual ranges. Every public
+// operation takes it itself (callers never hold it); a page fault resolves under it alone (the
+// fault handler runs on the CPU's interrupt stack with interrupts off and cannot sleep, so the
+// lock cannot be a sleeping one), and mmap/munmap/mprotect/brk/madvise/mremap of anonymous memory
+// need nothing else. What still relies on the big lock (the file cache, a vnode's last
+// reference, the syscall rewriter's site tables) makes an operation take the big lock first
+// (sched::BigLockScope, then m_lock): when its range holds a file mapping, or when the rewriter
+// keeps sites for this memory. Nothing under m_lock blocks or touches app memory; TLB
+// shootdowns complete before it is let go.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "base/error.h"
+#include "base/spinlock.h"
+#include "base/thread_safety.h"
 #include "mm/address_space.h"
 #include "mm/extent_set.h"
 #include "xos/platform.h"
@@ -98,7 +112,8 @@ public:
     // memory stays mapped.
     void set_break_base(uintptr_t address);
 
-    // Demand paging: true if the fault was resolved.
+    // Demand paging: true if the fault was resolved. The fault handler's (interrupts off): takes
+    // the address-space lock, and the big lock first for a file mapping.
     // `in_user_copy`: a page past a mapped file's end is then a plain failure (EFAULT) rather than
     // SIGBUS.
     bool handle_fault(uintptr_t address, int needed_prot, bool in_user_copy = false);
@@ -120,16 +135,27 @@ public:
     // private file pages and pages a fork shares get a copy of their own first. EFAULT where
     // the range is not all private mappings; ENOMEM without memory.
     ErrorOr<void> write(uintptr_t address, const void* data, size_t size);
-    const Vma* find(uintptr_t address) const;
+    // A copy of the mapping holding `address` (taken under the lock: the mapping itself may change
+    // on another CPU as soon as it is let go).
+    std::optional<Vma> vma_at(uintptr_t address) const EXCLUDES(m_lock);
     // Every byte of [address, address+size) is in mappings allowing `prot`.
-    bool range_allows(uintptr_t address, size_t size, int prot) const;
+    bool range_allows(uintptr_t address, size_t size, int prot) const EXCLUDES(m_lock);
     bool in_region(uintptr_t address) const { return address >= m_base && address < m_end; }
+    // The syscall rewriter keeps sites for this memory (rewrite.cpp): from now on the operations
+    // that drop sites take the big lock (the site tables are its).
+    void note_rewritten() const { __atomic_store_n(&m_rewritten, true, __ATOMIC_RELEASE); }
 
+    // Calls fn(const Vma&) for each mapping, in address order, under the lock: fn must not block,
+    // take the big lock or touch app memory.
     template <typename Fn>
-    void for_each(Fn&& fn) const {
+    void for_each(Fn&& fn) const EXCLUDES(m_lock) {
+        SpinLockGuard guard(m_lock);
         for (size_t i = 0; i < m_count; ++i) fn(m_vmas[i]);
     }
-    size_t resident_bytes() const { return m_resident_pages * PAGE_SIZE; }
+    // A statistic, read without the lock.
+    size_t resident_bytes() const NO_THREAD_SAFETY_ANALYSIS {
+        return __atomic_load_n(&m_resident_pages, __ATOMIC_RELAXED) * PAGE_SIZE;
+    }
 
     // Every VirtualMemory that exists (for what concerns all address spaces: file truncation).
     template <typename Fn>
@@ -138,34 +164,65 @@ public:
     }
 
 private:
-    size_t index_after(uintptr_t address) const;  // first VMA with end > address
-    ErrorOr<void> reserve_slots(size_t extra);
-    ErrorOr<void> split_at(uintptr_t address);  // makes `address` a VMA boundary
-    ErrorOr<void> remove_range(uintptr_t start, uintptr_t end);
-    ErrorOr<void> insert(const Vma& vma);
-    ErrorOr<uintptr_t> map_vma(uintptr_t address, size_t length, Placement placement, const Vma& proto);
-    void release_pages(const Vma& vma, uintptr_t start, uintptr_t end);
-    bool file_fault(const Vma& vma, uintptr_t page, int needed_prot, bool in_user_copy);
-    void write_back_range(uintptr_t start, uintptr_t end);  // shared writable file mappings in it
-    void protect_file_pages(const Vma& vma);  // after mprotect (see vm.cpp)
-    void protect_shared_frames(const Vma& vma);  // after mprotect: copy-on-write pages stay read-only
-    bool break_cow(const Vma& vma, uintptr_t page, uintptr_t frame);
-    bool own_copy(uintptr_t page, uintptr_t present);
-    void writable_around(const Vma& vma, uintptr_t page);
-    ErrorOr<void> copy_pages_into(VirtualMemory& child, const Vma& vma);
+    class BigLockIfNeeded;
 
-    platform::AppSpace* m_space;
-    VirtualMemory* m_next = nullptr;  // in s_all
+    const Vma* find(uintptr_t address) const REQUIRES(m_lock);
+    size_t index_after(uintptr_t address) const REQUIRES(m_lock);  // first VMA with end > address
+    // The operation on [start, end) must run under the big lock too (see the top of this file).
+    bool needs_big_lock(uintptr_t start, uintptr_t end) const REQUIRES(m_lock);
+    ErrorOr<void> reserve_slots(size_t extra) REQUIRES(m_lock);
+    ErrorOr<void> split_at(uintptr_t address) REQUIRES(m_lock);
+    ErrorOr<void> protect_locked(uintptr_t address, uintptr_t end, int prot) REQUIRES(m_lock);
+    ErrorOr<uintptr_t> remap_locked(uintptr_t old_address, size_t old_len, size_t new_len, bool may_move)
+        REQUIRES(m_lock);
+    ErrorOr<void> discard_locked(uintptr_t address, uintptr_t end) REQUIRES(m_lock);
+    bool range_allows_locked(uintptr_t address, size_t size, int prot) const REQUIRES(m_lock);
+    uintptr_t set_break_locked(uintptr_t requested) REQUIRES(m_lock);  // makes `address` a VMA boundary
+    ErrorOr<void> remove_range(uintptr_t start, uintptr_t end) REQUIRES(m_lock);
+    ErrorOr<void> insert(const Vma& vma) REQUIRES(m_lock);
+    ErrorOr<uintptr_t> map_vma(uintptr_t address, size_t length, Placement placement, const Vma& proto)
+        REQUIRES(m_lock);
+    void release_pages(const Vma& vma, uintptr_t start, uintptr_t end) REQUIRES(m_lock);
+    bool handle_nested_fault(uintptr_t address, int needed_prot, bool in_user_copy);
+    bool resolve_fault(const Vma& vma, uintptr_t address, int needed_prot, bool in_user_copy) REQUIRES(m_lock);
+    bool file_fault(const Vma& vma, uintptr_t page, int needed_prot, bool in_user_copy) REQUIRES(m_lock);
+    // Shared writable file mappings in [start, end) are written back (may block: takes the lock
+    // for each step only).
+    void write_back_range(uintptr_t start, uintptr_t end) EXCLUDES(m_lock);
+    void protect_file_pages(const Vma& vma) REQUIRES(m_lock);  // after mprotect (see vm.cpp)
+    void protect_shared_frames(const Vma& vma) REQUIRES(m_lock);  // after mprotect: copy-on-write pages stay read-only
+    bool break_cow(const Vma& vma, uintptr_t page, uintptr_t frame) REQUIRES(m_lock);
+    bool own_copy(uintptr_t page, uintptr_t present) REQUIRES(m_lock);
+    bool make_private_copy_locked(uintptr_t page) REQUIRES(m_lock);
+    void writable_around(const Vma& vma, uintptr_t page) REQUIRES(m_lock);
+    ErrorOr<void> copy_pages_into(VirtualMemory& child, const Vma& vma) REQUIRES(m_lock, child.m_lock);
+    ErrorOr<void> fork_copy_into(VirtualMemory& child) REQUIRES(m_lock, child.m_lock);
+    // A file reference a mapping gave up under the lock: dropped by drop_file_references once it
+    // is let go (the last reference of a vnode may block, and relies on the big lock).
+    void unref_file_later(vfs::Vnode* file) REQUIRES(m_lock);
+    void drop_file_references() EXCLUDES(m_lock);
+
+    // The address-space lock (see the top of this file; docs/locking.md).
+    mutable SpinLock m_lock;
+    platform::AppSpace* m_space;  // its page tables: changed under m_lock
+    VirtualMemory* m_next = nullptr;  // in s_all (the big lock's)
     VirtualMemory* m_previous = nullptr;
     static inline VirtualMemory* s_all = nullptr;
     uintptr_t m_base = 0, m_end = 0;
     AddressSpace* m_physical = nullptr;
-    ExtentSet m_free_virtual;
-    Vma* m_vmas = nullptr;
-    size_t m_count = 0, m_capacity = 0;
-    size_t m_resident_pages = 0;
-    uintptr_t m_break_base = 0, m_break = 0, m_break_mapped_end = 0;
+    ExtentSet m_free_virtual GUARDED_BY(m_lock);
+    Vma* m_vmas GUARDED_BY(m_lock) = nullptr;
+    size_t m_count GUARDED_BY(m_lock) = 0;
+    size_t m_capacity GUARDED_BY(m_lock) = 0;
+    size_t m_resident_pages GUARDED_BY(m_lock) = 0;
+    uintptr_t m_break_base GUARDED_BY(m_lock) = 0;
+    uintptr_t m_break GUARDED_BY(m_lock) = 0;
+    uintptr_t m_break_mapped_end GUARDED_BY(m_lock) = 0;
     uintptr_t m_mmap_top = 0;  // placement without an address goes top-down from here, as Linux's
+    vfs::Vnode** m_unref_later GUARDED_BY(m_lock) = nullptr;  // unref_file_later
+    size_t m_unref_count GUARDED_BY(m_lock) = 0;
+    size_t m_unref_capacity GUARDED_BY(m_lock) = 0;
+    mutable bool m_rewritten = false;  // note_rewritten (atomic accesses)
 };
 
 }  // namespace xos::mm

@@ -103,6 +103,7 @@ SiteTable* table_of(const mm::VirtualMemory& memory, bool create) {
     if (!table) return nullptr;
     *table = {&memory, nullptr, 0, 0, g_tables};
     g_tables = table;
+    memory.note_rewritten();  // its operations that drop sites take the big lock from now on
     return table;
 }
 
@@ -234,7 +235,7 @@ uint32_t read_window(uintptr_t at, uint8_t* out) {
     return present;
 }
 
-bool private_code(const mm::Vma* vma) {
+bool private_code(const std::optional<mm::Vma>& vma) {
     return vma && (vma->prot & PROT_EXEC) &&
         (vma->kind == mm::VmaKind::Anonymous || vma->kind == mm::VmaKind::Heap || vma->kind == mm::VmaKind::Stack ||
          (vma->kind == mm::VmaKind::File && !vma->shared));
@@ -273,7 +274,7 @@ uint8_t* near_page(const mm::Vma& vma) {
 }
 
 bool is_trampoline(uintptr_t address) {
-    const mm::Vma* vma = mm::app_memory().find(address);
+    std::optional<mm::Vma> vma = mm::app_memory().vma_at(address);
     uint64_t trailer[2];
     return vma && trampoline_page(*vma, trailer);
 }
@@ -281,7 +282,7 @@ bool is_trampoline(uintptr_t address) {
 // The paired trampoline page of the code page `code` in the current memory if it has one, else 0.
 uintptr_t paired_page(uintptr_t code, int64_t offset) {
     uintptr_t base = code + uintptr_t(offset);
-    const mm::Vma* vma = mm::app_memory().find(base);
+    std::optional<mm::Vma> vma = mm::app_memory().vma_at(base);
     uint64_t trailer[2];
     return vma && vma->start == base && trampoline_page(*vma, trailer) && trailer[0] == PAIRED_MAGIC &&
             int64_t(trailer[1]) == offset
@@ -377,7 +378,7 @@ uintptr_t take_near_slot(uintptr_t site, uintptr_t jump_end) {
                 if (page[slot * SLOT_SIZE] == 0xcc) found = vma.start;
         });
         if (found) return free_slot(found);
-        const mm::Vma* near = vm.find(site);
+        std::optional<mm::Vma> near = vm.vma_at(site);
         if (attempt == 0 && (!near || !add_near_page(*near, jump_end))) return 0;
     }
     return 0;
@@ -566,7 +567,7 @@ bool jumps_to_trampoline(const uint8_t* w, uintptr_t at, int offset) {
 bool map_cached(mm::VirtualMemory& vm, uintptr_t code, CachedPage& entry) {
     uintptr_t base = code + uintptr_t(entry.offset);
     if (!vm.in_region(base) || !vm.in_region(base + mm::PAGE_SIZE - 1)) return false;
-    if (vm.find(base)) {
+    if (vm.vma_at(base)) {
         // This code page's paired page from an earlier mapping of it: nothing jumps into it
         // (the code page is the file's again), so it is replaced. Anything else there: a miss.
         if (paired_page(code, entry.offset) != base || !vm.unmap(base, mm::PAGE_SIZE)) return false;
@@ -750,8 +751,8 @@ uintptr_t examine(Site* site, uintptr_t at, long number, const Registers& regist
         leave(site, Reason::NotApp);
         return after;
     }
-    const mm::Vma* vma = vm.find(start);
-    if (!private_code(vma) || !private_code(vm.find(end - 1))) {
+    std::optional<mm::Vma> vma = vm.vma_at(start);
+    if (!private_code(vma) || !private_code(vm.vma_at(end - 1))) {
         leave(site, Reason::NotPrivate);
         return after;
     }
@@ -899,7 +900,7 @@ uintptr_t on_trap(uintptr_t after, long number, const uint64_t* saved) {
     if (site) {
         memcpy(site->bytes, window, WINDOW);
         site->present = present;
-        const mm::Vma* vma = mm::app_memory().find(at);
+        std::optional<mm::Vma> vma = mm::app_memory().vma_at(at);
         site->file_offset = vma && vma->kind == mm::VmaKind::File ? int64_t(vma->offset + (at - vma->start)) : -1;
     }
     return examine(site, at, number, Registers{saved}, window, present);
@@ -952,7 +953,7 @@ void for_each_site(void (*visit)(const Site& site, void* context), void* context
 void file_mapped(mm::VirtualMemory& memory, uintptr_t start, uintptr_t end) {
     release_vnodes();  // a syscall (mmap, exec), where a 9p clunk may wait
     if (!g_enabled || !g_cached || &memory != &mm::app_memory()) return;
-    const mm::Vma* vma = memory.find(start);
+    std::optional<mm::Vma> vma = memory.vma_at(start);
     if (!vma || vma->kind != mm::VmaKind::File || vma->shared || !(vma->prot & PROT_EXEC) || (vma->prot & PROT_WRITE))
         return;
     const vfs::Vnode* vnode = vma->file;

@@ -28,13 +28,12 @@ Bucket& bucket_for(uintptr_t address) { return g_buckets[(address >> 2) % BUCKET
 // shared memory (MAP_SHARED), where processes that inherited the mapping at the same address
 // must meet (nullptr). Without this, a forked parent and child, whose private locks sit at the
 // same addresses, would wake each other's waiters and lose wake-ups. A private futex needs no
-// lookup (Linux keys it by the address space too); the lookup reads the VMA tree, which is
-// still the big lock's.
+// lookup (Linux keys it by the address space too); the lookup reads the VMA tree under the
+// address space's lock (mm/vm.h).
 const void* space_for(uintptr_t address, bool is_private) {
     mm::VirtualMemory& memory = mm::app_memory();  // this thread's: stays while it runs
     if (is_private) return &memory;
-    BigLockScope big_lock;
-    const mm::Vma* vma = memory.find(address);
+    std::optional<mm::Vma> vma = memory.vma_at(address);
     return vma && vma->shared ? nullptr : &memory;
 }
 

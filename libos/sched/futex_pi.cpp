@@ -27,7 +27,7 @@ WaitQueue& bucket_for(uintptr_t address) { return g_pi_buckets[(address >> 2) % 
 // As futex.cpp: private words meet within one address space, shared ones across them.
 const void* space_for(uintptr_t address) {
     mm::VirtualMemory& memory = mm::app_memory();
-    const mm::Vma* vma = memory.find(address);
+    std::optional<mm::Vma> vma = memory.vma_at(address);
     return vma && vma->shared ? nullptr : &memory;
 }
 

@@ -47,13 +47,8 @@ ErrorOr<long> transfer(vfs::File& file, Direction direction, uintptr_t buffer, s
     // (no bounce buffer). That is safe after this check as long as nothing can unmap the
     // buffer before the copy, i.e. until the file blocks: the files that block (pipes,
     // sockets, eventfds) copy with the fault-safe user copy and fail with EFAULT themselves.
-    bool range_ok;
-    {
-        // The check looks at the address space's mappings, which are still the big lock's
-        // (docs/locking.md): taken for it alone when the transfer runs without it.
-        sched::BigLockScope mappings;
-        range_ok = direction == Direction::Read ? user_range_writable(buffer, count) : user_range_ok(buffer, count);
-    }
+    // The check reads the address space's mappings under its own lock (mm/vm.h).
+    bool range_ok = direction == Direction::Read ? user_range_writable(buffer, count) : user_range_ok(buffer, count);
     if (!range_ok) return error(EFAULT);
     auto* bytes = reinterpret_cast<std::byte*>(buffer);
     if (direction == Direction::Read) return long(TRY(file.read({bytes, count}, offset)));
@@ -64,10 +59,7 @@ ErrorOr<long> transfer_vector(vfs::File& file, Direction direction, UserPtr<cons
                               std::optional<uint64_t> offset) {
     BigLockUnlessSafe big_lock(file);
     IovecArray vectors;
-    {
-        sched::BigLockScope mappings;  // the copy's range check reads the mappings (above)
-        TRY(vectors.copy_in(iov, count));
-    }
+    TRY(vectors.copy_in(iov, count));
     if (direction == Direction::Read && file.vnode()->is_directory()) return error(EISDIR);
     long done = 0;
     for (size_t i = 0; i < vectors.size(); ++i) {

@@ -259,7 +259,7 @@ ErrorOr<Segment*> segment_by_id(int id) {
 
 // The segment mapped at exactly `address` in the current address space, if any.
 Segment* segment_at(uintptr_t address) {
-    const mm::Vma* vma = mm::app_memory().find(address);
+    std::optional<mm::Vma> vma = mm::app_memory().vma_at(address);
     if (!vma || vma->start != address || vma->offset != 0 || !vma->file) return nullptr;
     Segment* found = nullptr;
     segments().for_each([&](Segment& segment) {

@@ -5,7 +5,7 @@
 // of its own or is the calling thread's alone, and it takes sched::BigLockScope itself around
 // anything that is still the big lock's. Included with XOS_LOCK_FREE(name) defined.
 
-XOS_LOCK_FREE(futex)  // wait/wake/requeue under bucket locks; PI and WAKE_OP take the big lock inside
+XOS_LOCK_FREE(futex)  // wait/wake/requeue/WAKE_OP under bucket locks; PI takes the big lock inside
 XOS_LOCK_FREE(sched_yield)
 XOS_LOCK_FREE(getpid)
 XOS_LOCK_FREE(gettid)
@@ -23,3 +23,10 @@ XOS_LOCK_FREE(writev)
 XOS_LOCK_FREE(pread64)
 XOS_LOCK_FREE(pwrite64)
 XOS_LOCK_FREE(lseek)
+XOS_LOCK_FREE(mmap)  // the address-space lock (mm/vm.h); a file mapping takes the big lock inside
+XOS_LOCK_FREE(munmap)
+XOS_LOCK_FREE(mprotect)
+XOS_LOCK_FREE(brk)
+XOS_LOCK_FREE(madvise)
+XOS_LOCK_FREE(mremap)
+XOS_LOCK_FREE(msync)

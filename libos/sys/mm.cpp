@@ -1,10 +1,16 @@
-// Memory syscalls: thin decoding over mm::AddressSpace.
+// Memory syscalls: thin decoding over mm::VirtualMemory. All run without the big lock
+// (sys/lock_free_syscalls.h): the address space has a lock of its own, and its operations take
+// the big lock themselves where a file mapping is involved (mm/vm.h); mmap of a file (or of
+// shared anonymous memory, a tmpfs file) and msync take it here.
 #include <sys/mman.h>
+
+#include <optional>
 
 #include "mm/memory.h"
 #include "sys/file_helpers.h"
 #include "sys/handlers.h"
 #include "sys/rlimit.h"
+#include "sched/thread.h"
 
 namespace xos::sys {
 
@@ -24,6 +30,8 @@ ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, in
         : (flags & MAP_FIXED)                               ? mm::Placement::Fixed
         : address                                           ? mm::Placement::Hint
                                                             : mm::Placement::Anywhere;
+    std::optional<sched::BigLockScope> big_lock;
+    if (!(flags & MAP_ANONYMOUS) || type != MAP_PRIVATE) big_lock.emplace();  // a file (mm/vm.h)
     TRY(check_map_limits(address, length, prot, type != MAP_PRIVATE, placement == mm::Placement::Fixed));
     if ((flags & MAP_ANONYMOUS) && type != MAP_PRIVATE)  // shared with forked children
         return long(TRY(mm::app_memory().map_shared_anonymous(address, length, prot & SUPPORTED_PROT, placement)));
@@ -54,6 +62,7 @@ ErrorOr<long> sys_munmap(uintptr_t address, size_t length) {
 ErrorOr<long> sys_msync(uintptr_t address, size_t length, int flags) {
     if (flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) return error(EINVAL);
     if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return error(EINVAL);
+    sched::BigLockScope big_lock;  // writes back files (the file cache is the big lock's)
     TRY(mm::app_memory().sync(address, length));
     return 0;
 }
@@ -85,7 +94,6 @@ ErrorOr<long> sys_madvise(uintptr_t address, size_t length, int advice) {
     return 0;
 }
 
-// Implements brk(2).
 // Implements brk(2). RLIMIT_AS/RLIMIT_DATA: the break stays where it is, as on Linux.
 ErrorOr<long> sys_brk(uintptr_t address) {
     mm::VirtualMemory& memory = mm::app_memory();

@@ -343,7 +343,7 @@ ErrorOr<long> sys_sched_yield() {
 }
 
 // Implements futex(2). Dispatched without the big lock (sys/lock_free_syscalls.h): wait, wake
-// and requeue work under the futex buckets' locks; FUTEX_WAKE_OP and the PI operations take it.
+// and requeue work under the futex buckets' locks; the PI operations take it.
 ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintptr_t timeout_or_value2,
                         uintptr_t address2, uint32_t value3) {
     int command = operation & FUTEX_CMD_MASK;
@@ -377,7 +377,6 @@ ErrorOr<long> sys_futex(uintptr_t address, int operation, uint32_t value, uintpt
         return sched::futex_requeue(address, address2, int(value), requeue, command == FUTEX_CMP_REQUEUE, is_private);
     }
     case FUTEX_WAKE_OP: {
-        sched::BigLockScope big_lock;  // the writability check of *uaddr2 reads the VMAs (the big lock's)
         bool wake_second = TRY(futex_wake_op_apply(address2, value3));
         int woken = sched::futex_wake(address, int(value), sched::MATCH_ANY_BITSET, is_private);
         if (wake_second)

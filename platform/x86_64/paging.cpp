@@ -24,6 +24,8 @@ namespace {
 
 constexpr uint64_t PTE_P = 1, PTE_W = 2, PTE_PS = 0x80, PTE_NX = 1ull << 63;
 constexpr uint64_t PTE_MAPPED_NO_ACCESS = 1ull << 9;  // software bit: a frame with P = 0
+// Software bit: unmapped (P = 0), its frame released once the TLB shootdown is over (unmap_range).
+constexpr uint64_t PTE_RELEASE_AFTER_FLUSH = 1ull << 10;
 constexpr uint64_t PTE_ADDRESS = 0x000ffffffffff000ull;
 constexpr uint64_t GIB = 1ull << 30, MIB2 = 2ull << 20, PAGE = 4096;
 constexpr size_t MAX_GIB = 64;  // PD pages available for the direct map
@@ -43,8 +45,12 @@ static_assert(APP_BASE >= (uintptr_t(APP_SLOTS_BEGIN) << 39) && APP_END <= (uint
 // Per CPU: the PML4 of its current app space (a TLB shootdown goes to the CPUs whose root it is).
 uint64_t* g_roots[XOS_MAX_CPUS] = {xos_boot_pml4};
 uint64_t*& current_root() { return g_roots[platform::cpu_index_unlocked()]; }
-// Other CPUs that must drop TLB entries before the paging operation in progress completes.
-uint32_t g_shootdown_mask;
+// Per CPU: the other CPUs that must drop TLB entries before the paging operation in progress on
+// it completes. Per CPU because operations on different address spaces (each under its own
+// address-space lock, not the big lock any more) run on several CPUs at once; an operation runs
+// with interrupts off (under its space's lock), so it stays on its CPU.
+uint32_t g_shootdown_mask[XOS_MAX_CPUS];
+uint32_t& shootdown_mask() { return g_shootdown_mask[platform::cpu_index_unlocked()]; }
 
 alignas(4096) uint64_t g_pd[MAX_GIB][512];
 alignas(4096) uint64_t g_low_pt[LOW_PAGE_TABLES][512];
@@ -99,7 +105,7 @@ void note_remote(uint64_t* root) {
     if (!xos_smp_active) return;
     unsigned self = platform::cpu_index_unlocked();
     for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
-        if (i != self && g_roots[i] == root) g_shootdown_mask |= 1u << i;
+        if (i != self && g_roots[i] == root) shootdown_mask() |= 1u << i;
 }
 
 // A TLB entry exists only for the current space (no PCIDs: loading CR3 flushes the rest).
@@ -109,19 +115,28 @@ void flush(uint64_t* root, uintptr_t virt) {
 }
 
 // The TLB shootdown (docs/locking.md): each CPU noted reloads its CR3 on an IPI (or while it
-// spins for the big lock, which this CPU holds) and clears its request; this waits for all.
+// spins for a lock) and clears its request; this waits for all, answering requests to this CPU
+// meanwhile (two CPUs may shoot down each other's spaces at once), without a `pause` per round
+// (under multi-threaded TCG each one takes QEMU's global lock).
 void finish_shootdown() {
-    uint32_t mask = g_shootdown_mask;
+    uint32_t& pending = shootdown_mask();
+    uint32_t mask = pending;
     if (!mask) return;
-    g_shootdown_mask = 0;
+    pending = 0;
     for (unsigned i = 0; i < XOS_MAX_CPUS; ++i) {
         if (!(mask & (1u << i))) continue;
         __atomic_store_n(&xos_cpus[i].flush_request, 1, __ATOMIC_RELEASE);
         platform::send_ipi(i, platform::Ipi::TlbFlush);
     }
-    for (unsigned i = 0; i < XOS_MAX_CPUS; ++i)
-        while ((mask & (1u << i)) && __atomic_load_n(&xos_cpus[i].flush_request, __ATOMIC_ACQUIRE))
-            asm volatile("pause");
+    unsigned self = platform::cpu_index_unlocked();
+    for (unsigned i = 0; i < XOS_MAX_CPUS; ++i) {
+        while ((mask & (1u << i)) && __atomic_load_n(&xos_cpus[i].flush_request, __ATOMIC_ACQUIRE)) {
+            if (__atomic_load_n(&xos_cpus[self].flush_request, __ATOMIC_ACQUIRE)) {
+                write_cr3(read_cr3());
+                __atomic_store_n(&xos_cpus[self].flush_request, 0, __ATOMIC_RELEASE);
+            }
+        }
+    }
 }
 
 // --- A linked image's per-process data (platform::process_data_range) ---
@@ -327,12 +342,13 @@ AppSpace* space_of(uint64_t* root) { return reinterpret_cast<AppSpace*>(root); }
 
 // Visits the leaf entries of [start, end) that exist, skipping absent tables wholesale.
 template <typename Fn>
-void for_each_leaf(uint64_t* root, uintptr_t start, uintptr_t end, Fn&& fn) {
+void for_each_leaf(uint64_t* root, uintptr_t start, uintptr_t end, Fn&& fn,
+                   uint64_t present = x86::PTE_P | x86::PTE_MAPPED_NO_ACCESS) {
     for (uintptr_t virt = start; virt < end;) {
         if (x86::in_process_data(virt)) {  // small: page by page
             uint64_t* pte = x86::data_pte(root, virt, false);
             if (!pte) return;  // nothing of this space there (ranges never span it and the app region)
-            if (*pte & (x86::PTE_P | x86::PTE_MAPPED_NO_ACCESS)) fn(virt, *pte);
+            if (*pte & present) fn(virt, *pte);
             virt += x86::PAGE;
             continue;
         }
@@ -351,7 +367,7 @@ void for_each_leaf(uint64_t* root, uintptr_t start, uintptr_t end, Fn&& fn) {
         uintptr_t table_end = std::min<uintptr_t>(end, (virt | ((1ull << 21) - 1)) + 1);
         for (; virt < table_end; virt += x86::PAGE) {
             uint64_t& pte = table[(virt >> 12) & 511];
-            if (pte & (x86::PTE_P | x86::PTE_MAPPED_NO_ACCESS)) fn(virt, pte);
+            if (pte & present) fn(virt, pte);
         }
     }
 }
@@ -436,13 +452,31 @@ uintptr_t mapped_page(AppSpace* space, uintptr_t virt, uint32_t* access) {
 void unmap_range(AppSpace* space, uintptr_t start, uintptr_t end, void (*release)(uintptr_t phys, void* context),
                  void* context) {
     uint64_t* root = root_of(space);
+    if (!xos_smp_active) {
+        for_each_leaf(root, start, end, [&](uintptr_t virt, uint64_t& pte) {
+            uintptr_t phys = pte & x86::PTE_ADDRESS;
+            pte = 0;
+            x86::flush(root, virt);
+            release(phys, context);
+        });
+        return;
+    }
+    // Another CPU may still write through a TLB entry until the shootdown is over: the frames
+    // are released after it (else one could be handed out again, on a third CPU, and written
+    // through the stale entry).
     for_each_leaf(root, start, end, [&](uintptr_t virt, uint64_t& pte) {
-        uintptr_t phys = pte & x86::PTE_ADDRESS;
-        pte = 0;
+        pte = (pte & x86::PTE_ADDRESS) | x86::PTE_RELEASE_AFTER_FLUSH;
         x86::flush(root, virt);
-        release(phys, context);
     });
     x86::finish_shootdown();
+    for_each_leaf(
+        root, start, end,
+        [&](uintptr_t, uint64_t& pte) {
+            uintptr_t phys = pte & x86::PTE_ADDRESS;
+            pte = 0;
+            release(phys, context);
+        },
+        x86::PTE_RELEASE_AFTER_FLUSH);
 }
 
 void protect_range(AppSpace* space, uintptr_t start, uintptr_t end, uint32_t access) {

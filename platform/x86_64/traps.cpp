@@ -158,11 +158,10 @@ extern "C" void xos_x86_trap(xos::x86::TrapFrame* frame) {
     using namespace xos;
     if (frame->vector == 14) {
         auto source = x86::user_copy_fixup(frame->rip) ? mm::FaultSource::UserCopy : mm::FaultSource::App;
-        // Page faults still take the big lock: the VMA tree and the page tables are its.
-        (void)sched::big_lock_enter();
-        bool resolved = mm::handle_page_fault(x86::read_cr2(), x86::fault_access(frame->error_code), source);
-        sched::big_lock_leave();
-        if (resolved) return;  // demand paging
+        // No big lock here: the address space has a lock of its own, and a fault in a file
+        // mapping takes the big lock itself (mm::VirtualMemory::handle_fault, docs/locking.md).
+        if (mm::handle_page_fault(x86::read_cr2(), x86::fault_access(frame->error_code), source))
+            return;  // demand paging
     }
     if (frame->vector == 14 || frame->vector == 13) {  // #GP: a non-canonical address
         if (uintptr_t fixup = x86::user_copy_fixup(frame->rip)) {

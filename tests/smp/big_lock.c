@@ -1,10 +1,11 @@
 // The big-lock counters (/proc/xos/big_lock, docs/locking.md) around the hot paths issue 17
 // wants off the big lock: two threads ping-pong through a futex, malloc/free, and touch fresh
 // pages (page faults), ROUNDS times each; the program prints how many times each path took the
-// big lock meanwhile. With several CPUs the futex calls must not take it at all (futex is
-// dispatched lock-free: sys/lock_free_syscalls.h), while the counter still works: each munmap
-// (not lock-free yet) must be counted. With one CPU, where there is no big lock, everything stays
-// at zero. Exit status 0 = those checks passed.
+// big lock meanwhile. With several CPUs the futex calls, mmap/munmap and the page faults must not
+// take it at all (all dispatched lock-free: sys/lock_free_syscalls.h; anonymous faults take the
+// address-space lock only); on a build where they still take it, the counts are not 0 and the
+// checks fail. With one CPU, where there is no big lock, everything stays at zero.
+// Exit status 0 = those checks passed.
 #define _GNU_SOURCE
 #include <linux/futex.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 #define ROUNDS 500
 
 static void io_cases(void);  // at the end (branch smp-io2)
+static void mm_cases(void);  // at the end (branch smp-mm)
 
 struct Counts {
     long cpus, page_faults, futex, mmap, munmap, brk;
@@ -88,11 +90,13 @@ int main(void) {
     if (after.cpus > 1) {
         CHECK(wakes == ROUNDS);
         CHECK(after.futex - before.futex == 0);  // lock-free: not one futex call took it
-        CHECK(after.munmap - before.munmap >= ROUNDS);  // the counter sees what still takes it
+        CHECK(after.mmap - before.mmap == 0 && after.munmap - before.munmap == 0);  // the address-space lock
+        CHECK(after.page_faults - before.page_faults == 0);
     } else {
         CHECK(after.futex == 0 && after.page_faults == 0);  // one CPU: no big lock
     }
     io_cases();
+    mm_cases();
     printf("big_lock: %d failure(s)\n", check_failures);
     return check_failures;
 }
@@ -151,7 +155,94 @@ static void pipe_ping_pong_counts(void) {
            functions);
     CHECK(rounds == ROUNDS);
     if (cpus > 1) CHECK(reads == 0 && writes == 0);
+    // Inside: the buffer checks read the mappings under the address-space lock (branch smp-mm),
+    // not the big lock: a few for the thread's start and end, not 4 a round.
+    if (cpus > 1) CHECK(functions < ROUNDS);
     for (int i = 0; i < 2; ++i) close(g_ping[i]), close(g_pong[i]);
 }
 
 static void io_cases(void) { pipe_ping_pong_counts(); }
+
+// --- The address space (branch smp-mm) --------------------------------------------------------
+
+#define MM_ROUNDS 100
+#define FAULT_PAGES 16
+
+// Both threads at once: malloc/free of blocks large enough for musl to mmap and munmap them
+// (touched at both ends: page faults), a page-fault loop over fresh anonymous pages, and
+// mprotect back and forth on a mapping of their own.
+static void* mm_worker(void* arg) {
+    long id = (long)arg;
+    long failures = 0;
+    char* own = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (own == MAP_FAILED) return (void*)1;
+    for (int i = 0; i < MM_ROUNDS; ++i) {
+        size_t size = (size_t)(256 << 10) + (size_t)((i * 7 + id) % 16) * 4096;
+        char* block = malloc(size);  // mallocng: mmap for blocks this large, munmap at free
+        if (!block) return (void*)1;
+        __asm__ volatile("" : : "r"(block) : "memory");  // escapes: the compiler keeps malloc/free
+        block[0] = (char)i;
+        block[size - 1] = (char)i;
+        if (block[0] != (char)i || block[size - 1] != (char)i) ++failures;
+        free(block);
+        char* pages = mmap(NULL, FAULT_PAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (pages == MAP_FAILED) return (void*)1;
+        for (int p = 0; p < FAULT_PAGES; ++p) {
+            if (pages[p * 4096] != 0) ++failures;  // fresh: zero
+            pages[p * 4096] = (char)(p + 1);  // a page fault each
+        }
+        for (int p = 0; p < FAULT_PAGES; ++p)
+            if (pages[p * 4096] != (char)(p + 1)) ++failures;
+        munmap(pages, FAULT_PAGES * 4096);
+        if (mprotect(own, 4 * 4096, PROT_READ) != 0) ++failures;
+        if (own[0] != (char)(i ? i - 1 : 0)) ++failures;
+        if (mprotect(own, 4 * 4096, PROT_READ | PROT_WRITE) != 0) ++failures;
+        own[0] = (char)i;
+    }
+    munmap(own, 4 * 4096);
+    return (void*)failures;
+}
+
+static void mm_cases(void) {
+    long cpus = big_lock_count("cpus", 0);
+    long faults = big_lock_count("page_faults", 0), functions = big_lock_count("function_entries", 0);
+    long mmaps = big_lock_count("mmap", 1), munmaps = big_lock_count("munmap", 1);
+    long mprotects = big_lock_count("mprotect", 1), brks = big_lock_count("brk", 1);
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, mm_worker, (void*)1) == 0);
+    void* mine = mm_worker((void*)0);
+    void* theirs = NULL;
+    pthread_join(thread, &theirs);
+    CHECK(mine == NULL && theirs == NULL);
+    // brk up and down (after the threads: musl's malloc moves the break too).
+    uintptr_t base = (uintptr_t)syscall(SYS_brk, 0);
+    int brk_ok = 1;
+    for (int i = 0; i < MM_ROUNDS; ++i) {
+        uintptr_t up = (uintptr_t)syscall(SYS_brk, base + 3 * 4096);
+        if (up != base + 3 * 4096) {
+            brk_ok = 0;
+            break;
+        }
+        ((volatile char*)base)[2 * 4096] = 1;  // a page fault in the heap
+        if ((uintptr_t)syscall(SYS_brk, base) != base) brk_ok = 0;
+    }
+    CHECK(brk_ok);
+    faults = big_lock_count("page_faults", 0) - faults;
+    functions = big_lock_count("function_entries", 0) - functions;
+    mmaps = big_lock_count("mmap", 1) - mmaps;
+    munmaps = big_lock_count("munmap", 1) - munmaps;
+    mprotects = big_lock_count("mprotect", 1) - mprotects;
+    brks = big_lock_count("brk", 1) - brks;
+    printf("big lock taken by the address-space loops (%d rounds x 2 threads): page_faults %ld mmap %ld munmap %ld "
+           "mprotect %ld brk %ld (inside: %ld)\n",
+           MM_ROUNDS, faults, mmaps, munmaps, mprotects, brks, functions);
+    if (cpus > 1) {
+        CHECK(faults == 0);  // anonymous faults: the address-space lock only
+        CHECK(mmaps == 0 && munmaps == 0);  // malloc/free of large blocks, and the fault loop's
+        CHECK(mprotects == 0);
+        CHECK(brks == 0);
+        // BigLockScope: a few for the thread's start and end (musl's __clone...), not one per
+        // call (each round makes 6 mm calls in each thread).
+        CHECK(functions < MM_ROUNDS);
+    }
+}

@@ -6,6 +6,7 @@
 #include "mm/frames.h"
 #include "mm/heap.h"
 #include "sched/big_lock_stats.h"
+#include "sched/thread.h"
 #include "xos/libos.h"
 #include "xos/platform.h"
 
@@ -22,6 +23,13 @@ VirtualMemory* g_app_memory_of[XOS_MAX_CPUS];
 VirtualMemory*& current_memory_slot() { return g_app_memory_of[platform::cpu_index_unlocked()]; }
 
 bool app_memory_allows(uintptr_t address, size_t size, int prot) {
+    if (current_memory_slot()->range_allows(address, size, prot)) return true;
+    // A lock-free syscall's check (sys/lock_free_syscalls.h) reads the mappings while another
+    // CPU may change them under the big lock (mmap of a new thread's stack): a "no" is asked
+    // again under the big lock, so a good buffer never gets a spurious EFAULT (files_stress at
+    // --cpus 4 did). Until the address-space lock (docs/locking.md, smp-mm).
+    if (sched::big_lock_held()) return false;
+    sched::BigLockScope mappings;
     return current_memory_slot()->range_allows(address, size, prot);
 }
 

@@ -49,9 +49,11 @@ ErrorOr<long> transfer(vfs::File& file, Direction direction, uintptr_t buffer, s
     // sockets, eventfds) copy with the fault-safe user copy and fail with EFAULT themselves.
     bool range_ok;
     {
-        // The check looks at the address space's mappings, which are still the big lock's
-        // (docs/locking.md): taken for it alone when the transfer runs without it.
-        sched::BigLockScope mappings;
+        // The check looks at the address space's mappings: files that copy with the fault-safe
+        // user copy (io_without_big_lock) check them as every lock-free user copy does
+        // (copy_to_user: the address space's own lock, docs/locking.md); for the others the big
+        // lock is held here already.
+        BigLockUnlessSafe mappings(file);
         range_ok = direction == Direction::Read ? user_range_writable(buffer, count) : user_range_ok(buffer, count);
     }
     if (!range_ok) return error(EFAULT);
@@ -64,10 +66,7 @@ ErrorOr<long> transfer_vector(vfs::File& file, Direction direction, UserPtr<cons
                               std::optional<uint64_t> offset) {
     BigLockUnlessSafe big_lock(file);
     IovecArray vectors;
-    {
-        sched::BigLockScope mappings;  // the copy's range check reads the mappings (above)
-        TRY(vectors.copy_in(iov, count));
-    }
+    TRY(vectors.copy_in(iov, count));  // copy_from_user, as every lock-free syscall's (above)
     if (direction == Direction::Read && file.vnode()->is_directory()) return error(EISDIR);
     long done = 0;
     for (size_t i = 0; i < vectors.size(); ++i) {

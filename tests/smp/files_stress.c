@@ -145,11 +145,13 @@ static void* lister(void* arg) {
         if (size <= 0) fail("getdents64", thread, round);
         char name[32];
         sprintf(name, "w%d", (int)(round % GROUP));
-        if (size > 0 && (!listed(buffer, size, "log") || !listed(buffer, size, "constant") || !listed(buffer, size, name)))
+        if (size > 0 &&
+            (!listed(buffer, size, "log") || !listed(buffer, size, "constant") || !listed(buffer, size, name)))
             fail("a permanent file not listed", thread, round);
         close(dir);
         int fd = open(DIR_PATH "/constant", O_RDONLY);
-        if (fd < 0 || read(fd, got, sizeof g_constant) != sizeof g_constant || memcmp(got, g_constant, sizeof g_constant) != 0)
+        if (fd < 0 || read(fd, got, sizeof g_constant) != sizeof g_constant ||
+            memcmp(got, g_constant, sizeof g_constant) != 0)
             fail("constant file", thread, round);
         if (fd >= 0) close(fd);
         char path[64];
@@ -205,9 +207,12 @@ int main(int argc, char** argv) {
     close(fd);
     for (int i = 0; i < THREADS; ++i) {
         char path[64];
-        if (i % 4 == 0) path_of(path, "w", i / 4);
-        else if (i % 4 == 2) path_of(path, "t", i);
-        else continue;
+        if (i % 4 == 0)
+            path_of(path, "w", i / 4);
+        else if (i % 4 == 2)
+            path_of(path, "t", i);
+        else
+            continue;
         fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
         CHECK(fd >= 0);
         close(fd);

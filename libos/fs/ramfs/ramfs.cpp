@@ -81,21 +81,29 @@ ErrorOr<size_t> RamFile::read(uint64_t offset, std::span<std::byte> buffer) {
     size_t count = buffer.size() < size - offset ? buffer.size() : size_t(size - offset);
     size_t done = 0;
     bool faulted = false;
-    while (done < count) {
-        uint64_t at = offset + done;
-        size_t in_page = at % PageTree::PAGE;
-        size_t chunk = PageTree::PAGE - in_page < count - done ? PageTree::PAGE - in_page : count - done;
-        const std::byte* page;
+    // Pages are looked up BATCH at a time under one m_lock (a lock per page was contended by
+    // two readers of one file), then copied with it let go: being a reader (m_readers) keeps them.
+    constexpr size_t BATCH = 32;
+    const std::byte* pages[BATCH];
+    while (done < count && !faulted) {
+        uint64_t first = (offset + done) / PageTree::PAGE;
+        uint64_t last = (offset + count - 1) / PageTree::PAGE;
+        size_t batch = last - first + 1 < BATCH ? size_t(last - first + 1) : BATCH;
         {
             SpinLockGuard guard(m_lock);
-            page = m_pages.find(at / PageTree::PAGE);
+            for (size_t i = 0; i < batch; ++i) pages[i] = m_pages.find(first + i);
         }
-        if (size_t left = user_copy(buffer.data() + done, page ? page + in_page : zeros, chunk)) {
-            done += chunk - left;
-            faulted = true;
-            break;
+        for (size_t i = 0; i < batch && done < count; ++i) {
+            uint64_t at = offset + done;
+            size_t in_page = at % PageTree::PAGE;
+            size_t chunk = PageTree::PAGE - in_page < count - done ? PageTree::PAGE - in_page : count - done;
+            if (size_t left = user_copy(buffer.data() + done, pages[i] ? pages[i] + in_page : zeros, chunk)) {
+                done += chunk - left;
+                faulted = true;
+                break;
+            }
+            done += chunk;
         }
-        done += chunk;
     }
     void* deferred = nullptr;
     {

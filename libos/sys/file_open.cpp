@@ -15,6 +15,7 @@
 #include "sys/file_helpers.h"
 #include "sys/handlers.h"
 #include "vfs/eventfd.h"
+#include "vfs/mount.h"
 #include "vfs/operations.h"
 #include "vfs/pipe.h"
 
@@ -35,7 +36,7 @@ ErrorOr<long> do_open(int dirfd, UserPtr<const char> path, int flags, mode_t mod
     if (flags & ~OPEN_FLAGS) flags &= OPEN_FLAGS;  // Linux ignores unknown flags for open(2)
     // Dispatched without the big lock: opening an existing file takes it only where the walk or
     // the file needs it (vfs/operations.cpp); creating one (O_CREAT, O_TMPFILE) still takes it.
-    vfs::BigLockUnlessSafe big_lock(!(flags & (O_CREAT | O_TMPFILE)));
+    vfs::BigLockUnlessSafe big_lock(!(flags & (O_CREAT | O_TMPFILE)) && vfs::path_walks_without_big_lock());
     StartDir start = TRY(start_at(dirfd, text));
     RefPtr<vfs::File> file = TRY(vfs::open(start.context, text, flags, mode));
     return install(file, flags & O_CLOEXEC);

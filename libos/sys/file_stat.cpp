@@ -112,12 +112,14 @@ ErrorOr<long> do_truncate(vfs::Vnode& vnode, off_t length) {
 
 // Implements stat(2).
 ErrorOr<long> sys_stat(UserPtr<const char> path, UserPtr<struct stat> out) {
+    vfs::BigLockUnlessSafe big_lock(vfs::path_walks_without_big_lock());  // vfs/mount.h
     RefPtr<vfs::Vnode> vnode = TRY(resolve_at(AT_FDCWD, path, 0));
     return write_stat(*vnode, out);
 }
 
 // Implements lstat(2).
 ErrorOr<long> sys_lstat(UserPtr<const char> path, UserPtr<struct stat> out) {
+    vfs::BigLockUnlessSafe big_lock(vfs::path_walks_without_big_lock());  // vfs/mount.h
     RefPtr<vfs::Vnode> vnode = TRY(resolve_at(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW));
     return write_stat(*vnode, out);
 }
@@ -130,6 +132,7 @@ ErrorOr<long> sys_fstat(int fd, UserPtr<struct stat> out) {
 
 // Implements newfstatat(2).
 ErrorOr<long> sys_newfstatat(int dirfd, UserPtr<const char> path, UserPtr<struct stat> out, int flags) {
+    vfs::BigLockUnlessSafe big_lock(vfs::path_walks_without_big_lock());  // vfs/mount.h
     if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) return error(EINVAL);
     RefPtr<vfs::Vnode> vnode = TRY(resolve_at(dirfd, path, flags));
     return write_stat(*vnode, out);
@@ -137,6 +140,7 @@ ErrorOr<long> sys_newfstatat(int dirfd, UserPtr<const char> path, UserPtr<struct
 
 // Implements statx(2).
 ErrorOr<long> sys_statx(int dirfd, UserPtr<const char> path, int flags, unsigned mask, UserPtr<struct statx> out) {
+    vfs::BigLockUnlessSafe big_lock(vfs::path_walks_without_big_lock());  // vfs/mount.h
     if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) return error(EINVAL);
     if ((flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE) return error(EINVAL);
     if (mask & STATX__RESERVED) return error(EINVAL);

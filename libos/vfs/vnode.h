@@ -226,6 +226,10 @@ public:
 
     virtual RefPtr<Vnode> root() = 0;
     virtual ErrorOr<FsStats> statfs();
+    // Whether a path walk may look up, hold and drop this file system's vnodes without the big
+    // lock: no raw-pointer cache of vnodes that a drop on another CPU could race (9p's qid
+    // cache does). ramfs and procfs; see vfs::path_walks_without_big_lock (mount.h).
+    virtual bool walks_without_big_lock() const { return false; }
     virtual ErrorOr<void> sync() { return {}; }
 
     // The mount's options, as Linux's MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC (the same bits

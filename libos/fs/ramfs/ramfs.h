@@ -30,6 +30,7 @@ public:
     ErrorOr<void> initialize(mode_t root_mode = 0755);
     RefPtr<vfs::Vnode> root() override;
     ErrorOr<vfs::FsStats> statfs() override;
+    bool walks_without_big_lock() const override { return true; }
 
     // Pages of file data, for statfs and the size limit.
     // Changed by files and directories on several CPUs at once: atomic accesses only.

@@ -21,6 +21,9 @@ VirtualMemory* g_app_memory_of[XOS_MAX_CPUS];
 VirtualMemory*& current_memory_slot() { return g_app_memory_of[platform::cpu_index_unlocked()]; }
 
 bool app_memory_allows(uintptr_t address, size_t size, int prot) {
+    // Under the address-space lock (range_allows takes it): every change of the mappings holds
+    // it, so a lock-free syscall's check never sees a half-made mapping (files_stress at --cpus 4
+    // got spurious EFAULTs when the check read the mappings unlocked).
     return current_memory_slot()->range_allows(address, size, prot);
 }
 

@@ -154,12 +154,23 @@ ErrorOr<long> do_mknod(int dirfd, UserPtr<const char> path, mode_t mode, dev_t d
 ErrorOr<long> sys_getdents64(int fd, UserPtr<void> buffer, unsigned count) {
     RefPtr<vfs::File> file = TRY(file_for(fd));
     if (!file->vnode()->is_directory()) return error(ENOTDIR);
+    // Dispatched without the big lock: taken for directories of file systems that rely on it.
+    vfs::BigLockUnlessSafe big_lock(file->io_without_big_lock());
     if (!user_range_writable(buffer.address(), count)) return error(EFAULT);
     DirentWriter writer(buffer, count);
-    uint64_t cookie = file->position();
-    TRY(file->vnode()->readdir(cookie, writer));
+    bool faulted = false;
+    struct Sink final : vfs::DirSink {
+        DirentWriter& writer;
+        bool& faulted;
+        Sink(DirentWriter& w, bool& f) : writer(w), faulted(f) {}
+        bool emit(const vfs::DirEntry& entry) override {
+            bool more = writer.emit(entry);
+            faulted = writer.faulted();
+            return more;
+        }
+    } sink(writer, faulted);
+    TRY(file->read_entries(sink, faulted));
     if (writer.faulted()) return error(EFAULT);
-    file->set_position(cookie);
     if (writer.used() == 0 && writer.full()) return error(EINVAL);
     return long(writer.used());
 }
@@ -235,7 +246,7 @@ ErrorOr<long> sys_mknodat(int dirfd, UserPtr<const char> path, mode_t mode, dev_
 ErrorOr<long> sys_chdir(UserPtr<const char> path) {
     RefPtr<vfs::Vnode> vnode = TRY(resolve_at(AT_FDCWD, path, 0));
     if (!vnode->is_directory()) return error(ENOTDIR);
-    vfs::process().cwd = vnode;
+    vfs::process().set_directory(vfs::process().cwd, vnode);
     return 0;
 }
 
@@ -244,7 +255,7 @@ ErrorOr<long> sys_chdir(UserPtr<const char> path) {
 ErrorOr<long> sys_chroot(UserPtr<const char> path) {
     RefPtr<vfs::Vnode> vnode = TRY(resolve_at(AT_FDCWD, path, 0));
     if (!vnode->is_directory()) return error(ENOTDIR);
-    vfs::process().root = vnode;
+    vfs::process().set_directory(vfs::process().root, vnode);
     return 0;
 }
 
@@ -252,7 +263,7 @@ ErrorOr<long> sys_chroot(UserPtr<const char> path) {
 ErrorOr<long> sys_fchdir(int fd) {
     RefPtr<vfs::File> file = TRY(file_for(fd, true));
     if (!file->vnode()->is_directory()) return error(ENOTDIR);
-    vfs::process().cwd = RefPtr<vfs::Vnode>(file->vnode());
+    vfs::process().set_directory(vfs::process().cwd, RefPtr<vfs::Vnode>(file->vnode()));
     return 0;
 }
 

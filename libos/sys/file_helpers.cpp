@@ -16,12 +16,20 @@ ErrorOr<std::string_view> copy_path(UserPtr<const char> path, PathBuffer& buffer
 
 ErrorOr<StartDir> start_at(int dirfd, std::string_view path) {
     vfs::Process& process = vfs::process();
-    if (!path.empty() && path[0] == '/') return StartDir{process.root, process.context(process.root.get())};
-    if (dirfd == AT_FDCWD) return StartDir{process.cwd, process.context()};
+    // Path syscalls may run without the big lock, while chdir/chroot on another CPU replace
+    // the root or cwd: both are held for the walk, copied under the process's paths_lock.
+    RefPtr<vfs::Vnode> root, cwd;
+    {
+        SpinLockGuard guard(process.paths_lock);
+        root = process.root;
+        cwd = process.cwd;
+    }
+    if (!path.empty() && path[0] == '/') return StartDir{root, root, {root.get(), root.get()}};
+    if (dirfd == AT_FDCWD) return StartDir{cwd, root, {root.get(), cwd.get()}};
     RefPtr<vfs::File> file = TRY(process.fds.get(dirfd));
     RefPtr<vfs::Vnode> vnode(file->vnode());
     if (!path.empty() && !vnode->is_directory()) return error(ENOTDIR);
-    return StartDir{vnode, process.context(vnode.get())};
+    return StartDir{vnode, root, {root.get(), vnode.get()}};
 }
 
 ErrorOr<RefPtr<vfs::File>> file_for(int fd, bool allow_path_only) {

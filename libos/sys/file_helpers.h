@@ -25,6 +25,7 @@ ErrorOr<std::string_view> copy_path(UserPtr<const char> path, PathBuffer& buffer
 // The walk context for `path` relative to `dirfd` (holding the directory while it is used).
 struct StartDir {
     RefPtr<vfs::Vnode> held;
+    RefPtr<vfs::Vnode> root_held;  // the process's root, which chroot may replace meanwhile
     vfs::WalkContext context;
 };
 ErrorOr<StartDir> start_at(int dirfd, std::string_view path);

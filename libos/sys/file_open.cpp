@@ -15,6 +15,7 @@
 #include "sys/file_helpers.h"
 #include "sys/handlers.h"
 #include "vfs/eventfd.h"
+#include "vfs/mount.h"
 #include "vfs/operations.h"
 #include "vfs/pipe.h"
 
@@ -33,6 +34,9 @@ ErrorOr<long> do_open(int dirfd, UserPtr<const char> path, int flags, mode_t mod
     PathBuffer buffer;
     std::string_view text = TRY(copy_path(path, buffer));
     if (flags & ~OPEN_FLAGS) flags &= OPEN_FLAGS;  // Linux ignores unknown flags for open(2)
+    // Dispatched without the big lock: opening an existing file takes it only where the walk or
+    // the file needs it (vfs/operations.cpp); creating one (O_CREAT, O_TMPFILE) still takes it.
+    vfs::BigLockUnlessSafe big_lock(!(flags & (O_CREAT | O_TMPFILE)) && vfs::path_walks_without_big_lock());
     StartDir start = TRY(start_at(dirfd, text));
     RefPtr<vfs::File> file = TRY(vfs::open(start.context, text, flags, mode));
     return install(file, flags & O_CLOEXEC);
@@ -135,6 +139,11 @@ ErrorOr<long> sys_dup2(int fd, int new_fd) {
 ErrorOr<long> sys_fcntl(int fd, int command, unsigned long argument) {
     vfs::FdTable& fds = vfs::process().fds;
     RefPtr<vfs::File> file = TRY(fds.get(fd));
+    // Dispatched without the big lock: the descriptor commands and the status flags are the fd
+    // table's and the description's (a SpinLock, an atomic word); the others take it.
+    bool own_locks = command == F_DUPFD || command == F_DUPFD_CLOEXEC || command == F_GETFD || command == F_SETFD ||
+        command == F_GETFL || command == F_SETFL;
+    vfs::BigLockUnlessSafe big_lock(own_locks);
     switch (command) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC:
@@ -196,6 +205,11 @@ ErrorOr<long> sys_ioctl(int fd, unsigned long request, uintptr_t argument) {
     request = uint32_t(request);  // Linux's cmd is an unsigned int; musl passes an int, sign-extended
     vfs::FdTable& fds = vfs::process().fds;
     RefPtr<vfs::File> file = TRY(file_for(fd));
+    // Dispatched without the big lock: the descriptor and status-flag requests and FIONREAD of
+    // a file whose I/O has its own locks need none; the others (terminals, sockets, devices) take it.
+    bool own_locks = request == FIOCLEX || request == FIONCLEX || request == FIONBIO || request == FIOASYNC ||
+        (request == FIONREAD && file->io_without_big_lock());
+    vfs::BigLockUnlessSafe big_lock(own_locks);
     switch (request) {
     case FIOCLEX: TRY(fds.set_cloexec(fd, true)); return 0;
     case FIONCLEX: TRY(fds.set_cloexec(fd, false)); return 0;

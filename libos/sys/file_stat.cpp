@@ -21,8 +21,15 @@ namespace {
 constexpr long UTIME_NOW_VALUE = (1l << 30) - 1;
 constexpr long UTIME_OMIT_VALUE = (1l << 30) - 2;
 
+// The attributes, under the big lock unless the vnode has locks of its own (fstat, stat and
+// statx are dispatched without it).
+ErrorOr<vfs::Attributes> attributes(vfs::Vnode& vnode) {
+    vfs::BigLockUnlessSafe big_lock(vnode);
+    return vnode.getattr();
+}
+
 ErrorOr<long> write_stat(vfs::Vnode& vnode, UserPtr<struct stat> out) {
-    vfs::Attributes a = TRY(vnode.getattr());
+    vfs::Attributes a = TRY(attributes(vnode));
     struct stat st{};
     st.st_dev = a.dev;
     st.st_ino = a.ino;
@@ -105,12 +112,14 @@ ErrorOr<long> do_truncate(vfs::Vnode& vnode, off_t length) {
 
 // Implements stat(2).
 ErrorOr<long> sys_stat(UserPtr<const char> path, UserPtr<struct stat> out) {
+    vfs::BigLockUnlessSafe big_lock(vfs::path_walks_without_big_lock());  // vfs/mount.h
     RefPtr<vfs::Vnode> vnode = TRY(resolve_at(AT_FDCWD, path, 0));
     return write_stat(*vnode, out);
 }
 
 // Implements lstat(2).
 ErrorOr<long> sys_lstat(UserPtr<const char> path, UserPtr<struct stat> out) {
+    vfs::BigLockUnlessSafe big_lock(vfs::path_walks_without_big_lock());  // vfs/mount.h
     RefPtr<vfs::Vnode> vnode = TRY(resolve_at(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW));
     return write_stat(*vnode, out);
 }
@@ -123,6 +132,7 @@ ErrorOr<long> sys_fstat(int fd, UserPtr<struct stat> out) {
 
 // Implements newfstatat(2).
 ErrorOr<long> sys_newfstatat(int dirfd, UserPtr<const char> path, UserPtr<struct stat> out, int flags) {
+    vfs::BigLockUnlessSafe big_lock(vfs::path_walks_without_big_lock());  // vfs/mount.h
     if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) return error(EINVAL);
     RefPtr<vfs::Vnode> vnode = TRY(resolve_at(dirfd, path, flags));
     return write_stat(*vnode, out);
@@ -130,11 +140,12 @@ ErrorOr<long> sys_newfstatat(int dirfd, UserPtr<const char> path, UserPtr<struct
 
 // Implements statx(2).
 ErrorOr<long> sys_statx(int dirfd, UserPtr<const char> path, int flags, unsigned mask, UserPtr<struct statx> out) {
+    vfs::BigLockUnlessSafe big_lock(vfs::path_walks_without_big_lock());  // vfs/mount.h
     if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) return error(EINVAL);
     if ((flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE) return error(EINVAL);
     if (mask & STATX__RESERVED) return error(EINVAL);
     RefPtr<vfs::Vnode> vnode = TRY(resolve_at(dirfd, path, flags));
-    vfs::Attributes a = TRY(vnode->getattr());
+    vfs::Attributes a = TRY(attributes(*vnode));
     struct statx result{};
     result.stx_mask = STATX_BASIC_STATS | STATX_BTIME;
     result.stx_blksize = a.block_size;
@@ -286,6 +297,9 @@ ErrorOr<long> sys_fallocate(int fd, int mode, off_t offset, off_t length) {
 ErrorOr<long> sys_fsync(int fd) {
     RefPtr<vfs::File> file = TRY(file_for(fd));
     if (file->is_stream()) return error(EINVAL);
+    // Dispatched without the big lock: nothing to write back for a file with locks of its own
+    // (ramfs); the others (9p, hostfs, block devices, mapped files' page caches) take it.
+    vfs::BigLockUnlessSafe big_lock(file->io_without_big_lock() && !file->vnode()->m_file_cache);
     TRY(file->sync());
     return 0;
 }

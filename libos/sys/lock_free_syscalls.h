@@ -30,3 +30,21 @@ XOS_LOCK_FREE(brk)
 XOS_LOCK_FREE(madvise)
 XOS_LOCK_FREE(mremap)
 XOS_LOCK_FREE(msync)
+XOS_LOCK_FREE(preadv)  // regular files of ramfs/tmpfs, /dev/null, zero, urandom too; others take it (sys/fs.cpp)
+XOS_LOCK_FREE(pwritev)
+XOS_LOCK_FREE(fstat)  // getattr under the big lock unless the vnode is thread_safe() (ramfs)
+XOS_LOCK_FREE(newfstatat)  // path walks take the big lock per directory that needs it (vfs/path_walk.cpp)
+XOS_LOCK_FREE(statx)
+XOS_LOCK_FREE(stat)
+XOS_LOCK_FREE(lstat)
+XOS_LOCK_FREE(getdents64)  // ramfs directories under their m_dir_lock; others take it
+XOS_LOCK_FREE(close)  // the fd table's SpinLock; a description's destruction takes it unless plain ramfs
+XOS_LOCK_FREE(dup)
+XOS_LOCK_FREE(dup2)
+XOS_LOCK_FREE(dup3)
+XOS_LOCK_FREE(fcntl)  // F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL; the other commands take it
+XOS_LOCK_FREE(ioctl)  // FIOCLEX/FIONCLEX/FIONBIO/FIOASYNC, FIONREAD of lock-free files; others take it
+XOS_LOCK_FREE(open)  // an existing file; O_CREAT/O_TMPFILE, devices, FIFOs, procfs take it (sys/file_open.cpp)
+XOS_LOCK_FREE(openat)
+XOS_LOCK_FREE(fsync)  // ramfs: nothing to write back; others take it
+XOS_LOCK_FREE(fdatasync)

@@ -18,8 +18,13 @@ void File::destroy() {
     // The last reference may go on any CPU, from a syscall that does not hold the big lock
     // (a read that outlived the close of its descriptor). What a description's destruction
     // touches (epoll registrations, flock state, the vnode and its file system's caches, a
-    // socket's protocol state) is still the big lock's: take it (docs/locking.md "I/O objects").
-    sched::BigLockScope big_lock;
+    // socket's protocol state) is still the big lock's: take it (docs/locking.md "I/O objects"),
+    // except for a plain regular file or directory of a thread-safe file system with no flock
+    // (close of a tmpfs file: its vnode and its directory have locks of their own; epoll
+    // registrations end under the epoll mutex).
+    bool plain = m_vnode->thread_safe() && (m_vnode->is_regular() || m_vnode->is_directory()) &&
+        (!m_origin_parent || m_origin_parent->thread_safe()) && m_flock == 0 && !m_vnode->m_file_cache;
+    BigLockUnlessSafe big_lock(plain);
     release_poll_waiters(*this);
     RefCounted::destroy();
 }
@@ -34,6 +39,9 @@ void File::release_flock() {
 
 ErrorOr<size_t> File::read_at(uint64_t at, std::span<std::byte> buffer) {
     if (m_vnode->m_file_cache && g_file_cache_hooks.sync) g_file_cache_hooks.sync(*m_vnode);
+    // A thread-safe vnode orders its reads against writes and truncates itself (ramfs: readers
+    // of one file in parallel, docs/locking.md "Files and directories").
+    if (m_vnode->thread_safe()) return m_vnode->read(at, buffer);
     sched::MutexLocker io(m_vnode->m_io_lock);
     return m_vnode->read(at, buffer);
 }
@@ -42,7 +50,7 @@ ErrorOr<size_t> File::write_at(uint64_t& at, std::span<const std::byte> data) {
     // The end of file and the write under one lock: concurrent O_APPEND writers, through one
     // description or several, neither overwrite nor interleave each other's data.
     sched::MutexLocker io(m_vnode->m_io_lock);
-    if (m_flags & O_APPEND) at = TRY(m_vnode->getattr()).size;  // Linux appends even for pwrite
+    if (flags() & O_APPEND) at = TRY(m_vnode->getattr()).size;  // Linux appends even for pwrite
     if (data.size() && at + data.size() > uint64_t(LLONG_MAX)) return error(EFBIG);
     size_t n = TRY(m_vnode->write(at, data));
     if (n && m_vnode->m_file_cache && g_file_cache_hooks.written)
@@ -91,6 +99,14 @@ ErrorOr<uint64_t> File::seek(int64_t offset, int whence) {
     if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0) return error(EINVAL);
     m_position = uint64_t(base + offset);
     return m_position;
+}
+
+ErrorOr<void> File::read_entries(DirSink& sink, const bool& faulted) {
+    sched::MutexLocker position(m_position_lock);
+    uint64_t cookie = m_position;
+    TRY(m_vnode->readdir(cookie, sink));
+    if (!faulted) m_position = cookie;
+    return {};
 }
 
 ErrorOr<void> File::sync() {

@@ -29,12 +29,17 @@ public:
     ~File() override;
 
     Vnode* vnode() const { return m_vnode.get(); }
-    int flags() const { return m_flags; }
-    void set_status_flags(int flags) { m_flags = (m_flags & ~FILE_STATUS_FLAGS) | (flags & FILE_STATUS_FLAGS); }
-    bool is_path_only() const { return m_flags & O_PATH; }
-    bool readable() const { return !is_path_only() && (m_flags & O_ACCMODE) != O_WRONLY; }
-    bool writable() const { return !is_path_only() && (m_flags & O_ACCMODE) != O_RDONLY; }
-    bool nonblocking() const { return m_flags & O_NONBLOCK; }
+    int flags() const { return __atomic_load_n(&m_flags, __ATOMIC_RELAXED); }
+    // F_SETFL, FIONBIO, FIOASYNC (without the big lock: the flags are one word, changed atomically).
+    void set_status_flags(int flags) {
+        int old = __atomic_load_n(&m_flags, __ATOMIC_RELAXED);
+        while (!__atomic_compare_exchange_n(&m_flags, &old, (old & ~FILE_STATUS_FLAGS) | (flags & FILE_STATUS_FLAGS),
+                                            true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+    }
+    bool is_path_only() const { return flags() & O_PATH; }
+    bool readable() const { return !is_path_only() && (flags() & O_ACCMODE) != O_WRONLY; }
+    bool writable() const { return !is_path_only() && (flags() & O_ACCMODE) != O_RDONLY; }
+    bool nonblocking() const { return flags() & O_NONBLOCK; }
 
     // I/O. With `offset`, at that position (pread/pwrite; ESPIPE for streams); without, at the
     // file position, which advances. The buffers are already validated libos-side memory.
@@ -43,10 +48,18 @@ public:
     virtual ErrorOr<uint64_t> seek(int64_t offset, int whence);
     virtual ErrorOr<long> ioctl(unsigned long request, uintptr_t argument);
     virtual bool is_stream() const { return false; }  // pipes, FIFOs, character devices
-    // Whether read/write/seek of this file are safe without the big lock: its state is under
-    // locks of its own (docs/locking.md "I/O objects": pipes, eventfds). The I/O syscalls take
-    // the big lock around the others (sys/fs.cpp).
-    virtual bool io_without_big_lock() const { return false; }
+    // Whether read/write/seek/readdir of this file are safe without the big lock: its state is
+    // under locks of its own (docs/locking.md "I/O objects": pipes, eventfds; regular files and
+    // directories of thread_safe() vnodes: ramfs/tmpfs; the stateless devices). The I/O
+    // syscalls take the big lock around the others (sys/fs.cpp). Such files copy to and from
+    // the app with the fault-safe user copy and fail with EFAULT themselves.
+    virtual bool io_without_big_lock() const {
+        return m_vnode->thread_safe() && (m_vnode->is_regular() || m_vnode->is_directory());
+    }
+    // getdents64: emits entries from the position on and advances it past them unless
+    // `faulted` is set once the sink is done (the copy to the app failed), under the position's
+    // mutex. The caller holds the big lock unless io_without_big_lock().
+    ErrorOr<void> read_entries(DirSink& sink, const bool& faulted);
     // Bytes a read would return now (FIONREAD).
     virtual ErrorOr<size_t> bytes_readable();
     // fsync(2)/fdatasync(2): the vnode's by default; a device flushes its own cache (block devices).
@@ -95,7 +108,7 @@ private:
     ErrorOr<size_t> write_at(uint64_t& at, std::span<const std::byte> data);
 
     RefPtr<Vnode> m_vnode;
-    int m_flags;
+    int m_flags;  // atomic accesses: flags(), set_status_flags()
     sched::Mutex m_position_lock;  // Linux's f_pos_lock: held across read/write/lseek through the position
     uint64_t m_position GUARDED_BY(m_position_lock) = 0;
     RefPtr<Vnode> m_origin_parent;

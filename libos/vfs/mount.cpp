@@ -50,4 +50,10 @@ Filesystem* mounted_at(const char* path) {
 
 std::span<const Mount> mounts() { return {g_mounts, g_mount_count}; }
 
+bool path_walks_without_big_lock() {
+    for (const Mount& mount : mounts())
+        if (!mount.fs->walks_without_big_lock()) return false;
+    return true;
+}
+
 }  // namespace xos::vfs

@@ -23,4 +23,10 @@ Filesystem* mounted_at(const char* path);
 
 std::span<const Mount> mounts();
 
+// True if every mounted file system says walks_without_big_lock(): the path syscalls
+// (open/openat of an existing file, stat, lstat, newfstatat, statx) then walk without the big
+// lock; otherwise they hold it for their whole length, so that a vnode of a file system with a
+// vnode cache (9p, hostfs, EROFS, the overlay) is never dropped without it (docs/locking.md).
+bool path_walks_without_big_lock();
+
 }  // namespace xos::vfs

@@ -29,9 +29,13 @@ ErrorOr<RefPtr<Vnode>> walk(const WalkContext& context, RefPtr<Vnode> current, s
 ErrorOr<RefPtr<Vnode>> follow(const WalkContext& context, const RefPtr<Vnode>& directory, Vnode& link,
                               int& links_left) {
     if (--links_left < 0) return error(ELOOP);
-    RefPtr<Vnode> magic = TRY(link.follow_magic_link());
-    if (magic) return magic;
-    KString target = TRY(link.readlink());
+    KString target;
+    {
+        BigLockUnlessSafe big_lock(link);  // magic links (procfs), other file systems' links
+        RefPtr<Vnode> magic = TRY(link.follow_magic_link());
+        if (magic) return magic;
+        target = TRY(link.readlink());
+    }
     if (target.empty()) return error(ENOENT);
     return walk(context, directory, target.view(), Follow::Yes, links_left);
 }
@@ -58,6 +62,10 @@ ErrorOr<RefPtr<Vnode>> step(const WalkContext& context, const RefPtr<Vnode>& dir
     if (!directory->is_directory()) return error(ENOTDIR);
     if (name.size() > NAME_MAX_BYTES) return error(ENAMETOOLONG);
     if (name == ".") return directory;
+    // Walks may run without the big lock (open, stat of an existing path): a directory's
+    // lookup takes it unless the directory has a lock of its own (ramfs: docs/locking.md
+    // "Files and directories"). Mount links are changed under the big lock only at mount time.
+    BigLockUnlessSafe big_lock(*directory);
     if (name == "..") {
         RefPtr<Vnode> dir = directory;
         for (;;) {
@@ -65,6 +73,7 @@ ErrorOr<RefPtr<Vnode>> step(const WalkContext& context, const RefPtr<Vnode>& dir
             if (!is_fs_root(*dir) || !dir->fs().covered()) break;
             dir = dir->fs().covered();  // leave the mounted file system
         }
+        BigLockUnlessSafe covered_lock(*dir);
         return dir->lookup("..");
     }
     RefPtr<Vnode> node = TRY(directory->lookup(name));

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "base/ref_ptr.h"
+#include "base/spinlock.h"
 #include "vfs/fd_table.h"
 #include "vfs/path_walk.h"
 #include "vfs/vnode.h"
@@ -14,9 +15,22 @@ namespace xos::vfs {
 
 struct Process {
     FdTable fds;
+    // Changed under the big lock and paths_lock (chdir, fchdir, chroot: set_directory); read
+    // under either (the lock-free path syscalls copy them under paths_lock: sys/file_helpers.cpp).
     RefPtr<Vnode> root;
     RefPtr<Vnode> cwd;
+    SpinLock paths_lock;
     mode_t umask = 022;
+
+    // Replaces `slot` (cwd or root) under paths_lock; the old directory is let go after it.
+    void set_directory(RefPtr<Vnode>& slot, RefPtr<Vnode> directory) {
+        {
+            SpinLockGuard guard(paths_lock);
+            RefPtr<Vnode> swap = slot;
+            slot = directory;
+            directory = swap;
+        }
+    }
 
     WalkContext context(Vnode* start = nullptr) const { return {root.get(), start ? start : cwd.get()}; }
 };

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -19,6 +20,7 @@
 #include "base/kstring.h"
 #include "base/ref_ptr.h"
 #include "sched/mutex.h"
+#include "sched/thread.h"
 
 namespace xos::vfs {
 
@@ -126,6 +128,13 @@ public:
     bool is_regular() const { return S_ISREG(m_attr.mode); }
     uint64_t ino() const { return m_attr.ino; }
 
+    // Whether this vnode's operations may run without the big lock (docs/locking.md, "Files and
+    // directories"): read, write, getattr, lookup, readdir, readlink, truncate and data_page
+    // under locks of its own (ramfs/tmpfs). The VFS and the file syscalls take the big lock
+    // around calls into the others (BigLockUnlessSafe). Directory changes (create, link,
+    // remove, rename, symlink) and setattr are still called under the big lock for every vnode.
+    virtual bool thread_safe() const { return false; }
+
     // Attributes. The defaults read and write m_attr (memory file systems keep them there).
     virtual ErrorOr<Attributes> getattr();
     virtual ErrorOr<void> setattr(const AttrChange& change);
@@ -217,6 +226,10 @@ public:
 
     virtual RefPtr<Vnode> root() = 0;
     virtual ErrorOr<FsStats> statfs();
+    // Whether a path walk may look up, hold and drop this file system's vnodes without the big
+    // lock: no raw-pointer cache of vnodes that a drop on another CPU could race (9p's qid
+    // cache does). ramfs and procfs; see vfs::path_walks_without_big_lock (mount.h).
+    virtual bool walks_without_big_lock() const { return false; }
     virtual ErrorOr<void> sync() { return {}; }
 
     // The mount's options, as Linux's MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC (the same bits
@@ -247,6 +260,21 @@ private:
     unsigned m_mount_flags = 0;
     RefPtr<Vnode> m_covered;
     const char* m_mount_point = "/";
+};
+
+// The big lock for the length of a scope unless `vnode` is thread_safe() (one level deeper when
+// the CPU holds it already).
+class BigLockUnlessSafe {
+public:
+    explicit BigLockUnlessSafe(const Vnode& vnode) {
+        if (!vnode.thread_safe()) m_scope.emplace();
+    }
+    explicit BigLockUnlessSafe(bool safe) {
+        if (!safe) m_scope.emplace();
+    }
+
+private:
+    std::optional<sched::BigLockScope> m_scope;
 };
 
 // EROFS when `vnode` is on a read-only mount: for the operations that change a file or a

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -161,8 +164,6 @@ static void pipe_ping_pong_counts(void) {
     for (int i = 0; i < 2; ++i) close(g_ping[i]), close(g_pong[i]);
 }
 
-static void io_cases(void) { pipe_ping_pong_counts(); }
-
 // --- The address space (branch smp-mm) --------------------------------------------------------
 
 #define MM_ROUNDS 100
@@ -245,4 +246,111 @@ static void mm_cases(void) {
         // call (each round makes 6 mm calls in each thread).
         CHECK(functions < MM_ROUNDS);
     }
+}
+
+// --- Files and directories (branch smp-files) -------------------------------------------------
+
+static long g_reading_cost = -1;  // function_entries that reading the counters itself costs
+
+// Runs `loop` ROUNDS times and requires, with several CPUs, that the syscalls it names took the
+// big lock 0 times at entry (they are in sys/lock_free_syscalls.h) and that nothing inside took
+// it either (function_entries: on main a ramfs read took it for the transfer, a close for the
+// description's end), beyond what reading /proc/xos/big_lock around the loop costs (procfs
+// still takes it: measured with an empty loop first).
+static void file_case(const char* what, const char* const* syscalls, void (*loop)(int round)) {
+    long cpus = big_lock_count("cpus", 0);
+    long before[8] = {0};
+    int count = 0;
+    for (; syscalls[count]; ++count) before[count] = big_lock_count(syscalls[count], 1);
+    long functions = big_lock_count("function_entries", 0);
+    for (int i = 0; i < ROUNDS; ++i) loop(i);
+    functions = big_lock_count("function_entries", 0) - functions;
+    long total = 0;
+    printf("big lock taken by %d rounds of %s:", ROUNDS, what);
+    for (int i = 0; i < count; ++i) {
+        long taken = big_lock_count(syscalls[i], 1) - before[i];
+        printf(" %s %ld", syscalls[i], taken);
+        total += taken;
+    }
+    printf(" (inside: %ld)\n", functions);
+    if (g_reading_cost < 0) {
+        g_reading_cost = functions;
+        return;
+    }
+    if (cpus > 1) {
+        CHECK(total == 0);
+        CHECK(functions <= g_reading_cost);
+    }
+}
+
+static void empty_round(int round) { (void)round; }
+
+static int g_file_fd;
+static char g_file_buffer[4096];
+
+static void pread_round(int round) {
+    CHECK(pread(g_file_fd, g_file_buffer, sizeof g_file_buffer, (round % 4) * 4096) == sizeof g_file_buffer);
+    CHECK(g_file_buffer[100] == (char)('a' + round % 4));
+}
+
+static void write_round(int round) {
+    memset(g_file_buffer, 'A' + round % 26, 64);
+    CHECK(write(g_file_fd, g_file_buffer, 64) == 64);
+}
+
+static void fstat_round(int round) {
+    struct stat st;
+    CHECK(fstat(g_file_fd, &st) == 0 && st.st_size == 64L * ROUNDS);
+    (void)round;
+}
+
+static void getdents_round(int round) {
+    CHECK(lseek(g_file_fd, 0, SEEK_SET) == 0);
+    long n = syscall(SYS_getdents64, g_file_fd, g_file_buffer, sizeof g_file_buffer);
+    CHECK(n > 0);
+    (void)round;
+}
+
+static void open_close_round(int round) {
+    int fd = open("/tmp/big_lock_write", O_RDONLY);
+    CHECK(fd >= 0);
+    CHECK(close(fd) == 0);
+    (void)round;
+}
+
+static void file_cases(void) {
+    file_case("nothing (what reading the counters costs)", (const char* const[]){"read", NULL}, empty_round);
+    // A ramfs file on the root: 4 pages, page i filled with 'a' + i.
+    int fd = open("/big_lock_ramfs", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    for (int i = 0; i < 4; ++i) {
+        memset(g_file_buffer, 'a' + i, sizeof g_file_buffer);
+        CHECK(write(fd, g_file_buffer, sizeof g_file_buffer) == sizeof g_file_buffer);
+    }
+    g_file_fd = fd;
+    file_case("pread64 on a ramfs file", (const char* const[]){"pread64", NULL}, pread_round);
+    close(fd);
+    unlink("/big_lock_ramfs");
+
+    mkdir("/tmp", 01777);
+    fd = open("/tmp/big_lock_write", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    g_file_fd = fd;
+    file_case("write to a tmpfs file", (const char* const[]){"write", NULL}, write_round);
+    file_case("fstat", (const char* const[]){"fstat", NULL}, fstat_round);
+    close(fd);
+    file_case("open/close of an existing file", (const char* const[]){"open", "openat", "close", NULL},
+              open_close_round);
+
+    fd = open("/tmp", O_RDONLY | O_DIRECTORY);
+    CHECK(fd >= 0);
+    g_file_fd = fd;
+    file_case("getdents64", (const char* const[]){"getdents64", "lseek", NULL}, getdents_round);
+    close(fd);
+    unlink("/tmp/big_lock_write");
+}
+
+static void io_cases(void) {
+    pipe_ping_pong_counts();
+    file_cases();
 }

@@ -131,7 +131,7 @@ TEST_F(Overlay, LowerFilesShowThrough) {
     // One vnode per name while referenced (mount points and flock rely on it).
     auto a = vfs::resolve(ctx, "/etc/hosts", Follow::Yes);
     EXPECT_EQ(a->get(), vfs::resolve(ctx, "/etc/../etc/hosts", Follow::Yes)->get());
-    EXPECT_EQ(m_upper.m_nodes, 0u);  // reading copies nothing up
+    EXPECT_EQ(m_upper.nodes(), 0u);  // reading copies nothing up
 }
 
 TEST_F(Overlay, WritingCopiesUp) {

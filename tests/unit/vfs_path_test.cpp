@@ -114,13 +114,13 @@ TEST(Ramfs, SparseFileCostsOnlyWrittenPages) {
     ASSERT_TRUE(file);
     const std::byte data[4] = {std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}};
     ASSERT_TRUE((*file)->write(data, uint64_t(1) << 40));
-    EXPECT_EQ(fs.m_data_pages, 1u);
+    EXPECT_EQ(fs.data_pages(), 1u);
     std::byte back[8] = {};
     ASSERT_EQ(*(*file)->read(back, (uint64_t(1) << 40) - 4), 8u);
     EXPECT_EQ(back[0], std::byte{0});
     EXPECT_EQ(back[4], std::byte{1});
     ASSERT_TRUE((*file)->vnode()->truncate(0));
-    EXPECT_EQ(fs.m_data_pages, 0u);
+    EXPECT_EQ(fs.data_pages(), 0u);
 }
 
 // The size limit (tmpfs' size=): a write that crosses it is short, the next one fails with
@@ -140,7 +140,7 @@ TEST(Ramfs, SizeLimit) {
     auto written = (*file)->write(data, 100);  // pages 0..5: only 0..3 fit
     ASSERT_TRUE(written);
     EXPECT_EQ(*written, 4 * 4096u - 100);
-    EXPECT_EQ(fs.m_data_pages, 4u);
+    EXPECT_EQ(fs.data_pages(), 4u);
     EXPECT_EQ((*file)->write(data, 4 * 4096).error().code, ENOSPC);
     EXPECT_EQ((*file)->vnode()->allocate(0, 4 * 4096, 4096).error().code, ENOSPC);
     EXPECT_EQ(*(*file)->write({data, 4096}, 4096), 4096u);  // an existing page: no new space needed

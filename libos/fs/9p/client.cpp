@@ -82,6 +82,15 @@ ErrorOr<void> Client::clunk(uint32_t fid) {
     return result;
 }
 
+void Client::clunk_later(uint32_t fid) {
+    if (m_pending_clunk_count == PENDING_CLUNKS) flush_clunks();
+    m_pending_clunks[m_pending_clunk_count++] = fid;
+}
+
+void Client::flush_clunks() {
+    while (m_pending_clunk_count) (void)clunk(m_pending_clunks[--m_pending_clunk_count]);
+}
+
 ErrorOr<Attr> Client::getattr(uint32_t fid, uint64_t mask) {
     return call(Tgetattr, [&](Writer& w) { w.u32(fid).u64(mask); }, [](Reader& r) { return read_attr(r); });
 }

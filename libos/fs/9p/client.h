@@ -73,6 +73,13 @@ public:
     // ENOENT (or the server's error) if the walk stops early; the new fid is then not made.
     ErrorOr<uint32_t> walk(uint32_t fid, std::span<const std::string_view> names, Qid* qid = nullptr);
     ErrorOr<void> clunk(uint32_t fid);  // the fid is free afterwards whatever the server says
+    // Clunks `fid` before the next request (or at once when too many wait): for a vnode's
+    // destructor, which runs wherever the last reference goes (a process's memory freed in
+    // wait4, a file description's end) and must not block there (cpus2 busybox: a clunk that
+    // slept in ~VirtualMemory let the scheduler's reaper run in the middle of that teardown).
+    void clunk_later(uint32_t fid);
+    // Sends the clunks clunk_later deferred (call() does, before any other request).
+    void flush_clunks();
 
     ErrorOr<Attr> getattr(uint32_t fid, uint64_t mask = GETATTR_BASIC);
     ErrorOr<void> setattr(uint32_t fid, const SetAttr& change);
@@ -110,10 +117,14 @@ private:
     static constexpr size_t FREE_FIDS = 64;
     uint32_t m_free_fids[FREE_FIDS];
     size_t m_free_fid_count = 0;
+    static constexpr size_t PENDING_CLUNKS = 64;
+    uint32_t m_pending_clunks[PENDING_CLUNKS];
+    size_t m_pending_clunk_count = 0;
 };
 
 template <typename Build, typename Parse>
 auto Client::call(uint8_t type, Build&& build, Parse&& parse) -> ErrorOr<decltype(parse(std::declval<Reader&>()))> {
+    if (m_pending_clunk_count && type != Tclunk && type != Tversion) flush_clunks();
     Channel::Slot* slot = TRY(m_channel.acquire());
     struct Release {
         Channel& channel;

@@ -80,7 +80,7 @@ P9Vnode::P9Vnode(P9Fs& fs, uint32_t fid, const Attr& attr) : Vnode(fs, attr.qid.
 P9Vnode::~P9Vnode() {
     p9fs().forget(*this);
     for (uint32_t fid : {m_rw_fid, m_read_fid, m_write_fid, m_dir_fid, m_fid})
-        if (fid != NOFID) (void)client().clunk(fid);
+        if (fid != NOFID) client().clunk_later(fid);  // no sleep here (client.h)
 }
 
 P9Fs& P9Vnode::p9fs() const { return static_cast<P9Fs&>(fs()); }

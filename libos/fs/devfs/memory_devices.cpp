@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "base/user_ptr.h"
 #include "mm/heap.h"
 #include "xos/platform.h"
 
@@ -17,25 +18,29 @@ public:
     MemoryDeviceFile(RefPtr<vfs::Vnode> vnode, int flags, Kind kind)
         : File(static_cast<RefPtr<vfs::Vnode>&&>(vnode), flags), m_kind(kind) {}
 
+    // No state: read and write run without the big lock (docs/locking.md). Another CPU may
+    // unmap the app's buffer after the syscall's range check, so the stores into it are the
+    // fault-safe user copy (EFAULT if nothing was stored).
+    bool io_without_big_lock() const override { return true; }
+
     ErrorOr<size_t> read(std::span<std::byte> buffer, std::optional<uint64_t>) override {
-        switch (m_kind) {
-        case Kind::Null: return 0;
-        case Kind::Zero:
-        case Kind::Full: memset(buffer.data(), 0, buffer.size()); return buffer.size();
-        case Kind::Random: {
-            // Through a libos buffer, as getrandom(2) does: the platform's entropy source may be a
-            // host syscall (hosted), which fails with EFAULT on an app page not yet faulted in
-            // (redis-server reads /dev/urandom into a fresh page at start-up).
-            std::byte chunk[256];
-            for (size_t done = 0; done < buffer.size(); done += sizeof chunk) {
-                size_t n = buffer.size() - done < sizeof chunk ? buffer.size() - done : sizeof chunk;
-                platform::entropy(chunk, n);
-                memcpy(buffer.data() + done, chunk, n);
+        static const std::byte zeros[4096] = {};
+        if (m_kind == Kind::Null) return 0;
+        // Through a libos buffer, as getrandom(2) does: the platform's entropy source may be a
+        // host syscall (hosted), which fails with EFAULT on an app page not yet faulted in
+        // (redis-server reads /dev/urandom into a fresh page at start-up).
+        std::byte chunk[256];
+        size_t step = m_kind == Kind::Random ? sizeof chunk : sizeof zeros;
+        for (size_t done = 0; done < buffer.size(); done += step) {
+            size_t n = buffer.size() - done < step ? buffer.size() - done : step;
+            if (m_kind == Kind::Random) platform::entropy(chunk, n);
+            if (size_t left = user_copy(buffer.data() + done, m_kind == Kind::Random ? chunk : zeros, n)) {
+                done += n - left;
+                if (done) return done;
+                return error(EFAULT);
             }
-            return buffer.size();
         }
-        }
-        return 0;
+        return buffer.size();
     }
     ErrorOr<size_t> write(std::span<const std::byte> data, std::optional<uint64_t>) override {
         if (m_kind == Kind::Full) return error(ENOSPC);

@@ -18,6 +18,7 @@ class ProcFs final : public vfs::Filesystem {
 public:
     ProcFs() : Filesystem("proc", 0x9fa0) {}
     RefPtr<vfs::Vnode> root() override { return m_root; }
+    bool walks_without_big_lock() const override { return true; }  // no vnode cache: lookups make nodes
     RefPtr<vfs::Vnode> m_root;
 };
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "base/spinlock.h"
 #include "mm/heap.h"
 
 namespace xos::fs {
@@ -9,19 +10,27 @@ namespace xos::fs {
 namespace {
 
 // Freed pages kept for reuse, linked through their first word. Bounded, so that deleting big
-// files gives the memory back. libos code is not preempted inside a syscall, and every caller
-// holds the file system's state, so no lock is needed.
+// files gives the memory back. Shared by every file of every ramfs, which may be written on
+// several CPUs at once (docs/locking.md "Files and directories"): under g_pool_lock.
 constexpr size_t POOL_LIMIT = 64;
-constinit void* g_pool = nullptr;
-constinit size_t g_pooled = 0;
+constinit SpinLock g_pool_lock;
+constinit void* g_pool GUARDED_BY(g_pool_lock) = nullptr;
+constinit size_t g_pooled GUARDED_BY(g_pool_lock) = 0;
+
+void* take_pooled() {
+    SpinLockGuard guard(g_pool_lock);
+    void* page = g_pool;
+    if (!page) return nullptr;
+    g_pool = *static_cast<void**>(page);
+    --g_pooled;
+    return page;
+}
 
 }  // namespace
 
 void* PageTree::allocate_page(NewPage new_page) {
-    if (!g_pool) return mm::alloc_pages(1);  // zeroed
-    void* page = g_pool;
-    g_pool = *static_cast<void**>(page);
-    --g_pooled;
+    void* page = take_pooled();
+    if (!page) return mm::alloc_pages(1);  // zeroed
     if (new_page == NewPage::Zeroed)
         memset(page, 0, PAGE);
     else
@@ -30,10 +39,16 @@ void* PageTree::allocate_page(NewPage new_page) {
 }
 
 void PageTree::free_page(void* page) {
-    if (g_pooled == POOL_LIMIT) return mm::free_pages(page, 1);
-    *static_cast<void**>(page) = g_pool;
-    g_pool = page;
-    ++g_pooled;
+    {
+        SpinLockGuard guard(g_pool_lock);
+        if (g_pooled < POOL_LIMIT) {
+            *static_cast<void**>(page) = g_pool;
+            g_pool = page;
+            ++g_pooled;
+            return;
+        }
+    }
+    mm::free_pages(page, 1);
 }
 
 std::byte* PageTree::find(uint64_t index) const {
@@ -81,14 +96,29 @@ void PageTree::drop(void*& node, int height, uint64_t base, uint64_t first_dropp
         --m_pages;
     }
     if (base >= first_dropped) {
-        free_page(node);
+        if (m_deferred_list) {
+            *static_cast<void**>(node) = *m_deferred_list;
+            *m_deferred_list = node;
+        } else {
+            free_page(node);
+        }
         node = nullptr;
     }
 }
 
-void PageTree::truncate(uint64_t first_dropped) {
+void PageTree::truncate(uint64_t first_dropped, void** deferred) {
+    m_deferred_list = deferred;
     drop(m_root, m_height, 0, first_dropped);
+    m_deferred_list = nullptr;
     if (!m_root) m_height = 0;
+}
+
+void PageTree::free_deferred(void* list) {
+    while (list) {
+        void* next = *static_cast<void**>(list);
+        free_page(list);
+        list = next;
+    }
 }
 
 }  // namespace xos::fs

@@ -32,8 +32,11 @@ public:
     // The page at `index`, allocated if absent. ENOMEM when memory runs out; EFBIG beyond the
     // largest supported file.
     ErrorOr<std::byte*> find_or_create(uint64_t index, NewPage new_page = NewPage::Zeroed);
-    // Frees every page at or after `first_dropped`.
-    void truncate(uint64_t first_dropped);
+    // Frees every page at or after `first_dropped`; with `deferred`, links them (and the interior
+    // nodes that go) onto that list instead, for free_deferred once nobody may still read them
+    // (ramfs reads copy from a page with the file's lock let go).
+    void truncate(uint64_t first_dropped, void** deferred = nullptr);
+    static void free_deferred(void* list);
     size_t page_count() const { return m_pages; }
 
 private:
@@ -49,6 +52,7 @@ private:
     void* m_root = nullptr;
     int m_height = 0;  // 0: m_root is the data page for index 0
     size_t m_pages = 0;
+    void** m_deferred_list = nullptr;  // during truncate(first, deferred)
 };
 
 }  // namespace xos::fs

@@ -14,7 +14,7 @@ RamDir::RamDir(RamFs& fs, mode_t mode, RamDir* parent) : Vnode(fs, fs.allocate_i
     m_attr.size = 4096;
 }
 
-RamDir::~RamDir() {
+RamDir::~RamDir() NO_THREAD_SAFETY_ANALYSIS {  // the last reference: nobody else sees it
     while (Entry* entry = m_first) {
         if (entry->node->is_directory()) static_cast<RamDir&>(*entry->node).m_parent = nullptr;
         unlink_entry(*entry);
@@ -22,11 +22,12 @@ RamDir::~RamDir() {
 }
 
 ErrorOr<RefPtr<Vnode>> RamDir::lookup(std::string_view name) {
+    if (name == ".") return RefPtr<Vnode>(this);
+    sched::MutexLocker locker(m_dir_lock);
     if (name == "..") {
         if (m_attr.nlink == 0) return error(ENOENT);
         return RefPtr<Vnode>(m_parent ? static_cast<Vnode*>(m_parent) : this);
     }
-    if (name == ".") return RefPtr<Vnode>(this);
     Entry* entry = find(name);
     if (!entry) return error(ENOENT);
     return entry->node;
@@ -47,7 +48,7 @@ ErrorOr<void> RamDir::add(std::string_view name, RefPtr<Vnode> node) {
     entry->prev = m_last;
     (m_last ? m_last->next : m_first) = entry;
     m_last = entry;
-    ++ramfs().m_nodes;
+    ramfs().add_nodes(1);
     touch_mtime();
     return {};
 }
@@ -56,14 +57,21 @@ void RamDir::unlink_entry(Entry& entry) {
     m_by_name.remove(entry);
     (entry.prev ? entry.prev->next : m_first) = entry.next;
     (entry.next ? entry.next->prev : m_last) = entry.prev;
-    --ramfs().m_nodes;
+    ramfs().add_nodes(-1);
     mm::kdestroy(&entry);
+}
+
+void RamDir::set_parent(RamDir& dir, RamDir* parent) {
+    sched::MutexLocker locker(dir.m_dir_lock);
+    dir.m_parent = parent;
 }
 
 void RamDir::drop_link(Vnode& node, RamDir* from) {
     if (node.is_directory()) {
+        auto& dir = static_cast<RamDir&>(node);
+        sched::MutexLocker locker(dir.m_dir_lock);
         node.m_attr.nlink = 0;
-        static_cast<RamDir&>(node).m_parent = nullptr;
+        dir.m_parent = nullptr;
         if (from) --from->m_attr.nlink;
     } else if (node.m_attr.nlink) {
         --node.m_attr.nlink;
@@ -72,6 +80,7 @@ void RamDir::drop_link(Vnode& node, RamDir* from) {
 }
 
 ErrorOr<RefPtr<Vnode>> RamDir::create(std::string_view name, mode_t mode, dev_t rdev, uid_t uid, gid_t gid) {
+    sched::MutexLocker locker(m_dir_lock);
     if (find(name)) return error(EEXIST);
     RefPtr<Vnode> node;
     switch (mode & S_IFMT) {
@@ -92,6 +101,7 @@ ErrorOr<RefPtr<Vnode>> RamDir::create(std::string_view name, mode_t mode, dev_t 
 }
 
 ErrorOr<void> RamDir::symlink(std::string_view name, std::string_view target, uid_t uid, gid_t gid) {
+    sched::MutexLocker locker(m_dir_lock);
     if (find(name)) return error(EEXIST);
     auto text = TRY(KString::from(target));
     RefPtr<Vnode> node = mm::kcreate<RamSymlink>(ramfs(), static_cast<KString&&>(text));
@@ -102,6 +112,7 @@ ErrorOr<void> RamDir::symlink(std::string_view name, std::string_view target, ui
 }
 
 ErrorOr<void> RamDir::link(std::string_view name, Vnode& target) {
+    sched::MutexLocker locker(m_dir_lock);
     if (find(name)) return error(EEXIST);
     if (target.m_attr.nlink == 0 && !target.is_directory()) return error(ENOENT);
     TRY(add(name, RefPtr<Vnode>(&target)));
@@ -111,6 +122,7 @@ ErrorOr<void> RamDir::link(std::string_view name, Vnode& target) {
 }
 
 ErrorOr<void> RamDir::remove(std::string_view name, RemoveKind kind) {
+    sched::MutexLocker locker(m_dir_lock);
     Entry* entry = find(name);
     if (!entry) return error(ENOENT);
     RefPtr<Vnode> node = entry->node;
@@ -134,9 +146,24 @@ bool RamDir::is_ancestor_or_self(const RamDir& of) const {
 
 ErrorOr<void> RamDir::rename(std::string_view old_name, Vnode& new_dir_vnode, std::string_view new_name,
                              unsigned flags) {
-    constexpr unsigned NOREPLACE = 1, EXCHANGE = 2;
     if (&new_dir_vnode.fs() != &fs() || !new_dir_vnode.is_directory()) return error(EXDEV);
     auto& new_dir = static_cast<RamDir&>(new_dir_vnode);
+    if (&new_dir == this) {
+        sched::MutexLocker locker(m_dir_lock);
+        return rename_locked(old_name, new_dir, new_name, flags);
+    }
+    // Two directories: by address (docs/locking.md). Renames run under the big lock, which a
+    // sleep on either lock gives up, so the order matters between two renames too.
+    RamDir* first = this < &new_dir ? this : &new_dir;
+    RamDir* second = first == this ? &new_dir : this;
+    sched::MutexLocker first_locker(first->m_dir_lock);
+    sched::MutexLocker second_locker(second->m_dir_lock);
+    return rename_locked(old_name, new_dir, new_name, flags);
+}
+
+ErrorOr<void> RamDir::rename_locked(std::string_view old_name, RamDir& new_dir, std::string_view new_name,
+                                    unsigned flags) {
+    constexpr unsigned NOREPLACE = 1, EXCHANGE = 2;
     Entry* source = find(old_name);
     if (!source) return error(ENOENT);
     if (new_dir.m_attr.nlink == 0) return error(ENOENT);
@@ -155,12 +182,12 @@ ErrorOr<void> RamDir::rename(std::string_view old_name, Vnode& new_dir_vnode, st
         // Directories that changed parent: fix ".." and the parents' link counts.
         if (this != &new_dir) {
             if (moving_dir) {
-                static_cast<RamDir&>(*moving).m_parent = &new_dir;
+                set_parent(static_cast<RamDir&>(*moving), &new_dir);
                 --m_attr.nlink;
                 ++new_dir.m_attr.nlink;
             }
             if (other->is_directory()) {
-                static_cast<RamDir&>(*other).m_parent = this;
+                set_parent(static_cast<RamDir&>(*other), this);
                 ++m_attr.nlink;
                 --new_dir.m_attr.nlink;
             }
@@ -187,7 +214,7 @@ ErrorOr<void> RamDir::rename(std::string_view old_name, Vnode& new_dir_vnode, st
     TRY(new_dir.add(new_name, moving));
     unlink_entry(*find(old_name));
     if (moving_dir && this != &new_dir) {
-        static_cast<RamDir&>(*moving).m_parent = &new_dir;
+        set_parent(static_cast<RamDir&>(*moving), &new_dir);
         --m_attr.nlink;
         ++new_dir.m_attr.nlink;
     }
@@ -197,6 +224,8 @@ ErrorOr<void> RamDir::rename(std::string_view old_name, Vnode& new_dir_vnode, st
 }
 
 ErrorOr<void> RamDir::readdir(uint64_t& cookie, vfs::DirSink& sink) {
+    // The sink may copy to app memory (getdents64) and fault: a Mutex, not a spinlock.
+    sched::MutexLocker locker(m_dir_lock);
     if (m_attr.nlink == 0) return {};  // a removed directory reads as empty
     if (cookie == 0) {
         if (!sink.emit({ino(), 1, DT_DIR, "."})) return {};

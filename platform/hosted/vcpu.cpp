@@ -128,7 +128,7 @@ void signal_vcpu(unsigned index, int signal) { host::call(host::TGKILL, g_pid, g
 
 namespace {
 
-volatile uint32_t g_space_lock;  // 0 free, 1 held (SpaceLockGuard)
+volatile uint32_t g_space_lock;  // 0 free, else the holder's vCPU index + 1 (SpaceLockGuard)
 volatile uint32_t g_space_generation;  // futex word: bumped when a vCPU leaves a space with waiters
 uint64_t g_mapped_since_ns;  // when the host began to map the current space (under the lock)
 // A space keeps the host's mappings at least this long while vCPUs use it, even when another
@@ -161,12 +161,25 @@ bool slice_over() { return platform::monotonic_ns() - g_mapped_since_ns >= SPACE
 
 SpaceLockGuard::SpaceLockGuard(bool take) : taken(take), were_enabled(false) {
     if (!take) return;
-    Vcpu& v = this_vcpu();
+    unsigned self = this_vcpu_index();
+    if (__atomic_load_n(&g_space_lock, __ATOMIC_RELAXED) == self + 1) {
+        // Held by this vCPU already: a page fault inside the holder's own work. unmap_range's
+        // release callback (mm::unref_frame) can run on a fresh app stack that exec switched to,
+        // and its first push faults (copy on write after a fork): the fault's map_page comes
+        // here. The fault's page is not one the holder walks (that is the stack, the holder walks
+        // the range it unmaps), so the nested change goes ahead (it used to wait for itself).
+        taken = false;
+        return;
+    }
+    Vcpu& v = g_vcpus[self];
     were_enabled = v.interrupts_enabled;
     v.interrupts_enabled = false;
     asm volatile("" ::: "memory");
-    while (__atomic_exchange_n(&g_space_lock, 1, __ATOMIC_ACQUIRE))
+    uint32_t free = 0;
+    while (!__atomic_compare_exchange_n(&g_space_lock, &free, self + 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
         while (__atomic_load_n(&g_space_lock, __ATOMIC_RELAXED)) asm volatile("pause");
+        free = 0;
+    }
 }
 
 SpaceLockGuard::~SpaceLockGuard() {

@@ -10,11 +10,20 @@ A run that fails stops the benchmark (RunFailed, with what the run said).
 """
 import json
 import statistics
+import subprocess
 import sys
 
 
 class RunFailed(Exception):
     pass
+
+
+def run_or_exit(command, timeout=600):
+    """Runs a command and returns its stdout; a failure ends the benchmark with what it said."""
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        sys.exit("failed (%d): %s\n%s%s" % (result.returncode, " ".join(command), result.stdout, result.stderr))
+    return result.stdout
 
 
 def figure(output):

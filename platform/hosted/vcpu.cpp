@@ -98,6 +98,14 @@ void setup_this_thread(unsigned index) {
 void set_vcpu_count(unsigned count) { g_vcpu_count = count; }
 
 void start_vcpu_threads() {
+    // vCPU 0 is the start thread, whose host signal mask is inherited from whoever started the
+    // image (`xos-oci run` blocks SIGUSR1 and others while it waits for the container): the
+    // platform's signals must reach it. With SIGUSR1 blocked, yield() returned without a switch
+    // and a thread that blocked came back at once, still on its wait queue (oci-runtime-lifecycle's
+    // hosted run crashed in wait4 about 1 run in 8). After init_signals: every signal it
+    // handles has its handler by now.
+    long masked = host::call(SYS_RT_SIGPROCMASK, 2 /* SIG_SETMASK */, long(&g_vcpus[0].signal_mask), 0, 8);
+    if (masked < 0) setup_failed("rt_sigprocmask for vCPU 0 failed", masked);
     for (unsigned i = 0; i < XOS_MAX_CPUS; ++i) {
         g_vcpus[i].index = i;
         // Its setup stack serves the entry code later (Vcpu::entry_stack), once libos runs it.

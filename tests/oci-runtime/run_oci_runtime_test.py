@@ -260,6 +260,18 @@ def check_lifecycle(args, debian_root, work):
     process = subprocess.Popen([args.xos_oci, '--root', root, 'run', '--bundle', bundle, 'c5'],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # run waits: pipes are fine
     first = process.stdout.readline()
+    # run blocks the signals it forwards while it waits (SIGINT, TERM, HUP, QUIT, USR1, USR2);
+    # what it starts (xos-run, and QEMU or the hosted kernel after it) has the caller's mask
+    # instead (this script's). xos-run blocks them itself for its signalfd: look at QEMU.
+    def blocked(pid):
+        with open('/proc/%d/status' % pid) as f:
+            return int(next(line.split()[1] for line in f if line.startswith('SigBlk:')), 16)
+    forwarded = sum(1 << (signo - 1) for signo in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
+                                                    signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2))
+    qemus = qemu_processes(bundle)
+    leaked = [pid for pid in qemus if blocked(pid) & forwarded & ~blocked(os.getpid())]
+    check(qemus and not leaked, 'lifecycle: QEMU under run does not inherit run\'s blocked signals '
+          '(QEMU %s, SigBlk %s)' % (qemus, [hex(blocked(pid)) for pid in leaked]))
     result = runtime('kill', 'c5', 'TERM')
     try:
         out, err = process.communicate(timeout=120)

@@ -170,6 +170,10 @@ void place_file_binds(const ContainerSpec& spec) {
     ::close(root);
 }
 
+// The signal mask xos-oci was started with. `run` blocks the signals it forwards while it waits
+// (run_container); the owner it forks must not pass that mask on to xos-run and the VM.
+sigset_t g_caller_mask;
+
 // The owner process (the container's pid) between create and start: becomes the container's
 // session, joins the network namespace and wires the VM's NIC, reports "ok" (or why not) on
 // READY, waits on exec.fifo for start, then becomes xos-run. Never returns.
@@ -211,6 +215,7 @@ void place_file_binds(const ContainerSpec& spec) {
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
+    ::sigprocmask(SIG_SETMASK, &g_caller_mask, nullptr);
     ::execv(args[0], args.data());
     std::fprintf(stderr, "xos-oci: error: cannot run %s: %s\n", args[0], std::strerror(errno));
     ::_exit(127);
@@ -467,6 +472,7 @@ int run_container(const GlobalOptions& global, const CreateOptions& options, con
 }
 
 int dispatch(int argc, char** argv) {
+    ::sigprocmask(SIG_SETMASK, nullptr, &g_caller_mask);
     GlobalOptions global;
     CLI::App app{"xos-oci: an OCI runtime that runs containers as xos VMs (docs/oci-runtime.md)", "xos-oci"};
     app.set_version_flag("-v,--version", std::string("xos-oci version ") + XOS_VERSION + "\nspec: " + kSpecVersion);

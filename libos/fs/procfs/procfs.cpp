@@ -283,7 +283,8 @@ ErrorOr<void> generate_big_lock_stats(TextBuffer& out) {
 // /proc/xos/cpus: one line per CPU, "cpu N" then "name value" pairs: interrupts taken (its timer,
 // devices, each kind of IPI), IPIs and NMIs sent, idle halts, threads migrated to it, and its
 // big-lock waits (ticket not served at once) and the halts in them (bench/http/smp_probe.py),
-// the rounds of its spin waits and those that halted (or slept, hosted), and its waits for a picked thread to leave its old CPU (on_cpu).
+// the rounds of its spin waits and those that halted (or slept, hosted), and its waits for a
+// picked thread to leave its old CPU (on_cpu).
 ErrorOr<void> generate_cpu_stats(TextBuffer& out) {
     for (unsigned i = 0; i < sched::cpus_online(); ++i) {
         const XosCpuEvents& e = xos_cpu_events[i];

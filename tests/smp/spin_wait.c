@@ -22,11 +22,14 @@
 
 #define REGION (32u << 20)
 #define PAGE 4096u
-#define FLIPS 40
+#define FLIPS 40  // mprotect pairs at least; more until the faulter has done MIN_ROUNDS
+#define MIN_ROUNDS 100
+#define MAX_FLIPS 100000
 
 static char* g_region;
-static atomic_int g_holder_done;
-static long g_faulter_rounds;
+static atomic_int g_holder_done, g_faulter_started;
+static atomic_long g_faulter_rounds;
+static int g_flips;
 static int g_cpus;
 
 static void pin(int cpu) {
@@ -40,10 +43,14 @@ static void pin(int cpu) {
 static void* holder(void* unused) {
     (void)unused;
     pin(0);
-    for (int i = 0; i < FLIPS; ++i) {
+    // Both threads at work at once: the faulter may start late (its vCPU thread not run by the host).
+    while (!atomic_load(&g_faulter_started)) sched_yield();
+    int i = 0;
+    for (; i < MAX_FLIPS && (i < FLIPS || atomic_load(&g_faulter_rounds) < MIN_ROUNDS); ++i) {
         CHECK(mprotect(g_region, REGION, PROT_READ) == 0);
         CHECK(mprotect(g_region, REGION, PROT_READ | PROT_WRITE) == 0);
     }
+    g_flips = i;
     atomic_store(&g_holder_done, 1);
     return NULL;
 }
@@ -51,6 +58,7 @@ static void* holder(void* unused) {
 static void* faulter(void* unused) {
     (void)unused;
     pin(g_cpus > 1 ? 1 : 0);
+    atomic_store(&g_faulter_started, 1);
     long rounds = 0;
     while (!atomic_load(&g_holder_done)) {
         char* page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -60,9 +68,8 @@ static void* faulter(void* unused) {
         CHECK(page[0] == (char)rounds);
         CHECK(g_region[(size_t)(rounds % (REGION / PAGE)) * PAGE] == (char)(rounds % (REGION / PAGE)));
         CHECK(munmap(page, PAGE) == 0);
-        ++rounds;
+        atomic_store(&g_faulter_rounds, ++rounds);
     }
-    g_faulter_rounds = rounds;
     return NULL;
 }
 
@@ -95,8 +102,8 @@ int main(void) {
     long after = spin_halts();
     for (size_t page = 0; page < REGION / PAGE; ++page) CHECK(g_region[page * PAGE] == (char)page);
     printf("spin_wait: %d CPU(s), %ld map-write-unmap rounds beside %d mprotect pairs, %ld spinlock waits halted\n",
-           g_cpus, g_faulter_rounds, FLIPS, after - before);
-    CHECK(g_faulter_rounds > 0);
+           g_cpus, atomic_load(&g_faulter_rounds), g_flips, after - before);
+    CHECK(atomic_load(&g_faulter_rounds) >= MIN_ROUNDS);
     if (g_cpus > 1) CHECK(before >= 0 && after > before);
     printf("spin_wait: %d failure(s)\n", check_failures);
     return check_failures ? 1 : 0;

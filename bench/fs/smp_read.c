@@ -1,7 +1,8 @@
 // bench/fs/smp_read.py's guest program: THREADS threads each read a 268 KiB file on the root
 // file system (ramfs: the size of apps/httpd's /big.txt) from start to end ROUNDS times,
 // through open/read (64 KiB)/close, and the program prints the aggregate rate by the guest's
-// clock as a JSON line. The file is written once at start (/big.txt).
+// clock as a JSON line, then what /proc/xos/cpus counted meanwhile (bench/smp/cpu_counters.h).
+// The file is written once at start (/big.txt).
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../smp/cpu_counters.h"
 
 #define FILE_SIZE (268 * 1024)
 #define CHUNK (64 * 1024)
@@ -58,6 +61,8 @@ int main(int argc, char** argv) {
     if (fd < 0 || write(fd, data, FILE_SIZE) != FILE_SIZE) return 1;
     close(fd);
     pthread_t ids[64];
+    static struct counters before;
+    int have_counters = read_counters(&before);
     double start = now();
     for (int i = 0; i < threads; ++i) pthread_create(&ids[i], NULL, reader, NULL);
     for (int i = 0; i < threads; ++i) pthread_join(ids[i], NULL);
@@ -65,5 +70,6 @@ int main(int argc, char** argv) {
     if (g_failed) return 1;
     printf("{\"figure\": \"read_mib_s\", \"value\": %.1f}\n",
            (double)threads * g_rounds * FILE_SIZE / seconds / 1048576.0);
+    if (have_counters) print_counter_deltas("read", &before);
     return 0;
 }

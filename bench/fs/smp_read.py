@@ -8,8 +8,12 @@ time, close), rounds alternating after a warm-up round. With --baseline-build-di
 program built by that tree (e.g. main) runs in the same rounds. Figures: MiB/s by the guest's
 clock, median of the runs, and the ratio 2 vCPUs / 1 vCPU of each run.
 
+Each run's line on stderr also has what /proc/xos/cpus counted during the reads (spin rounds,
+spinlock waits that halted, IPIs...) and, with --host-threads, the host CPU time of each QEMU
+thread (harness/host_threads.py).
+
 usage: bench/fs/smp_read.py [--build-dir build] [--baseline-build-dir DIR] [--runs 3] [--threads 2]
-                            [--rounds 200]
+                            [--rounds 200] [--host-threads]
 """
 import argparse
 import os
@@ -20,6 +24,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
+from harness.host_threads import describe, run_sampled  # noqa: E402
 from harness.rounds import figure, run_or_exit as run  # noqa: E402
 
 
@@ -30,6 +35,8 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--host-threads", action="store_true",
+                        help="also read the host's CPU time of each QEMU thread during each run (harness/host_threads.py)")
     args = parser.parse_args()
     trees = [("this tree", os.path.abspath(args.build_dir))]
     if args.baseline_build_dir:
@@ -46,11 +53,21 @@ def main():
         for round_number in range(args.runs + 1):
             for name, build in trees:
                 for cpus in (1, 2):
-                    out = run([os.path.join(build, "tools", "xos-run", "xos-run"), "--cpus", str(cpus), "--timeout",
-                               "600", images[name], "--", str(args.threads), str(args.rounds)])
+                    argv = [os.path.join(build, "tools", "xos-run", "xos-run"), "--cpus", str(cpus), "--timeout", "600"]
+                    if args.host_threads:  # QEMU names its vCPU threads "CPU N/TCG"
+                        argv += ["--qemu-arg=-name", "--qemu-arg=xos,debug-threads=on"]
+                    argv += [images[name], "--", str(args.threads), str(args.rounds)]
+                    host = ""
+                    if args.host_threads:
+                        out, threads, wall = run_sampled(argv)
+                        host = "; " + describe(threads, wall)
+                    else:
+                        out = run(argv)
                     if round_number:
                         samples[(name, cpus)].append(figure(out))
-                    print("round %d, %s, %d vCPU(s): %s" % (round_number, name, cpus, out.strip()), file=sys.stderr)
+                    # the figure, then what /proc/xos/cpus counted during the reads (spin rounds, halts...)
+                    print("round %d, %s, %d vCPU(s): %s%s" % (round_number, name, cpus, out.strip().replace("\n", " "),
+                                                               host), file=sys.stderr)
     with open("/proc/loadavg") as f:
         load_end = f.read().split()[:3]
     print("| tree | 1 vCPU (MiB/s) | 2 vCPUs (MiB/s) | 2 / 1 (range) |")

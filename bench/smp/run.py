@@ -17,8 +17,15 @@ the last round of each, where the image's libos has the counters.
 With `--platform hosted` the same program is built for the hosted platform and runs as a host
 process whose vCPUs are host threads (--cpus: XOS_CPUS, docs/hosted.md "Several vCPUs").
 
+With --host-threads each run's QEMU threads (or a hosted image's vCPU threads) are read from the
+host's /proc while it runs (harness/host_threads.py): the CPU time the host gave each, and how
+often each slept and was preempted; the summary prints the vCPU threads' CPU time over the run's
+wall time (the cores the host gave the run), which tells a guest that wastes time from a host
+that did not run both vCPUs at once.
+
 usage: bench/smp/run.py [--build-dir build] [--baseline-build-dir DIR] [--platform kvm|hosted] [--runs 5]
                         [--threads 2] [--work 200000000] [--parts parallel,futex,pipe,yield,memory]
+                        [--host-threads]
 """
 import argparse
 import json
@@ -30,6 +37,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
+from harness.host_threads import describe, run_sampled  # noqa: E402
 from harness.rounds import run_or_exit as run  # noqa: E402
 
 
@@ -55,12 +63,15 @@ def main():
     parser.add_argument("--platform", choices=("kvm", "hosted"), default="kvm")
     parser.add_argument("--parts", default="parallel,futex,pipe,yield,memory",
                         help="smp.c's parts to run (a comma list)")
+    parser.add_argument("--host-threads", action="store_true",
+                        help="also read the host's CPU time of each QEMU (or hosted vCPU) thread during each run")
     args = parser.parse_args()
     trees = [("this tree", os.path.abspath(args.build_dir))]
     if args.baseline_build_dir:
         trees.insert(0, ("baseline", os.path.abspath(args.baseline_build_dir)))
     samples = {(name, cpus): [] for name, _ in trees for cpus in (1, 2)}
     counters = {}
+    host_samples = {}  # (tree, cpus): [(wall s, vCPU threads' host CPU s)] per counted round
     with tempfile.TemporaryDirectory() as tmp:
         images = {}
         for name, build in trees:
@@ -70,13 +81,24 @@ def main():
         for round_number in range(args.runs + 1):
             for name, build in trees:
                 for cpus in (1, 2):
-                    out = run([os.path.join(build, "tools", "xos-run", "xos-run"), "--cpus", str(cpus), "--timeout",
-                               "600", images[name], "--", str(args.threads), str(args.work), args.parts])
+                    argv = [os.path.join(build, "tools", "xos-run", "xos-run"), "--cpus", str(cpus), "--timeout", "600"]
+                    if args.host_threads and args.platform == "kvm":  # QEMU names its vCPU threads "CPU N/TCG"
+                        argv += ["--qemu-arg=-name", "--qemu-arg=xos,debug-threads=on"]
+                    argv += [images[name], "--", str(args.threads), str(args.work), args.parts]
+                    host = ""
+                    if args.host_threads:
+                        out, threads, wall = run_sampled(argv)
+                        host = "; " + describe(threads, wall)
+                        if round_number:
+                            vcpu = sum(t["cpu_s"] for n, t in threads.items() if n.startswith("CPU ") or ".vcpu" in n)
+                            host_samples.setdefault((name, cpus), []).append((wall, vcpu))
+                    else:
+                        out = run(argv)
                     if round_number:
                         samples[(name, cpus)].append(figures(out))
                         counters[(name, cpus)] = counter_lines(out)
-                    print("round %d, %s, %d vCPU(s): %s" % (round_number, name, cpus, out.strip().replace("\n", " ")),
-                          file=sys.stderr)
+                    print("round %d, %s, %d vCPU(s): %s%s" % (round_number, name, cpus, out.strip().replace("\n", " "),
+                                                               host), file=sys.stderr)
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     for name, build in trees:
@@ -95,6 +117,13 @@ def main():
         for cpus in (1, 2):
             for line in counters.get((name, cpus), []):
                 print("    %d vCPU(s), last round: %s" % (cpus, line))
+        print()
+        for cpus in (1, 2):
+            runs = host_samples.get((name, cpus))
+            if runs:  # the vCPU threads' host CPU time over the run's wall time: cores the host gave it
+                print("    %d vCPU(s): vCPU threads' host CPU %s s over wall %s s (cores given: %s)" % (
+                    cpus, " ".join("%.2f" % c for _, c in runs), " ".join("%.2f" % w for w, _ in runs),
+                    " ".join("%.2f" % (c / w) for w, c in runs)))
         print()
     print("%s, %d runs, %d threads x %d iterations; host load average at the end: %s; %d host CPUs"
           % (args.platform, args.runs, args.threads, args.work, " ".join(load), os.cpu_count()))

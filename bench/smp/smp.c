@@ -7,7 +7,7 @@
 //   yield_ns     sched_yield() with two threads yielding to each other (a context switch)
 //   memory_ns    two threads each doing MEMORY_ROUNDS rounds of malloc/free and of a fresh page
 //                (mmap, a write: a page fault, munmap); wall time of the whole
-// Around the futex ping-pong and the yields it also prints what /proc/xos/cpus counted meanwhile
+// Around the parallel work, the futex and pipe ping-pongs and the yields it also prints what /proc/xos/cpus counted meanwhile
 // (a line "counters FIGURE: cpu N name delta ..."; nothing where the file does not exist: Linux).
 // usage: smp [THREADS] [WORK] [PARTS]  (PARTS: a comma list of parallel, futex, pipe, yield,
 // memory; all by default)
@@ -24,6 +24,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "cpu_counters.h"
 
 static uint64_t now_ns(void) {
     struct timespec t;
@@ -44,52 +46,6 @@ static void* compute(void* arg) {
     }
     g_sink[(uintptr_t)arg * 8] = acc;
     return NULL;
-}
-
-// /proc/xos/cpus: "cpu N name value name value ..." per CPU.
-#define COUNTER_CPUS 16
-#define COUNTERS 32
-struct counters {
-    int cpus;
-    char names[COUNTERS][32];
-    int count;
-    unsigned long long values[COUNTER_CPUS][COUNTERS];
-};
-
-static int read_counters(struct counters* c) {
-    FILE* f = fopen("/proc/xos/cpus", "r");
-    if (!f) return 0;
-    memset(c, 0, sizeof *c);
-    char line[2048];
-    while (c->cpus < COUNTER_CPUS && fgets(line, sizeof line, f)) {
-        char* save;
-        char* word = strtok_r(line, " \n", &save);
-        if (!word || strcmp(word, "cpu") != 0 || !strtok_r(NULL, " \n", &save)) continue;
-        int n = 0;
-        for (char* name; n < COUNTERS && (name = strtok_r(NULL, " \n", &save));) {
-            char* value = strtok_r(NULL, " \n", &save);
-            if (!value) break;
-            if (c->cpus == 0) snprintf(c->names[n], sizeof c->names[n], "%s", name);
-            c->values[c->cpus][n++] = strtoull(value, NULL, 10);
-        }
-        if (c->cpus == 0) c->count = n;
-        ++c->cpus;
-    }
-    fclose(f);
-    return c->cpus > 0;
-}
-
-static void print_counter_deltas(const char* figure, const struct counters* before) {
-    static struct counters after;
-    if (!read_counters(&after)) return;
-    printf("counters %s:", figure);
-    for (int cpu = 0; cpu < after.cpus && cpu < before->cpus; ++cpu) {
-        printf(" cpu %d", cpu);
-        for (int i = 0; i < after.count && i < before->count; ++i)
-            if (after.values[cpu][i] != before->values[cpu][i])
-                printf(" %s %llu", after.names[i], after.values[cpu][i] - before->values[cpu][i]);
-    }
-    printf("\n");
 }
 
 static struct counters g_before;
@@ -160,11 +116,13 @@ int main(int argc, char** argv) {
     int have_counters;
     if (wanted(parts, "parallel")) {
         pthread_t ids[64];
+        have_counters = read_counters(&g_before);
         start = now_ns();
         for (int i = 0; i < threads; ++i) pthread_create(&ids[i], NULL, compute, (void*)(uintptr_t)i);
         for (int i = 0; i < threads; ++i) pthread_join(ids[i], NULL);
         printf("{\"figure\": \"parallel_ns\", \"value\": %llu, \"threads\": %d, \"cpus\": %ld}\n",
                (unsigned long long)(now_ns() - start), threads, sysconf(_SC_NPROCESSORS_ONLN));
+        if (have_counters) print_counter_deltas("parallel", &g_before);
     }
 
     if (wanted(parts, "futex")) {

@@ -6,9 +6,10 @@
 // Interrupts are off while a spinlock is held: an interrupt handler on the same CPU that wants
 // the lock would otherwise spin forever. SpinLockGuard saves the interrupt state, turns
 // interrupts off, takes the lock, and undoes both at the end of its scope; SpinLock::lock()
-// itself requires interrupts off already (checked with ASSERT). A CPU spinning for a lock
-// answers TLB shootdown requests meanwhile (platform::cpu_relax), as the big lock's spin does:
-// the holder may be waiting for this CPU's flush.
+// itself requires interrupts off already (checked with ASSERT). A CPU waiting for a lock
+// (platform::spin_wait) spins a bounded time, then gives its host CPU back until the release
+// kicks it (the holder's vCPU may be preempted by the host), as the big lock's waiters do; it
+// answers TLB shootdown requests meanwhile: the holder may be waiting for this CPU's flush.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +32,7 @@ public:
         unsigned self = platform::cpu_index_unlocked();
         VERIFY(__atomic_load_n(&m_owner, __ATOMIC_RELAXED) != self + 1);  // taken twice on this CPU
         uint32_t ticket = __atomic_fetch_add(&m_next, 1, __ATOMIC_ACQUIRE);
-        while (__atomic_load_n(&m_serving, __ATOMIC_ACQUIRE) != ticket) platform::cpu_relax(self);
+        if (__atomic_load_n(&m_serving, __ATOMIC_ACQUIRE) != ticket) platform::spin_wait(self, &m_serving, ticket);
         __atomic_store_n(&m_owner, self + 1, __ATOMIC_RELAXED);
     }
 
@@ -48,8 +49,11 @@ public:
     void unlock() RELEASE() {
         ASSERT(is_held());
         __atomic_store_n(&m_owner, 0u, __ATOMIC_RELAXED);
-        // Only the holder writes m_serving: the next ticket's turn.
-        __atomic_store_n(&m_serving, m_serving + 1, __ATOMIC_RELEASE);
+        // Only the holder writes m_serving: the next ticket's turn. Sequentially consistent (a
+        // full barrier) before spin_wake looks for a waiter that gave its host CPU back.
+        uint32_t next = m_serving + 1;
+        __atomic_store_n(&m_serving, next, __ATOMIC_SEQ_CST);
+        platform::spin_wake(&m_serving, next);
     }
 
     // True if this CPU holds the lock (with interrupts off, "this CPU" cannot change under the

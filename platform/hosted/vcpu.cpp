@@ -297,6 +297,35 @@ void send_ipi(unsigned cpu, Ipi kind) {
 
 void cpu_relax(unsigned) { asm volatile("pause"); }
 
+namespace {
+// A spin wait's bound before its vCPU thread sleeps in a host futex wait (as the big lock's
+// waiters do, big_lock.S): a holder that runs hands over sooner; a longer wait means the host
+// preempted the holder's thread, and spinning on takes host time from it.
+constexpr unsigned SPIN_ROUNDS = 256;
+uint32_t g_spin_sleepers;  // vCPUs in spin_wait's futex wait
+}  // namespace
+
+// Interrupts are off: the signal handlers hold a tick or an IPI back (signals.cpp) and only end
+// the futex wait early (EINTR), after which the word is checked again.
+void spin_wait(unsigned index, const uint32_t* word, uint32_t value) {
+    for (unsigned round = 0; round < SPIN_ROUNDS; ++round) {
+        if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == value) return;
+        asm volatile("pause");
+    }
+    xos_count_event(xos_cpu_events[index].spin_halts);
+    __atomic_fetch_add(&g_spin_sleepers, 1, __ATOMIC_SEQ_CST);
+    for (uint32_t seen; (seen = __atomic_load_n(word, __ATOMIC_SEQ_CST)) != value;)
+        hosted::futex_wait(const_cast<volatile uint32_t*>(word), seen);
+    __atomic_fetch_sub(&g_spin_sleepers, 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
+
+// After a sequentially consistent store to *word: a sleeper counted before it is woken (all of
+// them: each checks its own value), or it saw the store before it slept (the futex wait's value).
+void spin_wake(const uint32_t* word, uint32_t) {
+    if (__atomic_load_n(&g_spin_sleepers, __ATOMIC_SEQ_CST)) hosted::futex_wake(const_cast<volatile uint32_t*>(word));
+}
+
 void big_lock_wait(unsigned index, uint32_t ticket) {
     if (__atomic_load_n(&xos_big_lock_serving, __ATOMIC_ACQUIRE) == ticket) return;
     // On the vCPU's entry stack, out of its space until it holds the lock (big_lock.S).

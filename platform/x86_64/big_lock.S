@@ -8,9 +8,9 @@
  * often from an interrupt: an ordinary interrupt would enter libos again and take a second
  * ticket). An NMI wakes `hlt` whatever IF says; its handler (xos_big_lock_nmi, vector 2) only
  * returns, and steps over the `hlt` when the NMI arrived between the waiter's last check and
- * the `hlt` (the kick would otherwise be lost). xos uses NMIs for nothing else. A TLB shootdown
- * of a halted waiter gets an NMI too (smp.cpp's send_ipi): the waiter answers it and halts
- * again. */
+ * the `hlt` (the kick would otherwise be lost). Spin waits (spinlocks: xos_spin_wait below) halt
+ * and are kicked the same way. xos uses NMIs for nothing else. A TLB shootdown of a halted waiter
+ * gets an NMI too (smp.cpp's send_ipi): the waiter answers it and halts again. */
 
 #include "big_lock.h"
 
@@ -110,8 +110,8 @@ xos_big_lock_kick:
     mov xos_big_lock_serving(%rip), %eax
     lea xos_cpus(%rip), %rcx
     lea (XOS_MAX_CPUS << XOS_CPU_SHIFT)(%rcx), %rsi
-1:  cmpb $0, XOS_CPU_LOCK_HALTED(%rcx)
-    je 2f
+1:  cmpb $1, XOS_CPU_LOCK_HALTED(%rcx)  /* halted for the big lock (2: a spin wait) */
+    jne 2f
     cmp %eax, XOS_CPU_LOCK_WAIT_TICKET(%rcx)
     jne 2f
     movabs $LAPIC_ICR_LOW_VIRT, %rsi
@@ -146,19 +146,100 @@ xos_big_lock_nmi:
     mov 16(%rsp), %rax              /* the interrupted %rip */
     lea xos_big_lock_halt_window(%rip), %rcx
     cmp %rcx, %rax
-    jb 1f
+    jb 2f
     lea xos_big_lock_halt(%rip), %rcx
     cmp %rcx, %rax
-    ja 1f
+    ja 2f
     lea xos_big_lock_halt_end(%rip), %rax
+    mov %rax, 16(%rsp)
+    jmp 1f
+2:  lea xos_spin_halt_window(%rip), %rcx    /* the same for a spin wait's (xos_spin_wait) */
+    cmp %rcx, %rax
+    jb 1f
+    lea xos_spin_halt(%rip), %rcx
+    cmp %rcx, %rax
+    ja 1f
+    lea xos_spin_halt_end(%rip), %rax
     mov %rax, 16(%rsp)
 1:  pop %rcx
     pop %rax
     iretq
     .size xos_big_lock_nmi, . - xos_big_lock_nmi
 
+/* The halting part of a spin wait (platform::spin_wait in smp.cpp: a spinlock's turn, after a
+ * bounded spin), as the big lock's above: void xos_spin_wait(const uint32_t* word, uint32_t value,
+ * XosCpu* cpu), interrupts off; returns once *word == value. The CPU publishes the word and the
+ * value, counts itself in xos_spin_sleepers, sets its halted flag to 2 (xchg: a full barrier, so a
+ * releaser that reads the flag as 0 stored the word before we read it below), checks the word and
+ * its flush request once more and halts; the releaser (xos_spin_kick, after its store to the word,
+ * itself a full barrier) sends an NMI to the CPU halted for the word's new value. Keeps every
+ * register but %rax, %rcx and the flags. */
+    .globl xos_spin_wait
+    .type xos_spin_wait, @function
+xos_spin_wait:
+    mov %rdx, %rcx                  /* answer_flush's CPU */
+    mov %rdi, XOS_CPU_SPIN_WAIT_WORD(%rcx)
+    mov %esi, XOS_CPU_LOCK_WAIT_TICKET(%rcx)
+    lock incl xos_spin_sleepers(%rip)
+1:  mov $2, %al
+    xchg %al, XOS_CPU_LOCK_HALTED(%rcx)
+    .globl xos_spin_halt_window
+xos_spin_halt_window:                   /* an NMI from here to the hlt skips the hlt */
+    cmp %esi, (%rdi)
+    je 3f
+    cmpl $0, XOS_CPU_FLUSH_REQUEST(%rcx)
+    jne 2f
+    .globl xos_spin_halt
+xos_spin_halt:
+    hlt
+    .globl xos_spin_halt_end
+xos_spin_halt_end:
+    movb $0, XOS_CPU_LOCK_HALTED(%rcx)
+    jmp 1b
+2:  movb $0, XOS_CPU_LOCK_HALTED(%rcx)
+    call answer_flush
+    jmp 1b
+3:  movb $0, XOS_CPU_LOCK_HALTED(%rcx)
+    lock decl xos_spin_sleepers(%rip)
+    ret
+    .size xos_spin_wait, . - xos_spin_wait
+
+/* void xos_spin_kick(const uint32_t* word, uint32_t value): called (interrupts off) after a
+ * store of `value` to *word that was a full barrier, while xos_spin_sleepers was not 0: the CPU
+ * halted in xos_spin_wait for that word and value, if any, gets an NMI (one value, one waiter: a
+ * ticket). Keeps every register but %rax, %rcx, %rdx, %r8 and the flags (a C function). */
+    .globl xos_spin_kick
+    .type xos_spin_kick, @function
+xos_spin_kick:
+    lea xos_cpus(%rip), %rcx
+    lea (XOS_MAX_CPUS << XOS_CPU_SHIFT)(%rcx), %r8
+1:  cmpb $2, XOS_CPU_LOCK_HALTED(%rcx)
+    jne 2f
+    cmp %rdi, XOS_CPU_SPIN_WAIT_WORD(%rcx)
+    jne 2f
+    cmp %esi, XOS_CPU_LOCK_WAIT_TICKET(%rcx)
+    jne 2f
+    movabs $LAPIC_ICR_LOW_VIRT, %r8
+3:  testl $ICR_PENDING, (%r8)
+    jz 4f
+    pause
+    jmp 3b
+4:  movzbl XOS_CPU_APIC_ID(%rcx), %edx
+    shl $24, %edx
+    movabs $LAPIC_ICR_HIGH_VIRT, %rax
+    mov %edx, (%rax)
+    movl $ICR_NMI, (%r8)
+    ret
+2:  add $(1 << XOS_CPU_SHIFT), %rcx
+    cmp %r8, %rcx
+    jb 1b
+    ret
+    .size xos_spin_kick, . - xos_spin_kick
+
     .data
     .balign 4
+    .globl xos_spin_sleepers
+xos_spin_sleepers: .long 0          /* how many CPUs are in the halting part of xos_spin_wait */
     .globl xos_big_lock_sleepers
 xos_big_lock_sleepers: .long 0      /* how many CPUs are in the halting part of xos_big_lock_wait */
 

@@ -18,6 +18,7 @@
 #define XOS_CPU_APIC_ID 37
 #define XOS_CPU_LOCK_WAITS 40
 #define XOS_CPU_LOCK_HALTS 48
+#define XOS_CPU_SPIN_WAIT_WORD 56
 #define XOS_CPU_SHIFT 6 /* sizeof(XosCpu) == 64 */
 #define XOS_LAPIC_ID_VIRT 0xffff8000fee00020 /* the direct map's view of the local APIC's ID register */
 

@@ -23,6 +23,10 @@ extern uint8_t xos_apic_to_cpu[256];
 void xos_big_lock_wait_c(uint32_t ticket, XosCpu* cpu);
 void xos_big_lock_kick();
 extern uint32_t xos_big_lock_sleepers;
+// big_lock.S: the halting part of a spin wait and its kick.
+void xos_spin_wait(const uint32_t* word, uint32_t value, XosCpu* cpu);
+void xos_spin_kick(const uint32_t* word, uint32_t value);
+extern uint32_t xos_spin_sleepers;
 [[noreturn]] void xos_ap_main(unsigned index);
 }
 
@@ -315,6 +319,28 @@ void cpu_relax(unsigned index) {
         x86::write_cr3(x86::read_cr3());
         __atomic_store_n(&xos_cpus[index].flush_request, 0, __ATOMIC_RELEASE);
     }
+}
+
+// A spin wait's bound before it halts (docs/locking.md, "Lock primitives"): a lock held by a
+// running vCPU is handed over sooner; a longer wait means the holder's vCPU thread is not
+// running on the host (preempted), and spinning on would only take host time from it.
+constexpr unsigned SPIN_ROUNDS = 256;
+
+void spin_wait(unsigned index, const uint32_t* word, uint32_t value) {
+    for (unsigned round = 0; round < SPIN_ROUNDS; ++round) {
+        if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == value) return;
+        cpu_relax(index);
+    }
+    if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == value) return;
+    xos_count_event(xos_cpu_events[index].spin_halts);
+    xos_spin_wait(word, value, &xos_cpus[index]);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
+
+void spin_wake(const uint32_t* word, uint32_t value) {
+    // The caller's store to *word was sequentially consistent (a full barrier: xchg), so either
+    // this load sees a waiter's count or that waiter's check after it sees the store.
+    if (__atomic_load_n(&xos_spin_sleepers, __ATOMIC_SEQ_CST)) xos_spin_kick(word, value);
 }
 
 unsigned cpu_index_unlocked() {

@@ -19,6 +19,10 @@ bool interrupts_enabled() { return t_interrupts; }
 void interrupts_disable() { t_interrupts = false; }
 void interrupts_enable() { t_interrupts = true; }
 void cpu_relax(unsigned) { std::this_thread::yield(); }
+void spin_wait(unsigned index, const uint32_t* word, uint32_t value) {
+    while (__atomic_load_n(word, __ATOMIC_ACQUIRE) != value) cpu_relax(index);
+}
+void spin_wake(const uint32_t*, uint32_t) {}
 unsigned cpu_index_unlocked() { return t_cpu; }
 }  // namespace xos::platform
 

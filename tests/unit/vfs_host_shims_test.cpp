@@ -38,7 +38,8 @@ size_t copy_user(void* to, const void* from, size_t size) {  // no faults to rec
 void* phys_to_virt(uintptr_t phys) { return reinterpret_cast<void*>(phys); }
 uintptr_t virt_to_phys(const void* virt) { return reinterpret_cast<uintptr_t>(virt); }
 
-// interrupts_enabled/disable/enable, cpu_relax and cpu_index_unlocked: spinlock_test.cpp's.
+// interrupts_enabled/disable/enable, cpu_relax, spin_wait, spin_wake and cpu_index_unlocked:
+// spinlock_test.cpp's.
 uint64_t monotonic_ns() { return 0; }
 
 }  // namespace xos::platform

@@ -283,19 +283,20 @@ ErrorOr<void> generate_big_lock_stats(TextBuffer& out) {
 // /proc/xos/cpus: one line per CPU, "cpu N" then "name value" pairs: interrupts taken (its timer,
 // devices, each kind of IPI), IPIs and NMIs sent, idle halts, threads migrated to it, and its
 // big-lock waits (ticket not served at once) and the halts in them (bench/http/smp_probe.py),
-// the rounds of its spin waits, and its waits for a picked thread to leave its old CPU (on_cpu).
+// the rounds of its spin waits and those that halted (or slept, hosted), and its waits for a
+// picked thread to leave its old CPU (on_cpu).
 ErrorOr<void> generate_cpu_stats(TextBuffer& out) {
     for (unsigned i = 0; i < sched::cpus_online(); ++i) {
         const XosCpuEvents& e = xos_cpu_events[i];
         auto load = [](const uint64_t& counter) { return (unsigned long)__atomic_load_n(&counter, __ATOMIC_RELAXED); };
-        TRY(out.append("cpu %u timer %lu device %lu reschedule_ipi %lu tick_ipi %lu tlb_ipi %lu "
-                       "reschedule_ipi_sent %lu tlb_ipi_sent %lu tlb_nmi_sent %lu idle_halts %lu migrations %lu "
-                       "lock_waits %lu lock_halts %lu spin_rounds %lu on_cpu_waits %lu on_cpu_wait_ns %lu\n",
-                       i, load(e.timer_interrupts), load(e.device_interrupts), load(e.reschedule_ipis),
-                       load(e.tick_ipis), load(e.tlb_ipis), load(e.reschedule_ipis_sent), load(e.tlb_ipis_sent),
-                       load(e.tlb_nmis_sent), load(e.idle_halts), load(e.migrations), load(xos_cpus[i].lock_waits),
-                       load(xos_cpus[i].lock_halts), load(e.spin_rounds), load(e.on_cpu_waits),
-                       load(e.on_cpu_wait_ns)));
+        TRY(out.append(
+            "cpu %u timer %lu device %lu reschedule_ipi %lu tick_ipi %lu tlb_ipi %lu "
+            "reschedule_ipi_sent %lu tlb_ipi_sent %lu tlb_nmi_sent %lu idle_halts %lu migrations %lu "
+            "lock_waits %lu lock_halts %lu spin_rounds %lu spin_halts %lu on_cpu_waits %lu on_cpu_wait_ns %lu\n",
+            i, load(e.timer_interrupts), load(e.device_interrupts), load(e.reschedule_ipis), load(e.tick_ipis),
+            load(e.tlb_ipis), load(e.reschedule_ipis_sent), load(e.tlb_ipis_sent), load(e.tlb_nmis_sent),
+            load(e.idle_halts), load(e.migrations), load(xos_cpus[i].lock_waits), load(xos_cpus[i].lock_halts),
+            load(e.spin_rounds), load(e.spin_halts), load(e.on_cpu_waits), load(e.on_cpu_wait_ns)));
     }
     return {};
 }

@@ -131,13 +131,15 @@ struct XosCpu {
     uint8_t* fpu_area;  // 16: where the trap entry saves the interrupted flow's FPU state (VM)
     uint32_t index;  // 24: this CPU's index (0 = the boot CPU)
     uint32_t flush_request;  // 28: set by another CPU: reload CR3 (a TLB shootdown), then clear
-    uint32_t lock_wait_ticket;  // 32: the big-lock ticket this CPU halted waiting for (VM)
-    uint8_t lock_halted;  // 36: 1 while it halts for it: the releaser kicks it (x86_64/big_lock.S)
+    uint32_t lock_wait_ticket;  // 32: the big-lock ticket (or spin-wait value) this CPU halted waiting for (VM)
+    // 36: 1 while it halts for the big lock, 2 for a spin wait (platform::spin_wait): the releaser
+    // kicks it (x86_64/big_lock.S); a TLB shootdown sends it an NMI
+    uint8_t lock_halted;
     uint8_t apic_id;  // 37: its local APIC ID (VM), for the kick
     uint8_t reserved_bytes[2];
     uint64_t lock_waits;  // 40: times this CPU's big-lock ticket was not served at once (big_lock.S)
     uint64_t lock_halts;  // 48: hlt executed in those waits (each ended by a kick or a TLB request)
-    uint64_t reserved[1];
+    const uint32_t* spin_wait_word;  // 56: the word of the spin wait this CPU halted in (VM), with lock_halted 2
 };
 static_assert(sizeof(XosCpu) == 64);
 extern "C" XosCpu xos_cpus[XOS_MAX_CPUS];
@@ -154,7 +156,8 @@ struct XosCpuEvents {
     uint64_t spin_rounds;  // rounds of a spin wait (platform::cpu_relax: spinlocks, the on_cpu wait)
     uint64_t on_cpu_waits;  // a thread picked here was still on its old CPU (the scheduler's on_cpu wait)
     uint64_t on_cpu_wait_ns;  // the time spent in those waits
-    uint64_t reserved[3];
+    uint64_t spin_halts;  // spin waits (spinlocks) that gave the host CPU back: halted (VM) or slept (hosted)
+    uint64_t reserved[2];
 };
 static_assert(sizeof(XosCpuEvents) == 128);
 extern "C" XosCpuEvents xos_cpu_events[XOS_MAX_CPUS];

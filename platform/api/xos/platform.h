@@ -291,6 +291,14 @@ void send_ipi(unsigned cpu, Ipi kind);
 // One round of a spin-wait on CPU `index` that does not hold the big lock: answers TLB
 // shootdown requests meanwhile.
 void cpu_relax(unsigned index);
+// Waits on CPU `index` (interrupts off) until *word == value: a spinlock's turn (SpinLock, a
+// ticket lock: value is the ticket). Spins a bounded time (cpu_relax: answering TLB shootdown
+// requests), then gives its host CPU back until spin_wake(word, value) (VM: halts until an NMI;
+// hosted: a host futex wait), answering shootdown requests meanwhile (docs/locking.md).
+void spin_wait(unsigned index, const uint32_t* word, uint32_t value);
+// Called after a sequentially consistent store of `value` to *word (the lock's release):
+// wakes the CPU waiting in spin_wait for that value, if one gave its host CPU back.
+void spin_wake(const uint32_t* word, uint32_t value);
 // Waits until big-lock ticket `ticket` is served, on CPU `index`, interrupts off, not holding
 // the lock: spins a bounded time, then (VM) halts until the CPU that passes the lock to that
 // ticket kicks it; answers TLB shootdown requests meanwhile (docs/locking.md).

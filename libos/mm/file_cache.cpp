@@ -126,37 +126,48 @@ ErrorOr<void> FileCache::fill(uint64_t first, uint64_t last) {
     return {};
 }
 
-uintptr_t FileCache::page_locked(uint64_t index, bool create) {
-    if (m_vnode.has_data_pages()) {
-        auto page = m_vnode.data_page(index, create);  // its own lock (ramfs: a SpinLock)
-        return page && *page ? platform::virt_to_phys(*page) : 0;
-    }
+uintptr_t FileCache::own_page(uint64_t index, bool create) {
+    auto page = m_vnode.data_page(index, create);  // its own lock (ramfs: a SpinLock)
+    return page && *page ? platform::virt_to_phys(*page) : 0;
+}
+
+uintptr_t FileCache::page(uint64_t index, bool create) {
+    // A file system with pages of its own: no list here, and no lock of the cache's (a fault
+    // and an munmap on two CPUs would otherwise meet on it for every page).
+    if (m_vnode.has_data_pages()) return own_page(index, create);
+    SpinLockGuard guard(m_lock);
     Page* page = find(index);
     return page ? page->frame : 0;
 }
 
-uintptr_t FileCache::page(uint64_t index, bool create) {
-    SpinLockGuard guard(m_lock);
-    return page_locked(index, create);
+bool FileCache::past_truncation(uint64_t index) const {
+    uint64_t limit = __atomic_load_n(&m_truncate_limit, __ATOMIC_SEQ_CST);
+    return limit != UINT64_MAX && index >= (limit + PAGE_SIZE - 1) / PAGE_SIZE;
 }
 
 uintptr_t FileCache::fault_page(uint64_t index, bool create, bool* past_end) {
+    if (m_vnode.has_data_pages()) {
+        // The limit is read after the caller took its address-space lock: a truncation that set
+        // it later unmaps this space after this fault is over (its unmap waits for that lock).
+        *past_end = past_truncation(index) || index >= size_in_pages();
+        return *past_end ? 0 : own_page(index, create);
+    }
     SpinLockGuard guard(m_lock);
-    *past_end = index >= size_in_pages_locked() ||
-        (m_truncate_limit != UINT64_MAX && index >= (m_truncate_limit + PAGE_SIZE - 1) / PAGE_SIZE);
+    *past_end = past_truncation(index) || index >= (m_size + PAGE_SIZE - 1) / PAGE_SIZE;
     if (*past_end) return 0;
-    return page_locked(index, create);
-}
-
-uint64_t FileCache::size_in_pages_locked() const {
-    // A file system with pages of its own keeps the size under its own lock: one atomic read.
-    uint64_t size = m_vnode.has_data_pages() ? __atomic_load_n(&m_vnode.m_attr.size, __ATOMIC_RELAXED) : m_size;
-    return (size + PAGE_SIZE - 1) / PAGE_SIZE;
+    Page* page = find(index);
+    return page ? page->frame : 0;
 }
 
 uint64_t FileCache::size_in_pages() const {
-    SpinLockGuard guard(m_lock);
-    return size_in_pages_locked();
+    uint64_t size;
+    if (m_vnode.has_data_pages()) {
+        size = __atomic_load_n(&m_vnode.m_attr.size, __ATOMIC_RELAXED);  // under the file's own lock
+    } else {
+        SpinLockGuard guard(m_lock);
+        size = m_size;
+    }
+    return (size + PAGE_SIZE - 1) / PAGE_SIZE;
 }
 
 void FileCache::mark_dirty(uint64_t index) {
@@ -210,20 +221,15 @@ void FileCache::written(uint64_t offset, const std::byte* data, size_t size) {
     }
 }
 
-void FileCache::truncating(uint64_t size) {
-    SpinLockGuard guard(m_lock);
-    if (size < m_truncate_limit) m_truncate_limit = size;
-}
+// Truncations run under the big lock (the hooks take it): one at a time.
+void FileCache::truncating(uint64_t size) { __atomic_store_n(&m_truncate_limit, size, __ATOMIC_SEQ_CST); }
 
-void FileCache::truncate_ended() {
-    SpinLockGuard guard(m_lock);
-    m_truncate_limit = UINT64_MAX;
-}
+void FileCache::truncate_ended() { __atomic_store_n(&m_truncate_limit, UINT64_MAX, __ATOMIC_SEQ_CST); }
 
 void FileCache::truncated(uint64_t size) {
-    SpinLockGuard guard(m_lock);
-    m_truncate_limit = UINT64_MAX;
+    truncate_ended();
     if (m_vnode.has_data_pages()) return;
+    SpinLockGuard guard(m_lock);
     m_size = size;
     // What lies past the new end reads as zeros if the file grows again.
     for (size_t i = lower_bound(size / PAGE_SIZE); i < m_count; ++i) {

@@ -19,8 +19,9 @@
 // used after it is let go.
 //
 // Locking (docs/locking.md "Memory and futexes"): each cache has a SpinLock, m_lock, guarding
-// its page list, its size, its dirty count and a truncation in progress; the fault path takes it
-// under the address-space lock (it never blocks). What reads or writes the file (fill,
+// its page list, its size and its dirty count; the fault path takes it under the address-space
+// lock (it never blocks). A file system with pages of its own (ramfs) has no list here: its
+// lookups take only the file's own lock. What reads or writes the file (fill,
 // write_back) runs with it let go, and takes the big lock around the file system's calls when
 // the vnode is not thread_safe() (or is a device). The cache is made once per vnode and
 // published with a compare-and-swap (two mmaps of one file on two CPUs).
@@ -79,8 +80,8 @@ private:
     bool needs_big_lock() const;
     size_t lower_bound(uint64_t index) const REQUIRES(m_lock);
     Page* find(uint64_t index) REQUIRES(m_lock);
-    uint64_t size_in_pages_locked() const REQUIRES(m_lock);
-    uintptr_t page_locked(uint64_t index, bool create) REQUIRES(m_lock);
+    uintptr_t own_page(uint64_t index, bool create);  // has_data_pages: the file system's page
+    bool past_truncation(uint64_t index) const;
     void written(uint64_t offset, const std::byte* data, size_t size) EXCLUDES(m_lock);
     void truncating(uint64_t size) EXCLUDES(m_lock);
     void truncated(uint64_t size) EXCLUDES(m_lock);
@@ -94,8 +95,9 @@ private:
     uint64_t m_size GUARDED_BY(m_lock) = 0;  // the file's size as the cache knows it (no pages of its own)
     // A truncation in progress goes to this size (else UINT64_MAX): a fault past it is SIGBUS, so
     // that no mapping takes a page the truncation is about to free (vfs hooks: truncating, then
-    // truncated or truncate_aborted).
-    uint64_t m_truncate_limit GUARDED_BY(m_lock) = UINT64_MAX;
+    // truncated or truncate_aborted). Atomic accesses (a fault reads it under its address-space
+    // lock, which the truncation's unmap takes after setting it); truncations take the big lock.
+    uint64_t m_truncate_limit = UINT64_MAX;
     Page* m_pages GUARDED_BY(m_lock) = nullptr;
     size_t m_count GUARDED_BY(m_lock) = 0;
     size_t m_capacity GUARDED_BY(m_lock) = 0;

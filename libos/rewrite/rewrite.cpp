@@ -124,12 +124,13 @@ size_t lower_bound(const SiteTable& table, uintptr_t at) {
 Site* record(uintptr_t at) {
     SiteTable* table = table_of(mm::app_memory(), true);
     if (!table) return nullptr;
-    // An munmap without the big lock on another CPU (before table_of's note_rewritten, which
-    // waits for it) may have taken the site's mapping away: no record for a site that is gone.
-    // From note_rewritten on, the mm operations that drop sites wait for the big lock, held here.
-    if (!mm::app_memory().vma_at(at)) return nullptr;
     size_t i = lower_bound(*table, at);
     if (i < table->count && table->sites[i].at == at) return &table->sites[i];
+    // A new record: an munmap without the big lock on another CPU (before table_of's
+    // note_rewritten, which waits for it) may have taken the site's mapping away; no record for
+    // a site that is gone. From note_rewritten on, the mm operations that drop sites wait for
+    // the big lock, held here.
+    if (!mm::app_memory().vma_at(at)) return nullptr;
     if (table->count == table->capacity) {
         size_t capacity = table->capacity ? table->capacity * 2 : 32;
         auto* sites = static_cast<Site*>(mm::kmalloc(capacity * sizeof(Site)));

@@ -7,11 +7,18 @@
 //   yield_ns     sched_yield() with two threads yielding to each other (a context switch)
 //   memory_ns    two threads each doing MEMORY_ROUNDS rounds of malloc/free and of a fresh page
 //                (mmap, a write: a page fault, munmap); wall time of the whole
+//   filemap_ns   two processes (a fork) each doing FILEMAP_ROUNDS rounds of mmap of a 32-page
+//                tmpfs file (private), a read of every page (a fault in a file mapping each, as
+//                a dynamically linked program's start-up takes in its libraries), a write (copy
+//                on write of a file page) and munmap; wall time of the whole (FILEMAP_OWN=1 in
+//                the environment: the child maps a file of its own, nothing shared but the
+//                kernel's allocators)
 // Around the parallel work, the futex and pipe ping-pongs and the yields it also prints what /proc/xos/cpus counted meanwhile
 // (a line "counters FIGURE: cpu N name delta ..."; nothing where the file does not exist: Linux).
 // usage: smp [THREADS] [WORK] [PARTS]  (PARTS: a comma list of parallel, futex, pipe, yield,
-// memory; all by default)
+// memory, filemap; all by default)
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -21,7 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,6 +100,20 @@ static void* memory_worker(void* arg) {
     return NULL;
 }
 
+#define FILEMAP_ROUNDS 150
+#define FILEMAP_PAGES 32
+static void filemap_work(int fd, int who) {
+    uintptr_t sum = 0;
+    for (int i = 0; i < FILEMAP_ROUNDS; ++i) {
+        char* map = mmap(NULL, FILEMAP_PAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) abort();
+        for (int p = 0; p < FILEMAP_PAGES; ++p) sum += (unsigned char)map[p * 4096];  // a fault each
+        map[0] = (char)i;  // copy on write of a file page
+        munmap(map, FILEMAP_PAGES * 4096);
+    }
+    g_sink[who * 8] = sum;
+}
+
 static void* pipe_ponger(void* arg) {
     int* fds = arg;  // read from fds[0], answer on fds[3]
     char byte;
@@ -110,7 +133,7 @@ static int wanted(const char* parts, const char* part) {
 int main(int argc, char** argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     g_work = argc > 2 ? atol(argv[2]) : 200000000;
-    const char* parts = argc > 3 ? argv[3] : "parallel,futex,pipe,yield,memory";
+    const char* parts = argc > 3 ? argv[3] : "parallel,futex,pipe,yield,memory,filemap";
     if (threads < 1 || threads > 64) return 2;
     uint64_t start;
     int have_counters;
@@ -178,6 +201,36 @@ int main(int argc, char** argv) {
         pthread_join(a, NULL);
         pthread_join(b, NULL);
         printf("{\"figure\": \"memory_ns\", \"value\": %llu}\n", (unsigned long long)(now_ns() - start));
+    }
+
+    if (wanted(parts, "filemap")) {
+        mkdir("/tmp", 01777);
+        int fd = open("/tmp/smp_filemap", O_RDWR | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) abort();
+        static char page[4096];
+        for (int p = 0; p < FILEMAP_PAGES; ++p) {
+            memset(page, 'a' + p % 26, sizeof page);
+            if (write(fd, page, sizeof page) != sizeof page) abort();
+        }
+        fflush(stdout);
+        have_counters = read_counters(&g_before);
+        start = now_ns();
+        pid_t child = fork();
+        if (child < 0) abort();
+        if (child == 0 && getenv("FILEMAP_OWN")) {  // diagnosis: the child maps a file of its own
+            int own = open("/tmp/smp_filemap_child", O_RDWR | O_CREAT | O_TRUNC, 0644);
+            for (int p = 0; p < FILEMAP_PAGES; ++p)
+                if (own < 0 || write(own, page, sizeof page) != sizeof page) abort();
+            fd = own;
+        }
+        filemap_work(fd, child == 0);
+        if (child == 0) _exit(0);
+        int status = 0;
+        if (waitpid(child, &status, 0) != child || status != 0) abort();
+        printf("{\"figure\": \"filemap_ns\", \"value\": %llu}\n", (unsigned long long)(now_ns() - start));
+        if (have_counters) print_counter_deltas("filemap", &g_before);
+        close(fd);
+        unlink("/tmp/smp_filemap");
     }
     return 0;
 }

@@ -23,6 +23,26 @@ public:
         if (__atomic_sub_fetch(&m_refs, 1, __ATOMIC_ACQ_REL) == 0) const_cast<RefCounted*>(this)->destroy();
     }
     size_t ref_count() const { return __atomic_load_n(&m_refs, __ATOMIC_RELAXED); }
+    // Takes a reference unless the count is 0 (false then: the object is being destroyed). For
+    // a table that finds objects by raw pointer and lets their destruction remove them: a
+    // lookup never revives an object whose last reference went on another CPU.
+    bool try_ref() const {
+        size_t refs = __atomic_load_n(&m_refs, __ATOMIC_RELAXED);
+        while (refs > 0)
+            if (__atomic_compare_exchange_n(&m_refs, &refs, refs + 1, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+                return true;
+        return false;
+    }
+    // Drops a reference unless it is the last one (false then, nothing changed): a caller that
+    // may not destroy the object where it stands (mm: a vnode's end relies on the big lock)
+    // drops the others without ceremony and takes what the end needs only for the last.
+    bool unref_unless_last() const {
+        size_t refs = __atomic_load_n(&m_refs, __ATOMIC_RELAXED);
+        while (refs > 1)
+            if (__atomic_compare_exchange_n(&m_refs, &refs, refs - 1, true, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+                return true;
+        return false;
+    }
 
     // The compiler's deleting destructor for a virtual destructor refers to operator delete;
     // without this it would be the app's (libc++'s), dragging libc++abi, the unwinder and the

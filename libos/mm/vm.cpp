@@ -73,10 +73,10 @@ constinit NoDestroy<fs::RamFs> g_shared_anonymous_fs;
 
 }  // namespace
 
-// The big lock for an operation on [start, end) when needs_big_lock() says so (a file mapping
-// there, or rewriter sites), decided under m_lock and taken before it: the big lock is never
-// taken with a spinlock held. The operation checks again under m_lock and, if a file was mapped
-// there meanwhile, starts over with take().
+// The big lock for an operation on [start, end) when needs_big_lock() says so (the rewriter
+// keeps sites for this memory), decided under m_lock and taken before it: the big lock is never
+// taken with a spinlock held. The operation checks again under m_lock and, if the rewriter
+// started keeping sites meanwhile, starts over with take().
 class VirtualMemory::BigLockIfNeeded {
 public:
     BigLockIfNeeded(VirtualMemory& memory, uintptr_t start, uintptr_t end) {
@@ -96,11 +96,18 @@ private:
     std::optional<sched::BigLockScope> m_scope;
 };
 
-bool VirtualMemory::needs_big_lock(uintptr_t start, uintptr_t end) const {
-    if (__atomic_load_n(&m_rewritten, __ATOMIC_ACQUIRE)) return true;
-    for (size_t i = index_after(start); i < m_count && m_vmas[i].start < end; ++i)
-        if (m_vmas[i].file) return true;
-    return false;
+// File mappings need nothing more: the file cache has its own lock, and takes the big lock
+// itself around what reads or writes a file system that is not thread-safe (fill, write-back);
+// a file reference whose end relies on it is dropped under it (drop_file_references). Only the
+// rewriter's site tables are still the big lock's.
+bool VirtualMemory::needs_big_lock(uintptr_t, uintptr_t) const { return m_rewritten; }
+
+void VirtualMemory::note_rewritten() const {
+    // Under the lock: an operation that has looked at m_rewritten (and dropped no site record
+    // because there was none) is over before the rewriter makes its first record, and every
+    // later one takes the big lock, which the rewriter holds (docs/locking.md).
+    SpinLockGuard guard(m_lock);
+    m_rewritten = true;
 }
 
 void VirtualMemory::unref_file_later(vfs::Vnode* file) {
@@ -108,11 +115,10 @@ void VirtualMemory::unref_file_later(vfs::Vnode* file) {
         size_t capacity = m_unref_capacity ? m_unref_capacity * 2 : 8;
         auto* grown = static_cast<vfs::Vnode**>(kmalloc(capacity * sizeof(vfs::Vnode*)));
         if (!grown) {
-            // No memory for the list: dropped now. Not the last reference in practice (the
-            // operations that remove file mappings hold the big lock, and the file cache holds
-            // the vnode while pages are cached); klog says so if it ever happens.
-            klog("xos: warning: a mapping's file reference dropped under the address-space lock");
-            file->unref();
+            // No memory for the list: dropped now unless it is the last one, which is kept
+            // (leaked) rather than ended under a spinlock without the big lock.
+            if (!file->unref_unless_last())
+                klog("xos: warning: out of memory: a mapped file's last reference kept (leaked)");
             return;
         }
         if (m_unref_count) memcpy(grown, m_unref_later, m_unref_count * sizeof(vfs::Vnode*));
@@ -131,7 +137,11 @@ void VirtualMemory::drop_file_references() {
             if (!m_unref_count) return;
             file = m_unref_later[--m_unref_count];
         }
-        file->unref();  // may block (a 9p clunk); the big lock is held (a file mapping's operation)
+        // Not the last reference: dropped at once. The last one ends the vnode (its file
+        // system's caches, a 9p clunk, its page cache, the rewriter's entries): under the big lock.
+        if (file->unref_unless_last()) continue;
+        sched::BigLockScope big_lock;
+        file->unref();
     }
 }
 
@@ -389,7 +399,9 @@ void VirtualMemory::release_pages(const Vma& vma, uintptr_t start, uintptr_t end
 ErrorOr<void> VirtualMemory::remove_range(uintptr_t start, uintptr_t end) {
     TRY(split_at(start));
     TRY(split_at(end));
-    rewrite::unmapped(*this, start, end);
+    // Site records exist only for memory the rewriter keeps sites for, whose operations hold
+    // the big lock (needs_big_lock; note_rewritten is ordered with this under m_lock).
+    if (m_rewritten) rewrite::unmapped(*this, start, end);
     for (;;) {
         size_t i = index_after(start);
         if (i >= m_count || m_vmas[i].start >= end) break;
@@ -405,18 +417,19 @@ ErrorOr<void> VirtualMemory::remove_range(uintptr_t start, uintptr_t end) {
     return {};
 }
 
-ErrorOr<uintptr_t> VirtualMemory::map(uintptr_t address, size_t length, int prot, Placement placement, VmaKind kind) {
-    // MAP_FIXED replaces what is there: a file mapping there needs the big lock (write-back,
-    // its file reference).
+ErrorOr<uintptr_t> VirtualMemory::map(uintptr_t address, size_t length, int prot, Placement placement, VmaKind kind,
+                                      const MapLimits* limits) {
+    // MAP_FIXED replaces what is there: shared writable file mappings there are written back
+    // first (the write-back takes the big lock itself where the file system needs it).
     bool fixed = placement == Placement::Fixed;
     uintptr_t end = address + page_round_up(length);
     if (end < address) end = UINTPTR_MAX;
     ErrorOr<uintptr_t> result = error(EINVAL);
+    if (fixed) write_back_range(address, end);
     for (BigLockIfNeeded big(*this, fixed ? address : 0, fixed ? end : 0);; big.take()) {
-        if (fixed && big.held()) write_back_range(address, end);
         SpinLockGuard guard(m_lock);
         if (fixed && !big.held() && needs_big_lock(address, end)) continue;
-        result = map_vma(address, length, placement, Vma{0, 0, prot, kind});
+        result = map_vma(address, length, placement, Vma{0, 0, prot, kind}, limits);
         break;
     }
     drop_file_references();
@@ -424,7 +437,7 @@ ErrorOr<uintptr_t> VirtualMemory::map(uintptr_t address, size_t length, int prot
 }
 
 ErrorOr<uintptr_t> VirtualMemory::map_file(uintptr_t address, size_t length, int prot, Placement placement,
-                                           vfs::File& file, uint64_t offset, bool shared) {
+                                           vfs::File& file, uint64_t offset, bool shared, const MapLimits* limits) {
     if (length == 0) return error(EINVAL);
     size_t size = page_round_up(length);
     if (size < length || size > m_end - m_base || offset + size < offset) return error(ENOMEM);
@@ -432,26 +445,59 @@ ErrorOr<uintptr_t> VirtualMemory::map_file(uintptr_t address, size_t length, int
     FileCache* cache = TRY(FileCache::of(*file.vnode(), &file));
     uint64_t first = offset / PAGE_SIZE, last = first + size / PAGE_SIZE, in_file = cache->size_in_pages();
     TRY(cache->fill(first, last < in_file ? last : in_file));
-    // A file mapping's operations hold the big lock (the file cache is its): mmap of a file takes
-    // it in the syscall (sys/mm.cpp).
-    if (placement == Placement::Fixed) write_back_range(address, address + size);
+    // No big lock needed but for what the fill and the write-back take themselves, the
+    // rewriter's sites (BigLockIfNeeded) and its cache of patched pages (below).
+    bool fixed = placement == Placement::Fixed;
+    uintptr_t end = address + size < address ? UINTPTR_MAX : address + size;
+    if (fixed) write_back_range(address, end);
     ErrorOr<uintptr_t> mapped = error(EINVAL);
-    {
+    for (BigLockIfNeeded big(*this, fixed ? address : 0, fixed ? end : 0);; big.take()) {
         SpinLockGuard guard(m_lock);
-        mapped = map_vma(address, length, placement,
-                         Vma{0, 0, prot, VmaKind::File, shared, file.vnode(), offset, shared && !file.writable()});
+        if (fixed && !big.held() && needs_big_lock(address, end)) continue;
+        mapped =
+            map_vma(address, length, placement,
+                    Vma{0, 0, prot, VmaKind::File, shared, file.vnode(), offset, shared && !file.writable()}, limits);
+        break;
     }
     drop_file_references();
     uintptr_t start = TRY(mapped);
-    // Code: the syscall-site rewriter maps the pages it has patched before (its per-file cache).
-    if (!shared && (prot & PROT_EXEC)) rewrite::file_mapped(*this, start, start + size);
+    // Code: the syscall-site rewriter maps the pages it has patched before (its per-file cache,
+    // the big lock's) when it has any.
+    if (!shared && (prot & PROT_EXEC) && rewrite::file_mapped_has_work()) {
+        sched::BigLockScope big_lock;
+        rewrite::file_mapped(*this, start, start + size);
+    }
     return start;
 }
 
-ErrorOr<uintptr_t> VirtualMemory::map_vma(uintptr_t address, size_t length, Placement placement, const Vma& proto) {
+bool VirtualMemory::within_limits(const MapLimits* limits, uintptr_t replaced_start, uintptr_t replaced_end,
+                                  size_t more, bool data) const {
+    if (!limits || (limits->address_space == SIZE_MAX && limits->data == SIZE_MAX)) return true;
+    size_t total = 0, data_used = 0;
+    for (size_t i = 0; i < m_count; ++i) {
+        const Vma& vma = m_vmas[i];
+        uintptr_t overlap_start = vma.start > replaced_start ? vma.start : replaced_start;
+        uintptr_t overlap_end = vma.end < replaced_end ? vma.end : replaced_end;
+        size_t size = vma.end - vma.start - (overlap_start < overlap_end ? overlap_end - overlap_start : 0);
+        total += size;
+        // What Linux counts against RLIMIT_DATA: private writable memory that is not a stack.
+        if ((vma.prot & PROT_WRITE) && !vma.shared && vma.kind != VmaKind::Stack) data_used += size;
+    }
+    auto over = [](size_t used, size_t added, size_t limit) {
+        return limit != SIZE_MAX && (added > limit || used > limit - added);
+    };
+    return !over(total, more, limits->address_space) && !(data && over(data_used, more, limits->data));
+}
+
+ErrorOr<uintptr_t> VirtualMemory::map_vma(uintptr_t address, size_t length, Placement placement, const Vma& proto,
+                                          const MapLimits* limits) {
     if (length == 0) return error(EINVAL);
     size_t size = page_round_up(length);
     if (size < length || size > m_end - m_base) return error(ENOMEM);
+    // The limits in the same step as the mapping (two threads' mmaps cannot both pass them).
+    bool data = (proto.prot & PROT_WRITE) && !proto.shared;
+    bool fixed = placement == Placement::Fixed;
+    if (!within_limits(limits, fixed ? address : 0, fixed ? address + size : 0, size, data)) return error(ENOMEM);
     uintptr_t start;
     if (placement == Placement::Fixed || placement == Placement::FixedNoReplace) {
         if (!page_aligned(address)) return error(EINVAL);
@@ -488,10 +534,10 @@ ErrorOr<void> VirtualMemory::unmap(uintptr_t address, size_t length) {
     uintptr_t end = address + size > m_end ? m_end : address + size;
     if (start >= end) return {};  // nothing of ours there
     ErrorOr<void> result;
+    write_back_range(start, end);
     for (BigLockIfNeeded big(*this, start, end);; big.take()) {
-        if (big.held()) write_back_range(start, end);
         SpinLockGuard guard(m_lock);
-        if (!big.held() && needs_big_lock(start, end)) continue;  // a file mapped there meanwhile
+        if (!big.held() && needs_big_lock(start, end)) continue;  // the rewriter started meanwhile
         result = remove_range(start, end);  // the TLB shootdown completes under the lock
         break;
     }
@@ -507,7 +553,7 @@ ErrorOr<void> VirtualMemory::protect(uintptr_t address, size_t length, int prot)
     uintptr_t end = address + size;
     for (BigLockIfNeeded big(*this, address, end);; big.take()) {
         SpinLockGuard guard(m_lock);
-        if (!big.held() && needs_big_lock(address, end)) continue;  // a file mapped there meanwhile
+        if (!big.held() && needs_big_lock(address, end)) continue;  // the rewriter started meanwhile
         return protect_locked(address, end, prot);
     }
 }
@@ -543,22 +589,21 @@ ErrorOr<uintptr_t> VirtualMemory::remap(uintptr_t old_address, size_t old_size, 
     uintptr_t old_end = old_address + old_len;
     if (old_end < old_address) return error(EFAULT);
     ErrorOr<uintptr_t> result = error(EFAULT);
+    // A file mapping: what the grown mapping covers is read into the cache first (may block:
+    // the mapping is looked up again under the lock after it; a file mapped there meanwhile
+    // has its pages filled by its own mmap, or faults SIGBUS past the file's end).
+    std::optional<Vma> vma = vma_at(old_address);
+    if (vma && vma->file && new_len > old_len) {
+        RefPtr<vfs::Vnode> file(vma->file);
+        FileCache* cache = TRY(FileCache::of(*file));
+        uint64_t first = (vma->offset + (old_address - vma->start)) / PAGE_SIZE;
+        uint64_t last = first + new_len / PAGE_SIZE, in_file = cache->size_in_pages();
+        TRY(cache->fill(first, last < in_file ? last : in_file));
+    }
+    if (new_len < old_len) write_back_range(old_address + new_len, old_end);
     for (BigLockIfNeeded big(*this, old_address, old_end);; big.take()) {
-        if (big.held()) {
-            // A file mapping: what the grown mapping covers is read into the cache first (may
-            // block: the mapping is looked up again under the lock after it).
-            std::optional<Vma> vma = vma_at(old_address);
-            if (vma && vma->file && new_len > old_len) {
-                RefPtr<vfs::Vnode> file(vma->file);
-                FileCache* cache = TRY(FileCache::of(*file));
-                uint64_t first = (vma->offset + (old_address - vma->start)) / PAGE_SIZE;
-                uint64_t last = first + new_len / PAGE_SIZE, in_file = cache->size_in_pages();
-                TRY(cache->fill(first, last < in_file ? last : in_file));
-            }
-            if (new_len < old_len) write_back_range(old_address + new_len, old_end);
-        }
         SpinLockGuard guard(m_lock);
-        if (!big.held() && needs_big_lock(old_address, old_end)) continue;  // a file mapped there meanwhile
+        if (!big.held() && needs_big_lock(old_address, old_end)) continue;  // the rewriter started meanwhile
         result = remap_locked(old_address, old_len, new_len, may_move);
         break;
     }
@@ -607,7 +652,7 @@ ErrorOr<void> VirtualMemory::discard(uintptr_t address, size_t length) {
     uintptr_t end = address + page_round_up(length);
     for (BigLockIfNeeded big(*this, address, end);; big.take()) {
         SpinLockGuard guard(m_lock);
-        if (!big.held() && needs_big_lock(address, end)) continue;  // a file mapped there meanwhile
+        if (!big.held() && needs_big_lock(address, end)) continue;  // the rewriter started meanwhile
         return discard_locked(address, end);
     }
 }
@@ -620,19 +665,22 @@ ErrorOr<void> VirtualMemory::discard_locked(uintptr_t address, uintptr_t end) {
     return {};
 }
 
-uintptr_t VirtualMemory::set_break(uintptr_t requested) {
+uintptr_t VirtualMemory::set_break(uintptr_t requested, const MapLimits* limits) {
     // The heap has no file mappings; only the rewriter's sites (dropped when it shrinks) may
     // need the big lock.
     for (BigLockIfNeeded big(*this, 0, 0);; big.take()) {
         SpinLockGuard guard(m_lock);
         if (!big.held() && needs_big_lock(0, 0)) continue;
-        return set_break_locked(requested);
+        return set_break_locked(requested, limits);
     }
 }
 
-uintptr_t VirtualMemory::set_break_locked(uintptr_t requested) {
+uintptr_t VirtualMemory::set_break_locked(uintptr_t requested, const MapLimits* limits) {
     if (requested < m_break_base || requested > m_end) return m_break;
     uintptr_t new_end = page_round_up(requested);
+    // RLIMIT_AS/RLIMIT_DATA: the break stays where it is, as on Linux; read and moved in one step.
+    uintptr_t old_end = page_round_up(m_break);
+    if (new_end > old_end && !within_limits(limits, 0, 0, new_end - old_end, true)) return m_break;
     if (new_end > m_break_mapped_end) {
         // The break grows into free space only (Linux: not into another mapping).
         if (!m_free_virtual.contains(m_break_mapped_end, new_end - m_break_mapped_end)) return m_break;
@@ -663,39 +711,26 @@ uintptr_t VirtualMemory::set_break_locked(uintptr_t requested) {
     return m_break;
 }
 
-// Runs in the fault handler: interrupts off, on the CPU's interrupt stack (it cannot sleep). An
-// anonymous mapping's fault takes the address-space lock only; a file mapping's takes the big
-// lock first (the file cache is its), as the fault path did for every fault before.
+// Runs in the fault handler: interrupts off, on the CPU's interrupt stack (it cannot sleep).
+// Every fault, anonymous or in a file mapping, takes the address-space lock only (a file
+// mapping's page comes from its file cache, under the cache's own lock, never blocking).
 bool VirtualMemory::handle_fault(uintptr_t address, int needed_prot, bool in_user_copy) {
-    bool big_lock = false, resolved = false;
     // This CPU holds the lock already: libos code running on an app stack whose page is not
     // there yet (a thread's first libos function on a fresh main stack: processes-procs'
     // threadexec case) faulted in a push. The big lock was recursive and let such a fault
     // through; so does this, resolving it under the holder's lock (the holder is this flow,
     // stopped at a call, where the mappings are consistent).
     if (m_lock.is_held()) return handle_nested_fault(address, needed_prot, in_user_copy);
-    for (;;) {
-        {
-            SpinLockGuard guard(m_lock);
-            const Vma* vma = find(address);
-            if (!vma || (vma->prot & needed_prot) != needed_prot || vma->prot == PROT_NONE) break;
-            if (vma->kind != VmaKind::File || big_lock) {
-                resolved = resolve_fault(*vma, address, needed_prot, in_user_copy);
-                break;
-            }
-        }
-        big_lock = true;
-        if (sched::big_lock_enter()) ++sched::g_big_lock_stats.page_faults;
-    }
-    if (big_lock) sched::big_lock_leave();
-    return resolved;
+    SpinLockGuard guard(m_lock);
+    const Vma* vma = find(address);
+    if (!vma || (vma->prot & needed_prot) != needed_prot || vma->prot == PROT_NONE) return false;
+    return resolve_fault(*vma, address, needed_prot, in_user_copy);
 }
 
 bool VirtualMemory::handle_nested_fault(uintptr_t address, int needed_prot, bool in_user_copy) {
     m_lock.assert_held();
     const Vma* vma = find(address);
     if (!vma || (vma->prot & needed_prot) != needed_prot || vma->prot == PROT_NONE) return false;
-    if (vma->kind == VmaKind::File) return false;  // would need the big lock, taken before this lock
     return resolve_fault(*vma, address, needed_prot, in_user_copy);
 }
 
@@ -864,6 +899,10 @@ bool VirtualMemory::adopt_frame(uintptr_t page, uintptr_t frame) {
 
 // A file mapping's page: MAP_SHARED maps the cached page itself; MAP_PRIVATE maps it read-only
 // and, on a write, a private copy (copy on write). Never blocks: the cache was filled at mmap.
+// Under the address-space lock and, for the lookup, the cache's (no big lock): the VMA holds a
+// reference on the vnode, which holds the cache, and a cached page stays while the vnode does;
+// a truncation on another CPU sets the cache's limit before it unmaps (which waits for this
+// lock), so no page it frees is mapped here after its unmap.
 bool VirtualMemory::file_fault(const Vma& vma, uintptr_t page, int needed_prot, bool in_user_copy) {
     FileCache* cache = FileCache::existing(*vma.file);
     uint64_t index = file_index(vma, page);
@@ -874,13 +913,11 @@ bool VirtualMemory::file_fault(const Vma& vma, uintptr_t page, int needed_prot, 
         // a private copy that a fork shares is copied again (or made writable).
         if (vma.shared || !(needed_prot & PROT_WRITE)) return false;
         if (present != cache->page(index, false)) return break_cow(vma, page, present);
-    } else if (index >= cache->size_in_pages()) {
-        if (in_user_copy) return false;  // a syscall's copy: EFAULT, as on Linux
-        bus_error(page, index);
     }
-    uintptr_t frame = present ? present : cache->page(index, true);
-    if (!frame) {  // ramfs out of space, or not cached
-        if (in_user_copy) return false;
+    bool past_end = false;
+    uintptr_t frame = present ? present : cache->fault_page(index, true, &past_end);
+    if (!frame) {  // past the end (SIGBUS), ramfs out of space, or not cached
+        if (in_user_copy) return false;  // a syscall's copy: EFAULT, as on Linux
         bus_error(page, index);
     }
     if (vma.shared) {
@@ -932,6 +969,7 @@ void VirtualMemory::write_back_range(uintptr_t start, uintptr_t end) {
     }
 }
 
+// msync(2): the write-back takes the big lock itself where the file system needs it.
 ErrorOr<void> VirtualMemory::sync(uintptr_t address, size_t length) {
     if (!page_aligned(address)) return error(EINVAL);
     size_t size = page_round_up(length);
@@ -944,7 +982,6 @@ ErrorOr<void> VirtualMemory::sync(uintptr_t address, size_t length) {
             at = vma->end;
         }
     }
-    // The big lock is held (sys_msync): the file cache is its.
     for (uintptr_t at = address; at < address + size;) {
         RefPtr<vfs::Vnode> file;
         {
@@ -962,7 +999,7 @@ ErrorOr<void> VirtualMemory::sync(uintptr_t address, size_t length) {
 
 void VirtualMemory::file_truncating(vfs::Vnode& file, uint64_t size) {
     uint64_t first_gone = (size + PAGE_SIZE - 1) / PAGE_SIZE;
-    SpinLockGuard guard(m_lock);  // the caller holds the big lock (truncate)
+    SpinLockGuard guard(m_lock);  // the caller holds the big lock (for_each_memory)
     for (size_t i = 0; i < m_count; ++i) {
         const Vma& vma = m_vmas[i];
         if (vma.file != &file) continue;
@@ -1004,8 +1041,9 @@ ErrorOr<void> VirtualMemory::write(uintptr_t address, const void* data, size_t s
         if (!present && vma->kind == VmaKind::File) {
             FileCache* cache = FileCache::existing(*vma->file);
             uint64_t index = file_index(*vma, page);
-            if (!cache || index >= cache->size_in_pages()) return error(EFAULT);
-            uintptr_t frame = cache->page(index, true);
+            bool past_end = true;
+            uintptr_t frame = cache ? cache->fault_page(index, true, &past_end) : 0;
+            if (past_end) return error(EFAULT);
             if (!frame) return error(ENOMEM);
             if (!platform::map_page(m_space, page, frame, page_access(vma->prot) & ~platform::PAGE_WRITE))
                 return error(ENOMEM);
@@ -1047,8 +1085,8 @@ ErrorOr<void> VirtualMemory::set_fork_advice(uintptr_t address, size_t length, F
 }
 
 // The big lock is held (sys_mmap): the tmpfs file and its cache are its.
-ErrorOr<uintptr_t> VirtualMemory::map_shared_anonymous(uintptr_t address, size_t length, int prot,
-                                                       Placement placement) {
+ErrorOr<uintptr_t> VirtualMemory::map_shared_anonymous(uintptr_t address, size_t length, int prot, Placement placement,
+                                                       const MapLimits* limits) {
     if (length == 0) return error(EINVAL);
     static bool initialized;
     fs::RamFs& fs = g_shared_anonymous_fs.get("tmpfs", 0x01021994);
@@ -1061,7 +1099,7 @@ ErrorOr<uintptr_t> VirtualMemory::map_shared_anonymous(uintptr_t address, size_t
     vfs::File* file = kcreate<vfs::File>(vnode, O_RDWR);
     if (!file) return error(ENOMEM);
     RefPtr<vfs::File> held(file);
-    return map_file(address, length, prot, placement, *file, 0, true);
+    return map_file(address, length, prot, placement, *file, 0, true, limits);
 }
 
 }  // namespace xos::mm

@@ -15,12 +15,13 @@
 // m_lock, guarding its VMAs, its page tables, the break and the free virtual ranges. Every public
 // operation takes it itself (callers never hold it); a page fault resolves under it alone (the
 // fault handler runs on the CPU's interrupt stack with interrupts off and cannot sleep, so the
-// lock cannot be a sleeping one), and mmap/munmap/mprotect/brk/madvise/mremap of anonymous memory
-// need nothing else. What still relies on the big lock (the file cache, a vnode's last
-// reference, the syscall rewriter's site tables) makes an operation take the big lock first
-// (sched::BigLockScope, then m_lock): when its range holds a file mapping, or when the rewriter
-// keeps sites for this memory. Nothing under m_lock blocks or touches app memory; TLB
-// shootdowns complete before it is let go.
+// lock cannot be a sleeping one), and mmap/munmap/mprotect/brk/madvise/mremap need nothing else,
+// of anonymous memory and of files alike (the file cache has a lock of its own and takes the big
+// lock itself around the reads and write-backs of file systems that need it; a vnode's last
+// reference is dropped under the big lock, after m_lock is let go). What still relies on the big
+// lock, the syscall rewriter's site tables, makes an operation take it first (sched::BigLockScope,
+// then m_lock) when the rewriter keeps sites for this memory. Nothing under m_lock blocks or
+// touches app memory; TLB shootdowns complete before it is let go.
 #pragma once
 
 #include <cstddef>
@@ -60,6 +61,13 @@ struct Vma {
     ForkAdvice on_fork = ForkAdvice::Copy;  // madvise(MADV_DONTFORK / MADV_WIPEONFORK)
 };
 
+// RLIMIT_AS and RLIMIT_DATA for a new mapping or a move of the break (SIZE_MAX: none), checked
+// under the address-space lock in the same step as the mapping (sys/rlimit.cpp fills it in).
+struct MapLimits {
+    size_t address_space = SIZE_MAX;
+    size_t data = SIZE_MAX;
+};
+
 class VirtualMemory {
 public:
     // `region` is the platform's app region; physical pages come from `physical`; `space` holds
@@ -80,12 +88,13 @@ public:
     void activate();
     platform::AppSpace* space() const { return m_space; }
 
+    // `limits`: ENOMEM if the mapping would take the memory past them (Linux's may_expand_vm).
     ErrorOr<uintptr_t> map(uintptr_t address, size_t length, int prot, Placement placement,
-                           VmaKind kind = VmaKind::Anonymous);
+                           VmaKind kind = VmaKind::Anonymous, const MapLimits* limits = nullptr);
     // mmap of a file: MAP_SHARED maps the file's cached pages, MAP_PRIVATE maps them read-only
     // and copies a page on the first write to it. May block (reads the file into the cache).
     ErrorOr<uintptr_t> map_file(uintptr_t address, size_t length, int prot, Placement placement, vfs::File& file,
-                                uint64_t offset, bool shared);
+                                uint64_t offset, bool shared, const MapLimits* limits = nullptr);
     // msync(2): writes back the shared file mappings in the range (ENOMEM if not all mapped).
     ErrorOr<void> sync(uintptr_t address, size_t length);
     // Before `file` is truncated to `size`: unmaps every page of it past the new end, so that a
@@ -100,20 +109,23 @@ public:
     ErrorOr<void> set_fork_advice(uintptr_t address, size_t length, ForkAdvice advice);
     // mmap(MAP_SHARED | MAP_ANONYMOUS): an unlinked tmpfs file of `length` bytes, mapped shared
     // (so that a forked child sees the same pages, even those not touched before the fork).
-    ErrorOr<uintptr_t> map_shared_anonymous(uintptr_t address, size_t length, int prot, Placement placement);
+    ErrorOr<uintptr_t> map_shared_anonymous(uintptr_t address, size_t length, int prot, Placement placement,
+                                            const MapLimits* limits = nullptr);
     // A linked image's per-process data (platform::process_data_range), into this memory (the
     // boot program's, before the app starts): one private anonymous mapping, read-write, outside
     // the app region (munmap and mprotect do not reach it), whose pages fork copies like any
     // other. [data.base, data.bss) gets copies of the image's pages, the rest zeroes on first
     // touch. Panics without memory (boot).
     void adopt_process_data(const platform::ProcessDataRange& data);
-    uintptr_t set_break(uintptr_t requested);
+    // brk(2): the break moves to `requested` if it may (free space, `limits`), in one step under
+    // the lock; returns the break.
+    uintptr_t set_break(uintptr_t requested, const MapLimits* limits = nullptr);
     // Where the program break starts (execve: right after the executable). The old break's
     // memory stays mapped.
     void set_break_base(uintptr_t address);
 
     // Demand paging: true if the fault was resolved. The fault handler's (interrupts off): takes
-    // the address-space lock, and the big lock first for a file mapping.
+    // the address-space lock only (and a file mapping's cache lock under it).
     // `in_user_copy`: a page past a mapped file's end is then a plain failure (EFAULT) rather than
     // SIGBUS.
     bool handle_fault(uintptr_t address, int needed_prot, bool in_user_copy = false);
@@ -143,7 +155,8 @@ public:
     bool in_region(uintptr_t address) const { return address >= m_base && address < m_end; }
     // The syscall rewriter keeps sites for this memory (rewrite.cpp): from now on the operations
     // that drop sites take the big lock (the site tables are its).
-    void note_rewritten() const { __atomic_store_n(&m_rewritten, true, __ATOMIC_RELEASE); }
+    // Set under the lock (an mm operation is either wholly before it or takes the big lock).
+    void note_rewritten() const EXCLUDES(m_lock);
 
     // Calls fn(const Vma&) for each mapping, in address order, under the lock: fn must not block,
     // take the big lock or touch app memory.
@@ -177,11 +190,15 @@ private:
         REQUIRES(m_lock);
     ErrorOr<void> discard_locked(uintptr_t address, uintptr_t end) REQUIRES(m_lock);
     bool range_allows_locked(uintptr_t address, size_t size, int prot) const REQUIRES(m_lock);
-    uintptr_t set_break_locked(uintptr_t requested) REQUIRES(m_lock);  // makes `address` a VMA boundary
+    uintptr_t set_break_locked(uintptr_t requested, const MapLimits* limits) REQUIRES(m_lock);
+    // The mappings outside [replaced_start, replaced_end) and `more` bytes stay within `limits`
+    // (`data`: the new bytes count against RLIMIT_DATA).
+    bool within_limits(const MapLimits* limits, uintptr_t replaced_start, uintptr_t replaced_end, size_t more,
+                       bool data) const REQUIRES(m_lock);
     ErrorOr<void> remove_range(uintptr_t start, uintptr_t end) REQUIRES(m_lock);
     ErrorOr<void> insert(const Vma& vma) REQUIRES(m_lock);
-    ErrorOr<uintptr_t> map_vma(uintptr_t address, size_t length, Placement placement, const Vma& proto)
-        REQUIRES(m_lock);
+    ErrorOr<uintptr_t> map_vma(uintptr_t address, size_t length, Placement placement, const Vma& proto,
+                               const MapLimits* limits = nullptr) REQUIRES(m_lock);
     void release_pages(const Vma& vma, uintptr_t start, uintptr_t end) REQUIRES(m_lock);
     bool handle_nested_fault(uintptr_t address, int needed_prot, bool in_user_copy);
     bool resolve_fault(const Vma& vma, uintptr_t address, int needed_prot, bool in_user_copy) REQUIRES(m_lock);
@@ -222,7 +239,7 @@ private:
     vfs::Vnode** m_unref_later GUARDED_BY(m_lock) = nullptr;  // unref_file_later
     size_t m_unref_count GUARDED_BY(m_lock) = 0;
     size_t m_unref_capacity GUARDED_BY(m_lock) = 0;
-    mutable bool m_rewritten = false;  // note_rewritten (atomic accesses)
+    mutable bool m_rewritten GUARDED_BY(m_lock) = false;  // note_rewritten
 };
 
 }  // namespace xos::mm

@@ -99,11 +99,11 @@ SiteTable* table_of(const mm::VirtualMemory& memory, bool create) {
     for (SiteTable* table = g_tables; table; table = table->next)
         if (table->memory == &memory) return table;
     if (!create) return nullptr;
+    memory.note_rewritten();  // its operations that drop sites take the big lock from now on
     auto* table = static_cast<SiteTable*>(mm::kmalloc(sizeof(SiteTable)));
     if (!table) return nullptr;
     *table = {&memory, nullptr, 0, 0, g_tables};
     g_tables = table;
-    memory.note_rewritten();  // its operations that drop sites take the big lock from now on
     return table;
 }
 
@@ -126,6 +126,11 @@ Site* record(uintptr_t at) {
     if (!table) return nullptr;
     size_t i = lower_bound(*table, at);
     if (i < table->count && table->sites[i].at == at) return &table->sites[i];
+    // A new record: an munmap without the big lock on another CPU (before table_of's
+    // note_rewritten, which waits for it) may have taken the site's mapping away; no record for
+    // a site that is gone. From note_rewritten on, the mm operations that drop sites wait for
+    // the big lock, held here.
+    if (!mm::app_memory().vma_at(at)) return nullptr;
     if (table->count == table->capacity) {
         size_t capacity = table->capacity ? table->capacity * 2 : 32;
         auto* sites = static_cast<Site*>(mm::kmalloc(capacity * sizeof(Site)));
@@ -948,6 +953,11 @@ const Stats& stats() { return g_stats; }
 void for_each_site(void (*visit)(const Site& site, void* context), void* context) {
     for (const SiteTable* table = g_tables; table; table = table->next)
         for (size_t i = 0; i < table->count; ++i) visit(table->sites[i], context);
+}
+
+bool file_mapped_has_work() {
+    return __atomic_load_n(&g_unheld_count, __ATOMIC_RELAXED) ||
+        (g_enabled && __atomic_load_n(&g_cached, __ATOMIC_RELAXED));
 }
 
 void file_mapped(mm::VirtualMemory& memory, uintptr_t start, uintptr_t end) {

@@ -86,6 +86,11 @@ void for_each_site(void (*visit)(const Site& site, void* context), void* context
 // - a private executable file mapping [start, end) of `memory` was made: the cached rewritten
 //   pages of that range of the file are mapped in (with their trampoline pages);
 void file_mapped(mm::VirtualMemory& memory, uintptr_t start, uintptr_t end);
+//   file_mapped takes the big lock's tables; mm calls it (under the big lock) only when this says
+//   there is work (a patched page cached, or vnode references to drop), read without the lock:
+//   a page cached meanwhile is only an optimisation missed (the mapping's sites trap and are
+//   patched again).
+bool file_mapped_has_work();
 // - [start, end) of `memory` is being unmapped: its site records go;
 void unmapped(const mm::VirtualMemory& memory, uintptr_t start, uintptr_t end);
 // - `memory` is being destroyed (exec, exit): all its site records go;

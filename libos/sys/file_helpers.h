@@ -36,6 +36,8 @@ ErrorOr<RefPtr<vfs::File>> file_for(int fd, bool allow_path_only = false);
 // mmap(MAP_SHARED) of `file`: EPERM for a writable mapping of a write-sealed memfd, a
 // read-only view of it for a read-only one; otherwise `file` itself (file_open.cpp).
 ErrorOr<RefPtr<vfs::File>> file_for_shared_mapping(RefPtr<vfs::File> file, int prot);
+// A memfd's file (its seals: F_ADD_SEALS looks for writable shared mappings under the big lock).
+bool is_memfd(vfs::Vnode& vnode);
 
 // Resolves `path` at `dirfd` with AT_SYMLINK_NOFOLLOW / AT_EMPTY_PATH semantics.
 ErrorOr<RefPtr<vfs::Vnode>> resolve_at(int dirfd, UserPtr<const char> path, int at_flags);

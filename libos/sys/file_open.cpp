@@ -310,6 +310,8 @@ ErrorOr<long> sys_memfd_create(UserPtr<const char> name, unsigned flags) {
     return install(RefPtr<vfs::File>(file), flags & MFD_CLOEXEC);
 }
 
+bool is_memfd(vfs::Vnode& vnode) { return memfd_of(vnode) != nullptr; }
+
 ErrorOr<RefPtr<vfs::File>> file_for_shared_mapping(RefPtr<vfs::File> file, int prot) {
     fs::RamFile* memfd = memfd_of(*file->vnode());
     if (!memfd || !(memfd->seals() & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) return file;

@@ -100,11 +100,12 @@ ErrorOr<long> do_truncate(vfs::Vnode& vnode, off_t length) {
     if (length < 0) return error(EINVAL);
     if (vnode.is_directory()) return error(EISDIR);
     if (!vnode.is_regular()) return error(EINVAL);
-    if (vnode.m_file_cache && vfs::g_file_cache_hooks.truncating)
-        vfs::g_file_cache_hooks.truncating(vnode, uint64_t(length));
-    TRY(set_attributes(vnode, {.mask = vfs::ATTR_SIZE, .size = uint64_t(length)}));
-    if (vnode.m_file_cache && vfs::g_file_cache_hooks.truncated)
-        vfs::g_file_cache_hooks.truncated(vnode, uint64_t(length));
+    bool cached = vnode.m_file_cache && vfs::g_file_cache_hooks.truncating;
+    if (cached) vfs::g_file_cache_hooks.truncating(vnode, uint64_t(length));
+    auto changed = set_attributes(vnode, {.mask = vfs::ATTR_SIZE, .size = uint64_t(length)});
+    if (cached && !changed) vfs::g_file_cache_hooks.truncate_aborted(vnode);
+    TRY(changed);
+    if (cached) vfs::g_file_cache_hooks.truncated(vnode, uint64_t(length));
     return 0;
 }
 

@@ -1,7 +1,7 @@
 // Memory syscalls: thin decoding over mm::VirtualMemory. All run without the big lock
-// (sys/lock_free_syscalls.h): the address space has a lock of its own, and its operations take
-// the big lock themselves where a file mapping is involved (mm/vm.h); mmap of a file (or of
-// shared anonymous memory, a tmpfs file) and msync take it here.
+// (sys/lock_free_syscalls.h): the address space has a lock of its own, and so has the file
+// cache, which takes the big lock itself around the reads and write-backs of file systems that
+// need it (mm/file_cache.h); mmap of shared anonymous memory (a new tmpfs file) takes it here.
 #include <sys/mman.h>
 
 #include <optional>
@@ -30,13 +30,15 @@ ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, in
         : (flags & MAP_FIXED)                               ? mm::Placement::Fixed
         : address                                           ? mm::Placement::Hint
                                                             : mm::Placement::Anywhere;
-    std::optional<sched::BigLockScope> big_lock;
-    if (!(flags & MAP_ANONYMOUS) || type != MAP_PRIVATE) big_lock.emplace();  // a file (mm/vm.h)
-    TRY(check_map_limits(address, length, prot, type != MAP_PRIVATE, placement == mm::Placement::Fixed));
-    if ((flags & MAP_ANONYMOUS) && type != MAP_PRIVATE)  // shared with forked children
-        return long(TRY(mm::app_memory().map_shared_anonymous(address, length, prot & SUPPORTED_PROT, placement)));
+    mm::MapLimits limits = map_limits();  // RLIMIT_AS, RLIMIT_DATA: checked with the mapping
+    if ((flags & MAP_ANONYMOUS) && type != MAP_PRIVATE) {  // shared with forked children
+        sched::BigLockScope big_lock;  // a new unlinked tmpfs file (its creation is the big lock's)
+        return long(
+            TRY(mm::app_memory().map_shared_anonymous(address, length, prot & SUPPORTED_PROT, placement, &limits)));
+    }
     if (flags & MAP_ANONYMOUS)
-        return long(TRY(mm::app_memory().map(address, length, prot & SUPPORTED_PROT, placement)));
+        return long(TRY(
+            mm::app_memory().map(address, length, prot & SUPPORTED_PROT, placement, mm::VmaKind::Anonymous, &limits)));
     // A file: the checks in Linux's order (do_mmap).
     RefPtr<vfs::File> file = TRY(file_for(fd));
     if (length == 0) return error(EINVAL);
@@ -46,9 +48,13 @@ ErrorOr<long> sys_mmap(uintptr_t address, size_t length, int prot, int flags, in
     if (!file->readable()) return error(EACCES);
     if (!file->mappable()) return error(ENODEV);
     if ((prot & PROT_EXEC) && (file->vnode()->fs().mount_flags() & vfs::MOUNT_NO_EXEC)) return error(EPERM);
+    // A memfd's seals and its shared mappings change together under the big lock (F_ADD_SEALS
+    // refuses F_SEAL_WRITE while a writable shared mapping exists).
+    std::optional<sched::BigLockScope> big_lock;
+    if (shared && is_memfd(*file->vnode())) big_lock.emplace();
     if (shared) file = TRY(file_for_shared_mapping(file, prot));
-    return long(TRY(
-        mm::app_memory().map_file(address, length, prot & SUPPORTED_PROT, placement, *file, uint64_t(offset), shared)));
+    return long(TRY(mm::app_memory().map_file(address, length, prot & SUPPORTED_PROT, placement, *file,
+                                              uint64_t(offset), shared, &limits)));
 }
 
 // Implements munmap(2).
@@ -62,8 +68,7 @@ ErrorOr<long> sys_munmap(uintptr_t address, size_t length) {
 ErrorOr<long> sys_msync(uintptr_t address, size_t length, int flags) {
     if (flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) return error(EINVAL);
     if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return error(EINVAL);
-    sched::BigLockScope big_lock;  // writes back files (the file cache is the big lock's)
-    TRY(mm::app_memory().sync(address, length));
+    TRY(mm::app_memory().sync(address, length));  // the write-back takes the big lock where needed
     return 0;
 }
 
@@ -96,10 +101,8 @@ ErrorOr<long> sys_madvise(uintptr_t address, size_t length, int advice) {
 
 // Implements brk(2). RLIMIT_AS/RLIMIT_DATA: the break stays where it is, as on Linux.
 ErrorOr<long> sys_brk(uintptr_t address) {
-    mm::VirtualMemory& memory = mm::app_memory();
-    uintptr_t current = memory.set_break(0);  // below the base: reports the break
-    if (!break_allowed(current, address)) return long(current);
-    return long(memory.set_break(address));
+    mm::MapLimits limits = map_limits();
+    return long(mm::app_memory().set_break(address, &limits));  // the limits checked with the move
 }
 
 }  // namespace xos::sys

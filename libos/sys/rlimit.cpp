@@ -34,56 +34,12 @@ ErrorOr<rlimit> exchange(sched::Process& process, int resource, const rlimit* wa
     return old;
 }
 
-// What Linux counts against RLIMIT_DATA: private writable memory that is not a stack.
-bool counts_as_data(const mm::Vma& vma) {
-    return (vma.prot & PROT_WRITE) && !vma.shared && vma.kind != mm::VmaKind::Stack;
-}
-
-struct Usage {
-    size_t total = 0, data = 0;
-};
-
-// The current process's mappings, without the part in [start, end) (a MAP_FIXED mapping
-// replaces what is there).
-Usage usage_outside(uintptr_t start, uintptr_t end) {
-    Usage usage;
-    mm::app_memory().for_each([&](const mm::Vma& vma) {
-        uintptr_t overlap_start = vma.start > start ? vma.start : start;
-        uintptr_t overlap_end = vma.end < end ? vma.end : end;
-        size_t size = vma.end - vma.start - (overlap_start < overlap_end ? overlap_end - overlap_start : 0);
-        usage.total += size;
-        if (counts_as_data(vma)) usage.data += size;
-    });
-    return usage;
-}
-
-bool over(size_t used, size_t more, rlim_t limit) {
-    return limit != RLIM_INFINITY && (more > limit || used > limit - more);
-}
-
 }  // namespace
 
-ErrorOr<void> check_map_limits(uintptr_t address, size_t length, int prot, bool shared, bool fixed) {
+mm::MapLimits map_limits() {
     const rlimit* limits = sched::current_process().limits;
-    rlim_t as = limits[RLIMIT_AS].rlim_cur, data = limits[RLIMIT_DATA].rlim_cur;
-    if (as == RLIM_INFINITY && data == RLIM_INFINITY) return {};
-    size_t size = mm::page_round_up(length);
-    if (size < length) return error(ENOMEM);
-    Usage usage = fixed ? usage_outside(address, address + size) : usage_outside(0, 0);
-    if (over(usage.total, size, as)) return error(ENOMEM);
-    if ((prot & PROT_WRITE) && !shared && over(usage.data, size, data)) return error(ENOMEM);
-    return {};
-}
-
-bool break_allowed(uintptr_t current, uintptr_t requested) {
-    const rlimit* limits = sched::current_process().limits;
-    if (limits[RLIMIT_AS].rlim_cur == RLIM_INFINITY && limits[RLIMIT_DATA].rlim_cur == RLIM_INFINITY) return true;
-    uintptr_t old_end = mm::page_round_up(current), new_end = mm::page_round_up(requested);
-    if (new_end <= old_end) return true;
-    Usage usage = usage_outside(0, 0);
-    size_t more = new_end - old_end;
-    return !over(usage.total, more, limits[RLIMIT_AS].rlim_cur) &&
-        !over(usage.data, more, limits[RLIMIT_DATA].rlim_cur);
+    auto limit = [](rlim_t value) { return value == RLIM_INFINITY ? SIZE_MAX : size_t(value); };
+    return {.address_space = limit(limits[RLIMIT_AS].rlim_cur), .data = limit(limits[RLIMIT_DATA].rlim_cur)};
 }
 
 bool may_create_process(const sched::Process& parent) {

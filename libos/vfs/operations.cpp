@@ -36,9 +36,12 @@ ErrorOr<RefPtr<File>> open_vnode(RefPtr<Vnode> vnode, int flags) {
     default: break;
     }
     if ((flags & O_TRUNC) && vnode->is_regular() && (flags & O_ACCMODE) != O_RDONLY) {
-        if (vnode->m_file_cache && g_file_cache_hooks.truncating) g_file_cache_hooks.truncating(*vnode, 0);
-        TRY(vnode->truncate(0));
-        if (vnode->m_file_cache && g_file_cache_hooks.truncated) g_file_cache_hooks.truncated(*vnode, 0);
+        bool cached = vnode->m_file_cache && g_file_cache_hooks.truncating;
+        if (cached) g_file_cache_hooks.truncating(*vnode, 0);
+        auto truncated = vnode->truncate(0);
+        if (cached && !truncated) g_file_cache_hooks.truncate_aborted(*vnode);
+        TRY(truncated);
+        if (cached) g_file_cache_hooks.truncated(*vnode, 0);
     }
     File* file = mm::kcreate<File>(vnode, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC));
     if (!file) return error(ENOMEM);

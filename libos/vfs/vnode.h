@@ -41,6 +41,8 @@ struct FileCacheHooks {
     // after it: forget the cached data there.
     void (*truncating)(Vnode& vnode, uint64_t size);
     void (*truncated)(Vnode& vnode, uint64_t size);
+    // The truncation announced by `truncating` failed: the file keeps its size.
+    void (*truncate_aborted)(Vnode& vnode);
     // The vnode is being destroyed: free its cache.
     void (*destroyed)(Vnode& vnode);
 };

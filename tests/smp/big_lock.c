@@ -26,6 +26,7 @@
 
 static void io_cases(void);  // at the end (branch smp-io2)
 static void mm_cases(void);  // at the end (branch smp-mm)
+static void fmap_cases(void);  // at the end (branch smp-fmap)
 
 struct Counts {
     long cpus, page_faults, futex, mmap, munmap, brk;
@@ -100,6 +101,7 @@ int main(void) {
     }
     io_cases();
     mm_cases();
+    fmap_cases();
     printf("big_lock: %d failure(s)\n", check_failures);
     return check_failures;
 }
@@ -353,4 +355,73 @@ static void file_cases(void) {
 static void io_cases(void) {
     pipe_ping_pong_counts();
     file_cases();
+}
+
+// --- File mappings (branch smp-fmap) ----------------------------------------------------------
+
+#define FMAP_PAGES 4
+static int g_fmap_fd;
+
+// Both threads at once, on one ramfs file (page i holds 'a' + i): a private mapping read
+// (faults map the file's pages) and written (copy on write of a file page: the file keeps its
+// data), a shared mapping read and written (the file's own pages: the file sees the write),
+// mmap and munmap of both each round.
+static void* fmap_worker(void* arg) {
+    long id = (long)arg;
+    long failures = 0;
+    for (int i = 0; i < MM_ROUNDS; ++i) {
+        char* private_map = mmap(NULL, FMAP_PAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, g_fmap_fd, 0);
+        if (private_map == MAP_FAILED) return (void*)1;
+        for (int p = 0; p < FMAP_PAGES; ++p)
+            if (private_map[p * 4096 + 100] != 'a' + p) ++failures;  // a read fault each
+        private_map[4096 + 200 + id] = 'X';  // copy on write of page 1
+        if (private_map[4096 + 200 + id] != 'X' || private_map[4096 + 100] != 'b') ++failures;
+        munmap(private_map, FMAP_PAGES * 4096);
+        char byte = 0;
+        if (pread(g_fmap_fd, &byte, 1, 4096 + 200 + id) != 1 || byte != 'b') ++failures;  // the file's page stays
+        char* shared_map = mmap(NULL, FMAP_PAGES * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, g_fmap_fd, 0);
+        if (shared_map == MAP_FAILED) return (void*)1;
+        for (int p = 0; p < FMAP_PAGES; ++p)
+            if (shared_map[p * 4096 + 100] != 'a' + p) ++failures;
+        shared_map[3 * 4096 + 300 + id] = (char)('A' + i % 26);  // the file's own page
+        munmap(shared_map, FMAP_PAGES * 4096);
+        if (pread(g_fmap_fd, &byte, 1, 3 * 4096 + 300 + id) != 1 || byte != (char)('A' + i % 26)) ++failures;
+    }
+    return (void*)failures;
+}
+
+static void fmap_cases(void) {
+    char buffer[4096];
+    int fd = open("/big_lock_fmap", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    for (int i = 0; i < FMAP_PAGES; ++i) {
+        memset(buffer, 'a' + i, sizeof buffer);
+        CHECK(write(fd, buffer, sizeof buffer) == sizeof buffer);
+    }
+    g_fmap_fd = fd;
+    long cpus = big_lock_count("cpus", 0);
+    long faults = big_lock_count("page_faults", 0), functions = big_lock_count("function_entries", 0);
+    long mmaps = big_lock_count("mmap", 1), munmaps = big_lock_count("munmap", 1);
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, fmap_worker, (void*)1) == 0);
+    void* mine = fmap_worker((void*)0);
+    void* theirs = NULL;
+    pthread_join(thread, &theirs);
+    CHECK(mine == NULL && theirs == NULL);
+    faults = big_lock_count("page_faults", 0) - faults;
+    functions = big_lock_count("function_entries", 0) - functions;
+    mmaps = big_lock_count("mmap", 1) - mmaps;
+    munmaps = big_lock_count("munmap", 1) - munmaps;
+    printf("big lock taken by file mappings of a ramfs file (%d rounds x 2 threads): page_faults %ld mmap %ld "
+           "munmap %ld (inside: %ld)\n",
+           MM_ROUNDS, faults, mmaps, munmaps, functions);
+    if (cpus > 1) {
+        CHECK(faults == 0);  // file faults, private and shared: the address-space and file-cache locks
+        CHECK(mmaps == 0 && munmaps == 0);
+        // Inside: a few for the thread's start and end (musl's __clone...), not one per mmap,
+        // munmap or fault (each round makes 4 mm calls and 9 faults in each thread).
+        CHECK(functions < MM_ROUNDS);
+    }
+    close(fd);
+    unlink("/big_lock_fmap");
 }

@@ -69,7 +69,8 @@ ErofsFs::ErofsFs(ErofsDevice& device) : Filesystem("erofs", MAGIC), m_device(dev
     set_mount_flags(vfs::MOUNT_READ_ONLY);
 }
 
-ErofsFs::~ErofsFs() {
+// Unmounted: nobody else sees it.
+ErofsFs::~ErofsFs() NO_THREAD_SAFETY_ANALYSIS {
     m_root = nullptr;
     for (CacheSlot& slot : m_cache)
         if (slot.data) mm::free_pages(slot.data, 1);
@@ -151,7 +152,10 @@ ErrorOr<void> ErofsFs::initialize() {
     m_build_time = {int64_t(load64(super + sb::BUILD_TIME)), int64_t(load32(super + sb::BUILD_TIME_NSEC))};
     if (m_build_time.nsec >= 1000000000) m_build_time.nsec = 0;
 
-    m_root = TRY(vnode(m_root_nid));
+    {
+        sched::MutexLocker locker(m_lock);
+        m_root = TRY(vnode(m_root_nid));
+    }
     if (!m_root->is_directory())
         return corrupt("the root inode %llu is not a directory", (unsigned long long)m_root_nid);
     return {};
@@ -214,17 +218,51 @@ ErrorOr<void> ErofsFs::read_meta(uint64_t offset, std::span<std::byte> out) {
     return {};
 }
 
+namespace {
+
+// A new reference to a vnode whose count try_ref() has raised already.
+RefPtr<ErofsVnode> adopt(ErofsVnode* vnode) {
+    RefPtr<ErofsVnode> held(vnode);
+    vnode->unref();  // try_ref's: `held` keeps one
+    return held;
+}
+
+}  // namespace
+
 ErrorOr<RefPtr<ErofsVnode>> ErofsFs::vnode(uint64_t nid) {
-    if (ErofsVnode* existing = m_vnodes.find(nid)) return RefPtr<ErofsVnode>(existing);
+    // A vnode in the table whose last reference went on another CPU (count 0, its destructor
+    // about to remove it) is not revived: it leaves the table here, and a new one is made.
+    auto live = [&]() REQUIRES(m_vnodes_lock) -> ErofsVnode* {
+        ErofsVnode* existing = m_vnodes.find(nid);
+        if (!existing) return nullptr;
+        if (existing->try_ref()) return existing;
+        m_vnodes.remove(*existing);
+        existing->m_cached = false;
+        return nullptr;
+    };
+    {
+        SpinLockGuard guard(m_vnodes_lock);
+        if (ErofsVnode* existing = live()) return adopt(existing);
+    }
     ErofsVnode* vnode = mm::kcreate<ErofsVnode>(*this, nid, 0);
     if (!vnode) return error(ENOMEM);
     RefPtr<ErofsVnode> held(vnode);
     TRY(load_inode(*vnode));
-    // Another thread may have loaded the same inode while this one waited for the device.
-    if (ErofsVnode* existing = m_vnodes.find(nid)) return RefPtr<ErofsVnode>(existing);
-    TRY(m_vnodes.insert(*vnode));
-    vnode->m_cached = true;
+    {
+        SpinLockGuard guard(m_vnodes_lock);
+        // m_lock keeps other loads out, but a drop may have happened meanwhile (above).
+        if (ErofsVnode* existing = live()) return adopt(existing);
+        TRY(m_vnodes.insert(*vnode));
+        vnode->m_cached = true;
+    }
     return held;
+}
+
+void ErofsFs::forget(ErofsVnode& vnode) {
+    SpinLockGuard guard(m_vnodes_lock);
+    if (!vnode.m_cached) return;  // a lookup took it out of the table already (vnode())
+    m_vnodes.remove(vnode);
+    vnode.m_cached = false;
 }
 
 ErrorOr<void> ErofsFs::load_inode(ErofsVnode& vnode) {
@@ -343,14 +381,13 @@ ErrorOr<void> ErofsFs::load_inode(ErofsVnode& vnode) {
 
 ErofsVnode::ErofsVnode(ErofsFs& fs, uint64_t nid, mode_t mode) : Vnode(fs, nid, mode), m_nid(nid) {}
 
-ErofsVnode::~ErofsVnode() {
-    if (m_cached) erofs().forget(*this);
-}
+ErofsVnode::~ErofsVnode() { erofs().forget(*this); }
 
 ErofsFs& ErofsVnode::erofs() const { return static_cast<ErofsFs&>(fs()); }
 
 ErrorOr<ErofsVnode::Extent> ErofsVnode::map(uint64_t offset) {
     ErofsFs& fs = erofs();
+    VERIFY_HELD(fs.m_lock);  // the caller's: a vnode operation (see erofs.h)
     const uint64_t bs = fs.block_size();
     const uint64_t size = m_attr.size;
     VERIFY(offset < size);
@@ -389,6 +426,7 @@ ErrorOr<ErofsVnode::Extent> ErofsVnode::map(uint64_t offset) {
 
 ErrorOr<ErofsVnode::Lcluster> ErofsVnode::load_lcluster(uint64_t lcn) {
     ErofsFs& fs = erofs();
+    VERIFY_HELD(fs.m_lock);  // the caller's: a vnode operation (see erofs.h)
     const uint64_t total = div_round_up(m_attr.size, uint64_t(1) << LCLUSTER_BITS);
     if (lcn >= total)
         return fs.corrupt("inode %llu: lcluster %llu beyond the file", (unsigned long long)m_nid,
@@ -472,6 +510,7 @@ ErrorOr<ErofsVnode::Lcluster> ErofsVnode::load_lcluster(uint64_t lcn) {
 
 ErrorOr<size_t> ErofsVnode::read_compressed(uint64_t offset, std::span<std::byte> buffer, bool user) {
     ErofsFs& fs = erofs();
+    VERIFY_HELD(fs.m_lock);  // the caller's: a vnode operation (see erofs.h)
     if (!m_z_supported) {
         klog("erofs %s: inode %llu is compressed in a way this reader does not decode (only LZ4, 4 KiB "
              "clusters)",
@@ -602,6 +641,7 @@ ErrorOr<void> ErofsVnode::read_internal(uint64_t offset, std::span<std::byte> bu
 ErrorOr<size_t> ErofsVnode::read(uint64_t offset, std::span<std::byte> buffer) {
     if (is_directory()) return error(EISDIR);
     if (!is_regular()) return error(EINVAL);
+    sched::MutexLocker locker(erofs().m_lock);
     return read_to(offset, buffer, true);
 }
 
@@ -610,6 +650,7 @@ ErrorOr<KString> ErofsVnode::readlink() {
     size_t size = size_t(m_attr.size);  // 1..SYMLINK_MAX (load_inode)
     char* text = static_cast<char*>(mm::kmalloc(size));
     if (!text) return error(ENOMEM);
+    sched::MutexLocker locker(erofs().m_lock);
     auto read = read_internal(0, {reinterpret_cast<std::byte*>(text), size});
     auto result = read ? KString::from({text, size}) : ErrorOr<KString>(std::unexpected(read.error()));
     mm::kfree(text);
@@ -622,6 +663,7 @@ uint64_t ErofsVnode::dir_block_count() const { return div_round_up(m_attr.size, 
 
 ErrorOr<ErofsVnode::DirBlock> ErofsVnode::dir_block(uint64_t index) {
     ErofsFs& fs = erofs();
+    VERIFY_HELD(fs.m_lock);  // the caller's: a vnode operation (see erofs.h)
     const uint64_t bs = fs.block_size();
     uint64_t offset = index * bs;
     size_t size = m_attr.size - offset < bs ? size_t(m_attr.size - offset) : size_t(bs);
@@ -652,6 +694,8 @@ std::string_view ErofsVnode::dirent_name(const DirBlock& block, size_t i) const 
 ErrorOr<RefPtr<vfs::Vnode>> ErofsVnode::lookup(std::string_view name) {
     if (!is_directory()) return error(ENOTDIR);
     if (name.empty() || name.size() > MAX_NAME_LENGTH) return error(ENOENT);
+    ErofsFs& fs = erofs();
+    sched::MutexLocker locker(fs.m_lock);
     uint64_t low = 0, high = dir_block_count();  // search [low, high)
     while (low < high) {
         uint64_t middle = low + (high - low) / 2;
@@ -676,7 +720,7 @@ ErrorOr<RefPtr<vfs::Vnode>> ErofsVnode::lookup(std::string_view name) {
                 int order = name.compare(candidate);
                 if (order == 0) {
                     uint64_t nid = load64(block.data + mid * DIRENT_SIZE + dirent::NID);
-                    return RefPtr<vfs::Vnode>(TRY(erofs().vnode(nid)));
+                    return RefPtr<vfs::Vnode>(TRY(fs.vnode(nid)));
                 }
                 if (order < 0)
                     hi = mid;
@@ -695,6 +739,7 @@ ErrorOr<void> ErofsVnode::readdir(uint64_t& cookie, vfs::DirSink& sink) {
     const uint64_t bs = erofs().block_size();
     const uint64_t blocks = dir_block_count();
     char name[MAX_NAME_LENGTH];
+    sched::MutexLocker locker(erofs().m_lock);  // held across the sink (a copy to the app)
     while (cookie / bs < blocks) {
         uint64_t index = cookie / bs;
         size_t entry = size_t(cookie % bs) / DIRENT_SIZE;

@@ -20,8 +20,19 @@
 // Data reads go straight from the device into the caller's buffer (the device copies with the
 // fault-safe user copy); metadata (inodes, directory blocks, chunk tables, inline tails) goes
 // through a small block cache. One vnode per nid while referenced, so hard links are one vnode
-// and one page cache (mm/file_cache.h) when mapped. libos is not preempted: the cache is
-// re-looked-up after every call that may block.
+// and one page cache (mm/file_cache.h) when mapped.
+//
+// Locking (docs/locking.md "Files and directories"): the vnodes are thread_safe() and the file
+// system walks_without_big_lock(). One sched::Mutex per file system (m_lock) is held by every
+// vnode operation that reads the image (lookup, readdir, read, readlink): it guards the block
+// cache and the decompression cache, and the device's reads take the big lock inside it (the
+// disk's driver is the big lock's; a big-lock holder that wants m_lock sleeps, giving the big
+// lock up, so the two never wait for each other in a cycle). The table of vnodes by nid has a
+// SpinLock (m_vnodes_lock) and is revive-safe: a lookup takes a reference only on a vnode whose
+// count is not 0 (RefCounted::try_ref), and unlinks a dying one it finds (its destructor then
+// leaves the table alone), so a last reference dropped on one CPU (a lock-free path walk) and a
+// lookup on another never meet in one vnode. Attributes and layout are set before a vnode is
+// published and never change.
 #pragma once
 
 #include <cstddef>
@@ -30,7 +41,10 @@
 
 #include "base/error.h"
 #include "base/hash_table.h"
+#include "base/spinlock.h"
+#include "base/thread_safety.h"
 #include "fs/erofs/format.h"
+#include "sched/mutex.h"
 #include "vfs/vnode.h"
 
 namespace xos::erofs {
@@ -73,6 +87,7 @@ public:
     ErrorOr<void> truncate(uint64_t size) override;
     ErrorOr<void> allocate(int mode, uint64_t offset, uint64_t length) override;
     bool mappable() const override { return is_regular(); }  // through the page cache
+    bool thread_safe() const override { return true; }  // the file system's m_lock (above)
     ErrorOr<KString> readlink() override;
 
     HashTableNode cache_node;
@@ -120,7 +135,7 @@ private:
     uint64_t m_inline_offset = 0;  // device offset after the inode and its xattrs
     uint16_t m_z_advise = 0;  // compressed: the map header's advise bits
     bool m_z_supported = false;  // compressed: LZ4, 4 KiB lclusters, no big pclusters
-    bool m_cached = false;  // in the file system's table of vnodes
+    bool m_cached = false;  // in the file system's table of vnodes (under its m_vnodes_lock)
 };
 
 class ErofsFs final : public vfs::Filesystem {
@@ -135,18 +150,22 @@ public:
     ErrorOr<void> initialize();
     RefPtr<vfs::Vnode> root() override;
     ErrorOr<vfs::FsStats> statfs() override;
+    bool walks_without_big_lock() const override { return true; }  // revive-safe table (above)
 
     // The vnode of inode `nid` (one per nid while referenced).
-    ErrorOr<RefPtr<ErofsVnode>> vnode(uint64_t nid);
+    ErrorOr<RefPtr<ErofsVnode>> vnode(uint64_t nid) REQUIRES(m_lock);
 
     uint32_t block_size() const { return 1u << m_blkszbits; }
     uint64_t blocks() const { return m_blocks; }
     ErofsDevice& device() { return m_device; }
 
     // Reads `out.size()` bytes of metadata at device offset `offset` through the block cache.
-    ErrorOr<void> read_meta(uint64_t offset, std::span<std::byte> out);
-    // Block `block` through the cache (valid until the next call that may block).
-    ErrorOr<const std::byte*> cached_block(uint64_t block);
+    ErrorOr<void> read_meta(uint64_t offset, std::span<std::byte> out) REQUIRES(m_lock);
+    // Block `block` through the cache (valid until the next call that may block, or m_lock is let go).
+    ErrorOr<const std::byte*> cached_block(uint64_t block) REQUIRES(m_lock);
+
+    // Held by the vnodes' operations that read the image (see the top of this file).
+    sched::Mutex m_lock;
     // Logs "erofs <device>: <what>" and returns EIO.
     [[gnu::format(printf, 2, 3)]] std::unexpected<Error> corrupt(const char* format, ...);
 
@@ -160,8 +179,8 @@ private:
     };
     static constexpr size_t CACHE_SLOTS = 32;
 
-    ErrorOr<void> load_inode(ErofsVnode& vnode);
-    void forget(ErofsVnode& vnode) { m_vnodes.remove(vnode); }
+    ErrorOr<void> load_inode(ErofsVnode& vnode) REQUIRES(m_lock);
+    void forget(ErofsVnode& vnode);
 
     struct VnodeTraits {
         static uint64_t key_of(const ErofsVnode& vnode) { return vnode.nid(); }
@@ -178,15 +197,16 @@ private:
     vfs::Timestamp m_build_time;
     uint32_t m_feature_incompat = 0;
     RefPtr<ErofsVnode> m_root;
-    IntrusiveHashTable<ErofsVnode, &ErofsVnode::cache_node, VnodeTraits> m_vnodes;
-    CacheSlot m_cache[CACHE_SLOTS];
-    uint64_t m_cache_clock = 0;
+    SpinLock m_vnodes_lock;
+    IntrusiveHashTable<ErofsVnode, &ErofsVnode::cache_node, VnodeTraits> m_vnodes GUARDED_BY(m_vnodes_lock);
+    CacheSlot m_cache[CACHE_SLOTS] GUARDED_BY(m_lock);
+    uint64_t m_cache_clock GUARDED_BY(m_lock) = 0;
     // The last pcluster decompressed (sequential reads of a compressed file decompress each
     // pcluster once): its block, and its data (Z_CACHE_PAGES, allocated on first use).
     static constexpr size_t Z_CACHE_PAGES = 272;  // > 4096 * 255 + 4096: LZ4's largest expansion of a block
-    uint64_t m_z_block = ~uint64_t(0);
-    std::byte* m_z_data = nullptr;
-    size_t m_z_size = 0;
+    uint64_t m_z_block GUARDED_BY(m_lock) = ~uint64_t(0);
+    std::byte* m_z_data GUARDED_BY(m_lock) = nullptr;
+    size_t m_z_size GUARDED_BY(m_lock) = 0;
 };
 
 // crc32c (Castagnoli, reflected) continuing from `crc` with no final inversion, as Linux's

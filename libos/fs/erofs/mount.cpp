@@ -5,6 +5,7 @@
 #include "base/klog.h"
 #include "fs/erofs/erofs.h"
 #include "mm/heap.h"
+#include "sched/thread.h"
 #include "vfs/file.h"
 #include "vfs/operations.h"
 #include "vfs/process.h"
@@ -24,6 +25,8 @@ public:
     uint64_t size() const override { return m_size; }
     const char* name() const override { return m_name.c_str(); }
     ErrorOr<void> read(uint64_t offset, std::span<std::byte> buffer) override {
+        // The disk's driver is the big lock's (the file system holds its own m_lock here).
+        sched::BigLockScope big_lock;
         size_t done = 0;
         while (done < buffer.size()) {
             size_t n = TRY(m_file->read(buffer.subspan(done), offset + done));

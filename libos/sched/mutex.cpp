@@ -46,14 +46,14 @@ void Mutex::unlock() {
     wake_one(m_waiters);
 }
 
-ErrorOr<void> Mutex::unlock_and_block(WaitQueue& queue, Interruptible interruptible) {
+ErrorOr<void> Mutex::unlock_and_block(WaitQueue& queue, Deadline deadline, Interruptible interruptible) {
     ASSERT(!in_interrupt());
     platform::InterruptGuard interrupts;
     m_lock.lock();
     VERIFY(m_owner == current_or_null());  // only the holder waits (a thread)
     m_owner = nullptr;
     wake_one(m_waiters);
-    return block_current_unlocking(&queue, m_lock, Deadline::never(), interruptible);
+    return block_current_unlocking(&queue, m_lock, deadline, interruptible);
 }
 
 // A racy read is enough: the answer concerns the current thread, which is the only one that

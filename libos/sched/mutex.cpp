@@ -40,9 +40,15 @@ bool Mutex::try_lock() {
 }
 
 void Mutex::unlock() {
-    SpinLockGuard guard(m_lock);
-    VERIFY(m_owner == holder());  // only the holder gives it back
-    m_owner = nullptr;
+    {
+        SpinLockGuard guard(m_lock);
+        VERIFY(m_owner == holder());  // only the holder gives it back
+        m_owner = nullptr;
+    }
+    // The wake-up (and its reschedule IPI) after m_lock is let go: a locker that queued itself
+    // under m_lock before is woken here; one that comes after finds m_owner clear. An IPI is an
+    // APIC write, under QEMU's MTTCG a trip through its global lock: lockers on the other CPU
+    // must not spin on m_lock meanwhile.
     wake_one(m_waiters);
 }
 

@@ -17,8 +17,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -369,31 +367,22 @@ static int g_tcp_partner_fd;
 static void* tcp_partner(void* unused) {
     (void)unused;
     char byte;
-    int epoll = epoll_create1(0);
-    struct epoll_event event = {.events = EPOLLIN, .data.fd = g_tcp_partner_fd};
-    if (epoll < 0 || epoll_ctl(epoll, EPOLL_CTL_ADD, g_tcp_partner_fd, &event) != 0) return NULL;
     for (int i = 0; i < ROUNDS; ++i) {
-        struct epoll_event ready;
-        // musl's epoll_wait is the epoll_pwait syscall without a signal mask.
-        if (epoll_wait(epoll, &ready, 1, -1) != 1 || ready.data.fd != g_tcp_partner_fd) break;
         ssize_t got = (i & 1) ? recv(g_tcp_partner_fd, &byte, 1, 0) : read(g_tcp_partner_fd, &byte, 1);
         if (got != 1) break;
         ssize_t sent = (i & 1) ? send(g_tcp_partner_fd, &byte, 1, 0) : write(g_tcp_partner_fd, &byte, 1);
         if (sent != 1) break;
     }
-    close(epoll);
     return NULL;
 }
 
 // A TCP ping-pong over loopback between two threads, with the connection set up by
-// socket/bind/listen/connect/accept4 and TCP_NODELAY, one side waiting with poll, the other
-// with epoll (epoll_ctl, epoll_wait): with several CPUs the socket syscalls of an inet socket
-// (sys/lock_free_syscalls.h: the socket's state is lwIP's core lock's), read/write on it, poll
-// and epoll take the big lock 0 times at entry. socket() and epoll_create1 still take it.
+// socket/bind/listen/connect/accept4 and TCP_NODELAY: with several CPUs the socket syscalls of
+// an inet socket (sys/lock_free_syscalls.h: the socket's state is lwIP's core lock's) and
+// read/write on it take the big lock 0 times at entry. socket() itself still takes it.
 static void tcp_ping_pong_counts(void) {
-    static const char* const names[] = {"bind",        "listen",    "accept4",     "connect",    "setsockopt",
-                                        "getsockname", "sendto",    "recvfrom",    "read",       "write",
-                                        "poll",        "epoll_ctl", "epoll_pwait", "epoll_wait", NULL};
+    static const char* const names[] = {"bind",   "listen",   "accept4", "connect", "setsockopt", "getsockname",
+                                        "sendto", "recvfrom", "read",    "write",   NULL};
     long cpus = big_lock_count("cpus", 0);
     long before[16] = {0};
     for (int i = 0; names[i]; ++i) before[i] = big_lock_count(names[i], 1);
@@ -421,8 +410,6 @@ static void tcp_ping_pong_counts(void) {
     for (int i = 0; i < ROUNDS; ++i) {
         char byte = (char)i, back = 0;
         ssize_t sent = (i & 1) ? send(client, &byte, 1, 0) : write(client, &byte, 1);
-        struct pollfd p = {.fd = client, .events = POLLIN};
-        if (poll(&p, 1, -1) != 1 || !(p.revents & POLLIN)) break;
         ssize_t got = (i & 1) ? recv(client, &back, 1, 0) : read(client, &back, 1);
         if (sent != 1 || got != 1 || back != byte) break;
         ++rounds;

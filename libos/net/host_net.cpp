@@ -1,6 +1,7 @@
 #include "net/host_net.h"
 
 #include "mm/heap.h"
+#include "sched/thread.h"
 
 namespace xos::net {
 
@@ -64,7 +65,10 @@ ErrorOr<void> HostNet::transmit_frame(size_t length, FillHandler fill, void* con
         }
         if (waited) return error(ENOBUFS);
         // The host is behind: wait for its "writable" interrupt, then try once more. The 20 ms
-        // bound is the drop policy (the core lock is held; TCP retransmits), not a poll.
+        // bound is the drop policy (the core lock is held; TCP retransmits), not a poll. The
+        // interrupt sets m_writable and wakes under the big lock: a sender without it (a socket
+        // syscall) takes it for the check and the sleep, so that wake-up is not lost.
+        sched::BigLockScope big_lock;
         (void)sched::wait_event(
             m_tx_waiters, [&] { return bool(m_writable); }, sched::Deadline::after_ns(20'000'000),
             sched::Interruptible::No);

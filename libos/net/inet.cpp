@@ -1,7 +1,10 @@
 // AF_INET and AF_INET6 sockets over lwIP's raw API (see net/README.md for the rules): every
 // lwIP call runs under net::CoreLock; lwIP's callbacks (tcp_recv, tcp_sent, tcp_err,
 // tcp_accept, tcp_connect, udp_recv) only update the socket's fields and call changed(), and
-// blocking calls wait on m_wait with predicates that read those fields only.
+// blocking calls wait on m_wait with predicates that read those fields only, under the core
+// lock (Mutex::wait: the waiter is queued before the lock is free, so a callback on another
+// CPU cannot slip in between its check and its sleep). The socket's state is the core lock's:
+// the socket syscalls on inet sockets run without the big lock (docs/locking.md, "Sockets").
 //
 // TCP: the receive queue is a list of pbufs (linked through pbuf->next, each freed on its own
 // once consumed; tcp_recved reopens the window as the app reads, so lwIP's window bounds it).
@@ -86,6 +89,14 @@ void start_rto(tcp_pcb* pcb) {
     pcb->rto = s16_t((pcb->sa >> 3) + pcb->sv);
 }
 
+// Before an outgoing connect or send to a non-loopback address: waits (at most 2 s) until the NIC
+// has an address. The address configuration (stack.cpp) is the big lock's: the stack's threads
+// set it under it, so the wait's check and sleep are one step under it.
+void wait_until_configured() {
+    sched::BigLockScope big_lock;
+    (void)wait_configured(sched::Deadline::after_ns(CONFIGURE_WAIT_NS));
+}
+
 // tcp_output with Nagle off for this once.
 void output_now(tcp_pcb* pcb) {
     if (tcp_nagle_disabled(pcb)) {
@@ -152,6 +163,8 @@ public:
     ErrorOr<size_t> get_family_option(int level, int name, std::span<std::byte> out) override;
     ErrorOr<size_t> bytes_readable() override;
     vfs::PollMask poll_mask() override;
+    // The socket's state is under the core lock: read/write need no big lock (sys/fs.cpp).
+    bool io_without_big_lock() const override { return true; }
 
     IntrusiveListNode m_pending_node;  // in a listener's m_pending
     IntrusiveListNode m_group_node;  // in a ReusePortGroup's members
@@ -363,9 +376,15 @@ void InetSocket::apply_options() {
     }
 }
 
+// Waits until ready() (run under the core lock) holds. The callbacks change what it reads and
+// wake m_wait (changed()) with the core lock held, so a wake-up is never lost between the check
+// and the sleep, on any CPU.
 template <typename Ready>
 ErrorOr<void> InetSocket::wait(Ready&& ready, sched::Deadline deadline) {
-    auto result = sched::wait_event(m_wait, ready, deadline);
+    CoreLock lock;
+    sched::Mutex& core = core_mutex();
+    VERIFY_HELD(core);
+    auto result = core.wait(m_wait, ready, deadline, sched::Interruptible::Yes);
     if (!result && result.error().code == ETIMEDOUT) return error(EAGAIN);
     return result;
 }
@@ -711,8 +730,7 @@ ErrorOr<void> InetSocket::connect(const SocketAddress& address) {
         ip_addr_t ip;
         uint16_t port;
         TRY(parse(address, ip, port));
-        if (!(IP_IS_V4(&ip) && ip4_addr_isloopback(ip_2_ip4(&ip))))
-            (void)wait_configured(sched::Deadline::after_ns(CONFIGURE_WAIT_NS));
+        if (!(IP_IS_V4(&ip) && ip4_addr_isloopback(ip_2_ip4(&ip)))) wait_until_configured();
         CoreLock lock;
         err_t e = udp_connect(m_udp, &ip, port);
         if (e != ERR_OK) return error(lwip_to_errno(e));
@@ -746,7 +764,7 @@ ErrorOr<void> InetSocket::connect(const SocketAddress& address) {
     }
     bool loopback = IP_IS_V4(&ip) ? ip4_addr_isloopback(ip_2_ip4(&ip)) || ip4_addr_isany_val(*ip_2_ip4(&ip))
                                   : ip6_addr_isloopback(ip_2_ip6(&ip));
-    if (!loopback) (void)wait_configured(sched::Deadline::after_ns(CONFIGURE_WAIT_NS));
+    if (!loopback) wait_until_configured();
     {
         CoreLock lock;
         if (m_state == State::Closed || !m_tcp) {
@@ -773,11 +791,13 @@ ErrorOr<void> InetSocket::connect(const SocketAddress& address) {
         m_error = 0;
     }
     if (nonblocking()) {
+        CoreLock lock;
         m_connect_report = true;
         return error(EINPROGRESS);
     }
     auto waited = wait([&] { return m_state != State::Connecting; }, send_deadline());
     if (!waited) return error(waited.error().code == EAGAIN ? EINPROGRESS : waited.error().code);
+    CoreLock lock;
     if (m_state != State::Connected) {
         int e = take_error();
         return error(e ? e : ECONNREFUSED);
@@ -983,7 +1003,7 @@ ErrorOr<size_t> InetSocket::send_udp(Message& message, int flags) {
     size_t size = message.data->remaining();
     if (size > 65507) return error(EMSGSIZE);
     bool loopback = message.to ? (IP_IS_V4(&ip) && ip4_addr_isloopback(ip_2_ip4(&ip))) : true;
-    if (message.to && !loopback) (void)wait_configured(sched::Deadline::after_ns(CONFIGURE_WAIT_NS));
+    if (message.to && !loopback) wait_until_configured();
     CoreLock lock;
     pbuf* p = pbuf_alloc(PBUF_TRANSPORT, u16_t(size), PBUF_RAM);
     if (!p) return error(ENOBUFS);
@@ -1068,12 +1088,14 @@ ErrorOr<SocketAddress> InetSocket::local_address() {
 }
 
 ErrorOr<SocketAddress> InetSocket::peer_address() {
+    CoreLock lock;
     if (is_tcp() ? m_state != State::Connected && !(m_state == State::Closed && m_peer_port) : !m_udp_connected)
         return error(ENOTCONN);
     return make_address(m_peer_ip, m_peer_port);
 }
 
 ErrorOr<void> InetSocket::set_family_option(int level, int name, std::span<const std::byte> value) {
+    CoreLock lock;  // the options are read by callbacks (on_tcp_accept) and sends
     int v = 0;
     if (value.size() >= sizeof(int))
         memcpy(&v, value.data(), sizeof v);
@@ -1092,7 +1114,6 @@ ErrorOr<void> InetSocket::set_family_option(int level, int name, std::span<const
         case SO_PASSCRED: return {};
         default: return Socket::set_family_option(level, name, value);
         }
-        CoreLock lock;
         apply_options();
         return {};
     }
@@ -1101,13 +1122,11 @@ ErrorOr<void> InetSocket::set_family_option(int level, int name, std::span<const
         switch (name) {
         case TCP_NODELAY: {
             m_nodelay = v != 0;
-            CoreLock lock;
             apply_options();
             if (m_nodelay) push(Push::Now);  // Linux sends what Nagle or TCP_CORK held
             return {};
         }
         case TCP_CORK: {
-            CoreLock lock;
             bool was_corked = m_cork;
             m_cork = v != 0;
             if (was_corked && !m_cork) push(m_nodelay ? Push::Now : Push::Normal);  // Linux sends what it held
@@ -1158,6 +1177,7 @@ ErrorOr<void> InetSocket::set_family_option(int level, int name, std::span<const
 }
 
 ErrorOr<size_t> InetSocket::get_family_option(int level, int name, std::span<std::byte> out) {
+    CoreLock lock;
     auto put_int = [&](int value) -> size_t {
         size_t n = out.size() < sizeof value ? out.size() : sizeof value;
         memcpy(out.data(), &value, n);
@@ -1170,7 +1190,6 @@ ErrorOr<size_t> InetSocket::get_family_option(int level, int name, std::span<std
         case TCP_CORK: return put_int(m_cork);
         case TCP_INFO: {
             tcp_info info{};
-            CoreLock lock;
             if (tcp_pcb* pcb = m_tcp) {
                 info.tcpi_state = uint8_t(linux_tcp_state(pcb->state));
                 if (pcb->state != LISTEN) {
@@ -1215,13 +1234,17 @@ ErrorOr<size_t> InetSocket::get_family_option(int level, int name, std::span<std
 }
 
 ErrorOr<size_t> InetSocket::bytes_readable() {
+    CoreLock lock;
     if (m_state == State::Listening) return error(EINVAL);
     if (is_tcp()) return m_queued_bytes;
     return m_datagrams.empty() ? 0 : m_datagrams.front()->size;
 }
 
 // As Linux's tcp_poll / udp_poll (datagram_poll).
+// Under the core lock: m_tcp may be freed by lwIP (on_tcp_error) or replaced (connect) on another
+// CPU. Called without spinlocks (poll/select scans, epoll's collect and control operations).
 vfs::PollMask InetSocket::poll_mask() {
+    CoreLock lock;
     vfs::PollMask mask = 0;
     if (!is_tcp()) {
         if (m_error) mask |= ERR;

@@ -163,7 +163,10 @@ sched::Deadline Socket::send_deadline() const {
 }
 
 ErrorOr<size_t> Socket::broken_pipe(int flags) {
-    if (!(flags & MSG_NOSIGNAL)) (void)sys::sys_tkill(sched::current().tid, SIGPIPE);
+    if (!(flags & MSG_NOSIGNAL)) {
+        sched::BigLockScope big_lock;  // signal state is the big lock's (a send may run without it)
+        (void)sys::sys_tkill(sched::current().tid, SIGPIPE);
+    }
     return error(EPIPE);
 }
 

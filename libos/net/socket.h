@@ -132,12 +132,9 @@ public:
     ErrorOr<KString> anonymous_name() override;
     vfs::PollWaiters* poll_waiters() override { return &m_poll; }
 
-    // Pending error (SO_ERROR), taken by getsockopt.
-    int take_error() {
-        int e = m_error;
-        m_error = 0;
-        return e;
-    }
+    // Pending error (SO_ERROR), taken by getsockopt. One exchange: inet sockets set m_error under
+    // the core lock, while getsockopt takes it without that lock, on any CPU.
+    int take_error() { return __atomic_exchange_n(&m_error, 0, __ATOMIC_RELAXED); }
 
 protected:
     // Wakes blocked threads and pollers (the `key` bits may have appeared).

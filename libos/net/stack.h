@@ -3,6 +3,7 @@
 #pragma once
 
 #include "base/error.h"
+#include "sched/mutex.h"
 #include "sched/wait_queue.h"
 
 namespace xos::boot {
@@ -28,6 +29,10 @@ bool wait_configured(sched::Deadline deadline);
 // just before exit() is not lost with the VM. Data lwIP has not transmitted yet is not waited
 // for (as when any machine powers off).
 void drain_before_exit();
+
+// lwIP's core lock itself (a sched::Mutex, lwip/sys_arch.cpp), for condition waits under it
+// (Mutex::wait: the socket layer's waits, net/inet.cpp). Exists once ensure_started() has run.
+sched::Mutex& core_mutex();
 
 // lwIP's core lock (LOCK_TCPIP_CORE) for a scope. Not recursive.
 class CoreLock {

@@ -2,6 +2,7 @@
 
 #include "base/klog.h"
 #include "mm/heap.h"
+#include "sched/thread.h"
 
 namespace xos::net {
 
@@ -145,6 +146,10 @@ ErrorOr<uint8_t*> VirtioNet::acquire_tx_buffer() {
         // Every buffer in flight: the device is behind. Ask for its TX interrupts and wait for a
         // completion (a device wait), at most 20 ms: then drop the frame (the core lock is held;
         // TCP retransmits). The bound is the drop policy, not a poll.
+        // The device's interrupt handler wakes m_tx.waiters under the big lock, and the check
+        // and the sleep below are one step under it too: a sender without the big lock (a
+        // socket syscall, core lock held) takes it here, so the completion's wake-up is not lost.
+        sched::BigLockScope big_lock;
         auto deadline = sched::Deadline::after_ns(20'000'000);
         m_tx.ring.set_interrupts_wanted(true);
         (void)sched::wait_event(

@@ -40,20 +40,26 @@ bool Mutex::try_lock() {
 }
 
 void Mutex::unlock() {
-    SpinLockGuard guard(m_lock);
-    VERIFY(m_owner == holder());  // only the holder gives it back
-    m_owner = nullptr;
+    {
+        SpinLockGuard guard(m_lock);
+        VERIFY(m_owner == holder());  // only the holder gives it back
+        m_owner = nullptr;
+    }
+    // The wake-up (and its reschedule IPI) after m_lock is let go: a locker that queued itself
+    // under m_lock before is woken here; one that comes after finds m_owner clear. An IPI is an
+    // APIC write, under QEMU's MTTCG a trip through its global lock: lockers on the other CPU
+    // must not spin on m_lock meanwhile.
     wake_one(m_waiters);
 }
 
-ErrorOr<void> Mutex::unlock_and_block(WaitQueue& queue, Interruptible interruptible) {
+ErrorOr<void> Mutex::unlock_and_block(WaitQueue& queue, Deadline deadline, Interruptible interruptible) {
     ASSERT(!in_interrupt());
     platform::InterruptGuard interrupts;
     m_lock.lock();
     VERIFY(m_owner == current_or_null());  // only the holder waits (a thread)
     m_owner = nullptr;
     wake_one(m_waiters);
-    return block_current_unlocking(&queue, m_lock, Deadline::never(), interruptible);
+    return block_current_unlocking(&queue, m_lock, deadline, interruptible);
 }
 
 // A racy read is enough: the answer concerns the current thread, which is the only one that

@@ -36,18 +36,27 @@ public:
     template <typename Predicate>
     ErrorOr<void> wait(WaitQueue& queue, Predicate&& ready, Interruptible interruptible = Interruptible::Yes)
         REQUIRES(this) {
+        return wait(queue, static_cast<Predicate&&>(ready), Deadline::never(), interruptible);
+    }
+    // The same, ending with ETIMEDOUT (mutex held) once `deadline` has passed and ready() is
+    // still false (socket waits with SO_RCVTIMEO/SO_SNDTIMEO, net/inet.cpp).
+    template <typename Predicate>
+    ErrorOr<void> wait(WaitQueue& queue, Predicate&& ready, Deadline deadline, Interruptible interruptible)
+        REQUIRES(this) {
         for (;;) {
             if (ready()) return {};
             if (interruptible == Interruptible::Yes && signal_interrupts_current()) return error(EINTR);
-            auto slept = unlock_and_block(queue, interruptible);
+            if (!deadline.is_never() && platform::monotonic_ns() >= deadline.monotonic_ns) return error(ETIMEDOUT);
+            auto slept = unlock_and_block(queue, deadline, interruptible);
             lock();
             if (!slept && slept.error().code == EINTR) return slept;
         }
     }
 
 private:
-    // wait()'s sleep: gives the mutex up and blocks on `queue`, queued before the mutex is free.
-    ErrorOr<void> unlock_and_block(WaitQueue& queue, Interruptible interruptible) RELEASE();
+    // wait()'s sleep: gives the mutex up and blocks on `queue` (at most until `deadline`), queued
+    // before the mutex is free.
+    ErrorOr<void> unlock_and_block(WaitQueue& queue, Deadline deadline, Interruptible interruptible) RELEASE();
 
     SpinLock m_lock;  // guards m_owner and the wait queue's list
     Thread* m_owner GUARDED_BY(m_lock) = nullptr;

@@ -1,11 +1,17 @@
 // Socket syscalls: socket, socketpair, bind, listen, accept/accept4, connect, the send and
 // receive family, shutdown, getsockopt/setsockopt, getsockname/getpeername. Each decodes its
 // arguments and calls the net::Socket the descriptor names (net/socket.h).
+//
+// Dispatched without the big lock (sys/lock_free_syscalls.h) except socket and socketpair: a
+// socket whose state has locks of its own (inet sockets: lwIP's core lock,
+// File::io_without_big_lock()) runs without it; the others (AF_UNIX) take it here for the
+// whole call (HeldSocket's big_lock), as sys/fs.cpp does for files.
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <climits>
 #include <cstring>
+#include <optional>
 
 #include "mm/heap.h"
 #include "net/socket.h"
@@ -20,17 +26,23 @@ namespace {
 
 constexpr int TYPE_FLAGS = SOCK_NONBLOCK | SOCK_CLOEXEC;
 
+// The socket behind a descriptor, held for the call, with the big lock held as long as this is
+// alive if the socket's family needs it.
 struct HeldSocket {
     RefPtr<vfs::File> file;
-    net::Socket* socket;
+    net::Socket* socket = nullptr;
+    std::optional<sched::BigLockScope> big_lock;
     net::Socket* operator->() const { return socket; }
 };
 
-ErrorOr<HeldSocket> socket_for(int fd) {
+ErrorOr<void> socket_for(int fd, HeldSocket& held) {
     RefPtr<vfs::File> file = TRY(file_for(fd));
     net::Socket* socket = net::as_socket(*file);
     if (!socket) return error(ENOTSOCK);
-    return HeldSocket{file, socket};
+    if (!socket->io_without_big_lock()) held.big_lock.emplace();
+    held.file = static_cast<RefPtr<vfs::File>&&>(file);
+    held.socket = socket;
+    return {};
 }
 
 ErrorOr<net::SocketAddress> read_address(UserPtr<const void> address, socklen_t length) {
@@ -226,7 +238,8 @@ ErrorOr<void> deliver_control(msghdr& message, net::Ancillary& received, int fla
 
 ErrorOr<long> send_common(int fd, const iovec* iov, size_t count, int flags, const net::SocketAddress* to,
                           net::Ancillary* ancillary = nullptr) {
-    HeldSocket socket = TRY(socket_for(fd));
+    HeldSocket socket;
+    TRY(socket_for(fd, socket));
     TRY(check_buffers(iov, count, Direction::Send));
     net::IoCursor cursor(iov, count);
     if (cursor.remaining() > size_t(INT_MAX)) return error(EINVAL);
@@ -239,7 +252,8 @@ ErrorOr<long> send_common(int fd, const iovec* iov, size_t count, int flags, con
 
 ErrorOr<long> receive_common(int fd, const iovec* iov, size_t count, int& flags, net::SocketAddress* from,
                              net::Ancillary* ancillary = nullptr) {
-    HeldSocket socket = TRY(socket_for(fd));
+    HeldSocket socket;
+    TRY(socket_for(fd, socket));
     TRY(check_buffers(iov, count, Direction::Receive));
     net::IoCursor cursor(iov, count);
     net::Message message{&cursor, nullptr, from};
@@ -284,7 +298,8 @@ ErrorOr<long> sys_socketpair(int family, int type, int protocol, UserPtr<int> fd
 
 // Implements bind(2).
 ErrorOr<long> sys_bind(int fd, UserPtr<const void> address, socklen_t length) {
-    HeldSocket socket = TRY(socket_for(fd));
+    HeldSocket socket;
+    TRY(socket_for(fd, socket));
     net::SocketAddress parsed = TRY(read_address(address, length));
     TRY(socket->bind(parsed));
     return 0;
@@ -292,7 +307,8 @@ ErrorOr<long> sys_bind(int fd, UserPtr<const void> address, socklen_t length) {
 
 // Implements listen(2).
 ErrorOr<long> sys_listen(int fd, int backlog) {
-    HeldSocket socket = TRY(socket_for(fd));
+    HeldSocket socket;
+    TRY(socket_for(fd, socket));
     TRY(socket->listen(backlog));
     return 0;
 }
@@ -300,7 +316,8 @@ ErrorOr<long> sys_listen(int fd, int backlog) {
 // Implements accept4(2).
 ErrorOr<long> sys_accept4(int fd, UserPtr<void> address, UserPtr<socklen_t> length, int flags) {
     if (flags & ~TYPE_FLAGS) return error(EINVAL);
-    HeldSocket socket = TRY(socket_for(fd));
+    HeldSocket socket;
+    TRY(socket_for(fd, socket));
     if (!length.is_null()) {
         int room = int(TRY(read_user(UserPtr<const socklen_t>(length.address()))));
         if (room < 0) return error(EINVAL);
@@ -318,7 +335,8 @@ ErrorOr<long> sys_accept(int fd, UserPtr<void> address, UserPtr<socklen_t> lengt
 
 // Implements connect(2).
 ErrorOr<long> sys_connect(int fd, UserPtr<const void> address, socklen_t length) {
-    HeldSocket socket = TRY(socket_for(fd));
+    HeldSocket socket;
+    TRY(socket_for(fd, socket));
     net::SocketAddress parsed = TRY(read_address(address, length));
     TRY(socket->connect(parsed));
     return 0;
@@ -326,7 +344,8 @@ ErrorOr<long> sys_connect(int fd, UserPtr<const void> address, socklen_t length)
 
 // Implements shutdown(2).
 ErrorOr<long> sys_shutdown(int fd, int how) {
-    HeldSocket socket = TRY(socket_for(fd));
+    HeldSocket socket;
+    TRY(socket_for(fd, socket));
     TRY(socket->shutdown(how));
     return 0;
 }
@@ -364,7 +383,8 @@ ErrorOr<long> sys_sendmsg(int fd, UserPtr<const msghdr> message_pointer, int fla
         }
     } owner;
     {
-        HeldSocket socket = TRY(socket_for(fd));
+        HeldSocket socket;
+        TRY(socket_for(fd, socket));
         if (socket->family() == AF_UNIX) {
             ancillary = owner.p = mm::kcreate<net::Ancillary>();
             if (!ancillary) return error(ENOBUFS);
@@ -403,7 +423,8 @@ ErrorOr<long> sys_recvmsg(int fd, UserPtr<msghdr> message_pointer, int flags) {
 
 // Implements setsockopt(2).
 ErrorOr<long> sys_setsockopt(int fd, int level, int name, UserPtr<const void> value, socklen_t length) {
-    HeldSocket socket = TRY(socket_for(fd));
+    HeldSocket socket;
+    TRY(socket_for(fd, socket));
     if (int(length) < 0) return error(EINVAL);
     std::byte buffer[64];
     size_t n = length < sizeof buffer ? length : sizeof buffer;
@@ -414,7 +435,8 @@ ErrorOr<long> sys_setsockopt(int fd, int level, int name, UserPtr<const void> va
 
 // Implements getsockopt(2).
 ErrorOr<long> sys_getsockopt(int fd, int level, int name, UserPtr<void> value, UserPtr<socklen_t> length) {
-    HeldSocket socket = TRY(socket_for(fd));
+    HeldSocket socket;
+    TRY(socket_for(fd, socket));
     int room = int(TRY(read_user(UserPtr<const socklen_t>(length.address()))));
     if (room < 0) return error(EINVAL);
     std::byte buffer[256];  // the largest option: TCP_INFO (struct tcp_info, 232 bytes)
@@ -427,7 +449,8 @@ ErrorOr<long> sys_getsockopt(int fd, int level, int name, UserPtr<void> value, U
 
 // Implements getsockname(2).
 ErrorOr<long> sys_getsockname(int fd, UserPtr<void> address, UserPtr<socklen_t> length) {
-    HeldSocket socket = TRY(socket_for(fd));
+    HeldSocket socket;
+    TRY(socket_for(fd, socket));
     net::SocketAddress local = TRY(socket->local_address());
     if (length.is_null()) return error(EFAULT);
     TRY(write_address(local, address, length));
@@ -436,7 +459,8 @@ ErrorOr<long> sys_getsockname(int fd, UserPtr<void> address, UserPtr<socklen_t> 
 
 // Implements getpeername(2).
 ErrorOr<long> sys_getpeername(int fd, UserPtr<void> address, UserPtr<socklen_t> length) {
-    HeldSocket socket = TRY(socket_for(fd));
+    HeldSocket socket;
+    TRY(socket_for(fd, socket));
     net::SocketAddress peer = TRY(socket->peer_address());
     if (length.is_null()) return error(EFAULT);
     TRY(write_address(peer, address, length));

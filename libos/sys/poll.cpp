@@ -1,10 +1,16 @@
 // poll/ppoll and select/pselect6: scan the files, and if none is ready, watch them all (vfs/poll.h)
 // and sleep until one notifies, the timeout passes or a signal arrives; then scan again.
+// Ready to be dispatched without the big lock (not flagged in sys/lock_free_syscalls.h yet: httpd
+// with 2 vCPUs was slower, docs/locking.md "Sockets, poll and epoll"): the watch lists, the sleeper and
+// the fd table have locks of their own, and a file's readiness is read under the big lock only
+// where the file needs it (File::readiness()). ppoll and pselect6 with a signal mask take it
+// for the whole call (the mask's change is checked by signal posters under it).
 #include <poll.h>
 #include <sys/select.h>
 #include <sys/time.h>
 
 #include <new>
+#include <optional>
 
 #include "mm/heap.h"
 #include "sys/file_helpers.h"
@@ -77,7 +83,7 @@ public:
                 else if (!w.file)
                     w.revents = NVAL;
                 else
-                    w.revents = w.file->poll_mask() & (w.events | ERR | HUP);
+                    w.revents = w.file->readiness() & (w.events | ERR | HUP);
                 if (w.revents) ++ready;
             }
             if (ready || timed_out) return ready;
@@ -196,6 +202,8 @@ ErrorOr<long> sys_poll(UserPtr<pollfd> fds, unsigned long count, int timeout_ms)
 // Implements ppoll(2): the timeout (updated with the time left) and a signal mask for the wait.
 ErrorOr<long> sys_ppoll(UserPtr<pollfd> fds, unsigned long count, UserPtr<struct timespec> timeout,
                         UserPtr<const uint64_t> mask, size_t mask_size) {
+    std::optional<sched::BigLockScope> big_lock;
+    if (!mask.is_null()) big_lock.emplace();
     sched::Deadline deadline = TRY(deadline_after(UserPtr<const struct timespec>(timeout.address())));
     TemporarySignalMask temporary;
     TRY(temporary.install(mask, mask_size));
@@ -228,6 +236,7 @@ ErrorOr<long> sys_select(int nfds, UserPtr<void> in, UserPtr<void> out, UserPtr<
 ErrorOr<long> sys_pselect6(int nfds, UserPtr<void> in, UserPtr<void> out, UserPtr<void> ex,
                            UserPtr<struct timespec> timeout, UserPtr<const void> mask_argument) {
     sched::Deadline deadline = TRY(deadline_after(UserPtr<const struct timespec>(timeout.address())));
+    std::optional<sched::BigLockScope> big_lock;  // declared before the mask: given back after it
     TemporarySignalMask temporary;
     if (!mask_argument.is_null()) {
         struct {
@@ -235,6 +244,7 @@ ErrorOr<long> sys_pselect6(int nfds, UserPtr<void> in, UserPtr<void> out, UserPt
             size_t size;
         } argument;
         TRY(copy_from_user(&argument, mask_argument, sizeof argument));
+        if (argument.mask) big_lock.emplace();
         TRY(temporary.install(UserPtr<const uint64_t>(argument.mask), argument.size));
     }
     auto result = temporary.finish(do_select(nfds, in.address(), out.address(), ex.address(), deadline));

@@ -23,6 +23,10 @@ void on_change(vfs::PollWaiter& waiter, vfs::PollMask key) {
     if (key && !(key & entry.events)) return;
     PollSleeper& sleeper = *entry.sleeper;
     SpinLockGuard guard(sleeper.lock);
+    // Already woken since its last scan: the notification that set `woken` woke it (under this
+    // lock), or it has not slept yet and will see `woken`. No second wake-up (nor its IPI, under
+    // this lock and the file's waiter-list lock: the other CPU would spin on them meanwhile).
+    if (sleeper.woken) return;
     sleeper.woken = true;
     sched::wake_all(sleeper.queue);
 }

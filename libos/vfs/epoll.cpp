@@ -120,7 +120,7 @@ ErrorOr<void> EpollFile::add(int fd, File& file, const epoll_event& event) {
     }
     // Watched first, then looked at: a change after the look is notified.
     waiters->add(item->waiter);
-    if (file.poll_mask() & item->events) make_ready(*item);
+    if (file.readiness() & item->events) make_ready(*item);
     return {};
 }
 
@@ -136,7 +136,7 @@ ErrorOr<void> EpollFile::modify(int fd, File& file, const epoll_event& event) {
         events = item->events = event.events | EPOLLERR | EPOLLHUP;
         item->data = event.data.u64;
     }
-    if (file.poll_mask() & events) make_ready(*item);
+    if (file.readiness() & events) make_ready(*item);
     return {};
 }
 
@@ -171,8 +171,8 @@ size_t EpollFile::collect(std::span<epoll_event> out) {
         uint32_t events = 0;
         EpollItem* item = pop_scanned(scan, events);
         if (!item) break;
-        // Without spinlocks: a file's poll_mask() may take its own locks.
-        uint32_t revents = item->waiter.file->poll_mask() & events;
+        // Without spinlocks: a file's poll_mask() may take its own locks (or the big lock).
+        uint32_t revents = item->waiter.file->readiness() & events;
         if (!revents) continue;  // no longer ready: off the list until the next notification
         SpinLockGuard ready(m_ready_lock);
         out[count].events = revents;
@@ -201,7 +201,7 @@ PollMask EpollFile::poll_mask() {
         uint32_t events = 0;
         EpollItem* item = pop_scanned(scan, events);
         if (!item) break;
-        if (!(item->waiter.file->poll_mask() & events)) continue;
+        if (!(item->waiter.file->readiness() & events)) continue;
         mask = poll_bits::READABLE;
         SpinLockGuard ready(m_ready_lock);
         if (!item->ready_node.is_linked()) keep.push_back(*item);

@@ -73,6 +73,9 @@ public:
     size_t collect(std::span<epoll_event> out);
 
     PollMask poll_mask() override;
+    // Its ready list and items have locks of their own; the watched files' poll_mask() is asked
+    // through readiness() (the big lock around those that need it).
+    bool poll_without_big_lock() const override { return true; }
     PollWaiters* poll_waiters() override { return &m_waiters; }
     ErrorOr<uint64_t> seek(int64_t, int) override { return error(ESPIPE); }
     ErrorOr<size_t> read(std::span<std::byte>, std::optional<uint64_t>) override { return error(EINVAL); }

@@ -78,6 +78,16 @@ public:
     // the console) keep the defaults: always readable and writable, nobody to notify.
     virtual PollMask poll_mask() { return poll_bits::ALWAYS; }
     virtual PollWaiters* poll_waiters() { return nullptr; }
+    // Whether poll_mask() is safe without the big lock (its state has locks of its own or is
+    // read as an atomic snapshot): by default the same as io_without_big_lock() (pipes,
+    // eventfds, inet sockets, ramfs files); epoll instances too.
+    virtual bool poll_without_big_lock() const { return io_without_big_lock(); }
+    // poll_mask() for poll/select/epoll, which run without the big lock: taken around it for a
+    // file that needs it (the console, AF_UNIX sockets, pidfds...). Never with a spinlock held.
+    PollMask readiness() {
+        BigLockUnlessSafe big_lock(poll_without_big_lock());
+        return poll_mask();
+    }
 
     // flock(2) held through this description: 0, LOCK_SH or LOCK_EX. Released on the last close.
     int m_flock = 0;

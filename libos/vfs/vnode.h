@@ -246,7 +246,8 @@ public:
     const char* type_name() const { return m_type_name; }
     uint64_t magic() const { return m_magic; }
     uint64_t dev() const { return m_dev; }
-    uint64_t allocate_ino() { return m_next_ino++; }
+    // Atomic: sockets are created on several CPUs at once (accept4 without the big lock).
+    uint64_t allocate_ino() { return __atomic_fetch_add(&m_next_ino, 1, __ATOMIC_RELAXED); }
 
     // The directory this file system is mounted on (null for the root file system).
     Vnode* covered() const { return m_covered.get(); }

@@ -15,7 +15,10 @@
 #include <string.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,6 +28,7 @@
 #define ROUNDS 500
 
 static void io_cases(void);  // at the end (branch smp-io2)
+static void net_cases(void);  // at the end (branch smp-net)
 static void mm_cases(void);  // at the end (branch smp-mm)
 static void fmap_cases(void);  // at the end (branch smp-fmap)
 
@@ -102,6 +106,7 @@ int main(void) {
     io_cases();
     mm_cases();
     fmap_cases();
+    net_cases();
     printf("big_lock: %d failure(s)\n", check_failures);
     return check_failures;
 }
@@ -425,3 +430,76 @@ static void fmap_cases(void) {
     close(fd);
     unlink("/big_lock_fmap");
 }
+
+// --- Sockets (branch smp-net) -----------------------------------------------------------------
+
+static int g_tcp_partner_fd;
+
+static void* tcp_partner(void* unused) {
+    (void)unused;
+    char byte;
+    for (int i = 0; i < ROUNDS; ++i) {
+        ssize_t got = (i & 1) ? recv(g_tcp_partner_fd, &byte, 1, 0) : read(g_tcp_partner_fd, &byte, 1);
+        if (got != 1) break;
+        ssize_t sent = (i & 1) ? send(g_tcp_partner_fd, &byte, 1, 0) : write(g_tcp_partner_fd, &byte, 1);
+        if (sent != 1) break;
+    }
+    return NULL;
+}
+
+// A TCP ping-pong over loopback between two threads, with the connection set up by
+// socket/bind/listen/connect/accept4 and TCP_NODELAY: with several CPUs the socket syscalls of
+// an inet socket (sys/lock_free_syscalls.h: the socket's state is lwIP's core lock's) and
+// read/write on it take the big lock 0 times at entry. socket() itself still takes it.
+static void tcp_ping_pong_counts(void) {
+    static const char* const names[] = {"bind",   "listen",   "accept4", "connect", "setsockopt", "getsockname",
+                                        "sendto", "recvfrom", "read",    "write",   NULL};
+    long cpus = big_lock_count("cpus", 0);
+    long before[16] = {0};
+    for (int i = 0; names[i]; ++i) before[i] = big_lock_count(names[i], 1);
+    long functions = big_lock_count("function_entries", 0);
+
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(listener >= 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK(bind(listener, (struct sockaddr*)&address, sizeof address) == 0);
+    CHECK(listen(listener, 4) == 0);
+    socklen_t length = sizeof address;
+    CHECK(getsockname(listener, (struct sockaddr*)&address, &length) == 0);
+    int client = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(client >= 0);
+    CHECK(connect(client, (struct sockaddr*)&address, sizeof address) == 0);
+    g_tcp_partner_fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    CHECK(g_tcp_partner_fd >= 0);
+    int one = 1;
+    CHECK(setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0);
+    CHECK(setsockopt(g_tcp_partner_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0);
+
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, tcp_partner, NULL) == 0);
+    int rounds = 0;
+    for (int i = 0; i < ROUNDS; ++i) {
+        char byte = (char)i, back = 0;
+        ssize_t sent = (i & 1) ? send(client, &byte, 1, 0) : write(client, &byte, 1);
+        ssize_t got = (i & 1) ? recv(client, &back, 1, 0) : read(client, &back, 1);
+        if (sent != 1 || got != 1 || back != byte) break;
+        ++rounds;
+    }
+    pthread_join(thread, NULL);
+    functions = big_lock_count("function_entries", 0) - functions;
+    long total = 0;
+    printf("big lock taken by a TCP loopback ping-pong of %d rounds:", rounds);
+    for (int i = 0; names[i]; ++i) {
+        long taken = big_lock_count(names[i], 1) - before[i];
+        printf(" %s %ld", names[i], taken);
+        total += taken;
+    }
+    printf(" (inside: %ld)\n", functions);
+    CHECK(rounds == ROUNDS);
+    if (cpus > 1) CHECK(total == 0);
+    close(client);
+    close(g_tcp_partner_fd);
+    close(listener);
+}
+
+static void net_cases(void) { tcp_ping_pong_counts(); }

@@ -75,7 +75,7 @@ void Mutex::unlock() {
     m_owner = nullptr;
 }
 bool Mutex::is_held() const NO_THREAD_SAFETY_ANALYSIS { return m_owner == HOST_THREAD; }
-ErrorOr<void> Mutex::unlock_and_block(WaitQueue&, Interruptible) { abort(); }
+ErrorOr<void> Mutex::unlock_and_block(WaitQueue&, Deadline, Interruptible) { abort(); }
 int wake_all(WaitQueue&) { return 0; }
 int wake_one(WaitQueue&) { return 0; }
 BigLockScope::BigLockScope() {}

@@ -2,8 +2,11 @@
 // (sched::create_kernel_thread on a kernel-heap stack), semaphores, mutexes and mailboxes wait
 // on sched::WaitQueues, time is platform::monotonic_ns, and sys_arch_protect disables
 // interrupts. Mutexes (the core lock, LOCK_TCPIP_CORE: net::CoreLock) are sched::Mutexes, with
-// a lock of their own. Semaphores and mailboxes still rely on the big lock (docs/locking.md):
-// every operation between two waits is atomic under it.
+// a lock of their own. Semaphores and mailboxes have a SpinLock each (docs/locking.md) guarding
+// their count or slots and their wait queues' lists: a waiter checks and queues itself under it
+// (block_current_unlocking), a poster changes the state and wakes under it, so no post on
+// another CPU is slept through (the socket layer posts to the tcpip thread's mailbox without
+// the big lock: loopback output's tcpip_try_callback).
 #include <cstdarg>
 #include <cstdio>
 
@@ -16,13 +19,15 @@ extern "C" {
 #include "base/verify.h"
 #include "base/thread_safety.h"
 #include "mm/heap.h"
+#include "net/stack.h"
 #include "sched/mutex.h"
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
 #include "xos/platform.h"
 
 struct xos_lwip_sem {
-    uint32_t count;
+    xos::SpinLock lock;
+    uint32_t count GUARDED_BY(lock) = 0;
     xos::sched::WaitQueue waiters;
 };
 
@@ -31,10 +36,11 @@ struct xos_lwip_mutex {
 };
 
 struct xos_lwip_mbox {
-    void** slots;
-    uint32_t size;
-    uint32_t head;  // next to fetch
-    uint32_t count;
+    xos::SpinLock lock;
+    void** slots = nullptr;  // set at creation; the slots' contents under `lock`
+    uint32_t size = 0;  // set at creation
+    uint32_t head GUARDED_BY(lock) = 0;  // next to fetch
+    uint32_t count GUARDED_BY(lock) = 0;
     xos::sched::WaitQueue not_empty;
     xos::sched::WaitQueue not_full;
 };
@@ -46,6 +52,18 @@ namespace {
 // Deadline for an lwIP timeout in ms (0: forever).
 sched::Deadline deadline_ms(u32_t timeout) {
     return timeout == 0 ? sched::Deadline::never() : sched::Deadline::after_ns(uint64_t(timeout) * 1'000'000);
+}
+
+// Blocks under `lock` (held, interrupts off) until ready() holds (true, lock held) or the
+// deadline passes (false, lock held): the check and the queueing are one step under the lock.
+template <typename Ready>
+bool wait_locked(SpinLock& lock, sched::WaitQueue& queue, Ready&& ready, sched::Deadline deadline) REQUIRES(lock) {
+    for (;;) {
+        if (ready()) return true;
+        if (!deadline.is_never() && platform::monotonic_ns() >= deadline.monotonic_ns) return false;
+        (void)sched::block_current_unlocking(&queue, lock, deadline, sched::Interruptible::No);
+        lock.lock();
+    }
 }
 
 u32_t elapsed_ms(uint64_t start_ns) {
@@ -101,9 +119,11 @@ sys_thread_t sys_thread_new(const char* name, lwip_thread_fn function, void* arg
 // --- Semaphores ---------------------------------------------------------------------------
 
 err_t sys_sem_new(sys_sem_t* sem, u8_t count) {
-    *sem = mm::kcreate<xos_lwip_sem>();
-    if (!*sem) return ERR_MEM;
-    (*sem)->count = count;
+    auto* created = mm::kcreate<xos_lwip_sem>();
+    if (!created) return ERR_MEM;
+    SpinLockGuard guard(created->lock);
+    created->count = count;
+    *sem = created;
     return ERR_OK;
 }
 
@@ -113,17 +133,23 @@ void sys_sem_free(sys_sem_t* sem) {
 }
 
 void sys_sem_signal(sys_sem_t* sem) {
-    platform::InterruptGuard guard;
-    ++(*sem)->count;
-    sched::wake_one((*sem)->waiters);
+    xos_lwip_sem& s = **sem;
+    SpinLockGuard guard(s.lock);
+    ++s.count;
+    sched::wake_one(s.waiters);
 }
 
 u32_t sys_arch_sem_wait(sys_sem_t* sem, u32_t timeout) {
     xos_lwip_sem& s = **sem;
     uint64_t start = platform::monotonic_ns();
-    auto result =
-        sched::wait_event(s.waiters, [&] { return s.count > 0; }, deadline_ms(timeout), sched::Interruptible::No);
-    if (!result) return SYS_ARCH_TIMEOUT;
+    SpinLockGuard guard(s.lock);
+    if (!wait_locked(
+            s.lock, s.waiters,
+            [&]() NO_THREAD_SAFETY_ANALYSIS {  // under s.lock (wait_locked)
+                return s.count > 0;
+            },
+            deadline_ms(timeout)))
+        return SYS_ARCH_TIMEOUT;
     --s.count;
     return elapsed_ms(start);
 }
@@ -181,7 +207,7 @@ void sys_mbox_free(sys_mbox_t* mbox) {
 
 err_t sys_mbox_trypost(sys_mbox_t* mbox, void* message) {
     xos_lwip_mbox& b = **mbox;
-    platform::InterruptGuard guard;
+    SpinLockGuard guard(b.lock);
     if (b.count == b.size) return ERR_MEM;
     b.slots[(b.head + b.count) % b.size] = message;
     ++b.count;
@@ -193,32 +219,49 @@ err_t sys_mbox_trypost_fromisr(sys_mbox_t* mbox, void* message) { return sys_mbo
 
 void sys_mbox_post(sys_mbox_t* mbox, void* message) {
     xos_lwip_mbox& b = **mbox;
-    for (;;) {
-        if (sys_mbox_trypost(mbox, message) == ERR_OK) return;
-        (void)sched::wait_event(
-            b.not_full, [&] { return b.count < b.size; }, sched::Deadline::never(), sched::Interruptible::No);
-    }
+    SpinLockGuard guard(b.lock);
+    (void)wait_locked(
+        b.lock, b.not_full,
+        [&]() NO_THREAD_SAFETY_ANALYSIS {  // under b.lock (wait_locked)
+            return b.count < b.size;
+        },
+        sched::Deadline::never());
+    b.slots[(b.head + b.count) % b.size] = message;
+    ++b.count;
+    sched::wake_one(b.not_empty);
 }
 
-u32_t sys_arch_mbox_tryfetch(sys_mbox_t* mbox, void** message) {
-    xos_lwip_mbox& b = **mbox;
-    platform::InterruptGuard guard;
-    if (b.count == 0) return SYS_MBOX_EMPTY;
+namespace {
+// Under the mailbox's lock: takes the oldest message (there is one).
+void take_message(xos_lwip_mbox& b, void** message) REQUIRES(b.lock) {
     void* value = b.slots[b.head];
     b.head = (b.head + 1) % b.size;
     --b.count;
     if (message) *message = value;
     sched::wake_one(b.not_full);
+}
+}  // namespace
+
+u32_t sys_arch_mbox_tryfetch(sys_mbox_t* mbox, void** message) {
+    xos_lwip_mbox& b = **mbox;
+    SpinLockGuard guard(b.lock);
+    if (b.count == 0) return SYS_MBOX_EMPTY;
+    take_message(b, message);
     return 0;
 }
 
 u32_t sys_arch_mbox_fetch(sys_mbox_t* mbox, void** message, u32_t timeout) {
     xos_lwip_mbox& b = **mbox;
     uint64_t start = platform::monotonic_ns();
-    auto result =
-        sched::wait_event(b.not_empty, [&] { return b.count > 0; }, deadline_ms(timeout), sched::Interruptible::No);
-    if (!result) return SYS_ARCH_TIMEOUT;
-    (void)sys_arch_mbox_tryfetch(mbox, message);
+    SpinLockGuard guard(b.lock);
+    if (!wait_locked(
+            b.lock, b.not_empty,
+            [&]() NO_THREAD_SAFETY_ANALYSIS {  // under b.lock (wait_locked)
+                return b.count > 0;
+            },
+            deadline_ms(timeout)))
+        return SYS_ARCH_TIMEOUT;
+    take_message(b, message);
     return elapsed_ms(start);
 }
 
@@ -261,3 +304,9 @@ void xos_lwip_assert_core_locked(void) {
 }
 
 }  // extern "C"
+
+namespace xos::net {
+
+sched::Mutex& core_mutex() { return lock_tcpip_core->mutex; }
+
+}  // namespace xos::net

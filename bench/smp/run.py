@@ -37,7 +37,7 @@ def figures(output):
     return {r["figure"]: r["value"] for r in (json.loads(l) for l in output.splitlines() if l.startswith("{"))}
 
 
-FIGURES = ("parallel_ns", "futex_pingpong_ns", "pipe_pingpong_ns", "yield_ns", "memory_ns")
+FIGURES = ("parallel_ns", "futex_pingpong_ns", "pipe_pingpong_ns", "yield_ns", "memory_ns", "console_ns", "sigmask_ns")
 
 
 def counter_lines(output):
@@ -54,7 +54,7 @@ def main():
     parser.add_argument("--work", type=int, default=200000000)
     parser.add_argument("--platform", choices=("kvm", "hosted"), default="kvm")
     parser.add_argument("--parts", default="parallel,futex,pipe,yield,memory",
-                        help="smp.c's parts to run (a comma list)")
+                        help="smp.c's parts to run (a comma list; also console, sigmask)")
     args = parser.parse_args()
     trees = [("this tree", os.path.abspath(args.build_dir))]
     if args.baseline_build_dir:

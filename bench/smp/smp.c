@@ -7,14 +7,19 @@
 //   yield_ns     sched_yield() with two threads yielding to each other (a context switch)
 //   memory_ns    two threads each doing MEMORY_ROUNDS rounds of malloc/free and of a fresh page
 //                (mmap, a write: a page fault, munmap); wall time of the whole
+//   console_ns   two threads each writing CONSOLE_LINES lines of 64 bytes to standard error (the
+//                console: one write() each); wall time of the whole over all lines (per line)
+//   sigmask_ns   two threads each doing SIGMASK_ROUNDS pairs of sigprocmask block/unblock; wall
+//                time of the whole over all pairs (per pair)
 // Around the futex ping-pong and the yields it also prints what /proc/xos/cpus counted meanwhile
 // (a line "counters FIGURE: cpu N name delta ..."; nothing where the file does not exist: Linux).
 // usage: smp [THREADS] [WORK] [PARTS]  (PARTS: a comma list of parallel, futex, pipe, yield,
-// memory; all by default)
+// memory, console, sigmask; the first five by default)
 #define _GNU_SOURCE
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -135,6 +140,29 @@ static void* memory_worker(void* arg) {
     return NULL;
 }
 
+#define CONSOLE_LINES 1000
+static void* console_writer(void* arg) {
+    char line[64];
+    memset(line, 'a' + (int)(uintptr_t)arg, sizeof line);
+    line[sizeof line - 1] = '\n';
+    for (int i = 0; i < CONSOLE_LINES; ++i)
+        if (write(2, line, sizeof line) != sizeof line) abort();
+    return NULL;
+}
+
+#define SIGMASK_ROUNDS 20000
+static void* sigmask_worker(void* unused) {
+    (void)unused;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    for (int i = 0; i < SIGMASK_ROUNDS; ++i) {
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+    }
+    return NULL;
+}
+
 static void* pipe_ponger(void* arg) {
     int* fds = arg;  // read from fds[0], answer on fds[3]
     char byte;
@@ -220,6 +248,26 @@ int main(int argc, char** argv) {
         pthread_join(a, NULL);
         pthread_join(b, NULL);
         printf("{\"figure\": \"memory_ns\", \"value\": %llu}\n", (unsigned long long)(now_ns() - start));
+    }
+
+    if (wanted(parts, "console")) {
+        start = now_ns();
+        pthread_create(&a, NULL, console_writer, (void*)(uintptr_t)0);
+        pthread_create(&b, NULL, console_writer, (void*)(uintptr_t)1);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        printf("{\"figure\": \"console_ns\", \"value\": %llu}\n",
+               (unsigned long long)((now_ns() - start) / (2 * CONSOLE_LINES)));
+    }
+
+    if (wanted(parts, "sigmask")) {
+        start = now_ns();
+        pthread_create(&a, NULL, sigmask_worker, NULL);
+        pthread_create(&b, NULL, sigmask_worker, NULL);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        printf("{\"figure\": \"sigmask_ns\", \"value\": %llu}\n",
+               (unsigned long long)((now_ns() - start) / (2 * SIGMASK_ROUNDS)));
     }
     return 0;
 }

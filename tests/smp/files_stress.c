@@ -13,7 +13,7 @@
 //   (directory changes, without the big lock too since branch smp-vfs2, while the others walk
 //   and list it).
 // Then the directory changes (branch smp-vfs2: mkdir, rmdir, unlink, rename, O_CREAT without
-// the big lock on ramfs), 64 threads again, each round of each thread:
+// the big lock on ramfs), 64 threads again, a third of the rounds, each round of each thread:
 // - creates S/c<t>-<r> (O_EXCL) with 8 bytes, renames it to S/r<t>-<r> (one directory), makes
 //   P<t>/d<r> and moves the file into it as P<t>/d<r>/f (two directories); on odd rounds
 //   unlinks it and removes d<r> again;
@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../image/check.h"
@@ -46,6 +47,12 @@
 #define DIR_PATH "/tmp/files_stress"
 
 static long g_rounds = 100;
+
+static long now_ms(void) {  // progress lines only, no verdict
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 static atomic_long g_failures;
 static char g_constant[10000];
 
@@ -210,10 +217,12 @@ static void check_log(void) {
 #define S_PATH "/tmp/dirs_stress"
 #define S2_PATH "/tmp/dirs_stress2"
 
+static long g_dir_rounds;  // a third of the rounds (at least 2): 64 threads, ~12 changes a round
+
 static void* dir_changer(void* arg) {
     int thread = (int)(intptr_t)arg;
     char a[96], b[96], c[96], d[96];
-    for (long round = 0; round < g_rounds; ++round) {
+    for (long round = 0; round < g_dir_rounds; ++round) {
         sprintf(a, S_PATH "/c%d-%ld", thread, round);
         int fd = open(a, O_WRONLY | O_CREAT | O_EXCL, 0644);
         char content[9];
@@ -263,6 +272,7 @@ static int list_names(const char* path, char* out, size_t size) {
 static char g_names[4096][24];
 
 static void dirs_phase(void) {
+    g_dir_rounds = g_rounds / 3 < 2 ? 2 : g_rounds / 3;
     CHECK(mkdir(S_PATH, 0755) == 0 && mkdir(S2_PATH, 0755) == 0);
     for (int t = 0; t < THREADS; ++t) {
         char path[64];
@@ -294,7 +304,7 @@ static void dirs_phase(void) {
         char path[96];
         sprintf(path, S_PATH "/p%d", t);
         count = 0;
-        for (long r = 0; r < g_rounds; r += 2) snprintf(g_names[count++], sizeof g_names[0], "d%ld", r);
+        for (long r = 0; r < g_dir_rounds; r += 2) snprintf(g_names[count++], sizeof g_names[0], "d%ld", r);
         qsort(g_names, (size_t)count, sizeof g_names[0], (int (*)(const void*, const void*))strcmp);
         want[0] = '\0';
         for (int i = 0; i < count; ++i) strcat(strcat(want, g_names[i]), " ");
@@ -302,7 +312,7 @@ static void dirs_phase(void) {
         if (listed_count != count || strcmp(got, want))
             printf("FAIL dirs: %s lists %d: %.200s\n", path, listed_count, got);
         CHECK(listed_count == count && !strcmp(got, want));
-        for (long r = 0; r < g_rounds; r += 2) {
+        for (long r = 0; r < g_dir_rounds; r += 2) {
             char file[96], content[16], expected[9];
             sprintf(file, S_PATH "/p%d/d%ld/f", t, r);
             sprintf(expected, "%02d-%05ld", t % 100, r % 100000);
@@ -319,6 +329,7 @@ static void dirs_phase(void) {
 
 int main(int argc, char** argv) {
     if (argc > 1) g_rounds = atol(argv[1]);
+    long start = now_ms();
     mkdir("/tmp", 01777);
     mkdir(DIR_PATH, 0755);
     for (size_t i = 0; i < sizeof g_constant; ++i) g_constant[i] = (char)(i * 31 + 7);
@@ -348,7 +359,10 @@ int main(int argc, char** argv) {
     }
     for (int i = 0; i < THREADS; ++i) pthread_join(threads[i], NULL);
     check_log();
+    printf("files_stress: files done after %ld ms\n", (long)((now_ms() - start)));
+    fflush(stdout);
     dirs_phase();
+    printf("files_stress: directories done after %ld ms\n", (long)((now_ms() - start)));
     check_failures += (int)atomic_load(&g_failures);
     printf("files_stress: %d failure(s)\n", check_failures);
     return check_failures;

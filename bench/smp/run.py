@@ -45,7 +45,8 @@ def figures(output):
     return {r["figure"]: r["value"] for r in (json.loads(l) for l in output.splitlines() if l.startswith("{"))}
 
 
-FIGURES = ("parallel_ns", "futex_pingpong_ns", "pipe_pingpong_ns", "yield_ns", "memory_ns", "filemap_ns")
+FIGURES = ("parallel_ns", "futex_pingpong_ns", "pipe_pingpong_ns", "yield_ns", "memory_ns", "filemap_ns", "console_ns",
+           "sigmask_ns")
 
 
 def counter_lines(output):
@@ -62,7 +63,7 @@ def main():
     parser.add_argument("--work", type=int, default=200000000)
     parser.add_argument("--platform", choices=("kvm", "hosted"), default="kvm")
     parser.add_argument("--parts", default="parallel,futex,pipe,yield,memory,filemap",
-                        help="smp.c's parts to run (a comma list)")
+                        help="smp.c's parts to run (a comma list; also console, sigmask)")
     parser.add_argument("--host-threads", action="store_true",
                         help="also read the host's CPU time of each QEMU (or hosted vCPU) thread during each run")
     args = parser.parse_args()

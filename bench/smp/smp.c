@@ -13,15 +13,21 @@
 //                on write of a file page) and munmap; wall time of the whole (FILEMAP_OWN=1 in
 //                the environment: the child maps a file of its own, nothing shared but the
 //                kernel's allocators)
-// Around the parallel work, the futex and pipe ping-pongs and the yields it also prints what /proc/xos/cpus counted meanwhile
+//   console_ns   two threads each writing CONSOLE_LINES lines of 64 bytes to standard error (the
+//                console: one write() each); wall time of the whole over all lines (per line)
+//   sigmask_ns   two threads each doing SIGMASK_ROUNDS pairs of sigprocmask block/unblock; wall
+//                time of the whole over all pairs (per pair)
+// Around the parallel work, the futex and pipe ping-pongs and the yields it also prints what
+// /proc/xos/cpus counted meanwhile
 // (a line "counters FIGURE: cpu N name delta ..."; nothing where the file does not exist: Linux).
 // usage: smp [THREADS] [WORK] [PARTS]  (PARTS: a comma list of parallel, futex, pipe, yield,
-// memory, filemap; all by default)
+// memory, filemap, console, sigmask; the first six by default)
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -112,6 +118,29 @@ static void filemap_work(int fd, int who) {
         munmap(map, FILEMAP_PAGES * 4096);
     }
     g_sink[who * 8] = sum;
+}
+
+#define CONSOLE_LINES 1000
+static void* console_writer(void* arg) {
+    char line[64];
+    memset(line, 'a' + (int)(uintptr_t)arg, sizeof line);
+    line[sizeof line - 1] = '\n';
+    for (int i = 0; i < CONSOLE_LINES; ++i)
+        if (write(2, line, sizeof line) != sizeof line) abort();
+    return NULL;
+}
+
+#define SIGMASK_ROUNDS 20000
+static void* sigmask_worker(void* unused) {
+    (void)unused;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    for (int i = 0; i < SIGMASK_ROUNDS; ++i) {
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+    }
+    return NULL;
 }
 
 static void* pipe_ponger(void* arg) {
@@ -231,6 +260,26 @@ int main(int argc, char** argv) {
         if (have_counters) print_counter_deltas("filemap", &g_before);
         close(fd);
         unlink("/tmp/smp_filemap");
+    }
+
+    if (wanted(parts, "console")) {
+        start = now_ns();
+        pthread_create(&a, NULL, console_writer, (void*)(uintptr_t)0);
+        pthread_create(&b, NULL, console_writer, (void*)(uintptr_t)1);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        printf("{\"figure\": \"console_ns\", \"value\": %llu}\n",
+               (unsigned long long)((now_ns() - start) / (2 * CONSOLE_LINES)));
+    }
+
+    if (wanted(parts, "sigmask")) {
+        start = now_ns();
+        pthread_create(&a, NULL, sigmask_worker, NULL);
+        pthread_create(&b, NULL, sigmask_worker, NULL);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        printf("{\"figure\": \"sigmask_ns\", \"value\": %llu}\n",
+               (unsigned long long)((now_ns() - start) / (2 * SIGMASK_ROUNDS)));
     }
     return 0;
 }

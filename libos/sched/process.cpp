@@ -97,6 +97,7 @@ ErrorOr<Process*> create_process(Process& parent, int pid) {
     process->pgid = parent.pgid;
     process->sid = parent.sid;
     process->parent = &parent;
+    __atomic_store_n(&process->parent_pid, parent.pid, __ATOMIC_RELAXED);
     process->references = 1;  // the parent's (reaping), threads add theirs
     process->start_ns = platform::monotonic_ns();
     memcpy(process->actions, parent.actions, sizeof process->actions);

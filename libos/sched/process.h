@@ -56,6 +56,9 @@ struct Process {
     int pgid = 0;
     int sid = 0;
     Process* parent = nullptr;
+    // The parent's pid, stored (atomically) with every change of `parent` (under the big lock):
+    // getppid reads it without the big lock, where `parent` may be reaped and freed meanwhile.
+    int parent_pid = 0;
     ProcessState state = ProcessState::Alive;
     int live_threads = 0;
     int references = 0;  // threads not yet freed by the scheduler + 1 while the parent may reap it

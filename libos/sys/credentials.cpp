@@ -49,11 +49,13 @@ ErrorOr<long> set_real_effective(uint32_t& real, uint32_t& effective, uint32_t& 
 
 }  // namespace
 
-// Implements getuid(2), geteuid(2), getgid(2), getegid(2).
-ErrorOr<long> sys_getuid() { return credentials().uid; }
-ErrorOr<long> sys_geteuid() { return credentials().euid; }
-ErrorOr<long> sys_getgid() { return credentials().gid; }
-ErrorOr<long> sys_getegid() { return credentials().egid; }
+// Implements getuid(2), geteuid(2), getgid(2), getegid(2). Without the big lock: one aligned
+// 32-bit id each, which the set*id syscalls (under the big lock) store whole; a set*id by
+// another thread meanwhile is seen before or after, as on Linux.
+ErrorOr<long> sys_getuid() { return __atomic_load_n(&credentials().uid, __ATOMIC_RELAXED); }
+ErrorOr<long> sys_geteuid() { return __atomic_load_n(&credentials().euid, __ATOMIC_RELAXED); }
+ErrorOr<long> sys_getgid() { return __atomic_load_n(&credentials().gid, __ATOMIC_RELAXED); }
+ErrorOr<long> sys_getegid() { return __atomic_load_n(&credentials().egid, __ATOMIC_RELAXED); }
 
 // Implements setuid(2): privileged, all three ids; otherwise only the effective one, to the
 // real or saved id.

@@ -7,6 +7,7 @@
 
 #include "sys/file_helpers.h"
 #include "sys/handlers.h"
+#include "vfs/mount.h"
 #include "vfs/operations.h"
 
 namespace xos::sys {
@@ -70,7 +71,13 @@ private:
     bool m_faulted = false;
 };
 
+// mkdir, rmdir, unlink, rename and symlink are dispatched without the big lock (docs/locking.md
+// "Directory changes"): their walks and the drops of the vnodes they hold need none while every
+// mounted file system walks without it (ramfs, procfs); else they hold it for their whole length.
+// vfs/operations.cpp takes it around the directory operations of file systems without locks of
+// their own. Declared before the paths, so that their references go with it held.
 ErrorOr<long> do_mkdir(int dirfd, UserPtr<const char> path, mode_t mode) {
+    vfs::BigLockUnlessSafe big_lock(vfs::path_walks_without_big_lock());
     PathAt at;
     TRY(path_at(dirfd, path, at));
     TRY(vfs::make_directory(at.start.context, at.text, mode));
@@ -78,6 +85,7 @@ ErrorOr<long> do_mkdir(int dirfd, UserPtr<const char> path, mode_t mode) {
 }
 
 ErrorOr<long> do_remove(int dirfd, UserPtr<const char> path, vfs::RemoveKind kind) {
+    vfs::BigLockUnlessSafe big_lock(vfs::path_walks_without_big_lock());
     PathAt at;
     TRY(path_at(dirfd, path, at));
     TRY(vfs::remove(at.start.context, at.text, kind));
@@ -86,6 +94,7 @@ ErrorOr<long> do_remove(int dirfd, UserPtr<const char> path, vfs::RemoveKind kin
 
 ErrorOr<long> do_rename(int old_dirfd, UserPtr<const char> old_path, int new_dirfd, UserPtr<const char> new_path,
                         unsigned flags) {
+    vfs::BigLockUnlessSafe big_lock(vfs::path_walks_without_big_lock());
     PathAt from, to;
     TRY(path_at(old_dirfd, old_path, from));
     TRY(path_at(new_dirfd, new_path, to));
@@ -122,6 +131,7 @@ ErrorOr<long> do_link(int old_dirfd, UserPtr<const char> old_path, int new_dirfd
 ErrorOr<long> do_symlink(UserPtr<const char> target, int dirfd, UserPtr<const char> path) {
     PathBuffer target_buffer;
     std::string_view target_text = TRY(copy_path(target, target_buffer));
+    vfs::BigLockUnlessSafe big_lock(vfs::path_walks_without_big_lock());
     PathAt at;
     TRY(path_at(dirfd, path, at));
     TRY(vfs::make_symlink(target_text, at.start.context, at.text));

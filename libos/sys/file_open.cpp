@@ -34,9 +34,10 @@ ErrorOr<long> do_open(int dirfd, UserPtr<const char> path, int flags, mode_t mod
     PathBuffer buffer;
     std::string_view text = TRY(copy_path(path, buffer));
     if (flags & ~OPEN_FLAGS) flags &= OPEN_FLAGS;  // Linux ignores unknown flags for open(2)
-    // Dispatched without the big lock: opening an existing file takes it only where the walk or
-    // the file needs it (vfs/operations.cpp); creating one (O_CREAT, O_TMPFILE) still takes it.
-    vfs::BigLockUnlessSafe big_lock(!(flags & (O_CREAT | O_TMPFILE)) && vfs::path_walks_without_big_lock());
+    // Dispatched without the big lock: opening or creating (O_CREAT) a file takes it only where
+    // the walk, the directory or the file needs it (vfs/operations.cpp); O_TMPFILE (EOPNOTSUPP)
+    // takes it.
+    vfs::BigLockUnlessSafe big_lock(!(flags & O_TMPFILE) && vfs::path_walks_without_big_lock());
     StartDir start = TRY(start_at(dirfd, text));
     RefPtr<vfs::File> file = TRY(vfs::open(start.context, text, flags, mode));
     return install(file, flags & O_CLOEXEC);
@@ -208,7 +209,8 @@ ErrorOr<long> sys_ioctl(int fd, unsigned long request, uintptr_t argument) {
     // Dispatched without the big lock: the descriptor and status-flag requests and FIONREAD of
     // a file whose I/O has its own locks need none; the others (terminals, sockets, devices) take it.
     bool own_locks = request == FIOCLEX || request == FIONCLEX || request == FIONBIO || request == FIOASYNC ||
-        (request == FIONREAD && file->io_without_big_lock());
+        (request == FIONREAD && file->io_without_big_lock()) ||
+        (request != FIONREAD && file->ioctl_without_big_lock(request));  // File::ioctl's own (isatty)
     vfs::BigLockUnlessSafe big_lock(own_locks);
     switch (request) {
     case FIOCLEX: TRY(fds.set_cloexec(fd, true)); return 0;

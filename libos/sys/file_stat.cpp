@@ -96,6 +96,13 @@ ErrorOr<long> write_statfs(vfs::Filesystem& fs, UserPtr<struct statfs> out) {
     return 0;
 }
 
+// The fd-based attribute changes (ftruncate, fallocate, fchmod, fchown) run without the big lock
+// on a ramfs/tmpfs regular file (RamFile::setattr, truncate and allocate have their locks: the
+// vnode's m_io_lock, the file's m_lock); the others take it here.
+bool attributes_without_big_lock(const vfs::Vnode& vnode) {
+    return vnode.thread_safe() && vnode.is_regular() && !vnode.m_file_cache;
+}
+
 ErrorOr<long> do_truncate(vfs::Vnode& vnode, off_t length) {
     if (length < 0) return error(EINVAL);
     if (vnode.is_directory()) return error(EISDIR);
@@ -200,6 +207,7 @@ ErrorOr<long> sys_chmod(UserPtr<const char> path, mode_t mode) {
 // Implements fchmod(2).
 ErrorOr<long> sys_fchmod(int fd, mode_t mode) {
     RefPtr<vfs::File> file = TRY(file_for(fd));
+    vfs::BigLockUnlessSafe big_lock(attributes_without_big_lock(*file->vnode()));
     return do_chmod(*file->vnode(), mode);
 }
 
@@ -224,6 +232,7 @@ ErrorOr<long> sys_lchown(UserPtr<const char> path, uid_t uid, gid_t gid) {
 // Implements fchown(2).
 ErrorOr<long> sys_fchown(int fd, uid_t uid, gid_t gid) {
     RefPtr<vfs::File> file = TRY(file_for(fd));
+    vfs::BigLockUnlessSafe big_lock(attributes_without_big_lock(*file->vnode()));
     return do_chown(*file->vnode(), uid, gid);
 }
 
@@ -278,6 +287,7 @@ ErrorOr<long> sys_ftruncate(int fd, off_t length) {
     if (length < 0) return error(EINVAL);
     RefPtr<vfs::File> file = TRY(file_for(fd));
     if (!file->writable()) return error(EINVAL);
+    vfs::BigLockUnlessSafe big_lock(attributes_without_big_lock(*file->vnode()));
     return do_truncate(*file->vnode(), length);
 }
 
@@ -287,6 +297,7 @@ ErrorOr<long> sys_fallocate(int fd, int mode, off_t offset, off_t length) {
     RefPtr<vfs::File> file = TRY(file_for(fd));
     if (!file->writable()) return error(EBADF);
     vfs::Vnode& vnode = *file->vnode();
+    vfs::BigLockUnlessSafe big_lock(attributes_without_big_lock(vnode));
     if (vnode.is_directory()) return error(EISDIR);
     if (S_ISFIFO(vnode.mode())) return error(ESPIPE);
     if (!vnode.is_regular()) return error(ENODEV);
@@ -333,11 +344,10 @@ ErrorOr<long> sys_fstatfs(int fd, UserPtr<struct statfs> out) {
     return write_statfs(file->vnode()->fs(), out);
 }
 
-// Implements umask(2).
+// Implements umask(2). Without the big lock: one atomic exchange (the files' state may be
+// shared, CLONE_FS); creations read it with an atomic load (vfs/operations.cpp).
 ErrorOr<long> sys_umask(mode_t mask) {
-    mode_t old = vfs::process().umask;
-    vfs::process().umask = mask & 0777;
-    return old;
+    return __atomic_exchange_n(&vfs::process().umask, mask & 0777, __ATOMIC_RELAXED);
 }
 
 }  // namespace xos::sys

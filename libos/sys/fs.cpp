@@ -32,14 +32,36 @@ public:
     explicit BigLockUnlessSafe(const vfs::File& file) {
         if (!file.io_without_big_lock()) m_scope.emplace();
     }
+    // A write needs it only where the file's write side relies on it (the console's does not).
+    BigLockUnlessSafe(const vfs::File& file, Direction direction) {
+        if (direction == Direction::Read ? !file.io_without_big_lock() : !file.write_without_big_lock())
+            m_scope.emplace();
+    }
 
 private:
     std::optional<sched::BigLockScope> m_scope;
 };
 
+// Holds a file's write_lock() (Linux's atomic_write_lock of a tty) across a writev's vectors.
+class WholeWrite {
+public:
+    WholeWrite(vfs::File& file, Direction direction) NO_THREAD_SAFETY_ANALYSIS {
+        if (direction == Direction::Write) m_lock = file.write_lock();
+        if (m_lock) m_lock->lock();
+    }
+    ~WholeWrite() NO_THREAD_SAFETY_ANALYSIS {
+        if (m_lock) m_lock->unlock();
+    }
+    WholeWrite(const WholeWrite&) = delete;
+    WholeWrite& operator=(const WholeWrite&) = delete;
+
+private:
+    sched::Mutex* m_lock = nullptr;
+};
+
 ErrorOr<long> transfer(vfs::File& file, Direction direction, uintptr_t buffer, size_t count,
                        std::optional<uint64_t> offset) {
-    BigLockUnlessSafe big_lock(file);
+    BigLockUnlessSafe big_lock(file, direction);
     if (count > MAX_RW_COUNT) count = MAX_RW_COUNT;
     if (direction == Direction::Read && file.vnode()->is_directory()) return error(EISDIR);
     if (count == 0) return 0;
@@ -57,7 +79,8 @@ ErrorOr<long> transfer(vfs::File& file, Direction direction, uintptr_t buffer, s
 
 ErrorOr<long> transfer_vector(vfs::File& file, Direction direction, UserPtr<const iovec> iov, int count,
                               std::optional<uint64_t> offset) {
-    BigLockUnlessSafe big_lock(file);
+    BigLockUnlessSafe big_lock(file, direction);
+    WholeWrite whole(file, direction);
     IovecArray vectors;
     TRY(vectors.copy_in(iov, count));
     if (direction == Direction::Read && file.vnode()->is_directory()) return error(EISDIR);

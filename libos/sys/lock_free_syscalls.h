@@ -62,3 +62,28 @@ XOS_LOCK_FREE(setsockopt)
 XOS_LOCK_FREE(getsockopt)
 XOS_LOCK_FREE(getsockname)
 XOS_LOCK_FREE(getpeername)
+XOS_LOCK_FREE(mkdir)  // ramfs/tmpfs directories under their locks; others take it (vfs/operations.cpp)
+XOS_LOCK_FREE(mkdirat)
+XOS_LOCK_FREE(rmdir)
+XOS_LOCK_FREE(unlink)
+XOS_LOCK_FREE(unlinkat)
+XOS_LOCK_FREE(rename)
+XOS_LOCK_FREE(renameat)
+XOS_LOCK_FREE(renameat2)
+XOS_LOCK_FREE(symlink)
+XOS_LOCK_FREE(symlinkat)
+XOS_LOCK_FREE(creat)  // open with O_CREAT (sys/file_open.cpp)
+XOS_LOCK_FREE(ftruncate)  // a ramfs/tmpfs regular file (RamFile::setattr); others take it (sys/file_stat.cpp)
+XOS_LOCK_FREE(fallocate)
+XOS_LOCK_FREE(fchmod)
+XOS_LOCK_FREE(fchown)
+XOS_LOCK_FREE(
+    getppid)  // the parent's pid stored with the pointer (atomic); docs/locking.md "Cheap per-process syscalls"
+XOS_LOCK_FREE(getuid)  // one aligned id each, stored whole by set*id under the big lock
+XOS_LOCK_FREE(geteuid)
+XOS_LOCK_FREE(getgid)
+XOS_LOCK_FREE(getegid)
+XOS_LOCK_FREE(umask)  // an atomic exchange
+XOS_LOCK_FREE(uname)  // the UTS names copied under their SpinLock (sys/uts.cpp)
+XOS_LOCK_FREE(rt_sigprocmask)  // the caller's own mask; a barrier against post() (sys/signal.cpp)
+XOS_LOCK_FREE(sched_getaffinity)  // the caller's own mask; another thread's under the big lock

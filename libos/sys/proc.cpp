@@ -61,11 +61,11 @@ ErrorOr<long> sys_sysinfo(UserPtr<struct sysinfo> out) {
 ErrorOr<long> sys_uname(UserPtr<struct utsname> out) {
     struct utsname u{};
     copy_field(u.sysname, sizeof u.sysname, "Linux");
-    copy_field(u.nodename, sizeof u.nodename, hostname());
+    copy_field(u.nodename, sizeof u.nodename, hostname().view());
     copy_field(u.release, sizeof u.release, "6.1.0-xos");
     copy_field(u.version, sizeof u.version, "#1 SMP xos 0.1.0");
     copy_field(u.machine, sizeof u.machine, "x86_64");
-    copy_field(u.domainname, sizeof u.domainname, domainname());
+    copy_field(u.domainname, sizeof u.domainname, domainname().view());
     TRY(write_user(out, u));
     return 0;
 }

@@ -70,6 +70,7 @@ void become_zombie(Process& self) {
     self.children.for_each([&](Process& child) {
         decltype(self.children)::remove(child);
         child.parent = reaper;
+        __atomic_store_n(&child.parent_pid, reaper->pid, __ATOMIC_RELAXED);
         reaper->children.push_back(child);
         if (child.state == ProcessState::Zombie) sched::wake_all(reaper->child_event);
         if (child.parent_death_signal && child.state == ProcessState::Alive)
@@ -344,11 +345,9 @@ ErrorOr<long> sys_times(UserPtr<struct tms> out) {
 // Implements getpid(2).
 ErrorOr<long> sys_getpid() { return sched::current_process().pid; }
 
-// Implements getppid(2): 0 for PID 1 (nobody started it from inside the VM).
-ErrorOr<long> sys_getppid() {
-    Process* parent = sched::current_process().parent;
-    return parent ? parent->pid : 0;
-}
+// Implements getppid(2): 0 for PID 1 (nobody started it from inside the VM). Without the big
+// lock: the pid stored with the parent pointer, which a reparenting on another CPU changes.
+ErrorOr<long> sys_getppid() { return __atomic_load_n(&sched::current_process().parent_pid, __ATOMIC_RELAXED); }
 
 // Implements setpgid(2).
 ErrorOr<long> sys_setpgid(pid_t pid, pid_t pgid) {

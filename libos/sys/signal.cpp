@@ -312,7 +312,9 @@ void post(sched::Thread& target, int signal, int code) {
         target.signal_info[signal] = {code, sender && sender->process ? sender->process->pid : 0};
     }
     target.signal_pending |= bit(signal);
-    bool unblocked = !(target.signal_mask & bit(signal)) || signal == SIGKILL;
+    // Against a lock-free rt_sigprocmask of the target on another CPU (sys_rt_sigprocmask).
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    bool unblocked = !(__atomic_load_n(&target.signal_mask, __ATOMIC_RELAXED) & bit(signal)) || signal == SIGKILL;
     if (&target != &sched::current() && target.state == sched::ThreadState::Blocked && target.interruptible &&
         unblocked)
         sched::wake(target, sched::WakeReason::Interrupted);
@@ -366,9 +368,11 @@ void send_signal_to_process(sched::Process& process, int signal, int code) {
     // does not block it; else the first thread (it stays pending there).
     sched::Thread* target = nullptr;
     sched::Thread& self = sched::current();
+    // Other threads' masks may change meanwhile (rt_sigprocmask without the big lock): a
+    // thread chosen as it blocks the signal keeps it pending, as if it had come first.
     if (self.process == &process && !(self.signal_mask & bit(signal))) target = &self;
     sched::for_each_thread_of(process, [&](sched::Thread& t) {
-        if (!target && !(t.signal_mask & bit(signal))) target = &t;
+        if (!target && !(__atomic_load_n(&t.signal_mask, __ATOMIC_RELAXED) & bit(signal))) target = &t;
     });
     if (!target)
         sched::for_each_thread_of(process, [&](sched::Thread& t) {
@@ -408,20 +412,28 @@ ErrorOr<long> sys_rt_sigaction(int signal, UserPtr<const void> action, UserPtr<v
     return 0;
 }
 
-// Implements rt_sigprocmask(2).
+// Implements rt_sigprocmask(2). Without the big lock (docs/locking.md "Cheap per-process
+// syscalls"): the mask is the calling thread's, changed only by itself; other CPUs read it
+// (a sender choosing a thread, post() deciding on a wake-up). The new mask is stored, then a
+// full barrier, then the way out reads the pending signals (user_return_work); post() stores
+// the pending bit, then a full barrier, then reads the mask: so either this thread sees the
+// signal on its way out, or the sender sees it unblocked (and acts as for any thread running
+// app code). Never both missed.
 ErrorOr<long> sys_rt_sigprocmask(int how, UserPtr<const uint64_t> set, UserPtr<uint64_t> old_set, size_t sigset_size) {
     if (sigset_size != sizeof(uint64_t)) return error(EINVAL);
     uint64_t& blocked = sched::current().signal_mask;
     uint64_t previous = blocked;
     if (!set.is_null()) {
         uint64_t value = TRY(read_user(set));
+        uint64_t next = previous;
         switch (how) {
-        case SIG_BLOCK: blocked |= value; break;
-        case SIG_UNBLOCK: blocked &= ~value; break;
-        case SIG_SETMASK: blocked = value; break;
+        case SIG_BLOCK: next |= value; break;
+        case SIG_UNBLOCK: next &= ~value; break;
+        case SIG_SETMASK: next = value; break;
         default: return error(EINVAL);
         }
-        blocked &= ~UNBLOCKABLE;
+        __atomic_store_n(&blocked, next & ~UNBLOCKABLE, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
     }
     if (!old_set.is_null()) TRY(write_user(old_set, previous));
     return 0;  // newly unblocked signals are delivered on the way out

@@ -418,11 +418,21 @@ ErrorOr<long> sys_sched_setaffinity(pid_t pid, size_t size, UserPtr<const void> 
 
 // Implements sched_getaffinity(2): the thread's mask and the online CPUs. EINVAL for a size
 // that is not whole longs or too small for the CPUs, ESRCH, EFAULT; returns the bytes written.
+// Without the big lock for the caller itself (pid 0 or its tid: musl's sysconf and
+// pthread_getaffinity_np): its own mask, one word that set_affinity stores whole; another
+// thread or process is looked up under the big lock (the process and thread tables).
 ErrorOr<long> sys_sched_getaffinity(pid_t pid, size_t size, UserPtr<void> mask) {
     if (size * 8 < sched::cpus_online() || (size % sizeof(unsigned long))) return error(EINVAL);
-    sched::Thread* thread = sched::find_affinity_target(pid);
-    if (!thread) return error(ESRCH);
-    unsigned long bits = sched::affinity(*thread);
+    unsigned long bits = 0;
+    sched::Thread& self = sched::current();
+    if (pid == 0 || pid == self.tid) {
+        bits = sched::affinity(self);
+    } else {
+        sched::BigLockScope big_lock;
+        sched::Thread* thread = sched::find_affinity_target(pid);
+        if (!thread) return error(ESRCH);
+        bits = sched::affinity(*thread);
+    }
     size_t length = size < CPU_MASK_BYTES ? size : CPU_MASK_BYTES;
     TRY(copy_to_user(mask, &bits, length));
     return long(length);

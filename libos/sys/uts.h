@@ -17,7 +17,14 @@ constexpr size_t UTS_NAME_MAX = 64;
 // EINVAL if `name` is longer than UTS_NAME_MAX. Empty names are allowed (Linux allows them).
 ErrorOr<void> set_hostname(std::string_view name);
 ErrorOr<void> set_domainname(std::string_view name);
-std::string_view hostname();  // "xos" until set
-std::string_view domainname();  // "(none)" until set
+// A copy of a name, taken under the names' lock: uname runs without the big lock
+// (docs/locking.md "Cheap per-process syscalls") while sethostname may change it.
+struct UtsNameCopy {
+    char text[UTS_NAME_MAX + 1];
+    size_t length;
+    std::string_view view() const { return {text, length}; }
+};
+UtsNameCopy hostname();  // "xos" until set
+UtsNameCopy domainname();  // "(none)" until set
 
 }  // namespace xos::sys

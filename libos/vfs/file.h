@@ -56,6 +56,16 @@ public:
     virtual bool io_without_big_lock() const {
         return m_vnode->thread_safe() && (m_vnode->is_regular() || m_vnode->is_directory());
     }
+    // Whether write (only) is safe without the big lock: io_without_big_lock() or a file whose
+    // write side has its own locks (the console: docs/locking.md "The console").
+    virtual bool write_without_big_lock() const { return io_without_big_lock(); }
+    // A lock that makes each write whole against other writes (Linux's atomic_write_lock of a
+    // tty): writev holds it across its vectors, so that a write() or writev() of one thread is
+    // not interleaved with another's. nullptr: none.
+    virtual sched::Mutex* write_lock() { return nullptr; }
+    // Whether ioctl(request) is safe without the big lock (sys_ioctl asks before the generic
+    // requests' own check).
+    virtual bool ioctl_without_big_lock(unsigned long) const { return false; }
     // getdents64: emits entries from the position on and advances it past them unless
     // `faulted` is set once the sink is done (the copy to the app failed), under the position's
     // mutex. The caller holds the big lock unless io_without_big_lock().

@@ -96,13 +96,19 @@ ErrorOr<RefPtr<File>> open(const Start& start, std::string_view path, int flags,
     KString link_text;
     for (int links = 0;; ++links) {
         ParentLookup lookup = TRY(resolve_parent(current, current_path));
+        // Without the big lock on ramfs (its directory lock: create fails with EEXIST if another
+        // CPU created the name since the lookup, and the open then takes the existing file).
+        BigLockUnlessSafe big_lock(*lookup.parent);
         if (lookup.name.empty() || is_dot_or_dotdot(lookup.name) || lookup.trailing_slash) return error(EISDIR);
         auto existing = lookup.parent->lookup(lookup.name);
         if (!existing) {
             if (existing.error().code != ENOENT) return std::unexpected(existing.error());
             TRY(check_writable(*lookup.parent));
-            mode_t type_and_mode = S_IFREG | (mode & 07777 & ~process().umask);
-            RefPtr<Vnode> created = TRY(lookup.parent->create(lookup.name, type_and_mode, 0, 0, 0));
+            mode_t type_and_mode = S_IFREG | (mode & 07777 & ~umask());
+            auto made = lookup.parent->create(lookup.name, type_and_mode, 0, 0, 0);
+            if (!made && made.error().code == EEXIST && !(flags & O_EXCL) && links < MAX_SYMLINK_FOLLOWS)
+                continue;  // created meanwhile by another thread: open it (a retry counts as a link)
+            RefPtr<Vnode> created = TRY(static_cast<ErrorOr<RefPtr<Vnode>>&&>(made));
             RefPtr<File> file = TRY(open_vnode(created, flags & ~O_TRUNC));
             if (auto name = KString::from(lookup.name)) file->set_origin(lookup.parent, static_cast<KString&&>(*name));
             return file;
@@ -138,16 +144,17 @@ ErrorOr<void> make_node(const Start& start, std::string_view path, mode_t mode, 
     if (lookup.parent->lookup(lookup.name)) return error(EEXIST);
     if (lookup.trailing_slash) return error(ENOENT);
     TRY(check_writable(*lookup.parent));
-    TRY(lookup.parent->create(lookup.name, type | (mode & 07777 & ~process().umask), device, 0, 0));
+    TRY(lookup.parent->create(lookup.name, type | (mode & 07777 & ~umask()), device, 0, 0));
     return {};
 }
 
 ErrorOr<void> make_directory(const Start& start, std::string_view path, mode_t mode) {
     ParentLookup lookup = TRY(resolve_parent(start, path));
+    BigLockUnlessSafe big_lock(*lookup.parent);  // ramfs: its directory lock (create checks EEXIST)
     if (lookup.name.empty() || is_dot_or_dotdot(lookup.name)) return error(EEXIST);
     if (lookup.parent->lookup(lookup.name)) return error(EEXIST);
     TRY(check_writable(*lookup.parent));
-    TRY(lookup.parent->create(lookup.name, S_IFDIR | (mode & 07777 & ~process().umask), 0, 0, 0));
+    TRY(lookup.parent->create(lookup.name, S_IFDIR | (mode & 07777 & ~umask()), 0, 0, 0));
     return {};
 }
 
@@ -166,6 +173,7 @@ ErrorOr<void> make_symlink(std::string_view target, const Start& start, std::str
     if (target.empty()) return error(ENOENT);
     if (target.size() >= PATH_MAX_BYTES) return error(ENAMETOOLONG);
     ParentLookup lookup = TRY(resolve_parent(start, path));
+    BigLockUnlessSafe big_lock(*lookup.parent);
     if (lookup.name.empty() || is_dot_or_dotdot(lookup.name)) return error(EEXIST);
     if (lookup.parent->lookup(lookup.name)) return error(EEXIST);
     if (lookup.trailing_slash) return error(ENOENT);
@@ -175,6 +183,7 @@ ErrorOr<void> make_symlink(std::string_view target, const Start& start, std::str
 
 ErrorOr<void> remove(const Start& start, std::string_view path, RemoveKind kind) {
     ParentLookup lookup = TRY(resolve_parent(start, path));
+    BigLockUnlessSafe big_lock(*lookup.parent);
     TRY(check_writable(*lookup.parent));  // before the lookup, as Linux
     if (kind == RemoveKind::Directory) {
         if (lookup.name.empty()) return error(EBUSY);
@@ -183,7 +192,11 @@ ErrorOr<void> remove(const Start& start, std::string_view path, RemoveKind kind)
     } else if (lookup.name.empty() || is_dot_or_dotdot(lookup.name)) {
         return error(EISDIR);
     }
+    // A FIFO, socket or device node keeps the big lock for its removal and its last reference
+    // (a FIFO's pipe, a bound socket): declared before `victim`, so that it is let go after.
+    std::optional<sched::BigLockScope> special;
     RefPtr<Vnode> victim = TRY(lookup.parent->lookup(lookup.name));
+    if (!victim->is_regular() && !victim->is_directory() && !victim->is_symlink()) special.emplace();
     if (victim->mounted()) return error(EBUSY);
     if (kind == RemoveKind::Directory) {
         if (!victim->is_directory()) return error(ENOTDIR);
@@ -203,6 +216,7 @@ ErrorOr<void> rename(const Start& old_start, std::string_view old_path, const St
     ParentLookup from = TRY(resolve_parent(old_start, old_path));
     ParentLookup to = TRY(resolve_parent(new_start, new_path));
     if (&from.parent->fs() != &to.parent->fs()) return error(EXDEV);
+    BigLockUnlessSafe big_lock(*from.parent);  // one file system: ramfs's locks, or the big lock
     TRY(check_writable(*from.parent));
     if (from.name.empty() || is_dot_or_dotdot(from.name) || to.name.empty() || is_dot_or_dotdot(to.name))
         return error(EBUSY);

@@ -20,7 +20,7 @@ struct Process {
     RefPtr<Vnode> root;
     RefPtr<Vnode> cwd;
     SpinLock paths_lock;
-    mode_t umask = 022;
+    mode_t umask = 022;  // exchanged atomically by umask(2) without the big lock: read with umask()
 
     // Replaces `slot` (cwd or root) under paths_lock; the old directory is let go after it.
     void set_directory(RefPtr<Vnode>& slot, RefPtr<Vnode> directory) {
@@ -37,6 +37,8 @@ struct Process {
 
 // The current process's state (the boot program's before the scheduler starts).
 Process& process();
+// The calling process's umask (an atomic load: umask(2) changes it without the big lock).
+inline mode_t umask() { return __atomic_load_n(&process().umask, __ATOMIC_RELAXED); }
 // How process() finds the current one (set by the scheduler, sched/process.cpp; null: the boot
 // program's). Keeps this file free of the scheduler for the host unit tests.
 void set_current_process_resolver(Process* (*resolver)());

@@ -33,13 +33,17 @@ ErrorOr<void> Vnode::setattr(const AttrChange& change) {
         if (!is_regular()) return error(EINVAL);
         TRY(truncate(change.size));
     }
+    apply_attributes(change);
+    return {};
+}
+
+void Vnode::apply_attributes(const AttrChange& change) {
     if (change.mask & ATTR_MODE) m_attr.mode = (m_attr.mode & S_IFMT) | (change.mode & 07777);
     if (change.mask & ATTR_UID) m_attr.uid = change.uid;
     if (change.mask & ATTR_GID) m_attr.gid = change.gid;
     if (change.mask & ATTR_ATIME) m_attr.atime = change.atime;
     if (change.mask & ATTR_MTIME) m_attr.mtime = change.mtime;
     touch_ctime();
-    return {};
 }
 
 ErrorOr<RefPtr<Vnode>> Vnode::lookup(std::string_view) { return error(ENOTDIR); }

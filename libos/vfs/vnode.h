@@ -134,7 +134,8 @@ public:
     // directories"): read, write, getattr, lookup, readdir, readlink, truncate and data_page
     // under locks of its own (ramfs/tmpfs). The VFS and the file syscalls take the big lock
     // around calls into the others (BigLockUnlessSafe). Directory changes (create, link,
-    // remove, rename, symlink) and setattr are still called under the big lock for every vnode.
+    // remove, rename, symlink) are still called under the big lock for every vnode, and so is
+    // setattr but for a ramfs file's (ftruncate, fchmod, fchown, futimens: RamFile::setattr).
     virtual bool thread_safe() const { return false; }
 
     // Attributes. The defaults read and write m_attr (memory file systems keep them there).
@@ -203,6 +204,8 @@ public:
 protected:
     void touch_mtime();  // mtime = ctime = now
     void touch_ctime();
+    // setattr's changes but the size (mode, owner, times), and ctime.
+    void apply_attributes(const AttrChange& change);
 
 private:
     Filesystem* m_fs;
@@ -246,7 +249,8 @@ public:
     const char* type_name() const { return m_type_name; }
     uint64_t magic() const { return m_magic; }
     uint64_t dev() const { return m_dev; }
-    // Atomic: sockets are created on several CPUs at once (accept4 without the big lock).
+    // Atomic: sockets (accept4) and ramfs files (docs/locking.md "Directory changes") are
+    // created on several CPUs at once.
     uint64_t allocate_ino() { return __atomic_fetch_add(&m_next_ino, 1, __ATOMIC_RELAXED); }
 
     // The directory this file system is mounted on (null for the root file system).

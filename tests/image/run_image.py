@@ -9,6 +9,7 @@ xos-run printed (e.g. that a crash says what happened), never replace the status
 """
 import argparse
 import os
+import re
 import subprocess
 import sys
 
@@ -29,6 +30,9 @@ def main():
     parser.add_argument("--stdout-has", action="append", default=[])
     parser.add_argument("--stderr-has", action="append", default=[])
     parser.add_argument("--stdout-lacks", action="append", default=[])
+    parser.add_argument("--lines-with", help="every stdout line containing this text must match --lines-match")
+    parser.add_argument("--lines-match", help="regular expression each of those lines must match whole")
+    parser.add_argument("--lines-count", type=int, help="how many such lines stdout must have")
     parser.add_argument("--timeout", default="60")
     parser.add_argument("--skip-unless-kvm", action="store_true")
     parser.add_argument("image")
@@ -57,6 +61,13 @@ def main():
     failures += ["stdout lacks %r" % t for t in args.stdout_has if t not in stdout]
     failures += ["stdout contains %r" % t for t in args.stdout_lacks if t in stdout]
     failures += ["stderr lacks %r" % t for t in args.stderr_has if t not in stderr]
+    if args.lines_with:
+        # Whole lines from concurrent writers (tests/smp/big_lock.c's console case): a line torn
+        # by another writer's bytes, or lost, fails.
+        lines = [line for line in stdout.splitlines() if args.lines_with in line]
+        failures += ["torn line %r" % line for line in lines if not re.fullmatch(args.lines_match, line)][:5]
+        if args.lines_count is not None and len(lines) != args.lines_count:
+            failures.append("%d lines with %r, expected %d" % (len(lines), args.lines_with, args.lines_count))
     for failure in failures:
         print("FAIL:", failure)
     return 1 if failures else 0

@@ -21,6 +21,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <sched.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "../image/check.h"
@@ -311,6 +315,46 @@ static void fstat_round(int round) {
     (void)round;
 }
 
+// ftruncate down and up, fallocate beyond the end (branch smp-vfs2: RamFile's locks).
+static void ftruncate_round(int round) {
+    struct stat st;
+    CHECK(ftruncate(g_file_fd, (round % 3) * 1000) == 0);
+    CHECK(fstat(g_file_fd, &st) == 0 && st.st_size == (round % 3) * 1000);
+    CHECK(fallocate(g_file_fd, 0, 0, 5000) == 0);
+    CHECK(fstat(g_file_fd, &st) == 0 && st.st_size == 5000);
+}
+
+static void fchmod_round(int round) {
+    struct stat st;
+    mode_t mode = round % 2 ? 0600 : 0644;
+    CHECK(fchmod(g_file_fd, mode) == 0);
+    CHECK(fchown(g_file_fd, 0, 0) == 0);
+    CHECK(fstat(g_file_fd, &st) == 0 && (st.st_mode & 07777) == mode && S_ISREG(st.st_mode));
+}
+
+// Directory changes on tmpfs (branch smp-vfs2): mkdir/rmdir, O_CREAT/unlink, rename.
+static void mkdir_round(int round) {
+    char path[64];
+    sprintf(path, "/tmp/big_lock_dir%d", round % 4);
+    CHECK(mkdir(path, 0755) == 0);
+    CHECK(rmdir(path) == 0);
+}
+
+static void create_unlink_round(int round) {
+    char path[64];
+    sprintf(path, "/tmp/big_lock_new%d", round % 4);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    CHECK(fd >= 0);
+    CHECK(close(fd) == 0);
+    CHECK(unlink(path) == 0);
+}
+
+static void rename_round(int round) {
+    CHECK(rename(round % 2 ? "/tmp/big_lock_b" : "/tmp/big_lock_a",
+                 round % 2 ? "/tmp/big_lock_d/a" : "/tmp/big_lock_b") == 0);
+    if (round % 2) CHECK(rename("/tmp/big_lock_d/a", "/tmp/big_lock_a") == 0);
+}
+
 static void getdents_round(int round) {
     CHECK(lseek(g_file_fd, 0, SEEK_SET) == 0);
     long n = syscall(SYS_getdents64, g_file_fd, g_file_buffer, sizeof g_file_buffer);
@@ -345,9 +389,21 @@ static void file_cases(void) {
     g_file_fd = fd;
     file_case("write to a tmpfs file", (const char* const[]){"write", NULL}, write_round);
     file_case("fstat", (const char* const[]){"fstat", NULL}, fstat_round);
+    file_case("ftruncate/fallocate on a tmpfs file", (const char* const[]){"ftruncate", "fallocate", NULL},
+              ftruncate_round);
+    file_case("fchmod/fchown on a tmpfs file", (const char* const[]){"fchmod", "fchown", NULL}, fchmod_round);
     close(fd);
     file_case("open/close of an existing file", (const char* const[]){"open", "openat", "close", NULL},
               open_close_round);
+
+    file_case("mkdir/rmdir on tmpfs", (const char* const[]){"mkdir", "rmdir", NULL}, mkdir_round);
+    file_case("O_CREAT/unlink on tmpfs", (const char* const[]){"open", "close", "unlink", NULL}, create_unlink_round);
+    CHECK(mkdir("/tmp/big_lock_d", 0755) == 0);
+    fd = open("/tmp/big_lock_a", O_WRONLY | O_CREAT, 0644);
+    CHECK(fd >= 0);
+    close(fd);
+    file_case("rename on tmpfs (one directory, two)", (const char* const[]){"rename", NULL}, rename_round);
+    CHECK(unlink("/tmp/big_lock_a") == 0 && rmdir("/tmp/big_lock_d") == 0);
 
     fd = open("/tmp", O_RDONLY | O_DIRECTORY);
     CHECK(fd >= 0);
@@ -357,9 +413,162 @@ static void file_cases(void) {
     unlink("/tmp/big_lock_write");
 }
 
+// --- The console (branch smp-vfs2) ------------------------------------------------------------
+
+#define CONSOLE_LINES 100
+
+// Two threads write whole lines to standard output at once, one with write(), one with writev()
+// (musl's stdio: buffered part and new data in two vectors), and ask isatty() (TCGETS) each
+// line: none of it takes the big lock (console writes under the console's own lock,
+// fs/devfs/terminal.cpp). Each write is whole on the console (Linux's tty does the same: one
+// write at a time under its atomic_write_lock); tests/smp/console_lines.py checks the lines.
+static void* console_writer(void* arg) {
+    long id = (long)arg;
+    long failures = 0;
+    for (int i = 0; i < CONSOLE_LINES; ++i) {
+        char line[96];
+        int n = snprintf(line, sizeof line, "console-line %ld %03d abcdefghijklmnopqrstuvwxyz0123456789 end\n", id, i);
+        if (id == 0) {
+            if (write(1, line, (size_t)n) != n) ++failures;
+        } else {
+            struct iovec parts[2] = {{line, 20}, {line + 20, (size_t)n - 20}};
+            if (writev(1, parts, 2) != n) ++failures;
+        }
+        (void)isatty(1);
+    }
+    return (void*)failures;
+}
+
+static void console_case(void) {
+    fflush(stdout);
+    long cpus = big_lock_count("cpus", 0);
+    long writes = big_lock_count("write", 1), writevs = big_lock_count("writev", 1);
+    long ioctls = big_lock_count("ioctl", 1), functions = big_lock_count("function_entries", 0);
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, console_writer, (void*)1) == 0);
+    void* mine = console_writer((void*)0);
+    void* theirs = NULL;
+    pthread_join(thread, &theirs);
+    CHECK(mine == NULL && theirs == NULL);
+    writes = big_lock_count("write", 1) - writes;
+    writevs = big_lock_count("writev", 1) - writevs;
+    ioctls = big_lock_count("ioctl", 1) - ioctls;
+    functions = big_lock_count("function_entries", 0) - functions;
+    printf("big lock taken by %d console lines x 2 threads: write %ld writev %ld ioctl %ld (inside: %ld)\n",
+           CONSOLE_LINES, writes, writevs, ioctls, functions);
+    if (cpus > 1) {
+        CHECK(writes == 0 && writevs == 0 && ioctls == 0);
+        // Inside: the thread's start and end and reading the counters (procfs), not one per line.
+        CHECK(functions < CONSOLE_LINES);
+    }
+}
+
+// --- Cheap per-process syscalls (branch smp-vfs2) ------------------------------------------
+
+static void getppid_round(int round) {
+    CHECK(getppid() == 0);  // PID 1: nobody started it from inside the VM
+    (void)round;
+}
+
+static void ids_round(int round) {
+    CHECK(getuid() == 0 && geteuid() == 0 && getgid() == 0 && getegid() == 0);
+    (void)round;
+}
+
+static void umask_round(int round) {
+    mode_t old = umask((mode_t)(round % 2 ? 027 : 022));
+    CHECK(old == (mode_t)(round == 0 ? 022 : round % 2 ? 022 : 027));
+}
+
+static void uname_round(int round) {
+    struct utsname u;
+    CHECK(uname(&u) == 0 && !strcmp(u.sysname, "Linux"));
+    (void)round;
+}
+
+static void sigprocmask_round(int round) {
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    CHECK(sigprocmask(SIG_BLOCK, &set, &old) == 0 && !sigismember(&old, SIGUSR2));
+    CHECK(sigprocmask(SIG_UNBLOCK, &set, &old) == 0 && sigismember(&old, SIGUSR2));
+    (void)round;
+}
+
+static void affinity_round(int round) {
+    cpu_set_t set;
+    CHECK(sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 1);
+    (void)round;
+}
+
+// Signals posted from another CPU while the mask changes without the big lock: the receiver
+// blocks SIGUSR1, the partner sends it one (pthread_kill, under the big lock), the receiver
+// sees it pending and unblocks it, and the handler must have run before sigprocmask returns
+// (POSIX: at least one unblocked pending signal is delivered before it returns).
+#define SIGNAL_ROUNDS 200
+static atomic_int g_handled, g_sent, g_want;
+static pthread_t g_receiver;
+
+static void on_usr1(int signal) {
+    (void)signal;
+    atomic_fetch_add(&g_handled, 1);
+}
+
+static void* signal_partner(void* unused) {
+    (void)unused;
+    for (int i = 1; i <= SIGNAL_ROUNDS; ++i) {
+        while (atomic_load(&g_want) != i) sched_yield();
+        pthread_kill(g_receiver, SIGUSR1);
+        atomic_store(&g_sent, i);
+    }
+    return NULL;
+}
+
+static void signal_mask_race(void) {
+    struct sigaction action = {0};
+    action.sa_handler = on_usr1;
+    CHECK(sigaction(SIGUSR1, &action, NULL) == 0);
+    g_receiver = pthread_self();
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, signal_partner, NULL) == 0);
+    int late = 0;
+    for (int i = 1; i <= SIGNAL_ROUNDS; ++i) {
+        CHECK(sigprocmask(SIG_BLOCK, &usr1, NULL) == 0);
+        atomic_store(&g_want, i);
+        while (atomic_load(&g_sent) != i) sched_yield();
+        sigset_t pending;
+        CHECK(sigpending(&pending) == 0 && sigismember(&pending, SIGUSR1));
+        CHECK(atomic_load(&g_handled) == i - 1);  // blocked: not run yet
+        CHECK(sigprocmask(SIG_UNBLOCK, &usr1, NULL) == 0);
+        if (atomic_load(&g_handled) != i) ++late;
+    }
+    pthread_join(thread, NULL);
+    printf("signals sent while blocked from another thread: %d, handled %d, after their unblock returned %d\n",
+           SIGNAL_ROUNDS, atomic_load(&g_handled), late);
+    CHECK(atomic_load(&g_handled) == SIGNAL_ROUNDS && late == 0);
+    signal(SIGUSR1, SIG_DFL);
+}
+
+static void process_cases(void) {
+    file_case("getppid", (const char* const[]){"getppid", NULL}, getppid_round);
+    file_case("getuid/geteuid/getgid/getegid", (const char* const[]){"getuid", "geteuid", "getgid", "getegid", NULL},
+              ids_round);
+    file_case("umask", (const char* const[]){"umask", NULL}, umask_round);
+    umask(022);
+    file_case("uname", (const char* const[]){"uname", NULL}, uname_round);
+    file_case("rt_sigprocmask (own mask)", (const char* const[]){"rt_sigprocmask", NULL}, sigprocmask_round);
+    file_case("sched_getaffinity (own)", (const char* const[]){"sched_getaffinity", NULL}, affinity_round);
+    signal_mask_race();
+}
+
 static void io_cases(void) {
     pipe_ping_pong_counts();
     file_cases();
+    console_case();
+    process_cases();
 }
 
 // --- File mappings (branch smp-fmap) ----------------------------------------------------------

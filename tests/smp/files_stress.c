@@ -10,7 +10,18 @@
 //   kept bytes intact), ftruncate longer (the new part reads as zeros);
 // - 16 listers: getdents64 of the directory (every permanent file listed), open/read/close of
 //   a shared constant file (its contents checked), and create/unlink of files of their own
-//   (directory changes, under the big lock, while the others walk and list it).
+//   (directory changes, without the big lock too since branch smp-vfs2, while the others walk
+//   and list it).
+// Then the directory changes (branch smp-vfs2: mkdir, rmdir, unlink, rename, O_CREAT without
+// the big lock on ramfs), 64 threads again, a third of the rounds, each round of each thread:
+// - creates S/c<t>-<r> (O_EXCL) with 8 bytes, renames it to S/r<t>-<r> (one directory), makes
+//   P<t>/d<r> and moves the file into it as P<t>/d<r>/f (two directories); on odd rounds
+//   unlinks it and removes d<r> again;
+// - opens S/shared with O_CREAT and no O_EXCL (all 64 threads: whoever comes first creates it,
+//   the others must open it, never EEXIST);
+// - moves its directory S/m<t> to S2/m<t> and back (directory renames between two directories);
+// and at the end the listings must be exact: S holds "shared" and the 64 m<t>, S2 nothing, each
+// P<t> the d<r> of the even rounds, each with its f holding what was written.
 // Bounded by the round count (argument 1, default 100); the test's timeout catches a hang.
 // Exit status 0 = every check passed.
 #define _GNU_SOURCE
@@ -25,6 +36,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../image/check.h"
@@ -35,6 +47,12 @@
 #define DIR_PATH "/tmp/files_stress"
 
 static long g_rounds = 100;
+
+static long now_ms(void) {  // progress lines only, no verdict
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 static atomic_long g_failures;
 static char g_constant[10000];
 
@@ -194,8 +212,124 @@ static void check_log(void) {
     free(log);
 }
 
+// --- Directory changes (branch smp-vfs2) ------------------------------------------------------
+
+#define S_PATH "/tmp/dirs_stress"
+#define S2_PATH "/tmp/dirs_stress2"
+
+static long g_dir_rounds;  // a third of the rounds (at least 2): 64 threads, ~12 changes a round
+
+static void* dir_changer(void* arg) {
+    int thread = (int)(intptr_t)arg;
+    char a[96], b[96], c[96], d[96];
+    for (long round = 0; round < g_dir_rounds; ++round) {
+        sprintf(a, S_PATH "/c%d-%ld", thread, round);
+        int fd = open(a, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        char content[9];
+        sprintf(content, "%02d-%05ld", thread % 100, round % 100000);
+        if (fd < 0 || write(fd, content, 8) != 8) fail("dirs: create", thread, round);
+        if (fd >= 0) close(fd);
+        sprintf(b, S_PATH "/r%d-%ld", thread, round);
+        if (rename(a, b) != 0) fail("dirs: rename in one directory", thread, round);
+        sprintf(c, S_PATH "/p%d/d%ld", thread, round);
+        if (mkdir(c, 0755) != 0) fail("dirs: mkdir", thread, round);
+        sprintf(d, "%s/f", c);
+        if (rename(b, d) != 0) fail("dirs: rename between directories", thread, round);
+        if (round % 2) {
+            if (unlink(d) != 0) fail("dirs: unlink", thread, round);
+            if (rmdir(c) != 0) fail("dirs: rmdir", thread, round);
+        }
+        fd = open(S_PATH "/shared", O_RDWR | O_CREAT, 0644);
+        if (fd < 0)
+            fail("dirs: O_CREAT of an existing name", thread, round);
+        else
+            close(fd);
+        sprintf(a, S_PATH "/m%d", thread);
+        sprintf(b, S2_PATH "/m%d", thread);
+        if (rename(a, b) != 0 || rename(b, a) != 0) fail("dirs: directory rename", thread, round);
+    }
+    return NULL;
+}
+
+// The names in `path` (but . and ..), sorted into one string "a b c ".
+static int list_names(const char* path, char* out, size_t size) {
+    DIR* dir = opendir(path);
+    if (!dir) return -1;
+    char names[4096][24];
+    int count = 0;
+    struct dirent* entry;
+    while ((entry = readdir(dir)))
+        if (strcmp(entry->d_name, ".") && strcmp(entry->d_name, "..") && count < 4096)
+            snprintf(names[count++], sizeof names[0], "%s", entry->d_name);
+    closedir(dir);
+    qsort(names, (size_t)count, sizeof names[0], (int (*)(const void*, const void*))strcmp);
+    out[0] = '\0';
+    for (int i = 0; i < count; ++i)
+        if (strlen(out) + strlen(names[i]) + 2 < size) strcat(strcat(out, names[i]), " ");
+    return count;
+}
+
+static char g_names[4096][24];
+
+static void dirs_phase(void) {
+    g_dir_rounds = g_rounds / 3 < 2 ? 2 : g_rounds / 3;
+    CHECK(mkdir(S_PATH, 0755) == 0 && mkdir(S2_PATH, 0755) == 0);
+    for (int t = 0; t < THREADS; ++t) {
+        char path[64];
+        sprintf(path, S_PATH "/p%d", t);
+        CHECK(mkdir(path, 0755) == 0);
+        sprintf(path, S_PATH "/m%d", t);
+        CHECK(mkdir(path, 0755) == 0);
+    }
+    pthread_t threads[THREADS];
+    for (int i = 0; i < THREADS; ++i) CHECK(pthread_create(&threads[i], NULL, dir_changer, (void*)(intptr_t)i) == 0);
+    for (int i = 0; i < THREADS; ++i) pthread_join(threads[i], NULL);
+    static char got[65536], want[65536];
+    // S: shared, m<t>, p<t>.
+    int count = 0;
+    snprintf(g_names[count++], sizeof g_names[0], "shared");
+    for (int t = 0; t < THREADS; ++t) {
+        snprintf(g_names[count++], sizeof g_names[0], "m%d", t);
+        snprintf(g_names[count++], sizeof g_names[0], "p%d", t);
+    }
+    qsort(g_names, (size_t)count, sizeof g_names[0], (int (*)(const void*, const void*))strcmp);
+    want[0] = '\0';
+    for (int i = 0; i < count; ++i) strcat(strcat(want, g_names[i]), " ");
+    int listed_count = list_names(S_PATH, got, sizeof got);
+    if (listed_count != count || strcmp(got, want))
+        printf("FAIL dirs: " S_PATH " lists %d: %.300s\n", listed_count, got);
+    CHECK(listed_count == count && !strcmp(got, want));
+    CHECK(list_names(S2_PATH, got, sizeof got) == 0);
+    for (int t = 0; t < THREADS; ++t) {
+        char path[96];
+        sprintf(path, S_PATH "/p%d", t);
+        count = 0;
+        for (long r = 0; r < g_dir_rounds; r += 2) snprintf(g_names[count++], sizeof g_names[0], "d%ld", r);
+        qsort(g_names, (size_t)count, sizeof g_names[0], (int (*)(const void*, const void*))strcmp);
+        want[0] = '\0';
+        for (int i = 0; i < count; ++i) strcat(strcat(want, g_names[i]), " ");
+        listed_count = list_names(path, got, sizeof got);
+        if (listed_count != count || strcmp(got, want))
+            printf("FAIL dirs: %s lists %d: %.200s\n", path, listed_count, got);
+        CHECK(listed_count == count && !strcmp(got, want));
+        for (long r = 0; r < g_dir_rounds; r += 2) {
+            char file[96], content[16], expected[9];
+            sprintf(file, S_PATH "/p%d/d%ld/f", t, r);
+            sprintf(expected, "%02d-%05ld", t % 100, r % 100000);
+            int fd = open(file, O_RDONLY);
+            long n = fd >= 0 ? read(fd, content, sizeof content) : -1;
+            if (fd >= 0) close(fd);
+            if (n != 8 || memcmp(content, expected, 8)) {
+                printf("FAIL dirs: %s: %ld bytes\n", file, n);
+                ++check_failures;
+            }
+        }
+    }
+}
+
 int main(int argc, char** argv) {
     if (argc > 1) g_rounds = atol(argv[1]);
+    long start = now_ms();
     mkdir("/tmp", 01777);
     mkdir(DIR_PATH, 0755);
     for (size_t i = 0; i < sizeof g_constant; ++i) g_constant[i] = (char)(i * 31 + 7);
@@ -225,6 +359,10 @@ int main(int argc, char** argv) {
     }
     for (int i = 0; i < THREADS; ++i) pthread_join(threads[i], NULL);
     check_log();
+    printf("files_stress: files done after %ld ms\n", (long)((now_ms() - start)));
+    fflush(stdout);
+    dirs_phase();
+    printf("files_stress: directories done after %ld ms\n", (long)((now_ms() - start)));
     check_failures += (int)atomic_load(&g_failures);
     printf("files_stress: %d failure(s)\n", check_failures);
     return check_failures;

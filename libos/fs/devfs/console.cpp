@@ -29,6 +29,13 @@ public:
         return error(ESPIPE);
     }
     bool is_stream() const override { return true; }
+    // Writes and isatty's ioctls run without the big lock; reads, the line discipline's input
+    // side and the other ioctls keep it (docs/locking.md "The console").
+    bool write_without_big_lock() const override { return !m_terminal || !terminal::stops_background_writes(); }
+    sched::Mutex* write_lock() override { return &terminal::write_lock(); }
+    bool ioctl_without_big_lock(unsigned long request) const override {
+        return !m_terminal || terminal::ioctl_without_big_lock(request);
+    }
     ErrorOr<size_t> bytes_readable() override { return terminal::bytes_readable(); }
     ErrorOr<long> ioctl(unsigned long request, uintptr_t argument) override {
         return terminal::ioctl(request, argument, m_terminal);

@@ -8,8 +8,11 @@
 
 #include "base/klog.h"
 #include "base/no_destroy.h"
+#include "base/spinlock.h"
+#include "base/thread_safety.h"
 #include "base/user_ptr.h"
 #include "mm/heap.h"
+#include "sched/mutex.h"
 #include "sched/process.h"
 #include "sched/thread.h"
 #include "sched/wait_queue.h"
@@ -36,10 +39,24 @@ constexpr char CONTROL_MASK = 0x1f;
 // Linux's values of the flags musl declares only for _GNU_SOURCE/_BSD_SOURCE.
 constexpr uint32_t LFLAG_ECHOCTL = 0001000, LFLAG_ECHOKE = 0004000, IFLAG_IUTF8 = 0040000;
 
+// What the paths without the big lock (console writes, TCGETS, TIOCGWINSZ) read of the terminal's
+// settings: a copy of `termios` and `size`, published under `settings_lock` by every change of
+// them (which also holds the big lock, under which the line discipline reads the originals).
+struct Settings {
+    KernelTermios termios;
+    winsize size;
+};
+
 struct State {
-    platform::StdioKinds kinds;
+    platform::StdioKinds kinds;  // constant after init()
     KernelTermios termios;
     winsize size{};
+    SpinLock settings_lock;
+    Settings published GUARDED_BY(settings_lock){};
+    // Linux's atomic_write_lock: one write (or writev) to the console at a time, so that one
+    // write's bytes are not interleaved with another's; the input thread's echo takes it too.
+    // Held across the copies from the app (a Mutex: they may fault).
+    sched::Mutex output_lock;
     int session = 0;  // the session it controls (0: none)
     int foreground = 0;  // the foreground process group
 
@@ -68,6 +85,19 @@ constinit NoDestroy<State> g_state;
 State& state() { return g_state.get(); }
 
 bool input_is_terminal() { return state().kinds.in == platform::StdioKind::Terminal; }
+
+// After each change of termios or size (under the big lock).
+void publish_settings() {
+    State& s = state();
+    SpinLockGuard guard(s.settings_lock);
+    s.published = {.termios = s.termios, .size = s.size};
+}
+
+Settings settings() {
+    State& s = state();
+    SpinLockGuard guard(s.settings_lock);
+    return s.published;
+}
 bool canonical() { return state().termios.lflag & ICANON; }
 size_t ring_free() { return RING_CAPACITY - state().used; }
 
@@ -90,11 +120,17 @@ void notify_readers() {
 
 // --- Output -----------------------------------------------------------------------------------
 
-// Writes with the terminal's output processing: ONLCR (\n as \r\n) when OPOST is on and the host
-// terminal is raw (xos-run made it so: stdin is the terminal). Else the host terminal does it.
-void output(platform::ConsoleStream stream, const char* bytes, size_t count, bool as_terminal) {
-    const KernelTermios& t = state().termios;
-    if (!as_terminal || !input_is_terminal() || !(t.oflag & OPOST) || !(t.oflag & ONLCR)) {
+// Whether output through the terminal gets ONLCR (\n as \r\n): OPOST and ONLCR on and the host
+// terminal raw (xos-run made it so: stdin is the terminal). Else the host terminal does it.
+bool maps_newlines(const KernelTermios& t, bool as_terminal) {
+    return as_terminal && input_is_terminal() && (t.oflag & OPOST) && (t.oflag & ONLCR);
+}
+
+// Writes libos-side bytes to the platform's console, with ONLCR if `onlcr`. The platform's
+// console_write is safe on several CPUs at once (a UART's registers, a host write); the caller
+// holds output_lock so that writes are whole.
+void output(platform::ConsoleStream stream, const char* bytes, size_t count, bool onlcr) {
+    if (!onlcr) {
         platform::console_write(stream, bytes, count);
         return;
     }
@@ -108,7 +144,11 @@ void output(platform::ConsoleStream stream, const char* bytes, size_t count, boo
     if (start < count) platform::console_write(stream, bytes + start, count - start);
 }
 
-void echo_bytes(const char* bytes, size_t count) { output(platform::ConsoleStream::Out, bytes, count, true); }
+// The input thread's echo (under the big lock, which is taken before output_lock).
+void echo_bytes(const char* bytes, size_t count) {
+    sched::MutexLocker locked(state().output_lock);
+    output(platform::ConsoleStream::Out, bytes, count, maps_newlines(state().termios, true));
+}
 
 // Echoes one input character: control characters as ^X with LFLAG_ECHOCTL (but tab and newline).
 void echo_char(char c) {
@@ -242,6 +282,7 @@ void take_resize() {
     if (size.rows == s.size.ws_row && size.cols == s.size.ws_col) return;
     s.size.ws_row = size.rows;
     s.size.ws_col = size.cols;
+    publish_settings();
     signal_group(s.foreground, SIGWINCH);
 }
 
@@ -448,6 +489,7 @@ void set_termios(const KernelTermios& next) {
     State& s = state();
     bool was_canonical = canonical();
     s.termios = next;
+    publish_settings();
     if (was_canonical && !canonical()) {
         for (size_t i = 0; i < s.edit_length; ++i) ring_push(s.edit[i]);
         s.edit_length = 0;
@@ -484,6 +526,7 @@ void init() {
     platform::ConsoleSize size = platform::console_size();
     s.size = {.ws_row = size.rows, .ws_col = size.cols, .ws_xpixel = 0, .ws_ypixel = 0};
     if (exists()) s.session = s.foreground = 1;  // PID 1's session and group
+    publish_settings();
 }
 
 void start_input() {
@@ -524,16 +567,50 @@ ErrorOr<size_t> read(std::span<std::byte> buffer, bool nonblocking, bool as_term
     }
 }
 
-ErrorOr<size_t> write(platform::ConsoleStream stream, std::span<const std::byte> data, bool as_terminal) {
+// Without the big lock (console files' write_without_big_lock()): the settings from their
+// published copy, the job-control check under the big lock (process tables), then the bytes
+// through a libos-side buffer (the fault-safe copy: EFAULT, or what was written before the
+// fault) under output_lock, unless the caller holds it already (writev: write_lock()).
+ErrorOr<size_t> write(platform::ConsoleStream stream, std::span<const std::byte> data,
+                      bool as_terminal) NO_THREAD_SAFETY_ANALYSIS /* output_lock taken unless held */ {
+    State& s = state();
     // Standard output and error on one terminal: one stream, so that they stay in order (a VM's
     // two UARTs reach xos-run through two pipes, which would not keep it).
-    const platform::StdioKinds& k = state().kinds;
-    if (as_terminal && (state().termios.lflag & TOSTOP)) TRY(check_foreground(SIGTTOU));
+    const platform::StdioKinds& k = s.kinds;
+    bool onlcr = false;
+    if (as_terminal) {
+        Settings now = settings();
+        if (now.termios.lflag & TOSTOP) {
+            // Held already unless TOSTOP was set after the syscall looked (write_without_big_lock);
+            // then taken with output_lock held in a writev, as a fault in a copy would.
+            sched::BigLockScope big_lock;
+            TRY(check_foreground(SIGTTOU));
+        }
+        onlcr = maps_newlines(now.termios, true);
+    }
     if (as_terminal && k.out == platform::StdioKind::Terminal && k.err == platform::StdioKind::Terminal)
         stream = platform::ConsoleStream::Out;
-    output(stream, reinterpret_cast<const char*>(data.data()), data.size(), as_terminal);
-    return data.size();
+    bool take = !s.output_lock.is_held();
+    if (take) s.output_lock.lock();
+    size_t done = 0;
+    while (done < data.size()) {
+        char chunk[512];
+        size_t want = data.size() - done < sizeof chunk ? data.size() - done : sizeof chunk;
+        size_t copied = want - user_copy(chunk, data.data() + done, want);
+        if (copied) output(stream, chunk, copied, onlcr);
+        done += copied;
+        if (copied < want) break;  // a fault
+    }
+    if (take) s.output_lock.unlock();
+    if (done == 0 && !data.empty()) return error(EFAULT);
+    return done;
 }
+
+sched::Mutex& write_lock() { return state().output_lock; }
+
+bool stops_background_writes() { return settings().termios.lflag & TOSTOP; }
+
+bool ioctl_without_big_lock(unsigned long request) { return request == TCGETS || request == TIOCGWINSZ; }
 
 size_t bytes_readable() {
     ensure_input_thread();
@@ -568,7 +645,8 @@ ErrorOr<long> ioctl(unsigned long request, uintptr_t argument, bool as_terminal)
     if (!as_terminal) return error(ENOTTY);
     sched::Process& self = sched::current_process();
     switch (request) {
-    case TCGETS: TRY(write_user(UserPtr<KernelTermios>(argument), s.termios)); return 0;
+    // TCGETS and TIOCGWINSZ without the big lock (isatty, musl's stdio): the published settings.
+    case TCGETS: TRY(write_user(UserPtr<KernelTermios>(argument), settings().termios)); return 0;
     case TCSETSF:
     case TCSETS:
     case TCSETSW: {
@@ -578,11 +656,12 @@ ErrorOr<long> ioctl(unsigned long request, uintptr_t argument, bool as_terminal)
         set_termios(next);
         return 0;
     }
-    case TIOCGWINSZ: TRY(write_user(UserPtr<winsize>(argument), s.size)); return 0;
+    case TIOCGWINSZ: TRY(write_user(UserPtr<winsize>(argument), settings().size)); return 0;
     case TIOCSWINSZ: {
         winsize size = TRY(read_user(UserPtr<const winsize>(argument)));
         bool changed = size.ws_row != s.size.ws_row || size.ws_col != s.size.ws_col;
         s.size = size;
+        publish_settings();
         if (changed) signal_group(s.foreground, SIGWINCH);
         return 0;
     }

@@ -25,6 +25,7 @@
 #include <span>
 
 #include "base/error.h"
+#include "sched/mutex.h"
 #include "vfs/poll.h"
 #include "xos/platform.h"
 
@@ -48,8 +49,15 @@ bool controls_session(int sid);
 ErrorOr<size_t> read(std::span<std::byte> buffer, bool nonblocking, bool as_terminal);
 // Writes to the console's `stream` (out or err), with the terminal's output processing
 // (ONLCR) when `as_terminal`; to "out" when both are the same terminal, so that output and
-// error messages (a shell's prompt) stay in order.
+// error messages (a shell's prompt) stay in order. Needs no big lock (docs/locking.md "The
+// console"): one write at a time under write_lock(), which it takes unless the caller holds it.
 ErrorOr<size_t> write(platform::ConsoleStream stream, std::span<const std::byte> data, bool as_terminal);
+// Linux's atomic_write_lock: writev holds it across its vectors (vfs::File::write_lock()).
+sched::Mutex& write_lock();
+// TOSTOP is on: a write checks the caller's process group (process tables: the big lock's).
+bool stops_background_writes();
+// The requests ioctl() answers without the big lock (TCGETS, TIOCGWINSZ).
+bool ioctl_without_big_lock(unsigned long request);
 size_t bytes_readable();
 // POLLIN when a read would not wait (data, a complete line in canonical mode, end of input),
 // POLLHUP once a pipe's input has ended; always writable.

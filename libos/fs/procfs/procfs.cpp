@@ -138,7 +138,7 @@ MemorySizes memory_sizes(sched::Process& process) {
 ErrorOr<void> generate_status_for(TextBuffer& out, int pid) {
     sched::Process& process = *TRY(process_of(pid));
     MemorySizes sizes = memory_sizes(process);
-    unsigned umask = process.files ? unsigned(process.files->umask) : 022;
+    unsigned umask = process.files ? unsigned(__atomic_load_n(&process.files->umask, __ATOMIC_RELAXED)) : 022;
     return out.append("Name:\t%.15s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\n"
                       "TracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t%d\nGroups:\t\n"
                       "VmSize:\t%8zu kB\nVmRSS:\t%8zu kB\nThreads:\t%d\n",
@@ -527,12 +527,14 @@ ErrorOr<void> generate_loadavg(TextBuffer& out) {
 // /proc/sys/kernel/hostname and domainname: the UTS names (read-only here; sethostname(2)
 // changes them).
 ErrorOr<void> generate_hostname(TextBuffer& out) {
-    std::string_view name = sys::hostname();
+    sys::UtsNameCopy copy = sys::hostname();
+    std::string_view name = copy.view();
     return out.append("%.*s\n", int(name.size()), name.data());
 }
 
 ErrorOr<void> generate_domainname(TextBuffer& out) {
-    std::string_view name = sys::domainname();
+    sys::UtsNameCopy copy = sys::domainname();
+    std::string_view name = copy.view();
     return out.append("%.*s\n", int(name.size()), name.data());
 }
 

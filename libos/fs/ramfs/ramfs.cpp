@@ -167,6 +167,13 @@ ErrorOr<size_t> RamFile::write(uint64_t offset, std::span<const std::byte> data)
     return done;
 }
 
+ErrorOr<void> RamFile::setattr(const vfs::AttrChange& change) {
+    if (change.mask & vfs::ATTR_SIZE) TRY(truncate(change.size));
+    SpinLockGuard guard(m_lock);
+    apply_attributes(change);
+    return {};
+}
+
 ErrorOr<void> RamFile::truncate(uint64_t size) {
     // Under m_io_lock: no read or write is copying from a page this frees.
     sched::MutexLocker io(m_io_lock);

@@ -56,8 +56,14 @@ public:
     // A regular file that is in no directory (memfd_create, O_TMPFILE).
     ErrorOr<RefPtr<vfs::Vnode>> create_unlinked_file(mode_t mode);
 
+    // Linux's s_vfs_rename_mutex: held by a rename between two directories and by rmdir, so
+    // that the ancestor check of a directory's move (no directory into its own subtree) reads
+    // parent pointers that no other rename or rmdir changes meanwhile. Before the directory locks.
+    sched::Mutex& rename_lock() { return m_rename_lock; }
+
 private:
     RefPtr<RamDir> m_root;
+    sched::Mutex m_rename_lock;
     size_t m_page_limit = NO_LIMIT;
     size_t m_data_pages = 0;
     size_t m_nodes = 0;
@@ -70,6 +76,8 @@ public:
 
     bool thread_safe() const override { return true; }
     ErrorOr<vfs::Attributes> getattr() override;
+    // Without the big lock: the size through truncate, the rest under m_lock (as getattr reads).
+    ErrorOr<void> setattr(const vfs::AttrChange& change) override;
     ErrorOr<size_t> read(uint64_t offset, std::span<std::byte> buffer) override;
     ErrorOr<size_t> write(uint64_t offset, std::span<const std::byte> data) override;
     ErrorOr<void> truncate(uint64_t size) override;

@@ -1,6 +1,8 @@
 // ramfs directories: lookup, create, link/unlink, rename (NOREPLACE, EXCHANGE), readdir.
 #include <dirent.h>
 
+#include <optional>
+
 #include "fs/ramfs/ramfs.h"
 #include "mm/heap.h"
 
@@ -73,8 +75,9 @@ void RamDir::drop_link(Vnode& node, RamDir* from) {
         node.m_attr.nlink = 0;
         dir.m_parent = nullptr;
         if (from) --from->m_attr.nlink;
-    } else if (node.m_attr.nlink) {
-        --node.m_attr.nlink;
+    } else if (__atomic_load_n(&node.m_attr.nlink, __ATOMIC_RELAXED)) {
+        // Atomic: the file's other names are in other directories, whose locks this does not hold.
+        __atomic_fetch_sub(&node.m_attr.nlink, 1, __ATOMIC_RELAXED);
     }
     node.m_attr.ctime = vfs::now();
 }
@@ -114,14 +117,17 @@ ErrorOr<void> RamDir::symlink(std::string_view name, std::string_view target, ui
 ErrorOr<void> RamDir::link(std::string_view name, Vnode& target) {
     sched::MutexLocker locker(m_dir_lock);
     if (find(name)) return error(EEXIST);
-    if (target.m_attr.nlink == 0 && !target.is_directory()) return error(ENOENT);
+    if (__atomic_load_n(&target.m_attr.nlink, __ATOMIC_RELAXED) == 0 && !target.is_directory()) return error(ENOENT);
     TRY(add(name, RefPtr<Vnode>(&target)));
-    ++target.m_attr.nlink;
+    __atomic_fetch_add(&target.m_attr.nlink, 1, __ATOMIC_RELAXED);
     target.m_attr.ctime = vfs::now();
     return {};
 }
 
 ErrorOr<void> RamDir::remove(std::string_view name, RemoveKind kind) {
+    // rmdir clears the removed directory's parent pointer: not during a rename's ancestor check.
+    std::optional<sched::MutexLocker> renames;
+    if (kind == RemoveKind::Directory) renames.emplace(ramfs().rename_lock());
     sched::MutexLocker locker(m_dir_lock);
     Entry* entry = find(name);
     if (!entry) return error(ENOENT);
@@ -152,8 +158,9 @@ ErrorOr<void> RamDir::rename(std::string_view old_name, Vnode& new_dir_vnode, st
         sched::MutexLocker locker(m_dir_lock);
         return rename_locked(old_name, new_dir, new_name, flags);
     }
-    // Two directories: by address (docs/locking.md). Renames run under the big lock, which a
-    // sleep on either lock gives up, so the order matters between two renames too.
+    // Two directories: the file system's rename lock (the ancestor check), then the two
+    // directory locks by address (docs/locking.md "Directory changes").
+    sched::MutexLocker renames(ramfs().rename_lock());
     RamDir* first = this < &new_dir ? this : &new_dir;
     RamDir* second = first == this ? &new_dir : this;
     sched::MutexLocker first_locker(first->m_dir_lock);

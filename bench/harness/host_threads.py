@@ -20,7 +20,8 @@ import time
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _children(pid):
+def children(pid):
+    """The pids of the host processes whose parent is PID."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -37,7 +38,7 @@ def _read_threads(root, seen):
     queue = [root]
     while queue:
         pid = queue.pop()
-        queue.extend(_children(pid))
+        queue.extend(children(pid))
         try:
             with open("/proc/%d/comm" % pid) as f:
                 process = f.read().strip()

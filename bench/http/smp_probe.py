@@ -34,6 +34,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 from xostest import stop_process  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from harness.host_threads import children  # noqa: E402
+
 TICKS = os.sysconf("SC_CLK_TCK")
 GUEST_PORT = 8080
 
@@ -68,19 +72,6 @@ def guest_counts(url):
             total += int(fields[2])
     counts["lock.acquisitions"] = total
     return counts
-
-
-def children(pid):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except OSError:
-                pass
-    return found
 
 
 def find_qemu(pid):

@@ -97,6 +97,39 @@ xos_big_lock_wait_c:
     jmp xos_big_lock_wait
     .size xos_big_lock_wait_c, . - xos_big_lock_wait_c
 
+/* Sends an NMI to the CPU whose XosCpu is at \cpu, once the local APIC's ICR is idle. \icr is
+ * a scratch register (the ICR's address); %rax and %edx are clobbered. */
+.macro SEND_NMI cpu, icr
+    movabs $LAPIC_ICR_LOW_VIRT, \icr
+.Licr_busy\@:
+    testl $ICR_PENDING, (\icr)
+    jz .Licr_idle\@
+    pause
+    jmp .Licr_busy\@
+.Licr_idle\@:
+    movzbl XOS_CPU_APIC_ID(\cpu), %edx
+    shl $24, %edx
+    movabs $LAPIC_ICR_HIGH_VIRT, %rax
+    mov %edx, (%rax)
+    movl $ICR_NMI, (\icr)
+.endm
+
+/* In the NMI handler (%rax: the interrupted %rip, at 16(%rsp)): interrupted from \window to
+ * \halt (inclusive), the waiter resumes at \end instead, and the handler goes on at \done.
+ * Clobbers %rcx. */
+.macro SKIP_HLT_IF_IN window, halt, end, done
+    lea \window(%rip), %rcx
+    cmp %rcx, %rax
+    jb .Lnot_in\@
+    lea \halt(%rip), %rcx
+    cmp %rcx, %rax
+    ja .Lnot_in\@
+    lea \end(%rip), %rax
+    mov %rax, 16(%rsp)
+    jmp \done
+.Lnot_in\@:
+.endm
+
 /* Called (with interrupts off) by a CPU that just advanced xos_big_lock_serving while
  * xos_big_lock_sleepers was not 0: the CPU halted for the ticket now served, if any, gets an
  * NMI. Keeps every register but the flags; callable from C++ (void xos_big_lock_kick()). */
@@ -114,16 +147,7 @@ xos_big_lock_kick:
     jne 2f
     cmp %eax, XOS_CPU_LOCK_WAIT_TICKET(%rcx)
     jne 2f
-    movabs $LAPIC_ICR_LOW_VIRT, %rsi
-3:  testl $ICR_PENDING, (%rsi)
-    jz 4f
-    pause
-    jmp 3b
-4:  movzbl XOS_CPU_APIC_ID(%rcx), %edx
-    shl $24, %edx
-    movabs $LAPIC_ICR_HIGH_VIRT, %rax
-    mov %edx, (%rax)
-    movl $ICR_NMI, (%rsi)
+    SEND_NMI %rcx, %rsi
     jmp 5f                          /* one ticket, one waiter */
 2:  add $(1 << XOS_CPU_SHIFT), %rcx
     cmp %rsi, %rcx
@@ -144,23 +168,8 @@ xos_big_lock_nmi:
     push %rax
     push %rcx
     mov 16(%rsp), %rax              /* the interrupted %rip */
-    lea xos_big_lock_halt_window(%rip), %rcx
-    cmp %rcx, %rax
-    jb 2f
-    lea xos_big_lock_halt(%rip), %rcx
-    cmp %rcx, %rax
-    ja 2f
-    lea xos_big_lock_halt_end(%rip), %rax
-    mov %rax, 16(%rsp)
-    jmp 1f
-2:  lea xos_spin_halt_window(%rip), %rcx    /* the same for a spin wait's (xos_spin_wait) */
-    cmp %rcx, %rax
-    jb 1f
-    lea xos_spin_halt(%rip), %rcx
-    cmp %rcx, %rax
-    ja 1f
-    lea xos_spin_halt_end(%rip), %rax
-    mov %rax, 16(%rsp)
+    SKIP_HLT_IF_IN xos_big_lock_halt_window, xos_big_lock_halt, xos_big_lock_halt_end, 1f
+    SKIP_HLT_IF_IN xos_spin_halt_window, xos_spin_halt, xos_spin_halt_end, 1f  /* a spin wait's */
 1:  pop %rcx
     pop %rax
     iretq
@@ -219,16 +228,7 @@ xos_spin_kick:
     jne 2f
     cmp %esi, XOS_CPU_LOCK_WAIT_TICKET(%rcx)
     jne 2f
-    movabs $LAPIC_ICR_LOW_VIRT, %r8
-3:  testl $ICR_PENDING, (%r8)
-    jz 4f
-    pause
-    jmp 3b
-4:  movzbl XOS_CPU_APIC_ID(%rcx), %edx
-    shl $24, %edx
-    movabs $LAPIC_ICR_HIGH_VIRT, %rax
-    mov %edx, (%rax)
-    movl $ICR_NMI, (%r8)
+    SEND_NMI %rcx, %r8
     ret
 2:  add $(1 << XOS_CPU_SHIFT), %rcx
     cmp %r8, %rcx

@@ -34,6 +34,21 @@ def children(pid):
     return found
 
 
+def read_task(pid, tid):
+    """A host thread's name, its stat fields after the command, its status lines; None if gone."""
+    base = "/proc/%d/task/%d/" % (pid, tid)
+    try:
+        with open(base + "comm") as f:
+            name = f.read().strip()
+        with open(base + "stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open(base + "status") as f:
+            status = dict(line.split(":", 1) for line in f if ":" in line)
+    except OSError:
+        return None
+    return name, fields, status
+
+
 def _read_threads(root, seen):
     queue = [root]
     while queue:
@@ -46,16 +61,10 @@ def _read_threads(root, seen):
         except OSError:
             continue
         for order, tid in enumerate(tids):
-            base = "/proc/%d/task/%d/" % (pid, tid)
-            try:
-                with open(base + "comm") as f:
-                    name = f.read().strip()
-                with open(base + "stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                with open(base + "status") as f:
-                    status = dict(line.split(":", 1) for line in f if ":" in line)
-            except OSError:
+            task = read_task(pid, tid)
+            if task is None:
                 continue
+            name, fields, status = task
             if process.startswith("xos-run"):
                 continue
             key = (pid, tid)

@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 from xostest import stop_process  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-from harness.host_threads import children  # noqa: E402
+from harness.host_threads import children, read_task  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 GUEST_PORT = 8080
@@ -92,16 +92,11 @@ def host_counts(qemu):
     """Each QEMU thread (by name; same-named ones summed): CPU seconds and context switches."""
     counts = {}
     for tid in os.listdir("/proc/%d/task" % qemu):
-        base = "/proc/%d/task/%s/" % (qemu, tid)
-        try:
-            with open(base + "comm") as f:
-                name = f.read().strip().replace(" ", "_")
-            with open(base + "stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(base + "status") as f:
-                status = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
+        task = read_task(qemu, int(tid))
+        if task is None:
             continue
+        name, fields, status = task
+        name = name.replace(" ", "_")
         name = re.sub(r"^(worker|qemu-system-x86)", r"\1", name)
         for key, value in (("cpu_s", (int(fields[11]) + int(fields[12])) / TICKS),
                            ("sleeps", int(status["voluntary_ctxt_switches"])),

@@ -2,8 +2,10 @@
 // whole Ethernet frames. Implemented by VirtioNet (virtio-net in a VM) and HostNet (a frame pipe
 // the host gives a hosted image: passt or a tap device, platform/api/xos/nic.h).
 //
-// The glue serializes every call (the lwIP core lock) and runs them in kernel threads; a device's
-// interrupt path only wakes rx_waiters() and makes rx_pending() true.
+// The glue serializes receive() and transmit() (the lwIP core lock); the RX thread (a kernel
+// thread without the big lock) sleeps in wait_for_rx(). A device's interrupt handler runs without
+// the big lock: it takes the device's own SpinLock (the waits check and queue under it) and wakes
+// the waiters after letting it go (docs/locking.md, "Network RX and TX").
 #pragma once
 
 #include <cstddef>
@@ -59,12 +61,16 @@ public:
                               &on_frame);
     }
     // True when every frame given to transmit() has left the driver (the device consumed it).
-    // Polled with interrupts on, without the core lock, before the image exits.
+    // Polled under the core lock before the image exits (net::drain_before_exit).
     virtual bool transmit_idle() { return true; }
 
-    // True when receive() has something to do; rx_waiters() is woken when it becomes true.
-    virtual bool rx_pending() const = 0;
-    virtual sched::WaitQueue& rx_waiters() = 0;
+    // Blocks until receive() has something to do or link_up() differs from `link`, at most until
+    // `deadline` (a device wait). The check and the queueing are one step under the device's
+    // lock, which the interrupt handler takes before it wakes: an interrupt on another CPU is
+    // never slept through.
+    virtual void wait_for_rx(bool link, sched::Deadline deadline) = 0;
+    // True when the device's interrupts end wait_for_rx(); false: the caller polls.
+    virtual bool rx_interrupts() const = 0;
 
     // Sends a frame of `length` bytes that fill(uint8_t* destination) writes. ENOBUFS when the
     // device stays busy (the frame is dropped; TCP retransmits), EMSGSIZE above max_frame().

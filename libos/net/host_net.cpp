@@ -2,6 +2,7 @@
 
 #include "mm/heap.h"
 #include "sched/thread.h"
+#include "sched/wait_queue.h"
 
 namespace xos::net {
 
@@ -12,7 +13,7 @@ ErrorOr<void> HostNet::initialize() {
     m_mac[0] = uint8_t((m_mac[0] & 0xfe) | 0x02);  // unicast, locally administered
     // The NIC's interrupt ends RX and TX waits (device waits); without it the RX thread polls
     // (netif_glue.cpp).
-    if (m_nic.set_interrupt_handler(on_interrupt, this)) {
+    if (m_nic.set_interrupt_handler(on_interrupt, this, platform::InterruptLocking::OwnLocks)) {
         m_rx_waiters.set_wake_source(sched::WakeSource::Device);
         m_tx_waiters.set_wake_source(sched::WakeSource::Device);
     }
@@ -24,29 +25,52 @@ size_t HostNet::max_frame() const {
     return m_nic.max_frame() < limit ? m_nic.max_frame() : limit;
 }
 
-// Interrupt context: the host fd became readable, or writable again.
+// Interrupt context, without the big lock: the host fd became readable, or writable again. The
+// flags change under m_lock (the waiters check and queue under it); the wake-ups come after.
 void HostNet::on_interrupt(void* self) {
     sched::InterruptScope scope;
     auto* device = static_cast<HostNet*>(self);
-    device->m_signaled = true;
-    device->m_writable = true;
-    sched::wake_all(device->m_rx_waiters);
-    sched::wake_all(device->m_tx_waiters);
+    bool rx_waiting, tx_waiting;
+    {
+        SpinLockGuard guard(device->m_lock);
+        device->m_signaled = true;
+        device->m_writable = true;
+        rx_waiting = !device->m_rx_waiters.empty();
+        tx_waiting = !device->m_tx_waiters.empty();
+    }
+    if (rx_waiting) sched::wake_all(device->m_rx_waiters);
+    if (tx_waiting) sched::wake_all(device->m_tx_waiters);
+}
+
+void HostNet::wait_for_rx(bool link, sched::Deadline deadline) {
+    SpinLockGuard guard(m_lock);
+    for (;;) {
+        if (m_signaled || m_more || link_up() != link) return;
+        if (!deadline.is_never() && platform::monotonic_ns() >= deadline.monotonic_ns) return;
+        (void)sched::block_current_unlocking(&m_rx_waiters, m_lock, deadline, sched::Interruptible::No);
+        m_lock.lock();
+    }
 }
 
 size_t HostNet::receive_frames(FrameHandler on_frame, void* context) {
-    m_signaled = false;  // before reading: a SIGIO from now on means there may be more
+    {
+        SpinLockGuard guard(m_lock);
+        m_signaled = false;  // before reading: a SIGIO from now on means there may be more
+    }
     struct Target {
         FrameHandler on_frame;
         void* context;
     } target{on_frame, context};
+    bool more = false;
     size_t frames = m_nic.receive(
         [](void* t, const uint8_t* frame, size_t length) {
             auto* target = static_cast<Target*>(t);
             const Segment segment{frame, length};
             target->on_frame(target->context, std::span<const Segment>(&segment, 1), length, 0);
         },
-        &target, m_more);
+        &target, more);
+    SpinLockGuard guard(m_lock);
+    m_more = more;
     return frames;
 }
 
@@ -56,7 +80,10 @@ ErrorOr<void> HostNet::transmit_frame(size_t length, FillHandler fill, void* con
     const uint8_t* pieces[] = {m_tx_buffer};
     const size_t lengths[] = {length};
     for (bool waited = false;; waited = true) {
-        m_writable = false;
+        {
+            SpinLockGuard guard(m_lock);
+            m_writable = false;
+        }
         switch (m_nic.send(pieces, lengths, 1)) {
         case platform::HostNic::SendResult::Sent: return {};
         case platform::HostNic::SendResult::TooBig: return error(EMSGSIZE);
@@ -66,12 +93,14 @@ ErrorOr<void> HostNet::transmit_frame(size_t length, FillHandler fill, void* con
         if (waited) return error(ENOBUFS);
         // The host is behind: wait for its "writable" interrupt, then try once more. The 20 ms
         // bound is the drop policy (the core lock is held; TCP retransmits), not a poll. The
-        // interrupt sets m_writable and wakes under the big lock: a sender without it (a socket
-        // syscall) takes it for the check and the sleep, so that wake-up is not lost.
-        sched::BigLockScope big_lock;
-        (void)sched::wait_event(
-            m_tx_waiters, [&] { return bool(m_writable); }, sched::Deadline::after_ns(20'000'000),
-            sched::Interruptible::No);
+        // interrupt sets m_writable under m_lock and wakes after: the check and the queueing
+        // below are one step under m_lock, so that wake-up is not lost.
+        auto deadline = sched::Deadline::after_ns(20'000'000);
+        SpinLockGuard guard(m_lock);
+        while (!m_writable && platform::monotonic_ns() < deadline.monotonic_ns) {
+            (void)sched::block_current_unlocking(&m_tx_waiters, m_lock, deadline, sched::Interruptible::No);
+            m_lock.lock();
+        }
     }
 }
 

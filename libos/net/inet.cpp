@@ -90,12 +90,9 @@ void start_rto(tcp_pcb* pcb) {
 }
 
 // Before an outgoing connect or send to a non-loopback address: waits (at most 2 s) until the NIC
-// has an address. The address configuration (stack.cpp) is the big lock's: the stack's threads
-// set it under it, so the wait's check and sleep are one step under it.
-void wait_until_configured() {
-    sched::BigLockScope big_lock;
-    (void)wait_configured(sched::Deadline::after_ns(CONFIGURE_WAIT_NS));
-}
+// has an address. No big lock: the address configuration has a lock of its own (stack.cpp,
+// g_configured_lock), under which the wait checks and queues itself.
+void wait_until_configured() { (void)wait_configured(sched::Deadline::after_ns(CONFIGURE_WAIT_NS)); }
 
 // tcp_output with Nagle off for this once.
 void output_now(tcp_pcb* pcb) {

@@ -73,18 +73,20 @@ void deliver(struct netif* netif, std::span<const FrameDevice::Segment> segments
 }
 
 // The RX thread: sleeps until the device interrupts with frames or a link change (a device
-// wait, no timeout: the device's interrupts wake rx_waiters(), configuration changes included),
+// wait, no timeout: the device's interrupts end wait_for_rx, configuration changes included),
 // then hands every frame to lwIP and follows the link state. A device whose interrupts the
-// platform cannot deliver is polled every 10 ms instead.
+// platform cannot deliver is polled every 10 ms instead. Runs without the big lock
+// (docs/locking.md, "Network RX and TX"): the device's lock for the wait, lwIP's core lock for
+// the rest.
 [[noreturn]] void rx_thread(uintptr_t glue_pointer, uintptr_t) {
+    sched::big_lock_leave();  // thread_start took it for libos functions: this one needs none
     auto* glue = reinterpret_cast<Glue*>(glue_pointer);
     FrameDevice& device = *glue->device;
-    bool polled = device.rx_waiters().wake_source() != sched::WakeSource::Device;
+    bool polled = !device.rx_interrupts();
     for (;;) {
         auto deadline = polled ? sched::Deadline::after_ns(10'000'000) : sched::Deadline::never();
-        (void)sched::wait_event(
-            device.rx_waiters(), [&] { return device.rx_pending() || device.link_up() != glue->link; }, deadline,
-            sched::Interruptible::No);
+        device.wait_for_rx(glue->link, deadline);
+        ASSERT(!sched::big_lock_held());
         CoreLock lock;
         device.receive([&](std::span<const FrameDevice::Segment> segments, size_t total, uint32_t flags) {
             deliver(&glue->netif, segments, total, flags);

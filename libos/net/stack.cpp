@@ -13,6 +13,8 @@ extern "C" {
 }
 
 #include "base/klog.h"
+#include "base/spinlock.h"
+#include "base/thread_safety.h"
 #include "boot/command_line.h"
 #include "net/echo.h"
 #include "net/frame_device.h"
@@ -32,19 +34,30 @@ namespace {
 
 bool g_started;
 struct netif* g_netif;
-bool g_configured;
+// Whether the NIC has an address: set by status_changed (lwIP's netif callback, core lock held:
+// the tcpip thread's DHCP, or start()), read by wait_configured without the core lock (a socket
+// syscall that may hold nothing). g_configured_lock orders the two: the waiter checks and queues
+// itself under it, the setter changes the flag under it and wakes after letting it go.
+SpinLock g_configured_lock;
+bool g_configured GUARDED_BY(g_configured_lock);
 sched::WaitQueue g_configured_waiters;
 
 void status_changed(struct netif* netif) {
     bool configured = netif_is_up(netif) && !ip4_addr_isany_val(*netif_ip4_addr(netif));
-    if (configured && !g_configured) {
+    bool was_configured, waiting;
+    {
+        SpinLockGuard guard(g_configured_lock);
+        was_configured = g_configured;
+        g_configured = configured;
+        waiting = !g_configured_waiters.empty();  // waiters queue themselves under the lock
+    }
+    if (configured && !was_configured) {
         char address[IP4ADDR_STRLEN_MAX], gateway[IP4ADDR_STRLEN_MAX];
         ip4addr_ntoa_r(netif_ip4_addr(netif), address, sizeof address);
         ip4addr_ntoa_r(netif_ip4_gw(netif), gateway, sizeof gateway);
         klog("xos: net: %c%c%u %s gateway %s", netif->name[0], netif->name[1], netif->num, address, gateway);
     }
-    g_configured = configured;
-    sched::wake_all(g_configured_waiters);
+    if (waiting) sched::wake_all(g_configured_waiters);
 }
 
 void start_lwip() {
@@ -158,6 +171,10 @@ void start(const boot::CommandLine& command_line) {
 
 void drain_before_exit() {
     if (!g_netif) return;
+    // Under the core lock, as every other caller of the device's TX side (a thread of the exiting
+    // process may still be sending on another CPU). Its holders never wait long: at most a
+    // sender's 20 ms wait for a TX buffer.
+    CoreLock lock;
     FrameDevice& device = device_of(g_netif);
     if (device.transmit_idle()) return;  // the usual case: no clock read (it may calibrate)
     uint64_t deadline = platform::monotonic_ns() + 50'000'000;
@@ -171,8 +188,16 @@ ErrorOr<void> ensure_started() {
 
 bool wait_configured(sched::Deadline deadline) {
     if (!g_netif) return false;
-    return bool(
-        sched::wait_event(g_configured_waiters, [] { return g_configured; }, deadline, sched::Interruptible::Yes));
+    SpinLockGuard guard(g_configured_lock);
+    for (;;) {
+        if (g_configured) return true;
+        if (sched::signal_interrupts_current()) return false;
+        if (!deadline.is_never() && platform::monotonic_ns() >= deadline.monotonic_ns) return false;
+        auto slept = sched::block_current_unlocking(&g_configured_waiters, g_configured_lock, deadline,
+                                                    sched::Interruptible::Yes);
+        g_configured_lock.lock();
+        if (!slept && slept.error().code == EINTR) return false;
+    }
 }
 
 }  // namespace xos::net

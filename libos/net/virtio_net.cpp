@@ -3,6 +3,7 @@
 #include "base/klog.h"
 #include "mm/heap.h"
 #include "sched/thread.h"
+#include "sched/wait_queue.h"
 
 namespace xos::net {
 
@@ -101,12 +102,91 @@ ErrorOr<void> VirtioNet::initialize() {
         m_device.fail();
         return error(ENOMEM);
     }
-    for (size_t i = 0; i < tx_count; ++i) m_tx_free[m_tx_free_count++] = tx + i * BUFFER_SIZE;
-    for (size_t i = 0; i < rx_count; ++i) repost_rx(rx + i * BUFFER_SIZE);
-    m_tx.ring.set_interrupts_wanted(false);  // TX completions are reclaimed on the next send
-    m_device.finish(m_queues, 2);
+    {
+        SpinLockGuard guard(m_lock);
+        for (size_t i = 0; i < tx_count; ++i) m_tx_free[m_tx_free_count++] = tx + i * BUFFER_SIZE;
+        for (size_t i = 0; i < rx_count; ++i) repost_rx(rx + i * BUFFER_SIZE);
+        m_tx.ring.set_interrupts_wanted(false);  // TX completions are reclaimed on the next send
+    }
+    m_device.finish(m_queues, 2, &VirtioNet::on_interrupt, this);
     flush_rx();
     return {};
+}
+
+// Interrupt context, without the big lock (InterruptLocking::OwnLocks): the device returned
+// buffers or changed its configuration (the link). Taking m_lock orders this interrupt after
+// any waiter's check under it; the wake-ups (which may send a reschedule IPI) come after the
+// release, so no other CPU spins on m_lock meanwhile.
+void VirtioNet::on_interrupt(void* self) {
+    sched::InterruptScope scope;
+    auto* device = static_cast<VirtioNet*>(self);
+    bool rx_waiting, tx_waiting;
+    {
+        SpinLockGuard guard(device->m_lock);
+        rx_waiting = !device->m_rx.waiters.empty();  // waiters queue themselves under m_lock
+        tx_waiting = !device->m_tx.waiters.empty();
+    }
+    if (rx_waiting) sched::wake_all(device->m_rx.waiters);
+    if (tx_waiting) sched::wake_all(device->m_tx.waiters);
+}
+
+bool VirtioNet::link_changed(bool link) { return link_up() != link; }
+
+void VirtioNet::wait_for_rx(bool link, sched::Deadline deadline) {
+    SpinLockGuard guard(m_lock);
+    for (;;) {
+        if (m_rx.ring.has_completions() || link_changed(link)) return;
+        if (!deadline.is_never() && platform::monotonic_ns() >= deadline.monotonic_ns) return;
+        (void)sched::block_current_unlocking(&m_rx.waiters, m_lock, deadline, sched::Interruptible::No);
+        m_lock.lock();
+    }
+}
+
+bool VirtioNet::take_rx_batch(Batch& batch) {
+    batch.segment_count = 0;
+    batch.frame_count = 0;
+    bool reaped = false;
+    constexpr size_t MAX_SEGMENTS = 16;  // of one frame; a frame in more buffers is dropped
+    while (BATCH_SEGMENTS - batch.segment_count >= MAX_SEGMENTS) {
+        auto completion = m_rx.ring.reap();
+        if (!completion) break;
+        reaped = true;
+        auto* buffer = static_cast<uint8_t*>(completion->token);
+        size_t length = completion->length;
+        // num_buffers (le16 at offset 10) with MRG_RXBUF; the frame's other buffers follow.
+        size_t count = m_mergeable ? size_t(buffer[10] | buffer[11] << 8) : 1;
+        if (count == 0) count = 1;
+        size_t first = batch.segment_count;
+        size_t used = 0;
+        size_t total = 0;
+        bool ok = length >= HEADER_SIZE;
+        // virtio_net_hdr.flags: NEEDS_CSUM (1), DATA_VALID (2); only with GUEST_CSUM.
+        uint32_t flags = m_guest_checksum && (buffer[0] & 3) ? FRAME_CHECKSUM_VALID : 0;
+        if (ok) {
+            batch.segments[first + used++] = {buffer + HEADER_SIZE, length - HEADER_SIZE};
+            total = length - HEADER_SIZE;
+        }
+        repost_rx(buffer);
+        for (size_t i = 1; i < count; ++i) {
+            auto more = m_rx.ring.reap();
+            if (!more) {  // the device promised more buffers than it returned: drop the frame
+                ok = false;
+                break;
+            }
+            auto* next = static_cast<uint8_t*>(more->token);
+            if (used < MAX_SEGMENTS)
+                batch.segments[first + used++] = {next, more->length};
+            else
+                ok = false;
+            total += more->length;
+            repost_rx(next);
+        }
+        if (ok && total > 0 && total <= UINT32_MAX) {
+            batch.frames[batch.frame_count++] = {uint16_t(first), uint16_t(used), uint32_t(total), flags};
+            batch.segment_count += used;
+        }
+    }
+    return reaped;
 }
 
 bool VirtioNet::link_up() {
@@ -118,42 +198,45 @@ bool VirtioNet::link_up() {
 void VirtioNet::repost_rx(uint8_t* buffer) { m_rx_pending[m_rx_pending_count++] = buffer; }
 
 void VirtioNet::flush_rx() {
-    if (!m_rx_pending_count) return;
+    bool notify;
     {
-        platform::InterruptGuard guard;
+        SpinLockGuard guard(m_lock);
+        if (!m_rx_pending_count) return;
         for (size_t i = 0; i < m_rx_pending_count; ++i) {
             const virtio::VirtqBuffer chain[] = {{platform::dma_address(m_rx_pending[i]), uint32_t(BUFFER_SIZE), true}};
             if (!m_rx.ring.submit(chain, m_rx_pending[i])) klog("xos: %s: RX ring full", name());
         }
         m_rx_pending_count = 0;
+        notify = m_rx.ring.needs_notify();
     }
-    if (m_rx.ring.needs_notify()) m_device.transport().notify(RX_QUEUE);
+    if (notify) m_device.transport().notify(RX_QUEUE);  // an MMIO write: after the release
 }
 
 void VirtioNet::reclaim_tx() {
-    platform::InterruptGuard guard;
     while (auto completion = m_tx.ring.reap()) m_tx_free[m_tx_free_count++] = static_cast<uint8_t*>(completion->token);
 }
 
 bool VirtioNet::transmit_idle() {
+    SpinLockGuard guard(m_lock);
     reclaim_tx();
     return m_tx_free_count == m_tx.ring.size();
 }
 
 ErrorOr<uint8_t*> VirtioNet::acquire_tx_buffer() {
+    SpinLockGuard guard(m_lock);
     reclaim_tx();
     if (!m_tx_free_count) {
         // Every buffer in flight: the device is behind. Ask for its TX interrupts and wait for a
         // completion (a device wait), at most 20 ms: then drop the frame (the core lock is held;
-        // TCP retransmits). The bound is the drop policy, not a poll.
-        // The device's interrupt handler wakes m_tx.waiters under the big lock, and the check
-        // and the sleep below are one step under it too: a sender without the big lock (a
-        // socket syscall, core lock held) takes it here, so the completion's wake-up is not lost.
-        sched::BigLockScope big_lock;
+        // TCP retransmits). The bound is the drop policy, not a poll. The check and the queueing
+        // are one step under m_lock, which the interrupt handler takes before it wakes
+        // m_tx.waiters: the completion's wake-up is not lost (no big lock needed).
         auto deadline = sched::Deadline::after_ns(20'000'000);
         m_tx.ring.set_interrupts_wanted(true);
-        (void)sched::wait_event(
-            m_tx.waiters, [&] { return m_tx.ring.has_completions(); }, deadline, sched::Interruptible::No);
+        while (!m_tx.ring.has_completions() && platform::monotonic_ns() < deadline.monotonic_ns) {
+            (void)sched::block_current_unlocking(&m_tx.waiters, m_lock, deadline, sched::Interruptible::No);
+            m_lock.lock();
+        }
         m_tx.ring.set_interrupts_wanted(false);
         reclaim_tx();
         if (!m_tx_free_count) return error(ENOBUFS);
@@ -177,10 +260,16 @@ ErrorOr<void> VirtioNet::submit_tx(uint8_t* buffer, size_t length) {
         buffer[9] = 0;
     }
     const virtio::VirtqBuffer chain[] = {{platform::dma_address(buffer), uint32_t(HEADER_SIZE + length), false}};
-    if (auto result = m_device.submit(TX_QUEUE, m_tx, chain, buffer); !result) {
-        m_tx_free[m_tx_free_count++] = buffer;
-        return result;
+    bool notify;
+    {
+        SpinLockGuard guard(m_lock);
+        if (auto result = m_tx.ring.submit(chain, buffer); !result) {
+            m_tx_free[m_tx_free_count++] = buffer;
+            return result;
+        }
+        notify = m_tx.ring.needs_notify();
     }
+    if (notify) m_device.transport().notify(TX_QUEUE);  // an MMIO write: after the release
     return {};
 }
 

@@ -9,10 +9,15 @@
 //   sum in the checksum field, the device completes it). With GUEST_CSUM, frames the device
 //   marks DATA_VALID or NEEDS_CSUM are handed up with FRAME_CHECKSUM_VALID.
 // - RX: RX_BUFFERS buffers of BUFFER_SIZE bytes are posted at start; poll_rx() hands back every
-//   received frame and reposts the buffers in one batch (one notification).
+//   received frame and reposts the buffers in batches (one notification each).
 // - TX: TX_BUFFERS copy buffers; transmit() reclaims completed ones first, and waits briefly for
 //   one when all are in flight.
-// Callers serialize (the lwIP core lock); the interrupt handler only wakes rx_waiters()/TX waiters.
+// Locking (docs/locking.md, "Network RX and TX"): m_lock, a SpinLock, guards both virtqueues,
+// the TX buffer pool and the RX buffers waiting to be reposted; it is held only for ring work
+// (never while a frame is handed to lwIP or copied in). The interrupt handler runs without the
+// big lock: it takes m_lock, notes who waits, lets it go, then wakes them. The waits (the RX
+// thread's, a sender's for a TX buffer) check and queue themselves under m_lock.
+// Callers of poll_rx and transmit serialize besides (the lwIP core lock).
 // The glue uses it through FrameDevice (frame_device.h); the templates below are the same calls
 // without the indirection.
 #pragma once
@@ -22,6 +27,8 @@
 #include <span>
 
 #include "base/error.h"
+#include "base/spinlock.h"
+#include "base/thread_safety.h"
 #include "net/frame_device.h"
 #include "virtio/device.h"
 
@@ -54,8 +61,8 @@ public:
     // then reposts the buffers. Returns the number of frames.
     template <typename OnFrame>
     size_t poll_rx(OnFrame&& on_frame);
-    bool rx_pending() const override { return m_rx.ring.has_completions(); }
-    sched::WaitQueue& rx_waiters() override { return m_rx.waiters; }
+    void wait_for_rx(bool link, sched::Deadline deadline) override;
+    bool rx_interrupts() const override { return m_rx.waiters.wake_source() == sched::WakeSource::Device; }
 
     // Copies a frame of `length` bytes with fill(uint8_t* destination) and queues it. ENOBUFS
     // when every TX buffer stays in flight; EMSGSIZE for a frame over MAX_FRAME.
@@ -78,13 +85,34 @@ protected:
     }
 
 private:
+    static void on_interrupt(void* self);
     ErrorOr<uint8_t*> acquire_tx_buffer();
     ErrorOr<void> submit_tx(uint8_t* buffer, size_t length);
-    void reclaim_tx();
-    void repost_rx(uint8_t* buffer);
+    void reclaim_tx() REQUIRES(m_lock);
+    void repost_rx(uint8_t* buffer) REQUIRES(m_lock);
     void flush_rx();
+    bool link_changed(bool link);
+
+    // A batch of received frames taken off the ring under m_lock and handed up without it.
+    static constexpr size_t BATCH_SEGMENTS = 64;
+    struct Batch {
+        Segment segments[BATCH_SEGMENTS];
+        struct Frame {
+            uint16_t first;  // index in segments
+            uint16_t count;
+            uint32_t total;
+            uint32_t flags;
+        } frames[BATCH_SEGMENTS];
+        size_t segment_count = 0;
+        size_t frame_count = 0;
+    };
+    // False if the ring had nothing.
+    bool take_rx_batch(Batch& batch) REQUIRES(m_lock);
 
     virtio::Device m_device;
+    SpinLock m_lock;
+    // The rings are the queues' (virtio::QueueState::ring); m_lock guards them after initialize()
+    // (the analysis cannot see through the references: every ring call below is under m_lock).
     virtio::QueueState m_queues[2];  // 0: receive, 1: transmit
     virtio::QueueState& m_rx = m_queues[0];
     virtio::QueueState& m_tx = m_queues[1];
@@ -93,55 +121,32 @@ private:
     bool m_has_status = false;
     bool m_checksum_offload = false;  // VIRTIO_NET_F_CSUM
     bool m_guest_checksum = false;  // VIRTIO_NET_F_GUEST_CSUM
-    uint8_t* m_tx_free[TX_BUFFERS] = {};
-    size_t m_tx_free_count = 0;
-    uint8_t* m_rx_pending[RX_BUFFERS] = {};  // buffers consumed, not yet reposted
-    size_t m_rx_pending_count = 0;
+    uint8_t* m_tx_free[TX_BUFFERS] GUARDED_BY(m_lock) = {};
+    size_t m_tx_free_count GUARDED_BY(m_lock) = 0;
+    uint8_t* m_rx_pending[RX_BUFFERS] GUARDED_BY(m_lock) = {};  // buffers consumed, not yet reposted
+    size_t m_rx_pending_count GUARDED_BY(m_lock) = 0;
 };
 
 template <typename OnFrame>
 size_t VirtioNet::poll_rx(OnFrame&& on_frame) {
     size_t frames = 0;
-    Segment segments[16];
+    Batch batch;
     for (;;) {
-        auto completion = m_rx.ring.reap();
-        if (!completion) break;
-        auto* buffer = static_cast<uint8_t*>(completion->token);
-        size_t length = completion->length;
-        // num_buffers (le16 at offset 10) with MRG_RXBUF; the frame's other buffers follow.
-        size_t count = m_mergeable ? size_t(buffer[10] | buffer[11] << 8) : 1;
-        if (count == 0) count = 1;
-        size_t used = 0;
-        size_t total = 0;
-        bool ok = length >= HEADER_SIZE;
-        // virtio_net_hdr.flags: NEEDS_CSUM (1), DATA_VALID (2); only with GUEST_CSUM.
-        uint32_t flags = m_guest_checksum && (buffer[0] & 3) ? FRAME_CHECKSUM_VALID : 0;
-        if (ok) {
-            segments[used++] = {buffer + HEADER_SIZE, length - HEADER_SIZE};
-            total = length - HEADER_SIZE;
+        bool reaped;
+        {
+            SpinLockGuard guard(m_lock);
+            reaped = take_rx_batch(batch);
         }
-        repost_rx(buffer);
-        for (size_t i = 1; i < count; ++i) {
-            auto more = m_rx.ring.reap();
-            if (!more) {  // the device promised more buffers than it returned: drop the frame
-                ok = false;
-                break;
-            }
-            auto* next = static_cast<uint8_t*>(more->token);
-            if (used < 16)
-                segments[used++] = {next, more->length};
-            else
-                ok = false;
-            total += more->length;
-            repost_rx(next);
-        }
-        // The buffers are reposted only after on_frame (flush_rx below), so the data stays put.
-        if (ok && total > 0) {
-            on_frame(std::span<const Segment>(segments, used), total, flags);
+        if (!reaped) break;
+        // Without m_lock: lwIP's input may transmit (transmit() takes it). The buffers are
+        // reposted only after on_frame (flush_rx below), so the data stays put.
+        for (size_t i = 0; i < batch.frame_count; ++i) {
+            const auto& frame = batch.frames[i];
+            on_frame(std::span<const Segment>(batch.segments + frame.first, frame.count), frame.total, frame.flags);
             ++frames;
         }
+        flush_rx();
     }
-    flush_rx();
     return frames;
 }
 

@@ -50,10 +50,14 @@ void Device::on_interrupt(void* self) {
     for (size_t i = 0; i < device->m_queue_count; ++i) sched::wake_all(device->m_queues[i].waiters);
 }
 
-void Device::finish(QueueState* queues, size_t queue_count) {
+void Device::finish(QueueState* queues, size_t queue_count) { finish(queues, queue_count, nullptr, nullptr); }
+
+void Device::finish(QueueState* queues, size_t queue_count, void (*handler)(void*), void* context) {
     m_queues = queues;
     m_queue_count = queue_count;
-    m_interrupts = m_transport.set_interrupt_handler(&Device::on_interrupt, this);
+    m_interrupts = handler
+        ? m_transport.set_interrupt_handler(handler, context, platform::InterruptLocking::OwnLocks)
+        : m_transport.set_interrupt_handler(&Device::on_interrupt, this, platform::InterruptLocking::BigLock);
     if (!m_interrupts) klog("xos: %s: no interrupt routing; the driver polls its queues", m_transport.name());
     for (size_t i = 0; i < queue_count; ++i)
         queues[i].waiters.set_wake_source(m_interrupts ? sched::WakeSource::Device : sched::WakeSource::Thread);

@@ -51,8 +51,12 @@ public:
     ErrorOr<void> negotiate(uint64_t wanted);
     // Allocates and enables queue `index` with up to `max_size` entries.
     ErrorOr<void> setup_queue(uint16_t index, uint16_t max_size, QueueState& queue);
-    // Routes the device's interrupt (waking every queue's waiters) and sets DRIVER_OK.
+    // Routes the device's interrupt (waking every queue's waiters, under the big lock) and sets
+    // DRIVER_OK.
     void finish(QueueState* queues, size_t queue_count);
+    // The same with the driver's own handler, run without the big lock (the driver's handler
+    // takes its own lock and wakes the queues' waiters itself: virtio-net).
+    void finish(QueueState* queues, size_t queue_count, void (*handler)(void* context), void* context);
     // On failure after negotiate(): marks the device FAILED.
     void fail();
 

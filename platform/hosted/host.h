@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "xos/platform.h"
+
 extern "C" long xos_host_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
 extern "C" char xos_host_syscall_begin[], xos_host_syscall_end[];
 extern "C" void xos_host_sigreturn();
@@ -149,8 +151,10 @@ bool user_dispatch_enabled();
 // the sandbox; g_nic_fd is the only fd readv/writev may use (-1: no NIC).
 extern int g_nic_fd;
 void init_nic(int fd, bool tap);
-// signals.cpp: handler(context) runs as a device interrupt (interrupts off) on each SIGIO.
-void set_io_interrupt_handler(void (*handler)(void* context), void* context);
+// signals.cpp: handler(context) runs as a device interrupt (interrupts off) on each SIGIO, under
+// the big lock or not (`locking`, xos/platform.h).
+void set_io_interrupt_handler(void (*handler)(void* context), void* context,
+                              platform::InterruptLocking locking = platform::InterruptLocking::BigLock);
 // True once after a SIGWINCH (the host terminal was resized).
 bool take_resize();
 // XOS_FORWARD_SIGNALS: SIGNAL_FORWARD's handler, installed by init_signal_forwarding(), keeps each

@@ -103,8 +103,8 @@ public:
         return SendResult::Sent;
     }
 
-    bool set_interrupt_handler(void (*handler)(void*), void* context) override {
-        set_io_interrupt_handler(handler, context);
+    bool set_interrupt_handler(void (*handler)(void*), void* context, platform::InterruptLocking locking) override {
+        set_io_interrupt_handler(handler, context, locking);
         return true;
     }
 

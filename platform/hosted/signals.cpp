@@ -117,16 +117,26 @@ volatile bool g_io_pending;
 volatile bool g_winch_pending;  // read by console.cpp
 // The devices SIGIO may be for (the host NIC, console input): each one's handler runs on every
 // SIGIO, as handlers of a shared interrupt line do.
+// The NIC's (OwnLocks) runs without the big lock, the console's under it.
 struct IoHandler {
     void (*handler)(void*);
     void* context;
+    platform::InterruptLocking locking;
 };
 constexpr size_t MAX_IO_HANDLERS = 4;
 IoHandler g_io_handlers[MAX_IO_HANDLERS];
 size_t g_io_handler_count;
 
-void run_io_handlers() {
-    for (size_t i = 0; i < g_io_handler_count; ++i) g_io_handlers[i].handler(g_io_handlers[i].context);
+// Runs the handlers registered with `locking`.
+void run_io_handlers(platform::InterruptLocking locking) {
+    for (size_t i = 0; i < g_io_handler_count; ++i)
+        if (g_io_handlers[i].locking == locking) g_io_handlers[i].handler(g_io_handlers[i].context);
+}
+
+bool has_io_handlers(platform::InterruptLocking locking) {
+    for (size_t i = 0; i < g_io_handler_count; ++i)
+        if (g_io_handlers[i].locking == locking) return true;
+    return false;
 }
 
 void barrier() { asm volatile("" ::: "memory"); }
@@ -233,9 +243,12 @@ void interrupt(Vcpu& v, unsigned index, Ucontext& uc, sched::InterruptKind kind)
     v.interrupts_enabled = false;
     if (index == 0 && g_io_pending && g_io_handler_count) {  // a SIGIO held back, or this one
         g_io_pending = false;
-        if (sched::big_lock_enter()) sched::count_interrupt_big_lock();  // a device's handler
-        run_io_handlers();
-        sched::big_lock_leave();
+        run_io_handlers(platform::InterruptLocking::OwnLocks);
+        if (has_io_handlers(platform::InterruptLocking::BigLock)) {
+            if (sched::big_lock_enter()) sched::count_interrupt_big_lock();  // a device's handler
+            run_io_handlers(platform::InterruptLocking::BigLock);
+            sched::big_lock_leave();
+        }
     }
     save(v, uc, were_enabled);
     v.in_handler = true;
@@ -515,10 +528,10 @@ int take_forwarded_signal() {
     return signal;
 }
 
-void set_io_interrupt_handler(void (*handler)(void*), void* context) {
+void set_io_interrupt_handler(void (*handler)(void*), void* context, platform::InterruptLocking locking) {
     platform::InterruptGuard guard;
     if (g_io_handler_count == MAX_IO_HANDLERS) setup_failed("too many SIGIO handlers", 0);
-    g_io_handlers[g_io_handler_count++] = {handler, context};
+    g_io_handlers[g_io_handler_count++] = {handler, context, locking};
 }
 
 void init_signals() {

@@ -25,6 +25,7 @@ constexpr IoApic IOAPICS[] = {{0xfec00000, 0}, {0xfec10000, 24}};
 struct Route {
     void (*handler)(void*);
     void* context;
+    platform::InterruptLocking locking;
 };
 Route g_routes[DEVICE_VECTORS];
 uint32_t g_routes_used;
@@ -51,13 +52,13 @@ void lapic_write(uint32_t reg, uint32_t value) { reg32(LAPIC_BASE + reg) = value
 uint32_t allocate_vector(void (*handler)(void*), void* context) {
     if (g_routes_used == DEVICE_VECTORS) return 0;
     uint32_t index = g_routes_used++;
-    g_routes[index] = {handler, context};
+    g_routes[index] = {handler, context, platform::InterruptLocking::BigLock};
     return uint32_t(DEVICE_VECTOR_BASE + index);
 }
 
 }  // namespace
 
-bool route_gsi(uint32_t gsi, void (*handler)(void*), void* context) {
+bool route_gsi(uint32_t gsi, void (*handler)(void*), void* context, platform::InterruptLocking locking) {
     const IoApic* ioapic = nullptr;
     for (const IoApic& candidate : IOAPICS)
         if (gsi >= candidate.first_gsi) ioapic = &candidate;
@@ -70,6 +71,7 @@ bool route_gsi(uint32_t gsi, void (*handler)(void*), void* context) {
 
     uint32_t vector = allocate_vector(handler, context);
     if (!vector) return false;
+    g_routes[vector - DEVICE_VECTOR_BASE].locking = locking;  // before the pin is unmasked
     uint32_t apic_id = lapic_read(LAPIC_ID) >> 24;
     constexpr uint32_t LEVEL = 1u << 15;
     ioapic_write(ioapic->base, 0x11 + 2 * pin, apic_id << 24);
@@ -84,6 +86,17 @@ bool allocate_msi(void (*handler)(void*), void* context, MsiMessage& message) {
     message.address = LAPIC_BASE | uint64_t(apic_id) << 12;  // physical destination, no redirection hint
     message.data = vector;  // fixed delivery, edge-triggered
     return true;
+}
+
+void set_msi_locking(const MsiMessage& message, platform::InterruptLocking locking) {
+    uint32_t vector = message.data & 0xff;
+    if (vector >= DEVICE_VECTOR_BASE && vector < DEVICE_VECTOR_BASE + g_routes_used)
+        g_routes[vector - DEVICE_VECTOR_BASE].locking = locking;
+}
+
+bool device_irq_needs_big_lock(uint64_t vector) {
+    if (vector < DEVICE_VECTOR_BASE || vector >= DEVICE_VECTOR_BASE + g_routes_used) return true;
+    return g_routes[vector - DEVICE_VECTOR_BASE].locking == platform::InterruptLocking::BigLock;
 }
 
 bool dispatch_device_irq(uint64_t vector) {

@@ -17,6 +17,7 @@ void timer_start(uint32_t hz);
 void timer_start_cpu();
 void timer_rearm();
 machine::IrqResult handle_irq(uint64_t vector);
+bool device_irq_needs_big_lock(uint64_t vector);
 void shutdown(platform::ExitKind kind, int status, const char* reason);
 std::span<platform::BlockDevice* const> no_block_devices();
 platform::HostNic* no_nic();
@@ -29,6 +30,7 @@ const Machine kvm_machine = {
     .init_console = kvm::init_uarts,
     .init = kvm::init_clock,
     .handle_irq = kvm::handle_irq,
+    .irq_needs_big_lock = kvm::device_irq_needs_big_lock,
     .console_write = kvm::console_write,
     .console_stdio = kvm::console_stdio,
     .console_size = kvm::console_size,

@@ -107,10 +107,10 @@ public:
         write(QueueNotify, queue);
     }
 
-    bool set_interrupt_handler(void (*handler)(void*), void* context) override {
+    bool set_interrupt_handler(void (*handler)(void*), void* context, platform::InterruptLocking locking) override {
         m_handler = handler;
         m_context = context;
-        return route_gsi(m_gsi, &MmioTransport::on_interrupt, this);
+        return route_gsi(m_gsi, &MmioTransport::on_interrupt, this, locking);
     }
 
 private:

@@ -158,10 +158,11 @@ public:
         if (queue < MAX_QUEUES && m_queue_notify[queue]) mmio_write<uint16_t>(m_queue_notify[queue], queue);
     }
 
-    bool set_interrupt_handler(void (*handler)(void*), void* context) override {
+    bool set_interrupt_handler(void (*handler)(void*), void* context, platform::InterruptLocking locking) override {
         m_handler = handler;
         m_context = context;
         if (m_msix_vector != NO_VECTOR) {
+            set_msi_locking(m_msi, locking);
             // Unmask the one table entry now that there is someone to call.
             uintptr_t entry = m_msix_table;
             mmio_write<uint32_t>(entry + MSIX_ENTRY_CONTROL, 0);
@@ -170,7 +171,7 @@ public:
         uint32_t gsi;
         if (!m_isr || !pci::intx_gsi(m_at, gsi)) return false;
         pci::write16(m_at, pci::COMMAND, uint16_t(pci::read16(m_at, pci::COMMAND) & ~pci::COMMAND_INTX_DISABLE));
-        return route_gsi(gsi, &PciTransport::on_intx, this);
+        return route_gsi(gsi, &PciTransport::on_intx, this, locking);
     }
 
 private:

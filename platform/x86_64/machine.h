@@ -27,6 +27,9 @@ struct Machine {
     void (*init_console)();
     void (*init)();  // after paging, before libos
     IrqResult (*handle_irq)(uint64_t vector);
+    // Whether a device vector's handler runs under the big lock (kvm: per route,
+    // xos/platform.h InterruptLocking; xen: always, one vCPU).
+    bool (*irq_needs_big_lock)(uint64_t vector);
     void (*console_write)(platform::ConsoleStream stream, const char* bytes, size_t count);
     // Console input and what the host's stdio are (xos/platform.h, console_read and friends).
     platform::StdioKinds (*console_stdio)();
@@ -61,5 +64,6 @@ const Machine& current();
 inline void init_console() { current().init_console(); }
 inline void init() { current().init(); }
 inline IrqResult handle_irq(uint64_t vector) { return current().handle_irq(vector); }
+inline bool irq_needs_big_lock(uint64_t vector) { return current().irq_needs_big_lock(vector); }
 
 }  // namespace xos::machine

@@ -146,7 +146,8 @@ namespace {
 
 // Interrupts whose handlers need no big lock (docs/locking.md): the local APIC timer (0xef,
 // kvm/timer.cpp), the IPIs (x86_64/smp.h) and the spurious vector. The scheduler's part
-// (reschedule) takes its own locks.
+// (reschedule) takes its own locks. Devices whose handlers have locks of their own (virtio-net)
+// say so per vector (machine::irq_needs_big_lock).
 bool lock_free_vector(uint64_t vector) {
     return vector == 0xef || (vector >= xos::x86::IPI_RESCHEDULE_VECTOR && vector <= xos::x86::IPI_TLB_VECTOR) ||
         vector == 0xff;
@@ -182,7 +183,7 @@ extern "C" void xos_x86_trap(xos::x86::TrapFrame* frame) {
         return;
     }
     machine::IrqResult irq;
-    if (lock_free_vector(frame->vector)) {
+    if (lock_free_vector(frame->vector) || !machine::irq_needs_big_lock(frame->vector)) {
         irq = machine::handle_irq(frame->vector);
     } else {
         if (sched::big_lock_enter()) sched::count_interrupt_big_lock();  // a device's handler

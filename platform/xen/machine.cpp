@@ -74,6 +74,7 @@ const Machine xen_machine = {
     .init_console = xen::init_console,
     .init = xen::init,
     .handle_irq = xen::handle_irq,
+    .irq_needs_big_lock = [](uint64_t) { return true; },
     .console_write = xen::console_write,
     .console_stdio = xen::console_stdio,
     .console_size = xen::console_size,

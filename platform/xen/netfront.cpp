@@ -41,7 +41,7 @@ public:
     size_t receive(void (*on_frame)(void* context, const uint8_t* frame, size_t length), void* context,
                    bool& more) override;
     SendResult send(const uint8_t* const* pieces, const size_t* lengths, size_t count) override;
-    bool set_interrupt_handler(void (*handler)(void* context), void* context) override {
+    bool set_interrupt_handler(void (*handler)(void* context), void* context, platform::InterruptLocking) override {
         m_handler = handler;
         m_handler_context = context;
         return true;

@@ -78,7 +78,11 @@ struct ThreadStart {
 
 constexpr size_t KERNEL_STACK_PAGES = DEFAULT_THREAD_STACKSIZE / 4096;
 
+// lwIP's threads (the tcpip thread) run without the big lock (docs/locking.md, "Network RX and
+// TX"): lwIP's state is the core lock's, its waits are on the mailboxes' and semaphores' own
+// locks, and what its callbacks reach (sockets, the address configuration) has locks of its own.
 [[noreturn]] void thread_entry(uintptr_t start_pointer, uintptr_t) {
+    sched::big_lock_leave();  // thread_start took it for libos functions: these need none
     auto* start = reinterpret_cast<ThreadStart*>(start_pointer);
     ThreadStart copy = *start;
     mm::kdestroy(start);

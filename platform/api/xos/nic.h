@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "xos/platform.h"
+
 namespace xos::platform {
 
 class HostNic {
@@ -41,7 +43,8 @@ public:
 
     // Calls handler(context) in interrupt context (interrupts off) whenever the host fd becomes
     // readable or writable again. False if the platform cannot (the driver must then poll).
-    virtual bool set_interrupt_handler(void (*handler)(void* context), void* context) = 0;
+    // `locking`: under the big lock or not (xos/platform.h; Xen has one vCPU and ignores it).
+    virtual bool set_interrupt_handler(void (*handler)(void* context), void* context, InterruptLocking locking) = 0;
 
 protected:
     ~HostNic() = default;

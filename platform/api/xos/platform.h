@@ -314,6 +314,12 @@ unsigned cpu_index_unlocked();
 // that the address space it ran in can be freed). No-op where there is none (hosted).
 void activate_kernel_space();
 
+// How a device's interrupt handler runs with several CPUs (docs/locking.md): BigLock takes the
+// big lock around it (a handler that touches libos state without locks of its own); OwnLocks
+// runs it without (a handler that takes only its device's own spinlock and wakes queues after
+// letting it go: virtio-net, the host NIC).
+enum class InterruptLocking { BigLock, OwnLocks };
+
 // Disables interrupts for a scope, restoring the previous state.
 class InterruptGuard {
 public:

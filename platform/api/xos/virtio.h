@@ -56,8 +56,9 @@ public:
 
     // Calls handler(context) in interrupt context (interrupts off) each time the device
     // interrupts, after acknowledging the interrupt at the device. False if the platform cannot
-    // deliver this device's interrupts; the driver must then poll its used rings.
-    virtual bool set_interrupt_handler(void (*handler)(void* context), void* context) = 0;
+    // deliver this device's interrupts; the driver must then poll its used rings. `locking`: under
+    // the big lock or not (xos/platform.h).
+    virtual bool set_interrupt_handler(void (*handler)(void* context), void* context, InterruptLocking locking) = 0;
 
 protected:
     ~VirtioTransport() = default;

@@ -42,8 +42,7 @@ static void* run(void* arg) {
         CHECK(sched_setaffinity(0, sizeof set, &set) == 0);
     }
     atomic_fetch_add(&g_arrived, 1);
-    while (!atomic_load(&g_go)) {
-    }
+    while (!atomic_load(&g_go)) {}
     for (int pass = 0; pass < PASSES; ++pass) {
         for (int i = 0; i < SITES; ++i) {
             long got = ((Site)(g_code + i * SITE_SIZE))();

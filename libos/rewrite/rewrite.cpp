@@ -5,9 +5,12 @@
 // thread that was stopped between the two instructions still runs a valid `syscall` (it traps as
 // before). The bytes are written through libos's alias of the frame (RAM is in the direct map for
 // libos on the VM; on hosted it is the RAM memfd's mapping), never by making the app's mapping
-// writable, and with interrupts off on the one CPU. With several CPUs this must become Linux's
-// text_poke_bp sequence (int3 on the first byte, sync every CPU, the other bytes, sync, the
-// first byte), since another CPU may be fetching the instruction being changed.
+// writable, with interrupts off. Another CPU may run the site meanwhile (another thread of the
+// process), so the jump goes in as Linux's text_poke_bp puts in an instruction (poke below): an
+// int3 on the first byte, every CPU serialized (platform::sync_cores), the other bytes, sync,
+// the first byte, sync; a thread that meets the int3 meanwhile continues in the trampoline
+// (on_breakpoint). Written in one go, the bytes could be fetched half old, half new: `mov
+// $N,%eax` with the jump's displacement as N, a syscall with the wrong number.
 //
 // Only private memory is patched: anonymous memory (VmaKind Anonymous/Heap/Stack), and private
 // file mappings (MAP_PRIVATE: the code of ld.so's libraries and of loaded programs), whose pages
@@ -22,6 +25,7 @@
 #include <cstring>
 
 #include "base/klog.h"
+#include "base/spinlock.h"
 #include "base/verify.h"
 #include "mm/file_cache.h"
 #include "mm/frames.h"
@@ -67,6 +71,17 @@ constexpr int64_t PAIRED_OFFSETS[] = {-(int64_t(1) << 30), int64_t(1) << 30};
 
 bool g_enabled = true;
 Stats g_stats;
+
+// The jump being poked in (poke): its first byte is an int3 until the last step. Set and
+// cleared by the patching CPU (the big lock's holder), read by on_breakpoint on any CPU.
+struct Poke {
+    const mm::VirtualMemory* memory;
+    uintptr_t at;  // the first byte of the site's new jump
+    uintptr_t to;  // where the jump goes (its trampoline)
+};
+SpinLock g_poke_lock;  // g_poke as a whole, for on_breakpoint's read of it
+Poke g_poke GUARDED_BY(g_poke_lock);
+uint64_t g_poke_traps;  // threads that met the int3 (atomic: on_breakpoint has no lock)
 
 // The live threads that run in the current address space: the process's own, and a vfork
 // parent blocked in clone while its posix_spawn child shares its memory. (Not the threads of
@@ -691,6 +706,39 @@ bool patched_already(uintptr_t at, uintptr_t& resume) {
     return false;
 }
 
+// Writes `jump` (jmp rel32, to `to`) over the 5 bytes at app address `at` (`bytes`: libos's
+// aliases of them), safely for threads that run them on other CPUs meanwhile: they see the old
+// instruction, the int3 (and continue at `to`: on_breakpoint), or the jump, never a mix.
+void poke(uint8_t* const* bytes, uintptr_t at, const uint8_t (&jump)[5], uintptr_t to) {
+    if (platform::cpu_count() == 1) {
+        // The displacement first, the opcode last: until then the first bytes still decode as
+        // before (an interrupt is all that can come between, and interrupts are off).
+        for (size_t i = 1; i < 5; ++i) *bytes[i] = jump[i];
+        asm volatile("" ::: "memory");
+        *bytes[0] = jump[0];
+        return;
+    }
+    {
+        SpinLockGuard guard(g_poke_lock);
+        g_poke = {&mm::app_memory(), at, to};
+    }
+    __atomic_store_n(bytes[0], uint8_t(0xcc), __ATOMIC_SEQ_CST);  // int3: from now on nobody runs the old bytes
+    platform::sync_cores();
+    for (size_t i = 1; i < 5; ++i) __atomic_store_n(bytes[i], jump[i], __ATOMIC_RELAXED);
+    platform::sync_cores();
+    __atomic_store_n(bytes[0], jump[0], __ATOMIC_SEQ_CST);
+    platform::sync_cores();
+    // The same bytes once more. For real CPUs a no-op; for QEMU's multi-threaded TCG, whose
+    // check for written code races with another vCPU translating the page: a block translated
+    // from the int3 step while the last store went past that check stays cached, and the threads
+    // that run it meet an int3 that memory no longer has (seen: on_breakpoint's second case for
+    // ever). Every vCPU has finished its translations since (sync_cores), so this store finds
+    // the page's blocks and drops them.
+    for (size_t i = 0; i < 5; ++i) __atomic_store_n(bytes[i], jump[i], __ATOMIC_SEQ_CST);
+    SpinLockGuard guard(g_poke_lock);
+    g_poke = {};
+}
+
 // Patches the site or says why not. `window` holds the bytes around the `syscall` at `at`.
 // Returns where the trapped syscall returns to.
 uintptr_t examine(Site* site, uintptr_t at, long number, const Registers& registers, const uint8_t* window,
@@ -841,10 +889,9 @@ uintptr_t examine(Site* site, uintptr_t at, long number, const Registers& regist
         write_number_trampoline(alias(slot), slot, imm, after);
     }
     auto rel = static_cast<int32_t>(static_cast<int64_t>(slot - (start + 5)));
-    // The displacement first, the opcode last: until then the first bytes still decode as before.
-    for (size_t i = 0; i < 4; ++i) *bytes[1 + i] = uint8_t(uint32_t(rel) >> (8 * i));
-    asm volatile("" ::: "memory");
-    *bytes[0] = 0xe9;  // jmp rel32
+    uint8_t jump[5] = {0xe9};  // jmp rel32
+    for (size_t i = 0; i < 4; ++i) jump[1 + i] = uint8_t(uint32_t(rel) >> (8 * i));
+    poke(bytes, start, jump, slot);
     if (site) {
         site->state = Reason::Count;
         site->decided = true;
@@ -1020,9 +1067,35 @@ void file_changed(const vfs::Vnode& vnode, uint64_t from, uint64_t to) {
     }
 }
 
+uintptr_t on_breakpoint(uintptr_t address) {
+    {
+        SpinLockGuard guard(g_poke_lock);
+        if (g_poke.at == address && g_poke.memory == &mm::app_memory()) {
+            __atomic_fetch_add(&g_poke_traps, 1, __ATOMIC_RELAXED);
+            return g_poke.to;  // what the jump being put there does
+        }
+    }
+    // Not (or no longer) being patched: if the int3 is gone since it trapped (its patch was over
+    // before this CPU looked), what is there now runs, as Linux's uprobes do with a breakpoint
+    // removed under them. An int3 still there is the app's own: SIGTRAP.
+    uint8_t now[5] = {};
+    if (platform::copy_user(now, reinterpret_cast<const void*>(address), 1) != 0 || now[0] == 0xcc) return 0;
+    __atomic_fetch_add(&g_poke_traps, 1, __ATOMIC_RELAXED);
+    // A jump (the rewriter's, if the patch was over): taken here rather than run again, in case
+    // this CPU still fetches the int3 (poke: TCG).
+    int32_t rel;
+    if (now[0] == 0xe9 && platform::copy_user(now + 1, reinterpret_cast<const void*>(address + 1), 4) == 0) {
+        memcpy(&rel, now + 1, 4);
+        return address + 5 + uintptr_t(intptr_t(rel));
+    }
+    return address;
+}
+
+uint64_t poke_traps() { return __atomic_load_n(&g_poke_traps, __ATOMIC_RELAXED); }
+
 }  // namespace xos::rewrite
 
 extern "C" uintptr_t xos_rewrite_trap(uintptr_t after, long number, const uint64_t* saved) {
-    xos::platform::InterruptGuard guard;  // one CPU: nothing else runs while the site changes
+    xos::platform::InterruptGuard guard;  // no switch while the site changes (poke)
     return xos::rewrite::on_trap(after, number, saved);
 }

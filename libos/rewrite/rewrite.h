@@ -80,6 +80,9 @@ struct Site {
 void configure(std::span<const char* const> environment);
 bool enabled();
 const Stats& stats();
+// Threads that met a site's int3 while it was patched (platform::sync_cores' window) and went on
+// in its trampoline, or found the int3 gone and ran the jump.
+uint64_t poke_traps();
 void for_each_site(void (*visit)(const Site& site, void* context), void* context);
 
 // Hooks of the memory manager (mm/vm.cpp) and the file cache (mm/file_cache.cpp):

@@ -489,7 +489,7 @@ void big_lock_release() {
         platform::cpu_context_adopt_current(idle->cpu_context);
         set_kernel_stack(*idle);
         c.active = nullptr;
-        c.online = true;
+        __atomic_store_n(&c.online, true, __ATOMIC_RELEASE);
         __atomic_add_fetch(&g_cpus_online, 1, __ATOMIC_RELAXED);
     }
     // Threads made runnable before this CPU was online went to the others' queues (choose_cpu
@@ -522,6 +522,10 @@ void start_secondary_cpus() {
             klog("xos: CPU %u did not start", i);
             break;
         }
+        // Online before the app starts: it sizes itself by the online CPUs (sched_getaffinity,
+        // sysconf(_SC_NPROCESSORS_ONLN)). start_cpu returns once the CPU runs libos's code (on
+        // hosted, before its vCPU thread reached secondary_cpu_main: a program saw 1 CPU of 2).
+        while (!__atomic_load_n(&g_cpu[i].online, __ATOMIC_ACQUIRE)) platform::cpu_relax(0);
     }
 }
 

@@ -72,6 +72,7 @@ enum Syscall : long {
     RENAMEAT2 = 316,
     SECCOMP = 317,
     GETRANDOM = 318,
+    MEMBARRIER = 324,
     MEMFD_CREATE = 319,
     OPEN_TREE = 428,
     MOVE_MOUNT = 429,

@@ -240,6 +240,16 @@ void install_seccomp() {
         p.add(BPF_RET_K, RET_ALLOW);
         p.add(BPF_RET_K, RET_TRAP);
     }
+    // membarrier (several vCPUs only): MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE only, the
+    // rewriter's cross-modifying-code barrier (platform::sync_cores; registered before this
+    // filter): its own threads serialize, nothing outside the process is touched.
+    if (vcpus > 1) {
+        p.add(BPF_JEQ_K, host::MEMBARRIER, 0, 4);
+        p.add(BPF_LD_W_ABS, arg_low(0));
+        p.add(BPF_JEQ_K, 32 /* MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE */, 0, 1);
+        p.add(BPF_RET_K, RET_ALLOW);
+        p.add(BPF_RET_K, RET_TRAP);
+    }
     // setitimer: ITIMER_REAL (the scheduler's tick) only.
     p.add(BPF_JEQ_K, host::SETITIMER, 0, 4);
     p.add(BPF_LD_W_ABS, arg_low(0));

@@ -394,6 +394,12 @@ void on_fault(int signal, Siginfo* info, void* context) {
             return;
         }
     }
+    if (signal == host::SIGTRAP && info->code == SI_KERNEL) {  // int3: the rewriter's patch steps?
+        if (uintptr_t resume = rewrite::on_breakpoint(uc.gregs[RIP] - 1)) {
+            uc.gregs[RIP] = resume;
+            return;
+        }
+    }
     if (signal == host::SIGSEGV && (info->code == 1 || info->code == 2)) {
         uint64_t e = uc.gregs[ERR];
         auto access = (e & 0x10) ? mm::FaultAccess::Execute : (e & 2) ? mm::FaultAccess::Write : mm::FaultAccess::Read;

@@ -34,6 +34,8 @@ unsigned g_vcpu_count = 1;
 namespace {
 
 constexpr long SYS_FUTEX = 202, SYS_GETTID = 186, SYS_RT_SIGPROCMASK = 14;
+// membarrier(2) commands: the core-serializing barrier on every thread of this process.
+constexpr long MEMBARRIER_SYNC_CORE = 32, MEMBARRIER_REGISTER_SYNC_CORE = 64;
 constexpr long FUTEX_WAIT_PRIVATE = 128, FUTEX_WAKE_PRIVATE = 129;
 constexpr long ARCH_SET_GS = 0x1001;
 constexpr unsigned long CLONE_THREAD_FLAGS = 0x100 /* VM */ | 0x200 /* FS */ | 0x400 /* FILES */ | 0x800 /* SIGHAND */ |
@@ -113,6 +115,13 @@ void start_vcpu_threads() {
         g_vcpus[i].interrupts_enabled = i == 0 ? g_vcpus[0].interrupts_enabled : false;
     }
     if (g_vcpu_count < 2) return;
+    // platform::sync_cores: registered before the seccomp filter, which then allows only the
+    // barrier itself (seccomp.cpp).
+    long registered = host::call(host::MEMBARRIER, MEMBARRIER_REGISTER_SYNC_CORE, 0, 0);
+    if (registered < 0)
+        setup_failed("membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE) failed: several vCPUs need "
+                     "it (Linux 4.16 or later)",
+                     registered);
     // The process-directed signals go to vCPU 0 (the start thread) only.
     uint64_t directed_elsewhere =
         bit(host::SIGALRM) | bit(host::SIGIO) | bit(host::SIGWINCH) | bit(host::SIGNAL_FORWARD);
@@ -296,6 +305,15 @@ void send_ipi(unsigned cpu, Ipi kind) {
 }
 
 void cpu_relax(unsigned) { asm volatile("pause"); }
+
+// The host's core-serializing barrier: every thread of this process that runs app code on a
+// host CPU executes a serializing instruction before it returns (membarrier(2)), which is the
+// cross-modifying-code protocol (platform.h).
+void sync_cores() {
+    if (hosted::g_vcpu_count < 2) return;
+    long r = hosted::host::call(hosted::host::MEMBARRIER, hosted::MEMBARRIER_SYNC_CORE, 0, 0);
+    if (r != 0) panic("membarrier(SYNC_CORE) failed (registered at start)");
+}
 
 namespace {
 // A spin wait's bound before its vCPU thread sleeps in a host futex wait (as the big lock's

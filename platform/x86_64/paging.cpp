@@ -430,6 +430,15 @@ void activate_app_space(AppSpace* space) {
 
 AppSpace* current_app_space() { return space_of(x86::current_root()); }
 
+// Only the CPUs whose current space is this one can run its code; the others reload CR3 (a
+// serializing instruction) before they run it (activate_app_space). The shootdown's answer is
+// a CR3 reload too, on the IPI or in a spin-wait.
+void sync_cores() {
+    if (!xos_smp_active) return;
+    x86::note_remote(x86::current_root());
+    x86::finish_shootdown();
+}
+
 bool map_page(AppSpace* space, uintptr_t virt, uintptr_t phys, uint32_t access) {
     uint64_t* pte = x86::app_pte(root_of(space), virt, true);
     if (!pte) return false;

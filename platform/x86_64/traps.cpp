@@ -170,6 +170,12 @@ extern "C" void xos_x86_trap(xos::x86::TrapFrame* frame) {
             return;
         }
     }
+    if (frame->vector == 3) {  // an int3 of the syscall rewriter's patch steps: no big lock (its holder waits)
+        if (uintptr_t resume = rewrite::on_breakpoint(frame->rip - 1)) {
+            frame->rip = resume;
+            return;
+        }
+    }
     if (frame->vector < 32) {
         (void)sched::big_lock_enter();  // signal state; a fatal report
         bool delivered = x86::deliver_app_fault(*frame);

@@ -45,6 +45,7 @@ enum {
     H_CLONE = 56,
     H_FORK = 57,
     H_FUTEX = 202,
+    H_MEMBARRIER = 324,
     H_EXECVE = 59,
     H_KILL = 62,
     H_FTRUNCATE = 77,
@@ -398,6 +399,16 @@ static int a_futex_lock_pi(void) {
     H4(H_FUTEX, &g_futex_word, 6 | 128 /* FUTEX_LOCK_PI_PRIVATE */, 0, 0);
     return escaped_if(1, "a PI futex lock reached the host");
 }
+// membarrier: only the private core-serializing barrier (the rewriter's); the global barrier
+// reaches every process of the host (an IPI to each CPU), a registration changes the process.
+static int a_membarrier_global(void) {
+    H2(H_MEMBARRIER, 1 /* MEMBARRIER_CMD_GLOBAL */, 0);
+    return escaped_if(1, "a global membarrier reached the host");
+}
+static int a_membarrier_register(void) {
+    H2(H_MEMBARRIER, 16 /* MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED */, 0);
+    return escaped_if(1, "a membarrier registration reached the host");
+}
 static int a_tgkill_own_group_sentinel(void) {
     // Its own tgid with a tid outside it (the sentinel).
     long pid = _ZN3xos6hosted5g_pidE;
@@ -530,6 +541,8 @@ static const struct Attack ATTACKS[] = {
     {"futex-shared-wake", a_futex_shared_wake},
     {"futex-requeue", a_futex_requeue},
     {"futex-lock-pi", a_futex_lock_pi},
+    {"membarrier-global", a_membarrier_global},
+    {"membarrier-register", a_membarrier_register},
     {"tgkill-own-group-sentinel", a_tgkill_own_group_sentinel},
     {"tgkill-own-group-stranger", a_tgkill_own_group_stranger},
     {"tgkill-own-sigkill", a_tgkill_own_sigkill},

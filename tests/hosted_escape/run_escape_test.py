@@ -32,6 +32,7 @@ import time
 IN_EVENTS = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x800
 ALLOWED_STATUSES = (0, 159)
 VCPU_ATTACKS = ("futex-shared-wait", "futex-shared-wake", "futex-requeue", "futex-lock-pi",
+                "membarrier-global", "membarrier-register",
                 "tgkill-own-group-sentinel", "tgkill-own-group-stranger",
                 "tgkill-own-sigkill", "clone-thread", "tgkill-sentinel",
                 "tgkill-sentinel-usr1", "tgkill-tid-of-sentinel", "kill-sentinel", "sigsuspend", "process-creation",

@@ -311,6 +311,7 @@ ErrorOr<void> generate_rewrite_stats(TextBuffer& out) {
                    "%lu\ncache_invalidated %lu\n",
                    stats.sites, stats.sites_freed, stats.cache_pages, stats.cache_stored, stats.cache_hits,
                    stats.cache_evicted, stats.cache_invalidated));
+    TRY(out.append("poke_traps %lu\n", rewrite::poke_traps()));
     for (size_t i = 0; i < size_t(rewrite::Reason::Count); ++i)
         TRY(out.append("left_%s %lu %lu\n", rewrite::reason_name(rewrite::Reason(i)), stats.left[i],
                        stats.left_traps[i]));

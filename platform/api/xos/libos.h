@@ -120,6 +120,18 @@ void count_interrupt_big_lock();
 
 }  // namespace sched
 
+namespace rewrite {
+
+// A breakpoint (`int3`) trapped in app code at `address` (the int3's own address): the syscall
+// rewriter's, if it is patching a site there (its first byte is an int3 meanwhile) or was (the
+// int3 is gone: what is there now runs). Returns where the thread resumes, or 0: not the
+// rewriter's (the app's own breakpoint: SIGTRAP). Called by the platform with interrupts off,
+// without the big lock (the patching CPU holds it and waits for this one in
+// platform::sync_cores).
+uintptr_t on_breakpoint(uintptr_t address);
+
+}  // namespace rewrite
+
 }  // namespace xos
 
 // Per-CPU data the entry code reads (platform/x86_64/entry64.S, trap_entry.S; the offsets are

@@ -288,6 +288,12 @@ bool start_cpu(unsigned index, uintptr_t stack_top, void (*entry)(unsigned index
 // thread), TlbFlush (sent by tlb shootdowns, platform-internal).
 enum class Ipi { Reschedule, Tick, TlbFlush };
 void send_ipi(unsigned cpu, Ipi kind);
+// Cross-modifying code (Intel SDM 8.1.3): returns once every other CPU has executed a
+// serializing instruction since the call, so that code this CPU wrote as data is what they
+// fetch from then on (the syscall rewriter's patch steps, libos/rewrite). VM: an IPI round as
+// the TLB shootdown's (each CPU reloads CR3; answered in spin-waits too); hosted: the host's
+// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE); one CPU: nothing. Interrupts off.
+void sync_cores();
 // One round of a spin-wait on CPU `index` that does not hold the big lock: answers TLB
 // shootdown requests meanwhile.
 void cpu_relax(unsigned index);

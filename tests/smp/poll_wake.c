@@ -34,7 +34,7 @@ static long g_rounds = 2000;
 static atomic_long g_failures;
 
 enum Kind { POLL_PIPE, SELECT_PIPE, PPOLL_EVENTFD, EPOLL_PIPE, EPOLL_ET_EVENTFD, EPOLL_TCP, EPOLL_NESTED, KINDS };
-static const char* const g_names[KINDS] = {"poll-pipe",      "select-pipe", "ppoll-eventfd", "epoll-pipe",
+static const char* const g_names[KINDS] = {"poll-pipe",        "select-pipe", "ppoll-eventfd", "epoll-pipe",
                                            "epoll-et-eventfd", "epoll-tcp",   "epoll-nested"};
 
 // One direction of a pair: `read_fd` is what a side waits on and reads, `write_fd` what it

@@ -123,6 +123,8 @@ int futex_wake(uintptr_t address, int count, uint32_t bitset, bool is_private) {
     if (count <= 0) return 0;
     const void* space = space_for(address, is_private);
     Bucket& bucket = bucket_for(address);
+    // The wake under the bucket's lock (its waiters' keys are), the IPIs after it is let go.
+    DeferredWakeIpis ipis;
     SpinLockGuard guard(bucket.lock);
     return wake_locked(bucket, address, space, count, bitset);
 }
@@ -138,7 +140,7 @@ int futex_requeue(uintptr_t from, uintptr_t to, int wake_count, int requeue_coun
     // Two buckets: the lower one's lock first (the lock order of docs/locking.md).
     Bucket& first = &source < &target ? source : target;
     Bucket& second = &source < &target ? target : source;
-    platform::InterruptGuard guard;
+    DeferredWakeIpis ipis;  // sent once both bucket locks are given back (interrupts off)
     first.lock.lock();
     if (&second != &first) second.lock.lock();
     int woken = wake_count > 0 ? wake_locked(source, from, from_space, wake_count, MATCH_ANY_BITSET) : 0;

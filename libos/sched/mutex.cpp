@@ -58,8 +58,9 @@ ErrorOr<void> Mutex::unlock_and_block(WaitQueue& queue, Deadline deadline, Inter
     m_lock.lock();
     VERIFY(m_owner == current_or_null());  // only the holder waits (a thread)
     m_owner = nullptr;
-    wake_one(m_waiters);
-    return block_current_unlocking(&queue, m_lock, deadline, interruptible);
+    // Queued on `queue` under m_lock, then m_lock let go, then a locker woken (as unlock():
+    // not with m_lock held, so lockers on other CPUs do not spin on it during the IPI).
+    return block_current_unlocking_and_wake_one(&queue, m_lock, deadline, interruptible, m_waiters);
 }
 
 // A racy read is enough: the answer concerns the current thread, which is the only one that

@@ -59,6 +59,9 @@ unsigned g_cpus_online = 1;
 // (bench/README.md: the cross-CPU futex round trip). Each CPU touches only its own word, with
 // interrupts off.
 uint64_t g_kicks_pending[XOS_MAX_CPUS];
+// How many DeferredWakeIpis scopes each CPU is in (wait_queue.h): while not 0 the kicks stay
+// pending until the outermost scope ends. Each CPU touches only its own, with interrupts off.
+unsigned g_kicks_deferred[XOS_MAX_CPUS];
 
 void send_pending_kicks() {
     uint64_t& pending = g_kicks_pending[platform::cpu_index_unlocked()];
@@ -79,7 +82,7 @@ public:
     }
     ~SchedLockGuard() RELEASE() {
         g_sched_lock.unlock();
-        send_pending_kicks();
+        if (!g_kicks_deferred[platform::cpu_index_unlocked()]) send_pending_kicks();
         if (m_were_enabled) platform::interrupts_enable();
     }
     SchedLockGuard(const SchedLockGuard&) = delete;
@@ -951,6 +954,7 @@ bool signal_interrupts_current() {
 bool prepare_block(WaitQueue* queue, Deadline deadline, Interruptible interruptible) {
     ASSERT(!platform::interrupts_enabled());
     ASSERT(!in_interrupt());
+    ASSERT(!g_kicks_deferred[this_cpu()]);  // no DeferredWakeIpis scope across a sleep
     SchedLockGuard guard;
     VERIFY(cpu().current && cpu().current != cpu().idle);
     Thread& self = *cpu().current;
@@ -1006,6 +1010,30 @@ ErrorOr<void> block_current_unlocking(WaitQueue* queue, SpinLock& lock, Deadline
     lock.unlock();
     if (!blocked) return error(EINTR);
     return finish_block();
+}
+
+ErrorOr<void> block_current_unlocking_and_wake_one(WaitQueue* queue, SpinLock& lock, Deadline deadline,
+                                                   Interruptible interruptible, WaitQueue& wake) {
+    VERIFY_HELD(lock);
+    bool blocked = prepare_block(queue, deadline, interruptible);
+    lock.unlock();
+    // Queued on `queue` already (a waker of it that takes `lock` first finds this thread); the
+    // woken thread may run on another CPU before this one has switched away.
+    wake_one(wake);
+    if (!blocked) return error(EINTR);
+    return finish_block();
+}
+
+DeferredWakeIpis::DeferredWakeIpis() : m_were_enabled(platform::interrupts_enabled()) {
+    if (m_were_enabled) platform::interrupts_disable();
+    ++g_kicks_deferred[platform::cpu_index_unlocked()];
+}
+
+DeferredWakeIpis::~DeferredWakeIpis() {
+    unsigned& deferred = g_kicks_deferred[platform::cpu_index_unlocked()];
+    VERIFY(deferred > 0);
+    if (--deferred == 0) send_pending_kicks();
+    if (m_were_enabled) platform::interrupts_enable();
 }
 
 int wake_all(WaitQueue& queue) {

@@ -85,6 +85,29 @@ ErrorOr<void> block_current(WaitQueue* queue, Deadline deadline, Interruptible i
 ErrorOr<void> block_current_unlocking(WaitQueue* queue, SpinLock& lock, Deadline deadline, Interruptible interruptible)
     RELEASE(lock);
 
+// block_current_unlocking() that also wakes one waiter of `wake` once `lock` is let go (and
+// before it sleeps): a Mutex given up for a condition wait (Mutex::wait) wakes its next locker
+// without its spinlock held. Wakes even when it returns EINTR at once.
+ErrorOr<void> block_current_unlocking_and_wake_one(WaitQueue* queue, SpinLock& lock, Deadline deadline,
+                                                   Interruptible interruptible, WaitQueue& wake) RELEASE(lock);
+
+// Wake-ups inside its scope send their reschedule IPIs when it ends, not at each wake-up: for
+// a waker that holds a spinlock while it wakes (a poll waiter list's, a futex bucket's), so
+// that the IPI, an APIC write that takes QEMU's global lock under multi-threaded TCG, is not
+// sent while other CPUs spin on that lock (docs/locking.md "Wake-ups after the lock"). Construct
+// it before the spinlock's guard, so that it ends after the lock is given back. Interrupts are
+// off for its whole scope; nothing in it may block. Scopes nest (the outermost one sends).
+class DeferredWakeIpis {
+public:
+    DeferredWakeIpis();
+    ~DeferredWakeIpis();
+    DeferredWakeIpis(const DeferredWakeIpis&) = delete;
+    DeferredWakeIpis& operator=(const DeferredWakeIpis&) = delete;
+
+private:
+    bool m_were_enabled;
+};
+
 // Moves a blocked thread from the queue it waits on to `to`, leaving it blocked.
 void requeue_waiter(Thread& thread, WaitQueue& to);
 

@@ -87,3 +87,11 @@ XOS_LOCK_FREE(umask)  // an atomic exchange
 XOS_LOCK_FREE(uname)  // the UTS names copied under their SpinLock (sys/uts.cpp)
 XOS_LOCK_FREE(rt_sigprocmask)  // the caller's own mask; a barrier against post() (sys/signal.cpp)
 XOS_LOCK_FREE(sched_getaffinity)  // the caller's own mask; another thread's under the big lock
+XOS_LOCK_FREE(epoll_ctl)  // epoll's own locks; a watched file's readiness under the big lock if it needs it
+XOS_LOCK_FREE(epoll_wait)
+XOS_LOCK_FREE(epoll_pwait)  // with a signal mask: the big lock for the call (sys/poll_epoll.cpp)
+XOS_LOCK_FREE(epoll_pwait2)
+XOS_LOCK_FREE(poll)
+XOS_LOCK_FREE(ppoll)  // with a signal mask: the big lock for the call (sys/poll.cpp)
+XOS_LOCK_FREE(select)
+XOS_LOCK_FREE(pselect6)

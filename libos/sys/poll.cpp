@@ -1,10 +1,10 @@
 // poll/ppoll and select/pselect6: scan the files, and if none is ready, watch them all (vfs/poll.h)
 // and sleep until one notifies, the timeout passes or a signal arrives; then scan again.
-// Ready to be dispatched without the big lock (not flagged in sys/lock_free_syscalls.h yet: httpd
-// with 2 vCPUs was slower, docs/locking.md "Sockets, poll and epoll"): the watch lists, the sleeper and
-// the fd table have locks of their own, and a file's readiness is read under the big lock only
-// where the file needs it (File::readiness()). ppoll and pselect6 with a signal mask take it
-// for the whole call (the mask's change is checked by signal posters under it).
+// Dispatched without the big lock (sys/lock_free_syscalls.h; docs/locking.md "Sockets, poll and
+// epoll"): the watch lists, the sleeper and the fd table have locks of their own, and a file's
+// readiness is read under the big lock only where the file needs it (File::readiness()). ppoll
+// and pselect6 with a signal mask take it for the whole call (the mask's change is checked by
+// signal posters under it).
 #include <poll.h>
 #include <sys/select.h>
 #include <sys/time.h>

@@ -1,7 +1,6 @@
 // epoll_create/epoll_create1, epoll_ctl, epoll_wait/epoll_pwait/epoll_pwait2 on vfs::EpollFile.
-// epoll_ctl and the waits are ready to be dispatched without the big lock (not flagged in
-// sys/lock_free_syscalls.h yet: httpd with 2 vCPUs was slower, docs/locking.md): the
-// instance's mutexes and ready lock guard its state (vfs/epoll.h), and the watched files'
+// epoll_ctl and the waits are dispatched without the big lock (sys/lock_free_syscalls.h,
+// docs/locking.md "Sockets, poll and epoll"): the instance's mutexes and ready lock guard its state (vfs/epoll.h), and the watched files'
 // readiness is read under the big lock only where a file needs it (File::readiness()). A wait
 // with a signal mask takes it for the whole call (signal posters check the mask under it).
 #include <sys/epoll.h>

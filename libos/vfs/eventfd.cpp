@@ -30,8 +30,8 @@ public:
             TRY(wait_locked([&]() REQUIRES(m_lock) { return m_count > 0; }));
             value = m_semaphore ? 1 : m_count;
             __atomic_store_n(&m_count, m_count - value, __ATOMIC_RELAXED);
-            sched::wake_all(m_wait);
         }
+        sched::wake_all(m_wait);  // after m_lock (wait_locked: no waiter missed)
         m_poll.notify(poll_bits::WRITABLE);
         // The copy may fault (and block): outside the spinlock. If the buffer went away while
         // this thread waited, the value goes back.
@@ -39,8 +39,8 @@ public:
             {
                 SpinLockGuard guard(m_lock);
                 __atomic_store_n(&m_count, m_count + value, __ATOMIC_RELAXED);
-                sched::wake_all(m_wait);
             }
+            sched::wake_all(m_wait);
             m_poll.notify(poll_bits::READABLE);
             return error(EFAULT);
         }
@@ -58,8 +58,8 @@ public:
             if (UINT64_MAX - 1 - m_count < value && nonblocking()) return error(EAGAIN);
             TRY(wait_locked([&]() REQUIRES(m_lock) { return UINT64_MAX - 1 - m_count >= value; }));
             __atomic_store_n(&m_count, m_count + value, __ATOMIC_RELAXED);
-            sched::wake_all(m_wait);
         }
+        sched::wake_all(m_wait);
         m_poll.notify(poll_bits::READABLE);
         return sizeof value;
     }
@@ -80,8 +80,10 @@ public:
 private:
     // Blocks on m_wait until ready() (Ok), or a signal must be handled (EINTR). With m_lock
     // held around each check; the thread is on m_wait before m_lock is let go to sleep
-    // (block_current_unlocking), so a waker that changes m_count under m_lock and then wakes
-    // m_wait cannot be missed.
+    // (block_current_unlocking), so a waker that changes m_count under m_lock and wakes m_wait
+    // after letting m_lock go cannot miss it: a waiter that checked before the change is
+    // queued by then, one that checks after sees it. The wake-up (and its reschedule IPI) is
+    // sent without m_lock held, so other CPUs do not spin on it meanwhile.
     template <typename Predicate>
     ErrorOr<void> wait_locked(Predicate&& ready) REQUIRES(m_lock) {
         while (!ready()) {
@@ -97,8 +99,8 @@ private:
     // Read without the lock: an atomic load; what it answers may be stale at once.
     uint64_t count_snapshot() const NO_THREAD_SAFETY_ANALYSIS { return __atomic_load_n(&m_count, __ATOMIC_RELAXED); }
 
-    // m_lock guards m_count and m_wait's list; pollers (m_poll, its own lock) are told after
-    // it is let go.
+    // m_lock guards m_count; m_wait's list is the scheduler's (queued under m_lock, woken after
+    // it); pollers (m_poll, its own lock) are told after it is let go.
     SpinLock m_lock;
     uint64_t m_count GUARDED_BY(m_lock);
     bool m_semaphore;

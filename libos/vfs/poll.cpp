@@ -1,5 +1,7 @@
 #include "vfs/poll.h"
 
+#include "sched/wait_queue.h"
+
 namespace xos::vfs {
 
 PollWaiters::~PollWaiters() {
@@ -37,6 +39,10 @@ bool PollWaiters::empty() const {
 }
 
 void PollWaiters::notify(PollMask key) {
+    // The callbacks wake threads (a poll() sleeper, an epoll instance's waiters) with this list's
+    // lock held, and a sleeper's or an epoll ready lock: their reschedule IPIs go once the
+    // list's lock is let go (docs/locking.md "Wake-ups after the lock").
+    sched::DeferredWakeIpis ipis;
     SpinLockGuard guard(m_lock);
     m_list.for_each([&](PollWaiter& waiter) {
         if (waiter.on_change) waiter.on_change(waiter, key);

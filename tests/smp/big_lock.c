@@ -20,6 +20,10 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/select.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,6 +43,7 @@ static void net_cases(void);  // at the end (branch smp-net)
 static void mm_cases(void);  // at the end (branch smp-mm)
 static void fmap_cases(void);  // at the end (branch smp-fmap)
 static void nic_case(int host_port);  // at the end (branch smp-rx)
+static void poll_cases(void);  // at the end (branch smp-poll)
 
 struct Counts {
     long cpus, page_faults, futex, mmap, munmap, brk;
@@ -120,6 +125,7 @@ int main(int argc, char** argv) {
     mm_cases();
     fmap_cases();
     net_cases();
+    poll_cases();
     printf("big_lock: %d failure(s)\n", check_failures);
     return check_failures;
 }
@@ -831,5 +837,157 @@ static void nic_case(int host_port) {
     }
     close(client);
     close(g_nic_server_fd);
+    close(listener);
+}
+
+// --- poll, select and epoll (branch smp-poll) -------------------------------------------------
+
+// Each side of a ping-pong waits for its turn with a different call each round: poll, ppoll,
+// select, pselect6 (no signal mask) and epoll_wait (musl: epoll_pwait without a mask) on an
+// epoll instance of its own, whose item it also changes with EPOLL_CTL_MOD every round.
+enum { WAIT_POLL, WAIT_PPOLL, WAIT_SELECT, WAIT_PSELECT, WAIT_EPOLL, WAIT_KINDS };
+
+struct PollSide {
+    int read_fd, write_fd, epoll;
+    int eventfd;  // 8-byte values
+};
+
+static int poll_side_wait(const struct PollSide* side, int round) {
+    int fd = side->read_fd;
+    switch (round % WAIT_KINDS) {
+    case WAIT_POLL: {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        return poll(&p, 1, -1) == 1 && (p.revents & POLLIN);
+    }
+    case WAIT_PPOLL: {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        return ppoll(&p, 1, NULL, NULL) == 1 && (p.revents & POLLIN);
+    }
+    case WAIT_SELECT:
+    case WAIT_PSELECT: {
+        fd_set set;
+        FD_ZERO(&set);
+        FD_SET(fd, &set);
+        int n = round % WAIT_KINDS == WAIT_SELECT ? select(fd + 1, &set, NULL, NULL, NULL)
+                                                  : pselect(fd + 1, &set, NULL, NULL, NULL, NULL);
+        return n == 1 && FD_ISSET(fd, &set);
+    }
+    default: {
+        struct epoll_event event = {.events = EPOLLIN, .data.u32 = (uint32_t)round};
+        if (epoll_ctl(side->epoll, EPOLL_CTL_MOD, fd, &event) != 0) return 0;
+        struct epoll_event ready;
+        return epoll_wait(side->epoll, &ready, 1, -1) == 1 && ready.data.u32 == (uint32_t)round;
+    }
+    }
+}
+
+static int poll_side_send(const struct PollSide* side, int round) {
+    if (side->eventfd) return write(side->write_fd, &(uint64_t){(uint64_t)round + 1}, 8) == 8;
+    char byte = (char)round;
+    return write(side->write_fd, &byte, 1) == 1;
+}
+
+static int poll_side_receive(const struct PollSide* side, int round) {
+    if (side->eventfd) {
+        uint64_t value = 0;
+        return read(side->read_fd, &value, 8) == 8 && value == (uint64_t)round + 1;
+    }
+    char byte = 0;
+    return read(side->read_fd, &byte, 1) == 1 && byte == (char)round;
+}
+
+static struct PollSide g_poll_sides[2];
+
+static void* poll_partner(void* unused) {
+    (void)unused;
+    const struct PollSide* side = &g_poll_sides[1];
+    for (int i = 0; i < ROUNDS; ++i) {
+        if (!poll_side_wait(side, i) || !poll_side_receive(side, i) || !poll_side_send(side, i)) return (void*)1;
+    }
+    return NULL;
+}
+
+static void poll_side_init(struct PollSide* side, int read_fd, int write_fd, int is_eventfd) {
+    *side = (struct PollSide){read_fd, write_fd, epoll_create1(0), is_eventfd};
+    CHECK(side->epoll >= 0);
+    struct epoll_event event = {.events = EPOLLIN};
+    CHECK(epoll_ctl(side->epoll, EPOLL_CTL_ADD, read_fd, &event) == 0);
+}
+
+// A ping-pong over `what` (the sides set up in g_poll_sides): with several CPUs the waits and
+// epoll_ctl take the big lock 0 times at entry (sys/lock_free_syscalls.h), and nothing inside
+// takes it either (File::readiness() of pipes, eventfds and inet sockets needs no big lock).
+static void poll_ping_pong(const char* what) {
+    static const char* const names[] = {"poll",        "ppoll",      "select",    "pselect6",
+                                        "epoll_pwait", "epoll_wait", "epoll_ctl", NULL};
+    long cpus = big_lock_count("cpus", 0);
+    long before[8] = {0};
+    for (int i = 0; names[i]; ++i) before[i] = big_lock_count(names[i], 1);
+    long functions = big_lock_count("function_entries", 0);
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, poll_partner, NULL) == 0);
+    const struct PollSide* side = &g_poll_sides[0];
+    int rounds = 0;
+    for (int i = 0; i < ROUNDS; ++i) {
+        if (!poll_side_send(side, i) || !poll_side_wait(side, i) || !poll_side_receive(side, i)) break;
+        ++rounds;
+    }
+    void* failed = NULL;
+    pthread_join(thread, &failed);
+    functions = big_lock_count("function_entries", 0) - functions;
+    long total = 0;
+    printf("big lock taken by a ping-pong of %d rounds waiting with poll/ppoll/select/pselect6/epoll on %s:", rounds,
+           what);
+    for (int i = 0; names[i]; ++i) {
+        long taken = big_lock_count(names[i], 1) - before[i];
+        printf(" %s %ld", names[i], taken);
+        total += taken;
+    }
+    printf(" (inside: %ld)\n", functions);
+    CHECK(rounds == ROUNDS && failed == NULL);
+    if (cpus > 1) {
+        CHECK(total == 0);
+        // Inside: the thread's start and end and reading the counters, not one per wait.
+        CHECK(functions < ROUNDS);
+    }
+    for (int i = 0; i < 2; ++i) close(g_poll_sides[i].epoll);
+}
+
+static void poll_cases(void) {
+    int to_partner[2], to_main[2];
+    CHECK(pipe(to_partner) == 0 && pipe(to_main) == 0);
+    poll_side_init(&g_poll_sides[0], to_main[0], to_partner[1], 0);
+    poll_side_init(&g_poll_sides[1], to_partner[0], to_main[1], 0);
+    poll_ping_pong("pipes");
+    for (int i = 0; i < 2; ++i) close(to_partner[i]), close(to_main[i]);
+
+    int events_partner = eventfd(0, 0), events_main = eventfd(0, 0);
+    CHECK(events_partner >= 0 && events_main >= 0);
+    poll_side_init(&g_poll_sides[0], events_main, events_partner, 1);
+    poll_side_init(&g_poll_sides[1], events_partner, events_main, 1);
+    poll_ping_pong("eventfds");
+    close(events_partner);
+    close(events_main);
+
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(listener >= 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK(bind(listener, (struct sockaddr*)&address, sizeof address) == 0);
+    CHECK(listen(listener, 1) == 0);
+    socklen_t length = sizeof address;
+    CHECK(getsockname(listener, (struct sockaddr*)&address, &length) == 0);
+    int client = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(client >= 0);
+    CHECK(connect(client, (struct sockaddr*)&address, sizeof address) == 0);
+    int server = accept(listener, NULL, NULL);
+    CHECK(server >= 0);
+    int one = 1;
+    CHECK(setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0);
+    CHECK(setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0);
+    poll_side_init(&g_poll_sides[0], client, client, 0);
+    poll_side_init(&g_poll_sides[1], server, server, 0);
+    poll_ping_pong("a TCP loopback connection");
+    close(client);
+    close(server);
     close(listener);
 }

@@ -76,6 +76,8 @@ void Mutex::unlock() {
 }
 bool Mutex::is_held() const NO_THREAD_SAFETY_ANALYSIS { return m_owner == HOST_THREAD; }
 ErrorOr<void> Mutex::unlock_and_block(WaitQueue&, Deadline, Interruptible) { abort(); }
+DeferredWakeIpis::DeferredWakeIpis() : m_were_enabled(false) {}
+DeferredWakeIpis::~DeferredWakeIpis() {}
 int wake_all(WaitQueue&) { return 0; }
 int wake_one(WaitQueue&) { return 0; }
 BigLockScope::BigLockScope() {}

@@ -48,7 +48,7 @@ XOS_LOCK_FREE(open)  // an existing file; O_CREAT/O_TMPFILE, devices, FIFOs, pro
 XOS_LOCK_FREE(openat)
 XOS_LOCK_FREE(fsync)  // ramfs: nothing to write back; others take it
 XOS_LOCK_FREE(fdatasync)
-XOS_LOCK_FREE(bind)  // inet sockets under lwIP's core lock; other families take it (sys/net.cpp)
+XOS_LOCK_FREE(bind)  // inet sockets under lwIP's core lock, AF_UNIX under g_unix_lock (net/unix.cpp)
 XOS_LOCK_FREE(listen)
 XOS_LOCK_FREE(accept)
 XOS_LOCK_FREE(accept4)
@@ -87,3 +87,5 @@ XOS_LOCK_FREE(umask)  // an atomic exchange
 XOS_LOCK_FREE(uname)  // the UTS names copied under their SpinLock (sys/uts.cpp)
 XOS_LOCK_FREE(rt_sigprocmask)  // the caller's own mask; a barrier against post() (sys/signal.cpp)
 XOS_LOCK_FREE(sched_getaffinity)  // the caller's own mask; another thread's under the big lock
+XOS_LOCK_FREE(socket)  // AF_UNIX (g_unix_lock, net/unix.cpp); other families take it (sys/net.cpp)
+XOS_LOCK_FREE(socketpair)

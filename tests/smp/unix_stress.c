@@ -277,7 +277,8 @@ static void* passing_thread(void* arg) {
         close(got);
         // Cycles no descriptor reaches once closed: each end of `passed` in the other's queue,
         // and each end of `carrier` in its own (sent over its peer).
-        if (send_fd(passed[0], passed[0]) != 0 || send_fd(passed[1], passed[1]) != 0) return fail("self cycle", i), NULL;
+        if (send_fd(passed[0], passed[0]) != 0 || send_fd(passed[1], passed[1]) != 0)
+            return fail("self cycle", i), NULL;
         if (send_fd(carrier[0], carrier[1]) != 0 || send_fd(carrier[1], carrier[0]) != 0)
             return fail("pair cycle", i), NULL;
         close(passed[0]);

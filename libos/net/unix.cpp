@@ -2,6 +2,8 @@
 // connection is complete as soon as connect() returns (the listener's accept queue holds the
 // server end), a closed peer hangs the survivor up (EOF, EPIPE, POLLHUP|POLLRDHUP; ECONNRESET
 // if the closer left unread data), datagrams keep their boundaries and their sender's name.
+// SOCK_SEQPACKET is a connection as a stream is (listen, connect, accept, socketpair, hang-up)
+// whose sends are records, received one at a time as datagrams are (MSG_TRUNC cuts one).
 //
 // Queues are lists of segments on the kernel heap (one per write or datagram), so an idle
 // connection costs no buffer memory. Flow control: a stream sender may have SO_SNDBUF bytes
@@ -212,6 +214,8 @@ public:
 
 private:
     bool is_stream_type() const { return type() == SOCK_STREAM; }
+    // SOCK_STREAM and SOCK_SEQPACKET: listen/connect/accept, a peer whose end hangs this one up.
+    bool is_connection_type() const { return type() != SOCK_DGRAM; }
     void set_peer(UnixSocket* peer) REQUIRES(g_unix_lock);
     ErrorOr<RefPtr<UnixSocket>> find_target(const SocketAddress& address) EXCLUDES(g_unix_lock);
     template <typename Ready>
@@ -343,7 +347,7 @@ void UnixSocket::pair(UnixSocket& a, UnixSocket& b) {
     a.set_peer(&b);
     b.set_peer(&a);
     a.m_peer_credentials = b.m_peer_credentials = peer_credentials_now();
-    if (a.is_stream_type()) a.m_state = b.m_state = State::Connected;
+    if (a.is_connection_type()) a.m_state = b.m_state = State::Connected;
 }
 
 UnixSocket::~UnixSocket() {
@@ -357,7 +361,7 @@ UnixSocket::~UnixSocket() {
             VERIFY_HELD(g_unix_lock);
             Peers::remove(other);
             other.m_peer = nullptr;
-            if (other.is_stream_type()) {
+            if (other.is_connection_type()) {
                 other.m_shutdown = SHUTDOWN_MASK;
                 if (reset) other.m_error = ECONNRESET;
             }
@@ -615,7 +619,7 @@ ErrorOr<RefPtr<UnixSocket>> UnixSocket::find_target(const SocketAddress& address
 }
 
 ErrorOr<void> UnixSocket::listen(int backlog) {
-    if (!is_stream_type()) return error(EOPNOTSUPP);
+    if (!is_connection_type()) return error(EOPNOTSUPP);
     sched::MutexLocker lock(g_unix_lock);
     if (!m_name.length || m_state == State::Connected) return error(EINVAL);
     if (unsigned(backlog) > unsigned(MAX_BACKLOG)) backlog = MAX_BACKLOG;
@@ -627,7 +631,7 @@ ErrorOr<void> UnixSocket::listen(int backlog) {
 }
 
 ErrorOr<void> UnixSocket::connect(const SocketAddress& address) {
-    if (!is_stream_type()) {
+    if (!is_connection_type()) {
         if (address.length >= sizeof(sa_family_t) && address.storage.ss_family == AF_UNSPEC) {
             sched::MutexLocker lock(g_unix_lock);
             set_peer(nullptr);  // dissolve the association
@@ -699,7 +703,7 @@ ErrorOr<RefPtr<Socket>> UnixSocket::accept(SocketAddress& peer, int flags) {
 
 ErrorOr<SocketAddress> UnixSocket::peer_address() {
     sched::MutexLocker lock(g_unix_lock);
-    if (is_stream_type() ? m_state != State::Connected : !m_peer) return error(ENOTCONN);
+    if (is_connection_type() ? m_state != State::Connected : !m_peer) return error(ENOTCONN);
     return m_peer_name;
 }
 
@@ -708,7 +712,7 @@ ErrorOr<void> UnixSocket::shutdown(int how) {
     sched::MutexLocker lock(g_unix_lock);
     int mode = how + 1;  // SHUT_RD -> RCV_SHUTDOWN, SHUT_WR -> SEND_SHUTDOWN, SHUT_RDWR -> both
     m_shutdown |= mode;
-    if (is_stream_type() && m_peer) {
+    if (is_connection_type() && m_peer) {
         int peer_mode = ((mode & RCV_SHUTDOWN) ? SEND_SHUTDOWN : 0) | ((mode & SEND_SHUTDOWN) ? RCV_SHUTDOWN : 0);
         m_peer->m_shutdown |= peer_mode;
         m_peer->changed();
@@ -737,7 +741,7 @@ ErrorOr<size_t> UnixSocket::send(Message& message, int flags) {
     // A datagram's destination, held until after the lock (its last reference may go here).
     RefPtr<UnixSocket> target;
     ErrorOr<size_t> sent = size_t(0);
-    if (!is_stream_type() && message.to) {
+    if (type() == SOCK_DGRAM && message.to) {  // SOCK_SEQPACKET ignores the address, as Linux
         auto found = find_target(*message.to);
         if (found)
             target = static_cast<RefPtr<UnixSocket>&&>(*found);
@@ -759,7 +763,10 @@ ErrorOr<size_t> UnixSocket::receive(Message& message, int flags) {
     if (message.from) message.from->length = 0;
     Graveyard graveyard;  // files a read closes, after the lock
     sched::MutexLocker lock(g_unix_lock);
-    return is_stream_type() ? receive_stream(message, flags, graveyard) : receive_datagram(message, flags, graveyard);
+    if (is_stream_type()) return receive_stream(message, flags, graveyard);
+    // SOCK_SEQPACKET: records of a connection (Linux's unix_seqpacket_recvmsg).
+    if (type() == SOCK_SEQPACKET && m_state != State::Connected) return error(ENOTCONN);
+    return receive_datagram(message, flags, graveyard);
 }
 
 ErrorOr<size_t> UnixSocket::send_stream(Message& message, int flags) {
@@ -820,8 +827,21 @@ bool UnixSocket::datagram_queue_full(const UnixSocket& sender, size_t size) cons
 }
 
 ErrorOr<size_t> UnixSocket::send_datagram(Message& message, int flags, RefPtr<UnixSocket>& target) {
+    bool seqpacket = type() == SOCK_SEQPACKET;
+    // A SOCK_SEQPACKET record goes to the connected peer, as Linux's unix_seqpacket_sendmsg.
+    auto peer_gone = [&] {
+        VERIFY_HELD(g_unix_lock);
+        return (m_shutdown & SEND_SHUTDOWN) || !m_peer || (m_peer->m_shutdown & RCV_SHUTDOWN);
+    };
+    if (seqpacket) {
+        if (m_state != State::Connected) return error(ENOTCONN);
+        if (peer_gone()) return error(EPIPE);  // send() raises SIGPIPE
+    }
     if (!target) {
-        if (!m_peer || !m_peer->try_ref()) return error(m_was_connected ? ECONNREFUSED : ENOTCONN);
+        if (!m_peer || !m_peer->try_ref()) {
+            if (seqpacket) return error(EPIPE);  // its end has begun
+            return error(m_was_connected ? ECONNREFUSED : ENOTCONN);
+        }
         target = m_peer;
         m_peer->unref();  // try_ref's reference now lives in `target`
     }
@@ -830,6 +850,19 @@ ErrorOr<size_t> UnixSocket::send_datagram(Message& message, int flags, RefPtr<Un
     if (size > m_send_buffer - 32) return error(EMSGSIZE);
     while (target->datagram_queue_full(*this, size)) {
         if (!blocks(flags)) return error(EAGAIN);
+        if (seqpacket) {
+            // On this socket's own queue: the peer's receives wake the sockets peered to it,
+            // and its end wakes this one.
+            TRY(wait(
+                m_wait,
+                [&] {
+                    VERIFY_HELD(g_unix_lock);
+                    return peer_gone() || !target->datagram_queue_full(*this, size);
+                },
+                send_deadline()));
+            if (peer_gone()) return error(EPIPE);
+            continue;
+        }
         TRY(wait(
             target->m_wait,
             [&] {
@@ -968,7 +1001,7 @@ ErrorOr<size_t> UnixSocket::get_family_option(int level, int name, std::span<std
 ErrorOr<size_t> UnixSocket::bytes_readable() {
     sched::MutexLocker lock(g_unix_lock);
     if (m_state == State::Listening) return error(EINVAL);
-    if (is_stream_type()) return m_queued_bytes;
+    if (is_connection_type()) return m_queued_bytes;  // SOCK_SEQPACKET too (Linux's unix_inq_len)
     return m_queue.empty() ? 0 : m_queue.front()->size;
 }
 
@@ -981,7 +1014,7 @@ vfs::PollMask UnixSocket::poll_mask() {
     if (m_shutdown & RCV_SHUTDOWN) mask |= RDHUP | READABLE;
     if (!m_queue.empty() || !m_pending.empty()) mask |= READABLE;
     bool writable;
-    if (is_stream_type()) {
+    if (is_connection_type()) {  // SOCK_SEQPACKET: unix_dgram_poll's, the same here
         if (m_state == State::Unconnected) mask |= HUP;
         writable = m_state != State::Listening && (m_peer ? m_peer->m_queued_bytes * 4 <= m_send_buffer : true);
     } else {
@@ -993,13 +1026,13 @@ vfs::PollMask UnixSocket::poll_mask() {
 
 ErrorOr<RefPtr<Socket>> create(int type, int protocol, int flags) {
     if (protocol != 0 && protocol != AF_UNIX) return error(EPROTONOSUPPORT);
-    if (type != SOCK_STREAM && type != SOCK_DGRAM) return error(ESOCKTNOSUPPORT);
+    if (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET) return error(ESOCKTNOSUPPORT);
     return RefPtr<Socket>(TRY(UnixSocket::make(type, flags)));
 }
 
 ErrorOr<void> create_pair(int type, int protocol, int flags, RefPtr<Socket>& first, RefPtr<Socket>& second) {
     if (protocol != 0 && protocol != AF_UNIX) return error(EPROTONOSUPPORT);
-    if (type != SOCK_STREAM && type != SOCK_DGRAM) return error(ESOCKTNOSUPPORT);
+    if (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET) return error(ESOCKTNOSUPPORT);
     RefPtr<UnixSocket> a = TRY(UnixSocket::make(type, flags));
     RefPtr<UnixSocket> b = TRY(UnixSocket::make(type, flags));
     {

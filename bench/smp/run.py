@@ -6,7 +6,7 @@ TCG), rounds alternating (1 2, 1 2, ...) after a warm-up round. Figures (the gue
 the wall time of THREADS threads doing the same CPU-bound work (the speed-up is 1 vCPU's time
 over 2 vCPUs'), a round trip between two threads through futexes and through pipes (a context
 switch each way) and a sched_yield between two threads (with 2 vCPUs those run on different CPUs:
-a cross-CPU wake-up with an IPI), two threads doing malloc/free and page faults (mmap, a
+a cross-CPU wake-up with an IPI), the same round trip through an AF_UNIX socketpair (part unix), two threads doing malloc/free and page faults (mmap, a
 write, munmap), and two processes faulting in private mappings of a tmpfs file (filemap).
 
 With --baseline-build-dir, the same program built by that tree (e.g. main) runs too, in the same
@@ -45,7 +45,7 @@ def figures(output):
     return {r["figure"]: r["value"] for r in (json.loads(l) for l in output.splitlines() if l.startswith("{"))}
 
 
-FIGURES = ("parallel_ns", "futex_pingpong_ns", "pipe_pingpong_ns", "yield_ns", "memory_ns", "filemap_ns", "console_ns",
+FIGURES = ("parallel_ns", "futex_pingpong_ns", "pipe_pingpong_ns", "unix_pingpong_ns", "yield_ns", "memory_ns", "filemap_ns", "console_ns",
            "sigmask_ns")
 
 
@@ -63,7 +63,7 @@ def main():
     parser.add_argument("--work", type=int, default=200000000)
     parser.add_argument("--platform", choices=("kvm", "hosted"), default="kvm")
     parser.add_argument("--parts", default="parallel,futex,pipe,yield,memory,filemap",
-                        help="smp.c's parts to run (a comma list; also console, sigmask)")
+                        help="smp.c's parts to run (a comma list; also console, sigmask, unix)")
     parser.add_argument("--host-threads", action="store_true",
                         help="also read the host's CPU time of each QEMU (or hosted vCPU) thread during each run")
     args = parser.parse_args()

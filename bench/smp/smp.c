@@ -4,6 +4,8 @@
 //   futex_pingpong_ns  a round trip between two threads through two futexes (a wake, a wait)
 //   pipe_pingpong_ns  a round trip between two threads through two pipes, one byte each way
 //                (lmbench's lat_ctx: a context switch each way; with 2 vCPUs, across CPUs)
+//   unix_pingpong_ns  the same through one AF_UNIX stream socketpair, 1 byte each way (part
+//                "unix", not in the default list)
 //   yield_ns     sched_yield() with two threads yielding to each other (a context switch)
 //   memory_ns    two threads each doing MEMORY_ROUNDS rounds of malloc/free and of a fresh page
 //                (mmap, a write: a page fault, munmap); wall time of the whole
@@ -21,7 +23,7 @@
 // /proc/xos/cpus counted meanwhile
 // (a line "counters FIGURE: cpu N name delta ..."; nothing where the file does not exist: Linux).
 // usage: smp [THREADS] [WORK] [PARTS]  (PARTS: a comma list of parallel, futex, pipe, yield,
-// memory, filemap, console, sigmask; the first six by default)
+// memory, filemap, console, sigmask, unix; the first six by default)
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -34,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -152,6 +155,15 @@ static void* pipe_ponger(void* arg) {
     return NULL;
 }
 
+static void* unix_ponger(void* arg) {
+    int fd = *(int*)arg;  // the socketpair's second end: read a byte, answer it
+    char byte;
+    for (int i = 0; i < PINGS; ++i) {
+        if (read(fd, &byte, 1) != 1 || write(fd, &byte, 1) != 1) abort();
+    }
+    return NULL;
+}
+
 static int wanted(const char* parts, const char* part) {
     size_t n = strlen(part);
     for (const char* p = parts; (p = strstr(p, part)); p += n)
@@ -208,6 +220,24 @@ int main(int argc, char** argv) {
         if (have_counters) print_counter_deltas("pipe_pingpong", &g_before);
         pthread_join(pong, NULL);
         for (int i = 0; i < 4; ++i) close(fds[i]);
+    }
+
+    if (wanted(parts, "unix")) {  // the pipe ping-pong through an AF_UNIX socketpair
+        int fds[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return 1;
+        pthread_t pong;
+        pthread_create(&pong, NULL, unix_ponger, &fds[1]);
+        have_counters = read_counters(&g_before);
+        start = now_ns();
+        char byte = 'x';
+        for (int i = 0; i < PINGS; ++i)
+            if (write(fds[0], &byte, 1) != 1 || read(fds[0], &byte, 1) != 1) return 1;
+        printf("{\"figure\": \"unix_pingpong_ns\", \"value\": %llu}\n",
+               (unsigned long long)((now_ns() - start) / PINGS));
+        if (have_counters) print_counter_deltas("unix_pingpong", &g_before);
+        pthread_join(pong, NULL);
+        close(fds[0]);
+        close(fds[1]);
     }
 
     pthread_t a, b;

@@ -120,8 +120,12 @@ ErrorOr<void> Ancillary::add_file(RefPtr<vfs::File> file) {
 }
 
 void Ancillary::clear_files() {
-    if (m_files) mm::kdestroy(m_files);
+    free_files(m_files);
     m_files = nullptr;
+}
+
+void Ancillary::free_files(Files* files) {
+    if (files) mm::kdestroy(files);
 }
 
 Socket::Socket(RefPtr<vfs::Vnode> vnode, int flags, int family, int type, int protocol)

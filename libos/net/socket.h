@@ -55,6 +55,7 @@ public:
     static constexpr uint32_t MAX_FILES = 253;  // SCM_MAX_FD
     struct Files {
         uint32_t count = 0;
+        Files* next = nullptr;  // a chain of files to close later (release_files)
         RefPtr<vfs::File> list[MAX_FILES];
     };
 
@@ -72,6 +73,14 @@ public:
         other.m_files = nullptr;
     }
     void clear_files();
+    // Takes the files out, for free_files() later: AF_UNIX closes passed files only once its
+    // lock is let go (the last reference to a socket ends it, which takes that lock).
+    Files* release_files() {
+        Files* files = m_files;
+        m_files = nullptr;
+        return files;
+    }
+    static void free_files(Files* files);
     uint32_t file_count() const { return m_files ? m_files->count : 0; }
     RefPtr<vfs::File>* files() { return m_files ? m_files->list : nullptr; }
 

@@ -2,10 +2,11 @@
 // receive family, shutdown, getsockopt/setsockopt, getsockname/getpeername. Each decodes its
 // arguments and calls the net::Socket the descriptor names (net/socket.h).
 //
-// Dispatched without the big lock (sys/lock_free_syscalls.h) except socket and socketpair: a
-// socket whose state has locks of its own (inet sockets: lwIP's core lock,
-// File::io_without_big_lock()) runs without it; the others (AF_UNIX) take it here for the
-// whole call (HeldSocket's big_lock), as sys/fs.cpp does for files.
+// Dispatched without the big lock (sys/lock_free_syscalls.h): a socket whose state has locks of
+// its own (inet sockets: lwIP's core lock; AF_UNIX: its family lock;
+// File::io_without_big_lock()) runs without it; others would take it here for the whole call
+// (HeldSocket's big_lock), as sys/fs.cpp does for files. socket and socketpair take it for
+// the families other than AF_UNIX.
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -19,6 +20,7 @@
 #include "sys/file_helpers.h"
 #include "sys/handlers.h"
 #include "vfs/process.h"
+#include "vfs/vnode.h"
 
 namespace xos::sys {
 
@@ -113,6 +115,7 @@ ErrorOr<void> check_credentials(const ucred& claimed) {
         return error(EPERM);
     if (!privileged && claimed.gid != own.gid && claimed.gid != own.egid && claimed.gid != own.sgid)
         return error(EPERM);
+    sched::BigLockScope big_lock;  // the process table (sendmsg runs without the big lock)
     sched::Process* target = sched::find_process(claimed.pid);
     if (!target || target->state == sched::ProcessState::Reaped) return error(ESRCH);
     return {};
@@ -271,7 +274,13 @@ ErrorOr<long> sys_socket(int family, int type, int protocol) {
     if (type & ~(TYPE_FLAGS | 0xf)) return error(EINVAL);
     const net::SocketFamily* ops = net::find_family(family);
     if (!ops) return error(EAFNOSUPPORT);
-    RefPtr<net::Socket> socket = TRY(ops->create(type & 0xf, protocol, type & SOCK_NONBLOCK));
+    RefPtr<net::Socket> socket;
+    {
+        // Dispatched without the big lock: AF_UNIX makes its socket without it; the others'
+        // creation (lwIP's pcbs) keeps it.
+        vfs::BigLockUnlessSafe big_lock(family == AF_UNIX);
+        socket = TRY(ops->create(type & 0xf, protocol, type & SOCK_NONBLOCK));
+    }
     return install(socket, type & SOCK_CLOEXEC);
 }
 
@@ -283,7 +292,10 @@ ErrorOr<long> sys_socketpair(int family, int type, int protocol, UserPtr<int> fd
     if (!ops->create_pair) return error(EOPNOTSUPP);
     if (!user_range_writable(fds.address(), 2 * sizeof(int))) return error(EFAULT);
     RefPtr<net::Socket> first, second;
-    TRY(ops->create_pair(type & 0xf, protocol, type & SOCK_NONBLOCK, first, second));
+    {
+        vfs::BigLockUnlessSafe big_lock(family == AF_UNIX);  // as socket(2)
+        TRY(ops->create_pair(type & 0xf, protocol, type & SOCK_NONBLOCK, first, second));
+    }
     vfs::FdTable& table = vfs::process().fds;
     int a = TRY(table.allocate(first, type & SOCK_CLOEXEC));
     auto b = table.allocate(second, type & SOCK_CLOEXEC);

@@ -57,7 +57,8 @@ XOS_SYSCALL(38, setitimer, Partial, "ITIMER_VIRTUAL and ITIMER_PROF count all CP
 XOS_SYSCALL(39, getpid, Full, "")
 XOS_SYSCALL(40, sendfile, Full, "")
 XOS_SYSCALL(41, socket, Partial,
-            "AF_UNIX (stream, datagram); AF_INET/AF_INET6 over lwIP: SOCK_STREAM (TCP), SOCK_DGRAM (UDP); AF_INET6 is "
+            "AF_UNIX (stream, datagram, seqpacket); AF_INET/AF_INET6 over lwIP: SOCK_STREAM (TCP), SOCK_DGRAM (UDP); "
+            "AF_INET6 is "
             "dual-stack; no SOCK_RAW")
 XOS_SYSCALL(42, connect, Full, "")
 XOS_SYSCALL(43, accept, Full, "")

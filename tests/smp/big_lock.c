@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sched.h>
 #include <signal.h>
@@ -726,7 +727,174 @@ static void tcp_ping_pong_counts(void) {
     close(listener);
 }
 
-static void net_cases(void) { tcp_ping_pong_counts(); }
+// --- AF_UNIX sockets (branch smp-unix) --------------------------------------------------------
+
+#define UNIX_CONNECTIONS 8
+#define UNIX_MESSAGES 40
+static const char* const g_unix_names[] = {"socket", "socketpair", "bind",     "listen",  "accept4", "connect", "read",
+                                           "write",  "sendto",     "recvfrom", "sendmsg", "recvmsg", NULL};
+static int g_unix_pair[2];
+static int g_unix_client_fds[UNIX_CONNECTIONS], g_unix_passed_pipes[UNIX_CONNECTIONS][2];
+static const char g_unix_path[] = "/big_lock_unix.sock";
+
+static void* unix_pair_partner(void* unused) {
+    (void)unused;
+    for (int i = 0; i < ROUNDS; ++i) {
+        int value;
+        ssize_t got =
+            (i & 1) ? recv(g_unix_pair[1], &value, sizeof value, 0) : read(g_unix_pair[1], &value, sizeof value);
+        if (got != sizeof value) break;
+        ++value;
+        ssize_t sent =
+            (i & 1) ? send(g_unix_pair[1], &value, sizeof value, 0) : write(g_unix_pair[1], &value, sizeof value);
+        if (sent != sizeof value) break;
+    }
+    return NULL;
+}
+
+// The client side of the bound server: connect, UNIX_MESSAGES round trips, then a pipe's read
+// end passed with SCM_RIGHTS (its byte written first) and the server's answer.
+static void* unix_client(void* unused) {
+    (void)unused;
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    strcpy(address.sun_path, g_unix_path);
+    for (int c = 0; c < UNIX_CONNECTIONS; ++c) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        g_unix_client_fds[c] = fd;
+        if (fd < 0 || connect(fd, (struct sockaddr*)&address, sizeof address) != 0) return (void*)1;
+        for (int i = 0; i < UNIX_MESSAGES; ++i) {
+            int value = c * 1000 + i, back = 0;
+            if (write(fd, &value, sizeof value) != sizeof value) return (void*)2;
+            if (read(fd, &back, sizeof back) != sizeof back || back != value + 1) return (void*)3;
+        }
+        if (pipe(g_unix_passed_pipes[c]) != 0) return (void*)4;
+        char byte = (char)('a' + c);
+        if (write(g_unix_passed_pipes[c][1], &byte, 1) != 1) return (void*)5;
+        union {
+            struct cmsghdr header;
+            char space[CMSG_SPACE(sizeof(int))];
+        } control;
+        memset(&control, 0, sizeof control);
+        struct iovec v = {.iov_base = &byte, .iov_len = 1};
+        struct msghdr message = {
+            .msg_iov = &v, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control};
+        struct cmsghdr* header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(header), &g_unix_passed_pipes[c][0], sizeof(int));
+        if (sendmsg(fd, &message, 0) != 1) return (void*)6;
+        char answer = 0;
+        if (recv(fd, &answer, 1, 0) != 1 || answer != byte) return (void*)7;
+    }
+    return NULL;
+}
+
+// With several CPUs AF_UNIX sockets take the big lock 0 times at entry (socket and socketpair
+// too: sys/lock_free_syscalls.h) and not inside either (their state is g_unix_lock's,
+// net/unix.cpp): a socketpair ping-pong (read/write, send/recv) between two threads, then a
+// server bound to a path accepting a client thread's connections, each with round trips and
+// a descriptor passed with SCM_RIGHTS. The sockets are closed after the counts are read (a
+// description's end takes the big lock). On main every one of these calls took it.
+static void unix_counts(void) {
+    long cpus = big_lock_count("cpus", 0);
+    long before[16] = {0};
+    for (int i = 0; g_unix_names[i]; ++i) before[i] = big_lock_count(g_unix_names[i], 1);
+    long functions = big_lock_count("function_entries", 0);
+
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, g_unix_pair) == 0);
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, unix_pair_partner, NULL) == 0);
+    int rounds = 0;
+    for (int i = 0; i < ROUNDS; ++i) {
+        int value = i * 3, back = 0;
+        ssize_t sent =
+            (i & 1) ? send(g_unix_pair[0], &value, sizeof value, 0) : write(g_unix_pair[0], &value, sizeof value);
+        ssize_t got = (i & 1) ? recv(g_unix_pair[0], &back, sizeof back, 0) : read(g_unix_pair[0], &back, sizeof back);
+        if (sent != sizeof value || got != sizeof back || back != value + 1) break;
+        ++rounds;
+    }
+    pthread_join(thread, NULL);
+    CHECK(rounds == ROUNDS);
+
+    unlink(g_unix_path);
+    int listener = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(listener >= 0);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    strcpy(address.sun_path, g_unix_path);
+    CHECK(bind(listener, (struct sockaddr*)&address, sizeof address) == 0);
+    CHECK(listen(listener, 4) == 0);
+    CHECK(pthread_create(&thread, NULL, unix_client, NULL) == 0);
+    int accepted[UNIX_CONNECTIONS], received[UNIX_CONNECTIONS];
+    int served = 0;
+    for (int c = 0; c < UNIX_CONNECTIONS; ++c) {
+        accepted[c] = received[c] = -1;
+        int fd = accepted[c] = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) break;
+        int i = 0;
+        for (; i < UNIX_MESSAGES; ++i) {
+            int value;
+            if (read(fd, &value, sizeof value) != sizeof value || value != c * 1000 + i) break;
+            ++value;
+            if (write(fd, &value, sizeof value) != sizeof value) break;
+        }
+        if (i < UNIX_MESSAGES) break;
+        char byte = 0;
+        union {
+            struct cmsghdr header;
+            char space[CMSG_SPACE(sizeof(int))];
+        } control;
+        struct iovec v = {.iov_base = &byte, .iov_len = 1};
+        struct msghdr message = {
+            .msg_iov = &v, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control};
+        if (recvmsg(fd, &message, MSG_CMSG_CLOEXEC) != 1) break;
+        struct cmsghdr* header = CMSG_FIRSTHDR(&message);
+        if (!header || header->cmsg_type != SCM_RIGHTS) break;
+        memcpy(&received[c], CMSG_DATA(header), sizeof(int));
+        char from_pipe = 0;
+        if (read(received[c], &from_pipe, 1) != 1 || from_pipe != byte) break;
+        if (send(fd, &byte, 1, 0) != 1) break;
+        ++served;
+    }
+    void* result = NULL;
+    pthread_join(thread, &result);
+    CHECK(served == UNIX_CONNECTIONS);
+    CHECK(result == NULL);
+
+    functions = big_lock_count("function_entries", 0) - functions;
+    long total = 0;
+    printf("big lock taken by AF_UNIX sockets (a socketpair ping-pong of %d rounds, %d connections to a bound "
+           "server):",
+           rounds, served);
+    for (int i = 0; g_unix_names[i]; ++i) {
+        long taken = big_lock_count(g_unix_names[i], 1) - before[i];
+        printf(" %s %ld", g_unix_names[i], taken);
+        total += taken;
+    }
+    printf(" (inside: %ld)\n", functions);
+    if (cpus > 1) {
+        CHECK(total == 0);
+        // Inside: the two threads' start and end (musl's __clone...), not one per call (there
+        // were over 2,000 socket calls).
+        CHECK(functions < 20);
+    }
+    close(g_unix_pair[0]);
+    close(g_unix_pair[1]);
+    for (int c = 0; c < UNIX_CONNECTIONS; ++c) {
+        close(accepted[c]);
+        close(received[c]);
+        close(g_unix_client_fds[c]);
+        close(g_unix_passed_pipes[c][0]);
+        close(g_unix_passed_pipes[c][1]);
+    }
+    close(listener);
+    unlink(g_unix_path);
+}
+
+static void net_cases(void) {
+    tcp_ping_pong_counts();
+    unix_counts();
+}
 
 // --- Network RX and TX (branch smp-rx) --------------------------------------------------------
 

@@ -1,7 +1,7 @@
 // SMP I/O stress (issue 17): 64 threads at once on every CPU the image has, through the I/O
 // objects that have locks of their own (docs/locking.md "I/O objects"), each with a result check:
 // - 8 pipe pairs: blocking ping-pong of sequence numbers (each echo checked);
-// - 8 AF_UNIX socketpair pairs (stream and datagram; xos has no SOCK_SEQPACKET): the same;
+// - 8 AF_UNIX socketpair pairs (stream and datagram): the same;
 // - 8 eventfd pairs (semaphore mode): a producer adds ROUNDS units one at a time, a consumer
 //   takes them one at a time, blocking when the count is 0; the count ends at 0;
 // - 16 threads on one epoll instance watching 8 pipes (level-triggered): 8 writers write

@@ -176,13 +176,13 @@ static int counts(void) {
     // walks, open's and close's vnode work, the transfers, the directory changes).
     file_case("fstat of a lower file", (const char* const[]){"fstat", NULL}, fstat_round, 0);
     file_case("stat of lower files", (const char* const[]){"stat", "newfstatat", "statx", NULL}, stat_round, 0);
-    file_case("open and close of lower files", (const char* const[]){"open", "openat", "close", NULL},
-              open_close_round, 0);
+    file_case("open and close of lower files", (const char* const[]){"open", "openat", "close", NULL}, open_close_round,
+              0);
     g_directory = "/data/upper-only";
-    file_case("getdents64 of an overlay directory", (const char* const[]){"open", "openat", "getdents64", "close", NULL},
-              getdents_round, 0);
-    file_case("pwrite and pread of a copied-up file", (const char* const[]){"pwrite64", "pread64", NULL},
-              pwrite_round, 0);
+    file_case("getdents64 of an overlay directory",
+              (const char* const[]){"open", "openat", "getdents64", "close", NULL}, getdents_round, 0);
+    file_case("pwrite and pread of a copied-up file", (const char* const[]){"pwrite64", "pread64", NULL}, pwrite_round,
+              0);
     file_case("creat and unlink in an overlay directory",
               (const char* const[]){"open", "openat", "close", "unlink", NULL}, create_unlink_round, 0);
     // Through the lower layer's data: EROFS's device reads take it (not the overlay).
@@ -286,7 +286,8 @@ static void* stress_thread(void* arg) {
         fd = open(moved, O_RDONLY);
         T_CHECK(fd >= 0);
         if (fd >= 0) {
-            T_CHECK(read(fd, buffer, 4000) == 3000 && buffer[0] == (unsigned char)self && buffer[2999] == (unsigned char)self);
+            T_CHECK(read(fd, buffer, 4000) == 3000 && buffer[0] == (unsigned char)self &&
+                    buffer[2999] == (unsigned char)self);
             close(fd);
         }
         T_CHECK(access(own, F_OK) != 0);

@@ -46,6 +46,24 @@ struct EmptinessCheck final : vfs::DirSink {
     }
 };
 
+// One change of the tree: m_change_lock for its length, and the generation bumped at its end
+// whatever became of it (a change that failed half way may have changed a layer: lookups that
+// ran meanwhile look again).
+class ChangeScope {
+public:
+    explicit ChangeScope(OverlayFs& fs) : m_fs(fs), m_changes(fs.m_change_lock) {}
+    ~ChangeScope() {
+        SpinLockGuard guard(m_fs.m_tree_lock);
+        ++m_fs.m_generation;
+    }
+    ChangeScope(const ChangeScope&) = delete;
+    ChangeScope& operator=(const ChangeScope&) = delete;
+
+private:
+    OverlayFs& m_fs;
+    sched::MutexLocker m_changes;
+};
+
 // Emits `listing` from `cookie` on (cookie n is entry n), advancing it.
 void emit_entries(const OverlayVnode::EntryList& listing, uint64_t& cookie, vfs::DirSink& sink) {
     while (cookie < listing.size()) {
@@ -181,7 +199,7 @@ ErrorOr<void> OverlayVnode::clear_upper_directory() {
 ErrorOr<RefPtr<Vnode>> OverlayVnode::create(std::string_view name, mode_t mode, dev_t rdev, uid_t uid, gid_t gid) {
     if (!is_directory()) return error(ENOTDIR);
     if (is_reserved_name(name)) return error(EPERM);
-    sched::MutexLocker changes(overlay().m_change_lock);
+    ChangeScope changes(overlay());
     if (removed()) return error(ENOENT);
     if (lookup(name)) return error(EEXIST);
     TRY(copy_up_locked());
@@ -206,7 +224,7 @@ ErrorOr<RefPtr<Vnode>> OverlayVnode::create(std::string_view name, mode_t mode, 
 ErrorOr<void> OverlayVnode::symlink(std::string_view name, std::string_view target, uid_t uid, gid_t gid) {
     if (!is_directory()) return error(ENOTDIR);
     if (is_reserved_name(name)) return error(EPERM);
-    sched::MutexLocker changes(overlay().m_change_lock);
+    ChangeScope changes(overlay());
     if (removed()) return error(ENOENT);
     if (lookup(name)) return error(EEXIST);
     TRY(copy_up_locked());
@@ -223,7 +241,7 @@ ErrorOr<void> OverlayVnode::link(std::string_view name, Vnode& target) {
     if (!is_directory()) return error(ENOTDIR);
     if (is_reserved_name(name)) return error(EPERM);
     if (&target.fs() != &fs()) return error(EXDEV);
-    sched::MutexLocker changes(overlay().m_change_lock);
+    ChangeScope changes(overlay());
     if (lookup(name)) return error(EEXIST);
     auto& source = static_cast<OverlayVnode&>(target);
     TRY(source.copy_up_locked());
@@ -239,7 +257,7 @@ ErrorOr<void> OverlayVnode::link(std::string_view name, Vnode& target) {
 ErrorOr<void> OverlayVnode::make_empty_directory(std::string_view name, mode_t mode) {
     if (!is_directory()) return error(ENOTDIR);
     if (is_reserved_name(name) || is_dot_or_dotdot(name)) return error(EINVAL);
-    sched::MutexLocker changes(overlay().m_change_lock);
+    ChangeScope changes(overlay());
     TRY(copy_up_locked());
     bool had_whiteout = TRY(prepare_upper_name(name));
     bool lower_has = had_whiteout || (m_lower && m_lower->lookup(name));
@@ -265,7 +283,7 @@ ErrorOr<void> OverlayVnode::make_empty_directory(std::string_view name, mode_t m
 ErrorOr<void> OverlayVnode::remove(std::string_view name, RemoveKind kind) {
     if (!is_directory()) return error(ENOTDIR);
     if (is_reserved_name(name)) return error(ENOENT);
-    sched::MutexLocker changes(overlay().m_change_lock);
+    ChangeScope changes(overlay());
     RefPtr<Vnode> found = TRY(lookup(name));
     auto& victim = static_cast<OverlayVnode&>(*found);
     if (kind == RemoveKind::Directory) {
@@ -297,7 +315,7 @@ ErrorOr<void> OverlayVnode::rename(std::string_view old_name, Vnode& new_dir_vno
     if (is_reserved_name(old_name)) return error(ENOENT);
     if (is_reserved_name(new_name)) return error(EPERM);
     auto& new_dir = static_cast<OverlayVnode&>(new_dir_vnode);
-    sched::MutexLocker changes(overlay().m_change_lock);
+    ChangeScope changes(overlay());
     if (new_dir.removed()) return error(ENOENT);
     RefPtr<Vnode> source_ref = TRY(lookup(old_name));
     auto& source = static_cast<OverlayVnode&>(*source_ref);

@@ -36,8 +36,9 @@ ErrorOr<long> do_open(int dirfd, UserPtr<const char> path, int flags, mode_t mod
     if (flags & ~OPEN_FLAGS) flags &= OPEN_FLAGS;  // Linux ignores unknown flags for open(2)
     // Dispatched without the big lock: opening or creating (O_CREAT) a file takes it only where
     // the walk, the directory or the file needs it (vfs/operations.cpp); O_TMPFILE (EOPNOTSUPP)
-    // takes it.
-    vfs::BigLockUnlessSafe big_lock(!(flags & O_TMPFILE) && vfs::path_walks_without_big_lock());
+    // takes it. O_TMPFILE includes O_DIRECTORY's bit: compared whole (opendir's O_DIRECTORY is no
+    // O_TMPFILE: every opendir took the big lock before).
+    vfs::BigLockUnlessSafe big_lock((flags & O_TMPFILE) != O_TMPFILE && vfs::path_walks_without_big_lock());
     StartDir start = TRY(start_at(dirfd, text));
     RefPtr<vfs::File> file = TRY(vfs::open(start.context, text, flags, mode));
     return install(file, flags & O_CLOEXEC);

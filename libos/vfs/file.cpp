@@ -104,7 +104,7 @@ ErrorOr<uint64_t> File::seek(int64_t offset, int whence) {
 ErrorOr<void> File::read_entries(DirSink& sink, const bool& faulted) {
     sched::MutexLocker position(m_position_lock);
     uint64_t cookie = m_position;
-    TRY(m_vnode->readdir(cookie, sink));
+    TRY(m_vnode->readdir_open(cookie, sink, m_listing));
     if (!faulted) m_position = cookie;
     return {};
 }

@@ -131,6 +131,7 @@ private:
     int m_flags;  // atomic accesses: flags(), set_status_flags()
     sched::Mutex m_position_lock;  // Linux's f_pos_lock: held across read/write/lseek through the position
     uint64_t m_position GUARDED_BY(m_position_lock) = 0;
+    RefPtr<RefCounted> m_listing GUARDED_BY(m_position_lock);  // a directory's snapshot (Vnode::readdir_open)
     RefPtr<Vnode> m_origin_parent;
     KString m_origin_name;
 };

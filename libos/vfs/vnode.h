@@ -153,6 +153,13 @@ public:
     virtual ErrorOr<void> rename(std::string_view old_name, Vnode& new_dir, std::string_view new_name, unsigned flags);
     // Emits entries from `cookie` on (0 = the start, including "." and ".."), advancing it.
     virtual ErrorOr<void> readdir(uint64_t& cookie, DirSink& sink);
+    // readdir through an open file description (getdents64): `listing` is the description's own
+    // slot, under its position lock, for a snapshot its cookies index (the overlay's merged
+    // listing, one per open directory as overlayfs keeps it). The default ignores it.
+    virtual ErrorOr<void> readdir_open(uint64_t& cookie, DirSink& sink, RefPtr<RefCounted>& listing) {
+        (void)listing;
+        return readdir(cookie, sink);
+    }
 
     // Regular files.
     virtual ErrorOr<size_t> read(uint64_t offset, std::span<std::byte> buffer);

@@ -286,6 +286,31 @@ TEST_F(Overlay, UnlinkWhileListing) {
     EXPECT_TRUE(vfs::remove(ctx, "/full", RemoveKind::Directory));
 }
 
+// Two open descriptions of one directory keep a snapshot each (Vnode::readdir_open): a listing
+// started through one, while the other is half way and names come and go, does not move the
+// other's cookies (with one snapshot per directory, the second listing's start rebuilt the list
+// the first one's cookies indexed: names seen twice or never).
+TEST_F(Overlay, ListingsThroughTwoDescriptions) {
+    for (int i = 0; i < 6; ++i) put(lower, ("/full/f" + std::to_string(i)).c_str(), "f");
+    m_lower_snapshot = snapshot(lower, "/");
+    auto dir = *vfs::resolve(ctx, "/full", Follow::Yes);
+    RefPtr<RefCounted> first, second;
+    std::multiset<std::string> seen;
+    uint64_t cookie = 0, other_cookie = 0;
+    for (int calls = 0; calls < 20; ++calls) {
+        TwoAtATime sink;
+        ASSERT_TRUE(dir->readdir_open(cookie, sink, first));
+        if (sink.room == 2) break;
+        seen.insert(sink.names.begin(), sink.names.end());
+        // Meanwhile: new names in front of the lower ones, and another listing from the start.
+        put(ctx, ("/full/new" + std::to_string(calls)).c_str(), "n");
+        Names all;
+        other_cookie = 0;
+        ASSERT_TRUE(dir->readdir_open(other_cookie, all, second));
+    }
+    EXPECT_EQ(seen, (std::multiset<std::string>{"a", "b", "f0", "f1", "f2", "f3", "f4", "f5"}));
+}
+
 TEST_F(Overlay, SizeLimitIsTheUppers) {
     m_upper.set_size_limit(2);
     std::string page(4096, 'p');

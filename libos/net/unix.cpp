@@ -151,6 +151,18 @@ struct UnixName {
     std::string_view name;
 };
 
+// A path name as the path walk takes it: a NUL-terminated copy (sun_path need not end in one).
+struct PathText {
+    explicit PathText(const UnixName& name) : text(bytes, name.name.size()) {
+        memcpy(bytes, name.name.data(), name.name.size());
+        bytes[name.name.size()] = '\0';
+    }
+    PathText(const PathText&) = delete;
+    PathText& operator=(const PathText&) = delete;
+    char bytes[sizeof(sockaddr_un::sun_path) + 1];
+    std::string_view text;
+};
+
 ErrorOr<UnixName> parse(const SocketAddress& address) {
     if (address.length < NAME_OFFSET || address.length > sizeof(sockaddr_un)) return error(EINVAL);
     if (address.storage.ss_family != AF_UNIX) return error(EINVAL);
@@ -534,12 +546,9 @@ ErrorOr<void> UnixSocket::bind(const SocketAddress& address) {
     if (name.kind == UnixName::Path) {
         // Linux creates the node first (EADDRINUSE if the path exists), then refuses a second
         // name.
-        char path[sizeof(sockaddr_un::sun_path) + 1];
-        memcpy(path, name.name.data(), name.name.size());
-        path[name.name.size()] = '\0';
-        std::string_view text(path, name.name.size());
-        sys::StartDir start = TRY(sys::start_at(AT_FDCWD, text));
-        vfs::ParentLookup lookup = TRY(vfs::resolve_parent(start.context, text));
+        PathText path(name);
+        sys::StartDir start = TRY(sys::start_at(AT_FDCWD, path.text));
+        vfs::ParentLookup lookup = TRY(vfs::resolve_parent(start.context, path.text));
         if (!lookup.parent->thread_safe()) create_lock.emplace();
         if (lookup.name.empty() || lookup.name == "." || lookup.name == ".." || lookup.parent->lookup(lookup.name))
             return error(EADDRINUSE);
@@ -598,12 +607,9 @@ ErrorOr<RefPtr<UnixSocket>> UnixSocket::find_target(const SocketAddress& address
     vfs::BigLockUnlessSafe walk_lock(name.kind != UnixName::Path || vfs::path_walks_without_big_lock());
     RefPtr<vfs::Vnode> vnode;  // dropped before walk_lock
     if (name.kind == UnixName::Path) {
-        char path[sizeof(sockaddr_un::sun_path) + 1];
-        memcpy(path, name.name.data(), name.name.size());
-        path[name.name.size()] = '\0';
-        std::string_view text(path, name.name.size());
-        sys::StartDir start = TRY(sys::start_at(AT_FDCWD, text));
-        vnode = TRY(vfs::resolve(start.context, text, vfs::Follow::Yes));
+        PathText path(name);
+        sys::StartDir start = TRY(sys::start_at(AT_FDCWD, path.text));
+        vnode = TRY(vfs::resolve(start.context, path.text, vfs::Follow::Yes));
         if (vnode->type() != S_IFSOCK) return error(ECONNREFUSED);
     }
     UnixSocket* target;

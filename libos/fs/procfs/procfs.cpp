@@ -99,13 +99,19 @@ ErrorOr<void> generate_environ_for(TextBuffer& out, int pid) {
     return append_memory(out, process, process.env_start, process.env_end);
 }
 
-// One process's state letter: R, S (blocked), T (stopped), Z (zombie).
+// One process's state letter: R (a thread runs or may), D (all blocked, one of them in a wait
+// that no signal ends: a libos Mutex, a device's request, as Linux's TASK_UNINTERRUPTIBLE), S
+// (all blocked in waits a signal ends), T (stopped), Z (zombie). A thread read racily: a letter
+// of a moment.
 char state_of(sched::Process& process) {
     if (process.state != sched::ProcessState::Alive) return 'Z';
     if (process.stopped) return 'T';
     char state = 'S';
     sched::for_each_thread_of(process, [&](sched::Thread& t) {
-        if (t.state != sched::ThreadState::Blocked) state = 'R';
+        if (t.state != sched::ThreadState::Blocked)
+            state = 'R';
+        else if (!t.interruptible && state == 'S')
+            state = 'D';
     });
     return state;
 }
@@ -113,6 +119,7 @@ char state_of(sched::Process& process) {
 const char* state_name(char state) {
     switch (state) {
     case 'R': return "R (running)";
+    case 'D': return "D (disk sleep)";
     case 'T': return "T (stopped)";
     case 'Z': return "Z (zombie)";
     default: return "S (sleeping)";

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "../image/check.h"
+#include "big_lock_counts.h"
 
 #define ROUNDS 500
 
@@ -132,21 +133,6 @@ int main(int argc, char** argv) {
 }
 
 // --- I/O (branch smp-io2) ---------------------------------------------------------------------
-
-// A count from /proc/xos/big_lock: "syscall NAME N" for a syscall name, else "NAME N".
-static long big_lock_count(const char* key, int is_syscall) {
-    FILE* f = fopen("/proc/xos/big_lock", "r");
-    CHECK(f != NULL);
-    if (!f) return 0;
-    char line[128], name[64];
-    long value, found = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (is_syscall && sscanf(line, "syscall %63s %ld", name, &value) == 2 && !strcmp(name, key)) found = value;
-        if (!is_syscall && sscanf(line, "%63s %ld", name, &value) == 2 && !strcmp(name, key)) found = value;
-    }
-    fclose(f);
-    return found;
-}
 
 static int g_ping[2], g_pong[2];
 
@@ -277,37 +263,13 @@ static void mm_cases(void) {
 
 // --- Files and directories (branch smp-files) -------------------------------------------------
 
-static long g_reading_cost = -1;  // function_entries that reading the counters itself costs
-
 // Runs `loop` ROUNDS times and requires, with several CPUs, that the syscalls it names took the
 // big lock 0 times at entry (they are in sys/lock_free_syscalls.h) and that nothing inside took
 // it either (function_entries: on main a ramfs read took it for the transfer, a close for the
 // description's end), beyond what reading /proc/xos/big_lock around the loop costs (procfs
 // still takes it: measured with an empty loop first).
 static void file_case(const char* what, const char* const* syscalls, void (*loop)(int round)) {
-    long cpus = big_lock_count("cpus", 0);
-    long before[8] = {0};
-    int count = 0;
-    for (; syscalls[count]; ++count) before[count] = big_lock_count(syscalls[count], 1);
-    long functions = big_lock_count("function_entries", 0);
-    for (int i = 0; i < ROUNDS; ++i) loop(i);
-    functions = big_lock_count("function_entries", 0) - functions;
-    long total = 0;
-    printf("big lock taken by %d rounds of %s:", ROUNDS, what);
-    for (int i = 0; i < count; ++i) {
-        long taken = big_lock_count(syscalls[i], 1) - before[i];
-        printf(" %s %ld", syscalls[i], taken);
-        total += taken;
-    }
-    printf(" (inside: %ld)\n", functions);
-    if (g_reading_cost < 0) {
-        g_reading_cost = functions;
-        return;
-    }
-    if (cpus > 1) {
-        CHECK(total == 0);
-        CHECK(functions <= g_reading_cost);
-    }
+    counted_case(what, syscalls, loop, ROUNDS, 0);
 }
 
 static void empty_round(int round) { (void)round; }

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "../image/check.h"
+#include "big_lock_counts.h"
 
 #define LOWER_FILES 8
 #define LOWER_SIZE (3 * 65536 + 1234)  // more than one copy chunk (64 KiB)
@@ -42,23 +43,6 @@ static void lower_path(char* out, size_t size, int file) { snprintf(out, size, "
 
 // --- counts ----------------------------------------------------------------------------------
 
-// A count from /proc/xos/big_lock: "syscall NAME N" for a syscall name, else "NAME N".
-static long big_lock_count(const char* key, int is_syscall) {
-    FILE* f = fopen("/proc/xos/big_lock", "r");
-    CHECK(f != NULL);
-    if (!f) return 0;
-    char line[128], name[64];
-    long value, found = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (is_syscall && sscanf(line, "syscall %63s %ld", name, &value) == 2 && !strcmp(name, key)) found = value;
-        if (!is_syscall && sscanf(line, "%63s %ld", name, &value) == 2 && !strcmp(name, key)) found = value;
-    }
-    fclose(f);
-    return found;
-}
-
-static long g_reading_cost = -1;  // function_entries that reading the counters itself costs
-
 // Runs `loop` a few times (the syscall rewriter's first trap at each site), then ROUNDS times
 // and requires, with several CPUs, 0 big-lock entries at entry for `syscalls` and none inside
 // beyond what reading the counters costs (measured with an empty loop first) and `device_reads`
@@ -66,29 +50,7 @@ static long g_reading_cost = -1;  // function_entries that reading the counters 
 // file's data, which EROFS does not cache).
 static void file_case(const char* what, const char* const* syscalls, void (*loop)(int round), long device_reads) {
     for (int i = 0; i < 3; ++i) loop(ROUNDS + i);
-    long cpus = big_lock_count("cpus", 0);
-    long before[8] = {0};
-    int count = 0;
-    for (; syscalls[count]; ++count) before[count] = big_lock_count(syscalls[count], 1);
-    long functions = big_lock_count("function_entries", 0);
-    for (int i = 0; i < ROUNDS; ++i) loop(i);
-    functions = big_lock_count("function_entries", 0) - functions;
-    long total = 0;
-    printf("big lock taken by %d rounds of %s:", ROUNDS, what);
-    for (int i = 0; i < count; ++i) {
-        long taken = big_lock_count(syscalls[i], 1) - before[i];
-        printf(" %s %ld", syscalls[i], taken);
-        total += taken;
-    }
-    printf(" (inside: %ld)\n", functions);
-    if (g_reading_cost < 0) {
-        g_reading_cost = functions;
-        return;
-    }
-    if (cpus > 1) {
-        CHECK(total == 0);
-        CHECK(functions <= g_reading_cost + device_reads);
-    }
+    counted_case(what, syscalls, loop, ROUNDS, device_reads);
 }
 
 static int g_lower_fd, g_upper_fd;
